@@ -1,0 +1,16 @@
+package io.stcp;
+
+/**
+ * Runs when a connection starts or exits (Go: {@code ConnStartEvent}, {@code ConnExitEvent}).
+ *
+ * <p>Start hooks run on the connection's reader thread before the reader is first called, never
+ * on the accept loop. Exit hooks run exactly once, after the start hooks and after both the read
+ * and the send loop have ended. A hook that throws is logged at WARN with the connection's fields;
+ * the other hooks still run and the server carries on.
+ */
+@FunctionalInterface
+public interface ConnectionHook {
+
+    /** Handles the event for the connection behind {@code sender}. */
+    void onEvent(Sender sender) throws Exception;
+}

@@ -1,0 +1,31 @@
+package io.stcp;
+
+/**
+ * The user's part of a connection: reads from it and reacts, usually by queueing replies on the
+ * sender (Go: {@code ConnReaderFunc}).
+ *
+ * <p><b>Thread safety.</b> Called in a loop on the connection's reader thread, a virtual thread,
+ * so blocking is fine and expected. It is never called concurrently for one connection; the same
+ * instance serves every connection of a server, so keep per-connection state in locals, in the
+ * {@link MetaInfo} or in maps keyed by {@link Connection#id()}.
+ *
+ * <p><b>Lifecycle.</b> A normal return means "call me again". Throwing ends the connection: the
+ * sender is closed and the exit hooks run. An {@link java.io.EOFException} (the peer closed its
+ * side) ends it gracefully: replies already queued are still written before the socket closes.
+ *
+ * <p><b>Progress.</b> Each call is expected to block reading the connection. A reader that returns
+ * 1,000 times in a row within one second without consuming a byte is spinning; the connection is
+ * then failed with {@link ReaderStalledException} and a WARN line, rather than burning a core.
+ */
+@FunctionalInterface
+public interface ConnectionReader {
+
+    /**
+     * Reads and handles (typically) one message.
+     *
+     * @param sender the connection's sender, for replies
+     * @param connection the connection to read from
+     * @throws Exception to end the connection
+     */
+    void read(Sender sender, Connection connection) throws Exception;
+}

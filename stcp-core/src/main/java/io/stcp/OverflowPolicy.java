@@ -1,0 +1,25 @@
+package io.stcp;
+
+/**
+ * What a {@link QueueSender} does when a put would exceed its message or byte limit.
+ *
+ * <p>Whatever the policy, a single message larger than the byte limit is rejected with
+ * {@link QueueFullException}: no amount of waiting or dropping would make room for it.
+ */
+public enum OverflowPolicy {
+    /** Throw {@link QueueFullException} at once (the default, as in Go). */
+    FAIL,
+    /**
+     * Block the producer until there is room, at most the sender's block timeout, then throw
+     * {@link QueueFullException}. Never use from the connection's own reader if the reader is what
+     * frees room (it is not: the send thread frees room, so this is safe for request/response).
+     */
+    BLOCK,
+    /** Discard the oldest queued messages until the new one fits; each is counted as dropped. */
+    DROP_OLDEST,
+    /**
+     * Treat the peer as a slow consumer: discard the queue, close the connection (counted and
+     * logged at WARN), and throw {@link QueueFullException}.
+     */
+    CLOSE_CONNECTION
+}

@@ -1,0 +1,16 @@
+package io.stcp;
+
+import java.io.IOException;
+
+/**
+ * The connection reader kept returning without consuming any input (see {@link ConnectionReader}),
+ * so the connection was failed instead of letting it spin a core.
+ */
+public final class ReaderStalledException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    /** Creates the exception. */
+    public ReaderStalledException(String message) {
+        super(message);
+    }
+}

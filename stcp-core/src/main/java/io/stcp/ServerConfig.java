@@ -1,0 +1,161 @@
+package io.stcp;
+
+import java.time.Duration;
+import io.stcp.internal.HostPort;
+import java.util.Objects;
+
+/**
+ * How a {@link TcpServer} listens and accepts: the Java twin of Go's {@code ServerAcceptCnf}.
+ *
+ * <p>Immutable and validated on construction; build one with {@link #builder()} or start from
+ * {@link #defaults()}. Every field has a default, so a partial JSON document (see the
+ * {@code stcp-jackson} module) yields a working configuration.
+ *
+ * @param address        where to listen: {@code ":9000"} (all interfaces), {@code "127.0.0.1:9000"},
+ *                       {@code "[::1]:9000"}, or {@code "host:0"} to pick a free port. Default
+ *                       {@code ":0"}.
+ * @param acceptDelay    first back-off after a failed accept, doubled on each consecutive failure.
+ *                       Default 5µs; must be positive (a zero delay would spin).
+ * @param acceptMaxDelay the back-off never exceeds this. Default 50ms; must be {@code >= acceptDelay}.
+ * @param acceptMaxRetry how many times the accept loop retries after consecutive failures before it
+ *                       gives up and reports the error: with 3 the loop sees at most 4 failures in a
+ *                       row (one try and three retries). 0 (the default) retries forever.
+ * @param maxConn        maximum concurrent connections; a connection beyond it is closed at once and
+ *                       counted. Default 65535; 0 means no limit.
+ * @param writeTimeout   how long one write may block before the connection is closed (a peer that
+ *                       stops reading). Default 5s; zero or negative means no timeout.
+ * @param tcpNoDelay     whether accepted sockets disable Nagle's algorithm. Default true.
+ */
+public record ServerConfig(
+        String address,
+        Duration acceptDelay,
+        Duration acceptMaxDelay,
+        int acceptMaxRetry,
+        int maxConn,
+        Duration writeTimeout,
+        boolean tcpNoDelay) {
+
+    /** Default listen address: all interfaces, a free port. */
+    public static final String DEFAULT_ADDRESS = ":0";
+    /** Default first accept back-off (Go: 5µs). */
+    public static final Duration DEFAULT_ACCEPT_DELAY = Duration.ofNanos(5_000);
+    /** Default maximum accept back-off (Go: 50ms). */
+    public static final Duration DEFAULT_ACCEPT_MAX_DELAY = Duration.ofMillis(50);
+    /** Default accept retry limit: 0, retry forever. */
+    public static final int DEFAULT_ACCEPT_MAX_RETRY = 0;
+    /** Default connection limit (Go: 65535). */
+    public static final int DEFAULT_MAX_CONN = 65535;
+    /** Default write timeout (Go: 5s). */
+    public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(5);
+
+    /** Validates every field; the message names the field and the bad value. */
+    public ServerConfig {
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(acceptDelay, "acceptDelay");
+        Objects.requireNonNull(acceptMaxDelay, "acceptMaxDelay");
+        Objects.requireNonNull(writeTimeout, "writeTimeout");
+        HostPort.parse(address); // throws IllegalArgumentException naming the address
+        if (acceptDelay.isNegative() || acceptDelay.isZero()) {
+            throw new IllegalArgumentException(
+                    "acceptDelay: " + Durations.format(acceptDelay) + " (expected: > 0)");
+        }
+        if (acceptMaxDelay.compareTo(acceptDelay) < 0) {
+            throw new IllegalArgumentException("acceptMaxDelay: " + Durations.format(acceptMaxDelay)
+                    + " (expected: >= acceptDelay " + Durations.format(acceptDelay) + ")");
+        }
+        if (acceptMaxRetry < 0) {
+            throw new IllegalArgumentException("acceptMaxRetry: " + acceptMaxRetry + " (expected: >= 0)");
+        }
+        if (maxConn < 0) {
+            throw new IllegalArgumentException("maxConn: " + maxConn + " (expected: >= 0)");
+        }
+    }
+
+    /** The defaults of Go's {@code DefaultServerAcceptCnf()}, listening on a free port. */
+    public static ServerConfig defaults() {
+        return builder().build();
+    }
+
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this configuration's values. */
+    public Builder toBuilder() {
+        return new Builder()
+                .address(address)
+                .acceptDelay(acceptDelay)
+                .acceptMaxDelay(acceptMaxDelay)
+                .acceptMaxRetry(acceptMaxRetry)
+                .maxConn(maxConn)
+                .writeTimeout(writeTimeout)
+                .tcpNoDelay(tcpNoDelay);
+    }
+
+    /** The connection limit as an effective maximum: {@code maxConn}, or unlimited for 0. */
+    public int effectiveMaxConn() {
+        return maxConn == 0 ? Integer.MAX_VALUE : maxConn;
+    }
+
+    /** Mutable builder for {@link ServerConfig}; not thread-safe. */
+    public static final class Builder {
+        private String address = DEFAULT_ADDRESS;
+        private Duration acceptDelay = DEFAULT_ACCEPT_DELAY;
+        private Duration acceptMaxDelay = DEFAULT_ACCEPT_MAX_DELAY;
+        private int acceptMaxRetry = DEFAULT_ACCEPT_MAX_RETRY;
+        private int maxConn = DEFAULT_MAX_CONN;
+        private Duration writeTimeout = DEFAULT_WRITE_TIMEOUT;
+        private boolean tcpNoDelay = true;
+
+        private Builder() {}
+
+        /** See {@link ServerConfig#address()}. */
+        public Builder address(String address) {
+            this.address = address;
+            return this;
+        }
+
+        /** See {@link ServerConfig#acceptDelay()}. */
+        public Builder acceptDelay(Duration acceptDelay) {
+            this.acceptDelay = acceptDelay;
+            return this;
+        }
+
+        /** See {@link ServerConfig#acceptMaxDelay()}. */
+        public Builder acceptMaxDelay(Duration acceptMaxDelay) {
+            this.acceptMaxDelay = acceptMaxDelay;
+            return this;
+        }
+
+        /** See {@link ServerConfig#acceptMaxRetry()}. */
+        public Builder acceptMaxRetry(int acceptMaxRetry) {
+            this.acceptMaxRetry = acceptMaxRetry;
+            return this;
+        }
+
+        /** See {@link ServerConfig#maxConn()}. */
+        public Builder maxConn(int maxConn) {
+            this.maxConn = maxConn;
+            return this;
+        }
+
+        /** See {@link ServerConfig#writeTimeout()}. */
+        public Builder writeTimeout(Duration writeTimeout) {
+            this.writeTimeout = writeTimeout;
+            return this;
+        }
+
+        /** See {@link ServerConfig#tcpNoDelay()}. */
+        public Builder tcpNoDelay(boolean tcpNoDelay) {
+            this.tcpNoDelay = tcpNoDelay;
+            return this;
+        }
+
+        /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
+        public ServerConfig build() {
+            return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
+                    writeTimeout, tcpNoDelay);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.stcp;
+
+import io.stcp.internal.RealTcpServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A TCP server: accepts connections and runs each with a {@link ConnectionRunner} — a virtual
+ * thread calling the {@link ConnectionReader} in a loop and one running the connection's
+ * {@link Sender} (Go: {@code TcpServer}).
+ *
+ * <pre>{@code
+ * TcpServer server = TcpServer.create(config, reader, SenderFactory.queue(1024)).start();
+ * System.out.println("listening on " + server.address());
+ * server.awaitTermination();
+ * }</pre>
+ *
+ * <p><b>Lifecycle.</b> {@link #start()} binds synchronously — a bind failure is thrown from it and
+ * {@link #address()} is valid as soon as it returns — then accepts in the background.
+ * {@link #close()} stops listening and ends every live connection through the normal exit-hook
+ * flow; {@link #shutdown(Duration)} does the same gracefully. {@link #termination()} completes once
+ * the server is closed and every connection has exited, or exceptionally with an
+ * {@link AcceptException} if the accept loop gives up.
+ *
+ * <p><b>Thread safety.</b> All methods are safe from any thread.
+ */
+public interface TcpServer extends AutoCloseable {
+
+    /** Creates a server (Go: {@code NewTcpServer}); nothing is bound until {@link #start()}. */
+    static TcpServer create(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
+        return new RealTcpServer(config, reader, senderFactory);
+    }
+
+    /**
+     * Sets the hook run when a connection starts (Go: {@code SetStartHooker}); {@code null} clears
+     * it. Applies to connections accepted afterwards.
+     */
+    TcpServer onConnectionStart(ConnectionHook hook);
+
+    /** Sets the hook run when a connection exits (Go: {@code SetExitHooker}); see {@link #onConnectionStart}. */
+    TcpServer onConnectionExit(ConnectionHook hook);
+
+    /**
+     * Binds and starts accepting (Go: {@code Run}).
+     *
+     * @return this server
+     * @throws java.net.BindException if the address cannot be bound
+     * @throws IllegalStateException if already started or closed
+     */
+    TcpServer start() throws IOException;
+
+    /**
+     * The bound address, with the real port when port 0 was asked for (Go: {@code Address}).
+     *
+     * @throws IllegalStateException before {@link #start()}
+     */
+    InetSocketAddress address();
+
+    /** Live connections now (Go: {@code ConnCount}). */
+    int connectionCount();
+
+    /** Connections accepted and run so far. */
+    long acceptedCount();
+
+    /** Connections refused because {@link ServerConfig#maxConn()} was reached. */
+    long rejectedCount();
+
+    /**
+     * Stops listening and ends every live connection, discarding what their senders still queue;
+     * their exit hooks run on their own threads. Idempotent, any thread, does not wait: use
+     * {@link #awaitTermination(Duration)} for that.
+     */
+    @Override
+    void close();
+
+    /**
+     * Shuts down gracefully: stops listening, lets every connection write what is already queued
+     * (new puts are refused) and close, and at the deadline closes whatever is left. Returns after
+     * every exit hook has run, or after a further 5s if a reader ignores the close.
+     *
+     * @return true if every connection drained and exited within {@code grace}
+     */
+    boolean shutdown(Duration grace) throws InterruptedException;
+
+    /** Completes when the server is closed and all connections have exited; exceptionally if accepting failed. */
+    CompletableFuture<Void> termination();
+
+    /**
+     * Waits for {@link #termination()}.
+     *
+     * @throws AcceptException if the accept loop gave up
+     */
+    void awaitTermination() throws InterruptedException, AcceptException;
+
+    /**
+     * Waits at most {@code timeout} for {@link #termination()}.
+     *
+     * @return false on timeout
+     * @throws AcceptException if the accept loop gave up
+     */
+    boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException;
+}

@@ -1,0 +1,105 @@
+package io.stcp.internal;
+
+import io.stcp.AcceptException;
+import io.stcp.Durations;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * Accepts connections until the listener closes, backing off on errors.
+ *
+ * <p>Any {@link IOException} other than a closed listener (EMFILE, ENFILE, ECONNABORTED, ...) is
+ * treated as temporary: the loop sleeps {@code delay}, which starts at {@code initialDelay} and
+ * doubles after each consecutive failure but never exceeds {@code maxDelay}, then retries. A
+ * successful accept resets the delay and the failure count. With {@code maxRetry = N > 0} the loop
+ * retries N times; the (N+1)th failure in a row ends it with an {@link AcceptException}. A closed
+ * listener, or an interrupt, ends it normally.
+ */
+public final class AcceptLoop {
+
+    /** The accept call; a seam so tests can inject failures. */
+    @FunctionalInterface
+    public interface Acceptor {
+        SocketChannel accept() throws IOException;
+    }
+
+    /** The back-off sleep; a seam so tests can record the sequence. */
+    @FunctionalInterface
+    public interface Sleeper {
+        void sleep(long nanos) throws InterruptedException;
+
+        Sleeper REAL = TimeUnit.NANOSECONDS::sleep;
+    }
+
+    private final Acceptor acceptor;
+    private final Consumer<SocketChannel> handler;
+    private final long initialDelayNanos;
+    private final long maxDelayNanos;
+    private final int maxRetry;
+    private final Sleeper sleeper;
+    private final BooleanSupplier closed;
+    private final RateLimiter errorLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
+
+    public AcceptLoop(Acceptor acceptor, Consumer<SocketChannel> handler, Duration initialDelay, Duration maxDelay,
+                      int maxRetry, Sleeper sleeper, BooleanSupplier closed) {
+        this.acceptor = acceptor;
+        this.handler = handler;
+        this.initialDelayNanos = initialDelay.toNanos();
+        this.maxDelayNanos = maxDelay.toNanos();
+        this.maxRetry = maxRetry;
+        this.sleeper = sleeper;
+        this.closed = closed;
+    }
+
+    /** The delay after {@code previous} (0 = none yet): doubled, capped, never above the maximum. */
+    long nextDelay(long previous) {
+        if (previous == 0) {
+            return Math.min(initialDelayNanos, maxDelayNanos);
+        }
+        return previous > maxDelayNanos / 2 ? maxDelayNanos : previous * 2;
+    }
+
+    /** Runs until the listener closes (returns) or retries are exhausted (throws). */
+    public void run() throws AcceptException {
+        long delay = 0;
+        int failures = 0;
+        while (true) {
+            SocketChannel channel;
+            try {
+                channel = acceptor.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                if (closed.getAsBoolean() || Thread.currentThread().isInterrupted()) {
+                    return;
+                }
+                failures++;
+                if (maxRetry > 0 && failures > maxRetry) {
+                    throw new AcceptException("accept failed " + failures + " times in a row, giving up"
+                            + " (acceptMaxRetry=" + maxRetry + ")", e);
+                }
+                delay = nextDelay(delay);
+                long held = errorLog.tryAcquire();
+                if (held >= 0) {
+                    Log.SERVER.atWarn().setMessage("server.accept.retry").addKeyValue("failures", failures)
+                            .addKeyValue("delay", Durations.format(Duration.ofNanos(delay)))
+                            .addKeyValue("suppressed", held).addKeyValue("error", e.toString()).log();
+                }
+                try {
+                    sleeper.sleep(delay);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+                continue;
+            }
+            failures = 0;
+            delay = 0;
+            handler.accept(channel);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package io.stcp.internal;
+
+import java.net.InetSocketAddress;
+
+/** Parses Go-style listen addresses: {@code ":9000"}, {@code "host:9000"}, {@code "[::1]:9000"}. */
+public record HostPort(String host, int port) {
+
+    /** Parses {@code address}; throws {@link IllegalArgumentException} naming it when malformed. */
+    public static HostPort parse(String address) {
+        int colon = address.lastIndexOf(':');
+        if (colon < 0) {
+            throw bad(address, "missing ':port'");
+        }
+        String host = address.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        } else if (host.indexOf(':') >= 0) {
+            throw bad(address, "an IPv6 host must be in brackets, e.g. [::1]:9000");
+        }
+        int port;
+        try {
+            port = Integer.parseInt(address.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw bad(address, "port is not a number");
+        }
+        if (port < 0 || port > 65535) {
+            throw bad(address, "port out of range 0..65535");
+        }
+        return new HostPort(host, port);
+    }
+
+    /** The socket address to bind: the wildcard address when the host is empty. */
+    public InetSocketAddress toBindAddress() {
+        return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+    }
+
+    private static IllegalArgumentException bad(String address, String why) {
+        return new IllegalArgumentException("address: \"" + address + "\" (" + why
+                + "; expected: \":9000\", \"127.0.0.1:9000\" or \"[::1]:9000\")");
+    }
+}

@@ -1,0 +1,37 @@
+package io.stcp.internal;
+
+import io.stcp.Connection;
+import io.stcp.MetaInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
+import org.slf4j.spi.LoggingEventBuilder;
+import org.slf4j.spi.NOPLoggingEventBuilder;
+
+/**
+ * Structured logging helpers. Event names are stable ({@code conn.start}, {@code conn.exit},
+ * {@code server.start}, ...); every connection line carries {@code conn} and the MetaInfo fields.
+ */
+final class Log {
+    static final Logger SERVER = LoggerFactory.getLogger("io.stcp.server");
+    static final Logger CONN = LoggerFactory.getLogger("io.stcp.connection");
+    static final Level DEBUG = Level.DEBUG;
+    static final Level WARN = Level.WARN;
+
+    private Log() {}
+
+    /** A line about {@code connection} at {@code level}, with its id and metadata fields. */
+    static LoggingEventBuilder conn(Level level, String event, Connection connection) {
+        if (!CONN.isEnabledForLevel(level)) {
+            return NOPLoggingEventBuilder.singleton();
+        }
+        LoggingEventBuilder b = CONN.atLevel(level).setMessage(event).addKeyValue("conn", connection.id());
+        MetaInfo meta = connection.metaInfo();
+        try {
+            meta.forEachField(b::addKeyValue);
+        } catch (RuntimeException e) {
+            b.addKeyValue("metaError", e.toString());
+        }
+        return b;
+    }
+}

@@ -1,0 +1,342 @@
+package io.stcp.internal;
+
+import io.stcp.Connection;
+import io.stcp.ConnectionHook;
+import io.stcp.ConnectionReader;
+import io.stcp.ConnectionRunner;
+import io.stcp.ReaderStalledException;
+import io.stcp.Sender;
+import io.stcp.SenderClosedException;
+import io.stcp.SenderFactory;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.SocketException;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.event.Level;
+
+/**
+ * The {@link ConnectionRunner} implementation.
+ *
+ * <p>The reader thread owns the lifecycle; its run method is one try/finally. Ordering guarantees:
+ * start hooks finish before the reader is first called (same thread); the exit hooks run in the
+ * finally block after the send thread has been joined, so after both loops; {@link #exited} makes
+ * "exactly once" visible to waiters.
+ *
+ * <p>{@link #exit()} may race with the reader thread leaving the loop. {@link #lock} guards
+ * {@link #readerInLoop}: exit interrupts the reader only while it is in the loop, and the reader
+ * clears its interrupt status under the same lock when it leaves, so an exit never leaks an
+ * interrupt into the exit hooks.
+ */
+public final class RealConnectionRunner implements ConnectionRunner {
+    private static final int STALL_CALLS = 1000;
+    private static final long STALL_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
+
+    private final Connection connection;
+    private final ConnectionReader reader;
+    private final SenderFactory factory;
+    private final Runnable onExited;
+    private final List<ConnectionHook> startHooks = new CopyOnWriteArrayList<>();
+    private final List<ConnectionHook> exitHooks = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final CountDownLatch exited = new CountDownLatch(1);
+    private volatile Sender sender;
+    private volatile boolean exitRequested;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private Thread readerThread;   // guarded by lock
+    private boolean readerInLoop;  // guarded by lock
+
+    /**
+     * A runner whose sender is made by {@code factory} on the reader thread.
+     *
+     * @param onExited runs last, after the exit hooks, even if the factory failed
+     */
+    public RealConnectionRunner(Connection connection, ConnectionReader reader, SenderFactory factory,
+                                Runnable onExited) {
+        this.connection = Objects.requireNonNull(connection, "connection");
+        this.reader = Objects.requireNonNull(reader, "reader");
+        this.factory = Objects.requireNonNull(factory, "factory");
+        this.onExited = Objects.requireNonNull(onExited, "onExited");
+    }
+
+    public static RealConnectionRunner forSender(ConnectionReader reader, Sender sender) {
+        Objects.requireNonNull(sender, "sender");
+        RealConnectionRunner runner = new RealConnectionRunner(sender.connection(), reader, c -> sender, () -> {});
+        runner.sender = sender;
+        return runner;
+    }
+
+    @Override
+    public ConnectionRunner addStartHook(ConnectionHook hook) {
+        checkNotStarted();
+        startHooks.add(Objects.requireNonNull(hook, "hook"));
+        return this;
+    }
+
+    @Override
+    public ConnectionRunner addExitHook(ConnectionHook hook) {
+        checkNotStarted();
+        exitHooks.add(Objects.requireNonNull(hook, "hook"));
+        return this;
+    }
+
+    private void checkNotStarted() {
+        if (started.get()) {
+            throw new IllegalStateException("hooks must be added before start()");
+        }
+    }
+
+    @Override
+    public void start() {
+        if (started.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("stcp-conn-" + connection.id()).start(this::run);
+        }
+    }
+
+    @Override
+    public void exit() {
+        exitRequested = true;
+        Sender s = sender;
+        if (s != null) {
+            closeQuietly(s);
+        } else {
+            connection.close();
+        }
+        lock.lock();
+        try {
+            if (readerInLoop && readerThread != Thread.currentThread()) {
+                readerThread.interrupt();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public Sender sender() {
+        return sender;
+    }
+
+    @Override
+    public Connection connection() {
+        return connection;
+    }
+
+    @Override
+    public boolean isExited() {
+        return exited.getCount() == 0;
+    }
+
+    @Override
+    public boolean awaitExit(Duration timeout) throws InterruptedException {
+        return exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    // ---------------------------------------------------------------- reader thread
+
+    private void run() {
+        lock.lock();
+        try {
+            readerThread = Thread.currentThread();
+            readerInLoop = true;
+        } finally {
+            lock.unlock();
+        }
+        Sender s = sender;
+        if (s == null) {
+            s = createSender();
+            if (s == null) {
+                leaveLoop();
+                connection.close();
+                finish();
+                return;
+            }
+            sender = s;
+            if (exitRequested) {
+                closeQuietly(s);
+            }
+        }
+        Thread sendThread = null;
+        Throwable failure = null;
+        try {
+            runHooks(startHooks, "start", s);
+            Log.conn(Level.DEBUG, "conn.start", connection).log();
+            if (!exitRequested) {
+                Sender loopSender = s;
+                sendThread = Thread.ofVirtual().name("stcp-conn-" + connection.id() + "-send")
+                        .start(() -> sendLoop(loopSender));
+                readLoop(s);
+            }
+        } catch (Throwable t) {
+            failure = t;
+        } finally {
+            leaveLoop();
+            if (failure instanceof EOFException && !exitRequested) {
+                flushQuietly(s);
+            } else {
+                closeQuietly(s);
+            }
+            joinUninterruptibly(sendThread);
+            logExit(failure);
+            runHooks(exitHooks, "exit", s);
+            finish();
+        }
+    }
+
+    private Sender createSender() {
+        try {
+            Sender s = factory.create(connection);
+            if (s == null) {
+                throw new IllegalStateException("sender factory returned null");
+            }
+            return s;
+        } catch (Throwable t) {
+            Log.conn(Level.WARN, "conn.factory.failed", connection).setCause(t).log();
+            return null;
+        }
+    }
+
+    private void readLoop(Sender s) throws Exception {
+        long lastRead = connection.bytesRead();
+        int idleCalls = 0;
+        long idleSince = 0;
+        while (!exitRequested) {
+            reader.read(s, connection);
+            long read = connection.bytesRead();
+            if (read != lastRead) {
+                lastRead = read;
+                idleCalls = 0;
+                continue;
+            }
+            if (idleCalls++ == 0) {
+                idleSince = System.nanoTime();
+            } else if (idleCalls >= STALL_CALLS) {
+                if (System.nanoTime() - idleSince < STALL_WINDOW_NANOS) {
+                    throw new ReaderStalledException("the reader returned " + idleCalls
+                            + " times within 1s without reading a byte; a reader must block on the connection");
+                }
+                idleCalls = 0;
+            }
+        }
+    }
+
+    private void leaveLoop() {
+        lock.lock();
+        try {
+            readerInLoop = false;
+            Thread.interrupted(); // an exit() interrupt is for the loop, not for the exit hooks
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void flushQuietly(Sender s) {
+        Duration timeout = connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();
+        try {
+            s.closeAfterFlush(timeout);
+        } catch (Throwable t) {
+            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
+            closeQuietly(s);
+        } finally {
+            Thread.interrupted();
+        }
+    }
+
+    private void closeQuietly(Sender s) {
+        try {
+            s.close();
+        } catch (Throwable t) {
+            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "close").setCause(t).log();
+        }
+        connection.close();
+    }
+
+    private static void joinUninterruptibly(Thread t) {
+        if (t == null) {
+            return;
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.interrupted();
+        }
+    }
+
+    private void runHooks(List<ConnectionHook> hooks, String kind, Sender s) {
+        for (ConnectionHook hook : hooks) {
+            try {
+                hook.onEvent(s);
+            } catch (Throwable t) {
+                Log.conn(Level.WARN, "conn.hook.failed", connection).addKeyValue("hook", kind).setCause(t).log();
+            }
+        }
+    }
+
+    private void finish() {
+        exited.countDown();
+        try {
+            onExited.run();
+        } catch (Throwable t) {
+            Log.conn(Level.WARN, "conn.exit.callback.failed", connection).setCause(t).log();
+        }
+    }
+
+    // ---------------------------------------------------------------- send thread
+
+    private void sendLoop(Sender s) {
+        try {
+            s.sendLoop();
+        } catch (Throwable t) {
+            if (!isQuiet(t)) {
+                Log.conn(Level.WARN, "conn.send.failed", connection).setCause(t).log();
+            } else {
+                Log.conn(Level.DEBUG, "conn.send.ended", connection).addKeyValue("reason", t.toString()).log();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    // ---------------------------------------------------------------- logging
+
+    private void logExit(Throwable failure) {
+        if (failure == null || isQuiet(failure)) {
+            Log.conn(Level.DEBUG, "conn.exit", connection)
+                    .addKeyValue("reason", failure == null ? "exit" : failure.toString()).log();
+        } else {
+            Log.conn(Level.WARN, "conn.exit", connection).addKeyValue("reason", failure.toString())
+                    .setCause(failure).log();
+        }
+    }
+
+    /** Expected ends of a connection: peer gone, closed by us, or the exit we asked for. */
+    private boolean isQuiet(Throwable t) {
+        if (t instanceof EOFException || t instanceof ClosedChannelException || t instanceof SenderClosedException) {
+            return true;
+        }
+        if (exitRequested && (t instanceof InterruptedException || t instanceof IOException)) {
+            return true;
+        }
+        if (t instanceof SocketException e) {
+            String m = String.valueOf(e.getMessage());
+            return m.contains("reset") || m.contains("Broken pipe") || m.contains("closed");
+        }
+        return t instanceof IOException && !connection.isOpen();
+    }
+}

@@ -1,0 +1,326 @@
+package io.stcp.internal;
+
+import io.stcp.AcceptException;
+import io.stcp.ConnectionHook;
+import io.stcp.ConnectionReader;
+import io.stcp.Sender;
+import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import io.stcp.TcpServer;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The {@link TcpServer} implementation.
+ *
+ * <p>States: NEW → RUNNING ({@link #start()}) → CLOSED ({@link #close()}), or NEW → CLOSED.
+ * {@link #lock} guards the state and the listener, so start and close never race on it.
+ *
+ * <p>Connection counting: the accept thread increments {@link #live} before it runs a connection
+ * and takes it back if that exceeds the limit, so the count never passes {@code maxConn}; each
+ * connection decrements it after its exit hooks. A connection registered after {@link #close()}
+ * has walked {@link #connections} sees {@link #closed} and exits at once (both are volatile/CHM
+ * writes made before the other side reads them).
+ */
+public final class RealTcpServer implements TcpServer {
+    private static final int NEW = 0;
+    private static final int RUNNING = 1;
+    private static final int CLOSED = 2;
+    private static final int BACKLOG = 1024;
+    private static final Duration EXIT_AFTER_FORCE_CLOSE = Duration.ofSeconds(5);
+
+    private final ServerConfig config;
+    private final ConnectionReader reader;
+    private final SenderFactory senderFactory;
+    private volatile ConnectionHook startHook;
+    private volatile ConnectionHook exitHook;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private int state = NEW;                    // guarded by lock
+    private ServerSocketChannel listener;       // guarded by lock
+    private volatile InetSocketAddress address;
+    private volatile boolean closed;
+    private volatile boolean acceptEnded;
+
+    private final AtomicInteger live = new AtomicInteger();
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong rejected = new AtomicLong();
+    private final RateLimiter rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
+    private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
+    private final CompletableFuture<Void> termination = new CompletableFuture<>();
+
+    public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.reader = Objects.requireNonNull(reader, "reader");
+        this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
+    }
+
+    @Override
+    public TcpServer onConnectionStart(ConnectionHook hook) {
+        this.startHook = hook;
+        return this;
+    }
+
+    @Override
+    public TcpServer onConnectionExit(ConnectionHook hook) {
+        this.exitHook = hook;
+        return this;
+    }
+
+    @Override
+    public TcpServer start() throws IOException {
+        lock.lock();
+        try {
+            if (state != NEW) {
+                throw new IllegalStateException(state == RUNNING ? "server already started" : "server closed");
+            }
+            InetSocketAddress bindAddress = HostPort.parse(config.address()).toBindAddress();
+            ServerSocketChannel ch = ServerSocketChannel.open();
+            try {
+                ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                ch.bind(bindAddress, BACKLOG);
+            } catch (IOException e) {
+                ch.close();
+                BindException be = new BindException("cannot listen on \"" + config.address() + "\": " + e.getMessage());
+                be.initCause(e);
+                throw be;
+            }
+            listener = ch;
+            address = (InetSocketAddress) ch.getLocalAddress();
+            state = RUNNING;
+            AcceptLoop loop = new AcceptLoop(ch::accept, this::onAccepted, config.acceptDelay(),
+                    config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
+            Thread.ofVirtual().name("stcp-accept-" + address.getPort()).start(() -> acceptLoop(loop));
+        } finally {
+            lock.unlock();
+        }
+        Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", address)
+                .addKeyValue("maxConn", config.maxConn()).log();
+        return this;
+    }
+
+    private void acceptLoop(AcceptLoop loop) {
+        try {
+            loop.run();
+            acceptEnded = true;
+            maybeTerminate();
+        } catch (AcceptException e) {
+            acceptEnded = true;
+            Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", address).setCause(e).log();
+            termination.completeExceptionally(e);
+        }
+    }
+
+    private void onAccepted(SocketChannel channel) {
+        if (live.incrementAndGet() > config.effectiveMaxConn()) {
+            live.decrementAndGet();
+            long total = rejected.incrementAndGet();
+            closeQuietly(channel);
+            long held = rejectLog.tryAcquire();
+            if (held >= 0) {
+                Log.SERVER.atWarn().setMessage("server.reject").addKeyValue("reason", "maxConn")
+                        .addKeyValue("maxConn", config.maxConn()).addKeyValue("suppressed", held)
+                        .addKeyValue("rejectedTotal", total).log();
+            }
+            return;
+        }
+        RealConnection connection;
+        try {
+            channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
+            connection = new RealConnection(channel, config.writeTimeout());
+        } catch (IOException | RuntimeException e) {
+            // the peer went away between accept and now
+            closeQuietly(channel);
+            live.decrementAndGet();
+            maybeTerminate();
+            return;
+        }
+        accepted.incrementAndGet();
+        long id = connection.id();
+        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, () -> onExited(id));
+        ConnectionHook start = startHook;
+        ConnectionHook exit = exitHook;
+        if (start != null) {
+            runner.addStartHook(start);
+        }
+        if (exit != null) {
+            runner.addExitHook(exit);
+        }
+        connections.put(id, runner);
+        if (closed) {
+            runner.exit();
+        }
+        runner.start();
+    }
+
+    private void onExited(long id) {
+        connections.remove(id);
+        live.decrementAndGet();
+        maybeTerminate();
+    }
+
+    private void maybeTerminate() {
+        if (closed && acceptEnded && live.get() == 0 && !termination.isDone()) {
+            if (termination.complete(null)) {
+                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
+                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get()).log();
+            }
+        }
+    }
+
+    @Override
+    public InetSocketAddress address() {
+        InetSocketAddress a = address;
+        if (a == null) {
+            throw new IllegalStateException("server not started");
+        }
+        return a;
+    }
+
+    @Override
+    public int connectionCount() {
+        return live.get();
+    }
+
+    @Override
+    public long acceptedCount() {
+        return accepted.get();
+    }
+
+    @Override
+    public long rejectedCount() {
+        return rejected.get();
+    }
+
+    /** Stops listening; returns false if it was already closed. */
+    private boolean stopListening() {
+        lock.lock();
+        try {
+            if (state == CLOSED) {
+                return false;
+            }
+            closed = true;
+            if (state == NEW) {
+                acceptEnded = true;
+            }
+            state = CLOSED;
+            if (listener != null) {
+                try {
+                    listener.close();
+                } catch (IOException ignored) {
+                    // closing is best effort
+                }
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        stopListening();
+        for (RealConnectionRunner runner : connections.values()) {
+            runner.exit();
+        }
+        maybeTerminate();
+    }
+
+    @Override
+    public boolean shutdown(Duration grace) throws InterruptedException {
+        stopListening();
+        long deadline = System.nanoTime() + grace.toNanos();
+        List<Thread> flushers = new ArrayList<>();
+        for (RealConnectionRunner runner : connections.values()) {
+            flushers.add(Thread.ofVirtual().name("stcp-shutdown-" + runner.connection().id()).start(() -> {
+                Sender s = runner.sender();
+                if (s == null) {
+                    runner.exit();
+                    return;
+                }
+                try {
+                    s.closeAfterFlush(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+                } catch (RuntimeException e) {
+                    runner.exit();
+                }
+            }));
+        }
+        maybeTerminate();
+        boolean drained = awaitQuietly(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        if (!drained) {
+            close();
+            awaitQuietly(EXIT_AFTER_FORCE_CLOSE);
+        }
+        for (Thread t : flushers) {
+            t.join(EXIT_AFTER_FORCE_CLOSE.toMillis());
+        }
+        return drained;
+    }
+
+    private boolean awaitQuietly(Duration timeout) throws InterruptedException {
+        try {
+            termination.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (ExecutionException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> termination() {
+        return termination.copy();
+    }
+
+    @Override
+    public void awaitTermination() throws InterruptedException, AcceptException {
+        try {
+            termination.get();
+        } catch (ExecutionException e) {
+            throw (AcceptException) e.getCause();
+        }
+    }
+
+    @Override
+    public boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException {
+        try {
+            termination.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (ExecutionException e) {
+            throw (AcceptException) e.getCause();
+        }
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "TcpServer[" + (address == null ? config.address() : address) + "]";
+    }
+}

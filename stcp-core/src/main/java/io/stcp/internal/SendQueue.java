@@ -1,0 +1,359 @@
+package io.stcp.internal;
+
+import io.stcp.OverflowPolicy;
+import io.stcp.QueueFullException;
+import io.stcp.Sender.IntKeyed;
+import io.stcp.Sender.StringKeyed;
+import io.stcp.SenderClosedException;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The queue behind {@link io.stcp.QueueSender}: FIFO of messages, optionally conflating keyed
+ * messages, bounded by message count and/or bytes, with an {@link OverflowPolicy}.
+ *
+ * <p>Entries are either a plain {@code byte[]} or a {@link Keyed} holder. With conflation on, a
+ * keyed put whose key is still queued swaps the bytes inside that holder, so the message keeps the
+ * position of the first arrival; the holder leaves {@link #keyed} when it is drained or dropped.
+ * Integer and String keys never compare equal, so the two key spaces stay apart.
+ *
+ * <p>States: OPEN (puts accepted) → DRAINING (puts rejected, the send loop empties the queue) →
+ * CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly, discarding the rest.
+ * All fields are guarded by {@link #lock}; user code is never called while holding it.
+ */
+public final class SendQueue {
+    private static final int OPEN = 0;
+    private static final int DRAINING = 1;
+    private static final int CLOSED = 2;
+
+    private static final class Keyed {
+        final Object key;
+        byte[] bytes;
+
+        Keyed(Object key, byte[] bytes) {
+            this.key = key;
+            this.bytes = bytes;
+        }
+    }
+
+    private final int maxMessages;      // 0 = no limit
+    private final long maxBytes;        // 0 = no limit
+    private final OverflowPolicy policy;
+    private final long blockTimeoutNanos;
+    private final boolean conflate;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition notEmpty = lock.newCondition();
+    private final Condition notFull = lock.newCondition();
+    private final ArrayDeque<Object> items = new ArrayDeque<>();
+    private Map<Object, Keyed> keyed;   // lazily created
+    private long bytes;
+    private int state = OPEN;
+    private long conflated;
+    private long dropped;
+    private long rejected;
+
+    public SendQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos, boolean conflate) {
+        this.maxMessages = maxMessages;
+        this.maxBytes = maxBytes;
+        this.policy = policy;
+        this.blockTimeoutNanos = blockTimeoutNanos;
+        this.conflate = conflate;
+    }
+
+    /** Thrown inside {@link #put} when policy CLOSE_CONNECTION fires; the caller closes. */
+    public static final class SlowConsumer extends Exception {
+        private static final long serialVersionUID = 1L;
+        final int discarded;
+
+        SlowConsumer(int discarded) {
+            super(null, null, false, false);
+            this.discarded = discarded;
+        }
+
+        public int discarded() {
+            return discarded;
+        }
+    }
+
+    public void put(byte[] message) throws SlowConsumer {
+        lock.lock();
+        try {
+            checkOpen();
+            makeRoom(1, message.length);
+            append(message, message.length);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void put(Object key, byte[] message) throws SlowConsumer {
+        if (!conflate) {
+            put(message);
+            return;
+        }
+        lock.lock();
+        try {
+            checkOpen();
+            putKeyedLocked(key, message, true);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void putAllInt(List<IntKeyed> messages) throws SlowConsumer {
+        Object[] keys = new Object[messages.size()];
+        byte[][] values = new byte[keys.length][];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = messages.get(i).key();
+            values[i] = messages.get(i).bytes();
+        }
+        putAll(keys, values);
+    }
+
+    public void putAllString(List<StringKeyed> messages) throws SlowConsumer {
+        Object[] keys = new Object[messages.size()];
+        byte[][] values = new byte[keys.length][];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = java.util.Objects.requireNonNull(messages.get(i).key(), "key");
+            values[i] = messages.get(i).bytes();
+        }
+        putAll(keys, values);
+    }
+
+    /** Puts every pair or none: room is made for the whole batch first. */
+    private void putAll(Object[] keys, byte[][] values) throws SlowConsumer {
+        lock.lock();
+        try {
+            checkOpen();
+            // What the batch adds once conflated against the queue and against itself.
+            Map<Object, byte[]> last = new HashMap<>();
+            for (int i = 0; i < keys.length; i++) {
+                last.put(keys[i], values[i]);
+            }
+            int newMessages = 0;
+            long addBytes = 0;
+            for (Map.Entry<Object, byte[]> e : last.entrySet()) {
+                Keyed existing = keyed == null ? null : keyed.get(e.getKey());
+                if (existing == null) {
+                    newMessages++;
+                    addBytes += e.getValue().length;
+                } else {
+                    addBytes += e.getValue().length - existing.bytes.length;
+                }
+            }
+            makeRoom(newMessages, Math.max(0, addBytes));
+            for (int i = 0; i < keys.length; i++) {
+                putKeyedLocked(keys[i], values[i], false);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void putKeyedLocked(Object key, byte[] message, boolean checkRoom) throws SlowConsumer {
+        Keyed existing = keyed == null ? null : keyed.get(key);
+        if (existing != null) {
+            long delta = (long) message.length - existing.bytes.length;
+            if (checkRoom && delta > 0) {
+                makeRoom(0, delta);
+                existing = keyed.get(key); // dropping the oldest may have removed it
+            }
+            if (existing != null) {
+                bytes += (long) message.length - existing.bytes.length;
+                existing.bytes = message;
+                conflated++;
+                return;
+            }
+        }
+        if (checkRoom) {
+            makeRoom(1, message.length);
+        }
+        Keyed entry = new Keyed(key, message);
+        if (keyed == null) {
+            keyed = new HashMap<>();
+        }
+        keyed.put(key, entry);
+        append(entry, message.length);
+    }
+
+    private void append(Object entry, int length) {
+        items.addLast(entry);
+        bytes += length;
+        if (items.size() == 1) {
+            notEmpty.signal();
+        }
+    }
+
+    private void checkOpen() {
+        if (state != OPEN) {
+            throw new SenderClosedException(state == DRAINING ? "sender is closing" : "sender is closed");
+        }
+    }
+
+    private boolean fits(int messages, long add) {
+        return (maxMessages == 0 || items.size() + messages <= maxMessages)
+                && (maxBytes == 0 || bytes + add <= maxBytes);
+    }
+
+    private void makeRoom(int messages, long add) throws SlowConsumer {
+        if (fits(messages, add)) {
+            return;
+        }
+        if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
+            rejected++;
+            throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes);
+        }
+        switch (policy) {
+            case FAIL -> {
+                rejected++;
+                throw full();
+            }
+            case BLOCK -> {
+                long nanos = blockTimeoutNanos;
+                while (!fits(messages, add)) {
+                    if (nanos <= 0) {
+                        rejected++;
+                        throw full();
+                    }
+                    try {
+                        nanos = notFull.awaitNanos(nanos);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        rejected++;
+                        throw new QueueFullException("interrupted while waiting for room");
+                    }
+                    checkOpen();
+                }
+            }
+            case DROP_OLDEST -> {
+                while (!fits(messages, add) && !items.isEmpty()) {
+                    Object head = items.pollFirst();
+                    bytes -= forget(head);
+                    dropped++;
+                }
+            }
+            case CLOSE_CONNECTION -> {
+                rejected++;
+                int discarded = discardLocked();
+                state = CLOSED;
+                throw new SlowConsumer(discarded);
+            }
+        }
+    }
+
+    private QueueFullException full() {
+        return new QueueFullException("send queue full (" + items.size() + " messages, " + bytes + " bytes)");
+    }
+
+    /** Removes {@code entry}'s key mapping; returns its length. */
+    private int forget(Object entry) {
+        if (entry instanceof Keyed k) {
+            keyed.remove(k.key);
+            return k.bytes.length;
+        }
+        return ((byte[]) entry).length;
+    }
+
+    /**
+     * Moves up to {@code out.length} queued messages into {@code out}, blocking while the queue is
+     * open and empty.
+     *
+     * @return how many were moved, or -1 once the queue is closed, or draining and empty
+     */
+    public int drain(byte[][] out) throws InterruptedException {
+        lock.lock();
+        try {
+            while (items.isEmpty()) {
+                if (state != OPEN) {
+                    return -1;
+                }
+                notEmpty.await();
+            }
+            int n = 0;
+            while (n < out.length && !items.isEmpty()) {
+                Object head = items.pollFirst();
+                bytes -= forget(head);
+                out[n++] = head instanceof Keyed k ? k.bytes : (byte[]) head;
+            }
+            if (policy == OverflowPolicy.BLOCK) {
+                notFull.signalAll();
+            }
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops accepting puts; {@link #drain} returns what is left, then -1. */
+    public void closeGracefully() {
+        lock.lock();
+        try {
+            if (state == OPEN) {
+                state = DRAINING;
+                notEmpty.signalAll();
+                notFull.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Closes now; returns how many messages were discarded (0 if already closed). */
+    public int close() {
+        lock.lock();
+        try {
+            if (state == CLOSED) {
+                return 0;
+            }
+            state = CLOSED;
+            return discardLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private int discardLocked() {
+        int n = items.size();
+        items.clear();
+        if (keyed != null) {
+            keyed.clear();
+        }
+        bytes = 0;
+        notEmpty.signalAll();
+        notFull.signalAll();
+        return n;
+    }
+
+    public boolean conflating() {
+        return conflate;
+    }
+
+    public boolean isOpen() {
+        return locked(() -> state == OPEN);
+    }
+
+    public boolean isDraining() {
+        return locked(() -> state == DRAINING);
+    }
+
+    public Stats stats() {
+        return locked(() -> new Stats(items.size(), bytes, conflated, dropped, rejected));
+    }
+
+    /** A snapshot of the queue's counters. */
+    public record Stats(int pendingMessages, long pendingBytes, long conflated, long dropped, long rejected) {}
+
+    private <T> T locked(java.util.function.Supplier<T> s) {
+        lock.lock();
+        try {
+            return s.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

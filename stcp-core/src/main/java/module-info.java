@@ -1,0 +1,13 @@
+/**
+ * stcp: a TCP server framework where the user writes one blocking connection reader, run on a
+ * virtual thread per connection, and queues replies on the connection's {@link io.stcp.Sender}.
+ *
+ * <p>Exports the API ({@code io.stcp}) and the framing helpers ({@code io.stcp.framing}); the
+ * machinery in {@code io.stcp.internal} is not exported.
+ */
+module io.stcp {
+    requires transitive org.slf4j;
+
+    exports io.stcp;
+    // exports io.stcp.framing; (added back when the package has types)
+}
