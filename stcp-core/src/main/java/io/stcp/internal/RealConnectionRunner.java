@@ -98,7 +98,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     @Override
     public void start() {
         if (started.compareAndSet(false, true)) {
-            Thread.ofVirtual().name("stcp-conn-" + connection.id()).start(this::run);
+            Threads.start("stcp-conn-" + connection.id(), this::run);
         }
     }
 
@@ -172,8 +172,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             Log.conn(Level.DEBUG, "conn.start", connection).log();
             if (!exitRequested) {
                 Sender loopSender = s;
-                sendThread = Thread.ofVirtual().name("stcp-conn-" + connection.id() + "-send")
-                        .start(() -> sendLoop(loopSender));
+                sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
                 readLoop(s);
             }
         } catch (Throwable t) {

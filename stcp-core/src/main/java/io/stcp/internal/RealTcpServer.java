@@ -107,7 +107,7 @@ public final class RealTcpServer implements TcpServer {
             state = RUNNING;
             AcceptLoop loop = new AcceptLoop(ch::accept, this::onAccepted, config.acceptDelay(),
                     config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
-            Thread.ofVirtual().name("stcp-accept-" + address.getPort()).start(() -> acceptLoop(loop));
+            Threads.start("stcp-accept-" + address.getPort(), () -> acceptLoop(loop));
         } finally {
             lock.unlock();
         }
@@ -249,7 +249,7 @@ public final class RealTcpServer implements TcpServer {
         long deadline = System.nanoTime() + grace.toNanos();
         List<Thread> flushers = new ArrayList<>();
         for (RealConnectionRunner runner : connections.values()) {
-            flushers.add(Thread.ofVirtual().name("stcp-shutdown-" + runner.connection().id()).start(() -> {
+            flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
                 Sender s = runner.sender();
                 if (s == null) {
                     runner.exit();

@@ -34,7 +34,7 @@ final class WriteWatchdog {
         lock.lock();
         try {
             if (thread == null) {
-                thread = Thread.ofVirtual().name("stcp-write-watchdog").start(this::run);
+                thread = Threads.start("stcp-write-watchdog", this::run);
             }
         } finally {
             lock.unlock();

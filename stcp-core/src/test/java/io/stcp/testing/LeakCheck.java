@@ -1,0 +1,78 @@
+package io.stcp.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.internal.Threads;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.stream.Stream;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Fails a test that leaves stcp threads running or sockets open. Registered for every test
+ * through JUnit's extension auto-detection (see junit-platform.properties).
+ *
+ * <p>Threads: stcp starts every thread through {@link Threads}, whose live count must be back to
+ * zero. Sockets: the number of socket descriptors of this process must be back to where it was
+ * when the test started. Both are awaited for a few seconds, since exits finish asynchronously.
+ */
+public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
+    private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(LeakCheck.class);
+    private static final Duration SETTLE = Duration.ofSeconds(10);
+
+    static {
+        // The JDK keeps one socketpair for the lifetime of the process, created the first time a
+        // channel is closed (its "pre-close" descriptor). Create it now so it is not counted.
+        try {
+            java.nio.channels.ServerSocketChannel.open().close();
+            java.nio.channels.SocketChannel.open().close();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        context.getStore(NS).put("sockets", openSockets());
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        long before = context.getStore(NS).get("sockets", Long.class);
+        try {
+            Awaitility.await("stcp threads to end").atMost(SETTLE).until(() -> Threads.live() == 0);
+        } catch (ConditionTimeoutException e) {
+            assertThat(Threads.live()).as("stcp threads still running after the test").isZero();
+        }
+        try {
+            Awaitility.await("sockets to close").atMost(SETTLE).until(() -> openSockets() <= before);
+        } catch (ConditionTimeoutException e) {
+            assertThat(openSockets()).as("socket descriptors left open by the test").isLessThanOrEqualTo(before);
+        }
+    }
+
+    /** Socket descriptors of this process (Linux /proc); 0 where /proc is not available. */
+    public static long openSockets() {
+        Path fds = Path.of("/proc/self/fd");
+        if (!Files.isDirectory(fds)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.list(fds)) {
+            return s.filter(p -> {
+                try {
+                    return Files.readSymbolicLink(p).toString().startsWith("socket:");
+                } catch (IOException e) {
+                    return false; // closed while listing
+                }
+            }).count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+}
