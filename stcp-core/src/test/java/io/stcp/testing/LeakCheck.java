@@ -46,12 +46,12 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
     public void afterEach(ExtensionContext context) {
         long before = context.getStore(NS).get("sockets", Long.class);
         try {
-            Awaitility.await("stcp threads to end").atMost(SETTLE).until(() -> Threads.live() == 0);
+            Awaitility.await("stcp threads to end").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> Threads.live() == 0);
         } catch (ConditionTimeoutException e) {
             assertThat(Threads.live()).as("stcp threads still running after the test").isZero();
         }
         try {
-            Awaitility.await("sockets to close").atMost(SETTLE).until(() -> openSockets() <= before);
+            Awaitility.await("sockets to close").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> openSockets() <= before);
         } catch (ConditionTimeoutException e) {
             assertThat(openSockets()).as("socket descriptors left open by the test").isLessThanOrEqualTo(before);
         }
