@@ -1,0 +1,59 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class ServerConfigTest {
+
+    @Test
+    void defaultsAreThoseOfTheGoPackage() {
+        ServerConfig c = ServerConfig.defaults();
+        assertThat(c.acceptDelay()).isEqualTo(Duration.ofNanos(5_000));
+        assertThat(c.acceptMaxDelay()).isEqualTo(Duration.ofMillis(50));
+        assertThat(c.acceptMaxRetry()).isZero();
+        assertThat(c.maxConn()).isEqualTo(65535);
+        assertThat(c.writeTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.address()).isEqualTo(":0");
+    }
+
+    @Test
+    void toBuilderRoundTrips() {
+        ServerConfig c = ServerConfig.builder().address("127.0.0.1:9000").maxConn(10).acceptMaxRetry(3).build();
+        assertThat(c.toBuilder().build()).isEqualTo(c);
+    }
+
+    @Test
+    void maxConnZeroMeansNoLimit() {
+        assertThat(ServerConfig.builder().maxConn(0).build().effectiveMaxConn()).isEqualTo(Integer.MAX_VALUE);
+    }
+
+    @Test
+    void badValuesNameTheFieldAndTheValue() {
+        assertThatThrownBy(() -> ServerConfig.builder().maxConn(-1).build())
+                .hasMessage("maxConn: -1 (expected: >= 0)");
+        assertThatThrownBy(() -> ServerConfig.builder().acceptMaxRetry(-2).build())
+                .hasMessage("acceptMaxRetry: -2 (expected: >= 0)");
+        assertThatThrownBy(() -> ServerConfig.builder().acceptDelay(Duration.ZERO).build())
+                .hasMessage("acceptDelay: 0s (expected: > 0)");
+        assertThatThrownBy(() -> ServerConfig.builder().acceptDelay(Duration.ofMillis(100)).build())
+                .hasMessage("acceptMaxDelay: 50ms (expected: >= acceptDelay 100ms)");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"9000", "host:port", "::1:9000", "127.0.0.1:70000", "127.0.0.1:-1"})
+    void malformedAddressesAreRejected(String address) {
+        assertThatThrownBy(() -> ServerConfig.builder().address(address).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("address: \"" + address + "\"");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {":9000", "127.0.0.1:9000", "[::1]:0", "localhost:0"})
+    void goStyleAddressesAreAccepted(String address) {
+        assertThat(ServerConfig.builder().address(address).build().address()).isEqualTo(address);
+    }
+}

@@ -1,0 +1,40 @@
+package io.stcp.testing;
+
+import io.stcp.Connection;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+
+/** A connected loopback pair: {@link #client} is a raw channel, {@link #server} a stcp Connection. */
+public final class SocketPair implements AutoCloseable {
+    public final SocketChannel client;
+    public final Connection server;
+
+    private SocketPair(SocketChannel client, Connection server) {
+        this.client = client;
+        this.server = server;
+    }
+
+    public static SocketPair open() throws IOException {
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+            return new SocketPair(client, Connection.of(listener.accept()));
+        }
+    }
+
+    /** Writes {@code bytes} from the client side. */
+    public void clientWrite(byte... bytes) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        while (b.hasRemaining()) {
+            client.write(b);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        client.close();
+    }
+}
