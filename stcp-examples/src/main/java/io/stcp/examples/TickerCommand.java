@@ -1,0 +1,95 @@
+package io.stcp.examples;
+
+import io.stcp.QueueSender;
+import io.stcp.ServerConfig;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ticker}: a quote feed through conflating senders, with an optional deliberately slow
+ * in-process client that shows it receives the latest price per symbol while its server-side queue
+ * stays bounded.
+ */
+@Command(name = "ticker", mixinStandardHelpOptions = true,
+        description = "Publish quotes to clients through conflating senders (latest price per symbol wins).")
+final class TickerCommand implements Callable<Integer> {
+
+    @Option(names = "--addr", defaultValue = "127.0.0.1:0", description = "Listen address (default: ${DEFAULT-VALUE}).")
+    String address;
+
+    @Option(names = "--symbols", defaultValue = "300", description = "Instruments (default: ${DEFAULT-VALUE}).")
+    int symbols;
+
+    @Option(names = "--interval", defaultValue = "1ms", description = "Time between price rounds (default: ${DEFAULT-VALUE}).")
+    Duration interval;
+
+    @Option(names = "--duration", defaultValue = "10s", description = "How long to run (default: ${DEFAULT-VALUE}).")
+    Duration duration;
+
+    @Option(names = "--slow-client-delay", defaultValue = "2ms",
+            description = "Pause of the in-process slow client after each quote; 0 = no slow client (default: ${DEFAULT-VALUE}).")
+    Duration slowDelay;
+
+    @Override
+    public Integer call() throws Exception {
+        try (TickerServer ticker = TickerServer.start(ServerConfig.builder().address(address).build(), symbols, interval)) {
+            System.out.printf("ticker: %d symbols every %s on %s for %s%n", symbols, io.stcp.Durations.format(interval),
+                    ticker.address(), io.stcp.Durations.format(duration));
+            if (slowDelay.isZero()) {
+                TimeUnit.NANOSECONDS.sleep(duration.toNanos());
+                return 0;
+            }
+            try (Socket socket = new Socket(ticker.address().getAddress(), ticker.address().getPort())) {
+                DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
+                long[] lastPrice = new long[symbols];
+                long received = 0;
+                int maxPending = 0;
+                long end = System.nanoTime() + duration.toNanos();
+                long nextReport = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+                while (System.nanoTime() < end) {
+                    received += readQuote(in, lastPrice);
+                    TimeUnit.NANOSECONDS.sleep(slowDelay.toNanos()); // the deliberately slow consumer
+                    if (System.nanoTime() > nextReport) {
+                        QueueSender.Stats s = ticker.subscribers().iterator().next().stats();
+                        maxPending = Math.max(maxPending, s.pendingMessages());
+                        System.out.printf("  published %,d  received %,d  conflated %,d  pending %d (max %d, bound %d)%n",
+                                ticker.published(), received, s.conflated(), s.pendingMessages(), maxPending, symbols);
+                        nextReport += TimeUnit.SECONDS.toNanos(1);
+                    }
+                }
+                ticker.stopPublishing();
+                socket.setSoTimeout(200);
+                try {
+                    while (true) {
+                        received += readQuote(in, lastPrice); // drain what is left: at most one per symbol
+                    }
+                } catch (java.net.SocketTimeoutException | EOFException drained) {
+                    // nothing more queued
+                }
+                int stale = 0;
+                for (int i = 0; i < symbols; i++) {
+                    if (lastPrice[i] != ticker.price(i)) {
+                        stale++;
+                    }
+                }
+                System.out.printf("slow client: received %,d of %,d quotes published; symbols with a stale last price: %d%n",
+                        received, ticker.published(), stale);
+                return stale == 0 ? 0 : 1;
+            }
+        }
+    }
+
+    private static int readQuote(DataInputStream in, long[] lastPrice) throws java.io.IOException {
+        in.readInt();
+        int symbol = in.readInt();
+        lastPrice[symbol] = in.readLong();
+        in.readLong();
+        return 1;
+    }
+}

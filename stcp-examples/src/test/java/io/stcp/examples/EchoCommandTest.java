@@ -1,0 +1,69 @@
+package io.stcp.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The echo command as a user runs it: a child JVM, real frames, SIGTERM. */
+class EchoCommandTest {
+    private static final Pattern LISTENING = Pattern.compile("echo.listening address=\"?/?127\\.0\\.0\\.1:(\\d+)");
+
+    @Test
+    void echoesUntilSigtermThenShutsDownGracefullyAndExitsZero() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "io.stcp.examples.Main", "echo", "--addr", "127.0.0.1:0"))
+                .redirectErrorStream(true).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
+            int port = -1;
+            for (String line; port < 0 && (line = out.readLine()) != null; ) {
+                Matcher m = LISTENING.matcher(line);
+                if (m.find()) {
+                    port = Integer.parseInt(m.group(1));
+                }
+            }
+            assertThat(port).as("the INFO line with the bound address").isPositive();
+
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(10_000);
+                DataOutputStream o = new DataOutputStream(s.getOutputStream());
+                DataInputStream i = new DataInputStream(s.getInputStream());
+                o.writeInt(3);
+                o.write(new byte[] {1, 2, 3});
+                o.flush();
+                assertThat(i.readInt()).isEqualTo(3);
+                assertThat(i.readNBytes(3)).containsExactly(1, 2, 3);
+
+                // An oversized length header closes this connection only.
+                try (Socket bad = new Socket("127.0.0.1", port)) {
+                    bad.setSoTimeout(10_000);
+                    new DataOutputStream(bad.getOutputStream()).writeInt(Integer.MAX_VALUE);
+                    assertThat(bad.getInputStream().read()).isEqualTo(-1);
+                }
+                o.writeInt(1);
+                o.write(9);
+                o.flush();
+                assertThat(i.readInt()).isEqualTo(1);
+                assertThat(i.read()).isEqualTo(9);
+
+                p.destroy(); // SIGTERM
+                assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+                assertThat(p.exitValue()).isZero();
+                assertThat(i.read()).as("connection closed by the shutdown").isEqualTo(-1);
+            }
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package io.stcp.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keeps the README's code honest: every Java block marked {@code <!-- snippet:NAME -->} must be,
+ * line for line, the region between {@code // snippet:start NAME} and {@code // snippet:end} in
+ * this module's compiled sources.
+ */
+class ReadmeSnippetsTest {
+    private static final Path MODULE = Path.of("").toAbsolutePath();
+    private static final Path README = MODULE.getParent().resolve("README.md");
+    private static final Pattern BLOCK = Pattern.compile("<!-- snippet:([\\w-]+) -->\\s*```java\\n(.*?)```", Pattern.DOTALL);
+    private static final Pattern REGION = Pattern.compile("// snippet:start ([\\w-]+)\\n(.*?)\\n\\s*// snippet:end", Pattern.DOTALL);
+
+    @Test
+    void everyReadmeSnippetIsCompiledSourceAndEverySourceSnippetIsInTheReadme() throws IOException {
+        Map<String, String> readme = new LinkedHashMap<>();
+        Matcher m = BLOCK.matcher(Files.readString(README));
+        while (m.find()) {
+            readme.put(m.group(1), m.group(2).strip());
+        }
+        Map<String, String> sources = new LinkedHashMap<>();
+        try (Stream<Path> files = Files.walk(MODULE.resolve("src/main/java"))) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                Matcher r = REGION.matcher(Files.readString(f));
+                while (r.find()) {
+                    sources.put(r.group(1), dedent(r.group(2)));
+                }
+            }
+        }
+        assertThat(readme).as("README snippets").isNotEmpty();
+        assertThat(readme.keySet()).containsExactlyInAnyOrderElementsOf(sources.keySet());
+        readme.forEach((name, code) -> assertThat(code).as("README snippet '%s'", name).isEqualTo(sources.get(name)));
+    }
+
+    private static String dedent(String block) {
+        List<String> lines = block.lines().toList();
+        int indent = lines.stream().filter(l -> !l.isBlank())
+                .mapToInt(l -> l.length() - l.stripLeading().length()).min().orElse(0);
+        return String.join("\n", lines.stream().map(l -> l.isBlank() ? "" : l.substring(indent)).toList()).strip();
+    }
+}

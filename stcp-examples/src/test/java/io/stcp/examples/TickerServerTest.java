@@ -1,0 +1,62 @@
+package io.stcp.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.QueueSender;
+import io.stcp.ServerConfig;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+class TickerServerTest {
+    private static final int SYMBOLS = 50;
+
+    @Test
+    void aSlowClientGetsTheLatestPricePerSymbolAndItsQueueStaysBounded() throws Exception {
+        try (TickerServer ticker = TickerServer.start(ServerConfig.builder().address("127.0.0.1:0").build(), SYMBOLS,
+                Duration.ofMillis(1));
+             Socket socket = new Socket(ticker.address().getAddress(), ticker.address().getPort())) {
+            socket.setReceiveBufferSize(4096);
+            Awaitility.await().until(() -> ticker.subscribers().size() == 1);
+            QueueSender sender = ticker.subscribers().iterator().next();
+
+            // Do not read while the feed publishes many rounds: the socket buffers fill up and
+            // the queue conflates instead of growing.
+            long target = ticker.published() + 200L * SYMBOLS;
+            int maxPending = 0;
+            while (ticker.published() < target) {
+                maxPending = Math.max(maxPending, sender.stats().pendingMessages());
+                Thread.onSpinWait();
+            }
+            ticker.stopPublishing();
+            QueueSender.Stats stats = sender.stats();
+            assertThat(maxPending).isLessThanOrEqualTo(SYMBOLS);
+            assertThat(stats.pendingMessages()).isLessThanOrEqualTo(SYMBOLS);
+            assertThat(stats.conflated()).isPositive();
+
+            long[] last = new long[SYMBOLS];
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+            socket.setSoTimeout(1000);
+            long received = 0;
+            try {
+                while (true) {
+                    assertThat(in.readInt()).isEqualTo(TickerServer.QUOTE_BODY);
+                    int symbol = in.readInt();
+                    last[symbol] = in.readLong();
+                    in.readLong();
+                    received++;
+                }
+            } catch (SocketTimeoutException drained) {
+                // everything queued has arrived
+            }
+            assertThat(received).isLessThan(ticker.published());
+            for (int s = 0; s < SYMBOLS; s++) {
+                assertThat(last[s]).as("last price of symbol %d", s).isEqualTo(ticker.price(s));
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package io.stcp.jackson;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.stcp.ServerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServerConfigJsonTest {
+
+    @Test
+    void anEmptyObjectIsTheDefaults() {
+        assertThat(ServerConfigJson.read("{}")).isEqualTo(ServerConfig.defaults());
+    }
+
+    @Test
+    void absentFieldsTakeTheDefaults() {
+        ServerConfig c = ServerConfigJson.read("{\"address\": \":9000\"}");
+        assertThat(c.address()).isEqualTo(":9000");
+        assertThat(c.maxConn()).as("Go rejected every connection here").isEqualTo(65535);
+        assertThat(c.acceptDelay()).as("Go spun here").isEqualTo(Duration.ofNanos(5000));
+    }
+
+    @Test
+    void readsTheGoFieldNamesWithGoAndIsoDurations() {
+        ServerConfig c = ServerConfigJson.read("""
+                {"address": "127.0.0.1:9000", "acceptDelay": "5µs", "acceptMaxDelay": "PT0.05S",
+                 "acceptMaxRetry": 3, "maxConn": 1000, "writeTimeout": "1m30s", "tcpNoDelay": false}""");
+        assertThat(c).isEqualTo(ServerConfig.builder().address("127.0.0.1:9000").acceptDelay(Duration.ofNanos(5000))
+                .acceptMaxDelay(Duration.ofMillis(50)).acceptMaxRetry(3).maxConn(1000)
+                .writeTimeout(Duration.ofSeconds(90)).tcpNoDelay(false).build());
+        assertThat(ServerConfigJson.read("{\"acceptDelay\": \"5us\"}").acceptDelay()).isEqualTo(Duration.ofNanos(5000));
+    }
+
+    @Test
+    void aBareNumberDurationIsRejectedWithTheFieldAndTheValue() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"acceptDelay\": 5000}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("acceptDelay: 5000")
+                .hasMessageContaining("unit");
+    }
+
+    @Test
+    void badValuesNameTheFieldAndTheValue() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": -1}")).hasMessage("maxConn: -1 (expected: >= 0)");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": \"many\"}"))
+                .hasMessage("maxConn: \"many\" (expected: an integer)");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"acceptDelay\": \"fast\"}"))
+                .hasMessageStartingWith("acceptDelay: \"fast\"");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"acceptDelay\": \"0s\"}"))
+                .hasMessage("acceptDelay: 0s (expected: > 0)");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"address\": \"9000\"}")).hasMessageStartingWith("address: \"9000\"");
+    }
+
+    @Test
+    void unknownFieldsAreRejectedByName() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConns\": 10}")).hasMessageStartingWith("maxConns: unknown field");
+    }
+
+    @Test
+    void malformedJsonReportsLineAndColumn() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\n  \"maxConn\": 10,,\n}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("line 2");
+        assertThatThrownBy(() -> ServerConfigJson.read("[]")).hasMessageContaining("expected a JSON object");
+    }
+
+    @Test
+    void writeThenReadGivesTheSameConfig() {
+        ServerConfig c = ServerConfig.builder().address("[::1]:0").acceptDelay(Duration.ofNanos(1500))
+                .acceptMaxRetry(7).maxConn(0).writeTimeout(Duration.ZERO).build();
+        assertThat(ServerConfigJson.read(ServerConfigJson.write(c))).isEqualTo(c);
+    }
+
+    @Test
+    void readsFromAFile(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("server.json");
+        Files.writeString(f, "{\"maxConn\": 10}");
+        assertThat(ServerConfigJson.read(f).maxConn()).isEqualTo(10);
+    }
+
+    record Timeouts(Duration idle) {}
+
+    @Test
+    void theModuleGivesAnyObjectMapperGoDurations() throws Exception {
+        ObjectMapper m = new ObjectMapper().registerModule(ServerConfigJson.module());
+        assertThat(m.readValue("{\"idle\": \"1m30s\"}", Timeouts.class).idle()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(m.writeValueAsString(new Timeouts(Duration.ofMillis(50)))).isEqualTo("{\"idle\":\"50ms\"}");
+        assertThatThrownBy(() -> m.readValue("{\"idle\": 5}", Timeouts.class)).hasMessageContaining("idle: 5");
+    }
+}
