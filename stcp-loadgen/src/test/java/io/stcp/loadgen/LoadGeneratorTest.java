@@ -1,0 +1,102 @@
+package io.stcp.loadgen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class LoadGeneratorTest {
+
+    /** A tiny blocking echo server, one virtual thread per connection. */
+    private static final class EchoServer implements AutoCloseable {
+        final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        final List<Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final Thread acceptor = Thread.ofVirtual().start(this::accept);
+
+        EchoServer() throws IOException {}
+
+        void accept() {
+            try {
+                while (true) {
+                    Socket s = listener.accept();
+                    sockets.add(s);
+                    Thread.ofVirtual().start(() -> echo(s));
+                }
+            } catch (IOException closed) {
+                // done
+            }
+        }
+
+        static void echo(Socket s) {
+            try (s) {
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                while (true) {
+                    byte[] b = new byte[in.readInt()];
+                    in.readFully(b);
+                    out.writeInt(b.length);
+                    out.write(b);
+                    out.flush();
+                }
+            } catch (IOException closed) {
+                // peer gone
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            listener.close();
+            for (Socket s : sockets) {
+                s.close();
+            }
+            acceptor.join();
+        }
+    }
+
+    @Test
+    void measuresAnEchoServerWithoutErrors() throws Exception {
+        try (EchoServer server = new EchoServer()) {
+            LoadResult r = LoadGenerator.run(LoadOptions.builder().port(server.listener.getLocalPort())
+                    .connections(4).inFlight(2).duration(Duration.ofMillis(700)).warmup(Duration.ofMillis(200)).build(), null);
+            assertThat(r.connections()).isEqualTo(4);
+            assertThat(r.messages()).isPositive();
+            assertThat(r.errors()).isZero();
+            assertThat(r.p50Micros()).isPositive().isLessThanOrEqualTo(r.p90Micros());
+            assertThat(r.p90Micros()).isLessThanOrEqualTo(r.p99Micros());
+            assertThat(r.p99Micros()).isLessThanOrEqualTo(r.p999Micros());
+            assertThat(r.p999Micros()).isLessThanOrEqualTo(r.maxMicros());
+        }
+    }
+
+    @Test
+    void aServerThatIsNotThereIsAConnectException() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        assertThatThrownBy(() -> LoadGenerator.run(LoadOptions.builder().port(port).connections(1)
+                .duration(Duration.ofMillis(100)).warmup(Duration.ZERO).build(), null))
+                .isInstanceOf(ConnectException.class).hasMessageContaining(String.valueOf(port));
+    }
+
+    @Test
+    void badOptionsNameTheField() {
+        assertThatThrownBy(() -> LoadOptions.builder().port(1).connections(0).build())
+                .hasMessage("connections: 0 (expected: >= 1)");
+        assertThatThrownBy(() -> LoadOptions.builder().port(1).payloadSize(4).build())
+                .hasMessage("payloadSize: 4 (expected: 8..1048576)");
+        assertThat(LoadMain.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
+        assertThat(LoadMain.parseDuration("1m")).isEqualTo(Duration.ofMinutes(1));
+        assertThatThrownBy(() -> LoadMain.parseDuration("soon")).hasMessageContaining("soon");
+    }
+}
