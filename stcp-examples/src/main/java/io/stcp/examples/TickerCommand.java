@@ -45,7 +45,9 @@ final class TickerCommand implements Callable<Integer> {
                 TimeUnit.NANOSECONDS.sleep(duration.toNanos());
                 return 0;
             }
-            try (Socket socket = new Socket(ticker.address().getAddress(), ticker.address().getPort())) {
+            try (Socket socket = new Socket()) {
+                socket.setReceiveBufferSize(4096); // a slow reader with little buffering
+                socket.connect(ticker.address());
                 DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
                 long[] lastPrice = new long[symbols];
                 long received = 0;

@@ -7,6 +7,7 @@ import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Set;
@@ -39,7 +40,12 @@ public final class TickerServer implements AutoCloseable {
         this.server = TcpServer.create(config,
                         (sender, conn) -> conn.readUnsignedByte(), // clients send nothing; EOF ends them
                         QueueSender.options().capacity(symbols).conflating(true)::build)
-                .onConnectionStart(s -> subscribers.add((QueueSender) s))
+                .onConnectionStart(s -> {
+                    // Small kernel buffers: quotes wait in the conflating queue, where they can be
+                    // replaced, rather than in the socket, where they go stale.
+                    s.connection().channel().setOption(StandardSocketOptions.SO_SNDBUF, 8 * 1024);
+                    subscribers.add((QueueSender) s);
+                })
                 .onConnectionExit(s -> subscribers.remove((QueueSender) s))
                 .start();
         this.publisher = Thread.ofVirtual().name("ticker-publisher").start(() -> publish(interval));
