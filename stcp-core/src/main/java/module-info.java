@@ -9,5 +9,5 @@ module io.stcp {
     requires transitive org.slf4j;
 
     exports io.stcp;
-    // exports io.stcp.framing; (added back when the package has types)
+    exports io.stcp.framing;
 }

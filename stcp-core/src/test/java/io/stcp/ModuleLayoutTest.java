@@ -21,7 +21,7 @@ class ModuleLayoutTest {
         }
         assertThat(d.name()).isEqualTo("io.stcp");
         Set<String> exported = d.exports().stream().map(ModuleDescriptor.Exports::source).collect(Collectors.toSet());
-        assertThat(exported).doesNotContain("io.stcp.internal").contains("io.stcp");
+        assertThat(exported).containsExactlyInAnyOrder("io.stcp", "io.stcp.framing");
         Set<String> requires = d.requires().stream().map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
         assertThat(requires).containsExactlyInAnyOrder("java.base", "org.slf4j");
     }

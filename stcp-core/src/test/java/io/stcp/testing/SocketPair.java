@@ -32,6 +32,15 @@ public final class SocketPair implements AutoCloseable {
         }
     }
 
+    /** Writes the low byte of each value from the client side. */
+    public void clientWriteBytes(int... values) throws IOException {
+        byte[] b = new byte[values.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) values[i];
+        }
+        clientWrite(b);
+    }
+
     @Override
     public void close() throws IOException {
         server.close();

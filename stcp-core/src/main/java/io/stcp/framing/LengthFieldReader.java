@@ -1,0 +1,160 @@
+package io.stcp.framing;
+
+import io.stcp.Connection;
+import io.stcp.ConnectionReader;
+import io.stcp.Sender;
+import java.io.IOException;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * A reader for frames whose header carries the body length. Each {@link #read} call reads one
+ * whole frame and hands it to the {@link FrameHandler}.
+ *
+ * <p>The header is {@code lengthFieldOffset} bytes of anything, then the length field of
+ * {@code lengthFieldLength} bytes (1, 2, 3, 4 or 8; unsigned; big- or little-endian). The number of
+ * bytes that follow the length field is <i>value + lengthAdjustment</i>.
+ *
+ * <p>The common case — a 4-byte big-endian length of the body, header stripped (the defaults):
+ * <pre>
+ *   on the wire (9 bytes)                delivered (5 bytes)
+ *   +-------------+-------------+        +-------------+
+ *   | 00 00 00 05 | h e l l o   |  --->  | h e l l o   |
+ *   +-------------+-------------+        +-------------+
+ * </pre>
+ *
+ * <p>A 2-byte little-endian length that counts the whole frame, header included, after a 1-byte
+ * type: {@code lengthFieldOffset(1).lengthFieldLength(2).byteOrder(LITTLE_ENDIAN)
+ * .lengthAdjustment(-3).stripHeader(false)}:
+ * <pre>
+ *   on the wire (8 bytes)                delivered (8 bytes, unchanged)
+ *   +------+-------+-----------+         +------+-------+-----------+
+ *   | 0x07 | 08 00 | a b c d e |  --->   | 0x07 | 08 00 | a b c d e |
+ *   +------+-------+-----------+         +------+-------+-----------+
+ *    type   len=8   8 - 3 = 5 bytes follow
+ * </pre>
+ *
+ * <p><b>Limits.</b> {@code maxFrameLength} bounds the whole frame, header included (default
+ * 1 MiB, must be positive). A larger announced length fails with {@link FrameTooLongException}
+ * <i>before</i> the body is read or allocated; a length that comes out negative fails with
+ * {@link CorruptFrameException}; end of stream inside a frame is an {@link java.io.EOFException}.
+ * Each of these ends only that connection.
+ *
+ * <p><b>Thread safety.</b> Immutable; one instance can serve every connection of a server.
+ */
+public final class LengthFieldReader implements ConnectionReader {
+    /** Default {@code maxFrameLength}: 1 MiB. */
+    public static final int DEFAULT_MAX_FRAME_LENGTH = 1 << 20;
+
+    private final int offset;
+    private final int fieldLength;
+    private final ByteOrder order;
+    private final int adjustment;
+    private final boolean stripHeader;
+    private final int maxFrameLength;
+    private final FrameHandler handler;
+
+    private LengthFieldReader(Builder b, FrameHandler handler) {
+        this.offset = b.offset;
+        this.fieldLength = b.fieldLength;
+        this.order = b.order;
+        this.adjustment = b.adjustment;
+        this.stripHeader = b.stripHeader;
+        this.maxFrameLength = b.maxFrameLength;
+        this.handler = Objects.requireNonNull(handler, "handler");
+    }
+
+    /** A builder with the defaults: offset 0, 4 bytes, big-endian, adjustment 0, header stripped, 1 MiB. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public void read(Sender sender, Connection connection) throws Exception {
+        int headerLength = offset + fieldLength;
+        byte[] header = connection.readBytes(headerLength);
+        long value = LengthField.get(header, offset, fieldLength, order);
+        if (value < 0 || value > 1L << 40) { // beyond any int-sized frame; keeps the sum below exact
+            throw new FrameTooLongException("length field " + Long.toUnsignedString(value)
+                    + " exceeds maxFrameLength " + maxFrameLength);
+        }
+        long body = value + adjustment;
+        if (body < 0) {
+            throw new CorruptFrameException("length field " + Long.toUnsignedString(value) + " with adjustment "
+                    + adjustment + " gives a negative body length");
+        }
+        long frame = headerLength + body;
+        if (frame > maxFrameLength) {
+            throw new FrameTooLongException("frame of " + frame + " bytes (length field " + value
+                    + ") exceeds maxFrameLength " + maxFrameLength);
+        }
+        byte[] out;
+        if (stripHeader) {
+            out = connection.readBytes((int) body);
+        } else {
+            out = new byte[(int) frame];
+            System.arraycopy(header, 0, out, 0, headerLength);
+            connection.readFully(out, headerLength, (int) body);
+        }
+        handler.onFrame(sender, out);
+    }
+
+    /** Options for {@link LengthFieldReader}; mutable, not thread-safe. */
+    public static final class Builder {
+        private int offset;
+        private int fieldLength = 4;
+        private ByteOrder order = ByteOrder.BIG_ENDIAN;
+        private int adjustment;
+        private boolean stripHeader = true;
+        private int maxFrameLength = DEFAULT_MAX_FRAME_LENGTH;
+
+        private Builder() {}
+
+        /** Bytes before the length field, part of the header; default 0, not negative. */
+        public Builder lengthFieldOffset(int offset) {
+            if (offset < 0) {
+                throw new IllegalArgumentException("lengthFieldOffset: " + offset + " (expected: >= 0)");
+            }
+            this.offset = offset;
+            return this;
+        }
+
+        /** Length field size in bytes: 1, 2, 3, 4 (default) or 8. */
+        public Builder lengthFieldLength(int length) {
+            this.fieldLength = LengthField.checkLength(length);
+            return this;
+        }
+
+        /** Byte order of the length field; default big-endian. */
+        public Builder byteOrder(ByteOrder order) {
+            this.order = Objects.requireNonNull(order, "order");
+            return this;
+        }
+
+        /** Added to the length value to get the bytes that follow the field; default 0; may be negative. */
+        public Builder lengthAdjustment(int adjustment) {
+            this.adjustment = adjustment;
+            return this;
+        }
+
+        /** Deliver only the body (true, default) or header and body (false). */
+        public Builder stripHeader(boolean stripHeader) {
+            this.stripHeader = stripHeader;
+            return this;
+        }
+
+        /** Largest frame, header included, in bytes; default 1 MiB; must be positive. */
+        public Builder maxFrameLength(int maxFrameLength) {
+            if (maxFrameLength <= 0) {
+                throw new IllegalArgumentException("maxFrameLength: " + maxFrameLength + " (expected: > 0)");
+            }
+            this.maxFrameLength = maxFrameLength;
+            return this;
+        }
+
+        /** A reader that hands each frame to {@code handler}. */
+        public LengthFieldReader build(FrameHandler handler) {
+            return new LengthFieldReader(this, handler);
+        }
+    }
+}

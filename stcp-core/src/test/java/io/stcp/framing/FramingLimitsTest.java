@@ -1,0 +1,127 @@
+package io.stcp.framing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.stcp.QueueSender;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import io.stcp.testing.SocketPair;
+import io.stcp.testing.TestClient;
+import java.io.EOFException;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class FramingLimitsTest {
+    private static final FrameHandler IGNORE = (sender, frame) -> {};
+
+    @Test
+    void anOversizedLengthFailsBeforeTheBodyIsSent() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWriteBytes(0, 0, 0x10, 0); // announces 4096 bytes; no body follows
+            LengthFieldReader reader = LengthFieldReader.builder().maxFrameLength(1024).build(IGNORE);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class).hasMessageContaining("4100").hasMessageContaining("1024");
+        }
+    }
+
+    @Test
+    void aHugeEightByteLengthIsTooLongNotNegative() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWrite((byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF);
+            LengthFieldReader reader = LengthFieldReader.builder().lengthFieldLength(8).build(IGNORE);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class).hasMessageContaining("18446744073709551615");
+        }
+    }
+
+    @Test
+    void aLengthThatAdjustsBelowZeroIsCorrupt() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWriteBytes(0, 2); // says 2 bytes in all, but the header alone is 4
+            LengthFieldReader reader = LengthFieldReader.builder().lengthFieldLength(2).lengthAdjustment(-4).build(IGNORE);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(CorruptFrameException.class).hasMessageContaining("negative");
+        }
+    }
+
+    @Test
+    void endOfStreamInsideAFrameIsAnEofException() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWriteBytes(0, 0, 0, 5, 'a', 'b');
+            p.client.shutdownOutput();
+            LengthFieldReader reader = LengthFieldReader.builder().build(IGNORE);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server)).isInstanceOf(EOFException.class);
+        }
+    }
+
+    @Test
+    void aLineLongerThanTheLimitFailsWithoutWaitingForItsEnd() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWrite("0123456789abcdef".getBytes(StandardCharsets.US_ASCII)); // no newline, ever
+            DelimiterReader reader = DelimiterReader.builder().lines().maxLength(10).build(IGNORE);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class).hasMessageContaining("10");
+        }
+    }
+
+    @Test
+    void aLineOfExactlyTheLimitIsAccepted() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWrite("0123456789\r\n".getBytes(StandardCharsets.US_ASCII));
+            byte[][] got = new byte[1][];
+            DelimiterReader.builder().lines().maxLength(10).build((s, f) -> got[0] = f)
+                    .read(QueueSender.create(p.server, 1), p.server);
+            assertThat(new String(got[0], StandardCharsets.US_ASCII)).isEqualTo("0123456789");
+        }
+    }
+
+    @Test
+    void aLineOneByteOverTheLimitIsRejectedEvenWithItsDelimiterRightAfter() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWrite("0123456789X\n".getBytes(StandardCharsets.US_ASCII));
+            DelimiterReader reader = DelimiterReader.builder().lines().maxLength(10).build(IGNORE);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class).hasMessageContaining("11");
+        }
+    }
+
+    @Test
+    void encodersRejectWhatTheirFormatCannotCarry() {
+        assertThatThrownBy(() -> LengthFieldEncoder.of(1, ByteOrder.BIG_ENDIAN, 0).encode(new byte[256]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("256");
+        assertThatThrownBy(() -> DelimiterEncoder.lines().encode("a\nb".getBytes(StandardCharsets.US_ASCII)))
+                .hasMessageContaining("offset 1");
+        assertThatThrownBy(() -> FixedLengthReader.of(4, IGNORE).encode(new byte[3])).hasMessageContaining("expected: 4");
+        assertThat(LengthFieldEncoder.standard().encode(new byte[] {'h', 'i'})).containsExactly(0, 0, 0, 2, 'h', 'i');
+    }
+
+    @Test
+    void badOptionsNameTheOption() {
+        assertThatThrownBy(() -> LengthFieldReader.builder().lengthFieldLength(5)).hasMessage("lengthFieldLength: 5 (expected: 1, 2, 3, 4 or 8)");
+        assertThatThrownBy(() -> LengthFieldReader.builder().maxFrameLength(0)).hasMessage("maxFrameLength: 0 (expected: > 0)");
+        assertThatThrownBy(() -> LengthFieldReader.builder().lengthFieldOffset(-1)).hasMessage("lengthFieldOffset: -1 (expected: >= 0)");
+        assertThatThrownBy(() -> DelimiterReader.builder().maxLength(-1)).hasMessage("maxLength: -1 (expected: > 0)");
+        assertThatThrownBy(() -> DelimiterReader.builder().delimiter(new byte[0])).hasMessageContaining("empty");
+        assertThatThrownBy(() -> FixedLengthReader.of(0, IGNORE)).hasMessage("frameLength: 0 (expected: > 0)");
+    }
+
+    @Test
+    void anOversizedFrameEndsOnlyItsConnectionAndTheServerServesOthers() throws Exception {
+        LengthFieldEncoder encoder = LengthFieldEncoder.standard();
+        LengthFieldReader reader = LengthFieldReader.builder().maxFrameLength(1024)
+                .build((sender, body) -> sender.put(encoder.encode(body)));
+        TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(16)).start();
+        try (TestClient good = TestClient.connect(server.address());
+             TestClient bad = TestClient.connect(server.address())) {
+            assertThat(good.roundTrip(new byte[] {1})).containsExactly(1);
+            bad.sendRaw(new byte[] {0, 0x10, 0, 0}); // 1 MiB announced
+            assertThat(bad.awaitClosedByServer()).isTrue();
+            assertThat(good.roundTrip(new byte[] {2, 3})).containsExactly(2, 3);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+}
