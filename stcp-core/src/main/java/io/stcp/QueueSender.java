@@ -31,12 +31,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class QueueSender implements Sender {
     private static final int MAX_BATCH = 1024; // IOV_MAX on Linux
+    /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
+    private static final long MAX_BATCH_BYTES = 256 * 1024;
+    private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
 
     private final Connection connection;
     private final SendQueue queue;
     private final SenderSupport support;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch loopDone = new CountDownLatch(1);
+    private volatile int unwritten; // messages of the batch a failed write left unwritten
 
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
@@ -140,12 +144,21 @@ public final class QueueSender implements Sender {
     @Override
     public int closeAfterFlush(Duration timeout) {
         queue.closeGracefully();
+        boolean flushed = awaitLoop(timeout);
+        int discarded = close(); // 0 if the loop wrote everything, else what was still queued
+        if (!flushed && awaitLoop(FAILED_WRITE_GRACE)) {
+            discarded += unwritten; // the socket is closed, so a blocked write has failed by now
+        }
+        return discarded;
+    }
+
+    private boolean awaitLoop(Duration timeout) {
         try {
-            loopDone.await(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
+            return loopDone.await(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return false;
         }
-        return close(); // 0 if the loop wrote everything, else what was still queued
     }
 
     @Override
@@ -177,9 +190,9 @@ public final class QueueSender implements Sender {
     public void sendLoop() throws Exception {
         byte[][] batch = new byte[MAX_BATCH][];
         ByteBuffer[] buffers = new ByteBuffer[MAX_BATCH];
+        int n = 0;
         try {
-            int n;
-            while ((n = queue.drain(batch)) > 0) {
+            while ((n = queue.drain(batch, MAX_BATCH_BYTES)) > 0) {
                 for (int i = 0; i < n; i++) {
                     buffers[i] = ByteBuffer.wrap(batch[i]);
                     batch[i] = null;
@@ -191,6 +204,18 @@ public final class QueueSender implements Sender {
                 // closeAfterFlush with everything written: tell the peer we are done.
                 connection.shutdownOutput();
             }
+        } catch (Exception e) {
+            // Messages taken for this batch but not (fully) written are lost with the connection:
+            // count them like the ones close() discards.
+            int lost = 0;
+            for (int i = 0; i < n; i++) {
+                if (buffers[i] != null && buffers[i].hasRemaining()) {
+                    lost++;
+                }
+            }
+            unwritten = lost;
+            support.discarded(lost);
+            throw e;
         } finally {
             loopDone.countDown();
         }

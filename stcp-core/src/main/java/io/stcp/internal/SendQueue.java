@@ -260,12 +260,12 @@ public final class SendQueue {
     }
 
     /**
-     * Moves up to {@code out.length} queued messages into {@code out}, blocking while the queue is
-     * open and empty.
+     * Moves up to {@code out.length} queued messages, and no more once {@code maxBytes} are taken
+     * (at least one), into {@code out}, blocking while the queue is open and empty.
      *
      * @return how many were moved, or -1 once the queue is closed, or draining and empty
      */
-    public int drain(byte[][] out) throws InterruptedException {
+    public int drain(byte[][] out, long maxBytes) throws InterruptedException {
         lock.lock();
         try {
             while (items.isEmpty()) {
@@ -275,9 +275,12 @@ public final class SendQueue {
                 notEmpty.await();
             }
             int n = 0;
-            while (n < out.length && !items.isEmpty()) {
+            long taken = 0;
+            while (n < out.length && !items.isEmpty() && (n == 0 || taken < maxBytes)) {
                 Object head = items.pollFirst();
-                bytes -= forget(head);
+                int length = forget(head);
+                bytes -= length;
+                taken += length;
                 out[n++] = head instanceof Keyed k ? k.bytes : (byte[]) head;
             }
             if (policy == OverflowPolicy.BLOCK) {

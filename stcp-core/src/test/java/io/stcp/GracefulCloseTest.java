@@ -1,0 +1,156 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.stcp.testing.Echo;
+import io.stcp.testing.SocketPair;
+import io.stcp.testing.TestClient;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class GracefulCloseTest {
+
+    @Test
+    void closeAfterFlushWritesEverythingThenShutsTheOutputDown() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 1000);
+            for (int i = 0; i < 500; i++) {
+                sender.put(ByteBuffer.allocate(4).putInt(i).array());
+            }
+            Thread loop = Thread.ofVirtual().start(() -> {
+                try {
+                    sender.sendLoop();
+                } catch (Exception ignored) {
+                    // not expected
+                }
+            });
+            assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
+            assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(SenderClosedException.class);
+            DataInputStream in = new DataInputStream(java.nio.channels.Channels.newInputStream(p.client));
+            for (int i = 0; i < 500; i++) {
+                assertThat(in.readInt()).isEqualTo(i);
+            }
+            assertThat(in.read()).isEqualTo(-1);
+            loop.join();
+        }
+    }
+
+    @Test
+    void closeAfterFlushGivesUpAtItsDeadlineAndCountsWhatItDiscarded() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(1000).build(p.server);
+            for (int i = 0; i < 300; i++) {
+                sender.put(new byte[1 << 20]); // far more than the socket buffers hold
+            }
+            Thread loop = Thread.ofVirtual().start(() -> {
+                try {
+                    sender.sendLoop();
+                } catch (Exception expected) {
+                    // the deadline closes the socket under the blocked write
+                }
+            });
+            int discarded = sender.closeAfterFlush(Duration.ofMillis(300));
+            assertThat(p.server.isOpen()).isFalse();
+            loop.join();
+            // Only what reached the socket was not discarded: at most a few MiB of kernel buffers.
+            assertThat(discarded).isBetween(290, 300);
+            assertThat(sender.stats().discarded()).isEqualTo(discarded);
+        }
+    }
+
+    @Test
+    void aHalfClosedPeerStillGetsEveryReplyQueuedForIt() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(1000)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            int n = 200;
+            for (int i = 0; i < n; i++) {
+                client.sendFrame(new byte[1000]);
+            }
+            client.socket().shutdownOutput();
+            int replies = 0;
+            try {
+                while (true) {
+                    assertThat(client.readFrame()).hasSize(1000);
+                    replies++;
+                }
+            } catch (EOFException end) {
+                // the server closed after the last reply
+            }
+            assertThat(replies).isEqualTo(n);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void shutdownDeliversEveryAcceptedMessageThenClosesAndRunsExitHooks() throws Exception {
+        int replies = 200; // 200 x 64 KiB: more than the socket buffers, so most is still queued at shutdown
+        AtomicInteger accepted = new AtomicInteger();
+        BlockingQueue<Boolean> exited = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            conn.readInt();
+            for (int i = 0; i < replies; i++) {
+                sender.put(ByteBuffer.allocate(4 + 65536).putInt(65536).putInt(i).array());
+                accepted.incrementAndGet();
+            }
+        }, SenderFactory.queue(1000)).onConnectionExit(s -> exited.add(true)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            assertThat(ByteBuffer.wrap(client.readFrame()).getInt()).isZero(); // the replies are queued now
+            org.awaitility.Awaitility.await().until(() -> accepted.get() == replies);
+
+            BlockingQueue<Boolean> result = new LinkedBlockingQueue<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    result.add(server.shutdown(Duration.ofSeconds(20)));
+                } catch (InterruptedException e) {
+                    result.add(false);
+                }
+            });
+            int received = 1;
+            try {
+                while (true) {
+                    assertThat(ByteBuffer.wrap(client.readFrame()).getInt()).isEqualTo(received);
+                    received++;
+                }
+            } catch (EOFException end) {
+                // closed after the last one
+            }
+            assertThat(received).isEqualTo(replies);
+            assertThat(result.poll(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(exited.poll(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(server.termination()).isCompleted();
+        }
+    }
+
+    @Test
+    void shutdownForceClosesAConnectionThatCannotDrainByTheDeadline() throws Exception {
+        CountDownLatch queued = new CountDownLatch(1);
+        AtomicBoolean exitHookRan = new AtomicBoolean();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            conn.readInt();
+            for (int i = 0; i < 200; i++) {
+                sender.put(new byte[1 << 20]);
+            }
+            queued.countDown();
+        }, SenderFactory.queue(1000)).onConnectionExit(s -> exitHookRan.set(true)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            assertThat(queued.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(server.shutdown(Duration.ofMillis(300))).isFalse();
+            assertThat(exitHookRan).isTrue();
+            assertThat(server.termination()).isCompleted();
+            assertThat(client.awaitClosedByServer()).isTrue();
+        }
+    }
+}
