@@ -60,6 +60,9 @@ public final class RealConnection implements Connection {
     private volatile long readTimeoutNanos;
     private volatile long readDeadlineNanos; // System.nanoTime() based; 0 = none
 
+    /** The thread running this connection's reader loop, or null; set by the runner. */
+    volatile Thread readerThread;
+
     // Write state.
     private final ReentrantLock writeLock = new ReentrantLock();
     private volatile long writeTimeoutNanos;

@@ -173,6 +173,9 @@ public final class RealConnectionRunner implements ConnectionRunner {
             if (!exitRequested) {
                 Sender loopSender = s;
                 sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
+                if (connection instanceof RealConnection rc) {
+                    rc.readerThread = Thread.currentThread(); // lets the sender write replies inline
+                }
                 readLoop(s);
             }
         } catch (Throwable t) {
@@ -229,6 +232,9 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     private void leaveLoop() {
+        if (connection instanceof RealConnection rc) {
+            rc.readerThread = null;
+        }
         lock.lock();
         try {
             readerInLoop = false;

@@ -23,7 +23,14 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>States: OPEN (puts accepted) → DRAINING (puts rejected, the send loop empties the queue) →
  * CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly, discarding the rest.
- * All fields are guarded by {@link #lock}; user code is never called while holding it.
+ *
+ * <p>{@link #writing} is the single write token that keeps messages in order across two writers:
+ * the send loop takes it with each batch ({@link #drain}) and gives it back with
+ * {@link #batchWritten()}; a producer may take it with {@link #tryClaimInline()} only when the queue
+ * is empty, write its message itself, and give it back with {@link #releaseInline()}. Whoever holds
+ * it is the only writer; everything put meanwhile queues behind it.
+ *
+ * <p>All fields are guarded by {@link #lock}; user code is never called while holding it.
  */
 public final class SendQueue {
     private static final int OPEN = 0;
@@ -53,6 +60,7 @@ public final class SendQueue {
     private Map<Object, Keyed> keyed;   // lazily created
     private long bytes;
     private int state = OPEN;
+    private boolean writing;
     private long conflated;
     private long dropped;
     private long rejected;
@@ -268,12 +276,13 @@ public final class SendQueue {
     public int drain(byte[][] out, long maxBytes) throws InterruptedException {
         lock.lock();
         try {
-            while (items.isEmpty()) {
-                if (state != OPEN) {
+            while (items.isEmpty() || writing) {
+                if (state == CLOSED || (state == DRAINING && items.isEmpty() && !writing)) {
                     return -1;
                 }
                 notEmpty.await();
             }
+            writing = true;
             int n = 0;
             long taken = 0;
             while (n < out.length && !items.isEmpty() && (n == 0 || taken < maxBytes)) {
@@ -287,6 +296,46 @@ public final class SendQueue {
                 notFull.signalAll();
             }
             return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives back the write token taken by {@link #drain}. */
+    public void batchWritten() {
+        lock.lock();
+        try {
+            writing = false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Takes the write token for a message the caller will write itself, if the queue is open and
+     * empty and nobody is writing. On success the caller must call {@link #releaseInline()}.
+     */
+    public boolean tryClaimInline() {
+        lock.lock();
+        try {
+            if (state != OPEN || writing || !items.isEmpty()) {
+                return false;
+            }
+            writing = true;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives back the token of {@link #tryClaimInline()} and wakes the send loop if messages queued meanwhile. */
+    public void releaseInline() {
+        lock.lock();
+        try {
+            writing = false;
+            if (!items.isEmpty() || state != OPEN) {
+                notEmpty.signal();
+            }
         } finally {
             lock.unlock();
         }

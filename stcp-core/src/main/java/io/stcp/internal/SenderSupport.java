@@ -26,6 +26,11 @@ public final class SenderSupport {
         Log.conn(Log.WARN, "conn.slow_consumer", connection).addKeyValue("discarded", n).log();
     }
 
+    /** Whether the calling thread is the one running the connection's reader. */
+    public boolean isReaderThread() {
+        return connection instanceof RealConnection rc && rc.readerThread == Thread.currentThread();
+    }
+
     public long discardedTotal() {
         return discarded.get();
     }

@@ -1,6 +1,8 @@
 package io.stcp.internal;
 
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Starts stcp's virtual threads and counts the live ones. Virtual threads do not appear in
@@ -8,29 +10,36 @@ import java.util.concurrent.atomic.AtomicInteger;
  * nothing was left running.
  */
 public final class Threads {
-    private static final AtomicInteger LIVE = new AtomicInteger();
+    private static final Set<Thread> LIVE = ConcurrentHashMap.newKeySet();
 
     private Threads() {}
 
     /** Starts a named virtual thread running {@code task}. */
     public static Thread start(String name, Runnable task) {
-        LIVE.incrementAndGet();
+        Thread t = Thread.ofVirtual().name(name).unstarted(() -> {
+            try {
+                task.run();
+            } finally {
+                LIVE.remove(Thread.currentThread());
+            }
+        });
+        LIVE.add(t);
         try {
-            return Thread.ofVirtual().name(name).start(() -> {
-                try {
-                    task.run();
-                } finally {
-                    LIVE.decrementAndGet();
-                }
-            });
+            t.start();
         } catch (RuntimeException | Error e) {
-            LIVE.decrementAndGet();
+            LIVE.remove(t);
             throw e;
         }
+        return t;
     }
 
     /** How many threads started here are still running. */
     public static int live() {
-        return LIVE.get();
+        return LIVE.size();
+    }
+
+    /** The threads started here that are still running. */
+    public static List<Thread> liveThreads() {
+        return List.copyOf(LIVE);
     }
 }

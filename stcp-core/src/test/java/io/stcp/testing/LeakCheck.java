@@ -48,7 +48,14 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
         try {
             Awaitility.await("stcp threads to end").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> Threads.live() == 0);
         } catch (ConditionTimeoutException e) {
-            assertThat(Threads.live()).as("stcp threads still running after the test").isZero();
+            StringBuilder sb = new StringBuilder();
+            for (Thread t : Threads.liveThreads()) {
+                sb.append("\n  ").append(t.getName());
+                for (StackTraceElement frame : t.getStackTrace()) {
+                    sb.append("\n      at ").append(frame);
+                }
+            }
+            throw new AssertionError("stcp threads still running after the test:" + sb);
         }
         try {
             Awaitility.await("sockets to close").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> openSockets() <= before);

@@ -35,6 +35,10 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--config", description = "JSON server config (Go field names); options given here override it.")
     Path config;
 
+    @Option(names = "--write-inline", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Let the reader write a reply itself when nothing is queued (default: ${DEFAULT-VALUE}).")
+    boolean writeInline;
+
     @Option(names = "--grace", description = "Grace period for the shutdown on SIGTERM (default: ${DEFAULT-VALUE}).",
             defaultValue = "5s")
     Duration grace;
@@ -53,7 +57,7 @@ final class EchoCommand implements Callable<Integer> {
         if (writeTimeout != null) {
             b.writeTimeout(writeTimeout);
         }
-        TcpServer server = EchoServer.create(b.build(), queue).start();
+        TcpServer server = EchoServer.create(b.build(), queue, writeInline).start();
         LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address()).log();
         CountDownLatch stopped = Signals.onTermination(() -> server.shutdown(grace));
         server.awaitTermination();

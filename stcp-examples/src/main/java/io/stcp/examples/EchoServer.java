@@ -33,8 +33,18 @@ public final class EchoServer {
         sender.put(frame);
     };
 
-    /** An echo server (not started) whose senders queue at most {@code queueCapacity} frames. */
+    /**
+     * An echo server (not started) whose senders queue at most {@code queueCapacity} frames and
+     * write replies inline from the reader when nothing is queued (see
+     * {@link QueueSender.Options#writeInline(boolean)}).
+     */
     public static TcpServer create(ServerConfig config, int queueCapacity) {
-        return TcpServer.create(config, READER, QueueSender.options().capacity(queueCapacity)::build);
+        return create(config, queueCapacity, true);
+    }
+
+    /** As {@link #create(ServerConfig, int)}, choosing whether replies may be written inline. */
+    public static TcpServer create(ServerConfig config, int queueCapacity, boolean writeInline) {
+        return TcpServer.create(config, READER,
+                QueueSender.options().capacity(queueCapacity).writeInline(writeInline)::build);
     }
 }

@@ -1,0 +1,151 @@
+package io.stcp.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Memory per idle connection: opens N connections to a server in its own JVM, each doing one echo,
+ * then measures the server's resident set (VmRSS) and live heap (after a full GC, via jcmd) against
+ * the same figures before the connections. Connections come from several loopback source addresses
+ * (127.0.0.2, 127.0.0.3, …) to get past the ephemeral-port limit.
+ */
+@Command(name = "idle-memory", mixinStandardHelpOptions = true,
+        description = "RSS and live heap per idle connection, stcp vs Netty.")
+final class IdleMemoryCommand implements Callable<Integer> {
+    private static final Pattern USED = Pattern.compile("used (\\d+)K");
+    private static final int PER_SOURCE = 25_000;
+
+    @Option(names = "--servers", split = ",", defaultValue = "netty-epoll,netty-nio,stcp")
+    List<String> servers;
+
+    @Option(names = "--connections", defaultValue = "10000", description = "Idle connections (default: ${DEFAULT-VALUE}).")
+    int connections;
+
+    @Option(names = "--stcp-jar", defaultValue = "stcp-examples/target/stcp-examples.jar")
+    Path stcpJar;
+
+    @Option(names = "--bench-jar", defaultValue = "stcp-bench/target/stcp-bench.jar")
+    Path benchJar;
+
+    @Option(names = "--stcp-jvm-opts", defaultValue = "", description = "Extra JVM options for the stcp server.")
+    String stcpJvmOpts;
+
+    @Override
+    public Integer call() throws Exception {
+        raiseFdLimit(4L * connections + 10_000);
+        System.out.printf("| server | connections | RSS before MiB | RSS after MiB | RSS per conn KiB | heap per conn KiB |%n");
+        System.out.printf("|---|---|---|---|---|---|%n");
+        for (String server : servers) {
+            measure(server);
+        }
+        return 0;
+    }
+
+    private void measure(String server) throws Exception {
+        int port = Processes.freePort();
+        String addr = "127.0.0.1:" + port;
+        List<String> cmd = new ArrayList<>(List.of(Processes.java(), "-Xms256m", "-Xmx4g"));
+        if (server.equals("stcp")) {
+            if (!stcpJvmOpts.isBlank()) {
+                cmd.addAll(List.of(stcpJvmOpts.trim().split("\\s+")));
+            }
+            cmd.addAll(List.of("-jar", stcpJar.toString(), "echo", "--addr", addr, "--max-conn", "0"));
+        } else {
+            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", benchJar.toString(), "io.stcp.bench.BenchMain",
+                    "netty-echo", "--addr", addr, "--transport", server.substring("netty-".length())));
+        }
+        Path log = Files.createTempFile("idle-" + server, ".log");
+        Process p = Processes.start(cmd, log);
+        List<SocketChannel> open = new ArrayList<>(connections);
+        try {
+            Processes.awaitPort(port, p);
+            long rssBefore = settledRss(p);
+            long heapBefore = liveHeapKib(p);
+            ByteBuffer ping = ByteBuffer.allocate(12);
+            ByteBuffer pong = ByteBuffer.allocate(12);
+            for (int i = 0; i < connections; i++) {
+                SocketChannel ch = SocketChannel.open();
+                open.add(ch);
+                ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                ch.bind(new InetSocketAddress("127.0.0." + (2 + i / PER_SOURCE), 0));
+                ch.connect(new InetSocketAddress("127.0.0.1", port));
+                ping.clear().putInt(8).putLong(i).flip();
+                while (ping.hasRemaining()) {
+                    ch.write(ping);
+                }
+                pong.clear();
+                while (pong.hasRemaining()) {
+                    if (ch.read(pong) < 0) {
+                        throw new IOException(server + " closed connection " + i);
+                    }
+                }
+            }
+            long rssAfter = settledRss(p);
+            long heapAfter = liveHeapKib(p);
+            System.out.printf("| %s | %,d | %.1f | %.1f | %.1f | %.1f |%n", server, connections, rssBefore / 1024.0,
+                    rssAfter / 1024.0, (rssAfter - rssBefore) / (double) connections,
+                    (heapAfter - heapBefore) / (double) connections);
+        } finally {
+            for (SocketChannel ch : open) {
+                ch.close();
+            }
+            Processes.stop(p);
+        }
+    }
+
+    /** VmRSS in KiB after a full GC and a moment of quiet. */
+    private static long settledRss(Process p) throws Exception {
+        jcmd(p, "GC.run");
+        TimeUnit.SECONDS.sleep(2);
+        for (String line : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        throw new IOException("no VmRSS for " + p.pid());
+    }
+
+    /** Used heap in KiB right after a full GC, i.e. the live heap. */
+    private static long liveHeapKib(Process p) throws Exception {
+        jcmd(p, "GC.run");
+        Matcher m = USED.matcher(jcmd(p, "GC.heap_info"));
+        if (!m.find()) {
+            throw new IOException("cannot read heap usage of " + p.pid());
+        }
+        return Long.parseLong(m.group(1));
+    }
+
+    private static String jcmd(Process p, String command) throws Exception {
+        Path jcmd = Path.of(Processes.java()).resolveSibling("jcmd");
+        Process c = new ProcessBuilder(jcmd.toString(), Long.toString(p.pid()), command).redirectErrorStream(true).start();
+        String out = new String(c.getInputStream().readAllBytes());
+        c.waitFor(60, TimeUnit.SECONDS);
+        return out;
+    }
+
+    /** Raises this process's open-file limit (children inherit it); needs prlimit and privileges. */
+    private static void raiseFdLimit(long limit) {
+        try {
+            Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(ProcessHandle.current().pid()),
+                    "--nofile=" + limit + ":" + limit).inheritIO().start();
+            if (p.waitFor() != 0) {
+                System.err.println("warning: could not raise the open-file limit to " + limit);
+            }
+        } catch (IOException | InterruptedException e) {
+            System.err.println("warning: could not raise the open-file limit: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.io.DataInputStream;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+/** {@code QueueSender.Options.writeInline(true)}: the reader writes its own replies when it can. */
+class InlineWriteTest {
+
+    private static byte[] message(int producer, int seq) {
+        return ByteBuffer.allocate(12).putInt(8).putInt(producer).putInt(seq).array();
+    }
+
+    @RepeatedTest(5)
+    void inlineAndQueuedWritesKeepEachProducersOrderAndNeverInterleave() throws Exception {
+        int perProducer = 5000;
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            conn.readInt();
+            // A second producer puts through the queue while the reader writes inline when it can.
+            Thread other = Thread.ofVirtual().start(() -> {
+                for (int i = 0; i < perProducer; i++) {
+                    sender.put(message(2, i));
+                }
+            });
+            for (int i = 0; i < perProducer; i++) {
+                sender.put(message(1, i));
+            }
+            other.join();
+        }, QueueSender.options().capacity(2 * perProducer).writeInline(true)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            int[] next = new int[3];
+            for (int i = 0; i < 2 * perProducer; i++) {
+                assertThat(in.readInt()).isEqualTo(8);
+                int producer = in.readInt();
+                assertThat(producer).isBetween(1, 2);
+                assertThat(in.readInt()).isEqualTo(next[producer]++);
+            }
+            assertThat(next[1]).isEqualTo(perProducer);
+            assertThat(next[2]).isEqualTo(perProducer);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void anInlineWriteToAPeerThatNeverReadsFailsThroughTheWriteTimeout() throws Exception {
+        AtomicReference<Throwable> readerError = new AtomicReference<>();
+        BlockingQueue<Boolean> exited = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofMillis(300)).build(),
+                (sender, conn) -> {
+                    conn.readInt();
+                    try {
+                        while (true) {
+                            sender.put(new byte[1 << 20]);
+                        }
+                    } catch (SendException e) {
+                        readerError.set(e);
+                        throw e;
+                    }
+                }, QueueSender.options().capacity(4).writeInline(true)::build)
+                .onConnectionExit(s -> exited.add(true)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            assertThat(exited.poll(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(readerError.get()).isInstanceOfAny(SenderClosedException.class, QueueFullException.class);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void otherThreadsNeverWriteInline() throws Exception {
+        // A put from a thread other than the reader must not block even with inline writes on.
+        BlockingQueue<Integer> queued = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            conn.readInt();
+            Thread other = Thread.ofVirtual().start(() -> {
+                int n = 0;
+                try {
+                    while (true) {
+                        sender.put(new byte[1 << 20]);
+                        n++;
+                    }
+                } catch (QueueFullException full) {
+                    queued.add(n);
+                }
+            });
+            other.join();
+        }, QueueSender.options().capacity(64).writeInline(true)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            Integer n = queued.poll(20, TimeUnit.SECONDS);
+            assertThat(n).as("the other thread filled the queue without blocking").isNotNull().isGreaterThanOrEqualTo(64);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+}
