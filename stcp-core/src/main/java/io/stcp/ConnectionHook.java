@@ -13,4 +13,16 @@ public interface ConnectionHook {
 
     /** Handles the event for the connection behind {@code sender}. */
     void onEvent(Sender sender) throws Exception;
+
+    /** This hook, then {@code next}; {@code next} runs even if this one throws (which is rethrown after). */
+    default ConnectionHook andThen(ConnectionHook next) {
+        java.util.Objects.requireNonNull(next, "next");
+        return sender -> {
+            try {
+                onEvent(sender);
+            } finally {
+                next.onEvent(sender);
+            }
+        };
+    }
 }

@@ -25,6 +25,13 @@ import java.util.Objects;
  * @param writeTimeout   how long one write may block before the connection is closed (a peer that
  *                       stops reading). Default 5s; zero or negative means no timeout.
  * @param tcpNoDelay     whether accepted sockets disable Nagle's algorithm. Default true.
+ * @param readIdleTimeout a connection that sends nothing for this long is closed: each blocking
+ *                       read waits at most this (see {@link Connection#readTimeout(Duration)}), and the
+ *                       {@link ReadTimeoutException} ends the connection unless the reader catches it.
+ *                       Default 0: disabled. Millisecond resolution.
+ * @param firstFrameTimeout a connection whose reader has not completed its first call (its first
+ *                       frame) this long after accept is closed, however slowly it trickles bytes
+ *                       (slowloris). Default 0: disabled.
  */
 public record ServerConfig(
         String address,
@@ -33,7 +40,9 @@ public record ServerConfig(
         int acceptMaxRetry,
         int maxConn,
         Duration writeTimeout,
-        boolean tcpNoDelay) {
+        boolean tcpNoDelay,
+        Duration readIdleTimeout,
+        Duration firstFrameTimeout) {
 
     /** Default listen address: all interfaces, a free port. */
     public static final String DEFAULT_ADDRESS = ":0";
@@ -54,6 +63,16 @@ public record ServerConfig(
         Objects.requireNonNull(acceptDelay, "acceptDelay");
         Objects.requireNonNull(acceptMaxDelay, "acceptMaxDelay");
         Objects.requireNonNull(writeTimeout, "writeTimeout");
+        Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
+        Objects.requireNonNull(firstFrameTimeout, "firstFrameTimeout");
+        if (readIdleTimeout.isNegative()) {
+            throw new IllegalArgumentException("readIdleTimeout: " + Durations.format(readIdleTimeout)
+                    + " (expected: >= 0, 0 = disabled)");
+        }
+        if (firstFrameTimeout.isNegative()) {
+            throw new IllegalArgumentException("firstFrameTimeout: " + Durations.format(firstFrameTimeout)
+                    + " (expected: >= 0, 0 = disabled)");
+        }
         HostPort.parse(address); // throws IllegalArgumentException naming the address
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
             throw new IllegalArgumentException(
@@ -90,7 +109,9 @@ public record ServerConfig(
                 .acceptMaxRetry(acceptMaxRetry)
                 .maxConn(maxConn)
                 .writeTimeout(writeTimeout)
-                .tcpNoDelay(tcpNoDelay);
+                .tcpNoDelay(tcpNoDelay)
+                .readIdleTimeout(readIdleTimeout)
+                .firstFrameTimeout(firstFrameTimeout);
     }
 
     /** The connection limit as an effective maximum: {@code maxConn}, or unlimited for 0. */
@@ -107,6 +128,8 @@ public record ServerConfig(
         private int maxConn = DEFAULT_MAX_CONN;
         private Duration writeTimeout = DEFAULT_WRITE_TIMEOUT;
         private boolean tcpNoDelay = true;
+        private Duration readIdleTimeout = Duration.ZERO;
+        private Duration firstFrameTimeout = Duration.ZERO;
 
         private Builder() {}
 
@@ -152,10 +175,22 @@ public record ServerConfig(
             return this;
         }
 
+        /** See {@link ServerConfig#readIdleTimeout()}. */
+        public Builder readIdleTimeout(Duration readIdleTimeout) {
+            this.readIdleTimeout = readIdleTimeout;
+            return this;
+        }
+
+        /** See {@link ServerConfig#firstFrameTimeout()}. */
+        public Builder firstFrameTimeout(Duration firstFrameTimeout) {
+            this.firstFrameTimeout = firstFrameTimeout;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ServerConfig build() {
             return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
-                    writeTimeout, tcpNoDelay);
+                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout);
         }
     }
 }

@@ -94,17 +94,19 @@ final class CompareCommand implements Callable<Integer> {
                 for (String server : runnable) {
                     Summary.Run r = runOnce(server, load, lf, round, pinning, dir, csv);
                     runs.add(r);
-                    System.out.printf("  %-8s round %d %-12s %,12.0f msg/s  p99 %,7d µs  errors %d%n", load, round, server,
-                            r.msgsPerSecond(), r.p99Micros(), r.errors());
+                    System.out.printf("  %-8s round %d %-12s %,12.0f msg/s  p99 %,7d µs  server CPU %5.2f µs/msg  errors %d%n",
+                            load, round, server, r.msgsPerSecond(), r.p99Micros(), r.cpuMicrosPerMessage(), r.errors());
                 }
             }
         }
         List<Summary.Row> rows = Summary.rows(runs, loads, runnable, "netty-epoll");
         String md = Summary.markdown(rows, "netty-epoll");
         Files.writeString(dir.resolve("summary.md"), md);
-        StringBuilder sc = new StringBuilder("load,server,median_msgs_per_s,median_p99_us,ratio_to_netty_epoll,runs\n");
-        rows.forEach(r -> sc.append(String.format(java.util.Locale.ROOT, "%s,%s,%.1f,%d,%.3f,%d%n", r.load(), r.server(),
-                r.medianMsgsPerSecond(), r.medianP99Micros(), r.ratio(), r.runs())));
+        StringBuilder sc = new StringBuilder(
+                "load,server,median_msgs_per_s,median_p99_us,ratio_to_netty_epoll,median_server_cpu_us_per_msg,runs\n");
+        rows.forEach(r -> sc.append(String.format(java.util.Locale.ROOT, "%s,%s,%.1f,%d,%.3f,%.3f,%d%n", r.load(),
+                r.server(), r.medianMsgsPerSecond(), r.medianP99Micros(), r.ratio(), r.medianCpuMicrosPerMessage(),
+                r.runs())));
         Files.writeString(dir.resolve("summary.csv"), sc);
         Charts.write(rows, loads, runnable, dir);
         System.out.println();
@@ -137,7 +139,8 @@ final class CompareCommand implements Callable<Integer> {
             List<String> lg = new ArrayList<>(List.of(Processes.java(), "--enable-native-access=ALL-UNNAMED", "-jar",
                     loadgenJar.toString(), "--addr", addr, "--connections", Integer.toString(lf[0]), "--in-flight",
                     Integer.toString(lf[1]), "--size", Integer.toString(size), "--duration", duration, "--warmup", warmup,
-                    "--quiet", "--csv", csv.toString(), "--label", server + "|" + load + "|" + round));
+                    "--quiet", "--csv", csv.toString(), "--label", server + "|" + load + "|" + round,
+                    "--server-pid", Long.toString(serverPid(p))));
             Process gen = Processes.start(Processes.pinned(pinning ? 1 : -1, lg), dir.resolve("load-" + tag + ".log"));
             if (!gen.waitFor(10, TimeUnit.MINUTES)) {
                 gen.destroyForcibly();
@@ -147,6 +150,11 @@ final class CompareCommand implements Callable<Integer> {
         } finally {
             Processes.stop(p);
         }
+    }
+
+    /** The pid of the server JVM: the process itself, or the java child of taskset. */
+    private static long serverPid(Process p) {
+        return p.children().findFirst().map(ProcessHandle::pid).orElse(p.pid());
     }
 
     private Path jarOf(String server) {
@@ -159,13 +167,13 @@ final class CompareCommand implements Callable<Integer> {
         List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
         String label = server + "|" + load + "|" + round;
         for (int i = lines.size() - 1; i > 0; i--) {
-            // label,in_flight,pipelined,connections,messages,seconds,msgs_per_s,p50,p90,p99,p999,max,errors
+            // label,in_flight,pipelined,connections,messages,seconds,msgs_per_s,p50,p90,p99,p999,max,errors,cpu
             String[] f = lines.get(i).split(",");
-            if (f.length == 13 && f[0].equals(label)) {
+            if (f.length == 14 && f[0].equals(label)) {
                 return new Summary.Run(server, load, round, Double.parseDouble(f[6]), Long.parseLong(f[9]),
-                        Long.parseLong(f[12]));
+                        Long.parseLong(f[12]), Double.parseDouble(f[13]));
             }
         }
-        return new Summary.Run(server, load, round, 0, 0, 1); // the load generator failed: counts as an error
+        return new Summary.Run(server, load, round, 0, 0, 1, Double.NaN); // the load generator failed
     }
 }

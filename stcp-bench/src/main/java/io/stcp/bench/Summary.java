@@ -10,10 +10,12 @@ import java.util.Map;
 final class Summary {
 
     /** One measured run. */
-    record Run(String server, String load, int round, double msgsPerSecond, long p99Micros, long errors) {}
+    record Run(String server, String load, int round, double msgsPerSecond, long p99Micros, long errors,
+               double cpuMicrosPerMessage) {}
 
     /** Medians of one server under one load. */
-    record Row(String load, String server, double medianMsgsPerSecond, long medianP99Micros, double ratio, int runs) {}
+    record Row(String load, String server, double medianMsgsPerSecond, long medianP99Micros, double ratio,
+               double medianCpuMicrosPerMessage, int runs) {}
 
     private Summary() {}
 
@@ -43,7 +45,8 @@ final class Summary {
                 }
                 double m = median(mine.stream().map(Run::msgsPerSecond).toList());
                 long p99 = Math.round(median(mine.stream().map(r -> (double) r.p99Micros()).toList()));
-                rows.add(new Row(load, server, m, p99, m / baselineMedian.get(load), mine.size()));
+                double cpu = median(mine.stream().map(Run::cpuMicrosPerMessage).filter(c -> !Double.isNaN(c)).toList());
+                rows.add(new Row(load, server, m, p99, m / baselineMedian.get(load), cpu, mine.size()));
             }
         }
         return rows;
@@ -69,10 +72,11 @@ final class Summary {
     static String markdown(List<Row> rows, String baseline) {
         StringBuilder sb = new StringBuilder();
         sb.append("| load (conns x in flight) | server | median msgs/s | ratio to ").append(baseline)
-                .append(" | median p99 µs | runs |\n|---|---|---|---|---|---|\n");
+                .append(" | median p99 µs | server CPU µs/msg | runs |\n|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
-            sb.append(String.format(java.util.Locale.ROOT, "| %s | %s | %,.0f | %.2f | %,d | %d |%n", r.load(), r.server(),
-                    r.medianMsgsPerSecond(), r.ratio(), r.medianP99Micros(), r.runs()));
+            sb.append(String.format(java.util.Locale.ROOT, "| %s | %s | %,.0f | %.2f | %,d | %.2f | %d |%n", r.load(),
+                    r.server(), r.medianMsgsPerSecond(), r.ratio(), r.medianP99Micros(), r.medianCpuMicrosPerMessage(),
+                    r.runs()));
         }
         return sb.toString();
     }

@@ -59,6 +59,7 @@ public final class RealConnection implements Connection {
     private int appliedSoTimeoutMillis;
     private volatile long readTimeoutNanos;
     private volatile long readDeadlineNanos; // System.nanoTime() based; 0 = none
+    private long firstFrameDeadlineNanos;    // the deadline firstFrameTimeout set, 0 once cleared; reader thread
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     volatile Thread readerThread;
@@ -69,6 +70,8 @@ public final class RealConnection implements Connection {
     /** nanoTime when the current write began, 0 when no write is blocked; read by the watchdog. */
     volatile long writeStartNanos;
     private volatile boolean writeTimedOut;
+    /** nanoTime when the last write completed (or the connection was wrapped); read by heartbeats. */
+    volatile long lastWriteNanos = System.nanoTime();
     private boolean watched; // guarded by writeLock
 
     /**
@@ -250,6 +253,22 @@ public final class RealConnection implements Connection {
         readDeadlineNanos = nanos == 0 ? 1 : nanos;
     }
 
+    /** Sets a read deadline that lasts until the reader's first call returns (see the runner). */
+    void firstFrameTimeout(Duration timeout) {
+        readDeadline(Instant.now().plus(timeout));
+        firstFrameDeadlineNanos = readDeadlineNanos;
+    }
+
+    /** After the first frame: clears the first-frame deadline unless the reader has set its own. */
+    void firstFrameDone() {
+        if (firstFrameDeadlineNanos != 0) {
+            if (readDeadlineNanos == firstFrameDeadlineNanos) {
+                readDeadlineNanos = 0;
+            }
+            firstFrameDeadlineNanos = 0;
+        }
+    }
+
     private void advance(int n) {
         pos += n;
         bytesRead += n;
@@ -351,6 +370,7 @@ public final class RealConnection implements Connection {
                 throw e;
             } finally {
                 writeStartNanos = 0;
+                lastWriteNanos = System.nanoTime();
             }
         } finally {
             writeLock.unlock();

@@ -211,8 +211,12 @@ public final class RealConnectionRunner implements ConnectionRunner {
         long lastRead = connection.bytesRead();
         int idleCalls = 0;
         long idleSince = 0;
+        RealConnection real = connection instanceof RealConnection rc ? rc : null;
         while (!exitRequested) {
             reader.read(s, connection);
+            if (real != null) {
+                real.firstFrameDone();
+            }
             long read = connection.bytesRead();
             if (read != lastRead) {
                 lastRead = read;
@@ -332,7 +336,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     /** Expected ends of a connection: peer gone, closed by us, or the exit we asked for. */
     private boolean isQuiet(Throwable t) {
-        if (t instanceof EOFException || t instanceof ClosedChannelException || t instanceof SenderClosedException) {
+        if (t instanceof EOFException || t instanceof ClosedChannelException || t instanceof SenderClosedException
+                || t instanceof io.stcp.ReadTimeoutException) {
             return true;
         }
         if (exitRequested && (t instanceof InterruptedException || t instanceof IOException)) {

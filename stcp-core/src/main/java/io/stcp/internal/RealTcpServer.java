@@ -145,6 +145,10 @@ public final class RealTcpServer implements TcpServer {
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
             connection = new RealConnection(channel, config.writeTimeout());
+            connection.readTimeout(config.readIdleTimeout());
+            if (!config.firstFrameTimeout().isZero()) {
+                connection.firstFrameTimeout(config.firstFrameTimeout());
+            }
         } catch (IOException | RuntimeException e) {
             // the peer went away between accept and now
             closeQuietly(channel);

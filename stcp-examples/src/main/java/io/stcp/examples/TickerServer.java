@@ -62,13 +62,15 @@ public final class TickerServer implements AutoCloseable {
             for (int symbol = 0; symbol < prices.length; symbol++) {
                 prices[symbol] += random.nextInt(-5, 6);
                 byte[] quote = quote(symbol, prices[symbol], sequence.incrementAndGet());
-                for (Sender s : subscribers) {
+                // snippet:start conflation
+                for (Sender s : subscribers) { // conflating senders: QueueSender.options().conflating(true)
                     try {
                         s.put(symbol, quote); // replaces this symbol's quote if it is still queued
                     } catch (SendException e) {
                         // closed or closing subscriber: its exit hook removes it
                     }
                 }
+                // snippet:end
             }
             try {
                 TimeUnit.NANOSECONDS.sleep(interval.toNanos());

@@ -26,7 +26,8 @@ import java.util.Set;
 /**
  * Reads and writes {@link ServerConfig} as JSON with the Go field names: {@code address},
  * {@code acceptDelay}, {@code acceptMaxDelay}, {@code acceptMaxRetry}, {@code maxConn}, plus the
- * Java additions {@code writeTimeout} and {@code tcpNoDelay}.
+ * Java additions {@code writeTimeout}, {@code tcpNoDelay}, {@code readIdleTimeout} and
+ * {@code firstFrameTimeout}.
  *
  * <p>Every field is optional and an absent one takes the default of {@link ServerConfig#builder()}
  * (Go's loader left absent fields at zero, which rejected every connection). Durations are Go
@@ -43,7 +44,7 @@ import java.util.Set;
 public final class ServerConfigJson {
     private static final ObjectMapper MAPPER = new ObjectMapper().registerModule(module());
     private static final Set<String> FIELDS = Set.of("address", "acceptDelay", "acceptMaxDelay", "acceptMaxRetry",
-            "maxConn", "writeTimeout", "tcpNoDelay");
+            "maxConn", "writeTimeout", "tcpNoDelay", "readIdleTimeout", "firstFrameTimeout");
 
     private ServerConfigJson() {}
 
@@ -97,6 +98,8 @@ public final class ServerConfigJson {
         n.put("maxConn", config.maxConn());
         n.put("writeTimeout", Durations.format(config.writeTimeout()));
         n.put("tcpNoDelay", config.tcpNoDelay());
+        n.put("readIdleTimeout", Durations.format(config.readIdleTimeout()));
+        n.put("firstFrameTimeout", Durations.format(config.firstFrameTimeout()));
         return n.toPrettyString();
     }
 
@@ -118,6 +121,8 @@ public final class ServerConfigJson {
                 case "maxConn" -> b.maxConn(integer(field, v));
                 case "writeTimeout" -> b.writeTimeout(duration(field, v));
                 case "tcpNoDelay" -> b.tcpNoDelay(bool(field, v));
+                case "readIdleTimeout" -> b.readIdleTimeout(duration(field, v));
+                case "firstFrameTimeout" -> b.firstFrameTimeout(duration(field, v));
                 default -> throw new IllegalArgumentException(field + ": unknown field (expected one of "
                         + new java.util.TreeSet<>(FIELDS) + ")");
             }

@@ -71,7 +71,8 @@ class ServerConfigJsonTest {
     @Test
     void writeThenReadGivesTheSameConfig() {
         ServerConfig c = ServerConfig.builder().address("[::1]:0").acceptDelay(Duration.ofNanos(1500))
-                .acceptMaxRetry(7).maxConn(0).writeTimeout(Duration.ZERO).build();
+                .acceptMaxRetry(7).maxConn(0).writeTimeout(Duration.ZERO).readIdleTimeout(Duration.ofSeconds(20))
+                .firstFrameTimeout(Duration.ofMillis(1500)).build();
         assertThat(ServerConfigJson.read(ServerConfigJson.write(c))).isEqualTo(c);
     }
 

@@ -86,12 +86,14 @@ public final class LoadGenerator {
             long errorsBefore = errors.sum();
 
             Histogram total = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
+            long cpuBefore = serverCpuNanos();
             long start = System.nanoTime();
             phase = MEASURE;
             sleepReporting(options.duration().toNanos(), progress, "measure", total);
             phase = STOP;
             long end = System.nanoTime();
             long messages = received.sum();
+            long cpuAfter = serverCpuNanos();
             total.add(recorder.getIntervalHistogram());
             if (progress != null) {
                 progress.println();
@@ -99,7 +101,8 @@ public final class LoadGenerator {
             double seconds = (end - start) / 1e9;
             return new LoadResult(conns.size(), messages, seconds, messages / seconds,
                     total.getValueAtPercentile(50), total.getValueAtPercentile(90), total.getValueAtPercentile(99),
-                    total.getValueAtPercentile(99.9), total.getMaxValue(), errors.sum() - errorsBefore);
+                    total.getValueAtPercentile(99.9), total.getMaxValue(), errors.sum() - errorsBefore,
+                    cpuBefore < 0 || cpuAfter < 0 || messages == 0 ? Double.NaN : (cpuAfter - cpuBefore) / 1e3 / messages);
         } finally {
             phase = STOP;
             for (Conn c : conns) {
@@ -110,6 +113,15 @@ public final class LoadGenerator {
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** The server process's total CPU time so far, or -1 when unknown. */
+    private long serverCpuNanos() {
+        if (options.serverPid() <= 0) {
+            return -1;
+        }
+        return ProcessHandle.of(options.serverPid()).flatMap(h -> h.info().totalCpuDuration())
+                .map(java.time.Duration::toNanos).orElse(-1L);
     }
 
     private void connectAll(Bootstrap b, List<Conn> conns) throws IOException, InterruptedException {

@@ -50,6 +50,9 @@ public final class LoadMain implements Callable<Integer> {
     @Option(names = "--label", defaultValue = "", description = "Free text put in the CSV's first column.")
     String label;
 
+    @Option(names = "--server-pid", defaultValue = "0", description = "Server process id: report its CPU time per message.")
+    long serverPid;
+
     @Option(names = "--quiet", description = "No live progress line.")
     boolean quiet;
 
@@ -68,7 +71,7 @@ public final class LoadMain implements Callable<Integer> {
                 .port(Integer.parseInt(address.substring(colon + 1)))
                 .connections(connections).inFlight(inFlight).payloadSize(size - 4)
                 .duration(parseDuration(duration)).warmup(parseDuration(warmup))
-                .pipelined(pipelined).sourceAddresses(sources).threads(threads)
+                .pipelined(pipelined).sourceAddresses(sources).threads(threads).serverPid(serverPid)
                 .build();
         LoadResult r;
         try {

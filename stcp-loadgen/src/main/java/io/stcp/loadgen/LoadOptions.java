@@ -22,9 +22,11 @@ import java.util.Objects;
  *                         (request/response); true: replies are answered with writes flushed once
  *                         per read batch
  * @param threads          event-loop threads, at least 1
+ * @param serverPid        the server's process id, to report its CPU time per message; 0 = unknown
  */
 public record LoadOptions(String host, int port, int connections, int inFlight, int payloadSize, Duration duration,
-                          Duration warmup, List<String> sourceAddresses, boolean pipelined, int threads) {
+                          Duration warmup, List<String> sourceAddresses, boolean pipelined, int threads,
+                          long serverPid) {
 
     /** Validates every field with a message naming it. */
     public LoadOptions {
@@ -68,6 +70,7 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         private List<String> sourceAddresses = List.of();
         private boolean pipelined;
         private int threads = 1;
+        private long serverPid;
 
         private Builder() {}
 
@@ -121,9 +124,14 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
             return this;
         }
 
+        public Builder serverPid(long serverPid) {
+            this.serverPid = serverPid;
+            return this;
+        }
+
         public LoadOptions build() {
             return new LoadOptions(host, port, connections, inFlight, payloadSize, duration, warmup, sourceAddresses,
-                    pipelined, threads);
+                    pipelined, threads, serverPid);
         }
     }
 }

@@ -13,24 +13,30 @@ package io.stcp.loadgen;
  * @param p999Micros        99.9th percentile, µs
  * @param maxMicros         maximum, µs
  * @param errors            wrong-length replies plus connections lost during the run
+ * @param serverCpuMicrosPerMessage the server process's CPU time (user + system) in the window
+ *                          divided by the messages, in µs; NaN when the server pid was not given
  */
 public record LoadResult(int connections, long messages, double seconds, double messagesPerSecond, long p50Micros,
-                         long p90Micros, long p99Micros, long p999Micros, long maxMicros, long errors) {
+                         long p90Micros, long p99Micros, long p999Micros, long maxMicros, long errors,
+                         double serverCpuMicrosPerMessage) {
 
     /** One line for humans. */
     public String summary() {
-        return String.format("%d conns: %,.0f msg/s  p50 %dµs  p90 %dµs  p99 %dµs  p999 %dµs  max %dµs  errors %d",
-                connections, messagesPerSecond, p50Micros, p90Micros, p99Micros, p999Micros, maxMicros, errors);
+        return String.format("%d conns: %,.0f msg/s  p50 %dµs  p90 %dµs  p99 %dµs  p999 %dµs  max %dµs  errors %d%s",
+                connections, messagesPerSecond, p50Micros, p90Micros, p99Micros, p999Micros, maxMicros, errors,
+                Double.isNaN(serverCpuMicrosPerMessage) ? ""
+                        : String.format("  server CPU %.2fµs/msg", serverCpuMicrosPerMessage));
     }
 
     /** CSV header matching {@link #csvRow()}. */
     public static String csvHeader() {
-        return "connections,messages,seconds,msgs_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors";
+        return "connections,messages,seconds,msgs_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,server_cpu_us_per_msg";
     }
 
     /** This result as a CSV row. */
     public String csvRow() {
-        return String.format(java.util.Locale.ROOT, "%d,%d,%.3f,%.1f,%d,%d,%d,%d,%d,%d", connections, messages, seconds,
-                messagesPerSecond, p50Micros, p90Micros, p99Micros, p999Micros, maxMicros, errors);
+        return String.format(java.util.Locale.ROOT, "%d,%d,%.3f,%.1f,%d,%d,%d,%d,%d,%d,%.3f", connections, messages,
+                seconds, messagesPerSecond, p50Micros, p90Micros, p99Micros, p999Micros, maxMicros, errors,
+                serverCpuMicrosPerMessage);
     }
 }

@@ -1,0 +1,110 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.io.DataInputStream;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+class TimeoutsTest {
+
+    @Test
+    void aConnectionThatGoesSilentIsClosedAfterTheReadIdleTimeout() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().readIdleTimeout(Duration.ofMillis(200)).build(),
+                Echo.READER, SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            assertThat(client.roundTrip(new byte[] {1})).containsExactly(1);
+            long start = System.nanoTime();
+            assertThat(client.awaitClosedByServer()).isTrue();
+            assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(Duration.ofMillis(200).toNanos());
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aBusyConnectionOutlivesTheReadIdleTimeout() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().readIdleTimeout(Duration.ofMillis(300)).build(),
+                Echo.READER, SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            long end = System.nanoTime() + Duration.ofMillis(900).toNanos();
+            while (System.nanoTime() < end) { // busy for three timeouts in a row
+                assertThat(client.roundTrip(new byte[] {2})).containsExactly(2);
+            }
+            assertThat(server.connectionCount()).isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aSlowlorisThatNeverCompletesAFrameIsClosedAtTheFirstFrameTimeout() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().firstFrameTimeout(Duration.ofMillis(300)).build(),
+                Echo.READER, SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            CountDownLatch stop = new CountDownLatch(1);
+            Thread trickle = Thread.ofVirtual().start(() -> {
+                try {
+                    client.sendRaw(new byte[] {0, 0, 0x10, 0}); // announces 4096 bytes...
+                    while (!stop.await(20, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        client.sendRaw(new byte[] {'x'}); // ...and sends one every 20ms
+                    }
+                } catch (Exception closed) {
+                    // the server hung up
+                }
+            });
+            assertThat(client.awaitClosedByServer()).isTrue();
+            stop.countDown();
+            trickle.join();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void afterTheFirstFrameTheFirstFrameTimeoutNoLongerApplies() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().firstFrameTimeout(Duration.ofMillis(200)).build(),
+                Echo.READER, SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            assertThat(client.roundTrip(new byte[] {3})).containsExactly(3);
+            Awaitility.await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(2))
+                    .until(() -> server.connectionCount() == 1);
+            assertThat(client.roundTrip(new byte[] {4})).containsExactly(4);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void heartbeatsGoOutOnlyWhileTheConnectionIsWriteIdle() throws Exception {
+        byte[] ping = Echo.frame(new byte[] {'P'});
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(Heartbeat.every(Duration.ofMillis(100), ping).andThen(s -> { }))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            for (int i = 0; i < 3; i++) { // silent client: pings keep coming
+                assertThat(client.readFrame()).containsExactly('P');
+            }
+            assertThat(in.available()).isLessThanOrEqualTo(5); // at most one more in flight, no burst
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void negativeTimeoutsAreRejectedByName() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> ServerConfig.builder().readIdleTimeout(Duration.ofSeconds(-1)).build())
+                .hasMessage("readIdleTimeout: -1s (expected: >= 0, 0 = disabled)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> ServerConfig.builder().firstFrameTimeout(Duration.ofMillis(-5)).build())
+                .hasMessage("firstFrameTimeout: -5ms (expected: >= 0, 0 = disabled)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Heartbeat.every(Duration.ZERO, new byte[1]))
+                .hasMessage("interval: 0s (expected: > 0)");
+    }
+}
