@@ -139,7 +139,7 @@ final class CompareCommand implements Callable<Integer> {
             List<String> lg = new ArrayList<>(List.of(Processes.java(), "--enable-native-access=ALL-UNNAMED", "-jar",
                     loadgenJar.toString(), "--addr", addr, "--connections", Integer.toString(lf[0]), "--in-flight",
                     Integer.toString(lf[1]), "--size", Integer.toString(size), "--duration", duration, "--warmup", warmup,
-                    "--quiet", "--csv", csv.toString(), "--label", server + "|" + load + "|" + round,
+                    "--pipelined", "--quiet", "--csv", csv.toString(), "--label", server + "|" + load + "|" + round,
                     "--server-pid", Long.toString(serverPid(p))));
             Process gen = Processes.start(Processes.pinned(pinning ? 1 : -1, lg), dir.resolve("load-" + tag + ".log"));
             if (!gen.waitFor(10, TimeUnit.MINUTES)) {
