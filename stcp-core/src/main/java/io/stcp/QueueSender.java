@@ -88,50 +88,48 @@ public final class QueueSender implements Sender {
         try {
             connection.write(ByteBuffer.wrap(bytes));
         } catch (java.io.IOException e) {
-            queue.releaseInline();
             support.discarded(1);
             close();
             throw new SenderClosedException("connection failed while writing: " + e.getMessage());
+        } finally {
+            queue.releaseInline();
         }
-        queue.releaseInline();
     }
 
     @Override
     public void put(int key, byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        try {
-            queue.put(key, bytes);
-        } catch (SendQueue.SlowConsumer e) {
-            throw slowConsumer(e);
-        }
+        offer(() -> queue.put(key, bytes));
     }
 
     @Override
     public void put(String key, byte[] bytes) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(bytes, "bytes");
-        try {
-            queue.put(key, bytes);
-        } catch (SendQueue.SlowConsumer e) {
-            throw slowConsumer(e);
-        }
+        offer(() -> queue.put(key, bytes));
     }
 
     @Override
     public void putAllIntKeyed(List<IntKeyed> messages) {
         requireConflating();
-        try {
-            queue.putAllInt(messages);
-        } catch (SendQueue.SlowConsumer e) {
-            throw slowConsumer(e);
-        }
+        offer(() -> queue.putAllInt(messages));
     }
 
     @Override
     public void putAllStringKeyed(List<StringKeyed> messages) {
         requireConflating();
+        offer(() -> queue.putAllString(messages));
+    }
+
+    /** A queue operation that may find a slow consumer. */
+    @FunctionalInterface
+    private interface QueueOp {
+        void run() throws SendQueue.SlowConsumer;
+    }
+
+    private void offer(QueueOp op) {
         try {
-            queue.putAllString(messages);
+            op.run();
         } catch (SendQueue.SlowConsumer e) {
             throw slowConsumer(e);
         }
