@@ -68,7 +68,7 @@ public final class QueueSender implements Sender {
     @Override
     public void put(byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        if (writeInline && support.isReaderThread() && queue.tryClaimInline()) {
+        if (writeInline && support.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline()) {
             writeInline(bytes);
             return;
         }
@@ -80,9 +80,11 @@ public final class QueueSender implements Sender {
     }
 
     /**
-     * The connection's reader replying while nothing is queued or being written: it writes the
-     * message itself instead of waking the send thread (one thread switch less per message; the
-     * write timeout applies as usual).
+     * The connection's reader replying while nothing is queued or being written and no more input
+     * is buffered: it writes the message itself instead of waking the send thread (one thread
+     * switch less per message; the write timeout applies as usual). With input still buffered the
+     * reader has more requests to answer at once, so the reply queues and the send thread writes
+     * the whole batch with one write.
      */
     private void writeInline(byte[] bytes) {
         try {
@@ -308,8 +310,9 @@ public final class QueueSender implements Sender {
 
         /**
          * Whether the connection's reader thread writes a plain {@link #put(byte[])} itself when
-         * nothing is queued and no write is in progress, instead of handing it to the send thread;
-         * default false. Order is kept either way. It saves a thread switch per reply, which pays
+         * nothing is queued, no write is in progress and no more input is buffered (so the reader
+         * would block on its next read anyway), instead of handing it to the send thread; default
+         * false. Order is kept either way, and pipelined requests still get one write per batch. It saves a thread switch per reply, which pays
          * in request/response protocols, but such a put then blocks while the socket is full (up to
          * the write timeout) rather than returning at once, so the overflow policy does not apply
          * to it: the slow peer slows its own reader down instead.

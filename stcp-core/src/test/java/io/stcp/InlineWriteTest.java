@@ -81,6 +81,30 @@ class InlineWriteTest {
     }
 
     @Test
+    void repliesToPipelinedRequestsQueueInsteadOfWritingInline() throws Exception {
+        // Two requests arrive in one segment. The reply to the first is put while the second is
+        // still buffered, so it must queue (one write for the batch later), not be written by the
+        // reader: written inline, 8 MiB to a peer that is not reading would block the reader until
+        // the 30s write timeout and the second request would not be seen in time.
+        BlockingQueue<Integer> seen = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(30)).build(),
+                (sender, conn) -> {
+                    int request = conn.readInt();
+                    if (request == 1) {
+                        sender.put(new byte[8 << 20]);
+                    }
+                    seen.add(request);
+                }, QueueSender.options().capacity(4).writeInline(true)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(ByteBuffer.allocate(8).putInt(1).putInt(2).array());
+            assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(1);
+            assertThat(seen.poll(5, TimeUnit.SECONDS)).as("second request read while the reply is queued").isEqualTo(2);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
     void otherThreadsNeverWriteInline() throws Exception {
         // A put from a thread other than the reader must not block even with inline writes on.
         BlockingQueue<Integer> queued = new LinkedBlockingQueue<>();
