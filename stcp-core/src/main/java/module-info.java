@@ -3,11 +3,15 @@
  * virtual thread per connection, and queues replies on the connection's {@link io.stcp.Sender}.
  *
  * <p>Exports the API ({@code io.stcp}) and the framing helpers ({@code io.stcp.framing}); the
- * machinery in {@code io.stcp.internal} is not exported.
+ * machinery in {@code io.stcp.internal} is exported only to stcp's native transport, which
+ * provides a {@code ReadinessSource}.
  */
 module io.stcp {
     requires transitive org.slf4j;
 
     exports io.stcp;
     exports io.stcp.framing;
+    exports io.stcp.internal to io.stcp.epoll;
+
+    uses io.stcp.internal.ReadinessSource;
 }

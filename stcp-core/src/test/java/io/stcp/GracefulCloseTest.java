@@ -93,6 +93,34 @@ class GracefulCloseTest {
     }
 
     @Test
+    void aPeerThatSentEverythingAndClosedBeforeTheReaderStartedIsReadToTheEnd() throws Exception {
+        // Data and FIN are both in the server's socket before the reader's first read: the end of
+        // stream must still be seen after the data (a native transport hears of the FIN only once).
+        CountDownLatch sent = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(100))
+                .onConnectionStart(s -> {
+                    try {
+                        sent.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            for (int i = 0; i < 3; i++) {
+                client.sendFrame(new byte[] {(byte) i});
+            }
+            client.socket().shutdownOutput();
+            sent.countDown();
+            for (int i = 0; i < 3; i++) {
+                assertThat(client.readFrame()).containsExactly((byte) i);
+            }
+            assertThat(client.isClosedByServer()).isTrue();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
     void shutdownDeliversEveryAcceptedMessageThenClosesAndRunsExitHooks() throws Exception {
         int replies = 200; // 200 x 64 KiB: more than the socket buffers, so most is still queued at shutdown
         AtomicInteger accepted = new AtomicInteger();

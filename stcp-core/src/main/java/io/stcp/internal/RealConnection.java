@@ -16,6 +16,7 @@ import java.net.SocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,13 +26,21 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The {@link Connection} implementation.
+ * The {@link Connection} implementation, in one of two modes.
  *
- * <p>Reads go through the socket adaptor's input stream, which is the JDK path that honours
- * {@code SO_TIMEOUT} on a blocking channel (and parks a virtual thread rather than its carrier),
- * into a buffer allocated on first read. Writes go through the channel, so a batch is one
- * gathering write; {@link #writeLock} serializes them and {@link WriteWatchdog} closes the
+ * <p><b>Blocking</b> (the JDK transport): reads go through the socket adaptor's input stream, the
+ * JDK path that honours {@code SO_TIMEOUT} on a blocking channel (and parks a virtual thread
+ * rather than its carrier); writes go through the channel, and {@link WriteWatchdog} closes the
  * channel of a write that blocks past the write timeout.
+ *
+ * <p><b>Non-blocking</b> (a native {@link ReadinessSource}): the channel is non-blocking and
+ * registered once; a read or write that finds nothing to do waits on the {@link Readiness}, with
+ * the read or write timeout as its bound. After a read that returned less than it asked for, the
+ * socket is known to be empty, so the next read waits for an edge first instead of making a
+ * syscall that would fail with EAGAIN.
+ *
+ * <p>In both modes reads fill a buffer allocated on first read, a batch is one gathering write,
+ * and {@link #writeLock} serializes writes.
  */
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
@@ -46,7 +55,8 @@ public final class RealConnection implements Connection {
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
     private final Socket socket;
-    private final InputStream in;
+    private final InputStream in;          // blocking mode only
+    private final Readiness readiness;     // non-blocking mode only
     private final SocketAddress remoteAddress;
     private final SocketAddress localAddress;
     private volatile MetaInfo metaInfo;
@@ -60,6 +70,7 @@ public final class RealConnection implements Connection {
     private volatile long readTimeoutNanos;
     private volatile long readDeadlineNanos; // System.nanoTime() based; 0 = none
     private long firstFrameDeadlineNanos;    // the deadline firstFrameTimeout set, 0 once cleared; reader thread
+    private boolean drained;                 // non-blocking: the last read emptied the socket; reader thread
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     volatile Thread readerThread;
@@ -75,21 +86,36 @@ public final class RealConnection implements Connection {
     private boolean watched; // guarded by writeLock
 
     /**
-     * Wraps a connected blocking channel.
+     * Wraps a connected blocking channel (blocking mode).
      *
      * @throws IllegalArgumentException if the channel is not connected or is non-blocking
      */
     public RealConnection(SocketChannel channel, Duration writeTimeout) {
-        this.channel = Objects.requireNonNull(channel, "channel");
-        if (!channel.isBlocking()) {
-            throw new IllegalArgumentException("channel: non-blocking (expected: a blocking channel)");
+        this(channel, writeTimeout, null, checkBlocking(channel));
+    }
+
+    /**
+     * Wraps a connected blocking channel, made non-blocking and registered with {@code source}
+     * when it is not null.
+     *
+     * @throws IOException if the channel cannot be registered (it is left open)
+     */
+    public static RealConnection create(SocketChannel channel, Duration writeTimeout, ReadinessSource source)
+            throws IOException {
+        checkBlocking(channel);
+        if (source == null) {
+            return new RealConnection(channel, writeTimeout);
         }
-        if (!channel.isConnected()) {
-            throw new IllegalArgumentException("channel: not connected (expected: a connected channel)");
-        }
+        channel.configureBlocking(false);
+        return new RealConnection(channel, writeTimeout, source.register(channel), channel);
+    }
+
+    private RealConnection(SocketChannel channel, Duration writeTimeout, Readiness readiness, SocketChannel checked) {
+        this.channel = checked;
+        this.readiness = readiness;
         this.socket = channel.socket();
         try {
-            this.in = socket.getInputStream();
+            this.in = readiness == null ? socket.getInputStream() : null;
             this.remoteAddress = channel.getRemoteAddress();
             this.localAddress = channel.getLocalAddress();
         } catch (IOException e) {
@@ -97,6 +123,17 @@ public final class RealConnection implements Connection {
         }
         this.metaInfo = new BasicMetaInfo(String.valueOf(remoteAddress).replaceFirst("^/", ""));
         writeTimeout(writeTimeout);
+    }
+
+    private static SocketChannel checkBlocking(SocketChannel channel) {
+        Objects.requireNonNull(channel, "channel");
+        if (!channel.isBlocking()) {
+            throw new IllegalArgumentException("channel: non-blocking (expected: a blocking channel)");
+        }
+        if (!channel.isConnected()) {
+            throw new IllegalArgumentException("channel: not connected (expected: a connected channel)");
+        }
+        return channel;
     }
 
     @Override
@@ -310,17 +347,44 @@ public final class RealConnection implements Connection {
     }
 
     private int readSocket(byte[] b, int off, int len) throws IOException {
-        applySoTimeout();
+        return readiness == null ? readBlocking(b, off, len) : readNonBlocking(b, off, len);
+    }
+
+    private int readBlocking(byte[] b, int off, int len) throws IOException {
+        long nanos = Math.min(readWaitNanos(), Long.MAX_VALUE - 999_999);
+        int millis = (int) Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(nanos + 999_999));
+        if (millis != appliedSoTimeoutMillis) {
+            socket.setSoTimeout(millis);
+            appliedSoTimeoutMillis = millis;
+        }
         try {
             return in.read(b, off, len);
         } catch (SocketTimeoutException e) {
-            throw new ReadTimeoutException(readDeadlineNanos != 0 && System.nanoTime() - readDeadlineNanos >= 0
-                    ? "read deadline passed"
-                    : "no data within the read timeout of " + io.stcp.Durations.format(readTimeout()));
+            throw readTimedOut();
         }
     }
 
-    private void applySoTimeout() throws IOException {
+    private int readNonBlocking(byte[] b, int off, int len) throws IOException {
+        ByteBuffer dst = ByteBuffer.wrap(b, off, len);
+        while (true) {
+            if (drained && !readiness.isReadable()) {
+                if (!readiness.awaitReadable(readWaitNanos())) {
+                    throw readTimedOut();
+                }
+                closeIfInterrupted();
+            }
+            readiness.clearReadable();
+            int n = channel.read(dst);
+            if (n != 0) {
+                drained = dst.hasRemaining();
+                return n;
+            }
+            drained = true;
+        }
+    }
+
+    /** How long the next read may wait, in nanoseconds, 0 = no limit; throws once the deadline has passed. */
+    private long readWaitNanos() throws ReadTimeoutException {
         long nanos = readTimeoutNanos;
         long deadline = readDeadlineNanos;
         if (deadline != 0) {
@@ -330,10 +394,20 @@ public final class RealConnection implements Connection {
             }
             nanos = nanos == 0 ? remaining : Math.min(nanos, remaining);
         }
-        int millis = nanos == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos + 999_999)));
-        if (millis != appliedSoTimeoutMillis) {
-            socket.setSoTimeout(millis);
-            appliedSoTimeoutMillis = millis;
+        return nanos;
+    }
+
+    private ReadTimeoutException readTimedOut() {
+        return new ReadTimeoutException(readDeadlineNanos != 0 && System.nanoTime() - readDeadlineNanos >= 0
+                ? "read deadline passed"
+                : "no data within the read timeout of " + io.stcp.Durations.format(readTimeout()));
+    }
+
+    /** What a blocking channel does when its thread is interrupted: close, and say so. */
+    private void closeIfInterrupted() throws ClosedByInterruptException {
+        if (Thread.currentThread().isInterrupted()) {
+            close();
+            throw new ClosedByInterruptException();
         }
     }
 
@@ -343,38 +417,69 @@ public final class RealConnection implements Connection {
     public void write(ByteBuffer[] buffers, int off, int len) throws IOException {
         writeLock.lock();
         try {
-            long timeout = writeTimeoutNanos;
-            if (timeout > 0 && !watched) {
-                watched = true;
-                WriteWatchdog.INSTANCE.watch(this);
-            }
-            int end = off + len;
-            int first = off;
-            try {
-                if (timeout > 0) {
-                    long now = System.nanoTime();
-                    writeStartNanos = now == 0 ? 1 : now;
-                }
-                while (first < end) {
-                    if (!buffers[first].hasRemaining()) {
-                        first++;
-                        continue;
-                    }
-                    channel.write(buffers, first, end - first);
-                }
-            } catch (IOException e) {
-                if (writeTimedOut) {
-                    throw new WriteTimeoutException("write blocked longer than the write timeout of "
-                            + io.stcp.Durations.format(writeTimeout()) + "; connection closed");
-                }
-                throw e;
-            } finally {
-                writeStartNanos = 0;
-                lastWriteNanos = System.nanoTime();
+            if (readiness == null) {
+                writeBlocking(buffers, off, off + len);
+            } else {
+                writeNonBlocking(buffers, off, off + len);
             }
         } finally {
+            lastWriteNanos = System.nanoTime();
             writeLock.unlock();
         }
+    }
+
+    private void writeBlocking(ByteBuffer[] buffers, int first, int end) throws IOException {
+        long timeout = writeTimeoutNanos;
+        if (timeout > 0 && !watched) {
+            watched = true;
+            WriteWatchdog.INSTANCE.watch(this);
+        }
+        try {
+            if (timeout > 0) {
+                long now = System.nanoTime();
+                writeStartNanos = now == 0 ? 1 : now;
+            }
+            while ((first = firstRemaining(buffers, first, end)) < end) {
+                channel.write(buffers, first, end - first);
+            }
+        } catch (IOException e) {
+            if (writeTimedOut) {
+                throw writeTimedOutException();
+            }
+            throw e;
+        } finally {
+            writeStartNanos = 0;
+        }
+    }
+
+    private void writeNonBlocking(ByteBuffer[] buffers, int first, int end) throws IOException {
+        long timeout = writeTimeoutNanos;
+        long start = System.nanoTime();
+        while (true) {
+            readiness.clearWritable();
+            channel.write(buffers, first, end - first);
+            if ((first = firstRemaining(buffers, first, end)) == end) {
+                return;
+            }
+            long left = timeout == 0 ? 0 : Math.max(1, timeout - (System.nanoTime() - start));
+            if (!readiness.awaitWritable(left)) {
+                onWriteTimeout();
+                throw writeTimedOutException();
+            }
+            closeIfInterrupted();
+        }
+    }
+
+    private static int firstRemaining(ByteBuffer[] buffers, int first, int end) {
+        while (first < end && !buffers[first].hasRemaining()) {
+            first++;
+        }
+        return first;
+    }
+
+    private WriteTimeoutException writeTimedOutException() {
+        return new WriteTimeoutException("write blocked longer than the write timeout of "
+                + io.stcp.Durations.format(writeTimeout()) + "; connection closed");
     }
 
     @Override
@@ -420,7 +525,16 @@ public final class RealConnection implements Connection {
         } catch (IOException | RuntimeException ignored) {
             // closing is best effort and must never throw
         }
-        WriteWatchdog.INSTANCE.unwatch(this);
+        if (readiness != null) {
+            readiness.close();
+        } else {
+            WriteWatchdog.INSTANCE.unwatch(this);
+        }
+    }
+
+    /** Whether this connection waits through a native {@link ReadinessSource} (non-blocking mode). */
+    public boolean isNonBlocking() {
+        return readiness != null;
     }
 
     @Override

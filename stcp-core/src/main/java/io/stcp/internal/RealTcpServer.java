@@ -56,6 +56,7 @@ public final class RealTcpServer implements TcpServer {
     private int state = NEW;                    // guarded by lock
     private ServerSocketChannel listener;       // guarded by lock
     private volatile InetSocketAddress address;
+    private ReadinessSource transport;          // set by start(), before the accept thread starts
     private volatile boolean closed;
     private volatile boolean acceptEnded;
 
@@ -91,6 +92,7 @@ public final class RealTcpServer implements TcpServer {
             if (state != NEW) {
                 throw new IllegalStateException(state == RUNNING ? "server already started" : "server closed");
             }
+            transport = Transports.source();
             InetSocketAddress bindAddress = HostPort.parse(config.address()).toBindAddress();
             ServerSocketChannel ch = ServerSocketChannel.open();
             try {
@@ -112,7 +114,7 @@ public final class RealTcpServer implements TcpServer {
             lock.unlock();
         }
         Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", address)
-                .addKeyValue("maxConn", config.maxConn()).log();
+                .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name()).log();
         return this;
     }
 
@@ -144,7 +146,7 @@ public final class RealTcpServer implements TcpServer {
         RealConnection connection;
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
-            connection = new RealConnection(channel, config.writeTimeout());
+            connection = RealConnection.create(channel, config.writeTimeout(), transport);
             connection.readTimeout(config.readIdleTimeout());
             if (!config.firstFrameTimeout().isZero()) {
                 connection.firstFrameTimeout(config.firstFrameTimeout());

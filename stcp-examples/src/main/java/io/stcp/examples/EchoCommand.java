@@ -39,12 +39,17 @@ final class EchoCommand implements Callable<Integer> {
             description = "Let the reader write a reply itself when nothing is queued (default: ${DEFAULT-VALUE}).")
     boolean writeInline;
 
+    @Option(names = "--transport", defaultValue = "auto", description = "auto (epoll when available, else the"
+            + " JDK's), jdk or epoll; the same as -Dio.stcp.transport (default: ${DEFAULT-VALUE}).")
+    String transport;
+
     @Option(names = "--grace", description = "Grace period for the shutdown on SIGTERM (default: ${DEFAULT-VALUE}).",
             defaultValue = "5s")
     Duration grace;
 
     @Override
     public Integer call() throws Exception {
+        System.setProperty("io.stcp.transport", transport);
         ServerConfig.Builder b = (config == null ? ServerConfig.defaults() : ServerConfigJson.read(config)).toBuilder();
         if (address != null) {
             b.address(address);

@@ -1,0 +1,26 @@
+package io.stcp.internal;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+
+/**
+ * A native transport: watches non-blocking sockets with one registration each for their lifetime
+ * and reports their edges to a {@link Readiness}. Found with {@link java.util.ServiceLoader}; the
+ * {@code stcp-epoll} module provides one for Linux. Not a public API: the package is exported only
+ * to stcp's own modules.
+ */
+public interface ReadinessSource {
+
+    /** A short name for logs, such as {@code epoll}. */
+    String name();
+
+    /** Why this source cannot be used in this JVM, or {@code null} if it can. Cheap; called once. */
+    String unavailableReason();
+
+    /**
+     * Registers a connected channel that the caller has made non-blocking.
+     *
+     * @throws IOException if the socket cannot be watched; the caller closes the channel
+     */
+    Readiness register(SocketChannel channel) throws IOException;
+}

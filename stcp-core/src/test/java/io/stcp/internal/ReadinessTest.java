@@ -1,0 +1,75 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+/** The readiness handshake between a native poller and a connection's reader and writer. */
+class ReadinessTest {
+
+    @Test
+    void aClearedFlagWaitsForTheNextEdgeAndTimesOutWithoutOne() {
+        Readiness r = new Readiness(() -> {});
+        r.clearReadable();
+        assertThat(r.isReadable()).isFalse();
+        assertThat(r.awaitReadable(TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+        r.signal(true, false, false);
+        assertThat(r.isReadable()).isTrue();
+        assertThat(r.awaitReadable(TimeUnit.MILLISECONDS.toNanos(20))).isTrue();
+        r.clearWritable();
+        assertThat(r.awaitWritable(TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+    }
+
+    @Test
+    void aHangUpIsStickyBecauseNoFurtherEdgeWillCome() {
+        Readiness r = new Readiness(() -> {});
+        r.signal(true, false, true);
+        r.clearReadable();
+        r.clearWritable();
+        assertThat(r.isReadable()).isTrue();
+        assertThat(r.awaitReadable(TimeUnit.SECONDS.toNanos(10))).isTrue();
+        assertThat(r.awaitWritable(TimeUnit.SECONDS.toNanos(10))).isTrue();
+    }
+
+    @RepeatedTest(20)
+    void anEdgeRacingTheWaiterIsNeverLost() throws Exception {
+        Readiness r = new Readiness(() -> {});
+        r.clearReadable();
+        CountDownLatch go = new CountDownLatch(1);
+        Thread poller = Thread.ofVirtual().start(() -> {
+            try {
+                go.await();
+            } catch (InterruptedException e) {
+                return;
+            }
+            r.signal(true, false, false);
+        });
+        go.countDown();
+        assertThat(r.awaitReadable(TimeUnit.SECONDS.toNanos(10))).isTrue();
+        poller.join();
+    }
+
+    @Test
+    void closeWakesBothWaitersAndDeregistersOnce() throws Exception {
+        AtomicInteger deregistered = new AtomicInteger();
+        Readiness r = new Readiness(deregistered::incrementAndGet);
+        r.clearReadable();
+        r.clearWritable();
+        AtomicBoolean readWoke = new AtomicBoolean();
+        AtomicBoolean writeWoke = new AtomicBoolean();
+        Thread reader = Thread.ofVirtual().start(() -> readWoke.set(r.awaitReadable(0)));
+        Thread writer = Thread.ofVirtual().start(() -> writeWoke.set(r.awaitWritable(0)));
+        r.close();
+        r.close();
+        reader.join(10_000);
+        writer.join(10_000);
+        assertThat(readWoke).isTrue();
+        assertThat(writeWoke).isTrue();
+        assertThat(deregistered).hasValue(1);
+    }
+}

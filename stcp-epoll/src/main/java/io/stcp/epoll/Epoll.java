@@ -1,0 +1,155 @@
+package io.stcp.epoll;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The three epoll calls, through the FFM API. Linux only; x86-64 (where {@code struct epoll_event}
+ * is packed into 12 bytes) and AArch64 (16 bytes).
+ *
+ * <p>{@code epoll_ctl} and {@code epoll_wait} with a zero timeout never block, so they are bound as
+ * critical calls (no thread-state transition); the blocking {@code epoll_wait} is bound normally.
+ */
+final class Epoll {
+    static final int EPOLLIN = 0x001;
+    static final int EPOLLOUT = 0x004;
+    static final int EPOLLERR = 0x008;
+    static final int EPOLLHUP = 0x010;
+    static final int EPOLLRDHUP = 0x2000;
+    static final int EPOLLONESHOT = 1 << 30;
+    static final int EPOLLET = 1 << 31;
+
+    static final int CTL_ADD = 1;
+    static final int CTL_DEL = 2;
+    static final int CTL_MOD = 3;
+
+    private static final int EPOLL_CLOEXEC = 0x80000;
+    private static final int EINTR = 4;
+
+    private static final boolean PACKED = System.getProperty("os.arch").matches("amd64|x86_64");
+    /** {@code struct epoll_event}. */
+    static final long EVENT_SIZE = PACKED ? 12 : 16;
+    private static final long DATA_OFFSET = PACKED ? 4 : 8;
+
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    private static final MethodHandle CREATE = bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle CTL = bind("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle POLL = bind("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.critical(false));
+    private static final MethodHandle WAIT = bind("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.captureCallState("errno"));
+
+    private Epoll() {}
+
+    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        Linker linker = Linker.nativeLinker();
+        MemorySegment symbol = linker.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("no " + name + " in the C library"));
+        return linker.downcallHandle(symbol, descriptor, options);
+    }
+
+    /** A new epoll instance (close-on-exec). */
+    static int create() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment errno = arena.allocate(CAPTURE);
+            int fd = (int) CREATE.invokeExact(errno, EPOLL_CLOEXEC);
+            if (fd < 0) {
+                throw failure("epoll_create1", errno);
+            }
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code epoll_ctl(epfd, op, fd, {events, data})}. */
+    static void ctl(int epfd, int op, int fd, int events, long data) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment errno = arena.allocate(CAPTURE);
+            MemorySegment event = arena.allocate(EVENT_SIZE, 8);
+            event.set(JAVA_INT, 0, events);
+            event.set(JAVA_LONG_UNALIGNED, DATA_OFFSET, data);
+            int r = (int) CTL.invokeExact(errno, epfd, op, fd, event);
+            if (r != 0) {
+                throw failure("epoll_ctl", errno);
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code epoll_wait} with a zero timeout: the ready events now, never blocking; -1 on error. */
+    static int poll(int epfd, MemorySegment events, int max) {
+        try {
+            return (int) POLL.invokeExact(epfd, events, max, 0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code epoll_wait} blocking until at least one event; retries on EINTR. */
+    static int await(int epfd, MemorySegment events, int max, MemorySegment errno) throws IOException {
+        while (true) {
+            int n;
+            try {
+                n = (int) WAIT.invokeExact(errno, epfd, events, max, -1);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            if ((int) ERRNO.get(errno, 0L) != EINTR) {
+                throw failure("epoll_wait", errno);
+            }
+        }
+    }
+
+    static MemorySegment allocateErrno(Arena arena) {
+        return arena.allocate(CAPTURE);
+    }
+
+    static int events(MemorySegment events, int i) {
+        return events.get(JAVA_INT_UNALIGNED, i * EVENT_SIZE);
+    }
+
+    static long data(MemorySegment events, int i) {
+        return events.get(JAVA_LONG_UNALIGNED, i * EVENT_SIZE + DATA_OFFSET);
+    }
+
+    private static IOException failure(String call, MemorySegment errno) {
+        int e = (int) ERRNO.get(errno, 0L);
+        String name = switch (e) {
+            case 1 -> "EPERM";
+            case 9 -> "EBADF";
+            case 12 -> "ENOMEM";
+            case 17 -> "EEXIST";
+            case 22 -> "EINVAL";
+            case 24 -> "EMFILE";
+            case 28 -> "ENOSPC";
+            default -> "errno " + e;
+        };
+        return new IOException(call + " failed: " + name);
+    }
+}

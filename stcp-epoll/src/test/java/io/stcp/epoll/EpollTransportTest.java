@@ -1,0 +1,123 @@
+package io.stcp.epoll;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.Connection;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.internal.RealConnection;
+import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
+import io.stcp.testing.TestClient;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The epoll transport itself; the core's whole suite also runs on it (see this module's pom).
+ * Surefire forces {@code -Dio.stcp.transport=epoll}, so a server that cannot use epoll fails to start.
+ */
+class EpollTransportTest {
+
+    @Test
+    void acceptedConnectionsAreNonBlockingOnEpollAndLeaveThePollerWhenClosed() throws Exception {
+        BlockingQueue<Connection> connections = new LinkedBlockingQueue<>();
+        int before = EpollReadinessSource.registeredCount();
+        TcpServer server;
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                    .onConnectionStart(s -> connections.add(s.connection())).start();
+            assertThat(LogCapture.fields(log.events("server.start").get(0))).containsEntry("transport", "epoll");
+        }
+        try {
+            List<TestClient> clients = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                clients.add(TestClient.connect(server.address()));
+                assertThat(clients.get(i).roundTrip(new byte[] {(byte) i})).containsExactly((byte) i);
+                Connection c = connections.poll(10, TimeUnit.SECONDS);
+                assertThat(((RealConnection) c).isNonBlocking()).isTrue();
+                assertThat(c.channel().isBlocking()).isFalse();
+            }
+            assertThat(EpollReadinessSource.registeredCount()).isEqualTo(before + 10);
+            for (TestClient c : clients) {
+                c.close();
+            }
+            Awaitility.await().atMost(Duration.ofSeconds(10))
+                    .until(() -> EpollReadinessSource.registeredCount() == before);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void manyConnectionsEchoLargeAndSmallFramesPipelinedThroughPartialWrites() throws Exception {
+        // Frames up to 256 KiB, written before any reply is read: the server's writes fill the
+        // socket and must wait for EPOLLOUT edges; every byte must come back in order.
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(64)).start();
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        try {
+            List<Future<Integer>> results = new ArrayList<>();
+            for (int c = 0; c < 50; c++) {
+                long seed = c;
+                results.add(pool.submit(echoFrames(server, seed, 40)));
+            }
+            for (Future<Integer> f : results) {
+                assertThat(f.get(60, TimeUnit.SECONDS)).isEqualTo(40);
+            }
+        } finally {
+            pool.shutdownNow();
+            Echo.stop(server);
+        }
+    }
+
+    private static Callable<Integer> echoFrames(TcpServer server, long seed, int frames) {
+        return () -> {
+            try (Socket s = new Socket("127.0.0.1", server.address().getPort())) {
+                s.setSoTimeout(30_000);
+                Random random = new Random(seed);
+                List<byte[]> sent = new ArrayList<>();
+                for (int i = 0; i < frames; i++) {
+                    byte[] b = new byte[random.nextInt(i % 8 == 0 ? 256 << 10 : 64)];
+                    random.nextBytes(b);
+                    sent.add(b);
+                }
+                Thread writer = Thread.ofVirtual().start(() -> {
+                    try {
+                        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                        for (byte[] b : sent) {
+                            out.writeInt(b.length);
+                            out.write(b);
+                        }
+                        out.flush();
+                    } catch (Exception e) {
+                        // the reader below fails the test
+                    }
+                });
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                int ok = 0;
+                for (byte[] b : sent) {
+                    byte[] got = new byte[in.readInt()];
+                    in.readFully(got);
+                    if (java.util.Arrays.equals(got, b)) {
+                        ok++;
+                    }
+                }
+                writer.join();
+                return ok;
+            }
+        };
+    }
+}
