@@ -21,8 +21,9 @@ import picocli.CommandLine.Option;
         description = "Alternate stcp and Netty under identical loads; write CSV, markdown and charts.")
 final class CompareCommand implements Callable<Integer> {
 
-    @Option(names = "--servers", split = ",", defaultValue = "netty-epoll,netty-nio,stcp",
-            description = "Servers, in run order (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--servers", split = ",", defaultValue = "netty-epoll,netty-nio,stcp,stcp-jdk",
+            description = "Servers, in run order: stcp uses its epoll transport, stcp-jdk the JDK's"
+                    + " (default: ${DEFAULT-VALUE}).")
     List<String> servers;
 
     @Option(names = "--loads", split = ",", defaultValue = "100x1,1000x1,100x16,1000x16",
@@ -60,7 +61,7 @@ final class CompareCommand implements Callable<Integer> {
 
     @Option(names = "--stcp-variant", description = "An stcp server with extra echo arguments, NAME=ARGS, usable in"
             + " --servers, e.g. stcp-queued=--no-write-inline, or a jar: stcp-old=@path/to/stcp-examples.jar.")
-    java.util.Map<String, String> variants = new java.util.LinkedHashMap<>();
+    java.util.Map<String, String> variants = new java.util.LinkedHashMap<>(java.util.Map.of("stcp-jdk", "--transport jdk"));
 
     @Option(names = "--out", defaultValue = "bench-results", description = "Output folder (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -94,8 +95,9 @@ final class CompareCommand implements Callable<Integer> {
                 for (String server : runnable) {
                     Summary.Run r = runOnce(server, load, lf, round, pinning, dir, csv);
                     runs.add(r);
-                    System.out.printf("  %-8s round %d %-12s %,12.0f msg/s  p99 %,7d µs  server CPU %5.2f µs/msg  errors %d%n",
-                            load, round, server, r.msgsPerSecond(), r.p99Micros(), r.cpuMicrosPerMessage(), r.errors());
+                    System.out.printf("  %-8s round %d %-12s %,12.0f msg/s  p99 %,7d µs  server CPU %5.2f µs/msg"
+                                    + "  syscalls %4.2f/msg  errors %d%n", load, round, server, r.msgsPerSecond(),
+                            r.p99Micros(), r.cpuMicrosPerMessage(), r.syscallsPerMessage(), r.errors());
                 }
             }
         }
@@ -103,10 +105,11 @@ final class CompareCommand implements Callable<Integer> {
         String md = Summary.markdown(rows, "netty-epoll");
         Files.writeString(dir.resolve("summary.md"), md);
         StringBuilder sc = new StringBuilder(
-                "load,server,median_msgs_per_s,median_p99_us,ratio_to_netty_epoll,median_server_cpu_us_per_msg,runs\n");
-        rows.forEach(r -> sc.append(String.format(java.util.Locale.ROOT, "%s,%s,%.1f,%d,%.3f,%.3f,%d%n", r.load(),
-                r.server(), r.medianMsgsPerSecond(), r.medianP99Micros(), r.ratio(), r.medianCpuMicrosPerMessage(),
-                r.runs())));
+                "load,server,median_msgs_per_s,median_p99_us,ratio_to_netty_epoll,median_server_cpu_us_per_msg,"
+                        + "cpu_ratio_netty_epoll_over_server,median_server_syscalls_per_msg,runs\n");
+        rows.forEach(r -> sc.append(String.format(java.util.Locale.ROOT, "%s,%s,%.1f,%d,%.3f,%.3f,%.3f,%.3f,%d%n",
+                r.load(), r.server(), r.medianMsgsPerSecond(), r.medianP99Micros(), r.ratio(),
+                r.medianCpuMicrosPerMessage(), r.cpuRatio(), r.medianSyscallsPerMessage(), r.runs())));
         Files.writeString(dir.resolve("summary.csv"), sc);
         Charts.write(rows, loads, runnable, dir);
         System.out.println();
@@ -167,13 +170,13 @@ final class CompareCommand implements Callable<Integer> {
         List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
         String label = server + "|" + load + "|" + round;
         for (int i = lines.size() - 1; i > 0; i--) {
-            // label,in_flight,pipelined,connections,messages,seconds,msgs_per_s,p50,p90,p99,p999,max,errors,cpu
+            // label,in_flight,pipelined,connections,messages,seconds,msgs_per_s,p50,p90,p99,p999,max,errors,cpu,syscalls
             String[] f = lines.get(i).split(",");
-            if (f.length == 14 && f[0].equals(label)) {
+            if (f.length == 15 && f[0].equals(label)) {
                 return new Summary.Run(server, load, round, Double.parseDouble(f[6]), Long.parseLong(f[9]),
-                        Long.parseLong(f[12]), Double.parseDouble(f[13]));
+                        Long.parseLong(f[12]), Double.parseDouble(f[13]), Double.parseDouble(f[14]));
             }
         }
-        return new Summary.Run(server, load, round, 0, 0, 1, Double.NaN); // the load generator failed
+        return new Summary.Run(server, load, round, 0, 0, 1, Double.NaN, Double.NaN); // the load generator failed
     }
 }

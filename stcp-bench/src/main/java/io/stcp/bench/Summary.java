@@ -11,11 +11,16 @@ final class Summary {
 
     /** One measured run. */
     record Run(String server, String load, int round, double msgsPerSecond, long p99Micros, long errors,
-               double cpuMicrosPerMessage) {}
+               double cpuMicrosPerMessage, double syscallsPerMessage) {}
 
-    /** Medians of one server under one load. */
+    /**
+     * Medians of one server under one load. {@code ratio} compares throughput with the baseline's;
+     * {@code cpuRatio} compares CPU per message the other way round (baseline ÷ this server), so
+     * above 1 means this server needs less CPU per message — its capacity ratio when the load
+     * generator, not the server, is the bottleneck.
+     */
     record Row(String load, String server, double medianMsgsPerSecond, long medianP99Micros, double ratio,
-               double medianCpuMicrosPerMessage, int runs) {}
+               double medianCpuMicrosPerMessage, double cpuRatio, double medianSyscallsPerMessage, int runs) {}
 
     private Summary() {}
 
@@ -32,9 +37,11 @@ final class Summary {
     /** Rows in load order, then server order; ratio = median msgs/s over the baseline's median (NaN without one). */
     static List<Row> rows(List<Run> runs, List<String> loads, List<String> servers, String baseline) {
         Map<String, Double> baselineMedian = new LinkedHashMap<>();
+        Map<String, Double> baselineCpu = new LinkedHashMap<>();
         for (String load : loads) {
-            baselineMedian.put(load, median(runs.stream().filter(r -> r.load().equals(load) && r.server().equals(baseline))
-                    .map(Run::msgsPerSecond).toList()));
+            List<Run> base = runs.stream().filter(r -> r.load().equals(load) && r.server().equals(baseline)).toList();
+            baselineMedian.put(load, median(base.stream().map(Run::msgsPerSecond).toList()));
+            baselineCpu.put(load, medianOfMeasured(base, Run::cpuMicrosPerMessage));
         }
         List<Row> rows = new ArrayList<>();
         for (String load : loads) {
@@ -45,11 +52,16 @@ final class Summary {
                 }
                 double m = median(mine.stream().map(Run::msgsPerSecond).toList());
                 long p99 = Math.round(median(mine.stream().map(r -> (double) r.p99Micros()).toList()));
-                double cpu = median(mine.stream().map(Run::cpuMicrosPerMessage).filter(c -> !Double.isNaN(c)).toList());
-                rows.add(new Row(load, server, m, p99, m / baselineMedian.get(load), cpu, mine.size()));
+                double cpu = medianOfMeasured(mine, Run::cpuMicrosPerMessage);
+                rows.add(new Row(load, server, m, p99, m / baselineMedian.get(load), cpu, baselineCpu.get(load) / cpu,
+                        medianOfMeasured(mine, Run::syscallsPerMessage), mine.size()));
             }
         }
         return rows;
+    }
+
+    private static double medianOfMeasured(List<Run> runs, java.util.function.ToDoubleFunction<Run> value) {
+        return median(runs.stream().map(value::applyAsDouble).filter(v -> !Double.isNaN(v)).toList());
     }
 
     /** "100x16" → {100, 16}. */
@@ -72,11 +84,12 @@ final class Summary {
     static String markdown(List<Row> rows, String baseline) {
         StringBuilder sb = new StringBuilder();
         sb.append("| load (conns x in flight) | server | median msgs/s | ratio to ").append(baseline)
-                .append(" | median p99 µs | server CPU µs/msg | runs |\n|---|---|---|---|---|---|---|\n");
+                .append(" | median p99 µs | server CPU µs/msg | CPU ratio (").append(baseline)
+                .append(" ÷ server) | server syscalls/msg | runs |\n|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
-            sb.append(String.format(java.util.Locale.ROOT, "| %s | %s | %,.0f | %.2f | %,d | %.2f | %d |%n", r.load(),
-                    r.server(), r.medianMsgsPerSecond(), r.ratio(), r.medianP99Micros(), r.medianCpuMicrosPerMessage(),
-                    r.runs()));
+            sb.append(String.format(java.util.Locale.ROOT, "| %s | %s | %,.0f | %.2f | %,d | %.2f | %.2f | %.2f | %d |%n",
+                    r.load(), r.server(), r.medianMsgsPerSecond(), r.ratio(), r.medianP99Micros(),
+                    r.medianCpuMicrosPerMessage(), r.cpuRatio(), r.medianSyscallsPerMessage(), r.runs()));
         }
         return sb.toString();
     }

@@ -87,6 +87,7 @@ public final class LoadGenerator {
 
             Histogram total = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
             long cpuBefore = serverCpuNanos();
+            ServerSyscalls syscalls = options.serverPid() > 0 ? ServerSyscalls.start(options.serverPid(), options.duration()) : null;
             long start = System.nanoTime();
             phase = MEASURE;
             sleepReporting(options.duration().toNanos(), progress, "measure", total);
@@ -94,6 +95,7 @@ public final class LoadGenerator {
             long end = System.nanoTime();
             long messages = received.sum();
             long cpuAfter = serverCpuNanos();
+            long syscallCount = syscalls == null ? -1 : syscalls.await();
             total.add(recorder.getIntervalHistogram());
             if (progress != null) {
                 progress.println();
@@ -102,7 +104,8 @@ public final class LoadGenerator {
             return new LoadResult(conns.size(), messages, seconds, messages / seconds,
                     total.getValueAtPercentile(50), total.getValueAtPercentile(90), total.getValueAtPercentile(99),
                     total.getValueAtPercentile(99.9), total.getMaxValue(), errors.sum() - errorsBefore,
-                    cpuBefore < 0 || cpuAfter < 0 || messages == 0 ? Double.NaN : (cpuAfter - cpuBefore) / 1e3 / messages);
+                    cpuBefore < 0 || cpuAfter < 0 || messages == 0 ? Double.NaN : (cpuAfter - cpuBefore) / 1e3 / messages,
+                    syscallCount < 0 || messages == 0 ? Double.NaN : (double) syscallCount / messages);
         } finally {
             phase = STOP;
             for (Conn c : conns) {

@@ -22,7 +22,8 @@ import java.util.Objects;
  *                         (request/response); true: replies are answered with writes flushed once
  *                         per read batch
  * @param threads          event-loop threads, at least 1
- * @param serverPid        the server's process id, to report its CPU time per message; 0 = unknown
+ * @param serverPid        the server's process id, to report its CPU time and (with Linux perf) its
+ *                         system calls per message; 0 = unknown
  */
 public record LoadOptions(String host, int port, int connections, int inFlight, int payloadSize, Duration duration,
                           Duration warmup, List<String> sourceAddresses, boolean pipelined, int threads,

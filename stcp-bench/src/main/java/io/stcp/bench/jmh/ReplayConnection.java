@@ -1,0 +1,82 @@
+package io.stcp.bench.jmh;
+
+import io.stcp.BasicMetaInfo;
+import io.stcp.Connection;
+import io.stcp.MetaInfo;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * A {@link Connection} that reads the same bytes over and over from memory, so framing readers
+ * can be measured without a socket. Reads never block; writes are discarded.
+ */
+final class ReplayConnection implements Connection {
+    private final ByteBuffer data;
+    private long bytesRead;
+    private MetaInfo meta = new BasicMetaInfo("replay");
+
+    ReplayConnection(byte[] bytes) {
+        this.data = ByteBuffer.wrap(bytes);
+    }
+
+    /** Starts over at the first byte. */
+    void rewind() {
+        data.clear();
+    }
+
+    private ByteBuffer take(int n, ByteOrder order) throws EOFException {
+        if (data.remaining() < n) {
+            throw new EOFException();
+        }
+        bytesRead += n;
+        return data.order(order);
+    }
+
+    @Override public long id() { return 0; }
+    @Override public SocketAddress remoteAddress() { return null; }
+    @Override public SocketAddress localAddress() { return null; }
+    @Override public SocketChannel channel() { throw new UnsupportedOperationException(); }
+    @Override public MetaInfo metaInfo() { return meta; }
+    @Override public void metaInfo(MetaInfo metaInfo) { meta = metaInfo; }
+
+    @Override
+    public int read(byte[] b, int off, int len) {
+        if (!data.hasRemaining()) {
+            return -1;
+        }
+        int n = Math.min(len, data.remaining());
+        data.get(b, off, n);
+        bytesRead += n;
+        return n;
+    }
+
+    @Override
+    public void readFully(byte[] b, int off, int len) throws IOException {
+        take(len, ByteOrder.BIG_ENDIAN).get(b, off, len);
+    }
+
+    @Override public int readUnsignedByte() throws IOException { return take(1, ByteOrder.BIG_ENDIAN).get() & 0xFF; }
+    @Override public short readShort() throws IOException { return take(2, ByteOrder.BIG_ENDIAN).getShort(); }
+    @Override public short readShortLE() throws IOException { return take(2, ByteOrder.LITTLE_ENDIAN).getShort(); }
+    @Override public int readInt() throws IOException { return take(4, ByteOrder.BIG_ENDIAN).getInt(); }
+    @Override public int readIntLE() throws IOException { return take(4, ByteOrder.LITTLE_ENDIAN).getInt(); }
+    @Override public long readLong() throws IOException { return take(8, ByteOrder.BIG_ENDIAN).getLong(); }
+    @Override public long readLongLE() throws IOException { return take(8, ByteOrder.LITTLE_ENDIAN).getLong(); }
+    @Override public int buffered() { return data.remaining(); }
+    @Override public long bytesRead() { return bytesRead; }
+    @Override public void readTimeout(Duration timeout) {}
+    @Override public Duration readTimeout() { return Duration.ZERO; }
+    @Override public void readDeadline(Instant deadline) {}
+    @Override public void write(ByteBuffer[] buffers, int offset, int length) {}
+    @Override public Duration writeTimeout() { return Duration.ZERO; }
+    @Override public void writeTimeout(Duration timeout) {}
+    @Override public void shutdownOutput() {}
+    @Override public boolean isOpen() { return true; }
+    @Override public void close() {}
+}
