@@ -33,9 +33,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>States: NEW → RUNNING ({@link #start()}) → CLOSED ({@link #close()}), or NEW → CLOSED.
  * {@link #lock} guards the state and the listener, so start and close never race on it.
  *
- * <p>Connection counting: the accept thread increments {@link #live} before it runs a connection
- * and takes it back if that exceeds the limit, so the count never passes {@code maxConn}; each
- * connection decrements it after its exit hooks. A connection registered after {@link #close()}
+ * <p>Connection counting: before it runs a connection the accept thread takes a slot in
+ * {@link #live} with a compare-and-set that refuses to go past {@code maxConn}, so the count never
+ * reads above the limit, not even for a moment; each connection gives its slot back after its
+ * exit hooks, and a connection that never started gives it back at once. A connection registered after {@link #close()}
  * has walked {@link #connections} sees {@link #closed} and exits at once (both are volatile/CHM
  * writes made before the other side reads them).
  */
@@ -129,8 +130,7 @@ public final class RealTcpServer implements TcpServer {
     }
 
     private void onAccepted(SocketChannel channel) {
-        if (live.incrementAndGet() > config.effectiveMaxConn()) {
-            live.decrementAndGet();
+        if (!takeSlot()) {
             long total = rejected.incrementAndGet();
             closeQuietly(channel);
             long held = rejectLog.tryAcquire();
@@ -141,6 +141,37 @@ public final class RealTcpServer implements TcpServer {
             }
             return;
         }
+        boolean running = false;
+        try {
+            running = run(channel);
+        } finally {
+            if (!running) {
+                // The peer went away before its connection could start, or starting it threw (the
+                // accept loop logs that and carries on): the slot is ours to give back.
+                closeQuietly(channel);
+                live.decrementAndGet();
+                maybeTerminate();
+            }
+        }
+    }
+
+    /** Takes a connection slot unless {@code maxConn} connections are live. */
+    private boolean takeSlot() {
+        int max = config.effectiveMaxConn();
+        for (int n = live.get(); n < max; n = live.get()) {
+            if (live.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Starts a runner for {@code channel}, which then owns the slot ({@link #onExited}).
+     *
+     * @return false if the peer went away first
+     */
+    private boolean run(SocketChannel channel) {
         RealConnection connection;
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
@@ -150,13 +181,8 @@ public final class RealTcpServer implements TcpServer {
                 connection.firstFrameTimeout(config.firstFrameTimeout());
             }
         } catch (IOException | RuntimeException e) {
-            // the peer went away between accept and now
-            closeQuietly(channel);
-            live.decrementAndGet();
-            maybeTerminate();
-            return;
+            return false;
         }
-        accepted.incrementAndGet();
         long id = connection.id();
         RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, () -> onExited(id));
         ConnectionHook start = startHook;
@@ -167,11 +193,20 @@ public final class RealTcpServer implements TcpServer {
         if (exit != null) {
             runner.addExitHook(exit);
         }
+        accepted.incrementAndGet();
         connections.put(id, runner);
         if (closed) {
             runner.exit();
         }
-        runner.start();
+        try {
+            runner.start();
+        } catch (RuntimeException | Error e) {
+            connections.remove(id);
+            accepted.decrementAndGet();
+            connection.close();
+            throw e;
+        }
+        return true;
     }
 
     private void onExited(long id) {
