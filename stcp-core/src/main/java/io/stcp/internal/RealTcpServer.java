@@ -26,6 +26,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
 
 /**
  * The {@link TcpServer} implementation.
@@ -36,9 +37,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Connection counting: before it runs a connection the accept thread takes a slot in
  * {@link #live} with a compare-and-set that refuses to go past {@code maxConn}, so the count never
  * reads above the limit, not even for a moment; each connection gives its slot back after its
- * exit hooks, and a connection that never started gives it back at once. A connection registered after {@link #close()}
- * has walked {@link #connections} sees {@link #closed} and exits at once (both are volatile/CHM
- * writes made before the other side reads them).
+ * exit hooks, and a connection that never started gives it back at once. A connection registered
+ * after {@link #close()} has walked {@link #connections} sees {@link #closed} and exits at once
+ * (both are volatile/CHM writes made before the other side reads them).
+ *
+ * <p>Accept failure: when the accept loop gives up, {@link #acceptFailure} is set before
+ * {@link #acceptEnded} (both volatile, so whoever sees the loop ended sees the failure), then the
+ * server closes itself as {@link #close()} does; {@link #termination} completes exceptionally with
+ * the failure once the last connection has exited, like a normal termination.
  */
 public final class RealTcpServer implements TcpServer {
     private static final int NEW = 0;
@@ -59,18 +65,31 @@ public final class RealTcpServer implements TcpServer {
     private volatile InetSocketAddress address;
     private volatile boolean closed;
     private volatile boolean acceptEnded;
+    private volatile AcceptException acceptFailure;
 
     private final AtomicInteger live = new AtomicInteger();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
     private final RateLimiter rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
+    private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
     private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
+        this(config, reader, senderFactory, UnaryOperator.identity());
+    }
+
+    /**
+     * A server with a test seam.
+     *
+     * @param acceptors wraps the listener's accept call, e.g. to inject accept failures
+     */
+    RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory,
+                  UnaryOperator<AcceptLoop.Acceptor> acceptors) {
         this.config = Objects.requireNonNull(config, "config");
         this.reader = Objects.requireNonNull(reader, "reader");
         this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
+        this.acceptors = Objects.requireNonNull(acceptors, "acceptors");
     }
 
     @Override
@@ -106,7 +125,7 @@ public final class RealTcpServer implements TcpServer {
             listener = ch;
             address = (InetSocketAddress) ch.getLocalAddress();
             state = RUNNING;
-            AcceptLoop loop = new AcceptLoop(ch::accept, this::onAccepted, config.acceptDelay(),
+            AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                     config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
             Threads.start("stcp-accept-" + address.getPort(), () -> acceptLoop(loop));
         } finally {
@@ -120,13 +139,15 @@ public final class RealTcpServer implements TcpServer {
     private void acceptLoop(AcceptLoop loop) {
         try {
             loop.run();
-            acceptEnded = true;
-            maybeTerminate();
         } catch (AcceptException e) {
-            acceptEnded = true;
             Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", address).setCause(e).log();
-            termination.completeExceptionally(e);
+            acceptFailure = e;
+            acceptEnded = true;
+            close(); // stop listening and end the live connections; termination fails once they exited
+            return;
         }
+        acceptEnded = true;
+        maybeTerminate();
     }
 
     private void onAccepted(SocketChannel channel) {
@@ -217,9 +238,11 @@ public final class RealTcpServer implements TcpServer {
 
     private void maybeTerminate() {
         if (closed && acceptEnded && live.get() == 0 && !termination.isDone()) {
-            if (termination.complete(null)) {
+            AcceptException failure = acceptFailure;
+            if (failure == null ? termination.complete(null) : termination.completeExceptionally(failure)) {
                 Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
-                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get()).log();
+                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get())
+                        .addKeyValue("acceptFailed", failure != null).log();
             }
         }
     }
@@ -320,7 +343,7 @@ public final class RealTcpServer implements TcpServer {
         } catch (TimeoutException e) {
             return false;
         } catch (ExecutionException e) {
-            return false;
+            return false; // the accept loop gave up: the connections were closed, not drained
         }
     }
 
