@@ -26,6 +26,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 import java.util.function.UnaryOperator;
 
 /**
@@ -70,26 +71,28 @@ public final class RealTcpServer implements TcpServer {
     private final AtomicInteger live = new AtomicInteger();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
-    private final RateLimiter rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
+    private final RateLimiter rejectLog;
     private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
     private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
-        this(config, reader, senderFactory, UnaryOperator.identity());
+        this(config, reader, senderFactory, UnaryOperator.identity(), System::nanoTime);
     }
 
     /**
-     * A server with a test seam.
+     * A server with test seams.
      *
      * @param acceptors wraps the listener's accept call, e.g. to inject accept failures
+     * @param nanoClock the clock of the rate-limited {@code server.reject} line
      */
     RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory,
-                  UnaryOperator<AcceptLoop.Acceptor> acceptors) {
+                  UnaryOperator<AcceptLoop.Acceptor> acceptors, LongSupplier nanoClock) {
         this.config = Objects.requireNonNull(config, "config");
         this.reader = Objects.requireNonNull(reader, "reader");
         this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
         this.acceptors = Objects.requireNonNull(acceptors, "acceptors");
+        this.rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10), nanoClock);
     }
 
     @Override
@@ -153,13 +156,13 @@ public final class RealTcpServer implements TcpServer {
     private void onAccepted(SocketChannel channel) {
         if (!takeSlot()) {
             long total = rejected.incrementAndGet();
-            closeQuietly(channel);
             long held = rejectLog.tryAcquire();
             if (held >= 0) {
                 Log.SERVER.atWarn().setMessage("server.reject").addKeyValue("reason", "maxConn")
                         .addKeyValue("maxConn", config.maxConn()).addKeyValue("suppressed", held)
                         .addKeyValue("rejectedTotal", total).log();
             }
+            closeQuietly(channel); // after the count and the log: a peer that sees the close sees both done
             return;
         }
         boolean running = false;

@@ -3,25 +3,30 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.stcp.AcceptException;
 import io.stcp.ConnectionHook;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
 import io.stcp.testing.TestClient;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
-/** Server behaviour that needs {@link RealTcpServer}'s seam: failing accepts. */
+/** Server behaviour that needs {@link RealTcpServer}'s seams: failing accepts, the log clock. */
 class RealTcpServerTest {
 
     /** Accepts for real until {@link #fail} is set, then fails every accept as EMFILE would. */
@@ -67,7 +72,8 @@ class RealTcpServerTest {
             throws Exception {
         FailingAcceptor acceptor = new FailingAcceptor();
         HeldExitHook exitHook = new HeldExitHook();
-        RealTcpServer server = new RealTcpServer(retryTwice(), Echo.READER, SenderFactory.queue(8), acceptor);
+        RealTcpServer server = new RealTcpServer(retryTwice(), Echo.READER, SenderFactory.queue(8), acceptor,
+                System::nanoTime);
         server.onConnectionExit(exitHook).start();
         try (TestClient live = TestClient.connect(server.address())) {
             assertThat(live.roundTrip(new byte[] {1})).containsExactly(1);
@@ -101,7 +107,8 @@ class RealTcpServerTest {
     void shutdownAfterTheAcceptLoopGaveUpWaitsForTheExitHooksAndReturnsFalse() throws Exception {
         FailingAcceptor acceptor = new FailingAcceptor();
         HeldExitHook exitHook = new HeldExitHook();
-        RealTcpServer server = new RealTcpServer(retryTwice(), Echo.READER, SenderFactory.queue(8), acceptor);
+        RealTcpServer server = new RealTcpServer(retryTwice(), Echo.READER, SenderFactory.queue(8), acceptor,
+                System::nanoTime);
         server.onConnectionExit(exitHook).start();
         try (TestClient live = TestClient.connect(server.address())) {
             assertThat(live.roundTrip(new byte[] {1})).containsExactly(1);
@@ -135,5 +142,46 @@ class RealTcpServerTest {
             exitHook.release.countDown();
             server.close();
         }
+    }
+
+    @Test
+    void rejectsWithinTenSecondsGiveOneWarnLineAndTheNextLineCountsTheSuppressedOnes() throws Exception {
+        int rejects = 20;
+        AtomicLong nanoTime = new AtomicLong(1_000);
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            RealTcpServer server = new RealTcpServer(Echo.loopback().maxConn(1).build(), Echo.READER,
+                    SenderFactory.queue(8), UnaryOperator.identity(), nanoTime::get);
+            server.start();
+            try (TestClient held = TestClient.connect(server.address())) {
+                assertThat(held.roundTrip(new byte[] {1})).containsExactly(1);
+                // The server counts and logs (or suppresses) a reject before it closes the socket,
+                // so each rejectOne returns after the limiter has seen that reject.
+                for (int i = 0; i < rejects; i++) {
+                    rejectOne(server);
+                }
+                nanoTime.addAndGet(TimeUnit.SECONDS.toNanos(10));
+                rejectOne(server);
+            } finally {
+                Echo.stop(server);
+            }
+
+            List<ILoggingEvent> lines = log.events("server.reject");
+            assertThat(lines).hasSize(2);
+            assertThat(lines).allSatisfy(e -> assertThat(e.getLevel().toString()).isEqualTo("WARN"));
+            Map<String, Object> first = LogCapture.fields(lines.get(0));
+            assertThat(first).containsEntry("reason", "maxConn").containsEntry("maxConn", 1)
+                    .containsEntry("suppressed", 0L).containsEntry("rejectedTotal", 1L);
+            Map<String, Object> second = LogCapture.fields(lines.get(1));
+            assertThat(second).containsEntry("suppressed", (long) rejects - 1)
+                    .containsEntry("rejectedTotal", (long) rejects + 1);
+        }
+    }
+
+    private static void rejectOne(RealTcpServer server) throws IOException {
+        long before = server.rejectedCount();
+        try (TestClient c = TestClient.connect(server.address())) {
+            assertThat(c.awaitClosedByServer()).isTrue();
+        }
+        assertThat(server.rejectedCount()).isEqualTo(before + 1);
     }
 }
