@@ -77,6 +77,13 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void theEmptyAddressOfGoIsAcceptedAndKept() {
+        ServerConfig c = ServerConfigJson.read("{\"address\": \"\"}");
+        assertThat(c.address()).isEmpty();
+        assertThat(ServerConfigJson.read(ServerConfigJson.write(c))).isEqualTo(c);
+    }
+
+    @Test
     void readsFromAFile(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("server.json");
         Files.writeString(f, "{\"maxConn\": 10}");
