@@ -49,13 +49,19 @@ public final class ServerConfigJson {
     private ServerConfigJson() {}
 
     /**
-     * A Jackson module that reads {@link Duration} from Go or ISO-8601 strings (rejecting bare
-     * numbers) and writes it in Go form, for use in an application's own {@link ObjectMapper}.
+     * A Jackson module for an application's own {@link ObjectMapper}: it reads {@link Duration}
+     * from Go or ISO-8601 strings (rejecting bare numbers) and writes it in Go form, and it reads
+     * {@link ServerConfig} — at the top level or as a field of the application's config — exactly
+     * as {@link #read(String)} does: absent fields take the defaults (without it Jackson would
+     * leave them at null, 0 and false, and {@code maxConn} 0 means no limit), unknown fields and
+     * bad values are rejected by name. The mapper writes a {@link ServerConfig} with the same
+     * fields as {@link #write(ServerConfig)}.
      */
     public static Module module() {
-        SimpleModule m = new SimpleModule("stcp-durations");
+        SimpleModule m = new SimpleModule("stcp");
         m.addDeserializer(Duration.class, new DurationDeserializer());
         m.addSerializer(Duration.class, new DurationSerializer());
+        m.addDeserializer(ServerConfig.class, new ServerConfigDeserializer());
         return m;
     }
 
@@ -187,6 +193,19 @@ public final class ServerConfigJson {
                         + " (expected: a duration string like \"50ms\", \"5µs\" or \"PT0.05S\"; a bare number has no unit)");
             }
             return duration(field, ctxt.readTree(p));
+        }
+    }
+
+    private static final class ServerConfigDeserializer extends StdDeserializer<ServerConfig> {
+        private static final long serialVersionUID = 1L;
+
+        ServerConfigDeserializer() {
+            super(ServerConfig.class);
+        }
+
+        @Override
+        public ServerConfig deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            return fromTree(ctxt.readTree(p));
         }
     }
 
