@@ -67,8 +67,18 @@ public final class ServerConfigJson {
 
     /** Reads a config from {@code file}. */
     public static ServerConfig read(Path file) {
+        return read(file, ServerConfig.defaults());
+    }
+
+    /**
+     * Reads a config from {@code file} whose absent fields take the values of {@code base} instead
+     * of the defaults, e.g. an application's own default address.
+     */
+    public static ServerConfig read(Path file, ServerConfig base) {
         try (InputStream in = Files.newInputStream(file)) {
-            return read(in);
+            return fromTree(MAPPER.readTree(in), base);
+        } catch (JsonProcessingException e) {
+            throw malformed(e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
         }
@@ -77,7 +87,7 @@ public final class ServerConfigJson {
     /** Reads a config from a stream (not closed). */
     public static ServerConfig read(InputStream in) {
         try {
-            return fromTree(MAPPER.readTree(in));
+            return fromTree(MAPPER.readTree(in), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -88,7 +98,7 @@ public final class ServerConfigJson {
     /** Reads a config from a JSON document. */
     public static ServerConfig read(String json) {
         try {
-            return fromTree(MAPPER.readTree(json));
+            return fromTree(MAPPER.readTree(json), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             throw malformed(e);
         }
@@ -109,12 +119,12 @@ public final class ServerConfigJson {
         return n.toPrettyString();
     }
 
-    private static ServerConfig fromTree(JsonNode root) {
+    private static ServerConfig fromTree(JsonNode root, ServerConfig base) {
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("server config: expected a JSON object, got "
                     + (root == null ? "nothing" : root.getNodeType().toString().toLowerCase()));
         }
-        ServerConfig.Builder b = ServerConfig.builder();
+        ServerConfig.Builder b = base.toBuilder();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String field = e.getKey();
@@ -205,7 +215,7 @@ public final class ServerConfigJson {
 
         @Override
         public ServerConfig deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            return fromTree(ctxt.readTree(p));
+            return fromTree(ctxt.readTree(p), ServerConfig.defaults());
         }
     }
 

@@ -90,6 +90,16 @@ class ServerConfigJsonTest {
         assertThat(ServerConfigJson.read(f).maxConn()).isEqualTo(10);
     }
 
+    @Test
+    void readingAFileOverABaseKeepsTheBaseForAbsentFields(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("server.json");
+        Files.writeString(f, "{\"maxConn\": 10}");
+        ServerConfig base = ServerConfig.builder().address("127.0.0.1:9000").tcpNoDelay(false).build();
+        assertThat(ServerConfigJson.read(f, base)).isEqualTo(base.toBuilder().maxConn(10).build());
+        Files.writeString(f, "{\"address\": \":7000\"}");
+        assertThat(ServerConfigJson.read(f, base).address()).isEqualTo(":7000");
+    }
+
     record Timeouts(Duration idle) {}
 
     @Test
