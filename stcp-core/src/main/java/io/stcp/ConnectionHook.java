@@ -14,15 +14,26 @@ public interface ConnectionHook {
     /** Handles the event for the connection behind {@code sender}. */
     void onEvent(Sender sender) throws Exception;
 
-    /** This hook, then {@code next}; {@code next} runs even if this one throws (which is rethrown after). */
+    /**
+     * This hook, then {@code next}. {@code next} runs even if this one throws; this hook's exception
+     * is then rethrown after it, with whatever {@code next} threw added as
+     * {@linkplain Throwable#addSuppressed suppressed}. If only {@code next} throws, its exception is
+     * thrown.
+     */
     default ConnectionHook andThen(ConnectionHook next) {
         java.util.Objects.requireNonNull(next, "next");
         return sender -> {
             try {
                 onEvent(sender);
-            } finally {
-                next.onEvent(sender);
+            } catch (Throwable first) {
+                try {
+                    next.onEvent(sender);
+                } catch (Throwable second) {
+                    first.addSuppressed(second);
+                }
+                throw first;
             }
+            next.onEvent(sender);
         };
     }
 }

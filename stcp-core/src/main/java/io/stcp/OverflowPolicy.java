@@ -3,8 +3,10 @@ package io.stcp;
 /**
  * What a {@link QueueSender} does when a put would exceed its message or byte limit.
  *
- * <p>Whatever the policy, a single message larger than the byte limit is rejected with
- * {@link QueueFullException}: no amount of waiting or dropping would make room for it.
+ * <p>Whatever the policy, a single message larger than the byte limit, or a keyed batch with more
+ * distinct keys than the message limit (or more bytes than the byte limit, counting each key's
+ * last value), is rejected with {@link QueueFullException}: no amount of waiting or dropping would
+ * make room for it. A keyed batch goes in whole or not at all, and never past either limit.
  */
 public enum OverflowPolicy {
     /** Throw {@link QueueFullException} at once (the default, as in Go). */

@@ -79,10 +79,16 @@ public interface Sender {
     int close();
 
     /**
-     * Closes after the queue is written: new puts fail at once, the queued messages are written,
+     * Closes after the queue is written (as {@link QueueSender} implements it; see below for the
+     * default): new puts fail at once, the queued messages are written,
      * the output is shut down (FIN), then the connection closes. If that has not happened within
      * {@code timeout}, the connection is closed and the rest discarded. Blocks until done.
      * Must not be called from the send thread.
+     *
+     * <p>The default implementation does <em>not</em> flush: it just calls {@link #close()},
+     * discarding whatever is queued, and returns its count. A custom sender that should drain on a
+     * graceful close must override this method: {@link TcpServer#shutdown(Duration)}, and a
+     * {@link ConnectionRunner} whose peer closed its output, call it to drain.
      *
      * @return how many queued messages were discarded, 0 when everything was written
      */

@@ -15,7 +15,14 @@ public interface SenderFactory {
     /** Makes a sender for {@code connection}. */
     Sender create(Connection connection) throws Exception;
 
-    /** A factory of {@link QueueSender}s with the given capacity in messages (0 = unbounded). */
+    /**
+     * A factory of {@link QueueSender}s holding at most {@code capacity} messages each, with the
+     * other {@linkplain QueueSender#options() options} at their defaults.
+     *
+     * @param capacity maximum queued messages per connection; at least 1. For a queue without a
+     *     message limit use {@code QueueSender.options().unbounded()::build}.
+     * @throws IllegalArgumentException if {@code capacity < 1}
+     */
     static SenderFactory queue(int capacity) {
         QueueSender.Options options = QueueSender.options().capacity(capacity);
         return options::build;

@@ -12,8 +12,10 @@ import java.util.Objects;
  * {@code stcp-jackson} module) yields a working configuration.
  *
  * @param address        where to listen: {@code ":9000"} (all interfaces), {@code "127.0.0.1:9000"},
- *                       {@code "[::1]:9000"}, or {@code "host:0"} to pick a free port. Default
- *                       {@code ":0"}.
+ *                       {@code "[::1]:9000"}, or {@code "host:0"} to pick a free port. The empty
+ *                       string, the address of Go's {@code DefaultServerAcceptCnf}, means
+ *                       {@code ":0"}: all interfaces, a free port (as {@code net.Listen("tcp", "")}
+ *                       does in Go); it is kept as given. Default {@code ":0"}.
  * @param acceptDelay    first back-off after a failed accept, doubled on each consecutive failure.
  *                       Default 5µs; must be positive (a zero delay would spin).
  * @param acceptMaxDelay the back-off never exceeds this. Default 50ms; must be {@code >= acceptDelay}.

@@ -21,8 +21,13 @@ import java.util.concurrent.CompletableFuture;
  * {@link #address()} is valid as soon as it returns — then accepts in the background.
  * {@link #close()} stops listening and ends every live connection through the normal exit-hook
  * flow; {@link #shutdown(Duration)} does the same gracefully. {@link #termination()} completes once
- * the server is closed and every connection has exited, or exceptionally with an
- * {@link AcceptException} if the accept loop gives up.
+ * the server is closed and every connection has exited.
+ *
+ * <p><b>Failure.</b> If the accept loop gives up ({@link ServerConfig#acceptMaxRetry()} failures
+ * in a row, logged as {@code server.accept.failed} at ERROR), the server closes itself as
+ * {@link #close()} does: it stops listening and ends every live connection, discarding what their
+ * senders still queue. {@link #termination()} then completes exceptionally with the
+ * {@link AcceptException}, still only once every connection has exited.
  *
  * <p><b>Thread safety.</b> All methods are safe from any thread.
  */
@@ -78,19 +83,26 @@ public interface TcpServer extends AutoCloseable {
     /**
      * Shuts down gracefully: stops listening, lets every connection write what is already queued
      * (new puts are refused) and close, and at the deadline closes whatever is left. Returns after
-     * every exit hook has run, or after a further 5s if a reader ignores the close.
+     * every exit hook has run, or after a further 5s if a reader ignores the close. If the accept
+     * loop has given up, the connections are already being closed without draining: this waits
+     * for them the same way, returns false, and does not throw (see {@link #awaitTermination()}).
      *
-     * @return true if every connection drained and exited within {@code grace}
+     * @return true if every connection drained and exited within {@code grace}; false if not, or if
+     *     the accept loop gave up
      */
     boolean shutdown(Duration grace) throws InterruptedException;
 
-    /** Completes when the server is closed and all connections have exited; exceptionally if accepting failed. */
+    /**
+     * Completes once, when the server is closed and all connections have exited: normally after
+     * {@link #close()} or {@link #shutdown(Duration)}, exceptionally with the
+     * {@link AcceptException} if the accept loop gave up (which closes the server).
+     */
     CompletableFuture<Void> termination();
 
     /**
      * Waits for {@link #termination()}.
      *
-     * @throws AcceptException if the accept loop gave up
+     * @throws AcceptException if the accept loop gave up; thrown once every connection has exited
      */
     void awaitTermination() throws InterruptedException, AcceptException;
 
@@ -98,7 +110,7 @@ public interface TcpServer extends AutoCloseable {
      * Waits at most {@code timeout} for {@link #termination()}.
      *
      * @return false on timeout
-     * @throws AcceptException if the accept loop gave up
+     * @throws AcceptException if the accept loop gave up; thrown once every connection has exited
      */
     boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException;
 }

@@ -7,12 +7,18 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
@@ -110,6 +116,87 @@ class ConflationTest {
                     new Sender.IntKeyed(2, msg("b2"))));
             sender.putAllStringKeyed(List.of(new Sender.StringKeyed("s", msg("not-room"))).subList(0, 0));
             assertThat(writeOut(p, sender)).containsExactly("a2", "p", "b2");
+        }
+    }
+
+    @Test
+    void aBatchUnderDropOldestRecountsKeysItDroppedAndNeverExceedsTheCapacity() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(2).conflating(true)
+                    .overflow(OverflowPolicy.DROP_OLDEST).build(p.server);
+            sender.put(1, msg("a"));
+            sender.put(2, msg("b"));
+            // Key 1 would conflate, key 3 needs a slot; dropping the oldest drops key 1 itself, so
+            // the batch then needs two slots and key 2 must go too.
+            sender.putAllIntKeyed(List.of(new Sender.IntKeyed(1, msg("x")), new Sender.IntKeyed(3, msg("y"))));
+            assertThat(sender.stats().pendingMessages()).isEqualTo(2);
+            assertThat(sender.stats().dropped()).isEqualTo(2);
+            assertThat(writeOut(p, sender)).containsExactly("x", "y");
+        }
+    }
+
+    @Test
+    void aBatchThatCouldNeverFitIsRejectedUnderDropOldestWithoutDroppingAnything() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(2).conflating(true)
+                    .overflow(OverflowPolicy.DROP_OLDEST).build(p.server);
+            sender.put(1, msg("a"));
+            sender.put(2, msg("b"));
+            assertThatThrownBy(() -> sender.putAllIntKeyed(List.of(new Sender.IntKeyed(1, msg("x")),
+                    new Sender.IntKeyed(2, msg("y")), new Sender.IntKeyed(3, msg("z")))))
+                    .isInstanceOf(QueueFullException.class).hasMessageContaining("batch of 3 keys");
+            assertThat(sender.stats().dropped()).isZero();
+            assertThat(sender.stats().rejected()).isEqualTo(1);
+            assertThat(writeOut(p, sender)).containsExactly("a", "b");
+        }
+    }
+
+    @Test
+    void aBatchUnderBlockRecountsKeysTheSendLoopWroteWhileItWaitedAndNeverExceedsTheCapacity() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(2).conflating(true).overflow(OverflowPolicy.BLOCK)
+                    .blockTimeout(Duration.ofSeconds(30)).build(p.server);
+            // Key 1's first value is too big for the socket buffers: the send loop takes it alone
+            // (a batch stops at 256 KiB) and stays in its write until the client reads.
+            byte[] big = new byte[4 << 20];
+            Arrays.fill(big, (byte) 'B');
+            sender.put(1, big);
+            sender.put(2, msg("b"));
+            AtomicInteger pendingAfterBatch = new AtomicInteger(-1);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread producer = Thread.ofVirtual().start(() -> {
+                try {
+                    sender.putAllIntKeyed(List.of(new Sender.IntKeyed(1, msg("x")), new Sender.IntKeyed(3, msg("y"))));
+                    pendingAfterBatch.set(sender.stats().pendingMessages());
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            Awaitility.await().until(() -> producer.getState() == Thread.State.TIMED_WAITING);
+            Thread loop = Thread.ofVirtual().start(() -> {
+                try {
+                    sender.sendLoop();
+                } catch (Exception ignored) {
+                    // closed at the end
+                }
+            });
+            // The send loop has taken key 1 (and is stuck writing it): the batch must now find a
+            // slot for key 1 as well, so it waits until key 2 is taken too.
+            Awaitility.await().until(() -> sender.stats().pendingMessages() != 2);
+
+            InputStream in = Channels.newInputStream(p.client);
+            assertThat(in.readNBytes(big.length)).isEqualTo(big);
+            List<String> rest = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                int n = in.read();
+                rest.add(new String(in.readNBytes(n)));
+            }
+            producer.join(10_000);
+            assertThat(failure.get()).isNull();
+            assertThat(pendingAfterBatch.get()).as("queued right after the batch went in").isBetween(0, 2);
+            assertThat(rest).containsExactly("b", "x", "y");
+            sender.close();
+            loop.join();
         }
     }
 

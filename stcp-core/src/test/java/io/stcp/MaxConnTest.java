@@ -9,8 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
 
 class MaxConnTest {
     private static final int MAX = 8;
@@ -94,5 +97,34 @@ class MaxConnTest {
             all.forEach(MaxConnTest::closeQuietly);
             Echo.stop(server);
         }
+    }
+
+    @Test
+    void theConnectionCountNeverReadsAboveMaxConnWhileConnectionsAreRejected() throws Exception {
+        int rejects = 500; // each one had the old count at maxConn + 1 for a moment
+        TcpServer server = TcpServer.create(Echo.loopback().maxConn(1).build(), Echo.READER, SenderFactory.queue(8))
+                .start();
+        AtomicBoolean sampling = new AtomicBoolean(true);
+        AtomicInteger highest = new AtomicInteger();
+        Thread sampler = Thread.ofPlatform().start(() -> {
+            while (sampling.get()) {
+                highest.accumulateAndGet(server.connectionCount(), Math::max);
+            }
+        });
+        try (TestClient held = TestClient.connect(server.address())) {
+            assertThat(pingSucceeds(held)).isTrue();
+            for (int i = 0; i < rejects; i++) {
+                try (TestClient c = TestClient.connect(server.address())) {
+                    assertThat(c.awaitClosedByServer()).isTrue();
+                }
+            }
+            Awaitility.await().until(() -> server.rejectedCount() == rejects);
+        } finally {
+            sampling.set(false);
+            sampler.join();
+            Echo.stop(server);
+        }
+        assertThat(highest.get()).as("the highest connectionCount() seen while %d connects were rejected", rejects)
+                .isEqualTo(1);
     }
 }

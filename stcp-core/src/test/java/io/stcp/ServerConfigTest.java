@@ -3,6 +3,8 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -55,5 +57,19 @@ class ServerConfigTest {
     @ValueSource(strings = {":9000", "127.0.0.1:9000", "[::1]:0", "localhost:0"})
     void goStyleAddressesAreAccepted(String address) {
         assertThat(ServerConfig.builder().address(address).build().address()).isEqualTo(address);
+    }
+
+    @Test
+    void theEmptyAddressOfGoListensOnAllInterfacesOnAFreePort() throws Exception {
+        ServerConfig c = ServerConfig.builder().address("").build();
+        assertThat(c.address()).isEmpty();
+        TcpServer server = TcpServer.create(c, Echo.READER, SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            assertThat(server.address().getAddress().isAnyLocalAddress()).isTrue();
+            assertThat(server.address().getPort()).isPositive();
+            assertThat(client.roundTrip(new byte[] {7})).containsExactly(7);
+        } finally {
+            Echo.stop(server);
+        }
     }
 }

@@ -19,6 +19,10 @@ import java.util.function.Consumer;
  * successful accept resets the delay and the failure count. With {@code maxRetry = N > 0} the loop
  * retries N times; the (N+1)th failure in a row ends it with an {@link AcceptException}. A closed
  * listener, or an interrupt, ends it normally.
+ *
+ * <p>A handler that throws (a bug, or a connection thread that cannot be started) costs only that
+ * connection: the channel is closed, a WARN line {@code server.accept.handler.failed} is written
+ * (at most once a second, with the number suppressed) and the loop goes on accepting.
  */
 public final class AcceptLoop {
 
@@ -44,6 +48,7 @@ public final class AcceptLoop {
     private final Sleeper sleeper;
     private final BooleanSupplier closed;
     private final RateLimiter errorLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final RateLimiter handlerErrorLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
 
     public AcceptLoop(Acceptor acceptor, Consumer<SocketChannel> handler, Duration initialDelay, Duration maxDelay,
                       int maxRetry, Sleeper sleeper, BooleanSupplier closed) {
@@ -99,7 +104,32 @@ public final class AcceptLoop {
             }
             failures = 0;
             delay = 0;
-            handler.accept(channel);
+            try {
+                handler.accept(channel);
+            } catch (RuntimeException | Error e) {
+                handlerFailed(channel, e);
+            }
+        }
+    }
+
+    private void handlerFailed(SocketChannel channel, Throwable e) {
+        Object remote = null;
+        if (channel != null) {
+            try {
+                remote = channel.getRemoteAddress();
+            } catch (IOException | RuntimeException ignored) {
+                // closed meanwhile: log without it
+            }
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing is best effort
+            }
+        }
+        long held = handlerErrorLog.tryAcquire();
+        if (held >= 0) {
+            Log.SERVER.atWarn().setMessage("server.accept.handler.failed").addKeyValue("remote", remote)
+                    .addKeyValue("suppressed", held).setCause(e).log();
         }
     }
 }

@@ -2,11 +2,17 @@ package io.stcp.internal;
 
 import java.net.InetSocketAddress;
 
-/** Parses Go-style listen addresses: {@code ":9000"}, {@code "host:9000"}, {@code "[::1]:9000"}. */
+/**
+ * Parses Go-style listen addresses: {@code ":9000"}, {@code "host:9000"}, {@code "[::1]:9000"}, and
+ * {@code ""}, which is {@code ":0"} as in Go's {@code net.Listen("tcp", "")}.
+ */
 public record HostPort(String host, int port) {
 
     /** Parses {@code address}; throws {@link IllegalArgumentException} naming it when malformed. */
     public static HostPort parse(String address) {
+        if (address.isEmpty()) {
+            return new HostPort("", 0); // Go's DefaultServerAcceptCnf address: all interfaces, a free port
+        }
         int colon = address.lastIndexOf(':');
         if (colon < 0) {
             throw bad(address, "missing ':port'");

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * Lets an event through at most once per interval and counts the ones it held back, so that a
@@ -8,12 +9,19 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class RateLimiter {
     private final long intervalNanos;
+    private final LongSupplier nanoClock;
     private final AtomicLong nextNanos;
     private final AtomicLong suppressed = new AtomicLong();
 
     RateLimiter(long intervalNanos) {
+        this(intervalNanos, System::nanoTime);
+    }
+
+    /** A limiter reading the time from {@code nanoClock} ({@link System#nanoTime()} but in tests). */
+    RateLimiter(long intervalNanos, LongSupplier nanoClock) {
         this.intervalNanos = intervalNanos;
-        this.nextNanos = new AtomicLong(System.nanoTime());
+        this.nanoClock = nanoClock;
+        this.nextNanos = new AtomicLong(nanoClock.getAsLong());
     }
 
     /**
@@ -23,7 +31,7 @@ final class RateLimiter {
      *     one that was (0 or more)
      */
     long tryAcquire() {
-        long now = System.nanoTime();
+        long now = nanoClock.getAsLong();
         long next = nextNanos.get();
         if (now - next >= 0 && nextNanos.compareAndSet(next, now + intervalNanos)) {
             return suppressed.getAndSet(0);

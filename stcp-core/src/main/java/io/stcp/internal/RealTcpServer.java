@@ -26,6 +26,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+import java.util.function.UnaryOperator;
 
 /**
  * The {@link TcpServer} implementation.
@@ -33,11 +35,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>States: NEW → RUNNING ({@link #start()}) → CLOSED ({@link #close()}), or NEW → CLOSED.
  * {@link #lock} guards the state and the listener, so start and close never race on it.
  *
- * <p>Connection counting: the accept thread increments {@link #live} before it runs a connection
- * and takes it back if that exceeds the limit, so the count never passes {@code maxConn}; each
- * connection decrements it after its exit hooks. A connection registered after {@link #close()}
- * has walked {@link #connections} sees {@link #closed} and exits at once (both are volatile/CHM
- * writes made before the other side reads them).
+ * <p>Connection counting: before it runs a connection the accept thread takes a slot in
+ * {@link #live} with a compare-and-set that refuses to go past {@code maxConn}, so the count never
+ * reads above the limit, not even for a moment; each connection gives its slot back after its
+ * exit hooks, and a connection that never started gives it back at once. A connection registered
+ * after {@link #close()} has walked {@link #connections} sees {@link #closed} and exits at once
+ * (both are volatile/CHM writes made before the other side reads them).
+ *
+ * <p>Accept failure: when the accept loop gives up, {@link #acceptFailure} is set before
+ * {@link #acceptEnded} (both volatile, so whoever sees the loop ended sees the failure), then the
+ * server closes itself as {@link #close()} does; {@link #termination} completes exceptionally with
+ * the failure once the last connection has exited, like a normal termination.
  */
 public final class RealTcpServer implements TcpServer {
     private static final int NEW = 0;
@@ -59,18 +67,33 @@ public final class RealTcpServer implements TcpServer {
     private ReadinessSource transport;          // set by start(), before the accept thread starts
     private volatile boolean closed;
     private volatile boolean acceptEnded;
+    private volatile AcceptException acceptFailure;
 
     private final AtomicInteger live = new AtomicInteger();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
-    private final RateLimiter rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
+    private final RateLimiter rejectLog;
+    private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
     private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
+        this(config, reader, senderFactory, UnaryOperator.identity(), System::nanoTime);
+    }
+
+    /**
+     * A server with test seams.
+     *
+     * @param acceptors wraps the listener's accept call, e.g. to inject accept failures
+     * @param nanoClock the clock of the rate-limited {@code server.reject} line
+     */
+    RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory,
+                  UnaryOperator<AcceptLoop.Acceptor> acceptors, LongSupplier nanoClock) {
         this.config = Objects.requireNonNull(config, "config");
         this.reader = Objects.requireNonNull(reader, "reader");
         this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
+        this.acceptors = Objects.requireNonNull(acceptors, "acceptors");
+        this.rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10), nanoClock);
     }
 
     @Override
@@ -107,7 +130,7 @@ public final class RealTcpServer implements TcpServer {
             listener = ch;
             address = (InetSocketAddress) ch.getLocalAddress();
             state = RUNNING;
-            AcceptLoop loop = new AcceptLoop(ch::accept, this::onAccepted, config.acceptDelay(),
+            AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                     config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
             Threads.start("stcp-accept-" + address.getPort(), () -> acceptLoop(loop));
         } finally {
@@ -121,28 +144,60 @@ public final class RealTcpServer implements TcpServer {
     private void acceptLoop(AcceptLoop loop) {
         try {
             loop.run();
-            acceptEnded = true;
-            maybeTerminate();
         } catch (AcceptException e) {
-            acceptEnded = true;
             Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", address).setCause(e).log();
-            termination.completeExceptionally(e);
+            acceptFailure = e;
+            acceptEnded = true;
+            close(); // stop listening and end the live connections; termination fails once they exited
+            return;
         }
+        acceptEnded = true;
+        maybeTerminate();
     }
 
     private void onAccepted(SocketChannel channel) {
-        if (live.incrementAndGet() > config.effectiveMaxConn()) {
-            live.decrementAndGet();
+        if (!takeSlot()) {
             long total = rejected.incrementAndGet();
-            closeQuietly(channel);
             long held = rejectLog.tryAcquire();
             if (held >= 0) {
                 Log.SERVER.atWarn().setMessage("server.reject").addKeyValue("reason", "maxConn")
                         .addKeyValue("maxConn", config.maxConn()).addKeyValue("suppressed", held)
                         .addKeyValue("rejectedTotal", total).log();
             }
+            closeQuietly(channel); // after the count and the log: a peer that sees the close sees both done
             return;
         }
+        boolean running = false;
+        try {
+            running = run(channel);
+        } finally {
+            if (!running) {
+                // The peer went away before its connection could start, or starting it threw (the
+                // accept loop logs that and carries on): the slot is ours to give back.
+                closeQuietly(channel);
+                live.decrementAndGet();
+                maybeTerminate();
+            }
+        }
+    }
+
+    /** Takes a connection slot unless {@code maxConn} connections are live. */
+    private boolean takeSlot() {
+        int max = config.effectiveMaxConn();
+        for (int n = live.get(); n < max; n = live.get()) {
+            if (live.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Starts a runner for {@code channel}, which then owns the slot ({@link #onExited}).
+     *
+     * @return false if the peer went away first
+     */
+    private boolean run(SocketChannel channel) {
         RealConnection connection;
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
@@ -152,13 +207,8 @@ public final class RealTcpServer implements TcpServer {
                 connection.firstFrameTimeout(config.firstFrameTimeout());
             }
         } catch (IOException | RuntimeException e) {
-            // the peer went away between accept and now
-            closeQuietly(channel);
-            live.decrementAndGet();
-            maybeTerminate();
-            return;
+            return false;
         }
-        accepted.incrementAndGet();
         long id = connection.id();
         RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, () -> onExited(id));
         ConnectionHook start = startHook;
@@ -169,11 +219,20 @@ public final class RealTcpServer implements TcpServer {
         if (exit != null) {
             runner.addExitHook(exit);
         }
+        accepted.incrementAndGet();
         connections.put(id, runner);
         if (closed) {
             runner.exit();
         }
-        runner.start();
+        try {
+            runner.start();
+        } catch (RuntimeException | Error e) {
+            connections.remove(id);
+            accepted.decrementAndGet();
+            connection.close();
+            throw e;
+        }
+        return true;
     }
 
     private void onExited(long id) {
@@ -184,9 +243,11 @@ public final class RealTcpServer implements TcpServer {
 
     private void maybeTerminate() {
         if (closed && acceptEnded && live.get() == 0 && !termination.isDone()) {
-            if (termination.complete(null)) {
+            AcceptException failure = acceptFailure;
+            if (failure == null ? termination.complete(null) : termination.completeExceptionally(failure)) {
                 Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
-                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get()).log();
+                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get())
+                        .addKeyValue("acceptFailed", failure != null).log();
             }
         }
     }
@@ -287,7 +348,7 @@ public final class RealTcpServer implements TcpServer {
         } catch (TimeoutException e) {
             return false;
         } catch (ExecutionException e) {
-            return false;
+            return false; // the accept loop gave up: the connections were closed, not drained
         }
     }
 

@@ -133,28 +133,50 @@ public final class SendQueue {
         putAll(keys, values);
     }
 
-    /** Puts every pair or none: room is made for the whole batch first. */
+    /**
+     * Puts every pair or none: room is made for the whole batch first.
+     *
+     * <p>What the batch needs depends on the queue: a key still queued is conflated in place and
+     * needs no slot, a key not queued needs one. Making room changes that — DROP_OLDEST may drop,
+     * and the send loop may drain while BLOCK waits, a message the batch would have conflated
+     * into — so the need is counted again after every change until the batch fits as the queue
+     * is now. Dropping or draining a batch key frees a slot and costs one, so only the other
+     * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
+     * on their own can never fit and is rejected before anything is dropped.
+     */
     private void putAll(Object[] keys, byte[][] values) throws SlowConsumer {
         lock.lock();
         try {
             checkOpen();
-            // What the batch adds once conflated against the queue and against itself.
-            Map<Object, byte[]> last = new HashMap<>();
+            Map<Object, byte[]> last = new HashMap<>(); // the batch conflated against itself
+            long lastBytes = 0;
             for (int i = 0; i < keys.length; i++) {
-                last.put(keys[i], values[i]);
+                byte[] previous = last.put(keys[i], values[i]);
+                lastBytes += values[i].length - (previous == null ? 0 : previous.length);
             }
-            int newMessages = 0;
-            long addBytes = 0;
-            for (Map.Entry<Object, byte[]> e : last.entrySet()) {
-                Keyed existing = keyed == null ? null : keyed.get(e.getKey());
-                if (existing == null) {
-                    newMessages++;
-                    addBytes += e.getValue().length;
-                } else {
-                    addBytes += e.getValue().length - existing.bytes.length;
+            if ((maxMessages != 0 && last.size() > maxMessages) || (maxBytes != 0 && lastBytes > maxBytes)) {
+                rejected++;
+                throw new QueueFullException("batch of " + last.size() + " keys and " + lastBytes
+                        + " bytes exceeds the sender's limits (" + maxMessages + " messages, " + maxBytes + " bytes)");
+            }
+            long blockNanos = blockTimeoutNanos;
+            while (true) {
+                int newMessages = 0;
+                long addBytes = 0;
+                for (Map.Entry<Object, byte[]> e : last.entrySet()) {
+                    Keyed existing = keyed == null ? null : keyed.get(e.getKey());
+                    if (existing == null) {
+                        newMessages++;
+                        addBytes += e.getValue().length;
+                    } else {
+                        addBytes += e.getValue().length - existing.bytes.length;
+                    }
                 }
+                if (fits(newMessages, addBytes)) {
+                    break;
+                }
+                blockNanos = makeRoom(newMessages, Math.max(0, addBytes), blockNanos);
             }
-            makeRoom(newMessages, Math.max(0, addBytes));
             for (int i = 0; i < keys.length; i++) {
                 putKeyedLocked(keys[i], values[i], false);
             }
@@ -209,8 +231,18 @@ public final class SendQueue {
     }
 
     private void makeRoom(int messages, long add) throws SlowConsumer {
+        makeRoom(messages, add, blockTimeoutNanos);
+    }
+
+    /**
+     * Applies the overflow policy until {@code messages} more messages and {@code add} more bytes
+     * fit, waiting at most {@code blockNanos} under BLOCK.
+     *
+     * @return the block time left, for a caller that needs room again after this
+     */
+    private long makeRoom(int messages, long add, long blockNanos) throws SlowConsumer {
         if (fits(messages, add)) {
-            return;
+            return blockNanos;
         }
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
@@ -222,7 +254,7 @@ public final class SendQueue {
                 throw full();
             }
             case BLOCK -> {
-                long nanos = blockTimeoutNanos;
+                long nanos = blockNanos;
                 while (!fits(messages, add)) {
                     if (nanos <= 0) {
                         rejected++;
@@ -237,6 +269,7 @@ public final class SendQueue {
                     }
                     checkOpen();
                 }
+                return nanos;
             }
             case DROP_OLDEST -> {
                 while (!fits(messages, add) && !items.isEmpty()) {
@@ -252,6 +285,7 @@ public final class SendQueue {
                 throw new SlowConsumer(discarded);
             }
         }
+        return blockNanos;
     }
 
     private QueueFullException full() {

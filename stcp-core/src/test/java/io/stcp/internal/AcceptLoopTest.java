@@ -3,16 +3,25 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.stcp.AcceptException;
+import io.stcp.testing.LogCapture;
+import io.stcp.testing.TestClient;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** The accept loop's back-off and retry rules, driven through its accept and sleep seams. */
@@ -112,5 +121,50 @@ class AcceptLoopTest {
                 () -> true).run();
         assertThat(acceptor.calls).isEqualTo(1);
         assertThat(sleeps).isEmpty();
+    }
+
+    @Test
+    void aThrowingHandlerCostsOnlyItsConnectionAndTheLoopGoesOnAccepting() throws Exception {
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             LogCapture log = LogCapture.of("io.stcp.server")) {
+            InetSocketAddress address = (InetSocketAddress) listener.getLocalAddress();
+            AtomicInteger calls = new AtomicInteger();
+            BlockingQueue<SocketChannel> handled = new LinkedBlockingQueue<>();
+            AcceptLoop loop = new AcceptLoop(listener::accept, ch -> {
+                switch (calls.incrementAndGet()) {
+                    case 1 -> throw new IllegalStateException("handler bug");
+                    case 2 -> throw new OutOfMemoryError("unable to create a thread");
+                    default -> handled.add(ch);
+                }
+            }, Duration.ofNanos(us(5)), Duration.ofMillis(50), 1, AcceptLoop.Sleeper.REAL, () -> false);
+            AtomicReference<Throwable> ended = new AtomicReference<>();
+            Thread acceptThread = Thread.ofVirtual().start(() -> {
+                try {
+                    loop.run();
+                } catch (Throwable t) {
+                    ended.set(t);
+                }
+            });
+
+            for (int i = 0; i < 2; i++) {
+                try (TestClient failed = TestClient.connect(address)) {
+                    assertThat(failed.awaitClosedByServer()).as("connection %d closed by the loop", i + 1).isTrue();
+                }
+            }
+            try (TestClient served = TestClient.connect(address)) {
+                SocketChannel channel = handled.poll(10, TimeUnit.SECONDS);
+                assertThat(channel).as("the loop still accepts after two handler failures").isNotNull();
+                channel.close();
+            }
+
+            listener.close();
+            acceptThread.join(10_000);
+            assertThat(acceptThread.isAlive()).isFalse();
+            assertThat(ended.get()).as("the loop ended normally on the closed listener").isNull();
+            List<ILoggingEvent> failures = log.events("server.accept.handler.failed");
+            assertThat(failures).isNotEmpty();
+            assertThat(failures.get(0).getLevel().toString()).isEqualTo("WARN");
+            assertThat(failures.get(0).getThrowableProxy().getMessage()).isEqualTo("handler bug");
+        }
     }
 }

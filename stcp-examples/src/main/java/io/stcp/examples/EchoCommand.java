@@ -18,8 +18,11 @@ import picocli.CommandLine.Option;
 final class EchoCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(EchoCommand.class);
 
-    @Option(names = "--addr", description = "Listen address, e.g. 127.0.0.1:9000 or :9000 (default: 127.0.0.1:9000,"
-            + " or the config file's address).")
+    /** The address when neither --addr nor the config file gives one: loopback only, never all interfaces. */
+    static final String DEFAULT_ADDRESS = "127.0.0.1:9000";
+
+    @Option(names = "--addr", description = "Listen address, e.g. 127.0.0.1:9000 or :9000 (default: the config"
+            + " file's address; " + DEFAULT_ADDRESS + " when neither gives one).")
     String address;
 
     @Option(names = "--max-conn", description = "Maximum concurrent connections (0 = no limit).")
@@ -32,7 +35,8 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--write-timeout", description = "Write timeout, e.g. 5s or 500ms; 0 = none.")
     Duration writeTimeout;
 
-    @Option(names = "--config", description = "JSON server config (Go field names); options given here override it.")
+    @Option(names = "--config", description = "JSON server config (Go field names); options given here override it."
+            + " Absent fields take the defaults, but an absent address is " + DEFAULT_ADDRESS + ", not all interfaces.")
     Path config;
 
     @Option(names = "--write-inline", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -50,11 +54,23 @@ final class EchoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         System.setProperty("io.stcp.transport", transport);
-        ServerConfig.Builder b = (config == null ? ServerConfig.defaults() : ServerConfigJson.read(config)).toBuilder();
+        TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
+        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address()).log();
+        CountDownLatch stopped = Signals.onTermination(() -> server.shutdown(grace));
+        server.awaitTermination();
+        stopped.await();
+        return 0;
+    }
+
+    /**
+     * The server config: the defaults with {@link #DEFAULT_ADDRESS}, then the config file's fields,
+     * then the options given on the command line.
+     */
+    ServerConfig serverConfig() {
+        ServerConfig base = ServerConfig.builder().address(DEFAULT_ADDRESS).build();
+        ServerConfig.Builder b = (config == null ? base : ServerConfigJson.read(config, base)).toBuilder();
         if (address != null) {
             b.address(address);
-        } else if (config == null) {
-            b.address("127.0.0.1:9000");
         }
         if (maxConn != null) {
             b.maxConn(maxConn);
@@ -62,11 +78,6 @@ final class EchoCommand implements Callable<Integer> {
         if (writeTimeout != null) {
             b.writeTimeout(writeTimeout);
         }
-        TcpServer server = EchoServer.create(b.build(), queue, writeInline).start();
-        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address()).log();
-        CountDownLatch stopped = Signals.onTermination(() -> server.shutdown(grace));
-        server.awaitTermination();
-        stopped.await();
-        return 0;
+        return b.build();
     }
 }

@@ -2,18 +2,25 @@ package io.stcp.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.Durations;
+import io.stcp.ServerConfig;
 import java.io.BufferedReader;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.InputStreamReader;
 import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
-/** The echo command as a user runs it: a child JVM, real frames, SIGTERM. */
+/** The echo command as a user runs it (a child JVM, real frames, SIGTERM) and the config it builds. */
 class EchoCommandTest {
     private static final Pattern LISTENING = Pattern.compile("echo.listening address=\"?/?127\\.0\\.0\\.1:(\\d+)");
 
@@ -65,5 +72,29 @@ class EchoCommandTest {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** The config the echo command would listen with, given these arguments. */
+    private static ServerConfig configFor(String... args) {
+        EchoCommand command = new EchoCommand();
+        new CommandLine(command).registerConverter(Duration.class, Durations::parse).parseArgs(args);
+        return command.serverConfig();
+    }
+
+    @Test
+    void aConfigFileWithoutAnAddressListensOnLoopbackNotOnAllInterfaces(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("server.json"), "{\"maxConn\": 10}");
+        ServerConfig c = configFor("--config", file.toString());
+        assertThat(c.address()).isEqualTo("127.0.0.1:9000");
+        assertThat(c.maxConn()).isEqualTo(10);
+        assertThat(c.acceptDelay()).as("other absent fields keep the defaults").isEqualTo(ServerConfig.DEFAULT_ACCEPT_DELAY);
+    }
+
+    @Test
+    void theAddressComesFromTheOptionThenTheConfigFileThenTheLoopbackDefault(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("server.json"), "{\"address\": \":7000\"}");
+        assertThat(configFor().address()).isEqualTo("127.0.0.1:9000");
+        assertThat(configFor("--config", file.toString()).address()).isEqualTo(":7000");
+        assertThat(configFor("--config", file.toString(), "--addr", "127.0.0.1:0").address()).isEqualTo("127.0.0.1:0");
     }
 }

@@ -49,20 +49,36 @@ public final class ServerConfigJson {
     private ServerConfigJson() {}
 
     /**
-     * A Jackson module that reads {@link Duration} from Go or ISO-8601 strings (rejecting bare
-     * numbers) and writes it in Go form, for use in an application's own {@link ObjectMapper}.
+     * A Jackson module for an application's own {@link ObjectMapper}: it reads {@link Duration}
+     * from Go or ISO-8601 strings (rejecting bare numbers) and writes it in Go form, and it reads
+     * {@link ServerConfig} — at the top level or as a field of the application's config — exactly
+     * as {@link #read(String)} does: absent fields take the defaults (without it Jackson would
+     * leave them at null, 0 and false, and {@code maxConn} 0 means no limit), unknown fields and
+     * bad values are rejected by name. The mapper writes a {@link ServerConfig} with the same
+     * fields as {@link #write(ServerConfig)}.
      */
     public static Module module() {
-        SimpleModule m = new SimpleModule("stcp-durations");
+        SimpleModule m = new SimpleModule("stcp");
         m.addDeserializer(Duration.class, new DurationDeserializer());
         m.addSerializer(Duration.class, new DurationSerializer());
+        m.addDeserializer(ServerConfig.class, new ServerConfigDeserializer());
         return m;
     }
 
     /** Reads a config from {@code file}. */
     public static ServerConfig read(Path file) {
+        return read(file, ServerConfig.defaults());
+    }
+
+    /**
+     * Reads a config from {@code file} whose absent fields take the values of {@code base} instead
+     * of the defaults, e.g. an application's own default address.
+     */
+    public static ServerConfig read(Path file, ServerConfig base) {
         try (InputStream in = Files.newInputStream(file)) {
-            return read(in);
+            return fromTree(MAPPER.readTree(in), base);
+        } catch (JsonProcessingException e) {
+            throw malformed(e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
         }
@@ -71,7 +87,7 @@ public final class ServerConfigJson {
     /** Reads a config from a stream (not closed). */
     public static ServerConfig read(InputStream in) {
         try {
-            return fromTree(MAPPER.readTree(in));
+            return fromTree(MAPPER.readTree(in), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -82,7 +98,7 @@ public final class ServerConfigJson {
     /** Reads a config from a JSON document. */
     public static ServerConfig read(String json) {
         try {
-            return fromTree(MAPPER.readTree(json));
+            return fromTree(MAPPER.readTree(json), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             throw malformed(e);
         }
@@ -103,12 +119,12 @@ public final class ServerConfigJson {
         return n.toPrettyString();
     }
 
-    private static ServerConfig fromTree(JsonNode root) {
+    private static ServerConfig fromTree(JsonNode root, ServerConfig base) {
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("server config: expected a JSON object, got "
                     + (root == null ? "nothing" : root.getNodeType().toString().toLowerCase()));
         }
-        ServerConfig.Builder b = ServerConfig.builder();
+        ServerConfig.Builder b = base.toBuilder();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String field = e.getKey();
@@ -187,6 +203,19 @@ public final class ServerConfigJson {
                         + " (expected: a duration string like \"50ms\", \"5µs\" or \"PT0.05S\"; a bare number has no unit)");
             }
             return duration(field, ctxt.readTree(p));
+        }
+    }
+
+    private static final class ServerConfigDeserializer extends StdDeserializer<ServerConfig> {
+        private static final long serialVersionUID = 1L;
+
+        ServerConfigDeserializer() {
+            super(ServerConfig.class);
+        }
+
+        @Override
+        public ServerConfig deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            return fromTree(ctxt.readTree(p), ServerConfig.defaults());
         }
     }
 

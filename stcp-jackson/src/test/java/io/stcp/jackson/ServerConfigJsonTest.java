@@ -77,10 +77,27 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void theEmptyAddressOfGoIsAcceptedAndKept() {
+        ServerConfig c = ServerConfigJson.read("{\"address\": \"\"}");
+        assertThat(c.address()).isEmpty();
+        assertThat(ServerConfigJson.read(ServerConfigJson.write(c))).isEqualTo(c);
+    }
+
+    @Test
     void readsFromAFile(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("server.json");
         Files.writeString(f, "{\"maxConn\": 10}");
         assertThat(ServerConfigJson.read(f).maxConn()).isEqualTo(10);
+    }
+
+    @Test
+    void readingAFileOverABaseKeepsTheBaseForAbsentFields(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("server.json");
+        Files.writeString(f, "{\"maxConn\": 10}");
+        ServerConfig base = ServerConfig.builder().address("127.0.0.1:9000").tcpNoDelay(false).build();
+        assertThat(ServerConfigJson.read(f, base)).isEqualTo(base.toBuilder().maxConn(10).build());
+        Files.writeString(f, "{\"address\": \":7000\"}");
+        assertThat(ServerConfigJson.read(f, base).address()).isEqualTo(":7000");
     }
 
     record Timeouts(Duration idle) {}
@@ -91,5 +108,32 @@ class ServerConfigJsonTest {
         assertThat(m.readValue("{\"idle\": \"1m30s\"}", Timeouts.class).idle()).isEqualTo(Duration.ofSeconds(90));
         assertThat(m.writeValueAsString(new Timeouts(Duration.ofMillis(50)))).isEqualTo("{\"idle\":\"50ms\"}");
         assertThatThrownBy(() -> m.readValue("{\"idle\": 5}", Timeouts.class)).hasMessageContaining("idle: 5");
+    }
+
+    record AppConfig(String name, ServerConfig server) {}
+
+    @Test
+    void theModuleMakesAnyObjectMapperReadServerConfigWithTheDefaultsForAbsentFields() throws Exception {
+        ObjectMapper m = new ObjectMapper().registerModule(ServerConfigJson.module());
+        assertThat(m.readValue("{\"address\": \":9000\"}", ServerConfig.class))
+                .as("maxConn 0 would mean no limit, tcpNoDelay false would turn Nagle on")
+                .isEqualTo(ServerConfig.builder().address(":9000").build());
+        assertThat(m.readValue("{}", ServerConfig.class)).isEqualTo(ServerConfig.defaults());
+        AppConfig app = m.readValue("{\"name\": \"edge\", \"server\": {\"maxConn\": 10}}", AppConfig.class);
+        assertThat(app.server()).isEqualTo(ServerConfig.builder().maxConn(10).build());
+        assertThatThrownBy(() -> m.readValue("{\"maxConns\": 10}", ServerConfig.class))
+                .hasMessageContaining("maxConns: unknown field");
+        assertThatThrownBy(() -> m.readValue("{\"maxConn\": -1}", ServerConfig.class))
+                .hasMessageContaining("maxConn: -1 (expected: >= 0)");
+    }
+
+    @Test
+    void theModuleWritesServerConfigAsWriteDoesAndReadsItBack() throws Exception {
+        ObjectMapper m = new ObjectMapper().registerModule(ServerConfigJson.module());
+        ServerConfig c = ServerConfig.builder().address("127.0.0.1:0").acceptDelay(Duration.ofNanos(1500))
+                .maxConn(0).tcpNoDelay(false).readIdleTimeout(Duration.ofSeconds(20)).build();
+        String json = m.writeValueAsString(c);
+        assertThat(m.readTree(json)).isEqualTo(m.readTree(ServerConfigJson.write(c)));
+        assertThat(m.readValue(json, ServerConfig.class)).isEqualTo(c);
     }
 }

@@ -1,0 +1,187 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import io.stcp.AcceptException;
+import io.stcp.ConnectionHook;
+import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
+import io.stcp.testing.TestClient;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/** Server behaviour that needs {@link RealTcpServer}'s seams: failing accepts, the log clock. */
+class RealTcpServerTest {
+
+    /** Accepts for real until {@link #fail} is set, then fails every accept as EMFILE would. */
+    private static final class FailingAcceptor implements UnaryOperator<AcceptLoop.Acceptor> {
+        final AtomicBoolean fail = new AtomicBoolean();
+
+        @Override
+        public AcceptLoop.Acceptor apply(AcceptLoop.Acceptor real) {
+            return () -> {
+                if (fail.get()) {
+                    throw new IOException("Too many open files");
+                }
+                SocketChannel ch = real.accept();
+                if (fail.get()) {
+                    ch.close();
+                    throw new IOException("Too many open files");
+                }
+                return ch;
+            };
+        }
+    }
+
+    /** An exit hook that signals when it starts and then holds the connection until released. */
+    private static final class HeldExitHook implements ConnectionHook {
+        final CountDownLatch started = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final AtomicBoolean done = new AtomicBoolean();
+
+        @Override
+        public void onEvent(io.stcp.Sender sender) throws InterruptedException {
+            started.countDown();
+            release.await(20, TimeUnit.SECONDS);
+            done.set(true);
+        }
+    }
+
+    private static ServerConfig retryTwice() {
+        return Echo.loopback().acceptMaxRetry(2).build();
+    }
+
+    @Test
+    void whenTheAcceptLoopGivesUpTheServerClosesItsConnectionsAndFailsTerminationOnceTheyExited()
+            throws Exception {
+        FailingAcceptor acceptor = new FailingAcceptor();
+        HeldExitHook exitHook = new HeldExitHook();
+        RealTcpServer server = new RealTcpServer(retryTwice(), Echo.READER, SenderFactory.queue(8), acceptor,
+                System::nanoTime);
+        server.onConnectionExit(exitHook).start();
+        try (TestClient live = TestClient.connect(server.address())) {
+            assertThat(live.roundTrip(new byte[] {1})).containsExactly(1);
+
+            acceptor.fail.set(true);
+            try (TestClient trigger = TestClient.connect(server.address())) {
+                assertThat(exitHook.started.await(10, TimeUnit.SECONDS))
+                        .as("the live connection is ended when the accept loop gives up").isTrue();
+                assertThat(server.termination()).as("termination waits for the exit hook").isNotDone();
+                assertThat(server.connectionCount()).isEqualTo(1);
+                assertThat(live.awaitClosedByServer()).isTrue();
+                assertThat(trigger.awaitClosedByServer()).isTrue();
+            }
+            assertThatThrownBy(() -> TestClient.connect(server.address()).close())
+                    .as("the listener is closed").isInstanceOf(ConnectException.class);
+
+            exitHook.release.countDown();
+            assertThatThrownBy(() -> server.awaitTermination(Duration.ofSeconds(10)))
+                    .isInstanceOf(AcceptException.class).hasMessageContaining("acceptMaxRetry=2")
+                    .hasRootCauseMessage("Too many open files");
+            assertThat(exitHook.done).as("exit hook finished before termination").isTrue();
+            assertThat(server.connectionCount()).isZero();
+            assertThatThrownBy(server::awaitTermination).isInstanceOf(AcceptException.class);
+        } finally {
+            exitHook.release.countDown();
+            server.close();
+        }
+    }
+
+    @Test
+    void shutdownAfterTheAcceptLoopGaveUpWaitsForTheExitHooksAndReturnsFalse() throws Exception {
+        FailingAcceptor acceptor = new FailingAcceptor();
+        HeldExitHook exitHook = new HeldExitHook();
+        RealTcpServer server = new RealTcpServer(retryTwice(), Echo.READER, SenderFactory.queue(8), acceptor,
+                System::nanoTime);
+        server.onConnectionExit(exitHook).start();
+        try (TestClient live = TestClient.connect(server.address())) {
+            assertThat(live.roundTrip(new byte[] {1})).containsExactly(1);
+            acceptor.fail.set(true);
+            try (TestClient trigger = TestClient.connect(server.address())) {
+                assertThat(exitHook.started.await(10, TimeUnit.SECONDS)).isTrue();
+            }
+
+            AtomicReference<Object> result = new AtomicReference<>();
+            AtomicBoolean hookDoneAtReturn = new AtomicBoolean();
+            Thread shutdown = Thread.ofVirtual().start(() -> {
+                try {
+                    result.set(server.shutdown(Duration.ofMinutes(1)));
+                    hookDoneAtReturn.set(exitHook.done.get());
+                } catch (Throwable t) {
+                    result.set(t);
+                }
+            });
+            Awaitility.await().until(() -> shutdown.getState() == Thread.State.WAITING
+                    || shutdown.getState() == Thread.State.TIMED_WAITING);
+            assertThat(shutdown.isAlive()).as("shutdown waits while an exit hook runs").isTrue();
+
+            exitHook.release.countDown();
+            shutdown.join(10_000);
+            assertThat(shutdown.isAlive()).as("shutdown returns without waiting out its grace").isFalse();
+            assertThat(result.get()).as("not drained: the accept failure closed the connections").isEqualTo(false);
+            assertThat(hookDoneAtReturn).isTrue();
+            assertThatThrownBy(() -> server.awaitTermination(Duration.ofSeconds(10)))
+                    .isInstanceOf(AcceptException.class);
+        } finally {
+            exitHook.release.countDown();
+            server.close();
+        }
+    }
+
+    @Test
+    void rejectsWithinTenSecondsGiveOneWarnLineAndTheNextLineCountsTheSuppressedOnes() throws Exception {
+        int rejects = 20;
+        AtomicLong nanoTime = new AtomicLong(1_000);
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            RealTcpServer server = new RealTcpServer(Echo.loopback().maxConn(1).build(), Echo.READER,
+                    SenderFactory.queue(8), UnaryOperator.identity(), nanoTime::get);
+            server.start();
+            try (TestClient held = TestClient.connect(server.address())) {
+                assertThat(held.roundTrip(new byte[] {1})).containsExactly(1);
+                // The server counts and logs (or suppresses) a reject before it closes the socket,
+                // so each rejectOne returns after the limiter has seen that reject.
+                for (int i = 0; i < rejects; i++) {
+                    rejectOne(server);
+                }
+                nanoTime.addAndGet(TimeUnit.SECONDS.toNanos(10));
+                rejectOne(server);
+            } finally {
+                Echo.stop(server);
+            }
+
+            List<ILoggingEvent> lines = log.events("server.reject");
+            assertThat(lines).hasSize(2);
+            assertThat(lines).allSatisfy(e -> assertThat(e.getLevel().toString()).isEqualTo("WARN"));
+            Map<String, Object> first = LogCapture.fields(lines.get(0));
+            assertThat(first).containsEntry("reason", "maxConn").containsEntry("maxConn", 1)
+                    .containsEntry("suppressed", 0L).containsEntry("rejectedTotal", 1L);
+            Map<String, Object> second = LogCapture.fields(lines.get(1));
+            assertThat(second).containsEntry("suppressed", (long) rejects - 1)
+                    .containsEntry("rejectedTotal", (long) rejects + 1);
+        }
+    }
+
+    private static void rejectOne(RealTcpServer server) throws IOException {
+        long before = server.rejectedCount();
+        try (TestClient c = TestClient.connect(server.address())) {
+            assertThat(c.awaitClosedByServer()).isTrue();
+        }
+        assertThat(server.rejectedCount()).isEqualTo(before + 1);
+    }
+}
