@@ -166,8 +166,12 @@ public final class QueueSender implements Sender {
 
     @Override
     public int closeAfterFlush(Duration timeout) {
+        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
         queue.closeGracefully();
         boolean flushed = awaitLoop(timeout);
+        if (flushed) {
+            support.lingerAfterFlush(Duration.ofNanos(deadline - System.nanoTime()));
+        }
         int discarded = close(); // 0 if the loop wrote everything, else what was still queued
         if (!flushed && awaitLoop(FAILED_WRITE_GRACE)) {
             discarded += unwritten; // the socket is closed, so a blocked write has failed by now

@@ -85,6 +85,12 @@ public interface Sender {
      * {@code timeout}, the connection is closed and the rest discarded. Blocks until done.
      * Must not be called from the send thread.
      *
+     * <p>When the connection is run by a {@link ConnectionRunner} whose reader is busy with input
+     * the peer is still sending, the close waits for the peer to close too (at most 2s, within
+     * {@code timeout}) while the runner reads and discards that input: closing a socket with input
+     * left unread makes the kernel reset the connection, which destroys the replies it has not
+     * yet delivered.
+     *
      * <p>The default implementation does <em>not</em> flush: it just calls {@link #close()},
      * discarding whatever is queued, and returns its count. A custom sender that should drain on a
      * graceful close must override this method: {@link TcpServer#shutdown(Duration)}, and a

@@ -25,7 +25,7 @@ class CustomSenderTest {
      * A sender implemented against the interface only: an unbounded queue, and a send loop that
      * writes each message with {@link Connection#write(byte[])}. Close discards what is queued.
      */
-    static final class MinimalSender implements Sender {
+    static class MinimalSender implements Sender {
         private static final byte[] STOP = new byte[0];
 
         private final Connection connection;
@@ -136,6 +136,27 @@ class CustomSenderTest {
             assertThat(exits).as("the exit hook ran once").hasValue(1);
             assertThat(in.read()).as("the peer sees the close").isEqualTo(-1);
             assertThat(runner.sender()).isSameAs(sender);
+        }
+    }
+
+    @Test
+    void aSendLoopThatIgnoresCloseIsInterruptedSoTheExitHooksStillRun() throws Exception {
+        // A broken custom sender: close() does not wake its loop, which waits for good.
+        BlockingQueue<Boolean> exited = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> new MinimalSender(conn) {
+                    @Override
+                    public void sendLoop() throws Exception {
+                        new java.util.concurrent.CountDownLatch(1).await();
+                    }
+                })
+                .onConnectionExit(s -> exited.add(true))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.close(); // EOF: the connection ends, and its send loop never returns by itself
+            assertThat(exited.poll(10, TimeUnit.SECONDS)).as("the exit hook ran").isTrue();
+            Awaitility.await().until(() -> server.connectionCount() == 0);
+        } finally {
+            Echo.stop(server);
         }
     }
 }

@@ -16,6 +16,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
 class GracefulCloseTest {
@@ -158,6 +160,62 @@ class GracefulCloseTest {
             assertThat(result.poll(20, TimeUnit.SECONDS)).isTrue();
             assertThat(exited.poll(5, TimeUnit.SECONDS)).isTrue();
             assertThat(server.termination()).isCompleted();
+        }
+    }
+
+    @RepeatedTest(3)
+    void shutdownDeliversEveryAcceptedReplyToAClientThatKeepsSending() throws Exception {
+        // The client never stops sending, so the server always has unread input when it closes.
+        // Closing then would reset the connection and destroy the replies still in its socket
+        // buffer; the server must read on until the client closes instead.
+        AtomicInteger accepted = new AtomicInteger();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            byte[] request = conn.readBytes(conn.readInt());
+            sender.put(Echo.frame(request));
+            accepted.incrementAndGet();
+        }, SenderFactory.queue(100_000)).start();
+        java.net.Socket client = new java.net.Socket();
+        client.setReceiveBufferSize(16 << 10);
+        client.connect(server.address());
+        client.setSoTimeout(TestClient.READ_TIMEOUT_MILLIS);
+        Thread writer = Thread.ofVirtual().start(() -> {
+            try {
+                java.io.OutputStream out = new java.io.BufferedOutputStream(client.getOutputStream(), 1 << 16);
+                byte[] request = Echo.frame(new byte[1000]);
+                while (true) {
+                    out.write(request);
+                }
+            } catch (java.io.IOException closed) {
+                // the test closed the socket
+            }
+        });
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> accepted.get() >= 3000);
+            java.util.concurrent.CompletableFuture<Boolean> shutdown = new java.util.concurrent.CompletableFuture<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    shutdown.complete(server.shutdown(Duration.ofSeconds(20)));
+                } catch (Throwable t) {
+                    shutdown.completeExceptionally(t);
+                }
+            });
+            DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(client.getInputStream()));
+            int replies = 0;
+            try {
+                while (true) {
+                    in.readFully(new byte[in.readInt()]);
+                    replies++;
+                }
+            } catch (EOFException end) {
+                // the server's FIN after the last reply
+            }
+            client.close(); // now the server sees our end too and closes
+            assertThat(shutdown.get(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(replies).isEqualTo(accepted.get());
+        } finally {
+            client.close();
+            writer.join();
+            Echo.stop(server);
         }
     }
 

@@ -71,4 +71,18 @@ class WriteTimeoutTest {
             Echo.stop(server);
         }
     }
+
+    @Test
+    void aWriteAfterCloseFailsAndLeavesNothingWatched() throws Exception {
+        // The first write with a timeout registers the connection with the write watchdog; after
+        // close() it must not stay registered (the leak check fails the test if the watchdog
+        // thread keeps running for it).
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+             SocketChannel accepted = listener.accept()) {
+            Connection conn = Connection.of(accepted);
+            conn.close();
+            assertThatThrownBy(() -> conn.write(new byte[] {1})).isInstanceOf(java.io.IOException.class);
+        }
+    }
 }

@@ -21,6 +21,7 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -44,7 +45,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
-    private static final int BUFFER_SIZE = 4096;
+    private static final int BUFFER_SIZE = ReadBuffers.SIZE;
     private static final VarHandle SHORT_BE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle SHORT_LE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -71,6 +72,9 @@ public final class RealConnection implements Connection {
     private volatile long readDeadlineNanos; // System.nanoTime() based; 0 = none
     private long firstFrameDeadlineNanos;    // the deadline firstFrameTimeout set, 0 once cleared; reader thread
     private boolean drained;                 // non-blocking: the last read emptied the socket; reader thread
+    /** The reader is blocked waiting for the socket, so the kernel holds no unread input right now. */
+    private volatile boolean awaitingInput;
+    private volatile boolean discardingInput; // the runner drops input while the connection closes
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     volatile Thread readerThread;
@@ -84,6 +88,8 @@ public final class RealConnection implements Connection {
     /** nanoTime when the last write completed (or the connection was wrapped); read by heartbeats. */
     volatile long lastWriteNanos = System.nanoTime();
     private boolean watched; // guarded by writeLock
+    private volatile boolean outputShutdown;
+    private final CountDownLatch closed = new CountDownLatch(1);
 
     /**
      * Wraps a connected blocking channel (blocking mode).
@@ -329,8 +335,17 @@ public final class RealConnection implements Connection {
 
     /** Reads more into the buffer, compacting it first if needed; -1 at end of stream. */
     private int fill() throws IOException {
+        if (readiness != null && pos == lim && drained && !readiness.isReadable()) {
+            // Nothing buffered and nothing to read: wait without holding a buffer.
+            if (buf != null) {
+                ReadBuffers.give(buf);
+                buf = null;
+                pos = lim = 0;
+            }
+            awaitReadable();
+        }
         if (buf == null) {
-            buf = new byte[BUFFER_SIZE];
+            buf = readiness != null ? ReadBuffers.take() : new byte[BUFFER_SIZE];
         }
         if (pos == lim) {
             pos = lim = 0;
@@ -357,10 +372,13 @@ public final class RealConnection implements Connection {
             socket.setSoTimeout(millis);
             appliedSoTimeoutMillis = millis;
         }
+        awaitingInput = true;
         try {
             return in.read(b, off, len);
         } catch (SocketTimeoutException e) {
             throw readTimedOut();
+        } finally {
+            awaitingInput = false;
         }
     }
 
@@ -368,10 +386,7 @@ public final class RealConnection implements Connection {
         ByteBuffer dst = ByteBuffer.wrap(b, off, len);
         while (true) {
             if (drained && !readiness.isReadable()) {
-                if (!readiness.awaitReadable(readWaitNanos())) {
-                    throw readTimedOut();
-                }
-                closeIfInterrupted();
+                awaitReadable();
             }
             readiness.clearReadable();
             int n = channel.read(dst);
@@ -381,6 +396,18 @@ public final class RealConnection implements Connection {
             }
             drained = true;
         }
+    }
+
+    private void awaitReadable() throws IOException {
+        awaitingInput = true;
+        try {
+            if (!readiness.awaitReadable(readWaitNanos())) {
+                throw readTimedOut();
+            }
+        } finally {
+            awaitingInput = false;
+        }
+        closeIfInterrupted();
     }
 
     /** How long the next read may wait, in nanoseconds, 0 = no limit; throws once the deadline has passed. */
@@ -433,6 +460,9 @@ public final class RealConnection implements Connection {
         if (timeout > 0 && !watched) {
             watched = true;
             WriteWatchdog.INSTANCE.watch(this);
+            if (!channel.isOpen()) {
+                WriteWatchdog.INSTANCE.unwatch(this); // close() may have unwatched before the watch
+            }
         }
         try {
             if (timeout > 0) {
@@ -508,9 +538,40 @@ public final class RealConnection implements Connection {
         writeLock.lock();
         try {
             channel.shutdownOutput();
+            outputShutdown = true;
         } finally {
             writeLock.unlock();
         }
+    }
+
+    /** Whether {@link #shutdownOutput()} has sent the FIN. */
+    public boolean isOutputShutdown() {
+        return outputShutdown;
+    }
+
+    /**
+     * Whether the peer looks idle: the reader is blocked waiting for the socket, nothing is
+     * waiting in the kernel, and the runner has not seen the peer send on while closing.
+     */
+    boolean isPeerIdle() {
+        if (discardingInput || !awaitingInput) {
+            return false;
+        }
+        try {
+            return socket.getInputStream().available() == 0;
+        } catch (IOException e) {
+            return true; // closed or shut down: nothing more will be read
+        }
+    }
+
+    /** Called by the runner when it reads and drops what the peer sends while the connection closes. */
+    void discardingInput() {
+        discardingInput = true;
+    }
+
+    /** Waits until {@link #close()} has been called; false on timeout. */
+    boolean awaitClosed(long timeoutNanos) throws InterruptedException {
+        return closed.await(timeoutNanos, TimeUnit.NANOSECONDS);
     }
 
     @Override
@@ -530,6 +591,7 @@ public final class RealConnection implements Connection {
         } else {
             WriteWatchdog.INSTANCE.unwatch(this);
         }
+        closed.countDown();
     }
 
     /** Whether this connection waits through a native {@link ReadinessSource} (non-blocking mode). */

@@ -39,6 +39,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private static final int STALL_CALLS = 1000;
     private static final long STALL_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
+    /** How long the send loop may take to notice that its sender was closed. */
+    private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
 
     private final Connection connection;
     private final ConnectionReader reader;
@@ -181,13 +183,19 @@ public final class RealConnectionRunner implements ConnectionRunner {
         } catch (Throwable t) {
             failure = t;
         } finally {
+            if (!exitRequested && failure instanceof SenderClosedException) {
+                // The sender is closing, maybe gracefully (shutdown) while the peer still sends:
+                // read what it sends until it closes, or the close would reset the connection.
+                // Still in the loop, so a graceful closer waits for this (lingerAfterFlush).
+                discardInputUntilPeerCloses();
+            }
             leaveLoop();
-            if (failure instanceof EOFException && !exitRequested) {
-                flushQuietly(s);
+            if (!exitRequested && (failure instanceof EOFException || failure instanceof SenderClosedException)) {
+                flushQuietly(s); // the peer is done or the sender is closing: write what is queued first
             } else {
                 closeQuietly(s);
             }
-            joinUninterruptibly(sendThread);
+            joinSendThread(sendThread);
             logExit(failure);
             runHooks(exitHooks, "exit", s);
             finish();
@@ -260,6 +268,27 @@ public final class RealConnectionRunner implements ConnectionRunner {
         }
     }
 
+    /** Reads and drops input until end of stream, at most {@link SenderSupport#LINGER_SECONDS}. */
+    private void discardInputUntilPeerCloses() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SenderSupport.LINGER_SECONDS);
+        byte[] sink = new byte[1024];
+        if (connection instanceof RealConnection rc) {
+            rc.discardingInput();
+        }
+        try {
+            connection.readDeadline(null);
+            long left;
+            while ((left = deadline - System.nanoTime()) > 0) {
+                connection.readTimeout(Duration.ofNanos(left));
+                if (connection.read(sink, 0, sink.length) < 0) {
+                    return;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // timed out, closed or reset: nothing more to wait for
+        }
+    }
+
     private void closeQuietly(Sender s) {
         try {
             s.close();
@@ -269,22 +298,36 @@ public final class RealConnectionRunner implements ConnectionRunner {
         connection.close();
     }
 
-    private static void joinUninterruptibly(Thread t) {
+    /**
+     * Waits for the send thread. The sender is closed by now, so its loop should end at once; a
+     * custom sender whose loop ignores the close is interrupted after {@link #SEND_THREAD_GRACE}
+     * and, if it still runs, left behind with a WARN line, so the exit hooks run anyway.
+     */
+    private void joinSendThread(Thread t) {
         if (t == null) {
             return;
         }
-        boolean interrupted = false;
-        while (true) {
+        long deadline = System.nanoTime() + SEND_THREAD_GRACE.toNanos();
+        boolean nudged = false;
+        while (t.isAlive()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                if (nudged) {
+                    Log.conn(Level.WARN, "conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
+                    break;
+                }
+                t.interrupt();
+                nudged = true;
+                deadline = System.nanoTime() + SEND_THREAD_GRACE.toNanos();
+                continue;
+            }
             try {
-                t.join();
-                break;
+                t.join(Duration.ofNanos(left));
             } catch (InterruptedException e) {
-                interrupted = true;
+                // not for us: the exit hooks run after the send loop all the same
             }
         }
-        if (interrupted) {
-            Thread.interrupted();
-        }
+        Thread.interrupted();
     }
 
     private void runHooks(List<ConnectionHook> hooks, String kind, Sender s) {
@@ -309,8 +352,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
     // ---------------------------------------------------------------- send thread
 
     private void sendLoop(Sender s) {
+        boolean drained = false;
         try {
             s.sendLoop();
+            drained = connection instanceof RealConnection rc && rc.isOutputShutdown();
         } catch (Throwable t) {
             if (!isQuiet(t)) {
                 Log.conn(Level.WARN, "conn.send.failed", connection).setCause(t).log();
@@ -318,7 +363,11 @@ public final class RealConnectionRunner implements ConnectionRunner {
                 Log.conn(Level.DEBUG, "conn.send.ended", connection).addKeyValue("reason", t.toString()).log();
             }
         } finally {
-            exit();
+            if (!drained) {
+                exit();
+            }
+            // else a graceful close wrote everything and sent the FIN: whoever called closeAfterFlush
+            // closes the connection, after the peer has closed too (see SenderSupport.lingerAfterFlush)
         }
     }
 

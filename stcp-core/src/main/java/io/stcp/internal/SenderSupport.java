@@ -26,6 +26,33 @@ public final class SenderSupport {
         Log.conn(Log.WARN, "conn.slow_consumer", connection).addKeyValue("discarded", n).log();
     }
 
+    /**
+     * After a flush that ended with the output shut down: when the peer may still be sending,
+     * waits at most {@code timeout} (and {@value #LINGER_SECONDS}s) for the connection's runner to
+     * close the connection — its reader reads on until the peer closes. Closing with input left
+     * unread would make the kernel send a reset instead of a FIN, and a reset destroys the replies
+     * still in the socket's send buffer. No wait when no runner reads the connection, when called
+     * on the reader thread, or when the peer is idle (the reader waits for input, none is unread).
+     */
+    public void lingerAfterFlush(java.time.Duration timeout) {
+        if (!(connection instanceof RealConnection rc) || !rc.isOutputShutdown()) {
+            return;
+        }
+        Thread reader = rc.readerThread;
+        if (reader == null || reader == Thread.currentThread() || rc.isPeerIdle()) {
+            return;
+        }
+        long nanos = Math.min(Math.max(0, timeout.toNanos()), java.util.concurrent.TimeUnit.SECONDS.toNanos(LINGER_SECONDS));
+        try {
+            rc.awaitClosed(nanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The longest {@link #lingerAfterFlush} waits. */
+    public static final int LINGER_SECONDS = 2;
+
     /** Whether the calling thread is the one running the connection's reader. */
     public boolean isReaderThread() {
         return connection instanceof RealConnection rc && rc.readerThread == Thread.currentThread();
