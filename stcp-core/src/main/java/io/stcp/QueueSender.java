@@ -31,6 +31,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class QueueSender implements Sender {
     private static final int MAX_BATCH = 1024; // IOV_MAX on Linux
+    private static final int INITIAL_BATCH = 16;
     /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
     private static final long MAX_BATCH_BYTES = 256 * 1024;
     private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
@@ -215,8 +216,9 @@ public final class QueueSender implements Sender {
 
     @Override
     public void sendLoop() throws Exception {
-        byte[][] batch = new byte[MAX_BATCH][];
-        ByteBuffer[] buffers = new ByteBuffer[MAX_BATCH];
+        // Small at first, so an idle connection holds little; doubled while batches fill it.
+        byte[][] batch = new byte[INITIAL_BATCH][];
+        ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
         int n = 0;
         try {
             while ((n = queue.drain(batch, MAX_BATCH_BYTES)) > 0) {
@@ -227,6 +229,10 @@ public final class QueueSender implements Sender {
                 connection.write(buffers, 0, n);
                 queue.batchWritten();
                 java.util.Arrays.fill(buffers, 0, n, null);
+                if (n == batch.length && n < MAX_BATCH) {
+                    batch = new byte[n * 2][];
+                    buffers = new ByteBuffer[n * 2];
+                }
             }
             if (queue.isDraining()) {
                 // closeAfterFlush with everything written: tell the peer we are done.

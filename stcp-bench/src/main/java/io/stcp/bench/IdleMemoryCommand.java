@@ -28,7 +28,8 @@ final class IdleMemoryCommand implements Callable<Integer> {
     private static final Pattern USED = Pattern.compile("used (\\d+)K");
     private static final int PER_SOURCE = 25_000;
 
-    @Option(names = "--servers", split = ",", defaultValue = "netty-epoll,netty-nio,stcp")
+    @Option(names = "--servers", split = ",", defaultValue = "netty-epoll,netty-nio,stcp,stcp-jdk",
+            description = "netty-epoll, netty-nio, stcp (its epoll transport) or stcp-jdk (default: ${DEFAULT-VALUE}).")
     List<String> servers;
 
     @Option(names = "--connections", defaultValue = "10000", description = "Idle connections (default: ${DEFAULT-VALUE}).")
@@ -58,14 +59,17 @@ final class IdleMemoryCommand implements Callable<Integer> {
         int port = Processes.freePort();
         String addr = "127.0.0.1:" + port;
         List<String> cmd = new ArrayList<>(List.of(Processes.java(), "-Xms256m", "-Xmx4g"));
-        if (server.equals("stcp")) {
+        if (server.equals("stcp") || server.equals("stcp-jdk")) {
             if (!stcpJvmOpts.isBlank()) {
                 cmd.addAll(List.of(stcpJvmOpts.trim().split("\\s+")));
             }
-            cmd.addAll(List.of("-jar", stcpJar.toString(), "echo", "--addr", addr, "--max-conn", "0"));
-        } else {
+            cmd.addAll(List.of("-jar", stcpJar.toString(), "echo", "--addr", addr, "--max-conn", "0",
+                    "--transport", server.equals("stcp") ? "auto" : "jdk"));
+        } else if (server.startsWith("netty-")) {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", benchJar.toString(), "io.stcp.bench.BenchMain",
                     "netty-echo", "--addr", addr, "--transport", server.substring("netty-".length())));
+        } else {
+            throw new IllegalArgumentException("--servers: " + server + " (expected: netty-epoll, netty-nio, stcp or stcp-jdk)");
         }
         Path log = Files.createTempFile("idle-" + server, ".log");
         Process p = Processes.start(cmd, log);
