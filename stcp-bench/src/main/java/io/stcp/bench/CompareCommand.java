@@ -61,7 +61,14 @@ final class CompareCommand implements Callable<Integer> {
 
     @Option(names = "--stcp-variant", description = "An stcp server with extra echo arguments, NAME=ARGS, usable in"
             + " --servers, e.g. stcp-queued=--no-write-inline, or a jar: stcp-old=@path/to/stcp-examples.jar.")
-    java.util.Map<String, String> variants = new java.util.LinkedHashMap<>(java.util.Map.of("stcp-jdk", "--transport jdk"));
+    java.util.Map<String, String> variants = new java.util.LinkedHashMap<>();
+
+    /** Variants every run knows; --stcp-variant adds to them. */
+    private static final java.util.Map<String, String> BUILT_IN_VARIANTS = java.util.Map.of("stcp-jdk", "--transport jdk");
+
+    private String variant(String server) {
+        return variants.getOrDefault(server, BUILT_IN_VARIANTS.getOrDefault(server, ""));
+    }
 
     @Option(names = "--out", defaultValue = "bench-results", description = "Output folder (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -73,7 +80,7 @@ final class CompareCommand implements Callable<Integer> {
         for (String s : servers) {
             if (s.startsWith("stcp") && !Files.exists(jarOf(s))) {
                 System.err.println("warning: " + jarOf(s) + " not found, skipping " + s + " (build stcp-examples first)");
-            } else if (!List.of("stcp", "netty-epoll", "netty-nio").contains(s) && !variants.containsKey(s)) {
+            } else if (!List.of("stcp", "netty-epoll", "netty-nio").contains(s) && variant(s).isEmpty()) {
                 throw new IllegalArgumentException("--servers: " + s
                         + " (expected: stcp, netty-epoll, netty-nio, or a --stcp-variant name)");
             } else {
@@ -127,7 +134,7 @@ final class CompareCommand implements Callable<Integer> {
                 cmd.addAll(List.of(stcpJvmOpts.trim().split("\\s+")));
             }
             cmd.addAll(List.of("-jar", jarOf(server).toString(), "echo", "--addr", addr));
-            String extra = variants.getOrDefault(server, "");
+            String extra = variant(server);
             if (!extra.isBlank() && !extra.startsWith("@")) {
                 cmd.addAll(List.of(extra.trim().split("\\s+")));
             }
@@ -161,7 +168,7 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     private Path jarOf(String server) {
-        String v = variants.getOrDefault(server, "");
+        String v = variant(server);
         return v.startsWith("@") ? Path.of(v.substring(1)) : stcpJar;
     }
 

@@ -53,8 +53,14 @@ final class DemoCommand implements Callable<Integer> {
                         r.messagesPerSecond(), r.p50Micros(), r.p90Micros(), r.p99Micros(), r.p999Micros(), r.errors());
                 failures += r.errors() > 0 || r.messages() == 0 ? 1 : 0;
             }
-            System.out.printf("%nserver: %d connections accepted, %d rejected, %d live%n",
-                    server.acceptedCount(), server.rejectedCount(), server.connectionCount());
+            long drainStart = System.nanoTime();
+            long deadline = drainStart + Duration.ofSeconds(10).toNanos();
+            while (server.connectionCount() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10); // the load tool has closed its connections; let the server see it
+            }
+            System.out.printf("%nserver: %d connections accepted, %d rejected, %d live (%d ms after the load ended)%n",
+                    server.acceptedCount(), server.rejectedCount(), server.connectionCount(),
+                    (System.nanoTime() - drainStart) / 1_000_000);
             return failures == 0 ? 0 : 1;
         } finally {
             server.shutdown(Duration.ofSeconds(5));
