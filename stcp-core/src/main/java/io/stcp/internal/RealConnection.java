@@ -102,9 +102,10 @@ public final class RealConnection implements Connection {
 
     /**
      * Wraps a connected blocking channel, made non-blocking and registered with {@code source}
-     * when it is not null.
+     * when it is not null. If the source cannot watch it (say, the kernel's limit of epoll watches
+     * is reached), the connection uses the JDK transport instead and a WARN line says why.
      *
-     * @throws IOException if the channel cannot be registered (it is left open)
+     * @throws IOException if the channel is no longer usable (it is left open)
      */
     public static RealConnection create(SocketChannel channel, Duration writeTimeout, ReadinessSource source)
             throws IOException {
@@ -113,7 +114,17 @@ public final class RealConnection implements Connection {
             return new RealConnection(channel, writeTimeout);
         }
         channel.configureBlocking(false);
-        return new RealConnection(channel, writeTimeout, source.register(channel), channel);
+        Readiness readiness;
+        try {
+            readiness = source.register(channel);
+        } catch (IOException e) {
+            channel.configureBlocking(true);
+            RealConnection c = new RealConnection(channel, writeTimeout);
+            Log.conn(Log.WARN, "conn.transport.fallback", c).addKeyValue("transport", source.name())
+                    .addKeyValue("error", e.toString()).log();
+            return c;
+        }
+        return new RealConnection(channel, writeTimeout, readiness, channel);
     }
 
     private RealConnection(SocketChannel channel, Duration writeTimeout, Readiness readiness, SocketChannel checked) {
