@@ -322,10 +322,11 @@ public final class QueueSender implements Sender {
          * Whether the connection's reader thread writes a plain {@link #put(byte[])} itself when
          * nothing is queued, no write is in progress and no more input is buffered (so the reader
          * would block on its next read anyway), instead of handing it to the send thread; default
-         * false. Order is kept either way, and pipelined requests still get one write per batch. It saves a thread switch per reply, which pays
-         * in request/response protocols, but such a put then blocks while the socket is full (up to
-         * the write timeout) rather than returning at once, so the overflow policy does not apply
-         * to it: the slow peer slows its own reader down instead.
+         * false. Order is kept either way, and pipelined requests still get one write per batch.
+         * It saves a thread switch per reply, which pays in request/response protocols, but such a
+         * put then blocks while the socket is full (up to the write timeout) rather than returning
+         * at once, so the overflow policy does not apply to it: the slow peer slows its own reader
+         * down instead.
          */
         public Options writeInline(boolean writeInline) {
             this.writeInline = writeInline;
