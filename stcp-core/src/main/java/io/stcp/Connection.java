@@ -67,6 +67,30 @@ public interface Connection {
      */
     int read(byte[] b, int off, int len) throws IOException;
 
+    /**
+     * Reads up to and including the next {@code delimiter} byte, at most {@code len} bytes: what
+     * is buffered up to the delimiter, else blocks for at least one byte. For scanning delimited
+     * frames a buffer at a time instead of a byte at a time; nothing after the delimiter is
+     * consumed. The default implementation reads byte by byte; stcp's connections scan their
+     * buffer.
+     *
+     * @return the number of bytes read, the last of which is {@code delimiter} if it was found
+     *     (0 only when {@code len} is 0), or -1 at end of stream
+     */
+    default int readUntil(byte delimiter, byte[] b, int off, int len) throws IOException {
+        java.util.Objects.checkFromIndexSize(off, len, b.length);
+        int n = 0;
+        while (n < len && (n == 0 || buffered() > 0)) {
+            if (read(b, off + n, 1) < 0) {
+                return n == 0 ? -1 : n;
+            }
+            if (b[off + n++] == delimiter) {
+                break;
+            }
+        }
+        return n;
+    }
+
     /** Reads exactly {@code b.length} bytes. */
     default void readFully(byte[] b) throws IOException {
         readFully(b, 0, b.length);

@@ -154,4 +154,41 @@ class ConnectionReadsTest {
                     .hasMessageContaining("non-blocking");
         }
     }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"stcp's buffer scan", "the interface's default"})
+    void readUntilStopsAfterTheDelimiterOrTheLengthAndReportsEndOfStream(String implementation) throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            Connection c = implementation.startsWith("stcp") ? p.server : withDefaultReadUntil(p.server);
+            byte[] b = new byte[16];
+            p.clientWrite("ab\ncd".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            assertThat(c.readUntil((byte) '\n', b, 0, 16)).isEqualTo(3);
+            assertThat(new String(b, 0, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("ab\n");
+            int n = 0;
+            while (n < 2) { // "cd" may arrive in pieces; nothing after it is waited for
+                n += c.readUntil((byte) '\n', b, n, 16 - n);
+            }
+            assertThat(new String(b, 0, 2, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("cd");
+
+            p.clientWrite("xyz\n!".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            assertThat(c.readUntil((byte) '\n', b, 4, 2)).isEqualTo(2);
+            assertThat(new String(b, 4, 2, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("xy");
+            assertThat(c.readUntil((byte) '\n', b, 0, 16)).isEqualTo(2); // "z\n", and not the "!" after it
+            assertThat(c.readUntil((byte) '\n', b, 0, 0)).isZero();
+            assertThat(c.readUnsignedByte()).isEqualTo('!');
+            assertThat(c.bytesRead()).isEqualTo(10);
+
+            p.client.shutdownOutput();
+            assertThat(c.readUntil((byte) '\n', b, 0, 16)).isEqualTo(-1);
+            assertThatThrownBy(() -> c.readUntil((byte) '\n', b, 10, 7)).isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    /** {@code connection}, but with {@link Connection#readUntil}'s default implementation. */
+    private static Connection withDefaultReadUntil(Connection connection) {
+        return (Connection) java.lang.reflect.Proxy.newProxyInstance(Connection.class.getClassLoader(),
+                new Class<?>[] {Connection.class}, (proxy, method, args) -> method.getName().equals("readUntil")
+                        ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args)
+                        : method.invoke(connection, args));
+    }
 }

@@ -3,6 +3,7 @@ package io.stcp.framing;
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
 import io.stcp.Sender;
+import java.io.EOFException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
@@ -55,13 +56,18 @@ public final class DelimiterReader implements ConnectionReader {
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
         int limit = maxLength + slack + 1;
         byte[] buf = new byte[Math.min(limit, 256)];
+        byte last = delimiter[delimiter.length - 1];
         int n = 0;
         while (true) {
             if (n == buf.length) {
                 buf = Arrays.copyOf(buf, (int) Math.min(limit, 2L * buf.length));
             }
-            buf[n++] = (byte) connection.readUnsignedByte();
-            if (endsWithDelimiter(buf, n)) {
+            int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
+            if (read < 0) {
+                throw new EOFException("end of stream after " + n + " bytes of a frame, before its delimiter");
+            }
+            n += read;
+            if (buf[n - 1] == last && endsWithDelimiter(buf, n)) {
                 break;
             }
             if (n - slack > maxLength) {

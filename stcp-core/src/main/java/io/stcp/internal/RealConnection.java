@@ -209,6 +209,26 @@ public final class RealConnection implements Connection {
     }
 
     @Override
+    public int readUntil(byte delimiter, byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        if (len == 0) {
+            return 0;
+        }
+        if (pos == lim && fill() < 0) {
+            return -1;
+        }
+        int end = Math.min(lim, pos + len);
+        int i = pos;
+        while (i < end && buf[i] != delimiter) {
+            i++;
+        }
+        int n = (i < end ? i + 1 : end) - pos;
+        System.arraycopy(buf, pos, b, off, n);
+        advance(n);
+        return n;
+    }
+
+    @Override
     public void readFully(byte[] b, int off, int len) throws IOException {
         Objects.checkFromIndexSize(off, len, b.length);
         int done = 0;

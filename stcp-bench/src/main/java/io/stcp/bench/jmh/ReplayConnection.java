@@ -56,6 +56,24 @@ final class ReplayConnection implements Connection {
         return n;
     }
 
+    /** Scans the bytes as stcp's connections scan their buffer. */
+    @Override
+    public int readUntil(byte delimiter, byte[] b, int off, int len) {
+        if (!data.hasRemaining()) {
+            return -1;
+        }
+        int start = data.position();
+        int end = Math.min(data.limit(), start + len);
+        int i = start;
+        while (i < end && data.get(i) != delimiter) {
+            i++;
+        }
+        int n = (i < end ? i + 1 : end) - start;
+        data.get(b, off, n);
+        bytesRead += n;
+        return n;
+    }
+
     @Override
     public void readFully(byte[] b, int off, int len) throws IOException {
         take(len, ByteOrder.BIG_ENDIAN).get(b, off, len);
