@@ -97,7 +97,7 @@ public final class RealConnection implements Connection {
      * @throws IllegalArgumentException if the channel is not connected or is non-blocking
      */
     public RealConnection(SocketChannel channel, Duration writeTimeout) {
-        this(channel, writeTimeout, null, checkBlocking(channel));
+        this(checkBlocking(channel), writeTimeout, null);
     }
 
     /**
@@ -124,11 +124,11 @@ public final class RealConnection implements Connection {
                     .addKeyValue("error", e.toString()).log();
             return c;
         }
-        return new RealConnection(channel, writeTimeout, readiness, channel);
+        return new RealConnection(channel, writeTimeout, readiness);
     }
 
-    private RealConnection(SocketChannel channel, Duration writeTimeout, Readiness readiness, SocketChannel checked) {
-        this.channel = checked;
+    private RealConnection(SocketChannel channel, Duration writeTimeout, Readiness readiness) {
+        this.channel = channel;
         this.readiness = readiness;
         this.socket = channel.socket();
         try {

@@ -1,10 +1,15 @@
 package io.stcp.internal;
 
 import io.stcp.Connection;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** What every stcp sender reports the same way: discarded messages and slow consumers. */
 public final class SenderSupport {
+    /** The longest {@link #lingerAfterFlush} waits. */
+    public static final int LINGER_SECONDS = 2;
+
     private final Connection connection;
     private final AtomicLong discarded = new AtomicLong();
 
@@ -34,7 +39,7 @@ public final class SenderSupport {
      * still in the socket's send buffer. No wait when no runner reads the connection, when called
      * on the reader thread, or when the peer is idle (the reader waits for input, none is unread).
      */
-    public void lingerAfterFlush(java.time.Duration timeout) {
+    public void lingerAfterFlush(Duration timeout) {
         if (!(connection instanceof RealConnection rc) || !rc.isOutputShutdown()) {
             return;
         }
@@ -42,16 +47,13 @@ public final class SenderSupport {
         if (reader == null || reader == Thread.currentThread() || rc.isPeerIdle()) {
             return;
         }
-        long nanos = Math.min(Math.max(0, timeout.toNanos()), java.util.concurrent.TimeUnit.SECONDS.toNanos(LINGER_SECONDS));
+        long nanos = Math.min(Math.max(0, timeout.toNanos()), TimeUnit.SECONDS.toNanos(LINGER_SECONDS));
         try {
             rc.awaitClosed(nanos);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
-
-    /** The longest {@link #lingerAfterFlush} waits. */
-    public static final int LINGER_SECONDS = 2;
 
     /** Whether the calling thread is the one running the connection's reader. */
     public boolean isReaderThread() {
