@@ -19,9 +19,17 @@ import java.time.Instant;
  *
  * <p><b>Failure.</b> A read that hits end of stream in the middle of a value throws
  * {@link java.io.EOFException}; a read that waits longer than the read timeout or past the read
- * deadline throws {@link ReadTimeoutException} and leaves the connection usable. A write that
- * blocks longer than the write timeout closes the connection and throws
- * {@link WriteTimeoutException}.
+ * deadline throws {@link ReadTimeoutException} and leaves the connection usable. A frame not
+ * completed in time throws {@link FrameTimeoutException}. A write that blocks longer than the
+ * write timeout closes the connection and throws {@link WriteTimeoutException}.
+ *
+ * <p><b>Lifecycle.</b> A connection is open until it is closed, at once ({@link #close()}) or
+ * gracefully ({@link #closeGracefully(Duration, Drain)}: the sender's queue is written, the output
+ * shut down, the peer given a moment to close too). {@link #closeReason()} tells why it ended —
+ * what an exit hook wants to know.
+ *
+ * <p>Connections are made by stcp ({@link #of(SocketChannel)}, {@link TcpServer}); this interface
+ * is not meant to be implemented elsewhere.
  */
 public interface Connection {
 
@@ -33,7 +41,7 @@ public interface Connection {
      * @throws IllegalArgumentException if the channel is not connected or not blocking
      */
     static Connection of(SocketChannel channel) {
-        return new RealConnection(channel, ServerConfig.DEFAULT_WRITE_TIMEOUT);
+        return RealConnection.wrap(channel);
     }
 
     /** A process-unique id, the {@code conn} field of every log line about this connection. */
@@ -99,12 +107,15 @@ public interface Connection {
     /** Reads exactly {@code len} bytes into {@code b} at {@code off}. */
     void readFully(byte[] b, int off, int len) throws IOException;
 
-    /** Reads exactly {@code n} bytes into a new array. */
-    default byte[] readBytes(int n) throws IOException {
-        byte[] b = new byte[n];
-        readFully(b, 0, n);
-        return b;
-    }
+    /**
+     * Reads exactly {@code n} bytes into a new array. Memory follows the bytes received, not
+     * {@code n}: the array starts at what has arrived and grows as more does (within the server's
+     * inbound budget, see {@link ServerConfig#inboundBudget()}), so a length a peer announces but
+     * never sends costs nothing.
+     *
+     * @throws IllegalArgumentException if {@code n} is negative
+     */
+    byte[] readBytes(int n) throws IOException;
 
     /** Reads one byte as 0..255. */
     int readUnsignedByte() throws IOException;
@@ -149,6 +160,13 @@ public interface Connection {
 
     /** Bytes that can be read now without blocking (already buffered). */
     int buffered();
+
+    /**
+     * Whether the calling thread is the one running this connection's reader (the
+     * {@link ConnectionRunner}'s reader thread). A sender may use it to write the reader's replies
+     * inline, or to make the reader wait for room instead of failing (backpressure).
+     */
+    boolean isReaderThread();
 
     /** Total bytes consumed by the read methods so far. */
     long bytesRead();
@@ -202,9 +220,73 @@ public interface Connection {
     /** Shuts down the output side (sends FIN) after any write in progress; reads go on. */
     void shutdownOutput() throws IOException;
 
+    /**
+     * Runs {@code action} each time this connection has written nothing for {@code interval}
+     * (after the last write, or after the last run of the action), until it closes: the mechanism
+     * behind {@link Heartbeat}. The action runs on a virtual thread of its own, so it may block
+     * (a put on a full queue) without holding up anything else; while one run is still going, the
+     * next is skipped. A throwing action is logged and runs again at the next interval. Checked by
+     * the server's sweeper a quarter as often as the shortest interval (at most every second).
+     *
+     * @throws IllegalArgumentException if {@code interval} is not positive
+     */
+    void onWriteIdle(Duration interval, Runnable action);
+
+    // ---- lifecycle: any thread ----
+
     /** Whether the channel is still open. */
     boolean isOpen();
 
-    /** Closes the channel. Idempotent, any thread, never throws. */
-    void close();
+    /**
+     * Why the connection ended, once its end has begun: a graceful close or a close, from
+     * whichever side, records the first cause it knows. {@code null} while the connection is
+     * open and no end has begun. Exit hooks always see a reason.
+     */
+    CloseReason closeReason();
+
+    /** The exception behind {@link #closeReason()}, if there was one; else {@code null}. */
+    Throwable closeCause();
+
+    /** Closes the channel at once ({@link CloseReason#CLOSED}). Idempotent, any thread, never throws. */
+    default void close() {
+        close(CloseReason.CLOSED);
+    }
+
+    /**
+     * Closes the channel at once, recording {@code reason} unless the end already has one (a
+     * custom sender reports {@link CloseReason#SLOW_CONSUMER} this way). Idempotent, any thread,
+     * never throws.
+     */
+    void close(CloseReason reason);
+
+    /**
+     * A sender's part of a graceful close: stop taking messages, write what is queued, and return
+     * how many messages could not be written (they are discarded and counted).
+     */
+    @FunctionalInterface
+    interface Drain {
+        /** Drains within {@code timeout}; returns the number of messages discarded. */
+        int drain(Duration timeout);
+    }
+
+    /**
+     * Closes gracefully, the way every stcp sender ends: {@code drain} writes what the sender has
+     * queued; then the output is shut down (FIN); then, if the peer may still be sending, the
+     * connection waits for it to close too — at most 2 s — because closing a socket with input left
+     * unread makes the kernel reset it, destroying replies not yet delivered (the connection's
+     * reader reads and drops that input meanwhile); then the connection closes. Whatever is not
+     * done within {@code timeout} is cut short by a close.
+     *
+     * <p>Safe from any thread and more than once: the first call drains; a later or concurrent one
+     * waits for the close (and, called on the reader thread, reads and drops the peer's input until
+     * it closes). Must not be called from a thread that {@code drain} waits for (a send thread).
+     *
+     * @return what {@code drain} returned, or 0 if another call drained
+     */
+    int closeGracefully(Duration timeout, Drain drain);
+
+    /** {@link #closeGracefully(Duration, Drain)} with nothing to drain: FIN, wait for the peer, close. */
+    default void closeGracefully(Duration timeout) {
+        closeGracefully(timeout, t -> 0);
+    }
 }

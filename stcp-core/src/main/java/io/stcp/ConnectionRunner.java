@@ -11,17 +11,29 @@ import java.time.Duration;
  *
  * <p><b>Lifecycle.</b> {@link #start()} starts the reader thread, which runs the start hooks, then
  * starts the send thread and calls the reader until it throws, the sender closes, or
- * {@link #exit()} is called. Then the sender is closed, both loops are awaited, and the exit hooks
- * run exactly once. When the reader throws {@link java.io.EOFException} (the peer closed its
- * output) the queued replies are flushed first, bounded by the connection's write timeout (5s when
- * it has none).
+ * {@link #exit()} is called. The end's {@link CloseReason} is then decided once — the first cause
+ * known, from whichever side — and it says what happens to the replies still queued: written
+ * first ({@link CloseReason#flushes()}: the peer closed its output, a protocol error, a timeout of
+ * the reader, a graceful shutdown), bounded by the connection's write timeout (5 s when it has
+ * none), or discarded and counted (a reset, a write timeout, a slow consumer, a close). One
+ * {@code conn.exit} line is logged (DEBUG; WARN for failures, rate-limited). Then both loops are
+ * awaited and the exit hooks run exactly once, seeing {@link Connection#closeReason()}.
+ *
+ * <p>One exception to "after both loops": a custom send loop that ignores both the close and an
+ * interrupt for 2 s is left behind with a WARN line {@code conn.send.stuck}, so that the exit
+ * hooks (and the server's connection slot) do not wait for it forever.
  *
  * <p><b>Thread safety.</b> All methods are safe from any thread. Hooks must be added before
  * {@link #start()}.
  */
 public interface ConnectionRunner {
 
-    /** A runner for {@code sender}'s connection, reading with {@code reader}. Not started yet. */
+    /**
+     * A runner for {@code sender}'s connection, reading with {@code reader}. Not started yet.
+     *
+     * @throws IllegalArgumentException if the sender's connection was not made by stcp
+     *     ({@link Connection#of(java.nio.channels.SocketChannel)})
+     */
     static ConnectionRunner create(ConnectionReader reader, Sender sender) {
         return RealConnectionRunner.forSender(reader, sender);
     }
@@ -44,9 +56,11 @@ public interface ConnectionRunner {
     void start();
 
     /**
-     * Ends the connection: closes the sender (discarding what is queued) and the socket, and
-     * interrupts the reader if it is inside the reader function. The exit hooks then run on the
-     * reader thread. Idempotent, any thread, never throws, does not wait.
+     * Ends the connection ({@link CloseReason#CLOSED} unless it has a reason already): closes the
+     * sender (discarding what is queued) and the socket, and interrupts the reader thread while it
+     * runs code for this connection — the sender factory, the start hooks or the reader — so that a
+     * blocked call of theirs returns. The exit hooks then run on the reader thread. Idempotent, any
+     * thread, never throws, does not wait.
      */
     void exit();
 

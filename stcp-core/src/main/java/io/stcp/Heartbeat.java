@@ -1,6 +1,5 @@
 package io.stcp;
 
-import io.stcp.internal.HeartbeatScanner;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -9,23 +8,26 @@ import java.util.Objects;
  * {@code interval}, so peers and middleboxes see a live connection:
  * {@code server.onConnectionStart(Heartbeat.every(Duration.ofSeconds(15), PING))}.
  *
- * <p>One shared scanner thread serves all connections (no timer per connection); it checks a
- * quarter as often as the shortest interval (between 1 ms and 1 s), so a ping goes out between
- * {@code interval} and {@code 1.25 × interval} after the last write. A connection stops being
- * watched when its sender closes. A ping that cannot be queued (full, closed) is skipped.
+ * <p>Built on {@link Connection#onWriteIdle}: the server's sweeper (one thread for all its
+ * connections, no timer per connection) checks a quarter as often as the interval, at most every
+ * second, so a ping goes out between {@code interval} and {@code interval} plus a quarter of it
+ * (plus one second for intervals over four seconds) after the last write. Each ping is put on a
+ * thread of its own: a sender whose put blocks (BLOCK policy) or throws holds up only its own
+ * next ping, never another connection's. A ping that cannot be queued (full, closed) is skipped;
+ * watching ends when the connection closes.
  *
  * <p>Pair it with {@link ServerConfig#readIdleTimeout()} on the other side's heartbeats to drop
  * peers that went silent.
  */
 public final class Heartbeat implements ConnectionHook {
-    private final long intervalNanos;
+    private final Duration interval;
     private final byte[] ping;
 
     private Heartbeat(Duration interval, byte[] ping) {
         if (interval.isNegative() || interval.isZero()) {
             throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
         }
-        this.intervalNanos = interval.toNanos();
+        this.interval = interval;
         this.ping = Objects.requireNonNull(ping, "ping").clone();
     }
 
@@ -36,6 +38,12 @@ public final class Heartbeat implements ConnectionHook {
 
     @Override
     public void onEvent(Sender sender) {
-        HeartbeatScanner.INSTANCE.watch(sender, intervalNanos, ping);
+        sender.connection().onWriteIdle(interval, () -> {
+            try {
+                sender.put(ping);
+            } catch (SendException skipped) {
+                // full or closed: the next interval tries again
+            }
+        });
     }
 }

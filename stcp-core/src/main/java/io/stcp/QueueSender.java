@@ -1,22 +1,25 @@
 package io.stcp;
 
+import io.stcp.internal.Nanos;
 import io.stcp.internal.SendQueue;
-import io.stcp.internal.SenderSupport;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A sender with a FIFO queue (Go: {@code QSender}): puts return at once, the send thread writes
  * everything queued with one gathering write per batch, in order.
  *
  * <p>Limits and policies are set through {@link #options()}: capacity in messages (default
- * {@value Options#DEFAULT_CAPACITY}), optional byte limit, {@link OverflowPolicy} (default
- * {@link OverflowPolicy#FAIL}), and conflation. With {@linkplain Options#conflating(boolean)
+ * {@value Options#DEFAULT_CAPACITY}), bytes (default {@value Options#DEFAULT_MAX_BYTES}, 4 MiB),
+ * {@link OverflowPolicy} (default {@link OverflowPolicy#FAIL}), and conflation. With {@linkplain Options#conflating(boolean)
  * conflation} on, {@link #put(int, byte[])} and {@link #put(String, byte[])} replace a message with
  * the same key that is still queued — the latest value wins and keeps the first one's place — and
  * the batch puts insert all pairs or none. Int and string keys are separate key spaces; plain
@@ -25,9 +28,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p><b>Thread safety.</b> Every method except {@link #sendLoop()} may be called from any thread.
  *
+ * <p><b>Backpressure.</b> A put from the connection's own reader that finds the queue full waits for
+ * room (up to the connection's write timeout; without one, as long as it takes) before the FAIL or
+ * CLOSE_CONNECTION policy applies: while it waits the reader reads nothing, so the kernel's window
+ * closes on a peer that pipelines requests faster than it reads replies, and the peer is slowed
+ * down rather than disconnected. Puts from other threads (pushes, broadcasts) follow the policy at
+ * once. {@link Options#readerBackpressure(boolean) readerBackpressure(false)} restores Go's
+ * fail-at-once for the reader too.
+ *
  * <p><b>Failure.</b> {@link QueueFullException} when full (per policy), {@link SenderClosedException}
  * after close. {@link #close()} discards what is queued and returns the count;
- * {@link #closeAfterFlush(Duration)} writes it first.
+ * {@link #closeAfterFlush(Duration)} writes it first. Every accepted message is either written or
+ * counted as discarded, dropped or conflated ({@link #stats()}).
  */
 public final class QueueSender implements Sender {
     private static final int MAX_BATCH = 1024; // IOV_MAX on Linux
@@ -38,17 +50,20 @@ public final class QueueSender implements Sender {
 
     private final Connection connection;
     private final SendQueue queue;
-    private final SenderSupport support;
+    private final boolean writeInline;
+    private final boolean readerBackpressure;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch loopDone = new CountDownLatch(1);
-    private volatile int unwritten; // messages of the batch a failed write left unwritten
-    private final boolean writeInline;
+    private final AtomicLong written = new AtomicLong();
+    private final AtomicLong discarded = new AtomicLong();
+    private volatile int lost; // messages of the batch a failed write left unwritten
 
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
-        this.queue = new SendQueue(o.capacity, o.maxBytes, o.policy, o.blockTimeout.toNanos(), o.conflating);
-        this.support = new SenderSupport(connection);
+        this.queue = new SendQueue(o.capacity, o.maxBytes, o.policy, Nanos.clamp(o.blockTimeout), o.conflating,
+                this::readerPatienceNanos);
         this.writeInline = o.writeInline;
+        this.readerBackpressure = o.readerBackpressure;
     }
 
     /** A sender with a FIFO queue of {@code capacity} messages (Go: {@code NewQSendConnHandler}). */
@@ -56,7 +71,7 @@ public final class QueueSender implements Sender {
         return options().capacity(capacity).build(connection);
     }
 
-    /** Options with the defaults: 1024 messages, no byte limit, fail fast, no conflation. */
+    /** Options with the defaults: 1024 messages, 4 MiB, fail fast (the reader waits), no conflation, no inline writes. */
     public static Options options() {
         return new Options();
     }
@@ -66,15 +81,26 @@ public final class QueueSender implements Sender {
         return connection;
     }
 
+    /** Whether the calling thread's puts wait for room before the policy applies. */
+    private boolean patient() {
+        return readerBackpressure && connection.isReaderThread();
+    }
+
+    /** The reader's patience: the write timeout, or without limit when there is none. */
+    private long readerPatienceNanos() {
+        long t = Nanos.timeout(connection.writeTimeout());
+        return t == 0 ? Nanos.FOREVER : t;
+    }
+
     @Override
     public void put(byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        if (writeInline && support.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline()) {
+        if (writeInline && connection.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline()) {
             writeInline(bytes);
             return;
         }
         try {
-            queue.put(bytes);
+            queue.put(bytes, patient());
         } catch (SendQueue.SlowConsumer e) {
             throw slowConsumer(e);
         }
@@ -90,8 +116,9 @@ public final class QueueSender implements Sender {
     private void writeInline(byte[] bytes) {
         try {
             connection.write(ByteBuffer.wrap(bytes));
-        } catch (java.io.IOException e) {
-            support.discarded(1);
+            written.incrementAndGet();
+        } catch (IOException e) {
+            discarded.incrementAndGet();
             close();
             throw new SenderClosedException("connection failed while writing: " + e.getMessage());
         } finally {
@@ -102,26 +129,26 @@ public final class QueueSender implements Sender {
     @Override
     public void put(int key, byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        offer(() -> queue.put(key, bytes));
+        offer(() -> queue.put(key, bytes, patient()));
     }
 
     @Override
     public void put(String key, byte[] bytes) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(bytes, "bytes");
-        offer(() -> queue.put(key, bytes));
+        offer(() -> queue.put(key, bytes, patient()));
     }
 
     @Override
     public void putAllIntKeyed(List<IntKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAllInt(messages));
+        offer(() -> queue.putAllInt(messages, patient()));
     }
 
     @Override
     public void putAllStringKeyed(List<StringKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAllString(messages));
+        offer(() -> queue.putAllString(messages, patient()));
     }
 
     /** A queue operation that may find a slow consumer. */
@@ -146,43 +173,58 @@ public final class QueueSender implements Sender {
     }
 
     private QueueFullException slowConsumer(SendQueue.SlowConsumer e) {
-        support.slowConsumer(e.discarded());
-        closeConnection();
+        discarded.addAndGet(e.discarded());
+        if (closed.compareAndSet(false, true)) {
+            connection.close(CloseReason.SLOW_CONSUMER);
+        }
         return new QueueFullException("slow consumer: send queue full, connection closed");
     }
 
     @Override
     public int close() {
-        int discarded = queue.close();
-        closeConnection();
-        support.discarded(discarded);
-        return discarded;
-    }
-
-    private void closeConnection() {
+        int n = discardQueue();
         if (closed.compareAndSet(false, true)) {
             connection.close();
         }
+        return n;
     }
 
+    /** Closes the queue, counting what it still held. */
+    private int discardQueue() {
+        int n = queue.close();
+        discarded.addAndGet(n);
+        return n;
+    }
+
+    /**
+     * Writes what is queued, then closes the connection gracefully (see
+     * {@link Connection#closeGracefully(Duration, Connection.Drain)}): new puts fail at once, the
+     * send loop writes the queue, the output is shut down, the peer is given up to 2 s to close
+     * too, and the connection closes. Whatever is not written within {@code timeout} is discarded
+     * and counted. Must not be called from the send thread.
+     *
+     * @return how many accepted messages were not written: discarded at the deadline, or lost
+     *     with a batch when the peer reset the connection; 0 when everything was written
+     */
     @Override
     public int closeAfterFlush(Duration timeout) {
-        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+        return connection.closeGracefully(timeout, this::drain) + close();
+    }
+
+    /** The sender's part of a graceful close: stop, and wait for the send loop to write what is queued. */
+    private int drain(Duration timeout) {
         queue.closeGracefully();
-        boolean flushed = awaitLoop(timeout);
-        if (flushed) {
-            support.lingerAfterFlush(Duration.ofNanos(deadline - System.nanoTime()));
+        if (awaitLoop(timeout)) {
+            // the loop ended: everything written, or a failed write lost a batch and the rest
+            return lost + discardQueue();
         }
-        int discarded = close(); // 0 if the loop wrote everything, else what was still queued
-        if (!flushed && awaitLoop(FAILED_WRITE_GRACE)) {
-            discarded += unwritten; // the socket is closed, so a blocked write has failed by now
-        }
-        return discarded;
+        int n = close(); // the deadline: discard the rest and close the socket under a blocked write
+        return awaitLoop(FAILED_WRITE_GRACE) ? n + lost : n;
     }
 
     private boolean awaitLoop(Duration timeout) {
         try {
-            return loopDone.await(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
+            return loopDone.await(Nanos.clamp(timeout), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -197,23 +239,30 @@ public final class QueueSender implements Sender {
     /** A snapshot of this sender's counters. */
     public Stats stats() {
         SendQueue.Stats s = queue.stats();
-        return new Stats(s.pendingMessages(), s.pendingBytes(), s.conflated(), s.dropped(), s.rejected(),
-                support.discardedTotal());
+        return new Stats(s.pendingMessages(), s.pendingBytes(), written.get(), s.conflated(), s.dropped(), s.rejected(),
+                discarded.get());
     }
 
     /**
-     * Counters of one {@link QueueSender}.
+     * Counters of one {@link QueueSender}. Every message a put accepted is, once the sender has
+     * closed, exactly one of written, conflated, dropped or discarded.
      *
      * @param pendingMessages messages queued now
      * @param pendingBytes bytes queued now
+     * @param written messages written to the connection
      * @param conflated keyed messages replaced by a newer value before being written
      * @param dropped messages discarded by {@link OverflowPolicy#DROP_OLDEST}
      * @param rejected puts refused because the queue was full
-     * @param discarded messages discarded by close
+     * @param discarded accepted messages that were never written: discarded by a close, by a slow
+     *     consumer's disconnect, or lost with a write that failed
      */
-    public record Stats(int pendingMessages, long pendingBytes, long conflated, long dropped, long rejected,
-                        long discarded) {}
+    public record Stats(int pendingMessages, long pendingBytes, long written, long conflated, long dropped,
+                        long rejected, long discarded) {}
 
+    /**
+     * The send loop: writes the queue in batches, one gathering write each, until the sender is
+     * closed, or closing and empty.
+     */
     @Override
     public void sendLoop() throws Exception {
         // Small at first, so an idle connection holds little; doubled while batches fill it.
@@ -227,28 +276,25 @@ public final class QueueSender implements Sender {
                     batch[i] = null;
                 }
                 connection.write(buffers, 0, n);
+                written.addAndGet(n);
                 queue.batchWritten();
-                java.util.Arrays.fill(buffers, 0, n, null);
+                Arrays.fill(buffers, 0, n, null);
                 if (n == batch.length && n < MAX_BATCH) {
                     batch = new byte[n * 2][];
                     buffers = new ByteBuffer[n * 2];
                 }
             }
-            if (queue.isDraining()) {
-                // closeAfterFlush with everything written: tell the peer we are done.
-                connection.shutdownOutput();
-            }
         } catch (Exception e) {
-            // Messages taken for this batch but not (fully) written are lost with the connection:
-            // count them like the ones close() discards.
-            int lost = 0;
-            for (int i = 0; i < n; i++) {
+            // Messages taken for this batch but not (fully) written are lost with the connection.
+            int unwritten = 0;
+            for (int i = 0; i < Math.max(n, 0); i++) {
                 if (buffers[i] != null && buffers[i].hasRemaining()) {
-                    lost++;
+                    unwritten++;
                 }
             }
-            unwritten = lost;
-            support.discarded(lost);
+            written.addAndGet(n - unwritten);
+            discarded.addAndGet(unwritten);
+            lost = unwritten;
             throw e;
         } finally {
             loopDone.countDown();
@@ -259,13 +305,16 @@ public final class QueueSender implements Sender {
     public static final class Options {
         /** Default capacity in messages. */
         public static final int DEFAULT_CAPACITY = 1024;
+        /** Default byte limit: 4 MiB queued per connection. */
+        public static final long DEFAULT_MAX_BYTES = 4L << 20;
 
         private int capacity = DEFAULT_CAPACITY;
-        private long maxBytes;
+        private long maxBytes = DEFAULT_MAX_BYTES;
         private OverflowPolicy policy = OverflowPolicy.FAIL;
         private Duration blockTimeout = Duration.ofSeconds(1);
         private boolean conflating;
         private boolean writeInline;
+        private boolean readerBackpressure = true;
 
         private Options() {}
 
@@ -284,14 +333,19 @@ public final class QueueSender implements Sender {
 
         /**
          * Removes the message limit (Go's {@code NewQSendConnHandler(conn, 0)}). Memory is then
-         * bounded only by {@link #maxBytes(long)}, if set.
+         * bounded by {@link #maxBytes(long)} only (4 MiB unless changed; {@code maxBytes(0)} lifts
+         * that too).
          */
         public Options unbounded() {
             this.capacity = 0;
             return this;
         }
 
-        /** Maximum queued bytes; default 0, no byte limit. Negative is rejected. */
+        /**
+         * Maximum queued bytes; default {@value #DEFAULT_MAX_BYTES} (4 MiB); 0 = no byte limit (then
+         * only the message count bounds memory). A single message larger than this is always
+         * rejected. Negative is rejected.
+         */
         public Options maxBytes(long maxBytes) {
             if (maxBytes < 0) {
                 throw new IllegalArgumentException("maxBytes: " + maxBytes + " (expected: >= 0, 0 = no byte limit)");
@@ -309,6 +363,17 @@ public final class QueueSender implements Sender {
         /** How long {@link OverflowPolicy#BLOCK} waits for room; default 1s; zero or negative = don't wait. */
         public Options blockTimeout(Duration blockTimeout) {
             this.blockTimeout = blockTimeout.isNegative() ? Duration.ZERO : blockTimeout;
+            return this;
+        }
+
+        /**
+         * Whether a put from the connection's own reader waits for room (up to the write timeout)
+         * before {@link OverflowPolicy#FAIL} or {@link OverflowPolicy#CLOSE_CONNECTION} apply;
+         * default true. See the class comment: this slows a pipelining peer down through TCP's
+         * flow control instead of disconnecting it. False: the reader's puts fail at once, as in Go.
+         */
+        public Options readerBackpressure(boolean readerBackpressure) {
+            this.readerBackpressure = readerBackpressure;
             return this;
         }
 

@@ -9,7 +9,13 @@ import java.util.List;
  * them.
  *
  * <p>stcp ships {@link QueueSender}; implement this interface for your own policy. A custom
- * sender writes through {@link Connection#write}, which enforces the write timeout.
+ * sender writes through {@link Connection#write}, which serializes writes, enforces the write
+ * timeout and keeps the write-idle time heartbeats use. It may write on the caller's thread and
+ * have no send loop at all (the default {@link #sendLoop()} returns at once), or queue and write
+ * from {@link #sendLoop()}. For a graceful end it drains through
+ * {@link Connection#closeGracefully(Duration, Connection.Drain)}, which does the rest (FIN,
+ * waiting for the peer, close) as {@link QueueSender} does; {@link Connection#isReaderThread()}
+ * tells which puts come from the connection's own reader (for inline writes or backpressure).
  *
  * <p><b>Thread safety.</b> Every method except {@link #sendLoop()} is safe from any thread.
  *
@@ -79,26 +85,22 @@ public interface Sender {
     int close();
 
     /**
-     * Closes after the queue is written (as {@link QueueSender} implements it; see below for the
-     * default): new puts fail at once, the queued messages are written,
-     * the output is shut down (FIN), then the connection closes. If that has not happened within
-     * {@code timeout}, the connection is closed and the rest discarded. Blocks until done.
-     * Must not be called from the send thread.
+     * Closes after the queue is written: new puts fail at once, the queued messages are written,
+     * the output is shut down (FIN), the peer is given up to 2 s to close too (closing a socket
+     * with input left unread makes the kernel reset it, which destroys replies not yet delivered;
+     * the connection's reader reads and drops that input meanwhile), then the connection closes.
+     * Whatever has not happened within {@code timeout} is cut short: the connection is closed and
+     * the rest discarded. Blocks until done. Must not be called from the send thread.
      *
-     * <p>When the connection is run by a {@link ConnectionRunner} whose reader is busy with input
-     * the peer is still sending, the close waits for the peer to close too (at most 2s, within
-     * {@code timeout}) while the runner reads and discards that input: closing a socket with input
-     * left unread makes the kernel reset the connection, which destroys the replies it has not
-     * yet delivered.
-     *
-     * <p>The default implementation does <em>not</em> flush: it just calls {@link #close()},
-     * discarding whatever is queued, and returns its count. A custom sender that should drain on a
-     * graceful close must override this method: {@link TcpServer#shutdown(Duration)}, and a
-     * {@link ConnectionRunner} whose peer closed its output, call it to drain.
+     * <p>The default suits a sender with nothing queued (one that writes on the caller's thread):
+     * {@link Connection#closeGracefully(Duration)} — FIN, wait for the peer, close — then
+     * {@link #close()}, which discards and counts anything still held. A sender with a queue
+     * overrides it to drain through {@link Connection#closeGracefully(Duration, Connection.Drain)}.
      *
      * @return how many queued messages were discarded, 0 when everything was written
      */
     default int closeAfterFlush(Duration timeout) {
+        connection().closeGracefully(timeout);
         return close();
     }
 
@@ -106,11 +108,13 @@ public interface Sender {
     boolean isClosed();
 
     /**
-     * The send loop: writes queued messages until the sender is closed. Called by the framework
-     * once, on the connection's send thread; never call it yourself. Returning or throwing ends
-     * the connection.
+     * The send loop, called by the framework once, on the connection's send thread; never call it
+     * yourself. A queueing sender writes its queue here until it is closed. Returning means the
+     * loop is done and nothing more will be written from it; the connection lives on until it is
+     * closed (a sender that writes on the caller's thread needs no loop: the default returns at
+     * once). Throwing ends the connection.
      */
-    void sendLoop() throws Exception;
+    default void sendLoop() throws Exception {}
 
     /**
      * An int-keyed message for {@link #putAllIntKeyed} (Go: {@code KeyIntBytesPair}).

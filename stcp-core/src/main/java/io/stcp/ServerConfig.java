@@ -25,15 +25,34 @@ import java.util.Objects;
  * @param maxConn        maximum concurrent connections; a connection beyond it is closed at once and
  *                       counted. Default 65535; 0 means no limit.
  * @param writeTimeout   how long one write may block before the connection is closed (a peer that
- *                       stops reading). Default 5s; zero or negative means no timeout.
+ *                       stops reading). Default 5s.
  * @param tcpNoDelay     whether accepted sockets disable Nagle's algorithm. Default true.
  * @param readIdleTimeout a connection that sends nothing for this long is closed: each blocking
  *                       read waits at most this (see {@link Connection#readTimeout(Duration)}), and the
  *                       {@link ReadTimeoutException} ends the connection unless the reader catches it.
- *                       Default 0: disabled. Millisecond resolution.
+ *                       Default 0: disabled. Millisecond resolution on the JDK transport.
  * @param firstFrameTimeout a connection whose reader has not completed its first call (its first
  *                       frame) this long after accept is closed, however slowly it trickles bytes
  *                       (slowloris). Default 0: disabled.
+ * @param frameTimeout   a frame must be complete this long after its first byte: once a reader call
+ *                       has started a frame (consumed bytes, or part of the next value is buffered),
+ *                       its reads wait no longer than this in total, so a peer that trickles a
+ *                       byte now and then is closed ({@link FrameTimeoutException},
+ *                       {@link CloseReason#FRAME_TIMEOUT}). Waits between frames are not bounded by
+ *                       it (that is {@code readIdleTimeout}). It also bounds a wait for the
+ *                       {@code inboundBudget}. Default 30s.
+ * @param inboundBudget  bytes all connections together may hold in frames still arriving (arrays
+ *                       of {@link Connection#readBytes(int)} that grow as bytes come); a connection
+ *                       that needs more stops reading until there is room (its peer is slowed down
+ *                       by TCP flow control), at most until its frame timeout. Default 0: a quarter
+ *                       of the JVM's maximum heap, taken when the server starts.
+ * @param backlog        the listen backlog: connections the kernel completes before the server
+ *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
+ *                       on Linux); a larger value is capped by the kernel.
+ *
+ * <p>Every timeout above has one rule: zero or negative means disabled (Go's
+ * {@code SetWriteTimeout(0)} means no timeout too); lengths too long to measure (centuries) mean
+ * no limit as well.
  */
 public record ServerConfig(
         String address,
@@ -44,7 +63,10 @@ public record ServerConfig(
         Duration writeTimeout,
         boolean tcpNoDelay,
         Duration readIdleTimeout,
-        Duration firstFrameTimeout) {
+        Duration firstFrameTimeout,
+        Duration frameTimeout,
+        long inboundBudget,
+        int backlog) {
 
     /** Default listen address: all interfaces, a free port. */
     public static final String DEFAULT_ADDRESS = ":0";
@@ -58,6 +80,8 @@ public record ServerConfig(
     public static final int DEFAULT_MAX_CONN = 65535;
     /** Default write timeout (Go: 5s). */
     public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(5);
+    /** Default frame timeout: 30s from a frame's first byte to its last. */
+    public static final Duration DEFAULT_FRAME_TIMEOUT = Duration.ofSeconds(30);
 
     /** Validates every field; the message names the field and the bad value. */
     public ServerConfig {
@@ -67,13 +91,17 @@ public record ServerConfig(
         Objects.requireNonNull(writeTimeout, "writeTimeout");
         Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
         Objects.requireNonNull(firstFrameTimeout, "firstFrameTimeout");
-        if (readIdleTimeout.isNegative()) {
-            throw new IllegalArgumentException("readIdleTimeout: " + Durations.format(readIdleTimeout)
-                    + " (expected: >= 0, 0 = disabled)");
+        Objects.requireNonNull(frameTimeout, "frameTimeout");
+        writeTimeout = disabledIfNegative(writeTimeout);
+        readIdleTimeout = disabledIfNegative(readIdleTimeout);
+        firstFrameTimeout = disabledIfNegative(firstFrameTimeout);
+        frameTimeout = disabledIfNegative(frameTimeout);
+        if (inboundBudget < 0) {
+            throw new IllegalArgumentException("inboundBudget: " + inboundBudget
+                    + " (expected: >= 0, 0 = a quarter of the maximum heap)");
         }
-        if (firstFrameTimeout.isNegative()) {
-            throw new IllegalArgumentException("firstFrameTimeout: " + Durations.format(firstFrameTimeout)
-                    + " (expected: >= 0, 0 = disabled)");
+        if (backlog < 0) {
+            throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
         }
         HostPort.parse(address); // throws IllegalArgumentException naming the address
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
@@ -90,6 +118,10 @@ public record ServerConfig(
         if (maxConn < 0) {
             throw new IllegalArgumentException("maxConn: " + maxConn + " (expected: >= 0)");
         }
+    }
+
+    private static Duration disabledIfNegative(Duration timeout) {
+        return timeout.isNegative() ? Duration.ZERO : timeout;
     }
 
     /** The defaults of Go's {@code DefaultServerAcceptCnf()}, listening on a free port. */
@@ -113,12 +145,25 @@ public record ServerConfig(
                 .writeTimeout(writeTimeout)
                 .tcpNoDelay(tcpNoDelay)
                 .readIdleTimeout(readIdleTimeout)
-                .firstFrameTimeout(firstFrameTimeout);
+                .firstFrameTimeout(firstFrameTimeout)
+                .frameTimeout(frameTimeout)
+                .inboundBudget(inboundBudget)
+                .backlog(backlog);
     }
 
     /** The connection limit as an effective maximum: {@code maxConn}, or unlimited for 0. */
     public int effectiveMaxConn() {
         return maxConn == 0 ? Integer.MAX_VALUE : maxConn;
+    }
+
+    /** The inbound budget in bytes: {@code inboundBudget}, or a quarter of the maximum heap for 0. */
+    public long effectiveInboundBudget() {
+        return inboundBudget != 0 ? inboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4);
+    }
+
+    /** The backlog to ask the kernel for: {@code backlog}, or the largest value (the kernel caps it) for 0. */
+    public int effectiveBacklog() {
+        return backlog != 0 ? backlog : Integer.MAX_VALUE;
     }
 
     /** Mutable builder for {@link ServerConfig}; not thread-safe. */
@@ -132,6 +177,9 @@ public record ServerConfig(
         private boolean tcpNoDelay = true;
         private Duration readIdleTimeout = Duration.ZERO;
         private Duration firstFrameTimeout = Duration.ZERO;
+        private Duration frameTimeout = DEFAULT_FRAME_TIMEOUT;
+        private long inboundBudget;
+        private int backlog;
 
         private Builder() {}
 
@@ -189,10 +237,28 @@ public record ServerConfig(
             return this;
         }
 
+        /** See {@link ServerConfig#frameTimeout()}. */
+        public Builder frameTimeout(Duration frameTimeout) {
+            this.frameTimeout = frameTimeout;
+            return this;
+        }
+
+        /** See {@link ServerConfig#inboundBudget()}. */
+        public Builder inboundBudget(long inboundBudget) {
+            this.inboundBudget = inboundBudget;
+            return this;
+        }
+
+        /** See {@link ServerConfig#backlog()}. */
+        public Builder backlog(int backlog) {
+            this.backlog = backlog;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ServerConfig build() {
             return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
-                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout);
+                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog);
         }
     }
 }

@@ -63,7 +63,12 @@ public interface TcpServer extends AutoCloseable {
      */
     InetSocketAddress address();
 
-    /** Live connections now (Go: {@code ConnCount}). */
+    /**
+     * Live connections now (Go: {@code ConnCount}): a connection counts from its accept until its
+     * exit hooks have returned, so inside an exit hook it still counts itself, and
+     * {@link ServerConfig#maxConn()} bounds connections that are still cleaning up too. Once
+     * {@link #termination()} has completed it is 0.
+     */
     int connectionCount();
 
     /** Connections accepted and run so far. */
@@ -82,10 +87,12 @@ public interface TcpServer extends AutoCloseable {
 
     /**
      * Shuts down gracefully: stops listening, lets every connection write what is already queued
-     * (new puts are refused) and close, and at the deadline closes whatever is left. Returns after
-     * every exit hook has run, or after a further 5s if a reader ignores the close. If the accept
-     * loop has given up, the connections are already being closed without draining: this waits
-     * for them the same way, returns false, and does not throw (see {@link #awaitTermination()}).
+     * (new puts are refused) and close ({@link CloseReason#SHUTDOWN}), and at the deadline closes
+     * whatever is left. Returns after every exit hook has run, or at most 5 s after the deadline
+     * if some connection ignores the close (5 s in all, not per connection). A grace too long to
+     * measure means no deadline. If the accept loop has given up, the connections are already
+     * being closed without draining: this waits for them the same way, returns false, and does not
+     * throw (see {@link #awaitTermination()}).
      *
      * @return true if every connection drained and exited within {@code grace}; false if not, or if
      *     the accept loop gave up

@@ -154,7 +154,7 @@ class ConflationTest {
     @Test
     void aBatchUnderBlockRecountsKeysTheSendLoopWroteWhileItWaitedAndNeverExceedsTheCapacity() throws Exception {
         try (SocketPair p = SocketPair.open()) {
-            QueueSender sender = QueueSender.options().capacity(2).conflating(true).overflow(OverflowPolicy.BLOCK)
+            QueueSender sender = QueueSender.options().capacity(2).maxBytes(0).conflating(true).overflow(OverflowPolicy.BLOCK)
                     .blockTimeout(Duration.ofSeconds(30)).build(p.server);
             // Key 1's first value is too big for the socket buffers: the send loop takes it alone
             // (a batch stops at 256 KiB) and stays in its write until the client reads.

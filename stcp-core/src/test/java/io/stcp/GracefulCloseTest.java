@@ -50,7 +50,7 @@ class GracefulCloseTest {
     @Test
     void closeAfterFlushGivesUpAtItsDeadlineAndCountsWhatItDiscarded() throws Exception {
         try (SocketPair p = SocketPair.open()) {
-            QueueSender sender = QueueSender.options().capacity(1000).build(p.server);
+            QueueSender sender = QueueSender.options().capacity(1000).maxBytes(0).build(p.server);
             for (int i = 0; i < 300; i++) {
                 sender.put(new byte[1 << 20]); // far more than the socket buffers hold
             }
@@ -133,7 +133,7 @@ class GracefulCloseTest {
                 sender.put(ByteBuffer.allocate(4 + 65536).putInt(65536).putInt(i).array());
                 accepted.incrementAndGet();
             }
-        }, SenderFactory.queue(1000)).onConnectionExit(s -> exited.add(true)).start();
+        }, QueueSender.options().capacity(1000).maxBytes(0)::build).onConnectionExit(s -> exited.add(true)).start();
         try (TestClient client = TestClient.connect(server.address())) {
             client.sendRaw(new byte[4]);
             assertThat(ByteBuffer.wrap(client.readFrame()).getInt()).isZero(); // the replies are queued now
@@ -173,7 +173,7 @@ class GracefulCloseTest {
             byte[] request = conn.readBytes(conn.readInt());
             sender.put(Echo.frame(request));
             accepted.incrementAndGet();
-        }, SenderFactory.queue(100_000)).start();
+        }, QueueSender.options().capacity(100_000).maxBytes(0)::build).start();
         java.net.Socket client = new java.net.Socket();
         client.setReceiveBufferSize(16 << 10);
         client.connect(server.address());
@@ -229,7 +229,7 @@ class GracefulCloseTest {
                 sender.put(new byte[1 << 20]);
             }
             queued.countDown();
-        }, SenderFactory.queue(1000)).onConnectionExit(s -> exitHookRan.set(true)).start();
+        }, QueueSender.options().capacity(1000).maxBytes(0)::build).onConnectionExit(s -> exitHookRan.set(true)).start();
         try (TestClient client = TestClient.connect(server.address())) {
             client.sendRaw(new byte[4]);
             assertThat(queued.await(10, TimeUnit.SECONDS)).isTrue();

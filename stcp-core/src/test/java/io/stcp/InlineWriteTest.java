@@ -94,7 +94,7 @@ class InlineWriteTest {
                         sender.put(new byte[8 << 20]);
                     }
                     seen.add(request);
-                }, QueueSender.options().capacity(4).writeInline(true)::build).start();
+                }, QueueSender.options().capacity(4).maxBytes(0).writeInline(true)::build).start();
         try (TestClient client = TestClient.connect(server.address())) {
             client.sendRaw(ByteBuffer.allocate(8).putInt(1).putInt(2).array());
             assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(1);
@@ -122,7 +122,7 @@ class InlineWriteTest {
                 }
             });
             other.join();
-        }, QueueSender.options().capacity(64).writeInline(true)::build).start();
+        }, QueueSender.options().capacity(64).maxBytes(0).writeInline(true)::build).start();
         try (TestClient client = TestClient.connect(server.address())) {
             client.sendRaw(new byte[4]);
             Integer n = queued.poll(20, TimeUnit.SECONDS);

@@ -30,6 +30,8 @@ import java.util.Objects;
 public final class DelimiterReader implements ConnectionReader {
     /** Default {@code maxLength}: 8192 bytes. */
     public static final int DEFAULT_MAX_LENGTH = 8192;
+    /** The largest array a JVM allocates. */
+    private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
 
     private final byte[] delimiter;
     private final boolean lines;
@@ -54,7 +56,7 @@ public final class DelimiterReader implements ConnectionReader {
     public void read(Sender sender, Connection connection) throws Exception {
         // A partial delimiter may sit at the end of the buffer; with lines() so may a '\r'.
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
-        int limit = maxLength + slack + 1;
+        int limit = (int) Math.min(MAX_ARRAY, (long) maxLength + slack + 1);
         byte[] buf = new byte[Math.min(limit, 256)];
         byte last = delimiter[delimiter.length - 1];
         int n = 0;
@@ -70,7 +72,7 @@ public final class DelimiterReader implements ConnectionReader {
             if (buf[n - 1] == last && endsWithDelimiter(buf, n)) {
                 break;
             }
-            if (n - slack > maxLength) {
+            if (n - slack > maxLength || n == limit) {
                 throw new FrameTooLongException("frame longer than maxLength " + maxLength + " bytes without a delimiter");
             }
         }

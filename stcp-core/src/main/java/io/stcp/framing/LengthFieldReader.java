@@ -34,11 +34,15 @@ import java.util.Objects;
  *    type   len=8   8 - 3 = 5 bytes follow
  * </pre>
  *
- * <p><b>Limits.</b> {@code maxFrameLength} bounds the whole frame, header included (default
+ * <p><b>Limits.</b> {@code maxFrameLength} bounds the whole frame, <b>header included</b> (default
  * 1 MiB, must be positive). A larger announced length fails with {@link FrameTooLongException}
- * <i>before</i> the body is read or allocated; a length that comes out negative fails with
- * {@link CorruptFrameException}; end of stream inside a frame is an {@link java.io.EOFException}.
- * Each of these ends only that connection.
+ * <i>before</i> the body is read; a length that comes out negative fails with
+ * {@link CorruptFrameException}, and so does a zero-length body when
+ * {@link Builder#rejectEmptyFrames(boolean)} is set; end of stream inside a frame is an
+ * {@link java.io.EOFException}. Each of these ends only that connection. Memory follows the bytes
+ * received, not the length announced: the body's array grows as it arrives (see
+ * {@link Connection#readBytes(int)}), and the server's frame timeout closes a peer that stops in
+ * the middle.
  *
  * <p><b>Thread safety.</b> Immutable; one instance can serve every connection of a server.
  */
@@ -52,6 +56,7 @@ public final class LengthFieldReader implements ConnectionReader {
     private final int adjustment;
     private final boolean stripHeader;
     private final int maxFrameLength;
+    private final boolean rejectEmpty;
     private final FrameHandler handler;
 
     private LengthFieldReader(Builder b, FrameHandler handler) {
@@ -61,6 +66,7 @@ public final class LengthFieldReader implements ConnectionReader {
         this.adjustment = b.adjustment;
         this.stripHeader = b.stripHeader;
         this.maxFrameLength = b.maxFrameLength;
+        this.rejectEmpty = b.rejectEmpty;
         this.handler = Objects.requireNonNull(handler, "handler");
     }
 
@@ -83,18 +89,21 @@ public final class LengthFieldReader implements ConnectionReader {
             throw new CorruptFrameException("length field " + Long.toUnsignedString(value) + " with adjustment "
                     + adjustment + " gives a negative body length");
         }
+        if (body == 0 && rejectEmpty) {
+            throw new CorruptFrameException("empty frame (length field " + value + ") where empty frames are rejected");
+        }
         long frame = headerLength + body;
         if (frame > maxFrameLength) {
             throw new FrameTooLongException("frame of " + frame + " bytes (length field " + value
                     + ") exceeds maxFrameLength " + maxFrameLength);
         }
-        byte[] out;
-        if (stripHeader) {
-            out = connection.readBytes((int) body);
-        } else {
-            out = new byte[(int) frame];
-            System.arraycopy(header, 0, out, 0, headerLength);
-            connection.readFully(out, headerLength, (int) body);
+        // readBytes grows its array as the body arrives: an announced length costs nothing until sent.
+        byte[] out = connection.readBytes((int) body);
+        if (!stripHeader) {
+            byte[] whole = new byte[(int) frame];
+            System.arraycopy(header, 0, whole, 0, headerLength);
+            System.arraycopy(out, 0, whole, headerLength, out.length);
+            out = whole;
         }
         handler.onFrame(sender, out);
     }
@@ -107,6 +116,7 @@ public final class LengthFieldReader implements ConnectionReader {
         private int adjustment;
         private boolean stripHeader = true;
         private int maxFrameLength = DEFAULT_MAX_FRAME_LENGTH;
+        private boolean rejectEmpty;
 
         private Builder() {}
 
@@ -143,12 +153,25 @@ public final class LengthFieldReader implements ConnectionReader {
             return this;
         }
 
-        /** Largest frame, header included, in bytes; default 1 MiB; must be positive. */
+        /**
+         * Largest frame, <b>header included</b>, in bytes; default 1 MiB; must be positive and at
+         * most {@code Integer.MAX_VALUE - 8} (the largest array a JVM allocates).
+         */
         public Builder maxFrameLength(int maxFrameLength) {
-            if (maxFrameLength <= 0) {
-                throw new IllegalArgumentException("maxFrameLength: " + maxFrameLength + " (expected: > 0)");
+            if (maxFrameLength <= 0 || maxFrameLength > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("maxFrameLength: " + maxFrameLength
+                        + " (expected: 1 .. " + (Integer.MAX_VALUE - 8) + ")");
             }
             this.maxFrameLength = maxFrameLength;
+            return this;
+        }
+
+        /**
+         * Whether a frame with an empty body fails with {@link CorruptFrameException} (as the Go
+         * documentation's example does); default false: empty frames are delivered.
+         */
+        public Builder rejectEmptyFrames(boolean rejectEmpty) {
+            this.rejectEmpty = rejectEmpty;
             return this;
         }
 

@@ -22,7 +22,9 @@ import java.util.function.Consumer;
  *
  * <p>A handler that throws (a bug, or a connection thread that cannot be started) costs only that
  * connection: the channel is closed, a WARN line {@code server.accept.handler.failed} is written
- * (at most once a second, with the number suppressed) and the loop goes on accepting.
+ * (at most once a second, with the number suppressed) and the loop goes on accepting. An
+ * {@link Error} from the accept call itself ({@link OutOfMemoryError}) is a failure like any
+ * other: the loop backs off and tries again, so memory pressure elsewhere never stops accepting.
  */
 public final class AcceptLoop {
 
@@ -54,8 +56,8 @@ public final class AcceptLoop {
                       int maxRetry, Sleeper sleeper, BooleanSupplier closed) {
         this.acceptor = acceptor;
         this.handler = handler;
-        this.initialDelayNanos = initialDelay.toNanos();
-        this.maxDelayNanos = maxDelay.toNanos();
+        this.initialDelayNanos = Nanos.clamp(initialDelay);
+        this.maxDelayNanos = Nanos.clamp(maxDelay);
         this.maxRetry = maxRetry;
         this.sleeper = sleeper;
         this.closed = closed;
@@ -79,7 +81,7 @@ public final class AcceptLoop {
                 channel = acceptor.accept();
             } catch (ClosedChannelException e) {
                 return;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException | Error e) {
                 if (closed.getAsBoolean() || Thread.currentThread().isInterrupted()) {
                     return;
                 }
@@ -91,9 +93,13 @@ public final class AcceptLoop {
                 delay = nextDelay(delay);
                 long held = errorLog.tryAcquire();
                 if (held >= 0) {
-                    Log.SERVER.atWarn().setMessage("server.accept.retry").addKeyValue("failures", failures)
-                            .addKeyValue("delay", Durations.format(Duration.ofNanos(delay)))
-                            .addKeyValue("suppressed", held).addKeyValue("error", e.toString()).log();
+                    try {
+                        Log.SERVER.atWarn().setMessage("server.accept.retry").addKeyValue("failures", failures)
+                                .addKeyValue("delay", Durations.format(Duration.ofNanos(delay)))
+                                .addKeyValue("suppressed", held).addKeyValue("error", e.toString()).log();
+                    } catch (Throwable logFailed) {
+                        // out of memory even for the line: back off all the same
+                    }
                 }
                 try {
                     sleeper.sleep(delay);
@@ -106,8 +112,12 @@ public final class AcceptLoop {
             delay = 0;
             try {
                 handler.accept(channel);
-            } catch (RuntimeException | Error e) {
-                handlerFailed(channel, e);
+            } catch (Throwable e) {
+                try {
+                    handlerFailed(channel, e);
+                } catch (Throwable logFailed) {
+                    // the channel is closed first thing in handlerFailed; go on accepting
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 package io.stcp.internal;
 
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 
 /**
  * Parses Go-style listen addresses: {@code ":9000"}, {@code "host:9000"}, {@code "[::1]:9000"}, and
@@ -38,6 +40,21 @@ public record HostPort(String host, int port) {
     /** The socket address to bind: the wildcard address when the host is empty. */
     public InetSocketAddress toBindAddress() {
         return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+    }
+
+    /**
+     * An address as Go prints it: {@code 127.0.0.1:9000}, {@code [::1]:9000}, without the JDK's
+     * leading slash or host name; other kinds of address (Unix paths) as their own text.
+     */
+    public static String format(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
+            String host = inet.getAddress().getHostAddress();
+            return (inet.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + inet.getPort();
+        }
+        if (address instanceof InetSocketAddress inet) {
+            return inet.getHostString() + ":" + inet.getPort();
+        }
+        return String.valueOf(address);
     }
 
     private static IllegalArgumentException bad(String address, String why) {

@@ -1,27 +1,32 @@
 package io.stcp.internal;
 
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 /**
- * Lets an event through at most once per interval and counts the ones it held back, so that a
- * flood (rejected connections, accept errors) costs one log line per interval, not one per event.
+ * Lets at most {@code permits} events through per interval and counts the ones it held back, so
+ * that a flood (rejected connections, accept errors, failing peers) costs a few log lines per
+ * interval, not one per event. Used on failure paths only.
  */
 final class RateLimiter {
     private final long intervalNanos;
+    private final int permits;
     private final LongSupplier nanoClock;
-    private final AtomicLong nextNanos;
-    private final AtomicLong suppressed = new AtomicLong();
+    private final ReentrantLock lock = new ReentrantLock();
+    private long windowEndNanos;  // guarded by lock
+    private int used;             // guarded by lock
+    private long suppressed;      // guarded by lock
 
     RateLimiter(long intervalNanos) {
-        this(intervalNanos, System::nanoTime);
+        this(intervalNanos, 1, System::nanoTime);
     }
 
     /** A limiter reading the time from {@code nanoClock} ({@link System#nanoTime()} but in tests). */
-    RateLimiter(long intervalNanos, LongSupplier nanoClock) {
+    RateLimiter(long intervalNanos, int permits, LongSupplier nanoClock) {
         this.intervalNanos = intervalNanos;
+        this.permits = permits;
         this.nanoClock = nanoClock;
-        this.nextNanos = new AtomicLong(nanoClock.getAsLong());
+        this.windowEndNanos = nanoClock.getAsLong();
     }
 
     /**
@@ -32,11 +37,22 @@ final class RateLimiter {
      */
     long tryAcquire() {
         long now = nanoClock.getAsLong();
-        long next = nextNanos.get();
-        if (now - next >= 0 && nextNanos.compareAndSet(next, now + intervalNanos)) {
-            return suppressed.getAndSet(0);
+        lock.lock();
+        try {
+            if (now - windowEndNanos >= 0) {
+                windowEndNanos = now + intervalNanos;
+                used = 0;
+            }
+            if (used < permits) {
+                used++;
+                long held = suppressed;
+                suppressed = 0;
+                return held;
+            }
+            suppressed++;
+            return -1;
+        } finally {
+            lock.unlock();
         }
-        suppressed.incrementAndGet();
-        return -1;
     }
 }

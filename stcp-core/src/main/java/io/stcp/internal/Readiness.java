@@ -15,18 +15,26 @@ import java.util.concurrent.locks.LockSupport;
  * and waiter are volatile and written in opposite orders on the two sides, so either the poller
  * sees the waiter or the waiter sees the flag.
  *
- * <p>A hang-up (the peer shut its output, or reset) is a state, not an edge: the poller reports it
- * once, but the reader may see it only after reading the data before it, when no further edge will
- * come. So it is sticky: once signalled, the socket counts as readable and writable for good, and
- * the syscalls report end of stream or the error.
+ * <p>Ends of a direction are states, not edges: the poller reports them once, but the thread may
+ * look only later, when no further edge will come. So they are sticky:
+ * <ul>
+ *   <li>the peer shut its output (EPOLLRDHUP): the <em>read</em> side stays readable for good, and
+ *       reads report the data before the end, then end of stream. The write side is untouched: a
+ *       half-closed peer may still read, or may never read, and a write to it must wait for room
+ *       like any other (taking this end for a hang-up made writes spin);</li>
+ *   <li>the socket hung up or failed (EPOLLHUP, EPOLLERR): both sides stay ready for good, and the
+ *       syscalls report the error.</li>
+ * </ul>
  *
- * <p>{@link #close()} wakes both waiters for good and deregisters the socket from its source.
+ * <p>Every wait takes a deadline and returns false once it has passed, whatever the flags say.
+ * {@link #close()} wakes both waiters for good and deregisters the socket from its source.
  */
 public final class Readiness {
     private final Runnable deregister;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean readable = true;
     private volatile boolean writable = true;
+    private volatile boolean inputEnded;
     private volatile boolean hungUp;
     private volatile Thread readWaiter;
     private volatile Thread writeWaiter;
@@ -39,9 +47,16 @@ public final class Readiness {
     /**
      * Called by the source's poller for every edge it sees.
      *
-     * @param hangUp the peer shut its output or the socket failed (EPOLLRDHUP, EPOLLHUP, EPOLLERR)
+     * @param in the socket has input (EPOLLIN)
+     * @param out the socket has room for output (EPOLLOUT)
+     * @param inputEnd the peer shut its output (EPOLLRDHUP)
+     * @param hangUp the socket hung up or failed (EPOLLHUP, EPOLLERR)
      */
-    public void signal(boolean in, boolean out, boolean hangUp) {
+    public void signal(boolean in, boolean out, boolean inputEnd, boolean hangUp) {
+        if (inputEnd) {
+            inputEnded = true;
+            in = true;
+        }
         if (hangUp) {
             hungUp = true;
             in = out = true;
@@ -63,7 +78,7 @@ public final class Readiness {
     }
 
     boolean isReadable() {
-        return readable || hungUp;
+        return readable || inputEnded || hungUp;
     }
 
     /** Called right before a read syscall. */
@@ -77,39 +92,36 @@ public final class Readiness {
     }
 
     /**
-     * Parks until readable, closed or interrupted, at most {@code timeoutNanos} (0 = no limit).
+     * Parks until readable, closed or interrupted, or until {@code deadlineNanos} (0 = none).
      *
-     * @return false if the time ran out first
+     * @return false if the deadline passed first
      */
-    boolean awaitReadable(long timeoutNanos) {
+    boolean awaitReadable(long deadlineNanos) {
         readWaiter = Thread.currentThread();
         try {
-            return await(true, timeoutNanos);
+            return await(true, deadlineNanos);
         } finally {
             readWaiter = null;
         }
     }
 
     /** As {@link #awaitReadable}, for writing. */
-    boolean awaitWritable(long timeoutNanos) {
+    boolean awaitWritable(long deadlineNanos) {
         writeWaiter = Thread.currentThread();
         try {
-            return await(false, timeoutNanos);
+            return await(false, deadlineNanos);
         } finally {
             writeWaiter = null;
         }
     }
 
-    private boolean await(boolean read, long timeoutNanos) {
-        if (timeoutNanos > Long.MAX_VALUE / 4) {
-            timeoutNanos = 0; // centuries: no limit, and no overflow below
-        }
-        long deadline = System.nanoTime() + timeoutNanos;
-        while (!(read ? readable : writable) && !hungUp && !closed.get() && !Thread.currentThread().isInterrupted()) {
-            if (timeoutNanos == 0) {
+    private boolean await(boolean read, long deadlineNanos) {
+        while (!(read ? readable || inputEnded : writable) && !hungUp && !closed.get()
+                && !Thread.currentThread().isInterrupted()) {
+            if (deadlineNanos == 0) {
                 LockSupport.park(this);
             } else {
-                long left = deadline - System.nanoTime();
+                long left = deadlineNanos - System.nanoTime();
                 if (left <= 0) {
                     return false;
                 }

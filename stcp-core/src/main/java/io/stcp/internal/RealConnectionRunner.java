@@ -1,17 +1,13 @@
 package io.stcp.internal;
 
+import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRunner;
 import io.stcp.ReaderStalledException;
 import io.stcp.Sender;
-import io.stcp.SenderClosedException;
 import io.stcp.SenderFactory;
-import java.io.EOFException;
-import java.io.IOException;
-import java.net.SocketException;
-import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -25,24 +21,29 @@ import org.slf4j.event.Level;
 /**
  * The {@link ConnectionRunner} implementation.
  *
- * <p>The reader thread owns the lifecycle; its run method is one try/finally. Ordering guarantees:
- * start hooks finish before the reader is first called (same thread); the exit hooks run in the
- * finally block after the send thread has been joined, so after both loops; {@link #exited} makes
- * "exactly once" visible to waiters.
+ * <p>The reader thread owns the lifecycle; its run method is one try/finally:
+ * <pre>
+ *   sender factory → start hooks → send thread → read loop
+ *   → end: the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
+ *   → send thread joined → one conn.exit line → exit hooks → onExited (the server's slot)
+ * </pre>
+ * Start hooks finish before the reader is first called (same thread); the exit hooks run after
+ * both loops have ended, exactly once, and see {@link Connection#closeReason()}.
  *
  * <p>{@link #exit()} may race with the reader thread leaving the loop. {@link #lock} guards
- * {@link #readerInLoop}: exit interrupts the reader only while it is in the loop, and the reader
- * clears its interrupt status under the same lock when it leaves, so an exit never leaks an
- * interrupt into the exit hooks.
+ * {@link #readerInLoop}: exit interrupts the reader thread only while it runs user code for this
+ * connection (the sender factory, the start hooks, the reader), and the reader thread clears its
+ * interrupt status under the same lock when it leaves, so an exit never leaks an interrupt into
+ * the flush or the exit hooks.
  */
 public final class RealConnectionRunner implements ConnectionRunner {
     private static final int STALL_CALLS = 1000;
     private static final long STALL_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
-    /** How long the send loop may take to notice that its sender was closed. */
+    /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
 
-    private final Connection connection;
+    private final RealConnection connection;
     private final ConnectionReader reader;
     private final SenderFactory factory;
     private final Runnable onExited;
@@ -62,17 +63,22 @@ public final class RealConnectionRunner implements ConnectionRunner {
      *
      * @param onExited runs last, after the exit hooks, even if the factory failed
      */
-    public RealConnectionRunner(Connection connection, ConnectionReader reader, SenderFactory factory,
-                                Runnable onExited) {
+    RealConnectionRunner(RealConnection connection, ConnectionReader reader, SenderFactory factory, Runnable onExited) {
         this.connection = Objects.requireNonNull(connection, "connection");
         this.reader = Objects.requireNonNull(reader, "reader");
         this.factory = Objects.requireNonNull(factory, "factory");
         this.onExited = Objects.requireNonNull(onExited, "onExited");
     }
 
+    /**
+     * A runner for {@code sender}'s connection.
+     *
+     * @throws IllegalArgumentException if the sender's connection was not made by stcp
+     */
     public static RealConnectionRunner forSender(ConnectionReader reader, Sender sender) {
         Objects.requireNonNull(sender, "sender");
-        RealConnectionRunner runner = new RealConnectionRunner(sender.connection(), reader, c -> sender, () -> {});
+        RealConnectionRunner runner = new RealConnectionRunner(RealConnection.of(sender.connection()), reader,
+                c -> sender, () -> {});
         runner.sender = sender;
         return runner;
     }
@@ -106,13 +112,18 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     @Override
     public void exit() {
+        exit(CloseReason.CLOSED);
+    }
+
+    /** Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}. */
+    void exit(CloseReason reason) {
         exitRequested = true;
+        connection.recordEnd(reason, null);
         Sender s = sender;
         if (s != null) {
-            closeQuietly(s);
-        } else {
-            connection.close();
+            Ends.closeSender(s, connection);
         }
+        connection.close(reason);
         lock.lock();
         try {
             if (readerInLoop && readerThread != Thread.currentThread()) {
@@ -120,6 +131,28 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Ends the connection gracefully for a server shutdown: its sender writes what is queued and
+     * the connection closes, within {@code timeout}.
+     *
+     * @return how many queued messages were discarded, or -1 if the sender failed
+     */
+    int shutdown(Duration timeout) {
+        connection.recordEnd(CloseReason.SHUTDOWN, null);
+        Sender s = sender;
+        if (s == null) {
+            exit(CloseReason.SHUTDOWN);
+            return 0;
+        }
+        try {
+            return s.closeAfterFlush(timeout);
+        } catch (Throwable t) {
+            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
+            exit(CloseReason.SHUTDOWN);
+            return -1;
         }
     }
 
@@ -140,7 +173,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     @Override
     public boolean awaitExit(Duration timeout) throws InterruptedException {
-        return exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        return exited.await(Nanos.clamp(timeout), TimeUnit.NANOSECONDS);
     }
 
     // ---------------------------------------------------------------- reader thread
@@ -153,81 +186,67 @@ public final class RealConnectionRunner implements ConnectionRunner {
         } finally {
             lock.unlock();
         }
+        connection.readerThread(Thread.currentThread());
         Sender s = sender;
-        if (s == null) {
-            s = createSender();
-            if (s == null) {
-                leaveLoop();
-                connection.close();
-                finish();
-                return;
-            }
-            sender = s;
-            if (exitRequested) {
-                closeQuietly(s);
-            }
-        }
         Thread sendThread = null;
         Throwable failure = null;
+        int discarded = 0;
         try {
+            if (s == null) {
+                s = createSender();
+                sender = s;
+                if (exitRequested) {
+                    Ends.closeSender(s, connection);
+                }
+            }
             runHooks(startHooks, "start", s);
             Log.conn(Level.DEBUG, "conn.start", connection).log();
             if (!exitRequested) {
                 Sender loopSender = s;
                 sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
-                if (connection instanceof RealConnection rc) {
-                    rc.readerThread = Thread.currentThread(); // lets the sender write replies inline
-                }
                 readLoop(s);
             }
         } catch (Throwable t) {
             failure = t;
         } finally {
-            if (!exitRequested && failure instanceof SenderClosedException) {
-                // The sender is closing, maybe gracefully (shutdown) while the peer still sends:
-                // read what it sends until it closes, or the close would reset the connection.
-                // Still in the loop, so a graceful closer waits for this (lingerAfterFlush).
-                discardInputUntilPeerCloses();
-            }
             leaveLoop();
-            if (!exitRequested && (failure instanceof EOFException || failure instanceof SenderClosedException)) {
-                flushQuietly(s); // the peer is done or the sender is closing: write what is queued first
+            CloseReason reason = connection.recordEnd(Ends.classify(failure), failure);
+            Throwable cause = connection.closeCause();
+            if (s == null) {
+                connection.close(reason);
             } else {
-                closeQuietly(s);
+                discarded = end(s, reason);
             }
+            connection.readerThread(null);
             joinSendThread(sendThread);
-            logExit(failure);
-            runHooks(exitHooks, "exit", s);
+            connection.context().exitLog().exit(connection, reason, cause, discarded);
+            if (s != null) {
+                runHooks(exitHooks, "exit", s);
+            }
             finish();
         }
     }
 
-    private Sender createSender() {
-        try {
-            Sender s = factory.create(connection);
-            if (s == null) {
-                throw new IllegalStateException("sender factory returned null");
-            }
-            return s;
-        } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.factory.failed", connection).setCause(t).log();
-            return null;
+    private Sender createSender() throws Exception {
+        Sender s = factory.create(connection);
+        if (s == null) {
+            throw new IllegalStateException("sender factory returned null");
         }
+        return s;
     }
 
     private void readLoop(Sender s) throws Exception {
-        long lastRead = connection.bytesRead();
+        ConnectionInput input = connection.input();
+        long lastProgress = input.progress();
         int idleCalls = 0;
         long idleSince = 0;
-        RealConnection real = connection instanceof RealConnection rc ? rc : null;
         while (!exitRequested) {
+            input.beginCall();
             reader.read(s, connection);
-            if (real != null) {
-                real.firstFrameDone();
-            }
-            long read = connection.bytesRead();
-            if (read != lastRead) {
-                lastRead = read;
+            input.endCall();
+            long progress = input.progress();
+            if (progress != lastProgress) {
+                lastProgress = progress;
                 idleCalls = 0;
                 continue;
             }
@@ -243,65 +262,45 @@ public final class RealConnectionRunner implements ConnectionRunner {
         }
     }
 
+    /** No more interrupts from {@link #exit()}: the reader's part is over. */
     private void leaveLoop() {
-        if (connection instanceof RealConnection rc) {
-            rc.readerThread = null;
-        }
         lock.lock();
         try {
             readerInLoop = false;
-            Thread.interrupted(); // an exit() interrupt is for the loop, not for the exit hooks
+            Thread.interrupted(); // an exit() interrupt is for the loop, not for the flush or the exit hooks
         } finally {
             lock.unlock();
         }
     }
 
-    private void flushQuietly(Sender s) {
-        Duration timeout = connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();
+    /**
+     * Flushes (on this thread, which reads and drops the peer's input meanwhile) or discards what
+     * the sender holds, as {@code reason} says; closes the connection either way.
+     *
+     * @return the messages discarded
+     */
+    private int end(Sender s, CloseReason reason) {
         try {
-            s.closeAfterFlush(timeout);
-        } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
-            closeQuietly(s);
-        } finally {
-            Thread.interrupted();
-        }
-    }
-
-    /** Reads and drops input until end of stream, at most {@link SenderSupport#LINGER_SECONDS}. */
-    private void discardInputUntilPeerCloses() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SenderSupport.LINGER_SECONDS);
-        byte[] sink = new byte[1024];
-        if (connection instanceof RealConnection rc) {
-            rc.discardingInput();
-        }
-        try {
-            connection.readDeadline(null);
-            long left;
-            while ((left = deadline - System.nanoTime()) > 0) {
-                connection.readTimeout(Duration.ofNanos(left));
-                if (connection.read(sink, 0, sink.length) < 0) {
-                    return;
+            if (reason.flushes() && connection.isOpen()) {
+                Duration timeout = connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();
+                try {
+                    return s.closeAfterFlush(timeout);
+                } catch (Throwable t) {
+                    Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush")
+                            .setCause(t).log();
                 }
             }
-        } catch (IOException | RuntimeException e) {
-            // timed out, closed or reset: nothing more to wait for
+            return Ends.closeSender(s, connection);
+        } finally {
+            connection.close(reason);
+            Thread.interrupted();
         }
-    }
-
-    private void closeQuietly(Sender s) {
-        try {
-            s.close();
-        } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "close").setCause(t).log();
-        }
-        connection.close();
     }
 
     /**
      * Waits for the send thread. The sender is closed by now, so its loop should end at once; a
      * custom sender whose loop ignores the close is interrupted after {@link #SEND_THREAD_GRACE}
-     * and, if it still runs, left behind with a WARN line, so the exit hooks run anyway.
+     * and, if it still runs after another, left behind with a WARN line, so the exit hooks run anyway.
      */
     private void joinSendThread(Thread t) {
         if (t == null) {
@@ -351,51 +350,16 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     // ---------------------------------------------------------------- send thread
 
+    /**
+     * Runs the sender's loop. Returning means the loop is done (a sender that writes on the
+     * caller's thread may return at once): the connection lives on until it is closed. Throwing
+     * ends the connection, for the reason the failure shows.
+     */
     private void sendLoop(Sender s) {
-        boolean drained = false;
         try {
             s.sendLoop();
-            drained = connection instanceof RealConnection rc && rc.isOutputShutdown();
         } catch (Throwable t) {
-            if (!isQuiet(t)) {
-                Log.conn(Level.WARN, "conn.send.failed", connection).setCause(t).log();
-            } else {
-                Log.conn(Level.DEBUG, "conn.send.ended", connection).addKeyValue("reason", t.toString()).log();
-            }
-        } finally {
-            if (!drained) {
-                exit();
-            }
-            // else a graceful close wrote everything and sent the FIN: whoever called closeAfterFlush
-            // closes the connection, after the peer has closed too (see SenderSupport.lingerAfterFlush)
+            exit(connection.recordEnd(Ends.classifySend(t), t));
         }
-    }
-
-    // ---------------------------------------------------------------- logging
-
-    private void logExit(Throwable failure) {
-        if (failure == null || isQuiet(failure)) {
-            Log.conn(Level.DEBUG, "conn.exit", connection)
-                    .addKeyValue("reason", failure == null ? "exit" : failure.toString()).log();
-        } else {
-            Log.conn(Level.WARN, "conn.exit", connection).addKeyValue("reason", failure.toString())
-                    .setCause(failure).log();
-        }
-    }
-
-    /** Expected ends of a connection: peer gone, closed by us, or the exit we asked for. */
-    private boolean isQuiet(Throwable t) {
-        if (t instanceof EOFException || t instanceof ClosedChannelException || t instanceof SenderClosedException
-                || t instanceof io.stcp.ReadTimeoutException) {
-            return true;
-        }
-        if (exitRequested && (t instanceof InterruptedException || t instanceof IOException)) {
-            return true;
-        }
-        if (t instanceof SocketException e) {
-            String m = String.valueOf(e.getMessage());
-            return m.contains("reset") || m.contains("Broken pipe") || m.contains("closed");
-        }
-        return t instanceof IOException && !connection.isOpen();
     }
 }

@@ -1,9 +1,9 @@
 package io.stcp.internal;
 
 import io.stcp.AcceptException;
+import io.stcp.CloseReason;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
-import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
@@ -52,7 +52,6 @@ public final class RealTcpServer implements TcpServer {
     private static final int NEW = 0;
     private static final int RUNNING = 1;
     private static final int CLOSED = 2;
-    private static final int BACKLOG = 1024;
     private static final Duration EXIT_AFTER_FORCE_CLOSE = Duration.ofSeconds(5);
 
     private final ServerConfig config;
@@ -65,7 +64,7 @@ public final class RealTcpServer implements TcpServer {
     private int state = NEW;                    // guarded by lock
     private ServerSocketChannel listener;       // guarded by lock
     private volatile InetSocketAddress address;
-    private ReadinessSource transport;          // set by start(), before the accept thread starts
+    private ConnectionContext context;          // set by start(), before the accept thread starts
     private volatile boolean closed;
     private volatile boolean acceptEnded;
     private volatile AcceptException acceptFailure;
@@ -94,7 +93,7 @@ public final class RealTcpServer implements TcpServer {
         this.reader = Objects.requireNonNull(reader, "reader");
         this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
         this.acceptors = Objects.requireNonNull(acceptors, "acceptors");
-        this.rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10), nanoClock);
+        this.rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10), 1, nanoClock);
     }
 
     @Override
@@ -116,28 +115,43 @@ public final class RealTcpServer implements TcpServer {
             if (state != NEW) {
                 throw new IllegalStateException(state == RUNNING ? "server already started" : "server closed");
             }
-            transport = Transports.source();
+            ReadinessSource source = Transports.source();
             InetSocketAddress bindAddress = HostPort.parse(config.address()).toBindAddress();
             ServerSocketChannel ch = ServerSocketChannel.open();
             try {
+                if (bindAddress.isUnresolved()) {
+                    throw new java.net.UnknownHostException("unknown host \"" + bindAddress.getHostString() + "\"");
+                }
                 ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                ch.bind(bindAddress, BACKLOG);
-            } catch (IOException e) {
+                ch.bind(bindAddress, config.effectiveBacklog());
+            } catch (IOException | RuntimeException e) {
                 ch.close();
                 BindException be = new BindException("cannot listen on \"" + config.address() + "\": " + e.getMessage());
                 be.initCause(e);
                 throw be;
             }
-            listener = ch;
-            address = (InetSocketAddress) ch.getLocalAddress();
-            state = RUNNING;
-            AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
-                    config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
-            Threads.start("stcp-accept-" + address.getPort(), () -> acceptLoop(loop));
+            try {
+                InetSocketAddress bound = (InetSocketAddress) ch.getLocalAddress();
+                context = ConnectionContext.of(config, new Sweeper("stcp-sweeper-" + bound.getPort()),
+                        new InboundBudget(config.effectiveInboundBudget()), source, new ExitLog(System::nanoTime));
+                AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
+                        config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
+                listener = ch;
+                address = bound;
+                state = RUNNING;
+                Threads.start("stcp-accept-" + bound.getPort(), () -> acceptLoop(loop));
+            } catch (IOException | RuntimeException | Error e) {
+                // nothing may stay bound when start() fails: the caller sees the failure, nothing else
+                listener = null;
+                address = null;
+                state = NEW;
+                ch.close();
+                throw e;
+            }
         } finally {
             lock.unlock();
         }
-        Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", address)
+        Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", HostPort.format(address))
                 .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name()).log();
         return this;
     }
@@ -146,7 +160,8 @@ public final class RealTcpServer implements TcpServer {
         try {
             loop.run();
         } catch (AcceptException e) {
-            Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", address).setCause(e).log();
+            Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", HostPort.format(address))
+                    .setCause(e).log();
             acceptFailure = e;
             acceptEnded = true;
             close(); // stop listening and end the live connections; termination fails once they exited
@@ -202,11 +217,7 @@ public final class RealTcpServer implements TcpServer {
         RealConnection connection;
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
-            connection = RealConnection.create(channel, config.writeTimeout(), transport);
-            connection.readTimeout(config.readIdleTimeout());
-            if (!config.firstFrameTimeout().isZero()) {
-                connection.firstFrameTimeout(config.firstFrameTimeout());
-            }
+            connection = RealConnection.open(channel, context);
         } catch (IOException | RuntimeException e) {
             return false;
         }
@@ -223,7 +234,7 @@ public final class RealTcpServer implements TcpServer {
         accepted.incrementAndGet();
         connections.put(id, runner);
         if (closed) {
-            runner.exit();
+            runner.exit(CloseReason.SHUTDOWN);
         }
         try {
             runner.start();
@@ -246,7 +257,7 @@ public final class RealTcpServer implements TcpServer {
         if (closed && acceptEnded && live.get() == 0 && !termination.isDone()) {
             AcceptException failure = acceptFailure;
             if (failure == null ? termination.complete(null) : termination.completeExceptionally(failure)) {
-                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
+                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", HostPort.format(address))
                         .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get())
                         .addKeyValue("acceptFailed", failure != null).log();
             }
@@ -306,7 +317,7 @@ public final class RealTcpServer implements TcpServer {
     public void close() {
         stopListening();
         for (RealConnectionRunner runner : connections.values()) {
-            runner.exit();
+            runner.exit(CloseReason.SHUTDOWN);
         }
         maybeTerminate();
     }
@@ -314,42 +325,38 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
         stopListening();
-        long deadline = System.nanoTime() + grace.toNanos();
+        long deadline = Nanos.within(grace);
         List<Thread> flushers = new ArrayList<>();
         AtomicBoolean discarded = new AtomicBoolean(); // some connection could not write everything
         for (RealConnectionRunner runner : connections.values()) {
             flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
-                Sender s = runner.sender();
-                if (s == null) {
-                    runner.exit();
-                    return;
-                }
-                try {
-                    if (s.closeAfterFlush(Duration.ofNanos(Math.max(0, deadline - System.nanoTime()))) > 0) {
-                        discarded.set(true);
-                    }
-                } catch (RuntimeException e) {
+                if (runner.shutdown(Nanos.remaining(deadline)) != 0) {
                     discarded.set(true);
-                    runner.exit();
                 }
             }));
         }
         maybeTerminate();
-        boolean drained = awaitQuietly(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        boolean drained = awaitQuietly(deadline);
         if (!drained) {
             close();
-            awaitQuietly(EXIT_AFTER_FORCE_CLOSE);
+            awaitQuietly(Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
+        long joinDeadline = Nanos.within(EXIT_AFTER_FORCE_CLOSE);
         for (Thread t : flushers) {
-            t.join(EXIT_AFTER_FORCE_CLOSE.toMillis());
+            t.join(Nanos.remaining(joinDeadline));
         }
         // The flushers close at the deadline, so connections may have exited "in time" by force.
         return drained && !discarded.get();
     }
 
-    private boolean awaitQuietly(Duration timeout) throws InterruptedException {
+    /** Waits for termination until {@code deadline} (0 = none); false on timeout or accept failure. */
+    private boolean awaitQuietly(long deadline) throws InterruptedException {
         try {
-            termination.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            if (deadline == 0) {
+                termination.get();
+            } else {
+                termination.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
             return true;
         } catch (TimeoutException e) {
             return false;
@@ -375,7 +382,7 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException {
         try {
-            termination.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            termination.get(Nanos.clamp(timeout), TimeUnit.NANOSECONDS);
             return true;
         } catch (TimeoutException e) {
             return false;

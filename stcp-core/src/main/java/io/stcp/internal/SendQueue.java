@@ -9,8 +9,10 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * The queue behind {@link io.stcp.QueueSender}: FIFO of messages, optionally conflating keyed
@@ -29,6 +31,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link #batchWritten()}; a producer may take it with {@link #tryClaimInline()} only when the queue
  * is empty, write its message itself, and give it back with {@link #releaseInline()}. Whoever holds
  * it is the only writer; everything put meanwhile queues behind it.
+ *
+ * <p><b>Waiting for room.</b> Under BLOCK every producer waits up to the block timeout. A put may
+ * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
+ * apply. The connection's reader uses it, so that a pipelining peer is slowed down (the reader
+ * stops reading, the kernel's window closes) instead of disconnected. Waiters are woken when the
+ * send loop takes a batch. After any wait or drop a put looks at the queue as it is then: the key
+ * it would conflate into may have been written meanwhile, or replaced by a smaller value.
  *
  * <p>All fields are guarded by {@link #lock}; user code is never called while holding it.
  */
@@ -52,6 +61,7 @@ public final class SendQueue {
     private final OverflowPolicy policy;
     private final long blockTimeoutNanos;
     private final boolean conflate;
+    private final LongSupplier patienceNanos;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition notEmpty = lock.newCondition();
@@ -61,19 +71,27 @@ public final class SendQueue {
     private long bytes;
     private int state = OPEN;
     private boolean writing;
+    private int roomWaiters;
     private long conflated;
     private long dropped;
     private long rejected;
 
-    public SendQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos, boolean conflate) {
+    /**
+     * @param patienceNanos how long a patient put waits for room before FAIL or CLOSE_CONNECTION
+     *     apply (0 = not at all, {@link Nanos#FOREVER} = without limit); asked only when a patient
+     *     put finds the queue full
+     */
+    public SendQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos, boolean conflate,
+                     LongSupplier patienceNanos) {
         this.maxMessages = maxMessages;
         this.maxBytes = maxBytes;
         this.policy = policy;
         this.blockTimeoutNanos = blockTimeoutNanos;
         this.conflate = conflate;
+        this.patienceNanos = patienceNanos;
     }
 
-    /** Thrown inside {@link #put} when policy CLOSE_CONNECTION fires; the caller closes. */
+    /** Thrown inside a put when policy CLOSE_CONNECTION fires; the caller closes. */
     public static final class SlowConsumer extends Exception {
         private static final long serialVersionUID = 1L;
         final int discarded;
@@ -88,49 +106,88 @@ public final class SendQueue {
         }
     }
 
-    public void put(byte[] message) throws SlowConsumer {
+    /** How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none). */
+    private final class Waits {
+        final long blockDeadline;
+        final long patienceDeadline;
+
+        Waits(boolean patient) {
+            long now = System.nanoTime();
+            this.blockDeadline = policy == OverflowPolicy.BLOCK ? Nanos.deadline(now, Math.max(1, blockTimeoutNanos)) : 0;
+            long patience = patient ? patienceNanos.getAsLong() : 0;
+            this.patienceDeadline = patience <= 0 ? 0 : patience >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, patience);
+        }
+
+        /** The deadline of a wait for room now, 0 if this put must not wait, {@link Long#MIN_VALUE} for no limit. */
+        long deadline() {
+            return policy == OverflowPolicy.BLOCK ? blockDeadline
+                    : (policy == OverflowPolicy.FAIL || policy == OverflowPolicy.CLOSE_CONNECTION) ? patienceDeadline : 0;
+        }
+    }
+
+    /**
+     * Appends {@code message}.
+     *
+     * @param patient whether to wait for room (the queue's patience) before FAIL or CLOSE_CONNECTION apply
+     */
+    public void put(byte[] message, boolean patient) throws SlowConsumer {
         lock.lock();
         try {
             checkOpen();
-            makeRoom(1, message.length);
+            Waits waits = null;
+            while (!fits(1, message.length)) {
+                makeRoom(1, message.length, waits = waits != null ? waits : new Waits(patient));
+            }
             append(message, message.length);
         } finally {
             lock.unlock();
         }
     }
 
-    public void put(Object key, byte[] message) throws SlowConsumer {
+    /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
+    public void put(Object key, byte[] message, boolean patient) throws SlowConsumer {
         if (!conflate) {
-            put(message);
+            put(message, patient);
             return;
         }
         lock.lock();
         try {
             checkOpen();
-            putKeyedLocked(key, message, true);
+            Waits waits = null;
+            while (true) {
+                Keyed existing = keyed == null ? null : keyed.get(key);
+                int slots = existing == null ? 1 : 0;
+                long add = message.length - (existing == null ? 0L : existing.bytes.length);
+                if (add <= 0 && slots == 0 || fits(slots, add)) {
+                    putKeyedLocked(key, message);
+                    return;
+                }
+                // then look at the key again: the queue has changed
+                makeRoom(slots, add, waits = waits != null ? waits : new Waits(patient));
+            }
         } finally {
             lock.unlock();
         }
     }
 
-    public void putAllInt(List<IntKeyed> messages) throws SlowConsumer {
+    public void putAllInt(List<IntKeyed> messages, boolean patient) throws SlowConsumer {
         Object[] keys = new Object[messages.size()];
         byte[][] values = new byte[keys.length][];
         for (int i = 0; i < keys.length; i++) {
             keys[i] = messages.get(i).key();
-            values[i] = messages.get(i).bytes();
+            values[i] = Objects.requireNonNull(messages.get(i).bytes(), "bytes");
         }
-        putAll(keys, values);
+        putAll(keys, values, patient);
     }
 
-    public void putAllString(List<StringKeyed> messages) throws SlowConsumer {
+    public void putAllString(List<StringKeyed> messages, boolean patient) throws SlowConsumer {
         Object[] keys = new Object[messages.size()];
         byte[][] values = new byte[keys.length][];
         for (int i = 0; i < keys.length; i++) {
-            keys[i] = java.util.Objects.requireNonNull(messages.get(i).key(), "key");
-            values[i] = messages.get(i).bytes();
+            keys[i] = Objects.requireNonNull(messages.get(i).key(), "key");
+            values[i] = Objects.requireNonNull(messages.get(i).bytes(), "bytes");
         }
-        putAll(keys, values);
+        putAll(keys, values, patient);
     }
 
     /**
@@ -138,13 +195,13 @@ public final class SendQueue {
      *
      * <p>What the batch needs depends on the queue: a key still queued is conflated in place and
      * needs no slot, a key not queued needs one. Making room changes that — DROP_OLDEST may drop,
-     * and the send loop may drain while BLOCK waits, a message the batch would have conflated
+     * and the send loop may drain while a put waits, a message the batch would have conflated
      * into — so the need is counted again after every change until the batch fits as the queue
      * is now. Dropping or draining a batch key frees a slot and costs one, so only the other
      * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
      * on their own can never fit and is rejected before anything is dropped.
      */
-    private void putAll(Object[] keys, byte[][] values) throws SlowConsumer {
+    private void putAll(Object[] keys, byte[][] values, boolean patient) throws SlowConsumer {
         lock.lock();
         try {
             checkOpen();
@@ -159,49 +216,36 @@ public final class SendQueue {
                 throw new QueueFullException("batch of " + last.size() + " keys and " + lastBytes
                         + " bytes exceeds the sender's limits (" + maxMessages + " messages, " + maxBytes + " bytes)");
             }
-            long blockNanos = blockTimeoutNanos;
+            Waits waits = null;
             while (true) {
                 int newMessages = 0;
                 long addBytes = 0;
                 for (Map.Entry<Object, byte[]> e : last.entrySet()) {
                     Keyed existing = keyed == null ? null : keyed.get(e.getKey());
-                    if (existing == null) {
-                        newMessages++;
-                        addBytes += e.getValue().length;
-                    } else {
-                        addBytes += e.getValue().length - existing.bytes.length;
-                    }
+                    newMessages += existing == null ? 1 : 0;
+                    addBytes += e.getValue().length - (existing == null ? 0L : existing.bytes.length);
                 }
                 if (fits(newMessages, addBytes)) {
                     break;
                 }
-                blockNanos = makeRoom(newMessages, Math.max(0, addBytes), blockNanos);
+                makeRoom(newMessages, Math.max(0, addBytes), waits = waits != null ? waits : new Waits(patient));
             }
             for (int i = 0; i < keys.length; i++) {
-                putKeyedLocked(keys[i], values[i], false);
+                putKeyedLocked(keys[i], values[i]);
             }
         } finally {
             lock.unlock();
         }
     }
 
-    private void putKeyedLocked(Object key, byte[] message, boolean checkRoom) throws SlowConsumer {
+    /** Conflates into the queued holder of {@code key}, or appends a new one; the caller made room. */
+    private void putKeyedLocked(Object key, byte[] message) {
         Keyed existing = keyed == null ? null : keyed.get(key);
         if (existing != null) {
-            long delta = (long) message.length - existing.bytes.length;
-            if (checkRoom && delta > 0) {
-                makeRoom(0, delta);
-                existing = keyed.get(key); // dropping the oldest may have removed it
-            }
-            if (existing != null) {
-                bytes += (long) message.length - existing.bytes.length;
-                existing.bytes = message;
-                conflated++;
-                return;
-            }
-        }
-        if (checkRoom) {
-            makeRoom(1, message.length);
+            bytes += (long) message.length - existing.bytes.length;
+            existing.bytes = message;
+            conflated++;
+            return;
         }
         Keyed entry = new Keyed(key, message);
         if (keyed == null) {
@@ -230,46 +274,30 @@ public final class SendQueue {
                 && (maxBytes == 0 || bytes + add <= maxBytes);
     }
 
-    private void makeRoom(int messages, long add) throws SlowConsumer {
-        makeRoom(messages, add, blockTimeoutNanos);
-    }
-
     /**
-     * Applies the overflow policy until {@code messages} more messages and {@code add} more bytes
-     * fit, waiting at most {@code blockNanos} under BLOCK.
-     *
-     * @return the block time left, for a caller that needs room again after this
+     * Called when {@code messages} more messages and {@code add} more bytes do not fit: waits for
+     * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
+     * caller then looks again. Throws when the put must give up.
      */
-    private long makeRoom(int messages, long add, long blockNanos) throws SlowConsumer {
-        if (fits(messages, add)) {
-            return blockNanos;
-        }
+    private void makeRoom(int messages, long add, Waits waits) throws SlowConsumer {
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
-            throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes);
+            throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
+                    + " (QueueSender.options().maxBytes)");
+        }
+        long deadline = waits.deadline();
+        if (deadline != 0) {
+            long left = deadline == Long.MIN_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
+            if (left > 0) {
+                awaitRoom(left);
+                checkOpen();
+                return;
+            }
         }
         switch (policy) {
-            case FAIL -> {
+            case FAIL, BLOCK -> {
                 rejected++;
                 throw full();
-            }
-            case BLOCK -> {
-                long nanos = blockNanos;
-                while (!fits(messages, add)) {
-                    if (nanos <= 0) {
-                        rejected++;
-                        throw full();
-                    }
-                    try {
-                        nanos = notFull.awaitNanos(nanos);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        rejected++;
-                        throw new QueueFullException("interrupted while waiting for room");
-                    }
-                    checkOpen();
-                }
-                return nanos;
             }
             case DROP_OLDEST -> {
                 while (!fits(messages, add) && !items.isEmpty()) {
@@ -285,7 +313,19 @@ public final class SendQueue {
                 throw new SlowConsumer(discarded);
             }
         }
-        return blockNanos;
+    }
+
+    private void awaitRoom(long nanos) {
+        roomWaiters++;
+        try {
+            notFull.awaitNanos(nanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            rejected++;
+            throw new QueueFullException("interrupted while waiting for room");
+        } finally {
+            roomWaiters--;
+        }
     }
 
     private QueueFullException full() {
@@ -326,7 +366,7 @@ public final class SendQueue {
                 taken += length;
                 out[n++] = head instanceof Keyed k ? k.bytes : (byte[]) head;
             }
-            if (policy == OverflowPolicy.BLOCK) {
+            if (roomWaiters > 0) {
                 notFull.signalAll();
             }
             return n;
@@ -421,10 +461,6 @@ public final class SendQueue {
 
     public boolean isOpen() {
         return locked(() -> state == OPEN);
-    }
-
-    public boolean isDraining() {
-        return locked(() -> state == DRAINING);
     }
 
     public Stats stats() {

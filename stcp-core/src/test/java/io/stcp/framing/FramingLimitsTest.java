@@ -101,7 +101,7 @@ class FramingLimitsTest {
     @Test
     void badOptionsNameTheOption() {
         assertThatThrownBy(() -> LengthFieldReader.builder().lengthFieldLength(5)).hasMessage("lengthFieldLength: 5 (expected: 1, 2, 3, 4 or 8)");
-        assertThatThrownBy(() -> LengthFieldReader.builder().maxFrameLength(0)).hasMessage("maxFrameLength: 0 (expected: > 0)");
+        assertThatThrownBy(() -> LengthFieldReader.builder().maxFrameLength(0)).hasMessage("maxFrameLength: 0 (expected: 1 .. 2147483639)");
         assertThatThrownBy(() -> LengthFieldReader.builder().lengthFieldOffset(-1)).hasMessage("lengthFieldOffset: -1 (expected: >= 0)");
         assertThatThrownBy(() -> DelimiterReader.builder().maxLength(-1)).hasMessage("maxLength: -1 (expected: > 0)");
         assertThatThrownBy(() -> DelimiterReader.builder().delimiter(new byte[0])).hasMessageContaining("empty");

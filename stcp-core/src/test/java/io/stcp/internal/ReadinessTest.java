@@ -17,23 +17,45 @@ class ReadinessTest {
         Readiness r = new Readiness(() -> {});
         r.clearReadable();
         assertThat(r.isReadable()).isFalse();
-        assertThat(r.awaitReadable(TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
-        r.signal(true, false, false);
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+        r.signal(true, false, false, false);
         assertThat(r.isReadable()).isTrue();
-        assertThat(r.awaitReadable(TimeUnit.MILLISECONDS.toNanos(20))).isTrue();
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isTrue();
         r.clearWritable();
-        assertThat(r.awaitWritable(TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+        assertThat(r.awaitWritable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
     }
 
     @Test
     void aHangUpIsStickyBecauseNoFurtherEdgeWillCome() {
         Readiness r = new Readiness(() -> {});
-        r.signal(true, false, true);
+        r.signal(true, false, false, true);
         r.clearReadable();
         r.clearWritable();
         assertThat(r.isReadable()).isTrue();
-        assertThat(r.awaitReadable(TimeUnit.SECONDS.toNanos(10))).isTrue();
-        assertThat(r.awaitWritable(TimeUnit.SECONDS.toNanos(10))).isTrue();
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
+        assertThat(r.awaitWritable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
+    }
+
+    @Test
+    void thePeerEndingItsOutputKeepsReadingReadyButNotWriting() {
+        // A half-closed peer (EPOLLRDHUP) may never read: a write to it must wait for room, and
+        // give up at its deadline, instead of finding the socket "writable" for good.
+        Readiness r = new Readiness(() -> {});
+        r.signal(true, false, true, false);
+        r.clearReadable();
+        r.clearWritable();
+        assertThat(r.isReadable()).isTrue();
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
+        assertThat(r.awaitWritable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+    }
+
+    @Test
+    void aWaitEndsAtItsDeadline() {
+        Readiness r = new Readiness(() -> {});
+        r.clearWritable();
+        long start = System.nanoTime();
+        assertThat(r.awaitWritable(start + TimeUnit.MILLISECONDS.toNanos(50))).isFalse();
+        assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(50));
     }
 
     @RepeatedTest(20)
@@ -47,10 +69,10 @@ class ReadinessTest {
             } catch (InterruptedException e) {
                 return;
             }
-            r.signal(true, false, false);
+            r.signal(true, false, false, false);
         });
         go.countDown();
-        assertThat(r.awaitReadable(TimeUnit.SECONDS.toNanos(10))).isTrue();
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
         poller.join();
     }
 

@@ -37,9 +37,11 @@ class TransportFallbackTest {
              SocketChannel client = SocketChannel.open(listener.getLocalAddress());
              SocketChannel accepted = listener.accept();
              LogCapture log = LogCapture.of("io.stcp.connection")) {
-            RealConnection conn = RealConnection.create(accepted, Duration.ofSeconds(5), FULL);
+            ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, FULL, ExitLog.SHARED,
+                    Duration.ofSeconds(5).toNanos(), 0, 0, 0);
+            RealConnection conn = RealConnection.open(accepted, context);
             try {
-                assertThat(conn.isNonBlocking()).isFalse();
+                assertThat(conn.transportName()).isEqualTo("jdk");
                 assertThat(accepted.isBlocking()).isTrue();
                 assertThat(LogCapture.fields(log.events("conn.transport.fallback").get(0)))
                         .containsEntry("transport", "full").containsEntry("error", "java.io.IOException: epoll_ctl failed: ENOSPC");

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * Fails a test that leaves stcp threads running or sockets open. Registered for every test
- * through JUnit's extension auto-detection (see junit-platform.properties).
+ * Fails a test that leaves stcp threads running or sockets open, or during which an exception
+ * escaped an stcp thread. Registered for every test through JUnit's extension auto-detection
+ * (see junit-platform.properties).
  *
  * <p>Threads: stcp starts every thread through {@link Threads}, whose live count must be back to
  * zero. Sockets: the number of socket descriptors of this process must be back to where it was
@@ -40,11 +41,13 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
     @Override
     public void beforeEach(ExtensionContext context) {
         context.getStore(NS).put("sockets", openSockets());
+        context.getStore(NS).put("uncaught", Threads.uncaught());
     }
 
     @Override
     public void afterEach(ExtensionContext context) {
         long before = context.getStore(NS).get("sockets", Long.class);
+        long uncaughtBefore = context.getStore(NS).get("uncaught", Long.class);
         try {
             Awaitility.await("stcp threads to end").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> Threads.live() == 0);
         } catch (ConditionTimeoutException e) {
@@ -57,6 +60,8 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
             }
             throw new AssertionError("stcp threads still running after the test:" + sb);
         }
+        assertThat(Threads.uncaught() - uncaughtBefore).as("exceptions that escaped stcp threads (logged as thread.uncaught)")
+                .isZero();
         try {
             Awaitility.await("sockets to close").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> openSockets() <= before);
         } catch (ConditionTimeoutException e) {

@@ -40,7 +40,7 @@ final class EpollPoller {
     private static final Logger LOG = LoggerFactory.getLogger("io.stcp.epoll");
     private static final int MAX_EVENTS = 1024;
     private static final int SOCKET_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    private static final int HANG_UP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+    private static final int HANG_UP_EVENTS = EPOLLHUP | EPOLLERR;
 
     private final int epfd;
     private final int wakeFd;
@@ -78,28 +78,46 @@ final class EpollPoller {
     private void pollLoop() {
         MemorySegment events = Arena.ofAuto().allocate(MAX_EVENTS * Epoll.EVENT_SIZE, 8);
         while (true) {
-            int n = Epoll.poll(epfd, events, MAX_EVENTS);
-            if (n > 0) {
-                for (int i = 0; i < n; i++) {
-                    Readiness r = registered.get(Epoll.data(events, i));
-                    if (r != null) {
-                        int ev = Epoll.events(events, i);
-                        r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & HANG_UP_EVENTS) != 0);
-                    }
-                }
-                Thread.yield(); // let the threads just woken run before polling again
-                continue;
-            }
             try {
-                Epoll.ctl(wakeFd, CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
-            } catch (IOException e) {
-                // Cannot happen with valid descriptors; poll again a little later rather than spin.
-                LOG.atError().setMessage("epoll.rearm.failed").setCause(e).log();
+                pollOnce(events);
+            } catch (Throwable t) {
+                // Out of memory, say: every connection of the JVM waits on this loop, so it must
+                // not die. Report, let the pressure ease, poll again (edges are sticky in Readiness
+                // only once signalled, but level state is re-read by the next edge or syscall).
+                try {
+                    LOG.atError().setMessage("epoll.poll.failed").setCause(t).log();
+                } catch (Throwable ignored) {
+                    // nothing more to do
+                }
                 LockSupport.parkNanos(this, 10_000_000L);
-                continue;
             }
-            LockSupport.park(this);
         }
+    }
+
+    /** Signals what is ready now, or, when nothing is, arms the waker and parks. */
+    private void pollOnce(MemorySegment events) {
+        int n = Epoll.poll(epfd, events, MAX_EVENTS);
+        if (n > 0) {
+            for (int i = 0; i < n; i++) {
+                Readiness r = registered.get(Epoll.data(events, i));
+                if (r != null) {
+                    int ev = Epoll.events(events, i);
+                    r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
+                            (ev & HANG_UP_EVENTS) != 0);
+                }
+            }
+            Thread.yield(); // let the threads just woken run before polling again
+            return;
+        }
+        try {
+            Epoll.ctl(wakeFd, CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
+        } catch (IOException e) {
+            // Cannot happen with valid descriptors; poll again a little later rather than spin.
+            LOG.atError().setMessage("epoll.rearm.failed").setCause(e).log();
+            LockSupport.parkNanos(this, 10_000_000L);
+            return;
+        }
+        LockSupport.park(this);
     }
 
     private void wakeLoop() {

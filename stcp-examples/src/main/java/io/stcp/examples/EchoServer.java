@@ -4,16 +4,21 @@ import io.stcp.ConnectionReader;
 import io.stcp.QueueSender;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
-import java.io.IOException;
+import io.stcp.framing.FrameTooLongException;
 
 /**
  * The echo server of the examples and benchmarks: frames are a 4-byte big-endian length and a
  * body of at most {@value #MAX_FRAME} bytes; each frame is sent back whole. A larger length
- * closes that connection with a WARN line naming the length.
+ * closes that connection ({@code conn.exit} at WARN, reason {@code PROTOCOL_ERROR}, naming the
+ * length; rate-limited when many peers do it). Memory follows the bytes received: a large body is
+ * read with {@code readBytes}, whose array grows as the bytes arrive, so a peer that announces
+ * 1 MiB and sends nothing costs nothing.
  */
 public final class EchoServer {
     /** The largest body accepted, 1 MiB. */
     public static final int MAX_FRAME = 1 << 20;
+    /** Bodies up to this size are read straight into the reply (one copy); larger ones as they arrive. */
+    private static final int SMALL = 4096;
 
     private EchoServer() {}
 
@@ -21,15 +26,22 @@ public final class EchoServer {
     public static final ConnectionReader READER = (sender, conn) -> {
         int length = conn.readInt();
         if (length < 0 || length > MAX_FRAME) {
-            throw new IOException("frame length " + Integer.toUnsignedString(length) + " exceeds the limit of "
+            throw new FrameTooLongException("frame length " + Integer.toUnsignedString(length) + " exceeds the limit of "
                     + MAX_FRAME + " bytes");
         }
-        byte[] frame = new byte[4 + length];
+        byte[] frame;
+        if (length <= SMALL) {
+            frame = new byte[4 + length];
+            conn.readFully(frame, 4, length);
+        } else {
+            byte[] body = conn.readBytes(length); // grows as the body arrives
+            frame = new byte[4 + length];
+            System.arraycopy(body, 0, frame, 4, length);
+        }
         frame[0] = (byte) (length >>> 24);
         frame[1] = (byte) (length >>> 16);
         frame[2] = (byte) (length >>> 8);
         frame[3] = (byte) length;
-        conn.readFully(frame, 4, length);
         sender.put(frame);
     };
 

@@ -26,8 +26,8 @@ import java.util.Set;
 /**
  * Reads and writes {@link ServerConfig} as JSON with the Go field names: {@code address},
  * {@code acceptDelay}, {@code acceptMaxDelay}, {@code acceptMaxRetry}, {@code maxConn}, plus the
- * Java additions {@code writeTimeout}, {@code tcpNoDelay}, {@code readIdleTimeout} and
- * {@code firstFrameTimeout}.
+ * Java additions {@code writeTimeout}, {@code tcpNoDelay}, {@code readIdleTimeout},
+ * {@code firstFrameTimeout}, {@code frameTimeout}, {@code inboundBudget} (bytes) and {@code backlog}.
  *
  * <p>Every field is optional and an absent one takes the default of {@link ServerConfig#builder()}
  * (Go's loader left absent fields at zero, which rejected every connection). Durations are Go
@@ -44,7 +44,8 @@ import java.util.Set;
 public final class ServerConfigJson {
     private static final ObjectMapper MAPPER = new ObjectMapper().registerModule(module());
     private static final Set<String> FIELDS = Set.of("address", "acceptDelay", "acceptMaxDelay", "acceptMaxRetry",
-            "maxConn", "writeTimeout", "tcpNoDelay", "readIdleTimeout", "firstFrameTimeout");
+            "maxConn", "writeTimeout", "tcpNoDelay", "readIdleTimeout", "firstFrameTimeout", "frameTimeout",
+            "inboundBudget", "backlog");
 
     private ServerConfigJson() {}
 
@@ -116,6 +117,9 @@ public final class ServerConfigJson {
         n.put("tcpNoDelay", config.tcpNoDelay());
         n.put("readIdleTimeout", Durations.format(config.readIdleTimeout()));
         n.put("firstFrameTimeout", Durations.format(config.firstFrameTimeout()));
+        n.put("frameTimeout", Durations.format(config.frameTimeout()));
+        n.put("inboundBudget", config.inboundBudget());
+        n.put("backlog", config.backlog());
         return n.toPrettyString();
     }
 
@@ -139,6 +143,9 @@ public final class ServerConfigJson {
                 case "tcpNoDelay" -> b.tcpNoDelay(bool(field, v));
                 case "readIdleTimeout" -> b.readIdleTimeout(duration(field, v));
                 case "firstFrameTimeout" -> b.firstFrameTimeout(duration(field, v));
+                case "frameTimeout" -> b.frameTimeout(duration(field, v));
+                case "inboundBudget" -> b.inboundBudget(longValue(field, v));
+                case "backlog" -> b.backlog(integer(field, v));
                 default -> throw new IllegalArgumentException(field + ": unknown field (expected one of "
                         + new java.util.TreeSet<>(FIELDS) + ")");
             }
@@ -158,6 +165,13 @@ public final class ServerConfigJson {
             throw new IllegalArgumentException(field + ": " + v + " (expected: an integer)");
         }
         return v.intValue();
+    }
+
+    private static long longValue(String field, JsonNode v) {
+        if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+            throw new IllegalArgumentException(field + ": " + v + " (expected: an integer)");
+        }
+        return v.asLong();
     }
 
     private static boolean bool(String field, JsonNode v) {

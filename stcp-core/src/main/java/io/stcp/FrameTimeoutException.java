@@ -1,0 +1,16 @@
+package io.stcp;
+
+/**
+ * A frame was not completed in time: the first frame within {@link ServerConfig#firstFrameTimeout()}
+ * of the accept, or a later frame within {@link ServerConfig#frameTimeout()} of its first byte — a
+ * peer that trickles its bytes (slowloris). The connection is closed with
+ * {@link CloseReason#FRAME_TIMEOUT}.
+ */
+public final class FrameTimeoutException extends ReadTimeoutException {
+    private static final long serialVersionUID = 1L;
+
+    /** Creates the exception. */
+    public FrameTimeoutException(String message) {
+        super(message);
+    }
+}

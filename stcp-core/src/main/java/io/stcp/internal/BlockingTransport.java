@@ -1,0 +1,151 @@
+package io.stcp.internal;
+
+import io.stcp.ReadTimeoutException;
+import io.stcp.WriteTimeoutException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The JDK transport: a connected socket channel in blocking mode, used from virtual threads (the
+ * JDK parks them, not their carriers).
+ *
+ * <p>Reads go through the socket adaptor's input stream, the JDK path that honours
+ * {@code SO_TIMEOUT} on a blocking channel; the timeout is set from each read's deadline.
+ *
+ * <p>A blocking write has no timeout in the JDK, so a write with a deadline publishes it in
+ * {@link #writeDeadlineNanos}, and a {@link Sweeper} task finds a write still blocked past it and
+ * calls {@code onWriteDeadline}, which closes the connection (recording why first) and so the
+ * channel, which makes the write fail at once; the write then reports
+ * {@link WriteTimeoutException}. The task is registered with the first such write and leaves the
+ * sweeper when the channel closes.
+ */
+final class BlockingTransport implements Transport, Sweeper.Task {
+    private static final long MAX_WRITE_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final SocketChannel channel;
+    private final Socket socket;
+    private final InputStream in;
+    private final Sweeper sweeper;
+    private final Runnable onWriteDeadline;
+    private int appliedSoTimeoutMillis;      // reader thread only
+
+    private volatile long writeDeadlineNanos; // 0 while no write is blocked with a deadline
+    private volatile boolean writeTimedOut;
+    private boolean watched;                  // writer only (the connection serializes writes)
+
+    /** @param onWriteDeadline closes the connection when a write is blocked past its deadline */
+    BlockingTransport(SocketChannel channel, Sweeper sweeper, Runnable onWriteDeadline) throws IOException {
+        this.channel = channel;
+        this.socket = channel.socket();
+        this.in = socket.getInputStream();
+        this.sweeper = sweeper;
+        this.onWriteDeadline = onWriteDeadline;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+        int millis = 0;
+        if (deadlineNanos != 0) {
+            long left = deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                throw new ReadTimeoutException("read deadline passed");
+            }
+            millis = (int) Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(left + 999_999));
+        }
+        if (millis != appliedSoTimeoutMillis) {
+            socket.setSoTimeout(millis);
+            appliedSoTimeoutMillis = millis;
+        }
+        try {
+            return in.read(b, off, len);
+        } catch (SocketTimeoutException e) {
+            throw new ReadTimeoutException("read deadline passed");
+        }
+    }
+
+    @Override
+    public boolean isReadable() {
+        return true; // unknown: the read itself waits
+    }
+
+    @Override
+    public void awaitReadable(long deadlineNanos) {
+        // nothing to wait for here: read() waits
+    }
+
+    @Override
+    public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        if (deadlineNanos != 0 && !watched) {
+            watched = true;
+            long tick = Math.min(MAX_WRITE_TICK_NANOS, Math.max(0, deadlineNanos - System.nanoTime()) / 4);
+            sweeper.add(this, tick);
+        }
+        writeDeadlineNanos = deadlineNanos;
+        int end = off + len;
+        try {
+            while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
+                channel.write(srcs, off, end - off);
+            }
+        } catch (IOException e) {
+            if (writeTimedOut) {
+                throw new WriteTimeoutException("write blocked past its deadline; connection closed");
+            }
+            throw e;
+        } finally {
+            writeDeadlineNanos = 0;
+        }
+    }
+
+    /** The sweeper's check: closes the channel of a write blocked past its deadline. */
+    @Override
+    public boolean sweep(long nowNanos) {
+        if (!channel.isOpen()) {
+            return false;
+        }
+        if (Nanos.passed(writeDeadlineNanos, nowNanos)) {
+            writeTimedOut = true;
+            onWriteDeadline.run();
+            close();
+            return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        channel.shutdownOutput();
+    }
+
+    @Override
+    public int available() {
+        try {
+            return in.available();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    @Override
+    public boolean isOpen() {
+        return channel.isOpen();
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException | RuntimeException ignored) {
+            // best effort, never throws
+        }
+    }
+
+    @Override
+    public String name() {
+        return "jdk";
+    }
+}

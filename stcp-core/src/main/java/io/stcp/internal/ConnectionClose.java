@@ -1,0 +1,168 @@
+package io.stcp.internal;
+
+import io.stcp.CloseReason;
+import io.stcp.Connection;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The one place where a connection closes, and why.
+ *
+ * <p><b>States</b>, in {@link #state}:
+ * <pre>
+ *   OPEN ──closeGracefully──▶ DRAINING ──drained──▶ OUTPUT_SHUT ──▶ LINGERING ──▶ CLOSED
+ *     └──────────────────── close(reason), from any state ─────────────────────────▶ CLOSED
+ * </pre>
+ * <ul>
+ *   <li>DRAINING: the first {@link #closeGracefully} runs its sender's drain (write what is
+ *       queued, take nothing new);</li>
+ *   <li>OUTPUT_SHUT: it shuts the output down (FIN), unless the drain left the connection closed;</li>
+ *   <li>LINGERING: if the peer may still be sending, it waits — at most {@link #LINGER_NANOS} —
+ *       for the reader to see the peer's end of stream, because closing with input unread makes the
+ *       kernel send a reset, which destroys replies not yet delivered. The reader thread itself
+ *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}). No wait when
+ *       no runner reads the connection, or when the reader is blocked waiting and nothing is
+ *       unread (the peer is idle); on the reader thread, the wait also ends once the peer has sent
+ *       nothing for {@link #QUIET_NANOS};</li>
+ *   <li>CLOSED: the transport is closed; {@link #closed} is released.</li>
+ * </ul>
+ * {@link #close} goes to CLOSED from anywhere, at once. A second {@link #closeGracefully}, while
+ * the first runs, waits for the close instead — on the reader thread it reads and drops the peer's
+ * input meanwhile, so the first one's linger can end.
+ *
+ * <p><b>Reason.</b> Recorded once ({@link #recordEnd}), by whoever first knows why the connection
+ * ends — the server shutting down, the sweeper timing out a write, a sender finding a slow
+ * consumer, the runner classifying its reader's failure; every later cause is ignored.
+ */
+final class ConnectionClose {
+    static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
+    /** While lingering on the reader thread: a peer that sends nothing for this long is taken to be idle. */
+    static final long QUIET_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+
+    private static final int OPEN = 0;
+    private static final int DRAINING = 1;
+    private static final int OUTPUT_SHUT = 2;
+    private static final int LINGERING = 3;
+    private static final int CLOSED = 4;
+
+    private final RealConnection connection;
+    private final AtomicInteger state = new AtomicInteger(OPEN);
+    private final AtomicReference<CloseReason> reason = new AtomicReference<>();
+    private volatile Throwable cause;
+    private final CountDownLatch inputEnded = new CountDownLatch(1); // end of stream seen, or closed
+    private final CountDownLatch closed = new CountDownLatch(1);
+
+    ConnectionClose(RealConnection connection) {
+        this.connection = connection;
+    }
+
+    boolean isClosed() {
+        return state.get() == CLOSED;
+    }
+
+    CloseReason reason() {
+        return reason.get();
+    }
+
+    Throwable cause() {
+        return cause;
+    }
+
+    /** The reader has read the peer's end of stream. */
+    void inputEnded() {
+        inputEnded.countDown();
+    }
+
+    /**
+     * Records why the connection ends, unless a reason is recorded already.
+     *
+     * @return the reason in force: {@code r}, or the one recorded before
+     */
+    CloseReason recordEnd(CloseReason r, Throwable why) {
+        if (reason.compareAndSet(null, r)) {
+            cause = why;
+            return r;
+        }
+        return reason.get();
+    }
+
+    /** CLOSED, at once, recording {@code r} unless a reason is recorded already. */
+    void close(CloseReason r, Throwable why) {
+        recordEnd(Objects.requireNonNull(r, "reason"), why);
+        if (state.getAndSet(CLOSED) != CLOSED) {
+            connection.transport().close();
+            inputEnded.countDown();
+            closed.countDown();
+        }
+    }
+
+    /** See {@link Connection#closeGracefully(Duration, Connection.Drain)}. */
+    int closeGracefully(Duration timeout, Connection.Drain drain) {
+        Objects.requireNonNull(drain, "drain");
+        long deadline = Nanos.within(timeout);
+        if (!state.compareAndSet(OPEN, DRAINING)) {
+            awaitOthersClose(deadline);
+            return 0;
+        }
+        int discarded = 0;
+        try {
+            discarded = drain.drain(Nanos.remaining(deadline));
+            if (state.compareAndSet(DRAINING, OUTPUT_SHUT)) {
+                connection.shutdownOutput();
+                if (state.compareAndSet(OUTPUT_SHUT, LINGERING)) {
+                    linger(Nanos.earliest(deadline, Nanos.deadline(System.nanoTime(), LINGER_NANOS)));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // the socket failed under the drain or the FIN: nothing more to flush
+        } finally {
+            close(CloseReason.CLOSED, null);
+        }
+        return discarded;
+    }
+
+    /** LINGERING: waits for the peer's end of stream if it may still be sending. */
+    private void linger(long deadline) {
+        Thread reader = connection.readerThread();
+        ConnectionInput input = connection.input();
+        if (reader == null || input.isEndOfStream()) {
+            return; // nobody reads, so nothing unread will come out of this wait; or the peer is done
+        }
+        if (reader == Thread.currentThread()) {
+            input.discardUntilEnd(deadline, QUIET_NANOS);
+            return;
+        }
+        if (input.isAwaitingInput() && connection.transport().available() == 0) {
+            return; // the peer is idle: nothing unread, no reset
+        }
+        await(inputEnded, deadline);
+    }
+
+    /** Another caller drains: on the reader thread, read the peer's input to its end; then wait for the close. */
+    private void awaitOthersClose(long deadline) {
+        if (connection.isReaderThread() && !isClosed()) {
+            connection.input().discardUntilEnd(deadline, 0);
+        }
+        if (!await(closed, deadline)) {
+            close(CloseReason.CLOSED, null);
+        }
+    }
+
+    private static boolean await(CountDownLatch latch, long deadline) {
+        try {
+            if (deadline == 0) {
+                latch.await();
+                return true;
+            }
+            return latch.await(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+}

@@ -1,0 +1,422 @@
+package io.stcp.internal;
+
+import io.stcp.Durations;
+import io.stcp.FrameTimeoutException;
+import io.stcp.ReadTimeoutException;
+import io.stcp.framing.FrameTooLongException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The read side of a connection: a buffer over a {@link Transport} with the typed reads of
+ * {@link io.stcp.Connection}, and every deadline a read waits under. Knows nothing of sockets.
+ *
+ * <p><b>Buffer.</b> Allocated on the first read, {@value #BUFFER_SIZE} bytes. On a transport that
+ * can tell readiness ({@code pooled}), an empty buffer goes back to {@link ReadBuffers} before the
+ * reader waits, so an idle connection holds none.
+ *
+ * <p><b>Deadlines</b>, each a {@code nanoTime} value, 0 for none; a wait takes the earliest:
+ * <ul>
+ *   <li>the read timeout (idle): each wait at most this long;</li>
+ *   <li>the read deadline the user set;</li>
+ *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
+ *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
+ *       the next value is buffered), its first wait starts the frame timeout; the call's return
+ *       ends it. Waits between frames are not bounded by it, and reading without waiting costs
+ *       nothing.</li>
+ * </ul>
+ * The first-frame and frame deadlines raise {@link FrameTimeoutException}, the others
+ * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
+ *
+ * <p><b>Memory follows bytes received.</b> {@link #readBytes(int)} of more than a buffer starts
+ * with what has arrived and doubles as more arrives; growth beyond the first buffer reserves from
+ * the server's {@link InboundBudget}, so an announced length costs nothing until its bytes come.
+ *
+ * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
+ * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()} is read by
+ * any thread.
+ */
+final class ConnectionInput {
+    static final int BUFFER_SIZE = ReadBuffers.SIZE;
+    private static final VarHandle SHORT_BE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle SHORT_LE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    private final Transport transport;
+    private final boolean pooled;
+    private final InboundBudget budget; // null: no budget
+    private final Runnable onEndOfStream;
+
+    // Reader thread only.
+    private byte[] buf;
+    private int pos;
+    private int lim;
+    private long bytesRead;
+    private volatile boolean endOfStream; // written by the reader thread, read by a closing one
+    private long firstFrameDeadlineNanos; // 0 once the first call returned
+    private final long frameTimeoutNanos;
+    private long callStartBytes = -1;     // bytesRead when the current reader call began; -1 outside calls
+    private long frameDeadlineNanos;      // set at the first wait inside a frame
+    private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
+
+    private volatile long readTimeoutNanos;
+    private volatile long readDeadlineNanos;
+    private volatile boolean awaitingInput;
+
+    /**
+     * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
+     * @param budget the server's inbound budget, or null
+     * @param firstFrameTimeoutNanos 0 = none
+     * @param frameTimeoutNanos 0 = none
+     * @param onEndOfStream runs when the peer's end of stream is read
+     */
+    ConnectionInput(Transport transport, boolean pooled, InboundBudget budget, long firstFrameTimeoutNanos,
+                    long frameTimeoutNanos, Runnable onEndOfStream) {
+        this.transport = transport;
+        this.pooled = pooled;
+        this.budget = budget;
+        this.onEndOfStream = onEndOfStream;
+        this.firstFrameDeadlineNanos = Nanos.deadline(System.nanoTime(), firstFrameTimeoutNanos);
+        this.frameTimeoutNanos = frameTimeoutNanos;
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    int read(byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        if (len == 0) {
+            return 0;
+        }
+        int buffered = lim - pos;
+        if (buffered == 0) {
+            if (len >= BUFFER_SIZE) {
+                int n = readTransport(b, off, len);
+                if (n > 0) {
+                    bytesRead += n;
+                }
+                return n;
+            }
+            if (fill() < 0) {
+                return -1;
+            }
+            buffered = lim - pos;
+        }
+        int n = Math.min(buffered, len);
+        System.arraycopy(buf, pos, b, off, n);
+        advance(n);
+        return n;
+    }
+
+    int readUntil(byte delimiter, byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        if (len == 0) {
+            return 0;
+        }
+        if (pos == lim && fill() < 0) {
+            return -1;
+        }
+        int end = Math.min(lim, pos + len);
+        int i = pos;
+        while (i < end && buf[i] != delimiter) {
+            i++;
+        }
+        int n = (i < end ? i + 1 : end) - pos;
+        System.arraycopy(buf, pos, b, off, n);
+        advance(n);
+        return n;
+    }
+
+    void readFully(byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        int done = 0;
+        while (done < len) {
+            int n = read(b, off + done, len - done);
+            if (n < 0) {
+                throw new EOFException("end of stream after " + done + " of " + len + " bytes");
+            }
+            done += n;
+        }
+    }
+
+    /**
+     * Reads {@code n} bytes into a new array that grows as they arrive: it starts at what one
+     * buffer holds (or what is buffered) and doubles, never past {@code n}; growth reserves from
+     * the inbound budget until the array is returned.
+     */
+    byte[] readBytes(int n) throws IOException {
+        if (n < 0) {
+            throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
+        }
+        int first = Math.max(BUFFER_SIZE, lim - pos);
+        if (n <= first) {
+            byte[] b = new byte[n];
+            readFully(b, 0, n);
+            return b;
+        }
+        byte[] b = new byte[first];
+        long reserved = 0;
+        try {
+            int done = 0;
+            while (done < n) {
+                if (done == b.length) {
+                    int grown = (int) Math.min(n, 2L * b.length);
+                    if (budget != null) {
+                        if (reserved + grown - b.length > budget.limitBytes()) {
+                            throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
+                                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
+                        }
+                        budget.reserve(grown - b.length, waitDeadline(System.nanoTime()));
+                        reserved += grown - b.length;
+                    }
+                    b = Arrays.copyOf(b, grown);
+                }
+                int r = read(b, done, b.length - done);
+                if (r < 0) {
+                    throw new EOFException("end of stream after " + done + " of " + n + " bytes");
+                }
+                done += r;
+            }
+            return b;
+        } finally {
+            if (budget != null) {
+                budget.release(reserved);
+            }
+        }
+    }
+
+    int readUnsignedByte() throws IOException {
+        ensure(1);
+        bytesRead++;
+        return buf[pos++] & 0xFF;
+    }
+
+    short readShort(boolean bigEndian) throws IOException {
+        ensure(2);
+        short v = (short) (bigEndian ? SHORT_BE.get(buf, pos) : SHORT_LE.get(buf, pos));
+        advance(2);
+        return v;
+    }
+
+    int readInt(boolean bigEndian) throws IOException {
+        ensure(4);
+        int v = (int) (bigEndian ? INT_BE.get(buf, pos) : INT_LE.get(buf, pos));
+        advance(4);
+        return v;
+    }
+
+    long readLong(boolean bigEndian) throws IOException {
+        ensure(8);
+        long v = (long) (bigEndian ? LONG_BE.get(buf, pos) : LONG_LE.get(buf, pos));
+        advance(8);
+        return v;
+    }
+
+    int buffered() {
+        return lim - pos;
+    }
+
+    long bytesRead() {
+        return bytesRead;
+    }
+
+    /**
+     * A measure of the reader's progress, for the stall detector: bytes consumed here, plus the
+     * calls of {@code channel()} — stcp cannot see what a reader consumes through the raw channel,
+     * so such a call counts as progress.
+     */
+    long progress() {
+        return bytesRead + channelUses;
+    }
+
+    /** {@code Connection.channel()} was called. */
+    void channelUsed() {
+        channelUses++;
+    }
+
+    /** Whether the peer's end of stream has been read. */
+    boolean isEndOfStream() {
+        return endOfStream;
+    }
+
+    /** Whether the reader is blocked in the transport waiting for input. */
+    boolean isAwaitingInput() {
+        return awaitingInput;
+    }
+
+    /**
+     * Reads and drops everything until end of stream or {@code deadlineNanos}; for lingering while
+     * the connection closes. With {@code quietNanos} &gt; 0 it also stops once nothing has arrived
+     * for that long: a peer that is not sending needs no waiting for. Never throws: a timeout,
+     * reset or close ends it too.
+     */
+    void discardUntilEnd(long deadlineNanos, long quietNanos) {
+        pos = lim = 0;
+        byte[] sink = buf != null ? buf : new byte[BUFFER_SIZE];
+        try {
+            while (!endOfStream) {
+                long now = System.nanoTime();
+                if (Nanos.passed(deadlineNanos, now)) {
+                    return;
+                }
+                long until = quietNanos == 0 ? deadlineNanos : Nanos.earliest(deadlineNanos, Nanos.deadline(now, quietNanos));
+                if (transport.read(sink, 0, sink.length, until) < 0) {
+                    endOfStream();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // quiet, timed out, reset or closed: nothing more to wait for
+        }
+    }
+
+    private void endOfStream() {
+        endOfStream = true;
+        onEndOfStream.run();
+    }
+
+    // ---------------------------------------------------------------- calls and deadlines
+
+    /** The runner is about to call the reader. */
+    void beginCall() {
+        callStartBytes = bytesRead;
+        frameDeadlineNanos = 0;
+    }
+
+    /** The reader's call returned: its frame is complete, and so is the first frame. */
+    void endCall() {
+        callStartBytes = -1;
+        frameDeadlineNanos = 0;
+        firstFrameDeadlineNanos = 0;
+    }
+
+    void readTimeout(Duration timeout) {
+        readTimeoutNanos = Nanos.timeout(timeout);
+    }
+
+    Duration readTimeout() {
+        return Duration.ofNanos(readTimeoutNanos);
+    }
+
+    void readDeadline(Instant deadline) {
+        readDeadlineNanos = deadline == null ? 0 : Nanos.deadlineAt(deadline);
+    }
+
+    private void advance(int n) {
+        pos += n;
+        bytesRead += n;
+    }
+
+    /** Ensures at least {@code n} (at most the buffer size) bytes are buffered. */
+    private void ensure(int n) throws IOException {
+        while (lim - pos < n) {
+            if (fill() < 0) {
+                throw new EOFException("end of stream: needed " + n + " bytes, had " + (lim - pos));
+            }
+        }
+    }
+
+    /** Reads more into the buffer, compacting it first if needed; -1 at end of stream. */
+    private int fill() throws IOException {
+        if (pos == lim && pooled && !transport.isReadable()) {
+            // Nothing buffered and nothing to read: wait without holding a buffer.
+            if (buf != null) {
+                ReadBuffers.give(buf);
+                buf = null;
+                pos = lim = 0;
+            }
+            long deadline = waitDeadline(0);
+            awaitingInput = true;
+            try {
+                transport.awaitReadable(deadline);
+            } catch (ReadTimeoutException e) {
+                throw timedOut(deadline);
+            } finally {
+                awaitingInput = false;
+            }
+        }
+        if (buf == null) {
+            buf = pooled ? ReadBuffers.take() : new byte[BUFFER_SIZE];
+        }
+        if (pos == lim) {
+            pos = lim = 0;
+        } else if (lim == buf.length) {
+            System.arraycopy(buf, pos, buf, 0, lim - pos);
+            lim -= pos;
+            pos = 0;
+        }
+        int n = readTransport(buf, lim, buf.length - lim);
+        if (n > 0) {
+            lim += n;
+        }
+        return n;
+    }
+
+    private int readTransport(byte[] b, int off, int len) throws IOException {
+        long deadline = waitDeadline(0);
+        awaitingInput = pos == lim;
+        try {
+            int n = transport.read(b, off, len, deadline);
+            if (n < 0) {
+                endOfStream();
+            }
+            return n;
+        } catch (ReadTimeoutException e) {
+            throw timedOut(deadline);
+        } finally {
+            awaitingInput = false;
+        }
+    }
+
+    /**
+     * The deadline of the next wait: the earliest that applies, 0 for none.
+     *
+     * @param now {@code nanoTime}, or 0 to read the clock only if some deadline applies
+     * @throws ReadTimeoutException if it has passed already
+     */
+    private long waitDeadline(long now) throws ReadTimeoutException {
+        long user = readDeadlineNanos;
+        long idle = readTimeoutNanos;
+        long first = firstFrameDeadlineNanos;
+        boolean inFrame = frameTimeoutNanos != 0 && callStartBytes >= 0 && (bytesRead > callStartBytes || lim > pos);
+        if (user == 0 && idle == 0 && first == 0 && !inFrame) {
+            return 0;
+        }
+        if (now == 0) {
+            now = System.nanoTime();
+        }
+        if (inFrame && frameDeadlineNanos == 0) {
+            frameDeadlineNanos = Nanos.deadline(now, frameTimeoutNanos);
+        }
+        long d = Nanos.earliest(user, Nanos.deadline(now, idle));
+        d = Nanos.earliest(d, first);
+        d = Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
+        if (Nanos.passed(d, now)) {
+            throw timedOut(d);
+        }
+        return d;
+    }
+
+    /** The exception for the wait that ended at {@code deadline}: which deadline was it? */
+    private ReadTimeoutException timedOut(long deadline) {
+        if (deadline != 0 && deadline == firstFrameDeadlineNanos) {
+            return new FrameTimeoutException("no complete first frame within the first-frame timeout");
+        }
+        if (deadline != 0 && deadline == frameDeadlineNanos && deadline != readDeadlineNanos) {
+            return new FrameTimeoutException("frame not completed within the frame timeout of "
+                    + Durations.format(Duration.ofNanos(frameTimeoutNanos)));
+        }
+        if (deadline != 0 && deadline == readDeadlineNanos) {
+            return new ReadTimeoutException("read deadline passed");
+        }
+        return new ReadTimeoutException("no data within the read timeout of " + Durations.format(readTimeout()));
+    }
+}

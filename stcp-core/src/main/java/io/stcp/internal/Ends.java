@@ -1,0 +1,90 @@
+package io.stcp.internal;
+
+import io.stcp.CloseReason;
+import io.stcp.FrameTimeoutException;
+import io.stcp.QueueFullException;
+import io.stcp.ReadTimeoutException;
+import io.stcp.Sender;
+import io.stcp.SenderClosedException;
+import io.stcp.WriteTimeoutException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketException;
+import java.nio.channels.ClosedChannelException;
+import org.slf4j.event.Level;
+
+/** How a connection's loops end: what each failure means ({@link CloseReason}), and closing a sender quietly. */
+final class Ends {
+    private Ends() {}
+
+    /**
+     * The reason a reader's failure stands for. Causes that only follow a close (a closed channel,
+     * an interrupt, a closed sender) say CLOSED: whoever closed recorded the real reason first.
+     *
+     * @param t what the reader loop threw, or null if it ended because the runner exited
+     */
+    static CloseReason classify(Throwable t) {
+        if (t == null) {
+            return CloseReason.CLOSED;
+        }
+        if (t instanceof EOFException) {
+            return CloseReason.PEER_CLOSED;
+        }
+        if (t instanceof FrameTimeoutException) {
+            return CloseReason.FRAME_TIMEOUT;
+        }
+        if (t instanceof ReadTimeoutException) {
+            return CloseReason.READ_TIMEOUT;
+        }
+        if (t instanceof WriteTimeoutException) {
+            return CloseReason.WRITE_TIMEOUT;
+        }
+        if (t instanceof QueueFullException) {
+            return CloseReason.SLOW_CONSUMER;
+        }
+        if (t instanceof SenderClosedException || t instanceof ClosedChannelException
+                || t instanceof InterruptedException || t instanceof InterruptedIOException) {
+            return CloseReason.CLOSED;
+        }
+        if (isReset(t)) {
+            return CloseReason.PEER_RESET;
+        }
+        return t instanceof IOException ? CloseReason.PROTOCOL_ERROR : CloseReason.FAILED;
+    }
+
+    /** The reason a send loop's failure stands for: a write's failure is the socket's, not the peer's protocol. */
+    static CloseReason classifySend(Throwable t) {
+        if (t instanceof WriteTimeoutException) {
+            return CloseReason.WRITE_TIMEOUT;
+        }
+        if (t instanceof ClosedChannelException || t instanceof InterruptedException
+                || t instanceof InterruptedIOException || t instanceof SenderClosedException) {
+            return CloseReason.CLOSED;
+        }
+        return t instanceof IOException ? CloseReason.PEER_RESET : CloseReason.FAILED;
+    }
+
+    /** A connection reset or a broken pipe, as the JDK reports them. */
+    private static boolean isReset(Throwable t) {
+        if (!(t instanceof SocketException) && t.getClass() != IOException.class) {
+            return false;
+        }
+        String m = String.valueOf(t.getMessage());
+        return m.contains("reset") || m.contains("Broken pipe") || m.contains("aborted");
+    }
+
+    /**
+     * Closes {@code s}, which discards what it holds.
+     *
+     * @return the messages it discarded
+     */
+    static int closeSender(Sender s, RealConnection connection) {
+        try {
+            return s.close();
+        } catch (Throwable t) {
+            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "close").setCause(t).log();
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package io.stcp.internal;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Runs periodic checks for the connections of one server (connections made outside a server share
+ * {@link #SHARED}): the JDK transport's write deadlines ({@link BlockingTransport}) and write-idle
+ * actions such as heartbeats ({@link WriteIdleTask}). One virtual thread serves them all; nothing
+ * is scheduled per connection.
+ *
+ * <p><b>States.</b> IDLE (no thread) → RUNNING when a task is added; RUNNING → IDLE when the thread,
+ * under {@link #lock}, finds no task left. {@link #add} adds the task before it takes the lock, and
+ * the thread checks for tasks under it, so a task is never left without a thread to run it.
+ *
+ * <p><b>Tick.</b> Each task says how often it must run; the thread runs every task at the shortest
+ * of those intervals (at least 1 ms). A task added with a shorter interval than the current one
+ * wakes the thread at once, so it never waits for a long tick chosen before it came.
+ *
+ * <p><b>Failure.</b> A task that throws anything ({@link Throwable}, user code included) is removed
+ * and reported once through {@link Task#failed}; the thread goes on with the others. Tasks must
+ * not block: anything that might (a user's put) runs on a thread of its own.
+ */
+final class Sweeper {
+    /** For connections made with {@code Connection.of}, outside any server. */
+    static final Sweeper SHARED = new Sweeper("stcp-sweeper");
+
+    static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    /** One periodic check. */
+    interface Task {
+        /**
+         * Runs the check.
+         *
+         * @return false when the task is done and should be removed
+         */
+        boolean sweep(long nowNanos);
+
+        /** Called once if {@link #sweep} threw; the task has been removed. */
+        default void failed(Throwable t) {}
+    }
+
+    private record Entry(Task task, long tickNanos) {}
+
+    private final String name;
+    private final Set<Entry> entries = ConcurrentHashMap.newKeySet();
+    private final ReentrantLock lock = new ReentrantLock();
+    private Thread thread;                           // guarded by lock
+    private long addedTickNanos = Long.MAX_VALUE;    // shortest tick added since the last scan; guarded by lock
+    private volatile long tickNanos;                 // the interval the thread sleeps now
+
+    Sweeper(String name) {
+        this.name = name;
+    }
+
+    /** Runs {@code task} about every {@code tickNanos} (at least 1 ms) until it returns false. */
+    void add(Task task, long tickNanos) {
+        Entry e = new Entry(task, Math.max(MIN_TICK_NANOS, tickNanos));
+        entries.add(e);
+        lock.lock();
+        try {
+            addedTickNanos = Math.min(addedTickNanos, e.tickNanos);
+            if (thread == null) {
+                tickNanos = e.tickNanos;
+                thread = Threads.start(name, this::run);
+            } else if (e.tickNanos < tickNanos) {
+                tickNanos = e.tickNanos;
+                LockSupport.unpark(thread);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tasks registered now; for tests. */
+    int size() {
+        return entries.size();
+    }
+
+    private void run() {
+        while (true) {
+            LockSupport.parkNanos(this, tickNanos);
+            long tick = Long.MAX_VALUE;
+            long now = System.nanoTime();
+            for (Entry e : entries) {
+                boolean keep;
+                try {
+                    keep = e.task.sweep(now);
+                } catch (Throwable t) {
+                    keep = false;
+                    try {
+                        e.task.failed(t);
+                    } catch (Throwable ignored) {
+                        // nothing more to do for it
+                    }
+                }
+                if (keep) {
+                    tick = Math.min(tick, e.tickNanos);
+                } else {
+                    entries.remove(e);
+                }
+            }
+            lock.lock();
+            try {
+                if (entries.isEmpty()) {
+                    thread = null;
+                    return;
+                }
+                // A task added during the scan may not have been seen by it: keep its tick too.
+                tickNanos = Math.min(tick, addedTickNanos);
+                addedTickNanos = Long.MAX_VALUE;
+            } finally {
+                lock.unlock();
+            }
+            Thread.interrupted(); // nobody should interrupt this thread; never let it turn the park into a spin
+        }
+    }
+}

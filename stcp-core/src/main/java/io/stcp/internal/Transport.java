@@ -1,0 +1,73 @@
+package io.stcp.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * The socket I/O of one connection: the seam between stcp's buffered decoder and the bytes on the
+ * wire. Implementations: {@link BlockingTransport} (the JDK's sockets), {@link ReadinessTransport}
+ * (non-blocking sockets watched by a native {@link ReadinessSource}); a layer such as TLS or a
+ * PROXY-protocol header wraps another transport and is one itself.
+ *
+ * <p><b>Deadlines.</b> Every method that may wait takes a deadline, a {@link System#nanoTime()}
+ * value or 0 for none (see {@link Nanos}), and checks it itself: no wait outlives its deadline,
+ * whatever the socket reports.
+ *
+ * <p><b>Thread safety.</b> Reads ({@link #read}, {@link #isReadable}, {@link #awaitReadable}) come
+ * from one thread at a time (the connection's reader); writes and {@link #shutdownOutput()} from
+ * one thread at a time (the connection serializes them); {@link #close()}, {@link #isOpen()} and
+ * {@link #available()} from any thread.
+ */
+public interface Transport {
+
+    /**
+     * Reads at least one byte into {@code b[off .. off+len)} (len &gt; 0), waiting for it.
+     *
+     * @return the number of bytes read, or -1 at end of stream
+     * @throws io.stcp.ReadTimeoutException when the deadline passes first; the transport stays usable
+     */
+    int read(byte[] b, int off, int len, long deadlineNanos) throws IOException;
+
+    /**
+     * Whether a {@link #read} now might return without waiting. A transport that cannot tell says
+     * true (then the read itself waits).
+     */
+    boolean isReadable();
+
+    /**
+     * Waits until {@link #isReadable()}, the transport is closed, or the deadline.
+     *
+     * @throws io.stcp.ReadTimeoutException when the deadline passes first
+     */
+    void awaitReadable(long deadlineNanos) throws IOException;
+
+    /**
+     * Writes every remaining byte of {@code srcs[off .. off+len)}, waiting for room as needed.
+     *
+     * @throws io.stcp.WriteTimeoutException when the deadline passes first; the caller closes the transport
+     */
+    void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException;
+
+    /** Ends the output (TCP: sends FIN); reads go on. */
+    void shutdownOutput() throws IOException;
+
+    /** Bytes received and not yet read, as far as the transport knows; 0 when closed or unknown. */
+    int available();
+
+    /** Whether the transport is open. */
+    boolean isOpen();
+
+    /** Closes the transport and wakes any thread waiting in it. Idempotent, any thread, never throws. */
+    void close();
+
+    /** A short name for logs: {@code jdk}, {@code epoll}, ... */
+    String name();
+
+    /** The first buffer of {@code srcs[first .. end)} with bytes left, or {@code end}. */
+    static int firstRemaining(ByteBuffer[] srcs, int first, int end) {
+        while (first < end && !srcs[first].hasRemaining()) {
+            first++;
+        }
+        return first;
+    }
+}

@@ -1,0 +1,51 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.DataInputStream;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Every accepted message is either written or counted: a peer that resets during a graceful close loses some. */
+class LostRepliesAreCountedTest {
+
+    @Test
+    void aPeerResetDuringCloseAfterFlushIsCountedNotReportedAsAFullDrain() throws Exception {
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             SocketChannel client = SocketChannel.open()) {
+            client.setOption(StandardSocketOptions.SO_RCVBUF, 8 << 10);
+            client.connect(listener.getLocalAddress());
+            SocketChannel accepted = listener.accept();
+            accepted.setOption(StandardSocketOptions.SO_SNDBUF, 8 << 10);
+            Connection conn = Connection.of(accepted);
+            QueueSender sender = QueueSender.options().capacity(100).build(conn);
+            int messages = 3;
+            for (int i = 0; i < messages; i++) {
+                sender.put(new byte[64 << 10]); // one batch of 192 KiB: far more than both socket buffers
+            }
+            Thread loop = Thread.ofVirtual().start(() -> {
+                try {
+                    sender.sendLoop();
+                } catch (Exception expected) {
+                    // the reset fails the write
+                }
+            });
+            CompletableFuture<Integer> discarded = new CompletableFuture<>();
+            Thread.ofVirtual().start(() -> discarded.complete(sender.closeAfterFlush(Duration.ofSeconds(30))));
+            new DataInputStream(Channels.newInputStream(client)).readFully(new byte[4 << 10]);
+            client.setOption(StandardSocketOptions.SO_LINGER, 0);
+            client.close(); // reset: what the server has not written yet is lost
+            int lost = discarded.get(30, TimeUnit.SECONDS);
+            loop.join();
+            assertThat(lost).as("messages not written").isGreaterThan(0);
+            conn.close();
+        }
+    }
+}
