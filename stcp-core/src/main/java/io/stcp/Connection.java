@@ -35,8 +35,10 @@ public interface Connection {
 
     /**
      * Wraps a connected, blocking {@link SocketChannel}, for example one the application dialled,
-     * so that a {@link ConnectionRunner} can run it. The write timeout starts at
-     * {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s).
+     * so that a {@link ConnectionRunner} can run it. It uses the transport the JVM runs stcp on
+     * (the {@code stcp-epoll} transport when it is available, which makes the channel
+     * non-blocking: use the methods here rather than blocking I/O on {@link #channel()}). The
+     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s).
      *
      * @throws IllegalArgumentException if the channel is not connected or not blocking
      */

@@ -1,11 +1,12 @@
 package io.stcp.internal;
 
 import io.stcp.ServerConfig;
+import java.util.List;
 
 /**
  * What a server gives each of its connections: where they register for periodic checks, the
  * inbound budget they share, how they log their end, and the timeouts of the configuration.
- * Connections made outside a server ({@code Connection.of}) share {@link #STANDALONE}.
+ * Connections made outside a server ({@code Connection.of}) share {@link #standalone()}.
  *
  * @param sweeper runs write deadlines and write-idle actions
  * @param budget the inbound budget, or null for none
@@ -15,19 +16,36 @@ import io.stcp.ServerConfig;
  * @param readIdleTimeoutNanos 0 = none
  * @param firstFrameTimeoutNanos 0 = none
  * @param frameTimeoutNanos 0 = none
+ * @param layers opened over the socket in order, on each connection's thread (TLS, PROXY protocol)
  */
 record ConnectionContext(Sweeper sweeper, InboundBudget budget, ReadinessSource source, ExitLog exitLog,
                          long writeTimeoutNanos, long readIdleTimeoutNanos, long firstFrameTimeoutNanos,
-                         long frameTimeoutNanos) {
+                         long frameTimeoutNanos, List<TransportLayer> layers) {
 
-    static final ConnectionContext STANDALONE = new ConnectionContext(Sweeper.SHARED, null, null, ExitLog.SHARED,
-            Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0, Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT));
+    ConnectionContext {
+        layers = List.copyOf(layers);
+    }
+
+    /**
+     * The context of connections made outside a server ({@code Connection.of}): the shared
+     * sweeper, no budget, the transport chosen by {@value Transports#PROPERTY}, the default
+     * write and frame timeouts.
+     */
+    static ConnectionContext standalone() {
+        return Standalone.CONTEXT;
+    }
+
+    private static final class Standalone {
+        static final ConnectionContext CONTEXT = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(),
+                ExitLog.SHARED, Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0,
+                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), List.of());
+    }
 
     /** The context of a server's connections. */
     static ConnectionContext of(ServerConfig config, Sweeper sweeper, InboundBudget budget, ReadinessSource source,
-                                ExitLog exitLog) {
+                                ExitLog exitLog, List<TransportLayer> layers) {
         return new ConnectionContext(sweeper, budget, source, exitLog, Nanos.timeout(config.writeTimeout()),
                 Nanos.timeout(config.readIdleTimeout()), Nanos.timeout(config.firstFrameTimeout()),
-                Nanos.timeout(config.frameTimeout()));
+                Nanos.timeout(config.frameTimeout()), layers);
     }
 }

@@ -52,7 +52,7 @@ final class ConnectionInput {
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
-    private final Transport transport;
+    private Transport transport; // replaced by the layers, on the reader thread, before the first read
     private final boolean pooled;
     private final InboundBudget budget; // null: no budget
     private final Runnable onEndOfStream;
@@ -284,6 +284,16 @@ final class ConnectionInput {
     }
 
     // ---------------------------------------------------------------- calls and deadlines
+
+    /** The transport the layers opened; see {@link RealConnection#openLayers()}. */
+    void transport(Transport t) {
+        transport = t;
+    }
+
+    /** The first-frame deadline, 0 for none (or once the first frame is done). */
+    long firstFrameDeadlineNanos() {
+        return firstFrameDeadlineNanos;
+    }
 
     /** The runner is about to call the reader. */
     void beginCall() {

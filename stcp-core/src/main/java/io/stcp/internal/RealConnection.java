@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -28,7 +29,7 @@ public final class RealConnection implements Connection {
 
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
-    private final Transport transport;
+    private volatile Transport transport;   // replaced once, by openLayers, before the connection is shared
     private final ConnectionInput input;
     private final ConnectionContext context;
     private final SocketAddress remoteAddress;
@@ -69,14 +70,14 @@ public final class RealConnection implements Connection {
     }
 
     /**
-     * Wraps a connected blocking channel on the JDK transport, outside any server.
+     * Wraps a connected blocking channel outside any server, on the transport chosen for the JVM
+     * (the native one when available: the channel is then made non-blocking).
      *
      * @throws IllegalArgumentException if the channel is not connected or is non-blocking
      */
     public static RealConnection wrap(SocketChannel channel) {
-        checkBlocking(channel);
         try {
-            return new RealConnection(channel, null, null, ConnectionContext.STANDALONE);
+            return open(channel, ConnectionContext.standalone());
         } catch (IOException e) {
             throw new UncheckedIOException("channel closed while wrapping it", e);
         }
@@ -176,6 +177,23 @@ public final class RealConnection implements Connection {
 
     ConnectionInput input() {
         return input;
+    }
+
+    /**
+     * Opens the context's {@link TransportLayer}s over the socket, in order; on the connection's
+     * thread, before the sender factory and the hooks run.
+     */
+    void openLayers() throws IOException {
+        List<TransportLayer> layers = context.layers();
+        if (layers.isEmpty()) {
+            return;
+        }
+        Transport t = transport;
+        for (TransportLayer layer : layers) {
+            t = layer.open(t, this, input.firstFrameDeadlineNanos());
+        }
+        transport = t;
+        input.transport(t);
     }
 
     ConnectionContext context() {

@@ -193,6 +193,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         int discarded = 0;
         try {
             if (s == null) {
+                connection.openLayers();
                 s = createSender();
                 sender = s;
                 if (exitRequested) {

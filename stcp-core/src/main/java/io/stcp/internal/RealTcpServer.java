@@ -133,7 +133,8 @@ public final class RealTcpServer implements TcpServer {
             try {
                 InetSocketAddress bound = (InetSocketAddress) ch.getLocalAddress();
                 context = ConnectionContext.of(config, new Sweeper("stcp-sweeper-" + bound.getPort()),
-                        new InboundBudget(config.effectiveInboundBudget()), source, new ExitLog(System::nanoTime));
+                        new InboundBudget(config.effectiveInboundBudget()), source, new ExitLog(System::nanoTime),
+                        java.util.List.of());
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                         config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
                 listener = ch;

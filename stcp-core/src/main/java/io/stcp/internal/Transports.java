@@ -24,6 +24,15 @@ public final class Transports {
         return CHOICE.source;
     }
 
+    /**
+     * The source for connections made outside a server: as {@link #source()}, but when the chosen
+     * transport is unavailable those use the JDK's sockets (a server's {@code start()} reports the
+     * error instead).
+     */
+    static ReadinessSource sourceOrNull() {
+        return CHOICE.source;
+    }
+
     /** The transport's name for logs: {@code jdk} or the source's name. */
     public static String name() {
         return CHOICE.source == null ? "jdk" : CHOICE.source.name();

@@ -38,7 +38,7 @@ class TransportFallbackTest {
              SocketChannel accepted = listener.accept();
              LogCapture log = LogCapture.of("io.stcp.connection")) {
             ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, FULL, ExitLog.SHARED,
-                    Duration.ofSeconds(5).toNanos(), 0, 0, 0);
+                    Duration.ofSeconds(5).toNanos(), 0, 0, 0, java.util.List.of());
             RealConnection conn = RealConnection.open(accepted, context);
             try {
                 assertThat(conn.transportName()).isEqualTo("jdk");
