@@ -23,7 +23,13 @@ class ModuleLayoutTest {
         Set<String> qualified = d.exports().stream().filter(ModuleDescriptor.Exports::isQualified)
                 .map(e -> e.source() + " to " + e.targets()).collect(Collectors.toSet());
         assertThat(qualified).containsExactly("io.stcp.internal to [io.stcp.epoll]");
-        Set<String> requires = d.requires().stream().map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
+        Set<String> requires = d.requires().stream()
+                .filter(r -> !r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
+                .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
         assertThat(requires).containsExactlyInAnyOrder("java.base", "org.slf4j");
+        Set<String> compileOnly = d.requires().stream()
+                .filter(r -> r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
+                .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
+        assertThat(compileOnly).containsExactly("org.jspecify");
     }
 }

@@ -129,7 +129,7 @@ public final class ServerConfigJson {
                     + (root == null ? "nothing" : root.getNodeType().toString().toLowerCase()));
         }
         ServerConfig.Builder b = base.toBuilder();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.properties().iterator(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String field = e.getKey();
             JsonNode v = e.getValue();
