@@ -1,6 +1,7 @@
 package io.stcp.bench.jmh;
 
 import io.stcp.BasicMetaInfo;
+import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.MetaInfo;
 import java.io.EOFException;
@@ -96,5 +97,17 @@ final class ReplayConnection implements Connection {
     @Override public void writeTimeout(Duration timeout) {}
     @Override public void shutdownOutput() {}
     @Override public boolean isOpen() { return true; }
-    @Override public void close() {}
+    @Override public void close(CloseReason reason) {}
+    @Override public CloseReason closeReason() { return null; }
+    @Override public Throwable closeCause() { return null; }
+    @Override public int closeGracefully(Duration timeout, Drain drain) { return 0; }
+    @Override public boolean isReaderThread() { return true; }
+    @Override public void onWriteIdle(Duration interval, Runnable action) {}
+
+    @Override
+    public byte[] readBytes(int n) throws IOException {
+        byte[] b = new byte[n];
+        readFully(b, 0, n);
+        return b;
+    }
 }

@@ -39,8 +39,8 @@ public class SendQueueBenchmark {
 
     @Setup
     public void setup() {
-        plain = new SendQueue(0, 0, OverflowPolicy.FAIL, 0, false);
-        keyed = new SendQueue(0, 0, OverflowPolicy.FAIL, 0, true);
+        plain = new SendQueue(0, 0, OverflowPolicy.FAIL, 0, false, () -> 0);
+        keyed = new SendQueue(0, 0, OverflowPolicy.FAIL, 0, true, () -> 0);
         keys = new Integer[batch];
         for (int i = 0; i < batch; i++) {
             keys[i] = i;
@@ -51,7 +51,7 @@ public class SendQueueBenchmark {
     @Benchmark
     public int putThenDrain() throws Exception {
         for (int i = 0; i < batch; i++) {
-            plain.put(message);
+            plain.put(message, false);
         }
         int n = plain.drain(out, Long.MAX_VALUE);
         plain.batchWritten(); // as the send loop does after its write
@@ -62,10 +62,10 @@ public class SendQueueBenchmark {
     @Benchmark
     public int keyedReplaceThenDrain() throws Exception {
         for (int i = 0; i < batch; i++) {
-            keyed.put(keys[i], message);
+            keyed.put(keys[i], message, false);
         }
         for (int i = 0; i < batch; i++) {
-            keyed.put(keys[i], message);
+            keyed.put(keys[i], message, false);
         }
         int n = keyed.drain(out, Long.MAX_VALUE);
         keyed.batchWritten();
