@@ -1,7 +1,9 @@
 package io.stcp;
 
 import io.stcp.internal.Nanos;
+import io.stcp.internal.KeyedBatch;
 import io.stcp.internal.SendQueue;
+import io.stcp.internal.SlowConsumerException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -101,7 +103,7 @@ public final class QueueSender implements Sender {
         }
         try {
             queue.put(bytes, patient());
-        } catch (SendQueue.SlowConsumer e) {
+        } catch (SlowConsumerException e) {
             throw slowConsumer(e);
         }
     }
@@ -142,25 +144,25 @@ public final class QueueSender implements Sender {
     @Override
     public void putAllIntKeyed(List<IntKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAllInt(messages, patient()));
+        offer(() -> queue.putAll(KeyedBatch.ofInt(messages), patient()));
     }
 
     @Override
     public void putAllStringKeyed(List<StringKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAllString(messages, patient()));
+        offer(() -> queue.putAll(KeyedBatch.ofString(messages), patient()));
     }
 
     /** A queue operation that may find a slow consumer. */
     @FunctionalInterface
     private interface QueueOp {
-        void run() throws SendQueue.SlowConsumer;
+        void run() throws SlowConsumerException;
     }
 
     private void offer(QueueOp op) {
         try {
             op.run();
-        } catch (SendQueue.SlowConsumer e) {
+        } catch (SlowConsumerException e) {
             throw slowConsumer(e);
         }
     }
@@ -172,7 +174,7 @@ public final class QueueSender implements Sender {
         }
     }
 
-    private QueueFullException slowConsumer(SendQueue.SlowConsumer e) {
+    private QueueFullException slowConsumer(SlowConsumerException e) {
         discarded.addAndGet(e.discarded());
         if (closed.compareAndSet(false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);

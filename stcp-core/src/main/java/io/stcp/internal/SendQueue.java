@@ -2,14 +2,10 @@ package io.stcp.internal;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
-import io.stcp.Sender.IntKeyed;
-import io.stcp.Sender.StringKeyed;
 import io.stcp.SenderClosedException;
 import java.util.ArrayDeque;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -91,21 +87,6 @@ public final class SendQueue {
         this.patienceNanos = patienceNanos;
     }
 
-    /** Thrown inside a put when policy CLOSE_CONNECTION fires; the caller closes. */
-    public static final class SlowConsumer extends Exception {
-        private static final long serialVersionUID = 1L;
-        final int discarded;
-
-        SlowConsumer(int discarded) {
-            super(null, null, false, false);
-            this.discarded = discarded;
-        }
-
-        public int discarded() {
-            return discarded;
-        }
-    }
-
     /** How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none). */
     private final class Waits {
         final long blockDeadline;
@@ -130,7 +111,7 @@ public final class SendQueue {
      *
      * @param patient whether to wait for room (the queue's patience) before FAIL or CLOSE_CONNECTION apply
      */
-    public void put(byte[] message, boolean patient) throws SlowConsumer {
+    public void put(byte[] message, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
@@ -145,7 +126,7 @@ public final class SendQueue {
     }
 
     /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
-    public void put(Object key, byte[] message, boolean patient) throws SlowConsumer {
+    public void put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
         if (!conflate) {
             put(message, patient);
             return;
@@ -170,26 +151,6 @@ public final class SendQueue {
         }
     }
 
-    public void putAllInt(List<IntKeyed> messages, boolean patient) throws SlowConsumer {
-        Object[] keys = new Object[messages.size()];
-        byte[][] values = new byte[keys.length][];
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = messages.get(i).key();
-            values[i] = Objects.requireNonNull(messages.get(i).bytes(), "bytes");
-        }
-        putAll(keys, values, patient);
-    }
-
-    public void putAllString(List<StringKeyed> messages, boolean patient) throws SlowConsumer {
-        Object[] keys = new Object[messages.size()];
-        byte[][] values = new byte[keys.length][];
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = Objects.requireNonNull(messages.get(i).key(), "key");
-            values[i] = Objects.requireNonNull(messages.get(i).bytes(), "bytes");
-        }
-        putAll(keys, values, patient);
-    }
-
     /**
      * Puts every pair or none: room is made for the whole batch first.
      *
@@ -201,41 +162,32 @@ public final class SendQueue {
      * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
      * on their own can never fit and is rejected before anything is dropped.
      */
-    private void putAll(Object[] keys, byte[][] values, boolean patient) throws SlowConsumer {
+    public void putAll(KeyedBatch batch, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
-            Map<Object, byte[]> last = new HashMap<>(); // the batch conflated against itself
-            long lastBytes = 0;
-            for (int i = 0; i < keys.length; i++) {
-                byte[] previous = last.put(keys[i], values[i]);
-                lastBytes += values[i].length - (previous == null ? 0 : previous.length);
-            }
-            if ((maxMessages != 0 && last.size() > maxMessages) || (maxBytes != 0 && lastBytes > maxBytes)) {
+            if ((maxMessages != 0 && batch.size() > maxMessages) || (maxBytes != 0 && batch.lastBytes > maxBytes)) {
                 rejected++;
-                throw new QueueFullException("batch of " + last.size() + " keys and " + lastBytes
+                throw new QueueFullException("batch of " + batch.size() + " keys and " + batch.lastBytes
                         + " bytes exceeds the sender's limits (" + maxMessages + " messages, " + maxBytes + " bytes)");
             }
             Waits waits = null;
-            while (true) {
-                int newMessages = 0;
-                long addBytes = 0;
-                for (Map.Entry<Object, byte[]> e : last.entrySet()) {
-                    Keyed existing = keyed == null ? null : keyed.get(e.getKey());
-                    newMessages += existing == null ? 1 : 0;
-                    addBytes += e.getValue().length - (existing == null ? 0L : existing.bytes.length);
-                }
-                if (fits(newMessages, addBytes)) {
-                    break;
-                }
-                makeRoom(newMessages, Math.max(0, addBytes), waits = waits != null ? waits : new Waits(patient));
+            long[] need;
+            while (!fits((int) (need = batch.need(this::queuedUnder))[0], need[1])) {
+                makeRoom((int) need[0], Math.max(0, need[1]), waits = waits != null ? waits : new Waits(patient));
             }
-            for (int i = 0; i < keys.length; i++) {
-                putKeyedLocked(keys[i], values[i]);
+            for (int i = 0; i < batch.keys.length; i++) {
+                putKeyedLocked(batch.keys[i], batch.values[i]);
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The bytes queued under {@code key}, or null; lock held. */
+    private byte[] queuedUnder(Object key) {
+        Keyed k = keyed == null ? null : keyed.get(key);
+        return k == null ? null : k.bytes;
     }
 
     /** Conflates into the queued holder of {@code key}, or appends a new one; the caller made room. */
@@ -279,7 +231,7 @@ public final class SendQueue {
      * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
      * caller then looks again. Throws when the put must give up.
      */
-    private void makeRoom(int messages, long add, Waits waits) throws SlowConsumer {
+    private void makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
             throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
@@ -310,7 +262,7 @@ public final class SendQueue {
                 rejected++;
                 int discarded = discardLocked();
                 state = CLOSED;
-                throw new SlowConsumer(discarded);
+                throw new SlowConsumerException(discarded);
             }
         }
     }

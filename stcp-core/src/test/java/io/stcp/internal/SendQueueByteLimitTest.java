@@ -30,8 +30,8 @@ class SendQueueByteLimitTest {
         assertThat(q.drain(batch, Long.MAX_VALUE)).isEqualTo(2); // room for everyone: the grower wakes up
         q.batchWritten();
         // Meanwhile "a" comes back small and other bytes arrive, before or after the grower re-checks.
-        q.putAllString(java.util.List.of(new io.stcp.Sender.StringKeyed("a", new byte[1]),
-                new io.stcp.Sender.StringKeyed("b", new byte[88])), false);
+        q.putAll(KeyedBatch.ofString(java.util.List.of(new io.stcp.Sender.StringKeyed("a", new byte[1]),
+                new io.stcp.Sender.StringKeyed("b", new byte[88]))), false);
         grower.join(TimeUnit.SECONDS.toMillis(20));
         assertThat(q.stats().pendingBytes()).isLessThanOrEqualTo(100);
     }
