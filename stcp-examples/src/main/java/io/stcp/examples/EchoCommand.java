@@ -35,6 +35,17 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--write-timeout", description = "Write timeout, e.g. 5s or 500ms; 0 = none.")
     Duration writeTimeout;
 
+    @Option(names = "--frame-timeout", description = "A frame, once begun, must be complete within this, e.g. 10s;"
+            + " 0 = none (default: the config's, 30s).")
+    Duration frameTimeout;
+
+    @Option(names = "--first-frame-timeout", description = "The first frame must be complete this long after the"
+            + " accept; 0 = none (default: the config's, none).")
+    Duration firstFrameTimeout;
+
+    @Option(names = "--read-idle-timeout", description = "Close a connection silent this long; 0 = none.")
+    Duration readIdleTimeout;
+
     @Option(names = "--config", description = "JSON server config (Go field names); options given here override it."
             + " Absent fields take the defaults, but an absent address is " + DEFAULT_ADDRESS + ", not all interfaces.")
     Path config;
@@ -77,6 +88,15 @@ final class EchoCommand implements Callable<Integer> {
         }
         if (writeTimeout != null) {
             b.writeTimeout(writeTimeout);
+        }
+        if (frameTimeout != null) {
+            b.frameTimeout(frameTimeout);
+        }
+        if (firstFrameTimeout != null) {
+            b.firstFrameTimeout(firstFrameTimeout);
+        }
+        if (readIdleTimeout != null) {
+            b.readIdleTimeout(readIdleTimeout);
         }
         return b.build();
     }
