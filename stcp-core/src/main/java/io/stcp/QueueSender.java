@@ -128,6 +128,15 @@ public final class QueueSender implements Sender {
         }
     }
 
+    /** One message of several arrays, queued without a copy and written with the same gathering write. */
+    @Override
+    public void putParts(byte[]... parts) {
+        for (byte[] p : parts) {
+            Objects.requireNonNull(p, "part");
+        }
+        offer(() -> queue.putParts(parts.clone(), patient()));
+    }
+
     @Override
     public void put(int key, byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
@@ -267,40 +276,63 @@ public final class QueueSender implements Sender {
      */
     @Override
     public void sendLoop() throws Exception {
-        // Small at first, so an idle connection holds little; doubled while batches fill it.
-        byte[][] batch = new byte[INITIAL_BATCH][];
+        // Small at first, so an idle connection holds little; doubled while batches fill them.
+        Object[] batch = new Object[INITIAL_BATCH];
         ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
         int n = 0;
+        int arrays = 0;
         try {
-            while ((n = queue.drain(batch, MAX_BATCH_BYTES)) > 0) {
+            while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
+                arrays = 0;
                 for (int i = 0; i < n; i++) {
-                    buffers[i] = ByteBuffer.wrap(batch[i]);
-                    batch[i] = null;
+                    if (batch[i] instanceof byte[][] parts) {
+                        if (arrays + parts.length > buffers.length) {
+                            buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
+                        }
+                        for (byte[] p : parts) {
+                            buffers[arrays++] = ByteBuffer.wrap(p);
+                        }
+                    } else {
+                        if (arrays == buffers.length) {
+                            buffers = Arrays.copyOf(buffers, 2 * buffers.length);
+                        }
+                        buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
+                    }
                 }
-                connection.write(buffers, 0, n);
+                connection.write(buffers, 0, arrays);
                 written.addAndGet(n);
                 queue.batchWritten();
-                Arrays.fill(buffers, 0, n, null);
+                Arrays.fill(buffers, 0, arrays, null);
+                Arrays.fill(batch, 0, n, null);
                 if (n == batch.length && n < MAX_BATCH) {
-                    batch = new byte[n * 2][];
-                    buffers = new ByteBuffer[n * 2];
+                    batch = new Object[n * 2];
                 }
             }
         } catch (Exception e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.
-            int unwritten = 0;
-            for (int i = 0; i < Math.max(n, 0); i++) {
-                if (buffers[i] != null && buffers[i].hasRemaining()) {
-                    unwritten++;
-                }
-            }
-            written.addAndGet(n - unwritten);
+            int unwritten = unwritten(batch, n, buffers, arrays);
+            written.addAndGet(Math.max(n, 0) - unwritten);
             discarded.addAndGet(unwritten);
             lost = unwritten;
             throw e;
         } finally {
             loopDone.countDown();
         }
+    }
+
+    /** The messages of a failed batch with bytes left in their buffers. */
+    private static int unwritten(Object[] batch, int n, ByteBuffer[] buffers, int arrays) {
+        int unwritten = 0;
+        int b = 0;
+        for (int i = 0; i < n && b < arrays; i++) {
+            int k = batch[i] instanceof byte[][] parts ? parts.length : 1;
+            boolean left = false;
+            for (int j = 0; j < k && b < arrays; j++, b++) {
+                left |= buffers[b] != null && buffers[b].hasRemaining();
+            }
+            unwritten += left ? 1 : 0;
+        }
+        return unwritten;
     }
 
     /** Options for a {@link QueueSender}; mutable, reusable, and not thread-safe. */
@@ -389,11 +421,12 @@ public final class QueueSender implements Sender {
          * Whether the connection's reader thread writes a plain {@link #put(byte[])} itself when
          * nothing is queued, no write is in progress and no more input is buffered (so the reader
          * would block on its next read anyway), instead of handing it to the send thread; default
-         * false. Order is kept either way, and pipelined requests still get one write per batch.
-         * It saves a thread switch per reply, which pays in request/response protocols, but such a
-         * put then blocks while the socket is full (up to the write timeout) rather than returning
-         * at once, so the overflow policy does not apply to it: the slow peer slows its own reader
-         * down instead.
+         * false ({@link SenderFactory#requestResponse(int)} turns it on). Order is kept either
+         * way, and pipelined requests still get one write per batch. It saves a thread switch per
+         * reply, which is what request/response protocols spend most on; but such a put blocks
+         * while the socket is full (up to the write timeout) rather than queueing, so a reader that
+         * puts a burst of replies to one request (a subscription, a download) is held up by its
+         * own peer's socket instead of its queue: leave it off for those.
          */
         public Options writeInline(boolean writeInline) {
             this.writeInline = writeInline;

@@ -100,6 +100,23 @@ public interface TcpServer extends AutoCloseable {
     boolean shutdown(Duration grace) throws InterruptedException;
 
     /**
+     * Serves until SIGINT or SIGTERM, then shuts down gracefully and returns — the last line of a
+     * {@code main}, which then returns and the JVM exits 0 (a shutdown hook cannot do that: a JVM
+     * ended by a signal exits 130 or 143). Starts the server first if it is not started. A second
+     * signal during the shutdown closes what is left at once. Returns early, without a shutdown,
+     * if the server terminates by itself ({@link #close()} from elsewhere, or the accept loop
+     * giving up).
+     *
+     * <p>Uses the JDK's {@code sun.misc.Signal} (module {@code jdk.unsupported}, present in every
+     * standard JDK); in a runtime without it, the shutdown runs from a shutdown hook instead and
+     * the exit code is the JVM's.
+     *
+     * @return true if every connection drained within {@code grace}
+     * @throws AcceptException if the accept loop gave up
+     */
+    boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException;
+
+    /**
      * Completes once, when the server is closed and all connections have exited: normally after
      * {@link #close()} or {@link #shutdown(Duration)}, exceptionally with the
      * {@link AcceptException} if the accept loop gave up (which closes the server).

@@ -160,6 +160,8 @@ class GracefulCloseTest {
             assertThat(result.poll(20, TimeUnit.SECONDS)).isTrue();
             assertThat(exited.poll(5, TimeUnit.SECONDS)).isTrue();
             assertThat(server.termination()).isCompleted();
+        } finally {
+            Echo.stop(server); // a no-op once the shutdown has completed; else nothing leaks into the next test
         }
     }
 
@@ -237,6 +239,8 @@ class GracefulCloseTest {
             assertThat(exitHookRan).isTrue();
             assertThat(server.termination()).isCompleted();
             assertThat(client.awaitClosedByServer()).isTrue();
+        } finally {
+            Echo.stop(server);
         }
     }
 }

@@ -123,7 +123,7 @@ class QueueSenderTest {
     void aNullMessageOrKeyIsRejected() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 10);
-            assertThatThrownBy(() -> sender.put(null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> sender.put((byte[]) null)).isInstanceOf(NullPointerException.class);
             assertThatThrownBy(() -> sender.put((String) null, new byte[0])).isInstanceOf(NullPointerException.class);
             sender.close();
         }

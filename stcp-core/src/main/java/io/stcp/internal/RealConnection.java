@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.AttributeKey;
 import io.stcp.BasicMetaInfo;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
@@ -13,8 +14,13 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -26,6 +32,15 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
+    private static final VarHandle ATTRIBUTES;
+
+    static {
+        try {
+            ATTRIBUTES = MethodHandles.lookup().findVarHandle(RealConnection.class, "attributes", Map.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
@@ -35,6 +50,7 @@ public final class RealConnection implements Connection {
     private final SocketAddress remoteAddress;
     private final SocketAddress localAddress;
     private volatile MetaInfo metaInfo;
+    private volatile Map<AttributeKey<?>, Object> attributes; // see attributes()
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
@@ -64,7 +80,7 @@ public final class RealConnection implements Connection {
         } catch (IOException e) {
             throw new UncheckedIOException("channel closed while wrapping it", e);
         }
-        this.metaInfo = new BasicMetaInfo(HostPort.format(remoteAddress));
+        this.metaInfo = new BasicMetaInfo(remoteAddressText());
         this.writeTimeoutNanos = context.writeTimeoutNanos();
         input.readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
     }
@@ -150,6 +166,11 @@ public final class RealConnection implements Connection {
     }
 
     @Override
+    public String remoteAddressText() {
+        return HostPort.format(remoteAddress);
+    }
+
+    @Override
     public SocketAddress localAddress() {
         return localAddress;
     }
@@ -168,6 +189,45 @@ public final class RealConnection implements Connection {
     @Override
     public void metaInfo(MetaInfo metaInfo) {
         this.metaInfo = Objects.requireNonNull(metaInfo, "metaInfo");
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T> T attribute(AttributeKey<T> key) {
+        Map<AttributeKey<?>, Object> map = attributes;
+        return map == null ? null : (T) map.get(Objects.requireNonNull(key, "key"));
+    }
+
+    @Override
+    public <T> void attribute(AttributeKey<T> key, T value) {
+        Objects.requireNonNull(key, "key");
+        if (value == null) {
+            Map<AttributeKey<?>, Object> map = attributes;
+            if (map != null) {
+                map.remove(key);
+            }
+        } else {
+            attributes().put(key, value);
+        }
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T> T attributeIfAbsent(AttributeKey<T> key, Supplier<? extends T> initial) {
+        Objects.requireNonNull(key, "key");
+        return (T) attributes().computeIfAbsent(key, k -> Objects.requireNonNull(initial.get(), "initial value"));
+    }
+
+    /** The attribute map, made on first use: a connection that stores nothing pays nothing. */
+    private Map<AttributeKey<?>, Object> attributes() {
+        Map<AttributeKey<?>, Object> map = attributes;
+        if (map == null) {
+            map = new ConcurrentHashMap<>(4);
+            if (!ATTRIBUTES.compareAndSet(this, null, map)) {
+                map = attributes;
+            }
+        }
+        return map;
     }
 
     /** The transport's name: {@code jdk}, {@code epoll}. */
@@ -215,6 +275,11 @@ public final class RealConnection implements Connection {
     @Override
     public void readFully(byte[] b, int off, int len) throws IOException {
         input.readFully(b, off, len);
+    }
+
+    @Override
+    public byte[] readLine(int maxLength) throws IOException {
+        return input.readLine(maxLength);
     }
 
     @Override

@@ -367,6 +367,54 @@ public final class RealTcpServer implements TcpServer {
     }
 
     @Override
+    public boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException {
+        lock.lock();
+        boolean fresh;
+        try {
+            fresh = state == NEW;
+        } finally {
+            lock.unlock();
+        }
+        if (fresh) {
+            start();
+        }
+        java.util.concurrent.CountDownLatch signalled = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger signals = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable onSignal = () -> {
+            if (signals.incrementAndGet() > 1) {
+                close(); // a second signal: stop waiting for the drain
+            }
+            signalled.countDown();
+        };
+        if (!Signals.handle(onSignal)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                onSignal.run();
+                awaitQuietlyUninterruptibly();
+            }, "stcp-shutdown-hook"));
+        }
+        termination.whenComplete((ok, failure) -> signalled.countDown());
+        signalled.await();
+        if (signals.get() == 0) {
+            awaitTermination(); // terminated by itself: rethrows an accept failure
+            return true;
+        }
+        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
+                .addKeyValue("grace", io.stcp.Durations.format(grace)).log();
+        return shutdown(grace);
+    }
+
+    /** For the shutdown hook: lets the JVM end only once the shutdown has completed. */
+    private void awaitQuietlyUninterruptibly() {
+        try {
+            termination.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            // the accept loop gave up; nothing more to wait for
+        }
+    }
+
+    @Override
     public CompletableFuture<Void> termination() {
         return termination.copy();
     }

@@ -112,17 +112,34 @@ public final class SendQueue {
      * @param patient whether to wait for room (the queue's patience) before FAIL or CLOSE_CONNECTION apply
      */
     public void put(byte[] message, boolean patient) throws SlowConsumerException {
+        append(message, message.length, patient);
+    }
+
+    /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
+    public void putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
+        append(parts, length(parts), patient);
+    }
+
+    private void append(Object message, long length, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
             Waits waits = null;
-            while (!fits(1, message.length)) {
-                makeRoom(1, message.length, waits = waits != null ? waits : new Waits(patient));
+            while (!fits(1, length)) {
+                makeRoom(1, length, waits = waits != null ? waits : new Waits(patient));
             }
-            append(message, message.length);
+            append(message, length);
         } finally {
             lock.unlock();
         }
+    }
+
+    private static long length(byte[][] parts) {
+        long n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        return n;
     }
 
     /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
@@ -207,7 +224,7 @@ public final class SendQueue {
         append(entry, message.length);
     }
 
-    private void append(Object entry, int length) {
+    private void append(Object entry, long length) {
         items.addLast(entry);
         bytes += length;
         if (items.size() == 1) {
@@ -285,21 +302,27 @@ public final class SendQueue {
     }
 
     /** Removes {@code entry}'s key mapping; returns its length. */
-    private int forget(Object entry) {
+    private long forget(Object entry) {
         if (entry instanceof Keyed k) {
             keyed.remove(k.key);
             return k.bytes.length;
         }
-        return ((byte[]) entry).length;
+        return entry instanceof byte[] b ? b.length : length((byte[][]) entry);
+    }
+
+    /** The arrays a queued message is written from: 1, or its parts. */
+    private static int arrays(Object entry) {
+        return entry instanceof byte[][] parts ? parts.length : 1;
     }
 
     /**
-     * Moves up to {@code out.length} queued messages, and no more once {@code maxBytes} are taken
-     * (at least one), into {@code out}, blocking while the queue is open and empty.
+     * Moves queued messages into {@code out} — each a {@code byte[]}, or a {@code byte[][]} of
+     * parts — blocking while the queue is open and empty: at least one, and no more than fit in
+     * {@code out}, than {@code maxArrays} arrays in all, or than {@code maxBytes} bytes.
      *
      * @return how many were moved, or -1 once the queue is closed, or draining and empty
      */
-    public int drain(byte[][] out, long maxBytes) throws InterruptedException {
+    public int drain(Object[] out, long maxBytes, int maxArrays) throws InterruptedException {
         lock.lock();
         try {
             while (items.isEmpty() || writing) {
@@ -311,12 +334,15 @@ public final class SendQueue {
             writing = true;
             int n = 0;
             long taken = 0;
-            while (n < out.length && !items.isEmpty() && (n == 0 || taken < maxBytes)) {
+            int arrays = 0;
+            while (n < out.length && !items.isEmpty()
+                    && (n == 0 || (taken < maxBytes && arrays + arrays(items.peekFirst()) <= maxArrays))) {
                 Object head = items.pollFirst();
-                int length = forget(head);
+                long length = forget(head);
                 bytes -= length;
                 taken += length;
-                out[n++] = head instanceof Keyed k ? k.bytes : (byte[]) head;
+                arrays += arrays(head);
+                out[n++] = head instanceof Keyed k ? k.bytes : head;
             }
             if (roomWaiters > 0) {
                 notFull.signalAll();

@@ -6,7 +6,6 @@ import io.stcp.jackson.ServerConfigJson;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -66,10 +65,9 @@ final class EchoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         System.setProperty("io.stcp.transport", transport);
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
-        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address()).log();
-        CountDownLatch stopped = Signals.onTermination(() -> server.shutdown(grace));
-        server.awaitTermination();
-        stopped.await();
+        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address().getHostString() + ":"
+                + server.address().getPort()).log();
+        server.runUntilSignal(grace); // SIGINT/SIGTERM: graceful shutdown, then exit 0
         return 0;
     }
 
