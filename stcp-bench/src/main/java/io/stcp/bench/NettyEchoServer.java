@@ -23,10 +23,14 @@ import picocli.CommandLine.Option;
 /**
  * The Netty side of the comparison: the idiomatic Netty echo of 4-byte length-prefixed frames on
  * one event loop (a one-core server), {@link LengthFieldBasedFrameDecoder} keeping the header,
- * writes flushed once per read batch.
+ * writes flushed once per read batch. Frames carry at most a 1 MiB body, as stcp's echo and the
+ * rig's loads ({@link Load#MAX_SIZE}).
  */
 @Command(name = "netty-echo", mixinStandardHelpOptions = true, description = "Netty echo server for comparisons.")
 public final class NettyEchoServer implements Callable<Integer> {
+
+    /** The largest frame, header included: a 1 MiB body and its 4-byte length. */
+    static final int MAX_FRAME = Load.MAX_SIZE;
 
     @Option(names = "--addr", defaultValue = "127.0.0.1:9000", description = "HOST:PORT (default: ${DEFAULT-VALUE}).")
     String address;
@@ -70,7 +74,7 @@ public final class NettyEchoServer implements Callable<Integer> {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
-                            c.pipeline().addLast(new LengthFieldBasedFrameDecoder((1 << 20) + 4, 0, 4, 0, 0), echo);
+                            c.pipeline().addLast(new LengthFieldBasedFrameDecoder(MAX_FRAME, 0, 4, 0, 0), echo);
                         }
                     })
                     .bind(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))).sync().channel();
