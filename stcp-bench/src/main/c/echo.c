@@ -29,7 +29,7 @@
 
 struct conn {
     int fd;
-    int drained;  /* the last read came back short: wait for the next EPOLLIN edge */
+    int drained;  /* the last read() came back short: wait for the next EPOLLIN edge */
     int pipe[2];  /* once splicing: bytes read and not yet written back wait in the pipe */
     long piped;
     char *buf;    /* before that: bytes read and not yet written back */
@@ -53,7 +53,11 @@ static void drop(struct conn *c) {
     free(c);
 }
 
-/* Moves bytes socket -> pipe -> socket until one side would block. 0, or -1 when the connection is done. */
+/*
+ * Moves bytes socket -> pipe -> socket until one side would block (EAGAIN: a pipe can fill its
+ * slots before its bytes, so a short splice does not mean an empty socket). 0, or -1 when the
+ * connection is done.
+ */
 static int serve_spliced(struct conn *c) {
     for (;;) {
         while (c->piped > 0) {
@@ -61,12 +65,10 @@ static int serve_spliced(struct conn *c) {
             if (n < 0) return errno == EAGAIN ? 0 : -1;
             c->piped -= n;
         }
-        if (c->drained) return 0;
         ssize_t n = splice(c->fd, NULL, c->pipe[1], NULL, PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n == 0) return -1;
         if (n < 0) return errno == EAGAIN ? 0 : -1;
         c->piped = n;
-        c->drained = n < PIPE_SIZE / 2; /* the pipe may take less than PIPE_SIZE: only a clearly short read counts */
     }
 }
 

@@ -21,8 +21,11 @@
  * Output, on stdout, one line of key=value pairs (what stcp-bench parses):
  *   result connections=.. messages=.. seconds=.. msgs_per_s=.. p50_us=.. p90_us=.. p99_us=..
  *          p999_us=.. max_us=.. errors=.. server_cpu_us_per_msg=.. server_syscalls_per_msg=..
- *          loadgen_cpu_us_per_msg=.. loadgen_busy=..
- * server CPU is utime + stime of /proc/PID/stat over the window; system calls are counted only
+ *          loadgen_cpu_us_per_msg=.. loadgen_busy=.. others_busy=..
+ * server CPU is utime + stime of /proc/PID/stat over the window; loadgen_busy is the share of a
+ * core the generator used; others_busy the cores every other process used (from /proc/stat: the
+ * machine's busy time less the generator's and the server's), which says whether something else
+ * disturbed the run. System calls are counted only
  * with --syscalls (perf stat on raw_syscalls:sys_enter, which slows the server: use a separate
  * run). Unknown figures are NaN. Exit status: 0 ok, 1 errors during the run, 2 could not start.
  */
@@ -52,7 +55,8 @@
 
 #define MAX_SIZE ((1 << 20) + 4)   /* largest frame: a 1 MiB body and its header */
 #define ZERO_COPY_MIN (64 * 1024)  /* frames this big are sent and dropped without copies */
-#define READ_BUF (256 * 1024)
+#define TEMPLATE_BYTES (64 * 1024) /* smaller frames are written from this many bytes of them */
+#define READ_BUF (64 * 1024)
 #define CONNECT_BATCH 200
 #define STAGE_TIMEOUT_NS (60 * NS)
 #define NS 1000000000LL
@@ -90,7 +94,7 @@ static struct conn *conns;
 static int epfd, memfd = -1, ready_count, connecting, next_connect;
 static char *tmpl;           /* frames back to back, for write(2) */
 static long tmpl_len;
-static char rbuf[READ_BUF];
+static char rbuf[MAX_SIZE]; /* a whole frame: even a dropped body (MSG_TRUNC) asks for no more than it holds */
 static long messages, errors;
 static struct histogram hist;
 
@@ -195,12 +199,15 @@ static void consume(struct conn *c, const unsigned char *data, long n, int64_t n
     }
 }
 
-/* Reads until the socket is empty: a short read means it was (a later arrival is a new edge). */
+/*
+ * Reads until the socket is empty: a short read means it was (a later arrival is a new edge).
+ * Small frames are read a buffer at a time; of a big frame, the header alone is read, and the
+ * body is dropped in the kernel.
+ */
 static void do_read(struct conn *c) {
     while (c->state != DEAD) {
-        long body_left = o.size - c->roff;
-        int drop = c->roff >= 4 && body_left >= ZERO_COPY_MIN;
-        long want = drop && body_left < READ_BUF ? body_left : READ_BUF;
+        int big = o.size >= ZERO_COPY_MIN, drop = big && c->roff >= 4;
+        long want = !big ? READ_BUF : drop ? o.size - c->roff : 4 - c->roff;
         ssize_t n = recv(c->fd, rbuf, want, drop ? MSG_TRUNC : 0);
         if (n > 0) {
             consume(c, drop ? NULL : (unsigned char *)rbuf, n, now_ns());
@@ -261,6 +268,18 @@ static double process_cpu_us(pid_t pid) {
     unsigned long utime, stime;
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
     return (utime + stime) * 1e6 / sysconf(_SC_CLK_TCK);
+}
+
+/* Busy time of all CPUs in µs (/proc/stat: everything but idle and iowait), or -1. */
+static double machine_busy_us(void) {
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[10] = {0}, busy = 0;
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                       &v[5], &v[6], &v[7], &v[8], &v[9]) : 0;
+    if (f) fclose(f);
+    if (n < 8) return -1;
+    for (int i = 0; i < 8; i++) busy += i == 3 || i == 4 ? 0 : v[i]; /* guest time is already in user */
+    return busy * 1e6 / sysconf(_SC_CLK_TCK);
 }
 
 static double own_cpu_us(void) {
@@ -362,8 +381,8 @@ static void parse_args(int argc, char **argv) {
 
 /* The frame template: frames back to back (at least one, about 64 KiB); big ones also in a memfd. */
 static void make_template(void) {
-    long frames = o.size >= ZERO_COPY_MIN ? 1 : ZERO_COPY_MIN / o.size;
-    if (frames < o.in_flight && o.size * (long)o.in_flight <= 4 * ZERO_COPY_MIN) frames = o.in_flight;
+    long frames = o.size >= TEMPLATE_BYTES ? 1 : TEMPLATE_BYTES / o.size;
+    if (frames < o.in_flight && o.size * (long)o.in_flight <= 4 * TEMPLATE_BYTES) frames = o.in_flight;
     tmpl_len = frames * o.size;
     tmpl = malloc(tmpl_len);
     if (!tmpl) die("malloc");
@@ -398,7 +417,7 @@ int main(int argc, char **argv) {
 
     struct epoll_event events[256];
     int64_t deadline = now_ns() + STAGE_TIMEOUT_NS, window_start = 0, window_end = 0;
-    double server_cpu0 = -1, own_cpu0 = 0, server_cpu = NAN, own_cpu = 0, syscalls = NAN;
+    double server_cpu0 = -1, own_cpu0 = 0, server_cpu = NAN, own_cpu = 0, syscalls = NAN, machine0 = -1, others = NAN;
     long window_messages = 0, window_errors = 0, errors0 = 0;
     pid_t perf = -1;
     char perf_out[] = "/tmp/loadgen-perf-XXXXXX";
@@ -443,6 +462,7 @@ int main(int argc, char **argv) {
                 perf = fd >= 0 ? start_perf(perf_out) : -1;
             }
             own_cpu0 = own_cpu_us();
+            machine0 = machine_busy_us();
             window_start = now;
             deadline = window_start + o.duration_ns;
         }
@@ -451,10 +471,13 @@ int main(int argc, char **argv) {
             window_messages = messages;
             window_errors = errors - errors0;
             own_cpu = own_cpu_us() - own_cpu0;
+            double machine = machine_busy_us();
             if (server_cpu0 >= 0) {
                 double after = process_cpu_us(o.server_pid);
                 if (after >= 0) server_cpu = after - server_cpu0;
             }
+            if (machine0 >= 0 && machine >= 0 && (o.server_pid <= 0 || !isnan(server_cpu)))
+                others = (machine - machine0 - own_cpu - (o.server_pid > 0 ? server_cpu : 0)) / ((now - window_start) / 1e3);
             phase = perf > 0 ? TAIL : DONE; /* the load goes on while perf finishes its window */
             deadline = now + 10 * NS;
         }
@@ -478,11 +501,12 @@ int main(int argc, char **argv) {
     int64_t max = histogram_max(&hist);
     printf("result connections=%d messages=%ld seconds=%.3f msgs_per_s=%.1f p50_us=%lld p90_us=%lld p99_us=%lld"
            " p999_us=%lld max_us=%lld errors=%ld server_cpu_us_per_msg=%.3f server_syscalls_per_msg=%.3f"
-           " loadgen_cpu_us_per_msg=%.3f loadgen_busy=%.3f\n",
+           " loadgen_cpu_us_per_msg=%.3f loadgen_busy=%.3f others_busy=%.3f\n",
            o.connections, window_messages, seconds, window_messages / seconds,
            (long long)histogram_micros(&hist, 50), (long long)histogram_micros(&hist, 90),
            (long long)histogram_micros(&hist, 99), (long long)histogram_micros(&hist, 99.9),
            (long long)((max + 999) / 1000), window_errors, server_cpu * per_msg,
-           syscalls >= 0 ? syscalls * per_msg : NAN, own_cpu * per_msg, own_cpu / (seconds * 1e6));
+           syscalls >= 0 ? syscalls * per_msg : NAN, own_cpu * per_msg, own_cpu / (seconds * 1e6),
+           others < 0 ? 0 : others);
     return window_errors > 0 ? 1 : 0;
 }
