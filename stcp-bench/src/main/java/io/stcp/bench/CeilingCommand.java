@@ -14,19 +14,12 @@ import picocli.CommandLine.Option;
  * The load generator's ceiling per load: its throughput against the cheapest server there is, the
  * C echo server of {@code src/main/c/echo.c}, pinned as the servers of a comparison are (server on
  * CPU 0, generator on CPU 1). A comparison measures the servers only where this ceiling is well
- * above the fastest server's throughput; {@code compare} measures it before each load and prints
- * the ratio.
+ * above the fastest server's throughput; {@code compare} measures it in every round, alternating
+ * with the servers, and prints the ratio of the medians.
  */
 @Command(name = "ceiling", mixinStandardHelpOptions = true,
         description = "The load generator's throughput per load against the C echo server (its ceiling).")
 final class CeilingCommand implements Callable<Integer> {
-
-    /**
-     * The generator's throughput against the C echo server at one load, how busy the generator's
-     * core was (NaN when it does not say; below 1 the echo server or the wake-ups set the pace,
-     * and the generator could go faster), and the echo server's CPU per message.
-     */
-    record Ceiling(String load, double msgsPerSecond, double loadgenBusy, double echoCpuMicrosPerMessage) {}
 
     @Option(names = "--loads", split = ",", defaultValue = CompareCommand.DEFAULT_LOADS,
             description = "Loads CONNECTIONSxIN_FLIGHT[@FRAME_SIZE] (default: ${DEFAULT-VALUE}).")
@@ -66,32 +59,39 @@ final class CeilingCommand implements Callable<Integer> {
         Path dir = Files.createDirectories(out.resolve("ceiling-" + CompareCommand.timestamp()));
         System.out.printf("ceiling: %s generator against %s, %s + %s warm-up per load, pinned: %s; logs in %s%n%n",
                 generator.name(), echo, duration, warmup, pinning, dir);
-        System.out.println("| load | generator msgs/s | generator core busy | echo server CPU µs/msg |\n|---|---|---|---|");
+        System.out.println("| load | generator msgs/s | generator core busy | echo server CPU µs/msg | p99 µs"
+                + " | other processes (cores) |\n|---|---|---|---|---|---|");
         for (Load load : parsed) {
-            Ceiling c = measure(generator, echo, load, warmup, duration, pinning, dir);
-            System.out.printf(Locale.ROOT, "| %s | %,.0f | %.0f %% | %.2f |%n", c.load(), c.msgsPerSecond(),
-                    100 * c.loadgenBusy(), c.echoCpuMicrosPerMessage());
+            Summary.Run c = Summary.Run.of(Summary.CEILING, load.label(), 1,
+                    measure(generator, echo, load, 1, warmup, duration, pinning, dir));
+            System.out.printf(Locale.ROOT, "| %s | %,.0f | %.0f %% | %.2f | %,d | %.2f%s |%n", c.load(), c.msgsPerSecond(),
+                    100 * c.loadgenBusy(), c.cpuMicrosPerMessage(), c.p99Micros(), c.othersBusy(),
+                    c.disturbed() ? " (disturbed)" : "");
         }
         return 0;
     }
 
-    /** One ceiling run: the echo server on CPU 0, the generator on CPU 1 (when pinning), logs in {@code dir}. */
-    static Ceiling measure(Generator generator, Path echo, Load load, String warmup, String duration, boolean pinning,
-                           Path dir) throws IOException, InterruptedException {
+    /**
+     * One ceiling run: the echo server on CPU 0, the generator on CPU 1 (when pinning), logs in
+     * {@code dir}; its server CPU figure is the echo server's.
+     *
+     * @throws IOException if the generator failed or saw errors
+     */
+    static Generator.Outcome measure(Generator generator, Path echo, Load load, int round, String warmup, String duration,
+                               boolean pinning, Path dir) throws IOException, InterruptedException {
         int port = Processes.freePort();
         String addr = "127.0.0.1:" + port;
         Process server = Processes.start(Processes.pinned(pinning ? 0 : -1, List.of(echo.toString(), "--addr", addr)),
-                dir.resolve("ceiling-echo-" + load.label() + ".log"));
+                dir.resolve("server-" + load.label() + "-" + Summary.CEILING + "-" + round + ".log"));
         try {
             Processes.awaitPort(port, server);
             Generator.Outcome o = generator.run(addr, load, warmup, duration, server.pid(), false, pinning ? 1 : -1,
-                    dir.resolve("ceiling-load-" + load.label() + ".log"));
+                    dir.resolve("load-" + load.label() + "-" + Summary.CEILING + "-" + round + ".log"));
             if (o.result().errors() > 0) {
                 throw new IOException("the generator saw " + o.result().errors() + " errors against the C echo server at "
                         + load.label());
             }
-            return new Ceiling(load.label(), o.result().messagesPerSecond(), o.loadgenBusy(),
-                    o.result().serverCpuMicrosPerMessage());
+            return o;
         } finally {
             Processes.stop(server);
         }

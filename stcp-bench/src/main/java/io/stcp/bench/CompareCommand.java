@@ -22,12 +22,13 @@ import picocli.CommandLine.Option;
  * each in its own JVM, the server pinned to CPU 0 and the load generator to CPU 1, and writes the
  * runs, the medians, the ratios to Netty epoll and charts.
  *
- * <p>Per load, in this order: the generator's ceiling against the C echo server (see
- * {@link CeilingCommand}); the measured rounds, untraced; then one short run per server with its
- * system calls counted by perf, whose throughput and CPU figures are not used (tracing slows the
- * server). At the end, the ceiling is compared with the fastest server's median per load and a
- * ratio below {@value Summary#MIN_HEADROOM} is flagged: there the generator, not only the servers,
- * sets the pace.
+ * <p>Per load: the rounds, untraced, each opening with the generator's ceiling (its run against
+ * the C echo server, see {@link CeilingCommand}) and then every server; then one short run per
+ * server with its system calls counted by perf, whose throughput and CPU figures are not used
+ * (tracing slows the server). At the end, the ceiling's median is compared with the fastest
+ * server's median per load and a ratio below {@value Summary#MIN_HEADROOM} is flagged: there the
+ * generator, not only the servers, sets the pace. Runs during which other processes used more than
+ * {@value Summary#MAX_OTHERS_BUSY} of a core are flagged as disturbed.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true,
         description = "Alternate stcp and Netty under identical loads; write CSV, markdown and charts.")
@@ -65,7 +66,7 @@ final class CompareCommand implements Callable<Integer> {
     boolean pin;
 
     @Option(names = "--ceiling", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Measure the generator's ceiling against the C echo server before each load (default: ${DEFAULT-VALUE}).")
+            description = "Measure the generator's ceiling against the C echo server in every round (default: ${DEFAULT-VALUE}).")
     boolean ceiling;
 
     @Option(names = "--ceiling-duration", defaultValue = "5s", description = "Its window, after 1s of warm-up"
@@ -147,28 +148,27 @@ final class CompareCommand implements Callable<Integer> {
                 runnable, labels, rounds, duration, warmup, generator.name(), pinning);
         System.out.printf("results in %s%n", dir);
 
-        Map<String, CeilingCommand.Ceiling> ceilings = new LinkedHashMap<>();
+        List<Summary.Run> ceilings = new ArrayList<>();
         List<Summary.Run> runs = new ArrayList<>();
         List<Summary.Run> syscallRuns = new ArrayList<>();
         for (Load load : parsedLoads) {
-            if (echo != null) {
-                try {
-                    CeilingCommand.Ceiling c = CeilingCommand.measure(generator, echo, load, "1s", ceilingDuration,
-                            pinning, dir);
-                    ceilings.put(load.label(), c);
-                    System.out.printf(Locale.ROOT, "  %-14s ceiling  %-11s %,12.0f msg/s  generator core busy %3.0f %%%n",
-                            load.label(), "C echo", c.msgsPerSecond(), 100 * c.loadgenBusy());
-                } catch (IOException e) {
-                    System.out.println("  warning: no ceiling for " + load.label() + ": " + e.getMessage());
-                }
-            }
             for (int round = 1; round <= rounds; round++) {
+                if (echo != null) {
+                    try {
+                        Generator.Outcome o = CeilingCommand.measure(generator, echo, load, round, "1s",
+                                ceilingDuration, pinning, dir);
+                        appendRun(Summary.CEILING, load, Integer.toString(round), o);
+                        Summary.Run c = Summary.Run.of(Summary.CEILING, load.label(), round, o);
+                        ceilings.add(c);
+                        report(c, "ceiling");
+                    } catch (IOException e) {
+                        System.out.println("  warning: no ceiling for " + load.label() + ": " + e.getMessage());
+                    }
+                }
                 for (String server : runnable) {
                     Summary.Run r = runOnce(server, load, round, false);
                     runs.add(r);
-                    System.out.printf(Locale.ROOT, "  %-14s round %d  %-11s %,12.0f msg/s  p99 %,9d µs  server CPU %6.2f"
-                                    + " µs/msg  generator busy %3.0f %%  errors %d%n", load.label(), round, server,
-                            r.msgsPerSecond(), r.p99Micros(), r.cpuMicrosPerMessage(), 100 * r.loadgenBusy(), r.errors());
+                    report(r, "round " + round);
                 }
             }
             for (String server : countSyscalls ? runnable : List.<String>of()) {
@@ -179,10 +179,10 @@ final class CompareCommand implements Callable<Integer> {
             }
         }
         List<Summary.Row> rows = Summary.rows(runs, syscallRuns, labels, runnable, "netty-epoll");
-        List<Summary.Headroom> headroom = Summary.headroom(rows, ceilings);
+        List<Summary.Headroom> headroom = Summary.headroom(rows, ceilings, labels);
         String md = Summary.markdown(rows, "netty-epoll")
-                + (headroom.isEmpty() ? "" : "\nGenerator ceiling (against the C echo server) ÷ fastest server:\n\n"
-                + Summary.headroomMarkdown(headroom));
+                + (headroom.isEmpty() ? "" : "\nGenerator ceiling (median of its runs against the C echo server) ÷"
+                + " fastest server's median:\n\n" + Summary.headroomMarkdown(headroom));
         Files.writeString(dir.resolve("summary.md"), md);
         writeSummaryCsv(rows, headroom);
         Charts.write(rows, labels, runnable, dir);
@@ -195,7 +195,22 @@ final class CompareCommand implements Callable<Integer> {
                         h.load(), h.ratio(), h.fastest(), Summary.MIN_HEADROOM);
             }
         }
+        long disturbed = java.util.stream.Stream.of(ceilings, runs).flatMap(List::stream).filter(Summary.Run::disturbed)
+                .count();
+        if (disturbed > 0) {
+            System.out.printf(Locale.ROOT, "WARNING: other processes used more than %.1f of a core during %d runs"
+                    + " (marked DISTURBED above; runs.csv, column others_busy): their figures are unreliable.%n",
+                    Summary.MAX_OTHERS_BUSY, disturbed);
+        }
         return 0;
+    }
+
+    private static void report(Summary.Run r, String what) {
+        System.out.printf(Locale.ROOT, "  %-14s %-8s %-11s %,12.0f msg/s  p99 %,9d µs  server CPU %6.2f µs/msg"
+                        + "  busy: server %3.0f %%, generator %3.0f %%  errors %d%s%n", r.load(), what, r.server(),
+                r.msgsPerSecond(), r.p99Micros(), r.cpuMicrosPerMessage(), 100 * r.serverBusy(), 100 * r.loadgenBusy(),
+                r.errors(),
+                r.disturbed() ? String.format(Locale.ROOT, "  DISTURBED (others used %.2f cores)", r.othersBusy()) : "");
     }
 
     private void writeSummaryCsv(List<Summary.Row> rows, List<Summary.Headroom> headroom) throws IOException {
@@ -225,25 +240,24 @@ final class CompareCommand implements Callable<Integer> {
         int port = Processes.freePort();
         String addr = "127.0.0.1:" + port;
         String tag = load.label() + "-" + server + "-" + (countSyscalls ? "syscalls" : Integer.toString(round));
-        Process p = Processes.start(Processes.pinned(pinning ? 0 : -1, serverCommand(server, addr)),
+        Process p = Processes.start(Processes.pinned(pinning ? 0 : -1, serverCommand(server, addr, load)),
                 dir.resolve("server-" + tag + ".log"));
         try {
             Processes.awaitPort(port, p);
             Generator.Outcome o = generator.run(addr, load, warmup, countSyscalls ? syscallDuration : duration,
                     serverPid(p), countSyscalls, pinning ? 1 : -1, dir.resolve("load-" + tag + ".log"));
             appendRun(server, load, countSyscalls ? "syscalls" : Integer.toString(round), o);
-            var r = o.result();
-            return new Summary.Run(server, load.label(), round, r.messagesPerSecond(), r.p99Micros(), r.errors(),
-                    r.serverCpuMicrosPerMessage(), r.serverSyscallsPerMessage(), o.loadgenBusy());
+            return Summary.Run.of(server, load.label(), round, o);
         } catch (IOException e) {
             System.out.println("  warning: " + e.getMessage());
-            return new Summary.Run(server, load.label(), round, 0, 0, 1, Double.NaN, Double.NaN, Double.NaN);
+            return Summary.Run.failed(server, load.label(), round);
         } finally {
             Processes.stop(p);
         }
     }
 
-    private List<String> serverCommand(String server, String addr) {
+    /** The server's command line; the Netty echo gets the cumulator a Netty user would choose for the load. */
+    private List<String> serverCommand(String server, String addr, Load load) {
         List<String> cmd = new ArrayList<>(List.of(Processes.java()));
         if (server.startsWith("stcp")) {
             if (!stcpJvmOpts.isBlank()) {
@@ -256,7 +270,8 @@ final class CompareCommand implements Callable<Integer> {
             }
         } else {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", benchJar.toString(), "io.stcp.bench.BenchMain",
-                    "netty-echo", "--addr", addr, "--transport", server.substring("netty-".length())));
+                    "netty-echo", "--addr", addr, "--transport", server.substring("netty-".length()),
+                    "--cumulator", NettyEchoServer.cumulatorFor(load.size())));
         }
         return cmd;
     }
@@ -267,10 +282,10 @@ final class CompareCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         if (!Files.exists(csv)) {
             sb.append("load,server,round,generator,in_flight,frame_bytes,")
-                    .append(io.stcp.loadgen.LoadResult.csvHeader()).append(",loadgen_busy\n");
+                    .append(io.stcp.loadgen.LoadResult.csvHeader()).append(",loadgen_busy,others_busy\n");
         }
-        sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%d,%s,%.3f%n", load.label(), server, round, generator.name(),
-                load.inFlight(), load.size(), o.result().csvRow(), o.loadgenBusy()));
+        sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%d,%s,%.3f,%.3f%n", load.label(), server, round,
+                generator.name(), load.inFlight(), load.size(), o.result().csvRow(), o.loadgenBusy(), o.othersBusy()));
         Files.writeString(csv, sb, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     }
 

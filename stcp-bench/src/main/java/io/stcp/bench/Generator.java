@@ -24,8 +24,11 @@ import picocli.CommandLine.Option;
  */
 record Generator(String name, List<String> command, List<String> suffix) {
 
-    /** What one run of a generator reported. */
-    record Outcome(LoadResult result, double loadgenBusy) {}
+    /**
+     * What one run of a generator reported: its result, the share of its core it used and the
+     * cores every other process used in the window (NaN when the generator does not say).
+     */
+    record Outcome(LoadResult result, double loadgenBusy, double othersBusy) {}
 
     /** The options that choose a generator, shared by the commands (a picocli mixin). */
     static final class Options {
@@ -128,9 +131,9 @@ record Generator(String name, List<String> command, List<String> suffix) {
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (lines.get(i).startsWith("result ")) {
                 Map<String, String> fields = LoadResult.resultFields(lines.get(i));
-                String busy = fields.get("loadgen_busy");
                 return new Outcome(LoadResult.parseResultLine(lines.get(i)),
-                        busy == null ? Double.NaN : LoadResult.decimal(busy));
+                        LoadResult.decimal(fields.getOrDefault("loadgen_busy", "NaN")),
+                        LoadResult.decimal(fields.getOrDefault("others_busy", "NaN")));
             }
         }
         throw new IOException(name + " load generator exited with " + p.exitValue() + " without a result; see " + log);

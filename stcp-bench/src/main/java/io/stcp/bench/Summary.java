@@ -11,14 +11,44 @@ import java.util.Map;
 final class Summary {
     /** How much faster than the fastest server the generator must be for a load to measure the servers. */
     static final double MIN_HEADROOM = 1.5;
+    /** Cores other processes may use during a run before it is reported as disturbed. */
+    static final double MAX_OTHERS_BUSY = 0.1;
+    /** The name of the C echo server's runs: the generator's ceiling. */
+    static final String CEILING = "c-echo";
 
     /**
      * One run. Measured runs have no system-call count (NaN): those are counted in separate runs,
      * because tracing slows the server. {@code loadgenBusy} is the share of its core the generator
-     * used in the window (NaN when the generator does not report it).
+     * used in the window, {@code othersBusy} the cores all other processes used (both NaN when the
+     * generator does not report them).
      */
     record Run(String server, String load, int round, double msgsPerSecond, long p99Micros, long errors,
-               double cpuMicrosPerMessage, double syscallsPerMessage, double loadgenBusy) {}
+               double cpuMicrosPerMessage, double syscallsPerMessage, double loadgenBusy, double othersBusy) {
+        /** What a generator reported for one run. */
+        static Run of(String server, String load, int round, Generator.Outcome o) {
+            io.stcp.loadgen.LoadResult r = o.result();
+            return new Run(server, load, round, r.messagesPerSecond(), r.p99Micros(), r.errors(),
+                    r.serverCpuMicrosPerMessage(), r.serverSyscallsPerMessage(), o.loadgenBusy(), o.othersBusy());
+        }
+
+        /** A run whose generator failed: no messages, one error. */
+        static Run failed(String server, String load, int round) {
+            return new Run(server, load, round, 0, 0, 1, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+        }
+
+        /**
+         * The share of a core the server used: CPU per message × messages per second. Near 1 the
+         * server was the bottleneck; well below, something else (the generator) set the pace.
+         */
+        double serverBusy() {
+            return cpuMicrosPerMessage * msgsPerSecond / 1e6;
+        }
+
+        /** Whether other processes used more than {@link #MAX_OTHERS_BUSY} cores during the run. */
+        boolean disturbed() {
+            return othersBusy > MAX_OTHERS_BUSY;
+        }
+    }
 
     /**
      * Medians of one server under one load. {@code ratio} compares throughput with the baseline's;
@@ -31,8 +61,10 @@ final class Summary {
                double medianLoadgenBusy, int runs) {}
 
     /**
-     * The generator's ceiling at a load (its throughput against the C echo server) against the
-     * fastest server's median throughput there.
+     * The generator's ceiling at a load (the median of its throughputs against the C echo server)
+     * against the fastest server's median throughput there; {@code ceilingLoadgenBusy} is the
+     * median share of its core the generator used in those runs (below 1: the echo server, not
+     * the generator, set the pace, and the real ceiling is higher).
      */
     record Headroom(String load, double ceilingMsgsPerSecond, double ceilingLoadgenBusy, String fastest,
                     double fastestMsgsPerSecond) {
@@ -89,14 +121,18 @@ final class Summary {
         return rows;
     }
 
-    /** Per load with a ceiling: the ceiling against the fastest server's median. */
-    static List<Headroom> headroom(List<Row> rows, Map<String, CeilingCommand.Ceiling> ceilings) {
+    /** Per load with ceiling runs: their median against the fastest server's median. */
+    static List<Headroom> headroom(List<Row> rows, List<Run> ceilingRuns, List<String> loads) {
         List<Headroom> result = new ArrayList<>();
-        for (Map.Entry<String, CeilingCommand.Ceiling> e : ceilings.entrySet()) {
-            rows.stream().filter(r -> r.load().equals(e.getKey()))
-                    .max(Comparator.comparingDouble(Row::medianMsgsPerSecond))
-                    .ifPresent(fastest -> result.add(new Headroom(e.getKey(), e.getValue().msgsPerSecond(),
-                            e.getValue().loadgenBusy(), fastest.server(), fastest.medianMsgsPerSecond())));
+        for (String load : loads) {
+            List<Run> ceilings = of(ceilingRuns, load, CEILING);
+            if (ceilings.isEmpty()) {
+                continue;
+            }
+            double ceiling = median(ceilings.stream().map(Run::msgsPerSecond).toList());
+            double busy = medianOfMeasured(ceilings, Run::loadgenBusy);
+            rows.stream().filter(r -> r.load().equals(load)).max(Comparator.comparingDouble(Row::medianMsgsPerSecond))
+                    .ifPresent(f -> result.add(new Headroom(load, ceiling, busy, f.server(), f.medianMsgsPerSecond())));
         }
         return result;
     }

@@ -13,14 +13,14 @@ class SummaryTest {
     @Test
     void mediansAndRatiosAreComputedPerLoadAndServer() {
         List<Summary.Run> runs = List.of(
-                new Summary.Run("netty-epoll", "100x1", 1, 100, 50, 0, 2.0, NAN, 0.5),
-                new Summary.Run("netty-epoll", "100x1", 2, 300, 70, 0, 2.0, NAN, 0.7),
-                new Summary.Run("netty-epoll", "100x1", 3, 200, 60, 0, 4.0, NAN, NAN),
-                new Summary.Run("stcp", "100x1", 1, 150, 80, 0, 2.0, NAN, 0.4),
-                new Summary.Run("stcp", "100x1", 2, 250, 90, 0, 3.0, NAN, 0.6));
+                new Summary.Run("netty-epoll", "100x1", 1, 100, 50, 0, 2.0, NAN, 0.5, NAN),
+                new Summary.Run("netty-epoll", "100x1", 2, 300, 70, 0, 2.0, NAN, 0.7, NAN),
+                new Summary.Run("netty-epoll", "100x1", 3, 200, 60, 0, 4.0, NAN, NAN, NAN),
+                new Summary.Run("stcp", "100x1", 1, 150, 80, 0, 2.0, NAN, 0.4, NAN),
+                new Summary.Run("stcp", "100x1", 2, 250, 90, 0, 3.0, NAN, 0.6, NAN));
         List<Summary.Run> syscallRuns = List.of(
-                new Summary.Run("netty-epoll", "100x1", 0, 90, 0, 0, 9.0, 2.1, NAN),
-                new Summary.Run("stcp", "100x1", 0, 80, 0, 0, 9.0, 4.0, NAN));
+                new Summary.Run("netty-epoll", "100x1", 0, 90, 0, 0, 9.0, 2.1, NAN, NAN),
+                new Summary.Run("stcp", "100x1", 0, 80, 0, 0, 9.0, 4.0, NAN, NAN));
         List<Summary.Row> rows = Summary.rows(runs, syscallRuns, List.of("100x1"), List.of("netty-epoll", "stcp"),
                 "netty-epoll");
         assertThat(rows).hasSize(2);
@@ -43,11 +43,13 @@ class SummaryTest {
                 new Summary.Row("100x1", "stcp", 150_000, 0, 1, 6, 1, 2, 0.7, 3),
                 new Summary.Row("100x16", "netty-epoll", 1_000_000, 0, 1, 1, 1, 0.2, 0.5, 3),
                 new Summary.Row("100x16", "stcp", 1_100_000, 0, 1, 1, 1, 0.2, 0.5, 3));
-        Map<String, CeilingCommand.Ceiling> ceilings = new java.util.LinkedHashMap<>();
-        ceilings.put("100x1", new CeilingCommand.Ceiling("100x1", 320_000, 1.0, 3));
-        ceilings.put("100x16", new CeilingCommand.Ceiling("100x16", 1_540_000, 0.9, 1));
-        List<Summary.Headroom> h = Summary.headroom(rows, ceilings);
+        List<Summary.Run> ceilings = List.of(
+                new Summary.Run(Summary.CEILING, "100x1", 1, 300_000, 0, 0, 3, NAN, 1.0, 0.0),
+                new Summary.Run(Summary.CEILING, "100x1", 2, 340_000, 0, 0, 3, NAN, 1.0, 0.0),
+                new Summary.Run(Summary.CEILING, "100x16", 1, 1_540_000, 0, 0, 1, NAN, 0.9, 0.5));
+        List<Summary.Headroom> h = Summary.headroom(rows, ceilings, List.of("100x1", "100x16", "1000x1"));
         assertThat(h).extracting(Summary.Headroom::fastest).containsExactly("netty-epoll", "stcp");
+        assertThat(h.get(0).ceilingMsgsPerSecond()).isEqualTo(320_000); // the median of its runs
         assertThat(h.get(0).ratio()).isEqualTo(2.0);
         assertThat(h.get(0).enough()).isTrue();
         assertThat(h.get(1).ratio()).isEqualTo(1.4);
@@ -55,6 +57,8 @@ class SummaryTest {
         assertThat(Summary.headroomMarkdown(h))
                 .contains("| 100x1 | 320,000 | 100 % | netty-epoll | 160,000 | 2.00 |")
                 .contains("| 100x16 | 1,540,000 | 90 % | stcp | 1,100,000 | **1.40** (below 1.5) |");
+        assertThat(ceilings.get(2).disturbed()).isTrue(); // others used half a core
+        assertThat(ceilings.get(0).disturbed()).isFalse();
     }
 
     @Test
