@@ -174,7 +174,7 @@ final class CompareCommand implements Callable<Integer> {
             for (String server : countSyscalls ? runnable : List.<String>of()) {
                 Summary.Run r = runOnce(server, load, 0, true);
                 syscallRuns.add(r);
-                System.out.printf(Locale.ROOT, "  %-14s syscalls %-11s %6.2f per message (traced run, not timed)%n",
+                System.out.printf(Locale.ROOT, "  %-14s syscalls %-11s %6.2f per message (traced run, figures not used)%n",
                         load.label(), server, r.syscallsPerMessage());
             }
         }
@@ -191,8 +191,9 @@ final class CompareCommand implements Callable<Integer> {
         for (Summary.Headroom h : headroom) {
             if (!h.enough()) {
                 System.out.printf(Locale.ROOT, "WARNING: at %s the generator's ceiling is %.2fx the fastest server's"
-                        + " throughput (%s), below %.1fx: this load measures the generator as well as the servers.%n",
-                        h.load(), h.ratio(), h.fastest(), Summary.MIN_HEADROOM);
+                        + " throughput (%s), below %.1fx: the generator may have set the pace. %s used %.0f %% of its"
+                        + " core; near 100 %% it was the limit itself, and CPU per message compares the servers.%n",
+                        h.load(), h.ratio(), h.fastest(), Summary.MIN_HEADROOM, h.fastest(), 100 * h.fastestServerBusy());
             }
         }
         long disturbed = java.util.stream.Stream.of(ceilings, runs).flatMap(List::stream).filter(Summary.Run::disturbed)
@@ -207,10 +208,14 @@ final class CompareCommand implements Callable<Integer> {
 
     private static void report(Summary.Run r, String what) {
         System.out.printf(Locale.ROOT, "  %-14s %-8s %-11s %,12.0f msg/s  p99 %,9d µs  server CPU %6.2f µs/msg"
-                        + "  busy: server %3.0f %%, generator %3.0f %%  errors %d%s%n", r.load(), what, r.server(),
-                r.msgsPerSecond(), r.p99Micros(), r.cpuMicrosPerMessage(), 100 * r.serverBusy(), 100 * r.loadgenBusy(),
-                r.errors(),
+                        + "  busy: server %s, generator %s  errors %d%s%n", r.load(), what, r.server(),
+                r.msgsPerSecond(), r.p99Micros(), r.cpuMicrosPerMessage(), percent(r.serverBusy()),
+                percent(r.loadgenBusy()), r.errors(),
                 r.disturbed() ? String.format(Locale.ROOT, "  DISTURBED (others used %.2f cores)", r.othersBusy()) : "");
+    }
+
+    private static String percent(double share) {
+        return Double.isNaN(share) ? "  n/a" : String.format(Locale.ROOT, "%3.0f %%", 100 * share);
     }
 
     private void writeSummaryCsv(List<Summary.Row> rows, List<Summary.Headroom> headroom) throws IOException {

@@ -64,10 +64,11 @@ final class Summary {
      * The generator's ceiling at a load (the median of its throughputs against the C echo server)
      * against the fastest server's median throughput there; {@code ceilingLoadgenBusy} is the
      * median share of its core the generator used in those runs (below 1: the echo server, not
-     * the generator, set the pace, and the real ceiling is higher).
+     * the generator, set the pace, and the real ceiling is higher); {@code fastestServerBusy} the
+     * share of its core the fastest server used (near 1: it, not the generator, was the limit).
      */
     record Headroom(String load, double ceilingMsgsPerSecond, double ceilingLoadgenBusy, String fastest,
-                    double fastestMsgsPerSecond) {
+                    double fastestMsgsPerSecond, double fastestServerBusy) {
         double ratio() {
             return ceilingMsgsPerSecond / fastestMsgsPerSecond;
         }
@@ -132,7 +133,8 @@ final class Summary {
             double ceiling = median(ceilings.stream().map(Run::msgsPerSecond).toList());
             double busy = medianOfMeasured(ceilings, Run::loadgenBusy);
             rows.stream().filter(r -> r.load().equals(load)).max(Comparator.comparingDouble(Row::medianMsgsPerSecond))
-                    .ifPresent(f -> result.add(new Headroom(load, ceiling, busy, f.server(), f.medianMsgsPerSecond())));
+                    .ifPresent(f -> result.add(new Headroom(load, ceiling, busy, f.server(), f.medianMsgsPerSecond(),
+                            f.medianCpuMicrosPerMessage() * f.medianMsgsPerSecond() / 1e6)));
         }
         return result;
     }
@@ -160,11 +162,12 @@ final class Summary {
 
     static String headroomMarkdown(List<Headroom> headroom) {
         StringBuilder sb = new StringBuilder("| load | generator ceiling msgs/s | generator core busy | fastest server"
-                + " | its median msgs/s | ceiling ÷ fastest |\n|---|---|---|---|---|---|\n");
+                + " | its median msgs/s | its core busy | ceiling ÷ fastest |\n|---|---|---|---|---|---|---|\n");
         for (Headroom h : headroom) {
-            sb.append(String.format(Locale.ROOT, "| %s | %,.0f | %.0f %% | %s | %,.0f | %s%.2f%s |%n", h.load(),
+            sb.append(String.format(Locale.ROOT, "| %s | %,.0f | %.0f %% | %s | %,.0f | %.0f %% | %s%.2f%s |%n", h.load(),
                     h.ceilingMsgsPerSecond(), 100 * h.ceilingLoadgenBusy(), h.fastest(), h.fastestMsgsPerSecond(),
-                    h.enough() ? "" : "**", h.ratio(), h.enough() ? "" : "** (below " + MIN_HEADROOM + ")"));
+                    100 * h.fastestServerBusy(), h.enough() ? "" : "**", h.ratio(),
+                    h.enough() ? "" : "** (below " + MIN_HEADROOM + ")"));
         }
         return sb.toString();
     }
