@@ -150,9 +150,13 @@ int main(int argc, char **argv) {
                 int fd;
                 while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
                     c = calloc(1, sizeof *c);
+                    if (c == NULL || (c->buf = malloc(BUF)) == NULL) {
+                        free(c);
+                        close(fd);
+                        continue;
+                    }
                     c->fd = fd;
                     c->pipe[0] = c->pipe[1] = -1;
-                    c->buf = malloc(BUF);
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     struct epoll_event cev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);

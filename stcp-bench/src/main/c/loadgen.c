@@ -427,11 +427,10 @@ int main(int argc, char **argv) {
             start_connect(&conns[next_connect], next_connect);
             next_connect++;
         }
-        int64_t now = now_ns();
-        int timeout = (int)((deadline - now) / 1000000) + 1;
-        int n = epoll_wait(epfd, events, 256, timeout < 100 ? timeout : 100);
+        int64_t left_ms = (deadline - now_ns()) / 1000000 + 1; /* never negative: that would wait forever */
+        int n = epoll_wait(epfd, events, 256, left_ms < 0 ? 0 : left_ms > 100 ? 100 : (int)left_ms);
         if (n < 0 && errno != EINTR) die("epoll_wait");
-        now = now_ns();
+        int64_t now = now_ns();
         for (int i = 0; i < n; i++) on_event(events[i].data.ptr, events[i].events, now);
         now = now_ns();
 
