@@ -71,6 +71,9 @@ public interface TcpServer extends AutoCloseable {
      */
     int connectionCount();
 
+    /** A snapshot of this server's counters: connections, rejects, ends by reason, bytes, messages, queues. */
+    ServerStats stats();
+
     /** Connections accepted and run so far. */
     long acceptedCount();
 

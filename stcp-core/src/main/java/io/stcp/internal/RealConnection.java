@@ -33,10 +33,12 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
     private static final VarHandle ATTRIBUTES;
+    private static final VarHandle BYTES_WRITTEN;
 
     static {
         try {
             ATTRIBUTES = MethodHandles.lookup().findVarHandle(RealConnection.class, "attributes", Map.class);
+            BYTES_WRITTEN = MethodHandles.lookup().findVarHandle(RealConnection.class, "bytesWritten", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -59,6 +61,7 @@ public final class RealConnection implements Connection {
     private volatile long writeTimeoutNanos;
     /** nanoTime when the last write completed (or the connection was made); read by write-idle tasks. */
     volatile long lastWriteNanos = System.nanoTime();
+    private long bytesWritten; // guarded by writeLock; read racily for stats (opaque)
 
     private final ConnectionClose closing = new ConnectionClose(this);
 
@@ -362,6 +365,7 @@ public final class RealConnection implements Connection {
     @Override
     public void write(ByteBuffer[] buffers, int off, int len) throws IOException {
         writeLock.lock();
+        long before = remaining(buffers, off, len);
         try {
             long timeout = writeTimeoutNanos;
             transport.write(buffers, off, len, timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout));
@@ -371,9 +375,23 @@ public final class RealConnection implements Connection {
             close(CloseReason.WRITE_TIMEOUT, timedOut);
             throw timedOut;
         } finally {
+            BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
             lastWriteNanos = System.nanoTime();
             writeLock.unlock();
         }
+    }
+
+    private static long remaining(ByteBuffer[] buffers, int off, int len) {
+        long n = 0;
+        for (int i = off; i < off + len; i++) {
+            n += buffers[i].remaining();
+        }
+        return n;
+    }
+
+    /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
+    long bytesWritten() {
+        return (long) BYTES_WRITTEN.getOpaque(this);
     }
 
     /** The JDK transport's sweeper found a write blocked past its deadline: close, saying why. */

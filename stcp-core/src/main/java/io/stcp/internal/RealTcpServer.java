@@ -5,6 +5,7 @@ import io.stcp.CloseReason;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.SenderFactory;
+import io.stcp.ServerStats;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
 import java.io.IOException;
@@ -75,6 +76,8 @@ public final class RealTcpServer implements TcpServer {
     private final RateLimiter rejectLog;
     private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
     private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
+    private final StatsCounters stats = new StatsCounters();
+    private volatile AcceptLoop acceptLoop;
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
@@ -137,6 +140,7 @@ public final class RealTcpServer implements TcpServer {
                         java.util.List.of());
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                         config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
+                acceptLoop = loop;
                 listener = ch;
                 address = bound;
                 state = RUNNING;
@@ -175,6 +179,7 @@ public final class RealTcpServer implements TcpServer {
     private void onAccepted(SocketChannel channel) {
         if (!takeSlot()) {
             long total = rejected.incrementAndGet();
+            stats.rejected("maxConn");
             long held = rejectLog.tryAcquire();
             if (held >= 0) {
                 Log.SERVER.atWarn().setMessage("server.reject").addKeyValue("reason", "maxConn")
@@ -249,7 +254,10 @@ public final class RealTcpServer implements TcpServer {
     }
 
     private void onExited(long id) {
-        connections.remove(id);
+        RealConnectionRunner runner = connections.remove(id);
+        if (runner != null) {
+            stats.ended(runner, runner.connection().closeReason());
+        }
         live.decrementAndGet();
         maybeTerminate();
     }
@@ -282,6 +290,12 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public long acceptedCount() {
         return accepted.get();
+    }
+
+    @Override
+    public ServerStats stats() {
+        AcceptLoop loop = acceptLoop;
+        return stats.snapshot(live.get(), accepted.get(), loop == null ? 0 : loop.errors(), connections.values());
     }
 
     @Override
