@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -66,26 +67,44 @@ public final class RealConnection implements Connection {
     private final ConnectionClose closing = new ConnectionClose(this);
 
     /**
-     * @param readiness the native source's registration, or null for the JDK transport
-     * @throws IOException if the channel is no longer usable
+     * @param channel the socket, or null for a connection in memory (stcp-test)
+     * @param pooled the transport tells readiness: the read buffer goes back to the pool while waiting
+     * @param transportOf makes the transport; it may keep this connection to call back
      */
-    private RealConnection(SocketChannel channel, Readiness readiness, String sourceName, ConnectionContext context)
-            throws IOException {
+    private RealConnection(SocketChannel channel, SocketAddress remoteAddress, SocketAddress localAddress,
+                           boolean pooled, ConnectionContext context, Function<RealConnection, Transport> transportOf) {
         this.channel = channel;
         this.context = context;
-        this.transport = readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
-                : new BlockingTransport(channel, context.sweeper(), this::writeDeadlinePassed);
-        this.input = new ConnectionInput(transport, readiness != null, context.budget(),
-                context.firstFrameTimeoutNanos(), context.frameTimeoutNanos(), closing::inputEnded);
-        try {
-            this.remoteAddress = channel.getRemoteAddress();
-            this.localAddress = channel.getLocalAddress();
-        } catch (IOException e) {
-            throw new UncheckedIOException("channel closed while wrapping it", e);
-        }
+        this.remoteAddress = remoteAddress;
+        this.localAddress = localAddress;
+        this.transport = transportOf.apply(this);
+        this.input = new ConnectionInput(transport, pooled, context.budget(), context.firstFrameTimeoutNanos(),
+                context.frameTimeoutNanos(), closing::inputEnded);
         this.metaInfo = new BasicMetaInfo(remoteAddressText());
         this.writeTimeoutNanos = context.writeTimeoutNanos();
         input.readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
+    }
+
+    /**
+     * A connection on {@code channel}: non-blocking on {@code readiness} when there is one, else on
+     * the JDK's blocking socket.
+     *
+     * @throws IOException if the channel is no longer usable
+     */
+    private static RealConnection onSocket(SocketChannel channel, Readiness readiness, String sourceName,
+                                           ConnectionContext context) throws IOException {
+        return new RealConnection(channel, channel.getRemoteAddress(), channel.getLocalAddress(), readiness != null,
+                context, c -> readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
+                        : new BlockingTransport(channel, context.sweeper(), c::writeDeadlinePassed));
+    }
+
+    /**
+     * A connection whose bytes come from and go to {@code transport} instead of a socket: the test
+     * kit's ({@code stcp-test}) in-memory peer. {@link #channel()} is not available on it.
+     */
+    public static RealConnection inMemory(Transport transport, SocketAddress remoteAddress, SocketAddress localAddress) {
+        return new RealConnection(null, remoteAddress, localAddress, false, ConnectionContext.standalone(),
+                c -> transport);
     }
 
     /**
@@ -120,19 +139,19 @@ public final class RealConnection implements Connection {
                 readiness = source.register(channel);
             } catch (IOException e) {
                 channel.configureBlocking(true);
-                RealConnection c = new RealConnection(channel, null, null, context);
+                RealConnection c = onSocket(channel, null, null, context);
                 Log.conn(Log.WARN, "conn.transport.fallback", c).addKeyValue("transport", source.name())
                         .addKeyValue("error", e.toString()).log();
                 return c;
             }
             try {
-                return new RealConnection(channel, readiness, source.name(), context);
+                return onSocket(channel, readiness, source.name(), context);
             } catch (IOException | RuntimeException e) {
                 readiness.close();
                 throw e;
             }
         }
-        return new RealConnection(channel, null, null, context);
+        return onSocket(channel, null, null, context);
     }
 
     private static void checkBlocking(SocketChannel channel) {
@@ -180,6 +199,9 @@ public final class RealConnection implements Connection {
 
     @Override
     public SocketChannel channel() {
+        if (channel == null) {
+            throw new UnsupportedOperationException("a connection in memory has no socket channel");
+        }
         input.channelUsed();
         return channel;
     }

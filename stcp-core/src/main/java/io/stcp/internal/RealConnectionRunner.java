@@ -83,6 +83,15 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     /**
+     * A runner for {@code connection} whose sender {@code factory} makes on the connection's
+     * thread, as a server's are; for stcp's other modules (the test kit).
+     */
+    public static RealConnectionRunner of(RealConnection connection, ConnectionReader reader, SenderFactory factory,
+                                          Runnable onExited) {
+        return new RealConnectionRunner(connection, reader, factory, onExited);
+    }
+
+    /**
      * A runner for {@code sender}'s connection.
      *
      * @throws IllegalArgumentException if the sender's connection was not made by stcp
