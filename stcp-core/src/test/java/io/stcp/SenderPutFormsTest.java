@@ -12,29 +12,19 @@ import org.junit.jupiter.api.Test;
 /** The copying puts, the gathering put, and per-connection attributes. */
 class SenderPutFormsTest {
 
-    private static Thread run(QueueSender sender) {
-        return Thread.ofVirtual().start(() -> {
-            try {
-                sender.sendLoop();
-            } catch (Exception ignored) {
-                // closed at the end
-            }
-        });
-    }
-
     @Test
     void aReusedReadBufferIsSafeWithTheCopyingPuts() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().writeInline(false).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             byte[] reused = {1, 2, 3, 4};
             sender.put(reused, 1, 2);                 // 2 3
             ByteBuffer buffer = ByteBuffer.wrap(reused);
             sender.put(buffer);                       // 1 2 3 4
             assertThat(buffer.hasRemaining()).isFalse();
             java.util.Arrays.fill(reused, (byte) 9);  // the next read overwrites the buffer
-            Thread loop = run(sender);
+            sender.resumeWrites();
             assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
-            loop.join();
             assertThat(Channels.newInputStream(p.client).readAllBytes()).containsExactly(2, 3, 1, 2, 3, 4);
         }
     }
@@ -43,15 +33,15 @@ class SenderPutFormsTest {
     void aGatheredMessageIsWrittenWholeInOrderAndCountsAsOne() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(3).writeInline(false).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             byte[] pong = "+PONG\r\n".getBytes(); // one immutable array, put again and again
             sender.putParts("$3\r\n".getBytes(), "abc".getBytes(), "\r\n".getBytes());
             sender.put(pong);
             sender.putParts(pong, pong);
             assertThat(sender.stats().pendingMessages()).isEqualTo(3);
             assertThat(sender.stats().pendingBytes()).isEqualTo(9 + 7 + 14);
-            Thread loop = run(sender);
+            sender.resumeWrites();
             assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
-            loop.join();
             assertThat(new String(Channels.newInputStream(p.client).readAllBytes()))
                     .isEqualTo("$3\r\nabc\r\n+PONG\r\n+PONG\r\n+PONG\r\n");
             assertThat(sender.stats().written()).isEqualTo(3);
@@ -62,12 +52,13 @@ class SenderPutFormsTest {
     void aGatheredMessageWithMorePartsThanOneWriteTakesIsWrittenWhole() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().writeInline(false).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             byte[][] parts = new byte[3000][];
             for (int i = 0; i < parts.length; i++) {
                 parts[i] = new byte[] {(byte) i};
             }
             sender.putParts(parts);
-            Thread loop = run(sender);
+            sender.resumeWrites();
             DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
             byte[] got = new byte[parts.length];
             in.readFully(got);
@@ -75,7 +66,6 @@ class SenderPutFormsTest {
                 assertThat(got[i]).isEqualTo((byte) i);
             }
             sender.close();
-            loop.join();
         }
     }
 

@@ -22,11 +22,15 @@ import java.util.function.LongSupplier;
  * <p>States: OPEN (puts accepted) → DRAINING (puts rejected, the send loop empties the queue) →
  * CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly, discarding the rest.
  *
- * <p>{@link #writing} is the single write token that keeps messages in order across two writers:
- * the send loop takes it with each batch ({@link #drain}) and gives it back with
- * {@link #batchWritten()}; a producer may take it with {@link #tryClaimInline()} only when the queue
- * is empty, write its message itself, and give it back with {@link #releaseInline()}. Whoever holds
- * it is the only writer; everything put meanwhile queues behind it.
+ * <p>{@link #writing} is the single write token that keeps messages in order: whoever holds it is
+ * the only writer, and everything put meanwhile queues behind it. It is held either by a
+ * <i>drainer</i> — a thread the sender starts on demand, which takes batch after batch
+ * ({@link #drain}) until it finds the queue empty and gives the token back in that same step — or
+ * by a producer writing its own message inline ({@link #tryClaimInline()} when the queue is empty,
+ * {@link #releaseInline()} after). The invariant: <i>while messages are queued, someone holds the
+ * token</i>. So a put that finds the token free takes it for a new drainer ({@link #put} returns
+ * true: the caller starts one), and an inline writer that finds messages queued behind it keeps
+ * the token for a drainer too. No thread waits for messages: an idle connection has none.
  *
  * <p><b>Waiting for room.</b> Under BLOCK every producer waits up to the block timeout. A put may
  * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
@@ -60,7 +64,7 @@ public final class SendQueue {
     private final LongSupplier patienceNanos;
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition notEmpty = lock.newCondition();
+    private final Condition written = lock.newCondition(); // the queue became empty with the token free, or closed
     private final Condition notFull = lock.newCondition();
     private final ArrayDeque<Object> items = new ArrayDeque<>();
     private Map<Object, Keyed> keyed;   // lazily created
@@ -110,17 +114,18 @@ public final class SendQueue {
      * Appends {@code message}.
      *
      * @param patient whether to wait for room (the queue's patience) before FAIL or CLOSE_CONNECTION apply
+     * @return true if the caller must start a drainer: it holds the write token for it now
      */
-    public void put(byte[] message, boolean patient) throws SlowConsumerException {
-        append(message, message.length, patient);
+    public boolean put(byte[] message, boolean patient) throws SlowConsumerException {
+        return append(message, message.length, patient);
     }
 
     /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
-    public void putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
-        append(parts, length(parts), patient);
+    public boolean putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
+        return append(parts, length(parts), patient);
     }
 
-    private void append(Object message, long length, boolean patient) throws SlowConsumerException {
+    private boolean append(Object message, long length, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
@@ -129,9 +134,19 @@ public final class SendQueue {
                 makeRoom(1, length, waits = waits != null ? waits : new Waits(patient));
             }
             append(message, length);
+            return takeTokenForDrainer();
         } finally {
             lock.unlock();
         }
+    }
+
+    /** After a put: if nobody holds the write token, take it for a drainer the caller starts. Lock held. */
+    private boolean takeTokenForDrainer() {
+        if (writing) {
+            return false;
+        }
+        writing = true;
+        return true;
     }
 
     private static long length(byte[][] parts) {
@@ -143,10 +158,9 @@ public final class SendQueue {
     }
 
     /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
-    public void put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
+    public boolean put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
         if (!conflate) {
-            put(message, patient);
-            return;
+            return put(message, patient);
         }
         lock.lock();
         try {
@@ -158,7 +172,7 @@ public final class SendQueue {
                 long add = message.length - (existing == null ? 0L : existing.bytes.length);
                 if (add <= 0 && slots == 0 || fits(slots, add)) {
                     putKeyedLocked(key, message);
-                    return;
+                    return takeTokenForDrainer();
                 }
                 // then look at the key again: the queue has changed
                 makeRoom(slots, add, waits = waits != null ? waits : new Waits(patient));
@@ -179,7 +193,7 @@ public final class SendQueue {
      * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
      * on their own can never fit and is rejected before anything is dropped.
      */
-    public void putAll(KeyedBatch batch, boolean patient) throws SlowConsumerException {
+    public boolean putAll(KeyedBatch batch, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
@@ -196,6 +210,7 @@ public final class SendQueue {
             for (int i = 0; i < batch.keys.length; i++) {
                 putKeyedLocked(batch.keys[i], batch.values[i]);
             }
+            return batch.keys.length > 0 && takeTokenForDrainer();
         } finally {
             lock.unlock();
         }
@@ -227,9 +242,6 @@ public final class SendQueue {
     private void append(Object entry, long length) {
         items.addLast(entry);
         bytes += length;
-        if (items.size() == 1) {
-            notEmpty.signal();
-        }
     }
 
     private void checkOpen() {
@@ -316,22 +328,21 @@ public final class SendQueue {
     }
 
     /**
-     * Moves queued messages into {@code out} — each a {@code byte[]}, or a {@code byte[][]} of
-     * parts — blocking while the queue is open and empty: at least one, and no more than fit in
-     * {@code out}, than {@code maxArrays} arrays in all, or than {@code maxBytes} bytes.
+     * For the drainer, which holds the write token: moves queued messages into {@code out} — each
+     * a {@code byte[]}, or a {@code byte[][]} of parts — at least one, and no more than fit in
+     * {@code out}, than {@code maxArrays} arrays in all, or than {@code maxBytes} bytes. When
+     * nothing is queued (or the queue is closed) it gives the token back instead, in the same step,
+     * and the drainer ends: a put after that starts a new one.
      *
-     * @return how many were moved, or -1 once the queue is closed, or draining and empty
+     * @return how many were moved; 0 when the token was given back
      */
-    public int drain(Object[] out, long maxBytes, int maxArrays) throws InterruptedException {
+    public int drain(Object[] out, long maxBytes, int maxArrays) {
         lock.lock();
         try {
-            while (items.isEmpty() || writing) {
-                if (state == CLOSED || (state == DRAINING && items.isEmpty() && !writing)) {
-                    return -1;
-                }
-                notEmpty.await();
+            if (items.isEmpty() || state == CLOSED) {
+                releaseTokenLocked();
+                return 0;
             }
-            writing = true;
             int n = 0;
             long taken = 0;
             int arrays = 0;
@@ -353,14 +364,9 @@ public final class SendQueue {
         }
     }
 
-    /** Gives back the write token taken by {@link #drain}. */
-    public void batchWritten() {
-        lock.lock();
-        try {
-            writing = false;
-        } finally {
-            lock.unlock();
-        }
+    private void releaseTokenLocked() {
+        writing = false;
+        written.signalAll();
     }
 
     /**
@@ -380,26 +386,75 @@ public final class SendQueue {
         }
     }
 
-    /** Gives back the token of {@link #tryClaimInline()} and wakes the send loop if messages queued meanwhile. */
-    public void releaseInline() {
+    /**
+     * Gives back the token of {@link #tryClaimInline()} — unless messages were queued behind the
+     * inline write: then the caller keeps it for a drainer it must start.
+     *
+     * @return true if the caller must start a drainer
+     */
+    public boolean releaseInline() {
         lock.lock();
         try {
-            writing = false;
-            if (!items.isEmpty() || state != OPEN) {
-                notEmpty.signal();
+            if (!items.isEmpty() && state != CLOSED) {
+                return true;
             }
+            releaseTokenLocked();
+            return false;
         } finally {
             lock.unlock();
         }
     }
 
-    /** Stops accepting puts; {@link #drain} returns what is left, then -1. */
+    /**
+     * Takes the write token and keeps it, so that what is put stays queued (for tests that look
+     * at a queue before it is written); {@link #releaseInline()} gives it back.
+     *
+     * @throws IllegalStateException if someone is writing
+     */
+    public void holdToken() {
+        lock.lock();
+        try {
+            if (writing) {
+                throw new IllegalStateException("a write is in progress");
+            }
+            writing = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until everything queued has been written — the queue empty and the token free — or the
+     * queue is closed, at most until {@code deadlineNanos} (0 = none).
+     *
+     * @return false if the deadline came first
+     */
+    public boolean awaitWritten(long deadlineNanos) throws InterruptedException {
+        lock.lock();
+        try {
+            while ((writing || !items.isEmpty()) && state != CLOSED) {
+                if (deadlineNanos == 0) {
+                    written.await();
+                } else {
+                    long left = deadlineNanos - System.nanoTime();
+                    if (left <= 0) {
+                        return false;
+                    }
+                    written.awaitNanos(left);
+                }
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops accepting puts; what is queued is still written. */
     public void closeGracefully() {
         lock.lock();
         try {
             if (state == OPEN) {
                 state = DRAINING;
-                notEmpty.signalAll();
                 notFull.signalAll();
             }
         } finally {
@@ -428,7 +483,7 @@ public final class SendQueue {
             keyed.clear();
         }
         bytes = 0;
-        notEmpty.signalAll();
+        written.signalAll();
         notFull.signalAll();
         return n;
     }

@@ -28,7 +28,6 @@ class SendQueueByteLimitTest {
                 || grower.getState() == Thread.State.TIMED_WAITING);
         Object[] batch = new Object[8];
         assertThat(q.drain(batch, Long.MAX_VALUE, 1024)).isEqualTo(2); // room for everyone: the grower wakes up
-        q.batchWritten();
         // Meanwhile "a" comes back small and other bytes arrive, before or after the grower re-checks.
         q.putAll(KeyedBatch.ofString(java.util.List.of(new io.stcp.Sender.StringKeyed("a", new byte[1]),
                 new io.stcp.Sender.StringKeyed("b", new byte[88]))), false);
