@@ -69,6 +69,7 @@ final class ConnectionInput {
     private final long frameTimeoutNanos;
     private long callStartBytes = -1;     // bytesRead when the current reader call began; -1 outside calls
     private long frameDeadlineNanos;      // set at the first wait inside a frame
+    private long suspendedIdleDeadlineNanos; // the read timeout's deadline of a suspension, for the call after it
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
 
     private volatile long readTimeoutNanos;
@@ -357,6 +358,35 @@ final class ConnectionInput {
         callStartBytes = -1;
         frameDeadlineNanos = 0;
         firstFrameDeadlineNanos = 0;
+        suspendedIdleDeadlineNanos = 0;
+    }
+
+    /**
+     * Between reader calls, with nothing buffered, on a pooled transport: prepares to wait for the
+     * next frame with no thread — the read buffer goes back to the pool, and the read timeout
+     * counts from now (the suspension is the wait).
+     *
+     * @return the deadline that must end the suspension — the earliest of the read timeout's,
+     *     the user's read deadline and the first-frame deadline — 0 for none, or -1 if this input
+     *     cannot be suspended now (bytes are buffered)
+     */
+    long prepareSuspension() {
+        if (pos < lim || !pooled) {
+            return -1;
+        }
+        if (buf != null) {
+            ReadBuffers.give(buf);
+            buf = null;
+            pos = lim = 0;
+        }
+        long idle = readTimeoutNanos;
+        suspendedIdleDeadlineNanos = idle == 0 ? 0 : Nanos.deadline(System.nanoTime(), idle);
+        return Nanos.earliest(Nanos.earliest(suspendedIdleDeadlineNanos, readDeadlineNanos), firstFrameDeadlineNanos);
+    }
+
+    /** See {@link Transport#onReadable(Runnable)}. */
+    boolean onReadable(Runnable action) {
+        return transport.onReadable(action);
     }
 
     void readTimeout(Duration timeout) {
@@ -457,7 +487,9 @@ final class ConnectionInput {
         if (inFrame && frameDeadlineNanos == 0) {
             frameDeadlineNanos = Nanos.deadline(now, frameTimeoutNanos);
         }
-        long d = Nanos.earliest(user, Nanos.deadline(now, idle));
+        long idleDeadline = suspendedIdleDeadlineNanos != 0 && !inFrame ? suspendedIdleDeadlineNanos
+                : Nanos.deadline(now, idle);
+        long d = Nanos.earliest(user, idleDeadline);
         d = Nanos.earliest(d, first);
         d = Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
         if (Nanos.passed(d, now)) {

@@ -28,6 +28,12 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Every wait takes a deadline and returns false once it has passed, whatever the flags say.
  * {@link #close()} wakes both waiters for good and deregisters the socket from its source.
+ *
+ * <p>Instead of a waiting reader there may be a read callback ({@link #onReadable}), run once by
+ * whichever comes first: the next read edge, an end, or the close. The registrant publishes the
+ * callback and then re-checks the flags; the poller sets the flags and then takes the callback;
+ * both are volatile, so one of them sees the other, and a compare-and-set on the callback makes
+ * sure exactly one runs it (or the registrant takes it back and reads at once).
  */
 public final class Readiness {
     private final Runnable deregister;
@@ -38,6 +44,8 @@ public final class Readiness {
     private volatile boolean hungUp;
     private volatile Thread readWaiter;
     private volatile Thread writeWaiter;
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> readCallback =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /** @param deregister run once by {@link #close()}: forgets the socket at its source */
     public Readiness(Runnable deregister) {
@@ -67,6 +75,7 @@ public final class Readiness {
             if (t != null) {
                 LockSupport.unpark(t);
             }
+            runReadCallback();
         }
         if (out) {
             writable = true;
@@ -79,6 +88,31 @@ public final class Readiness {
 
     boolean isReadable() {
         return readable || inputEnded || hungUp;
+    }
+
+    /**
+     * Runs {@code action} once at the next read edge, end or close, instead of a waiting reader.
+     *
+     * @return false if the socket may be readable now: {@code action} will not run, read instead
+     */
+    boolean onReadable(Runnable action) {
+        if (isReadable() || closed.get()) {
+            return false;
+        }
+        readCallback.set(action);
+        if (isReadable() || closed.get()) {
+            // An edge may have come between the check and the set: take the callback back, unless
+            // the poller already took it to run it.
+            return !readCallback.compareAndSet(action, null);
+        }
+        return true;
+    }
+
+    private void runReadCallback() {
+        Runnable action = readCallback.getAndSet(null);
+        if (action != null) {
+            action.run();
+        }
     }
 
     /** Called right before a read syscall. */
@@ -144,6 +178,7 @@ public final class Readiness {
             if (w != null) {
                 LockSupport.unpark(w);
             }
+            runReadCallback();
             deregister.run();
         }
     }

@@ -52,6 +52,11 @@ final class ReadinessTransport implements Transport {
     }
 
     @Override
+    public boolean onReadable(Runnable action) {
+        return drained && readiness.onReadable(action);
+    }
+
+    @Override
     public void awaitReadable(long deadlineNanos) throws IOException {
         boolean ready = readiness.awaitReadable(deadlineNanos);
         closeIfInterrupted();

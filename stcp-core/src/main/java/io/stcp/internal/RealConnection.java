@@ -50,6 +50,7 @@ public final class RealConnection implements Connection {
     private volatile Transport transport;   // replaced once, by openLayers, before the connection is shared
     private final ConnectionInput input;
     private final ConnectionContext context;
+    private final boolean pooled; // the transport tells readiness
     private final SocketAddress remoteAddress;
     private final SocketAddress localAddress;
     private volatile MetaInfo metaInfo;
@@ -78,6 +79,7 @@ public final class RealConnection implements Connection {
         this.remoteAddress = remoteAddress;
         this.localAddress = localAddress;
         this.transport = transportOf.apply(this);
+        this.pooled = pooled;
         this.input = new ConnectionInput(transport, pooled, context.budget(), context.firstFrameTimeoutNanos(),
                 context.frameTimeoutNanos(), closing::inputEnded);
         this.metaInfo = new BasicMetaInfo(remoteAddressText());
@@ -253,6 +255,14 @@ public final class RealConnection implements Connection {
             }
         }
         return map;
+    }
+
+    /**
+     * Whether the read loop may leave no thread behind while there is nothing to read: the
+     * transport can call back when input comes (a native transport), so no thread needs to wait.
+     */
+    boolean canSuspendReads() {
+        return pooled;
     }
 
     /** The transport's name: {@code jdk}, {@code epoll}. */

@@ -65,6 +65,15 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private volatile Sender sender;
     private volatile boolean exitRequested;
     private long readerCalls; // reader thread; read racily for stats (opaque)
+    private Thread sendThread;            // set by the first reader thread, joined by the last
+    private final boolean suspendable;    // the transport can call back: idle, the read loop holds no thread
+    private final String threadName;
+    private SuspensionDeadline deadlineWatch; // reader threads only (one at a time)
+    private long suspensionDeadline;          // of the last suspension, until the next reader call returns
+    // The stall detector, across suspensions: reader threads only (one at a time).
+    private long lastProgress;
+    private int idleCalls;
+    private long idleSince;
 
     private final ReentrantLock lock = new ReentrantLock();
     private Thread readerThread;   // guarded by lock
@@ -80,6 +89,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
         this.reader = Objects.requireNonNull(reader, "reader");
         this.factory = Objects.requireNonNull(factory, "factory");
         this.onExited = Objects.requireNonNull(onExited, "onExited");
+        this.threadName = "stcp-conn-" + connection.id();
+        this.suspendable = connection.canSuspendReads();
     }
 
     /**
@@ -127,7 +138,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     @Override
     public void start() {
         if (started.compareAndSet(false, true)) {
-            Threads.start("stcp-conn-" + connection.id(), this::run);
+            Threads.start(threadName, this::run);
         }
     }
 
@@ -208,19 +219,11 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     // ---------------------------------------------------------------- reader thread
 
+    /** The first reader thread: the sender, the start hooks, then the read loop. */
     private void run() {
-        lock.lock();
-        try {
-            readerThread = Thread.currentThread();
-            readerInLoop = true;
-        } finally {
-            lock.unlock();
-        }
-        connection.readerThread(Thread.currentThread());
+        bindReaderThread();
         Sender s = sender;
-        Thread sendThread = null;
         Throwable failure = null;
-        int discarded = 0;
         try {
             if (s == null) {
                 connection.openLayers();
@@ -235,18 +238,55 @@ public final class RealConnectionRunner implements ConnectionRunner {
             if (!exitRequested) {
                 Sender loopSender = s;
                 sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
-                readLoop(s);
+                if (readLoop(s)) {
+                    return; // suspended: a later thread goes on (resume)
+                }
             }
         } catch (Throwable t) {
             failure = t;
+        }
+        end(s, failure);
+    }
+
+    /** A reader thread after a suspension: the read loop again, where it left off. */
+    private void resume() {
+        bindReaderThread();
+        Throwable failure = null;
+        try {
+            if (readLoop(sender)) {
+                return; // suspended again
+            }
+        } catch (Throwable t) {
+            failure = t;
+        }
+        end(sender, failure);
+    }
+
+    private void bindReaderThread() {
+        lock.lock();
+        try {
+            readerThread = Thread.currentThread();
+            readerInLoop = true;
         } finally {
+            lock.unlock();
+        }
+        connection.readerThread(Thread.currentThread());
+    }
+
+    /**
+     * The end, on the last reader thread: the reason is decided, replies are flushed or discarded,
+     * the send thread is joined, the exit line is logged, the exit hooks run, the slot is freed.
+     */
+    private void end(Sender s, Throwable failure) {
+        int discarded = 0;
+        try {
             leaveLoop();
             CloseReason reason = connection.recordEnd(Ends.classify(failure), failure);
             Throwable cause = connection.closeCause();
             if (s == null) {
                 connection.close(reason);
             } else {
-                discarded = end(s, reason);
+                discarded = flushOrDiscard(s, reason);
             }
             connection.readerThread(null);
             joinSendThread(sendThread);
@@ -254,6 +294,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             if (s != null) {
                 runHooks(exitHooks, "exit", s);
             }
+        } finally {
             finish();
         }
     }
@@ -266,15 +307,24 @@ public final class RealConnectionRunner implements ConnectionRunner {
         return s;
     }
 
-    private void readLoop(Sender s) throws Exception {
+    /**
+     * Calls the reader until the connection ends, or until it has nothing to read between two
+     * calls on a transport that can call back: then it suspends — the thread ends, and
+     * {@link #resume()} goes on on a new one when input comes (or a read deadline, or the close) —
+     * so an idle connection holds no thread.
+     *
+     * @return true if suspended; false when the loop is over (exit requested)
+     */
+    private boolean readLoop(Sender s) throws Exception {
         ConnectionInput input = connection.input();
-        long lastProgress = input.progress();
-        int idleCalls = 0;
-        long idleSince = 0;
         while (!exitRequested) {
+            if (suspend(input)) {
+                return true;
+            }
             input.beginCall();
             reader.read(s, connection);
             input.endCall();
+            suspensionDeadline = 0;
             READER_CALLS.setOpaque(this, readerCalls + 1);
             long progress = input.progress();
             if (progress != lastProgress) {
@@ -292,6 +342,72 @@ public final class RealConnectionRunner implements ConnectionRunner {
                 idleCalls = 0;
             }
         }
+        return false;
+    }
+
+    /**
+     * Suspends the read loop if the input is empty and the transport can call back. The thread
+     * stops being the reader first (no interrupt can reach it any more, and a close now resumes
+     * the loop through the transport's callback); a read deadline that would end the wait is
+     * watched by the sweeper, which resumes the loop when it passes.
+     */
+    private boolean suspend(ConnectionInput input) {
+        if (!suspendable || input.buffered() > 0) {
+            return false;
+        }
+        if (Nanos.passed(suspensionDeadline, System.nanoTime())) {
+            return false; // resumed by the deadline: the reader's read finds its timeout passed
+        }
+        long deadline = input.prepareSuspension();
+        if (deadline < 0) {
+            return false;
+        }
+        lock.lock();
+        try {
+            readerInLoop = false;
+            readerThread = null;
+            Thread.interrupted();
+        } finally {
+            lock.unlock();
+        }
+        connection.readerThread(null);
+        Resumption resumption = new Resumption();
+        suspensionDeadline = deadline;
+        if (deadline != 0) {
+            deadlineWatch().watch(resumption, deadline); // before the callback: it may resume at once
+        }
+        if (input.onReadable(resumption)) {
+            return true; // this thread ends; the resumption goes on
+        }
+        // Input may be there already: read on this thread — unless the deadline resumed the loop
+        // on another one meanwhile, which then goes on instead.
+        if (!resumption.compareAndSet(false, true)) {
+            return true;
+        }
+        bindReaderThread();
+        return false;
+    }
+
+    /** Resumes the read loop on a new thread, once, whoever calls first (the transport or the sweeper). */
+    private final class Resumption extends java.util.concurrent.atomic.AtomicBoolean implements Runnable {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public void run() {
+            if (compareAndSet(false, true)) {
+                Threads.start(threadName, RealConnectionRunner.this::resume);
+            }
+        }
+    }
+
+    private SuspensionDeadline deadlineWatch() {
+        SuspensionDeadline w = deadlineWatch;
+        if (w == null) {
+            w = new SuspensionDeadline(connection);
+            deadlineWatch = w;
+            connection.context().sweeper().add(w, w.tickNanos(connection.readTimeout()));
+        }
+        return w;
     }
 
     /** No more interrupts from {@link #exit()}: the reader's part is over. */
@@ -311,7 +427,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
      *
      * @return the messages discarded
      */
-    private int end(Sender s, CloseReason reason) {
+    private int flushOrDiscard(Sender s, CloseReason reason) {
         try {
             if (reason.flushes() && connection.isOpen()) {
                 Duration timeout = connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();

@@ -42,6 +42,19 @@ public interface Transport {
     void awaitReadable(long deadlineNanos) throws IOException;
 
     /**
+     * Asks to be called back instead of waiting: runs {@code action} once, on some other thread,
+     * as soon as a read might not wait (input, end of stream, an error, or a close) — so that a
+     * connection with nothing to read needs no thread parked in a read. A transport that cannot
+     * call back says false, and so does one that might be readable already; then the caller reads
+     * (and waits) as usual.
+     *
+     * @return true if {@code action} will run later, exactly once
+     */
+    default boolean onReadable(Runnable action) {
+        return false;
+    }
+
+    /**
      * Writes every remaining byte of {@code srcs[off .. off+len)}, waiting for room as needed.
      *
      * @throws io.stcp.WriteTimeoutException when the deadline passes first; the caller closes the transport
