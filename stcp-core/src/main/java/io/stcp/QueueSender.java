@@ -1,5 +1,6 @@
 package io.stcp;
 
+import io.stcp.internal.FanoutPut;
 import io.stcp.internal.Nanos;
 import io.stcp.internal.SendQueue;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A sender with a FIFO queue (Go: {@code QSender}): puts return at once, the send thread writes
@@ -57,6 +59,11 @@ public final class QueueSender implements Sender {
     private final AtomicLong written = new AtomicLong();
     private final AtomicLong discarded = new AtomicLong();
     private volatile int lost; // messages of the batch a failed write left unwritten
+
+    static {
+        // Fan-outs (ConnectionRegistry) put without waiting first; see FanoutPut.
+        FanoutPut.install((sender, key, bytes, since, mayWait) -> ((QueueSender) sender).offer(key, bytes, since, mayWait));
+    }
 
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
@@ -123,6 +130,16 @@ public final class QueueSender implements Sender {
             throw new SenderClosedException("connection failed while writing: " + e.getMessage());
         } finally {
             queue.releaseInline();
+        }
+    }
+
+    /** A fan-out's put: see {@link SendQueue#offer}. Never inline: a fan-out serves many connections. */
+    private boolean offer(@Nullable Object key, byte[] bytes, long sinceNanos, boolean mayWait) {
+        Objects.requireNonNull(bytes, "bytes");
+        try {
+            return queue.offer(key, bytes, patient(), sinceNanos, mayWait);
+        } catch (SendQueue.SlowConsumer e) {
+            throw slowConsumer(e);
         }
     }
 
