@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.Sender;
 import java.util.AbstractCollection;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Iterator;
@@ -13,14 +14,24 @@ import org.jspecify.annotations.Nullable;
 /**
  * Names (user ids, group names) to the registry members bound to them.
  *
- * <p>A name with one member maps to that {@link RealConnectionRegistry.Member} itself — most users
- * have one connection, and a map entry is all such a binding costs; a name with more maps to a
- * concurrent set of them. A name is in the map exactly while someone is bound to it. Every change
- * of a name's value happens inside {@link ConcurrentHashMap#compute} on that name, so changes to
- * one name are serialized and an emptied set is removed atomically with its last member; readers
- * take the value without locking and iterate it weakly consistently.
+ * <p>A name's value is sized to its members, since most users have one connection or a few, and
+ * many groups are small: one member is the {@link RealConnectionRegistry.Member} itself (a map
+ * entry is all the binding costs); two to {@value #SMALL} are an array, copied on every change;
+ * more are a concurrent set, which goes back to an array when it shrinks to {@value #SHRINK}
+ * (a set's table never shrinks by itself). A name is in the map exactly while someone is bound to
+ * it.
+ *
+ * <p>Every change of a name's value happens inside {@link ConcurrentHashMap#compute} on that name,
+ * so changes to one name are serialized and an emptied name is removed atomically with its last
+ * member. Readers take the value without locking: a member or an array never changes once
+ * published, and a set is iterated weakly consistently.
  */
 final class Bindings {
+    /** The largest array; one more member makes a set. */
+    static final int SMALL = 8;
+    /** A set this small goes back to an array. */
+    static final int SHRINK = SMALL / 2;
+
     private final ConcurrentHashMap<String, Object> names = new ConcurrentHashMap<>();
 
     /** Binds {@code m} to {@code name}; no effect if it is bound already. */
@@ -30,8 +41,19 @@ final class Bindings {
                 return m;
             }
             if (v instanceof RealConnectionRegistry.Member one) {
-                Set<RealConnectionRegistry.Member> set = ConcurrentHashMap.newKeySet();
-                set.add(one);
+                return new RealConnectionRegistry.Member[] {one, m};
+            }
+            if (v instanceof RealConnectionRegistry.Member[] few) {
+                if (indexOf(few, m) >= 0) {
+                    return few;
+                }
+                if (few.length < SMALL) {
+                    RealConnectionRegistry.Member[] more = Arrays.copyOf(few, few.length + 1);
+                    more[few.length] = m;
+                    return more;
+                }
+                Set<RealConnectionRegistry.Member> set = ConcurrentHashMap.newKeySet(2 * SMALL);
+                Collections.addAll(set, few);
                 set.add(m);
                 return set;
             }
@@ -46,16 +68,41 @@ final class Bindings {
             if (v == m) {
                 return null;
             }
+            if (v instanceof RealConnectionRegistry.Member[] few) {
+                int i = indexOf(few, m);
+                if (i < 0) {
+                    return few;
+                }
+                if (few.length == 2) {
+                    return few[1 - i];
+                }
+                RealConnectionRegistry.Member[] fewer = new RealConnectionRegistry.Member[few.length - 1];
+                System.arraycopy(few, 0, fewer, 0, i);
+                System.arraycopy(few, i + 1, fewer, i, few.length - i - 1);
+                return fewer;
+            }
             if (v instanceof Set<?>) {
                 Set<RealConnectionRegistry.Member> set = members(v);
-                set.remove(m);
-                return set.isEmpty() ? null : set;
+                if (!set.remove(m) || set.size() > SHRINK) {
+                    return set;
+                }
+                RealConnectionRegistry.Member[] few = set.toArray(new RealConnectionRegistry.Member[0]);
+                return few.length == 0 ? null : few.length == 1 ? few[0] : few;
             }
             return v;
         });
     }
 
-    /** The value of {@code name} now: null, one member, or a set of them; see {@link #iterate}. */
+    private static int indexOf(RealConnectionRegistry.Member[] few, RealConnectionRegistry.Member m) {
+        for (int i = 0; i < few.length; i++) {
+            if (few[i] == m) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The value of {@code name} now: null, one member, an array or a set of them; see {@link #iterate}. */
     @Nullable Object get(String name) {
         return names.get(name);
     }
@@ -87,7 +134,8 @@ final class Bindings {
             @Override
             public int size() {
                 Object v = names.get(name);
-                return v == null ? 0 : v instanceof Set<?> set ? set.size() : 1;
+                return v == null ? 0 : v instanceof Set<?> set ? set.size()
+                        : v instanceof RealConnectionRegistry.Member[] few ? few.length : 1;
             }
         };
     }
@@ -115,6 +163,9 @@ final class Bindings {
                     return one;
                 }
             };
+        }
+        if (value instanceof RealConnectionRegistry.Member[] few) {
+            return Arrays.asList(few).iterator();
         }
         return members(value).iterator();
     }

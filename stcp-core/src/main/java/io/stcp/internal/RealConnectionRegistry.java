@@ -380,6 +380,10 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
         Object value = bindings.get(Objects.requireNonNull(name, "name"));
         if (value instanceof Member one) {
             d.offer(one.sender);
+        } else if (value instanceof Member[] few) {
+            for (Member m : few) {
+                d.offer(m.sender);
+            }
         } else {
             for (Iterator<Member> it = Bindings.iterate(value); it.hasNext(); ) {
                 d.offer(it.next().sender);

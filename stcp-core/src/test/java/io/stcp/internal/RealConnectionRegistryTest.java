@@ -157,6 +157,35 @@ class RealConnectionRegistryTest {
         assertThat(registry.group("x")).isEmpty();
     }
 
+    /** A name holds one member, then an array of a few, then a set, and shrinks back: every step looks the same from outside. */
+    @Test
+    void aGroupGrowsFromOneMemberToManyAndShrinksBackReachingExactlyItsMembers() throws Exception {
+        List<QueueSender> all = new ArrayList<>();
+        for (int i = 0; i < 3 * Bindings.SMALL; i++) {
+            all.add(member(QueueSender.options().capacity(1).overflow(OverflowPolicy.DROP_OLDEST)));
+        }
+        List<QueueSender> in = new ArrayList<>();
+        for (QueueSender s : all) {
+            assertThat(registry.joinGroup(s, "g")).isTrue();
+            in.add(s);
+            assertGroupIs(in);
+        }
+        for (QueueSender s : List.copyOf(all)) {
+            assertThat(registry.leaveGroup(s, "g")).isTrue();
+            in.remove(s);
+            assertGroupIs(in);
+        }
+        assertThat(registry.groups()).isEmpty();
+    }
+
+    private void assertGroupIs(List<QueueSender> members) {
+        assertThat(registry.group("g")).containsExactlyInAnyOrderElementsOf(members).hasSize(members.size());
+        assertThat(registry.sendToGroup("g", new byte[] {1}).accepted()).isEqualTo(members.size());
+        if (!members.isEmpty()) {
+            assertThat(registry.groups()).containsExactly("g");
+        }
+    }
+
     @Test
     void keyedSendsConflatePerConnectionAndShareOneArray() throws Exception {
         QueueSender a = member(QueueSender.options().conflating(true));
