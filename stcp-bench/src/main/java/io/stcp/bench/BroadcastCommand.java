@@ -93,8 +93,10 @@ final class BroadcastCommand implements Callable<Integer> {
                 ch.register(selector, SelectionKey.OP_READ, i);
             }
             try (SocketChannel control = SocketChannel.open(address)) {
+                String used = Files.readAllLines(log).stream().filter(l -> l.startsWith("transport="))
+                        .map(l -> l.substring("transport=".length())).findFirst().orElse("?");
                 System.out.printf("broadcast of %d bytes to %,d connections, server transport %s, %d rounds (+%d warm-up)%n",
-                        size, connections, transport, rounds, warmup);
+                        size, connections, used, rounds, warmup);
                 long[] enqueue = new long[rounds];
                 long[] median = new long[rounds];
                 long[] last = new long[rounds];
@@ -222,6 +224,7 @@ final class BroadcastCommand implements Callable<Integer> {
             });
             TcpServer server = TcpServer.create(ServerConfig.builder().address(address).maxConn(0).build(), reader,
                     SenderFactory.queue(64)).registry(registry).start();
+            System.out.println("transport=" + io.stcp.internal.Transports.name());
             server.awaitTermination();
             return 0;
         }

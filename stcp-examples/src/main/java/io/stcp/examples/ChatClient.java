@@ -27,11 +27,11 @@ public final class ChatClient implements AutoCloseable {
     public ChatClient(String address, String nick, Consumer<String> out) {
         DelimiterReader reader = DelimiterReader.builder().lines().maxLength(4096)
                 .build((sender, line) -> out.accept(new String(line, UTF_8)));
-        ClientConfig config = ClientConfig.builder(address)
-                .reconnectDelay(Duration.ofMillis(50)).reconnectMaxDelay(Duration.ofSeconds(2))
-                .offlineQueue(100, 64 << 10)
-                .build();
         // snippet:start client
+        ClientConfig config = ClientConfig.builder(address)  // "host:port", resolved again on every attempt
+                .reconnectDelay(Duration.ofMillis(50)).reconnectMaxDelay(Duration.ofSeconds(2)) // x2 each time, jittered
+                .offlineQueue(100, 64 << 10)                  // while reconnecting, keep up to 100 lines / 64 KiB
+                .build();
         client = TcpClient.create(config, reader, SenderFactory.queue(256))
                 .onConnect(sender -> {                       // on every connection: log in, rejoin
                     sender.put(ChatServer.line("/nick " + nick));
@@ -39,7 +39,7 @@ public final class ChatClient implements AutoCloseable {
                         sender.put(ChatServer.line("/join " + room));
                     }
                 })
-                .onDisconnect((sender, reason) -> out.accept("~ disconnected (" + reason + "), reconnecting"))
+                .onDisconnect((sender, reason) -> out.accept("~ disconnected (" + reason + ")"))
                 .start();
         client.put(ChatServer.line("/rooms"));               // sent now, or once connected
         // snippet:end

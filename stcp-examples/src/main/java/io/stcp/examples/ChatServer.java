@@ -35,15 +35,20 @@ import java.util.TreeSet;
 public final class ChatServer implements AutoCloseable {
     private static final DelimiterEncoder LINES = DelimiterEncoder.lines();
 
-    private final ConnectionRegistry registry = ConnectionRegistry.create();
+    private final ConnectionRegistry registry;
     private final TcpServer server;
 
     private ChatServer(ServerConfig config) throws IOException {
         DelimiterReader reader = DelimiterReader.builder().lines().maxLength(4096).build(this::onLine);
-        this.server = TcpServer.create(config, reader, SenderFactory.queue(1024))
-                .registry(registry)
-                .onConnectionExit(this::onExit)
+        // snippet:start registry-setup
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        TcpServer server = TcpServer.create(config, reader, SenderFactory.queue(1024))
+                .registry(registry)               // connections in, with their bindings out after the exit hook
+                .onConnectionExit(this::onExit)   // ...which still sees them: tell the rooms who left
                 .start();
+        // snippet:end
+        this.registry = registry;
+        this.server = server;
     }
 
     /** A chat server listening on {@code config}'s address, started. */
@@ -76,11 +81,6 @@ public final class ChatServer implements AutoCloseable {
                     registry.sendToGroup(arg, line("* " + nick + " joined " + arg));
                 }
             }
-            case "/leave" -> {
-                if (registry.leaveGroup(me, arg)) {
-                    registry.sendToGroup(arg, line("* " + nick + " left " + arg));
-                }
-            }
             case "/say" -> registry.sendToGroup(arg, line("[" + arg + "] " + nick + ": " + text));
             case "/whisper" -> {
                 SendResult r = registry.sendToUser(arg, line("[whisper] " + nick + ": " + text));
@@ -89,6 +89,11 @@ public final class ChatServer implements AutoCloseable {
                 }
             }
             // snippet:end
+            case "/leave" -> {
+                if (registry.leaveGroup(me, arg)) {
+                    registry.sendToGroup(arg, line("* " + nick + " left " + arg));
+                }
+            }
             case "/rooms" -> me.put(line("rooms: " + String.join(" ", new TreeSet<>(registry.groups()))));
             case "/who" -> {
                 TreeSet<String> nicks = new TreeSet<>();
