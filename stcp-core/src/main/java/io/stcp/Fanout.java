@@ -17,8 +17,9 @@ package io.stcp;
  * the message to every recipient without waiting; the recipients that would have waited for room
  * — a full {@link QueueSender} with {@link OverflowPolicy#BLOCK}, or the calling reader's own full
  * queue (its backpressure, see {@link QueueSender}) — are then visited again, each waiting at most
- * its own limit (the block timeout; the write timeout for the caller's own connection) counted
- * from the start of the call. So a call returns within the longest such limit among its
+ * its own limit counted from the start of the call: the block timeout; for the caller's own
+ * connection, what its own put would wait (the write timeout, or without limit when there is
+ * none). So a call returns within the longest such limit among its
  * recipients, not their sum, and the recipients with room have the message before anyone waits.
  * Under the other policies nothing waits: FAIL refuses, DROP_OLDEST drops, CLOSE_CONNECTION
  * disconnects. A {@link Sender} that is not a {@link QueueSender} is called with its ordinary

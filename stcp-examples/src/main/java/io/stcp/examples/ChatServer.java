@@ -30,10 +30,13 @@ import java.util.TreeSet;
  *
  * Replies and messages are lines too: {@code [room] nick: text}, {@code [whisper] nick: text},
  * {@code * nick joined room}, {@code * nick left room}, and {@code ! why} for a refused command.
- * When a connection ends, every room it was in is told that it left.
+ * When a connection ends, every room it was in is told that it left. Lines are at most 4096 bytes
+ * and a connection is in at most {@value #MAX_ROOMS} rooms.
  */
 public final class ChatServer implements AutoCloseable {
     private static final DelimiterEncoder LINES = DelimiterEncoder.lines();
+    /** Rooms one connection may be in: a peer chooses them, so the server bounds them. */
+    static final int MAX_ROOMS = 32;
 
     private final ConnectionRegistry registry;
     private final TcpServer server;
@@ -71,6 +74,10 @@ public final class ChatServer implements AutoCloseable {
         }
         if (arg.isEmpty() && !w[0].equals("/rooms")) {
             me.put(line("! " + w[0] + " needs an argument"));
+            return;
+        }
+        if (w[0].equals("/join") && registry.groupsOf(me).size() >= MAX_ROOMS) { // peers pick rooms: bound them
+            me.put(line("! at most " + MAX_ROOMS + " rooms"));
             return;
         }
         switch (w[0]) {

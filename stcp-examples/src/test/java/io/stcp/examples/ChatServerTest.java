@@ -74,6 +74,15 @@ class ChatServerTest {
             assertThat(in.readLine()).isEqualTo("! unknown command /frobnicate");
             assertThat(in.readLine()).isEqualTo("* carol joined lobby");
             assertThat(in.readLine()).isEqualTo("rooms: lobby");
+            StringBuilder joins = new StringBuilder();
+            for (int i = 1; i <= ChatServer.MAX_ROOMS; i++) {
+                joins.append("/join r").append(i).append('\n');
+            }
+            out.write(joins.toString().getBytes(StandardCharsets.UTF_8));
+            for (int i = 1; i < ChatServer.MAX_ROOMS; i++) {
+                assertThat(in.readLine()).isEqualTo("* carol joined r" + i);
+            }
+            assertThat(in.readLine()).isEqualTo("! at most " + ChatServer.MAX_ROOMS + " rooms");
         }
     }
 
