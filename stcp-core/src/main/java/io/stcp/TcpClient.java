@@ -144,7 +144,9 @@ public interface TcpClient extends AutoCloseable {
      * Closes gracefully: stops reconnecting, lets the current connection write what it has queued
      * and close ({@link CloseReason#SHUTDOWN}), and waits — at most {@code grace}, plus up to 5 s
      * if the connection must then be closed by force — for the client to terminate. What the
-     * offline queue holds is discarded (there is no connection to write it to).
+     * offline queue holds is discarded (there is no connection to write it to). It waits for the
+     * connection's hooks and reader to finish, so call it from elsewhere; from a hook or the
+     * reader, call {@link #close()}.
      *
      * @return true if everything queued was written and the client terminated within {@code grace}
      */

@@ -187,8 +187,8 @@ public final class RealTcpClient implements TcpClient {
                 try {
                     channel = dial();
                     failure = null;
-                } catch (IOException | RuntimeException e) {
-                    failure = e;
+                } catch (IOException | RuntimeException | Error e) {
+                    failure = e; // an Error too (out of memory): back off and try again, as the accept loop does
                 }
                 if (channel != null) {
                     failure = runConnection(channel);
@@ -241,7 +241,7 @@ public final class RealTcpClient implements TcpClient {
         RealConnection connection;
         try {
             connection = RealConnection.open(channel, context);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             closeQuietly(channel);
             return e;
         }
