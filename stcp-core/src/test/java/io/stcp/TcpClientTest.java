@@ -261,6 +261,36 @@ class TcpClientTest {
     }
 
     @Test
+    void aConnectAttemptEndsAtTheConnectTimeout() throws Exception {
+        // A listener that never accepts, its accept queue full: the kernel drops further SYNs.
+        try (ServerSocketChannel full = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 1)) {
+            List<java.nio.channels.SocketChannel> queued = new ArrayList<>();
+            try {
+                for (int i = 0; i < 8; i++) {
+                    java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open();
+                    ch.configureBlocking(false);
+                    ch.connect(full.getLocalAddress());
+                    queued.add(ch);
+                }
+                AtomicReference<Throwable> last = new AtomicReference<>();
+                long start = System.nanoTime();
+                client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + ((InetSocketAddress) full.getLocalAddress()).getPort())
+                                .connectTimeout(Duration.ofMillis(200)).maxAttempts(1).build(), collect, SenderFactory.queue(8))
+                        .onGiveUp((n, failure) -> last.set(failure))
+                        .start();
+                assertThat(client.awaitTermination(WAIT)).isTrue();
+                assertThat(last.get()).isInstanceOf(java.net.SocketTimeoutException.class);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(200))
+                        .isLessThan(WAIT);
+            } finally {
+                for (java.nio.channels.SocketChannel ch : queued) {
+                    ch.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void bindsTheLocalAddressItIsGiven() throws Exception {
         AtomicReference<String> peer = new AtomicReference<>();
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
