@@ -42,7 +42,11 @@ final class OfflineQueue {
         return all;
     }
 
-    /** Puts {@code rest} back in front of what arrived meanwhile, in its order. */
+    /**
+     * Puts {@code rest} back in front of what arrived meanwhile, in its order (a connection broke
+     * while the queue was handed to it); the limits may then be passed by what arrived meanwhile,
+     * at most twice over.
+     */
     void putBack(List<Entry> rest) {
         for (int i = rest.size() - 1; i >= 0; i--) {
             Entry e = rest.get(i);

@@ -24,11 +24,11 @@ import org.junit.jupiter.api.Test;
 /** The client's back-off, resolution and closing through its seams: the resolver, the sleeper, the random source. */
 class RealTcpClientTest {
     private static final ConnectionReader READ_FRAMES = (s, c) -> c.readBytes(c.readInt());
-    private static final RealTcpClient.Resolver UNKNOWN = (host, port) -> {
+    private static final Dialer.Resolver UNKNOWN = (host, port) -> {
         throw new UnknownHostException(host);
     };
 
-    private static RealTcpClient client(ClientConfig config, RealTcpClient.Resolver resolver, AcceptLoop.Sleeper sleeper,
+    private static RealTcpClient client(ClientConfig config, Dialer.Resolver resolver, AcceptLoop.Sleeper sleeper,
                                         DoubleSupplier random) {
         return new RealTcpClient(config, READ_FRAMES, SenderFactory.queue(8), resolver, sleeper, random, List.of());
     }
@@ -81,7 +81,7 @@ class RealTcpClientTest {
         AtomicInteger resolutions = new AtomicInteger();
         CountDownLatch firstUp = new CountDownLatch(1);
         // "DNS" points at the first server until it goes away, then at the second
-        RealTcpClient.Resolver dns = (host, port) -> {
+        Dialer.Resolver dns = (host, port) -> {
             resolutions.incrementAndGet();
             return new InetSocketAddress("127.0.0.1",
                     (first.termination().isDone() ? second : first).address().getPort());
