@@ -26,6 +26,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code broadcast}: one 64-byte message to every connection; each queue holds one message
  *       and drops the oldest (a steady state that never grows);</li>
+ *   <li>{@code putToEachDirectly}: the baseline, the same puts from a plain loop without the registry;</li>
  *   <li>{@code broadcastKeyed}: the same under a key into conflating queues (replaced in place);</li>
  *   <li>{@code joinAndLeave}: a connection joins a group of {@code connections} members and leaves
  *       it again, as a pair;</li>
@@ -69,6 +70,15 @@ public class RegistryBenchmark {
     @Benchmark
     public SendResult broadcast() {
         return registry.broadcast(message);
+    }
+
+    /** The baseline: the same puts from a plain loop over the senders, without the registry. */
+    @Benchmark
+    public int putToEachDirectly() {
+        for (QueueSender s : members) {
+            s.put(message);
+        }
+        return members.length;
     }
 
     @Benchmark
