@@ -1,5 +1,6 @@
 package io.stcp;
 
+import io.stcp.internal.FanoutPut;
 import io.stcp.internal.Nanos;
 import io.stcp.internal.Ends;
 import io.stcp.internal.KeyedBatch;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A sender with a FIFO queue (Go: {@code QSender}): puts return at once, and a send thread writes
@@ -62,6 +64,12 @@ public final class QueueSender implements Sender {
     private final String drainerName;
     private volatile int lost; // messages of the batch a failed write left unwritten
     private volatile boolean held; // holdWrites(): a test holds the write token
+
+    static {
+        // Fan-outs (ConnectionRegistry) put without waiting first; see FanoutPut.
+        FanoutPut.install((sender, key, bytes, since, mayWait) ->
+                ((QueueSender) sender).fanoutOffer(key, bytes, since, mayWait));
+    }
 
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
@@ -137,6 +145,21 @@ public final class QueueSender implements Sender {
             Objects.requireNonNull(p, "part");
         }
         offer(() -> queue.putParts(parts.clone(), patient()));
+    }
+
+    /** A fan-out's put: see {@link SendQueue#offer}. Never inline: a fan-out serves many connections. */
+    private boolean fanoutOffer(@Nullable Object key, byte[] bytes, long sinceNanos, boolean mayWait) {
+        Objects.requireNonNull(bytes, "bytes");
+        int result;
+        try {
+            result = queue.offer(key, bytes, patient(), sinceNanos, mayWait);
+        } catch (SlowConsumerException e) {
+            throw slowConsumer(e);
+        }
+        if (result == SendQueue.QUEUED_START_DRAINER) {
+            startDrainer();
+        }
+        return result != SendQueue.WOULD_WAIT;
     }
 
     @Override

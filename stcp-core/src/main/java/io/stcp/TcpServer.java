@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A TCP server: accepts connections and runs each with a {@link ConnectionRunner} — a virtual
@@ -46,6 +47,17 @@ public interface TcpServer extends AutoCloseable {
 
     /** Sets the hook run when a connection exits (Go: {@code SetExitHooker}); see {@link #onConnectionStart}. */
     TcpServer onConnectionExit(ConnectionHook hook);
+
+    /**
+     * Registers this server's connections in {@code registry} (users, groups, fan-out sends; see
+     * {@link ConnectionRegistry}): each connection is added just before its start hooks run and
+     * removed, with its bindings, just after its exit hooks. {@code null} detaches it. Applies to
+     * connections accepted afterwards, so set it before {@link #start()}. Without a registry the
+     * server does no registry work at all.
+     *
+     * @throws IllegalArgumentException if {@code registry} was not made by {@link ConnectionRegistry#create()}
+     */
+    TcpServer registry(@Nullable ConnectionRegistry registry);
 
     /**
      * Binds and starts accepting (Go: {@code Run}).

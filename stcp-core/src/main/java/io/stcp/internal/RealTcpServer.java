@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.AcceptException;
 import io.stcp.CloseReason;
 import io.stcp.ConnectionHook;
+import io.stcp.ConnectionRegistry;
 import io.stcp.ConnectionReader;
 import io.stcp.SenderFactory;
 import io.stcp.ServerStats;
@@ -60,6 +61,7 @@ public final class RealTcpServer implements TcpServer {
     private final SenderFactory senderFactory;
     private volatile ConnectionHook startHook;
     private volatile ConnectionHook exitHook;
+    private volatile RealConnectionRegistry registry; // null: no registry work at all
 
     private final ReentrantLock lock = new ReentrantLock();
     private int state = NEW;                    // guarded by lock
@@ -108,6 +110,12 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public TcpServer onConnectionExit(ConnectionHook hook) {
         this.exitHook = hook;
+        return this;
+    }
+
+    @Override
+    public TcpServer registry(ConnectionRegistry registry) {
+        this.registry = registry == null ? null : RealConnectionRegistry.of(registry);
         return this;
     }
 
@@ -228,7 +236,11 @@ public final class RealTcpServer implements TcpServer {
             return false;
         }
         long id = connection.id();
-        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, () -> onExited(id));
+        RealConnectionRegistry reg = registry;
+        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, () -> onExited(id, reg));
+        if (reg != null) {
+            runner.addStartHook(reg::add); // first, so the user's start hook can bind the connection
+        }
         ConnectionHook start = startHook;
         ConnectionHook exit = exitHook;
         if (start != null) {
@@ -253,7 +265,10 @@ public final class RealTcpServer implements TcpServer {
         return true;
     }
 
-    private void onExited(long id) {
+    private void onExited(long id, RealConnectionRegistry reg) {
+        if (reg != null) {
+            reg.remove(id); // after the exit hooks, which still see the connection's bindings
+        }
         RealConnectionRunner runner = connections.remove(id);
         if (runner != null) {
             stats.ended(runner, runner.connection().closeReason());

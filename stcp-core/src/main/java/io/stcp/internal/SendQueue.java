@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The queue behind {@link io.stcp.QueueSender}: FIFO of messages, optionally conflating keyed
@@ -91,13 +92,21 @@ public final class SendQueue {
         this.patienceNanos = patienceNanos;
     }
 
-    /** How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none). */
+    /**
+     * How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none),
+     * measured from the put's start, and whether it may wait at all ({@link #offer}).
+     */
     private final class Waits {
         final long blockDeadline;
         final long patienceDeadline;
+        final boolean mayWait;
 
         Waits(boolean patient) {
-            long now = System.nanoTime();
+            this(patient, System.nanoTime(), true);
+        }
+
+        Waits(boolean patient, long now, boolean mayWait) {
+            this.mayWait = mayWait;
             this.blockDeadline = policy == OverflowPolicy.BLOCK ? Nanos.deadline(now, Math.max(1, blockTimeoutNanos)) : 0;
             long patience = patient ? patienceNanos.getAsLong() : 0;
             this.patienceDeadline = patience <= 0 ? 0 : patience >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, patience);
@@ -193,6 +202,54 @@ public final class SendQueue {
      * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
      * on their own can never fit and is rejected before anything is dropped.
      */
+    /** {@link #offer}: the message would have waited for room, and nothing was queued. */
+    public static final int WOULD_WAIT = -1;
+    /** {@link #offer}: queued. */
+    public static final int QUEUED = 0;
+    /** {@link #offer}: queued, and the caller holds the write token for a drainer it must start. */
+    public static final int QUEUED_START_DRAINER = 1;
+
+    /**
+     * A put for a fan-out, one message to many queues ({@link RealConnectionRegistry}): as
+     * {@link #put(byte[], boolean)} or, with a {@code key}, {@link #put(Object, byte[], boolean)},
+     * but its waits for room are measured from {@code sinceNanos} (a {@link System#nanoTime()}
+     * value: when the fan-out started) instead of from now, and with {@code mayWait} false it
+     * does not wait at all.
+     *
+     * @param key the conflation key, or null for a plain message
+     * @return {@link #QUEUED}, {@link #QUEUED_START_DRAINER}, or {@link #WOULD_WAIT} (nothing
+     *     queued) if {@code mayWait} is false and the put would have waited for room (BLOCK, or a
+     *     patient put), so the caller can come back to it after serving the recipients with room
+     */
+    public int offer(@Nullable Object key, byte[] message, boolean patient, long sinceNanos, boolean mayWait)
+            throws SlowConsumerException {
+        boolean keyedPut = key != null && conflate;
+        lock.lock();
+        try {
+            checkOpen();
+            Waits waits = null;
+            while (true) {
+                Keyed existing = keyedPut && keyed != null ? keyed.get(key) : null;
+                int slots = existing == null ? 1 : 0;
+                long add = message.length - (existing == null ? 0L : existing.bytes.length);
+                if (add <= 0 && slots == 0 || fits(slots, add)) {
+                    if (keyedPut) {
+                        putKeyedLocked(key, message);
+                    } else {
+                        append(message, message.length);
+                    }
+                    return takeTokenForDrainer() ? QUEUED_START_DRAINER : QUEUED;
+                }
+                waits = waits != null ? waits : new Waits(patient, sinceNanos, mayWait);
+                if (!makeRoom(slots, add, waits)) {
+                    return WOULD_WAIT;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public boolean putAll(KeyedBatch batch, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
@@ -259,8 +316,10 @@ public final class SendQueue {
      * Called when {@code messages} more messages and {@code add} more bytes do not fit: waits for
      * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
      * caller then looks again. Throws when the put must give up.
+     *
+     * @return false, having done nothing, when the put would wait but {@link Waits#mayWait} is false
      */
-    private void makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
+    private boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
             throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
@@ -270,9 +329,12 @@ public final class SendQueue {
         if (deadline != 0) {
             long left = deadline == Long.MIN_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
             if (left > 0) {
+                if (!waits.mayWait) {
+                    return false;
+                }
                 awaitRoom(left);
                 checkOpen();
-                return;
+                return true;
             }
         }
         switch (policy) {
@@ -294,6 +356,7 @@ public final class SendQueue {
                 throw new SlowConsumerException(discarded);
             }
         }
+        return true;
     }
 
     private void awaitRoom(long nanos) {

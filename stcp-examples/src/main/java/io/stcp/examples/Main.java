@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The examples' command line: {@code java -jar stcp-examples.jar <command>}. */
 @Command(name = "stcp-examples", mixinStandardHelpOptions = true,
         description = "stcp example servers and the demo.",
-        subcommands = {EchoCommand.class, DemoCommand.class, TickerCommand.class})
+        subcommands = {EchoCommand.class, DemoCommand.class, TickerCommand.class, ChatCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -1,0 +1,241 @@
+package io.stcp;
+
+import io.stcp.internal.HostPort;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How a {@link TcpClient} dials, and reconnects when its connection ends or cannot be made.
+ *
+ * <p>Immutable and validated on construction; build one with {@link #builder(String)}.
+ *
+ * <p><b>Back-off.</b> After the n-th failed attempt in a row the client waits
+ * {@code min(reconnectMaxDelay, reconnectDelay × reconnectMultiplier^(n-1))}, shortened by a
+ * random part of up to {@code reconnectJitter} of it (so clients that lost the same server do not
+ * all come back at the same instant): the wait lies in {@code [d × (1 - jitter), d]} and is never
+ * above {@code reconnectMaxDelay}. After a connection that was up ends, the first wait is
+ * {@code reconnectDelay} (jittered) and the count starts again.
+ *
+ * @param address           where to connect: {@code "host:port"}, {@code "10.0.0.5:9000"},
+ *                          {@code "[::1]:9000"}; an empty host ({@code ":9000"}) is the loopback
+ *                          address. The host is resolved again on every attempt (the JVM's DNS
+ *                          cache, {@code networkaddress.cache.ttl}, still applies), and the first
+ *                          address it resolves to is dialled. Required.
+ * @param connectTimeout    how long one connect attempt may take. Default 10s; 0 = no limit of
+ *                          stcp's own (the operating system's, about two minutes on Linux).
+ * @param localAddress      the local address to bind before connecting, or null (the default)
+ *                          for any address and an ephemeral port.
+ * @param writeTimeout      as {@link ServerConfig#writeTimeout()}. Default 5s; 0 = none.
+ * @param readIdleTimeout   as {@link ServerConfig#readIdleTimeout()}: a connection that receives
+ *                          nothing for this long ends (and the client reconnects). Default 0: none.
+ * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true.
+ * @param reconnectDelay    the first back-off wait. Default 100ms; must be positive.
+ * @param reconnectMultiplier the factor between consecutive waits. Default 2.0; at least 1.0
+ *                          (1.0 = always the same wait).
+ * @param reconnectMaxDelay the longest wait. Default 30s; at least {@code reconnectDelay}.
+ * @param reconnectJitter   the part of each wait that is random, 0.0 to 1.0. Default 0.2.
+ * @param maxAttempts       the client gives up after this many failed attempts in a row (each a
+ *                          connect that failed, or a connection that ended before its connect
+ *                          hook ran); 0 (the default) = never.
+ * @param offlineCapacity   messages the client keeps while it is not connected, written first
+ *                          when it connects again ({@link TcpClient#put(byte[])}). Default 0:
+ *                          puts fail at once with {@link NotConnectedException} while not
+ *                          connected.
+ * @param offlineMaxBytes   bytes the client keeps while it is not connected, when
+ *                          {@code offlineCapacity} is not 0. Default 4 MiB; 0 = no byte limit
+ *                          (then only the message count bounds it).
+ */
+public record ClientConfig(
+        String address,
+        Duration connectTimeout,
+        @Nullable InetSocketAddress localAddress,
+        Duration writeTimeout,
+        Duration readIdleTimeout,
+        boolean tcpNoDelay,
+        Duration reconnectDelay,
+        double reconnectMultiplier,
+        Duration reconnectMaxDelay,
+        double reconnectJitter,
+        int maxAttempts,
+        int offlineCapacity,
+        long offlineMaxBytes) {
+
+    /** Default connect timeout. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** Default first back-off wait. */
+    public static final Duration DEFAULT_RECONNECT_DELAY = Duration.ofMillis(100);
+    /** Default factor between back-off waits. */
+    public static final double DEFAULT_RECONNECT_MULTIPLIER = 2.0;
+    /** Default longest back-off wait. */
+    public static final Duration DEFAULT_RECONNECT_MAX_DELAY = Duration.ofSeconds(30);
+    /** Default random part of each back-off wait. */
+    public static final double DEFAULT_RECONNECT_JITTER = 0.2;
+    /** Default byte limit of the offline queue: 4 MiB. */
+    public static final long DEFAULT_OFFLINE_MAX_BYTES = 4L << 20;
+
+    /** Validates every field; the message names the field and the bad value. */
+    public ClientConfig {
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(writeTimeout, "writeTimeout");
+        Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
+        Objects.requireNonNull(reconnectDelay, "reconnectDelay");
+        Objects.requireNonNull(reconnectMaxDelay, "reconnectMaxDelay");
+        connectTimeout = connectTimeout.isNegative() ? Duration.ZERO : connectTimeout;
+        writeTimeout = writeTimeout.isNegative() ? Duration.ZERO : writeTimeout;
+        readIdleTimeout = readIdleTimeout.isNegative() ? Duration.ZERO : readIdleTimeout;
+        if (HostPort.parse(address).port() == 0) {
+            throw new IllegalArgumentException("address: \"" + address + "\" (expected: a port to connect to, not 0)");
+        }
+        if (reconnectDelay.isNegative() || reconnectDelay.isZero()) {
+            throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay) + " (expected: > 0)");
+        }
+        if (!(reconnectMultiplier >= 1.0) || Double.isInfinite(reconnectMultiplier)) {
+            throw new IllegalArgumentException("reconnectMultiplier: " + reconnectMultiplier + " (expected: >= 1.0)");
+        }
+        if (reconnectMaxDelay.compareTo(reconnectDelay) < 0) {
+            throw new IllegalArgumentException("reconnectMaxDelay: " + Durations.format(reconnectMaxDelay)
+                    + " (expected: >= reconnectDelay " + Durations.format(reconnectDelay) + ")");
+        }
+        if (!(reconnectJitter >= 0.0 && reconnectJitter <= 1.0)) {
+            throw new IllegalArgumentException("reconnectJitter: " + reconnectJitter + " (expected: 0.0 to 1.0)");
+        }
+        if (maxAttempts < 0) {
+            throw new IllegalArgumentException("maxAttempts: " + maxAttempts + " (expected: >= 0, 0 = never give up)");
+        }
+        if (offlineCapacity < 0) {
+            throw new IllegalArgumentException("offlineCapacity: " + offlineCapacity
+                    + " (expected: >= 0, 0 = puts fail while not connected)");
+        }
+        if (offlineMaxBytes < 0) {
+            throw new IllegalArgumentException("offlineMaxBytes: " + offlineMaxBytes + " (expected: >= 0, 0 = no byte limit)");
+        }
+    }
+
+    /** A builder for connecting to {@code address}, holding the defaults for everything else. */
+    public static Builder builder(String address) {
+        return new Builder(address);
+    }
+
+    /** A builder holding this configuration's values. */
+    public Builder toBuilder() {
+        return new Builder(address)
+                .connectTimeout(connectTimeout)
+                .localAddress(localAddress)
+                .writeTimeout(writeTimeout)
+                .readIdleTimeout(readIdleTimeout)
+                .tcpNoDelay(tcpNoDelay)
+                .reconnectDelay(reconnectDelay)
+                .reconnectMultiplier(reconnectMultiplier)
+                .reconnectMaxDelay(reconnectMaxDelay)
+                .reconnectJitter(reconnectJitter)
+                .maxAttempts(maxAttempts)
+                .offlineQueue(offlineCapacity, offlineMaxBytes);
+    }
+
+    /** Mutable builder for {@link ClientConfig}; not thread-safe. */
+    public static final class Builder {
+        private String address;
+        private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private @Nullable InetSocketAddress localAddress;
+        private Duration writeTimeout = ServerConfig.DEFAULT_WRITE_TIMEOUT;
+        private Duration readIdleTimeout = Duration.ZERO;
+        private boolean tcpNoDelay = true;
+        private Duration reconnectDelay = DEFAULT_RECONNECT_DELAY;
+        private double reconnectMultiplier = DEFAULT_RECONNECT_MULTIPLIER;
+        private Duration reconnectMaxDelay = DEFAULT_RECONNECT_MAX_DELAY;
+        private double reconnectJitter = DEFAULT_RECONNECT_JITTER;
+        private int maxAttempts;
+        private int offlineCapacity;
+        private long offlineMaxBytes = DEFAULT_OFFLINE_MAX_BYTES;
+
+        private Builder(String address) {
+            this.address = address;
+        }
+
+        /** See {@link ClientConfig#address()}. */
+        public Builder address(String address) {
+            this.address = address;
+            return this;
+        }
+
+        /** See {@link ClientConfig#connectTimeout()}. */
+        public Builder connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /** See {@link ClientConfig#localAddress()}. */
+        public Builder localAddress(@Nullable InetSocketAddress localAddress) {
+            this.localAddress = localAddress;
+            return this;
+        }
+
+        /** See {@link ClientConfig#writeTimeout()}. */
+        public Builder writeTimeout(Duration writeTimeout) {
+            this.writeTimeout = writeTimeout;
+            return this;
+        }
+
+        /** See {@link ClientConfig#readIdleTimeout()}. */
+        public Builder readIdleTimeout(Duration readIdleTimeout) {
+            this.readIdleTimeout = readIdleTimeout;
+            return this;
+        }
+
+        /** See {@link ClientConfig#tcpNoDelay()}. */
+        public Builder tcpNoDelay(boolean tcpNoDelay) {
+            this.tcpNoDelay = tcpNoDelay;
+            return this;
+        }
+
+        /** See {@link ClientConfig#reconnectDelay()}. */
+        public Builder reconnectDelay(Duration reconnectDelay) {
+            this.reconnectDelay = reconnectDelay;
+            return this;
+        }
+
+        /** See {@link ClientConfig#reconnectMultiplier()}. */
+        public Builder reconnectMultiplier(double reconnectMultiplier) {
+            this.reconnectMultiplier = reconnectMultiplier;
+            return this;
+        }
+
+        /** See {@link ClientConfig#reconnectMaxDelay()}. */
+        public Builder reconnectMaxDelay(Duration reconnectMaxDelay) {
+            this.reconnectMaxDelay = reconnectMaxDelay;
+            return this;
+        }
+
+        /** See {@link ClientConfig#reconnectJitter()}. */
+        public Builder reconnectJitter(double reconnectJitter) {
+            this.reconnectJitter = reconnectJitter;
+            return this;
+        }
+
+        /** See {@link ClientConfig#maxAttempts()}. */
+        public Builder maxAttempts(int maxAttempts) {
+            this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+        /**
+         * Keeps up to {@code capacity} messages and {@code maxBytes} bytes while not connected;
+         * see {@link ClientConfig#offlineCapacity()}. {@code (0, any)} restores fail-fast.
+         */
+        public Builder offlineQueue(int capacity, long maxBytes) {
+            this.offlineCapacity = capacity;
+            this.offlineMaxBytes = maxBytes;
+            return this;
+        }
+
+        /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
+        public ClientConfig build() {
+            return new ClientConfig(address, connectTimeout, localAddress, writeTimeout, readIdleTimeout, tcpNoDelay,
+                    reconnectDelay, reconnectMultiplier, reconnectMaxDelay, reconnectJitter, maxAttempts,
+                    offlineCapacity, offlineMaxBytes);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package io.stcp;
+
+import io.stcp.internal.RealTcpClient;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An outgoing connection that keeps itself up: dials {@link ClientConfig#address()}, runs the
+ * same {@link ConnectionReader}, {@link SenderFactory} and hooks as a {@link TcpServer} does on
+ * each accepted connection, and when the connection ends or cannot be made, dials again after a
+ * back-off ({@link ClientConfig}), until {@link #close()} or {@link ClientConfig#maxAttempts()}
+ * failures in a row.
+ *
+ * <pre>{@code
+ * TcpClient client = TcpClient.create(ClientConfig.builder("chat.example.com:9000").build(),
+ *                 reader, SenderFactory.queue(1024))
+ *         .onConnect(sender -> sender.put(login))          // first thing on every connection
+ *         .onDisconnect((sender, reason) -> log(reason))
+ *         .start();
+ * client.put(message);                                    // on whatever connection is up
+ * }</pre>
+ *
+ * <p><b>Connections.</b> One at a time. Each runs exactly as a server's does — a reader thread and
+ * a send thread, both virtual — and its hooks keep the server's guarantees: {@link #onConnect}
+ * runs on the connection's reader thread before the reader is first called;
+ * {@link #onDisconnect} runs once for every connection whose connect hook ran, after both its loops
+ * have ended, and before the next connection is dialled. The connection is "up" ({@link
+ * #isConnected()}, {@link #sender()}) from just before the reader's first call — once the connect
+ * hook ran and the messages kept while offline were handed to the new sender — until it starts to
+ * close.
+ *
+ * <p><b>Sending.</b> {@link #put(byte[])} and its keyed forms go to the current connection's sender
+ * (its policy applies). While no connection is up they fail at once with
+ * {@link NotConnectedException}, unless {@link ClientConfig#offlineCapacity()} is set: then they are
+ * kept, in order, in a queue bounded by messages and bytes ({@link QueueFullException} beyond
+ * it), and written on the next connection right after its connect hook's messages (so a login
+ * goes first) and before anything put later. Messages a connection had accepted when it broke
+ * are lost with it, as on a server: the client does not replay (counted in that sender's
+ * statistics).
+ *
+ * <p><b>Lifecycle.</b> NEW → {@link #start()} → running (connecting, connected, waiting to
+ * reconnect) → closed, by {@link #close()}, {@link #shutdown(Duration)} or giving up.
+ * {@link #termination()} completes once the client is closed and its last connection has exited:
+ * normally, or exceptionally with a {@link java.net.ConnectException} when it gave up.
+ *
+ * <p><b>Not yet.</b> TLS and {@code unix:} addresses plug in where the server gets them (a
+ * transport layer over the dialled socket; another dialler); this client dials TCP only.
+ *
+ * <p><b>Thread safety.</b> All methods are safe from any thread, hooks included.
+ */
+public interface TcpClient extends AutoCloseable {
+
+    /** Creates a client; nothing is dialled until {@link #start()}. */
+    static TcpClient create(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
+        return new RealTcpClient(config, reader, senderFactory);
+    }
+
+    /** Runs when a connection of the client ends (the server's exit hook, with the reason). */
+    @FunctionalInterface
+    interface DisconnectHook {
+        /**
+         * Handles the end of the connection behind {@code sender}, on its reader thread, once.
+         *
+         * @param reason why it ended, as {@link Connection#closeReason()}
+         */
+        void onDisconnect(Sender sender, CloseReason reason) throws Exception;
+    }
+
+    /** Runs once when the client gives up ({@link ClientConfig#maxAttempts()}). */
+    @FunctionalInterface
+    interface GiveUpHook {
+        /**
+         * Handles the client giving up, on its dialler thread.
+         *
+         * @param attempts the failed attempts in a row
+         * @param lastFailure why the last one failed
+         */
+        void onGiveUp(int attempts, Throwable lastFailure) throws Exception;
+    }
+
+    /**
+     * Sets the hook run when a connection is up (the server's start hook), on its reader thread,
+     * before the reader; {@code null} clears it. A hook that throws is logged at WARN; the
+     * connection carries on. Applies to connections made afterwards.
+     */
+    TcpClient onConnect(@Nullable ConnectionHook hook);
+
+    /** Sets the hook run when a connection ends (the server's exit hook); see {@link #onConnect}. */
+    TcpClient onDisconnect(@Nullable DisconnectHook hook);
+
+    /** Sets the hook run when the client gives up; a hook that throws is logged at WARN. */
+    TcpClient onGiveUp(@Nullable GiveUpHook hook);
+
+    /**
+     * Starts dialling, in the background: returns at once. Failures to connect are retried with
+     * back-off and logged ({@code client.connect.failed}, WARN, at most one line per 10 s with the
+     * number held back).
+     *
+     * @return this client
+     * @throws IllegalStateException if already started or closed
+     */
+    TcpClient start();
+
+    /** Whether a connection is up now. */
+    boolean isConnected();
+
+    /**
+     * Waits until a connection is up.
+     *
+     * @return true if one is up; false on timeout, or if the client is closed or gave up
+     */
+    boolean awaitConnected(Duration timeout) throws InterruptedException;
+
+    /**
+     * The current connection's sender.
+     *
+     * @throws NotConnectedException if no connection is up; the message says whether the client is
+     *     connecting, closed, or gave up
+     */
+    Sender sender();
+
+    /** Sends on the current connection, or keeps the message while offline; see the class comment. */
+    void put(byte[] bytes);
+
+    /** {@link #put(byte[])} with an int key, for a conflating sender ({@link Sender#put(int, byte[])}). */
+    void put(int key, byte[] bytes);
+
+    /** {@link #put(byte[])} with a string key, for a conflating sender ({@link Sender#put(String, byte[])}). */
+    void put(String key, byte[] bytes);
+
+    /** Connections made so far: how many times the connect hook ran. */
+    long connectCount();
+
+    /**
+     * Stops reconnecting and ends the connection at once, discarding what is queued (its exit
+     * hooks run on its own thread) and what the offline queue holds. Cuts a back-off wait or a
+     * connect attempt short. Idempotent, any thread, does not wait: see {@link #termination()}.
+     */
+    @Override
+    void close();
+
+    /**
+     * Closes gracefully: stops reconnecting, lets the current connection write what it has queued
+     * and close ({@link CloseReason#SHUTDOWN}), and waits — at most {@code grace}, plus up to 5 s
+     * if the connection must then be closed by force — for the client to terminate. What the
+     * offline queue holds is discarded (there is no connection to write it to). It waits for the
+     * connection's hooks and reader to finish, so call it from elsewhere; from a hook or the
+     * reader, call {@link #close()}.
+     *
+     * @return true if everything queued was written and the client terminated within {@code grace}
+     */
+    boolean shutdown(Duration grace) throws InterruptedException;
+
+    /**
+     * Completes once the client is closed and its last connection has exited: normally after
+     * {@link #close()} or {@link #shutdown(Duration)}, exceptionally with a
+     * {@link java.net.ConnectException} (its cause the last failure) if it gave up.
+     */
+    CompletableFuture<Void> termination();
+
+    /**
+     * Waits at most {@code timeout} for {@link #termination()}, however it completes.
+     *
+     * @return false on timeout
+     */
+    boolean awaitTermination(Duration timeout) throws InterruptedException;
+}

@@ -1,0 +1,177 @@
+package io.stcp.internal;
+
+import io.stcp.Sender;
+import java.util.AbstractCollection;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Names (user ids, group names) to the registry members bound to them.
+ *
+ * <p>A name's value is sized to its members, since most users have one connection or a few, and
+ * many groups are small: one member is the {@link RealConnectionRegistry.Member} itself (a map
+ * entry is all the binding costs); two to {@value #SMALL} are an array, copied on every change;
+ * more are a concurrent set, which goes back to an array when it shrinks to {@value #SHRINK}
+ * (a set's table never shrinks by itself). A name is in the map exactly while someone is bound to
+ * it.
+ *
+ * <p>Every change of a name's value happens inside {@link ConcurrentHashMap#compute} on that name,
+ * so changes to one name are serialized and an emptied name is removed atomically with its last
+ * member. Readers take the value without locking: a member or an array never changes once
+ * published, and a set is iterated weakly consistently.
+ */
+final class Bindings {
+    /** The largest array; one more member makes a set. */
+    static final int SMALL = 8;
+    /** A set this small goes back to an array. */
+    static final int SHRINK = SMALL / 2;
+
+    private final ConcurrentHashMap<String, Object> names = new ConcurrentHashMap<>();
+
+    /** Binds {@code m} to {@code name}; no effect if it is bound already. */
+    void add(String name, RealConnectionRegistry.Member m) {
+        names.compute(name, (k, v) -> {
+            if (v == null || v == m) {
+                return m;
+            }
+            if (v instanceof RealConnectionRegistry.Member one) {
+                return new RealConnectionRegistry.Member[] {one, m};
+            }
+            if (v instanceof RealConnectionRegistry.Member[] few) {
+                if (indexOf(few, m) >= 0) {
+                    return few;
+                }
+                if (few.length < SMALL) {
+                    RealConnectionRegistry.Member[] more = Arrays.copyOf(few, few.length + 1);
+                    more[few.length] = m;
+                    return more;
+                }
+                Set<RealConnectionRegistry.Member> set = ConcurrentHashMap.newKeySet(2 * SMALL);
+                Collections.addAll(set, few);
+                set.add(m);
+                return set;
+            }
+            members(v).add(m);
+            return v;
+        });
+    }
+
+    /** Unbinds {@code m} from {@code name}; the name goes when its last member does. */
+    void remove(String name, RealConnectionRegistry.Member m) {
+        names.computeIfPresent(name, (k, v) -> {
+            if (v == m) {
+                return null;
+            }
+            if (v instanceof RealConnectionRegistry.Member[] few) {
+                int i = indexOf(few, m);
+                if (i < 0) {
+                    return few;
+                }
+                if (few.length == 2) {
+                    return few[1 - i];
+                }
+                RealConnectionRegistry.Member[] fewer = new RealConnectionRegistry.Member[few.length - 1];
+                System.arraycopy(few, 0, fewer, 0, i);
+                System.arraycopy(few, i + 1, fewer, i, few.length - i - 1);
+                return fewer;
+            }
+            if (v instanceof Set<?>) {
+                Set<RealConnectionRegistry.Member> set = members(v);
+                if (!set.remove(m) || set.size() > SHRINK) {
+                    return set;
+                }
+                RealConnectionRegistry.Member[] few = set.toArray(new RealConnectionRegistry.Member[0]);
+                return few.length == 0 ? null : few.length == 1 ? few[0] : few;
+            }
+            return v;
+        });
+    }
+
+    private static int indexOf(RealConnectionRegistry.Member[] few, RealConnectionRegistry.Member m) {
+        for (int i = 0; i < few.length; i++) {
+            if (few[i] == m) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The value of {@code name} now: null, one member, an array or a set of them; see {@link #iterate}. */
+    @Nullable Object get(String name) {
+        return names.get(name);
+    }
+
+    /** The names bound now: a live, unmodifiable view. */
+    Set<String> names() {
+        return Collections.unmodifiableSet(names.keySet());
+    }
+
+    /** The senders bound to {@code name}: a live, unmodifiable, weakly consistent view. */
+    Collection<Sender> view(String name) {
+        return new AbstractCollection<>() {
+            @Override
+            public Iterator<Sender> iterator() {
+                Iterator<RealConnectionRegistry.Member> it = iterate(names.get(name));
+                return new Iterator<>() {
+                    @Override
+                    public boolean hasNext() {
+                        return it.hasNext();
+                    }
+
+                    @Override
+                    public Sender next() {
+                        return it.next().sender;
+                    }
+                };
+            }
+
+            @Override
+            public int size() {
+                Object v = names.get(name);
+                return v == null ? 0 : v instanceof Set<?> set ? set.size()
+                        : v instanceof RealConnectionRegistry.Member[] few ? few.length : 1;
+            }
+        };
+    }
+
+    /** The members in a value of {@link #get}. */
+    static Iterator<RealConnectionRegistry.Member> iterate(@Nullable Object value) {
+        if (value == null) {
+            return Collections.emptyIterator();
+        }
+        if (value instanceof RealConnectionRegistry.Member one) {
+            return new Iterator<>() {
+                private boolean done;
+
+                @Override
+                public boolean hasNext() {
+                    return !done;
+                }
+
+                @Override
+                public RealConnectionRegistry.Member next() {
+                    if (done) {
+                        throw new NoSuchElementException();
+                    }
+                    done = true;
+                    return one;
+                }
+            };
+        }
+        if (value instanceof RealConnectionRegistry.Member[] few) {
+            return Arrays.asList(few).iterator();
+        }
+        return members(value).iterator();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Set<RealConnectionRegistry.Member> members(Object value) {
+        return (Set<RealConnectionRegistry.Member>) value;
+    }
+}

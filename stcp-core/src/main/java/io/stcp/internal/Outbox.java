@@ -1,0 +1,195 @@
+package io.stcp.internal;
+
+import io.stcp.NotConnectedException;
+import io.stcp.SendException;
+import io.stcp.Sender;
+import io.stcp.SenderClosedException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Where a {@link RealTcpClient}'s puts go: the sender of the connection that is up, else the
+ * offline queue, else nowhere ({@link NotConnectedException}).
+ *
+ * <p><b>States</b> ({@link #state}, guarded by {@link #lock}): NEW (puts fail: not started) → OPEN
+ * (the client runs) → CLOSED (puts fail, the offline queue is emptied). {@link #up} is the sender
+ * of the connection that is up, or null; it is set only under the lock while OPEN.
+ *
+ * <p><b>Order.</b> A connection goes up on its reader thread ({@link #goUp}): the offline queue is
+ * taken under the lock and handed to its sender outside it (waiting for room as the reader's own
+ * puts do), again until the queue is found empty under the lock — and then, in that same locked
+ * step, {@link #up} is set. A put that finds no connection up queues under the lock. So every
+ * message either is in the queue before the hand-over ends, or is put after it: the order of puts
+ * is kept across a reconnection. {@link #up} is cleared by the connection's exit ({@link
+ * #goDown}), by a put that finds its sender closed, and by {@link #close()}.
+ *
+ * <p>No user code runs under the lock: senders are called outside it.
+ */
+final class Outbox {
+    private static final int NEW = 0;
+    private static final int OPEN = 1;
+    private static final int CLOSED = 2;
+    private static final RateLimiter DROPPED_LOG = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition(); // up, or closed
+    private int state = NEW;                                // guarded by lock
+    private final @Nullable OfflineQueue offline;           // guarded by lock; null: fail fast
+    private final AtomicReference<@Nullable Sender> up = new AtomicReference<>();
+    private final Supplier<NotConnectedException> notConnected;
+
+    /**
+     * @param offline the offline queue, or null to fail puts while no connection is up
+     * @param notConnected the exception for a put with nowhere to go; must not take locks of the client
+     */
+    Outbox(@Nullable OfflineQueue offline, Supplier<NotConnectedException> notConnected) {
+        this.offline = offline;
+        this.notConnected = notConnected;
+    }
+
+    /** The client started: puts may queue offline from now on. */
+    void open() {
+        lock.lock();
+        try {
+            if (state == NEW) {
+                state = OPEN;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The client closed: no connection is up any more, the offline queue is emptied; returns how many it held. */
+    int close() {
+        lock.lock();
+        try {
+            state = CLOSED;
+            up.set(null);
+            changed.signalAll();
+            return offline == null ? 0 : offline.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Nullable Sender up() {
+        return up.get();
+    }
+
+    /** Waits until a connection is up; false on timeout or once closed. */
+    boolean awaitUp(Duration timeout) throws InterruptedException {
+        long deadline = Nanos.within(timeout);
+        lock.lock();
+        try {
+            while (up.get() == null && state != CLOSED) {
+                if (deadline == 0) {
+                    changed.await();
+                } else {
+                    long left = Nanos.left(deadline, System.nanoTime());
+                    if (left == 0) {
+                        return false;
+                    }
+                    changed.awaitNanos(left);
+                }
+            }
+            return up.get() != null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A put: to the connection that is up, or into the offline queue, or {@link NotConnectedException}. */
+    void send(@Nullable Object key, byte[] bytes) {
+        Sender s = up.get();
+        if (s != null) {
+            try {
+                put(s, key, bytes);
+                return;
+            } catch (SenderClosedException e) {
+                up.compareAndSet(s, null); // the connection is ending: keep the message offline, or fail
+            }
+        }
+        lock.lock();
+        try {
+            s = up.get();
+            if (s == null) {
+                if (offline == null || state != OPEN) {
+                    throw notConnected.get();
+                }
+                offline.add(key, bytes);
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        put(s, key, bytes); // a connection came up meanwhile
+    }
+
+    /** On the connection's reader thread, before its reader's first call: hands it the offline queue, then makes it the one that is up. */
+    void goUp(Sender s) {
+        while (true) {
+            List<OfflineQueue.Entry> batch;
+            lock.lock();
+            try {
+                if (state != OPEN || s.isClosed()) {
+                    return;
+                }
+                if (offline == null || offline.isEmpty()) {
+                    up.set(s);
+                    changed.signalAll();
+                    return;
+                }
+                batch = offline.takeAll();
+            } finally {
+                lock.unlock();
+            }
+            for (int i = 0; i < batch.size(); i++) {
+                OfflineQueue.Entry e = batch.get(i);
+                try {
+                    put(s, e.key(), e.bytes());
+                } catch (SenderClosedException closed) {
+                    putBack(batch.subList(i, batch.size())); // for the next connection
+                    return;
+                } catch (SendException full) {
+                    long held = DROPPED_LOG.tryAcquire();
+                    if (held >= 0) {
+                        Log.conn(Log.WARN, "client.offline.dropped", s.connection()).addKeyValue("suppressed", held)
+                                .addKeyValue("error", full.getMessage()).log();
+                    }
+                }
+            }
+        }
+    }
+
+    /** The connection of {@code s} is ending. */
+    void goDown(Sender s) {
+        up.compareAndSet(s, null);
+    }
+
+    private void putBack(List<OfflineQueue.Entry> rest) {
+        lock.lock();
+        try {
+            if (state == OPEN && offline != null) {
+                offline.putBack(rest);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static void put(Sender s, @Nullable Object key, byte[] bytes) {
+        if (key == null) {
+            s.put(bytes);
+        } else if (key instanceof Integer i) {
+            s.put(i.intValue(), bytes);
+        } else {
+            s.put((String) key, bytes);
+        }
+    }
+}

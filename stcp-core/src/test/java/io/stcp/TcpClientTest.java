@@ -1,0 +1,325 @@
+package io.stcp;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.stcp.testing.Echo;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+/** The reconnecting client against real servers on loopback: 4-byte length-prefixed frames, echoed. */
+class TcpClientTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    private final BlockingQueue<String> received = new LinkedBlockingQueue<>();
+    private final List<TcpServer> servers = new ArrayList<>();
+    private TcpClient client;
+
+    /** The client's reader: collects every frame the server sends. */
+    private final ConnectionReader collect = (sender, conn) -> received.add(new String(conn.readBytes(conn.readInt()), UTF_8));
+
+    @AfterEach
+    void stop() throws Exception {
+        if (client != null) {
+            client.close();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+        }
+        for (TcpServer s : servers) {
+            Echo.stop(s);
+        }
+    }
+
+    private TcpServer echoServer(String address) throws Exception {
+        TcpServer s = TcpServer.create(ServerConfig.builder().address(address).build(), Echo.READER,
+                SenderFactory.queue(1024)).start();
+        servers.add(s);
+        return s;
+    }
+
+    private static ClientConfig.Builder fastReconnect(String address) {
+        return ClientConfig.builder(address).reconnectDelay(Duration.ofMillis(5)).reconnectMaxDelay(Duration.ofMillis(50));
+    }
+
+    private static byte[] frame(String text) {
+        return Echo.frame(text.getBytes(UTF_8));
+    }
+
+    private String next() throws InterruptedException {
+        String s = received.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(s).as("a frame within %s", WAIT).isNotNull();
+        return s;
+    }
+
+    /** A loopback port nobody listens on (as long as nobody else takes it meanwhile). */
+    private static int deadPort() throws Exception {
+        try (ServerSocketChannel ch = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            return ((InetSocketAddress) ch.getLocalAddress()).getPort();
+        }
+    }
+
+    @Test
+    void runsAServerStyleReaderSenderAndHooksOnItsConnection() throws Exception {
+        TcpServer server = echoServer("127.0.0.1:0");
+        List<String> events = new CopyOnWriteArrayList<>();
+        CountDownLatch disconnected = new CountDownLatch(1);
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort()).build(), collect,
+                        SenderFactory.queue(64))
+                .onConnect(s -> {
+                    events.add("connect");
+                    s.put(frame("hello")); // a login would go here
+                })
+                .onDisconnect((s, reason) -> {
+                    events.add("disconnect " + reason);
+                    disconnected.countDown();
+                })
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        assertThat(next()).isEqualTo("hello");
+        client.put(frame("a"));
+        client.sender().put(frame("b"));
+        assertThat(next()).isEqualTo("a");
+        assertThat(next()).isEqualTo("b");
+        assertThat(client.connectCount()).isEqualTo(1);
+        assertThatThrownBy(client::start).isInstanceOf(IllegalStateException.class);
+
+        client.close();
+        assertThat(client.awaitTermination(WAIT)).isTrue();
+        assertThat(disconnected.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(events).containsExactly("connect", "disconnect CLOSED");
+        assertThat(client.isConnected()).isFalse();
+        assertThatThrownBy(client::sender).isInstanceOf(NotConnectedException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> client.put(frame("late"))).isInstanceOf(NotConnectedException.class);
+    }
+
+    @Test
+    void reconnectsWhenTheServerIsKilledAndRestartedOnTheSamePortAndTrafficResumes() throws Exception {
+        TcpServer first = echoServer("127.0.0.1:0");
+        int port = first.address().getPort();
+        BlockingQueue<CloseReason> disconnects = new LinkedBlockingQueue<>();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).build(), collect, SenderFactory.queue(64))
+                .onDisconnect((s, reason) -> disconnects.add(reason))
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(frame("before"));
+        assertThat(next()).isEqualTo("before");
+
+        Echo.stop(first); // the server goes away: the connection ends, then connects fail for a while
+        servers.remove(first);
+        assertThat(disconnects.poll(10, TimeUnit.SECONDS)).isNotNull();
+        assertThatThrownBy(() -> client.put(frame("lost"))).isInstanceOf(NotConnectedException.class);
+
+        echoServer("127.0.0.1:" + port); // back on the same port
+        Awaitility.await().atMost(WAIT).until(() -> client.connectCount() == 2 && client.isConnected());
+        client.put(frame("after"));
+        assertThat(next()).isEqualTo("after");
+    }
+
+    @Test
+    void whileOfflineMessagesWaitInABoundedQueueAndFollowTheConnectHooksMessages() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(3, 0).build(), collect,
+                        SenderFactory.queue(64))
+                .onConnect(s -> s.put(frame("login")))
+                .start();
+        client.put(frame("a"));
+        client.put(1, frame("b"));
+        client.put("k", frame("c"));
+        assertThatThrownBy(() -> client.put(frame("d"))).isInstanceOf(QueueFullException.class)
+                .hasMessageContaining("offline queue full");
+        assertThatThrownBy(client::sender).isInstanceOf(NotConnectedException.class);
+
+        echoServer("127.0.0.1:" + port);
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(frame("e"));
+        assertThat(List.of(next(), next(), next(), next(), next())).containsExactly("login", "a", "b", "c", "e");
+    }
+
+    @Test
+    void anOfflineQueueLargerThanTheSendersIsWrittenAsTheSenderDrains() throws Exception {
+        int port = deadPort();
+        int n = 500;
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), collect,
+                        SenderFactory.queue(8))
+                .start();
+        for (int i = 0; i < n; i++) {
+            client.put(frame("m" + i));
+        }
+        echoServer("127.0.0.1:" + port);
+        for (int i = 0; i < n; i++) {
+            assertThat(next()).isEqualTo("m" + i);
+        }
+    }
+
+    @Test
+    void failsFastWhileNotConnectedByDefault() throws Exception {
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + deadPort()).reconnectDelay(Duration.ofHours(1))
+                        .reconnectMaxDelay(Duration.ofHours(1)).build(), collect, SenderFactory.queue(8));
+        assertThatThrownBy(() -> client.put(frame("x"))).isInstanceOf(NotConnectedException.class)
+                .hasMessageContaining("not started");
+        client.start();
+        assertThatThrownBy(() -> client.put(frame("x"))).isInstanceOf(NotConnectedException.class)
+                .hasMessageContaining("not connected to 127.0.0.1:");
+        assertThat(client.awaitConnected(Duration.ofMillis(50))).isFalse();
+    }
+
+    @Test
+    void givesUpAfterMaxAttemptsFailuresInARow() throws Exception {
+        AtomicInteger attempts = new AtomicInteger();
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + deadPort()).maxAttempts(3).offlineQueue(10, 0).build(),
+                        collect, SenderFactory.queue(8))
+                .onGiveUp((n, failure) -> {
+                    attempts.set(n);
+                    last.set(failure);
+                })
+                .start();
+        client.put(frame("kept until the client gives up"));
+        assertThat(client.awaitTermination(WAIT)).isTrue();
+        assertThat(attempts).hasValue(3);
+        assertThat(last.get()).isInstanceOf(ConnectException.class);
+        assertThatThrownBy(() -> client.termination().get()).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(ConnectException.class).hasMessageContaining("after 3 failed attempts");
+        assertThatThrownBy(() -> client.put(frame("x"))).isInstanceOf(NotConnectedException.class)
+                .hasMessageContaining("gave up");
+        assertThat(client.awaitConnected(WAIT)).isFalse();
+    }
+
+    @Test
+    void noThreadOrSocketLeaksAfterAThousandReconnects() throws Exception {
+        // The server ends every connection at once; the client comes straight back, a thousand times.
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(Sender::close)
+                .start();
+        servers.add(server);
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                        .reconnectDelay(Duration.ofNanos(1)).reconnectMultiplier(1.0).reconnectJitter(0).build(),
+                        collect, SenderFactory.queue(8))
+                .start();
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10))
+                .until(() -> client.connectCount() >= 1_000);
+        client.close();
+        assertThat(client.awaitTermination(WAIT)).isTrue();
+        // LeakCheck then fails the test if a thread or a socket of the thousand connections is left.
+    }
+
+    /** Close lands at a different moment of a reconnect storm each time: connecting, running, backing off. */
+    @RepeatedTest(20)
+    void closeAtAnyMomentOfAReconnectStormTerminatesAndLeavesNothing() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(Sender::close)
+                .start();
+        servers.add(server);
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                        .reconnectDelay(Duration.ofNanos(1)).reconnectMultiplier(1.0).build(), collect, SenderFactory.queue(8))
+                .start();
+        int connects = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 20);
+        Awaitility.await().atMost(WAIT).pollInterval(Duration.ofMillis(1)).until(() -> client.connectCount() >= connects);
+        client.close();
+        assertThat(client.awaitTermination(WAIT)).isTrue();
+        assertThat(client.termination()).isCompleted();
+        assertThat(client.isConnected()).isFalse();
+    }
+
+    @Test
+    void shutdownWritesWhatIsQueuedThenCloses() throws Exception {
+        AtomicInteger frames = new AtomicInteger();
+        CountDownLatch peerClosed = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (s, c) -> {
+                    c.readBytes(c.readInt());
+                    frames.incrementAndGet();
+                }, SenderFactory.queue(8))
+                .onConnectionExit(s -> peerClosed.countDown())
+                .start();
+        servers.add(server);
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort()).build(), collect,
+                SenderFactory.queue(1000)).start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        for (int i = 0; i < 1000; i++) {
+            client.put(frame("m" + i));
+        }
+        assertThat(client.shutdown(WAIT)).isTrue();
+        assertThat(peerClosed.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(frames).hasValue(1000);
+        assertThat(client.termination()).isCompleted();
+    }
+
+    @Test
+    void aConnectAttemptEndsAtTheConnectTimeout() throws Exception {
+        // A listener that never accepts, its accept queue full: the kernel drops further SYNs.
+        try (ServerSocketChannel full = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 1)) {
+            List<java.nio.channels.SocketChannel> queued = new ArrayList<>();
+            try {
+                for (int i = 0; i < 8; i++) {
+                    java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open();
+                    ch.configureBlocking(false);
+                    ch.connect(full.getLocalAddress());
+                    queued.add(ch);
+                }
+                AtomicReference<Throwable> last = new AtomicReference<>();
+                long start = System.nanoTime();
+                client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + ((InetSocketAddress) full.getLocalAddress()).getPort())
+                                .connectTimeout(Duration.ofMillis(200)).maxAttempts(1).build(), collect, SenderFactory.queue(8))
+                        .onGiveUp((n, failure) -> last.set(failure))
+                        .start();
+                assertThat(client.awaitTermination(WAIT)).isTrue();
+                assertThat(last.get()).isInstanceOf(java.net.SocketTimeoutException.class);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(200))
+                        .isLessThan(WAIT);
+            } finally {
+                for (java.nio.channels.SocketChannel ch : queued) {
+                    ch.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void bindsTheLocalAddressItIsGiven() throws Exception {
+        AtomicReference<String> peer = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(s -> peer.set(((InetSocketAddress) s.connection().remoteAddress()).getHostString()))
+                .start();
+        servers.add(server);
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                        .localAddress(new InetSocketAddress("127.0.0.2", 0)).build(), collect, SenderFactory.queue(8))
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        assertThat(peer.get()).isEqualTo("127.0.0.2");
+    }
+
+    @Test
+    void configurationIsValidatedNamingTheField() {
+        assertThatThrownBy(() -> ClientConfig.builder("localhost:0").build()).hasMessageContaining("address");
+        assertThatThrownBy(() -> ClientConfig.builder("localhost").build()).hasMessageContaining("address");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectDelay(Duration.ZERO).build())
+                .hasMessageContaining("reconnectDelay");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMultiplier(0.5).build())
+                .hasMessageContaining("reconnectMultiplier");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMaxDelay(Duration.ofMillis(1)).build())
+                .hasMessageContaining("reconnectMaxDelay");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectJitter(1.5).build())
+                .hasMessageContaining("reconnectJitter");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").maxAttempts(-1).build()).hasMessageContaining("maxAttempts");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").offlineQueue(-1, 0).build())
+                .hasMessageContaining("offlineCapacity");
+        ClientConfig c = ClientConfig.builder("h:1").maxAttempts(3).offlineQueue(5, 10).build();
+        assertThat(c.toBuilder().build()).isEqualTo(c);
+    }
+}

@@ -1,0 +1,419 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.OverflowPolicy;
+import io.stcp.QueueSender;
+import io.stcp.SendResult;
+import io.stcp.Sender;
+import io.stcp.testing.SocketPair;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The registry on its own: members added and removed as a server would, senders with no send loop
+ * running, so a queue holds exactly what was put into it and fullness is deterministic.
+ */
+class RealConnectionRegistryTest {
+    private final RealConnectionRegistry registry = new RealConnectionRegistry();
+    private final List<SocketPair> pairs = new ArrayList<>();
+
+    @AfterEach
+    void closePairs() throws Exception {
+        for (SocketPair p : pairs) {
+            p.close();
+        }
+    }
+
+    private QueueSender sender(QueueSender.Options options) throws Exception {
+        SocketPair p = SocketPair.open();
+        pairs.add(p);
+        return io.stcp.QueueSenderTesting.holdWrites(options.build(p.server)); // nothing is written: queues fill
+    }
+
+    private QueueSender member(QueueSender.Options options) throws Exception {
+        QueueSender s = sender(options);
+        registry.add(s);
+        return s;
+    }
+
+    private static long id(Sender s) {
+        return s.connection().id();
+    }
+
+    @Test
+    void sendsCountAcceptedFullAndClosedRecipientsWithoutThrowing() throws Exception {
+        QueueSender ok = member(QueueSender.options().capacity(8));
+        QueueSender full = member(QueueSender.options().capacity(1));
+        QueueSender closed = member(QueueSender.options().capacity(8));
+        QueueSender outsider = sender(QueueSender.options().capacity(8)); // never registered
+        for (Sender s : List.of(ok, full, closed)) {
+            assertThat(registry.joinGroup(s, "room")).isTrue();
+        }
+        assertThat(registry.joinGroup(outsider, "room")).isFalse();
+        full.put(new byte[] {0});
+        closed.close();
+
+        byte[] message = {1, 2, 3};
+        SendResult r = registry.sendToGroup("room", message);
+
+        assertThat(r).isEqualTo(new SendResult(1, 1, 1, 0, 0));
+        assertThat(r.refused()).isEqualTo(2);
+        assertThat(r.recipients()).isEqualTo(3);
+        assertThat(ok.stats().pendingMessages()).isEqualTo(1);
+        assertThat(outsider.stats().pendingMessages()).isZero();
+        assertThat(registry.sendToGroup("nobody", message)).isEqualTo(SendResult.NONE);
+        assertThat(registry.broadcast(message)).isEqualTo(new SendResult(1, 1, 1, 0, 0));
+        assertThat(registry.sendTo(id(ok), message)).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+        assertThat(registry.sendTo(id(outsider), message)).isEqualTo(SendResult.NONE);
+    }
+
+    @Test
+    void aSenderThatThrowsSomethingElseIsCountedAsFailedAndTheOthersStillGetTheMessage() throws Exception {
+        QueueSender ok = member(QueueSender.options());
+        QueueSender inner = sender(QueueSender.options());
+        Sender broken = new Sender() {
+            @Override
+            public io.stcp.Connection connection() {
+                return inner.connection();
+            }
+
+            @Override
+            public void put(byte[] bytes) {
+                throw new IllegalStateException("a bug in a custom sender");
+            }
+
+            @Override
+            public int close() {
+                return inner.close();
+            }
+
+            @Override
+            public boolean isClosed() {
+                return inner.isClosed();
+            }
+        };
+        registry.add(broken);
+        assertThat(registry.broadcast(new byte[] {7})).isEqualTo(new SendResult(1, 0, 0, 1, 0));
+        assertThat(ok.stats().pendingMessages()).isEqualTo(1);
+    }
+
+    @Test
+    void usersHaveManyConnectionsAndAConnectionOneUser() throws Exception {
+        QueueSender phone = member(QueueSender.options());
+        QueueSender desktop = member(QueueSender.options());
+        QueueSender bob = member(QueueSender.options());
+        assertThat(registry.bindUser(phone, "alice")).isTrue();
+        assertThat(registry.bindUser(desktop, "alice")).isTrue();
+        assertThat(registry.bindUser(bob, "alice")).isTrue();
+        assertThat(registry.bindUser(bob, "bob")).isTrue(); // moves bob's connection from alice to bob
+
+        assertThat(registry.user("alice")).containsExactlyInAnyOrder(phone, desktop);
+        assertThat(registry.user("bob")).containsExactly(bob);
+        assertThat(registry.userOf(bob)).isEqualTo("bob");
+        assertThat(registry.users()).containsExactlyInAnyOrder("alice", "bob");
+        assertThat(registry.sendToUser("alice", new byte[] {1}).accepted()).isEqualTo(2);
+        assertThat(bob.stats().pendingMessages()).isZero();
+
+        assertThat(registry.unbindUser(phone)).isTrue();
+        assertThat(registry.unbindUser(phone)).isFalse();
+        assertThat(registry.user("alice")).containsExactly(desktop);
+        registry.remove(id(desktop));
+        assertThat(registry.users()).containsExactly("bob");
+        assertThat(registry.user("alice")).isEmpty();
+        assertThat(registry.connections()).containsExactlyInAnyOrder(phone, bob);
+        assertThat(registry.connection(id(bob))).isSameAs(bob);
+        assertThat(registry.connection(id(desktop))).isNull();
+    }
+
+    @Test
+    void groupsAreJoinedAndLeftAndVanishWithTheirLastMember() throws Exception {
+        QueueSender a = member(QueueSender.options());
+        QueueSender b = member(QueueSender.options());
+        assertThat(registry.joinGroup(a, "x")).isTrue();
+        assertThat(registry.joinGroup(a, "x")).isFalse();
+        assertThat(registry.joinGroup(a, "y")).isTrue();
+        assertThat(registry.joinGroup(b, "x")).isTrue();
+        assertThat(registry.groupsOf(a)).containsExactlyInAnyOrder("x", "y");
+        assertThat(registry.group("x")).containsExactlyInAnyOrder(a, b).hasSize(2);
+        assertThat(registry.groups()).containsExactlyInAnyOrder("x", "y");
+
+        assertThat(registry.leaveGroup(a, "x")).isTrue();
+        assertThat(registry.leaveGroup(a, "x")).isFalse();
+        assertThat(registry.groupsOf(a)).containsExactly("y");
+        assertThat(registry.leaveGroup(a, "y")).isTrue();
+        assertThat(registry.groups()).containsExactly("x");
+        assertThat(registry.leaveGroup(b, "x")).isTrue();
+        assertThat(registry.groups()).isEmpty();
+        assertThat(registry.group("x")).isEmpty();
+    }
+
+    /** A name holds one member, then an array of a few, then a set, and shrinks back: every step looks the same from outside. */
+    @Test
+    void aGroupGrowsFromOneMemberToManyAndShrinksBackReachingExactlyItsMembers() throws Exception {
+        List<QueueSender> all = new ArrayList<>();
+        for (int i = 0; i < 3 * Bindings.SMALL; i++) {
+            all.add(member(QueueSender.options().capacity(1).overflow(OverflowPolicy.DROP_OLDEST)));
+        }
+        List<QueueSender> in = new ArrayList<>();
+        for (QueueSender s : all) {
+            assertThat(registry.joinGroup(s, "g")).isTrue();
+            in.add(s);
+            assertGroupIs(in);
+        }
+        for (QueueSender s : List.copyOf(all)) {
+            assertThat(registry.leaveGroup(s, "g")).isTrue();
+            in.remove(s);
+            assertGroupIs(in);
+        }
+        assertThat(registry.groups()).isEmpty();
+    }
+
+    private void assertGroupIs(List<QueueSender> members) {
+        assertThat(registry.group("g")).containsExactlyInAnyOrderElementsOf(members).hasSize(members.size());
+        assertThat(registry.sendToGroup("g", new byte[] {1}).accepted()).isEqualTo(members.size());
+        if (!members.isEmpty()) {
+            assertThat(registry.groups()).containsExactly("g");
+        }
+    }
+
+    @Test
+    void keyedSendsConflatePerConnectionAndShareOneArray() throws Exception {
+        QueueSender a = member(QueueSender.options().conflating(true));
+        QueueSender b = member(QueueSender.options().conflating(true));
+        registry.joinGroup(a, "quotes");
+        registry.joinGroup(b, "quotes");
+        b.put("IBM", new byte[] {0}); // b already holds an older IBM quote
+        byte[] first = {1};
+        byte[] latest = {2};
+        assertThat(registry.sendToGroup("quotes", "IBM", first).accepted()).isEqualTo(2);
+        assertThat(registry.sendToGroup("quotes", "IBM", latest).accepted()).isEqualTo(2);
+        assertThat(registry.sendToGroup("quotes", 7, latest).accepted()).isEqualTo(2); // int keys: their own space
+        registry.sendTo(id(a), "IBM", latest);
+
+        assertThat(a.stats().pendingMessages()).isEqualTo(2); // "IBM" and 7
+        assertThat(b.stats().pendingMessages()).isEqualTo(2);
+        assertThat(a.stats().conflated()).isEqualTo(2);
+        assertThat(b.stats().conflated()).isEqualTo(2);
+        // what each queue holds is the caller's array itself, not a copy
+        assertThat(drain(a)).containsExactly(latest, latest);
+        assertThat(drain(b)).containsExactly(latest, latest);
+    }
+
+    /** What the send loop would take next from {@code s}'s queue, without writing it. */
+    private static List<byte[]> drain(QueueSender s) throws Exception {
+        java.lang.reflect.Field f = QueueSender.class.getDeclaredField("queue");
+        f.setAccessible(true);
+        SendQueue q = (SendQueue) f.get(s);
+        Object[] out = new Object[16];
+        int n = q.drain(out, Long.MAX_VALUE, 1024);
+        List<byte[]> taken = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            taken.add((byte[]) out[i]);
+        }
+        return taken;
+    }
+
+    @Test
+    void aFanoutServesRecipientsWithRoomFirstAndWaitsForBlockedOnesTogetherNotOneAfterAnother() throws Exception {
+        Duration block = Duration.ofMillis(400);
+        List<QueueSender> blocked = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(block));
+            s.put(new byte[] {0});
+            blocked.add(s);
+        }
+        QueueSender free = member(QueueSender.options());
+
+        long start = System.nanoTime();
+        SendResult r = registry.broadcast(new byte[] {1});
+        long elapsed = System.nanoTime() - start;
+
+        assertThat(r).isEqualTo(new SendResult(1, 4, 0, 0, 0));
+        assertThat(free.stats().pendingMessages()).isEqualTo(1);
+        // Each blocked recipient waited its 400ms, all in the same window: one after another would be 1,600ms.
+        assertThat(elapsed).isGreaterThanOrEqualTo(block.toNanos());
+        assertThat(Duration.ofNanos(elapsed)).isLessThan(Duration.ofMillis(1_500));
+    }
+
+    @Test
+    void aRecipientWithRoomHasTheMessageWhileTheFanoutStillWaitsForABlockedOne() throws Exception {
+        QueueSender blocked = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK)
+                .blockTimeout(Duration.ofSeconds(60)));
+        blocked.put(new byte[] {0});
+        QueueSender free = member(QueueSender.options());
+        AtomicReference<SendResult> result = new AtomicReference<>();
+        Thread fanout = Thread.ofVirtual().start(() -> result.set(registry.broadcast(new byte[] {1})));
+
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> free.stats().pendingMessages() == 1);
+        assertThat(fanout.isAlive()).as("still waiting for room in the blocked queue").isTrue();
+        blocked.close(); // wakes the waiting put: the recipient is now closed
+        fanout.join(Duration.ofSeconds(10));
+        assertThat(fanout.isAlive()).isFalse();
+        assertThat(result.get()).isEqualTo(new SendResult(1, 0, 1, 0, 0));
+    }
+
+    @Test
+    void aBlockTimeoutOfZeroDoesNotWaitInAFanoutEither() throws Exception {
+        QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ZERO));
+        s.put(new byte[] {0});
+        assertThat(registry.broadcast(new byte[] {1})).isEqualTo(new SendResult(0, 1, 0, 0, 0));
+    }
+
+    @Test
+    void dropOldestAndCloseConnectionApplyAsInAPut() throws Exception {
+        QueueSender dropping = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.DROP_OLDEST));
+        QueueSender closing = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.CLOSE_CONNECTION));
+        dropping.put(new byte[] {0});
+        closing.put(new byte[] {0});
+        assertThat(registry.broadcast(new byte[] {1})).isEqualTo(new SendResult(1, 1, 0, 0, 0));
+        assertThat(dropping.stats().dropped()).isEqualTo(1);
+        assertThat(closing.isClosed()).isTrue();
+        assertThat(closing.connection().closeReason()).isEqualTo(io.stcp.CloseReason.SLOW_CONSUMER);
+    }
+
+    @Test
+    void removingAConnectionRemovesEveryBindingAndLaterBindsAreRefused() throws Exception {
+        QueueSender s = member(QueueSender.options());
+        registry.bindUser(s, "alice");
+        registry.joinGroup(s, "a");
+        registry.joinGroup(s, "b");
+        registry.remove(id(s));
+        registry.remove(id(s)); // no effect
+
+        assertThat(registry.users()).isEmpty();
+        assertThat(registry.groups()).isEmpty();
+        assertThat(registry.connectionCount()).isZero();
+        assertThat(registry.bindUser(s, "alice")).isFalse();
+        assertThat(registry.joinGroup(s, "a")).isFalse();
+        assertThat(registry.userOf(s)).isNull();
+        assertThat(registry.groupsOf(s)).isEmpty();
+    }
+
+    /**
+     * Binds race with the removal of their connection, from several threads at once, many times:
+     * whatever the interleaving, nothing is left bound once the removal and the binders are done.
+     */
+    @RepeatedTest(5)
+    void bindsRacingWithTheRemovalNeverLeaveAStaleBinding() throws Exception {
+        QueueSender s = sender(QueueSender.options());
+        int binders = 3;
+        for (int round = 0; round < 200; round++) {
+            registry.add(s);
+            CountDownLatch go = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < binders; t++) {
+                int seed = t;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    await(go);
+                    // Bind until the removal wins: each bind lands before it (and is undone) or is refused.
+                    for (int i = 0; ; i++) {
+                        boolean bound = (i + seed) % 3 == 0 ? registry.bindUser(s, "user" + (i % 4))
+                                : registry.joinGroup(s, "group" + (i % 5));
+                        if ((i + seed) % 7 == 0) {
+                            registry.leaveGroup(s, "group" + (i % 5));
+                        }
+                        if (!bound && registry.connection(id(s)) == null) {
+                            return;
+                        }
+                    }
+                }));
+            }
+            go.countDown();
+            if (ThreadLocalRandom.current().nextBoolean()) {
+                Thread.onSpinWait();
+            }
+            registry.remove(id(s));
+            for (Thread t : threads) {
+                t.join(TimeUnit.SECONDS.toMillis(10));
+                assertThat(t.isAlive()).isFalse();
+            }
+            assertThat(registry.users()).as("round %d", round).isEmpty();
+            assertThat(registry.groups()).as("round %d", round).isEmpty();
+            assertThat(registry.connectionCount()).isZero();
+        }
+    }
+
+    @Test
+    void concurrentBindsLeavesAndSendsWhileConnectionsComeAndGoLeaveNothingBehind() throws Exception {
+        List<QueueSender> senders = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            senders.add(sender(QueueSender.options().overflow(OverflowPolicy.DROP_OLDEST).capacity(4)));
+        }
+        for (QueueSender s : senders) {
+            registry.add(s);
+        }
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                ThreadLocalRandom r = ThreadLocalRandom.current();
+                try {
+                    while (System.nanoTime() < end) {
+                        QueueSender s = senders.get(r.nextInt(senders.size()));
+                        String g = "g" + r.nextInt(8);
+                        switch (r.nextInt(8)) {
+                            case 0 -> registry.joinGroup(s, g);
+                            case 1 -> registry.leaveGroup(s, g);
+                            case 2 -> registry.bindUser(s, "u" + r.nextInt(4));
+                            case 3 -> registry.unbindUser(s);
+                            case 4 -> registry.sendToGroup(g, new byte[] {1});
+                            case 5 -> registry.sendToUser("u" + r.nextInt(4), "k", new byte[] {2});
+                            case 6 -> {
+                                registry.remove(id(s));
+                                registry.add(s); // the connection "comes back" (same id, a new member)
+                            }
+                            default -> {
+                                SendResult res = registry.broadcast(new byte[] {3});
+                                assertThat(res.refused()).isZero(); // DROP_OLDEST: room is always made
+                                for (Sender x : registry.group(g)) {
+                                    assertThat(x).isNotNull();
+                                }
+                            }
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        assertThat(failure.get()).isNull();
+        for (QueueSender s : senders) {
+            // the bindings each member reports are exactly the names that list it
+            for (String g : registry.groupsOf(s)) {
+                assertThat(registry.group(g)).contains(s);
+            }
+            String u = registry.userOf(s);
+            if (u != null) {
+                assertThat(registry.user(u)).contains(s);
+            }
+        }
+        for (QueueSender s : senders) {
+            registry.remove(id(s));
+        }
+        assertThat(registry.users()).isEmpty();
+        assertThat(registry.groups()).isEmpty();
+        assertThat(registry.connections()).isEmpty();
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.stcp.ClientConfig;
+import io.stcp.ConnectionReader;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.DoubleSupplier;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/** The client's back-off, resolution and closing through its seams: the resolver, the sleeper, the random source. */
+class RealTcpClientTest {
+    private static final ConnectionReader READ_FRAMES = (s, c) -> c.readBytes(c.readInt());
+    private static final Dialer.Resolver UNKNOWN = (host, port) -> {
+        throw new UnknownHostException(host);
+    };
+
+    private static RealTcpClient client(ClientConfig config, Dialer.Resolver resolver, AcceptLoop.Sleeper sleeper,
+                                        DoubleSupplier random) {
+        return new RealTcpClient(config, READ_FRAMES, SenderFactory.queue(8), resolver, sleeper, random, List.of());
+    }
+
+    @Test
+    void backOffGrowsByTheMultiplierUpToTheMaximumShortenedByItsJitterAndGivesUpAfterMaxAttempts() throws Exception {
+        List<Long> sleeps = new CopyOnWriteArrayList<>();
+        double[] u = {0.0, 0.5, 0.999, 0.25, 0.0, 0.75, 0.1};
+        AtomicInteger draws = new AtomicInteger();
+        ClientConfig config = ClientConfig.builder("example.invalid:9000").reconnectDelay(Duration.ofMillis(100))
+                .reconnectMultiplier(2.0).reconnectMaxDelay(Duration.ofSeconds(1)).reconnectJitter(0.5).maxAttempts(7).build();
+        RealTcpClient c = client(config, UNKNOWN, sleeps::add, () -> u[draws.getAndIncrement()]);
+        AtomicInteger gaveUpAfter = new AtomicInteger();
+        c.onGiveUp((n, e) -> gaveUpAfter.set(n)).start();
+        assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+
+        long ms = 1_000_000;
+        // base 100, 200, 400, 800, 1000 (capped), 1000; each × (1 - 0.5 × u)
+        assertThat(sleeps).containsExactly(100 * ms, 150 * ms, (long) (400 * ms - 400 * ms * 0.5 * 0.999), 700 * ms,
+                1000 * ms, 625 * ms);
+        assertThat(gaveUpAfter).hasValue(7); // the 7th failure gives up without sleeping again
+        assertThat(c.termination()).isCompletedExceptionally();
+    }
+
+    @Test
+    void everyWaitLiesWithinItsJitterBoundsAndNeverAboveTheMaximum() throws Exception {
+        List<Long> sleeps = new CopyOnWriteArrayList<>();
+        SplittableRandom random = new SplittableRandom(42);
+        ClientConfig config = ClientConfig.builder("example.invalid:9000").reconnectDelay(Duration.ofMillis(10))
+                .reconnectMultiplier(1.5).reconnectMaxDelay(Duration.ofMillis(500)).reconnectJitter(0.3).maxAttempts(60).build();
+        RealTcpClient c = client(config, UNKNOWN, sleeps::add, random::nextDouble);
+        c.start();
+        assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+
+        assertThat(sleeps).hasSize(59);
+        double base = 10e6;
+        for (long sleep : sleeps) {
+            assertThat((double) sleep).isBetween(base * 0.7 - 1, base);
+            base = Math.min(500e6, base * 1.5);
+        }
+        assertThat(sleeps.subList(20, 59)).allSatisfy(s -> assertThat(s).isBetween(350_000_000L, 500_000_000L));
+        // the jitter really varies the waits
+        assertThat(sleeps.stream().distinct().count()).isGreaterThan(50);
+    }
+
+    @Test
+    void theHostIsResolvedAgainOnEveryAttempt() throws Exception {
+        TcpServer first = Echo.start();
+        TcpServer second = Echo.start();
+        AtomicInteger resolutions = new AtomicInteger();
+        CountDownLatch firstUp = new CountDownLatch(1);
+        // "DNS" points at the first server until it goes away, then at the second
+        Dialer.Resolver dns = (host, port) -> {
+            resolutions.incrementAndGet();
+            return new InetSocketAddress("127.0.0.1",
+                    (first.termination().isDone() ? second : first).address().getPort());
+        };
+        AtomicInteger onSecond = new AtomicInteger();
+        second.onConnectionStart(s -> onSecond.incrementAndGet());
+        ClientConfig config = ClientConfig.builder("chat.example:9000").reconnectDelay(Duration.ofMillis(1))
+                .reconnectMaxDelay(Duration.ofMillis(5)).build();
+        RealTcpClient c = client(config, dns, AcceptLoop.Sleeper.REAL, () -> 0.5);
+        try {
+            c.onConnect(s -> firstUp.countDown()).start();
+            assertThat(firstUp.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(resolutions).hasValue(1);
+            Echo.stop(first);
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> onSecond.get() == 1 && c.isConnected());
+            assertThat(resolutions.get()).isGreaterThanOrEqualTo(2);
+            assertThat(c.connectCount()).isEqualTo(2);
+        } finally {
+            c.close();
+            assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+            Echo.stop(second);
+        }
+    }
+
+    @Test
+    void closeDuringABackOffWaitReturnsPromptly() throws Exception {
+        CountDownLatch sleeping = new CountDownLatch(1);
+        AcceptLoop.Sleeper sleeper = nanos -> {
+            sleeping.countDown();
+            AcceptLoop.Sleeper.REAL.sleep(nanos);
+        };
+        ClientConfig config = ClientConfig.builder("example.invalid:9000").reconnectDelay(Duration.ofHours(1))
+                .reconnectMaxDelay(Duration.ofHours(1)).build();
+        RealTcpClient c = client(config, UNKNOWN, sleeper, () -> 0.0);
+        c.start();
+        assertThat(sleeping.await(10, TimeUnit.SECONDS)).isTrue(); // in a one-hour back-off wait now
+
+        long start = System.nanoTime();
+        c.close();
+        assertThat(c.awaitTermination(Duration.ofSeconds(5))).isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        assertThat(c.termination()).isCompleted(); // closed, not gave up
+    }
+
+    @Test
+    void backOffArithmeticStaysWithinBounds() {
+        Backoff b = new Backoff(100, 3.0, 1000, 1.0);
+        assertThat(b.next(0)).isEqualTo(100);
+        assertThat(b.next(100)).isEqualTo(300);
+        assertThat(b.next(900)).isEqualTo(1000);
+        assertThat(b.next(1000)).isEqualTo(1000);
+        assertThat(b.jittered(1000, 0.0)).isEqualTo(1000);
+        assertThat(b.jittered(1000, 0.999999)).isEqualTo(1);
+        Backoff huge = new Backoff(Long.MAX_VALUE / 4, 10.0, Long.MAX_VALUE / 2, 0.0);
+        assertThat(huge.next(huge.next(0))).isEqualTo(Long.MAX_VALUE / 2);
+        assertThat(new Backoff(7, 1.0, 7, 0.2).next(7)).isEqualTo(7);
+        assertThat((double) new Backoff(10, 2, 10, 0.2).jittered(10_000, 0.5)).isCloseTo(9_000, within(1.0));
+    }
+}

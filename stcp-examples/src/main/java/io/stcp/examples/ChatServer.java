@@ -1,0 +1,144 @@
+package io.stcp.examples;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import io.stcp.ConnectionRegistry;
+import io.stcp.SendResult;
+import io.stcp.Sender;
+import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import io.stcp.TcpServer;
+import io.stcp.framing.DelimiterEncoder;
+import io.stcp.framing.DelimiterReader;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.TreeSet;
+
+/**
+ * A chat server with rooms, on a {@link ConnectionRegistry}: each connection is bound to its nick
+ * (a user: the same nick may be connected from several places) and to the rooms it joined
+ * (groups). Lines of text, one command each:
+ *
+ * <pre>
+ *   /nick NAME            who you are (first)          /rooms        the rooms that have members
+ *   /join ROOM            enter a room                 /who ROOM     who is in it
+ *   /leave ROOM           leave it
+ *   /say ROOM TEXT        to everyone in the room, you included
+ *   /whisper NICK TEXT    to every connection of NICK
+ * </pre>
+ *
+ * Replies and messages are lines too: {@code [room] nick: text}, {@code [whisper] nick: text},
+ * {@code * nick joined room}, {@code * nick left room}, and {@code ! why} for a refused command.
+ * When a connection ends, every room it was in is told that it left. Lines are at most 4096 bytes
+ * and a connection is in at most {@value #MAX_ROOMS} rooms.
+ */
+public final class ChatServer implements AutoCloseable {
+    private static final DelimiterEncoder LINES = DelimiterEncoder.lines();
+    /** Rooms one connection may be in: a peer chooses them, so the server bounds them. */
+    static final int MAX_ROOMS = 32;
+
+    private final ConnectionRegistry registry;
+    private final TcpServer server;
+
+    private ChatServer(ServerConfig config) throws IOException {
+        DelimiterReader reader = DelimiterReader.builder().lines().maxLength(4096).build(this::onLine);
+        // snippet:start registry-setup
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        TcpServer server = TcpServer.create(config, reader, SenderFactory.queue(1024))
+                .registry(registry)               // connections in, with their bindings out after the exit hook
+                .onConnectionExit(this::onExit)   // ...which still sees them: tell the rooms who left
+                .start();
+        // snippet:end
+        this.registry = registry;
+        this.server = server;
+    }
+
+    /** A chat server listening on {@code config}'s address, started. */
+    public static ChatServer start(ServerConfig config) throws IOException {
+        return new ChatServer(config);
+    }
+
+    static byte[] line(String text) {
+        return LINES.encode(text.getBytes(UTF_8));
+    }
+
+    private void onLine(Sender me, byte[] bytes) {
+        String[] w = new String(bytes, UTF_8).split(" ", 3);
+        String nick = registry.userOf(me);
+        String arg = w.length > 1 ? w[1] : "";
+        String text = w.length > 2 ? w[2] : "";
+        if (!w[0].equals("/nick") && nick == null) {
+            me.put(line("! who are you? /nick NAME first"));
+            return;
+        }
+        if (arg.isEmpty() && !w[0].equals("/rooms")) {
+            me.put(line("! " + w[0] + " needs an argument"));
+            return;
+        }
+        if (w[0].equals("/join") && registry.groupsOf(me).size() >= MAX_ROOMS) { // peers pick rooms: bound them
+            me.put(line("! at most " + MAX_ROOMS + " rooms"));
+            return;
+        }
+        switch (w[0]) {
+            // snippet:start registry
+            case "/nick" -> registry.bindUser(me, arg);      // a user: one nick, any number of connections
+            case "/join" -> {
+                if (registry.joinGroup(me, arg)) {            // a group: a room
+                    registry.sendToGroup(arg, line("* " + nick + " joined " + arg));
+                }
+            }
+            case "/say" -> registry.sendToGroup(arg, line("[" + arg + "] " + nick + ": " + text));
+            case "/whisper" -> {
+                SendResult r = registry.sendToUser(arg, line("[whisper] " + nick + ": " + text));
+                if (r.accepted() == 0) {                     // nobody of that name, or all full or closing
+                    me.put(line("! " + arg + " is not here"));
+                }
+            }
+            // snippet:end
+            case "/leave" -> {
+                if (registry.leaveGroup(me, arg)) {
+                    registry.sendToGroup(arg, line("* " + nick + " left " + arg));
+                }
+            }
+            case "/rooms" -> me.put(line("rooms: " + String.join(" ", new TreeSet<>(registry.groups()))));
+            case "/who" -> {
+                TreeSet<String> nicks = new TreeSet<>();
+                for (Sender s : registry.group(arg)) {
+                    String n = registry.userOf(s);
+                    nicks.add(n == null ? "?" : n);
+                }
+                me.put(line("in " + arg + ": " + String.join(" ", nicks)));
+            }
+            default -> me.put(line("! unknown command " + w[0]));
+        }
+    }
+
+    /** An exit hook still sees the connection's bindings: tell its rooms. The registry drops them right after. */
+    private void onExit(Sender me) {
+        String nick = registry.userOf(me);
+        for (String room : registry.groupsOf(me)) {
+            registry.sendToGroup(room, line("* " + nick + " left " + room));
+        }
+    }
+
+    public InetSocketAddress address() {
+        return server.address();
+    }
+
+    /** The registry, for tests and counters. */
+    public ConnectionRegistry registry() {
+        return registry;
+    }
+
+    public TcpServer server() {
+        return server;
+    }
+
+    /** Closes the server and waits (10 s at most) for its connections' exit hooks. */
+    @Override
+    public void close() throws Exception {
+        server.close();
+        server.awaitTermination(Duration.ofSeconds(10));
+    }
+}

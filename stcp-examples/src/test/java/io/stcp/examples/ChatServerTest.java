@@ -1,0 +1,93 @@
+package io.stcp.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.ServerConfig;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+class ChatServerTest {
+
+    /** Lines from the server until {@code wanted}; fails after 10 s. */
+    private static void expect(BlockingQueue<String> lines, String wanted) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (String line; (line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) != null; ) {
+            if (line.equals(wanted)) {
+                return;
+            }
+        }
+        throw new AssertionError("no line \"" + wanted + "\" within 10s");
+    }
+
+    @Test
+    void roomsWhispersToEveryConnectionOfANickAndGoodbyesOnExit() throws Exception {
+        BlockingQueue<String> phone = new LinkedBlockingQueue<>();
+        BlockingQueue<String> desktop = new LinkedBlockingQueue<>();
+        BlockingQueue<String> bob = new LinkedBlockingQueue<>();
+        try (ChatServer server = ChatServer.start(ServerConfig.builder().address("127.0.0.1:0").build())) {
+            String address = "127.0.0.1:" + server.address().getPort();
+            try (ChatClient alicePhone = new ChatClient(address, "alice", phone::add);
+                 ChatClient aliceDesktop = new ChatClient(address, "alice", desktop::add);
+                 ChatClient b = new ChatClient(address, "bob", bob::add)) {
+                alicePhone.join("lobby");
+                b.join("lobby");
+                expect(phone, "* bob joined lobby");
+                b.whisper("alice", "on both?");
+                expect(phone, "[whisper] bob: on both?");
+                expect(desktop, "[whisper] bob: on both?");
+                b.whisper("carol", "hello?");
+                expect(bob, "! carol is not here");
+                b.send("/who lobby");
+                expect(bob, "in lobby: alice bob");
+                assertThat(server.registry().user("alice")).hasSize(2);
+
+                alicePhone.client().close(); // gone without a word: the room hears it from the exit hook
+                expect(bob, "* alice left lobby");
+                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.registry().user("alice").size() == 1);
+                assertThat(server.registry().group("lobby")).hasSize(1);
+            }
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.registry().connectionCount() == 0);
+            assertThat(server.registry().users()).isEmpty();
+            assertThat(server.registry().groups()).isEmpty();
+        }
+    }
+
+    @Test
+    void commandsNeedANickAndAnArgument() throws Exception {
+        try (ChatServer server = ChatServer.start(ServerConfig.builder().address("127.0.0.1:0").build());
+             Socket s = new Socket("127.0.0.1", server.address().getPort())) {
+            s.setSoTimeout(10_000);
+            OutputStream out = s.getOutputStream();
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            out.write("/join lobby\n/nick carol\n/join\n/frobnicate x\n/join lobby\n/rooms\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(in.readLine()).isEqualTo("! who are you? /nick NAME first");
+            assertThat(in.readLine()).isEqualTo("! /join needs an argument");
+            assertThat(in.readLine()).isEqualTo("! unknown command /frobnicate");
+            assertThat(in.readLine()).isEqualTo("* carol joined lobby");
+            assertThat(in.readLine()).isEqualTo("rooms: lobby");
+            StringBuilder joins = new StringBuilder();
+            for (int i = 1; i <= ChatServer.MAX_ROOMS; i++) {
+                joins.append("/join r").append(i).append('\n');
+            }
+            out.write(joins.toString().getBytes(StandardCharsets.UTF_8));
+            for (int i = 1; i < ChatServer.MAX_ROOMS; i++) {
+                assertThat(in.readLine()).isEqualTo("* carol joined r" + i);
+            }
+            assertThat(in.readLine()).isEqualTo("! at most " + ChatServer.MAX_ROOMS + " rooms");
+        }
+    }
+
+    @Test
+    void theDemoChatsThroughAServerRestart() {
+        assertThat(Main.run("chat", "demo")).isZero();
+    }
+}
