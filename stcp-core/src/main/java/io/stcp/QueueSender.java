@@ -62,7 +62,8 @@ public final class QueueSender implements Sender {
     private final AtomicLong written = new AtomicLong();
     private final AtomicLong discarded = new AtomicLong();
     private final String drainerName;
-    private volatile int lost; // messages of the batch a failed write left unwritten
+    /** Messages discarded (for any reason) and not yet returned by {@link #close()} or {@link #closeAfterFlush}. */
+    private final java.util.concurrent.atomic.AtomicInteger unreported = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean held; // holdWrites(): a test holds the write token
 
     static {
@@ -128,7 +129,7 @@ public final class QueueSender implements Sender {
             connection.write(ByteBuffer.wrap(bytes));
             written.incrementAndGet();
         } catch (IOException e) {
-            discarded.incrementAndGet();
+            discard(1);
             close();
             throw new SenderClosedException("connection failed while writing: " + e.getMessage());
         } finally {
@@ -227,9 +228,9 @@ public final class QueueSender implements Sender {
             Threads.start(drainerName, this::drainLoop);
         } catch (Throwable t) {
             // No thread (out of memory, say): nothing can be written, so the connection ends.
-            int n = discardQueue();
+            discardQueue();
             connection.close(CloseReason.FAILED);
-            throw new SenderClosedException("cannot start the send thread (" + t + "); " + n + " messages discarded");
+            throw new SenderClosedException("cannot start the send thread (" + t + "); the queue is discarded");
         }
     }
 
@@ -241,27 +242,38 @@ public final class QueueSender implements Sender {
     }
 
     private QueueFullException slowConsumer(SlowConsumerException e) {
-        discarded.addAndGet(e.discarded());
+        discard(e.discarded());
         if (closed.compareAndSet(false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
         }
         return new QueueFullException("slow consumer: send queue full, connection closed");
     }
 
+    /**
+     * Closes the queue and the connection, discarding what is queued.
+     *
+     * @return how many accepted messages were discarded and not reported before: by this call,
+     *     or earlier when a write failed (every discarded message is reported once, by a close)
+     */
     @Override
     public int close() {
-        int n = discardQueue();
+        discardQueue();
         if (closed.compareAndSet(false, true)) {
             connection.close();
         }
-        return n;
+        return unreported.getAndSet(0);
     }
 
     /** Closes the queue, counting what it still held. */
-    private int discardQueue() {
-        int n = queue.close();
-        discarded.addAndGet(n);
-        return n;
+    private void discardQueue() {
+        discard(queue.close());
+    }
+
+    private void discard(int n) {
+        if (n > 0) {
+            discarded.addAndGet(n);
+            unreported.addAndGet(n);
+        }
     }
 
     /**
@@ -271,28 +283,34 @@ public final class QueueSender implements Sender {
      * too, and the connection closes. Whatever is not written within {@code timeout} is discarded
      * and counted. Must not be called from the send thread.
      *
-     * @return how many accepted messages were not written: discarded at the deadline, or lost
-     *     with a batch when the peer reset the connection; 0 when everything was written
+     * @return how many accepted messages were not written and not reported before: discarded at the
+     *     deadline, or lost with a batch when the peer reset the connection (even before this call);
+     *     0 when everything was written
      */
     @Override
     public int closeAfterFlush(Duration timeout) {
-        return connection.closeGracefully(timeout, this::drain) + close();
+        connection.closeGracefully(timeout, this::drain);
+        return close();
     }
 
-    /** The sender's part of a graceful close: stop, and wait for the send loop to write what is queued. */
+    /**
+     * The sender's part of a graceful close: stop, and wait for the send thread to write what is
+     * queued; at the deadline, discard the rest and close the socket under a blocked write. What
+     * is discarded is reported by {@link #close()}.
+     */
     private int drain(Duration timeout) {
         queue.closeGracefully();
-        if (awaitWritten(Nanos.within(timeout))) {
-            // written: everything, or up to a failed write that lost its batch and closed the queue
-            return lost + discardQueue();
+        if (!awaitWritten(Nanos.within(timeout))) {
+            discardQueue();
+            connection.close();
+            awaitWritten(Nanos.within(FAILED_WRITE_GRACE)); // the failed write counts its batch
         }
-        int n = close(); // the deadline: discard the rest and close the socket under a blocked write
-        return awaitWritten(Nanos.within(FAILED_WRITE_GRACE)) ? n + lost : n;
+        return unreported.get();
     }
 
     private boolean awaitWritten(long deadlineNanos) {
         try {
-            return queue.awaitWritten(deadlineNanos); // a failed write sets lost before it closes the queue
+            return queue.awaitWritten(deadlineNanos); // a failed write counts its batch before it closes the queue
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -376,8 +394,7 @@ public final class QueueSender implements Sender {
             // Messages taken for this batch but not (fully) written are lost with the connection.
             int unwritten = unwritten(batch, n, buffers, arrays);
             written.addAndGet(n - unwritten);
-            discarded.addAndGet(unwritten);
-            lost = unwritten;
+            discard(unwritten);
             discardQueue(); // gives the token back too: the queue is closed
             connection.close(Ends.classifySend(e));
         }

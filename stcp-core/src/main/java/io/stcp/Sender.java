@@ -124,8 +124,10 @@ public interface Sender {
      * Closes the sender and the connection now, discarding whatever is still queued.
      * Idempotent, any thread, never throws.
      *
-     * @return how many queued messages this call discarded (0 on later calls); a non-zero count is
-     *     also logged
+     * @return how many accepted messages were discarded and not reported by an earlier call —
+     *     by this close, or before it (a write that failed) — so that every message a sender could
+     *     not write is reported once; 0 on later calls. The connection's {@code conn.exit} line
+     *     carries the count
      */
     int close();
 

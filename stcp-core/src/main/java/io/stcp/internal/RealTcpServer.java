@@ -357,6 +357,7 @@ public final class RealTcpServer implements TcpServer {
         stopListening();
         long deadline = Nanos.within(grace);
         List<Thread> flushers = new ArrayList<>();
+        long discardedBefore = stats().discarded(); // stcp's senders count every message they could not write
         AtomicBoolean discarded = new AtomicBoolean(); // some connection could not write everything
         for (RealConnectionRunner runner : connections.values()) {
             flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
@@ -376,7 +377,7 @@ public final class RealTcpServer implements TcpServer {
             t.join(Nanos.remaining(joinDeadline));
         }
         // The flushers close at the deadline, so connections may have exited "in time" by force.
-        return drained && !discarded.get();
+        return drained && !discarded.get() && stats().discarded() == discardedBefore;
     }
 
     /** Waits for termination until {@code deadline} (0 = none); false on timeout or accept failure. */
