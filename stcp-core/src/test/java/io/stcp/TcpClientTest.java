@@ -301,6 +301,8 @@ class TcpClientTest {
                         .localAddress(new InetSocketAddress("127.0.0.2", 0)).build(), collect, SenderFactory.queue(8))
                 .start();
         assertThat(client.awaitConnected(WAIT)).isTrue();
+        // the client is connected once the kernel accepted; the server's start hook may run a little later
+        Awaitility.await().atMost(WAIT).until(() -> peer.get() != null);
         assertThat(peer.get()).isEqualTo("127.0.0.2");
     }
 
