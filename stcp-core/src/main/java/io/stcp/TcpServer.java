@@ -3,6 +3,7 @@ package io.stcp;
 import io.stcp.internal.RealTcpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 
@@ -50,6 +51,15 @@ public interface TcpServer extends AutoCloseable {
     /**
      * Binds and starts accepting (Go: {@code Run}).
      *
+     * <p>On a Unix socket ({@code "unix:PATH"}) binding creates the socket file. A file already at
+     * the path is handled so: if it is not a socket, it is left alone and start fails; if it is a
+     * socket nobody listens on (left behind by a process that died), it is removed and replaced;
+     * if a server listens on it, start fails — unless {@link ServerConfig#reusePort()} is set,
+     * which atomically renames the new socket over it, so new clients reach this server while the
+     * old one keeps the connections it has (a restart without downtime). With
+     * {@link ServerConfig#unixSocketPermissions()} the file gets its permissions before it appears
+     * under its name. {@link #close()} removes the file, unless another server has replaced it since.
+     *
      * @return this server
      * @throws java.net.BindException if the address cannot be bound
      * @throws IllegalStateException if already started or closed
@@ -57,11 +67,22 @@ public interface TcpServer extends AutoCloseable {
     TcpServer start() throws IOException;
 
     /**
-     * The bound address, with the real port when port 0 was asked for (Go: {@code Address}).
+     * The bound TCP address, with the real port when port 0 was asked for (Go: {@code Address}).
+     *
+     * @throws IllegalStateException before {@link #start()}, or if the server listens on a Unix
+     *     socket (see {@link #localAddress()})
+     */
+    InetSocketAddress address();
+
+    /**
+     * The bound address of either kind: an {@link InetSocketAddress} (as {@link #address()}) or a
+     * {@link java.net.UnixDomainSocketAddress} with the path clients connect to.
      *
      * @throws IllegalStateException before {@link #start()}
      */
-    InetSocketAddress address();
+    default SocketAddress localAddress() {
+        return address();
+    }
 
     /**
      * Live connections now (Go: {@code ConnCount}): a connection counts from its accept until its
@@ -71,11 +92,32 @@ public interface TcpServer extends AutoCloseable {
      */
     int connectionCount();
 
-    /** Connections accepted and run so far. */
+    /**
+     * Connections accepted and run so far. With the PROXY protocol on, a connection counts once its
+     * header shows a client (or, in optional mode, that it has none): health checks and refused
+     * headers are not counted.
+     */
     long acceptedCount();
 
-    /** Connections refused because {@link ServerConfig#maxConn()} was reached. */
+    /**
+     * Connections refused so far, for every reason: {@link ServerConfig#maxConn()}, the
+     * {@link ServerConfig#ipLimits()}, the {@link ServerConfig#proxyProtocol()} checks.
+     */
     long rejectedCount();
+
+    /** Connections refused so far for {@code reason}. */
+    default long rejectedCount(RejectReason reason) {
+        return reason == RejectReason.MAX_CONN ? rejectedCount() : 0;
+    }
+
+    /**
+     * Health checks seen so far: connections whose PROXY protocol header was LOCAL (see
+     * {@link ProxyProtocol}). They are closed after the header and not counted in
+     * {@link #acceptedCount()}.
+     */
+    default long healthCheckCount() {
+        return 0;
+    }
 
     /**
      * Stops listening and ends every live connection, discarding what their senders still queue;
@@ -98,6 +140,21 @@ public interface TcpServer extends AutoCloseable {
      *     the accept loop gave up
      */
     boolean shutdown(Duration grace) throws InterruptedException;
+
+    /**
+     * Stops listening and waits up to {@code timeout} for the connections to end by themselves,
+     * touching none of them: the first half of a restart without downtime. With
+     * {@link ServerConfig#reusePort()} another server already listens on the port, and new
+     * clients go there, while the clients of this one finish what they are doing and leave.
+     * Whatever is still connected at the timeout is left running: follow with
+     * {@link #shutdown(Duration)}, which then closes it gracefully (and returns at once if nothing
+     * is left). Safe from any thread; after {@link #close()} it just waits.
+     *
+     * @return true if every connection ended within {@code timeout} (the server has then terminated)
+     */
+    default boolean drain(Duration timeout) throws InterruptedException {
+        throw new UnsupportedOperationException("drain");
+    }
 
     /**
      * Completes once, when the server is closed and all connections have exited: normally after

@@ -5,9 +5,12 @@ import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.Durations;
 import io.stcp.MetaInfo;
+import io.stcp.PeerCredentials;
+import io.stcp.ProxyHeader;
 import io.stcp.WriteTimeoutException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -15,6 +18,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -32,9 +36,14 @@ public final class RealConnection implements Connection {
     private volatile Transport transport;   // replaced once, by openLayers, before the connection is shared
     private final ConnectionInput input;
     private final ConnectionContext context;
-    private final SocketAddress remoteAddress;
-    private final SocketAddress localAddress;
+    private volatile SocketAddress remoteAddress; // the client's once a PROXY header named it
+    private volatile SocketAddress localAddress;
     private volatile MetaInfo metaInfo;
+    private volatile ProxyHeader proxyHeader;     // set once, by the PROXY layer, before the connection is shared
+    private volatile SocketAddress proxiedBy;
+    private volatile PeerCredentials peerCredentials;
+    /** The address counted by the server's per-address limits, to release at exit; null if none. */
+    volatile InetAddress limitedAddress;
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
@@ -55,6 +64,7 @@ public final class RealConnection implements Connection {
         this.channel = channel;
         this.context = context;
         this.transport = readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
+                : UnixSockets.isUnix(channel) ? new PolledTransport(channel)
                 : new BlockingTransport(channel, context.sweeper(), this::writeDeadlinePassed);
         this.input = new ConnectionInput(transport, readiness != null, context.budget(),
                 context.firstFrameTimeoutNanos(), context.frameTimeoutNanos(), closing::inputEnded);
@@ -152,6 +162,51 @@ public final class RealConnection implements Connection {
     @Override
     public SocketAddress localAddress() {
         return localAddress;
+    }
+
+    /** Sets the local address a Unix socket server's clients connect to (the channel knows the name it was bound under). */
+    void localAddress(SocketAddress address) {
+        localAddress = address;
+    }
+
+    @Override
+    public Optional<SocketAddress> proxiedBy() {
+        return Optional.ofNullable(proxiedBy);
+    }
+
+    @Override
+    public Optional<ProxyHeader> proxyHeader() {
+        return Optional.ofNullable(proxyHeader);
+    }
+
+    /**
+     * The PROXY layer read {@code header}: the client's address (if it names one) becomes the
+     * remote address and, while the metadata is still the default, the metadata's address.
+     */
+    void proxied(ProxyHeader header) {
+        SocketAddress socketPeer = remoteAddress;
+        proxyHeader = header;
+        if (header.isLocal()) {
+            return;
+        }
+        proxiedBy = socketPeer;
+        SocketAddress client = header.source().orElse(null);
+        if (client != null) {
+            remoteAddress = client;
+            if (metaInfo instanceof BasicMetaInfo) {
+                metaInfo = new BasicMetaInfo(HostPort.format(client));
+            }
+        }
+    }
+
+    @Override
+    public Optional<PeerCredentials> peerCredentials() {
+        PeerCredentials c = peerCredentials;
+        if (c == null && UnixSockets.isUnix(channel)) {
+            c = UnixSockets.peerCredentials(channel);
+            peerCredentials = c;
+        }
+        return Optional.ofNullable(c);
     }
 
     @Override
