@@ -45,7 +45,7 @@ import java.util.function.UnaryOperator;
  * {@link #live} with a compare-and-set that refuses to go past {@code maxConn}, so the count never
  * reads above the limit, not even for a moment; each connection gives its slot back after its
  * exit hooks, and a connection that never started gives it back at once. A connection registered
- * after {@link #close()} has walked {@link #connections} sees {@link #closed} and exits at once
+ * after {@link #close()} has walked {@link #connections} sees {@link #endingConnections} and exits at once
  * (both are volatile/CHM writes made before the other side reads them).
  *
  * <p>Admission, on the accept thread before anything is spent on a connection: a peer outside the
@@ -81,6 +81,8 @@ public final class RealTcpServer implements TcpServer {
     private IpGate gate;                        // set by start(), before the accept thread starts; null: no limits
     private ConnectionContext context;          // set by start(), before the accept thread starts
     private volatile boolean closed;
+    /** Set by close() and shutdown() before they walk the connections; not by drain(), which leaves them be. */
+    private volatile boolean endingConnections;
     private volatile boolean acceptEnded;
     private volatile AcceptException acceptFailure;
 
@@ -205,6 +207,7 @@ public final class RealTcpServer implements TcpServer {
                     throw new UnsupportedOperationException("reusePort: SO_REUSEPORT is not supported on this platform");
                 }
                 ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                MigrateCheck.warnIfOff(config.address());
             }
             ch.bind(bindAddress, config.effectiveBacklog());
             return ch;
@@ -356,7 +359,7 @@ public final class RealTcpServer implements TcpServer {
             accepted.incrementAndGet(); // else once its PROXY header shows a client
         }
         connections.put(id, runner);
-        if (closed) {
+        if (endingConnections) {
             runner.exit(CloseReason.SHUTDOWN);
         }
         try {
@@ -481,6 +484,7 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public void close() {
         stopListening();
+        endingConnections = true;
         for (RealConnectionRunner runner : connections.values()) {
             runner.exit(CloseReason.SHUTDOWN);
         }
@@ -497,6 +501,7 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
         stopListening();
+        endingConnections = true;
         long deadline = Nanos.within(grace);
         List<Thread> flushers = new ArrayList<>();
         AtomicBoolean discarded = new AtomicBoolean(); // some connection could not write everything
