@@ -31,6 +31,9 @@ import java.util.Objects;
  * ({@link TcpServer#rejectedCount(RejectReason)}) and logged at WARN ({@code server.reject}) at
  * most once per 10 s per reason with the number held back. No hook runs for it.
  *
+ * <p>A connection holds its {@link ServerConfig#maxConn()} slot from the accept, while its header
+ * is read too; {@link TcpServer#acceptedCount()} counts it once the header shows a client.
+ *
  * <p><b>Health checks.</b> A header by which the proxy speaks for itself is a health check: a
  * LOCAL header (version 2), or a version 1 header whose client is the connection's own source,
  * address and port — what HAProxy's checks send with {@code send-proxy}, since version 1 has no

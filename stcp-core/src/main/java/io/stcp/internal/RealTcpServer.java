@@ -158,8 +158,10 @@ public final class RealTcpServer implements TcpServer {
                         : unix.path().getFileName().toString();
                 Sweeper sweeper = new Sweeper("stcp-sweeper-" + name);
                 gate = config.ipLimits().isEnabled() ? new IpGate(config.ipLimits(), sweeper, nanoClock) : null;
-                List<TransportLayer> layers = config.proxyProtocol().isEnabled()
-                        ? List.of(new ProxyProtocolLayer(config.proxyProtocol(), new ProxiedClients())) : List.of();
+                List<TransportLayer> layers = new ArrayList<>();
+                if (config.proxyProtocol().isEnabled()) {
+                    layers.add(new ProxyProtocolLayer(config.proxyProtocol(), new ProxiedClients())); // first: next to the socket
+                }
                 context = ConnectionContext.of(config, sweeper, new InboundBudget(config.effectiveInboundBudget()), source,
                         new ExitLog(System::nanoTime), layers);
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
