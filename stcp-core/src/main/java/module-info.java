@@ -3,10 +3,10 @@
  * virtual thread per connection, and queues replies on the connection's {@link io.stcp.Sender}.
  *
  * <p>Exports the API ({@code io.stcp}) and the framing helpers ({@code io.stcp.framing}); the
- * machinery in {@code io.stcp.internal} is exported only to stcp's native transport, which
- * provides a {@code ReadinessSource}.
+ * machinery in {@code io.stcp.internal} is exported only to stcp's own modules: the native
+ * transport, which provides a {@code ReadinessSource}, and the test kit.
  */
-@SuppressWarnings("module") // io.stcp.epoll, the target of the qualified export, is built after this module
+@SuppressWarnings("module") // the targets of the qualified export are built after this module
 module io.stcp {
     requires transitive org.slf4j;
     requires jdk.net; // SO_PEERCRED: the credentials of a Unix socket's peer
@@ -15,7 +15,7 @@ module io.stcp {
 
     exports io.stcp;
     exports io.stcp.framing;
-    exports io.stcp.internal to io.stcp.epoll;
+    exports io.stcp.internal to io.stcp.epoll, io.stcp.test;
 
     uses io.stcp.internal.ReadinessSource;
 }

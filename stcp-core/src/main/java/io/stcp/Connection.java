@@ -59,6 +59,12 @@ public interface Connection {
     SocketAddress remoteAddress();
 
     /**
+     * The peer's address as text, the way Go prints it and stcp logs it: {@code 127.0.0.1:9000},
+     * {@code [::1]:9000} (the JDK's {@code toString()} gives {@code /127.0.0.1:9000}).
+     */
+    String remoteAddressText();
+
+    /**
      * The address of the proxy that relayed this connection with a PROXY protocol header (the
      * socket's peer), or empty for a direct connection. See {@link ServerConfig#proxyProtocol()}.
      */
@@ -96,6 +102,18 @@ public interface Connection {
     /** Replaces the metadata; any type, any time, any thread. */
     void metaInfo(MetaInfo metaInfo);
 
+    /** The value stored under {@code key}, or {@code null}. Any thread. */
+    <T> T attribute(AttributeKey<T> key);
+
+    /** Stores {@code value} under {@code key}; {@code null} removes it. Any thread. */
+    <T> void attribute(AttributeKey<T> key, T value);
+
+    /**
+     * The value stored under {@code key}, storing {@code initial}'s value first if there is none
+     * (atomically: two threads get the same value).
+     */
+    <T> T attributeIfAbsent(AttributeKey<T> key, java.util.function.Supplier<? extends T> initial);
+
     // ---- reads: reader thread only ----
 
     /**
@@ -128,6 +146,19 @@ public interface Connection {
         }
         return n;
     }
+
+    /**
+     * Reads one line of text or protocol header — a step inside a reader for protocols that mix
+     * lines with binary payloads (RESP, HTTP/1, SMTP, memcached): bytes up to a {@code \n}, which
+     * is not returned, nor a {@code \r} right before it. Memory follows the bytes received.
+     *
+     * @param maxLength the most bytes the line may have, terminator excluded (positive)
+     * @return the line, or {@code null} at end of stream before its first byte
+     * @throws io.stcp.framing.FrameTooLongException if no {@code \n} comes within {@code maxLength}
+     *     bytes (+ the terminator); the rest of that line is left unread
+     * @throws java.io.EOFException at end of stream in the middle of a line
+     */
+    byte[] readLine(int maxLength) throws IOException;
 
     /** Reads exactly {@code b.length} bytes. */
     default void readFully(byte[] b) throws IOException {

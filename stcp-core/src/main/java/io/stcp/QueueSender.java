@@ -1,21 +1,25 @@
 package io.stcp;
 
 import io.stcp.internal.Nanos;
+import io.stcp.internal.Ends;
+import io.stcp.internal.KeyedBatch;
 import io.stcp.internal.SendQueue;
+import io.stcp.internal.SlowConsumerException;
+import io.stcp.internal.Threads;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A sender with a FIFO queue (Go: {@code QSender}): puts return at once, the send thread writes
- * everything queued with one gathering write per batch, in order.
+ * A sender with a FIFO queue (Go: {@code QSender}): puts return at once, and a send thread writes
+ * everything queued with one gathering write per batch, in order. The send thread runs only while
+ * there is something to write: the first put into an empty queue starts it, and it ends when it has
+ * written the queue empty, so an idle connection holds no thread for sending.
  *
  * <p>Limits and policies are set through {@link #options()}: capacity in messages (default
  * {@value Options#DEFAULT_CAPACITY}), bytes (default {@value Options#DEFAULT_MAX_BYTES}, 4 MiB),
@@ -53,10 +57,11 @@ public final class QueueSender implements Sender {
     private final boolean writeInline;
     private final boolean readerBackpressure;
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final CountDownLatch loopDone = new CountDownLatch(1);
     private final AtomicLong written = new AtomicLong();
     private final AtomicLong discarded = new AtomicLong();
+    private final String drainerName;
     private volatile int lost; // messages of the batch a failed write left unwritten
+    private volatile boolean held; // holdWrites(): a test holds the write token
 
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
@@ -64,6 +69,7 @@ public final class QueueSender implements Sender {
                 this::readerPatienceNanos);
         this.writeInline = o.writeInline;
         this.readerBackpressure = o.readerBackpressure;
+        this.drainerName = "stcp-conn-" + connection.id() + "-send";
     }
 
     /** A sender with a FIFO queue of {@code capacity} messages (Go: {@code NewQSendConnHandler}). */
@@ -99,11 +105,7 @@ public final class QueueSender implements Sender {
             writeInline(bytes);
             return;
         }
-        try {
-            queue.put(bytes, patient());
-        } catch (SendQueue.SlowConsumer e) {
-            throw slowConsumer(e);
-        }
+        offer(() -> queue.put(bytes, patient()));
     }
 
     /**
@@ -122,8 +124,19 @@ public final class QueueSender implements Sender {
             close();
             throw new SenderClosedException("connection failed while writing: " + e.getMessage());
         } finally {
-            queue.releaseInline();
+            if (queue.releaseInline()) {
+                startDrainer(); // messages queued behind this one
+            }
         }
+    }
+
+    /** One message of several arrays, queued without a copy and written with the same gathering write. */
+    @Override
+    public void putParts(byte[]... parts) {
+        for (byte[] p : parts) {
+            Objects.requireNonNull(p, "part");
+        }
+        offer(() -> queue.putParts(parts.clone(), patient()));
     }
 
     @Override
@@ -142,26 +155,58 @@ public final class QueueSender implements Sender {
     @Override
     public void putAllIntKeyed(List<IntKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAllInt(messages, patient()));
+        offer(() -> queue.putAll(KeyedBatch.ofInt(messages), patient()));
     }
 
     @Override
     public void putAllStringKeyed(List<StringKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAllString(messages, patient()));
+        offer(() -> queue.putAll(KeyedBatch.ofString(messages), patient()));
     }
 
-    /** A queue operation that may find a slow consumer. */
+    /** A queue operation that may find a slow consumer; true if a drainer must be started. */
     @FunctionalInterface
     private interface QueueOp {
-        void run() throws SendQueue.SlowConsumer;
+        boolean run() throws SlowConsumerException;
     }
 
     private void offer(QueueOp op) {
+        boolean startDrainer;
         try {
-            op.run();
-        } catch (SendQueue.SlowConsumer e) {
+            startDrainer = op.run();
+        } catch (SlowConsumerException e) {
             throw slowConsumer(e);
+        }
+        if (startDrainer) {
+            startDrainer();
+        }
+    }
+
+    /** Test seam: what is put stays queued, not written, until {@link #resumeWrites()}. */
+    void holdWrites() {
+        queue.holdToken();
+        held = true;
+    }
+
+    /** Test seam: ends {@link #holdWrites()}; what is queued is written. */
+    void resumeWrites() {
+        if (held) {
+            held = false;
+            if (queue.releaseInline()) {
+                startDrainer();
+            }
+        }
+    }
+
+    /** Starts the send thread; the queue gave this caller the write token for it. */
+    private void startDrainer() {
+        try {
+            Threads.start(drainerName, this::drainLoop);
+        } catch (Throwable t) {
+            // No thread (out of memory, say): nothing can be written, so the connection ends.
+            int n = discardQueue();
+            connection.close(CloseReason.FAILED);
+            throw new SenderClosedException("cannot start the send thread (" + t + "); " + n + " messages discarded");
         }
     }
 
@@ -172,7 +217,7 @@ public final class QueueSender implements Sender {
         }
     }
 
-    private QueueFullException slowConsumer(SendQueue.SlowConsumer e) {
+    private QueueFullException slowConsumer(SlowConsumerException e) {
         discarded.addAndGet(e.discarded());
         if (closed.compareAndSet(false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
@@ -214,17 +259,17 @@ public final class QueueSender implements Sender {
     /** The sender's part of a graceful close: stop, and wait for the send loop to write what is queued. */
     private int drain(Duration timeout) {
         queue.closeGracefully();
-        if (awaitLoop(timeout)) {
-            // the loop ended: everything written, or a failed write lost a batch and the rest
+        if (awaitWritten(Nanos.within(timeout))) {
+            // written: everything, or up to a failed write that lost its batch and closed the queue
             return lost + discardQueue();
         }
         int n = close(); // the deadline: discard the rest and close the socket under a blocked write
-        return awaitLoop(FAILED_WRITE_GRACE) ? n + lost : n;
+        return awaitWritten(Nanos.within(FAILED_WRITE_GRACE)) ? n + lost : n;
     }
 
-    private boolean awaitLoop(Duration timeout) {
+    private boolean awaitWritten(long deadlineNanos) {
         try {
-            return loopDone.await(Nanos.clamp(timeout), TimeUnit.NANOSECONDS);
+            return queue.awaitWritten(deadlineNanos); // a failed write sets lost before it closes the queue
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -260,45 +305,74 @@ public final class QueueSender implements Sender {
                         long rejected, long discarded) {}
 
     /**
-     * The send loop: writes the queue in batches, one gathering write each, until the sender is
-     * closed, or closing and empty.
+     * Nothing to do: this sender has no long-running send loop. Its send thread starts when a put
+     * finds the queue idle and ends when the queue is written (see the class comment).
      */
     @Override
-    public void sendLoop() throws Exception {
-        // Small at first, so an idle connection holds little; doubled while batches fill it.
-        byte[][] batch = new byte[INITIAL_BATCH][];
+    public void sendLoop() {
+        // the drainer does the sending
+    }
+
+    /**
+     * The send thread: holds the write token from the put that started it and writes the queue in
+     * batches, one gathering write each, until it finds the queue empty (giving the token back)
+     * or a write fails (ending the connection).
+     */
+    private void drainLoop() {
+        Object[] batch = new Object[INITIAL_BATCH];
         ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
         int n = 0;
+        int arrays = 0;
         try {
-            while ((n = queue.drain(batch, MAX_BATCH_BYTES)) > 0) {
+            while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
+                arrays = 0;
                 for (int i = 0; i < n; i++) {
-                    buffers[i] = ByteBuffer.wrap(batch[i]);
-                    batch[i] = null;
+                    if (batch[i] instanceof byte[][] parts) {
+                        if (arrays + parts.length > buffers.length) {
+                            buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
+                        }
+                        for (byte[] p : parts) {
+                            buffers[arrays++] = ByteBuffer.wrap(p);
+                        }
+                    } else {
+                        if (arrays == buffers.length) {
+                            buffers = Arrays.copyOf(buffers, 2 * buffers.length);
+                        }
+                        buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
+                    }
                 }
-                connection.write(buffers, 0, n);
+                connection.write(buffers, 0, arrays);
                 written.addAndGet(n);
-                queue.batchWritten();
-                Arrays.fill(buffers, 0, n, null);
+                Arrays.fill(buffers, 0, arrays, null);
+                Arrays.fill(batch, 0, n, null);
                 if (n == batch.length && n < MAX_BATCH) {
-                    batch = new byte[n * 2][];
-                    buffers = new ByteBuffer[n * 2];
+                    batch = new Object[n * 2];
                 }
             }
-        } catch (Exception e) {
+        } catch (Throwable e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.
-            int unwritten = 0;
-            for (int i = 0; i < Math.max(n, 0); i++) {
-                if (buffers[i] != null && buffers[i].hasRemaining()) {
-                    unwritten++;
-                }
-            }
+            int unwritten = unwritten(batch, n, buffers, arrays);
             written.addAndGet(n - unwritten);
             discarded.addAndGet(unwritten);
             lost = unwritten;
-            throw e;
-        } finally {
-            loopDone.countDown();
+            discardQueue(); // gives the token back too: the queue is closed
+            connection.close(Ends.classifySend(e));
         }
+    }
+
+    /** The messages of a failed batch with bytes left in their buffers. */
+    private static int unwritten(Object[] batch, int n, ByteBuffer[] buffers, int arrays) {
+        int unwritten = 0;
+        int b = 0;
+        for (int i = 0; i < n && b < arrays; i++) {
+            int k = batch[i] instanceof byte[][] parts ? parts.length : 1;
+            boolean left = false;
+            for (int j = 0; j < k && b < arrays; j++, b++) {
+                left |= buffers[b] != null && buffers[b].hasRemaining();
+            }
+            unwritten += left ? 1 : 0;
+        }
+        return unwritten;
     }
 
     /** Options for a {@link QueueSender}; mutable, reusable, and not thread-safe. */
@@ -387,11 +461,12 @@ public final class QueueSender implements Sender {
          * Whether the connection's reader thread writes a plain {@link #put(byte[])} itself when
          * nothing is queued, no write is in progress and no more input is buffered (so the reader
          * would block on its next read anyway), instead of handing it to the send thread; default
-         * false. Order is kept either way, and pipelined requests still get one write per batch.
-         * It saves a thread switch per reply, which pays in request/response protocols, but such a
-         * put then blocks while the socket is full (up to the write timeout) rather than returning
-         * at once, so the overflow policy does not apply to it: the slow peer slows its own reader
-         * down instead.
+         * false ({@link SenderFactory#requestResponse(int)} turns it on). Order is kept either
+         * way, and pipelined requests still get one write per batch. It saves a thread switch per
+         * reply, which is what request/response protocols spend most on; but such a put blocks
+         * while the socket is full (up to the write timeout) rather than queueing, so a reader that
+         * puts a burst of replies to one request (a subscription, a download) is held up by its
+         * own peer's socket instead of its queue: leave it off for those.
          */
         public Options writeInline(boolean writeInline) {
             this.writeInline = writeInline;

@@ -39,10 +39,55 @@ public interface Sender {
     }
 
     /**
-     * Queues {@code bytes} to be written in order (Go: {@code Put2Queue}). The array is not
-     * copied: do not change it after the call.
+     * Queues {@code bytes} to be written in order (Go: {@code Put2Queue}).
+     *
+     * <p><b>The array is not copied</b>: the sender holds it until it is written, so do not change
+     * it after the call — a buffer you reuse for the next read would send its new content. Pass a
+     * copy (or use {@link #put(byte[], int, int)}, which copies). One immutable array (say, a
+     * constant {@code PONG}) may be put on any number of connections at once.
      */
     void put(byte[] bytes);
+
+    /**
+     * Queues a <b>copy</b> of {@code bytes[off .. off+len)} (Go's {@code buf[:n]} idiom): the array
+     * may be reused as soon as this returns.
+     *
+     * @throws IndexOutOfBoundsException if the range is not inside the array
+     */
+    default void put(byte[] bytes, int off, int len) {
+        java.util.Objects.checkFromIndexSize(off, len, bytes.length);
+        put(java.util.Arrays.copyOfRange(bytes, off, off + len));
+    }
+
+    /**
+     * Queues a <b>copy</b> of the remaining bytes of {@code buffer} and consumes them (its position
+     * moves to its limit); the buffer may be reused as soon as this returns.
+     */
+    default void put(java.nio.ByteBuffer buffer) {
+        byte[] copy = new byte[buffer.remaining()];
+        buffer.get(copy);
+        put(copy);
+    }
+
+    /**
+     * Queues one message made of several arrays, written back to back with no copy — a header,
+     * a value and a trailer, say. It counts as one message against a message limit, and its bytes
+     * are the sum. As with {@link #put(byte[])}, the arrays are not copied and must not change.
+     * The default copies them into one array; {@link QueueSender} does not.
+     */
+    default void putParts(byte[]... parts) {
+        int length = 0;
+        for (byte[] p : parts) {
+            length = Math.addExact(length, p.length);
+        }
+        byte[] joined = new byte[length];
+        int at = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, joined, at, p.length);
+            at += p.length;
+        }
+        put(joined);
+    }
 
     /**
      * Queues a message under an int key (Go: {@code Put2SendMap}). A conflating sender replaces a

@@ -27,4 +27,17 @@ public interface SenderFactory {
         QueueSender.Options options = QueueSender.options().capacity(capacity);
         return options::build;
     }
+
+    /**
+     * The fast path for request/response protocols (one reply per request, RESP, RPC, echo): a
+     * factory of {@link QueueSender}s as {@link #queue(int)}, whose reader writes its own reply
+     * itself when nothing is queued ({@link QueueSender.Options#writeInline(boolean)}), saving a
+     * thread switch per reply. Pipelined requests still get one write per batch.
+     *
+     * @throws IllegalArgumentException if {@code capacity < 1}
+     */
+    static SenderFactory requestResponse(int capacity) {
+        QueueSender.Options options = QueueSender.options().capacity(capacity).writeInline(true);
+        return options::build;
+    }
 }

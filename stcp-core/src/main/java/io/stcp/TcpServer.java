@@ -92,6 +92,9 @@ public interface TcpServer extends AutoCloseable {
      */
     int connectionCount();
 
+    /** A snapshot of this server's counters: connections, rejects, ends by reason, bytes, messages, queues. */
+    ServerStats stats();
+
     /**
      * Connections accepted and run so far. With the PROXY protocol on, a connection counts once its
      * header shows a client (or, in optional mode, that it has none): health checks and refused
@@ -154,6 +157,40 @@ public interface TcpServer extends AutoCloseable {
      */
     default boolean drain(Duration timeout) throws InterruptedException {
         throw new UnsupportedOperationException("drain");
+    }
+
+    /**
+     * Serves until SIGINT or SIGTERM, then shuts down gracefully and returns — the last line of a
+     * {@code main}, which then returns and the JVM exits 0 (a shutdown hook cannot do that: a JVM
+     * ended by a signal exits 130 or 143). Starts the server first if it is not started. A second
+     * signal during the shutdown closes what is left at once. Returns early, without a shutdown,
+     * if the server terminates by itself ({@link #close()} from elsewhere, or the accept loop
+     * giving up).
+     *
+     * <p>Uses the JDK's {@code sun.misc.Signal} (module {@code jdk.unsupported}, present in every
+     * standard JDK); in a runtime without it, the shutdown runs from a shutdown hook instead and
+     * the exit code is the JVM's.
+     *
+     * @return true if every connection drained within {@code grace}
+     * @throws AcceptException if the accept loop gave up
+     */
+    boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException;
+
+    /**
+     * As {@link #runUntilSignal(Duration)}, but the signal first {@link #drain(Duration) drains} for
+     * up to {@code drain} — stop listening, let the clients finish and leave — and then shuts down
+     * with {@code grace}: the old process's side of a restart without downtime (see
+     * {@link ServerConfig#reusePort()}). A zero or negative {@code drain} skips it. A second signal
+     * closes what is left at once.
+     *
+     * @return true if every connection ended within the drain, or drained within {@code grace}
+     */
+    default boolean runUntilSignal(Duration drain, Duration grace)
+            throws IOException, InterruptedException, AcceptException {
+        if (drain.isNegative() || drain.isZero()) {
+            return runUntilSignal(grace);
+        }
+        throw new UnsupportedOperationException("runUntilSignal with a drain");
     }
 
     /**

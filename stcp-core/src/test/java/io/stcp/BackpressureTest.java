@@ -22,6 +22,7 @@ class BackpressureTest {
     void failFastIsTheDefault() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(1).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(new byte[1]);
             assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(QueueFullException.class);
             sender.close();
@@ -33,6 +34,7 @@ class BackpressureTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK)
                     .blockTimeout(Duration.ofSeconds(10)).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(numbered(1, 4));
             CountDownLatch blocked = new CountDownLatch(1);
             AtomicReference<Throwable> result = new AtomicReference<>();
@@ -48,13 +50,7 @@ class BackpressureTest {
             org.awaitility.Awaitility.await().until(() -> producer.getState() == Thread.State.WAITING
                     || producer.getState() == Thread.State.TIMED_WAITING);
             assertThat(producer.isAlive()).isTrue();
-            Thread loop = Thread.ofVirtual().start(() -> {
-                try {
-                    sender.sendLoop();
-                } catch (Exception ignored) {
-                    // closed at the end
-                }
-            });
+            sender.resumeWrites(); // the queue is written from now on
             producer.join(10_000);
             assertThat(result.get()).isNull();
             ByteBuffer in = ByteBuffer.allocate(8);
@@ -64,7 +60,6 @@ class BackpressureTest {
             assertThat(in.flip().getInt()).isEqualTo(1);
             assertThat(in.getInt()).isEqualTo(2);
             sender.close();
-            loop.join();
         }
     }
 
@@ -73,6 +68,7 @@ class BackpressureTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK)
                     .blockTimeout(Duration.ofMillis(50)).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(new byte[1]);
             assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(QueueFullException.class);
             assertThat(sender.stats().rejected()).isEqualTo(1);
@@ -85,6 +81,7 @@ class BackpressureTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK)
                     .blockTimeout(Duration.ofSeconds(30)).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(new byte[1]);
             AtomicReference<Throwable> result = new AtomicReference<>();
             Thread producer = Thread.ofVirtual().start(() -> {
@@ -105,18 +102,13 @@ class BackpressureTest {
     void dropOldestKeepsTheNewestAndCountsWhatItDropped() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(3).overflow(OverflowPolicy.DROP_OLDEST).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 1; i <= 10; i++) {
                 sender.put(numbered(i, 4));
                 assertThat(sender.stats().pendingMessages()).isLessThanOrEqualTo(3);
             }
             assertThat(sender.stats().dropped()).isEqualTo(7);
-            Thread loop = Thread.ofVirtual().start(() -> {
-                try {
-                    sender.sendLoop();
-                } catch (Exception ignored) {
-                    // closed at the end
-                }
-            });
+            sender.resumeWrites(); // the queue is written from now on
             ByteBuffer in = ByteBuffer.allocate(12);
             while (in.hasRemaining()) {
                 p.client.read(in);
@@ -124,7 +116,6 @@ class BackpressureTest {
             in.flip();
             assertThat(new int[] {in.getInt(), in.getInt(), in.getInt()}).containsExactly(8, 9, 10);
             sender.close();
-            loop.join();
         }
     }
 
@@ -133,6 +124,7 @@ class BackpressureTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(2).overflow(OverflowPolicy.CLOSE_CONNECTION)
                     .build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(new byte[1]);
             sender.put(new byte[1]);
             assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(QueueFullException.class)
@@ -148,6 +140,7 @@ class BackpressureTest {
     void aByteLimitBoundsQueuedBytesAloneOrWithAMessageLimit() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender bytesOnly = QueueSender.options().unbounded().maxBytes(1000).build(p.server);
+            bytesOnly.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 0; i < 10; i++) {
                 bytesOnly.put(new byte[100]);
             }
@@ -158,6 +151,7 @@ class BackpressureTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender both = QueueSender.options().capacity(5).maxBytes(1000).overflow(OverflowPolicy.DROP_OLDEST)
                     .build(p.server);
+            both.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 0; i < 100; i++) {
                 both.put(new byte[i * 7 % 300 + 1]);
                 assertThat(both.stats().pendingBytes()).isLessThanOrEqualTo(1000);
@@ -172,6 +166,7 @@ class BackpressureTest {
         for (OverflowPolicy policy : OverflowPolicy.values()) {
             try (SocketPair p = SocketPair.open()) {
                 QueueSender sender = QueueSender.options().maxBytes(100).overflow(policy).build(p.server);
+                sender.holdWrites(); // queued, not written, until resumeWrites()
                 assertThatThrownBy(() -> sender.put(new byte[101])).as(policy.name())
                         .isInstanceOf(QueueFullException.class).hasMessageContaining("byte limit");
                 assertThat(sender.isClosed()).as(policy.name()).isFalse();
@@ -185,6 +180,7 @@ class BackpressureTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(2).conflating(true)
                     .overflow(OverflowPolicy.DROP_OLDEST).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, new byte[] {1});
             sender.put(2, new byte[] {2});
             sender.put(3, new byte[] {3}); // drops key 1

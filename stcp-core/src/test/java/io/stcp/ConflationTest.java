@@ -31,13 +31,7 @@ class ConflationTest {
     /** Drains the queue through a real socket and returns the messages in the order written. */
     private static List<String> writeOut(SocketPair p, QueueSender sender) throws Exception {
         int pending = sender.stats().pendingMessages();
-        Thread loop = Thread.ofVirtual().start(() -> {
-            try {
-                sender.sendLoop();
-            } catch (Exception ignored) {
-                // closed at the end
-            }
-        });
+        sender.resumeWrites(); // the queue is written from now on
         List<String> out = new ArrayList<>();
         java.io.InputStream in = java.nio.channels.Channels.newInputStream(p.client);
         for (int i = 0; i < pending; i++) {
@@ -45,7 +39,6 @@ class ConflationTest {
             out.add(new String(in.readNBytes(n)));
         }
         sender.close();
-        loop.join();
         return out;
     }
 
@@ -60,6 +53,7 @@ class ConflationTest {
     void theLatestValueReplacesAQueuedOneInThePlaceOfTheFirst() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = conflating(p.server, 10);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, msg("a1"));
             sender.put(msg("plain1"));
             sender.put(2, msg("b1"));
@@ -75,6 +69,7 @@ class ConflationTest {
     void intAndStringKeysAreSeparateSpacesAndPlainPutsNeverConflate() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = conflating(p.server, 10);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, msg("int"));
             sender.put("1", msg("str"));
             sender.put(msg("x"));
@@ -88,11 +83,13 @@ class ConflationTest {
     void aKeyWrittenOutIsAppendedAgainNotReplaced() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = conflating(p.server, 10);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(7, msg("v1"));
             assertThat(writeOut(p, sender)).containsExactly("v1");
         }
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = conflating(p.server, 10);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(7, msg("v1"));
             sender.put(8, msg("w1"));
             sender.put(7, msg("v2"));
@@ -104,6 +101,7 @@ class ConflationTest {
     void batchesAreAllOrNothingOnCapacity() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = conflating(p.server, 3);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, msg("a"));
             sender.put(msg("p"));
             // 2 new keys but only 1 free slot: nothing goes in
@@ -124,6 +122,7 @@ class ConflationTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(2).conflating(true)
                     .overflow(OverflowPolicy.DROP_OLDEST).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, msg("a"));
             sender.put(2, msg("b"));
             // Key 1 would conflate, key 3 needs a slot; dropping the oldest drops key 1 itself, so
@@ -140,6 +139,7 @@ class ConflationTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(2).conflating(true)
                     .overflow(OverflowPolicy.DROP_OLDEST).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, msg("a"));
             sender.put(2, msg("b"));
             assertThatThrownBy(() -> sender.putAllIntKeyed(List.of(new Sender.IntKeyed(1, msg("x")),
@@ -156,6 +156,7 @@ class ConflationTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(2).maxBytes(0).conflating(true).overflow(OverflowPolicy.BLOCK)
                     .blockTimeout(Duration.ofSeconds(30)).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             // Key 1's first value is too big for the socket buffers: the send loop takes it alone
             // (a batch stops at 256 KiB) and stays in its write until the client reads.
             byte[] big = new byte[4 << 20];
@@ -173,13 +174,7 @@ class ConflationTest {
                 }
             });
             Awaitility.await().until(() -> producer.getState() == Thread.State.TIMED_WAITING);
-            Thread loop = Thread.ofVirtual().start(() -> {
-                try {
-                    sender.sendLoop();
-                } catch (Exception ignored) {
-                    // closed at the end
-                }
-            });
+            sender.resumeWrites(); // the queue is written from now on
             // The send loop has taken key 1 (and is stuck writing it): the batch must now find a
             // slot for key 1 as well, so it waits until key 2 is taken too.
             Awaitility.await().until(() -> sender.stats().pendingMessages() != 2);
@@ -196,7 +191,6 @@ class ConflationTest {
             assertThat(pendingAfterBatch.get()).as("queued right after the batch went in").isBetween(0, 2);
             assertThat(rest).containsExactly("b", "x", "y");
             sender.close();
-            loop.join();
         }
     }
 

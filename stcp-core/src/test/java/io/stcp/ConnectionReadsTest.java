@@ -191,4 +191,21 @@ class ConnectionReadsTest {
                         ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args)
                         : method.invoke(connection, args));
     }
+
+    @Test
+    void readBytesTakesOnlyItsOwnBytesWhenTheNextFramesArriveWithThem() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            byte[] first = new byte[1000];
+            java.util.Arrays.fill(first, (byte) 1);
+            byte[] second = new byte[3000];
+            java.util.Arrays.fill(second, (byte) 2);
+            p.clientWrite(java.nio.ByteBuffer.allocate(4).putInt(first.length).array());
+            assertThat(p.server.readInt()).isEqualTo(1000); // the buffer is empty again
+            p.clientWrite(java.nio.ByteBuffer.allocate(first.length + 4 + second.length).put(first)
+                    .putInt(second.length).put(second).array());
+            assertThat(p.server.readBytes(1000)).isEqualTo(first);
+            assertThat(p.server.readInt()).isEqualTo(3000);
+            assertThat(p.server.readBytes(3000)).isEqualTo(second);
+        }
+    }
 }

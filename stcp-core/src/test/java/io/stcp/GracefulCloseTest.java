@@ -26,16 +26,11 @@ class GracefulCloseTest {
     void closeAfterFlushWritesEverythingThenShutsTheOutputDown() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 1000);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 0; i < 500; i++) {
                 sender.put(ByteBuffer.allocate(4).putInt(i).array());
             }
-            Thread loop = Thread.ofVirtual().start(() -> {
-                try {
-                    sender.sendLoop();
-                } catch (Exception ignored) {
-                    // not expected
-                }
-            });
+            sender.resumeWrites(); // the queue is written from now on
             assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
             assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(SenderClosedException.class);
             DataInputStream in = new DataInputStream(java.nio.channels.Channels.newInputStream(p.client));
@@ -43,7 +38,6 @@ class GracefulCloseTest {
                 assertThat(in.readInt()).isEqualTo(i);
             }
             assertThat(in.read()).isEqualTo(-1);
-            loop.join();
         }
     }
 
@@ -51,19 +45,13 @@ class GracefulCloseTest {
     void closeAfterFlushGivesUpAtItsDeadlineAndCountsWhatItDiscarded() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(1000).maxBytes(0).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 0; i < 300; i++) {
                 sender.put(new byte[1 << 20]); // far more than the socket buffers hold
             }
-            Thread loop = Thread.ofVirtual().start(() -> {
-                try {
-                    sender.sendLoop();
-                } catch (Exception expected) {
-                    // the deadline closes the socket under the blocked write
-                }
-            });
+            sender.resumeWrites(); // the queue is written from now on
             int discarded = sender.closeAfterFlush(Duration.ofMillis(300));
             assertThat(p.server.isOpen()).isFalse();
-            loop.join();
             // Only what reached the socket was not discarded: at most a few MiB of kernel buffers.
             assertThat(discarded).isBetween(290, 300);
             assertThat(sender.stats().discarded()).isEqualTo(discarded);
@@ -160,6 +148,8 @@ class GracefulCloseTest {
             assertThat(result.poll(20, TimeUnit.SECONDS)).isTrue();
             assertThat(exited.poll(5, TimeUnit.SECONDS)).isTrue();
             assertThat(server.termination()).isCompleted();
+        } finally {
+            Echo.stop(server); // a no-op once the shutdown has completed; else nothing leaks into the next test
         }
     }
 
@@ -237,6 +227,8 @@ class GracefulCloseTest {
             assertThat(exitHookRan).isTrue();
             assertThat(server.termination()).isCompleted();
             assertThat(client.awaitClosedByServer()).isTrue();
+        } finally {
+            Echo.stop(server);
         }
     }
 }

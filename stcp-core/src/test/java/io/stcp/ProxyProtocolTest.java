@@ -127,7 +127,7 @@ class ProxyProtocolTest {
             refused(server, "127.0.0.1", concat(ProxyHeaders.v2Local().bytes(), frame("ignored")));
             // v1 naming the connection's own source: HAProxy's v1 checks
             try (TestClient c = TestClient.connect(server.address())) {
-                c.sendRaw(v1(c.localAddress(), (InetSocketAddress) server.address()));
+                c.sendRaw(v1(c.localAddress(), server.address()));
                 assertThat(c.awaitClosedByServer()).isTrue();
             }
             assertThat(server.healthCheckCount()).isEqualTo(2);

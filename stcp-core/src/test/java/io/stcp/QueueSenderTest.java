@@ -21,6 +21,7 @@ class QueueSenderTest {
     void aFullQueueFailsFastAndAClosedOneFailsDistinctlyBothWithoutStackTraces() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 2);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(new byte[] {1});
             sender.put(new byte[] {2});
             QueueFullException full = org.junit.jupiter.api.Assertions.assertThrows(QueueFullException.class,
@@ -41,6 +42,7 @@ class QueueSenderTest {
     void closeReportsTheDiscardedCountOnceEvenFromManyThreadsAtOnce() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 100);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 0; i < 37; i++) {
                 sender.put(new byte[] {(byte) i});
             }
@@ -76,6 +78,7 @@ class QueueSenderTest {
         assertThatThrownBy(() -> SenderFactory.queue(0)).isInstanceOf(IllegalArgumentException.class);
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().unbounded().build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             for (int i = 0; i < 10_000; i++) {
                 sender.put(new byte[1]);
             }
@@ -88,6 +91,7 @@ class QueueSenderTest {
     void keyedPutsOnANonConflatingSenderArePlainPutsAndBatchesAreUnsupported() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 10);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(1, new byte[] {1});
             sender.put(1, new byte[] {2});
             sender.put("1", new byte[] {3});
@@ -123,7 +127,8 @@ class QueueSenderTest {
     void aNullMessageOrKeyIsRejected() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 10);
-            assertThatThrownBy(() -> sender.put(null)).isInstanceOf(NullPointerException.class);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
+            assertThatThrownBy(() -> sender.put((byte[]) null)).isInstanceOf(NullPointerException.class);
             assertThatThrownBy(() -> sender.put((String) null, new byte[0])).isInstanceOf(NullPointerException.class);
             sender.close();
         }

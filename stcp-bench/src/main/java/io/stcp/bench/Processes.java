@@ -23,6 +23,28 @@ final class Processes {
         return Runtime.getRuntime().availableProcessors() >= 2 && Files.isExecutable(Path.of("/usr/bin/taskset"));
     }
 
+    /**
+     * Whether Linux perf can count system calls here: {@code perf stat -e raw_syscalls:sys_enter}
+     * on a short command succeeds (needs perf, tracefs and the permission to trace).
+     */
+    static boolean canCountSyscalls() {
+        try {
+            Process p = new ProcessBuilder("perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "--", "true")
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return false;
+            }
+            return p.exitValue() == 0 && out.lines().anyMatch(l -> l.matches("\\d+,.*raw_syscalls:sys_enter.*"));
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /** {@code command}, prefixed with {@code taskset -c cpu} when {@code cpu >= 0}. */
     static List<String> pinned(int cpu, List<String> command) {
         List<String> c = new ArrayList<>();

@@ -50,6 +50,7 @@ public final class AcceptLoop {
     private final Sleeper sleeper;
     private final BooleanSupplier closed;
     private final RateLimiter errorLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final java.util.concurrent.atomic.LongAdder errors = new java.util.concurrent.atomic.LongAdder();
     private final RateLimiter handlerErrorLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
 
     public AcceptLoop(Acceptor acceptor, Consumer<SocketChannel> handler, Duration initialDelay, Duration maxDelay,
@@ -71,6 +72,11 @@ public final class AcceptLoop {
         return previous > maxDelayNanos / 2 ? maxDelayNanos : previous * 2;
     }
 
+    /** Accept calls that failed so far. */
+    long errors() {
+        return errors.sum();
+    }
+
     /** Runs until the listener closes (returns) or retries are exhausted (throws). */
     public void run() throws AcceptException {
         long delay = 0;
@@ -86,6 +92,7 @@ public final class AcceptLoop {
                     return;
                 }
                 failures++;
+                errors.increment();
                 if (maxRetry > 0 && failures > maxRetry) {
                     throw new AcceptException("accept failed " + failures + " times in a row, giving up"
                             + " (acceptMaxRetry=" + maxRetry + ")", e);

@@ -29,7 +29,7 @@ final class BlockingTransport implements Transport, Sweeper.Task {
 
     private final SocketChannel channel;
     private final Socket socket;
-    private final InputStream in;
+    private InputStream in; // the socket adaptor's stream, made by the first read; reader thread only
     private final Sweeper sweeper;
     private final Runnable onWriteDeadline;
     private int appliedSoTimeoutMillis;      // reader thread only
@@ -39,10 +39,9 @@ final class BlockingTransport implements Transport, Sweeper.Task {
     private boolean watched;                  // writer only (the connection serializes writes)
 
     /** @param onWriteDeadline closes the connection when a write is blocked past its deadline */
-    BlockingTransport(SocketChannel channel, Sweeper sweeper, Runnable onWriteDeadline) throws IOException {
+    BlockingTransport(SocketChannel channel, Sweeper sweeper, Runnable onWriteDeadline) {
         this.channel = channel;
         this.socket = channel.socket();
-        this.in = socket.getInputStream();
         this.sweeper = sweeper;
         this.onWriteDeadline = onWriteDeadline;
     }
@@ -60,6 +59,9 @@ final class BlockingTransport implements Transport, Sweeper.Task {
         if (millis != appliedSoTimeoutMillis) {
             socket.setSoTimeout(millis);
             appliedSoTimeoutMillis = millis;
+        }
+        if (in == null) {
+            in = socket.getInputStream();
         }
         try {
             return in.read(b, off, len);
@@ -124,7 +126,7 @@ final class BlockingTransport implements Transport, Sweeper.Task {
     @Override
     public int available() {
         try {
-            return in.available();
+            return socket.getInputStream().available();
         } catch (IOException e) {
             return 0;
         }

@@ -45,6 +45,8 @@ import java.util.Objects;
  */
 final class ConnectionInput {
     static final int BUFFER_SIZE = ReadBuffers.SIZE;
+    /** The first size of an array that grows as its bytes arrive. */
+    static final int MIN_GROWING = 256;
     private static final VarHandle SHORT_BE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle SHORT_LE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -149,34 +151,38 @@ final class ConnectionInput {
     }
 
     /**
-     * Reads {@code n} bytes into a new array that grows as they arrive: it starts at what one
-     * buffer holds (or what is buffered) and doubles, never past {@code n}; growth reserves from
-     * the inbound budget until the array is returned.
+     * Reads {@code n} bytes into a new array that grows as they arrive: a small {@code n} is
+     * allocated at once; a larger one starts, once some bytes are there, at what is buffered (at
+     * least {@value #MIN_GROWING} bytes) and doubles as more arrives, never past {@code n}. Growth
+     * beyond the first buffer's worth reserves from the inbound budget until the array is returned.
      */
     byte[] readBytes(int n) throws IOException {
         if (n < 0) {
             throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
         }
-        int first = Math.max(BUFFER_SIZE, lim - pos);
-        if (n <= first) {
+        if (n > MIN_GROWING && pos == lim && fill() < 0) { // wait for the first bytes before allocating anything
+            throw new EOFException("end of stream after 0 of " + n + " bytes");
+        }
+        if (n <= MIN_GROWING || n <= lim - pos) {
             byte[] b = new byte[n];
             readFully(b, 0, n);
             return b;
         }
-        byte[] b = new byte[first];
+        byte[] b = new byte[Math.max(MIN_GROWING, lim - pos)]; // less than n
         long reserved = 0;
         try {
             int done = 0;
             while (done < n) {
                 if (done == b.length) {
                     int grown = (int) Math.min(n, 2L * b.length);
-                    if (budget != null) {
-                        if (reserved + grown - b.length > budget.limitBytes()) {
+                    if (budget != null && grown > BUFFER_SIZE) {
+                        long more = grown - Math.max(b.length, BUFFER_SIZE);
+                        if (reserved + more > budget.limitBytes()) {
                             throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
                                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
                         }
-                        budget.reserve(grown - b.length, waitDeadline(System.nanoTime()));
-                        reserved += grown - b.length;
+                        budget.reserve(more, waitDeadline(System.nanoTime()));
+                        reserved += more;
                     }
                     b = Arrays.copyOf(b, grown);
                 }
@@ -190,6 +196,51 @@ final class ConnectionInput {
         } finally {
             if (budget != null) {
                 budget.release(reserved);
+            }
+        }
+    }
+
+    /** See {@link io.stcp.Connection#readLine(int)}. */
+    byte[] readLine(int maxLength) throws IOException {
+        if (maxLength <= 0) {
+            throw new IllegalArgumentException("maxLength: " + maxLength + " (expected: > 0)");
+        }
+        if (pos == lim && fill() < 0) {
+            return null;
+        }
+        long max = (long) maxLength + 1; // the content, and a CR before the LF
+        byte[] line = null;              // the line so far, when it spans several buffers; grows by doubling
+        int n = 0;
+        while (true) {
+            int i = pos;
+            while (i < lim && buf[i] != '\n') {
+                i++;
+            }
+            int chunk = i - pos;
+            if (n + (long) chunk > max) {
+                throw new FrameTooLongException("line longer than maxLength " + maxLength + " bytes");
+            }
+            if (line != null || i == lim) {
+                if (line == null || line.length < n + chunk) {
+                    int capacity = (int) Math.min(max, Math.max(n + chunk, 2L * (line == null ? 128 : line.length)));
+                    line = line == null ? new byte[capacity] : Arrays.copyOf(line, capacity);
+                }
+                System.arraycopy(buf, pos, line, n, chunk);
+            }
+            n += chunk;
+            advance(chunk);
+            if (i < lim) {
+                advance(1); // the LF
+                byte[] content = line != null ? line : buf;
+                int from = line != null ? 0 : i - chunk;
+                int length = n > 0 && content[from + n - 1] == '\r' ? n - 1 : n;
+                if (length > maxLength) {
+                    throw new FrameTooLongException("line of " + length + " bytes exceeds maxLength " + maxLength);
+                }
+                return Arrays.copyOfRange(content, from, from + length);
+            }
+            if (fill() < 0) {
+                throw new EOFException("end of stream after " + n + " bytes of a line");
             }
         }
     }

@@ -15,7 +15,7 @@ import java.nio.channels.ClosedChannelException;
 import org.slf4j.event.Level;
 
 /** How a connection's loops end: what each failure means ({@link CloseReason}), and closing a sender quietly. */
-final class Ends {
+public final class Ends {
     private Ends() {}
 
     /**
@@ -54,7 +54,7 @@ final class Ends {
     }
 
     /** The reason a send loop's failure stands for: a write's failure is the socket's, not the peer's protocol. */
-    static CloseReason classifySend(Throwable t) {
+    public static CloseReason classifySend(Throwable t) {
         if (t instanceof WriteTimeoutException) {
             return CloseReason.WRITE_TIMEOUT;
         }

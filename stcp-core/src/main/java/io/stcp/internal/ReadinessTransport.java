@@ -65,9 +65,15 @@ final class ReadinessTransport implements Transport {
         int end = off + len;
         while (true) {
             readiness.clearWritable();
-            channel.write(srcs, off, end - off);
+            long n = channel.write(srcs, off, end - off);
             if ((off = Transport.firstRemaining(srcs, off, end)) == end) {
                 return;
+            }
+            if (n > 0) {
+                // A write may stop short of a full socket (IOV_MAX buffers, the JDK's temporary
+                // buffer cap): only one that took nothing means "wait for room" — and only then
+                // will an edge come.
+                continue;
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && readiness.awaitWritable(deadlineNanos);
             closeIfInterrupted();

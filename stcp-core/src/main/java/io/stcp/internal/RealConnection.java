@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.AttributeKey;
 import io.stcp.BasicMetaInfo;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
@@ -16,9 +17,15 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -30,6 +37,17 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
+    private static final VarHandle ATTRIBUTES;
+    private static final VarHandle BYTES_WRITTEN;
+
+    static {
+        try {
+            ATTRIBUTES = MethodHandles.lookup().findVarHandle(RealConnection.class, "attributes", Map.class);
+            BYTES_WRITTEN = MethodHandles.lookup().findVarHandle(RealConnection.class, "bytesWritten", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
@@ -44,6 +62,7 @@ public final class RealConnection implements Connection {
     private volatile PeerCredentials peerCredentials;
     /** The address counted by the server's per-address limits, to release at exit; null if none. */
     volatile InetAddress limitedAddress;
+    private volatile Map<AttributeKey<?>, Object> attributes; // see attributes()
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
@@ -52,31 +71,52 @@ public final class RealConnection implements Connection {
     private volatile long writeTimeoutNanos;
     /** nanoTime when the last write completed (or the connection was made); read by write-idle tasks. */
     volatile long lastWriteNanos = System.nanoTime();
+    private long bytesWritten; // guarded by writeLock; read racily for stats (opaque)
 
     private final ConnectionClose closing = new ConnectionClose(this);
 
     /**
-     * @param readiness the native source's registration, or null for the JDK transport
-     * @throws IOException if the channel is no longer usable
+     * @param channel the socket, or null for a connection in memory (stcp-test)
+     * @param pooled the transport tells readiness: the read buffer goes back to the pool while waiting
+     * @param transportOf makes the transport; it may keep this connection to call back
      */
-    private RealConnection(SocketChannel channel, Readiness readiness, String sourceName, ConnectionContext context)
-            throws IOException {
+    private RealConnection(SocketChannel channel, SocketAddress remoteAddress, SocketAddress localAddress,
+                           boolean pooled, ConnectionContext context, Function<RealConnection, Transport> transportOf) {
         this.channel = channel;
         this.context = context;
-        this.transport = readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
-                : UnixSockets.isUnix(channel) ? new PolledTransport(channel)
-                : new BlockingTransport(channel, context.sweeper(), this::writeDeadlinePassed);
-        this.input = new ConnectionInput(transport, readiness != null, context.budget(),
-                context.firstFrameTimeoutNanos(), context.frameTimeoutNanos(), closing::inputEnded);
-        try {
-            this.remoteAddress = channel.getRemoteAddress();
-            this.localAddress = channel.getLocalAddress();
-        } catch (IOException e) {
-            throw new UncheckedIOException("channel closed while wrapping it", e);
-        }
-        this.metaInfo = new BasicMetaInfo(HostPort.format(remoteAddress));
+        this.remoteAddress = remoteAddress;
+        this.localAddress = localAddress;
+        this.transport = transportOf.apply(this);
+        this.input = new ConnectionInput(transport, pooled, context.budget(), context.firstFrameTimeoutNanos(),
+                context.frameTimeoutNanos(), closing::inputEnded);
+        this.metaInfo = new BasicMetaInfo(remoteAddressText());
         this.writeTimeoutNanos = context.writeTimeoutNanos();
         input.readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
+    }
+
+    /**
+     * A connection on {@code channel}: non-blocking on {@code readiness} when there is one, else on
+     * the JDK's blocking socket.
+     *
+     * @throws IOException if the channel is no longer usable
+     */
+    private static RealConnection onSocket(SocketChannel channel, Readiness readiness, String sourceName,
+                                           ConnectionContext context) throws IOException {
+        // A Unix socket has no socket adaptor, so no read timeouts on the JDK's blocking channel:
+        // it waits on a selector instead (PolledTransport), non-blocking.
+        Transport polled = readiness == null && UnixSockets.isUnix(channel) ? new PolledTransport(channel) : null;
+        return new RealConnection(channel, channel.getRemoteAddress(), channel.getLocalAddress(), readiness != null,
+                context, c -> readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
+                        : polled != null ? polled : new BlockingTransport(channel, context.sweeper(), c::writeDeadlinePassed));
+    }
+
+    /**
+     * A connection whose bytes come from and go to {@code transport} instead of a socket: the test
+     * kit's ({@code stcp-test}) in-memory peer. {@link #channel()} is not available on it.
+     */
+    public static RealConnection inMemory(Transport transport, SocketAddress remoteAddress, SocketAddress localAddress) {
+        return new RealConnection(null, remoteAddress, localAddress, false, ConnectionContext.standalone(),
+                c -> transport);
     }
 
     /**
@@ -111,19 +151,19 @@ public final class RealConnection implements Connection {
                 readiness = source.register(channel);
             } catch (IOException e) {
                 channel.configureBlocking(true);
-                RealConnection c = new RealConnection(channel, null, null, context);
+                RealConnection c = onSocket(channel, null, null, context);
                 Log.conn(Log.WARN, "conn.transport.fallback", c).addKeyValue("transport", source.name())
                         .addKeyValue("error", e.toString()).log();
                 return c;
             }
             try {
-                return new RealConnection(channel, readiness, source.name(), context);
+                return onSocket(channel, readiness, source.name(), context);
             } catch (IOException | RuntimeException e) {
                 readiness.close();
                 throw e;
             }
         }
-        return new RealConnection(channel, null, null, context);
+        return onSocket(channel, null, null, context);
     }
 
     private static void checkBlocking(SocketChannel channel) {
@@ -157,6 +197,11 @@ public final class RealConnection implements Connection {
     @Override
     public SocketAddress remoteAddress() {
         return remoteAddress;
+    }
+
+    @Override
+    public String remoteAddressText() {
+        return HostPort.format(remoteAddress);
     }
 
     @Override
@@ -202,7 +247,7 @@ public final class RealConnection implements Connection {
     @Override
     public Optional<PeerCredentials> peerCredentials() {
         PeerCredentials c = peerCredentials;
-        if (c == null && UnixSockets.isUnix(channel)) {
+        if (c == null && channel != null && UnixSockets.isUnix(channel)) {
             c = UnixSockets.peerCredentials(channel);
             peerCredentials = c;
         }
@@ -211,6 +256,9 @@ public final class RealConnection implements Connection {
 
     @Override
     public SocketChannel channel() {
+        if (channel == null) {
+            throw new UnsupportedOperationException("a connection in memory has no socket channel");
+        }
         input.channelUsed();
         return channel;
     }
@@ -223,6 +271,45 @@ public final class RealConnection implements Connection {
     @Override
     public void metaInfo(MetaInfo metaInfo) {
         this.metaInfo = Objects.requireNonNull(metaInfo, "metaInfo");
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T> T attribute(AttributeKey<T> key) {
+        Map<AttributeKey<?>, Object> map = attributes;
+        return map == null ? null : (T) map.get(Objects.requireNonNull(key, "key"));
+    }
+
+    @Override
+    public <T> void attribute(AttributeKey<T> key, T value) {
+        Objects.requireNonNull(key, "key");
+        if (value == null) {
+            Map<AttributeKey<?>, Object> map = attributes;
+            if (map != null) {
+                map.remove(key);
+            }
+        } else {
+            attributes().put(key, value);
+        }
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T> T attributeIfAbsent(AttributeKey<T> key, Supplier<? extends T> initial) {
+        Objects.requireNonNull(key, "key");
+        return (T) attributes().computeIfAbsent(key, k -> Objects.requireNonNull(initial.get(), "initial value"));
+    }
+
+    /** The attribute map, made on first use: a connection that stores nothing pays nothing. */
+    private Map<AttributeKey<?>, Object> attributes() {
+        Map<AttributeKey<?>, Object> map = attributes;
+        if (map == null) {
+            map = new ConcurrentHashMap<>(4);
+            if (!ATTRIBUTES.compareAndSet(this, null, map)) {
+                map = attributes;
+            }
+        }
+        return map;
     }
 
     /** The transport's name: {@code jdk}, {@code epoll}. */
@@ -270,6 +357,11 @@ public final class RealConnection implements Connection {
     @Override
     public void readFully(byte[] b, int off, int len) throws IOException {
         input.readFully(b, off, len);
+    }
+
+    @Override
+    public byte[] readLine(int maxLength) throws IOException {
+        return input.readLine(maxLength);
     }
 
     @Override
@@ -352,6 +444,7 @@ public final class RealConnection implements Connection {
     @Override
     public void write(ByteBuffer[] buffers, int off, int len) throws IOException {
         writeLock.lock();
+        long before = remaining(buffers, off, len);
         try {
             long timeout = writeTimeoutNanos;
             transport.write(buffers, off, len, timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout));
@@ -361,9 +454,23 @@ public final class RealConnection implements Connection {
             close(CloseReason.WRITE_TIMEOUT, timedOut);
             throw timedOut;
         } finally {
+            BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
             lastWriteNanos = System.nanoTime();
             writeLock.unlock();
         }
+    }
+
+    private static long remaining(ByteBuffer[] buffers, int off, int len) {
+        long n = 0;
+        for (int i = off; i < off + len; i++) {
+            n += buffers[i].remaining();
+        }
+        return n;
+    }
+
+    /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
+    long bytesWritten() {
+        return (long) BYTES_WRITTEN.getOpaque(this);
     }
 
     /** The JDK transport's sweeper found a write blocked past its deadline: close, saying why. */

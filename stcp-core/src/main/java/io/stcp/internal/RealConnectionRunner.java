@@ -43,6 +43,17 @@ public final class RealConnectionRunner implements ConnectionRunner {
     /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
 
+    private static final java.lang.invoke.VarHandle READER_CALLS;
+
+    static {
+        try {
+            READER_CALLS = java.lang.invoke.MethodHandles.lookup()
+                    .findVarHandle(RealConnectionRunner.class, "readerCalls", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final RealConnection connection;
     private final ConnectionReader reader;
     private final SenderFactory factory;
@@ -53,6 +64,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private final CountDownLatch exited = new CountDownLatch(1);
     private volatile Sender sender;
     private volatile boolean exitRequested;
+    private long readerCalls; // reader thread; read racily for stats (opaque)
 
     private final ReentrantLock lock = new ReentrantLock();
     private Thread readerThread;   // guarded by lock
@@ -68,6 +80,15 @@ public final class RealConnectionRunner implements ConnectionRunner {
         this.reader = Objects.requireNonNull(reader, "reader");
         this.factory = Objects.requireNonNull(factory, "factory");
         this.onExited = Objects.requireNonNull(onExited, "onExited");
+    }
+
+    /**
+     * A runner for {@code connection} whose sender {@code factory} makes on the connection's
+     * thread, as a server's are; for stcp's other modules (the test kit).
+     */
+    public static RealConnectionRunner of(RealConnection connection, ConnectionReader reader, SenderFactory factory,
+                                          Runnable onExited) {
+        return new RealConnectionRunner(connection, reader, factory, onExited);
     }
 
     /**
@@ -166,6 +187,15 @@ public final class RealConnectionRunner implements ConnectionRunner {
         return connection;
     }
 
+    RealConnection realConnection() {
+        return connection;
+    }
+
+    /** Reader calls that returned; any thread (a monitoring read, possibly a moment behind). */
+    long readerCalls() {
+        return (long) READER_CALLS.getOpaque(this);
+    }
+
     @Override
     public boolean isExited() {
         return exited.getCount() == 0;
@@ -245,6 +275,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             input.beginCall();
             reader.read(s, connection);
             input.endCall();
+            READER_CALLS.setOpaque(this, readerCalls + 1);
             long progress = input.progress();
             if (progress != lastProgress) {
                 lastProgress = progress;

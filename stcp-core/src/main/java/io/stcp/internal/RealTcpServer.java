@@ -8,6 +8,7 @@ import io.stcp.ProxyProtocol;
 import io.stcp.RejectReason;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
+import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import java.io.IOException;
 import java.net.BindException;
@@ -94,6 +95,8 @@ public final class RealTcpServer implements TcpServer {
     private final List<Cidr> trustedProxies;
     private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
     private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
+    private final StatsCounters stats = new StatsCounters();
+    private volatile AcceptLoop acceptLoop;
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
@@ -166,6 +169,7 @@ public final class RealTcpServer implements TcpServer {
                         new ExitLog(System::nanoTime), layers);
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                         config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
+                acceptLoop = loop;
                 listener = ch;
                 unixListener = unix;
                 address = bound instanceof InetSocketAddress inet ? inet : null;
@@ -283,8 +287,14 @@ public final class RealTcpServer implements TcpServer {
 
     /** Counts, logs (rate-limited) and closes; the close comes last, so a peer that sees it sees both done. */
     private void reject(SocketChannel channel, RejectReason reason, SocketAddress peer, String detail) {
-        rejections.reject(reason, peer, detail);
+        countReject(reason, peer, detail);
         closeQuietly(channel);
+    }
+
+    /** Counts a refusal (in {@link #rejections} and the stats, by {@link RejectReason#key()}) and logs it, rate-limited. */
+    private void countReject(RejectReason reason, SocketAddress peer, String detail) {
+        stats.rejected(reason.key());
+        rejections.reject(reason, peer, detail);
     }
 
     /** What the PROXY layer reports, on the connections' threads. */
@@ -294,7 +304,7 @@ public final class RealTcpServer implements TcpServer {
             if (gate != null && client != null) {
                 RejectReason r = gate.admit(client);
                 if (r != null) {
-                    rejections.reject(r, connection.remoteAddress(), null);
+                    countReject(r, connection.remoteAddress(), null);
                     return r;
                 }
                 if (gate.tracks()) {
@@ -312,7 +322,7 @@ public final class RealTcpServer implements TcpServer {
 
         @Override
         public void rejected(RejectReason reason, SocketAddress remote, String detail) {
-            rejections.reject(reason, remote, detail);
+            countReject(reason, remote, detail);
         }
     }
 
@@ -379,7 +389,10 @@ public final class RealTcpServer implements TcpServer {
     }
 
     private void onExited(RealConnection connection) {
-        connections.remove(connection.id());
+        RealConnectionRunner runner = connections.remove(connection.id());
+        if (runner != null) {
+            stats.ended(runner, runner.connection().closeReason());
+        }
         InetAddress limited = connection.limitedAddress;
         if (limited != null) {
             gate.release(limited);
@@ -429,6 +442,12 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public long acceptedCount() {
         return accepted.get();
+    }
+
+    @Override
+    public ServerStats stats() {
+        AcceptLoop loop = acceptLoop;
+        return stats.snapshot(live.get(), accepted.get(), loop == null ? 0 : loop.errors(), connections.values());
     }
 
     @Override
@@ -541,6 +560,64 @@ public final class RealTcpServer implements TcpServer {
             return false;
         } catch (ExecutionException e) {
             return false; // the accept loop gave up: the connections were closed, not drained
+        }
+    }
+
+    @Override
+    public boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException {
+        return runUntilSignal(Duration.ZERO, grace);
+    }
+
+    @Override
+    public boolean runUntilSignal(Duration drain, Duration grace)
+            throws IOException, InterruptedException, AcceptException {
+        lock.lock();
+        boolean fresh;
+        try {
+            fresh = state == NEW;
+        } finally {
+            lock.unlock();
+        }
+        if (fresh) {
+            start();
+        }
+        java.util.concurrent.CountDownLatch signalled = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger signals = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable onSignal = () -> {
+            if (signals.incrementAndGet() > 1) {
+                close(); // a second signal: stop waiting for the drain
+            }
+            signalled.countDown();
+        };
+        if (!Signals.handle(onSignal)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                onSignal.run();
+                awaitQuietlyUninterruptibly();
+            }, "stcp-shutdown-hook"));
+        }
+        termination.whenComplete((ok, failure) -> signalled.countDown());
+        signalled.await();
+        if (signals.get() == 0) {
+            awaitTermination(); // terminated by itself: rethrows an accept failure
+            return true;
+        }
+        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(localAddress))
+                .addKeyValue("drain", io.stcp.Durations.format(drain)).addKeyValue("grace", io.stcp.Durations.format(grace))
+                .log();
+        if (drain.isPositive() && drain(drain)) {
+            return true;
+        }
+        return shutdown(grace);
+    }
+
+    /** For the shutdown hook: lets the JVM end only once the shutdown has completed. */
+    private void awaitQuietlyUninterruptibly() {
+        try {
+            termination.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            // the accept loop gave up; nothing more to wait for
         }
     }
 

@@ -2,14 +2,10 @@ package io.stcp.internal;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
-import io.stcp.Sender.IntKeyed;
-import io.stcp.Sender.StringKeyed;
 import io.stcp.SenderClosedException;
 import java.util.ArrayDeque;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -26,11 +22,15 @@ import java.util.function.LongSupplier;
  * <p>States: OPEN (puts accepted) → DRAINING (puts rejected, the send loop empties the queue) →
  * CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly, discarding the rest.
  *
- * <p>{@link #writing} is the single write token that keeps messages in order across two writers:
- * the send loop takes it with each batch ({@link #drain}) and gives it back with
- * {@link #batchWritten()}; a producer may take it with {@link #tryClaimInline()} only when the queue
- * is empty, write its message itself, and give it back with {@link #releaseInline()}. Whoever holds
- * it is the only writer; everything put meanwhile queues behind it.
+ * <p>{@link #writing} is the single write token that keeps messages in order: whoever holds it is
+ * the only writer, and everything put meanwhile queues behind it. It is held either by a
+ * <i>drainer</i> — a thread the sender starts on demand, which takes batch after batch
+ * ({@link #drain}) until it finds the queue empty and gives the token back in that same step — or
+ * by a producer writing its own message inline ({@link #tryClaimInline()} when the queue is empty,
+ * {@link #releaseInline()} after). The invariant: <i>while messages are queued, someone holds the
+ * token</i>. So a put that finds the token free takes it for a new drainer ({@link #put} returns
+ * true: the caller starts one), and an inline writer that finds messages queued behind it keeps
+ * the token for a drainer too. No thread waits for messages: an idle connection has none.
  *
  * <p><b>Waiting for room.</b> Under BLOCK every producer waits up to the block timeout. A put may
  * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
@@ -64,7 +64,7 @@ public final class SendQueue {
     private final LongSupplier patienceNanos;
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition notEmpty = lock.newCondition();
+    private final Condition written = lock.newCondition(); // the queue became empty with the token free, or closed
     private final Condition notFull = lock.newCondition();
     private final ArrayDeque<Object> items = new ArrayDeque<>();
     private Map<Object, Keyed> keyed;   // lazily created
@@ -91,21 +91,6 @@ public final class SendQueue {
         this.patienceNanos = patienceNanos;
     }
 
-    /** Thrown inside a put when policy CLOSE_CONNECTION fires; the caller closes. */
-    public static final class SlowConsumer extends Exception {
-        private static final long serialVersionUID = 1L;
-        final int discarded;
-
-        SlowConsumer(int discarded) {
-            super(null, null, false, false);
-            this.discarded = discarded;
-        }
-
-        public int discarded() {
-            return discarded;
-        }
-    }
-
     /** How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none). */
     private final class Waits {
         final long blockDeadline;
@@ -129,26 +114,53 @@ public final class SendQueue {
      * Appends {@code message}.
      *
      * @param patient whether to wait for room (the queue's patience) before FAIL or CLOSE_CONNECTION apply
+     * @return true if the caller must start a drainer: it holds the write token for it now
      */
-    public void put(byte[] message, boolean patient) throws SlowConsumer {
+    public boolean put(byte[] message, boolean patient) throws SlowConsumerException {
+        return append(message, message.length, patient);
+    }
+
+    /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
+    public boolean putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
+        return append(parts, length(parts), patient);
+    }
+
+    private boolean append(Object message, long length, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
             Waits waits = null;
-            while (!fits(1, message.length)) {
-                makeRoom(1, message.length, waits = waits != null ? waits : new Waits(patient));
+            while (!fits(1, length)) {
+                makeRoom(1, length, waits = waits != null ? waits : new Waits(patient));
             }
-            append(message, message.length);
+            append(message, length);
+            return takeTokenForDrainer();
         } finally {
             lock.unlock();
         }
     }
 
+    /** After a put: if nobody holds the write token, take it for a drainer the caller starts. Lock held. */
+    private boolean takeTokenForDrainer() {
+        if (writing) {
+            return false;
+        }
+        writing = true;
+        return true;
+    }
+
+    private static long length(byte[][] parts) {
+        long n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        return n;
+    }
+
     /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
-    public void put(Object key, byte[] message, boolean patient) throws SlowConsumer {
+    public boolean put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
         if (!conflate) {
-            put(message, patient);
-            return;
+            return put(message, patient);
         }
         lock.lock();
         try {
@@ -160,7 +172,7 @@ public final class SendQueue {
                 long add = message.length - (existing == null ? 0L : existing.bytes.length);
                 if (add <= 0 && slots == 0 || fits(slots, add)) {
                     putKeyedLocked(key, message);
-                    return;
+                    return takeTokenForDrainer();
                 }
                 // then look at the key again: the queue has changed
                 makeRoom(slots, add, waits = waits != null ? waits : new Waits(patient));
@@ -168,26 +180,6 @@ public final class SendQueue {
         } finally {
             lock.unlock();
         }
-    }
-
-    public void putAllInt(List<IntKeyed> messages, boolean patient) throws SlowConsumer {
-        Object[] keys = new Object[messages.size()];
-        byte[][] values = new byte[keys.length][];
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = messages.get(i).key();
-            values[i] = Objects.requireNonNull(messages.get(i).bytes(), "bytes");
-        }
-        putAll(keys, values, patient);
-    }
-
-    public void putAllString(List<StringKeyed> messages, boolean patient) throws SlowConsumer {
-        Object[] keys = new Object[messages.size()];
-        byte[][] values = new byte[keys.length][];
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = Objects.requireNonNull(messages.get(i).key(), "key");
-            values[i] = Objects.requireNonNull(messages.get(i).bytes(), "bytes");
-        }
-        putAll(keys, values, patient);
     }
 
     /**
@@ -201,41 +193,33 @@ public final class SendQueue {
      * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
      * on their own can never fit and is rejected before anything is dropped.
      */
-    private void putAll(Object[] keys, byte[][] values, boolean patient) throws SlowConsumer {
+    public boolean putAll(KeyedBatch batch, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {
             checkOpen();
-            Map<Object, byte[]> last = new HashMap<>(); // the batch conflated against itself
-            long lastBytes = 0;
-            for (int i = 0; i < keys.length; i++) {
-                byte[] previous = last.put(keys[i], values[i]);
-                lastBytes += values[i].length - (previous == null ? 0 : previous.length);
-            }
-            if ((maxMessages != 0 && last.size() > maxMessages) || (maxBytes != 0 && lastBytes > maxBytes)) {
+            if ((maxMessages != 0 && batch.size() > maxMessages) || (maxBytes != 0 && batch.lastBytes > maxBytes)) {
                 rejected++;
-                throw new QueueFullException("batch of " + last.size() + " keys and " + lastBytes
+                throw new QueueFullException("batch of " + batch.size() + " keys and " + batch.lastBytes
                         + " bytes exceeds the sender's limits (" + maxMessages + " messages, " + maxBytes + " bytes)");
             }
             Waits waits = null;
-            while (true) {
-                int newMessages = 0;
-                long addBytes = 0;
-                for (Map.Entry<Object, byte[]> e : last.entrySet()) {
-                    Keyed existing = keyed == null ? null : keyed.get(e.getKey());
-                    newMessages += existing == null ? 1 : 0;
-                    addBytes += e.getValue().length - (existing == null ? 0L : existing.bytes.length);
-                }
-                if (fits(newMessages, addBytes)) {
-                    break;
-                }
-                makeRoom(newMessages, Math.max(0, addBytes), waits = waits != null ? waits : new Waits(patient));
+            long[] need;
+            while (!fits((int) (need = batch.need(this::queuedUnder))[0], need[1])) {
+                makeRoom((int) need[0], Math.max(0, need[1]), waits = waits != null ? waits : new Waits(patient));
             }
-            for (int i = 0; i < keys.length; i++) {
-                putKeyedLocked(keys[i], values[i]);
+            for (int i = 0; i < batch.keys.length; i++) {
+                putKeyedLocked(batch.keys[i], batch.values[i]);
             }
+            return batch.keys.length > 0 && takeTokenForDrainer();
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The bytes queued under {@code key}, or null; lock held. */
+    private byte[] queuedUnder(Object key) {
+        Keyed k = keyed == null ? null : keyed.get(key);
+        return k == null ? null : k.bytes;
     }
 
     /** Conflates into the queued holder of {@code key}, or appends a new one; the caller made room. */
@@ -255,12 +239,9 @@ public final class SendQueue {
         append(entry, message.length);
     }
 
-    private void append(Object entry, int length) {
+    private void append(Object entry, long length) {
         items.addLast(entry);
         bytes += length;
-        if (items.size() == 1) {
-            notEmpty.signal();
-        }
     }
 
     private void checkOpen() {
@@ -279,7 +260,7 @@ public final class SendQueue {
      * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
      * caller then looks again. Throws when the put must give up.
      */
-    private void makeRoom(int messages, long add, Waits waits) throws SlowConsumer {
+    private void makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
             throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
@@ -310,7 +291,7 @@ public final class SendQueue {
                 rejected++;
                 int discarded = discardLocked();
                 state = CLOSED;
-                throw new SlowConsumer(discarded);
+                throw new SlowConsumerException(discarded);
             }
         }
     }
@@ -333,38 +314,46 @@ public final class SendQueue {
     }
 
     /** Removes {@code entry}'s key mapping; returns its length. */
-    private int forget(Object entry) {
+    private long forget(Object entry) {
         if (entry instanceof Keyed k) {
             keyed.remove(k.key);
             return k.bytes.length;
         }
-        return ((byte[]) entry).length;
+        return entry instanceof byte[] b ? b.length : length((byte[][]) entry);
+    }
+
+    /** The arrays a queued message is written from: 1, or its parts. */
+    private static int arrays(Object entry) {
+        return entry instanceof byte[][] parts ? parts.length : 1;
     }
 
     /**
-     * Moves up to {@code out.length} queued messages, and no more once {@code maxBytes} are taken
-     * (at least one), into {@code out}, blocking while the queue is open and empty.
+     * For the drainer, which holds the write token: moves queued messages into {@code out} — each
+     * a {@code byte[]}, or a {@code byte[][]} of parts — at least one, and no more than fit in
+     * {@code out}, than {@code maxArrays} arrays in all, or than {@code maxBytes} bytes. When
+     * nothing is queued (or the queue is closed) it gives the token back instead, in the same step,
+     * and the drainer ends: a put after that starts a new one.
      *
-     * @return how many were moved, or -1 once the queue is closed, or draining and empty
+     * @return how many were moved; 0 when the token was given back
      */
-    public int drain(byte[][] out, long maxBytes) throws InterruptedException {
+    public int drain(Object[] out, long maxBytes, int maxArrays) {
         lock.lock();
         try {
-            while (items.isEmpty() || writing) {
-                if (state == CLOSED || (state == DRAINING && items.isEmpty() && !writing)) {
-                    return -1;
-                }
-                notEmpty.await();
+            if (items.isEmpty() || state == CLOSED) {
+                releaseTokenLocked();
+                return 0;
             }
-            writing = true;
             int n = 0;
             long taken = 0;
-            while (n < out.length && !items.isEmpty() && (n == 0 || taken < maxBytes)) {
+            int arrays = 0;
+            while (n < out.length && !items.isEmpty()
+                    && (n == 0 || (taken < maxBytes && arrays + arrays(items.peekFirst()) <= maxArrays))) {
                 Object head = items.pollFirst();
-                int length = forget(head);
+                long length = forget(head);
                 bytes -= length;
                 taken += length;
-                out[n++] = head instanceof Keyed k ? k.bytes : (byte[]) head;
+                arrays += arrays(head);
+                out[n++] = head instanceof Keyed k ? k.bytes : head;
             }
             if (roomWaiters > 0) {
                 notFull.signalAll();
@@ -375,14 +364,9 @@ public final class SendQueue {
         }
     }
 
-    /** Gives back the write token taken by {@link #drain}. */
-    public void batchWritten() {
-        lock.lock();
-        try {
-            writing = false;
-        } finally {
-            lock.unlock();
-        }
+    private void releaseTokenLocked() {
+        writing = false;
+        written.signalAll();
     }
 
     /**
@@ -402,26 +386,75 @@ public final class SendQueue {
         }
     }
 
-    /** Gives back the token of {@link #tryClaimInline()} and wakes the send loop if messages queued meanwhile. */
-    public void releaseInline() {
+    /**
+     * Gives back the token of {@link #tryClaimInline()} — unless messages were queued behind the
+     * inline write: then the caller keeps it for a drainer it must start.
+     *
+     * @return true if the caller must start a drainer
+     */
+    public boolean releaseInline() {
         lock.lock();
         try {
-            writing = false;
-            if (!items.isEmpty() || state != OPEN) {
-                notEmpty.signal();
+            if (!items.isEmpty() && state != CLOSED) {
+                return true;
             }
+            releaseTokenLocked();
+            return false;
         } finally {
             lock.unlock();
         }
     }
 
-    /** Stops accepting puts; {@link #drain} returns what is left, then -1. */
+    /**
+     * Takes the write token and keeps it, so that what is put stays queued (for tests that look
+     * at a queue before it is written); {@link #releaseInline()} gives it back.
+     *
+     * @throws IllegalStateException if someone is writing
+     */
+    public void holdToken() {
+        lock.lock();
+        try {
+            if (writing) {
+                throw new IllegalStateException("a write is in progress");
+            }
+            writing = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until everything queued has been written — the queue empty and the token free — or the
+     * queue is closed, at most until {@code deadlineNanos} (0 = none).
+     *
+     * @return false if the deadline came first
+     */
+    public boolean awaitWritten(long deadlineNanos) throws InterruptedException {
+        lock.lock();
+        try {
+            while ((writing || !items.isEmpty()) && state != CLOSED) {
+                if (deadlineNanos == 0) {
+                    written.await();
+                } else {
+                    long left = deadlineNanos - System.nanoTime();
+                    if (left <= 0) {
+                        return false;
+                    }
+                    written.awaitNanos(left);
+                }
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops accepting puts; what is queued is still written. */
     public void closeGracefully() {
         lock.lock();
         try {
             if (state == OPEN) {
                 state = DRAINING;
-                notEmpty.signalAll();
                 notFull.signalAll();
             }
         } finally {
@@ -450,7 +483,7 @@ public final class SendQueue {
             keyed.clear();
         }
         bytes = 0;
-        notEmpty.signalAll();
+        written.signalAll();
         notFull.signalAll();
         return n;
     }

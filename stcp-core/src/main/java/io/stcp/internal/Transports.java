@@ -61,8 +61,10 @@ public final class Transports {
             reasons.append("; ").append(e);
         }
         if (reasons.length() > 0) {
-            Log.SERVER.atInfo().setMessage("server.transport.unavailable")
-                    .addKeyValue("reason", reasons.substring(2)).log();
+            // The module is there but cannot be used (a JVM flag missing, say): the user wanted it,
+            // so say loudly that the slower transport runs instead, and why.
+            Log.SERVER.atWarn().setMessage("server.transport.unavailable")
+                    .addKeyValue("reason", reasons.substring(2)).addKeyValue("using", "jdk").log();
         }
         if (wanted.equals("auto")) {
             return new Choice(null, null);

@@ -26,12 +26,11 @@ class SendQueueByteLimitTest {
         });
         Awaitility.await().until(() -> grower.getState() == Thread.State.WAITING
                 || grower.getState() == Thread.State.TIMED_WAITING);
-        byte[][] batch = new byte[8][];
-        assertThat(q.drain(batch, Long.MAX_VALUE)).isEqualTo(2); // room for everyone: the grower wakes up
-        q.batchWritten();
+        Object[] batch = new Object[8];
+        assertThat(q.drain(batch, Long.MAX_VALUE, 1024)).isEqualTo(2); // room for everyone: the grower wakes up
         // Meanwhile "a" comes back small and other bytes arrive, before or after the grower re-checks.
-        q.putAllString(java.util.List.of(new io.stcp.Sender.StringKeyed("a", new byte[1]),
-                new io.stcp.Sender.StringKeyed("b", new byte[88])), false);
+        q.putAll(KeyedBatch.ofString(java.util.List.of(new io.stcp.Sender.StringKeyed("a", new byte[1]),
+                new io.stcp.Sender.StringKeyed("b", new byte[88]))), false);
         grower.join(TimeUnit.SECONDS.toMillis(20));
         assertThat(q.stats().pendingBytes()).isLessThanOrEqualTo(100);
     }

@@ -5,12 +5,13 @@ import io.stcp.ProxyProtocol;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
 import io.stcp.jackson.ServerConfigJson;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -66,6 +67,17 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--write-timeout", description = "Write timeout, e.g. 5s or 500ms; 0 = none.")
     Duration writeTimeout;
 
+    @Option(names = "--frame-timeout", description = "A frame, once begun, must be complete within this, e.g. 10s;"
+            + " 0 = none (default: the config's, 30s).")
+    Duration frameTimeout;
+
+    @Option(names = "--first-frame-timeout", description = "The first frame must be complete this long after the"
+            + " accept; 0 = none (default: the config's, none).")
+    Duration firstFrameTimeout;
+
+    @Option(names = "--read-idle-timeout", description = "Close a connection silent this long; 0 = none.")
+    Duration readIdleTimeout;
+
     @Option(names = "--config", description = "JSON server config (Go field names); options given here override it."
             + " Absent fields take the defaults, but an absent address is " + DEFAULT_ADDRESS + ", not all interfaces.")
     Path config;
@@ -91,18 +103,14 @@ final class EchoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         System.setProperty("io.stcp.transport", transport);
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
-        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.localAddress()).log();
-        CountDownLatch stopped = Signals.onTermination(() -> {
-            if (drain.isPositive() && !server.drain(drain)) {
-                LOG.atInfo().setMessage("echo.drain.timeout").addKeyValue("left", server.connectionCount()).log();
-            }
-            server.shutdown(grace);
-            LOG.atInfo().setMessage("echo.stopped").addKeyValue("accepted", server.acceptedCount())
-                    .addKeyValue("rejected", server.rejectedCount()).addKeyValue("healthChecks", server.healthCheckCount())
-                    .log();
-        });
-        server.awaitTermination();
-        stopped.await();
+        SocketAddress bound = server.localAddress();
+        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", bound instanceof InetSocketAddress inet
+                ? inet.getHostString() + ":" + inet.getPort() : "unix:" + bound).log();
+        // SIGINT/SIGTERM: drain (if asked), graceful shutdown, then exit 0
+        server.runUntilSignal(drain, grace);
+        LOG.atInfo().setMessage("echo.stopped").addKeyValue("accepted", server.acceptedCount())
+                .addKeyValue("rejected", server.rejectedCount()).addKeyValue("healthChecks", server.healthCheckCount())
+                .log();
         return 0;
     }
 
@@ -121,6 +129,15 @@ final class EchoCommand implements Callable<Integer> {
         }
         if (writeTimeout != null) {
             b.writeTimeout(writeTimeout);
+        }
+        if (frameTimeout != null) {
+            b.frameTimeout(frameTimeout);
+        }
+        if (firstFrameTimeout != null) {
+            b.firstFrameTimeout(firstFrameTimeout);
+        }
+        if (readIdleTimeout != null) {
+            b.readIdleTimeout(readIdleTimeout);
         }
         if (proxyProtocol != null || !trustedProxies.isEmpty()) {
             ProxyProtocol.Mode mode = proxyProtocol != null ? proxyProtocol : ProxyProtocol.Mode.REQUIRED;

@@ -16,13 +16,27 @@ import org.junit.jupiter.api.Test;
 /**
  * Keeps the README's code honest: every Java block marked {@code <!-- snippet:NAME -->} must be,
  * line for line, the region between {@code // snippet:start NAME} and {@code // snippet:end} in
- * this module's compiled sources.
+ * this module's compiled sources (main or test).
  */
 class ReadmeSnippetsTest {
     private static final Path MODULE = Path.of("").toAbsolutePath();
     private static final Path README = MODULE.getParent().resolve("README.md");
     private static final Pattern BLOCK = Pattern.compile("<!-- snippet:([\\w-]+) -->\\s*```java\\n(.*?)```", Pattern.DOTALL);
     private static final Pattern REGION = Pattern.compile("// snippet:start ([\\w-]+)\\n(.*?)\\n\\s*// snippet:end", Pattern.DOTALL);
+
+    /** A user's project has only the published modules: a snippet's file may use nothing else of ours. */
+    private static final Pattern OUR_IMPORT = Pattern.compile("^import (static )?io\\.stcp\\.([\\w.]+);", Pattern.MULTILINE);
+
+    private static void assertOnlyPublishedImports(Path file, String text) {
+        Matcher m = OUR_IMPORT.matcher(text);
+        while (m.find()) {
+            assertThat(m.group(2)).as("an import of %s, which has README snippets", file.getFileName())
+                    .doesNotStartWith("examples").doesNotStartWith("loadgen").doesNotStartWith("bench")
+                    .doesNotStartWith("internal");
+        }
+        assertThat(text).as("%s, which has README snippets, uses only published modules", file.getFileName())
+                .doesNotContain("EchoServer");
+    }
 
     @Test
     void everyReadmeSnippetIsCompiledSourceAndEverySourceSnippetIsInTheReadme() throws IOException {
@@ -32,11 +46,19 @@ class ReadmeSnippetsTest {
             readme.put(m.group(1), m.group(2).strip());
         }
         Map<String, String> sources = new LinkedHashMap<>();
-        try (Stream<Path> files = Files.walk(MODULE.resolve("src/main/java"))) {
-            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
-                Matcher r = REGION.matcher(Files.readString(f));
-                while (r.find()) {
-                    sources.put(r.group(1), dedent(r.group(2)));
+        for (String dir : List.of("src/main/java", "src/test/java")) { // a snippet may be a test, too
+            try (Stream<Path> files = Files.walk(MODULE.resolve(dir))) {
+                for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                    String text = Files.readString(f);
+                    Matcher r = REGION.matcher(text);
+                    boolean hasSnippet = false;
+                    while (r.find()) {
+                        sources.put(r.group(1), dedent(r.group(2)));
+                        hasSnippet = true;
+                    }
+                    if (hasSnippet) {
+                        assertOnlyPublishedImports(f, text);
+                    }
                 }
             }
         }

@@ -87,15 +87,17 @@ public final class LoadGenerator {
 
             Histogram total = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
             long cpuBefore = serverCpuNanos();
-            ServerSyscalls syscalls = options.serverPid() > 0 ? ServerSyscalls.start(options.serverPid(), options.duration()) : null;
+            ServerSyscalls syscalls = options.countSyscalls()
+                    ? ServerSyscalls.start(options.serverPid(), options.duration()) : null;
             long start = System.nanoTime();
             phase = MEASURE;
             sleepReporting(options.duration().toNanos(), progress, "measure", total);
-            phase = STOP;
             long end = System.nanoTime();
             long messages = received.sum();
             long cpuAfter = serverCpuNanos();
+            phase = WARMUP; // not recorded any more; the load goes on while perf ends its window
             long syscallCount = syscalls == null ? -1 : syscalls.await();
+            phase = STOP;
             total.add(recorder.getIntervalHistogram());
             if (progress != null) {
                 progress.println();

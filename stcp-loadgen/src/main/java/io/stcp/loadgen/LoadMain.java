@@ -53,8 +53,16 @@ public final class LoadMain implements Callable<Integer> {
     @Option(names = "--server-pid", defaultValue = "0", description = "Server process id: report its CPU time per message.")
     long serverPid;
 
+    @Option(names = "--syscalls", description = "Also count the server's system calls in the window with Linux perf"
+            + " (needs --server-pid; perf slows the server, so use a separate run for CPU and throughput).")
+    boolean syscalls;
+
     @Option(names = "--quiet", description = "No live progress line.")
     boolean quiet;
+
+    @Option(names = "--result-line", description = "Print the result as one 'result key=value ...' line, as the C"
+            + " load generator of stcp-bench does, instead of the summary.")
+    boolean resultLine;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new LoadMain()).execute(args));
@@ -72,6 +80,7 @@ public final class LoadMain implements Callable<Integer> {
                 .connections(connections).inFlight(inFlight).payloadSize(size - 4)
                 .duration(parseDuration(duration)).warmup(parseDuration(warmup))
                 .pipelined(pipelined).sourceAddresses(sources).threads(threads).serverPid(serverPid)
+                .countSyscalls(syscalls)
                 .build();
         LoadResult r;
         try {
@@ -80,7 +89,7 @@ public final class LoadMain implements Callable<Integer> {
             System.err.println("stcp-loadgen: " + e.getMessage());
             return 2;
         }
-        System.out.println(r.summary());
+        System.out.println(resultLine ? r.resultLine() : r.summary());
         if (csv != null) {
             appendCsv(csv, label, options, r);
         }

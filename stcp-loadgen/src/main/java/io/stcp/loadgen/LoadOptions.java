@@ -22,12 +22,14 @@ import java.util.Objects;
  *                         (request/response); true: replies are answered with writes flushed once
  *                         per read batch
  * @param threads          event-loop threads, at least 1
- * @param serverPid        the server's process id, to report its CPU time and (with Linux perf) its
- *                         system calls per message; 0 = unknown
+ * @param serverPid        the server's process id, to report its CPU time per message; 0 = unknown
+ * @param countSyscalls    also count the server's system calls in the window with Linux perf; perf
+ *                         slows the traced server, so its CPU and throughput figures from such a run
+ *                         are not comparable with untraced ones (needs {@code serverPid})
  */
 public record LoadOptions(String host, int port, int connections, int inFlight, int payloadSize, Duration duration,
                           Duration warmup, List<String> sourceAddresses, boolean pipelined, int threads,
-                          long serverPid) {
+                          long serverPid, boolean countSyscalls) {
 
     /** Validates every field with a message naming it. */
     public LoadOptions {
@@ -45,6 +47,9 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         }
         if (warmup.isNegative()) {
             throw new IllegalArgumentException("warmup: " + warmup + " (expected: >= 0)");
+        }
+        if (countSyscalls && serverPid <= 0) {
+            throw new IllegalArgumentException("countSyscalls: true without a serverPid (expected: serverPid > 0)");
         }
     }
 
@@ -72,6 +77,7 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         private boolean pipelined;
         private int threads = 1;
         private long serverPid;
+        private boolean countSyscalls;
 
         private Builder() {}
 
@@ -130,9 +136,14 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
             return this;
         }
 
+        public Builder countSyscalls(boolean countSyscalls) {
+            this.countSyscalls = countSyscalls;
+            return this;
+        }
+
         public LoadOptions build() {
             return new LoadOptions(host, port, connections, inFlight, payloadSize, duration, warmup, sourceAddresses,
-                    pipelined, threads, serverPid);
+                    pipelined, threads, serverPid, countSyscalls);
         }
     }
 }

@@ -90,11 +90,27 @@ class LoadGeneratorTest {
     }
 
     @Test
+    void aResultLineReadsBackAsTheSameResult() {
+        LoadResult r = new LoadResult(100, 123_456, 2.5, 49_382.4, 10, 20, 30, 40, 50, 1, 6.125, Double.NaN);
+        assertThat(r.resultLine()).startsWith("result connections=100 messages=123456 seconds=2.500 msgs_per_s=49382.4")
+                .endsWith("server_cpu_us_per_msg=6.125 server_syscalls_per_msg=NaN");
+        assertThat(LoadResult.parseResultLine(r.resultLine())).isEqualTo(r);
+        // as the C generator writes it: extra keys, C's spelling of NaN
+        assertThat(LoadResult.parseResultLine(r.resultLine().replace("NaN", "-nan") + " loadgen_busy=0.5")).isEqualTo(r);
+        assertThatThrownBy(() -> LoadResult.parseResultLine("result connections=1"))
+                .hasMessageContaining("without messages");
+        assertThatThrownBy(() -> LoadResult.parseResultLine("loadgen: cannot connect"))
+                .hasMessageContaining("not a result line");
+    }
+
+    @Test
     void badOptionsNameTheField() {
         assertThatThrownBy(() -> LoadOptions.builder().port(1).connections(0).build())
                 .hasMessage("connections: 0 (expected: >= 1)");
         assertThatThrownBy(() -> LoadOptions.builder().port(1).payloadSize(4).build())
                 .hasMessage("payloadSize: 4 (expected: 8..1048576)");
+        assertThatThrownBy(() -> LoadOptions.builder().port(1).countSyscalls(true).build())
+                .hasMessageContaining("countSyscalls");
         assertThat(LoadMain.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
         assertThat(LoadMain.parseDuration("1m")).isEqualTo(Duration.ofMinutes(1));
         assertThatThrownBy(() -> LoadMain.parseDuration("soon")).hasMessageContaining("soon");

@@ -1,5 +1,6 @@
 package io.stcp.bench.jmh;
 
+import io.stcp.AttributeKey;
 import io.stcp.BasicMetaInfo;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
@@ -103,6 +104,11 @@ final class ReplayConnection implements Connection {
     @Override public int closeGracefully(Duration timeout, Drain drain) { return 0; }
     @Override public boolean isReaderThread() { return true; }
     @Override public void onWriteIdle(Duration interval, Runnable action) {}
+    @Override public String remoteAddressText() { return "replay"; }
+    @Override public <T> T attribute(AttributeKey<T> key) { return null; }
+    @Override public <T> void attribute(AttributeKey<T> key, T value) {}
+    @Override public <T> T attributeIfAbsent(AttributeKey<T> key, java.util.function.Supplier<? extends T> f) { return f.get(); }
+    @Override public byte[] readLine(int maxLength) { throw new UnsupportedOperationException(); }
 
     @Override
     public byte[] readBytes(int n) throws IOException {

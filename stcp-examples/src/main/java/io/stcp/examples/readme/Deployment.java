@@ -8,12 +8,17 @@ import io.stcp.ProxyProtocol;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
-import io.stcp.examples.EchoServer;
+import io.stcp.framing.LengthFieldEncoder;
+import io.stcp.framing.LengthFieldReader;
 import java.time.Duration;
 
 /** The README's "Deploying behind a load balancer": PROXY protocol, per-address limits, Unix sockets, restarts. */
 public final class Deployment {
     private Deployment() {}
+
+    private static final LengthFieldEncoder ENCODER = LengthFieldEncoder.standard();
+    /** An echo reader of 4-byte length-prefixed frames. */
+    static final ConnectionReader ECHO = LengthFieldReader.builder().build((sender, body) -> sender.put(ENCODER.encode(body)));
 
     static ServerConfig proxied() {
         // snippet:start proxy-protocol
@@ -56,7 +61,7 @@ public final class Deployment {
         TcpServer server = TcpServer.create(ServerConfig.builder()
                         .address("unix:/run/echo/echo.sock")
                         .unixSocketPermissions("rw-rw----")  // owner and group may connect
-                        .build(), EchoServer.READER, SenderFactory.queue(1024))
+                        .build(), ECHO, SenderFactory.queue(1024))
                 .onConnectionStart(sender -> {
                     PeerCredentials who = sender.connection().peerCredentials().orElseThrow();
                     System.out.println("connected: " + who.user().getName());
@@ -71,11 +76,12 @@ public final class Deployment {
         TcpServer server = TcpServer.create(ServerConfig.builder()
                 .address(":9000")
                 .reusePort(true)  // the next version binds :9000 while this one runs
-                .build(), EchoServer.READER, SenderFactory.queue(1024)).start();
+                .build(), ECHO, SenderFactory.queue(1024));
 
-        // On SIGTERM, once the next version listens: new clients go there; these finish what they do.
-        boolean allLeft = server.drain(Duration.ofSeconds(30)); // stop listening, wait for clients to leave
-        server.shutdown(Duration.ofSeconds(5));                  // then close the rest gracefully
+        // Serve until SIGTERM (sent once the next version listens); then stop listening, so new
+        // clients reach the next version, give these 30s to finish and leave, and shut down the rest.
+        boolean allLeft = server.runUntilSignal(Duration.ofSeconds(30), Duration.ofSeconds(5));
+        // or, by hand: server.drain(Duration.ofSeconds(30)); server.shutdown(Duration.ofSeconds(5));
         // snippet:end
         System.out.println(allLeft);
     }

@@ -47,6 +47,7 @@ final class Framing {
         ServerConfig config = ServerConfig.builder()
                 .address(":9000")
                 .firstFrameTimeout(Duration.ofSeconds(5)) // slowloris: no complete first frame in 5s
+                .frameTimeout(Duration.ofSeconds(10))     // a frame, once begun, done within 10s
                 .readIdleTimeout(Duration.ofSeconds(60))  // silent for a minute
                 .writeTimeout(Duration.ofSeconds(5))      // peer stopped reading
                 .build();

@@ -1,0 +1,212 @@
+package io.stcp.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.stcp.loadgen.LoadResult;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The C load generator ({@code src/main/c/loadgen.c}, built into {@code target/native} by the
+ * build) against an in-process echo server over loopback, read back through {@link Generator} as
+ * compare reads it. Skipped only when the build's C compiler cannot be run at all.
+ */
+class NativeLoadgenTest {
+    private static final Path NATIVE_DIR = Path.of("target/native");
+
+    @TempDir
+    Path logs;
+
+    @BeforeEach
+    void theGeneratorWasBuiltUnlessThereIsNoCompiler() {
+        if (Files.isExecutable(NATIVE_DIR.resolve("loadgen"))) {
+            return;
+        }
+        String cc = System.getProperty("bench.cc", "gcc");
+        assumeTrue(runs(cc), () -> cc + " is not installed, so the build did not compile the C load generator:"
+                + " nothing to test");
+        fail(cc + " is installed but " + NATIVE_DIR.resolve("loadgen") + " was not built: see the build's compile-c step");
+    }
+
+    private static boolean runs(String cc) {
+        try {
+            Process p = new ProcessBuilder(cc, "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * A blocking echo of length-prefixed frames, a virtual thread per connection. It counts the
+     * frames it echoed and those whose length was not {@code expectedBody}; from frame
+     * {@code corruptFrom} on (1 = the first) it answers with a length one too large.
+     */
+    private static final class EchoServer implements AutoCloseable {
+        final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        final List<Socket> sockets = new CopyOnWriteArrayList<>();
+        final AtomicLong echoed = new AtomicLong();
+        final AtomicLong unexpected = new AtomicLong();
+        final int expectedBody;
+        final long corruptFrom;
+        final Thread acceptor;
+
+        EchoServer(int frameSize, long corruptFrom) throws IOException {
+            this.expectedBody = frameSize - 4;
+            this.corruptFrom = corruptFrom;
+            this.acceptor = Thread.ofVirtual().start(this::accept);
+        }
+
+        String address() {
+            return "127.0.0.1:" + listener.getLocalPort();
+        }
+
+        private void accept() {
+            try {
+                while (true) {
+                    Socket s = listener.accept();
+                    sockets.add(s);
+                    Thread.ofVirtual().start(() -> echo(s));
+                }
+            } catch (IOException closed) {
+                // done
+            }
+        }
+
+        private void echo(Socket s) {
+            try (s) {
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                for (long frame = 1; ; frame++) {
+                    int length = in.readInt();
+                    if (length != expectedBody) {
+                        unexpected.incrementAndGet();
+                        return;
+                    }
+                    byte[] body = new byte[length];
+                    in.readFully(body);
+                    out.writeInt(frame >= corruptFrom ? length + 1 : length);
+                    out.write(body);
+                    out.flush();
+                    echoed.incrementAndGet();
+                }
+            } catch (IOException closed) {
+                // the generator is done
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            listener.close();
+            for (Socket s : sockets) {
+                s.close();
+            }
+            acceptor.join();
+        }
+    }
+
+    private static Generator generator() {
+        return Generator.c(NATIVE_DIR.resolve("loadgen"));
+    }
+
+    @Test
+    void measuresAnEchoServerAndReportsEveryFigure() throws Exception {
+        try (EchoServer server = new EchoServer(64, Long.MAX_VALUE)) {
+            Load load = Load.parse("4x2", 64);
+            Generator.Outcome o = generator().run(server.address(), load, "100ms", "300ms",
+                    ProcessHandle.current().pid(), false, -1, logs.resolve("load.log"));
+            LoadResult r = o.result();
+            assertThat(r.connections()).isEqualTo(4);
+            assertThat(r.errors()).isZero();
+            assertThat(r.messages()).isPositive().isLessThan(server.echoed.get()); // the pings and the warm-up came first
+            assertThat(server.unexpected.get()).isZero();
+            assertThat(r.seconds()).isGreaterThanOrEqualTo(0.3).isLessThan(1.5); // ends at the first wake-up after 300 ms
+            assertThat(r.messagesPerSecond()).isCloseTo(r.messages() / r.seconds(), org.assertj.core.data.Percentage.withPercentage(1));
+            assertThat(r.p50Micros()).isPositive().isLessThanOrEqualTo(r.p90Micros());
+            assertThat(r.p90Micros()).isLessThanOrEqualTo(r.p99Micros());
+            assertThat(r.p99Micros()).isLessThanOrEqualTo(r.p999Micros());
+            assertThat(r.p999Micros()).isLessThanOrEqualTo(r.maxMicros());
+            assertThat(r.serverCpuMicrosPerMessage()).isNotNaN().isNotNegative(); // this JVM's, in 10 ms ticks
+            assertThat(r.serverSyscallsPerMessage()).isNaN(); // not asked for
+            assertThat(o.loadgenBusy()).isPositive().isLessThan(1.5);
+            assertThat(o.othersBusy()).isNotNaN().isGreaterThanOrEqualTo(0); // whatever else this machine runs
+        }
+    }
+
+    @ParameterizedTest(name = "{0}-byte frames")
+    @ValueSource(ints = {16_384, 70_001, (1 << 20) + 4})
+    void bigFramesGoThroughPartialReadsAndWritesWhole(int size) throws Exception {
+        try (EchoServer server = new EchoServer(size, Long.MAX_VALUE)) {
+            Generator.Outcome o = generator().run(server.address(), Load.parse("2x2@" + size, 64), "0s", "200ms", 0,
+                    false, -1, logs.resolve("load.log"));
+            assertThat(o.result().errors()).isZero();
+            assertThat(o.result().messages()).isPositive();
+            assertThat(server.unexpected.get()).isZero();
+            assertThat(o.result().serverCpuMicrosPerMessage()).isNaN(); // no server pid given
+        }
+    }
+
+    /** The rig's Netty echo takes every load's frames, up to a 1 MiB body, with either cumulator. */
+    @ParameterizedTest(name = "{0}-byte frames, {1} cumulator")
+    @org.junit.jupiter.params.provider.CsvSource({"1048580, merge", "1048580, composite"})
+    void theNettyEchoTakesTheLargestFrameWithEitherCumulator(int size, String cumulator) throws Exception {
+        try (NettyEchoServer.Running netty = NettyEchoServer.start("127.0.0.1", 0,
+                io.netty.channel.epoll.Epoll.isAvailable(), cumulator.equals("composite"))) {
+            Generator.Outcome o = generator().run("127.0.0.1:" + netty.port(), Load.parse("2x2@" + size, 64), "0s",
+                    "200ms", 0, false, -1, logs.resolve("load.log"));
+            assertThat(o.result().errors()).isZero();
+            assertThat(o.result().messages()).isPositive();
+        }
+        assertThat(NettyEchoServer.cumulatorFor(NettyEchoServer.LARGEST_READ)).isEqualTo("merge");
+        assertThat(NettyEchoServer.cumulatorFor(NettyEchoServer.LARGEST_READ + 1)).isEqualTo("composite");
+    }
+
+    @Test
+    void aReplyOfTheWrongLengthIsAnErrorAndTheExitStatusSaysSo() throws Exception {
+        try (EchoServer server = new EchoServer(64, 2)) { // the ping is answered right, the next frame is not
+            Process p = new ProcessBuilder(generator().commandLine(server.address(), Load.parse("2x1", 64), "0s",
+                    "200ms", 0, false)).redirectError(logs.resolve("stderr").toFile()).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isEqualTo(1);
+            assertThat(LoadResult.parseResultLine(out.strip()).errors()).isEqualTo(2); // each connection once, then closed
+            assertThat(Files.readString(logs.resolve("stderr"))).contains("a reply with the wrong length");
+        }
+    }
+
+    @Test
+    void aServerThatIsNotThereEndsTheRunWithStatusTwoAndNoResult() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Process p = new ProcessBuilder(generator().commandLine("127.0.0.1:" + port, Load.parse("1x1", 64), "0s",
+                "100ms", 0, false)).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        assertThat(out).contains("cannot connect to 127.0.0.1:" + port).doesNotContain("result ");
+    }
+}

@@ -1,0 +1,63 @@
+package io.stcp;
+
+import java.util.Map;
+
+/**
+ * A snapshot of one server's counters ({@link TcpServer#stats()}): what a dashboard shows. Counts
+ * are totals since the server started, over the connections that have ended and those still live;
+ * {@code connections}, {@code queuedMessages} and {@code queuedBytes} are the state now. Taking
+ * a snapshot walks the live connections (cheap, but not free: take it per scrape, not per message);
+ * it is consistent per connection, not across them.
+ *
+ * <p>The counting itself costs the connections nothing on their hot path: each keeps plain counts
+ * of its own, which the server adds up here and when a connection ends.
+ *
+ * @param connections live connections now
+ * @param accepted connections accepted and run
+ * @param rejected connections refused at accept, by reason ({@code maxConn}, ...)
+ * @param closed connections that ended, by {@link CloseReason}
+ * @param acceptErrors failed accept calls (EMFILE, ...)
+ * @param bytesIn bytes the readers consumed
+ * @param bytesOut bytes written to the peers
+ * @param messagesIn reader calls that returned (messages read, for a reader that reads one per call)
+ * @param messagesOut messages written by stcp's senders ({@link QueueSender})
+ * @param queuedMessages messages waiting in stcp's senders now
+ * @param queuedBytes bytes waiting in stcp's senders now
+ * @param conflated keyed messages replaced by a newer value before being written
+ * @param dropped messages dropped by {@link OverflowPolicy#DROP_OLDEST}
+ * @param discarded accepted messages that were never written (closed, reset, slow consumer)
+ * @param rejectedPuts puts refused because a queue was full
+ */
+public record ServerStats(
+        int connections,
+        long accepted,
+        Map<String, Long> rejected,
+        Map<CloseReason, Long> closed,
+        long acceptErrors,
+        long bytesIn,
+        long bytesOut,
+        long messagesIn,
+        long messagesOut,
+        long queuedMessages,
+        long queuedBytes,
+        long conflated,
+        long dropped,
+        long discarded,
+        long rejectedPuts) {
+
+    /** Copies the maps: a snapshot does not change. */
+    public ServerStats {
+        rejected = Map.copyOf(rejected);
+        closed = Map.copyOf(closed);
+    }
+
+    /** Connections refused at accept, for every reason. */
+    public long rejectedTotal() {
+        return rejected.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** Connections that ended with {@code reason}. */
+    public long closed(CloseReason reason) {
+        return closed.getOrDefault(reason, 0L);
+    }
+}

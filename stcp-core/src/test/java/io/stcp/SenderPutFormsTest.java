@@ -1,0 +1,89 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.SocketPair;
+import java.io.DataInputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** The copying puts, the gathering put, and per-connection attributes. */
+class SenderPutFormsTest {
+
+    @Test
+    void aReusedReadBufferIsSafeWithTheCopyingPuts() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().writeInline(false).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
+            byte[] reused = {1, 2, 3, 4};
+            sender.put(reused, 1, 2);                 // 2 3
+            ByteBuffer buffer = ByteBuffer.wrap(reused);
+            sender.put(buffer);                       // 1 2 3 4
+            assertThat(buffer.hasRemaining()).isFalse();
+            java.util.Arrays.fill(reused, (byte) 9);  // the next read overwrites the buffer
+            sender.resumeWrites();
+            assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
+            assertThat(Channels.newInputStream(p.client).readAllBytes()).containsExactly(2, 3, 1, 2, 3, 4);
+        }
+    }
+
+    @Test
+    void aGatheredMessageIsWrittenWholeInOrderAndCountsAsOne() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(3).writeInline(false).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
+            byte[] pong = "+PONG\r\n".getBytes(); // one immutable array, put again and again
+            sender.putParts("$3\r\n".getBytes(), "abc".getBytes(), "\r\n".getBytes());
+            sender.put(pong);
+            sender.putParts(pong, pong);
+            assertThat(sender.stats().pendingMessages()).isEqualTo(3);
+            assertThat(sender.stats().pendingBytes()).isEqualTo(9 + 7 + 14);
+            sender.resumeWrites();
+            assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
+            assertThat(new String(Channels.newInputStream(p.client).readAllBytes()))
+                    .isEqualTo("$3\r\nabc\r\n+PONG\r\n+PONG\r\n+PONG\r\n");
+            assertThat(sender.stats().written()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void aGatheredMessageWithMorePartsThanOneWriteTakesIsWrittenWhole() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().writeInline(false).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
+            byte[][] parts = new byte[3000][];
+            for (int i = 0; i < parts.length; i++) {
+                parts[i] = new byte[] {(byte) i};
+            }
+            sender.putParts(parts);
+            sender.resumeWrites();
+            DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+            byte[] got = new byte[parts.length];
+            in.readFully(got);
+            for (int i = 0; i < parts.length; i++) {
+                assertThat(got[i]).isEqualTo((byte) i);
+            }
+            sender.close();
+        }
+    }
+
+    @Test
+    void attributesAreTypedPerConnectionAndMadeOnce() throws Exception {
+        AttributeKey<StringBuilder> session = AttributeKey.of("session");
+        AttributeKey<Integer> count = AttributeKey.of("count");
+        try (SocketPair a = SocketPair.open(); SocketPair b = SocketPair.open()) {
+            assertThat(a.server.attribute(session)).isNull();
+            StringBuilder first = a.server.attributeIfAbsent(session, StringBuilder::new);
+            assertThat(a.server.attributeIfAbsent(session, StringBuilder::new)).isSameAs(first);
+            assertThat(b.server.attribute(session)).isNull();
+            a.server.attribute(count, 3);
+            assertThat(a.server.attribute(count)).isEqualTo(3);
+            a.server.attribute(count, null);
+            assertThat(a.server.attribute(count)).isNull();
+            assertThat(a.server.remoteAddressText()).matches("127\\.0\\.0\\.1:\\d+");
+            assertThat(a.server.metaInfo().remoteAddress()).isEqualTo(a.server.remoteAddressText());
+        }
+    }
+}

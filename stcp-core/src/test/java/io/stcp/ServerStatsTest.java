@@ -1,0 +1,58 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/** {@link TcpServer#stats()} after known traffic: live, ended and refused connections, bytes, messages, queues. */
+class ServerStatsTest {
+
+    @Test
+    void theCountersAddUpToTheTrafficThatWasSent() throws Exception {
+        ConnectionReader reader = (sender, conn) -> {
+            int length = conn.readInt();
+            if (length < 0) {
+                throw new java.net.ProtocolException("negative length");
+            }
+            sender.put(Echo.frame(conn.readBytes(length)));
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().maxConn(2).build(), reader,
+                QueueSender.options().capacity(16)::build).start();
+        try {
+            try (TestClient a = TestClient.connect(server.address())) {
+                for (int i = 0; i < 10; i++) {
+                    assertThat(a.roundTrip(new byte[100])).hasSize(100);
+                }
+            }
+            try (TestClient bad = TestClient.connect(server.address())) {
+                bad.sendRaw(new byte[] {-1, -1, -1, -1});
+                assertThat(bad.awaitClosedByServer()).isTrue();
+            }
+            Awaitility.await().until(() -> server.connectionCount() == 0);
+            try (TestClient live = TestClient.connect(server.address());
+                 TestClient second = TestClient.connect(server.address())) {
+                assertThat(live.roundTrip(new byte[] {1})).hasSize(1);
+                assertThat(second.roundTrip(new byte[] {2})).hasSize(1);
+                try (TestClient refused = TestClient.connect(server.address())) {
+                    assertThat(refused.awaitClosedByServer()).isTrue(); // maxConn 2
+                }
+                ServerStats s = server.stats();
+                assertThat(s.connections()).isEqualTo(2);
+                assertThat(s.accepted()).isEqualTo(4);
+                assertThat(s.rejected()).containsEntry("maxConn", 1L);
+                assertThat(s.closed(CloseReason.PEER_CLOSED)).isEqualTo(1);
+                assertThat(s.closed(CloseReason.PROTOCOL_ERROR)).isEqualTo(1);
+                assertThat(s.messagesIn()).isEqualTo(12); // 10 + 1 + 1 reader calls that returned
+                assertThat(s.messagesOut()).isEqualTo(12);
+                assertThat(s.bytesIn()).isEqualTo(10 * 104 + 4 + 2 * 5);
+                assertThat(s.bytesOut()).isEqualTo(10 * 104 + 2 * 5);
+                assertThat(s.acceptErrors()).isZero();
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+package io.stcp.test;
+
+import io.stcp.CloseReason;
+import io.stcp.Connection;
+import io.stcp.ConnectionHook;
+import io.stcp.ConnectionReader;
+import io.stcp.Sender;
+import io.stcp.SenderFactory;
+import io.stcp.internal.MemoryTransport;
+import io.stcp.internal.RealConnection;
+import io.stcp.internal.RealConnectionRunner;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Runs a {@link ConnectionReader} against bytes in memory, with no sockets: the reader, its
+ * sender (from your {@link SenderFactory}) and your hooks run exactly as under a
+ * {@link io.stcp.TcpServer} — same runner, same connection, same lifecycle — but the peer is this
+ * object. Feed it input in chunks (each arrives as one read, so split frames can be tested), read
+ * what the connection wrote, end or reset the input, make a read time out, stall writes, and check
+ * how the connection ended.
+ *
+ * <pre>{@code
+ * try (TestConnection peer = TestConnection.start(READER, SenderFactory.queue(16))) {
+ *     peer.feed(new byte[] {0, 0}, new byte[] {0, 2, 'h', 'i'}); // a frame split in two
+ *     assertThat(peer.read(6)).containsExactly(0, 0, 0, 2, 'h', 'i');
+ *     peer.endInput();
+ *     assertThat(peer.awaitClose()).isEqualTo(CloseReason.PEER_CLOSED);
+ * }
+ * }</pre>
+ *
+ * <p><b>Threads.</b> The reader runs on its own virtual thread, as on a server; every method here
+ * may be called from the test's thread. Waits are bounded by {@link #timeout(Duration)} (10 s by
+ * default) and fail with an {@link AssertionError} naming what did not happen, so a broken reader
+ * fails the test instead of hanging it.
+ *
+ * <p>The peer's address is {@code 127.0.0.1:40000}; {@link Connection#channel()} is not
+ * available (there is no socket).
+ */
+public final class TestConnection implements AutoCloseable {
+    private static final InetSocketAddress PEER = new InetSocketAddress("127.0.0.1", 40_000);
+    private static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 9_000);
+
+    private final MemoryTransport transport = new MemoryTransport();
+    private final RealConnection connection = RealConnection.inMemory(transport, PEER, LOCAL);
+    private final CountDownLatch exited = new CountDownLatch(1);
+    private final CompletableFuture<Sender> sender = new CompletableFuture<>();
+    private final RealConnectionRunner runner;
+    private Duration timeout = Duration.ofSeconds(10);
+
+    private TestConnection(ConnectionReader reader, SenderFactory factory, ConnectionHook[] hooks) {
+        runner = RealConnectionRunner.of(connection, reader, factory, () -> {
+            sender.complete(null); // the factory failed: there will be none
+            exited.countDown();
+        });
+        runner.addStartHook(sender::complete); // runs first, right after the factory
+        for (ConnectionHook hook : hooks) {
+            runner.addStartHook(hook);
+        }
+    }
+
+    /** Starts {@code reader} with a {@link io.stcp.QueueSender} of 1,024 messages. */
+    public static TestConnection start(ConnectionReader reader) {
+        return start(reader, SenderFactory.queue(1024));
+    }
+
+    /**
+     * Starts {@code reader} on a new connection in memory, with the sender {@code factory} makes
+     * and {@code startHooks} run first, as a server would.
+     */
+    public static TestConnection start(ConnectionReader reader, SenderFactory factory, ConnectionHook... startHooks) {
+        TestConnection t = new TestConnection(Objects.requireNonNull(reader, "reader"),
+                Objects.requireNonNull(factory, "factory"), startHooks);
+        t.runner.start();
+        return t;
+    }
+
+    /** How long the waiting methods wait before they fail the test; default 10 s. */
+    public TestConnection timeout(Duration timeout) {
+        this.timeout = Objects.requireNonNull(timeout, "timeout");
+        return this;
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /** The peer sends {@code chunks}, one read each (a reader asking for less reads them in parts). */
+    public TestConnection feed(byte[]... chunks) {
+        for (byte[] chunk : chunks) {
+            transport.feed(chunk);
+        }
+        return this;
+    }
+
+    /** The peer sends {@code text} in UTF-8, as one chunk. */
+    public TestConnection feed(String text) {
+        return feed(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The peer shuts its output down: after what was fed, the reader sees end of stream. */
+    public TestConnection endInput() {
+        transport.endInput();
+        return this;
+    }
+
+    /** The peer resets the connection: after what was fed, reads fail with "Connection reset". */
+    public TestConnection resetInput() {
+        transport.resetInput();
+        return this;
+    }
+
+    /**
+     * The reader's next read that would wait fails at once with a
+     * {@link io.stcp.ReadTimeoutException}, as if its read timeout or deadline had passed.
+     */
+    public TestConnection timeoutNextRead() {
+        transport.timeoutNextRead();
+        return this;
+    }
+
+    // ---------------------------------------------------------------- output
+
+    /**
+     * The next {@code n} bytes the connection wrote, waiting for them.
+     *
+     * @throws AssertionError if they were not all written within the timeout
+     */
+    public byte[] read(int n) throws InterruptedException {
+        byte[] b = transport.takeOutput(n, timeout.toNanos());
+        if (b.length < n) {
+            throw new AssertionError("expected " + n + " bytes written within " + timeout + ", got " + b.length
+                    + (isClosed() ? " before the connection closed (" + connection.closeReason() + ")" : ""));
+        }
+        return b;
+    }
+
+    /** The next {@code n} bytes written, as UTF-8 text; see {@link #read(int)}. */
+    public String readText(int n) throws InterruptedException {
+        return new String(read(n), StandardCharsets.UTF_8);
+    }
+
+    /** Everything written and not read yet, without waiting. */
+    public byte[] readAvailable() {
+        return transport.takeOutput();
+    }
+
+    /**
+     * While stalled, the connection's writes wait — until the write timeout, when they fail as
+     * against a peer that stopped reading ({@link CloseReason#WRITE_TIMEOUT}).
+     */
+    public TestConnection stallWrites(boolean stalled) {
+        transport.stallWrites(stalled);
+        return this;
+    }
+
+    /** Whether the connection shut its output down (a graceful close does, after its last reply). */
+    public boolean isOutputShut() {
+        return transport.isOutputShut();
+    }
+
+    // ---------------------------------------------------------------- the connection
+
+    /** The connection the reader reads. */
+    public Connection connection() {
+        return connection;
+    }
+
+    /**
+     * The connection's sender, once the factory has made it.
+     *
+     * @throws AssertionError if it was not made within the timeout (the factory failed or blocks)
+     */
+    public Sender sender() throws InterruptedException {
+        Sender s;
+        try {
+            s = sender.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            s = null;
+        }
+        if (s == null) {
+            throw new AssertionError("no sender: the factory failed or did not return within " + timeout
+                    + (connection.closeCause() == null ? "" : ": " + connection.closeCause()));
+        }
+        return s;
+    }
+
+    /** Whether the connection has ended and its exit hooks have run. */
+    public boolean isClosed() {
+        return exited.getCount() == 0;
+    }
+
+    /**
+     * Waits until the connection has ended and its exit hooks have run.
+     *
+     * @return why it ended
+     * @throws AssertionError if it did not end within the timeout
+     */
+    public CloseReason awaitClose() throws InterruptedException {
+        if (!exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+            throw new AssertionError("the connection did not end within " + timeout,
+                    new TimeoutException("still open"));
+        }
+        return connection.closeReason();
+    }
+
+    /** Why the connection ended, or null while it is open. */
+    public CloseReason closeReason() {
+        return connection.closeReason();
+    }
+
+    /** The exception behind {@link #closeReason()}, or null. */
+    public Throwable closeCause() {
+        return connection.closeCause();
+    }
+
+    /** Ends the connection ({@link io.stcp.ConnectionRunner#exit()}) and waits for its exit hooks. */
+    @Override
+    public void close() throws InterruptedException {
+        runner.exit();
+        exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+}
