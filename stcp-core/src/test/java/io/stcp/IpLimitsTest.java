@@ -46,6 +46,7 @@ class IpLimitsTest {
             }
             assertThat(server.rejectedCount(RejectReason.MAX_CONN_PER_IP)).isEqualTo(1);
             assertThat(server.rejectedCount()).isEqualTo(1);
+            assertThat(server.stats().rejected()).as("the stats, by the same key as the log").containsEntry("maxConnPerIp", 1L);
             assertThat(server.acceptedCount()).isEqualTo(4);
         } finally {
             Echo.stop(server);
