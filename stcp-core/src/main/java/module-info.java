@@ -9,6 +9,7 @@
 @SuppressWarnings("module") // the targets of the qualified export are built after this module
 module io.stcp {
     requires transitive org.slf4j;
+    requires jdk.net; // SO_PEERCRED: the credentials of a Unix socket's peer
     // JSpecify's nullness annotations: read by users' compilers and checkers, never needed at run time.
     requires static transitive org.jspecify;
 

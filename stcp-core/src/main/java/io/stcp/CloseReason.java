@@ -30,7 +30,13 @@ public enum CloseReason {
      */
     PROTOCOL_ERROR(true, true),
     /** Unexpected: a reader, hook or sender threw something other than an I/O error (a bug). */
-    FAILED(true, true);
+    FAILED(true, true),
+    /**
+     * Refused on the connection's thread before it started: by its PROXY header or, for a proxied
+     * client, a limit ({@link RejectReason}). No sender was made and no hook ran; the server counts
+     * and logs it.
+     */
+    REJECTED(false, false);
 
     private final boolean flushes;
     private final boolean failure;

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * One TCP connection as the reader and sender see it: buffered blocking reads with timeouts,
@@ -49,7 +50,12 @@ public interface Connection {
     /** A process-unique id, the {@code conn} field of every log line about this connection. */
     long id();
 
-    /** The peer's address, or {@code null} if unknown. */
+    /**
+     * The peer's address, or {@code null} if unknown. Behind a proxy that sent a PROXY protocol
+     * header ({@link ServerConfig#proxyProtocol()}) it is the client's address from the header;
+     * the proxy's is {@link #proxiedBy()}. On a Unix socket it is a
+     * {@link java.net.UnixDomainSocketAddress} (clients' sockets are usually unnamed: an empty path).
+     */
     SocketAddress remoteAddress();
 
     /**
@@ -57,6 +63,28 @@ public interface Connection {
      * {@code [::1]:9000} (the JDK's {@code toString()} gives {@code /127.0.0.1:9000}).
      */
     String remoteAddressText();
+
+    /**
+     * The address of the proxy that relayed this connection with a PROXY protocol header (the
+     * socket's peer), or empty for a direct connection. See {@link ServerConfig#proxyProtocol()}.
+     */
+    default Optional<SocketAddress> proxiedBy() {
+        return Optional.empty();
+    }
+
+    /** The PROXY protocol header this connection started with, TLVs included, or empty. */
+    default Optional<ProxyHeader> proxyHeader() {
+        return Optional.empty();
+    }
+
+    /**
+     * The user and group of the process at the other end of a Unix domain socket
+     * ({@code SO_PEERCRED}), or empty on TCP or where the operating system does not tell. Read once,
+     * when first asked.
+     */
+    default Optional<PeerCredentials> peerCredentials() {
+        return Optional.empty();
+    }
 
     /** The local address, or {@code null} if unknown. */
     SocketAddress localAddress();

@@ -15,7 +15,9 @@ import java.util.Objects;
  *                       {@code "[::1]:9000"}, or {@code "host:0"} to pick a free port. The empty
  *                       string, the address of Go's {@code DefaultServerAcceptCnf}, means
  *                       {@code ":0"}: all interfaces, a free port (as {@code net.Listen("tcp", "")}
- *                       does in Go); it is kept as given. Default {@code ":0"}.
+ *                       does in Go); it is kept as given. {@code "unix:PATH"} listens on a Unix
+ *                       domain socket (see {@link TcpServer#start()} for the socket file).
+ *                       Default {@code ":0"}.
  * @param acceptDelay    first back-off after a failed accept, doubled on each consecutive failure.
  *                       Default 5µs; must be positive (a zero delay would spin).
  * @param acceptMaxDelay the back-off never exceeds this. Default 50ms; must be {@code >= acceptDelay}.
@@ -49,6 +51,19 @@ import java.util.Objects;
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.
+ * @param proxyProtocol  whether connections start with a PROXY protocol header, and from whom one
+ *                       is believed. Default {@link ProxyProtocol#off()}.
+ * @param ipLimits       limits per client address: connections, connections per second, allow
+ *                       and deny lists. Default {@link IpLimits#none()}.
+ * @param reusePort      set {@code SO_REUSEPORT} on the listening socket, so that another process
+ *                       (a new version of this server) can listen on the same port while this one
+ *                       still serves, for a restart without downtime (see the README). Default
+ *                       false. TCP only; on a Unix socket it means the socket file of a live
+ *                       server may be replaced (see {@link TcpServer#start()}).
+ * @param unixSocketPermissions the permissions of a Unix socket's file, as {@code ls -l} shows
+ *                       them ({@code "rw-rw----"}): who may connect. Set before the file appears
+ *                       under its name, so nobody else can connect in between. Default {@code ""}:
+ *                       as the process's umask makes them. Ignored for TCP addresses.
  *
  * <p>Every timeout above has one rule: zero or negative means disabled (Go's
  * {@code SetWriteTimeout(0)} means no timeout too); lengths too long to measure (centuries) mean
@@ -66,7 +81,11 @@ public record ServerConfig(
         Duration firstFrameTimeout,
         Duration frameTimeout,
         long inboundBudget,
-        int backlog) {
+        int backlog,
+        ProxyProtocol proxyProtocol,
+        IpLimits ipLimits,
+        boolean reusePort,
+        String unixSocketPermissions) {
 
     /** Default listen address: all interfaces, a free port. */
     public static final String DEFAULT_ADDRESS = ":0";
@@ -92,6 +111,17 @@ public record ServerConfig(
         Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
         Objects.requireNonNull(firstFrameTimeout, "firstFrameTimeout");
         Objects.requireNonNull(frameTimeout, "frameTimeout");
+        Objects.requireNonNull(proxyProtocol, "proxyProtocol");
+        Objects.requireNonNull(ipLimits, "ipLimits");
+        Objects.requireNonNull(unixSocketPermissions, "unixSocketPermissions");
+        if (!unixSocketPermissions.isEmpty()) {
+            try {
+                java.nio.file.attribute.PosixFilePermissions.fromString(unixSocketPermissions);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unixSocketPermissions: \"" + unixSocketPermissions
+                        + "\" (expected: nine characters as ls -l shows them, e.g. \"rw-rw----\", or \"\")");
+            }
+        }
         writeTimeout = disabledIfNegative(writeTimeout);
         readIdleTimeout = disabledIfNegative(readIdleTimeout);
         firstFrameTimeout = disabledIfNegative(firstFrameTimeout);
@@ -103,7 +133,7 @@ public record ServerConfig(
         if (backlog < 0) {
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
         }
-        HostPort.parse(address); // throws IllegalArgumentException naming the address
+        HostPort.checkListenAddress(address); // throws IllegalArgumentException naming the address
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
             throw new IllegalArgumentException(
                     "acceptDelay: " + Durations.format(acceptDelay) + " (expected: > 0)");
@@ -148,7 +178,11 @@ public record ServerConfig(
                 .firstFrameTimeout(firstFrameTimeout)
                 .frameTimeout(frameTimeout)
                 .inboundBudget(inboundBudget)
-                .backlog(backlog);
+                .backlog(backlog)
+                .proxyProtocol(proxyProtocol)
+                .ipLimits(ipLimits)
+                .reusePort(reusePort)
+                .unixSocketPermissions(unixSocketPermissions);
     }
 
     /** The connection limit as an effective maximum: {@code maxConn}, or unlimited for 0. */
@@ -180,6 +214,10 @@ public record ServerConfig(
         private Duration frameTimeout = DEFAULT_FRAME_TIMEOUT;
         private long inboundBudget;
         private int backlog;
+        private ProxyProtocol proxyProtocol = ProxyProtocol.off();
+        private IpLimits ipLimits = IpLimits.none();
+        private boolean reusePort;
+        private String unixSocketPermissions = "";
 
         private Builder() {}
 
@@ -255,10 +293,35 @@ public record ServerConfig(
             return this;
         }
 
+        /** See {@link ServerConfig#proxyProtocol()}. */
+        public Builder proxyProtocol(ProxyProtocol proxyProtocol) {
+            this.proxyProtocol = proxyProtocol;
+            return this;
+        }
+
+        /** See {@link ServerConfig#ipLimits()}. */
+        public Builder ipLimits(IpLimits ipLimits) {
+            this.ipLimits = ipLimits;
+            return this;
+        }
+
+        /** See {@link ServerConfig#reusePort()}. */
+        public Builder reusePort(boolean reusePort) {
+            this.reusePort = reusePort;
+            return this;
+        }
+
+        /** See {@link ServerConfig#unixSocketPermissions()}. */
+        public Builder unixSocketPermissions(String unixSocketPermissions) {
+            this.unixSocketPermissions = unixSocketPermissions;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ServerConfig build() {
             return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
-                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog);
+                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog,
+                    proxyProtocol, ipLimits, reusePort, unixSocketPermissions);
         }
     }
 }

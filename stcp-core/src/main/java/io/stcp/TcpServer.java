@@ -3,6 +3,7 @@ package io.stcp;
 import io.stcp.internal.RealTcpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -62,6 +63,15 @@ public interface TcpServer extends AutoCloseable {
     /**
      * Binds and starts accepting (Go: {@code Run}).
      *
+     * <p>On a Unix socket ({@code "unix:PATH"}) binding creates the socket file. A file already at
+     * the path is handled so: if it is not a socket, it is left alone and start fails; if it is a
+     * socket nobody listens on (left behind by a process that died), it is removed and replaced;
+     * if a server listens on it, start fails — unless {@link ServerConfig#reusePort()} is set,
+     * which atomically renames the new socket over it, so new clients reach this server while the
+     * old one keeps the connections it has (a restart without downtime). With
+     * {@link ServerConfig#unixSocketPermissions()} the file gets its permissions before it appears
+     * under its name. {@link #close()} removes the file, unless another server has replaced it since.
+     *
      * @return this server
      * @throws java.net.BindException if the address cannot be bound
      * @throws IllegalStateException if already started or closed
@@ -69,11 +79,22 @@ public interface TcpServer extends AutoCloseable {
     TcpServer start() throws IOException;
 
     /**
-     * The bound address, with the real port when port 0 was asked for (Go: {@code Address}).
+     * The bound TCP address, with the real port when port 0 was asked for (Go: {@code Address}).
+     *
+     * @throws IllegalStateException before {@link #start()}, or if the server listens on a Unix
+     *     socket (see {@link #localAddress()})
+     */
+    InetSocketAddress address();
+
+    /**
+     * The bound address of either kind: an {@link InetSocketAddress} (as {@link #address()}) or a
+     * {@link java.net.UnixDomainSocketAddress} with the path clients connect to.
      *
      * @throws IllegalStateException before {@link #start()}
      */
-    InetSocketAddress address();
+    default SocketAddress localAddress() {
+        return address();
+    }
 
     /**
      * Live connections now (Go: {@code ConnCount}): a connection counts from its accept until its
@@ -86,11 +107,32 @@ public interface TcpServer extends AutoCloseable {
     /** A snapshot of this server's counters: connections, rejects, ends by reason, bytes, messages, queues. */
     ServerStats stats();
 
-    /** Connections accepted and run so far. */
+    /**
+     * Connections accepted and run so far. With the PROXY protocol on, a connection counts once its
+     * header shows a client (or, in optional mode, that it has none): health checks and refused
+     * headers are not counted.
+     */
     long acceptedCount();
 
-    /** Connections refused because {@link ServerConfig#maxConn()} was reached. */
+    /**
+     * Connections refused so far, for every reason: {@link ServerConfig#maxConn()}, the
+     * {@link ServerConfig#ipLimits()}, the {@link ServerConfig#proxyProtocol()} checks.
+     */
     long rejectedCount();
+
+    /** Connections refused so far for {@code reason}. */
+    default long rejectedCount(RejectReason reason) {
+        return reason == RejectReason.MAX_CONN ? rejectedCount() : 0;
+    }
+
+    /**
+     * Health checks seen so far: connections whose PROXY protocol header was LOCAL (see
+     * {@link ProxyProtocol}). They are closed after the header and not counted in
+     * {@link #acceptedCount()}.
+     */
+    default long healthCheckCount() {
+        return 0;
+    }
 
     /**
      * Stops listening and ends every live connection, discarding what their senders still queue;
@@ -115,6 +157,21 @@ public interface TcpServer extends AutoCloseable {
     boolean shutdown(Duration grace) throws InterruptedException;
 
     /**
+     * Stops listening and waits up to {@code timeout} for the connections to end by themselves,
+     * touching none of them: the first half of a restart without downtime. With
+     * {@link ServerConfig#reusePort()} another server already listens on the port, and new
+     * clients go there, while the clients of this one finish what they are doing and leave.
+     * Whatever is still connected at the timeout is left running: follow with
+     * {@link #shutdown(Duration)}, which then closes it gracefully (and returns at once if nothing
+     * is left). Safe from any thread; after {@link #close()} it just waits.
+     *
+     * @return true if every connection ended within {@code timeout} (the server has then terminated)
+     */
+    default boolean drain(Duration timeout) throws InterruptedException {
+        throw new UnsupportedOperationException("drain");
+    }
+
+    /**
      * Serves until SIGINT or SIGTERM, then shuts down gracefully and returns — the last line of a
      * {@code main}, which then returns and the JVM exits 0 (a shutdown hook cannot do that: a JVM
      * ended by a signal exits 130 or 143). Starts the server first if it is not started. A second
@@ -130,6 +187,23 @@ public interface TcpServer extends AutoCloseable {
      * @throws AcceptException if the accept loop gave up
      */
     boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException;
+
+    /**
+     * As {@link #runUntilSignal(Duration)}, but the signal first {@link #drain(Duration) drains} for
+     * up to {@code drain} — stop listening, let the clients finish and leave — and then shuts down
+     * with {@code grace}: the old process's side of a restart without downtime (see
+     * {@link ServerConfig#reusePort()}). A zero or negative {@code drain} skips it. A second signal
+     * closes what is left at once.
+     *
+     * @return true if every connection ended within the drain, or drained within {@code grace}
+     */
+    default boolean runUntilSignal(Duration drain, Duration grace)
+            throws IOException, InterruptedException, AcceptException {
+        if (drain.isNegative() || drain.isZero()) {
+            return runUntilSignal(grace);
+        }
+        throw new UnsupportedOperationException("runUntilSignal with a drain");
+    }
 
     /**
      * Completes once, when the server is closed and all connections have exited: normally after

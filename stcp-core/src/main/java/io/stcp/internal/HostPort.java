@@ -3,12 +3,49 @@ package io.stcp.internal;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 
 /**
  * Parses Go-style listen addresses: {@code ":9000"}, {@code "host:9000"}, {@code "[::1]:9000"}, and
- * {@code ""}, which is {@code ":0"} as in Go's {@code net.Listen("tcp", "")}.
+ * {@code ""}, which is {@code ":0"} as in Go's {@code net.Listen("tcp", "")}; and Unix domain
+ * socket addresses, {@code "unix:PATH"} ({@link #unixPath}).
  */
 public record HostPort(String host, int port) {
+    /** The prefix of a Unix domain socket address: {@code unix:/run/app.sock}, {@code unix:app.sock}. */
+    public static final String UNIX_PREFIX = "unix:";
+
+    /** Whether {@code address} names a Unix domain socket ({@code unix:PATH}). */
+    public static boolean isUnix(String address) {
+        return address.startsWith(UNIX_PREFIX);
+    }
+
+    /**
+     * The path of a {@code unix:PATH} address, relative to the working directory unless absolute.
+     *
+     * @throws IllegalArgumentException if the path is empty or not a valid path
+     */
+    public static Path unixPath(String address) {
+        String path = address.substring(UNIX_PREFIX.length());
+        if (path.isEmpty()) {
+            throw new IllegalArgumentException("address: \"" + address + "\" (empty path; expected: e.g. \"unix:/run/app.sock\")");
+        }
+        try {
+            return Path.of(path);
+        } catch (InvalidPathException e) {
+            throw new IllegalArgumentException("address: \"" + address + "\" (" + e.getReason() + ")");
+        }
+    }
+
+    /** Checks a listen address of either kind; throws {@link IllegalArgumentException} naming it when malformed. */
+    public static void checkListenAddress(String address) {
+        if (isUnix(address)) {
+            unixPath(address);
+        } else {
+            parse(address);
+        }
+    }
 
     /** Parses {@code address}; throws {@link IllegalArgumentException} naming it when malformed. */
     public static HostPort parse(String address) {
@@ -44,9 +81,13 @@ public record HostPort(String host, int port) {
 
     /**
      * An address as Go prints it: {@code 127.0.0.1:9000}, {@code [::1]:9000}, without the JDK's
-     * leading slash or host name; other kinds of address (Unix paths) as their own text.
+     * leading slash or host name; a Unix domain socket as its listen address,
+     * {@code unix:/run/app.sock} ({@code unix:} alone for an unnamed peer socket, as clients' are).
      */
     public static String format(SocketAddress address) {
+        if (address instanceof UnixDomainSocketAddress unix) {
+            return UNIX_PREFIX + unix.getPath();
+        }
         if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
             String host = inet.getAddress().getHostAddress();
             return (inet.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + inet.getPort();

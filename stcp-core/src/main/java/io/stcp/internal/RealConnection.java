@@ -6,9 +6,12 @@ import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.Durations;
 import io.stcp.MetaInfo;
+import io.stcp.PeerCredentials;
+import io.stcp.ProxyHeader;
 import io.stcp.WriteTimeoutException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -19,6 +22,7 @@ import java.lang.invoke.VarHandle;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -51,9 +55,14 @@ public final class RealConnection implements Connection {
     private final ConnectionInput input;
     private final ConnectionContext context;
     private final boolean pooled; // the transport tells readiness
-    private final SocketAddress remoteAddress;
-    private final SocketAddress localAddress;
+    private volatile SocketAddress remoteAddress; // the client's once a PROXY header named it
+    private volatile SocketAddress localAddress;
     private volatile MetaInfo metaInfo;
+    private volatile ProxyHeader proxyHeader;     // set once, by the PROXY layer, before the connection is shared
+    private volatile SocketAddress proxiedBy;
+    private volatile PeerCredentials peerCredentials;
+    /** The address counted by the server's per-address limits, to release at exit; null if none. */
+    volatile InetAddress limitedAddress;
     private volatile Map<AttributeKey<?>, Object> attributes; // see attributes()
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
@@ -95,9 +104,12 @@ public final class RealConnection implements Connection {
      */
     private static RealConnection onSocket(SocketChannel channel, Readiness readiness, String sourceName,
                                            ConnectionContext context) throws IOException {
+        // A Unix socket has no socket adaptor, so no read timeouts on the JDK's blocking channel:
+        // it waits on a selector instead (PolledTransport), non-blocking.
+        Transport polled = readiness == null && UnixSockets.isUnix(channel) ? new PolledTransport(channel) : null;
         return new RealConnection(channel, channel.getRemoteAddress(), channel.getLocalAddress(), readiness != null,
                 context, c -> readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
-                        : new BlockingTransport(channel, context.sweeper(), c::writeDeadlinePassed));
+                        : polled != null ? polled : new BlockingTransport(channel, context.sweeper(), c::writeDeadlinePassed));
     }
 
     /**
@@ -197,6 +209,51 @@ public final class RealConnection implements Connection {
     @Override
     public SocketAddress localAddress() {
         return localAddress;
+    }
+
+    /** Sets the local address a Unix socket server's clients connect to (the channel knows the name it was bound under). */
+    void localAddress(SocketAddress address) {
+        localAddress = address;
+    }
+
+    @Override
+    public Optional<SocketAddress> proxiedBy() {
+        return Optional.ofNullable(proxiedBy);
+    }
+
+    @Override
+    public Optional<ProxyHeader> proxyHeader() {
+        return Optional.ofNullable(proxyHeader);
+    }
+
+    /**
+     * The PROXY layer read {@code header}: the client's address (if it names one) becomes the
+     * remote address and, while the metadata is still the default, the metadata's address.
+     */
+    void proxied(ProxyHeader header) {
+        SocketAddress socketPeer = remoteAddress;
+        proxyHeader = header;
+        if (header.isLocal()) {
+            return;
+        }
+        proxiedBy = socketPeer;
+        SocketAddress client = header.source().orElse(null);
+        if (client != null) {
+            remoteAddress = client;
+            if (metaInfo instanceof BasicMetaInfo) {
+                metaInfo = new BasicMetaInfo(HostPort.format(client));
+            }
+        }
+    }
+
+    @Override
+    public Optional<PeerCredentials> peerCredentials() {
+        PeerCredentials c = peerCredentials;
+        if (c == null && channel != null && UnixSockets.isUnix(channel)) {
+            c = UnixSockets.peerCredentials(channel);
+            peerCredentials = c;
+        }
+        return Optional.ofNullable(c);
     }
 
     @Override

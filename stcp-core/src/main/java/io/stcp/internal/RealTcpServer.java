@@ -5,14 +5,19 @@ import io.stcp.CloseReason;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionRegistry;
 import io.stcp.ConnectionReader;
+import io.stcp.ProxyProtocol;
+import io.stcp.RejectReason;
 import io.stcp.SenderFactory;
-import io.stcp.ServerStats;
 import io.stcp.ServerConfig;
+import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -42,8 +47,15 @@ import java.util.function.UnaryOperator;
  * {@link #live} with a compare-and-set that refuses to go past {@code maxConn}, so the count never
  * reads above the limit, not even for a moment; each connection gives its slot back after its
  * exit hooks, and a connection that never started gives it back at once. A connection registered
- * after {@link #close()} has walked {@link #connections} sees {@link #closed} and exits at once
+ * after {@link #close()} has walked {@link #connections} sees {@link #endingConnections} and exits at once
  * (both are volatile/CHM writes made before the other side reads them).
+ *
+ * <p>Admission, on the accept thread before anything is spent on a connection: a peer outside the
+ * trusted proxies where a PROXY header is required is refused; then, unless the peer is a trusted
+ * proxy (whose clients are known only after the header: {@link ProxyProtocolLayer} applies the
+ * per-address limits then, on the connection's thread), the {@link IpGate}; then the slot. A
+ * connection admitted by the gate remembers its address ({@link RealConnection#limitedAddress})
+ * and releases it after its exit hooks, with its slot.
  *
  * <p>Accept failure: when the accept loop gives up, {@link #acceptFailure} is set before
  * {@link #acceptEnded} (both volatile, so whoever sees the loop ended sees the failure), then the
@@ -66,16 +78,23 @@ public final class RealTcpServer implements TcpServer {
     private final ReentrantLock lock = new ReentrantLock();
     private int state = NEW;                    // guarded by lock
     private ServerSocketChannel listener;       // guarded by lock
-    private volatile InetSocketAddress address;
+    private UnixSockets.Listener unixListener;  // guarded by lock; null for TCP
+    private volatile InetSocketAddress address; // null for a Unix socket
+    private volatile SocketAddress localAddress;
+    private IpGate gate;                        // set by start(), before the accept thread starts; null: no limits
     private ConnectionContext context;          // set by start(), before the accept thread starts
     private volatile boolean closed;
+    /** Set by close() and shutdown() before they walk the connections; not by drain(), which leaves them be. */
+    private volatile boolean endingConnections;
     private volatile boolean acceptEnded;
     private volatile AcceptException acceptFailure;
 
     private final AtomicInteger live = new AtomicInteger();
     private final AtomicLong accepted = new AtomicLong();
-    private final AtomicLong rejected = new AtomicLong();
-    private final RateLimiter rejectLog;
+    private final AtomicLong healthChecks = new AtomicLong();
+    private final Rejections rejections;
+    private final LongSupplier nanoClock;
+    private final List<Cidr> trustedProxies;
     private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
     private final Map<Long, RealConnectionRunner> connections = new ConcurrentHashMap<>();
     private final StatsCounters stats = new StatsCounters();
@@ -90,7 +109,7 @@ public final class RealTcpServer implements TcpServer {
      * A server with test seams.
      *
      * @param acceptors wraps the listener's accept call, e.g. to inject accept failures
-     * @param nanoClock the clock of the rate-limited {@code server.reject} line
+     * @param nanoClock the clock of the rate-limited {@code server.reject} lines and the per-address rates
      */
     RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory,
                   UnaryOperator<AcceptLoop.Acceptor> acceptors, LongSupplier nanoClock) {
@@ -98,7 +117,9 @@ public final class RealTcpServer implements TcpServer {
         this.reader = Objects.requireNonNull(reader, "reader");
         this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
         this.acceptors = Objects.requireNonNull(acceptors, "acceptors");
-        this.rejectLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10), 1, nanoClock);
+        this.nanoClock = nanoClock;
+        this.rejections = new Rejections(config.maxConn(), nanoClock);
+        this.trustedProxies = Cidr.parseAll(config.proxyProtocol().trustedProxies());
     }
 
     @Override
@@ -127,53 +148,94 @@ public final class RealTcpServer implements TcpServer {
                 throw new IllegalStateException(state == RUNNING ? "server already started" : "server closed");
             }
             ReadinessSource source = Transports.source();
-            InetSocketAddress bindAddress = HostPort.parse(config.address()).toBindAddress();
-            ServerSocketChannel ch = ServerSocketChannel.open();
+            ServerSocketChannel ch;
+            UnixSockets.Listener unix = null;
             try {
-                if (bindAddress.isUnresolved()) {
-                    throw new java.net.UnknownHostException("unknown host \"" + bindAddress.getHostString() + "\"");
+                if (HostPort.isUnix(config.address())) {
+                    unix = UnixSockets.listen(HostPort.unixPath(config.address()), config.effectiveBacklog(),
+                            config.unixSocketPermissions(), config.reusePort());
+                    ch = unix.channel();
+                } else {
+                    ch = listenTcp();
                 }
-                ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                ch.bind(bindAddress, config.effectiveBacklog());
             } catch (IOException | RuntimeException e) {
-                ch.close();
                 BindException be = new BindException("cannot listen on \"" + config.address() + "\": " + e.getMessage());
                 be.initCause(e);
                 throw be;
             }
             try {
-                InetSocketAddress bound = (InetSocketAddress) ch.getLocalAddress();
-                context = ConnectionContext.of(config, new Sweeper("stcp-sweeper-" + bound.getPort()),
-                        new InboundBudget(config.effectiveInboundBudget()), source, new ExitLog(System::nanoTime),
-                        java.util.List.of());
+                SocketAddress bound = unix != null ? UnixDomainSocketAddress.of(unix.path()) : ch.getLocalAddress();
+                String name = bound instanceof InetSocketAddress inet ? String.valueOf(inet.getPort())
+                        : unix.path().getFileName().toString();
+                Sweeper sweeper = new Sweeper("stcp-sweeper-" + name);
+                gate = config.ipLimits().isEnabled() ? new IpGate(config.ipLimits(), sweeper, nanoClock) : null;
+                List<TransportLayer> layers = new ArrayList<>();
+                if (config.proxyProtocol().isEnabled()) {
+                    layers.add(new ProxyProtocolLayer(config.proxyProtocol(), new ProxiedClients())); // first: next to the socket
+                }
+                context = ConnectionContext.of(config, sweeper, new InboundBudget(config.effectiveInboundBudget()), source,
+                        new ExitLog(System::nanoTime), layers);
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                         config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
                 acceptLoop = loop;
                 listener = ch;
-                address = bound;
+                unixListener = unix;
+                address = bound instanceof InetSocketAddress inet ? inet : null;
+                localAddress = bound;
                 state = RUNNING;
-                Threads.start("stcp-accept-" + bound.getPort(), () -> acceptLoop(loop));
+                Threads.start("stcp-accept-" + name, () -> acceptLoop(loop));
             } catch (IOException | RuntimeException | Error e) {
                 // nothing may stay bound when start() fails: the caller sees the failure, nothing else
                 listener = null;
+                unixListener = null;
                 address = null;
+                localAddress = null;
                 state = NEW;
                 ch.close();
+                if (unix != null) {
+                    UnixSockets.removeFile(unix);
+                }
                 throw e;
             }
         } finally {
             lock.unlock();
         }
-        Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", HostPort.format(address))
-                .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name()).log();
+        Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", HostPort.format(localAddress))
+                .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name())
+                .addKeyValue("proxyProtocol", config.proxyProtocol().mode()).addKeyValue("reusePort", config.reusePort())
+                .log();
         return this;
+    }
+
+    /** A TCP listener bound to the configured address, with SO_REUSEPORT if asked. */
+    private ServerSocketChannel listenTcp() throws IOException {
+        InetSocketAddress bindAddress = HostPort.parse(config.address()).toBindAddress();
+        ServerSocketChannel ch = ServerSocketChannel.open();
+        try {
+            if (bindAddress.isUnresolved()) {
+                throw new java.net.UnknownHostException("unknown host \"" + bindAddress.getHostString() + "\"");
+            }
+            ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            if (config.reusePort()) {
+                if (!ch.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT)) {
+                    throw new UnsupportedOperationException("reusePort: SO_REUSEPORT is not supported on this platform");
+                }
+                ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                MigrateCheck.warnIfOff(config.address());
+            }
+            ch.bind(bindAddress, config.effectiveBacklog());
+            return ch;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
     }
 
     private void acceptLoop(AcceptLoop loop) {
         try {
             loop.run();
         } catch (AcceptException e) {
-            Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", HostPort.format(address))
+            Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", HostPort.format(localAddress))
                     .setCause(e).log();
             acceptFailure = e;
             acceptEnded = true;
@@ -185,29 +247,90 @@ public final class RealTcpServer implements TcpServer {
     }
 
     private void onAccepted(SocketChannel channel) {
-        if (!takeSlot()) {
-            long total = rejected.incrementAndGet();
-            stats.rejected("maxConn");
-            long held = rejectLog.tryAcquire();
-            if (held >= 0) {
-                Log.SERVER.atWarn().setMessage("server.reject").addKeyValue("reason", "maxConn")
-                        .addKeyValue("maxConn", config.maxConn()).addKeyValue("suppressed", held)
-                        .addKeyValue("rejectedTotal", total).log();
+        SocketAddress peer;
+        try {
+            peer = channel.getRemoteAddress();
+        } catch (IOException e) {
+            closeQuietly(channel); // gone already
+            return;
+        }
+        InetAddress ip = peer instanceof InetSocketAddress inet ? inet.getAddress() : null;
+        boolean viaProxy = config.proxyProtocol().isEnabled() && ProxyProtocolLayer.trusts(trustedProxies, peer);
+        if (config.proxyProtocol().mode() == ProxyProtocol.Mode.REQUIRED && !viaProxy) {
+            reject(channel, RejectReason.PROXY_UNTRUSTED, peer, null);
+            return;
+        }
+        InetAddress limited = null;
+        if (gate != null && ip != null && !viaProxy) {
+            RejectReason r = gate.admit(ip);
+            if (r != null) {
+                reject(channel, r, peer, null);
+                return;
             }
-            closeQuietly(channel); // after the count and the log: a peer that sees the close sees both done
+            limited = gate.tracks() ? ip : null;
+        }
+        if (!takeSlot()) {
+            if (limited != null) {
+                gate.release(limited);
+            }
+            reject(channel, RejectReason.MAX_CONN, peer, null);
             return;
         }
         boolean running = false;
         try {
-            running = run(channel);
+            running = run(channel, limited, config.proxyProtocol().isEnabled());
         } finally {
             if (!running) {
                 // The peer went away before its connection could start, or starting it threw (the
                 // accept loop logs that and carries on): the slot is ours to give back.
                 closeQuietly(channel);
+                if (limited != null) {
+                    gate.release(limited);
+                }
                 live.decrementAndGet();
                 maybeTerminate();
             }
+        }
+    }
+
+    /** Counts, logs (rate-limited) and closes; the close comes last, so a peer that sees it sees both done. */
+    private void reject(SocketChannel channel, RejectReason reason, SocketAddress peer, String detail) {
+        countReject(reason, peer, detail);
+        closeQuietly(channel);
+    }
+
+    /** Counts a refusal (in {@link #rejections} and the stats, by {@link RejectReason#key()}) and logs it, rate-limited. */
+    private void countReject(RejectReason reason, SocketAddress peer, String detail) {
+        stats.rejected(reason.key());
+        rejections.reject(reason, peer, detail);
+    }
+
+    /** What the PROXY layer reports, on the connections' threads. */
+    private final class ProxiedClients implements ProxyProtocolLayer.Server {
+        @Override
+        public RejectReason admitClient(RealConnection connection, InetAddress client) {
+            if (gate != null && client != null) {
+                RejectReason r = gate.admit(client);
+                if (r != null) {
+                    countReject(r, connection.remoteAddress(), null);
+                    return r;
+                }
+                if (gate.tracks()) {
+                    connection.limitedAddress = client;
+                }
+            }
+            accepted.incrementAndGet();
+            return null;
+        }
+
+        @Override
+        public void healthCheck() {
+            healthChecks.incrementAndGet();
+        }
+
+        @Override
+        public void rejected(RejectReason reason, SocketAddress remote, String detail) {
+            countReject(reason, remote, detail);
         }
     }
 
@@ -227,17 +350,24 @@ public final class RealTcpServer implements TcpServer {
      *
      * @return false if the peer went away first
      */
-    private boolean run(SocketChannel channel) {
+    private boolean run(SocketChannel channel, InetAddress limited, boolean countedByLayer) {
         RealConnection connection;
         try {
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
+            if (unixListener == null) {
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
+            }
             connection = RealConnection.open(channel, context);
         } catch (IOException | RuntimeException e) {
             return false;
         }
+        if (unixListener != null) {
+            connection.localAddress(localAddress); // the path clients use, not the name it was bound under
+        }
+        connection.limitedAddress = limited;
         long id = connection.id();
         RealConnectionRegistry reg = registry;
-        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, () -> onExited(id, reg));
+        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory,
+                () -> onExited(connection, reg));
         if (reg != null) {
             runner.addStartHook(reg::add); // first, so the user's start hook can bind the connection
         }
@@ -249,29 +379,38 @@ public final class RealTcpServer implements TcpServer {
         if (exit != null) {
             runner.addExitHook(exit);
         }
-        accepted.incrementAndGet();
+        if (!countedByLayer) {
+            accepted.incrementAndGet(); // else once its PROXY header shows a client
+        }
         connections.put(id, runner);
-        if (closed) {
+        if (endingConnections) {
             runner.exit(CloseReason.SHUTDOWN);
         }
         try {
             runner.start();
         } catch (RuntimeException | Error e) {
             connections.remove(id);
-            accepted.decrementAndGet();
+            if (!countedByLayer) {
+                accepted.decrementAndGet();
+            }
+            connection.limitedAddress = null; // released by onAccepted
             connection.close();
             throw e;
         }
         return true;
     }
 
-    private void onExited(long id, RealConnectionRegistry reg) {
+    private void onExited(RealConnection connection, RealConnectionRegistry reg) {
         if (reg != null) {
-            reg.remove(id); // after the exit hooks, which still see the connection's bindings
+            reg.remove(connection.id()); // after the exit hooks, which still see the connection's bindings
         }
-        RealConnectionRunner runner = connections.remove(id);
+        RealConnectionRunner runner = connections.remove(connection.id());
         if (runner != null) {
             stats.ended(runner, runner.connection().closeReason());
+        }
+        InetAddress limited = connection.limitedAddress;
+        if (limited != null) {
+            gate.release(limited);
         }
         live.decrementAndGet();
         maybeTerminate();
@@ -281,8 +420,8 @@ public final class RealTcpServer implements TcpServer {
         if (closed && acceptEnded && live.get() == 0 && !termination.isDone()) {
             AcceptException failure = acceptFailure;
             if (failure == null ? termination.complete(null) : termination.completeExceptionally(failure)) {
-                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", HostPort.format(address))
-                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejected.get())
+                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", HostPort.format(localAddress))
+                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejections.total())
                         .addKeyValue("acceptFailed", failure != null).log();
             }
         }
@@ -291,6 +430,19 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public InetSocketAddress address() {
         InetSocketAddress a = address;
+        if (a == null) {
+            if (localAddress != null) {
+                throw new IllegalStateException("listening on " + HostPort.format(localAddress)
+                        + ", not a TCP address: use localAddress()");
+            }
+            throw new IllegalStateException("server not started");
+        }
+        return a;
+    }
+
+    @Override
+    public SocketAddress localAddress() {
+        SocketAddress a = localAddress;
         if (a == null) {
             throw new IllegalStateException("server not started");
         }
@@ -315,7 +467,23 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public long rejectedCount() {
-        return rejected.get();
+        return rejections.total();
+    }
+
+    @Override
+    public long rejectedCount(RejectReason reason) {
+        return rejections.count(reason);
+    }
+
+    @Override
+    public long healthCheckCount() {
+        return healthChecks.get();
+    }
+
+    /** Addresses in the per-address table now (0 without one); for tests. */
+    int trackedAddressCount() {
+        IpGate g = gate;
+        return g == null ? 0 : g.trackedCount();
     }
 
     /** Stops listening; returns false if it was already closed. */
@@ -337,6 +505,12 @@ public final class RealTcpServer implements TcpServer {
                     // closing is best effort
                 }
             }
+            if (unixListener != null) {
+                UnixSockets.removeFile(unixListener);
+            }
+            if (gate != null) {
+                gate.close();
+            }
             return true;
         } finally {
             lock.unlock();
@@ -346,6 +520,7 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public void close() {
         stopListening();
+        endingConnections = true;
         for (RealConnectionRunner runner : connections.values()) {
             runner.exit(CloseReason.SHUTDOWN);
         }
@@ -353,8 +528,16 @@ public final class RealTcpServer implements TcpServer {
     }
 
     @Override
+    public boolean drain(Duration timeout) throws InterruptedException {
+        stopListening();
+        maybeTerminate();
+        return awaitQuietly(Nanos.within(timeout));
+    }
+
+    @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
         stopListening();
+        endingConnections = true;
         long deadline = Nanos.within(grace);
         List<Thread> flushers = new ArrayList<>();
         long discardedBefore = stats().discarded(); // stcp's senders count every message they could not write
@@ -398,6 +581,12 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException {
+        return runUntilSignal(Duration.ZERO, grace);
+    }
+
+    @Override
+    public boolean runUntilSignal(Duration drain, Duration grace)
+            throws IOException, InterruptedException, AcceptException {
         lock.lock();
         boolean fresh;
         try {
@@ -428,8 +617,12 @@ public final class RealTcpServer implements TcpServer {
             awaitTermination(); // terminated by itself: rethrows an accept failure
             return true;
         }
-        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
-                .addKeyValue("grace", io.stcp.Durations.format(grace)).log();
+        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(localAddress))
+                .addKeyValue("drain", io.stcp.Durations.format(drain)).addKeyValue("grace", io.stcp.Durations.format(grace))
+                .log();
+        if (drain.isPositive() && drain(drain)) {
+            return true;
+        }
         return shutdown(grace);
     }
 
@@ -480,6 +673,6 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public String toString() {
-        return "TcpServer[" + (address == null ? config.address() : address) + "]";
+        return "TcpServer[" + (localAddress == null ? config.address() : HostPort.format(localAddress)) + "]";
     }
 }

@@ -39,6 +39,27 @@ public final class TestClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Connects from {@code localHost} (any loopback address works: Linux routes all of 127/8 to
+     * the loopback interface), so a server sees a client of that address.
+     */
+    public static TestClient connectFrom(String localHost, InetSocketAddress address) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.bind(new InetSocketAddress(localHost, 0));
+            s.connect(new InetSocketAddress("127.0.0.1", address.getPort()), READ_TIMEOUT_MILLIS);
+            return new TestClient(s);
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** The client socket's own address, as the server sees it. */
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) socket.getLocalSocketAddress();
+    }
+
     public Socket socket() {
         return socket;
     }

@@ -1,10 +1,16 @@
 package io.stcp.examples;
 
+import io.stcp.IpLimits;
+import io.stcp.ProxyProtocol;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
 import io.stcp.jackson.ServerConfigJson;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,9 +26,36 @@ final class EchoCommand implements Callable<Integer> {
     /** The address when neither --addr nor the config file gives one: loopback only, never all interfaces. */
     static final String DEFAULT_ADDRESS = "127.0.0.1:9000";
 
-    @Option(names = "--addr", description = "Listen address, e.g. 127.0.0.1:9000 or :9000 (default: the config"
-            + " file's address; " + DEFAULT_ADDRESS + " when neither gives one).")
+    @Option(names = "--addr", description = "Listen address, e.g. 127.0.0.1:9000, :9000 or unix:echo.sock (default:"
+            + " the config file's address; " + DEFAULT_ADDRESS + " when neither gives one).")
     String address;
+
+    @Option(names = "--proxy-protocol", description = "PROXY protocol header (v1 or v2) before each connection:"
+            + " off, required or optional (default: off). Needs --trusted-proxy.")
+    ProxyProtocol.Mode proxyProtocol;
+
+    @Option(names = "--trusted-proxy", split = ",", paramLabel = "CIDR",
+            description = "A network whose peers may send a PROXY header, e.g. 127.0.0.1/32 or 10.0.0.0/8 (repeatable).")
+    List<String> trustedProxies = new ArrayList<>();
+
+    @Option(names = "--max-conn-per-ip", description = "Maximum concurrent connections per client address (0 = no limit).")
+    Integer maxConnPerIp;
+
+    @Option(names = "--conn-rate-per-ip", description = "New connections per second per client address (0 = no limit).")
+    Double connRatePerIp;
+
+    @Option(names = "--allow", split = ",", paramLabel = "CIDR", description = "Serve only these networks (repeatable).")
+    List<String> allow = new ArrayList<>();
+
+    @Option(names = "--deny", split = ",", paramLabel = "CIDR", description = "Refuse these networks (repeatable).")
+    List<String> deny = new ArrayList<>();
+
+    @Option(names = "--reuse-port", description = "SO_REUSEPORT: let a new process listen on the same port while this one"
+            + " runs, for a restart without downtime (on unix: take the socket file over).")
+    boolean reusePort;
+
+    @Option(names = "--unix-permissions", description = "Permissions of the unix: socket file, e.g. rw-rw----.")
+    String unixPermissions;
 
     @Option(names = "--max-conn", description = "Maximum concurrent connections (0 = no limit).")
     Integer maxConn;
@@ -61,13 +94,23 @@ final class EchoCommand implements Callable<Integer> {
             defaultValue = "5s")
     Duration grace;
 
+    @Option(names = "--drain", description = "On SIGTERM, first stop listening and wait this long for clients to leave"
+            + " by themselves, then shut down with --grace (default: ${DEFAULT-VALUE}: shut down at once). For a restart"
+            + " without downtime with --reuse-port.", defaultValue = "0s")
+    Duration drain;
+
     @Override
     public Integer call() throws Exception {
         System.setProperty("io.stcp.transport", transport);
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
-        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address().getHostString() + ":"
-                + server.address().getPort()).log();
-        server.runUntilSignal(grace); // SIGINT/SIGTERM: graceful shutdown, then exit 0
+        SocketAddress bound = server.localAddress();
+        LOG.atInfo().setMessage("echo.listening").addKeyValue("address", bound instanceof InetSocketAddress inet
+                ? inet.getHostString() + ":" + inet.getPort() : "unix:" + bound).log();
+        // SIGINT/SIGTERM: drain (if asked), graceful shutdown, then exit 0
+        server.runUntilSignal(drain, grace);
+        LOG.atInfo().setMessage("echo.stopped").addKeyValue("accepted", server.acceptedCount())
+                .addKeyValue("rejected", server.rejectedCount()).addKeyValue("healthChecks", server.healthCheckCount())
+                .log();
         return 0;
     }
 
@@ -95,6 +138,27 @@ final class EchoCommand implements Callable<Integer> {
         }
         if (readIdleTimeout != null) {
             b.readIdleTimeout(readIdleTimeout);
+        }
+        if (proxyProtocol != null || !trustedProxies.isEmpty()) {
+            ProxyProtocol.Mode mode = proxyProtocol != null ? proxyProtocol : ProxyProtocol.Mode.REQUIRED;
+            b.proxyProtocol(new ProxyProtocol(mode, trustedProxies, ProxyProtocol.DEFAULT_HEADER_TIMEOUT,
+                    ProxyProtocol.DEFAULT_MAX_HEADER_LENGTH));
+        }
+        if (maxConnPerIp != null || connRatePerIp != null || !allow.isEmpty() || !deny.isEmpty()) {
+            IpLimits.Builder limits = IpLimits.builder().allow(allow).deny(deny);
+            if (maxConnPerIp != null) {
+                limits.maxConnPerIp(maxConnPerIp);
+            }
+            if (connRatePerIp != null) {
+                limits.connectionsPerSecondPerIp(connRatePerIp);
+            }
+            b.ipLimits(limits.build());
+        }
+        if (reusePort) {
+            b.reusePort(true);
+        }
+        if (unixPermissions != null) {
+            b.unixSocketPermissions(unixPermissions);
         }
         return b.build();
     }

@@ -16,6 +16,7 @@ public final class Main {
     /** Runs a command and returns its exit code (used by tests). */
     public static int run(String... args) {
         return new CommandLine(new Main())
+                .setCaseInsensitiveEnumValuesAllowed(true) // --proxy-protocol required
                 .registerConverter(java.time.Duration.class, io.stcp.Durations::parse)
                 .execute(args);
     }

@@ -77,8 +77,28 @@ class EchoCommandTest {
     /** The config the echo command would listen with, given these arguments. */
     private static ServerConfig configFor(String... args) {
         EchoCommand command = new EchoCommand();
-        new CommandLine(command).registerConverter(Duration.class, Durations::parse).parseArgs(args);
+        new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true).registerConverter(Duration.class, Durations::parse)
+                .parseArgs(args);
         return command.serverConfig();
+    }
+
+    @Test
+    void theDeploymentOptionsMakeTheirConfig() {
+        ServerConfig c = configFor("--proxy-protocol", "required", "--trusted-proxy", "127.0.0.1/32,10.0.0.0/8",
+                "--max-conn-per-ip", "20", "--conn-rate-per-ip", "5", "--deny", "192.0.2.0/24", "--reuse-port",
+                "--addr", "unix:echo.sock", "--unix-permissions", "rw-rw----");
+        assertThat(c.proxyProtocol().mode()).isEqualTo(io.stcp.ProxyProtocol.Mode.REQUIRED);
+        assertThat(c.proxyProtocol().trustedProxies()).containsExactly("127.0.0.1/32", "10.0.0.0/8");
+        assertThat(c.ipLimits().maxConnPerIp()).isEqualTo(20);
+        assertThat(c.ipLimits().connectionsPerSecondPerIp()).isEqualTo(5.0);
+        assertThat(c.ipLimits().deny()).containsExactly("192.0.2.0/24");
+        assertThat(c.reusePort()).isTrue();
+        assertThat(c.address()).isEqualTo("unix:echo.sock");
+        assertThat(c.unixSocketPermissions()).isEqualTo("rw-rw----");
+        assertThat(configFor("--trusted-proxy", "127.0.0.1").proxyProtocol().mode()).as("a trusted proxy implies required")
+                .isEqualTo(io.stcp.ProxyProtocol.Mode.REQUIRED);
+        assertThat(configFor().proxyProtocol().isEnabled()).isFalse();
+        assertThat(configFor().ipLimits().isEnabled()).isFalse();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.stcp.jackson;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -7,11 +8,15 @@ import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.Module;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializerBase;
 import io.stcp.Durations;
+import io.stcp.IpLimits;
+import io.stcp.ProxyProtocol;
 import io.stcp.ServerConfig;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -27,7 +33,15 @@ import java.util.Set;
  * Reads and writes {@link ServerConfig} as JSON with the Go field names: {@code address},
  * {@code acceptDelay}, {@code acceptMaxDelay}, {@code acceptMaxRetry}, {@code maxConn}, plus the
  * Java additions {@code writeTimeout}, {@code tcpNoDelay}, {@code readIdleTimeout},
- * {@code firstFrameTimeout}, {@code frameTimeout}, {@code inboundBudget} (bytes) and {@code backlog}.
+ * {@code firstFrameTimeout}, {@code frameTimeout}, {@code inboundBudget} (bytes), {@code backlog},
+ * {@code reusePort}, {@code unixSocketPermissions}, and two objects:
+ * <pre>{@code
+ * "proxyProtocol": { "mode": "required", "trustedProxies": ["10.0.0.0/8"], "headerTimeout": "5s", "maxHeaderLength": 4096 },
+ * "ipLimits": { "maxConnPerIp": 20, "connectionsPerSecondPerIp": 5, "burstPerIp": 10,
+ *               "allow": [], "deny": ["192.0.2.0/24"], "maxTrackedIps": 65536 }
+ * }</pre>
+ * whose absent fields take their defaults too ({@code mode} is {@code off}, {@code required} or
+ * {@code optional}); their problems name the field as {@code proxyProtocol.mode}.
  *
  * <p>Every field is optional and an absent one takes the default of {@link ServerConfig#builder()}
  * (Go's loader left absent fields at zero, which rejected every connection). Durations are Go
@@ -45,7 +59,10 @@ public final class ServerConfigJson {
     private static final ObjectMapper MAPPER = new ObjectMapper().registerModule(module());
     private static final Set<String> FIELDS = Set.of("address", "acceptDelay", "acceptMaxDelay", "acceptMaxRetry",
             "maxConn", "writeTimeout", "tcpNoDelay", "readIdleTimeout", "firstFrameTimeout", "frameTimeout",
-            "inboundBudget", "backlog");
+            "inboundBudget", "backlog", "proxyProtocol", "ipLimits", "reusePort", "unixSocketPermissions");
+    private static final Set<String> PROXY_FIELDS = Set.of("mode", "trustedProxies", "headerTimeout", "maxHeaderLength");
+    private static final Set<String> IP_FIELDS = Set.of("maxConnPerIp", "connectionsPerSecondPerIp", "burstPerIp", "allow",
+            "deny", "maxTrackedIps");
 
     private ServerConfigJson() {}
 
@@ -63,6 +80,7 @@ public final class ServerConfigJson {
         m.addDeserializer(Duration.class, new DurationDeserializer());
         m.addSerializer(Duration.class, new DurationSerializer());
         m.addDeserializer(ServerConfig.class, new ServerConfigDeserializer());
+        m.addSerializer(ServerConfig.class, new ServerConfigSerializer());
         return m;
     }
 
@@ -107,6 +125,10 @@ public final class ServerConfigJson {
 
     /** Writes {@code config} as a JSON object with every field, durations in Go form. */
     public static String write(ServerConfig config) {
+        return toTree(config).toPrettyString();
+    }
+
+    private static ObjectNode toTree(ServerConfig config) {
         ObjectNode n = MAPPER.createObjectNode();
         n.put("address", config.address());
         n.put("acceptDelay", Durations.format(config.acceptDelay()));
@@ -120,7 +142,23 @@ public final class ServerConfigJson {
         n.put("frameTimeout", Durations.format(config.frameTimeout()));
         n.put("inboundBudget", config.inboundBudget());
         n.put("backlog", config.backlog());
-        return n.toPrettyString();
+        ProxyProtocol pp = config.proxyProtocol();
+        ObjectNode proxy = n.putObject("proxyProtocol");
+        proxy.put("mode", pp.mode().name().toLowerCase(java.util.Locale.ROOT));
+        pp.trustedProxies().forEach(proxy.putArray("trustedProxies")::add);
+        proxy.put("headerTimeout", Durations.format(pp.headerTimeout()));
+        proxy.put("maxHeaderLength", pp.maxHeaderLength());
+        IpLimits ip = config.ipLimits();
+        ObjectNode limits = n.putObject("ipLimits");
+        limits.put("maxConnPerIp", ip.maxConnPerIp());
+        limits.put("connectionsPerSecondPerIp", ip.connectionsPerSecondPerIp());
+        limits.put("burstPerIp", ip.burstPerIp());
+        ip.allow().forEach(limits.putArray("allow")::add);
+        ip.deny().forEach(limits.putArray("deny")::add);
+        limits.put("maxTrackedIps", ip.maxTrackedIps());
+        n.put("reusePort", config.reusePort());
+        n.put("unixSocketPermissions", config.unixSocketPermissions());
+        return n;
     }
 
     private static ServerConfig fromTree(JsonNode root, ServerConfig base) {
@@ -146,11 +184,106 @@ public final class ServerConfigJson {
                 case "frameTimeout" -> b.frameTimeout(duration(field, v));
                 case "inboundBudget" -> b.inboundBudget(longValue(field, v));
                 case "backlog" -> b.backlog(integer(field, v));
+                case "proxyProtocol" -> b.proxyProtocol(proxyProtocol(v, base.proxyProtocol()));
+                case "ipLimits" -> b.ipLimits(ipLimits(v, base.ipLimits()));
+                case "reusePort" -> b.reusePort(bool(field, v));
+                case "unixSocketPermissions" -> b.unixSocketPermissions(text(field, v));
                 default -> throw new IllegalArgumentException(field + ": unknown field (expected one of "
                         + new java.util.TreeSet<>(FIELDS) + ")");
             }
         }
         return b.build(); // its messages already start with the field name
+    }
+
+    private static ProxyProtocol proxyProtocol(JsonNode node, ProxyProtocol base) {
+        ProxyProtocol.Mode mode = base.mode();
+        List<String> trusted = base.trustedProxies();
+        Duration timeout = base.headerTimeout();
+        int maxLength = base.maxHeaderLength();
+        for (Map.Entry<String, JsonNode> e : object("proxyProtocol", node, PROXY_FIELDS)) {
+            String field = "proxyProtocol." + e.getKey();
+            JsonNode v = e.getValue();
+            switch (e.getKey()) {
+                case "mode" -> mode = mode(field, v);
+                case "trustedProxies" -> trusted = strings(field, v);
+                case "headerTimeout" -> timeout = duration(field, v);
+                default -> maxLength = integer(field, v);
+            }
+        }
+        ProxyProtocol.Mode m = mode;
+        List<String> t = trusted;
+        Duration d = timeout;
+        int l = maxLength;
+        return nested("proxyProtocol", () -> new ProxyProtocol(m, t, d, l));
+    }
+
+    private static IpLimits ipLimits(JsonNode node, IpLimits base) {
+        IpLimits.Builder b = base.toBuilder();
+        for (Map.Entry<String, JsonNode> e : object("ipLimits", node, IP_FIELDS)) {
+            String field = "ipLimits." + e.getKey();
+            JsonNode v = e.getValue();
+            switch (e.getKey()) {
+                case "maxConnPerIp" -> b.maxConnPerIp(integer(field, v));
+                case "connectionsPerSecondPerIp" -> b.connectionsPerSecondPerIp(number(field, v));
+                case "burstPerIp" -> b.burstPerIp(integer(field, v));
+                case "allow" -> b.allow(strings(field, v));
+                case "deny" -> b.deny(strings(field, v));
+                default -> b.maxTrackedIps(integer(field, v));
+            }
+        }
+        return nested("ipLimits", b::build);
+    }
+
+    /** The fields of a nested object, each one known. */
+    private static List<Map.Entry<String, JsonNode>> object(String name, JsonNode node, Set<String> known) {
+        if (!node.isObject()) {
+            throw new IllegalArgumentException(name + ": " + node + " (expected: a JSON object)");
+        }
+        List<Map.Entry<String, JsonNode>> fields = new java.util.ArrayList<>(node.properties());
+        for (Map.Entry<String, JsonNode> e : fields) {
+            if (!known.contains(e.getKey())) {
+                throw new IllegalArgumentException(name + "." + e.getKey() + ": unknown field (expected one of "
+                        + new java.util.TreeSet<>(known) + ")");
+            }
+        }
+        return fields;
+    }
+
+    /** Builds a nested value, prefixing its validation messages with the object's name. */
+    private static <T> T nested(String name, java.util.function.Supplier<T> build) {
+        try {
+            return build.get();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + "." + e.getMessage(), e);
+        }
+    }
+
+    private static ProxyProtocol.Mode mode(String field, JsonNode v) {
+        String t = text(field, v);
+        for (ProxyProtocol.Mode m : ProxyProtocol.Mode.values()) {
+            if (m.name().equalsIgnoreCase(t)) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException(field + ": \"" + t + "\" (expected: off, required or optional)");
+    }
+
+    private static List<String> strings(String field, JsonNode v) {
+        if (!v.isArray()) {
+            throw new IllegalArgumentException(field + ": " + v + " (expected: an array of strings)");
+        }
+        List<String> out = new java.util.ArrayList<>();
+        for (JsonNode item : v) {
+            out.add(text(field, item));
+        }
+        return out;
+    }
+
+    private static double number(String field, JsonNode v) {
+        if (!v.isNumber()) {
+            throw new IllegalArgumentException(field + ": " + v + " (expected: a number)");
+        }
+        return v.doubleValue();
     }
 
     private static String text(String field, JsonNode v) {
@@ -230,6 +363,19 @@ public final class ServerConfigJson {
         @Override
         public ServerConfig deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             return fromTree(ctxt.readTree(p), ServerConfig.defaults());
+        }
+    }
+
+    private static final class ServerConfigSerializer extends StdSerializer<ServerConfig> {
+        private static final long serialVersionUID = 1L;
+
+        ServerConfigSerializer() {
+            super(ServerConfig.class);
+        }
+
+        @Override
+        public void serialize(ServerConfig value, JsonGenerator gen, SerializerProvider provider) throws IOException {
+            gen.writeTree(toTree(value));
         }
     }
 

@@ -77,6 +77,37 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void theDeploymentSettingsRoundTripAndTheirAbsentFieldsTakeTheDefaults() {
+        ServerConfig c = ServerConfig.builder().address("unix:/run/echo.sock").reusePort(true)
+                .unixSocketPermissions("rw-rw----")
+                .proxyProtocol(io.stcp.ProxyProtocol.optional("10.0.0.0/8", "::1").withHeaderTimeout(Duration.ofSeconds(2)))
+                .ipLimits(io.stcp.IpLimits.builder().maxConnPerIp(20).connectionsPerSecondPerIp(2.5).burstPerIp(10)
+                        .deny("192.0.2.0/24").maxTrackedIps(1000).build()).build();
+        assertThat(ServerConfigJson.read(ServerConfigJson.write(c))).isEqualTo(c);
+
+        ServerConfig partial = ServerConfigJson.read("{\"proxyProtocol\": {\"mode\": \"required\", \"trustedProxies\":"
+                + " [\"127.0.0.1/32\"]}, \"ipLimits\": {\"maxConnPerIp\": 3}}");
+        assertThat(partial.proxyProtocol()).isEqualTo(io.stcp.ProxyProtocol.required("127.0.0.1/32"));
+        assertThat(partial.ipLimits()).isEqualTo(io.stcp.IpLimits.builder().maxConnPerIp(3).build());
+    }
+
+    @Test
+    void badDeploymentSettingsNameTheirField() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"proxyProtocol\": {\"mode\": \"always\"}}"))
+                .hasMessageStartingWith("proxyProtocol.mode: \"always\"");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"proxyProtocol\": {\"mode\": \"required\"}}"))
+                .hasMessageStartingWith("proxyProtocol.trustedProxies: empty");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"proxyProtocol\": {\"headerTimeout\": 5}}"))
+                .hasMessageStartingWith("proxyProtocol.headerTimeout: 5");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"deny\": [\"example.com\"]}}"))
+                .hasMessageStartingWith("ipLimits.deny: \"example.com\"");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"maxConPerIp\": 1}}"))
+                .hasMessageStartingWith("ipLimits.maxConPerIp: unknown field");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"maxConnPerIp\": -1}}"))
+                .hasMessageStartingWith("ipLimits.maxConnPerIp: -1");
+    }
+
+    @Test
     void theEmptyAddressOfGoIsAcceptedAndKept() {
         ServerConfig c = ServerConfigJson.read("{\"address\": \"\"}");
         assertThat(c.address()).isEmpty();

@@ -1,0 +1,84 @@
+package io.stcp.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A transport that first serves bytes a layer read past its own part (the bytes after a PROXY
+ * header that arrived in the same packet), then reads from the transport below. Everything else
+ * goes straight to the transport below.
+ *
+ * <p>Thread safety: as {@link Transport}; the prefix belongs to the reader thread.
+ */
+final class PrefixTransport implements Transport {
+    private final Transport under;
+    private final byte[] prefix;
+    private int pos;       // reader thread only
+    private final int end;
+
+    /** Serves {@code prefix[from .. to)} before reading from {@code under}. */
+    PrefixTransport(Transport under, byte[] prefix, int from, int to) {
+        this.under = under;
+        this.prefix = prefix;
+        this.pos = from;
+        this.end = to;
+    }
+
+    /** {@code under} itself when there is nothing to serve first. */
+    static Transport of(Transport under, byte[] prefix, int from, int to) {
+        return from == to ? under : new PrefixTransport(under, prefix, from, to);
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+        if (pos < end) {
+            int n = Math.min(len, end - pos);
+            System.arraycopy(prefix, pos, b, off, n);
+            pos += n;
+            return n;
+        }
+        return under.read(b, off, len, deadlineNanos);
+    }
+
+    @Override
+    public boolean isReadable() {
+        return pos < end || under.isReadable();
+    }
+
+    @Override
+    public void awaitReadable(long deadlineNanos) throws IOException {
+        if (pos >= end) {
+            under.awaitReadable(deadlineNanos);
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        under.write(srcs, off, len, deadlineNanos);
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        under.shutdownOutput();
+    }
+
+    @Override
+    public int available() {
+        return Math.max(0, end - pos) + under.available();
+    }
+
+    @Override
+    public boolean isOpen() {
+        return under.isOpen();
+    }
+
+    @Override
+    public void close() {
+        under.close();
+    }
+
+    @Override
+    public String name() {
+        return under.name();
+    }
+}

@@ -1,0 +1,213 @@
+package io.stcp.internal;
+
+import io.stcp.CloseReason;
+import io.stcp.ProxyHeader;
+import io.stcp.ProxyProtocol;
+import io.stcp.ReadTimeoutException;
+import io.stcp.RejectReason;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ProtocolException;
+import java.net.SocketAddress;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The PROXY protocol as a {@link TransportLayer}, the first one over the socket: reads the header
+ * a trusted proxy sends, tells the connection who the client is, and hands the bytes it read past
+ * the header to the layer above through a {@link PrefixTransport}.
+ *
+ * <pre>
+ *   first bytes ──▶ detect ──┬─ "PROXY " ──▶ read to CRLF (≤ 107 bytes) ──▶ parse v1 ─┐
+ *                            ├─ \r\n\r\n\0\r\nQUIT\n ──▶ 16 bytes, length ≤ bound ──▶ parse v2 ─┤
+ *                            └─ anything else: no header (optional mode) or refused     │
+ *        health check (LOCAL, or v1 naming the proxy itself): closed ◀── trusted peer? else refused ◀┘
+ *        PROXY: remoteAddress = client, per-address limits, go on with the rest
+ * </pre>
+ *
+ * <p>Runs on the connection's thread, before the sender factory and the hooks. Every read waits
+ * at most until the header deadline (header timeout from accept, or the first-frame deadline if
+ * sooner). At most {@value #BUFFER} bytes are read before the kind of header is known, and a
+ * version 2 header's buffer is allocated only after its announced length has been checked
+ * against the bound. Refusals are counted and logged through {@link Server}, and end the
+ * connection with {@link CloseReason#REJECTED}; a health check ends it with
+ * {@link CloseReason#CLOSED}. Neither runs a hook.
+ */
+final class ProxyProtocolLayer implements TransportLayer {
+    /** The first read's buffer: a whole version 1 header, or a version 2 one without large TLVs. */
+    static final int BUFFER = 256;
+
+    /** What the layer tells its server. */
+    interface Server {
+        /**
+         * A client's connection passed the header checks: count it, and apply the per-address
+         * limits to {@code address} unless it is null (already applied at accept, or unknown).
+         *
+         * @return null if admitted, else why not (counted and logged already)
+         */
+        RejectReason admitClient(RealConnection connection, InetAddress address);
+
+        /** A health check's header was read: not a client. */
+        void healthCheck();
+
+        /** Counts and logs a refusal. */
+        void rejected(RejectReason reason, SocketAddress remote, String detail);
+    }
+
+    private final ProxyProtocol.Mode mode;
+    private final List<Cidr> trusted;
+    private final long headerTimeoutNanos;
+    private final int maxHeaderLength;
+    private final Server server;
+
+    ProxyProtocolLayer(ProxyProtocol config, Server server) {
+        this.mode = config.mode();
+        this.trusted = Cidr.parseAll(config.trustedProxies());
+        this.headerTimeoutNanos = Nanos.timeout(config.headerTimeout());
+        this.maxHeaderLength = config.maxHeaderLength();
+        this.server = server;
+    }
+
+    /** Whether {@code peer} may send a header: an address in {@code trusted}, or any Unix socket peer. */
+    static boolean trusts(List<Cidr> trusted, SocketAddress peer) {
+        if (peer instanceof InetSocketAddress inet) {
+            return inet.getAddress() != null && Cidr.anyContains(trusted, inet.getAddress());
+        }
+        return true; // a Unix socket: its file's permissions decide who may connect
+    }
+
+    @Override
+    public Transport open(Transport under, RealConnection connection, long deadlineNanos) throws IOException {
+        SocketAddress peer = connection.remoteAddress();
+        boolean fromProxy = trusts(trusted, peer);
+        long deadline = Nanos.earliest(deadlineNanos, Nanos.deadline(System.nanoTime(), headerTimeoutNanos));
+        byte[] buf = new byte[BUFFER];
+        int n = 0;
+        ProxyHeaderParser.Kind kind;
+        try {
+            while ((kind = ProxyHeaderParser.detect(buf, n)) == ProxyHeaderParser.Kind.NEED_MORE) {
+                int r = under.read(buf, n, buf.length - n, deadline);
+                if (r < 0) {
+                    if (n == 0 && mode == ProxyProtocol.Mode.OPTIONAL) {
+                        kind = ProxyHeaderParser.Kind.NONE; // closed at once: the reader sees the end
+                        break;
+                    }
+                    throw refuse(connection, n == 0 ? RejectReason.PROXY_HEADER_MISSING : RejectReason.PROXY_HEADER_INVALID,
+                            peer, "end of stream after " + n + " bytes, before a PROXY header");
+                }
+                n += r;
+            }
+        } catch (ReadTimeoutException e) {
+            if (n > 0 || mode == ProxyProtocol.Mode.REQUIRED) {
+                throw refuse(connection, RejectReason.PROXY_HEADER_TIMEOUT, peer, "no complete PROXY header in time ("
+                        + n + " bytes)");
+            }
+            kind = ProxyHeaderParser.Kind.NONE; // optional, and the peer said nothing: no header
+        }
+        if (kind == ProxyHeaderParser.Kind.NONE) {
+            if (mode == ProxyProtocol.Mode.REQUIRED) {
+                throw refuse(connection, RejectReason.PROXY_HEADER_MISSING, peer, "the connection did not start with a"
+                        + " PROXY header");
+            }
+            admit(connection, fromProxy ? addressOf(peer) : null); // a direct client; others were checked at accept
+            return PrefixTransport.of(under, buf, 0, n);
+        }
+        if (!fromProxy) {
+            throw refuse(connection, RejectReason.PROXY_UNTRUSTED, peer, "a PROXY header from a peer outside the"
+                    + " trusted proxies");
+        }
+        ProxyHeader header;
+        int length;
+        try {
+            if (kind == ProxyHeaderParser.Kind.V1) {
+                while ((length = ProxyHeaderParser.v1Length(buf, n)) < 0) {
+                    n = fill(under, buf, n, deadline, connection, peer);
+                }
+                header = ProxyHeaderParser.parseV1(buf, length);
+            } else {
+                while (n < ProxyHeaderParser.V2_FIXED_LENGTH) {
+                    n = fill(under, buf, n, deadline, connection, peer);
+                }
+                length = ProxyHeaderParser.v2Length(buf);
+                if (length > maxHeaderLength) {
+                    throw new ProtocolException("PROXY v2 header of " + length + " bytes, more than the "
+                            + maxHeaderLength + " allowed (ProxyProtocol.maxHeaderLength)");
+                }
+                if (length > buf.length) {
+                    buf = Arrays.copyOf(buf, length); // only now, within the bound
+                }
+                while (n < length) {
+                    n = fill(under, buf, n, deadline, connection, peer);
+                }
+                header = ProxyHeaderParser.parseV2(buf, length);
+            }
+        } catch (ReadTimeoutException e) {
+            throw refuse(connection, RejectReason.PROXY_HEADER_TIMEOUT, peer, "no complete PROXY header in time ("
+                    + n + " bytes)");
+        } catch (ProtocolException e) {
+            throw refuse(connection, RejectReason.PROXY_HEADER_INVALID, peer, e.getMessage());
+        }
+        connection.proxied(header);
+        if (isHealthCheck(header, peer)) {
+            server.healthCheck();
+            connection.recordEnd(CloseReason.CLOSED, null);
+            throw new Refused("a health check");
+        }
+        Log.conn(Log.DEBUG, "conn.proxy", connection).addKeyValue("version", header.version())
+                .addKeyValue("proxiedBy", HostPort.format(peer)).log();
+        admit(connection, header.source().map(ProxyProtocolLayer::addressOf).orElse(null));
+        return PrefixTransport.of(under, buf, length, n);
+    }
+
+    /**
+     * Whether the proxy connected on its own behalf: a LOCAL header, or a version 1 header naming
+     * the connection's own source, address and port, as HAProxy's health checks with
+     * {@code send-proxy} do (version 1 has no LOCAL). A relayed client's address and port cannot be
+     * the proxy's own outgoing ones.
+     */
+    static boolean isHealthCheck(ProxyHeader header, SocketAddress peer) {
+        return header.isLocal() || (header.version() == 1 && header.source().map(peer::equals).orElse(false));
+    }
+
+    /** Reads more of the header; end of stream is a truncated header. */
+    private int fill(Transport under, byte[] buf, int n, long deadline, RealConnection connection, SocketAddress peer)
+            throws IOException {
+        int r = under.read(buf, n, buf.length - n, deadline);
+        if (r < 0) {
+            throw refuse(connection, RejectReason.PROXY_HEADER_INVALID, peer, "end of stream inside the PROXY header ("
+                    + n + " bytes)");
+        }
+        return n + r;
+    }
+
+    private void admit(RealConnection connection, InetAddress address) throws Refused {
+        RejectReason r = server.admitClient(connection, address);
+        if (r != null) {
+            connection.recordEnd(CloseReason.REJECTED, null);
+            throw new Refused(r.key());
+        }
+    }
+
+    private Refused refuse(RealConnection connection, RejectReason reason, SocketAddress peer, String detail) {
+        connection.recordEnd(CloseReason.REJECTED, null);
+        server.rejected(reason, peer, detail);
+        return new Refused(detail);
+    }
+
+    private static InetAddress addressOf(SocketAddress a) {
+        return a instanceof InetSocketAddress inet ? inet.getAddress() : null;
+    }
+
+    /** Ends the connection before it starts; the reason is recorded already. No stack trace: refusals are cheap. */
+    static final class Refused extends IOException {
+        Refused(String message) {
+            super(message);
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this;
+        }
+    }
+}

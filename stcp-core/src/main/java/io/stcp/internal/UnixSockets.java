@@ -1,0 +1,147 @@
+package io.stcp.internal;
+
+import io.stcp.PeerCredentials;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * Unix domain sockets: listening on a path, removing the file again, and the peer's credentials.
+ *
+ * <p><b>The socket file.</b> Binding creates the file; it outlives a process that dies without
+ * closing. So before binding, an existing file at the path is probed: if it is not a socket it is
+ * left alone and the bind fails; if a connect to it is refused, it is a stale file from a dead
+ * server and is removed; if the connect succeeds, a server is listening there and the bind fails
+ * (the probe is an empty connection that server sees) — unless {@code replace} is asked
+ * ({@code reusePort}), which takes the path over from the live server: the new socket is renamed
+ * over the old file in one step, so every client that connects afterwards reaches the new server
+ * while the old one goes on serving the connections it has.
+ *
+ * <p>With permissions, or when replacing, the socket is bound in a fresh private directory next to
+ * the path (mode {@code rwx------}), given its permissions there, and then renamed to the path:
+ * nobody can connect before the permissions are in place. On close the file is removed if it is
+ * still the one this server created (same file key), so a server that was replaced does not
+ * remove its successor's socket.
+ */
+final class UnixSockets {
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+
+    private UnixSockets() {}
+
+    /** A listening Unix socket, the path clients use, and the file's identity. */
+    record Listener(ServerSocketChannel channel, Path path, Object fileKey) {}
+
+    /** Whether {@code channel} is a Unix domain socket (false if it is closed). */
+    static boolean isUnix(SocketChannel channel) {
+        try {
+            return channel.getLocalAddress() instanceof UnixDomainSocketAddress;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Listens on {@code path}.
+     *
+     * @param permissions as {@code ls -l} shows them, or empty to leave them to the umask
+     * @param replace take the path over from a live server instead of failing
+     * @throws BindException if the path is taken (see the class comment) or cannot be bound
+     */
+    static Listener listen(Path path, int backlog, String permissions, boolean replace) throws IOException {
+        ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            prepare(path, replace);
+            if (permissions.isEmpty() && !replace) {
+                ch.bind(UnixDomainSocketAddress.of(path), backlog);
+            } else {
+                Path parent = path.toAbsolutePath().getParent();
+                Path dir = Files.createTempDirectory(parent, ".stcp-"); // rwx------
+                Path staged = dir.resolve("s");
+                try {
+                    ch.bind(UnixDomainSocketAddress.of(staged), backlog);
+                    if (!permissions.isEmpty()) {
+                        Files.setPosixFilePermissions(staged, PosixFilePermissions.fromString(permissions));
+                    }
+                    Files.move(staged, path, StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces atomically
+                } finally {
+                    Files.deleteIfExists(staged);
+                    Files.deleteIfExists(dir);
+                }
+            }
+            return new Listener(ch, path, fileKey(path));
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    /** Clears the way for a socket at {@code path}; see the class comment. */
+    private static void prepare(Path path, boolean replace) throws IOException {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!isSocketFile(path)) {
+            throw new FileAlreadyExistsException(path.toString(), null, "exists and is not a socket; not removing it");
+        }
+        if (replace) {
+            return; // renamed over, live or not
+        }
+        SocketChannel probe;
+        try {
+            probe = SocketChannel.open(UnixDomainSocketAddress.of(path));
+        } catch (ConnectException refused) {
+            Files.deleteIfExists(path); // nobody listens: left behind by a process that died
+            return;
+        }
+        probe.close();
+        throw new BindException("a server is listening on " + path
+                + " (stop it first, or set reusePort to take the path over)");
+    }
+
+    private static boolean isSocketFile(Path path) throws IOException {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            return (mode & S_IFMT) == S_IFSOCK;
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
+        }
+    }
+
+    private static Object fileKey(Path path) throws IOException {
+        return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+    }
+
+    /** Removes the listener's file if it is still the one it created. Never throws. */
+    static void removeFile(Listener listener) {
+        try {
+            Object key = fileKey(listener.path());
+            if (key != null && key.equals(listener.fileKey())) {
+                Files.deleteIfExists(listener.path());
+            }
+        } catch (IOException | RuntimeException e) {
+            // gone already, or replaced and not ours to remove
+        }
+    }
+
+    /** The peer's credentials, or null if the JDK or the OS cannot tell. */
+    static PeerCredentials peerCredentials(SocketChannel channel) {
+        try {
+            jdk.net.UnixDomainPrincipal p = channel.getOption(jdk.net.ExtendedSocketOptions.SO_PEERCRED);
+            return p == null ? null : new PeerCredentials(p.user(), p.group());
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}
