@@ -68,6 +68,15 @@ public interface Connection {
     /** Replaces the metadata; any type, any time, any thread. */
     void metaInfo(MetaInfo metaInfo);
 
+    /**
+     * What the TLS handshake settled — protocol, cipher suite, the client's verified certificates,
+     * ALPN protocol, SNI host name — from the start hooks on; empty on a plain connection (see
+     * {@link ServerConfig#tls()}). Any thread.
+     */
+    default java.util.Optional<TlsInfo> tls() {
+        return java.util.Optional.empty();
+    }
+
     // ---- reads: reader thread only ----
 
     /**

@@ -3,6 +3,7 @@ package io.stcp;
 import java.time.Duration;
 import io.stcp.internal.HostPort;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How a {@link TcpServer} listens and accepts: the Java twin of Go's {@code ServerAcceptCnf}.
@@ -49,6 +50,10 @@ import java.util.Objects;
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.
+ * @param tls            TLS for every accepted connection, or null (the default) for plain TCP: each
+ *                       connection handshakes on its own thread before the sender factory and the
+ *                       hooks run, within {@code firstFrameTimeout} and {@link TlsConfig#handshakeTimeout()};
+ *                       readers read the decrypted bytes. See {@link TlsConfig}.
  *
  * <p>Every timeout above has one rule: zero or negative means disabled (Go's
  * {@code SetWriteTimeout(0)} means no timeout too); lengths too long to measure (centuries) mean
@@ -66,7 +71,8 @@ public record ServerConfig(
         Duration firstFrameTimeout,
         Duration frameTimeout,
         long inboundBudget,
-        int backlog) {
+        int backlog,
+        @Nullable TlsConfig tls) {
 
     /** Default listen address: all interfaces, a free port. */
     public static final String DEFAULT_ADDRESS = ":0";
@@ -104,6 +110,7 @@ public record ServerConfig(
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
         }
         HostPort.parse(address); // throws IllegalArgumentException naming the address
+        io.stcp.internal.RealTlsConfig.of(tls); // throws IllegalArgumentException unless built by TlsConfig.builder()
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
             throw new IllegalArgumentException(
                     "acceptDelay: " + Durations.format(acceptDelay) + " (expected: > 0)");
@@ -148,7 +155,8 @@ public record ServerConfig(
                 .firstFrameTimeout(firstFrameTimeout)
                 .frameTimeout(frameTimeout)
                 .inboundBudget(inboundBudget)
-                .backlog(backlog);
+                .backlog(backlog)
+                .tls(tls);
     }
 
     /** The connection limit as an effective maximum: {@code maxConn}, or unlimited for 0. */
@@ -180,6 +188,7 @@ public record ServerConfig(
         private Duration frameTimeout = DEFAULT_FRAME_TIMEOUT;
         private long inboundBudget;
         private int backlog;
+        private @Nullable TlsConfig tls;
 
         private Builder() {}
 
@@ -255,10 +264,17 @@ public record ServerConfig(
             return this;
         }
 
+        /** See {@link ServerConfig#tls()}; null for plain TCP. */
+        public Builder tls(@Nullable TlsConfig tls) {
+            this.tls = tls;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ServerConfig build() {
             return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
-                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog);
+                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog,
+                    tls);
         }
     }
 }

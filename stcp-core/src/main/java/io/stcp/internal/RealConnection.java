@@ -5,6 +5,7 @@ import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.Durations;
 import io.stcp.MetaInfo;
+import io.stcp.TlsInfo;
 import io.stcp.WriteTimeoutException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -35,6 +36,7 @@ public final class RealConnection implements Connection {
     private final SocketAddress remoteAddress;
     private final SocketAddress localAddress;
     private volatile MetaInfo metaInfo;
+    private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
@@ -170,7 +172,17 @@ public final class RealConnection implements Connection {
         this.metaInfo = Objects.requireNonNull(metaInfo, "metaInfo");
     }
 
-    /** The transport's name: {@code jdk}, {@code epoll}. */
+    @Override
+    public java.util.Optional<TlsInfo> tls() {
+        return java.util.Optional.ofNullable(tls);
+    }
+
+    /** Called by the TLS layer once its handshake is done. */
+    void tls(TlsInfo info) {
+        tls = info;
+    }
+
+    /** The transport's name: {@code jdk}, {@code epoll}, with {@code +tls} over TLS. */
     public String transportName() {
         return transport.name();
     }

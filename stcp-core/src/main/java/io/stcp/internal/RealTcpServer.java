@@ -65,6 +65,7 @@ public final class RealTcpServer implements TcpServer {
     private ServerSocketChannel listener;       // guarded by lock
     private volatile InetSocketAddress address;
     private ConnectionContext context;          // set by start(), before the accept thread starts
+    private TlsWatch tlsWatch;                  // guarded by lock; null without a watch
     private volatile boolean closed;
     private volatile boolean acceptEnded;
     private volatile AcceptException acceptFailure;
@@ -134,13 +135,14 @@ public final class RealTcpServer implements TcpServer {
                 InetSocketAddress bound = (InetSocketAddress) ch.getLocalAddress();
                 context = ConnectionContext.of(config, new Sweeper("stcp-sweeper-" + bound.getPort()),
                         new InboundBudget(config.effectiveInboundBudget()), source, new ExitLog(System::nanoTime),
-                        java.util.List.of());
+                        TlsLayer.forServer(config));
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
                         config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL, () -> closed);
                 listener = ch;
                 address = bound;
                 state = RUNNING;
                 Threads.start("stcp-accept-" + bound.getPort(), () -> acceptLoop(loop));
+                tlsWatch = TlsWatch.start(RealTlsConfig.of(config.tls()), HostPort.format(bound));
             } catch (IOException | RuntimeException | Error e) {
                 // nothing may stay bound when start() fails: the caller sees the failure, nothing else
                 listener = null;
@@ -153,7 +155,8 @@ public final class RealTcpServer implements TcpServer {
             lock.unlock();
         }
         Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", HostPort.format(address))
-                .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name()).log();
+                .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name())
+                .addKeyValue("tls", config.tls() != null).log();
         return this;
     }
 
@@ -301,6 +304,9 @@ public final class RealTcpServer implements TcpServer {
                 acceptEnded = true;
             }
             state = CLOSED;
+            if (tlsWatch != null) {
+                tlsWatch.stop();
+            }
             if (listener != null) {
                 try {
                     listener.close();
