@@ -131,7 +131,7 @@ final class TlsLayer implements TransportLayer {
     /** The reason of a failed handshake, in words an operator can act on. */
     static String reason(SSLException e) {
         String m = String.valueOf(e.getMessage());
-        if (m.contains("Unsupported or unrecognized SSL message")) {
+        if (m.contains("nrecognized SSL message")) {
             return "not TLS (plain text or another protocol sent to the TLS port)";
         }
         if (m.contains("Empty client certificate chain") || m.contains("certificate_required")) {

@@ -186,8 +186,8 @@ final class TlsTransport implements Transport {
      * Decrypts the records in {@link #netIn} into {@code b}, or into {@link #appIn} if the first is
      * too large for it.
      *
-     * @return bytes decrypted into {@code b} or {@link #appIn}; 0 if the records held none (a
-     *     key update, a session ticket); -1 at the peer's {@code close_notify}
+     * @return bytes decrypted into {@code b}; 0 if none were (they went to {@link #appIn}, or the
+     *     records held none: a key update, a session ticket); -1 at the peer's {@code close_notify}
      */
     private int unwrap(byte[] b, int off, int len) throws IOException {
         ByteBuffer dst = ByteBuffer.wrap(b, off, len);
@@ -219,7 +219,7 @@ final class TlsTransport implements Transport {
         }
     }
 
-    /** Decrypts one record into {@link #appIn}, taken for it; returns the bytes it holds (or -1 at close_notify). */
+    /** Decrypts one record into {@link #appIn}, taken for it; returns 0, or -1 at close_notify. */
     private int unwrapToAppIn() throws IOException {
         ByteBuffer dst = TlsBuffers.take(engine.getSession().getApplicationBufferSize());
         SSLEngineResult r;
@@ -240,7 +240,7 @@ final class TlsTransport implements Transport {
             return inputClosed ? -1 : 0;
         }
         appIn = dst;
-        return dst.remaining();
+        return 0;
     }
 
     /** What the engine wants after an unwrap once the handshake is done: tasks, an answer, nothing else. */
