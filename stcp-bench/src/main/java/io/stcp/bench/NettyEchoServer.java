@@ -34,6 +34,15 @@ public final class NettyEchoServer implements Callable<Integer> {
     @Option(names = "--transport", defaultValue = "epoll", description = "epoll or nio (default: ${DEFAULT-VALUE}).")
     String transport;
 
+    @Option(names = "--tls-cert", description = "Serve TLS (Netty's SslHandler) with this PEM certificate chain.")
+    java.nio.file.Path tlsCert;
+
+    @Option(names = "--tls-key", description = "The PEM (PKCS#8) private key of --tls-cert.")
+    java.nio.file.Path tlsKey;
+
+    @Option(names = "--tls-provider", defaultValue = "jdk", description = "jdk or openssl (default: ${DEFAULT-VALUE}).")
+    String tlsProvider;
+
     @ChannelHandler.Sharable
     private static final class Echo extends ChannelInboundHandlerAdapter {
         @Override
@@ -61,6 +70,12 @@ public final class NettyEchoServer implements Callable<Integer> {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         EventLoopGroup worker = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         Echo echo = new Echo();
+        io.netty.handler.ssl.SslContext ssl = tlsCert == null ? null
+                : io.netty.handler.ssl.SslContextBuilder.forServer(tlsCert.toFile(), tlsKey.toFile())
+                        .protocols("TLSv1.3", "TLSv1.2")
+                        .sslProvider(tlsProvider.equals("openssl") ? io.netty.handler.ssl.SslProvider.OPENSSL
+                                : io.netty.handler.ssl.SslProvider.JDK)
+                        .build();
         try {
             int colon = address.lastIndexOf(':');
             Channel ch = new ServerBootstrap().group(boss, worker)
@@ -70,11 +85,14 @@ public final class NettyEchoServer implements Callable<Integer> {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            if (ssl != null) {
+                                c.pipeline().addLast(ssl.newHandler(c.alloc()));
+                            }
                             c.pipeline().addLast(new LengthFieldBasedFrameDecoder((1 << 20) + 4, 0, 4, 0, 0), echo);
                         }
                     })
                     .bind(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))).sync().channel();
-            System.out.println("listening on " + ch.localAddress());
+            System.out.println("listening on " + ch.localAddress() + (ssl == null ? "" : " with TLS (" + tlsProvider + ")"));
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
             stop.await();

@@ -24,10 +24,26 @@ import java.util.Objects;
  * @param threads          event-loop threads, at least 1
  * @param serverPid        the server's process id, to report its CPU time and (with Linux perf) its
  *                         system calls per message; 0 = unknown
+ * @param tls              speak TLS to the server, or null for plain TCP
  */
 public record LoadOptions(String host, int port, int connections, int inFlight, int payloadSize, Duration duration,
                           Duration warmup, List<String> sourceAddresses, boolean pipelined, int threads,
-                          long serverPid) {
+                          long serverPid, Tls tls) {
+
+    /**
+     * TLS on the generator's connections (Netty's {@code SslHandler}).
+     *
+     * @param trustedCa PEM bundle the server's certificate must chain to; null trusts any
+     *                  certificate (for a demo with a self-signed one — never in production)
+     * @param protocol  the protocol to offer, e.g. {@code TLSv1.3}
+     * @param openssl   use OpenSSL (BoringSSL through netty-tcnative) instead of the JDK's engine
+     */
+    public record Tls(java.nio.file.Path trustedCa, String protocol, boolean openssl) {
+        /** Checks the protocol. */
+        public Tls {
+            Objects.requireNonNull(protocol, "protocol");
+        }
+    }
 
     /** Validates every field with a message naming it. */
     public LoadOptions {
@@ -72,6 +88,7 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         private boolean pipelined;
         private int threads = 1;
         private long serverPid;
+        private Tls tls;
 
         private Builder() {}
 
@@ -130,9 +147,14 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
             return this;
         }
 
+        public Builder tls(Tls tls) {
+            this.tls = tls;
+            return this;
+        }
+
         public LoadOptions build() {
             return new LoadOptions(host, port, connections, inFlight, payloadSize, duration, warmup, sourceAddresses,
-                    pipelined, threads, serverPid);
+                    pipelined, threads, serverPid, tls);
         }
     }
 }
