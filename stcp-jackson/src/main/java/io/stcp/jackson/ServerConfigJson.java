@@ -63,8 +63,13 @@ public final class ServerConfigJson {
         m.addDeserializer(Duration.class, new DurationDeserializer());
         m.addSerializer(Duration.class, new DurationSerializer());
         m.addDeserializer(ServerConfig.class, new ServerConfigDeserializer());
+        m.setMixInAnnotation(ServerConfig.class, WithoutTls.class);
         return m;
     }
+
+    /** TLS is set in code ({@code ServerConfig.Builder.tls}), not in JSON: the module leaves it out. */
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties("tls")
+    private abstract static class WithoutTls {}
 
     /** Reads a config from {@code file}. */
     public static ServerConfig read(Path file) {
