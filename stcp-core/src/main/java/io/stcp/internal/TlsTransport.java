@@ -17,15 +17,17 @@ import javax.net.ssl.SSLHandshakeException;
  * decrypt, writes encrypt, {@link #shutdownOutput()} sends {@code close_notify} and then the FIN.
  * The decoder above sees plain bytes and the same deadlines.
  *
- * <p><b>Buffers</b> ({@link TlsBuffers}), each one TLS record large:
+ * <p><b>Buffers</b> ({@link TlsBuffers}):
  * <ul>
- *   <li>{@link #netIn}: encrypted bytes received and not yet decrypted — the reader's; held while it
- *       holds part of a record, given back when empty before the reader waits on a transport that
- *       can tell readiness (so an idle connection on epoll holds none; on the JDK transport the
- *       blocked read needs it);</li>
- *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; only
- *       taken when a record is larger than the caller's buffer, given back once read;</li>
- *   <li>netOut: encrypted bytes being written — taken per write under {@link #wrapLock}.</li>
+ *   <li>{@link #netIn}: encrypted bytes received and not yet decrypted — the reader's; four records
+ *       large on a readiness transport (several records per read), where it is given back when
+ *       empty before the reader waits, so an idle connection holds none; one record large on the
+ *       JDK transport, whose blocked read needs it;</li>
+ *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
+ *       record large, only taken when a record is larger than the caller's buffer, given back once
+ *       read;</li>
+ *   <li>netOut: encrypted bytes being written, four records large (one write for up to four
+ *       records) — taken per write under {@link #wrapLock}.</li>
  * </ul>
  * Records decrypt straight into the caller's array when it has room for them (the JDK checks the
  * room against the record's real length), which it usually has for small messages.
@@ -48,11 +50,20 @@ final class TlsTransport implements Transport {
     private final SSLEngine engine;
     private final LongSupplier writeTimeoutNanos;
     private final String name;
+    /**
+     * Whether reads take a {@link TlsBuffers#BULK} buffer (several records per system call): on a
+     * transport that can tell readiness, where an idle connection gives it back; the JDK
+     * transport's blocked read holds its buffer, so there it is one record large.
+     */
+    private final boolean bulkReads;
 
     // Reader thread only.
     private ByteBuffer netIn;  // read mode: [position, limit) received, not decrypted; null when given back
     private ByteBuffer appIn;  // read mode: [position, limit) decrypted, not yet read; null when given back
     private boolean inputClosed;
+    // The session's buffer sizes, read once the handshake is done (asking the engine takes its locks).
+    private volatile int packetSize;
+    private volatile int appSize;
 
     private final ReentrantLock wrapLock = new ReentrantLock();
     private final ByteBuffer[] outArray = new ByteBuffer[1]; // guarded by wrapLock
@@ -64,6 +75,9 @@ final class TlsTransport implements Transport {
         this.engine = engine;
         this.writeTimeoutNanos = writeTimeoutNanos;
         this.name = under.name() + "+tls";
+        this.bulkReads = !(under instanceof BlockingTransport);
+        this.packetSize = engine.getSession().getPacketBufferSize();
+        this.appSize = engine.getSession().getApplicationBufferSize();
     }
 
     SSLEngine engine() {
@@ -90,6 +104,8 @@ final class TlsTransport implements Transport {
                 }
                 case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrapHandshake(deadlineNanos);
                 case FINISHED, NOT_HANDSHAKING -> {
+                    packetSize = engine.getSession().getPacketBufferSize();
+                    appSize = engine.getSession().getApplicationBufferSize();
                     if (appIn != null && !appIn.hasRemaining()) {
                         TlsBuffers.give(appIn);
                         appIn = null;
@@ -221,7 +237,7 @@ final class TlsTransport implements Transport {
 
     /** Decrypts one record into {@link #appIn}, taken for it; returns 0, or -1 at close_notify. */
     private int unwrapToAppIn() throws IOException {
-        ByteBuffer dst = TlsBuffers.take(engine.getSession().getApplicationBufferSize());
+        ByteBuffer dst = TlsBuffers.take(appSize);
         SSLEngineResult r;
         while (true) {
             r = engine.unwrap(netIn, dst);
@@ -283,9 +299,9 @@ final class TlsTransport implements Transport {
             releaseIdleBuffers();
             under.awaitReadable(deadlineNanos);
         }
-        int packet = engine.getSession().getPacketBufferSize();
+        int packet = packetSize;
         if (netIn == null) {
-            netIn = TlsBuffers.take(packet).flip();
+            netIn = TlsBuffers.take(packet, bulkReads).flip();
         }
         if (netIn.limit() == netIn.capacity()) {
             if (netIn.position() > 0) {
@@ -338,8 +354,8 @@ final class TlsTransport implements Transport {
         wrapLock.lock();
         ByteBuffer out = null;
         try {
-            int packet = engine.getSession().getPacketBufferSize();
-            out = TlsBuffers.take(packet);
+            int packet = packetSize;
+            out = TlsBuffers.take(packet, true);
             while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
                 SSLEngineResult r = engine.wrap(srcs, off, end - off, out);
                 switch (r.getStatus()) {
