@@ -197,6 +197,17 @@ class TlsHostilePeersTest {
     }
 
     @Test
+    void aPeerThatClosesBeforeSendingAnythingIsAnOrdinaryEndNotAFailure() throws Exception {
+        try (Server s = start(Echo.loopback(), TlsConfig.builder())) {
+            try (Socket probe = connect(s.server())) { // a load balancer's TCP health check
+                Awaitility.await().until(() -> s.server().connectionCount() == 1);
+            }
+            assertThat(s.nextEnd()).isEqualTo(CloseReason.PEER_CLOSED);
+            assertThat(s.tls().handshakeFailures()).isZero();
+        }
+    }
+
+    @Test
     void aPeerThatStopsReadingMidWriteIsClosedAtTheWriteTimeout() throws Exception {
         byte[] megabyte = new byte[1 << 20];
         ConnectionReader flood = (sender, conn) -> {

@@ -37,7 +37,8 @@ import javax.net.ssl.SSLSession;
  * {@value #ALERT_MILLIS} ms) and throws an {@link SSLHandshakeException} whose message names the
  * reason; the connection ends with {@link io.stcp.CloseReason#PROTOCOL_ERROR}, which
  * {@link ExitLog} writes at WARN, rate-limited. Every failure, timeouts and resets included, is
- * counted by the server's {@link RealTlsConfig}.
+ * counted by the server's {@link RealTlsConfig} — but a peer that closes before sending a byte (a
+ * TCP health check) just ends ({@link io.stcp.CloseReason#PEER_CLOSED}, DEBUG), uncounted.
  */
 final class TlsLayer implements TransportLayer {
     static final long ALERT_MILLIS = 500;
@@ -106,6 +107,8 @@ final class TlsLayer implements TransportLayer {
             SSLHandshakeException failure = new SSLHandshakeException("TLS handshake failed: " + reason(e));
             failure.initCause(e);
             throw failure;
+        } catch (java.io.EOFException e) {
+            throw e; // closed before sending anything (a TCP health check): an ordinary end, not a failure
         } catch (IOException | RuntimeException | Error e) {
             failed();
             throw e;

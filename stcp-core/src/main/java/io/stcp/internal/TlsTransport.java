@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import io.stcp.TlsTruncatedException;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -61,6 +62,7 @@ final class TlsTransport implements Transport {
     private ByteBuffer netIn;  // read mode: [position, limit) received, not decrypted; null when given back
     private ByteBuffer appIn;  // read mode: [position, limit) decrypted, not yet read; null when given back
     private boolean inputClosed;
+    private long handshakeBytes;  // received during the handshake; -1 once it is done
     // The session's buffer sizes, read once the handshake is done (asking the engine takes its locks).
     private volatile int packetSize;
     private volatile int appSize;
@@ -104,6 +106,7 @@ final class TlsTransport implements Transport {
                 }
                 case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrapHandshake(deadlineNanos);
                 case FINISHED, NOT_HANDSHAKING -> {
+                    handshakeBytes = -1;
                     packetSize = engine.getSession().getPacketBufferSize();
                     appSize = engine.getSession().getApplicationBufferSize();
                     if (appIn != null && !appIn.hasRemaining()) {
@@ -119,7 +122,7 @@ final class TlsTransport implements Transport {
     private void unwrapHandshake(long deadlineNanos) throws IOException {
         if (netIn == null || !netIn.hasRemaining()) {
             if (fill(deadlineNanos) < 0) {
-                throw new SSLHandshakeException("the peer closed the connection during the handshake");
+                throw closedDuringHandshake();
             }
         }
         if (appIn == null) {
@@ -135,13 +138,24 @@ final class TlsTransport implements Transport {
         switch (r.getStatus()) {
             case BUFFER_UNDERFLOW -> {
                 if (fill(deadlineNanos) < 0) {
-                    throw new SSLHandshakeException("the peer closed the connection during the handshake");
+                    throw closedDuringHandshake();
                 }
             }
             case BUFFER_OVERFLOW -> appIn = grow(appIn, engine.getSession().getApplicationBufferSize());
             case CLOSED -> throw new SSLHandshakeException("the peer closed TLS during the handshake");
             case OK -> { }
         }
+    }
+
+    /**
+     * The peer's end of stream during the handshake: a failure if it had sent part of one; a plain
+     * {@link EOFException} if it sent nothing at all — a TCP health check, not an attack.
+     */
+    private IOException closedDuringHandshake() {
+        if (handshakeBytes == 0) {
+            return new EOFException("the peer closed the connection before starting the TLS handshake");
+        }
+        return new SSLHandshakeException("the peer closed the connection during the handshake");
     }
 
     /** Sends the alert the engine holds after a failed handshake, within a short while; never throws. */
@@ -314,6 +328,9 @@ final class TlsTransport implements Transport {
         int n = under.read(netIn.array(), netIn.arrayOffset() + start, netIn.capacity() - start, deadlineNanos);
         if (n > 0) {
             netIn.limit(start + n);
+            if (handshakeBytes >= 0) {
+                handshakeBytes += n;
+            }
         }
         return n;
     }
@@ -360,6 +377,9 @@ final class TlsTransport implements Transport {
                 SSLEngineResult r = engine.wrap(srcs, off, end - off, out);
                 switch (r.getStatus()) {
                     case OK -> {
+                        if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
+                            throw new SSLException("TLS engine stalled (" + r.getHandshakeStatus() + ")");
+                        }
                         if (out.remaining() < packet) {
                             flush(out, deadlineNanos);
                         }
