@@ -114,6 +114,15 @@ public interface Connection {
      */
     <T> T attributeIfAbsent(AttributeKey<T> key, java.util.function.Supplier<? extends T> initial);
 
+    /**
+     * What the TLS handshake settled — protocol, cipher suite, the client's verified certificates,
+     * ALPN protocol, SNI host name — from the start hooks on; empty on a plain connection (see
+     * {@link ServerConfig#tls()}). Any thread.
+     */
+    default java.util.Optional<TlsInfo> tls() {
+        return java.util.Optional.empty();
+    }
+
     // ---- reads: reader thread only ----
 
     /**

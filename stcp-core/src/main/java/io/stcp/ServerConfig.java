@@ -3,6 +3,7 @@ package io.stcp;
 import java.time.Duration;
 import io.stcp.internal.HostPort;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How a {@link TcpServer} listens and accepts: the Java twin of Go's {@code ServerAcceptCnf}.
@@ -64,6 +65,10 @@ import java.util.Objects;
  *                       them ({@code "rw-rw----"}): who may connect. Set before the file appears
  *                       under its name, so nobody else can connect in between. Default {@code ""}:
  *                       as the process's umask makes them. Ignored for TCP addresses.
+ * @param tls            TLS for every accepted connection, or null (the default) for plain TCP: each
+ *                       connection handshakes on its own thread before the sender factory and the
+ *                       hooks run, within {@code firstFrameTimeout} and {@link TlsConfig#handshakeTimeout()};
+ *                       readers read the decrypted bytes. See {@link TlsConfig}.
  *
  * <p>Every timeout above has one rule: zero or negative means disabled (Go's
  * {@code SetWriteTimeout(0)} means no timeout too); lengths too long to measure (centuries) mean
@@ -85,7 +90,8 @@ public record ServerConfig(
         ProxyProtocol proxyProtocol,
         IpLimits ipLimits,
         boolean reusePort,
-        String unixSocketPermissions) {
+        String unixSocketPermissions,
+        @Nullable TlsConfig tls) {
 
     /** Default listen address: all interfaces, a free port. */
     public static final String DEFAULT_ADDRESS = ":0";
@@ -134,6 +140,7 @@ public record ServerConfig(
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
         }
         HostPort.checkListenAddress(address); // throws IllegalArgumentException naming the address
+        io.stcp.internal.RealTlsConfig.of(tls); // throws IllegalArgumentException unless built by TlsConfig.builder()
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
             throw new IllegalArgumentException(
                     "acceptDelay: " + Durations.format(acceptDelay) + " (expected: > 0)");
@@ -182,7 +189,8 @@ public record ServerConfig(
                 .proxyProtocol(proxyProtocol)
                 .ipLimits(ipLimits)
                 .reusePort(reusePort)
-                .unixSocketPermissions(unixSocketPermissions);
+                .unixSocketPermissions(unixSocketPermissions)
+                .tls(tls);
     }
 
     /** The connection limit as an effective maximum: {@code maxConn}, or unlimited for 0. */
@@ -218,6 +226,7 @@ public record ServerConfig(
         private IpLimits ipLimits = IpLimits.none();
         private boolean reusePort;
         private String unixSocketPermissions = "";
+        private @Nullable TlsConfig tls;
 
         private Builder() {}
 
@@ -317,11 +326,17 @@ public record ServerConfig(
             return this;
         }
 
+        /** See {@link ServerConfig#tls()}; null for plain TCP. */
+        public Builder tls(@Nullable TlsConfig tls) {
+            this.tls = tls;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ServerConfig build() {
             return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
                     writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog,
-                    proxyProtocol, ipLimits, reusePort, unixSocketPermissions);
+                    proxyProtocol, ipLimits, reusePort, unixSocketPermissions, tls);
         }
     }
 }

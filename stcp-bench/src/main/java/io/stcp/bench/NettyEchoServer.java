@@ -60,6 +60,15 @@ public final class NettyEchoServer implements Callable<Integer> {
         return frameSize > LARGEST_READ ? "composite" : "merge";
     }
 
+    @Option(names = "--tls-cert", description = "Serve TLS (Netty's SslHandler) with this PEM certificate chain.")
+    java.nio.file.Path tlsCert;
+
+    @Option(names = "--tls-key", description = "The PEM (PKCS#8) private key of --tls-cert.")
+    java.nio.file.Path tlsKey;
+
+    @Option(names = "--tls-provider", defaultValue = "jdk", description = "jdk or openssl (default: ${DEFAULT-VALUE}).")
+    String tlsProvider;
+
     @ChannelHandler.Sharable
     private static final class Echo extends ChannelInboundHandlerAdapter {
         @Override
@@ -95,9 +104,10 @@ public final class NettyEchoServer implements Callable<Integer> {
 
     /**
      * Starts the echo on {@code host:port} (port 0: a free one), one event loop, epoll or NIO, the
-     * merge or the composite cumulator.
+     * merge or the composite cumulator, over TLS with {@code ssl} unless it is null.
      */
-    static Running start(String host, int port, boolean epoll, boolean composite) throws InterruptedException {
+    static Running start(String host, int port, boolean epoll, boolean composite,
+                         io.netty.handler.ssl.SslContext ssl) throws InterruptedException {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         EventLoopGroup worker = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         Echo echo = new Echo();
@@ -112,6 +122,9 @@ public final class NettyEchoServer implements Callable<Integer> {
                             LengthFieldBasedFrameDecoder frames = new LengthFieldBasedFrameDecoder(MAX_FRAME, 0, 4, 0, 0);
                             if (composite) {
                                 frames.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
+                            }
+                            if (ssl != null) {
+                                c.pipeline().addLast(ssl.newHandler(c.alloc()));
                             }
                             c.pipeline().addLast(frames, echo);
                         }
@@ -134,10 +147,20 @@ public final class NettyEchoServer implements Callable<Integer> {
         if (!cumulator.equals("merge") && !cumulator.equals("composite")) {
             throw new IllegalArgumentException("--cumulator: " + cumulator + " (expected: merge or composite)");
         }
+        if (!tlsProvider.equals("jdk") && !tlsProvider.equals("openssl")) {
+            throw new IllegalArgumentException("--tls-provider: " + tlsProvider + " (expected: jdk or openssl)");
+        }
+        io.netty.handler.ssl.SslContext ssl = tlsCert == null ? null
+                : io.netty.handler.ssl.SslContextBuilder.forServer(tlsCert.toFile(), tlsKey.toFile())
+                        .protocols("TLSv1.3", "TLSv1.2")
+                        .sslProvider(tlsProvider.equals("openssl") ? io.netty.handler.ssl.SslProvider.OPENSSL
+                                : io.netty.handler.ssl.SslProvider.JDK)
+                        .build();
         int colon = address.lastIndexOf(':');
         try (Running server = start(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)), epoll,
-                cumulator.equals("composite"))) {
-            System.out.println("listening on " + server.channel().localAddress());
+                cumulator.equals("composite"), ssl)) {
+            System.out.println("listening on " + server.channel().localAddress()
+                    + (ssl == null ? "" : " with TLS (" + tlsProvider + ")"));
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
             stop.await();

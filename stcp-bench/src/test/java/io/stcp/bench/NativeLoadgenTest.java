@@ -173,7 +173,7 @@ class NativeLoadgenTest {
     @org.junit.jupiter.params.provider.CsvSource({"1048580, merge", "1048580, composite"})
     void theNettyEchoTakesTheLargestFrameWithEitherCumulator(int size, String cumulator) throws Exception {
         try (NettyEchoServer.Running netty = NettyEchoServer.start("127.0.0.1", 0,
-                io.netty.channel.epoll.Epoll.isAvailable(), cumulator.equals("composite"))) {
+                io.netty.channel.epoll.Epoll.isAvailable(), cumulator.equals("composite"), null)) {
             Generator.Outcome o = generator().run("127.0.0.1:" + netty.port(), Load.parse("2x2@" + size, 64), "0s",
                     "200ms", 0, false, -1, logs.resolve("load.log"));
             assertThat(o.result().errors()).isZero();

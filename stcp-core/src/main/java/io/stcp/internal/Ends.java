@@ -6,6 +6,7 @@ import io.stcp.QueueFullException;
 import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
 import io.stcp.SenderClosedException;
+import io.stcp.TlsTruncatedException;
 import io.stcp.WriteTimeoutException;
 import java.io.EOFException;
 import java.io.IOException;
@@ -27,6 +28,9 @@ public final class Ends {
     static CloseReason classify(Throwable t) {
         if (t == null) {
             return CloseReason.CLOSED;
+        }
+        if (t instanceof TlsTruncatedException) {
+            return CloseReason.PEER_RESET; // TCP ended without TLS close_notify: the stream may be cut short
         }
         if (t instanceof EOFException) {
             return CloseReason.PEER_CLOSED;

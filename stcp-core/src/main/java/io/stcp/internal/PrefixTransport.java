@@ -53,6 +53,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public boolean onReadable(Runnable action) {
+        return pos >= end && under.onReadable(action);
+    }
+
+    @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
         under.write(srcs, off, len, deadlineNanos);
     }

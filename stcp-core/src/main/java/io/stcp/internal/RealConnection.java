@@ -8,6 +8,7 @@ import io.stcp.Durations;
 import io.stcp.MetaInfo;
 import io.stcp.PeerCredentials;
 import io.stcp.ProxyHeader;
+import io.stcp.TlsInfo;
 import io.stcp.WriteTimeoutException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -64,6 +65,7 @@ public final class RealConnection implements Connection {
     /** The address counted by the server's per-address limits, to release at exit; null if none. */
     volatile InetAddress limitedAddress;
     private volatile Map<AttributeKey<?>, Object> attributes; // see attributes()
+    private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
@@ -323,6 +325,17 @@ public final class RealConnection implements Connection {
     }
 
     /** The transport's name: {@code jdk}, {@code epoll}. */
+
+    public java.util.Optional<TlsInfo> tls() {
+        return java.util.Optional.ofNullable(tls);
+    }
+
+    /** Called by the TLS layer once its handshake is done. */
+    void tls(TlsInfo info) {
+        tls = info;
+    }
+
+    /** The transport's name: {@code jdk}, {@code epoll}, with {@code +tls} over TLS. */
     public String transportName() {
         return transport.name();
     }

@@ -83,6 +83,7 @@ public final class RealTcpServer implements TcpServer {
     private volatile SocketAddress localAddress;
     private IpGate gate;                        // set by start(), before the accept thread starts; null: no limits
     private ConnectionContext context;          // set by start(), before the accept thread starts
+    private TlsWatch tlsWatch;                  // guarded by lock; null without a watch
     private volatile boolean closed;
     /** Set by close() and shutdown() before they walk the connections; not by drain(), which leaves them be. */
     private volatile boolean endingConnections;
@@ -173,6 +174,7 @@ public final class RealTcpServer implements TcpServer {
                 if (config.proxyProtocol().isEnabled()) {
                     layers.add(new ProxyProtocolLayer(config.proxyProtocol(), new ProxiedClients())); // first: next to the socket
                 }
+                layers.addAll(TlsLayer.forServer(config)); // then TLS, inside the PROXY header
                 context = ConnectionContext.of(config, sweeper, new InboundBudget(config.effectiveInboundBudget()), source,
                         new ExitLog(System::nanoTime), layers);
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(ch::accept), this::onAccepted, config.acceptDelay(),
@@ -184,6 +186,7 @@ public final class RealTcpServer implements TcpServer {
                 localAddress = bound;
                 state = RUNNING;
                 Threads.start("stcp-accept-" + name, () -> acceptLoop(loop));
+                tlsWatch = TlsWatch.start(RealTlsConfig.of(config.tls()), HostPort.format(bound));
             } catch (IOException | RuntimeException | Error e) {
                 // nothing may stay bound when start() fails: the caller sees the failure, nothing else
                 listener = null;
@@ -203,6 +206,7 @@ public final class RealTcpServer implements TcpServer {
         Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", HostPort.format(localAddress))
                 .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name())
                 .addKeyValue("proxyProtocol", config.proxyProtocol().mode()).addKeyValue("reusePort", config.reusePort())
+                .addKeyValue("tls", config.tls() != null)
                 .log();
         return this;
     }
@@ -498,6 +502,9 @@ public final class RealTcpServer implements TcpServer {
                 acceptEnded = true;
             }
             state = CLOSED;
+            if (tlsWatch != null) {
+                tlsWatch.stop();
+            }
             if (listener != null) {
                 try {
                     listener.close();

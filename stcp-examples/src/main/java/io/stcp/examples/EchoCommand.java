@@ -99,6 +99,18 @@ final class EchoCommand implements Callable<Integer> {
             + " without downtime with --reuse-port.", defaultValue = "0s")
     Duration drain;
 
+    @Option(names = "--tls-cert", description = "Serve TLS with this PEM certificate chain (needs --tls-key).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", description = "The PEM private key (PKCS#8 or PKCS#1 RSA) of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", description = "Require client certificates signed by a CA of this PEM bundle.")
+    Path tlsClientCa;
+
+    @Option(names = "--tls-watch", description = "Reload the TLS files when they change, polling this often, e.g. 10s.")
+    Duration tlsWatch;
+
     @Override
     public Integer call() throws Exception {
         System.setProperty("io.stcp.transport", transport);
@@ -159,6 +171,9 @@ final class EchoCommand implements Callable<Integer> {
         }
         if (unixPermissions != null) {
             b.unixSocketPermissions(unixPermissions);
+        }
+        if (tlsCert != null || tlsKey != null || tlsClientCa != null) {
+            b.tls(TlsOptions.tls(tlsCert, tlsKey, tlsClientCa, tlsWatch));
         }
         return b.build();
     }

@@ -117,4 +117,28 @@ class EchoCommandTest {
         assertThat(configFor("--config", file.toString()).address()).isEqualTo(":7000");
         assertThat(configFor("--config", file.toString(), "--addr", "127.0.0.1:0").address()).isEqualTo("127.0.0.1:0");
     }
+
+    @Test
+    void tlsOptionsMakeATlsServerAndGoInPairs(@TempDir Path dir) throws Exception {
+        boolean openssl = Files.isExecutable(Path.of("/usr/bin/openssl"));
+        if (!openssl && "true".equals(System.getenv("CI"))) {
+            throw new AssertionError("openssl not found and CI=true: this test must run on CI");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(openssl, "openssl not found: skipped");
+        Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-keyout", "key.pem", "-out", "cert.pem",
+                "-subj", "/CN=localhost").directory(dir.toFile()).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        assertThat(p.waitFor()).isZero();
+        String cert = dir.resolve("cert.pem").toString();
+        String key = dir.resolve("key.pem").toString();
+        ServerConfig c = configFor("--tls-cert", cert, "--tls-key", key);
+        assertThat(c.tls()).isNotNull();
+        assertThat(c.tls().clientAuth()).isEqualTo(io.stcp.TlsConfig.ClientAuth.NONE);
+        ServerConfig mutual = configFor("--tls-cert", cert, "--tls-key", key, "--tls-client-ca", cert);
+        assertThat(mutual.tls().clientAuth()).isEqualTo(io.stcp.TlsConfig.ClientAuth.REQUIRED);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> configFor("--tls-cert", cert))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--tls-key");
+        assertThat(configFor().tls()).isNull();
+    }
 }

@@ -71,11 +71,12 @@ public final class LoadGenerator {
                 epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         List<Conn> conns = new ArrayList<>(options.connections());
         try {
+            io.netty.handler.ssl.SslContext ssl = options.tls() == null ? null : TlsClients.context(options.tls());
             Bootstrap b = new Bootstrap().group(group)
                     .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000);
-            connectAll(b, conns);
+            connectAll(b, conns, ssl);
             await(CompletableFuture.allOf(conns.stream().map(c -> c.pinged).toArray(CompletableFuture[]::new)), "ping");
 
             phase = WARMUP;
@@ -129,7 +130,8 @@ public final class LoadGenerator {
                 .map(java.time.Duration::toNanos).orElse(-1L);
     }
 
-    private void connectAll(Bootstrap b, List<Conn> conns) throws IOException, InterruptedException {
+    private void connectAll(Bootstrap b, List<Conn> conns, io.netty.handler.ssl.SslContext ssl)
+            throws IOException, InterruptedException {
         InetSocketAddress remote = new InetSocketAddress(options.host(), options.port());
         List<String> sources = options.sourceAddresses();
         for (int first = 0; first < options.connections(); first += CONNECT_BATCH) {
@@ -139,6 +141,9 @@ public final class LoadGenerator {
                 Bootstrap bi = b.clone().handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (ssl != null) {
+                            ch.pipeline().addLast(ssl.newHandler(ch.alloc(), options.host(), options.port()));
+                        }
                         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder((1 << 20) + 4, 0, 4, 0, 4), conn);
                     }
                 });

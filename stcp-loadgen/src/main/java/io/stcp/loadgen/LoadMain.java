@@ -64,6 +64,23 @@ public final class LoadMain implements Callable<Integer> {
             + " load generator of stcp-bench does, instead of the summary.")
     boolean resultLine;
 
+    @Option(names = "--tls", description = "Speak TLS (TLS 1.3 unless --tls-protocol); trusts any certificate"
+            + " unless --tls-ca is given.")
+    boolean tls;
+
+    @Option(names = "--tls-ca", description = "PEM bundle the server's certificate must chain to (implies --tls).")
+    Path tlsCa;
+
+    @Option(names = "--tls-protocol", defaultValue = "TLSv1.3", description = "TLS protocol (default: ${DEFAULT-VALUE}).")
+    String tlsProtocol;
+
+    @Option(names = "--tls-openssl", description = "Use OpenSSL (netty-tcnative BoringSSL) instead of the JDK's TLS.")
+    boolean tlsOpenssl;
+
+    @Option(names = "--reconnect", description = "Measure new connections per second instead: each connection loops"
+            + " connect (and handshake), one echo, close.")
+    boolean reconnect;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new LoadMain()).execute(args));
     }
@@ -81,10 +98,12 @@ public final class LoadMain implements Callable<Integer> {
                 .duration(parseDuration(duration)).warmup(parseDuration(warmup))
                 .pipelined(pipelined).sourceAddresses(sources).threads(threads).serverPid(serverPid)
                 .countSyscalls(syscalls)
+                .tls(tls || tlsCa != null ? new LoadOptions.Tls(tlsCa, tlsProtocol, tlsOpenssl) : null)
                 .build();
         LoadResult r;
         try {
-            r = LoadGenerator.run(options, quiet ? null : System.err);
+            r = reconnect ? ReconnectLoad.run(options, quiet ? null : System.err)
+                    : LoadGenerator.run(options, quiet ? null : System.err);
         } catch (IOException e) {
             System.err.println("stcp-loadgen: " + e.getMessage());
             return 2;

@@ -26,10 +26,26 @@ import java.util.Objects;
  * @param countSyscalls    also count the server's system calls in the window with Linux perf; perf
  *                         slows the traced server, so its CPU and throughput figures from such a run
  *                         are not comparable with untraced ones (needs {@code serverPid})
+ * @param tls              speak TLS to the server, or null for plain TCP
  */
 public record LoadOptions(String host, int port, int connections, int inFlight, int payloadSize, Duration duration,
                           Duration warmup, List<String> sourceAddresses, boolean pipelined, int threads,
-                          long serverPid, boolean countSyscalls) {
+                          long serverPid, boolean countSyscalls, Tls tls) {
+
+    /**
+     * TLS on the generator's connections (Netty's {@code SslHandler}).
+     *
+     * @param trustedCa PEM bundle the server's certificate must chain to; null trusts any
+     *                  certificate (for a demo with a self-signed one — never in production)
+     * @param protocol  the protocol to offer, e.g. {@code TLSv1.3}
+     * @param openssl   use OpenSSL (BoringSSL through netty-tcnative) instead of the JDK's engine
+     */
+    public record Tls(java.nio.file.Path trustedCa, String protocol, boolean openssl) {
+        /** Checks the protocol. */
+        public Tls {
+            Objects.requireNonNull(protocol, "protocol");
+        }
+    }
 
     /** Validates every field with a message naming it. */
     public LoadOptions {
@@ -78,6 +94,7 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         private int threads = 1;
         private long serverPid;
         private boolean countSyscalls;
+        private Tls tls;
 
         private Builder() {}
 
@@ -141,9 +158,14 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
             return this;
         }
 
+        public Builder tls(Tls tls) {
+            this.tls = tls;
+            return this;
+        }
+
         public LoadOptions build() {
             return new LoadOptions(host, port, connections, inFlight, payloadSize, duration, warmup, sourceAddresses,
-                    pipelined, threads, serverPid, countSyscalls);
+                    pipelined, threads, serverPid, countSyscalls, tls);
         }
     }
 }

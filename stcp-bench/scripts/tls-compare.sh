@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# TLS side by side: stcp (epoll transport, JDK SSLEngine) against Netty's SslHandler on the JDK
+# provider and on OpenSSL (netty-tcnative BoringSSL), same EC P-256 certificate, TLS 1.3, the same
+# Java load generator (Netty client on OpenSSL, so that the client side costs as little as it can).
+# Server pinned to CPU 0, load generator to CPU 1; servers alternate within each round; every run
+# is bounded (warm-up + measured window); prints one CSV row per run and the medians.
+#
+#   bash stcp-bench/scripts/tls-compare.sh [ROUNDS] [WARMUP] [DURATION]     (from the repository root,
+#   after mvn -B package -DskipTests; about 45 runs of WARMUP + DURATION + ~4 s)
+set -euo pipefail
+ROUNDS=${1:-3}
+WARMUP=${2:-6s}
+DURATION=${3:-8s}
+JAVA=${JAVA:-$(ls -d /usr/lib/jvm/*25* 2>/dev/null | head -1)/bin/java}
+OUT=${OUT:-bench-results/tls-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+CERTS=$OUT/certs
+mkdir -p "$CERTS"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -keyout "$CERTS/key.pem" \
+    -out "$CERTS/cert.pem" -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+CSV=$OUT/runs.csv
+PORT=9700
+
+start_server() { # name port -> sets SERVER_PID
+  local name=$1 port=$2
+  case $name in
+    stcp) taskset -c 0 "$JAVA" -jar stcp-examples/target/stcp-examples.jar echo --addr 127.0.0.1:$port \
+            --tls-cert "$CERTS/cert.pem" --tls-key "$CERTS/key.pem" > "$OUT/server-$name.log" 2>&1 & ;;
+    netty-jdk|netty-openssl) taskset -c 0 "$JAVA" --enable-native-access=ALL-UNNAMED -cp stcp-bench/target/stcp-bench.jar \
+            io.stcp.bench.BenchMain netty-echo --addr 127.0.0.1:$port --tls-cert "$CERTS/cert.pem" \
+            --tls-key "$CERTS/key.pem" --tls-provider "${name#netty-}" > "$OUT/server-$name.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "server $name did not listen" >&2; return 1
+}
+
+run() { # load-label server round args...
+  local load=$1 server=$2 round=$3; shift 3
+  PORT=$((PORT + 1))
+  start_server "$server" $PORT
+  local t0 t1
+  /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED \
+      -jar stcp-loadgen/target/stcp-loadgen.jar --addr 127.0.0.1:$PORT --tls-ca "$CERTS/cert.pem" --tls-openssl \
+      --warmup "$WARMUP" --duration "$DURATION" --quiet --server-pid "$SERVER_PID" \
+      --csv "$CSV" --label "$load|$server|$round" "$@" > /dev/null || true
+  read -r u s e < "$OUT/gen-time"
+  echo "$load|$server|$round,$(awk -v u="$u" -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", (u + s) / e }')" >> "$OUT/gen-cpu.csv"
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  tail -1 "$CSV"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for server in stcp netty-jdk netty-openssl; do
+    run 64B-100x1 $server $round --connections 100 --in-flight 1 --size 64
+    run 64B-100x16 $server $round --connections 100 --in-flight 16 --size 64 --pipelined
+    run 16K-100x1 $server $round --connections 100 --in-flight 1 --size 16384
+    run 16K-100x16 $server $round --connections 100 --in-flight 16 --size 16384 --pipelined
+    run handshake-100 $server $round --connections 100 --size 64 --reconnect
+  done
+done
+
+# Medians per load and server: msgs/s, p99 µs, server CPU µs per message, generator CPU share.
+python3 - "$CSV" "$OUT/gen-cpu.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+gen = dict(line.strip().rsplit(",", 1) for line in open(sys.argv[2]))
+by = {}
+for r in rows:
+    load, server, rnd = r["label"].split("|")
+    by.setdefault((load, server), []).append((float(r["msgs_per_s"]), int(r["p99_us"]), float(r["server_cpu_us_per_msg"]),
+                                              float(gen.get(r["label"], "nan")), int(r["errors"])))
+print("| load | server | msgs/s (median) | p99 µs | server CPU µs/msg | generator CPU share | errors | runs |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for (load, server), v in by.items():
+    med = lambda i: statistics.median(x[i] for x in v)
+    print(f"| {load} | {server} | {med(0):,.0f} | {med(1):,.0f} | {med(2):.2f} | {med(3):.2f} | {sum(x[4] for x in v)} | {len(v)} |")
+PY

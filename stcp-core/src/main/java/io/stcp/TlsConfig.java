@@ -1,0 +1,240 @@
+package io.stcp;
+
+import io.stcp.internal.RealTlsConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A server's TLS: where its key material comes from, the protocols, cipher suites and ALPN
+ * protocols it accepts, whether clients must authenticate, and how long a handshake may take.
+ * Set it with {@link ServerConfig.Builder#tls(TlsConfig)}; every accepted connection then
+ * handshakes on its own virtual thread before the sender factory and the hooks run, and the
+ * reader reads decrypted bytes with the same methods as on plain TCP.
+ *
+ * <pre>{@code
+ * TlsConfig tls = TlsConfig.builder()
+ *         .pem(Path.of("cert.pem"), Path.of("key.pem")) // chain, PKCS#8 key (RSA or EC)
+ *         .build();                                      // reads and checks them now
+ * ServerConfig config = ServerConfig.builder().address(":9443").tls(tls).build();
+ * }</pre>
+ *
+ * <p><b>Key material</b> comes from PEM files ({@link Builder#pem}), a key store
+ * ({@link Builder#keyStore(KeyStore, char[])}, {@link Builder#keyStore(Path, char[])}), or a ready
+ * {@link SSLContext} ({@link Builder#sslContext}). Client certificates are verified against
+ * {@link Builder#trustPem} or {@link Builder#trustStore} (PKIX: chain, validity dates).
+ *
+ * <p><b>Reload.</b> {@link #reload()} reads the files again and {@link #reload(SSLContext)} swaps
+ * in a ready context: handshakes that start afterwards use the new material, live connections
+ * keep their session. {@link Builder#watch(Duration)} makes each server using this config poll
+ * its files and reload when they change (from {@code start()} until the server closes).
+ *
+ * <p><b>Failure.</b> A handshake that fails (plain text on the TLS port, no common protocol or
+ * cipher suite, a client certificate missing, untrusted or expired) or does not finish within
+ * {@link #handshakeTimeout()} — or the server's {@link ServerConfig#firstFrameTimeout()}, if
+ * earlier — closes that connection only: one {@code conn.exit} line at WARN naming the reason
+ * ({@link CloseReason#PROTOCOL_ERROR}, or {@link CloseReason#FRAME_TIMEOUT} for a timeout; a few
+ * lines per 10 s under attack, with the number held back), and {@link #handshakeFailures()} counts it.
+ *
+ * <p><b>Thread safety.</b> Immutable but for the key material and the counters; every method is
+ * safe from any thread. One config may serve several servers.
+ */
+public interface TlsConfig {
+
+    /** TLS 1.3 and 1.2, the default protocols. */
+    List<String> DEFAULT_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+    /** The default handshake timeout: 10 s. */
+    Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+
+    /** Whether the server asks clients for a certificate. */
+    enum ClientAuth {
+        /** No client certificate is asked for (the default). */
+        NONE,
+        /** A client certificate is asked for; a client without one is accepted, one with a bad one is not. */
+        OPTIONAL,
+        /** A client without a valid certificate is refused. */
+        REQUIRED
+    }
+
+    /** A builder with the defaults; a key source ({@code pem}, {@code keyStore} or {@code sslContext}) is required. */
+    static Builder builder() {
+        return new Builder();
+    }
+
+    /** Shorthand for {@code builder().pem(certificateChain, privateKey).build()}. */
+    static TlsConfig fromPem(Path certificateChain, Path privateKey) throws IOException, GeneralSecurityException {
+        return builder().pem(certificateChain, privateKey).build();
+    }
+
+    /** The protocols accepted, most preferred first. Default {@link #DEFAULT_PROTOCOLS}. */
+    List<String> protocols();
+
+    /** The cipher suites accepted; empty (the default) means the JDK's defaults. */
+    List<String> cipherSuites();
+
+    /** The ALPN protocols offered, most preferred first; empty (the default) means no ALPN. */
+    List<String> applicationProtocols();
+
+    /** Whether clients must authenticate. Default {@link ClientAuth#NONE}. */
+    ClientAuth clientAuth();
+
+    /**
+     * The longest a handshake may take, from the accept; {@link ServerConfig#firstFrameTimeout()}
+     * bounds it too when it is shorter. Default {@link #DEFAULT_HANDSHAKE_TIMEOUT}; zero means only
+     * the first-frame timeout bounds it.
+     */
+    Duration handshakeTimeout();
+
+    /** How often the files are polled for changes; {@link Duration#ZERO} (the default) means no watch. */
+    Duration watchInterval();
+
+    /** The context new handshakes use now. */
+    SSLContext sslContext();
+
+    /**
+     * Reads the key material (and trust bundle) again from the files or key store it was built
+     * from and uses it for new handshakes. If anything fails, the material in use stays.
+     *
+     * @throws IllegalStateException if this config was built from a ready {@link SSLContext}
+     */
+    void reload() throws IOException, GeneralSecurityException;
+
+    /** Uses {@code context} for new handshakes from now on; live connections keep their session. */
+    void reload(SSLContext context);
+
+    /** Handshakes completed so far, on every server using this config. */
+    long handshakes();
+
+    /** Handshakes that failed or timed out so far, on every server using this config. */
+    long handshakeFailures();
+
+    /** Times the key material was replaced ({@link #reload()}, {@link #reload(SSLContext)}, the watch). */
+    long reloads();
+
+    /** Mutable builder for {@link TlsConfig}; not thread-safe. */
+    final class Builder {
+        private @Nullable Path certificateChain;
+        private @Nullable Path privateKey;
+        private @Nullable KeyStore keyStore;
+        private @Nullable Path keyStoreFile;
+        private char @Nullable [] keyStorePassword;
+        private @Nullable SSLContext sslContext;
+        private @Nullable Path trustPem;
+        private @Nullable KeyStore trustStore;
+        private ClientAuth clientAuth = ClientAuth.NONE;
+        private List<String> protocols = DEFAULT_PROTOCOLS;
+        private List<String> cipherSuites = List.of();
+        private List<String> applicationProtocols = List.of();
+        private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+        private Duration watchInterval = Duration.ZERO;
+
+        private Builder() {}
+
+        /**
+         * Key material from PEM files: the certificate chain (leaf first, then intermediates) and
+         * its private key (unencrypted PKCS#8 {@code PRIVATE KEY}, or PKCS#1 {@code RSA PRIVATE KEY};
+         * RSA, EC, Ed25519). They may be the same file.
+         */
+        public Builder pem(Path certificateChain, Path privateKey) {
+            this.certificateChain = Objects.requireNonNull(certificateChain, "certificateChain");
+            this.privateKey = Objects.requireNonNull(privateKey, "privateKey");
+            return this;
+        }
+
+        /** Key material from a key store holding one private key entry, protected by {@code password}. */
+        public Builder keyStore(KeyStore keyStore, char[] password) {
+            this.keyStore = Objects.requireNonNull(keyStore, "keyStore");
+            this.keyStorePassword = Objects.requireNonNull(password, "password").clone();
+            return this;
+        }
+
+        /** Key material from a key store file (PKCS#12 or JKS), read again by {@link TlsConfig#reload()}. */
+        public Builder keyStore(Path file, char[] password) {
+            this.keyStoreFile = Objects.requireNonNull(file, "file");
+            this.keyStorePassword = Objects.requireNonNull(password, "password").clone();
+            return this;
+        }
+
+        /**
+         * A ready context, used as it is: its key and trust managers decide. Protocols, cipher
+         * suites, ALPN and client authentication set here still apply to each connection.
+         */
+        public Builder sslContext(SSLContext sslContext) {
+            this.sslContext = Objects.requireNonNull(sslContext, "sslContext");
+            return this;
+        }
+
+        /** The CAs that client certificates must chain to: a PEM bundle of one or more certificates. */
+        public Builder trustPem(Path caBundle) {
+            this.trustPem = Objects.requireNonNull(caBundle, "caBundle");
+            return this;
+        }
+
+        /** The CAs that client certificates must chain to: the trusted certificates of a key store. */
+        public Builder trustStore(KeyStore trustStore) {
+            this.trustStore = Objects.requireNonNull(trustStore, "trustStore");
+            return this;
+        }
+
+        /** See {@link TlsConfig#clientAuth()}; OPTIONAL and REQUIRED need a trust store (or a ready context). */
+        public Builder clientAuth(ClientAuth clientAuth) {
+            this.clientAuth = Objects.requireNonNull(clientAuth, "clientAuth");
+            return this;
+        }
+
+        /** See {@link TlsConfig#protocols()}. */
+        public Builder protocols(String... protocols) {
+            this.protocols = List.of(protocols);
+            return this;
+        }
+
+        /** See {@link TlsConfig#cipherSuites()}. */
+        public Builder cipherSuites(String... cipherSuites) {
+            this.cipherSuites = List.of(cipherSuites);
+            return this;
+        }
+
+        /** See {@link TlsConfig#applicationProtocols()}. */
+        public Builder applicationProtocols(String... applicationProtocols) {
+            this.applicationProtocols = List.of(applicationProtocols);
+            return this;
+        }
+
+        /** See {@link TlsConfig#handshakeTimeout()}. */
+        public Builder handshakeTimeout(Duration handshakeTimeout) {
+            this.handshakeTimeout = Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+            return this;
+        }
+
+        /**
+         * Polls the PEM or key store files every {@code interval} while a server using this config
+         * runs, and reloads when one changes (a failed reload — say, the certificate written but not
+         * yet its key — is logged at WARN as {@code tls.reload.failed} and tried again at the next
+         * change). Zero turns it off (the default).
+         */
+        public Builder watch(Duration interval) {
+            this.watchInterval = Objects.requireNonNull(interval, "interval");
+            return this;
+        }
+
+        /**
+         * Validates the settings, reads and checks the key material (the private key must match the
+         * certificate) and builds the context.
+         *
+         * @throws IllegalArgumentException naming the setting that is wrong
+         * @throws IOException if a file cannot be read
+         * @throws GeneralSecurityException if a file or key store holds no usable key material
+         */
+        public TlsConfig build() throws IOException, GeneralSecurityException {
+            return new RealTlsConfig(certificateChain, privateKey, keyStore, keyStoreFile, keyStorePassword, sslContext,
+                    trustPem, trustStore, clientAuth, protocols, cipherSuites, applicationProtocols, handshakeTimeout,
+                    watchInterval);
+        }
+    }
+}

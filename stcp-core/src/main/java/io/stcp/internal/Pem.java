@@ -1,0 +1,190 @@
+package io.stcp.internal;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.Signature;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.InvalidKeySpecException;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A small PEM reader on the JDK's own {@link CertificateFactory} and {@link KeyFactory}: X.509
+ * certificates ({@code CERTIFICATE} blocks, any text between them ignored, as {@code openssl}
+ * writes it) and private keys in PKCS#8 ({@code PRIVATE KEY}: RSA, EC, Ed25519, Ed448, RSASSA-PSS)
+ * or PKCS#1 ({@code RSA PRIVATE KEY}). Encrypted keys and SEC1 EC keys are refused with the
+ * {@code openssl} command that converts them.
+ */
+public final class Pem {
+    private static final Pattern BLOCK = Pattern.compile(
+            "-----BEGIN ([A-Z0-9 ]+)-----\\s*([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
+    private static final String[] KEY_ALGORITHMS = {"RSA", "EC", "Ed25519", "Ed448", "RSASSA-PSS", "XDH"};
+    private static final String TO_PKCS8 = "convert it with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pkcs8.pem";
+
+    private Pem() {}
+
+    /** A block of a PEM file: its label ({@code CERTIFICATE}, {@code PRIVATE KEY}...) and DER bytes. */
+    record Block(String label, byte[] der) {}
+
+    static List<Block> blocks(String text) {
+        List<Block> blocks = new ArrayList<>();
+        Matcher m = BLOCK.matcher(text);
+        while (m.find()) {
+            blocks.add(new Block(m.group(1), Base64.getMimeDecoder().decode(m.group(2))));
+        }
+        return blocks;
+    }
+
+    /**
+     * The certificates of a PEM file, in file order (a chain: the leaf first).
+     *
+     * @throws GeneralSecurityException naming the file if it holds none, or one cannot be parsed
+     */
+    public static List<X509Certificate> certificates(Path file) throws IOException, GeneralSecurityException {
+        return certificates(Files.readString(file, StandardCharsets.US_ASCII), file.toString());
+    }
+
+    static List<X509Certificate> certificates(String text, String source) throws GeneralSecurityException {
+        CertificateFactory cf = CertificateFactory.getInstance("X.509");
+        List<X509Certificate> certs = new ArrayList<>();
+        for (Block b : blocks(text)) {
+            if (b.label().equals("CERTIFICATE") || b.label().equals("TRUSTED CERTIFICATE")) {
+                try {
+                    certs.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(b.der())));
+                } catch (CertificateException e) {
+                    throw new CertificateException(source + ": certificate " + (certs.size() + 1)
+                            + " cannot be parsed: " + e.getMessage(), e);
+                }
+            }
+        }
+        if (certs.isEmpty()) {
+            throw new CertificateException(source + ": no \"-----BEGIN CERTIFICATE-----\" block");
+        }
+        return certs;
+    }
+
+    /**
+     * The private key of a PEM file: its first key block.
+     *
+     * @throws GeneralSecurityException naming the file if it holds no usable key
+     */
+    public static PrivateKey privateKey(Path file) throws IOException, GeneralSecurityException {
+        return privateKey(Files.readString(file, StandardCharsets.US_ASCII), file.toString());
+    }
+
+    static PrivateKey privateKey(String text, String source) throws GeneralSecurityException {
+        for (Block b : blocks(text)) {
+            switch (b.label()) {
+                case "PRIVATE KEY" -> {
+                    return pkcs8(b.der(), source);
+                }
+                case "RSA PRIVATE KEY" -> {
+                    return pkcs8(rsaPkcs1ToPkcs8(b.der()), source);
+                }
+                case "ENCRYPTED PRIVATE KEY" -> throw new InvalidKeySpecException(source
+                        + ": the private key is encrypted (expected: an unencrypted PKCS#8 key); " + TO_PKCS8);
+                case "EC PRIVATE KEY" -> throw new InvalidKeySpecException(source
+                        + ": an SEC1 \"EC PRIVATE KEY\" (expected: PKCS#8, \"PRIVATE KEY\"); " + TO_PKCS8);
+                default -> {
+                    // certificates and parameters may share the file: skip them
+                }
+            }
+        }
+        throw new InvalidKeySpecException(source + ": no \"-----BEGIN PRIVATE KEY-----\" block");
+    }
+
+    private static PrivateKey pkcs8(byte[] der, String source) throws GeneralSecurityException {
+        PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
+        for (String algorithm : KEY_ALGORITHMS) {
+            try {
+                return KeyFactory.getInstance(algorithm).generatePrivate(spec);
+            } catch (InvalidKeySpecException | java.security.NoSuchAlgorithmException e) {
+                // not this algorithm
+            }
+        }
+        throw new InvalidKeySpecException(source + ": a PKCS#8 key of an algorithm this JDK cannot read"
+                + " (expected: RSA, EC, Ed25519, Ed448 or RSASSA-PSS)");
+    }
+
+    /**
+     * Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo:
+     * {@code SEQUENCE { INTEGER 0, SEQUENCE { OID rsaEncryption, NULL }, OCTET STRING pkcs1 }}.
+     */
+    static byte[] rsaPkcs1ToPkcs8(byte[] pkcs1) {
+        byte[] version = {0x02, 0x01, 0x00};
+        byte[] algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01,
+                0x01, 0x01, 0x05, 0x00};
+        byte[] octets = tlv(0x04, pkcs1);
+        byte[] body = new byte[version.length + algorithm.length + octets.length];
+        System.arraycopy(version, 0, body, 0, version.length);
+        System.arraycopy(algorithm, 0, body, version.length, algorithm.length);
+        System.arraycopy(octets, 0, body, version.length + algorithm.length, octets.length);
+        return tlv(0x30, body);
+    }
+
+    private static byte[] tlv(int tag, byte[] value) {
+        int n = value.length;
+        int lengthBytes = n < 0x80 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
+        byte[] out = new byte[2 + lengthBytes + n];
+        out[0] = (byte) tag;
+        if (lengthBytes == 0) {
+            out[1] = (byte) n;
+        } else {
+            out[1] = (byte) (0x80 | lengthBytes);
+            for (int i = 0; i < lengthBytes; i++) {
+                out[2 + i] = (byte) (n >>> (8 * (lengthBytes - 1 - i)));
+            }
+        }
+        System.arraycopy(value, 0, out, 2 + lengthBytes, n);
+        return out;
+    }
+
+    /**
+     * Checks that {@code key} is the private half of {@code certificate}'s public key, by signing
+     * a message and verifying the signature.
+     *
+     * @throws InvalidKeySpecException if they do not match
+     */
+    public static void checkPair(PrivateKey key, X509Certificate certificate, String source)
+            throws GeneralSecurityException {
+        PublicKey pub = certificate.getPublicKey();
+        String algorithm = switch (key.getAlgorithm()) {
+            case "RSA" -> "SHA256withRSA";
+            case "EC" -> "SHA256withECDSA";
+            case "Ed25519", "Ed448", "EdDSA" -> key.getAlgorithm();
+            default -> null; // RSASSA-PSS needs parameters; the handshake will tell
+        };
+        if (algorithm == null) {
+            return;
+        }
+        if (!pub.getAlgorithm().equals(key.getAlgorithm())) {
+            throw new InvalidKeySpecException(source + ": the private key (" + key.getAlgorithm()
+                    + ") does not match the certificate's public key (" + pub.getAlgorithm() + ")");
+        }
+        byte[] message = "stcp key check".getBytes(StandardCharsets.US_ASCII);
+        Signature signer = Signature.getInstance(algorithm);
+        signer.initSign(key);
+        signer.update(message);
+        byte[] signature = signer.sign();
+        Signature verifier = Signature.getInstance(algorithm);
+        verifier.initVerify(pub);
+        verifier.update(message);
+        if (!verifier.verify(signature)) {
+            throw new InvalidKeySpecException(source + ": the private key does not match the certificate "
+                    + certificate.getSubjectX500Principal().getName());
+        }
+    }
+}

@@ -1,0 +1,347 @@
+package io.stcp.internal;
+
+import io.stcp.Durations;
+import io.stcp.TlsConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * The {@link TlsConfig} implementation: the settings, validated once; the key material in use
+ * ({@link #context}, swapped whole by a reload); the counters.
+ *
+ * <p>A reload builds a complete new {@link SSLContext} first and then replaces the volatile
+ * reference, so a handshake sees either the old material or the new, never a mix; engines made
+ * before keep their context (and their sessions). Reloads are serialized by {@link #reloadLock}.
+ */
+public final class RealTlsConfig implements TlsConfig {
+    private static final char[] IN_MEMORY_PASSWORD = "stcp".toCharArray();
+
+    private final Path certificateChain;   // null unless PEM
+    private final Path privateKey;
+    private final KeyStore keyStore;       // null unless a key store object
+    private final Path keyStoreFile;       // null unless a key store file
+    private final char[] keyStorePassword;
+    private final boolean fixedContext;    // built from a ready SSLContext: nothing to reload from
+    private final Path trustPem;
+    private final KeyStore trustStore;
+    private final ClientAuth clientAuth;
+    private final List<String> protocols;
+    private final List<String> cipherSuites;
+    private final List<String> applicationProtocols;
+    private final Duration handshakeTimeout;
+    private final Duration watchInterval;
+
+    private volatile SSLContext context;
+    private final ReentrantLock reloadLock = new ReentrantLock();
+    private volatile List<FileStamp> loadedStamps = List.of(); // guarded by reloadLock for writes
+    private final LongAdder handshakes = new LongAdder();
+    private final LongAdder failures = new LongAdder();
+    private final LongAdder reloads = new LongAdder();
+
+    /** Called by {@link TlsConfig.Builder#build()}: validates, then loads. */
+    public RealTlsConfig(Path certificateChain, Path privateKey, KeyStore keyStore, Path keyStoreFile,
+                         char[] keyStorePassword, SSLContext sslContext, Path trustPem, KeyStore trustStore,
+                         ClientAuth clientAuth, List<String> protocols, List<String> cipherSuites,
+                         List<String> applicationProtocols, Duration handshakeTimeout, Duration watchInterval)
+            throws IOException, GeneralSecurityException {
+        int sources = (certificateChain != null ? 1 : 0) + (keyStore != null ? 1 : 0) + (keyStoreFile != null ? 1 : 0)
+                + (sslContext != null ? 1 : 0);
+        if (sources != 1) {
+            throw new IllegalArgumentException((sources == 0 ? "no key material" : "more than one key source")
+                    + " (expected: one of pem(chain, key), keyStore(...) or sslContext(...))");
+        }
+        if (sslContext != null && (trustPem != null || trustStore != null)) {
+            throw new IllegalArgumentException("trustPem/trustStore: set with a ready sslContext, whose own trust"
+                    + " managers decide (expected: one or the other)");
+        }
+        if (trustPem != null && trustStore != null) {
+            throw new IllegalArgumentException("trustPem and trustStore: both set (expected: one)");
+        }
+        if (clientAuth != ClientAuth.NONE && sslContext == null && trustPem == null && trustStore == null) {
+            throw new IllegalArgumentException("clientAuth: " + clientAuth
+                    + " without a trust store (expected: trustPem(caBundle) or trustStore(keyStore))");
+        }
+        if (protocols.isEmpty()) {
+            throw new IllegalArgumentException("protocols: none (expected: e.g. TLSv1.3, TLSv1.2)");
+        }
+        for (String p : applicationProtocols) {
+            if (p.isEmpty() || p.length() > 255) {
+                throw new IllegalArgumentException("applicationProtocols: \"" + p + "\" (expected: 1..255 characters)");
+            }
+        }
+        boolean watching = !(watchInterval.isNegative() || watchInterval.isZero());
+        if (watching && sslContext != null) {
+            throw new IllegalArgumentException("watch: " + Durations.format(watchInterval)
+                    + " with a ready sslContext (expected: PEM or key store files to watch)");
+        }
+        if (watching && keyStore != null && trustPem == null) {
+            throw new IllegalArgumentException("watch: " + Durations.format(watchInterval)
+                    + " with an in-memory key store (expected: PEM or key store files to watch)");
+        }
+        this.certificateChain = certificateChain;
+        this.privateKey = privateKey;
+        this.keyStore = keyStore;
+        this.keyStoreFile = keyStoreFile;
+        this.keyStorePassword = keyStorePassword == null ? null : keyStorePassword.clone();
+        this.fixedContext = sslContext != null;
+        this.trustPem = trustPem;
+        this.trustStore = trustStore;
+        this.clientAuth = Objects.requireNonNull(clientAuth, "clientAuth");
+        this.protocols = List.copyOf(protocols);
+        this.cipherSuites = List.copyOf(cipherSuites);
+        this.applicationProtocols = List.copyOf(applicationProtocols);
+        this.handshakeTimeout = handshakeTimeout.isNegative() ? Duration.ZERO : handshakeTimeout;
+        this.watchInterval = watching ? watchInterval : Duration.ZERO;
+        SSLContext ctx = sslContext != null ? sslContext : load();
+        checkSupported(ctx);
+        this.context = ctx;
+        this.loadedStamps = stamps();
+    }
+
+    /**
+     * The stcp config behind {@code config}, or null for null.
+     *
+     * @throws IllegalArgumentException if it was not built by {@link TlsConfig#builder()}
+     */
+    public static RealTlsConfig of(TlsConfig config) {
+        if (config == null || config instanceof RealTlsConfig) {
+            return (RealTlsConfig) config;
+        }
+        throw new IllegalArgumentException("tls: a " + config.getClass().getName()
+                + " (expected: one built by TlsConfig.builder())");
+    }
+
+    /** Checks the protocols and cipher suites against what {@code ctx} supports. */
+    private void checkSupported(SSLContext ctx) {
+        SSLParameters supported = ctx.getSupportedSSLParameters();
+        checkSubset("protocols", protocols, supported.getProtocols());
+        checkSubset("cipherSuites", cipherSuites, supported.getCipherSuites());
+    }
+
+    private static void checkSubset(String name, List<String> asked, String[] supported) {
+        List<String> known = Arrays.asList(supported);
+        for (String s : asked) {
+            if (!known.contains(s)) {
+                throw new IllegalArgumentException(name + ": " + s + " is not supported by this JDK (expected: some of "
+                        + known + ")");
+            }
+        }
+    }
+
+    /** Builds a context from the files or key store. */
+    private SSLContext load() throws IOException, GeneralSecurityException {
+        KeyStore keys;
+        char[] password;
+        if (certificateChain != null) {
+            List<X509Certificate> chain = Pem.certificates(certificateChain);
+            PrivateKey key = Pem.privateKey(privateKey);
+            Pem.checkPair(key, chain.get(0), privateKey + " and " + certificateChain);
+            keys = KeyStore.getInstance("PKCS12");
+            keys.load(null, null);
+            keys.setKeyEntry("server", key, IN_MEMORY_PASSWORD, chain.toArray(new Certificate[0]));
+            password = IN_MEMORY_PASSWORD;
+        } else if (keyStoreFile != null) {
+            keys = KeyStore.getInstance(keyStoreFile.toFile(), keyStorePassword);
+            password = keyStorePassword;
+        } else {
+            keys = keyStore;
+            password = keyStorePassword;
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(keys, password);
+        TrustManagerFactory tmf = null;
+        KeyStore trust = trustStore;
+        if (trustPem != null) {
+            trust = KeyStore.getInstance("PKCS12");
+            trust.load(null, null);
+            int i = 0;
+            for (X509Certificate ca : Pem.certificates(trustPem)) {
+                trust.setCertificateEntry("ca-" + i++, ca);
+            }
+        }
+        if (trust != null) {
+            tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+        }
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
+        return ctx;
+    }
+
+    // ---------------------------------------------------------------- engines (the TLS layer)
+
+    /** A server-mode engine from the material in use, with this config's parameters. */
+    SSLEngine newServerEngine() {
+        SSLEngine engine = context.createSSLEngine();
+        engine.setUseClientMode(false);
+        SSLParameters p = engine.getSSLParameters();
+        p.setProtocols(protocols.toArray(new String[0]));
+        if (!cipherSuites.isEmpty()) {
+            p.setCipherSuites(cipherSuites.toArray(new String[0]));
+        }
+        if (!applicationProtocols.isEmpty()) {
+            p.setApplicationProtocols(applicationProtocols.toArray(new String[0]));
+        }
+        switch (clientAuth) {
+            case REQUIRED -> p.setNeedClientAuth(true);
+            case OPTIONAL -> p.setWantClientAuth(true);
+            case NONE -> p.setWantClientAuth(false);
+        }
+        engine.setSSLParameters(p);
+        return engine;
+    }
+
+    void countHandshake() {
+        handshakes.increment();
+    }
+
+    void countFailure() {
+        failures.increment();
+    }
+
+    // ---------------------------------------------------------------- reload and watch
+
+    @Override
+    public void reload() throws IOException, GeneralSecurityException {
+        if (fixedContext) {
+            throw new IllegalStateException("built from a ready SSLContext: nothing to read again (use reload(SSLContext))");
+        }
+        reloadLock.lock();
+        try {
+            List<FileStamp> before = stamps();
+            SSLContext ctx = load();
+            checkSupported(ctx);
+            context = ctx;
+            loadedStamps = before;
+            reloads.increment();
+        } finally {
+            reloadLock.unlock();
+        }
+    }
+
+    @Override
+    public void reload(SSLContext context) {
+        Objects.requireNonNull(context, "context");
+        checkSupported(context);
+        reloadLock.lock();
+        try {
+            this.context = context;
+            reloads.increment();
+        } finally {
+            reloadLock.unlock();
+        }
+    }
+
+    /** The files this config reads: what a watch polls. */
+    List<Path> files() {
+        List<Path> files = new ArrayList<>();
+        for (Path p : new Path[] {certificateChain, privateKey, keyStoreFile, trustPem}) {
+            if (p != null && !files.contains(p)) {
+                files.add(p);
+            }
+        }
+        return files;
+    }
+
+    /** Last-modified time and size of each file, following links; missing files stamp as -1. */
+    List<FileStamp> stamps() {
+        List<FileStamp> stamps = new ArrayList<>();
+        for (Path p : files()) {
+            long modified = -1;
+            long size = -1;
+            try {
+                modified = Files.getLastModifiedTime(p).toMillis();
+                size = Files.size(p);
+            } catch (IOException e) {
+                // missing for now (being replaced): a stamp of its own
+            }
+            stamps.add(new FileStamp(p, modified, size));
+        }
+        return stamps;
+    }
+
+    /** The stamps of the files as last loaded. */
+    List<FileStamp> loadedStamps() {
+        return loadedStamps;
+    }
+
+    /** One file's state as a watch compares it. */
+    record FileStamp(Path file, long modifiedMillis, long size) {}
+
+    // ---------------------------------------------------------------- TlsConfig
+
+    @Override
+    public List<String> protocols() {
+        return protocols;
+    }
+
+    @Override
+    public List<String> cipherSuites() {
+        return cipherSuites;
+    }
+
+    @Override
+    public List<String> applicationProtocols() {
+        return applicationProtocols;
+    }
+
+    @Override
+    public ClientAuth clientAuth() {
+        return clientAuth;
+    }
+
+    @Override
+    public Duration handshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    @Override
+    public Duration watchInterval() {
+        return watchInterval;
+    }
+
+    @Override
+    public SSLContext sslContext() {
+        return context;
+    }
+
+    @Override
+    public long handshakes() {
+        return handshakes.sum();
+    }
+
+    @Override
+    public long handshakeFailures() {
+        return failures.sum();
+    }
+
+    @Override
+    public long reloads() {
+        return reloads.sum();
+    }
+
+    @Override
+    public String toString() {
+        String source = certificateChain != null ? "pem=" + certificateChain : keyStoreFile != null ? "keyStore="
+                + keyStoreFile : keyStore != null ? "keyStore" : "sslContext";
+        return "TlsConfig[" + source + ", protocols=" + protocols + ", clientAuth=" + clientAuth + "]";
+    }
+}

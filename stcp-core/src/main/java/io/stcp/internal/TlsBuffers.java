@@ -1,0 +1,62 @@
+package io.stcp.internal;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * Small lock-free pools of the TLS layer's heap buffers, in two sizes: {@link #RECORD} bytes, one
+ * TLS record (the JDK's packet buffer size is 16,709, its application buffer size 16,704), and
+ * {@link #BULK} bytes, four records, for the encrypted bytes of a write and, on a readiness
+ * transport, of a read, so that one system call moves several records. A TLS connection takes
+ * them while it has encrypted or decrypted bytes in hand or a write in progress, and gives them
+ * back when it has none, so that an idle connection on a readiness transport holds none. Bounded:
+ * at most {@value #SLOTS} of each size are kept; more are left to the garbage collector.
+ */
+final class TlsBuffers {
+    static final int RECORD = 17 * 1024;
+    static final int BULK = 4 * RECORD;
+    private static final int SLOTS = 256;
+    private static final int PROBES = 4;
+    private static final AtomicReferenceArray<ByteBuffer> RECORDS = new AtomicReferenceArray<>(SLOTS);
+    private static final AtomicReferenceArray<ByteBuffer> BULKS = new AtomicReferenceArray<>(SLOTS);
+
+    private TlsBuffers() {}
+
+    /** A cleared heap buffer of at least {@code size} bytes (of {@link #BULK} bytes if {@code bulk}); pooled when it fits. */
+    static ByteBuffer take(int size, boolean bulk) {
+        int capacity = bulk ? BULK : RECORD;
+        if (size <= capacity) {
+            AtomicReferenceArray<ByteBuffer> pool = bulk ? BULKS : RECORDS;
+            int start = ThreadLocalRandom.current().nextInt(SLOTS);
+            for (int i = 0; i < PROBES; i++) {
+                int slot = (start + i) & (SLOTS - 1);
+                ByteBuffer b = pool.get(slot);
+                if (b != null && pool.compareAndSet(slot, b, null)) {
+                    return b.clear();
+                }
+            }
+        }
+        return ByteBuffer.allocate(Math.max(size, capacity));
+    }
+
+    /** A cleared buffer of at least {@code size} bytes, one record large. */
+    static ByteBuffer take(int size) {
+        return take(size, false);
+    }
+
+    /** Returns a buffer the caller no longer uses; buffers of other sizes are left to the garbage collector. */
+    static void give(ByteBuffer b) {
+        AtomicReferenceArray<ByteBuffer> pool = b.capacity() == RECORD ? RECORDS : b.capacity() == BULK ? BULKS : null;
+        if (pool == null) {
+            return;
+        }
+        int start = ThreadLocalRandom.current().nextInt(SLOTS);
+        for (int i = 0; i < PROBES; i++) {
+            int slot = (start + i) & (SLOTS - 1);
+            if (pool.get(slot) == null && pool.compareAndSet(slot, null, b)) {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.stcp.internal;
+
+import io.stcp.Durations;
+import io.stcp.FrameTimeoutException;
+import io.stcp.ReadTimeoutException;
+import io.stcp.TlsInfo;
+import java.io.IOException;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import javax.net.ssl.ExtendedSSLSession;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SNIServerName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * The TLS {@link TransportLayer}: makes an {@link SSLEngine}, runs the handshake on the
+ * connection's thread over the transport below, tells the connection what was settled
+ * ({@link io.stcp.Connection#tls()}) and returns a {@link TlsTransport}.
+ *
+ * <p><b>Time.</b> The handshake must finish by the first-frame deadline it is given and within
+ * its own handshake timeout, whichever comes first; past it the connection ends with a
+ * {@link FrameTimeoutException} ({@link io.stcp.CloseReason#FRAME_TIMEOUT}), so a peer that never
+ * finishes its handshake is closed even when the server has no first-frame timeout.
+ *
+ * <p><b>Failure.</b> A failed handshake sends the engine's alert where it can (within
+ * {@value #ALERT_MILLIS} ms) and throws an {@link SSLHandshakeException} whose message names the
+ * reason; the connection ends with {@link io.stcp.CloseReason#PROTOCOL_ERROR}, which
+ * {@link ExitLog} writes at WARN, rate-limited. Every failure, timeouts and resets included, is
+ * counted by the server's {@link RealTlsConfig} — but a peer that closes before sending a byte (a
+ * TCP health check) just ends ({@link io.stcp.CloseReason#PEER_CLOSED}, DEBUG), uncounted.
+ */
+final class TlsLayer implements TransportLayer {
+    static final long ALERT_MILLIS = 500;
+
+    private final Supplier<SSLEngine> engines;
+    private final long handshakeTimeoutNanos;
+    private final RealTlsConfig counters; // null: not counted (client side)
+
+    private TlsLayer(Supplier<SSLEngine> engines, Duration handshakeTimeout, RealTlsConfig counters) {
+        this.engines = engines;
+        this.handshakeTimeoutNanos = Nanos.timeout(handshakeTimeout);
+        this.counters = counters;
+    }
+
+    /** The layers of a server with {@code config}: this one if it has TLS, else none. */
+    static List<TransportLayer> forServer(io.stcp.ServerConfig config) {
+        RealTlsConfig tls = RealTlsConfig.of(config.tls());
+        return tls == null ? List.of() : List.of(server(tls));
+    }
+
+    /** The server side of {@code config}: its engines, handshake timeout and counters. */
+    static TlsLayer server(RealTlsConfig config) {
+        return new TlsLayer(config::newServerEngine, config.handshakeTimeout(), config);
+    }
+
+    /**
+     * The client side, for a connection this process dialled: SNI with {@code host} (unless it is
+     * an address) and the server's certificate checked against {@code host} (HTTPS rules) by the
+     * context's trust managers.
+     */
+    static TlsLayer client(SSLContext context, String host, int port, Duration handshakeTimeout,
+                           List<String> applicationProtocols) {
+        return new TlsLayer(() -> {
+            SSLEngine engine = context.createSSLEngine(host, port);
+            engine.setUseClientMode(true);
+            SSLParameters p = engine.getSSLParameters();
+            p.setEndpointIdentificationAlgorithm("HTTPS");
+            if (!isAddressLiteral(host)) {
+                p.setServerNames(List.of(new SNIHostName(host)));
+            }
+            if (!applicationProtocols.isEmpty()) {
+                p.setApplicationProtocols(applicationProtocols.toArray(new String[0]));
+            }
+            engine.setSSLParameters(p);
+            return engine;
+        }, handshakeTimeout, null);
+    }
+
+    @Override
+    public Transport open(Transport under, RealConnection connection, long deadlineNanos) throws IOException {
+        long own = Nanos.deadline(System.nanoTime(), handshakeTimeoutNanos);
+        long deadline = Nanos.earliest(deadlineNanos, own);
+        SSLEngine engine = engines.get();
+        TlsTransport tls = new TlsTransport(under, engine, () -> Nanos.timeout(connection.writeTimeout()));
+        try {
+            tls.handshake(deadline);
+        } catch (ReadTimeoutException e) {
+            failed();
+            throw new FrameTimeoutException(deadline == own
+                    ? "TLS handshake not completed within the handshake timeout of "
+                            + Durations.format(Duration.ofNanos(handshakeTimeoutNanos))
+                    : "TLS handshake not completed within the first-frame timeout");
+        } catch (SSLException e) {
+            failed();
+            tls.sendAlert(Nanos.deadline(System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(ALERT_MILLIS)));
+            SSLHandshakeException failure = new SSLHandshakeException("TLS handshake failed: " + reason(e));
+            failure.initCause(e);
+            throw failure;
+        } catch (java.io.EOFException e) {
+            throw e; // closed before sending anything (a TCP health check): an ordinary end, not a failure
+        } catch (IOException | RuntimeException | Error e) {
+            failed();
+            throw e;
+        }
+        if (counters != null) {
+            counters.countHandshake();
+        }
+        connection.tls(info(engine));
+        return tls;
+    }
+
+    private void failed() {
+        if (counters != null) {
+            counters.countFailure();
+        }
+    }
+
+    /** Whether {@code host} is an IPv4 or IPv6 address rather than a name (SNI carries names only). */
+    static boolean isAddressLiteral(String host) {
+        return host.indexOf(':') >= 0 || host.matches("[0-9.]+");
+    }
+
+    /** The reason of a failed handshake, in words an operator can act on. */
+    static String reason(SSLException e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.contains("nrecognized SSL message")) {
+            return "not TLS (plain text or another protocol sent to the TLS port)";
+        }
+        if (m.contains("Empty client certificate chain") || m.contains("certificate_required")) {
+            return "the client sent no certificate (client authentication is required)";
+        }
+        return m;
+    }
+
+    /** What the handshake of {@code engine} settled. */
+    static TlsInfo info(SSLEngine engine) {
+        SSLSession session = engine.getSession();
+        List<X509Certificate> peer = new ArrayList<>();
+        try {
+            for (Certificate c : session.getPeerCertificates()) {
+                if (c instanceof X509Certificate x) {
+                    peer.add(x);
+                }
+            }
+        } catch (SSLPeerUnverifiedException e) {
+            // the peer did not authenticate
+        }
+        String alpn = engine.getApplicationProtocol();
+        String sni = null;
+        if (session instanceof ExtendedSSLSession ext && !engine.getUseClientMode()) {
+            for (SNIServerName n : ext.getRequestedServerNames()) {
+                if (n instanceof SNIHostName h) {
+                    sni = h.getAsciiName();
+                    break;
+                }
+            }
+        }
+        return new TlsInfo(session.getProtocol(), session.getCipherSuite(), peer,
+                alpn == null || alpn.isEmpty() ? null : alpn, sni);
+    }
+}

@@ -1,0 +1,519 @@
+package io.stcp.internal;
+
+import io.stcp.TlsTruncatedException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLEngineResult.HandshakeStatus;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+
+/**
+ * A TLS connection over another {@link Transport}, with the JDK's {@link SSLEngine}: reads
+ * decrypt, writes encrypt, {@link #shutdownOutput()} sends {@code close_notify} and then the FIN.
+ * The decoder above sees plain bytes and the same deadlines.
+ *
+ * <p><b>Buffers</b> ({@link TlsBuffers}):
+ * <ul>
+ *   <li>{@link #netIn}: encrypted bytes received and not yet decrypted — the reader's; four records
+ *       large on a readiness transport (several records per read), where it is given back when
+ *       empty before the reader waits, so an idle connection holds none; one record large on the
+ *       JDK transport, whose blocked read needs it;</li>
+ *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
+ *       record large, only taken when a record is larger than the caller's buffer, given back once
+ *       read;</li>
+ *   <li>netOut: encrypted bytes being written, four records large (one write for up to four
+ *       records) — taken per write under {@link #wrapLock}.</li>
+ * </ul>
+ * Records decrypt straight into the caller's array when it has room for them (the JDK checks the
+ * room against the record's real length), which it usually has for small messages.
+ *
+ * <p><b>Threads.</b> Reads, the handshake and {@link #isReadable()} come from the reader thread;
+ * writes and {@link #shutdownOutput()} from one thread at a time; both sides may run at once
+ * ({@code SSLEngine} allows a wrap during an unwrap). Whatever the engine must send on its own —
+ * the handshake's messages, a TLS 1.3 key update's answer, TLS 1.2's answering
+ * {@code close_notify} — is wrapped and written under {@link #wrapLock}, like a write.
+ *
+ * <p><b>Ends.</b> The peer's {@code close_notify} is end of stream (-1). A TCP end of stream
+ * without it throws {@link TlsTruncatedException}. Renegotiation (TLS 1.2) is refused: it fails the
+ * read with an {@link SSLException}.
+ */
+final class TlsTransport implements Transport {
+    private static final ByteBuffer[] NOTHING = {ByteBuffer.allocate(0)};
+    private static final int RECORD_HEADER = 5;
+
+    private final Transport under;
+    private final SSLEngine engine;
+    private final LongSupplier writeTimeoutNanos;
+    private final String name;
+    /**
+     * Whether reads take a {@link TlsBuffers#BULK} buffer (several records per system call): on a
+     * transport that can tell readiness, where an idle connection gives it back; the JDK
+     * transport's blocked read holds its buffer, so there it is one record large.
+     */
+    private final boolean bulkReads;
+
+    // Reader thread only.
+    private ByteBuffer netIn;  // read mode: [position, limit) received, not decrypted; null when given back
+    private ByteBuffer appIn;  // read mode: [position, limit) decrypted, not yet read; null when given back
+    private boolean inputClosed;
+    private long handshakeBytes;  // received during the handshake; -1 once it is done
+    // The session's buffer sizes, read once the handshake is done (asking the engine takes its locks).
+    private volatile int packetSize;
+    private volatile int appSize;
+
+    private final ReentrantLock wrapLock = new ReentrantLock();
+    private final ByteBuffer[] outArray = new ByteBuffer[1]; // guarded by wrapLock
+    private boolean closingOutput;                            // guarded by wrapLock: close_notify asked for
+
+    /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
+    TlsTransport(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
+        this.under = under;
+        this.engine = engine;
+        this.writeTimeoutNanos = writeTimeoutNanos;
+        this.name = under.name() + "+tls";
+        this.bulkReads = !(under instanceof BlockingTransport);
+        this.packetSize = engine.getSession().getPacketBufferSize();
+        this.appSize = engine.getSession().getApplicationBufferSize();
+    }
+
+    SSLEngine engine() {
+        return engine;
+    }
+
+    // ---------------------------------------------------------------- handshake (reader thread)
+
+    /**
+     * Runs the handshake to its end, reading and writing within {@code deadlineNanos}.
+     *
+     * @throws io.stcp.ReadTimeoutException if the deadline passes first
+     * @throws SSLException if the handshake fails (an alert has been sent where possible)
+     */
+    void handshake(long deadlineNanos) throws IOException {
+        engine.beginHandshake();
+        while (true) {
+            switch (engine.getHandshakeStatus()) {
+                case NEED_TASK -> runTasks();
+                case NEED_WRAP -> {
+                    if (flushEngine(deadlineNanos) == 0) {
+                        throw new SSLHandshakeException("the TLS engine asked to send but had nothing to send");
+                    }
+                }
+                case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrapHandshake(deadlineNanos);
+                case FINISHED, NOT_HANDSHAKING -> {
+                    handshakeBytes = -1;
+                    packetSize = engine.getSession().getPacketBufferSize();
+                    appSize = engine.getSession().getApplicationBufferSize();
+                    if (appIn != null && !appIn.hasRemaining()) {
+                        TlsBuffers.give(appIn);
+                        appIn = null;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    private void unwrapHandshake(long deadlineNanos) throws IOException {
+        if (netIn == null || !netIn.hasRemaining()) {
+            if (fill(deadlineNanos) < 0) {
+                throw closedDuringHandshake();
+            }
+        }
+        if (appIn == null) {
+            appIn = TlsBuffers.take(engine.getSession().getApplicationBufferSize()).flip();
+        }
+        appIn.compact();
+        SSLEngineResult r;
+        try {
+            r = engine.unwrap(netIn, appIn);
+        } finally {
+            appIn.flip();
+        }
+        switch (r.getStatus()) {
+            case BUFFER_UNDERFLOW -> {
+                if (fill(deadlineNanos) < 0) {
+                    throw closedDuringHandshake();
+                }
+            }
+            case BUFFER_OVERFLOW -> appIn = grow(appIn, engine.getSession().getApplicationBufferSize());
+            case CLOSED -> throw new SSLHandshakeException("the peer closed TLS during the handshake");
+            case OK -> { }
+        }
+    }
+
+    /**
+     * The peer's end of stream during the handshake: a failure if it had sent part of one; a plain
+     * {@link EOFException} if it sent nothing at all — a TCP health check, not an attack.
+     */
+    private IOException closedDuringHandshake() {
+        if (handshakeBytes == 0) {
+            return new EOFException("the peer closed the connection before starting the TLS handshake");
+        }
+        return new SSLHandshakeException("the peer closed the connection during the handshake");
+    }
+
+    /** Sends the alert the engine holds after a failed handshake, within a short while; never throws. */
+    void sendAlert(long deadlineNanos) {
+        try {
+            wrapLock.lock();
+            try {
+                engine.closeOutbound();
+                closingOutput = true;
+            } finally {
+                wrapLock.unlock();
+            }
+            flushEngine(deadlineNanos);
+        } catch (IOException | RuntimeException e) {
+            // best effort: the connection closes anyway
+        }
+    }
+
+    private void runTasks() {
+        Runnable task;
+        while ((task = engine.getDelegatedTask()) != null) {
+            task.run();
+        }
+    }
+
+    // ---------------------------------------------------------------- reads (reader thread)
+
+    @Override
+    public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+        while (true) {
+            if (appIn != null) {
+                int n = Math.min(len, appIn.remaining());
+                appIn.get(b, off, n);
+                if (!appIn.hasRemaining()) {
+                    TlsBuffers.give(appIn);
+                    appIn = null;
+                }
+                return n;
+            }
+            if (inputClosed) {
+                return -1;
+            }
+            if (hasRecord()) {
+                int n = unwrap(b, off, len);
+                if (n != 0) {
+                    return n;
+                }
+            } else if (fill(deadlineNanos) < 0) {
+                if (netIn != null && netIn.hasRemaining()) {
+                    throw new TlsTruncatedException("end of stream inside a TLS record");
+                }
+                throw new TlsTruncatedException("end of stream without TLS close_notify");
+            }
+        }
+    }
+
+    /**
+     * Decrypts the records in {@link #netIn} into {@code b}, or into {@link #appIn} if the first is
+     * too large for it.
+     *
+     * @return bytes decrypted into {@code b}; 0 if none were (they went to {@link #appIn}, or the
+     *     records held none: a key update, a session ticket); -1 at the peer's {@code close_notify}
+     */
+    private int unwrap(byte[] b, int off, int len) throws IOException {
+        ByteBuffer dst = ByteBuffer.wrap(b, off, len);
+        int produced = 0;
+        while (true) {
+            SSLEngineResult r = engine.unwrap(netIn, dst);
+            produced += r.bytesProduced();
+            afterUnwrap(r);
+            switch (r.getStatus()) {
+                case OK -> {
+                    if (!dst.hasRemaining() || !hasRecord()) {
+                        return produced;
+                    }
+                }
+                case BUFFER_OVERFLOW -> {
+                    if (produced > 0) {
+                        return produced;
+                    }
+                    return unwrapToAppIn();
+                }
+                case BUFFER_UNDERFLOW -> {
+                    return produced; // a record larger than netIn: fill() grows it
+                }
+                case CLOSED -> {
+                    inputClosed = true;
+                    return produced > 0 ? produced : -1;
+                }
+            }
+        }
+    }
+
+    /** Decrypts one record into {@link #appIn}, taken for it; returns 0, or -1 at close_notify. */
+    private int unwrapToAppIn() throws IOException {
+        ByteBuffer dst = TlsBuffers.take(appSize);
+        SSLEngineResult r;
+        while (true) {
+            r = engine.unwrap(netIn, dst);
+            if (r.getStatus() != SSLEngineResult.Status.BUFFER_OVERFLOW) {
+                break;
+            }
+            dst = grow(dst.flip(), engine.getSession().getApplicationBufferSize()).compact();
+        }
+        dst.flip();
+        afterUnwrap(r);
+        if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
+            inputClosed = true;
+        }
+        if (!dst.hasRemaining()) {
+            TlsBuffers.give(dst);
+            return inputClosed ? -1 : 0;
+        }
+        appIn = dst;
+        return 0;
+    }
+
+    /** What the engine wants after an unwrap once the handshake is done: tasks, an answer, nothing else. */
+    private void afterUnwrap(SSLEngineResult r) throws IOException {
+        HandshakeStatus hs = r.getHandshakeStatus();
+        if (hs == HandshakeStatus.NOT_HANDSHAKING || hs == HandshakeStatus.FINISHED) {
+            return;
+        }
+        if (r.getStatus() == SSLEngineResult.Status.CLOSED || engine.getSession().getProtocol().equals("TLSv1.3")) {
+            if (hs == HandshakeStatus.NEED_TASK) {
+                runTasks();
+            }
+            if (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP) {
+                flushEngine(Nanos.deadline(System.nanoTime(), writeTimeout()));
+            }
+            return;
+        }
+        throw new SSLException("TLS renegotiation is not supported");
+    }
+
+    /** Whether {@link #netIn} holds a whole TLS record. */
+    private boolean hasRecord() {
+        ByteBuffer in = netIn;
+        if (in == null || in.remaining() < RECORD_HEADER) {
+            return false;
+        }
+        int p = in.position();
+        int length = ((in.get(p + 3) & 0xFF) << 8) | (in.get(p + 4) & 0xFF);
+        return in.remaining() >= RECORD_HEADER + length;
+    }
+
+    /**
+     * Reads more encrypted bytes into {@link #netIn}. With nothing in hand and nothing readable, it
+     * gives the buffers back and waits for input first.
+     *
+     * @return bytes read, or -1 at end of stream
+     */
+    private int fill(long deadlineNanos) throws IOException {
+        if ((netIn == null || !netIn.hasRemaining()) && !under.isReadable()) {
+            releaseIdleBuffers();
+            under.awaitReadable(deadlineNanos);
+        }
+        int packet = packetSize;
+        if (netIn == null) {
+            netIn = TlsBuffers.take(packet, bulkReads).flip();
+        }
+        if (netIn.limit() == netIn.capacity()) {
+            if (netIn.position() > 0) {
+                netIn.compact().flip();
+            } else {
+                netIn = grow(netIn, packet); // a record larger than the buffer
+            }
+        }
+        int start = netIn.limit();
+        int n = under.read(netIn.array(), netIn.arrayOffset() + start, netIn.capacity() - start, deadlineNanos);
+        if (n > 0) {
+            netIn.limit(start + n);
+            if (handshakeBytes >= 0) {
+                handshakeBytes += n;
+            }
+        }
+        return n;
+    }
+
+    /** A copy of {@code b}'s remaining bytes in a buffer twice as large (at least {@code min}), read mode. */
+    private static ByteBuffer grow(ByteBuffer b, int min) {
+        ByteBuffer bigger = ByteBuffer.allocate(Math.max(min, 2 * b.capacity()));
+        bigger.put(b).flip();
+        TlsBuffers.give(b);
+        return bigger;
+    }
+
+    private void releaseIdleBuffers() {
+        if (netIn != null && !netIn.hasRemaining()) {
+            TlsBuffers.give(netIn);
+            netIn = null;
+        }
+    }
+
+    @Override
+    public boolean isReadable() {
+        return appIn != null || inputClosed || hasRecord() || under.isReadable();
+    }
+
+    @Override
+    public void awaitReadable(long deadlineNanos) throws IOException {
+        if (!isReadable()) {
+            releaseIdleBuffers();
+            under.awaitReadable(deadlineNanos);
+        }
+    }
+
+    /**
+     * Calls back through the transport below, once nothing is left to read here: no decrypted
+     * bytes, no whole record, no end seen. A part of a record may stay; more bytes complete it.
+     */
+    @Override
+    public boolean onReadable(Runnable action) {
+        if (appIn != null || inputClosed || hasRecord()) {
+            return false;
+        }
+        releaseIdleBuffers();
+        return under.onReadable(action);
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    @Override
+    public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        int end = off + len;
+        wrapLock.lock();
+        ByteBuffer out = null;
+        try {
+            int packet = packetSize;
+            out = TlsBuffers.take(packet, true);
+            while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
+                SSLEngineResult r = engine.wrap(srcs, off, end - off, out);
+                switch (r.getStatus()) {
+                    case OK -> {
+                        if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
+                            throw new SSLException("TLS engine stalled (" + r.getHandshakeStatus() + ")");
+                        }
+                        if (out.remaining() < packet) {
+                            flush(out, deadlineNanos);
+                        }
+                    }
+                    case BUFFER_OVERFLOW -> out = flushOrGrow(out, deadlineNanos);
+                    case CLOSED -> throw new ClosedChannelException(); // after close_notify: nothing more goes out
+                    case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
+                }
+            }
+            flush(out, deadlineNanos);
+        } finally {
+            if (out != null) {
+                TlsBuffers.give(out);
+            }
+            wrapLock.unlock();
+        }
+    }
+
+    /**
+     * Wraps and writes what the engine must send on its own (handshake messages, alerts,
+     * close_notify): while it asks for a wrap, or until close_notify is out once it is closing.
+     *
+     * @return the bytes written
+     */
+    private int flushEngine(long deadlineNanos) throws IOException {
+        wrapLock.lock();
+        ByteBuffer out = null;
+        int produced = 0;
+        try {
+            out = TlsBuffers.take(engine.getSession().getPacketBufferSize());
+            while (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP
+                    || (closingOutput && !engine.isOutboundDone())) {
+                SSLEngineResult r = engine.wrap(NOTHING, out);
+                if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+                    out = flushOrGrow(out, deadlineNanos);
+                    continue;
+                }
+                if (r.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
+                    runTasks();
+                }
+                if (r.bytesProduced() == 0) {
+                    break; // nothing more to send
+                }
+                produced += r.bytesProduced();
+            }
+            flush(out, deadlineNanos);
+            return produced;
+        } finally {
+            if (out != null) {
+                TlsBuffers.give(out);
+            }
+            wrapLock.unlock();
+        }
+    }
+
+    private ByteBuffer flushOrGrow(ByteBuffer out, long deadlineNanos) throws IOException {
+        if (out.position() > 0) {
+            flush(out, deadlineNanos);
+            return out;
+        }
+        ByteBuffer bigger = ByteBuffer.allocate(Math.max(2 * out.capacity(), engine.getSession().getPacketBufferSize()));
+        TlsBuffers.give(out);
+        return bigger;
+    }
+
+    /** Writes what {@code out} (write mode) holds, and clears it. */
+    private void flush(ByteBuffer out, long deadlineNanos) throws IOException {
+        if (out.position() == 0) {
+            return;
+        }
+        out.flip();
+        outArray[0] = out;
+        try {
+            under.write(outArray, 0, 1, deadlineNanos);
+        } finally {
+            outArray[0] = null;
+            out.clear();
+        }
+    }
+
+    /** Sends {@code close_notify}, then ends the output of the transport below (FIN); reads go on. */
+    @Override
+    public void shutdownOutput() throws IOException {
+        wrapLock.lock();
+        try {
+            if (!engine.isOutboundDone()) {
+                engine.closeOutbound();
+                closingOutput = true;
+                flushEngine(Nanos.deadline(System.nanoTime(), writeTimeout()));
+            }
+            under.shutdownOutput();
+        } finally {
+            wrapLock.unlock();
+        }
+    }
+
+    private long writeTimeout() {
+        long t = writeTimeoutNanos.getAsLong();
+        return t == 0 ? Nanos.FOREVER - 1 : t;
+    }
+
+    // ---------------------------------------------------------------- state (any thread)
+
+    /** The bytes the kernel holds unread: what decides whether a close would reset the connection. */
+    @Override
+    public int available() {
+        return under.available();
+    }
+
+    @Override
+    public boolean isOpen() {
+        return under.isOpen();
+    }
+
+    @Override
+    public void close() {
+        under.close();
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+}

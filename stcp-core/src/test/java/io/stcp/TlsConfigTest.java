@@ -1,0 +1,92 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.stcp.testing.TestCerts;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.time.Duration;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TlsConfig is validated when it is built, with messages that name what is wrong. */
+class TlsConfigTest {
+    private static TestCerts certs;
+
+    @BeforeAll
+    static void certificates() {
+        certs = TestCerts.get();
+    }
+
+    @Test
+    void defaultsAreTls13And12NoClientAuthATenSecondHandshakeAndNoWatch() throws Exception {
+        TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
+        assertThat(tls.protocols()).containsExactly("TLSv1.3", "TLSv1.2");
+        assertThat(tls.cipherSuites()).isEmpty();
+        assertThat(tls.applicationProtocols()).isEmpty();
+        assertThat(tls.clientAuth()).isEqualTo(TlsConfig.ClientAuth.NONE);
+        assertThat(tls.handshakeTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(tls.watchInterval()).isZero();
+        ServerConfig config = ServerConfig.builder().tls(tls).build();
+        assertThat(config.toBuilder().build().tls()).isSameAs(tls);
+        assertThat(ServerConfig.defaults().tls()).isNull();
+    }
+
+    @Test
+    void keyMaterialComesFromRsaPkcs1PemAKeyStoreFileOrAReadyContext() throws Exception {
+        assertThat(TlsConfig.fromPem(certs.rsaCert, certs.rsaKeyPkcs1).sslContext()).isNotNull();
+        TlsConfig fromFile = TlsConfig.builder().keyStore(certs.serverP12, "secret".toCharArray()).build();
+        fromFile.reload();
+        KeyStore ks = KeyStore.getInstance(certs.serverP12.toFile(), "secret".toCharArray());
+        assertThat(TlsConfig.builder().keyStore(ks, "secret".toCharArray()).build().sslContext()).isNotNull();
+        SSLContext ready = fromFile.sslContext();
+        TlsConfig fixed = TlsConfig.builder().sslContext(ready).build();
+        assertThat(fixed.sslContext()).isSameAs(ready);
+        assertThatThrownBy(fixed::reload).isInstanceOf(IllegalStateException.class).hasMessageContaining("reload(SSLContext)");
+    }
+
+    @Test
+    void settingsThatCannotWorkAreRefusedNamingTheSetting() {
+        assertThatThrownBy(() -> TlsConfig.builder().build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no key material");
+        assertThatThrownBy(() -> TlsConfig.builder().pem(certs.serverCert, certs.serverKey)
+                .clientAuth(TlsConfig.ClientAuth.REQUIRED).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("clientAuth: REQUIRED without a trust store");
+        assertThatThrownBy(() -> TlsConfig.builder().pem(certs.serverCert, certs.serverKey).protocols("TLSv1.4").build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("protocols: TLSv1.4 is not supported");
+        assertThatThrownBy(() -> TlsConfig.builder().pem(certs.serverCert, certs.serverKey).cipherSuites("TLS_NOPE").build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cipherSuites: TLS_NOPE");
+        assertThatThrownBy(() -> TlsConfig.builder().sslContext(certs.clientContext()).watch(Duration.ofSeconds(1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("watch");
+    }
+
+    @Test
+    void aKeyThatDoesNotMatchTheCertificateIsRefused() {
+        assertThatThrownBy(() -> TlsConfig.fromPem(certs.serverCert, certs.server2Key))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining("does not match");
+        assertThatThrownBy(() -> TlsConfig.fromPem(certs.rsaCert, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining("does not match");
+    }
+
+    @Test
+    void unusableFilesAreRefusedWithTheirNameAndAWayOut(@TempDir Path dir) throws Exception {
+        assertThatThrownBy(() -> TlsConfig.fromPem(dir.resolve("missing.pem"), certs.serverKey))
+                .isInstanceOf(NoSuchFileException.class);
+        Path sec1 = Files.writeString(dir.resolve("sec1.pem"), "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n");
+        assertThatThrownBy(() -> TlsConfig.fromPem(certs.serverCert, sec1))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(sec1.toString()).hasMessageContaining("openssl pkcs8 -topk8");
+        Path noCert = Files.writeString(dir.resolve("empty.pem"), "nothing here\n");
+        assertThatThrownBy(() -> TlsConfig.fromPem(noCert, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining("no \"-----BEGIN CERTIFICATE-----\" block");
+        // The key and the chain may share one file.
+        Path both = dir.resolve("both.pem");
+        Files.writeString(both, Files.readString(certs.serverKey) + Files.readString(certs.serverCert));
+        assertThat(TlsConfig.fromPem(both, both).sslContext()).isNotNull();
+    }
+}

@@ -1,0 +1,79 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.TlsConfig;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestCerts;
+import java.net.InetSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.List;
+import javax.net.ssl.SSLHandshakeException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The TLS layer on the client side, for connections the application dials: it sends SNI, checks
+ * the server's certificate against the host name, and then reads and writes like the server side.
+ */
+class TlsClientLayerTest {
+
+    private static RealConnection dial(TcpServer server, TlsLayer layer) throws Exception {
+        SocketChannel ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", server.address().getPort()));
+        ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(),
+                ExitLog.SHARED, Nanos.timeout(Duration.ofSeconds(5)), 0, 0, Nanos.timeout(Duration.ofSeconds(30)),
+                List.of(layer));
+        RealConnection c = RealConnection.open(ch, context);
+        try {
+            c.openLayers();
+            return c;
+        } catch (Exception e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    @Test
+    void aDialledConnectionHandshakesAsAClientAndEchoes() throws Exception {
+        TestCerts certs = TestCerts.get();
+        TlsConfig tls = TlsConfig.builder().pem(certs.serverCert, certs.serverKey).applicationProtocols("echo/1").build();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), Echo.READER, SenderFactory.queue(8)).start();
+        try {
+            RealConnection c = dial(server, TlsLayer.client(certs.clientContext(), "localhost", server.address().getPort(),
+                    Duration.ofSeconds(10), List.of("echo/1")));
+            try {
+                c.write(Echo.frame(new byte[] {1, 2, 3}));
+                assertThat(c.readInt()).isEqualTo(3);
+                assertThat(c.readBytes(3)).containsExactly(1, 2, 3);
+                assertThat(c.tls()).hasValueSatisfying(info -> {
+                    assertThat(info.protocol()).isEqualTo("TLSv1.3");
+                    assertThat(info.applicationProtocol()).isEqualTo("echo/1");
+                    assertThat(info.peerCertificates()).hasSize(1); // the server's, verified
+                });
+                assertThat(c.transportName()).endsWith("+tls");
+            } finally {
+                c.close();
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aServerCertificateForAnotherHostIsRefused() throws Exception {
+        TestCerts certs = TestCerts.get();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey))
+                .build(), Echo.READER, SenderFactory.queue(8)).start();
+        try {
+            assertThatThrownBy(() -> dial(server, TlsLayer.client(certs.clientContext(), "wrong.example",
+                    server.address().getPort(), Duration.ofSeconds(10), List.of())))
+                    .isInstanceOf(SSLHandshakeException.class);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+}

@@ -1,0 +1,54 @@
+package io.stcp.examples.readme;
+
+import io.stcp.BasicMetaInfo;
+import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import io.stcp.TcpServer;
+import io.stcp.TlsConfig;
+import io.stcp.examples.EchoServer;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** The README's TLS server, mutual TLS and reload. */
+public final class TlsServer {
+    private TlsServer() {}
+
+    public static void main(String[] args) throws Exception {
+        // snippet:start tls-server
+        TlsConfig tls = TlsConfig.fromPem(Path.of("cert.pem"), Path.of("key.pem")); // read and checked now
+        ServerConfig config = ServerConfig.builder()
+                .address(":9443")
+                .firstFrameTimeout(Duration.ofSeconds(10)) // bounds the handshake too
+                .tls(tls)
+                .build();
+        TcpServer server = TcpServer.create(config, EchoServer.READER, SenderFactory.queue(1024)).start();
+        // snippet:end
+        server.close();
+    }
+
+    static void mutual() throws Exception {
+        // snippet:start tls-mutual
+        TlsConfig tls = TlsConfig.builder()
+                .pem(Path.of("cert.pem"), Path.of("key.pem"))
+                .trustPem(Path.of("clients-ca.pem"))          // the CAs client certificates must chain to
+                .clientAuth(TlsConfig.ClientAuth.REQUIRED)
+                .applicationProtocols("myproto/1")            // ALPN, optional
+                .watch(Duration.ofSeconds(30))                // reload when the PEM files change
+                .build();
+        TcpServer server = TcpServer.create(ServerConfig.builder().address(":9443").tls(tls).build(),
+                        EchoServer.READER, SenderFactory.queue(1024))
+                .onConnectionStart(sender -> sender.connection().tls().ifPresent(session -> {
+                    String client = session.peerCertificates().get(0).getSubjectX500Principal().getName();
+                    sender.metaInfo(new BasicMetaInfo(sender.connection().metaInfo().remoteAddress() + " " + client));
+                }))
+                .start();
+        // snippet:end
+        server.close();
+    }
+
+    static void reload(TlsConfig tls) throws Exception {
+        // snippet:start tls-reload
+        tls.reload(); // read cert.pem and key.pem again: new handshakes use them, live connections keep theirs
+        // snippet:end
+    }
+}
