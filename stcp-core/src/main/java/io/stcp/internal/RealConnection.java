@@ -121,7 +121,7 @@ public final class RealConnection implements Connection {
             } catch (IOException e) {
                 channel.configureBlocking(true);
                 RealConnection c = new RealConnection(channel, null, null, context);
-                Log.conn(Log.WARN, "conn.transport.fallback", c).addKeyValue("transport", source.name())
+                Log.connWarn("conn.transport.fallback", c).addKeyValue("transport", source.name())
                         .addKeyValue("error", e.toString()).log();
                 return c;
             }

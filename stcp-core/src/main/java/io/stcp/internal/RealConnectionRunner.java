@@ -162,7 +162,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         try {
             return s.closeAfterFlush(timeout);
         } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
+            Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
             exit(CloseReason.SHUTDOWN);
             return -1;
         }
@@ -309,7 +309,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
                 try {
                     return s.closeAfterFlush(timeout);
                 } catch (Throwable t) {
-                    Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush")
+                    Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush")
                             .setCause(t).log();
                 }
             }
@@ -335,7 +335,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 if (nudged) {
-                    Log.conn(Level.WARN, "conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
+                    Log.connWarn("conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
                     break;
                 }
                 t.interrupt();
@@ -357,7 +357,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             try {
                 hook.onEvent(s);
             } catch (Throwable t) {
-                Log.conn(Level.WARN, "conn.hook.failed", connection).addKeyValue("hook", kind).setCause(t).log();
+                Log.connWarn("conn.hook.failed", connection).addKeyValue("hook", kind).setCause(t).log();
             }
         }
     }
@@ -367,7 +367,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         try {
             onExited.run();
         } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.exit.callback.failed", connection).setCause(t).log();
+            Log.connWarn("conn.exit.callback.failed", connection).setCause(t).log();
         }
     }
 
