@@ -9,6 +9,8 @@
 @SuppressWarnings("module") // io.stcp.epoll, the target of the qualified export, is built after this module
 module io.stcp {
     requires transitive org.slf4j;
+    // Flight Recorder events (internal.JfrEvents): part of every JDK, free when no recording runs.
+    requires jdk.jfr;
     // JSpecify's nullness annotations: read by users' compilers and checkers, never needed at run time.
     requires static transitive org.jspecify;
 

@@ -1,5 +1,6 @@
 package io.stcp;
 
+import io.stcp.internal.JfrEvents;
 import io.stcp.internal.Nanos;
 import io.stcp.internal.KeyedBatch;
 import io.stcp.internal.SendQueue;
@@ -105,6 +106,9 @@ public final class QueueSender implements Sender {
             queue.put(bytes, patient());
         } catch (SlowConsumerException e) {
             throw slowConsumer(e);
+        } catch (QueueFullException e) {
+            JfrEvents.queueFull(connection, e.getMessage());
+            throw e;
         }
     }
 
@@ -173,6 +177,9 @@ public final class QueueSender implements Sender {
             op.run();
         } catch (SlowConsumerException e) {
             throw slowConsumer(e);
+        } catch (QueueFullException e) {
+            JfrEvents.queueFull(connection, e.getMessage());
+            throw e;
         }
     }
 
@@ -185,6 +192,7 @@ public final class QueueSender implements Sender {
 
     private QueueFullException slowConsumer(SlowConsumerException e) {
         discarded.addAndGet(e.discarded());
+        JfrEvents.slowConsumer(connection, e.discarded());
         if (closed.compareAndSet(false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
         }

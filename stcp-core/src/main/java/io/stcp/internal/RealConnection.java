@@ -59,8 +59,10 @@ public final class RealConnection implements Connection {
 
     private final ReentrantLock writeLock = new ReentrantLock();
     private volatile long writeTimeoutNanos;
+    /** nanoTime when the connection was made. */
+    private final long openedNanos = System.nanoTime();
     /** nanoTime when the last write completed (or the connection was made); read by write-idle tasks. */
-    volatile long lastWriteNanos = System.nanoTime();
+    volatile long lastWriteNanos = openedNanos;
     private long bytesWritten; // guarded by writeLock; read racily for stats (opaque)
 
     private final ConnectionClose closing = new ConnectionClose(this);
@@ -373,6 +375,7 @@ public final class RealConnection implements Connection {
             WriteTimeoutException timedOut = new WriteTimeoutException("write blocked longer than the write timeout of "
                     + Durations.format(writeTimeout()) + "; connection closed");
             close(CloseReason.WRITE_TIMEOUT, timedOut);
+            JfrEvents.writeTimeout(this, writeTimeoutNanos, remaining(buffers, off, len));
             throw timedOut;
         } finally {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
@@ -387,6 +390,11 @@ public final class RealConnection implements Connection {
             n += buffers[i].remaining();
         }
         return n;
+    }
+
+    /** {@link System#nanoTime()} when the connection was made. */
+    long openedNanos() {
+        return openedNanos;
     }
 
     /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */

@@ -223,6 +223,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             runHooks(startHooks, "start", s);
             Log.conn(Level.DEBUG, "conn.start", connection).log();
+            JfrEvents.connectionStart(connection);
             if (!exitRequested) {
                 Sender loopSender = s;
                 sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
@@ -242,6 +243,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             connection.readerThread(null);
             joinSendThread(sendThread);
             connection.context().exitLog().exit(connection, reason, cause, discarded);
+            JfrEvents.connectionExit(connection, reason, cause, discarded);
             if (s != null) {
                 runHooks(exitHooks, "exit", s);
             }
