@@ -8,14 +8,20 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code echo}: an stcp server echoing length-prefixed frames until SIGINT/SIGTERM. */
 @Command(name = "echo", mixinStandardHelpOptions = true,
         description = "Echo 4-byte big-endian length-prefixed frames (max 1 MiB) until SIGINT/SIGTERM.")
 final class EchoCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(EchoCommand.class);
+
+    @Spec
+    CommandSpec spec;
 
     /** The address when neither --addr nor the config file gives one: loopback only, never all interfaces. */
     static final String DEFAULT_ADDRESS = "127.0.0.1:9000";
@@ -61,13 +67,38 @@ final class EchoCommand implements Callable<Integer> {
             defaultValue = "5s")
     Duration grace;
 
+    @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://HOST:PORT/metrics (0 = any free"
+            + " port, logged as echo.metrics); none when absent.")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-host", defaultValue = "127.0.0.1", description = "The address the metrics endpoint"
+            + " listens on (default: ${DEFAULT-VALUE}, loopback only; 0.0.0.0 for every interface).")
+    String metricsHost;
+
     @Override
     public Integer call() throws Exception {
+        if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--metrics-port: " + metricsPort + " (expected: 0 to 65535)");
+        }
         System.setProperty("io.stcp.transport", transport);
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
         LOG.atInfo().setMessage("echo.listening").addKeyValue("address", server.address().getHostString() + ":"
                 + server.address().getPort()).log();
-        server.runUntilSignal(grace); // SIGINT/SIGTERM: graceful shutdown, then exit 0
+        MetricsEndpoint metrics = null;
+        try {
+            if (metricsPort != null) {
+                metrics = MetricsEndpoint.start(server, "echo", metricsHost, metricsPort);
+                LOG.atInfo().setMessage("echo.metrics").addKeyValue("url", "http://" + metrics.address().getHostString()
+                        + ":" + metrics.address().getPort() + MetricsEndpoint.PATH).log();
+            }
+            server.runUntilSignal(grace); // SIGINT/SIGTERM: graceful shutdown, then exit 0
+        } finally {
+            if (metrics != null) {
+                metrics.close();
+            }
+            server.close(); // no effect after runUntilSignal; stops the server if the endpoint failed
+        }
         return 0;
     }
 
