@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class ModuleLayoutTest {
 
     @Test
-    void onlyTheApiPackagesAreExportedToAllAndCoreNeedsOnlySlf4j() throws Exception {
+    void onlyTheApiPackagesAreExportedToAllAndCoreNeedsOnlySlf4jAndTheJdk() throws Exception {
         // The classes folder, or the jar when another module runs these tests.
         Path classes = Path.of(TcpServer.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         ModuleDescriptor d = ModuleFinder.of(classes).findAll().iterator().next().descriptor();
@@ -26,7 +26,7 @@ class ModuleLayoutTest {
         Set<String> requires = d.requires().stream()
                 .filter(r -> !r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
                 .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
-        assertThat(requires).containsExactlyInAnyOrder("java.base", "org.slf4j");
+        assertThat(requires).containsExactlyInAnyOrder("java.base", "org.slf4j", "jdk.jfr"); // JFR: part of the JDK
         Set<String> compileOnly = d.requires().stream()
                 .filter(r -> r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
                 .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());

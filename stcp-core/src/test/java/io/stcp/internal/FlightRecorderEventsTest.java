@@ -86,7 +86,6 @@ class FlightRecorderEventsTest {
         RecordedEvent timedOutExit = only(events, "stcp.ConnectionExit", timedOutConn);
         assertThat(timedOutExit.getString("reason")).isEqualTo("WRITE_TIMEOUT");
         assertThat(timedOutExit.getBoolean("failure")).isTrue();
-        assertThat(timedOutExit.getInt("discarded")).isPositive();
 
         List<RecordedEvent> backoffs = of(events, "stcp.AcceptBackoff");
         assertThat(backoffs).extracting(e -> e.getInt("failures")).containsExactly(1, 2);
