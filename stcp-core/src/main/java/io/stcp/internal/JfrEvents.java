@@ -123,9 +123,10 @@ public final class JfrEvents {
         @Label("Write Timeout")
         @Timespan(Timespan.NANOSECONDS)
         long timeout;
-        @Label("Unwritten")
+        @Label("Bytes Written")
+        @Description("Bytes written to the peer before the write that timed out")
         @DataAmount(DataAmount.BYTES)
-        long unwritten;
+        long bytesWritten;
     }
 
     @Name("stcp.ProtocolError")
@@ -237,14 +238,14 @@ public final class JfrEvents {
         }
     }
 
-    /** A write on {@code c} blocked past {@code timeoutNanos} with {@code unwritten} bytes left. */
-    static void writeTimeout(RealConnection c, long timeoutNanos, long unwritten) {
+    /** A write on {@code c} blocked past {@code timeoutNanos}; called once per connection. */
+    static void writeTimeout(RealConnection c, long timeoutNanos) {
         WriteTimeout e = new WriteTimeout();
         if (e.shouldCommit()) {
             e.conn = c.id();
             e.remoteAddress = c.remoteAddressText();
             e.timeout = timeoutNanos;
-            e.unwritten = unwritten;
+            e.bytesWritten = c.bytesWritten();
             e.commit();
         }
     }

@@ -374,8 +374,11 @@ public final class RealConnection implements Connection {
         } catch (WriteTimeoutException e) {
             WriteTimeoutException timedOut = new WriteTimeoutException("write blocked longer than the write timeout of "
                     + Durations.format(writeTimeout()) + "; connection closed");
+            boolean reported = closeReason() == CloseReason.WRITE_TIMEOUT; // by writeDeadlinePassed, on the JDK transport
             close(CloseReason.WRITE_TIMEOUT, timedOut);
-            JfrEvents.writeTimeout(this, writeTimeoutNanos, remaining(buffers, off, len));
+            if (!reported) {
+                JfrEvents.writeTimeout(this, writeTimeoutNanos);
+            }
             throw timedOut;
         } finally {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
@@ -406,6 +409,7 @@ public final class RealConnection implements Connection {
     private void writeDeadlinePassed() {
         close(CloseReason.WRITE_TIMEOUT, new WriteTimeoutException("write blocked longer than the write timeout of "
                 + Durations.format(writeTimeout()) + "; connection closed"));
+        JfrEvents.writeTimeout(this, writeTimeoutNanos);
     }
 
     @Override
