@@ -10,6 +10,8 @@
 module io.stcp {
     requires transitive org.slf4j;
     requires jdk.net; // SO_PEERCRED: the credentials of a Unix socket's peer
+    // Flight Recorder events (internal.JfrEvents): part of every JDK, free when no recording runs.
+    requires jdk.jfr;
     // JSpecify's nullness annotations: read by users' compilers and checkers, never needed at run time.
     requires static transitive org.jspecify;
 

@@ -1,6 +1,7 @@
 package io.stcp;
 
 import io.stcp.internal.FanoutPut;
+import io.stcp.internal.JfrEvents;
 import io.stcp.internal.Nanos;
 import io.stcp.internal.Ends;
 import io.stcp.internal.KeyedBatch;
@@ -200,6 +201,9 @@ public final class QueueSender implements Sender {
             startDrainer = op.run();
         } catch (SlowConsumerException e) {
             throw slowConsumer(e);
+        } catch (QueueFullException e) {
+            JfrEvents.queueFull(connection, e.getMessage());
+            throw e;
         }
         if (startDrainer) {
             startDrainer();
@@ -243,6 +247,7 @@ public final class QueueSender implements Sender {
 
     private QueueFullException slowConsumer(SlowConsumerException e) {
         discard(e.discarded());
+        JfrEvents.slowConsumer(connection, e.discarded());
         if (closed.compareAndSet(false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
         }

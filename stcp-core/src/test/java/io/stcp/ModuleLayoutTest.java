@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class ModuleLayoutTest {
 
     @Test
-    void onlyTheApiPackagesAreExportedToAllAndCoreNeedsOnlySlf4jBesidesTheJdk() throws Exception {
+    void onlyTheApiPackagesAreExportedToAllAndCoreNeedsOnlySlf4jAndTheJdk() throws Exception {
         // The classes folder, or the jar when another module runs these tests.
         Path classes = Path.of(TcpServer.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         ModuleDescriptor d = ModuleFinder.of(classes).findAll().iterator().next().descriptor();
@@ -29,8 +29,8 @@ class ModuleLayoutTest {
         Set<String> requires = d.requires().stream()
                 .filter(r -> !r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
                 .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
-        // jdk.net: SO_PEERCRED, for the credentials of a Unix socket's peer.
-        assertThat(requires).containsExactlyInAnyOrder("java.base", "jdk.net", "org.slf4j");
+        // jdk.net: SO_PEERCRED, for the credentials of a Unix socket's peer; jdk.jfr: the Flight Recorder events.
+        assertThat(requires).containsExactlyInAnyOrder("java.base", "jdk.net", "jdk.jfr", "org.slf4j");
         Set<String> compileOnly = d.requires().stream()
                 .filter(r -> r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
                 .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());

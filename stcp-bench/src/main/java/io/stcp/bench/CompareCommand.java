@@ -98,7 +98,13 @@ final class CompareCommand implements Callable<Integer> {
     Map<String, String> variants = new LinkedHashMap<>();
 
     /** Variants every run knows; --stcp-variant adds to them. */
-    private static final Map<String, String> BUILT_IN_VARIANTS = Map.of("stcp-jdk", "--transport jdk");
+    private static final Map<String, String> BUILT_IN_VARIANTS = Map.of("stcp-jdk", "--transport jdk",
+            "stcp-metrics", "--metrics-port " + MetricsScraper.PORT);
+
+    @Option(names = "--scrape-interval", defaultValue = "1s", description = "How often a variant whose arguments hold "
+            + MetricsScraper.PORT + " (a free port, put there) is scraped over HTTP at /metrics during its runs,"
+            + " e.g. stcp-metrics (default: ${DEFAULT-VALUE}).")
+    String scrapeInterval;
 
     @Option(names = "--out", defaultValue = "bench-results", description = "Output folder (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -245,24 +251,35 @@ final class CompareCommand implements Callable<Integer> {
         int port = Processes.freePort();
         String addr = "127.0.0.1:" + port;
         String tag = load.label() + "-" + server + "-" + (countSyscalls ? "syscalls" : Integer.toString(round));
-        Process p = Processes.start(Processes.pinned(pinning ? 0 : -1, serverCommand(server, addr, load)),
+        int metricsPort = variant(server).contains(MetricsScraper.PORT) ? Processes.freePort() : -1;
+        Process p = Processes.start(Processes.pinned(pinning ? 0 : -1, serverCommand(server, addr, load, metricsPort)),
                 dir.resolve("server-" + tag + ".log"));
+        MetricsScraper scraper = null;
         try {
             Processes.awaitPort(port, p);
+            if (metricsPort > 0) {
+                scraper = MetricsScraper.start(metricsPort, io.stcp.Durations.parse(scrapeInterval));
+            }
             Generator.Outcome o = generator.run(addr, load, warmup, countSyscalls ? syscallDuration : duration,
                     serverPid(p), countSyscalls, pinning ? 1 : -1, dir.resolve("load-" + tag + ".log"));
+            if (scraper != null && scraper.scrapes() == 0) {
+                System.out.println("  warning: " + server + " was never scraped: " + scraper.lastError());
+            }
             appendRun(server, load, countSyscalls ? "syscalls" : Integer.toString(round), o);
             return Summary.Run.of(server, load.label(), round, o);
         } catch (IOException e) {
             System.out.println("  warning: " + e.getMessage());
             return Summary.Run.failed(server, load.label(), round);
         } finally {
+            if (scraper != null) {
+                scraper.close();
+            }
             Processes.stop(p);
         }
     }
 
     /** The server's command line; the Netty echo gets the cumulator a Netty user would choose for the load. */
-    private List<String> serverCommand(String server, String addr, Load load) {
+    private List<String> serverCommand(String server, String addr, Load load, int metricsPort) {
         List<String> cmd = new ArrayList<>(List.of(Processes.java()));
         if (server.startsWith("stcp")) {
             if (!stcpJvmOpts.isBlank()) {
@@ -271,7 +288,7 @@ final class CompareCommand implements Callable<Integer> {
             cmd.addAll(List.of("-jar", jarOf(server).toString(), "echo", "--addr", addr));
             String extra = variant(server);
             if (!extra.isBlank() && !extra.startsWith("@")) {
-                cmd.addAll(List.of(extra.trim().split("\\s+")));
+                cmd.addAll(List.of(extra.replace(MetricsScraper.PORT, Integer.toString(metricsPort)).trim().split("\\s+")));
             }
         } else {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", benchJar.toString(), "io.stcp.bench.BenchMain",

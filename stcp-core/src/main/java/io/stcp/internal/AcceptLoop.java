@@ -108,11 +108,13 @@ public final class AcceptLoop {
                         // out of memory even for the line: back off all the same
                     }
                 }
+                JfrEvents.AcceptBackoff backoff = JfrEvents.beginAcceptBackoff();
                 try {
                     sleeper.sleep(delay);
                 } catch (InterruptedException ie) {
                     return;
                 }
+                JfrEvents.endAcceptBackoff(backoff, failures, delay, e);
                 continue;
             }
             failures = 0;

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketException;
 import java.nio.channels.ClosedChannelException;
-import org.slf4j.event.Level;
 
 /** How a connection's loops end: what each failure means ({@link CloseReason}), and closing a sender quietly. */
 public final class Ends {
@@ -87,7 +86,7 @@ public final class Ends {
         try {
             return s.close();
         } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "close").setCause(t).log();
+            Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "close").setCause(t).log();
             return 0;
         }
     }

@@ -34,4 +34,12 @@ final class Log {
         }
         return b;
     }
+
+    /**
+     * A WARN line about {@code connection}, rate-limited per server and event name (see
+     * {@link ExitLog#warn}): {@code conn.hook.failed}, {@code conn.sender.failed} and the like.
+     */
+    static LoggingEventBuilder connWarn(String event, RealConnection connection) {
+        return connection.context().exitLog().warn(event, connection);
+    }
 }

@@ -72,8 +72,10 @@ public final class RealConnection implements Connection {
 
     private final ReentrantLock writeLock = new ReentrantLock();
     private volatile long writeTimeoutNanos;
+    /** nanoTime when the connection was made. */
+    private final long openedNanos = System.nanoTime();
     /** nanoTime when the last write completed (or the connection was made); read by write-idle tasks. */
-    volatile long lastWriteNanos = System.nanoTime();
+    volatile long lastWriteNanos = openedNanos;
     private long bytesWritten; // guarded by writeLock; read racily for stats (opaque)
 
     private final ConnectionClose closing = new ConnectionClose(this);
@@ -156,7 +158,7 @@ public final class RealConnection implements Connection {
             } catch (IOException e) {
                 channel.configureBlocking(true);
                 RealConnection c = onSocket(channel, null, null, context);
-                Log.conn(Log.WARN, "conn.transport.fallback", c).addKeyValue("transport", source.name())
+                Log.connWarn("conn.transport.fallback", c).addKeyValue("transport", source.name())
                         .addKeyValue("error", e.toString()).log();
                 return c;
             }
@@ -474,7 +476,11 @@ public final class RealConnection implements Connection {
         } catch (WriteTimeoutException e) {
             WriteTimeoutException timedOut = new WriteTimeoutException("write blocked longer than the write timeout of "
                     + Durations.format(writeTimeout()) + "; connection closed");
+            boolean reported = closeReason() == CloseReason.WRITE_TIMEOUT; // by writeDeadlinePassed, on the JDK transport
             close(CloseReason.WRITE_TIMEOUT, timedOut);
+            if (!reported) {
+                JfrEvents.writeTimeout(this, writeTimeoutNanos);
+            }
             throw timedOut;
         } finally {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
@@ -491,6 +497,11 @@ public final class RealConnection implements Connection {
         return n;
     }
 
+    /** {@link System#nanoTime()} when the connection was made. */
+    long openedNanos() {
+        return openedNanos;
+    }
+
     /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
     long bytesWritten() {
         return (long) BYTES_WRITTEN.getOpaque(this);
@@ -500,6 +511,7 @@ public final class RealConnection implements Connection {
     private void writeDeadlinePassed() {
         close(CloseReason.WRITE_TIMEOUT, new WriteTimeoutException("write blocked longer than the write timeout of "
                 + Durations.format(writeTimeout()) + "; connection closed"));
+        JfrEvents.writeTimeout(this, writeTimeoutNanos);
     }
 
     @Override

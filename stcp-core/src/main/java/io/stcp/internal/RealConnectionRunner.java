@@ -182,7 +182,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         try {
             return s.closeAfterFlush(timeout);
         } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
+            Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
             exit(CloseReason.SHUTDOWN);
             return -1;
         }
@@ -235,6 +235,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             runHooks(startHooks, "start", s);
             Log.conn(Level.DEBUG, "conn.start", connection).log();
+            JfrEvents.connectionStart(connection);
             if (!exitRequested) {
                 Sender loopSender = s;
                 sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
@@ -291,6 +292,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             connection.readerThread(null);
             joinSendThread(sendThread);
             connection.context().exitLog().exit(connection, reason, cause, discarded);
+            JfrEvents.connectionExit(connection, reason, cause, discarded);
             if (s != null) {
                 runHooks(exitHooks, "exit", s);
             }
@@ -434,7 +436,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
                 try {
                     return s.closeAfterFlush(timeout);
                 } catch (Throwable t) {
-                    Log.conn(Level.WARN, "conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush")
+                    Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush")
                             .setCause(t).log();
                 }
             }
@@ -460,7 +462,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 if (nudged) {
-                    Log.conn(Level.WARN, "conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
+                    Log.connWarn("conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
                     break;
                 }
                 t.interrupt();
@@ -482,7 +484,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             try {
                 hook.onEvent(s);
             } catch (Throwable t) {
-                Log.conn(Level.WARN, "conn.hook.failed", connection).addKeyValue("hook", kind).setCause(t).log();
+                Log.connWarn("conn.hook.failed", connection).addKeyValue("hook", kind).setCause(t).log();
             }
         }
     }
@@ -492,7 +494,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         try {
             onExited.run();
         } catch (Throwable t) {
-            Log.conn(Level.WARN, "conn.exit.callback.failed", connection).setCause(t).log();
+            Log.connWarn("conn.exit.callback.failed", connection).setCause(t).log();
         }
     }
 

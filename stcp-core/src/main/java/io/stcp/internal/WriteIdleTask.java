@@ -47,7 +47,7 @@ final class WriteIdleTask implements Sweeper.Task {
         try {
             action.run();
         } catch (Throwable t) {
-            Log.conn(Log.WARN, "conn.idle.action.failed", connection).setCause(t).log();
+            Log.connWarn("conn.idle.action.failed", connection).setCause(t).log();
         } finally {
             running.set(false);
         }

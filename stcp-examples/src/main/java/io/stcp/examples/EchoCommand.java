@@ -14,14 +14,20 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code echo}: an stcp server echoing length-prefixed frames until SIGINT/SIGTERM. */
 @Command(name = "echo", mixinStandardHelpOptions = true,
         description = "Echo 4-byte big-endian length-prefixed frames (max 1 MiB) until SIGINT/SIGTERM.")
 final class EchoCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(EchoCommand.class);
+
+    @Spec
+    CommandSpec spec;
 
     /** The address when neither --addr nor the config file gives one: loopback only, never all interfaces. */
     static final String DEFAULT_ADDRESS = "127.0.0.1:9000";
@@ -111,15 +117,40 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--tls-watch", description = "Reload the TLS files when they change, polling this often, e.g. 10s.")
     Duration tlsWatch;
 
+    @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://HOST:PORT/metrics (0 = any free"
+            + " port, logged as echo.metrics); none when absent.")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-host", defaultValue = "127.0.0.1", description = "The address the metrics endpoint"
+            + " listens on (default: ${DEFAULT-VALUE}, loopback only; 0.0.0.0 for every interface).")
+    String metricsHost;
+
     @Override
     public Integer call() throws Exception {
+        if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--metrics-port: " + metricsPort + " (expected: 0 to 65535)");
+        }
         System.setProperty("io.stcp.transport", transport);
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
         SocketAddress bound = server.localAddress();
         LOG.atInfo().setMessage("echo.listening").addKeyValue("address", bound instanceof InetSocketAddress inet
                 ? inet.getHostString() + ":" + inet.getPort() : "unix:" + bound).log();
-        // SIGINT/SIGTERM: drain (if asked), graceful shutdown, then exit 0
-        server.runUntilSignal(drain, grace);
+        MetricsEndpoint metrics = null;
+        try {
+            if (metricsPort != null) {
+                metrics = MetricsEndpoint.start(server, "echo", metricsHost, metricsPort);
+                LOG.atInfo().setMessage("echo.metrics").addKeyValue("url", "http://" + metrics.address().getHostString()
+                        + ":" + metrics.address().getPort() + MetricsEndpoint.PATH).log();
+            }
+            // SIGINT/SIGTERM: drain (if asked), graceful shutdown, then exit 0
+            server.runUntilSignal(drain, grace);
+        } finally {
+            if (metrics != null) {
+                metrics.close();
+            }
+            server.close(); // no effect after runUntilSignal; stops the server if the endpoint failed
+        }
         LOG.atInfo().setMessage("echo.stopped").addKeyValue("accepted", server.acceptedCount())
                 .addKeyValue("rejected", server.rejectedCount()).addKeyValue("healthChecks", server.healthCheckCount())
                 .log();

@@ -1,0 +1,188 @@
+package io.stcp.micrometer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.stcp.CloseReason;
+import io.stcp.ConnectionReader;
+import io.stcp.QueueSender;
+import io.stcp.ServerStats;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/** The meters after real traffic on a real server, and how snapshots are taken per scrape. */
+class TcpServerMetricsTest {
+
+    @Test
+    void everyCountOfTheServerIsAMeterTaggedWithItsName() throws Exception {
+        ConnectionReader reader = (sender, conn) -> {
+            int length = conn.readInt();
+            if (length < 0) {
+                throw new java.net.ProtocolException("negative length");
+            }
+            sender.put(Echo.frame(conn.readBytes(length)));
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().maxConn(2).build(), reader,
+                QueueSender.options().capacity(16)::build).start();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        new TcpServerMetrics(server, "echo", Tags.of("region", "test")).bindTo(registry);
+        try {
+            try (TestClient a = TestClient.connect(server.address())) {
+                for (int i = 0; i < 10; i++) {
+                    assertThat(a.roundTrip(new byte[100])).hasSize(100);
+                }
+            }
+            try (TestClient bad = TestClient.connect(server.address())) {
+                bad.sendRaw(new byte[] {-1, -1, -1, -1});
+                assertThat(bad.awaitClosedByServer()).isTrue();
+            }
+            Awaitility.await().until(() -> server.connectionCount() == 0);
+            try (TestClient live = TestClient.connect(server.address());
+                 TestClient second = TestClient.connect(server.address())) {
+                assertThat(live.roundTrip(new byte[] {1})).hasSize(1);
+                assertThat(second.roundTrip(new byte[] {2})).hasSize(1);
+                try (TestClient refused = TestClient.connect(server.address())) {
+                    assertThat(refused.awaitClosedByServer()).isTrue(); // maxConn 2
+                }
+                assertThat(gauge(registry, "stcp.connections.active")).isEqualTo(2);
+                assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(4);
+                assertThat(counter(registry, "stcp.connections.rejected", "reason", "maxConn")).isEqualTo(1);
+                assertThat(counter(registry, "stcp.connections.closed", "reason", "PEER_CLOSED")).isEqualTo(1);
+                assertThat(counter(registry, "stcp.connections.closed", "reason", "PROTOCOL_ERROR")).isEqualTo(1);
+                assertThat(counter(registry, "stcp.connections.closed", "reason", "WRITE_TIMEOUT")).isZero();
+                assertThat(counter(registry, "stcp.received.messages")).isEqualTo(12);
+                assertThat(counter(registry, "stcp.sent.messages")).isEqualTo(12);
+                assertThat(counter(registry, "stcp.received.bytes")).isEqualTo(10 * 104 + 4 + 2 * 5);
+                assertThat(counter(registry, "stcp.sent.bytes")).isEqualTo(10 * 104 + 2 * 5);
+                assertThat(counter(registry, "stcp.accept.errors")).isZero();
+                assertThat(gauge(registry, "stcp.queue.messages")).isZero();
+                assertThat(gauge(registry, "stcp.queue.bytes")).isZero();
+                for (String zero : new String[] {"conflated", "dropped", "discarded", "rejected"}) {
+                    assertThat(counter(registry, "stcp.queue." + zero)).as(zero).isZero();
+                }
+            }
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(registry.getMeters()).allSatisfy(m -> {
+            assertThat(m.getId().getName()).startsWith("stcp.");
+            assertThat(m.getId().getTag("server")).isEqualTo("echo");
+            assertThat(m.getId().getTag("region")).isEqualTo("test");
+        });
+        assertThat(registry.find("stcp.connections.closed").meters()).hasSize(CloseReason.values().length);
+        assertThat(registry.get("stcp.received.bytes").meter().getId().getBaseUnit()).isEqualTo("bytes");
+    }
+
+    @Test
+    void aPrometheusScrapeTakesOneSnapshotAndShowsTheConventionalNames() {
+        AtomicInteger snapshots = new AtomicInteger();
+        Supplier<ServerStats> source = () -> {
+            snapshots.incrementAndGet();
+            return stats(7, 1234, Map.of("maxConn", 2L));
+        };
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        new TcpServerMetrics(source, "gw", Tags.empty(), System::nanoTime).bindTo(registry);
+
+        int before = snapshots.get();
+        String text = registry.scrape();
+        assertThat(snapshots.get() - before).as("snapshots per scrape").isEqualTo(1);
+        registry.scrape();
+        assertThat(snapshots.get() - before).as("the next scrape takes a new one").isEqualTo(2);
+
+        assertThat(text).contains("stcp_connections_active{server=\"gw\"} 3")
+                .contains("stcp_connections_accepted_total{server=\"gw\"} 7")
+                .contains("stcp_connections_rejected_total{reason=\"maxConn\",server=\"gw\"} 2")
+                .contains("stcp_connections_closed_total{reason=\"SLOW_CONSUMER\",server=\"gw\"} 0")
+                .contains("stcp_received_bytes_total{server=\"gw\"} 1234")
+                .contains("stcp_sent_bytes_total{server=\"gw\"}")
+                .contains("stcp_received_messages_total{server=\"gw\"}")
+                .contains("stcp_sent_messages_total{server=\"gw\"}")
+                .contains("stcp_queue_messages{server=\"gw\"}")
+                .contains("stcp_queue_bytes{server=\"gw\"}")
+                .contains("stcp_accept_errors_total{server=\"gw\"}")
+                .contains("stcp_queue_conflated_total{server=\"gw\"}")
+                .contains("stcp_queue_dropped_total{server=\"gw\"}")
+                .contains("stcp_queue_discarded_total{server=\"gw\"}")
+                .contains("stcp_queue_rejected_total{server=\"gw\"}");
+    }
+
+    @Test
+    void aCounterNeverGoesBackEvenIfASnapshotMissedAConnectionEndingMeanwhile() {
+        AtomicReference<ServerStats> next = new AtomicReference<>(stats(5, 1000, Map.of()));
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        new TcpServerMetrics(next::get, "s", Tags.empty(), System::nanoTime).bindTo(registry);
+        assertThat(counter(registry, "stcp.received.bytes")).isEqualTo(1000);
+        next.set(stats(5, 900, Map.of()));
+        assertThat(counter(registry, "stcp.received.bytes")).isEqualTo(1000);
+        next.set(stats(6, 1100, Map.of()));
+        assertThat(counter(registry, "stcp.received.bytes")).isEqualTo(1100);
+        assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(6);
+    }
+
+    @Test
+    void aRejectReasonThatAppearsLaterGetsItsOwnSeriesInEveryRegistry() {
+        AtomicReference<ServerStats> next = new AtomicReference<>(stats(1, 0, Map.of()));
+        SimpleMeterRegistry first = new SimpleMeterRegistry();
+        SimpleMeterRegistry second = new SimpleMeterRegistry();
+        TcpServerMetrics metrics = new TcpServerMetrics(next::get, "s", Tags.empty(), System::nanoTime);
+        metrics.bindTo(first);
+        metrics.bindTo(second);
+        assertThat(first.find("stcp.connections.rejected").tag("reason", "perIp").meters()).isEmpty();
+
+        next.set(stats(1, 0, Map.of("perIp", 3L)));
+        counter(first, "stcp.connections.accepted"); // a scrape: the snapshot shows the new reason
+        counter(first, "stcp.connections.accepted"); // the next one
+        for (MeterRegistry r : new MeterRegistry[] {first, second}) {
+            assertThat(counter(r, "stcp.connections.rejected", "reason", "perIp")).isEqualTo(3);
+            assertThat(counter(r, "stcp.connections.rejected", "reason", "maxConn")).isZero();
+        }
+    }
+
+    @Test
+    void aMeterReadOnItsOwnAfterASecondGetsAFreshSnapshot() {
+        AtomicLong now = new AtomicLong();
+        AtomicReference<ServerStats> next = new AtomicReference<>(stats(1, 10, Map.of()));
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        new TcpServerMetrics(next::get, "s", Tags.empty(), now::get).bindTo(registry);
+        assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(1);
+        next.set(stats(2, 20, Map.of()));
+        assertThat(counter(registry, "stcp.received.bytes")).as("same scrape, same snapshot").isEqualTo(10);
+        next.set(stats(3, 77, Map.of()));
+        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(1001));
+        assertThat(counter(registry, "stcp.received.messages")).as("first read of this meter, but too old")
+                .isEqualTo(30);
+    }
+
+    @Test
+    void theServerNameMustNotBeBlank() {
+        assertThatThrownBy(() -> new TcpServerMetrics(() -> stats(0, 0, Map.of()), " ", Tags.empty(), System::nanoTime))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("name");
+    }
+
+    /** Stats with 3 live connections, the given totals and 10 messages in per accepted connection; else 0. */
+    private static ServerStats stats(long accepted, long bytesIn, Map<String, Long> rejected) {
+        return new ServerStats(3, accepted, rejected, Map.of(), 0, bytesIn, 0, 10 * accepted, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    private static double counter(MeterRegistry registry, String name, String... tags) {
+        return registry.get(name).tags(tags).functionCounter().count();
+    }
+
+    private static double gauge(MeterRegistry registry, String name) {
+        return registry.get(name).gauge().value();
+    }
+}
