@@ -1,11 +1,11 @@
 package io.stcp.examples.readme;
 
 import io.stcp.BasicMetaInfo;
+import io.stcp.ConnectionReader;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
 import io.stcp.TlsConfig;
-import io.stcp.examples.EchoServer;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -13,7 +13,7 @@ import java.time.Duration;
 public final class TlsServer {
     private TlsServer() {}
 
-    public static void main(String[] args) throws Exception {
+    static void plain(ConnectionReader reader) throws Exception {
         // snippet:start tls-server
         TlsConfig tls = TlsConfig.fromPem(Path.of("cert.pem"), Path.of("key.pem")); // read and checked now
         ServerConfig config = ServerConfig.builder()
@@ -21,12 +21,12 @@ public final class TlsServer {
                 .firstFrameTimeout(Duration.ofSeconds(10)) // bounds the handshake too
                 .tls(tls)
                 .build();
-        TcpServer server = TcpServer.create(config, EchoServer.READER, SenderFactory.queue(1024)).start();
+        TcpServer server = TcpServer.create(config, reader, SenderFactory.queue(1024)).start();
         // snippet:end
         server.close();
     }
 
-    static void mutual() throws Exception {
+    static void mutual(ConnectionReader reader) throws Exception {
         // snippet:start tls-mutual
         TlsConfig tls = TlsConfig.builder()
                 .pem(Path.of("cert.pem"), Path.of("key.pem"))
@@ -36,7 +36,7 @@ public final class TlsServer {
                 .watch(Duration.ofSeconds(30))                // reload when the PEM files change
                 .build();
         TcpServer server = TcpServer.create(ServerConfig.builder().address(":9443").tls(tls).build(),
-                        EchoServer.READER, SenderFactory.queue(1024))
+                        reader, SenderFactory.queue(1024))
                 .onConnectionStart(sender -> sender.connection().tls().ifPresent(session -> {
                     String client = session.peerCertificates().get(0).getSubjectX500Principal().getName();
                     sender.metaInfo(new BasicMetaInfo(sender.connection().metaInfo().remoteAddress() + " " + client));
