@@ -8,6 +8,7 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One TCP connection as the reader and sender see it: buffered blocking reads with timeouts,
@@ -87,7 +88,7 @@ public interface Connection {
     }
 
     /** The local address, or {@code null} if unknown. */
-    SocketAddress localAddress();
+    @Nullable SocketAddress localAddress();
 
     /**
      * The raw channel, for socket options and anything stcp does not wrap. Reading from it
@@ -103,10 +104,10 @@ public interface Connection {
     void metaInfo(MetaInfo metaInfo);
 
     /** The value stored under {@code key}, or {@code null}. Any thread. */
-    <T> T attribute(AttributeKey<T> key);
+    <T> @Nullable T attribute(AttributeKey<T> key);
 
     /** Stores {@code value} under {@code key}; {@code null} removes it. Any thread. */
-    <T> void attribute(AttributeKey<T> key, T value);
+    <T> void attribute(AttributeKey<T> key, @Nullable T value);
 
     /**
      * The value stored under {@code key}, storing {@code initial}'s value first if there is none

@@ -2,6 +2,7 @@ package io.stcp;
 
 import io.stcp.internal.RealConnectionRunner;
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one connection (Go: {@code ConnHandler} / {@code NewConnRunner}): a reader thread that calls
@@ -65,7 +66,7 @@ public interface ConnectionRunner {
     void exit();
 
     /** The sender, or {@code null} while a server's sender factory has not made it yet. */
-    Sender sender();
+    @Nullable Sender sender();
 
     /** The connection. */
     Connection connection();

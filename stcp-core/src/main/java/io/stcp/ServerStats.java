@@ -27,6 +27,11 @@ import java.util.Map;
  * @param dropped messages dropped by {@link OverflowPolicy#DROP_OLDEST}
  * @param discarded accepted messages that were never written (closed, reset, slow consumer)
  * @param rejectedPuts puts refused because a queue was full
+ * @param tlsHandshakes TLS handshakes completed; 0 without TLS. Counted by the server's
+ *                      {@link TlsConfig} ({@link TlsConfig#handshakes()}): servers that share one
+ *                      config share its counts
+ * @param tlsHandshakeFailures TLS handshakes that failed (bad certificate, no common protocol,
+ *                      plain text on the TLS port, too slow); 0 without TLS
  */
 public record ServerStats(
         int connections,
@@ -43,7 +48,9 @@ public record ServerStats(
         long conflated,
         long dropped,
         long discarded,
-        long rejectedPuts) {
+        long rejectedPuts,
+        long tlsHandshakes,
+        long tlsHandshakeFailures) {
 
     /** Copies the maps: a snapshot does not change. */
     public ServerStats {

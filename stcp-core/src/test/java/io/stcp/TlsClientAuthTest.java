@@ -64,6 +64,8 @@ class TlsClientAuthTest {
             assertThat(opensslEchoes(server, certs.untrustedClientCert, certs.untrustedClientKey)).isFalse();
             Awaitility.await().until(() -> tls.handshakeFailures() == 3);
             assertThat(tls.handshakes()).isZero();
+            assertThat(server.stats().tlsHandshakeFailures()).isEqualTo(3); // the server's snapshot shows them too
+            assertThat(server.stats().tlsHandshakes()).isZero();
         } finally {
             Echo.stop(server);
         }

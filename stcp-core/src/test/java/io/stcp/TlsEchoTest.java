@@ -36,6 +36,7 @@ class TlsEchoTest {
             assertThat(info.serverName()).isEqualTo("localhost");
             assertThat(info.peerCertificates()).isEmpty();
             assertThat(info.applicationProtocol()).isNull();
+            assertThat(server.stats().tlsHandshakes()).isEqualTo(1);
         } finally {
             Echo.stop(server);
         }

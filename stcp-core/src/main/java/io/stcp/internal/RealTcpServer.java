@@ -466,7 +466,8 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public ServerStats stats() {
         AcceptLoop loop = acceptLoop;
-        return stats.snapshot(live.get(), accepted.get(), loop == null ? 0 : loop.errors(), connections.values());
+        return stats.snapshot(live.get(), accepted.get(), loop == null ? 0 : loop.errors(), connections.values(),
+                config.tls());
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A server's counters behind {@link ServerStats}. Events of the server itself (rejects, accept
@@ -55,7 +56,8 @@ final class StatsCounters {
         }
     }
 
-    ServerStats snapshot(int connections, long accepted, long acceptErrors, Iterable<RealConnectionRunner> live) {
+    ServerStats snapshot(int connections, long accepted, long acceptErrors, Iterable<RealConnectionRunner> live,
+                         io.stcp.@Nullable TlsConfig tls) {
         long in = bytesIn.sum();
         long out = bytesOut.sum();
         long calls = messagesIn.sum();
@@ -87,6 +89,7 @@ final class StatsCounters {
         Map<CloseReason, Long> ends = new EnumMap<>(CloseReason.class);
         closed.forEach((reason, n) -> ends.put(reason, n.sum()));
         return new ServerStats(connections, accepted, rejects, ends, acceptErrors, in, out, calls, written,
-                queued, queuedBytes, conf, drop, disc, rej);
+                queued, queuedBytes, conf, drop, disc, rej, tls == null ? 0 : tls.handshakes(),
+                tls == null ? 0 : tls.handshakeFailures());
     }
 }

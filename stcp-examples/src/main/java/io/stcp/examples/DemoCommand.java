@@ -6,6 +6,7 @@ import io.stcp.loadgen.LoadGenerator;
 import io.stcp.loadgen.LoadOptions;
 import io.stcp.loadgen.LoadResult;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -36,27 +37,36 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TcpServer server = EchoServer.create(ServerConfig.builder().address("127.0.0.1:0").build(), 1024).start();
         try {
-            System.out.printf("stcp demo: echo server on %s, %d-byte frames, %s per load (+%s warm-up)%n%n",
+            System.out.printf("stcp demo: echo server on %s, %d-byte frames, %s per load (+%s warm-up)%n",
                     server.address(), frameSize, io.stcp.Durations.format(duration), io.stcp.Durations.format(warmup));
-            System.out.printf("%-12s %12s %10s %10s %10s %10s %8s%n", "load", "msgs/s", "p50 µs", "p90 µs",
-                    "p99 µs", "p999 µs", "errors");
+            List<String> rows = new ArrayList<>();
             int failures = 0;
             for (String load : loads) {
                 String[] parts = load.trim().split("x");
+                int connections = Integer.parseInt(parts[0]);
+                int inFlight = Integer.parseInt(parts[1]);
+                System.out.printf("running %d x %d: %d connections, each with %d frame%s in flight ...%n",
+                        connections, inFlight, connections, inFlight, inFlight == 1 ? "" : "s");
                 LoadOptions options = LoadOptions.builder()
                         .host("127.0.0.1").port(server.address().getPort())
-                        .connections(Integer.parseInt(parts[0])).inFlight(Integer.parseInt(parts[1]))
+                        .connections(connections).inFlight(inFlight)
                         .payloadSize(frameSize - 4).duration(duration).warmup(warmup)
                         .build();
                 LoadResult r = LoadGenerator.run(options, null);
-                System.out.printf("%-12s %,12.0f %10d %10d %10d %10d %8d%n", parts[0] + " x " + parts[1],
-                        r.messagesPerSecond(), r.p50Micros(), r.p90Micros(), r.p99Micros(), r.p999Micros(), r.errors());
+                rows.add(String.format("%-12s %,12.0f %10d %10d %10d %10d %8d", connections + " x " + inFlight,
+                        r.messagesPerSecond(), r.p50Micros(), r.p90Micros(), r.p99Micros(), r.p999Micros(), r.errors()));
                 failures += r.errors() > 0 || r.messages() == 0 ? 1 : 0;
             }
             // The load tool has closed its connections; a graceful shutdown waits until the server
             // has seen every one of them end, so the counts below are final.
             boolean drained = server.shutdown(Duration.ofSeconds(5));
-            System.out.printf("%nserver: %d connections accepted, %d rejected, %d live after shutdown (%s)%n",
+            // The result comes last, after anything the server logged while it stopped.
+            System.out.printf("%nResult (load = connections x frames in flight per connection; latency is the"
+                    + " round trip of one frame):%n");
+            System.out.printf("%-12s %12s %10s %10s %10s %10s %8s%n", "load", "msgs/s", "p50 µs", "p90 µs",
+                    "p99 µs", "p999 µs", "errors");
+            rows.forEach(System.out::println);
+            System.out.printf("server: %d connections accepted, %d rejected, %d live after shutdown (%s)%n",
                     server.acceptedCount(), server.rejectedCount(), server.connectionCount(),
                     drained ? "clean" : "some closed by force");
             return failures == 0 ? 0 : 1;

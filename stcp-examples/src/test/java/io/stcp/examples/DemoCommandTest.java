@@ -25,7 +25,7 @@ class DemoCommandTest {
             assertThat(p.exitValue()).as(out).isZero();
             assertThat(out).containsPattern("20 x 1 +[\\d,]+ +\\d+ +\\d+ +\\d+ +\\d+ +0\\n")
                     .containsPattern("20 x 4 +[\\d,]+ +\\d+ +\\d+ +\\d+ +\\d+ +0\\n")
-                    .contains("server: 40 connections accepted, 0 rejected, 0 live after shutdown (clean)");
+                    .endsWith("server: 40 connections accepted, 0 rejected, 0 live after shutdown (clean)"); // the last line
         } finally {
             p.destroyForcibly();
         }

@@ -48,6 +48,7 @@ import java.util.function.ToLongFunction;
  *   <tr><td>{@code stcp.queue.dropped}</td><td>counter</td><td>messages dropped by {@code DROP_OLDEST}</td></tr>
  *   <tr><td>{@code stcp.queue.discarded}</td><td>counter</td><td>accepted messages never written (closed, reset, slow consumer)</td></tr>
  *   <tr><td>{@code stcp.queue.rejected}</td><td>counter</td><td>puts refused because a queue was full</td></tr>
+ *   <tr><td>{@code stcp.tls.handshakes}</td><td>counter, tag {@code result} ({@code ok}, {@code failed})</td><td>TLS handshakes (0 without TLS)</td></tr>
  * </table>
  *
  * <p>Totals are {@link FunctionCounter}s read from the snapshot, state is {@link Gauge}s. Sizes are
@@ -126,6 +127,10 @@ public final class TcpServerMetrics implements MeterBinder {
                 null, Tags.empty(), ServerStats::discarded);
         counter("stcp.queue.rejected", "Puts refused because a send queue was full", null, Tags.empty(),
                 ServerStats::rejectedPuts);
+        counter("stcp.tls.handshakes", "TLS handshakes, by result", null, Tags.of("result", "ok"),
+                ServerStats::tlsHandshakes);
+        counter("stcp.tls.handshakes", "TLS handshakes, by result", null, Tags.of("result", "failed"),
+                ServerStats::tlsHandshakeFailures);
         rejectReason(MAX_CONN);
     }
 

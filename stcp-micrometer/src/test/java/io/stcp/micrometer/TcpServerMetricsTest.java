@@ -117,7 +117,9 @@ class TcpServerMetricsTest {
                 .contains("stcp_queue_conflated_total{server=\"gw\"}")
                 .contains("stcp_queue_dropped_total{server=\"gw\"}")
                 .contains("stcp_queue_discarded_total{server=\"gw\"}")
-                .contains("stcp_queue_rejected_total{server=\"gw\"}");
+                .contains("stcp_queue_rejected_total{server=\"gw\"}")
+                .contains("stcp_tls_handshakes_total{result=\"ok\",server=\"gw\"} 0")
+                .contains("stcp_tls_handshakes_total{result=\"failed\",server=\"gw\"} 0");
     }
 
     @Test
@@ -175,7 +177,7 @@ class TcpServerMetricsTest {
 
     /** Stats with 3 live connections, the given totals and 10 messages in per accepted connection; else 0. */
     private static ServerStats stats(long accepted, long bytesIn, Map<String, Long> rejected) {
-        return new ServerStats(3, accepted, rejected, Map.of(), 0, bytesIn, 0, 10 * accepted, 0, 0, 0, 0, 0, 0, 0);
+        return new ServerStats(3, accepted, rejected, Map.of(), 0, bytesIn, 0, 10 * accepted, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     private static double counter(MeterRegistry registry, String name, String... tags) {
