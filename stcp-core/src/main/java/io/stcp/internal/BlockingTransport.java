@@ -91,7 +91,7 @@ final class BlockingTransport implements Transport, Sweeper.Task {
         int end = off + len;
         try {
             while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
-                channel.write(srcs, off, end - off);
+                Transport.writeSome(channel, srcs, off, end);
             }
         } catch (IOException e) {
             if (writeTimedOut) {

@@ -36,7 +36,8 @@ import java.util.Objects;
  * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
  *
  * <p><b>Memory follows bytes received.</b> {@link #readBytes(int)} of more than a buffer starts
- * with what has arrived and doubles as more arrives; growth beyond the first buffer reserves from
+ * with what has arrived and grows fourfold as more arrives (so a frame costs few reads and copies,
+ * and at most four times the bytes received); growth beyond the first buffer reserves from
  * the server's {@link InboundBudget}, so an announced length costs nothing until its bytes come.
  *
  * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
@@ -154,7 +155,7 @@ final class ConnectionInput {
     /**
      * Reads {@code n} bytes into a new array that grows as they arrive: a small {@code n} is
      * allocated at once; a larger one starts, once some bytes are there, at what is buffered (at
-     * least {@value #MIN_GROWING} bytes) and doubles as more arrives, never past {@code n}. Growth
+     * least {@value #MIN_GROWING} bytes) and grows fourfold as more arrives, never past {@code n}. Growth
      * beyond the first buffer's worth reserves from the inbound budget until the array is returned.
      */
     byte[] readBytes(int n) throws IOException {
@@ -175,7 +176,7 @@ final class ConnectionInput {
             int done = 0;
             while (done < n) {
                 if (done == b.length) {
-                    int grown = (int) Math.min(n, 2L * b.length);
+                    int grown = (int) Math.min(n, 4L * b.length);
                     if (budget != null && grown > BUFFER_SIZE) {
                         long more = grown - Math.max(b.length, BUFFER_SIZE);
                         if (reserved + more > budget.limitBytes()) {

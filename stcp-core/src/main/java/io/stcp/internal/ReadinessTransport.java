@@ -70,7 +70,7 @@ final class ReadinessTransport implements Transport {
         int end = off + len;
         while (true) {
             readiness.clearWritable();
-            long n = channel.write(srcs, off, end - off);
+            long n = Transport.writeSome(channel, srcs, off, end);
             if ((off = Transport.firstRemaining(srcs, off, end)) == end) {
                 return;
             }

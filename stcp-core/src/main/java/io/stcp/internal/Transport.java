@@ -76,6 +76,43 @@ public interface Transport {
     /** A short name for logs: {@code jdk}, {@code epoll}, ... */
     String name();
 
+    /**
+     * The most bytes one write call offers the socket. The JDK copies every heap buffer it is
+     * given into a temporary direct buffer, all of it, before the system call; offering megabytes
+     * to a socket that takes a fraction would copy the rest again on every retry.
+     */
+    int MAX_BYTES_PER_WRITE = 256 * 1024;
+
+    /**
+     * One gathering write of {@code srcs[off .. end)} through {@code channel}, offering at most
+     * {@link #MAX_BYTES_PER_WRITE} bytes (the buffer that crosses the cap is offered in part).
+     *
+     * @return the bytes written, as {@link java.nio.channels.GatheringByteChannel#write} says
+     */
+    static long writeSome(java.nio.channels.GatheringByteChannel channel, ByteBuffer[] srcs, int off, int end)
+            throws IOException {
+        long offered = 0;
+        int last = off;
+        while (last < end) {
+            offered += srcs[last].remaining();
+            if (offered >= MAX_BYTES_PER_WRITE) {
+                break;
+            }
+            last++;
+        }
+        if (last == end || offered == MAX_BYTES_PER_WRITE) {
+            return channel.write(srcs, off, Math.min(end, last + 1) - off);
+        }
+        ByteBuffer crossing = srcs[last];
+        int limit = crossing.limit();
+        crossing.limit(limit - (int) (offered - MAX_BYTES_PER_WRITE));
+        try {
+            return channel.write(srcs, off, last + 1 - off);
+        } finally {
+            crossing.limit(limit);
+        }
+    }
+
     /** The first buffer of {@code srcs[first .. end)} with bytes left, or {@code end}. */
     static int firstRemaining(ByteBuffer[] srcs, int first, int end) {
         while (first < end && !srcs[first].hasRemaining()) {

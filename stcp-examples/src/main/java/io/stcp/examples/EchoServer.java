@@ -29,21 +29,24 @@ public final class EchoServer {
             throw new FrameTooLongException("frame length " + Integer.toUnsignedString(length) + " exceeds the limit of "
                     + MAX_FRAME + " bytes");
         }
-        byte[] frame;
         if (length <= SMALL) {
-            frame = new byte[4 + length];
+            byte[] frame = new byte[4 + length];
             conn.readFully(frame, 4, length);
+            header(frame, length);
+            sender.put(frame);
         } else {
             byte[] body = conn.readBytes(length); // grows as the body arrives
-            frame = new byte[4 + length];
-            System.arraycopy(body, 0, frame, 4, length);
+            sender.putParts(header(new byte[4], length), body); // header and body written back to back, no copy
         }
-        frame[0] = (byte) (length >>> 24);
-        frame[1] = (byte) (length >>> 16);
-        frame[2] = (byte) (length >>> 8);
-        frame[3] = (byte) length;
-        sender.put(frame);
     };
+
+    private static byte[] header(byte[] b, int length) {
+        b[0] = (byte) (length >>> 24);
+        b[1] = (byte) (length >>> 16);
+        b[2] = (byte) (length >>> 8);
+        b[3] = (byte) length;
+        return b;
+    }
 
     /**
      * An echo server (not started) whose senders queue at most {@code queueCapacity} frames and
