@@ -87,6 +87,7 @@ public final class RealTcpServer implements TcpServer {
     private volatile boolean closed;
     /** Set by close() and shutdown() before they walk the connections; not by drain(), which leaves them be. */
     private volatile boolean endingConnections;
+    private final AtomicBoolean terminating = new AtomicBoolean(); // set once, by the one that ends the server
     private volatile boolean acceptEnded;
     private volatile AcceptException acceptFailure;
 
@@ -421,12 +422,16 @@ public final class RealTcpServer implements TcpServer {
     }
 
     private void maybeTerminate() {
-        if (closed && acceptEnded && live.get() == 0 && !termination.isDone()) {
+        if (closed && acceptEnded && live.get() == 0 && terminating.compareAndSet(false, true)) {
             AcceptException failure = acceptFailure;
-            if (failure == null ? termination.complete(null) : termination.completeExceptionally(failure)) {
-                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", HostPort.format(localAddress))
-                        .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejections.total())
-                        .addKeyValue("acceptFailed", failure != null).log();
+            // logged before the termination completes: whoever waits for it sees the line first
+            Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", HostPort.format(localAddress))
+                    .addKeyValue("accepted", accepted.get()).addKeyValue("rejected", rejections.total())
+                    .addKeyValue("acceptFailed", failure != null).log();
+            if (failure == null) {
+                termination.complete(null);
+            } else {
+                termination.completeExceptionally(failure);
             }
         }
     }

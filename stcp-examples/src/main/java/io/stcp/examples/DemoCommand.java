@@ -38,7 +38,8 @@ final class DemoCommand implements Callable<Integer> {
         TcpServer server = EchoServer.create(ServerConfig.builder().address("127.0.0.1:0").build(), 1024).start();
         try {
             System.out.printf("stcp demo: echo server on %s, %d-byte frames, %s per load (+%s warm-up)%n",
-                    server.address(), frameSize, io.stcp.Durations.format(duration), io.stcp.Durations.format(warmup));
+                    server.address().getHostString() + ":" + server.address().getPort(), frameSize,
+                    io.stcp.Durations.format(duration), io.stcp.Durations.format(warmup));
             List<String> rows = new ArrayList<>();
             int failures = 0;
             for (String load : loads) {
