@@ -81,6 +81,8 @@ class TcpClientUnixSocketTest {
         assertThat(c.remoteAddress()).isEqualTo(UnixDomainSocketAddress.of(path));
         assertThat(c.remoteAddressText()).isEqualTo("unix:" + path);
         assertThat(c.tls()).isEmpty();
+        assertThat(((io.stcp.internal.RealConnection) c).transportName()).as("the JVM's transport, epoll included")
+                .isEqualTo(io.stcp.internal.Transports.name());
 
         Echo.stop(first); // removes the socket file: attempts fail until the server is back
         servers.remove(first);
