@@ -28,8 +28,8 @@ import org.jspecify.annotations.Nullable;
  *                          absolute), dialled the same way on every attempt. Required.
  * @param connectTimeout    how long one connect attempt may take. Default 10s; 0 = no limit of
  *                          stcp's own (the operating system's, about two minutes on Linux). A
- *                          {@code unix:} connect never waits: it succeeds or fails at once (a
- *                          full backlog too), and the back-off paces the next attempt.
+ *                          {@code unix:} connect does not wait on Linux: it succeeds or fails at
+ *                          once (a full backlog too), and the back-off paces the next attempt.
  * @param localAddress      the local address to bind before connecting, or null (the default)
  *                          for any address and an ephemeral port. TCP only: set with a
  *                          {@code unix:} address, it is refused.
