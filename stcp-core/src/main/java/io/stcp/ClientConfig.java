@@ -1,6 +1,7 @@
 package io.stcp;
 
 import io.stcp.internal.HostPort;
+import io.stcp.internal.RealTlsConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
@@ -22,15 +23,21 @@ import org.jspecify.annotations.Nullable;
  *                          {@code "[::1]:9000"}; an empty host ({@code ":9000"}) is the loopback
  *                          address. The host is resolved again on every attempt (the JVM's DNS
  *                          cache, {@code networkaddress.cache.ttl}, still applies), and the first
- *                          address it resolves to is dialled. Required.
+ *                          address it resolves to is dialled. Or a Unix domain socket,
+ *                          {@code "unix:/run/app.sock"} (relative to the working directory unless
+ *                          absolute), dialled the same way on every attempt. Required.
  * @param connectTimeout    how long one connect attempt may take. Default 10s; 0 = no limit of
- *                          stcp's own (the operating system's, about two minutes on Linux).
+ *                          stcp's own (the operating system's, about two minutes on Linux). A
+ *                          {@code unix:} connect does not wait on Linux: it succeeds or fails at
+ *                          once (a full backlog too), and the back-off paces the next attempt.
  * @param localAddress      the local address to bind before connecting, or null (the default)
- *                          for any address and an ephemeral port.
+ *                          for any address and an ephemeral port. TCP only: set with a
+ *                          {@code unix:} address, it is refused.
  * @param writeTimeout      as {@link ServerConfig#writeTimeout()}. Default 5s; 0 = none.
  * @param readIdleTimeout   as {@link ServerConfig#readIdleTimeout()}: a connection that receives
  *                          nothing for this long ends (and the client reconnects). Default 0: none.
- * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true.
+ * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true; no effect on a
+ *                          {@code unix:} address.
  * @param reconnectDelay    the first back-off wait. Default 100ms; must be positive.
  * @param reconnectMultiplier the factor between consecutive waits. Default 2.0; at least 1.0
  *                          (1.0 = always the same wait).
@@ -46,6 +53,12 @@ import org.jspecify.annotations.Nullable;
  * @param offlineMaxBytes   bytes the client keeps while it is not connected, when
  *                          {@code offlineCapacity} is not 0. Default 4 MiB; 0 = no byte limit
  *                          (then only the message count bounds it).
+ * @param tls               TLS on every connection, or null (the default) for none: a config from
+ *                          {@link TlsConfig#clientBuilder()}. Each connection handshakes on its
+ *                          reader thread before the sender factory and the connect hook run, and
+ *                          the reader reads decrypted bytes; a failed handshake is a failed
+ *                          attempt. With a {@code unix:} address it must name the server
+ *                          ({@link TlsConfig.Builder#serverName}): there is no host to check.
  */
 public record ClientConfig(
         String address,
@@ -60,7 +73,8 @@ public record ClientConfig(
         double reconnectJitter,
         int maxAttempts,
         int offlineCapacity,
-        long offlineMaxBytes) {
+        long offlineMaxBytes,
+        @Nullable TlsConfig tls) {
 
     /** Default connect timeout. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
@@ -86,8 +100,20 @@ public record ClientConfig(
         connectTimeout = connectTimeout.isNegative() ? Duration.ZERO : connectTimeout;
         writeTimeout = writeTimeout.isNegative() ? Duration.ZERO : writeTimeout;
         readIdleTimeout = readIdleTimeout.isNegative() ? Duration.ZERO : readIdleTimeout;
-        if (HostPort.parse(address).port() == 0) {
+        boolean unix = HostPort.isUnix(address);
+        if (unix) {
+            HostPort.unixPath(address); // throws IllegalArgumentException naming the address
+            if (localAddress != null) {
+                throw new IllegalArgumentException("localAddress: " + HostPort.format(localAddress) + " with the address \""
+                        + address + "\" (expected: null; a local address is bound for TCP only)");
+            }
+        } else if (HostPort.parse(address).port() == 0) {
             throw new IllegalArgumentException("address: \"" + address + "\" (expected: a port to connect to, not 0)");
+        }
+        RealTlsConfig clientTls = RealTlsConfig.forClient(tls); // throws IllegalArgumentException naming tls
+        if (unix && clientTls != null && clientTls.serverName() == null) {
+            throw new IllegalArgumentException("tls: no serverName with the address \"" + address
+                    + "\" (expected: TlsConfig.clientBuilder().serverName(...), the name the server's certificate is for)");
         }
         if (reconnectDelay.isNegative() || reconnectDelay.isZero()) {
             throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay) + " (expected: > 0)");
@@ -132,7 +158,8 @@ public record ClientConfig(
                 .reconnectMaxDelay(reconnectMaxDelay)
                 .reconnectJitter(reconnectJitter)
                 .maxAttempts(maxAttempts)
-                .offlineQueue(offlineCapacity, offlineMaxBytes);
+                .offlineQueue(offlineCapacity, offlineMaxBytes)
+                .tls(tls);
     }
 
     /** Mutable builder for {@link ClientConfig}; not thread-safe. */
@@ -150,6 +177,7 @@ public record ClientConfig(
         private int maxAttempts;
         private int offlineCapacity;
         private long offlineMaxBytes = DEFAULT_OFFLINE_MAX_BYTES;
+        private @Nullable TlsConfig tls;
 
         private Builder(String address) {
             this.address = address;
@@ -231,11 +259,17 @@ public record ClientConfig(
             return this;
         }
 
+        /** See {@link ClientConfig#tls()}; null for plain TCP. */
+        public Builder tls(@Nullable TlsConfig tls) {
+            this.tls = tls;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ClientConfig build() {
             return new ClientConfig(address, connectTimeout, localAddress, writeTimeout, readIdleTimeout, tcpNoDelay,
                     reconnectDelay, reconnectMultiplier, reconnectMaxDelay, reconnectJitter, maxAttempts,
-                    offlineCapacity, offlineMaxBytes);
+                    offlineCapacity, offlineMaxBytes, tls);
         }
     }
 }

@@ -140,7 +140,7 @@ public record ServerConfig(
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
         }
         HostPort.checkListenAddress(address); // throws IllegalArgumentException naming the address
-        io.stcp.internal.RealTlsConfig.of(tls); // throws IllegalArgumentException unless built by TlsConfig.builder()
+        io.stcp.internal.RealTlsConfig.forServer(tls); // throws IllegalArgumentException unless built by TlsConfig.builder()
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
             throw new IllegalArgumentException(
                     "acceptDelay: " + Durations.format(acceptDelay) + " (expected: > 0)");

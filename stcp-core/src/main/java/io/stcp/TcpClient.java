@@ -6,7 +6,8 @@ import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
- * An outgoing connection that keeps itself up: dials {@link ClientConfig#address()}, runs the
+ * An outgoing connection that keeps itself up: dials {@link ClientConfig#address()} (TCP or a
+ * {@code unix:} socket, over TLS when {@link ClientConfig#tls()} is set), runs the
  * same {@link ConnectionReader}, {@link SenderFactory} and hooks as a {@link TcpServer} does on
  * each accepted connection, and when the connection ends or cannot be made, dials again after a
  * back-off ({@link ClientConfig}), until {@link #close()} or {@link ClientConfig#maxAttempts()}
@@ -44,8 +45,14 @@ import org.jspecify.annotations.Nullable;
  * {@link #termination()} completes once the client is closed and its last connection has exited:
  * normally, or exceptionally with a {@link java.net.ConnectException} when it gave up.
  *
- * <p><b>Not yet.</b> TLS and {@code unix:} addresses plug in where the server gets them (a
- * transport layer over the dialled socket; another dialler); this client dials TCP only.
+ * <p><b>TLS.</b> With {@link ClientConfig#tls()}, every connection handshakes on its reader thread
+ * before the sender factory and {@link #onConnect} run, verifying the server's certificate and
+ * host name ({@link TlsConfig}); {@link Connection#tls()} then holds what was settled, and a
+ * graceful close ({@link #shutdown(Duration)}) sends {@code close_notify} after what is queued. A
+ * handshake that fails — a certificate that is untrusted, expired or for another name included —
+ * is a failed attempt like a refused connect: no hook runs, the client backs off and dials again,
+ * {@link TlsConfig#handshakeFailures()} counts it, and it is logged at WARN, rate-limited
+ * ({@code conn.exit} with the reason, and {@code client.connect.failed}).
  *
  * <p><b>Thread safety.</b> All methods are safe from any thread, hooks included.
  */

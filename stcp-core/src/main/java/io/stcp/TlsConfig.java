@@ -12,11 +12,13 @@ import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A server's TLS: where its key material comes from, the protocols, cipher suites and ALPN
- * protocols it accepts, whether clients must authenticate, and how long a handshake may take.
- * Set it with {@link ServerConfig.Builder#tls(TlsConfig)}; every accepted connection then
- * handshakes on its own virtual thread before the sender factory and the hooks run, and the
- * reader reads decrypted bytes with the same methods as on plain TCP.
+ * A server's or a client's TLS: where its key material comes from, the protocols, cipher suites
+ * and ALPN protocols it accepts, whether clients must authenticate, and how long a handshake may
+ * take. Set a server's ({@link #builder()}) with {@link ServerConfig.Builder#tls(TlsConfig)}; every
+ * accepted connection then handshakes on its own virtual thread before the sender factory and the
+ * hooks run, and the reader reads decrypted bytes with the same methods as on plain TCP. Set a
+ * client's ({@link #clientBuilder()}) with {@link ClientConfig.Builder#tls(TlsConfig)}: every
+ * connection the {@link TcpClient} dials handshakes the same way before its connect hook runs.
  *
  * <pre>{@code
  * TlsConfig tls = TlsConfig.builder()
@@ -25,15 +27,31 @@ import org.jspecify.annotations.Nullable;
  * ServerConfig config = ServerConfig.builder().address(":9443").tls(tls).build();
  * }</pre>
  *
+ * <p><b>A client</b> checks the server's certificate against the CAs of {@link Builder#trustPem},
+ * {@link Builder#trustStore}, or by default the JDK's own ({@code cacerts}), and against the host
+ * name it dials (or {@link Builder#serverName}), which it also sends as SNI; it presents a
+ * certificate of its own, for mutual TLS, when given key material. There is no "trust all"
+ * setting: a test needs the test CA, not less checking.
+ *
+ * <pre>{@code
+ * TlsConfig tls = TlsConfig.clientBuilder()
+ *         .trustPem(Path.of("ca.pem"))                   // default: the JDK's CAs
+ *         .pem(Path.of("client.pem"), Path.of("client.key")) // optional: a client certificate
+ *         .build();
+ * ClientConfig config = ClientConfig.builder("chat.example.com:9443").tls(tls).build();
+ * }</pre>
+ *
  * <p><b>Key material</b> comes from PEM files ({@link Builder#pem}), a key store
  * ({@link Builder#keyStore(KeyStore, char[])}, {@link Builder#keyStore(Path, char[])}), or a ready
- * {@link SSLContext} ({@link Builder#sslContext}). Client certificates are verified against
- * {@link Builder#trustPem} or {@link Builder#trustStore} (PKIX: chain, validity dates).
+ * {@link SSLContext} ({@link Builder#sslContext}); a server needs it, a client only for mutual TLS.
+ * Peer certificates are verified against {@link Builder#trustPem} or {@link Builder#trustStore}
+ * (PKIX: chain, validity dates).
  *
  * <p><b>Reload.</b> {@link #reload()} reads the files again and {@link #reload(SSLContext)} swaps
  * in a ready context: handshakes that start afterwards use the new material, live connections
  * keep their session. {@link Builder#watch(Duration)} makes each server using this config poll
- * its files and reload when they change (from {@code start()} until the server closes).
+ * its files and reload when they change (from {@code start()} until the server closes). A client's
+ * next connections handshake with the reloaded material; it has no watch.
  *
  * <p><b>Failure.</b> A handshake that fails (plain text on the TLS port, no common protocol or
  * cipher suite, a client certificate missing, untrusted or expired) or does not finish within
@@ -42,8 +60,15 @@ import org.jspecify.annotations.Nullable;
  * ({@link CloseReason#PROTOCOL_ERROR}, or {@link CloseReason#FRAME_TIMEOUT} for a timeout; a few
  * lines per 10 s under attack, with the number held back), and {@link #handshakeFailures()} counts it.
  *
+ * <p>On a client, a failed handshake (the server's certificate untrusted, expired or for another
+ * name; no common protocol) ends that attempt before the connect hook runs: the client counts it
+ * as a failed attempt and dials again after its back-off ({@link ClientConfig}), and
+ * {@link #handshakeFailures()} counts it. Under TLS 1.3 a server refuses a client's certificate
+ * only after the client's side of the handshake is done: that connection comes up and ends at
+ * once ({@link CloseReason#PROTOCOL_ERROR}).
+ *
  * <p><b>Thread safety.</b> Immutable but for the key material and the counters; every method is
- * safe from any thread. One config may serve several servers.
+ * safe from any thread. One config may serve several servers, or several clients.
  */
 public interface TlsConfig {
 
@@ -62,9 +87,18 @@ public interface TlsConfig {
         REQUIRED
     }
 
-    /** A builder with the defaults; a key source ({@code pem}, {@code keyStore} or {@code sslContext}) is required. */
+    /** A builder for a server, with the defaults; a key source ({@code pem}, {@code keyStore} or {@code sslContext}) is required. */
     static Builder builder() {
-        return new Builder();
+        return new Builder(false);
+    }
+
+    /**
+     * A builder for a client ({@link ClientConfig.Builder#tls}), with the defaults: the JDK's CAs,
+     * no client certificate, the server name from the address dialled. {@link Builder#clientAuth}
+     * and {@link Builder#watch} are server settings, refused here.
+     */
+    static Builder clientBuilder() {
+        return new Builder(true);
     }
 
     /** Shorthand for {@code builder().pem(certificateChain, privateKey).build()}. */
@@ -81,13 +115,25 @@ public interface TlsConfig {
     /** The ALPN protocols offered, most preferred first; empty (the default) means no ALPN. */
     List<String> applicationProtocols();
 
-    /** Whether clients must authenticate. Default {@link ClientAuth#NONE}. */
+    /** Whether clients must authenticate. Default {@link ClientAuth#NONE}; always NONE on a client. */
     ClientAuth clientAuth();
 
+    /** Whether this is a client's config ({@link #clientBuilder()}) rather than a server's. */
+    boolean isClient();
+
     /**
-     * The longest a handshake may take, from the accept; {@link ServerConfig#firstFrameTimeout()}
-     * bounds it too when it is shorter. Default {@link #DEFAULT_HANDSHAKE_TIMEOUT}; zero means only
-     * the first-frame timeout bounds it.
+     * The host name a client sends as SNI and checks the server's certificate against, or null
+     * (the default; always on a server) for the host of the address it dials — {@code localhost}
+     * when that host is empty ({@code ":9443"}). An IP address is checked against the
+     * certificate's IP addresses and not sent (SNI carries names only).
+     */
+    @Nullable String serverName();
+
+    /**
+     * The longest a handshake may take, from the accept (a client's: from the connect);
+     * {@link ServerConfig#firstFrameTimeout()} bounds a server's too when it is shorter. Default
+     * {@link #DEFAULT_HANDSHAKE_TIMEOUT}; zero means only the first-frame timeout bounds it (on a
+     * client: no bound).
      */
     Duration handshakeTimeout();
 
@@ -133,13 +179,17 @@ public interface TlsConfig {
         private List<String> applicationProtocols = List.of();
         private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
         private Duration watchInterval = Duration.ZERO;
+        private final boolean client;
+        private @Nullable String serverName;
 
-        private Builder() {}
+        private Builder(boolean client) {
+            this.client = client;
+        }
 
         /**
          * Key material from PEM files: the certificate chain (leaf first, then intermediates) and
          * its private key (unencrypted PKCS#8 {@code PRIVATE KEY}, or PKCS#1 {@code RSA PRIVATE KEY};
-         * RSA, EC, Ed25519). They may be the same file.
+         * RSA, EC, Ed25519). They may be the same file. On a client: its certificate, for mutual TLS.
          */
         public Builder pem(Path certificateChain, Path privateKey) {
             this.certificateChain = Objects.requireNonNull(certificateChain, "certificateChain");
@@ -170,13 +220,16 @@ public interface TlsConfig {
             return this;
         }
 
-        /** The CAs that client certificates must chain to: a PEM bundle of one or more certificates. */
+        /**
+         * The CAs that peer certificates must chain to — a server's clients', a client's server's —
+         * as a PEM bundle of one or more certificates. A client without it trusts the JDK's CAs.
+         */
         public Builder trustPem(Path caBundle) {
             this.trustPem = Objects.requireNonNull(caBundle, "caBundle");
             return this;
         }
 
-        /** The CAs that client certificates must chain to: the trusted certificates of a key store. */
+        /** As {@link #trustPem}, the trusted certificates of a key store. */
         public Builder trustStore(KeyStore trustStore) {
             this.trustStore = Objects.requireNonNull(trustStore, "trustStore");
             return this;
@@ -185,6 +238,12 @@ public interface TlsConfig {
         /** See {@link TlsConfig#clientAuth()}; OPTIONAL and REQUIRED need a trust store (or a ready context). */
         public Builder clientAuth(ClientAuth clientAuth) {
             this.clientAuth = Objects.requireNonNull(clientAuth, "clientAuth");
+            return this;
+        }
+
+        /** See {@link TlsConfig#serverName()}; clients only. */
+        public Builder serverName(String serverName) {
+            this.serverName = Objects.requireNonNull(serverName, "serverName");
             return this;
         }
 
@@ -234,7 +293,7 @@ public interface TlsConfig {
         public TlsConfig build() throws IOException, GeneralSecurityException {
             return new RealTlsConfig(certificateChain, privateKey, keyStore, keyStoreFile, keyStorePassword, sslContext,
                     trustPem, trustStore, clientAuth, protocols, cipherSuites, applicationProtocols, handshakeTimeout,
-                    watchInterval);
+                    watchInterval, client, serverName);
         }
     }
 }

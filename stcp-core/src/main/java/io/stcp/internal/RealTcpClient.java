@@ -33,8 +33,10 @@ import org.slf4j.LoggerFactory;
  * The {@link TcpClient} implementation.
  *
  * <p><b>Threads.</b> One dialler thread (virtual, {@code stcp-client-ADDRESS}) runs the loop
- * dial ({@link Dialer}) → run the connection with a {@link RealConnectionRunner}, exactly as a
- * server runs an accepted one → wait for its exit → back off ({@link Backoff}) → again.
+ * dial ({@link Dialer}: TCP or a Unix socket) → run the connection with a
+ * {@link RealConnectionRunner}, exactly as a server runs an accepted one, its layers (TLS,
+ * {@link TlsLayer#forClient}) opened on its reader thread → wait for its exit → back off
+ * ({@link Backoff}) → again. A connection whose layers fail never comes up: a failed attempt.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
  * Puts go through the {@link Outbox}, which a connection joins on its reader thread just before
  * its reader's first call and leaves in its first exit hook.
@@ -82,7 +84,7 @@ public final class RealTcpClient implements TcpClient {
 
     public RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
         this(config, reader, senderFactory, Dialer.Resolver.DNS, AcceptLoop.Sleeper.REAL,
-                () -> ThreadLocalRandom.current().nextDouble(), List.of());
+                () -> ThreadLocalRandom.current().nextDouble(), TlsLayer.forClient(config));
     }
 
     /**
@@ -103,7 +105,9 @@ public final class RealTcpClient implements TcpClient {
         this.random = random;
         this.backoff = new Backoff(Nanos.clamp(config.reconnectDelay()), config.reconnectMultiplier(),
                 Nanos.clamp(config.reconnectMaxDelay()), config.reconnectJitter());
-        this.context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), ExitLog.SHARED,
+        // Its own exit log, as each server has: a client failing its handshakes in a loop does not
+        // use up the WARN lines of other connections in the process.
+        this.context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), new ExitLog(System::nanoTime),
                 Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
                 Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), layers);
         this.outbox = new Outbox(config.offlineCapacity() == 0 ? null

@@ -18,6 +18,7 @@ import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
@@ -48,6 +49,8 @@ public final class RealTlsConfig implements TlsConfig {
     private final List<String> applicationProtocols;
     private final Duration handshakeTimeout;
     private final Duration watchInterval;
+    private final boolean client;
+    private final String serverName;       // null: the host dialled (always null on a server)
 
     private volatile SSLContext context;
     private final ReentrantLock reloadLock = new ReentrantLock();
@@ -60,13 +63,20 @@ public final class RealTlsConfig implements TlsConfig {
     public RealTlsConfig(Path certificateChain, Path privateKey, KeyStore keyStore, Path keyStoreFile,
                          char[] keyStorePassword, SSLContext sslContext, Path trustPem, KeyStore trustStore,
                          ClientAuth clientAuth, List<String> protocols, List<String> cipherSuites,
-                         List<String> applicationProtocols, Duration handshakeTimeout, Duration watchInterval)
+                         List<String> applicationProtocols, Duration handshakeTimeout, Duration watchInterval,
+                         boolean client, String serverName)
             throws IOException, GeneralSecurityException {
         int sources = (certificateChain != null ? 1 : 0) + (keyStore != null ? 1 : 0) + (keyStoreFile != null ? 1 : 0)
                 + (sslContext != null ? 1 : 0);
-        if (sources != 1) {
+        if (sources > 1 || (sources == 0 && !client)) {
             throw new IllegalArgumentException((sources == 0 ? "no key material" : "more than one key source")
                     + " (expected: one of pem(chain, key), keyStore(...) or sslContext(...))");
+        }
+        if (client) {
+            checkClient(clientAuth, watchInterval, serverName);
+        } else if (serverName != null) {
+            throw new IllegalArgumentException("serverName: \"" + serverName
+                    + "\" on a server's config (expected: only with TlsConfig.clientBuilder())");
         }
         if (sslContext != null && (trustPem != null || trustStore != null)) {
             throw new IllegalArgumentException("trustPem/trustStore: set with a ready sslContext, whose own trust"
@@ -110,6 +120,8 @@ public final class RealTlsConfig implements TlsConfig {
         this.applicationProtocols = List.copyOf(applicationProtocols);
         this.handshakeTimeout = handshakeTimeout.isNegative() ? Duration.ZERO : handshakeTimeout;
         this.watchInterval = watching ? watchInterval : Duration.ZERO;
+        this.client = client;
+        this.serverName = serverName;
         SSLContext ctx = sslContext != null ? sslContext : load();
         checkSupported(ctx);
         this.context = ctx;
@@ -129,6 +141,52 @@ public final class RealTlsConfig implements TlsConfig {
                 + " (expected: one built by TlsConfig.builder())");
     }
 
+    /** The checks of a client's settings: no server-only ones, a server name SNI can carry. */
+    private static void checkClient(ClientAuth clientAuth, Duration watchInterval, String serverName) {
+        if (clientAuth != ClientAuth.NONE) {
+            throw new IllegalArgumentException("clientAuth: " + clientAuth
+                    + " on a client's config (expected: NONE; a server asks for client certificates)");
+        }
+        if (!(watchInterval.isNegative() || watchInterval.isZero())) {
+            throw new IllegalArgumentException("watch: " + Durations.format(watchInterval)
+                    + " on a client's config (expected: none; call reload() when the files change)");
+        }
+        if (serverName != null && !TlsLayer.isAddressLiteral(serverName)) {
+            try {
+                new SNIHostName(serverName);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("serverName: \"" + serverName + "\" (expected: a host name: "
+                        + e.getMessage() + ")");
+            }
+        }
+    }
+
+    /**
+     * The stcp config behind a server's {@code config}, or null for null.
+     *
+     * @throws IllegalArgumentException naming {@code tls} if it is not a server's built by {@link TlsConfig#builder()}
+     */
+    public static RealTlsConfig forServer(TlsConfig config) {
+        RealTlsConfig c = of(config);
+        if (c != null && c.client) {
+            throw new IllegalArgumentException("tls: a client's TlsConfig (expected: one built by TlsConfig.builder())");
+        }
+        return c;
+    }
+
+    /**
+     * The stcp config behind a client's {@code config}, or null for null.
+     *
+     * @throws IllegalArgumentException naming {@code tls} if it is not a client's built by {@link TlsConfig#clientBuilder()}
+     */
+    public static RealTlsConfig forClient(TlsConfig config) {
+        RealTlsConfig c = of(config);
+        if (c != null && !c.client) {
+            throw new IllegalArgumentException("tls: a server's TlsConfig (expected: one built by TlsConfig.clientBuilder())");
+        }
+        return c;
+    }
+
     /** Checks the protocols and cipher suites against what {@code ctx} supports. */
     private void checkSupported(SSLContext ctx) {
         SSLParameters supported = ctx.getSupportedSSLParameters();
@@ -146,11 +204,14 @@ public final class RealTlsConfig implements TlsConfig {
         }
     }
 
-    /** Builds a context from the files or key store. */
+    /** Builds a context from the files or key store; a client without key material presents no certificate. */
     private SSLContext load() throws IOException, GeneralSecurityException {
         KeyStore keys;
         char[] password;
-        if (certificateChain != null) {
+        if (certificateChain == null && keyStoreFile == null && keyStore == null) {
+            keys = null; // a client without a certificate of its own
+            password = null;
+        } else if (certificateChain != null) {
             List<X509Certificate> chain = Pem.certificates(certificateChain);
             PrivateKey key = Pem.privateKey(privateKey);
             Pem.checkPair(key, chain.get(0), privateKey + " and " + certificateChain);
@@ -165,8 +226,11 @@ public final class RealTlsConfig implements TlsConfig {
             keys = keyStore;
             password = keyStorePassword;
         }
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(keys, password);
+        KeyManagerFactory kmf = null;
+        if (keys != null) {
+            kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(keys, password);
+        }
         TrustManagerFactory tmf = null;
         KeyStore trust = trustStore;
         if (trustPem != null) {
@@ -182,7 +246,7 @@ public final class RealTlsConfig implements TlsConfig {
             tmf.init(trust);
         }
         SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
+        ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null); // null: the JDK's CAs
         return ctx;
     }
 
@@ -192,6 +256,40 @@ public final class RealTlsConfig implements TlsConfig {
     SSLEngine newServerEngine() {
         SSLEngine engine = context.createSSLEngine();
         engine.setUseClientMode(false);
+        SSLParameters p = parameters(engine);
+        switch (clientAuth) {
+            case REQUIRED -> p.setNeedClientAuth(true);
+            case OPTIONAL -> p.setWantClientAuth(true);
+            case NONE -> p.setWantClientAuth(false);
+        }
+        engine.setSSLParameters(p);
+        return engine;
+    }
+
+    /**
+     * A client-mode engine for a connection to {@code host} (or {@link #serverName()} when set):
+     * it sends the name as SNI unless it is an address, and checks the server's certificate
+     * against it by the HTTPS rules (RFC 2818: DNS names with a leftmost wildcard, IP addresses).
+     *
+     * @param host the host dialled, or null when there is none (a Unix socket: then the server
+     *     name is set, {@link io.stcp.ClientConfig} makes sure of it)
+     * @param port the port dialled, a hint for session resumption; -1 if none
+     */
+    SSLEngine newClientEngine(String host, int port) {
+        String name = Objects.requireNonNull(serverName != null ? serverName : host, "serverName");
+        SSLEngine engine = context.createSSLEngine(name, port);
+        engine.setUseClientMode(true);
+        SSLParameters p = parameters(engine);
+        p.setEndpointIdentificationAlgorithm("HTTPS");
+        if (!TlsLayer.isAddressLiteral(name)) {
+            p.setServerNames(List.of(new SNIHostName(name)));
+        }
+        engine.setSSLParameters(p);
+        return engine;
+    }
+
+    /** The engine's parameters with this config's protocols, cipher suites and ALPN protocols. */
+    private SSLParameters parameters(SSLEngine engine) {
         SSLParameters p = engine.getSSLParameters();
         p.setProtocols(protocols.toArray(new String[0]));
         if (!cipherSuites.isEmpty()) {
@@ -200,13 +298,7 @@ public final class RealTlsConfig implements TlsConfig {
         if (!applicationProtocols.isEmpty()) {
             p.setApplicationProtocols(applicationProtocols.toArray(new String[0]));
         }
-        switch (clientAuth) {
-            case REQUIRED -> p.setNeedClientAuth(true);
-            case OPTIONAL -> p.setWantClientAuth(true);
-            case NONE -> p.setWantClientAuth(false);
-        }
-        engine.setSSLParameters(p);
-        return engine;
+        return p;
     }
 
     void countHandshake() {
@@ -309,6 +401,16 @@ public final class RealTlsConfig implements TlsConfig {
     }
 
     @Override
+    public boolean isClient() {
+        return client;
+    }
+
+    @Override
+    public String serverName() {
+        return serverName;
+    }
+
+    @Override
     public Duration handshakeTimeout() {
         return handshakeTimeout;
     }
@@ -341,7 +443,12 @@ public final class RealTlsConfig implements TlsConfig {
     @Override
     public String toString() {
         String source = certificateChain != null ? "pem=" + certificateChain : keyStoreFile != null ? "keyStore="
-                + keyStoreFile : keyStore != null ? "keyStore" : "sslContext";
+                + keyStoreFile : keyStore != null ? "keyStore" : fixedContext ? "sslContext" : "no certificate";
+        if (client) {
+            return "TlsConfig[client, " + source + ", trust=" + (fixedContext ? "sslContext" : trustPem != null ? trustPem
+                    : trustStore != null ? "trustStore" : "JDK CAs") + ", serverName=" + serverName + ", protocols="
+                    + protocols + "]";
+        }
         return "TlsConfig[" + source + ", protocols=" + protocols + ", clientAuth=" + clientAuth + "]";
     }
 }

@@ -15,11 +15,9 @@ import java.util.function.Supplier;
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SNIServerName;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
@@ -37,15 +35,16 @@ import javax.net.ssl.SSLSession;
  * {@value #ALERT_MILLIS} ms) and throws an {@link SSLHandshakeException} whose message names the
  * reason; the connection ends with {@link io.stcp.CloseReason#PROTOCOL_ERROR}, which
  * {@link ExitLog} writes at WARN, rate-limited. Every failure, timeouts and resets included, is
- * counted by the server's {@link RealTlsConfig} — but a peer that closes before sending a byte (a
- * TCP health check) just ends ({@link io.stcp.CloseReason#PEER_CLOSED}, DEBUG), uncounted.
+ * counted by the server's (or client's) {@link RealTlsConfig} — but a peer that closes before
+ * sending a byte (a TCP health check) just ends ({@link io.stcp.CloseReason#PEER_CLOSED}, DEBUG),
+ * uncounted.
  */
 final class TlsLayer implements TransportLayer {
     static final long ALERT_MILLIS = 500;
 
     private final Supplier<SSLEngine> engines;
     private final long handshakeTimeoutNanos;
-    private final RealTlsConfig counters; // null: not counted (client side)
+    private final RealTlsConfig counters;
 
     private TlsLayer(Supplier<SSLEngine> engines, Duration handshakeTimeout, RealTlsConfig counters) {
         this.engines = engines;
@@ -55,8 +54,25 @@ final class TlsLayer implements TransportLayer {
 
     /** The layers of a server with {@code config}: this one if it has TLS, else none. */
     static List<TransportLayer> forServer(io.stcp.ServerConfig config) {
-        RealTlsConfig tls = RealTlsConfig.of(config.tls());
+        RealTlsConfig tls = RealTlsConfig.forServer(config.tls());
         return tls == null ? List.of() : List.of(server(tls));
+    }
+
+    /**
+     * The layers of a client with {@code config}: this one if it has TLS, else none. The host
+     * checked is the address's ({@code localhost} for an empty one), unless the TLS config names
+     * the server; a {@code unix:} address has none, so there it must (the client config checks).
+     */
+    static List<TransportLayer> forClient(io.stcp.ClientConfig config) {
+        RealTlsConfig tls = RealTlsConfig.forClient(config.tls());
+        if (tls == null) {
+            return List.of();
+        }
+        if (HostPort.isUnix(config.address())) {
+            return List.of(client(tls, null, -1));
+        }
+        HostPort target = HostPort.parse(config.address());
+        return List.of(client(tls, target.host().isEmpty() ? "localhost" : target.host(), target.port()));
     }
 
     /** The server side of {@code config}: its engines, handshake timeout and counters. */
@@ -65,26 +81,12 @@ final class TlsLayer implements TransportLayer {
     }
 
     /**
-     * The client side, for a connection this process dialled: SNI with {@code host} (unless it is
-     * an address) and the server's certificate checked against {@code host} (HTTPS rules) by the
-     * context's trust managers.
+     * The client side, for a connection this process dialled: SNI with the server name (unless it
+     * is an address) and the server's certificate checked against it (HTTPS rules) by the
+     * context's trust managers; see {@link RealTlsConfig#newClientEngine}. Counted by {@code config}.
      */
-    static TlsLayer client(SSLContext context, String host, int port, Duration handshakeTimeout,
-                           List<String> applicationProtocols) {
-        return new TlsLayer(() -> {
-            SSLEngine engine = context.createSSLEngine(host, port);
-            engine.setUseClientMode(true);
-            SSLParameters p = engine.getSSLParameters();
-            p.setEndpointIdentificationAlgorithm("HTTPS");
-            if (!isAddressLiteral(host)) {
-                p.setServerNames(List.of(new SNIHostName(host)));
-            }
-            if (!applicationProtocols.isEmpty()) {
-                p.setApplicationProtocols(applicationProtocols.toArray(new String[0]));
-            }
-            engine.setSSLParameters(p);
-            return engine;
-        }, handshakeTimeout, null);
+    static TlsLayer client(RealTlsConfig config, String host, int port) {
+        return new TlsLayer(() -> config.newClientEngine(host, port), config.handshakeTimeout(), config);
     }
 
     @Override
@@ -113,17 +115,13 @@ final class TlsLayer implements TransportLayer {
             failed();
             throw e;
         }
-        if (counters != null) {
-            counters.countHandshake();
-        }
+        counters.countHandshake();
         connection.tls(info(engine));
         return tls;
     }
 
     private void failed() {
-        if (counters != null) {
-            counters.countFailure();
-        }
+        counters.countFailure();
     }
 
     /** Whether {@code host} is an IPv4 or IPv6 address rather than a name (SNI carries names only). */
@@ -139,6 +137,12 @@ final class TlsLayer implements TransportLayer {
         }
         if (m.contains("Empty client certificate chain") || m.contains("certificate_required")) {
             return "the client sent no certificate (client authentication is required)";
+        }
+        if (m.contains("No subject alternative") || m.contains("No name matching")) {
+            return "the server's certificate is for another name (" + m + ")";
+        }
+        if (m.contains("PKIX path")) {
+            return "the peer's certificate is not from a trusted CA (" + m + ")";
         }
         return m;
     }

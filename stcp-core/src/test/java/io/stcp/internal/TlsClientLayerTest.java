@@ -42,8 +42,9 @@ class TlsClientLayerTest {
         TlsConfig tls = TlsConfig.builder().pem(certs.serverCert, certs.serverKey).applicationProtocols("echo/1").build();
         TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), Echo.READER, SenderFactory.queue(8)).start();
         try {
-            RealConnection c = dial(server, TlsLayer.client(certs.clientContext(), "localhost", server.address().getPort(),
-                    Duration.ofSeconds(10), List.of("echo/1")));
+            RealTlsConfig client = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext())
+                    .applicationProtocols("echo/1").build());
+            RealConnection c = dial(server, TlsLayer.client(client, "localhost", server.address().getPort()));
             try {
                 c.write(Echo.frame(new byte[] {1, 2, 3}));
                 assertThat(c.readInt()).isEqualTo(3);
@@ -54,6 +55,7 @@ class TlsClientLayerTest {
                     assertThat(info.peerCertificates()).hasSize(1); // the server's, verified
                 });
                 assertThat(c.transportName()).endsWith("+tls");
+                assertThat(client.handshakes()).isOne();
             } finally {
                 c.close();
             }
@@ -68,9 +70,10 @@ class TlsClientLayerTest {
         TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey))
                 .build(), Echo.READER, SenderFactory.queue(8)).start();
         try {
-            assertThatThrownBy(() -> dial(server, TlsLayer.client(certs.clientContext(), "wrong.example",
-                    server.address().getPort(), Duration.ofSeconds(10), List.of())))
-                    .isInstanceOf(SSLHandshakeException.class);
+            RealTlsConfig client = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
+            assertThatThrownBy(() -> dial(server, TlsLayer.client(client, "wrong.example", server.address().getPort())))
+                    .isInstanceOf(SSLHandshakeException.class).hasMessageContaining("for another name");
+            assertThat(client.handshakeFailures()).isOne();
         } finally {
             Echo.stop(server);
         }

@@ -5,11 +5,13 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import io.stcp.ClientConfig;
 import io.stcp.SenderFactory;
 import io.stcp.TcpClient;
+import io.stcp.TlsConfig;
 import io.stcp.framing.DelimiterReader;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link ChatServer} client on a {@link TcpClient}: when the connection drops it reconnects with
@@ -25,12 +27,21 @@ public final class ChatClient implements AutoCloseable {
      * as do notes about the connection ({@code ~ ...}).
      */
     public ChatClient(String address, String nick, Consumer<String> out) {
+        this(address, null, nick, out);
+    }
+
+    /**
+     * Connects to {@code address} as {@code nick}, over TLS when {@code tls} (a client's config,
+     * {@link TlsConfig#clientBuilder()}) is not null.
+     */
+    public ChatClient(String address, @Nullable TlsConfig tls, String nick, Consumer<String> out) {
         DelimiterReader reader = DelimiterReader.builder().lines().maxLength(4096)
                 .build((sender, line) -> out.accept(new String(line, UTF_8)));
         // snippet:start client
-        ClientConfig config = ClientConfig.builder(address)  // "host:port", resolved again on every attempt
+        ClientConfig config = ClientConfig.builder(address)  // "host:port" (resolved on every attempt) or "unix:PATH"
                 .reconnectDelay(Duration.ofMillis(50)).reconnectMaxDelay(Duration.ofSeconds(2)) // x2 each time, jittered
                 .offlineQueue(100, 64 << 10)                  // while reconnecting, keep up to 100 lines / 64 KiB
+                .tls(tls)                                     // null: plain; TlsConfig.clientBuilder()...build(): TLS
                 .build();
         client = TcpClient.create(config, reader, SenderFactory.queue(256))
                 .onConnect(sender -> {                       // on every connection: log in, rejoin

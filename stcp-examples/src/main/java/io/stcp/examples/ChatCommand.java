@@ -3,6 +3,7 @@ package io.stcp.examples;
 import io.stcp.ServerConfig;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
@@ -34,11 +35,23 @@ final class ChatCommand implements Runnable {
         @Option(names = "--addr", defaultValue = "127.0.0.1:9000", description = "Listen address (default: ${DEFAULT-VALUE}).")
         String address;
 
+        @Option(names = "--tls-cert", description = "TLS: the certificate chain (PEM); with --tls-key.")
+        Path tlsCert;
+
+        @Option(names = "--tls-key", description = "TLS: the private key (PEM, PKCS#8); with --tls-cert.")
+        Path tlsKey;
+
         @Override
         public Integer call() throws Exception {
-            ChatServer chat = ChatServer.start(ServerConfig.builder().address(address).build());
-            System.out.println("chat server on " + chat.address() + "; try: nc " + chat.address().getHostString() + " "
-                    + chat.address().getPort() + ", then /nick you, /join lobby, /say lobby hello");
+            ServerConfig.Builder config = ServerConfig.builder().address(address);
+            if (tlsCert != null || tlsKey != null) {
+                config.tls(TlsOptions.tls(tlsCert, tlsKey, null, null));
+            }
+            ChatServer chat = ChatServer.start(config.build());
+            String talk = tlsCert != null ? "openssl s_client -quiet -connect " + chat.address().getHostString() + ":"
+                    + chat.address().getPort() : "nc " + chat.address().getHostString() + " " + chat.address().getPort();
+            System.out.println("chat server on " + chat.address() + "; try: " + talk
+                    + ", then /nick you, /join lobby, /say lobby hello");
             chat.server().runUntilSignal(Duration.ofSeconds(5)); // SIGINT/SIGTERM: graceful shutdown, exit 0
             return 0;
         }
@@ -56,9 +69,13 @@ final class ChatCommand implements Runnable {
         @Option(names = "--room", defaultValue = "lobby", description = "The room to join and talk in (default: ${DEFAULT-VALUE}).")
         String room;
 
+        @Option(names = "--tls-ca", description = "Connect over TLS, trusting the CAs in this PEM file (the server's own"
+                + " certificate, if self-signed).")
+        Path tlsCa;
+
         @Override
         public Integer call() throws Exception {
-            try (ChatClient chat = new ChatClient(address, nick, System.out::println)) {
+            try (ChatClient chat = new ChatClient(address, TlsOptions.client(tlsCa), nick, System.out::println)) {
                 chat.join(room);
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
                 for (String line; (line = in.readLine()) != null; ) {

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 
-/** The {@code --tls-*} options of the {@code echo} command as a {@link TlsConfig}. */
+/** The {@code --tls-*} options of the {@code echo} and {@code chat} commands as a {@link TlsConfig}. */
 final class TlsOptions {
     private TlsOptions() {}
 
@@ -28,6 +28,18 @@ final class TlsOptions {
         if (watch != null) {
             b.watch(watch);
         }
+        return build(b);
+    }
+
+    /**
+     * A client's TLS config trusting the CAs in {@code ca} ({@code --tls-ca}), or null for plain
+     * TCP when it is null.
+     */
+    static TlsConfig client(Path ca) {
+        return ca == null ? null : build(TlsConfig.clientBuilder().trustPem(ca));
+    }
+
+    private static TlsConfig build(TlsConfig.Builder b) {
         try {
             return b.build();
         } catch (IOException e) {

@@ -8,12 +8,16 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ChatServerTest {
 
@@ -90,5 +94,31 @@ class ChatServerTest {
     @Test
     void theDemoChatsThroughAServerRestart() {
         assertThat(Main.run("chat", "demo")).isZero();
+    }
+
+    @Test
+    void theClientChatsOverTlsTrustingTheServersOwnCertificate(@TempDir Path dir) throws Exception {
+        boolean openssl = Files.isExecutable(Path.of("/usr/bin/openssl"));
+        if (!openssl && "true".equals(System.getenv("CI"))) {
+            throw new AssertionError("openssl not found and CI=true: this test must run on CI");
+        }
+        Assumptions.assumeTrue(openssl, "openssl not found: skipped");
+        Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-keyout", "key.pem", "-out", "cert.pem",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+                .directory(dir.toFile()).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        assertThat(p.waitFor()).isZero();
+        Path cert = dir.resolve("cert.pem");
+        ServerConfig config = ServerConfig.builder().address("127.0.0.1:0")
+                .tls(TlsOptions.tls(cert, dir.resolve("key.pem"), null, null)).build();
+        BlockingQueue<String> alice = new LinkedBlockingQueue<>();
+        try (ChatServer server = ChatServer.start(config);
+             ChatClient a = new ChatClient("localhost:" + server.address().getPort(), TlsOptions.client(cert), "alice",
+                     alice::add)) {
+            a.join("lobby");
+            expect(alice, "* alice joined lobby");
+            assertThat(a.client().sender().connection().tls()).isPresent();
+        }
     }
 }

@@ -1,0 +1,264 @@
+package io.stcp;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
+import io.stcp.testing.TestCerts;
+import java.net.ConnectException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLHandshakeException;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The reconnecting client over TLS, against stcp TLS servers on loopback (TCP and a Unix socket):
+ * 4-byte length-prefixed frames, echoed. The test CA signed the server's certificate, for
+ * {@code localhost} and 127.0.0.1.
+ */
+class TcpClientTlsTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static TestCerts certs;
+
+    @TempDir
+    Path dir;
+
+    private final BlockingQueue<String> received = new LinkedBlockingQueue<>();
+    private final List<TcpServer> servers = new ArrayList<>();
+    private TcpClient client;
+
+    private final ConnectionReader collect = (sender, conn) -> received.add(new String(conn.readBytes(conn.readInt()), UTF_8));
+
+    @BeforeAll
+    static void certificates() {
+        certs = TestCerts.get();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (client != null) {
+            client.close();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+        }
+        for (TcpServer s : servers) {
+            Echo.stop(s);
+        }
+    }
+
+    private TcpServer tlsServer(String address, TlsConfig tls, ConnectionHook onStart, ConnectionHook onExit)
+            throws Exception {
+        TcpServer s = TcpServer.create(ServerConfig.builder().address(address).tls(tls).build(), Echo.READER,
+                        SenderFactory.queue(1024))
+                .onConnectionStart(onStart)
+                .onConnectionExit(onExit)
+                .start();
+        servers.add(s);
+        return s;
+    }
+
+    private TcpServer tlsServer(String address, TlsConfig tls) throws Exception {
+        return tlsServer(address, tls, s -> {}, s -> {});
+    }
+
+    private static TlsConfig serverTls() throws Exception {
+        return TlsConfig.builder().pem(certs.serverCert, certs.serverKey).applicationProtocols("echo/1").build();
+    }
+
+    private static TlsConfig.Builder trustingTheTestCa() {
+        return TlsConfig.clientBuilder().trustPem(certs.caCert);
+    }
+
+    private static ClientConfig.Builder fastReconnect(String address) {
+        return ClientConfig.builder(address).reconnectDelay(Duration.ofMillis(5)).reconnectMaxDelay(Duration.ofMillis(50));
+    }
+
+    private static byte[] frame(String text) {
+        return Echo.frame(text.getBytes(UTF_8));
+    }
+
+    private String next() throws InterruptedException {
+        String s = received.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(s).as("a frame within %s", WAIT).isNotNull();
+        return s;
+    }
+
+    @Test
+    void echoesOverTlsWithTheSessionOnTheConnectionAndClosesWithCloseNotify() throws Exception {
+        BlockingQueue<TlsInfo> serverSide = new LinkedBlockingQueue<>();
+        BlockingQueue<CloseReason> serverExits = new LinkedBlockingQueue<>();
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls(), s -> serverSide.add(s.connection().tls().orElseThrow()),
+                s -> serverExits.add(s.connection().closeReason()));
+        TlsConfig tls = trustingTheTestCa().applicationProtocols("echo/1").build();
+        AtomicReference<TlsInfo> atConnect = new AtomicReference<>();
+        client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort()).tls(tls).build(),
+                        collect, SenderFactory.queue(64))
+                .onConnect(s -> {
+                    atConnect.set(s.connection().tls().orElse(null)); // settled before the connect hook runs
+                    s.put(frame("hello"));
+                })
+                .start();
+        assertThat(next()).isEqualTo("hello");
+        client.put(frame("over tls"));
+        assertThat(next()).isEqualTo("over tls");
+
+        TlsInfo info = atConnect.get();
+        assertThat(info).isNotNull();
+        assertThat(info.protocol()).isEqualTo("TLSv1.3");
+        assertThat(info.applicationProtocol()).isEqualTo("echo/1");
+        assertThat(info.peerCertificates().get(0).getSubjectX500Principal().getName()).isEqualTo("CN=localhost");
+        assertThat(client.sender().connection().tls()).contains(info);
+        TlsInfo server1 = serverSide.poll(10, TimeUnit.SECONDS);
+        assertThat(server1).isNotNull();
+        assertThat(server1.serverName()).as("SNI: the host dialled").isEqualTo("localhost");
+        assertThat(tls.handshakes()).isOne();
+        assertThat(tls.handshakeFailures()).isZero();
+
+        // A graceful close: close_notify, so the server reads an orderly end, not a truncated stream (PEER_RESET).
+        assertThat(client.shutdown(WAIT)).isTrue();
+        assertThat(serverExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
+    }
+
+    @Test
+    void aCertificateForAnotherNameIsRefusedRetriedWithBackOffAndNeverConnects() throws Exception {
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls());
+        TlsConfig tls = trustingTheTestCa().serverName("wrong.example").build();
+        AtomicInteger connects = new AtomicInteger();
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        try (LogCapture logs = LogCapture.of("io.stcp.client")) {
+            client = TcpClient.create(fastReconnect("127.0.0.1:" + server.address().getPort()).maxAttempts(3).tls(tls)
+                            .build(), collect, SenderFactory.queue(8))
+                    .onConnect(s -> connects.incrementAndGet())
+                    .onGiveUp((n, failure) -> last.set(failure))
+                    .start();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+            assertThat(connects).as("the connect hook never ran").hasValue(0);
+            assertThat(client.connectCount()).isZero();
+            assertThat(last.get()).isInstanceOf(SSLHandshakeException.class).hasMessageContaining("for another name")
+                    .hasMessageContaining("wrong.example");
+            assertThatThrownBy(() -> client.termination().get()).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(ConnectException.class).hasMessageContaining("after 3 failed attempts");
+            assertThat(tls.handshakeFailures()).as("counted").isEqualTo(3);
+            assertThat(tls.handshakes()).isZero();
+            List<ILoggingEvent> failed = logs.events("client.connect.failed");
+            assertThat(failed).as("one WARN line per 10 s").hasSize(1);
+            assertThat(failed.get(0).getLevel().toString()).isEqualTo("WARN");
+            assertThat(LogCapture.fields(failed.get(0)).get("error").toString()).contains("TLS handshake failed");
+        }
+    }
+
+    @Test
+    void byDefaultOnlyTheJdksCasAreTrustedNotTheTestCa() throws Exception {
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls());
+        TlsConfig tls = TlsConfig.clientBuilder().build();
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort()).maxAttempts(1).tls(tls)
+                        .build(), collect, SenderFactory.queue(8))
+                .onGiveUp((n, failure) -> last.set(failure))
+                .start();
+        assertThat(client.awaitTermination(WAIT)).isTrue();
+        assertThat(client.connectCount()).isZero();
+        assertThat(last.get()).isInstanceOf(SSLHandshakeException.class).hasMessageContaining("not from a trusted CA");
+    }
+
+    @Test
+    void presentsItsCertificateForMutualTls() throws Exception {
+        BlockingQueue<TlsInfo> serverSide = new LinkedBlockingQueue<>();
+        TlsConfig serverTls = TlsConfig.builder().pem(certs.serverCert, certs.serverKey).trustPem(certs.caCert)
+                .clientAuth(TlsConfig.ClientAuth.REQUIRED).build();
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls, s -> serverSide.add(s.connection().tls().orElseThrow()),
+                s -> {});
+        TlsConfig tls = trustingTheTestCa().pem(certs.clientCert, certs.clientKey).build();
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort()).tls(tls).build(),
+                collect, SenderFactory.queue(8)).start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(frame("mutual"));
+        assertThat(next()).isEqualTo("mutual");
+        TlsInfo seen = serverSide.poll(10, TimeUnit.SECONDS);
+        assertThat(seen).isNotNull();
+        assertThat(seen.peerCertificates().get(0).getSubjectX500Principal().getName()).isEqualTo("CN=stcp test client");
+        assertThat(serverTls.handshakeFailures()).isZero();
+    }
+
+    @Test
+    void reconnectsOverTlsWhenTheServerIsRestartedOnTheSamePort() throws Exception {
+        TcpServer first = tlsServer("127.0.0.1:0", serverTls());
+        int port = first.address().getPort();
+        BlockingQueue<CloseReason> disconnects = new LinkedBlockingQueue<>();
+        TlsConfig tls = trustingTheTestCa().build();
+        client = TcpClient.create(fastReconnect("localhost:" + port).tls(tls).build(), collect, SenderFactory.queue(64))
+                .onDisconnect((s, reason) -> disconnects.add(reason))
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(frame("before"));
+        assertThat(next()).isEqualTo("before");
+
+        Echo.stop(first);
+        servers.remove(first);
+        assertThat(disconnects.poll(10, TimeUnit.SECONDS)).isNotNull();
+
+        tlsServer("127.0.0.1:" + port, serverTls());
+        Awaitility.await().atMost(WAIT).until(() -> client.connectCount() == 2 && client.isConnected());
+        client.put(frame("after"));
+        assertThat(next()).isEqualTo("after");
+        assertThat(tls.handshakes()).isEqualTo(2);
+        assertThat(client.sender().connection().tls()).isPresent();
+    }
+
+    @Test
+    void speaksTlsOverAUnixSocketCheckingTheServerNameItIsGiven() throws Exception {
+        Path path = dir.resolve("tls.sock");
+        tlsServer("unix:" + path, serverTls());
+        TlsConfig tls = trustingTheTestCa().serverName("localhost").build();
+        client = TcpClient.create(ClientConfig.builder("unix:" + path).tls(tls).build(), collect, SenderFactory.queue(8))
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(frame("unix and tls"));
+        assertThat(next()).isEqualTo("unix and tls");
+        assertThat(client.sender().connection().tls()).isPresent();
+    }
+
+    @Test
+    void settingsThatCannotWorkAreRefusedNamingTheSetting() throws Exception {
+        TlsConfig server = serverTls();
+        TlsConfig clientTls = trustingTheTestCa().build();
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").tls(server).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tls: a server's TlsConfig");
+        assertThatThrownBy(() -> ServerConfig.builder().address(":0").tls(clientTls).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tls: a client's TlsConfig");
+        assertThatThrownBy(() -> ClientConfig.builder("unix:/tmp/x.sock").tls(clientTls).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tls: no serverName");
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().clientAuth(TlsConfig.ClientAuth.REQUIRED).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("clientAuth: REQUIRED on a client");
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().watch(Duration.ofSeconds(1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("watch");
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().serverName("not a host!").build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("serverName");
+        assertThatThrownBy(() -> TlsConfig.builder().pem(certs.serverCert, certs.serverKey).serverName("x").build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("serverName: \"x\" on a server");
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().pem(certs.clientCert, certs.clientKey)
+                .sslContext(certs.clientContext()).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("more than one key source");
+
+        assertThat(clientTls.isClient()).isTrue();
+        assertThat(server.isClient()).isFalse();
+        ClientConfig c = ClientConfig.builder("unix:/tmp/x.sock").tls(trustingTheTestCa().serverName("app.internal").build())
+                .build();
+        assertThat(c.toBuilder().build()).isEqualTo(c);
+        assertThat(c.tls().serverName()).isEqualTo("app.internal");
+    }
+}
