@@ -31,11 +31,23 @@ public final class TlsClient implements AutoCloseable {
     /** Connects and completes the handshake with {@code protocols} (all of the context's when none). */
     public static TlsClient connect(InetSocketAddress address, SSLContext context, String... protocols)
             throws IOException {
+        return connect(address, context, new byte[0], protocols);
+    }
+
+    /**
+     * Connects, sends {@code preamble} in plain text (a PROXY protocol header, say), then completes
+     * the handshake with {@code protocols} (all of the context's when none).
+     */
+    public static TlsClient connect(InetSocketAddress address, SSLContext context, byte[] preamble, String... protocols)
+            throws IOException {
         Socket plain = new Socket();
         try {
             plain.connect(new InetSocketAddress("127.0.0.1", address.getPort()), TestClient.READ_TIMEOUT_MILLIS);
             plain.setSoTimeout(TestClient.READ_TIMEOUT_MILLIS);
             plain.setTcpNoDelay(true);
+            if (preamble.length > 0) {
+                plain.getOutputStream().write(preamble);
+            }
             SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, "localhost", address.getPort(), true);
             SSLParameters p = s.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS");
