@@ -45,7 +45,7 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * TTL, removes expired members and sets the key to expire with its last entry. So no entry outlives
  * its TTL unannounced, and no key outlives its entries; the clocks of the nodes play no part.
  * Lookups and announces are Lua scripts (one round trip each; announces in batches of
- * {@value #BATCH} names). A lookup returns at most {@value #MAX_NODES} nodes.
+ * 256 names). A lookup returns at most 1024 nodes.
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link

@@ -291,7 +291,7 @@ public final class RealClusterFanout implements ClusterFanout {
                 published.increment();
                 return local.plus(new SendResult(0, 0, 0, 0, Math.max(0, reached - 1))); // minus this node's own subscription
             }
-            Set<String> nodes = presence.nodes(kind == Kind.USER ? Scope.USER : Scope.GROUP, target);
+            Set<String> nodes = new HashSet<>(presence.nodes(kind == Kind.USER ? Scope.USER : Scope.GROUP, target));
             nodes.remove(nodeId);
             if (nodes.isEmpty()) {
                 return local;
