@@ -59,6 +59,9 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
  * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side.
  */
+// JedisPool is deprecated in Jedis 8 in favour of RedisClient, which hides the connection a
+// pipeline and a script run on; the pool gives them one Jedis each, and is still supported in 8.x.
+@SuppressWarnings("deprecation")
 public final class RedisBus implements ClusterBus, Presence {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
     static final int BATCH = 256;
@@ -108,6 +111,7 @@ public final class RedisBus implements ClusterBus, Presence {
                 .user(config.redisUser())
                 .password(config.redisPassword())
                 .clientName("stcp-" + config.nodeId())
+                .autoNegotiateProtocol(false) // RESP2: all this needs, and no warning per connection
                 .build();
         GenericObjectPoolConfig<Jedis> poolConfig = new GenericObjectPoolConfig<>();
         poolConfig.setMaxTotal(config.poolSize());

@@ -99,7 +99,9 @@ class ClusterBehindHaproxyTest {
         String haproxy = RedisServer.find("haproxy", "haproxy");
         List<AutoCloseable> closeables = new ArrayList<>();
         Process proxy = null;
-        try (RedisServer redis = RedisServer.start(Files.createDirectories(dir.resolve("redis")))) {
+        RedisServer redis = RedisServer.start(Files.createDirectories(dir.resolve("redis")));
+        closeables.add(redis); // closed last
+        try {
             Map<String, RedisBus> buses = new LinkedHashMap<>();
             List<Node> nodes = new ArrayList<>();
             for (String id : List.of("a", "b", "c")) {
@@ -123,8 +125,22 @@ class ClusterBehindHaproxyTest {
             Path cfgFile = Files.writeString(dir.resolve("haproxy.cfg"), cfg);
             Path log = dir.resolve("haproxy.log");
             proxy = new ProcessBuilder(haproxy, "-db", "-f", cfgFile.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            await("HAProxy checking all three nodes (log: " + log + ")")
-                    .until(() -> nodes.stream().allMatch(n -> n.server.healthCheckCount() > 0 && n.cluster.isConnected()));
+            Process started = proxy;
+            try {
+                await("HAProxy checking all three nodes")
+                        .until(() -> !started.isAlive()
+                                || nodes.stream().allMatch(n -> n.server.healthCheckCount() > 0 && n.cluster.isConnected()));
+                if (!started.isAlive()) {
+                    throw new org.awaitility.core.ConditionTimeoutException("haproxy exited with " + started.exitValue());
+                }
+            } catch (org.awaitility.core.ConditionTimeoutException e) {
+                StringBuilder state = new StringBuilder();
+                for (Node n : nodes) {
+                    state.append(n.id).append(": checks ").append(n.server.healthCheckCount()).append(", connected ")
+                            .append(n.cluster.isConnected()).append("; ");
+                }
+                throw new AssertionError(state + "haproxy alive " + proxy.isAlive() + ", its log:\n" + Files.readString(log), e);
+            }
 
             // Six users through HAProxy, one at a time: leastconn puts two on each node.
             List<User> users = new ArrayList<>();
@@ -192,14 +208,26 @@ class ClusterBehindHaproxyTest {
                 assertThat(n.cluster.stats().malformed() + n.cluster.stats().overflow() + n.cluster.stats().unavailable()).isZero();
             }
         } finally {
+            Exception failure = null;
             for (AutoCloseable x : closeables.reversed()) {
-                x.close();
+                try {
+                    x.close();
+                } catch (Exception e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
             }
             if (proxy != null) {
                 proxy.destroy();
                 if (!proxy.waitFor(10, TimeUnit.SECONDS)) {
                     proxy.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 }
+            }
+            if (failure != null) {
+                throw failure;
             }
         }
     }
