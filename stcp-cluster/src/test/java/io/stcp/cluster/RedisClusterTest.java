@@ -294,4 +294,26 @@ class RedisClusterTest {
         assertNothingMore(alice);
         assertThat(a.cluster.stats().published()).isZero();
     }
+
+    @Test
+    void namesThatLeaveAreWithdrawnAndAClosedNodeWithdrawsEverythingBeforeCloseReturns() throws Exception {
+        Node a = node("a");
+        Node b = node("b");
+        TestClient alice = login(a, "alice", "room");
+        login(b, "bob", "room");
+        awaitPresence(Scope.USER, "alice", "a");
+        awaitPresence(Scope.GROUP, "room", "a", "b");
+
+        alice.close(); // the registry drops her bindings; the next refresh withdraws them
+        awaitPresence(Scope.USER, "alice");
+        awaitPresence(Scope.GROUP, "room", "b");
+
+        b.cluster.close();
+        assertThat(probe.nodes(Scope.USER, "bob")).as("withdrawn by close(), not left to the TTL").isEmpty();
+        assertThat(probe.nodes(Scope.GROUP, "room")).isEmpty();
+        assertThat(b.cluster.isConnected()).isFalse();
+        ClusterUnavailableException e = catchThrowableOfType(ClusterUnavailableException.class, () -> b.cluster.sendToUser("bob", frame("x")));
+        assertThat(e).hasMessageContaining("closed");
+        assertThat(e.localResult().accepted()).as("bob is still connected to b's server").isEqualTo(1);
+    }
 }
