@@ -44,6 +44,10 @@ import org.jspecify.annotations.Nullable;
  * @param inboundQueue     messages received from the bus and not yet delivered that a node keeps;
  *                         beyond it they are dropped and counted ({@link ClusterStats#overflow()}).
  *                         Default 10,000; at least 1.
+ * @param inboundMaxBytes  bytes of received, undelivered messages a node keeps, on top of
+ *                         {@code inboundQueue}: beyond it they are dropped and counted the same way.
+ *                         Default 64 MiB; at least {@code maxMessageBytes} plus 1 KiB (so that one
+ *                         message of the largest size always fits).
  * @param poolSize         Redis connections for commands (sends, presence), besides the one that
  *                         subscribes; a send waits at most {@code commandTimeout} for a free one.
  *                         Default 8; 1 to 1024.
@@ -62,6 +66,7 @@ public record ClusterConfig(
         Duration reconnectMaxDelay,
         int maxMessageBytes,
         int inboundQueue,
+        long inboundMaxBytes,
         int poolSize) {
 
     /** Default Redis address. */
@@ -86,6 +91,8 @@ public record ClusterConfig(
     public static final int MAX_MESSAGE_BYTES_LIMIT = 16 << 20;
     /** Default inbound queue capacity. */
     public static final int DEFAULT_INBOUND_QUEUE = 10_000;
+    /** Default byte limit of the inbound queue: 64 MiB. */
+    public static final long DEFAULT_INBOUND_MAX_BYTES = 64L << 20;
     /** Default command connection pool size. */
     public static final int DEFAULT_POOL_SIZE = 8;
 
@@ -131,6 +138,10 @@ public record ClusterConfig(
         if (inboundQueue < 1) {
             throw new IllegalArgumentException("inboundQueue: " + inboundQueue + " (expected: >= 1)");
         }
+        if (inboundMaxBytes < maxMessageBytes + 1024L) {
+            throw new IllegalArgumentException("inboundMaxBytes: " + inboundMaxBytes + " (expected: >= maxMessageBytes + 1024 = "
+                    + (maxMessageBytes + 1024L) + ")");
+        }
         if (poolSize < 1 || poolSize > 1024) {
             throw new IllegalArgumentException("poolSize: " + poolSize + " (expected: 1 to 1024)");
         }
@@ -152,7 +163,7 @@ public record ClusterConfig(
         return new Builder(nodeId).redisAddress(redisAddress).redisAuth(redisUser, redisPassword).keyPrefix(keyPrefix)
                 .presenceTtl(presenceTtl).presenceRefresh(presenceRefresh).connectTimeout(connectTimeout)
                 .commandTimeout(commandTimeout).reconnectDelay(reconnectDelay).reconnectMaxDelay(reconnectMaxDelay)
-                .maxMessageBytes(maxMessageBytes).inboundQueue(inboundQueue).poolSize(poolSize);
+                .maxMessageBytes(maxMessageBytes).inboundQueue(inboundQueue).inboundMaxBytes(inboundMaxBytes).poolSize(poolSize);
     }
 
     /** Every field but the password, which shows as {@code ***} when set. */
@@ -163,7 +174,8 @@ public record ClusterConfig(
                 + ", presenceTtl=" + Durations.format(presenceTtl) + ", presenceRefresh=" + Durations.format(presenceRefresh)
                 + ", connectTimeout=" + Durations.format(connectTimeout) + ", commandTimeout=" + Durations.format(commandTimeout)
                 + ", reconnectDelay=" + Durations.format(reconnectDelay) + ", reconnectMaxDelay=" + Durations.format(reconnectMaxDelay)
-                + ", maxMessageBytes=" + maxMessageBytes + ", inboundQueue=" + inboundQueue + ", poolSize=" + poolSize + "]";
+                + ", maxMessageBytes=" + maxMessageBytes + ", inboundQueue=" + inboundQueue + ", inboundMaxBytes=" + inboundMaxBytes
+                + ", poolSize=" + poolSize + "]";
     }
 
     /** Mutable builder for {@link ClusterConfig}; not thread-safe. Validation happens in {@link #build()}. */
@@ -181,6 +193,7 @@ public record ClusterConfig(
         private Duration reconnectMaxDelay = DEFAULT_RECONNECT_MAX_DELAY;
         private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
         private int inboundQueue = DEFAULT_INBOUND_QUEUE;
+        private long inboundMaxBytes = DEFAULT_INBOUND_MAX_BYTES;
         private int poolSize = DEFAULT_POOL_SIZE;
 
         private Builder(String nodeId) {
@@ -266,6 +279,12 @@ public record ClusterConfig(
             return this;
         }
 
+        /** See {@link ClusterConfig#inboundMaxBytes()}. */
+        public Builder inboundMaxBytes(long inboundMaxBytes) {
+            this.inboundMaxBytes = inboundMaxBytes;
+            return this;
+        }
+
         /** See {@link ClusterConfig#poolSize()}. */
         public Builder poolSize(int poolSize) {
             this.poolSize = poolSize;
@@ -279,7 +298,7 @@ public record ClusterConfig(
          */
         public ClusterConfig build() {
             return new ClusterConfig(nodeId, redisAddress, redisUser, redisPassword, keyPrefix, presenceTtl, presenceRefresh,
-                    connectTimeout, commandTimeout, reconnectDelay, reconnectMaxDelay, maxMessageBytes, inboundQueue, poolSize);
+                    connectTimeout, commandTimeout, reconnectDelay, reconnectMaxDelay, maxMessageBytes, inboundQueue, inboundMaxBytes, poolSize);
         }
     }
 }

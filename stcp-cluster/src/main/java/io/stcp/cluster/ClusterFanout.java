@@ -43,7 +43,9 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * part costs the caller a presence lookup and a publish (two Redis round trips; one for a
  * broadcast), each at most {@link ClusterConfig#commandTimeout()}; while the bus is down it
  * costs nothing: {@link ClusterUnavailableException} at once. Delivery on the receiving node runs
- * on its own thread, never on the bus's.
+ * on its own thread, never on the bus's, one message at a time and in order; a recipient whose
+ * sender waits for room ({@code OverflowPolicy.BLOCK}) holds it up to its block timeout, while
+ * what arrives meanwhile waits in the bounded inbound queue.
  *
  * <p><b>Results.</b> {@link SendResult#accepted()} etc. count this node's recipients;
  * {@link SendResult#forwarded()} counts the other nodes that received the message (their

@@ -21,8 +21,9 @@ package io.stcp.cluster;
  *                     emptied after the sender's lookup): lost
  * @param malformed    received messages dropped because they were not a valid envelope, too
  *                     large, or for another cluster: lost, and logged at WARN (rate-limited)
- * @param overflow     received messages dropped because the inbound queue
- *                     ({@link ClusterConfig#inboundQueue()}) was full: lost
+ * @param overflow     received messages dropped because the inbound queue was full
+ *                     ({@link ClusterConfig#inboundQueue()} messages or
+ *                     {@link ClusterConfig#inboundMaxBytes()} bytes): lost
  * @param reconnects   times the bus connected again after losing its connection
  */
 public record ClusterStats(

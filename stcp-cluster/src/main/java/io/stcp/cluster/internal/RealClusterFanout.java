@@ -54,6 +54,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private final ClusterBus bus;
     private final Presence presence;
     private final ArrayBlockingQueue<byte[]> inbound;
+    private final java.util.concurrent.atomic.AtomicLong inboundBytes = new java.util.concurrent.atomic.AtomicLong(); // queued in inbound
 
     private final LongAdder published = new LongAdder();
     private final LongAdder nodeGone = new LongAdder();
@@ -321,12 +322,16 @@ public final class RealClusterFanout implements ClusterFanout {
     private final class BusListener implements ClusterBus.Listener {
         @Override
         public void onMessage(byte[] message) {
-            if (!inbound.offer(message)) {
+            // Bytes are reserved before the offer and given back on failure or when taken.
+            boolean queued = inboundBytes.addAndGet(message.length) <= config.inboundMaxBytes() && inbound.offer(message);
+            if (!queued) {
+                inboundBytes.addAndGet(-message.length);
                 overflow.increment();
                 long held = overflowLog.tryAcquire();
                 if (held >= 0) {
                     log.atWarn().setMessage("cluster.receive.overflow").addKeyValue("node", nodeId)
-                            .addKeyValue("inboundQueue", config.inboundQueue()).addKeyValue("heldBack", held).log();
+                            .addKeyValue("inboundQueue", config.inboundQueue()).addKeyValue("inboundMaxBytes", config.inboundMaxBytes())
+                            .addKeyValue("heldBack", held).log();
                 }
             }
         }
@@ -360,6 +365,7 @@ public final class RealClusterFanout implements ClusterFanout {
             } catch (InterruptedException e) {
                 break; // close()
             }
+            inboundBytes.addAndGet(-message.length);
             try {
                 deliver(message);
             } catch (RuntimeException e) {
