@@ -138,15 +138,18 @@ class ReceivingTest {
             fromBus.onMessage(toUser("b", "alice", "m3")); // the queue holds two: dropped
             assertThat(cluster.stats().overflow()).isEqualTo(1);
 
-            fromBus.onMessage(new Envelope(Kind.ALL, "a", "", KeyType.NONE, 0, null, new byte[] {1}).encode()); // own broadcast
             alice[0].gate.countDown();
+            Awaitility.await("m0 to m2 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
             fromBus.onMessage(toUser("b", "nobody", "m4"));
             Awaitility.await("m4 handled").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().unroutable() == 1);
+            fromBus.onMessage(new Envelope(Kind.ALL, "a", "", KeyType.NONE, 0, null, new byte[] {1}).encode()); // own broadcast
+            fromBus.onMessage(toUser("b", "alice", "m5"));
+            Awaitility.await("m5 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 4);
 
-            assertThat(alice[0].puts).containsExactly("m0", "m1", "m2");
+            assertThat(alice[0].puts).as("in order, without the dropped m3 and this node's own broadcast").containsExactly("m0", "m1", "m2", "m5");
             ClusterStats stats = cluster.stats();
-            assertThat(stats.received()).as("m0, m1, m2 and m4; not this node's own broadcast, not the dropped one").isEqualTo(4);
-            assertThat(stats.delivered()).isEqualTo(3);
+            assertThat(stats.received()).as("m0, m1, m2, m4 and m5; not this node's own broadcast, not the dropped one").isEqualTo(5);
+            assertThat(stats.delivered()).isEqualTo(4);
             assertThat(stats.overflow()).isEqualTo(1);
             assertThat(stats.unroutable()).isEqualTo(1);
             assertThat(stats.lost()).isEqualTo(2);
