@@ -1,0 +1,304 @@
+package io.stcp.cluster;
+
+import io.stcp.Durations;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How a node joins a cluster: its id, where Redis is, and the limits of what travels between nodes.
+ *
+ * <p>Immutable and validated on construction (the message names the field and the bad value); build
+ * one with {@link #builder(String)}. Every node of a cluster uses the same {@code keyPrefix} and,
+ * normally, the same TTLs and {@code maxMessageBytes}.
+ *
+ * @param nodeId           this node's id, unique in the cluster: 1 to 64 of {@code A-Z a-z 0-9 . _ -}.
+ *                         Two live nodes with one id receive each other's messages. Required.
+ * @param redisAddress     Redis, as {@code "host:port"} ({@code "[::1]:6379"} for IPv6). Default
+ *                         {@code "127.0.0.1:6379"}. A standalone Redis (or a primary); Redis Cluster
+ *                         is not supported (the presence scripts touch keys of several slots).
+ * @param redisUser        the ACL user for {@code AUTH}, or null (the default) for the default user.
+ * @param redisPassword    the password for {@code AUTH}, or null (the default) for none. Not shown by
+ *                         {@link #toString()}.
+ * @param keyPrefix        the prefix of every Redis key and channel of this cluster, so that several
+ *                         clusters can share one Redis. Default {@code "stcp:"}; 1 to 64 characters,
+ *                         no whitespace.
+ * @param presenceTtl      how long a node's presence entry lives without being announced again: the
+ *                         longest a dead node stays in lookups. Default 15s; at least 100ms and at
+ *                         least twice {@code presenceRefresh}.
+ * @param presenceRefresh  how often a node announces all its users and groups again, and withdraws
+ *                         the ones it no longer has (a user whose connections all ended is withdrawn
+ *                         at the latest then). Default 5s; more than 0.
+ * @param connectTimeout   how long one connect to Redis may take. Default 2s; more than 0.
+ * @param commandTimeout   how long one Redis command may take: the longest a send waits for the bus
+ *                         when Redis stops answering. Default 1s; more than 0.
+ * @param reconnectDelay   the first wait before reconnecting to Redis; doubles up to
+ *                         {@code reconnectMaxDelay}. Default 100ms; more than 0.
+ * @param reconnectMaxDelay the longest wait between reconnects. Default 5s; at least
+ *                         {@code reconnectDelay}.
+ * @param maxMessageBytes  the largest payload a cluster send takes (larger: {@link
+ *                         IllegalArgumentException}) and a node accepts from the bus (larger: dropped,
+ *                         counted as malformed). Default 1 MiB; 1 to 16 MiB (Redis disconnects a
+ *                         subscriber whose output buffer passes 32 MiB by default).
+ * @param inboundQueue     messages received from the bus and not yet delivered that a node keeps;
+ *                         beyond it they are dropped and counted ({@link ClusterStats#overflow()}).
+ *                         Default 10,000; at least 1.
+ * @param inboundMaxBytes  bytes of received, undelivered messages a node keeps, on top of
+ *                         {@code inboundQueue}: beyond it they are dropped and counted the same way.
+ *                         Default 64 MiB; at least {@code maxMessageBytes} plus 1 KiB (so that one
+ *                         message of the largest size always fits).
+ * @param poolSize         Redis connections for commands (sends, presence), besides the one that
+ *                         subscribes; a send waits at most {@code commandTimeout} for a free one.
+ *                         Default 8; 1 to 1024.
+ */
+public record ClusterConfig(
+        String nodeId,
+        String redisAddress,
+        @Nullable String redisUser,
+        @Nullable String redisPassword,
+        String keyPrefix,
+        Duration presenceTtl,
+        Duration presenceRefresh,
+        Duration connectTimeout,
+        Duration commandTimeout,
+        Duration reconnectDelay,
+        Duration reconnectMaxDelay,
+        int maxMessageBytes,
+        int inboundQueue,
+        long inboundMaxBytes,
+        int poolSize) {
+
+    /** Default Redis address. */
+    public static final String DEFAULT_REDIS_ADDRESS = "127.0.0.1:6379";
+    /** Default key and channel prefix. */
+    public static final String DEFAULT_KEY_PREFIX = "stcp:";
+    /** Default presence TTL. */
+    public static final Duration DEFAULT_PRESENCE_TTL = Duration.ofSeconds(15);
+    /** Default presence refresh interval. */
+    public static final Duration DEFAULT_PRESENCE_REFRESH = Duration.ofSeconds(5);
+    /** Default connect timeout. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
+    /** Default command timeout. */
+    public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(1);
+    /** Default first reconnect wait. */
+    public static final Duration DEFAULT_RECONNECT_DELAY = Duration.ofMillis(100);
+    /** Default longest reconnect wait. */
+    public static final Duration DEFAULT_RECONNECT_MAX_DELAY = Duration.ofSeconds(5);
+    /** Default largest payload: 1 MiB. */
+    public static final int DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
+    /** Largest {@code maxMessageBytes} allowed: 16 MiB. */
+    public static final int MAX_MESSAGE_BYTES_LIMIT = 16 << 20;
+    /** Default inbound queue capacity. */
+    public static final int DEFAULT_INBOUND_QUEUE = 10_000;
+    /** Default byte limit of the inbound queue: 64 MiB. */
+    public static final long DEFAULT_INBOUND_MAX_BYTES = 64L << 20;
+    /** Default command connection pool size. */
+    public static final int DEFAULT_POOL_SIZE = 8;
+
+    private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    private static final Duration MIN_TTL = Duration.ofMillis(100);
+
+    /** Validates every field; the message names the field and the bad value. */
+    public ClusterConfig {
+        Objects.requireNonNull(nodeId, "nodeId");
+        Objects.requireNonNull(redisAddress, "redisAddress");
+        Objects.requireNonNull(keyPrefix, "keyPrefix");
+        Objects.requireNonNull(presenceTtl, "presenceTtl");
+        Objects.requireNonNull(presenceRefresh, "presenceRefresh");
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(commandTimeout, "commandTimeout");
+        Objects.requireNonNull(reconnectDelay, "reconnectDelay");
+        Objects.requireNonNull(reconnectMaxDelay, "reconnectMaxDelay");
+        if (!NODE_ID.matcher(nodeId).matches()) {
+            throw new IllegalArgumentException("nodeId: \"" + nodeId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ -)");
+        }
+        RedisAddress.parse(redisAddress); // throws naming the field
+        if (keyPrefix.isEmpty() || keyPrefix.length() > 64 || keyPrefix.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
+            throw new IllegalArgumentException("keyPrefix: \"" + keyPrefix + "\" (expected: 1 to 64 characters, no whitespace)");
+        }
+        positive("presenceRefresh", presenceRefresh);
+        if (presenceTtl.compareTo(MIN_TTL) < 0) {
+            throw new IllegalArgumentException("presenceTtl: " + Durations.format(presenceTtl) + " (expected: >= 100ms)");
+        }
+        if (presenceTtl.compareTo(presenceRefresh.multipliedBy(2)) < 0) {
+            throw new IllegalArgumentException("presenceTtl: " + Durations.format(presenceTtl)
+                    + " (expected: >= 2 × presenceRefresh " + Durations.format(presenceRefresh) + ")");
+        }
+        positive("connectTimeout", connectTimeout);
+        positive("commandTimeout", commandTimeout);
+        positive("reconnectDelay", reconnectDelay);
+        if (reconnectMaxDelay.compareTo(reconnectDelay) < 0) {
+            throw new IllegalArgumentException("reconnectMaxDelay: " + Durations.format(reconnectMaxDelay)
+                    + " (expected: >= reconnectDelay " + Durations.format(reconnectDelay) + ")");
+        }
+        if (maxMessageBytes < 1 || maxMessageBytes > MAX_MESSAGE_BYTES_LIMIT) {
+            throw new IllegalArgumentException("maxMessageBytes: " + maxMessageBytes + " (expected: 1 to " + MAX_MESSAGE_BYTES_LIMIT + ")");
+        }
+        if (inboundQueue < 1) {
+            throw new IllegalArgumentException("inboundQueue: " + inboundQueue + " (expected: >= 1)");
+        }
+        if (inboundMaxBytes < maxMessageBytes + 1024L) {
+            throw new IllegalArgumentException("inboundMaxBytes: " + inboundMaxBytes + " (expected: >= maxMessageBytes + 1024 = "
+                    + (maxMessageBytes + 1024L) + ")");
+        }
+        if (poolSize < 1 || poolSize > 1024) {
+            throw new IllegalArgumentException("poolSize: " + poolSize + " (expected: 1 to 1024)");
+        }
+    }
+
+    private static void positive(String field, Duration d) {
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(field + ": " + Durations.format(d) + " (expected: > 0)");
+        }
+    }
+
+    /** A builder for node {@code nodeId}, holding the defaults for everything else. */
+    public static Builder builder(String nodeId) {
+        return new Builder(nodeId);
+    }
+
+    /** A builder holding this configuration's values. */
+    public Builder toBuilder() {
+        return new Builder(nodeId).redisAddress(redisAddress).redisAuth(redisUser, redisPassword).keyPrefix(keyPrefix)
+                .presenceTtl(presenceTtl).presenceRefresh(presenceRefresh).connectTimeout(connectTimeout)
+                .commandTimeout(commandTimeout).reconnectDelay(reconnectDelay).reconnectMaxDelay(reconnectMaxDelay)
+                .maxMessageBytes(maxMessageBytes).inboundQueue(inboundQueue).inboundMaxBytes(inboundMaxBytes).poolSize(poolSize);
+    }
+
+    /** Every field but the password, which shows as {@code ***} when set. */
+    @Override
+    public String toString() {
+        return "ClusterConfig[nodeId=" + nodeId + ", redisAddress=" + redisAddress + ", redisUser=" + redisUser
+                + ", redisPassword=" + (redisPassword == null ? "null" : "***") + ", keyPrefix=" + keyPrefix
+                + ", presenceTtl=" + Durations.format(presenceTtl) + ", presenceRefresh=" + Durations.format(presenceRefresh)
+                + ", connectTimeout=" + Durations.format(connectTimeout) + ", commandTimeout=" + Durations.format(commandTimeout)
+                + ", reconnectDelay=" + Durations.format(reconnectDelay) + ", reconnectMaxDelay=" + Durations.format(reconnectMaxDelay)
+                + ", maxMessageBytes=" + maxMessageBytes + ", inboundQueue=" + inboundQueue + ", inboundMaxBytes=" + inboundMaxBytes
+                + ", poolSize=" + poolSize + "]";
+    }
+
+    /** Mutable builder for {@link ClusterConfig}; not thread-safe. Validation happens in {@link #build()}. */
+    public static final class Builder {
+        private String nodeId;
+        private String redisAddress = DEFAULT_REDIS_ADDRESS;
+        private @Nullable String redisUser;
+        private @Nullable String redisPassword;
+        private String keyPrefix = DEFAULT_KEY_PREFIX;
+        private Duration presenceTtl = DEFAULT_PRESENCE_TTL;
+        private Duration presenceRefresh = DEFAULT_PRESENCE_REFRESH;
+        private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
+        private Duration reconnectDelay = DEFAULT_RECONNECT_DELAY;
+        private Duration reconnectMaxDelay = DEFAULT_RECONNECT_MAX_DELAY;
+        private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+        private int inboundQueue = DEFAULT_INBOUND_QUEUE;
+        private long inboundMaxBytes = DEFAULT_INBOUND_MAX_BYTES;
+        private int poolSize = DEFAULT_POOL_SIZE;
+
+        private Builder(String nodeId) {
+            this.nodeId = nodeId;
+        }
+
+        /** See {@link ClusterConfig#nodeId()}. */
+        public Builder nodeId(String nodeId) {
+            this.nodeId = nodeId;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#redisAddress()}. */
+        public Builder redisAddress(String redisAddress) {
+            this.redisAddress = redisAddress;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#redisPassword()}: the password, for Redis's default user. */
+        public Builder redisPassword(@Nullable String redisPassword) {
+            this.redisPassword = redisPassword;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#redisUser()} and {@link ClusterConfig#redisPassword()}. */
+        public Builder redisAuth(@Nullable String redisUser, @Nullable String redisPassword) {
+            this.redisUser = redisUser;
+            this.redisPassword = redisPassword;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#keyPrefix()}. */
+        public Builder keyPrefix(String keyPrefix) {
+            this.keyPrefix = keyPrefix;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#presenceTtl()}. */
+        public Builder presenceTtl(Duration presenceTtl) {
+            this.presenceTtl = presenceTtl;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#presenceRefresh()}. */
+        public Builder presenceRefresh(Duration presenceRefresh) {
+            this.presenceRefresh = presenceRefresh;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#connectTimeout()}. */
+        public Builder connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#commandTimeout()}. */
+        public Builder commandTimeout(Duration commandTimeout) {
+            this.commandTimeout = commandTimeout;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#reconnectDelay()}. */
+        public Builder reconnectDelay(Duration reconnectDelay) {
+            this.reconnectDelay = reconnectDelay;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#reconnectMaxDelay()}. */
+        public Builder reconnectMaxDelay(Duration reconnectMaxDelay) {
+            this.reconnectMaxDelay = reconnectMaxDelay;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#maxMessageBytes()}. */
+        public Builder maxMessageBytes(int maxMessageBytes) {
+            this.maxMessageBytes = maxMessageBytes;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#inboundQueue()}. */
+        public Builder inboundQueue(int inboundQueue) {
+            this.inboundQueue = inboundQueue;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#inboundMaxBytes()}. */
+        public Builder inboundMaxBytes(long inboundMaxBytes) {
+            this.inboundMaxBytes = inboundMaxBytes;
+            return this;
+        }
+
+        /** See {@link ClusterConfig#poolSize()}. */
+        public Builder poolSize(int poolSize) {
+            this.poolSize = poolSize;
+            return this;
+        }
+
+        /**
+         * The configuration.
+         *
+         * @throws IllegalArgumentException naming the first invalid field
+         */
+        public ClusterConfig build() {
+            return new ClusterConfig(nodeId, redisAddress, redisUser, redisPassword, keyPrefix, presenceTtl, presenceRefresh,
+                    connectTimeout, commandTimeout, reconnectDelay, reconnectMaxDelay, maxMessageBytes, inboundQueue, inboundMaxBytes, poolSize);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package io.stcp.cluster;
+
+import io.stcp.ConnectionRegistry;
+import io.stcp.Fanout;
+import io.stcp.SendResult;
+import io.stcp.Sender;
+import io.stcp.cluster.internal.RealClusterFanout;
+
+/**
+ * The {@link Fanout} calls of a {@link ConnectionRegistry} — {@code sendToUser}, {@code
+ * sendToGroup}, {@code broadcast} and their keyed forms — for a whole cluster of stcp servers:
+ * this node's recipients are served directly through its registry, the other nodes' through the
+ * {@link ClusterBus}, and each node delivers to its own recipients through their own senders
+ * (their queue limits, overflow policy and conflation apply, per connection, as for a local send).
+ *
+ * <pre>{@code
+ * ConnectionRegistry local = ConnectionRegistry.create();
+ * ClusterFanout cluster = ClusterFanout.start(
+ *         ClusterConfig.builder("node-a").redisAddress("10.0.0.7:6379").build(), local);
+ * TcpServer server = TcpServer.create(config, reader, factory).registry(local).start();
+ * // in a reader, after a login:  cluster.bindUser(sender, "alice");
+ * //                              cluster.joinGroup(sender, "room:42");
+ * cluster.sendToUser("bob", message);        // wherever bob is connected
+ * cluster.sendToGroup("room:42", message);   // every member, on every node, once
+ * }</pre>
+ *
+ * <p><b>Presence.</b> A node announces the users and groups of its registry ({@link Presence}),
+ * again every {@link ClusterConfig#presenceRefresh()}; an entry lives {@link
+ * ClusterConfig#presenceTtl()}. Binding through this object ({@link #bindUser}, {@link #joinGroup})
+ * announces the name at once (on a background thread); a binding made on the registry directly is
+ * announced at the next refresh. A name this node no longer has is withdrawn at the next refresh
+ * (or at once through {@link #unbindUser}/{@link #leaveGroup}); until then, messages for it reach
+ * nobody here and are counted as {@link ClusterStats#unroutable()}.
+ *
+ * <p><b>Delivery: at most once.</b> A message is not retried, acknowledged or kept: it reaches the
+ * recipients connected when it arrives on their node, or is lost, and every loss this node can see
+ * is counted ({@link #stats()}): the bus down ({@link ClusterUnavailableException}), a node gone
+ * (published to a channel nobody listens to), no recipient left, a full inbound queue, a malformed
+ * message. Messages from one node to another arrive in the order sent; a group send and a user send
+ * may interleave differently on different nodes.
+ *
+ * <p><b>Waiting.</b> The local part waits as a {@link ConnectionRegistry} send does. The remote
+ * part costs the caller a presence lookup and a publish (two Redis round trips; one for a
+ * broadcast), each at most {@link ClusterConfig#commandTimeout()}; while the bus is down it
+ * costs nothing: {@link ClusterUnavailableException} at once. Delivery on the receiving node runs
+ * on its own thread, never on the bus's, one message at a time and in order; a recipient whose
+ * sender waits for room ({@code OverflowPolicy.BLOCK}) holds it up to its block timeout, while
+ * what arrives meanwhile waits in the bounded inbound queue.
+ *
+ * <p><b>Results.</b> {@link SendResult#accepted()} etc. count this node's recipients;
+ * {@link SendResult#forwarded()} counts the other nodes that received the message (their
+ * recipients are counted there, in {@link ClusterStats#delivered()}).
+ *
+ * <p><b>Failure.</b> A payload over {@link ClusterConfig#maxMessageBytes()}, or a name or key over
+ * 65,535 UTF-8 bytes: {@link IllegalArgumentException} before anything is sent. Bus down:
+ * {@link ClusterUnavailableException} after the local part, with its result.
+ *
+ * <p><b>Thread safety.</b> Every method is safe from any thread, readers and hooks included.
+ *
+ * <p><b>Lifecycle.</b> {@link #start} subscribes and returns at once (the bus connects in the
+ * background; sends fail fast until it has). {@link #close()} withdraws this node's presence (best
+ * effort), closes the bus and ends the module's threads; it does not close the registry or its
+ * connections. Idempotent.
+ */
+public interface ClusterFanout extends Fanout, AutoCloseable {
+
+    /** Joins the cluster of {@code config} on Redis ({@link RedisBus}) for the connections of {@code registry}. */
+    static ClusterFanout start(ClusterConfig config, ConnectionRegistry registry) {
+        RedisBus bus = RedisBus.create(config);
+        try {
+            return start(config, registry, bus, bus);
+        } catch (RuntimeException e) {
+            bus.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Joins a cluster through another engine: {@code bus} and {@code presence}, which this object
+     * then owns (its {@link #close()} closes the bus). The Redis fields of {@code config} are not
+     * read.
+     */
+    static ClusterFanout start(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
+        return RealClusterFanout.start(config, registry, bus, presence);
+    }
+
+    /** This node's id ({@link ClusterConfig#nodeId()}). */
+    String nodeId();
+
+    /** The registry of this node's connections. */
+    ConnectionRegistry local();
+
+    /** Whether the bus is connected now: remote sends are attempted only then. */
+    boolean isConnected();
+
+    /** What has been counted so far. */
+    ClusterStats stats();
+
+    /** {@link ConnectionRegistry#bindUser} on the local registry, then announces the user to the cluster at once. */
+    boolean bindUser(Sender sender, String userId);
+
+    /** {@link ConnectionRegistry#unbindUser}; withdraws the user at once if this node has no other connection of it. */
+    boolean unbindUser(Sender sender);
+
+    /** {@link ConnectionRegistry#joinGroup} on the local registry, then announces the group to the cluster at once. */
+    boolean joinGroup(Sender sender, String group);
+
+    /** {@link ConnectionRegistry#leaveGroup}; withdraws the group at once if it has no other member on this node. */
+    boolean leaveGroup(Sender sender, String group);
+
+    /** Leaves the cluster: see the class comment. Idempotent; never throws. */
+    @Override
+    void close();
+}

@@ -1,0 +1,46 @@
+package io.stcp.cluster;
+
+/**
+ * What a {@link ClusterFanout} has counted since it started: one consistent-enough snapshot (each
+ * count is read on its own; they may be a few messages apart under load). Every count only grows.
+ * Delivery is at most once: every way a message can be lost between nodes has its count here.
+ *
+ * @param connected    whether the bus is connected now
+ * @param published    copies handed to the bus: one per remote node for a user or group send, one
+ *                     per broadcast
+ * @param nodeGone     copies published to a node's channel that nobody was subscribed to (the
+ *                     node died or is reconnecting; its presence expires after the TTL): lost
+ * @param unavailable  sends whose remote part failed at once because the bus was down or the call
+ *                     to it failed ({@link ClusterUnavailableException}): lost for the other nodes
+ * @param received     messages received from other nodes
+ * @param delivered    recipients on this node that accepted a received message (their sender
+ *                     queued it)
+ * @param refused      recipients on this node whose sender refused a received message (full,
+ *                     closed): lost for them, and counted in that sender's own statistics too
+ * @param unroutable   received messages that found no recipient here (the user left or the group
+ *                     emptied after the sender's lookup): lost
+ * @param malformed    received messages dropped because they were not a valid envelope, too
+ *                     large, or for another cluster: lost, and logged at WARN (rate-limited)
+ * @param overflow     received messages dropped because the inbound queue was full
+ *                     ({@link ClusterConfig#inboundQueue()} messages or
+ *                     {@link ClusterConfig#inboundMaxBytes()} bytes): lost
+ * @param reconnects   times the bus connected again after losing its connection
+ */
+public record ClusterStats(
+        boolean connected,
+        long published,
+        long nodeGone,
+        long unavailable,
+        long received,
+        long delivered,
+        long refused,
+        long unroutable,
+        long malformed,
+        long overflow,
+        long reconnects) {
+
+    /** Messages lost between nodes, as far as this node can tell: {@code nodeGone + unavailable + unroutable + malformed + overflow}. */
+    public long lost() {
+        return nodeGone + unavailable + unroutable + malformed + overflow;
+    }
+}

@@ -1,0 +1,429 @@
+package io.stcp.cluster;
+
+import io.stcp.cluster.internal.ClusterThreads;
+import io.stcp.cluster.internal.LogLimiter;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import redis.clients.jedis.BinaryJedisPubSub;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.JedisPool;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisException;
+import redis.clients.jedis.exceptions.JedisNoScriptException;
+
+/**
+ * The {@link ClusterBus} and {@link Presence} on Redis (standalone, 6.2 or newer), through Jedis:
+ * blocking calls, which suit the virtual threads that make them.
+ *
+ * <p><b>Channels.</b> Node {@code N} subscribes to {@code <prefix>node:N} and {@code <prefix>all}
+ * (plain pub/sub). Sharded pub/sub (Redis 7) is not used: it spreads channels over the shards of
+ * a Redis Cluster, and with a single Redis it changes nothing.
+ *
+ * <p><b>Presence.</b> One sorted set per name, {@code <prefix>u:<user>} and {@code <prefix>g:<group>},
+ * member = node id, score = the time (Redis's clock, milliseconds) when the entry expires. A lookup
+ * returns the members whose score is in the future; an announce adds or moves its entry to now +
+ * TTL, removes expired members and sets the key to expire with its last entry. So no entry outlives
+ * its TTL unannounced, and no key outlives its entries; the clocks of the nodes play no part.
+ * Lookups and announces are Lua scripts (one round trip each; announces in batches of
+ * 256 names). A lookup returns at most 1024 nodes.
+ *
+ * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
+ * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
+ * ClusterConfig#reconnectMaxDelay()}); up to {@link ClusterConfig#poolSize()} for commands. While
+ * the subscription is down every call fails at once with {@link BusException}; when it is back,
+ * the idle command connections (broken by the same outage) are dropped and
+ * {@link Listener#onConnected()} runs. A Redis that stops answering without closing connections
+ * is noticed by commands only (after {@link ClusterConfig#commandTimeout()} each).
+ *
+ * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
+ * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
+ * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side.
+ */
+// JedisPool is deprecated in Jedis 8 in favour of RedisClient, which hides the connection a
+// pipeline and a script run on; the pool gives them one Jedis each, and is still supported in 8.x.
+@SuppressWarnings("deprecation")
+public final class RedisBus implements ClusterBus, Presence {
+    private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
+    static final int BATCH = 256;
+    static final int MAX_NODES = 1024;
+
+    private static final Script LOOKUP = new Script("""
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+            """);
+    private static final Script ANNOUNCE = new Script("""
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            local ttl = tonumber(ARGV[2])
+            for _, key in ipairs(KEYS) do
+              redis.call('ZADD', key, now + ttl, ARGV[1])
+              redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+              local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+              redis.call('PEXPIREAT', key, last[2])
+            end
+            return #KEYS
+            """);
+
+    private final ClusterConfig config;
+    private final HostAndPort address;
+    private final JedisClientConfig clientConfig;
+    private final JedisPool pool;
+    private final String channelPrefix;
+    private final byte[] allChannel;
+    private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition wake = lock.newCondition();
+    private @Nullable Jedis subscriber;       // guarded by lock
+    private @Nullable Thread thread;          // guarded by lock
+    private boolean subscribed;               // guarded by lock
+    private volatile boolean closed;
+    private volatile boolean connected;
+
+    private RedisBus(ClusterConfig config) {
+        this.config = config;
+        RedisAddress a = RedisAddress.parse(config.redisAddress());
+        this.address = new HostAndPort(a.host(), a.port());
+        this.clientConfig = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis(millis(config.connectTimeout()))
+                .socketTimeoutMillis(millis(config.commandTimeout()))
+                .user(config.redisUser())
+                .password(config.redisPassword())
+                .clientName("stcp-" + config.nodeId())
+                .autoNegotiateProtocol(false) // RESP2: all this needs, and no warning per connection
+                .build();
+        GenericObjectPoolConfig<Jedis> poolConfig = new GenericObjectPoolConfig<>();
+        poolConfig.setMaxTotal(config.poolSize());
+        poolConfig.setMaxIdle(config.poolSize());
+        poolConfig.setMinIdle(0);
+        poolConfig.setMaxWait(config.commandTimeout());
+        poolConfig.setBlockWhenExhausted(true);
+        poolConfig.setJmxEnabled(false);
+        // no evictor: it would be a platform thread shared by every pool of the process
+        poolConfig.setTimeBetweenEvictionRuns(java.time.Duration.ofMillis(-1));
+        this.pool = new JedisPool(poolConfig, address, clientConfig);
+        this.channelPrefix = config.keyPrefix() + "node:";
+        this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** A bus and presence store on the Redis of {@code config}; nothing is connected until {@link #subscribe}. */
+    public static RedisBus create(ClusterConfig config) {
+        return new RedisBus(Objects.requireNonNull(config, "config"));
+    }
+
+    private static int millis(java.time.Duration d) {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, d.toMillis()));
+    }
+
+    // ---------------------------------------------------------------- subscription
+
+    @Override
+    public void subscribe(String nodeId, Listener listener) {
+        Objects.requireNonNull(nodeId, "nodeId");
+        Objects.requireNonNull(listener, "listener");
+        byte[] own = (channelPrefix + nodeId).getBytes(StandardCharsets.UTF_8);
+        lock.lock();
+        try {
+            if (closed || subscribed) {
+                throw new IllegalStateException(closed ? "closed" : "already subscribed");
+            }
+            subscribed = true;
+            thread = ClusterThreads.start("stcp-cluster-" + nodeId + "-redis", () -> subscribeLoop(own, listener));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void subscribeLoop(byte[] own, Listener listener) {
+        long delayNanos = config.reconnectDelay().toNanos();
+        boolean everConnected = false;
+        while (!closed) {
+            String reason = null;
+            boolean[] up = {false};
+            Jedis j = null;
+            try {
+                j = new Jedis(address, clientConfig);
+                j.ping(); // connects and authenticates, within the timeouts
+                lock.lock();
+                try {
+                    if (closed) {
+                        break;
+                    }
+                    subscriber = j;
+                } finally {
+                    lock.unlock();
+                }
+                boolean again = everConnected;
+                j.subscribe(new BinaryJedisPubSub() {
+                    @Override
+                    public void onSubscribe(byte[] channel, int subscribedChannels) {
+                        if (subscribedChannels == 2) {
+                            up[0] = true;
+                            pool.clear(); // idle command connections from before an outage are broken
+                            connected = true;
+                            log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
+                                    .addKeyValue("reconnect", again).log();
+                            listener.onConnected();
+                        }
+                    }
+
+                    @Override
+                    public void onMessage(byte[] channel, byte[] message) {
+                        listener.onMessage(message);
+                    }
+                }, own, allChannel);
+                reason = "subscription ended";
+            } catch (JedisException | IllegalStateException e) {
+                reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            } catch (RuntimeException e) {
+                reason = e.toString();
+                log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+            } finally {
+                lock.lock();
+                try {
+                    subscriber = null;
+                } finally {
+                    lock.unlock();
+                }
+                if (j != null) {
+                    closeQuietly(j);
+                }
+            }
+            if (up[0]) {
+                everConnected = true;
+                delayNanos = config.reconnectDelay().toNanos();
+            }
+            if (connected) {
+                connected = false;
+                if (!closed) {
+                    log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", address).addKeyValue("reason", reason).log();
+                    listener.onDisconnected(reason);
+                }
+            } else if (!closed) {
+                long held = lossLog.tryAcquire();
+                if (held >= 0) {
+                    log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", address).addKeyValue("reason", reason)
+                            .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(delayNanos)).addKeyValue("heldBack", held).log();
+                }
+            }
+            if (!closed) {
+                pause(delayNanos);
+                delayNanos = Math.min(delayNanos * 2, config.reconnectMaxDelay().toNanos());
+            }
+        }
+    }
+
+    private void pause(long nanos) {
+        lock.lock();
+        try {
+            long left = nanos;
+            while (!closed && left > 0) {
+                left = wake.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static void closeQuietly(Jedis j) {
+        try {
+            j.close();
+        } catch (RuntimeException ignored) {
+            // closing a broken connection
+        }
+    }
+
+    @Override
+    public boolean isConnected() {
+        return connected && !closed;
+    }
+
+    /**
+     * Ends the subscription (its thread ends within about a second), closes every connection.
+     * Idempotent; never throws.
+     */
+    @Override
+    public void close() {
+        Thread t;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            connected = false;
+            wake.signalAll();
+            t = thread;
+            if (subscriber != null) {
+                closeQuietly(subscriber); // the subscribe call fails at once and the loop ends
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (t != null) {
+            try {
+                if (!t.join(java.time.Duration.ofSeconds(10))) {
+                    log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("thread", t.getName()).log();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            pool.close();
+        } catch (RuntimeException e) {
+            log.atDebug().setMessage("cluster.bus.close.pool").setCause(e).log();
+        }
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    private <T> T call(String what, Function<Jedis, T> command) {
+        if (!isConnected()) {
+            throw new BusException("redis " + address + ": " + (closed ? "closed" : "not connected") + ", " + what + " not sent");
+        }
+        try (Jedis j = pool.getResource()) {
+            return command.apply(j);
+        } catch (JedisException e) {
+            throw new BusException("redis " + address + ": " + what + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public int publish(Collection<String> nodeIds, byte[] message) {
+        if (nodeIds.isEmpty()) {
+            return 0;
+        }
+        return call("publish", j -> {
+            if (nodeIds.size() == 1) {
+                return j.publish(channel(nodeIds.iterator().next()), message) > 0 ? 1 : 0;
+            }
+            List<Response<Long>> replies = new ArrayList<>(nodeIds.size());
+            try (Pipeline p = j.pipelined()) {
+                for (String node : nodeIds) {
+                    replies.add(p.publish(channel(node), message));
+                }
+                p.sync();
+            }
+            int reached = 0;
+            for (Response<Long> r : replies) {
+                if (r.get() > 0) {
+                    reached++;
+                }
+            }
+            return reached;
+        });
+    }
+
+    @Override
+    public int publishAll(byte[] message) {
+        return call("publish", j -> (int) Math.min(Integer.MAX_VALUE, j.publish(allChannel, message)));
+    }
+
+    private byte[] channel(String nodeId) {
+        return (channelPrefix + nodeId).getBytes(StandardCharsets.UTF_8);
+    }
+
+    // ---------------------------------------------------------------- presence
+
+    private byte[] key(Scope scope, String name) {
+        return (config.keyPrefix() + (scope == Scope.USER ? "u:" : "g:") + name).getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public Set<String> nodes(Scope scope, String name) {
+        Object reply = call("presence lookup",
+                j -> LOOKUP.eval(j, List.of(key(scope, name)), List.of(Integer.toString(MAX_NODES).getBytes(StandardCharsets.US_ASCII))));
+        Set<String> nodes = new LinkedHashSet<>();
+        if (reply instanceof List<?> list) {
+            for (Object o : list) {
+                if (o instanceof byte[] b) {
+                    nodes.add(new String(b, StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return nodes;
+    }
+
+    @Override
+    public void announce(String nodeId, Scope scope, Collection<String> names) {
+        byte[] node = nodeId.getBytes(StandardCharsets.UTF_8);
+        byte[] ttl = Long.toString(config.presenceTtl().toMillis()).getBytes(StandardCharsets.US_ASCII);
+        List<byte[]> keys = new ArrayList<>(Math.min(BATCH, names.size()));
+        for (String name : names) {
+            keys.add(key(scope, name));
+            if (keys.size() == BATCH) {
+                List<byte[]> batch = List.copyOf(keys);
+                call("presence announce", j -> ANNOUNCE.eval(j, batch, List.of(node, ttl)));
+                keys.clear();
+            }
+        }
+        if (!keys.isEmpty()) {
+            call("presence announce", j -> ANNOUNCE.eval(j, keys, List.of(node, ttl)));
+        }
+    }
+
+    @Override
+    public void withdraw(String nodeId, Scope scope, Collection<String> names) {
+        if (names.isEmpty()) {
+            return;
+        }
+        byte[] node = nodeId.getBytes(StandardCharsets.UTF_8);
+        call("presence withdraw", j -> {
+            try (Pipeline p = j.pipelined()) {
+                for (String name : names) {
+                    p.zrem(key(scope, name), node);
+                }
+                p.sync();
+            }
+            return null;
+        });
+    }
+
+    /** A Lua script, called by its digest and sent whole only when Redis does not have it (after a restart). */
+    private record Script(byte[] source, byte[] sha) {
+        Script(String source) {
+            this(source.getBytes(StandardCharsets.UTF_8), sha1(source));
+        }
+
+        private static byte[] sha1(String source) {
+            try {
+                byte[] d = MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8));
+                return HexFormat.of().formatHex(d).getBytes(StandardCharsets.US_ASCII);
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        Object eval(Jedis j, List<byte[]> keys, List<byte[]> args) {
+            try {
+                return j.evalsha(sha, keys, args);
+            } catch (JedisNoScriptException e) {
+                return j.eval(source, keys, args);
+            }
+        }
+    }
+}

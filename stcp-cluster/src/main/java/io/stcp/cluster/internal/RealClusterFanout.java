@@ -1,0 +1,578 @@
+package io.stcp.cluster.internal;
+
+import io.stcp.ConnectionRegistry;
+import io.stcp.SendResult;
+import io.stcp.Sender;
+import io.stcp.cluster.BusException;
+import io.stcp.cluster.ClusterBus;
+import io.stcp.cluster.ClusterConfig;
+import io.stcp.cluster.ClusterFanout;
+import io.stcp.cluster.ClusterStats;
+import io.stcp.cluster.ClusterUnavailableException;
+import io.stcp.cluster.Presence;
+import io.stcp.cluster.Presence.Scope;
+import io.stcp.cluster.internal.Envelope.Kind;
+import io.stcp.cluster.internal.Envelope.KeyType;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link ClusterFanout} implementation.
+ *
+ * <p><b>Threads.</b> Callers' threads do the local send, the presence lookup and the publish. The
+ * bus's thread only queues what it receives ({@link #inbound}, bounded). Two virtual threads of
+ * this class: {@code -deliver} takes from the queue, decodes and delivers through the registry;
+ * {@code -presence} announces and withdraws this node's names. Neither holds a lock while calling
+ * the bus or the registry.
+ *
+ * <p><b>Presence state</b> (guarded by {@link #lock}): {@link #fullRefreshDue} — announce every
+ * name and withdraw the stale ones (set at start, on every (re)connect, and every refresh
+ * interval); {@link #pendingUsers}/{@link #pendingGroups} — names bound through this object, to
+ * announce now; {@link #withdrawUsers}/{@link #withdrawGroups} — names left through this object.
+ * The presence thread takes them under the lock and works outside it. A failed round leaves
+ * {@code fullRefreshDue} set, so the next connect or interval repeats it whole.
+ */
+public final class RealClusterFanout implements ClusterFanout {
+    private static final Logger log = LoggerFactory.getLogger(RealClusterFanout.class);
+    private static final int MAX_NAME_CHARS_FAST = Envelope.MAX_NAME / 3; // up to 3 UTF-8 bytes per char
+
+    private final ClusterConfig config;
+    private final String nodeId;
+    private final ConnectionRegistry registry;
+    private final ClusterBus bus;
+    private final Presence presence;
+    private final ArrayBlockingQueue<byte[]> inbound;
+    private final java.util.concurrent.atomic.AtomicLong inboundBytes = new java.util.concurrent.atomic.AtomicLong(); // queued in inbound
+
+    private final LongAdder published = new LongAdder();
+    private final LongAdder nodeGone = new LongAdder();
+    private final LongAdder unavailable = new LongAdder();
+    private final LongAdder received = new LongAdder();
+    private final LongAdder delivered = new LongAdder();
+    private final LongAdder refused = new LongAdder();
+    private final LongAdder unroutable = new LongAdder();
+    private final LongAdder malformed = new LongAdder();
+    private final LongAdder overflow = new LongAdder();
+    private final LongAdder reconnects = new LongAdder();
+
+    private final LogLimiter unavailableLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final LogLimiter malformedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final LogLimiter presenceLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private boolean fullRefreshDue = true;                     // guarded by lock
+    private Set<String> pendingUsers = new HashSet<>();         // guarded by lock
+    private Set<String> pendingGroups = new HashSet<>();        // guarded by lock
+    private Set<String> withdrawUsers = new HashSet<>();        // guarded by lock
+    private Set<String> withdrawGroups = new HashSet<>();       // guarded by lock
+    private boolean everConnected;                              // guarded by lock
+    private volatile boolean closed;
+
+    // Owned by the presence thread: the names this node has announced and not withdrawn.
+    private final Set<String> announcedUsers = ConcurrentHashMap.newKeySet();
+    private final Set<String> announcedGroups = ConcurrentHashMap.newKeySet();
+
+    private @Nullable Thread deliverThread;
+    private @Nullable Thread presenceThread;
+
+    private RealClusterFanout(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
+        this.config = config;
+        this.nodeId = config.nodeId();
+        this.registry = registry;
+        this.bus = bus;
+        this.presence = presence;
+        this.inbound = new ArrayBlockingQueue<>(config.inboundQueue());
+    }
+
+    /** Starts the threads and subscribes; see {@link ClusterFanout#start(ClusterConfig, ConnectionRegistry, ClusterBus, Presence)}. */
+    public static RealClusterFanout start(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(registry, "registry");
+        Objects.requireNonNull(bus, "bus");
+        Objects.requireNonNull(presence, "presence");
+        RealClusterFanout f = new RealClusterFanout(config, registry, bus, presence);
+        f.deliverThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-deliver", f::deliverLoop);
+        f.presenceThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-presence", f::presenceLoop);
+        try {
+            bus.subscribe(f.nodeId, f.new BusListener());
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+        log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("config", config).log();
+        return f;
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    @Override
+    public String nodeId() {
+        return nodeId;
+    }
+
+    @Override
+    public ConnectionRegistry local() {
+        return registry;
+    }
+
+    @Override
+    public boolean isConnected() {
+        return !closed && bus.isConnected();
+    }
+
+    @Override
+    public ClusterStats stats() {
+        return new ClusterStats(isConnected(), published.sum(), nodeGone.sum(), unavailable.sum(), received.sum(),
+                delivered.sum(), refused.sum(), unroutable.sum(), malformed.sum(), overflow.sum(), reconnects.sum());
+    }
+
+    // ---------------------------------------------------------------- bindings
+
+    @Override
+    public boolean bindUser(Sender sender, String userId) {
+        checkName("userId", userId);
+        String old = registry.userOf(sender);
+        boolean bound = registry.bindUser(sender, userId);
+        if (bound) {
+            changed(Scope.USER, userId, true);
+            if (old != null && !old.equals(userId) && registry.user(old).isEmpty()) {
+                changed(Scope.USER, old, false);
+            }
+        }
+        return bound;
+    }
+
+    @Override
+    public boolean unbindUser(Sender sender) {
+        String old = registry.userOf(sender);
+        boolean unbound = registry.unbindUser(sender);
+        if (unbound && old != null && registry.user(old).isEmpty()) {
+            changed(Scope.USER, old, false);
+        }
+        return unbound;
+    }
+
+    @Override
+    public boolean joinGroup(Sender sender, String group) {
+        checkName("group", group);
+        boolean joined = registry.joinGroup(sender, group);
+        if (joined) {
+            changed(Scope.GROUP, group, true);
+        }
+        return joined;
+    }
+
+    @Override
+    public boolean leaveGroup(Sender sender, String group) {
+        boolean left = registry.leaveGroup(sender, group);
+        if (left && registry.group(group).isEmpty()) {
+            changed(Scope.GROUP, group, false);
+        }
+        return left;
+    }
+
+    private void changed(Scope scope, String name, boolean present) {
+        lock.lock();
+        try {
+            Set<String> add = scope == Scope.USER ? (present ? pendingUsers : withdrawUsers) : (present ? pendingGroups : withdrawGroups);
+            Set<String> remove = scope == Scope.USER ? (present ? withdrawUsers : pendingUsers) : (present ? withdrawGroups : pendingGroups);
+            remove.remove(name);
+            add.add(name);
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- sends
+
+    @Override
+    public SendResult sendToUser(String userId, byte[] bytes) {
+        check("userId", userId, null, bytes);
+        return remote(Kind.USER, userId, KeyType.NONE, 0, null, bytes, registry.sendToUser(userId, bytes));
+    }
+
+    @Override
+    public SendResult sendToUser(String userId, int key, byte[] bytes) {
+        check("userId", userId, null, bytes);
+        return remote(Kind.USER, userId, KeyType.INT, key, null, bytes, registry.sendToUser(userId, key, bytes));
+    }
+
+    @Override
+    public SendResult sendToUser(String userId, String key, byte[] bytes) {
+        check("userId", userId, key, bytes);
+        return remote(Kind.USER, userId, KeyType.STRING, 0, key, bytes, registry.sendToUser(userId, key, bytes));
+    }
+
+    @Override
+    public SendResult sendToGroup(String group, byte[] bytes) {
+        check("group", group, null, bytes);
+        return remote(Kind.GROUP, group, KeyType.NONE, 0, null, bytes, registry.sendToGroup(group, bytes));
+    }
+
+    @Override
+    public SendResult sendToGroup(String group, int key, byte[] bytes) {
+        check("group", group, null, bytes);
+        return remote(Kind.GROUP, group, KeyType.INT, key, null, bytes, registry.sendToGroup(group, key, bytes));
+    }
+
+    @Override
+    public SendResult sendToGroup(String group, String key, byte[] bytes) {
+        check("group", group, key, bytes);
+        return remote(Kind.GROUP, group, KeyType.STRING, 0, key, bytes, registry.sendToGroup(group, key, bytes));
+    }
+
+    @Override
+    public SendResult broadcast(byte[] bytes) {
+        check(null, "", null, bytes);
+        return remote(Kind.ALL, "", KeyType.NONE, 0, null, bytes, registry.broadcast(bytes));
+    }
+
+    @Override
+    public SendResult broadcast(int key, byte[] bytes) {
+        check(null, "", null, bytes);
+        return remote(Kind.ALL, "", KeyType.INT, key, null, bytes, registry.broadcast(key, bytes));
+    }
+
+    @Override
+    public SendResult broadcast(String key, byte[] bytes) {
+        check(null, "", key, bytes);
+        return remote(Kind.ALL, "", KeyType.STRING, 0, key, bytes, registry.broadcast(key, bytes));
+    }
+
+    private void check(@Nullable String field, String name, @Nullable String key, byte[] bytes) {
+        Objects.requireNonNull(bytes, "bytes");
+        if (field != null) {
+            checkName(field, name);
+        }
+        if (key != null) {
+            checkName("key", key);
+        }
+        if (bytes.length > config.maxMessageBytes()) {
+            throw new IllegalArgumentException("bytes: " + bytes.length + " bytes (expected: <= maxMessageBytes "
+                    + config.maxMessageBytes() + ")");
+        }
+    }
+
+    private static void checkName(String field, String name) {
+        Objects.requireNonNull(name, field);
+        if (name.length() > MAX_NAME_CHARS_FAST) {
+            int n = name.getBytes(StandardCharsets.UTF_8).length;
+            if (n > Envelope.MAX_NAME) {
+                throw new IllegalArgumentException(field + ": " + n + " UTF-8 bytes (expected: <= " + Envelope.MAX_NAME + ")");
+            }
+        }
+    }
+
+    private SendResult remote(Kind kind, String target, KeyType keyType, int intKey, @Nullable String stringKey,
+            byte[] bytes, SendResult local) {
+        if (!isConnected()) {
+            unavailable.increment();
+            throw unavailable(closed ? "cluster: closed; sent on this node only"
+                    : "cluster: bus not connected; sent on this node only", local);
+        }
+        try {
+            if (kind == Kind.ALL) {
+                byte[] envelope = new Envelope(kind, nodeId, target, keyType, intKey, stringKey, bytes).encode();
+                int reached = bus.publishAll(envelope);
+                published.increment();
+                return local.plus(new SendResult(0, 0, 0, 0, Math.max(0, reached - 1))); // minus this node's own subscription
+            }
+            Set<String> nodes = new HashSet<>(presence.nodes(kind == Kind.USER ? Scope.USER : Scope.GROUP, target));
+            nodes.remove(nodeId);
+            if (nodes.isEmpty()) {
+                return local;
+            }
+            byte[] envelope = new Envelope(kind, nodeId, target, keyType, intKey, stringKey, bytes).encode();
+            int reached = bus.publish(nodes, envelope);
+            published.add(nodes.size());
+            nodeGone.add(nodes.size() - reached);
+            return local.plus(new SendResult(0, 0, 0, 0, reached));
+        } catch (BusException e) {
+            unavailable.increment();
+            throw unavailable("cluster: " + e.getMessage() + "; sent on this node only", local);
+        }
+    }
+
+    private ClusterUnavailableException unavailable(String message, SendResult local) {
+        long held = unavailableLog.tryAcquire();
+        if (held >= 0) {
+            log.atWarn().setMessage("cluster.send.unavailable").addKeyValue("node", nodeId).addKeyValue("reason", message)
+                    .addKeyValue("heldBack", held).log();
+        }
+        return new ClusterUnavailableException(message, local);
+    }
+
+    // ---------------------------------------------------------------- receiving
+
+    private final class BusListener implements ClusterBus.Listener {
+        @Override
+        public void onMessage(byte[] message) {
+            // Bytes are reserved before the offer and given back on failure or when taken.
+            boolean queued = inboundBytes.addAndGet(message.length) <= config.inboundMaxBytes() && inbound.offer(message);
+            if (!queued) {
+                inboundBytes.addAndGet(-message.length);
+                overflow.increment();
+                long held = overflowLog.tryAcquire();
+                if (held >= 0) {
+                    log.atWarn().setMessage("cluster.receive.overflow").addKeyValue("node", nodeId)
+                            .addKeyValue("inboundQueue", config.inboundQueue()).addKeyValue("inboundMaxBytes", config.inboundMaxBytes())
+                            .addKeyValue("heldBack", held).log();
+                }
+            }
+        }
+
+        @Override
+        public void onConnected() {
+            lock.lock();
+            try {
+                if (everConnected) {
+                    reconnects.increment();
+                }
+                everConnected = true;
+                fullRefreshDue = true;
+                work.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void onDisconnected(String reason) {
+            // Sends fail fast from now on (bus.isConnected()); presence is announced again on reconnect.
+        }
+    }
+
+    private void deliverLoop() {
+        while (!closed) {
+            byte[] message;
+            try {
+                message = inbound.take();
+            } catch (InterruptedException e) {
+                break; // close()
+            }
+            inboundBytes.addAndGet(-message.length);
+            try {
+                deliver(message);
+            } catch (RuntimeException e) {
+                log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId).setCause(e).log();
+            }
+        }
+    }
+
+    /** Decodes and delivers one message from the bus; runs on the deliver thread. */
+    void deliver(byte[] message) {
+        Envelope e;
+        try {
+            e = Envelope.decode(message, config.maxMessageBytes());
+        } catch (Envelope.Malformed m) {
+            malformed.increment();
+            long held = malformedLog.tryAcquire();
+            if (held >= 0) {
+                log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", m.getMessage())
+                        .addKeyValue("bytes", message.length).addKeyValue("heldBack", held).log();
+            }
+            return;
+        }
+        if (e.kind() == Kind.ALL && e.origin().equals(nodeId)) {
+            return; // this node's own broadcast: its local part is done
+        }
+        received.increment();
+        SendResult r = switch (e.kind()) {
+            case USER -> switch (e.keyType()) {
+                case NONE -> registry.sendToUser(e.target(), e.payload());
+                case INT -> registry.sendToUser(e.target(), e.intKey(), e.payload());
+                case STRING -> registry.sendToUser(e.target(), e.stringKey(), e.payload());
+            };
+            case GROUP -> switch (e.keyType()) {
+                case NONE -> registry.sendToGroup(e.target(), e.payload());
+                case INT -> registry.sendToGroup(e.target(), e.intKey(), e.payload());
+                case STRING -> registry.sendToGroup(e.target(), e.stringKey(), e.payload());
+            };
+            case ALL -> switch (e.keyType()) {
+                case NONE -> registry.broadcast(e.payload());
+                case INT -> registry.broadcast(e.intKey(), e.payload());
+                case STRING -> registry.broadcast(e.stringKey(), e.payload());
+            };
+        };
+        delivered.add(r.accepted());
+        refused.add(r.refused());
+        if (r.recipients() == 0) {
+            unroutable.increment();
+        }
+    }
+
+    // ---------------------------------------------------------------- presence
+
+    private void presenceLoop() {
+        long refreshNanos = config.presenceRefresh().toNanos();
+        long nextRefresh = System.nanoTime() + refreshNanos;
+        while (true) {
+            boolean full;
+            Set<String> users;
+            Set<String> groups;
+            Set<String> goneUsers;
+            Set<String> goneGroups;
+            lock.lock();
+            try {
+                while (!closed && !(bus.isConnected() && (fullRefreshDue || hasPending()))) {
+                    long left = nextRefresh - System.nanoTime();
+                    if (left <= 0) {
+                        fullRefreshDue = true;
+                        nextRefresh = System.nanoTime() + refreshNanos;
+                        continue;
+                    }
+                    work.awaitNanos(left);
+                }
+                if (closed) {
+                    return;
+                }
+                full = fullRefreshDue;
+                fullRefreshDue = false;
+                users = pendingUsers;
+                groups = pendingGroups;
+                goneUsers = withdrawUsers;
+                goneGroups = withdrawGroups;
+                pendingUsers = new HashSet<>();
+                pendingGroups = new HashSet<>();
+                withdrawUsers = new HashSet<>();
+                withdrawGroups = new HashSet<>();
+            } catch (InterruptedException e) {
+                return; // close()
+            } finally {
+                lock.unlock();
+            }
+            try {
+                if (full) {
+                    nextRefresh = System.nanoTime() + refreshNanos;
+                    refreshAll();
+                } else {
+                    announce(Scope.USER, users, announcedUsers);
+                    announce(Scope.GROUP, groups, announcedGroups);
+                    withdraw(Scope.USER, goneUsers, announcedUsers);
+                    withdraw(Scope.GROUP, goneGroups, announcedGroups);
+                }
+            } catch (RuntimeException e) { // BusException mostly
+                if (!closed) {
+                    long held = presenceLog.tryAcquire();
+                    if (held >= 0) {
+                        log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
+                                .addKeyValue("reason", e.getMessage()).addKeyValue("heldBack", held).log();
+                    }
+                }
+                // Repeated whole: at the next connect, or after a short wait if the bus is still up.
+                lock.lock();
+                try {
+                    fullRefreshDue = !bus.isConnected();
+                } finally {
+                    lock.unlock();
+                }
+                nextRefresh = Math.min(nextRefresh, System.nanoTime() + config.reconnectDelay().toNanos());
+            }
+        }
+    }
+
+    private boolean hasPending() {
+        return !pendingUsers.isEmpty() || !pendingGroups.isEmpty() || !withdrawUsers.isEmpty() || !withdrawGroups.isEmpty();
+    }
+
+    /** Announces every name of the registry and withdraws the announced ones it no longer has. */
+    private void refreshAll() {
+        Set<String> users = Set.copyOf(registry.users());
+        Set<String> groups = Set.copyOf(registry.groups());
+        presence.announce(nodeId, Scope.USER, users);
+        presence.announce(nodeId, Scope.GROUP, groups);
+        announcedUsers.addAll(users);
+        announcedGroups.addAll(groups);
+        withdraw(Scope.USER, stale(announcedUsers, users), announcedUsers);
+        withdraw(Scope.GROUP, stale(announcedGroups, groups), announcedGroups);
+    }
+
+    private static Set<String> stale(Set<String> announced, Set<String> now) {
+        Set<String> stale = new HashSet<>();
+        for (String n : announced) {
+            if (!now.contains(n)) {
+                stale.add(n);
+            }
+        }
+        return stale;
+    }
+
+    private void announce(Scope scope, Set<String> names, Set<String> announced) {
+        if (!names.isEmpty()) {
+            presence.announce(nodeId, scope, names);
+            announced.addAll(names);
+        }
+    }
+
+    private void withdraw(Scope scope, Set<String> names, Set<String> announced) {
+        if (!names.isEmpty()) {
+            presence.withdraw(nodeId, scope, names);
+            announced.removeAll(names);
+        }
+    }
+
+    // ---------------------------------------------------------------- close
+
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        join(presenceThread);
+        if (bus.isConnected()) { // best effort: the others would see this node's entries for one TTL at most
+            try {
+                presence.withdraw(nodeId, Scope.USER, List.copyOf(announcedUsers));
+                presence.withdraw(nodeId, Scope.GROUP, List.copyOf(announcedGroups));
+            } catch (RuntimeException e) {
+                log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("reason", e.getMessage()).log();
+            }
+        }
+        try {
+            bus.close();
+        } catch (RuntimeException e) {
+            log.atWarn().setMessage("cluster.close.bus").addKeyValue("node", nodeId).setCause(e).log();
+        }
+        Thread d = deliverThread;
+        if (d != null) {
+            d.interrupt();
+            join(d);
+        }
+        int discarded = inbound.size();
+        inbound.clear();
+        log.atInfo().setMessage("cluster.stop").addKeyValue("node", nodeId).addKeyValue("discarded", discarded)
+                .addKeyValue("stats", stats()).log();
+    }
+
+    private static void join(@Nullable Thread t) {
+        if (t == null) {
+            return;
+        }
+        try {
+            t.join(java.time.Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

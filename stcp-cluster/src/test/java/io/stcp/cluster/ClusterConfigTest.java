@@ -1,0 +1,73 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+class ClusterConfigTest {
+
+    @Test
+    void defaultsAreTheNamedConstants() {
+        ClusterConfig c = ClusterConfig.builder("node-1").build();
+        assertThat(c.nodeId()).isEqualTo("node-1");
+        assertThat(c.redisAddress()).isEqualTo(ClusterConfig.DEFAULT_REDIS_ADDRESS);
+        assertThat(c.redisUser()).isNull();
+        assertThat(c.redisPassword()).isNull();
+        assertThat(c.keyPrefix()).isEqualTo("stcp:");
+        assertThat(c.presenceTtl()).isEqualTo(Duration.ofSeconds(15));
+        assertThat(c.presenceRefresh()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.connectTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(c.commandTimeout()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(c.reconnectDelay()).isEqualTo(Duration.ofMillis(100));
+        assertThat(c.reconnectMaxDelay()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.maxMessageBytes()).isEqualTo(1 << 20);
+        assertThat(c.inboundQueue()).isEqualTo(10_000);
+        assertThat(c.inboundMaxBytes()).isEqualTo(64L << 20);
+        assertThat(c.poolSize()).isEqualTo(8);
+        assertThat(c.toBuilder().build()).isEqualTo(c);
+    }
+
+    @Test
+    void toBuilderKeepsEveryFieldAndToStringHidesThePassword() {
+        ClusterConfig c = ClusterConfig.builder("n").redisAddress("[::1]:6380").redisAuth("stcp", "s3cret").keyPrefix("chat:")
+                .presenceTtl(Duration.ofSeconds(30)).presenceRefresh(Duration.ofSeconds(10)).connectTimeout(Duration.ofMillis(500))
+                .commandTimeout(Duration.ofMillis(200)).reconnectDelay(Duration.ofMillis(10)).reconnectMaxDelay(Duration.ofSeconds(1))
+                .maxMessageBytes(4096).inboundQueue(5).inboundMaxBytes(8192).poolSize(2).build();
+        assertThat(c.toBuilder().build()).isEqualTo(c);
+        assertThat(c.toString()).contains("redisPassword=***", "redisUser=stcp", "presenceTtl=30s").doesNotContain("s3cret");
+    }
+
+    @Test
+    void everyInvalidFieldIsNamedWithItsValueAndTheExpectation() {
+        assertInvalid(b -> b.nodeId(""), "nodeId: \"\" (expected: 1 to 64 of A-Z a-z 0-9 . _ -)");
+        assertInvalid(b -> b.nodeId("a b"), "nodeId: \"a b\"");
+        assertInvalid(b -> b.nodeId("x".repeat(65)), "nodeId: ");
+        assertInvalid(b -> b.redisAddress("localhost"), "redisAddress: \"localhost\" (expected: host:port, port 1 to 65535)");
+        assertInvalid(b -> b.redisAddress("localhost:0"), "redisAddress: \"localhost:0\"");
+        assertInvalid(b -> b.redisAddress(":6379"), "redisAddress: \":6379\"");
+        assertInvalid(b -> b.keyPrefix(""), "keyPrefix: \"\" (expected: 1 to 64 characters, no whitespace)");
+        assertInvalid(b -> b.keyPrefix("a b"), "keyPrefix: \"a b\"");
+        assertInvalid(b -> b.presenceRefresh(Duration.ZERO), "presenceRefresh: 0s (expected: > 0)");
+        assertInvalid(b -> b.presenceTtl(Duration.ofMillis(99)).presenceRefresh(Duration.ofMillis(10)), "presenceTtl: 99ms (expected: >= 100ms)");
+        assertInvalid(b -> b.presenceTtl(Duration.ofSeconds(9)), "presenceTtl: 9s (expected: >= 2 × presenceRefresh 5s)");
+        assertInvalid(b -> b.connectTimeout(Duration.ofMillis(-1)), "connectTimeout: -1ms (expected: > 0)");
+        assertInvalid(b -> b.commandTimeout(Duration.ZERO), "commandTimeout: 0s (expected: > 0)");
+        assertInvalid(b -> b.reconnectDelay(Duration.ZERO), "reconnectDelay: 0s (expected: > 0)");
+        assertInvalid(b -> b.reconnectMaxDelay(Duration.ofMillis(50)), "reconnectMaxDelay: 50ms (expected: >= reconnectDelay 100ms)");
+        assertInvalid(b -> b.maxMessageBytes(0), "maxMessageBytes: 0 (expected: 1 to 16777216)");
+        assertInvalid(b -> b.maxMessageBytes((16 << 20) + 1), "maxMessageBytes: 16777217");
+        assertInvalid(b -> b.inboundQueue(0), "inboundQueue: 0 (expected: >= 1)");
+        assertInvalid(b -> b.maxMessageBytes(4096).inboundMaxBytes(5119), "inboundMaxBytes: 5119 (expected: >= maxMessageBytes + 1024 = 5120)");
+        assertInvalid(b -> b.poolSize(0), "poolSize: 0 (expected: 1 to 1024)");
+        assertInvalid(b -> b.poolSize(1025), "poolSize: 1025");
+        assertThatThrownBy(() -> ClusterConfig.builder(null).build()).isInstanceOf(NullPointerException.class).hasMessage("nodeId");
+    }
+
+    private static void assertInvalid(UnaryOperator<ClusterConfig.Builder> change, String message) {
+        assertThatThrownBy(() -> change.apply(ClusterConfig.builder("n")).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith(message);
+    }
+}

@@ -1,0 +1,197 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.Connection;
+import io.stcp.ConnectionRegistry;
+import io.stcp.Sender;
+import io.stcp.TcpServer;
+import io.stcp.cluster.internal.Envelope;
+import io.stcp.cluster.internal.Envelope.KeyType;
+import io.stcp.cluster.internal.Envelope.Kind;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The receiving side on its own, with a {@link ClusterBus} in memory that hands messages to the
+ * node as the bus's thread would: the bounded inbound queue, order, messages for nobody, the
+ * node's own broadcasts. A recipient whose {@code put} blocks until the test opens a gate holds the
+ * delivery thread, so the queue fills deterministically.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class ReceivingTest {
+
+    /** A bus with nothing behind it: the test plays the other nodes through the listener. */
+    private static final class InMemoryBus implements ClusterBus, Presence {
+        volatile Listener listener;
+
+        @Override
+        public void subscribe(String nodeId, Listener listener) {
+            this.listener = listener;
+            listener.onConnected();
+        }
+
+        @Override
+        public boolean isConnected() {
+            return true;
+        }
+
+        @Override
+        public int publish(Collection<String> nodeIds, byte[] message) {
+            return 0;
+        }
+
+        @Override
+        public int publishAll(byte[] message) {
+            return 1;
+        }
+
+        @Override
+        public void close() {
+        }
+
+        @Override
+        public Set<String> nodes(Scope scope, String name) {
+            return Set.of();
+        }
+
+        @Override
+        public void announce(String nodeId, Scope scope, Collection<String> names) {
+        }
+
+        @Override
+        public void withdraw(String nodeId, Scope scope, Collection<String> names) {
+        }
+    }
+
+    /** A sender that records what it is given, and blocks in put until the gate opens. */
+    private static final class GatedSender implements Sender {
+        final Connection connection;
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch gate = new CountDownLatch(1);
+        final List<String> puts = new CopyOnWriteArrayList<>();
+        volatile boolean closed;
+
+        GatedSender(Connection connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public Connection connection() {
+            return connection;
+        }
+
+        @Override
+        public void put(byte[] bytes) {
+            entered.countDown();
+            try {
+                gate.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            puts.add(new String(bytes, StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public int close() {
+            closed = true;
+            return 0;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return closed;
+        }
+    }
+
+    private static byte[] toUser(String origin, String user, String text) {
+        return new Envelope(Kind.USER, origin, user, KeyType.NONE, 0, null, text.getBytes(StandardCharsets.UTF_8)).encode();
+    }
+
+    @Test
+    void aFullInboundQueueDropsAndCountsWhatArrivesAndTheRestIsDeliveredInOrder() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        GatedSender[] alice = new GatedSender[1];
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
+                .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
+        InMemoryBus bus = new InMemoryBus();
+        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").inboundQueue(2).build(), registry, bus, bus);
+        try (TestClient client = TestClient.connect(server.address())) {
+            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
+            ClusterBus.Listener fromBus = bus.listener;
+
+            fromBus.onMessage(toUser("b", "alice", "m0"));
+            assertThat(alice[0].entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+            fromBus.onMessage(toUser("b", "alice", "m1"));
+            fromBus.onMessage(toUser("c", "alice", "m2"));
+            fromBus.onMessage(toUser("b", "alice", "m3")); // the queue holds two: dropped
+            assertThat(cluster.stats().overflow()).isEqualTo(1);
+
+            alice[0].gate.countDown();
+            Awaitility.await("m0 to m2 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
+            fromBus.onMessage(toUser("b", "nobody", "m4"));
+            Awaitility.await("m4 handled").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().unroutable() == 1);
+            fromBus.onMessage(new Envelope(Kind.ALL, "a", "", KeyType.NONE, 0, null, new byte[] {1}).encode()); // own broadcast
+            fromBus.onMessage(toUser("b", "alice", "m5"));
+            Awaitility.await("m5 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 4);
+
+            assertThat(alice[0].puts).as("in order, without the dropped m3 and this node's own broadcast").containsExactly("m0", "m1", "m2", "m5");
+            ClusterStats stats = cluster.stats();
+            assertThat(stats.received()).as("m0, m1, m2, m4 and m5; not this node's own broadcast, not the dropped one").isEqualTo(5);
+            assertThat(stats.delivered()).isEqualTo(4);
+            assertThat(stats.overflow()).isEqualTo(1);
+            assertThat(stats.unroutable()).isEqualTo(1);
+            assertThat(stats.lost()).isEqualTo(2);
+        } finally {
+            alice[0].gate.countDown();
+            cluster.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+
+    @Test
+    void theInboundByteLimitDropsWhatWouldPassIt() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        GatedSender[] alice = new GatedSender[1];
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
+                .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
+        InMemoryBus bus = new InMemoryBus();
+        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").maxMessageBytes(1024).inboundMaxBytes(2048).build(),
+                registry, bus, bus);
+        try (TestClient client = TestClient.connect(server.address())) {
+            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
+            ClusterBus.Listener fromBus = bus.listener;
+            fromBus.onMessage(toUser("b", "alice", "first"));
+            assertThat(alice[0].entered.await(10, TimeUnit.SECONDS)).isTrue();
+            String big = "x".repeat(1000);
+            assertThat(toUser("b", "alice", big)).hasSize(1018); // 18 bytes of envelope
+            fromBus.onMessage(toUser("b", "alice", big));
+            fromBus.onMessage(toUser("b", "alice", big)); // 2036 bytes queued: within 2048
+            assertThat(cluster.stats().overflow()).isZero();
+            fromBus.onMessage(toUser("b", "alice", big)); // 3054: over
+            assertThat(cluster.stats().overflow()).isEqualTo(1);
+            alice[0].gate.countDown();
+            Awaitility.await("the rest delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
+            fromBus.onMessage(toUser("b", "alice", big)); // the bytes were given back as they were delivered
+            Awaitility.await("and one more").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 4);
+            assertThat(cluster.stats().overflow()).isEqualTo(1);
+        } finally {
+            alice[0].gate.countDown();
+            cluster.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+}
