@@ -55,7 +55,7 @@ final class PolledTransport implements Transport {
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
         int end = off + len;
         while (true) {
-            channel.write(srcs, off, end - off);
+            Transport.writeSome(channel, srcs, off, end);
             if ((off = Transport.firstRemaining(srcs, off, end)) == end) {
                 return;
             }
