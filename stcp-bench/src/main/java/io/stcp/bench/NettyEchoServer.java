@@ -95,10 +95,14 @@ public final class NettyEchoServer implements Callable<Integer> {
 
         /** Closes the listener and the connections, and waits (at most 10 s) for the event loops to end. */
         @Override
-        public void close() throws InterruptedException {
-            channel.close().await(10, TimeUnit.SECONDS);
-            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
-            worker.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+        public void close() {
+            try {
+                channel.close().await(10, TimeUnit.SECONDS);
+                boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+                worker.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt(); // the caller is ending anyway; the loops were asked to stop
+            }
         }
     }
 

@@ -191,17 +191,6 @@ public final class SendQueue {
         }
     }
 
-    /**
-     * Puts every pair or none: room is made for the whole batch first.
-     *
-     * <p>What the batch needs depends on the queue: a key still queued is conflated in place and
-     * needs no slot, a key not queued needs one. Making room changes that — DROP_OLDEST may drop,
-     * and the send loop may drain while a put waits, a message the batch would have conflated
-     * into — so the need is counted again after every change until the batch fits as the queue
-     * is now. Dropping or draining a batch key frees a slot and costs one, so only the other
-     * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
-     * on their own can never fit and is rejected before anything is dropped.
-     */
     /** {@link #offer}: the message would have waited for room, and nothing was queued. */
     public static final int WOULD_WAIT = -1;
     /** {@link #offer}: queued. */
@@ -250,6 +239,17 @@ public final class SendQueue {
         }
     }
 
+    /**
+     * Puts every pair or none: room is made for the whole batch first.
+     *
+     * <p>What the batch needs depends on the queue: a key still queued is conflated in place and
+     * needs no slot, a key not queued needs one. Making room changes that — DROP_OLDEST may drop,
+     * and the send loop may drain while a put waits, a message the batch would have conflated
+     * into — so the need is counted again after every change until the batch fits as the queue
+     * is now. Dropping or draining a batch key frees a slot and costs one, so only the other
+     * messages make room: a batch whose distinct keys (or last values' bytes) exceed the limits
+     * on their own can never fit and is rejected before anything is dropped.
+     */
     public boolean putAll(KeyedBatch batch, boolean patient) throws SlowConsumerException {
         lock.lock();
         try {

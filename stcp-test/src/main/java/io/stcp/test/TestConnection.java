@@ -219,10 +219,20 @@ public final class TestConnection implements AutoCloseable {
         return connection.closeCause();
     }
 
-    /** Ends the connection ({@link io.stcp.ConnectionRunner#exit()}) and waits for its exit hooks. */
+    /**
+     * Ends the connection ({@link io.stcp.ConnectionRunner#exit()}) and waits for its exit hooks.
+     * Throws no checked exception, so a try-with-resources needs no {@code throws}: an interrupt
+     * while waiting is kept (the thread stays interrupted) and fails the test with an
+     * {@link AssertionError}.
+     */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         runner.exit();
-        exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        try {
+            exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while waiting for the connection to exit", e);
+        }
     }
 }
