@@ -20,7 +20,9 @@ import java.util.Objects;
  *
  * <p><b>Buffer.</b> Allocated on the first read, {@value #BUFFER_SIZE} bytes. On a transport that
  * can tell readiness ({@code pooled}), an empty buffer goes back to {@link ReadBuffers} before the
- * reader waits, so an idle connection holds none.
+ * reader waits, so an idle connection holds none; and a read that fills a small buffer makes the
+ * next ones use a large pooled buffer ({@value ReadBuffers#LARGE} bytes), until reads get small
+ * again. A large buffer is never held while waiting for input with few bytes buffered.
  *
  * <p><b>Deadlines</b>, each a {@code nanoTime} value, 0 for none; a wait takes the earliest:
  * <ul>
@@ -62,6 +64,7 @@ final class ConnectionInput {
 
     // Reader thread only.
     private byte[] buf;
+    private boolean wide; // the peer sends more than a small buffer holds: read into a large one (pooled only)
     private int pos;
     private int lim;
     private long bytesRead;
@@ -176,7 +179,8 @@ final class ConnectionInput {
             int done = 0;
             while (done < n) {
                 if (done == b.length) {
-                    int grown = (int) Math.min(n, 4L * b.length);
+                    // Fourfold, or all of it when that leaves less than a buffer for another read.
+                    int grown = (int) (n - 4L * b.length <= BUFFER_SIZE ? n : 4L * b.length);
                     if (budget != null && grown > BUFFER_SIZE) {
                         long more = grown - Math.max(b.length, BUFFER_SIZE);
                         if (reserved + more > budget.limitBytes()) {
@@ -272,6 +276,11 @@ final class ConnectionInput {
         long v = (long) (bigEndian ? LONG_BE.get(buf, pos) : LONG_LE.get(buf, pos));
         advance(8);
         return v;
+    }
+
+    /** The size of the read buffer held now, 0 for none; for tests. */
+    int bufferCapacity() {
+        return buf == null ? 0 : buf.length;
     }
 
     int buffered() {
@@ -375,11 +384,7 @@ final class ConnectionInput {
         if (pos < lim || !pooled) {
             return -1;
         }
-        if (buf != null) {
-            ReadBuffers.give(buf);
-            buf = null;
-            pos = lim = 0;
-        }
+        releaseBuffer();
         long idle = readTimeoutNanos;
         suspendedIdleDeadlineNanos = idle == 0 ? 0 : Nanos.deadline(System.nanoTime(), idle);
         return Nanos.earliest(Nanos.earliest(suspendedIdleDeadlineNanos, readDeadlineNanos), firstFrameDeadlineNanos);
@@ -416,27 +421,40 @@ final class ConnectionInput {
         }
     }
 
-    /** Reads more into the buffer, compacting it first if needed; -1 at end of stream. */
+    /**
+     * Reads more into the buffer, compacting it first if needed; -1 at end of stream. On a pooled
+     * transport it waits without a buffer, or with a small one for the bytes of an unfinished
+     * value, and reads into a large buffer while the peer sends more than a small one holds.
+     */
     private int fill() throws IOException {
-        if (pos == lim && pooled && !transport.isReadable()) {
-            // Nothing buffered and nothing to read: wait without holding a buffer.
-            if (buf != null) {
+        if (pooled && !transport.isReadable()) {
+            if (pos == lim) {
+                // Nothing buffered and nothing to read: wait without holding a buffer.
+                releaseBuffer();
+                long deadline = waitDeadline(0);
+                awaitingInput = true;
+                try {
+                    transport.awaitReadable(deadline);
+                } catch (ReadTimeoutException e) {
+                    throw timedOut(deadline);
+                } finally {
+                    awaitingInput = false;
+                }
+            } else if (buf.length == ReadBuffers.LARGE && lim - pos <= ReadBuffers.SIZE) {
+                // About to wait with a few bytes of a value: keep them in a small buffer.
+                byte[] small = ReadBuffers.take(false);
+                System.arraycopy(buf, pos, small, 0, lim - pos);
                 ReadBuffers.give(buf);
-                buf = null;
-                pos = lim = 0;
-            }
-            long deadline = waitDeadline(0);
-            awaitingInput = true;
-            try {
-                transport.awaitReadable(deadline);
-            } catch (ReadTimeoutException e) {
-                throw timedOut(deadline);
-            } finally {
-                awaitingInput = false;
+                buf = small;
+                lim -= pos;
+                pos = 0;
             }
         }
+        if (pooled && pos == lim && buf != null && wide != (buf.length == ReadBuffers.LARGE)) {
+            releaseBuffer();
+        }
         if (buf == null) {
-            buf = pooled ? ReadBuffers.take() : new byte[BUFFER_SIZE];
+            buf = pooled ? ReadBuffers.take(wide) : new byte[BUFFER_SIZE];
         }
         if (pos == lim) {
             pos = lim = 0;
@@ -447,9 +465,23 @@ final class ConnectionInput {
         }
         int n = readTransport(buf, lim, buf.length - lim);
         if (n > 0) {
+            if (pooled && buf.length == ReadBuffers.LARGE) {
+                wide = n >= ReadBuffers.SIZE;
+            } else if (pooled && lim == 0 && n == buf.length) {
+                wide = true;
+            }
             lim += n;
         }
         return n;
+    }
+
+    /** Gives the (empty) buffer back to the pool. */
+    private void releaseBuffer() {
+        if (buf != null) {
+            ReadBuffers.give(buf);
+            buf = null;
+            pos = lim = 0;
+        }
     }
 
     private int readTransport(byte[] b, int off, int len) throws IOException {

@@ -4,38 +4,46 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * A small lock-free pool of connection read buffers. On a native transport a connection gives its
- * empty buffer back before it waits for input, so an idle connection holds none; under load the
- * same few buffers go round. Bounded: at most {@value #SLOTS} buffers are kept, any more are left
- * to the garbage collector.
+ * Small lock-free pools of connection read buffers, in two sizes. On a native transport a
+ * connection gives its buffer back before it waits for input (keeping at most a small one for
+ * bytes of an unfinished value), so an idle connection holds none; under load the same few
+ * buffers go round. A connection whose peer sends more than a {@link #SIZE small} buffer at a
+ * time reads into a {@link #LARGE large} one, so a 16 KiB frame is one system call, not five.
+ * Bounded: at most {@value #SLOTS} small and {@value #LARGE_SLOTS} large buffers are kept, any
+ * more are left to the garbage collector.
  */
 final class ReadBuffers {
     static final int SIZE = 4096;
+    static final int LARGE = 64 * 1024;
     private static final int SLOTS = 256;
+    private static final int LARGE_SLOTS = 32;
     private static final int PROBES = 4;
-    private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(SLOTS);
+    private static final AtomicReferenceArray<byte[]> SMALL_POOL = new AtomicReferenceArray<>(SLOTS);
+    private static final AtomicReferenceArray<byte[]> LARGE_POOL = new AtomicReferenceArray<>(LARGE_SLOTS);
 
     private ReadBuffers() {}
 
-    /** A buffer of {@link #SIZE} bytes, from the pool when it has one. */
-    static byte[] take() {
-        int start = ThreadLocalRandom.current().nextInt(SLOTS);
+    /** A buffer of {@link #LARGE} bytes if {@code large}, else of {@link #SIZE}; from the pool when it has one. */
+    static byte[] take(boolean large) {
+        AtomicReferenceArray<byte[]> pool = large ? LARGE_POOL : SMALL_POOL;
+        int start = ThreadLocalRandom.current().nextInt(pool.length());
         for (int i = 0; i < PROBES; i++) {
-            int slot = (start + i) & (SLOTS - 1);
-            byte[] b = POOL.get(slot);
-            if (b != null && POOL.compareAndSet(slot, b, null)) {
+            int slot = (start + i) & (pool.length() - 1);
+            byte[] b = pool.get(slot);
+            if (b != null && pool.compareAndSet(slot, b, null)) {
                 return b;
             }
         }
-        return new byte[SIZE];
+        return new byte[large ? LARGE : SIZE];
     }
 
-    /** Returns a buffer the caller no longer uses. */
+    /** Returns a buffer of either size that the caller no longer uses. */
     static void give(byte[] b) {
-        int start = ThreadLocalRandom.current().nextInt(SLOTS);
+        AtomicReferenceArray<byte[]> pool = b.length == LARGE ? LARGE_POOL : SMALL_POOL;
+        int start = ThreadLocalRandom.current().nextInt(pool.length());
         for (int i = 0; i < PROBES; i++) {
-            int slot = (start + i) & (SLOTS - 1);
-            if (POOL.get(slot) == null && POOL.compareAndSet(slot, null, b)) {
+            int slot = (start + i) & (pool.length() - 1);
+            if (pool.get(slot) == null && pool.compareAndSet(slot, null, b)) {
                 return;
             }
         }

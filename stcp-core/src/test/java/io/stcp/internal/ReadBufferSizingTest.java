@@ -1,0 +1,154 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How a connection sizes its pooled read buffer: small while the peer sends little, large once a
+ * read fills a small one (so a 16 KiB frame costs one read), and never large while it waits for
+ * the rest of a value.
+ */
+class ReadBufferSizingTest {
+    private static final int BODY = 16 * 1024;
+
+    private final MemoryTransport memory = new MemoryTransport();
+    private final CountingTransport transport = new CountingTransport(memory);
+    private final ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
+
+    @Test
+    void aPeerThatFillsASmallBufferIsReadThroughALargeOne() throws IOException {
+        memory.feed(frame(1));
+        assertThat(readFrame()).isEqualTo(body(1));
+        int readsOfTheFirst = transport.reads;
+
+        memory.feed(frame(2));
+        assertThat(readFrame()).isEqualTo(body(2));
+
+        assertThat(readsOfTheFirst).as("a 4 KiB read, then the rest").isEqualTo(2);
+        assertThat(transport.reads - readsOfTheFirst).as("reads of the second frame").isEqualTo(1);
+        assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.LARGE);
+    }
+
+    @Test
+    void smallReadsGoBackToASmallBuffer() throws IOException {
+        memory.feed(frame(1));
+        readFrame();
+        memory.feed(frame(2));
+        readFrame();
+        assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.LARGE);
+
+        memory.feed(new byte[] {0, 0, 0, 7});   // one small read into the large buffer
+        assertThat(input.readInt(true)).isEqualTo(7);
+        memory.feed(new byte[] {0, 0, 0, 8});
+        assertThat(input.readInt(true)).isEqualTo(8);
+
+        assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.SIZE);
+    }
+
+    @Test
+    void aLargeBufferIsNotHeldWhileWaitingForTheRestOfAValue() throws Exception {
+        memory.feed(frame(1));
+        readFrame();
+        memory.feed(Arrays.copyOf(frame(2), BODY + 6)); // the second frame, and 2 bytes of a third's header
+        readFrame();
+        assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.LARGE);
+
+        CompletableFuture<Integer> header = CompletableFuture.supplyAsync(() -> {
+            try {
+                return input.readInt(true);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead);
+        assertThat(input.bufferCapacity()).as("while waiting with 2 bytes buffered").isEqualTo(ReadBuffers.SIZE);
+
+        memory.feed(new byte[] {1, 2});
+        assertThat(header.get(10, TimeUnit.SECONDS)).isEqualTo(0x0102);
+    }
+
+    private byte[] readFrame() throws IOException {
+        int length = input.readInt(true);
+        return input.readBytes(length);
+    }
+
+    private static byte[] body(int fill) {
+        byte[] body = new byte[BODY];
+        Arrays.fill(body, (byte) fill);
+        return body;
+    }
+
+    private static byte[] frame(int fill) {
+        return ByteBuffer.allocate(4 + BODY).putInt(BODY).put(body(fill)).array();
+    }
+
+    /** Counts the reads that reach the memory transport, and tells readiness as a native transport does. */
+    private static final class CountingTransport implements Transport {
+        private final MemoryTransport delegate;
+        volatile int reads;
+        volatile boolean inRead;
+
+        CountingTransport(MemoryTransport delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+            reads++;
+            inRead = true;
+            try {
+                return delegate.read(b, off, len, deadlineNanos);
+            } finally {
+                inRead = false;
+            }
+        }
+
+        @Override
+        public boolean isReadable() {
+            return delegate.available() > 0;
+        }
+
+        @Override
+        public void awaitReadable(long deadlineNanos) throws IOException {
+            delegate.awaitReadable(deadlineNanos);
+        }
+
+        @Override
+        public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+            delegate.write(srcs, off, len, deadlineNanos);
+        }
+
+        @Override
+        public void shutdownOutput() throws IOException {
+            delegate.shutdownOutput();
+        }
+
+        @Override
+        public int available() {
+            return delegate.available();
+        }
+
+        @Override
+        public boolean isOpen() {
+            return delegate.isOpen();
+        }
+
+        @Override
+        public void close() {
+            delegate.close();
+        }
+
+        @Override
+        public String name() {
+            return "counting";
+        }
+    }
+}
