@@ -1,6 +1,6 @@
 package io.stcp;
 
-import io.stcp.internal.RealConnection;
+import io.stcp.internal.ConnectionOpener;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
@@ -45,7 +45,7 @@ public interface Connection {
      * @throws IllegalArgumentException if the channel is not connected or not blocking
      */
     static Connection of(SocketChannel channel) {
-        return RealConnection.wrap(channel);
+        return ConnectionOpener.wrap(channel);
     }
 
     /** A process-unique id, the {@code conn} field of every log line about this connection. */

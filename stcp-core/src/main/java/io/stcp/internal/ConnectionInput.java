@@ -1,7 +1,5 @@
 package io.stcp.internal;
 
-import io.stcp.Durations;
-import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
@@ -9,14 +7,12 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
  * The read side of a connection: a buffer over a {@link Transport} with the typed reads of
- * {@link io.stcp.Connection}, and every deadline a read waits under. Knows nothing of sockets.
+ * {@link io.stcp.Connection}. Knows nothing of sockets.
  *
  * <p><b>Buffer.</b> Allocated on the first read, {@value #BUFFER_SIZE} bytes. On a transport that
  * can tell readiness ({@code pooled}), an empty buffer goes back to {@link ReadBuffers} before the
@@ -24,23 +20,9 @@ import java.util.Objects;
  * next ones use a large pooled buffer ({@value ReadBuffers#LARGE} bytes), until reads get small
  * again. A large buffer is never held while waiting for input with few bytes buffered.
  *
- * <p><b>Deadlines</b>, each a {@code nanoTime} value, 0 for none; a wait takes the earliest:
- * <ul>
- *   <li>the read timeout (idle): each wait at most this long;</li>
- *   <li>the read deadline the user set;</li>
- *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
- *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
- *       the next value is buffered), its first wait starts the frame timeout; the call's return
- *       ends it. Waits between frames are not bounded by it, and reading without waiting costs
- *       nothing.</li>
- * </ul>
- * The first-frame and frame deadlines raise {@link FrameTimeoutException}, the others
- * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
+ * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
- * <p><b>Memory follows bytes received.</b> {@link #readBytes(int)} of more than a buffer starts
- * with what has arrived and grows fourfold as more arrives (so a frame costs few reads and copies,
- * and at most four times the bytes received); growth beyond the first buffer reserves from
- * the server's {@link InboundBudget}, so an announced length costs nothing until its bytes come.
+ * <p><b>Memory follows bytes received</b>: see {@link GrowingRead}.
  *
  * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
  * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()} is read by
@@ -69,15 +51,9 @@ final class ConnectionInput {
     private int lim;
     private long bytesRead;
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
-    private long firstFrameDeadlineNanos; // 0 once the first call returned
-    private final long frameTimeoutNanos;
-    private long callStartBytes = -1;     // bytesRead when the current reader call began; -1 outside calls
-    private long frameDeadlineNanos;      // set at the first wait inside a frame
-    private long suspendedIdleDeadlineNanos; // the read timeout's deadline of a suspension, for the call after it
+    private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
 
-    private volatile long readTimeoutNanos;
-    private volatile long readDeadlineNanos;
     private volatile boolean awaitingInput;
 
     /**
@@ -93,8 +69,7 @@ final class ConnectionInput {
         this.pooled = pooled;
         this.budget = budget;
         this.onEndOfStream = onEndOfStream;
-        this.firstFrameDeadlineNanos = Nanos.deadline(System.nanoTime(), firstFrameTimeoutNanos);
-        this.frameTimeoutNanos = frameTimeoutNanos;
+        this.deadlines = new ReadDeadlines(firstFrameTimeoutNanos, frameTimeoutNanos);
     }
 
     // ---------------------------------------------------------------- reads
@@ -156,10 +131,9 @@ final class ConnectionInput {
     }
 
     /**
-     * Reads {@code n} bytes into a new array that grows as they arrive: a small {@code n} is
-     * allocated at once; a larger one starts, once some bytes are there, at what is buffered (at
-     * least {@value #MIN_GROWING} bytes) and grows fourfold as more arrives, never past {@code n}. Growth
-     * beyond the first buffer's worth reserves from the inbound budget until the array is returned.
+     * Reads {@code n} bytes into a new array: at once when they are buffered or {@code n} is
+     * small; otherwise once some have arrived, into an array that grows as the rest arrives
+     * ({@link GrowingRead}).
      */
     byte[] readBytes(int n) throws IOException {
         if (n < 0) {
@@ -173,37 +147,7 @@ final class ConnectionInput {
             readFully(b, 0, n);
             return b;
         }
-        byte[] b = new byte[Math.max(MIN_GROWING, lim - pos)]; // less than n
-        long reserved = 0;
-        try {
-            int done = 0;
-            while (done < n) {
-                if (done == b.length) {
-                    // Fourfold, or all of it when that leaves less than a buffer for another read.
-                    int grown = (int) (n - 4L * b.length <= BUFFER_SIZE ? n : 4L * b.length);
-                    if (budget != null && grown > BUFFER_SIZE) {
-                        long more = grown - Math.max(b.length, BUFFER_SIZE);
-                        if (reserved + more > budget.limitBytes()) {
-                            throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
-                                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
-                        }
-                        budget.reserve(more, waitDeadline(System.nanoTime()));
-                        reserved += more;
-                    }
-                    b = Arrays.copyOf(b, grown);
-                }
-                int r = read(b, done, b.length - done);
-                if (r < 0) {
-                    throw new EOFException("end of stream after " + done + " of " + n + " bytes");
-                }
-                done += r;
-            }
-            return b;
-        } finally {
-            if (budget != null) {
-                budget.release(reserved);
-            }
-        }
+        return GrowingRead.read(this, n, budget);
     }
 
     /** See {@link io.stcp.Connection#readLine(int)}. */
@@ -352,23 +296,19 @@ final class ConnectionInput {
         transport = t;
     }
 
-    /** The first-frame deadline, 0 for none (or once the first frame is done). */
-    long firstFrameDeadlineNanos() {
-        return firstFrameDeadlineNanos;
+    /** The deadlines every wait for input is bounded by. */
+    ReadDeadlines deadlines() {
+        return deadlines;
     }
 
     /** The runner is about to call the reader. */
     void beginCall() {
-        callStartBytes = bytesRead;
-        frameDeadlineNanos = 0;
+        deadlines.beginCall(bytesRead);
     }
 
-    /** The reader's call returned: its frame is complete, and so is the first frame. */
+    /** The reader's call returned. */
     void endCall() {
-        callStartBytes = -1;
-        frameDeadlineNanos = 0;
-        firstFrameDeadlineNanos = 0;
-        suspendedIdleDeadlineNanos = 0;
+        deadlines.endCall();
     }
 
     /**
@@ -385,26 +325,12 @@ final class ConnectionInput {
             return -1;
         }
         releaseBuffer();
-        long idle = readTimeoutNanos;
-        suspendedIdleDeadlineNanos = idle == 0 ? 0 : Nanos.deadline(System.nanoTime(), idle);
-        return Nanos.earliest(Nanos.earliest(suspendedIdleDeadlineNanos, readDeadlineNanos), firstFrameDeadlineNanos);
+        return deadlines.suspend();
     }
 
     /** See {@link Transport#onReadable(Runnable)}. */
     boolean onReadable(Runnable action) {
         return transport.onReadable(action);
-    }
-
-    void readTimeout(Duration timeout) {
-        readTimeoutNanos = Nanos.timeout(timeout);
-    }
-
-    Duration readTimeout() {
-        return Duration.ofNanos(readTimeoutNanos);
-    }
-
-    void readDeadline(Instant deadline) {
-        readDeadlineNanos = deadline == null ? 0 : Nanos.deadlineAt(deadline);
     }
 
     private void advance(int n) {
@@ -506,43 +432,11 @@ final class ConnectionInput {
      * @param now {@code nanoTime}, or 0 to read the clock only if some deadline applies
      * @throws ReadTimeoutException if it has passed already
      */
-    private long waitDeadline(long now) throws ReadTimeoutException {
-        long user = readDeadlineNanos;
-        long idle = readTimeoutNanos;
-        long first = firstFrameDeadlineNanos;
-        boolean inFrame = frameTimeoutNanos != 0 && callStartBytes >= 0 && (bytesRead > callStartBytes || lim > pos);
-        if (user == 0 && idle == 0 && first == 0 && !inFrame) {
-            return 0;
-        }
-        if (now == 0) {
-            now = System.nanoTime();
-        }
-        if (inFrame && frameDeadlineNanos == 0) {
-            frameDeadlineNanos = Nanos.deadline(now, frameTimeoutNanos);
-        }
-        long idleDeadline = suspendedIdleDeadlineNanos != 0 && !inFrame ? suspendedIdleDeadlineNanos
-                : Nanos.deadline(now, idle);
-        long d = Nanos.earliest(user, idleDeadline);
-        d = Nanos.earliest(d, first);
-        d = Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
-        if (Nanos.passed(d, now)) {
-            throw timedOut(d);
-        }
-        return d;
+    long waitDeadline(long now) throws ReadTimeoutException {
+        return deadlines.next(now, bytesRead, lim > pos);
     }
 
-    /** The exception for the wait that ended at {@code deadline}: which deadline was it? */
     private ReadTimeoutException timedOut(long deadline) {
-        if (deadline != 0 && deadline == firstFrameDeadlineNanos) {
-            return new FrameTimeoutException("no complete first frame within the first-frame timeout");
-        }
-        if (deadline != 0 && deadline == frameDeadlineNanos && deadline != readDeadlineNanos) {
-            return new FrameTimeoutException("frame not completed within the frame timeout of "
-                    + Durations.format(Duration.ofNanos(frameTimeoutNanos)));
-        }
-        if (deadline != 0 && deadline == readDeadlineNanos) {
-            return new ReadTimeoutException("read deadline passed");
-        }
-        return new ReadTimeoutException("no data within the read timeout of " + Durations.format(readTimeout()));
+        return deadlines.timedOut(deadline);
     }
 }

@@ -148,7 +148,7 @@ final class ProxyProtocolLayer implements TransportLayer {
         } catch (ProtocolException e) {
             throw refuse(connection, RejectReason.PROXY_HEADER_INVALID, peer, e.getMessage());
         }
-        connection.proxied(header);
+        connection.ends().proxied(header);
         if (isHealthCheck(header, peer)) {
             server.healthCheck();
             connection.recordEnd(CloseReason.CLOSED, null);

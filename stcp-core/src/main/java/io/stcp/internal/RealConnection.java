@@ -1,7 +1,6 @@
 package io.stcp.internal;
 
 import io.stcp.AttributeKey;
-import io.stcp.BasicMetaInfo;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.Durations;
@@ -9,74 +8,47 @@ import io.stcp.MetaInfo;
 import io.stcp.PeerCredentials;
 import io.stcp.ProxyHeader;
 import io.stcp.TlsInfo;
-import io.stcp.WriteTimeoutException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The {@link Connection}: identity and metadata, reads through a {@link ConnectionInput}, writes
- * serialized by {@link #writeLock} with the write timeout, and closing through its
+ * through a {@link ConnectionOutput}, and closing through its
  * {@link ConnectionClose}, the one place where the connection closes (its states are described
  * there).
  */
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
-    private static final VarHandle ATTRIBUTES;
-    private static final VarHandle BYTES_WRITTEN;
-
-    static {
-        try {
-            ATTRIBUTES = MethodHandles.lookup().findVarHandle(RealConnection.class, "attributes", Map.class);
-            BYTES_WRITTEN = MethodHandles.lookup().findVarHandle(RealConnection.class, "bytesWritten", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
     private volatile Transport transport;   // replaced once, by openLayers, before the connection is shared
     private final ConnectionInput input;
     private final ConnectionContext context;
     private final boolean pooled; // the transport tells readiness
-    private volatile SocketAddress remoteAddress; // the client's once a PROXY header named it
-    private volatile SocketAddress localAddress;
-    private volatile MetaInfo metaInfo;
-    private volatile ProxyHeader proxyHeader;     // set once, by the PROXY layer, before the connection is shared
-    private volatile SocketAddress proxiedBy;
+    private final ConnectionEnds ends;
     private volatile PeerCredentials peerCredentials;
     /** The address counted by the server's per-address limits, to release at exit; null if none. */
     volatile InetAddress limitedAddress;
-    private volatile Map<AttributeKey<?>, Object> attributes; // see attributes()
+    private final Attributes attributes = new Attributes();
     private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
 
-    private final ReentrantLock writeLock = new ReentrantLock();
-    private volatile long writeTimeoutNanos;
     /** nanoTime when the connection was made. */
     private final long openedNanos = System.nanoTime();
-    /** nanoTime when the last write completed (or the connection was made); read by write-idle tasks. */
-    volatile long lastWriteNanos = openedNanos;
-    private long bytesWritten; // guarded by writeLock; read racily for stats (opaque)
+    private final ConnectionOutput output;
 
     private final ConnectionClose closing = new ConnectionClose(this);
 
@@ -85,101 +57,17 @@ public final class RealConnection implements Connection {
      * @param pooled the transport tells readiness: the read buffer goes back to the pool while waiting
      * @param transportOf makes the transport; it may keep this connection to call back
      */
-    private RealConnection(SocketChannel channel, SocketAddress remoteAddress, SocketAddress localAddress,
+    RealConnection(SocketChannel channel, SocketAddress remoteAddress, SocketAddress localAddress,
                            boolean pooled, ConnectionContext context, Function<RealConnection, Transport> transportOf) {
         this.channel = channel;
         this.context = context;
-        this.remoteAddress = remoteAddress;
-        this.localAddress = localAddress;
+        this.ends = new ConnectionEnds(remoteAddress, localAddress);
         this.transport = transportOf.apply(this);
         this.pooled = pooled;
         this.input = new ConnectionInput(transport, pooled, context.budget(), context.firstFrameTimeoutNanos(),
                 context.frameTimeoutNanos(), closing::inputEnded);
-        this.metaInfo = new BasicMetaInfo(remoteAddressText());
-        this.writeTimeoutNanos = context.writeTimeoutNanos();
-        input.readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
-    }
-
-    /**
-     * A connection on {@code channel}: non-blocking on {@code readiness} when there is one, else on
-     * the JDK's blocking socket.
-     *
-     * @throws IOException if the channel is no longer usable
-     */
-    private static RealConnection onSocket(SocketChannel channel, Readiness readiness, String sourceName,
-                                           ConnectionContext context) throws IOException {
-        // A Unix socket has no socket adaptor, so no read timeouts on the JDK's blocking channel:
-        // it waits on a selector instead (PolledTransport), non-blocking.
-        Transport polled = readiness == null && UnixSockets.isUnix(channel) ? new PolledTransport(channel) : null;
-        return new RealConnection(channel, channel.getRemoteAddress(), channel.getLocalAddress(), readiness != null,
-                context, c -> readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
-                        : polled != null ? polled : new BlockingTransport(channel, context.sweeper(), c::writeDeadlinePassed));
-    }
-
-    /**
-     * A connection whose bytes come from and go to {@code transport} instead of a socket: the test
-     * kit's ({@code stcp-test}) in-memory peer. {@link #channel()} is not available on it.
-     */
-    public static RealConnection inMemory(Transport transport, SocketAddress remoteAddress, SocketAddress localAddress) {
-        return new RealConnection(null, remoteAddress, localAddress, false, ConnectionContext.standalone(),
-                c -> transport);
-    }
-
-    /**
-     * Wraps a connected blocking channel outside any server, on the transport chosen for the JVM
-     * (the native one when available: the channel is then made non-blocking).
-     *
-     * @throws IllegalArgumentException if the channel is not connected or is non-blocking
-     */
-    public static RealConnection wrap(SocketChannel channel) {
-        try {
-            return open(channel, ConnectionContext.standalone());
-        } catch (IOException e) {
-            throw new UncheckedIOException("channel closed while wrapping it", e);
-        }
-    }
-
-    /**
-     * Wraps an accepted channel for a server: made non-blocking and registered with the context's
-     * native source when there is one. If the source cannot watch it (say, the kernel's limit of
-     * epoll watches is reached), the connection uses the JDK transport instead and a WARN line
-     * says why.
-     *
-     * @throws IOException if the channel is no longer usable (it is left open)
-     */
-    static RealConnection open(SocketChannel channel, ConnectionContext context) throws IOException {
-        checkBlocking(channel);
-        ReadinessSource source = context.source();
-        if (source != null) {
-            channel.configureBlocking(false);
-            Readiness readiness;
-            try {
-                readiness = source.register(channel);
-            } catch (IOException e) {
-                channel.configureBlocking(true);
-                RealConnection c = onSocket(channel, null, null, context);
-                Log.connWarn("conn.transport.fallback", c).addKeyValue("transport", source.name())
-                        .addKeyValue("error", e.toString()).log();
-                return c;
-            }
-            try {
-                return onSocket(channel, readiness, source.name(), context);
-            } catch (IOException | RuntimeException e) {
-                readiness.close();
-                throw e;
-            }
-        }
-        return onSocket(channel, null, null, context);
-    }
-
-    private static void checkBlocking(SocketChannel channel) {
-        Objects.requireNonNull(channel, "channel");
-        if (!channel.isBlocking()) {
-            throw new IllegalArgumentException("channel: non-blocking (expected: a blocking channel)");
-        }
-        if (!channel.isConnected()) {
-            throw new IllegalArgumentException("channel: not connected (expected: a connected channel)");
-        }
+        this.output = new ConnectionOutput(this, transport, context.writeTimeoutNanos(), openedNanos);
+        input.deadlines().readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
     }
 
     /**
@@ -202,52 +90,32 @@ public final class RealConnection implements Connection {
 
     @Override
     public SocketAddress remoteAddress() {
-        return remoteAddress;
+        return ends.remote();
     }
 
     @Override
     public String remoteAddressText() {
-        return HostPort.format(remoteAddress);
+        return HostPort.format(ends.remote());
     }
 
     @Override
     public SocketAddress localAddress() {
-        return localAddress;
-    }
-
-    /** Sets the local address a Unix socket server's clients connect to (the channel knows the name it was bound under). */
-    void localAddress(SocketAddress address) {
-        localAddress = address;
+        return ends.local();
     }
 
     @Override
     public Optional<SocketAddress> proxiedBy() {
-        return Optional.ofNullable(proxiedBy);
+        return Optional.ofNullable(ends.proxiedBy());
     }
 
     @Override
     public Optional<ProxyHeader> proxyHeader() {
-        return Optional.ofNullable(proxyHeader);
+        return Optional.ofNullable(ends.proxyHeader());
     }
 
-    /**
-     * The PROXY layer read {@code header}: the client's address (if it names one) becomes the
-     * remote address and, while the metadata is still the default, the metadata's address.
-     */
-    void proxied(ProxyHeader header) {
-        SocketAddress socketPeer = remoteAddress;
-        proxyHeader = header;
-        if (header.isLocal()) {
-            return;
-        }
-        proxiedBy = socketPeer;
-        SocketAddress client = header.source().orElse(null);
-        if (client != null) {
-            remoteAddress = client;
-            if (metaInfo instanceof BasicMetaInfo) {
-                metaInfo = new BasicMetaInfo(HostPort.format(client));
-            }
-        }
+    /** Who is at each end: the PROXY layer and the Unix socket server correct it here. */
+    ConnectionEnds ends() {
+        return ends;
     }
 
     @Override
@@ -271,51 +139,27 @@ public final class RealConnection implements Connection {
 
     @Override
     public MetaInfo metaInfo() {
-        return metaInfo;
+        return ends.metaInfo();
     }
 
     @Override
     public void metaInfo(MetaInfo metaInfo) {
-        this.metaInfo = Objects.requireNonNull(metaInfo, "metaInfo");
+        ends.metaInfo(metaInfo);
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public <T> T attribute(AttributeKey<T> key) {
-        Map<AttributeKey<?>, Object> map = attributes;
-        return map == null ? null : (T) map.get(Objects.requireNonNull(key, "key"));
+        return attributes.get(key);
     }
 
     @Override
     public <T> void attribute(AttributeKey<T> key, T value) {
-        Objects.requireNonNull(key, "key");
-        if (value == null) {
-            Map<AttributeKey<?>, Object> map = attributes;
-            if (map != null) {
-                map.remove(key);
-            }
-        } else {
-            attributes().put(key, value);
-        }
+        attributes.set(key, value);
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public <T> T attributeIfAbsent(AttributeKey<T> key, Supplier<? extends T> initial) {
-        Objects.requireNonNull(key, "key");
-        return (T) attributes().computeIfAbsent(key, k -> Objects.requireNonNull(initial.get(), "initial value"));
-    }
-
-    /** The attribute map, made on first use: a connection that stores nothing pays nothing. */
-    private Map<AttributeKey<?>, Object> attributes() {
-        Map<AttributeKey<?>, Object> map = attributes;
-        if (map == null) {
-            map = new ConcurrentHashMap<>(4);
-            if (!ATTRIBUTES.compareAndSet(this, null, map)) {
-                map = attributes;
-            }
-        }
-        return map;
+        return attributes.ifAbsent(key, initial);
     }
 
     /**
@@ -326,10 +170,9 @@ public final class RealConnection implements Connection {
         return pooled;
     }
 
-    /** The transport's name: {@code jdk}, {@code epoll}. */
-
-    public java.util.Optional<TlsInfo> tls() {
-        return java.util.Optional.ofNullable(tls);
+    @Override
+    public Optional<TlsInfo> tls() {
+        return Optional.ofNullable(tls);
     }
 
     /** Called by the TLS layer once its handshake is done. */
@@ -357,10 +200,11 @@ public final class RealConnection implements Connection {
         }
         Transport t = transport;
         for (TransportLayer layer : layers) {
-            t = layer.open(t, this, input.firstFrameDeadlineNanos());
+            t = layer.open(t, this, input.deadlines().firstFrameNanos());
         }
         transport = t;
         input.transport(t);
+        output.transport(t);
     }
 
     ConnectionContext context() {
@@ -441,17 +285,17 @@ public final class RealConnection implements Connection {
 
     @Override
     public void readTimeout(Duration timeout) {
-        input.readTimeout(timeout);
+        input.deadlines().readTimeout(timeout);
     }
 
     @Override
     public Duration readTimeout() {
-        return input.readTimeout();
+        return input.deadlines().readTimeout();
     }
 
     @Override
     public void readDeadline(Instant deadline) {
-        input.readDeadline(deadline);
+        input.deadlines().readDeadline(deadline);
     }
 
     @Override
@@ -468,33 +312,7 @@ public final class RealConnection implements Connection {
 
     @Override
     public void write(ByteBuffer[] buffers, int off, int len) throws IOException {
-        writeLock.lock();
-        long before = remaining(buffers, off, len);
-        try {
-            long timeout = writeTimeoutNanos;
-            transport.write(buffers, off, len, timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout));
-        } catch (WriteTimeoutException e) {
-            WriteTimeoutException timedOut = new WriteTimeoutException("write blocked longer than the write timeout of "
-                    + Durations.format(writeTimeout()) + "; connection closed");
-            boolean reported = closeReason() == CloseReason.WRITE_TIMEOUT; // by writeDeadlinePassed, on the JDK transport
-            close(CloseReason.WRITE_TIMEOUT, timedOut);
-            if (!reported) {
-                JfrEvents.writeTimeout(this, writeTimeoutNanos);
-            }
-            throw timedOut;
-        } finally {
-            BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
-            lastWriteNanos = System.nanoTime();
-            writeLock.unlock();
-        }
-    }
-
-    private static long remaining(ByteBuffer[] buffers, int off, int len) {
-        long n = 0;
-        for (int i = off; i < off + len; i++) {
-            n += buffers[i].remaining();
-        }
-        return n;
+        output.write(buffers, off, len);
     }
 
     /** {@link System#nanoTime()} when the connection was made. */
@@ -502,36 +320,29 @@ public final class RealConnection implements Connection {
         return openedNanos;
     }
 
-    /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
-    long bytesWritten() {
-        return (long) BYTES_WRITTEN.getOpaque(this);
+    /** {@link System#nanoTime()} when the last write completed, or when the connection was made. */
+    long lastWriteNanos() {
+        return output.lastWriteNanos();
     }
 
-    /** The JDK transport's sweeper found a write blocked past its deadline: close, saying why. */
-    private void writeDeadlinePassed() {
-        close(CloseReason.WRITE_TIMEOUT, new WriteTimeoutException("write blocked longer than the write timeout of "
-                + Durations.format(writeTimeout()) + "; connection closed"));
-        JfrEvents.writeTimeout(this, writeTimeoutNanos);
+    /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
+    long bytesWritten() {
+        return output.bytesWritten();
     }
 
     @Override
     public Duration writeTimeout() {
-        return Duration.ofNanos(writeTimeoutNanos);
+        return output.timeout();
     }
 
     @Override
     public void writeTimeout(Duration timeout) {
-        writeTimeoutNanos = Nanos.timeout(timeout);
+        output.timeout(timeout);
     }
 
     @Override
     public void shutdownOutput() throws IOException {
-        writeLock.lock();
-        try {
-            transport.shutdownOutput();
-        } finally {
-            writeLock.unlock();
-        }
+        output.shutdownOutput();
     }
 
     @Override
@@ -588,6 +399,10 @@ public final class RealConnection implements Connection {
         return transport;
     }
 
+    ConnectionOutput output() {
+        return output;
+    }
+
     /** The thread reading this connection, or null. */
     Thread readerThread() {
         return readerThread;
@@ -595,6 +410,6 @@ public final class RealConnection implements Connection {
 
     @Override
     public String toString() {
-        return "Connection[id=" + id + ", remote=" + HostPort.format(remoteAddress) + "]";
+        return "Connection[id=" + id + ", remote=" + remoteAddressText() + "]";
     }
 }

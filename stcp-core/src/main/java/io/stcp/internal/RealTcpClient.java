@@ -200,7 +200,7 @@ public final class RealTcpClient implements TcpClient {
     private @Nullable Throwable runConnection(SocketChannel channel) {
         RealConnection connection;
         try {
-            connection = RealConnection.open(channel, context);
+            connection = ConnectionOpener.open(channel, context);
         } catch (IOException | RuntimeException | Error e) {
             closeQuietly(channel);
             return e;

@@ -361,12 +361,12 @@ public final class RealTcpServer implements TcpServer {
             if (unixListener == null) {
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
             }
-            connection = RealConnection.open(channel, context);
+            connection = ConnectionOpener.open(channel, context);
         } catch (IOException | RuntimeException e) {
             return false;
         }
         if (unixListener != null) {
-            connection.localAddress(localAddress); // the path clients use, not the name it was bound under
+            connection.ends().local(localAddress); // the path clients use, not the name it was bound under
         }
         connection.limitedAddress = limited;
         long id = connection.id();

@@ -34,7 +34,7 @@ final class WriteIdleTask implements Sweeper.Task {
         if (!connection.isOpen()) {
             return false;
         }
-        long lastWrite = connection.lastWriteNanos;
+        long lastWrite = connection.lastWriteNanos();
         long idleSince = lastWrite - lastRunNanos > 0 ? lastWrite : lastRunNanos;
         if (now - idleSince >= intervalNanos && running.compareAndSet(false, true)) {
             lastRunNanos = now;

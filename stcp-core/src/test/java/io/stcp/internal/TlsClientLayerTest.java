@@ -26,7 +26,7 @@ class TlsClientLayerTest {
         ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(),
                 ExitLog.SHARED, Nanos.timeout(Duration.ofSeconds(5)), 0, 0, Nanos.timeout(Duration.ofSeconds(30)),
                 List.of(layer));
-        RealConnection c = RealConnection.open(ch, context);
+        RealConnection c = ConnectionOpener.open(ch, context);
         try {
             c.openLayers();
             return c;

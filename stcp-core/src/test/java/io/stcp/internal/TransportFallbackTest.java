@@ -39,7 +39,7 @@ class TransportFallbackTest {
              LogCapture log = LogCapture.of("io.stcp.connection")) {
             ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, FULL, ExitLog.SHARED,
                     Duration.ofSeconds(5).toNanos(), 0, 0, 0, java.util.List.of());
-            RealConnection conn = RealConnection.open(accepted, context);
+            RealConnection conn = ConnectionOpener.open(accepted, context);
             try {
                 assertThat(conn.transportName()).isEqualTo("jdk");
                 assertThat(accepted.isBlocking()).isTrue();

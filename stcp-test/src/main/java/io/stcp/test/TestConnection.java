@@ -6,6 +6,7 @@ import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
+import io.stcp.internal.ConnectionOpener;
 import io.stcp.internal.MemoryTransport;
 import io.stcp.internal.RealConnection;
 import io.stcp.internal.RealConnectionRunner;
@@ -49,7 +50,7 @@ public final class TestConnection implements AutoCloseable {
     private static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 9_000);
 
     private final MemoryTransport transport = new MemoryTransport();
-    private final RealConnection connection = RealConnection.inMemory(transport, PEER, LOCAL);
+    private final RealConnection connection = ConnectionOpener.inMemory(transport, PEER, LOCAL);
     private final CountDownLatch exited = new CountDownLatch(1);
     private final CompletableFuture<Sender> sender = new CompletableFuture<>();
     private final RealConnectionRunner runner;

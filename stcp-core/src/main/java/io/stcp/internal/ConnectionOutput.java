@@ -1,0 +1,119 @@
+package io.stcp.internal;
+
+import io.stcp.CloseReason;
+import io.stcp.Durations;
+import io.stcp.WriteTimeoutException;
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The write side of a connection: writes serialized by one lock, each under the write timeout; a
+ * write that times out closes the connection ({@link CloseReason#WRITE_TIMEOUT}). Keeps the bytes
+ * written and the time of the last write, which write-idle tasks (heartbeats) read.
+ *
+ * <p><b>Threads.</b> Any thread writes; the lock makes one write at a time. The timeout may be
+ * set from any thread and applies from the next write on.
+ */
+final class ConnectionOutput {
+    private static final VarHandle BYTES_WRITTEN;
+
+    static {
+        try {
+            BYTES_WRITTEN = MethodHandles.lookup().findVarHandle(ConnectionOutput.class, "bytesWritten", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final RealConnection connection;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile Transport transport; // replaced once, by the layers, before the connection is shared
+    private volatile long timeoutNanos;
+    private volatile long lastWriteNanos;
+    private long bytesWritten; // guarded by lock; read racily for stats (opaque)
+
+    ConnectionOutput(RealConnection connection, Transport transport, long timeoutNanos, long openedNanos) {
+        this.connection = connection;
+        this.transport = transport;
+        this.timeoutNanos = timeoutNanos;
+        this.lastWriteNanos = openedNanos;
+    }
+
+    /** See {@link io.stcp.Connection#write(ByteBuffer[], int, int)}. */
+    void write(ByteBuffer[] buffers, int off, int len) throws IOException {
+        lock.lock();
+        long before = remaining(buffers, off, len);
+        try {
+            long timeout = timeoutNanos;
+            transport.write(buffers, off, len, timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout));
+        } catch (WriteTimeoutException e) {
+            WriteTimeoutException timedOut = timedOut();
+            boolean reported = connection.closeReason() == CloseReason.WRITE_TIMEOUT; // by deadlinePassed, on the JDK transport
+            connection.close(CloseReason.WRITE_TIMEOUT, timedOut);
+            if (!reported) {
+                JfrEvents.writeTimeout(connection, timeoutNanos);
+            }
+            throw timedOut;
+        } finally {
+            BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
+            lastWriteNanos = System.nanoTime();
+            lock.unlock();
+        }
+    }
+
+    private static long remaining(ByteBuffer[] buffers, int off, int len) {
+        long n = 0;
+        for (int i = off; i < off + len; i++) {
+            n += buffers[i].remaining();
+        }
+        return n;
+    }
+
+    /** See {@link io.stcp.Connection#shutdownOutput()}: after any write in progress. */
+    void shutdownOutput() throws IOException {
+        lock.lock();
+        try {
+            transport.shutdownOutput();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The JDK transport's sweeper found a write blocked past its deadline: close, saying why. */
+    void deadlinePassed() {
+        connection.close(CloseReason.WRITE_TIMEOUT, timedOut());
+        JfrEvents.writeTimeout(connection, timeoutNanos);
+    }
+
+    private WriteTimeoutException timedOut() {
+        return new WriteTimeoutException("write blocked longer than the write timeout of "
+                + Durations.format(timeout()) + "; connection closed");
+    }
+
+    /** The transport the layers opened. */
+    void transport(Transport t) {
+        transport = t;
+    }
+
+    Duration timeout() {
+        return Duration.ofNanos(timeoutNanos);
+    }
+
+    void timeout(Duration timeout) {
+        timeoutNanos = Nanos.timeout(timeout);
+    }
+
+    /** {@link System#nanoTime()} when the last write completed, or when the connection was made. */
+    long lastWriteNanos() {
+        return lastWriteNanos;
+    }
+
+    /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
+    long bytesWritten() {
+        return (long) BYTES_WRITTEN.getOpaque(this);
+    }
+}

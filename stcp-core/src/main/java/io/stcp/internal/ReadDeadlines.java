@@ -1,0 +1,137 @@
+package io.stcp.internal;
+
+import io.stcp.Durations;
+import io.stcp.FrameTimeoutException;
+import io.stcp.ReadTimeoutException;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * The deadlines a connection's reads wait under, each a {@code nanoTime} value, 0 for none; a
+ * wait takes the earliest:
+ * <ul>
+ *   <li>the read timeout (idle): each wait at most this long;</li>
+ *   <li>the read deadline the user set;</li>
+ *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
+ *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
+ *       the next value is buffered), its first wait starts the frame timeout; the call's return
+ *       ends it. Waits between frames are not bounded by it, and reading without waiting costs
+ *       nothing.</li>
+ * </ul>
+ * The first-frame and frame deadlines raise {@link FrameTimeoutException}, the others
+ * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
+ *
+ * <p><b>Threads.</b> The reader thread waits and marks its calls; the read timeout and the read
+ * deadline may be set from any thread and apply from the next wait on.
+ */
+final class ReadDeadlines {
+    private final long frameTimeoutNanos;
+    // Reader thread only.
+    private long firstFrameDeadlineNanos;    // 0 once the first call returned
+    private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
+    private long frameDeadlineNanos;         // set at the first wait inside a frame
+    private long suspendedIdleDeadlineNanos; // the read timeout's deadline of a suspension, for the call after it
+    // Any thread.
+    private volatile long readTimeoutNanos;
+    private volatile long readDeadlineNanos;
+
+    /**
+     * @param firstFrameTimeoutNanos 0 = none; counts from now
+     * @param frameTimeoutNanos 0 = none
+     */
+    ReadDeadlines(long firstFrameTimeoutNanos, long frameTimeoutNanos) {
+        this.firstFrameDeadlineNanos = Nanos.deadline(System.nanoTime(), firstFrameTimeoutNanos);
+        this.frameTimeoutNanos = frameTimeoutNanos;
+    }
+
+    /** The first-frame deadline, 0 for none (or once the first frame is done). */
+    long firstFrameNanos() {
+        return firstFrameDeadlineNanos;
+    }
+
+    /** The runner is about to call the reader, which has read {@code bytesRead} bytes so far. */
+    void beginCall(long bytesRead) {
+        callStartBytes = bytesRead;
+        frameDeadlineNanos = 0;
+    }
+
+    /** The reader's call returned: its frame is complete, and so is the first frame. */
+    void endCall() {
+        callStartBytes = -1;
+        frameDeadlineNanos = 0;
+        firstFrameDeadlineNanos = 0;
+        suspendedIdleDeadlineNanos = 0;
+    }
+
+    /**
+     * The reader waits for its next frame with no thread: the read timeout counts from now.
+     *
+     * @return the deadline that must end the suspension — the earliest of the read timeout's,
+     *     the user's read deadline and the first-frame deadline — 0 for none
+     */
+    long suspend() {
+        long idle = readTimeoutNanos;
+        suspendedIdleDeadlineNanos = idle == 0 ? 0 : Nanos.deadline(System.nanoTime(), idle);
+        return Nanos.earliest(Nanos.earliest(suspendedIdleDeadlineNanos, readDeadlineNanos), firstFrameDeadlineNanos);
+    }
+
+    /**
+     * The deadline of the next wait: the earliest that applies, 0 for none.
+     *
+     * @param now {@code nanoTime}, or 0 to read the clock only if some deadline applies
+     * @param bytesRead the bytes the reader has consumed so far
+     * @param partial part of the next value is buffered
+     * @throws ReadTimeoutException if it has passed already
+     */
+    long next(long now, long bytesRead, boolean partial) throws ReadTimeoutException {
+        long user = readDeadlineNanos;
+        long idle = readTimeoutNanos;
+        long first = firstFrameDeadlineNanos;
+        boolean inFrame = frameTimeoutNanos != 0 && callStartBytes >= 0 && (bytesRead > callStartBytes || partial);
+        if (user == 0 && idle == 0 && first == 0 && !inFrame) {
+            return 0;
+        }
+        if (now == 0) {
+            now = System.nanoTime();
+        }
+        if (inFrame && frameDeadlineNanos == 0) {
+            frameDeadlineNanos = Nanos.deadline(now, frameTimeoutNanos);
+        }
+        long idleDeadline = suspendedIdleDeadlineNanos != 0 && !inFrame ? suspendedIdleDeadlineNanos
+                : Nanos.deadline(now, idle);
+        long d = Nanos.earliest(user, idleDeadline);
+        d = Nanos.earliest(d, first);
+        d = Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
+        if (Nanos.passed(d, now)) {
+            throw timedOut(d);
+        }
+        return d;
+    }
+
+    /** The exception for the wait that ended at {@code deadline}: which deadline was it? */
+    ReadTimeoutException timedOut(long deadline) {
+        if (deadline != 0 && deadline == firstFrameDeadlineNanos) {
+            return new FrameTimeoutException("no complete first frame within the first-frame timeout");
+        }
+        if (deadline != 0 && deadline == frameDeadlineNanos && deadline != readDeadlineNanos) {
+            return new FrameTimeoutException("frame not completed within the frame timeout of "
+                    + Durations.format(Duration.ofNanos(frameTimeoutNanos)));
+        }
+        if (deadline != 0 && deadline == readDeadlineNanos) {
+            return new ReadTimeoutException("read deadline passed");
+        }
+        return new ReadTimeoutException("no data within the read timeout of " + Durations.format(readTimeout()));
+    }
+
+    void readTimeout(Duration timeout) {
+        readTimeoutNanos = Nanos.timeout(timeout);
+    }
+
+    Duration readTimeout() {
+        return Duration.ofNanos(readTimeoutNanos);
+    }
+
+    void readDeadline(Instant deadline) {
+        readDeadlineNanos = deadline == null ? 0 : Nanos.deadlineAt(deadline);
+    }
+}
