@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
  * Names (user ids, group names) to the registry members bound to them.
  *
  * <p>A name's value is sized to its members, since most users have one connection or a few, and
- * many groups are small: one member is the {@link RealConnectionRegistry.Member} itself (a map
+ * many groups are small: one member is the {@link RegistryMember} itself (a map
  * entry is all the binding costs); two to {@value #SMALL} are an array, copied on every change;
  * more are a concurrent set, which goes back to an array when it shrinks to {@value #SHRINK}
  * (a set's table never shrinks by itself). A name is in the map exactly while someone is bound to
@@ -35,24 +35,24 @@ final class Bindings {
     private final ConcurrentHashMap<String, Object> names = new ConcurrentHashMap<>();
 
     /** Binds {@code m} to {@code name}; no effect if it is bound already. */
-    void add(String name, RealConnectionRegistry.Member m) {
+    void add(String name, RegistryMember m) {
         names.compute(name, (k, v) -> {
             if (v == null || v == m) {
                 return m;
             }
-            if (v instanceof RealConnectionRegistry.Member one) {
-                return new RealConnectionRegistry.Member[] {one, m};
+            if (v instanceof RegistryMember one) {
+                return new RegistryMember[] {one, m};
             }
-            if (v instanceof RealConnectionRegistry.Member[] few) {
+            if (v instanceof RegistryMember[] few) {
                 if (indexOf(few, m) >= 0) {
                     return few;
                 }
                 if (few.length < SMALL) {
-                    RealConnectionRegistry.Member[] more = Arrays.copyOf(few, few.length + 1);
+                    RegistryMember[] more = Arrays.copyOf(few, few.length + 1);
                     more[few.length] = m;
                     return more;
                 }
-                Set<RealConnectionRegistry.Member> set = ConcurrentHashMap.newKeySet(2 * SMALL);
+                Set<RegistryMember> set = ConcurrentHashMap.newKeySet(2 * SMALL);
                 Collections.addAll(set, few);
                 set.add(m);
                 return set;
@@ -63,12 +63,12 @@ final class Bindings {
     }
 
     /** Unbinds {@code m} from {@code name}; the name goes when its last member does. */
-    void remove(String name, RealConnectionRegistry.Member m) {
+    void remove(String name, RegistryMember m) {
         names.computeIfPresent(name, (k, v) -> {
             if (v == m) {
                 return null;
             }
-            if (v instanceof RealConnectionRegistry.Member[] few) {
+            if (v instanceof RegistryMember[] few) {
                 int i = indexOf(few, m);
                 if (i < 0) {
                     return few;
@@ -76,24 +76,24 @@ final class Bindings {
                 if (few.length == 2) {
                     return few[1 - i];
                 }
-                RealConnectionRegistry.Member[] fewer = new RealConnectionRegistry.Member[few.length - 1];
+                RegistryMember[] fewer = new RegistryMember[few.length - 1];
                 System.arraycopy(few, 0, fewer, 0, i);
                 System.arraycopy(few, i + 1, fewer, i, few.length - i - 1);
                 return fewer;
             }
             if (v instanceof Set<?>) {
-                Set<RealConnectionRegistry.Member> set = members(v);
+                Set<RegistryMember> set = members(v);
                 if (!set.remove(m) || set.size() > SHRINK) {
                     return set;
                 }
-                RealConnectionRegistry.Member[] few = set.toArray(new RealConnectionRegistry.Member[0]);
+                RegistryMember[] few = set.toArray(new RegistryMember[0]);
                 return few.length == 0 ? null : few.length == 1 ? few[0] : few;
             }
             return v;
         });
     }
 
-    private static int indexOf(RealConnectionRegistry.Member[] few, RealConnectionRegistry.Member m) {
+    private static int indexOf(RegistryMember[] few, RegistryMember m) {
         for (int i = 0; i < few.length; i++) {
             if (few[i] == m) {
                 return i;
@@ -117,7 +117,7 @@ final class Bindings {
         return new AbstractCollection<>() {
             @Override
             public Iterator<Sender> iterator() {
-                Iterator<RealConnectionRegistry.Member> it = iterate(names.get(name));
+                Iterator<RegistryMember> it = iterate(names.get(name));
                 return new Iterator<>() {
                     @Override
                     public boolean hasNext() {
@@ -135,17 +135,17 @@ final class Bindings {
             public int size() {
                 Object v = names.get(name);
                 return v == null ? 0 : v instanceof Set<?> set ? set.size()
-                        : v instanceof RealConnectionRegistry.Member[] few ? few.length : 1;
+                        : v instanceof RegistryMember[] few ? few.length : 1;
             }
         };
     }
 
     /** The members in a value of {@link #get}. */
-    static Iterator<RealConnectionRegistry.Member> iterate(@Nullable Object value) {
+    static Iterator<RegistryMember> iterate(@Nullable Object value) {
         if (value == null) {
             return Collections.emptyIterator();
         }
-        if (value instanceof RealConnectionRegistry.Member one) {
+        if (value instanceof RegistryMember one) {
             return new Iterator<>() {
                 private boolean done;
 
@@ -155,7 +155,7 @@ final class Bindings {
                 }
 
                 @Override
-                public RealConnectionRegistry.Member next() {
+                public RegistryMember next() {
                     if (done) {
                         throw new NoSuchElementException();
                     }
@@ -164,14 +164,14 @@ final class Bindings {
                 }
             };
         }
-        if (value instanceof RealConnectionRegistry.Member[] few) {
+        if (value instanceof RegistryMember[] few) {
             return Arrays.asList(few).iterator();
         }
         return members(value).iterator();
     }
 
     @SuppressWarnings("unchecked")
-    private static Set<RealConnectionRegistry.Member> members(Object value) {
-        return (Set<RealConnectionRegistry.Member>) value;
+    private static Set<RegistryMember> members(Object value) {
+        return (Set<RegistryMember>) value;
     }
 }

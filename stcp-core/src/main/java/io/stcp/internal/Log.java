@@ -14,6 +14,7 @@ import org.slf4j.spi.NOPLoggingEventBuilder;
  */
 final class Log {
     static final Logger SERVER = LoggerFactory.getLogger("io.stcp.server");
+    static final Logger CLIENT = LoggerFactory.getLogger("io.stcp.client");
     static final Logger CONN = LoggerFactory.getLogger("io.stcp.connection");
     static final Level DEBUG = Level.DEBUG;
     static final Level WARN = Level.WARN;

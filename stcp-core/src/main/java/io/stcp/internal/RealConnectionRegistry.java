@@ -4,7 +4,6 @@ import io.stcp.ConnectionRegistry;
 import io.stcp.SendResult;
 import io.stcp.Sender;
 import java.util.AbstractCollection;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.Objects;
@@ -16,11 +15,12 @@ import org.jspecify.annotations.Nullable;
 /**
  * The {@link ConnectionRegistry} implementation.
  *
- * <p><b>State.</b> {@link #members}: connection id → {@link Member}; {@link #users} and
+ * <p><b>State.</b> {@link #members}: connection id → {@link RegistryMember}; {@link #users} and
  * {@link #groups}: name → the members bound to it ({@link Bindings}). A member's own bindings
- * ({@link Member#user}, {@link Member#groups}) and its {@link Member#removed} flag are written
- * only under its stripe lock ({@link #lock(Member)}), and the maps of names are changed while that
- * lock is held, so the two sides always agree once the lock is released.
+ * ({@link RegistryMember#user}, {@link RegistryMember#groups}) and its
+ * {@link RegistryMember#removed} flag are written only under its stripe lock
+ * ({@link #lock(RegistryMember)}), and the maps of names are changed while that lock is held, so
+ * the two sides always agree once the lock is released.
  *
  * <p><b>Exit race.</b> {@link #remove} takes the member out of {@link #members}, then, under its
  * lock, marks it removed and takes its bindings; only then does it unbind them from the maps. A
@@ -34,31 +34,9 @@ import org.jspecify.annotations.Nullable;
  * stripe while holding a bin lock, so there is no lock-order cycle. No user code runs under either.
  */
 public final class RealConnectionRegistry implements ConnectionRegistry {
-    private static final String[] NO_GROUPS = {};
     private static final int STRIPES = 64;
 
-    /** A registered connection. */
-    static final class Member {
-        final long id;
-        final Sender sender;
-        volatile @Nullable String user;        // written under the stripe lock
-        volatile String[] groups = NO_GROUPS;  // replaced (copy on write) under the stripe lock
-        boolean removed;                       // guarded by the stripe lock
-
-        Member(long id, Sender sender) {
-            this.id = id;
-            this.sender = sender;
-        }
-
-        @Override
-        public int hashCode() {
-            return Long.hashCode(id);
-        }
-
-        // identity equals: one member per registration
-    }
-
-    private final ConcurrentHashMap<Long, Member> members = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, RegistryMember> members = new ConcurrentHashMap<>();
     private final Bindings users = new Bindings();
     private final Bindings groups = new Bindings();
     private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
@@ -87,12 +65,12 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
     /** Registers {@code sender}'s connection; called before its start hooks, on its reader thread. */
     public void add(Sender sender) {
         long id = sender.connection().id();
-        members.putIfAbsent(id, new Member(id, sender));
+        members.putIfAbsent(id, new RegistryMember(id, sender));
     }
 
     /** Removes connection {@code id} and every binding of it; called after its exit hooks. No effect if absent. */
     public void remove(long id) {
-        Member m = members.remove(id);
+        RegistryMember m = members.remove(id);
         if (m == null) {
             return;
         }
@@ -104,7 +82,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
             user = m.user;
             gs = m.groups;
             m.user = null;
-            m.groups = NO_GROUPS;
+            m.groups = RegistryMember.NO_GROUPS;
         } finally {
             lock.unlock();
         }
@@ -117,13 +95,13 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
         }
     }
 
-    private ReentrantLock lock(Member m) {
+    private ReentrantLock lock(RegistryMember m) {
         ReentrantLock lock = stripes[(int) (m.id ^ (m.id >>> 32)) & (STRIPES - 1)];
         lock.lock();
         return lock;
     }
 
-    private @Nullable Member member(Sender sender) {
+    private @Nullable RegistryMember member(Sender sender) {
         return members.get(Objects.requireNonNull(sender, "sender").connection().id());
     }
 
@@ -131,7 +109,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
 
     @Override
     public @Nullable Sender connection(long connectionId) {
-        Member m = members.get(connectionId);
+        RegistryMember m = members.get(connectionId);
         return m == null ? null : m.sender;
     }
 
@@ -140,7 +118,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
         return new AbstractCollection<>() {
             @Override
             public Iterator<Sender> iterator() {
-                Iterator<Member> it = members.values().iterator();
+                Iterator<RegistryMember> it = members.values().iterator();
                 return new Iterator<>() {
                     @Override
                     public boolean hasNext() {
@@ -188,13 +166,13 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
 
     @Override
     public @Nullable String userOf(Sender sender) {
-        Member m = member(sender);
+        RegistryMember m = member(sender);
         return m == null ? null : m.user;
     }
 
     @Override
     public Set<String> groupsOf(Sender sender) {
-        Member m = member(sender);
+        RegistryMember m = member(sender);
         return m == null ? Set.of() : Set.of(m.groups);
     }
 
@@ -203,7 +181,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
     @Override
     public boolean bindUser(Sender sender, String userId) {
         Objects.requireNonNull(userId, "userId");
-        Member m = member(sender);
+        RegistryMember m = member(sender);
         if (m == null) {
             return false;
         }
@@ -229,7 +207,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
 
     @Override
     public boolean unbindUser(Sender sender) {
-        Member m = member(sender);
+        RegistryMember m = member(sender);
         if (m == null) {
             return false;
         }
@@ -250,20 +228,17 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
     @Override
     public boolean joinGroup(Sender sender, String group) {
         Objects.requireNonNull(group, "group");
-        Member m = member(sender);
+        RegistryMember m = member(sender);
         if (m == null) {
             return false;
         }
         ReentrantLock lock = lock(m);
         try {
-            String[] gs = m.groups;
-            if (m.removed || indexOf(gs, group) >= 0) {
+            if (m.removed || m.groupIndex(group) >= 0) {
                 return false;
             }
             groups.add(group, m);
-            String[] more = Arrays.copyOf(gs, gs.length + 1);
-            more[gs.length] = group;
-            m.groups = more;
+            m.addGroup(group);
             return true;
         } finally {
             lock.unlock();
@@ -273,35 +248,22 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
     @Override
     public boolean leaveGroup(Sender sender, String group) {
         Objects.requireNonNull(group, "group");
-        Member m = member(sender);
+        RegistryMember m = member(sender);
         if (m == null) {
             return false;
         }
         ReentrantLock lock = lock(m);
         try {
-            String[] gs = m.groups;
-            int i = indexOf(gs, group);
+            int i = m.groupIndex(group);
             if (m.removed || i < 0) {
                 return false;
             }
             groups.remove(group, m);
-            String[] fewer = new String[gs.length - 1];
-            System.arraycopy(gs, 0, fewer, 0, i);
-            System.arraycopy(gs, i + 1, fewer, i, gs.length - i - 1);
-            m.groups = fewer.length == 0 ? NO_GROUPS : fewer;
+            m.removeGroup(i);
             return true;
         } finally {
             lock.unlock();
         }
-    }
-
-    private static int indexOf(String[] gs, String group) {
-        for (int i = 0; i < gs.length; i++) {
-            if (gs[i].equals(group)) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     // ---------------------------------------------------------------- sends
@@ -368,7 +330,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
 
     private SendResult toOne(long connectionId, @Nullable Object key, byte[] bytes) {
         Delivery d = new Delivery(key, bytes);
-        Member m = members.get(connectionId);
+        RegistryMember m = members.get(connectionId);
         if (m != null) {
             d.offer(m.sender);
         }
@@ -378,14 +340,14 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
     private static SendResult toNamed(Bindings bindings, String name, @Nullable Object key, byte[] bytes) {
         Delivery d = new Delivery(key, bytes);
         Object value = bindings.get(Objects.requireNonNull(name, "name"));
-        if (value instanceof Member one) {
+        if (value instanceof RegistryMember one) {
             d.offer(one.sender);
-        } else if (value instanceof Member[] few) {
-            for (Member m : few) {
+        } else if (value instanceof RegistryMember[] few) {
+            for (RegistryMember m : few) {
                 d.offer(m.sender);
             }
         } else {
-            for (Iterator<Member> it = Bindings.iterate(value); it.hasNext(); ) {
+            for (Iterator<RegistryMember> it = Bindings.iterate(value); it.hasNext(); ) {
                 d.offer(it.next().sender);
             }
         }
@@ -394,7 +356,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
 
     private SendResult toAll(@Nullable Object key, byte[] bytes) {
         Delivery d = new Delivery(key, bytes);
-        for (Member m : members.values()) {
+        for (RegistryMember m : members.values()) {
             d.offer(m.sender);
         }
         return d.finish();

@@ -2,18 +2,13 @@ package io.stcp.internal;
 
 import io.stcp.ClientConfig;
 import io.stcp.CloseReason;
-import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
-import io.stcp.Durations;
 import io.stcp.NotConnectedException;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
-import io.stcp.ServerConfig;
 import io.stcp.TcpClient;
-import java.io.IOException;
 import java.net.ConnectException;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -22,28 +17,21 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.DoubleSupplier;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The {@link TcpClient} implementation.
  *
- * <p><b>Threads.</b> One dialler thread (virtual, {@code stcp-client-ADDRESS}) runs the loop
- * dial ({@link Dialer}: TCP or a Unix socket) → run the connection with a
- * {@link RealConnectionRunner}, exactly as a server runs an accepted one, its layers (TLS,
- * {@link TlsLayer#forClient}) opened on its reader thread → wait for its exit → back off
- * ({@link Backoff}) → again. A connection whose layers fail never comes up: a failed attempt.
- * Connections never overlap: the next dial starts after the previous connection's exit hooks.
- * Puts go through the {@link Outbox}, which a connection joins on its reader thread just before
- * its reader's first call and leaves in its first exit hook.
+ * <p><b>Threads.</b> One dialler thread (virtual, {@code stcp-client-ADDRESS}) runs the
+ * {@link DialLoop}: dial, run the connection, wait for its exit, back off, again. Puts go through
+ * the {@link Outbox}, which the connection that is up joins.
  *
  * <p><b>States</b> ({@link #state}, written under {@link #lock}, volatile for the
  * not-connected message): NEW → RUNNING → CLOSED, or NEW → CLOSED; giving up is a CLOSED with
- * {@link #gaveUp} set.
+ * {@link #gaveUp} set. The dial loop asks for its changes through the methods of "the dial loop's
+ * side" below, each taking the lock.
  *
  * <p><b>Closing.</b> {@link #close()} moves to CLOSED under the lock, then ends the current
  * runner (if any) and interrupts the dialler, which ends whatever it waits in — a back-off sleep,
@@ -52,26 +40,14 @@ import org.slf4j.LoggerFactory;
  * the lock while RUNNING, so close always sees the connection it must end.
  */
 public final class RealTcpClient implements TcpClient {
-    private static final Logger LOG = LoggerFactory.getLogger("io.stcp.client");
     private static final int NEW = 0;
     private static final int RUNNING = 1;
     private static final int CLOSED = 2;
     private static final Duration EXIT_AFTER_FORCE_CLOSE = Duration.ofSeconds(5);
 
     private final ClientConfig config;
-    private final ConnectionReader reader;
-    private final SenderFactory senderFactory;
-    private final Dialer dialer;
-    private final AcceptLoop.Sleeper sleeper;
-    private final DoubleSupplier random;
-    private final Backoff backoff;
-    private final ConnectionContext context;
     private final Outbox outbox;
-    private final RateLimiter failureLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
-
-    private volatile @Nullable ConnectionHook connectHook;
-    private volatile @Nullable DisconnectHook disconnectHook;
-    private volatile @Nullable GiveUpHook giveUpHook;
+    private final DialLoop dialLoop;
 
     private final ReentrantLock lock = new ReentrantLock();
     private volatile int state = NEW;                          // written under lock
@@ -79,7 +55,6 @@ public final class RealTcpClient implements TcpClient {
     private volatile @Nullable ConnectException gaveUp;        // written under lock
     private @Nullable Thread dialler;                          // guarded by lock
     private @Nullable RealConnectionRunner runner;             // guarded by lock
-    private final AtomicLong connects = new AtomicLong();
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
 
     public RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
@@ -98,37 +73,27 @@ public final class RealTcpClient implements TcpClient {
     RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory, Dialer.Resolver resolver,
                   AcceptLoop.Sleeper sleeper, DoubleSupplier random, List<TransportLayer> layers) {
         this.config = Objects.requireNonNull(config, "config");
-        this.reader = Objects.requireNonNull(reader, "reader");
-        this.senderFactory = Objects.requireNonNull(senderFactory, "senderFactory");
-        this.dialer = new Dialer(config, resolver);
-        this.sleeper = sleeper;
-        this.random = random;
-        this.backoff = new Backoff(Nanos.clamp(config.reconnectDelay()), config.reconnectMultiplier(),
-                Nanos.clamp(config.reconnectMaxDelay()), config.reconnectJitter());
-        // Its own exit log, as each server has: a client failing its handshakes in a loop does not
-        // use up the WARN lines of other connections in the process.
-        this.context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), new ExitLog(System::nanoTime),
-                Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
-                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), layers);
         this.outbox = new Outbox(config.offlineCapacity() == 0 ? null
                 : new OfflineQueue(config.offlineCapacity(), config.offlineMaxBytes()), this::notConnected);
+        this.dialLoop = new DialLoop(this, config, Objects.requireNonNull(reader, "reader"),
+                Objects.requireNonNull(senderFactory, "senderFactory"), resolver, sleeper, random, layers, outbox);
     }
 
     @Override
     public TcpClient onConnect(@Nullable ConnectionHook hook) {
-        this.connectHook = hook;
+        dialLoop.onConnect(hook);
         return this;
     }
 
     @Override
     public TcpClient onDisconnect(@Nullable DisconnectHook hook) {
-        this.disconnectHook = hook;
+        dialLoop.onDisconnect(hook);
         return this;
     }
 
     @Override
     public TcpClient onGiveUp(@Nullable GiveUpHook hook) {
-        this.giveUpHook = hook;
+        dialLoop.onGiveUp(hook);
         return this;
     }
 
@@ -142,7 +107,7 @@ public final class RealTcpClient implements TcpClient {
             state = RUNNING; // before the dialler starts: it runs while RUNNING
             outbox.open();
             try {
-                dialler = Threads.start("stcp-client-" + config.address(), this::dialLoop);
+                dialler = Threads.start("stcp-client-" + config.address(), dialLoop::run);
             } catch (RuntimeException | Error e) {
                 state = CLOSED;
                 outbox.close();
@@ -155,203 +120,75 @@ public final class RealTcpClient implements TcpClient {
         return this;
     }
 
-    // ---------------------------------------------------------------- the dialler thread
+    // ---------------------------------------------------------------- the dial loop's side (its threads)
 
-    private void dialLoop() {
-        long base = 0;
-        try {
-            while (state == RUNNING) {
-                Throwable failure;
-                SocketChannel channel = null;
-                try {
-                    channel = dialer.dial();
-                    failure = null;
-                } catch (IOException | RuntimeException | Error e) {
-                    failure = e; // an Error too (out of memory): back off and try again, as the accept loop does
-                }
-                if (channel != null) {
-                    failure = runConnection(channel);
-                    if (failure == null) {
-                        base = 0; // it was up: the back-off starts again
-                    }
-                }
-                if (state != RUNNING) {
-                    return;
-                }
-                base = backoff.next(base);
-                long wait = backoff.jittered(base, random.getAsDouble());
-                if (failure != null && failed(failure, wait)) {
-                    return; // gave up
-                }
-                sleeper.sleep(wait);
-            }
-        } catch (InterruptedException e) {
-            // closed during a back-off wait
-        } finally {
-            finish();
-        }
+    /** Whether the dial loop goes on. */
+    boolean isRunning() {
+        return state == RUNNING;
     }
 
-    /**
-     * Runs a connection on {@code channel} until it exits.
-     *
-     * @return null if it was up (its connect hooks ran) or the client closed meanwhile, else why not
-     */
-    private @Nullable Throwable runConnection(SocketChannel channel) {
-        RealConnection connection;
-        try {
-            connection = ConnectionOpener.open(channel, context);
-        } catch (IOException | RuntimeException | Error e) {
-            closeQuietly(channel);
-            return e;
-        }
-        Link link = new Link();
-        RealConnectionRunner r = new RealConnectionRunner(connection, link, senderFactory, () -> {});
-        r.addStartHook(link::started);
-        ConnectionHook onConnect = connectHook;
-        if (onConnect != null) {
-            r.addStartHook(onConnect);
-        }
-        r.addExitHook(outbox::goDown);
-        DisconnectHook onDisconnect = disconnectHook;
-        if (onDisconnect != null) {
-            r.addExitHook(s -> onDisconnect.onDisconnect(s, reasonOf(s.connection())));
-        }
+    /** Keeps {@code r} as the connection a close must end; false, keeping nothing, if the client is not running. */
+    boolean attach(RealConnectionRunner r) {
         lock.lock();
         try {
             if (state != RUNNING) {
-                connection.close();
-                return null;
+                return false;
             }
             runner = r;
+            return true;
         } finally {
             lock.unlock();
         }
-        try {
-            r.start();
-            awaitExit(r);
-        } catch (RuntimeException | Error e) {
-            connection.close(); // its reader thread could not be started
-            return e;
-        } finally {
-            lock.lock();
-            try {
-                runner = null;
-            } finally {
-                lock.unlock();
-            }
-        }
-        if (link.started) {
-            return null;
-        }
-        Throwable cause = connection.closeCause();
-        return cause != null ? cause
-                : new IOException("connection ended before it was up (" + reasonOf(connection) + ")");
     }
 
-    /**
-     * One connection's part: counted as made when its start hooks begin, and joined to the outbox
-     * at its reader's first call — after the connect hook's messages, and with its send thread
-     * running, so an offline backlog larger than its queue is written as it goes.
-     */
-    private final class Link implements ConnectionReader {
-        volatile boolean started;
-        private boolean joined; // reader thread only
-
-        void started(Sender s) {
-            started = true;
-            lock.lock();
-            try {
-                failures = 0;
-            } finally {
-                lock.unlock();
-            }
-            connects.incrementAndGet();
-            LOG.atDebug().setMessage("client.connect").addKeyValue("address", config.address())
-                    .addKeyValue("conn", s.connection().id()).log();
-        }
-
-        @Override
-        public void read(Sender s, Connection c) throws Exception {
-            if (!joined) {
-                joined = true;
-                outbox.goUp(s);
-            }
-            reader.read(s, c);
-        }
-    }
-
-    private static CloseReason reasonOf(Connection c) {
-        CloseReason r = c.closeReason();
-        return r != null ? r : CloseReason.CLOSED;
-    }
-
-    /** Waits for the runner's exit; a close ends it, so an interrupt (the close's) does not stop the wait. */
-    private static void awaitExit(RealConnectionRunner r) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                if (r.awaitExit(Duration.ofDays(1))) {
-                    break;
-                }
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /**
-     * Counts a failed attempt and logs it, or gives up.
-     *
-     * @return true if the client gave up (or closed meanwhile)
-     */
-    private boolean failed(Throwable failure, long waitNanos) {
-        int n;
+    /** The connection kept by {@link #attach} has exited. */
+    void detach() {
         lock.lock();
         try {
-            n = ++failures;
-            if (config.maxAttempts() == 0 || n < config.maxAttempts()) {
-                n = -n; // carry on
-            } else if (state == RUNNING) {
-                ConnectException e = new ConnectException("gave up connecting to " + config.address() + " after " + n
-                        + " failed attempts in a row: " + failure);
-                e.initCause(failure);
-                gaveUp = e;
-                state = CLOSED;
-                outbox.close();
-            } else {
-                return true;
-            }
+            runner = null;
         } finally {
             lock.unlock();
         }
-        if (n > 0) {
-            LOG.atWarn().setMessage("client.gave_up").addKeyValue("address", config.address()).addKeyValue("attempts", n)
-                    .setCause(failure).log();
-            GiveUpHook hook = giveUpHook;
-            if (hook != null) {
-                try {
-                    hook.onGiveUp(n, failure);
-                } catch (Throwable t) {
-                    LOG.atWarn().setMessage("client.hook.failed").addKeyValue("address", config.address())
-                            .addKeyValue("hook", "giveUp").setCause(t).log();
-                }
-            }
-            return true;
-        }
-        long held = failureLog.tryAcquire();
-        if (held >= 0) {
-            LOG.atWarn().setMessage("client.connect.failed").addKeyValue("address", config.address())
-                    .addKeyValue("attempt", -n).addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos)))
-                    .addKeyValue("suppressed", held).addKeyValue("error", failure.toString()).log();
-        }
-        return false;
     }
 
-    private void finish() {
+    /** A connection came up: no failed attempts in a row. On its reader thread. */
+    void connected() {
+        lock.lock();
+        try {
+            failures = 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Counts a failed attempt; returns the failed attempts in a row. */
+    int countFailure() {
+        lock.lock();
+        try {
+            return ++failures;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives up with {@code failure}: closes the client (the outbox too); false if it was closed already. */
+    boolean giveUp(ConnectException failure) {
+        lock.lock();
+        try {
+            if (state != RUNNING) {
+                return false;
+            }
+            gaveUp = failure;
+            state = CLOSED;
+            outbox.close();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The dialler thread ends: the client has terminated. */
+    void diallerEnded() {
         lock.lock();
         try {
             dialler = null;
@@ -416,7 +253,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public long connectCount() {
-        return connects.get();
+        return dialLoop.connectCount();
     }
 
     // ---------------------------------------------------------------- closing
@@ -435,7 +272,7 @@ public final class RealTcpClient implements TcpClient {
             state = CLOSED;
             int discarded = outbox.close();
             if (discarded > 0) {
-                LOG.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
+                Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
                         .addKeyValue("discarded", discarded).log();
             }
             return new Stopped(wasNew, runner, dialler, discarded);
@@ -511,14 +348,6 @@ public final class RealTcpClient implements TcpClient {
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
         return awaitQuietly(Nanos.within(timeout));
-    }
-
-    private static void closeQuietly(SocketChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing to do
-        }
     }
 
     @Override

@@ -3,46 +3,32 @@ package io.stcp.internal;
 import io.stcp.Durations;
 import io.stcp.TlsConfig;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
- * The {@link TlsConfig} implementation: the settings, validated once; the key material in use
- * ({@link #context}, swapped whole by a reload); the counters.
+ * The {@link TlsConfig} implementation: the settings, validated once; where the key material
+ * comes from ({@link TlsMaterial}) and the context built from it in use ({@link #context}, swapped
+ * whole by a reload); the engines made from it; the counters.
  *
  * <p>A reload builds a complete new {@link SSLContext} first and then replaces the volatile
  * reference, so a handshake sees either the old material or the new, never a mix; engines made
  * before keep their context (and their sessions). Reloads are serialized by {@link #reloadLock}.
  */
 public final class RealTlsConfig implements TlsConfig {
-    private static final char[] IN_MEMORY_PASSWORD = "stcp".toCharArray();
-
-    private final Path certificateChain;   // null unless PEM
-    private final Path privateKey;
-    private final KeyStore keyStore;       // null unless a key store object
-    private final Path keyStoreFile;       // null unless a key store file
-    private final char[] keyStorePassword;
+    private final TlsMaterial material;
     private final boolean fixedContext;    // built from a ready SSLContext: nothing to reload from
-    private final Path trustPem;
-    private final KeyStore trustStore;
     private final ClientAuth clientAuth;
     private final List<String> protocols;
     private final List<String> cipherSuites;
@@ -54,7 +40,7 @@ public final class RealTlsConfig implements TlsConfig {
 
     private volatile SSLContext context;
     private final ReentrantLock reloadLock = new ReentrantLock();
-    private volatile List<FileStamp> loadedStamps = List.of(); // guarded by reloadLock for writes
+    private volatile List<TlsMaterial.FileStamp> loadedStamps = List.of(); // guarded by reloadLock for writes
     private final LongAdder handshakes = new LongAdder();
     private final LongAdder failures = new LongAdder();
     private final LongAdder reloads = new LongAdder();
@@ -106,14 +92,9 @@ public final class RealTlsConfig implements TlsConfig {
             throw new IllegalArgumentException("watch: " + Durations.format(watchInterval)
                     + " with an in-memory key store (expected: PEM or key store files to watch)");
         }
-        this.certificateChain = certificateChain;
-        this.privateKey = privateKey;
-        this.keyStore = keyStore;
-        this.keyStoreFile = keyStoreFile;
-        this.keyStorePassword = keyStorePassword == null ? null : keyStorePassword.clone();
+        this.material = new TlsMaterial(certificateChain, privateKey, keyStore, keyStoreFile, keyStorePassword, trustPem,
+                trustStore);
         this.fixedContext = sslContext != null;
-        this.trustPem = trustPem;
-        this.trustStore = trustStore;
         this.clientAuth = Objects.requireNonNull(clientAuth, "clientAuth");
         this.protocols = List.copyOf(protocols);
         this.cipherSuites = List.copyOf(cipherSuites);
@@ -122,10 +103,10 @@ public final class RealTlsConfig implements TlsConfig {
         this.watchInterval = watching ? watchInterval : Duration.ZERO;
         this.client = client;
         this.serverName = serverName;
-        SSLContext ctx = sslContext != null ? sslContext : load();
+        SSLContext ctx = sslContext != null ? sslContext : material.load();
         checkSupported(ctx);
         this.context = ctx;
-        this.loadedStamps = stamps();
+        this.loadedStamps = material.stamps();
     }
 
     /**
@@ -204,52 +185,6 @@ public final class RealTlsConfig implements TlsConfig {
         }
     }
 
-    /** Builds a context from the files or key store; a client without key material presents no certificate. */
-    private SSLContext load() throws IOException, GeneralSecurityException {
-        KeyStore keys;
-        char[] password;
-        if (certificateChain == null && keyStoreFile == null && keyStore == null) {
-            keys = null; // a client without a certificate of its own
-            password = null;
-        } else if (certificateChain != null) {
-            List<X509Certificate> chain = Pem.certificates(certificateChain);
-            PrivateKey key = Pem.privateKey(privateKey);
-            Pem.checkPair(key, chain.get(0), privateKey + " and " + certificateChain);
-            keys = KeyStore.getInstance("PKCS12");
-            keys.load(null, null);
-            keys.setKeyEntry("server", key, IN_MEMORY_PASSWORD, chain.toArray(new Certificate[0]));
-            password = IN_MEMORY_PASSWORD;
-        } else if (keyStoreFile != null) {
-            keys = KeyStore.getInstance(keyStoreFile.toFile(), keyStorePassword);
-            password = keyStorePassword;
-        } else {
-            keys = keyStore;
-            password = keyStorePassword;
-        }
-        KeyManagerFactory kmf = null;
-        if (keys != null) {
-            kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(keys, password);
-        }
-        TrustManagerFactory tmf = null;
-        KeyStore trust = trustStore;
-        if (trustPem != null) {
-            trust = KeyStore.getInstance("PKCS12");
-            trust.load(null, null);
-            int i = 0;
-            for (X509Certificate ca : Pem.certificates(trustPem)) {
-                trust.setCertificateEntry("ca-" + i++, ca);
-            }
-        }
-        if (trust != null) {
-            tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-        }
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null); // null: the JDK's CAs
-        return ctx;
-    }
-
     // ---------------------------------------------------------------- engines (the TLS layer)
 
     /** A server-mode engine from the material in use, with this config's parameters. */
@@ -318,8 +253,8 @@ public final class RealTlsConfig implements TlsConfig {
         }
         reloadLock.lock();
         try {
-            List<FileStamp> before = stamps();
-            SSLContext ctx = load();
+            List<TlsMaterial.FileStamp> before = material.stamps();
+            SSLContext ctx = material.load();
             checkSupported(ctx);
             context = ctx;
             loadedStamps = before;
@@ -342,41 +277,15 @@ public final class RealTlsConfig implements TlsConfig {
         }
     }
 
-    /** The files this config reads: what a watch polls. */
-    List<Path> files() {
-        List<Path> files = new ArrayList<>();
-        for (Path p : new Path[] {certificateChain, privateKey, keyStoreFile, trustPem}) {
-            if (p != null && !files.contains(p)) {
-                files.add(p);
-            }
-        }
-        return files;
-    }
-
-    /** Last-modified time and size of each file, following links; missing files stamp as -1. */
-    List<FileStamp> stamps() {
-        List<FileStamp> stamps = new ArrayList<>();
-        for (Path p : files()) {
-            long modified = -1;
-            long size = -1;
-            try {
-                modified = Files.getLastModifiedTime(p).toMillis();
-                size = Files.size(p);
-            } catch (IOException e) {
-                // missing for now (being replaced): a stamp of its own
-            }
-            stamps.add(new FileStamp(p, modified, size));
-        }
-        return stamps;
+    /** Where the key material comes from: what a watch polls. */
+    TlsMaterial material() {
+        return material;
     }
 
     /** The stamps of the files as last loaded. */
-    List<FileStamp> loadedStamps() {
+    List<TlsMaterial.FileStamp> loadedStamps() {
         return loadedStamps;
     }
-
-    /** One file's state as a watch compares it. */
-    record FileStamp(Path file, long modifiedMillis, long size) {}
 
     // ---------------------------------------------------------------- TlsConfig
 
@@ -442,12 +351,10 @@ public final class RealTlsConfig implements TlsConfig {
 
     @Override
     public String toString() {
-        String source = certificateChain != null ? "pem=" + certificateChain : keyStoreFile != null ? "keyStore="
-                + keyStoreFile : keyStore != null ? "keyStore" : fixedContext ? "sslContext" : "no certificate";
+        String source = fixedContext ? "sslContext" : material.keySource();
         if (client) {
-            return "TlsConfig[client, " + source + ", trust=" + (fixedContext ? "sslContext" : trustPem != null ? trustPem
-                    : trustStore != null ? "trustStore" : "JDK CAs") + ", serverName=" + serverName + ", protocols="
-                    + protocols + "]";
+            return "TlsConfig[client, " + source + ", trust=" + (fixedContext ? "sslContext" : material.trustSource())
+                    + ", serverName=" + serverName + ", protocols=" + protocols + "]";
         }
         return "TlsConfig[" + source + ", protocols=" + protocols + ", clientAuth=" + clientAuth + "]";
     }

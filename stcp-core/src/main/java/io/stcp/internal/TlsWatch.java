@@ -20,7 +20,7 @@ final class TlsWatch {
     private final String address;
     private volatile boolean stopped;
     private volatile Thread thread;
-    private List<RealTlsConfig.FileStamp> failed = List.of(); // watch thread only
+    private List<TlsMaterial.FileStamp> failed = List.of(); // watch thread only
 
     private TlsWatch(RealTlsConfig config, String address) {
         this.config = config;
@@ -59,7 +59,7 @@ final class TlsWatch {
 
     /** Reloads if the files differ from what was loaded (and from a state that failed already). */
     void check() {
-        List<RealTlsConfig.FileStamp> now = config.stamps();
+        List<TlsMaterial.FileStamp> now = config.material().stamps();
         if (now.equals(config.loadedStamps()) || now.equals(failed)) {
             return;
         }
@@ -67,7 +67,7 @@ final class TlsWatch {
             config.reload();
             failed = List.of();
             Log.SERVER.atInfo().setMessage("tls.reload").addKeyValue("address", address)
-                    .addKeyValue("files", config.files().toString()).log();
+                    .addKeyValue("files", config.material().files().toString()).log();
         } catch (Exception e) {
             failed = now;
             Log.SERVER.atWarn().setMessage("tls.reload.failed").addKeyValue("address", address)

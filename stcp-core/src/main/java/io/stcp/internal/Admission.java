@@ -1,0 +1,227 @@
+package io.stcp.internal;
+
+import io.stcp.ProxyProtocol;
+import io.stcp.RejectReason;
+import io.stcp.ServerConfig;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+/**
+ * Which sockets a {@link RealTcpServer} accepts become connections, and how many may be live at
+ * once; with the counts of those accepted, refused and health-checked.
+ *
+ * <p><b>Order</b>, on the accept thread, before anything is spent on a connection
+ * ({@link #admit}): a peer outside the trusted proxies where a PROXY header is required is
+ * refused; then, unless the peer is a trusted proxy (whose clients are known only after the
+ * header: {@link ProxyProtocolLayer} applies the per-address limits then, on the connection's
+ * thread, through {@link #admitClient}), the {@link IpGate}; then the slot. A connection admitted
+ * by the gate remembers its address ({@link RealConnection#limitedAddress}) and gives it back
+ * after its exit hooks, with its slot ({@link #release}).
+ *
+ * <p><b>Slots.</b> {@link #live} is taken with a compare-and-set that refuses to go past
+ * {@code maxConn}, so the count never reads above the limit, not even for a moment; each
+ * connection gives its slot back after its exit hooks, and one that never started gives it back
+ * at once ({@link #abandon}).
+ *
+ * <p><b>Thread safety.</b> {@link #open} runs before the accept thread starts, {@link #close}
+ * under the server's lock; everything else is safe from any thread.
+ */
+final class Admission implements ProxyProtocolLayer.Server {
+    private final ServerConfig config;
+    private final List<Cidr> trustedProxies;
+    private final LongSupplier nanoClock;
+    private final StatsCounters stats;
+    private final Rejections rejections;
+    private IpGate gate; // set by open(), before the accept thread starts; null: no limits
+
+    private final AtomicInteger live = new AtomicInteger();
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong healthChecks = new AtomicLong();
+
+    /**
+     * @param stats where refusals are counted too, by {@link RejectReason#key()}
+     * @param nanoClock the clock of the rate-limited {@code server.reject} lines and the per-address rates
+     */
+    Admission(ServerConfig config, StatsCounters stats, LongSupplier nanoClock) {
+        this.config = config;
+        this.trustedProxies = Cidr.parseAll(config.proxyProtocol().trustedProxies());
+        this.nanoClock = nanoClock;
+        this.stats = stats;
+        this.rejections = new Rejections(config.maxConn(), nanoClock);
+    }
+
+    /** Makes the per-address table if {@link ServerConfig#ipLimits()} asks for one; before the accept thread starts. */
+    void open(Sweeper sweeper) {
+        gate = config.ipLimits().isEnabled() ? new IpGate(config.ipLimits(), sweeper, nanoClock) : null;
+    }
+
+    /** Stops the per-address table's sweeps; connections still give their addresses back. */
+    void close() {
+        if (gate != null) {
+            gate.close();
+        }
+    }
+
+    /** An admitted socket: its peer's address if the per-address limits hold it ({@link #release}), else null. */
+    record Admitted(InetAddress limited) {}
+
+    /**
+     * Admits {@code channel}'s peer and takes it a slot, or refuses it; runs on the accept thread.
+     *
+     * @return the admission, whose slot is the caller's to hand to a connection or {@link #abandon};
+     *     null if the peer was refused (counted, logged rate-limited, and closed) or had gone already
+     */
+    Admitted admit(SocketChannel channel) {
+        SocketAddress peer;
+        try {
+            peer = channel.getRemoteAddress();
+        } catch (IOException e) {
+            closeQuietly(channel); // gone already
+            return null;
+        }
+        InetAddress ip = peer instanceof InetSocketAddress inet ? inet.getAddress() : null;
+        boolean viaProxy = config.proxyProtocol().isEnabled() && ProxyProtocolLayer.trusts(trustedProxies, peer);
+        if (config.proxyProtocol().mode() == ProxyProtocol.Mode.REQUIRED && !viaProxy) {
+            reject(channel, RejectReason.PROXY_UNTRUSTED, peer);
+            return null;
+        }
+        InetAddress limited = null;
+        if (gate != null && ip != null && !viaProxy) {
+            RejectReason r = gate.admit(ip);
+            if (r != null) {
+                reject(channel, r, peer);
+                return null;
+            }
+            limited = gate.tracks() ? ip : null;
+        }
+        if (!takeSlot()) {
+            if (limited != null) {
+                gate.release(limited);
+            }
+            reject(channel, RejectReason.MAX_CONN, peer);
+            return null;
+        }
+        return new Admitted(limited);
+    }
+
+    /** Takes a connection slot unless {@code maxConn} connections are live. */
+    private boolean takeSlot() {
+        int max = config.effectiveMaxConn();
+        for (int n = live.get(); n < max; n = live.get()) {
+            if (live.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Gives back a connection's slot and, if the per-address limits hold it, its address. */
+    void release(InetAddress limited) {
+        if (limited != null) {
+            gate.release(limited);
+        }
+        live.decrementAndGet();
+    }
+
+    /** The connection of an admitted socket never started: closes the socket and gives back what it held. */
+    void abandon(SocketChannel channel, Admitted admitted) {
+        closeQuietly(channel);
+        release(admitted.limited());
+    }
+
+    /** Counts, logs (rate-limited) and closes; the close comes last, so a peer that sees it sees both done. */
+    private void reject(SocketChannel channel, RejectReason reason, SocketAddress peer) {
+        rejected(reason, peer, null);
+        closeQuietly(channel);
+    }
+
+    // ---------------------------------------------------------------- what the PROXY layer reports (connection threads)
+
+    @Override
+    public RejectReason admitClient(RealConnection connection, InetAddress client) {
+        if (gate != null && client != null) {
+            RejectReason r = gate.admit(client);
+            if (r != null) {
+                rejected(r, connection.remoteAddress(), null);
+                return r;
+            }
+            if (gate.tracks()) {
+                connection.limitedAddress = client;
+            }
+        }
+        accepted.incrementAndGet();
+        return null;
+    }
+
+    @Override
+    public void healthCheck() {
+        healthChecks.incrementAndGet();
+    }
+
+    /** Counts a refusal (in {@link #rejections} and the stats, by {@link RejectReason#key()}) and logs it, rate-limited. */
+    @Override
+    public void rejected(RejectReason reason, SocketAddress remote, String detail) {
+        stats.rejected(reason.key());
+        rejections.reject(reason, remote, detail);
+    }
+
+    // ---------------------------------------------------------------- counts
+
+    /**
+     * Counts a connection that is starting as accepted; with a PROXY layer, which counts a
+     * connection once its header shows a client ({@link #admitClient}), does nothing.
+     */
+    void countAccepted() {
+        if (!config.proxyProtocol().isEnabled()) {
+            accepted.incrementAndGet();
+        }
+    }
+
+    /** Takes back {@link #countAccepted()}: the connection could not be started. */
+    void uncountAccepted() {
+        if (!config.proxyProtocol().isEnabled()) {
+            accepted.decrementAndGet();
+        }
+    }
+
+    int liveCount() {
+        return live.get();
+    }
+
+    long acceptedCount() {
+        return accepted.get();
+    }
+
+    long healthCheckCount() {
+        return healthChecks.get();
+    }
+
+    long rejectedCount() {
+        return rejections.total();
+    }
+
+    long rejectedCount(RejectReason reason) {
+        return rejections.count(reason);
+    }
+
+    /** Addresses in the per-address table now (0 without one). */
+    int trackedAddressCount() {
+        IpGate g = gate;
+        return g == null ? 0 : g.trackedCount();
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+}

@@ -1,0 +1,264 @@
+package io.stcp.internal;
+
+import io.stcp.ClientConfig;
+import io.stcp.CloseReason;
+import io.stcp.Connection;
+import io.stcp.ConnectionHook;
+import io.stcp.ConnectionReader;
+import io.stcp.Durations;
+import io.stcp.Sender;
+import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import io.stcp.TcpClient;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.DoubleSupplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What a {@link RealTcpClient}'s dialler thread runs: dial ({@link Dialer}: TCP or a Unix
+ * socket) → run the connection with a {@link RealConnectionRunner}, exactly as a server runs an
+ * accepted one, its layers (TLS, {@link TlsLayer#forClient}) opened on its reader thread → wait
+ * for its exit → back off ({@link Backoff}) → again, while the client runs.
+ *
+ * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
+ * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up.
+ * Connections never overlap: the next dial starts after the previous connection's exit hooks.
+ * A connection joins the client's {@link Outbox} on its reader thread just before its reader's
+ * first call and leaves it in its first exit hook.
+ *
+ * <p>The client's state changes (the runner a close must end, the failed attempts, giving up)
+ * are made by the client, under its lock; nothing here holds it, nor calls a hook under it.
+ */
+final class DialLoop {
+    private final RealTcpClient client;
+    private final ClientConfig config;
+    private final ConnectionReader reader;
+    private final SenderFactory senderFactory;
+    private final Dialer dialer;
+    private final AcceptLoop.Sleeper sleeper;
+    private final DoubleSupplier random;
+    private final Backoff backoff;
+    private final ConnectionContext context;
+    private final Outbox outbox;
+    private final RateLimiter failureLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
+    private final AtomicLong connects = new AtomicLong();
+
+    private volatile @Nullable ConnectionHook connectHook;
+    private volatile TcpClient.@Nullable DisconnectHook disconnectHook;
+    private volatile TcpClient.@Nullable GiveUpHook giveUpHook;
+
+    /** See {@link RealTcpClient}'s constructor with seams for the parameters. */
+    DialLoop(RealTcpClient client, ClientConfig config, ConnectionReader reader, SenderFactory senderFactory,
+             Dialer.Resolver resolver, AcceptLoop.Sleeper sleeper, DoubleSupplier random, List<TransportLayer> layers,
+             Outbox outbox) {
+        this.client = client;
+        this.config = config;
+        this.reader = reader;
+        this.senderFactory = senderFactory;
+        this.dialer = new Dialer(config, resolver);
+        this.sleeper = sleeper;
+        this.random = random;
+        this.backoff = new Backoff(Nanos.clamp(config.reconnectDelay()), config.reconnectMultiplier(),
+                Nanos.clamp(config.reconnectMaxDelay()), config.reconnectJitter());
+        // Its own exit log, as each server has: a client failing its handshakes in a loop does not
+        // use up the WARN lines of other connections in the process.
+        this.context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), new ExitLog(System::nanoTime),
+                Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
+                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), layers);
+        this.outbox = outbox;
+    }
+
+    void onConnect(@Nullable ConnectionHook hook) {
+        this.connectHook = hook;
+    }
+
+    void onDisconnect(TcpClient.@Nullable DisconnectHook hook) {
+        this.disconnectHook = hook;
+    }
+
+    void onGiveUp(TcpClient.@Nullable GiveUpHook hook) {
+        this.giveUpHook = hook;
+    }
+
+    /** Connections that came up so far. */
+    long connectCount() {
+        return connects.get();
+    }
+
+    /** The dialler thread's body: returns once the client has closed or given up. */
+    void run() {
+        long base = 0;
+        try {
+            while (client.isRunning()) {
+                Throwable failure;
+                SocketChannel channel = null;
+                try {
+                    channel = dialer.dial();
+                    failure = null;
+                } catch (IOException | RuntimeException | Error e) {
+                    failure = e; // an Error too (out of memory): back off and try again, as the accept loop does
+                }
+                if (channel != null) {
+                    failure = runConnection(channel);
+                    if (failure == null) {
+                        base = 0; // it was up: the back-off starts again
+                    }
+                }
+                if (!client.isRunning()) {
+                    return;
+                }
+                base = backoff.next(base);
+                long wait = backoff.jittered(base, random.getAsDouble());
+                if (failure != null && failed(failure, wait)) {
+                    return; // gave up
+                }
+                sleeper.sleep(wait);
+            }
+        } catch (InterruptedException e) {
+            // closed during a back-off wait
+        } finally {
+            client.diallerEnded();
+        }
+    }
+
+    /**
+     * Runs a connection on {@code channel} until it exits.
+     *
+     * @return null if it was up (its connect hooks ran) or the client closed meanwhile, else why not
+     */
+    private @Nullable Throwable runConnection(SocketChannel channel) {
+        RealConnection connection;
+        try {
+            connection = ConnectionOpener.open(channel, context);
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+            return e;
+        }
+        Link link = new Link();
+        RealConnectionRunner r = new RealConnectionRunner(connection, link, senderFactory, () -> {});
+        r.addStartHook(link::started);
+        ConnectionHook onConnect = connectHook;
+        if (onConnect != null) {
+            r.addStartHook(onConnect);
+        }
+        r.addExitHook(outbox::goDown);
+        TcpClient.DisconnectHook onDisconnect = disconnectHook;
+        if (onDisconnect != null) {
+            r.addExitHook(s -> onDisconnect.onDisconnect(s, reasonOf(s.connection())));
+        }
+        if (!client.attach(r)) {
+            connection.close();
+            return null;
+        }
+        try {
+            r.start();
+            awaitExit(r);
+        } catch (RuntimeException | Error e) {
+            connection.close(); // its reader thread could not be started
+            return e;
+        } finally {
+            client.detach();
+        }
+        if (link.started) {
+            return null;
+        }
+        Throwable cause = connection.closeCause();
+        return cause != null ? cause
+                : new IOException("connection ended before it was up (" + reasonOf(connection) + ")");
+    }
+
+    /**
+     * One connection's part: counted as made when its start hooks begin, and joined to the outbox
+     * at its reader's first call — after the connect hook's messages, and with its send thread
+     * running, so an offline backlog larger than its queue is written as it goes.
+     */
+    private final class Link implements ConnectionReader {
+        volatile boolean started;
+        private boolean joined; // reader thread only
+
+        void started(Sender s) {
+            started = true;
+            client.connected();
+            connects.incrementAndGet();
+            Log.CLIENT.atDebug().setMessage("client.connect").addKeyValue("address", config.address())
+                    .addKeyValue("conn", s.connection().id()).log();
+        }
+
+        @Override
+        public void read(Sender s, Connection c) throws Exception {
+            if (!joined) {
+                joined = true;
+                outbox.goUp(s);
+            }
+            reader.read(s, c);
+        }
+    }
+
+    private static CloseReason reasonOf(Connection c) {
+        CloseReason r = c.closeReason();
+        return r != null ? r : CloseReason.CLOSED;
+    }
+
+    /** Waits for the runner's exit; a close ends it, so an interrupt (the close's) does not stop the wait. */
+    private static void awaitExit(RealConnectionRunner r) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (r.awaitExit(Duration.ofDays(1))) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Counts a failed attempt and logs it, or gives up.
+     *
+     * @return true if the client gave up (or closed meanwhile)
+     */
+    private boolean failed(Throwable failure, long waitNanos) {
+        int n = client.countFailure();
+        if (config.maxAttempts() != 0 && n >= config.maxAttempts()) {
+            ConnectException e = new ConnectException("gave up connecting to " + config.address() + " after " + n
+                    + " failed attempts in a row: " + failure);
+            e.initCause(failure);
+            if (!client.giveUp(e)) {
+                return true; // closed meanwhile
+            }
+            Log.CLIENT.atWarn().setMessage("client.gave_up").addKeyValue("address", config.address())
+                    .addKeyValue("attempts", n).setCause(failure).log();
+            TcpClient.GiveUpHook hook = giveUpHook;
+            if (hook != null) {
+                try {
+                    hook.onGiveUp(n, failure);
+                } catch (Throwable t) {
+                    Log.CLIENT.atWarn().setMessage("client.hook.failed").addKeyValue("address", config.address())
+                            .addKeyValue("hook", "giveUp").setCause(t).log();
+                }
+            }
+            return true;
+        }
+        long held = failureLog.tryAcquire();
+        if (held >= 0) {
+            Log.CLIENT.atWarn().setMessage("client.connect.failed").addKeyValue("address", config.address())
+                    .addKeyValue("attempt", n).addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos)))
+                    .addKeyValue("suppressed", held).addKeyValue("error", failure.toString()).log();
+        }
+        return false;
+    }
+}

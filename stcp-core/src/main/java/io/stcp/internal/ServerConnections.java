@@ -1,0 +1,198 @@
+package io.stcp.internal;
+
+import io.stcp.CloseReason;
+import io.stcp.ConnectionHook;
+import io.stcp.ConnectionReader;
+import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A server's connections, from the accepted socket to the exit: each socket the
+ * {@link Admission} lets in is opened as a {@link RealConnection}, run by a
+ * {@link RealConnectionRunner} with the server's hooks and registry, and kept in {@link #runners}
+ * until it has exited.
+ *
+ * <p><b>Slots.</b> A running connection owns the slot its admission took and gives it back after
+ * its exit hooks ({@link #onExited}); a connection that never started gives it back at once.
+ * Either way the server is told next ({@link #slotReturned}): it may have terminated.
+ *
+ * <p><b>Ending.</b> A connection registered after {@link #endAll()} or {@link #shutdownAll} has
+ * walked {@link #runners} sees {@link #ending} and exits at once (both are volatile/CHM writes
+ * made before the other side reads them).
+ *
+ * <p><b>Threads.</b> {@link #accept} runs on the accept thread, which the server starts after
+ * {@link #open}; {@link #onExited} on the connections' threads; the rest on any thread.
+ */
+final class ServerConnections {
+    private final ServerConfig config;
+    private final ConnectionReader reader;
+    private final SenderFactory senderFactory;
+    private final Admission admission;
+    private final StatsCounters stats;
+    private final Runnable slotReturned;
+    private volatile ConnectionHook startHook;
+    private volatile ConnectionHook exitHook;
+    private volatile RealConnectionRegistry registry; // null: no registry work at all
+    private ConnectionContext context;                // set by open(), before the accept thread starts
+    private ServerListener listener;                  // set by open(), before the accept thread starts
+    private final Map<Long, RealConnectionRunner> runners = new ConcurrentHashMap<>();
+    /** Set by endAll() and shutdownAll() before they walk the connections; not by a drain, which leaves them be. */
+    private volatile boolean ending;
+
+    /**
+     * @param stats where each connection's counts go when it ends
+     * @param slotReturned called after a connection gave its slot back
+     */
+    ServerConnections(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory, Admission admission,
+                      StatsCounters stats, Runnable slotReturned) {
+        this.config = config;
+        this.reader = reader;
+        this.senderFactory = senderFactory;
+        this.admission = admission;
+        this.stats = stats;
+        this.slotReturned = slotReturned;
+    }
+
+    void onStart(ConnectionHook hook) {
+        this.startHook = hook;
+    }
+
+    void onExit(ConnectionHook hook) {
+        this.exitHook = hook;
+    }
+
+    void registry(RealConnectionRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** The server listens: connections are opened with {@code context}, on sockets {@code listener} accepts. */
+    void open(ConnectionContext context, ServerListener listener) {
+        this.context = context;
+        this.listener = listener;
+    }
+
+    /** Admits {@code channel} and runs its connection; the accept loop's handler. */
+    void accept(SocketChannel channel) {
+        Admission.Admitted admitted = admission.admit(channel);
+        if (admitted == null) {
+            return; // refused, or gone already
+        }
+        boolean running = false;
+        try {
+            running = run(channel, admitted.limited());
+        } finally {
+            if (!running) {
+                // The peer went away before its connection could start, or starting it threw (the
+                // accept loop logs that and carries on): the slot is ours to give back.
+                admission.abandon(channel, admitted);
+                slotReturned.run();
+            }
+        }
+    }
+
+    /**
+     * Starts a runner for {@code channel}, which then owns the slot ({@link #onExited}).
+     *
+     * @return false if the peer went away first
+     */
+    private boolean run(SocketChannel channel, InetAddress limited) {
+        RealConnection connection;
+        try {
+            if (!listener.isUnix()) {
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
+            }
+            connection = ConnectionOpener.open(channel, context);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        if (listener.isUnix()) {
+            connection.ends().local(listener.address()); // the path clients use, not the name it was bound under
+        }
+        connection.limitedAddress = limited;
+        long id = connection.id();
+        RealConnectionRegistry reg = registry;
+        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory,
+                () -> onExited(connection, reg));
+        if (reg != null) {
+            runner.addStartHook(reg::add); // first, so the user's start hook can bind the connection
+        }
+        ConnectionHook start = startHook;
+        ConnectionHook exit = exitHook;
+        if (start != null) {
+            runner.addStartHook(start);
+        }
+        if (exit != null) {
+            runner.addExitHook(exit);
+        }
+        admission.countAccepted();
+        runners.put(id, runner);
+        if (ending) {
+            runner.exit(CloseReason.SHUTDOWN);
+        }
+        try {
+            runner.start();
+        } catch (RuntimeException | Error e) {
+            runners.remove(id);
+            admission.uncountAccepted();
+            connection.limitedAddress = null; // released by accept
+            connection.close();
+            throw e;
+        }
+        return true;
+    }
+
+    private void onExited(RealConnection connection, RealConnectionRegistry reg) {
+        if (reg != null) {
+            reg.remove(connection.id()); // after the exit hooks, which still see the connection's bindings
+        }
+        RealConnectionRunner runner = runners.remove(connection.id());
+        if (runner != null) {
+            stats.ended(runner, runner.connection().closeReason());
+        }
+        admission.release(connection.limitedAddress);
+        slotReturned.run();
+    }
+
+    /** The live connections' runners, for the stats. */
+    Collection<RealConnectionRunner> runners() {
+        return runners.values();
+    }
+
+    /** Ends every connection, discarding what their senders still queue; returns at once. */
+    void endAll() {
+        ending = true;
+        for (RealConnectionRunner runner : runners.values()) {
+            runner.exit(CloseReason.SHUTDOWN);
+        }
+    }
+
+    /**
+     * Shuts every connection down gracefully, each on a thread of its own that writes what is
+     * queued and closes it at {@code deadline} at the latest.
+     *
+     * @param discarded set if some connection could not write everything
+     * @return the threads, to join
+     */
+    List<Thread> shutdownAll(long deadline, AtomicBoolean discarded) {
+        ending = true;
+        List<Thread> flushers = new ArrayList<>();
+        for (RealConnectionRunner runner : runners.values()) {
+            flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
+                if (runner.shutdown(Nanos.remaining(deadline)) != 0) {
+                    discarded.set(true);
+                }
+            }));
+        }
+        return flushers;
+    }
+}

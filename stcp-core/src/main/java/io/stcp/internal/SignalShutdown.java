@@ -1,0 +1,72 @@
+package io.stcp.internal;
+
+import io.stcp.AcceptException;
+import io.stcp.Durations;
+import io.stcp.TcpServer;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The wait of {@link TcpServer#runUntilSignal(Duration, Duration)}: for SIGINT or SIGTERM
+ * ({@link Signals}), then a drain and a graceful shutdown of the server.
+ *
+ * <p>The first signal ends the wait; a second one closes the server at once, ending the drain or
+ * the shutdown in progress. Where signals cannot be handled, a shutdown hook plays the first
+ * signal and keeps the JVM up until the server has terminated. A server that terminates by itself
+ * (closed from elsewhere, or its accept loop giving up) ends the wait too, without a shutdown.
+ */
+final class SignalShutdown {
+    private SignalShutdown() {}
+
+    /**
+     * Waits for a signal or the termination of the started {@code server}, then shuts it down.
+     *
+     * @param address the address it listens on, for the {@code server.signal} line
+     * @return true if the server terminated by itself, or every connection ended within the drain
+     *     or drained within {@code grace}
+     * @throws AcceptException if the server terminated by itself because its accept loop gave up
+     */
+    static boolean await(TcpServer server, SocketAddress address, Duration drain, Duration grace)
+            throws InterruptedException, AcceptException {
+        CountDownLatch signalled = new CountDownLatch(1);
+        AtomicInteger signals = new AtomicInteger();
+        Runnable onSignal = () -> {
+            if (signals.incrementAndGet() > 1) {
+                server.close(); // a second signal: stop waiting for the drain
+            }
+            signalled.countDown();
+        };
+        if (!Signals.handle(onSignal)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                onSignal.run();
+                awaitUninterruptibly(server);
+            }, "stcp-shutdown-hook"));
+        }
+        server.termination().whenComplete((ok, failure) -> signalled.countDown());
+        signalled.await();
+        if (signals.get() == 0) {
+            server.awaitTermination(); // terminated by itself: rethrows an accept failure
+            return true;
+        }
+        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
+                .addKeyValue("drain", Durations.format(drain)).addKeyValue("grace", Durations.format(grace))
+                .log();
+        if (drain.isPositive() && server.drain(drain)) {
+            return true;
+        }
+        return server.shutdown(grace);
+    }
+
+    /** For the shutdown hook: lets the JVM end only once the shutdown has completed. */
+    private static void awaitUninterruptibly(TcpServer server) {
+        try {
+            server.awaitTermination();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (AcceptException e) {
+            // the accept loop gave up; nothing more to wait for
+        }
+    }
+}
