@@ -2,20 +2,14 @@ package io.stcp;
 
 import io.stcp.internal.FanoutPut;
 import io.stcp.internal.JfrEvents;
-import io.stcp.internal.Nanos;
-import io.stcp.internal.Ends;
 import io.stcp.internal.KeyedBatch;
+import io.stcp.internal.Nanos;
+import io.stcp.internal.QueueWriter;
 import io.stcp.internal.SendQueue;
 import io.stcp.internal.SlowConsumerException;
-import io.stcp.internal.Threads;
-import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -49,22 +43,12 @@ import org.jspecify.annotations.Nullable;
  * counted as discarded, dropped or conflated ({@link #stats()}).
  */
 public final class QueueSender implements Sender {
-    private static final int MAX_BATCH = 1024; // IOV_MAX on Linux
-    private static final int INITIAL_BATCH = 16;
-    /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
-    private static final long MAX_BATCH_BYTES = 256 * 1024;
-    private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
-
     private final Connection connection;
     private final SendQueue queue;
+    /** The send thread, the inline writes, the close, and the count of what was written or discarded. */
+    private final QueueWriter writer;
     private final boolean writeInline;
     private final boolean readerBackpressure;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final AtomicLong written = new AtomicLong();
-    private final AtomicLong discarded = new AtomicLong();
-    private final String drainerName;
-    /** Messages discarded (for any reason) and not yet returned by {@link #close()} or {@link #closeAfterFlush}. */
-    private final java.util.concurrent.atomic.AtomicInteger unreported = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean held; // holdWrites(): a test holds the write token
 
     static {
@@ -77,9 +61,9 @@ public final class QueueSender implements Sender {
         this.connection = Objects.requireNonNull(connection, "connection");
         this.queue = new SendQueue(o.capacity, o.maxBytes, o.policy, Nanos.clamp(o.blockTimeout), o.conflating,
                 this::readerPatienceNanos);
+        this.writer = new QueueWriter(connection, queue);
         this.writeInline = o.writeInline;
         this.readerBackpressure = o.readerBackpressure;
-        this.drainerName = "stcp-conn-" + connection.id() + "-send";
     }
 
     /** A sender with a FIFO queue of {@code capacity} messages (Go: {@code NewQSendConnHandler}). */
@@ -112,32 +96,10 @@ public final class QueueSender implements Sender {
     public void put(byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
         if (writeInline && connection.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline()) {
-            writeInline(bytes);
+            writer.writeInline(bytes); // see Options.writeInline
             return;
         }
         offer(() -> queue.put(bytes, patient()));
-    }
-
-    /**
-     * The connection's reader replying while nothing is queued or being written and no more input
-     * is buffered: it writes the message itself instead of waking the send thread (one thread
-     * switch less per message; the write timeout applies as usual). With input still buffered the
-     * reader has more requests to answer at once, so the reply queues and the send thread writes
-     * the whole batch with one write.
-     */
-    private void writeInline(byte[] bytes) {
-        try {
-            connection.write(ByteBuffer.wrap(bytes));
-            written.incrementAndGet();
-        } catch (IOException e) {
-            discard(1);
-            close();
-            throw new SenderClosedException("connection failed while writing: " + e.getMessage());
-        } finally {
-            if (queue.releaseInline()) {
-                startDrainer(); // messages queued behind this one
-            }
-        }
     }
 
     /** One message of several arrays, queued without a copy and written with the same gathering write. */
@@ -156,10 +118,10 @@ public final class QueueSender implements Sender {
         try {
             result = queue.offer(key, bytes, patient(), sinceNanos, mayWait);
         } catch (SlowConsumerException e) {
-            throw slowConsumer(e);
+            throw writer.slowConsumer(e.discarded());
         }
         if (result == SendQueue.QUEUED_START_DRAINER) {
-            startDrainer();
+            writer.start();
         }
         return result != SendQueue.WOULD_WAIT;
     }
@@ -200,13 +162,13 @@ public final class QueueSender implements Sender {
         try {
             startDrainer = op.run();
         } catch (SlowConsumerException e) {
-            throw slowConsumer(e);
+            throw writer.slowConsumer(e.discarded());
         } catch (QueueFullException e) {
             JfrEvents.queueFull(connection, e.getMessage());
             throw e;
         }
         if (startDrainer) {
-            startDrainer();
+            writer.start();
         }
     }
 
@@ -221,20 +183,8 @@ public final class QueueSender implements Sender {
         if (held) {
             held = false;
             if (queue.releaseInline()) {
-                startDrainer();
+                writer.start();
             }
-        }
-    }
-
-    /** Starts the send thread; the queue gave this caller the write token for it. */
-    private void startDrainer() {
-        try {
-            Threads.start(drainerName, this::drainLoop);
-        } catch (Throwable t) {
-            // No thread (out of memory, say): nothing can be written, so the connection ends.
-            discardQueue();
-            connection.close(CloseReason.FAILED);
-            throw new SenderClosedException("cannot start the send thread (" + t + "); the queue is discarded");
         }
     }
 
@@ -245,15 +195,6 @@ public final class QueueSender implements Sender {
         }
     }
 
-    private QueueFullException slowConsumer(SlowConsumerException e) {
-        discard(e.discarded());
-        JfrEvents.slowConsumer(connection, e.discarded());
-        if (closed.compareAndSet(false, true)) {
-            connection.close(CloseReason.SLOW_CONSUMER);
-        }
-        return new QueueFullException("slow consumer: send queue full, connection closed");
-    }
-
     /**
      * Closes the queue and the connection, discarding what is queued.
      *
@@ -262,23 +203,7 @@ public final class QueueSender implements Sender {
      */
     @Override
     public int close() {
-        discardQueue();
-        if (closed.compareAndSet(false, true)) {
-            connection.close();
-        }
-        return unreported.getAndSet(0);
-    }
-
-    /** Closes the queue, counting what it still held. */
-    private void discardQueue() {
-        discard(queue.close());
-    }
-
-    private void discard(int n) {
-        if (n > 0) {
-            discarded.addAndGet(n);
-            unreported.addAndGet(n);
-        }
+        return writer.close();
     }
 
     /**
@@ -294,44 +219,20 @@ public final class QueueSender implements Sender {
      */
     @Override
     public int closeAfterFlush(Duration timeout) {
-        connection.closeGracefully(timeout, this::drain);
+        connection.closeGracefully(timeout, writer::drain);
         return close();
-    }
-
-    /**
-     * The sender's part of a graceful close: stop, and wait for the send thread to write what is
-     * queued; at the deadline, discard the rest and close the socket under a blocked write. What
-     * is discarded is reported by {@link #close()}.
-     */
-    private int drain(Duration timeout) {
-        queue.closeGracefully();
-        if (!awaitWritten(Nanos.within(timeout))) {
-            discardQueue();
-            connection.close();
-            awaitWritten(Nanos.within(FAILED_WRITE_GRACE)); // the failed write counts its batch
-        }
-        return unreported.get();
-    }
-
-    private boolean awaitWritten(long deadlineNanos) {
-        try {
-            return queue.awaitWritten(deadlineNanos); // a failed write counts its batch before it closes the queue
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
     }
 
     @Override
     public boolean isClosed() {
-        return closed.get() || !queue.isOpen();
+        return writer.isClosed();
     }
 
     /** A snapshot of this sender's counters. */
     public Stats stats() {
         SendQueue.Stats s = queue.stats();
-        return new Stats(s.pendingMessages(), s.pendingBytes(), written.get(), s.conflated(), s.dropped(), s.rejected(),
-                discarded.get());
+        return new Stats(s.pendingMessages(), s.pendingBytes(), writer.written(), s.conflated(), s.dropped(), s.rejected(),
+                writer.discarded());
     }
 
     /**
@@ -357,67 +258,6 @@ public final class QueueSender implements Sender {
     @Override
     public void sendLoop() {
         // the drainer does the sending
-    }
-
-    /**
-     * The send thread: holds the write token from the put that started it and writes the queue in
-     * batches, one gathering write each, until it finds the queue empty (giving the token back)
-     * or a write fails (ending the connection).
-     */
-    private void drainLoop() {
-        Object[] batch = new Object[INITIAL_BATCH];
-        ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
-        int n = 0;
-        int arrays = 0;
-        try {
-            while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
-                arrays = 0;
-                for (int i = 0; i < n; i++) {
-                    if (batch[i] instanceof byte[][] parts) {
-                        if (arrays + parts.length > buffers.length) {
-                            buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
-                        }
-                        for (byte[] p : parts) {
-                            buffers[arrays++] = ByteBuffer.wrap(p);
-                        }
-                    } else {
-                        if (arrays == buffers.length) {
-                            buffers = Arrays.copyOf(buffers, 2 * buffers.length);
-                        }
-                        buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
-                    }
-                }
-                connection.write(buffers, 0, arrays);
-                written.addAndGet(n);
-                Arrays.fill(buffers, 0, arrays, null);
-                Arrays.fill(batch, 0, n, null);
-                if (n == batch.length && n < MAX_BATCH) {
-                    batch = new Object[n * 2];
-                }
-            }
-        } catch (Throwable e) {
-            // Messages taken for this batch but not (fully) written are lost with the connection.
-            int unwritten = unwritten(batch, n, buffers, arrays);
-            written.addAndGet(n - unwritten);
-            discard(unwritten);
-            discardQueue(); // gives the token back too: the queue is closed
-            connection.close(Ends.classifySend(e));
-        }
-    }
-
-    /** The messages of a failed batch with bytes left in their buffers. */
-    private static int unwritten(Object[] batch, int n, ByteBuffer[] buffers, int arrays) {
-        int unwritten = 0;
-        int b = 0;
-        for (int i = 0; i < n && b < arrays; i++) {
-            int k = batch[i] instanceof byte[][] parts ? parts.length : 1;
-            boolean left = false;
-            for (int j = 0; j < k && b < arrays; j++, b++) {
-                left |= buffers[b] != null && buffers[b].hasRemaining();
-            }
-            unwritten += left ? 1 : 0;
-        }
-        return unwritten;
     }
 
     /** Options for a {@link QueueSender}; mutable, reusable, and not thread-safe. */

@@ -5,7 +5,6 @@ import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRunner;
-import io.stcp.ReaderStalledException;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import java.time.Duration;
@@ -15,7 +14,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.event.Level;
 
 /**
@@ -30,54 +28,25 @@ import org.slf4j.event.Level;
  * Start hooks finish before the reader is first called (same thread); the exit hooks run after
  * both loops have ended, exactly once, and see {@link Connection#closeReason()}.
  *
- * <p>{@link #exit()} may race with the reader thread leaving the loop. {@link #lock} guards
- * {@link #readerInLoop}: exit interrupts the reader thread only while it runs user code for this
- * connection (the sender factory, the start hooks, the reader), and the reader thread clears its
- * interrupt status under the same lock when it leaves, so an exit never leaks an interrupt into
- * the flush or the exit hooks.
+ * <p>The read loop, its suspensions and how {@link #exit()} reaches a reader thread in it without
+ * leaking an interrupt into the flush or the exit hooks: {@link ReadLoop}.
  */
 public final class RealConnectionRunner implements ConnectionRunner {
-    private static final int STALL_CALLS = 1000;
-    private static final long STALL_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
     /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
 
-    private static final java.lang.invoke.VarHandle READER_CALLS;
-
-    static {
-        try {
-            READER_CALLS = java.lang.invoke.MethodHandles.lookup()
-                    .findVarHandle(RealConnectionRunner.class, "readerCalls", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private final RealConnection connection;
-    private final ConnectionReader reader;
+    private final ReadLoop loop;
     private final SenderFactory factory;
     private final Runnable onExited;
     private final List<ConnectionHook> startHooks = new CopyOnWriteArrayList<>();
     private final List<ConnectionHook> exitHooks = new CopyOnWriteArrayList<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private final CountDownLatch exited = new CountDownLatch(1);
-    private volatile Sender sender;
-    private volatile boolean exitRequested;
-    private long readerCalls; // reader thread; read racily for stats (opaque)
-    private Thread sendThread;            // set by the first reader thread, joined by the last
-    private final boolean suspendable;    // the transport can call back: idle, the read loop holds no thread
     private final String threadName;
-    private SuspensionDeadline deadlineWatch; // reader threads only (one at a time)
-    private long suspensionDeadline;          // of the last suspension, until the next reader call returns
-    // The stall detector, across suspensions: reader threads only (one at a time).
-    private long lastProgress;
-    private int idleCalls;
-    private long idleSince;
-
-    private final ReentrantLock lock = new ReentrantLock();
-    private Thread readerThread;   // guarded by lock
-    private boolean readerInLoop;  // guarded by lock
+    private volatile Sender sender;
+    private Thread sendThread;            // set by the first reader thread, joined by the last
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
@@ -86,11 +55,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
      */
     RealConnectionRunner(RealConnection connection, ConnectionReader reader, SenderFactory factory, Runnable onExited) {
         this.connection = Objects.requireNonNull(connection, "connection");
-        this.reader = Objects.requireNonNull(reader, "reader");
+        this.threadName = "stcp-conn-" + connection.id();
+        this.loop = new ReadLoop(connection, Objects.requireNonNull(reader, "reader"), threadName, this::resume);
         this.factory = Objects.requireNonNull(factory, "factory");
         this.onExited = Objects.requireNonNull(onExited, "onExited");
-        this.threadName = "stcp-conn-" + connection.id();
-        this.suspendable = connection.canSuspendReads();
     }
 
     /**
@@ -149,21 +117,14 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     /** Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}. */
     void exit(CloseReason reason) {
-        exitRequested = true;
+        loop.requestExit();
         connection.recordEnd(reason, null);
         Sender s = sender;
         if (s != null) {
             Ends.closeSender(s, connection);
         }
         connection.close(reason);
-        lock.lock();
-        try {
-            if (readerInLoop && readerThread != Thread.currentThread()) {
-                readerThread.interrupt();
-            }
-        } finally {
-            lock.unlock();
-        }
+        loop.interruptReader();
     }
 
     /**
@@ -204,7 +165,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     /** Reader calls that returned; any thread (a monitoring read, possibly a moment behind). */
     long readerCalls() {
-        return (long) READER_CALLS.getOpaque(this);
+        return loop.readerCalls();
     }
 
     @Override
@@ -221,7 +182,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     /** The first reader thread: the sender, the start hooks, then the read loop. */
     private void run() {
-        bindReaderThread();
+        loop.enter();
         Sender s = sender;
         Throwable failure = null;
         try {
@@ -229,17 +190,17 @@ public final class RealConnectionRunner implements ConnectionRunner {
                 connection.openLayers();
                 s = createSender();
                 sender = s;
-                if (exitRequested) {
+                if (loop.exitRequested()) {
                     Ends.closeSender(s, connection);
                 }
             }
             runHooks(startHooks, "start", s);
             Log.conn(Level.DEBUG, "conn.start", connection).log();
             JfrEvents.connectionStart(connection);
-            if (!exitRequested) {
+            if (!loop.exitRequested()) {
                 Sender loopSender = s;
                 sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
-                if (readLoop(s)) {
+                if (loop.run(s)) {
                     return; // suspended: a later thread goes on (resume)
                 }
             }
@@ -251,27 +212,16 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     /** A reader thread after a suspension: the read loop again, where it left off. */
     private void resume() {
-        bindReaderThread();
+        loop.enter();
         Throwable failure = null;
         try {
-            if (readLoop(sender)) {
+            if (loop.run(sender)) {
                 return; // suspended again
             }
         } catch (Throwable t) {
             failure = t;
         }
         end(sender, failure);
-    }
-
-    private void bindReaderThread() {
-        lock.lock();
-        try {
-            readerThread = Thread.currentThread();
-            readerInLoop = true;
-        } finally {
-            lock.unlock();
-        }
-        connection.readerThread(Thread.currentThread());
     }
 
     /**
@@ -281,7 +231,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private void end(Sender s, Throwable failure) {
         int discarded = 0;
         try {
-            leaveLoop();
+            loop.leave();
             CloseReason reason = connection.recordEnd(Ends.classify(failure), failure);
             Throwable cause = connection.closeCause();
             if (s == null) {
@@ -307,120 +257,6 @@ public final class RealConnectionRunner implements ConnectionRunner {
             throw new IllegalStateException("sender factory returned null");
         }
         return s;
-    }
-
-    /**
-     * Calls the reader until the connection ends, or until it has nothing to read between two
-     * calls on a transport that can call back: then it suspends — the thread ends, and
-     * {@link #resume()} goes on on a new one when input comes (or a read deadline, or the close) —
-     * so an idle connection holds no thread.
-     *
-     * @return true if suspended; false when the loop is over (exit requested)
-     */
-    private boolean readLoop(Sender s) throws Exception {
-        ConnectionInput input = connection.input();
-        while (!exitRequested) {
-            if (suspend(input)) {
-                return true;
-            }
-            input.beginCall();
-            reader.read(s, connection);
-            input.endCall();
-            suspensionDeadline = 0;
-            READER_CALLS.setOpaque(this, readerCalls + 1);
-            long progress = input.progress();
-            if (progress != lastProgress) {
-                lastProgress = progress;
-                idleCalls = 0;
-                continue;
-            }
-            if (idleCalls++ == 0) {
-                idleSince = System.nanoTime();
-            } else if (idleCalls >= STALL_CALLS) {
-                if (System.nanoTime() - idleSince < STALL_WINDOW_NANOS) {
-                    throw new ReaderStalledException("the reader returned " + idleCalls
-                            + " times within 1s without reading a byte; a reader must block on the connection");
-                }
-                idleCalls = 0;
-            }
-        }
-        return false;
-    }
-
-    /**
-     * Suspends the read loop if the input is empty and the transport can call back. The thread
-     * stops being the reader first (no interrupt can reach it any more, and a close now resumes
-     * the loop through the transport's callback); a read deadline that would end the wait is
-     * watched by the sweeper, which resumes the loop when it passes.
-     */
-    private boolean suspend(ConnectionInput input) {
-        if (!suspendable || input.buffered() > 0) {
-            return false;
-        }
-        if (Nanos.passed(suspensionDeadline, System.nanoTime())) {
-            return false; // resumed by the deadline: the reader's read finds its timeout passed
-        }
-        long deadline = input.prepareSuspension();
-        if (deadline < 0) {
-            return false;
-        }
-        lock.lock();
-        try {
-            readerInLoop = false;
-            readerThread = null;
-            Thread.interrupted();
-        } finally {
-            lock.unlock();
-        }
-        connection.readerThread(null);
-        Resumption resumption = new Resumption();
-        suspensionDeadline = deadline;
-        if (deadline != 0) {
-            deadlineWatch().watch(resumption, deadline); // before the callback: it may resume at once
-        }
-        if (input.onReadable(resumption)) {
-            return true; // this thread ends; the resumption goes on
-        }
-        // Input may be there already: read on this thread — unless the deadline resumed the loop
-        // on another one meanwhile, which then goes on instead.
-        if (!resumption.compareAndSet(false, true)) {
-            return true;
-        }
-        bindReaderThread();
-        return false;
-    }
-
-    /** Resumes the read loop on a new thread, once, whoever calls first (the transport or the sweeper). */
-    private final class Resumption extends java.util.concurrent.atomic.AtomicBoolean implements Runnable {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        public void run() {
-            if (compareAndSet(false, true)) {
-                Threads.start(threadName, RealConnectionRunner.this::resume);
-            }
-        }
-    }
-
-    private SuspensionDeadline deadlineWatch() {
-        SuspensionDeadline w = deadlineWatch;
-        if (w == null) {
-            w = new SuspensionDeadline(connection);
-            deadlineWatch = w;
-            connection.context().sweeper().add(w, w.tickNanos(connection.readTimeout()));
-        }
-        return w;
-    }
-
-    /** No more interrupts from {@link #exit()}: the reader's part is over. */
-    private void leaveLoop() {
-        lock.lock();
-        try {
-            readerInLoop = false;
-            Thread.interrupted(); // an exit() interrupt is for the loop, not for the flush or the exit hooks
-        } finally {
-            lock.unlock();
-        }
     }
 
     /**

@@ -2,26 +2,16 @@ package io.stcp.internal;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
-import io.stcp.SenderClosedException;
-import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The queue behind {@link io.stcp.QueueSender}: FIFO of messages, optionally conflating keyed
- * messages, bounded by message count and/or bytes, with an {@link OverflowPolicy}.
- *
- * <p>Entries are either a plain {@code byte[]} or a {@link Keyed} holder. With conflation on, a
- * keyed put whose key is still queued swaps the bytes inside that holder, so the message keeps the
- * position of the first arrival; the holder leaves {@link #keyed} when it is drained or dropped.
- * Integer and String keys never compare equal, so the two key spaces stay apart.
- *
- * <p>States: OPEN (puts accepted) → DRAINING (puts rejected, the send loop empties the queue) →
- * CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly, discarding the rest.
+ * messages, bounded by message count and/or bytes, with an {@link OverflowPolicy}. The messages,
+ * their limits, the states (OPEN → DRAINING → CLOSED) and what a put does when it does not fit
+ * (waiting for room, the policy) are {@link BoundedQueue}'s; this class adds who writes them, and
+ * the operations.
  *
  * <p>{@link #writing} is the single write token that keeps messages in order: whoever holds it is
  * the only writer, and everything put meanwhile queues behind it. It is held either by a
@@ -33,49 +23,12 @@ import org.jspecify.annotations.Nullable;
  * true: the caller starts one), and an inline writer that finds messages queued behind it keeps
  * the token for a drainer too. No thread waits for messages: an idle connection has none.
  *
- * <p><b>Waiting for room.</b> Under BLOCK every producer waits up to the block timeout. A put may
- * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
- * apply. The connection's reader uses it, so that a pipelining peer is slowed down (the reader
- * stops reading, the kernel's window closes) instead of disconnected. Waiters are woken when the
- * send loop takes a batch. After any wait or drop a put looks at the queue as it is then: the key
- * it would conflate into may have been written meanwhile, or replaced by a smaller value.
- *
- * <p>All fields are guarded by {@link #lock}; user code is never called while holding it.
+ * <p>All fields, here and in {@link BoundedQueue}, are guarded by {@link #lock}; user code is never
+ * called while holding it.
  */
-public final class SendQueue {
-    private static final int OPEN = 0;
-    private static final int DRAINING = 1;
-    private static final int CLOSED = 2;
-
-    private static final class Keyed {
-        final Object key;
-        byte[] bytes;
-
-        Keyed(Object key, byte[] bytes) {
-            this.key = key;
-            this.bytes = bytes;
-        }
-    }
-
-    private final int maxMessages;      // 0 = no limit
-    private final long maxBytes;        // 0 = no limit
-    private final OverflowPolicy policy;
-    private final long blockTimeoutNanos;
+public final class SendQueue extends BoundedQueue {
     private final boolean conflate;
-    private final LongSupplier patienceNanos;
-
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition written = lock.newCondition(); // the queue became empty with the token free, or closed
-    private final Condition notFull = lock.newCondition();
-    private final ArrayDeque<Object> items = new ArrayDeque<>();
-    private Map<Object, Keyed> keyed;   // lazily created
-    private long bytes;
-    private int state = OPEN;
-    private boolean writing;
-    private int roomWaiters;
-    private long conflated;
-    private long dropped;
-    private long rejected;
+    private boolean writing; // the write token is held (guarded by lock)
 
     /**
      * @param patienceNanos how long a patient put waits for room before FAIL or CLOSE_CONNECTION
@@ -84,39 +37,8 @@ public final class SendQueue {
      */
     public SendQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos, boolean conflate,
                      LongSupplier patienceNanos) {
-        this.maxMessages = maxMessages;
-        this.maxBytes = maxBytes;
-        this.policy = policy;
-        this.blockTimeoutNanos = blockTimeoutNanos;
+        super(maxMessages, maxBytes, policy, blockTimeoutNanos, patienceNanos);
         this.conflate = conflate;
-        this.patienceNanos = patienceNanos;
-    }
-
-    /**
-     * How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none),
-     * measured from the put's start, and whether it may wait at all ({@link #offer}).
-     */
-    private final class Waits {
-        final long blockDeadline;
-        final long patienceDeadline;
-        final boolean mayWait;
-
-        Waits(boolean patient) {
-            this(patient, System.nanoTime(), true);
-        }
-
-        Waits(boolean patient, long now, boolean mayWait) {
-            this.mayWait = mayWait;
-            this.blockDeadline = policy == OverflowPolicy.BLOCK ? Nanos.deadline(now, Math.max(1, blockTimeoutNanos)) : 0;
-            long patience = patient ? patienceNanos.getAsLong() : 0;
-            this.patienceDeadline = patience <= 0 ? 0 : patience >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, patience);
-        }
-
-        /** The deadline of a wait for room now, 0 if this put must not wait, {@link Long#MIN_VALUE} for no limit. */
-        long deadline() {
-            return policy == OverflowPolicy.BLOCK ? blockDeadline
-                    : (policy == OverflowPolicy.FAIL || policy == OverflowPolicy.CLOSE_CONNECTION) ? patienceDeadline : 0;
-        }
     }
 
     /**
@@ -158,14 +80,6 @@ public final class SendQueue {
         return true;
     }
 
-    private static long length(byte[][] parts) {
-        long n = 0;
-        for (byte[] p : parts) {
-            n += p.length;
-        }
-        return n;
-    }
-
     /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
     public boolean put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
         if (!conflate) {
@@ -176,9 +90,9 @@ public final class SendQueue {
             checkOpen();
             Waits waits = null;
             while (true) {
-                Keyed existing = keyed == null ? null : keyed.get(key);
+                byte[] existing = queuedUnder(key);
                 int slots = existing == null ? 1 : 0;
-                long add = message.length - (existing == null ? 0L : existing.bytes.length);
+                long add = message.length - (existing == null ? 0L : existing.length);
                 if (add <= 0 && slots == 0 || fits(slots, add)) {
                     putKeyedLocked(key, message);
                     return takeTokenForDrainer();
@@ -218,9 +132,9 @@ public final class SendQueue {
             checkOpen();
             Waits waits = null;
             while (true) {
-                Keyed existing = keyedPut && keyed != null ? keyed.get(key) : null;
+                byte[] existing = keyedPut ? queuedUnder(key) : null;
                 int slots = existing == null ? 1 : 0;
-                long add = message.length - (existing == null ? 0L : existing.bytes.length);
+                long add = message.length - (existing == null ? 0L : existing.length);
                 if (add <= 0 && slots == 0 || fits(slots, add)) {
                     if (keyedPut) {
                         putKeyedLocked(key, message);
@@ -273,123 +187,6 @@ public final class SendQueue {
         }
     }
 
-    /** The bytes queued under {@code key}, or null; lock held. */
-    private byte[] queuedUnder(Object key) {
-        Keyed k = keyed == null ? null : keyed.get(key);
-        return k == null ? null : k.bytes;
-    }
-
-    /** Conflates into the queued holder of {@code key}, or appends a new one; the caller made room. */
-    private void putKeyedLocked(Object key, byte[] message) {
-        Keyed existing = keyed == null ? null : keyed.get(key);
-        if (existing != null) {
-            bytes += (long) message.length - existing.bytes.length;
-            existing.bytes = message;
-            conflated++;
-            return;
-        }
-        Keyed entry = new Keyed(key, message);
-        if (keyed == null) {
-            keyed = new HashMap<>();
-        }
-        keyed.put(key, entry);
-        append(entry, message.length);
-    }
-
-    private void append(Object entry, long length) {
-        items.addLast(entry);
-        bytes += length;
-    }
-
-    private void checkOpen() {
-        if (state != OPEN) {
-            throw new SenderClosedException(state == DRAINING ? "sender is closing" : "sender is closed");
-        }
-    }
-
-    private boolean fits(int messages, long add) {
-        return (maxMessages == 0 || items.size() + messages <= maxMessages)
-                && (maxBytes == 0 || bytes + add <= maxBytes);
-    }
-
-    /**
-     * Called when {@code messages} more messages and {@code add} more bytes do not fit: waits for
-     * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
-     * caller then looks again. Throws when the put must give up.
-     *
-     * @return false, having done nothing, when the put would wait but {@link Waits#mayWait} is false
-     */
-    private boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
-        if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
-            rejected++;
-            throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
-                    + " (QueueSender.options().maxBytes)");
-        }
-        long deadline = waits.deadline();
-        if (deadline != 0) {
-            long left = deadline == Long.MIN_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
-            if (left > 0) {
-                if (!waits.mayWait) {
-                    return false;
-                }
-                awaitRoom(left);
-                checkOpen();
-                return true;
-            }
-        }
-        switch (policy) {
-            case FAIL, BLOCK -> {
-                rejected++;
-                throw full();
-            }
-            case DROP_OLDEST -> {
-                while (!fits(messages, add) && !items.isEmpty()) {
-                    Object head = items.pollFirst();
-                    bytes -= forget(head);
-                    dropped++;
-                }
-            }
-            case CLOSE_CONNECTION -> {
-                rejected++;
-                int discarded = discardLocked();
-                state = CLOSED;
-                throw new SlowConsumerException(discarded);
-            }
-        }
-        return true;
-    }
-
-    private void awaitRoom(long nanos) {
-        roomWaiters++;
-        try {
-            notFull.awaitNanos(nanos);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            rejected++;
-            throw new QueueFullException("interrupted while waiting for room");
-        } finally {
-            roomWaiters--;
-        }
-    }
-
-    private QueueFullException full() {
-        return new QueueFullException("send queue full (" + items.size() + " messages, " + bytes + " bytes)");
-    }
-
-    /** Removes {@code entry}'s key mapping; returns its length. */
-    private long forget(Object entry) {
-        if (entry instanceof Keyed k) {
-            keyed.remove(k.key);
-            return k.bytes.length;
-        }
-        return entry instanceof byte[] b ? b.length : length((byte[][]) entry);
-    }
-
-    /** The arrays a queued message is written from: 1, or its parts. */
-    private static int arrays(Object entry) {
-        return entry instanceof byte[][] parts ? parts.length : 1;
-    }
-
     /**
      * For the drainer, which holds the write token: moves queued messages into {@code out} — each
      * a {@code byte[]}, or a {@code byte[][]} of parts — at least one, and no more than fit in
@@ -416,11 +213,9 @@ public final class SendQueue {
                 bytes -= length;
                 taken += length;
                 arrays += arrays(head);
-                out[n++] = head instanceof Keyed k ? k.bytes : head;
+                out[n++] = message(head);
             }
-            if (roomWaiters > 0) {
-                notFull.signalAll();
-            }
+            wakeRoomWaiters();
             return n;
         } finally {
             lock.unlock();
@@ -518,7 +313,7 @@ public final class SendQueue {
         try {
             if (state == OPEN) {
                 state = DRAINING;
-                notFull.signalAll();
+                wakeRoomWaiters();
             }
         } finally {
             lock.unlock();
@@ -539,18 +334,6 @@ public final class SendQueue {
         }
     }
 
-    private int discardLocked() {
-        int n = items.size();
-        items.clear();
-        if (keyed != null) {
-            keyed.clear();
-        }
-        bytes = 0;
-        written.signalAll();
-        notFull.signalAll();
-        return n;
-    }
-
     public boolean conflating() {
         return conflate;
     }
@@ -566,7 +349,7 @@ public final class SendQueue {
     /** A snapshot of the queue's counters. */
     public record Stats(int pendingMessages, long pendingBytes, long conflated, long dropped, long rejected) {}
 
-    private <T> T locked(java.util.function.Supplier<T> s) {
+    private <T> T locked(Supplier<T> s) {
         lock.lock();
         try {
             return s.get();

@@ -45,6 +45,17 @@ final class TlsBuffers {
         return take(size, false);
     }
 
+    /**
+     * A copy of {@code b}'s remaining bytes in a buffer twice as large (at least {@code min}), read
+     * mode; {@code b} is given back.
+     */
+    static ByteBuffer grow(ByteBuffer b, int min) {
+        ByteBuffer bigger = ByteBuffer.allocate(Math.max(min, 2 * b.capacity()));
+        bigger.put(b).flip();
+        give(b);
+        return bigger;
+    }
+
     /** Returns a buffer the caller no longer uses; buffers of other sizes are left to the garbage collector. */
     static void give(ByteBuffer b) {
         AtomicReferenceArray<ByteBuffer> pool = b.capacity() == RECORD ? RECORDS : b.capacity() == BULK ? BULKS : null;

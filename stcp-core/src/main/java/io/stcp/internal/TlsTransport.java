@@ -4,8 +4,6 @@ import io.stcp.TlsTruncatedException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
@@ -27,29 +25,26 @@ import javax.net.ssl.SSLHandshakeException;
  *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
  *       record large, only taken when a record is larger than the caller's buffer, given back once
  *       read;</li>
- *   <li>netOut: encrypted bytes being written, four records large (one write for up to four
- *       records) — taken per write under {@link #wrapLock}.</li>
+ *   <li>netOut: encrypted bytes being written ({@link TlsOutput}).</li>
  * </ul>
  * Records decrypt straight into the caller's array when it has room for them (the JDK checks the
  * room against the record's real length), which it usually has for small messages.
  *
  * <p><b>Threads.</b> Reads, the handshake and {@link #isReadable()} come from the reader thread;
- * writes and {@link #shutdownOutput()} from one thread at a time; both sides may run at once
- * ({@code SSLEngine} allows a wrap during an unwrap). Whatever the engine must send on its own —
- * the handshake's messages, a TLS 1.3 key update's answer, TLS 1.2's answering
- * {@code close_notify} — is wrapped and written under {@link #wrapLock}, like a write.
+ * writes and {@link #shutdownOutput()} from one thread at a time; both sides may run at once.
+ * Everything that goes out — writes, and what the engine must send on its own — goes through
+ * {@link TlsOutput}.
  *
  * <p><b>Ends.</b> The peer's {@code close_notify} is end of stream (-1). A TCP end of stream
  * without it throws {@link TlsTruncatedException}. Renegotiation (TLS 1.2) is refused: it fails the
  * read with an {@link SSLException}.
  */
 final class TlsTransport implements Transport {
-    private static final ByteBuffer[] NOTHING = {ByteBuffer.allocate(0)};
     private static final int RECORD_HEADER = 5;
 
     private final Transport under;
     private final SSLEngine engine;
-    private final LongSupplier writeTimeoutNanos;
+    private final TlsOutput output;
     private final String name;
     /**
      * Whether reads take a {@link TlsBuffers#BULK} buffer (several records per system call): on a
@@ -63,27 +58,16 @@ final class TlsTransport implements Transport {
     private ByteBuffer appIn;  // read mode: [position, limit) decrypted, not yet read; null when given back
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
-    // The session's buffer sizes, read once the handshake is done (asking the engine takes its locks).
-    private volatile int packetSize;
-    private volatile int appSize;
-
-    private final ReentrantLock wrapLock = new ReentrantLock();
-    private final ByteBuffer[] outArray = new ByteBuffer[1]; // guarded by wrapLock
-    private boolean closingOutput;                            // guarded by wrapLock: close_notify asked for
+    private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsTransport(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
         this.under = under;
         this.engine = engine;
-        this.writeTimeoutNanos = writeTimeoutNanos;
+        this.output = new TlsOutput(under, engine, writeTimeoutNanos);
         this.name = under.name() + "+tls";
         this.bulkReads = !(under instanceof BlockingTransport);
-        this.packetSize = engine.getSession().getPacketBufferSize();
         this.appSize = engine.getSession().getApplicationBufferSize();
-    }
-
-    SSLEngine engine() {
-        return engine;
     }
 
     // ---------------------------------------------------------------- handshake (reader thread)
@@ -98,16 +82,16 @@ final class TlsTransport implements Transport {
         engine.beginHandshake();
         while (true) {
             switch (engine.getHandshakeStatus()) {
-                case NEED_TASK -> runTasks();
+                case NEED_TASK -> runTasks(engine);
                 case NEED_WRAP -> {
-                    if (flushEngine(deadlineNanos) == 0) {
+                    if (output.flushEngine(deadlineNanos) == 0) {
                         throw new SSLHandshakeException("the TLS engine asked to send but had nothing to send");
                     }
                 }
                 case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrapHandshake(deadlineNanos);
                 case FINISHED, NOT_HANDSHAKING -> {
                     handshakeBytes = -1;
-                    packetSize = engine.getSession().getPacketBufferSize();
+                    output.handshakeDone();
                     appSize = engine.getSession().getApplicationBufferSize();
                     if (appIn != null && !appIn.hasRemaining()) {
                         TlsBuffers.give(appIn);
@@ -141,7 +125,7 @@ final class TlsTransport implements Transport {
                     throw closedDuringHandshake();
                 }
             }
-            case BUFFER_OVERFLOW -> appIn = grow(appIn, engine.getSession().getApplicationBufferSize());
+            case BUFFER_OVERFLOW -> appIn = TlsBuffers.grow(appIn, engine.getSession().getApplicationBufferSize());
             case CLOSED -> throw new SSLHandshakeException("the peer closed TLS during the handshake");
             case OK -> { }
         }
@@ -160,21 +144,11 @@ final class TlsTransport implements Transport {
 
     /** Sends the alert the engine holds after a failed handshake, within a short while; never throws. */
     void sendAlert(long deadlineNanos) {
-        try {
-            wrapLock.lock();
-            try {
-                engine.closeOutbound();
-                closingOutput = true;
-            } finally {
-                wrapLock.unlock();
-            }
-            flushEngine(deadlineNanos);
-        } catch (IOException | RuntimeException e) {
-            // best effort: the connection closes anyway
-        }
+        output.sendAlert(deadlineNanos);
     }
 
-    private void runTasks() {
+    /** Runs the tasks {@code engine} delegates (the handshake's key exchange and checks), on this thread. */
+    static void runTasks(SSLEngine engine) {
         Runnable task;
         while ((task = engine.getDelegatedTask()) != null) {
             task.run();
@@ -258,7 +232,7 @@ final class TlsTransport implements Transport {
             if (r.getStatus() != SSLEngineResult.Status.BUFFER_OVERFLOW) {
                 break;
             }
-            dst = grow(dst.flip(), engine.getSession().getApplicationBufferSize()).compact();
+            dst = TlsBuffers.grow(dst.flip(), engine.getSession().getApplicationBufferSize()).compact();
         }
         dst.flip();
         afterUnwrap(r);
@@ -281,10 +255,10 @@ final class TlsTransport implements Transport {
         }
         if (r.getStatus() == SSLEngineResult.Status.CLOSED || engine.getSession().getProtocol().equals("TLSv1.3")) {
             if (hs == HandshakeStatus.NEED_TASK) {
-                runTasks();
+                runTasks(engine);
             }
             if (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP) {
-                flushEngine(Nanos.deadline(System.nanoTime(), writeTimeout()));
+                output.flushEngine(output.writeDeadline());
             }
             return;
         }
@@ -313,7 +287,7 @@ final class TlsTransport implements Transport {
             releaseIdleBuffers();
             under.awaitReadable(deadlineNanos);
         }
-        int packet = packetSize;
+        int packet = output.packetSize();
         if (netIn == null) {
             netIn = TlsBuffers.take(packet, bulkReads).flip();
         }
@@ -321,7 +295,7 @@ final class TlsTransport implements Transport {
             if (netIn.position() > 0) {
                 netIn.compact().flip();
             } else {
-                netIn = grow(netIn, packet); // a record larger than the buffer
+                netIn = TlsBuffers.grow(netIn, packet); // a record larger than the buffer
             }
         }
         int start = netIn.limit();
@@ -333,14 +307,6 @@ final class TlsTransport implements Transport {
             }
         }
         return n;
-    }
-
-    /** A copy of {@code b}'s remaining bytes in a buffer twice as large (at least {@code min}), read mode. */
-    private static ByteBuffer grow(ByteBuffer b, int min) {
-        ByteBuffer bigger = ByteBuffer.allocate(Math.max(min, 2 * b.capacity()));
-        bigger.put(b).flip();
-        TlsBuffers.give(b);
-        return bigger;
     }
 
     private void releaseIdleBuffers() {
@@ -376,122 +342,17 @@ final class TlsTransport implements Transport {
         return under.onReadable(action);
     }
 
-    // ---------------------------------------------------------------- writes
+    // ---------------------------------------------------------------- writes (TlsOutput)
 
     @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
-        int end = off + len;
-        wrapLock.lock();
-        ByteBuffer out = null;
-        try {
-            int packet = packetSize;
-            out = TlsBuffers.take(packet, true);
-            while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
-                SSLEngineResult r = engine.wrap(srcs, off, end - off, out);
-                switch (r.getStatus()) {
-                    case OK -> {
-                        if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
-                            throw new SSLException("TLS engine stalled (" + r.getHandshakeStatus() + ")");
-                        }
-                        if (out.remaining() < packet) {
-                            flush(out, deadlineNanos);
-                        }
-                    }
-                    case BUFFER_OVERFLOW -> out = flushOrGrow(out, deadlineNanos);
-                    case CLOSED -> throw new ClosedChannelException(); // after close_notify: nothing more goes out
-                    case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
-                }
-            }
-            flush(out, deadlineNanos);
-        } finally {
-            if (out != null) {
-                TlsBuffers.give(out);
-            }
-            wrapLock.unlock();
-        }
-    }
-
-    /**
-     * Wraps and writes what the engine must send on its own (handshake messages, alerts,
-     * close_notify): while it asks for a wrap, or until close_notify is out once it is closing.
-     *
-     * @return the bytes written
-     */
-    private int flushEngine(long deadlineNanos) throws IOException {
-        wrapLock.lock();
-        ByteBuffer out = null;
-        int produced = 0;
-        try {
-            out = TlsBuffers.take(engine.getSession().getPacketBufferSize());
-            while (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP
-                    || (closingOutput && !engine.isOutboundDone())) {
-                SSLEngineResult r = engine.wrap(NOTHING, out);
-                if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
-                    out = flushOrGrow(out, deadlineNanos);
-                    continue;
-                }
-                if (r.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
-                    runTasks();
-                }
-                if (r.bytesProduced() == 0) {
-                    break; // nothing more to send
-                }
-                produced += r.bytesProduced();
-            }
-            flush(out, deadlineNanos);
-            return produced;
-        } finally {
-            if (out != null) {
-                TlsBuffers.give(out);
-            }
-            wrapLock.unlock();
-        }
-    }
-
-    private ByteBuffer flushOrGrow(ByteBuffer out, long deadlineNanos) throws IOException {
-        if (out.position() > 0) {
-            flush(out, deadlineNanos);
-            return out;
-        }
-        ByteBuffer bigger = ByteBuffer.allocate(Math.max(2 * out.capacity(), engine.getSession().getPacketBufferSize()));
-        TlsBuffers.give(out);
-        return bigger;
-    }
-
-    /** Writes what {@code out} (write mode) holds, and clears it. */
-    private void flush(ByteBuffer out, long deadlineNanos) throws IOException {
-        if (out.position() == 0) {
-            return;
-        }
-        out.flip();
-        outArray[0] = out;
-        try {
-            under.write(outArray, 0, 1, deadlineNanos);
-        } finally {
-            outArray[0] = null;
-            out.clear();
-        }
+        output.write(srcs, off, len, deadlineNanos);
     }
 
     /** Sends {@code close_notify}, then ends the output of the transport below (FIN); reads go on. */
     @Override
     public void shutdownOutput() throws IOException {
-        wrapLock.lock();
-        try {
-            if (!engine.isOutboundDone()) {
-                engine.closeOutbound();
-                closingOutput = true;
-                flushEngine(Nanos.deadline(System.nanoTime(), writeTimeout()));
-            }
-            under.shutdownOutput();
-        } finally {
-            wrapLock.unlock();
-        }
-    }
-
-    private long writeTimeout() {
-        long t = writeTimeoutNanos.getAsLong();
-        return t == 0 ? Nanos.FOREVER - 1 : t;
+        output.shutdown();
     }
 
     // ---------------------------------------------------------------- state (any thread)

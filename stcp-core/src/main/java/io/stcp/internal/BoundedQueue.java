@@ -1,0 +1,259 @@
+package io.stcp.internal;
+
+import io.stcp.OverflowPolicy;
+import io.stcp.QueueFullException;
+import io.stcp.SenderClosedException;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+
+/**
+ * The messages of a {@link SendQueue} and what bounds them: a FIFO of messages, keyed ones
+ * conflated in place, limited by message count and/or bytes, and what a put does when one does
+ * not fit — wait for room, drop the oldest, fail, or close — as its {@link OverflowPolicy} says.
+ * {@link SendQueue}, the only subclass, adds the write token and the operations. The two are one
+ * monitor in two files, so that a put or a drain works on one object, with no layer in between.
+ *
+ * <p><b>Entries</b> are a plain {@code byte[]}, a {@code byte[][]} of parts written back to back,
+ * or a {@link Keyed} holder. With conflation on, a keyed put whose key is still queued swaps the
+ * bytes inside that holder, so the message keeps the position of the first arrival; the holder
+ * leaves {@link #keyed} when it is drained or dropped. Integer and String keys never compare
+ * equal, so the two key spaces stay apart.
+ *
+ * <p><b>Waiting for room.</b> Under BLOCK every producer waits up to the block timeout. A put may
+ * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
+ * apply. The connection's reader uses it, so that a pipelining peer is slowed down (the reader
+ * stops reading, the kernel's window closes) instead of disconnected. Waiters are woken when the
+ * send loop takes a batch. After any wait or drop a put looks at the queue as it is then: the key
+ * it would conflate into may have been written meanwhile, or replaced by a smaller value.
+ *
+ * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
+ * empties the queue) → CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly,
+ * discarding the rest.
+ *
+ * <p>All fields are guarded by {@link #lock}, and every method here runs with it held.
+ */
+abstract sealed class BoundedQueue permits SendQueue {
+    static final int OPEN = 0;
+    static final int DRAINING = 1;
+    static final int CLOSED = 2;
+
+    /** A keyed message in the queue: its key, and the latest bytes put under it. */
+    private static final class Keyed {
+        final Object key;
+        byte[] bytes;
+
+        Keyed(Object key, byte[] bytes) {
+            this.key = key;
+            this.bytes = bytes;
+        }
+    }
+
+    final int maxMessages;      // 0 = no limit
+    final long maxBytes;        // 0 = no limit
+    private final OverflowPolicy policy;
+    private final long blockTimeoutNanos;
+    private final LongSupplier patienceNanos;
+
+    final ReentrantLock lock = new ReentrantLock();
+    final Condition written = lock.newCondition(); // the queue became empty with the token free, or closed
+    private final Condition notFull = lock.newCondition();
+    final ArrayDeque<Object> items = new ArrayDeque<>();
+    private Map<Object, Keyed> keyed;   // lazily created
+    long bytes;
+    int state = OPEN;
+    private int roomWaiters;
+    long conflated;
+    long dropped;
+    long rejected;
+
+    /** See {@link SendQueue#SendQueue}. */
+    BoundedQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos,
+                 LongSupplier patienceNanos) {
+        this.maxMessages = maxMessages;
+        this.maxBytes = maxBytes;
+        this.policy = policy;
+        this.blockTimeoutNanos = blockTimeoutNanos;
+        this.patienceNanos = patienceNanos;
+    }
+
+    /**
+     * How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none),
+     * measured from the put's start, and whether it may wait at all ({@link SendQueue#offer}).
+     */
+    final class Waits {
+        final long blockDeadline;
+        final long patienceDeadline;
+        final boolean mayWait;
+
+        Waits(boolean patient) {
+            this(patient, System.nanoTime(), true);
+        }
+
+        Waits(boolean patient, long now, boolean mayWait) {
+            this.mayWait = mayWait;
+            this.blockDeadline = policy == OverflowPolicy.BLOCK ? Nanos.deadline(now, Math.max(1, blockTimeoutNanos)) : 0;
+            long patience = patient ? patienceNanos.getAsLong() : 0;
+            this.patienceDeadline = patience <= 0 ? 0 : patience >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, patience);
+        }
+
+        /** The deadline of a wait for room now, 0 if this put must not wait, {@link Long#MIN_VALUE} for no limit. */
+        long deadline() {
+            return policy == OverflowPolicy.BLOCK ? blockDeadline
+                    : (policy == OverflowPolicy.FAIL || policy == OverflowPolicy.CLOSE_CONNECTION) ? patienceDeadline : 0;
+        }
+    }
+
+    static long length(byte[][] parts) {
+        long n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        return n;
+    }
+
+    /** The bytes queued under {@code key}, or null. */
+    final byte[] queuedUnder(Object key) {
+        Keyed k = keyed == null ? null : keyed.get(key);
+        return k == null ? null : k.bytes;
+    }
+
+    /** Conflates into the queued holder of {@code key}, or appends a new one; the caller made room. */
+    final void putKeyedLocked(Object key, byte[] message) {
+        Keyed existing = keyed == null ? null : keyed.get(key);
+        if (existing != null) {
+            bytes += (long) message.length - existing.bytes.length;
+            existing.bytes = message;
+            conflated++;
+            return;
+        }
+        Keyed entry = new Keyed(key, message);
+        if (keyed == null) {
+            keyed = new HashMap<>();
+        }
+        keyed.put(key, entry);
+        append(entry, message.length);
+    }
+
+    final void append(Object entry, long length) {
+        items.addLast(entry);
+        bytes += length;
+    }
+
+    final void checkOpen() {
+        if (state != OPEN) {
+            throw new SenderClosedException(state == DRAINING ? "sender is closing" : "sender is closed");
+        }
+    }
+
+    final boolean fits(int messages, long add) {
+        return (maxMessages == 0 || items.size() + messages <= maxMessages)
+                && (maxBytes == 0 || bytes + add <= maxBytes);
+    }
+
+    /**
+     * Called when {@code messages} more messages and {@code add} more bytes do not fit: waits for
+     * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
+     * caller then looks again. Throws when the put must give up.
+     *
+     * @return false, having done nothing, when the put would wait but {@link Waits#mayWait} is false
+     */
+    final boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
+        if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
+            rejected++;
+            throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
+                    + " (QueueSender.options().maxBytes)");
+        }
+        long deadline = waits.deadline();
+        if (deadline != 0) {
+            long left = deadline == Long.MIN_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
+            if (left > 0) {
+                if (!waits.mayWait) {
+                    return false;
+                }
+                awaitRoom(left);
+                checkOpen();
+                return true;
+            }
+        }
+        switch (policy) {
+            case FAIL, BLOCK -> {
+                rejected++;
+                throw full();
+            }
+            case DROP_OLDEST -> {
+                while (!fits(messages, add) && !items.isEmpty()) {
+                    Object head = items.pollFirst();
+                    bytes -= forget(head);
+                    dropped++;
+                }
+            }
+            case CLOSE_CONNECTION -> {
+                rejected++;
+                int discarded = discardLocked();
+                state = CLOSED;
+                throw new SlowConsumerException(discarded);
+            }
+        }
+        return true;
+    }
+
+    private void awaitRoom(long nanos) {
+        roomWaiters++;
+        try {
+            notFull.awaitNanos(nanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            rejected++;
+            throw new QueueFullException("interrupted while waiting for room");
+        } finally {
+            roomWaiters--;
+        }
+    }
+
+    /** Wakes the puts waiting for room, if any: a batch was taken, or the queue is closing. */
+    final void wakeRoomWaiters() {
+        if (roomWaiters > 0) {
+            notFull.signalAll();
+        }
+    }
+
+    private QueueFullException full() {
+        return new QueueFullException("send queue full (" + items.size() + " messages, " + bytes + " bytes)");
+    }
+
+    /** Removes {@code entry}'s key mapping; returns its length. */
+    final long forget(Object entry) {
+        if (entry instanceof Keyed k) {
+            keyed.remove(k.key);
+            return k.bytes.length;
+        }
+        return entry instanceof byte[] b ? b.length : length((byte[][]) entry);
+    }
+
+    /** The bytes to write of a queued {@code entry}: a {@code byte[]}, or a {@code byte[][]} of parts. */
+    static Object message(Object entry) {
+        return entry instanceof Keyed k ? k.bytes : entry;
+    }
+
+    /** The arrays a queued message is written from: 1, or its parts. */
+    static int arrays(Object entry) {
+        return entry instanceof byte[][] parts ? parts.length : 1;
+    }
+
+    /** Empties the queue, waking every waiter; returns how many messages it held. */
+    final int discardLocked() {
+        int n = items.size();
+        items.clear();
+        if (keyed != null) {
+            keyed.clear();
+        }
+        bytes = 0;
+        written.signalAll();
+        notFull.signalAll();
+        return n;
+    }
+}

@@ -1,0 +1,236 @@
+package io.stcp.internal;
+
+import io.stcp.CloseReason;
+import io.stcp.Connection;
+import io.stcp.QueueFullException;
+import io.stcp.SenderClosedException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The writing side of a {@link io.stcp.QueueSender}: the send thread, which writes its
+ * {@link SendQueue} in batches, one gathering write each; the reader's inline writes; and the
+ * sender's end, where what was not written is discarded and counted.
+ *
+ * <p><b>Send thread.</b> Runs only while there is something to write: the put that gets the
+ * queue's write token for it starts it ({@link #start()}), and it ends when it finds the queue
+ * empty (giving the token back) or when a write fails (ending the connection).
+ *
+ * <p><b>Counts.</b> Every message a put accepted is, once the sender has closed, written,
+ * conflated or dropped (the queue counts those two), or discarded: by a close, by a slow
+ * consumer's disconnect, or lost with a write that failed. A discarded message is also
+ * <i>unreported</i> until a close returns it, so that each is reported once.
+ *
+ * <p><b>Thread safety.</b> Any method from any thread; the counters and the closed flag are
+ * atomics, and the queue's write token keeps the writes in order.
+ */
+public final class QueueWriter {
+    private static final int MAX_BATCH = 1024; // IOV_MAX on Linux
+    private static final int INITIAL_BATCH = 16;
+    /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
+    private static final long MAX_BATCH_BYTES = 256 * 1024;
+    private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
+
+    private final Connection connection;
+    private final SendQueue queue;
+    private final String threadName;
+    private final Runnable sendThread = this::drainLoop;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicLong written = new AtomicLong();
+    private final AtomicLong discarded = new AtomicLong();
+    /** Messages discarded (for any reason) and not yet returned by {@link #close()}. */
+    private final AtomicInteger unreported = new AtomicInteger();
+
+    public QueueWriter(Connection connection, SendQueue queue) {
+        this.connection = Objects.requireNonNull(connection, "connection");
+        this.queue = Objects.requireNonNull(queue, "queue");
+        this.threadName = "stcp-conn-" + connection.id() + "-send";
+    }
+
+    /**
+     * Starts the send thread; the queue gave the caller the write token for it.
+     *
+     * @throws SenderClosedException if no thread can be started: the queue is discarded and the
+     *     connection closed
+     */
+    public void start() {
+        try {
+            Threads.start(threadName, sendThread);
+        } catch (Throwable t) {
+            // No thread (out of memory, say): nothing can be written, so the connection ends.
+            discardQueue();
+            connection.close(CloseReason.FAILED);
+            throw new SenderClosedException("cannot start the send thread (" + t + "); the queue is discarded");
+        }
+    }
+
+    /**
+     * The connection's reader replying while nothing is queued or being written and no more input
+     * is buffered: it writes the message itself instead of waking the send thread (one thread
+     * switch less per message; the write timeout applies as usual). With input still buffered the
+     * reader has more requests to answer at once, so the reply queues and the send thread writes
+     * the whole batch with one write. The caller holds the token of
+     * {@link SendQueue#tryClaimInline()}; this gives it back.
+     *
+     * @throws SenderClosedException if the write failed: the sender and the connection are closed
+     */
+    public void writeInline(byte[] bytes) {
+        try {
+            connection.write(ByteBuffer.wrap(bytes));
+            written.incrementAndGet();
+        } catch (IOException e) {
+            discard(1);
+            close();
+            throw new SenderClosedException("connection failed while writing: " + e.getMessage());
+        } finally {
+            if (queue.releaseInline()) {
+                start(); // messages queued behind this one
+            }
+        }
+    }
+
+    /**
+     * The send thread: holds the write token from the put that started it and writes the queue in
+     * batches, one gathering write each, until it finds the queue empty (giving the token back)
+     * or a write fails (ending the connection).
+     */
+    private void drainLoop() {
+        Object[] batch = new Object[INITIAL_BATCH];
+        ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
+        int n = 0;
+        int arrays = 0;
+        try {
+            while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
+                arrays = 0;
+                for (int i = 0; i < n; i++) {
+                    if (batch[i] instanceof byte[][] parts) {
+                        if (arrays + parts.length > buffers.length) {
+                            buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
+                        }
+                        for (byte[] p : parts) {
+                            buffers[arrays++] = ByteBuffer.wrap(p);
+                        }
+                    } else {
+                        if (arrays == buffers.length) {
+                            buffers = Arrays.copyOf(buffers, 2 * buffers.length);
+                        }
+                        buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
+                    }
+                }
+                connection.write(buffers, 0, arrays);
+                written.addAndGet(n);
+                Arrays.fill(buffers, 0, arrays, null);
+                Arrays.fill(batch, 0, n, null);
+                if (n == batch.length && n < MAX_BATCH) {
+                    batch = new Object[n * 2];
+                }
+            }
+        } catch (Throwable e) {
+            // Messages taken for this batch but not (fully) written are lost with the connection.
+            int unwritten = unwritten(batch, n, buffers, arrays);
+            written.addAndGet(n - unwritten);
+            discard(unwritten);
+            discardQueue(); // gives the token back too: the queue is closed
+            connection.close(Ends.classifySend(e));
+        }
+    }
+
+    /** The messages of a failed batch with bytes left in their buffers. */
+    private static int unwritten(Object[] batch, int n, ByteBuffer[] buffers, int arrays) {
+        int unwritten = 0;
+        int b = 0;
+        for (int i = 0; i < n && b < arrays; i++) {
+            int k = batch[i] instanceof byte[][] parts ? parts.length : 1;
+            boolean left = false;
+            for (int j = 0; j < k && b < arrays; j++, b++) {
+                left |= buffers[b] != null && buffers[b].hasRemaining();
+            }
+            unwritten += left ? 1 : 0;
+        }
+        return unwritten;
+    }
+
+    /**
+     * A put found a slow consumer (the CLOSE_CONNECTION policy): counts what the queue discarded
+     * and closes the connection.
+     *
+     * @return the exception the put throws
+     */
+    public QueueFullException slowConsumer(int discardedByQueue) {
+        discard(discardedByQueue);
+        JfrEvents.slowConsumer(connection, discardedByQueue);
+        if (closed.compareAndSet(false, true)) {
+            connection.close(CloseReason.SLOW_CONSUMER);
+        }
+        return new QueueFullException("slow consumer: send queue full, connection closed");
+    }
+
+    /**
+     * Closes the queue and the connection, discarding what is queued.
+     *
+     * @return how many accepted messages were discarded and not reported before
+     */
+    public int close() {
+        discardQueue();
+        if (closed.compareAndSet(false, true)) {
+            connection.close();
+        }
+        return unreported.getAndSet(0);
+    }
+
+    /**
+     * The sender's part of a graceful close ({@link Connection.Drain}): stop, and wait for the
+     * send thread to write what is queued; at the deadline, discard the rest and close the socket
+     * under a blocked write. What is discarded is reported by {@link #close()}.
+     */
+    public int drain(Duration timeout) {
+        queue.closeGracefully();
+        if (!awaitWritten(Nanos.within(timeout))) {
+            discardQueue();
+            connection.close();
+            awaitWritten(Nanos.within(FAILED_WRITE_GRACE)); // the failed write counts its batch
+        }
+        return unreported.get();
+    }
+
+    private boolean awaitWritten(long deadlineNanos) {
+        try {
+            return queue.awaitWritten(deadlineNanos); // a failed write counts its batch before it closes the queue
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Closes the queue, counting what it still held. */
+    private void discardQueue() {
+        discard(queue.close());
+    }
+
+    private void discard(int n) {
+        if (n > 0) {
+            discarded.addAndGet(n);
+            unreported.addAndGet(n);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed.get() || !queue.isOpen();
+    }
+
+    /** Messages written to the connection. */
+    public long written() {
+        return written.get();
+    }
+
+    /** Accepted messages that were never written. */
+    public long discarded() {
+        return discarded.get();
+    }
+}

@@ -1,0 +1,224 @@
+package io.stcp.internal;
+
+import io.stcp.ConnectionReader;
+import io.stcp.ReaderStalledException;
+import io.stcp.Sender;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The read loop of a {@link RealConnectionRunner}: calls the connection's reader until the
+ * connection ends, on one reader thread at a time. On a transport that can call back, a loop with
+ * nothing to read suspends — its thread ends, and a new one goes on when input comes (or a read
+ * deadline, or the close) — so an idle connection holds no thread. A reader that keeps returning
+ * without reading a byte is stopped ({@link ReaderStalledException}).
+ *
+ * <p><b>Threads.</b> {@link #enter()}, {@link #run} and {@link #leave()} come from the reader
+ * thread: the runner's first thread, or one that a suspension's resumption started;
+ * {@link #requestExit()}, {@link #interruptReader()} and {@link #readerCalls()} from any thread.
+ *
+ * <p><b>Interrupts.</b> An exit may race with the reader thread leaving the loop. {@link #lock}
+ * guards {@link #readerThread} and {@link #readerInLoop}: states <i>in the loop</i> (from
+ * {@link #enter()}) → <i>out</i> (at {@link #leave()}, or while suspended). An exit interrupts the
+ * reader thread only while it is in the loop, running user code for this connection (the sender
+ * factory, the start hooks, the reader), and the reader thread clears its interrupt status under
+ * the same lock when it goes out, so an exit never leaks an interrupt into the flush, the exit
+ * hooks or a thread that has stopped being the reader.
+ */
+final class ReadLoop {
+    private static final int STALL_CALLS = 1000;
+    private static final long STALL_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final VarHandle READER_CALLS;
+
+    static {
+        try {
+            READER_CALLS = MethodHandles.lookup().findVarHandle(ReadLoop.class, "readerCalls", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final RealConnection connection;
+    private final ConnectionReader reader;
+    private final String threadName;
+    private final Runnable resume;            // goes on with the loop, on the thread a resumption starts
+    private final boolean suspendable;        // the transport can call back: idle, the loop holds no thread
+    private volatile boolean exitRequested;
+    private long readerCalls;                 // reader thread; read racily for stats (opaque)
+    private SuspensionDeadline deadlineWatch; // reader threads only (one at a time)
+    private long suspensionDeadline;          // of the last suspension, until the next reader call returns
+    // The stall detector, across suspensions: reader threads only (one at a time).
+    private long lastProgress;
+    private int idleCalls;
+    private long idleSince;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private Thread readerThread;   // guarded by lock
+    private boolean readerInLoop;  // guarded by lock
+
+    /**
+     * @param threadName the name of the reader threads
+     * @param resume what a resumption runs on its new thread: the runner's way back into {@link #run}
+     */
+    ReadLoop(RealConnection connection, ConnectionReader reader, String threadName, Runnable resume) {
+        this.connection = connection;
+        this.reader = reader;
+        this.threadName = threadName;
+        this.resume = resume;
+        this.suspendable = connection.canSuspendReads();
+    }
+
+    /** The loop ends before its next reader call; see {@link #interruptReader()} for one in progress. */
+    void requestExit() {
+        exitRequested = true;
+    }
+
+    boolean exitRequested() {
+        return exitRequested;
+    }
+
+    /** Interrupts the reader thread if it is in the loop, unless that is the calling thread. */
+    void interruptReader() {
+        lock.lock();
+        try {
+            if (readerInLoop && readerThread != Thread.currentThread()) {
+                readerThread.interrupt();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The calling thread becomes the reader thread, in the loop. */
+    void enter() {
+        lock.lock();
+        try {
+            readerThread = Thread.currentThread();
+            readerInLoop = true;
+        } finally {
+            lock.unlock();
+        }
+        connection.readerThread(Thread.currentThread());
+    }
+
+    /** No more interrupts from an exit: the reader's part is over. */
+    void leave() {
+        lock.lock();
+        try {
+            readerInLoop = false;
+            Thread.interrupted(); // an exit interrupt is for the loop, not for the flush or the exit hooks
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Reader calls that returned; any thread (a monitoring read, possibly a moment behind). */
+    long readerCalls() {
+        return (long) READER_CALLS.getOpaque(this);
+    }
+
+    /**
+     * Calls the reader until the connection ends, or until it has nothing to read between two
+     * calls on a transport that can call back: then it suspends — the thread ends, and the
+     * resumption goes on on a new one when input comes (or a read deadline, or the close).
+     *
+     * @return true if suspended; false when the loop is over (exit requested)
+     */
+    boolean run(Sender s) throws Exception {
+        ConnectionInput input = connection.input();
+        while (!exitRequested) {
+            if (suspend(input)) {
+                return true;
+            }
+            input.beginCall();
+            reader.read(s, connection);
+            input.endCall();
+            suspensionDeadline = 0;
+            READER_CALLS.setOpaque(this, readerCalls + 1);
+            long progress = input.progress();
+            if (progress != lastProgress) {
+                lastProgress = progress;
+                idleCalls = 0;
+                continue;
+            }
+            if (idleCalls++ == 0) {
+                idleSince = System.nanoTime();
+            } else if (idleCalls >= STALL_CALLS) {
+                if (System.nanoTime() - idleSince < STALL_WINDOW_NANOS) {
+                    throw new ReaderStalledException("the reader returned " + idleCalls
+                            + " times within 1s without reading a byte; a reader must block on the connection");
+                }
+                idleCalls = 0;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Suspends the read loop if the input is empty and the transport can call back. The thread
+     * stops being the reader first (no interrupt can reach it any more, and a close now resumes
+     * the loop through the transport's callback); a read deadline that would end the wait is
+     * watched by the sweeper, which resumes the loop when it passes.
+     */
+    private boolean suspend(ConnectionInput input) {
+        if (!suspendable || input.buffered() > 0) {
+            return false;
+        }
+        if (Nanos.passed(suspensionDeadline, System.nanoTime())) {
+            return false; // resumed by the deadline: the reader's read finds its timeout passed
+        }
+        long deadline = input.prepareSuspension();
+        if (deadline < 0) {
+            return false;
+        }
+        lock.lock();
+        try {
+            readerInLoop = false;
+            readerThread = null;
+            Thread.interrupted();
+        } finally {
+            lock.unlock();
+        }
+        connection.readerThread(null);
+        Resumption resumption = new Resumption();
+        suspensionDeadline = deadline;
+        if (deadline != 0) {
+            deadlineWatch().watch(resumption, deadline); // before the callback: it may resume at once
+        }
+        if (input.onReadable(resumption)) {
+            return true; // this thread ends; the resumption goes on
+        }
+        // Input may be there already: read on this thread — unless the deadline resumed the loop
+        // on another one meanwhile, which then goes on instead.
+        if (!resumption.compareAndSet(false, true)) {
+            return true;
+        }
+        enter();
+        return false;
+    }
+
+    /** Resumes the read loop on a new thread, once, whoever calls first (the transport or the sweeper). */
+    private final class Resumption extends AtomicBoolean implements Runnable {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public void run() {
+            if (compareAndSet(false, true)) {
+                Threads.start(threadName, resume);
+            }
+        }
+    }
+
+    private SuspensionDeadline deadlineWatch() {
+        SuspensionDeadline w = deadlineWatch;
+        if (w == null) {
+            w = new SuspensionDeadline(connection);
+            deadlineWatch = w;
+            connection.context().sweeper().add(w, w.tickNanos(connection.readTimeout()));
+        }
+        return w;
+    }
+}

@@ -1,0 +1,192 @@
+package io.stcp.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLEngineResult.HandshakeStatus;
+import javax.net.ssl.SSLException;
+
+/**
+ * The sending side of a {@link TlsTransport}: wraps (encrypts) the caller's bytes, and whatever
+ * the {@link SSLEngine} must send on its own — the handshake's messages, alerts, a TLS 1.3 key
+ * update's answer, TLS 1.2's answering {@code close_notify} — and writes the records to the
+ * transport below.
+ *
+ * <p><b>Threads.</b> {@link #write} and {@link #shutdown} come from one thread at a time (the
+ * connection serializes them); the reader thread sends the engine's own messages (during the
+ * handshake and after an unwrap). All of it is wrapped and written under {@link #wrapLock}, so
+ * records go out whole and in order; the reader's unwraps run beside it ({@code SSLEngine}
+ * allows a wrap during an unwrap).
+ *
+ * <p><b>Buffer.</b> netOut: encrypted bytes being written, four records large (one write for up
+ * to four records), taken from {@link TlsBuffers} per write and given back after it.
+ */
+final class TlsOutput {
+    private static final ByteBuffer[] NOTHING = {ByteBuffer.allocate(0)};
+
+    private final Transport under;
+    private final SSLEngine engine;
+    private final LongSupplier writeTimeoutNanos;
+    /**
+     * The session's packet buffer size, which sizes the reader's buffers too; read again once the
+     * handshake is done ({@link #handshakeDone()}), as asking the engine takes its locks.
+     */
+    private volatile int packetSize;
+
+    private final ReentrantLock wrapLock = new ReentrantLock();
+    private final ByteBuffer[] outArray = new ByteBuffer[1]; // guarded by wrapLock
+    private boolean closingOutput;                            // guarded by wrapLock: close_notify asked for
+
+    /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
+    TlsOutput(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
+        this.under = under;
+        this.engine = engine;
+        this.writeTimeoutNanos = writeTimeoutNanos;
+        this.packetSize = engine.getSession().getPacketBufferSize();
+    }
+
+    int packetSize() {
+        return packetSize;
+    }
+
+    /** The handshake is done: the session's packet size is settled. */
+    void handshakeDone() {
+        packetSize = engine.getSession().getPacketBufferSize();
+    }
+
+    /** See {@link Transport#write}. */
+    void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        int end = off + len;
+        wrapLock.lock();
+        ByteBuffer out = null;
+        try {
+            int packet = packetSize;
+            out = TlsBuffers.take(packet, true);
+            while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
+                SSLEngineResult r = engine.wrap(srcs, off, end - off, out);
+                switch (r.getStatus()) {
+                    case OK -> {
+                        if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
+                            throw new SSLException("TLS engine stalled (" + r.getHandshakeStatus() + ")");
+                        }
+                        if (out.remaining() < packet) {
+                            flush(out, deadlineNanos);
+                        }
+                    }
+                    case BUFFER_OVERFLOW -> out = flushOrGrow(out, deadlineNanos);
+                    case CLOSED -> throw new ClosedChannelException(); // after close_notify: nothing more goes out
+                    case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
+                }
+            }
+            flush(out, deadlineNanos);
+        } finally {
+            if (out != null) {
+                TlsBuffers.give(out);
+            }
+            wrapLock.unlock();
+        }
+    }
+
+    /**
+     * Wraps and writes what the engine must send on its own (handshake messages, alerts,
+     * close_notify): while it asks for a wrap, or until close_notify is out once it is closing.
+     *
+     * @return the bytes written
+     */
+    int flushEngine(long deadlineNanos) throws IOException {
+        wrapLock.lock();
+        ByteBuffer out = null;
+        int produced = 0;
+        try {
+            out = TlsBuffers.take(engine.getSession().getPacketBufferSize());
+            while (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP
+                    || (closingOutput && !engine.isOutboundDone())) {
+                SSLEngineResult r = engine.wrap(NOTHING, out);
+                if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+                    out = flushOrGrow(out, deadlineNanos);
+                    continue;
+                }
+                if (r.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
+                    TlsTransport.runTasks(engine);
+                }
+                if (r.bytesProduced() == 0) {
+                    break; // nothing more to send
+                }
+                produced += r.bytesProduced();
+            }
+            flush(out, deadlineNanos);
+            return produced;
+        } finally {
+            if (out != null) {
+                TlsBuffers.give(out);
+            }
+            wrapLock.unlock();
+        }
+    }
+
+    private ByteBuffer flushOrGrow(ByteBuffer out, long deadlineNanos) throws IOException {
+        if (out.position() > 0) {
+            flush(out, deadlineNanos);
+            return out;
+        }
+        ByteBuffer bigger = ByteBuffer.allocate(Math.max(2 * out.capacity(), engine.getSession().getPacketBufferSize()));
+        TlsBuffers.give(out);
+        return bigger;
+    }
+
+    /** Writes what {@code out} (write mode) holds, and clears it. */
+    private void flush(ByteBuffer out, long deadlineNanos) throws IOException {
+        if (out.position() == 0) {
+            return;
+        }
+        out.flip();
+        outArray[0] = out;
+        try {
+            under.write(outArray, 0, 1, deadlineNanos);
+        } finally {
+            outArray[0] = null;
+            out.clear();
+        }
+    }
+
+    /** Sends the alert the engine holds after a failed handshake, within a short while; never throws. */
+    void sendAlert(long deadlineNanos) {
+        try {
+            wrapLock.lock();
+            try {
+                engine.closeOutbound();
+                closingOutput = true;
+            } finally {
+                wrapLock.unlock();
+            }
+            flushEngine(deadlineNanos);
+        } catch (IOException | RuntimeException e) {
+            // best effort: the connection closes anyway
+        }
+    }
+
+    /** Sends {@code close_notify}, then ends the output of the transport below (FIN). */
+    void shutdown() throws IOException {
+        wrapLock.lock();
+        try {
+            if (!engine.isOutboundDone()) {
+                engine.closeOutbound();
+                closingOutput = true;
+                flushEngine(writeDeadline());
+            }
+            under.shutdownOutput();
+        } finally {
+            wrapLock.unlock();
+        }
+    }
+
+    /** A deadline one write timeout from now (without a write timeout, as good as none), for what the engine sends on its own. */
+    long writeDeadline() {
+        long t = writeTimeoutNanos.getAsLong();
+        return Nanos.deadline(System.nanoTime(), t == 0 ? Nanos.FOREVER - 1 : t);
+    }
+}
