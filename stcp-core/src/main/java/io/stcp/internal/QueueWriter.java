@@ -64,7 +64,7 @@ public final class QueueWriter {
             Threads.start(threadName, sendThread);
         } catch (Throwable t) {
             // No thread (out of memory, say): nothing can be written, so the connection ends.
-            discardQueue();
+            discard(queue.abandon());
             connection.close(CloseReason.FAILED);
             throw new SenderClosedException("cannot start the send thread (" + t + "); the queue is discarded");
         }
@@ -136,7 +136,7 @@ public final class QueueWriter {
             int unwritten = unwritten(batch, n, buffers, arrays);
             written.addAndGet(n - unwritten);
             discard(unwritten);
-            discardQueue(); // gives the token back too: the queue is closed
+            discard(queue.abandon()); // counted first: a graceful drain waits for the token
             connection.close(Ends.classifySend(e));
         }
     }

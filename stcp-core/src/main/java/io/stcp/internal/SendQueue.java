@@ -282,15 +282,16 @@ public final class SendQueue extends BoundedQueue {
     }
 
     /**
-     * Waits until everything queued has been written — the queue empty and the token free — or the
-     * queue is closed, at most until {@code deadlineNanos} (0 = none).
+     * Waits until everything queued has been written or discarded and the token is free — so a
+     * writer that holds it has counted what it was writing, even after the queue closed — at most
+     * until {@code deadlineNanos} (0 = none).
      *
      * @return false if the deadline came first
      */
     public boolean awaitWritten(long deadlineNanos) throws InterruptedException {
         lock.lock();
         try {
-            while ((writing || !items.isEmpty()) && state != CLOSED) {
+            while (writing || !items.isEmpty()) {
                 if (deadlineNanos == 0) {
                     written.await();
                 } else {
@@ -324,14 +325,35 @@ public final class SendQueue extends BoundedQueue {
     public int close() {
         lock.lock();
         try {
-            if (state == CLOSED) {
-                return 0;
-            }
-            state = CLOSED;
-            return discardLocked();
+            return closeLocked();
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * For the holder of the write token whose write failed, after it counted what it was writing:
+     * closes the queue and gives the token back.
+     *
+     * @return how many queued messages were discarded (0 if already closed)
+     */
+    public int abandon() {
+        lock.lock();
+        try {
+            int discarded = closeLocked();
+            releaseTokenLocked();
+            return discarded;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private int closeLocked() {
+        if (state == CLOSED) {
+            return 0;
+        }
+        state = CLOSED;
+        return discardLocked();
     }
 
     public boolean conflating() {
