@@ -366,7 +366,7 @@ final class ConnectionInput {
                 } finally {
                     awaitingInput = false;
                 }
-            } else if (buf.length == ReadBuffers.LARGE && lim - pos <= ReadBuffers.SIZE) {
+            } else if (buf.length == ReadBuffers.LARGE && lim - pos < ReadBuffers.SIZE) {
                 // About to wait with a few bytes of a value: keep them in a small buffer.
                 byte[] small = ReadBuffers.take(false);
                 System.arraycopy(buf, pos, small, 0, lim - pos);
