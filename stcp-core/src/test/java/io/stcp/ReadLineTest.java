@@ -53,6 +53,17 @@ class ReadLineTest {
     }
 
     @Test
+    void aLineTooLongFailsAtTheLimitAndLeavesTheRestUnread() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWrite("xxxxxxxxxx\nok\n".getBytes(StandardCharsets.US_ASCII));
+            // At most maxLength + 2 bytes (content, CR, LF) are taken for a line.
+            assertThatThrownBy(() -> p.server.readLine(5)).isInstanceOf(FrameTooLongException.class);
+            assertThat(text(p.server.readLine(16))).isEqualTo("xxx");
+            assertThat(text(p.server.readLine(Integer.MAX_VALUE))).isEqualTo("ok"); // memory follows the bytes
+        }
+    }
+
+    @Test
     void aBadLimitIsRejected() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             assertThatThrownBy(() -> p.server.readLine(0)).isInstanceOf(IllegalArgumentException.class)

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -148,51 +147,6 @@ final class ConnectionInput {
             return b;
         }
         return GrowingRead.read(this, n, budget);
-    }
-
-    /** See {@link io.stcp.Connection#readLine(int)}. */
-    byte[] readLine(int maxLength) throws IOException {
-        if (maxLength <= 0) {
-            throw new IllegalArgumentException("maxLength: " + maxLength + " (expected: > 0)");
-        }
-        if (pos == lim && fill() < 0) {
-            return null;
-        }
-        long max = (long) maxLength + 1; // the content, and a CR before the LF
-        byte[] line = null;              // the line so far, when it spans several buffers; grows by doubling
-        int n = 0;
-        while (true) {
-            int i = pos;
-            while (i < lim && buf[i] != '\n') {
-                i++;
-            }
-            int chunk = i - pos;
-            if (n + (long) chunk > max) {
-                throw new FrameTooLongException("line longer than maxLength " + maxLength + " bytes");
-            }
-            if (line != null || i == lim) {
-                if (line == null || line.length < n + chunk) {
-                    int capacity = (int) Math.min(max, Math.max(n + chunk, 2L * (line == null ? 128 : line.length)));
-                    line = line == null ? new byte[capacity] : Arrays.copyOf(line, capacity);
-                }
-                System.arraycopy(buf, pos, line, n, chunk);
-            }
-            n += chunk;
-            advance(chunk);
-            if (i < lim) {
-                advance(1); // the LF
-                byte[] content = line != null ? line : buf;
-                int from = line != null ? 0 : i - chunk;
-                int length = n > 0 && content[from + n - 1] == '\r' ? n - 1 : n;
-                if (length > maxLength) {
-                    throw new FrameTooLongException("line of " + length + " bytes exceeds maxLength " + maxLength);
-                }
-                return Arrays.copyOfRange(content, from, from + length);
-            }
-            if (fill() < 0) {
-                throw new EOFException("end of stream after " + n + " bytes of a line");
-            }
-        }
     }
 
     int readUnsignedByte() throws IOException {

@@ -8,6 +8,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -92,6 +93,17 @@ final class ConnectionOutput {
     private WriteTimeoutException timedOut() {
         return new WriteTimeoutException("write blocked longer than the write timeout of "
                 + Durations.format(timeout()) + "; connection closed");
+    }
+
+    /** See {@link io.stcp.Connection#onWriteIdle(Duration, Runnable)}. */
+    void onWriteIdle(Duration interval, Runnable action) {
+        long nanos = Nanos.timeout(interval);
+        if (nanos == 0 && (interval.isNegative() || interval.isZero())) {
+            throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
+        }
+        WriteIdleTask task = new WriteIdleTask(connection, nanos == 0 ? Nanos.FOREVER : nanos,
+                Objects.requireNonNull(action));
+        connection.context().sweeper().add(task, task.tickNanos());
     }
 
     /** The transport the layers opened. */

@@ -3,7 +3,6 @@ package io.stcp.internal;
 import io.stcp.AttributeKey;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
-import io.stcp.Durations;
 import io.stcp.MetaInfo;
 import io.stcp.PeerCredentials;
 import io.stcp.ProxyHeader;
@@ -16,7 +15,6 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -68,19 +66,6 @@ public final class RealConnection implements Connection {
                 context.frameTimeoutNanos(), closing::inputEnded);
         this.output = new ConnectionOutput(this, transport, context.writeTimeoutNanos(), openedNanos);
         input.deadlines().readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
-    }
-
-    /**
-     * The stcp connection behind {@code connection}.
-     *
-     * @throws IllegalArgumentException if it was not made by stcp
-     */
-    static RealConnection of(Connection connection) {
-        if (connection instanceof RealConnection real) {
-            return real;
-        }
-        throw new IllegalArgumentException("connection: a " + connection.getClass().getName()
-                + " (expected: one made by stcp, e.g. Connection.of(channel))");
     }
 
     @Override
@@ -230,7 +215,7 @@ public final class RealConnection implements Connection {
 
     @Override
     public byte[] readLine(int maxLength) throws IOException {
-        return input.readLine(maxLength);
+        return LineRead.read(input, maxLength);
     }
 
     @Override
@@ -347,12 +332,7 @@ public final class RealConnection implements Connection {
 
     @Override
     public void onWriteIdle(Duration interval, Runnable action) {
-        long nanos = Nanos.timeout(interval);
-        if (nanos == 0 && (interval.isNegative() || interval.isZero())) {
-            throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
-        }
-        WriteIdleTask task = new WriteIdleTask(this, nanos == 0 ? Nanos.FOREVER : nanos, Objects.requireNonNull(action));
-        context.sweeper().add(task, task.tickNanos());
+        output.onWriteIdle(interval, action);
     }
 
     // ---------------------------------------------------------------- lifecycle (any thread)

@@ -77,10 +77,19 @@ public final class RealConnectionRunner implements ConnectionRunner {
      */
     public static RealConnectionRunner forSender(ConnectionReader reader, Sender sender) {
         Objects.requireNonNull(sender, "sender");
-        RealConnectionRunner runner = new RealConnectionRunner(RealConnection.of(sender.connection()), reader,
+        RealConnectionRunner runner = new RealConnectionRunner(stcpConnection(sender.connection()), reader,
                 c -> sender, () -> {});
         runner.sender = sender;
         return runner;
+    }
+
+    /** The stcp connection behind {@code connection}, the only kind a runner can run. */
+    private static RealConnection stcpConnection(Connection connection) {
+        if (connection instanceof RealConnection real) {
+            return real;
+        }
+        throw new IllegalArgumentException("sender.connection(): a " + connection.getClass().getName()
+                + " (expected: one made by stcp, e.g. Connection.of(channel))");
     }
 
     @Override
