@@ -6,12 +6,13 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one connection (Go: {@code ConnHandler} / {@code NewConnRunner}): a reader thread that calls
- * the {@link ConnectionReader} in a loop and a send thread that runs {@link Sender#sendLoop()}, both
- * virtual threads, plus start and exit hooks. {@link TcpServer} uses one per accepted connection;
+ * the {@link ConnectionReader} in a loop and a send thread that runs {@link Sender#sendLoop()} (none
+ * for a sender that needs none, {@link Sender#needsSendThread()}), both virtual threads, plus start
+ * and exit hooks. {@link TcpServer} uses one per accepted connection;
  * use one directly for a socket you connected yourself.
  *
  * <p><b>Lifecycle.</b> {@link #start()} starts the reader thread, which runs the start hooks, then
- * starts the send thread and calls the reader until it throws, the sender closes, or
+ * starts the send thread (if any) and calls the reader until it throws, the sender closes, or
  * {@link #exit()} is called. The end's {@link CloseReason} is then decided once — the first cause
  * known, from whichever side — and it says what happens to the replies still queued: written
  * first ({@link CloseReason#flushes()}: the peer closed its output, a protocol error, a timeout of

@@ -260,6 +260,12 @@ public final class QueueSender implements Sender {
         // the drainer does the sending
     }
 
+    /** False: the send thread starts only while something is queued. */
+    @Override
+    public boolean needsSendThread() {
+        return false;
+    }
+
     /** Options for a {@link QueueSender}; mutable, reusable, and not thread-safe. */
     public static final class Options {
         /** Default capacity in messages. */

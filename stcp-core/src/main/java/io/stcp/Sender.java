@@ -164,6 +164,16 @@ public interface Sender {
     default void sendLoop() throws Exception {}
 
     /**
+     * Whether {@link #sendLoop()} needs a thread of its own. Return false when it returns at once —
+     * the sender writes on its callers' threads or starts its own — and the framework starts no
+     * send thread for the connection: one thread start and its memory less per connection. The
+     * default is true, so that an overriding {@code sendLoop()} always runs.
+     */
+    default boolean needsSendThread() {
+        return true;
+    }
+
+    /**
      * An int-keyed message for {@link #putAllIntKeyed} (Go: {@code KeyIntBytesPair}).
      *
      * @param key the conflation key

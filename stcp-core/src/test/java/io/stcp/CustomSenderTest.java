@@ -7,6 +7,7 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.time.Duration;
@@ -17,6 +18,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link Sender} is a public interface: one written from scratch runs like the built-in one. */
 class CustomSenderTest {
@@ -158,5 +161,44 @@ class CustomSenderTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    @ParameterizedTest(name = "needsSendThread {0}")
+    @ValueSource(booleans = {true, false})
+    void theSendLoopRunsOnlyForASenderThatNeedsASendThread(boolean needsSendThread) throws Exception {
+        AtomicInteger loops = new AtomicInteger();
+        BlockingQueue<Boolean> exited = new LinkedBlockingQueue<>();
+        // Writes on the caller's thread; its send loop has nothing to do.
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> new MinimalSender(conn) {
+                    @Override
+                    public void put(byte[] bytes) {
+                        try {
+                            connection().write(bytes);
+                        } catch (IOException e) {
+                            throw new SenderClosedException(e.getMessage());
+                        }
+                    }
+
+                    @Override
+                    public void sendLoop() {
+                        loops.incrementAndGet();
+                    }
+
+                    @Override
+                    public boolean needsSendThread() {
+                        return needsSendThread;
+                    }
+                })
+                .onConnectionExit(s -> exited.add(true))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendFrame(count(7));
+            assertThat(client.readFrame()).isEqualTo(count(7));
+            client.close();
+            assertThat(exited.poll(10, TimeUnit.SECONDS)).as("the exit hook ran").isTrue();
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(loops).hasValue(needsSendThread ? 1 : 0);
     }
 }

@@ -61,7 +61,7 @@ abstract sealed class BoundedQueue permits SendQueue {
     final ReentrantLock lock = new ReentrantLock();
     final Condition written = lock.newCondition(); // the queue became empty with the token free, or closed
     private final Condition notFull = lock.newCondition();
-    final ArrayDeque<Object> items = new ArrayDeque<>();
+    final ArrayDeque<Object> items = new ArrayDeque<>(1); // grows as needed: most queues hold a message or none
     private Map<Object, Keyed> keyed;   // lazily created
     long bytes;
     int state = OPEN;

@@ -3,12 +3,12 @@ package io.stcp.internal;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The one place where a connection closes, and why.
@@ -51,8 +51,21 @@ final class ConnectionClose {
     private static final int CLOSED = 4;
 
     private final RealConnection connection;
-    private final AtomicInteger state = new AtomicInteger(OPEN);
-    private final AtomicReference<CloseReason> reason = new AtomicReference<>();
+    private static final VarHandle STATE;
+    private static final VarHandle REASON;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            STATE = l.findVarHandle(ConnectionClose.class, "state", int.class);
+            REASON = l.findVarHandle(ConnectionClose.class, "reason", CloseReason.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private volatile int state = OPEN;
+    private volatile CloseReason reason;
     private volatile Throwable cause;
     private final CountDownLatch inputEnded = new CountDownLatch(1); // end of stream seen, or closed
     private final CountDownLatch closed = new CountDownLatch(1);
@@ -62,11 +75,11 @@ final class ConnectionClose {
     }
 
     boolean isClosed() {
-        return state.get() == CLOSED;
+        return state == CLOSED;
     }
 
     CloseReason reason() {
-        return reason.get();
+        return reason;
     }
 
     Throwable cause() {
@@ -84,17 +97,17 @@ final class ConnectionClose {
      * @return the reason in force: {@code r}, or the one recorded before
      */
     CloseReason recordEnd(CloseReason r, Throwable why) {
-        if (reason.compareAndSet(null, r)) {
+        if (REASON.compareAndSet(this, null, r)) {
             cause = why;
             return r;
         }
-        return reason.get();
+        return reason;
     }
 
     /** CLOSED, at once, recording {@code r} unless a reason is recorded already. */
     void close(CloseReason r, Throwable why) {
         recordEnd(Objects.requireNonNull(r, "reason"), why);
-        if (state.getAndSet(CLOSED) != CLOSED) {
+        if ((int) STATE.getAndSet(this, CLOSED) != CLOSED) {
             connection.transport().close();
             inputEnded.countDown();
             closed.countDown();
@@ -105,16 +118,16 @@ final class ConnectionClose {
     int closeGracefully(Duration timeout, Connection.Drain drain) {
         Objects.requireNonNull(drain, "drain");
         long deadline = Nanos.within(timeout);
-        if (!state.compareAndSet(OPEN, DRAINING)) {
+        if (!STATE.compareAndSet(this, OPEN, DRAINING)) {
             awaitOthersClose(deadline);
             return 0;
         }
         int discarded = 0;
         try {
             discarded = drain.drain(Nanos.remaining(deadline));
-            if (state.compareAndSet(DRAINING, OUTPUT_SHUT)) {
+            if (STATE.compareAndSet(this, DRAINING, OUTPUT_SHUT)) {
                 connection.shutdownOutput();
-                if (state.compareAndSet(OUTPUT_SHUT, LINGERING)) {
+                if (STATE.compareAndSet(this, OUTPUT_SHUT, LINGERING)) {
                     linger(Nanos.earliest(deadline, Nanos.deadline(System.nanoTime(), LINGER_NANOS)));
                 }
             }

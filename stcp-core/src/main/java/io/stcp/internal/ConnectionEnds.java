@@ -3,6 +3,8 @@ package io.stcp.internal;
 import io.stcp.BasicMetaInfo;
 import io.stcp.MetaInfo;
 import io.stcp.ProxyHeader;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.SocketAddress;
 import java.util.Objects;
 
@@ -13,16 +15,25 @@ import java.util.Objects;
  * Safe from any thread; the PROXY layer writes before the connection is shared.
  */
 final class ConnectionEnds {
+    private static final VarHandle METAINFO;
+
+    static {
+        try {
+            METAINFO = MethodHandles.lookup().findVarHandle(ConnectionEnds.class, "metaInfo", MetaInfo.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private volatile SocketAddress remote;      // the client's once a PROXY header named it
     private volatile SocketAddress local;
     private volatile ProxyHeader proxyHeader;   // set once, by the PROXY layer
     private volatile SocketAddress proxiedBy;
-    private volatile MetaInfo metaInfo;
+    private volatile MetaInfo metaInfo;         // null: the default, made when first asked for
 
     ConnectionEnds(SocketAddress remote, SocketAddress local) {
         this.remote = remote;
         this.local = local;
-        this.metaInfo = new BasicMetaInfo(HostPort.format(remote));
     }
 
     SocketAddress remote() {
@@ -63,13 +74,18 @@ final class ConnectionEnds {
         if (client != null) {
             remote = client;
             if (metaInfo instanceof BasicMetaInfo) {
-                metaInfo = new BasicMetaInfo(HostPort.format(client));
+                metaInfo = null; // the default again, now naming the client
             }
         }
     }
 
     MetaInfo metaInfo() {
-        return metaInfo;
+        MetaInfo m = metaInfo;
+        if (m != null) {
+            return m;
+        }
+        METAINFO.compareAndSet(this, null, new BasicMetaInfo(HostPort.format(remote)));
+        return metaInfo; // the default, or what another thread set meanwhile
     }
 
     void metaInfo(MetaInfo metaInfo) {

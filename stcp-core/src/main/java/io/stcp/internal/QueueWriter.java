@@ -5,13 +5,12 @@ import io.stcp.Connection;
 import io.stcp.QueueFullException;
 import io.stcp.SenderClosedException;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The writing side of a {@link io.stcp.QueueSender}: the send thread, which writes its
@@ -36,21 +35,36 @@ public final class QueueWriter {
     /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
     private static final long MAX_BATCH_BYTES = 256 * 1024;
     private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
+    private static final VarHandle CLOSED;
+    private static final VarHandle WRITTEN;
+    private static final VarHandle DISCARDED;
+    private static final VarHandle UNREPORTED;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            CLOSED = l.findVarHandle(QueueWriter.class, "closed", boolean.class);
+            WRITTEN = l.findVarHandle(QueueWriter.class, "written", long.class);
+            DISCARDED = l.findVarHandle(QueueWriter.class, "discarded", long.class);
+            UNREPORTED = l.findVarHandle(QueueWriter.class, "unreported", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final Connection connection;
     private final SendQueue queue;
-    private final String threadName;
     private final Runnable sendThread = this::drainLoop;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final AtomicLong written = new AtomicLong();
-    private final AtomicLong discarded = new AtomicLong();
+    // Plain fields through VarHandles rather than atomic objects: a connection's memory counts.
+    private volatile boolean closed;
+    private volatile long written;
+    private volatile long discarded;
     /** Messages discarded (for any reason) and not yet returned by {@link #close()}. */
-    private final AtomicInteger unreported = new AtomicInteger();
+    private volatile int unreported;
 
     public QueueWriter(Connection connection, SendQueue queue) {
         this.connection = Objects.requireNonNull(connection, "connection");
         this.queue = Objects.requireNonNull(queue, "queue");
-        this.threadName = "stcp-conn-" + connection.id() + "-send";
     }
 
     /**
@@ -61,7 +75,7 @@ public final class QueueWriter {
      */
     public void start() {
         try {
-            Threads.start(threadName, sendThread);
+            Threads.start("stcp-conn-" + connection.id() + "-send", sendThread);
         } catch (Throwable t) {
             // No thread (out of memory, say): nothing can be written, so the connection ends.
             discard(queue.abandon());
@@ -83,7 +97,7 @@ public final class QueueWriter {
     public void writeInline(byte[] bytes) {
         try {
             connection.write(ByteBuffer.wrap(bytes));
-            written.incrementAndGet();
+            WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
             discard(1);
             close();
@@ -124,7 +138,7 @@ public final class QueueWriter {
                     }
                 }
                 connection.write(buffers, 0, arrays);
-                written.addAndGet(n);
+                WRITTEN.getAndAdd(this, (long) n);
                 Arrays.fill(buffers, 0, arrays, null);
                 Arrays.fill(batch, 0, n, null);
                 if (n == batch.length && n < MAX_BATCH) {
@@ -134,7 +148,7 @@ public final class QueueWriter {
         } catch (Throwable e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.
             int unwritten = unwritten(batch, n, buffers, arrays);
-            written.addAndGet(n - unwritten);
+            WRITTEN.getAndAdd(this, (long) (n - unwritten));
             discard(unwritten);
             discard(queue.abandon()); // counted first: a graceful drain waits for the token
             connection.close(Ends.classifySend(e));
@@ -165,7 +179,7 @@ public final class QueueWriter {
     public QueueFullException slowConsumer(int discardedByQueue) {
         discard(discardedByQueue);
         JfrEvents.slowConsumer(connection, discardedByQueue);
-        if (closed.compareAndSet(false, true)) {
+        if (CLOSED.compareAndSet(this, false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
         }
         return new QueueFullException("slow consumer: send queue full, connection closed");
@@ -178,10 +192,10 @@ public final class QueueWriter {
      */
     public int close() {
         discardQueue();
-        if (closed.compareAndSet(false, true)) {
+        if (CLOSED.compareAndSet(this, false, true)) {
             connection.close();
         }
-        return unreported.getAndSet(0);
+        return (int) UNREPORTED.getAndSet(this, 0);
     }
 
     /**
@@ -196,7 +210,7 @@ public final class QueueWriter {
             connection.close();
             awaitWritten(Nanos.within(FAILED_WRITE_GRACE)); // the failed write counts its batch
         }
-        return unreported.get();
+        return unreported;
     }
 
     private boolean awaitWritten(long deadlineNanos) {
@@ -215,22 +229,22 @@ public final class QueueWriter {
 
     private void discard(int n) {
         if (n > 0) {
-            discarded.addAndGet(n);
-            unreported.addAndGet(n);
+            DISCARDED.getAndAdd(this, (long) n);
+            UNREPORTED.getAndAdd(this, n);
         }
     }
 
     public boolean isClosed() {
-        return closed.get() || !queue.isOpen();
+        return closed || !queue.isOpen();
     }
 
     /** Messages written to the connection. */
     public long written() {
-        return written.get();
+        return written;
     }
 
     /** Accepted messages that were never written. */
     public long discarded() {
-        return discarded.get();
+        return discarded;
     }
 }

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -36,16 +37,28 @@ import java.util.concurrent.locks.LockSupport;
  * sure exactly one runs it (or the registrant takes it back and reads at once).
  */
 public final class Readiness {
+    private static final VarHandle CLOSED;
+    private static final VarHandle READ_CALLBACK;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            CLOSED = l.findVarHandle(Readiness.class, "closed", boolean.class);
+            READ_CALLBACK = l.findVarHandle(Readiness.class, "readCallback", Runnable.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final Runnable deregister;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean closed;
     private volatile boolean readable = true;
     private volatile boolean writable = true;
     private volatile boolean inputEnded;
     private volatile boolean hungUp;
     private volatile Thread readWaiter;
     private volatile Thread writeWaiter;
-    private final java.util.concurrent.atomic.AtomicReference<Runnable> readCallback =
-            new java.util.concurrent.atomic.AtomicReference<>();
+    private volatile Runnable readCallback;
 
     /** @param deregister run once by {@link #close()}: forgets the socket at its source */
     public Readiness(Runnable deregister) {
@@ -96,20 +109,20 @@ public final class Readiness {
      * @return false if the socket may be readable now: {@code action} will not run, read instead
      */
     boolean onReadable(Runnable action) {
-        if (isReadable() || closed.get()) {
+        if (isReadable() || closed) {
             return false;
         }
-        readCallback.set(action);
-        if (isReadable() || closed.get()) {
+        readCallback = action;
+        if (isReadable() || closed) {
             // An edge may have come between the check and the set: take the callback back, unless
             // the poller already took it to run it.
-            return !readCallback.compareAndSet(action, null);
+            return !READ_CALLBACK.compareAndSet(this, action, null);
         }
         return true;
     }
 
     private void runReadCallback() {
-        Runnable action = readCallback.getAndSet(null);
+        Runnable action = (Runnable) READ_CALLBACK.getAndSet(this, (Runnable) null);
         if (action != null) {
             action.run();
         }
@@ -150,7 +163,7 @@ public final class Readiness {
     }
 
     private boolean await(boolean read, long deadlineNanos) {
-        while (!(read ? readable || inputEnded : writable) && !hungUp && !closed.get()
+        while (!(read ? readable || inputEnded : writable) && !hungUp && !closed
                 && !Thread.currentThread().isInterrupted()) {
             if (deadlineNanos == 0) {
                 LockSupport.park(this);
@@ -167,7 +180,7 @@ public final class Readiness {
 
     /** Wakes both directions for good and deregisters; idempotent. */
     void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (CLOSED.compareAndSet(this, false, true)) {
             readable = true;
             writable = true;
             Thread r = readWaiter;

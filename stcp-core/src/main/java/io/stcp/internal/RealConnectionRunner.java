@@ -8,12 +8,11 @@ import io.stcp.ConnectionRunner;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.event.Level;
 
 /**
@@ -40,9 +39,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private final ReadLoop loop;
     private final SenderFactory factory;
     private final Runnable onExited;
-    private final List<ConnectionHook> startHooks = new CopyOnWriteArrayList<>();
-    private final List<ConnectionHook> exitHooks = new CopyOnWriteArrayList<>();
-    private final AtomicBoolean started = new AtomicBoolean();
+    // Guarded by this until start(); the reader threads, started after, only read them.
+    private List<ConnectionHook> startHooks = List.of();
+    private List<ConnectionHook> exitHooks = List.of();
+    private boolean started;
     private final CountDownLatch exited = new CountDownLatch(1);
     private final String threadName;
     private volatile Sender sender;
@@ -93,30 +93,38 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     @Override
-    public ConnectionRunner addStartHook(ConnectionHook hook) {
-        checkNotStarted();
-        startHooks.add(Objects.requireNonNull(hook, "hook"));
+    public synchronized ConnectionRunner addStartHook(ConnectionHook hook) {
+        startHooks = withHook(startHooks, hook);
         return this;
     }
 
     @Override
-    public ConnectionRunner addExitHook(ConnectionHook hook) {
-        checkNotStarted();
-        exitHooks.add(Objects.requireNonNull(hook, "hook"));
+    public synchronized ConnectionRunner addExitHook(ConnectionHook hook) {
+        exitHooks = withHook(exitHooks, hook);
         return this;
     }
 
-    private void checkNotStarted() {
-        if (started.get()) {
+    /** {@code hooks} and {@code hook} after them (the lists are immutable: few, and only read once started). */
+    private List<ConnectionHook> withHook(List<ConnectionHook> hooks, ConnectionHook hook) {
+        Objects.requireNonNull(hook, "hook");
+        if (started) {
             throw new IllegalStateException("hooks must be added before start()");
         }
+        List<ConnectionHook> more = new ArrayList<>(hooks.size() + 1);
+        more.addAll(hooks);
+        more.add(hook);
+        return List.copyOf(more);
     }
 
     @Override
     public void start() {
-        if (started.compareAndSet(false, true)) {
-            Threads.start(threadName, this::run);
+        synchronized (this) {
+            if (started) {
+                return;
+            }
+            started = true;
         }
+        Threads.start(threadName, this::run);
     }
 
     @Override
@@ -207,8 +215,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
             Log.conn(Level.DEBUG, "conn.start", connection).log();
             JfrEvents.connectionStart(connection);
             if (!loop.exitRequested()) {
-                Sender loopSender = s;
-                sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
+                if (s.needsSendThread()) {
+                    Sender loopSender = s;
+                    sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
+                }
                 if (loop.run(s)) {
                     return; // suspended: a later thread goes on (resume)
                 }
