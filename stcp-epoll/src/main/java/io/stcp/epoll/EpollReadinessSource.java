@@ -4,6 +4,7 @@ import io.stcp.internal.Readiness;
 import io.stcp.internal.ReadinessSource;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The Linux epoll transport for stcp, found by {@link java.util.ServiceLoader}: with this module
@@ -11,12 +12,20 @@ import java.nio.channels.SocketChannel;
  * through one edge-triggered epoll registration per connection instead of the JDK's per-wait
  * one-shot re-arming, which saves two system calls per request/response exchange.
  *
+ * <p><b>Pollers.</b> Sockets are shared out over {@value #POLLERS_PROPERTY} poll loops (default: one
+ * per four cores, at least one), each with its own epoll instance and its own map, in turn as they
+ * are registered: nothing on the path of a ready event is shared between pollers, so a server on
+ * many cores is not bound to one poll loop. Each poll loop is a virtual thread, so the JDK's
+ * scheduler runs them on whichever cores are free.
+ *
  * <p>Needs Linux on x86-64 or AArch64, JDK 22+, and
  * {@code --enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED}
  * (on the module path: {@code =io.stcp.epoll}). Without any of these, stcp logs why once
  * ({@code server.transport.unavailable}) and uses the JDK transport.
  */
 public final class EpollReadinessSource implements ReadinessSource {
+    /** The system property that sets how many poll loops share the sockets (at least 1). */
+    public static final String POLLERS_PROPERTY = "io.stcp.epoll.pollers";
 
     /** Called by {@link java.util.ServiceLoader}; does nothing until first used. */
     public EpollReadinessSource() {}
@@ -33,34 +42,68 @@ public final class EpollReadinessSource implements ReadinessSource {
 
     @Override
     public Readiness register(SocketChannel channel) throws IOException {
-        if (Holder.POLLER == null) {
+        EpollPoller[] pollers = Holder.POLLERS;
+        if (pollers == null) {
             throw new IOException("epoll transport unavailable: " + Holder.UNAVAILABLE);
         }
-        return Holder.POLLER.register(channel);
+        return pollers[Math.floorMod(Holder.NEXT.getAndIncrement(), pollers.length)].register(channel);
+    }
+
+    /** Sockets registered and not yet closed, per poller; for tests. */
+    static int[] registeredCounts() {
+        EpollPoller[] pollers = Holder.POLLERS;
+        int[] counts = new int[pollers == null ? 0 : pollers.length];
+        for (int i = 0; i < counts.length; i++) {
+            counts[i] = pollers[i].registeredCount();
+        }
+        return counts;
     }
 
     /** Sockets registered and not yet closed; for tests. */
     static int registeredCount() {
-        return Holder.POLLER == null ? 0 : Holder.POLLER.registeredCount();
+        return java.util.Arrays.stream(registeredCounts()).sum();
     }
 
-    /** Checks once, and starts the poller once, when first asked. */
+    /** Checks once, and starts the pollers once, when first asked. */
     private static final class Holder {
-        static final EpollPoller POLLER;
+        static final EpollPoller[] POLLERS;
         static final String UNAVAILABLE;
+        static final AtomicInteger NEXT = new AtomicInteger();
 
         static {
-            EpollPoller poller = null;
+            EpollPoller[] pollers = null;
             String reason = check();
             if (reason == null) {
                 try {
-                    poller = new EpollPoller("stcp-epoll");
+                    int count = pollerCount();
+                    pollers = new EpollPoller[count];
+                    for (int i = 0; i < count; i++) {
+                        pollers[i] = new EpollPoller(count == 1 ? "stcp-epoll" : "stcp-epoll-" + i);
+                    }
                 } catch (IOException | RuntimeException | LinkageError e) {
+                    pollers = null; // those started idle for good: nothing registers with them
                     reason = "cannot start the epoll poller: " + e;
                 }
             }
-            POLLER = poller;
+            POLLERS = pollers;
             UNAVAILABLE = reason;
+        }
+
+        /** {@value #POLLERS_PROPERTY}, or one per four cores. */
+        private static int pollerCount() {
+            String s = System.getProperty(POLLERS_PROPERTY);
+            if (s == null) {
+                return Math.max(1, Runtime.getRuntime().availableProcessors() / 4);
+            }
+            try {
+                int n = Integer.parseInt(s.trim());
+                if (n >= 1 && n <= 1024) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            throw new IllegalArgumentException(POLLERS_PROPERTY + ": " + s + " (expected: 1 to 1024)");
         }
 
         private static String check() {
