@@ -14,15 +14,7 @@ import java.util.function.Supplier;
  * any thread.
  */
 final class Attributes {
-    private static final VarHandle MAP;
-
-    static {
-        try {
-            MAP = MethodHandles.lookup().findVarHandle(Attributes.class, "map", Map.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle MAP = Fields.handle(MethodHandles.lookup(), "map", Map.class);
 
     private volatile Map<AttributeKey<?>, Object> map; // see map()
 

@@ -51,18 +51,8 @@ final class ConnectionClose {
     private static final int CLOSED = 4;
 
     private final RealConnection connection;
-    private static final VarHandle STATE;
-    private static final VarHandle REASON;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            STATE = l.findVarHandle(ConnectionClose.class, "state", int.class);
-            REASON = l.findVarHandle(ConnectionClose.class, "reason", CloseReason.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
+    private static final VarHandle REASON = Fields.handle(MethodHandles.lookup(), "reason", CloseReason.class);
 
     private volatile int state = OPEN;
     private volatile CloseReason reason;

@@ -15,15 +15,7 @@ import java.util.Objects;
  * Safe from any thread; the PROXY layer writes before the connection is shared.
  */
 final class ConnectionEnds {
-    private static final VarHandle METAINFO;
-
-    static {
-        try {
-            METAINFO = MethodHandles.lookup().findVarHandle(ConnectionEnds.class, "metaInfo", MetaInfo.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle METAINFO = Fields.handle(MethodHandles.lookup(), "metaInfo", MetaInfo.class);
 
     private volatile SocketAddress remote;      // the client's once a PROXY header named it
     private volatile SocketAddress local;

@@ -20,15 +20,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * set from any thread and applies from the next write on.
  */
 final class ConnectionOutput {
-    private static final VarHandle BYTES_WRITTEN;
-
-    static {
-        try {
-            BYTES_WRITTEN = MethodHandles.lookup().findVarHandle(ConnectionOutput.class, "bytesWritten", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle BYTES_WRITTEN = Fields.handle(MethodHandles.lookup(), "bytesWritten", long.class);
 
     private final RealConnection connection;
     private final ReentrantLock lock = new ReentrantLock();

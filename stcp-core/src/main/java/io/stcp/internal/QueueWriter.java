@@ -35,22 +35,10 @@ public final class QueueWriter {
     /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
     private static final long MAX_BATCH_BYTES = 256 * 1024;
     private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
-    private static final VarHandle CLOSED;
-    private static final VarHandle WRITTEN;
-    private static final VarHandle DISCARDED;
-    private static final VarHandle UNREPORTED;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            CLOSED = l.findVarHandle(QueueWriter.class, "closed", boolean.class);
-            WRITTEN = l.findVarHandle(QueueWriter.class, "written", long.class);
-            DISCARDED = l.findVarHandle(QueueWriter.class, "discarded", long.class);
-            UNREPORTED = l.findVarHandle(QueueWriter.class, "unreported", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle CLOSED = Fields.handle(MethodHandles.lookup(), "closed", boolean.class);
+    private static final VarHandle WRITTEN = Fields.handle(MethodHandles.lookup(), "written", long.class);
+    private static final VarHandle DISCARDED = Fields.handle(MethodHandles.lookup(), "discarded", long.class);
+    private static final VarHandle UNREPORTED = Fields.handle(MethodHandles.lookup(), "unreported", int.class);
 
     private final Connection connection;
     private final SendQueue queue;

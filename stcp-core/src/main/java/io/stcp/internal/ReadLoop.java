@@ -31,15 +31,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ReadLoop {
     private static final int STALL_CALLS = 1000;
     private static final long STALL_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final VarHandle READER_CALLS;
-
-    static {
-        try {
-            READER_CALLS = MethodHandles.lookup().findVarHandle(ReadLoop.class, "readerCalls", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle READER_CALLS = Fields.handle(MethodHandles.lookup(), "readerCalls", long.class);
 
     private final RealConnection connection;
     private final ConnectionReader reader;

@@ -37,18 +37,8 @@ import java.util.concurrent.locks.LockSupport;
  * sure exactly one runs it (or the registrant takes it back and reads at once).
  */
 public final class Readiness {
-    private static final VarHandle CLOSED;
-    private static final VarHandle READ_CALLBACK;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            CLOSED = l.findVarHandle(Readiness.class, "closed", boolean.class);
-            READ_CALLBACK = l.findVarHandle(Readiness.class, "readCallback", Runnable.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final VarHandle CLOSED = Fields.handle(MethodHandles.lookup(), "closed", boolean.class);
+    private static final VarHandle READ_CALLBACK = Fields.handle(MethodHandles.lookup(), "readCallback", Runnable.class);
 
     private final Runnable deregister;
     private volatile boolean closed;
