@@ -59,8 +59,9 @@ abstract sealed class BoundedQueue permits SendQueue {
     private final LongSupplier patienceNanos;
 
     final ReentrantLock lock = new ReentrantLock();
-    final Condition written = lock.newCondition(); // the queue became empty with the token free, or closed
-    private final Condition notFull = lock.newCondition();
+    // Made by the first wait for them (most queues never wait): guarded by lock.
+    private Condition written; // the queue became empty with the token free, or closed
+    private Condition notFull; // room was made
     final ArrayDeque<Object> items = new ArrayDeque<>(1); // grows as needed: most queues hold a message or none
     private Map<Object, Keyed> keyed;   // lazily created
     long bytes;
@@ -202,6 +203,9 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     private void awaitRoom(long nanos) {
+        if (notFull == null) {
+            notFull = lock.newCondition();
+        }
         roomWaiters++;
         try {
             notFull.awaitNanos(nanos);
@@ -211,6 +215,21 @@ abstract sealed class BoundedQueue permits SendQueue {
             throw new QueueFullException("interrupted while waiting for room");
         } finally {
             roomWaiters--;
+        }
+    }
+
+    /** The condition {@link #signalWritten()} signals; with the lock held. */
+    final Condition written() {
+        if (written == null) {
+            written = lock.newCondition();
+        }
+        return written;
+    }
+
+    /** Wakes whoever waits for the queue to be written, if anyone; with the lock held. */
+    final void signalWritten() {
+        if (written != null) {
+            written.signalAll();
         }
     }
 
@@ -252,8 +271,10 @@ abstract sealed class BoundedQueue permits SendQueue {
             keyed.clear();
         }
         bytes = 0;
-        written.signalAll();
-        notFull.signalAll();
+        signalWritten();
+        if (notFull != null) {
+            notFull.signalAll();
+        }
         return n;
     }
 }

@@ -43,7 +43,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private List<ConnectionHook> startHooks = List.of();
     private List<ConnectionHook> exitHooks = List.of();
     private boolean started;
-    private final CountDownLatch exited = new CountDownLatch(1);
+    private volatile boolean exited;
+    private CountDownLatch exitWaiters; // made by the first awaitExit() before the exit; guarded by this
     private final String threadName;
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
@@ -187,12 +188,22 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     @Override
     public boolean isExited() {
-        return exited.getCount() == 0;
+        return exited;
     }
 
     @Override
     public boolean awaitExit(Duration timeout) throws InterruptedException {
-        return exited.await(Nanos.clamp(timeout), TimeUnit.NANOSECONDS);
+        CountDownLatch latch;
+        synchronized (this) {
+            if (exited) {
+                return true;
+            }
+            if (exitWaiters == null) {
+                exitWaiters = new CountDownLatch(1);
+            }
+            latch = exitWaiters;
+        }
+        return latch.await(Nanos.clamp(timeout), TimeUnit.NANOSECONDS);
     }
 
     // ---------------------------------------------------------------- reader thread
@@ -345,7 +356,12 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     private void finish() {
-        exited.countDown();
+        synchronized (this) {
+            exited = true;
+            if (exitWaiters != null) {
+                exitWaiters.countDown();
+            }
+        }
         try {
             onExited.run();
         } catch (Throwable t) {

@@ -224,7 +224,7 @@ public final class SendQueue extends BoundedQueue {
 
     private void releaseTokenLocked() {
         writing = false;
-        written.signalAll();
+        signalWritten();
     }
 
     /**
@@ -293,13 +293,13 @@ public final class SendQueue extends BoundedQueue {
         try {
             while (writing || !items.isEmpty()) {
                 if (deadlineNanos == 0) {
-                    written.await();
+                    written().await();
                 } else {
                     long left = deadlineNanos - System.nanoTime();
                     if (left <= 0) {
                         return false;
                     }
-                    written.awaitNanos(left);
+                    written().awaitNanos(left);
                 }
             }
             return true;
