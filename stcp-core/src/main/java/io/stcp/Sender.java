@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * Sends to one connection (Go: {@code IConnSender}). Readers, hooks and any other thread queue
  * messages here; the framework runs {@link #sendLoop()} on the connection's send thread to write
- * them.
+ * them (no such thread when {@link #needsSendThread()} says none is needed).
  *
  * <p>stcp ships {@link QueueSender}; implement this interface for your own policy. A custom
  * sender writes through {@link Connection#write}, which serializes writes, enforces the write

@@ -4,6 +4,7 @@ import io.stcp.internal.Readiness;
 import io.stcp.internal.ReadinessSource;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -61,7 +62,28 @@ public final class EpollReadinessSource implements ReadinessSource {
 
     /** Sockets registered and not yet closed; for tests. */
     static int registeredCount() {
-        return java.util.Arrays.stream(registeredCounts()).sum();
+        return Arrays.stream(registeredCounts()).sum();
+    }
+
+    /**
+     * How many pollers: {@code value} (of {@value #POLLERS_PROPERTY}), or one per four of
+     * {@code cores} when it is null.
+     *
+     * @throws IllegalArgumentException if {@code value} is not a number from 1 to 1024
+     */
+    static int pollerCount(String value, int cores) {
+        if (value == null) {
+            return Math.max(1, cores / 4);
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= 1 && n <= 1024) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(POLLERS_PROPERTY + ": " + value + " (expected: 1 to 1024)");
     }
 
     /** Checks once, and starts the pollers once, when first asked. */
@@ -75,7 +97,8 @@ public final class EpollReadinessSource implements ReadinessSource {
             String reason = check();
             if (reason == null) {
                 try {
-                    int count = pollerCount();
+                    int count = pollerCount(System.getProperty(POLLERS_PROPERTY),
+                            Runtime.getRuntime().availableProcessors());
                     pollers = new EpollPoller[count];
                     for (int i = 0; i < count; i++) {
                         pollers[i] = new EpollPoller(count == 1 ? "stcp-epoll" : "stcp-epoll-" + i);
@@ -87,23 +110,6 @@ public final class EpollReadinessSource implements ReadinessSource {
             }
             POLLERS = pollers;
             UNAVAILABLE = reason;
-        }
-
-        /** {@value #POLLERS_PROPERTY}, or one per four cores. */
-        private static int pollerCount() {
-            String s = System.getProperty(POLLERS_PROPERTY);
-            if (s == null) {
-                return Math.max(1, Runtime.getRuntime().availableProcessors() / 4);
-            }
-            try {
-                int n = Integer.parseInt(s.trim());
-                if (n >= 1 && n <= 1024) {
-                    return n;
-                }
-            } catch (NumberFormatException e) {
-                // reported below
-            }
-            throw new IllegalArgumentException(POLLERS_PROPERTY + ": " + s + " (expected: 1 to 1024)");
         }
 
         private static String check() {

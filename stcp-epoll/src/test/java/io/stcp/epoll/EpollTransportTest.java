@@ -1,6 +1,7 @@
 package io.stcp.epoll;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.Connection;
 import io.stcp.SenderFactory;
@@ -121,5 +122,17 @@ class EpollTransportTest {
                 return ok;
             }
         };
+    }
+
+    @Test
+    void thePollerCountIsOnePerFourCoresOrWhatThePropertySaysAndABadValueIsNamed() {
+        assertThat(EpollReadinessSource.pollerCount(null, 2)).isEqualTo(1);
+        assertThat(EpollReadinessSource.pollerCount(null, 16)).isEqualTo(4);
+        assertThat(EpollReadinessSource.pollerCount(" 3 ", 2)).isEqualTo(3);
+        for (String bad : new String[] {"0", "-1", "1025", "two", ""}) {
+            assertThatThrownBy(() -> EpollReadinessSource.pollerCount(bad, 2))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("io.stcp.epoll.pollers: " + bad + " (expected: 1 to 1024)");
+        }
     }
 }
