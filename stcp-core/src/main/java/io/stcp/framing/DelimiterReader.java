@@ -3,6 +3,7 @@ package io.stcp.framing;
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
 import io.stcp.Sender;
+import io.stcp.internal.DelimitedRead;
 import java.io.EOFException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -30,8 +31,6 @@ import java.util.Objects;
 public final class DelimiterReader implements ConnectionReader {
     /** Default {@code maxLength}: 8192 bytes. */
     public static final int DEFAULT_MAX_LENGTH = 8192;
-    /** The largest array a JVM allocates. */
-    private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
 
     private final byte[] delimiter;
     private final boolean lines;
@@ -56,26 +55,13 @@ public final class DelimiterReader implements ConnectionReader {
     public void read(Sender sender, Connection connection) throws Exception {
         // A partial delimiter may sit at the end of the buffer; with lines() so may a '\r'.
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
-        int limit = (int) Math.min(MAX_ARRAY, (long) maxLength + slack + 1);
-        byte[] buf = new byte[Math.min(limit, 256)];
-        byte last = delimiter[delimiter.length - 1];
-        int n = 0;
-        while (true) {
-            if (n == buf.length) {
-                buf = Arrays.copyOf(buf, (int) Math.min(limit, 2L * buf.length));
-            }
-            int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
-            if (read < 0) {
-                throw new EOFException("end of stream after " + n + " bytes of a frame, before its delimiter");
-            }
-            n += read;
-            if (buf[n - 1] == last && endsWithDelimiter(buf, n)) {
-                break;
-            }
-            if (n - slack > maxLength || n == limit) {
-                throw new FrameTooLongException("frame longer than maxLength " + maxLength + " bytes without a delimiter");
-            }
+        int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, (long) maxLength + slack + 1);
+        DelimitedRead.Bytes read = DelimitedRead.read(connection, delimiter, limit, maxLength, "frame");
+        if (read == null) {
+            throw new EOFException("end of stream after 0 bytes of a frame, before its delimiter");
         }
+        byte[] buf = read.bytes();
+        int n = read.length();
         int content = n - delimiter.length;
         if (lines && content > 0 && buf[content - 1] == '\r') {
             content--;
@@ -84,13 +70,6 @@ public final class DelimiterReader implements ConnectionReader {
             throw new FrameTooLongException("frame of " + content + " bytes exceeds maxLength " + maxLength);
         }
         handler.onFrame(sender, Arrays.copyOf(buf, stripDelimiter ? content : n));
-    }
-
-    private boolean endsWithDelimiter(byte[] buf, int n) {
-        if (n < delimiter.length) {
-            return false;
-        }
-        return Arrays.equals(buf, n - delimiter.length, n, delimiter, 0, delimiter.length);
     }
 
     /** Options for {@link DelimiterReader}; mutable, not thread-safe. */

@@ -215,7 +215,7 @@ public final class RealConnection implements Connection {
 
     @Override
     public byte[] readLine(int maxLength) throws IOException {
-        return LineRead.read(input, maxLength);
+        return LineRead.read(this, maxLength);
     }
 
     @Override

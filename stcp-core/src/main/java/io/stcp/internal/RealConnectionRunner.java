@@ -39,7 +39,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private final ReadLoop loop;
     private final SenderFactory factory;
     private final Runnable onExited;
-    // Guarded by this until start(); the reader threads, started after, only read them.
+    // Guarded by this until start(); the reader threads, started after, only read them. The monitor
+    // (here, and for exited/exitWaiters) is never held across a wait, so it pins no virtual thread.
     private List<ConnectionHook> startHooks = List.of();
     private List<ConnectionHook> exitHooks = List.of();
     private boolean started;

@@ -1,0 +1,66 @@
+package io.stcp.internal;
+
+import io.stcp.Connection;
+import io.stcp.framing.FrameTooLongException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.util.Arrays;
+
+/**
+ * Reads a value that ends with a delimiter — for {@link io.stcp.framing.DelimiterReader} and
+ * {@link Connection#readLine(int)}: through {@link Connection#readUntil}, which scans the
+ * connection's buffer, into an array that doubles as bytes arrive (so memory follows the bytes
+ * received, not the limit), and never more than {@code limit} bytes, so the rest of a value too
+ * long is left unread.
+ */
+public final class DelimitedRead {
+    /** The largest array a JVM allocates. */
+    public static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
+    private static final int FIRST = 256;
+
+    private DelimitedRead() {}
+
+    /** The bytes read, delimiter included: {@code bytes[0..length)}. */
+    public record Bytes(byte[] bytes, int length) {}
+
+    /**
+     * Reads until the bytes read end with {@code delimiter}.
+     *
+     * @param limit the most bytes to take, delimiter included
+     * @param maxLength the limit on the content the caller enforces, for the error message
+     * @param what names the value in errors ("line", "frame")
+     * @return the bytes, or null at end of stream before the first byte
+     * @throws FrameTooLongException if {@code limit} bytes came without the delimiter
+     * @throws EOFException at end of stream after some bytes
+     */
+    public static Bytes read(Connection connection, byte[] delimiter, int limit, int maxLength, String what)
+            throws IOException {
+        byte last = delimiter[delimiter.length - 1];
+        byte[] buf = new byte[Math.min(limit, FIRST)];
+        int n = 0;
+        while (true) {
+            if (n == buf.length) {
+                buf = Arrays.copyOf(buf, (int) Math.min(limit, 2L * buf.length));
+            }
+            int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
+            if (read < 0) {
+                if (n == 0) {
+                    return null;
+                }
+                throw new EOFException("end of stream after " + n + " bytes of a " + what + ", before its delimiter");
+            }
+            n += read;
+            if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
+                return new Bytes(buf, n);
+            }
+            if (n == limit) {
+                throw new FrameTooLongException(what + " longer than maxLength " + maxLength
+                        + " bytes without a delimiter");
+            }
+        }
+    }
+
+    private static boolean endsWith(byte[] buf, int n, byte[] delimiter) {
+        return n >= delimiter.length && Arrays.equals(buf, n - delimiter.length, n, delimiter, 0, delimiter.length);
+    }
+}
