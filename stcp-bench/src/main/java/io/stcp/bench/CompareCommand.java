@@ -93,6 +93,10 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--stcp-jvm-opts", defaultValue = "", description = "Extra JVM options for the stcp servers.")
     String stcpJvmOpts;
 
+    @Option(names = "--jvm-opts", defaultValue = "", description = "Extra JVM options for every server, Netty's"
+            + " too, e.g. -XX:+UseG1GC (a JVM pinned to one CPU picks the Serial collector by itself).")
+    String jvmOpts;
+
     @Option(names = "--stcp-variant", description = "An stcp server with extra echo arguments, NAME=ARGS, usable in"
             + " --servers, e.g. stcp-queued=--no-write-inline, or a jar: stcp-old=@path/to/stcp-examples.jar.")
     Map<String, String> variants = new LinkedHashMap<>();
@@ -281,10 +285,9 @@ final class CompareCommand implements Callable<Integer> {
     /** The server's command line; the Netty echo gets the cumulator a Netty user would choose for the load. */
     private List<String> serverCommand(String server, String addr, Load load, int metricsPort) {
         List<String> cmd = new ArrayList<>(List.of(Processes.java()));
+        addOptions(cmd, jvmOpts);
         if (server.startsWith("stcp")) {
-            if (!stcpJvmOpts.isBlank()) {
-                cmd.addAll(List.of(stcpJvmOpts.trim().split("\\s+")));
-            }
+            addOptions(cmd, stcpJvmOpts);
             cmd.addAll(List.of("-jar", jarOf(server).toString(), "echo", "--addr", addr));
             String extra = variant(server);
             if (!extra.isBlank() && !extra.startsWith("@")) {
@@ -296,6 +299,12 @@ final class CompareCommand implements Callable<Integer> {
                     "--cumulator", NettyEchoServer.cumulatorFor(load.size())));
         }
         return cmd;
+    }
+
+    private static void addOptions(List<String> cmd, String options) {
+        if (!options.isBlank()) {
+            cmd.addAll(List.of(options.trim().split("\\s+")));
+        }
     }
 
     /** Appends one run to runs.csv (header first if new). */

@@ -185,6 +185,11 @@ final class ConnectionInput {
         return lim - pos;
     }
 
+    /** Bytes the transport holds beyond those buffered (a system call on a socket). */
+    int socketAvailable() {
+        return transport.available();
+    }
+
     long bytesRead() {
         return bytesRead;
     }

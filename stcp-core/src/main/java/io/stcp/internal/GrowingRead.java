@@ -7,14 +7,15 @@ import java.util.Arrays;
 
 /**
  * A value longer than what is buffered, read into an array that grows as its bytes arrive, so
- * that memory follows the bytes a peer sends, not the length it announces. The array starts at
- * what has arrived (at least {@value ConnectionInput#MIN_GROWING} bytes) and grows fourfold as
- * more arrives — to the whole value once fourfold would leave less than a buffer to read — so a
- * frame costs few reads and copies and at most four times the bytes received. What the array
- * holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes — even the bytes that had
- * arrived when it was made — is reserved from the server's {@link InboundBudget} until the array
- * is returned; a value that needs more than the whole budget fails with
- * {@link FrameTooLongException}.
+ * that memory follows the bytes a peer sends, not the length it announces. The array is four
+ * times the bytes known to have arrived — those read, those buffered, and those the socket holds
+ * ({@link Transport#available()}, asked only when the others fall short) — and at least
+ * {@value ConnectionInput#MIN_GROWING} bytes; it is the whole value at once when that leaves less
+ * than a buffer to read. So a frame whose bytes are all in the socket is read
+ * into one array with no copy of a smaller one, and a frame that trickles in grows fourfold at a
+ * time. What the array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is
+ * reserved from the server's {@link InboundBudget} until the array is returned; a value that
+ * needs more than the whole budget fails with {@link FrameTooLongException}.
  */
 final class GrowingRead {
 
@@ -26,14 +27,14 @@ final class GrowingRead {
      * @param budget the server's inbound budget, or null
      */
     static byte[] read(ConnectionInput input, int n, InboundBudget budget) throws IOException {
-        byte[] b = new byte[Math.max(ConnectionInput.MIN_GROWING, input.buffered())]; // less than n
+        byte[] b = new byte[length(input, n, input.buffered())];
         long reserved = 0;
         try {
             reserved = reserve(input, budget, n, b.length, reserved); // what arrived may exceed a buffer
             int done = 0;
             while (done < n) {
                 if (done == b.length) {
-                    int grown = (int) (n - 4L * b.length <= ConnectionInput.BUFFER_SIZE ? n : 4L * b.length);
+                    int grown = length(input, n, (long) done + input.buffered());
                     reserved = reserve(input, budget, n, grown, reserved);
                     b = Arrays.copyOf(b, grown);
                 }
@@ -49,6 +50,20 @@ final class GrowingRead {
                 budget.release(reserved);
             }
         }
+    }
+
+    /**
+     * The next length of the array for a value of {@code n} bytes when {@code arrived} of them
+     * have been read or buffered: four times what is known to have arrived, asking the socket
+     * too (a system call) only when fourfold {@code arrived} falls short; the whole value once
+     * less than a buffer would be left to read.
+     */
+    private static int length(ConnectionInput input, int n, long arrived) {
+        long len = Math.max(ConnectionInput.MIN_GROWING, 4 * arrived);
+        if (n - len > ConnectionInput.BUFFER_SIZE) {
+            len = Math.max(len, 4 * (arrived + input.socketAvailable()));
+        }
+        return n - len <= ConnectionInput.BUFFER_SIZE ? n : (int) len;
     }
 
     /**

@@ -1,0 +1,70 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How {@code readBytes} sizes the array of a value longer than what is buffered: from the bytes
+ * that have arrived (buffered, or held by the socket), never from the length announced.
+ */
+class GrowingReadTest {
+    private static final int LENGTH = 1 << 20;
+
+    private final MemoryTransport memory = new MemoryTransport();
+    private final CountingTransport transport = new CountingTransport(memory);
+
+    @Test
+    void aValueWhoseBytesHaveAllArrivedIsReadIntoOneArrayWithoutGrowing() throws IOException {
+        ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
+        byte[] body = body(LENGTH);
+        memory.feed(ByteBuffer.allocate(4 + LENGTH).putInt(LENGTH).put(body).array());
+
+        int length = input.readInt(true);
+
+        assertThat(input.readBytes(length)).isEqualTo(body);
+        // A buffer's worth, then the rest straight into the array. Growing fourfold from what was
+        // buffered took four more reads (16 KiB, 64 KiB, 256 KiB, 1 MiB) and three copies.
+        assertThat(transport.reads).isEqualTo(2);
+    }
+
+    @Test
+    void theArrayFollowsTheBytesThatArrivedNotTheLengthAnnounced() throws Exception {
+        InboundBudget budget = new InboundBudget(64L << 20);
+        ConnectionInput input = new ConnectionInput(transport, true, budget, 0, 0, () -> {});
+        byte[] body = body(LENGTH);
+        int sent = 8 * 1024;
+        memory.feed(ByteBuffer.allocate(4 + sent).putInt(LENGTH).put(body, 0, sent).array());
+        int length = input.readInt(true);
+
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return input.readBytes(length);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead); // waiting for more bytes
+        // What an array holds beyond one buffer is reserved from the budget while it fills.
+        assertThat(budget.usedBytes()).isPositive().isLessThanOrEqualTo(4L * sent - ConnectionInput.BUFFER_SIZE);
+
+        memory.feed(Arrays.copyOfRange(body, sent, LENGTH));
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(body);
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    private static byte[] body(int length) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (i * 31 + 7);
+        }
+        return b;
+    }
+}
