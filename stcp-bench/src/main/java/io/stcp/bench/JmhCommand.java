@@ -8,8 +8,9 @@ import picocli.CommandLine.Parameters;
  * {@code jmh [JMH options] [benchmark regex]}: the JMH microbenchmarks with JMH's own command line,
  * handed over untouched by {@link BenchMain} (this class only describes it in the help).
  */
-@Command(name = "jmh", description = "Run the JMH microbenchmarks (SendQueueBenchmark, FramingBenchmark); "
-        + "arguments go to JMH unchanged, e.g. 'jmh FramingBenchmark' or 'jmh -f 1 -wi 2 -i 3'.")
+@Command(name = "jmh", description = "Run the JMH microbenchmarks (SendQueueBenchmark, FramingBenchmark,"
+        + " ReadBytesBenchmark, RegistryBenchmark); arguments go to JMH unchanged, e.g. 'jmh FramingBenchmark'"
+        + " or 'jmh -f 1 -wi 2 -i 3'.")
 final class JmhCommand implements Runnable {
 
     @Parameters(arity = "0..*", description = "JMH's arguments; 'jmh -h' lists them.")

@@ -17,11 +17,10 @@ import java.util.Objects;
  * can tell readiness ({@code pooled}), an empty buffer goes back to {@link ReadBuffers} before the
  * reader waits, so an idle connection holds none; and a read that fills a small buffer makes the
  * next ones use a large pooled buffer ({@value ReadBuffers#LARGE} bytes), until reads get small
- * again. A large buffer is never held while waiting for input with few bytes buffered.
+ * again. A large buffer is never held while waiting for input with few bytes buffered. Memory
+ * follows the bytes received: see {@link GrowingRead}.
  *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
- *
- * <p><b>Memory follows bytes received</b>: see {@link GrowingRead}.
  *
  * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
  * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()} is read by
@@ -52,7 +51,6 @@ final class ConnectionInput {
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
-
     private volatile boolean awaitingInput;
 
     /**

@@ -9,7 +9,7 @@ import java.util.Arrays;
  * A value longer than what is buffered, read into an array that grows as its bytes arrive, so
  * that memory follows the bytes a peer sends, not the length it announces. The array is four
  * times the bytes known to have arrived — those read, those buffered, and those the socket holds
- * ({@link Transport#available()}, asked only when the others fall short) — and at least
+ * ({@link Transport#available()}, asked only when the others fall far short) — and at least
  * {@value ConnectionInput#MIN_GROWING} bytes; it is the whole value at once when that leaves less
  * than a buffer to read. So a frame whose bytes are all in the socket is read
  * into one array with no copy of a smaller one, and a frame that trickles in grows fourfold at a
@@ -55,12 +55,13 @@ final class GrowingRead {
     /**
      * The next length of the array for a value of {@code n} bytes when {@code arrived} of them
      * have been read or buffered: four times what is known to have arrived, asking the socket
-     * too (a system call) only when fourfold {@code arrived} falls short; the whole value once
-     * less than a buffer would be left to read.
+     * too (a system call) only when fourfold {@code arrived} falls short by more than a large read
+     * buffer (less would save a copy smaller than the call); the whole value once less than a
+     * buffer would be left to read.
      */
     private static int length(ConnectionInput input, int n, long arrived) {
         long len = Math.max(ConnectionInput.MIN_GROWING, 4 * arrived);
-        if (n - len > ConnectionInput.BUFFER_SIZE) {
+        if (n - len > ReadBuffers.LARGE) {
             len = Math.max(len, 4 * (arrived + input.socketAvailable()));
         }
         return n - len <= ConnectionInput.BUFFER_SIZE ? n : (int) len;

@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Bounded: at most {@value #SLOTS} small and {@value #LARGE_SLOTS} large buffers are kept, any
  * more are left to the garbage collector. A take or give looks at up to {@value #PROBES} slots
  * from a random one: with four, a pool settled half full, and about one take in sixteen found
- * nothing and allocated a new buffer (at 16 KiB frames, buffers made on a miss were a fifth of
- * the bytes the server allocated; with sixteen, a twentieth).
+ * nothing and allocated a new buffer (at 16 KiB frames, buffers made on a miss were a quarter of
+ * the bytes the server allocated; with sixteen, 0.3 %).
  */
 final class ReadBuffers {
     static final int SIZE = 4096;

@@ -60,6 +60,26 @@ class GrowingReadTest {
         assertThat(budget.usedBytes()).isZero();
     }
 
+    @Test
+    void emptySmallAndBufferedValuesReadWhole() throws Exception {
+        ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
+        assertThat(input.readBytes(0)).isEmpty(); // nothing read yet: no buffer at all
+
+        byte[] body = body(300);
+        memory.feed(Arrays.copyOf(body, 150));
+        assertThat(input.readBytes(100)).isEqualTo(Arrays.copyOf(body, 100)); // buffered: a copy of the buffer
+        CompletableFuture<byte[]> small = CompletableFuture.supplyAsync(() -> {
+            try {
+                return input.readBytes(200); // 50 buffered, the rest to come
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead);
+        memory.feed(Arrays.copyOfRange(body, 150, 300));
+        assertThat(small.get(10, TimeUnit.SECONDS)).isEqualTo(Arrays.copyOfRange(body, 100, 300));
+    }
+
     private static byte[] body(int length) {
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) {
