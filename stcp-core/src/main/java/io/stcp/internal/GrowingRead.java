@@ -11,11 +11,11 @@ import java.util.Arrays;
  * times the bytes known to have arrived — those read, those buffered, and those the socket holds
  * ({@link Transport#available()}, asked only when the others fall far short) — and at least
  * {@value ConnectionInput#MIN_GROWING} bytes; it is the whole value at once when that leaves less
- * than a buffer to read. So a frame whose bytes are all in the socket is read
- * into one array with no copy of a smaller one, and a frame that trickles in grows fourfold at a
- * time. What the array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is
- * reserved from the server's {@link InboundBudget} until the array is returned; a value that
- * needs more than the whole budget fails with {@link FrameTooLongException}.
+ * than a buffer to read. So a frame whose bytes are all in the socket is read into one array
+ * with no copy of a smaller one, and a frame that trickles in grows fourfold at a time. What the
+ * array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is reserved from the
+ * server's {@link InboundBudget} until the array is returned; a value that needs more than the
+ * whole budget fails with {@link FrameTooLongException}.
  */
 final class GrowingRead {
 

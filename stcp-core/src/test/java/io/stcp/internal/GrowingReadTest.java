@@ -61,13 +61,13 @@ class GrowingReadTest {
     }
 
     @Test
-    void emptySmallAndBufferedValuesReadWhole() throws Exception {
+    void emptyBufferedAndSmallValuesAreReadWhole() throws Exception {
         ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
         assertThat(input.readBytes(0)).isEmpty(); // nothing read yet: no buffer at all
 
         byte[] body = body(300);
         memory.feed(Arrays.copyOf(body, 150));
-        assertThat(input.readBytes(100)).isEqualTo(Arrays.copyOf(body, 100)); // buffered: a copy of the buffer
+        assertThat(input.readBytes(100)).isEqualTo(Arrays.copyOf(body, 100)); // buffered
         CompletableFuture<byte[]> small = CompletableFuture.supplyAsync(() -> {
             try {
                 return input.readBytes(200); // 50 buffered, the rest to come
