@@ -59,6 +59,40 @@ class GracefulCloseTest {
     }
 
     @Test
+    void aSecondGracefulCloseWaitsForTheFirstToCloseNotForThePeersEnd() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            CountDownLatch drainGate = new CountDownLatch(1);
+            Thread first = Thread.ofVirtual().start(() -> p.server.closeGracefully(Duration.ofSeconds(30), t -> {
+                try {
+                    drainGate.await(); // the first close drains until the test lets it go on
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return 0;
+            }));
+            Awaitility.await().until(() -> first.getState() == Thread.State.WAITING);
+            java.util.concurrent.CompletableFuture<Boolean> second = new java.util.concurrent.CompletableFuture<>();
+            Thread waiting = Thread.ofVirtual().start(() -> {
+                p.server.closeGracefully(Duration.ofSeconds(30));
+                second.complete(p.server.isOpen()); // open when it returned: it did not wait for the close
+            });
+            Awaitility.await().until(() -> waiting.getState() == Thread.State.TIMED_WAITING);
+
+            // The peer's end of stream, read here, is the other event a close may wait for: it
+            // must not end the second close's wait for the first one.
+            p.client.shutdownOutput();
+            assertThatThrownBy(p.server::readUnsignedByte).isInstanceOf(EOFException.class);
+            Awaitility.await().pollDelay(Duration.ofMillis(100)).until(() -> second.isDone()
+                    || waiting.getState() == Thread.State.TIMED_WAITING);
+            assertThat(second).isNotDone();
+
+            drainGate.countDown();
+            assertThat(second.get(30, TimeUnit.SECONDS)).as("open when the second close returned").isFalse();
+            first.join();
+        }
+    }
+
+    @Test
     void aHalfClosedPeerStillGetsEveryReplyQueuedForIt() throws Exception {
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(1000)).start();
         try (TestClient client = TestClient.connect(server.address())) {

@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  *       no runner reads the connection, or when the reader is blocked waiting and nothing is
  *       unread (the peer is idle); on the reader thread, the wait also ends once the peer has sent
  *       nothing for {@link #QUIET_NANOS};</li>
- *   <li>CLOSED: the transport is closed; {@link #closed} is released.</li>
+ *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens.</li>
  * </ul>
  * {@link #close} goes to CLOSED from anywhere, at once. A second {@link #closeGracefully}, while
  * the first runs, waits for the close instead — on the reader thread it reads and drops the peer's
@@ -38,6 +38,12 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Reason.</b> Recorded once ({@link #recordEnd}), by whoever first knows why the connection
  * ends — the server shutting down, the sweeper timing out a write, a sender finding a slow
  * consumer, the runner classifying its reader's failure; every later cause is ignored.
+ *
+ * <p><b>Waiting.</b> Two events may be waited for by other threads: {@link #INPUT_ENDED} (the
+ * reader saw the peer's end of stream, or the connection closed) and {@link #RELEASED} (closed,
+ * transport and all). Most connections are never waited on, so there is no latch until the
+ * first waiter makes one; any event counts it down and drops it, and a waiter woken for the
+ * other event waits again on a new one. The monitor guarding this is never held across a wait.
  */
 final class ConnectionClose {
     static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
@@ -50,6 +56,9 @@ final class ConnectionClose {
     private static final int LINGERING = 3;
     private static final int CLOSED = 4;
 
+    private static final int INPUT_ENDED = 1;
+    private static final int RELEASED = 2;
+
     private final RealConnection connection;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
     private static final VarHandle REASON = Fields.handle(MethodHandles.lookup(), "reason", CloseReason.class);
@@ -57,8 +66,8 @@ final class ConnectionClose {
     private volatile int state = OPEN;
     private volatile CloseReason reason;
     private volatile Throwable cause;
-    private final CountDownLatch inputEnded = new CountDownLatch(1); // end of stream seen, or closed
-    private final CountDownLatch closed = new CountDownLatch(1);
+    private int happened;            // INPUT_ENDED | RELEASED; guarded by this
+    private CountDownLatch waiters;  // made by the first waiter, dropped by the next event; guarded by this
 
     ConnectionClose(RealConnection connection) {
         this.connection = connection;
@@ -78,7 +87,7 @@ final class ConnectionClose {
 
     /** The reader has read the peer's end of stream. */
     void inputEnded() {
-        inputEnded.countDown();
+        happen(INPUT_ENDED);
     }
 
     /**
@@ -99,8 +108,7 @@ final class ConnectionClose {
         recordEnd(Objects.requireNonNull(r, "reason"), why);
         if ((int) STATE.getAndSet(this, CLOSED) != CLOSED) {
             connection.transport().close();
-            inputEnded.countDown();
-            closed.countDown();
+            happen(INPUT_ENDED | RELEASED);
         }
     }
 
@@ -143,7 +151,7 @@ final class ConnectionClose {
         if (input.isAwaitingInput() && connection.transport().available() == 0) {
             return; // the peer is idle: nothing unread, no reset
         }
-        await(inputEnded, deadline);
+        await(INPUT_ENDED, deadline);
     }
 
     /** Another caller drains: on the reader thread, read the peer's input to its end; then wait for the close. */
@@ -151,21 +159,42 @@ final class ConnectionClose {
         if (connection.isReaderThread() && !isClosed()) {
             connection.input().discardUntilEnd(deadline, 0);
         }
-        if (!await(closed, deadline)) {
+        if (!await(RELEASED, deadline)) {
             close(CloseReason.CLOSED, null);
         }
     }
 
-    private static boolean await(CountDownLatch latch, long deadline) {
-        try {
-            if (deadline == 0) {
-                latch.await();
-                return true;
+    private synchronized void happen(int events) {
+        happened |= events;
+        if (waiters != null) {
+            waiters.countDown();
+            waiters = null;
+        }
+    }
+
+    /** Waits until {@code event} has happened: true, or false at the deadline or an interrupt. */
+    private boolean await(int event, long deadline) {
+        while (true) {
+            CountDownLatch latch;
+            synchronized (this) {
+                if ((happened & event) != 0) {
+                    return true;
+                }
+                if (waiters == null) {
+                    waiters = new CountDownLatch(1);
+                }
+                latch = waiters;
             }
-            return latch.await(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+            try {
+                if (deadline == 0) {
+                    latch.await();
+                } else if (!latch.await(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    return false;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
         }
     }
 }
