@@ -285,9 +285,9 @@ final class CompareCommand implements Callable<Integer> {
     /** The server's command line; the Netty echo gets the cumulator a Netty user would choose for the load. */
     private List<String> serverCommand(String server, String addr, Load load, int metricsPort) {
         List<String> cmd = new ArrayList<>(List.of(Processes.java()));
-        addOptions(cmd, jvmOpts);
+        Processes.addOptions(cmd, jvmOpts);
         if (server.startsWith("stcp")) {
-            addOptions(cmd, stcpJvmOpts);
+            Processes.addOptions(cmd, stcpJvmOpts);
             cmd.addAll(List.of("-jar", jarOf(server).toString(), "echo", "--addr", addr));
             String extra = variant(server);
             if (!extra.isBlank() && !extra.startsWith("@")) {
@@ -299,12 +299,6 @@ final class CompareCommand implements Callable<Integer> {
                     "--cumulator", NettyEchoServer.cumulatorFor(load.size())));
         }
         return cmd;
-    }
-
-    private static void addOptions(List<String> cmd, String options) {
-        if (!options.isBlank()) {
-            cmd.addAll(List.of(options.trim().split("\\s+")));
-        }
     }
 
     /** Appends one run to runs.csv (header first if new). */

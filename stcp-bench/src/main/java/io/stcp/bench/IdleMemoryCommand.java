@@ -60,9 +60,7 @@ final class IdleMemoryCommand implements Callable<Integer> {
         String addr = "127.0.0.1:" + port;
         List<String> cmd = new ArrayList<>(List.of(Processes.java(), "-Xms256m", "-Xmx4g"));
         if (server.equals("stcp") || server.equals("stcp-jdk")) {
-            if (!stcpJvmOpts.isBlank()) {
-                cmd.addAll(List.of(stcpJvmOpts.trim().split("\\s+")));
-            }
+            Processes.addOptions(cmd, stcpJvmOpts);
             cmd.addAll(List.of("-jar", stcpJar.toString(), "echo", "--addr", addr, "--max-conn", "0",
                     "--transport", server.equals("stcp") ? "auto" : "jdk"));
         } else if (server.startsWith("netty-")) {

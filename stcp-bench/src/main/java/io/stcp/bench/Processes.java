@@ -19,6 +19,13 @@ final class Processes {
         return ProcessHandle.current().info().command().orElse("java");
     }
 
+    /** Adds {@code options}, JVM options separated by white space, to {@code command}; none if blank. */
+    static void addOptions(List<String> command, String options) {
+        if (!options.isBlank()) {
+            command.addAll(List.of(options.trim().split("\\s+")));
+        }
+    }
+
     static boolean canPin() {
         return Runtime.getRuntime().availableProcessors() >= 2 && Files.isExecutable(Path.of("/usr/bin/taskset"));
     }

@@ -43,7 +43,9 @@ import java.util.concurrent.TimeUnit;
  * reader saw the peer's end of stream, or the connection closed) and {@link #RELEASED} (closed,
  * transport and all). Most connections are never waited on, so there is no latch until the
  * first waiter makes one; any event counts it down and drops it, and a waiter woken for the
- * other event waits again on a new one. The monitor guarding this is never held across a wait.
+ * other event waits again on a new one. No lock: an event sets its bit and then takes the latch,
+ * a waiter publishes the latch and then looks at the bits (both volatile), so either the event
+ * finds the latch or the waiter finds the bit.
  */
 final class ConnectionClose {
     static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
@@ -62,12 +64,14 @@ final class ConnectionClose {
     private final RealConnection connection;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
     private static final VarHandle REASON = Fields.handle(MethodHandles.lookup(), "reason", CloseReason.class);
+    private static final VarHandle HAPPENED = Fields.handle(MethodHandles.lookup(), "happened", int.class);
+    private static final VarHandle WAITERS = Fields.handle(MethodHandles.lookup(), "waiters", CountDownLatch.class);
 
     private volatile int state = OPEN;
     private volatile CloseReason reason;
     private volatile Throwable cause;
-    private int happened;            // INPUT_ENDED | RELEASED; guarded by this
-    private CountDownLatch waiters;  // made by the first waiter, dropped by the next event; guarded by this
+    private volatile int happened;            // INPUT_ENDED | RELEASED
+    private volatile CountDownLatch waiters;  // made by the first waiter, taken by the next event
 
     ConnectionClose(RealConnection connection) {
         this.connection = connection;
@@ -164,26 +168,27 @@ final class ConnectionClose {
         }
     }
 
-    private synchronized void happen(int events) {
-        happened |= events;
-        if (waiters != null) {
-            waiters.countDown();
-            waiters = null;
+    private void happen(int events) {
+        HAPPENED.getAndBitwiseOr(this, events);
+        CountDownLatch latch = (CountDownLatch) WAITERS.getAndSet(this, (CountDownLatch) null);
+        if (latch != null) {
+            latch.countDown();
         }
     }
 
     /** Waits until {@code event} has happened: true, or false at the deadline or an interrupt. */
     private boolean await(int event, long deadline) {
-        while (true) {
-            CountDownLatch latch;
-            synchronized (this) {
-                if ((happened & event) != 0) {
-                    return true;
+        while ((happened & event) == 0) {
+            CountDownLatch latch = waiters;
+            if (latch == null) {
+                CountDownLatch made = new CountDownLatch(1);
+                latch = WAITERS.compareAndSet(this, null, made) ? made : waiters;
+                if (latch == null) {
+                    continue; // an event took another waiter's latch meanwhile: look again
                 }
-                if (waiters == null) {
-                    waiters = new CountDownLatch(1);
-                }
-                latch = waiters;
+            }
+            if ((happened & event) != 0) {
+                break; // it happened before the latch was there to be counted down
             }
             try {
                 if (deadline == 0) {
@@ -196,5 +201,6 @@ final class ConnectionClose {
                 return false;
             }
         }
+        return true;
     }
 }
