@@ -40,7 +40,8 @@ public final class Readiness {
     private static final VarHandle CLOSED = Fields.handle(MethodHandles.lookup(), "closed", boolean.class);
     private static final VarHandle READ_CALLBACK = Fields.handle(MethodHandles.lookup(), "readCallback", Runnable.class);
 
-    private final Runnable deregister;
+    private final Owner owner;
+    private final long token;
     private volatile boolean closed;
     private volatile boolean readable = true;
     private volatile boolean writable = true;
@@ -50,9 +51,24 @@ public final class Readiness {
     private volatile Thread writeWaiter;
     private volatile Runnable readCallback;
 
-    /** @param deregister run once by {@link #close()}: forgets the socket at its source */
-    public Readiness(Runnable deregister) {
-        this.deregister = deregister;
+    /** Where a socket's Readiness is registered: told once, by {@link #close()}, to forget the socket. */
+    @FunctionalInterface
+    public interface Owner {
+        void deregister(Readiness readiness);
+    }
+
+    /**
+     * @param owner told once by {@link #close()}
+     * @param token the owner's name for this registration, e.g. what its poller's events carry
+     */
+    public Readiness(Owner owner, long token) {
+        this.owner = owner;
+        this.token = token;
+    }
+
+    /** The owner's name for this registration. */
+    public long token() {
+        return token;
     }
 
     /**
@@ -182,7 +198,7 @@ public final class Readiness {
                 LockSupport.unpark(w);
             }
             runReadCallback();
-            deregister.run();
+            owner.deregister(this);
         }
     }
 }

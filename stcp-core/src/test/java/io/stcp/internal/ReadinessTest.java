@@ -14,7 +14,7 @@ class ReadinessTest {
 
     @Test
     void aClearedFlagWaitsForTheNextEdgeAndTimesOutWithoutOne() {
-        Readiness r = new Readiness(() -> {});
+        Readiness r = new Readiness(owner -> {}, 0);
         r.clearReadable();
         assertThat(r.isReadable()).isFalse();
         assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
@@ -27,7 +27,7 @@ class ReadinessTest {
 
     @Test
     void aHangUpIsStickyBecauseNoFurtherEdgeWillCome() {
-        Readiness r = new Readiness(() -> {});
+        Readiness r = new Readiness(owner -> {}, 0);
         r.signal(true, false, false, true);
         r.clearReadable();
         r.clearWritable();
@@ -40,7 +40,7 @@ class ReadinessTest {
     void thePeerEndingItsOutputKeepsReadingReadyButNotWriting() {
         // A half-closed peer (EPOLLRDHUP) may never read: a write to it must wait for room, and
         // give up at its deadline, instead of finding the socket "writable" for good.
-        Readiness r = new Readiness(() -> {});
+        Readiness r = new Readiness(owner -> {}, 0);
         r.signal(true, false, true, false);
         r.clearReadable();
         r.clearWritable();
@@ -51,7 +51,7 @@ class ReadinessTest {
 
     @Test
     void aWaitEndsAtItsDeadline() {
-        Readiness r = new Readiness(() -> {});
+        Readiness r = new Readiness(owner -> {}, 0);
         r.clearWritable();
         long start = System.nanoTime();
         assertThat(r.awaitWritable(start + TimeUnit.MILLISECONDS.toNanos(50))).isFalse();
@@ -60,7 +60,7 @@ class ReadinessTest {
 
     @RepeatedTest(20)
     void anEdgeRacingTheWaiterIsNeverLost() throws Exception {
-        Readiness r = new Readiness(() -> {});
+        Readiness r = new Readiness(owner -> {}, 0);
         r.clearReadable();
         CountDownLatch go = new CountDownLatch(1);
         Thread poller = Thread.ofVirtual().start(() -> {
@@ -79,7 +79,7 @@ class ReadinessTest {
     @Test
     void closeWakesBothWaitersAndDeregistersOnce() throws Exception {
         AtomicInteger deregistered = new AtomicInteger();
-        Readiness r = new Readiness(deregistered::incrementAndGet);
+        Readiness r = new Readiness(owner -> deregistered.incrementAndGet(), 0);
         r.clearReadable();
         r.clearWritable();
         AtomicBoolean readWoke = new AtomicBoolean();

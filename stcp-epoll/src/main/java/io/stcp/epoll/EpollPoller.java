@@ -15,17 +15,15 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.SocketChannel;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One epoll instance watching sockets edge-triggered, each registered once for its lifetime with
- * an id that maps to its {@link Readiness}. A socket leaves the instance when it is closed (the
- * kernel drops the registration with the file); its id leaves the map when its Readiness closes,
- * so a late event for it finds nothing and is ignored.
+ * a token that finds its {@link Readiness} ({@link Registrations}). A socket leaves the instance
+ * when it is closed (the kernel drops the registration with the file); its token leaves the table
+ * when its Readiness closes, so a late event for it finds nothing and is ignored.
  *
  * <p><b>Threads.</b> The poll loop is a virtual thread: it asks for the ready events without
  * blocking, signals each socket's Readiness, yields so the woken readers and writers run, and
@@ -44,8 +42,7 @@ final class EpollPoller {
 
     private final int epfd;
     private final int wakeFd;
-    private final ConcurrentHashMap<Long, Readiness> registered = new ConcurrentHashMap<>();
-    private final AtomicLong ids = new AtomicLong();
+    private final Registrations registered = new Registrations();
     private final Thread pollLoop;
 
     EpollPoller(String name) throws IOException {
@@ -58,13 +55,12 @@ final class EpollPoller {
 
     /** Watches {@code channel} (connected, non-blocking) until it is closed. */
     Readiness register(SocketChannel channel) throws IOException {
-        long id = ids.incrementAndGet();
-        Readiness readiness = new Readiness(() -> registered.remove(id));
-        registered.put(id, readiness);
+        int fd = Fds.of(channel);
+        Readiness readiness = registered.add(fd);
         try {
-            Epoll.ctl(epfd, CTL_ADD, Fds.of(channel), SOCKET_EVENTS, id);
+            Epoll.ctl(epfd, CTL_ADD, fd, SOCKET_EVENTS, readiness.token());
         } catch (IOException | RuntimeException e) {
-            registered.remove(id);
+            registered.deregister(readiness);
             throw e;
         }
         return readiness;
@@ -99,7 +95,7 @@ final class EpollPoller {
         int n = Epoll.poll(epfd, events, MAX_EVENTS);
         if (n > 0) {
             for (int i = 0; i < n; i++) {
-                Readiness r = registered.get(Epoll.data(events, i));
+                Readiness r = registered.find(Epoll.data(events, i));
                 if (r != null) {
                     int ev = Epoll.events(events, i);
                     r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,

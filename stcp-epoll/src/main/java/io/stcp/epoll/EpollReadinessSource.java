@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * one-shot re-arming, which saves two system calls per request/response exchange.
  *
  * <p><b>Pollers.</b> Sockets are shared out over {@value #POLLERS_PROPERTY} poll loops (default: one
- * per four cores, at least one), each with its own epoll instance and its own map, in turn as they
+ * per four cores, at least one), each with its own epoll instance and its own table of sockets, in turn as they
  * are registered: nothing on the path of a ready event is shared between pollers, so a server on
  * many cores is not bound to one poll loop. Each poll loop is a virtual thread, so the JDK's
  * scheduler runs them on whichever cores are free.

@@ -1,0 +1,95 @@
+package io.stcp.epoll;
+
+import io.stcp.internal.Readiness;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One poller's registered sockets, in a table indexed by file descriptor: a slot per descriptor
+ * instead of a map entry and a boxed key per socket (about 60 bytes less per connection).
+ *
+ * <p>An event carries its registration's token: the descriptor in the low 32 bits and a sequence
+ * number above them. A descriptor is reused by the kernel once closed, and an event for the old
+ * socket may still be in the poller's hands when a new socket takes the slot; {@link #find}
+ * answers only the Readiness whose token the event names, so such an event is ignored (an end or a
+ * hang-up is sticky in a Readiness, and would make the new socket look ended for good).
+ *
+ * <p><b>Threads.</b> Registering and forgetting hold a lock (they happen once per connection and
+ * beside system calls); finding is lock-free, on the poll loop. The table only grows: a new array
+ * holds the old one's slots before it is published, and slots change only under the lock, so no
+ * write is lost to a copy.
+ */
+final class Registrations implements Readiness.Owner {
+    private static final int FIRST_LENGTH = 1024;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile AtomicReferenceArray<Readiness> slots = new AtomicReferenceArray<>(FIRST_LENGTH);
+    private final AtomicInteger count = new AtomicInteger();
+    private int sequence; // guarded by lock
+
+    /**
+     * A new Readiness for the socket {@code fd}, in the slot for {@code fd}; a socket that had
+     * the descriptor before and has not deregistered yet is dropped from the table.
+     */
+    Readiness add(int fd) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("fd: " + fd);
+        }
+        lock.lock();
+        try {
+            AtomicReferenceArray<Readiness> table = slots;
+            if (fd >= table.length()) {
+                table = grown(table, fd);
+            }
+            Readiness readiness = new Readiness(this, (long) ++sequence << 32 | fd);
+            if (table.getAndSet(fd, readiness) == null) {
+                count.incrementAndGet();
+            }
+            return readiness;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The Readiness an event with {@code token} is for, or null if it has left. */
+    Readiness find(long token) {
+        int fd = (int) token;
+        AtomicReferenceArray<Readiness> table = slots;
+        if (fd < 0 || fd >= table.length()) {
+            return null;
+        }
+        Readiness r = table.getAcquire(fd);
+        return r != null && r.token() == token ? r : null;
+    }
+
+    /** Empties the slot of {@code readiness}, unless a newer socket with its descriptor holds it. */
+    @Override
+    public void deregister(Readiness readiness) {
+        int fd = (int) readiness.token();
+        lock.lock();
+        try {
+            AtomicReferenceArray<Readiness> table = slots;
+            if (fd < table.length() && table.compareAndSet(fd, readiness, null)) {
+                count.decrementAndGet();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sockets registered and not yet deregistered. */
+    int size() {
+        return count.get();
+    }
+
+    /** A copy of {@code table} long enough for {@code fd} (at least twice as long), published; lock held. */
+    private AtomicReferenceArray<Readiness> grown(AtomicReferenceArray<Readiness> table, int fd) {
+        AtomicReferenceArray<Readiness> bigger = new AtomicReferenceArray<>(Math.max(fd + 1, 2 * table.length()));
+        for (int i = 0; i < table.length(); i++) {
+            bigger.setPlain(i, table.getPlain(i));
+        }
+        slots = bigger; // volatile: the slots copied above are visible with it
+        return bigger;
+    }
+}
