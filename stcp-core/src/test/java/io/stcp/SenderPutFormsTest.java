@@ -1,6 +1,7 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.SocketPair;
 import java.io.DataInputStream;
@@ -77,6 +78,13 @@ class SenderPutFormsTest {
             assertThat(a.server.attribute(session)).isNull();
             StringBuilder first = a.server.attributeIfAbsent(session, StringBuilder::new);
             assertThat(a.server.attributeIfAbsent(session, StringBuilder::new)).isSameAs(first);
+            assertThat(b.server.attribute(session)).isNull();
+            b.server.attribute(count, null); // removing from a connection that never stored anything
+            assertThat(b.server.attribute(count)).isNull();
+            assertThatThrownBy(() -> b.server.attribute(null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> b.server.attribute(null, null)).isInstanceOf(NullPointerException.class);
+            b.server.attribute(count, 7);
+            assertThat(b.server.attribute(count)).isEqualTo(7);
             assertThat(b.server.attribute(session)).isNull();
             a.server.attribute(count, 3);
             assertThat(a.server.attribute(count)).isEqualTo(3);

@@ -1,57 +1,37 @@
 package io.stcp.internal;
 
 import io.stcp.AttributeKey;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
- * A connection's typed attributes ({@link io.stcp.Connection#attribute(AttributeKey)}). The map
- * is made on first store: a connection that stores nothing pays for this object only. Safe from
- * any thread.
+ * A connection's typed attributes ({@link io.stcp.Connection#attribute(AttributeKey)}). Made by
+ * the connection on the first store ({@link RealConnection}), so a connection that stores nothing
+ * pays nothing. Safe from any thread.
  */
 final class Attributes {
-    private static final VarHandle MAP = Fields.handle(MethodHandles.lookup(), "map", Map.class);
-
-    private volatile Map<AttributeKey<?>, Object> map; // see map()
+    private final Map<AttributeKey<?>, Object> map = new ConcurrentHashMap<>(4);
 
     @SuppressWarnings("unchecked")
     <T> T get(AttributeKey<T> key) {
-        Objects.requireNonNull(key, "key");
-        Map<AttributeKey<?>, Object> m = map;
-        return m == null ? null : (T) m.get(key);
+        return (T) map.get(Objects.requireNonNull(key, "key"));
     }
 
     /** Stores {@code value}, or removes the attribute if it is null. */
     <T> void set(AttributeKey<T> key, T value) {
         Objects.requireNonNull(key, "key");
         if (value == null) {
-            Map<AttributeKey<?>, Object> m = map;
-            if (m != null) {
-                m.remove(key);
-            }
+            map.remove(key);
         } else {
-            map().put(key, value);
+            map.put(key, value);
         }
     }
 
     @SuppressWarnings("unchecked")
     <T> T ifAbsent(AttributeKey<T> key, Supplier<? extends T> initial) {
         Objects.requireNonNull(key, "key");
-        return (T) map().computeIfAbsent(key, k -> Objects.requireNonNull(initial.get(), "initial value"));
-    }
-
-    private Map<AttributeKey<?>, Object> map() {
-        Map<AttributeKey<?>, Object> m = map;
-        if (m == null) {
-            m = new ConcurrentHashMap<>(4);
-            if (!MAP.compareAndSet(this, null, m)) {
-                m = map;
-            }
-        }
-        return m;
+        return (T) map.computeIfAbsent(key, k -> Objects.requireNonNull(initial.get(), "initial value"));
     }
 }

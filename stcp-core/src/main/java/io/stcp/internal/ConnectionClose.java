@@ -47,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  * a waiter publishes the latch and then looks at the bits (both volatile), so either the event
  * finds the latch or the waiter finds the bit.
  */
-final class ConnectionClose {
+final class ConnectionClose implements ConnectionInput.EndOfStream {
     static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
     /** While lingering on the reader thread: a peer that sends nothing for this long is taken to be idle. */
     static final long QUIET_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
@@ -90,7 +90,8 @@ final class ConnectionClose {
     }
 
     /** The reader has read the peer's end of stream. */
-    void inputEnded() {
+    @Override
+    public void inputEnded() {
         happen(INPUT_ENDED);
     }
 

@@ -40,7 +40,7 @@ final class ConnectionInput {
     private Transport transport; // replaced by the layers, on the reader thread, before the first read
     private final boolean pooled;
     private final InboundBudget budget; // null: no budget
-    private final Runnable onEndOfStream;
+    private final EndOfStream onEndOfStream;
 
     // Reader thread only.
     private byte[] buf;
@@ -58,15 +58,21 @@ final class ConnectionInput {
      * @param budget the server's inbound budget, or null
      * @param firstFrameTimeoutNanos 0 = none
      * @param frameTimeoutNanos 0 = none
-     * @param onEndOfStream runs when the peer's end of stream is read
+     * @param onEndOfStream told when the peer's end of stream is read
      */
     ConnectionInput(Transport transport, boolean pooled, InboundBudget budget, long firstFrameTimeoutNanos,
-                    long frameTimeoutNanos, Runnable onEndOfStream) {
+                    long frameTimeoutNanos, EndOfStream onEndOfStream) {
         this.transport = transport;
         this.pooled = pooled;
         this.budget = budget;
         this.onEndOfStream = onEndOfStream;
         this.deadlines = new ReadDeadlines(firstFrameTimeoutNanos, frameTimeoutNanos);
+    }
+
+    /** Told when the peer's end of stream is read (the connection's close state is one). */
+    @FunctionalInterface
+    interface EndOfStream {
+        void inputEnded();
     }
 
     // ---------------------------------------------------------------- reads
@@ -243,7 +249,7 @@ final class ConnectionInput {
 
     private void endOfStream() {
         endOfStream = true;
-        onEndOfStream.run();
+        onEndOfStream.inputEnded();
     }
 
     // ---------------------------------------------------------------- calls and deadlines

@@ -145,7 +145,7 @@ final class DialLoop {
             return e;
         }
         Link link = new Link();
-        RealConnectionRunner r = new RealConnectionRunner(connection, link, senderFactory, () -> {});
+        RealConnectionRunner r = new RealConnectionRunner(connection, link, senderFactory, runner -> {});
         r.addStartHook(link::started);
         ConnectionHook onConnect = connectHook;
         if (onConnect != null) {

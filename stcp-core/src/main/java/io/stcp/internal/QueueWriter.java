@@ -42,7 +42,6 @@ public final class QueueWriter {
 
     private final Connection connection;
     private final SendQueue queue;
-    private final Runnable sendThread = this::drainLoop;
     // Plain fields through VarHandles rather than atomic objects: a connection's memory counts.
     private volatile boolean closed;
     private volatile long written;
@@ -63,7 +62,7 @@ public final class QueueWriter {
      */
     public void start() {
         try {
-            Threads.start("stcp-conn-" + connection.id() + "-send", sendThread);
+            Threads.start("stcp-conn-" + connection.id() + "-send", this::drainLoop);
         } catch (Throwable t) {
             // No thread (out of memory, say): nothing can be written, so the connection ends.
             discard(queue.abandon());

@@ -7,7 +7,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The read loop of a {@link RealConnectionRunner}: calls the connection's reader until the
@@ -20,12 +19,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * thread: the runner's first thread, or one that a suspension's resumption started;
  * {@link #requestExit()}, {@link #interruptReader()} and {@link #readerCalls()} from any thread.
  *
- * <p><b>Interrupts.</b> An exit may race with the reader thread leaving the loop. {@link #lock}
- * guards {@link #readerThread} and {@link #readerInLoop}: states <i>in the loop</i> (from
+ * <p><b>Interrupts.</b> An exit may race with the reader thread leaving the loop. This object's
+ * monitor guards {@link #readerThread} and {@link #readerInLoop} (held for a few field writes and
+ * never across a wait, so it pins no virtual thread; and it costs an idle connection nothing, where
+ * a lock object would cost 48 bytes): states <i>in the loop</i> (from
  * {@link #enter()}) → <i>out</i> (at {@link #leave()}, or while suspended). An exit interrupts the
  * reader thread only while it is in the loop, running user code for this connection (the sender
  * factory, the start hooks, the reader), and the reader thread clears its interrupt status under
- * the same lock when it goes out, so an exit never leaks an interrupt into the flush, the exit
+ * the same monitor when it goes out, so an exit never leaks an interrupt into the flush, the exit
  * hooks or a thread that has stopped being the reader.
  */
 final class ReadLoop {
@@ -35,8 +36,7 @@ final class ReadLoop {
 
     private final RealConnection connection;
     private final ConnectionReader reader;
-    private final String threadName;
-    private final Runnable resume;            // goes on with the loop, on the thread a resumption starts
+    private final RealConnectionRunner runner; // goes on with the loop ({@code resume}) on the thread a resumption starts
     private final boolean suspendable;        // the transport can call back: idle, the loop holds no thread
     private volatile boolean exitRequested;
     private long readerCalls;                 // reader thread; read racily for stats (opaque)
@@ -47,19 +47,14 @@ final class ReadLoop {
     private int idleCalls;
     private long idleSince;
 
-    private final ReentrantLock lock = new ReentrantLock();
-    private Thread readerThread;   // guarded by lock
-    private boolean readerInLoop;  // guarded by lock
+    private Thread readerThread;   // guarded by this
+    private boolean readerInLoop;  // guarded by this
 
-    /**
-     * @param threadName the name of the reader threads
-     * @param resume what a resumption runs on its new thread: the runner's way back into {@link #run}
-     */
-    ReadLoop(RealConnection connection, ConnectionReader reader, String threadName, Runnable resume) {
+    /** @param runner what a resumption goes on with, on its new thread: its way back into {@link #run} */
+    ReadLoop(RealConnection connection, ConnectionReader reader, RealConnectionRunner runner) {
         this.connection = connection;
         this.reader = reader;
-        this.threadName = threadName;
-        this.resume = resume;
+        this.runner = runner;
         this.suspendable = connection.canSuspendReads();
     }
 
@@ -74,36 +69,27 @@ final class ReadLoop {
 
     /** Interrupts the reader thread if it is in the loop, unless that is the calling thread. */
     void interruptReader() {
-        lock.lock();
-        try {
+        synchronized (this) {
             if (readerInLoop && readerThread != Thread.currentThread()) {
                 readerThread.interrupt();
             }
-        } finally {
-            lock.unlock();
         }
     }
 
     /** The calling thread becomes the reader thread, in the loop. */
     void enter() {
-        lock.lock();
-        try {
+        synchronized (this) {
             readerThread = Thread.currentThread();
             readerInLoop = true;
-        } finally {
-            lock.unlock();
         }
         connection.readerThread(Thread.currentThread());
     }
 
     /** No more interrupts from an exit: the reader's part is over. */
     void leave() {
-        lock.lock();
-        try {
+        synchronized (this) {
             readerInLoop = false;
             Thread.interrupted(); // an exit interrupt is for the loop, not for the flush or the exit hooks
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -166,13 +152,10 @@ final class ReadLoop {
         if (deadline < 0) {
             return false;
         }
-        lock.lock();
-        try {
+        synchronized (this) {
             readerInLoop = false;
             readerThread = null;
             Thread.interrupted();
-        } finally {
-            lock.unlock();
         }
         connection.readerThread(null);
         Resumption resumption = new Resumption();
@@ -199,7 +182,7 @@ final class ReadLoop {
         @Override
         public void run() {
             if (compareAndSet(false, true)) {
-                Threads.start(threadName, resume);
+                Threads.start(runner.threadName(), runner::resume);
             }
         }
     }

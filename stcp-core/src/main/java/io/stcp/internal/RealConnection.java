@@ -8,6 +8,8 @@ import io.stcp.PeerCredentials;
 import io.stcp.ProxyHeader;
 import io.stcp.TlsInfo;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
@@ -15,6 +17,7 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -28,6 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
+    private static final VarHandle ATTRIBUTES = Fields.handle(MethodHandles.lookup(), "attributes", Attributes.class);
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
     private volatile Transport transport;   // replaced once, by openLayers, before the connection is shared
@@ -38,7 +42,7 @@ public final class RealConnection implements Connection {
     private volatile PeerCredentials peerCredentials;
     /** The address counted by the server's per-address limits, to release at exit; null if none. */
     volatile InetAddress limitedAddress;
-    private final Attributes attributes = new Attributes();
+    private volatile Attributes attributes; // made by the first store: see attributes()
     private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
@@ -63,7 +67,7 @@ public final class RealConnection implements Connection {
         this.transport = transportOf.apply(this);
         this.pooled = pooled;
         this.input = new ConnectionInput(transport, pooled, context.budget(), context.firstFrameTimeoutNanos(),
-                context.frameTimeoutNanos(), closing::inputEnded);
+                context.frameTimeoutNanos(), closing);
         this.output = new ConnectionOutput(this, transport, context.writeTimeoutNanos(), openedNanos);
         input.deadlines().readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
     }
@@ -134,17 +138,39 @@ public final class RealConnection implements Connection {
 
     @Override
     public <T> T attribute(AttributeKey<T> key) {
-        return attributes.get(key);
+        Attributes a = attributes;
+        if (a == null) {
+            Objects.requireNonNull(key, "key");
+            return null;
+        }
+        return a.get(key);
     }
 
     @Override
     public <T> void attribute(AttributeKey<T> key, T value) {
-        attributes.set(key, value);
+        Attributes a = attributes;
+        if (a == null && value == null) {
+            Objects.requireNonNull(key, "key"); // nothing stored, nothing to remove
+            return;
+        }
+        (a != null ? a : attributes()).set(key, value);
     }
 
     @Override
     public <T> T attributeIfAbsent(AttributeKey<T> key, Supplier<? extends T> initial) {
-        return attributes.ifAbsent(key, initial);
+        return attributes().ifAbsent(key, initial);
+    }
+
+    /** The attributes, made now if none were stored yet. */
+    private Attributes attributes() {
+        Attributes a = attributes;
+        if (a == null) {
+            a = new Attributes();
+            if (!ATTRIBUTES.compareAndSet(this, null, a)) {
+                a = attributes;
+            }
+        }
+        return a;
     }
 
     /**

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.event.Level;
 
 /**
@@ -38,7 +39,9 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private final RealConnection connection;
     private final ReadLoop loop;
     private final SenderFactory factory;
-    private final Runnable onExited;
+    private final Consumer<RealConnectionRunner> onExited;
+    /** The server's registry when the connection was accepted, or null; set before {@link #start()}. */
+    RealConnectionRegistry registry;
     // Guarded by this until start(); the reader threads, started after, only read them. The monitor
     // (here, and for exited/exitWaiters) is never held across a wait, so it pins no virtual thread.
     private List<ConnectionHook> startHooks = List.of();
@@ -46,19 +49,19 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private boolean started;
     private volatile boolean exited;
     private CountDownLatch exitWaiters; // made by the first awaitExit() before the exit; guarded by this
-    private final String threadName;
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
      *
-     * @param onExited runs last, after the exit hooks, even if the factory failed
+     * @param onExited runs last, after the exit hooks, even if the factory failed; given this runner
+     *     (one callback for all of a server's runners, instead of one per connection)
      */
-    RealConnectionRunner(RealConnection connection, ConnectionReader reader, SenderFactory factory, Runnable onExited) {
+    RealConnectionRunner(RealConnection connection, ConnectionReader reader, SenderFactory factory,
+                         Consumer<RealConnectionRunner> onExited) {
         this.connection = Objects.requireNonNull(connection, "connection");
-        this.threadName = "stcp-conn-" + connection.id();
-        this.loop = new ReadLoop(connection, Objects.requireNonNull(reader, "reader"), threadName, this::resume);
+        this.loop = new ReadLoop(connection, Objects.requireNonNull(reader, "reader"), this);
         this.factory = Objects.requireNonNull(factory, "factory");
         this.onExited = Objects.requireNonNull(onExited, "onExited");
     }
@@ -69,7 +72,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
      */
     public static RealConnectionRunner of(RealConnection connection, ConnectionReader reader, SenderFactory factory,
                                           Runnable onExited) {
-        return new RealConnectionRunner(connection, reader, factory, onExited);
+        Objects.requireNonNull(onExited, "onExited");
+        return new RealConnectionRunner(connection, reader, factory, runner -> onExited.run());
     }
 
     /**
@@ -80,7 +84,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     public static RealConnectionRunner forSender(ConnectionReader reader, Sender sender) {
         Objects.requireNonNull(sender, "sender");
         RealConnectionRunner runner = new RealConnectionRunner(stcpConnection(sender.connection()), reader,
-                c -> sender, () -> {});
+                c -> sender, exited -> {});
         runner.sender = sender;
         return runner;
     }
@@ -126,7 +130,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             started = true;
         }
-        Threads.start(threadName, this::run);
+        Threads.start(threadName(), this::run);
     }
 
     @Override
@@ -241,8 +245,13 @@ public final class RealConnectionRunner implements ConnectionRunner {
         end(s, failure);
     }
 
+    /** The name of the connection's reader threads (made per thread: an idle connection keeps no string). */
+    String threadName() {
+        return "stcp-conn-" + connection.id();
+    }
+
     /** A reader thread after a suspension: the read loop again, where it left off. */
-    private void resume() {
+    void resume() {
         loop.enter();
         Throwable failure = null;
         try {
@@ -364,7 +373,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
         }
         try {
-            onExited.run();
+            onExited.accept(this);
         } catch (Throwable t) {
             Log.connWarn("conn.exit.callback.failed", connection).setCause(t).log();
         }

@@ -12,9 +12,10 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * A server's connections, from the accepted socket to the exit: each socket the
@@ -45,7 +46,8 @@ final class ServerConnections {
     private volatile RealConnectionRegistry registry; // null: no registry work at all
     private ConnectionContext context;                // set by open(), before the accept thread starts
     private ServerListener listener;                  // set by open(), before the accept thread starts
-    private final Map<Long, RealConnectionRunner> runners = new ConcurrentHashMap<>();
+    private final Set<RealConnectionRunner> runners = ConcurrentHashMap.newKeySet(); // no boxed id per connection
+    private final Consumer<RealConnectionRunner> exited = this::onExited;             // one for all runners
     /** Set by endAll() and shutdownAll() before they walk the connections; not by a drain, which leaves them be. */
     private volatile boolean ending;
 
@@ -119,10 +121,9 @@ final class ServerConnections {
             connection.ends().local(listener.address()); // the path clients use, not the name it was bound under
         }
         connection.limitedAddress = limited;
-        long id = connection.id();
         RealConnectionRegistry reg = registry;
-        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory,
-                () -> onExited(connection, reg));
+        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, exited);
+        runner.registry = reg;
         if (reg != null) {
             runner.addStartHook(reg::add); // first, so the user's start hook can bind the connection
         }
@@ -135,14 +136,14 @@ final class ServerConnections {
             runner.addExitHook(exit);
         }
         admission.countAccepted();
-        runners.put(id, runner);
+        runners.add(runner);
         if (ending) {
             runner.exit(CloseReason.SHUTDOWN);
         }
         try {
             runner.start();
         } catch (RuntimeException | Error e) {
-            runners.remove(id);
+            runners.remove(runner);
             admission.uncountAccepted();
             connection.limitedAddress = null; // released by accept
             connection.close();
@@ -151,13 +152,13 @@ final class ServerConnections {
         return true;
     }
 
-    private void onExited(RealConnection connection, RealConnectionRegistry reg) {
-        if (reg != null) {
-            reg.remove(connection.id()); // after the exit hooks, which still see the connection's bindings
+    private void onExited(RealConnectionRunner runner) {
+        RealConnection connection = runner.realConnection();
+        if (runner.registry != null) {
+            runner.registry.remove(connection.id()); // after the exit hooks, which still see the connection's bindings
         }
-        RealConnectionRunner runner = runners.remove(connection.id());
-        if (runner != null) {
-            stats.ended(runner, runner.connection().closeReason());
+        if (runners.remove(runner)) {
+            stats.ended(runner, connection.closeReason());
         }
         admission.release(connection.limitedAddress);
         slotReturned.run();
@@ -165,13 +166,13 @@ final class ServerConnections {
 
     /** The live connections' runners, for the stats. */
     Collection<RealConnectionRunner> runners() {
-        return runners.values();
+        return runners;
     }
 
     /** Ends every connection, discarding what their senders still queue; returns at once. */
     void endAll() {
         ending = true;
-        for (RealConnectionRunner runner : runners.values()) {
+        for (RealConnectionRunner runner : runners) {
             runner.exit(CloseReason.SHUTDOWN);
         }
     }
@@ -186,7 +187,7 @@ final class ServerConnections {
     List<Thread> shutdownAll(long deadline, AtomicBoolean discarded) {
         ending = true;
         List<Thread> flushers = new ArrayList<>();
-        for (RealConnectionRunner runner : runners.values()) {
+        for (RealConnectionRunner runner : runners) {
             flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
                 if (runner.shutdown(Nanos.remaining(deadline)) != 0) {
                     discarded.set(true);
