@@ -36,7 +36,7 @@ final class ReadLoop {
 
     private final RealConnection connection;
     private final ConnectionReader reader;
-    private final RealConnectionRunner runner; // goes on with the loop ({@code resume}) on the thread a resumption starts
+    private final RealConnectionRunner runner; // its resume() goes on with the loop, on the thread a resumption starts
     private final boolean suspendable;        // the transport can call back: idle, the loop holds no thread
     private volatile boolean exitRequested;
     private long readerCalls;                 // reader thread; read racily for stats (opaque)

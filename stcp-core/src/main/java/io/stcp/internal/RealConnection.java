@@ -148,12 +148,11 @@ public final class RealConnection implements Connection {
 
     @Override
     public <T> void attribute(AttributeKey<T> key, T value) {
-        Attributes a = attributes;
-        if (a == null && value == null) {
+        if (value == null && attributes == null) {
             Objects.requireNonNull(key, "key"); // nothing stored, nothing to remove
             return;
         }
-        (a != null ? a : attributes()).set(key, value);
+        attributes().set(key, value);
     }
 
     @Override
