@@ -6,7 +6,10 @@
 # is bounded (warm-up + measured window); prints one CSV row per run and the medians.
 #
 #   bash stcp-bench/scripts/tls-compare.sh [ROUNDS] [WARMUP] [DURATION]     (from the repository root,
-#   after mvn -B package -DskipTests; about 45 runs of WARMUP + DURATION + ~4 s)
+#   after mvn -B package -DskipTests; 24 runs per round of WARMUP + DURATION + ~4 s)
+#   LOADS="16K-100x4 1M-100x1" bash stcp-bench/scripts/tls-compare.sh ...   (only those loads)
+#   JVM_OPTS="-XX:+UseG1GC" bash stcp-bench/scripts/tls-compare.sh ...      (for every server: a JVM
+#   pinned to one CPU picks the Serial collector by itself)
 set -euo pipefail
 ROUNDS=${1:-3}
 WARMUP=${2:-6s}
@@ -21,14 +24,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 CSV=$OUT/runs.csv
 PORT=9700
 
-start_server() { # name port -> sets SERVER_PID
-  local name=$1 port=$2
+start_server() { # name port cumulator -> sets SERVER_PID
+  local name=$1 port=$2 cumulator=$3
   case $name in
-    stcp) taskset -c 0 "$JAVA" -jar stcp-examples/target/stcp-examples.jar echo --addr 127.0.0.1:$port \
+    stcp) taskset -c 0 "$JAVA" ${JVM_OPTS:-} -jar stcp-examples/target/stcp-examples.jar echo --addr 127.0.0.1:$port \
             --tls-cert "$CERTS/cert.pem" --tls-key "$CERTS/key.pem" > "$OUT/server-$name.log" 2>&1 & ;;
-    netty-jdk|netty-openssl) taskset -c 0 "$JAVA" --enable-native-access=ALL-UNNAMED -cp stcp-bench/target/stcp-bench.jar \
+    netty-jdk|netty-openssl) taskset -c 0 "$JAVA" ${JVM_OPTS:-} --enable-native-access=ALL-UNNAMED -cp stcp-bench/target/stcp-bench.jar \
             io.stcp.bench.BenchMain netty-echo --addr 127.0.0.1:$port --tls-cert "$CERTS/cert.pem" \
-            --tls-key "$CERTS/key.pem" --tls-provider "${name#netty-}" > "$OUT/server-$name.log" 2>&1 & ;;
+            --tls-key "$CERTS/key.pem" --tls-provider "${name#netty-}" --cumulator "$cumulator" \
+            > "$OUT/server-$name.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 1 100); do
@@ -41,7 +45,9 @@ start_server() { # name port -> sets SERVER_PID
 run() { # load-label server round args...
   local load=$1 server=$2 round=$3; shift 3
   PORT=$((PORT + 1))
-  start_server "$server" $PORT
+  local cumulator=merge # what a Netty user would choose for the frame size (as compare does)
+  case $load in 1M-*) cumulator=composite ;; esac
+  start_server "$server" $PORT $cumulator
   local t0 t1
   /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED \
       -jar stcp-loadgen/target/stcp-loadgen.jar --addr 127.0.0.1:$PORT --tls-ca "$CERTS/cert.pem" --tls-openssl \
@@ -53,13 +59,24 @@ run() { # load-label server round args...
   tail -1 "$CSV"
 }
 
+ALL_LOADS="64B-100x1 64B-100x16 16K-100x1 16K-100x4 16K-100x16 1M-100x1 1M-100x4 handshake-100"
+for load in ${LOADS:-}; do
+  case " $ALL_LOADS " in *" $load "*) ;; *) echo "unknown load $load (expected one of: $ALL_LOADS)" >&2; exit 2 ;; esac
+done
 for round in $(seq 1 "$ROUNDS"); do
-  for server in stcp netty-jdk netty-openssl; do
-    run 64B-100x1 $server $round --connections 100 --in-flight 1 --size 64
-    run 64B-100x16 $server $round --connections 100 --in-flight 16 --size 64 --pipelined
-    run 16K-100x1 $server $round --connections 100 --in-flight 1 --size 16384
-    run 16K-100x16 $server $round --connections 100 --in-flight 16 --size 16384 --pipelined
-    run handshake-100 $server $round --connections 100 --size 64 --reconnect
+  for load in ${LOADS:-$ALL_LOADS}; do
+    for server in stcp netty-jdk netty-openssl; do
+      case $load in
+        64B-100x1) run $load $server $round --connections 100 --in-flight 1 --size 64 ;;
+        64B-100x16) run $load $server $round --connections 100 --in-flight 16 --size 64 --pipelined ;;
+        16K-100x1) run $load $server $round --connections 100 --in-flight 1 --size 16384 ;;
+        16K-100x4) run $load $server $round --connections 100 --in-flight 4 --size 16384 --pipelined ;;
+        16K-100x16) run $load $server $round --connections 100 --in-flight 16 --size 16384 --pipelined ;;
+        1M-100x1) run $load $server $round --connections 100 --in-flight 1 --size 1048576 ;;
+        1M-100x4) run $load $server $round --connections 100 --in-flight 4 --size 1048576 --pipelined ;;
+        handshake-100) run $load $server $round --connections 100 --size 64 --reconnect ;;
+      esac
+    done
   done
 done
 
