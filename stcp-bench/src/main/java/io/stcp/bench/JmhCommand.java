@@ -9,7 +9,7 @@ import picocli.CommandLine.Parameters;
  * handed over untouched by {@link BenchMain} (this class only describes it in the help).
  */
 @Command(name = "jmh", description = "Run the JMH microbenchmarks (SendQueueBenchmark, FramingBenchmark,"
-        + " ReadBytesBenchmark, RegistryBenchmark); arguments go to JMH unchanged, e.g. 'jmh FramingBenchmark'"
+        + " ReadBytesBenchmark, RegistryBenchmark, ThreadStartBenchmark); arguments go to JMH unchanged, e.g. 'jmh FramingBenchmark'"
         + " or 'jmh -f 1 -wi 2 -i 3'.")
 final class JmhCommand implements Runnable {
 

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionTimeoutException;
@@ -51,14 +52,7 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
         try {
             Awaitility.await("stcp threads to end").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> Threads.live() == 0);
         } catch (ConditionTimeoutException e) {
-            StringBuilder sb = new StringBuilder();
-            for (Thread t : Threads.liveThreads()) {
-                sb.append("\n  ").append(t.getName());
-                for (StackTraceElement frame : t.getStackTrace()) {
-                    sb.append("\n      at ").append(frame);
-                }
-            }
-            throw new AssertionError("stcp threads still running after the test:" + sb);
+            throw new AssertionError(Threads.live() + " stcp threads still running after the test:" + stcpThreads());
         }
         assertThat(Threads.uncaught() - uncaughtBefore).as("exceptions that escaped stcp threads (logged as thread.uncaught)")
                 .isZero();
@@ -66,6 +60,42 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
             Awaitility.await("sockets to close").pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(SETTLE).until(() -> openSockets() <= before);
         } catch (ConditionTimeoutException e) {
             assertThat(openSockets()).as("socket descriptors left open by the test").isLessThanOrEqualTo(before);
+        }
+    }
+
+    /**
+     * The stcp threads in the JVM's thread dump, which lists virtual threads too, with their stacks
+     * ({@code jcmd <this pid> Thread.dump_to_file}).
+     */
+    private static String stcpThreads() {
+        try {
+            Path dir = Files.createTempDirectory("stcp-leak");
+            Path file = dir.resolve("threads.txt");
+            try {
+                Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+                Process p = new ProcessBuilder(jcmd.toString(), Long.toString(ProcessHandle.current().pid()),
+                        "Thread.dump_to_file", file.toString()).redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                if (!p.waitFor(30, TimeUnit.SECONDS) || !Files.exists(file)) {
+                    p.destroyForcibly();
+                    return " (no thread dump from " + jcmd + ")";
+                }
+                StringBuilder sb = new StringBuilder();
+                for (String thread : Files.readString(file).split("\n\n")) {
+                    if (thread.contains("\"stcp-") && !thread.contains("\"stcp-epoll")) { // pollers live as long as the JVM
+                        sb.append("\n").append(thread.strip().indent(2).stripTrailing());
+                    }
+                }
+                return sb.toString();
+            } finally {
+                Files.deleteIfExists(file);
+                Files.delete(dir);
+            }
+        } catch (IOException | RuntimeException e) {
+            return " (no thread dump: " + e + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return " (interrupted)";
         }
     }
 
