@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p><b>Interrupts.</b> An exit may race with the reader thread leaving the loop. This object's
  * monitor guards {@link #readerThread} and {@link #readerInLoop} (held for a few field writes and
- * never across a wait, so it pins no virtual thread; and it costs an idle connection nothing, where
- * a lock object would cost 48 bytes): states <i>in the loop</i> (from
+ * never across a wait; only an exit racing the reader contends for it, and on JDK 21 a virtual
+ * thread that finds it taken waits pinned, briefly; it costs an idle connection nothing, where a
+ * lock object would cost 48 bytes): states <i>in the loop</i> (from
  * {@link #enter()}) → <i>out</i> (at {@link #leave()}, or while suspended). An exit interrupts the
  * reader thread only while it is in the loop, running user code for this connection (the sender
  * factory, the start hooks, the reader), and the reader thread clears its interrupt status under
