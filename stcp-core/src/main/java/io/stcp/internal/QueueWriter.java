@@ -14,8 +14,9 @@ import java.util.Objects;
 
 /**
  * The writing side of a {@link io.stcp.QueueSender}: the send thread, which writes its
- * {@link SendQueue} in batches, one gathering write each; the reader's inline writes; and the
- * sender's end, where what was not written is discarded and counted.
+ * {@link SendQueue} in batches, one write each (a gathering write, or several small messages
+ * joined into one pooled array); the reader's inline writes; and the sender's end, where what was
+ * not written is discarded and counted.
  *
  * <p><b>Send thread.</b> Runs only while there is something to write: the put that gets the
  * queue's write token for it starts it ({@link #start()}), and it ends when it finds the queue
@@ -34,6 +35,12 @@ public final class QueueWriter {
     private static final int INITIAL_BATCH = 16;
     /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
     private static final long MAX_BATCH_BYTES = 256 * 1024;
+    /**
+     * A batch of several messages this short in all is copied into one pooled array and written
+     * with one plain write: cheaper than a gathering write of many small buffers, each of which
+     * the JDK copies into a temporary direct buffer of its own.
+     */
+    private static final int JOINED_BYTES = ReadBuffers.SIZE;
     private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
     private static final VarHandle CLOSED = Fields.handle(MethodHandles.lookup(), "closed", boolean.class);
     private static final VarHandle WRITTEN = Fields.handle(MethodHandles.lookup(), "written", long.class);
@@ -98,7 +105,7 @@ public final class QueueWriter {
 
     /**
      * The send thread: holds the write token from the put that started it and writes the queue in
-     * batches, one gathering write each, until it finds the queue empty (giving the token back)
+     * batches, one write each, until it finds the queue empty (giving the token back)
      * or a write fails (ending the connection).
      */
     private void drainLoop() {
@@ -106,26 +113,37 @@ public final class QueueWriter {
         ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
         int n = 0;
         int arrays = 0;
+        byte[] joined = null;
         try {
             while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
-                arrays = 0;
-                for (int i = 0; i < n; i++) {
-                    if (batch[i] instanceof byte[][] parts) {
-                        if (arrays + parts.length > buffers.length) {
-                            buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
+                if (n > 1 && fitsJoined(batch, n)) {
+                    joined = ReadBuffers.take(false);
+                    buffers[0] = ByteBuffer.wrap(joined, 0, join(batch, n, joined));
+                    arrays = 1;
+                } else {
+                    arrays = 0;
+                    for (int i = 0; i < n; i++) {
+                        if (batch[i] instanceof byte[][] parts) {
+                            if (arrays + parts.length > buffers.length) {
+                                buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
+                            }
+                            for (byte[] p : parts) {
+                                buffers[arrays++] = ByteBuffer.wrap(p);
+                            }
+                        } else {
+                            if (arrays == buffers.length) {
+                                buffers = Arrays.copyOf(buffers, 2 * buffers.length);
+                            }
+                            buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
                         }
-                        for (byte[] p : parts) {
-                            buffers[arrays++] = ByteBuffer.wrap(p);
-                        }
-                    } else {
-                        if (arrays == buffers.length) {
-                            buffers = Arrays.copyOf(buffers, 2 * buffers.length);
-                        }
-                        buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
                     }
                 }
                 connection.write(buffers, 0, arrays);
                 WRITTEN.getAndAdd(this, (long) n);
+                if (joined != null) {
+                    ReadBuffers.give(joined);
+                    joined = null;
+                }
                 Arrays.fill(buffers, 0, arrays, null);
                 Arrays.fill(batch, 0, n, null);
                 if (n == batch.length && n < MAX_BATCH) {
@@ -134,12 +152,68 @@ public final class QueueWriter {
             }
         } catch (Throwable e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.
-            int unwritten = unwritten(batch, n, buffers, arrays);
+            int unwritten = joined != null
+                    ? unwrittenJoined(batch, n, buffers[0].position())
+                    : unwritten(batch, n, buffers, arrays);
             WRITTEN.getAndAdd(this, (long) (n - unwritten));
             discard(unwritten);
             discard(queue.abandon()); // counted first: a graceful drain waits for the token
             connection.close(Ends.classifySend(e));
         }
+    }
+
+    /** Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer. */
+    private static boolean fitsJoined(Object[] batch, int n) {
+        int total = 0;
+        for (int i = 0; i < n; i++) {
+            if (batch[i] instanceof byte[][] parts) {
+                for (byte[] p : parts) {
+                    total += p.length;
+                }
+            } else {
+                total += ((byte[]) batch[i]).length;
+            }
+            if (total > JOINED_BYTES) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Copies the first {@code n} messages of a batch, in order, into {@code into}; returns their length. */
+    private static int join(Object[] batch, int n, byte[] into) {
+        int at = 0;
+        for (int i = 0; i < n; i++) {
+            if (batch[i] instanceof byte[][] parts) {
+                for (byte[] p : parts) {
+                    System.arraycopy(p, 0, into, at, p.length);
+                    at += p.length;
+                }
+            } else {
+                byte[] b = (byte[]) batch[i];
+                System.arraycopy(b, 0, into, at, b.length);
+                at += b.length;
+            }
+        }
+        return at;
+    }
+
+    /** The messages of a failed joined batch that end past the {@code written} bytes. */
+    private static int unwrittenJoined(Object[] batch, int n, int written) {
+        int end = 0;
+        for (int i = 0; i < n; i++) {
+            if (batch[i] instanceof byte[][] parts) {
+                for (byte[] p : parts) {
+                    end += p.length;
+                }
+            } else {
+                end += ((byte[]) batch[i]).length;
+            }
+            if (end > written) {
+                return n - i;
+            }
+        }
+        return 0;
     }
 
     /** The messages of a failed batch with bytes left in their buffers. */

@@ -9,11 +9,12 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * bytes of an unfinished value), so an idle connection holds none; under load the same few
  * buffers go round. A connection whose peer sends more than a {@link #SIZE small} buffer at a
  * time reads into a {@link #LARGE large} one, so a 16 KiB frame is one system call, not five.
- * Bounded: at most {@value #SLOTS} small and {@value #LARGE_SLOTS} large buffers are kept, any
- * more are left to the garbage collector. A take or give looks at up to {@value #PROBES} slots
- * from a random one: with four, a pool settled half full, and about one take in sixteen found
- * nothing and allocated a new buffer (at 16 KiB frames, buffers made on a miss were a quarter of
- * the bytes the server allocated; with sixteen, 0.3 %).
+ * A send thread borrows a small one to join a batch of short messages into one write
+ * ({@link QueueWriter}). Bounded: at most {@value #SLOTS} small and {@value #LARGE_SLOTS} large
+ * buffers are kept, any more are left to the garbage collector. A take or give looks at up to
+ * {@value #PROBES} slots from a random one: with four, a pool settled half full, and about one
+ * take in sixteen found nothing and allocated a new buffer (at 16 KiB frames, buffers made on a
+ * miss were a quarter of the bytes the server allocated; with sixteen, 0.3 %).
  */
 final class ReadBuffers {
     static final int SIZE = 4096;

@@ -101,16 +101,22 @@ public interface Transport {
             last++;
         }
         if (last == end || offered == MAX_BYTES_PER_WRITE) {
-            return channel.write(srcs, off, Math.min(end, last + 1) - off);
+            return write(channel, srcs, off, Math.min(end, last + 1) - off);
         }
         ByteBuffer crossing = srcs[last];
         int limit = crossing.limit();
         crossing.limit(limit - (int) (offered - MAX_BYTES_PER_WRITE));
         try {
-            return channel.write(srcs, off, last + 1 - off);
+            return write(channel, srcs, off, last + 1 - off);
         } finally {
             crossing.limit(limit);
         }
+    }
+
+    /** A single buffer goes by a plain write: the JDK's gathering write sets up a vector even for one. */
+    private static long write(java.nio.channels.GatheringByteChannel channel, ByteBuffer[] srcs, int off, int count)
+            throws IOException {
+        return count == 1 ? channel.write(srcs[off]) : channel.write(srcs, off, count);
     }
 
     /** The first buffer of {@code srcs[first .. end)} with bytes left, or {@code end}. */
