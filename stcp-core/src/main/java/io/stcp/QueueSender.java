@@ -95,8 +95,8 @@ public final class QueueSender implements Sender {
     @Override
     public void put(byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        if (writeInline && connection.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline()) {
-            writer.writeInline(bytes); // see Options.writeInline
+        if (mayWriteInline()) {
+            writer.writeInline(bytes);
             return;
         }
         offer(() -> queue.put(bytes, patient()));
@@ -108,7 +108,16 @@ public final class QueueSender implements Sender {
         for (byte[] p : parts) {
             Objects.requireNonNull(p, "part");
         }
+        if (mayWriteInline()) {
+            writer.writeInline(parts);
+            return;
+        }
         offer(() -> queue.putParts(parts.clone(), patient()));
+    }
+
+    /** See {@link Options#writeInline}; when true, the caller holds the queue's inline token. */
+    private boolean mayWriteInline() {
+        return writeInline && connection.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline();
     }
 
     /** A fan-out's put: see {@link SendQueue#offer}. Never inline: a fan-out serves many connections. */
@@ -349,9 +358,10 @@ public final class QueueSender implements Sender {
         }
 
         /**
-         * Whether the connection's reader thread writes a plain {@link #put(byte[])} itself when
-         * nothing is queued, no write is in progress and no more input is buffered (so the reader
-         * would block on its next read anyway), instead of handing it to the send thread; default
+         * Whether the connection's reader thread writes a plain {@link #put(byte[])} or a
+         * {@link #putParts(byte[]...)} itself when nothing is queued, no write is in progress and
+         * no more input is buffered (so the reader would block on its next read anyway), instead
+         * of handing it to the send thread; default
          * false ({@link SenderFactory#requestResponse(int)} turns it on). Order is kept either
          * way, and pipelined requests still get one write per batch. It saves a thread switch per
          * reply, which is what request/response protocols spend most on; but such a put blocks

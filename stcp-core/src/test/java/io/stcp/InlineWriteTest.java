@@ -8,11 +8,14 @@ import java.io.DataInputStream;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code QueueSender.Options.writeInline(true)}: the reader writes its own replies when it can. */
 class InlineWriteTest {
@@ -49,6 +52,38 @@ class InlineWriteTest {
             }
             assertThat(next[1]).isEqualTo(perProducer);
             assertThat(next[2]).isEqualTo(perProducer);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"put", "putParts"})
+    void theReaderWritesTheReplyToItsLastBufferedRequestItself(String form) throws Exception {
+        // Written inline, the put returns once the whole reply is in the socket; queued, at once.
+        // 48 MiB is more than the two socket buffers can hold (the receiver's grows to tcp_rmem's
+        // maximum, 6-32 MiB; the sender's to tcp_wmem's, 4 MiB), so while the client has read only
+        // the reply's first bytes, an inline put cannot have returned.
+        int body = 48 << 20;
+        CountDownLatch returned = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(60)).build(),
+                (sender, conn) -> {
+                    conn.readInt();
+                    if (form.equals("put")) {
+                        sender.put(ByteBuffer.allocate(4 + body).putInt(body).array());
+                    } else {
+                        sender.putParts(ByteBuffer.allocate(4).putInt(body).array(), new byte[body]);
+                    }
+                    returned.countDown();
+                    conn.readInt(); // until the client closes
+                }, QueueSender.options().capacity(4).maxBytes(0).writeInline(true)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            assertThat(in.readInt()).isEqualTo(body);
+            assertThat(returned.await(500, TimeUnit.MILLISECONDS)).as("put returned before its reply was read").isFalse();
+            in.readFully(new byte[body]);
+            assertThat(returned.await(10, TimeUnit.SECONDS)).as("put returned once its reply was read").isTrue();
         } finally {
             Echo.stop(server);
         }

@@ -36,9 +36,9 @@ public final class QueueWriter {
     /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
     private static final long MAX_BATCH_BYTES = 256 * 1024;
     /**
-     * A batch of several messages this short in all is copied into one pooled array and written
-     * with one plain write: cheaper than a gathering write of many small buffers, each of which
-     * the JDK copies into a temporary direct buffer of its own.
+     * A batch of several arrays (messages, or a message's parts) this short in all is copied into
+     * one pooled array and written with one plain write: cheaper than a gathering write of many
+     * small buffers, each of which the JDK copies into a temporary direct buffer of its own.
      */
     private static final int JOINED_BYTES = ReadBuffers.SIZE;
     private static final Duration FAILED_WRITE_GRACE = Duration.ofSeconds(1);
@@ -89,8 +89,21 @@ public final class QueueWriter {
      * @throws SenderClosedException if the write failed: the sender and the connection are closed
      */
     public void writeInline(byte[] bytes) {
+        writeInline(new ByteBuffer[] {ByteBuffer.wrap(bytes)});
+    }
+
+    /** {@link #writeInline(byte[])} for a message of several arrays, written with one gathering write. */
+    public void writeInline(byte[][] parts) {
+        ByteBuffer[] buffers = new ByteBuffer[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            buffers[i] = ByteBuffer.wrap(parts[i]);
+        }
+        writeInline(buffers);
+    }
+
+    private void writeInline(ByteBuffer[] buffers) {
         try {
-            connection.write(ByteBuffer.wrap(bytes));
+            connection.write(buffers, 0, buffers.length);
             WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
             discard(1);
@@ -116,7 +129,7 @@ public final class QueueWriter {
         byte[] joined = null;
         try {
             while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
-                if (n > 1 && fitsJoined(batch, n)) {
+                if ((n > 1 || batch[0] instanceof byte[][]) && fitsJoined(batch, n)) {
                     joined = ReadBuffers.take(false);
                     buffers[0] = ByteBuffer.wrap(joined, 0, join(batch, n, joined));
                     arrays = 1;
