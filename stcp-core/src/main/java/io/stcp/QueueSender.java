@@ -361,9 +361,9 @@ public final class QueueSender implements Sender {
          * Whether the connection's reader thread writes a plain {@link #put(byte[])} or a
          * {@link #putParts(byte[]...)} itself when nothing is queued, no write is in progress and
          * no more input is buffered (so the reader would block on its next read anyway), instead
-         * of handing it to the send thread; default
-         * false ({@link SenderFactory#requestResponse(int)} turns it on). Order is kept either
-         * way, and pipelined requests still get one write per batch. It saves a thread switch per
+         * of handing it to the send thread; default false
+         * ({@link SenderFactory#requestResponse(int)} turns it on). Order is kept either way, and
+         * pipelined requests still get one write per batch. It saves a thread switch per
          * reply, which is what request/response protocols spend most on; but such a put blocks
          * while the socket is full (up to the write timeout) rather than queueing, so a reader that
          * puts a burst of replies to one request (a subscription, a download) is held up by its

@@ -177,20 +177,11 @@ public final class QueueWriter {
 
     /** Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer. */
     private static boolean fitsJoined(Object[] batch, int n) {
-        int total = 0;
-        for (int i = 0; i < n; i++) {
-            if (batch[i] instanceof byte[][] parts) {
-                for (byte[] p : parts) {
-                    total += p.length;
-                }
-            } else {
-                total += ((byte[]) batch[i]).length;
-            }
-            if (total > JOINED_BYTES) {
-                return false;
-            }
+        long total = 0;
+        for (int i = 0; i < n && total <= JOINED_BYTES; i++) {
+            total += length(batch[i]);
         }
-        return true;
+        return total <= JOINED_BYTES;
     }
 
     /** Copies the first {@code n} messages of a batch, in order, into {@code into}; returns their length. */
@@ -213,20 +204,19 @@ public final class QueueWriter {
 
     /** The messages of a failed joined batch that end past the {@code written} bytes. */
     private static int unwrittenJoined(Object[] batch, int n, int written) {
-        int end = 0;
+        long end = 0;
         for (int i = 0; i < n; i++) {
-            if (batch[i] instanceof byte[][] parts) {
-                for (byte[] p : parts) {
-                    end += p.length;
-                }
-            } else {
-                end += ((byte[]) batch[i]).length;
-            }
+            end += length(batch[i]);
             if (end > written) {
                 return n - i;
             }
         }
         return 0;
+    }
+
+    /** The bytes of a queued message: a {@code byte[]}, or a {@code byte[][]} of parts. */
+    private static long length(Object message) {
+        return message instanceof byte[][] parts ? BoundedQueue.length(parts) : ((byte[]) message).length;
     }
 
     /** The messages of a failed batch with bytes left in their buffers. */
