@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.stcp.internal.ConnectionOpener;
+import io.stcp.internal.ForwardingTransport;
 import io.stcp.internal.MemoryTransport;
-import io.stcp.internal.Transport;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -53,12 +53,11 @@ class FailedBatchCountsTest {
     }
 
     /** Passes the first {@code budget} bytes written to the memory transport, then fails as a reset would. */
-    private static final class FailingAfter implements Transport {
-        private final MemoryTransport delegate;
+    private static final class FailingAfter extends ForwardingTransport {
         private int budget;
 
         FailingAfter(MemoryTransport delegate, int budget) {
-            this.delegate = delegate;
+            super(delegate);
             this.budget = budget;
         }
 
@@ -67,49 +66,13 @@ class FailedBatchCountsTest {
             for (int i = off; i < off + len; i++) {
                 ByteBuffer src = srcs[i];
                 int n = Math.min(src.remaining(), budget);
-                ByteBuffer part = src.slice(src.position(), n);
-                delegate.write(new ByteBuffer[] {part}, 0, 1, deadlineNanos);
+                delegate.write(new ByteBuffer[] {src.slice(src.position(), n)}, 0, 1, deadlineNanos);
                 src.position(src.position() + n);
                 budget -= n;
                 if (src.hasRemaining()) {
                     throw new IOException("Connection reset by peer (test)");
                 }
             }
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
-            return delegate.read(b, off, len, deadlineNanos);
-        }
-
-        @Override
-        public boolean isReadable() {
-            return delegate.isReadable();
-        }
-
-        @Override
-        public void awaitReadable(long deadlineNanos) throws IOException {
-            delegate.awaitReadable(deadlineNanos);
-        }
-
-        @Override
-        public void shutdownOutput() throws IOException {
-            delegate.shutdownOutput();
-        }
-
-        @Override
-        public int available() {
-            return delegate.available();
-        }
-
-        @Override
-        public boolean isOpen() {
-            return delegate.isOpen();
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
 
         @Override

@@ -1,16 +1,14 @@
 package io.stcp.internal;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 
 /** Counts the reads that reach the memory transport, and tells readiness as a native transport does. */
-final class CountingTransport implements Transport {
-    private final MemoryTransport delegate;
+final class CountingTransport extends ForwardingTransport {
     volatile int reads;
     volatile boolean inRead;
 
     CountingTransport(MemoryTransport delegate) {
-        this.delegate = delegate;
+        super(delegate);
     }
 
     @Override
@@ -27,36 +25,6 @@ final class CountingTransport implements Transport {
     @Override
     public boolean isReadable() {
         return delegate.available() > 0;
-    }
-
-    @Override
-    public void awaitReadable(long deadlineNanos) throws IOException {
-        delegate.awaitReadable(deadlineNanos);
-    }
-
-    @Override
-    public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
-        delegate.write(srcs, off, len, deadlineNanos);
-    }
-
-    @Override
-    public void shutdownOutput() throws IOException {
-        delegate.shutdownOutput();
-    }
-
-    @Override
-    public int available() {
-        return delegate.available();
-    }
-
-    @Override
-    public boolean isOpen() {
-        return delegate.isOpen();
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
     }
 
     @Override
