@@ -129,12 +129,13 @@ public final class QueueWriter {
         byte[] joined = null;
         try {
             while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
+                arrays = 0; // nothing of this batch offered yet: a failure before the write loses all of it
                 if ((n > 1 || batch[0] instanceof byte[][]) && fitsJoined(batch, n)) {
-                    joined = ReadBuffers.take(false);
-                    buffers[0] = ByteBuffer.wrap(joined, 0, join(batch, n, joined));
+                    byte[] into = ReadBuffers.take(false);
+                    buffers[0] = ByteBuffer.wrap(into, 0, join(batch, n, into));
+                    joined = into;
                     arrays = 1;
                 } else {
-                    arrays = 0;
                     for (int i = 0; i < n; i++) {
                         if (batch[i] instanceof byte[][] parts) {
                             if (arrays + parts.length > buffers.length) {
@@ -162,6 +163,7 @@ public final class QueueWriter {
                 if (n == batch.length && n < MAX_BATCH) {
                     batch = new Object[n * 2];
                 }
+                n = 0; // written: a failure from here on loses nothing of it
             }
         } catch (Throwable e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.
@@ -219,15 +221,18 @@ public final class QueueWriter {
         return message instanceof byte[][] parts ? BoundedQueue.length(parts) : ((byte[]) message).length;
     }
 
-    /** The messages of a failed batch with bytes left in their buffers. */
+    /**
+     * The messages of a failed batch with bytes left in their buffers, or not given buffers at all
+     * (the failure came before the write: only the first {@code arrays} buffers were set).
+     */
     private static int unwritten(Object[] batch, int n, ByteBuffer[] buffers, int arrays) {
         int unwritten = 0;
         int b = 0;
-        for (int i = 0; i < n && b < arrays; i++) {
-            int k = batch[i] instanceof byte[][] parts ? parts.length : 1;
-            boolean left = false;
+        for (int i = 0; i < n; i++) {
+            int k = BoundedQueue.arrays(batch[i]);
+            boolean left = b + k > arrays;
             for (int j = 0; j < k && b < arrays; j++, b++) {
-                left |= buffers[b] != null && buffers[b].hasRemaining();
+                left |= buffers[b].hasRemaining();
             }
             unwritten += left ? 1 : 0;
         }
