@@ -45,8 +45,11 @@ final class ReadBuffers {
         return new byte[large ? LARGE : SIZE];
     }
 
-    /** Returns a buffer of either size that the caller no longer uses. */
+    /** Returns a buffer of either size that the caller no longer uses; one of another size is left to the collector. */
     static void give(byte[] b) {
+        if (b.length != SIZE && b.length != LARGE) {
+            return; // a take promises its size
+        }
         AtomicReferenceArray<byte[]> pool = b.length == LARGE ? LARGE_POOL : SMALL_POOL;
         ThreadLocalRandom random = ThreadLocalRandom.current();
         for (int i = 0; i < PROBES; i++) {

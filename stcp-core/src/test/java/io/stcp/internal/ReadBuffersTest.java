@@ -37,4 +37,16 @@ class ReadBuffersTest {
         // Random slots miss one take in 2^16 here; runs of neighbouring slots missed about 3 %.
         assertThat(allocated).as("takes that allocated, of %d", takes).isLessThan(100);
     }
+
+    @Test
+    void aTakeGetsTheSizeItAskedForWhateverWasGiven() {
+        for (int i = 0; i < 512; i++) {
+            ReadBuffers.give(new byte[100]);
+            ReadBuffers.give(new byte[ReadBuffers.SIZE + 1]);
+        }
+        for (int i = 0; i < 1024; i++) {
+            assertThat(ReadBuffers.take(false)).hasSize(ReadBuffers.SIZE);
+            assertThat(ReadBuffers.take(true)).hasSize(ReadBuffers.LARGE);
+        }
+    }
 }
