@@ -250,7 +250,12 @@ abstract sealed class BoundedQueue permits SendQueue {
             keyed.remove(k.key);
             return k.bytes.length;
         }
-        return entry instanceof byte[] b ? b.length : length((byte[][]) entry);
+        return length(entry);
+    }
+
+    /** The bytes of a queued message: a {@code byte[]}, or a {@code byte[][]} of parts. */
+    static long length(Object message) {
+        return message instanceof byte[] b ? b.length : length((byte[][]) message);
     }
 
     /** The bytes to write of a queued {@code entry}: a {@code byte[]}, or a {@code byte[][]} of parts. */

@@ -181,7 +181,7 @@ public final class QueueWriter {
     private static boolean fitsJoined(Object[] batch, int n) {
         long total = 0;
         for (int i = 0; i < n && total <= JOINED_BYTES; i++) {
-            total += length(batch[i]);
+            total += BoundedQueue.length(batch[i]);
         }
         return total <= JOINED_BYTES;
     }
@@ -208,17 +208,12 @@ public final class QueueWriter {
     private static int unwrittenJoined(Object[] batch, int n, int written) {
         long end = 0;
         for (int i = 0; i < n; i++) {
-            end += length(batch[i]);
+            end += BoundedQueue.length(batch[i]);
             if (end > written) {
                 return n - i;
             }
         }
         return 0;
-    }
-
-    /** The bytes of a queued message: a {@code byte[]}, or a {@code byte[][]} of parts. */
-    private static long length(Object message) {
-        return message instanceof byte[][] parts ? BoundedQueue.length(parts) : ((byte[]) message).length;
     }
 
     /**
