@@ -22,13 +22,15 @@ public final class ConnectionOpener {
      *
      * @throws IOException if the channel is no longer usable
      */
-    private static RealConnection onSocket(SocketChannel channel, Readiness readiness, String sourceName,
+    private static RealConnection onSocket(SocketChannel channel, Readiness readiness, ReadinessSource source,
                                            ConnectionContext context) throws IOException {
+        SocketCalls calls = readiness != null ? source.socketCalls() : null;
+        int fd = calls != null ? calls.fd(channel) : -1;
         // A Unix socket has no socket adaptor, so no read timeouts on the JDK's blocking channel:
         // it waits on a selector instead (PolledTransport), non-blocking.
         Transport polled = readiness == null && UnixSockets.isUnix(channel) ? new PolledTransport(channel) : null;
         return new RealConnection(channel, channel.getRemoteAddress(), channel.getLocalAddress(), readiness != null,
-                context, c -> readiness != null ? new ReadinessTransport(channel, readiness, sourceName)
+                context, c -> readiness != null ? new ReadinessTransport(channel, readiness, source.name(), calls, fd)
                         : polled != null ? polled : new BlockingTransport(channel, context.sweeper(), () -> c.output().deadlinePassed()));
     }
 
@@ -79,7 +81,7 @@ public final class ConnectionOpener {
                 return c;
             }
             try {
-                return onSocket(channel, readiness, source.name(), context);
+                return onSocket(channel, readiness, source, context);
             } catch (IOException | RuntimeException e) {
                 readiness.close();
                 throw e;

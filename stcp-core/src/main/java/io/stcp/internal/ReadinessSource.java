@@ -23,4 +23,12 @@ public interface ReadinessSource {
      * @throws IOException if the socket cannot be watched; the caller closes the channel
      */
     Readiness register(SocketChannel channel) throws IOException;
+
+    /**
+     * The read and write calls this source can make on its sockets' descriptors, or {@code null}
+     * to use the JDK channel's.
+     */
+    default SocketCalls socketCalls() {
+        return null;
+    }
 }

@@ -3,8 +3,11 @@ package io.stcp.internal;
 import io.stcp.ReadTimeoutException;
 import io.stcp.WriteTimeoutException;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 
 /**
@@ -14,35 +17,73 @@ import java.nio.channels.SocketChannel;
  * the socket is known to be empty, so the next read waits for an edge first instead of making a
  * syscall that would fail with EAGAIN.
  *
+ * <p><b>System calls.</b> When the source offers {@link SocketCalls}, reads, and writes of a single
+ * heap buffer, go straight between the array and the descriptor; otherwise through the JDK
+ * channel. A call on the bare descriptor must never meet a closed one (its number
+ * may already belong to another socket), so {@link #close()} leaves closing the channel to the
+ * last such call under way. The state, one atomic word:
+ * <pre>
+ *   READING, WRITING   a call on the descriptor is under way (the reader's, the writer's)
+ *   CLOSED             close() was called: no call starts, isOpen() is false
+ *
+ *   close():        sets CLOSED; closes the channel if no call is under way
+ *   a call's start: sets its bit unless CLOSED (then ClosedChannelException)
+ *   a call's end:   clears its bit; closes the channel if that leaves just CLOSED
+ * </pre>
+ * So the channel closes exactly once, at once or as soon as the (non-blocking) call in progress
+ * returns. Calls through the channel need none of this: the JDK's channel defers its own close.
+ *
  * <p>A thread interrupted while waiting here closes the transport and gets a
  * {@link ClosedByInterruptException}, as a blocking channel would do.
  */
 final class ReadinessTransport implements Transport {
+    private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
+    private static final int READING = 1;
+    private static final int WRITING = 2;
+    private static final int CLOSED = 4;
+
     private final SocketChannel channel;
     private final Readiness readiness;
     private final String name;
+    private final SocketCalls calls; // null: through the channel
+    private final int fd;
+    private volatile int state;
     private boolean drained; // the last read emptied the socket; reader thread only
 
-    ReadinessTransport(SocketChannel channel, Readiness readiness, String name) {
+    /**
+     * @param calls the source's system calls, or null to go through the channel
+     * @param fd the channel's descriptor, when {@code calls} is given
+     */
+    ReadinessTransport(SocketChannel channel, Readiness readiness, String name, SocketCalls calls, int fd) {
         this.channel = channel;
         this.readiness = readiness;
         this.name = name;
+        this.calls = calls;
+        this.fd = fd;
     }
 
     @Override
     public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
-        ByteBuffer dst = ByteBuffer.wrap(b, off, len);
         while (true) {
             if (!isReadable()) {
                 awaitReadable(deadlineNanos);
             }
             readiness.clearReadable();
-            int n = channel.read(dst);
+            int n = calls != null ? readCall(b, off, len) : channel.read(ByteBuffer.wrap(b, off, len));
             if (n != 0) {
-                drained = dst.hasRemaining();
+                drained = n < len;
                 return n;
             }
             drained = true;
+        }
+    }
+
+    private int readCall(byte[] b, int off, int len) throws IOException {
+        enter(READING);
+        try {
+            return calls.read(fd, b, off, len);
+        } finally {
+            exit(READING);
         }
     }
 
@@ -70,7 +111,10 @@ final class ReadinessTransport implements Transport {
         int end = off + len;
         while (true) {
             readiness.clearWritable();
-            long n = Transport.writeSome(channel, srcs, off, end);
+            long n = calls != null ? writeCall(srcs, off, end) : -1;
+            if (n < 0) {
+                n = Transport.writeSome(channel, srcs, off, end);
+            }
             if ((off = Transport.firstRemaining(srcs, off, end)) == end) {
                 return;
             }
@@ -88,6 +132,45 @@ final class ReadinessTransport implements Transport {
         }
     }
 
+    /**
+     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer:
+     * the bytes written, or -1 when there are several (a gathering write of heap buffers needs
+     * the JDK's copy into one direct buffer; a write per buffer would cost a system call each).
+     */
+    private long writeCall(ByteBuffer[] srcs, int off, int end) throws IOException {
+        int only = Transport.firstRemaining(srcs, off, end);
+        if (only == end || Transport.firstRemaining(srcs, only + 1, end) != end || !srcs[only].hasArray()) {
+            return -1;
+        }
+        ByteBuffer src = srcs[only];
+        enter(WRITING);
+        try {
+            int n = calls.write(fd, src.array(), src.arrayOffset() + src.position(), src.remaining());
+            src.position(src.position() + n);
+            return n;
+        } finally {
+            exit(WRITING);
+        }
+    }
+
+    /** Starts a call on the descriptor, unless the transport is closed. */
+    private void enter(int call) throws ClosedChannelException {
+        int s;
+        do {
+            s = state;
+            if ((s & CLOSED) != 0) {
+                throw new ClosedChannelException();
+            }
+        } while (!STATE.weakCompareAndSet(this, s, s | call));
+    }
+
+    /** Ends a call on the descriptor; the last one to end after a close closes the channel. */
+    private void exit(int call) {
+        if ((int) STATE.getAndAdd(this, -call) - call == CLOSED) {
+            closeChannel();
+        }
+    }
+
     /** What a blocking channel does when its thread is interrupted: close, and say so. */
     private void closeIfInterrupted() throws ClosedByInterruptException {
         if (Thread.currentThread().isInterrupted()) {
@@ -98,11 +181,17 @@ final class ReadinessTransport implements Transport {
 
     @Override
     public void shutdownOutput() throws IOException {
+        if (!isOpen()) {
+            throw new ClosedChannelException(); // the channel itself may still be open, for a call under way
+        }
         channel.shutdownOutput();
     }
 
     @Override
     public int available() {
+        if (!isOpen()) {
+            return 0;
+        }
         try {
             return channel.socket().getInputStream().available();
         } catch (IOException | RuntimeException e) {
@@ -112,17 +201,23 @@ final class ReadinessTransport implements Transport {
 
     @Override
     public boolean isOpen() {
-        return channel.isOpen();
+        return (state & CLOSED) == 0 && channel.isOpen();
     }
 
     @Override
     public void close() {
+        if ((int) STATE.getAndBitwiseOr(this, CLOSED) == 0) {
+            closeChannel(); // else closed already, or the call under way closes it when it ends
+        }
+        readiness.close();
+    }
+
+    private void closeChannel() {
         try {
             channel.close();
         } catch (IOException | RuntimeException ignored) {
             // best effort, never throws
         }
-        readiness.close();
     }
 
     @Override

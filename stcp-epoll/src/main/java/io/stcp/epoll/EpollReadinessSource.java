@@ -2,10 +2,12 @@ package io.stcp.epoll;
 
 import io.stcp.internal.Readiness;
 import io.stcp.internal.ReadinessSource;
+import io.stcp.internal.SocketCalls;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Linux epoll transport for stcp, found by {@link java.util.ServiceLoader}: with this module
@@ -19,6 +21,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * many cores is not bound to one poll loop. Each poll loop is a virtual thread, so the JDK's
  * scheduler runs them on whichever cores are free.
  *
+ * <p><b>Socket calls.</b> Reads, and writes of one buffer, are this module's own {@code recv} and
+ * {@code send} straight on the Java array ({@link SocketSyscalls}), not the JDK channel's, which
+ * copies every heap buffer through a temporary direct one and takes a lock per call. Writes of
+ * several buffers still go through the channel: one gathering system call, the JDK's copy
+ * included, costs less than a call per buffer. {@value #SOCKET_CALLS_PROPERTY}{@code =false}
+ * switches them off; a JVM that cannot make them (logged once, {@code epoll.socket_calls.unavailable})
+ * uses the channel's.
+ *
  * <p>Needs Linux on x86-64 or AArch64, JDK 22+, and
  * {@code --enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED}
  * (on the module path: {@code =io.stcp.epoll}). Without any of these, stcp logs why once
@@ -27,6 +37,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class EpollReadinessSource implements ReadinessSource {
     /** The system property that sets how many poll loops share the sockets (at least 1). */
     public static final String POLLERS_PROPERTY = "io.stcp.epoll.pollers";
+    /**
+     * The system property that, set to {@code false}, makes reads and writes go through the JDK
+     * channel's calls instead of this module's own (default {@code true}).
+     */
+    public static final String SOCKET_CALLS_PROPERTY = "io.stcp.epoll.socketCalls";
 
     /** Called by {@link java.util.ServiceLoader}; does nothing until first used. */
     public EpollReadinessSource() {}
@@ -48,6 +63,11 @@ public final class EpollReadinessSource implements ReadinessSource {
             throw new IOException("epoll transport unavailable: " + Holder.UNAVAILABLE);
         }
         return pollers[Math.floorMod(Holder.NEXT.getAndIncrement(), pollers.length)].register(channel);
+    }
+
+    @Override
+    public SocketCalls socketCalls() {
+        return Holder.CALLS;
     }
 
     /** Sockets registered and not yet closed, per poller; for tests. */
@@ -91,6 +111,7 @@ public final class EpollReadinessSource implements ReadinessSource {
         static final EpollPoller[] POLLERS;
         static final String UNAVAILABLE;
         static final AtomicInteger NEXT = new AtomicInteger();
+        static final SocketCalls CALLS;
 
         static {
             EpollPoller[] pollers = null;
@@ -110,6 +131,21 @@ public final class EpollReadinessSource implements ReadinessSource {
             }
             POLLERS = pollers;
             UNAVAILABLE = reason;
+            CALLS = pollers != null ? socketCalls() : null;
+        }
+
+        /** The direct system calls, unless switched off or this JVM cannot make them (then the JDK's, and a log line why). */
+        private static SocketCalls socketCalls() {
+            if (!Boolean.parseBoolean(System.getProperty(SOCKET_CALLS_PROPERTY, "true"))) {
+                return null;
+            }
+            String reason = SocketSyscalls.check();
+            if (reason != null) {
+                LoggerFactory.getLogger("io.stcp.epoll").atInfo().setMessage("epoll.socket_calls.unavailable")
+                        .addKeyValue("reason", reason).log();
+                return null;
+            }
+            return SocketSyscalls.INSTANCE;
         }
 
         private static String check() {

@@ -34,6 +34,12 @@ import org.junit.jupiter.api.Test;
 class EpollTransportTest {
 
     @Test
+    void theModuleMakesItsOwnSocketCallsUnlessSwitchedOff() {
+        boolean on = Boolean.parseBoolean(System.getProperty(EpollReadinessSource.SOCKET_CALLS_PROPERTY, "true"));
+        assertThat(new EpollReadinessSource().socketCalls()).isEqualTo(on ? SocketSyscalls.INSTANCE : null);
+    }
+
+    @Test
     void acceptedConnectionsAreNonBlockingOnEpollAndLeaveThePollerWhenClosed() throws Exception {
         BlockingQueue<Connection> connections = new LinkedBlockingQueue<>();
         int before = EpollReadinessSource.registeredCount();

@@ -1,0 +1,40 @@
+package io.stcp.internal;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+
+/**
+ * A non-blocking socket's read and write system calls made straight on a Java array, offered by a
+ * {@link ReadinessSource} that can make them (the epoll module, through the FFM API). The JDK's
+ * channels copy every heap buffer through a temporary direct buffer and take a lock per call;
+ * these calls do neither.
+ *
+ * <p>They work on a bare descriptor, which stays valid only while its channel is open: a caller
+ * must not close the channel while one of its calls is under way, or the number, reused by
+ * another socket, could be read or written (see {@link ReadinessTransport}).
+ */
+public interface SocketCalls {
+
+    /**
+     * The descriptor of {@code channel}.
+     *
+     * @throws IOException if it cannot be read (not a JDK socket channel)
+     */
+    int fd(SocketChannel channel) throws IOException;
+
+    /**
+     * Reads into {@code b[off .. off+len)} (len &gt; 0), without waiting.
+     *
+     * @return the bytes read, 0 when none are there yet, or -1 at end of stream
+     * @throws IOException as the JDK's channel would report the failure (a reset says "Connection reset")
+     */
+    int read(int fd, byte[] b, int off, int len) throws IOException;
+
+    /**
+     * Writes {@code b[off .. off+len)} (len &gt; 0), or as much as the socket takes, without waiting.
+     *
+     * @return the bytes written, 0 when the socket has no room
+     * @throws IOException as the JDK's channel would report the failure ("Broken pipe", "Connection reset")
+     */
+    int write(int fd, byte[] b, int off, int len) throws IOException;
+}

@@ -1,0 +1,197 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A {@link ReadinessTransport} making its own {@link SocketCalls} on the descriptor never closes the
+ * channel under a call in progress (the number could be reused by another socket meanwhile), and
+ * sends a single heap buffer by such a call but several by the channel's gathering write. The
+ * calls here go through the channel, held up by a latch where a test needs a call in progress;
+ * {@code stcp-epoll} tests the real ones.
+ */
+class ReadinessTransportCallsTest {
+    private ServerSocketChannel listener;
+    private SocketChannel peer;
+    private SocketChannel channel;
+
+    @BeforeEach
+    void connect() throws IOException {
+        listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        peer = SocketChannel.open(listener.getLocalAddress());
+        channel = listener.accept();
+        channel.configureBlocking(false);
+    }
+
+    @AfterEach
+    void closeAll() throws IOException {
+        channel.close();
+        peer.close();
+        listener.close();
+    }
+
+    @Test
+    void aCloseDuringAReadLeavesTheChannelOpenUntilTheReadReturns() throws Exception {
+        HeldCalls calls = new HeldCalls(channel);
+        ReadinessTransport transport = transport(calls);
+        peer.write(ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        Future<Integer> read = onItsOwnThread(() -> transport.read(new byte[8], 0, 8, 0));
+        assertThat(calls.inCall.await(10, TimeUnit.SECONDS)).isTrue();
+
+        transport.close();
+
+        assertThat(transport.isOpen()).isFalse();
+        assertThat(channel.isOpen()).as("closed under the call in progress").isTrue();
+        calls.release.countDown();
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(3); // the call went on with its socket
+        assertThat(channel.isOpen()).as("closed by the call's end").isFalse();
+        assertThatThrownBy(() -> transport.read(new byte[8], 0, 8, 0)).isInstanceOf(ClosedChannelException.class);
+    }
+
+    @Test
+    void withAReadAndAWriteInProgressTheLastToEndClosesTheChannel() throws Exception {
+        HeldCalls calls = new HeldCalls(channel);
+        ReadinessTransport transport = transport(calls);
+        peer.write(ByteBuffer.wrap(new byte[] {1}));
+        Future<Integer> read = onItsOwnThread(() -> transport.read(new byte[8], 0, 8, 0));
+        assertThat(calls.inCall.await(10, TimeUnit.SECONDS)).isTrue();
+        calls.writeHeld = true;
+        Future<Integer> write = onItsOwnThread(() -> {
+            transport.write(new ByteBuffer[] {ByteBuffer.wrap(new byte[] {9})}, 0, 1, 0);
+            return 1;
+        });
+        assertThat(calls.inWrite.await(10, TimeUnit.SECONDS)).isTrue();
+
+        transport.close();
+        calls.release.countDown(); // the read ends first
+        read.get(10, TimeUnit.SECONDS);
+
+        assertThat(channel.isOpen()).as("a write is still in progress").isTrue();
+        calls.releaseWrite.countDown();
+        write.get(10, TimeUnit.SECONDS);
+        assertThat(channel.isOpen()).isFalse();
+    }
+
+    @Test
+    void aCloseWithNoCallInProgressClosesTheChannelAtOnce() {
+        ReadinessTransport transport = transport(new HeldCalls(channel));
+
+        transport.close();
+        transport.close();
+
+        assertThat(channel.isOpen()).isFalse();
+        assertThatThrownBy(transport::shutdownOutput).isInstanceOf(ClosedChannelException.class);
+        assertThat(transport.available()).isZero();
+    }
+
+    @Test
+    void oneHeapBufferGoesByTheCallAndSeveralByTheGatheringWrite() throws Exception {
+        WriteOnly calls = new WriteOnly(channel);
+        ReadinessTransport transport = transport(calls);
+
+        transport.write(new ByteBuffer[] {ByteBuffer.allocate(0), ByteBuffer.wrap(new byte[] {1, 2}),
+                ByteBuffer.allocate(0)}, 0, 3, 0);
+        transport.write(new ByteBuffer[] {ByteBuffer.wrap(new byte[] {3}), ByteBuffer.wrap(new byte[] {4, 5})}, 0, 2, 0);
+        transport.write(new ByteBuffer[] {ByteBuffer.allocateDirect(1).put((byte) 6).flip()}, 0, 1, 0);
+
+        assertThat(calls.writes).containsExactly(2); // the first only; the others by the channel
+        ByteBuffer got = ByteBuffer.allocate(6);
+        while (got.hasRemaining()) {
+            peer.read(got);
+        }
+        assertThat(got.array()).containsExactly(1, 2, 3, 4, 5, 6);
+        transport.close();
+    }
+
+    private static <T> Future<T> onItsOwnThread(Callable<T> task) {
+        FutureTask<T> future = new FutureTask<>(task);
+        Thread.ofPlatform().daemon().start(future);
+        return future;
+    }
+
+    private ReadinessTransport transport(SocketCalls calls) {
+        return new ReadinessTransport(channel, new Readiness(r -> {}, 0), "test", calls, -1);
+    }
+
+    /** Calls through the channel (the descriptor is ignored), recording the lengths written. */
+    private static class WriteOnly implements SocketCalls {
+        final SocketChannel channel;
+        final List<Integer> writes = new ArrayList<>();
+
+        WriteOnly(SocketChannel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public int fd(SocketChannel c) {
+            return -1;
+        }
+
+        @Override
+        public int read(int fd, byte[] b, int off, int len) throws IOException {
+            return channel.read(ByteBuffer.wrap(b, off, len));
+        }
+
+        @Override
+        public int write(int fd, byte[] b, int off, int len) throws IOException {
+            writes.add(len);
+            return channel.write(ByteBuffer.wrap(b, off, len));
+        }
+    }
+
+    /** Calls held in progress until released. */
+    private static final class HeldCalls extends WriteOnly {
+        final CountDownLatch inCall = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final CountDownLatch inWrite = new CountDownLatch(1);
+        final CountDownLatch releaseWrite = new CountDownLatch(1);
+        volatile boolean writeHeld;
+
+        HeldCalls(SocketChannel channel) {
+            super(channel);
+        }
+
+        @Override
+        public int read(int fd, byte[] b, int off, int len) throws IOException {
+            inCall.countDown();
+            await(release);
+            return super.read(fd, b, off, len);
+        }
+
+        @Override
+        public int write(int fd, byte[] b, int off, int len) throws IOException {
+            if (writeHeld) {
+                inWrite.countDown();
+                await(releaseWrite);
+            }
+            return super.write(fd, b, off, len);
+        }
+
+        private static void await(CountDownLatch latch) {
+            try {
+                if (!latch.await(10, TimeUnit.SECONDS)) {
+                    throw new AssertionError("never released");
+                }
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package io.stcp.epoll;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import io.stcp.internal.SocketCalls;
+import java.io.IOException;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.net.SocketException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+
+/**
+ * {@code recv} and {@code send} on a socket's descriptor, straight from and into Java arrays: bound
+ * as critical calls with heap access (JDK 22+), which pass an array's address without a copy and
+ * without a thread-state transition. That is safe because the sockets are non-blocking, so a call
+ * never waits. {@code errno} is captured into a heap array, which critical calls allow too.
+ *
+ * <p>{@link #check()} makes one call, on descriptor -1, to find out whether this JVM allows all of
+ * that; stcp uses the JDK channel's calls when it does not.
+ */
+final class SocketSyscalls implements SocketCalls {
+    static final SocketSyscalls INSTANCE = new SocketSyscalls();
+
+    private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int EINTR = 4;
+    private static final int EBADF = 9;
+    private static final int EAGAIN = 11;
+    private static final int EPIPE = 32;
+    private static final int ECONNABORTED = 103;
+    private static final int ECONNRESET = 104;
+    private static final int ETIMEDOUT = 110;
+
+    private static final FunctionDescriptor IO = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+    private static final MethodHandle RECV = bind("recv");
+    private static final MethodHandle SEND = bind("send");
+
+    private SocketSyscalls() {}
+
+    private static MethodHandle bind(String name) {
+        Linker linker = Linker.nativeLinker();
+        MemorySegment symbol = linker.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("no " + name + " in the C library"));
+        return linker.downcallHandle(symbol, IO, Linker.Option.critical(true), Linker.Option.captureCallState("errno"));
+    }
+
+    /** Why these calls cannot be made in this JVM, or null if they can. */
+    static String check() {
+        try {
+            int[] errno = new int[1];
+            long n = (long) RECV.invokeExact(MemorySegment.ofArray(errno), -1, MemorySegment.ofArray(new byte[1]), 1L, 0);
+            return n == -1 && errno[0] == EBADF ? null : "recv(-1) answered " + n + ", errno " + errno[0];
+        } catch (Throwable t) {
+            return "critical calls with heap access fail: " + t;
+        }
+    }
+
+    @Override
+    public int fd(SocketChannel channel) throws IOException {
+        return Fds.of(channel);
+    }
+
+    @Override
+    public int read(int fd, byte[] b, int off, int len) throws IOException {
+        int[] errno = new int[1];
+        MemorySegment into = MemorySegment.ofArray(b).asSlice(off, len);
+        while (true) {
+            long n;
+            try {
+                n = (long) RECV.invokeExact(MemorySegment.ofArray(errno), fd, into, (long) len, 0);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            if (n > 0) {
+                return (int) n;
+            }
+            if (n == 0) {
+                return -1;
+            }
+            if (errno[0] != EINTR) {
+                return none(errno[0], "recv");
+            }
+        }
+    }
+
+    @Override
+    public int write(int fd, byte[] b, int off, int len) throws IOException {
+        int[] errno = new int[1];
+        MemorySegment from = MemorySegment.ofArray(b).asSlice(off, len);
+        while (true) {
+            long n;
+            try {
+                n = (long) SEND.invokeExact(MemorySegment.ofArray(errno), fd, from, (long) len, MSG_NOSIGNAL);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            if (n >= 0) {
+                return (int) n;
+            }
+            if (errno[0] != EINTR) {
+                return none(errno[0], "send");
+            }
+        }
+    }
+
+    /** 0 for "would block"; any other failure is thrown, worded as the JDK words it. */
+    private static int none(int errno, String call) throws IOException {
+        if (errno == EAGAIN) {
+            return 0;
+        }
+        throw switch (errno) {
+            case EBADF -> new ClosedChannelException();
+            case ECONNRESET -> new SocketException("Connection reset");
+            case EPIPE -> new SocketException("Broken pipe");
+            case ECONNABORTED -> new SocketException("Connection aborted");
+            case ETIMEDOUT -> new SocketException("Connection timed out");
+            default -> new SocketException(call + " failed: errno " + errno);
+        };
+    }
+}

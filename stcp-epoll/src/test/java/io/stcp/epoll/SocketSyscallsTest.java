@@ -1,0 +1,110 @@
+package io.stcp.epoll;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.net.InetSocketAddress;
+import java.net.SocketException;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The epoll module's own {@code recv} and {@code send} on real loopback sockets: what they return,
+ * and how they word a failure (as the JDK does, so that stcp tells a reset from a protocol error).
+ */
+class SocketSyscallsTest {
+    private final SocketSyscalls calls = SocketSyscalls.INSTANCE;
+
+    @Test
+    void thisJvmCanMakeTheCalls() {
+        assertThat(SocketSyscalls.check()).isNull();
+        assertThat(new EpollReadinessSource().socketCalls()).isSameAs(calls);
+    }
+
+    @Test
+    void readsWhatArrivedNothingWhenEmptyAndMinusOneAtTheEnd() throws Exception {
+        try (ServerSocketChannel listener = listener(); SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
+             SocketChannel socket = listener.accept()) {
+            socket.configureBlocking(false);
+            int fd = calls.fd(socket);
+            byte[] into = new byte[16];
+            assertThat(calls.read(fd, into, 0, into.length)).isZero();
+
+            peer.write(ByteBuffer.wrap(new byte[] {1, 2, 3}));
+            int[] n = new int[1];
+            await().until(() -> (n[0] = calls.read(fd, into, 5, 4)) != 0);
+            assertThat(n[0]).isEqualTo(3);
+            assertThat(Arrays.copyOfRange(into, 5, 8)).containsExactly(1, 2, 3);
+
+            peer.shutdownOutput();
+            await().until(() -> calls.read(fd, into, 0, into.length) == -1);
+        }
+    }
+
+    @Test
+    void writesFromTheMiddleOfAnArrayAndZeroWhenTheSocketIsFull() throws Exception {
+        try (ServerSocketChannel listener = listener(); SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
+             SocketChannel socket = listener.accept()) {
+            socket.configureBlocking(false);
+            int fd = calls.fd(socket);
+            assertThat(calls.write(fd, new byte[] {9, 8, 7, 6}, 1, 2)).isEqualTo(2);
+            ByteBuffer got = ByteBuffer.allocate(2);
+            while (got.hasRemaining()) {
+                peer.read(got);
+            }
+            assertThat(got.array()).containsExactly(8, 7);
+
+            byte[] big = new byte[1 << 20];
+            long written = 0;
+            int n;
+            while ((n = calls.write(fd, big, 0, big.length)) > 0) { // the peer reads nothing: the socket fills
+                written += n;
+            }
+            assertThat(n).isZero();
+            assertThat(written).isPositive();
+        }
+    }
+
+    @Test
+    void aResetIsReportedAsTheJdkReportsIt() throws Exception {
+        try (ServerSocketChannel listener = listener(); SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
+             SocketChannel socket = listener.accept()) {
+            socket.configureBlocking(false);
+            int fd = calls.fd(socket);
+            peer.setOption(StandardSocketOptions.SO_LINGER, 0);
+            peer.close(); // a reset
+
+            byte[] into = new byte[16];
+            await().until(() -> {
+                try {
+                    calls.read(fd, into, 0, into.length);
+                    return false;
+                } catch (SocketException e) {
+                    assertThat(e).hasMessage("Connection reset");
+                    return true;
+                }
+            });
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 10; i++) {
+                    calls.write(fd, into, 0, into.length);
+                }
+            }).isInstanceOf(SocketException.class).hasMessageMatching("Broken pipe|Connection reset");
+        }
+    }
+
+    @Test
+    void aBadDescriptorIsAClosedChannel() {
+        assertThatThrownBy(() -> calls.read(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
+        assertThatThrownBy(() -> calls.write(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
+    }
+
+    private static ServerSocketChannel listener() throws Exception {
+        return ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+    }
+}
