@@ -41,6 +41,11 @@ final class ReadinessTransport implements Transport {
     private static final int READING = 1;
     private static final int WRITING = 2;
     private static final int CLOSED = 4;
+    /**
+     * The most bytes one of the source's calls moves. Such a call holds off the JVM's safepoints
+     * (and so its collections) while it copies: at most this many bytes, some tens of microseconds.
+     */
+    static final int MAX_BYTES_PER_CALL = 256 * 1024;
 
     private final SocketChannel channel;
     private final Readiness readiness;
@@ -69,9 +74,10 @@ final class ReadinessTransport implements Transport {
                 awaitReadable(deadlineNanos);
             }
             readiness.clearReadable();
-            int n = calls != null ? readCall(b, off, len) : channel.read(ByteBuffer.wrap(b, off, len));
+            int ask = calls != null ? Math.min(len, MAX_BYTES_PER_CALL) : len;
+            int n = calls != null ? readCall(b, off, ask) : channel.read(ByteBuffer.wrap(b, off, len));
             if (n != 0) {
-                drained = n < len;
+                drained = n < ask;
                 return n;
             }
             drained = true;
@@ -133,8 +139,8 @@ final class ReadinessTransport implements Transport {
     }
 
     /**
-     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer:
-     * the bytes written, or -1 when there are several (a gathering write of heap buffers needs
+     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer
+     * (at most {@link #MAX_BYTES_PER_CALL} of them): the bytes written, or -1 when there are several (a gathering write of heap buffers needs
      * the JDK's copy into one direct buffer; a write per buffer would cost a system call each).
      */
     private long writeCall(ByteBuffer[] srcs, int off, int end) throws IOException {
@@ -145,7 +151,8 @@ final class ReadinessTransport implements Transport {
         ByteBuffer src = srcs[only];
         enter(WRITING);
         try {
-            int n = calls.write(fd, src.array(), src.arrayOffset() + src.position(), src.remaining());
+            int n = calls.write(fd, src.array(), src.arrayOffset() + src.position(),
+                    Math.min(src.remaining(), MAX_BYTES_PER_CALL));
             src.position(src.position() + n);
             return n;
         } finally {

@@ -120,6 +120,30 @@ class ReadinessTransportCallsTest {
         transport.close();
     }
 
+    @Test
+    void aCallMovesAtMostItsCapSoThatItHoldsOffSafepointsBriefly() throws Exception {
+        WriteOnly calls = new WriteOnly(channel);
+        ReadinessTransport transport = transport(calls);
+        int size = 3 * ReadinessTransport.MAX_BYTES_PER_CALL + 1;
+        Future<Integer> drain = onItsOwnThread(() -> {
+            ByteBuffer sink = ByteBuffer.allocate(size);
+            while (sink.hasRemaining()) {
+                peer.read(sink);
+            }
+            return sink.position();
+        });
+
+        transport.write(new ByteBuffer[] {ByteBuffer.wrap(new byte[size])}, 0, 1, System.nanoTime() + 10_000_000_000L);
+
+        assertThat(drain.get(10, TimeUnit.SECONDS)).isEqualTo(size);
+        assertThat(calls.writes).allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(ReadinessTransport.MAX_BYTES_PER_CALL));
+        peer.write(ByteBuffer.wrap(new byte[size]));
+        byte[] into = new byte[size];
+        int n = transport.read(into, 0, size, 0);
+        assertThat(n).isBetween(1, ReadinessTransport.MAX_BYTES_PER_CALL);
+        transport.close();
+    }
+
     private static <T> Future<T> onItsOwnThread(Callable<T> task) {
         FutureTask<T> future = new FutureTask<>(task);
         Thread.ofPlatform().daemon().start(future);
