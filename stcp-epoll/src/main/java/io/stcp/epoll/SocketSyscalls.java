@@ -66,53 +66,44 @@ final class SocketSyscalls implements SocketCalls {
 
     @Override
     public int read(int fd, byte[] b, int off, int len) throws IOException {
-        int[] errno = new int[1];
-        MemorySegment into = MemorySegment.ofArray(b).asSlice(off, len);
-        while (true) {
-            long n;
-            try {
-                n = (long) RECV.invokeExact(MemorySegment.ofArray(errno), fd, into, (long) len, 0);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-            if (n > 0) {
-                return (int) n;
-            }
-            if (n == 0) {
-                return -1;
-            }
-            if (errno[0] != EINTR) {
-                return none(errno[0], "recv");
-            }
-        }
+        long n = call(false, fd, b, off, len);
+        return n > 0 ? (int) n : n == 0 ? -1 : 0; // recv's 0 is the end of the stream
     }
 
     @Override
     public int write(int fd, byte[] b, int off, int len) throws IOException {
+        return (int) Math.max(0, call(true, fd, b, off, len));
+    }
+
+    /**
+     * {@code send} or {@code recv} of {@code b[off .. off+len)}, again after EINTR: what it
+     * returned, or -1 for "would block"; any other failure is thrown, worded as the JDK words it.
+     */
+    private static long call(boolean send, int fd, byte[] b, int off, int len) throws IOException {
         int[] errno = new int[1];
-        MemorySegment from = MemorySegment.ofArray(b).asSlice(off, len);
+        MemorySegment bytes = MemorySegment.ofArray(b).asSlice(off, len);
         while (true) {
             long n;
             try {
-                n = (long) SEND.invokeExact(MemorySegment.ofArray(errno), fd, from, (long) len, MSG_NOSIGNAL);
+                n = send ? (long) SEND.invokeExact(MemorySegment.ofArray(errno), fd, bytes, (long) len, MSG_NOSIGNAL)
+                        : (long) RECV.invokeExact(MemorySegment.ofArray(errno), fd, bytes, (long) len, 0);
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }
             if (n >= 0) {
-                return (int) n;
+                return n;
+            }
+            if (errno[0] == EAGAIN) {
+                return -1;
             }
             if (errno[0] != EINTR) {
-                return none(errno[0], "send");
+                throw failure(errno[0], send ? "send" : "recv");
             }
         }
     }
 
-    /** 0 for "would block"; any other failure is thrown, worded as the JDK words it. */
-    private static int none(int errno, String call) throws IOException {
-        if (errno == EAGAIN) {
-            return 0;
-        }
-        throw switch (errno) {
+    private static IOException failure(int errno, String call) {
+        return switch (errno) {
             case EBADF -> new ClosedChannelException();
             case ECONNRESET -> new SocketException("Connection reset");
             case EPIPE -> new SocketException("Broken pipe");

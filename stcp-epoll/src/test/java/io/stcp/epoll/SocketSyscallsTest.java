@@ -28,10 +28,9 @@ class SocketSyscallsTest {
 
     @Test
     void readsWhatArrivedNothingWhenEmptyAndMinusOneAtTheEnd() throws Exception {
-        try (ServerSocketChannel listener = listener(); SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
-             SocketChannel socket = listener.accept()) {
-            socket.configureBlocking(false);
-            int fd = calls.fd(socket);
+        try (Pair pair = Pair.connect()) {
+            SocketChannel peer = pair.peer;
+            int fd = calls.fd(pair.socket);
             byte[] into = new byte[16];
             assertThat(calls.read(fd, into, 0, into.length)).isZero();
 
@@ -48,10 +47,9 @@ class SocketSyscallsTest {
 
     @Test
     void writesFromTheMiddleOfAnArrayAndZeroWhenTheSocketIsFull() throws Exception {
-        try (ServerSocketChannel listener = listener(); SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
-             SocketChannel socket = listener.accept()) {
-            socket.configureBlocking(false);
-            int fd = calls.fd(socket);
+        try (Pair pair = Pair.connect()) {
+            SocketChannel peer = pair.peer;
+            int fd = calls.fd(pair.socket);
             assertThat(calls.write(fd, new byte[] {9, 8, 7, 6}, 1, 2)).isEqualTo(2);
             ByteBuffer got = ByteBuffer.allocate(2);
             while (got.hasRemaining()) {
@@ -72,10 +70,9 @@ class SocketSyscallsTest {
 
     @Test
     void aResetIsReportedAsTheJdkReportsIt() throws Exception {
-        try (ServerSocketChannel listener = listener(); SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
-             SocketChannel socket = listener.accept()) {
-            socket.configureBlocking(false);
-            int fd = calls.fd(socket);
+        try (Pair pair = Pair.connect()) {
+            SocketChannel peer = pair.peer;
+            int fd = calls.fd(pair.socket);
             peer.setOption(StandardSocketOptions.SO_LINGER, 0);
             peer.close(); // a reset
 
@@ -103,7 +100,21 @@ class SocketSyscallsTest {
         assertThatThrownBy(() -> calls.write(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
     }
 
-    private static ServerSocketChannel listener() throws Exception {
-        return ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+    /** A connected loopback pair: the peer (blocking) and the socket under test (non-blocking). */
+    private record Pair(ServerSocketChannel listener, SocketChannel peer, SocketChannel socket) implements AutoCloseable {
+        static Pair connect() throws Exception {
+            ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+            SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
+            SocketChannel socket = listener.accept();
+            socket.configureBlocking(false);
+            return new Pair(listener, peer, socket);
+        }
+
+        @Override
+        public void close() throws Exception {
+            socket.close();
+            peer.close();
+            listener.close();
+        }
     }
 }
