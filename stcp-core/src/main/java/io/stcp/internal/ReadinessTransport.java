@@ -141,9 +141,10 @@ final class ReadinessTransport implements Transport {
     }
 
     /**
-     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer
-     * (at most {@link #MAX_BYTES_PER_CALL} of them): the bytes written, or -1 when there are several (a gathering write of heap buffers needs
-     * the JDK's copy into one direct buffer; a write per buffer would cost a system call each).
+     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer (at
+     * most {@link #MAX_BYTES_PER_CALL} of its bytes): the bytes written, or -1 when there are
+     * several (a gathering write of heap buffers needs the JDK's copy into one direct buffer; a
+     * write per buffer would cost a system call each).
      */
     private long writeCall(ByteBuffer[] srcs, int off, int end) throws IOException {
         int only = Transport.firstRemaining(srcs, off, end);

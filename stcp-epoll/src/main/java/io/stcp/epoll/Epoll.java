@@ -58,7 +58,8 @@ final class Epoll {
 
     private Epoll() {}
 
-    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+    /** A downcall handle for the C library's function {@code name}; {@link SocketSyscalls} binds its own with it. */
+    static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         Linker linker = Linker.nativeLinker();
         MemorySegment symbol = linker.defaultLookup().find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("no " + name + " in the C library"));

@@ -42,10 +42,7 @@ final class SocketSyscalls implements SocketCalls {
     private SocketSyscalls() {}
 
     private static MethodHandle bind(String name) {
-        Linker linker = Linker.nativeLinker();
-        MemorySegment symbol = linker.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("no " + name + " in the C library"));
-        return linker.downcallHandle(symbol, IO, Linker.Option.critical(true), Linker.Option.captureCallState("errno"));
+        return Epoll.bind(name, IO, Linker.Option.critical(true), Linker.Option.captureCallState("errno"));
     }
 
     /** Why these calls cannot be made in this JVM, or null if they can. */
