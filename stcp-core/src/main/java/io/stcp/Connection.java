@@ -188,6 +188,18 @@ public interface Connection {
      */
     byte[] readBytes(int n) throws IOException;
 
+    /**
+     * Reads exactly {@code n} bytes into a new array that starts with a copy of {@code prefix}: the
+     * array is {@code prefix.length + n} bytes, the value at {@code prefix.length}. For a frame that
+     * is kept or sent on whole, its header included: one array, read into once, and written with
+     * one call (where {@link Sender#putParts} would gather a header and a body). Memory follows the
+     * bytes received, as for {@link #readBytes(int)}.
+     *
+     * @throws IllegalArgumentException if {@code n} is negative, or the two lengths together exceed
+     *     the largest array
+     */
+    byte[] readBytes(byte[] prefix, int n) throws IOException;
+
     /** Reads one byte as 0..255. */
     int readUnsignedByte() throws IOException;
 

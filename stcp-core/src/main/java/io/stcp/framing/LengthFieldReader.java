@@ -98,13 +98,7 @@ public final class LengthFieldReader implements ConnectionReader {
                     + ") exceeds maxFrameLength " + maxFrameLength);
         }
         // readBytes grows its array as the body arrives: an announced length costs nothing until sent.
-        byte[] out = connection.readBytes((int) body);
-        if (!stripHeader) {
-            byte[] whole = new byte[(int) frame];
-            System.arraycopy(header, 0, whole, 0, headerLength);
-            System.arraycopy(out, 0, whole, headerLength, out.length);
-            out = whole;
-        }
+        byte[] out = stripHeader ? connection.readBytes((int) body) : connection.readBytes(header, (int) body);
         handler.onFrame(sender, out);
     }
 

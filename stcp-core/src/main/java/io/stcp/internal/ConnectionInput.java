@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -30,6 +31,7 @@ final class ConnectionInput {
     static final int BUFFER_SIZE = ReadBuffers.SIZE;
     /** The first size of an array that grows as its bytes arrive. */
     static final int MIN_GROWING = 256;
+    private static final byte[] NO_PREFIX = {};
     private static final VarHandle SHORT_BE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle SHORT_LE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -139,18 +141,27 @@ final class ConnectionInput {
      * ({@link GrowingRead}).
      */
     byte[] readBytes(int n) throws IOException {
+        return readBytes(NO_PREFIX, n);
+    }
+
+    /** As {@link #readBytes(int)}, into an array that starts with a copy of {@code prefix}. */
+    byte[] readBytes(byte[] prefix, int n) throws IOException {
         if (n < 0) {
             throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
+        }
+        if (n > DelimitedRead.MAX_ARRAY - prefix.length) {
+            throw new IllegalArgumentException("a prefix of " + prefix.length + " bytes and " + n
+                    + " more exceed the largest array (" + DelimitedRead.MAX_ARRAY + " bytes)");
         }
         if (n > MIN_GROWING && pos == lim && fill() < 0) { // wait for the first bytes before allocating anything
             throw new EOFException("end of stream after 0 of " + n + " bytes");
         }
         if (n <= MIN_GROWING || n <= lim - pos) {
-            byte[] b = new byte[n];
-            readFully(b, 0, n);
+            byte[] b = Arrays.copyOf(prefix, prefix.length + n);
+            readFully(b, prefix.length, n);
             return b;
         }
-        return GrowingRead.read(this, n, budget);
+        return GrowingRead.read(this, prefix, n, budget);
     }
 
     int readUnsignedByte() throws IOException {
@@ -187,6 +198,26 @@ final class ConnectionInput {
 
     int buffered() {
         return lim - pos;
+    }
+
+    /**
+     * Waits, where the transport can tell, until {@code bytes} more can be read at once (see
+     * {@link Transport#awaitInput}), within the read deadline in force; a few bytes buffered wait
+     * in a small buffer, as in {@link #fill()}.
+     */
+    void awaitInput(int bytes) throws IOException {
+        if (pooled && pos < lim) {
+            keepFewBytesSmall();
+        }
+        long deadline = waitDeadline(0);
+        awaitingInput = true;
+        try {
+            transport.awaitInput(bytes, deadline);
+        } catch (ReadTimeoutException e) {
+            throw timedOut(deadline);
+        } finally {
+            awaitingInput = false;
+        }
     }
 
     /** Bytes the transport holds beyond those buffered (a system call on a socket). */
@@ -329,14 +360,8 @@ final class ConnectionInput {
                 } finally {
                     awaitingInput = false;
                 }
-            } else if (buf.length == ReadBuffers.LARGE && lim - pos < ReadBuffers.SIZE) {
-                // About to wait with a few bytes of a value: keep them in a small buffer.
-                byte[] small = ReadBuffers.take(false);
-                System.arraycopy(buf, pos, small, 0, lim - pos);
-                ReadBuffers.give(buf);
-                buf = small;
-                lim -= pos;
-                pos = 0;
+            } else {
+                keepFewBytesSmall();
             }
         }
         if (pooled && pos == lim && buf != null && wide != (buf.length == ReadBuffers.LARGE)) {
@@ -362,6 +387,18 @@ final class ConnectionInput {
             lim += n;
         }
         return n;
+    }
+
+    /** About to wait with a few bytes of a value in a large buffer: keeps them in a small one. */
+    private void keepFewBytesSmall() {
+        if (buf.length == ReadBuffers.LARGE && lim - pos < ReadBuffers.SIZE) {
+            byte[] small = ReadBuffers.take(false);
+            System.arraycopy(buf, pos, small, 0, lim - pos);
+            ReadBuffers.give(buf);
+            buf = small;
+            lim -= pos;
+            pos = 0;
+        }
     }
 
     /** Gives the (empty) buffer back to the pool. */

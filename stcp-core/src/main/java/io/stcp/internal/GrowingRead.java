@@ -16,29 +16,41 @@ import java.util.Arrays;
  * array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is reserved from the
  * server's {@link InboundBudget} until the array is returned; a value that needs more than the
  * whole budget fails with {@link FrameTooLongException}.
+ *
+ * <p>Before the first array and before each read, a rest larger than a large read buffer that is
+ * not yet in the socket is waited for, where the transport can tell ({@link Transport#awaitInput}:
+ * the epoll transport's receive low-water mark). The bytes then wait in the kernel, within its socket
+ * buffer limits, and not in an array that lives on through collections while it fills: with 100
+ * connections sending 1 MiB frames that was most of the server's cost (BENCHMARKS.md).
  */
 final class GrowingRead {
 
     private GrowingRead() {}
 
     /**
-     * Reads {@code n} bytes, more than {@code input} has buffered (at least one byte is).
+     * Reads {@code n} bytes, more than {@code input} has buffered (at least one byte is), into an
+     * array that starts with a copy of {@code prefix}.
      *
      * @param budget the server's inbound budget, or null
      */
-    static byte[] read(ConnectionInput input, int n, InboundBudget budget) throws IOException {
-        byte[] b = new byte[length(input, n, input.buffered())];
+    static byte[] read(ConnectionInput input, byte[] prefix, int n, InboundBudget budget) throws IOException {
+        int p = prefix.length;
+        awaitRest(input, n - input.buffered());
+        byte[] b = Arrays.copyOf(prefix, p + length(input, n, input.buffered()));
         long reserved = 0;
         try {
             reserved = reserve(input, budget, n, b.length, reserved); // what arrived may exceed a buffer
             int done = 0;
             while (done < n) {
-                if (done == b.length) {
-                    int grown = length(input, n, (long) done + input.buffered());
+                if (input.buffered() == 0) {
+                    awaitRest(input, n - done);
+                }
+                if (p + done == b.length) {
+                    int grown = p + length(input, n, (long) done + input.buffered());
                     reserved = reserve(input, budget, n, grown, reserved);
                     b = Arrays.copyOf(b, grown);
                 }
-                int r = input.read(b, done, b.length - done);
+                int r = input.read(b, p + done, b.length - p - done);
                 if (r < 0) {
                     throw new EOFException("end of stream after " + done + " of " + n + " bytes");
                 }
@@ -49,6 +61,17 @@ final class GrowingRead {
             if (budget != null) {
                 budget.release(reserved);
             }
+        }
+    }
+
+    /**
+     * Lets a large rest wait in the kernel, not in an array that lives on through collections. A
+     * wait may end before the rest is all there (the receive window was full: a socket's first
+     * large value, before the low-water mark made room for it); reading what came makes room.
+     */
+    private static void awaitRest(ConnectionInput input, int rest) throws IOException {
+        if (rest > ReadBuffers.LARGE) {
+            input.awaitInput(rest);
         }
     }
 

@@ -53,6 +53,13 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void awaitInput(int bytes, long deadlineNanos) throws IOException {
+        if (pos >= end) { // while the prefix has bytes, there is input at once
+            under.awaitInput(bytes, deadlineNanos);
+        }
+    }
+
+    @Override
     public boolean onReadable(Runnable action) {
         return pos >= end && under.onReadable(action);
     }

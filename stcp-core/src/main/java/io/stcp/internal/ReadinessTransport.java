@@ -33,6 +33,11 @@ import java.nio.channels.SocketChannel;
  * So the channel closes exactly once, at once or as soon as the (non-blocking) call in progress
  * returns. Calls through the channel need none of this: the JDK's channel defers its own close.
  *
+ * <p><b>Waiting for a large value.</b> {@link #awaitInput} raises the socket's receive low-water
+ * mark for one wait, so that the kernel holds a large value's bytes until they are all there
+ * instead of waking the reader for each piece; the mark is back at one byte before it returns,
+ * so every other wait is for any byte.
+ *
  * <p>A thread interrupted while waiting here closes the transport and gets a
  * {@link ClosedByInterruptException}, as a blocking channel would do.
  */
@@ -83,6 +88,43 @@ final class ReadinessTransport implements Transport {
                 return n;
             }
             drained = true;
+        }
+    }
+
+    /**
+     * With the socket's receive low-water mark raised to {@code bytes} (at most {@link
+     * #MAX_BYTES_PER_CALL}) for the wait, so that the kernel signals readiness once they are all
+     * there (or the window is full, or the stream ended), then set back to one byte.
+     */
+    @Override
+    public void awaitInput(int bytes, long deadlineNanos) throws IOException {
+        int want = Math.min(bytes, MAX_BYTES_PER_CALL);
+        if (calls == null || want <= 1) {
+            return;
+        }
+        readiness.clearReadable(); // from here on, an edge means the socket changed
+        drained = false;           // whatever happens, the next read tries the socket first
+        if (available() >= want) {
+            return;
+        }
+        lowWater(want); // signals readiness at once if the bytes came in the meantime
+        try {
+            awaitReadable(deadlineNanos);
+        } finally {
+            try {
+                lowWater(1);
+            } catch (ClosedChannelException e) {
+                // closed meanwhile: the mark no longer matters, and the wait's own outcome says why
+            }
+        }
+    }
+
+    private void lowWater(int bytes) throws IOException {
+        enter(READING);
+        try {
+            calls.receiveLowWater(fd, bytes);
+        } finally {
+            exit(READING);
         }
     }
 

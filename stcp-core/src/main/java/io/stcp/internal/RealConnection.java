@@ -249,6 +249,11 @@ public final class RealConnection implements Connection {
     }
 
     @Override
+    public byte[] readBytes(byte[] prefix, int n) throws IOException {
+        return input.readBytes(prefix, n);
+    }
+
+    @Override
     public int readUnsignedByte() throws IOException {
         return input.readUnsignedByte();
     }

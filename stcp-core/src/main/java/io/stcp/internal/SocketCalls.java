@@ -37,4 +37,11 @@ public interface SocketCalls {
      * @throws IOException as the JDK's channel would report the failure ("Broken pipe", "Connection reset")
      */
     int write(int fd, byte[] b, int off, int len) throws IOException;
+
+    /**
+     * Sets the socket's receive low-water mark ({@code SO_RCVLOWAT}): readiness to read is then
+     * signalled once {@code bytes} have arrived (or the receive window is full, or the stream
+     * ended), not at the first byte. 1 restores the default.
+     */
+    void receiveLowWater(int fd, int bytes) throws IOException;
 }

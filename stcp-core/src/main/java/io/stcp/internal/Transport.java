@@ -55,6 +55,15 @@ public interface Transport {
     }
 
     /**
+     * Waits, if this transport can tell, until {@code bytes} (&gt; 0) more can be read at once — or
+     * until it cannot get there (the receive window is full, the stream ended or failed), or the
+     * deadline passes ({@link io.stcp.ReadTimeoutException}). The caller must need all those bytes
+     * before it can answer the peer, or the wait could outlast the peer's patience. Transports that
+     * cannot tell return at once. Reader thread only.
+     */
+    default void awaitInput(int bytes, long deadlineNanos) throws IOException {}
+
+    /**
      * Writes every remaining byte of {@code srcs[off .. off+len)}, waiting for room as needed.
      *
      * @throws io.stcp.WriteTimeoutException when the deadline passes first; the caller closes the transport

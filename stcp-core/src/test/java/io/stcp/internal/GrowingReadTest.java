@@ -61,6 +61,35 @@ class GrowingReadTest {
     }
 
     @Test
+    void aValueAfterAPrefixGrowsAsItsBytesArriveAndKeepsThePrefix() throws Exception {
+        InboundBudget budget = new InboundBudget(64L << 20);
+        ConnectionInput input = new ConnectionInput(transport, true, budget, 0, 0, () -> {});
+        byte[] prefix = {1, 2, 3, 4, 5};
+        byte[] body = body(LENGTH);
+        int sent = 8 * 1024;
+        memory.feed(Arrays.copyOf(body, sent));
+
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return input.readBytes(prefix, LENGTH);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead);
+        assertThat(budget.usedBytes()).isPositive().isLessThanOrEqualTo(prefix.length + 4L * sent);
+
+        // In pieces, so that the array grows more than once after its prefix.
+        for (int off = sent; off < LENGTH; off += 100_000) {
+            memory.feed(Arrays.copyOfRange(body, off, Math.min(LENGTH, off + 100_000)));
+        }
+        byte[] value = read.get(10, TimeUnit.SECONDS);
+        assertThat(Arrays.copyOf(value, prefix.length)).isEqualTo(prefix);
+        assertThat(Arrays.copyOfRange(value, prefix.length, value.length)).isEqualTo(body);
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
     void emptyBufferedAndSmallValuesAreReadWhole() throws Exception {
         ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
         assertThat(input.readBytes(0)).isEmpty(); // nothing read yet: no buffer at all

@@ -2,13 +2,16 @@ package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import io.stcp.ReadTimeoutException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -143,6 +146,35 @@ class ReadinessTransportCallsTest {
         transport.close();
     }
 
+    @Test
+    void awaitingInputRaisesTheLowWaterMarkForTheWaitOnlyAndNotAtAllWhenTheBytesAreThere() throws Exception {
+        WriteOnly calls = new WriteOnly(channel);
+        Readiness readiness = new Readiness(r -> {}, 0);
+        ReadinessTransport transport = new ReadinessTransport(channel, readiness, "test", calls, -1);
+        peer.write(ByteBuffer.allocate(1000));
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.available() == 1000);
+
+        transport.awaitInput(1000, 0);
+        assertThat(calls.lowWaters).as("all there already").isEmpty();
+
+        Future<Integer> wait = onItsOwnThread(() -> {
+            transport.awaitInput(3 * ReadinessTransport.MAX_BYTES_PER_CALL, 0);
+            return 0;
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> !calls.lowWaters.isEmpty());
+        assertThat(wait.isDone()).isFalse();
+        readiness.signal(true, false, false, false); // what the kernel does once the mark is reached
+        wait.get(10, TimeUnit.SECONDS);
+        assertThat(calls.lowWaters).containsExactly(ReadinessTransport.MAX_BYTES_PER_CALL, 1);
+
+        long deadline = System.nanoTime() + 50_000_000L;
+        assertThatThrownBy(() -> transport.awaitInput(5000, deadline)).isInstanceOf(ReadTimeoutException.class);
+        assertThat(calls.lowWaters).as("set back after a timeout too")
+                .containsExactly(ReadinessTransport.MAX_BYTES_PER_CALL, 1, 5000, 1);
+        assertThat(transport.read(new byte[2000], 0, 2000, 0)).isEqualTo(1000); // the bytes still there
+        transport.close();
+    }
+
     private static <T> Future<T> onItsOwnThread(Callable<T> task) {
         FutureTask<T> future = new FutureTask<>(task);
         Thread.ofPlatform().daemon().start(future);
@@ -158,6 +190,7 @@ class ReadinessTransportCallsTest {
         final SocketChannel channel;
         final List<Integer> writes = new ArrayList<>();
         final List<Integer> reads = new ArrayList<>();
+        final List<Integer> lowWaters = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         WriteOnly(SocketChannel channel) {
             this.channel = channel;
@@ -178,6 +211,11 @@ class ReadinessTransportCallsTest {
         public int write(int fd, byte[] b, int off, int len) throws IOException {
             writes.add(len);
             return channel.write(ByteBuffer.wrap(b, off, len));
+        }
+
+        @Override
+        public void receiveLowWater(int fd, int bytes) {
+            lowWaters.add(bytes);
         }
     }
 

@@ -39,6 +39,12 @@ final class SocketSyscalls implements SocketCalls {
     private static final MethodHandle RECV = bind("recv");
     private static final MethodHandle SEND = bind("send");
 
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_RCVLOWAT = 18;
+    private static final MethodHandle SETSOCKOPT = Epoll.bind("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT),
+            Linker.Option.critical(true), Linker.Option.captureCallState("errno"));
+
     private SocketSyscalls() {}
 
     private static MethodHandle bind(String name) {
@@ -70,6 +76,21 @@ final class SocketSyscalls implements SocketCalls {
     @Override
     public int write(int fd, byte[] b, int off, int len) throws IOException {
         return (int) Math.max(0, call(true, fd, b, off, len));
+    }
+
+    @Override
+    public void receiveLowWater(int fd, int bytes) throws IOException {
+        int[] errno = new int[1];
+        int r;
+        try {
+            r = (int) SETSOCKOPT.invokeExact(MemorySegment.ofArray(errno), fd, SOL_SOCKET, SO_RCVLOWAT,
+                    MemorySegment.ofArray(new int[] {bytes}), Integer.BYTES);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (r != 0) {
+            throw failure(errno[0], "setsockopt(SO_RCVLOWAT)");
+        }
     }
 
     /**

@@ -9,6 +9,8 @@ import java.net.SocketException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
@@ -95,9 +97,29 @@ class SocketSyscallsTest {
     }
 
     @Test
+    void aRaisedLowWaterMarkHoldsReadinessBackUntilThatManyBytesArrived() throws Exception {
+        try (Pair pair = Pair.connect(); Selector selector = Selector.open()) {
+            int fd = calls.fd(pair.socket);
+            pair.socket.register(selector, SelectionKey.OP_READ);
+            calls.receiveLowWater(fd, 1000);
+            pair.peer.write(ByteBuffer.allocate(10));
+            assertThat(selector.selectNow()).as("10 of 1000 bytes").isZero();
+            pair.peer.write(ByteBuffer.allocate(990));
+            assertThat(selector.select(10_000)).as("all 1000").isEqualTo(1);
+            assertThat(calls.read(fd, new byte[2000], 0, 2000)).isEqualTo(1000);
+
+            calls.receiveLowWater(fd, 1);
+            selector.selectedKeys().clear();
+            pair.peer.write(ByteBuffer.allocate(1));
+            assertThat(selector.select(10_000)).as("one byte, the mark back at 1").isEqualTo(1);
+        }
+    }
+
+    @Test
     void aBadDescriptorIsAClosedChannel() {
         assertThatThrownBy(() -> calls.read(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
         assertThatThrownBy(() -> calls.write(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
+        assertThatThrownBy(() -> calls.receiveLowWater(-1, 1)).isInstanceOf(ClosedChannelException.class);
     }
 
     /** A connected loopback pair: the peer (blocking) and the socket under test (non-blocking). */

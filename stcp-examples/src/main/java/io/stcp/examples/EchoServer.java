@@ -17,7 +17,10 @@ import io.stcp.framing.FrameTooLongException;
 public final class EchoServer {
     /** The largest body accepted, 1 MiB. */
     public static final int MAX_FRAME = 1 << 20;
-    /** Bodies up to this size are read straight into the reply (one copy); larger ones as they arrive. */
+    /**
+     * Bodies up to this size are read into an array of the whole frame at once; larger ones into
+     * one that grows as they arrive. Either way the reply is that one array.
+     */
     private static final int SMALL = 4096;
 
     private EchoServer() {}
@@ -35,8 +38,8 @@ public final class EchoServer {
             header(frame, length);
             sender.put(frame);
         } else {
-            byte[] body = conn.readBytes(length); // grows as the body arrives
-            sender.putParts(header(new byte[4], length), body); // header and body written back to back, no copy
+            // Grows as the body arrives, after the header: one array, written back with one call.
+            sender.put(conn.readBytes(header(new byte[4], length), length));
         }
     };
 

@@ -35,6 +35,7 @@ public final class NullConnection implements Connection {
     @Override public int read(byte[] b, int off, int len) { return -1; }
     @Override public void readFully(byte[] b, int off, int len) throws IOException { throw new EOFException(); }
     @Override public byte[] readBytes(int n) throws IOException { throw new EOFException(); }
+    @Override public byte[] readBytes(byte[] prefix, int n) throws IOException { throw new EOFException(); }
     @Override public int readUnsignedByte() throws IOException { throw new EOFException(); }
     @Override public short readShort() throws IOException { throw new EOFException(); }
     @Override public short readShortLE() throws IOException { throw new EOFException(); }

@@ -112,8 +112,13 @@ final class ReplayConnection implements Connection {
 
     @Override
     public byte[] readBytes(int n) throws IOException {
-        byte[] b = new byte[n];
-        readFully(b, 0, n);
+        return readBytes(new byte[0], n);
+    }
+
+    @Override
+    public byte[] readBytes(byte[] prefix, int n) throws IOException {
+        byte[] b = java.util.Arrays.copyOf(prefix, prefix.length + n);
+        readFully(b, prefix.length, n);
         return b;
     }
 }

@@ -1,0 +1,76 @@
+package io.stcp.epoll;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A large value whose rest has not arrived waits for it in the kernel: the reader sleeps with the
+ * socket's receive low-water mark raised, and the bytes already sent stay in the socket instead of
+ * in an array. (Not in the run with the module's socket calls switched off, which cannot set it.)
+ */
+class LowWaterTest {
+
+    @Test
+    void aLargeValueWaitsInTheKernelUntilItsRestHasArrivedThenComesBackWhole() throws Exception {
+        int length = 1 << 20;
+        int first = 300 << 10;
+        AtomicReference<Thread> reader = new AtomicReference<>();
+        AtomicReference<SocketChannel> socket = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            reader.set(Thread.currentThread());
+            socket.set(conn.channel());
+            int n = conn.readInt();
+            sender.put(conn.readBytes(ByteBuffer.allocate(4).putInt(n).array(), n));
+        }, SenderFactory.queue(4)).start();
+        byte[] body = new byte[length];
+        new Random(3).nextBytes(body);
+        try (Socket client = new Socket("127.0.0.1", server.address().getPort())) {
+            client.setSoTimeout(20_000);
+            DataOutputStream out = new DataOutputStream(client.getOutputStream());
+            out.writeInt(length);
+            out.write(body, 0, first);
+            out.flush();
+
+            // The reader read once at most, when the window was full (before the mark made room),
+            // and now waits for the rest while more than a large buffer's worth sits in the kernel.
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> waitsForInput(reader.get())
+                    && socket.get().socket().getInputStream().available() > 64 << 10);
+
+            out.write(body, first, length - first);
+            out.flush();
+            DataInputStream in = new DataInputStream(client.getInputStream());
+            assertThat(in.readInt()).isEqualTo(length);
+            byte[] back = new byte[length];
+            in.readFully(back);
+            assertThat(Arrays.equals(back, body)).isTrue();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    private static boolean waitsForInput(Thread reader) {
+        if (reader == null) {
+            return false;
+        }
+        for (StackTraceElement e : reader.getStackTrace()) {
+            if (e.getClassName().endsWith(".ReadinessTransport") && e.getMethodName().equals("awaitInput")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
