@@ -2,6 +2,7 @@ package io.stcp.epoll;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.CloseReason;
 import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
@@ -13,6 +14,9 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -57,6 +61,29 @@ class LowWaterTest {
             byte[] back = new byte[length];
             in.readFully(back);
             assertThat(Arrays.equals(back, body)).isTrue();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void theEndOfTheStreamEndsTheWaitForARestThatWillNotCome() throws Exception {
+        AtomicReference<Thread> reader = new AtomicReference<>();
+        BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofSeconds(60)).build(), (sender, conn) -> {
+            reader.set(Thread.currentThread());
+            sender.put(conn.readBytes(conn.readInt()));
+        }, SenderFactory.queue(4)).onConnectionExit(s -> ends.add(s.connection().closeReason())).start();
+        try (Socket client = new Socket("127.0.0.1", server.address().getPort())) {
+            DataOutputStream out = new DataOutputStream(client.getOutputStream());
+            out.writeInt(1 << 20);
+            out.write(new byte[300 << 10]);
+            out.flush();
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> waitsForInput(reader.get()));
+
+            client.shutdownOutput();
+            // Long before the 60 s frame timeout: the kernel signals the end despite the mark.
+            assertThat(ends.poll(20, TimeUnit.SECONDS)).isNotNull().isNotEqualTo(CloseReason.FRAME_TIMEOUT);
         } finally {
             Echo.stop(server);
         }
