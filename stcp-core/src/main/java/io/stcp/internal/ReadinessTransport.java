@@ -92,9 +92,11 @@ final class ReadinessTransport implements Transport {
     }
 
     /**
-     * With the socket's receive low-water mark raised to {@code bytes} (at most {@link
-     * #MAX_BYTES_PER_CALL}) for the wait, so that the kernel signals readiness once they are all
-     * there (or the window is full, or the stream ended), then set back to one byte.
+     * With the socket's receive low-water mark raised to {@code bytes} for the wait, so that the
+     * kernel signals readiness once they are all there (or the window is full, or the stream
+     * ended), then set back to one byte. At most {@link #MAX_BYTES_PER_CALL}: the kernel grows the
+     * socket's receive buffer to hold the mark (within {@code tcp_rmem}), so a waiting connection
+     * costs it about twice that at most, and the read that follows takes it in one call.
      */
     @Override
     public void awaitInput(int bytes, long deadlineNanos) throws IOException {
