@@ -209,15 +209,7 @@ final class ConnectionInput {
         if (pooled && pos < lim) {
             keepFewBytesSmall();
         }
-        long deadline = waitDeadline(0);
-        awaitingInput = true;
-        try {
-            transport.awaitInput(bytes, deadline);
-        } catch (ReadTimeoutException e) {
-            throw timedOut(deadline);
-        } finally {
-            awaitingInput = false;
-        }
+        awaitTransport(bytes);
     }
 
     /** Bytes the transport holds beyond those buffered (a system call on a socket). */
@@ -351,15 +343,7 @@ final class ConnectionInput {
             if (pos == lim) {
                 // Nothing buffered and nothing to read: wait without holding a buffer.
                 releaseBuffer();
-                long deadline = waitDeadline(0);
-                awaitingInput = true;
-                try {
-                    transport.awaitReadable(deadline);
-                } catch (ReadTimeoutException e) {
-                    throw timedOut(deadline);
-                } finally {
-                    awaitingInput = false;
-                }
+                awaitTransport(0);
             } else {
                 keepFewBytesSmall();
             }
@@ -387,6 +371,26 @@ final class ConnectionInput {
             lim += n;
         }
         return n;
+    }
+
+    /**
+     * Waits on the transport within the read deadline in force: for any byte ({@code bytes} 0), or
+     * until {@code bytes} can be read at once ({@link Transport#awaitInput}).
+     */
+    private void awaitTransport(int bytes) throws IOException {
+        long deadline = waitDeadline(0);
+        awaitingInput = true;
+        try {
+            if (bytes == 0) {
+                transport.awaitReadable(deadline);
+            } else {
+                transport.awaitInput(bytes, deadline);
+            }
+        } catch (ReadTimeoutException e) {
+            throw timedOut(deadline);
+        } finally {
+            awaitingInput = false;
+        }
     }
 
     /** About to wait with a few bytes of a value in a large buffer: keeps them in a small one. */
