@@ -1,5 +1,6 @@
 package io.stcp;
 
+import io.stcp.internal.DirectChunks;
 import io.stcp.internal.FanoutPut;
 import io.stcp.internal.JfrEvents;
 import io.stcp.internal.KeyedBatch;
@@ -26,6 +27,16 @@ import org.jspecify.annotations.Nullable;
  * the batch puts insert all pairs or none. Int and string keys are separate key spaces; plain
  * {@link #put(byte[])} messages are never conflated. Without conflation, keyed puts are plain
  * puts and batches are rejected, as in Go.
+ *
+ * <p><b>Large messages</b> ({@value io.stcp.internal.DirectChunks#CHUNK} bytes and more, put with
+ * {@link #put(byte[])} or {@link #putParts(byte[]...)}) are copied into direct memory while they
+ * wait in the queue, and written from there; the array is left to the garbage collector, which then
+ * finds it dead instead of copying it from one generation to the next as long as the peer is slow.
+ * The direct memory comes from one pool for the whole process, bounded by the system property
+ * {@value io.stcp.internal.DirectChunks#PROPERTY} (bytes; by default an eighth of the maximum heap,
+ * at most 1 GiB; 0 turns it off); while it is spent, large messages are queued as arrays, as they
+ * were put. Either way the array must not change after the put. Keyed messages and fan-outs
+ * ({@link ConnectionRegistry}) are never copied: a fan-out shares one array between its recipients.
  *
  * <p><b>Thread safety.</b> Every method except {@link #sendLoop()} may be called from any thread.
  *
@@ -60,7 +71,7 @@ public final class QueueSender implements Sender {
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
         this.queue = new SendQueue(o.capacity, o.maxBytes, o.policy, Nanos.clamp(o.blockTimeout), o.conflating,
-                this::readerPatienceNanos);
+                this::readerPatienceNanos, o.directChunks);
         this.writer = new QueueWriter(connection, queue);
         this.writeInline = o.writeInline;
         this.readerBackpressure = o.readerBackpressure;
@@ -289,8 +300,15 @@ public final class QueueSender implements Sender {
         private boolean conflating;
         private boolean writeInline;
         private boolean readerBackpressure = true;
+        private DirectChunks directChunks = DirectChunks.shared();
 
         private Options() {}
+
+        /** Test seam: the pool that large messages are held in while queued, instead of the process-wide one. */
+        Options directChunks(DirectChunks pool) {
+            this.directChunks = Objects.requireNonNull(pool, "pool");
+            return this;
+        }
 
         /**
          * Maximum queued messages; default {@value #DEFAULT_CAPACITY}. Must be at least 1: an

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.stcp.internal.ConnectionOpener;
+import io.stcp.internal.DirectChunks;
 import io.stcp.internal.ForwardingTransport;
 import io.stcp.internal.MemoryTransport;
 import java.io.ByteArrayOutputStream;
@@ -18,7 +19,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A write that fails part of the way through a batch: the messages wholly written count as
  * written, the rest (the one cut in two included) as discarded. The same whether the send thread
- * joined the batch into one buffer (many small messages) or wrote it as a gathering write.
+ * joined the batch into one buffer (many small messages) or wrote it as a gathering write, of
+ * arrays or of the direct chunks that large messages wait in; and those chunks go back to their pool.
  */
 class FailedBatchCountsTest {
     private static final InetSocketAddress PEER = new InetSocketAddress("127.0.0.1", 40_000);
@@ -27,12 +29,14 @@ class FailedBatchCountsTest {
     private static final int WHOLE = 10;
 
     @ParameterizedTest(name = "{0}-byte messages")
-    @ValueSource(ints = {64, 300}) // a batch of 16 x 64 B fits one joined buffer; 16 x 300 B does not
+    // A batch of 16 x 64 B fits one joined buffer, 16 x 300 B does not; 100,000 B wait in direct chunks.
+    @ValueSource(ints = {64, 300, 100_000})
     void theMessagesBeforeTheFailureAreWrittenAndTheRestDiscarded(int size) throws Exception {
         MemoryTransport memory = new MemoryTransport();
         int budget = WHOLE * size + size / 2; // the write fails half-way through message 11
         Connection conn = ConnectionOpener.inMemory(new FailingAfter(memory, budget), PEER, LOCAL);
-        QueueSender sender = QueueSender.options().capacity(100).build(conn);
+        DirectChunks pool = new DirectChunks(64L << 20);
+        QueueSender sender = QueueSender.options().capacity(100).maxBytes(0).directChunks(pool).build(conn);
         sender.holdWrites(); // queued until resumeWrites(); the send thread's first batch takes 16
         ByteArrayOutputStream sent = new ByteArrayOutputStream();
         for (int i = 0; i < MESSAGES; i++) {
@@ -50,6 +54,8 @@ class FailedBatchCountsTest {
         assertThat(memory.takeOutput()).isEqualTo(Arrays.copyOf(sent.toByteArray(), budget));
         assertThat(conn.isOpen()).isFalse();
         assertThat(sender.close()).as("discarded, reported once").isEqualTo(MESSAGES - WHOLE);
+        assertThat(pool.usedBytes()).as("every chunk given back").isZero();
+        assertThat(pool.heldBytes() > 0).as("held in chunks while queued").isEqualTo(size >= DirectChunks.CHUNK);
     }
 
     /** Passes the first {@code budget} bytes written to the memory transport, then fails as a reset would. */

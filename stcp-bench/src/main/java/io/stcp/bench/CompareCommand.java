@@ -98,7 +98,8 @@ final class CompareCommand implements Callable<Integer> {
     String jvmOpts;
 
     @Option(names = "--stcp-variant", description = "An stcp server with extra echo arguments, NAME=ARGS, usable in"
-            + " --servers, e.g. stcp-queued=--no-write-inline, or a jar: stcp-old=@path/to/stcp-examples.jar.")
+            + " --servers, e.g. stcp-queued=--no-write-inline, or a jar: stcp-old=@path/to/stcp-examples.jar, or both:"
+            + " \"stcp-old-queued=@path/to/stcp-examples.jar --no-write-inline\".")
     Map<String, String> variants = new LinkedHashMap<>();
 
     /** Variants every run knows; --stcp-variant adds to them. */
@@ -289,8 +290,8 @@ final class CompareCommand implements Callable<Integer> {
         if (server.startsWith("stcp")) {
             Processes.addOptions(cmd, stcpJvmOpts);
             cmd.addAll(List.of("-jar", jarOf(server).toString(), "echo", "--addr", addr));
-            String extra = variant(server);
-            if (!extra.isBlank() && !extra.startsWith("@")) {
+            String extra = echoArguments(server);
+            if (!extra.isBlank()) {
                 cmd.addAll(List.of(extra.replace(MetricsScraper.PORT, Integer.toString(metricsPort)).trim().split("\\s+")));
             }
         } else {
@@ -319,8 +320,19 @@ final class CompareCommand implements Callable<Integer> {
         return p.children().findFirst().map(ProcessHandle::pid).orElse(p.pid());
     }
 
+    /** A variant's jar: {@code @JAR}, alone or before its echo arguments; else the --stcp-jar. */
     private Path jarOf(String server) {
-        String v = variant(server);
-        return v.startsWith("@") ? Path.of(v.substring(1)) : stcpJar;
+        String v = variant(server).trim();
+        return v.startsWith("@") ? Path.of(v.substring(1).split("\\s+", 2)[0]) : stcpJar;
+    }
+
+    /** A variant's echo arguments: all of it, or what follows its {@code @JAR}. */
+    private String echoArguments(String server) {
+        String v = variant(server).trim();
+        if (!v.startsWith("@")) {
+            return v;
+        }
+        String[] jarAndArgs = v.split("\\s+", 2);
+        return jarAndArgs.length == 2 ? jarAndArgs[1] : "";
     }
 }

@@ -18,7 +18,9 @@ import java.util.function.LongSupplier;
  * monitor in two files, so that a put or a drain works on one object, with no layer in between.
  *
  * <p><b>Entries</b> are a plain {@code byte[]}, a {@code byte[][]} of parts written back to back,
- * or a {@link Keyed} holder. With conflation on, a keyed put whose key is still queued swaps the
+ * a {@link DirectMessage} (a large one, copied off the heap), or a {@link Keyed} holder. A direct
+ * message that leaves the queue unwritten — dropped or discarded — is released here; one that is
+ * drained belongs to the send thread. With conflation on, a keyed put whose key is still queued swaps the
  * bytes inside that holder, so the message keeps the position of the first arrival; the holder
  * leaves {@link #keyed} when it is drained or dropped. Integer and String keys never compare
  * equal, so the two key spaces stay apart.
@@ -189,6 +191,7 @@ abstract sealed class BoundedQueue permits SendQueue {
                 while (!fits(messages, add) && !items.isEmpty()) {
                     Object head = items.pollFirst();
                     bytes -= forget(head);
+                    release(head);
                     dropped++;
                 }
             }
@@ -253,24 +256,39 @@ abstract sealed class BoundedQueue permits SendQueue {
         return length(entry);
     }
 
-    /** The bytes of a queued message: a {@code byte[]}, or a {@code byte[][]} of parts. */
+    /** The bytes of a queued message: a {@code byte[]}, a {@code byte[][]} of parts, or a {@link DirectMessage}. */
     static long length(Object message) {
-        return message instanceof byte[] b ? b.length : length((byte[][]) message);
+        return message instanceof byte[] b ? b.length
+                : message instanceof DirectMessage d ? d.length() : length((byte[][]) message);
     }
 
-    /** The bytes to write of a queued {@code entry}: a {@code byte[]}, or a {@code byte[][]} of parts. */
+    /**
+     * The bytes to write of a queued {@code entry}: a {@code byte[]}, a {@code byte[][]} of parts,
+     * or a {@link DirectMessage}.
+     */
     static Object message(Object entry) {
         return entry instanceof Keyed k ? k.bytes : entry;
     }
 
-    /** The arrays a queued message is written from: 1, or its parts. */
+    /** The buffers a queued message is written from: 1, its parts, or its chunks. */
     static int arrays(Object entry) {
-        return entry instanceof byte[][] parts ? parts.length : 1;
+        return entry instanceof byte[][] parts ? parts.length
+                : entry instanceof DirectMessage d ? d.chunkCount() : 1;
+    }
+
+    /** Gives a direct message's chunks back to its pool; anything else is left to the collector. */
+    static void release(Object message) {
+        if (message instanceof DirectMessage d) {
+            d.release();
+        }
     }
 
     /** Empties the queue, waking every waiter; returns how many messages it held. */
     final int discardLocked() {
         int n = items.size();
+        for (Object entry : items) {
+            release(entry);
+        }
         items.clear();
         if (keyed != null) {
             keyed.clear();

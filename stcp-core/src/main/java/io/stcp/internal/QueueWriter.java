@@ -137,19 +137,11 @@ public final class QueueWriter {
                     arrays = 1;
                 } else {
                     for (int i = 0; i < n; i++) {
-                        if (batch[i] instanceof byte[][] parts) {
-                            if (arrays + parts.length > buffers.length) {
-                                buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + parts.length));
-                            }
-                            for (byte[] p : parts) {
-                                buffers[arrays++] = ByteBuffer.wrap(p);
-                            }
-                        } else {
-                            if (arrays == buffers.length) {
-                                buffers = Arrays.copyOf(buffers, 2 * buffers.length);
-                            }
-                            buffers[arrays++] = ByteBuffer.wrap((byte[]) batch[i]);
+                        int k = BoundedQueue.arrays(batch[i]);
+                        if (arrays + k > buffers.length) {
+                            buffers = Arrays.copyOf(buffers, Math.max(2 * buffers.length, arrays + k));
                         }
+                        arrays = addBuffers(batch[i], buffers, arrays);
                     }
                 }
                 connection.write(buffers, 0, arrays);
@@ -158,6 +150,7 @@ public final class QueueWriter {
                     ReadBuffers.give(joined);
                     joined = null;
                 }
+                release(batch, n);
                 Arrays.fill(buffers, 0, arrays, null);
                 Arrays.fill(batch, 0, n, null);
                 if (n == batch.length && n < MAX_BATCH) {
@@ -171,13 +164,40 @@ public final class QueueWriter {
                     ? unwrittenJoined(batch, n, buffers[0].position())
                     : unwritten(batch, n, buffers, arrays);
             WRITTEN.getAndAdd(this, (long) (n - unwritten));
+            release(batch, n);
             discard(unwritten);
             discard(queue.abandon()); // counted first: a graceful drain waits for the token
             connection.close(Ends.classifySend(e));
         }
     }
 
-    /** Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer. */
+    /** Puts the buffers {@code message} is written from into {@code into} from {@code at}; returns the next index. */
+    private static int addBuffers(Object message, ByteBuffer[] into, int at) {
+        if (message instanceof byte[][] parts) {
+            for (byte[] p : parts) {
+                into[at++] = ByteBuffer.wrap(p);
+            }
+            return at;
+        }
+        if (message instanceof DirectMessage d) {
+            d.buffers(into, at);
+            return at + d.chunkCount();
+        }
+        into[at] = ByteBuffer.wrap((byte[]) message);
+        return at + 1;
+    }
+
+    /** Gives the chunks of the batch's direct messages back: they are written, or lost with the connection. */
+    private static void release(Object[] batch, int n) {
+        for (int i = 0; i < n; i++) {
+            BoundedQueue.release(batch[i]);
+        }
+    }
+
+    /**
+     * Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer
+     * (never one held in direct chunks: those are far longer).
+     */
     private static boolean fitsJoined(Object[] batch, int n) {
         long total = 0;
         for (int i = 0; i < n && total <= JOINED_BYTES; i++) {

@@ -28,32 +28,59 @@ import org.jspecify.annotations.Nullable;
  */
 public final class SendQueue extends BoundedQueue {
     private final boolean conflate;
+    private final DirectChunks direct;
     private boolean writing; // the write token is held (guarded by lock)
 
     /**
      * @param patienceNanos how long a patient put waits for room before FAIL or CLOSE_CONNECTION
      *     apply (0 = not at all, {@link Nanos#FOREVER} = without limit); asked only when a patient
      *     put finds the queue full
+     * @param direct the pool that large plain messages are copied into while they are queued
      */
     public SendQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos, boolean conflate,
-                     LongSupplier patienceNanos) {
+                     LongSupplier patienceNanos, DirectChunks direct) {
         super(maxMessages, maxBytes, policy, blockTimeoutNanos, patienceNanos);
         this.conflate = conflate;
+        this.direct = direct;
     }
 
     /**
-     * Appends {@code message}.
+     * Appends {@code message}; a large one is held in the direct pool's chunks when it has room
+     * (see {@link DirectChunks}), and the caller's array is not kept.
      *
      * @param patient whether to wait for room (the queue's patience) before FAIL or CLOSE_CONNECTION apply
      * @return true if the caller must start a drainer: it holds the write token for it now
      */
     public boolean put(byte[] message, boolean patient) throws SlowConsumerException {
-        return append(message, message.length, patient);
+        DirectMessage d = offHeap(message.length)
+                ? DirectMessage.copyOf(direct, new byte[][] {message}, message.length) : null;
+        return d != null ? appendDirect(d, patient) : append(message, message.length, patient);
     }
 
     /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
     public boolean putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
-        return append(parts, length(parts), patient);
+        long length = length(parts);
+        DirectMessage d = offHeap(length) ? DirectMessage.copyOf(direct, parts, length) : null;
+        return d != null ? appendDirect(d, patient) : append(parts, length, patient);
+    }
+
+    /** Whether a plain message of {@code length} bytes goes off the heap: large, and not too large to queue at all. */
+    private boolean offHeap(long length) {
+        return DirectChunks.worthCopying(length) && (maxBytes == 0 || length <= maxBytes);
+    }
+
+    /** Appends a direct message, or releases it when the put fails. */
+    private boolean appendDirect(DirectMessage d, boolean patient) throws SlowConsumerException {
+        boolean appended = false;
+        try {
+            boolean startDrainer = append(d, d.length(), patient);
+            appended = true;
+            return startDrainer;
+        } finally {
+            if (!appended) {
+                d.release();
+            }
+        }
     }
 
     private boolean append(Object message, long length, boolean patient) throws SlowConsumerException {
@@ -189,7 +216,8 @@ public final class SendQueue extends BoundedQueue {
 
     /**
      * For the drainer, which holds the write token: moves queued messages into {@code out} — each
-     * a {@code byte[]}, or a {@code byte[][]} of parts — at least one, and no more than fit in
+     * a {@code byte[]}, a {@code byte[][]} of parts, or a {@link DirectMessage} the drainer must
+     * release once written or lost — at least one, and no more than fit in
      * {@code out}, than {@code maxArrays} arrays in all, or than {@code maxBytes} bytes. When
      * nothing is queued (or the queue is closed) it gives the token back instead, in the same step,
      * and the drainer ends: a put after that starts a new one.

@@ -1,0 +1,78 @@
+package io.stcp.internal;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A queued message held in chunks of a {@link DirectChunks} pool instead of the array it was put
+ * as (see there for why). It has one owner at a time: the queue while it is queued, then the send
+ * thread that drained it; whoever ends with it — written, dropped, or discarded — calls
+ * {@link #release()}, which gives the chunks back once.
+ */
+final class DirectMessage {
+    private final DirectChunks pool;
+    private final long length;
+    private final int chunkCount;
+    private ByteBuffer[] chunks; // null once released
+
+    private DirectMessage(DirectChunks pool, ByteBuffer[] chunks, long length) {
+        this.pool = pool;
+        this.chunks = chunks;
+        this.chunkCount = chunks.length;
+        this.length = length;
+    }
+
+    /**
+     * The {@code parts}, back to back, copied into chunks of {@code pool}; or null when they are too
+     * short to be worth it or the pool has no room, and the message stays as it was put.
+     */
+    static DirectMessage copyOf(DirectChunks pool, byte[][] parts, long length) {
+        if (!DirectChunks.worthCopying(length)) {
+            return null;
+        }
+        ByteBuffer[] chunks = pool.take(DirectChunks.chunksFor(length));
+        if (chunks == null) {
+            return null;
+        }
+        int c = 0;
+        for (byte[] part : parts) {
+            int at = 0;
+            while (at < part.length) {
+                if (!chunks[c].hasRemaining()) {
+                    c++;
+                }
+                int n = Math.min(part.length - at, chunks[c].remaining());
+                chunks[c].put(part, at, n);
+                at += n;
+            }
+        }
+        for (ByteBuffer chunk : chunks) {
+            chunk.flip();
+        }
+        return new DirectMessage(pool, chunks, length);
+    }
+
+    long length() {
+        return length;
+    }
+
+    /** How many buffers {@link #buffers} gives. */
+    int chunkCount() {
+        return chunkCount;
+    }
+
+    /** Puts the message's buffers, each positioned at its start, into {@code into} from {@code at}. */
+    void buffers(ByteBuffer[] into, int at) {
+        for (ByteBuffer chunk : chunks) {
+            into[at++] = chunk.rewind();
+        }
+    }
+
+    /** Gives the chunks back to the pool; once, whoever calls it: later calls do nothing. */
+    void release() {
+        ByteBuffer[] c = chunks;
+        if (c != null) {
+            chunks = null;
+            pool.give(c);
+        }
+    }
+}
