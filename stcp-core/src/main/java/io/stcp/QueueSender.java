@@ -8,6 +8,7 @@ import io.stcp.internal.Nanos;
 import io.stcp.internal.QueueWriter;
 import io.stcp.internal.SendQueue;
 import io.stcp.internal.SlowConsumerException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -29,7 +30,8 @@ import org.jspecify.annotations.Nullable;
  * puts and batches are rejected, as in Go.
  *
  * <p><b>Large messages</b> ({@value io.stcp.internal.DirectChunks#CHUNK} bytes and more, put with
- * {@link #put(byte[])} or {@link #putParts(byte[]...)}) are copied into direct memory while they
+ * {@link #put(byte[])}, {@link #putParts(byte[]...)} or a copying put, {@link #put(byte[], int, int)}
+ * or {@link #put(ByteBuffer)}, which then copies only once) are copied into direct memory while they
  * wait in the queue, and written from there; the array is left to the garbage collector, which then
  * finds it dead instead of copying it from one generation to the next as long as the peer is slow.
  * The direct memory comes from one pool for the whole process, bounded by the system property
@@ -111,6 +113,37 @@ public final class QueueSender implements Sender {
             return;
         }
         offer(() -> queue.put(bytes, patient()));
+    }
+
+    /**
+     * Queues a copy of {@code bytes[off .. off+len)}, as {@link Sender#put(byte[], int, int)} says,
+     * copied once: into direct chunks when it is large (see the class comment), else into a new
+     * array; a reply the reader writes inline is written from {@code bytes} before this returns,
+     * without a copy. Either way the array may be reused as soon as this returns.
+     */
+    @Override
+    public void put(byte[] bytes, int off, int len) {
+        Objects.checkFromIndexSize(off, len, bytes.length);
+        if (mayWriteInline()) {
+            writer.writeInline(bytes, off, len);
+            return;
+        }
+        offer(() -> queue.putCopy(bytes, off, len, patient()));
+    }
+
+    /**
+     * Queues a copy of the remaining bytes of {@code buffer} and consumes them, as
+     * {@link Sender#put(ByteBuffer)} says; a buffer with an accessible array is copied once, as
+     * {@link #put(byte[], int, int)}. Its position moves to its limit only when the put succeeds.
+     */
+    @Override
+    public void put(ByteBuffer buffer) {
+        if (!buffer.hasArray()) {
+            Sender.super.put(buffer);
+            return;
+        }
+        put(buffer.array(), buffer.arrayOffset() + buffer.position(), buffer.remaining());
+        buffer.position(buffer.limit());
     }
 
     /** One message of several arrays, queued without a copy and written with the same gathering write. */

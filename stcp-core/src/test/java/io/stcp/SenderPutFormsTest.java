@@ -3,11 +3,16 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stcp.internal.DirectChunks;
+import io.stcp.testing.Echo;
 import io.stcp.testing.SocketPair;
+import io.stcp.testing.TestClient;
+import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.time.Duration;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /** The copying puts, the gathering put, and per-connection attributes. */
@@ -27,6 +32,68 @@ class SenderPutFormsTest {
             sender.resumeWrites();
             assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
             assertThat(Channels.newInputStream(p.client).readAllBytes()).containsExactly(2, 3, 1, 2, 3, 4);
+        }
+    }
+
+    @Test
+    void aReusedLargeBufferIsCopiedOnceIntoDirectChunksAndIsSafeToReuse() throws Exception {
+        DirectChunks pool = new DirectChunks(1 << 20);
+        byte[] reused = new byte[200_000];
+        new Random(5).nextBytes(reused);
+        ByteArrayOutputStream expected = new ByteArrayOutputStream();
+        expected.write(reused, 10, 150_000);
+        expected.write(reused, 5, 100_000);
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().writeInline(false).directChunks(pool).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
+            sender.put(reused, 10, 150_000);
+            ByteBuffer buffer = ByteBuffer.wrap(reused, 5, 100_000);
+            sender.put(buffer);
+            assertThat(buffer.hasRemaining()).isFalse();
+            assertThat(pool.usedBytes()).as("both held in chunks").isEqualTo((3 + 2) * (long) DirectChunks.CHUNK);
+            java.util.Arrays.fill(reused, (byte) 9); // the next read overwrites the buffer
+            sender.resumeWrites();
+            assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
+            assertThat(Channels.newInputStream(p.client).readAllBytes()).isEqualTo(expected.toByteArray());
+        }
+        assertThat(pool.usedBytes()).isZero();
+    }
+
+    @Test
+    void aReaderThatReusesOneBufferGetsEveryReplyRightInlineOrQueued() throws Exception {
+        int frames = 200;
+        TcpServer server = TcpServer.create(Echo.loopback().build(), new ConnectionReader() {
+            private final byte[] reused = new byte[70_000]; // one per server: a reader per connection, one connection
+
+            @Override
+            public void read(Sender sender, Connection conn) throws Exception {
+                int n = conn.readInt();
+                ByteBuffer.wrap(reused).putInt(n);
+                conn.readFully(reused, 4, n);
+                sender.put(reused, 0, 4 + n); // inline when nothing more is buffered, else queued
+                java.util.Arrays.fill(reused, (byte) 0);
+            }
+        }, SenderFactory.requestResponse(1024)).start();
+        Random random = new Random(3);
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        for (int i = 0; i < frames; i++) {
+            byte[] body = new byte[i % 2 == 0 ? 1 + random.nextInt(100) : 65_000 + random.nextInt(5_000)];
+            random.nextBytes(body);
+            sent.writeBytes(Echo.frame(body));
+        }
+        try (TestClient client = TestClient.connect(server.address())) {
+            byte[] wire = sent.toByteArray();
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    client.sendRaw(wire); // pipelined: many replies find more input buffered and queue
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertThat(client.readRaw(wire.length)).isEqualTo(wire);
+            writer.join();
+        } finally {
+            Echo.stop(server);
         }
     }
 

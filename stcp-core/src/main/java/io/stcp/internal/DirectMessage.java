@@ -26,29 +26,50 @@ final class DirectMessage {
      * short to be worth it or the pool has no room, and the message stays as it was put.
      */
     static DirectMessage copyOf(DirectChunks pool, byte[][] parts, long length) {
-        if (!DirectChunks.worthCopying(length)) {
-            return null;
-        }
-        ByteBuffer[] chunks = pool.take(DirectChunks.chunksFor(length));
+        ByteBuffer[] chunks = take(pool, length);
         if (chunks == null) {
             return null;
         }
         int c = 0;
         for (byte[] part : parts) {
-            int at = 0;
-            while (at < part.length) {
-                if (!chunks[c].hasRemaining()) {
-                    c++;
-                }
-                int n = Math.min(part.length - at, chunks[c].remaining());
-                chunks[c].put(part, at, n);
-                at += n;
-            }
+            c = fill(chunks, c, part, 0, part.length);
         }
+        return new DirectMessage(pool, flip(chunks), length);
+    }
+
+    /** {@code bytes[off .. off+len)} copied into chunks of {@code pool}; or null, as for parts. */
+    static DirectMessage copyOf(DirectChunks pool, byte[] bytes, int off, int len) {
+        ByteBuffer[] chunks = take(pool, len);
+        if (chunks == null) {
+            return null;
+        }
+        fill(chunks, 0, bytes, off, len);
+        return new DirectMessage(pool, flip(chunks), len);
+    }
+
+    private static ByteBuffer[] take(DirectChunks pool, long length) {
+        return DirectChunks.worthCopying(length) ? pool.take(DirectChunks.chunksFor(length)) : null;
+    }
+
+    /** Appends {@code bytes[off .. off+len)} to the chunks from chunk {@code c} on; returns the chunk it ended in. */
+    private static int fill(ByteBuffer[] chunks, int c, byte[] bytes, int off, int len) {
+        int end = off + len;
+        while (off < end) {
+            if (!chunks[c].hasRemaining()) {
+                c++;
+            }
+            int n = Math.min(end - off, chunks[c].remaining());
+            chunks[c].put(bytes, off, n);
+            off += n;
+        }
+        return c;
+    }
+
+    private static ByteBuffer[] flip(ByteBuffer[] chunks) {
         for (ByteBuffer chunk : chunks) {
             chunk.flip();
         }
-        return new DirectMessage(pool, chunks, length);
+        return chunks;
     }
 
     long length() {

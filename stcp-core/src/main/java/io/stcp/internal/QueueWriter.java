@@ -92,6 +92,11 @@ public final class QueueWriter {
         writeInline(new ByteBuffer[] {ByteBuffer.wrap(bytes)});
     }
 
+    /** {@link #writeInline(byte[])} for {@code bytes[off .. off+len)}, written before this returns. */
+    public void writeInline(byte[] bytes, int off, int len) {
+        writeInline(new ByteBuffer[] {ByteBuffer.wrap(bytes, off, len)});
+    }
+
     /** {@link #writeInline(byte[])} for a message of several arrays, written with one gathering write. */
     public void writeInline(byte[][] parts) {
         ByteBuffer[] buffers = new ByteBuffer[parts.length];

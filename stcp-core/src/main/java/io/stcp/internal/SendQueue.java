@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
+import java.util.Arrays;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -52,9 +53,17 @@ public final class SendQueue extends BoundedQueue {
      * @return true if the caller must start a drainer: it holds the write token for it now
      */
     public boolean put(byte[] message, boolean patient) throws SlowConsumerException {
-        DirectMessage d = offHeap(message.length)
-                ? DirectMessage.copyOf(direct, new byte[][] {message}, message.length) : null;
+        DirectMessage d = offHeap(message.length) ? DirectMessage.copyOf(direct, message, 0, message.length) : null;
         return d != null ? appendDirect(d, patient) : append(message, message.length, patient);
+    }
+
+    /**
+     * Appends a copy of {@code bytes[off .. off+len)}: into the direct pool's chunks when it is
+     * large and they have room, else into a new array. See {@link #put(byte[], boolean)}.
+     */
+    public boolean putCopy(byte[] bytes, int off, int len, boolean patient) throws SlowConsumerException {
+        DirectMessage d = offHeap(len) ? DirectMessage.copyOf(direct, bytes, off, len) : null;
+        return d != null ? appendDirect(d, patient) : append(Arrays.copyOfRange(bytes, off, off + len), len, patient);
     }
 
     /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
