@@ -8,7 +8,6 @@ import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -35,17 +34,8 @@ class ReadBytesPrefixTest {
         }
         byte[] wire = sent.toByteArray();
         try (TestClient client = TestClient.connect(server.address())) {
-            Thread writer = Thread.ofVirtual().start(() -> {
-                try {
-                    for (int off = 0; off < wire.length; off += 7_000) { // pieces that split headers and bodies
-                        client.sendRaw(Arrays.copyOfRange(wire, off, Math.min(wire.length, off + 7_000)));
-                    }
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            assertThat(client.readRaw(wire.length)).isEqualTo(wire);
-            writer.join();
+            // Pieces that split headers and bodies.
+            assertThat(client.exchange(wire, 7_000)).isEqualTo(wire);
         } finally {
             Echo.stop(server);
         }

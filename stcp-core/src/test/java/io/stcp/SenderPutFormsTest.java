@@ -83,15 +83,8 @@ class SenderPutFormsTest {
         }
         try (TestClient client = TestClient.connect(server.address())) {
             byte[] wire = sent.toByteArray();
-            Thread writer = Thread.ofVirtual().start(() -> {
-                try {
-                    client.sendRaw(wire); // pipelined: many replies find more input buffered and queue
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            assertThat(client.readRaw(wire.length)).isEqualTo(wire);
-            writer.join();
+            // Pipelined: many replies find more input buffered and queue.
+            assertThat(client.exchange(wire, wire.length)).isEqualTo(wire);
         } finally {
             Echo.stop(server);
         }

@@ -88,6 +88,27 @@ public final class TestClient implements AutoCloseable {
         return b;
     }
 
+    /**
+     * Sends {@code wire} in pieces of at most {@code piece} bytes from another thread while reading
+     * as many bytes back, so that neither side's buffers fill up; returns what came back.
+     */
+    public byte[] exchange(byte[] wire, int piece) throws Exception {
+        Thread writer = Thread.ofVirtual().start(() -> {
+            try {
+                for (int off = 0; off < wire.length; off += piece) {
+                    sendRaw(java.util.Arrays.copyOfRange(wire, off, Math.min(wire.length, off + piece)));
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        try {
+            return readRaw(wire.length);
+        } finally {
+            writer.join();
+        }
+    }
+
     /** Sends a frame and returns the reply frame. */
     public byte[] roundTrip(byte[] payload) throws IOException {
         sendFrame(payload);
