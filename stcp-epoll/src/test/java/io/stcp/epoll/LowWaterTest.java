@@ -32,6 +32,7 @@ class LowWaterTest {
     void aLargeValueWaitsInTheKernelUntilItsRestHasArrivedThenComesBackWhole() throws Exception {
         int length = 1 << 20;
         int first = 300 << 10;
+        int second = 200 << 10;
         AtomicReference<Thread> reader = new AtomicReference<>();
         AtomicReference<SocketChannel> socket = new AtomicReference<>();
         TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
@@ -49,12 +50,16 @@ class LowWaterTest {
             out.write(body, 0, first);
             out.flush();
 
-            // The reader read once at most, when the window was full (before the mark made room),
-            // and now waits for the rest while more than a large buffer's worth sits in the kernel.
+            // The reader may have read some of the first part (it wakes while the window is nearly
+            // full, as it is before the mark makes room), and then waits for the rest.
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> waitsForInput(reader.get()));
+            // What comes now, still short of the rest, stays in the kernel while the reader sleeps.
+            out.write(body, first, second);
+            out.flush();
             Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> waitsForInput(reader.get())
                     && socket.get().socket().getInputStream().available() > 64 << 10);
 
-            out.write(body, first, length - first);
+            out.write(body, first + second, length - first - second);
             out.flush();
             DataInputStream in = new DataInputStream(client.getInputStream());
             assertThat(in.readInt()).isEqualTo(length);
