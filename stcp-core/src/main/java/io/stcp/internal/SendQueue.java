@@ -53,7 +53,7 @@ public final class SendQueue extends BoundedQueue {
      * @return true if the caller must start a drainer: it holds the write token for it now
      */
     public boolean put(byte[] message, boolean patient) throws SlowConsumerException {
-        DirectMessage d = offHeap(message.length) ? DirectMessage.copyOf(direct, message, 0, message.length) : null;
+        DirectMessage d = queueable(message.length) ? DirectMessage.copyOf(direct, message, 0, message.length) : null;
         return d != null ? appendDirect(d, patient) : append(message, message.length, patient);
     }
 
@@ -62,20 +62,23 @@ public final class SendQueue extends BoundedQueue {
      * large and they have room, else into a new array. See {@link #put(byte[], boolean)}.
      */
     public boolean putCopy(byte[] bytes, int off, int len, boolean patient) throws SlowConsumerException {
-        DirectMessage d = offHeap(len) ? DirectMessage.copyOf(direct, bytes, off, len) : null;
+        DirectMessage d = queueable(len) ? DirectMessage.copyOf(direct, bytes, off, len) : null;
         return d != null ? appendDirect(d, patient) : append(Arrays.copyOfRange(bytes, off, off + len), len, patient);
     }
 
     /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
     public boolean putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
         long length = length(parts);
-        DirectMessage d = offHeap(length) ? DirectMessage.copyOf(direct, parts, length) : null;
+        DirectMessage d = queueable(length) ? DirectMessage.copyOf(direct, parts, length) : null;
         return d != null ? appendDirect(d, patient) : append(parts, length, patient);
     }
 
-    /** Whether a plain message of {@code length} bytes goes off the heap: large, and not too large to queue at all. */
-    private boolean offHeap(long length) {
-        return DirectChunks.worthCopying(length) && (maxBytes == 0 || length <= maxBytes);
+    /**
+     * Whether a message of {@code length} bytes may be queued at all (not above the byte limit), so
+     * that it is worth offering to the direct pool, which takes only the large ones.
+     */
+    private boolean queueable(long length) {
+        return maxBytes == 0 || length <= maxBytes;
     }
 
     /** Appends a direct message, or releases it when the put fails. */

@@ -18,7 +18,8 @@ import java.nio.channels.SocketChannel;
  * {@code recv} and {@code send} on a socket's descriptor, straight from and into Java arrays, and
  * {@code setsockopt} for the receive low-water mark: bound as critical calls with heap access (JDK
  * 22+), which pass an array's address without a copy and without a thread-state transition. That
- * is safe because the sockets are non-blocking, so a call never waits. {@code errno} is captured into a heap array, which critical calls allow too.
+ * is safe because the sockets are non-blocking, so a call never waits. {@code errno} is captured
+ * into a heap array, which critical calls allow too.
  *
  * <p>{@link #check()} makes one call, on descriptor -1, to find out whether this JVM allows all of
  * that; stcp uses the JDK channel's calls when it does not.

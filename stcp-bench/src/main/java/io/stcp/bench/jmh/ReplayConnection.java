@@ -19,6 +19,7 @@ import java.time.Instant;
  * can be measured without a socket. Reads never block; writes are discarded.
  */
 final class ReplayConnection implements Connection {
+    private static final byte[] NO_PREFIX = {};
     private final ByteBuffer data;
     private long bytesRead;
     private MetaInfo meta = new BasicMetaInfo("replay");
@@ -112,7 +113,7 @@ final class ReplayConnection implements Connection {
 
     @Override
     public byte[] readBytes(int n) throws IOException {
-        return readBytes(new byte[0], n);
+        return readBytes(NO_PREFIX, n);
     }
 
     @Override
