@@ -305,6 +305,30 @@ public final class QueueSender implements Sender {
                         long rejected, long discarded) {}
 
     /**
+     * The direct memory that large messages are held in while queued, in the whole process (see
+     * the class comment): what queued messages hold now, what the pool holds (those bytes and the
+     * chunks kept for the next messages), and its limit. The pool keeps what it has made, so
+     * {@code heldBytes} shows the largest burst since the process started; the JVM counts the same
+     * memory in its {@code direct} buffer pool, with any other direct buffers.
+     *
+     * @throws IllegalStateException if {@value io.stcp.internal.DirectChunks#PROPERTY} is set to
+     *     something else than a number of bytes
+     */
+    public static DirectMemory directMemory() {
+        return DirectChunks.shared().memory();
+    }
+
+    /**
+     * The direct memory of queued large messages, at one moment ({@link #directMemory()}).
+     *
+     * @param usedBytes bytes held for queued messages now, in whole chunks of
+     *     {@value io.stcp.internal.DirectChunks#CHUNK} bytes
+     * @param heldBytes bytes of direct memory the pool holds: in use, or kept for the next messages
+     * @param limitBytes the most the pool holds; messages that find it spent are queued as arrays
+     */
+    public record DirectMemory(long usedBytes, long heldBytes, long limitBytes) {}
+
+    /**
      * Nothing to do: this sender has no long-running send loop. Its send thread starts when a put
      * finds the queue idle and ends when the queue is written (see the class comment).
      */

@@ -54,8 +54,8 @@ class FailedBatchCountsTest {
         assertThat(memory.takeOutput()).isEqualTo(Arrays.copyOf(sent.toByteArray(), budget));
         assertThat(conn.isOpen()).isFalse();
         assertThat(sender.close()).as("discarded, reported once").isEqualTo(MESSAGES - WHOLE);
-        assertThat(pool.usedBytes()).as("every chunk given back").isZero();
-        assertThat(pool.heldBytes() > 0).as("held in chunks while queued").isEqualTo(size >= DirectChunks.CHUNK);
+        assertThat(pool.memory().usedBytes()).as("every chunk given back").isZero();
+        assertThat(pool.memory().heldBytes() > 0).as("held in chunks while queued").isEqualTo(size >= DirectChunks.CHUNK);
     }
 
     /** Passes the first {@code budget} bytes written to the memory transport, then fails as a reset would. */

@@ -52,8 +52,8 @@ class LargeQueuedMessagesTest {
         } finally {
             Echo.stop(server);
         }
-        assertThat(pool.heldBytes()).as("the pool was used, up to its limit").isPositive().isLessThanOrEqualTo(POOL);
-        assertThat(pool.usedBytes()).as("every chunk given back").isZero();
+        assertThat(pool.memory().heldBytes()).as("the pool was used, up to its limit").isPositive().isLessThanOrEqualTo(POOL);
+        assertThat(pool.memory().usedBytes()).as("every chunk given back").isZero();
     }
 
     @Test
@@ -74,7 +74,7 @@ class LargeQueuedMessagesTest {
             await().atMost(Duration.ofSeconds(20)).until(() -> queued.get() != null);
             QueueSender sender = queued.get();
             assertThat(sender.stats().pendingMessages()).as("the peer reads nothing").isPositive();
-            assertThat(pool.usedBytes()).isPositive();
+            assertThat(pool.memory().usedBytes()).isPositive();
 
             Socket s = client.socket();
             s.setSoLinger(true, 0); // a reset, not a close: what was queued cannot be written
@@ -82,7 +82,7 @@ class LargeQueuedMessagesTest {
             await().atMost(Duration.ofSeconds(20))
                     .until(() -> sender.stats().written() + sender.stats().discarded() == count);
             assertThat(sender.stats().discarded()).isPositive();
-            await().atMost(Duration.ofSeconds(20)).until(() -> pool.usedBytes() == 0);
+            await().atMost(Duration.ofSeconds(20)).until(() -> pool.memory().usedBytes() == 0);
         } finally {
             Echo.stop(server);
         }

@@ -50,13 +50,13 @@ class SenderPutFormsTest {
             ByteBuffer buffer = ByteBuffer.wrap(reused, 5, 100_000);
             sender.put(buffer);
             assertThat(buffer.hasRemaining()).isFalse();
-            assertThat(pool.usedBytes()).as("both held in chunks").isEqualTo((3 + 2) * (long) DirectChunks.CHUNK);
+            assertThat(pool.memory().usedBytes()).as("both held in chunks").isEqualTo((3 + 2) * (long) DirectChunks.CHUNK);
             java.util.Arrays.fill(reused, (byte) 9); // the next read overwrites the buffer
             sender.resumeWrites();
             assertThat(sender.closeAfterFlush(Duration.ofSeconds(10))).isZero();
             assertThat(Channels.newInputStream(p.client).readAllBytes()).isEqualTo(expected.toByteArray());
         }
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.QueueSender;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -150,21 +151,11 @@ public final class DirectChunks {
         return (long) maxChunks * CHUNK;
     }
 
-    /** The bytes lent now. */
-    public long usedBytes() {
+    /** What this pool lends and holds now, read at one moment. */
+    public QueueSender.DirectMemory memory() {
         lock.lock();
         try {
-            return (long) inUse * CHUNK;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** The bytes of direct memory this pool holds: lent or kept for the next message. */
-    public long heldBytes() {
-        lock.lock();
-        try {
-            return (long) made * CHUNK;
+            return new QueueSender.DirectMemory((long) inUse * CHUNK, (long) made * CHUNK, limitBytes());
         } finally {
             lock.unlock();
         }

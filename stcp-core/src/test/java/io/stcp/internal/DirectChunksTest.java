@@ -22,7 +22,7 @@ class DirectChunksTest {
             assertThat(c.position()).isZero();
         });
         assertThat(pool.take(2)).as("one chunk is left").isNull();
-        assertThat(pool.usedBytes()).isEqualTo(3L * CHUNK);
+        assertThat(pool.memory().usedBytes()).isEqualTo(3L * CHUNK);
 
         ByteBuffer[] one = pool.take(1);
         assertThat(one).hasSize(1);
@@ -30,7 +30,7 @@ class DirectChunksTest {
 
         pool.give(three);
         pool.give(one);
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
         assertThat(pool.take(4)).hasSize(4);
     }
 
@@ -48,10 +48,10 @@ class DirectChunksTest {
             assertThat(c.position()).isZero();
             assertThat(c.limit()).isEqualTo(CHUNK);
         });
-        assertThat(pool.heldBytes()).as("nothing new was made").isEqualTo(2L * CHUNK);
+        assertThat(pool.memory().heldBytes()).as("nothing new was made").isEqualTo(2L * CHUNK);
 
         pool.take(3);
-        assertThat(pool.heldBytes()).isEqualTo(5L * CHUNK);
+        assertThat(pool.memory().heldBytes()).isEqualTo(5L * CHUNK);
     }
 
     @Test
@@ -59,7 +59,7 @@ class DirectChunksTest {
         DirectChunks pool = new DirectChunks(CHUNK - 1);
         assertThat(pool.limitBytes()).isZero();
         assertThat(pool.take(1)).isNull();
-        assertThat(pool.heldBytes()).isZero();
+        assertThat(pool.memory().heldBytes()).isZero();
         assertThatThrownBy(() -> new DirectChunks(-1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-1");
     }

@@ -62,7 +62,7 @@ class SendQueueDirectTest {
         assertThat(q.put(large, false)).as("the first put starts a drainer").isTrue();
         q.put(small, false);
         q.putParts(parts, false);
-        assertThat(pool.usedBytes()).isEqualTo((4 + 3) * (long) DirectChunks.CHUNK);
+        assertThat(pool.memory().usedBytes()).isEqualTo((4 + 3) * (long) DirectChunks.CHUNK);
         assertThat(q.stats().pendingBytes()).isEqualTo(LARGE + small.length + 70_000 + 10 + 65_536);
 
         Object[] drained = drainAll(q);
@@ -78,13 +78,13 @@ class SendQueueDirectTest {
         assertThat(bytesOf(drained[2])).isEqualTo(joined.toByteArray());
         assertThat(BoundedQueue.length(drained[2])).isEqualTo(joined.size());
 
-        assertThat(pool.usedBytes()).as("the send thread owns them now").isPositive();
+        assertThat(pool.memory().usedBytes()).as("the send thread owns them now").isPositive();
         for (Object m : drained) {
             BoundedQueue.release(m);
             BoundedQueue.release(m); // a second release gives nothing back twice
         }
-        assertThat(pool.usedBytes()).isZero();
-        assertThat(pool.heldBytes()).isEqualTo(7L * DirectChunks.CHUNK);
+        assertThat(pool.memory().usedBytes()).isZero();
+        assertThat(pool.memory().heldBytes()).isEqualTo(7L * DirectChunks.CHUNK);
     }
 
     @Test
@@ -100,7 +100,7 @@ class SendQueueDirectTest {
         assertThat(drained[0]).isInstanceOf(DirectMessage.class);
         assertThat(drained[1]).as("one chunk was left, four were needed").isSameAs(second);
         BoundedQueue.release(drained[0]);
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
     }
 
     @Test
@@ -111,10 +111,10 @@ class SendQueueDirectTest {
         q.put(random(LARGE), false);
         q.put(random(LARGE), false); // drops the first
         assertThat(q.stats().dropped()).isEqualTo(1);
-        assertThat(pool.usedBytes()).isEqualTo(8L * DirectChunks.CHUNK);
+        assertThat(pool.memory().usedBytes()).isEqualTo(8L * DirectChunks.CHUNK);
 
         assertThat(q.close()).isEqualTo(2);
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
     }
 
     @Test
@@ -123,7 +123,7 @@ class SendQueueDirectTest {
         SendQueue q = queue(1, OverflowPolicy.CLOSE_CONNECTION, pool);
         q.put(random(LARGE), false);
         assertThatThrownBy(() -> q.put(random(LARGE), false)).isInstanceOf(SlowConsumerException.class);
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
     }
 
     @Test
@@ -132,19 +132,19 @@ class SendQueueDirectTest {
         SendQueue full = queue(1, OverflowPolicy.FAIL, pool);
         full.put(random(10), false);
         assertThatThrownBy(() -> full.put(random(LARGE), false)).isInstanceOf(QueueFullException.class);
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
 
         DirectChunks unused = new DirectChunks(1 << 20);
         SendQueue limited = new SendQueue(0, LARGE - 1, OverflowPolicy.FAIL, 0, false, () -> 0, unused);
         assertThatThrownBy(() -> limited.put(random(LARGE), false)).isInstanceOf(QueueFullException.class);
-        assertThat(unused.heldBytes()).as("too large to queue at all: never copied").isZero();
+        assertThat(unused.memory().heldBytes()).as("too large to queue at all: never copied").isZero();
 
         SendQueue closed = queue(0, OverflowPolicy.FAIL, pool);
         closed.close();
         assertThatThrownBy(() -> closed.put(random(LARGE), false)).isInstanceOf(SenderClosedException.class);
         assertThatThrownBy(() -> closed.putParts(new byte[][] {random(LARGE)}, false))
                 .isInstanceOf(SenderClosedException.class);
-        assertThat(pool.usedBytes()).isZero();
+        assertThat(pool.memory().usedBytes()).isZero();
     }
 
     @Test
@@ -156,6 +156,6 @@ class SendQueueDirectTest {
         q.put((Object) 7, latest, false);
         assertThat(q.stats().conflated()).isEqualTo(1);
         assertThat(drainAll(q)).containsExactly(latest);
-        assertThat(pool.heldBytes()).isZero();
+        assertThat(pool.memory().heldBytes()).isZero();
     }
 }

@@ -5,6 +5,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.stcp.TcpServer;
+import io.stcp.micrometer.QueueMemoryMetrics;
 import io.stcp.micrometer.TcpServerMetrics;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -13,8 +14,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * A Prometheus endpoint for one stcp server: {@code GET http://host:port/metrics} answers the
- * text exposition format with the server's {@link TcpServerMetrics} meters, served by the JDK's
- * own HTTP server ({@code com.sun.net.httpserver}, module {@code jdk.httpserver}) on one thread.
+ * text exposition format with the server's {@link TcpServerMetrics} meters and the
+ * {@link QueueMemoryMetrics} gauges, served by the JDK's own HTTP server
+ * ({@code com.sun.net.httpserver}, module {@code jdk.httpserver}) on one thread.
  *
  * <p><b>Lifecycle.</b> {@link #start} binds and serves at once; {@link #close()} stops serving and
  * may be called more than once.
@@ -39,6 +41,7 @@ final class MetricsEndpoint implements AutoCloseable {
     static MetricsEndpoint start(TcpServer server, String name, String host, int port) throws IOException {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         new TcpServerMetrics(server, name).bindTo(registry);
+        new QueueMemoryMetrics().bindTo(registry);
         HttpServer http = HttpServer.create(new InetSocketAddress(host, port), 0);
         http.createContext(PATH, exchange -> serve(exchange, registry));
         http.start();

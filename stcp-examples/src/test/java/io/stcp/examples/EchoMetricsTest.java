@@ -97,7 +97,9 @@ class EchoMetricsTest {
                     .containsEntry("stcp_received_bytes_total{server=\"echo\"}", 3 * 7 + 4.0)
                     .containsEntry("stcp_sent_bytes_total{server=\"echo\"}", 3 * 7.0)
                     .containsEntry("stcp_queue_messages{server=\"echo\"}", 0.0)
-                    .containsEntry("stcp_queue_discarded_total{server=\"echo\"}", 0.0);
+                    .containsEntry("stcp_queue_discarded_total{server=\"echo\"}", 0.0)
+                    .containsEntry("stcp_queue_direct_used_bytes", 0.0) // nothing large was queued
+                    .hasEntrySatisfying("stcp_queue_direct_limit_bytes", limit -> assertThat(limit).isPositive());
 
             p.destroy(); // SIGTERM: the endpoint stops with the server, the JVM exits 0
             assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();

@@ -6,6 +6,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
+import io.stcp.micrometer.QueueMemoryMetrics;
 import io.stcp.micrometer.TcpServerMetrics;
 
 /** The README's metrics: a server's meters in a Micrometer registry. */
@@ -17,6 +18,7 @@ public final class Metrics {
         // snippet:start micrometer
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         new TcpServerMetrics(server, "gateway").bindTo(registry); // every meter tagged server="gateway"
+        new QueueMemoryMetrics().bindTo(registry); // once per process: the send queues' direct memory
         // then serve registry.scrape() at /metrics; the echo example does it with the JDK's HTTP server
         // snippet:end
         return registry;
