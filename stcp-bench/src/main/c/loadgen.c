@@ -18,7 +18,9 @@
  * frames: from ZERO_COPY_MIN bytes on, frames are sent with sendfile(2) from a memfd and reply
  * bodies are dropped in the kernel with recv(MSG_TRUNC) (tcp(7)); headers are always read.
  *
- * Output, on stdout, one line of key=value pairs (what stcp-bench parses):
+ * Output, on stdout: a line "fairness ..." (frames completed per connection in the window and each
+ * connection's longest round trip, as min/p50/p90/max over the connections), then one line of
+ * key=value pairs (what stcp-bench parses):
  *   result connections=.. messages=.. seconds=.. msgs_per_s=.. p50_us=.. p90_us=.. p99_us=..
  *          p999_us=.. max_us=.. errors=.. server_cpu_us_per_msg=.. server_syscalls_per_msg=..
  *          loadgen_cpu_us_per_msg=.. loadgen_busy=.. others_busy=..
@@ -76,6 +78,8 @@ struct conn {
     uint32_t header;      /* its length field, while roff < 4 */
     int64_t *sent_at;     /* ring of the send times of the outstanding frames */
     int head, outstanding;
+    long measured;        /* frames completed in the measured window */
+    int64_t worst;        /* the longest round trip among them, ns */
 };
 
 static struct opts {
@@ -170,6 +174,8 @@ static void frame_done(struct conn *c, int64_t now) {
     if (phase == MEASURE) {
         histogram_record(&hist, latency);
         messages++;
+        c->measured++;
+        if (latency > c->worst) c->worst = latency;
     }
     if (phase < DONE) queue_frame(c, now);
 }
@@ -404,6 +410,32 @@ static void raise_fd_limit(void) {
     }
 }
 
+static int compare_longs(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One line on how evenly the connections were served in the window: frames completed per
+ * connection, and each connection's longest round trip (min, median, 90th percentile, max over
+ * the connections). A server that serves some peers over and over while others wait shows here
+ * long before it shows in the overall percentiles. */
+static void print_fairness(void) {
+    int n = o.connections;
+    long *done = calloc(n, sizeof(long)), *worst = calloc(n, sizeof(long));
+    if (done == NULL || worst == NULL) return;
+    for (int i = 0; i < n; i++) {
+        done[i] = conns[i].measured;
+        worst[i] = (long)((conns[i].worst + 999) / 1000);
+    }
+    qsort(done, n, sizeof(long), compare_longs);
+    qsort(worst, n, sizeof(long), compare_longs);
+    printf("fairness conn_msgs_min=%ld conn_msgs_p50=%ld conn_msgs_p90=%ld conn_msgs_max=%ld"
+           " conn_worst_us_min=%ld conn_worst_us_p50=%ld conn_worst_us_p90=%ld conn_worst_us_max=%ld\n",
+           done[0], done[n / 2], done[n * 9 / 10], done[n - 1], worst[0], worst[n / 2], worst[n * 9 / 10], worst[n - 1]);
+    free(done);
+    free(worst);
+}
+
 int main(int argc, char **argv) {
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
@@ -495,6 +527,7 @@ int main(int argc, char **argv) {
     }
     if (perf > 0) unlink(perf_out);
 
+    print_fairness();
     double seconds = (window_end - window_start) / 1e9;
     double per_msg = window_messages > 0 ? 1.0 / window_messages : NAN;
     int64_t max = histogram_max(&hist);

@@ -14,7 +14,9 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -152,7 +154,29 @@ class NativeLoadgenTest {
             assertThat(r.serverSyscallsPerMessage()).isNaN(); // not asked for
             assertThat(o.loadgenBusy()).isPositive().isLessThan(1.5);
             assertThat(o.othersBusy()).isNotNaN().isGreaterThanOrEqualTo(0); // whatever else this machine runs
+
+            Map<String, Long> fair = fairness(Files.readAllLines(logs.resolve("load.log")));
+            assertThat(fair.get("conn_msgs_min")).isPositive().isLessThanOrEqualTo(fair.get("conn_msgs_p50"));
+            assertThat(fair.get("conn_msgs_p50")).isLessThanOrEqualTo(fair.get("conn_msgs_p90"));
+            assertThat(fair.get("conn_msgs_p90")).isLessThanOrEqualTo(fair.get("conn_msgs_max"));
+            assertThat(4 * fair.get("conn_msgs_min")).isLessThanOrEqualTo(r.messages());
+            assertThat(4 * fair.get("conn_msgs_max")).isGreaterThanOrEqualTo(r.messages());
+            assertThat(fair.get("conn_worst_us_min")).isPositive().isLessThanOrEqualTo(fair.get("conn_worst_us_p50"));
+            assertThat(fair.get("conn_worst_us_max")).as("the slowest connection's worst is the run's worst")
+                    .isEqualTo(r.maxMicros());
         }
+    }
+
+    /** The figures of the generator's "fairness" line. */
+    private static Map<String, Long> fairness(List<String> lines) {
+        String line = lines.stream().filter(l -> l.startsWith("fairness ")).findFirst().orElseThrow();
+        Map<String, Long> fields = new HashMap<>();
+        for (String word : line.substring("fairness ".length()).split(" ")) {
+            int eq = word.indexOf('=');
+            fields.put(word.substring(0, eq), Long.parseLong(word.substring(eq + 1)));
+        }
+        assertThat(fields).hasSize(8);
+        return fields;
     }
 
     @ParameterizedTest(name = "{0}-byte frames")
@@ -191,7 +215,8 @@ class NativeLoadgenTest {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).isEqualTo(1);
-            assertThat(LoadResult.parseResultLine(out.strip()).errors()).isEqualTo(2); // each connection once, then closed
+            String result = out.lines().filter(l -> l.startsWith("result ")).findFirst().orElseThrow();
+            assertThat(LoadResult.parseResultLine(result).errors()).isEqualTo(2); // each connection once, then closed
             assertThat(Files.readString(logs.resolve("stderr"))).contains("a reply with the wrong length");
         }
     }
