@@ -308,10 +308,12 @@ final class CompareCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         if (!Files.exists(csv)) {
             sb.append("load,server,round,generator,in_flight,frame_bytes,")
-                    .append(io.stcp.loadgen.LoadResult.csvHeader()).append(",loadgen_busy,others_busy\n");
+                    .append(io.stcp.loadgen.LoadResult.csvHeader())
+                    .append(",loadgen_busy,others_busy,conn_msgs_min,conn_msgs_max\n");
         }
-        sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%d,%s,%.3f,%.3f%n", load.label(), server, round,
-                generator.name(), load.inFlight(), load.size(), o.result().csvRow(), o.loadgenBusy(), o.othersBusy()));
+        sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%d,%s,%.3f,%.3f,%d,%d%n", load.label(), server, round,
+                generator.name(), load.inFlight(), load.size(), o.result().csvRow(), o.loadgenBusy(), o.othersBusy(),
+                o.connMsgsMin(), o.connMsgsMax()));
         Files.writeString(csv, sb, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     }
 

@@ -26,9 +26,11 @@ record Generator(String name, List<String> command, List<String> suffix) {
 
     /**
      * What one run of a generator reported: its result, the share of its core it used and the
-     * cores every other process used in the window (NaN when the generator does not say).
+     * cores every other process used in the window (NaN when the generator does not say), and the
+     * fewest and most frames a connection completed in the window (-1 when it does not say: the
+     * C generator's fairness line).
      */
-    record Outcome(LoadResult result, double loadgenBusy, double othersBusy) {}
+    record Outcome(LoadResult result, double loadgenBusy, double othersBusy, long connMsgsMin, long connMsgsMax) {}
 
     /** The options that choose a generator, shared by the commands (a picocli mixin). */
     static final class Options {
@@ -131,9 +133,14 @@ record Generator(String name, List<String> command, List<String> suffix) {
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (lines.get(i).startsWith("result ")) {
                 Map<String, String> fields = LoadResult.resultFields(lines.get(i));
+                Map<String, String> fairness = i > 0 && lines.get(i - 1).startsWith("fairness ")
+                        ? LoadResult.resultFields("result " + lines.get(i - 1).substring("fairness ".length()))
+                        : Map.of();
                 return new Outcome(LoadResult.parseResultLine(lines.get(i)),
                         LoadResult.decimal(fields.getOrDefault("loadgen_busy", "NaN")),
-                        LoadResult.decimal(fields.getOrDefault("others_busy", "NaN")));
+                        LoadResult.decimal(fields.getOrDefault("others_busy", "NaN")),
+                        Long.parseLong(fairness.getOrDefault("conn_msgs_min", "-1")),
+                        Long.parseLong(fairness.getOrDefault("conn_msgs_max", "-1")));
             }
         }
         throw new IOException(name + " load generator exited with " + p.exitValue() + " without a result; see " + log);

@@ -164,6 +164,8 @@ class NativeLoadgenTest {
             assertThat(fair.get("conn_worst_us_min")).isPositive().isLessThanOrEqualTo(fair.get("conn_worst_us_p50"));
             assertThat(fair.get("conn_worst_us_max")).as("the slowest connection's worst is the run's worst")
                     .isEqualTo(r.maxMicros());
+            assertThat(o.connMsgsMin()).as("read back as compare reads it").isEqualTo(fair.get("conn_msgs_min"));
+            assertThat(o.connMsgsMax()).isEqualTo(fair.get("conn_msgs_max"));
         }
     }
 
