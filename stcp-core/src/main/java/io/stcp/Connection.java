@@ -245,6 +245,17 @@ public interface Connection {
     int buffered();
 
     /**
+     * Whether more input is known to be waiting: bytes {@linkplain #buffered() buffered}, or bytes
+     * that have arrived on the socket and are not read yet, as far as the transport can tell
+     * without waiting (the epoll transport knows it from its readiness state; the JDK transport
+     * only when the last read filled its buffer). A reader may use it to tell whether the peer has
+     * sent its next request already. Reader thread only.
+     */
+    default boolean inputWaiting() {
+        return buffered() > 0;
+    }
+
+    /**
      * Whether the calling thread is the one running this connection's reader (the
      * {@link ConnectionRunner}'s reader thread). A sender may use it to write the reader's replies
      * inline, or to make the reader wait for room instead of failing (backpressure).

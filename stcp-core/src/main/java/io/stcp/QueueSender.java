@@ -161,7 +161,7 @@ public final class QueueSender implements Sender {
 
     /** See {@link Options#writeInline}; when true, the caller holds the queue's inline token. */
     private boolean mayWriteInline() {
-        return writeInline && connection.isReaderThread() && connection.buffered() == 0 && queue.tryClaimInline();
+        return writeInline && connection.isReaderThread() && !connection.inputWaiting() && queue.tryClaimInline();
     }
 
     /** A fan-out's put: see {@link SendQueue#offer}. Never inline: a fan-out serves many connections. */
@@ -435,14 +435,18 @@ public final class QueueSender implements Sender {
         /**
          * Whether the connection's reader thread writes a plain {@link #put(byte[])} or a
          * {@link #putParts(byte[]...)} itself when nothing is queued, no write is in progress and
-         * no more input is buffered (so the reader would block on its next read anyway), instead
-         * of handing it to the send thread; default false
+         * no more input is waiting ({@link Connection#inputWaiting()}: the reader would block on
+         * its next read anyway), instead of handing it to the send thread; default false
          * ({@link SenderFactory#requestResponse(int)} turns it on). Order is kept either way, and
-         * pipelined requests still get one write per batch. It saves a thread switch per
-         * reply, which is what request/response protocols spend most on; but such a put blocks
-         * while the socket is full (up to the write timeout) rather than queueing, so a reader that
-         * puts a burst of replies to one request (a subscription, a download) is held up by its
-         * own peer's socket instead of its queue: leave it off for those.
+         * pipelined requests still get one write per batch. A reply to a peer whose next request
+         * is already arriving is queued for a second reason: written at once, it would bring that
+         * peer's next request at once, to a reader still running, ahead of every connection the
+         * poller has not woken yet, and pipelining peers would be served unevenly. Inline writes
+         * save a thread switch per reply, which is what request/response protocols spend most
+         * on; but such a put blocks while the socket is full (up to the write timeout) rather than
+         * queueing, so a reader that puts a burst of replies to one request (a subscription, a
+         * download) is held up by its own peer's socket instead of its queue: leave it off for
+         * those.
          */
         public Options writeInline(boolean writeInline) {
             this.writeInline = writeInline;

@@ -1,10 +1,15 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.TestCerts;
 import io.stcp.testing.TestClient;
+import io.stcp.testing.TlsClient;
 import java.io.DataInputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
@@ -137,6 +142,56 @@ class InlineWriteTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    @ParameterizedTest(name = "tls={0}")
+    @ValueSource(booleans = {false, true})
+    void theReplyToARequestWhoseSuccessorHasArrivedQueuesInsteadOfWritingInline(boolean tls) throws Exception {
+        // As above, but nothing of the second request is buffered: the read of the first fills
+        // its array and leaves the second in the socket, or over TLS, the record of the second
+        // in the TLS layer's buffer, with the socket emptied. Written inline, the reply to the
+        // first would bring that peer's next request at once, ahead of other connections; here it
+        // would also block the reader on a peer that is not reading.
+        int first = 8192;
+        // What the socket holds once both requests are in: over TLS 1.3, each in a record of its
+        // own, with 22 bytes of header, content type and tag.
+        int arrived = tls ? first + 22 + 4 + 22 : first + 4;
+        CountDownLatch sent = new CountDownLatch(1);
+        BlockingQueue<Integer> seen = new LinkedBlockingQueue<>();
+        ServerConfig.Builder config = Echo.loopback().writeTimeout(Duration.ofSeconds(30));
+        TestCerts certs = tls ? TestCerts.get() : null;
+        if (tls) {
+            config.tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
+        }
+        TcpServer server = TcpServer.create(config.build(), (sender, conn) -> {
+            sent.await();
+            InputStream socket = conn.channel().socket().getInputStream();
+            await().atMost(Duration.ofSeconds(10)).until(() -> socket.available() >= arrived);
+            conn.readFully(new byte[first]);
+            sender.put(new byte[8 << 20]);
+            seen.add(conn.readInt());
+            conn.readInt(); // until the client closes
+        }, QueueSender.options().capacity(4).maxBytes(0).writeInline(true)::build).start();
+        try (AutoCloseable client = tls ? sendTls(server, certs, first) : sendPlain(server, first)) {
+            sent.countDown();
+            assertThat(seen.poll(15, TimeUnit.SECONDS)).as("second request read while the reply is queued").isEqualTo(2);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    private static AutoCloseable sendPlain(TcpServer server, int first) throws Exception {
+        TestClient client = TestClient.connect(server.address());
+        client.sendRaw(ByteBuffer.allocate(first + 4).putInt(first, 2).array());
+        return client;
+    }
+
+    private static AutoCloseable sendTls(TcpServer server, TestCerts certs, int first) throws Exception {
+        TlsClient client = TlsClient.connect(server.address(), certs.clientContext(), "TLSv1.3");
+        OutputStream out = client.socket().getOutputStream();
+        out.write(new byte[first]); // a record
+        out.write(ByteBuffer.allocate(4).putInt(2).array()); // another
+        return client;
     }
 
     @Test

@@ -33,6 +33,7 @@ final class BlockingTransport implements Transport, Sweeper.Task {
     private final Sweeper sweeper;
     private final Runnable onWriteDeadline;
     private int appliedSoTimeoutMillis;      // reader thread only
+    private boolean drained = true;          // the last read returned less than it asked for; reader thread only
 
     private volatile long writeDeadlineNanos; // 0 while no write is blocked with a deadline
     private volatile boolean writeTimedOut;
@@ -64,7 +65,9 @@ final class BlockingTransport implements Transport, Sweeper.Task {
             in = socket.getInputStream();
         }
         try {
-            return in.read(b, off, len);
+            int n = in.read(b, off, len);
+            drained = n < len;
+            return n;
         } catch (SocketTimeoutException e) {
             throw new ReadTimeoutException("read deadline passed");
         }
@@ -78,6 +81,12 @@ final class BlockingTransport implements Transport, Sweeper.Task {
     @Override
     public void awaitReadable(long deadlineNanos) {
         // nothing to wait for here: read() waits
+    }
+
+    /** After a short read, no: the socket was empty. Else the socket's count (a system call). */
+    @Override
+    public boolean inputWaiting() {
+        return !drained && available() > 0;
     }
 
     @Override

@@ -212,6 +212,11 @@ final class ConnectionInput {
         awaitTransport(bytes);
     }
 
+    /** Whether bytes are buffered or known to wait in the transport; see {@link Transport#inputWaiting()}. */
+    boolean inputWaiting() {
+        return pos < lim || transport.inputWaiting();
+    }
+
     /** Bytes the transport holds beyond those buffered (a system call on a socket). */
     int socketAvailable() {
         return transport.available();

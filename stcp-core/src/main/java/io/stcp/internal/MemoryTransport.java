@@ -169,6 +169,11 @@ public final class MemoryTransport implements Transport {
     }
 
     @Override
+    public boolean inputWaiting() {
+        return available() > 0;
+    }
+
+    @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
         lock.lock();
         try {

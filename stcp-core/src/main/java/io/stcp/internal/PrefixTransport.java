@@ -46,6 +46,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public boolean inputWaiting() {
+        return pos < end || under.inputWaiting();
+    }
+
+    @Override
     public void awaitReadable(long deadlineNanos) throws IOException {
         if (pos >= end) {
             under.awaitReadable(deadlineNanos);

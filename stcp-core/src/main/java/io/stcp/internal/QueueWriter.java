@@ -80,10 +80,10 @@ public final class QueueWriter {
 
     /**
      * The connection's reader replying while nothing is queued or being written and no more input
-     * is buffered: it writes the message itself instead of waking the send thread (one thread
-     * switch less per message; the write timeout applies as usual). With input still buffered the
-     * reader has more requests to answer at once, so the reply queues and the send thread writes
-     * the whole batch with one write. The caller holds the token of
+     * is waiting: it writes the message itself instead of waking the send thread (one thread
+     * switch less per message; the write timeout applies as usual). With input waiting the reader
+     * has more requests to answer at once, so the reply queues and the send thread writes the
+     * whole batch with one write. The caller holds the token of
      * {@link SendQueue#tryClaimInline()}; this gives it back.
      *
      * @throws SenderClosedException if the write failed: the sender and the connection are closed

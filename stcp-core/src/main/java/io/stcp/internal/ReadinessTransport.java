@@ -144,6 +144,12 @@ final class ReadinessTransport implements Transport {
         return !drained || readiness.isReadable();
     }
 
+    /** The readiness flag, or when the last read filled what it asked for, the socket's count. */
+    @Override
+    public boolean inputWaiting() {
+        return readiness.isReadable() || !drained && available() > 0;
+    }
+
     @Override
     public boolean onReadable(Runnable action) {
         return drained && readiness.onReadable(action);

@@ -294,6 +294,11 @@ public final class RealConnection implements Connection {
     }
 
     @Override
+    public boolean inputWaiting() {
+        return input.inputWaiting();
+    }
+
+    @Override
     public long bytesRead() {
         return input.bytesRead();
     }

@@ -322,6 +322,11 @@ final class TlsTransport implements Transport {
     }
 
     @Override
+    public boolean inputWaiting() {
+        return appIn != null || netIn != null && netIn.hasRemaining() || under.inputWaiting();
+    }
+
+    @Override
     public void awaitReadable(long deadlineNanos) throws IOException {
         if (!isReadable()) {
             releaseIdleBuffers();

@@ -42,6 +42,16 @@ public interface Transport {
     void awaitReadable(long deadlineNanos) throws IOException;
 
     /**
+     * Whether input is known to be waiting that the last {@link #read} did not take: it left bytes
+     * behind, or more have arrived since. Never waits, and answers from what the transport knows
+     * where it can (a short read emptied the socket; no read edge since), making a system call only
+     * when the last read filled what it was given. False when it cannot tell. Reader thread only.
+     */
+    default boolean inputWaiting() {
+        return false;
+    }
+
+    /**
      * Asks to be called back instead of waiting: runs {@code action} once, on some other thread,
      * as soon as a read might not wait (input, end of stream, an error, or a close) — so that a
      * connection with nothing to read needs no thread parked in a read. A transport that cannot

@@ -22,6 +22,11 @@ public abstract class ForwardingTransport implements Transport {
     }
 
     @Override
+    public boolean inputWaiting() {
+        return delegate.inputWaiting();
+    }
+
+    @Override
     public void awaitReadable(long deadlineNanos) throws IOException {
         delegate.awaitReadable(deadlineNanos);
     }
