@@ -247,9 +247,10 @@ public interface Connection {
     /**
      * Whether more input is known to be waiting: bytes {@linkplain #buffered() buffered}, or bytes
      * that have arrived on the socket and are not read yet, as far as the transport can tell
-     * without waiting (the epoll transport knows it from its readiness state; the JDK transport
-     * only when the last read filled its buffer). A reader may use it to tell whether the peer has
-     * sent its next request already. Reader thread only.
+     * without waiting. The epoll transport can always tell, and asks the socket only when its
+     * readiness state says it may hold something; the JDK transport only when the last read
+     * filled its buffer. A reader may use it to tell whether the peer has sent its next request
+     * already. Reader thread only.
      */
     default boolean inputWaiting() {
         return buffered() > 0;

@@ -10,6 +10,7 @@ import io.stcp.testing.TlsClient;
 import java.io.DataInputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
@@ -164,6 +165,7 @@ class InlineWriteTest {
             config.tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
         }
         TcpServer server = TcpServer.create(config.build(), (sender, conn) -> {
+            sender.put(ByteBuffer.allocate(4).putInt(conn.readInt()).array()); // a round trip: all read
             sent.await();
             InputStream socket = conn.channel().socket().getInputStream();
             await().atMost(Duration.ofSeconds(10)).until(() -> socket.available() >= arrived);
@@ -172,26 +174,19 @@ class InlineWriteTest {
             seen.add(conn.readInt());
             conn.readInt(); // until the client closes
         }, QueueSender.options().capacity(4).maxBytes(0).writeInline(true)::build).start();
-        try (AutoCloseable client = tls ? sendTls(server, certs, first) : sendPlain(server, first)) {
+        try (AutoCloseable client = tls ? TlsClient.connect(server.address(), certs.clientContext(), "TLSv1.3")
+                : TestClient.connect(server.address())) {
+            Socket socket = client instanceof TlsClient t ? t.socket() : ((TestClient) client).socket();
+            OutputStream out = socket.getOutputStream();
+            out.write(ByteBuffer.allocate(4).putInt(1).array());
+            assertThat(new DataInputStream(socket.getInputStream()).readInt()).isEqualTo(1); // any handshake is over
+            out.write(new byte[first]); // over TLS, a record
+            out.write(ByteBuffer.allocate(4).putInt(2).array()); // and another
             sent.countDown();
             assertThat(seen.poll(15, TimeUnit.SECONDS)).as("second request read while the reply is queued").isEqualTo(2);
         } finally {
             Echo.stop(server);
         }
-    }
-
-    private static AutoCloseable sendPlain(TcpServer server, int first) throws Exception {
-        TestClient client = TestClient.connect(server.address());
-        client.sendRaw(ByteBuffer.allocate(first + 4).putInt(first, 2).array());
-        return client;
-    }
-
-    private static AutoCloseable sendTls(TcpServer server, TestCerts certs, int first) throws Exception {
-        TlsClient client = TlsClient.connect(server.address(), certs.clientContext(), "TLSv1.3");
-        OutputStream out = client.socket().getOutputStream();
-        out.write(new byte[first]); // a record
-        out.write(ByteBuffer.allocate(4).putInt(2).array()); // another
-        return client;
     }
 
     @Test

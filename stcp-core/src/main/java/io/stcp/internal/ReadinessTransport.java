@@ -144,10 +144,13 @@ final class ReadinessTransport implements Transport {
         return !drained || readiness.isReadable();
     }
 
-    /** The readiness flag, or when the last read filled what it asked for, the socket's count. */
+    /**
+     * The socket's count, asked only while it may be readable: after a short read, only once an
+     * edge has come since (which may be stale: the read before it may have taken its bytes).
+     */
     @Override
     public boolean inputWaiting() {
-        return readiness.isReadable() || !drained && available() > 0;
+        return isReadable() && available() > 0;
     }
 
     @Override

@@ -43,9 +43,9 @@ public interface Transport {
 
     /**
      * Whether input is known to be waiting that the last {@link #read} did not take: it left bytes
-     * behind, or more have arrived since. Never waits, and answers from what the transport knows
-     * where it can (a short read emptied the socket; no read edge since), making a system call only
-     * when the last read filled what it was given. False when it cannot tell. Reader thread only.
+     * behind, or more have arrived since. Never waits, and asks the socket (a system call) only
+     * when it may hold something: not after a short read, which emptied it, unless a read edge
+     * has come since. False when it cannot tell. Reader thread only.
      */
     default boolean inputWaiting() {
         return false;
