@@ -6,6 +6,8 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.CompletableFuture;
+import org.awaitility.Awaitility;
 
 /** A connected loopback pair: {@link #client} is a raw channel, {@link #server} a stcp Connection. */
 public final class SocketPair implements AutoCloseable {
@@ -39,6 +41,23 @@ public final class SocketPair implements AutoCloseable {
             b[i] = (byte) values[i];
         }
         clientWrite(b);
+    }
+
+    /**
+     * Reads an int on the server side, on a thread of its own, and returns once that thread waits
+     * for input: bytes written after this are read by a reader that waited for them.
+     */
+    public CompletableFuture<Integer> serverReadIntOnceWaiting() {
+        CompletableFuture<Integer> result = new CompletableFuture<>();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try {
+                result.complete(server.readInt());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        Awaitility.await().until(() -> reader.getState() == Thread.State.WAITING);
+        return result;
     }
 
     @Override

@@ -9,21 +9,18 @@ import io.stcp.TcpServer;
 import io.stcp.internal.RealConnection;
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -151,30 +148,17 @@ class EpollTransportTest {
     void bytesThatArriveAfterAShortReadAreWaitingBeforeAnyReadTakesThem() throws Exception {
         // The JDK transport cannot tell this without a system call; epoll knows it from the
         // poller's edge (io.stcp.internal.InputWaitingTest covers what both transports tell).
-        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             SocketChannel client = SocketChannel.open(listener.getLocalAddress())) {
-            Connection conn = Connection.of(listener.accept());
-            try {
-                CompletableFuture<Integer> read = new CompletableFuture<>();
-                Thread reader = Thread.ofVirtual().start(() -> {
-                    try {
-                        read.complete(conn.readInt());
-                    } catch (Throwable t) {
-                        read.completeExceptionally(t);
-                    }
-                });
-                Awaitility.await().until(() -> reader.getState() == Thread.State.WAITING);
-                client.write(ByteBuffer.allocate(4).putInt(0, 1));
-                assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(1);
-                assertThat(conn.inputWaiting()).as("the short read emptied the socket").isFalse();
+        try (SocketPair pair = SocketPair.open()) {
+            Connection conn = pair.server;
+            var read = pair.serverReadIntOnceWaiting();
+            pair.clientWrite(ByteBuffer.allocate(4).putInt(1).array());
+            assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(1);
+            assertThat(conn.inputWaiting()).as("the short read emptied the socket").isFalse();
 
-                client.write(ByteBuffer.allocate(4).putInt(0, 2));
-                Awaitility.await().atMost(Duration.ofSeconds(10)).until(conn::inputWaiting);
-                assertThat(conn.buffered()).isZero();
-                assertThat(conn.readInt()).isEqualTo(2);
-            } finally {
-                conn.close();
-            }
+            pair.clientWrite(ByteBuffer.allocate(4).putInt(2).array());
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(conn::inputWaiting);
+            assertThat(conn.buffered()).isZero();
+            assertThat(conn.readInt()).isEqualTo(2);
         }
     }
 }
