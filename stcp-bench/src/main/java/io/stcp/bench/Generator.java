@@ -134,7 +134,7 @@ record Generator(String name, List<String> command, List<String> suffix) {
             if (lines.get(i).startsWith("result ")) {
                 Map<String, String> fields = LoadResult.resultFields(lines.get(i));
                 Map<String, String> fairness = i > 0 && lines.get(i - 1).startsWith("fairness ")
-                        ? LoadResult.resultFields("result " + lines.get(i - 1).substring("fairness ".length()))
+                        ? LoadResult.lineFields("fairness", lines.get(i - 1))
                         : Map.of();
                 return new Outcome(LoadResult.parseResultLine(lines.get(i)),
                         LoadResult.decimal(fields.getOrDefault("loadgen_busy", "NaN")),

@@ -173,10 +173,7 @@ class NativeLoadgenTest {
     private static Map<String, Long> fairness(List<String> lines) {
         String line = lines.stream().filter(l -> l.startsWith("fairness ")).findFirst().orElseThrow();
         Map<String, Long> fields = new HashMap<>();
-        for (String word : line.substring("fairness ".length()).split(" ")) {
-            int eq = word.indexOf('=');
-            fields.put(word.substring(0, eq), Long.parseLong(word.substring(eq + 1)));
-        }
+        LoadResult.lineFields("fairness", line).forEach((key, value) -> fields.put(key, Long.parseLong(value)));
         assertThat(fields).hasSize(8);
         return fields;
     }

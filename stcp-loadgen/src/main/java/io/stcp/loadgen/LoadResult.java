@@ -74,9 +74,14 @@ public record LoadResult(int connections, long messages, double seconds, double 
 
     /** The {@code key=value} pairs of a result line, in order. */
     public static java.util.Map<String, String> resultFields(String line) {
+        return lineFields("result", line);
+    }
+
+    /** The {@code key=value} pairs of a generator's line that starts with the word {@code kind}, in order. */
+    public static java.util.Map<String, String> lineFields(String kind, String line) {
         String[] words = line.trim().split("\\s+");
-        if (!words[0].equals("result")) {
-            throw new IllegalArgumentException("not a result line: \"" + line + "\"");
+        if (!words[0].equals(kind)) {
+            throw new IllegalArgumentException("not a " + kind + " line: \"" + line + "\"");
         }
         java.util.Map<String, String> fields = new java.util.LinkedHashMap<>();
         for (int i = 1; i < words.length; i++) {
