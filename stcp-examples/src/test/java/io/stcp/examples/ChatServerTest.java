@@ -44,6 +44,8 @@ class ChatServerTest {
                  ChatClient b = new ChatClient(address, "bob", bob::add)) {
                 alicePhone.join("lobby");
                 expect(phone, "* alice joined lobby"); // in the room before bob: connections race otherwise
+                aliceDesktop.send("/who lobby");      // its reply follows the desktop's /nick: logged in before the whisper
+                expect(desktop, "in lobby: alice");
                 b.join("lobby");
                 expect(phone, "* bob joined lobby");
                 b.whisper("alice", "on both?");
