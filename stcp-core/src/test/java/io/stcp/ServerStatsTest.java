@@ -40,8 +40,8 @@ class ServerStatsTest {
                     assertThat(refused.awaitClosedByServer()).isTrue(); // maxConn 2
                 }
                 // A reply can reach the client before the reader call that sent it has returned,
-                // and a call is counted when it returns.
-                Awaitility.await().until(() -> server.stats().messagesIn() >= 12);
+                // and a call is counted when it returns; a message is counted as written after its write.
+                Awaitility.await().until(() -> server.stats().messagesIn() >= 12 && server.stats().messagesOut() >= 12);
                 ServerStats s = server.stats();
                 assertThat(s.connections()).isEqualTo(2);
                 assertThat(s.accepted()).isEqualTo(4);

@@ -206,7 +206,7 @@ class UnixSocketTest {
     void readAndWriteTimeoutsHoldOnUnixSockets() throws Exception {
         Path path = dir.resolve("timeouts.sock");
         BlockingQueue<CloseReason> exits = new LinkedBlockingQueue<>();
-        TcpServer server = TcpServer.create(unix(path).readIdleTimeout(Duration.ofMillis(200))
+        TcpServer server = TcpServer.create(unix(path).readIdleTimeout(Duration.ofSeconds(1))
                         .writeTimeout(Duration.ofMillis(300)).build(), (sender, conn) -> {
                     int n = conn.readInt();
                     for (int i = 0; i < n; i++) {

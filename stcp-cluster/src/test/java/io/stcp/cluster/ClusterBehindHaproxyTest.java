@@ -186,9 +186,11 @@ class ClusterBehindHaproxyTest {
             a.server.close();
             assertThat(a.server.awaitTermination(Duration.ofSeconds(10))).isTrue();
             for (User u : movers) {
-                await(u.name + " back through HAProxy on b or c, and announced there").until(() -> {
+                await(u.name + " back through HAProxy on b or c, in the room, and announced there").until(() -> {
                     String at = nodeOf(nodes.subList(1, 3), u.name);
-                    return at != null && u.client.isConnected() && probe.nodes(Scope.USER, u.name).contains(at);
+                    return at != null && u.client.isConnected() && probe.nodes(Scope.USER, u.name).contains(at)
+                            && nodes.stream().anyMatch(n -> n.registry.group("room").stream()
+                                    .anyMatch(s -> u.name.equals(n.registry.userOf(s))));
                 });
             }
             assertThat(movers.getFirst().client.connectCount()).as("connections made").isGreaterThanOrEqualTo(2);

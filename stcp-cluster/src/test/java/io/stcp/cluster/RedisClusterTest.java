@@ -211,7 +211,7 @@ class RedisClusterTest {
         ClusterUnavailableException remote = catchThrowableOfType(ClusterUnavailableException.class,
                 () -> b.cluster.sendToUser("alice", frame("lost")));
         long tookMillis = (System.nanoTime() - start) / 1_000_000;
-        assertThat(tookMillis).as("two sends while Redis is down fail at once, without waiting for it").isLessThan(500);
+        assertThat(tookMillis).as("two sends while Redis is down fail at once, without waiting for it").isLessThan(900); // below one connect or command timeout (1 s)
         assertThat(local.localResult().accepted()).as("alice on a got it anyway").isEqualTo(1);
         assertThat(local).hasMessageContaining("not connected");
         assertThat(remote.localResult()).isEqualTo(SendResult.NONE);
@@ -255,7 +255,7 @@ class RedisClusterTest {
 
         await("carol's entry to expire").until(() -> probe.nodes(Scope.USER, "carol").isEmpty() && probe.nodes(Scope.GROUP, "room").isEmpty());
         long goneAfterMillis = (System.nanoTime() - died) / 1_000_000;
-        assertThat(goneAfterMillis).as("gone within the TTL (1500ms) plus a margin").isLessThan(1500 + 1000);
+        assertThat(goneAfterMillis).as("gone within the TTL (1500ms) plus a margin").isLessThan(1500 + 2000);
         long published = a.cluster.stats().published();
         assertThat(a.cluster.sendToUser("carol", frame("x"))).isEqualTo(SendResult.NONE);
         assertThat(a.cluster.stats().published()).as("nothing published for a user nowhere").isEqualTo(published);

@@ -59,10 +59,12 @@ class ChatServerTest {
 
                 alicePhone.client().close(); // gone without a word: the room hears it from the exit hook
                 expect(bob, "* alice left lobby");
-                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.registry().user("alice").size() == 1);
-                assertThat(server.registry().group("lobby")).hasSize(1);
+                // The registry unbinds a connection's nick, then its rooms: wait for both.
+                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.registry().user("alice").size() == 1
+                        && server.registry().group("lobby").size() == 1);
             }
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.registry().connectionCount() == 0);
+            // The server frees a connection's slot after the registry has dropped all of its bindings.
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.server().connectionCount() == 0);
             assertThat(server.registry().users()).isEmpty();
             assertThat(server.registry().groups()).isEmpty();
         }

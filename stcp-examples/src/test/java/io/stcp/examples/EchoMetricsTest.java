@@ -74,7 +74,8 @@ class EchoMetricsTest {
             HttpRequest get = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build();
             Map<String, Double> samples = new HashMap<>();
             // The server counts an end once the connection's exit hooks have run, a moment after the
-            // client sees its socket closed: scrape until both ends are there.
+            // client sees its socket closed, and frees its slot a moment later still: scrape until
+            // both ends are counted and no connection is live.
             Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> {
                 HttpResponse<String> r = http.send(get, HttpResponse.BodyHandlers.ofString());
                 assertThat(r.statusCode()).isEqualTo(200);
@@ -83,7 +84,7 @@ class EchoMetricsTest {
                 samples.putAll(parse(r.body()));
                 return samples.getOrDefault("stcp_connections_closed_total{reason=\"PEER_CLOSED\",server=\"echo\"}", 0.0)
                         + samples.getOrDefault("stcp_connections_closed_total{reason=\"PROTOCOL_ERROR\",server=\"echo\"}", 0.0)
-                        == 2;
+                        == 2 && samples.getOrDefault("stcp_connections_active{server=\"echo\"}", -1.0) == 0;
             });
             assertThat(samples)
                     .containsEntry("stcp_connections_active{server=\"echo\"}", 0.0)
