@@ -36,8 +36,9 @@ import org.jspecify.annotations.Nullable;
  * finds it dead instead of copying it from one generation to the next as long as the peer is slow.
  * The direct memory comes from one pool for the whole process, bounded by the system property
  * {@value io.stcp.internal.DirectChunks#PROPERTY} (bytes; by default an eighth of the maximum heap,
- * at most 1 GiB; 0 turns it off); while it is spent, large messages are queued as arrays, as they
- * were put. Either way the array must not change after the put. Keyed messages and fan-outs
+ * at most 1 GiB; 0 turns it off), which frees what no message needed for a whole idle period
+ * ({@value io.stcp.internal.DirectChunks#IDLE_PROPERTY}, milliseconds, default 10 s); while it is
+ * spent, large messages are queued as arrays, as they were put. Either way the array must not change after the put. Keyed messages and fan-outs
  * ({@link ConnectionRegistry}) are never copied: a fan-out shares one array between its recipients.
  *
  * <p><b>Thread safety.</b> Every method except {@link #sendLoop()} may be called from any thread.
@@ -307,12 +308,16 @@ public final class QueueSender implements Sender {
     /**
      * The direct memory that large messages are held in while queued, in the whole process (see
      * the class comment): what queued messages hold now, what the pool holds (those bytes and the
-     * chunks kept for the next messages), and its limit. The pool keeps what it has made, so
-     * {@code heldBytes} shows the largest burst since the process started; the JVM counts the same
-     * memory in its {@code direct} buffer pool, with any other direct buffers.
+     * chunks kept for the next messages), and its limit. Chunks no message needed for a whole idle
+     * period ({@value io.stcp.internal.DirectChunks#IDLE_PROPERTY}, milliseconds, default 10 s; 0
+     * keeps them all) are freed, so {@code heldBytes} falls back after a burst. On JDK 22 and
+     * later they are freed at once and are native memory outside the JVM's {@code direct} buffer
+     * pool; on JDK 21 they are direct buffers, counted in that pool, which the collection that
+     * finds them unreachable frees.
      *
      * @throws IllegalStateException if {@value io.stcp.internal.DirectChunks#PROPERTY} is set to
-     *     something else than a number of bytes
+     *     something else than a number of bytes, or {@value io.stcp.internal.DirectChunks#IDLE_PROPERTY}
+     *     to something else than a number of milliseconds
      */
     public static DirectMemory directMemory() {
         return DirectChunks.shared().memory();
@@ -324,6 +329,7 @@ public final class QueueSender implements Sender {
      * @param usedBytes bytes held for queued messages now, in whole chunks of
      *     {@value io.stcp.internal.DirectChunks#CHUNK} bytes
      * @param heldBytes bytes of direct memory the pool holds: in use, or kept for the next messages
+     *     until they stay unused for a whole idle period
      * @param limitBytes the most the pool holds; messages that find it spent are queued as arrays
      */
     public record DirectMemory(long usedBytes, long heldBytes, long limitBytes) {}

@@ -3,7 +3,12 @@ package io.stcp.internal;
 import io.stcp.QueueSender;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -24,11 +29,25 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link #shared()}) is bounded by the system property {@value #PROPERTY} (bytes; {@code 0} turns
  * it off), by default an eighth of the maximum heap, at most 1 GiB.
  *
+ * <p><b>Trimming.</b> Chunks that no message needed for a whole idle period ({@value #IDLE_PROPERTY},
+ * milliseconds, default {@value #DEFAULT_IDLE_MILLIS}; 0 keeps every chunk made) are freed: on
+ * JDK 22 and later at once, each chunk being a shared arena of its own that the trim closes
+ * ({@link ChunkMemory}); on JDK 21 by the collection that finds the dropped buffer. So memory made
+ * for a burst goes back within two periods of its end, and a steady load keeps the chunks it uses. A trimming thread runs only while the pool holds free
+ * chunks: the give that leaves some free when none runs starts it; it wakes once per period,
+ * frees the chunks that stayed free through that whole period (the fewest the free list held
+ * since the last wake), and ends once the free list is empty. Only free chunks are freed, and a
+ * freed chunk is in no list, so no message can hold one.
+ *
  * <p><b>Thread safety.</b> {@link #take} and {@link #give} hold one lock for a whole message.
  */
 public final class DirectChunks {
     /** The system property that bounds the process-wide pool, in bytes. */
     public static final String PROPERTY = "io.stcp.sendQueue.directBytes";
+    /** The system property that sets how long chunks stay free before they are freed, in milliseconds. */
+    public static final String IDLE_PROPERTY = "io.stcp.sendQueue.directIdleMillis";
+    /** The idle period when {@value #IDLE_PROPERTY} is not set: 10 s. */
+    public static final long DEFAULT_IDLE_MILLIS = 10_000;
     /** The size of a chunk, and the shortest message worth copying into chunks. */
     public static final int CHUNK = 64 * 1024;
 
@@ -36,25 +55,48 @@ public final class DirectChunks {
     private static final DirectChunks SHARED;
     private static final String LIMIT_ERROR;
 
+    // The idle period set by the property; the default when it is not a number (SHARED is null then).
+    private static final long IDLE_NANOS;
+
     static {
         String value = System.getProperty(PROPERTY);
+        String idleValue = System.getProperty(IDLE_PROPERTY);
         long limit = limitOf(value, Runtime.getRuntime().maxMemory());
-        SHARED = limit >= 0 ? new DirectChunks(limit) : null;
-        LIMIT_ERROR = limit >= 0 ? null : PROPERTY + "=" + value + " (expected: a number of bytes >= 0)";
+        long idle = idleMillisOf(idleValue);
+        IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(idle >= 0 ? idle : DEFAULT_IDLE_MILLIS);
+        SHARED = limit >= 0 && idle >= 0 ? new DirectChunks(limit, IDLE_NANOS) : null;
+        LIMIT_ERROR = limit < 0 ? PROPERTY + "=" + value + " (expected: a number of bytes >= 0)"
+                : idle < 0 ? IDLE_PROPERTY + "=" + idleValue + " (expected: a number of milliseconds >= 0)" : null;
     }
 
     private final int maxChunks;
+    private final long idleNanos; // 0: never trimmed
     private final ReentrantLock lock = new ReentrantLock();
-    private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>(); // guarded by lock
+    private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>(); // guarded by lock; the last given first
+    private final IdentityHashMap<ByteBuffer, ChunkMemory.Allocation> allocations = new IdentityHashMap<>(); // guarded by lock
     private int made;  // guarded by lock: chunks made so far, free or in use
     private int inUse; // guarded by lock
+    private int fewestFree;   // guarded by lock: the fewest free chunks since the trimming thread last woke
+    private boolean trimming; // guarded by lock: the trimming thread runs
 
-    /** A pool of at most {@code limitBytes} (rounded down to whole chunks); 0 keeps nothing off the heap. */
+    /**
+     * A pool of at most {@code limitBytes} (rounded down to whole chunks; 0 keeps nothing off the
+     * heap) that frees the chunks left free for the idle period {@value #IDLE_PROPERTY} sets.
+     */
     public DirectChunks(long limitBytes) {
+        this(limitBytes, IDLE_NANOS);
+    }
+
+    /** A pool of at most {@code limitBytes} that frees the chunks left free for {@code idleNanos} (0: never). */
+    DirectChunks(long limitBytes, long idleNanos) {
         if (limitBytes < 0) {
             throw new IllegalArgumentException("limitBytes: " + limitBytes + " (expected: >= 0)");
         }
+        if (idleNanos < 0) {
+            throw new IllegalArgumentException("idleNanos: " + idleNanos + " (expected: >= 0)");
+        }
         this.maxChunks = (int) Math.min(Integer.MAX_VALUE, limitBytes / CHUNK);
+        this.idleNanos = idleNanos;
     }
 
     /**
@@ -76,6 +118,18 @@ public final class DirectChunks {
     static long limitOf(String value, long maxHeap) {
         if (value == null || value.isBlank()) {
             return Math.min(maxHeap / 8, 1L << 30);
+        }
+        try {
+            return Math.max(-1, Long.parseLong(value.trim()));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The idle period the property's {@code value} sets, in milliseconds, or -1 when it is not one. */
+    static long idleMillisOf(String value) {
+        if (value == null || value.isBlank()) {
+            return DEFAULT_IDLE_MILLIS;
         }
         try {
             return Math.max(-1, Long.parseLong(value.trim()));
@@ -109,15 +163,18 @@ public final class DirectChunks {
             while (kept < n && !free.isEmpty()) {
                 chunks[kept++] = free.pop();
             }
+            fewestFree = Math.min(fewestFree, free.size());
             inUse += n;
             made += n - kept;
         } finally {
             lock.unlock();
         }
+        ChunkMemory.Allocation[] allocated = new ChunkMemory.Allocation[n];
         int i = kept;
         try {
-            for (; i < n; i++) {
-                chunks[i] = ByteBuffer.allocateDirect(CHUNK); // outside the lock: counted already
+            for (; i < n; i++) { // outside the lock: counted already
+                allocated[i] = ChunkMemory.allocate(CHUNK);
+                chunks[i] = allocated[i].buffer();
             }
         } catch (OutOfMemoryError e) { // the JVM's direct memory is spent: the message stays an array
             lock.lock();
@@ -127,22 +184,93 @@ public final class DirectChunks {
             } finally {
                 lock.unlock();
             }
+            adopt(chunks, allocated, kept, i);
             give(Arrays.copyOf(chunks, i));
             return null;
         }
+        adopt(chunks, allocated, kept, n);
         return chunks;
+    }
+
+    /** Records the allocations of the chunks made for a take, {@code chunks[from .. to)}. */
+    private void adopt(ByteBuffer[] chunks, ChunkMemory.Allocation[] allocated, int from, int to) {
+        if (from == to) {
+            return;
+        }
+        lock.lock();
+        try {
+            for (int i = from; i < to; i++) {
+                allocations.put(chunks[i], allocated[i]);
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Gives back chunks from {@link #take}; the caller no longer uses them. */
     void give(ByteBuffer[] chunks) {
+        boolean startTrimming;
         lock.lock();
         try {
             for (ByteBuffer c : chunks) {
                 free.push(c.clear());
             }
             inUse -= chunks.length;
+            startTrimming = idleNanos > 0 && !trimming && !free.isEmpty();
+            if (startTrimming) {
+                trimming = true;
+                fewestFree = 0; // the chunks given now were not free through a whole period yet
+            }
         } finally {
             lock.unlock();
+        }
+        if (startTrimming) {
+            startTrimming();
+        }
+    }
+
+    private void startTrimming() {
+        try {
+            Threads.start("stcp-direct-trim", this::trimLoop);
+        } catch (Throwable t) { // no thread now (out of memory): the next give tries again
+            lock.lock();
+            try {
+                trimming = false;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** The trimming thread: see the class comment. */
+    private void trimLoop() {
+        while (true) {
+            long deadline = System.nanoTime() + idleNanos;
+            for (long left = idleNanos; left > 0; left = deadline - System.nanoTime()) {
+                LockSupport.parkNanos(this, left);
+            }
+            List<ChunkMemory.Allocation> freeing = new ArrayList<>();
+            boolean done;
+            lock.lock();
+            try {
+                for (int i = 0; i < fewestFree; i++) {
+                    freeing.add(allocations.remove(free.removeLast())); // the longest free first
+                }
+                made -= freeing.size();
+                fewestFree = free.size();
+                done = free.isEmpty();
+                if (done) {
+                    trimming = false;
+                }
+            } finally {
+                lock.unlock();
+            }
+            for (ChunkMemory.Allocation a : freeing) {
+                a.free();
+            }
+            if (done) {
+                return;
+            }
         }
     }
 

@@ -2,11 +2,21 @@ package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
-/** {@link DirectChunks}: lends whole chunks up to its limit, and keeps what is given back for the next take. */
+/**
+ * {@link DirectChunks}: lends whole chunks up to its limit, keeps what is given back for the next
+ * take, and frees what stays unused for a whole idle period.
+ */
 class DirectChunksTest {
     private static final int CHUNK = DirectChunks.CHUNK;
 
@@ -84,5 +94,66 @@ class DirectChunksTest {
         assertThat(DirectChunks.shared().limitBytes())
                 .isEqualTo(DirectChunks.limitOf(System.getProperty(DirectChunks.PROPERTY), Runtime.getRuntime().maxMemory())
                         / DirectChunks.CHUNK * DirectChunks.CHUNK);
+    }
+
+    @Test
+    void theIdlePeriodIsMillisecondsFromThePropertyTenSecondsWithoutIt() {
+        assertThat(DirectChunks.idleMillisOf(null)).isEqualTo(10_000);
+        assertThat(DirectChunks.idleMillisOf(" 250 ")).isEqualTo(250);
+        assertThat(DirectChunks.idleMillisOf("0")).as("never trimmed").isZero();
+        assertThat(DirectChunks.idleMillisOf("-5")).isEqualTo(-1);
+        assertThat(DirectChunks.idleMillisOf("10s")).isEqualTo(-1);
+        assertThatThrownBy(() -> new DirectChunks(CHUNK, -1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("-1");
+    }
+
+    @Test
+    void chunksLeftFreeForAWholeIdlePeriodAreFreedAtOnceAndLaterTakesMakeNewOnes() {
+        DirectChunks pool = new DirectChunks(8L * CHUNK, TimeUnit.MILLISECONDS.toNanos(100));
+        ByteBuffer[] burst = pool.take(4);
+        pool.give(burst);
+        assertThat(pool.memory().heldBytes()).isEqualTo(4L * CHUNK);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> pool.memory().heldBytes() == 0);
+        assertThat(ChunkMemory.freesAtOnce()).as("JDK 22 and later").isEqualTo(Runtime.version().feature() >= 22);
+        if (ChunkMemory.freesAtOnce()) {
+            for (ByteBuffer freed : burst) { // its arena is closed: the memory is gone, not waiting for a collection
+                assertThatThrownBy(() -> freed.get(0)).isInstanceOf(IllegalStateException.class);
+            }
+        }
+        ByteBuffer[] again = pool.take(2);
+        for (ByteBuffer b : burst) { // by identity: equals() would read the freed ones
+            assertThat(again).noneMatch(a -> a == b);
+        }
+        assertThat(pool.memory().heldBytes()).isEqualTo(2L * CHUNK);
+        again[0].put(0, (byte) 7);
+        pool.give(again);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pool.memory().heldBytes() == 0);
+    }
+
+    @Test
+    void aSteadyLoadAfterABurstKeepsTheChunksItUsesAndOnlyThose() {
+        long idle = TimeUnit.SECONDS.toNanos(1); // the loop below takes many times in every period
+        DirectChunks pool = new DirectChunks(16L * CHUNK, idle);
+        pool.give(pool.take(4));
+        Set<ByteBuffer> used = Collections.newSetFromMap(new IdentityHashMap<>());
+        long end = System.nanoTime() + 3 * idle + idle / 2; // three wakes: the first frees nothing, the second the idle two
+        while (System.nanoTime() < end) {
+            ByteBuffer[] two = pool.take(2);
+            used.addAll(java.util.List.of(two));
+            pool.give(two);
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2)); // pacing, not synchronisation
+        }
+        assertThat(pool.memory().heldBytes()).as("the two in use, not the burst's other two").isEqualTo(2L * CHUNK);
+        assertThat(used).as("the same two chunks all along: never freed while in use, never made again").hasSize(2);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pool.memory().heldBytes() == 0); // unused now: they go too
+    }
+
+    @Test
+    void anIdlePeriodOfZeroKeepsEveryChunk() {
+        DirectChunks pool = new DirectChunks(4L * CHUNK, 0);
+        pool.give(pool.take(4));
+        assertThat(Threads.live()).as("no trimming thread").isZero();
+        assertThat(pool.memory().heldBytes()).isEqualTo(4L * CHUNK);
     }
 }

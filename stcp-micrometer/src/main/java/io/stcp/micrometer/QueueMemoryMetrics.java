@@ -25,7 +25,7 @@ import java.util.function.ToLongFunction;
  *   <caption>Meters (Prometheus names in brackets)</caption>
  *   <tr><th>name</th><th>type</th><th>what</th></tr>
  *   <tr><td>{@code stcp.queue.direct.used}</td><td>gauge, bytes</td><td>held for queued messages now [{@code stcp_queue_direct_used_bytes}]</td></tr>
- *   <tr><td>{@code stcp.queue.direct.held}</td><td>gauge, bytes</td><td>direct memory the pool holds: in use, or kept for the next messages</td></tr>
+ *   <tr><td>{@code stcp.queue.direct.held}</td><td>gauge, bytes</td><td>direct memory the pool holds: in use, or kept for the next messages until idle</td></tr>
  *   <tr><td>{@code stcp.queue.direct.limit}</td><td>gauge, bytes</td><td>the most the pool holds ({@code -Dio.stcp.sendQueue.directBytes})</td></tr>
  * </table>
  *
