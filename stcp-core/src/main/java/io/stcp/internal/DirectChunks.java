@@ -4,12 +4,12 @@ import io.stcp.QueueSender;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
 
 /**
  * A bounded pool of direct buffers of {@value #CHUNK} bytes, which large queued messages are copied
@@ -71,6 +71,7 @@ public final class DirectChunks {
 
     private final int maxChunks;
     private final long idleNanos; // 0: never trimmed
+    private final IntFunction<ChunkMemory.Allocation> allocator;
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>(); // guarded by lock; the last given first
     private final IdentityHashMap<ByteBuffer, ChunkMemory.Allocation> allocations = new IdentityHashMap<>(); // guarded by lock
@@ -89,6 +90,11 @@ public final class DirectChunks {
 
     /** A pool of at most {@code limitBytes} that frees the chunks left free for {@code idleNanos} (0: never). */
     DirectChunks(long limitBytes, long idleNanos) {
+        this(limitBytes, idleNanos, ChunkMemory::allocate);
+    }
+
+    /** Test seam: chunks made by {@code allocator} (a chunk's size in, its memory out). */
+    DirectChunks(long limitBytes, long idleNanos, IntFunction<ChunkMemory.Allocation> allocator) {
         if (limitBytes < 0) {
             throw new IllegalArgumentException("limitBytes: " + limitBytes + " (expected: >= 0)");
         }
@@ -97,6 +103,7 @@ public final class DirectChunks {
         }
         this.maxChunks = (int) Math.min(Integer.MAX_VALUE, limitBytes / CHUNK);
         this.idleNanos = idleNanos;
+        this.allocator = allocator;
     }
 
     /**
@@ -154,6 +161,7 @@ public final class DirectChunks {
      */
     ByteBuffer[] take(int n) {
         ByteBuffer[] chunks = new ByteBuffer[n];
+        ChunkMemory.Allocation[] allocated = new ChunkMemory.Allocation[n];
         int kept = 0;
         lock.lock();
         try {
@@ -169,41 +177,48 @@ public final class DirectChunks {
         } finally {
             lock.unlock();
         }
-        ChunkMemory.Allocation[] allocated = new ChunkMemory.Allocation[n];
         int i = kept;
         try {
             for (; i < n; i++) { // outside the lock: counted already
-                allocated[i] = ChunkMemory.allocate(CHUNK);
+                allocated[i] = allocator.apply(CHUNK);
                 chunks[i] = allocated[i].buffer();
             }
-        } catch (OutOfMemoryError e) { // the JVM's direct memory is spent: the message stays an array
             lock.lock();
             try {
-                made -= n - i;
-                inUse -= n - i;
+                for (int j = kept; j < n; j++) {
+                    allocations.put(chunks[j], allocated[j]);
+                }
             } finally {
                 lock.unlock();
             }
-            adopt(chunks, allocated, kept, i);
-            give(Arrays.copyOf(chunks, i));
+            return chunks;
+        } catch (OutOfMemoryError e) {
+            // Direct or native memory is spent (or, at worst, the heap): the message stays an array.
+            undo(chunks, allocated, kept, i);
             return null;
         }
-        adopt(chunks, allocated, kept, n);
-        return chunks;
     }
 
-    /** Records the allocations of the chunks made for a take, {@code chunks[from .. to)}. */
-    private void adopt(ByteBuffer[] chunks, ChunkMemory.Allocation[] allocated, int from, int to) {
-        if (from == to) {
-            return;
-        }
+    /**
+     * Undoes a take that failed after making {@code chunks[kept .. end)}: frees those (no one else
+     * has them), and puts back the {@code kept} ones it took from the free list, and the counts.
+     */
+    private void undo(ByteBuffer[] chunks, ChunkMemory.Allocation[] allocated, int kept, int end) {
         lock.lock();
         try {
-            for (int i = from; i < to; i++) {
-                allocations.put(chunks[i], allocated[i]);
+            for (int j = kept; j < end; j++) {
+                allocations.remove(chunks[j]);
             }
+            for (int j = kept - 1; j >= 0; j--) {
+                free.push(chunks[j]);
+            }
+            made -= chunks.length - kept;
+            inUse -= chunks.length;
         } finally {
             lock.unlock();
+        }
+        for (int j = kept; j < end; j++) {
+            allocated[j].free();
         }
     }
 
@@ -244,33 +259,55 @@ public final class DirectChunks {
 
     /** The trimming thread: see the class comment. */
     private void trimLoop() {
-        while (true) {
-            long deadline = System.nanoTime() + idleNanos;
-            for (long left = idleNanos; left > 0; left = deadline - System.nanoTime()) {
-                LockSupport.parkNanos(this, left);
-            }
-            List<ChunkMemory.Allocation> freeing = new ArrayList<>();
-            boolean done;
-            lock.lock();
-            try {
-                for (int i = 0; i < fewestFree; i++) {
-                    freeing.add(allocations.remove(free.removeLast())); // the longest free first
+        boolean done = false;
+        try {
+            while (!done) {
+                long deadline = System.nanoTime() + idleNanos;
+                for (long left = idleNanos; left > 0; left = deadline - System.nanoTime()) {
+                    LockSupport.parkNanos(this, left);
                 }
-                made -= freeing.size();
-                fewestFree = free.size();
-                done = free.isEmpty();
-                if (done) {
+                List<ChunkMemory.Allocation> freeing;
+                lock.lock();
+                try {
+                    freeing = new ArrayList<>(fewestFree); // made before anything changes
+                    for (int i = 0; i < fewestFree; i++) {
+                        freeing.add(allocations.remove(free.removeLast())); // the longest free first
+                    }
+                    made -= freeing.size();
+                    fewestFree = free.size();
+                    done = free.isEmpty();
+                    if (done) {
+                        trimming = false;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                free(freeing);
+            }
+        } finally {
+            if (!done) { // ended by a failure: the next give starts another
+                lock.lock();
+                try {
                     trimming = false;
+                } finally {
+                    lock.unlock();
                 }
-            } finally {
-                lock.unlock();
             }
-            for (ChunkMemory.Allocation a : freeing) {
+        }
+    }
+
+    /** Frees every one of {@code allocations}, even when one fails (a bug: reported after the others). */
+    private static void free(List<ChunkMemory.Allocation> allocations) {
+        RuntimeException failed = null;
+        for (ChunkMemory.Allocation a : allocations) {
+            try {
                 a.free();
+            } catch (RuntimeException e) {
+                failed = failed == null ? e : failed;
             }
-            if (done) {
-                return;
-            }
+        }
+        if (failed != null) {
+            throw failed;
         }
     }
 

@@ -158,10 +158,11 @@ public final class QueueWriter {
                 release(batch, n);
                 Arrays.fill(buffers, 0, arrays, null);
                 Arrays.fill(batch, 0, n, null);
-                if (n == batch.length && n < MAX_BATCH) {
-                    batch = new Object[n * 2];
+                boolean full = n == batch.length;
+                n = 0; // written: a failure from here on (even growing the batch) loses nothing of it
+                if (full && batch.length < MAX_BATCH) {
+                    batch = new Object[batch.length * 2];
                 }
-                n = 0; // written: a failure from here on loses nothing of it
             }
         } catch (Throwable e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.

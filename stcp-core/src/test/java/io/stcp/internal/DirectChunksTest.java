@@ -46,7 +46,7 @@ class DirectChunksTest {
 
     @Test
     void chunksGivenBackAreLentAgainClearedInsteadOfMadeAnew() {
-        DirectChunks pool = new DirectChunks(8L * CHUNK);
+        DirectChunks pool = new DirectChunks(8L * CHUNK, 0); // never trimmed: the test may stall
         ByteBuffer[] first = pool.take(2);
         first[0].put(new byte[100]).flip();
         first[1].position(CHUNK);
@@ -109,7 +109,7 @@ class DirectChunksTest {
 
     @Test
     void chunksLeftFreeForAWholeIdlePeriodAreFreedAtOnceAndLaterTakesMakeNewOnes() {
-        DirectChunks pool = new DirectChunks(8L * CHUNK, TimeUnit.MILLISECONDS.toNanos(100));
+        DirectChunks pool = new DirectChunks(8L * CHUNK, TimeUnit.MILLISECONDS.toNanos(500)); // a stall of that is rare
         ByteBuffer[] burst = pool.take(4);
         pool.give(burst);
         assertThat(pool.memory().heldBytes()).isEqualTo(4L * CHUNK);
@@ -155,5 +155,36 @@ class DirectChunksTest {
         pool.give(pool.take(4));
         assertThat(Threads.live()).as("no trimming thread").isZero();
         assertThat(pool.memory().heldBytes()).isEqualTo(4L * CHUNK);
+    }
+
+    @Test
+    void aTakeThatRunsOutOfMemoryHalfWayFreesWhatItMadeAndPutsBackWhatItTook() {
+        java.util.List<ChunkMemory.Allocation> made = new java.util.ArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger allowed = new java.util.concurrent.atomic.AtomicInteger(3);
+        DirectChunks pool = new DirectChunks(16L * CHUNK, 0, size -> {
+            if (allowed.getAndDecrement() <= 0) {
+                throw new OutOfMemoryError("simulated: cannot allocate memory");
+            }
+            ChunkMemory.Allocation a = ChunkMemory.allocate(size);
+            made.add(a);
+            return a;
+        });
+        ByteBuffer[] two = pool.take(2);
+        pool.give(two); // two free chunks, then one more may be made
+
+        assertThat(pool.take(5)).as("takes the two, makes one, fails on the next: the message stays an array").isNull();
+
+        assertThat(pool.memory().usedBytes()).isZero();
+        assertThat(pool.memory().heldBytes()).as("the two free ones only").isEqualTo(2L * CHUNK);
+        if (ChunkMemory.freesAtOnce()) {
+            ByteBuffer third = made.get(2).buffer();
+            assertThatThrownBy(() -> third.get(0)).as("the one made for the failed take is freed")
+                    .isInstanceOf(IllegalStateException.class);
+        }
+        allowed.set(0);
+        ByteBuffer[] again = pool.take(2);
+        assertThat(again).as("the two it took were put back, in their order").satisfiesExactly(
+                a -> assertThat(a).isSameAs(two[1]), b -> assertThat(b).isSameAs(two[0]));
+        pool.give(again);
     }
 }

@@ -2,6 +2,7 @@ package io.stcp.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.internal.DirectChunks;
 import io.stcp.internal.Threads;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -29,6 +30,12 @@ public final class LeakCheck implements BeforeEachCallback, AfterEachCallback {
     private static final Duration SETTLE = Duration.ofSeconds(10);
 
     static {
+        // The direct pool's trimming thread (an stcp thread) ends two idle periods after the last
+        // large message: a fifth of a second each here, not the default ten, so that it ends within
+        // the wait below. Set before the pool's class is loaded, whatever runs the tests.
+        if (System.getProperty(DirectChunks.IDLE_PROPERTY) == null) {
+            System.setProperty(DirectChunks.IDLE_PROPERTY, "200");
+        }
         // The JDK keeps one socketpair for the lifetime of the process, created the first time a
         // channel is closed (its "pre-close" descriptor). Create it now so it is not counted.
         try {
