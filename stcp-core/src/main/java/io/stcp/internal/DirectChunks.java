@@ -33,13 +33,19 @@ import java.util.function.IntFunction;
  * milliseconds, default {@value #DEFAULT_IDLE_MILLIS}; 0 keeps every chunk made) are freed: on
  * JDK 22 and later at once, each chunk being a shared arena of its own that the trim closes
  * ({@link ChunkMemory}); on JDK 21 by the collection that finds the dropped buffer. So memory made
- * for a burst goes back within two periods of its end, and a steady load keeps the chunks it uses. A trimming thread runs only while the pool holds free
- * chunks: the give that leaves some free when none runs starts it; it wakes once per period,
- * frees the chunks that stayed free through that whole period (the fewest the free list held
- * since the last wake), and ends once the free list is empty. Only free chunks are freed, and a
- * freed chunk is in no list, so no message can hold one.
+ * for a burst goes back within two periods of its end, and a steady load keeps the chunks it uses.
+ * The trimming thread, states and transitions:
+ * <pre>
+ *   NOT TRIMMING → TRIMMING   a give leaves chunks free (it starts the thread; fewestFree = 0)
+ *   TRIMMING, each wake       frees the fewestFree chunks at the tail of the free list (the
+ *                             longest free: takes pop at the head), then fewestFree = free chunks
+ *   TRIMMING → NOT TRIMMING   a wake leaves no chunk free (the thread ends), or the thread fails
+ * </pre>
+ * Every change is made under the lock; arenas are closed after it. Only free chunks are freed,
+ * and a freed chunk is in no list, so no message can hold one.
  *
- * <p><b>Thread safety.</b> {@link #take} and {@link #give} hold one lock for a whole message.
+ * <p><b>Thread safety.</b> {@link #take}, {@link #give} and each wake of the trimming thread hold
+ * one lock for a whole message or wake.
  */
 public final class DirectChunks {
     /** The system property that bounds the process-wide pool, in bytes. */
@@ -51,7 +57,7 @@ public final class DirectChunks {
     /** The size of a chunk, and the shortest message worth copying into chunks. */
     public static final int CHUNK = 64 * 1024;
 
-    // The process-wide pool; null when the property is not a number of bytes, and LIMIT_ERROR says so.
+    // The process-wide pool; null when a property is not a number, and LIMIT_ERROR says which.
     private static final DirectChunks SHARED;
     private static final String LIMIT_ERROR;
 
