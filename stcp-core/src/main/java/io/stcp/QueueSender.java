@@ -38,8 +38,9 @@ import org.jspecify.annotations.Nullable;
  * {@value io.stcp.internal.DirectChunks#PROPERTY} (bytes; by default an eighth of the maximum heap,
  * at most 1 GiB; 0 turns it off), which frees what no message needed for a whole idle period
  * ({@value io.stcp.internal.DirectChunks#IDLE_PROPERTY}, milliseconds, default 10 s); while it is
- * spent, large messages are queued as arrays, as they were put. Either way the array must not change after the put. Keyed messages and fan-outs
- * ({@link ConnectionRegistry}) are never copied: a fan-out shares one array between its recipients.
+ * spent, large messages are queued as arrays, as they were put. Either way the array must not
+ * change after the put. Keyed messages and fan-outs ({@link ConnectionRegistry}) are never copied:
+ * a fan-out shares one array between its recipients.
  *
  * <p><b>Thread safety.</b> Every method except {@link #sendLoop()} may be called from any thread.
  *

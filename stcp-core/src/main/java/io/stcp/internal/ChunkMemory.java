@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
  * with the collection that finds it unreachable.
  */
 final class ChunkMemory {
-    /** {@code (long size) -> Allocation}'s parts: null before JDK 22. */
+    // The FFM calls an allocation makes; both null before JDK 22.
     private static final @Nullable MethodHandle OF_SHARED; // () -> AutoCloseable (an Arena)
     private static final @Nullable MethodHandle ALLOCATE;  // (AutoCloseable, long) -> ByteBuffer
 

@@ -6,10 +6,13 @@ import static org.awaitility.Awaitility.await;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
@@ -140,7 +143,7 @@ class DirectChunksTest {
         long end = System.nanoTime() + 3 * idle + idle / 2; // three wakes: the first frees nothing, the second the idle two
         while (System.nanoTime() < end) {
             ByteBuffer[] two = pool.take(2);
-            used.addAll(java.util.List.of(two));
+            used.addAll(List.of(two));
             pool.give(two);
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2)); // pacing, not synchronisation
         }
@@ -159,8 +162,8 @@ class DirectChunksTest {
 
     @Test
     void aTakeThatRunsOutOfMemoryHalfWayFreesWhatItMadeAndPutsBackWhatItTook() {
-        java.util.List<ChunkMemory.Allocation> made = new java.util.ArrayList<>();
-        java.util.concurrent.atomic.AtomicInteger allowed = new java.util.concurrent.atomic.AtomicInteger(3);
+        List<ChunkMemory.Allocation> made = new ArrayList<>();
+        AtomicInteger allowed = new AtomicInteger(3);
         DirectChunks pool = new DirectChunks(16L * CHUNK, 0, size -> {
             if (allowed.getAndDecrement() <= 0) {
                 throw new OutOfMemoryError("simulated: cannot allocate memory");
