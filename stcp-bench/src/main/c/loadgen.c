@@ -5,6 +5,7 @@
  *
  *   loadgen --addr 127.0.0.1:9000 --connections 100 --in-flight 1 --size 64 \
  *           --warmup 2s --duration 10s [--server-pid PID] [--syscalls] [--source-addrs A,B]
+ *           [--timeline MS]
  *
  * Every connection is connected (at most 200 connecting at a time) and pinged once before the
  * clock starts; then each keeps K frames in flight: every complete reply is answered with a new
@@ -29,7 +30,10 @@
  * machine's busy time less the generator's and the server's), which says whether something else
  * disturbed the run. System calls are counted only
  * with --syscalls (perf stat on raw_syscalls:sys_enter, which slows the server: use a separate
- * run). Unknown figures are NaN. Exit status: 0 ok, 1 errors during the run, 2 could not start.
+ * run). With --timeline MS, a line on stderr every MS milliseconds from the start of the warm-up:
+ * "timeline ms=.. frames=.. worst_us=.. server_cpu_ms=.. loadgen_cpu_ms=.." (frames completed in
+ * that interval, the longest round trip among them, and the CPU time each side used in it), which
+ * shows when a run stalled and which side was busy meanwhile. Unknown figures are NaN. Exit status: 0 ok, 1 errors during the run, 2 could not start.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -89,6 +93,7 @@ static struct opts {
     int64_t warmup_ns, duration_ns;
     pid_t server_pid;
     int syscalls;
+    int64_t timeline_ns;  /* 0: no timeline */
     struct in_addr sources[256];
     int n_sources;
 } o = {.connections = 100, .in_flight = 1, .size = 64, .warmup_ns = 2 * NS, .duration_ns = 10 * NS};
@@ -101,6 +106,8 @@ static long tmpl_len;
 static char rbuf[MAX_SIZE]; /* a whole frame: even a dropped body (MSG_TRUNC) asks for no more than it holds */
 static long messages, errors;
 static struct histogram hist;
+static long tick_frames;     /* for --timeline: frames completed since the last line */
+static int64_t tick_worst;   /* and the longest round trip among them, ns */
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -171,6 +178,8 @@ static void frame_done(struct conn *c, int64_t now) {
         ready_count++;
         return;
     }
+    tick_frames++;
+    if (latency > tick_worst) tick_worst = latency;
     if (phase == MEASURE) {
         histogram_record(&hist, latency);
         messages++;
@@ -370,6 +379,7 @@ static void parse_args(int argc, char **argv) {
         else if (!strcmp(k, "--warmup")) o.warmup_ns = parse_duration(v);
         else if (!strcmp(k, "--duration")) o.duration_ns = parse_duration(v);
         else if (!strcmp(k, "--server-pid")) o.server_pid = parse_long(k, v, 0, 1L << 30);
+        else if (!strcmp(k, "--timeline")) o.timeline_ns = parse_long(k, v, 10, 60000) * 1000000LL;
         else if (!strcmp(k, "--source-addrs")) {
             char *list = strdup(v), *save = NULL;
             for (char *a = strtok_r(list, ",", &save); a && o.n_sources < 256; a = strtok_r(NULL, ",", &save))
@@ -451,6 +461,8 @@ int main(int argc, char **argv) {
     int64_t deadline = now_ns() + STAGE_TIMEOUT_NS, window_start = 0, window_end = 0;
     double server_cpu0 = -1, own_cpu0 = 0, server_cpu = NAN, own_cpu = 0, syscalls = NAN, machine0 = -1, others = NAN;
     long window_messages = 0, window_errors = 0, errors0 = 0;
+    int64_t next_tick = 0, timeline_start = 0; /* --timeline */
+    double tick_server = 0, tick_own = 0;
     pid_t perf = -1;
     char perf_out[] = "/tmp/loadgen-perf-XXXXXX";
 
@@ -459,7 +471,8 @@ int main(int argc, char **argv) {
             start_connect(&conns[next_connect], next_connect);
             next_connect++;
         }
-        int64_t left_ms = (deadline - now_ns()) / 1000000 + 1; /* never negative: that would wait forever */
+        int64_t wake = next_tick > 0 && next_tick < deadline ? next_tick : deadline;
+        int64_t left_ms = (wake - now_ns()) / 1000000 + 1; /* never negative: that would wait forever */
         int n = epoll_wait(epfd, events, 256, left_ms < 0 ? 0 : left_ms > 100 ? 100 : (int)left_ms);
         if (n < 0 && errno != EINTR) die("epoll_wait");
         int64_t now = now_ns();
@@ -471,6 +484,13 @@ int main(int argc, char **argv) {
             if (errors > 0) { fprintf(stderr, "loadgen: %ld connections failed before the start\n", errors); return 2; }
             phase = WARMUP;
             deadline = now + o.warmup_ns;
+            if (o.timeline_ns > 0) {
+                timeline_start = now;
+                next_tick = now + o.timeline_ns;
+                tick_frames = tick_worst = 0;
+                tick_server = o.server_pid > 0 ? process_cpu_us(o.server_pid) : NAN;
+                tick_own = own_cpu_us();
+            }
             for (int i = 0; i < o.connections; i++) {
                 for (int k = 0; k < o.in_flight; k++) queue_frame(&conns[i], now);
                 do_write(&conns[i]);
@@ -480,6 +500,17 @@ int main(int argc, char **argv) {
             fprintf(stderr, "loadgen: only %d of %d connections connected and answered a ping within 60s\n",
                     ready_count, o.connections);
             return 2;
+        }
+        if (next_tick > 0 && now >= next_tick && phase != DONE) {
+            double server = o.server_pid > 0 ? process_cpu_us(o.server_pid) : NAN, own = own_cpu_us();
+            fprintf(stderr, "timeline ms=%lld frames=%ld worst_us=%lld server_cpu_ms=%.1f loadgen_cpu_ms=%.1f\n",
+                    (long long)((now - timeline_start) / 1000000), tick_frames, (long long)(tick_worst / 1000),
+                    (server - tick_server) / 1e3, (own - tick_own) / 1e3);
+            tick_frames = tick_worst = 0;
+            tick_server = server;
+            tick_own = own;
+            next_tick += o.timeline_ns;
+            if (next_tick <= now) next_tick = now + o.timeline_ns; /* a late wake-up skips, never bursts */
         }
         if (phase == WARMUP && now >= deadline) {
             phase = MEASURE;

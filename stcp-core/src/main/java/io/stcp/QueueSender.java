@@ -163,7 +163,8 @@ public final class QueueSender implements Sender {
 
     /** See {@link Options#writeInline}; when true, the caller holds the queue's inline token. */
     private boolean mayWriteInline() {
-        return writeInline && connection.isReaderThread() && !connection.inputWaiting() && queue.tryClaimInline();
+        return writeInline && connection.isReaderThread() && !queue.writeUnderWay() && !connection.inputWaiting()
+                && queue.tryClaimInline();
     }
 
     /** A fan-out's put: see {@link SendQueue#offer}. Never inline: a fan-out serves many connections. */

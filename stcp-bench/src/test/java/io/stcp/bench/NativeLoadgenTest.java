@@ -169,6 +169,38 @@ class NativeLoadgenTest {
         }
     }
 
+    @Test
+    void aTimelineCountsTheFramesOfEveryIntervalFromTheStartOfTheWarmUp() throws Exception {
+        try (EchoServer server = new EchoServer(64, Long.MAX_VALUE)) {
+            Process p = new ProcessBuilder(NATIVE_DIR.resolve("loadgen").toString(), "--addr", server.address(),
+                    "--connections", "4", "--in-flight", "2", "--size", "64", "--warmup", "100ms", "--duration", "300ms",
+                    "--server-pid", Long.toString(ProcessHandle.current().pid()), "--timeline", "50")
+                    .redirectError(logs.resolve("timeline.log").toFile()).redirectOutput(logs.resolve("load.log").toFile())
+                    .start();
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+            List<Map<String, String>> ticks = Files.readAllLines(logs.resolve("timeline.log")).stream()
+                    .filter(l -> l.startsWith("timeline ")).map(l -> LoadResult.lineFields("timeline", l)).toList();
+
+            // 400 ms of load at 50 ms a line; a late wake-up skips lines, and the run ends between two.
+            assertThat(ticks).hasSizeBetween(1, 8);
+            long frames = 0;
+            for (int i = 0; i < ticks.size(); i++) {
+                Map<String, String> t = ticks.get(i);
+                assertThat(t).containsOnlyKeys("ms", "frames", "worst_us", "server_cpu_ms", "loadgen_cpu_ms");
+                long ms = Long.parseLong(t.get("ms"));
+                assertThat(ms).as("line %d comes after its interval", i).isGreaterThanOrEqualTo(50L * (i + 1));
+                long n = Long.parseLong(t.get("frames"));
+                long worst = Long.parseLong(t.get("worst_us"));
+                assertThat(worst).as("a round trip within the timeline").isBetween(n > 0 ? 1L : 0L, ms * 1000 + 1000);
+                assertThat(Double.parseDouble(t.get("server_cpu_ms"))).isNotNegative();
+                assertThat(Double.parseDouble(t.get("loadgen_cpu_ms"))).isNotNegative();
+                frames += n;
+            }
+            assertThat(frames).as("replies the echo sent, pings aside").isPositive().isLessThanOrEqualTo(server.echoed.get() - 4);
+        }
+    }
+
     /** The figures of the generator's "fairness" line. */
     private static Map<String, Long> fairness(List<String> lines) {
         String line = lines.stream().filter(l -> l.startsWith("fairness ")).findFirst().orElseThrow();

@@ -156,12 +156,29 @@ final class ConnectionInput {
         if (n > MIN_GROWING && pos == lim && fill() < 0) { // wait for the first bytes before allocating anything
             throw new EOFException("end of stream after 0 of " + n + " bytes");
         }
-        if (n <= MIN_GROWING || n <= lim - pos) {
+        if (n > 0 && n <= lim - pos) {
+            return copyBuffered(prefix, n);
+        }
+        if (n <= MIN_GROWING) {
             byte[] b = Arrays.copyOf(prefix, prefix.length + n);
             readFully(b, prefix.length, n);
             return b;
         }
         return GrowingRead.read(this, prefix, n, budget);
+    }
+
+    /**
+     * A new array of {@code prefix} and the next {@code n} buffered bytes. The array is filled by
+     * copies that follow its allocation directly, which lets the JIT leave out zeroing it first: a
+     * pass over the whole array less (for a 16 KiB value about as much as the copy itself).
+     */
+    private byte[] copyBuffered(byte[] prefix, int n) {
+        int p = prefix.length;
+        byte[] b = new byte[p + n];
+        System.arraycopy(buf, pos, b, p, n);
+        System.arraycopy(prefix, 0, b, 0, p);
+        advance(n);
+        return b;
     }
 
     int readUnsignedByte() throws IOException {

@@ -30,7 +30,8 @@ import org.jspecify.annotations.Nullable;
 public final class SendQueue extends BoundedQueue {
     private final boolean conflate;
     private final DirectChunks direct;
-    private boolean writing; // the write token is held (guarded by lock)
+    /** The write token is held. Changed under {@link #lock}; volatile for {@link #writeUnderWay()}. */
+    private volatile boolean writing;
 
     /**
      * @param patienceNanos how long a patient put waits for room before FAIL or CLOSE_CONNECTION
@@ -265,6 +266,15 @@ public final class SendQueue extends BoundedQueue {
     private void releaseTokenLocked() {
         writing = false;
         signalWritten();
+    }
+
+    /**
+     * Whether someone holds the write token, read without the lock: a hint that may be stale by
+     * the time the caller acts on it. True means {@link #tryClaimInline()} would fail now, so a
+     * put can skip asking whether more input waits (a system call) before it queues.
+     */
+    public boolean writeUnderWay() {
+        return writing;
     }
 
     /**
