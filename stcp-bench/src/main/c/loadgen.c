@@ -31,9 +31,10 @@
  * disturbed the run. System calls are counted only
  * with --syscalls (perf stat on raw_syscalls:sys_enter, which slows the server: use a separate
  * run). With --timeline MS, a line on stderr every MS milliseconds from the start of the warm-up:
- * "timeline ms=.. frames=.. worst_us=.. server_cpu_ms=.. loadgen_cpu_ms=.." (frames completed in
- * that interval, the longest round trip among them, and the CPU time each side used in it), which
- * shows when a run stalled and which side was busy meanwhile. Unknown figures are NaN. Exit status: 0 ok, 1 errors during the run, 2 could not start.
+ * "timeline ms=.. frames=.. worst_us=.. server_cpu_ms=.. server_page_faults=.. loadgen_cpu_ms=.."
+ * (frames completed in that interval, the longest round trip among them, the CPU time each side
+ * used in it and the server's minor page faults), which shows when a run stalled, which side was
+ * busy meanwhile, and whether the server was touching new memory. Unknown figures are NaN. Exit status: 0 ok, 1 errors during the run, 2 could not start.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -270,8 +271,8 @@ static void on_event(struct conn *c, uint32_t events, int64_t now) {
     do_write(c);
 }
 
-/* utime + stime of a process in µs, or -1. */
-static double process_cpu_us(pid_t pid) {
+/* utime + stime of a process in µs, or -1; and its minor page faults into *minflt, when given. */
+static double process_stat(pid_t pid, double *minflt) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
@@ -280,9 +281,15 @@ static double process_cpu_us(pid_t pid) {
     fclose(f);
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long utime, stime;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
+    unsigned long faults, utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %*u %*u %*u %lu %lu", &faults, &utime, &stime) != 3)
+        return -1;
+    if (minflt) *minflt = faults;
     return (utime + stime) * 1e6 / sysconf(_SC_CLK_TCK);
+}
+
+static double process_cpu_us(pid_t pid) {
+    return process_stat(pid, NULL);
 }
 
 /* Busy time of all CPUs in µs (/proc/stat: everything but idle and iowait), or -1. */
@@ -462,7 +469,7 @@ int main(int argc, char **argv) {
     double server_cpu0 = -1, own_cpu0 = 0, server_cpu = NAN, own_cpu = 0, syscalls = NAN, machine0 = -1, others = NAN;
     long window_messages = 0, window_errors = 0, errors0 = 0;
     int64_t next_tick = 0, timeline_start = 0; /* --timeline */
-    double tick_server = 0, tick_own = 0;
+    double tick_server = 0, tick_own = 0, tick_faults = NAN;
     pid_t perf = -1;
     char perf_out[] = "/tmp/loadgen-perf-XXXXXX";
 
@@ -488,7 +495,7 @@ int main(int argc, char **argv) {
                 timeline_start = now;
                 next_tick = now + o.timeline_ns;
                 tick_frames = tick_worst = 0;
-                tick_server = o.server_pid > 0 ? process_cpu_us(o.server_pid) : NAN;
+                tick_server = o.server_pid > 0 ? process_stat(o.server_pid, &tick_faults) : NAN;
                 tick_own = own_cpu_us();
             }
             for (int i = 0; i < o.connections; i++) {
@@ -502,12 +509,14 @@ int main(int argc, char **argv) {
             return 2;
         }
         if (next_tick > 0 && now >= next_tick && phase != DONE) {
-            double server = o.server_pid > 0 ? process_cpu_us(o.server_pid) : NAN, own = own_cpu_us();
-            fprintf(stderr, "timeline ms=%lld frames=%ld worst_us=%lld server_cpu_ms=%.1f loadgen_cpu_ms=%.1f\n",
-                    (long long)((now - timeline_start) / 1000000), tick_frames, (long long)(tick_worst / 1000),
-                    (server - tick_server) / 1e3, (own - tick_own) / 1e3);
+            double faults = NAN, server = o.server_pid > 0 ? process_stat(o.server_pid, &faults) : NAN;
+            double own = own_cpu_us();
+            fprintf(stderr, "timeline ms=%lld frames=%ld worst_us=%lld server_cpu_ms=%.1f server_page_faults=%.0f"
+                    " loadgen_cpu_ms=%.1f\n", (long long)((now - timeline_start) / 1000000), tick_frames,
+                    (long long)(tick_worst / 1000), (server - tick_server) / 1e3, faults - tick_faults, (own - tick_own) / 1e3);
             tick_frames = tick_worst = 0;
             tick_server = server;
+            tick_faults = faults;
             tick_own = own;
             next_tick += o.timeline_ns;
             if (next_tick <= now) next_tick = now + o.timeline_ns; /* a late wake-up skips, never bursts */

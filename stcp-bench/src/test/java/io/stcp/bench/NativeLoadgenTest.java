@@ -187,13 +187,14 @@ class NativeLoadgenTest {
             long frames = 0;
             for (int i = 0; i < ticks.size(); i++) {
                 Map<String, String> t = ticks.get(i);
-                assertThat(t).containsOnlyKeys("ms", "frames", "worst_us", "server_cpu_ms", "loadgen_cpu_ms");
+                assertThat(t).containsOnlyKeys("ms", "frames", "worst_us", "server_cpu_ms", "server_page_faults", "loadgen_cpu_ms");
                 long ms = Long.parseLong(t.get("ms"));
                 assertThat(ms).as("line %d comes after its interval", i).isGreaterThanOrEqualTo(50L * (i + 1));
                 long n = Long.parseLong(t.get("frames"));
                 long worst = Long.parseLong(t.get("worst_us"));
                 assertThat(worst).as("a round trip within the timeline").isBetween(n > 0 ? 1L : 0L, ms * 1000 + 1000);
                 assertThat(Double.parseDouble(t.get("server_cpu_ms"))).isNotNegative();
+                assertThat(Double.parseDouble(t.get("server_page_faults"))).isNotNegative();
                 assertThat(Double.parseDouble(t.get("loadgen_cpu_ms"))).isNotNegative();
                 frames += n;
             }
