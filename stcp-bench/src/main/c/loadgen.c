@@ -34,7 +34,8 @@
  * "timeline ms=.. frames=.. worst_us=.. server_cpu_ms=.. server_page_faults=.. loadgen_cpu_ms=.."
  * (frames completed in that interval, the longest round trip among them, the CPU time each side
  * used in it and the server's minor page faults), which shows when a run stalled, which side was
- * busy meanwhile, and whether the server was touching new memory. Unknown figures are NaN. Exit status: 0 ok, 1 errors during the run, 2 could not start.
+ * busy meanwhile, and whether the server was touching new memory. Unknown figures are NaN.
+ * Exit status: 0 ok, 1 errors during the run, 2 could not start.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
