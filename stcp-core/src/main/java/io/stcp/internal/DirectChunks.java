@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A bounded pool of direct buffers of {@value #CHUNK} bytes, which large queued messages are copied
@@ -165,7 +166,6 @@ public final class DirectChunks {
      */
     ByteBuffer[] take(int n) {
         ByteBuffer[] chunks = new ByteBuffer[n];
-        ChunkMemory.Allocation[] allocated = new ChunkMemory.Allocation[n];
         int kept = 0;
         lock.lock();
         try {
@@ -181,8 +181,13 @@ public final class DirectChunks {
         } finally {
             lock.unlock();
         }
+        if (kept == n) {
+            return chunks; // all from the free list: nothing made
+        }
+        ChunkMemory.Allocation @Nullable [] allocated = null; // null only while nothing is made
         int i = kept;
         try {
+            allocated = new ChunkMemory.Allocation[n];
             for (; i < n; i++) { // outside the lock: counted already
                 allocated[i] = allocator.apply(CHUNK);
                 chunks[i] = allocated[i].buffer();
@@ -206,8 +211,9 @@ public final class DirectChunks {
     /**
      * Undoes a take that failed after making {@code chunks[kept .. end)}: frees those (no one else
      * has them), and puts back the {@code kept} ones it took from the free list, and the counts.
+     * {@code allocated} is null only when nothing was made ({@code end == kept}).
      */
-    private void undo(ByteBuffer[] chunks, ChunkMemory.Allocation[] allocated, int kept, int end) {
+    private void undo(ByteBuffer[] chunks, ChunkMemory.Allocation @Nullable [] allocated, int kept, int end) {
         lock.lock();
         try {
             for (int j = kept; j < end; j++) {
@@ -252,12 +258,17 @@ public final class DirectChunks {
         try {
             Threads.start("stcp-direct-trim", this::trimLoop);
         } catch (Throwable t) { // no thread now (out of memory): the next give tries again
-            lock.lock();
-            try {
-                trimming = false;
-            } finally {
-                lock.unlock();
-            }
+            trimmingEnded();
+        }
+    }
+
+    /** The trimming thread did not start, or ended by a failure: the next give starts another. */
+    private void trimmingEnded() {
+        lock.lock();
+        try {
+            trimming = false;
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -289,13 +300,8 @@ public final class DirectChunks {
                 free(freeing);
             }
         } finally {
-            if (!done) { // ended by a failure: the next give starts another
-                lock.lock();
-                try {
-                    trimming = false;
-                } finally {
-                    lock.unlock();
-                }
+            if (!done) {
+                trimmingEnded();
             }
         }
     }
