@@ -8,18 +8,23 @@ import io.stcp.internal.SocketCalls;
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
 import java.net.SocketException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
+import java.util.Objects;
 
 /**
  * {@code recv} and {@code send} on a socket's descriptor, straight from and into Java arrays, and
  * {@code setsockopt} for the receive low-water mark: bound as critical calls with heap access (JDK
  * 22+), which pass an array's address without a copy and without a thread-state transition. That
  * is safe because the sockets are non-blocking, so a call never waits. {@code errno} is captured
- * into a heap array, which critical calls allow too.
+ * into a native word lent for the call ({@link CaptureSlots}), or into a heap array, which critical
+ * calls allow too, when none is free.
  *
  * <p>{@link #check()} makes one call, on descriptor -1, to find out whether this JVM allows all of
  * that; stcp uses the JDK channel's calls when it does not.
@@ -39,6 +44,10 @@ final class SocketSyscalls implements SocketCalls {
     private static final FunctionDescriptor IO = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
     private static final MethodHandle RECV = bind("recv");
     private static final MethodHandle SEND = bind("send");
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    /** Where recv and send capture errno, so that a call allocates nothing for it. */
+    static final CaptureSlots SLOTS = new CaptureSlots(CAPTURE);
 
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVLOWAT = 18;
@@ -97,26 +106,38 @@ final class SocketSyscalls implements SocketCalls {
     /**
      * {@code send} or {@code recv} of {@code b[off .. off+len)}, again after EINTR: what it
      * returned, or -1 for "would block"; any other failure is thrown, worded as the JDK words it.
+     * The call is told the length, so from offset 0 the whole array's segment does, without a slice
+     * (the range is checked here all the same: the kernel writes where it is told);
+     * errno goes to a slot of {@link #SLOTS} (to a new array only when every slot is taken).
      */
     private static long call(boolean send, int fd, byte[] b, int off, int len) throws IOException {
-        int[] errno = new int[1];
-        MemorySegment bytes = MemorySegment.ofArray(b).asSlice(off, len);
-        while (true) {
-            long n;
-            try {
-                n = send ? (long) SEND.invokeExact(MemorySegment.ofArray(errno), fd, bytes, (long) len, MSG_NOSIGNAL)
-                        : (long) RECV.invokeExact(MemorySegment.ofArray(errno), fd, bytes, (long) len, 0);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
+        Objects.checkFromIndexSize(off, len, b.length);
+        MemorySegment bytes = off == 0 ? MemorySegment.ofArray(b) : MemorySegment.ofArray(b).asSlice(off, len);
+        int slot = SLOTS.take();
+        MemorySegment errno = slot >= 0 ? SLOTS.segment(slot) : MemorySegment.ofArray(new int[1]);
+        try {
+            while (true) {
+                long n;
+                try {
+                    n = send ? (long) SEND.invokeExact(errno, fd, bytes, (long) len, MSG_NOSIGNAL)
+                            : (long) RECV.invokeExact(errno, fd, bytes, (long) len, 0);
+                } catch (Throwable t) {
+                    throw new AssertionError(t);
+                }
+                if (n >= 0) {
+                    return n;
+                }
+                int e = (int) ERRNO.get(errno, 0L);
+                if (e == EAGAIN) {
+                    return -1;
+                }
+                if (e != EINTR) {
+                    throw failure(e, send ? "send" : "recv");
+                }
             }
-            if (n >= 0) {
-                return n;
-            }
-            if (errno[0] == EAGAIN) {
-                return -1;
-            }
-            if (errno[0] != EINTR) {
-                throw failure(errno[0], send ? "send" : "recv");
+        } finally {
+            if (slot >= 0) {
+                SLOTS.give(slot);
             }
         }
     }

@@ -13,7 +13,9 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -116,10 +118,54 @@ class SocketSyscallsTest {
     }
 
     @Test
+    void aRangeOutsideTheArrayIsRefusedBeforeAnyCall() {
+        assertThatThrownBy(() -> calls.read(-1, new byte[4], 0, 5)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> calls.write(-1, new byte[4], 2, 3)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThat(SocketSyscalls.SLOTS.takenCount()).isZero();
+    }
+
+    @Test
     void aBadDescriptorIsAClosedChannel() {
         assertThatThrownBy(() -> calls.read(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
         assertThatThrownBy(() -> calls.write(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
         assertThatThrownBy(() -> calls.receiveLowWater(-1, 1)).isInstanceOf(ClosedChannelException.class);
+    }
+
+    @Test
+    void everyCallGivesItsErrnoSlotBackAndCallsStillWorkWhenNoSlotIsFree() throws Exception {
+        try (Pair pair = Pair.connect()) {
+            int fd = calls.fd(pair.socket);
+            exercise(fd, pair.peer);
+            assertThat(SocketSyscalls.SLOTS.takenCount()).as("slots still taken after the calls").isZero();
+
+            List<Integer> all = new ArrayList<>();
+            for (int s; (s = SocketSyscalls.SLOTS.take()) >= 0; ) {
+                all.add(s);
+            }
+            try {
+                exercise(fd, pair.peer); // each call captures into an array of its own
+            } finally {
+                all.forEach(SocketSyscalls.SLOTS::give);
+            }
+            assertThat(SocketSyscalls.SLOTS.takenCount()).isZero();
+        }
+    }
+
+    /** A write, a read, a read that finds nothing, and a failure, each checked. */
+    private void exercise(int fd, SocketChannel peer) throws Exception {
+        assertThat(calls.write(fd, new byte[] {4, 5, 6}, 0, 3)).isEqualTo(3);
+        ByteBuffer got = ByteBuffer.allocate(3);
+        while (got.hasRemaining()) {
+            peer.read(got);
+        }
+        assertThat(got.array()).containsExactly(4, 5, 6);
+        peer.write(ByteBuffer.wrap(new byte[] {1, 2}));
+        byte[] into = new byte[8];
+        int[] n = new int[1];
+        await().until(() -> (n[0] = calls.read(fd, into, 0, into.length)) != 0);
+        assertThat(n[0]).isEqualTo(2);
+        assertThat(calls.read(fd, into, 2, 6)).as("nothing more: EAGAIN").isZero();
+        assertThatThrownBy(() -> calls.read(-1, into, 0, 1)).isInstanceOf(ClosedChannelException.class);
     }
 
     /** A connected loopback pair: the peer (blocking) and the socket under test (non-blocking). */
