@@ -43,8 +43,10 @@ final class Epoll {
     static final long EVENT_SIZE = PACKED ? 12 : 16;
     private static final long DATA_OFFSET = PACKED ? 4 : 8;
 
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    /** What a call bound with {@code captureCallState("errno")} captures; {@link SocketSyscalls} uses it too. */
+    static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    /** The captured {@code errno} in a segment of {@link #CAPTURE}: {@code (int) ERRNO.get(segment, 0L)}. */
+    static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
     private static final MethodHandle CREATE = bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT),
             Linker.Option.captureCallState("errno"));

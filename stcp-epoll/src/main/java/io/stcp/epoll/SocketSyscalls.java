@@ -8,11 +8,8 @@ import io.stcp.internal.SocketCalls;
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.net.SocketException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
@@ -44,10 +41,8 @@ final class SocketSyscalls implements SocketCalls {
     private static final FunctionDescriptor IO = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
     private static final MethodHandle RECV = bind("recv");
     private static final MethodHandle SEND = bind("send");
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     /** Where recv and send capture errno, so that a call allocates nothing for it. */
-    static final CaptureSlots SLOTS = new CaptureSlots(CAPTURE);
+    static final CaptureSlots SLOTS = new CaptureSlots(Epoll.CAPTURE);
 
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVLOWAT = 18;
@@ -127,7 +122,7 @@ final class SocketSyscalls implements SocketCalls {
                 if (n >= 0) {
                     return n;
                 }
-                int e = (int) ERRNO.get(errno, 0L);
+                int e = (int) Epoll.ERRNO.get(errno, 0L);
                 if (e == EAGAIN) {
                     return -1;
                 }
