@@ -303,7 +303,16 @@ public interface Connection {
 
     /** Writes {@code bytes} as {@link #write(ByteBuffer...)} does. */
     default void write(byte[] bytes) throws IOException {
-        write(ByteBuffer.wrap(bytes));
+        write(bytes, 0, bytes.length);
+    }
+
+    /**
+     * Writes {@code bytes[offset .. offset+length)} as {@link #write(ByteBuffer...)} does.
+     *
+     * @throws IndexOutOfBoundsException if the range is not within {@code bytes}
+     */
+    default void write(byte[] bytes, int offset, int length) throws IOException {
+        write(ByteBuffer.wrap(bytes, offset, length));
     }
 
     /** The write timeout; {@link Duration#ZERO} when disabled. */

@@ -58,6 +58,26 @@ final class ConnectionOutput {
         }
     }
 
+    /**
+     * See {@link io.stcp.Connection#write(byte[], int, int)}: straight from the array while the
+     * socket takes it all at once (no buffer objects), the rest as {@link #write(ByteBuffer[], int, int)}.
+     */
+    void write(byte[] bytes, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, bytes.length);
+        lock.lock();
+        int n = 0;
+        try {
+            n = Math.max(0, transport.writeNow(bytes, off, len));
+            if (n < len) {
+                write(new ByteBuffer[] {ByteBuffer.wrap(bytes, off + n, len - n)}, 0, 1);
+            }
+        } finally {
+            BYTES_WRITTEN.setOpaque(this, bytesWritten + n);
+            lastWriteNanos = System.nanoTime();
+            lock.unlock();
+        }
+    }
+
     private static long remaining(ByteBuffer[] buffers, int off, int len) {
         long n = 0;
         for (int i = off; i < off + len; i++) {

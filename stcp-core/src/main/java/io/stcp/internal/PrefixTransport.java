@@ -75,6 +75,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public int writeNow(byte[] b, int off, int len) throws IOException {
+        return under.writeNow(b, off, len);
+    }
+
+    @Override
     public void shutdownOutput() throws IOException {
         under.shutdownOutput();
     }

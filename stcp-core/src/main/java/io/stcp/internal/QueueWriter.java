@@ -89,12 +89,19 @@ public final class QueueWriter {
      * @throws SenderClosedException if the write failed: the sender and the connection are closed
      */
     public void writeInline(byte[] bytes) {
-        writeInline(new ByteBuffer[] {ByteBuffer.wrap(bytes)});
+        writeInline(bytes, 0, bytes.length);
     }
 
     /** {@link #writeInline(byte[])} for {@code bytes[off .. off+len)}, written before this returns. */
     public void writeInline(byte[] bytes, int off, int len) {
-        writeInline(new ByteBuffer[] {ByteBuffer.wrap(bytes, off, len)});
+        try {
+            connection.write(bytes, off, len);
+            WRITTEN.getAndAdd(this, 1L);
+        } catch (IOException e) {
+            throw inlineFailed(e);
+        } finally {
+            releaseInline();
+        }
     }
 
     /** {@link #writeInline(byte[])} for a message of several arrays, written with one gathering write. */
@@ -111,13 +118,23 @@ public final class QueueWriter {
             connection.write(buffers, 0, buffers.length);
             WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
-            discard(1);
-            close();
-            throw new SenderClosedException("connection failed while writing: " + e.getMessage());
+            throw inlineFailed(e);
         } finally {
-            if (queue.releaseInline()) {
-                start(); // messages queued behind this one
-            }
+            releaseInline();
+        }
+    }
+
+    /** An inline write failed: its message is discarded, the sender and the connection closed. */
+    private SenderClosedException inlineFailed(IOException e) {
+        discard(1);
+        close();
+        return new SenderClosedException("connection failed while writing: " + e.getMessage());
+    }
+
+    /** Gives the inline token back, and starts the send thread for messages queued meanwhile. */
+    private void releaseInline() {
+        if (queue.releaseInline()) {
+            start();
         }
     }
 

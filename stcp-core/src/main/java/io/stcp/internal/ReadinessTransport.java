@@ -205,15 +205,31 @@ final class ReadinessTransport implements Transport {
             return -1;
         }
         ByteBuffer src = srcs[only];
+        int n = writeCall(src.array(), src.arrayOffset() + src.position(), src.remaining());
+        src.position(src.position() + n);
+        return n;
+    }
+
+    /** The source's write of {@code b[off .. off+len)}, at most {@link #MAX_BYTES_PER_CALL} of it. */
+    private int writeCall(byte[] b, int off, int len) throws IOException {
         enter(WRITING);
         try {
-            int n = calls.write(fd, src.array(), src.arrayOffset() + src.position(),
-                    Math.min(src.remaining(), MAX_BYTES_PER_CALL));
-            src.position(src.position() + n);
-            return n;
+            return calls.write(fd, b, off, Math.min(len, MAX_BYTES_PER_CALL));
         } finally {
             exit(WRITING);
         }
+    }
+
+    @Override
+    public int writeNow(byte[] b, int off, int len) throws IOException {
+        if (calls == null) {
+            return -1;
+        }
+        if (len == 0) {
+            return 0;
+        }
+        readiness.clearWritable();
+        return writeCall(b, off, len);
     }
 
     /** Starts a call on the descriptor, unless the transport is closed. */

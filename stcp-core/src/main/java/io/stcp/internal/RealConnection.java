@@ -335,6 +335,11 @@ public final class RealConnection implements Connection {
         output.write(buffers, off, len);
     }
 
+    @Override
+    public void write(byte[] bytes, int off, int len) throws IOException {
+        output.write(bytes, off, len);
+    }
+
     /** {@link System#nanoTime()} when the connection was made. */
     long openedNanos() {
         return openedNanos;

@@ -80,6 +80,18 @@ public interface Transport {
      */
     void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException;
 
+    /**
+     * Writes what the socket takes of {@code b[off .. off+len)} at once, straight from the array,
+     * without waiting: a write that needs no buffer object. A transport without such a write says
+     * -1, and the caller writes the bytes through {@link #write} instead; so does a caller that
+     * got fewer than {@code len}, for the rest.
+     *
+     * @return the bytes written (0 when the socket has no room), or -1 if this transport cannot
+     */
+    default int writeNow(byte[] b, int off, int len) throws IOException {
+        return -1;
+    }
+
     /** Ends the output (TCP: sends FIN); reads go on. */
     void shutdownOutput() throws IOException;
 

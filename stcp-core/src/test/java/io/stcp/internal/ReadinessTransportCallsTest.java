@@ -124,6 +124,38 @@ class ReadinessTransportCallsTest {
     }
 
     @Test
+    void writeNowWritesWhatTheSocketTakesByTheCallAndNeverWaits() throws Exception {
+        WriteOnly calls = new WriteOnly(channel);
+        ReadinessTransport transport = transport(calls);
+        byte[] source = new byte[64 << 20]; // far more than the two socket buffers hold
+        for (int i = 0; i < source.length; i++) {
+            source[i] = (byte) (i ^ (i >>> 9));
+        }
+
+        long total = 0;
+        int n;
+        int rounds = 0;
+        while ((n = transport.writeNow(source, 1 + (int) total, source.length - 1 - (int) total)) > 0) {
+            total += n;
+            assertThat(++rounds).as("the socket never fills").isLessThan(200);
+        }
+
+        assertThat(n).as("a full socket: nothing written, no wait").isZero();
+        assertThat(total).isPositive().isLessThan(source.length - 1);
+        assertThat(calls.writes).allSatisfy(len -> assertThat(len).isLessThanOrEqualTo(ReadinessTransport.MAX_BYTES_PER_CALL));
+        assertThat(transport.writeNow(source, 0, 0)).isZero();
+        ByteBuffer got = ByteBuffer.allocate((int) total);
+        while (got.hasRemaining()) {
+            peer.read(got);
+        }
+        assertThat(got.array()).isEqualTo(java.util.Arrays.copyOfRange(source, 1, 1 + (int) total));
+        assertThat(new ReadinessTransport(channel, new Readiness(r -> {}, 0), "test", null, -1)
+                .writeNow(source, 0, 1)).as("through the channel: no such write").isEqualTo(-1);
+        transport.close();
+        assertThatThrownBy(() -> transport.writeNow(source, 0, 1)).isInstanceOf(ClosedChannelException.class);
+    }
+
+    @Test
     void aCallMovesAtMostItsCapSoThatItHoldsOffSafepointsBriefly() throws Exception {
         WriteOnly calls = new WriteOnly(channel);
         ReadinessTransport transport = transport(calls);
