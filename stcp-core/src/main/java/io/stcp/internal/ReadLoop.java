@@ -6,7 +6,6 @@ import io.stcp.Sender;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The read loop of a {@link RealConnectionRunner}: calls the connection's reader until the
@@ -37,8 +36,7 @@ final class ReadLoop {
 
     private final RealConnection connection;
     private final ConnectionReader reader;
-    private final RealConnectionRunner runner; // its resume() goes on with the loop, on the thread a resumption starts
-    private final boolean suspendable;        // the transport can call back: idle, the loop holds no thread
+    private final Resumption resumption;      // null unless the transport can call back: then an idle loop holds no thread
     private volatile boolean exitRequested;
     private long readerCalls;                 // reader thread; read racily for stats (opaque)
     private SuspensionDeadline deadlineWatch; // reader threads only (one at a time)
@@ -55,8 +53,7 @@ final class ReadLoop {
     ReadLoop(RealConnection connection, ConnectionReader reader, RealConnectionRunner runner) {
         this.connection = connection;
         this.reader = reader;
-        this.runner = runner;
-        this.suspendable = connection.canSuspendReads();
+        this.resumption = connection.canSuspendReads() ? new Resumption(runner) : null;
     }
 
     /** The loop ends before its next reader call; see {@link #interruptReader()} for one in progress. */
@@ -143,7 +140,8 @@ final class ReadLoop {
      * watched by the sweeper, which resumes the loop when it passes.
      */
     private boolean suspend(ConnectionInput input) {
-        if (!suspendable || input.buffered() > 0) {
+        Resumption r = resumption;
+        if (r == null || input.buffered() > 0) {
             return false;
         }
         if (Nanos.passed(suspensionDeadline, System.nanoTime())) {
@@ -159,39 +157,27 @@ final class ReadLoop {
             Thread.interrupted();
         }
         connection.readerThread(null);
-        Resumption resumption = new Resumption();
+        int generation = r.suspend();
         suspensionDeadline = deadline;
         if (deadline != 0) {
-            deadlineWatch().watch(resumption, deadline); // before the callback: it may resume at once
+            deadlineWatch(r).watch(generation, deadline);
         }
-        if (input.onReadable(resumption)) {
-            return true; // this thread ends; the resumption goes on
-        }
-        // Input may be there already: read on this thread — unless the deadline resumed the loop
-        // on another one meanwhile, which then goes on instead.
-        if (!resumption.compareAndSet(false, true)) {
-            return true;
+        if (input.onReadable(r)) {
+            if (r.arm(generation)) {
+                return true; // this thread ends; the resumption goes on
+            }
+            // Ended while it was being registered (input came, or the deadline): go on here.
+        } else {
+            r.cancel(); // input may be there already: read on this thread
         }
         enter();
         return false;
     }
 
-    /** Resumes the read loop on a new thread, once, whoever calls first (the transport or the sweeper). */
-    private final class Resumption extends AtomicBoolean implements Runnable {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        public void run() {
-            if (compareAndSet(false, true)) {
-                Threads.start(runner.threadName(), runner::resume);
-            }
-        }
-    }
-
-    private SuspensionDeadline deadlineWatch() {
+    private SuspensionDeadline deadlineWatch(Resumption r) {
         SuspensionDeadline w = deadlineWatch;
         if (w == null) {
-            w = new SuspensionDeadline(connection);
+            w = new SuspensionDeadline(connection, r);
             deadlineWatch = w;
             connection.context().sweeper().add(w, w.tickNanos(connection.readTimeout()));
         }

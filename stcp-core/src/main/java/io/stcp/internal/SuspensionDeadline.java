@@ -6,18 +6,20 @@ import java.util.concurrent.TimeUnit;
 /**
  * Ends a suspended read loop at its read deadline: a {@link Sweeper} task, one per connection
  * (registered at the first suspension that has a deadline, gone when the connection closes), that
- * runs the suspension's resumption once the deadline has passed. The resumed reader then finds its
- * read timed out, as if it had waited in the read.
+ * resumes the suspension once the deadline has passed. The resumed reader then finds its read
+ * timed out, as if it had waited in the read.
  */
 final class SuspensionDeadline implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final RealConnection connection;
-    private volatile Runnable resumption;   // null while no suspension has a deadline
+    private final Resumption resumption;
+    private volatile int generation;  // of the suspension watched; 0 while none is
     private volatile long deadlineNanos;
 
-    SuspensionDeadline(RealConnection connection) {
+    SuspensionDeadline(RealConnection connection, Resumption resumption) {
         this.connection = connection;
+        this.resumption = resumption;
     }
 
     /** A quarter of the read timeout, at most a second: the precision of a timeout while suspended. */
@@ -26,10 +28,10 @@ final class SuspensionDeadline implements Sweeper.Task {
         return t == 0 ? MAX_TICK_NANOS : Math.min(MAX_TICK_NANOS, t / 4);
     }
 
-    /** Runs {@code resumption} at {@code deadline} unless something else runs it first. */
-    void watch(Runnable resumption, long deadline) {
+    /** Resumes suspension {@code generation} at {@code deadline}, unless something else resumes it first. */
+    void watch(int generation, long deadline) {
         this.deadlineNanos = deadline;
-        this.resumption = resumption;
+        this.generation = generation; // after the deadline: a sweep that sees it sees its deadline
     }
 
     @Override
@@ -37,10 +39,10 @@ final class SuspensionDeadline implements Sweeper.Task {
         if (!connection.isOpen()) {
             return false;
         }
-        Runnable r = resumption;
-        if (r != null && Nanos.passed(deadlineNanos, now)) {
-            resumption = null;
-            r.run(); // at most once: the resumption itself makes sure
+        int g = generation;
+        if (g != 0 && Nanos.passed(deadlineNanos, now)) {
+            generation = 0;
+            resumption.resume(g); // nothing, if that suspension has ended already
         }
         return true;
     }

@@ -1,0 +1,81 @@
+package io.stcp.internal;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * How a suspended read loop goes on: once per suspension, whoever comes first — the transport's
+ * read callback ({@link #run()}) or the read deadline ({@link #resume(int)}) — starts a thread that
+ * continues the loop. One per connection, instead of one per suspension: a loop that suspends
+ * between every two messages would otherwise leave one behind per message.
+ *
+ * <p><b>States</b> ({@code state}, one word):
+ * <pre>
+ *   0 running ──suspend()──▶ −g registering ──arm(g)──▶ g suspended ──run() / resume(g)──▶ 0 (a new thread goes on)
+ *                               │                                    
+ *                               ├──run() / resume(g)──▶ 0: arm(g) fails, the reader thread goes on itself
+ *                               └──cancel()──────────▶ 0: the transport said read instead
+ * </pre>
+ * {@code g} is the suspension's generation (&gt; 0). While the reader thread registers the
+ * suspension (the deadline, the transport's callback) no other thread may take the loop: a
+ * resumer that comes then only ends the suspension, and the reader goes on on its own thread once
+ * it is done, so two threads never run the loop, nor touch the transport's registration, at once.
+ * The deadline names the generation it was set for, so one left over from an earlier suspension
+ * (which the transport ended first) never ends a later one. The transport's callback is registered
+ * for one suspension and taken when it runs, so it carries no generation; one that was taken just
+ * as its suspension ended by the deadline, and runs during the next, ends that one instead: the
+ * loop takes it as a wake-up with nothing to read, and reads or suspends again.
+ */
+final class Resumption implements Runnable {
+    private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
+
+    private final RealConnectionRunner runner;
+    private volatile int state;  // 0 running, -g registering suspension g, g suspended
+    private int generation;      // the last one handed out; reader threads only, one at a time
+
+    Resumption(RealConnectionRunner runner) {
+        this.runner = runner;
+    }
+
+    /** The reader thread begins a suspension (registering): its generation. */
+    int suspend() {
+        int g = generation == Integer.MAX_VALUE ? 1 : generation + 1;
+        generation = g;
+        state = -g;
+        return g;
+    }
+
+    /**
+     * The reader thread has registered suspension {@code g}: it is suspended now, and the thread
+     * may end — unless a resumer came meanwhile (false): then the thread goes on with the loop.
+     */
+    boolean arm(int g) {
+        return STATE.compareAndSet(this, -g, g);
+    }
+
+    /** The reader thread gives up suspension it is registering (the transport may have input already) and goes on. */
+    void cancel() {
+        state = 0;
+    }
+
+    /** The transport's callback: ends the suspension in progress, if any. */
+    @Override
+    public void run() {
+        end(state);
+    }
+
+    /** The read deadline of suspension {@code g} passed: ends it, if it is still in progress. */
+    void resume(int g) {
+        int s = state;
+        if (s == g || s == -g) {
+            end(s);
+        }
+    }
+
+    /** Ends the suspension whose state is {@code s}; a new thread goes on only with one that was armed. */
+    private void end(int s) {
+        if (s != 0 && STATE.compareAndSet(this, s, 0) && s > 0) {
+            Threads.start(runner.threadName(), runner::resume);
+        }
+    }
+}

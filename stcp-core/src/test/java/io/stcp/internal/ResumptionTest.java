@@ -1,0 +1,78 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.reflect.Field;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Resumption}'s states without a thread: a suspension ended while it is being registered
+ * leaves the loop to the reader thread, a read deadline set for one suspension never ends a later
+ * one, and the generation never comes back to 0. There is no runner here, so a transition that
+ * would start a thread fails the test; the suites resume real read loops on both transports.
+ */
+class ResumptionTest {
+
+    @Test
+    void aSuspensionEndedWhileItIsBeingRegisteredIsNotArmedAndStartsNoThread() {
+        Resumption r = new Resumption(null);
+
+        int g = r.suspend();
+        r.run();       // the transport's callback, at once
+        r.resume(g);   // and the deadline: both find it ended
+
+        assertThat(r.arm(g)).as("the reader thread goes on itself").isFalse();
+    }
+
+    @Test
+    void theDeadlineEndsTheSuspensionItWasSetFor() {
+        Resumption r = new Resumption(null);
+
+        int g = r.suspend();
+        r.resume(g);
+
+        assertThat(r.arm(g)).isFalse();
+    }
+
+    @Test
+    void aSuspensionGivenUpGoesBackToRunningAndNothingEndsItLater() {
+        Resumption r = new Resumption(null);
+
+        int g = r.suspend();
+        r.cancel();
+        r.run();
+        r.resume(g);
+
+        assertThat(r.arm(g)).isFalse();
+    }
+
+    @Test
+    void aDeadlineLeftFromAnEarlierSuspensionNeverEndsALaterOne() {
+        Resumption r = new Resumption(null);
+        int first = r.suspend();
+        r.cancel(); // say the transport's input ended it, and the deadline stayed
+
+        int second = r.suspend();
+        r.resume(first);
+
+        assertThat(second).isNotEqualTo(first);
+        assertThat(r.arm(second)).as("still registering, then armed").isTrue();
+        r.resume(first); // armed now: a thread would start if it matched
+        assertThat(r.arm(second)).as("armed once").isFalse();
+    }
+
+    @Test
+    void theGenerationSkipsZeroWhenItWraps() throws Exception {
+        Resumption r = new Resumption(null);
+        Field generation = Resumption.class.getDeclaredField("generation");
+        generation.setAccessible(true);
+        generation.setInt(r, Integer.MAX_VALUE - 1);
+
+        assertThat(r.suspend()).isEqualTo(Integer.MAX_VALUE);
+        r.cancel();
+        int wrapped = r.suspend();
+
+        assertThat(wrapped).isEqualTo(1);
+        assertThat(r.arm(wrapped)).isTrue();
+    }
+}
