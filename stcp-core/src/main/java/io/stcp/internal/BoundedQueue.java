@@ -64,7 +64,9 @@ abstract sealed class BoundedQueue permits SendQueue {
     // Made by the first wait for them (most queues never wait): guarded by lock.
     private Condition written; // the queue became empty with the token free, or closed
     private Condition notFull; // room was made
-    final ArrayDeque<Object> items = new ArrayDeque<>(1); // grows as needed: most queues hold a message or none
+    // Made by the first message queued (a reader that writes its replies inline may never queue
+    // one), then kept; grows as needed: most queues hold a message or none.
+    private ArrayDeque<Object> items;
     private Map<Object, Keyed> keyed;   // lazily created
     long bytes;
     int state = OPEN;
@@ -142,8 +144,26 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     final void append(Object entry, long length) {
+        if (items == null) {
+            items = new ArrayDeque<>(1);
+        }
         items.addLast(entry);
         bytes += length;
+    }
+
+    /** How many messages are queued. */
+    final int queued() {
+        return items == null ? 0 : items.size();
+    }
+
+    /** The oldest message queued, or null. */
+    final Object oldest() {
+        return items == null ? null : items.peekFirst();
+    }
+
+    /** Takes the oldest message queued, or null. */
+    final Object takeOldest() {
+        return items == null ? null : items.pollFirst();
     }
 
     final void checkOpen() {
@@ -153,7 +173,7 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     final boolean fits(int messages, long add) {
-        return (maxMessages == 0 || items.size() + messages <= maxMessages)
+        return (maxMessages == 0 || queued() + messages <= maxMessages)
                 && (maxBytes == 0 || bytes + add <= maxBytes);
     }
 
@@ -188,8 +208,8 @@ abstract sealed class BoundedQueue permits SendQueue {
                 throw full();
             }
             case DROP_OLDEST -> {
-                while (!fits(messages, add) && !items.isEmpty()) {
-                    Object head = items.pollFirst();
+                while (!fits(messages, add) && queued() > 0) {
+                    Object head = takeOldest();
                     bytes -= forget(head);
                     release(head);
                     dropped++;
@@ -244,7 +264,7 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     private QueueFullException full() {
-        return new QueueFullException("send queue full (" + items.size() + " messages, " + bytes + " bytes)");
+        return new QueueFullException("send queue full (" + queued() + " messages, " + bytes + " bytes)");
     }
 
     /** Removes {@code entry}'s key mapping; returns its length. */
@@ -285,11 +305,10 @@ abstract sealed class BoundedQueue permits SendQueue {
 
     /** Empties the queue, waking every waiter; returns how many messages it held. */
     final int discardLocked() {
-        int n = items.size();
-        for (Object entry : items) {
+        int n = queued();
+        for (Object entry; (entry = takeOldest()) != null; ) {
             release(entry);
         }
-        items.clear();
         if (keyed != null) {
             keyed.clear();
         }

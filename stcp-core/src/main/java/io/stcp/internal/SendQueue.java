@@ -240,16 +240,16 @@ public final class SendQueue extends BoundedQueue {
     public int drain(Object[] out, long maxBytes, int maxArrays) {
         lock.lock();
         try {
-            if (items.isEmpty() || state == CLOSED) {
+            if (queued() == 0 || state == CLOSED) {
                 releaseTokenLocked();
                 return 0;
             }
             int n = 0;
             long taken = 0;
             int arrays = 0;
-            while (n < out.length && !items.isEmpty()
-                    && (n == 0 || (taken < maxBytes && arrays + arrays(items.peekFirst()) <= maxArrays))) {
-                Object head = items.pollFirst();
+            while (n < out.length && queued() > 0
+                    && (n == 0 || (taken < maxBytes && arrays + arrays(oldest()) <= maxArrays))) {
+                Object head = takeOldest();
                 long length = forget(head);
                 bytes -= length;
                 taken += length;
@@ -284,7 +284,7 @@ public final class SendQueue extends BoundedQueue {
     public boolean tryClaimInline() {
         lock.lock();
         try {
-            if (state != OPEN || writing || !items.isEmpty()) {
+            if (state != OPEN || writing || queued() > 0) {
                 return false;
             }
             writing = true;
@@ -303,7 +303,7 @@ public final class SendQueue extends BoundedQueue {
     public boolean releaseInline() {
         lock.lock();
         try {
-            if (!items.isEmpty() && state != CLOSED) {
+            if (queued() > 0 && state != CLOSED) {
                 return true;
             }
             releaseTokenLocked();
@@ -341,7 +341,7 @@ public final class SendQueue extends BoundedQueue {
     public boolean awaitWritten(long deadlineNanos) throws InterruptedException {
         lock.lock();
         try {
-            while (writing || !items.isEmpty()) {
+            while (writing || queued() > 0) {
                 if (deadlineNanos == 0) {
                     written().await();
                 } else {
@@ -415,7 +415,7 @@ public final class SendQueue extends BoundedQueue {
     }
 
     public Stats stats() {
-        return locked(() -> new Stats(items.size(), bytes, conflated, dropped, rejected));
+        return locked(() -> new Stats(queued(), bytes, conflated, dropped, rejected));
     }
 
     /** A snapshot of the queue's counters. */
