@@ -5,6 +5,7 @@ import io.stcp.internal.FanoutPut;
 import io.stcp.internal.JfrEvents;
 import io.stcp.internal.KeyedBatch;
 import io.stcp.internal.Nanos;
+import io.stcp.internal.QueueLimits;
 import io.stcp.internal.QueueWriter;
 import io.stcp.internal.SendQueue;
 import io.stcp.internal.SlowConsumerException;
@@ -74,8 +75,7 @@ public final class QueueSender implements Sender {
 
     private QueueSender(Connection connection, Options o) {
         this.connection = Objects.requireNonNull(connection, "connection");
-        this.queue = new SendQueue(o.capacity, o.maxBytes, o.policy, Nanos.clamp(o.blockTimeout), o.conflating,
-                this::readerPatienceNanos, o.directChunks);
+        this.queue = new SendQueue(o.limits(), connection);
         this.writer = new QueueWriter(connection, queue);
         this.writeInline = o.writeInline;
         this.readerBackpressure = o.readerBackpressure;
@@ -99,12 +99,6 @@ public final class QueueSender implements Sender {
     /** Whether the calling thread's puts wait for room before the policy applies. */
     private boolean patient() {
         return readerBackpressure && connection.isReaderThread();
-    }
-
-    /** The reader's patience: the write timeout, or without limit when there is none. */
-    private long readerPatienceNanos() {
-        long t = Nanos.timeout(connection.writeTimeout());
-        return t == 0 ? Nanos.FOREVER : t;
     }
 
     @Override
@@ -366,12 +360,15 @@ public final class QueueSender implements Sender {
         private boolean writeInline;
         private boolean readerBackpressure = true;
         private DirectChunks directChunks = DirectChunks.shared();
+        /** The limits above, made by the first build after a change and shared by the queues built until the next. */
+        private @Nullable QueueLimits limits;
 
         private Options() {}
 
         /** Test seam: the pool that large messages are held in while queued, instead of the process-wide one. */
         Options directChunks(DirectChunks pool) {
             this.directChunks = Objects.requireNonNull(pool, "pool");
+            limits = null;
             return this;
         }
 
@@ -385,6 +382,7 @@ public final class QueueSender implements Sender {
                         + " (expected: >= 1; use unbounded() for a queue without a message limit)");
             }
             this.capacity = capacity;
+            limits = null;
             return this;
         }
 
@@ -395,6 +393,7 @@ public final class QueueSender implements Sender {
          */
         public Options unbounded() {
             this.capacity = 0;
+            limits = null;
             return this;
         }
 
@@ -408,18 +407,21 @@ public final class QueueSender implements Sender {
                 throw new IllegalArgumentException("maxBytes: " + maxBytes + " (expected: >= 0, 0 = no byte limit)");
             }
             this.maxBytes = maxBytes;
+            limits = null;
             return this;
         }
 
         /** What to do when full; default {@link OverflowPolicy#FAIL}. */
         public Options overflow(OverflowPolicy policy) {
             this.policy = Objects.requireNonNull(policy, "policy");
+            limits = null;
             return this;
         }
 
         /** How long {@link OverflowPolicy#BLOCK} waits for room; default 1s; zero or negative = don't wait. */
         public Options blockTimeout(Duration blockTimeout) {
             this.blockTimeout = blockTimeout.isNegative() ? Duration.ZERO : blockTimeout;
+            limits = null;
             return this;
         }
 
@@ -437,6 +439,7 @@ public final class QueueSender implements Sender {
         /** Whether keyed puts conflate (latest value wins); default false. */
         public Options conflating(boolean conflating) {
             this.conflating = conflating;
+            limits = null;
             return this;
         }
 
@@ -464,6 +467,19 @@ public final class QueueSender implements Sender {
         /** Makes a sender for {@code connection}; usable directly as a {@link SenderFactory}. */
         public QueueSender build(Connection connection) {
             return new QueueSender(connection, this);
+        }
+
+        /**
+         * The queue limits these options give. Builds may run on many threads at once, once the
+         * options are set: two may each make them, equal and immutable, and one is kept.
+         */
+        private QueueLimits limits() {
+            QueueLimits l = limits;
+            if (l == null) {
+                l = new QueueLimits(capacity, maxBytes, policy, Nanos.clamp(blockTimeout), conflating, directChunks);
+                limits = l;
+            }
+            return l;
         }
     }
 }

@@ -39,6 +39,31 @@ class QueueSenderTest {
     }
 
     @Test
+    void optionsChangedAfterABuildApplyToTheSendersBuiltAfterIt() throws Exception {
+        QueueSender.Options options = QueueSender.options().capacity(1);
+        try (SocketPair a = SocketPair.open(); SocketPair b = SocketPair.open(); SocketPair c = SocketPair.open()) {
+            QueueSender first = options.build(a.server);
+            QueueSender second = options.capacity(3).build(b.server);
+            QueueSender third = options.overflow(OverflowPolicy.DROP_OLDEST).build(c.server);
+            for (QueueSender s : List.of(first, second, third)) {
+                s.holdWrites();
+            }
+
+            first.put(new byte[] {1});
+            assertThatThrownBy(() -> first.put(new byte[] {2})).isInstanceOf(QueueFullException.class);
+            for (int i = 0; i < 3; i++) {
+                second.put(new byte[] {(byte) i});
+            }
+            assertThatThrownBy(() -> second.put(new byte[] {3})).isInstanceOf(QueueFullException.class);
+            for (int i = 0; i < 4; i++) {
+                third.put(new byte[] {(byte) i});
+            }
+            assertThat(third.stats().dropped()).isEqualTo(1);
+            assertThat(first.close() + second.close() + third.close()).isEqualTo(1 + 3 + 3);
+        }
+    }
+
+    @Test
     void closeReportsTheDiscardedCountOnceEvenFromManyThreadsAtOnce() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 100);

@@ -1,14 +1,16 @@
 package io.stcp.internal;
 
+import io.stcp.Connection;
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
 import io.stcp.SenderClosedException;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The messages of a {@link SendQueue} and what bounds them: a FIFO of messages, keyed ones
@@ -54,11 +56,8 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
     }
 
-    final int maxMessages;      // 0 = no limit
-    final long maxBytes;        // 0 = no limit
-    private final OverflowPolicy policy;
-    private final long blockTimeoutNanos;
-    private final LongSupplier patienceNanos;
+    final QueueLimits limits;
+    private final @Nullable Connection patienceOf; // its write timeout is a patient put's patience
 
     final ReentrantLock lock = new ReentrantLock();
     // Made by the first wait for them (most queues never wait): guarded by lock.
@@ -76,13 +75,18 @@ abstract sealed class BoundedQueue permits SendQueue {
     long rejected;
 
     /** See {@link SendQueue#SendQueue}. */
-    BoundedQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos,
-                 LongSupplier patienceNanos) {
-        this.maxMessages = maxMessages;
-        this.maxBytes = maxBytes;
-        this.policy = policy;
-        this.blockTimeoutNanos = blockTimeoutNanos;
-        this.patienceNanos = patienceNanos;
+    BoundedQueue(QueueLimits limits, @Nullable Connection patienceOf) {
+        this.limits = Objects.requireNonNull(limits, "limits");
+        this.patienceOf = patienceOf;
+    }
+
+    /** A patient put's patience: the connection's write timeout, without limit when it has none; 0 without a connection. */
+    private long patienceNanos() {
+        if (patienceOf == null) {
+            return 0;
+        }
+        long t = Nanos.timeout(patienceOf.writeTimeout());
+        return t == 0 ? Nanos.FOREVER : t;
     }
 
     /**
@@ -100,13 +104,15 @@ abstract sealed class BoundedQueue permits SendQueue {
 
         Waits(boolean patient, long now, boolean mayWait) {
             this.mayWait = mayWait;
-            this.blockDeadline = policy == OverflowPolicy.BLOCK ? Nanos.deadline(now, Math.max(1, blockTimeoutNanos)) : 0;
-            long patience = patient ? patienceNanos.getAsLong() : 0;
+            this.blockDeadline = limits.policy() == OverflowPolicy.BLOCK
+                    ? Nanos.deadline(now, Math.max(1, limits.blockTimeoutNanos())) : 0;
+            long patience = patient ? patienceNanos() : 0;
             this.patienceDeadline = patience <= 0 ? 0 : patience >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, patience);
         }
 
         /** The deadline of a wait for room now, 0 if this put must not wait, {@link Long#MIN_VALUE} for no limit. */
         long deadline() {
+            OverflowPolicy policy = limits.policy();
             return policy == OverflowPolicy.BLOCK ? blockDeadline
                     : (policy == OverflowPolicy.FAIL || policy == OverflowPolicy.CLOSE_CONNECTION) ? patienceDeadline : 0;
         }
@@ -173,6 +179,8 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     final boolean fits(int messages, long add) {
+        int maxMessages = limits.maxMessages();
+        long maxBytes = limits.maxBytes();
         return (maxMessages == 0 || queued() + messages <= maxMessages)
                 && (maxBytes == 0 || bytes + add <= maxBytes);
     }
@@ -185,6 +193,8 @@ abstract sealed class BoundedQueue permits SendQueue {
      * @return false, having done nothing, when the put would wait but {@link Waits#mayWait} is false
      */
     final boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
+        long maxBytes = limits.maxBytes();
+        int maxMessages = limits.maxMessages();
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
             throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
@@ -202,7 +212,7 @@ abstract sealed class BoundedQueue permits SendQueue {
                 return true;
             }
         }
-        switch (policy) {
+        switch (limits.policy()) {
             case FAIL, BLOCK -> {
                 rejected++;
                 throw full();

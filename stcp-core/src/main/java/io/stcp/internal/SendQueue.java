@@ -1,9 +1,9 @@
 package io.stcp.internal;
 
+import io.stcp.Connection;
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
 import java.util.Arrays;
-import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -28,22 +28,17 @@ import org.jspecify.annotations.Nullable;
  * called while holding it.
  */
 public final class SendQueue extends BoundedQueue {
-    private final boolean conflate;
-    private final DirectChunks direct;
     /** The write token is held. Changed under {@link #lock}; volatile for {@link #writeUnderWay()}. */
     private volatile boolean writing;
 
     /**
-     * @param patienceNanos how long a patient put waits for room before FAIL or CLOSE_CONNECTION
-     *     apply (0 = not at all, {@link Nanos#FOREVER} = without limit); asked only when a patient
-     *     put finds the queue full
-     * @param direct the pool that large plain messages are copied into while they are queued
+     * @param limits the queue's bounds and policy, shared with the other queues of its sender factory
+     * @param patienceOf the connection whose write timeout is how long a patient put waits for room
+     *     before FAIL or CLOSE_CONNECTION apply (without limit when it has none), asked only when a
+     *     patient put finds the queue full; null: puts are never patient
      */
-    public SendQueue(int maxMessages, long maxBytes, OverflowPolicy policy, long blockTimeoutNanos, boolean conflate,
-                     LongSupplier patienceNanos, DirectChunks direct) {
-        super(maxMessages, maxBytes, policy, blockTimeoutNanos, patienceNanos);
-        this.conflate = conflate;
-        this.direct = direct;
+    public SendQueue(QueueLimits limits, @Nullable Connection patienceOf) {
+        super(limits, patienceOf);
     }
 
     /**
@@ -54,7 +49,7 @@ public final class SendQueue extends BoundedQueue {
      * @return true if the caller must start a drainer: it holds the write token for it now
      */
     public boolean put(byte[] message, boolean patient) throws SlowConsumerException {
-        DirectMessage d = queueable(message.length) ? DirectMessage.copyOf(direct, message, 0, message.length) : null;
+        DirectMessage d = queueable(message.length) ? DirectMessage.copyOf(limits.direct(), message, 0, message.length) : null;
         return d != null ? appendDirect(d, patient) : append(message, message.length, patient);
     }
 
@@ -63,14 +58,14 @@ public final class SendQueue extends BoundedQueue {
      * large and they have room, else into a new array. See {@link #put(byte[], boolean)}.
      */
     public boolean putCopy(byte[] bytes, int off, int len, boolean patient) throws SlowConsumerException {
-        DirectMessage d = queueable(len) ? DirectMessage.copyOf(direct, bytes, off, len) : null;
+        DirectMessage d = queueable(len) ? DirectMessage.copyOf(limits.direct(), bytes, off, len) : null;
         return d != null ? appendDirect(d, patient) : append(Arrays.copyOfRange(bytes, off, off + len), len, patient);
     }
 
     /** Appends one message made of {@code parts}, written back to back; see {@link #put(byte[], boolean)}. */
     public boolean putParts(byte[][] parts, boolean patient) throws SlowConsumerException {
         long length = length(parts);
-        DirectMessage d = queueable(length) ? DirectMessage.copyOf(direct, parts, length) : null;
+        DirectMessage d = queueable(length) ? DirectMessage.copyOf(limits.direct(), parts, length) : null;
         return d != null ? appendDirect(d, patient) : append(parts, length, patient);
     }
 
@@ -79,7 +74,7 @@ public final class SendQueue extends BoundedQueue {
      * that it is worth offering to the direct pool, which takes only the large ones.
      */
     private boolean queueable(long length) {
-        return maxBytes == 0 || length <= maxBytes;
+        return limits.maxBytes() == 0 || length <= limits.maxBytes();
     }
 
     /** Appends a direct message, or releases it when the put fails. */
@@ -122,7 +117,7 @@ public final class SendQueue extends BoundedQueue {
 
     /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
     public boolean put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
-        if (!conflate) {
+        if (!limits.conflate()) {
             return put(message, patient);
         }
         lock.lock();
@@ -166,7 +161,7 @@ public final class SendQueue extends BoundedQueue {
      */
     public int offer(@Nullable Object key, byte[] message, boolean patient, long sinceNanos, boolean mayWait)
             throws SlowConsumerException {
-        boolean keyedPut = key != null && conflate;
+        boolean keyedPut = key != null && limits.conflate();
         lock.lock();
         try {
             checkOpen();
@@ -208,6 +203,8 @@ public final class SendQueue extends BoundedQueue {
         lock.lock();
         try {
             checkOpen();
+            int maxMessages = limits.maxMessages();
+            long maxBytes = limits.maxBytes();
             if ((maxMessages != 0 && batch.size() > maxMessages) || (maxBytes != 0 && batch.lastBytes > maxBytes)) {
                 rejected++;
                 throw new QueueFullException("batch of " + batch.size() + " keys and " + batch.lastBytes
@@ -407,7 +404,7 @@ public final class SendQueue extends BoundedQueue {
     }
 
     public boolean conflating() {
-        return conflate;
+        return limits.conflate();
     }
 
     public boolean isOpen() {

@@ -12,8 +12,8 @@ class SendQueueByteLimitTest {
 
     @RepeatedTest(10)
     void aKeyedPutThatWaitedUnderBlockNeverTakesTheQueuePastMaxBytes() throws Exception {
-        SendQueue q = new SendQueue(0, 100, OverflowPolicy.BLOCK, TimeUnit.MILLISECONDS.toNanos(500), true, () -> 0,
-                new DirectChunks(0));
+        SendQueue q = new SendQueue(
+                new QueueLimits(0, 100, OverflowPolicy.BLOCK, TimeUnit.MILLISECONDS.toNanos(500), true, new DirectChunks(0)), null);
         q.put("a", new byte[10], false);
         q.put(new byte[90], false); // 100 of 100 bytes
         Thread grower = Thread.ofVirtual().start(() -> {

@@ -20,7 +20,7 @@ class SendQueueDirectTest {
     private static final Random RANDOM = new Random(11);
 
     private static SendQueue queue(int maxMessages, OverflowPolicy policy, DirectChunks pool) {
-        return new SendQueue(maxMessages, 0, policy, 0, true, () -> 0, pool);
+        return new SendQueue(new QueueLimits(maxMessages, 0, policy, 0, true, pool), null);
     }
 
     private static byte[] random(int n) {
@@ -135,7 +135,7 @@ class SendQueueDirectTest {
         assertThat(pool.memory().usedBytes()).isZero();
 
         DirectChunks unused = new DirectChunks(1 << 20);
-        SendQueue limited = new SendQueue(0, LARGE - 1, OverflowPolicy.FAIL, 0, false, () -> 0, unused);
+        SendQueue limited = new SendQueue(new QueueLimits(0, LARGE - 1, OverflowPolicy.FAIL, 0, false, unused), null);
         assertThatThrownBy(() -> limited.put(random(LARGE), false)).isInstanceOf(QueueFullException.class);
         assertThat(unused.memory().heldBytes()).as("too large to queue at all: never copied").isZero();
 

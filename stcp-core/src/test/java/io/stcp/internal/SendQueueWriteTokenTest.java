@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
  * whether more input waits when an inline write could not be claimed anyway.
  */
 class SendQueueWriteTokenTest {
-    private final SendQueue queue = new SendQueue(16, 0, OverflowPolicy.FAIL, 0, false, () -> 0, new DirectChunks(0));
+    private final SendQueue queue =
+            new SendQueue(new QueueLimits(16, 0, OverflowPolicy.FAIL, 0, false, new DirectChunks(0)), null);
 
     @Test
     void aDrainerHoldsTheTokenUntilItFindsTheQueueEmpty() throws Exception {

@@ -2,6 +2,7 @@ package io.stcp.bench.jmh;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.internal.DirectChunks;
+import io.stcp.internal.QueueLimits;
 import io.stcp.internal.SendQueue;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -40,8 +41,8 @@ public class SendQueueBenchmark {
 
     @Setup
     public void setup() {
-        plain = new SendQueue(0, 0, OverflowPolicy.FAIL, 0, false, () -> 0, new DirectChunks(0));
-        keyed = new SendQueue(0, 0, OverflowPolicy.FAIL, 0, true, () -> 0, new DirectChunks(0));
+        plain = new SendQueue(new QueueLimits(0, 0, OverflowPolicy.FAIL, 0, false, new DirectChunks(0)), null);
+        keyed = new SendQueue(new QueueLimits(0, 0, OverflowPolicy.FAIL, 0, true, new DirectChunks(0)), null);
         keys = new Integer[batch];
         for (int i = 0; i < batch; i++) {
             keys[i] = i;
