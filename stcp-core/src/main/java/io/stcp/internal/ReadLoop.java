@@ -160,7 +160,7 @@ final class ReadLoop {
         int generation = r.suspend();
         suspensionDeadline = deadline;
         if (deadline != 0) {
-            deadlineWatch(r).watch(generation, deadline);
+            deadlineWatch().watch(generation, deadline);
         }
         if (input.onReadable(r)) {
             if (r.arm(generation)) {
@@ -174,10 +174,10 @@ final class ReadLoop {
         return false;
     }
 
-    private SuspensionDeadline deadlineWatch(Resumption r) {
+    private SuspensionDeadline deadlineWatch() {
         SuspensionDeadline w = deadlineWatch;
         if (w == null) {
-            w = new SuspensionDeadline(connection, r);
+            w = new SuspensionDeadline(connection, resumption);
             deadlineWatch = w;
             connection.context().sweeper().add(w, w.tickNanos(connection.readTimeout()));
         }

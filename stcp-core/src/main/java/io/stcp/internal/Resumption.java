@@ -12,7 +12,6 @@ import java.lang.invoke.VarHandle;
  * <p><b>States</b> ({@code state}, one word):
  * <pre>
  *   0 running ──suspend()──▶ −g registering ──arm(g)──▶ g suspended ──run() / resume(g)──▶ 0 (a new thread goes on)
- *                               │                                    
  *                               ├──run() / resume(g)──▶ 0: arm(g) fails, the reader thread goes on itself
  *                               └──cancel()──────────▶ 0: the transport said read instead
  * </pre>
