@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link TcpServer} implementation: the listener's lifecycle and the ways to end the server.
@@ -37,6 +38,9 @@ import java.util.function.UnaryOperator;
  * a normal termination.
  */
 public final class RealTcpServer implements TcpServer {
+    /** The JDK's system property for the number of carriers of virtual threads. */
+    static final String PARALLELISM = "jdk.virtualThreadScheduler.parallelism";
+
     private static final int NEW = 0;
     private static final int RUNNING = 1;
     private static final int CLOSED = 2;
@@ -143,7 +147,21 @@ public final class RealTcpServer implements TcpServer {
                 .addKeyValue("proxyProtocol", config.proxyProtocol().mode()).addKeyValue("reusePort", config.reusePort())
                 .addKeyValue("tls", config.tls() != null)
                 .log();
+        if (oneCarrierByDefault(Runtime.getRuntime().availableProcessors(), System.getProperty(PARALLELISM))) {
+            Log.SERVER.atWarn().setMessage("server.oneCarrier").addKeyValue("address", HostPort.format(localAddress))
+                    .addKeyValue("advice", "-D" + PARALLELISM + "=2").log();
+        }
         return this;
+    }
+
+    /**
+     * Whether virtual threads get a single carrier because the JVM chose it (one processor, and
+     * {@value #PARALLELISM} not set): then, under sustained load, a connection that wakes up can
+     * wait seconds behind the busy ones, as the JDK's scheduler runs the threads woken on a carrier
+     * before the ones started (README, "On one CPU").
+     */
+    static boolean oneCarrierByDefault(int processors, @Nullable String parallelism) {
+        return processors == 1 && parallelism == null;
     }
 
     private void acceptLoop(AcceptLoop loop) {
