@@ -1,14 +1,17 @@
 package io.stcp;
 
 import io.stcp.internal.DirectChunks;
+import io.stcp.internal.DirectMessage;
 import io.stcp.internal.FanoutPut;
 import io.stcp.internal.JfrEvents;
 import io.stcp.internal.KeyedBatch;
 import io.stcp.internal.Nanos;
 import io.stcp.internal.QueueLimits;
 import io.stcp.internal.QueueWriter;
+import io.stcp.internal.RealConnection;
 import io.stcp.internal.SendQueue;
 import io.stcp.internal.SlowConsumerException;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
@@ -41,7 +44,9 @@ import org.jspecify.annotations.Nullable;
  * ({@value io.stcp.internal.DirectChunks#IDLE_PROPERTY}, milliseconds, default 10 s); while it is
  * spent, large messages are queued as arrays, as they were put. Either way the array must not
  * change after the put. Keyed messages and fan-outs ({@link ConnectionRegistry}) are never copied:
- * a fan-out shares one array between its recipients.
+ * a fan-out shares one array between its recipients. A body forwarded with {@link #relay} that is
+ * of medium size (4 KiB up to a chunk) and has arrived already is copied into the same pool,
+ * packed with the connection's other such messages into shared chunks.
  *
  * <p><b>Thread safety.</b> Every method except {@link #sendLoop()} may be called from any thread.
  *
@@ -109,6 +114,27 @@ public final class QueueSender implements Sender {
             return;
         }
         offer(() -> queue.put(bytes, patient()));
+    }
+
+    /**
+     * As {@link Sender#relay} says: a body of medium size that is already buffered is copied once,
+     * from the read buffer into a slice of a pooled direct chunk ({@link #directMemory()} counts
+     * it), and written inline from there or queued; anything else is read with
+     * {@link Connection#readBytes(byte[], int)} and put.
+     */
+    @Override
+    public void relay(Connection from, byte[] header, int n) throws IOException {
+        Objects.requireNonNull(from, "from");
+        Objects.requireNonNull(header, "header");
+        DirectMessage packed = from instanceof RealConnection c && n >= 0 && c.isReaderThread()
+                ? queue.packBuffered(header, c, n) : null;
+        if (packed == null) {
+            put(from.readBytes(header, n));
+        } else if (mayWriteInline()) {
+            writer.writeInline(packed);
+        } else {
+            offer(() -> queue.putPacked(packed, patient()));
+        }
     }
 
     /**

@@ -90,6 +90,27 @@ public interface Sender {
     }
 
     /**
+     * Reads the next {@code n} bytes of {@code from} and queues them, after {@code header}, as one
+     * message: the way to forward or echo a body without handling it. Call it on {@code from}'s
+     * reader thread (it reads from {@code from}, as {@link Connection#readBytes(byte[], int)}
+     * does, within its read deadlines); {@code from} may be this sender's connection or another.
+     *
+     * <p>The default is {@code put(from.readBytes(header, n))}. {@link QueueSender} holds a body of
+     * medium size (4 KiB up to 64 KiB with its header) that has already arrived in pooled direct
+     * memory instead of a new array, shared with the connection's other such messages: no garbage,
+     * and no copy of the JDK's when several are written at once. The header is copied; it may be
+     * reused as soon as this returns.
+     *
+     * @throws java.io.IOException as {@code from}'s reads do (end of stream, read timeout); nothing
+     *     is queued then
+     * @throws IllegalArgumentException if {@code n} is negative, or the message would be longer than
+     *     an array can be
+     */
+    default void relay(Connection from, byte[] header, int n) throws java.io.IOException {
+        put(from.readBytes(header, n));
+    }
+
+    /**
      * Queues a message under an int key (Go: {@code Put2SendMap}). A conflating sender replaces a
      * still-queued message with the same key; this default treats it as {@link #put(byte[])}.
      */

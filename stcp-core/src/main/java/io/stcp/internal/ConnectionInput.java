@@ -181,6 +181,13 @@ final class ConnectionInput {
         return b;
     }
 
+    /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
+    void takeBuffered(java.nio.ByteBuffer dst, int n) {
+        Objects.checkIndex(n, lim - pos + 1);
+        dst.put(buf, pos, n);
+        advance(n);
+    }
+
     int readUnsignedByte() throws IOException {
         ensure(1);
         bytesRead++;

@@ -1,24 +1,47 @@
 package io.stcp.internal;
 
 import java.nio.ByteBuffer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A queued message held in chunks of a {@link DirectChunks} pool instead of the array it was put
- * as (see there for why). It has one owner at a time: the queue while it is queued, then the send
+ * as (see there for why), or in a slice of a chunk it shares with other messages of its queue
+ * ({@link PackedChunks}). It has one owner at a time: the queue while it is queued, then the send
  * thread that drained it; whoever ends with it — written, dropped, or discarded — calls
  * {@link #release()}, which gives the chunks back once.
  */
-final class DirectMessage {
-    private final DirectChunks pool;
+public final class DirectMessage {
+    private final @Nullable DirectChunks pool;          // chunks of its own: given back to this pool
+    private final PackedChunks.@Nullable Share share;   // else a slice: released to its chunk's share
     private final long length;
     private final int chunkCount;
-    private ByteBuffer[] chunks; // null once released
+    private ByteBuffer @Nullable [] chunks; // null once released
 
-    private DirectMessage(DirectChunks pool, ByteBuffer[] chunks, long length) {
+    private DirectMessage(@Nullable DirectChunks pool, PackedChunks.@Nullable Share share, ByteBuffer[] chunks, long length) {
         this.pool = pool;
+        this.share = share;
         this.chunks = chunks;
         this.chunkCount = chunks.length;
         this.length = length;
+    }
+
+    /**
+     * A packed message of {@code slice}'s capacity in bytes, held by {@code share}; the caller
+     * fills it through {@link #fillBuffer()}, then calls {@link #filled()}.
+     */
+    static DirectMessage packed(PackedChunks.Share share, ByteBuffer slice) {
+        return new DirectMessage(null, share, new ByteBuffer[] {slice}, slice.capacity());
+    }
+
+    /** A packed message's one buffer, positioned where its next bytes go. */
+    ByteBuffer fillBuffer() {
+        return chunks[0];
+    }
+
+    /** A packed message is filled: its buffer is made ready to be written. */
+    DirectMessage filled() {
+        chunks[0].flip();
+        return this;
     }
 
     /**
@@ -34,7 +57,7 @@ final class DirectMessage {
         for (byte[] part : parts) {
             c = fill(chunks, c, part, 0, part.length);
         }
-        return new DirectMessage(pool, flip(chunks), length);
+        return new DirectMessage(pool, null, flip(chunks), length);
     }
 
     /** {@code bytes[off .. off+len)} copied into chunks of {@code pool}; or null, as for parts. */
@@ -44,7 +67,7 @@ final class DirectMessage {
             return null;
         }
         fill(chunks, 0, bytes, off, len);
-        return new DirectMessage(pool, flip(chunks), len);
+        return new DirectMessage(pool, null, flip(chunks), len);
     }
 
     private static ByteBuffer[] take(DirectChunks pool, long length) {
@@ -93,7 +116,11 @@ final class DirectMessage {
         ByteBuffer[] c = chunks;
         if (c != null) {
             chunks = null;
-            pool.give(c);
+            if (share != null) {
+                share.release();
+            } else {
+                pool.give(c);
+            }
         }
     }
 }

@@ -113,6 +113,17 @@ public final class QueueWriter {
         writeInline(buffers);
     }
 
+    /** {@link #writeInline(byte[])} for a message held off the heap ({@link SendQueue#packBuffered}); released once done with. */
+    public void writeInline(DirectMessage message) {
+        ByteBuffer[] buffers = new ByteBuffer[message.chunkCount()];
+        message.buffers(buffers, 0);
+        try {
+            writeInline(buffers);
+        } finally {
+            message.release();
+        }
+    }
+
     private void writeInline(ByteBuffer[] buffers) {
         try {
             connection.write(buffers, 0, buffers.length);
@@ -218,12 +229,15 @@ public final class QueueWriter {
     }
 
     /**
-     * Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer
-     * (never one held in direct chunks: those are far longer).
+     * Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer; never
+     * with a message held in direct memory, which is written from there.
      */
     private static boolean fitsJoined(Object[] batch, int n) {
         long total = 0;
         for (int i = 0; i < n && total <= JOINED_BYTES; i++) {
+            if (batch[i] instanceof DirectMessage) {
+                return false;
+            }
             total += BoundedQueue.length(batch[i]);
         }
         return total <= JOINED_BYTES;

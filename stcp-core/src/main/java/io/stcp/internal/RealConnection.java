@@ -288,6 +288,11 @@ public final class RealConnection implements Connection {
         return input.readLong(false);
     }
 
+    /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}; reader thread only. */
+    public void takeBuffered(java.nio.ByteBuffer dst, int n) {
+        input.takeBuffered(dst, n);
+    }
+
     @Override
     public int buffered() {
         return input.buffered();

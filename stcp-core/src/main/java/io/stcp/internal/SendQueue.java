@@ -30,6 +30,8 @@ import org.jspecify.annotations.Nullable;
 public final class SendQueue extends BoundedQueue {
     /** The write token is held. Changed under {@link #lock}; volatile for {@link #writeUnderWay()}. */
     private volatile boolean writing;
+    /** Made by the first message packed, so that a queue that packs none costs nothing. */
+    private volatile @Nullable PackedChunks packed;
 
     /**
      * @param limits the queue's bounds and policy, shared with the other queues of its sender factory
@@ -67,6 +69,40 @@ public final class SendQueue extends BoundedQueue {
         long length = length(parts);
         DirectMessage d = queueable(length) ? DirectMessage.copyOf(limits.direct(), parts, length) : null;
         return d != null ? appendDirect(d, patient) : append(parts, length, patient);
+    }
+
+    /**
+     * {@code header} and the next {@code n} bytes of {@code from}'s input as one message packed off
+     * the heap ({@link PackedChunks}), or null when it is not: when its length is not one worth
+     * packing, not all {@code n} bytes are buffered already, or the pool has no room. Nothing is
+     * read then. The caller writes or queues the message ({@link #putPacked}). Reader thread of
+     * {@code from} only.
+     */
+    public @Nullable DirectMessage packBuffered(byte[] header, RealConnection from, int n) {
+        long length = (long) header.length + n;
+        if (!PackedChunks.worthPacking(length) || !queueable(length) || from.buffered() < n) {
+            return null;
+        }
+        PackedChunks p = packed;
+        if (p == null) {
+            synchronized (this) {
+                if ((p = packed) == null) {
+                    packed = p = new PackedChunks(limits.direct());
+                }
+            }
+        }
+        DirectMessage d = p.take((int) length);
+        if (d != null) {
+            d.fillBuffer().put(header);
+            from.takeBuffered(d.fillBuffer(), n);
+            d.filled();
+        }
+        return d;
+    }
+
+    /** Appends a message from {@link #packBuffered}; released when the put fails. See {@link #put(byte[], boolean)}. */
+    public boolean putPacked(DirectMessage message, boolean patient) throws SlowConsumerException {
+        return appendDirect(message, patient);
     }
 
     /**

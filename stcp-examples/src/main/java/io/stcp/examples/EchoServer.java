@@ -10,17 +10,15 @@ import io.stcp.framing.FrameTooLongException;
  * The echo server of the examples and benchmarks: frames are a 4-byte big-endian length and a
  * body of at most {@value #MAX_FRAME} bytes; each frame is sent back whole. A larger length
  * closes that connection ({@code conn.exit} at WARN, reason {@code PROTOCOL_ERROR}, naming the
- * length; rate-limited when many peers do it). Memory follows the bytes received: a large body is
- * read with {@code readBytes}, whose array grows as the bytes arrive, so a peer that announces
- * 1 MiB and sends nothing costs nothing.
+ * length; rate-limited when many peers do it). A body above 4 KiB is {@linkplain io.stcp.Sender#relay
+ * relayed}: held off the heap when it has all arrived, else read with {@code readBytes}, whose array
+ * grows as the bytes arrive. Memory follows the bytes received: a peer that announces 1 MiB and
+ * sends nothing costs nothing.
  */
 public final class EchoServer {
     /** The largest body accepted, 1 MiB. */
     public static final int MAX_FRAME = 1 << 20;
-    /**
-     * Bodies up to this size are read into an array of the whole frame at once; larger ones into
-     * one that grows as they arrive. Either way the reply is that one array.
-     */
+    /** Bodies up to this size are read into an array of the whole frame at once, which is the reply; larger ones are relayed. */
     private static final int SMALL = 4096;
 
     private EchoServer() {}
@@ -38,8 +36,9 @@ public final class EchoServer {
             header(frame, length);
             sender.put(frame);
         } else {
-            // Grows as the body arrives, after the header: one array, written back with one call.
-            sender.put(conn.readBytes(header(new byte[4], length), length));
+            // Forwarded without an array when it has arrived already, else read into one that
+            // grows as the body arrives, after the header: either way written back with one call.
+            sender.relay(conn, header(new byte[4], length), length);
         }
     };
 

@@ -1,0 +1,178 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.stcp.internal.DirectChunks;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Sender#relay}: the bodies a reader forwards arrive whole and in order, whatever their size
+ * and whether they had all arrived (packed off the heap) or not (read into an array); to the same
+ * connection or another; and the pool's memory goes back once they are written.
+ */
+class RelayTest {
+    /** Around every bound: none, short, packed from 4 KiB with the header, up to a chunk, and beyond. */
+    private static final List<Integer> SIZES = List.of(0, 1, 4091, 4092, 4093, 16_380, 16_384, 30_000, 65_531, 65_532, 65_536, 300_000);
+
+    private static byte[] body(int i, int size) {
+        byte[] b = new byte[size];
+        for (int k = 0; k < size; k++) {
+            b[k] = (byte) (i * 31 + k * 7);
+        }
+        return b;
+    }
+
+    private static byte[] header(int length) {
+        return ByteBuffer.allocate(4).putInt(length).array();
+    }
+
+    private static QueueSender.Options options(DirectChunks pool) {
+        return QueueSender.options().capacity(1024).maxBytes(0).writeInline(true).directChunks(pool);
+    }
+
+    @Test
+    void relayedBodiesComeBackWholeAndInOrderOneAtATimeAndPipelined() throws Exception {
+        DirectChunks pool = new DirectChunks(16L << 20);
+        CountDownLatch written = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            written.await(); // the pipelined round: everything waits in the kernel before the first read
+            int length = conn.readInt();
+            sender.relay(conn, header(length), length);
+        }, options(pool)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            ByteArrayOutputStream wire = new ByteArrayOutputStream();
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < SIZES.size(); i++) {
+                    wire.writeBytes(Echo.frame(body(round * 100 + i, SIZES.get(i))));
+                }
+            }
+            Thread.ofVirtual().start(() -> {
+                try {
+                    client.sendRaw(wire.toByteArray());
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+                written.countDown();
+            });
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < SIZES.size(); i++) {
+                    assertThat(client.readFrame()).as("round %d, frame %d", round, i).isEqualTo(body(round * 100 + i, SIZES.get(i)));
+                }
+            }
+
+            for (int i = 0; i < SIZES.size(); i++) { // one in flight: written inline by the reader
+                byte[] b = body(1000 + i, SIZES.get(i));
+                assertThat(client.roundTrip(b)).as("round trip %d", i).isEqualTo(b);
+            }
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(pool.memory().usedBytes()).as("every chunk given back").isZero();
+    }
+
+    @Test
+    void mediumBodiesThatHaveArrivedShareChunksOffTheHeap() throws Exception {
+        DirectChunks pool = new DirectChunks(16L << 20);
+        CountDownLatch written = new CountDownLatch(1);
+        int count = 40;
+        int size = 16_380; // 4 to a chunk with their headers
+        AtomicInteger arrived = new AtomicInteger(); // bodies buffered whole when relayed
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            written.await();
+            int length = conn.readInt();
+            if (conn.buffered() >= length) {
+                arrived.incrementAndGet();
+            }
+            sender.relay(conn, header(length), length);
+        }, options(pool)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            ByteArrayOutputStream wire = new ByteArrayOutputStream();
+            for (int i = 0; i < count; i++) {
+                wire.writeBytes(Echo.frame(body(i, size)));
+            }
+            client.sendRaw(wire.toByteArray()); // 640 KiB: the kernel's buffers on loopback hold it
+            written.countDown();
+            for (int i = 0; i < count; i++) {
+                assertThat(client.readFrame()).as("frame %d", i).isEqualTo(body(i, size));
+            }
+        } finally {
+            Echo.stop(server);
+        }
+        // A transport that reads into large buffers (epoll) has whole bodies buffered; the JDK's
+        // reads into 4 KiB buffers, where a body of 16 KiB never is, and stays an array.
+        if ("epoll".equals(System.getProperty("io.stcp.transport"))) {
+            assertThat(arrived.get()).as("bodies buffered whole").isPositive();
+        }
+        // Nothing else here is held off the heap (arrays below a chunk stay arrays when put): so
+        // this is the packed bodies, at most one chunk per four of them.
+        long held = pool.memory().heldBytes();
+        assertThat(held > 0).as("packed (%d bytes) exactly when bodies were buffered whole (%d)", held, arrived.get())
+                .isEqualTo(arrived.get() > 0);
+        assertThat(held).isLessThanOrEqualTo((long) (count + 3) / 4 * DirectChunks.CHUNK);
+        assertThat(pool.memory().usedBytes()).as("every chunk given back").isZero();
+    }
+
+    @Test
+    void aReaderRelaysToAnotherConnection() throws Exception {
+        DirectChunks pool = new DirectChunks(16L << 20);
+        AtomicReference<Sender> target = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            int length = conn.readInt();
+            if (length < 0) { // the target announces itself, then only waits
+                target.set(sender);
+                conn.readInt();
+                return;
+            }
+            target.get().relay(conn, header(length), length);
+        }, options(pool)::build).start();
+        try (TestClient to = TestClient.connect(server.address()); TestClient from = TestClient.connect(server.address())) {
+            to.sendRaw(header(-1));
+            await().atMost(Duration.ofSeconds(10)).until(() -> target.get() != null);
+            for (int i = 0; i < SIZES.size(); i++) {
+                from.sendFrame(body(i, SIZES.get(i)));
+            }
+            for (int i = 0; i < SIZES.size(); i++) {
+                assertThat(to.readFrame()).as("frame %d", i).isEqualTo(body(i, SIZES.get(i)));
+            }
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(pool.memory().usedBytes()).isZero();
+    }
+
+    @Test
+    void aBodyCutShortByTheEndOfStreamQueuesNothing() throws Exception {
+        DirectChunks pool = new DirectChunks(16L << 20);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            int length = conn.readInt();
+            try {
+                sender.relay(conn, header(length), length);
+            } catch (Exception e) {
+                failure.set(e);
+                throw e;
+            }
+        }, options(pool)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(header(10_000));
+            client.sendRaw(body(0, 5_000));
+            client.socket().shutdownOutput();
+            assertThat(client.socket().getInputStream().read()).as("nothing came back").isEqualTo(-1);
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(failure.get()).isInstanceOf(EOFException.class);
+        assertThat(pool.memory().usedBytes()).isZero();
+    }
+}
