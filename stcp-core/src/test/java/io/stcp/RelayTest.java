@@ -5,7 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.stcp.internal.DirectChunks;
 import io.stcp.testing.Echo;
+import io.stcp.testing.TestCerts;
 import io.stcp.testing.TestClient;
+import io.stcp.testing.TlsClient;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.nio.ByteBuffer;
@@ -19,7 +21,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Sender#relay}: the bodies a reader forwards arrive whole and in order, whatever their size
  * and whether they had all arrived (packed off the heap) or not (read into an array); to the same
- * connection or another; and the pool's memory goes back once they are written.
+ * connection or another, over TLS too; and the pool's memory goes back once they are written.
  */
 class RelayTest {
     /** Around every bound: none, short, packed from 4 KiB with the header, up to a chunk, and beyond. */
@@ -121,6 +123,35 @@ class RelayTest {
                 .isEqualTo(arrived.get() > 0);
         assertThat(held).isLessThanOrEqualTo((long) (count + 3) / 4 * DirectChunks.CHUNK);
         assertThat(pool.memory().usedBytes()).as("every chunk given back").isZero();
+    }
+
+    @Test
+    void relayedBodiesComeBackWholeOverTls() throws Exception {
+        DirectChunks pool = new DirectChunks(16L << 20);
+        TestCerts certs = TestCerts.get();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey)).build(),
+                (sender, conn) -> {
+                    int length = conn.readInt();
+                    sender.relay(conn, header(length), length);
+                }, options(pool)::build).start();
+        try (TlsClient client = TlsClient.connect(server.address(), certs.clientContext(), "TLSv1.3")) {
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int i = 0; i < SIZES.size(); i++) {
+                        client.sendFrame(body(i, SIZES.get(i)));
+                    }
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            for (int i = 0; i < SIZES.size(); i++) {
+                assertThat(client.readFrame()).as("frame %d", i).isEqualTo(body(i, SIZES.get(i)));
+            }
+            writer.join();
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(pool.memory().usedBytes()).isZero();
     }
 
     @Test
