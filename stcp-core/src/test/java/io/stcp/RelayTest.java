@@ -183,6 +183,39 @@ class RelayTest {
     }
 
     @Test
+    void packedBodiesGoBackToThePoolWhenAPeerThatReadsNothingFillsTheQueue() throws Exception {
+        DirectChunks pool = new DirectChunks(64L << 20);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            int length = conn.readInt();
+            try {
+                sender.relay(conn, header(length), length);
+            } catch (QueueFullException e) {
+                failure.set(e);
+                throw e;
+            }
+        }, QueueSender.options().capacity(8).readerBackpressure(false).directChunks(pool)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int i = 0; i < 1000; i++) { // 16 MiB: far more than the sockets' buffers hold
+                        client.sendFrame(body(i, 16_380));
+                    }
+                } catch (Exception e) {
+                    // the server closed the connection
+                }
+            });
+            await().atMost(Duration.ofSeconds(20)).until(() -> failure.get() != null);
+            await().atMost(Duration.ofSeconds(20)).until(() -> pool.memory().usedBytes() == 0);
+            assertThat(client.awaitClosedByServer()).isTrue();
+            writer.join();
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(pool.memory().usedBytes()).isZero();
+    }
+
+    @Test
     void aBodyCutShortByTheEndOfStreamQueuesNothing() throws Exception {
         DirectChunks pool = new DirectChunks(16L << 20);
         AtomicReference<Throwable> failure = new AtomicReference<>();
