@@ -39,6 +39,19 @@ class RelayTest {
         return ByteBuffer.allocate(4).putInt(length).array();
     }
 
+    /** Relays each frame back; the first failure of a relay is kept in {@code failure}. */
+    private static ConnectionReader relayEcho(AtomicReference<Throwable> failure) {
+        return (sender, conn) -> {
+            int length = conn.readInt();
+            try {
+                sender.relay(conn, header(length), length);
+            } catch (Exception e) {
+                failure.compareAndSet(null, e);
+                throw e;
+            }
+        };
+    }
+
     private static QueueSender.Options options(DirectChunks pool) {
         return QueueSender.options().capacity(1024).maxBytes(0).writeInline(true).directChunks(pool);
     }
@@ -129,11 +142,9 @@ class RelayTest {
     void relayedBodiesComeBackWholeOverTls() throws Exception {
         DirectChunks pool = new DirectChunks(16L << 20);
         TestCerts certs = TestCerts.get();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey)).build(),
-                (sender, conn) -> {
-                    int length = conn.readInt();
-                    sender.relay(conn, header(length), length);
-                }, options(pool)::build).start();
+                relayEcho(failure), options(pool)::build).start();
         try (TlsClient client = TlsClient.connect(server.address(), certs.clientContext(), "TLSv1.3")) {
             Thread writer = Thread.ofVirtual().start(() -> {
                 try {
@@ -151,6 +162,7 @@ class RelayTest {
         } finally {
             Echo.stop(server);
         }
+        assertThat(failure.get()).isNull();
         assertThat(pool.memory().usedBytes()).isZero();
     }
 
@@ -186,15 +198,8 @@ class RelayTest {
     void packedBodiesGoBackToThePoolWhenAPeerThatReadsNothingFillsTheQueue() throws Exception {
         DirectChunks pool = new DirectChunks(64L << 20);
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
-            int length = conn.readInt();
-            try {
-                sender.relay(conn, header(length), length);
-            } catch (QueueFullException e) {
-                failure.set(e);
-                throw e;
-            }
-        }, QueueSender.options().capacity(8).readerBackpressure(false).directChunks(pool)::build).start();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), relayEcho(failure),
+                QueueSender.options().capacity(8).readerBackpressure(false).directChunks(pool)::build).start();
         try (TestClient client = TestClient.connect(server.address())) {
             Thread writer = Thread.ofVirtual().start(() -> {
                 try {
@@ -205,7 +210,7 @@ class RelayTest {
                     // the server closed the connection
                 }
             });
-            await().atMost(Duration.ofSeconds(20)).until(() -> failure.get() != null);
+            await().atMost(Duration.ofSeconds(20)).until(() -> failure.get() instanceof QueueFullException);
             await().atMost(Duration.ofSeconds(20)).until(() -> pool.memory().usedBytes() == 0);
             assertThat(client.awaitClosedByServer()).isTrue();
             writer.join();
@@ -219,15 +224,7 @@ class RelayTest {
     void aBodyCutShortByTheEndOfStreamQueuesNothing() throws Exception {
         DirectChunks pool = new DirectChunks(16L << 20);
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
-            int length = conn.readInt();
-            try {
-                sender.relay(conn, header(length), length);
-            } catch (Exception e) {
-                failure.set(e);
-                throw e;
-            }
-        }, options(pool)::build).start();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), relayEcho(failure), options(pool)::build).start();
         try (TestClient client = TestClient.connect(server.address())) {
             client.sendRaw(header(10_000));
             client.sendRaw(body(0, 5_000));
