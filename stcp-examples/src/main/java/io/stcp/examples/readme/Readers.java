@@ -7,6 +7,7 @@ import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
 import java.io.IOException;
 import java.net.ProtocolException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.function.BiConsumer;
 
@@ -31,6 +32,18 @@ public final class Readers {
         }
         byte[] body = conn.readBytes((int) length);
         sender.put(body); // handle the message...
+    }
+    // snippet:end
+
+    // snippet:start relay
+    /** Echoes each length-prefixed frame (at most 1 MiB): its header, then its body, relayed. */
+    static void relayingReader(Sender sender, Connection conn) throws IOException {
+        int length = conn.readInt();
+        if (length < 0 || length > 1 << 20) {
+            throw new ProtocolException("bad frame length " + length);
+        }
+        byte[] header = ByteBuffer.allocate(4).putInt(length).array();
+        sender.relay(conn, header, length); // the header, then conn's next `length` bytes, as one message
     }
     // snippet:end
 
