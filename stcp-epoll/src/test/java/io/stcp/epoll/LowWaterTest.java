@@ -32,7 +32,10 @@ class LowWaterTest {
     void aLargeValueWaitsInTheKernelUntilItsRestHasArrivedThenComesBackWhole() throws Exception {
         int length = 1 << 20;
         int first = 300 << 10;
-        int second = 200 << 10;
+        // Short of the rest, and well inside the window: with the window nearly full (within one
+        // segment, 64 KiB on loopback) the kernel wakes the reader despite the mark, which a loaded
+        // machine's slower window growth made happen with 200 KiB here (once in a dozen full runs).
+        int second = 100 << 10;
         AtomicReference<Thread> reader = new AtomicReference<>();
         AtomicReference<SocketChannel> socket = new AtomicReference<>();
         TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
