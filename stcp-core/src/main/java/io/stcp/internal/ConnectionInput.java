@@ -6,6 +6,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Objects;
@@ -182,7 +183,7 @@ final class ConnectionInput {
     }
 
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
-    void takeBuffered(java.nio.ByteBuffer dst, int n) {
+    void takeBuffered(ByteBuffer dst, int n) {
         Objects.checkIndex(n, lim - pos + 1);
         dst.put(buf, pos, n);
         advance(n);

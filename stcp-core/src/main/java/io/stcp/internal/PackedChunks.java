@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -13,7 +14,7 @@ import org.jspecify.annotations.Nullable;
  * four 16 KiB replies in flight holds one chunk, not four (a chunk each made the pool's memory four
  * times as large and the kernel's copy out of it twice as slow).
  *
- * <p><b>States</b> of the chunk being filled, all changed under this object's monitor:
+ * <p><b>States</b> of the chunk being filled, all changed under one lock:
  * <pre>
  *   NONE → FILLING      a message is packed and the pool lends a chunk (its share count 1)
  *   FILLING             a message that fits takes the next slice (count + 1)
@@ -29,7 +30,8 @@ final class PackedChunks {
     static final int MIN = 4096;
 
     private final DirectChunks pool;
-    private @Nullable Share filling; // guarded by this
+    private final ReentrantLock lock = new ReentrantLock(); // not a monitor: no carrier pinned on JDK 21
+    private @Nullable Share filling; // guarded by lock
 
     PackedChunks(DirectChunks pool) {
         this.pool = pool;
@@ -45,35 +47,46 @@ final class PackedChunks {
      * filled, is positioned at its start. Or null when the pool has no room (the message stays an
      * array). Whoever ends with the message releases it ({@link DirectMessage#release()}).
      */
-    synchronized @Nullable DirectMessage take(int length) {
-        Share s = filling;
-        if (s == null || s.chunk.remaining() < length) {
-            filling = null; // the old chunk is left to its messages
-            ByteBuffer[] c = pool.take(1);
-            if (c == null) {
-                return null;
+    @Nullable DirectMessage take(int length) {
+        lock.lock();
+        try {
+            Share s = filling;
+            if (s == null || s.chunk.remaining() < length) {
+                filling = null; // the old chunk is left to its messages
+                ByteBuffer[] c = pool.take(1);
+                if (c == null) {
+                    return null;
+                }
+                s = filling = new Share(c[0]);
             }
-            s = filling = new Share(c[0]);
+            s.count++;
+            int at = s.chunk.position();
+            s.chunk.position(at + length);
+            return DirectMessage.packed(s, s.chunk.slice(at, length));
+        } finally {
+            lock.unlock();
         }
-        s.count++;
-        int at = s.chunk.position();
-        s.chunk.position(at + length);
-        return DirectMessage.packed(s, s.chunk.slice(at, length));
     }
 
-    private synchronized void release(Share s) {
-        if (--s.count == 0) {
+    private void release(Share s) {
+        lock.lock();
+        try {
+            if (--s.count > 0) {
+                return;
+            }
             if (filling == s) {
                 filling = null;
             }
-            pool.give(new ByteBuffer[] {s.chunk});
+        } finally {
+            lock.unlock();
         }
+        pool.give(new ByteBuffer[] {s.chunk}); // in no one's hands now: outside the lock
     }
 
     /** One chunk and how many messages still hold a slice of it. */
     final class Share {
         private final ByteBuffer chunk;
-        private int count; // guarded by PackedChunks.this
+        private int count; // guarded by PackedChunks.lock
 
         private Share(ByteBuffer chunk) {
             this.chunk = chunk;

@@ -289,7 +289,7 @@ public final class RealConnection implements Connection {
     }
 
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}; reader thread only. */
-    public void takeBuffered(java.nio.ByteBuffer dst, int n) {
+    public void takeBuffered(ByteBuffer dst, int n) {
         input.takeBuffered(dst, n);
     }
 

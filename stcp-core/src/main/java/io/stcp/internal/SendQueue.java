@@ -85,10 +85,13 @@ public final class SendQueue extends BoundedQueue {
         }
         PackedChunks p = packed;
         if (p == null) {
-            synchronized (this) {
+            lock.lock();
+            try {
                 if ((p = packed) == null) {
                     packed = p = new PackedChunks(limits.direct());
                 }
+            } finally {
+                lock.unlock();
             }
         }
         DirectMessage d = p.take((int) length);
