@@ -156,9 +156,8 @@ public final class RealTcpServer implements TcpServer {
 
     /**
      * Whether virtual threads get a single carrier because the JVM chose it (one processor, and
-     * {@value #PARALLELISM} not set): then, under sustained load, a connection that wakes up can
-     * wait seconds behind the busy ones, as the JDK's scheduler runs the threads woken on a carrier
-     * before the ones started (README, "On one CPU").
+     * {@value #PARALLELISM} not set): then a reader whose peer never lets its socket run dry keeps
+     * that carrier, and everything else waits until it must wait for input (README, "On one CPU").
      */
     static boolean oneCarrierByDefault(int processors, @Nullable String parallelism) {
         return processors == 1 && parallelism == null;

@@ -27,30 +27,54 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threads.</b> The poll loop is a virtual thread: it asks for the ready events without
  * blocking, signals each socket's Readiness, yields so the woken readers and writers run, and
- * repeats. When a poll finds nothing it arms the waker — the epoll fd itself, registered one-shot
- * in a second epoll instance — and parks; a platform thread blocks on that second instance and
- * unparks the poll loop as soon as the first has events. Under load the poll loop never parks,
- * so events cost no OS thread switch; idle, neither thread runs. (The JDK's own poller has the
+ * repeats. When a poll finds nothing it arms a waker — the epoll fd itself, registered one-shot in
+ * an epoll instance of the waker's — and parks; the waker, a platform thread blocked on that
+ * instance, unparks the poll loop as soon as there are events. Under load the poll loop seldom
+ * parks, so events cost no OS thread switch; idle, no thread runs. (The JDK's own poller has the
  * same shape in its default Linux mode; it differs in re-arming each socket for every wait.)
- * Both threads live as long as the JVM, like the JDK's pollers.
+ *
+ * <p><b>Giving way, for fairness on one carrier.</b> The JDK's scheduler runs the threads a
+ * virtual thread unparked before anything else, and serves an external queue until it finds it
+ * empty; the virtual threads of a carrier submit to that carrier's one queue, each platform thread
+ * to a queue of its own. A poll loop that always found events and yielded was always in the local
+ * queue or the carrier's, so on one carrier nothing submitted from elsewhere ran (a thread started
+ * by a platform thread, an accept the JDK's poller woke), nor, while it kept waking readers, the
+ * threads started meanwhile — for seconds in a probe ({@code PollerFairnessTest}). So after
+ * {@value #GIVE_WAY_NANOS} ns of polls without a park, the loop parks anyway and a waker resumes
+ * it, from the waker's own queue. There are two wakers, armed in turn: under load a waker unparks
+ * the loop again at once, into its queue, while the threads the last turn woke still run, and
+ * with a single waker the worker, back at that queue, would find it refilled and stay (readers
+ * streaming without a pause: probes waited 3–6 s with one waker, under 1 s with two). Parking
+ * costs a platform thread's wake-up, too much for every turn (+3.7 µs per message at 100
+ * connections × 1 in flight): see BENCHMARKS.md, "A poll loop fair on one carrier". The wakers
+ * and the poll loop live as long as the JVM, like the JDK's pollers.
  */
 final class EpollPoller {
     private static final Logger LOG = LoggerFactory.getLogger("io.stcp.epoll");
     private static final int MAX_EVENTS = 1024;
     private static final int SOCKET_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     private static final int HANG_UP_EVENTS = EPOLLHUP | EPOLLERR;
+    /** How long the poll loop goes on without parking before it gives way. */
+    private static final long GIVE_WAY_NANOS = 1_000_000L;
 
     private final int epfd;
-    private final int wakeFd;
+    private final int[] wakeFds = new int[2];
+    private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
+    private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
     private final Registrations registered = new Registrations();
     private final Thread pollLoop;
 
     EpollPoller(String name) throws IOException {
         epfd = Epoll.create();
-        wakeFd = Epoll.create();
-        Epoll.ctl(wakeFd, CTL_ADD, epfd, EPOLLIN | EPOLLONESHOT, 0);
+        for (int i = 0; i < wakeFds.length; i++) {
+            wakeFds[i] = Epoll.create();
+            Epoll.ctl(wakeFds[i], CTL_ADD, epfd, EPOLLIN | EPOLLONESHOT, 0); // armed: a first wake-up is harmless
+        }
         pollLoop = Thread.ofVirtual().name(name).start(this::pollLoop);
-        Thread.ofPlatform().daemon().name(name + "-waker").start(this::wakeLoop);
+        for (int i = 0; i < wakeFds.length; i++) {
+            int wakeFd = wakeFds[i];
+            Thread.ofPlatform().daemon().name(name + "-waker-" + i).start(() -> wakeLoop(wakeFd));
+        }
     }
 
     /** Watches {@code channel} (connected, non-blocking) until it is closed. */
@@ -90,33 +114,38 @@ final class EpollPoller {
         }
     }
 
-    /** Signals what is ready now, or, when nothing is, arms the waker and parks. */
+    /**
+     * Signals what is ready now and yields; when nothing is, or when the loop has gone on for
+     * {@link #GIVE_WAY_NANOS}, arms the next waker and parks instead.
+     */
     private void pollOnce(MemorySegment events) {
         int n = Epoll.poll(epfd, events, MAX_EVENTS);
-        if (n > 0) {
-            for (int i = 0; i < n; i++) {
-                Readiness r = registered.find(Epoll.data(events, i));
-                if (r != null) {
-                    int ev = Epoll.events(events, i);
-                    r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
-                            (ev & HANG_UP_EVENTS) != 0);
-                }
+        for (int i = 0; i < n; i++) {
+            Readiness r = registered.find(Epoll.data(events, i));
+            if (r != null) {
+                int ev = Epoll.events(events, i);
+                r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
+                        (ev & HANG_UP_EVENTS) != 0);
             }
+        }
+        if (n > 0 && System.nanoTime() - unparkedSince < GIVE_WAY_NANOS) {
             Thread.yield(); // let the threads just woken run before polling again
             return;
         }
         try {
-            Epoll.ctl(wakeFd, CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
+            Epoll.ctl(wakeFds[nextWaker], CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
         } catch (IOException e) {
             // Cannot happen with valid descriptors; poll again a little later rather than spin.
             LOG.atError().setMessage("epoll.rearm.failed").setCause(e).log();
             LockSupport.parkNanos(this, 10_000_000L);
             return;
         }
+        nextWaker ^= 1;
         LockSupport.park(this);
+        unparkedSince = System.nanoTime();
     }
 
-    private void wakeLoop() {
+    private void wakeLoop(int wakeFd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment event = arena.allocate(Epoll.EVENT_SIZE, 8);
             MemorySegment errno = Epoll.allocateErrno(arena);
