@@ -42,7 +42,8 @@ import org.jspecify.annotations.Nullable;
  *                             longest free: takes pop at the head), then fewestFree = free chunks
  *   TRIMMING → NOT TRIMMING   a wake leaves no chunk free (the thread ends), or the thread fails
  * </pre>
- * Every change is made under the lock; arenas are closed after it. Only free chunks are freed,
+ * Every change is made under the lock; arenas are closed after it, and the chunks freed leave the
+ * count of chunks made (the memory held) only then. Only free chunks are freed,
  * and a freed chunk is in no list, so no message can hold one.
  *
  * <p><b>Thread safety.</b> {@link #take}, {@link #give} and each wake of the trimming thread hold
@@ -288,7 +289,6 @@ public final class DirectChunks {
                     for (int i = 0; i < fewestFree; i++) {
                         freeing.add(allocations.remove(free.removeLast())); // the longest free first
                     }
-                    made -= freeing.size();
                     fewestFree = free.size();
                     done = free.isEmpty();
                     if (done) {
@@ -297,7 +297,16 @@ public final class DirectChunks {
                 } finally {
                     lock.unlock();
                 }
-                free(freeing);
+                try {
+                    free(freeing);
+                } finally {
+                    lock.lock();
+                    try {
+                        made -= freeing.size(); // counted as held until freed, so heldBytes never runs ahead
+                    } finally {
+                        lock.unlock();
+                    }
+                }
             }
         } finally {
             if (!done) {
