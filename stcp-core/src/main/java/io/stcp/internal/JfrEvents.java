@@ -2,6 +2,8 @@ package io.stcp.internal;
 
 import io.stcp.CloseReason;
 import io.stcp.Connection;
+import java.lang.invoke.MethodHandles;
+import java.util.List;
 import jdk.jfr.Category;
 import jdk.jfr.DataAmount;
 import jdk.jfr.Description;
@@ -159,6 +161,24 @@ public final class JfrEvents {
         long delay;
         @Label("Error")
         String error;
+    }
+
+    /**
+     * Registers every event type with the Flight Recorder now, which its first use would do: on a
+     * cold JVM that takes 130–330 ms (the first event type) under a class-initialization lock, and
+     * every connection that starts meanwhile would wait for it (on one carrier, pinning it).
+     * Called by a server's and a client's {@code start()}; cheap once done.
+     */
+    static void register() {
+        MethodHandles.Lookup lookup = MethodHandles.lookup();
+        for (Class<?> type : List.of(ConnectionStart.class, ConnectionExit.class, SlowConsumer.class, QueueFull.class,
+                WriteTimeout.class, ProtocolError.class, AcceptBackoff.class)) {
+            try {
+                lookup.ensureInitialized(type);
+            } catch (IllegalAccessException e) {
+                throw new AssertionError(e); // nested in this class: always accessible
+            }
+        }
     }
 
     /** The connection's reader is about to be called for the first time. */

@@ -99,6 +99,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public TcpClient start() {
+        JfrEvents.register(); // before the first connection, which would wait for it
         lock.lock();
         try {
             if (state != NEW) {

@@ -102,6 +102,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public TcpServer start() throws IOException {
+        JfrEvents.register(); // before the first connection, which would wait for it
         lock.lock();
         try {
             if (state != NEW) {

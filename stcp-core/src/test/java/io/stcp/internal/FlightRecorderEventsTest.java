@@ -12,6 +12,7 @@ import io.stcp.framing.FrameTooLongException;
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -26,10 +27,35 @@ import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** stcp's Flight Recorder events, recorded around real connections and read back from the file. */
 class FlightRecorderEventsTest {
     private static final byte[] MEGABYTE = new byte[1 << 20];
+
+    /**
+     * The first use of an event type registers it, 130–330 ms on a cold JVM under a class
+     * initialization lock: a server and a client register them in {@code start()}, so that no
+     * connection waits. In a JVM of its own, where nothing has registered them yet.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"server", "client"})
+    void startRegistersTheEventTypesBeforeAnyConnection(String what, @TempDir Path dir) throws Exception {
+        Path log = dir.resolve("probe.log");
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                JfrRegistrationProbe.class.getName(), what))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        boolean exited = p.waitFor(60, TimeUnit.SECONDS);
+        if (!exited) {
+            p.destroyForcibly().waitFor();
+        }
+        String output = Files.readString(log);
+        assertThat(exited).as(output).isTrue();
+        assertThat(p.exitValue()).as(output).isZero();
+        assertThat(output).contains("before=false", "after=true");
+    }
 
     @Test
     void aRecordingHoldsEachConnectionsStartAndExitAndTheFailuresOnTheWay(@TempDir Path dir) throws Exception {
