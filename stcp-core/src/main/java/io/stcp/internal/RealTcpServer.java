@@ -157,8 +157,9 @@ public final class RealTcpServer implements TcpServer {
 
     /**
      * Whether virtual threads get a single carrier because the JVM chose it (one processor, and
-     * {@value #PARALLELISM} not set): then a reader whose peer never lets its socket run dry keeps
-     * that carrier, and everything else waits until it must wait for input (README, "On one CPU").
+     * {@value #PARALLELISM} not set): then nothing takes that carrier from a reader that does not
+     * wait, and behind readers whose peers stream without a pause other threads have waited up to
+     * a second (README, "On one CPU").
      */
     static boolean oneCarrierByDefault(int processors, @Nullable String parallelism) {
         return processors == 1 && parallelism == null;
