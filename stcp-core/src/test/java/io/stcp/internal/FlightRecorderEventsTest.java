@@ -10,9 +10,9 @@ import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.framing.FrameTooLongException;
 import io.stcp.testing.Echo;
+import io.stcp.testing.OwnJvm;
 import io.stcp.testing.TestClient;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -42,18 +42,7 @@ class FlightRecorderEventsTest {
     @ParameterizedTest
     @ValueSource(strings = {"server", "client"})
     void startRegistersTheEventTypesBeforeAnyConnection(String what, @TempDir Path dir) throws Exception {
-        Path log = dir.resolve("probe.log");
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                JfrRegistrationProbe.class.getName(), what))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        boolean exited = p.waitFor(60, TimeUnit.SECONDS);
-        if (!exited) {
-            p.destroyForcibly().waitFor();
-        }
-        String output = Files.readString(log);
-        assertThat(exited).as(output).isTrue();
-        assertThat(p.exitValue()).as(output).isZero();
+        String output = OwnJvm.run(dir.resolve("probe.log"), 60, List.of(), JfrRegistrationProbe.class, what);
         assertThat(output).contains("before=false", "after=true");
     }
 

@@ -3,11 +3,10 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.testing.Echo;
-import java.nio.file.Files;
+import io.stcp.testing.OwnJvm;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,18 +41,8 @@ class OneCarrierWarningTest {
     }
 
     private static String run(Path log, String... options) throws Exception {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "-XX:ActiveProcessorCount=1"));
-        command.addAll(List.of(options));
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), OneCarrierWarningTest.class.getName()));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        boolean exited = p.waitFor(60, TimeUnit.SECONDS);
-        if (!exited) {
-            p.destroyForcibly().waitFor();
-        }
-        String output = Files.readString(log);
-        assertThat(exited).as("exited: " + output).isTrue();
-        assertThat(p.exitValue()).as(output).isZero();
-        return output;
+        List<String> jvm = new ArrayList<>(List.of("-XX:ActiveProcessorCount=1"));
+        jvm.addAll(List.of(options));
+        return OwnJvm.run(log, 60, jvm, OneCarrierWarningTest.class);
     }
 }

@@ -2,10 +2,9 @@ package io.stcp.epoll;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
+import io.stcp.testing.OwnJvm;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,20 +21,10 @@ class PollerFairnessTest {
     @ParameterizedTest
     @ValueSource(strings = {"epoll", "jdk"})
     void aBusyServerLetsOtherThreadsRunOnOneCarrier(String transport, @TempDir Path dir) throws Exception {
-        Path log = dir.resolve("probe.log");
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "-Xmx512m", "-Djdk.virtualThreadScheduler.parallelism=1",
-                "--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED",
-                "-Dio.stcp.transport=" + transport, "-cp", System.getProperty("java.class.path"),
-                StarvationProbe.class.getName()))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        boolean exited = p.waitFor(120, TimeUnit.SECONDS);
-        if (!exited) {
-            p.destroyForcibly().waitFor();
-        }
-        String output = Files.readString(log);
-        assertThat(exited).as("probe exited: " + output).isTrue();
-        assertThat(p.exitValue()).as(output).isZero();
+        String output = OwnJvm.run(dir.resolve("probe.log"), 120, List.of("-Xmx512m",
+                "-Djdk.virtualThreadScheduler.parallelism=1", "--enable-native-access=ALL-UNNAMED",
+                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dio.stcp.transport=" + transport),
+                StarvationProbe.class);
         assertThat(output).contains("round_trips ran=20 of 20", "starts ran=20 of 20");
     }
 }
