@@ -44,8 +44,11 @@ import org.slf4j.LoggerFactory;
  * it, from the waker's own queue. There are two wakers, armed in turn: under load a waker unparks
  * the loop again at once, into its queue, while the threads the last turn woke still run, and
  * with a single waker the worker, back at that queue, would find it refilled and stay (readers
- * streaming without a pause: probes waited 3–6 s with one waker, under 1 s with two). Parking
- * costs a platform thread's wake-up, too much for every turn (+3.7 µs per message at 100
+ * streaming without a pause: probes waited 3–6 s with one waker, under 1 s with two). A waker
+ * unparks the loop only once it has parked ({@link #unparkOnceParked}): on one CPU the waker,
+ * woken by the re-arming, used to run first, and its unpark left a permit the park returned on at
+ * once — 93 % of give-ways were lost that way, and threads started meanwhile waited up to 1.6 s
+ * behind readers that never ran out of input. Parking costs a platform thread's wake-up, too much for every turn (+3.7 µs per message at 100
  * connections × 1 in flight): see BENCHMARKS.md, "A poll loop fair on one carrier". The wakers
  * and the poll loop live as long as the JVM, like the JDK's pollers.
  */
@@ -56,6 +59,11 @@ final class EpollPoller {
     private static final int HANG_UP_EVENTS = EPOLLHUP | EPOLLERR;
     /** How long the poll loop goes on without parking before it gives way. */
     private static final long GIVE_WAY_NANOS = 1_000_000L;
+    /**
+     * How long a waker waits at most for the poll loop to park: it parks right after arming the
+     * waker, so only a carrier held off its CPU takes longer than microseconds.
+     */
+    private static final long PARK_WAIT_NANOS = 50_000_000L;
 
     private final int epfd;
     private final int[] wakeFds = new int[2];
@@ -151,10 +159,25 @@ final class EpollPoller {
             MemorySegment errno = Epoll.allocateErrno(arena);
             while (true) {
                 Epoll.await(wakeFd, event, 1, errno);
-                LockSupport.unpark(pollLoop);
+                unparkOnceParked(pollLoop);
             }
         } catch (IOException | RuntimeException | Error e) {
             LOG.atError().setMessage("epoll.waker.failed").setCause(e).log();
         }
+    }
+
+    /**
+     * Unparks {@code thread} once it has parked, giving up the CPU until then (for at most
+     * {@value #PARK_WAIT_NANOS} ns). An unpark that came before the park would only leave a permit:
+     * the park would return at once, on the same carrier, and the poll loop would go on without
+     * giving way. On one CPU that was the rule: the waker, woken by the loop's own re-arming,
+     * preempted the loop before it parked.
+     */
+    static void unparkOnceParked(Thread thread) {
+        long since = System.nanoTime();
+        while (thread.getState() == Thread.State.RUNNABLE && System.nanoTime() - since < PARK_WAIT_NANOS) {
+            Thread.yield();
+        }
+        LockSupport.unpark(thread);
     }
 }
