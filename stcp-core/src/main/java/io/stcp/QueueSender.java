@@ -70,6 +70,7 @@ public final class QueueSender implements Sender {
     private final QueueWriter writer;
     private final boolean writeInline;
     private final boolean readerBackpressure;
+    private final boolean batchReplies;
     private volatile boolean held; // holdWrites(): a test holds the write token
 
     static {
@@ -84,6 +85,7 @@ public final class QueueSender implements Sender {
         this.writer = new QueueWriter(connection, queue);
         this.writeInline = o.writeInline;
         this.readerBackpressure = o.readerBackpressure;
+        this.batchReplies = o.batchReplies;
     }
 
     /** A sender with a FIFO queue of {@code capacity} messages (Go: {@code NewQSendConnHandler}). */
@@ -113,7 +115,7 @@ public final class QueueSender implements Sender {
             writer.writeInline(bytes);
             return;
         }
-        offer(() -> queue.put(bytes, patient()));
+        offer(() -> queue.put(bytes, patient()), bytes.length);
     }
 
     /**
@@ -133,7 +135,7 @@ public final class QueueSender implements Sender {
         } else if (mayWriteInline()) {
             writer.writeInline(packed);
         } else {
-            offer(() -> queue.putPacked(packed, patient()));
+            offer(() -> queue.putPacked(packed, patient()), header.length + (long) n);
         }
     }
 
@@ -150,7 +152,7 @@ public final class QueueSender implements Sender {
             writer.writeInline(bytes, off, len);
             return;
         }
-        offer(() -> queue.putCopy(bytes, off, len, patient()));
+        offer(() -> queue.putCopy(bytes, off, len, patient()), len);
     }
 
     /**
@@ -171,14 +173,15 @@ public final class QueueSender implements Sender {
     /** One message of several arrays, queued without a copy and written with the same gathering write. */
     @Override
     public void putParts(byte[]... parts) {
+        long length = 0;
         for (byte[] p : parts) {
-            Objects.requireNonNull(p, "part");
+            length += Objects.requireNonNull(p, "part").length;
         }
         if (mayWriteInline()) {
             writer.writeInline(parts);
             return;
         }
-        offer(() -> queue.putParts(parts.clone(), patient()));
+        offer(() -> queue.putParts(parts.clone(), patient()), length);
     }
 
     /** See {@link Options#writeInline}; when true, the caller holds the queue's inline token. */
@@ -205,26 +208,26 @@ public final class QueueSender implements Sender {
     @Override
     public void put(int key, byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
-        offer(() -> queue.put(key, bytes, patient()));
+        offer(() -> queue.put(key, bytes, patient()), bytes.length);
     }
 
     @Override
     public void put(String key, byte[] bytes) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(bytes, "bytes");
-        offer(() -> queue.put(key, bytes, patient()));
+        offer(() -> queue.put(key, bytes, patient()), bytes.length);
     }
 
     @Override
     public void putAllIntKeyed(List<IntKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAll(KeyedBatch.ofInt(messages), patient()));
+        offer(() -> queue.putAll(KeyedBatch.ofInt(messages), patient()), Long.MAX_VALUE);
     }
 
     @Override
     public void putAllStringKeyed(List<StringKeyed> messages) {
         requireConflating();
-        offer(() -> queue.putAll(KeyedBatch.ofString(messages), patient()));
+        offer(() -> queue.putAll(KeyedBatch.ofString(messages), patient()), Long.MAX_VALUE);
     }
 
     /** A queue operation that may find a slow consumer; true if a drainer must be started. */
@@ -233,7 +236,12 @@ public final class QueueSender implements Sender {
         boolean run() throws SlowConsumerException;
     }
 
-    private void offer(QueueOp op) {
+    /** Runs a put of {@code length} bytes (Long.MAX_VALUE: several messages); see {@link Options#batchReplies}. */
+    private void offer(QueueOp op, long length) {
+        boolean reader = batchReplies && connection.isReaderThread();
+        if (reader) {
+            writer.beforeReaderPut(length);
+        }
         boolean startDrainer;
         try {
             startDrainer = op.run();
@@ -244,7 +252,7 @@ public final class QueueSender implements Sender {
             throw e;
         }
         if (startDrainer) {
-            writer.start();
+            writer.startOrOwe(reader);
         }
     }
 
@@ -385,6 +393,7 @@ public final class QueueSender implements Sender {
         private boolean conflating;
         private boolean writeInline;
         private boolean readerBackpressure = true;
+        private boolean batchReplies;
         private DirectChunks directChunks = DirectChunks.shared();
         /** The limits above, made by the first build after a change and shared by the queues built until the next. */
         private @Nullable QueueLimits limits;
@@ -487,6 +496,27 @@ public final class QueueSender implements Sender {
          */
         public Options writeInline(boolean writeInline) {
             this.writeInline = writeInline;
+            return this;
+        }
+
+        /**
+         * Whether the replies the connection's reader queues are written by the reader itself,
+         * in one write per batch, when it has read everything that has arrived — before it waits
+         * for more input — as Netty writes at the end of a read; default false: a send thread
+         * started for them writes them. It saves a thread per batch of pipelined requests. The
+         * reader also writes them before any put of its own that could wait for room (or once
+         * 256 KiB are queued), before it waits for the queue to be written, and at its end;
+         * what others put meanwhile goes out in the same batches, and if more is queued by the
+         * time the reader has written a batch, a send thread takes over.
+         *
+         * <p>Only for readers that do not block on anything but the connection: a reader that,
+         * after a put, waits for something else (a database, a lock, a message from another
+         * connection) holds its replies, and the puts of others, until it reads again. Applies on
+         * the epoll transport ({@code stcp-epoll}), whose reader suspends between requests; on the
+         * JDK's blocking sockets it changes nothing.
+         */
+        public Options batchReplies(boolean batchReplies) {
+            this.batchReplies = batchReplies;
             return this;
         }
 

@@ -55,6 +55,7 @@ final class ConnectionInput {
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
     private volatile boolean awaitingInput;
+    private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -344,6 +345,33 @@ final class ConnectionInput {
         return deadlines.suspend();
     }
 
+    /**
+     * The reader's sender leaves it the write of what it queued (see {@link QueueWriter}): only on
+     * a pooled transport, whose reader suspends instead of blocking, and for one sender at a time.
+     *
+     * @return false: the caller starts a send thread instead
+     */
+    boolean oweDrain(QueueWriter writer) {
+        if (!pooled || owedDrain != null) {
+            return false;
+        }
+        owedDrain = writer;
+        return true;
+    }
+
+    boolean owesDrain(QueueWriter writer) {
+        return owedDrain == writer;
+    }
+
+    /** Writes what the reader owes, if anything: before anything that could wait. */
+    void payOwedDrain() {
+        QueueWriter w = owedDrain;
+        if (w != null) {
+            owedDrain = null;
+            w.payOwed();
+        }
+    }
+
     /** See {@link Transport#onReadable(Runnable)}. */
     boolean onReadable(Runnable action) {
         return transport.onReadable(action);
@@ -408,6 +436,7 @@ final class ConnectionInput {
      * until {@code bytes} can be read at once ({@link Transport#awaitInput}).
      */
     private void awaitTransport(int bytes) throws IOException {
+        payOwedDrain();
         long deadline = waitDeadline(0);
         awaitingInput = true;
         try {
@@ -445,6 +474,16 @@ final class ConnectionInput {
     }
 
     private int readTransport(byte[] b, int off, int len) throws IOException {
+        if (owedDrain != null) {
+            int n = transport.readNow(b, off, len);
+            if (n != 0) {
+                if (n < 0) {
+                    endOfStream();
+                }
+                return n;
+            }
+            payOwedDrain(); // the read below may wait
+        }
         long deadline = waitDeadline(0);
         awaitingInput = pos == lim;
         try {

@@ -41,6 +41,14 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public int readNow(byte[] b, int off, int len) throws IOException {
+        if (pos < end) {
+            return read(b, off, len, 0);
+        }
+        return under.readNow(b, off, len);
+    }
+
+    @Override
     public boolean isReadable() {
         return pos < end || under.isReadable();
     }

@@ -22,6 +22,15 @@ import java.util.Objects;
  * queue's write token for it starts it ({@link #start()}), and it ends when it finds the queue
  * empty (giving the token back) or when a write fails (ending the connection).
  *
+ * <p><b>Replies written by the reader</b> ({@link io.stcp.QueueSender.Options#batchReplies}). A
+ * put from the connection's reader that gets the token for a send thread may instead leave the
+ * token with the reader ({@link #startOrOwe(boolean)}): the drain is then <i>owed</i> by the reader, and
+ * recorded in its {@link ConnectionInput}. The reader pays it — writes one batch itself
+ * ({@link #payOwed()}), and starts a send thread only if more is queued by then — before anything
+ * that could wait: before its input waits for bytes or it suspends, before a put of its own that
+ * could wait for room (or once a batch's worth is queued), before it waits for the queue to be
+ * written, and at its end. States, all on the reader thread: none → owed (a put) → none (paid).
+ *
  * <p><b>Counts.</b> Every message a put accepted is, once the sender has closed, written,
  * conflated or dropped (the queue counts those two), or discarded: by a close, by a slow
  * consumer's disconnect, or lost with a write that failed. A discarded message is also
@@ -75,6 +84,41 @@ public final class QueueWriter {
             discard(queue.abandon());
             connection.close(CloseReason.FAILED);
             throw new SenderClosedException("cannot start the send thread (" + t + "); the queue is discarded");
+        }
+    }
+
+    /**
+     * Starts the send thread, or, for a put from the connection's reader that asked for it (see
+     * the class comment), leaves the token with the reader, who owes the drain.
+     *
+     * @param reader the put comes from the connection's reader thread and replies are batched
+     */
+    public void startOrOwe(boolean reader) {
+        if (reader && connection instanceof RealConnection rc && rc.input().oweDrain(this)) {
+            return;
+        }
+        start();
+    }
+
+    /**
+     * Before a put of {@code length} bytes from the connection's reader: if it owes the drain and
+     * the put could wait for room, or a batch's worth is queued, it writes a batch first.
+     */
+    public void beforeReaderPut(long length) {
+        if (connection instanceof RealConnection rc && rc.input().owesDrain(this)
+                && !queue.roomWithinBatch(length, MAX_BATCH_BYTES)) {
+            rc.input().payOwedDrain();
+        }
+    }
+
+    /**
+     * The reader pays the drain it owes: one batch written on its thread (the token is held for
+     * it), then the token given back, or passed to a send thread for what was queued meanwhile.
+     */
+    void payOwed() {
+        int batch = Math.min(MAX_BATCH, Math.max(INITIAL_BATCH, queue.queuedCount()));
+        if (drainBatches(1, batch) && queue.releaseInline()) {
+            start();
         }
     }
 
@@ -155,8 +199,19 @@ public final class QueueWriter {
      * or a write fails (ending the connection).
      */
     private void drainLoop() {
-        Object[] batch = new Object[INITIAL_BATCH];
-        ByteBuffer[] buffers = new ByteBuffer[INITIAL_BATCH];
+        drainBatches(Integer.MAX_VALUE, INITIAL_BATCH);
+    }
+
+    /**
+     * Writes up to {@code maxBatches} batches, holding the write token, the first of at most
+     * {@code firstBatch} messages; see {@link #drainLoop()}.
+     *
+     * @return true if it stopped at {@code maxBatches} with the token still held; false when it gave
+     *     the token back (the queue was empty) or a write failed
+     */
+    private boolean drainBatches(int maxBatches, int firstBatch) {
+        Object[] batch = new Object[firstBatch];
+        ByteBuffer[] buffers = new ByteBuffer[firstBatch];
         int n = 0;
         int arrays = 0;
         byte[] joined = null;
@@ -188,10 +243,14 @@ public final class QueueWriter {
                 Arrays.fill(batch, 0, n, null);
                 boolean full = n == batch.length;
                 n = 0; // written: a failure from here on (even growing the batch) loses nothing of it
+                if (--maxBatches == 0) {
+                    return true;
+                }
                 if (full && batch.length < MAX_BATCH) {
                     batch = new Object[batch.length * 2];
                 }
             }
+            return false;
         } catch (Throwable e) {
             // Messages taken for this batch but not (fully) written are lost with the connection.
             int unwritten = joined != null
@@ -202,6 +261,7 @@ public final class QueueWriter {
             discard(unwritten);
             discard(queue.abandon()); // counted first: a graceful drain waits for the token
             connection.close(Ends.classifySend(e));
+            return false;
         }
     }
 
@@ -325,6 +385,9 @@ public final class QueueWriter {
      * under a blocked write. What is discarded is reported by {@link #close()}.
      */
     public int drain(Duration timeout) {
+        if (connection instanceof RealConnection rc && rc.isReaderThread()) {
+            rc.input().payOwedDrain(); // or this would wait for it
+        }
         queue.closeGracefully();
         if (!awaitWritten(Nanos.within(timeout))) {
             discardQueue();

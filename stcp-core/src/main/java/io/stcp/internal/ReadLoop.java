@@ -147,6 +147,7 @@ final class ReadLoop {
         if (Nanos.passed(suspensionDeadline, System.nanoTime())) {
             return false; // resumed by the deadline: the reader's read finds its timeout passed
         }
+        input.payOwedDrain(); // before this thread ends
         long deadline = input.prepareSuspension();
         if (deadline < 0) {
             return false;

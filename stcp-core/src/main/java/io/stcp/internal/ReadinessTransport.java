@@ -77,18 +77,25 @@ final class ReadinessTransport implements Transport {
     @Override
     public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
         while (true) {
-            if (!isReadable()) {
-                awaitReadable(deadlineNanos);
-            }
-            readiness.clearReadable();
-            int ask = calls != null ? Math.min(len, MAX_BYTES_PER_CALL) : len;
-            int n = calls != null ? readCall(b, off, ask) : channel.read(ByteBuffer.wrap(b, off, len));
+            int n = readNow(b, off, len);
             if (n != 0) {
-                drained = n < ask;
                 return n;
             }
-            drained = true;
+            awaitReadable(deadlineNanos);
         }
+    }
+
+    /** One read call unless the socket is known to be empty (a short read and no edge since). */
+    @Override
+    public int readNow(byte[] b, int off, int len) throws IOException {
+        if (!isReadable()) {
+            return 0;
+        }
+        readiness.clearReadable();
+        int ask = calls != null ? Math.min(len, MAX_BYTES_PER_CALL) : len;
+        int n = calls != null ? readCall(b, off, ask) : channel.read(ByteBuffer.wrap(b, off, len));
+        drained = n == 0 || n < ask;
+        return n;
     }
 
     /**

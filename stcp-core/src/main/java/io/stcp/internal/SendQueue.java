@@ -299,6 +299,29 @@ public final class SendQueue extends BoundedQueue {
         }
     }
 
+    /** Messages queued now. */
+    public int queuedCount() {
+        lock.lock();
+        try {
+            return queued();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Whether a message of {@code length} bytes would fit now without waiting or dropping, with
+     * fewer than {@code batchBytes} bytes queued: a put whose caller owes the drain checks it first.
+     */
+    public boolean roomWithinBatch(long length, long batchBytes) {
+        lock.lock();
+        try {
+            return bytes < batchBytes && fits(1, length);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void releaseTokenLocked() {
         writing = false;
         signalWritten();

@@ -92,6 +92,18 @@ public interface Transport {
         return -1;
     }
 
+    /**
+     * Reads what has arrived into {@code b[off .. off+len)}, without waiting: a reader that must do
+     * something before it may wait (write replies it owes) asks this first, then waits with
+     * {@link #read}. A transport that cannot tell says 0 too.
+     *
+     * @return the bytes read, 0 when none are there now (or this transport cannot tell), -1 at end
+     *     of stream
+     */
+    default int readNow(byte[] b, int off, int len) throws IOException {
+        return 0;
+    }
+
     /** Ends the output (TCP: sends FIN); reads go on. */
     void shutdownOutput() throws IOException;
 

@@ -92,6 +92,11 @@ final class EchoCommand implements Callable<Integer> {
             description = "Let the reader write a reply itself when nothing is queued (default: ${DEFAULT-VALUE}).")
     boolean writeInline;
 
+    @Option(names = "--batch-replies", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Let the reader write the replies to pipelined requests itself, one write per batch, before"
+                    + " it waits for more (epoll transport; default: ${DEFAULT-VALUE}).")
+    boolean batchReplies;
+
     @Option(names = "--transport", defaultValue = "auto", description = "auto (epoll when available, else the"
             + " JDK's), jdk or epoll; the same as -Dio.stcp.transport (default: ${DEFAULT-VALUE}).")
     String transport;
@@ -132,7 +137,7 @@ final class EchoCommand implements Callable<Integer> {
                     "--metrics-port: " + metricsPort + " (expected: 0 to 65535)");
         }
         System.setProperty("io.stcp.transport", transport);
-        TcpServer server = EchoServer.create(serverConfig(), queue, writeInline).start();
+        TcpServer server = EchoServer.create(serverConfig(), queue, writeInline, batchReplies).start();
         SocketAddress bound = server.localAddress();
         LOG.atInfo().setMessage("echo.listening").addKeyValue("address", bound instanceof InetSocketAddress inet
                 ? inet.getHostString() + ":" + inet.getPort() : "unix:" + bound).log();

@@ -51,17 +51,19 @@ public final class EchoServer {
     }
 
     /**
-     * An echo server (not started) whose senders queue at most {@code queueCapacity} frames and
-     * write replies inline from the reader when nothing is queued (see
-     * {@link QueueSender.Options#writeInline(boolean)}).
+     * An echo server (not started) whose senders queue at most {@code queueCapacity} frames, write
+     * replies inline from the reader when nothing is queued (see
+     * {@link QueueSender.Options#writeInline(boolean)}), and leave the replies to pipelined frames
+     * to the reader, one write per batch ({@link QueueSender.Options#batchReplies(boolean)}: the
+     * reader blocks on nothing but its connection).
      */
     public static TcpServer create(ServerConfig config, int queueCapacity) {
-        return create(config, queueCapacity, true);
+        return create(config, queueCapacity, true, true);
     }
 
-    /** As {@link #create(ServerConfig, int)}, choosing whether replies may be written inline. */
-    public static TcpServer create(ServerConfig config, int queueCapacity, boolean writeInline) {
-        return TcpServer.create(config, READER,
-                QueueSender.options().capacity(queueCapacity).writeInline(writeInline)::build);
+    /** As {@link #create(ServerConfig, int)}, choosing whether replies may be written inline and batched by the reader. */
+    public static TcpServer create(ServerConfig config, int queueCapacity, boolean writeInline, boolean batchReplies) {
+        return TcpServer.create(config, READER, QueueSender.options().capacity(queueCapacity).writeInline(writeInline)
+                .batchReplies(batchReplies)::build);
     }
 }

@@ -1,0 +1,254 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.stcp.internal.Transports;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code QueueSender.Options.batchReplies(true)}: on the epoll transport the reader writes the
+ * replies to pipelined requests itself before anything that could wait; elsewhere a send thread
+ * does. Either way nothing is lost, reordered or left waiting.
+ */
+class BatchRepliesTest {
+    private static final boolean READER_WRITES = !Transports.name().equals("jdk");
+
+    private static QueueSender.Options batching(int capacity) {
+        return QueueSender.options().capacity(capacity).maxBytes(0).writeInline(true).batchReplies(true);
+    }
+
+    private static byte[] intFrame(int value) {
+        return ByteBuffer.allocate(8).putInt(4).putInt(value).array();
+    }
+
+    @Test
+    void pipelinedFramesOfEverySizeComeBackWholeAndInOrderWithPushesInterleaved() throws Exception {
+        int connections = 12;
+        int frames = 300;
+        // Besides echoing, the reader has a push put from another thread after every 16th frame:
+        // pushes and echoes each keep their own order, and none is lost or torn.
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            int len = conn.readInt();
+            byte[] body = conn.readBytes(len);
+            sender.put(Echo.frame(body));
+            if (body.length > 0 && body[0] % 16 == 0) {
+                Thread.ofVirtual().start(() -> sender.put(Echo.frame(new byte[0]))).join();
+            }
+        }, batching(4 * frames)::build).start();
+        try {
+            List<CompletableFuture<Void>> clients = new ArrayList<>();
+            for (int c = 0; c < connections; c++) {
+                long seed = c;
+                clients.add(CompletableFuture.runAsync(() -> exchange(server, seed, frames)));
+            }
+            CompletableFuture.allOf(clients.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /** Writes {@code frames} frames of 1 to 20,000 bytes from one thread while this one checks the echoes. */
+    private static void exchange(TcpServer server, long seed, int frames) {
+        try (TestClient client = TestClient.connect(server.address())) {
+            Random random = new Random(seed);
+            List<byte[]> sent = new ArrayList<>();
+            for (int i = 0; i < frames; i++) {
+                byte[] body = new byte[1 + random.nextInt(random.nextBoolean() ? 64 : 20_000)];
+                random.nextBytes(body);
+                body[0] = (byte) i;
+                sent.add(body);
+            }
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    for (byte[] body : sent) {
+                        client.sendFrame(body);
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            int pushes = 0;
+            int next = 0;
+            while (next < frames) {
+                byte[] got = client.readFrame();
+                if (got.length == 0) {
+                    pushes++;
+                    continue;
+                }
+                assertThat(got).as("echo %d", next).isEqualTo(sent.get(next));
+                next++;
+            }
+            long expectedPushes = sent.stream().filter(b -> b[0] % 16 == 0).count();
+            while (pushes < expectedPushes) {
+                assertThat(client.readFrame()).isEmpty();
+                pushes++;
+            }
+            writer.join();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void theReaderWritesTheBatchItselfOnEpollAndASendThreadDoesOnTheJdkTransport() throws Exception {
+        // Requests 1 and 2 arrive together; request 1's reply (48 MiB, more than the socket
+        // buffers hold) is put while request 2 is buffered. On epoll the reader writes it itself
+        // once it has read request 2, so it is stuck in that write until the client reads; on the
+        // JDK's sockets a send thread writes it and the reader goes on to request 3.
+        int body = 48 << 20;
+        BlockingQueue<Integer> seen = new LinkedBlockingQueue<>();
+        AtomicReference<Thread> readerOfTwo = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(60)).build(),
+                (sender, conn) -> {
+                    int request = conn.readInt();
+                    if (request == 1) {
+                        sender.put(ByteBuffer.allocate(4 + body).putInt(body).array());
+                    } else if (request == 2) {
+                        readerOfTwo.set(Thread.currentThread());
+                    }
+                    seen.add(request);
+                }, batching(8)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(ByteBuffer.allocate(8).putInt(1).putInt(2).array());
+            assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(1);
+            assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(2);
+            if (READER_WRITES) {
+                await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(readerOfTwo.get().getStackTrace())
+                        .anyMatch(f -> f.getMethodName().equals("payOwed")));
+                client.sendRaw(ByteBuffer.allocate(4).putInt(3).array());
+            } else {
+                client.sendRaw(ByteBuffer.allocate(4).putInt(3).array());
+                assertThat(seen.poll(10, TimeUnit.SECONDS)).as("request 3 read while the reply is unread").isEqualTo(3);
+            }
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            assertThat(in.readInt()).isEqualTo(body);
+            in.readFully(new byte[body]);
+            if (READER_WRITES) {
+                assertThat(seen.poll(10, TimeUnit.SECONDS)).as("request 3 read once the reply was").isEqualTo(3);
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aReaderWhosePutWouldWaitForRoomWritesWhatItOwesFirst() throws Exception {
+        // 64 requests in one write, a queue of 4, a 60 s write timeout: if the fifth put waited for
+        // room while the reader still owed the write of the first four, it would wait a minute.
+        int requests = 64;
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(60)).build(),
+                (sender, conn) -> sender.put(intFrame(conn.readInt() * 10)), batching(4)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            int[] values = new int[requests];
+            Arrays.setAll(values, i -> i);
+            client.sendRaw(toBytes(values));
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            for (int i = 0; i < requests; i++) {
+                assertThat(in.readInt()).isEqualTo(4);
+                assertThat(in.readInt()).isEqualTo(i * 10);
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    private static byte[] toBytes(int[] values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length);
+        for (int v : values) {
+            b.putInt(v);
+        }
+        return b.array();
+    }
+
+    @ParameterizedTest(name = "split at {0}")
+    @ValueSource(ints = {2, 6})
+    void aReaderWaitingForTheRestOfAFrameWritesWhatItOwesFirst(int split) throws Exception {
+        // The client sends a frame and part of the next (inside its length, or its body), and the
+        // rest only once it has the first reply: the reader, waiting for that rest (for any byte,
+        // or for the body's), must have written the reply it owes.
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, batching(16)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            byte[] second = Echo.frame("second".getBytes());
+            client.sendRaw(concat(Echo.frame("first".getBytes()), Arrays.copyOf(second, split)));
+            assertThat(new String(client.readFrame())).isEqualTo("first");
+            client.sendRaw(Arrays.copyOfRange(second, split, second.length));
+            assertThat(new String(client.readFrame())).isEqualTo("second");
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aReaderThatClosesAfterFlushWritesWhatItOwesFirst() throws Exception {
+        // Requests 1, 2, 3 and "quit" (0) in one write: the reader puts three replies, then a last
+        // one and closes after flushing. Were the first three still owed, the flush would wait
+        // for them until its timeout and discard them.
+        BlockingQueue<Integer> discarded = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            int request = conn.readInt();
+            sender.put(intFrame(request == 0 ? -1 : request));
+            if (request == 0) {
+                discarded.add(sender.closeAfterFlush(Duration.ofSeconds(30)));
+            }
+        }, batching(16)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(toBytes(new int[] {1, 2, 3, 0}));
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            for (int expected : new int[] {1, 2, 3, -1}) {
+                assertThat(in.readInt()).isEqualTo(4);
+                assertThat(in.readInt()).isEqualTo(expected);
+            }
+            assertThat(in.read()).as("closed after the last reply").isEqualTo(-1);
+            assertThat(discarded.poll(10, TimeUnit.SECONDS)).isZero();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void repliesOwedWhenThePeerEndsItsStreamAreWrittenBeforeTheClose() throws Exception {
+        // Two requests and the FIN in one go: the reader's last read finds the end of stream with
+        // both replies still owed; the connection's end flushes them.
+        TcpServer server = TcpServer.create(Echo.loopback().build(),
+                (sender, conn) -> sender.put(intFrame(conn.readInt())), batching(16)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(toBytes(new int[] {7, 8}));
+            client.socket().shutdownOutput();
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(7)).getLong());
+            assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(8)).getLong());
+            try {
+                in.readByte();
+                throw new AssertionError("expected the end of stream");
+            } catch (EOFException expected) {
+                // the server closed after the replies
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+}
