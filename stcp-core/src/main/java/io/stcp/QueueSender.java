@@ -252,7 +252,7 @@ public final class QueueSender implements Sender {
             throw e;
         }
         if (startDrainer) {
-            writer.startOrOwe(reader);
+            writer.startOrOwe(reader, length);
         }
     }
 
@@ -504,10 +504,12 @@ public final class QueueSender implements Sender {
          * in one write per batch, when it has read everything that has arrived — before it waits
          * for more input — as Netty writes at the end of a read; default false: a send thread
          * started for them writes them. It saves a thread per batch of pipelined requests. The
-         * reader also writes them before any put of its own that could wait for room (or once
-         * 256 KiB are queued), before it waits for the queue to be written, and at its end;
-         * what others put meanwhile goes out in the same batches, and if more is queued by the
-         * time the reader has written a batch, a send thread takes over.
+         * reader also writes them before any put of its own that could wait for room, or is of
+         * 64 KiB or more, or once 256 KiB are queued, before it waits for the queue to be written,
+         * and at its end; what others put meanwhile goes out in the same batches, and if more is
+         * queued by the time the reader has written a batch, a send thread takes over. A reply of
+         * 64 KiB or more is always written by a send thread: written by the reader it would hold
+         * the reader until the peer has read it.
          *
          * <p>Only for readers that do not block on anything but the connection: a reader that,
          * after a put, waits for something else (a database, a lock, a message from another

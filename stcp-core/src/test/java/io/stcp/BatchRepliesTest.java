@@ -108,21 +108,62 @@ class BatchRepliesTest {
     }
 
     @Test
-    void theReaderWritesTheBatchItselfOnEpollAndASendThreadDoesOnTheJdkTransport() throws Exception {
+    void theReaderWritesSmallRepliesItselfOnEpollAndASendThreadDoesOnTheJdkTransport() throws Exception {
+        // Requests 1 and 2 arrive together; request 1's reader puts 1,024 replies of 32 KiB (more
+        // than the socket buffers hold) into a queue of 8. On epoll the reader writes them itself,
+        // a batch at a time, so it is stuck in that write until the client reads; on the JDK's
+        // sockets a send thread writes them and the reader waits for room in the queue.
+        int replies = 1024;
+        int body = 32 * 1024;
+        BlockingQueue<Integer> seen = new LinkedBlockingQueue<>();
+        AtomicReference<Thread> readerOfOne = new AtomicReference<>();
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(60)).build(),
+                (sender, conn) -> {
+                    int request = conn.readInt();
+                    seen.add(request);
+                    if (request == 1) {
+                        readerOfOne.set(Thread.currentThread());
+                        for (int i = 0; i < replies; i++) {
+                            sender.put(ByteBuffer.allocate(8 + body).putInt(4 + body).putInt(i).array());
+                        }
+                    }
+                }, batching(8)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(ByteBuffer.allocate(8).putInt(1).putInt(2).array());
+            assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(1);
+            // The reader's stack: writing a batch itself, or waiting for room while a send thread writes.
+            String where = READER_WRITES ? "payOwed" : "awaitRoom";
+            await().atMost(Duration.ofSeconds(10)).until(() -> inStack(readerOfOne.get(), where));
+            assertThat(inStack(readerOfOne.get(), "payOwed")).isEqualTo(READER_WRITES);
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            for (int i = 0; i < replies; i++) {
+                assertThat(in.readInt()).isEqualTo(4 + body);
+                assertThat(in.readInt()).isEqualTo(i);
+                in.readFully(new byte[body]);
+            }
+            assertThat(seen.poll(10, TimeUnit.SECONDS)).as("request 2 read once the replies were").isEqualTo(2);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @ParameterizedTest(name = "small reply first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aLargeReplyIsWrittenByASendThreadWhileTheReaderGoesOn(boolean smallFirst) throws Exception {
         // Requests 1 and 2 arrive together; request 1's reply (48 MiB, more than the socket
-        // buffers hold) is put while request 2 is buffered. On epoll the reader writes it itself
-        // once it has read request 2, so it is stuck in that write until the client reads; on the
-        // JDK's sockets a send thread writes it and the reader goes on to request 3.
+        // buffers hold) is put while request 2 is buffered — after a small reply the reader then
+        // owes, or alone. On every transport a send thread writes it, and the reader reads
+        // requests 2 and 3 while the client has not read it yet.
         int body = 48 << 20;
         BlockingQueue<Integer> seen = new LinkedBlockingQueue<>();
-        AtomicReference<Thread> readerOfTwo = new AtomicReference<>();
         TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(60)).build(),
                 (sender, conn) -> {
                     int request = conn.readInt();
                     if (request == 1) {
+                        if (smallFirst) {
+                            sender.put(intFrame(-1));
+                        }
                         sender.put(ByteBuffer.allocate(4 + body).putInt(body).array());
-                    } else if (request == 2) {
-                        readerOfTwo.set(Thread.currentThread());
                     }
                     seen.add(request);
                 }, batching(8)::build).start();
@@ -130,23 +171,21 @@ class BatchRepliesTest {
             client.sendRaw(ByteBuffer.allocate(8).putInt(1).putInt(2).array());
             assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(1);
             assertThat(seen.poll(10, TimeUnit.SECONDS)).isEqualTo(2);
-            if (READER_WRITES) {
-                await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(readerOfTwo.get().getStackTrace())
-                        .anyMatch(f -> f.getMethodName().equals("payOwed")));
-                client.sendRaw(ByteBuffer.allocate(4).putInt(3).array());
-            } else {
-                client.sendRaw(ByteBuffer.allocate(4).putInt(3).array());
-                assertThat(seen.poll(10, TimeUnit.SECONDS)).as("request 3 read while the reply is unread").isEqualTo(3);
-            }
+            client.sendRaw(ByteBuffer.allocate(4).putInt(3).array());
+            assertThat(seen.poll(10, TimeUnit.SECONDS)).as("request 3 read while the reply is unread").isEqualTo(3);
             DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            if (smallFirst) {
+                assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(-1)).getLong());
+            }
             assertThat(in.readInt()).isEqualTo(body);
             in.readFully(new byte[body]);
-            if (READER_WRITES) {
-                assertThat(seen.poll(10, TimeUnit.SECONDS)).as("request 3 read once the reply was").isEqualTo(3);
-            }
         } finally {
             Echo.stop(server);
         }
+    }
+
+    private static boolean inStack(Thread t, String method) {
+        return Arrays.stream(t.getStackTrace()).anyMatch(f -> f.getMethodName().equals(method));
     }
 
     @Test
