@@ -23,13 +23,14 @@ import java.util.Objects;
  * empty (giving the token back) or when a write fails (ending the connection).
  *
  * <p><b>Replies written by the reader</b> ({@link io.stcp.QueueSender.Options#batchReplies}). A
- * put from the connection's reader that gets the token for a send thread may instead leave the
- * token with the reader ({@link #startOrOwe(boolean, long)}): the drain is then <i>owed</i> by the reader, and
- * recorded in its {@link ConnectionInput}. The reader pays it — writes one batch itself
- * ({@link #payOwed()}), and starts a send thread only if more is queued by then — before anything
- * that could wait: before its input waits for bytes or it suspends, before a put of its own that
- * could wait for room (or once a batch's worth is queued), before it waits for the queue to be
- * written, and at its end. States, all on the reader thread: none → owed (a put) → none (paid).
+ * put of less than {@value #OWED_BELOW} bytes from the connection's reader that gets the token
+ * for a send thread may instead leave the token with the reader ({@link #startOrOwe(boolean, long)}):
+ * the drain is then <i>owed</i> by the reader, and recorded in its {@link ConnectionInput}. The
+ * reader pays it — writes one batch itself ({@link #payOwed()}), and starts a send thread only if
+ * more is queued by then — before anything that could wait: before its input waits for bytes or
+ * it suspends, before a put of its own that is large, could wait for room, or finds a batch's
+ * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, and at its
+ * end. States, all on the reader thread: none → owed (a put) → none (paid).
  *
  * <p><b>Counts.</b> Every message a put accepted is, once the sender has closed, written,
  * conflated or dropped (the queue counts those two), or discarded: by a close, by a slow
