@@ -5,7 +5,7 @@
  *
  *   loadgen --addr 127.0.0.1:9000 --connections 100 --in-flight 1 --size 64 \
  *           --warmup 2s --duration 10s [--server-pid PID] [--syscalls] [--source-addrs A,B]
- *           [--timeline MS]
+ *           [--timeline MS] [--busy-poll]
  *
  * Every connection is connected (at most 200 connecting at a time) and pinged once before the
  * clock starts; then each keeps K frames in flight: every complete reply is answered with a new
@@ -34,7 +34,12 @@
  * "timeline ms=.. frames=.. worst_us=.. server_cpu_ms=.. server_page_faults=.. loadgen_cpu_ms=.."
  * (frames completed in that interval, the longest round trip among them, the CPU time each side
  * used in it and the server's minor page faults), which shows when a run stalled, which side was
- * busy meanwhile, and whether the server was touching new memory. Unknown figures are NaN.
+ * busy meanwhile, and whether the server was touching new memory. With --busy-poll the generator
+ * never sleeps in epoll_wait (it polls with a zero timeout): on loopback the core that writes a
+ * reply also runs the receiver's half of TCP, so a server's write to a sleeping generator pays to
+ * wake it (an inter-processor interrupt, dear on a VM), and a slower server, whose generator
+ * sleeps more often, pays that more often; on a real network the client's own machine pays it.
+ * loadgen_busy is then about 1 whatever the load. Unknown figures are NaN.
  * Exit status: 0 ok, 1 errors during the run, 2 could not start.
  */
 #define _GNU_SOURCE
@@ -95,6 +100,7 @@ static struct opts {
     int64_t warmup_ns, duration_ns;
     pid_t server_pid;
     int syscalls;
+    int busy_poll; /* --busy-poll: epoll_wait never sleeps */
     int64_t timeline_ns;  /* 0: no timeline */
     struct in_addr sources[256];
     int n_sources;
@@ -367,6 +373,7 @@ static void parse_args(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--syscalls")) { o.syscalls = 1; continue; }
+        if (!strcmp(k, "--busy-poll")) { o.busy_poll = 1; continue; }
         if (!v) { fprintf(stderr, "loadgen: %s needs a value (see the top of loadgen.c)\n", k); exit(2); }
         i++;
         if (!strcmp(k, "--addr")) {
@@ -481,7 +488,7 @@ int main(int argc, char **argv) {
         }
         int64_t wake = next_tick > 0 && next_tick < deadline ? next_tick : deadline;
         int64_t left_ms = (wake - now_ns()) / 1000000 + 1; /* never negative: that would wait forever */
-        int n = epoll_wait(epfd, events, 256, left_ms < 0 ? 0 : left_ms > 100 ? 100 : (int)left_ms);
+        int n = epoll_wait(epfd, events, 256, o.busy_poll || left_ms < 0 ? 0 : left_ms > 100 ? 100 : (int)left_ms);
         if (n < 0 && errno != EINTR) die("epoll_wait");
         int64_t now = now_ns();
         for (int i = 0; i < n; i++) on_event(events[i].data.ptr, events[i].events, now);

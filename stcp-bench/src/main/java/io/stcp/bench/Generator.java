@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
  * closed loop (connect and ping every connection, warm up, measure) and print one
  * {@link LoadResult#resultLine() result line}; the C one also reports how busy its own core was.
  *
- * @param name    "c" or "java"
+ * @param name    "c", "c-busy-poll" or "java"
  * @param command the command up to the load options
  * @param suffix  options after them
  */
@@ -46,8 +46,20 @@ record Generator(String name, List<String> command, List<String> suffix) {
                 description = "The Java generator (default: ${DEFAULT-VALUE}).")
         Path loadgenJar;
 
+        @Option(names = "--busy-poll", description = "The C generator polls without ever sleeping, so that no server's"
+                + " write pays to wake it: on loopback the writer's core runs the receiver's half of TCP, wake-up"
+                + " included, which a slower server (whose generator sleeps more often) pays more often.")
+        boolean busyPoll;
+
         Generator generator(PrintStream warnings) {
-            return choose(which, nativeDir, loadgenJar, warnings);
+            Generator g = choose(which, nativeDir, loadgenJar, warnings);
+            if (!busyPoll) {
+                return g;
+            }
+            if (!g.name().equals("c")) {
+                throw new IllegalArgumentException("--busy-poll needs the C generator, which was not built or not chosen");
+            }
+            return new Generator("c-busy-poll", g.command(), List.of("--busy-poll"));
         }
 
         /** The C echo server the ceiling is measured against, if it was built. */

@@ -1,6 +1,7 @@
 package io.stcp.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -64,7 +65,8 @@ class NativeLoadgenTest {
     /**
      * A blocking echo of length-prefixed frames, a virtual thread per connection. It counts the
      * frames it echoed and those whose length was not {@code expectedBody}; from frame
-     * {@code corruptFrom} on (1 = the first) it answers with a length one too large.
+     * {@code corruptFrom} on (1 = the first) it answers with a length one too large, and from frame
+     * {@code silentFrom} on it answers nothing.
      */
     private static final class EchoServer implements AutoCloseable {
         final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -73,11 +75,17 @@ class NativeLoadgenTest {
         final AtomicLong unexpected = new AtomicLong();
         final int expectedBody;
         final long corruptFrom;
+        final long silentFrom;
         final Thread acceptor;
 
         EchoServer(int frameSize, long corruptFrom) throws IOException {
+            this(frameSize, corruptFrom, Long.MAX_VALUE);
+        }
+
+        EchoServer(int frameSize, long corruptFrom, long silentFrom) throws IOException {
             this.expectedBody = frameSize - 4;
             this.corruptFrom = corruptFrom;
+            this.silentFrom = silentFrom;
             this.acceptor = Thread.ofVirtual().start(this::accept);
         }
 
@@ -109,6 +117,9 @@ class NativeLoadgenTest {
                     }
                     byte[] body = new byte[length];
                     in.readFully(body);
+                    if (frame >= silentFrom) {
+                        continue;
+                    }
                     out.writeInt(frame >= corruptFrom ? length + 1 : length);
                     out.write(body);
                     out.flush();
@@ -200,6 +211,45 @@ class NativeLoadgenTest {
             }
             assertThat(frames).as("replies the echo sent, pings aside").isPositive().isLessThanOrEqualTo(server.echoed.get() - 4);
         }
+    }
+
+    /**
+     * {@code --busy-poll}: the generator never sleeps in {@code epoll_wait}, so it spends its core
+     * even while no reply comes; the same run without it sleeps through the silence.
+     */
+    @Test
+    void aBusyPollingGeneratorSpendsItsCoreWhereASleepingOneWaits() throws Exception {
+        try (EchoServer server = new EchoServer(64, Long.MAX_VALUE, 2)) { // the pings are answered, nothing after them
+            Generator.Options options = new Generator.Options();
+            options.which = "c";
+            options.nativeDir = NATIVE_DIR;
+            options.busyPoll = true;
+            Generator busy = options.generator(System.err);
+            assertThat(busy.name()).isEqualTo("c-busy-poll");
+
+            Generator.Outcome polled = busy.run(server.address(), Load.parse("2x1", 64), "0s", "400ms", 0, false, -1,
+                    logs.resolve("busy.log"));
+            Generator.Outcome slept = generator().run(server.address(), Load.parse("2x1", 64), "0s", "400ms", 0, false,
+                    -1, logs.resolve("sleeping.log"));
+
+            for (Generator.Outcome o : List.of(polled, slept)) {
+                assertThat(o.result().errors()).isZero();
+                assertThat(o.result().messages()).isZero();
+            }
+            assertThat(polled.loadgenBusy()).as("a core's share, busy polling").isGreaterThan(0.25);
+            assertThat(slept.loadgenBusy()).as("a core's share, sleeping").isLessThan(0.1);
+        }
+    }
+
+    @Test
+    void busyPollingIsRefusedForTheJavaGenerator() {
+        Generator.Options options = new Generator.Options();
+        options.which = "java";
+        options.nativeDir = NATIVE_DIR;
+        options.loadgenJar = Path.of("stcp-loadgen.jar");
+        options.busyPoll = true;
+        assertThatThrownBy(() -> options.generator(System.err)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--busy-poll needs the C generator");
     }
 
     /** The figures of the generator's "fairness" line. */
