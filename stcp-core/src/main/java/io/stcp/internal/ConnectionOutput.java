@@ -38,11 +38,25 @@ final class ConnectionOutput {
 
     /** See {@link io.stcp.Connection#write(ByteBuffer[], int, int)}. */
     void write(ByteBuffer[] buffers, int off, int len) throws IOException {
+        write(buffers, off, len, false);
+    }
+
+    /** {@link #write(ByteBuffer[], int, int)} of buffers the caller owns: see {@link Transport#writeOwned}. */
+    void writeOwned(ByteBuffer[] buffers, int off, int len) throws IOException {
+        write(buffers, off, len, true);
+    }
+
+    private void write(ByteBuffer[] buffers, int off, int len, boolean owned) throws IOException {
         lock.lock();
         long before = remaining(buffers, off, len);
         try {
             long timeout = timeoutNanos;
-            transport.write(buffers, off, len, timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout));
+            long deadline = timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout);
+            if (owned) {
+                transport.writeOwned(buffers, off, len, deadline);
+            } else {
+                transport.write(buffers, off, len, deadline);
+            }
         } catch (WriteTimeoutException e) {
             WriteTimeoutException timedOut = timedOut();
             boolean reported = connection.closeReason() == CloseReason.WRITE_TIMEOUT; // by deadlinePassed, on the JDK transport

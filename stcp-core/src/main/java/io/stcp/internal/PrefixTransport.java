@@ -83,6 +83,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void writeOwned(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        under.writeOwned(srcs, off, len, deadlineNanos);
+    }
+
+    @Override
     public int writeNow(byte[] b, int off, int len) throws IOException {
         return under.writeNow(b, off, len);
     }

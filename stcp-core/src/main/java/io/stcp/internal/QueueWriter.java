@@ -178,12 +178,24 @@ public final class QueueWriter {
 
     private void writeInline(ByteBuffer[] buffers) {
         try {
-            connection.write(buffers, 0, buffers.length);
+            write(buffers, buffers.length);
             WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
             throw inlineFailed(e);
         } finally {
             releaseInline();
+        }
+    }
+
+    /**
+     * Writes {@code buffers[0 .. n)}: arrays and chunks of this writer's messages, which it holds
+     * until the write returns, so the transport may write the chunks without holding their memory.
+     */
+    private void write(ByteBuffer[] buffers, int n) throws IOException {
+        if (connection instanceof RealConnection rc) {
+            rc.writeOwned(buffers, 0, n);
+        } else {
+            connection.write(buffers, 0, n);
         }
     }
 
@@ -240,7 +252,7 @@ public final class QueueWriter {
                         arrays = addBuffers(batch[i], buffers, arrays);
                     }
                 }
-                connection.write(buffers, 0, arrays);
+                write(buffers, arrays);
                 WRITTEN.getAndAdd(this, (long) n);
                 if (joined != null) {
                     ReadBuffers.give(joined);

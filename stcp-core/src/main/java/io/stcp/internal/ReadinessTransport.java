@@ -18,8 +18,9 @@ import java.nio.channels.SocketChannel;
  * syscall that would fail with EAGAIN.
  *
  * <p><b>System calls.</b> When the source offers {@link SocketCalls}, reads, and writes of a single
- * heap buffer, go straight between the array and the descriptor; otherwise through the JDK
- * channel. A call on the bare descriptor must never meet a closed one (its number
+ * heap buffer, go straight between the array and the descriptor, and a write of the caller's own
+ * direct buffers ({@link #writeOwned}) is one gathering call of the source's; otherwise through
+ * the JDK channel. A call on the bare descriptor must never meet a closed one (its number
  * may already belong to another socket), so {@link #close()} leaves closing the channel to the
  * last such call under way. The state, one atomic word:
  * <pre>
@@ -176,10 +177,20 @@ final class ReadinessTransport implements Transport {
 
     @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        write(srcs, off, len, deadlineNanos, false);
+    }
+
+    @Override
+    public void writeOwned(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        write(srcs, off, len, deadlineNanos, true);
+    }
+
+    /** @param owned the buffers are the caller's own ({@link Transport#writeOwned}) */
+    private void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos, boolean owned) throws IOException {
         int end = off + len;
         while (true) {
             readiness.clearWritable();
-            long n = calls != null ? writeCall(srcs, off, end) : -1;
+            long n = calls != null ? writeCall(srcs, off, end, owned) : -1;
             if (n < 0) {
                 n = Transport.writeSome(channel, srcs, off, end);
             }
@@ -201,20 +212,34 @@ final class ReadinessTransport implements Transport {
     }
 
     /**
-     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer (at
-     * most {@link #MAX_BYTES_PER_CALL} of its bytes): the bytes written, or -1 when there are
-     * several (a gathering write of heap buffers needs the JDK's copy into one direct buffer; a
-     * write per buffer would cost a system call each).
+     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer, or
+     * several owned direct buffers with one gathering call (at most {@link #MAX_BYTES_PER_CALL}
+     * bytes either way): the bytes written, or -1 otherwise (a gathering write of heap buffers
+     * needs the JDK's copy into one direct buffer, a write per buffer would cost a system call
+     * each, and the JDK's channel holds the memory of a buffer that is not the caller's own).
      */
-    private long writeCall(ByteBuffer[] srcs, int off, int end) throws IOException {
-        int only = Transport.firstRemaining(srcs, off, end);
-        if (only == end || Transport.firstRemaining(srcs, only + 1, end) != end || !srcs[only].hasArray()) {
+    private long writeCall(ByteBuffer[] srcs, int off, int end, boolean owned) throws IOException {
+        int first = Transport.firstRemaining(srcs, off, end);
+        if (first == end) {
             return -1;
         }
-        ByteBuffer src = srcs[only];
+        if (Transport.firstRemaining(srcs, first + 1, end) != end || !srcs[first].hasArray()) {
+            return owned ? writeDirectCall(srcs, first, end) : -1;
+        }
+        ByteBuffer src = srcs[first];
         int n = writeCall(src.array(), src.arrayOffset() + src.position(), src.remaining());
         src.position(src.position() + n);
         return n;
+    }
+
+    /** The source's gathering write of the direct buffers {@code srcs[off .. end)}, or -1 when it cannot take them. */
+    private long writeDirectCall(ByteBuffer[] srcs, int off, int end) throws IOException {
+        enter(WRITING);
+        try {
+            return calls.writeDirect(fd, srcs, off, end, MAX_BYTES_PER_CALL);
+        } finally {
+            exit(WRITING);
+        }
     }
 
     /** The source's write of {@code b[off .. off+len)}, at most {@link #MAX_BYTES_PER_CALL} of it. */

@@ -340,6 +340,11 @@ public final class RealConnection implements Connection {
         output.write(buffers, off, len);
     }
 
+    /** {@link #write(ByteBuffer[], int, int)} of buffers the caller owns: see {@link Transport#writeOwned}. */
+    void writeOwned(ByteBuffer[] buffers, int off, int len) throws IOException {
+        output.writeOwned(buffers, off, len);
+    }
+
     @Override
     public void write(byte[] bytes, int off, int len) throws IOException {
         output.write(bytes, off, len);

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 
 /**
@@ -37,6 +38,21 @@ public interface SocketCalls {
      * @throws IOException as the JDK's channel would report the failure ("Broken pipe", "Connection reset")
      */
     int write(int fd, byte[] b, int off, int len) throws IOException;
+
+    /**
+     * Writes the remaining bytes of the direct buffers {@code srcs[off .. end)} with one gathering
+     * call, or as much as the socket takes (at most {@code maxBytes}, and at most as many buffers
+     * as the call's vector holds), without waiting, and moves each buffer's position past what was
+     * written. The buffers' memory must stay allocated until this returns: only for buffers their
+     * caller owns ({@link Transport#writeOwned}).
+     *
+     * @return the bytes written, 0 when the socket has no room, or -1 when these calls cannot take
+     *     the buffers (one is not direct, or no vector is free): the caller writes them another way
+     * @throws IOException as the JDK's channel would report the failure
+     */
+    default long writeDirect(int fd, ByteBuffer[] srcs, int off, int end, int maxBytes) throws IOException {
+        return -1;
+    }
 
     /**
      * Sets the socket's receive low-water mark ({@code SO_RCVLOWAT}): readiness to read is then

@@ -81,6 +81,16 @@ public interface Transport {
     void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException;
 
     /**
+     * {@link #write(ByteBuffer[], int, int, long)} of buffers stcp allocated itself and holds until
+     * this returns (a send queue's batch): no other thread frees their memory meanwhile, so a
+     * transport may give their addresses to the kernel without holding their memory's session, as
+     * the JDK's channel does for a buffer it cannot vouch for.
+     */
+    default void writeOwned(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        write(srcs, off, len, deadlineNanos);
+    }
+
+    /**
      * Writes what the socket takes of {@code b[off .. off+len)} at once, straight from the array,
      * without waiting: a write that needs no buffer object. A transport without such a write says
      * -1, and the caller writes the bytes through {@link #write} instead; so does a caller that

@@ -26,9 +26,9 @@ import org.junit.jupiter.api.Test;
 /**
  * A {@link ReadinessTransport} making its own {@link SocketCalls} on the descriptor never closes the
  * channel under a call in progress (the number could be reused by another socket meanwhile), and
- * sends a single heap buffer by such a call but several by the channel's gathering write. The
- * calls here go through the channel, held up by a latch where a test needs a call in progress;
- * {@code stcp-epoll} tests the real ones.
+ * sends a single heap buffer by such a call, the caller's own direct buffers by its gathering
+ * call, and any others by the channel's gathering write. The calls here go through the channel,
+ * held up by a latch where a test needs a call in progress; {@code stcp-epoll} tests the real ones.
  */
 class ReadinessTransportCallsTest {
     private ServerSocketChannel listener;
@@ -121,6 +121,35 @@ class ReadinessTransportCallsTest {
         }
         assertThat(got.array()).containsExactly(1, 2, 3, 4, 5, 6);
         transport.close();
+    }
+
+    @Test
+    void ownedDirectBuffersGoByTheGatheringCallAndAnyOthersByTheChannel() throws Exception {
+        WriteOnly calls = new WriteOnly(channel);
+        ReadinessTransport transport = transport(calls);
+
+        transport.writeOwned(new ByteBuffer[] {direct(1, 2), ByteBuffer.allocateDirect(0), direct(3)}, 0, 3, 0);
+        transport.write(new ByteBuffer[] {direct(4), direct(5)}, 0, 2, 0); // not the caller's own: the channel
+        transport.writeOwned(new ByteBuffer[] {ByteBuffer.wrap(new byte[] {6}), direct(7)}, 0, 2, 0); // a heap one among them
+        transport.writeOwned(new ByteBuffer[] {direct(8)}, 0, 1, 0);
+        transport.writeOwned(new ByteBuffer[] {ByteBuffer.wrap(new byte[] {9})}, 0, 1, 0); // one heap buffer: the call
+
+        assertThat(calls.gathered).containsExactly(3, 1); // buffers per gathering call
+        assertThat(calls.writes).containsExactly(1);
+        ByteBuffer got = ByteBuffer.allocate(9);
+        while (got.hasRemaining()) {
+            peer.read(got);
+        }
+        assertThat(got.array()).containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9);
+        transport.close();
+    }
+
+    private static ByteBuffer direct(int... bytes) {
+        ByteBuffer b = ByteBuffer.allocateDirect(bytes.length);
+        for (int v : bytes) {
+            b.put((byte) v);
+        }
+        return b.flip();
     }
 
     @Test
@@ -223,6 +252,7 @@ class ReadinessTransportCallsTest {
         final List<Integer> writes = new ArrayList<>();
         final List<Integer> reads = new ArrayList<>();
         final List<Integer> lowWaters = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<Integer> gathered = new ArrayList<>();
 
         WriteOnly(SocketChannel channel) {
             this.channel = channel;
@@ -243,6 +273,18 @@ class ReadinessTransportCallsTest {
         public int write(int fd, byte[] b, int off, int len) throws IOException {
             writes.add(len);
             return channel.write(ByteBuffer.wrap(b, off, len));
+        }
+
+        /** As the real call: direct buffers only, else -1 and nothing written. */
+        @Override
+        public long writeDirect(int fd, ByteBuffer[] srcs, int off, int end, int maxBytes) throws IOException {
+            for (int i = off; i < end; i++) {
+                if (!srcs[i].isDirect()) {
+                    return -1;
+                }
+            }
+            gathered.add(end - off);
+            return channel.write(srcs, off, end - off);
         }
 
         @Override

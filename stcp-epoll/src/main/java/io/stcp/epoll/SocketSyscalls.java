@@ -11,6 +11,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.net.SocketException;
+import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.Objects;
@@ -21,7 +22,9 @@ import java.util.Objects;
  * 22+), which pass an array's address without a copy and without a thread-state transition. That
  * is safe because the sockets are non-blocking, so a call never waits. {@code errno} is captured
  * into a native word lent for the call ({@link CaptureSlots}), or into a heap array, which critical
- * calls allow too, when none is free.
+ * calls allow too, when none is free. {@code writev} of direct buffers the caller owns is a
+ * critical call too, its vector of buffers in the same slot (without a free slot the caller uses
+ * the JDK's channel).
  *
  * <p>{@link #check()} makes one call, on descriptor -1, to find out whether this JVM allows all of
  * that; stcp uses the JDK channel's calls when it does not.
@@ -41,6 +44,9 @@ final class SocketSyscalls implements SocketCalls {
     private static final FunctionDescriptor IO = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
     private static final MethodHandle RECV = bind("recv");
     private static final MethodHandle SEND = bind("send");
+    /** No heap access: the vector, in native memory, is its only pointer argument. */
+    private static final MethodHandle WRITEV = Epoll.bind("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT),
+            Linker.Option.critical(false), Linker.Option.captureCallState("errno"));
     /** Where recv and send capture errno, so that a call allocates nothing for it. */
     static final CaptureSlots SLOTS = new CaptureSlots(Epoll.CAPTURE);
 
@@ -83,6 +89,77 @@ final class SocketSyscalls implements SocketCalls {
         return (int) Math.max(0, call(true, fd, b, off, len));
     }
 
+    /**
+     * {@code writev} of the direct buffers {@code srcs[off .. end)}, its vector in a slot of
+     * {@link #SLOTS}: at most {@link CaptureSlots#VECTOR_LENGTH} buffers and {@code maxBytes} bytes
+     * (the last buffer taken in part), again after EINTR; a {@code send} when there is one buffer.
+     */
+    @Override
+    public long writeDirect(int fd, ByteBuffer[] srcs, int off, int end, int maxBytes) throws IOException {
+        Objects.checkFromToIndex(off, end, srcs.length);
+        int count = Math.min(end - off, CaptureSlots.VECTOR_LENGTH);
+        for (int i = off; i < off + count; i++) {
+            if (!srcs[i].isDirect()) {
+                return -1;
+            }
+        }
+        if (count == 1) { // a plain send: the kernel's path for one buffer is shorter
+            ByteBuffer b = srcs[off];
+            long n = Math.max(0, call(true, fd, MemorySegment.ofBuffer(b), Math.min(b.remaining(), maxBytes)));
+            b.position(b.position() + (int) n);
+            return n;
+        }
+        int slot = SLOTS.take();
+        if (slot < 0) {
+            return -1;
+        }
+        try {
+            MemorySegment vector = SLOTS.vector(slot);
+            long offered = 0;
+            int used = 0;
+            while (used < count && offered < maxBytes) {
+                ByteBuffer b = srcs[off + used];
+                long length = Math.min(b.remaining(), maxBytes - offered);
+                vector.set(JAVA_LONG, used * CaptureSlots.IOVEC_BYTES, MemorySegment.ofBuffer(b).address());
+                vector.set(JAVA_LONG, used * CaptureSlots.IOVEC_BYTES + Long.BYTES, length);
+                offered += length;
+                used++;
+            }
+            long written = writev(SLOTS.segment(slot), fd, vector, used);
+            long left = written;
+            for (int i = off; left > 0; i++) { // what the kernel took, buffer by buffer
+                int took = (int) Math.min(left, srcs[i].remaining());
+                srcs[i].position(srcs[i].position() + took);
+                left -= took;
+            }
+            return written;
+        } finally {
+            SLOTS.give(slot);
+        }
+    }
+
+    /** {@code writev(fd, vector, count)}, again after EINTR: the bytes written, 0 for "would block". */
+    private static long writev(MemorySegment errno, int fd, MemorySegment vector, int count) throws IOException {
+        while (true) {
+            long n;
+            try {
+                n = (long) WRITEV.invokeExact(errno, fd, vector, count);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            int e = (int) Epoll.ERRNO.get(errno, 0L);
+            if (e == EAGAIN) {
+                return 0;
+            }
+            if (e != EINTR) {
+                throw failure(e, "writev");
+            }
+        }
+    }
+
     @Override
     public void receiveLowWater(int fd, int bytes) throws IOException {
         int[] errno = new int[1];
@@ -107,15 +184,19 @@ final class SocketSyscalls implements SocketCalls {
      */
     private static long call(boolean send, int fd, byte[] b, int off, int len) throws IOException {
         Objects.checkFromIndexSize(off, len, b.length);
-        MemorySegment bytes = off == 0 ? MemorySegment.ofArray(b) : MemorySegment.ofArray(b).asSlice(off, len);
+        return call(send, fd, off == 0 ? MemorySegment.ofArray(b) : MemorySegment.ofArray(b).asSlice(off, len), len);
+    }
+
+    /** {@link #call(boolean, int, byte[], int, int)} of the first {@code len} bytes of {@code bytes}. */
+    private static long call(boolean send, int fd, MemorySegment bytes, long len) throws IOException {
         int slot = SLOTS.take();
         MemorySegment errno = slot >= 0 ? SLOTS.segment(slot) : MemorySegment.ofArray(new int[1]);
         try {
             while (true) {
                 long n;
                 try {
-                    n = send ? (long) SEND.invokeExact(errno, fd, bytes, (long) len, MSG_NOSIGNAL)
-                            : (long) RECV.invokeExact(errno, fd, bytes, (long) len, 0);
+                    n = send ? (long) SEND.invokeExact(errno, fd, bytes, len, MSG_NOSIGNAL)
+                            : (long) RECV.invokeExact(errno, fd, bytes, len, 0);
                 } catch (Throwable t) {
                     throw new AssertionError(t);
                 }

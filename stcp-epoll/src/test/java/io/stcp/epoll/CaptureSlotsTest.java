@@ -3,6 +3,7 @@ package io.stcp.epoll;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -36,15 +37,20 @@ class CaptureSlotsTest {
     }
 
     @Test
-    void slotsDoNotOverlap() {
-        List<Long> addresses = new ArrayList<>();
+    void slotsDoNotOverlapAndStartOnCacheLines() {
+        List<MemorySegment> regions = new ArrayList<>();
         for (int i = 0; i < CaptureSlots.size(); i++) {
-            addresses.add(slots.segment(i).address());
+            assertThat(slots.segment(i).address() % 64).isZero();
+            assertThat(slots.vector(i).byteSize()).isEqualTo(CaptureSlots.VECTOR_LENGTH * CaptureSlots.IOVEC_BYTES);
+            regions.add(slots.segment(i));
+            regions.add(slots.vector(i));
         }
-        addresses.sort(null);
-        for (int i = 1; i < addresses.size(); i++) {
-            assertThat(addresses.get(i) - addresses.get(i - 1)).isGreaterThanOrEqualTo(64);
+        regions.sort(java.util.Comparator.comparingLong(MemorySegment::address));
+        for (int i = 1; i < regions.size(); i++) {
+            MemorySegment before = regions.get(i - 1);
+            assertThat(regions.get(i).address()).isGreaterThanOrEqualTo(before.address() + before.byteSize());
         }
+        assertThat(slots.vector(0).address() - slots.segment(0).address()).as("errno on a line of its own").isEqualTo(64);
     }
 
     @Test

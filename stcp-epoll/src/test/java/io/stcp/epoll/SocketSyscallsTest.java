@@ -73,6 +73,122 @@ class SocketSyscallsTest {
     }
 
     @Test
+    void writesDirectBuffersWithOneGatheringCallFromEachPosition() throws Exception {
+        try (Pair pair = Pair.connect()) {
+            int fd = calls.fd(pair.socket);
+            ByteBuffer a = pattern(10, 0).position(4);
+            ByteBuffer empty = ByteBuffer.allocateDirect(0);
+            ByteBuffer b = pattern(5, 100);
+            ByteBuffer[] srcs = {ByteBuffer.allocateDirect(1), a, empty, b};
+
+            assertThat(calls.writeDirect(fd, srcs, 1, 4, Integer.MAX_VALUE)).isEqualTo(11);
+
+            assertThat(a.hasRemaining() || b.hasRemaining()).isFalse();
+            assertThat(srcs[0].position()).as("outside the range").isZero();
+            assertThat(readExactly(pair.peer, 11)).containsExactly(4, 5, 6, 7, 8, 9, 100, 101, 102, 103, 104);
+
+            ByteBuffer one = pattern(3, 50);
+            assertThat(calls.writeDirect(fd, new ByteBuffer[] {one}, 0, 1, 2)).as("one buffer, two bytes at most").isEqualTo(2);
+            assertThat(one.position()).isEqualTo(2);
+            assertThat(readExactly(pair.peer, 2)).containsExactly(50, 51);
+        }
+    }
+
+    @Test
+    void oneCallTakesAtMostItsVectorOfBuffersAndItsBytes() throws Exception {
+        try (Pair pair = Pair.connect()) {
+            int fd = calls.fd(pair.socket);
+            ByteBuffer[] many = new ByteBuffer[CaptureSlots.VECTOR_LENGTH + 6];
+            for (int i = 0; i < many.length; i++) {
+                many[i] = pattern(2, 2 * i);
+            }
+            assertThat(calls.writeDirect(fd, many, 0, many.length, Integer.MAX_VALUE)).isEqualTo(2L * CaptureSlots.VECTOR_LENGTH);
+            assertThat(many[CaptureSlots.VECTOR_LENGTH - 1].hasRemaining()).isFalse();
+            assertThat(many[CaptureSlots.VECTOR_LENGTH].position()).as("beyond the vector").isZero();
+            readExactly(pair.peer, 2 * CaptureSlots.VECTOR_LENGTH);
+
+            ByteBuffer[] three = {pattern(10, 0), pattern(10, 10), pattern(10, 20)};
+            assertThat(calls.writeDirect(fd, three, 0, 3, 25)).isEqualTo(25);
+            assertThat(three[2].position()).as("the last taken in part").isEqualTo(5);
+            byte[] got = readExactly(pair.peer, 25);
+            for (int i = 0; i < 25; i++) {
+                assertThat(got[i]).isEqualTo((byte) i);
+            }
+        }
+    }
+
+    @Test
+    void aFullSocketTakesPartAndThePositionsSayExactlyWhich() throws Exception {
+        try (Pair pair = Pair.connect()) {
+            int fd = calls.fd(pair.socket);
+            ByteBuffer[] srcs = {pattern(32 << 20, 0), pattern(1 << 20, 7)}; // far more than the two socket buffers hold
+            long total = 0;
+            long n;
+            while ((n = calls.writeDirect(fd, srcs, 0, 2, 1 << 20)) > 0) { // the peer reads nothing yet
+                assertThat(n).isLessThanOrEqualTo(1 << 20);
+                total += n;
+            }
+            assertThat(n).as("full: nothing written, no wait").isZero();
+            assertThat(srcs[0].position() + (long) srcs[1].position()).isEqualTo(total);
+            assertThat(srcs[1].position()).as("the first buffer is not done").isZero();
+
+            byte[] got = readExactly(pair.peer, (int) total);
+            ByteBuffer expected = pattern(32 << 20, 0);
+            for (int i = 0; i < total; i++) {
+                if (got[i] != expected.get(i)) {
+                    throw new AssertionError("byte " + i + " of " + total + ": " + got[i] + " != " + expected.get(i));
+                }
+            }
+        }
+    }
+
+    @Test
+    void heapBuffersAndAFullSetOfSlotsAreLeftToTheCaller() throws Exception {
+        try (Pair pair = Pair.connect()) {
+            int fd = calls.fd(pair.socket);
+            ByteBuffer[] mixed = {pattern(4, 0), ByteBuffer.wrap(new byte[4])};
+            assertThat(calls.writeDirect(fd, mixed, 0, 2, Integer.MAX_VALUE)).isEqualTo(-1);
+            assertThat(mixed[0].position()).isZero();
+
+            List<Integer> all = new ArrayList<>();
+            for (int s; (s = SocketSyscalls.SLOTS.take()) >= 0; ) {
+                all.add(s);
+            }
+            ByteBuffer[] two = {pattern(2, 0), pattern(2, 2)};
+            try {
+                assertThat(calls.writeDirect(fd, two, 0, 2, Integer.MAX_VALUE)).as("no vector free").isEqualTo(-1);
+                assertThat(two[0].position()).isZero();
+            } finally {
+                all.forEach(SocketSyscalls.SLOTS::give);
+            }
+            assertThat(calls.writeDirect(fd, two, 0, 2, Integer.MAX_VALUE)).isEqualTo(4);
+            assertThat(SocketSyscalls.SLOTS.takenCount()).isZero();
+            assertThatThrownBy(() -> calls.writeDirect(-1, new ByteBuffer[] {pattern(1, 0), pattern(1, 1)}, 0, 2, 2))
+                    .isInstanceOf(ClosedChannelException.class);
+            assertThatThrownBy(() -> calls.writeDirect(-1, new ByteBuffer[] {pattern(1, 0)}, 0, 1, 1))
+                    .isInstanceOf(ClosedChannelException.class);
+            assertThat(SocketSyscalls.SLOTS.takenCount()).as("given back after a failure too").isZero();
+        }
+    }
+
+    /** A direct buffer of {@code size} bytes counting up from {@code first}. */
+    private static ByteBuffer pattern(int size, int first) {
+        ByteBuffer b = ByteBuffer.allocateDirect(size);
+        for (int i = 0; i < size; i++) {
+            b.put(i, (byte) (first + i));
+        }
+        return b;
+    }
+
+    private static byte[] readExactly(SocketChannel from, int n) throws Exception {
+        ByteBuffer got = ByteBuffer.allocate(n);
+        while (got.hasRemaining()) {
+            from.read(got);
+        }
+        return got.array();
+    }
+
+    @Test
     void aResetIsReportedAsTheJdkReportsIt() throws Exception {
         try (Pair pair = Pair.connect()) {
             SocketChannel peer = pair.peer;
