@@ -6,7 +6,7 @@ set -u
 mkdir -p "${OUT:-/tmp}"
 J=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
 B=stcp-bench/target/stcp-bench.jar
-LG=stcp-bench/target/native/loadgen
+LG=${LG:-stcp-bench/target/native/loadgen}
 WHAT=$1; C=$2; F=$3; S=$4; TAG=$5; shift 5
 PORT=$((20000 + RANDOM % 10000))
 if [ "$WHAT" = netty ]; then

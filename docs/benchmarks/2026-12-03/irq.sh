@@ -5,7 +5,7 @@ WARM=${WARM:-4}; DUR=${DUR:-5}
 snap() { awk '/^ *(RES|CAL|LOC):/{printf "%s %s %s ", $1, $2, $3}' /proc/interrupts; }
 ( sleep $((WARM+1)); snap > /tmp/irq.a; sleep $((DUR-2)); snap > /tmp/irq.b ) &
 SN=$!
-l=$(WARM=${WARM}s DUR=${DUR}s "$(dirname "$0")"/run.sh "$@" | tail -1)
+l=$(WARM=${WARM}s DUR=${DUR}s "$(dirname "$0")"/../2026-12-02/run.sh "$@" | tail -1)
 wait $SN
 python3 - "$l" <<'PY'
 import sys

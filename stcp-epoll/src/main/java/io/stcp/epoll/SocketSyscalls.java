@@ -147,15 +147,8 @@ final class SocketSyscalls implements SocketCalls {
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }
-            if (n >= 0) {
-                return n;
-            }
-            int e = (int) Epoll.ERRNO.get(errno, 0L);
-            if (e == EAGAIN) {
-                return 0;
-            }
-            if (e != EINTR) {
-                throw failure(e, "writev");
+            if (n >= 0 || wouldBlock(errno, "writev")) {
+                return Math.max(0, n);
             }
         }
     }
@@ -200,15 +193,8 @@ final class SocketSyscalls implements SocketCalls {
                 } catch (Throwable t) {
                     throw new AssertionError(t);
                 }
-                if (n >= 0) {
+                if (n >= 0 || wouldBlock(errno, send ? "send" : "recv")) {
                     return n;
-                }
-                int e = (int) Epoll.ERRNO.get(errno, 0L);
-                if (e == EAGAIN) {
-                    return -1;
-                }
-                if (e != EINTR) {
-                    throw failure(e, send ? "send" : "recv");
                 }
             }
         } finally {
@@ -216,6 +202,21 @@ final class SocketSyscalls implements SocketCalls {
                 SLOTS.give(slot);
             }
         }
+    }
+
+    /**
+     * After a call that failed: true when it would have blocked (EAGAIN), false when it was
+     * interrupted (EINTR: make it again); any other failure is thrown.
+     */
+    private static boolean wouldBlock(MemorySegment errno, String call) throws IOException {
+        int e = (int) Epoll.ERRNO.get(errno, 0L);
+        if (e == EAGAIN) {
+            return true;
+        }
+        if (e != EINTR) {
+            throw failure(e, call);
+        }
+        return false;
     }
 
     private static IOException failure(int errno, String call) {
