@@ -199,8 +199,8 @@ final class ReadinessTransport implements Transport {
             }
             if (n > 0) {
                 // A write may stop short of a full socket (IOV_MAX buffers, the JDK's temporary
-                // buffer cap): only one that took nothing means "wait for room" — and only then
-                // will an edge come.
+                // buffer cap, the source's vector and byte caps): only one that took nothing means
+                // "wait for room" — and only then will an edge come.
                 continue;
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && readiness.awaitWritable(deadlineNanos);
