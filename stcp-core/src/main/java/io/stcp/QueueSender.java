@@ -119,17 +119,26 @@ public final class QueueSender implements Sender {
     }
 
     /**
-     * As {@link Sender#relay} says: a body of medium size that is already buffered is copied once,
-     * from the read buffer into a slice of a pooled direct chunk ({@link #directMemory()} counts
-     * it), and written inline from there or queued; anything else is read with
-     * {@link Connection#readBytes(byte[], int)} and put.
+     * As {@link Sender#relay} says: a body of medium size that is already buffered is sent
+     * without a copy when it is a reply on its own connection whose header fits in the bytes read
+     * just before it: the header is written over those, and the reply is written inline from the
+     * read buffer, or queued for the reader to write before it reads on
+     * ({@link Options#batchReplies}). Otherwise it is copied once, from the read buffer into a
+     * slice of a pooled direct chunk ({@link #directMemory()} counts it), and written inline from
+     * there or queued; anything else is read with {@link Connection#readBytes(byte[], int)} and put.
      */
     @Override
     public void relay(Connection from, byte[] header, int n) throws IOException {
         Objects.requireNonNull(from, "from");
         Objects.requireNonNull(header, "header");
-        DirectMessage packed = from instanceof RealConnection c && n >= 0 && c.isReaderThread()
-                ? queue.packBuffered(header, c, n) : null;
+        RealConnection reading = from instanceof RealConnection c && n >= 0 && c.isReaderThread() ? c : null;
+        ByteBuffer reply = reading == connection && SendQueue.worthLending(header.length + (long) n)
+                ? reading.lendBuffered(header, n) : null; // a reply on the reader's own connection
+        if (reply != null) {
+            sendInPlace(reply);
+            return;
+        }
+        DirectMessage packed = reading != null ? queue.packBuffered(header, reading, n) : null;
         if (packed == null) {
             put(from.readBytes(header, n));
         } else if (mayWriteInline()) {
@@ -137,6 +146,30 @@ public final class QueueSender implements Sender {
         } else {
             offer(() -> queue.putPacked(packed, patient()), header.length + (long) n);
         }
+    }
+
+    /**
+     * A reply made in the reader's own read buffer ({@link RealConnection#lendBuffered}): written
+     * from there inline, or lent to the queue for the drain the reader owes; else copied, packed
+     * off the heap when the pool has room.
+     */
+    private void sendInPlace(ByteBuffer reply) {
+        if (mayWriteInline()) {
+            writer.writeInline(reply.array(), reply.position(), reply.remaining());
+        } else if (!(batchReplies && lend(reply))) {
+            DirectMessage packed = queue.pack(reply);
+            if (packed != null) {
+                offer(() -> queue.putPacked(packed, patient()), reply.remaining());
+            } else {
+                offer(() -> queue.putCopy(reply.array(), reply.position(), reply.remaining(), patient()), reply.remaining());
+            }
+        }
+    }
+
+    /** Queues a lent reply for the drain the reader owes; false when it may not (see {@link QueueWriter#queueLent}). */
+    private boolean lend(ByteBuffer reply) {
+        writer.beforeReaderPut(reply.remaining());
+        return run(() -> writer.queueLent(reply, patient()));
     }
 
     /**
@@ -230,7 +263,7 @@ public final class QueueSender implements Sender {
         offer(() -> queue.putAll(KeyedBatch.ofString(messages), patient()), Long.MAX_VALUE);
     }
 
-    /** A queue operation that may find a slow consumer; true if a drainer must be started. */
+    /** A queue operation that may find a slow consumer; true if a drainer must be started (or, lending, if queued). */
     @FunctionalInterface
     private interface QueueOp {
         boolean run() throws SlowConsumerException;
@@ -242,17 +275,20 @@ public final class QueueSender implements Sender {
         if (reader) {
             writer.beforeReaderPut(length);
         }
-        boolean startDrainer;
+        if (run(op)) {
+            writer.startOrOwe(reader, length);
+        }
+    }
+
+    /** Runs a queue operation: a slow consumer closes the connection, a full queue is recorded. */
+    private boolean run(QueueOp op) {
         try {
-            startDrainer = op.run();
+            return op.run();
         } catch (SlowConsumerException e) {
             throw writer.slowConsumer(e.discarded());
         } catch (QueueFullException e) {
             JfrEvents.queueFull(connection, e.getMessage());
             throw e;
-        }
-        if (startDrainer) {
-            writer.startOrOwe(reader, length);
         }
     }
 

@@ -95,11 +95,13 @@ public interface Sender {
      * reader thread (it reads from {@code from}, as {@link Connection#readBytes(byte[], int)}
      * does, within its read deadlines); {@code from} may be this sender's connection or another.
      *
-     * <p>The default is {@code put(from.readBytes(header, n))}. {@link QueueSender} holds a body of
-     * medium size (4 KiB up to 64 KiB with its header) that has already arrived in pooled direct
-     * memory instead of a new array, shared with the connection's other such messages: no garbage,
-     * and no copy of the JDK's when several are written at once. The header is copied; it may be
-     * reused as soon as this returns.
+     * <p>The default is {@code put(from.readBytes(header, n))}. {@link QueueSender} sends a body of
+     * medium size (4 KiB up to 64 KiB with its header) that has already arrived without copying
+     * it, when it is a reply on its own connection: from the connection's read buffer, the header
+     * written over the bytes read just before the body (a length prefix, say), which are consumed
+     * already. Otherwise it holds such a body in pooled direct memory instead of a new array,
+     * shared with the connection's other such messages: no garbage, and no copy of the JDK's when
+     * several are written at once. The header is copied; it may be reused as soon as this returns.
      *
      * @throws java.io.IOException as {@code from}'s reads do (end of stream, read timeout); nothing
      *     is queued then

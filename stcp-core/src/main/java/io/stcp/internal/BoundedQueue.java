@@ -4,6 +4,7 @@ import io.stcp.Connection;
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
 import io.stcp.SenderClosedException;
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -20,7 +21,9 @@ import org.jspecify.annotations.Nullable;
  * monitor in two files, so that a put or a drain works on one object, with no layer in between.
  *
  * <p><b>Entries</b> are a plain {@code byte[]}, a {@code byte[][]} of parts written back to back,
- * a {@link DirectMessage} (a large one, copied off the heap), or a {@link Keyed} holder. A direct
+ * a {@link DirectMessage} (a large one, copied off the heap), a heap {@link ByteBuffer} over the
+ * reader's own read buffer (a reply lent by {@link ConnectionInput#lendBuffered}, counted in
+ * {@link #lentQueued}), or a {@link Keyed} holder. A direct
  * message that leaves the queue unwritten — dropped or discarded — is released here; one that is
  * drained belongs to the send thread. With conflation on, a keyed put whose key is still queued swaps the
  * bytes inside that holder, so the message keeps the position of the first arrival; the holder
@@ -68,6 +71,8 @@ abstract sealed class BoundedQueue permits SendQueue {
     private ArrayDeque<Object> items;
     private Map<Object, Keyed> keyed;   // lazily created
     long bytes;
+    /** Lent replies queued: the reader that owes the drain writes them before reusing its buffer. */
+    int lentQueued;
     int state = OPEN;
     private int roomWaiters;
     long conflated;
@@ -169,7 +174,11 @@ abstract sealed class BoundedQueue permits SendQueue {
 
     /** Takes the oldest message queued, or null. */
     final Object takeOldest() {
-        return items == null ? null : items.pollFirst();
+        Object entry = items == null ? null : items.pollFirst();
+        if (entry instanceof ByteBuffer) {
+            lentQueued--;
+        }
+        return entry;
     }
 
     final void checkOpen() {
@@ -286,15 +295,16 @@ abstract sealed class BoundedQueue permits SendQueue {
         return length(entry);
     }
 
-    /** The bytes of a queued message: a {@code byte[]}, a {@code byte[][]} of parts, or a {@link DirectMessage}. */
+    /** The bytes of a queued message: a {@code byte[]}, a {@code byte[][]} of parts, a {@link DirectMessage} or a lent {@link ByteBuffer}. */
     static long length(Object message) {
         return message instanceof byte[] b ? b.length
-                : message instanceof DirectMessage d ? d.length() : length((byte[][]) message);
+                : message instanceof DirectMessage d ? d.length()
+                : message instanceof ByteBuffer lent ? lent.remaining() : length((byte[][]) message);
     }
 
     /**
      * The bytes to write of a queued {@code entry}: a {@code byte[]}, a {@code byte[][]} of parts,
-     * or a {@link DirectMessage}.
+     * a {@link DirectMessage} or a lent {@link ByteBuffer}.
      */
     static Object message(Object entry) {
         return entry instanceof Keyed k ? k.bytes : entry;

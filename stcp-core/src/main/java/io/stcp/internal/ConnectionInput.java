@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The read side of a connection: a buffer over a {@link Transport} with the typed reads of
@@ -21,6 +22,13 @@ import java.util.Objects;
  * next ones use a large pooled buffer ({@value ReadBuffers#LARGE} bytes), until reads get small
  * again. A large buffer is never held while waiting for input with few bytes buffered. Memory
  * follows the bytes received: see {@link GrowingRead}.
+ *
+ * <p><b>Lent bytes.</b> A reply made of the buffer's own bytes ({@link #lendBuffered}) may be
+ * queued for the drain the reader owes (see {@link QueueWriter}): the buffer then holds bytes a
+ * queued message still refers to, up to {@link #lentEnd}. Before anything would overwrite them or
+ * give the buffer away (a refill from its start, a compaction, a return to the pool) the reader
+ * pays the drain, which writes them. States, reader thread only: none → lent (a reply queued from
+ * the buffer, the drain owed) → none (the drain paid).
  *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
@@ -56,6 +64,7 @@ final class ConnectionInput {
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
     private volatile boolean awaitingInput;
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
+    private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -183,6 +192,35 @@ final class ConnectionInput {
         return b;
     }
 
+    /**
+     * A reply of {@code header} and the next {@code n} buffered bytes, made in the read buffer
+     * itself: the header is written over the bytes consumed just before them, and the input moves
+     * past the {@code n} bytes. The buffer returned, a heap buffer over that region, stays valid
+     * until the next read that has to refill or give away the buffer; one queued for the owed drain
+     * is declared with {@link #lent}. Null, with nothing changed, when not all {@code n} are buffered
+     * or fewer than {@code header.length} consumed bytes precede them (after those already lent).
+     */
+    @Nullable ByteBuffer lendBuffered(byte[] header, int n) {
+        int start = pos - header.length;
+        if (buf == null || n < 0 || n > lim - pos || start < lentEnd) {
+            return null;
+        }
+        System.arraycopy(header, 0, buf, start, header.length);
+        advance(n);
+        return ByteBuffer.wrap(buf, start, header.length + n);
+    }
+
+    /**
+     * A reply from {@link #lendBuffered} was queued for the drain this reader owes: its bytes stay
+     * in place until the drain is paid.
+     */
+    void lent(ByteBuffer reply) {
+        if (reply.array() != buf || owedDrain == null) {
+            throw new IllegalStateException("a lent reply must be of this buffer and queued for the owed drain");
+        }
+        lentEnd = Math.max(lentEnd, reply.limit());
+    }
+
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
     void takeBuffered(ByteBuffer dst, int n) {
         Objects.checkIndex(n, lim - pos + 1);
@@ -283,6 +321,7 @@ final class ConnectionInput {
      * reset or close ends it too.
      */
     void discardUntilEnd(long deadlineNanos, long quietNanos) {
+        payLent();
         pos = lim = 0;
         byte[] sink = buf != null ? buf : new byte[BUFFER_SIZE];
         try {
@@ -352,11 +391,16 @@ final class ConnectionInput {
      * @return false: the caller starts a send thread instead
      */
     boolean oweDrain(QueueWriter writer) {
-        if (!pooled || owedDrain != null) {
+        if (!mayOweDrain()) {
             return false;
         }
         owedDrain = writer;
         return true;
+    }
+
+    /** Whether {@link #oweDrain} would succeed now. */
+    boolean mayOweDrain() {
+        return pooled && owedDrain == null;
     }
 
     boolean owesDrain(QueueWriter writer) {
@@ -368,7 +412,18 @@ final class ConnectionInput {
         QueueWriter w = owedDrain;
         if (w != null) {
             owedDrain = null;
-            w.payOwed();
+            try {
+                w.payOwed(); // writes every lent reply, or discards it with the connection
+            } finally {
+                lentEnd = 0;
+            }
+        }
+    }
+
+    /** Before the buffer's bytes are overwritten or the buffer given away: the replies lent from it are written. */
+    private void payLent() {
+        if (lentEnd > 0) {
+            payOwedDrain();
         }
     }
 
@@ -413,8 +468,10 @@ final class ConnectionInput {
             buf = pooled ? ReadBuffers.take(wide) : new byte[BUFFER_SIZE];
         }
         if (pos == lim) {
+            payLent();
             pos = lim = 0;
         } else if (lim == buf.length) {
+            payLent();
             System.arraycopy(buf, pos, buf, 0, lim - pos);
             lim -= pos;
             pos = 0;
@@ -455,6 +512,7 @@ final class ConnectionInput {
     /** About to wait with a few bytes of a value in a large buffer: keeps them in a small one. */
     private void keepFewBytesSmall() {
         if (buf.length == ReadBuffers.LARGE && lim - pos < ReadBuffers.SIZE) {
+            payLent();
             byte[] small = ReadBuffers.take(false);
             System.arraycopy(buf, pos, small, 0, lim - pos);
             ReadBuffers.give(buf);
@@ -467,6 +525,7 @@ final class ConnectionInput {
     /** Gives the (empty) buffer back to the pool. */
     private void releaseBuffer() {
         if (buf != null) {
+            payLent();
             ReadBuffers.give(buf);
             buf = null;
             pos = lim = 0;

@@ -32,6 +32,11 @@ import java.util.Objects;
  * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, and at its
  * end. States, all on the reader thread: none → owed (a put) → none (paid).
  *
+ * <p><b>Lent replies.</b> While it owes the drain, the reader may queue a reply that is a region
+ * of its own read buffer ({@link #queueLent}), with no copy. Only the reader writes it: paying the
+ * drain writes batches until no lent reply is queued, and the reader pays before it reuses the
+ * buffer ({@link ConnectionInput}).
+ *
  * <p><b>Counts.</b> Every message a put accepted is, once the sender has closed, written,
  * conflated or dropped (the queue counts those two), or discarded: by a close, by a slow
  * consumer's disconnect, or lost with a write that failed. A discarded message is also
@@ -125,9 +130,42 @@ public final class QueueWriter {
      */
     void payOwed() {
         int batch = Math.min(MAX_BATCH, Math.max(INITIAL_BATCH, queue.queuedCount()));
-        if (drainBatches(1, batch) && queue.releaseInline()) {
+        boolean held;
+        do {
+            held = drainBatches(1, batch);
+        } while (held && queue.holdsLent()); // no send thread may write the reader's buffer
+        if (held && queue.releaseInline()) {
             start();
         }
+    }
+
+    /**
+     * Queues a reply lent from the reader's read buffer ({@link ConnectionInput#lendBuffered}) for
+     * the drain the reader owes, or takes on now: the reader writes it before its buffer changes.
+     * Reader thread only.
+     *
+     * @return false, with nothing queued, when the drain is not the reader's to owe (a send thread
+     *     or another sender has it, the transport cannot tell readiness, or the reply is large): the
+     *     caller copies the reply instead
+     */
+    public boolean queueLent(ByteBuffer reply, boolean patient) throws SlowConsumerException {
+        if (!(connection instanceof RealConnection rc) || reply.remaining() >= OWED_BELOW) {
+            return false;
+        }
+        ConnectionInput input = rc.input();
+        boolean owed = input.owesDrain(this);
+        if (!owed && !input.mayOweDrain()) {
+            return false;
+        }
+        int result = queue.putLent(reply, patient, owed);
+        if (result == SendQueue.NOT_LENT) {
+            return false;
+        }
+        if (result == SendQueue.QUEUED_START_DRAINER) {
+            input.oweDrain(this); // may: asked above, on this thread
+        }
+        input.lent(reply);
+        return true;
     }
 
     /**
@@ -297,7 +335,7 @@ public final class QueueWriter {
             d.buffers(into, at);
             return at + d.chunkCount();
         }
-        into[at] = ByteBuffer.wrap((byte[]) message);
+        into[at] = message instanceof ByteBuffer lent ? lent : ByteBuffer.wrap((byte[]) message);
         return at + 1;
     }
 
@@ -310,12 +348,12 @@ public final class QueueWriter {
 
     /**
      * Whether the first {@code n} messages of a batch fit in one {@link #JOINED_BYTES} buffer; never
-     * with a message held in direct memory, which is written from there.
+     * with a message held in direct memory or lent from the read buffer, which is written from there.
      */
     private static boolean fitsJoined(Object[] batch, int n) {
         long total = 0;
         for (int i = 0; i < n && total <= JOINED_BYTES; i++) {
-            if (batch[i] instanceof DirectMessage) {
+            if (batch[i] instanceof DirectMessage || batch[i] instanceof ByteBuffer) {
                 return false;
             }
             total += BoundedQueue.length(batch[i]);

@@ -212,24 +212,54 @@ final class ReadinessTransport implements Transport {
     }
 
     /**
-     * Writes the one buffer of {@code srcs[off .. end)} with bytes left, if it is a heap buffer, or
-     * several owned direct buffers with one gathering call (at most {@link #MAX_BYTES_PER_CALL}
-     * bytes either way): the bytes written, or -1 otherwise (a gathering write of heap buffers
-     * needs the JDK's copy into one direct buffer, a write per buffer would cost a system call
-     * each, and the JDK's channel holds the memory of a buffer that is not the caller's own).
+     * Writes the buffers of {@code srcs[off .. end)} with bytes left, if they are heap buffers that
+     * continue one another in one array (one buffer, or replies lent from a read buffer), with one
+     * plain call; or several owned direct buffers with one gathering call (at most
+     * {@link #MAX_BYTES_PER_CALL} bytes either way): the bytes written, or -1 otherwise (a
+     * gathering write of heap buffers needs the JDK's copy into one direct buffer, a write per
+     * buffer would cost a system call each, and the JDK's channel holds the memory of a buffer
+     * that is not the caller's own).
      */
     private long writeCall(ByteBuffer[] srcs, int off, int end, boolean owned) throws IOException {
         int first = Transport.firstRemaining(srcs, off, end);
         if (first == end) {
             return -1;
         }
-        if (Transport.firstRemaining(srcs, first + 1, end) != end || !srcs[first].hasArray()) {
+        ByteBuffer src = srcs[first];
+        long run = contiguousBytes(srcs, first, end);
+        if (run < 0) {
             return owned ? writeDirectCall(srcs, first, end) : -1;
         }
-        ByteBuffer src = srcs[first];
-        int n = writeCall(src.array(), src.arrayOffset() + src.position(), src.remaining());
-        src.position(src.position() + n);
+        int n = writeCall(src.array(), src.arrayOffset() + src.position(), (int) Math.min(run, MAX_BYTES_PER_CALL));
+        Transport.consume(srcs, first, n);
         return n;
+    }
+
+    /**
+     * The bytes left in {@code srcs[first .. end)} if they are heap buffers over one array, each
+     * starting where the one before ends (empty ones skipped), at most {@link Integer#MAX_VALUE};
+     * else -1.
+     */
+    private static long contiguousBytes(ByteBuffer[] srcs, int first, int end) {
+        ByteBuffer b = srcs[first];
+        if (!b.hasArray()) {
+            return -1;
+        }
+        byte[] array = b.array();
+        long bytes = b.remaining();
+        int next = b.arrayOffset() + b.limit();
+        for (int i = first + 1; i < end; i++) {
+            b = srcs[i];
+            if (!b.hasRemaining()) {
+                continue;
+            }
+            if (!b.hasArray() || b.array() != array || b.arrayOffset() + b.position() != next) {
+                return -1;
+            }
+            bytes += b.remaining();
+            next = b.arrayOffset() + b.limit();
+        }
+        return Math.min(bytes, Integer.MAX_VALUE);
     }
 
     /** The source's gathering write of the direct buffers {@code srcs[off .. end)}, or -1 when it cannot take them. */

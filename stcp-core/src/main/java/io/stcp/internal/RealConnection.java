@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link Connection}: identity and metadata, reads through a {@link ConnectionInput}, writes
@@ -286,6 +287,11 @@ public final class RealConnection implements Connection {
     @Override
     public long readLongLE() throws IOException {
         return input.readLong(false);
+    }
+
+    /** See {@link ConnectionInput#lendBuffered}; reader thread only. */
+    public @Nullable ByteBuffer lendBuffered(byte[] header, int n) {
+        return input.lendBuffered(header, n);
     }
 
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}; reader thread only. */

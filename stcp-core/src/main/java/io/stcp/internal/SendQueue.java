@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.Connection;
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -80,7 +81,31 @@ public final class SendQueue extends BoundedQueue {
      */
     public @Nullable DirectMessage packBuffered(byte[] header, RealConnection from, int n) {
         long length = (long) header.length + n;
-        if (!PackedChunks.worthPacking(length) || !queueable(length) || from.buffered() < n) {
+        if (from.buffered() < n) {
+            return null;
+        }
+        DirectMessage d = takePacked(length);
+        if (d != null) {
+            d.fillBuffer().put(header);
+            from.takeBuffered(d.fillBuffer(), n);
+            d.filled();
+        }
+        return d;
+    }
+
+    /** A copy of the remaining bytes of {@code reply} (a heap buffer) packed off the heap, as {@link #packBuffered}; or null. */
+    public @Nullable DirectMessage pack(ByteBuffer reply) {
+        DirectMessage d = takePacked(reply.remaining());
+        if (d != null) {
+            d.fillBuffer().put(reply.array(), reply.arrayOffset() + reply.position(), reply.remaining());
+            d.filled();
+        }
+        return d;
+    }
+
+    /** An empty packed message of {@code length} bytes to fill, or null when the length is not one worth packing or the pool has no room. */
+    private @Nullable DirectMessage takePacked(long length) {
+        if (!PackedChunks.worthPacking(length) || !queueable(length)) {
             return null;
         }
         PackedChunks p = packed;
@@ -94,18 +119,62 @@ public final class SendQueue extends BoundedQueue {
                 lock.unlock();
             }
         }
-        DirectMessage d = p.take((int) length);
-        if (d != null) {
-            d.fillBuffer().put(header);
-            from.takeBuffered(d.fillBuffer(), n);
-            d.filled();
-        }
-        return d;
+        return p.take((int) length);
     }
 
     /** Appends a message from {@link #packBuffered}; released when the put fails. See {@link #put(byte[], boolean)}. */
     public boolean putPacked(DirectMessage message, boolean patient) throws SlowConsumerException {
         return appendDirect(message, patient);
+    }
+
+    /** Whether a reply of {@code length} bytes is worth lending from the read buffer rather than copying: as {@link PackedChunks#worthPacking}. */
+    public static boolean worthLending(long length) {
+        return PackedChunks.worthPacking(length);
+    }
+
+    /** {@link #putLent}: the token is someone else's, and nothing was queued. */
+    public static final int NOT_LENT = -2;
+
+    /**
+     * Appends a reply lent from the reader's read buffer ({@link ConnectionInput#lendBuffered}),
+     * which only that reader may write: while the write token is the caller's already (it owes the
+     * drain) or free (taken now, for a drain the caller must owe); otherwise nothing is queued.
+     *
+     * @param tokenHeld the caller owes the drain, so the token is held for it
+     * @return {@link #QUEUED}, {@link #QUEUED_START_DRAINER} (the token was taken for the caller),
+     *     or {@link #NOT_LENT}
+     */
+    public int putLent(ByteBuffer reply, boolean patient, boolean tokenHeld) throws SlowConsumerException {
+        long length = reply.remaining();
+        lock.lock();
+        try {
+            checkOpen();
+            Waits waits = null;
+            while (true) {
+                if (writing && !tokenHeld) {
+                    return NOT_LENT; // a drainer or an inline writer could write it after the buffer changed
+                }
+                if (fits(1, length)) {
+                    break;
+                }
+                makeRoom(1, length, waits = waits != null ? waits : new Waits(patient));
+            }
+            append(reply, length);
+            lentQueued++;
+            return takeTokenForDrainer() ? QUEUED_START_DRAINER : QUEUED;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether lent replies are queued ({@link #putLent}). */
+    public boolean holdsLent() {
+        lock.lock();
+        try {
+            return lentQueued > 0;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**

@@ -172,6 +172,18 @@ public interface Transport {
         return count == 1 ? channel.write(srcs[off]) : channel.write(srcs, off, count);
     }
 
+    /**
+     * Moves the positions of {@code srcs[first ..]} past {@code n} bytes written from them, buffer
+     * by buffer, as a gathering write does.
+     */
+    static void consume(ByteBuffer[] srcs, int first, long n) {
+        for (int i = first; n > 0; i++) {
+            int took = (int) Math.min(n, srcs[i].remaining());
+            srcs[i].position(srcs[i].position() + took);
+            n -= took;
+        }
+    }
+
     /** The first buffer of {@code srcs[first .. end)} with bytes left, or {@code end}. */
     static int firstRemaining(ByteBuffer[] srcs, int first, int end) {
         while (first < end && !srcs[first].hasRemaining()) {

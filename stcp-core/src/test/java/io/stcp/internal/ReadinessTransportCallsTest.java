@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Test;
 /**
  * A {@link ReadinessTransport} making its own {@link SocketCalls} on the descriptor never closes the
  * channel under a call in progress (the number could be reused by another socket meanwhile), and
- * sends a single heap buffer by such a call, the caller's own direct buffers by its gathering
- * call, and any others by the channel's gathering write. The calls here go through the channel,
+ * sends a single heap buffer (or several that continue one another in one array) by such a call,
+ * the caller's own direct buffers by its gathering call, and any others by the channel's
+ * gathering write. The calls here go through the channel,
  * held up by a latch where a test needs a call in progress; {@code stcp-epoll} tests the real ones.
  */
 class ReadinessTransportCallsTest {
@@ -141,6 +142,58 @@ class ReadinessTransportCallsTest {
             peer.read(got);
         }
         assertThat(got.array()).containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9);
+        transport.close();
+    }
+
+    @Test
+    void heapBuffersThatContinueOneAnotherInOneArrayGoByOneCall() throws Exception {
+        WriteOnly calls = new WriteOnly(channel);
+        ReadinessTransport transport = transport(calls);
+        byte[] array = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+        // replies lent from one read buffer, back to back (an empty one between them changes nothing)
+        transport.writeOwned(new ByteBuffer[] {ByteBuffer.wrap(array, 1, 2), ByteBuffer.allocate(0),
+                ByteBuffer.wrap(array, 3, 3)}, 0, 3, 0);
+        // a slice whose array offset is not 0 continues where the one before ends in the array
+        transport.write(new ByteBuffer[] {ByteBuffer.wrap(array, 6, 1), ByteBuffer.wrap(array, 7, 2).slice()}, 0, 2, 0);
+        // a gap, another array, or the order reversed: the channel's gathering write
+        transport.write(new ByteBuffer[] {ByteBuffer.wrap(array, 0, 1), ByteBuffer.wrap(array, 2, 1)}, 0, 2, 0);
+        transport.write(new ByteBuffer[] {ByteBuffer.wrap(array, 0, 1), ByteBuffer.wrap(array.clone(), 1, 1)}, 0, 2, 0);
+        transport.write(new ByteBuffer[] {ByteBuffer.wrap(array, 5, 1), ByteBuffer.wrap(array, 4, 1)}, 0, 2, 0);
+
+        assertThat(calls.writes).containsExactly(5, 3);
+        ByteBuffer got = ByteBuffer.allocate(14);
+        while (got.hasRemaining()) {
+            peer.read(got);
+        }
+        assertThat(got.array()).containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 0, 2, 0, 1, 5, 4);
+        transport.close();
+    }
+
+    @Test
+    void aPartialWriteOfContiguousBuffersMovesEachPastWhatWasWritten() throws Exception {
+        WriteOnly calls = new WriteOnly(channel) {
+            @Override
+            public int write(int fd, byte[] b, int off, int len) throws IOException {
+                writes.add(len);
+                return channel.write(ByteBuffer.wrap(b, off, Math.min(len, 3))); // a socket that takes 3 bytes a call
+            }
+        };
+        ReadinessTransport transport = transport(calls);
+        byte[] array = {1, 2, 3, 4, 5, 6, 7};
+        ByteBuffer[] replies = {ByteBuffer.wrap(array, 0, 2), ByteBuffer.wrap(array, 2, 4), ByteBuffer.wrap(array, 6, 1)};
+
+        transport.writeOwned(replies, 0, 3, 0);
+
+        assertThat(calls.writes).containsExactly(7, 4, 1); // from the first buffer with bytes left each time
+        for (ByteBuffer b : replies) {
+            assertThat(b.hasRemaining()).isFalse();
+        }
+        ByteBuffer got = ByteBuffer.allocate(7);
+        while (got.hasRemaining()) {
+            peer.read(got);
+        }
+        assertThat(got.array()).containsExactly(1, 2, 3, 4, 5, 6, 7);
         transport.close();
     }
 

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import io.stcp.internal.SocketCalls;
+import io.stcp.internal.Transport;
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -126,12 +127,7 @@ final class SocketSyscalls implements SocketCalls {
                 used++;
             }
             long written = writev(SLOTS.segment(slot), fd, vector, used);
-            long left = written;
-            for (int i = off; left > 0; i++) { // what the kernel took, buffer by buffer
-                int took = (int) Math.min(left, srcs[i].remaining());
-                srcs[i].position(srcs[i].position() + took);
-                left -= took;
-            }
+            Transport.consume(srcs, off, written);
             return written;
         } finally {
             SLOTS.give(slot);
