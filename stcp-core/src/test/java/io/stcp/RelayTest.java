@@ -42,6 +42,21 @@ class RelayTest {
         return ByteBuffer.allocate(4).putInt(length).array();
     }
 
+    /**
+     * Sends {@code wire} from another thread, then releases the reader ({@code written}): what the
+     * kernel's buffers hold is all there before the first read.
+     */
+    private static void sendPipelined(TestClient client, byte[] wire, CountDownLatch written) {
+        Thread.ofVirtual().start(() -> {
+            try {
+                client.sendRaw(wire);
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+            written.countDown();
+        });
+    }
+
     /** Relays each frame back; the first failure of a relay is kept in {@code failure}. */
     private static ConnectionReader relayEcho(AtomicReference<Throwable> failure) {
         return (sender, conn) -> {
@@ -80,14 +95,7 @@ class RelayTest {
                     wire.writeBytes(Echo.frame(body(round * 100 + i, SIZES.get(i))));
                 }
             }
-            Thread.ofVirtual().start(() -> {
-                try {
-                    client.sendRaw(wire.toByteArray());
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-                written.countDown();
-            });
+            sendPipelined(client, wire.toByteArray(), written);
             for (int round = 0; round < 3; round++) {
                 for (int i = 0; i < SIZES.size(); i++) {
                     assertThat(client.readFrame()).as("round %d, frame %d", round, i).isEqualTo(body(round * 100 + i, SIZES.get(i)));
@@ -165,14 +173,7 @@ class RelayTest {
             for (int i = 0; i < count; i++) {
                 wire.writeBytes(Echo.frame(body(i, MEDIUM.get(i % MEDIUM.size()))));
             }
-            Thread.ofVirtual().start(() -> {
-                try {
-                    client.sendRaw(wire.toByteArray());
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-                written.countDown();
-            });
+            sendPipelined(client, wire.toByteArray(), written);
             for (int i = 0; i < count; i++) {
                 assertThat(client.readFrame()).as("frame %d", i).isEqualTo(body(i, MEDIUM.get(i % MEDIUM.size())));
             }
