@@ -41,6 +41,8 @@ final class ConnectionInput {
     /** The first size of an array that grows as its bytes arrive. */
     static final int MIN_GROWING = 256;
     private static final byte[] NO_PREFIX = {};
+    // Each get is cast where it is called: a cast around "bigEndian ? A.get(..) : B.get(..)" leaves
+    // both calls typed Object, which boxed every value read (ReadNumbersTest).
     private static final VarHandle SHORT_BE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle SHORT_LE = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
@@ -236,21 +238,21 @@ final class ConnectionInput {
 
     short readShort(boolean bigEndian) throws IOException {
         ensure(2);
-        short v = (short) (bigEndian ? SHORT_BE.get(buf, pos) : SHORT_LE.get(buf, pos));
+        short v = bigEndian ? (short) SHORT_BE.get(buf, pos) : (short) SHORT_LE.get(buf, pos);
         advance(2);
         return v;
     }
 
     int readInt(boolean bigEndian) throws IOException {
         ensure(4);
-        int v = (int) (bigEndian ? INT_BE.get(buf, pos) : INT_LE.get(buf, pos));
+        int v = bigEndian ? (int) INT_BE.get(buf, pos) : (int) INT_LE.get(buf, pos);
         advance(4);
         return v;
     }
 
     long readLong(boolean bigEndian) throws IOException {
         ensure(8);
-        long v = (long) (bigEndian ? LONG_BE.get(buf, pos) : LONG_LE.get(buf, pos));
+        long v = bigEndian ? (long) LONG_BE.get(buf, pos) : (long) LONG_LE.get(buf, pos);
         advance(8);
         return v;
     }

@@ -167,36 +167,63 @@ final class SocketSyscalls implements SocketCalls {
     /**
      * {@code send} or {@code recv} of {@code b[off .. off+len)}, again after EINTR: what it
      * returned, or -1 for "would block"; any other failure is thrown, worded as the JDK words it.
-     * The call is told the length, so from offset 0 the whole array's segment does, without a slice
-     * (the range is checked here all the same: the kernel writes where it is told);
      * errno goes to a slot of {@link #SLOTS} (to a new array only when every slot is taken).
+     *
+     * <p>The array's segment is made here, next to the call ({@link #invoke} is small enough to be
+     * compiled into this method), so the compiler sees the whole of its short life and keeps its
+     * parts in registers instead of allocating it (escape analysis). Made by a caller and passed
+     * in, as it once was, a segment and its session were allocated per call: two of each per echoed
+     * message, 144 of the 640 bytes allocated per message at 1,000 connections (BENCHMARKS.md,
+     * "Heap segments no longer allocated"). The slice refuses a range outside the array before any
+     * call: the kernel writes where it is told.
      */
     private static long call(boolean send, int fd, byte[] b, int off, int len) throws IOException {
-        Objects.checkFromIndexSize(off, len, b.length);
-        return call(send, fd, off == 0 ? MemorySegment.ofArray(b) : MemorySegment.ofArray(b).asSlice(off, len), len);
+        int slot = SLOTS.take();
+        MemorySegment errno = errno(slot);
+        try {
+            long n;
+            do {
+                n = invoke(send, errno, fd, MemorySegment.ofArray(b).asSlice(off, len), len);
+            } while (n < 0 && !wouldBlock(errno, send ? "send" : "recv"));
+            return n;
+        } finally {
+            give(slot);
+        }
     }
 
-    /** {@link #call(boolean, int, byte[], int, int)} of the first {@code len} bytes of {@code bytes}. */
+    /** As {@link #call(boolean, int, byte[], int, int)}, of the first {@code len} bytes of a direct buffer's segment. */
     private static long call(boolean send, int fd, MemorySegment bytes, long len) throws IOException {
         int slot = SLOTS.take();
-        MemorySegment errno = slot >= 0 ? SLOTS.segment(slot) : MemorySegment.ofArray(new int[1]);
+        MemorySegment errno = errno(slot);
         try {
-            while (true) {
-                long n;
-                try {
-                    n = send ? (long) SEND.invokeExact(errno, fd, bytes, len, MSG_NOSIGNAL)
-                            : (long) RECV.invokeExact(errno, fd, bytes, len, 0);
-                } catch (Throwable t) {
-                    throw new AssertionError(t);
-                }
-                if (n >= 0 || wouldBlock(errno, send ? "send" : "recv")) {
-                    return n;
-                }
-            }
+            long n;
+            do {
+                n = invoke(send, errno, fd, bytes, len);
+            } while (n < 0 && !wouldBlock(errno, send ? "send" : "recv"));
+            return n;
         } finally {
-            if (slot >= 0) {
-                SLOTS.give(slot);
-            }
+            give(slot);
+        }
+    }
+
+    /** Where a call that took {@code slot} ({@link CaptureSlots#take()}: -1 for none) captures errno. */
+    private static MemorySegment errno(int slot) {
+        return slot >= 0 ? SLOTS.segment(slot) : MemorySegment.ofArray(new int[1]);
+    }
+
+    private static void give(int slot) {
+        if (slot >= 0) {
+            SLOTS.give(slot);
+        }
+    }
+
+    /** One {@code send} or {@code recv}: what it returned, errno in {@code errno}. */
+    private static long invoke(boolean send, MemorySegment errno, int fd, MemorySegment bytes, long len) {
+        try {
+            return send ? (long) SEND.invokeExact(errno, fd, bytes, len, MSG_NOSIGNAL)
+                    : (long) RECV.invokeExact(errno, fd, bytes, len, 0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
         }
     }
 
