@@ -330,7 +330,8 @@ public interface Connection {
      * behind {@link Heartbeat}. The action runs on a virtual thread of its own, so it may block
      * (a put on a full queue) without holding up anything else; while one run is still going, the
      * next is skipped. A throwing action is logged and runs again at the next interval. Checked by
-     * the server's sweeper a quarter as often as the shortest interval (at most every second).
+     * the server's sweeper every eighth of the shortest interval (at least every second), so a run
+     * is never early and at most a quarter of the interval (two seconds) late.
      *
      * @throws IllegalArgumentException if {@code interval} is not positive
      */

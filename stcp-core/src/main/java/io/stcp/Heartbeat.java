@@ -9,12 +9,12 @@ import java.util.Objects;
  * {@code server.onConnectionStart(Heartbeat.every(Duration.ofSeconds(15), PING))}.
  *
  * <p>Built on {@link Connection#onWriteIdle}: the server's sweeper (one thread for all its
- * connections, no timer per connection) checks a quarter as often as the interval, at most every
+ * connections, no timer per connection) checks every eighth of the interval, at least every
  * second, so a ping goes out between {@code interval} and {@code interval} plus a quarter of it
- * (plus one second for intervals over four seconds) after the last write. Each ping is put on a
- * thread of its own: a sender whose put blocks (BLOCK policy) or throws holds up only its own
- * next ping, never another connection's. A ping that cannot be queued (full, closed) is skipped;
- * watching ends when the connection closes.
+ * (two seconds at most) after the last write. Each ping is put on a thread of its own: a sender
+ * whose put blocks (BLOCK policy) or throws holds up only its own next ping, never another
+ * connection's. A ping that cannot be queued (full, closed) is skipped; watching ends when the
+ * connection closes.
  *
  * <p>Pair it with {@link ServerConfig#readIdleTimeout()} on the other side's heartbeats to drop
  * peers that went silent.

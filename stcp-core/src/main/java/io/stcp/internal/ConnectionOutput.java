@@ -13,8 +13,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The write side of a connection: writes serialized by one lock, each under the write timeout; a
- * write that times out closes the connection ({@link CloseReason#WRITE_TIMEOUT}). Keeps the bytes
- * written and the time of the last write, which write-idle tasks (heartbeats) read.
+ * write that times out closes the connection ({@link CloseReason#WRITE_TIMEOUT}). Counts the bytes
+ * written, which write-idle tasks (heartbeats) watch.
  *
  * <p><b>Threads.</b> Any thread writes; the lock makes one write at a time. The timeout may be
  * set from any thread and applies from the next write on.
@@ -26,14 +26,12 @@ final class ConnectionOutput {
     private final ReentrantLock lock = new ReentrantLock();
     private volatile Transport transport; // replaced once, by the layers, before the connection is shared
     private volatile long timeoutNanos;
-    private volatile long lastWriteNanos;
     private long bytesWritten; // guarded by lock; read racily for stats (opaque)
 
-    ConnectionOutput(RealConnection connection, Transport transport, long timeoutNanos, long openedNanos) {
+    ConnectionOutput(RealConnection connection, Transport transport, long timeoutNanos) {
         this.connection = connection;
         this.transport = transport;
         this.timeoutNanos = timeoutNanos;
-        this.lastWriteNanos = openedNanos;
     }
 
     /** See {@link io.stcp.Connection#write(ByteBuffer[], int, int)}. */
@@ -67,7 +65,6 @@ final class ConnectionOutput {
             throw timedOut;
         } finally {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
-            lastWriteNanos = System.nanoTime();
             lock.unlock();
         }
     }
@@ -87,7 +84,6 @@ final class ConnectionOutput {
             }
         } finally {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + n);
-            lastWriteNanos = System.nanoTime();
             lock.unlock();
         }
     }
@@ -143,11 +139,6 @@ final class ConnectionOutput {
 
     void timeout(Duration timeout) {
         timeoutNanos = Nanos.timeout(timeout);
-    }
-
-    /** {@link System#nanoTime()} when the last write completed, or when the connection was made. */
-    long lastWriteNanos() {
-        return lastWriteNanos;
     }
 
     /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */

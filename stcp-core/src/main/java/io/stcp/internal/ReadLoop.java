@@ -144,7 +144,7 @@ final class ReadLoop {
         if (r == null || input.buffered() > 0) {
             return false;
         }
-        if (Nanos.passed(suspensionDeadline, System.nanoTime())) {
+        if (suspensionDeadline != 0 && Nanos.passed(suspensionDeadline, System.nanoTime())) { // no clock read without one
             return false; // resumed by the deadline: the reader's read finds its timeout passed
         }
         input.payOwedDrain(); // before this thread ends

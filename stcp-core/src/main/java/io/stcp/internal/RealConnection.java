@@ -69,7 +69,7 @@ public final class RealConnection implements Connection {
         this.pooled = pooled;
         this.input = new ConnectionInput(transport, pooled, context.budget(), context.firstFrameTimeoutNanos(),
                 context.frameTimeoutNanos(), closing);
-        this.output = new ConnectionOutput(this, transport, context.writeTimeoutNanos(), openedNanos);
+        this.output = new ConnectionOutput(this, transport, context.writeTimeoutNanos());
         input.deadlines().readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
     }
 
@@ -359,11 +359,6 @@ public final class RealConnection implements Connection {
     /** {@link System#nanoTime()} when the connection was made. */
     long openedNanos() {
         return openedNanos;
-    }
-
-    /** {@link System#nanoTime()} when the last write completed, or when the connection was made. */
-    long lastWriteNanos() {
-        return output.lastWriteNanos();
     }
 
     /** Bytes written to the peer so far; any thread (a monitoring read, possibly a moment behind). */
