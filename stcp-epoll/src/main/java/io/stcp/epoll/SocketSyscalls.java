@@ -173,7 +173,7 @@ final class SocketSyscalls implements SocketCalls {
      * compiled into this method), so the compiler sees the whole of its short life and keeps its
      * parts in registers instead of allocating it (escape analysis). Made by a caller and passed
      * in, as it once was, a segment and its session were allocated per call: two of each per echoed
-     * message, 144 of the 640 bytes allocated per message at 1,000 connections (BENCHMARKS.md,
+     * message, 144 of the 638 bytes allocated per message at 1,000 connections (BENCHMARKS.md,
      * "Heap segments no longer allocated"). The slice refuses a range outside the array before any
      * call: the kernel writes where it is told.
      */
