@@ -30,6 +30,12 @@ import org.jspecify.annotations.Nullable;
  * pays the drain, which writes them. States, reader thread only: none → lent (a reply queued from
  * the buffer, the drain owed) → none (the drain paid).
  *
+ * <p><b>Turns.</b> A reader whose peer never pauses never waits, and would keep its carrier as
+ * long as input keeps coming: on one carrier, two of eight such connections got every echo. So
+ * after {@value #TURN_BYTES} bytes read without a wait it writes what it owes and gives way
+ * ({@link Transport#giveWay}) before it reads on; a wait for input, or a suspension that ended,
+ * begins a new turn.
+ *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
  * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
@@ -40,6 +46,13 @@ final class ConnectionInput {
     static final int BUFFER_SIZE = ReadBuffers.SIZE;
     /** The first size of an array that grows as its bytes arrive. */
     static final int MIN_GROWING = 256;
+    /**
+     * The bytes a reader reads without a wait before it gives way (see the class comment). With
+     * 16 KiB frames, 100 connections × 16 in flight on one core, a turn of 1 MiB still left
+     * connections served from 3,358 to 7,687 times each in 6 s, one of 256 KiB 5,042 to 5,328 (Netty
+     * 4,848 to 4,896): BENCHMARKS.md, "Readers whose peers never pause give way".
+     */
+    static final int TURN_BYTES = 256 * 1024;
     private static final byte[] NO_PREFIX = {};
     // Each get is cast where it is called: a cast around "bigEndian ? A.get(..) : B.get(..)" leaves
     // both calls typed Object, which boxed every value read (ReadNumbersTest).
@@ -67,6 +80,7 @@ final class ConnectionInput {
     private volatile boolean awaitingInput;
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
+    private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -386,6 +400,11 @@ final class ConnectionInput {
         return deadlines.suspend();
     }
 
+    /** A suspension ended on a new thread: the loop waited, so a new turn begins (see {@link #TURN_BYTES}). */
+    void resumed() {
+        turnBytes = 0;
+    }
+
     /**
      * The reader's sender leaves it the write of what it queued (see {@link QueueWriter}): only on
      * a pooled transport, whose reader suspends instead of blocking, and for one sender at a time.
@@ -496,6 +515,7 @@ final class ConnectionInput {
      */
     private void awaitTransport(int bytes) throws IOException {
         payOwedDrain();
+        turnBytes = 0;
         long deadline = waitDeadline(0);
         awaitingInput = true;
         try {
@@ -508,6 +528,18 @@ final class ConnectionInput {
             throw timedOut(deadline);
         } finally {
             awaitingInput = false;
+        }
+    }
+
+    /** The end of a turn: what the reader owes is written, then other connections' threads run. */
+    private void giveWay() throws IOException {
+        turnBytes = 0;
+        payOwedDrain();
+        long deadline = waitDeadline(0);
+        try {
+            transport.giveWay(deadline);
+        } catch (ReadTimeoutException e) {
+            throw timedOut(deadline);
         }
     }
 
@@ -535,11 +567,16 @@ final class ConnectionInput {
     }
 
     private int readTransport(byte[] b, int off, int len) throws IOException {
+        if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
+            giveWay();
+        }
         if (owedDrain != null) {
             int n = transport.readNow(b, off, len);
             if (n != 0) {
                 if (n < 0) {
                     endOfStream();
+                } else {
+                    turnBytes += n;
                 }
                 return n;
             }
@@ -547,10 +584,15 @@ final class ConnectionInput {
         }
         long deadline = waitDeadline(0);
         awaitingInput = pos == lim;
+        if (!transport.isReadable()) {
+            turnBytes = 0; // this read waits
+        }
         try {
             int n = transport.read(b, off, len, deadline);
             if (n < 0) {
                 endOfStream();
+            } else {
+                turnBytes += n;
             }
             return n;
         } catch (ReadTimeoutException e) {

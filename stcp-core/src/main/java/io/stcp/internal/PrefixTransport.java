@@ -73,6 +73,18 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public boolean holdsInput() {
+        return pos < end || under.holdsInput();
+    }
+
+    @Override
+    public void giveWay(long deadlineNanos) throws IOException {
+        if (pos >= end) {
+            under.giveWay(deadlineNanos);
+        }
+    }
+
+    @Override
     public boolean onReadable(Runnable action) {
         return pos >= end && under.onReadable(action);
     }

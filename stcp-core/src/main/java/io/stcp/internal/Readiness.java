@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
@@ -55,6 +56,17 @@ public final class Readiness {
     @FunctionalInterface
     public interface Owner {
         void deregister(Readiness readiness);
+
+        /**
+         * Reports the socket's state again, in turn with the sockets found ready meanwhile: an
+         * edge for what the socket has now (input, room), as for a new event. Made only by the
+         * reader thread, while no one closes the socket's descriptor.
+         *
+         * @return false if this owner cannot (then nothing changes)
+         */
+        default boolean reportAgain(Readiness readiness) throws IOException {
+            return false;
+        }
     }
 
     /**
@@ -132,6 +144,27 @@ public final class Readiness {
         if (action != null) {
             action.run();
         }
+    }
+
+    /**
+     * Asks the owner to report the socket's state again ({@link Owner#reportAgain}), the read flag
+     * cleared first: a reader that then waits ({@link #awaitReadable}) goes on once the report comes
+     * — in turn with the sockets found ready meanwhile, so the threads woken before it run first —
+     * or, if the socket has no input, when input comes, as a read would have waited for it. Reader
+     * thread only, while no one closes the socket's descriptor.
+     *
+     * @return false if the owner cannot (then the flag is as it was)
+     */
+    boolean reportAgain() throws IOException {
+        boolean was = readable;
+        readable = false;
+        if (owner.reportAgain(this)) {
+            return true;
+        }
+        if (was) {
+            readable = true;
+        }
+        return false;
     }
 
     /** Called right before a read syscall. */

@@ -129,6 +129,26 @@ final class ReadinessTransport implements Transport {
         }
     }
 
+    /**
+     * Asks the source to report the socket again and waits for the report, as
+     * {@link Readiness#reportAgain} says: the reader goes on in turn with the sockets found ready
+     * meanwhile.
+     */
+    @Override
+    public void giveWay(long deadlineNanos) throws IOException {
+        boolean reported;
+        enter(READING); // the report names the descriptor: it must not be closed meanwhile
+        try {
+            reported = readiness.reportAgain();
+        } finally {
+            exit(READING);
+        }
+        if (reported) {
+            drained = false; // the next read tries the socket first
+            awaitReadable(deadlineNanos);
+        }
+    }
+
     private void lowWater(int bytes) throws IOException {
         enter(READING);
         try {

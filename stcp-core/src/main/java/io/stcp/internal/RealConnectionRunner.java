@@ -253,6 +253,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     /** A reader thread after a suspension: the read loop again, where it left off. */
     void resume() {
         loop.enter();
+        connection.input().resumed();
         Throwable failure = null;
         try {
             if (loop.run(sender)) {

@@ -158,8 +158,8 @@ public final class RealTcpServer implements TcpServer {
     /**
      * Whether virtual threads get a single carrier because the JVM chose it (one processor, and
      * {@value #PARALLELISM} not set): then nothing takes that carrier from a reader that does not
-     * wait, and behind readers whose peers stream without a pause other threads have waited up to
-     * a second (README, "On one CPU").
+     * wait. Readers give way after a turn of reading ({@link Transport#giveWay}), but one that
+     * computes for long between reads keeps the carrier meanwhile (README, "On one CPU").
      */
     static boolean oneCarrierByDefault(int processors, @Nullable String parallelism) {
         return processors == 1 && parallelism == null;

@@ -334,13 +334,27 @@ final class TlsTransport implements Transport {
         }
     }
 
+    /** Decrypted bytes, a whole record, or the end: a read returns without the transport below. */
+    @Override
+    public boolean holdsInput() {
+        return appIn != null || inputClosed || hasRecord();
+    }
+
+    /** Through the transport below, once nothing is left to read here. */
+    @Override
+    public void giveWay(long deadlineNanos) throws IOException {
+        if (!holdsInput()) {
+            under.giveWay(deadlineNanos);
+        }
+    }
+
     /**
      * Calls back through the transport below, once nothing is left to read here: no decrypted
      * bytes, no whole record, no end seen. A part of a record may stay; more bytes complete it.
      */
     @Override
     public boolean onReadable(Runnable action) {
-        if (appIn != null || inputClosed || hasRecord()) {
+        if (holdsInput()) {
             return false;
         }
         releaseIdleBuffers();

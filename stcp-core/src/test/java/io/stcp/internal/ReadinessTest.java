@@ -58,6 +58,40 @@ class ReadinessTest {
         assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(50));
     }
 
+    @Test
+    void reportingAgainClearsTheReadFlagUntilTheOwnersReportComes() throws Exception {
+        AtomicInteger asked = new AtomicInteger();
+        Readiness r = new Readiness(new Readiness.Owner() {
+            @Override
+            public void deregister(Readiness readiness) {}
+
+            @Override
+            public boolean reportAgain(Readiness readiness) {
+                asked.incrementAndGet();
+                return true;
+            }
+        }, 0);
+        assertThat(r.isReadable()).isTrue();
+
+        assertThat(r.reportAgain()).isTrue();
+
+        assertThat(asked).hasValue(1);
+        assertThat(r.isReadable()).as("until the report").isFalse();
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+        r.signal(true, true, false, false); // the poller's report of a socket with input
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
+    }
+
+    @Test
+    void anOwnerThatCannotReportAgainLeavesTheFlagAsItWas() throws Exception {
+        Readiness r = new Readiness(owner -> {}, 0);
+        assertThat(r.reportAgain()).isFalse();
+        assertThat(r.isReadable()).isTrue();
+        r.clearReadable();
+        assertThat(r.reportAgain()).isFalse();
+        assertThat(r.isReadable()).isFalse();
+    }
+
     @RepeatedTest(20)
     void anEdgeRacingTheWaiterIsNeverLost() throws Exception {
         Readiness r = new Readiness(owner -> {}, 0);

@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
 final class EpollPoller {
     private static final Logger LOG = LoggerFactory.getLogger("io.stcp.epoll");
     private static final int MAX_EVENTS = 1024;
-    private static final int SOCKET_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    static final int SOCKET_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     private static final int HANG_UP_EVENTS = EPOLLHUP | EPOLLERR;
     /** How long the poll loop goes on without parking before it gives way. */
     private static final long GIVE_WAY_NANOS = 1_000_000L;
@@ -69,11 +69,12 @@ final class EpollPoller {
     private final int[] wakeFds = new int[2];
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
-    private final Registrations registered = new Registrations();
+    private final Registrations registered;
     private final Thread pollLoop;
 
     EpollPoller(String name) throws IOException {
         epfd = Epoll.create();
+        registered = new Registrations(epfd);
         for (int i = 0; i < wakeFds.length; i++) {
             wakeFds[i] = Epoll.create();
             Epoll.ctl(wakeFds[i], CTL_ADD, epfd, EPOLLIN | EPOLLONESHOT, 0); // armed: a first wake-up is harmless

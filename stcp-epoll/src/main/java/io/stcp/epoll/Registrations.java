@@ -1,6 +1,7 @@
 package io.stcp.epoll;
 
 import io.stcp.internal.Readiness;
+import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
@@ -19,14 +20,24 @@ import java.util.concurrent.locks.ReentrantLock;
  * beside system calls); finding is lock-free, on the poll loop. The table only grows: a new array
  * holds the old one's slots before it is published, and slots change only under the lock, so no
  * write is lost to a copy.
+ *
+ * <p><b>Reporting again.</b> {@link #reportAgain} modifies a socket's registration to the same
+ * events: the kernel then checks the socket at once and, if it is ready, queues an event for it
+ * behind those already queued, which the poll loop signals in turn like any other.
  */
 final class Registrations implements Readiness.Owner {
     private static final int FIRST_LENGTH = 1024;
 
+    private final int epfd;
     private final ReentrantLock lock = new ReentrantLock();
     private volatile AtomicReferenceArray<Readiness> slots = new AtomicReferenceArray<>(FIRST_LENGTH);
     private final AtomicInteger count = new AtomicInteger();
     private int sequence; // guarded by lock
+
+    /** @param epfd the epoll instance the sockets are registered with, or -1 for none (cannot report again) */
+    Registrations(int epfd) {
+        this.epfd = epfd;
+    }
 
     /**
      * A new Readiness for the socket {@code fd}, in the slot for {@code fd}; a socket that had
@@ -76,6 +87,15 @@ final class Registrations implements Readiness.Owner {
         } finally {
             lock.unlock();
         }
+    }
+
+    @Override
+    public boolean reportAgain(Readiness readiness) throws IOException {
+        if (epfd < 0) {
+            return false;
+        }
+        Epoll.ctl(epfd, Epoll.CTL_MOD, (int) readiness.token(), EpollPoller.SOCKET_EVENTS, readiness.token());
+        return true;
     }
 
     /** Sockets registered and not yet deregistered. */

@@ -1,0 +1,137 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A reader that keeps finding input gives way to other connections once every
+ * {@link ConnectionInput#TURN_BYTES} bytes ({@link Transport#giveWay}); one that waits for its
+ * input in between never does.
+ */
+class GiveWayTest {
+    private static final int FRAME = 16 * 1024;
+
+    private final MemoryTransport memory = new MemoryTransport();
+    private final GiveWayCounter transport = new GiveWayCounter(memory);
+    private final ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
+
+    /** Counts give-ways, with the bytes read before each; readable while the memory holds bytes, as a native transport tells. */
+    private static final class GiveWayCounter extends ForwardingTransport {
+        final List<Long> readAtGiveWay = new ArrayList<>();
+        long read;
+        boolean holds; // as a layer holding decrypted bytes would say
+
+        GiveWayCounter(MemoryTransport delegate) {
+            super(delegate);
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+            int n = super.read(b, off, len, deadlineNanos);
+            read += Math.max(n, 0);
+            return n;
+        }
+
+        @Override
+        public boolean isReadable() {
+            return delegate.available() > 0;
+        }
+
+        @Override
+        public boolean holdsInput() {
+            return holds;
+        }
+
+        @Override
+        public void giveWay(long deadlineNanos) {
+            readAtGiveWay.add(read);
+        }
+
+        @Override
+        public String name() {
+            return "give-way counter";
+        }
+    }
+
+    @Test
+    void aReaderThatNeverWaitsGivesWayOnceATurn() throws IOException {
+        int frames = 4 * ConnectionInput.TURN_BYTES / FRAME + 8; // four turns and a half
+        for (int i = 0; i < frames; i++) {
+            memory.feed(new byte[FRAME]); // all there before the reader reads: it never waits
+        }
+        readFrames(frames);
+
+        assertThat(transport.readAtGiveWay).as("bytes read when it gave way").hasSize(4);
+        long before = 0;
+        for (long at : transport.readAtGiveWay) {
+            assertThat(at - before).as("bytes read in a turn").isBetween((long) ConnectionInput.TURN_BYTES,
+                    (long) ConnectionInput.TURN_BYTES + ReadBuffers.LARGE);
+            before = at;
+        }
+    }
+
+    @Test
+    void aReaderThatWaitsForItsInputNeverGivesWay() throws Exception {
+        int frames = 4 * ConnectionInput.TURN_BYTES / FRAME;
+        try (ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<?> reader = executor.submit(() -> {
+                readFrames(frames);
+                return null;
+            });
+            for (int i = 0; i < frames; i++) {
+                await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(1))
+                        .until(() -> input.isAwaitingInput() || reader.isDone());
+                memory.feed(new byte[FRAME]); // one frame each time the reader has found nothing to read
+            }
+            reader.get(10, TimeUnit.SECONDS);
+        }
+
+        assertThat(transport.readAtGiveWay).isEmpty();
+        assertThat(input.bytesRead()).isEqualTo((long) frames * FRAME);
+    }
+
+    @Test
+    void aValueReadStraightIntoTheCallersArrayCountsToo() throws IOException {
+        byte[] value = new byte[2 * ConnectionInput.TURN_BYTES];
+        memory.feed(value);
+        memory.feed(new byte[FRAME]);
+
+        input.readFully(value, 0, value.length); // reads of a buffer's size or more go to the array itself
+        readFrames(1);
+
+        assertThat(transport.readAtGiveWay).hasSize(1);
+    }
+
+    @Test
+    void aTransportHoldingInputOfItsOwnIsAskedAgainAtTheNextRead() throws IOException {
+        int frames = ConnectionInput.TURN_BYTES / FRAME + 8;
+        for (int i = 0; i < frames; i++) {
+            memory.feed(new byte[FRAME]);
+        }
+        transport.holds = true;
+        readFrames(frames - 4);
+        assertThat(transport.readAtGiveWay).as("while it holds input").isEmpty();
+
+        transport.holds = false;
+        readFrames(4);
+        assertThat(transport.readAtGiveWay).hasSize(1);
+    }
+
+    private void readFrames(int n) throws IOException {
+        byte[] frame = new byte[FRAME];
+        for (int i = 0; i < n; i++) {
+            input.readFully(frame, 0, FRAME);
+        }
+    }
+}

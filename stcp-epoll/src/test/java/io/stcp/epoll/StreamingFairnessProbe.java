@@ -1,0 +1,165 @@
+package io.stcp.epoll;
+
+import io.stcp.ConnectionReader;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Run by {@link StreamingFairnessTest} in a JVM of its own with one carrier
+ * ({@code -Djdk.virtualThreadScheduler.parallelism=1}): an echo server (frames of 16 KiB with
+ * their header, relayed back, as the benchmarks' echo does) and {@value #CLIENTS} connections of
+ * the same JVM whose peers never pause — a thread per connection sends frames as fast as the
+ * socket takes them, another reads the echoes — so that every reader always finds input. Once the
+ * load has come up, it counts the bytes echoed on each connection until {@link #SPAN} more have
+ * come back in all, and prints {@code echoed min=.. max=.. all=[..]}: how evenly one carrier
+ * served the connections; and {@code starts longest_ms=..}: the longest a virtual thread started
+ * meanwhile by a platform thread waited to run (reported, not judged). Exits 0 when every
+ * connection got at least a {@value #SHARE}th of the busiest one's share, 2 when not, 3 when the
+ * load never came up or the span never ended (within {@value #WAIT_SECONDS} s each).
+ */
+public final class StreamingFairnessProbe {
+    static final int CLIENTS = 8;
+    static final int BATCH = 16;
+    static final long SPAN = 640L << 20;
+    static final long WAIT_SECONDS = 20;
+    static final int SHARE = 4;
+    /**
+     * Frames of 16 KiB with their header, as the benchmarks send: four fill a large read buffer
+     * exactly, so a reader often finds it empty at a frame's end with more input in the socket.
+     */
+    private static final int BODY = 16 * 1024 - 4;
+
+    private static long longestStart; // main thread only: the longest a virtual thread it started took to run
+
+    private StreamingFairnessProbe() {}
+
+    public static void main(String[] args) throws Exception {
+        ConnectionReader reader = (sender, connection) -> {
+            int length = connection.readInt();
+            sender.relay(connection, ByteBuffer.allocate(4).putInt(length).array(), length);
+        };
+        AtomicLongArray echoed = new AtomicLongArray(CLIENTS);
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> threads = new ArrayList<>();
+        List<Socket> sockets = new ArrayList<>();
+        int exit;
+        try (TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(64)).start()) {
+            InetSocketAddress address = (InetSocketAddress) server.address();
+            for (int i = 0; i < CLIENTS; i++) {
+                Socket s = new Socket(address.getAddress(), address.getPort());
+                sockets.add(s);
+                int client = i;
+                threads.add(Thread.ofPlatform().daemon().start(() -> send(s, stop)));
+                threads.add(Thread.ofPlatform().daemon().start(() -> receive(s, echoed, client, stop)));
+            }
+            exit = awaitTotal(echoed, SPAN / 4) ? measure(echoed) : 3;
+            stop.set(true);
+            for (Socket s : sockets) {
+                s.close();
+            }
+            for (Thread t : threads) {
+                t.interrupt(); // a writer may wait for room in its window
+                t.join(TimeUnit.SECONDS.toMillis(30));
+            }
+        }
+        System.out.flush();
+        System.exit(exit);
+    }
+
+    /** Bytes echoed per connection over the next {@link #SPAN} in all: 0 if even enough, 2 if not, 3 if they never came. */
+    private static int measure(AtomicLongArray echoed) throws InterruptedException {
+        long[] before = snapshot(echoed);
+        longestStart = 0;
+        if (!awaitTotal(echoed, total(before) + SPAN)) {
+            return 3;
+        }
+        long[] after = snapshot(echoed);
+        long[] span = new long[CLIENTS];
+        for (int i = 0; i < CLIENTS; i++) {
+            span[i] = after[i] - before[i];
+        }
+        long min = Arrays.stream(span).min().orElseThrow();
+        long max = Arrays.stream(span).max().orElseThrow();
+        System.out.println("echoed min=" + min + " max=" + max + " all=" + Arrays.toString(span));
+        System.out.println("starts longest_ms=" + TimeUnit.NANOSECONDS.toMillis(longestStart));
+        return min * SHARE >= max ? 0 : 2;
+    }
+
+    /**
+     * Waits until {@code total} bytes have been echoed in all; meanwhile starts a virtual thread
+     * from this platform thread every few milliseconds, keeping the longest it took to run.
+     */
+    private static boolean awaitTotal(AtomicLongArray echoed, long total) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (total(snapshot(echoed)) < total) {
+            if (System.nanoTime() > deadline) {
+                System.out.println("only " + total(snapshot(echoed)) + " of " + total + " bytes came back");
+                return false;
+            }
+            CountDownLatch ran = new CountDownLatch(1);
+            long t0 = System.nanoTime();
+            Thread.ofVirtual().start(ran::countDown);
+            ran.await(WAIT_SECONDS, TimeUnit.SECONDS);
+            longestStart = Math.max(longestStart, System.nanoTime() - t0);
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
+    private static long[] snapshot(AtomicLongArray echoed) {
+        long[] s = new long[echoed.length()];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = echoed.get(i);
+        }
+        return s;
+    }
+
+    private static long total(long[] counts) {
+        return Arrays.stream(counts).sum();
+    }
+
+    /** Sends frames as fast as the socket takes them, {@value #BATCH} at a time: the server always finds input. */
+    private static void send(Socket s, AtomicBoolean stop) {
+        byte[] frame = Echo.frame(new byte[BODY]);
+        byte[] batch = new byte[BATCH * frame.length];
+        for (int i = 0; i < BATCH; i++) {
+            System.arraycopy(frame, 0, batch, i * frame.length, frame.length);
+        }
+        try {
+            OutputStream out = s.getOutputStream();
+            while (!stop.get()) {
+                out.write(batch);
+            }
+        } catch (IOException e) {
+            // closed at the end
+        }
+    }
+
+    /** Reads the echoes as they come, counting bytes. */
+    private static void receive(Socket s, AtomicLongArray echoed, int client, AtomicBoolean stop) {
+        byte[] b = new byte[BATCH * (4 + BODY)];
+        try {
+            InputStream in = s.getInputStream();
+            int n;
+            while (!stop.get() && (n = in.read(b)) > 0) {
+                echoed.addAndGet(client, n);
+            }
+        } catch (IOException e) {
+            // closed at the end
+        }
+    }
+}

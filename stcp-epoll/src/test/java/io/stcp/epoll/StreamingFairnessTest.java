@@ -1,0 +1,31 @@
+package io.stcp.epoll;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.OwnJvm;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * On one carrier, readers whose peers never pause must share it: {@link StreamingFairnessProbe}
+ * runs in a JVM of its own, whose scheduler has one carrier, on each transport. A reader that
+ * always found input used to keep the carrier until its input ran out: over 640 MiB echoed, two
+ * of eight connections got everything on epoll and six nothing; on the JDK's transport one got
+ * 416 MiB and another 1.4. Since a reader gives way after 256 KiB read without a wait
+ * ({@code Transport.giveWay}), each gets 78–82 MiB.
+ */
+class StreamingFairnessTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "jdk"})
+    void readersThatAlwaysFindInputShareOneCarrier(String transport, @TempDir Path dir) throws Exception {
+        String output = OwnJvm.run(dir.resolve("probe.log"), 55, List.of("-Xmx512m",
+                "-Djdk.virtualThreadScheduler.parallelism=1", "--enable-native-access=ALL-UNNAMED",
+                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dio.stcp.transport=" + transport),
+                StreamingFairnessProbe.class);
+        assertThat(output).contains("echoed min=");
+    }
+}
