@@ -2,9 +2,7 @@ package io.stcp.epoll;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.stcp.testing.OwnJvm;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -21,10 +19,7 @@ class PollerFairnessTest {
     @ParameterizedTest
     @ValueSource(strings = {"epoll", "jdk"})
     void aBusyServerLetsOtherThreadsRunOnOneCarrier(String transport, @TempDir Path dir) throws Exception {
-        String output = OwnJvm.run(dir.resolve("probe.log"), 120, List.of("-Xmx512m",
-                "-Djdk.virtualThreadScheduler.parallelism=1", "--enable-native-access=ALL-UNNAMED",
-                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dio.stcp.transport=" + transport),
-                StarvationProbe.class);
+        String output = OneCarrierJvm.run(dir, transport, StarvationProbe.class);
         assertThat(output).contains("round_trips ran=20 of 20", "starts ran=20 of 20");
     }
 }

@@ -58,7 +58,7 @@ public final class StreamingFairnessProbe {
         List<Socket> sockets = new ArrayList<>();
         int exit;
         try (TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(64)).start()) {
-            InetSocketAddress address = (InetSocketAddress) server.address();
+            InetSocketAddress address = server.address();
             for (int i = 0; i < CLIENTS; i++) {
                 Socket s = new Socket(address.getAddress(), address.getPort());
                 sockets.add(s);

@@ -2,9 +2,7 @@ package io.stcp.epoll;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.stcp.testing.OwnJvm;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,10 +20,7 @@ class StreamingFairnessTest {
     @ParameterizedTest
     @ValueSource(strings = {"epoll", "jdk"})
     void readersThatAlwaysFindInputShareOneCarrier(String transport, @TempDir Path dir) throws Exception {
-        String output = OwnJvm.run(dir.resolve("probe.log"), 55, List.of("-Xmx512m",
-                "-Djdk.virtualThreadScheduler.parallelism=1", "--enable-native-access=ALL-UNNAMED",
-                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dio.stcp.transport=" + transport),
-                StreamingFairnessProbe.class);
+        String output = OneCarrierJvm.run(dir, transport, StreamingFairnessProbe.class);
         assertThat(output).contains("echoed min=");
     }
 }
