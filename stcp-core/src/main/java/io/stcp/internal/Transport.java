@@ -76,7 +76,7 @@ public interface Transport {
      *
      * <p>By default it parks for a microsecond, and the JDK's timer thread wakes it: on the JDK's
      * scheduler that lets the threads woken meanwhile run first (StreamingFairnessTest: eight
-     * connections streaming on one carrier served within 8 % of each other). {@code Thread.yield()}
+     * connections streaming on one carrier served within 5 % of each other). {@code Thread.yield()}
      * does not do: with it, three to five of the eight got nothing for seconds.
      */
     default void giveWay(long deadlineNanos) throws IOException {
