@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProcessWatchdog;
 import io.stcp.testing.TestCerts;
 import io.stcp.testing.TlsClient;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -117,16 +119,24 @@ class TlsClientAuthTest {
         Process p = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + server.address().getPort(),
                 "-CAfile", certs.caCert.toString(), "-cert", cert.toString(), "-key", key.toString(),
                 "-quiet", "-no_ign_eof", "-nocommands").redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        try {
+        try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(20))) {
             byte[] frame = Echo.frame("mutual".getBytes());
-            p.getOutputStream().write(frame);
-            p.getOutputStream().flush();
-            byte[] echoed = p.getInputStream().readNBytes(frame.length); // short when the server refuses
-            p.getOutputStream().close();
+            byte[] echoed;
+            try {
+                p.getOutputStream().write(frame);
+                p.getOutputStream().flush();
+                echoed = p.getInputStream().readNBytes(frame.length); // short when the server refuses
+            } catch (IOException e) {
+                echoed = new byte[0]; // s_client went away while we wrote
+            }
+            watchdog.assertNotFired("the echo"); // neither refused nor echoed: the server hung
+            try {
+                p.getOutputStream().close();
+            } catch (IOException e) {
+                // s_client is gone already
+            }
             assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("s_client exits").isTrue();
             return java.util.Arrays.equals(echoed, frame);
-        } catch (IOException e) {
-            return false; // s_client went away while we wrote
         } finally {
             p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }

@@ -3,6 +3,7 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProcessWatchdog;
 import io.stcp.testing.TestCerts;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -45,7 +47,7 @@ class TlsInteropTest {
                 protocolFlag, "-CAfile", certs.caCert.toString(), "-servername", "localhost", "-verify_return_error",
                 "-quiet", "-no_ign_eof", "-nocommands")
                 .redirectError(stderr.toFile()).start();
-        try {
+        try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(20))) {
             ByteArrayOutputStream sent = new ByteArrayOutputStream();
             for (int i = 0; i < 20; i++) {
                 sent.write(Echo.frame(("frame " + i + " ").repeat(i + 1).getBytes(StandardCharsets.UTF_8)));
@@ -54,7 +56,7 @@ class TlsInteropTest {
             OutputStream stdin = p.getOutputStream();
             stdin.write(sent.toByteArray());
             stdin.flush();
-            byte[] echoed = readN(p.getInputStream(), sent.size(), stderr);
+            byte[] echoed = readN(p.getInputStream(), sent.size(), stderr, watchdog);
             assertThat(echoed).isEqualTo(sent.toByteArray());
             stdin.close(); // s_client sends close_notify and exits
             assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("s_client exits").isTrue();
@@ -67,12 +69,13 @@ class TlsInteropTest {
     }
 
     /** Reads exactly {@code n} bytes, or fails with what s_client said. */
-    private static byte[] readN(InputStream in, int n, Path stderr) throws IOException {
+    private static byte[] readN(InputStream in, int n, Path stderr, ProcessWatchdog watchdog) throws IOException {
         byte[] b = new byte[n];
         int done = 0;
         while (done < n) {
             int r = in.read(b, done, n - done);
             if (r < 0) {
+                watchdog.assertNotFired(n - done + " more bytes of the echo");
                 throw new AssertionError("s_client ended after " + done + " of " + n + " bytes: "
                         + String.join("\n", lines(stderr)));
             }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProcessWatchdog;
 import io.stcp.testing.ProxyHeaders;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
@@ -290,10 +291,11 @@ class UnixSocketTest {
         /** Runs a command with {@code stdin}, returns its standard output; fails if it takes over 20 s or exits non-zero. */
         static byte[] run(byte[] stdin, String... command) throws Exception {
             Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-            try {
+            try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(20))) {
                 p.getOutputStream().write(stdin);
                 p.getOutputStream().close();
                 byte[] out = p.getInputStream().readAllBytes();
+                watchdog.assertNotFired("its output to end");
                 assertThat(p.waitFor(20, TimeUnit.SECONDS)).as(command[0] + " finished").isTrue();
                 assertThat(p.exitValue()).as(command[0] + " exit code").isZero();
                 return out;

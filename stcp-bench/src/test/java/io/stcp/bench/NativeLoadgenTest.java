@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -49,11 +48,23 @@ class NativeLoadgenTest {
         fail(cc + " is installed but " + NATIVE_DIR.resolve("loadgen") + " was not built: see the build's compile-c step");
     }
 
+    /**
+     * Waits up to 30 s for {@code p} to exit, else kills it: whatever it writes goes to a file, so
+     * no read of a pipe (which no interrupt ends) can hold the test past that.
+     */
+    private static boolean exits(Process p) throws InterruptedException {
+        if (p.waitFor(30, TimeUnit.SECONDS)) {
+            return true;
+        }
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        return false;
+    }
+
     private static boolean runs(String cc) {
         try {
-            Process p = new ProcessBuilder(cc, "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+            Process p = new ProcessBuilder(cc, "--version").redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            return exits(p) && p.exitValue() == 0;
         } catch (IOException e) {
             return false;
         } catch (InterruptedException e) {
@@ -188,7 +199,7 @@ class NativeLoadgenTest {
                     "--server-pid", Long.toString(ProcessHandle.current().pid()), "--timeline", "50")
                     .redirectError(logs.resolve("timeline.log").toFile()).redirectOutput(logs.resolve("load.log").toFile())
                     .start();
-            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(exits(p)).isTrue();
             assertThat(p.exitValue()).isZero();
             List<Map<String, String>> ticks = Files.readAllLines(logs.resolve("timeline.log")).stream()
                     .filter(l -> l.startsWith("timeline ")).map(l -> LoadResult.lineFields("timeline", l)).toList();
@@ -293,9 +304,10 @@ class NativeLoadgenTest {
     void aReplyOfTheWrongLengthIsAnErrorAndTheExitStatusSaysSo() throws Exception {
         try (EchoServer server = new EchoServer(64, 2)) { // the ping is answered right, the next frame is not
             Process p = new ProcessBuilder(generator().commandLine(server.address(), Load.parse("2x1", 64), "0s",
-                    "200ms", 0, false)).redirectError(logs.resolve("stderr").toFile()).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                    "200ms", 0, false)).redirectError(logs.resolve("stderr").toFile())
+                    .redirectOutput(logs.resolve("stdout").toFile()).start();
+            assertThat(exits(p)).isTrue();
+            String out = Files.readString(logs.resolve("stdout"));
             assertThat(p.exitValue()).isEqualTo(1);
             String result = out.lines().filter(l -> l.startsWith("result ")).findFirst().orElseThrow();
             assertThat(LoadResult.parseResultLine(result).errors()).isEqualTo(2); // each connection once, then closed
@@ -310,9 +322,9 @@ class NativeLoadgenTest {
             port = s.getLocalPort();
         }
         Process p = new ProcessBuilder(generator().commandLine("127.0.0.1:" + port, Load.parse("1x1", 64), "0s",
-                "100ms", 0, false)).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                "100ms", 0, false)).redirectErrorStream(true).redirectOutput(logs.resolve("stdout").toFile()).start();
+        assertThat(exits(p)).isTrue();
+        String out = Files.readString(logs.resolve("stdout"));
         assertThat(p.exitValue()).isEqualTo(2);
         assertThat(out).contains("cannot connect to 127.0.0.1:" + port).doesNotContain("result ");
     }

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -144,14 +145,25 @@ public final class TestCerts {
         cmd.add("openssl");
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed: " + new String(out, StandardCharsets.UTF_8));
+        try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(60))) {
+            byte[] out = p.getInputStream().readAllBytes();
+            watchdog.assertNotFired("its output to end");
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(String.join(" ", cmd) + " failed: " + new String(out, StandardCharsets.UTF_8));
+            }
         }
     }
 
     /** A client context trusting the test CA, presenting {@code cert}/{@code key} when not null. */
     public SSLContext clientContext(Path cert, Path key) throws Exception {
+        return clientContext(caCert, cert, key);
+    }
+
+    /**
+     * A client context trusting the CA in {@code caCert}, presenting {@code cert}/{@code key} when
+     * not null: for a JVM of a test's own, handed the files of this one's {@link #get()}.
+     */
+    public static SSLContext clientContext(Path caCert, Path cert, Path key) throws Exception {
         KeyStore trust = KeyStore.getInstance("PKCS12");
         trust.load(null, null);
         trust.setCertificateEntry("ca", Pem.certificates(caCert).get(0));

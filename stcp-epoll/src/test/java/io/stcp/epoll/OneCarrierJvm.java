@@ -9,14 +9,14 @@ final class OneCarrierJvm {
     private OneCarrierJvm() {}
 
     /**
-     * Runs {@code probe} with {@code -Djdk.virtualThreadScheduler.parallelism=1} and
-     * {@code -Dio.stcp.transport=transport}; fails unless it exits 0 within 55 s.
+     * Runs {@code probe} with {@code -Djdk.virtualThreadScheduler.parallelism=1},
+     * {@code -Dio.stcp.transport=transport} and {@code args}; fails unless it exits 0 within 55 s.
      *
      * @return its output
      */
-    static String run(Path dir, String transport, Class<?> probe) throws Exception {
+    static String run(Path dir, String transport, Class<?> probe, String... args) throws Exception {
         return OwnJvm.run(dir.resolve("probe.log"), 55, List.of("-Xmx512m",
                 "-Djdk.virtualThreadScheduler.parallelism=1", "--enable-native-access=ALL-UNNAMED",
-                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dio.stcp.transport=" + transport), probe);
+                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dio.stcp.transport=" + transport), probe, args);
     }
 }

@@ -2,14 +2,18 @@ package io.stcp.epoll;
 
 import io.stcp.ConnectionReader;
 import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
+import io.stcp.TlsConfig;
 import io.stcp.testing.Echo;
+import io.stcp.testing.TestCerts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -17,6 +21,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 
 /**
  * Run by {@link StreamingFairnessTest} in a JVM of its own with one carrier
@@ -30,11 +36,15 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * meanwhile by a platform thread waited to run (reported, not judged). Exits 0 when every
  * connection got at least a {@value #SHARE}th of the busiest one's share, 2 when not, 3 when the
  * load never came up or the span never ended (within {@value #WAIT_SECONDS} s each).
+ *
+ * <p>Arguments {@code tls CERT KEY CA} (PEM files): the same over TLS, where a reader's input is
+ * often records the TLS layer holds rather than bytes in the socket, over {@link #TLS_SPAN}.
  */
 public final class StreamingFairnessProbe {
     static final int CLIENTS = 8;
     static final int BATCH = 16;
     static final long SPAN = 640L << 20;
+    static final long TLS_SPAN = 160L << 20;
     static final long WAIT_SECONDS = 20;
     static final int SHARE = 4;
     /**
@@ -52,21 +62,30 @@ public final class StreamingFairnessProbe {
             int length = connection.readInt();
             sender.relay(connection, ByteBuffer.allocate(4).putInt(length).array(), length);
         };
+        boolean tls = args.length > 0 && args[0].equals("tls");
+        ServerConfig.Builder config = Echo.loopback();
+        SSLContext clientTls = null;
+        if (tls) {
+            config.tls(TlsConfig.fromPem(Path.of(args[1]), Path.of(args[2])));
+            clientTls = TestCerts.clientContext(Path.of(args[3]), null, null);
+        }
+        long span = tls ? TLS_SPAN : SPAN;
         AtomicLongArray echoed = new AtomicLongArray(CLIENTS);
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> threads = new ArrayList<>();
         List<Socket> sockets = new ArrayList<>();
         int exit;
-        try (TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(64)).start()) {
+        try (TcpServer server = TcpServer.create(config.build(), reader, SenderFactory.queue(64)).start()) {
             InetSocketAddress address = server.address();
             for (int i = 0; i < CLIENTS; i++) {
-                Socket s = new Socket(address.getAddress(), address.getPort());
-                sockets.add(s);
+                Socket plain = new Socket(address.getAddress(), address.getPort());
+                sockets.add(plain); // closed at the end underneath TLS too: nothing waits on a lock of the TLS socket then
+                Socket s = tls ? handshake(clientTls, plain) : plain;
                 int client = i;
                 threads.add(Thread.ofPlatform().daemon().start(() -> send(s, stop)));
                 threads.add(Thread.ofPlatform().daemon().start(() -> receive(s, echoed, client, stop)));
             }
-            exit = awaitTotal(echoed, SPAN / 4) ? measure(echoed) : 3;
+            exit = awaitTotal(echoed, span / 4) ? measure(echoed, span) : 3;
             stop.set(true);
             for (Socket s : sockets) {
                 s.close();
@@ -80,21 +99,28 @@ public final class StreamingFairnessProbe {
         System.exit(exit);
     }
 
-    /** Bytes echoed per connection over the next {@link #SPAN} in all: 0 if even enough, 2 if not, 3 if they never came. */
-    private static int measure(AtomicLongArray echoed) throws InterruptedException {
+    /** The TLS client side over {@code plain}, its handshake done. */
+    private static Socket handshake(SSLContext context, Socket plain) throws IOException {
+        SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, "localhost", plain.getPort(), true);
+        s.startHandshake();
+        return s;
+    }
+
+    /** Bytes echoed per connection over the next {@code span} in all: 0 if even enough, 2 if not, 3 if they never came. */
+    private static int measure(AtomicLongArray echoed, long span) throws InterruptedException {
         long[] before = snapshot(echoed);
         longestStart = 0;
-        if (!awaitTotal(echoed, total(before) + SPAN)) {
+        if (!awaitTotal(echoed, total(before) + span)) {
             return 3;
         }
         long[] after = snapshot(echoed);
-        long[] span = new long[CLIENTS];
+        long[] each = new long[CLIENTS];
         for (int i = 0; i < CLIENTS; i++) {
-            span[i] = after[i] - before[i];
+            each[i] = after[i] - before[i];
         }
-        long min = Arrays.stream(span).min().orElseThrow();
-        long max = Arrays.stream(span).max().orElseThrow();
-        System.out.println("echoed min=" + min + " max=" + max + " all=" + Arrays.toString(span));
+        long min = Arrays.stream(each).min().orElseThrow();
+        long max = Arrays.stream(each).max().orElseThrow();
+        System.out.println("echoed min=" + min + " max=" + max + " all=" + Arrays.toString(each));
         System.out.println("starts longest_ms=" + TimeUnit.NANOSECONDS.toMillis(longestStart));
         return min * SHARE >= max ? 0 : 2;
     }
