@@ -1,7 +1,6 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
