@@ -17,8 +17,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -40,7 +38,6 @@ import picocli.CommandLine.Option;
 @Command(name = "attack", mixinStandardHelpOptions = true,
         description = "Hostile clients against the echo example (-Xmx1g); prints what the server did.")
 final class AttackCommand implements Callable<Integer> {
-    private static final Pattern USED = Pattern.compile("used (\\d+)K");
     private static final int MIB = 1 << 20;
 
     @Option(names = "--scenarios", split = ",", defaultValue = "header-only,pipeline,slowloris,no-read",
@@ -284,19 +281,10 @@ final class AttackCommand implements Callable<Integer> {
         return s;
     }
 
-    /** The server's used heap right after a full GC (jcmd), in MiB; -1 if jcmd is not there. */
+    /** The server's used heap right after a full GC (jcmd), in MiB; -1 if jcmd is not there or fails. */
     private static long liveHeapMib(Process server) {
         try {
-            String jcmd = Path.of(Processes.java()).resolveSibling("jcmd").toString();
-            Process gc = new ProcessBuilder(jcmd, Long.toString(server.pid()), "GC.run").redirectErrorStream(true).start();
-            gc.getInputStream().readAllBytes();
-            gc.waitFor(30, TimeUnit.SECONDS);
-            Process info = new ProcessBuilder(jcmd, Long.toString(server.pid()), "GC.heap_info").redirectErrorStream(true)
-                    .start();
-            String out = new String(info.getInputStream().readAllBytes());
-            info.waitFor(30, TimeUnit.SECONDS);
-            Matcher m = USED.matcher(out);
-            return m.find() ? Long.parseLong(m.group(1)) / 1024 : -1;
+            return Processes.liveHeapKib(server.pid()) / 1024;
         } catch (IOException e) {
             return -1;
         } catch (InterruptedException e) {

@@ -57,6 +57,13 @@ final class CompareCommand implements Callable<Integer> {
             description = "Warm-up per run; the JIT is slow on one pinned core (default: ${DEFAULT-VALUE}).")
     String warmup;
 
+    @Option(names = "--settle", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Ask each server's JVM for a full collection (jcmd GC.run) half-way through the warm-up, every"
+                    + " server alike: what it allocated starting up and its connections' objects are then old, as in a"
+                    + " server that has run for minutes, not copied by every young collection of the window"
+                    + " (default: ${DEFAULT-VALUE}).")
+    boolean settle;
+
     @Option(names = "--size", defaultValue = "64", description = "Frame size incl. header where a load gives none"
             + " (default: ${DEFAULT-VALUE}).")
     int size;
@@ -155,8 +162,8 @@ final class CompareCommand implements Callable<Integer> {
         pinning = pin && Processes.canPin();
         dir = out.resolve(timestamp());
         Files.createDirectories(dir);
-        System.out.printf("compare: servers %s, loads %s, %d rounds, %s + %s warm-up, %s generator, pinned: %s%n",
-                runnable, labels, rounds, duration, warmup, generator.name(), pinning);
+        System.out.printf("compare: servers %s, loads %s, %d rounds, %s + %s warm-up, %s generator, pinned: %s,"
+                + " settled: %s%n", runnable, labels, rounds, duration, warmup, generator.name(), pinning, settle);
         System.out.printf("results in %s%n", dir);
 
         List<Summary.Run> ceilings = new ArrayList<>();
@@ -265,8 +272,12 @@ final class CompareCommand implements Callable<Integer> {
             if (metricsPort > 0) {
                 scraper = MetricsScraper.start(metricsPort, io.stcp.Durations.parse(scrapeInterval));
             }
+            Thread settler = settle ? Thread.ofVirtual().start(() -> settle(serverPid(p), server)) : null;
             Generator.Outcome o = generator.run(addr, load, warmup, countSyscalls ? syscallDuration : duration,
                     serverPid(p), countSyscalls, pinning ? 1 : -1, dir.resolve("load-" + tag + ".log"));
+            if (settler != null) {
+                settler.join();
+            }
             if (scraper != null && scraper.scrapes() == 0) {
                 System.out.println("  warning: " + server + " was never scraped: " + scraper.lastError());
             }
@@ -280,6 +291,18 @@ final class CompareCommand implements Callable<Integer> {
                 scraper.close();
             }
             Processes.stop(p);
+        }
+    }
+
+    /** Half-way through the warm-up, a full collection of the server's JVM; a warning if it fails. */
+    private void settle(long pid, String server) {
+        try {
+            Thread.sleep(io.stcp.Durations.parse(warmup).dividedBy(2));
+            Processes.jcmd(pid, "GC.run");
+        } catch (IOException e) {
+            System.out.println("  warning: " + server + " not settled: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -11,8 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -25,7 +23,6 @@ import picocli.CommandLine.Option;
 @Command(name = "idle-memory", mixinStandardHelpOptions = true,
         description = "RSS and live heap per idle connection, stcp vs Netty.")
 final class IdleMemoryCommand implements Callable<Integer> {
-    private static final Pattern USED = Pattern.compile("used (\\d+)K");
     private static final int PER_SOURCE = 10_000; // well below the ephemeral range, which TIME_WAIT from earlier runs may hold
 
     @Option(names = "--servers", split = ",", defaultValue = "netty-epoll,netty-nio,stcp,stcp-jdk",
@@ -75,7 +72,7 @@ final class IdleMemoryCommand implements Callable<Integer> {
         try {
             Processes.awaitPort(port, p);
             long rssBefore = settledRss(p);
-            long heapBefore = liveHeapKib(p);
+            long heapBefore = Processes.liveHeapKib(p.pid());
             ByteBuffer ping = ByteBuffer.allocate(12);
             ByteBuffer pong = ByteBuffer.allocate(12);
             for (int i = 0; i < connections; i++) {
@@ -96,7 +93,7 @@ final class IdleMemoryCommand implements Callable<Integer> {
                 }
             }
             long rssAfter = settledRss(p);
-            long heapAfter = liveHeapKib(p);
+            long heapAfter = Processes.liveHeapKib(p.pid());
             System.out.printf("| %s | %,d | %.1f | %.1f | %.1f | %.1f |%n", server, connections, rssBefore / 1024.0,
                     rssAfter / 1024.0, (rssAfter - rssBefore) / (double) connections,
                     (heapAfter - heapBefore) / (double) connections);
@@ -110,7 +107,7 @@ final class IdleMemoryCommand implements Callable<Integer> {
 
     /** VmRSS in KiB after a full GC and a moment of quiet. */
     private static long settledRss(Process p) throws Exception {
-        jcmd(p, "GC.run");
+        Processes.jcmd(p.pid(), "GC.run");
         TimeUnit.SECONDS.sleep(2);
         for (String line : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
             if (line.startsWith("VmRSS:")) {
@@ -118,24 +115,6 @@ final class IdleMemoryCommand implements Callable<Integer> {
             }
         }
         throw new IOException("no VmRSS for " + p.pid());
-    }
-
-    /** Used heap in KiB right after a full GC, i.e. the live heap. */
-    private static long liveHeapKib(Process p) throws Exception {
-        jcmd(p, "GC.run");
-        Matcher m = USED.matcher(jcmd(p, "GC.heap_info"));
-        if (!m.find()) {
-            throw new IOException("cannot read heap usage of " + p.pid());
-        }
-        return Long.parseLong(m.group(1));
-    }
-
-    private static String jcmd(Process p, String command) throws Exception {
-        Path jcmd = Path.of(Processes.java()).resolveSibling("jcmd");
-        Process c = new ProcessBuilder(jcmd.toString(), Long.toString(p.pid()), command).redirectErrorStream(true).start();
-        String out = new String(c.getInputStream().readAllBytes());
-        c.waitFor(60, TimeUnit.SECONDS);
-        return out;
     }
 
     /** Raises this process's open-file limit (children inherit it); needs prlimit and privileges. */

@@ -9,9 +9,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Starting, pinning, awaiting and stopping the child JVMs of a benchmark. */
 final class Processes {
+    private static final Pattern USED = Pattern.compile("used (\\d+)K");
+
     private Processes() {}
 
     /** The java executable running this process, so children use the same JDK. */
@@ -87,6 +91,54 @@ final class Processes {
             }
         }
         throw new IOException("server did not listen on " + port + " within 30s");
+    }
+
+    /**
+     * {@code jcmd PID COMMAND} with the JDK running this process: its output. The output goes to a
+     * file, not a pipe, so a jcmd that never ends is killed after a minute instead of blocking a read.
+     *
+     * @throws IOException if jcmd is missing, fails, or does not end within a minute
+     */
+    static String jcmd(long pid, String command) throws IOException, InterruptedException {
+        Path jcmd = Path.of(java()).resolveSibling("jcmd");
+        Path out = Files.createTempFile("stcp-jcmd", ".txt");
+        try {
+            Process c = new ProcessBuilder(jcmd.toString(), Long.toString(pid), command).redirectErrorStream(true)
+                    .redirectOutput(out.toFile()).start();
+            if (!c.waitFor(60, TimeUnit.SECONDS)) {
+                c.destroyForcibly();
+                throw new IOException("jcmd " + pid + " " + command + " did not end within a minute");
+            }
+            String text = Files.readString(out);
+            if (c.exitValue() != 0) {
+                throw new IOException("jcmd " + pid + " " + command + " exited with " + c.exitValue() + ": " + text.strip());
+            }
+            return text;
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    /**
+     * The used heap of JVM {@code pid} right after a full collection (jcmd), in KiB: its live heap.
+     * The generations' "used" figures of {@code GC.heap_info} are summed (one for G1, young and old
+     * for Serial and Parallel; the figures after "Metaspace" are not the heap).
+     *
+     * @throws IOException if jcmd fails or its answer has no heap figure in KiB (ZGC's are in MiB)
+     */
+    static long liveHeapKib(long pid) throws IOException, InterruptedException {
+        jcmd(pid, "GC.run");
+        String info = jcmd(pid, "GC.heap_info");
+        int metaspace = info.indexOf("Metaspace");
+        Matcher m = USED.matcher(metaspace < 0 ? info : info.substring(0, metaspace));
+        long kib = -1;
+        while (m.find()) {
+            kib = Math.max(kib, 0) + Long.parseLong(m.group(1));
+        }
+        if (kib < 0) {
+            throw new IOException("no heap usage in jcmd " + pid + " GC.heap_info: " + info.strip());
+        }
+        return kib;
     }
 
     static void stop(Process p) throws InterruptedException {
