@@ -125,7 +125,9 @@ public final class QueueSender implements Sender {
      * read buffer, or queued for the reader to write before it reads on
      * ({@link Options#batchReplies}). Otherwise it is copied once, from the read buffer into a
      * slice of a pooled direct chunk ({@link #directMemory()} counts it), and written inline from
-     * there or queued; anything else is read with {@link Connection#readBytes(byte[], int)} and put.
+     * there or queued. A body of a chunk or more that has not all been read yet is read straight
+     * into chunks of the pool where the transport can ({@link io.stcp.internal.SendQueue#packRead}).
+     * Anything else is read with {@link Connection#readBytes(byte[], int)} and put.
      */
     @Override
     public void relay(Connection from, byte[] header, int n) throws IOException {
@@ -138,7 +140,7 @@ public final class QueueSender implements Sender {
             sendInPlace(reply);
             return;
         }
-        DirectMessage packed = reading != null ? queue.packBuffered(header, reading, n) : null;
+        DirectMessage packed = reading == null ? null : packed(reading, header, n);
         if (packed == null) {
             put(from.readBytes(header, n));
         } else if (mayWriteInline()) {
@@ -146,6 +148,12 @@ public final class QueueSender implements Sender {
         } else {
             offer(() -> queue.putPacked(packed, patient()), header.length + (long) n);
         }
+    }
+
+    /** {@code header} and the next {@code n} bytes of {@code from} packed off the heap: buffered, or read straight into the pool; or null. */
+    private @Nullable DirectMessage packed(RealConnection from, byte[] header, int n) throws IOException {
+        DirectMessage d = queue.packBuffered(header, from, n);
+        return d != null ? d : queue.packRead(header, from, n);
     }
 
     /**

@@ -101,7 +101,12 @@ public interface Sender {
      * written over the bytes read just before the body (a length prefix, say), which are consumed
      * already. Otherwise it holds such a body in pooled direct memory instead of a new array,
      * shared with the connection's other such messages: no garbage, and no copy of the JDK's when
-     * several are written at once. The header is copied; it may be reused as soon as this returns.
+     * several are written at once. A body of 64 KiB or more with its header is read, once it has all
+     * arrived (it waits in the kernel meanwhile, where the transport can tell), straight from the
+     * socket into pooled direct memory by the epoll transport: never an array, which would be
+     * cleared before the socket filled it. Where the pool has no room, or the transport cannot (the
+     * JDK's sockets, TLS, a PROXY-protocol layer), it is read into an array. The header is copied;
+     * it may be reused as soon as this returns.
      *
      * @throws java.io.IOException as {@code from}'s reads do (end of stream, read timeout); nothing
      *     is queued then

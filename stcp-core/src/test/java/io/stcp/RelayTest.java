@@ -112,6 +112,37 @@ class RelayTest {
         everyChunkGoesBack(pool);
     }
 
+    /**
+     * A body of a chunk or more that is not buffered is read, once it has all arrived, straight from
+     * the socket into the pool's chunks where the transport can (epoll), and written from there; the
+     * JDK's transport reads it into an array, written inline without the pool. A pool too small for
+     * it leaves it an array on either.
+     */
+    @Test
+    void largeBodiesAreReadStraightIntoThePoolWhereTheTransportCan() throws Exception {
+        for (long limit : new long[] {16L << 20, 2L * DirectChunks.CHUNK}) {
+            // With its header the first is one chunk; the others need 5 and 16, more than the small pool has.
+            List<Integer> sizes = limit > 2L * DirectChunks.CHUNK ? List.of(65_532, 300_000, 1_048_572) : List.of(300_000, 1_048_572);
+            DirectChunks pool = new DirectChunks(limit);
+            TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+                int length = conn.readInt();
+                sender.relay(conn, header(length), length);
+            }, options(pool)::build).start();
+            try (TestClient client = TestClient.connect(server.address())) {
+                for (int i = 0; i < sizes.size(); i++) {
+                    byte[] b = body(i, sizes.get(i));
+                    assertThat(client.roundTrip(b)).as("pool of %d bytes, body %d", limit, i).isEqualTo(b);
+                }
+            } finally {
+                Echo.stop(server);
+            }
+            everyChunkGoesBack(pool);
+            boolean direct = "epoll".equals(System.getProperty("io.stcp.transport")) && limit > 2L * DirectChunks.CHUNK;
+            long held = pool.memory().heldBytes();
+            assertThat(held > 0).as("pool of %d bytes held %d after the bodies", limit, held).isEqualTo(direct);
+        }
+    }
+
     @Test
     void mediumBodiesThatHaveArrivedShareChunksOffTheHeap() throws Exception {
         DirectChunks pool = new DirectChunks(16L << 20);

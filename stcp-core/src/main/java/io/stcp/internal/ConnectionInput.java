@@ -114,7 +114,7 @@ final class ConnectionInput {
         int buffered = lim - pos;
         if (buffered == 0) {
             if (len >= BUFFER_SIZE) {
-                int n = readTransport(b, off, len);
+                int n = readTransport(b, off, len, null);
                 if (n > 0) {
                     bytesRead += n;
                 }
@@ -238,6 +238,71 @@ final class ConnectionInput {
     }
 
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
+    /**
+     * {@code header} and the next {@code n} bytes (more than are buffered) in chunks of {@code pool},
+     * read straight from the socket once they have all arrived (waited for as {@link #readBytes}
+     * waits for a large rest: in the kernel), or null, with nothing read, when the transport cannot
+     * read into direct memory, the value is shorter than a chunk, not all of it could arrive (the
+     * receive window was full) or the pool has no room. A large body relayed this way is never an
+     * array: at 1 MiB, clearing the array before the socket filled it was a fifth of the server's
+     * CPU (BENCHMARKS.md, "Settled runs"). While it is read, its bytes are reserved from the inbound
+     * budget as an array's would be.
+     */
+    @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
+        if (!transport.readsDirect() || !DirectChunks.worthCopying(header.length + (long) n)) {
+            return null;
+        }
+        int rest = n - buffered();
+        if (rest > 0) {
+            awaitInput(rest);
+            if (transport.available() < rest) {
+                return null;
+            }
+        }
+        long reserved = GrowingRead.reserve(this, budget, n, header.length + n, 0);
+        try {
+            return DirectMessage.read(pool, header, this, n);
+        } finally {
+            if (budget != null) {
+                budget.release(reserved);
+            }
+        }
+    }
+
+    /**
+     * Fills the direct buffers {@code dsts[off ..)} (their remaining bytes): with the bytes buffered
+     * first, then straight from the socket, by scattering reads, waiting for them as {@link #read}
+     * does. Only where the transport {@linkplain Transport#readsDirect() reads into direct buffers}.
+     */
+    void readFully(ByteBuffer[] dsts, int off) throws IOException {
+        int first = off;
+        while (true) {
+            while (first < dsts.length && !dsts[first].hasRemaining()) {
+                first++;
+            }
+            if (first == dsts.length) {
+                return;
+            }
+            if (pos < lim) {
+                takeBuffered(dsts[first], Math.min(lim - pos, dsts[first].remaining()));
+                continue;
+            }
+            int n = readTransport(null, first, dsts.length - first, dsts);
+            if (n < 0) {
+                throw new EOFException("end of stream before the last " + remaining(dsts, first) + " bytes of a value");
+            }
+            bytesRead += n;
+        }
+    }
+
+    private static long remaining(ByteBuffer[] buffers, int from) {
+        long r = 0;
+        for (int i = from; i < buffers.length; i++) {
+            r += buffers[i].remaining();
+        }
+        return r;
+    }
+
     void takeBuffered(ByteBuffer dst, int n) {
         Objects.checkIndex(n, lim - pos + 1);
         dst.put(buf, pos, n);
@@ -497,7 +562,7 @@ final class ConnectionInput {
             lim -= pos;
             pos = 0;
         }
-        int n = readTransport(buf, lim, buf.length - lim);
+        int n = readTransport(buf, lim, buf.length - lim, null);
         if (n > 0) {
             if (pooled && buf.length == ReadBuffers.LARGE) {
                 wide = n >= ReadBuffers.SIZE;
@@ -566,12 +631,16 @@ final class ConnectionInput {
         }
     }
 
-    private int readTransport(byte[] b, int off, int len) throws IOException {
+    /**
+     * Reads from the transport into {@code b[off .. off+len)}, or, when {@code direct} is given, into
+     * the direct buffers {@code direct[off .. off+len)}.
+     */
+    private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct) throws IOException {
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
             giveWay();
         }
         if (owedDrain != null) {
-            int n = transport.readNow(b, off, len);
+            int n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
             if (n != 0) {
                 if (n < 0) {
                     endOfStream();
@@ -588,7 +657,7 @@ final class ConnectionInput {
             turnBytes = 0; // this read waits
         }
         try {
-            int n = transport.read(b, off, len, deadline);
+            int n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
             if (n < 0) {
                 endOfStream();
             } else {

@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
@@ -68,6 +69,30 @@ public final class DirectMessage {
         }
         fill(chunks, 0, bytes, off, len);
         return new DirectMessage(pool, null, flip(chunks), len);
+    }
+
+    /**
+     * {@code header} and the next {@code n} bytes of {@code input}, read into chunks of {@code pool}
+     * straight from the socket ({@link ConnectionInput#readFully(ByteBuffer[], int)}); or null when they are
+     * too short to be worth it or the pool has no room, and nothing is read. The chunks go back to
+     * the pool if the read fails.
+     */
+    static @Nullable DirectMessage read(DirectChunks pool, byte[] header, ConnectionInput input, int n) throws IOException {
+        long length = header.length + (long) n;
+        ByteBuffer[] chunks = take(pool, length);
+        if (chunks == null) {
+            return null;
+        }
+        try {
+            int c = fill(chunks, 0, header, 0, header.length);
+            ByteBuffer last = chunks[chunks.length - 1]; // whole chunks before it: it ends the value
+            last.limit((int) (length - (long) (chunks.length - 1) * DirectChunks.CHUNK));
+            input.readFully(chunks, c);
+        } catch (IOException | RuntimeException | Error e) {
+            pool.give(chunks);
+            throw e;
+        }
+        return new DirectMessage(pool, null, flip(chunks), length);
     }
 
     private static ByteBuffer[] take(DirectChunks pool, long length) {

@@ -4,6 +4,7 @@ import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A value longer than what is buffered, read into an array that grows as its bytes arrive, so
@@ -96,7 +97,7 @@ final class GrowingRead {
      *
      * @return the bytes reserved now in all
      */
-    private static long reserve(ConnectionInput input, InboundBudget budget, int n, int length, long reserved)
+    static long reserve(ConnectionInput input, @Nullable InboundBudget budget, int n, int length, long reserved)
             throws IOException {
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {

@@ -99,6 +99,41 @@ final class ReadinessTransport implements Transport {
         return n;
     }
 
+    @Override
+    public boolean readsDirect() {
+        return true;
+    }
+
+    @Override
+    public long read(ByteBuffer[] dsts, int off, int len, long deadlineNanos) throws IOException {
+        while (true) {
+            long n = readNow(dsts, off, len);
+            if (n != 0) {
+                return n;
+            }
+            awaitReadable(deadlineNanos);
+        }
+    }
+
+    /**
+     * As {@link #readNow(byte[], int, int)}, through the channel: one {@code readv} into the direct
+     * buffers where they are.
+     */
+    @Override
+    public long readNow(ByteBuffer[] dsts, int off, int len) throws IOException {
+        if (!isReadable()) {
+            return 0;
+        }
+        readiness.clearReadable();
+        long ask = 0;
+        for (int i = off; i < off + len; i++) {
+            ask += dsts[i].remaining();
+        }
+        long n = channel.read(dsts, off, len);
+        drained = n == 0 || n < ask;
+        return n;
+    }
+
     /**
      * With the socket's receive low-water mark raised to {@code bytes} for the wait, so that the
      * kernel signals readiness once they are all there (or the window is full, or the stream

@@ -294,6 +294,11 @@ public final class RealConnection implements Connection {
         return input.lendBuffered(header, n);
     }
 
+    /** See {@link ConnectionInput#readDirect}; reader thread only. */
+    public @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
+        return input.readDirect(pool, header, n);
+    }
+
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}; reader thread only. */
     public void takeBuffered(ByteBuffer dst, int n) {
         input.takeBuffered(dst, n);

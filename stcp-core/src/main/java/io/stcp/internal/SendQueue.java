@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.Connection;
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.function.Supplier;
@@ -91,6 +92,16 @@ public final class SendQueue extends BoundedQueue {
             d.filled();
         }
         return d;
+    }
+
+    /**
+     * {@code header} and the next {@code n} bytes of {@code from}, more than it has buffered, read
+     * into chunks of the direct pool straight from the socket ({@link RealConnection#readDirect});
+     * or null, with nothing read, when the message is not one this queue takes or the bytes cannot
+     * be read that way. Queued with {@link #putPacked}, or written and released.
+     */
+    public @Nullable DirectMessage packRead(byte[] header, RealConnection from, int n) throws IOException {
+        return queueable(header.length + (long) n) ? from.readDirect(limits.direct(), header, n) : null;
     }
 
     /** A copy of the remaining bytes of {@code reply} (a heap buffer) packed off the heap, as {@link #packBuffered}; or null. */

@@ -145,6 +145,32 @@ public interface Transport {
         return 0;
     }
 
+    /**
+     * Whether this transport reads the socket straight into direct buffers ({@link
+     * #read(ByteBuffer[], int, int, long)}): its bytes are the socket's, with no layer of its own in
+     * between. Reader thread only.
+     */
+    default boolean readsDirect() {
+        return false;
+    }
+
+    /**
+     * As {@link #read(byte[], int, int, long)}, into the remaining bytes of the direct buffers
+     * {@code dsts[off .. off+len)} with one scattering call, whose positions move past the bytes
+     * read; only where {@link #readsDirect()}.
+     */
+    default long read(ByteBuffer[] dsts, int off, int len, long deadlineNanos) throws IOException {
+        throw new UnsupportedOperationException(name() + " does not read into direct buffers");
+    }
+
+    /**
+     * As {@link #readNow(byte[], int, int)}, into the remaining bytes of the direct buffers
+     * {@code dsts[off .. off+len)}; only where {@link #readsDirect()}.
+     */
+    default long readNow(ByteBuffer[] dsts, int off, int len) throws IOException {
+        throw new UnsupportedOperationException(name() + " does not read into direct buffers");
+    }
+
     /** Ends the output (TCP: sends FIN); reads go on. */
     void shutdownOutput() throws IOException;
 
