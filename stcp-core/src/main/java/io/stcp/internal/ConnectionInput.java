@@ -237,7 +237,6 @@ final class ConnectionInput {
         lentEnd = Math.max(lentEnd, reply.limit());
     }
 
-    /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
     /**
      * {@code header} and the next {@code n} bytes (more than are buffered) in chunks of {@code pool},
      * read straight from the socket once they have all arrived (waited for as {@link #readBytes}
@@ -303,6 +302,7 @@ final class ConnectionInput {
         return r;
     }
 
+    /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
     void takeBuffered(ByteBuffer dst, int n) {
         Objects.checkIndex(n, lim - pos + 1);
         dst.put(buf, pos, n);
