@@ -244,8 +244,8 @@ final class ConnectionInput {
      * read into direct memory, the value is shorter than a chunk, not all of it could arrive (the
      * receive window was full) or the pool has no room. A large body relayed this way is never an
      * array: at 1 MiB, clearing the array before the socket filled it was a fifth of the server's
-     * CPU (BENCHMARKS.md, "Settled runs"). While it is read, its bytes are reserved from the inbound
-     * budget as an array's would be.
+     * CPU (BENCHMARKS.md, "Large relayed bodies read into the direct pool"). While it is read, its
+     * bytes are reserved from the inbound budget as an array's would be.
      */
     @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
         if (!transport.readsDirect() || !DirectChunks.worthCopying(header.length + (long) n)) {
