@@ -104,9 +104,9 @@ public interface Sender {
      * several are written at once. A body of 64 KiB or more with its header is read, once it has all
      * arrived (it waits in the kernel meanwhile, where the transport can tell), straight from the
      * socket into pooled direct memory by the epoll transport: never an array, which would be
-     * cleared before the socket filled it. Where the pool has no room, or the transport cannot (the
-     * JDK's sockets, TLS, a PROXY-protocol layer), it is read into an array. The header is copied;
-     * it may be reused as soon as this returns.
+     * cleared before the socket filled it (behind a PROXY-protocol header too). Where the pool has
+     * no room, or the transport cannot (the JDK's sockets, TLS), it is read into an array. The
+     * header is copied; it may be reused as soon as this returns.
      *
      * @throws java.io.IOException as {@code from}'s reads do (end of stream, read timeout); nothing
      *     is queued then

@@ -5,11 +5,13 @@ import static org.awaitility.Awaitility.await;
 
 import io.stcp.internal.DirectChunks;
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProxyHeaders;
 import io.stcp.testing.TestCerts;
 import io.stcp.testing.TestClient;
 import io.stcp.testing.TlsClient;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
@@ -141,6 +143,33 @@ class RelayTest {
             long held = pool.memory().heldBytes();
             assertThat(held > 0).as("pool of %d bytes held %d after the bodies", limit, held).isEqualTo(direct);
         }
+    }
+
+    /** The same behind a PROXY header sent with the first frame: once the bytes read past the header are served. */
+    @Test
+    void largeBodiesBehindAProxyHeaderAreReadStraightIntoThePoolToo() throws Exception {
+        DirectChunks pool = new DirectChunks(16L << 20);
+        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")).build(),
+                (sender, conn) -> {
+                    int length = conn.readInt();
+                    sender.relay(conn, header(length), length);
+                }, options(pool)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            byte[] first = body(0, 1000);
+            client.sendRaw(ProxyHeaders.concat(ProxyHeaders.v1(new InetSocketAddress("192.0.2.7", 56324),
+                    new InetSocketAddress("198.51.100.1", 443)), Echo.frame(first)));
+            assertThat(client.readFrame()).isEqualTo(first);
+            List<Integer> sizes = List.of(65_532, 300_000, 1_048_572);
+            for (int i = 0; i < sizes.size(); i++) {
+                byte[] b = body(i + 1, sizes.get(i));
+                assertThat(client.roundTrip(b)).as("body %d", i).isEqualTo(b);
+            }
+        } finally {
+            Echo.stop(server);
+        }
+        everyChunkGoesBack(pool);
+        boolean direct = "epoll".equals(System.getProperty("io.stcp.transport"));
+        assertThat(pool.memory().heldBytes() > 0).as("chunks used").isEqualTo(direct);
     }
 
     @Test

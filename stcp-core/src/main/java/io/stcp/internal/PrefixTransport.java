@@ -48,6 +48,24 @@ final class PrefixTransport implements Transport {
         return under.readNow(b, off, len);
     }
 
+    /** Once the prefix is served, as the transport below. */
+    @Override
+    public boolean readsDirect() {
+        return pos >= end && under.readsDirect();
+    }
+
+    /** Only once {@link #readsDirect()}: the prefix is served. */
+    @Override
+    public long read(ByteBuffer[] dsts, int off, int len, long deadlineNanos) throws IOException {
+        return under.read(dsts, off, len, deadlineNanos);
+    }
+
+    /** Only once {@link #readsDirect()}: the prefix is served. */
+    @Override
+    public long readNow(ByteBuffer[] dsts, int off, int len) throws IOException {
+        return under.readNow(dsts, off, len);
+    }
+
     @Override
     public boolean isReadable() {
         return pos < end || under.isReadable();
