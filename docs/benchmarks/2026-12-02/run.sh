@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh JAR|netty CONNS INFLIGHT SIZE TAG [jvm opts...]
 # One server (an stcp-examples.jar, or "netty") on CPU 0 with the given JVM options, the C generator on
-# CPU 1 (WARM, DUR; PERF=1 records a profile). Run from the repository after `mvn -B package -DskipTests`.
+# CPU 1 (WARM, DUR; PERF=1 records a profile; SETTLE=SECONDS: jcmd GC.run that long into the run). Run from the repository after `mvn -B package -DskipTests`.
 set -u
 mkdir -p "${OUT:-/tmp}"
 J=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
@@ -19,6 +19,7 @@ SP=$!
 for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 taskset -c 1 $LG --addr 127.0.0.1:$PORT --connections $C --in-flight $F --size $S --warmup ${WARM:-3s} --duration ${DUR:-8s} --server-pid $SP ${LGX:-} > ${OUT:-/tmp}/$TAG.lg.log 2>&1 &
 LP=$!
+if [ -n "${SETTLE:-}" ]; then (sleep $SETTLE; /usr/lib/jvm/temurin-25-jdk-amd64/bin/jcmd $SP GC.run >/dev/null) & fi
 if [ -n "${PERF:-}" ]; then sleep ${PSLEEP:-4}; perf record -F 2000 -g -p $SP -o ${OUT:-/tmp}/$TAG.perf.data -- sleep 5 >/dev/null 2>&1; fi
 wait $LP
 kill $SP; wait $SP 2>/dev/null

@@ -3,7 +3,7 @@
 R=$1; C=$2; F=$3; S=$4; shift 4
 CFG=("$@")
 mkdir -p "${OUT:-/tmp}"; : > ${OUT:-/tmp}/rot.out
-one() { IFS="|" read -r lab jar opts <<< "$1"; l=$(WARM=${WARM:-4s} DUR=${DUR:-6s} "$(dirname "$0")"/run.sh $jar $C $F $S rot $opts | tail -1); echo "$2 $lab $(echo "$l" | grep -o 'msgs_per_s=[0-9.]*\|server_cpu_us_per_msg=[0-9.]*\|p99_us=[0-9]*' | tr '\n' ' ')" | tee -a ${OUT:-/tmp}/rot.out; }
+one() { IFS="|" read -r lab jar opts <<< "$1"; l=$(WARM=${WARM:-4s} DUR=${DUR:-6s} "$(dirname "$0")"/../2026-12-02/run.sh $jar $C $F $S rot $opts | tail -1); echo "$2 $lab $(echo "$l" | grep -o 'msgs_per_s=[0-9.]*\|server_cpu_us_per_msg=[0-9.]*\|p99_us=[0-9]*' | tr '\n' ' ')" | tee -a ${OUT:-/tmp}/rot.out; }
 for r in $(seq $R); do
   if [ $((r % 2)) = 1 ]; then for c in "${CFG[@]}"; do one "$c" $r; done; else for ((i=${#CFG[@]}-1; i>=0; i--)); do one "${CFG[$i]}" $r; done; fi
 done
