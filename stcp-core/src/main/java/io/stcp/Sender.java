@@ -102,11 +102,13 @@ public interface Sender {
      * already. Otherwise it holds such a body in pooled direct memory instead of a new array,
      * shared with the connection's other such messages: no garbage, and no copy of the JDK's when
      * several are written at once. A body of 64 KiB or more with its header is read, once it has all
-     * arrived (it waits in the kernel meanwhile, where the transport can tell), straight from the
-     * socket into pooled direct memory by the epoll transport: never an array, which would be
-     * cleared before the socket filled it (behind a PROXY-protocol header too). Where the pool has
-     * no room, or the transport cannot (the JDK's sockets, TLS), it is read into an array. The
-     * header is copied; it may be reused as soon as this returns.
+     * arrived, straight from the socket into pooled direct memory by the epoll transport: never an
+     * array, which would be cleared before the socket filled it (behind a PROXY-protocol header
+     * too). A rest of more than 64 KiB waits in the kernel for that, as {@code readBytes} waits; a
+     * shorter one still arriving is read as it comes, into an array, so that a peer still sending
+     * it never meets the read timeout of one long wait. Where the pool has no room, or the
+     * transport cannot (the JDK's sockets, TLS), it is read into an array. The header is copied;
+     * it may be reused as soon as this returns.
      *
      * @throws java.io.IOException as {@code from}'s reads do (end of stream, read timeout); nothing
      *     is queued then

@@ -14,10 +14,12 @@ import java.io.EOFException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -70,6 +72,19 @@ class RelayTest {
                 throw e;
             }
         };
+    }
+
+    /**
+     * Whether large bodies are read into a pool with room: on epoll, whose module's own socket calls
+     * keep a body in the kernel until it has all arrived; not on the JDK's transport; null where it
+     * depends on timing (epoll through the JDK channel's calls, {@code io.stcp.epoll.socketCalls=false}:
+     * only a body that happens to be all there is).
+     */
+    private static @Nullable Boolean readsIntoThePool() {
+        if (!"epoll".equals(System.getProperty("io.stcp.transport"))) {
+            return false;
+        }
+        return "false".equals(System.getProperty("io.stcp.epoll.socketCalls")) ? null : true;
     }
 
     /** Written messages are released by the send thread just after their write, so soon after the peer has them. */
@@ -139,9 +154,11 @@ class RelayTest {
                 Echo.stop(server);
             }
             everyChunkGoesBack(pool);
-            boolean direct = "epoll".equals(System.getProperty("io.stcp.transport")) && limit > 2L * DirectChunks.CHUNK;
+            Boolean direct = limit > 2L * DirectChunks.CHUNK ? readsIntoThePool() : Boolean.FALSE;
             long held = pool.memory().heldBytes();
-            assertThat(held > 0).as("pool of %d bytes held %d after the bodies", limit, held).isEqualTo(direct);
+            if (direct != null) {
+                assertThat(held > 0).as("pool of %d bytes held %d after the bodies", limit, held).isEqualTo(direct);
+            }
         }
     }
 
@@ -168,8 +185,10 @@ class RelayTest {
             Echo.stop(server);
         }
         everyChunkGoesBack(pool);
-        boolean direct = "epoll".equals(System.getProperty("io.stcp.transport"));
-        assertThat(pool.memory().heldBytes() > 0).as("chunks used").isEqualTo(direct);
+        Boolean direct = readsIntoThePool();
+        if (direct != null) {
+            assertThat(pool.memory().heldBytes() > 0).as("chunks used").isEqualTo(direct);
+        }
     }
 
     @Test
@@ -399,6 +418,37 @@ class RelayTest {
         } finally {
             Echo.stop(server);
         }
+        everyChunkGoesBack(pool);
+    }
+
+    @Test
+    void aLargeBodyStillArrivingRunsIntoNoReadTimeoutWhileItsPeerKeepsSending() throws Exception {
+        // A body of a chunk and a little more: its rest is at most a large read buffer's worth, so
+        // it is read as it comes, as an array would be, and not waited for in one wait of its own,
+        // which the pieces would not end (epoll's low-water mark). The pieces come over 3 s, one
+        // every 300 ms; the read timeout is 2 s.
+        DirectChunks pool = new DirectChunks(16L << 20);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        ConnectionReader reader = (sender, conn) -> {
+            conn.readTimeout(Duration.ofSeconds(2));
+            relayEcho(failure).read(sender, conn);
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().build(), reader, options(pool)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            byte[] body = body(1, DirectChunks.CHUNK + 64);
+            byte[] wire = ByteBuffer.allocate(4 + body.length).put(header(body.length)).put(body).array();
+            int at = 4 + 20_000;
+            client.sendRaw(Arrays.copyOfRange(wire, 0, at));
+            int piece = (wire.length - at + 9) / 10;
+            for (; at < wire.length; at += piece) {
+                Thread.sleep(300);
+                client.sendRaw(Arrays.copyOfRange(wire, at, Math.min(at + piece, wire.length)));
+            }
+            assertThat(client.readFrame()).isEqualTo(body);
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(failure.get()).isNull();
         everyChunkGoesBack(pool);
     }
 

@@ -238,25 +238,31 @@ final class ConnectionInput {
     }
 
     /**
-     * {@code header} and the next {@code n} bytes (more than are buffered) in chunks of {@code pool},
-     * read straight from the socket once they have all arrived (waited for as {@link #readBytes}
-     * waits for a large rest: in the kernel), or null, with nothing read, when the transport cannot
-     * read into direct memory, the value is shorter than a chunk, not all of it could arrive (the
-     * receive window was full) or the pool has no room. A large body relayed this way is never an
-     * array: at 1 MiB, clearing the array before the socket filled it was a fifth of the server's
-     * CPU (BENCHMARKS.md, "Large relayed bodies read into the direct pool"). While it is read, its
-     * bytes are reserved from the inbound budget as an array's would be.
+     * {@code header} and the next {@code n} bytes in chunks of {@code pool}: those buffered, then
+     * the rest straight from the socket once it has all arrived (a rest larger than a read buffer
+     * waited for as {@link #readBytes} waits for it: in the kernel; a smaller one only if it is
+     * there already, since a peer still sending it must not run into the read timeout of one long
+     * wait), or null, with nothing read, when the transport cannot read into direct memory, the
+     * value is shorter than a chunk, the rest has not all arrived (the receive window was full, or
+     * it is still coming) or the pool has no room. A large body relayed this way is never an array:
+     * at 1 MiB, clearing the array before the socket filled it was a fifth of the server's CPU
+     * (BENCHMARKS.md, "Large relayed bodies read into the direct pool"). While the rest is read,
+     * its bytes are reserved from the inbound budget as an array's would be; bytes already
+     * buffered need none.
      */
     @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
         if (!transport.readsDirect() || !DirectChunks.worthCopying(header.length + (long) n)) {
             return null;
         }
         int rest = n - buffered();
-        if (rest > 0) {
+        if (rest <= 0) {
+            return DirectMessage.read(pool, header, this, n);
+        }
+        if (rest > ReadBuffers.LARGE) {
             awaitInput(rest);
-            if (transport.available() < rest) {
-                return null;
-            }
+        }
+        if (transport.available() < rest) {
+            return null;
         }
         long reserved = GrowingRead.reserve(this, budget, n, header.length + n, 0);
         try {
@@ -347,12 +353,16 @@ final class ConnectionInput {
 
     /**
      * Waits, where the transport can tell, until {@code bytes} more can be read at once (see
-     * {@link Transport#awaitInput}), within the read deadline in force; a few bytes buffered wait
-     * in a small buffer, as in {@link #fill()}.
+     * {@link Transport#awaitInput}), within the read deadline in force; as in {@link #fill()}, a
+     * few bytes buffered wait in a small buffer, and none in no buffer.
      */
     void awaitInput(int bytes) throws IOException {
-        if (pooled && pos < lim) {
-            keepFewBytesSmall();
+        if (pooled) {
+            if (pos < lim) {
+                keepFewBytesSmall();
+            } else {
+                releaseBuffer();
+            }
         }
         awaitTransport(bytes);
     }
