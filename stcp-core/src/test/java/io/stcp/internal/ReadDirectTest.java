@@ -17,10 +17,6 @@ class ReadDirectTest {
     private final DirectChunks pool = new DirectChunks(8L << 20);
     private ConnectionInput input;
 
-    private void input(long budgetBytes) {
-        input = new ConnectionInput(transport, true, new InboundBudget(budgetBytes), 0, 0, () -> {});
-    }
-
     /** Reads into direct buffers through the memory transport, and notes each wait in the kernel. */
     private final class DirectReading extends ForwardingTransport {
         int awaits;
@@ -65,11 +61,8 @@ class ReadDirectTest {
 
     @Test
     void aBodyAllBufferedIsCopiedWithoutABudget() throws IOException {
-        input(16 * 1024);
-        makeTheBufferLarge();
         byte[] body = body(65_532); // with its length, a large buffer's worth exactly
-        memory.feed(frame(body));
-        int n = input.readInt(true);
+        int n = lengthRead(16 * 1024, frame(body), 4 + body.length);
         assertThat(input.buffered()).isEqualTo(n);
 
         DirectMessage m = input.readDirect(pool, header(n), n);
@@ -82,12 +75,8 @@ class ReadDirectTest {
 
     @Test
     void aShortRestIsReadDirectOnlyIfItHasArrivedNeverWaitedFor() throws IOException {
-        input(1L << 20);
-        makeTheBufferLarge();
-        byte[] body = body(100_000);
-        byte[] frame = frame(body);
-        memory.feed(Arrays.copyOf(frame, 4 + 60_000));
-        int n = input.readInt(true);
+        byte[] frame = frame(body(100_000));
+        int n = lengthRead(1L << 20, frame, 4 + 60_000);
         assertThat(input.buffered()).isEqualTo(60_000);
 
         assertThat(input.readDirect(pool, header(n), n)).as("40,000 bytes not there yet").isNull();
@@ -101,12 +90,8 @@ class ReadDirectTest {
 
     @Test
     void aLargeRestWaitsInTheKernelWithoutAReadBuffer() throws IOException {
-        input(1L << 20);
-        makeTheBufferLarge();
-        byte[] body = body(200_000);
-        byte[] frame = frame(body);
-        memory.feed(Arrays.copyOf(frame, 4));
-        int n = input.readInt(true);
+        byte[] frame = frame(body(200_000));
+        int n = lengthRead(1L << 20, frame, 4);
         assertThat(input.buffered()).isZero();
         memory.feed(Arrays.copyOfRange(frame, 4, frame.length));
 
@@ -118,12 +103,19 @@ class ReadDirectTest {
         m.release();
     }
 
-    private void makeTheBufferLarge() throws IOException {
+    /**
+     * A connection with a budget of {@code budgetBytes}, whose read buffer is a large one, has read
+     * the length of {@code frame}, of which the first {@code arrived} bytes have come.
+     */
+    private int lengthRead(long budgetBytes, byte[] frame, int arrived) throws IOException {
+        input = new ConnectionInput(transport, true, new InboundBudget(budgetBytes), 0, 0, () -> {});
         for (int i = 0; i < 2; i++) {
             memory.feed(frame(body(16 * 1024)));
             input.readBytes(input.readInt(true));
         }
         assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.LARGE);
+        memory.feed(Arrays.copyOf(frame, arrived));
+        return input.readInt(true);
     }
 
     private static byte[] body(int size) {
