@@ -282,9 +282,7 @@ final class ConnectionInput {
     void readFully(ByteBuffer[] dsts, int off) throws IOException {
         int first = off;
         while (true) {
-            while (first < dsts.length && !dsts[first].hasRemaining()) {
-                first++;
-            }
+            first = Transport.firstRemaining(dsts, first, dsts.length);
             if (first == dsts.length) {
                 return;
             }
@@ -294,18 +292,11 @@ final class ConnectionInput {
             }
             int n = readTransport(null, first, dsts.length - first, dsts);
             if (n < 0) {
-                throw new EOFException("end of stream before the last " + remaining(dsts, first) + " bytes of a value");
+                throw new EOFException("end of stream before the last "
+                        + Transport.remaining(dsts, first, dsts.length - first) + " bytes of a value");
             }
             bytesRead += n;
         }
-    }
-
-    private static long remaining(ByteBuffer[] buffers, int from) {
-        long r = 0;
-        for (int i = from; i < buffers.length; i++) {
-            r += buffers[i].remaining();
-        }
-        return r;
     }
 
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */

@@ -46,7 +46,7 @@ final class ConnectionOutput {
 
     private void write(ByteBuffer[] buffers, int off, int len, boolean owned) throws IOException {
         lock.lock();
-        long before = remaining(buffers, off, len);
+        long before = Transport.remaining(buffers, off, len);
         try {
             long timeout = timeoutNanos;
             long deadline = timeout == 0 ? 0 : Nanos.deadline(System.nanoTime(), timeout);
@@ -64,7 +64,7 @@ final class ConnectionOutput {
             }
             throw timedOut;
         } finally {
-            BYTES_WRITTEN.setOpaque(this, bytesWritten + before - remaining(buffers, off, len));
+            BYTES_WRITTEN.setOpaque(this, bytesWritten + before - Transport.remaining(buffers, off, len));
             lock.unlock();
         }
     }
@@ -86,14 +86,6 @@ final class ConnectionOutput {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + n);
             lock.unlock();
         }
-    }
-
-    private static long remaining(ByteBuffer[] buffers, int off, int len) {
-        long n = 0;
-        for (int i = off; i < off + len; i++) {
-            n += buffers[i].remaining();
-        }
-        return n;
     }
 
     /** See {@link io.stcp.Connection#shutdownOutput()}: after any write in progress. */

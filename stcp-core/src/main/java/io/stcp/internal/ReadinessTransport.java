@@ -125,10 +125,7 @@ final class ReadinessTransport implements Transport {
             return 0;
         }
         readiness.clearReadable();
-        long ask = 0;
-        for (int i = off; i < off + len; i++) {
-            ask += dsts[i].remaining();
-        }
+        long ask = Transport.remaining(dsts, off, len);
         long n = channel.read(dsts, off, len);
         drained = n == 0 || n < ask;
         return n;

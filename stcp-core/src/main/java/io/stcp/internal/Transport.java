@@ -241,6 +241,15 @@ public interface Transport {
         }
     }
 
+    /** The bytes left in {@code buffers[off .. off+len)}. */
+    static long remaining(ByteBuffer[] buffers, int off, int len) {
+        long n = 0;
+        for (int i = off; i < off + len; i++) {
+            n += buffers[i].remaining();
+        }
+        return n;
+    }
+
     /** The first buffer of {@code srcs[first .. end)} with bytes left, or {@code end}. */
     static int firstRemaining(ByteBuffer[] srcs, int first, int end) {
         while (first < end && !srcs[first].hasRemaining()) {
