@@ -140,13 +140,15 @@ public final class QueueSender implements Sender {
             sendInPlace(reply);
             return;
         }
+        long length = header.length + (long) n;
+        boolean reader = reading != null && beforePut(length);
         DirectMessage packed = reading == null ? null : packed(reading, header, n);
         if (packed == null) {
             put(from.readBytes(header, n));
         } else if (mayWriteInline()) {
             writer.writeInline(packed);
         } else {
-            offer(() -> queue.putPacked(packed, patient()), header.length + (long) n);
+            offerPacked(packed, reader, length);
         }
     }
 
@@ -165,9 +167,10 @@ public final class QueueSender implements Sender {
         if (mayWriteInline()) {
             writer.writeInline(reply.array(), reply.position(), reply.remaining());
         } else if (!(batchReplies && lend(reply))) {
+            boolean reader = beforePut(reply.remaining());
             DirectMessage packed = queue.pack(reply);
             if (packed != null) {
-                offer(() -> queue.putPacked(packed, patient()), reply.remaining());
+                offerPacked(packed, reader, reply.remaining());
             } else {
                 offer(() -> queue.putCopy(reply.array(), reply.position(), reply.remaining(), patient()), reply.remaining());
             }
@@ -279,13 +282,37 @@ public final class QueueSender implements Sender {
 
     /** Runs a put of {@code length} bytes (Long.MAX_VALUE: several messages); see {@link Options#batchReplies}. */
     private void offer(QueueOp op, long length) {
+        boolean reader = beforePut(length);
+        if (run(op)) {
+            writer.startOrOwe(reader, length);
+        }
+    }
+
+    /**
+     * Queues a message packed off the heap, for a put that has been through {@link #beforePut}
+     * already: called before the message was packed, since paying an owed drain may fail (no send
+     * thread can be started), and the message must then not exist yet. From here on the queue
+     * owns it: {@link SendQueue#putPacked} gives it back when the put fails, and a queue that is
+     * abandoned gives back all it holds.
+     */
+    private void offerPacked(DirectMessage packed, boolean reader, long length) {
+        if (run(() -> queue.putPacked(packed, patient()))) {
+            writer.startOrOwe(reader, length);
+        }
+    }
+
+    /**
+     * Before a put of {@code length} bytes: the connection's reader, when it batches replies, may
+     * have to pay the drain it owes first ({@link QueueWriter#beforeReaderPut}).
+     *
+     * @return whether the put comes from the reader of a sender that batches replies
+     */
+    private boolean beforePut(long length) {
         boolean reader = batchReplies && connection.isReaderThread();
         if (reader) {
             writer.beforeReaderPut(length);
         }
-        if (run(op)) {
-            writer.startOrOwe(reader, length);
-        }
+        return reader;
     }
 
     /** Runs a queue operation: a slow consumer closes the connection, a full queue is recorded. */
