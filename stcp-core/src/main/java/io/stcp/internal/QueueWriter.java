@@ -46,7 +46,7 @@ import java.util.Objects;
  * atomics, and the queue's write token keeps the writes in order.
  */
 public final class QueueWriter {
-    private static final int MAX_BATCH = 1024; // IOV_MAX on Linux
+    private static final int MAX_BATCH = Transport.MAX_BUFFERS_PER_CALL;
     private static final int INITIAL_BATCH = 16;
     /** A batch stops growing past this many bytes, bounding the JDK's temporary direct buffers. */
     private static final long MAX_BATCH_BYTES = 256 * 1024;

@@ -125,8 +125,9 @@ final class ReadinessTransport implements Transport {
             return 0;
         }
         readiness.clearReadable();
-        long ask = Transport.remaining(dsts, off, len);
-        long n = channel.read(dsts, off, len);
+        int count = Math.min(len, MAX_BUFFERS_PER_CALL); // a short read means drained only if it was offered all it could take
+        long ask = Transport.remaining(dsts, off, count);
+        long n = channel.read(dsts, off, count);
         drained = n == 0 || n < ask;
         return n;
     }

@@ -156,8 +156,9 @@ public interface Transport {
 
     /**
      * As {@link #read(byte[], int, int, long)}, into the remaining bytes of the direct buffers
-     * {@code dsts[off .. off+len)} with one scattering call, whose positions move past the bytes
-     * read; only where {@link #readsDirect()}.
+     * {@code dsts[off .. off+len)} with one scattering call (into the first
+     * {@link #MAX_BUFFERS_PER_CALL} of them at most), whose positions move past the bytes read;
+     * only where {@link #readsDirect()}.
      */
     default long read(ByteBuffer[] dsts, int off, int len, long deadlineNanos) throws IOException {
         throw new UnsupportedOperationException(name() + " does not read into direct buffers");
@@ -192,6 +193,12 @@ public interface Transport {
      * to a socket that takes a fraction would copy the rest again on every retry.
      */
     int MAX_BYTES_PER_WRITE = 256 * 1024;
+
+    /**
+     * The most buffers one scattering or gathering call takes: {@code IOV_MAX} on Linux. The JDK's
+     * channel passes no more to one system call, so a call given more reads or writes short.
+     */
+    int MAX_BUFFERS_PER_CALL = 1024;
 
     /**
      * One gathering write of {@code srcs[off .. end)} through {@code channel}, offering at most

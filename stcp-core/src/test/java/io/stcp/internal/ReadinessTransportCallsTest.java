@@ -289,6 +289,24 @@ class ReadinessTransportCallsTest {
         transport.close();
     }
 
+    @Test
+    void aScatteringReadGivenMoreBuffersThanOneCallTakesDoesNotTakeTheSocketForDrained() throws Exception {
+        ReadinessTransport transport = transport(new WriteOnly(channel));
+        int count = Transport.MAX_BUFFERS_PER_CALL + 10;
+        peer.write(ByteBuffer.allocate(count));
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.available() == count);
+        ByteBuffer[] dsts = new ByteBuffer[count];
+        for (int i = 0; i < count; i++) {
+            dsts[i] = ByteBuffer.allocateDirect(1);
+        }
+
+        assertThat(transport.readNow(dsts, 0, count)).isEqualTo(Transport.MAX_BUFFERS_PER_CALL);
+
+        assertThat(transport.isReadable()).as("bytes are left, and no edge will come for them").isTrue();
+        assertThat(transport.readNow(dsts, Transport.MAX_BUFFERS_PER_CALL, 10)).isEqualTo(10);
+        transport.close();
+    }
+
     private static <T> Future<T> onItsOwnThread(Callable<T> task) {
         FutureTask<T> future = new FutureTask<>(task);
         Thread.ofPlatform().daemon().start(future);
