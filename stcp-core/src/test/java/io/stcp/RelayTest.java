@@ -75,6 +75,17 @@ class RelayTest {
     }
 
     /**
+     * Closes the client and waits for the server's reader to end on the end of stream: the peer has
+     * had every byte of the last reply before the relay that wrote it returns, and a stop that
+     * interrupted that relay meanwhile would fail it (the JDK's channel reports the interrupt of a
+     * write that had written all), a failure of the test's making.
+     */
+    private static void closeAndAwaitTheReadersEnd(AutoCloseable client, TcpServer server) throws Exception {
+        client.close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.connectionCount() == 0);
+    }
+
+    /**
      * Whether large bodies are read into a pool with room: on epoll, whose module's own socket calls
      * keep a body in the kernel until it has all arrived; not on the JDK's transport; null where it
      * depends on timing (epoll through the JDK channel's calls, {@code io.stcp.epoll.socketCalls=false}:
@@ -360,6 +371,7 @@ class RelayTest {
                 assertThat(client.readFrame()).as("frame %d", i).isEqualTo(body(i, SIZES.get(i)));
             }
             writer.join();
+            closeAndAwaitTheReadersEnd(client, server);
         } finally {
             Echo.stop(server);
         }
@@ -445,6 +457,7 @@ class RelayTest {
                 client.sendRaw(Arrays.copyOfRange(wire, at, Math.min(at + piece, wire.length)));
             }
             assertThat(client.readFrame()).isEqualTo(body);
+            closeAndAwaitTheReadersEnd(client, server);
         } finally {
             Echo.stop(server);
         }
