@@ -10,6 +10,8 @@
 #   LOADS="16K-100x4 1M-100x1" bash stcp-bench/scripts/tls-compare.sh ...   (only those loads)
 #   JVM_OPTS="-XX:+UseG1GC" bash stcp-bench/scripts/tls-compare.sh ...      (for every server: a JVM
 #   pinned to one CPU picks the Serial collector by itself)
+#   SETTLE=0 bash stcp-bench/scripts/tls-compare.sh ...                     (no full collection half-way
+#   through each warm-up; WARMUP in seconds, e.g. 5s, for the half to be found)
 set -euo pipefail
 ROUNDS=${1:-3}
 WARMUP=${2:-6s}
@@ -42,13 +44,20 @@ start_server() { # name port cumulator -> sets SERVER_PID
   echo "server $name did not listen" >&2; return 1
 }
 
+settle() { # server pid: a full collection half-way through the warm-up, as compare does (SETTLE=0: none)
+  [ "${SETTLE:-1}" = 0 ] && return 0
+  local half
+  half=$(awk -v w="${WARMUP%s}" 'BEGIN { print w / 2 }')
+  (sleep "$half"; "$(dirname "$JAVA")/jcmd" "$1" GC.run > /dev/null 2>&1 || true) &
+}
+
 run() { # load-label server round args...
   local load=$1 server=$2 round=$3; shift 3
   PORT=$((PORT + 1))
   local cumulator=merge # what a Netty user would choose for the frame size (as compare does)
   case $load in 1M-*) cumulator=composite ;; esac
   start_server "$server" $PORT $cumulator
-  local t0 t1
+  settle "$SERVER_PID"
   /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED \
       -jar stcp-loadgen/target/stcp-loadgen.jar --addr 127.0.0.1:$PORT --tls-ca "$CERTS/cert.pem" --tls-openssl \
       --warmup "$WARMUP" --duration "$DURATION" --quiet --server-pid "$SERVER_PID" \
