@@ -148,7 +148,7 @@ public final class QueueSender implements Sender {
         } else if (mayWriteInline()) {
             writer.writeInline(packed);
         } else {
-            offerPacked(packed, reader, length);
+            offer(reader, () -> queue.putPacked(packed, patient()), length);
         }
     }
 
@@ -170,7 +170,7 @@ public final class QueueSender implements Sender {
             boolean reader = beforePut(reply.remaining());
             DirectMessage packed = queue.pack(reply);
             if (packed != null) {
-                offerPacked(packed, reader, reply.remaining());
+                offer(reader, () -> queue.putPacked(packed, patient()), reply.remaining());
             } else {
                 offer(() -> queue.putCopy(reply.array(), reply.position(), reply.remaining(), patient()), reply.remaining());
             }
@@ -282,21 +282,20 @@ public final class QueueSender implements Sender {
 
     /** Runs a put of {@code length} bytes (Long.MAX_VALUE: several messages); see {@link Options#batchReplies}. */
     private void offer(QueueOp op, long length) {
-        boolean reader = beforePut(length);
-        if (run(op)) {
-            writer.startOrOwe(reader, length);
-        }
+        offer(beforePut(length), op, length);
     }
 
     /**
-     * Queues a message packed off the heap, for a put that has been through {@link #beforePut}
-     * already: called before the message was packed, since paying an owed drain may fail (no send
-     * thread can be started), and the message must then not exist yet. From here on the queue
-     * owns it: {@link SendQueue#putPacked} gives it back when the put fails, and a queue that is
-     * abandoned gives back all it holds.
+     * Runs a put that has been through {@link #beforePut} already. A message packed off the heap is
+     * packed after that call, since paying an owed drain may fail (no send thread can be started)
+     * and the message must then not exist yet; from here on the queue owns it:
+     * {@link SendQueue#putPacked} gives it back when the put fails, and a queue that is abandoned
+     * gives back all it holds.
+     *
+     * @param reader what {@link #beforePut} returned
      */
-    private void offerPacked(DirectMessage packed, boolean reader, long length) {
-        if (run(() -> queue.putPacked(packed, patient()))) {
+    private void offer(boolean reader, QueueOp op, long length) {
+        if (run(op)) {
             writer.startOrOwe(reader, length);
         }
     }
