@@ -196,32 +196,36 @@ public final class QueueWriter {
 
     /** {@link #writeInline(byte[])} for a message of several arrays, written with one gathering write. */
     public void writeInline(byte[][] parts) {
-        ByteBuffer[] buffers = new ByteBuffer[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            buffers[i] = ByteBuffer.wrap(parts[i]);
+        try {
+            ByteBuffer[] buffers = new ByteBuffer[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                buffers[i] = ByteBuffer.wrap(parts[i]);
+            }
+            writeCounted(buffers);
+        } finally {
+            releaseInline();
         }
-        writeInline(buffers);
     }
 
     /** {@link #writeInline(byte[])} for a message held off the heap ({@link SendQueue#packBuffered}); released once done with. */
     public void writeInline(DirectMessage message) {
-        ByteBuffer[] buffers = new ByteBuffer[message.chunkCount()];
-        message.buffers(buffers, 0);
         try {
-            writeInline(buffers);
+            ByteBuffer[] buffers = new ByteBuffer[message.chunkCount()];
+            message.buffers(buffers, 0);
+            writeCounted(buffers);
         } finally {
             message.release();
+            releaseInline();
         }
     }
 
-    private void writeInline(ByteBuffer[] buffers) {
+    /** An inline write of one whole message, counted written, or discarded with the sender closed if it failed. */
+    private void writeCounted(ByteBuffer[] buffers) {
         try {
             write(buffers, buffers.length);
             WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
             throw inlineFailed(e);
-        } finally {
-            releaseInline();
         }
     }
 
