@@ -7,6 +7,8 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
 
@@ -97,11 +99,8 @@ final class BlockingTransport implements Transport, Sweeper.Task {
             sweeper.add(this, tick);
         }
         writeDeadlineNanos = deadlineNanos;
-        int end = off + len;
         try {
-            while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
-                Transport.writeSome(channel, srcs, off, end);
-            }
+            writeAll(channel, srcs, off, off + len);
         } catch (IOException e) {
             if (writeTimedOut) {
                 throw new WriteTimeoutException("write blocked past its deadline; connection closed");
@@ -109,6 +108,24 @@ final class BlockingTransport implements Transport, Sweeper.Task {
             throw e;
         } finally {
             writeDeadlineNanos = 0;
+        }
+    }
+
+    /**
+     * Writes {@code srcs[off .. end)} through the blocking {@code channel}. An interrupt that closes
+     * the channel after the last byte reached the kernel (the JDK reports
+     * {@link ClosedByInterruptException} all the same) does not undo the write: it returns, the
+     * thread still interrupted, and the next call finds the channel closed.
+     */
+    static void writeAll(GatheringByteChannel channel, ByteBuffer[] srcs, int off, int end) throws IOException {
+        try {
+            while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
+                Transport.writeSome(channel, srcs, off, end);
+            }
+        } catch (ClosedByInterruptException e) {
+            if (Transport.firstRemaining(srcs, off, end) < end) {
+                throw e;
+            }
         }
     }
 

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
@@ -64,13 +63,6 @@ final class ConnectionOutput {
                 JfrEvents.writeTimeout(connection, timeoutNanos);
             }
             throw timedOut;
-        } catch (ClosedByInterruptException e) {
-            if (Transport.remaining(buffers, off, len) > 0) {
-                throw e;
-            }
-            // Every byte reached the kernel and only then did the interrupt close the channel (the
-            // JDK reports it all the same): the write is done. The thread stays interrupted, and
-            // the connection's next call finds the channel closed.
         } finally {
             BYTES_WRITTEN.setOpaque(this, bytesWritten + before - Transport.remaining(buffers, off, len));
             lock.unlock();

@@ -196,7 +196,9 @@ public interface Transport {
 
     /**
      * The most buffers one scattering or gathering call takes: {@code IOV_MAX} on Linux. The JDK's
-     * channel passes no more to one system call, so a call given more reads or writes short.
+     * channel passes no more to one system call, so a call given more reads or writes short. Only
+     * the epoll transport, Linux's, takes a short read for a drained socket, and offers no more than
+     * this; elsewhere a short gathering write just writes again.
      */
     int MAX_BUFFERS_PER_CALL = 1024;
 
