@@ -180,7 +180,7 @@ public final class QueueSender implements Sender {
     /** Queues a lent reply for the drain the reader owes; false when it may not (see {@link QueueWriter#queueLent}). */
     private boolean lend(ByteBuffer reply) {
         writer.beforeReaderPut(reply.remaining());
-        return run(() -> writer.queueLent(reply, patient()));
+        return writer.queueLent(reply);
     }
 
     /**

@@ -285,6 +285,79 @@ class BatchRepliesTest {
         }
     }
 
+    /**
+     * The server's stop begins on another thread while the reader owes the write of a reply: the
+     * stop's drain waits for the write token held for it. Whatever the reader does next, the reply
+     * is written and the stop completes within its grace, not at its end.
+     */
+    @ParameterizedTest(name = "the reader then {0}")
+    @ValueSource(strings = {"puts again", "closes after flush", "closes"})
+    void aReplyOwedWhenTheServersStopBeginsIsWrittenAndTheStopDoesNotWaitForIt(String then) throws Exception {
+        Duration grace = Duration.ofSeconds(60);
+        AtomicReference<TcpServer> running = new AtomicReference<>();
+        CompletableFuture<Boolean> stopped = new CompletableFuture<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            int request = conn.readInt();
+            sender.put(intFrame(request * 10)); // owed: request 2 is buffered already
+            if (request == 1) {
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        stopped.complete(running.get().shutdown(grace));
+                    } catch (Throwable t) {
+                        stopped.completeExceptionally(t);
+                    }
+                });
+                await().atMost(Duration.ofSeconds(10)).until(sender::isClosed); // the stop is draining
+                switch (then) {
+                    case "closes after flush" -> sender.closeAfterFlush(grace); // waits for the stop's close
+                    case "closes" -> conn.close();
+                    default -> { } // the put for request 2 fails: the sender is closing
+                }
+            }
+        }, batching(16)::build).start();
+        running.set(server);
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(toBytes(new int[] {1, 2}));
+            client.socket().setSoTimeout(20_000);
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            if (!then.equals("closes")) {
+                assertThat(in.readInt()).isEqualTo(4);
+                assertThat(in.readInt()).as("the reply accepted before the stop").isEqualTo(10);
+            }
+            client.close();
+            boolean drained = stopped.get(20, TimeUnit.SECONDS); // long before the grace ends
+            if (!then.equals("closes")) {
+                assertThat(drained).as("the stop wrote all there was").isTrue();
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aReaderThatOwesTheWriteOfAReplyAndFansOutToAGroupItIsInDoesNotWaitForItself() throws Exception {
+        // A queue of one, full with the reply the reader owes the write of, and no write timeout,
+        // so no limit on how long the reader's put may wait for room: the fan-out to a group the
+        // connection is in (a chat room) must not wait for room that only its own reader can make.
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        CompletableFuture<SendResult> result = new CompletableFuture<>();
+        TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ZERO).build(), (sender, conn) -> {
+            int request = conn.readInt();
+            registry.joinGroup(sender, "room");
+            sender.put(intFrame(request * 10));
+            result.complete(registry.sendToGroup("room", intFrame(-1)));
+        }, QueueSender.options().capacity(1).batchReplies(true)::build).registry(registry).start(); // queued, not written inline
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(toBytes(new int[] {1}));
+            assertThat(result.get(20, TimeUnit.SECONDS)).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            DataInputStream in = new DataInputStream(client.socket().getInputStream());
+            assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(10)).getLong());
+            assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(-1)).getLong());
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     private static byte[] concat(byte[] a, byte[] b) {
         byte[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);

@@ -35,13 +35,16 @@ import org.jspecify.annotations.Nullable;
  * apply. The connection's reader uses it, so that a pipelining peer is slowed down (the reader
  * stops reading, the kernel's window closes) instead of disconnected. Waiters are woken when the
  * send loop takes a batch. After any wait or drop a put looks at the queue as it is then: the key
- * it would conflate into may have been written meanwhile, or replaced by a smaller value.
+ * it would conflate into may have been written meanwhile, or replaced by a smaller value. The
+ * reader, before it waits, writes the replies it owes (a drain it holds the write token for), the
+ * room it would otherwise wait for in vain.
  *
  * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
  * empties the queue) → CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly,
  * discarding the rest.
  *
- * <p>All fields are guarded by {@link #lock}, and every method here runs with it held.
+ * <p>All fields are guarded by {@link #lock}, and every method here runs with it held (a wait for
+ * room releases it meanwhile, as does the reader paying its drain before one).
  */
 abstract sealed class BoundedQueue permits SendQueue {
     static final int OPEN = 0;
@@ -60,7 +63,7 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     final QueueLimits limits;
-    private final @Nullable Connection patienceOf; // its write timeout is a patient put's patience
+    private final @Nullable Connection patienceOf; // its write timeout is a patient put's patience; its reader pays what it owes before a wait
 
     final ReentrantLock lock = new ReentrantLock();
     // Made by the first wait for them (most queues never wait): guarded by lock.
@@ -216,6 +219,10 @@ abstract sealed class BoundedQueue permits SendQueue {
                 if (!waits.mayWait) {
                     return false;
                 }
+                if (readerPaidOwedDrain()) {
+                    checkOpen();
+                    return true; // look again: that drain made room
+                }
                 awaitRoom(left);
                 checkOpen();
                 return true;
@@ -240,6 +247,27 @@ abstract sealed class BoundedQueue permits SendQueue {
                 state = CLOSED;
                 throw new SlowConsumerException(discarded);
             }
+        }
+        return true;
+    }
+
+    /**
+     * The connection's reader, about to wait for room while it owes a drain
+     * ({@link ConnectionInput#payOwedDrain}), pays it first: it holds the write token for what it
+     * queued, so nobody else would make the room it waits for (a reply that found the queue full,
+     * or a fan-out to a group it is in). The lock is released meanwhile, as a wait releases it.
+     *
+     * @return whether it paid
+     */
+    private boolean readerPaidOwedDrain() {
+        if (!(patienceOf instanceof RealConnection rc) || !rc.isReaderThread() || !rc.input().owesDrain()) {
+            return false;
+        }
+        lock.unlock();
+        try {
+            rc.input().payOwedDrain();
+        } finally {
+            lock.lock();
         }
         return true;
     }

@@ -403,7 +403,7 @@ final class ConnectionInput {
      * reset or close ends it too.
      */
     void discardUntilEnd(long deadlineNanos, long quietNanos) {
-        payLent();
+        payOwedDrain(); // this waits: a close elsewhere may be waiting for the write token it holds
         pos = lim = 0;
         byte[] sink = buf != null ? buf : new byte[BUFFER_SIZE];
         try {
@@ -492,6 +492,11 @@ final class ConnectionInput {
 
     boolean owesDrain(QueueWriter writer) {
         return owedDrain == writer;
+    }
+
+    /** Whether the reader owes any drain. Reader thread only. */
+    boolean owesDrain() {
+        return owedDrain != null;
     }
 
     /** Writes what the reader owes, if anything: before anything that could wait. */

@@ -145,10 +145,10 @@ public final class QueueWriter {
      * Reader thread only.
      *
      * @return false, with nothing queued, when the drain is not the reader's to owe (a send thread
-     *     or another sender has it, the transport cannot tell readiness, or the reply is large): the
-     *     caller copies the reply instead
+     *     or another sender has it, the transport cannot tell readiness, the reply is large, or the
+     *     queue has no room for it): the caller copies the reply instead
      */
-    public boolean queueLent(ByteBuffer reply, boolean patient) throws SlowConsumerException {
+    public boolean queueLent(ByteBuffer reply) {
         if (!(connection instanceof RealConnection rc) || reply.remaining() >= OWED_BELOW) {
             return false;
         }
@@ -157,7 +157,7 @@ public final class QueueWriter {
         if (!owed && !input.mayOweDrain()) {
             return false;
         }
-        int result = queue.putLent(reply, patient, owed);
+        int result = queue.putLent(reply, owed);
         if (result == SendQueue.NOT_LENT) {
             return false;
         }

@@ -308,6 +308,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
      */
     private int flushOrDiscard(Sender s, CloseReason reason) {
         try {
+            payOwedDrain();
             if (reason.flushes() && connection.isOpen()) {
                 Duration timeout = connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();
                 try {
@@ -321,6 +322,19 @@ public final class RealConnectionRunner implements ConnectionRunner {
         } finally {
             connection.close(reason);
             Thread.interrupted();
+        }
+    }
+
+    /**
+     * Writes the replies the reader owes its sender, if any (or, the connection closed, counts them
+     * discarded), before the close: a close elsewhere, the server's stop say, waits for the write
+     * token held for them, whether this one flushes or not.
+     */
+    private void payOwedDrain() {
+        try {
+            connection.input().payOwedDrain();
+        } catch (RuntimeException e) {
+            // no send thread could be started for what was queued meanwhile: the sender discarded it
         }
     }
 

@@ -143,32 +143,29 @@ public final class SendQueue extends BoundedQueue {
         return PackedChunks.worthPacking(length);
     }
 
-    /** {@link #putLent}: the token is someone else's, and nothing was queued. */
+    /** {@link #putLent}: the token is someone else's, or the reply does not fit, and nothing was queued. */
     public static final int NOT_LENT = -2;
 
     /**
      * Appends a reply lent from the reader's read buffer ({@link ConnectionInput#lendBuffered}),
      * which only that reader may write: while the write token is the caller's already (it owes the
-     * drain) or free (taken now, for a drain the caller must owe); otherwise nothing is queued.
+     * drain) or free (taken now, for a drain the caller must owe), and the reply fits without making
+     * room; otherwise nothing is queued, and the caller copies the reply and puts it as any other.
      *
      * @param tokenHeld the caller owes the drain, so the token is held for it
      * @return {@link #QUEUED}, {@link #QUEUED_START_DRAINER} (the token was taken for the caller),
      *     or {@link #NOT_LENT}
      */
-    public int putLent(ByteBuffer reply, boolean patient, boolean tokenHeld) throws SlowConsumerException {
+    public int putLent(ByteBuffer reply, boolean tokenHeld) {
         long length = reply.remaining();
         lock.lock();
         try {
             checkOpen();
-            Waits waits = null;
-            while (true) {
-                if (writing && !tokenHeld) {
-                    return NOT_LENT; // a drainer or an inline writer could write it after the buffer changed
-                }
-                if (fits(1, length)) {
-                    break;
-                }
-                makeRoom(1, length, waits = waits != null ? waits : new Waits(patient));
+            if (writing && !tokenHeld) {
+                return NOT_LENT; // a drainer or an inline writer could write it after the buffer changed
+            }
+            if (!fits(1, length)) {
+                return NOT_LENT; // making room could pay the drain the caller owes, and the token go elsewhere
             }
             append(reply, length);
             lentQueued++;

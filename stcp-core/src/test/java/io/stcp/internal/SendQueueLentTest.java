@@ -1,10 +1,8 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.OverflowPolicy;
-import io.stcp.QueueFullException;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -27,9 +25,9 @@ class SendQueueLentTest {
     void aFreeTokenIsTakenForTheReaderAndItsOwnTokenKeepsIt() throws Exception {
         SendQueue queue = queue(16, OverflowPolicy.FAIL);
 
-        assertThat(queue.putLent(reply(10), false, false)).isEqualTo(SendQueue.QUEUED_START_DRAINER);
+        assertThat(queue.putLent(reply(10), false)).isEqualTo(SendQueue.QUEUED_START_DRAINER);
         assertThat(queue.writeUnderWay()).isTrue();
-        assertThat(queue.putLent(reply(20), false, true)).as("the reader owes the drain now").isEqualTo(SendQueue.QUEUED);
+        assertThat(queue.putLent(reply(20), true)).as("the reader owes the drain now").isEqualTo(SendQueue.QUEUED);
 
         assertThat(queue.holdsLent()).isTrue();
         assertThat(queue.stats().pendingBytes()).isEqualTo(30);
@@ -40,7 +38,7 @@ class SendQueueLentTest {
         SendQueue queue = queue(16, OverflowPolicy.FAIL);
         assertThat(queue.put(new byte[1], false)).as("a drainer's token").isTrue();
 
-        assertThat(queue.putLent(reply(10), false, false)).isEqualTo(SendQueue.NOT_LENT);
+        assertThat(queue.putLent(reply(10), false)).isEqualTo(SendQueue.NOT_LENT);
 
         assertThat(queue.holdsLent()).isFalse();
         assertThat(queue.queuedCount()).isEqualTo(1);
@@ -50,9 +48,9 @@ class SendQueueLentTest {
     void drainedLentRepliesAreTheBuffersThemselvesAndLeaveTheCount() throws Exception {
         SendQueue queue = queue(16, OverflowPolicy.FAIL);
         ByteBuffer first = reply(10);
-        queue.putLent(first, false, false);
+        queue.putLent(first, false);
         queue.put(new byte[3], false);
-        queue.putLent(reply(5), false, true);
+        queue.putLent(reply(5), true);
 
         Object[] batch = new Object[2];
         assertThat(queue.drain(batch, Long.MAX_VALUE, 16)).isEqualTo(2);
@@ -65,23 +63,24 @@ class SendQueueLentTest {
     @Test
     void droppedAndDiscardedLentRepliesLeaveTheCount() throws Exception {
         SendQueue queue = queue(1, OverflowPolicy.DROP_OLDEST);
-        queue.putLent(reply(10), false, false);
+        queue.putLent(reply(10), false);
         queue.put(new byte[1], false); // drops the lent reply
         assertThat(queue.holdsLent()).isFalse();
         assertThat(queue.stats().dropped()).isEqualTo(1);
 
         queue.drain(new Object[1], Long.MAX_VALUE, 16);
-        queue.putLent(reply(10), false, true);
+        queue.putLent(reply(10), true);
         assertThat(queue.holdsLent()).isTrue();
         assertThat(queue.close()).isEqualTo(1);
         assertThat(queue.holdsLent()).isFalse();
     }
 
     @Test
-    void aLentReplyIsBoundedAsAnyOther() {
+    void aLentReplyThatDoesNotFitIsNotLentButCopiedAndPutAsAnyOther() {
         SendQueue queue = new SendQueue(new QueueLimits(16, 8, OverflowPolicy.FAIL, 0, false, new DirectChunks(0)), null);
 
-        assertThatThrownBy(() -> queue.putLent(reply(10), false, false)).isInstanceOf(QueueFullException.class);
+        assertThat(queue.putLent(reply(10), false)).isEqualTo(SendQueue.NOT_LENT);
+        assertThat(queue.queuedCount()).isZero();
         assertThat(queue.holdsLent()).isFalse();
         assertThat(queue.writeUnderWay()).isFalse();
     }
