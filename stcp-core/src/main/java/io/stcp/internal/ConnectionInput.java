@@ -114,6 +114,9 @@ final class ConnectionInput {
         int buffered = lim - pos;
         if (buffered == 0) {
             if (len >= BUFFER_SIZE) {
+                if (pooled && !transport.isReadable()) {
+                    releaseBuffer(); // the read below waits: without holding a buffer, as fill() does
+                }
                 int n = readTransport(b, off, len, null);
                 if (n > 0) {
                     bytesRead += n;
@@ -139,7 +142,7 @@ final class ConnectionInput {
         if (pos == lim && fill() < 0) {
             return -1;
         }
-        int end = Math.min(lim, pos + len);
+        int end = pos + Math.min(lim - pos, len);
         int i = pos;
         while (i < end && buf[i] != delimiter) {
             i++;

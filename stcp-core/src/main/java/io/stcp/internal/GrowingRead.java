@@ -37,10 +37,11 @@ final class GrowingRead {
     static byte[] read(ConnectionInput input, byte[] prefix, int n, InboundBudget budget) throws IOException {
         int p = prefix.length;
         awaitRest(input, n - input.buffered());
-        byte[] b = Arrays.copyOf(prefix, p + length(input, n, input.buffered()));
+        int first = p + length(input, n, input.buffered());
         long reserved = 0;
         try {
-            reserved = reserve(input, budget, n, b.length, reserved); // what arrived may exceed a buffer
+            reserved = reserve(input, budget, n, first, reserved); // what arrived may exceed a buffer; reserved before it is allocated
+            byte[] b = Arrays.copyOf(prefix, first);
             int done = 0;
             while (done < n) {
                 if (input.buffered() == 0) {

@@ -1,8 +1,10 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.stcp.FrameTimeoutException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -33,6 +35,32 @@ class GrowingReadTest {
         // A buffer's worth, then the rest straight into the array. Growing fourfold from what was
         // buffered took four more reads (16 KiB, 64 KiB, 256 KiB, 1 MiB) and three copies.
         assertThat(transport.reads).isEqualTo(2);
+    }
+
+    @Test
+    void noArrayBeyondABufferIsMadeWhileTheBudgetHasNoRoomForIt() throws Exception {
+        // Other connections hold the whole budget; 2 MiB of a 32 MiB frame have arrived. The read
+        // waits for room until its frame timeout, and must not hold (or first make) the 8 MiB
+        // array those bytes would justify meanwhile: the budget bounds the memory, not the count.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        budget.reserve(16L << 20, 0);
+        ConnectionInput input = new ConnectionInput(memory, true, budget, TimeUnit.MILLISECONDS.toNanos(300), 0, () -> {});
+        int sent = 2 << 20;
+        memory.feed(ByteBuffer.allocate(4 + sent).putInt(32 << 20).array());
+        int length = input.readInt(true);
+
+        long before = allocatedBytes();
+        assertThatThrownBy(() -> input.readBytes(length)).isInstanceOf(FrameTimeoutException.class);
+        long allocated = allocatedBytes() - before;
+
+        assertThat(allocated).as("bytes allocated by the read").isLessThan(1L << 20);
+        assertThat(budget.usedBytes()).isEqualTo(16L << 20);
+    }
+
+    /** The bytes this thread has allocated so far (the JDK's management bean; this module does not read its module). */
+    private static long allocatedBytes() throws ReflectiveOperationException {
+        Object threads = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        return (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes").invoke(threads);
     }
 
     @Test

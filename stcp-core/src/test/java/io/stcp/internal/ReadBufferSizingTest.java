@@ -75,6 +75,27 @@ class ReadBufferSizingTest {
         assertThat(header.get(10, TimeUnit.SECONDS)).isEqualTo(0x0102);
     }
 
+    @Test
+    void noBufferIsHeldWhileTheRestOfAValueIsReadStraightIntoItsArray() throws Exception {
+        memory.feed(frame(1)); // the next reads use a large buffer
+        readFrame();
+        memory.feed(Arrays.copyOf(frame(2), 4 + BODY / 2)); // half of the next frame, then nothing
+        int length = input.readInt(true);
+
+        CompletableFuture<byte[]> value = CompletableFuture.supplyAsync(() -> {
+            try {
+                return input.readBytes(length);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && input.buffered() == 0);
+        assertThat(input.bufferCapacity()).as("while waiting with nothing buffered").isZero();
+
+        memory.feed(Arrays.copyOfRange(frame(2), 4 + BODY / 2, 4 + BODY));
+        assertThat(value.get(10, TimeUnit.SECONDS)).isEqualTo(body(2));
+    }
+
     private byte[] readFrame() throws IOException {
         int length = input.readInt(true);
         return input.readBytes(length);
