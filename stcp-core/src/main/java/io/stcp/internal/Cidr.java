@@ -92,6 +92,9 @@ public record Cidr(byte[] network, int prefixLength) {
         if (host.indexOf(':') < 0) {
             return ipv4(host);
         }
+        if (host.charAt(0) == '.') {
+            return null; // the JDK parses a literal only from a hex digit or a colon on: this it would look up
+        }
         for (int i = 0; i < host.length(); i++) {
             char c = host.charAt(i);
             boolean ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
@@ -100,8 +103,8 @@ public record Cidr(byte[] network, int prefixLength) {
             }
         }
         try {
-            // Only hex digits, colons and dots, with a colon: the JDK parses it as an IPv6 literal
-            // and fails without a lookup if it is not one.
+            // Only hex digits, colons and dots, with a colon, from a hex digit or a colon on: the JDK
+            // parses it as an IPv6 literal and fails without a lookup if it is not one.
             // (An IPv4-mapped literal, ::ffff:a.b.c.d, comes back as the four IPv4 bytes.)
             return InetAddress.getByName(host).getAddress();
         } catch (UnknownHostException | SecurityException e) {

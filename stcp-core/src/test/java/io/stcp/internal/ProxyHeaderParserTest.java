@@ -104,6 +104,7 @@ class ProxyHeaderParserTest {
             "PROXY ",                                          // nothing
             "PROXY TCP4 192.0.2.7 198.51.100.1 5632\u00e9 443", // not ASCII
             "PROXY TCP6 2001:db8::7%eth0 2001:db8::1 1 2",     // a scope id
+            "PROXY TCP6 .:1 ::1 1 2",                          // not a literal (the JDK would look it up)
         };
         for (String line : bad) {
             byte[] b = v1(line);
