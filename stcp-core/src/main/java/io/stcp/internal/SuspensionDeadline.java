@@ -1,5 +1,7 @@
 package io.stcp.internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -11,6 +13,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class SuspensionDeadline implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final VarHandle GENERATION = Fields.handle(MethodHandles.lookup(), "generation", int.class);
 
     private final RealConnection connection;
     private final Resumption resumption;
@@ -40,8 +43,8 @@ final class SuspensionDeadline implements Sweeper.Task {
             return false;
         }
         int g = generation;
-        if (g != 0 && Nanos.passed(deadlineNanos, now)) {
-            generation = 0;
+        // Only the suspension seen is unwatched: the reader may be watching its next one by now.
+        if (g != 0 && Nanos.passed(deadlineNanos, now) && GENERATION.compareAndSet(this, g, 0)) {
             resumption.resume(g); // nothing, if that suspension has ended already
         }
         return true;
