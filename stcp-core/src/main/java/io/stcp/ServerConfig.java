@@ -45,7 +45,8 @@ import org.jspecify.annotations.Nullable;
  *                       it (that is {@code readIdleTimeout}). It also bounds a wait for the
  *                       {@code inboundBudget}. Default 30s.
  * @param inboundBudget  bytes all connections together may hold in frames still arriving (arrays
- *                       of {@link Connection#readBytes(int)} that grow as bytes come); a connection
+ *                       of {@link Connection#readBytes(int)}, {@link Connection#readLine(int)} and
+ *                       the delimiter framing that grow as bytes come); a connection
  *                       that needs more stops reading until there is room (its peer is slowed down
  *                       by TCP flow control), at most until its frame timeout. Default 0: a quarter
  *                       of the JVM's maximum heap, taken when the server starts.

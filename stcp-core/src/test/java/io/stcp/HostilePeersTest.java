@@ -173,6 +173,25 @@ class HostilePeersTest {
     }
 
     @Test
+    void aLineLargerThanTheWholeInboundBudgetFailsAtOnce() throws Exception {
+        // Lines may be 4 MiB; the budget all connections share is 64 KiB: a peer sending 1 MiB
+        // without a line feed is stopped there, not held in an array the budget does not count.
+        BlockingQueue<Throwable> causes = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().inboundBudget(64 << 10).build(),
+                        (sender, conn) -> sender.put(conn.readLine(4 << 20)), SenderFactory.queue(8))
+                .onConnectionExit(s -> causes.add(s.connection().closeCause()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[1 << 20]);
+            assertThat(client.awaitClosedByServer()).isTrue();
+            assertThat(causes.poll(10, TimeUnit.SECONDS)).isInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                    .hasMessageContaining("inbound budget");
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
     void aPeerThatPipelinesTenThousandFramesInOneWriteGetsEveryReply() throws Exception {
         TcpServer server = Echo.start(); // a 1,024-message queue
         try (TestClient client = TestClient.connect(server.address())) {

@@ -336,6 +336,11 @@ final class ConnectionInput {
         return v;
     }
 
+    /** The server's inbound budget, or null. */
+    InboundBudget budget() {
+        return budget;
+    }
+
     /** The size of the read buffer held now, 0 for none; for tests. */
     int bufferCapacity() {
         return buf == null ? 0 : buf.length;

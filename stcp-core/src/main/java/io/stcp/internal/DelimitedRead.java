@@ -11,7 +11,8 @@ import java.util.Arrays;
  * {@link Connection#readLine(int)}: through {@link Connection#readUntil}, which scans the
  * connection's buffer, into an array that doubles as bytes arrive (so memory follows the bytes
  * received, not the limit), and never more than {@code limit} bytes, so the rest of a value too
- * long is left unread.
+ * long is left unread. What the array holds beyond a read buffer's worth is reserved from the
+ * server's {@link InboundBudget} while it fills, as for {@link GrowingRead}.
  */
 public final class DelimitedRead {
     /** The largest array a JVM allocates. */
@@ -36,26 +37,37 @@ public final class DelimitedRead {
     public static Bytes read(Connection connection, byte[] delimiter, int limit, int maxLength, String what)
             throws IOException {
         byte last = delimiter[delimiter.length - 1];
+        ConnectionInput input = connection instanceof RealConnection rc ? rc.input() : null;
+        InboundBudget budget = input != null ? input.budget() : null;
         byte[] buf = new byte[Math.min(limit, FIRST)];
         int n = 0;
-        while (true) {
-            if (n == buf.length) {
-                buf = Arrays.copyOf(buf, (int) Math.min(limit, 2L * buf.length));
-            }
-            int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
-            if (read < 0) {
-                if (n == 0) {
-                    return null;
+        long reserved = 0;
+        try {
+            while (true) {
+                if (n == buf.length) {
+                    int grown = (int) Math.min(limit, 2L * buf.length);
+                    reserved = GrowingRead.reserve(input, budget, grown, grown, reserved);
+                    buf = Arrays.copyOf(buf, grown);
                 }
-                throw new EOFException("end of stream after " + n + " bytes of a " + what + ", before its delimiter");
+                int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
+                if (read < 0) {
+                    if (n == 0) {
+                        return null;
+                    }
+                    throw new EOFException("end of stream after " + n + " bytes of a " + what + ", before its delimiter");
+                }
+                n += read;
+                if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
+                    return new Bytes(buf, n);
+                }
+                if (n == limit) {
+                    throw new FrameTooLongException(what + " longer than maxLength " + maxLength
+                            + " bytes without a delimiter");
+                }
             }
-            n += read;
-            if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
-                return new Bytes(buf, n);
-            }
-            if (n == limit) {
-                throw new FrameTooLongException(what + " longer than maxLength " + maxLength
-                        + " bytes without a delimiter");
+        } finally {
+            if (budget != null) {
+                budget.release(reserved);
             }
         }
     }
