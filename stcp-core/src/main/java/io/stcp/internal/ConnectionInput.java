@@ -464,10 +464,12 @@ final class ConnectionInput {
      *
      * @return the deadline that must end the suspension — the earliest of the read timeout's,
      *     the user's read deadline and the first-frame deadline — 0 for none, or -1 if this input
-     *     cannot be suspended now (bytes are buffered)
+     *     cannot be suspended now: bytes are buffered, or a layer holds part of a record
+     *     ({@link Transport#holdsPartialInput()}); either is a frame begun, whose wait is the
+     *     reader's, under the frame timeout
      */
     long prepareSuspension() {
-        if (pos < lim || !pooled) {
+        if (pos < lim || !pooled || transport.holdsPartialInput()) {
             return -1;
         }
         releaseBuffer();
@@ -665,23 +667,28 @@ final class ConnectionInput {
             }
             payOwedDrain(); // the read below may wait
         }
-        long deadline = waitDeadline(0);
-        awaitingInput = pos == lim;
-        if (!transport.isReadable()) {
-            turnBytes = 0; // this read waits
-        }
-        try {
-            int n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
-            if (n < 0) {
-                endOfStream();
-            } else {
-                turnBytes += n;
+        while (true) {
+            long deadline = waitDeadline(0);
+            awaitingInput = pos == lim;
+            if (!transport.isReadable()) {
+                turnBytes = 0; // this read waits
             }
-            return n;
-        } catch (ReadTimeoutException e) {
-            throw timedOut(deadline);
-        } finally {
-            awaitingInput = false;
+            try {
+                int n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
+                if (n < 0) {
+                    endOfStream();
+                } else {
+                    turnBytes += n;
+                }
+                if (n != 0) {
+                    return n;
+                }
+                // 0: a layer took part of a record and would wait for the rest, under the frame deadline now
+            } catch (ReadTimeoutException e) {
+                throw timedOut(deadline);
+            } finally {
+                awaitingInput = false;
+            }
         }
     }
 
@@ -692,7 +699,7 @@ final class ConnectionInput {
      * @throws ReadTimeoutException if it has passed already
      */
     long waitDeadline(long now) throws ReadTimeoutException {
-        return deadlines.next(now, bytesRead, lim > pos);
+        return deadlines.next(now, bytesRead, lim > pos || transport.holdsPartialInput());
     }
 
     private ReadTimeoutException timedOut(long deadline) {

@@ -95,6 +95,12 @@ final class PrefixTransport implements Transport {
         return pos < end || under.holdsInput();
     }
 
+    /** The prefix is whole bytes: only the transport below can hold part of something. */
+    @Override
+    public boolean holdsPartialInput() {
+        return under.holdsPartialInput();
+    }
+
     @Override
     public void giveWay(long deadlineNanos) throws IOException {
         if (pos >= end) {

@@ -14,9 +14,9 @@ import java.time.Instant;
  *   <li>the read deadline the user set;</li>
  *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
  *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
- *       the next value is buffered), its first wait starts the frame timeout; the call's return
- *       ends it. Waits between frames are not bounded by it, and reading without waiting costs
- *       nothing.</li>
+ *       the next value is buffered, or a layer holds part of a TLS record), its first wait starts
+ *       the frame timeout; the call's return ends it. Waits between frames are not bounded by it,
+ *       and reading without waiting costs nothing.</li>
  * </ul>
  * The first-frame and frame deadlines raise {@link FrameTimeoutException}, the others
  * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
@@ -80,7 +80,7 @@ final class ReadDeadlines {
      *
      * @param now {@code nanoTime}, or 0 to read the clock only if some deadline applies
      * @param bytesRead the bytes the reader has consumed so far
-     * @param partial part of the next value is buffered
+     * @param partial part of the next value is buffered, or a layer holds part of a record
      * @throws ReadTimeoutException if it has passed already
      */
     long next(long now, long bytesRead, boolean partial) throws ReadTimeoutException {

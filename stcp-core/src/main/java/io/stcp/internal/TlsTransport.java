@@ -157,8 +157,15 @@ final class TlsTransport implements Transport {
 
     // ---------------------------------------------------------------- reads (reader thread)
 
+    /**
+     * Decrypted bytes, -1 at {@code close_notify}, or 0 once it has read the first bytes of a
+     * record and not the rest while the caller's deadline did not count on one
+     * ({@link #holdsPartialInput()}): a frame has begun, and the caller reads again under the
+     * frame timeout.
+     */
     @Override
     public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+        boolean partial = holdsPartialInput(); // the caller's deadline counted it
         while (true) {
             if (appIn != null) {
                 int n = Math.min(len, appIn.remaining());
@@ -177,6 +184,8 @@ final class TlsTransport implements Transport {
                 if (n != 0) {
                     return n;
                 }
+            } else if (!partial && netIn != null && netIn.hasRemaining()) {
+                return 0; // part of a record, new to the caller's deadline
             } else if (fill(deadlineNanos) < 0) {
                 if (netIn != null && netIn.hasRemaining()) {
                     throw new TlsTruncatedException("end of stream inside a TLS record");
@@ -340,6 +349,15 @@ final class TlsTransport implements Transport {
         return appIn != null || inputClosed || hasRecord();
     }
 
+    /**
+     * Part of a record and no whole one: encrypted bytes that decrypt to nothing yet. (The
+     * transport below is the socket, or serves a PROXY header's leftover bytes: whole bytes.)
+     */
+    @Override
+    public boolean holdsPartialInput() {
+        return netIn != null && netIn.hasRemaining() && !hasRecord();
+    }
+
     /** Through the transport below, once nothing is left to read here. */
     @Override
     public void giveWay(long deadlineNanos) throws IOException {
@@ -350,7 +368,8 @@ final class TlsTransport implements Transport {
 
     /**
      * Calls back through the transport below, once nothing is left to read here: no decrypted
-     * bytes, no whole record, no end seen. A part of a record may stay; more bytes complete it.
+     * bytes, no whole record, no end seen. The reader does not ask while part of a record is held
+     * ({@link #holdsPartialInput()}): it waits for the rest under the frame timeout.
      */
     @Override
     public boolean onReadable(Runnable action) {

@@ -22,9 +22,12 @@ import java.util.concurrent.locks.LockSupport;
 public interface Transport {
 
     /**
-     * Reads at least one byte into {@code b[off .. off+len)} (len &gt; 0), waiting for it.
+     * Reads at least one byte into {@code b[off .. off+len)} (len &gt; 0), waiting for it. A layer
+     * that took the first bytes of something it cannot serve yet (part of a TLS record) returns 0
+     * instead of waiting for the rest: it now {@linkplain #holdsPartialInput holds partial input},
+     * which may change the deadline, and the caller reads again under the deadline that applies.
      *
-     * @return the number of bytes read, or -1 at end of stream
+     * @return the number of bytes read, 0 as above (layers only), or -1 at end of stream
      * @throws io.stcp.ReadTimeoutException when the deadline passes first; the transport stays usable
      */
     int read(byte[] b, int off, int len, long deadlineNanos) throws IOException;
@@ -89,6 +92,16 @@ public interface Transport {
      * way now ({@link #giveWay}): the wait would be for the socket. Reader thread only.
      */
     default boolean holdsInput() {
+        return false;
+    }
+
+    /**
+     * Whether this transport holds bytes received that make up nothing it can serve yet: the start
+     * of a TLS record whose rest has not come. The peer has begun sending something, so the wait
+     * for the rest is bounded as a wait inside a frame is (the frame timeout), and the reader does
+     * not suspend meanwhile, as with part of a frame in its own buffer. Reader thread only.
+     */
+    default boolean holdsPartialInput() {
         return false;
     }
 

@@ -1,0 +1,293 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.Echo;
+import io.stcp.testing.ProxyHeaders;
+import io.stcp.testing.TestCerts;
+import io.stcp.testing.TlsClient;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The frame timeout over TLS: the bytes of a frame begun are bounded in time whichever layer holds
+ * them — part of a TLS record, not yet decrypted, as much as part of a frame decrypted — as the
+ * same partial frame on plain TCP is; a connection idle between frames is not.
+ */
+class TlsFrameTimeoutTest {
+    private static final Duration FRAME_TIMEOUT = Duration.ofSeconds(1);
+    private static final InetSocketAddress CLIENT = new InetSocketAddress("192.0.2.9", 40000);
+    private static final InetSocketAddress FRONTEND = new InetSocketAddress("198.51.100.2", 9443);
+
+    private static TestCerts certs;
+    private final BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
+
+    @BeforeAll
+    static void certificates() {
+        certs = TestCerts.get();
+    }
+
+    /** A TLS echo server with a 1 s frame timeout (no first-frame or read timeout), its ends in {@link #ends}. */
+    private TcpServer start(ServerConfig.Builder config) throws Exception {
+        TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
+        return TcpServer.create(config.frameTimeout(FRAME_TIMEOUT).tls(tls).build(), Echo.READER, SenderFactory.queue(64))
+                .onConnectionExit(s -> ends.add(s.connection().closeReason())).start();
+    }
+
+    /** Waits for the connection's end, at most 10 s, and checks it came at the frame timeout after {@code sentNanos}. */
+    private void assertClosedAtTheFrameTimeout(long sentNanos) throws InterruptedException {
+        CloseReason end = ends.poll(10, TimeUnit.SECONDS);
+        long elapsed = System.nanoTime() - sentNanos;
+        assertThat(end).as("closed by the frame timeout, as the same partial frame on plain TCP is")
+                .isEqualTo(CloseReason.FRAME_TIMEOUT);
+        assertThat(elapsed).as("not before the frame timeout").isGreaterThanOrEqualTo(FRAME_TIMEOUT.toNanos());
+    }
+
+    @Test
+    void aFirstFrameWhoseRecordLacksItsLastByteIsClosedAtTheFrameTimeout() throws Exception {
+        TcpServer server = start(Echo.loopback());
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+            byte[] record = client.record(Echo.frame(new byte[] {1, 2, 3}));
+            long sent = System.nanoTime();
+            client.write(Arrays.copyOf(record, record.length - 1));
+            assertClosedAtTheFrameTimeout(sent);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aRecordTrickledAByteAtATimeIsClosedAtTheFrameTimeout() throws Exception {
+        TcpServer server = start(Echo.loopback());
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+            assertThat(client.roundTrip(new byte[] {9})).containsExactly(9); // the first frame is done
+            byte[] record = client.record(Echo.frame(new byte[200]));
+            CountDownLatch ended = new CountDownLatch(1);
+            long sent = System.nanoTime();
+            Thread trickle = Thread.ofVirtual().start(() -> {
+                try {
+                    // One byte every 50 ms: the record would take over 10 s, each byte well within the timeout.
+                    for (int i = 0; i < record.length && !ended.await(50, TimeUnit.MILLISECONDS); i++) {
+                        client.write(new byte[] {record[i]});
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // the server hung up
+                }
+            });
+            try {
+                assertClosedAtTheFrameTimeout(sent);
+            } finally {
+                ended.countDown();
+                trickle.join();
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void partOfARecordArrivingWithAWholeFrameIsClosedAtTheFrameTimeout() throws Exception {
+        TcpServer server = start(Echo.loopback());
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+            assertThat(client.roundTrip(new byte[] {9})).containsExactly(9);
+            // One write: a frame's whole record, then all but the last byte of the next frame's record.
+            // The reader returns with the rest held below the decoder, where a suspension would not see it.
+            byte[] whole = client.record(Echo.frame(new byte[] {4, 5}));
+            byte[] next = client.record(Echo.frame(new byte[] {6, 7, 8}));
+            long sent = System.nanoTime();
+            byte[] both = Arrays.copyOf(whole, whole.length + next.length - 1);
+            System.arraycopy(next, 0, both, whole.length, next.length - 1);
+            client.write(both);
+            assertThat(client.readFrame()).containsExactly(4, 5);
+            assertClosedAtTheFrameTimeout(sent);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void behindAProxyHeaderARecordLackingItsLastByteIsClosedAtTheFrameTimeout() throws Exception {
+        TcpServer server = start(Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")));
+        try (RawTlsClient client = RawTlsClient.connect(server, ProxyHeaders.v1(CLIENT, FRONTEND))) {
+            assertThat(client.roundTrip(new byte[] {9})).containsExactly(9);
+            byte[] record = client.record(Echo.frame(new byte[] {1, 2, 3}));
+            long sent = System.nanoTime();
+            client.write(Arrays.copyOf(record, record.length - 1));
+            assertClosedAtTheFrameTimeout(sent);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aTlsConnectionIdleBetweenFramesOutlivesTheFrameTimeout() throws Exception {
+        TcpServer server = start(Echo.loopback());
+        try (TlsClient client = TlsClient.connect(server.address(), certs.clientContext())) {
+            assertThat(client.roundTrip(new byte[] {1})).containsExactly(1);
+            assertThat(ends.poll(FRAME_TIMEOUT.toMillis() * 7 / 2, TimeUnit.MILLISECONDS))
+                    .as("no end in three and a half frame timeouts with no frame begun").isNull();
+            assertThat(client.roundTrip(new byte[] {2, 3})).containsExactly(2, 3);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A TLS client over a plain socket with its own {@link SSLEngine}, so that it can send records
+     * in pieces. Reads time out after 10 s.
+     */
+    private static final class RawTlsClient implements AutoCloseable {
+        private final Socket socket;
+        private final SSLEngine engine;
+        private final InputStream in;
+        private final OutputStream out;
+        private final int packetSize;
+        private ByteBuffer netIn;  // write mode: received, not yet decrypted
+        private ByteBuffer appIn;  // read mode: decrypted, not yet read
+
+        private RawTlsClient(Socket socket, SSLEngine engine) throws IOException {
+            this.socket = socket;
+            this.engine = engine;
+            this.in = socket.getInputStream();
+            this.out = socket.getOutputStream();
+            this.packetSize = engine.getSession().getPacketBufferSize();
+            this.netIn = ByteBuffer.allocate(4 * packetSize);
+            this.appIn = ByteBuffer.allocate(4 * engine.getSession().getApplicationBufferSize()).flip();
+        }
+
+        /** Connects, sends {@code preamble} in plain text (a PROXY header), then shakes hands. */
+        static RawTlsClient connect(TcpServer server, byte[] preamble) throws Exception {
+            Socket socket = new Socket();
+            try {
+                socket.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()), 10_000);
+                socket.setSoTimeout(10_000);
+                socket.setTcpNoDelay(true);
+                SSLEngine engine = certs.clientContext().createSSLEngine("localhost", server.address().getPort());
+                engine.setUseClientMode(true);
+                RawTlsClient client = new RawTlsClient(socket, engine);
+                client.write(preamble);
+                client.handshake();
+                return client;
+            } catch (Exception e) {
+                socket.close();
+                throw e;
+            }
+        }
+
+        private void handshake() throws Exception {
+            engine.beginHandshake();
+            while (true) {
+                switch (engine.getHandshakeStatus()) {
+                    case NEED_TASK -> {
+                        for (Runnable t; (t = engine.getDelegatedTask()) != null; ) {
+                            t.run();
+                        }
+                    }
+                    case NEED_WRAP -> write(wrap(new byte[0]));
+                    case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrap();
+                    default -> {
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** {@code plain} in one record, not sent. */
+        byte[] record(byte[] plain) throws IOException {
+            byte[] r = wrap(plain);
+            assertThat(r.length).as("one record").isLessThanOrEqualTo(packetSize);
+            return r;
+        }
+
+        private byte[] wrap(byte[] plain) throws IOException {
+            ByteBuffer dst = ByteBuffer.allocate(packetSize);
+            SSLEngineResult r = engine.wrap(ByteBuffer.wrap(plain), dst);
+            assertThat(r.getStatus()).isEqualTo(SSLEngineResult.Status.OK);
+            assertThat(r.bytesConsumed()).isEqualTo(plain.length);
+            return Arrays.copyOf(dst.array(), dst.position());
+        }
+
+        void write(byte[] bytes) throws IOException {
+            if (bytes.length > 0) {
+                out.write(bytes);
+                out.flush();
+            }
+        }
+
+        byte[] roundTrip(byte[] payload) throws IOException {
+            write(record(Echo.frame(payload)));
+            return readFrame();
+        }
+
+        byte[] readFrame() throws IOException {
+            byte[] length = readDecrypted(4);
+            return readDecrypted(ByteBuffer.wrap(length).getInt());
+        }
+
+        private byte[] readDecrypted(int n) throws IOException {
+            byte[] b = new byte[n];
+            int done = 0;
+            while (done < n) {
+                if (!appIn.hasRemaining()) {
+                    unwrap();
+                    continue;
+                }
+                int k = Math.min(n - done, appIn.remaining());
+                appIn.get(b, done, k);
+                done += k;
+            }
+            return b;
+        }
+
+        /** Decrypts one record into {@link #appIn}, reading the socket as needed. */
+        private void unwrap() throws IOException {
+            while (true) {
+                netIn.flip();
+                appIn.compact();
+                SSLEngineResult r;
+                try {
+                    r = engine.unwrap(netIn, appIn);
+                } finally {
+                    appIn.flip();
+                    netIn.compact();
+                }
+                switch (r.getStatus()) {
+                    case OK -> {
+                        for (Runnable t; (t = engine.getDelegatedTask()) != null; ) {
+                            t.run(); // a post-handshake message (a session ticket)
+                        }
+                        return;
+                    }
+                    case BUFFER_UNDERFLOW -> {
+                        int k = in.read(netIn.array(), netIn.position(), netIn.remaining());
+                        if (k < 0) {
+                            throw new EOFException("the server closed the connection");
+                        }
+                        netIn.position(netIn.position() + k);
+                    }
+                    default -> throw new IOException("unexpected unwrap: " + r);
+                }
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+}
