@@ -58,14 +58,19 @@ class TlsFrameTimeoutTest {
         assertThat(elapsed).as("not before the frame timeout").isGreaterThanOrEqualTo(FRAME_TIMEOUT.toNanos());
     }
 
+    /** Sends the record of a frame but its last byte; returns when ({@code nanoTime}). */
+    private static long sendARecordLackingItsLastByte(RawTlsClient client) throws Exception {
+        byte[] record = client.record(Echo.frame(new byte[] {1, 2, 3}));
+        long sent = System.nanoTime();
+        client.write(Arrays.copyOf(record, record.length - 1));
+        return sent;
+    }
+
     @Test
     void aFirstFrameWhoseRecordLacksItsLastByteIsClosedAtTheFrameTimeout() throws Exception {
         TcpServer server = start(Echo.loopback());
         try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
-            byte[] record = client.record(Echo.frame(new byte[] {1, 2, 3}));
-            long sent = System.nanoTime();
-            client.write(Arrays.copyOf(record, record.length - 1));
-            assertClosedAtTheFrameTimeout(sent);
+            assertClosedAtTheFrameTimeout(sendARecordLackingItsLastByte(client));
         } finally {
             Echo.stop(server);
         }
@@ -125,10 +130,7 @@ class TlsFrameTimeoutTest {
         TcpServer server = start(Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")));
         try (RawTlsClient client = RawTlsClient.connect(server, ProxyHeaders.v1(CLIENT, FRONTEND))) {
             assertThat(client.roundTrip(new byte[] {9})).containsExactly(9);
-            byte[] record = client.record(Echo.frame(new byte[] {1, 2, 3}));
-            long sent = System.nanoTime();
-            client.write(Arrays.copyOf(record, record.length - 1));
-            assertClosedAtTheFrameTimeout(sent);
+            assertClosedAtTheFrameTimeout(sendARecordLackingItsLastByte(client));
         } finally {
             Echo.stop(server);
         }
