@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
 
 /**
  * How a suspended read loop goes on: once per suspension, whoever comes first — the transport's
@@ -14,6 +15,7 @@ import java.lang.invoke.VarHandle;
  *   0 running ──suspend()──▶ −g registering ──arm(g)──▶ g suspended ──run() / resume(g)──▶ 0 (a new thread goes on)
  *                               ├──run() / resume(g)──▶ 0: arm(g) fails, the reader thread goes on itself
  *                               └──cancel()──────────▶ 0: the transport said read instead
+ *   g suspended ──run() / resume(g) / retry(), the thread cannot start──▶ g suspended (retried: see below)
  * </pre>
  * {@code g} is the suspension's generation (&gt; 0). While the reader thread registers the
  * suspension (the deadline, the transport's callback) no other thread may take the loop: a
@@ -24,8 +26,17 @@ import java.lang.invoke.VarHandle;
  * for one suspension and taken when it runs, so it carries no generation; one that was taken just
  * as its suspension ended by the deadline, and runs during the next, ends that one instead: the
  * loop takes it as a wake-up with nothing to read, and reads or suspends again.
+ *
+ * <p><b>A thread that cannot start</b> (out of memory, in practice) leaves the suspension armed, as
+ * if it had not ended, and a retry the sweeper runs {@value #RETRY_MILLIS} ms later ends it again
+ * (so does the deadline, if one still watches it; the transport's callback has been taken). The
+ * resumer — the poll loop, whose other events must still be signalled, the sweeper, a thread
+ * closing the connection — never sees the failure, and the connection is not left without a
+ * thread and without a way to get one (unless even the retry cannot be allocated: then only a
+ * deadline can end it).
  */
-final class Resumption implements Runnable {
+class Resumption implements Runnable {
+    static final long RETRY_MILLIS = 10;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
 
     private final RealConnectionRunner runner;
@@ -74,7 +85,43 @@ final class Resumption implements Runnable {
     /** Ends the suspension whose state is {@code s}; a new thread goes on only with one that was armed. */
     private void end(int s) {
         if (s != 0 && STATE.compareAndSet(this, s, 0) && s > 0) {
-            Threads.start(runner.threadName(), runner::resume);
+            try {
+                startThread();
+            } catch (Throwable t) {
+                state = s; // armed again: no thread runs the loop, so nothing else changed the state
+                retryLater(t);
+            }
+        }
+    }
+
+    /** A later attempt to end the suspension, after a thread could not start (the sweeper's). */
+    void retry() {
+        int s = state;
+        if (s > 0) {
+            end(s);
+        }
+    }
+
+    /** Starts the thread that goes on with the loop; throws if it cannot. */
+    void startThread() {
+        Threads.start(runner.threadName(), runner::resume);
+    }
+
+    /** Has the sweeper {@link #retry} soon, after a thread could not start. */
+    void retryLater(Throwable failure) {
+        RealConnection c = runner.realConnection();
+        try {
+            c.context().sweeper().add(now -> {
+                retry();
+                return false; // once: a retry that fails again adds a retry of its own
+            }, TimeUnit.MILLISECONDS.toNanos(RETRY_MILLIS));
+        } catch (Throwable t) {
+            // Out of memory still: the next edge or the deadline tries again.
+        }
+        try {
+            Log.connWarn("conn.resume.failed", c).setCause(failure).log();
+        } catch (Throwable ignored) {
+            // retried all the same
         }
     }
 }

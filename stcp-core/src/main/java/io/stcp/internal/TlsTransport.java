@@ -41,6 +41,12 @@ import javax.net.ssl.SSLHandshakeException;
  */
 final class TlsTransport implements Transport {
     private static final int RECORD_HEADER = 5;
+    /**
+     * Unwraps in a row that may read nothing of a whole record in {@link #netIn} (the one after a
+     * post-handshake message the engine answered first) before the read fails: otherwise an engine
+     * that disagreed with {@link #hasRecord()} on a record's end would spin the reader.
+     */
+    private static final int MAX_IDLE_UNWRAPS = 2;
 
     private final Transport under;
     private final SSLEngine engine;
@@ -205,10 +211,16 @@ final class TlsTransport implements Transport {
     private int unwrap(byte[] b, int off, int len) throws IOException {
         ByteBuffer dst = ByteBuffer.wrap(b, off, len);
         int produced = 0;
+        int idle = 0;
         while (true) {
             SSLEngineResult r = engine.unwrap(netIn, dst);
             produced += r.bytesProduced();
             afterUnwrap(r);
+            if (r.bytesConsumed() == 0 && r.getStatus() != SSLEngineResult.Status.BUFFER_OVERFLOW && hasRecord()
+                    && ++idle > MAX_IDLE_UNWRAPS) {
+                // The engine and hasRecord() disagree on where a record ends: never loop on it.
+                throw new SSLException("the TLS engine reads nothing of a whole record (" + r.getStatus() + ")");
+            }
             switch (r.getStatus()) {
                 case OK -> {
                     if (!dst.hasRemaining() || !hasRecord()) {
@@ -222,7 +234,9 @@ final class TlsTransport implements Transport {
                     return unwrapToAppIn();
                 }
                 case BUFFER_UNDERFLOW -> {
-                    return produced; // a record larger than netIn: fill() grows it
+                    if (!hasRecord()) {
+                        return produced; // a record larger than netIn: fill() grows it
+                    }
                 }
                 case CLOSED -> {
                     inputClosed = true;

@@ -75,4 +75,55 @@ class ResumptionTest {
         assertThat(wrapped).isEqualTo(1);
         assertThat(r.arm(wrapped)).isTrue();
     }
+
+    @Test
+    void aThreadThatCannotStartLeavesTheSuspensionArmedForARetryAndTheResumerNeverSeesTheFailure() {
+        FailingStarts r = new FailingStarts(2);
+        int g = r.suspend();
+        assertThat(r.arm(g)).isTrue();
+
+        r.run(); // the poll loop signalling an edge: must not throw, its other events wait
+        assertThat(r.failures).as("retry asked for").isEqualTo(1);
+        assertThat(r.started).isZero();
+
+        r.retry(); // the sweeper: fails again, asks again
+        assertThat(r.failures).isEqualTo(2);
+        assertThat(r.started).isZero();
+
+        r.resume(g); // the deadline still watching it: this time the thread starts
+        assertThat(r.started).isEqualTo(1);
+
+        r.retry();   // the retry asked for second comes late: the loop runs, nothing more starts
+        r.run();
+        r.resume(g);
+        assertThat(r.started).isEqualTo(1);
+        assertThat(r.arm(g)).as("not armed any more").isFalse();
+    }
+
+    /** Its first {@code failing} thread starts fail as out of memory would; counts the rest. */
+    private static final class FailingStarts extends Resumption {
+        private int failing;
+        int failures;
+        int started;
+
+        FailingStarts(int failing) {
+            super(null);
+            this.failing = failing;
+        }
+
+        @Override
+        void startThread() {
+            if (failing > 0) {
+                failing--;
+                throw new OutOfMemoryError("unable to start a thread (test)");
+            }
+            started++;
+        }
+
+        @Override
+        void retryLater(Throwable failure) {
+            assertThat(failure).isInstanceOf(OutOfMemoryError.class);
+            failures++;
+        }
+    }
 }
