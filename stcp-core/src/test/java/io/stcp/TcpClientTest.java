@@ -7,11 +7,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.stcp.testing.Echo;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -258,6 +261,51 @@ class TcpClientTest {
         assertThat(peerClosed.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(frames).hasValue(1000);
         assertThat(client.termination()).isCompleted();
+    }
+
+    /**
+     * A graceful shutdown lands while the offline backlog is being handed to the new connection
+     * (the server reads nothing yet, so the hand-over waits for room): whatever the hand-over had
+     * not yet given the sender is never written, and shutdown must not then say that everything was.
+     */
+    @Test
+    void shutdownDuringTheOfflineHandOverDoesNotClaimTheBacklogWasWritten() throws Exception {
+        int n = 400;
+        byte[] big = Echo.frame(new byte[64 * 1024]); // 400 of them: far more than the sockets' buffers hold
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), collect,
+                        SenderFactory.queue(1))
+                .start();
+        for (int i = 0; i < n; i++) {
+            client.put(big);
+        }
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port))) {
+            try (SocketChannel peer = listener.accept()) {
+                ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
+                long bytes = peer.read(buf); // the hand-over has begun: the first message is being written
+                assertThat(client.isConnected()).isFalse(); // and goes on, waiting for room
+
+                CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        shutdown.complete(client.shutdown(WAIT));
+                    } catch (Throwable t) {
+                        shutdown.completeExceptionally(t);
+                    }
+                });
+                // the shutdown has begun (the client is closed to puts) before the server reads on
+                Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThatThrownBy(client::sender)
+                        .hasMessageContaining("client closed"));
+                for (int r; (r = peer.read(buf.clear())) >= 0; ) {
+                    bytes += r;
+                }
+                boolean allWritten = shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                long delivered = bytes / big.length;
+                assertThat(delivered).isLessThan(n); // the shutdown did cut the hand-over short
+                assertThat(allWritten).as("shutdown() returned true although %s of %s messages were delivered", delivered, n)
+                        .isFalse();
+            }
+        }
     }
 
     @Test

@@ -29,6 +29,12 @@ import org.jspecify.annotations.Nullable;
  * is kept across a reconnection. {@link #up} is cleared by the connection's exit ({@link
  * #goDown}), by a put that finds its sender closed, and by {@link #close()}.
  *
+ * <p><b>Discards.</b> A message taken from the offline queue by a hand-over belongs to the
+ * hand-over until its sender accepts it: if the connection breaks first, it goes back to the queue;
+ * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
+ * the queue ({@link #discardedByClose()}), so a graceful shutdown does not report as written a
+ * backlog it cut short.
+ *
  * <p>No user code runs under the lock: senders are called outside it.
  */
 final class Outbox {
@@ -43,14 +49,18 @@ final class Outbox {
     private final @Nullable OfflineQueue offline;           // guarded by lock; null: fail fast
     private final AtomicReference<@Nullable Sender> up = new AtomicReference<>();
     private final Supplier<NotConnectedException> notConnected;
+    private final String address;
+    private int discardedByClose;                           // guarded by lock
 
     /**
      * @param offline the offline queue, or null to fail puts while no connection is up
      * @param notConnected the exception for a put with nowhere to go; must not take locks of the client
+     * @param address the client's address, for log lines
      */
-    Outbox(@Nullable OfflineQueue offline, Supplier<NotConnectedException> notConnected) {
+    Outbox(@Nullable OfflineQueue offline, Supplier<NotConnectedException> notConnected, String address) {
         this.offline = offline;
         this.notConnected = notConnected;
+        this.address = address;
     }
 
     /** The client started: puts may queue offline from now on. */
@@ -69,10 +79,29 @@ final class Outbox {
     int close() {
         lock.lock();
         try {
+            if (state == CLOSED) {
+                return 0;
+            }
             state = CLOSED;
             up.set(null);
             changed.signalAll();
-            return offline == null ? 0 : offline.clear();
+            int n = offline == null ? 0 : offline.clear();
+            discardedByClose += n;
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Messages accepted by puts and discarded because the client closed: what the offline queue
+     * held then, and what a hand-over in progress had taken from it and not yet given to its sender
+     * (counted when the hand-over stops, on the connection's reader thread, before its exit).
+     */
+    int discardedByClose() {
+        lock.lock();
+        try {
+            return discardedByClose;
         } finally {
             lock.unlock();
         }
@@ -172,15 +201,20 @@ final class Outbox {
         up.compareAndSet(s, null);
     }
 
+    /** A hand-over stopped short: {@code rest} goes back to the queue, or is discarded and counted if the client closed. */
     private void putBack(List<OfflineQueue.Entry> rest) {
         lock.lock();
         try {
             if (state == OPEN && offline != null) {
                 offline.putBack(rest);
+                return;
             }
+            discardedByClose += rest.size();
         } finally {
             lock.unlock();
         }
+        Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", address)
+                .addKeyValue("discarded", rest.size()).log();
     }
 
     private static void put(Sender s, @Nullable Object key, byte[] bytes) {

@@ -74,7 +74,7 @@ public final class RealTcpClient implements TcpClient {
                   AcceptLoop.Sleeper sleeper, DoubleSupplier random, List<TransportLayer> layers) {
         this.config = Objects.requireNonNull(config, "config");
         this.outbox = new Outbox(config.offlineCapacity() == 0 ? null
-                : new OfflineQueue(config.offlineCapacity(), config.offlineMaxBytes()), this::notConnected);
+                : new OfflineQueue(config.offlineCapacity(), config.offlineMaxBytes()), this::notConnected, config.address());
         this.dialLoop = new DialLoop(this, config, Objects.requireNonNull(reader, "reader"),
                 Objects.requireNonNull(senderFactory, "senderFactory"), resolver, sleeper, random, layers, outbox);
     }
@@ -260,7 +260,7 @@ public final class RealTcpClient implements TcpClient {
     // ---------------------------------------------------------------- closing
 
     /** What {@link #stop()} found: the connection to end and the thread to wake. */
-    private record Stopped(boolean wasNew, @Nullable RealConnectionRunner runner, @Nullable Thread dialler, int discarded) {}
+    private record Stopped(boolean wasNew, @Nullable RealConnectionRunner runner, @Nullable Thread dialler) {}
 
     /** Moves to CLOSED; null if it was closed already. */
     private @Nullable Stopped stop() {
@@ -276,7 +276,7 @@ public final class RealTcpClient implements TcpClient {
                 Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
                         .addKeyValue("discarded", discarded).log();
             }
-            return new Stopped(wasNew, runner, dialler, discarded);
+            return new Stopped(wasNew, runner, dialler);
         } finally {
             lock.unlock();
         }
@@ -309,7 +309,7 @@ public final class RealTcpClient implements TcpClient {
         if (s == null) {
             return awaitQuietly(deadline) && !termination.isCompletedExceptionally();
         }
-        int lost = s.discarded;
+        int lost = 0;
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
         if (s.runner != null) {
             int n = s.runner.shutdown(Nanos.remaining(deadline));
@@ -322,6 +322,9 @@ public final class RealTcpClient implements TcpClient {
             }
             awaitQuietly(Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
+        // Terminated: the last connection has exited, so a hand-over of the offline queue that the
+        // close cut short has counted what it had not given its sender.
+        lost += outbox.discardedByClose();
         return done && lost == 0;
     }
 
