@@ -16,8 +16,12 @@ import org.jspecify.annotations.Nullable;
  * {@code min(reconnectMaxDelay, reconnectDelay × reconnectMultiplier^(n-1))}, shortened by a
  * random part of up to {@code reconnectJitter} of it (so clients that lost the same server do not
  * all come back at the same instant): the wait lies in {@code [d × (1 - jitter), d]} and is never
- * above {@code reconnectMaxDelay}. After a connection that was up ends, the first wait is
- * {@code reconnectDelay} (jittered) and the count starts again.
+ * above {@code reconnectMaxDelay}. After a connection that stayed up for at least
+ * {@code reconnectMaxDelay} ends, the first wait is {@code reconnectDelay} (jittered) and the count
+ * starts again. A connection that ends sooner — a server that accepts and closes at once, at its
+ * connection limit say — does not start the back-off again: the next wait is the next longer one,
+ * as after a failed attempt (though it is not counted towards {@code maxAttempts}), so clients
+ * turned away do not come back every {@code reconnectDelay}.
  *
  * @param address           where to connect: {@code "host:port"}, {@code "10.0.0.5:9000"},
  *                          {@code "[::1]:9000"}; an empty host ({@code ":9000"}) is the loopback

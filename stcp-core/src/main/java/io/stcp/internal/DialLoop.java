@@ -26,6 +26,12 @@ import org.jspecify.annotations.Nullable;
  * accepted one, its layers (TLS, {@link TlsLayer#forClient}) opened on its reader thread → wait
  * for its exit → back off ({@link Backoff}) → again, while the client runs.
  *
+ * <p>The back-off starts again only after a connection that stayed up at least
+ * {@link ClientConfig#reconnectMaxDelay()}: one that ends sooner — a server that accepts and
+ * closes at once, at its connection limit or failing — is followed by the next, longer wait, as a
+ * failed attempt is (but is not counted as one), so clients do not come back every
+ * {@link ClientConfig#reconnectDelay()} for as long as the server turns them away.
+ *
  * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
  * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
@@ -48,6 +54,7 @@ final class DialLoop {
     private final Outbox outbox;
     private final RateLimiter failureLog = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
     private final AtomicLong connects = new AtomicLong();
+    private final long stableNanos; // a connection up this long starts the back-off again
 
     private volatile @Nullable ConnectionHook connectHook;
     private volatile TcpClient.@Nullable DisconnectHook disconnectHook;
@@ -72,6 +79,7 @@ final class DialLoop {
                 Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
                 Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), layers);
         this.outbox = outbox;
+        this.stableNanos = Nanos.clamp(config.reconnectMaxDelay());
     }
 
     void onConnect(@Nullable ConnectionHook hook) {
@@ -105,9 +113,10 @@ final class DialLoop {
                     failure = e; // an Error too (out of memory): back off and try again, as the accept loop does
                 }
                 if (channel != null) {
-                    failure = runConnection(channel);
-                    if (failure == null) {
-                        base = 0; // it was up: the back-off starts again
+                    Outcome outcome = runConnection(channel);
+                    failure = outcome.failure;
+                    if (failure == null && outcome.upNanos >= stableNanos) {
+                        base = 0; // it stayed up: the back-off starts again
                     }
                 }
                 if (!client.isRunning()) {
@@ -128,11 +137,19 @@ final class DialLoop {
     }
 
     /**
-     * Runs a connection on {@code channel} until it exits.
+     * How a connection ended.
      *
-     * @return null if it was up (its connect hooks ran) or the client closed meanwhile, else why not
+     * @param failure null if it was up (its connect hooks ran) or the client closed meanwhile, else why not
+     * @param upNanos how long it was up, from its connect hooks to its exit; 0 if it never was
      */
-    private @Nullable Throwable runConnection(SocketChannel channel) {
+    private record Outcome(@Nullable Throwable failure, long upNanos) {
+        static Outcome failed(Throwable failure) {
+            return new Outcome(failure, 0);
+        }
+    }
+
+    /** Runs a connection on {@code channel} until it exits. */
+    private Outcome runConnection(SocketChannel channel) {
         RealConnection connection;
         try {
             connection = ConnectionOpener.open(channel, context);
@@ -142,7 +159,7 @@ final class DialLoop {
             } catch (IOException ignored) {
                 // nothing to do
             }
-            return e;
+            return Outcome.failed(e);
         }
         Link link = new Link();
         RealConnectionRunner r = new RealConnectionRunner(connection, link, senderFactory, runner -> {});
@@ -158,23 +175,23 @@ final class DialLoop {
         }
         if (!client.attach(r)) {
             connection.close();
-            return null;
+            return new Outcome(null, 0);
         }
         try {
             r.start();
             awaitExit(r);
         } catch (RuntimeException | Error e) {
             connection.close(); // its reader thread could not be started
-            return e;
+            return Outcome.failed(e);
         } finally {
             client.detach();
         }
         if (link.started) {
-            return null;
+            return new Outcome(null, Math.max(0, System.nanoTime() - link.upSinceNanos));
         }
         Throwable cause = connection.closeCause();
-        return cause != null ? cause
-                : new IOException("connection ended before it was up (" + reasonOf(connection) + ")");
+        return Outcome.failed(cause != null ? cause
+                : new IOException("connection ended before it was up (" + reasonOf(connection) + ")"));
     }
 
     /**
@@ -184,9 +201,11 @@ final class DialLoop {
      */
     private final class Link implements ConnectionReader {
         volatile boolean started;
+        volatile long upSinceNanos; // written before started
         private boolean joined; // reader thread only
 
         void started(Sender s) {
+            upSinceNanos = System.nanoTime();
             started = true;
             client.connected();
             connects.incrementAndGet();

@@ -74,6 +74,38 @@ class RealTcpClientTest {
         assertThat(sleeps.stream().distinct().count()).isGreaterThan(50);
     }
 
+    /**
+     * A server that accepts and at once closes every connection (one at its connection limit, say):
+     * each connection is "up" for an instant, and must not start the back-off again, or every
+     * client comes back every reconnectDelay for ever, however long the server stays overloaded.
+     */
+    @Test
+    void connectionsThatEndAsSoonAsTheyAreUpDoNotResetTheBackOff() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(io.stcp.Sender::close)
+                .start();
+        List<Long> sleeps = new CopyOnWriteArrayList<>();
+        AcceptLoop.Sleeper sleeper = nanos -> {
+            sleeps.add(nanos);
+            AcceptLoop.Sleeper.REAL.sleep(nanos);
+        };
+        ClientConfig config = ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                .reconnectDelay(Duration.ofMillis(1)).reconnectMultiplier(2.0).reconnectMaxDelay(Duration.ofSeconds(10))
+                .reconnectJitter(0).build();
+        RealTcpClient c = client(config, Dialer.Resolver.DNS, sleeper, () -> 0.0);
+        try {
+            c.start();
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sleeps.size() >= 6);
+        } finally {
+            c.close();
+            assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+            Echo.stop(server);
+        }
+        assertThat(c.connectCount()).isGreaterThanOrEqualTo(6); // every attempt connected
+        long ms = 1_000_000;
+        assertThat(sleeps.subList(0, 6)).containsExactly(ms, 2 * ms, 4 * ms, 8 * ms, 16 * ms, 32 * ms);
+    }
+
     @Test
     void theHostIsResolvedAgainOnEveryAttempt() throws Exception {
         TcpServer first = Echo.start();
