@@ -32,7 +32,9 @@ import org.jspecify.annotations.Nullable;
  *                         at the latest then). Default 5s; more than 0.
  * @param connectTimeout   how long one connect to Redis may take. Default 2s; more than 0.
  * @param commandTimeout   how long one Redis command may take: the longest a send waits for the bus
- *                         when Redis stops answering. Default 1s; more than 0.
+ *                         when Redis stops answering. Also how often the subscription is pinged: one
+ *                         that has not answered by the next ping is dropped and made again.
+ *                         Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis; doubles up to
  *                         {@code reconnectMaxDelay}. Default 100ms; more than 0.
  * @param reconnectMaxDelay the longest wait between reconnects. Default 5s; at least

@@ -52,8 +52,14 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * ClusterConfig#reconnectMaxDelay()}); up to {@link ClusterConfig#poolSize()} for commands. While
  * the subscription is down every call fails at once with {@link BusException}; when it is back,
  * the idle command connections (broken by the same outage) are dropped and
- * {@link Listener#onConnected()} runs. A Redis that stops answering without closing connections
- * is noticed by commands only (after {@link ClusterConfig#commandTimeout()} each).
+ * {@link Listener#onConnected()} runs. A subscribed connection only reads, and a read on it has no
+ * timeout, so a link that goes silent without being closed (a NAT or firewall that forgot the
+ * flow, a Redis that stopped answering) would leave the node deaf while it looks connected; a
+ * second virtual thread therefore sends {@code PING} on the subscription every
+ * {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong nor a message) has
+ * come back by the next one, closes that connection: the subscription is then lost and made
+ * again as after any outage. So a silent subscription is noticed within about two command
+ * timeouts.
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
@@ -97,6 +103,10 @@ public final class RedisBus implements ClusterBus, Presence {
     private final Condition wake = lock.newCondition();
     private @Nullable Jedis subscriber;       // guarded by lock
     private @Nullable Thread thread;          // guarded by lock
+    private @Nullable Thread heartbeat;       // guarded by lock
+    private @Nullable BinaryJedisPubSub pubsub; // guarded by lock: the subscription in place, on subscriber
+    /** When the subscription last heard from Redis (a message, a pong, the subscribe): {@link System#nanoTime()}. */
+    private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
     private volatile boolean closed;
     private volatile boolean connected;
@@ -150,6 +160,7 @@ public final class RedisBus implements ClusterBus, Presence {
             }
             subscribed = true;
             thread = ClusterThreads.start("stcp-cluster-" + nodeId + "-redis", () -> subscribeLoop(own, listener));
+            heartbeat = ClusterThreads.start("stcp-cluster-" + nodeId + "-redis-ping", this::heartbeatLoop);
         } finally {
             lock.unlock();
         }
@@ -180,6 +191,13 @@ public final class RedisBus implements ClusterBus, Presence {
                     public void onSubscribe(byte[] channel, int subscribedChannels) {
                         if (subscribedChannels == 2) {
                             up[0] = true;
+                            heardNanos = System.nanoTime();
+                            lock.lock();
+                            try {
+                                pubsub = this;
+                            } finally {
+                                lock.unlock();
+                            }
                             pool.clear(); // idle command connections from before an outage are broken
                             connected = true;
                             log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
@@ -190,7 +208,13 @@ public final class RedisBus implements ClusterBus, Presence {
 
                     @Override
                     public void onMessage(byte[] channel, byte[] message) {
+                        heardNanos = System.nanoTime();
                         listener.onMessage(message);
+                    }
+
+                    @Override
+                    public void onPong(byte[] pattern) {
+                        heardNanos = System.nanoTime();
                     }
                 }, own, allChannel);
                 reason = "subscription ended";
@@ -203,6 +227,7 @@ public final class RedisBus implements ClusterBus, Presence {
                 lock.lock();
                 try {
                     subscriber = null;
+                    pubsub = null;
                 } finally {
                     lock.unlock();
                 }
@@ -230,6 +255,49 @@ public final class RedisBus implements ClusterBus, Presence {
             if (!closed) {
                 pause(delayNanos);
                 delayNanos = Math.min(delayNanos * 2, config.reconnectMaxDelay().toNanos());
+            }
+        }
+    }
+
+    /**
+     * Pings the subscription every command timeout and closes its connection when the previous
+     * ping has had no answer (nor anything else) by then; see the class comment. Ends with {@link #close()}.
+     */
+    private void heartbeatLoop() {
+        long intervalNanos = config.commandTimeout().toNanos();
+        BinaryJedisPubSub pinged = null;
+        long pingedNanos = 0;
+        while (!closed) {
+            pause(intervalNanos);
+            BinaryJedisPubSub p;
+            Jedis j;
+            lock.lock();
+            try {
+                if (closed) {
+                    return;
+                }
+                p = pubsub;
+                j = subscriber;
+            } finally {
+                lock.unlock();
+            }
+            if (p == null || j == null) {
+                pinged = null;
+                continue;
+            }
+            if (p == pinged && heardNanos - pingedNanos < 0) {
+                log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                        .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pingedNanos)).log();
+                closeQuietly(j); // the subscribe call fails, and the subscription is made again
+                pinged = null;
+                continue;
+            }
+            pinged = p;
+            pingedNanos = System.nanoTime();
+            try {
+                p.ping();
+            } catch (RuntimeException e) {
+                // a broken connection: the subscribe call fails too, and the loop there reconnects
             }
         }
     }
@@ -262,12 +330,13 @@ public final class RedisBus implements ClusterBus, Presence {
     }
 
     /**
-     * Ends the subscription (its thread ends within about a second), closes every connection.
+     * Ends the subscription (its threads end within about a second), closes every connection.
      * Idempotent; never throws.
      */
     @Override
     public void close() {
         Thread t;
+        Thread h;
         lock.lock();
         try {
             if (closed) {
@@ -277,16 +346,20 @@ public final class RedisBus implements ClusterBus, Presence {
             connected = false;
             wake.signalAll();
             t = thread;
+            h = heartbeat;
             if (subscriber != null) {
                 closeQuietly(subscriber); // the subscribe call fails at once and the loop ends
             }
         } finally {
             lock.unlock();
         }
-        if (t != null) {
+        for (Thread x : new Thread[] {t, h}) {
+            if (x == null) {
+                continue;
+            }
             try {
-                if (!t.join(java.time.Duration.ofSeconds(10))) {
-                    log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("thread", t.getName()).log();
+                if (!x.join(java.time.Duration.ofSeconds(10))) {
+                    log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("thread", x.getName()).log();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

@@ -1,0 +1,115 @@
+package io.stcp.cluster;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A loopback TCP relay to Redis that can swallow the connections it relays, as a NAT or stateful
+ * firewall does when it forgets an idle flow: {@link #blackHole()} closes the Redis side of every
+ * connection relayed so far (Redis sees its client gone) and from then on discards whatever
+ * either side sends, while the client's socket stays open and hears nothing, ever. Connections
+ * made afterwards are relayed normally.
+ */
+final class BlackHoleProxy implements AutoCloseable {
+    private final InetSocketAddress upstream;
+    private final ServerSocket server;
+    private final List<Pair> pairs = new CopyOnWriteArrayList<>();
+    private final List<Thread> threads = new CopyOnWriteArrayList<>();
+
+    private final class Pair {
+        final Socket client;
+        final Socket redis;
+        volatile boolean swallowed;
+
+        Pair(Socket client, Socket redis) {
+            this.client = client;
+            this.redis = redis;
+        }
+
+        void pump(Socket from, Socket to) {
+            byte[] buf = new byte[8192];
+            try (InputStream in = from.getInputStream()) {
+                OutputStream out = to.getOutputStream();
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    if (!swallowed) {
+                        out.write(buf, 0, n);
+                        out.flush();
+                    }
+                }
+            } catch (IOException e) {
+                // closed
+            }
+            if (!swallowed) {
+                closeQuietly(client);
+                closeQuietly(redis);
+            }
+        }
+    }
+
+    BlackHoleProxy(int redisPort) throws IOException {
+        this.upstream = new InetSocketAddress(InetAddress.getLoopbackAddress(), redisPort);
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        threads.add(Thread.ofVirtual().name("black-hole-accept").start(this::acceptLoop));
+    }
+
+    String address() {
+        return "127.0.0.1:" + server.getLocalPort();
+    }
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket client = server.accept();
+                Socket redis = new Socket();
+                try {
+                    redis.connect(upstream, 1000);
+                } catch (IOException e) {
+                    closeQuietly(client);
+                    closeQuietly(redis);
+                    continue;
+                }
+                Pair p = new Pair(client, redis);
+                pairs.add(p);
+                threads.add(Thread.ofVirtual().start(() -> p.pump(client, redis)));
+                threads.add(Thread.ofVirtual().start(() -> p.pump(redis, client)));
+            } catch (IOException e) {
+                return; // closed
+            }
+        }
+    }
+
+    /** Swallows every connection relayed so far; see the class comment. */
+    void blackHole() {
+        for (Pair p : pairs) {
+            p.swallowed = true;
+            closeQuietly(p.redis);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        closeQuietly(server);
+        for (Pair p : pairs) {
+            closeQuietly(p.client);
+            closeQuietly(p.redis);
+        }
+        for (Thread t : threads) {
+            t.join(10_000);
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            // closing
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.stcp.cluster;
+
+import static io.stcp.cluster.Node.frame;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.TestClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node whose connections to Redis go silent without being closed — a NAT or firewall that forgot
+ * the flow; Redis has dropped the node's subscription on its side — must notice it by itself,
+ * subscribe again and be reachable again, rather than stay deaf while it still looks connected.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class SilentRedisTest {
+    @TempDir
+    Path dir;
+
+    private static ConditionFactory await(String what) {
+        return Awaitility.await(what).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(10)).ignoreExceptions();
+    }
+
+    @Test
+    void aSubscriptionThatGoesSilentIsNoticedAndMadeAgain() throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
+                Node a = Node.start(Node.config("a", redis).redisAddress(proxy.address()).build());
+                Node b = Node.start(Node.config("b", redis).build());
+                TestClient alice = TestClient.connect(a.address())) {
+            await("both connected").until(() -> a.cluster.isConnected() && b.cluster.isConnected());
+            assertThat(new String(alice.roundTrip("user:alice".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8))
+                    .isEqualTo("ok");
+            await("alice present on a").until(() -> b.cluster.sendToUser("alice", frame("before")).forwarded() == 1);
+            assertThat(alice.readFrame()).isEqualTo("before".getBytes(StandardCharsets.UTF_8));
+
+            proxy.blackHole(); // a's subscription is gone in Redis; a's socket stays open and hears nothing
+
+            await("a notices its silent subscription and subscribes again").until(() -> a.cluster.stats().reconnects() >= 1);
+            await("alice reachable from b again").until(() -> b.cluster.sendToUser("alice", frame("after")).forwarded() == 1);
+            assertThat(alice.readFrame()).isEqualTo("after".getBytes(StandardCharsets.UTF_8));
+            assertThat(a.cluster.stats().malformed()).isZero();
+        }
+    }
+}
