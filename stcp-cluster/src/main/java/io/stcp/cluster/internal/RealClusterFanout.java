@@ -14,7 +14,9 @@ import io.stcp.cluster.Presence.Scope;
 import io.stcp.cluster.internal.Envelope.Kind;
 import io.stcp.cluster.internal.Envelope.KeyType;
 import java.nio.charset.StandardCharsets;
+import java.util.Collection;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -24,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,10 +42,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Presence state</b> (guarded by {@link #lock}): {@link #fullRefreshDue} — announce every
  * name and withdraw the stale ones (set at start, on every (re)connect, and every refresh
- * interval); {@link #pendingUsers}/{@link #pendingGroups} — names bound through this object, to
- * announce now; {@link #withdrawUsers}/{@link #withdrawGroups} — names left through this object.
- * The presence thread takes them under the lock and works outside it. A failed round leaves
- * {@code fullRefreshDue} set, so the next connect or interval repeats it whole.
+ * interval); {@link #changedUsers}/{@link #changedGroups} — names bound or left through this
+ * object, whose presence the thread brings in line with the registry now. The presence thread takes
+ * them under the lock and works outside it, and decides each name by what the registry holds
+ * <em>when it looks</em>, not by what the caller saw: two callers binding and leaving one name at
+ * once cannot leave it withdrawn while it has a connection here, since whichever change the thread
+ * has not seen yet puts the name back in the set. A failed round leaves {@code fullRefreshDue}
+ * set, so the next connect or interval repeats it whole.
  */
 public final class RealClusterFanout implements ClusterFanout {
     private static final Logger log = LoggerFactory.getLogger(RealClusterFanout.class);
@@ -75,10 +81,8 @@ public final class RealClusterFanout implements ClusterFanout {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
     private boolean fullRefreshDue = true;                     // guarded by lock
-    private Set<String> pendingUsers = new HashSet<>();         // guarded by lock
-    private Set<String> pendingGroups = new HashSet<>();        // guarded by lock
-    private Set<String> withdrawUsers = new HashSet<>();        // guarded by lock
-    private Set<String> withdrawGroups = new HashSet<>();       // guarded by lock
+    private Set<String> changedUsers = new HashSet<>();         // guarded by lock
+    private Set<String> changedGroups = new HashSet<>();        // guarded by lock
     private boolean everConnected;                              // guarded by lock
     private volatile boolean closed;
 
@@ -148,9 +152,9 @@ public final class RealClusterFanout implements ClusterFanout {
         String old = registry.userOf(sender);
         boolean bound = registry.bindUser(sender, userId);
         if (bound) {
-            changed(Scope.USER, userId, true);
-            if (old != null && !old.equals(userId) && registry.user(old).isEmpty()) {
-                changed(Scope.USER, old, false);
+            changed(Scope.USER, userId);
+            if (old != null && !old.equals(userId)) {
+                changed(Scope.USER, old);
             }
         }
         return bound;
@@ -160,8 +164,8 @@ public final class RealClusterFanout implements ClusterFanout {
     public boolean unbindUser(Sender sender) {
         String old = registry.userOf(sender);
         boolean unbound = registry.unbindUser(sender);
-        if (unbound && old != null && registry.user(old).isEmpty()) {
-            changed(Scope.USER, old, false);
+        if (unbound && old != null) {
+            changed(Scope.USER, old);
         }
         return unbound;
     }
@@ -171,7 +175,7 @@ public final class RealClusterFanout implements ClusterFanout {
         checkName("group", group);
         boolean joined = registry.joinGroup(sender, group);
         if (joined) {
-            changed(Scope.GROUP, group, true);
+            changed(Scope.GROUP, group);
         }
         return joined;
     }
@@ -179,19 +183,17 @@ public final class RealClusterFanout implements ClusterFanout {
     @Override
     public boolean leaveGroup(Sender sender, String group) {
         boolean left = registry.leaveGroup(sender, group);
-        if (left && registry.group(group).isEmpty()) {
-            changed(Scope.GROUP, group, false);
+        if (left) {
+            changed(Scope.GROUP, group);
         }
         return left;
     }
 
-    private void changed(Scope scope, String name, boolean present) {
+    /** {@code name}'s bindings here have changed: the presence thread announces or withdraws it, as the registry has it then. */
+    private void changed(Scope scope, String name) {
         lock.lock();
         try {
-            Set<String> add = scope == Scope.USER ? (present ? pendingUsers : withdrawUsers) : (present ? pendingGroups : withdrawGroups);
-            Set<String> remove = scope == Scope.USER ? (present ? withdrawUsers : pendingUsers) : (present ? withdrawGroups : pendingGroups);
-            remove.remove(name);
-            add.add(name);
+            (scope == Scope.USER ? changedUsers : changedGroups).add(name);
             work.signalAll();
         } finally {
             lock.unlock();
@@ -425,8 +427,6 @@ public final class RealClusterFanout implements ClusterFanout {
             boolean full;
             Set<String> users;
             Set<String> groups;
-            Set<String> goneUsers;
-            Set<String> goneGroups;
             lock.lock();
             try {
                 while (!closed && !(bus.isConnected() && (fullRefreshDue || hasPending()))) {
@@ -443,14 +443,10 @@ public final class RealClusterFanout implements ClusterFanout {
                 }
                 full = fullRefreshDue;
                 fullRefreshDue = false;
-                users = pendingUsers;
-                groups = pendingGroups;
-                goneUsers = withdrawUsers;
-                goneGroups = withdrawGroups;
-                pendingUsers = new HashSet<>();
-                pendingGroups = new HashSet<>();
-                withdrawUsers = new HashSet<>();
-                withdrawGroups = new HashSet<>();
+                users = changedUsers;
+                groups = changedGroups;
+                changedUsers = new HashSet<>();
+                changedGroups = new HashSet<>();
             } catch (InterruptedException e) {
                 return; // close()
             } finally {
@@ -461,6 +457,8 @@ public final class RealClusterFanout implements ClusterFanout {
                     nextRefresh = System.nanoTime() + refreshNanos;
                     refreshAll();
                 } else {
+                    Set<String> goneUsers = removeAbsent(users, registry::user);
+                    Set<String> goneGroups = removeAbsent(groups, registry::group);
                     announce(Scope.USER, users, announcedUsers);
                     announce(Scope.GROUP, groups, announcedGroups);
                     withdraw(Scope.USER, goneUsers, announcedUsers);
@@ -487,7 +485,20 @@ public final class RealClusterFanout implements ClusterFanout {
     }
 
     private boolean hasPending() {
-        return !pendingUsers.isEmpty() || !pendingGroups.isEmpty() || !withdrawUsers.isEmpty() || !withdrawGroups.isEmpty();
+        return !changedUsers.isEmpty() || !changedGroups.isEmpty();
+    }
+
+    /** Takes out of {@code names} those with no connection in the registry now, and returns them. */
+    private static Set<String> removeAbsent(Set<String> names, Function<String, Collection<Sender>> bound) {
+        Set<String> absent = new HashSet<>();
+        for (Iterator<String> it = names.iterator(); it.hasNext(); ) {
+            String n = it.next();
+            if (bound.apply(n).isEmpty()) {
+                it.remove();
+                absent.add(n);
+            }
+        }
+        return absent;
     }
 
     /** Announces every name of the registry and withdraws the announced ones it no longer has. */

@@ -1,0 +1,195 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.ConnectionRegistry;
+import io.stcp.SendResult;
+import io.stcp.Sender;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.time.Duration;
+import java.util.AbstractCollection;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.awaitility.Awaitility;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * What a node announces follows its registry when bindings through the cluster race: the last
+ * member leaving a group while another connection joins it must leave the group announced.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class PresenceRaceTest {
+
+    /** A bus and a presence store in memory; the presence remembers which groups are announced. */
+    private static final class RecordingBus implements ClusterBus, Presence {
+        private final Set<String> groups = new HashSet<>(); // guarded by this
+
+        @Override
+        public void subscribe(String nodeId, Listener listener) {
+            listener.onConnected();
+        }
+
+        @Override
+        public boolean isConnected() {
+            return true;
+        }
+
+        @Override
+        public int publish(Collection<String> nodeIds, byte[] message) {
+            return 0;
+        }
+
+        @Override
+        public int publishAll(byte[] message) {
+            return 1;
+        }
+
+        @Override
+        public void close() {
+        }
+
+        @Override
+        public Set<String> nodes(Scope scope, String name) {
+            return Set.of();
+        }
+
+        @Override
+        public synchronized void announce(String nodeId, Scope scope, Collection<String> names) {
+            if (scope == Scope.GROUP) {
+                groups.addAll(names);
+            }
+        }
+
+        @Override
+        public synchronized void withdraw(String nodeId, Scope scope, Collection<String> names) {
+            if (scope == Scope.GROUP) {
+                groups.removeAll(names);
+            }
+        }
+
+        synchronized Set<String> groups() {
+            return Set.copyOf(groups);
+        }
+    }
+
+    /**
+     * The registry, except that once armed, the first look at whether a group is empty finds the
+     * answer, then waits for the test before giving it: a thread that looked is held right there.
+     */
+    private static final class GatedRegistry implements ConnectionRegistry {
+        final ConnectionRegistry real = ConnectionRegistry.create();
+        final AtomicBoolean armed = new AtomicBoolean();
+        final CountDownLatch looked = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+
+        @Override
+        public Collection<Sender> group(String group) {
+            Collection<Sender> view = real.group(group);
+            return new AbstractCollection<>() {
+                @Override
+                public Iterator<Sender> iterator() {
+                    return view.iterator();
+                }
+
+                @Override
+                public int size() {
+                    return view.size();
+                }
+
+                @Override
+                public boolean isEmpty() {
+                    boolean empty = view.isEmpty();
+                    if (armed.compareAndSet(true, false)) {
+                        looked.countDown();
+                        try {
+                            release.await(10, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    return empty;
+                }
+            };
+        }
+
+        // ---- the rest as the real one
+
+        @Override public @Nullable Sender connection(long connectionId) { return real.connection(connectionId); }
+        @Override public Collection<Sender> connections() { return real.connections(); }
+        @Override public int connectionCount() { return real.connectionCount(); }
+        @Override public Collection<Sender> user(String userId) { return real.user(userId); }
+        @Override public Set<String> users() { return real.users(); }
+        @Override public Set<String> groups() { return real.groups(); }
+        @Override public @Nullable String userOf(Sender sender) { return real.userOf(sender); }
+        @Override public Set<String> groupsOf(Sender sender) { return real.groupsOf(sender); }
+        @Override public boolean bindUser(Sender sender, String userId) { return real.bindUser(sender, userId); }
+        @Override public boolean unbindUser(Sender sender) { return real.unbindUser(sender); }
+        @Override public boolean joinGroup(Sender sender, String group) { return real.joinGroup(sender, group); }
+        @Override public boolean leaveGroup(Sender sender, String group) { return real.leaveGroup(sender, group); }
+        @Override public SendResult sendTo(long connectionId, byte[] bytes) { return real.sendTo(connectionId, bytes); }
+        @Override public SendResult sendTo(long connectionId, int key, byte[] bytes) { return real.sendTo(connectionId, key, bytes); }
+        @Override public SendResult sendTo(long connectionId, String key, byte[] bytes) { return real.sendTo(connectionId, key, bytes); }
+        @Override public SendResult sendToUser(String userId, byte[] bytes) { return real.sendToUser(userId, bytes); }
+        @Override public SendResult sendToUser(String userId, int key, byte[] bytes) { return real.sendToUser(userId, key, bytes); }
+        @Override public SendResult sendToUser(String userId, String key, byte[] bytes) { return real.sendToUser(userId, key, bytes); }
+        @Override public SendResult sendToGroup(String group, byte[] bytes) { return real.sendToGroup(group, bytes); }
+        @Override public SendResult sendToGroup(String group, int key, byte[] bytes) { return real.sendToGroup(group, key, bytes); }
+        @Override public SendResult sendToGroup(String group, String key, byte[] bytes) { return real.sendToGroup(group, key, bytes); }
+        @Override public SendResult broadcast(byte[] bytes) { return real.broadcast(bytes); }
+        @Override public SendResult broadcast(int key, byte[] bytes) { return real.broadcast(key, bytes); }
+        @Override public SendResult broadcast(String key, byte[] bytes) { return real.broadcast(key, bytes); }
+    }
+
+    @Test
+    void aGroupThatOneConnectionLeavesWhileAnotherJoinsStaysAnnounced() throws Exception {
+        GatedRegistry registry = new GatedRegistry();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                .registry(registry.real).start();
+        RecordingBus bus = new RecordingBus();
+        // No full refresh during the test: only the announces and withdrawals of the calls below.
+        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").presenceRefresh(Duration.ofMinutes(1))
+                .presenceTtl(Duration.ofMinutes(2)).build(), registry, bus, bus);
+        try (TestClient c1 = TestClient.connect(server.address()); TestClient c2 = TestClient.connect(server.address())) {
+            Awaitility.await("both registered").atMost(Duration.ofSeconds(10)).until(() -> registry.connectionCount() == 2);
+            List<Sender> senders = new ArrayList<>(registry.connections());
+            Sender first = senders.get(0);
+            Sender second = senders.get(1);
+            assertThat(cluster.joinGroup(first, "room")).isTrue();
+            assertThat(cluster.joinGroup(first, "marker")).isTrue();
+            Awaitility.await("room and marker announced").atMost(Duration.ofSeconds(10))
+                    .until(() -> bus.groups().containsAll(Set.of("room", "marker")));
+
+            // first, room's last member, leaves; whoever looks at whether room is now empty is held
+            // right after finding it empty, while second joins room.
+            registry.armed.set(true);
+            Thread leaving = Thread.ofVirtual().start(() -> cluster.leaveGroup(first, "room"));
+            assertThat(registry.looked.await(10, TimeUnit.SECONDS)).as("someone looked at room").isTrue();
+            assertThat(cluster.joinGroup(second, "room")).isTrue();
+            registry.release.countDown();
+            leaving.join(10_000);
+
+            // Withdrawing marker comes after whatever the race left to do.
+            assertThat(cluster.leaveGroup(first, "marker")).isTrue();
+            Awaitility.await("marker withdrawn").atMost(Duration.ofSeconds(10)).until(() -> !bus.groups().contains("marker"));
+            assertThat(registry.group("room")).containsExactly(second);
+            assertThat(bus.groups()).as("room has a member here: it must stay announced").contains("room");
+        } finally {
+            registry.release.countDown();
+            cluster.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+}
