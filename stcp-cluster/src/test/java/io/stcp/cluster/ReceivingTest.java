@@ -194,4 +194,38 @@ class ReceivingTest {
             assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
+
+    @Test
+    void thisNodesOwnBroadcastsComingBackTakeNoRoomInTheInboundQueue() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        GatedSender[] alice = new GatedSender[1];
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
+                .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
+        InMemoryBus bus = new InMemoryBus();
+        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").inboundQueue(2).build(), registry, bus, bus);
+        try (TestClient client = TestClient.connect(server.address())) {
+            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
+            ClusterBus.Listener fromBus = bus.listener;
+            fromBus.onMessage(toUser("b", "alice", "m0"));
+            assertThat(alice[0].entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+
+            // This node broadcast twice (its local part is done) and the bus hands both back, as Redis does.
+            byte[] own = new Envelope(Kind.ALL, "a", "", KeyType.NONE, 0, null, new byte[] {1}).encode();
+            fromBus.onMessage(own);
+            fromBus.onMessage(own);
+            fromBus.onMessage(toUser("b", "alice", "m1"));
+            fromBus.onMessage(toUser("c", "alice", "m2"));
+            assertThat(cluster.stats().overflow()).as("nothing lost: the queue of two holds m1 and m2").isZero();
+
+            alice[0].gate.countDown();
+            Awaitility.await("m0 to m2 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
+            assertThat(alice[0].puts).containsExactly("m0", "m1", "m2");
+            assertThat(cluster.stats().lost()).isZero();
+        } finally {
+            alice[0].gate.countDown();
+            cluster.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
 }

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -147,6 +148,17 @@ public record Envelope(Kind kind, String origin, String target, KeyType keyType,
         byte[] payload = new byte[payloadLen];
         b.get(payload);
         return new Envelope(kind, origin, target, keyType, intKey, stringKey, payload);
+    }
+
+    /**
+     * Whether {@code bytes} is a broadcast ({@link Kind#ALL}) sent by the node whose id is
+     * {@code origin} (UTF-8): a look at the header only, nothing else is checked.
+     */
+    public static boolean isBroadcastFrom(byte[] bytes, byte[] origin) {
+        int end = 6 + origin.length;
+        return bytes.length >= end && bytes[0] == MAGIC0 && bytes[1] == MAGIC1 && bytes[2] == VERSION
+                && bytes[3] == Kind.ALL.ordinal() + 1 && (bytes[5] & 0xFF) == origin.length
+                && Arrays.equals(bytes, 6, end, origin, 0, origin.length);
     }
 
     private static void need(ByteBuffer b, int n, String what) throws Malformed {

@@ -35,8 +35,9 @@ import org.slf4j.LoggerFactory;
  * The {@link ClusterFanout} implementation.
  *
  * <p><b>Threads.</b> Callers' threads do the local send, the presence lookup and the publish. The
- * bus's thread only queues what it receives ({@link #inbound}, bounded). Two virtual threads of
- * this class: {@code -deliver} takes from the queue, decodes and delivers through the registry;
+ * bus's thread only queues what it receives ({@link #inbound}, bounded), and drops this node's own
+ * broadcasts as they come back (their local part is done; they must take no room from the other
+ * nodes' messages). Two virtual threads of this class: {@code -deliver} takes from the queue, decodes and delivers through the registry;
  * {@code -presence} announces and withdraws this node's names. Neither holds a lock while calling
  * the bus or the registry.
  *
@@ -56,6 +57,7 @@ public final class RealClusterFanout implements ClusterFanout {
 
     private final ClusterConfig config;
     private final String nodeId;
+    private final byte[] nodeIdBytes; // UTF-8
     private final ConnectionRegistry registry;
     private final ClusterBus bus;
     private final Presence presence;
@@ -96,6 +98,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private RealClusterFanout(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
         this.config = config;
         this.nodeId = config.nodeId();
+        this.nodeIdBytes = nodeId.getBytes(StandardCharsets.UTF_8);
         this.registry = registry;
         this.bus = bus;
         this.presence = presence;
@@ -324,6 +327,9 @@ public final class RealClusterFanout implements ClusterFanout {
     private final class BusListener implements ClusterBus.Listener {
         @Override
         public void onMessage(byte[] message) {
+            if (Envelope.isBroadcastFrom(message, nodeIdBytes)) {
+                return; // this node's own broadcast, back from the bus: its local part is done, and it must take no room
+            }
             // Bytes are reserved before the offer and given back on failure or when taken.
             boolean queued = inboundBytes.addAndGet(message.length) <= config.inboundMaxBytes() && inbound.offer(message);
             if (!queued) {
