@@ -1,5 +1,6 @@
 package io.stcp;
 
+import io.stcp.internal.ActingReader;
 import io.stcp.internal.DirectChunks;
 import io.stcp.internal.DirectMessage;
 import io.stcp.internal.FanoutPut;
@@ -55,7 +56,9 @@ import org.jspecify.annotations.Nullable;
  * CLOSE_CONNECTION policy applies: while it waits the reader reads nothing, so the kernel's window
  * closes on a peer that pipelines requests faster than it reads replies, and the peer is slowed
  * down rather than disconnected. Puts from other threads (pushes, broadcasts) follow the policy at
- * once. {@link Options#readerBackpressure(boolean) readerBackpressure(false)} restores Go's
+ * once — but for a {@link TcpClient}'s offline backlog, which a thread of its own hands over in the
+ * reader's stead (so that the reader reads the replies meanwhile), and which waits as the reader's
+ * puts would. {@link Options#readerBackpressure(boolean) readerBackpressure(false)} restores Go's
  * fail-at-once for the reader too.
  *
  * <p><b>Failure.</b> {@link QueueFullException} when full (per policy), {@link SenderClosedException}
@@ -103,9 +106,9 @@ public final class QueueSender implements Sender {
         return connection;
     }
 
-    /** Whether the calling thread's puts wait for room before the policy applies. */
+    /** Whether the calling thread's puts wait for room before the policy applies: the reader's, or one acting for it. */
     private boolean patient() {
-        return readerBackpressure && connection.isReaderThread();
+        return readerBackpressure && (connection.isReaderThread() || ActingReader.isActingFor(connection));
     }
 
     @Override

@@ -308,6 +308,80 @@ class TcpClientTest {
         }
     }
 
+    /**
+     * An offline backlog far larger than the sockets' buffers, to a server that answers each
+     * message: the client must read the answers while it writes the backlog, or the server, its
+     * replies unread, drops it as a slow consumer and the backlog goes with it.
+     */
+    @Test
+    void anOfflineBacklogLargerThanTheSocketsIsWrittenWhileTheRepliesAreRead() throws Exception {
+        int n = 400;
+        byte[] payload = new byte[64 * 1024]; // 400 of them, 26 MB: far more than the sockets' buffers hold
+        AtomicInteger echoed = new AtomicInteger();
+        AtomicReference<String> disorder = new AtomicReference<>();
+        ConnectionReader count = (sender, conn) -> {
+            byte[] b = conn.readBytes(conn.readInt());
+            int i = ByteBuffer.wrap(b).getInt();
+            if (i != echoed.getAndIncrement()) {
+                disorder.compareAndSet(null, "echo " + i + " came at " + (echoed.get() - 1));
+            }
+        };
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), count,
+                        SenderFactory.queue(8))
+                .start();
+        for (int i = 0; i < n; i++) {
+            ByteBuffer.wrap(payload).putInt(i);
+            client.put(Echo.frame(payload));
+        }
+        TcpServer server = echoServer("127.0.0.1:" + port);
+
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> echoed.get() >= n || disorder.get() != null);
+        assertThat(disorder.get()).isNull();
+        assertThat(echoed.get()).isEqualTo(n);
+        assertThat(server.stats().accepted()).as("one connection: never dropped").isEqualTo(1);
+        assertThat(server.stats().closed().values().stream().mapToLong(Long::longValue).sum()).as("none ended").isZero();
+    }
+
+    /**
+     * The connection breaks while its hand-over of the offline backlog waits for room: the
+     * hand-over ends with it (the connection's exit waits for it), what it had not given the
+     * sender goes back to the queue, and the next connection writes it, in order. Only what the
+     * first connection's sender had accepted is lost with it.
+     */
+    @Test
+    void aConnectionThatBreaksDuringTheHandOverLeavesTheRestOfTheBacklogToTheNext() throws Exception {
+        int n = 400;
+        byte[] payload = new byte[64 * 1024];
+        List<Integer> echoes = new CopyOnWriteArrayList<>();
+        ConnectionReader count = (sender, conn) -> echoes.add(ByteBuffer.wrap(conn.readBytes(conn.readInt())).getInt());
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), count,
+                        SenderFactory.queue(8))
+                .start();
+        for (int i = 0; i < n; i++) {
+            ByteBuffer.wrap(payload).putInt(i);
+            client.put(Echo.frame(payload));
+        }
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port))) {
+            try (SocketChannel peer = listener.accept()) {
+                ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
+                while (buf.hasRemaining() && peer.read(buf) >= 0) {
+                    // the hand-over has begun, and waits for room: the socket's buffers are full
+                }
+                peer.setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // a reset, at once
+            }
+        }
+        echoServer("127.0.0.1:" + port);
+
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> echoes.contains(n - 1));
+        int first = echoes.get(0);
+        assertThat(first).as("the first connection wrote some of the backlog, and took what its sender held")
+                .isPositive();
+        assertThat(echoes).as("the rest, in order, on the next connection")
+                .containsExactlyElementsOf(java.util.stream.IntStream.range(first, n).boxed().toList());
+    }
+
     @Test
     void aConnectAttemptEndsAtTheConnectTimeout() throws Exception {
         // A listener that never accepts, its accept queue full: the kernel drops further SYNs.

@@ -168,7 +168,7 @@ final class DialLoop {
         if (onConnect != null) {
             r.addStartHook(onConnect);
         }
-        r.addExitHook(outbox::goDown);
+        r.addExitHook(link::goDown);
         TcpClient.DisconnectHook onDisconnect = disconnectHook;
         if (onDisconnect != null) {
             r.addExitHook(s -> onDisconnect.onDisconnect(s, reasonOf(s.connection())));
@@ -197,12 +197,16 @@ final class DialLoop {
     /**
      * One connection's part: counted as made when its start hooks begin, and joined to the outbox
      * at its reader's first call — after the connect hook's messages, and with its send thread
-     * running, so an offline backlog larger than its queue is written as it goes.
+     * running, so an offline backlog larger than its queue is written as it goes. A backlog is
+     * handed over by a thread of its own while the reader reads the replies it causes; the
+     * connection's exit waits for that thread before the outbox lets the sender go
+     * ({@link #goDown}), so a hand-over never outlives its connection.
      */
     private final class Link implements ConnectionReader {
         volatile boolean started;
         volatile long upSinceNanos; // written before started
         private boolean joined; // reader thread only
+        private volatile @Nullable Thread handOver;
 
         void started(Sender s) {
             upSinceNanos = System.nanoTime();
@@ -217,9 +221,36 @@ final class DialLoop {
         public void read(Sender s, Connection c) throws Exception {
             if (!joined) {
                 joined = true;
-                outbox.goUp(s);
+                if (!outbox.tryGoUp(s)) {
+                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
+                            () -> ActingReader.run(s.connection(), () -> outbox.goUp(s))); // its puts wait for room as the reader's
+                }
             }
             reader.read(s, c);
+        }
+
+        /** The exit hook: once the hand-over (if any) has ended — the sender is closed by now, so it ends — the outbox lets {@code s} go. */
+        void goDown(Sender s) {
+            Thread t = handOver;
+            if (t != null) {
+                joinUninterruptibly(t);
+            }
+            outbox.goDown(s);
+        }
+    }
+
+    private static void joinUninterruptibly(Thread t) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

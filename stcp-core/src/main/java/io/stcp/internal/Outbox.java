@@ -21,10 +21,13 @@ import org.jspecify.annotations.Nullable;
  * (the client runs) → CLOSED (puts fail, the offline queue is emptied). {@link #up} is the sender
  * of the connection that is up, or null; it is set only under the lock while OPEN.
  *
- * <p><b>Order.</b> A connection goes up on its reader thread ({@link #goUp}): the offline queue is
- * taken under the lock and handed to its sender outside it (waiting for room as the reader's own
- * puts do), again until the queue is found empty under the lock — and then, in that same locked
- * step, {@link #up} is set. A put that finds no connection up queues under the lock. So every
+ * <p><b>Order.</b> A connection goes up at its reader's first call: at once if the offline queue
+ * is empty ({@link #tryGoUp}), else through a hand-over on a thread of its own ({@link #goUp}),
+ * while the reader reads (a backlog larger than the socket's buffers must not keep the replies it
+ * causes unread: the server would drop the client as a slow consumer). The offline queue is taken
+ * under the lock and handed to the sender outside it (waiting for room as any put does), again
+ * until the queue is found empty under the lock — and then, in that same locked step, {@link #up}
+ * is set. A put that finds no connection up queues under the lock. So every
  * message either is in the queue before the hand-over ends, or is put after it: the order of puts
  * is kept across a reconnection. {@link #up} is cleared by the connection's exit ({@link
  * #goDown}), by a put that finds its sender closed, and by {@link #close()}.
@@ -160,7 +163,33 @@ final class Outbox {
         put(s, key, bytes); // a connection came up meanwhile
     }
 
-    /** On the connection's reader thread, before its reader's first call: hands it the offline queue, then makes it the one that is up. */
+    /**
+     * Before the reader's first call: makes {@code s} the one that is up if there is no backlog to
+     * hand it first (or nothing to do: the client or the connection closed).
+     *
+     * @return false if there is a backlog: {@link #goUp} it, on a thread of its own
+     */
+    boolean tryGoUp(Sender s) {
+        lock.lock();
+        try {
+            if (state == OPEN && !s.isClosed() && offline != null && !offline.isEmpty()) {
+                return false;
+            }
+            if (state == OPEN && !s.isClosed()) {
+                up.set(s);
+                changed.signalAll();
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The hand-over: gives {@code s} the offline queue, then makes it the one that is up. Returns
+     * once that is done, or once the client or the connection closed (what was not given back to
+     * the queue then).
+     */
     void goUp(Sender s) {
         while (true) {
             List<OfflineQueue.Entry> batch;

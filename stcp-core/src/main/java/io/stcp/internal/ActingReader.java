@@ -1,0 +1,33 @@
+package io.stcp.internal;
+
+import io.stcp.Connection;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A thread that puts on a connection's behalf what its reader would otherwise have put — a
+ * client's offline backlog, handed over while the reader reads the replies — and whose puts
+ * therefore wait for room as the reader's do (the queue's patience, see {@code BoundedQueue})
+ * instead of failing at once under the default policy. Only puts take it into account; the
+ * thread is not the reader in any other respect (it never pays the reader's owed drain, nor
+ * reads).
+ */
+public final class ActingReader {
+    private static final ThreadLocal<@Nullable Connection> FOR = new ThreadLocal<>();
+
+    private ActingReader() {}
+
+    /** Whether the calling thread acts for {@code connection}'s reader. */
+    public static boolean isActingFor(Connection connection) {
+        return FOR.get() == connection;
+    }
+
+    /** Runs {@code task} on this thread as acting for {@code connection}'s reader. */
+    static void run(Connection connection, Runnable task) {
+        FOR.set(connection);
+        try {
+            task.run();
+        } finally {
+            FOR.remove();
+        }
+    }
+}
