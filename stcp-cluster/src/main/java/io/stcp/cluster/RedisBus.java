@@ -49,7 +49,9 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
- * ClusterConfig#reconnectMaxDelay()}); up to {@link ClusterConfig#poolSize()} for commands. While
+ * ClusterConfig#reconnectMaxDelay()}, starting again only after a subscription that stayed up that
+ * long: a Redis that drops the subscriber as soon as it is made — its pub/sub output limit hit
+ * again by a slow node — is not asked again every {@code reconnectDelay}); up to {@link ClusterConfig#poolSize()} for commands. While
  * the subscription is down every call fails at once with {@link BusException}; when it is back,
  * the idle command connections (broken by the same outage) are dropped and
  * {@link Listener#onConnected()} runs. A subscribed connection only reads, and a read on it has no
@@ -172,6 +174,7 @@ public final class RedisBus implements ClusterBus, Presence {
         while (!closed) {
             String reason = null;
             boolean[] up = {false};
+            long[] upSince = {0};
             Jedis j = null;
             try {
                 j = new Jedis(address, clientConfig);
@@ -191,6 +194,7 @@ public final class RedisBus implements ClusterBus, Presence {
                     public void onSubscribe(byte[] channel, int subscribedChannels) {
                         if (subscribedChannels == 2) {
                             up[0] = true;
+                            upSince[0] = System.nanoTime();
                             heardNanos = System.nanoTime();
                             lock.lock();
                             try {
@@ -237,7 +241,9 @@ public final class RedisBus implements ClusterBus, Presence {
             }
             if (up[0]) {
                 everConnected = true;
-                delayNanos = config.reconnectDelay().toNanos();
+                if (System.nanoTime() - upSince[0] >= config.reconnectMaxDelay().toNanos()) {
+                    delayNanos = config.reconnectDelay().toNanos(); // it stayed up: the back-off starts again
+                }
             }
             if (connected) {
                 connected = false;
