@@ -89,4 +89,19 @@ class TlsConfigTest {
         Files.writeString(both, Files.readString(certs.serverKey) + Files.readString(certs.serverCert));
         assertThat(TlsConfig.fromPem(both, both).sslContext()).isNotNull();
     }
+
+    @Test
+    void aCaBundleWithUtf8NamesBetweenItsBlocksAndAByteOrderMarkIsRead(@TempDir Path dir) throws Exception {
+        // As curl's cacert.pem names its CAs: in UTF-8, between the blocks.
+        Path bundle = dir.resolve("cacert.pem");
+        Files.writeString(bundle, "NetLock Arany (Class Gold) F\u0151tan\u00fas\u00edtv\u00e1ny\n=====\n"
+                + Files.readString(certs.caCert), java.nio.charset.StandardCharsets.UTF_8);
+        TlsConfig client = TlsConfig.clientBuilder().trustPem(bundle).build();
+        assertThat(client.sslContext()).isNotNull();
+        // Saved by an editor that writes a UTF-8 byte order mark first.
+        Path bom = dir.resolve("bom.pem");
+        Files.write(bom, new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF});
+        Files.writeString(bom, Files.readString(certs.serverCert), java.nio.file.StandardOpenOption.APPEND);
+        assertThat(TlsConfig.fromPem(bom, certs.serverKey).sslContext()).isNotNull();
+    }
 }

@@ -54,7 +54,16 @@ public final class Pem {
      * @throws GeneralSecurityException naming the file if it holds none, or one cannot be parsed
      */
     public static List<X509Certificate> certificates(Path file) throws IOException, GeneralSecurityException {
-        return certificates(Files.readString(file, StandardCharsets.US_ASCII), file.toString());
+        return certificates(read(file), file.toString());
+    }
+
+    /**
+     * The text of a PEM file, every byte one character: the blocks are ASCII, but the text around
+     * them may be anything — curl's CA bundle names its CAs in UTF-8 ("NetLock Arany (Class Gold)
+     * Főtanúsítvány"), an editor may put a byte order mark first — and is ignored.
+     */
+    private static String read(Path file) throws IOException {
+        return new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
     }
 
     static List<X509Certificate> certificates(String text, String source) throws GeneralSecurityException {
@@ -82,7 +91,7 @@ public final class Pem {
      * @throws GeneralSecurityException naming the file if it holds no usable key
      */
     public static PrivateKey privateKey(Path file) throws IOException, GeneralSecurityException {
-        return privateKey(Files.readString(file, StandardCharsets.US_ASCII), file.toString());
+        return privateKey(read(file), file.toString());
     }
 
     static PrivateKey privateKey(String text, String source) throws GeneralSecurityException {
