@@ -104,4 +104,31 @@ class TlsConfigTest {
         Files.writeString(bom, Files.readString(certs.serverCert), java.nio.file.StandardOpenOption.APPEND);
         assertThat(TlsConfig.fromPem(bom, certs.serverKey).sslContext()).isNotNull();
     }
+
+    @Test
+    void anEncryptedTraditionalKeyOrABrokenBlockIsRefusedNamingTheFileAndWhy(@TempDir Path dir) throws Exception {
+        // What "openssl genrsa -aes256" wrote before OpenSSL 3, with RFC 1421 headers in the block.
+        Path encrypted = Files.writeString(dir.resolve("encrypted.key"), """
+                -----BEGIN RSA PRIVATE KEY-----
+                Proc-Type: 4,ENCRYPTED
+                DEK-Info: AES-256-CBC,4F28135950D52EEA8477A2F2C56090A8
+
+                AAAA
+                -----END RSA PRIVATE KEY-----
+                """);
+        assertThatThrownBy(() -> TlsConfig.fromPem(certs.rsaCert, encrypted))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(encrypted.toString())
+                .hasMessageContaining("key is encrypted").hasMessageContaining("openssl pkcs8 -topk8");
+        // Base64 that cannot be decoded (a '=' before the end): a security exception naming the file, not a bare IAE.
+        Path broken = Files.writeString(dir.resolve("broken.pem"),
+                "-----BEGIN CERTIFICATE-----\nMIIB=\nABCD\n-----END CERTIFICATE-----\n");
+        assertThatThrownBy(() -> TlsConfig.fromPem(broken, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(broken.toString())
+                .hasMessageContaining("base64");
+        Path brokenKey = Files.writeString(dir.resolve("broken.key"),
+                "-----BEGIN PRIVATE KEY-----\nMIIB=\nABCD\n-----END PRIVATE KEY-----\n");
+        assertThatThrownBy(() -> TlsConfig.fromPem(certs.serverCert, brokenKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(brokenKey.toString())
+                .hasMessageContaining("base64");
+    }
 }

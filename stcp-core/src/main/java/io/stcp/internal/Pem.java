@@ -25,25 +25,49 @@ import java.util.regex.Pattern;
  * A small PEM reader on the JDK's own {@link CertificateFactory} and {@link KeyFactory}: X.509
  * certificates ({@code CERTIFICATE} blocks, any text between them ignored, as {@code openssl}
  * writes it) and private keys in PKCS#8 ({@code PRIVATE KEY}: RSA, EC, Ed25519, Ed448, RSASSA-PSS)
- * or PKCS#1 ({@code RSA PRIVATE KEY}). Encrypted keys and SEC1 EC keys are refused with the
- * {@code openssl} command that converts them.
+ * or PKCS#1 ({@code RSA PRIVATE KEY}). Encrypted keys (PKCS#8 {@code ENCRYPTED PRIVATE KEY}, or a
+ * traditional key with {@code Proc-Type: 4,ENCRYPTED}) and SEC1 EC keys are refused with the
+ * {@code openssl} command that converts them; broken base64 is refused naming the file.
  */
 public final class Pem {
+    // A block: its label, the RFC 1421 headers of a traditional OpenSSL key ("Proc-Type: 4,ENCRYPTED"), the base64.
     private static final Pattern BLOCK = Pattern.compile(
-            "-----BEGIN ([A-Z0-9 ]+)-----\\s*([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
+            "-----BEGIN ([A-Z0-9 ]+)-----\\s*((?:[A-Za-z][A-Za-z0-9-]*:[^\\r\\n]*\\R\\s*)*)([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
     private static final String[] KEY_ALGORITHMS = {"RSA", "EC", "Ed25519", "Ed448", "RSASSA-PSS", "XDH"};
     private static final String TO_PKCS8 = "convert it with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pkcs8.pem";
 
     private Pem() {}
 
-    /** A block of a PEM file: its label ({@code CERTIFICATE}, {@code PRIVATE KEY}...) and DER bytes. */
-    record Block(String label, byte[] der) {}
+    /**
+     * A block of a PEM file: its label ({@code CERTIFICATE}, {@code PRIVATE KEY}...), its headers
+     * (empty but in a traditional OpenSSL key) and its base64 text, decoded by {@link #der}.
+     */
+    record Block(String label, String headers, String base64) {
+        /** Whether its headers say it is encrypted: {@code Proc-Type: 4,ENCRYPTED}. */
+        boolean isEncrypted() {
+            return headers.contains("ENCRYPTED");
+        }
+
+        /**
+         * Its bytes.
+         *
+         * @throws GeneralSecurityException naming {@code source} and the block if the base64 is broken
+         */
+        byte[] der(String source) throws GeneralSecurityException {
+            try {
+                return Base64.getMimeDecoder().decode(base64);
+            } catch (IllegalArgumentException e) {
+                throw new GeneralSecurityException(source + ": the \"" + label + "\" block is not valid base64: "
+                        + e.getMessage(), e);
+            }
+        }
+    }
 
     static List<Block> blocks(String text) {
         List<Block> blocks = new ArrayList<>();
         Matcher m = BLOCK.matcher(text);
         while (m.find()) {
-            blocks.add(new Block(m.group(1), Base64.getMimeDecoder().decode(m.group(2))));
+            blocks.add(new Block(m.group(1), m.group(2), m.group(3)));
         }
         return blocks;
     }
@@ -72,7 +96,7 @@ public final class Pem {
         for (Block b : blocks(text)) {
             if (b.label().equals("CERTIFICATE") || b.label().equals("TRUSTED CERTIFICATE")) {
                 try {
-                    certs.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(b.der())));
+                    certs.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(b.der(source))));
                 } catch (CertificateException e) {
                     throw new CertificateException(source + ": certificate " + (certs.size() + 1)
                             + " cannot be parsed: " + e.getMessage(), e);
@@ -96,12 +120,16 @@ public final class Pem {
 
     static PrivateKey privateKey(String text, String source) throws GeneralSecurityException {
         for (Block b : blocks(text)) {
+            if (b.isEncrypted() && b.label().endsWith("PRIVATE KEY")) {
+                throw new InvalidKeySpecException(source + ": the private key is encrypted (\"" + b.label()
+                        + "\" with \"Proc-Type: 4,ENCRYPTED\"; expected: an unencrypted PKCS#8 key); " + TO_PKCS8);
+            }
             switch (b.label()) {
                 case "PRIVATE KEY" -> {
-                    return pkcs8(b.der(), source);
+                    return pkcs8(b.der(source), source);
                 }
                 case "RSA PRIVATE KEY" -> {
-                    return pkcs8(rsaPkcs1ToPkcs8(b.der()), source);
+                    return pkcs8(rsaPkcs1ToPkcs8(b.der(source)), source);
                 }
                 case "ENCRYPTED PRIVATE KEY" -> throw new InvalidKeySpecException(source
                         + ": the private key is encrypted (expected: an unencrypted PKCS#8 key); " + TO_PKCS8);
