@@ -119,6 +119,17 @@ public record ClientConfig(
             throw new IllegalArgumentException("tls: no serverName with the address \"" + address
                     + "\" (expected: TlsConfig.clientBuilder().serverName(...), the name the server's certificate is for)");
         }
+        if (!unix && clientTls != null && clientTls.serverName() == null) {
+            String host = HostPort.parse(address).host();
+            try {
+                RealTlsConfig.tlsName(host.isEmpty() ? "localhost" : host);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tls: the host \"" + host + "\" of the address \"" + address
+                        + "\" cannot be sent as SNI nor checked against a certificate (" + e.getMessage()
+                        + "; expected: letters, digits, '-' and '.', or TlsConfig.clientBuilder().serverName(...),"
+                        + " the name the server's certificate is for)", e);
+            }
+        }
         if (reconnectDelay.isNegative() || reconnectDelay.isZero()) {
             throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay) + " (expected: > 0)");
         }

@@ -125,7 +125,9 @@ public interface TlsConfig {
      * The host name a client sends as SNI and checks the server's certificate against, or null
      * (the default; always on a server) for the host of the address it dials — {@code localhost}
      * when that host is empty ({@code ":9443"}). An IP address is checked against the
-     * certificate's IP addresses and not sent (SNI carries names only).
+     * certificate's IP addresses and not sent (SNI carries names only); the trailing dot of an
+     * absolute name ({@code "db.example."}) is left off. A host that is no such name (one with an
+     * {@code _}) is refused by {@link ClientConfig.Builder#build()} unless this names the server.
      */
     @Nullable String serverName();
 

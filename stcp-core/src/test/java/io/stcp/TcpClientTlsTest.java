@@ -261,4 +261,17 @@ class TcpClientTlsTest {
         assertThat(c.toBuilder().build()).isEqualTo(c);
         assertThat(c.tls().serverName()).isEqualTo("app.internal");
     }
+
+    @Test
+    void aHostNameTlsCannotCheckIsRefusedWhenTheConfigIsBuiltNotAtEveryAttempt() throws Exception {
+        TlsConfig tls = trustingTheTestCa().build();
+        // A name with '_' (a Docker Compose service, say) resolves, but SNI cannot carry it and the JDK cannot check it.
+        assertThatThrownBy(() -> ClientConfig.builder("my_service:9443").tls(tls).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("my_service")
+                .hasMessageContaining("serverName");
+        assertThat(ClientConfig.builder("my_service:9443").tls(trustingTheTestCa().serverName("app.internal").build())
+                .build().address()).isEqualTo("my_service:9443");
+        assertThat(ClientConfig.builder("my_service:9443").build().address()).isEqualTo("my_service:9443"); // plain TCP: fine
+        assertThat(TlsConfig.clientBuilder().serverName("app.internal.").build().serverName()).isEqualTo("app.internal.");
+    }
 }

@@ -132,14 +132,31 @@ public final class RealTlsConfig implements TlsConfig {
             throw new IllegalArgumentException("watch: " + Durations.format(watchInterval)
                     + " on a client's config (expected: none; call reload() when the files change)");
         }
-        if (serverName != null && !TlsLayer.isAddressLiteral(serverName)) {
+        if (serverName != null) {
             try {
-                new SNIHostName(serverName);
+                tlsName(serverName);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("serverName: \"" + serverName + "\" (expected: a host name: "
                         + e.getMessage() + ")");
             }
         }
+    }
+
+    /**
+     * The name a client sends as SNI and checks the server's certificate against for {@code host}:
+     * an IP address as it is; a host name without the trailing dot of an absolute DNS name
+     * ({@code "db.example."}), which neither SNI nor certificates carry.
+     *
+     * @throws IllegalArgumentException if {@code host} is no name SNI can carry and the JDK can
+     *     check — one with an {@code _}, say — with the JDK's reason
+     */
+    public static String tlsName(String host) {
+        if (TlsLayer.isAddressLiteral(host)) {
+            return host;
+        }
+        String name = host.length() > 1 && host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
+        new SNIHostName(name); // the JDK's check of a certificate's name applies the same rules
+        return name;
     }
 
     /**
@@ -204,14 +221,15 @@ public final class RealTlsConfig implements TlsConfig {
     /**
      * A client-mode engine for a connection to {@code host} (or {@link #serverName()} when set):
      * it sends the name as SNI unless it is an address, and checks the server's certificate
-     * against it by the HTTPS rules (RFC 2818: DNS names with a leftmost wildcard, IP addresses).
+     * against it by the HTTPS rules (RFC 2818: DNS names with a leftmost wildcard, IP addresses);
+     * an absolute name's trailing dot is left off for both ({@link #tlsName}).
      *
      * @param host the host dialled, or null when there is none (a Unix socket: then the server
      *     name is set, {@link io.stcp.ClientConfig} makes sure of it)
      * @param port the port dialled, a hint for session resumption; -1 if none
      */
     SSLEngine newClientEngine(String host, int port) {
-        String name = Objects.requireNonNull(serverName != null ? serverName : host, "serverName");
+        String name = tlsName(Objects.requireNonNull(serverName != null ? serverName : host, "serverName"));
         SSLEngine engine = context.createSSLEngine(name, port);
         engine.setUseClientMode(true);
         SSLParameters p = parameters(engine);

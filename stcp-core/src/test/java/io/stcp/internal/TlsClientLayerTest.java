@@ -79,4 +79,30 @@ class TlsClientLayerTest {
         }
     }
 
+    @Test
+    void anAbsoluteHostNameIsSentAndCheckedWithoutItsTrailingDot() throws Exception {
+        TestCerts certs = TestCerts.get();
+        java.util.concurrent.BlockingQueue<io.stcp.TlsInfo> seen = new java.util.concurrent.LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey))
+                        .build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(s -> seen.add(s.connection().tls().orElseThrow()))
+                .start();
+        try {
+            RealTlsConfig client = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
+            // "localhost." is "localhost" as an absolute DNS name (no search domains); SNI and certificates carry no dot.
+            RealConnection c = dial(server, TlsLayer.client(client, "localhost.", server.address().getPort()));
+            try {
+                c.write(Echo.frame(new byte[] {7}));
+                assertThat(c.readInt()).isEqualTo(1);
+                assertThat(c.readBytes(1)).containsExactly(7);
+            } finally {
+                c.close();
+            }
+            io.stcp.TlsInfo info = seen.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(info).isNotNull();
+            assertThat(info.serverName()).isEqualTo("localhost");
+        } finally {
+            Echo.stop(server);
+        }
+    }
 }
