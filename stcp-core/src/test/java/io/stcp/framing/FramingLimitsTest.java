@@ -99,6 +99,26 @@ class FramingLimitsTest {
     }
 
     @Test
+    void aDelimiterEncoderRefusesContentTheReaderWouldEndEarly() throws Exception {
+        byte[] blankLine = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] content = "Host: a\r\n".getBytes(StandardCharsets.US_ASCII); // holds no "\r\n\r\n" of its own
+        assertThatThrownBy(() -> DelimiterEncoder.of(blankLine).encode(content))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("offset 7");
+        // A line that ends in '\r' keeps it: the line reader strips one '\r' before the '\n'.
+        assertThat(DelimiterEncoder.lines().encode("hi\r".getBytes(StandardCharsets.US_ASCII)))
+                .isEqualTo("hi\r\r\n".getBytes(StandardCharsets.US_ASCII));
+        // What it does accept comes back whole.
+        byte[] ok = "Host: a\r\nX: b".getBytes(StandardCharsets.US_ASCII);
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWrite(DelimiterEncoder.of(blankLine).encode(ok));
+            byte[][] got = new byte[1][];
+            DelimiterReader.builder().delimiter(blankLine).build((s, f) -> got[0] = f)
+                    .read(QueueSender.create(p.server, 1), p.server);
+            assertThat(got[0]).isEqualTo(ok);
+        }
+    }
+
+    @Test
     void badOptionsNameTheOption() {
         assertThatThrownBy(() -> LengthFieldReader.builder().lengthFieldLength(5)).hasMessage("lengthFieldLength: 5 (expected: 1, 2, 3, 4 or 8)");
         assertThatThrownBy(() -> LengthFieldReader.builder().maxFrameLength(0)).hasMessage("maxFrameLength: 0 (expected: 1 .. 2147483639)");

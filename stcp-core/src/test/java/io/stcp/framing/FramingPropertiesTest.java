@@ -8,10 +8,13 @@ import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
+import net.jqwik.api.From;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.Chars;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
+import net.jqwik.api.constraints.StringLength;
 
 /** Any frames, split at any byte boundaries on a real socket, decode back exactly. */
 class FramingPropertiesTest {
@@ -117,5 +120,54 @@ class FramingPropertiesTest {
         List<byte[]> decoded = Wire.decode(bytes, cuts, count, h -> FixedLengthReader.of(length, h));
         assertThat(Wire.concat(decoded)).isEqualTo(bytes);
         assertThat(decoded).allSatisfy(f -> assertThat(f).hasSize(length));
+    }
+
+    @Provide
+    Arbitrary<byte[]> smallAlphabet() {
+        return Arbitraries.of((byte) 'a', (byte) 'b').array(byte[].class);
+    }
+
+    /**
+     * Whatever the delimiter, even one that overlaps itself ({@code aa}, {@code aba}), the encoder
+     * either refuses a content or the reader gives back exactly that content, every frame in turn.
+     */
+    @Property(tries = 120)
+    void delimiterEncoderOutputDecodesBackOrIsRefused(
+            @ForAll("smallAlphabet") @Size(min = 1, max = 4) byte[] delimiter,
+            @ForAll @Size(min = 1, max = 4) List<@From("smallAlphabet") @Size(max = 6) byte[]> contents) throws Exception {
+        DelimiterEncoder encoder = DelimiterEncoder.of(delimiter);
+        List<byte[]> accepted = new java.util.ArrayList<>();
+        List<byte[]> wire = new java.util.ArrayList<>();
+        for (byte[] c : contents) {
+            try {
+                wire.add(encoder.encode(c));
+                accepted.add(c);
+            } catch (IllegalArgumentException refused) {
+                // the format cannot carry it
+            }
+        }
+        List<byte[]> decoded = Wire.decodeToEnd(Wire.concat(wire),
+                h -> DelimiterReader.builder().delimiter(delimiter).maxLength(64).build(h));
+        assertThat(decoded).containsExactlyElementsOf(accepted);
+    }
+
+    @Property(tries = 60)
+    void lineEncoderOutputDecodesBackOrIsRefused(
+            @ForAll @Size(min = 1, max = 4) List<@StringLength(max = 6) @Chars({'a', '\r', '\n'}) String> lines)
+            throws Exception {
+        DelimiterEncoder encoder = DelimiterEncoder.lines();
+        List<byte[]> accepted = new java.util.ArrayList<>();
+        List<byte[]> wire = new java.util.ArrayList<>();
+        for (String line : lines) {
+            byte[] c = line.getBytes(StandardCharsets.US_ASCII);
+            try {
+                wire.add(encoder.encode(c));
+                accepted.add(c);
+            } catch (IllegalArgumentException refused) {
+                // the format cannot carry it
+            }
+        }
+        List<byte[]> decoded = Wire.decodeToEnd(Wire.concat(wire), h -> DelimiterReader.builder().lines().build(h));
+        assertThat(decoded).containsExactlyElementsOf(accepted);
     }
 }

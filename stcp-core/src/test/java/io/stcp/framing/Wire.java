@@ -52,4 +52,38 @@ final class Wire {
             return frames;
         }
     }
+
+    /**
+     * Writes {@code bytes} from the client side and then ends its output; decodes frames with the
+     * reader made by {@code readerFor} until the end of the stream (so a wrong split never hangs).
+     * The last element is null when the stream ended inside a frame.
+     */
+    static List<byte[]> decodeToEnd(byte[] bytes, java.util.function.Function<FrameHandler, ConnectionReader> readerFor)
+            throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    p.clientWrite(bytes);
+                    p.client.shutdownOutput();
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            List<byte[]> frames = new ArrayList<>();
+            ConnectionReader reader = readerFor.apply((sender, frame) -> frames.add(frame));
+            Sender sender = QueueSender.create(p.server, 16);
+            try {
+                while (true) {
+                    reader.read(sender, p.server);
+                }
+            } catch (java.io.EOFException end) {
+                if (!String.valueOf(end.getMessage()).contains("after 0 bytes")) {
+                    frames.add(null); // ended inside a frame
+                }
+            }
+            writer.join();
+            sender.close();
+            return frames;
+        }
+    }
 }
