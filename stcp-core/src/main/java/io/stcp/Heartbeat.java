@@ -16,6 +16,13 @@ import java.util.Objects;
  * connection's. A ping that cannot be queued (full, closed) is skipped; watching ends when the
  * connection closes.
  *
+ * <p>Nothing written is not always idle: a peer that stops reading stalls the write under way.
+ * So no ping is put while a {@link QueueSender} still holds messages: they show the peer the
+ * connection is alive once they move, and a ping would only take a queued message's place
+ * ({@link OverflowPolicy#DROP_OLDEST} would drop it; under {@link OverflowPolicy#CLOSE_CONNECTION}
+ * the ping would be what closes the connection). At most one ping thus waits behind a stalled
+ * write. Other senders get the ping whatever they hold.
+ *
  * <p>Pair it with {@link ServerConfig#readIdleTimeout()} on the other side's heartbeats to drop
  * peers that went silent.
  */
@@ -39,6 +46,9 @@ public final class Heartbeat implements ConnectionHook {
     @Override
     public void onEvent(Sender sender) {
         sender.connection().onWriteIdle(interval, () -> {
+            if (sender instanceof QueueSender q && q.stats().pendingMessages() > 0) {
+                return; // a write is under way or stalled: the queued messages will do, a ping would only push them
+            }
             try {
                 sender.put(ping);
             } catch (SendException skipped) {
