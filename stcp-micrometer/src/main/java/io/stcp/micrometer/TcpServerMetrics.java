@@ -2,6 +2,7 @@ package io.stcp.micrometer;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
@@ -14,7 +15,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -63,11 +66,17 @@ import java.util.function.ToLongFunction;
  * be missing from that one snapshot, and a counter that dipped would read as a reset to
  * Prometheus, so each counter reports the highest value it has read.
  *
- * <p><b>Thread safety.</b> {@link #bindTo} may be called from any thread, for any number of
- * registries; the meters may be read from any thread. The meters hold the server (and this binder)
- * for as long as the registry holds them.
+ * <p><b>Lifecycle.</b> The meters stay after the server has stopped, so that a last scrape sees
+ * its final counts, and they hold the server (and this binder) for as long as the registry holds
+ * them. {@link #close()} removes them from every registry. A registry takes one set of meters per
+ * name and tags: binding a second binder with the same name while the first one's meters are
+ * still there — a server replaced by a new one, whose metrics would otherwise go on reading the
+ * old — fails with {@link IllegalStateException}; close the first one, or use another name.
+ *
+ * <p><b>Thread safety.</b> {@link #bindTo} and {@link #close} may be called from any thread, for
+ * any number of registries; the meters may be read from any thread.
  */
-public final class TcpServerMetrics implements MeterBinder {
+public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
     /** The tag naming the server, whose value is the name given to the constructor. */
     public static final String SERVER_TAG = "server";
     /** The tag of {@code stcp.connections.rejected} and {@code stcp.connections.closed}. */
@@ -81,6 +90,8 @@ public final class TcpServerMetrics implements MeterBinder {
     private final List<MeterDef> defs = new ArrayList<>();                    // guarded by lock
     private final Set<String> rejectReasons = new HashSet<>();                // guarded by lock
     private final List<MeterRegistry> registries = new CopyOnWriteArrayList<>(); // added under lock
+    private final Queue<Registered> registered = new ConcurrentLinkedQueue<>(); // every meter this binder made
+    private volatile boolean closed;                                          // set under lock
 
     /** Meters for {@code server}, tagged {@code server=name}. */
     public TcpServerMetrics(TcpServer server, String name) {
@@ -134,12 +145,29 @@ public final class TcpServerMetrics implements MeterBinder {
         rejectReason(MAX_CONN);
     }
 
+    /**
+     * Registers the meters in {@code registry}; nothing if this binder has been bound to it
+     * already.
+     *
+     * @throws IllegalStateException if this binder is closed, or {@code registry} holds the meters
+     *     of another binder with the same name and tags that has not been closed
+     */
     @Override
     public void bindTo(MeterRegistry registry) {
         Objects.requireNonNull(registry, "registry");
         List<MeterDef> now;
         lock.lock();
         try {
+            if (closed) {
+                throw new IllegalStateException("TcpServerMetrics " + tags + " is closed");
+            }
+            if (registries.contains(registry)) {
+                return;
+            }
+            if (registry.find("stcp.connections.accepted").tags(tags).meter() != null) {
+                throw new IllegalStateException("the registry has stcp meters tagged " + tags + " already, from another"
+                        + " TcpServerMetrics (a server this one replaces?): close() that one first, or use another name");
+            }
             registries.add(registry);
             now = List.copyOf(defs);
         } finally {
@@ -149,6 +177,34 @@ public final class TcpServerMetrics implements MeterBinder {
         // included; registering a meter twice returns the first one.
         now.forEach(d -> d.register(registry));
         discoverRejectReasons(snapshots.take());
+    }
+
+    /**
+     * Removes this binder's meters from every registry it was bound to, so that they no longer
+     * read (nor hold) the server; the server itself is left alone. Idempotent; any thread.
+     */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+            registries.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (Registered r; (r = registered.poll()) != null; ) {
+            r.registry.remove(r.meter);
+        }
+    }
+
+    private record Registered(MeterRegistry registry, Meter meter) {}
+
+    /** Keeps {@code meter} for {@link #close()}; removes it at once if close() has begun. */
+    private void registered(MeterRegistry registry, Meter meter) {
+        registered.add(new Registered(registry, meter));
+        if (closed) { // close() may have emptied the queue before this was added
+            registry.remove(meter);
+        }
     }
 
     /**
@@ -221,13 +277,15 @@ public final class TcpServerMetrics implements MeterBinder {
         void register(MeterRegistry registry) {
             // A function counter holds its state object weakly: the function, which the registry holds
             // strongly, captures this definition (and so the snapshots and the server) instead.
+            Meter meter;
             if (counter) {
-                FunctionCounter.builder(name, this, ignored -> read()).description(description)
+                meter = FunctionCounter.builder(name, this, ignored -> read()).description(description)
                         .baseUnit(baseUnit).tags(TcpServerMetrics.this.tags).tags(tags).register(registry);
             } else {
-                Gauge.builder(name, this, ignored -> read()).strongReference(true).description(description)
+                meter = Gauge.builder(name, this, ignored -> read()).strongReference(true).description(description)
                         .baseUnit(baseUnit).tags(TcpServerMetrics.this.tags).tags(tags).register(registry);
             }
+            registered(registry, meter);
         }
     }
 }

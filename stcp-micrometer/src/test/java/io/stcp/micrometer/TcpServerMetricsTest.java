@@ -172,6 +172,46 @@ class TcpServerMetricsTest {
                 .isEqualTo(30);
     }
 
+    /**
+     * A server stopped and replaced by a new one under the same name: the registry keeps the first
+     * binder's meters (one set per name and tags), so a second binder that bound silently would
+     * have its server measured by the old one's counts forever.
+     */
+    @Test
+    void aServerReplacedUnderTheSameNameIsMeasuredOnceTheOldMetersAreClosed() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        TcpServer old = Echo.start();
+        TcpServerMetrics oldMetrics = new TcpServerMetrics(old, "gateway");
+        oldMetrics.bindTo(registry);
+        try (TestClient c = TestClient.connect(old.address())) {
+            assertThat(c.roundTrip(new byte[] {1})).hasSize(1);
+        }
+        Echo.stop(old);
+        assertThat(counter(registry, "stcp.connections.accepted")).as("kept after the stop").isEqualTo(1);
+
+        TcpServer replacement = Echo.start();
+        try {
+            TcpServerMetrics metrics = new TcpServerMetrics(replacement, "gateway");
+            assertThatThrownBy(() -> metrics.bindTo(registry)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("close()");
+            oldMetrics.close();
+            assertThat(registry.getMeters()).isEmpty();
+            metrics.bindTo(registry);
+            for (int i = 0; i < 3; i++) {
+                try (TestClient c = TestClient.connect(replacement.address())) {
+                    assertThat(c.roundTrip(new byte[] {2})).hasSize(1);
+                }
+            }
+            assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(3);
+            metrics.close();
+            metrics.close(); // idempotent
+            assertThat(registry.getMeters()).isEmpty();
+            assertThatThrownBy(() -> metrics.bindTo(registry)).isInstanceOf(IllegalStateException.class);
+        } finally {
+            Echo.stop(replacement);
+        }
+    }
+
     @Test
     void theServerNameMustNotBeBlank() {
         assertThatThrownBy(() -> new TcpServerMetrics(() -> stats(0, 0, Map.of()), " ", Tags.empty(), System::nanoTime))
