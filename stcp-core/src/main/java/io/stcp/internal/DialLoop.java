@@ -233,26 +233,15 @@ final class DialLoop {
         void goDown(Sender s) {
             Thread t = handOver;
             if (t != null) {
-                joinUninterruptibly(t);
+                uninterruptibly(() -> {
+                    t.join();
+                    return true;
+                });
             }
             outbox.goDown(s);
         }
     }
 
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
 
     private static CloseReason reasonOf(Connection c) {
         CloseReason r = c.closeReason();
@@ -261,10 +250,20 @@ final class DialLoop {
 
     /** Waits for the runner's exit; a close ends it, so an interrupt (the close's) does not stop the wait. */
     private static void awaitExit(RealConnectionRunner r) {
+        uninterruptibly(() -> r.awaitExit(Duration.ofDays(1)));
+    }
+
+    private interface Wait {
+        /** @return false to wait again */
+        boolean await() throws InterruptedException;
+    }
+
+    /** Waits until {@code w} is done; an interrupt meanwhile does not stop the wait, and is kept for later. */
+    private static void uninterruptibly(Wait w) {
         boolean interrupted = false;
         while (true) {
             try {
-                if (r.awaitExit(Duration.ofDays(1))) {
+                if (w.await()) {
                     break;
                 }
             } catch (InterruptedException e) {

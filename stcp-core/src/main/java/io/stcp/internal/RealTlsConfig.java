@@ -103,10 +103,12 @@ public final class RealTlsConfig implements TlsConfig {
         this.watchInterval = watching ? watchInterval : Duration.ZERO;
         this.client = client;
         this.serverName = serverName;
+        // The stamps before the load, as reload() takes them: files changed during it are loaded again by the watch.
+        List<TlsMaterial.FileStamp> stamps = material.stamps();
         SSLContext ctx = sslContext != null ? sslContext : material.load();
         checkSupported(ctx);
         this.context = ctx;
-        this.loadedStamps = material.stamps();
+        this.loadedStamps = stamps;
     }
 
     /**

@@ -3,6 +3,7 @@ package io.stcp.internal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
@@ -13,6 +14,7 @@ import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where a {@link RealTlsConfig}'s key and trust material comes from — a PEM certificate chain and
@@ -107,10 +109,10 @@ final class TlsMaterial {
     List<FileStamp> stamps() {
         List<FileStamp> stamps = new ArrayList<>();
         for (Path p : files()) {
-            long modified = -1;
+            FileTime modified = null;
             long size = -1;
             try {
-                modified = Files.getLastModifiedTime(p).toMillis();
+                modified = Files.getLastModifiedTime(p); // as precise as the file system keeps it: a rewrite within a millisecond still differs
                 size = Files.size(p);
             } catch (IOException e) {
                 // missing for now (being replaced): a stamp of its own
@@ -121,7 +123,7 @@ final class TlsMaterial {
     }
 
     /** One file's state as a watch compares it. */
-    record FileStamp(Path file, long modifiedMillis, long size) {}
+    record FileStamp(Path file, @Nullable FileTime modified, long size) {}
 
     /** The key material in a description: {@code pem=FILE}, {@code keyStore=FILE}, {@code keyStore} or none. */
     String keySource() {
