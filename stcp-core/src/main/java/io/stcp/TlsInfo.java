@@ -12,8 +12,11 @@ import org.jspecify.annotations.Nullable;
  *
  * @param protocol            the protocol, e.g. {@code TLSv1.3}
  * @param cipherSuite         the cipher suite, e.g. {@code TLS_AES_128_GCM_SHA256}
- * @param peerCertificates    the client's verified certificate chain, leaf first; empty when the
- *                            client did not authenticate (see {@link TlsConfig.ClientAuth})
+ * @param peerCertificates    the peer's certificate chain as it sent it, leaf first — on a server
+ *                            the client's, on a client the server's; the trust check accepted the
+ *                            leaf by a path to a trusted certificate, which need not use every
+ *                            certificate sent. Empty when the client did not authenticate (see
+ *                            {@link TlsConfig.ClientAuth})
  * @param applicationProtocol the protocol agreed through ALPN, or null when none was
  * @param serverName          the host name the client asked for (SNI), or null when it sent none
  */
@@ -29,7 +32,7 @@ public record TlsInfo(String protocol, String cipherSuite, List<X509Certificate>
 
     /**
      * Hands these facts to {@code sink} as log fields ({@code tlsProtocol}, {@code tlsCipher}, and
-     * when present {@code tlsPeer} — the client certificate's subject —, {@code alpn}, {@code sni}),
+     * when present {@code tlsPeer} — the peer certificate's subject —, {@code alpn}, {@code sni}),
      * for a {@link MetaInfo} that wants them on every log line of the connection:
      * <pre>{@code
      * record TlsMeta(String remoteAddress, TlsInfo tls) implements MetaInfo {

@@ -169,8 +169,17 @@ public final class LengthFieldReader implements ConnectionReader {
             return this;
         }
 
-        /** A reader that hands each frame to {@code handler}. */
+        /**
+         * A reader that hands each frame to {@code handler}.
+         *
+         * @throws IllegalArgumentException if the header alone ({@code lengthFieldOffset +
+         *     lengthFieldLength}) is longer than {@code maxFrameLength}: no frame could be read
+         */
         public LengthFieldReader build(FrameHandler handler) {
+            if ((long) offset + fieldLength > maxFrameLength) {
+                throw new IllegalArgumentException("lengthFieldOffset + lengthFieldLength: " + ((long) offset + fieldLength)
+                        + " bytes of header (expected: at most maxFrameLength, " + maxFrameLength + ")");
+            }
             return new LengthFieldReader(this, handler);
         }
     }

@@ -18,6 +18,17 @@ class FramingLimitsTest {
     private static final FrameHandler IGNORE = (sender, frame) -> {};
 
     @Test
+    void aHeaderLongerThanTheLargestFrameIsRefusedWhenTheReaderIsBuilt() {
+        FrameHandler ignore = (sender, frame) -> {};
+        // Without the check: an int overflow (every read failing), or a header larger than any frame read whole.
+        assertThatThrownBy(() -> LengthFieldReader.builder().lengthFieldOffset(Integer.MAX_VALUE).build(ignore))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most maxFrameLength");
+        assertThatThrownBy(() -> LengthFieldReader.builder().maxFrameLength(16).lengthFieldOffset(13).build(ignore))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("17 bytes of header");
+        LengthFieldReader.builder().maxFrameLength(16).lengthFieldOffset(12).build(ignore); // a header of 16 fits
+    }
+
+    @Test
     void anOversizedLengthFailsBeforeTheBodyIsSent() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             p.clientWriteBytes(0, 0, 0x10, 0); // announces 4096 bytes; no body follows
