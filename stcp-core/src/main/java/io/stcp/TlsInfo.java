@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
  * @param peerCertificates    the peer's certificate chain as it sent it, leaf first — on a server
  *                            the client's, on a client the server's; the trust check accepted the
  *                            leaf by a path to a trusted certificate, which need not use every
- *                            certificate sent. Empty when the client did not authenticate (see
+ *                            certificate sent. On a server, empty when the client did not authenticate (see
  *                            {@link TlsConfig.ClientAuth})
  * @param applicationProtocol the protocol agreed through ALPN, or null when none was
  * @param serverName          the host name the client asked for (SNI), or null when it sent none
