@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.ClientConfig;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -10,6 +11,8 @@ import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Makes one connected, blocking channel for a {@link RealTcpClient} attempt. The one place that
@@ -24,7 +27,10 @@ import java.nio.file.Path;
  *       makes the channel blocking as a server's accepted one is.
  * </ul>
  *
- * <p>An interrupt (the client's close) ends a connect in progress: the channel is closed.
+ * <p>An interrupt (the client's close) ends a connect in progress: the channel is closed. It
+ * ends a host lookup too, which the JVM's resolver would not let it (the system's resolver can
+ * take its timeout times its attempts, tens of seconds, when DNS is down): the lookup runs on a
+ * thread of its own, left to finish by itself when the attempt gives up on it.
  */
 final class Dialer {
 
@@ -66,7 +72,7 @@ final class Dialer {
     }
 
     private SocketChannel dialTcp() throws IOException {
-        InetSocketAddress remote = resolver.resolve(target.host(), target.port());
+        InetSocketAddress remote = resolveInterruptibly(target.host(), target.port());
         SocketChannel ch = SocketChannel.open();
         try {
             if (config.localAddress() != null) {
@@ -80,6 +86,34 @@ final class Dialer {
         } catch (IOException | RuntimeException | Error e) {
             ch.close();
             throw e;
+        }
+    }
+
+    /** The resolver's answer, waited for on this thread until it comes or this thread is interrupted. */
+    private InetSocketAddress resolveInterruptibly(String host, int port) throws IOException {
+        CompletableFuture<InetSocketAddress> answer = new CompletableFuture<>();
+        Threads.start("stcp-client-resolve", () -> {
+            try {
+                answer.complete(resolver.resolve(host, port));
+            } catch (Throwable t) {
+                answer.completeExceptionally(t);
+            }
+        });
+        try {
+            return answer.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("looking up \"" + host + "\": interrupted (the client closed)");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            } else if (cause instanceof RuntimeException re) {
+                throw re;
+            } else if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(cause);
         }
     }
 

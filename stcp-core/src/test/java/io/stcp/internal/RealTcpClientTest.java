@@ -106,6 +106,41 @@ class RealTcpClientTest {
         assertThat(sleeps.subList(0, 6)).containsExactly(ms, 2 * ms, 4 * ms, 8 * ms, 16 * ms, 32 * ms);
     }
 
+    /**
+     * DNS is down and the system's resolver waits out its timeouts, deaf to interrupts as
+     * getaddrinfo is: close() must still end the client at once, not when the lookup gives up.
+     */
+    @Test
+    void closeDuringAHostLookupEndsTheClientWithoutWaitingForTheLookup() throws Exception {
+        CountDownLatch lookingUp = new CountDownLatch(1);
+        CountDownLatch dnsAnswers = new CountDownLatch(1);
+        Dialer.Resolver stuck = (host, port) -> {
+            lookingUp.countDown();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    dnsAnswers.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // ignored, as by the system's resolver
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            throw new UnknownHostException("no answer from DNS");
+        };
+        RealTcpClient c = client(ClientConfig.builder("db.example:9000").build(), stuck, AcceptLoop.Sleeper.REAL, () -> 0.5);
+        try {
+            c.start();
+            assertThat(lookingUp.await(10, TimeUnit.SECONDS)).isTrue();
+            c.close();
+            assertThat(c.awaitTermination(Duration.ofSeconds(10))).as("ended without the lookup's answer").isTrue();
+        } finally {
+            dnsAnswers.countDown(); // the lookup ends by itself, later
+        }
+    }
+
     @Test
     void theHostIsResolvedAgainOnEveryAttempt() throws Exception {
         TcpServer first = Echo.start();
