@@ -33,37 +33,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class PresenceRaceTest {
 
     /** A bus and a presence store in memory; the presence remembers which groups are announced. */
-    private static final class RecordingBus implements ClusterBus, Presence {
+    private static final class RecordingBus extends InMemoryBus {
         private final Set<String> groups = new HashSet<>(); // guarded by this
-
-        @Override
-        public void subscribe(String nodeId, Listener listener) {
-            listener.onConnected();
-        }
-
-        @Override
-        public boolean isConnected() {
-            return true;
-        }
-
-        @Override
-        public int publish(Collection<String> nodeIds, byte[] message) {
-            return 0;
-        }
-
-        @Override
-        public int publishAll(byte[] message) {
-            return 1;
-        }
-
-        @Override
-        public void close() {
-        }
-
-        @Override
-        public Set<String> nodes(Scope scope, String name) {
-            return Set.of();
-        }
 
         @Override
         public synchronized void announce(String nodeId, Scope scope, Collection<String> names) {

@@ -13,9 +13,7 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Collection;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -31,49 +29,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(ClusterLeakCheck.class)
 class ReceivingTest {
-
-    /** A bus with nothing behind it: the test plays the other nodes through the listener. */
-    private static final class InMemoryBus implements ClusterBus, Presence {
-        volatile Listener listener;
-
-        @Override
-        public void subscribe(String nodeId, Listener listener) {
-            this.listener = listener;
-            listener.onConnected();
-        }
-
-        @Override
-        public boolean isConnected() {
-            return true;
-        }
-
-        @Override
-        public int publish(Collection<String> nodeIds, byte[] message) {
-            return 0;
-        }
-
-        @Override
-        public int publishAll(byte[] message) {
-            return 1;
-        }
-
-        @Override
-        public void close() {
-        }
-
-        @Override
-        public Set<String> nodes(Scope scope, String name) {
-            return Set.of();
-        }
-
-        @Override
-        public void announce(String nodeId, Scope scope, Collection<String> names) {
-        }
-
-        @Override
-        public void withdraw(String nodeId, Scope scope, Collection<String> names) {
-        }
-    }
 
     /** A sender that records what it is given, and blocks in put until the gate opens. */
     private static final class GatedSender implements Sender {
