@@ -37,7 +37,8 @@ final class EchoCommand implements Callable<Integer> {
     String address;
 
     @Option(names = "--proxy-protocol", description = "PROXY protocol header (v1 or v2) before each connection:"
-            + " off, required or optional (default: off). Needs --trusted-proxy.")
+            + " off, required or optional (default: the config file's; off without one, required when only"
+            + " --trusted-proxy is given). Needs trusted proxies.")
     ProxyProtocol.Mode proxyProtocol;
 
     @Option(names = "--trusted-proxy", split = ",", paramLabel = "CIDR",
@@ -84,7 +85,8 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--read-idle-timeout", description = "Close a connection silent this long; 0 = none.")
     Duration readIdleTimeout;
 
-    @Option(names = "--config", description = "JSON server config (Go field names); options given here override it."
+    @Option(names = "--config", description = "JSON server config (Go field names); each option given here overrides"
+            + " its own field (--deny replaces the file's deny list and keeps its other ipLimits, say)."
             + " Absent fields take the defaults, but an absent address is " + DEFAULT_ADDRESS + ", not all interfaces.")
     Path config;
 
@@ -168,7 +170,8 @@ final class EchoCommand implements Callable<Integer> {
      */
     ServerConfig serverConfig() {
         ServerConfig base = ServerConfig.builder().address(DEFAULT_ADDRESS).build();
-        ServerConfig.Builder b = (config == null ? base : ServerConfigJson.read(config, base)).toBuilder();
+        ServerConfig file = config == null ? base : ServerConfigJson.read(config, base);
+        ServerConfig.Builder b = file.toBuilder();
         if (address != null) {
             b.address(address);
         }
@@ -187,13 +190,22 @@ final class EchoCommand implements Callable<Integer> {
         if (readIdleTimeout != null) {
             b.readIdleTimeout(readIdleTimeout);
         }
+        // Each option overrides its own field of the file's settings; the file's other fields stay.
         if (proxyProtocol != null || !trustedProxies.isEmpty()) {
-            ProxyProtocol.Mode mode = proxyProtocol != null ? proxyProtocol : ProxyProtocol.Mode.REQUIRED;
-            b.proxyProtocol(new ProxyProtocol(mode, trustedProxies, ProxyProtocol.DEFAULT_HEADER_TIMEOUT,
-                    ProxyProtocol.DEFAULT_MAX_HEADER_LENGTH));
+            ProxyProtocol p = file.proxyProtocol();
+            ProxyProtocol.Mode mode = proxyProtocol != null ? proxyProtocol
+                    : p.isEnabled() ? p.mode() : ProxyProtocol.Mode.REQUIRED; // a trusted proxy alone implies required
+            b.proxyProtocol(new ProxyProtocol(mode, trustedProxies.isEmpty() ? p.trustedProxies() : trustedProxies,
+                    p.headerTimeout(), p.maxHeaderLength()));
         }
         if (maxConnPerIp != null || connRatePerIp != null || !allow.isEmpty() || !deny.isEmpty()) {
-            IpLimits.Builder limits = IpLimits.builder().allow(allow).deny(deny);
+            IpLimits.Builder limits = file.ipLimits().toBuilder();
+            if (!allow.isEmpty()) {
+                limits.allow(allow);
+            }
+            if (!deny.isEmpty()) {
+                limits.deny(deny);
+            }
             if (maxConnPerIp != null) {
                 limits.maxConnPerIp(maxConnPerIp);
             }

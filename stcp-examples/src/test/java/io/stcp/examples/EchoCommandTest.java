@@ -111,6 +111,36 @@ class EchoCommandTest {
     }
 
     @Test
+    void anOptionOverridesItsOwnFieldOfTheConfigFilesLimitsAndKeepsTheOthers(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("server.json"), """
+                { "ipLimits": { "maxConnPerIp": 20, "connectionsPerSecondPerIp": 5, "burstPerIp": 30, "deny": ["192.0.2.0/24"] },
+                  "proxyProtocol": { "mode": "optional", "trustedProxies": ["10.0.0.0/8"], "headerTimeout": "2s",
+                                     "maxHeaderLength": 1024 } }""");
+
+        ServerConfig c = configFor("--config", file.toString(), "--deny", "198.51.100.0/24");
+        assertThat(c.ipLimits().deny()).as("the option's own field").containsExactly("198.51.100.0/24");
+        assertThat(c.ipLimits().maxConnPerIp()).as("the file's other limits stay").isEqualTo(20);
+        assertThat(c.ipLimits().connectionsPerSecondPerIp()).isEqualTo(5.0);
+        assertThat(c.ipLimits().burstPerIp()).isEqualTo(30);
+
+        c = configFor("--config", file.toString(), "--max-conn-per-ip", "3");
+        assertThat(c.ipLimits().maxConnPerIp()).isEqualTo(3);
+        assertThat(c.ipLimits().deny()).containsExactly("192.0.2.0/24");
+        assertThat(c.ipLimits().burstPerIp()).isEqualTo(30);
+
+        c = configFor("--config", file.toString(), "--trusted-proxy", "127.0.0.1/32");
+        assertThat(c.proxyProtocol().trustedProxies()).containsExactly("127.0.0.1/32");
+        assertThat(c.proxyProtocol().mode()).as("the file's mode stays").isEqualTo(io.stcp.ProxyProtocol.Mode.OPTIONAL);
+        assertThat(c.proxyProtocol().headerTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(c.proxyProtocol().maxHeaderLength()).isEqualTo(1024);
+
+        c = configFor("--config", file.toString(), "--proxy-protocol", "required");
+        assertThat(c.proxyProtocol().mode()).isEqualTo(io.stcp.ProxyProtocol.Mode.REQUIRED);
+        assertThat(c.proxyProtocol().trustedProxies()).as("the file's trusted proxies stay").containsExactly("10.0.0.0/8");
+        assertThat(c.proxyProtocol().headerTimeout()).isEqualTo(Duration.ofSeconds(2));
+    }
+
+    @Test
     void theAddressComesFromTheOptionThenTheConfigFileThenTheLoopbackDefault(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("server.json"), "{\"address\": \":7000\"}");
         assertThat(configFor().address()).isEqualTo("127.0.0.1:9000");
