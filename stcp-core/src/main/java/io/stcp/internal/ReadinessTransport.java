@@ -33,6 +33,9 @@ import java.nio.channels.SocketChannel;
  * </pre>
  * So the channel closes exactly once, at once or as soon as the (non-blocking) call in progress
  * returns. Calls through the channel need none of this: the JDK's channel defers its own close.
+ * A channel closed behind this transport's back ({@code Connection.channel().close()}) is found
+ * at the next call's start, which closes the transport instead of calling (a close that lands
+ * between that check and the call itself is not held off: the JDK gives no way to).
  *
  * <p><b>Waiting for a large value.</b> {@link #awaitInput} raises the socket's receive low-water
  * mark for one wait, so that the kernel holds a large value's bytes until they are all there
@@ -347,7 +350,12 @@ final class ReadinessTransport implements Transport {
         return writeCall(b, off, len);
     }
 
-    /** Starts a call on the descriptor, unless the transport is closed. */
+    /**
+     * Starts a call on the descriptor, unless the transport is closed — or its channel is: one
+     * closed through {@code Connection.channel()} bypassed {@link #close()}, and its descriptor
+     * number may belong to another socket already. Such a transport closes itself, which wakes
+     * its waiters and resumes a suspended reader.
+     */
     private void enter(int call) throws ClosedChannelException {
         int s;
         do {
@@ -356,6 +364,11 @@ final class ReadinessTransport implements Transport {
                 throw new ClosedChannelException();
             }
         } while (!STATE.weakCompareAndSet(this, s, s | call));
+        if (!channel.isOpen()) {
+            exit(call);
+            close();
+            throw new ClosedChannelException();
+        }
     }
 
     /** Ends a call on the descriptor; the last one to end after a close closes the channel. */

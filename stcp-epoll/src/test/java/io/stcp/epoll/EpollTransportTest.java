@@ -15,10 +15,12 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.net.Socket;
 import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.io.IOException;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -159,6 +161,35 @@ class EpollTransportTest {
             Awaitility.await().atMost(Duration.ofSeconds(10)).until(conn::inputWaiting);
             assertThat(conn.buffered()).isZero();
             assertThat(conn.readInt()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aChannelClosedThroughChannelIsNeverWrittenThroughItsDescriptorNumberOnceAnotherSocketHasIt() throws Exception {
+        // Connection.channel() is public: a user may close it, bypassing the transport's close. The
+        // descriptor number is then free, and the next accepted socket takes it (the lowest free).
+        BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                .onConnectionStart(s -> started.add(s.connection())).start();
+        try (TestClient a = TestClient.connect(server.address()); SocketChannel b = SocketChannel.open()) {
+            assertThat(a.roundTrip(new byte[] {1})).containsExactly((byte) 1);
+            Connection connA = started.poll(10, TimeUnit.SECONDS);
+            int fdA = Fds.of(connA.channel());
+            connA.channel().close(); // b's descriptor was taken before: the next accept gets A's number
+            b.connect(server.address());
+            Connection connB = started.poll(10, TimeUnit.SECONDS);
+            assertThat(Fds.of(connB.channel())).as("the new socket took the old one's descriptor number").isEqualTo(fdA);
+
+            byte[] secret = "for A only".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            assertThatThrownBy(() -> connA.write(secret, 0, secret.length)).isInstanceOf(IOException.class);
+
+            b.socket().setSoTimeout(10_000);
+            b.socket().getOutputStream().write(Echo.frame(new byte[] {7}));
+            assertThat(b.socket().getInputStream().readNBytes(5)).as("B's peer gets its own echo, nothing of A's")
+                    .containsExactly(Echo.frame(new byte[] {7}));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !connA.isOpen());
+        } finally {
+            Echo.stop(server);
         }
     }
 }
