@@ -93,7 +93,11 @@ public interface Connection {
     /**
      * The raw channel, for socket options and anything stcp does not wrap. Reading from it
      * directly bypasses this connection's buffer (bytes already buffered would be skipped) and
-     * writing to it bypasses the write lock and timeout; prefer the methods here.
+     * writing to it bypasses the write lock and timeout; prefer the methods here. End the
+     * connection with {@link #close()}, not by closing the channel: on the epoll transport a
+     * channel closed behind the connection's back is noticed only at its next read or write (the
+     * kernel drops the socket's readiness without a word), so a reader waiting for input with no
+     * read timeout would wait for ever.
      */
     SocketChannel channel();
 
