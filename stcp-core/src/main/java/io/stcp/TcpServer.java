@@ -179,6 +179,10 @@ public interface TcpServer extends AutoCloseable {
      * if the server terminates by itself ({@link #close()} from elsewhere, or the accept loop
      * giving up).
      *
+     * <p>The signals are taken from the call until it returns: several servers waiting at once
+     * (each on a thread of its own) all hear each signal, and once none waits any more the signals
+     * do what they did before — by default, end the JVM.
+     *
      * <p>Uses the JDK's {@code sun.misc.Signal} (module {@code jdk.unsupported}, present in every
      * standard JDK); in a runtime without it, the shutdown runs from a shutdown hook instead and
      * the exit code is the JVM's.

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@link Signals}), then a drain and a graceful shutdown of the server.
  *
  * <p>The first signal ends the wait; a second one closes the server at once, ending the drain or
- * the shutdown in progress. Where signals cannot be handled, a shutdown hook plays the first
+ * the shutdown in progress. The signals are handled from the start of the wait until it returns,
+ * by every server waiting at once ({@link Signals}); then they do what they did before. Where signals cannot be handled, a shutdown hook plays the first
  * signal and keeps the JVM up until the server has terminated. A server that terminates by itself
  * (closed from elsewhere, or its accept loop giving up) ends the wait too, without a shutdown.
  */
@@ -38,25 +39,46 @@ final class SignalShutdown {
             }
             signalled.countDown();
         };
-        if (!Signals.handle(onSignal)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        Signals.Registration registration = Signals.handle(onSignal);
+        Thread hook = null;
+        if (registration == null) {
+            hook = new Thread(() -> {
                 onSignal.run();
                 awaitUninterruptibly(server);
-            }, "stcp-shutdown-hook"));
+            }, "stcp-shutdown-hook");
+            Runtime.getRuntime().addShutdownHook(hook);
         }
-        server.termination().whenComplete((ok, failure) -> signalled.countDown());
-        signalled.await();
-        if (signals.get() == 0) {
-            server.awaitTermination(); // terminated by itself: rethrows an accept failure
-            return true;
+        try {
+            server.termination().whenComplete((ok, failure) -> signalled.countDown());
+            signalled.await();
+            if (signals.get() == 0) {
+                server.awaitTermination(); // terminated by itself: rethrows an accept failure
+                return true;
+            }
+            Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
+                    .addKeyValue("drain", Durations.format(drain)).addKeyValue("grace", Durations.format(grace))
+                    .log();
+            if (drain.isPositive() && server.drain(drain)) {
+                return true;
+            }
+            return server.shutdown(grace);
+        } finally {
+            // The signals go back to what they did before (ending the JVM), once no server waits for them.
+            if (registration != null) {
+                registration.close();
+            } else {
+                removeQuietly(hook);
+            }
         }
-        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
-                .addKeyValue("drain", Durations.format(drain)).addKeyValue("grace", Durations.format(grace))
-                .log();
-        if (drain.isPositive() && server.drain(drain)) {
-            return true;
+    }
+
+    /** Removes the fallback's shutdown hook, unless it is running: the JVM is ending, and the hook waits for the server. */
+    private static void removeQuietly(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down already
         }
-        return server.shutdown(grace);
     }
 
     /** For the shutdown hook: lets the JVM end only once the shutdown has completed. */

@@ -20,6 +20,15 @@ public final class OwnJvm {
      */
     public static String run(Path log, long seconds, List<String> options, Class<?> main, String... args)
             throws Exception {
+        return run(log, seconds, 0, options, main, args);
+    }
+
+    /**
+     * As {@link #run(Path, long, List, Class, String...)}, but fails unless the JVM exits with
+     * {@code exitCode} (143: ended by SIGTERM, as a JVM is without a handler of its own).
+     */
+    public static String run(Path log, long seconds, int exitCode, List<String> options, Class<?> main,
+                             String... args) throws Exception {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.addAll(options);
@@ -32,7 +41,7 @@ public final class OwnJvm {
         }
         String output = Files.readString(log);
         assertThat(exited).as("exited within " + seconds + " s: " + output).isTrue();
-        assertThat(p.exitValue()).as(output).isZero();
+        assertThat(p.exitValue()).as(output).isEqualTo(exitCode);
         return output;
     }
 }

@@ -1,0 +1,79 @@
+package io.stcp.internal;
+
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import io.stcp.testing.OwnJvm;
+import java.lang.reflect.Method;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link TcpServer#runUntilSignal}'s hold on SIGINT and SIGTERM, in a JVM of its own (the signals
+ * are real): every server waiting at once hears a signal, and once none waits, a signal ends the
+ * JVM again as it did before.
+ */
+class SignalShutdownTest {
+
+    /**
+     * Two servers wait in {@code runUntilSignal} on threads of their own; one SIGTERM must end both
+     * waits. A second SIGTERM, after both returned, must end the JVM (exit 143) as without stcp.
+     */
+    public static void main(String[] args) throws Exception {
+        TcpServer a = Echo.start();
+        TcpServer b = Echo.start();
+        AtomicReference<Object> endA = new AtomicReference<>();
+        AtomicReference<Object> endB = new AtomicReference<>();
+        Thread ta = waiting(a, endA);
+        Thread tb = waiting(b, endB);
+        Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> waitsForASignal(ta) && waitsForASignal(tb));
+        raise("TERM");
+        ta.join(Duration.ofSeconds(20));
+        tb.join(Duration.ofSeconds(20));
+        if (ta.isAlive() || tb.isAlive()) {
+            System.out.println("a server missed the signal: first " + endA.get() + ", second " + endB.get());
+            a.close();
+            b.close();
+            System.exit(3);
+        }
+        System.out.println("both servers shut down: " + endA.get() + ", " + endB.get());
+        raise("TERM"); // nobody waits any more: the JVM's own handler ends it, exit 143
+        new CountDownLatch(1).await(20, TimeUnit.SECONDS);
+        System.out.println("the signal was swallowed after runUntilSignal returned");
+        System.exit(4);
+    }
+
+    private static Thread waiting(TcpServer server, AtomicReference<Object> end) {
+        return Thread.ofPlatform().start(() -> {
+            try {
+                end.set(server.runUntilSignal(Duration.ofSeconds(5)));
+            } catch (Exception e) {
+                end.set(e);
+            }
+        });
+    }
+
+    /** Whether {@code t} waits in runUntilSignal for a signal: its handler is installed by then. */
+    private static boolean waitsForASignal(Thread t) {
+        return t.getState() == Thread.State.WAITING && Arrays.stream(t.getStackTrace())
+                .anyMatch(f -> f.getClassName().equals(SignalShutdown.class.getName()));
+    }
+
+    private static void raise(String name) throws ReflectiveOperationException {
+        Class<?> signal = Class.forName("sun.misc.Signal");
+        Method raise = signal.getMethod("raise", signal);
+        raise.invoke(null, signal.getConstructor(String.class).newInstance(name));
+    }
+
+    @Test
+    void oneSignalEndsEveryWaitingServerAndAfterwardsEndsTheJvmAsBefore(@TempDir Path dir) throws Exception {
+        OwnJvm.run(dir.resolve("signals.log"), 60, 143, List.of(), SignalShutdownTest.class);
+    }
+}
