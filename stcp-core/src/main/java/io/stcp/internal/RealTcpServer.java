@@ -287,13 +287,13 @@ public final class RealTcpServer implements TcpServer {
         List<Thread> flushers = connections.shutdownAll(deadline, discarded);
         maybeTerminate();
         boolean drained = termination.awaitQuietly(deadline);
+        long after = Nanos.within(EXIT_AFTER_FORCE_CLOSE); // past the grace, for the exits and the flushers together
         if (!drained) {
             close();
-            termination.awaitQuietly(Nanos.within(EXIT_AFTER_FORCE_CLOSE));
+            termination.awaitQuietly(after);
         }
-        long joinDeadline = Nanos.within(EXIT_AFTER_FORCE_CLOSE);
         for (Thread t : flushers) {
-            t.join(Nanos.remaining(joinDeadline));
+            t.join(Nanos.remaining(after));
         }
         // The flushers close at the deadline, so connections may have exited "in time" by force.
         return drained && !discarded.get() && stats().discarded() == discardedBefore;
