@@ -67,8 +67,12 @@ final class IpGate implements Sweeper.Task {
         this.deny = Cidr.parseAll(limits.deny());
         this.maxConnPerIp = limits.maxConnPerIp();
         double rate = limits.connectionsPerSecondPerIp();
-        this.intervalNanos = rate > 0 ? Math.max(1, (long) (1e9 / rate)) : 0;
-        this.toleranceNanos = rate > 0 ? Math.min(Nanos.FOREVER, (limits.effectiveBurstPerIp() - 1) * intervalNanos) : 0;
+        // However small the rate, the tolerance stays within FOREVER (the interval is cut to fit, decades
+        // still): it and its sums with a clock reading must not overflow.
+        long beyondFirst = limits.effectiveBurstPerIp() - 1L;
+        this.intervalNanos = rate > 0
+                ? Math.max(1, Math.min(Nanos.FOREVER / Math.max(1, beyondFirst), (long) (1e9 / rate))) : 0;
+        this.toleranceNanos = rate > 0 ? beyondFirst * intervalNanos : 0;
         this.maxTracked = limits.maxTrackedIps();
         this.tracks = limits.tracksAddresses();
         this.sweeper = sweeper;

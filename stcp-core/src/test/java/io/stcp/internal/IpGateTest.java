@@ -51,6 +51,19 @@ class IpGateTest {
     }
 
     @Test
+    void aRateTooSmallToMeasureInNanosecondsStillLetsItsBurstThrough() throws Exception {
+        // One connection per ~30,000 years, three at once: the interval times two overflowed a long.
+        IpGate g = gate(IpLimits.builder().connectionsPerSecondPerIp(1e-12).burstPerIp(3).build());
+        InetAddress a = ip("10.0.0.1");
+        for (int i = 0; i < 3; i++) {
+            assertThat(g.admit(a)).as("burst " + i).isNull();
+        }
+        assertThat(g.admit(a)).isEqualTo(RejectReason.RATE_PER_IP);
+        advanceMillis(1000);
+        assertThat(g.admit(a)).isEqualTo(RejectReason.RATE_PER_IP);
+    }
+
+    @Test
     void theDefaultBurstIsTheRateRoundedUp() {
         assertThat(IpLimits.builder().connectionsPerSecondPerIp(2.5).build().effectiveBurstPerIp()).isEqualTo(3);
         assertThat(IpLimits.builder().connectionsPerSecondPerIp(0.1).build().effectiveBurstPerIp()).isEqualTo(1);
