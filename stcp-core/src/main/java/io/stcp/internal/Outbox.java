@@ -172,13 +172,14 @@ final class Outbox {
     boolean tryGoUp(Sender s) {
         lock.lock();
         try {
-            if (state == OPEN && !s.isClosed() && offline != null && !offline.isEmpty()) {
+            if (state != OPEN || s.isClosed()) {
+                return true;
+            }
+            if (offline != null && !offline.isEmpty()) {
                 return false;
             }
-            if (state == OPEN && !s.isClosed()) {
-                up.set(s);
-                changed.signalAll();
-            }
+            up.set(s);
+            changed.signalAll();
             return true;
         } finally {
             lock.unlock();
