@@ -27,27 +27,29 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * What a node announces follows its registry when bindings through the cluster race: the last
- * member leaving a group while another connection joins it must leave the group announced.
+ * member leaving a group while another connection joins it must leave the group announced; a
+ * connection rebound by two callers at once must leave announced only the user it ends up with.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class PresenceRaceTest {
 
-    /** A bus and a presence store in memory; the presence remembers which groups are announced. */
+    /** A bus and a presence store in memory; the presence remembers which users and groups are announced. */
     private static final class RecordingBus extends InMemoryBus {
+        private final Set<String> users = new HashSet<>(); // guarded by this
         private final Set<String> groups = new HashSet<>(); // guarded by this
 
         @Override
         public synchronized void announce(String nodeId, Scope scope, Collection<String> names) {
-            if (scope == Scope.GROUP) {
-                groups.addAll(names);
-            }
+            (scope == Scope.USER ? users : groups).addAll(names);
         }
 
         @Override
         public synchronized void withdraw(String nodeId, Scope scope, Collection<String> names) {
-            if (scope == Scope.GROUP) {
-                groups.removeAll(names);
-            }
+            (scope == Scope.USER ? users : groups).removeAll(names);
+        }
+
+        synchronized Set<String> users() {
+            return Set.copyOf(users);
         }
 
         synchronized Set<String> groups() {
@@ -56,14 +58,25 @@ class PresenceRaceTest {
     }
 
     /**
-     * The registry, except that once armed, the first look at whether a group is empty finds the
-     * answer, then waits for the test before giving it: a thread that looked is held right there.
+     * The registry, except that once armed, the first look at whether a group is empty (or, with
+     * {@link #armedUserOf}, at a connection's user) finds the answer, then waits for the test
+     * before giving it: a thread that looked is held right there.
      */
     private static final class GatedRegistry implements ConnectionRegistry {
         final ConnectionRegistry real = ConnectionRegistry.create();
         final AtomicBoolean armed = new AtomicBoolean();
+        final AtomicBoolean armedUserOf = new AtomicBoolean();
         final CountDownLatch looked = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
+
+        private void hold() {
+            looked.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
 
         @Override
         public Collection<Sender> group(String group) {
@@ -83,12 +96,7 @@ class PresenceRaceTest {
                 public boolean isEmpty() {
                     boolean empty = view.isEmpty();
                     if (armed.compareAndSet(true, false)) {
-                        looked.countDown();
-                        try {
-                            release.await(10, TimeUnit.SECONDS);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
+                        hold();
                     }
                     return empty;
                 }
@@ -103,7 +111,15 @@ class PresenceRaceTest {
         @Override public Collection<Sender> user(String userId) { return real.user(userId); }
         @Override public Set<String> users() { return real.users(); }
         @Override public Set<String> groups() { return real.groups(); }
-        @Override public @Nullable String userOf(Sender sender) { return real.userOf(sender); }
+        @Override
+        public @Nullable String userOf(Sender sender) {
+            String user = real.userOf(sender);
+            if (armedUserOf.compareAndSet(true, false)) {
+                hold();
+            }
+            return user;
+        }
+
         @Override public Set<String> groupsOf(Sender sender) { return real.groupsOf(sender); }
         @Override public boolean bindUser(Sender sender, String userId) { return real.bindUser(sender, userId); }
         @Override public boolean unbindUser(Sender sender) { return real.unbindUser(sender); }
@@ -156,6 +172,54 @@ class PresenceRaceTest {
             Awaitility.await("marker withdrawn").atMost(Duration.ofSeconds(10)).until(() -> !bus.groups().contains("marker"));
             assertThat(registry.group("room")).containsExactly(second);
             assertThat(bus.groups()).as("room has a member here: it must stay announced").contains("room");
+        } finally {
+            registry.release.countDown();
+            cluster.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+
+    @Test
+    void aConnectionReboundByTwoCallersAtOnceLeavesOnlyItsLastUserAnnounced() throws Exception {
+        GatedRegistry registry = new GatedRegistry();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                .registry(registry.real).start();
+        RecordingBus bus = new RecordingBus();
+        // No full refresh during the test: only the announces and withdrawals of the calls below.
+        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").presenceRefresh(Duration.ofMinutes(1))
+                .presenceTtl(Duration.ofMinutes(2)).build(), registry, bus, bus);
+        try (TestClient c1 = TestClient.connect(server.address()); TestClient c2 = TestClient.connect(server.address())) {
+            Awaitility.await("both registered").atMost(Duration.ofSeconds(10)).until(() -> registry.connectionCount() == 2);
+            List<Sender> senders = new ArrayList<>(registry.connections());
+            Sender first = senders.get(0);
+            Sender second = senders.get(1);
+            assertThat(cluster.bindUser(first, "ann")).isTrue();
+            assertThat(cluster.bindUser(second, "marker")).isTrue();
+            Awaitility.await("ann and marker announced").atMost(Duration.ofSeconds(10))
+                    .until(() -> bus.users().containsAll(Set.of("ann", "marker")));
+
+            // One caller rebinds first to bea and is held right after reading its user (ann); a
+            // second caller rebinds it to cid meanwhile: it either gets through (and cid is
+            // announced) or waits for the first, without having bound.
+            registry.armedUserOf.set(true);
+            Thread toBea = Thread.ofVirtual().start(() -> cluster.bindUser(first, "bea"));
+            assertThat(registry.looked.await(10, TimeUnit.SECONDS)).as("someone looked at first's user").isTrue();
+            Thread toCid = Thread.ofVirtual().start(() -> cluster.bindUser(first, "cid"));
+            Awaitility.await("cid bound and announced, or its caller waiting unbound").atMost(Duration.ofSeconds(10))
+                    .pollInterval(Duration.ofMillis(1))
+                    .until(() -> (!toCid.isAlive() && bus.users().contains("cid"))
+                            || (toCid.getState() == Thread.State.WAITING && "ann".equals(registry.real.userOf(first))));
+            registry.release.countDown();
+            toBea.join(10_000);
+            toCid.join(10_000);
+
+            // Withdrawing marker comes after whatever the race left to do.
+            assertThat(cluster.unbindUser(second)).isTrue();
+            Awaitility.await("marker withdrawn").atMost(Duration.ofSeconds(10)).until(() -> !bus.users().contains("marker"));
+            String last = registry.userOf(first);
+            assertThat(last).isIn("bea", "cid");
+            assertThat(bus.users()).as("first is bound to " + last + " only: nothing else may stay announced").containsExactly(last);
         } finally {
             registry.release.countDown();
             cluster.close();

@@ -50,6 +50,14 @@ import org.slf4j.LoggerFactory;
  * once cannot leave it withdrawn while it has a connection here, since whichever change the thread
  * has not seen yet puts the name back in the set. A failed round leaves {@code fullRefreshDue}
  * set, so the next connect or interval repeats it whole.
+ *
+ * <p><b>Rebinding.</b> A user bind or unbind must mark the user it replaces, which only the
+ * registry knows at the moment of the change; so this object's binds and unbinds of one connection
+ * hold that connection's stripe ({@link #bindStripes}, by connection id) from reading its user to
+ * changing it. Two callers rebinding one connection at once then each mark the user they actually
+ * took it from (unlocked, one could read a user the other had already replaced, and the name the
+ * other bound would stay announced with no connection until the next full refresh). The stripe is
+ * held only around the registry's calls, which run no user code and do not wait.
  */
 public final class RealClusterFanout implements ClusterFanout {
     private static final Logger log = LoggerFactory.getLogger(RealClusterFanout.class);
@@ -80,6 +88,9 @@ public final class RealClusterFanout implements ClusterFanout {
     private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter presenceLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
+    private static final int BIND_STRIPES = 64;
+    private final ReentrantLock[] bindStripes = new ReentrantLock[BIND_STRIPES];
+
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
     private boolean fullRefreshDue = true;                     // guarded by lock
@@ -103,6 +114,9 @@ public final class RealClusterFanout implements ClusterFanout {
         this.bus = bus;
         this.presence = presence;
         this.inbound = new ArrayBlockingQueue<>(config.inboundQueue());
+        for (int i = 0; i < BIND_STRIPES; i++) {
+            bindStripes[i] = new ReentrantLock();
+        }
     }
 
     /** Starts the threads and subscribes; see {@link ClusterFanout#start(ClusterConfig, ConnectionRegistry, ClusterBus, Presence)}. */
@@ -152,8 +166,15 @@ public final class RealClusterFanout implements ClusterFanout {
     @Override
     public boolean bindUser(Sender sender, String userId) {
         checkName("userId", userId);
-        String old = registry.userOf(sender);
-        boolean bound = registry.bindUser(sender, userId);
+        String old;
+        boolean bound;
+        ReentrantLock stripe = bindStripe(sender);
+        try {
+            old = registry.userOf(sender);
+            bound = registry.bindUser(sender, userId);
+        } finally {
+            stripe.unlock();
+        }
         if (bound) {
             changed(Scope.USER, userId);
             if (old != null && !old.equals(userId)) {
@@ -165,12 +186,27 @@ public final class RealClusterFanout implements ClusterFanout {
 
     @Override
     public boolean unbindUser(Sender sender) {
-        String old = registry.userOf(sender);
-        boolean unbound = registry.unbindUser(sender);
+        String old;
+        boolean unbound;
+        ReentrantLock stripe = bindStripe(sender);
+        try {
+            old = registry.userOf(sender);
+            unbound = registry.unbindUser(sender);
+        } finally {
+            stripe.unlock();
+        }
         if (unbound && old != null) {
             changed(Scope.USER, old);
         }
         return unbound;
+    }
+
+    /** Locks and returns the stripe of {@code sender}'s connection: see the class comment, Rebinding. */
+    private ReentrantLock bindStripe(Sender sender) {
+        long id = Objects.requireNonNull(sender, "sender").connection().id();
+        ReentrantLock stripe = bindStripes[(int) (id ^ (id >>> 32)) & (BIND_STRIPES - 1)];
+        stripe.lock();
+        return stripe;
     }
 
     @Override
