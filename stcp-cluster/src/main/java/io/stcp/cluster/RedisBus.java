@@ -21,13 +21,18 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.BinaryJedisPubSub;
+import redis.clients.jedis.BuilderFactory;
+import redis.clients.jedis.CommandArguments;
+import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.Transaction;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
 
@@ -37,7 +42,12 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p><b>Channels.</b> Node {@code N} subscribes to {@code <prefix>node:N} and {@code <prefix>all}
  * (plain pub/sub). Sharded pub/sub (Redis 7) is not used: it spreads channels over the shards of
- * a Redis Cluster, and with a single Redis it changes nothing.
+ * a Redis Cluster, and with a single Redis it changes nothing. {@code PUBLISH} answers how many
+ * clients got a message, which counts any other client listening (an operator's {@code
+ * redis-cli PSUBSCRIBE 'stcp:*'}); so a publish is one {@code MULTI}/{@code EXEC} round trip that
+ * also asks which node channels have a subscriber ({@code PUBSUB NUMSUB} for a node's channel,
+ * {@code PUBSUB CHANNELS <prefix>node:*} for all nodes, which Redis answers by going through every
+ * channel it has), and what {@link #publish} and {@link #publishAll} return counts nodes.
  *
  * <p><b>Presence.</b> One sorted set per name, {@code <prefix>u:<user>} and {@code <prefix>g:<group>},
  * member = node id, score = the time (Redis's clock, milliseconds) when the entry expires. A lookup
@@ -98,7 +108,9 @@ public final class RedisBus implements ClusterBus, Presence {
     private final JedisClientConfig clientConfig;
     private final JedisPool pool;
     private final String channelPrefix;
+    private final int channelPrefixBytes; // UTF-8
     private final byte[] allChannel;
+    private final byte[] nodeChannels; // the glob pattern of every node's channel
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -136,7 +148,9 @@ public final class RedisBus implements ClusterBus, Presence {
         poolConfig.setTimeBetweenEvictionRuns(java.time.Duration.ofMillis(-1));
         this.pool = new JedisPool(poolConfig, address, clientConfig);
         this.channelPrefix = config.keyPrefix() + "node:";
+        this.channelPrefixBytes = channelPrefix.getBytes(StandardCharsets.UTF_8).length;
         this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
+        this.nodeChannels = (channelPrefix.replaceAll("[\\\\*?\\[\\]]", "\\\\$0") + "*").getBytes(StandardCharsets.UTF_8);
     }
 
     /** A bus and presence store on the Redis of {@code config}; nothing is connected until {@link #subscribe}. */
@@ -397,19 +411,21 @@ public final class RedisBus implements ClusterBus, Presence {
             return 0;
         }
         return call("publish", j -> {
-            if (nodeIds.size() == 1) {
-                return j.publish(channel(nodeIds.iterator().next()), message) > 0 ? 1 : 0;
-            }
-            List<Response<Long>> replies = new ArrayList<>(nodeIds.size());
-            try (Pipeline p = j.pipelined()) {
+            CommandArguments numsub = new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB");
+            Response<List<Object>> subscribers;
+            try (Transaction t = j.multi()) {
                 for (String node : nodeIds) {
-                    replies.add(p.publish(channel(node), message));
+                    byte[] channel = channel(node);
+                    t.publish(channel, message);
+                    numsub.add(channel);
                 }
-                p.sync();
+                subscribers = t.executeCommand(new CommandObject<>(numsub, BuilderFactory.RAW_OBJECT_LIST));
+                t.exec();
             }
             int reached = 0;
-            for (Response<Long> r : replies) {
-                if (r.get() > 0) {
+            List<Object> reply = subscribers.get(); // channel, count, channel, count...
+            for (int i = 1; i < reply.size(); i += 2) {
+                if (reply.get(i) instanceof Long n && n > 0) {
                     reached++;
                 }
             }
@@ -419,7 +435,37 @@ public final class RedisBus implements ClusterBus, Presence {
 
     @Override
     public int publishAll(byte[] message) {
-        return call("publish", j -> (int) Math.min(Integer.MAX_VALUE, j.publish(allChannel, message)));
+        return call("publish", j -> {
+            Response<List<byte[]>> channels;
+            try (Transaction t = j.multi()) {
+                t.publish(allChannel, message);
+                channels = t.executeCommand(new CommandObject<>(
+                        new CommandArguments(Protocol.Command.PUBSUB).add("CHANNELS").add(nodeChannels), BuilderFactory.BINARY_LIST));
+                t.exec();
+            }
+            int nodes = 0;
+            for (byte[] channel : channels.get()) {
+                if (isNodeChannel(channel)) {
+                    nodes++;
+                }
+            }
+            return nodes;
+        });
+    }
+
+    /** Whether {@code channel}, which starts with the node channels' prefix, goes on with a node id (as {@link ClusterConfig#nodeId()} allows). */
+    private boolean isNodeChannel(byte[] channel) {
+        int from = channelPrefixBytes;
+        if (channel.length == from || channel.length - from > 64) {
+            return false;
+        }
+        for (int i = from; i < channel.length; i++) {
+            byte b = channel[i];
+            if (!(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-')) {
+                return false; // another cluster's channel whose prefix begins with this one's
+            }
+        }
+        return true;
     }
 
     private byte[] channel(String nodeId) {

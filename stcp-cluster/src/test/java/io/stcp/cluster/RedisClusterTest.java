@@ -17,6 +17,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
@@ -24,13 +26,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.BinaryJedisPubSub;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 
 /**
  * Two and three nodes in one JVM — each its own TcpServer, registry and Redis connections — on a
  * real redis-server: sends across nodes, groups spanning nodes, Redis going away and coming back,
- * a node dying without cleanup, and garbage on the bus.
+ * a node dying without cleanup, garbage on the bus, and clients that only listen to it.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class RedisClusterTest {
@@ -315,5 +318,69 @@ class RedisClusterTest {
         ClusterUnavailableException e = catchThrowableOfType(ClusterUnavailableException.class, () -> b.cluster.sendToUser("bob", frame("x")));
         assertThat(e).hasMessageContaining("closed");
         assertThat(e.localResult().accepted()).as("bob is still connected to b's server").isEqualTo(1);
+    }
+
+    /** A client that only listens to the bus, as an operator's {@code redis-cli SUBSCRIBE} or {@code PSUBSCRIBE} does. */
+    private final class Listener implements AutoCloseable {
+        private final Jedis jedis = new Jedis(new HostAndPort("127.0.0.1", redis.port()));
+        private final CountDownLatch subscribed = new CountDownLatch(1);
+        private final boolean pattern;
+        private final BinaryJedisPubSub pubsub = new BinaryJedisPubSub() {
+            @Override
+            public void onSubscribe(byte[] channel, int subscribedChannels) {
+                subscribed.countDown();
+            }
+
+            @Override
+            public void onPSubscribe(byte[] pattern, int subscribedChannels) {
+                subscribed.countDown();
+            }
+        };
+        private final Thread thread;
+
+        Listener(boolean pattern, String channel) throws InterruptedException {
+            this.pattern = pattern;
+            byte[] name = channel.getBytes(StandardCharsets.UTF_8);
+            thread = Thread.ofVirtual().start(() -> {
+                if (pattern) {
+                    jedis.psubscribe(pubsub, name);
+                } else {
+                    jedis.subscribe(pubsub, name);
+                }
+            });
+            assertThat(subscribed.await(10, TimeUnit.SECONDS)).as("subscribed to " + channel).isTrue();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            if (pattern) {
+                pubsub.punsubscribe();
+            } else {
+                pubsub.unsubscribe();
+            }
+            thread.join(10_000);
+            jedis.close();
+        }
+    }
+
+    @Test
+    void clientsThatOnlyListenToTheBusAreNotCountedAsNodesThatReceivedASend() throws Exception {
+        Node a = node("a");
+        node("b");
+        ClusterConfig cConfig = Node.config("c", redis).build();
+        RedisBus cBus = RedisBus.create(cConfig);
+        Node c = Node.start(cConfig, Echo.loopback().build(), cBus);
+        closeables.add(c);
+        await("c connected").until(c.cluster::isConnected);
+        login(c, "carol");
+        awaitPresence(Scope.USER, "carol", "c");
+        try (Listener all = new Listener(false, "test:all"); Listener everything = new Listener(true, "test:*")) {
+            assertThat(a.cluster.broadcast(frame("everyone")).forwarded()).as("b, c and the probe: the nodes, not the listeners")
+                    .isEqualTo(3);
+
+            cBus.close(); // c is gone, its presence not yet expired; the pattern listener still hears its channel
+            assertThat(a.cluster.sendToUser("carol", frame("into the void")).forwarded()).as("no node got it").isZero();
+            assertThat(a.cluster.stats().nodeGone()).as("published to a node nobody listens for").isEqualTo(1);
+        }
     }
 }
