@@ -48,8 +48,8 @@ public interface ClusterBus extends AutoCloseable {
     /**
      * Publishes {@code message} to the channel of each node in {@code nodeIds}.
      *
-     * @return how many of those nodes got it (the others are gone); a client that is not one of
-     *     the nodes, only listening to the bus, is not counted
+     * @return how many of those nodes got it (the others are gone); a client that only listens to
+     *     the bus by a pattern is not counted (one that subscribes to the channel by name may be)
      * @throws BusException at once when not connected, or when the engine failed
      */
     int publish(Collection<String> nodeIds, byte[] message);
@@ -57,8 +57,8 @@ public interface ClusterBus extends AutoCloseable {
     /**
      * Publishes {@code message} to every node, this one included.
      *
-     * @return how many nodes got it, this one included; a client that is not one of the nodes,
-     *     only listening to the bus, is not counted
+     * @return how many nodes got it, this one included; a client that only listens to the bus by
+     *     a pattern is not counted (one that subscribes to the channel by name may be)
      * @throws BusException at once when not connected, or when the engine failed
      */
     int publishAll(byte[] message);

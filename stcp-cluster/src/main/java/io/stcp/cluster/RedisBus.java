@@ -43,11 +43,11 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * <p><b>Channels.</b> Node {@code N} subscribes to {@code <prefix>node:N} and {@code <prefix>all}
  * (plain pub/sub). Sharded pub/sub (Redis 7) is not used: it spreads channels over the shards of
  * a Redis Cluster, and with a single Redis it changes nothing. {@code PUBLISH} answers how many
- * clients got a message, which counts any other client listening (an operator's {@code
- * redis-cli PSUBSCRIBE 'stcp:*'}); so a publish is one {@code MULTI}/{@code EXEC} round trip that
- * also asks which node channels have a subscriber ({@code PUBSUB NUMSUB} for a node's channel,
- * {@code PUBSUB CHANNELS <prefix>node:*} for all nodes, which Redis answers by going through every
- * channel it has), and what {@link #publish} and {@link #publishAll} return counts nodes.
+ * clients got a message, pattern subscribers included (an operator's {@code redis-cli PSUBSCRIBE
+ * 'stcp:*'}); so a publish is one {@code MULTI}/{@code EXEC} round trip that also asks how many
+ * clients subscribe to each channel itself ({@code PUBSUB NUMSUB}, constant work per channel), and
+ * that is what {@link #publish} and {@link #publishAll} count: a listener by pattern is not a
+ * node, one that subscribes to a node's channel or to {@code <prefix>all} by name is taken for one.
  *
  * <p><b>Presence.</b> One sorted set per name, {@code <prefix>u:<user>} and {@code <prefix>g:<group>},
  * member = node id, score = the time (Redis's clock, milliseconds) when the entry expires. A lookup
@@ -108,9 +108,7 @@ public final class RedisBus implements ClusterBus, Presence {
     private final JedisClientConfig clientConfig;
     private final JedisPool pool;
     private final String channelPrefix;
-    private final int channelPrefixBytes; // UTF-8
     private final byte[] allChannel;
-    private final byte[] nodeChannels; // the glob pattern of every node's channel
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -148,9 +146,7 @@ public final class RedisBus implements ClusterBus, Presence {
         poolConfig.setTimeBetweenEvictionRuns(java.time.Duration.ofMillis(-1));
         this.pool = new JedisPool(poolConfig, address, clientConfig);
         this.channelPrefix = config.keyPrefix() + "node:";
-        this.channelPrefixBytes = channelPrefix.getBytes(StandardCharsets.UTF_8).length;
         this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
-        this.nodeChannels = (channelPrefix.replaceAll("[\\\\*?\\[\\]]", "\\\\$0") + "*").getBytes(StandardCharsets.UTF_8);
     }
 
     /** A bus and presence store on the Redis of {@code config}; nothing is connected until {@link #subscribe}. */
@@ -436,36 +432,16 @@ public final class RedisBus implements ClusterBus, Presence {
     @Override
     public int publishAll(byte[] message) {
         return call("publish", j -> {
-            Response<List<byte[]>> channels;
+            Response<List<Object>> subscribers;
             try (Transaction t = j.multi()) {
                 t.publish(allChannel, message);
-                channels = t.executeCommand(new CommandObject<>(
-                        new CommandArguments(Protocol.Command.PUBSUB).add("CHANNELS").add(nodeChannels), BuilderFactory.BINARY_LIST));
+                subscribers = t.executeCommand(new CommandObject<>(
+                        new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB").add(allChannel), BuilderFactory.RAW_OBJECT_LIST));
                 t.exec();
             }
-            int nodes = 0;
-            for (byte[] channel : channels.get()) {
-                if (isNodeChannel(channel)) {
-                    nodes++;
-                }
-            }
-            return nodes;
+            List<Object> reply = subscribers.get(); // channel, count
+            return reply.size() == 2 && reply.get(1) instanceof Long n ? (int) Math.min(Integer.MAX_VALUE, n) : 0;
         });
-    }
-
-    /** Whether {@code channel}, which starts with the node channels' prefix, goes on with a node id (as {@link ClusterConfig#nodeId()} allows). */
-    private boolean isNodeChannel(byte[] channel) {
-        int from = channelPrefixBytes;
-        if (channel.length == from || channel.length - from > 64) {
-            return false;
-        }
-        for (int i = from; i < channel.length; i++) {
-            byte b = channel[i];
-            if (!(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-')) {
-                return false; // another cluster's channel whose prefix begins with this one's
-            }
-        }
-        return true;
     }
 
     private byte[] channel(String nodeId) {
