@@ -23,7 +23,9 @@ import java.util.function.LongSupplier;
  * header: {@link ProxyProtocolLayer} applies the per-address limits then, on the connection's
  * thread, through {@link #admitClient}), the {@link IpGate}; then the slot. A connection admitted
  * by the gate remembers its address ({@link RealConnection#limitedAddress}) and gives it back
- * after its exit hooks, with its slot ({@link #release}).
+ * after its exit hooks, with its slot ({@link #release}). The table outlives {@link #close}: while
+ * the server drains, its connections still count, and a PROXY header read then still meets the
+ * limits; it is forgotten once the server is closed and no slot is taken ({@link #forgetIfDone}).
  *
  * <p><b>Slots.</b> {@link #live} is taken with a compare-and-set that refuses to go past
  * {@code maxConn}, so the count never reads above the limit, not even for a moment; each
@@ -40,6 +42,7 @@ final class Admission implements ProxyProtocolLayer.Server {
     private final StatsCounters stats;
     private final Rejections rejections;
     private IpGate gate; // set by open(), before the accept thread starts; null: no limits
+    private volatile boolean closed;
 
     private final AtomicInteger live = new AtomicInteger();
     private final AtomicLong accepted = new AtomicLong();
@@ -62,9 +65,22 @@ final class Admission implements ProxyProtocolLayer.Server {
         gate = config.ipLimits().isEnabled() ? new IpGate(config.ipLimits(), sweeper, nanoClock) : null;
     }
 
-    /** Stops the per-address table's sweeps; connections still give their addresses back. */
+    /**
+     * The server has stopped listening. The per-address table stays while connections are live
+     * (they still count, and give their addresses back), and goes with the last one.
+     */
     void close() {
-        if (gate != null) {
+        closed = true;
+        forgetIfDone();
+    }
+
+    /**
+     * Forgets the per-address table once the server is closed and no slot is taken: nothing can
+     * be admitted any more. {@link #close} sets {@link #closed} before it reads {@link #live}, and
+     * {@link #release} changes {@code live} before it reads {@code closed}, so one of them sees both.
+     */
+    private void forgetIfDone() {
+        if (closed && live.get() == 0 && gate != null) {
             gate.close();
         }
     }
@@ -128,6 +144,7 @@ final class Admission implements ProxyProtocolLayer.Server {
             gate.release(limited);
         }
         live.decrementAndGet();
+        forgetIfDone();
     }
 
     /** The connection of an admitted socket never started: closes the socket and gives back what it held. */

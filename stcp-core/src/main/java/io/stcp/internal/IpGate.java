@@ -163,7 +163,7 @@ final class IpGate implements Sweeper.Task {
         return size.get();
     }
 
-    /** Forgets every address and stops the sweeps: the server has closed. */
+    /** Forgets every address and stops the sweeps: the server has closed, and its last connection has gone. */
     void close() {
         closed = true;
         for (Long k : table.keySet()) {

@@ -3,9 +3,13 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stcp.IpLimits;
+import io.stcp.ProxyProtocol;
+import io.stcp.RejectReason;
 import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProxyHeaders;
 import io.stcp.testing.TestClient;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -16,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -96,5 +101,35 @@ class DrainTest {
             Echo.stop(server);
         }
         assertThatThrownBy(server::start).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void whileDrainingTheLiveConnectionsStillCountAgainstTheirAddresssLimit() throws Exception {
+        InetSocketAddress client = new InetSocketAddress("192.0.2.7", 40000);
+        InetSocketAddress frontend = new InetSocketAddress("198.51.100.1", 443);
+        RealTcpServer server = new RealTcpServer(Echo.loopback()
+                .proxyProtocol(ProxyProtocol.required("127.0.0.1/32").withHeaderTimeout(Duration.ofSeconds(30)))
+                .ipLimits(IpLimits.builder().maxConnPerIp(1).build()).build(),
+                Echo.READER, SenderFactory.queue(8), UnaryOperator.identity(), System::nanoTime);
+        server.start();
+        try (TestClient first = TestClient.connect(server.address());
+             TestClient second = TestClient.connect(server.address())) {
+            first.sendRaw(ProxyHeaders.concat(ProxyHeaders.v1(client, frontend), Echo.frame(new byte[] {1})));
+            assertThat(first.readFrame()).containsExactly(1);
+            Awaitility.await().until(() -> server.connectionCount() == 2); // the second waits for its header
+            assertThat(server.drain(Duration.ofMillis(1))).as("both still there").isFalse();
+            // The same client through the same proxy, its header read only now: its address has a connection already.
+            InetSocketAddress sameClient = new InetSocketAddress(client.getAddress(), client.getPort() + 1);
+            second.sendRaw(ProxyHeaders.concat(ProxyHeaders.v1(sameClient, frontend), Echo.frame(new byte[] {2})));
+            assertThat(second.awaitClosedByServer()).as("refused, as before the drain").isTrue();
+            assertThat(server.rejectedCount(RejectReason.MAX_CONN_PER_IP)).isEqualTo(1);
+            assertThat(first.roundTrip(new byte[] {3})).as("untouched").containsExactly(3);
+            assertThat(server.trackedAddressCount()).isEqualTo(1);
+            first.close();
+            assertThat(server.drain(Duration.ofSeconds(20))).isTrue();
+            assertThat(server.trackedAddressCount()).as("forgotten once the last connection is gone").isZero();
+        } finally {
+            Echo.stop(server);
+        }
     }
 }
