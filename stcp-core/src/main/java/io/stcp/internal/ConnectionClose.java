@@ -113,6 +113,10 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         recordEnd(Objects.requireNonNull(r, "reason"), why);
         if ((int) STATE.getAndSet(this, CLOSED) != CLOSED) {
             connection.transport().close();
+            InboundBudget budget = connection.input().budget();
+            if (budget != null) {
+                budget.wakeWaiters(); // a reader waiting there for room, perhaps with no deadline, sees the close
+            }
             happen(INPUT_ENDED | RELEASED);
         }
     }

@@ -341,6 +341,11 @@ final class ConnectionInput {
         return budget;
     }
 
+    /** Whether the transport is open: false once the connection has closed. Reader thread. */
+    boolean isOpen() {
+        return transport.isOpen();
+    }
+
     /** The size of the read buffer held now, 0 for none; for tests. */
     int bufferCapacity() {
         return buf == null ? 0 : buf.length;

@@ -108,7 +108,7 @@ final class GrowingRead {
             throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        budget.reserve(more, input.waitDeadline(System.nanoTime()));
+        budget.reserve(more, input.waitDeadline(System.nanoTime()), input::isOpen);
         return reserved + more;
     }
 }

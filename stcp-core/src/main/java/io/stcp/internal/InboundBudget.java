@@ -1,14 +1,17 @@
 package io.stcp.internal;
 
 import io.stcp.FrameTimeoutException;
+import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 
 /**
  * The server-wide budget for input received but not yet handed to a reader: the arrays of large
  * frames ({@code readBytes}) that are still filling. A connection that needs more than is left
  * stops reading until other connections finish or fail their frames, so the kernel's window closes
- * on its peer; it waits at most until its read deadline (the frame timeout, normally).
+ * on its peer; it waits at most until its read deadline (the frame timeout, normally), or, with no
+ * deadline, until its connection closes ({@link #wakeWaiters}: a close does not interrupt the reader).
  *
  * <p>Not on the path of small messages: only arrays that grow past one read buffer reserve here.
  */
@@ -17,6 +20,7 @@ final class InboundBudget {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
     private long usedBytes; // guarded by lock
+    private int waiters;    // reservations waiting for room; guarded by lock
 
     InboundBudget(long limitBytes) {
         this.limitBytes = limitBytes;
@@ -27,30 +31,53 @@ final class InboundBudget {
     }
 
     /**
-     * Reserves {@code bytes}, waiting while the budget is spent, until {@code deadlineNanos} (0 = none).
+     * Reserves {@code bytes}, waiting while the budget is spent, until {@code deadlineNanos} (0 = none)
+     * or until {@code open} turns false (looked at under the lock, before each wait).
      *
+     * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
      * @throws FrameTimeoutException if the deadline passes first
+     * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    void reserve(long bytes, long deadlineNanos) throws java.io.IOException {
+    void reserve(long bytes, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
         lock.lock();
         try {
             while (usedBytes + bytes > limitBytes) {
-                if (deadlineNanos == 0) {
-                    freed.await();
-                } else {
-                    long left = deadlineNanos - System.nanoTime();
-                    if (left <= 0) {
-                        throw new FrameTimeoutException("frame not completed: the server's inbound budget of "
-                                + limitBytes + " bytes stayed spent until the read deadline");
+                if (!open.getAsBoolean()) {
+                    throw new ClosedChannelException(); // closed while its frame waited for room
+                }
+                waiters++;
+                try {
+                    if (deadlineNanos == 0) {
+                        freed.await();
+                    } else {
+                        long left = deadlineNanos - System.nanoTime();
+                        if (left <= 0) {
+                            throw new FrameTimeoutException("frame not completed: the server's inbound budget of "
+                                    + limitBytes + " bytes stayed spent until the read deadline");
+                        }
+                        freed.awaitNanos(left);
                     }
-                    freed.awaitNanos(left);
+                } finally {
+                    waiters--;
                 }
             }
             usedBytes += bytes;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while waiting for the inbound budget");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A connection has closed: its reservation, if it waits, looks again (after the close, under the lock). */
+    void wakeWaiters() {
+        lock.lock();
+        try {
+            if (waiters > 0) {
+                freed.signalAll();
+            }
         } finally {
             lock.unlock();
         }
@@ -64,6 +91,16 @@ final class InboundBudget {
         try {
             usedBytes -= bytes;
             freed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Reservations waiting for room now; for tests. */
+    int waiters() {
+        lock.lock();
+        try {
+            return waiters;
         } finally {
             lock.unlock();
         }

@@ -43,7 +43,7 @@ class GrowingReadTest {
         // waits for room until its frame timeout, and must not hold (or first make) the 8 MiB
         // array those bytes would justify meanwhile: the budget bounds the memory, not the count.
         InboundBudget budget = new InboundBudget(16L << 20);
-        budget.reserve(16L << 20, 0);
+        budget.reserve(16L << 20, 0, () -> true);
         ConnectionInput input = new ConnectionInput(memory, true, budget, TimeUnit.MILLISECONDS.toNanos(300), 0, () -> {});
         int sent = 2 << 20;
         memory.feed(ByteBuffer.allocate(4 + sent).putInt(32 << 20).array());
