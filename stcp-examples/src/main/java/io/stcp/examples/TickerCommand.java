@@ -58,7 +58,12 @@ final class TickerCommand implements Callable<Integer> {
                     received += readQuote(in, lastPrice);
                     TimeUnit.NANOSECONDS.sleep(slowDelay.toNanos()); // the deliberately slow consumer
                     if (System.nanoTime() > nextReport) {
-                        QueueSender.Stats s = ticker.subscribers().iterator().next().stats();
+                        QueueSender mine = subscriberOf(ticker, socket);
+                        if (mine == null) {
+                            System.out.println("slow client: dropped by the server");
+                            return 1;
+                        }
+                        QueueSender.Stats s = mine.stats();
                         maxPending = Math.max(maxPending, s.pendingMessages());
                         System.out.printf("  published %,d  received %,d  conflated %,d  pending %d (max %d, bound %d)%n",
                                 ticker.published(), received, s.conflated(), s.pendingMessages(), maxPending, symbols);
@@ -85,6 +90,16 @@ final class TickerCommand implements Callable<Integer> {
                 return stale == 0 ? 0 : 1;
             }
         }
+    }
+
+    /** The server's sender for the slow client's {@code socket}, or null once the server has dropped it. */
+    private static QueueSender subscriberOf(TickerServer ticker, Socket socket) {
+        for (QueueSender s : ticker.subscribers()) {
+            if (s.connection().remoteAddress().equals(socket.getLocalSocketAddress())) {
+                return s;
+            }
+        }
+        return null;
     }
 
     private static int readQuote(DataInputStream in, long[] lastPrice) throws java.io.IOException {
