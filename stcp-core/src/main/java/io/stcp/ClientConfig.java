@@ -35,8 +35,10 @@ import org.jspecify.annotations.Nullable;
  *                          {@code unix:} connect does not wait on Linux: it succeeds or fails at
  *                          once (a full backlog too), and the back-off paces the next attempt.
  * @param localAddress      the local address to bind before connecting, or null (the default)
- *                          for any address and an ephemeral port. TCP only: set with a
- *                          {@code unix:} address, it is refused.
+ *                          for any address and an ephemeral port. Bound with
+ *                          {@code SO_REUSEADDR}, so a fixed port is bound again on reconnect
+ *                          while the last connection's end of it waits in TIME_WAIT. TCP only:
+ *                          set with a {@code unix:} address, it is refused.
  * @param writeTimeout      as {@link ServerConfig#writeTimeout()}. Default 5s; 0 = none.
  * @param readIdleTimeout   as {@link ServerConfig#readIdleTimeout()}: a connection that receives
  *                          nothing for this long ends (and the client reconnects). Default 0: none.

@@ -426,6 +426,28 @@ class TcpClientTest {
         assertThat(peer.get()).isEqualTo("127.0.0.2");
     }
 
+    /**
+     * The client ends its connection first, so its end of it — the fixed local port — waits in
+     * TIME_WAIT for a minute: the next connection binds that port again all the same.
+     */
+    @Test
+    void reconnectsFromAFixedLocalPortWhoseLastConnectionItClosedItself() throws Exception {
+        TcpServer server = echoServer("127.0.0.1:0");
+        int localPort = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + server.address().getPort())
+                        .localAddress(new InetSocketAddress("127.0.0.1", localPort)).build(), collect, SenderFactory.queue(8))
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(frame("first"));
+        assertThat(next()).isEqualTo("first");
+
+        client.sender().connection().close(); // the client closes first: its end goes to TIME_WAIT
+        Awaitility.await().atMost(WAIT).until(() -> client.connectCount() == 2 && client.isConnected());
+        assertThat(((InetSocketAddress) client.sender().connection().localAddress()).getPort()).isEqualTo(localPort);
+        client.put(frame("second"));
+        assertThat(next()).isEqualTo("second");
+    }
+
     @Test
     void configurationIsValidatedNamingTheField() {
         assertThatThrownBy(() -> ClientConfig.builder("localhost:0").build()).hasMessageContaining("address");

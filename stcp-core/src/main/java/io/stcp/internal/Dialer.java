@@ -20,7 +20,8 @@ import java.util.concurrent.ExecutionException;
  *
  * <ul>
  *   <li>TCP ({@code host:port}): resolves the host again (through {@link Resolver}), binds the
- *       local address if one is set, and connects within the connect timeout.
+ *       local address if one is set (with {@code SO_REUSEADDR}: the previous connection's end of
+ *       a fixed port may still be in TIME_WAIT), and connects within the connect timeout.
  *   <li>Unix domain ({@code unix:PATH}): connects without blocking — the JDK's blocking connect on
  *       a Unix socket has no timeout and waits without bound while the listener's backlog is full
  *       — so the attempt succeeds or fails at once (no such file, refused, backlog full), then
@@ -76,6 +77,9 @@ final class Dialer {
         SocketChannel ch = SocketChannel.open();
         try {
             if (config.localAddress() != null) {
+                // The port of a connection the client closed first waits in TIME_WAIT for a minute
+                // or more: without this, a fixed local port could not be bound again until then.
+                ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
                 ch.bind(config.localAddress());
             }
             ch.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
