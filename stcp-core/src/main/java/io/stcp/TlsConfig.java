@@ -106,7 +106,12 @@ public interface TlsConfig {
         return builder().pem(certificateChain, privateKey).build();
     }
 
-    /** The protocols accepted, most preferred first. Default {@link #DEFAULT_PROTOCOLS}. */
+    /**
+     * The protocols accepted, most preferred first. Default {@link #DEFAULT_PROTOCOLS}. Each must
+     * be one the JDK supports and its security policy allows: SSLv3, TLSv1 and TLSv1.1, which it
+     * disables ({@code jdk.tls.disabledAlgorithms}), are refused at build, as are cipher suites
+     * none of the protocols can use.
+     */
     List<String> protocols();
 
     /** The cipher suites accepted; empty (the default) means the JDK's defaults. */

@@ -66,6 +66,21 @@ class TlsConfigTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("watch");
     }
 
+    /** Protocols the JDK supports but its security policy disables: every handshake would fail. */
+    @Test
+    void protocolsTheJdkDisablesAndCipherSuitesNoProtocolCanUseAreRefused() {
+        assertThatThrownBy(() -> TlsConfig.builder().pem(certs.serverCert, certs.serverKey).protocols("TLSv1").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("protocols: TLSv1 is disabled by this JDK's security policy")
+                .hasMessageContaining("TLSv1.3");
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().protocols("TLSv1.3", "TLSv1.1").build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("protocols: TLSv1.1 is disabled");
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().protocols("TLSv1.3")
+                .cipherSuites("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256").build()) // a TLS 1.2 suite
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cipherSuites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256] with the protocols [TLSv1.3]");
+    }
+
     @Test
     void aKeyThatDoesNotMatchTheCertificateIsRefused() {
         assertThatThrownBy(() -> TlsConfig.fromPem(certs.serverCert, certs.server2Key))

@@ -15,7 +15,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link TlsConfig} implementation: the settings, validated once; where the key material
@@ -187,11 +189,51 @@ public final class RealTlsConfig implements TlsConfig {
         return c;
     }
 
-    /** Checks the protocols and cipher suites against what {@code ctx} supports. */
+    /**
+     * Checks the protocols and cipher suites against what {@code ctx} supports, then that a
+     * handshake can start with each protocol and with the whole: the JDK lists among its supported
+     * protocols those its security policy disables ({@code jdk.tls.disabledAlgorithms}: SSLv3,
+     * TLSv1, TLSv1.1), and with only those, or with cipher suites none of the protocols can use,
+     * every handshake would fail ("No appropriate protocol").
+     */
     private void checkSupported(SSLContext ctx) {
         SSLParameters supported = ctx.getSupportedSSLParameters();
         checkSubset("protocols", protocols, supported.getProtocols());
         checkSubset("cipherSuites", cipherSuites, supported.getCipherSuites());
+        for (String p : protocols) {
+            if (!p.equals("SSLv2Hello") && cannotStart(ctx, List.of(p), List.of()) != null) { // SSLv2Hello: a hello's format only
+                List<String> usable = Arrays.stream(supported.getProtocols())
+                        .filter(q -> !q.equals("SSLv2Hello") && cannotStart(ctx, List.of(q), List.of()) == null).toList();
+                throw new IllegalArgumentException("protocols: " + p + " is disabled by this JDK's security policy"
+                        + " (jdk.tls.disabledAlgorithms): every handshake with it would fail (expected: some of " + usable + ")");
+            }
+        }
+        String why = cannotStart(ctx, protocols, cipherSuites);
+        if (why != null) {
+            throw new IllegalArgumentException((cipherSuites.isEmpty() ? "protocols: " + protocols
+                    : "cipherSuites: " + cipherSuites + " with the protocols " + protocols)
+                    + ": no handshake can start (" + why + ")");
+        }
+    }
+
+    /** Why a handshake cannot start with these protocols and cipher suites (none: the JDK's defaults), or null if it can. */
+    private @Nullable String cannotStart(SSLContext ctx, List<String> protocols, List<String> cipherSuites) {
+        SSLEngine engine = ctx.createSSLEngine();
+        engine.setUseClientMode(client);
+        SSLParameters p = engine.getSSLParameters();
+        p.setProtocols(protocols.toArray(new String[0]));
+        if (!cipherSuites.isEmpty()) {
+            p.setCipherSuites(cipherSuites.toArray(new String[0]));
+        }
+        engine.setSSLParameters(p);
+        try {
+            engine.beginHandshake(); // no bytes go anywhere: the engine is dropped
+            return null;
+        } catch (SSLException e) {
+            return e.getMessage();
+        } finally {
+            engine.closeOutbound();
+        }
     }
 
     private static void checkSubset(String name, List<String> asked, String[] supported) {
