@@ -36,7 +36,11 @@ import org.jspecify.annotations.Nullable;
  * {@link NotConnectedException}, unless {@link ClientConfig#offlineCapacity()} is set: then they are
  * kept, in order, in a queue bounded by messages and bytes ({@link QueueFullException} beyond
  * it), and written on the next connection right after its connect hook's messages (so a login
- * goes first) and before anything put later. Messages a connection had accepted when it broke
+ * goes first) and before anything put later. They are put to that connection's sender as its
+ * reader's puts are (waiting for room, per its policy); one it refuses — larger than its byte
+ * limit, or still no room after that wait — can be written on no connection: it is dropped,
+ * counted ({@link #offlineDropped()}) and logged at WARN ({@code client.offline.dropped},
+ * rate-limited), and the rest goes on. Messages a connection had accepted when it broke
  * are lost with it, as on a server: the client does not replay (counted in that sender's
  * statistics).
  *
@@ -138,6 +142,12 @@ public interface TcpClient extends AutoCloseable {
 
     /** Connections made so far: how many times the connect hook ran. */
     long connectCount();
+
+    /**
+     * Messages kept offline that were then dropped, never written: refused by the sender of the
+     * connection they were handed to (see the class comment). Not counted: what a close discards.
+     */
+    long offlineDropped();
 
     /**
      * Stops reconnecting and ends the connection at once, discarding what is queued (its exit

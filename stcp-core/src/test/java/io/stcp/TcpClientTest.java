@@ -171,6 +171,29 @@ class TcpClientTest {
         }
     }
 
+    /**
+     * A message kept offline that the next connection's sender refuses — larger than its byte
+     * limit — can be written on no connection: it is counted, and the rest of the backlog goes out.
+     */
+    @Test
+    void anOfflineMessageTheNextSenderRefusesIsCountedAndTheRestIsWritten() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                        c -> QueueSender.options().maxBytes(64).build(c))
+                .start();
+        client.put(frame("a"));
+        client.put(frame("x".repeat(100))); // kept: the offline queue has no byte limit
+        client.put(frame("b"));
+        assertThat(client.offlineDropped()).isZero();
+
+        echoServer("127.0.0.1:" + port);
+        assertThat(List.of(next(), next())).containsExactly("a", "b");
+        Awaitility.await().atMost(WAIT).until(() -> client.offlineDropped() == 1);
+        client.put(frame("c"));
+        assertThat(next()).isEqualTo("c");
+        assertThat(client.offlineDropped()).isEqualTo(1);
+    }
+
     @Test
     void failsFastWhileNotConnectedByDefault() throws Exception {
         client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + deadPort()).reconnectDelay(Duration.ofHours(1))

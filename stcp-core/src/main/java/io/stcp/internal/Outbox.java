@@ -7,6 +7,7 @@ import io.stcp.SenderClosedException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -36,7 +37,9 @@ import org.jspecify.annotations.Nullable;
  * hand-over until its sender accepts it: if the connection breaks first, it goes back to the queue;
  * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
  * the queue ({@link #discardedByClose()}), so a graceful shutdown does not report as written a
- * backlog it cut short.
+ * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
+ * after the wait its policy allows) cannot be written on any connection: it is dropped, counted
+ * ({@link #dropped()}) and logged.
  *
  * <p>No user code runs under the lock: senders are called outside it.
  */
@@ -54,6 +57,7 @@ final class Outbox {
     private final Supplier<NotConnectedException> notConnected;
     private final String address;
     private int discardedByClose;                           // guarded by lock
+    private final AtomicLong dropped = new AtomicLong();
 
     /**
      * @param offline the offline queue, or null to fail puts while no connection is up
@@ -108,6 +112,11 @@ final class Outbox {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Messages taken from the offline queue by a hand-over and refused by its sender: never written. */
+    long dropped() {
+        return dropped.get();
     }
 
     @Nullable Sender up() {
@@ -215,11 +224,12 @@ final class Outbox {
                 } catch (SenderClosedException closed) {
                     putBack(batch.subList(i, batch.size())); // for the next connection
                     return;
-                } catch (SendException full) {
+                } catch (SendException refused) {
+                    long n = dropped.incrementAndGet();
                     long held = DROPPED_LOG.tryAcquire();
                     if (held >= 0) {
-                        Log.conn(Log.WARN, "client.offline.dropped", s.connection()).addKeyValue("suppressed", held)
-                                .addKeyValue("error", full.getMessage()).log();
+                        Log.conn(Log.WARN, "client.offline.dropped", s.connection()).addKeyValue("dropped", n)
+                                .addKeyValue("suppressed", held).addKeyValue("error", refused.getMessage()).log();
                     }
                 }
             }

@@ -257,6 +257,11 @@ public final class RealTcpClient implements TcpClient {
         return dialLoop.connectCount();
     }
 
+    @Override
+    public long offlineDropped() {
+        return outbox.dropped();
+    }
+
     // ---------------------------------------------------------------- closing
 
     /** What {@link #stop()} found: the connection to end and the thread to wake. */
