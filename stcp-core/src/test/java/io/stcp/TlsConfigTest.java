@@ -89,6 +89,22 @@ class TlsConfigTest {
                 .isInstanceOf(GeneralSecurityException.class).hasMessageContaining("does not match");
     }
 
+    /** The CA first, the leaf after it: the key does match a certificate of the chain, only not the first. */
+    @Test
+    void aChainInReverseOrderIsRefusedSayingSo(@TempDir Path dir) throws Exception {
+        Path reversed = Files.writeString(dir.resolve("reversed.pem"),
+                Files.readString(certs.caCert) + Files.readString(certs.serverCert));
+        assertThatThrownBy(() -> TlsConfig.fromPem(reversed, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class)
+                .hasMessageContaining(reversed.toString())
+                .hasMessageContaining("out of order")
+                .hasMessageContaining("certificate 2 of 2")
+                .hasMessageNotContaining("does not match");
+        Path leafFirst = Files.writeString(dir.resolve("chain.pem"),
+                Files.readString(certs.serverCert) + Files.readString(certs.caCert));
+        assertThat(TlsConfig.fromPem(leafFirst, certs.serverKey).sslContext()).isNotNull();
+    }
+
     @Test
     void unusableFilesAreRefusedWithTheirNameAndAWayOut(@TempDir Path dir) throws Exception {
         assertThatThrownBy(() -> TlsConfig.fromPem(dir.resolve("missing.pem"), certs.serverKey))

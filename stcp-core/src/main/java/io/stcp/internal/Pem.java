@@ -190,6 +190,40 @@ public final class Pem {
     }
 
     /**
+     * Checks that {@code key} is the private half of the first certificate of {@code chain}: the
+     * leaf's, which TLS sends first. When it is the half of a later one, the chain is in the wrong
+     * order (the CA first, as some bundles are written), and the message says so rather than that
+     * the key does not match.
+     *
+     * @throws InvalidKeySpecException if the key is not the first certificate's
+     */
+    public static void checkLeafPair(PrivateKey key, List<X509Certificate> chain, String source)
+            throws GeneralSecurityException {
+        try {
+            checkPair(key, chain.get(0), source);
+        } catch (InvalidKeySpecException mismatch) {
+            for (int i = 1; i < chain.size(); i++) {
+                if (isPair(key, chain.get(i), source)) {
+                    throw new InvalidKeySpecException(source + ": the certificates are out of order: the key's, "
+                            + chain.get(i).getSubjectX500Principal().getName() + ", is certificate " + (i + 1) + " of "
+                            + chain.size() + " (expected: it first, then the one that issued it, and so on)");
+                }
+            }
+            throw mismatch;
+        }
+    }
+
+    private static boolean isPair(PrivateKey key, X509Certificate certificate, String source)
+            throws GeneralSecurityException {
+        try {
+            checkPair(key, certificate, source);
+            return true;
+        } catch (InvalidKeySpecException e) {
+            return false;
+        }
+    }
+
+    /**
      * Checks that {@code key} is the private half of {@code certificate}'s public key, by signing
      * a message and verifying the signature.
      *

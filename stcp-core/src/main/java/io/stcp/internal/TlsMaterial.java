@@ -58,7 +58,7 @@ final class TlsMaterial {
         } else if (certificateChain != null) {
             List<X509Certificate> chain = Pem.certificates(certificateChain);
             PrivateKey key = Pem.privateKey(privateKey);
-            Pem.checkPair(key, chain.get(0), privateKey + " and " + certificateChain);
+            Pem.checkLeafPair(key, chain, privateKey + " and " + certificateChain);
             keys = KeyStore.getInstance("PKCS12");
             keys.load(null, null);
             keys.setKeyEntry("server", key, IN_MEMORY_PASSWORD, chain.toArray(new Certificate[0]));
