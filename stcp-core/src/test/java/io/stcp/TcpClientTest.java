@@ -194,6 +194,59 @@ class TcpClientTest {
         assertThat(client.offlineDropped()).isEqualTo(1);
     }
 
+    /** A sender whose put of one message fails with something other than a SendException: a broken sender. */
+    private record BreaksOn(String poison, QueueSender queue) implements Sender {
+        @Override
+        public Connection connection() {
+            return queue.connection();
+        }
+
+        @Override
+        public void put(byte[] bytes) {
+            if (new String(bytes, UTF_8).endsWith(poison)) {
+                throw new IllegalStateException("a broken sender refuses " + poison);
+            }
+            queue.put(bytes);
+        }
+
+        @Override
+        public int close() {
+            return queue.close();
+        }
+
+        @Override
+        public boolean isClosed() {
+            return queue.isClosed();
+        }
+
+        @Override
+        public void sendLoop() {
+            queue.sendLoop();
+        }
+
+        @Override
+        public boolean needsSendThread() {
+            return queue.needsSendThread();
+        }
+    }
+
+    @Test
+    void anOfflineMessageWhosePutFailsOtherwiseIsCountedAndTheRestIsWritten() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                        c -> new BreaksOn("boom", QueueSender.create(c, 8)))
+                .start();
+        client.put(frame("a"));
+        client.put(frame("boom"));
+        client.put(frame("b"));
+
+        echoServer("127.0.0.1:" + port);
+        assertThat(List.of(next(), next())).containsExactly("a", "b");
+        Awaitility.await().atMost(WAIT).until(() -> client.offlineDropped() == 1);
+        client.put(frame("c"));
+        assertThat(next()).as("the connection was made the one that is up").isEqualTo("c");
+    }
+
     @Test
     void failsFastWhileNotConnectedByDefault() throws Exception {
         client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + deadPort()).reconnectDelay(Duration.ofHours(1))

@@ -38,8 +38,9 @@ import org.jspecify.annotations.Nullable;
  * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
  * the queue ({@link #discardedByClose()}), so a graceful shutdown does not report as written a
  * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
- * after the wait its policy allows) cannot be written on any connection: it is dropped, counted
- * ({@link #dropped()}) and logged.
+ * after the wait its policy allows; or any other exception from a sender of the user's) cannot be
+ * written on any connection: it is dropped, counted ({@link #dropped()}) and logged, and the
+ * hand-over goes on with the next.
  *
  * <p>No user code runs under the lock: senders are called outside it.
  */
@@ -224,12 +225,13 @@ final class Outbox {
                 } catch (SenderClosedException closed) {
                     putBack(batch.subList(i, batch.size())); // for the next connection
                     return;
-                } catch (SendException refused) {
+                } catch (RuntimeException refused) { // a SendException, or a sender of the user's that broke
                     long n = dropped.incrementAndGet();
                     long held = DROPPED_LOG.tryAcquire();
                     if (held >= 0) {
                         Log.conn(Log.WARN, "client.offline.dropped", s.connection()).addKeyValue("dropped", n)
-                                .addKeyValue("suppressed", held).addKeyValue("error", refused.getMessage()).log();
+                                .addKeyValue("suppressed", held).addKeyValue("error", refused.getMessage())
+                                .setCause(refused instanceof SendException ? null : refused).log();
                     }
                 }
             }
