@@ -74,26 +74,52 @@ class ReceivingTest {
         return new Envelope(Kind.USER, origin, user, KeyType.NONE, 0, null, text.getBytes(StandardCharsets.UTF_8)).encode();
     }
 
+    /** Node "a" with one connection, bound to user alice, whose sender is gated; the bus in memory. */
+    private static final class AliceNode implements AutoCloseable {
+        final ConnectionRegistry registry = ConnectionRegistry.create();
+        final GatedSender[] alice = new GatedSender[1];
+        final TcpServer server;
+        final ClusterFanout cluster;
+        final TestClient client;
+        final ClusterBus.Listener fromBus;
+
+        AliceNode(ClusterConfig config) throws Exception {
+            server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
+                    .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
+            InMemoryBus bus = new InMemoryBus();
+            cluster = ClusterFanout.start(config, registry, bus, bus);
+            client = TestClient.connect(server.address());
+            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
+            fromBus = bus.listener;
+        }
+
+        GatedSender alice() {
+            return alice[0];
+        }
+
+        @Override
+        public void close() throws Exception {
+            alice[0].gate.countDown();
+            cluster.close();
+            client.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+
     @Test
     void aFullInboundQueueDropsAndCountsWhatArrivesAndTheRestIsDeliveredInOrder() throws Exception {
-        ConnectionRegistry registry = ConnectionRegistry.create();
-        GatedSender[] alice = new GatedSender[1];
-        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
-                .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
-        InMemoryBus bus = new InMemoryBus();
-        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").inboundQueue(2).build(), registry, bus, bus);
-        try (TestClient client = TestClient.connect(server.address())) {
-            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
-            ClusterBus.Listener fromBus = bus.listener;
-
+        try (AliceNode a = new AliceNode(ClusterConfig.builder("a").inboundQueue(2).build())) {
+            ClusterFanout cluster = a.cluster;
+            ClusterBus.Listener fromBus = a.fromBus;
             fromBus.onMessage(toUser("b", "alice", "m0"));
-            assertThat(alice[0].entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+            assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
             fromBus.onMessage(toUser("b", "alice", "m1"));
             fromBus.onMessage(toUser("c", "alice", "m2"));
             fromBus.onMessage(toUser("b", "alice", "m3")); // the queue holds two: dropped
             assertThat(cluster.stats().overflow()).isEqualTo(1);
 
-            alice[0].gate.countDown();
+            a.alice().gate.countDown();
             Awaitility.await("m0 to m2 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
             fromBus.onMessage(toUser("b", "nobody", "m4"));
             Awaitility.await("m4 handled").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().unroutable() == 1);
@@ -101,35 +127,23 @@ class ReceivingTest {
             fromBus.onMessage(toUser("b", "alice", "m5"));
             Awaitility.await("m5 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 4);
 
-            assertThat(alice[0].puts).as("in order, without the dropped m3 and this node's own broadcast").containsExactly("m0", "m1", "m2", "m5");
+            assertThat(a.alice().puts).as("in order, without the dropped m3 and this node's own broadcast").containsExactly("m0", "m1", "m2", "m5");
             ClusterStats stats = cluster.stats();
             assertThat(stats.received()).as("m0, m1, m2, m4 and m5; not this node's own broadcast, not the dropped one").isEqualTo(5);
             assertThat(stats.delivered()).isEqualTo(4);
             assertThat(stats.overflow()).isEqualTo(1);
             assertThat(stats.unroutable()).isEqualTo(1);
             assertThat(stats.lost()).isEqualTo(2);
-        } finally {
-            alice[0].gate.countDown();
-            cluster.close();
-            server.close();
-            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
 
     @Test
     void theInboundByteLimitDropsWhatWouldPassIt() throws Exception {
-        ConnectionRegistry registry = ConnectionRegistry.create();
-        GatedSender[] alice = new GatedSender[1];
-        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
-                .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
-        InMemoryBus bus = new InMemoryBus();
-        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").maxMessageBytes(1024).inboundMaxBytes(2048).build(),
-                registry, bus, bus);
-        try (TestClient client = TestClient.connect(server.address())) {
-            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
-            ClusterBus.Listener fromBus = bus.listener;
+        try (AliceNode a = new AliceNode(ClusterConfig.builder("a").maxMessageBytes(1024).inboundMaxBytes(2048).build())) {
+            ClusterFanout cluster = a.cluster;
+            ClusterBus.Listener fromBus = a.fromBus;
             fromBus.onMessage(toUser("b", "alice", "first"));
-            assertThat(alice[0].entered.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).isTrue();
             String big = "x".repeat(1000);
             assertThat(toUser("b", "alice", big)).hasSize(1018); // 18 bytes of envelope
             fromBus.onMessage(toUser("b", "alice", big));
@@ -137,32 +151,21 @@ class ReceivingTest {
             assertThat(cluster.stats().overflow()).isZero();
             fromBus.onMessage(toUser("b", "alice", big)); // 3054: over
             assertThat(cluster.stats().overflow()).isEqualTo(1);
-            alice[0].gate.countDown();
+            a.alice().gate.countDown();
             Awaitility.await("the rest delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
             fromBus.onMessage(toUser("b", "alice", big)); // the bytes were given back as they were delivered
             Awaitility.await("and one more").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 4);
             assertThat(cluster.stats().overflow()).isEqualTo(1);
-        } finally {
-            alice[0].gate.countDown();
-            cluster.close();
-            server.close();
-            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
 
     @Test
     void thisNodesOwnBroadcastsComingBackTakeNoRoomInTheInboundQueue() throws Exception {
-        ConnectionRegistry registry = ConnectionRegistry.create();
-        GatedSender[] alice = new GatedSender[1];
-        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
-                .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
-        InMemoryBus bus = new InMemoryBus();
-        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").inboundQueue(2).build(), registry, bus, bus);
-        try (TestClient client = TestClient.connect(server.address())) {
-            Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
-            ClusterBus.Listener fromBus = bus.listener;
+        try (AliceNode a = new AliceNode(ClusterConfig.builder("a").inboundQueue(2).build())) {
+            ClusterFanout cluster = a.cluster;
+            ClusterBus.Listener fromBus = a.fromBus;
             fromBus.onMessage(toUser("b", "alice", "m0"));
-            assertThat(alice[0].entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+            assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
 
             // This node broadcast twice (its local part is done) and the bus hands both back, as Redis does.
             byte[] own = new Envelope(Kind.ALL, "a", "", KeyType.NONE, 0, null, new byte[] {1}).encode();
@@ -172,15 +175,10 @@ class ReceivingTest {
             fromBus.onMessage(toUser("c", "alice", "m2"));
             assertThat(cluster.stats().overflow()).as("nothing lost: the queue of two holds m1 and m2").isZero();
 
-            alice[0].gate.countDown();
+            a.alice().gate.countDown();
             Awaitility.await("m0 to m2 delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
-            assertThat(alice[0].puts).containsExactly("m0", "m1", "m2");
+            assertThat(a.alice().puts).containsExactly("m0", "m1", "m2");
             assertThat(cluster.stats().lost()).isZero();
-        } finally {
-            alice[0].gate.countDown();
-            cluster.close();
-            server.close();
-            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
 }
