@@ -198,6 +198,24 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     /**
+     * Refuses a keyed message above the byte limit on its own, before any room is made for it: it
+     * may need fewer bytes than that while a smaller value of its key is queued, but it could never
+     * fit once that one is dropped or written.
+     */
+    final void checkNotTooLarge(long length) {
+        long maxBytes = limits.maxBytes();
+        if (maxBytes != 0 && length > maxBytes) {
+            rejected++;
+            throw tooLarge(length);
+        }
+    }
+
+    private QueueFullException tooLarge(long length) {
+        return new QueueFullException("message of " + length + " bytes exceeds the sender's byte limit of "
+                + limits.maxBytes() + " (QueueSender.options().maxBytes)");
+    }
+
+    /**
      * Called when {@code messages} more messages and {@code add} more bytes do not fit: waits for
      * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
      * caller then looks again. Throws when the put must give up.
@@ -209,8 +227,7 @@ abstract sealed class BoundedQueue permits SendQueue {
         int maxMessages = limits.maxMessages();
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
             rejected++;
-            throw new QueueFullException("message of " + add + " bytes exceeds the sender's byte limit of " + maxBytes
-                    + " (QueueSender.options().maxBytes)");
+            throw tooLarge(add);
         }
         long deadline = waits.deadline();
         if (deadline != 0) {

@@ -239,6 +239,7 @@ public final class SendQueue extends BoundedQueue {
         lock.lock();
         try {
             checkOpen();
+            checkNotTooLarge(message.length);
             Waits waits = null;
             while (true) {
                 byte[] existing = queuedUnder(key);
@@ -281,6 +282,7 @@ public final class SendQueue extends BoundedQueue {
         lock.lock();
         try {
             checkOpen();
+            checkNotTooLarge(message.length);
             Waits waits = null;
             while (true) {
                 byte[] existing = keyedPut ? queuedUnder(key) : null;

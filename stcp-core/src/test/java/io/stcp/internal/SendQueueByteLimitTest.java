@@ -1,13 +1,18 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.OverflowPolicy;
+import io.stcp.QueueFullException;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** A conflating put that waits for room must fit the queue as it is after the wait, not as it was before. */
+/** Conflating puts against the byte limit: they fit the queue as it is after a wait, and one that can never fit is refused before anything is dropped. */
 class SendQueueByteLimitTest {
 
     @RepeatedTest(10)
@@ -34,5 +39,30 @@ class SendQueueByteLimitTest {
                 new io.stcp.Sender.StringKeyed("b", new byte[88]))), false);
         grower.join(TimeUnit.SECONDS.toMillis(20));
         assertThat(q.stats().pendingBytes()).isLessThanOrEqualTo(100);
+    }
+
+    @ParameterizedTest
+    @EnumSource(OverflowPolicy.class)
+    void aKeyedPutAboveMaxBytesIsRefusedWithoutDroppingWhenItsKeyIsQueuedSmaller(OverflowPolicy policy) throws Exception {
+        SendQueue q = new SendQueue(new QueueLimits(0, 100, policy, 0, true, new DirectChunks(0)), null);
+        q.put("a", new byte[60], false);
+        q.put("b", new byte[30], false);
+        assertThatThrownBy(() -> q.put("a", new byte[150], false)) // 90 more than "a" holds, but alone above the limit
+                .isInstanceOf(QueueFullException.class).hasMessageContaining("exceeds the sender's byte limit of 100");
+        assertThat(q.stats().pendingMessages()).isEqualTo(2);
+        assertThat(q.stats().pendingBytes()).isEqualTo(90);
+        assertThat(q.stats().dropped()).isZero();
+        assertThat(q.queuedUnder("a")).hasSize(60);
+    }
+
+    @Test
+    void aFanoutKeyedOfferAboveMaxBytesIsRefusedWithoutDroppingWhenItsKeyIsQueuedSmaller() throws Exception {
+        SendQueue q = new SendQueue(new QueueLimits(0, 100, OverflowPolicy.DROP_OLDEST, 0, true, new DirectChunks(0)), null);
+        q.put(7, new byte[60], false);
+        q.put(8, new byte[30], false);
+        assertThatThrownBy(() -> q.offer(7, new byte[150], false, System.nanoTime(), false))
+                .isInstanceOf(QueueFullException.class).hasMessageContaining("exceeds the sender's byte limit of 100");
+        assertThat(q.stats().pendingMessages()).isEqualTo(2);
+        assertThat(q.stats().dropped()).isZero();
     }
 }
