@@ -34,8 +34,9 @@ import org.jspecify.annotations.Nullable;
  * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
  * apply. The connection's reader uses it, so that a pipelining peer is slowed down (the reader
  * stops reading, the kernel's window closes) instead of disconnected. Waiters are woken when the
- * send loop takes a batch. After any wait or drop a put looks at the queue as it is then: the key
- * it would conflate into may have been written meanwhile, or replaced by a smaller value. The
+ * send loop takes a batch, and when a conflated value is replaced by a smaller one. After any
+ * wait or drop a put looks at the queue as it is then: the key it would conflate into may have
+ * been written meanwhile, or replaced by a smaller value. The
  * reader, before it waits, writes the replies it owes (a drain it holds the write token for), the
  * room it would otherwise wait for in vain.
  *
@@ -144,9 +145,13 @@ abstract sealed class BoundedQueue permits SendQueue {
     final void putKeyedLocked(Object key, byte[] message) {
         Keyed existing = keyed == null ? null : keyed.get(key);
         if (existing != null) {
-            bytes += (long) message.length - existing.bytes.length;
+            long shrink = existing.bytes.length - (long) message.length;
+            bytes -= shrink;
             existing.bytes = message;
             conflated++;
+            if (shrink > 0) {
+                wakeRoomWaiters(); // a smaller value made room, as a drain does
+            }
             return;
         }
         Keyed entry = new Keyed(key, message);

@@ -65,4 +65,25 @@ class SendQueueByteLimitTest {
         assertThat(q.stats().pendingMessages()).isEqualTo(2);
         assertThat(q.stats().dropped()).isZero();
     }
+
+    @Test
+    void aPutWaitingUnderBlockIsWokenWhenAConflatedValueShrinksAndMakesItsRoom() throws Exception {
+        SendQueue q = new SendQueue(
+                new QueueLimits(0, 100, OverflowPolicy.BLOCK, TimeUnit.SECONDS.toNanos(60), true, new DirectChunks(0)), null);
+        q.holdToken(); // nothing is written: only the shrink below can make room
+        q.put("a", new byte[60], false);
+        q.put("b", new byte[40], false); // 100 of 100 bytes
+        Thread waiter = Thread.ofVirtual().start(() -> {
+            try {
+                q.put("c", new byte[30], false);
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        Awaitility.await().until(() -> waiter.getState() == Thread.State.WAITING
+                || waiter.getState() == Thread.State.TIMED_WAITING);
+        q.put("a", new byte[10], false); // 50 bytes free now
+        assertThat(waiter.join(java.time.Duration.ofSeconds(20))).as("the waiter took the room").isTrue();
+        assertThat(q.stats().pendingBytes()).isEqualTo(80);
+    }
 }
