@@ -497,7 +497,10 @@ public final class QueueSender implements Sender {
         /**
          * Removes the message limit (Go's {@code NewQSendConnHandler(conn, 0)}). Memory is then
          * bounded by {@link #maxBytes(long)} only (4 MiB unless changed; {@code maxBytes(0)} lifts
-         * that too).
+         * that too), which counts the messages' bytes and not the queue's own few tens of bytes per
+         * message (more under a conflation key): many tiny messages hold several times
+         * {@code maxBytes}, and empty ones, which count nothing, are never refused. Where peers
+         * decide how many messages are queued, keep a message limit.
          */
         public Options unbounded() {
             this.capacity = 0;
