@@ -40,7 +40,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Thread safety.</b> Every method is safe from any thread. The collections returned are
  * live, unmodifiable and weakly consistent views: iterating one while connections come and go
- * never throws, and sees each connection at most once.
+ * never throws, and sees each connection at most once — unless it leaves the user or group and
+ * joins it again while the iteration (or a send to it) is under way: then it may be met, and sent
+ * to, a second time, as a member that joined during a send may be met or not.
  */
 public interface ConnectionRegistry extends Fanout {
 
