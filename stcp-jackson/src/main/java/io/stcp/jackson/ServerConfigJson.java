@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializerBase;
@@ -50,8 +52,10 @@ import java.util.Set;
  *
  * <p><b>Failure.</b> Every problem is an {@link IllegalArgumentException} whose message starts with
  * the field name and shows the bad value, e.g. {@code maxConn: -1 (expected: >= 0)} or
- * {@code acceptDelay: 5000 (...)}; unknown fields are rejected by name; malformed JSON reports its
- * line and column. I/O failures reading a file are {@link UncheckedIOException}s.
+ * {@code acceptDelay: 5000 (...)}; unknown fields are rejected by name, and so is a field given
+ * twice ({@code proxyProtocol.mode: given twice}: JSON readers differ on which one counts, Jackson's
+ * trees keep the last); malformed JSON, and anything after the object, reports its line and column.
+ * I/O failures reading a file are {@link UncheckedIOException}s.
  *
  * <p><b>Thread safety.</b> All methods are thread-safe.
  */
@@ -95,7 +99,7 @@ public final class ServerConfigJson {
      */
     public static ServerConfig read(Path file, ServerConfig base) {
         try (InputStream in = Files.newInputStream(file)) {
-            return fromTree(MAPPER.readTree(in), base);
+            return read(MAPPER.createParser(in), base);
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -106,7 +110,9 @@ public final class ServerConfigJson {
     /** Reads a config from a stream (not closed). */
     public static ServerConfig read(InputStream in) {
         try {
-            return fromTree(MAPPER.readTree(in), ServerConfig.defaults());
+            JsonParser p = MAPPER.createParser(in);
+            p.disable(JsonParser.Feature.AUTO_CLOSE_SOURCE);
+            return read(p, ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -117,10 +123,56 @@ public final class ServerConfigJson {
     /** Reads a config from a JSON document. */
     public static ServerConfig read(String json) {
         try {
-            return fromTree(MAPPER.readTree(json), ServerConfig.defaults());
+            return read(MAPPER.createParser(json), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             throw malformed(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a String has no I/O to fail
         }
+    }
+
+    /** The document {@code p} holds: one object and nothing after it. */
+    private static ServerConfig read(JsonParser p, ServerConfig base) throws IOException {
+        try (p) {
+            JsonToken t = p.nextToken();
+            JsonNode root = t == null ? null : value(p, "", JsonParser::readValueAsTree);
+            if (t != null && p.nextToken() != null) {
+                var loc = p.currentTokenLocation();
+                throw new IllegalArgumentException("server config: malformed JSON at line " + loc.getLineNr()
+                        + ", column " + loc.getColumnNr() + ": more after the object (expected: one object)");
+            }
+            return fromTree(root, base);
+        }
+    }
+
+    /** Reads a JSON value, the parser at its first token, with every JsonNode but an object's. */
+    @FunctionalInterface
+    private interface TreeReader {
+        JsonNode read(JsonParser p) throws IOException;
+    }
+
+    /**
+     * The value at the parser's current token, its objects read here to refuse a field given twice
+     * (Jackson's trees keep the last one silently, while other readers of the same file keep the first).
+     */
+    private static JsonNode value(JsonParser p, String path, TreeReader values) throws IOException {
+        JsonToken t = p.currentToken();
+        if (t == JsonToken.VALUE_NULL) {
+            return NullNode.getInstance();
+        }
+        if (t != JsonToken.START_OBJECT && t != JsonToken.FIELD_NAME) {
+            return values.read(p);
+        }
+        ObjectNode node = JsonNodeFactory.instance.objectNode();
+        for (t = t == JsonToken.START_OBJECT ? p.nextToken() : t; t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+            String name = p.currentName();
+            String field = path.isEmpty() ? name : path + "." + name;
+            p.nextToken();
+            if (node.replace(name, value(p, field, values)) != null) {
+                throw new IllegalArgumentException(field + ": given twice (expected: each field once)");
+            }
+        }
+        return node;
     }
 
     /** Writes {@code config} as a JSON object with every field, durations in Go form. */
@@ -362,7 +414,7 @@ public final class ServerConfigJson {
 
         @Override
         public ServerConfig deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            return fromTree(ctxt.readTree(p), ServerConfig.defaults());
+            return fromTree(value(p, "", ctxt::readTree), ServerConfig.defaults());
         }
     }
 

@@ -62,6 +62,44 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void aFieldGivenTwiceIsRejectedByItsPathNotTheLastOneSilentlyKept() {
+        // the last maxConn, 0, is no limit at all; a reader that kept the first would enforce 10
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 10, \"maxConn\": 0}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("maxConn: given twice");
+        assertThatThrownBy(() -> ServerConfigJson.read(
+                        "{\"proxyProtocol\": {\"mode\": \"required\", \"trustedProxies\": [\"10.0.0.0/8\"], \"mode\": \"off\"}}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("proxyProtocol.mode: given twice");
+        ObjectMapper mapper = new ObjectMapper().registerModule(ServerConfigJson.module());
+        assertThatThrownBy(() -> mapper.readValue("{\"ipLimits\": {\"deny\": [\"192.0.2.0/24\"], \"deny\": []}}", ServerConfig.class))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("ipLimits.deny: given twice");
+    }
+
+    @Test
+    void anythingAfterTheObjectIsRejectedNotIgnored() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 10}\n{\"maxConn\": 0}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("line 2");
+        assertThatThrownBy(() -> ServerConfigJson.read(new java.io.ByteArrayInputStream("{} x".getBytes())))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("column 4");
+        assertThatThrownBy(() -> ServerConfigJson.read("null")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected a JSON object, got null");
+        assertThatThrownBy(() -> ServerConfigJson.read(" ")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected a JSON object, got nothing");
+    }
+
+    @Test
+    void readingAStreamLeavesItOpenAsDocumented() {
+        var closed = new java.util.concurrent.atomic.AtomicBoolean();
+        var in = new java.io.ByteArrayInputStream("{\"maxConn\": 10}".getBytes()) {
+            @Override
+            public void close() {
+                closed.set(true);
+            }
+        };
+        assertThat(ServerConfigJson.read(in).maxConn()).isEqualTo(10);
+        assertThat(closed).as("stream closed by read(InputStream)").isFalse();
+    }
+
+    @Test
     void malformedJsonReportsLineAndColumn() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\n  \"maxConn\": 10,,\n}"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("line 2");
