@@ -169,7 +169,9 @@ public interface Connection {
      * @param maxLength the most bytes the line may have, terminator excluded (positive)
      * @return the line, or {@code null} at end of stream before its first byte
      * @throws io.stcp.framing.FrameTooLongException if no {@code \n} comes within {@code maxLength}
-     *     bytes (+ the terminator); the rest of that line is left unread
+     *     bytes (+ the terminator); the rest of that line is left unread, its {@code \n} always
+     *     (at most {@code maxLength + 2} bytes of it are taken), so skipping to the next
+     *     {@code \n} lands on the next line
      * @throws java.io.EOFException at end of stream in the middle of a line
      */
     byte[] readLine(int maxLength) throws IOException;

@@ -56,10 +56,33 @@ class ReadLineTest {
     void aLineTooLongFailsAtTheLimitAndLeavesTheRestUnread() throws Exception {
         try (SocketPair p = SocketPair.open()) {
             p.clientWrite("xxxxxxxxxx\nok\n".getBytes(StandardCharsets.US_ASCII));
-            // At most maxLength + 2 bytes (content, CR, LF) are taken for a line.
+            // maxLength + 1 bytes are taken of a line too long (+ 1 when the last is a CR: it may end the line).
             assertThatThrownBy(() -> p.server.readLine(5)).isInstanceOf(FrameTooLongException.class);
-            assertThat(text(p.server.readLine(16))).isEqualTo("xxx");
+            assertThat(text(p.server.readLine(16))).isEqualTo("xxxx");
             assertThat(text(p.server.readLine(Integer.MAX_VALUE))).isEqualTo("ok"); // memory follows the bytes
+        }
+    }
+
+    /** A protocol that answers a line too long with an error and skips to the line's end (SMTP, memcached). */
+    @Test
+    void aLineTooLongNeverTakesItsOwnLfSoSkippingToTheLfLandsOnTheNextLine() throws Exception {
+        for (String over : new String[] {"xxxxxx\n", "xxxxxx\r\n", "xxxxx\rx\n", "xxxxxxx\n", "xxxxx\r\r\n"}) {
+            try (SocketPair p = SocketPair.open()) {
+                p.clientWrite((over + "next\n").getBytes(StandardCharsets.US_ASCII));
+                p.client.shutdownOutput(); // a skip that took the next line too finds the end, not a wait
+                assertThatThrownBy(() -> p.server.readLine(5)).as(over).isInstanceOf(FrameTooLongException.class);
+                byte[] skip = new byte[64];
+                int n;
+                do {
+                    n = p.server.readUntil((byte) '\n', skip, 0, skip.length);
+                } while (n > 0 && skip[n - 1] != '\n');
+                assertThat(text(p.server.readLine(16))).as(over.replace("\r", "\\r").replace("\n", "\\n")).isEqualTo("next");
+            }
+        }
+        try (SocketPair p = SocketPair.open()) { // the limit with CRLF still fits
+            p.clientWrite("xxxxx\r\nyyyyy\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(text(p.server.readLine(5))).isEqualTo("xxxxx");
+            assertThat(text(p.server.readLine(5))).isEqualTo("yyyyy");
         }
     }
 

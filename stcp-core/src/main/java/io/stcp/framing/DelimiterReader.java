@@ -56,9 +56,12 @@ public final class DelimiterReader implements ConnectionReader {
         // A partial delimiter may sit at the end of the buffer; with lines() so may a '\r'.
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
         int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, (long) maxLength + slack + 1);
-        DelimitedRead.Bytes read = DelimitedRead.read(connection, delimiter, limit, maxLength, "frame");
+        DelimitedRead.Bytes read = DelimitedRead.read(connection, delimiter, limit, "frame");
         if (read == null) {
             throw new EOFException("end of stream after 0 bytes of a frame, before its delimiter");
+        }
+        if (!read.delimited()) {
+            throw new FrameTooLongException("frame longer than maxLength " + maxLength + " bytes without a delimiter");
         }
         byte[] buf = read.bytes();
         int n = read.length();

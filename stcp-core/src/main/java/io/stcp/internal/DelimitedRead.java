@@ -11,7 +11,7 @@ import java.util.Arrays;
  * {@link Connection#readLine(int)}: through {@link Connection#readUntil}, which scans the
  * connection's buffer, into an array that doubles as bytes arrive (so memory follows the bytes
  * received, not the limit), and never more than {@code limit} bytes, so the rest of a value too
- * long is left unread. What the array holds beyond a read buffer's worth is reserved from the
+ * long is left unread; the caller decides what a value that reached the limit undelimited is. What the array holds beyond a read buffer's worth is reserved from the
  * server's {@link InboundBudget} while it fills, as for {@link GrowingRead}.
  */
 public final class DelimitedRead {
@@ -21,20 +21,22 @@ public final class DelimitedRead {
 
     private DelimitedRead() {}
 
-    /** The bytes read, delimiter included: {@code bytes[0..length)}. */
-    public record Bytes(byte[] bytes, int length) {}
+    /**
+     * The bytes read, {@code bytes[0..length)}: up to and including the delimiter when
+     * {@code delimited}, else {@code limit} bytes that do not end with it.
+     */
+    public record Bytes(byte[] bytes, int length, boolean delimited) {}
 
     /**
      * Reads until the bytes read end with {@code delimiter}.
      *
      * @param limit the most bytes to take, delimiter included
-     * @param maxLength the limit on the content the caller enforces, for the error message
      * @param what names the value in errors ("line", "frame")
      * @return the bytes, or null at end of stream before the first byte
-     * @throws FrameTooLongException if {@code limit} bytes came without the delimiter
-     * @throws EOFException at end of stream after some bytes
+     * @throws FrameTooLongException if the bytes would need more than the server's inbound budget
+     * @throws EOFException at end of stream after some bytes, before {@code limit}
      */
-    public static Bytes read(Connection connection, byte[] delimiter, int limit, int maxLength, String what)
+    public static Bytes read(Connection connection, byte[] delimiter, int limit, String what)
             throws IOException {
         byte last = delimiter[delimiter.length - 1];
         ConnectionInput input = connection instanceof RealConnection rc ? rc.input() : null;
@@ -58,11 +60,10 @@ public final class DelimitedRead {
                 }
                 n += read;
                 if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
-                    return new Bytes(buf, n);
+                    return new Bytes(buf, n, true);
                 }
                 if (n == limit) {
-                    throw new FrameTooLongException(what + " longer than maxLength " + maxLength
-                            + " bytes without a delimiter");
+                    return new Bytes(buf, n, false);
                 }
             }
         } finally {

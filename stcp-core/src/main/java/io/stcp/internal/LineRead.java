@@ -6,8 +6,11 @@ import java.io.IOException;
 import java.util.Arrays;
 
 /**
- * {@link Connection#readLine(int)}: the bytes up to a {@code \n} ({@link DelimitedRead}), taking
- * at most the longest line allowed — its content, a {@code \r} and the {@code \n}.
+ * {@link Connection#readLine(int)}: the bytes up to a {@code \n} ({@link DelimitedRead}). Of a
+ * line too long it takes {@code maxLength + 1} bytes, one more only when the last of them is a
+ * {@code \r} (a {@code \n} after it ends a line of exactly {@code maxLength}), and never its
+ * {@code \n}: a caller that answers with an error and skips to the {@code \n} lands on the next
+ * line whatever the line's length.
  */
 final class LineRead {
     private static final byte[] LF = {'\n'};
@@ -18,17 +21,20 @@ final class LineRead {
         if (maxLength <= 0) {
             throw new IllegalArgumentException("maxLength: " + maxLength + " (expected: > 0)");
         }
-        int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, maxLength + 2L);
-        DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, maxLength, "line");
+        int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, maxLength + 1L);
+        DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, "line");
         if (read == null) {
             return null;
         }
         byte[] line = read.bytes();
         int n = read.length();
-        int length = n > 1 && line[n - 2] == '\r' ? n - 2 : n - 1;
-        if (length > maxLength) {
-            throw new FrameTooLongException("line of " + length + " bytes exceeds maxLength " + maxLength);
+        if (!read.delimited()) {
+            // maxLength + 1 bytes, no \n: too long, unless they end with the \r of a \r\n
+            if (line[n - 1] != '\r' || connection.readUnsignedByte() != '\n' || n - 1 > maxLength) {
+                throw new FrameTooLongException("line longer than maxLength " + maxLength + " bytes");
+            }
+            return Arrays.copyOf(line, n - 1);
         }
-        return Arrays.copyOf(line, length);
+        return Arrays.copyOf(line, n > 1 && line[n - 2] == '\r' ? n - 2 : n - 1);
     }
 }
