@@ -45,6 +45,9 @@ import java.util.Set;
  * whose absent fields take their defaults too ({@code mode} is {@code off}, {@code required} or
  * {@code optional}); their problems name the field as {@code proxyProtocol.mode}.
  *
+ * <p>{@link ServerConfig#tls()} has no JSON field (it is key material, not text): it comes from the
+ * base of {@link #read(Path, ServerConfig)}, and is none otherwise.
+ *
  * <p>Every field is optional and an absent one takes the default of {@link ServerConfig#builder()}
  * (Go's loader left absent fields at zero, which rejected every connection). Durations are Go
  * strings ({@code "5µs"}, {@code "5us"}, {@code "50ms"}, {@code "1m30s"}) or ISO-8601
@@ -175,7 +178,12 @@ public final class ServerConfigJson {
         return node;
     }
 
-    /** Writes {@code config} as a JSON object with every field, durations in Go form. */
+    /**
+     * Writes {@code config} as a JSON object with every field but {@code tls}, durations in Go
+     * form. TLS is key material and an {@link javax.net.ssl.SSLContext}, not JSON: what this
+     * writes reads back as a plain TCP config, so pass a config with its TLS as the base of
+     * {@link #read(Path, ServerConfig)} to keep it.
+     */
     public static String write(ServerConfig config) {
         return toTree(config).toPrettyString();
     }

@@ -99,6 +99,23 @@ class ServerConfigJsonTest {
         assertThat(closed).as("stream closed by read(InputStream)").isFalse();
     }
 
+    /** A component added to ServerConfig, ProxyProtocol or IpLimits without its JSON field fails here. */
+    @Test
+    void writeCoversEveryComponentButTheTlsKeyMaterial() throws Exception {
+        var tree = new ObjectMapper().readTree(ServerConfigJson.write(ServerConfig.defaults()));
+        for (var c : ServerConfig.class.getRecordComponents()) {
+            if (!c.getName().equals("tls")) {
+                assertThat(tree.has(c.getName())).as(c.getName()).isTrue();
+            }
+        }
+        for (var c : io.stcp.ProxyProtocol.class.getRecordComponents()) {
+            assertThat(tree.get("proxyProtocol").has(c.getName())).as("proxyProtocol." + c.getName()).isTrue();
+        }
+        for (var c : io.stcp.IpLimits.class.getRecordComponents()) {
+            assertThat(tree.get("ipLimits").has(c.getName())).as("ipLimits." + c.getName()).isTrue();
+        }
+    }
+
     @Test
     void malformedJsonReportsLineAndColumn() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\n  \"maxConn\": 10,,\n}"))
