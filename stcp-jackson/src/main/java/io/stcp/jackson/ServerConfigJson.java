@@ -3,7 +3,9 @@ package io.stcp.jackson;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.Module;
@@ -57,7 +59,10 @@ import java.util.Set;
  * the field name and shows the bad value, e.g. {@code maxConn: -1 (expected: >= 0)} or
  * {@code acceptDelay: 5000 (...)}; unknown fields are rejected by name, and so is a field given
  * twice ({@code proxyProtocol.mode: given twice}: JSON readers differ on which one counts, Jackson's
- * trees keep the last); malformed JSON, and anything after the object, reports its line and column.
+ * trees keep the last); malformed JSON, and anything after the object, reports its line and column,
+ * and a value beyond Jackson's read limits ({@code StreamReadConstraints}: nesting over 1000 deep, a
+ * number over 1000 digits, a string over 20 MB) its field too ({@code maxConn: malformed JSON at
+ * line 1, column 1015: Number value length (1001) exceeds ...
  * I/O failures reading a file are {@link UncheckedIOException}s.
  *
  * <p><b>Thread safety.</b> All methods are thread-safe.
@@ -137,15 +142,46 @@ public final class ServerConfigJson {
     /** The document {@code p} holds: one object and nothing after it. */
     private static ServerConfig read(JsonParser p, ServerConfig base) throws IOException {
         try (p) {
-            JsonToken t = p.nextToken();
-            JsonNode root = t == null ? null : value(p, "", JsonParser::readValueAsTree);
-            if (t != null && p.nextToken() != null) {
-                var loc = p.currentTokenLocation();
-                throw new IllegalArgumentException("server config: malformed JSON at line " + loc.getLineNr()
-                        + ", column " + loc.getColumnNr() + ": more after the object (expected: one object)");
-            }
-            return fromTree(root, base);
+            return readDocument(p, base);
+        } catch (StreamConstraintsException e) {
+            // Jackson's read limits (StreamReadConstraints) say neither the field nor where
+            var loc = p.currentLocation();
+            String field = path(p);
+            throw new IllegalArgumentException((field.isEmpty() ? "server config" : field) + ": malformed JSON at line "
+                    + loc.getLineNr() + ", column " + loc.getColumnNr() + ": " + e.getOriginalMessage(), e);
         }
+    }
+
+    /**
+     * Where the parser is, as a field path: {@code ipLimits.deny[1]}, up to the first array
+     * element (within a value nested a thousand deep, the rest would be a thousand {@code [0]}).
+     */
+    private static String path(JsonParser p) {
+        java.util.ArrayDeque<JsonStreamContext> contexts = new java.util.ArrayDeque<>();
+        for (JsonStreamContext c = p.getParsingContext(); c != null && !c.inRoot(); c = c.getParent()) {
+            contexts.push(c);
+        }
+        StringBuilder path = new StringBuilder();
+        for (JsonStreamContext c : contexts) {
+            if (c.inArray()) {
+                return path.append('[').append(c.getCurrentIndex()).append(']').toString();
+            }
+            if (c.getCurrentName() != null) {
+                path.append(path.isEmpty() ? "" : ".").append(c.getCurrentName());
+            }
+        }
+        return path.toString();
+    }
+
+    private static ServerConfig readDocument(JsonParser p, ServerConfig base) throws IOException {
+        JsonToken t = p.nextToken();
+        JsonNode root = t == null ? null : value(p, "", JsonParser::readValueAsTree);
+        if (t != null && p.nextToken() != null) {
+            var loc = p.currentTokenLocation();
+            throw new IllegalArgumentException("server config: malformed JSON at line " + loc.getLineNr()
+                    + ", column " + loc.getColumnNr() + ": more after the object (expected: one object)");
+        }
+        return fromTree(root, base);
     }
 
     /** Reads a JSON value, the parser at its first token, with every JsonNode but an object's. */

@@ -117,6 +117,19 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void aValueBeyondJacksonsReadLimitsNamesItsFieldAndWhereItIs() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 1" + "0".repeat(2000) + "}"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("maxConn: malformed JSON at line 1, column ")
+                .hasMessageContaining("getMaxNumberLength");
+        assertThatThrownBy(() -> ServerConfigJson.read(
+                        "{\"ipLimits\": {\"deny\": [\"192.0.2.0/24\", " + "[".repeat(1000) + "]".repeat(1000) + "]}}"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("ipLimits.deny[1]")
+                .hasMessageContaining("getMaxNestingDepth");
+    }
+
+    @Test
     void malformedJsonReportsLineAndColumn() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\n  \"maxConn\": 10,,\n}"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("line 2");
