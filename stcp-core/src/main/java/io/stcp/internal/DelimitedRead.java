@@ -11,8 +11,9 @@ import java.util.Arrays;
  * {@link Connection#readLine(int)}: through {@link Connection#readUntil}, which scans the
  * connection's buffer, into an array that doubles as bytes arrive (so memory follows the bytes
  * received, not the limit), and never more than {@code limit} bytes, so the rest of a value too
- * long is left unread; the caller decides what a value that reached the limit undelimited is. What the array holds beyond a read buffer's worth is reserved from the
- * server's {@link InboundBudget} while it fills, as for {@link GrowingRead}.
+ * long is left unread; the caller decides what a value that reached the limit undelimited is.
+ * What the array holds beyond a read buffer's worth is reserved from the server's
+ * {@link InboundBudget} while it fills, as for {@link GrowingRead}.
  */
 public final class DelimitedRead {
     /** The largest array a JVM allocates. */

@@ -30,7 +30,7 @@ final class LineRead {
         int n = read.length();
         if (!read.delimited()) {
             // maxLength + 1 bytes, no \n: too long, unless they end with the \r of a \r\n
-            if (line[n - 1] != '\r' || connection.readUnsignedByte() != '\n' || n - 1 > maxLength) {
+            if (line[n - 1] != '\r' || connection.readUnsignedByte() != '\n') {
                 throw new FrameTooLongException("line longer than maxLength " + maxLength + " bytes");
             }
             return Arrays.copyOf(line, n - 1);
