@@ -20,8 +20,10 @@ import java.util.Objects;
  * So no ping is put while a {@link QueueSender} still holds messages: they show the peer the
  * connection is alive once they move, and a ping would only take a queued message's place
  * ({@link OverflowPolicy#DROP_OLDEST} would drop it; under {@link OverflowPolicy#CLOSE_CONNECTION}
- * the ping would be what closes the connection). At most one ping thus waits behind a stalled
- * write. Other senders get the ping whatever they hold.
+ * the ping would be what closes the connection). Nor is one put while a write is under way (or
+ * stalled): the ping is queued only into an empty, idle queue, decided and done in one step
+ * under the queue's lock, so a message another thread puts at the same moment never makes room
+ * for a ping. Other senders get the ping whatever they hold.
  *
  * <p>Pair it with {@link ServerConfig#readIdleTimeout()} on the other side's heartbeats to drop
  * peers that went silent.
@@ -29,28 +31,38 @@ import java.util.Objects;
 public final class Heartbeat implements ConnectionHook {
     private final Duration interval;
     private final byte[] ping;
+    /** Test seam: runs on the ping's thread just before a ping is put; a no-op otherwise. */
+    private final Runnable beforePing;
 
-    private Heartbeat(Duration interval, byte[] ping) {
+    private Heartbeat(Duration interval, byte[] ping, Runnable beforePing) {
         if (interval.isNegative() || interval.isZero()) {
             throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
         }
         this.interval = interval;
         this.ping = Objects.requireNonNull(ping, "ping").clone();
+        this.beforePing = beforePing;
     }
 
     /** Pings with {@code ping} (shared, never modified) after {@code interval} of write-idleness. */
     public static Heartbeat every(Duration interval, byte[] ping) {
-        return new Heartbeat(interval, ping);
+        return new Heartbeat(interval, ping, () -> {});
+    }
+
+    /** Test seam: {@link #every}, running {@code beforePing} on the ping's thread just before each ping is put. */
+    static Heartbeat every(Duration interval, byte[] ping, Runnable beforePing) {
+        return new Heartbeat(interval, ping, Objects.requireNonNull(beforePing, "beforePing"));
     }
 
     @Override
     public void onEvent(Sender sender) {
         sender.connection().onWriteIdle(interval, () -> {
-            if (sender instanceof QueueSender q && q.stats().pendingMessages() > 0) {
-                return; // a write is under way or stalled: the queued messages will do, a ping would only push them
-            }
             try {
-                sender.put(ping);
+                beforePing.run();
+                if (sender instanceof QueueSender q) {
+                    q.putIfIdle(ping); // not while messages are queued or a write is under way or stalled: they will do
+                } else {
+                    sender.put(ping);
+                }
             } catch (SendException skipped) {
                 // full or closed: the next interval tries again
             }

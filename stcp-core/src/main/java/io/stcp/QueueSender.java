@@ -329,6 +329,22 @@ public final class QueueSender implements Sender {
         }
     }
 
+    /**
+     * For {@link Heartbeat}: puts {@code ping} only if nothing is queued and no write is under way,
+     * checked and queued in one step, so that a put from another thread meanwhile never has its
+     * message dropped, nor the connection closed, for the ping.
+     *
+     * @return whether the ping was queued
+     * @throws SendException as {@link #put(byte[])}: closed, or the ping alone above the byte limit
+     */
+    boolean putIfIdle(byte[] ping) {
+        if (!run(() -> queue.putIfIdle(ping))) {
+            return false;
+        }
+        writer.start();
+        return true;
+    }
+
     /** Test seam: what is put stays queued, not written, until {@link #resumeWrites()}. */
     void holdWrites() {
         queue.holdToken();

@@ -257,6 +257,36 @@ public final class SendQueue extends BoundedQueue {
         }
     }
 
+    /**
+     * Appends {@code message} only if nothing is queued and nobody holds the write token (no
+     * drainer, no inline write, no stalled write), deciding and appending in one step: a
+     * heartbeat's ping ({@link io.stcp.Heartbeat}), which must never take a queued message's place
+     * nor queue behind a write under way. The message is kept as it is, never copied.
+     *
+     * @return true if it was queued: the caller then holds the write token and must start a
+     *     drainer; false if the queue was busy and nothing was queued
+     * @throws io.stcp.SenderClosedException if the queue is not open
+     * @throws QueueFullException if the message alone exceeds the byte limit
+     */
+    public boolean putIfIdle(byte[] message) {
+        lock.lock();
+        try {
+            checkOpen();
+            if (writing || queued() > 0) {
+                return false;
+            }
+            if (!fits(1, message.length)) { // an empty queue: only a message above the byte limit
+                rejected++;
+                throw new QueueFullException("message of " + message.length + " bytes exceeds the sender's byte limit of "
+                        + limits.maxBytes() + " (QueueSender.options().maxBytes)");
+            }
+            append(message, message.length);
+            return takeTokenForDrainer();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** {@link #offer}: the message would have waited for room, and nothing was queued. */
     public static final int WOULD_WAIT = -1;
     /** {@link #offer}: queued. */
