@@ -14,6 +14,7 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -116,6 +117,37 @@ class InlineWriteTest {
             client.sendRaw(new byte[4]);
             assertThat(exited.poll(20, TimeUnit.SECONDS)).isTrue();
             assertThat(readerError.get()).isInstanceOfAny(SenderClosedException.class, QueueFullException.class);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * The reply lost with a failed inline write is reported by the sender's close, as every
+     * discarded message is: the failure closes the sender, and that internal close must not
+     * take the report for itself.
+     */
+    @Test
+    void aReplyLostWithAFailedInlineWriteIsReportedByTheClose() throws Exception {
+        CompletableFuture<long[]> counts = new CompletableFuture<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            conn.readInt();
+            conn.channel().shutdownOutput(); // the reply's write fails
+            try {
+                sender.put(new byte[] {0, 0, 0, 1, 7});
+                counts.completeExceptionally(new AssertionError("the inline write did not fail"));
+            } catch (SenderClosedException e) {
+                QueueSender q = (QueueSender) sender;
+                counts.complete(new long[] {q.stats().discarded(), q.close()});
+            } catch (Throwable t) {
+                counts.completeExceptionally(t);
+            }
+        }, QueueSender.options().capacity(4).writeInline(true)::build).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            long[] c = counts.get(20, TimeUnit.SECONDS);
+            assertThat(c[0]).as("discarded").isEqualTo(1);
+            assertThat(c[1]).as("reported by close()").isEqualTo(1);
         } finally {
             Echo.stop(server);
         }

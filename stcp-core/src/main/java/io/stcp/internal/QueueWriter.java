@@ -241,10 +241,13 @@ public final class QueueWriter {
         }
     }
 
-    /** An inline write failed: its message is discarded, the sender and the connection closed. */
+    /**
+     * An inline write failed: its message is discarded, the sender and the connection closed. What
+     * was discarded stays unreported, for the sender's {@link #close()} to report.
+     */
     private SenderClosedException inlineFailed(IOException e) {
         discard(1);
-        close();
+        closeUnreported();
         return new SenderClosedException("connection failed while writing: " + e.getMessage());
     }
 
@@ -434,11 +437,16 @@ public final class QueueWriter {
      * @return how many accepted messages were discarded and not reported before
      */
     public int close() {
+        closeUnreported();
+        return (int) UNREPORTED.getAndSet(this, 0);
+    }
+
+    /** Closes the queue and the connection, counting what is discarded, but leaves it to {@link #close()} to report. */
+    private void closeUnreported() {
         discardQueue();
         if (CLOSED.compareAndSet(this, false, true)) {
             connection.close();
         }
-        return (int) UNREPORTED.getAndSet(this, 0);
     }
 
     /**
