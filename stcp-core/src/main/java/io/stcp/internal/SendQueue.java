@@ -275,11 +275,7 @@ public final class SendQueue extends BoundedQueue {
             if (writing || queued() > 0) {
                 return false;
             }
-            if (!fits(1, message.length)) { // an empty queue: only a message above the byte limit
-                rejected++;
-                throw new QueueFullException("message of " + message.length + " bytes exceeds the sender's byte limit of "
-                        + limits.maxBytes() + " (QueueSender.options().maxBytes)");
-            }
+            checkNotTooLarge(message.length); // into an empty queue, the only way not to fit
             append(message, message.length);
             return takeTokenForDrainer();
         } finally {
