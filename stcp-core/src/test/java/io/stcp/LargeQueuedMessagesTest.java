@@ -52,7 +52,8 @@ class LargeQueuedMessagesTest {
         } finally {
             Echo.stop(server);
         }
-        assertThat(pool.memory().heldBytes()).as("the pool was used, up to its limit").isPositive().isLessThanOrEqualTo(POOL);
+        assertThat(pool.chunksLent()).as("the pool was used").isPositive(); // not what it holds: trimmed after 200 ms in tests
+        assertThat(pool.memory().heldBytes()).as("up to its limit").isLessThanOrEqualTo(POOL);
         assertThat(pool.memory().usedBytes()).as("every chunk given back").isZero();
     }
 

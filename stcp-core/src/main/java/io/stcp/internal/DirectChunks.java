@@ -84,6 +84,7 @@ public final class DirectChunks {
     private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>(); // guarded by lock; the last given first
     private final IdentityHashMap<ByteBuffer, ChunkMemory.Allocation> allocations = new IdentityHashMap<>(); // guarded by lock
     private int made;  // guarded by lock: chunks made so far, free or in use
+    private long lent; // guarded by lock: chunks lent since the pool was made, given back or not
     private int inUse; // guarded by lock
     private int fewestFree;   // guarded by lock: the fewest free chunks since the trimming thread last woke
     private boolean trimming; // guarded by lock: the trimming thread runs
@@ -178,6 +179,7 @@ public final class DirectChunks {
             }
             fewestFree = Math.min(fewestFree, free.size());
             inUse += n;
+            lent += n;
             made += n - kept;
         } finally {
             lock.unlock();
@@ -225,6 +227,7 @@ public final class DirectChunks {
             }
             made -= chunks.length - kept;
             inUse -= chunks.length;
+            lent -= chunks.length;
         } finally {
             lock.unlock();
         }
@@ -333,6 +336,19 @@ public final class DirectChunks {
     /** The most bytes this pool lends at once. */
     public long limitBytes() {
         return (long) maxChunks * CHUNK;
+    }
+
+    /**
+     * How many chunks this pool has lent since it was made, given back or not: whether it was
+     * used at all, which what it holds cannot tell once trimming has freed its chunks.
+     */
+    public long chunksLent() {
+        lock.lock();
+        try {
+            return lent;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** What this pool lends and holds now, read at one moment. */
