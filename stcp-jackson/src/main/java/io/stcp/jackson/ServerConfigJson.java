@@ -62,8 +62,8 @@ import java.util.Set;
  * trees keep the last); malformed JSON, and anything after the object, reports its line and column,
  * and a value beyond Jackson's read limits ({@code StreamReadConstraints}: nesting over 1000 deep, a
  * number over 1000 digits, a string over 20 MB) its field too ({@code maxConn: malformed JSON at
- * line 1, column 1015: Number value length (1001) exceeds ...
- * I/O failures reading a file are {@link UncheckedIOException}s.
+ * line 1, column 1015: Number value length (1001) exceeds ...}). I/O failures reading a file are
+ * {@link UncheckedIOException}s.
  *
  * <p><b>Thread safety.</b> All methods are thread-safe.
  */
