@@ -139,20 +139,50 @@ class PresenceRaceTest {
         @Override public SendResult broadcast(String key, byte[] bytes) { return real.broadcast(key, bytes); }
     }
 
-    @Test
-    void aGroupThatOneConnectionLeavesWhileAnotherJoinsStaysAnnounced() throws Exception {
-        GatedRegistry registry = new GatedRegistry();
-        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
-                .registry(registry.real).start();
-        RecordingBus bus = new RecordingBus();
-        // No full refresh during the test: only the announces and withdrawals of the calls below.
-        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").presenceRefresh(Duration.ofMinutes(1))
-                .presenceTtl(Duration.ofMinutes(2)).build(), registry, bus, bus);
-        try (TestClient c1 = TestClient.connect(server.address()); TestClient c2 = TestClient.connect(server.address())) {
+    /** Node "a" with two connections, its registry gated, its bus recording; no full refresh during a test. */
+    private static final class TwoConnections implements AutoCloseable {
+        final GatedRegistry registry = new GatedRegistry();
+        final RecordingBus bus = new RecordingBus();
+        final TcpServer server;
+        final ClusterFanout cluster;
+        final TestClient c1;
+        final TestClient c2;
+        final Sender first;
+        final Sender second;
+
+        TwoConnections() throws Exception {
+            server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                    .registry(registry.real).start();
+            // Only the announces and withdrawals of the test's calls: no full refresh meanwhile.
+            cluster = ClusterFanout.start(ClusterConfig.builder("a").presenceRefresh(Duration.ofMinutes(1))
+                    .presenceTtl(Duration.ofMinutes(2)).build(), registry, bus, bus);
+            c1 = TestClient.connect(server.address());
+            c2 = TestClient.connect(server.address());
             Awaitility.await("both registered").atMost(Duration.ofSeconds(10)).until(() -> registry.connectionCount() == 2);
             List<Sender> senders = new ArrayList<>(registry.connections());
-            Sender first = senders.get(0);
-            Sender second = senders.get(1);
+            first = senders.get(0);
+            second = senders.get(1);
+        }
+
+        @Override
+        public void close() throws Exception {
+            registry.release.countDown();
+            cluster.close();
+            c1.close();
+            c2.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+
+    @Test
+    void aGroupThatOneConnectionLeavesWhileAnotherJoinsStaysAnnounced() throws Exception {
+        try (TwoConnections node = new TwoConnections()) {
+            GatedRegistry registry = node.registry;
+            RecordingBus bus = node.bus;
+            ClusterFanout cluster = node.cluster;
+            Sender first = node.first;
+            Sender second = node.second;
             assertThat(cluster.joinGroup(first, "room")).isTrue();
             assertThat(cluster.joinGroup(first, "marker")).isTrue();
             Awaitility.await("room and marker announced").atMost(Duration.ofSeconds(10))
@@ -172,28 +202,17 @@ class PresenceRaceTest {
             Awaitility.await("marker withdrawn").atMost(Duration.ofSeconds(10)).until(() -> !bus.groups().contains("marker"));
             assertThat(registry.group("room")).containsExactly(second);
             assertThat(bus.groups()).as("room has a member here: it must stay announced").contains("room");
-        } finally {
-            registry.release.countDown();
-            cluster.close();
-            server.close();
-            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
 
     @Test
     void aConnectionReboundByTwoCallersAtOnceLeavesOnlyItsLastUserAnnounced() throws Exception {
-        GatedRegistry registry = new GatedRegistry();
-        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
-                .registry(registry.real).start();
-        RecordingBus bus = new RecordingBus();
-        // No full refresh during the test: only the announces and withdrawals of the calls below.
-        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").presenceRefresh(Duration.ofMinutes(1))
-                .presenceTtl(Duration.ofMinutes(2)).build(), registry, bus, bus);
-        try (TestClient c1 = TestClient.connect(server.address()); TestClient c2 = TestClient.connect(server.address())) {
-            Awaitility.await("both registered").atMost(Duration.ofSeconds(10)).until(() -> registry.connectionCount() == 2);
-            List<Sender> senders = new ArrayList<>(registry.connections());
-            Sender first = senders.get(0);
-            Sender second = senders.get(1);
+        try (TwoConnections node = new TwoConnections()) {
+            GatedRegistry registry = node.registry;
+            RecordingBus bus = node.bus;
+            ClusterFanout cluster = node.cluster;
+            Sender first = node.first;
+            Sender second = node.second;
             assertThat(cluster.bindUser(first, "ann")).isTrue();
             assertThat(cluster.bindUser(second, "marker")).isTrue();
             Awaitility.await("ann and marker announced").atMost(Duration.ofSeconds(10))
@@ -220,11 +239,6 @@ class PresenceRaceTest {
             String last = registry.userOf(first);
             assertThat(last).isIn("bea", "cid");
             assertThat(bus.users()).as("first is bound to " + last + " only: nothing else may stay announced").containsExactly(last);
-        } finally {
-            registry.release.countDown();
-            cluster.close();
-            server.close();
-            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
 }
