@@ -406,22 +406,11 @@ public final class RedisBus implements ClusterBus, Presence {
         if (nodeIds.isEmpty()) {
             return 0;
         }
+        List<byte[]> channels = nodeIds.stream().map(this::channel).toList();
         return call("publish", j -> {
-            CommandArguments numsub = new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB");
-            Response<List<Object>> subscribers;
-            try (Transaction t = j.multi()) {
-                for (String node : nodeIds) {
-                    byte[] channel = channel(node);
-                    t.publish(channel, message);
-                    numsub.add(channel);
-                }
-                subscribers = t.executeCommand(new CommandObject<>(numsub, BuilderFactory.RAW_OBJECT_LIST));
-                t.exec();
-            }
             int reached = 0;
-            List<Object> reply = subscribers.get(); // channel, count, channel, count...
-            for (int i = 1; i < reply.size(); i += 2) {
-                if (reply.get(i) instanceof Long n && n > 0) {
+            for (long n : publishCounting(j, channels, message)) {
+                if (n > 0) {
                     reached++;
                 }
             }
@@ -431,17 +420,33 @@ public final class RedisBus implements ClusterBus, Presence {
 
     @Override
     public int publishAll(byte[] message) {
-        return call("publish", j -> {
-            Response<List<Object>> subscribers;
-            try (Transaction t = j.multi()) {
-                t.publish(allChannel, message);
-                subscribers = t.executeCommand(new CommandObject<>(
-                        new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB").add(allChannel), BuilderFactory.RAW_OBJECT_LIST));
-                t.exec();
+        return call("publish", j -> (int) Math.min(Integer.MAX_VALUE, publishCounting(j, List.of(allChannel), message)[0]));
+    }
+
+    /**
+     * Publishes {@code message} to each of {@code channels} and, in the same {@code MULTI}/{@code
+     * EXEC}, asks how many clients subscribe to each by name ({@code PUBSUB NUMSUB}): see the class
+     * comment, Channels.
+     *
+     * @return those counts, in the order of {@code channels}
+     */
+    private static long[] publishCounting(Jedis j, List<byte[]> channels, byte[] message) {
+        CommandArguments numsub = new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB");
+        Response<List<Object>> subscribers;
+        try (Transaction t = j.multi()) {
+            for (byte[] channel : channels) {
+                t.publish(channel, message);
+                numsub.add(channel);
             }
-            List<Object> reply = subscribers.get(); // channel, count
-            return reply.size() == 2 && reply.get(1) instanceof Long n ? (int) Math.min(Integer.MAX_VALUE, n) : 0;
-        });
+            subscribers = t.executeCommand(new CommandObject<>(numsub, BuilderFactory.RAW_OBJECT_LIST));
+            t.exec();
+        }
+        List<Object> reply = subscribers.get(); // channel, count, channel, count...
+        long[] counts = new long[channels.size()];
+        for (int i = 1; i < reply.size() && i / 2 < counts.length; i += 2) {
+            counts[i / 2] = reply.get(i) instanceof Long n ? n : 0;
+        }
+        return counts;
     }
 
     private byte[] channel(String nodeId) {

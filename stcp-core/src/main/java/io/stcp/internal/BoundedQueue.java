@@ -203,9 +203,9 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     /**
-     * Refuses a keyed message above the byte limit on its own, before any room is made for it: it
-     * may need fewer bytes than that while a smaller value of its key is queued, but it could never
-     * fit once that one is dropped or written.
+     * Refuses a message above the byte limit on its own, before any room is made for it: a keyed
+     * one may need fewer bytes than that while a smaller value of its key is queued, but it could
+     * never fit once that one is dropped or written.
      */
     final void checkNotTooLarge(long length) {
         long maxBytes = limits.maxBytes();

@@ -201,9 +201,9 @@ public final class RealTlsConfig implements TlsConfig {
         checkSubset("protocols", protocols, supported.getProtocols());
         checkSubset("cipherSuites", cipherSuites, supported.getCipherSuites());
         for (String p : protocols) {
-            if (!p.equals("SSLv2Hello") && cannotStart(ctx, List.of(p), List.of()) != null) { // SSLv2Hello: a hello's format only
+            if (isHandshake(p) && !usableAlone(ctx, p)) {
                 List<String> usable = Arrays.stream(supported.getProtocols())
-                        .filter(q -> !q.equals("SSLv2Hello") && cannotStart(ctx, List.of(q), List.of()) == null).toList();
+                        .filter(q -> isHandshake(q) && usableAlone(ctx, q)).toList();
                 throw new IllegalArgumentException("protocols: " + p + " is disabled by this JDK's security policy"
                         + " (jdk.tls.disabledAlgorithms): every handshake with it would fail (expected: some of " + usable + ")");
             }
@@ -214,6 +214,16 @@ public final class RealTlsConfig implements TlsConfig {
                     : "cipherSuites: " + cipherSuites + " with the protocols " + protocols)
                     + ": no handshake can start (" + why + ")");
         }
+    }
+
+    /** Whether {@code protocol} is one a handshake runs with: SSLv2Hello is only the format of a hello. */
+    private static boolean isHandshake(String protocol) {
+        return !protocol.equals("SSLv2Hello");
+    }
+
+    /** Whether a handshake can start with {@code protocol} alone and the JDK's default cipher suites. */
+    private boolean usableAlone(SSLContext ctx, String protocol) {
+        return cannotStart(ctx, List.of(protocol), List.of()) == null;
     }
 
     /** Why a handshake cannot start with these protocols and cipher suites (none: the JDK's defaults), or null if it can. */

@@ -1,6 +1,7 @@
 package io.stcp.jackson;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
@@ -28,6 +29,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -145,10 +147,8 @@ public final class ServerConfigJson {
             return readDocument(p, base);
         } catch (StreamConstraintsException e) {
             // Jackson's read limits (StreamReadConstraints) say neither the field nor where
-            var loc = p.currentLocation();
             String field = path(p);
-            throw new IllegalArgumentException((field.isEmpty() ? "server config" : field) + ": malformed JSON at line "
-                    + loc.getLineNr() + ", column " + loc.getColumnNr() + ": " + e.getOriginalMessage(), e);
+            throw malformed(field.isEmpty() ? "server config" : field, p.currentLocation(), e.getOriginalMessage(), e);
         }
     }
 
@@ -157,7 +157,7 @@ public final class ServerConfigJson {
      * element (within a value nested a thousand deep, the rest would be a thousand {@code [0]}).
      */
     private static String path(JsonParser p) {
-        java.util.ArrayDeque<JsonStreamContext> contexts = new java.util.ArrayDeque<>();
+        ArrayDeque<JsonStreamContext> contexts = new ArrayDeque<>();
         for (JsonStreamContext c = p.getParsingContext(); c != null && !c.inRoot(); c = c.getParent()) {
             contexts.push(c);
         }
@@ -177,9 +177,7 @@ public final class ServerConfigJson {
         JsonToken t = p.nextToken();
         JsonNode root = t == null ? null : value(p, "", JsonParser::readValueAsTree);
         if (t != null && p.nextToken() != null) {
-            var loc = p.currentTokenLocation();
-            throw new IllegalArgumentException("server config: malformed JSON at line " + loc.getLineNr()
-                    + ", column " + loc.getColumnNr() + ": more after the object (expected: one object)");
+            throw malformed("server config", p.currentTokenLocation(), "more after the object (expected: one object)", null);
         }
         return fromTree(root, base);
     }
@@ -426,9 +424,13 @@ public final class ServerConfigJson {
     }
 
     private static IllegalArgumentException malformed(JsonProcessingException e) {
-        var loc = e.getLocation();
+        return malformed("server config", e.getLocation(), e.getOriginalMessage(), e);
+    }
+
+    /** {@code what: malformed JSON at line L, column C: why}, without the place when it is not known (null). */
+    private static IllegalArgumentException malformed(String what, JsonLocation loc, String why, Throwable cause) {
         String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-        return new IllegalArgumentException("server config: malformed JSON" + where + ": " + e.getOriginalMessage(), e);
+        return new IllegalArgumentException(what + ": malformed JSON" + where + ": " + why, cause);
     }
 
     private static final class DurationDeserializer extends StdDeserializer<Duration> {

@@ -204,7 +204,7 @@ public final class RealClusterFanout implements ClusterFanout {
     /** Locks and returns the stripe of {@code sender}'s connection: see the class comment, Rebinding. */
     private ReentrantLock bindStripe(Sender sender) {
         long id = Objects.requireNonNull(sender, "sender").connection().id();
-        ReentrantLock stripe = bindStripes[(int) (id ^ (id >>> 32)) & (BIND_STRIPES - 1)];
+        ReentrantLock stripe = bindStripes[Long.hashCode(id) & (BIND_STRIPES - 1)];
         stripe.lock();
         return stripe;
     }
