@@ -67,6 +67,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public boolean tellsReadiness() {
+        return under.tellsReadiness();
+    }
+
+    @Override
     public boolean isReadable() {
         return pos < end || under.isReadable();
     }

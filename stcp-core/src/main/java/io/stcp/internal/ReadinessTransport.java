@@ -204,6 +204,11 @@ final class ReadinessTransport implements Transport {
     }
 
     @Override
+    public boolean tellsReadiness() {
+        return true;
+    }
+
+    @Override
     public boolean isReadable() {
         return !drained || readiness.isReadable();
     }

@@ -21,7 +21,7 @@ import javax.net.ssl.SSLHandshakeException;
  *   <li>{@link #netIn}: encrypted bytes received and not yet decrypted — the reader's; four records
  *       large on a readiness transport (several records per read), where it is given back when
  *       empty before the reader waits, so an idle connection holds none; one record large on the
- *       JDK transport, whose blocked read needs it;</li>
+ *       JDK's transports (TCP and Unix), whose blocked read needs it;</li>
  *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
  *       record large, only taken when a record is larger than the caller's buffer, given back once
  *       read;</li>
@@ -55,7 +55,8 @@ final class TlsTransport implements Transport {
     /**
      * Whether reads take a {@link TlsBuffers#BULK} buffer (several records per system call): on a
      * transport that can tell readiness, where an idle connection gives it back; the JDK
-     * transport's blocked read holds its buffer, so there it is one record large.
+     * transports' reads wait inside the read and hold its buffer, so there it is one record large
+     * ({@link Transport#tellsReadiness}).
      */
     private final boolean bulkReads;
 
@@ -72,7 +73,7 @@ final class TlsTransport implements Transport {
         this.engine = engine;
         this.output = new TlsOutput(under, engine, writeTimeoutNanos);
         this.name = under.name() + "+tls";
-        this.bulkReads = !(under instanceof BlockingTransport);
+        this.bulkReads = under.tellsReadiness();
         this.appSize = engine.getSession().getApplicationBufferSize();
     }
 
@@ -332,11 +333,22 @@ final class TlsTransport implements Transport {
         return n;
     }
 
+    /** The capacity of the encrypted input's buffer held now, 0 for none; for tests. */
+    int readBufferCapacity() {
+        ByteBuffer in = netIn;
+        return in == null ? 0 : in.capacity();
+    }
+
     private void releaseIdleBuffers() {
         if (netIn != null && !netIn.hasRemaining()) {
             TlsBuffers.give(netIn);
             netIn = null;
         }
+    }
+
+    @Override
+    public boolean tellsReadiness() {
+        return under.tellsReadiness();
     }
 
     @Override

@@ -39,6 +39,15 @@ public interface Transport {
     boolean isReadable();
 
     /**
+     * Whether {@link #isReadable()} can say false: then a reader may give its buffer back and wait
+     * for readiness ({@link #awaitReadable}), holding nothing. False for a transport whose read
+     * waits inside the read, holding the buffer it reads into (the JDK's sockets).
+     */
+    default boolean tellsReadiness() {
+        return false;
+    }
+
+    /**
      * Waits until {@link #isReadable()}, the transport is closed, or the deadline.
      *
      * @throws io.stcp.ReadTimeoutException when the deadline passes first
