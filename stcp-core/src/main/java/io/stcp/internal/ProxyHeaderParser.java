@@ -46,6 +46,7 @@ final class ProxyHeaderParser {
     private static final int AF_INET = 1;
     private static final int AF_INET6 = 2;
     private static final int AF_UNIX = 3;
+    private static final int PROTO_UNSPEC = 0;
     private static final int PROTO_DGRAM = 2;
     private static final int UNIX_PATH = 108;
 
@@ -188,6 +189,12 @@ final class ProxyHeaderParser {
         boolean local = cmd == 0;
         if (!local && proto == PROTO_DGRAM) {
             throw new ProtocolException("PROXY v2 header: a datagram (UDP) header on a stream connection");
+        }
+        if (!local && (family == AF_UNSPEC) != (proto == PROTO_UNSPEC)) {
+            // The specification lists UNSPEC with UNSPEC, or a family with a protocol, and has
+            // receivers refuse every other pair.
+            throw new ProtocolException("PROXY v2 header: family/protocol 0x" + Integer.toHexString(b[13] & 0xFF)
+                    + " (a family needs a protocol, and an unspecified family an unspecified protocol)");
         }
         List<Tlv> tlvs = tlvs(b, V2_FIXED_LENGTH + addressLength, length);
         SocketAddress src = null;

@@ -181,6 +181,8 @@ class ProxyHeaderParserTest {
             v2(CLIENT, FRONTEND).famProto(0x41).bytes(),                  // family 4
             v2(CLIENT, FRONTEND).famProto(0x13).bytes(),                  // protocol 3
             v2(CLIENT, FRONTEND).famProto(0x12).bytes(),                  // UDP on a stream
+            v2(CLIENT, FRONTEND).famProto(0x10).bytes(),                  // INET, protocol unspecified
+            ProxyHeaders.v2Local().verCmd(0x21).famProto(0x01).bytes(),   // family unspecified, STREAM
             v2(CLIENT, FRONTEND).famProto(0x21).bytes(),                  // INET6 but 12 bytes of addresses
             v2(CLIENT, FRONTEND).addresses(new byte[8]).bytes(),          // INET with 8 bytes
             v2(CLIENT, FRONTEND).raw(new byte[] {0x01, 0x00, 0x09, 'h'}).bytes(), // TLV overruns
