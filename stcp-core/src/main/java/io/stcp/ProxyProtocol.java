@@ -70,8 +70,11 @@ public record ProxyProtocol(Mode mode, List<String> trustedProxies, Duration hea
         /**
          * A header may come, from a trusted proxy; a connection whose first bytes are not a header
          * is served as a direct client (detection waits for the first bytes, see
-         * {@link ProxyProtocol#headerTimeout()}). For migrations, and a port shared by proxied
-         * and direct clients.
+         * {@link ProxyProtocol#headerTimeout()}). First bytes that could still begin a signature
+         * (an empty line {@code \r\n}, a lone {@code P}) are not yet a decision: a direct client
+         * that sends only those and then waits for an answer is refused at the header timeout
+         * ({@link RejectReason#PROXY_HEADER_TIMEOUT}). For migrations, and a port shared by
+         * proxied and direct clients.
          */
         OPTIONAL
     }
