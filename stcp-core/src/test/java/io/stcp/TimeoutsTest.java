@@ -6,6 +6,7 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.awaitility.Awaitility;
@@ -62,6 +63,26 @@ class TimeoutsTest {
             assertThat(client.awaitClosedByServer()).isTrue();
             stop.countDown();
             trickle.join();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aShortReadDeadlineIsKeptWhileTheReaderWaitsBetweenFrames() throws Exception {
+        // No read timeout: on a transport whose idle reader suspends between frames (epoll), only
+        // the reader's own deadline ends the wait, and it must be kept as closely as a blocking
+        // read keeps it, not at the next of the sweeper's one-second rounds.
+        ConnectionReader reader = (sender, conn) -> {
+            Echo.READER.read(sender, conn);
+            conn.readDeadline(Instant.now().plusMillis(200));
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            assertThat(client.roundTrip(new byte[] {5})).containsExactly(5);
+            long start = System.nanoTime();
+            assertThat(client.awaitClosedByServer()).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(700));
         } finally {
             Echo.stop(server);
         }

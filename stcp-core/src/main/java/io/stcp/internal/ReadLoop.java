@@ -161,7 +161,7 @@ final class ReadLoop {
         int generation = r.suspend();
         suspensionDeadline = deadline;
         if (deadline != 0) {
-            deadlineWatch().watch(generation, deadline);
+            deadlineWatch(deadline).watch(generation, deadline);
         }
         if (input.onReadable(r)) {
             if (r.arm(generation)) {
@@ -175,12 +175,21 @@ final class ReadLoop {
         return false;
     }
 
-    private SuspensionDeadline deadlineWatch() {
+    /**
+     * The sweeper's watch for a suspension that ends at {@code deadline}: the one made before, unless
+     * its tick is too long for a wait this short (a near read deadline, a lowered read timeout), or
+     * far shorter than a wait this long needs; then a new one replaces it (see {@link SuspensionDeadline}).
+     */
+    private SuspensionDeadline deadlineWatch(long deadline) {
         SuspensionDeadline w = deadlineWatch;
-        if (w == null) {
-            w = new SuspensionDeadline(connection, resumption);
+        long tick = SuspensionDeadline.tickNanos(deadline - System.nanoTime());
+        if (w == null || tick <= w.tickNanos() / 2 || tick >= 4 * w.tickNanos()) {
+            if (w != null) {
+                w.replace();
+            }
+            w = new SuspensionDeadline(connection, resumption, tick);
             deadlineWatch = w;
-            connection.context().sweeper().add(w, w.tickNanos(connection.readTimeout()));
+            connection.context().sweeper().add(w, tick);
         }
         return w;
     }

@@ -2,7 +2,6 @@ package io.stcp.internal;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -10,6 +9,15 @@ import java.util.concurrent.TimeUnit;
  * (registered at the first suspension that has a deadline, gone when the connection closes), that
  * resumes the suspension once the deadline has passed. The resumed reader then finds its read
  * timed out, as if it had waited in the read.
+ *
+ * <p><b>Tick.</b> The sweeper runs it every quarter of the wait it was made for, at most every
+ * second: the precision of a deadline while suspended. A later suspension whose wait is much
+ * shorter (the user's read deadline is near, the read timeout was lowered) needs a shorter tick,
+ * which a task cannot change: the reader thread then {@link #replace replaces} this one with a new
+ * one, and this one leaves the sweeper at its next sweep. So does a wait far longer than the tick
+ * needs, so that one near deadline does not keep the server's sweeper ticking fast for the
+ * connection's lifetime. A connection whose waits stay alike (a read timeout, a deadline renewed
+ * per frame) keeps one.
  */
 final class SuspensionDeadline implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -17,18 +25,37 @@ final class SuspensionDeadline implements Sweeper.Task {
 
     private final RealConnection connection;
     private final Resumption resumption;
+    private final long tickNanos;
     private volatile int generation;  // of the suspension watched; 0 while none is
     private volatile long deadlineNanos;
+    private volatile boolean replaced;
 
-    SuspensionDeadline(RealConnection connection, Resumption resumption) {
+    /** @param tickNanos how often the sweeper is to run it ({@link #tickNanos(long)}) */
+    SuspensionDeadline(RealConnection connection, Resumption resumption, long tickNanos) {
         this.connection = connection;
         this.resumption = resumption;
+        this.tickNanos = tickNanos;
     }
 
-    /** A quarter of the read timeout, at most a second: the precision of a timeout while suspended. */
-    long tickNanos(Duration readTimeout) {
-        long t = Nanos.timeout(readTimeout);
-        return t == 0 ? MAX_TICK_NANOS : Math.min(MAX_TICK_NANOS, t / 4);
+    /**
+     * A quarter of {@code waitNanos}, the time from a suspension to its deadline, at most a second
+     * (at least 1 ms, as the sweeper runs nothing more often): the precision of that deadline.
+     */
+    static long tickNanos(long waitNanos) {
+        return Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, waitNanos / 4));
+    }
+
+    /** How often the sweeper runs this one. */
+    long tickNanos() {
+        return tickNanos;
+    }
+
+    /**
+     * A watch with a shorter tick takes over: this one leaves the sweeper at its next sweep. Only
+     * between suspensions: what it watches has ended already.
+     */
+    void replace() {
+        replaced = true;
     }
 
     /** Resumes suspension {@code generation} at {@code deadline}, unless something else resumes it first. */
@@ -39,7 +66,7 @@ final class SuspensionDeadline implements Sweeper.Task {
 
     @Override
     public boolean sweep(long now) {
-        if (!connection.isOpen()) {
+        if (replaced || !connection.isOpen()) {
             return false;
         }
         int g = generation;
