@@ -34,7 +34,7 @@ public final class AcceptLoop {
         SocketChannel accept() throws IOException;
     }
 
-    /** The back-off sleep; a seam so tests can record the sequence. */
+    /** The back-off sleep, which may end early once the server closes; a seam so tests can record the sequence. */
     @FunctionalInterface
     public interface Sleeper {
         void sleep(long nanos) throws InterruptedException;
@@ -114,7 +114,7 @@ public final class AcceptLoop {
                 } catch (InterruptedException ie) {
                     return;
                 }
-                JfrEvents.endAcceptBackoff(backoff, failures, delay, e);
+                JfrEvents.endAcceptBackoff(backoff, failures, delay, e); // a close may cut it short: the accept then ends the loop
                 continue;
             }
             failures = 0;

@@ -122,7 +122,7 @@ public final class RealTcpServer implements TcpServer {
                 connections.open(ConnectionContext.of(config, sweeper, new InboundBudget(config.effectiveInboundBudget()),
                         source, new ExitLog(System::nanoTime), layers), l);
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(l.channel()::accept), connections::accept,
-                        config.acceptDelay(), config.acceptMaxDelay(), config.acceptMaxRetry(), AcceptLoop.Sleeper.REAL,
+                        config.acceptDelay(), config.acceptMaxDelay(), config.acceptMaxRetry(), termination::backOff,
                         termination::isClosed);
                 acceptLoop = loop;
                 listener = l;

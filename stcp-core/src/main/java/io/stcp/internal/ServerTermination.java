@@ -4,6 +4,7 @@ import io.stcp.AcceptException;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -21,6 +22,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code server.stop} and completes {@link #future}: normally, or with the {@link #acceptFailure}
  * if the accept loop gave up. The failure is written before {@link #acceptEnded} (both volatile),
  * so whoever sees the loop ended sees the failure.
+ *
+ * <p><b>Back-off.</b> The accept loop sleeps its back-offs here ({@link #backOff}), so that a close
+ * ends the sleep: a loop backing off for up to {@code acceptMaxDelay} would otherwise hold the
+ * termination (and a drain's answer) until it woke.
  */
 final class ServerTermination {
     private final Admission admission; // the live count, and the counts of the server.stop line
@@ -29,6 +34,7 @@ final class ServerTermination {
     private volatile AcceptException acceptFailure;
     private final AtomicBoolean terminating = new AtomicBoolean(); // set once, by the one that ends the server
     private final CompletableFuture<Void> future = new CompletableFuture<>();
+    private final CountDownLatch closing = new CountDownLatch(1); // counted down by closed(): ends a back-off
 
     ServerTermination(Admission admission) {
         this.admission = admission;
@@ -40,6 +46,12 @@ final class ServerTermination {
         if (!started) {
             acceptEnded = true;
         }
+        closing.countDown();
+    }
+
+    /** The accept loop's back-off ({@link AcceptLoop.Sleeper}): sleeps {@code nanos}, or less if the server closes meanwhile. */
+    void backOff(long nanos) throws InterruptedException {
+        closing.await(nanos, TimeUnit.NANOSECONDS);
     }
 
     boolean isClosed() {

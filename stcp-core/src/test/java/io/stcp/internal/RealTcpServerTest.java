@@ -145,6 +145,28 @@ class RealTcpServerTest {
     }
 
     @Test
+    void aServerClosedWhileItsAcceptLoopBacksOffTerminatesAtOnceNotWhenTheBackOffEnds() throws Exception {
+        FailingAcceptor acceptor = new FailingAcceptor();
+        RealTcpServer server = new RealTcpServer(Echo.loopback().acceptDelay(Duration.ofMinutes(1))
+                .acceptMaxDelay(Duration.ofMinutes(1)).build(), Echo.READER, SenderFactory.queue(8), acceptor,
+                System::nanoTime);
+        server.start();
+        try {
+            acceptor.fail.set(true);
+            try (TestClient trigger = TestClient.connect(server.address())) {
+                // counted after the loop looked for a close, just before it sleeps its minute
+                Awaitility.await().until(() -> server.stats().acceptErrors() == 1);
+            }
+            long start = System.nanoTime();
+            assertThat(server.drain(Duration.ofSeconds(5))).as("no connection left: drained").isTrue();
+            assertThat(server.termination()).isCompleted();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            server.close();
+        }
+    }
+
+    @Test
     void rejectsWithinTenSecondsGiveOneWarnLineAndTheNextLineCountsTheSuppressedOnes() throws Exception {
         int rejects = 20;
         AtomicLong nanoTime = new AtomicLong(1_000);
