@@ -72,14 +72,14 @@ final class Delivery {
             full++;
         } catch (SendException e) {
             closed++;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // a bug in a custom sender, an assert: that recipient's alone
             failed++;
             long held = FAILURE_LOG.tryAcquire();
             if (held >= 0) {
                 try {
                     Log.conn(Log.WARN, "registry.send.failed", sender.connection()).addKeyValue("suppressed", held)
                             .setCause(e).log();
-                } catch (RuntimeException logFailed) {
+                } catch (RuntimeException | Error logFailed) {
                     // a sender broken beyond its put: counted all the same
                 }
             }

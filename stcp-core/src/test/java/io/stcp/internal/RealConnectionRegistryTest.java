@@ -108,6 +108,39 @@ class RealConnectionRegistryTest {
     }
 
     @Test
+    void aSenderThatThrowsAnErrorIsCountedAsFailedAndTheOthersStillGetTheMessage() throws Exception {
+        QueueSender first = member(QueueSender.options());
+        QueueSender inner = sender(QueueSender.options());
+        Sender broken = new Sender() {
+            @Override
+            public io.stcp.Connection connection() {
+                return inner.connection();
+            }
+
+            @Override
+            public void put(byte[] bytes) {
+                throw new AssertionError("an assertion in a custom sender");
+            }
+
+            @Override
+            public int close() {
+                return inner.close();
+            }
+
+            @Override
+            public boolean isClosed() {
+                return inner.isClosed();
+            }
+        };
+        registry.add(broken);
+        QueueSender last = member(QueueSender.options());
+        assertThat(registry.broadcast(new byte[] {7})).isEqualTo(new SendResult(2, 0, 0, 1, 0));
+        assertThat(first.stats().pendingMessages()).isEqualTo(1);
+        assertThat(last.stats().pendingMessages()).isEqualTo(1);
+        assertThat(registry.sendTo(broken.connection().id(), new byte[] {8})).isEqualTo(new SendResult(0, 0, 0, 1, 0));
+    }
+
+    @Test
     void usersHaveManyConnectionsAndAConnectionOneUser() throws Exception {
         QueueSender phone = member(QueueSender.options());
         QueueSender desktop = member(QueueSender.options());
