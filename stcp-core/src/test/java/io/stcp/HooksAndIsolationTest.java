@@ -78,6 +78,36 @@ class HooksAndIsolationTest {
     }
 
     @Test
+    void exitHooksRunEvenWhenTheMetaInfoThrowsAnErrorWhileTheExitLineIsWritten() throws Exception {
+        BlockingQueue<CloseReason> exits = new LinkedBlockingQueue<>();
+        ConnectionReader reader = (sender, conn) -> {
+            conn.readInt();
+            sender.metaInfo(new MetaInfo() {
+                @Override
+                public String remoteAddress() {
+                    return "broken";
+                }
+
+                @Override
+                public void forEachField(java.util.function.BiConsumer<String, Object> sink) {
+                    throw new StackOverflowError("a MetaInfo that recurses");
+                }
+            });
+            throw new IllegalArgumentException("bad request"); // a failure: the conn.exit line is a WARN
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(8))
+                .onConnectionExit(s -> exits.add(s.connection().closeReason()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[4]);
+            assertThat(client.awaitClosedByServer()).isTrue();
+            assertThat(exits.poll(10, TimeUnit.SECONDS)).as("the exit hook ran").isEqualTo(CloseReason.FAILED);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
     void aThrowingReaderEndsOnlyItsOwnConnection() throws Exception {
         ConnectionReader reader = (sender, conn) -> {
             int len = conn.readInt();

@@ -40,7 +40,19 @@ final class ExitLog {
         }
     }
 
+    /**
+     * Writes the {@code conn.exit} line. Never throws: even out of memory, the exit hooks and the
+     * slot's release that follow must run.
+     */
     void exit(Connection connection, CloseReason reason, Throwable cause, int discarded) {
+        try {
+            writeExit(connection, reason, cause, discarded);
+        } catch (Throwable t) {
+            // no line then; the connection's end goes on
+        }
+    }
+
+    private void writeExit(Connection connection, CloseReason reason, Throwable cause, int discarded) {
         LoggingEventBuilder b;
         if (reason.isFailure()) {
             if (!Log.CONN.isWarnEnabled()) {

@@ -30,7 +30,7 @@ final class Log {
         MetaInfo meta = connection.metaInfo();
         try {
             meta.forEachField(b::addKeyValue);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // the user's code, whatever it throws: the line goes out all the same
             b.addKeyValue("metaError", e.toString());
         }
         return b;
