@@ -5,8 +5,11 @@ import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRunner;
+import io.stcp.QueueSender;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +38,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
     /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
+    private static final VarHandle DISCARDED_ELSEWHERE =
+            Fields.handle(MethodHandles.lookup(), "discardedElsewhere", int.class);
 
     private final RealConnection connection;
     private final ReadLoop loop;
@@ -51,6 +56,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private CountDownLatch exitWaiters; // made by the first awaitExit() before the exit; guarded by this
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
+    private volatile int discardedElsewhere; // reported to exit() and shutdown() on other threads, for the conn.exit line
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
@@ -144,7 +150,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         connection.recordEnd(reason, null);
         Sender s = sender;
         if (s != null) {
-            Ends.closeSender(s, connection);
+            discardedElsewhere(Ends.closeSender(s, connection));
         }
         connection.close(reason);
         loop.interruptReader();
@@ -164,12 +170,33 @@ public final class RealConnectionRunner implements ConnectionRunner {
             return 0;
         }
         try {
-            return s.closeAfterFlush(timeout);
+            return discardedElsewhere(s.closeAfterFlush(timeout));
         } catch (Throwable t) {
             Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
             exit(CloseReason.SHUTDOWN);
             return -1;
         }
+    }
+
+    /** Keeps {@code n} messages that a close on another thread was told of for the conn.exit line; returns it. */
+    private int discardedElsewhere(int n) {
+        if (n > 0) {
+            DISCARDED_ELSEWHERE.getAndAdd(this, n);
+        }
+        return n;
+    }
+
+    /**
+     * The messages the connection's sender discarded, for the conn.exit line: a {@link QueueSender}'s
+     * own count of them all, exact once its send thread has ended, whichever close took the report
+     * (one on another thread, the server's, may not have handed it over yet); for another sender,
+     * what its closes reported, here ({@code here}) and on other threads.
+     */
+    private int discardedInAll(Sender s, int here) {
+        if (s instanceof QueueSender q) {
+            return (int) Math.min(Integer.MAX_VALUE, q.stats().discarded());
+        }
+        return here + (int) DISCARDED_ELSEWHERE.getAndSet(this, 0);
     }
 
     @Override
@@ -282,6 +309,9 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             connection.readerThread(null);
             joinSendThread(sendThread);
+            if (s != null) {
+                discarded = discardedInAll(s, discarded);
+            }
             connection.context().exitLog().exit(connection, reason, cause, discarded);
             JfrEvents.connectionExit(connection, reason, cause, discarded);
             if (s != null) {
