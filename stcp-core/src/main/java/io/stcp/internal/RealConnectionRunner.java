@@ -5,7 +5,6 @@ import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRunner;
-import io.stcp.QueueSender;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import java.lang.invoke.MethodHandles;
@@ -186,19 +185,6 @@ public final class RealConnectionRunner implements ConnectionRunner {
         return n;
     }
 
-    /**
-     * The messages the connection's sender discarded, for the conn.exit line: a {@link QueueSender}'s
-     * own count of them all, exact once its send thread has ended, whichever close took the report
-     * (one on another thread, the server's, may not have handed it over yet); for another sender,
-     * what its closes reported, here ({@code here}) and on other threads.
-     */
-    private int discardedInAll(Sender s, int here) {
-        if (s instanceof QueueSender q) {
-            return (int) Math.min(Integer.MAX_VALUE, q.stats().discarded());
-        }
-        return here + (int) DISCARDED_ELSEWHERE.getAndSet(this, 0);
-    }
-
     @Override
     public Sender sender() {
         return sender;
@@ -309,9 +295,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             connection.readerThread(null);
             joinSendThread(sendThread);
-            if (s != null) {
-                discarded = discardedInAll(s, discarded);
-            }
+            discarded += (int) DISCARDED_ELSEWHERE.getAndSet(this, 0);
             connection.context().exitLog().exit(connection, reason, cause, discarded);
             JfrEvents.connectionExit(connection, reason, cause, discarded);
             if (s != null) {
