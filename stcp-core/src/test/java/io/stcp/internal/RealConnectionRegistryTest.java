@@ -77,11 +77,9 @@ class RealConnectionRegistryTest {
         assertThat(registry.sendTo(id(outsider), message)).isEqualTo(SendResult.NONE);
     }
 
-    @Test
-    void aSenderThatThrowsSomethingElseIsCountedAsFailedAndTheOthersStillGetTheMessage() throws Exception {
-        QueueSender ok = member(QueueSender.options());
-        QueueSender inner = sender(QueueSender.options());
-        Sender broken = new Sender() {
+    /** A sender over {@code inner}'s connection whose every put throws {@code failure} (unchecked). */
+    private static Sender throwing(QueueSender inner, Throwable failure) {
+        return new Sender() {
             @Override
             public io.stcp.Connection connection() {
                 return inner.connection();
@@ -89,7 +87,10 @@ class RealConnectionRegistryTest {
 
             @Override
             public void put(byte[] bytes) {
-                throw new IllegalStateException("a bug in a custom sender");
+                if (failure instanceof Error e) {
+                    throw e;
+                }
+                throw (RuntimeException) failure;
             }
 
             @Override
@@ -102,6 +103,13 @@ class RealConnectionRegistryTest {
                 return inner.isClosed();
             }
         };
+    }
+
+    @Test
+    void aSenderThatThrowsSomethingElseIsCountedAsFailedAndTheOthersStillGetTheMessage() throws Exception {
+        QueueSender ok = member(QueueSender.options());
+        QueueSender inner = sender(QueueSender.options());
+        Sender broken = throwing(inner, new IllegalStateException("a bug in a custom sender"));
         registry.add(broken);
         assertThat(registry.broadcast(new byte[] {7})).isEqualTo(new SendResult(1, 0, 0, 1, 0));
         assertThat(ok.stats().pendingMessages()).isEqualTo(1);
@@ -111,27 +119,7 @@ class RealConnectionRegistryTest {
     void aSenderThatThrowsAnErrorIsCountedAsFailedAndTheOthersStillGetTheMessage() throws Exception {
         QueueSender first = member(QueueSender.options());
         QueueSender inner = sender(QueueSender.options());
-        Sender broken = new Sender() {
-            @Override
-            public io.stcp.Connection connection() {
-                return inner.connection();
-            }
-
-            @Override
-            public void put(byte[] bytes) {
-                throw new AssertionError("an assertion in a custom sender");
-            }
-
-            @Override
-            public int close() {
-                return inner.close();
-            }
-
-            @Override
-            public boolean isClosed() {
-                return inner.isClosed();
-            }
-        };
+        Sender broken = throwing(inner, new AssertionError("an assertion in a custom sender"));
         registry.add(broken);
         QueueSender last = member(QueueSender.options());
         assertThat(registry.broadcast(new byte[] {7})).isEqualTo(new SendResult(2, 0, 0, 1, 0));

@@ -35,7 +35,8 @@ public final class Echo {
     public static void stop(TcpServer server) throws Exception {
         server.close();
         if (!server.awaitTermination(Duration.ofSeconds(10))) {
-            throw new AssertionError("server did not terminate within 10s");
+            throw new AssertionError("server did not terminate within 10s; " + server.stats()
+                    + "; threads (virtual ones included): " + ThreadDump.write());
         }
     }
 }
