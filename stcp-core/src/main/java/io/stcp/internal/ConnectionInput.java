@@ -19,9 +19,11 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Buffer.</b> Allocated on the first read, {@value #BUFFER_SIZE} bytes. On a transport that
  * can tell readiness ({@code pooled}), an empty buffer goes back to {@link ReadBuffers} before the
  * reader waits, so an idle connection holds none; and a read that fills a small buffer makes the
- * next ones use a large pooled buffer ({@value ReadBuffers#LARGE} bytes), until reads get small
- * again. A large buffer is never held while waiting for input with few bytes buffered. Memory
- * follows the bytes received: see {@link GrowingRead}.
+ * next ones use a wide pooled buffer ({@value ReadBuffers#WIDE} bytes, one turn's worth), or a
+ * large one ({@value ReadBuffers#LARGE}) when all wide ones are taken, until reads get small again.
+ * Before the reader waits for input or gives way, the bytes left of an unfinished value move to
+ * the smallest buffer that holds them (a wide buffer stays only with more than a large one's worth
+ * left; few bytes go to a small one). Memory follows the bytes received: see {@link GrowingRead}.
  *
  * <p><b>Lent bytes.</b> A reply made of the buffer's own bytes ({@link #lendBuffered}) may be
  * queued for the drain the reader owes (see {@link QueueWriter}): the buffer then holds bytes a
@@ -363,7 +365,7 @@ final class ConnectionInput {
     void awaitInput(int bytes) throws IOException {
         if (pooled) {
             if (pos < lim) {
-                keepFewBytesSmall();
+                fitBuffer();
             } else {
                 releaseBuffer();
             }
@@ -565,14 +567,17 @@ final class ConnectionInput {
                 releaseBuffer();
                 awaitTransport(0);
             } else {
-                keepFewBytesSmall();
+                fitBuffer();
             }
         }
-        if (pooled && pos == lim && buf != null && wide != (buf.length == ReadBuffers.LARGE)) {
+        if (turnBytes >= TURN_BYTES && !transport.holdsInput()) {
+            giveWay(); // here, not in readTransport: it may change the buffer
+        }
+        if (pooled && pos == lim && buf != null && wide != (buf.length >= ReadBuffers.LARGE)) {
             releaseBuffer();
         }
         if (buf == null) {
-            buf = pooled ? ReadBuffers.take(wide) : new byte[BUFFER_SIZE];
+            buf = pooled ? takeBuffer(wide) : new byte[BUFFER_SIZE];
         }
         if (pos == lim) {
             payLent();
@@ -585,7 +590,7 @@ final class ConnectionInput {
         }
         int n = readTransport(buf, lim, buf.length - lim, null);
         if (n > 0) {
-            if (pooled && buf.length == ReadBuffers.LARGE) {
+            if (pooled && buf.length >= ReadBuffers.LARGE) {
                 wide = n >= ReadBuffers.SIZE;
             } else if (pooled && lim == 0 && n == buf.length) {
                 wide = true;
@@ -617,10 +622,21 @@ final class ConnectionInput {
         }
     }
 
-    /** The end of a turn: what the reader owes is written, then other connections' threads run. */
+    /**
+     * The end of a turn: what the reader owes is written, a wide buffer goes back to the pool for
+     * the readers that run meanwhile (its bytes left, if any, to a smaller one), then other
+     * connections' threads run.
+     */
     private void giveWay() throws IOException {
         turnBytes = 0;
         payOwedDrain();
+        if (buf != null && buf.length == ReadBuffers.WIDE) {
+            if (pos == lim) {
+                releaseBuffer();
+            } else {
+                fitBuffer();
+            }
+        }
         long deadline = waitDeadline(0);
         try {
             transport.giveWay(deadline);
@@ -629,17 +645,46 @@ final class ConnectionInput {
         }
     }
 
-    /** About to wait with a few bytes of a value in a large buffer: keeps them in a small one. */
-    private void keepFewBytesSmall() {
-        if (buf.length == ReadBuffers.LARGE && lim - pos < ReadBuffers.SIZE) {
+    /**
+     * About to wait with bytes of a value buffered: keeps them in the smallest pooled buffer that
+     * holds them (more than a large buffer's worth stay where they are).
+     */
+    private void fitBuffer() {
+        int n = lim - pos;
+        boolean small = n < ReadBuffers.SIZE;
+        if (buf.length > (small ? ReadBuffers.SIZE : n <= ReadBuffers.LARGE ? ReadBuffers.LARGE : buf.length)) {
             payLent();
-            byte[] small = ReadBuffers.take(false);
-            System.arraycopy(buf, pos, small, 0, lim - pos);
+            byte[] b = ReadBuffers.take(!small);
+            System.arraycopy(buf, pos, b, 0, n);
             ReadBuffers.give(buf);
-            buf = small;
-            lim -= pos;
+            buf = b;
+            lim = n;
             pos = 0;
         }
+    }
+
+    /** A pooled buffer to read into: a wide one if {@code wide} and one is free, else a large one; small if not {@code wide}. */
+    private static byte[] takeBuffer(boolean wide) {
+        if (wide) {
+            byte[] b = ReadBuffers.takeWide();
+            if (b != null) {
+                return b;
+            }
+        }
+        return ReadBuffers.take(wide);
+    }
+
+    /**
+     * The connection has ended (its reader's last step, after the sender's end): the buffer goes
+     * back to the pool, and with it any bytes still in it or lent from it, which nothing reads or
+     * writes any more.
+     */
+    void ended() {
+        if (buf != null && pooled) {
+            ReadBuffers.give(buf);
+        }
+        buf = null;
+        pos = lim = lentEnd = 0;
     }
 
     /** Gives the (empty) buffer back to the pool. */

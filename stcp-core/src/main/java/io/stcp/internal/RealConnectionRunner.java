@@ -295,6 +295,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             connection.readerThread(null);
             joinSendThread(sendThread);
+            connection.input().ended();
             discarded += (int) DISCARDED_ELSEWHERE.getAndSet(this, 0);
             connection.context().exitLog().exit(connection, reason, cause, discarded);
             JfrEvents.connectionExit(connection, reason, cause, discarded);

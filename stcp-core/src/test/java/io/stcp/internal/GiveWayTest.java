@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +12,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,9 +27,15 @@ class GiveWayTest {
     private final GiveWayCounter transport = new GiveWayCounter(memory);
     private final ConnectionInput input = new ConnectionInput(transport, true, null, 0, 0, () -> {});
 
+    {
+        transport.input = input;
+    }
+
     /** Counts give-ways, with the bytes read before each; readable while the memory holds bytes, as a native transport tells. */
     private static final class GiveWayCounter extends ForwardingTransport {
         final List<Long> readAtGiveWay = new ArrayList<>();
+        final List<Integer> bufferAtGiveWay = new ArrayList<>();
+        ConnectionInput input;
         long read;
         boolean holds; // as a layer holding decrypted bytes would say
 
@@ -55,12 +63,18 @@ class GiveWayTest {
         @Override
         public void giveWay(long deadlineNanos) {
             readAtGiveWay.add(read);
+            bufferAtGiveWay.add(input.bufferCapacity());
         }
 
         @Override
         public String name() {
             return "give-way counter";
         }
+    }
+
+    @AfterEach
+    void endInput() {
+        input.ended(); // its wide buffer, if it took one, back to the pool
     }
 
     @Test
@@ -78,6 +92,23 @@ class GiveWayTest {
                     (long) ConnectionInput.TURN_BYTES + ReadBuffers.LARGE);
             before = at;
         }
+    }
+
+    @Test
+    void aReaderGivesWayWithoutItsWideBuffer() throws IOException {
+        int body = FRAME - 100; // frames that end off the turns' boundaries
+        int frames = 3 * ConnectionInput.TURN_BYTES / body;
+        byte[] frame = ByteBuffer.allocate(4 + body).putInt(body).array();
+        for (int i = 0; i < frames; i++) {
+            memory.feed(frame);
+        }
+        for (int i = 0; i < frames; i++) {
+            assertThat(input.readBytes(input.readInt(true))).hasSize(body); // from the read buffer
+        }
+
+        assertThat(transport.readAtGiveWay).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(transport.bufferAtGiveWay).as("the read buffer held while it gave way")
+                .allSatisfy(size -> assertThat(size).isLessThanOrEqualTo(ReadBuffers.SIZE));
     }
 
     @Test

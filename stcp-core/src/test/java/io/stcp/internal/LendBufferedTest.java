@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,11 @@ class LendBufferedTest {
             b[i] = (byte) (from + i);
         }
         return b;
+    }
+
+    @AfterEach
+    void endInput() {
+        input.ended(); // its wide buffer, if it took one, back to the pool
     }
 
     @Test

@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** The read-buffer pool gives back what it was given: a take from a half-full pool almost never allocates. */
+/**
+ * The read-buffer pool gives back what it was given: a take from a half-full pool almost never
+ * allocates; there are never more wide buffers than their count.
+ */
 class ReadBuffersTest {
 
     @Test
@@ -47,6 +50,40 @@ class ReadBuffersTest {
         for (int i = 0; i < 1024; i++) {
             assertThat(ReadBuffers.take(false)).hasSize(ReadBuffers.SIZE);
             assertThat(ReadBuffers.take(true)).hasSize(ReadBuffers.LARGE);
+        }
+    }
+
+    @Test
+    void wideBuffersAreAFixedSetThatTakesRunOutOf() {
+        Set<byte[]> taken = Collections.newSetFromMap(new IdentityHashMap<>());
+        try {
+            for (int i = 0; i < 4 * ReadBuffers.WIDE_COUNT; i++) {
+                byte[] b = ReadBuffers.takeWide();
+                if (b == null) {
+                    break;
+                }
+                assertThat(b).hasSize(ReadBuffers.WIDE);
+                taken.add(b);
+            }
+            // All of them unless a test before this one left some with a reader that has not ended.
+            assertThat(taken.size()).as("wide buffers taken before a take found none").isBetween(1, ReadBuffers.WIDE_COUNT);
+            assertThat(ReadBuffers.takeWide()).isNull();
+
+            byte[] one = taken.iterator().next();
+            ReadBuffers.give(one);
+            assertThat(ReadBuffers.takeWide()).as("the one given back").isSameAs(one);
+        } finally {
+            taken.forEach(ReadBuffers::give);
+        }
+        Set<byte[]> again = Collections.newSetFromMap(new IdentityHashMap<>());
+        try {
+            for (byte[] b; (b = ReadBuffers.takeWide()) != null; ) {
+                again.add(b);
+            }
+            assertThat(again).as("those given back").containsAll(taken);
+            assertThat(again.size()).isLessThanOrEqualTo(ReadBuffers.WIDE_COUNT);
+        } finally {
+            again.forEach(ReadBuffers::give);
         }
     }
 }

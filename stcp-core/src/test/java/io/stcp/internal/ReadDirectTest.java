@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -59,6 +60,13 @@ class ReadDirectTest {
         }
     }
 
+    @AfterEach
+    void endInput() {
+        if (input != null) {
+            input.ended();
+        }
+    }
+
     @Test
     void aBodyAllBufferedIsCopiedWithoutABudget() throws IOException {
         byte[] body = body(65_532); // with its length, a large buffer's worth exactly
@@ -104,7 +112,7 @@ class ReadDirectTest {
     }
 
     /**
-     * A connection with a budget of {@code budgetBytes}, whose read buffer is a large one, has read
+     * A connection with a budget of {@code budgetBytes}, whose read buffer is a wide one, has read
      * the length of {@code frame}, of which the first {@code arrived} bytes have come.
      */
     private int lengthRead(long budgetBytes, byte[] frame, int arrived) throws IOException {
@@ -113,7 +121,7 @@ class ReadDirectTest {
             memory.feed(frame(body(16 * 1024)));
             input.readBytes(input.readInt(true));
         }
-        assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.LARGE);
+        assertThat(input.bufferCapacity()).isEqualTo(ReadBuffers.WIDE);
         memory.feed(Arrays.copyOf(frame, arrived));
         return input.readInt(true);
     }

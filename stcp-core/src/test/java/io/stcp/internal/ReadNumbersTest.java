@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,11 @@ class ReadNumbersTest {
 
     private final MemoryTransport memory = new MemoryTransport();
     private final ConnectionInput input = new ConnectionInput(new CountingTransport(memory), true, null, 0, 0, () -> {});
+
+    @AfterEach
+    void endInput() {
+        input.ended(); // its wide buffer, if it took one, back to the pool
+    }
 
     @Test
     void shortsIntsAndLongsInBothOrdersAllocateNothing() throws Exception {
