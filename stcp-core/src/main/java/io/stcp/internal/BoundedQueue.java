@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntConsumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -78,6 +79,12 @@ abstract sealed class BoundedQueue permits SendQueue {
     /** Lent replies queued: the reader that owes the drain writes them before reusing its buffer. */
     int lentQueued;
     int state = OPEN;
+    /**
+     * Told how many messages a discard took ({@link #discardLocked}), with the lock still held: so
+     * whoever finds the queue closed after it finds them counted too (a second closer, say, that
+     * goes on to end the connection and report its counts).
+     */
+    private IntConsumer discards = n -> { };
     private int roomWaiters;
     long conflated;
     long dropped;
@@ -373,9 +380,17 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
     }
 
-    /** Empties the queue, waking every waiter; returns how many messages it held. */
+    /** Where the counts of {@link #discardLocked} go; set once, before the queue is used. */
+    final void countDiscardsIn(IntConsumer counter) {
+        discards = Objects.requireNonNull(counter, "counter");
+    }
+
+    /** Empties the queue, waking every waiter, and counts what it held ({@link #countDiscardsIn}); returns that. */
     final int discardLocked() {
         int n = queued();
+        if (n > 0) {
+            discards.accept(n);
+        }
         for (Object entry; (entry = takeOldest()) != null; ) {
             release(entry);
         }

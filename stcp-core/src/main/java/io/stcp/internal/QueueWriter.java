@@ -40,7 +40,9 @@ import java.util.Objects;
  * <p><b>Counts.</b> Every message a put accepted is, once the sender has closed, written,
  * conflated or dropped (the queue counts those two), or discarded: by a close, by a slow
  * consumer's disconnect, or lost with a write that failed. A discarded message is also
- * <i>unreported</i> until a close returns it, so that each is reported once.
+ * <i>unreported</i> until a close returns it, so that each is reported once. What a close of the
+ * queue discards is counted under the queue's lock ({@link SendQueue#countDiscardsIn}): a closer
+ * that finds the queue closed by another, and ends the connection, finds those counted too.
  *
  * <p><b>Thread safety.</b> Any method from any thread; the counters and the closed flag are
  * atomics, and the queue's write token keeps the writes in order.
@@ -80,6 +82,7 @@ public final class QueueWriter {
     public QueueWriter(Connection connection, SendQueue queue) {
         this.connection = Objects.requireNonNull(connection, "connection");
         this.queue = Objects.requireNonNull(queue, "queue");
+        queue.countDiscardsIn(this::discard);
     }
 
     /**
@@ -93,7 +96,7 @@ public final class QueueWriter {
             Threads.start("stcp-conn-" + connection.id() + "-send", this::drainLoop);
         } catch (Throwable t) {
             // No thread (out of memory, say): nothing can be written, so the connection ends.
-            discard(queue.abandon());
+            queue.abandon(); // what it held is counted discarded
             connection.close(CloseReason.FAILED);
             throw new SenderClosedException("cannot start the send thread (" + t + "); the queue is discarded");
         }
@@ -324,7 +327,7 @@ public final class QueueWriter {
             WRITTEN.getAndAdd(this, (long) (n - unwritten));
             release(batch, n);
             discard(unwritten);
-            discard(queue.abandon()); // counted first: a graceful drain waits for the token
+            queue.abandon(); // what it held is counted discarded before the token is free: a graceful drain waits for it
             connection.close(Ends.classifySend(e));
             return false;
         }
@@ -417,13 +420,12 @@ public final class QueueWriter {
     }
 
     /**
-     * A put found a slow consumer (the CLOSE_CONNECTION policy): counts what the queue discarded
-     * and closes the connection.
+     * A put found a slow consumer (the CLOSE_CONNECTION policy; the queue counted what it
+     * discarded): closes the connection.
      *
      * @return the exception the put throws
      */
     public QueueFullException slowConsumer(int discardedByQueue) {
-        discard(discardedByQueue);
         JfrEvents.slowConsumer(connection, discardedByQueue);
         if (CLOSED.compareAndSet(this, false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
@@ -476,9 +478,9 @@ public final class QueueWriter {
         }
     }
 
-    /** Closes the queue, counting what it still held. */
+    /** Closes the queue; what it still held is counted discarded. */
     private void discardQueue() {
-        discard(queue.close());
+        queue.close();
     }
 
     private void discard(int n) {
