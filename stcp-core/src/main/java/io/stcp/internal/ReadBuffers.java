@@ -80,10 +80,13 @@ final class ReadBuffers {
                 return b;
             }
         }
+        byte[] b = null; // made once, for whichever free place in the registry it gets
         for (int i = 0; i < WIDE_COUNT; i++) {
             WeakReference<byte[]> made = WIDE_MADE.get(i);
             if (made == null || made.refersTo(null)) {
-                byte[] b = new byte[WIDE];
+                if (b == null) {
+                    b = new byte[WIDE];
+                }
                 if (WIDE_MADE.compareAndSet(i, made, new WeakReference<>(b))) {
                     return b;
                 }
