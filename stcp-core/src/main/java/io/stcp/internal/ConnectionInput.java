@@ -119,7 +119,7 @@ final class ConnectionInput {
                 if (pooled && !transport.isReadable()) {
                     releaseBuffer(); // the read below waits: without holding a buffer, as fill() does
                 }
-                int n = readTransport(b, off, len, null);
+                int n = readTransport(b, off, len, null, false);
                 if (n > 0) {
                     bytesRead += n;
                 }
@@ -295,7 +295,7 @@ final class ConnectionInput {
                 takeBuffered(dsts[first], Math.min(lim - pos, dsts[first].remaining()));
                 continue;
             }
-            int n = readTransport(null, first, dsts.length - first, dsts);
+            int n = readTransport(null, first, dsts.length - first, dsts, false);
             if (n < 0) {
                 throw new EOFException("end of stream before the last "
                         + Transport.remaining(dsts, first, dsts.length - first) + " bytes of a value");
@@ -561,6 +561,20 @@ final class ConnectionInput {
      * value, and reads into a large buffer while the peer sends more than a small one holds.
      */
     private int fill() throws IOException {
+        // A readiness that says "maybe" (the last read filled all it was offered) is tried with a
+        // read that does not wait first: found empty, the wait below is without the buffer.
+        boolean tryFirst = pooled && transport.tellsReadiness();
+        while (true) {
+            int n = fillOnce(tryFirst);
+            if (n != 0 || !tryFirst) {
+                return n;
+            }
+            tryFirst = false; // the transport knows now: it is not readable, or has an edge since
+        }
+    }
+
+    /** One pass of {@link #fill()}; 0 only with {@code orNone}, when a read found nothing there and did not wait. */
+    private int fillOnce(boolean orNone) throws IOException {
         if (pooled && !transport.isReadable()) {
             if (pos == lim) {
                 // Nothing buffered and nothing to read: wait without holding a buffer.
@@ -588,7 +602,7 @@ final class ConnectionInput {
             lim -= pos;
             pos = 0;
         }
-        int n = readTransport(buf, lim, buf.length - lim, null);
+        int n = readTransport(buf, lim, buf.length - lim, null, orNone);
         if (n > 0) {
             if (pooled && buf.length >= ReadBuffers.LARGE) {
                 wide = n >= ReadBuffers.SIZE;
@@ -699,13 +713,15 @@ final class ConnectionInput {
 
     /**
      * Reads from the transport into {@code b[off .. off+len)}, or, when {@code direct} is given, into
-     * the direct buffers {@code direct[off .. off+len)}.
+     * the direct buffers {@code direct[off .. off+len)}; with {@code orNone}, returns 0 instead of
+     * waiting when nothing is there.
      */
-    private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct) throws IOException {
+    private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct, boolean orNone)
+            throws IOException {
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
             giveWay();
         }
-        if (owedDrain != null) {
+        if (owedDrain != null || orNone) {
             int n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
             if (n != 0) {
                 if (n < 0) {
@@ -714,6 +730,9 @@ final class ConnectionInput {
                     turnBytes += n;
                 }
                 return n;
+            }
+            if (orNone) {
+                return 0;
             }
             payOwedDrain(); // the read below may wait
         }
