@@ -558,7 +558,7 @@ final class ConnectionInput {
     /**
      * Reads more into the buffer, compacting it first if needed; -1 at end of stream. On a pooled
      * transport it waits without a buffer, or with a small one for the bytes of an unfinished
-     * value, and reads into a large buffer while the peer sends more than a small one holds.
+     * value, and reads into a wide (or large) buffer while the peer sends more than a small one holds.
      */
     private int fill() throws IOException {
         // A readiness that says "maybe" (the last read filled all it was offered) is tried with a
