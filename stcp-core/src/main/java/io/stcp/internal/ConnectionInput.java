@@ -665,10 +665,10 @@ final class ConnectionInput {
      */
     private void fitBuffer() {
         int n = lim - pos;
-        boolean small = n < ReadBuffers.SIZE;
-        if (buf.length > (small ? ReadBuffers.SIZE : n <= ReadBuffers.LARGE ? ReadBuffers.LARGE : buf.length)) {
+        int fits = n < ReadBuffers.SIZE ? ReadBuffers.SIZE : ReadBuffers.LARGE;
+        if (n <= ReadBuffers.LARGE && buf.length > fits) {
             payLent();
-            byte[] b = ReadBuffers.take(!small);
+            byte[] b = ReadBuffers.take(fits == ReadBuffers.LARGE);
             System.arraycopy(buf, pos, b, 0, n);
             ReadBuffers.give(buf);
             buf = b;
