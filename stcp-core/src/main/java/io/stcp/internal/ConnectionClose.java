@@ -26,8 +26,8 @@ import java.util.concurrent.TimeUnit;
  *       for the reader to see the peer's end of stream, because closing with input unread makes the
  *       kernel send a reset, which destroys replies not yet delivered. The reader thread itself
  *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}). No wait when
- *       no runner reads the connection, or when the reader is blocked waiting and nothing is
- *       unread (the peer is idle); on the reader thread, the wait also ends once the peer has sent
+ *       no runner reads the connection, or when the reader is blocked waiting, or its loop
+ *       suspended, and nothing is unread (the peer is idle); on the reader thread, the wait also ends once the peer has sent
  *       nothing for {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens.</li>
  * </ul>
@@ -150,15 +150,19 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private void linger(long deadline) {
         Thread reader = connection.readerThread();
         ConnectionInput input = connection.input();
-        if (reader == null || input.isEndOfStream()) {
-            return; // nobody reads, so nothing unread will come out of this wait; or the peer is done
+        if (input.isEndOfStream()) {
+            return; // the peer is done
         }
         if (reader == Thread.currentThread()) {
             input.discardUntilEnd(deadline, QUIET_NANOS);
             return;
         }
-        if (input.isAwaitingInput() && connection.transport().available() == 0) {
-            return; // the peer is idle: nothing unread, no reset
+        if (input.isAwaitingInput()) { // blocked in a read, or suspended: it goes on when input comes
+            if (connection.transport().available() == 0) {
+                return; // the peer is idle: nothing unread, no reset
+            }
+        } else if (reader == null) {
+            return; // nobody reads, so nothing unread will come out of this wait
         }
         await(INPUT_ENDED, deadline);
     }

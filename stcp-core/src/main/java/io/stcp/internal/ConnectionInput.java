@@ -406,7 +406,7 @@ final class ConnectionInput {
         return endOfStream;
     }
 
-    /** Whether the reader is blocked in the transport waiting for input. */
+    /** Whether the reader is blocked in the transport waiting for input, or its loop suspended for want of it. */
     boolean isAwaitingInput() {
         return awaitingInput;
     }
@@ -480,12 +480,20 @@ final class ConnectionInput {
             return -1;
         }
         releaseBuffer();
+        awaitingInput = true; // as a blocked read would be, until the loop goes on (resumed)
         return deadlines.suspend();
     }
 
-    /** A suspension ended on a new thread: the loop waited, so a new turn begins (see {@link #TURN_BYTES}). */
-    void resumed() {
-        turnBytes = 0;
+    /**
+     * The loop goes on after {@link #prepareSuspension}: on a new thread once the suspension ended
+     * ({@code waited}: a new turn begins, see {@link #TURN_BYTES}), or on the same one, which found
+     * input there before the suspension was armed.
+     */
+    void resumed(boolean waited) {
+        awaitingInput = false;
+        if (waited) {
+            turnBytes = 0;
+        }
     }
 
     /**

@@ -171,6 +171,7 @@ final class ReadLoop {
         } else {
             r.cancel(); // input may be there already: read on this thread
         }
+        input.resumed(false);
         enter();
         return false;
     }

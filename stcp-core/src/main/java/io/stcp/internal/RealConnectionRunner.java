@@ -266,7 +266,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     /** A reader thread after a suspension: the read loop again, where it left off. */
     void resume() {
         loop.enter();
-        connection.input().resumed();
+        connection.input().resumed(true);
         Throwable failure = null;
         try {
             if (loop.run(sender)) {
