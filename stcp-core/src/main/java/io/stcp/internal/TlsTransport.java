@@ -112,7 +112,7 @@ final class TlsTransport implements Transport {
 
     private void unwrapHandshake(long deadlineNanos) throws IOException {
         if (netIn == null || !netIn.hasRemaining()) {
-            if (fill(deadlineNanos) < 0) {
+            if (fill(deadlineNanos, false) < 0) {
                 throw closedDuringHandshake();
             }
         }
@@ -128,7 +128,7 @@ final class TlsTransport implements Transport {
         }
         switch (r.getStatus()) {
             case BUFFER_UNDERFLOW -> {
-                if (fill(deadlineNanos) < 0) {
+                if (fill(deadlineNanos, false) < 0) {
                     throw closedDuringHandshake();
                 }
             }
@@ -175,13 +175,7 @@ final class TlsTransport implements Transport {
         boolean partial = holdsPartialInput(); // the caller's deadline counted it
         while (true) {
             if (appIn != null) {
-                int n = Math.min(len, appIn.remaining());
-                appIn.get(b, off, n);
-                if (!appIn.hasRemaining()) {
-                    TlsBuffers.give(appIn);
-                    appIn = null;
-                }
-                return n;
+                return readAppIn(b, off, len);
             }
             if (inputClosed) {
                 return -1;
@@ -193,13 +187,55 @@ final class TlsTransport implements Transport {
                 }
             } else if (!partial && netIn != null && netIn.hasRemaining()) {
                 return 0; // part of a record, new to the caller's deadline
-            } else if (fill(deadlineNanos) < 0) {
-                if (netIn != null && netIn.hasRemaining()) {
-                    throw new TlsTruncatedException("end of stream inside a TLS record");
-                }
-                throw new TlsTruncatedException("end of stream without TLS close_notify");
+            } else if (fill(deadlineNanos, false) < 0) {
+                throw truncated();
             }
         }
+    }
+
+    /**
+     * As {@link #read}, without waiting: what decrypts from the records held and from what the
+     * transport below has now ({@link Transport#readNow}); 0 when that is no whole record.
+     */
+    @Override
+    public int readNow(byte[] b, int off, int len) throws IOException {
+        while (true) {
+            if (appIn != null) {
+                return readAppIn(b, off, len);
+            }
+            if (inputClosed) {
+                return -1;
+            }
+            if (hasRecord()) {
+                int n = unwrap(b, off, len);
+                if (n != 0) {
+                    return n;
+                }
+            } else {
+                int n = fill(0, true);
+                if (n == 0) {
+                    return 0;
+                }
+                if (n < 0) {
+                    throw truncated();
+                }
+            }
+        }
+    }
+
+    private int readAppIn(byte[] b, int off, int len) {
+        int n = Math.min(len, appIn.remaining());
+        appIn.get(b, off, n);
+        if (!appIn.hasRemaining()) {
+            TlsBuffers.give(appIn);
+            appIn = null;
+        }
+        return n;
+    }
+
+    private TlsTruncatedException truncated() {
+        return new TlsTruncatedException(netIn != null && netIn.hasRemaining()
+                ? "end of stream inside a TLS record" : "end of stream without TLS close_notify");
     }
 
     /**
@@ -302,13 +338,17 @@ final class TlsTransport implements Transport {
 
     /**
      * Reads more encrypted bytes into {@link #netIn}. With nothing in hand and nothing readable, it
-     * gives the buffers back and waits for input first.
+     * gives the buffers back and waits for input first; or, with {@code now}, returns 0 instead
+     * of waiting, there and in the read.
      *
      * @return bytes read, or -1 at end of stream
      */
-    private int fill(long deadlineNanos) throws IOException {
+    private int fill(long deadlineNanos, boolean now) throws IOException {
         if ((netIn == null || !netIn.hasRemaining()) && !under.isReadable()) {
             releaseIdleBuffers();
+            if (now) {
+                return 0;
+            }
             under.awaitReadable(deadlineNanos);
         }
         int packet = output.packetSize();
@@ -323,7 +363,8 @@ final class TlsTransport implements Transport {
             }
         }
         int start = netIn.limit();
-        int n = under.read(netIn.array(), netIn.arrayOffset() + start, netIn.capacity() - start, deadlineNanos);
+        int n = now ? under.readNow(netIn.array(), netIn.arrayOffset() + start, netIn.capacity() - start)
+                : under.read(netIn.array(), netIn.arrayOffset() + start, netIn.capacity() - start, deadlineNanos);
         if (n > 0) {
             netIn.limit(start + n);
             if (handshakeBytes >= 0) {
