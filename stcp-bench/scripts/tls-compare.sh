@@ -12,6 +12,8 @@
 #   pinned to one CPU picks the Serial collector by itself)
 #   SETTLE=0 bash stcp-bench/scripts/tls-compare.sh ...                     (no full collection half-way
 #   through each warm-up; WARMUP in seconds, e.g. 5s, for the half to be found)
+#   SERVERS="head=/tmp/a.jar new=/tmp/b.jar netty-jdk" bash ...             (which servers, in this order
+#   in each round; NAME=JAR is stcp's echo from that jar, named NAME in the results)
 set -euo pipefail
 ROUNDS=${1:-3}
 WARMUP=${2:-6s}
@@ -29,7 +31,9 @@ PORT=9700
 start_server() { # name port cumulator -> sets SERVER_PID
   local name=$1 port=$2 cumulator=$3
   case $name in
-    stcp) taskset -c 0 "$JAVA" ${JVM_OPTS:-} -jar stcp-examples/target/stcp-examples.jar echo --addr 127.0.0.1:$port \
+    stcp|*=*) local jar=stcp-examples/target/stcp-examples.jar
+            if [[ $name == *=* ]]; then jar=${name#*=}; name=${name%%=*}; fi
+            taskset -c 0 "$JAVA" ${JVM_OPTS:-} -jar "$jar" echo --addr 127.0.0.1:$port \
             --tls-cert "$CERTS/cert.pem" --tls-key "$CERTS/key.pem" > "$OUT/server-$name.log" 2>&1 & ;;
     netty-jdk|netty-openssl) taskset -c 0 "$JAVA" ${JVM_OPTS:-} --enable-native-access=ALL-UNNAMED -cp stcp-bench/target/stcp-bench.jar \
             io.stcp.bench.BenchMain netty-echo --addr 127.0.0.1:$port --tls-cert "$CERTS/cert.pem" \
@@ -52,11 +56,12 @@ settle() { # server pid: a full collection half-way through the warm-up, as comp
 }
 
 run() { # load-label server round args...
-  local load=$1 server=$2 round=$3; shift 3
+  local load=$1 spec=$2 round=$3; shift 3
+  local server=${spec%%=*}
   PORT=$((PORT + 1))
   local cumulator=merge # what a Netty user would choose for the frame size (as compare does)
   case $load in 1M-*) cumulator=composite ;; esac
-  start_server "$server" $PORT $cumulator
+  start_server "$spec" $PORT $cumulator
   settle "$SERVER_PID"
   /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED \
       -jar stcp-loadgen/target/stcp-loadgen.jar --addr 127.0.0.1:$PORT --tls-ca "$CERTS/cert.pem" --tls-openssl \
@@ -74,7 +79,7 @@ for load in ${LOADS:-}; do
 done
 for round in $(seq 1 "$ROUNDS"); do
   for load in ${LOADS:-$ALL_LOADS}; do
-    for server in stcp netty-jdk netty-openssl; do
+    for server in ${SERVERS:-stcp netty-jdk netty-openssl}; do
       case $load in
         64B-100x1) run $load $server $round --connections 100 --in-flight 1 --size 64 ;;
         64B-100x16) run $load $server $round --connections 100 --in-flight 16 --size 64 --pipelined ;;
