@@ -22,6 +22,13 @@ import javax.net.ssl.SSLException;
  * records go out whole and in order; the reader's unwraps run beside it ({@code SSLEngine}
  * allows a wrap during an unwrap).
  *
+ * <p><b>Answers after an unwrap</b> ({@link #answer}) never wait for the lock: a write that holds
+ * it may itself be waiting for a peer that reads nothing, and the reader would stop reading until
+ * the write timeout. The reader marks the answer owed and sends it only if it gets the lock at
+ * once; every holder, once it has let go, sends an answer owed meanwhile. The mark is set before
+ * the reader tries the lock and read after a holder lets go (both volatile), so either the reader
+ * gets the lock or the holder sees the mark.
+ *
  * <p><b>Buffer.</b> netOut: encrypted bytes being written, four records large (one write for up
  * to four records), taken from {@link TlsBuffers} per write and given back after it.
  */
@@ -40,6 +47,7 @@ final class TlsOutput {
     private final ReentrantLock wrapLock = new ReentrantLock();
     private final ByteBuffer[] outArray = new ByteBuffer[1]; // guarded by wrapLock
     private boolean closingOutput;                            // guarded by wrapLock: close_notify asked for
+    private volatile boolean answerOwed;                      // the reader left the engine's answer to the lock's holder
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsOutput(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
@@ -89,6 +97,29 @@ final class TlsOutput {
             }
             wrapLock.unlock();
         }
+        sendOwedAnswer();
+    }
+
+    /**
+     * After an unwrap (reader thread): sends what the engine must answer on its own — a TLS 1.3 key
+     * update's answer, TLS 1.2's answering {@code close_notify} — now if the lock is free, else
+     * leaves it to the lock's holder, which sends it once it lets go (see the class comment).
+     */
+    void answer() throws IOException {
+        answerOwed = true;
+        sendOwedAnswer();
+    }
+
+    /** Sends an owed answer, unless another thread holds the lock: then that thread does, after. */
+    private void sendOwedAnswer() throws IOException {
+        while (answerOwed && !wrapLock.isHeldByCurrentThread() && wrapLock.tryLock()) {
+            try {
+                answerOwed = false;
+                flushEngine(writeDeadline());
+            } finally {
+                wrapLock.unlock();
+            }
+        }
     }
 
     /**
@@ -119,13 +150,14 @@ final class TlsOutput {
                 produced += r.bytesProduced();
             }
             flush(out, deadlineNanos);
-            return produced;
         } finally {
             if (out != null) {
                 TlsBuffers.give(out);
             }
             wrapLock.unlock();
         }
+        sendOwedAnswer();
+        return produced;
     }
 
     private ByteBuffer flushOrGrow(ByteBuffer out, long deadlineNanos) throws IOException {
@@ -182,6 +214,7 @@ final class TlsOutput {
         } finally {
             wrapLock.unlock();
         }
+        sendOwedAnswer();
     }
 
     /** A deadline one write timeout from now (without a write timeout, as good as none), for what the engine sends on its own. */

@@ -318,7 +318,7 @@ final class TlsTransport implements Transport {
                 runTasks(engine);
             }
             if (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP) {
-                output.flushEngine(output.writeDeadline());
+                output.answer();
             }
             return;
         }
