@@ -172,36 +172,30 @@ final class TlsTransport implements Transport {
      */
     @Override
     public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
-        boolean partial = holdsPartialInput(); // the caller's deadline counted it
-        while (true) {
-            if (appIn != null) {
-                return readAppIn(b, off, len);
-            }
-            if (inputClosed) {
-                return -1;
-            }
-            if (hasRecord()) {
-                int n = unwrap(b, off, len);
-                if (n != 0) {
-                    return n;
-                }
-            } else if (!partial && netIn != null && netIn.hasRemaining()) {
-                return 0; // part of a record, new to the caller's deadline
-            } else if (fill(deadlineNanos, false) < 0) {
-                throw truncated();
-            }
-        }
+        return read(b, off, len, deadlineNanos, false);
     }
 
     /**
-     * As {@link #read}, without waiting: what decrypts from the records held and from what the
-     * transport below has now ({@link Transport#readNow}); 0 when that is no whole record.
+     * As {@link #read(byte[], int, int, long)}, without waiting: what decrypts from the records held
+     * and from what the transport below has now ({@link Transport#readNow}); 0 when that makes no
+     * whole record.
      */
     @Override
     public int readNow(byte[] b, int off, int len) throws IOException {
+        return read(b, off, len, 0, true);
+    }
+
+    private int read(byte[] b, int off, int len, long deadlineNanos, boolean now) throws IOException {
+        boolean partial = holdsPartialInput(); // the caller's deadline counted it
         while (true) {
             if (appIn != null) {
-                return readAppIn(b, off, len);
+                int n = Math.min(len, appIn.remaining());
+                appIn.get(b, off, n);
+                if (!appIn.hasRemaining()) {
+                    TlsBuffers.give(appIn);
+                    appIn = null;
+                }
+                return n;
             }
             if (inputClosed) {
                 return -1;
@@ -211,31 +205,19 @@ final class TlsTransport implements Transport {
                 if (n != 0) {
                     return n;
                 }
+            } else if (!now && !partial && netIn != null && netIn.hasRemaining()) {
+                return 0; // part of a record, new to the caller's deadline
             } else {
-                int n = fill(0, true);
-                if (n == 0) {
-                    return 0;
-                }
+                int n = fill(deadlineNanos, now);
                 if (n < 0) {
-                    throw truncated();
+                    throw new TlsTruncatedException(netIn != null && netIn.hasRemaining()
+                            ? "end of stream inside a TLS record" : "end of stream without TLS close_notify");
+                }
+                if (n == 0 && now) {
+                    return 0;
                 }
             }
         }
-    }
-
-    private int readAppIn(byte[] b, int off, int len) {
-        int n = Math.min(len, appIn.remaining());
-        appIn.get(b, off, n);
-        if (!appIn.hasRemaining()) {
-            TlsBuffers.give(appIn);
-            appIn = null;
-        }
-        return n;
-    }
-
-    private TlsTruncatedException truncated() {
-        return new TlsTruncatedException(netIn != null && netIn.hasRemaining()
-                ? "end of stream inside a TLS record" : "end of stream without TLS close_notify");
     }
 
     /**
