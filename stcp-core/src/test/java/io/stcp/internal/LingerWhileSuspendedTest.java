@@ -6,10 +6,13 @@ import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
+import java.lang.reflect.Field;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
@@ -67,6 +70,79 @@ class LingerWhileSuspendedTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /**
+     * A loop that gives up a suspension because input came before it was armed goes on on its own
+     * thread: it counts as awaiting input until it is the reader thread again, so a close that
+     * decides meanwhile lingers for that input instead of taking "no reader thread, not awaiting
+     * input" for "nobody reads". The test holds the loop's monitor, which the thread takes to
+     * become the reader again, to stop it there while the close decides.
+     */
+    @Test
+    void aGracefulCloseLingersWhileALoopThatGaveUpItsSuspensionBecomesTheReaderAgain() throws Exception {
+        MemoryTransport memory = new MemoryTransport();
+        CountDownLatch registering = new CountDownLatch(1);
+        CountDownLatch goOn = new CountDownLatch(1);
+        AtomicReference<Thread> loopThread = new AtomicReference<>();
+        Transport transport = new ForwardingTransport(memory) {
+            private boolean first = true; // reader threads only, one at a time
+
+            @Override
+            public boolean tellsReadiness() {
+                return true;
+            }
+
+            /** The first time, the next frame comes just as the loop registers its suspension: read instead. */
+            @Override
+            public boolean onReadable(Runnable action) {
+                if (first) {
+                    first = false;
+                    memory.feed(Echo.frame(new byte[] {2}));
+                    loopThread.set(Thread.currentThread());
+                    registering.countDown();
+                    try {
+                        goOn.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return false;
+            }
+
+            @Override
+            public String name() {
+                return "memory, readiness";
+            }
+        };
+        InetSocketAddress address = new InetSocketAddress("127.0.0.1", 1);
+        RealConnection c = new RealConnection(null, address, address, true, ConnectionContext.standalone(), x -> transport);
+        AtomicInteger frames = new AtomicInteger();
+        RealConnectionRunner runner = RealConnectionRunner.of(c, (sender, conn) -> {
+            conn.readBytes(conn.readInt());
+            frames.incrementAndGet();
+        }, SenderFactory.queue(8), () -> {});
+        memory.feed(Echo.frame(new byte[] {1}));
+        runner.start();
+        assertThat(registering.await(10, TimeUnit.SECONDS)).isTrue();
+
+        Field loopField = RealConnectionRunner.class.getDeclaredField("loop");
+        loopField.setAccessible(true);
+        Object loop = loopField.get(runner);
+        Thread closer;
+        synchronized (loop) { // the loop's thread stops where it takes it to become the reader again
+            goOn.countDown();
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> loopThread.get().getState() == Thread.State.BLOCKED);
+            closer = Thread.ofPlatform().name("closer").start(() -> c.closeGracefully(Duration.ofSeconds(30)));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> closer.getState() == Thread.State.TIMED_WAITING
+                    || closer.getState() == Thread.State.TERMINATED); // lingering, or closed without
+        }
+
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> frames.get() == 2);
+        memory.endInput();
+        closer.join(Duration.ofSeconds(10));
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(runner.awaitExit(Duration.ofSeconds(10))).isTrue();
     }
 
     /** One spinning virtual thread per carrier, so that no other virtual thread runs until {@link #release()}. */
