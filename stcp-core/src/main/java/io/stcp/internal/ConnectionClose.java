@@ -148,16 +148,23 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
 
     /** LINGERING: waits for the peer's end of stream if it may still be sending. */
     private void linger(long deadline) {
-        Thread reader = connection.readerThread();
         ConnectionInput input = connection.input();
         if (input.isEndOfStream()) {
             return; // the peer is done
         }
+        // A read loop is never without a reader thread and not awaiting input: it awaits input
+        // before its thread stops being the reader (a suspension), and stops only once a thread is
+        // the reader again. Read one at a time, though, the two may straddle such a change — the
+        // reader thread seen gone by a suspension, then awaiting input seen cleared by the thread
+        // that goes on when input comes, which is just when input is unread — so awaiting input
+        // is read on both sides of the reader thread.
+        boolean awaiting = input.isAwaitingInput();
+        Thread reader = connection.readerThread();
         if (reader == Thread.currentThread()) {
             input.discardUntilEnd(deadline, QUIET_NANOS);
             return;
         }
-        if (input.isAwaitingInput()) { // blocked in a read, or suspended: it goes on when input comes
+        if (awaiting || reader == null && input.isAwaitingInput()) { // blocked in a read, or suspended: it goes on when input comes
             if (connection.transport().available() == 0) {
                 return; // the peer is idle: nothing unread, no reset
             }

@@ -171,8 +171,8 @@ final class ReadLoop {
         } else {
             r.cancel(); // input may be there already: read on this thread
         }
-        input.resumed(false);
         enter();
+        input.resumed(false); // after enter(): a close never sees this loop with no reader thread and not awaiting input
         return false;
     }
 
