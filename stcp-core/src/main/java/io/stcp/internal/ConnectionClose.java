@@ -26,9 +26,9 @@ import java.util.concurrent.TimeUnit;
  *       for the reader to see the peer's end of stream, because closing with input unread makes the
  *       kernel send a reset, which destroys replies not yet delivered. The reader thread itself
  *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}). No wait when
- *       no runner reads the connection, or when the reader is blocked waiting, or its loop
- *       suspended, and nothing is unread (the peer is idle); on the reader thread, the wait also ends once the peer has sent
- *       nothing for {@link #QUIET_NANOS};</li>
+ *       nobody reads the connection (no reader thread, none blocked or suspended waiting for
+ *       input), or when the reader waits so and nothing is unread (the peer is idle); on the
+ *       reader thread, the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens.</li>
  * </ul>
  * {@link #close} goes to CLOSED from anywhere, at once. A second {@link #closeGracefully}, while
