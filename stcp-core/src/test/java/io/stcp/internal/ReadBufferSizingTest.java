@@ -155,79 +155,9 @@ class ReadBufferSizingTest {
         assertThat(value.get(10, TimeUnit.SECONDS)).isEqualTo(body(2));
     }
 
-    /**
-     * As the native transport ({@link ReadinessTransport}) tells readiness: a read that took all it
-     * was offered leaves the socket "maybe readable" (not known drained) until a read finds it
-     * empty, and then waits.
-     */
-    private static final class FullReadReadiness extends ForwardingTransport {
-        volatile boolean inRead;
-        volatile boolean drained = true;
-
-        FullReadReadiness(MemoryTransport delegate) {
-            super(delegate);
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
-            inRead = true;
-            try {
-                if (delegate.available() == 0) {
-                    drained = true; // the read finds it empty, and waits
-                }
-                int n = delegate.read(b, off, len, deadlineNanos);
-                drained = n < len;
-                return n;
-            } finally {
-                inRead = false;
-            }
-        }
-
-        /** One read unless known drained: none there makes it drained, as a read call that finds the socket empty. */
-        @Override
-        public int readNow(byte[] b, int off, int len) throws IOException {
-            if (!isReadable()) {
-                return 0;
-            }
-            if (delegate.available() == 0) {
-                drained = true;
-                return 0;
-            }
-            int n = delegate.read(b, off, len, 0);
-            drained = n < len;
-            return n;
-        }
-
-        @Override
-        public boolean isReadable() {
-            return !drained || delegate.available() > 0;
-        }
-
-        @Override
-        public boolean tellsReadiness() {
-            return true;
-        }
-
-        /** Until bytes are there: a read of none returns once they are. */
-        @Override
-        public void awaitReadable(long deadlineNanos) throws IOException {
-            inRead = true;
-            try {
-                delegate.read(new byte[0], 0, 0, deadlineNanos);
-            } finally {
-                inRead = false;
-            }
-        }
-
-        @Override
-        public String name() {
-            return "full-read readiness";
-        }
-    }
-
     @Test
     void noWideBufferIsHeldWhileWaitingForTheNextFrameAfterAReadThatFilledTheBuffer() throws Exception {
-        FullReadReadiness readiness = new FullReadReadiness(memory);
+        ReadinessDouble readiness = new ReadinessDouble(memory, ReadinessDouble.Maybe.AFTER_A_FULL_READ);
         ConnectionInput in = new ConnectionInput(readiness, true, null, 0, 0, () -> {});
         try {
             int body = ReadBuffers.SIZE - 4; // the frame fills the first, small, buffer: the next reads go wide
@@ -242,7 +172,7 @@ class ReadBufferSizingTest {
                     throw new IllegalStateException(e);
                 }
             });
-            await().atMost(Duration.ofSeconds(10)).until(() -> readiness.inRead && readiness.drained); // waiting
+            await().atMost(Duration.ofSeconds(10)).until(() -> readiness.waiting);
             assertThat(in.bufferCapacity()).as("waiting for a peer that sends nothing, with nothing buffered").isZero();
 
             memory.feed(new byte[] {0, 0, 0, 9});

@@ -30,7 +30,7 @@ class TlsIdleBuffersTest {
         long deadline = Nanos.deadlineAfter(Duration.ofSeconds(20));
         MemoryTransport serverSide = new MemoryTransport();
         MemoryTransport clientSide = new MemoryTransport();
-        MaybeReadable socket = new MaybeReadable(serverSide);
+        ReadinessDouble socket = new ReadinessDouble(serverSide, ReadinessDouble.Maybe.AFTER_ANY_READ);
         TlsTransport server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
         TlsTransport client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
         Thread toClient = pump(serverSide, clientSide);
@@ -96,67 +96,5 @@ class TlsIdleBuffersTest {
                 // the test is over
             }
         });
-    }
-
-    /**
-     * Readiness as a native transport tells it, at its most uncertain: after a read that returned
-     * bytes the socket may hold more ("maybe readable") until a read finds it empty.
-     */
-    private static final class MaybeReadable extends ForwardingTransport {
-        volatile boolean waiting;
-        private volatile boolean drained = true;
-
-        MaybeReadable(MemoryTransport delegate) {
-            super(delegate);
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
-            if (delegate.available() == 0) {
-                drained = true; // the read finds it empty, and waits
-                awaitReadable(deadlineNanos);
-            }
-            int n = delegate.read(b, off, len, deadlineNanos);
-            drained = n <= 0;
-            return n;
-        }
-
-        @Override
-        public int readNow(byte[] b, int off, int len) throws IOException {
-            if (!isReadable()) {
-                return 0;
-            }
-            if (delegate.available() == 0) {
-                drained = true;
-                return 0;
-            }
-            return read(b, off, len, 0);
-        }
-
-        @Override
-        public boolean isReadable() {
-            return !drained || delegate.available() > 0;
-        }
-
-        @Override
-        public boolean tellsReadiness() {
-            return true;
-        }
-
-        /** Until bytes are there: a read of none returns once they are. */
-        @Override
-        public void awaitReadable(long deadlineNanos) throws IOException {
-            waiting = true;
-            try {
-                delegate.read(new byte[0], 0, 0, deadlineNanos);
-            } finally {
-                waiting = false;
-            }
-        }
-
-        @Override
-        public String name() {
-            return "maybe-readable readiness";
-        }
     }
 }
