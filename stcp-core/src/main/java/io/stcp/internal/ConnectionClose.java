@@ -164,7 +164,8 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             input.discardUntilEnd(deadline, QUIET_NANOS);
             return;
         }
-        if (awaiting || reader == null && input.isAwaitingInput()) { // blocked in a read, or suspended: it goes on when input comes
+        awaiting = awaiting || reader == null && input.isAwaitingInput();
+        if (awaiting) { // blocked in a read, or suspended: it goes on when input comes
             if (connection.transport().available() == 0) {
                 return; // the peer is idle: nothing unread, no reset
             }
