@@ -51,6 +51,20 @@ import org.slf4j.LoggerFactory;
  * behind readers that never ran out of input. Parking costs a platform thread's wake-up, too much for every turn (+3.7 µs per message at 100
  * connections × 1 in flight): see BENCHMARKS.md, "A poll loop fair on one carrier". The wakers
  * and the poll loop live as long as the JVM, like the JDK's pollers.
+ *
+ * <p><b>Resumed read loops in turn with woken readers.</b> A suspended read loop goes on in a thread
+ * the poll loop starts ({@code Resumption}), which the JDK's scheduler puts in the poll loop's
+ * external queue, while a reader the poll loop unparks goes to the carrier's local queue. After a
+ * give-way the worker scans the queues from a random one, and when it found the waker's (the poll
+ * loop) first, the poll loop woke another turn of readers, all run before the started threads: with
+ * streaming peers these waited up to 70 ms from their input to their read, against 19 for a woken
+ * reader (BENCHMARKS.md, "Resumed read loops in turn"). So a give-way also starts a <em>marker</em>,
+ * a virtual thread queued after the threads the poll loop started (one queue, first in first out),
+ * and the waker unparks the poll loop only once the marker has run (or {@value #PARK_WAIT_NANOS} ns
+ * have passed): the threads started in a turn run before the next turn's readers are woken. The
+ * marker does not unpark the poll loop itself: from a virtual thread the poll loop would go to the
+ * local queue, and the worker would stay at the poll loop's queue, refilled every turn, starving the
+ * other external queues as a single waker did. One marker a give-way: at most one a millisecond.
  */
 final class EpollPoller {
     private static final Logger LOG = LoggerFactory.getLogger("io.stcp.epoll");
@@ -60,8 +74,9 @@ final class EpollPoller {
     /** How long the poll loop goes on without parking before it gives way. */
     private static final long GIVE_WAY_NANOS = 1_000_000L;
     /**
-     * How long a waker waits at most for the poll loop to park: it parks right after arming the
-     * waker, so only a carrier held off its CPU takes longer than microseconds.
+     * How long a waker waits at most for the poll loop to park and the give-way's marker to run:
+     * the poll loop parks right after arming the waker, so only a carrier held off its CPU takes
+     * longer than microseconds for that; the marker waits for the readers woken in the last turn.
      */
     private static final long PARK_WAIT_NANOS = 50_000_000L;
 
@@ -69,6 +84,9 @@ final class EpollPoller {
     private final int[] wakeFds = new int[2];
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
+    private volatile int turns;          // give-ways so far (wrapping); written by the poll loop only
+    private volatile int markedTurn;     // the last give-way whose marker has run
+    private volatile Thread markerWaiter; // the waker waiting for a marker, if one is
     private final Registrations registered;
     private final Thread pollLoop;
 
@@ -137,9 +155,12 @@ final class EpollPoller {
                         (ev & HANG_UP_EVENTS) != 0);
             }
         }
-        if (n > 0 && System.nanoTime() - unparkedSince < GIVE_WAY_NANOS) {
-            Thread.yield(); // let the threads just woken run before polling again
-            return;
+        if (n > 0) {
+            if (System.nanoTime() - unparkedSince < GIVE_WAY_NANOS) {
+                Thread.yield(); // let the threads just woken run before polling again
+                return;
+            }
+            startMarker();
         }
         try {
             Epoll.ctl(wakeFds[nextWaker], CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
@@ -154,12 +175,43 @@ final class EpollPoller {
         unparkedSince = System.nanoTime();
     }
 
+    /**
+     * A give-way ends a turn: its marker, a thread started after those the poll loop started in the
+     * turn, tells the waker when they have run. One that cannot start (out of memory) is not waited for.
+     */
+    private void startMarker() {
+        int turn = turns + 1;
+        turns = turn;
+        try {
+            Thread.ofVirtual().start(() -> {
+                markedTurn = turn;
+                LockSupport.unpark(markerWaiter);
+            });
+        } catch (Throwable t) {
+            markedTurn = turn; // no marker to wait for (out of memory: the poll loop goes on regardless)
+        }
+    }
+
+    /** The waker waits (parks) until the marker of the last turn has run, or until {@code deadline}. */
+    private void awaitMarker(long deadline) {
+        markerWaiter = Thread.currentThread();
+        try {
+            long left;
+            while (markedTurn != turns && (left = deadline - System.nanoTime()) > 0) {
+                LockSupport.parkNanos(this, left);
+            }
+        } finally {
+            markerWaiter = null;
+        }
+    }
+
     private void wakeLoop(int wakeFd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment event = arena.allocate(Epoll.EVENT_SIZE, 8);
             MemorySegment errno = Epoll.allocateErrno(arena);
             while (true) {
                 Epoll.await(wakeFd, event, 1, errno);
+                awaitMarker(System.nanoTime() + PARK_WAIT_NANOS);
                 unparkOnceParked(pollLoop);
             }
         } catch (IOException | RuntimeException | Error e) {
