@@ -83,6 +83,11 @@ public final class Readiness {
         return token;
     }
 
+    /** What {@link #signal} did: it unparked a thread waiting to read. */
+    public static final int WOKE_READER = 1;
+    /** What {@link #signal} did: it ran the read callback (a suspended read loop goes on). */
+    public static final int RAN_CALLBACK = 2;
+
     /**
      * Called by the source's poller for every edge it sees.
      *
@@ -90,8 +95,10 @@ public final class Readiness {
      * @param out the socket has room for output (EPOLLOUT)
      * @param inputEnd the peer shut its output (EPOLLRDHUP)
      * @param hangUp the socket hung up or failed (EPOLLHUP, EPOLLERR)
+     * @return what it did for the read side: {@link #WOKE_READER}, {@link #RAN_CALLBACK}, both or 0
      */
-    public void signal(boolean in, boolean out, boolean inputEnd, boolean hangUp) {
+    public int signal(boolean in, boolean out, boolean inputEnd, boolean hangUp) {
+        int did = 0;
         if (inputEnd) {
             inputEnded = true;
             in = true;
@@ -105,8 +112,11 @@ public final class Readiness {
             Thread t = readWaiter;
             if (t != null) {
                 LockSupport.unpark(t);
+                did = WOKE_READER;
             }
-            runReadCallback();
+            if (runReadCallback()) {
+                did |= RAN_CALLBACK;
+            }
         }
         if (out) {
             writable = true;
@@ -115,6 +125,7 @@ public final class Readiness {
                 LockSupport.unpark(t);
             }
         }
+        return did;
     }
 
     boolean isReadable() {
@@ -139,11 +150,13 @@ public final class Readiness {
         return true;
     }
 
-    private void runReadCallback() {
+    private boolean runReadCallback() {
         Runnable action = (Runnable) READ_CALLBACK.getAndSet(this, (Runnable) null);
-        if (action != null) {
-            action.run();
+        if (action == null) {
+            return false;
         }
+        action.run();
+        return true;
     }
 
     /**

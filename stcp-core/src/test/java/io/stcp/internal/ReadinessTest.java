@@ -2,10 +2,12 @@ package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
@@ -47,6 +49,26 @@ class ReadinessTest {
         assertThat(r.isReadable()).isTrue();
         assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
         assertThat(r.awaitWritable(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20))).isFalse();
+    }
+
+    @Test
+    void aSignalSaysWhetherItWokeAReaderOrRanTheCallback() throws Exception {
+        // The epoll poll loop orders the threads it started by what its signals did (EpollPoller).
+        Readiness r = new Readiness(owner -> {}, 0);
+        assertThat(r.signal(true, true, false, false)).isZero(); // nobody waits, no callback
+        r.clearReadable();
+        AtomicInteger ran = new AtomicInteger();
+        assertThat(r.onReadable(ran::incrementAndGet)).isTrue();
+        assertThat(r.signal(false, true, false, false)).isZero(); // room only: the callback stays
+        assertThat(r.signal(true, false, false, false)).isEqualTo(Readiness.RAN_CALLBACK);
+        assertThat(ran).hasValue(1);
+
+        r.clearReadable();
+        Thread reader = Thread.ofVirtual().start(() -> r.awaitReadable(0));
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reader.getState() == Thread.State.WAITING);
+        assertThat(r.signal(true, false, false, false)).isEqualTo(Readiness.WOKE_READER);
+        reader.join(10_000);
+        assertThat(reader.isAlive()).isFalse();
     }
 
     @Test

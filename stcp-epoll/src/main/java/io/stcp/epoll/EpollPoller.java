@@ -56,15 +56,18 @@ import org.slf4j.LoggerFactory;
  * the poll loop starts ({@code Resumption}), which the JDK's scheduler puts in the poll loop's
  * external queue, while a reader the poll loop unparks goes to the carrier's local queue. After a
  * give-way the worker scans the queues from a random one, and when it found the waker's (the poll
- * loop) first, the poll loop woke another turn of readers, all run before the started threads: with
- * streaming peers these waited up to 70 ms from their input to their read, against 19 for a woken
- * reader (BENCHMARKS.md, "Resumed read loops in turn"). So a give-way also starts a <em>marker</em>,
- * a virtual thread queued after the threads the poll loop started (one queue, first in first out),
- * and the waker unparks the poll loop only once the marker has run (or {@value #PARK_WAIT_NANOS} ns
- * have passed): the threads started in a turn run before the next turn's readers are woken. The
- * marker does not unpark the poll loop itself: from a virtual thread the poll loop would go to the
- * local queue, and the worker would stay at the poll loop's queue, refilled every turn, starving the
- * other external queues as a single waker did. One marker a give-way: at most one a millisecond.
+ * loop) first, the poll loop woke another turn of readers before the started threads ran: with
+ * streaming peers, where some loops suspend between frames while others wait inside one, a few
+ * resumptions waited 20–70 ms from their input to their read, against at most 19 for a woken reader
+ * (BENCHMARKS.md, "Resumed read loops in turn with woken readers"). So a give-way that ends a turn
+ * which did both also starts a <em>marker</em>, a virtual thread queued after the threads the poll
+ * loop started (one queue, first in first out), and the waker unparks the poll loop only once the
+ * marker has run (or {@value #PARK_WAIT_NANOS} ns have passed): the threads started in a turn run
+ * before the next turn's readers are woken. A turn that only started threads (one frame in flight:
+ * every loop suspends between requests) needs none: there the poll loop's own yields queue behind
+ * them. The marker does not unpark the poll loop itself: from a virtual thread the poll loop would go
+ * to the local queue, and the worker would stay at the poll loop's queue, refilled every turn,
+ * starving the other external queues as a single waker did. At most one marker a millisecond.
  */
 final class EpollPoller {
     private static final Logger LOG = LoggerFactory.getLogger("io.stcp.epoll");
@@ -84,6 +87,7 @@ final class EpollPoller {
     private final int[] wakeFds = new int[2];
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
+    private int turnSignals; // what the signals since then did (Readiness.WOKE_READER, RAN_CALLBACK); poll loop only
     private volatile int turns;          // give-ways so far (wrapping); written by the poll loop only
     private volatile int markedTurn;     // the last give-way whose marker has run
     private volatile Thread markerWaiter; // the waker waiting for a marker, if one is
@@ -151,7 +155,7 @@ final class EpollPoller {
             Readiness r = registered.find(Epoll.data(events, i));
             if (r != null) {
                 int ev = Epoll.events(events, i);
-                r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
+                turnSignals |= r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
                         (ev & HANG_UP_EVENTS) != 0);
             }
         }
@@ -160,7 +164,9 @@ final class EpollPoller {
                 Thread.yield(); // let the threads just woken run before polling again
                 return;
             }
-            startMarker();
+            if (turnSignals == (Readiness.WOKE_READER | Readiness.RAN_CALLBACK)) {
+                startMarker();
+            }
         }
         try {
             Epoll.ctl(wakeFds[nextWaker], CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
@@ -173,6 +179,7 @@ final class EpollPoller {
         nextWaker ^= 1;
         LockSupport.park(this);
         unparkedSince = System.nanoTime();
+        turnSignals = 0;
     }
 
     /**
