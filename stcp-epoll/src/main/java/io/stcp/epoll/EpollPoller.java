@@ -85,12 +85,12 @@ final class EpollPoller {
 
     private final int epfd;
     private final int[] wakeFds = new int[2];
+    private final Thread[] wakers = new Thread[wakeFds.length];
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
     private int turnSignals; // what the signals since then did (Readiness.WOKE_READER, RAN_CALLBACK); poll loop only
     private volatile int turns;          // give-ways so far (wrapping); written by the poll loop only
     private volatile int markedTurn;     // the last give-way whose marker has run
-    private volatile Thread markerWaiter; // the waker waiting for a marker, if one is
     private final Registrations registered;
     private final Thread pollLoop;
 
@@ -104,7 +104,7 @@ final class EpollPoller {
         pollLoop = Thread.ofVirtual().name(name).start(this::pollLoop);
         for (int i = 0; i < wakeFds.length; i++) {
             int wakeFd = wakeFds[i];
-            Thread.ofPlatform().daemon().name(name + "-waker-" + i).start(() -> wakeLoop(wakeFd));
+            wakers[i] = Thread.ofPlatform().daemon().name(name + "-waker-" + i).start(() -> wakeLoop(wakeFd));
         }
     }
 
@@ -192,23 +192,23 @@ final class EpollPoller {
         try {
             Thread.ofVirtual().start(() -> {
                 markedTurn = turn;
-                LockSupport.unpark(markerWaiter);
+                // Both: the one armed for this park waits, and a waker whose poll loop came back
+                // early (a permit left by a late unpark) may still wait too. A permit left with a
+                // waker that does not wait only makes its next wait look once more.
+                for (Thread w : wakers) {
+                    LockSupport.unpark(w);
+                }
             });
         } catch (Throwable t) {
             markedTurn = turn; // no marker to wait for (out of memory: the poll loop goes on regardless)
         }
     }
 
-    /** The waker waits (parks) until the marker of the last turn has run, or until {@code deadline}. */
+    /** A waker waits (parks) until the marker of the last turn has run, or until {@code deadline}. */
     private void awaitMarker(long deadline) {
-        markerWaiter = Thread.currentThread();
-        try {
-            long left;
-            while (markedTurn != turns && (left = deadline - System.nanoTime()) > 0) {
-                LockSupport.parkNanos(this, left);
-            }
-        } finally {
-            markerWaiter = null;
+        long left;
+        while (markedTurn != turns && (left = deadline - System.nanoTime()) > 0) {
+            LockSupport.parkNanos(this, left);
         }
     }
 
