@@ -38,6 +38,11 @@ import java.util.concurrent.locks.LockSupport;
  * sure exactly one runs it (or the registrant takes it back and reads at once).
  */
 public final class Readiness {
+    /** What {@link #signal} did: it unparked a thread waiting to read. */
+    public static final int WOKE_READER = 1;
+    /** What {@link #signal} did: it ran the read callback (a suspended read loop goes on). */
+    public static final int RAN_CALLBACK = 2;
+
     private static final VarHandle CLOSED = Fields.handle(MethodHandles.lookup(), "closed", boolean.class);
     private static final VarHandle READ_CALLBACK = Fields.handle(MethodHandles.lookup(), "readCallback", Runnable.class);
 
@@ -82,11 +87,6 @@ public final class Readiness {
     public long token() {
         return token;
     }
-
-    /** What {@link #signal} did: it unparked a thread waiting to read. */
-    public static final int WOKE_READER = 1;
-    /** What {@link #signal} did: it ran the read callback (a suspended read loop goes on). */
-    public static final int RAN_CALLBACK = 2;
 
     /**
      * Called by the source's poller for every edge it sees.

@@ -77,9 +77,9 @@ final class EpollPoller {
     /** How long the poll loop goes on without parking before it gives way. */
     private static final long GIVE_WAY_NANOS = 1_000_000L;
     /**
-     * How long a waker waits at most for the poll loop to park and the give-way's marker to run:
-     * the poll loop parks right after arming the waker, so only a carrier held off its CPU takes
-     * longer than microseconds for that; the marker waits for the readers woken in the last turn.
+     * How long a waker waits at most for the give-way's marker to run, and then again for the poll
+     * loop to park: the poll loop parks right after arming the waker, so only a carrier held off its
+     * CPU takes longer than microseconds for that; the marker waits for the readers woken in the last turn.
      */
     private static final long PARK_WAIT_NANOS = 50_000_000L;
 
