@@ -62,8 +62,9 @@ import org.slf4j.LoggerFactory;
  * (BENCHMARKS.md, "Resumed read loops in turn with woken readers"). So a give-way that ends a turn
  * which did both also starts a <em>marker</em>, a virtual thread queued after the threads the poll
  * loop started (one queue, first in first out), and the waker unparks the poll loop only once the
- * marker has run (or {@value #PARK_WAIT_NANOS} ns have passed): the threads started in a turn run
- * before the next turn's readers are woken. A turn that only started threads (one frame in flight:
+ * newest turn's marker has run (or {@value #PARK_WAIT_NANOS} ns have passed): the threads started in
+ * a turn run before the next turn's readers are woken. Markers may still run out of order
+ * ({@link TurnMarks} keeps the newest that ran). A turn that only started threads (one frame in flight:
  * every loop suspends between requests) needs none: there the poll loop's own yields queue behind
  * them. The marker does not unpark the poll loop itself: from a virtual thread the poll loop would go
  * to the local queue, and the worker would stay at the poll loop's queue, refilled every turn,
@@ -89,8 +90,7 @@ final class EpollPoller {
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
     private int turnSignals; // what the signals since then did (Readiness.WOKE_READER, RAN_CALLBACK); poll loop only
-    private volatile int turns;          // give-ways so far (wrapping); written by the poll loop only
-    private volatile int markedTurn;     // the last give-way whose marker has run
+    private final TurnMarks turns = new TurnMarks(); // the give-ways that started a marker
     private final Registrations registered;
     private final Thread pollLoop;
 
@@ -187,11 +187,10 @@ final class EpollPoller {
      * turn, tells the waker when they have run. One that cannot start (out of memory) is not waited for.
      */
     private void startMarker() {
-        int turn = turns + 1;
-        turns = turn;
+        int turn = turns.begin();
         try {
             Thread.ofVirtual().start(() -> {
-                markedTurn = turn;
+                turns.ran(turn);
                 // Both: the one armed for this park waits, and a waker whose poll loop came back
                 // early (a permit left by a late unpark) may still wait too. A permit left with a
                 // waker that does not wait only makes its next wait look once more.
@@ -200,14 +199,14 @@ final class EpollPoller {
                 }
             });
         } catch (Throwable t) {
-            markedTurn = turn; // no marker to wait for (out of memory: the poll loop goes on regardless)
+            turns.ran(turn); // no marker to wait for (out of memory: the poll loop goes on regardless)
         }
     }
 
     /** A waker waits (parks) until the marker of the last turn has run, or until {@code deadline}. */
     private void awaitMarker(long deadline) {
         long left;
-        while (markedTurn != turns && (left = deadline - System.nanoTime()) > 0) {
+        while (turns.pending() && (left = deadline - System.nanoTime()) > 0) {
             LockSupport.parkNanos(this, left);
         }
     }
