@@ -37,6 +37,7 @@ import java.util.concurrent.TimeUnit;
  */
 class Resumption implements Runnable {
     static final long RETRY_MILLIS = 10;
+    private static final int ANY = 0; // no generation is 0
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
 
     private final RealConnectionRunner runner;
@@ -71,25 +72,38 @@ class Resumption implements Runnable {
     /** The transport's callback: ends the suspension in progress, if any. */
     @Override
     public void run() {
-        end(state);
+        end(ANY);
     }
 
     /** The read deadline of suspension {@code g} passed: ends it, if it is still in progress. */
     void resume(int g) {
-        int s = state;
-        if (s == g || s == -g) {
-            end(s);
-        }
+        end(g);
     }
 
-    /** Ends the suspension whose state is {@code s}; a new thread goes on only with one that was armed. */
-    private void end(int s) {
-        if (s != 0 && STATE.compareAndSet(this, s, 0) && s > 0) {
-            try {
-                startThread();
-            } catch (Throwable t) {
-                state = s; // armed again: no thread runs the loop, so nothing else changed the state
-                retryLater(t);
+    /**
+     * Ends suspension {@code g} ({@link #ANY}: whichever is in progress); a new thread goes on only
+     * with one that was armed. The reader may arm it between the read of the state and the swap
+     * (−g to g): the swap then fails and is tried again with the armed state, or the loop would stay
+     * suspended with its callback taken and nothing left to end it. Any other change ended the
+     * suspension; if the reader began the next one since, only a callback ({@link #ANY}) ends that,
+     * as one left from an earlier suspension does (above).
+     */
+    private void end(int g) {
+        while (true) {
+            int s = state;
+            if (s == 0 || g != ANY && s != g && s != -g) {
+                return;
+            }
+            if (STATE.compareAndSet(this, s, 0)) {
+                if (s > 0) {
+                    try {
+                        startThread();
+                    } catch (Throwable t) {
+                        state = s; // armed again: no thread runs the loop, so nothing else changed the state
+                        retryLater(t);
+                    }
+                }
+                return;
             }
         }
     }
@@ -116,7 +130,7 @@ class Resumption implements Runnable {
                 return false; // once: a retry that fails again adds a retry of its own
             }, TimeUnit.MILLISECONDS.toNanos(RETRY_MILLIS));
         } catch (Throwable t) {
-            // Out of memory still: the next edge or the deadline tries again.
+            // Out of memory still: only the deadline, if one watches it, tries again (the callback was taken).
         }
         try {
             Log.connWarn("conn.resume.failed", c).setCause(failure).log();

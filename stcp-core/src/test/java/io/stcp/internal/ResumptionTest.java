@@ -3,6 +3,9 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.reflect.Field;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -98,6 +101,70 @@ class ResumptionTest {
         r.resume(g);
         assertThat(r.started).isEqualTo(1);
         assertThat(r.arm(g)).as("not armed any more").isFalse();
+    }
+
+    /**
+     * The transport's callback on another thread while the reader arms its suspension, over and over
+     * with the two a few random spins apart: either the callback came first (the arming fails, the
+     * reader goes on) or the arming did (the callback starts a thread) — never neither, which would
+     * leave the loop suspended with its callback taken. Bounded in rounds and time.
+     */
+    @Test
+    void aCallbackRacingTheArmingEitherStartsAThreadOrLeavesTheLoopToTheReader() throws Exception {
+        AtomicInteger started = new AtomicInteger();
+        Resumption r = new Resumption(null) {
+            @Override
+            void startThread() {
+                started.incrementAndGet();
+            }
+        };
+        AtomicInteger go = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
+        AtomicInteger callbackSpins = new AtomicInteger();
+        int rounds = 200_000;
+        Thread poller = Thread.ofPlatform().name("test-poller").start(() -> {
+            for (int round = 1; round <= rounds; round++) {
+                while (go.get() < round) {
+                    if (go.get() < 0) {
+                        return;
+                    }
+                    Thread.onSpinWait();
+                }
+                spin(callbackSpins.get());
+                r.run();
+                done.set(round);
+            }
+        });
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        int round = 0;
+        try {
+            while (round < rounds && System.nanoTime() - deadline < 0) {
+                round++;
+                int g = r.suspend();
+                int before = started.get();
+                callbackSpins.set(random.nextInt(32));
+                go.set(round);
+                spin(random.nextInt(32));
+                boolean armed = r.arm(g);
+                while (done.get() < round) {
+                    Thread.onSpinWait();
+                }
+                int starts = started.get() - before;
+                assertThat(starts).as("round %d: armed %s, threads started", round, armed).isEqualTo(armed ? 1 : 0);
+            }
+        } finally {
+            go.set(-1);
+            poller.join(TimeUnit.SECONDS.toMillis(10));
+        }
+        assertThat(poller.isAlive()).isFalse();
+        assertThat(round).isPositive();
+    }
+
+    private static void spin(int times) {
+        for (int i = 0; i < times; i++) {
+            Thread.onSpinWait();
+        }
     }
 
     /** Its first {@code failing} thread starts fail as out of memory would; counts the rest. */
