@@ -6,6 +6,7 @@ import io.stcp.Sender;
 import io.stcp.SenderClosedException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,7 +35,8 @@ import org.jspecify.annotations.Nullable;
  * #goDown}), by a put that finds its sender closed, and by {@link #close()}.
  *
  * <p><b>Discards.</b> A message taken from the offline queue by a hand-over belongs to the
- * hand-over until its sender accepts it: if the connection breaks first, it goes back to the queue;
+ * hand-over until its sender accepts it, and counts against the queue's limits until then: if the
+ * connection breaks first, it goes back to the queue (within the limits: puts meanwhile found them taken);
  * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
  * the queue ({@link #discardedByClose()}), so a graceful shutdown does not report as written a
  * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
@@ -222,10 +224,12 @@ final class Outbox {
                 OfflineQueue.Entry e = batch.get(i);
                 try {
                     put(s, e.key(), e.bytes());
+                    handedOn(e);
                 } catch (SenderClosedException closed) {
                     putBack(batch.subList(i, batch.size())); // for the next connection
                     return;
                 } catch (RuntimeException refused) { // a SendException, or a sender of the user's that broke
+                    handedOn(e);
                     long n = dropped.incrementAndGet();
                     long held = DROPPED_LOG.tryAcquire();
                     if (held >= 0) {
@@ -243,14 +247,27 @@ final class Outbox {
         up.compareAndSet(s, null);
     }
 
-    /** A hand-over stopped short: {@code rest} goes back to the queue, or is discarded and counted if the client closed. */
-    private void putBack(List<OfflineQueue.Entry> rest) {
+    /** An entry of a hand-over's batch no longer counts against the offline queue's limits. */
+    private void handedOn(OfflineQueue.Entry e) {
+        OfflineQueue q = Objects.requireNonNull(offline); // the batch came from it
         lock.lock();
         try {
-            if (state == OPEN && offline != null) {
-                offline.putBack(rest);
+            q.handedOn(e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A hand-over stopped short: {@code rest} goes back to the queue, or is discarded and counted if the client closed. */
+    private void putBack(List<OfflineQueue.Entry> rest) {
+        OfflineQueue q = Objects.requireNonNull(offline); // the batch came from it
+        lock.lock();
+        try {
+            if (state == OPEN) {
+                q.putBack(rest);
                 return;
             }
+            rest.forEach(q::handedOn); // discarded: the client closed
             discardedByClose += rest.size();
         } finally {
             lock.unlock();
