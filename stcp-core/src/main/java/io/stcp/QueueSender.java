@@ -545,7 +545,10 @@ public final class QueueSender implements Sender {
             return this;
         }
 
-        /** How long {@link OverflowPolicy#BLOCK} waits for room; default 1s; zero or negative = don't wait. */
+        /**
+         * How long {@link OverflowPolicy#BLOCK} waits for room; default 1s; zero or negative = don't wait;
+         * beyond about 73 years ({@link java.time.temporal.ChronoUnit#FOREVER}, say) = without a limit (close still ends the wait).
+         */
         public Options blockTimeout(Duration blockTimeout) {
             this.blockTimeout = blockTimeout.isNegative() ? Duration.ZERO : blockTimeout;
             limits = null;

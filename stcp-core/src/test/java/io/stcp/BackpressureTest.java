@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.stcp.testing.SocketPair;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -31,9 +32,20 @@ class BackpressureTest {
 
     @Test
     void blockWaitsForRoomAndSucceedsWhenTheConsumerCatchesUp() throws Exception {
+        blockWaitsForRoom(Duration.ofSeconds(10));
+    }
+
+    /** Longer than a {@code nanoTime} difference can count (about 73 years): a wait without a limit, not none. */
+    @Test
+    void aBlockTimeoutBeyondWhatNanoTimeCountsWaitsWithoutALimit() throws Exception {
+        blockWaitsForRoom(ChronoUnit.FOREVER.getDuration());
+        blockWaitsForRoom(Duration.ofDays(365L * 100));
+    }
+
+    private static void blockWaitsForRoom(Duration blockTimeout) throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK)
-                    .blockTimeout(Duration.ofSeconds(10)).build(p.server);
+                    .blockTimeout(blockTimeout).build(p.server);
             sender.holdWrites(); // queued, not written, until resumeWrites()
             sender.put(numbered(1, 4));
             CountDownLatch blocked = new CountDownLatch(1);

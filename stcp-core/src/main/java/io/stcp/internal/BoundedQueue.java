@@ -121,9 +121,13 @@ abstract sealed class BoundedQueue permits SendQueue {
         Waits(boolean patient, long now, boolean mayWait) {
             this.mayWait = mayWait;
             this.blockDeadline = limits.policy() == OverflowPolicy.BLOCK
-                    ? Nanos.deadline(now, Math.max(1, limits.blockTimeoutNanos())) : 0;
-            long patience = patient ? patienceNanos() : 0;
-            this.patienceDeadline = patience <= 0 ? 0 : patience >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, patience);
+                    ? waitDeadline(now, Math.max(1, limits.blockTimeoutNanos())) : 0;
+            this.patienceDeadline = waitDeadline(now, patient ? patienceNanos() : 0);
+        }
+
+        /** The deadline of a wait of {@code nanos}: 0 for none, {@link Long#MIN_VALUE} for no limit ({@link Nanos#FOREVER} or more). */
+        private static long waitDeadline(long now, long nanos) {
+            return nanos <= 0 ? 0 : nanos >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, nanos);
         }
 
         /** The deadline of a wait for room now, 0 if this put must not wait, {@link Long#MIN_VALUE} for no limit. */
