@@ -434,12 +434,20 @@ public final class QueueWriter {
     }
 
     /**
-     * Closes the queue and the connection, discarding what is queued.
+     * Closes the queue and the connection, discarding what is queued. On the connection's reader
+     * thread — the runner's end, before the exit line and the exit hooks — it also waits (at most
+     * {@link #FAILED_WRITE_GRACE}) for a write under way, which the close makes fail: its batch is
+     * then counted here, and no thread of this sender still writes when the exit hooks run. Other
+     * threads (a server stopping many connections, say) do not wait.
      *
      * @return how many accepted messages were discarded and not reported before
      */
     public int close() {
         closeUnreported();
+        if (connection instanceof RealConnection rc && rc.isReaderThread()) {
+            rc.input().payOwedDrain(); // or this would wait for it: counted discarded, the connection closed
+            awaitWritten(Nanos.within(FAILED_WRITE_GRACE));
+        }
         return (int) UNREPORTED.getAndSet(this, 0);
     }
 
