@@ -569,15 +569,23 @@ final class ConnectionInput {
      * value, and reads into a wide (or large) buffer while the peer sends more than a small one holds.
      */
     private int fill() throws IOException {
-        // A readiness that says "maybe" (the last read filled all it was offered) is tried with a
-        // read that does not wait first: found empty, the wait below is without the buffer.
-        boolean tryFirst = pooled && transport.tellsReadiness();
+        if (!pooled || !transport.tellsReadiness()) {
+            return fillOnce(false);
+        }
+        // On a transport that tells readiness a pass waits first if the transport is not readable
+        // (without the buffer, or with a few bytes in a small one), then reads what is there without
+        // waiting. A readiness that says "maybe" (the last read filled all it was offered) is tried
+        // at once; found empty, the transport knows, and the next pass waits. A layer that took part
+        // of a record (TLS) and has no whole one returns nothing too: its wait for the rest is a
+        // pass's, not one inside its read holding the buffer. A transport that says readable after a
+        // read found nothing (an edge since, or it cannot tell) is read with a wait.
+        boolean now = true;
         while (true) {
-            int n = fillOnce(tryFirst);
-            if (n != 0 || !tryFirst) {
+            int n = fillOnce(now);
+            if (n != 0) {
                 return n;
             }
-            tryFirst = false; // the transport knows now: it is not readable, or has an edge since
+            now = !transport.isReadable() || transport.holdsPartialInput();
         }
     }
 
@@ -590,6 +598,9 @@ final class ConnectionInput {
                 awaitTransport(0);
             } else {
                 fitBuffer();
+                if (orNone) {
+                    awaitTransport(0); // the read below does not wait
+                }
             }
         }
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) {

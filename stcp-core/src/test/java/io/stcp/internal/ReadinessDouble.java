@@ -20,6 +20,8 @@ final class ReadinessDouble extends ForwardingTransport {
     private volatile boolean drained = true;
     /** A read, or {@link #awaitReadable}, is waiting for bytes. */
     volatile boolean waiting;
+    /** How many such waits began. */
+    volatile int waits;
 
     ReadinessDouble(MemoryTransport delegate, Maybe maybe) {
         super(delegate);
@@ -63,6 +65,7 @@ final class ReadinessDouble extends ForwardingTransport {
     /** Until bytes are there: a read of none returns once they are. */
     @Override
     public void awaitReadable(long deadlineNanos) throws IOException {
+        waits++; // one waiter at a time: the reader
         waiting = true;
         try {
             delegate.read(new byte[0], 0, 0, deadlineNanos);
