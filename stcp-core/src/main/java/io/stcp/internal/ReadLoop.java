@@ -162,6 +162,9 @@ final class ReadLoop {
         suspensionDeadline = deadline;
         if (deadline != 0) {
             deadlineWatch(deadline).watch(generation, deadline);
+        } else if (deadlineWatch != null) {
+            deadlineWatch.replace(); // nothing to watch: a fast tick made for an earlier, near deadline must not stay
+            deadlineWatch = null;
         }
         if (input.onReadable(r)) {
             if (r.arm(generation)) {

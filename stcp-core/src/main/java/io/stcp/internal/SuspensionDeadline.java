@@ -6,7 +6,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Ends a suspended read loop at its read deadline: a {@link Sweeper} task, one per connection
- * (registered at the first suspension that has a deadline, gone when the connection closes), that
+ * (registered at the first suspension that has a deadline, gone when the connection closes or a
+ * suspension has none), that
  * resumes the suspension once the deadline has passed. The resumed reader then finds its read
  * timed out, as if it had waited in the read.
  *
