@@ -137,8 +137,9 @@ public interface TlsConfig {
     @Nullable String serverName();
 
     /**
-     * The longest a handshake may take, from the accept (a client's: from the connect);
-     * {@link ServerConfig#firstFrameTimeout()} bounds a server's too when it is shorter. Default
+     * The longest a handshake may take, from its start: at the accept, or once a PROXY header has
+     * been read (a client's: at the connect); {@link ServerConfig#firstFrameTimeout()}, counted from
+     * the accept, bounds a server's too when it ends first. Default
      * {@link #DEFAULT_HANDSHAKE_TIMEOUT}; zero means only the first-frame timeout bounds it (on a
      * client: no bound).
      */
