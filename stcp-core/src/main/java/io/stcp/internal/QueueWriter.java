@@ -444,8 +444,7 @@ public final class QueueWriter {
      */
     public int close() {
         closeUnreported();
-        if (connection instanceof RealConnection rc && rc.isReaderThread()) {
-            rc.input().payOwedDrain(); // or this would wait for it: counted discarded, the connection closed
+        if (payOwedDrainIfReader()) { // counted discarded: the connection is closed
             awaitWritten(Nanos.within(FAILED_WRITE_GRACE));
         }
         return (int) UNREPORTED.getAndSet(this, 0);
@@ -465,9 +464,7 @@ public final class QueueWriter {
      * under a blocked write. What is discarded is reported by {@link #close()}.
      */
     public int drain(Duration timeout) {
-        if (connection instanceof RealConnection rc && rc.isReaderThread()) {
-            rc.input().payOwedDrain(); // or this would wait for it
-        }
+        payOwedDrainIfReader();
         queue.closeGracefully();
         if (!awaitWritten(Nanos.within(timeout))) {
             discardQueue();
@@ -475,6 +472,18 @@ public final class QueueWriter {
             awaitWritten(Nanos.within(FAILED_WRITE_GRACE)); // the failed write counts its batch
         }
         return unreported;
+    }
+
+    /**
+     * On the connection's reader thread, pays the drain it owes first, or a wait for the write token
+     * would wait for it; whether this is the reader thread.
+     */
+    private boolean payOwedDrainIfReader() {
+        if (connection instanceof RealConnection rc && rc.isReaderThread()) {
+            rc.input().payOwedDrain();
+            return true;
+        }
+        return false;
     }
 
     private boolean awaitWritten(long deadlineNanos) {

@@ -203,7 +203,7 @@ final class EpollPoller {
         }
     }
 
-    /** A waker waits (parks) until the marker of the last turn has run, or until {@code deadline}. */
+    /** A waker waits (parks) until the newest turn's marker has run, or until {@code deadline}. */
     private void awaitMarker(long deadline) {
         long left;
         while (turns.pending() && (left = deadline - System.nanoTime()) > 0) {
