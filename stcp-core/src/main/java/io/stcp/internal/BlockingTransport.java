@@ -23,10 +23,15 @@ import java.util.concurrent.TimeUnit;
  * {@link #writeDeadlineNanos}, and a {@link Sweeper} task finds a write still blocked past it and
  * calls {@code onWriteDeadline}, which closes the connection (recording why first) and so the
  * channel, which makes the write fail at once; the write then reports
- * {@link WriteTimeoutException}. The task is registered with the first such write and leaves the
- * sweeper when the channel closes.
+ * {@link WriteTimeoutException}.
+ *
+ * <p>The task ({@link WriteWatch}) is registered with the first such write, ticking at a quarter of
+ * that write's wait (at most every 100 ms), and leaves the sweeper when the channel closes. A later
+ * write whose wait needs a tick far from it (see {@link Sweeper#fits}) replaces it, and a write
+ * without a deadline lets it go: one near deadline, such as a handshake's last moments, must not
+ * keep the server's sweeper ticking every millisecond for the connection's lifetime.
  */
-final class BlockingTransport implements Transport, Sweeper.Task {
+final class BlockingTransport implements Transport {
     private static final long MAX_WRITE_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final SocketChannel channel;
@@ -39,7 +44,7 @@ final class BlockingTransport implements Transport, Sweeper.Task {
 
     private volatile long writeDeadlineNanos; // 0 while no write is blocked with a deadline
     private volatile boolean writeTimedOut;
-    private boolean watched;                  // writer only (the connection serializes writes)
+    private WriteWatch watch;                 // writer only (the connection serializes writes)
 
     /** @param onWriteDeadline closes the connection when a write is blocked past its deadline */
     BlockingTransport(SocketChannel channel, Sweeper sweeper, Runnable onWriteDeadline) {
@@ -93,11 +98,7 @@ final class BlockingTransport implements Transport, Sweeper.Task {
 
     @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
-        if (deadlineNanos != 0 && !watched) {
-            watched = true;
-            long tick = Math.min(MAX_WRITE_TICK_NANOS, Math.max(0, deadlineNanos - System.nanoTime()) / 4);
-            sweeper.add(this, tick);
-        }
+        watch(deadlineNanos);
         writeDeadlineNanos = deadlineNanos;
         try {
             writeAll(channel, srcs, off, off + len);
@@ -129,19 +130,49 @@ final class BlockingTransport implements Transport, Sweeper.Task {
         }
     }
 
+    /** Keeps a watch whose tick fits a write with {@code deadlineNanos}, or none if it has no deadline. */
+    private void watch(long deadlineNanos) {
+        WriteWatch w = watch;
+        if (deadlineNanos == 0) {
+            if (w != null) {
+                w.replaced = true;
+                watch = null;
+            }
+            return;
+        }
+        long wait = Math.max(0, deadlineNanos - System.nanoTime());
+        long tick = Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_WRITE_TICK_NANOS, wait / 4));
+        if (w == null || !Sweeper.fits(w.tickNanos, tick)) {
+            if (w != null) {
+                w.replaced = true; // leaves at its next sweep
+            }
+            watch = w = new WriteWatch(tick);
+            sweeper.add(w, w.tickNanos);
+        }
+    }
+
     /** The sweeper's check: closes the channel of a write blocked past its deadline. */
-    @Override
-    public boolean sweep(long nowNanos) {
-        if (!channel.isOpen()) {
-            return false;
+    private final class WriteWatch implements Sweeper.Task {
+        private final long tickNanos;
+        private volatile boolean replaced;
+
+        WriteWatch(long tickNanos) {
+            this.tickNanos = tickNanos;
         }
-        if (Nanos.passed(writeDeadlineNanos, nowNanos)) {
-            writeTimedOut = true;
-            onWriteDeadline.run();
-            close();
-            return false;
+
+        @Override
+        public boolean sweep(long nowNanos) {
+            if (replaced || !channel.isOpen()) {
+                return false;
+            }
+            if (Nanos.passed(writeDeadlineNanos, nowNanos)) {
+                writeTimedOut = true;
+                onWriteDeadline.run();
+                close();
+                return false;
+            }
+            return true;
         }
-        return true;
     }
 
     @Override

@@ -187,7 +187,7 @@ final class ReadLoop {
     private SuspensionDeadline deadlineWatch(long deadline) {
         SuspensionDeadline w = deadlineWatch;
         long tick = SuspensionDeadline.tickNanos(deadline - System.nanoTime());
-        if (w == null || tick <= w.tickNanos() / 2 || tick >= 4 * w.tickNanos()) {
+        if (w == null || !Sweeper.fits(w.tickNanos(), tick)) {
             if (w != null) {
                 w.replace();
             }

@@ -75,6 +75,21 @@ final class Sweeper {
         }
     }
 
+    /**
+     * Whether a task ticking every {@code tickNanos} serves a wait that wants {@code wantedNanos}:
+     * more than half of it (precise enough) and less than four times (not needlessly fast). A task
+     * that does not fit is replaced with one that does, which a connection's alike waits (a timeout
+     * per frame, per write) never need.
+     */
+    static boolean fits(long tickNanos, long wantedNanos) {
+        return wantedNanos > tickNanos / 2 && wantedNanos < 4 * tickNanos;
+    }
+
+    /** The interval the thread sleeps now; for tests. */
+    long tickNanos() {
+        return tickNanos;
+    }
+
     /** Tasks registered now; for tests. */
     int size() {
         return entries.size();
