@@ -61,7 +61,9 @@ public interface ConnectionRunner {
      * Ends the connection ({@link CloseReason#CLOSED} unless it has a reason already): closes the
      * sender (discarding what is queued) and the socket, and interrupts the reader thread while it
      * runs code for this connection — the sender factory, the start hooks or the reader — so that a
-     * blocked call of theirs returns. The exit hooks then run on the reader thread. Idempotent, any
+     * blocked call of theirs returns. The exit hooks then run on the reader thread. An exit before
+     * the reader thread has called a server's sender factory means it is never called: with no
+     * sender, neither the start nor the exit hooks run (as when the factory fails). Idempotent, any
      * thread, never throws, does not wait.
      */
     void exit();

@@ -232,7 +232,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
         Sender s = sender;
         Throwable failure = null;
         try {
-            if (s == null) {
+            // An exit before this thread entered the loop could not interrupt it: no user code runs
+            // then, the sender factory included, which may wait for something the exit took away.
+            // A later exit finds this thread in the loop and interrupts it.
+            if (s == null && !loop.exitRequested()) {
                 connection.openLayers();
                 s = createSender();
                 sender = s;
@@ -240,16 +243,18 @@ public final class RealConnectionRunner implements ConnectionRunner {
                     Ends.closeSender(s, connection);
                 }
             }
-            runHooks(startHooks, "start", s);
-            Log.conn(Level.DEBUG, "conn.start", connection).log();
-            JfrEvents.connectionStart(connection);
-            if (!loop.exitRequested()) {
-                if (s.needsSendThread()) {
-                    Sender loopSender = s;
-                    sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
-                }
-                if (loop.run(s)) {
-                    return; // suspended: a later thread goes on (resume)
+            if (s != null) {
+                runHooks(startHooks, "start", s);
+                Log.conn(Level.DEBUG, "conn.start", connection).log();
+                JfrEvents.connectionStart(connection);
+                if (!loop.exitRequested()) {
+                    if (s.needsSendThread()) {
+                        Sender loopSender = s;
+                        sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
+                    }
+                    if (loop.run(s)) {
+                        return; // suspended: a later thread goes on (resume)
+                    }
                 }
             }
         } catch (Throwable t) {
