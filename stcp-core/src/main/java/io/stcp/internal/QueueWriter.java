@@ -278,12 +278,15 @@ public final class QueueWriter {
      *     the token back (the queue was empty) or a write failed
      */
     private boolean drainBatches(int maxBatches, int firstBatch) {
-        Object[] batch = new Object[firstBatch];
-        ByteBuffer[] buffers = new ByteBuffer[firstBatch];
+        Object[] batch = null;
+        ByteBuffer[] buffers = null;
         int n = 0;
         int arrays = 0;
         byte[] joined = null;
         try {
+            // Inside the try: even these failing (out of memory) give the token back, through the catch.
+            batch = new Object[firstBatch];
+            buffers = new ByteBuffer[firstBatch];
             while ((n = queue.drain(batch, MAX_BATCH_BYTES, Math.max(buffers.length, MAX_BATCH))) > 0) {
                 arrays = 0; // nothing of this batch offered yet: a failure before the write loses all of it
                 if ((n > 1 || batch[0] instanceof byte[][]) && fitsJoined(batch, n)) {
