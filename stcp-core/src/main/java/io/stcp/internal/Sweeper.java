@@ -56,9 +56,9 @@ final class Sweeper {
         this.name = name;
     }
 
-    /** Runs {@code task} about every {@code tickNanos} (at least 1 ms) until it returns false. */
-    void add(Task task, long tickNanos) {
-        Entry e = new Entry(task, Math.max(MIN_TICK_NANOS, tickNanos));
+    /** Runs {@code task} about every {@code everyNanos} (at least 1 ms) until it returns false. */
+    void add(Task task, long everyNanos) {
+        Entry e = new Entry(task, Math.max(MIN_TICK_NANOS, everyNanos));
         entries.add(e);
         lock.lock();
         try {

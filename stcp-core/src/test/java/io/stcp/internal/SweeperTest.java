@@ -1,0 +1,37 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sweeper runs every task at the shortest interval any task asks for, and a task that asks for
+ * a shorter one than the thread sleeps now wakes it at once: a write deadline added while only a
+ * heartbeat of minutes was watched is not checked minutes late.
+ */
+class SweeperTest {
+
+    @Test
+    void aTaskWithAShorterTickWakesASweeperParkedForALongOne() throws Exception {
+        Sweeper sweeper = new Sweeper("test-sweeper");
+        CountDownLatch fastSwept = new CountDownLatch(3);
+        Sweeper.Task slow = now -> fastSwept.getCount() > 0; // done once the fast one is
+        Sweeper.Task fast = now -> {
+            fastSwept.countDown();
+            return fastSwept.getCount() > 0;
+        };
+        sweeper.add(slow, TimeUnit.MINUTES.toNanos(10)); // the thread parks for ten minutes
+        assertThat(sweeper.tickNanos()).isEqualTo(TimeUnit.MINUTES.toNanos(10));
+
+        sweeper.add(fast, TimeUnit.MILLISECONDS.toNanos(1));
+        assertThat(sweeper.tickNanos()).isEqualTo(TimeUnit.MILLISECONDS.toNanos(1));
+        assertThat(fastSwept.await(10, TimeUnit.SECONDS)).as("swept at its own tick, not after ten minutes").isTrue();
+
+        sweeper.add(now -> false, TimeUnit.MILLISECONDS.toNanos(1)); // wakes it again: the slow one, done, leaves
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // the thread ends
+    }
+}
