@@ -27,9 +27,9 @@ import org.jspecify.annotations.Nullable;
  * runs on the connection's reader thread before the reader is first called;
  * {@link #onDisconnect} runs once for every connection whose connect hook ran, after both its loops
  * have ended, and before the next connection is dialled. The connection is "up" ({@link
- * #isConnected()}, {@link #sender()}) from just before the reader's first call — once the connect
- * hook ran and the messages kept while offline were handed to the new sender — until it starts to
- * close.
+ * #isConnected()}, {@link #sender()}) from the end of its start hooks — once the connect hook ran
+ * and the messages kept while offline were handed to the new sender; not waiting for a first byte
+ * from the server — until it starts to close.
  *
  * <p><b>Sending.</b> {@link #put(byte[])} and its keyed forms go to the current connection's sender
  * (its policy applies). While no connection is up they fail at once with

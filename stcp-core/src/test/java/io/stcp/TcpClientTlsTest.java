@@ -133,6 +133,25 @@ class TcpClientTlsTest {
         assertThat(serverExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
     }
 
+    /**
+     * A server that says nothing after the handshake until asked: over TLS 1.2 the handshake's last
+     * record is the server's, so nothing more arrives (TLS 1.3 sends a session ticket after it). The
+     * client is up, its puts taken, without a connect hook and before any byte from the server.
+     */
+    @Test
+    void isUpBeforeTheServerSaysAnythingAfterTheHandshake() throws Exception {
+        TcpServer server = tlsServer("127.0.0.1:0",
+                TlsConfig.builder().pem(certs.serverCert, certs.serverKey).protocols("TLSv1.2").build());
+        client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
+                        .tls(trustingTheTestCa().build()).build(), collect, SenderFactory.queue(64))
+                .start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        Awaitility.await().atMost(WAIT).ignoreExceptionsInstanceOf(NotConnectedException.class)
+                .until(() -> client.sender().connection().tls().orElseThrow().protocol().equals("TLSv1.2"));
+        client.put(frame("first"));
+        assertThat(next()).isEqualTo("first");
+    }
+
     @Test
     void aCertificateForAnotherNameIsRefusedRetriedWithBackOffAndNeverConnects() throws Exception {
         TcpServer server = tlsServer("127.0.0.1:0", serverTls());

@@ -35,8 +35,8 @@ import org.jspecify.annotations.Nullable;
  * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
  * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
- * A connection joins the client's {@link Outbox} on its reader thread just before its reader's
- * first call and leaves it in its first exit hook.
+ * A connection joins the client's {@link Outbox} in its last start hook, on its reader thread,
+ * and leaves it in its first exit hook.
  *
  * <p>The client's state changes (the runner a close must end, the failed attempts, giving up)
  * are made by the client, under its lock; nothing here holds it, nor calls a hook under it.
@@ -162,12 +162,13 @@ final class DialLoop {
             return Outcome.failed(e);
         }
         Link link = new Link();
-        RealConnectionRunner r = new RealConnectionRunner(connection, link, senderFactory, runner -> {});
+        RealConnectionRunner r = new RealConnectionRunner(connection, reader, senderFactory, runner -> {});
         r.addStartHook(link::started);
         ConnectionHook onConnect = connectHook;
         if (onConnect != null) {
             r.addStartHook(onConnect);
         }
+        r.addStartHook(link::join); // after the connect hook: its messages go first
         r.addExitHook(link::goDown);
         TcpClient.DisconnectHook onDisconnect = disconnectHook;
         if (onDisconnect != null) {
@@ -196,16 +197,16 @@ final class DialLoop {
 
     /**
      * One connection's part: counted as made when its start hooks begin, and joined to the outbox
-     * at its reader's first call — after the connect hook's messages, and with its send thread
-     * running, so an offline backlog larger than its queue is written as it goes. A backlog is
-     * handed over by a thread of its own while the reader reads the replies it causes; the
+     * by its last start hook — after the connect hook's messages, not waiting for a first byte from
+     * the server (a reader may wait for one suspended, a server may say nothing until asked). A
+     * backlog is handed over by a thread of its own, whose puts wait for room (the send thread
+     * starts right after the start hooks) while the reader reads the replies it causes; the
      * connection's exit waits for that thread before the outbox lets the sender go
      * ({@link #goDown}), so a hand-over never outlives its connection.
      */
-    private final class Link implements ConnectionReader {
+    private final class Link {
         volatile boolean started;
         volatile long upSinceNanos; // written before started
-        private boolean joined; // reader thread only
         private volatile @Nullable Thread handOver;
 
         void started(Sender s) {
@@ -217,16 +218,13 @@ final class DialLoop {
                     .addKeyValue("conn", s.connection().id()).log();
         }
 
-        @Override
-        public void read(Sender s, Connection c) throws Exception {
-            if (!joined) {
-                joined = true;
-                if (!outbox.tryGoUp(s)) {
-                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
-                            () -> ActingReader.run(s.connection(), () -> outbox.goUp(s))); // its puts wait for room as the reader's
-                }
+        /** The last start hook: {@code s} is the one that is up, or the hand-over starts. */
+        void join(Sender s) {
+            if (!outbox.tryGoUp(s)) {
+                Connection c = s.connection();
+                handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
+                        () -> ActingReader.run(c, () -> outbox.goUp(s))); // its puts wait for room as the reader's
             }
-            reader.read(s, c);
         }
 
         /** The exit hook: once the hand-over (if any) has ended — the sender is closed by now, so it ends — the outbox lets {@code s} go. */

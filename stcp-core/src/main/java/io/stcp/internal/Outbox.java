@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  * (the client runs) → CLOSED (puts fail, the offline queue is emptied). {@link #up} is the sender
  * of the connection that is up, or null; it is set only under the lock while OPEN.
  *
- * <p><b>Order.</b> A connection goes up at its reader's first call: at once if the offline queue
+ * <p><b>Order.</b> A connection goes up at its last start hook: at once if the offline queue
  * is empty ({@link #tryGoUp}), else through a hand-over on a thread of its own ({@link #goUp}),
  * while the reader reads (a backlog larger than the socket's buffers must not keep the replies it
  * causes unread: the server would drop the client as a slow consumer). The offline queue is taken
@@ -176,7 +176,7 @@ final class Outbox {
     }
 
     /**
-     * Before the reader's first call: makes {@code s} the one that is up if there is no backlog to
+     * At the connection's last start hook: makes {@code s} the one that is up if there is no backlog to
      * hand it first (or nothing to do: the client or the connection closed).
      *
      * @return false if there is a backlog: {@link #goUp} it, on a thread of its own
