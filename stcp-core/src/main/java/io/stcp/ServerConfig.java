@@ -41,7 +41,9 @@ import org.jspecify.annotations.Nullable;
  *                       has started a frame (consumed bytes, or part of the next value is buffered),
  *                       its reads wait no longer than this in total, so a peer that trickles a
  *                       byte now and then is closed ({@link FrameTimeoutException},
- *                       {@link CloseReason#FRAME_TIMEOUT}). Waits between frames are not bounded by
+ *                       {@link CloseReason#FRAME_TIMEOUT}, even if the reader catches it). A call
+ *                       that returns without consuming a byte does not restart it. Waits between
+ *                       frames are not bounded by
  *                       it (that is {@code readIdleTimeout}). It also bounds a wait for the
  *                       {@code inboundBudget}. Default 30s.
  * @param inboundBudget  bytes all connections together may hold in frames still arriving (arrays

@@ -230,6 +230,62 @@ class HostilePeersTest {
         }
     }
 
+    /**
+     * A reader that answers a read timeout with a ping (the README's pinging reader) returns from a
+     * call without finishing the frame a peer began: the frame's deadline runs on into the next
+     * call, so half a header and silence end at the frame timeout, not never.
+     */
+    @Test
+    void aHalfSentFrameEndsAtTheFrameTimeoutThoughTheReaderCatchesItsReadTimeouts() throws Exception {
+        assertHalfSentFrameEnds((sender, conn) -> {
+            conn.readTimeout(Duration.ofMillis(100));
+            try {
+                sender.put(Echo.frame(conn.readBytes(conn.readInt())));
+            } catch (ReadTimeoutException e) {
+                if (e instanceof FrameTimeoutException) {
+                    throw e;
+                }
+                sender.put(new byte[] {0, 0, 0, 0}); // a ping; the connection stays usable
+            }
+        });
+    }
+
+    /** A reader that catches the frame timeout itself: the connection ends with it all the same. */
+    @Test
+    void aFrameTimeoutTheReaderCatchesEndsTheConnectionAllTheSame() throws Exception {
+        assertHalfSentFrameEnds((sender, conn) -> {
+            try {
+                sender.put(Echo.frame(conn.readBytes(conn.readInt())));
+            } catch (ReadTimeoutException e) {
+                sender.put(new byte[] {0, 0, 0, 0});
+            }
+        });
+    }
+
+    private static void assertHalfSentFrameEnds(ConnectionReader reader) throws Exception {
+        BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(500)).build(), reader,
+                        SenderFactory.queue(1024))
+                .onConnectionExit(s -> ends.add(s.connection().closeReason()))
+                .start();
+        try (Socket peer = new Socket(server.address().getAddress(), server.address().getPort())) {
+            DataOutputStream out = new DataOutputStream(peer.getOutputStream());
+            DataInputStream in = new DataInputStream(peer.getInputStream());
+            out.write(Echo.frame(new byte[] {1}));
+            assertThat(in.readInt()).isEqualTo(1);
+            assertThat(in.readByte()).isEqualTo((byte) 1);
+            out.write(new byte[] {0, 0}); // half a header, then silence
+            out.flush();
+            assertThat(ends.poll(20, TimeUnit.SECONDS)).as("ended within 20 s").isEqualTo(CloseReason.FRAME_TIMEOUT);
+            peer.setSoTimeout(20_000);
+            byte[] rest = in.readAllBytes(); // the pings, if any, then the end of the stream: replies are flushed
+            assertThat(rest.length % 4).isZero();
+            assertThat(rest).containsOnly((byte) 0);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     @Test
     void clientsThatNeverReadBigRepliesAreClosedWithoutTheQueuesGrowingPastTheirByteLimit() throws Exception {
         // 40 clients each send 32 frames of 1 MiB and read nothing: 1.25 GiB of replies against a

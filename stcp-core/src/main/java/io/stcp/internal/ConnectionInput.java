@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
@@ -459,9 +460,17 @@ final class ConnectionInput {
         deadlines.beginCall(bytesRead);
     }
 
-    /** The reader's call returned. */
-    void endCall() {
-        deadlines.endCall();
+    /**
+     * The reader's call returned.
+     *
+     * @throws FrameTimeoutException if the call caught one: the connection ends with it all the same
+     */
+    void endCall() throws FrameTimeoutException {
+        FrameTimeoutException caught = deadlines.frameTimedOut();
+        if (caught != null) {
+            throw caught;
+        }
+        deadlines.endCall(bytesRead);
     }
 
     /**
@@ -790,7 +799,8 @@ final class ConnectionInput {
         return deadlines.next(now, bytesRead, lim > pos || transport.holdsPartialInput());
     }
 
-    private ReadTimeoutException timedOut(long deadline) {
+    /** The exception for a wait that ended at {@code deadline}, one {@link #waitDeadline} gave. */
+    ReadTimeoutException timedOut(long deadline) {
         return deadlines.timedOut(deadline);
     }
 }

@@ -108,7 +108,10 @@ final class GrowingRead {
             throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        budget.reserve(more, input.waitDeadline(System.nanoTime()), input::isOpen);
+        long deadline = input.waitDeadline(System.nanoTime());
+        if (!budget.reserve(more, deadline, input::isOpen)) {
+            throw input.timedOut(deadline); // the budget stayed spent until then
+        }
         return reserved + more;
     }
 }

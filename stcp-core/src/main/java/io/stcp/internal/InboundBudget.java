@@ -1,6 +1,5 @@
 package io.stcp.internal;
 
-import io.stcp.FrameTimeoutException;
 import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,11 +34,12 @@ final class InboundBudget {
      * or until {@code open} turns false (looked at under the lock, before each wait).
      *
      * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
-     * @throws FrameTimeoutException if the deadline passes first
+     * @return false, with nothing reserved, if the deadline passed first (the caller knows which
+     *     of its deadlines that was)
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    void reserve(long bytes, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
+    boolean reserve(long bytes, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
         lock.lock();
         try {
             while (usedBytes + bytes > limitBytes) {
@@ -53,8 +53,7 @@ final class InboundBudget {
                     } else {
                         long left = deadlineNanos - System.nanoTime();
                         if (left <= 0) {
-                            throw new FrameTimeoutException("frame not completed: the server's inbound budget of "
-                                    + limitBytes + " bytes stayed spent until the read deadline");
+                            return false;
                         }
                         freed.awaitNanos(left);
                     }
@@ -63,6 +62,7 @@ final class InboundBudget {
                 }
             }
             usedBytes += bytes;
+            return true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while waiting for the inbound budget");

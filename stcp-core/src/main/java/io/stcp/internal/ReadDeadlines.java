@@ -15,10 +15,14 @@ import java.time.Instant;
  *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
  *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
  *       the next value is buffered, or a layer holds part of a TLS record), its first wait starts
- *       the frame timeout; the call's return ends it. Waits between frames are not bounded by it,
- *       and reading without waiting costs nothing.</li>
+ *       the frame timeout; the return of a call that consumed bytes ends it. A call that returns
+ *       having consumed nothing (a reader that caught a read timeout to send a ping, say) leaves
+ *       the frame where it was, and its deadline runs on into the next call: a peer that sends
+ *       part of a frame and stops is not given a new frame timeout at every read timeout. Waits
+ *       between frames are not bounded by it, and reading without waiting costs nothing.</li>
  * </ul>
- * The first-frame and frame deadlines raise {@link FrameTimeoutException}, the others
+ * The first-frame and frame deadlines raise {@link FrameTimeoutException}, which ends the
+ * connection even if the reader catches it ({@link #frameTimedOut}); the others
  * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
  *
  * <p><b>Threads.</b> The reader thread waits and marks its calls; the read timeout and the read
@@ -30,6 +34,7 @@ final class ReadDeadlines {
     private long firstFrameDeadlineNanos;    // 0 once the first call returned
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
+    private FrameTimeoutException frameTimedOut; // raised in the current call, if one was
     private long suspendedIdleDeadlineNanos; // the read timeout's deadline of a suspension, for the call after it
     // Any thread.
     private volatile long readTimeoutNanos;
@@ -52,15 +57,27 @@ final class ReadDeadlines {
     /** The runner is about to call the reader, which has read {@code bytesRead} bytes so far. */
     void beginCall(long bytesRead) {
         callStartBytes = bytesRead;
-        frameDeadlineNanos = 0;
     }
 
-    /** The reader's call returned: its frame is complete, and so is the first frame. */
-    void endCall() {
+    /**
+     * The reader's call returned, having read {@code bytesRead} bytes in all: the first frame is
+     * over, and so is the call's frame if the call consumed some.
+     */
+    void endCall(long bytesRead) {
+        if (bytesRead != callStartBytes) {
+            frameDeadlineNanos = 0;
+        }
         callStartBytes = -1;
-        frameDeadlineNanos = 0;
         firstFrameDeadlineNanos = 0;
         suspendedIdleDeadlineNanos = 0;
+    }
+
+    /**
+     * The frame timeout raised in the call that returned, which the reader caught: the connection
+     * ends with it all the same. Null if none was.
+     */
+    FrameTimeoutException frameTimedOut() {
+        return frameTimedOut;
     }
 
     /**
@@ -111,10 +128,10 @@ final class ReadDeadlines {
     /** The exception for the wait that ended at {@code deadline}: which deadline was it? */
     ReadTimeoutException timedOut(long deadline) {
         if (deadline != 0 && deadline == firstFrameDeadlineNanos) {
-            return new FrameTimeoutException("no complete first frame within the first-frame timeout");
+            return frameTimedOut = new FrameTimeoutException("no complete first frame within the first-frame timeout");
         }
         if (deadline != 0 && deadline == frameDeadlineNanos && deadline != readDeadlineNanos) {
-            return new FrameTimeoutException("frame not completed within the frame timeout of "
+            return frameTimedOut = new FrameTimeoutException("frame not completed within the frame timeout of "
                     + Durations.format(Duration.ofNanos(frameTimeoutNanos)));
         }
         if (deadline != 0 && deadline == readDeadlineNanos) {
