@@ -254,6 +254,46 @@ class TlsHostilePeersTest {
         }
     }
 
+    /**
+     * Records that decrypt to nothing cost the server a key derivation each for 22 bytes of the
+     * peer's and give its reader nothing to read: a stream of them ends the connection, a few
+     * between data do not. (The JDK's socket sends a TLS 1.3 key update at each
+     * {@code startHandshake()} after the handshake.)
+     */
+    @Test
+    void aStreamOfKeyUpdatesWithoutDataEndsTheConnection() throws Exception {
+        try (Server s = start(Echo.loopback(), TlsConfig.builder().protocols("TLSv1.3"))) {
+            Socket plain = connect(s.server());
+            javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) certs.clientContext().getSocketFactory()
+                    .createSocket(plain, "localhost", s.server().address().getPort(), false);
+            try (plain) {
+                tls.startHandshake();
+                java.io.DataOutputStream out = new java.io.DataOutputStream(tls.getOutputStream());
+                java.io.DataInputStream in = new java.io.DataInputStream(tls.getInputStream());
+                for (int round = 0; round < 5; round++) { // a few key updates between frames: served
+                    for (int i = 0; i < 20; i++) {
+                        tls.startHandshake();
+                    }
+                    out.write(Echo.frame(new byte[] {(byte) round}));
+                    out.flush();
+                    assertThat(in.readInt()).isEqualTo(1);
+                    assertThat(in.readByte()).isEqualTo((byte) round);
+                }
+                try {
+                    for (int i = 0; i < 10_000; i++) { // bounded: the server ends it after a few dozen
+                        tls.startHandshake();
+                    }
+                } catch (IOException closedByTheServer) {
+                    // what a peer sees once the server has closed
+                }
+                assertThat(s.nextEnd()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+                assertThat(s.log.events("conn.exit").get(0).getThrowableProxy().getMessage())
+                        .contains("without application data");
+            }
+            s.stillServesAGoodClient();
+        }
+    }
+
     @Test
     void aClientThatOffersOnlyTls12IsRefusedByATls13OnlyServer() throws Exception {
         try (Server s = start(Echo.loopback(), TlsConfig.builder().protocols("TLSv1.3"))) {

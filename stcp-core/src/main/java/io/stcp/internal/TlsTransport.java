@@ -47,9 +47,19 @@ final class TlsTransport implements Transport {
      * that disagreed with {@link #hasRecord()} on a record's end would spin the reader.
      */
     private static final int MAX_IDLE_UNWRAPS = 2;
+    /**
+     * Records in a row, after the handshake, that decrypt to no application data (key updates,
+     * session tickets, empty records, warning alerts) before the read fails: each costs the server
+     * the record's work (a key update, a key derivation) for a few bytes of the peer's, and none
+     * counts as input a reader could take, so without a limit a peer could keep a thread busy on
+     * them for as long as it likes. A real peer sends a handful (tickets after the handshake, a key
+     * update now and then), each followed by data.
+     */
+    static final int MAX_EMPTY_RECORDS = 32;
 
     private final Transport under;
     private final SSLEngine engine;
+    private int emptyRecords; // records in a row that decrypted to nothing; reader thread only
     private final TlsOutput output;
     private final String name;
     /**
@@ -234,6 +244,7 @@ final class TlsTransport implements Transport {
         while (true) {
             SSLEngineResult r = engine.unwrap(netIn, dst);
             produced += r.bytesProduced();
+            countRecord(r);
             afterUnwrap(r);
             if (r.bytesConsumed() == 0 && r.getStatus() != SSLEngineResult.Status.BUFFER_OVERFLOW && hasRecord()
                     && ++idle > MAX_IDLE_UNWRAPS) {
@@ -277,6 +288,7 @@ final class TlsTransport implements Transport {
             dst = TlsBuffers.grow(dst.flip(), engine.getSession().getApplicationBufferSize()).compact();
         }
         dst.flip();
+        countRecord(r);
         afterUnwrap(r);
         if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
             inputClosed = true;
@@ -287,6 +299,17 @@ final class TlsTransport implements Transport {
         }
         appIn = dst;
         return 0;
+    }
+
+    /** Counts a record an unwrap read that decrypted to nothing, failing past {@link #MAX_EMPTY_RECORDS} in a row. */
+    private void countRecord(SSLEngineResult r) throws SSLException {
+        if (r.bytesProduced() > 0) {
+            emptyRecords = 0;
+        } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK
+                && ++emptyRecords > MAX_EMPTY_RECORDS) {
+            throw new SSLException("more than " + MAX_EMPTY_RECORDS
+                    + " TLS records in a row without application data (key updates, empty records, alerts)");
+        }
     }
 
     /** What the engine wants after an unwrap once the handshake is done: tasks, an answer, nothing else. */
