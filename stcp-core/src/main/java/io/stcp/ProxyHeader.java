@@ -288,14 +288,22 @@ public final class ProxyHeader {
             return (client & CLIENT_CERT_CONN) != 0;
         }
 
-        /** The verify field: 0 if the client presented a certificate and it was verified. */
+        /**
+         * The verify field: 0 if the client presented a certificate and it was verified. HAProxy
+         * also sends 0 when the client presented none (it sets the field only for a certificate),
+         * so 0 alone proves nothing: see {@link #isVerified()}.
+         */
         public long verifyResult() {
             return verify;
         }
 
-        /** Whether the client's certificate was verified ({@link #verifyResult()} is 0). */
+        /**
+         * Whether the client presented a certificate in this TLS session ({@link #CLIENT_CERT_SESS}
+         * or {@link #CLIENT_CERT_CONN}) and it was verified ({@link #verifyResult()} is 0). False for
+         * a client without a certificate, whatever the verify field says.
+         */
         public boolean isVerified() {
-            return verify == 0;
+            return (client & (CLIENT_CERT_CONN | CLIENT_CERT_SESS)) != 0 && verify == 0;
         }
 
         /** The TLS version, e.g. {@code TLSv1.3}, if sent. */

@@ -145,6 +145,25 @@ class ProxyHeaderParserTest {
         assertThat(h4.destination()).contains(FRONTEND);
     }
 
+    /**
+     * HAProxy zeroes the SSL TLV and sets its verify field only when the client used a certificate:
+     * a TLS client without one arrives with verify 0, which must not read as verified.
+     */
+    @Test
+    void aTlsClientWithoutACertificateIsNotVerifiedThoughTheVerifyFieldIsZero() throws Exception {
+        for (int client : new int[] {0x01, 0x00}) { // TLS without a certificate; not TLS at all
+            byte[] ssl = ByteBuffer.allocate(5).put((byte) client).putInt(0).array();
+            ProxyHeader.Ssl s = parse(v2(CLIENT, FRONTEND).tlv(0x20, ssl).bytes()).ssl().orElseThrow();
+            assertThat(s.verifyResult()).isZero();
+            assertThat(s.hasClientCertificate()).isFalse();
+            assertThat(s.isVerified()).as("client flags %s", client).isFalse();
+        }
+        byte[] failed = ByteBuffer.allocate(5).put((byte) 0x07).putInt(20).array(); // a certificate that failed
+        assertThat(parse(v2(CLIENT, FRONTEND).tlv(0x20, failed).bytes()).ssl().orElseThrow().isVerified()).isFalse();
+        byte[] earlier = ByteBuffer.allocate(5).put((byte) 0x05).putInt(0).array(); // verified earlier in the session
+        assertThat(parse(v2(CLIENT, FRONTEND).tlv(0x20, earlier).bytes()).ssl().orElseThrow().isVerified()).isTrue();
+    }
+
     @Test
     void v2LocalAndUnspecifiedHaveNoAddresses() throws Exception {
         ProxyHeader local = parse(ProxyHeaders.v2Local().bytes());
