@@ -262,6 +262,26 @@ class HostilePeersTest {
         });
     }
 
+    /**
+     * A reader whose first read relays a large body (its header is the server's own): the wait for
+     * the body is inside the frame from its start, on the epoll transport too, where the body is
+     * waited for in the kernel and no trickled byte wakes the reader.
+     */
+    @Test
+    void aRelayedBodyThatStopsArrivingEndsAtTheFrameTimeout() throws Exception {
+        BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(500)).build(),
+                        (sender, conn) -> sender.relay(conn, new byte[] {0, 4, 0, 0}, 256 << 10), SenderFactory.queue(8))
+                .onConnectionExit(s -> ends.add(s.connection().closeReason()))
+                .start();
+        try (Socket peer = new Socket(server.address().getAddress(), server.address().getPort())) {
+            peer.getOutputStream().write(new byte[1000]); // a little of the body, then silence
+            assertThat(ends.poll(20, TimeUnit.SECONDS)).as("ended within 20 s").isEqualTo(CloseReason.FRAME_TIMEOUT);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     private static void assertHalfSentFrameEnds(ConnectionReader reader) throws Exception {
         BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
         TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(500)).build(), reader,

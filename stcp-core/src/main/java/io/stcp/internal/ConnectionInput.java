@@ -649,7 +649,9 @@ final class ConnectionInput {
     private void awaitTransport(int bytes) throws IOException {
         payOwedDrain();
         turnBytes = 0;
-        long deadline = waitDeadline(0);
+        // A wait for the rest of a value is inside its frame, though none of it may be buffered
+        // yet (a relay that is the call's first read): the frame timeout bounds it.
+        long deadline = waitDeadline(0, bytes > 0);
         awaitingInput = true;
         try {
             if (bytes == 0) {
@@ -796,7 +798,12 @@ final class ConnectionInput {
      * @throws ReadTimeoutException if it has passed already
      */
     long waitDeadline(long now) throws ReadTimeoutException {
-        return deadlines.next(now, bytesRead, lim > pos || transport.holdsPartialInput());
+        return waitDeadline(now, false);
+    }
+
+    /** As {@link #waitDeadline(long)}; {@code inValue}: the wait is for the rest of a value begun. */
+    private long waitDeadline(long now, boolean inValue) throws ReadTimeoutException {
+        return deadlines.next(now, bytesRead, inValue || lim > pos || transport.holdsPartialInput());
     }
 
     /** The exception for a wait that ended at {@code deadline}, one {@link #waitDeadline} gave. */
