@@ -16,12 +16,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * connection relayed so far (Redis sees its client gone) and from then on discards whatever
  * either side sends, while the client's socket stays open and hears nothing, ever. Connections
  * made afterwards are relayed normally.
+ *
+ * <p>It can also play Redis gone while it keeps its data: {@link #cut()} closes both sides of
+ * every connection relayed so far and closes each new one at once, until {@link #restore()}.
  */
 final class BlackHoleProxy implements AutoCloseable {
     private final InetSocketAddress upstream;
     private final ServerSocket server;
     private final List<Pair> pairs = new CopyOnWriteArrayList<>();
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
+    private volatile boolean cut;
 
     private final class Pair {
         final Socket client;
@@ -67,6 +71,10 @@ final class BlackHoleProxy implements AutoCloseable {
         while (!server.isClosed()) {
             try {
                 Socket client = server.accept();
+                if (cut) {
+                    closeQuietly(client);
+                    continue;
+                }
                 Socket redis = new Socket();
                 try {
                     redis.connect(upstream, 1000);
@@ -77,6 +85,10 @@ final class BlackHoleProxy implements AutoCloseable {
                 }
                 Pair p = new Pair(client, redis);
                 pairs.add(p);
+                if (cut) { // cut() ran meanwhile and may have missed p
+                    closeQuietly(client);
+                    closeQuietly(redis);
+                }
                 threads.add(Thread.ofVirtual().start(() -> p.pump(client, redis)));
                 threads.add(Thread.ofVirtual().start(() -> p.pump(redis, client)));
             } catch (IOException e) {
@@ -91,6 +103,20 @@ final class BlackHoleProxy implements AutoCloseable {
             p.swallowed = true;
             closeQuietly(p.redis);
         }
+    }
+
+    /** Closes every connection relayed so far, and each new one as soon as it is accepted, until {@link #restore()}. */
+    void cut() {
+        cut = true;
+        for (Pair p : pairs) {
+            closeQuietly(p.client);
+            closeQuietly(p.redis);
+        }
+    }
+
+    /** Relays new connections again after {@link #cut()}. */
+    void restore() {
+        cut = false;
     }
 
     @Override
