@@ -70,8 +70,10 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * second virtual thread therefore sends {@code PING} on the subscription every
  * {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong nor a message) has
  * come back by the next one, closes that connection: the subscription is then lost and made
- * again as after any outage. So a silent subscription is noticed within about two command
- * timeouts.
+ * again as after any outage. The same thread watches the subscribing itself (the read that waits
+ * for Redis to confirm both channels has no timeout either): a connection whose confirmations
+ * have not come within a command timeout is closed too. So a silent subscription, or a link that
+ * goes silent while subscribing, is noticed within about two command timeouts.
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
@@ -117,6 +119,7 @@ public final class RedisBus implements ClusterBus, Presence {
     private @Nullable Thread thread;          // guarded by lock
     private @Nullable Thread heartbeat;       // guarded by lock
     private @Nullable BinaryJedisPubSub pubsub; // guarded by lock: the subscription in place, on subscriber
+    private long subscribingNanos;            // guarded by lock: when subscriber was set, its confirmations then due
     /** When the subscription last heard from Redis (a message, a pong, the subscribe): {@link System#nanoTime()}. */
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
@@ -195,6 +198,7 @@ public final class RedisBus implements ClusterBus, Presence {
                         break;
                     }
                     subscriber = j;
+                    subscribingNanos = System.nanoTime();
                 } finally {
                     lock.unlock();
                 }
@@ -277,7 +281,8 @@ public final class RedisBus implements ClusterBus, Presence {
 
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
-     * ping has had no answer (nor anything else) by then; see the class comment. Ends with {@link #close()}.
+     * ping has had no answer (nor anything else) by then, or when the subscribing has waited for
+     * its confirmations a command timeout; see the class comment. Ends with {@link #close()}.
      */
     private void heartbeatLoop() {
         long intervalNanos = config.commandTimeout().toNanos();
@@ -287,6 +292,7 @@ public final class RedisBus implements ClusterBus, Presence {
             pause(intervalNanos);
             BinaryJedisPubSub p;
             Jedis j;
+            long subscribing;
             lock.lock();
             try {
                 if (closed) {
@@ -294,11 +300,22 @@ public final class RedisBus implements ClusterBus, Presence {
                 }
                 p = pubsub;
                 j = subscriber;
+                subscribing = subscribingNanos;
             } finally {
                 lock.unlock();
             }
-            if (p == null || j == null) {
+            if (j == null) {
                 pinged = null;
+                continue;
+            }
+            if (p == null) { // subscribing: both confirmations are due within a command timeout
+                pinged = null;
+                long waitedNanos = System.nanoTime() - subscribing;
+                if (waitedNanos >= intervalNanos) {
+                    log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                            .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
+                    closeQuietly(j); // the subscribe call fails, and the loop there tries again
+                }
                 continue;
             }
             if (p == pinged && heardNanos - pingedNanos < 0) {
