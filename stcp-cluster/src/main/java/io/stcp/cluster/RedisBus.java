@@ -2,6 +2,7 @@ package io.stcp.cluster;
 
 import io.stcp.cluster.internal.ClusterThreads;
 import io.stcp.cluster.internal.LogLimiter;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -13,8 +14,10 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import org.jspecify.annotations.Nullable;
@@ -25,6 +28,7 @@ import redis.clients.jedis.BuilderFactory;
 import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.DefaultJedisSocketFactory;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
@@ -33,6 +37,7 @@ import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.Transaction;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
 
@@ -70,8 +75,18 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * second virtual thread therefore sends {@code PING} on the subscription every
  * {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong nor a message) has
  * come back by the next one, closes that connection: the subscription is then lost and made
- * again as after any outage. So a silent subscription is noticed within about two command
- * timeouts.
+ * again as after any outage. The same thread watches the subscribing itself (the read that waits
+ * for Redis to confirm both channels has no timeout either): a connection whose confirmations
+ * have not come within a command timeout is closed too. So a silent subscription, or a link that
+ * goes silent while subscribing, is noticed within about two command timeouts.
+ *
+ * <p><b>Closing.</b> Jedis connects a closed connection again on its next command, and the
+ * subscriber connection is closed from other threads ({@link #close()}, the heartbeat) while its
+ * own thread may be about to use it: a {@code SUBSCRIBE} sent after {@code close()} would make a
+ * subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
+ * and is never connected again ({@link OneShotSockets}; the loop makes a new one), the heartbeat
+ * pings only the subscription in place, under the lock, and a subscription that confirms or
+ * delivers after {@code close()} closes its connection.
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
@@ -117,11 +132,14 @@ public final class RedisBus implements ClusterBus, Presence {
     private @Nullable Thread thread;          // guarded by lock
     private @Nullable Thread heartbeat;       // guarded by lock
     private @Nullable BinaryJedisPubSub pubsub; // guarded by lock: the subscription in place, on subscriber
+    private long subscribingNanos;            // guarded by lock: when subscriber was set, its confirmations then due
     /** When the subscription last heard from Redis (a message, a pong, the subscribe): {@link System#nanoTime()}. */
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
     private volatile boolean closed;
     private volatile boolean connected;
+    /** For tests: runs on the subscribing thread between taking a connection as subscriber and sending {@code SUBSCRIBE} on it. */
+    volatile @Nullable Consumer<Jedis> beforeSubscribe;
 
     private RedisBus(ClusterConfig config) {
         this.config = config;
@@ -187,7 +205,7 @@ public final class RedisBus implements ClusterBus, Presence {
             long[] upSince = {0};
             Jedis j = null;
             try {
-                j = new Jedis(address, clientConfig);
+                j = new Jedis(new OneShotSockets(address, clientConfig), clientConfig);
                 j.ping(); // connects and authenticates, within the timeouts
                 lock.lock();
                 try {
@@ -195,23 +213,37 @@ public final class RedisBus implements ClusterBus, Presence {
                         break;
                     }
                     subscriber = j;
+                    subscribingNanos = System.nanoTime();
                 } finally {
                     lock.unlock();
                 }
                 boolean again = everConnected;
-                j.subscribe(new BinaryJedisPubSub() {
+                Jedis sub = j;
+                Consumer<Jedis> hook = beforeSubscribe;
+                if (hook != null) {
+                    hook.accept(sub);
+                }
+                sub.subscribe(new BinaryJedisPubSub() {
                     @Override
                     public void onSubscribe(byte[] channel, int subscribedChannels) {
+                        if (closed) {
+                            closeQuietly(sub); // close() ran meanwhile: the subscribe call fails and the loop ends
+                            return;
+                        }
                         if (subscribedChannels == 2) {
-                            up[0] = true;
-                            upSince[0] = System.nanoTime();
-                            heardNanos = System.nanoTime();
                             lock.lock();
                             try {
+                                if (closed) {
+                                    closeQuietly(sub);
+                                    return;
+                                }
                                 pubsub = this;
                             } finally {
                                 lock.unlock();
                             }
+                            up[0] = true;
+                            upSince[0] = System.nanoTime();
+                            heardNanos = System.nanoTime();
                             pool.clear(); // idle command connections from before an outage are broken
                             connected = true;
                             log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
@@ -222,6 +254,10 @@ public final class RedisBus implements ClusterBus, Presence {
 
                     @Override
                     public void onMessage(byte[] channel, byte[] message) {
+                        if (closed) {
+                            closeQuietly(sub);
+                            return;
+                        }
                         heardNanos = System.nanoTime();
                         listener.onMessage(message);
                     }
@@ -277,7 +313,8 @@ public final class RedisBus implements ClusterBus, Presence {
 
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
-     * ping has had no answer (nor anything else) by then; see the class comment. Ends with {@link #close()}.
+     * ping has had no answer (nor anything else) by then, or when the subscribing has waited for
+     * its confirmations a command timeout; see the class comment. Ends with {@link #close()}.
      */
     private void heartbeatLoop() {
         long intervalNanos = config.commandTimeout().toNanos();
@@ -287,6 +324,7 @@ public final class RedisBus implements ClusterBus, Presence {
             pause(intervalNanos);
             BinaryJedisPubSub p;
             Jedis j;
+            long subscribing;
             lock.lock();
             try {
                 if (closed) {
@@ -294,11 +332,22 @@ public final class RedisBus implements ClusterBus, Presence {
                 }
                 p = pubsub;
                 j = subscriber;
+                subscribing = subscribingNanos;
             } finally {
                 lock.unlock();
             }
-            if (p == null || j == null) {
+            if (j == null) {
                 pinged = null;
+                continue;
+            }
+            if (p == null) { // subscribing: both confirmations are due within a command timeout
+                pinged = null;
+                long waitedNanos = System.nanoTime() - subscribing;
+                if (waitedNanos >= intervalNanos) {
+                    log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                            .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
+                    closeQuietly(j); // the subscribe call fails, and the loop there tries again
+                }
                 continue;
             }
             if (p == pinged && heardNanos - pingedNanos < 0) {
@@ -310,10 +359,18 @@ public final class RedisBus implements ClusterBus, Presence {
             }
             pinged = p;
             pingedNanos = System.nanoTime();
+            // Under the lock, and only the subscription in place: after close() or the end of its
+            // subscribe call, p's connection is closed (or about to be). A PING is a few bytes, and
+            // one unanswered closes the connection: its write does not wait for the peer.
+            lock.lock();
             try {
-                p.ping();
+                if (!closed && pubsub == p) {
+                    p.ping();
+                }
             } catch (RuntimeException e) {
                 // a broken connection: the subscribe call fails too, and the loop there reconnects
+            } finally {
+                lock.unlock();
             }
         }
     }
@@ -329,6 +386,26 @@ public final class RedisBus implements ClusterBus, Presence {
             Thread.currentThread().interrupt();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * The sockets of one subscriber connection: the first is made as usual, any other is refused,
+     * so that a closed subscriber connection stays closed; see the class comment, Closing.
+     */
+    private static final class OneShotSockets extends DefaultJedisSocketFactory {
+        private final AtomicBoolean made = new AtomicBoolean();
+
+        OneShotSockets(HostAndPort address, JedisClientConfig config) {
+            super(address, config);
+        }
+
+        @Override
+        public Socket createSocket() {
+            if (!made.compareAndSet(false, true)) {
+                throw new JedisConnectionException("subscriber connection closed (not connected again)");
+            }
+            return super.createSocket();
         }
     }
 

@@ -7,6 +7,8 @@ import io.stcp.testing.TestClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.Test;
@@ -17,6 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A node whose connections to Redis go silent without being closed — a NAT or firewall that forgot
  * the flow; Redis has dropped the node's subscription on its side — must notice it by itself,
  * subscribe again and be reachable again, rather than stay deaf while it still looks connected.
+ * The same when the link goes silent while the node subscribes: after the PING, before Redis has
+ * confirmed the channels.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class SilentRedisTest {
@@ -46,6 +50,36 @@ class SilentRedisTest {
             await("alice reachable from b again").until(() -> b.cluster.sendToUser("alice", frame("after")).forwarded() == 1);
             assertThat(alice.readFrame()).isEqualTo("after".getBytes(StandardCharsets.UTF_8));
             assertThat(a.cluster.stats().malformed()).isZero();
+        }
+    }
+
+    @Test
+    void aLinkThatGoesSilentWhileSubscribingIsNoticedAndTheSubscriptionMadeAgain() throws Exception {
+        AtomicInteger connects = new AtomicInteger();
+        try (RedisServer redis = RedisServer.start(dir);
+                BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
+            proxy.swallowNextSubscribe(); // the handshake and PING are answered; SUBSCRIBE and all after it vanish
+            bus.subscribe("a", new ClusterBus.Listener() {
+                @Override
+                public void onMessage(byte[] message) {
+                }
+
+                @Override
+                public void onConnected() {
+                    connects.incrementAndGet();
+                }
+
+                @Override
+                public void onDisconnected(String reason) {
+                }
+            });
+            await("the first SUBSCRIBE swallowed").until(() -> proxy.subscribeSwallowedNanos() != 0);
+            await("subscribed through a new connection").until(() -> connects.get() == 1 && bus.isConnected());
+            await("the silent connection closed").until(() -> proxy.subscribeClosedNanos() != 0);
+            // commandTimeout is 1 s: noticed within about two, with room for a loaded machine.
+            long silentMs = TimeUnit.NANOSECONDS.toMillis(proxy.subscribeClosedNanos() - proxy.subscribeSwallowedNanos());
+            assertThat(silentMs).as("how long the silent subscribing went unnoticed").isLessThan(5_000L);
         }
     }
 }

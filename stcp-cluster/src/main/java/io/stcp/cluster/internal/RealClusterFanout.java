@@ -42,14 +42,21 @@ import org.slf4j.LoggerFactory;
  * the bus or the registry.
  *
  * <p><b>Presence state</b> (guarded by {@link #lock}): {@link #fullRefreshDue} — announce every
- * name and withdraw the stale ones (set at start, on every (re)connect, and every refresh
- * interval); {@link #changedUsers}/{@link #changedGroups} — names bound or left through this
+ * name and withdraw the stale ones (set at start, on every (re)connect and disconnect, and every
+ * refresh interval); {@link #changedUsers}/{@link #changedGroups} — names bound or left through this
  * object, whose presence the thread brings in line with the registry now. The presence thread takes
  * them under the lock and works outside it, and decides each name by what the registry holds
  * <em>when it looks</em>, not by what the caller saw: two callers binding and leaving one name at
  * once cannot leave it withdrawn while it has a connection here, since whichever change the thread
  * has not seen yet puts the name back in the set. A failed round leaves {@code fullRefreshDue}
  * set, so the next connect or interval repeats it whole.
+ *
+ * <p><b>Bounds.</b> While a full refresh is due the sets stay empty: that refresh reads every name
+ * from the registry when it runs, so a name changed before it needs no mark. The bus going down
+ * makes one due (and empties the sets): names bound and left while Redis is away — or was never
+ * reached — cost nothing here, however many there are. While the bus is up the sets hold at most
+ * {@link #MAX_PENDING} names of {@link #MAX_PENDING_CHARS} chars in all (a round that waits on a
+ * slow Redis); one more makes a full refresh due instead.
  *
  * <p><b>Rebinding.</b> A user bind or unbind must mark the user it replaces, which only the
  * registry knows at the moment of the change; so this object's binds and unbinds of one connection
@@ -88,6 +95,11 @@ public final class RealClusterFanout implements ClusterFanout {
     private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter presenceLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
+    /** The most names {@link #changedUsers} and {@link #changedGroups} hold together before a full refresh replaces them. */
+    public static final int MAX_PENDING = 4096;
+    /** The most chars those names have in all (names may be long: up to 65,535 UTF-8 bytes each). */
+    public static final long MAX_PENDING_CHARS = 1 << 20;
+
     private static final int BIND_STRIPES = 64;
     private final ReentrantLock[] bindStripes = new ReentrantLock[BIND_STRIPES];
 
@@ -96,6 +108,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private boolean fullRefreshDue = true;                     // guarded by lock
     private Set<String> changedUsers = new HashSet<>();         // guarded by lock
     private Set<String> changedGroups = new HashSet<>();        // guarded by lock
+    private long changedChars;                                  // guarded by lock: of the names in both sets
     private boolean everConnected;                              // guarded by lock
     private volatile boolean closed;
 
@@ -228,12 +241,38 @@ public final class RealClusterFanout implements ClusterFanout {
         return left;
     }
 
-    /** {@code name}'s bindings here have changed: the presence thread announces or withdraws it, as the registry has it then. */
+    /**
+     * {@code name}'s bindings here have changed: the presence thread announces or withdraws it, as
+     * the registry has it then; nothing to mark while a full refresh is due (see the class comment, Bounds).
+     */
     private void changed(Scope scope, String name) {
         lock.lock();
         try {
-            (scope == Scope.USER ? changedUsers : changedGroups).add(name);
+            if (!fullRefreshDue && (scope == Scope.USER ? changedUsers : changedGroups).add(name)) {
+                changedChars += name.length();
+                if (changedUsers.size() + changedGroups.size() > MAX_PENDING || changedChars > MAX_PENDING_CHARS) {
+                    refreshAllInstead();
+                }
+            }
             work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes a full refresh due and drops the names it covers; the caller holds {@link #lock}. */
+    private void refreshAllInstead() {
+        fullRefreshDue = true;
+        changedUsers = new HashSet<>(); // new sets: clear() would keep a large table
+        changedGroups = new HashSet<>();
+        changedChars = 0;
+    }
+
+    /** How many names wait for the presence thread now (at most {@link #MAX_PENDING}); for tests. */
+    public int pendingChanges() {
+        lock.lock();
+        try {
+            return changedUsers.size() + changedGroups.size();
         } finally {
             lock.unlock();
         }
@@ -397,7 +436,13 @@ public final class RealClusterFanout implements ClusterFanout {
 
         @Override
         public void onDisconnected(String reason) {
-            // Sends fail fast from now on (bus.isConnected()); presence is announced again on reconnect.
+            // Sends fail fast from now on (bus.isConnected()); presence is announced again, whole, on reconnect.
+            lock.lock();
+            try {
+                refreshAllInstead();
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
@@ -489,6 +534,7 @@ public final class RealClusterFanout implements ClusterFanout {
                 groups = changedGroups;
                 changedUsers = new HashSet<>();
                 changedGroups = new HashSet<>();
+                changedChars = 0;
             } catch (InterruptedException e) {
                 return; // close()
             } finally {
@@ -517,7 +563,9 @@ public final class RealClusterFanout implements ClusterFanout {
                 // Repeated whole: at the next connect, or after a short wait if the bus is still up.
                 lock.lock();
                 try {
-                    fullRefreshDue = !bus.isConnected();
+                    if (!bus.isConnected()) {
+                        refreshAllInstead();
+                    }
                 } finally {
                     lock.unlock();
                 }

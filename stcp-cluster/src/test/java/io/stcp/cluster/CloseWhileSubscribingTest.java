@@ -1,0 +1,69 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.cluster.internal.ClusterThreads;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * A bus closed while its thread is about to subscribe — its connection taken as the subscriber,
+ * {@code SUBSCRIBE} not sent yet — must not subscribe on a connection made again: Jedis connects
+ * a closed connection on its next command, which would leave a subscription in Redis and a thread
+ * reading it forever after {@code close()}.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class CloseWhileSubscribingTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aBusClosedJustBeforeItSubscribesLeavesNoSubscriptionAndNoThread() throws Exception {
+        AtomicInteger connects = new AtomicInteger();
+        try (RedisServer redis = RedisServer.start(dir);
+                Jedis admin = new Jedis("127.0.0.1", redis.port())) {
+            RedisBus bus = RedisBus.create(Node.config("a", redis).build());
+            CountDownLatch atSubscribe = new CountDownLatch(1);
+            // The bus's thread stops right before SUBSCRIBE until close() has closed its connection.
+            bus.beforeSubscribe = j -> {
+                atSubscribe.countDown();
+                Awaitility.await("close() closed the subscriber connection").atMost(Duration.ofSeconds(20))
+                        .pollInterval(Duration.ofMillis(1)).until(() -> !j.isConnected());
+            };
+            bus.subscribe("a", new ClusterBus.Listener() {
+                @Override
+                public void onMessage(byte[] message) {
+                }
+
+                @Override
+                public void onConnected() {
+                    connects.incrementAndGet();
+                }
+
+                @Override
+                public void onDisconnected(String reason) {
+                }
+            });
+            assertThat(atSubscribe.await(20, TimeUnit.SECONDS)).as("the bus's thread about to subscribe").isTrue();
+
+            long start = System.nanoTime();
+            bus.close(); // waits up to 10 s for a thread that does not end
+            long closeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+
+            assertThat(ClusterThreads.live()).as("threads left by close()").isEmpty();
+            assertThat(closeMs).as("close() waiting for the bus's threads").isLessThan(5_000);
+            assertThat(connects).as("subscriptions reported after close()").hasValue(0);
+            Awaitility.await("no subscriber left in Redis").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
+                    .until(() -> admin.pubsubNumSub("test:node:a", "test:all"), Map.of("test:node:a", 0L, "test:all", 0L)::equals);
+        }
+    }
+}
