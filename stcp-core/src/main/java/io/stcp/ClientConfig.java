@@ -30,7 +30,8 @@ import org.jspecify.annotations.Nullable;
  *                          address it resolves to is dialled. Or a Unix domain socket,
  *                          {@code "unix:/run/app.sock"} (relative to the working directory unless
  *                          absolute), dialled the same way on every attempt. Required.
- * @param connectTimeout    how long one connect attempt may take. Default 10s; 0 = no limit of
+ * @param connectTimeout    how long one connect attempt may take, the host lookup included.
+ *                          Default 10s; 0 = no limit of
  *                          stcp's own (the operating system's, about two minutes on Linux). A
  *                          {@code unix:} connect does not wait on Linux: it succeeds or fails at
  *                          once (a full backlog too), and the back-off paces the next attempt.

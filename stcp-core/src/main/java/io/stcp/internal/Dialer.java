@@ -1,10 +1,12 @@
 package io.stcp.internal;
 
 import io.stcp.ClientConfig;
+import io.stcp.Durations;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
@@ -13,6 +15,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Makes one connected, blocking channel for a {@link RealTcpClient} attempt. The one place that
@@ -21,7 +25,8 @@ import java.util.concurrent.ExecutionException;
  * <ul>
  *   <li>TCP ({@code host:port}): resolves the host again (through {@link Resolver}), binds the
  *       local address if one is set (with {@code SO_REUSEADDR}: the previous connection's end of
- *       a fixed port may still be in TIME_WAIT), and connects within the connect timeout.
+ *       a fixed port may still be in TIME_WAIT), and connects: the lookup and the connect together
+ *       within the connect timeout.
  *   <li>Unix domain ({@code unix:PATH}): connects without blocking — the JDK's blocking connect on
  *       a Unix socket has no timeout and waits without bound while the listener's backlog is full
  *       — so the attempt succeeds or fails at once (no such file, refused, backlog full), then
@@ -73,7 +78,8 @@ final class Dialer {
     }
 
     private SocketChannel dialTcp() throws IOException {
-        InetSocketAddress remote = resolveInterruptibly(target.host(), target.port());
+        long deadline = Nanos.deadlineAfter(config.connectTimeout()); // the lookup and the connect together
+        InetSocketAddress remote = resolveInterruptibly(target.host(), target.port(), deadline);
         SocketChannel ch = SocketChannel.open();
         try {
             if (config.localAddress() != null) {
@@ -83,8 +89,8 @@ final class Dialer {
                 ch.bind(config.localAddress());
             }
             ch.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
-            long timeoutMillis = config.connectTimeout().isZero() ? 0
-                    : Math.max(1, Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()));
+            long timeoutMillis = deadline == 0 ? 0
+                    : Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(Nanos.left(deadline, System.nanoTime()))));
             ch.socket().connect(remote, (int) timeoutMillis); // an interrupt (close) closes the channel
             return ch;
         } catch (IOException | RuntimeException | Error e) {
@@ -93,8 +99,11 @@ final class Dialer {
         }
     }
 
-    /** The resolver's answer, waited for on this thread until it comes or this thread is interrupted. */
-    private InetSocketAddress resolveInterruptibly(String host, int port) throws IOException {
+    /**
+     * The resolver's answer, waited for on this thread until it comes, {@code deadline} passes (0:
+     * none) or this thread is interrupted.
+     */
+    private InetSocketAddress resolveInterruptibly(String host, int port, long deadline) throws IOException {
         CompletableFuture<InetSocketAddress> answer = new CompletableFuture<>();
         Threads.start("stcp-client-resolve", () -> {
             try {
@@ -104,7 +113,11 @@ final class Dialer {
             }
         });
         try {
-            return answer.get();
+            return deadline == 0 ? answer.get()
+                    : answer.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new SocketTimeoutException("looking up \"" + host + "\": no answer within the connect timeout of "
+                    + Durations.format(config.connectTimeout()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("looking up \"" + host + "\": interrupted (the client closed)");

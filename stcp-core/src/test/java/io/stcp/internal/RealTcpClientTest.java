@@ -17,6 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -191,6 +192,50 @@ class RealTcpClientTest {
         assertThat(c.awaitTermination(Duration.ofSeconds(5))).isTrue();
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
         assertThat(c.termination()).isCompleted(); // closed, not gave up
+    }
+
+    /** The connect timeout bounds an attempt's host lookup too: a resolver that never answers fails the attempt. */
+    @Test
+    void aHostLookupWithoutAnAnswerFailsTheAttemptAtTheConnectTimeout() throws Exception {
+        CountDownLatch dnsAnswers = new CountDownLatch(1);
+        Dialer.Resolver silent = (host, port) -> {
+            try {
+                dnsAnswers.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new UnknownHostException("no answer from DNS");
+        };
+        ClientConfig config = ClientConfig.builder("db.example:9000").connectTimeout(Duration.ofMillis(300)).maxAttempts(1)
+                .build();
+        RealTcpClient c = client(config, silent, AcceptLoop.Sleeper.REAL, () -> 0.5);
+        AtomicReference<Throwable> cause = new AtomicReference<>();
+        try {
+            c.onGiveUp((n, e) -> cause.set(e)).start();
+            assertThat(c.awaitTermination(Duration.ofSeconds(10))).as("gave up, not waiting for DNS").isTrue();
+            assertThat(cause.get()).isInstanceOf(java.net.SocketTimeoutException.class)
+                    .hasMessageContaining("db.example").hasMessageContaining("connect timeout");
+        } finally {
+            dnsAnswers.countDown();
+            c.close();
+        }
+    }
+
+    /** A connect timeout too long to measure is none, not an overflow at every attempt. */
+    @Test
+    void aConnectTimeoutTooLongToMeasureMeansNone() throws Exception {
+        int closedPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        ClientConfig config = ClientConfig.builder("db.example:9000")
+                .connectTimeout(java.time.temporal.ChronoUnit.FOREVER.getDuration()).maxAttempts(1).build();
+        RealTcpClient c = client(config, (host, port) -> new InetSocketAddress("127.0.0.1", closedPort),
+                AcceptLoop.Sleeper.REAL, () -> 0.5);
+        AtomicReference<Throwable> cause = new AtomicReference<>();
+        c.onGiveUp((n, e) -> cause.set(e)).start();
+        assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        assertThat(cause.get()).as("the connect's failure (refused), not an overflow").isInstanceOf(java.io.IOException.class);
     }
 
     @Test
