@@ -56,6 +56,7 @@ final class TlsTransport implements Transport {
      * update now and then), each followed by data.
      */
     static final int MAX_EMPTY_RECORDS = 32;
+    private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
 
     private final Transport under;
     private final SSLEngine engine;
@@ -126,15 +127,17 @@ final class TlsTransport implements Transport {
                 throw closedDuringHandshake();
             }
         }
-        if (appIn == null) {
-            appIn = TlsBuffers.take(engine.getSession().getApplicationBufferSize()).flip();
-        }
-        appIn.compact();
+        // No buffer for decrypted bytes until one is asked for: handshake messages decrypt to none
+        // (the JDK checks the room for them only once the handshake is done), and a peer that
+        // trickles its hello must not make the server hold one meanwhile.
+        ByteBuffer dst = appIn == null ? NO_ROOM : appIn.compact();
         SSLEngineResult r;
         try {
-            r = engine.unwrap(netIn, appIn);
+            r = engine.unwrap(netIn, dst);
         } finally {
-            appIn.flip();
+            if (appIn != null) {
+                appIn.flip();
+            }
         }
         switch (r.getStatus()) {
             case BUFFER_UNDERFLOW -> {
@@ -142,7 +145,9 @@ final class TlsTransport implements Transport {
                     throw closedDuringHandshake();
                 }
             }
-            case BUFFER_OVERFLOW -> appIn = TlsBuffers.grow(appIn, engine.getSession().getApplicationBufferSize());
+            case BUFFER_OVERFLOW -> appIn = appIn == null
+                    ? TlsBuffers.take(engine.getSession().getApplicationBufferSize()).flip()
+                    : TlsBuffers.grow(appIn, engine.getSession().getApplicationBufferSize());
             case CLOSED -> throw new SSLHandshakeException("the peer closed TLS during the handshake");
             case OK -> { }
         }
@@ -358,7 +363,9 @@ final class TlsTransport implements Transport {
         }
         int packet = output.packetSize();
         if (netIn == null) {
-            netIn = TlsBuffers.take(packet, bulkReads).flip();
+            // Several records per read once the handshake is done; before, one (a trickled hello
+            // holds no more than that while the rest is waited for).
+            netIn = TlsBuffers.take(packet, bulkReads && handshakeBytes < 0).flip();
         }
         if (netIn.limit() == netIn.capacity()) {
             if (netIn.position() > 0) {
@@ -382,6 +389,12 @@ final class TlsTransport implements Transport {
     /** The capacity of the encrypted input's buffer held now, 0 for none; for tests. */
     int readBufferCapacity() {
         ByteBuffer in = netIn;
+        return in == null ? 0 : in.capacity();
+    }
+
+    /** The capacity of the decrypted input's buffer held now, 0 for none; for tests. */
+    int appBufferCapacity() {
+        ByteBuffer in = appIn;
         return in == null ? 0 : in.capacity();
     }
 
