@@ -27,9 +27,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The task ({@link WriteWatch}) is registered with the first such write, ticking at a quarter of
  * that write's wait (at most every 100 ms), and leaves the sweeper when the channel closes. A later
- * write whose wait needs a tick far from it (see {@link Sweeper#fits}) replaces it, and a write
- * without a deadline lets it go: one near deadline, such as a handshake's last moments, must not
- * keep the server's sweeper ticking every millisecond for the connection's lifetime.
+ * write whose wait needs a tick far from it (see {@link Sweeper#fits}) replaces it, a write
+ * without a deadline lets it go, and a fast one leaves once no write is under way: one near
+ * deadline, such as a handshake's last moments, must not keep the server's sweeper ticking every
+ * millisecond for the connection's lifetime.
  */
 final class BlockingTransport implements Transport {
     private static final long MAX_WRITE_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
@@ -98,8 +99,8 @@ final class BlockingTransport implements Transport {
 
     @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
+        writeDeadlineNanos = deadlineNanos; // before the watch is looked at: see WriteWatch.sweep
         watch(deadlineNanos);
-        writeDeadlineNanos = deadlineNanos;
         try {
             writeAll(channel, srcs, off, off + len);
         } catch (IOException e) {
@@ -142,7 +143,7 @@ final class BlockingTransport implements Transport {
         }
         long wait = Math.max(0, deadlineNanos - System.nanoTime());
         long tick = Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_WRITE_TICK_NANOS, wait / 4));
-        if (w == null || !Sweeper.fits(w.tickNanos, tick)) {
+        if (w == null || w.replaced || !Sweeper.fits(w.tickNanos, tick)) {
             if (w != null) {
                 w.replaced = true; // leaves at its next sweep
             }
@@ -151,7 +152,15 @@ final class BlockingTransport implements Transport {
         }
     }
 
-    /** The sweeper's check: closes the channel of a write blocked past its deadline. */
+    /**
+     * The sweeper's check: closes the channel of a write blocked past its deadline. A fast one (a
+     * tick below the longest, made for a write near its deadline) leaves at a sweep that finds no
+     * write under way, so that a connection that goes quiet after such a write does not keep the
+     * sweeper ticking at that pace; the next write makes another. It marks itself replaced and then
+     * looks at the write deadline again, while a write publishes its deadline and then looks at the
+     * mark (all volatile): so either the sweep sees the write and stays, or the write sees the mark
+     * and makes a new one. (Both at once leaves two watching one write, which is harmless.)
+     */
     private final class WriteWatch implements Sweeper.Task {
         private final long tickNanos;
         private volatile boolean replaced;
@@ -164,6 +173,13 @@ final class BlockingTransport implements Transport {
         public boolean sweep(long nowNanos) {
             if (replaced || !channel.isOpen()) {
                 return false;
+            }
+            if (writeDeadlineNanos == 0 && tickNanos < MAX_WRITE_TICK_NANOS) {
+                replaced = true;
+                if (writeDeadlineNanos == 0) {
+                    return false;
+                }
+                replaced = false; // a write began meanwhile, and may be counting on this one
             }
             if (Nanos.passed(writeDeadlineNanos, nowNanos)) {
                 writeTimedOut = true;

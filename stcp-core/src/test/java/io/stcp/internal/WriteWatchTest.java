@@ -17,9 +17,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The JDK transport's sweeper watch of a blocked write's deadline ticks at the pace the writes
- * need: one near deadline (a handshake's last moments) makes a fast watch, and a later write with a
- * far deadline replaces it, or one without a deadline lets it go, so the server's sweeper does not
- * go on scanning every millisecond for the connection's lifetime. Over a real loopback socket.
+ * need: one near deadline (a handshake's last moments) makes a fast watch, which a later write with
+ * a far deadline replaces and which leaves by itself once no write is under way; a write without a
+ * deadline lets any watch go. So the server's sweeper does not go on scanning every millisecond
+ * for the connection's lifetime. Over a real loopback socket.
  */
 class WriteWatchTest {
     private static final long NEAR_NANOS = TimeUnit.MILLISECONDS.toNanos(100); // a 25 ms tick
@@ -50,9 +51,7 @@ class WriteWatchTest {
 
     @Test
     void aWriteWithAFarDeadlineReplacesTheFastWatchOfANearOne() throws Exception {
-        write(System.nanoTime() + NEAR_NANOS);
-        assertThat(sweeper.size()).isEqualTo(1);
-        assertThat(sweeper.tickNanos()).isBetween(TimeUnit.MILLISECONDS.toNanos(20), TimeUnit.MILLISECONDS.toNanos(25));
+        write(System.nanoTime() + NEAR_NANOS); // a watch ticking every 25 ms (gone already, if no write follows soon)
 
         write(System.nanoTime() + FAR_NANOS);
         Awaitility.await().atMost(Duration.ofSeconds(10))
@@ -64,11 +63,22 @@ class WriteWatchTest {
 
     @Test
     void aWriteWithoutADeadlineLetsTheWatchGo() throws Exception {
-        write(System.nanoTime() + NEAR_NANOS);
+        write(System.nanoTime() + FAR_NANOS); // a watch at the longest tick, which stays while writes have deadlines
         assertThat(sweeper.size()).isEqualTo(1);
 
         write(0);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // at its next sweep
+        assertThat(transport.isOpen()).isTrue();
+    }
+
+    /** A connection that goes quiet after a write near its deadline: the fast watch leaves all the same. */
+    @Test
+    void theFastWatchOfANearWriteLeavesWhenNoWriteFollows() throws Exception {
+        write(System.nanoTime() + NEAR_NANOS);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // at a sweep without a write
+        write(System.nanoTime() + FAR_NANOS); // the next write is watched again, at the longest tick
+        assertThat(sweeper.size()).isEqualTo(1);
+        assertThat(sweeper.tickNanos()).isLessThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
         assertThat(transport.isOpen()).isTrue();
     }
 
