@@ -806,8 +806,12 @@ final class ConnectionInput {
         return deadlines.next(now, bytesRead, inValue || lim > pos || transport.holdsPartialInput());
     }
 
-    /** The exception for a wait that ended at {@code deadline}, one {@link #waitDeadline} gave. */
-    ReadTimeoutException timedOut(long deadline) {
+    /** A frame timeout of the caller's own, which ends the connection even if the reader catches it. */
+    FrameTimeoutException frameTimedOut(String message) {
+        return deadlines.frameTimedOut(message);
+    }
+
+    private ReadTimeoutException timedOut(long deadline) {
         return deadlines.timedOut(deadline);
     }
 }

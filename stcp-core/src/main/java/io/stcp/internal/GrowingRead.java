@@ -108,9 +108,10 @@ final class GrowingRead {
             throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        long deadline = input.waitDeadline(System.nanoTime());
-        if (!budget.reserve(more, deadline, input::isOpen)) {
-            throw input.timedOut(deadline); // the budget stayed spent until then
+        if (!budget.reserve(more, input.waitDeadline(System.nanoTime()), input::isOpen)) {
+            // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.
+            throw input.frameTimedOut("frame not completed: the server's inbound budget of " + budget.limitBytes()
+                    + " bytes stayed spent until the read deadline");
         }
         return reserved + more;
     }

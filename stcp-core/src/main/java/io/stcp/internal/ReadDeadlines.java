@@ -105,6 +105,9 @@ final class ReadDeadlines {
         long idle = readTimeoutNanos;
         long first = firstFrameDeadlineNanos;
         boolean inFrame = frameTimeoutNanos != 0 && callStartBytes >= 0 && (bytesRead > callStartBytes || partial);
+        if (!inFrame) {
+            frameDeadlineNanos = 0; // what looked like part of a frame was none (a TLS record without data)
+        }
         if (user == 0 && idle == 0 && first == 0 && !inFrame) {
             return 0;
         }
@@ -123,6 +126,14 @@ final class ReadDeadlines {
             throw timedOut(d);
         }
         return d;
+    }
+
+    /**
+     * A frame timeout of the caller's own (a wait for the inbound budget that outlasted the
+     * deadline in force), recorded as the deadlines' are: it ends the connection even if caught.
+     */
+    FrameTimeoutException frameTimedOut(String message) {
+        return frameTimedOut = new FrameTimeoutException(message);
     }
 
     /** The exception for the wait that ended at {@code deadline}: which deadline was it? */

@@ -217,8 +217,8 @@ final class TlsTransport implements Transport {
             }
             if (hasRecord()) {
                 int n = unwrap(b, off, len);
-                if (n != 0) {
-                    return n;
+                if (n != 0 || !now && partial) {
+                    return n; // 0: records without data, which the caller's deadline may have counted as a frame's
                 }
             } else if (!now && !partial && netIn != null && netIn.hasRemaining()) {
                 return 0; // part of a record, new to the caller's deadline
