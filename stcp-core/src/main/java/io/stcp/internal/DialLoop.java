@@ -218,12 +218,21 @@ final class DialLoop {
                     .addKeyValue("conn", s.connection().id()).log();
         }
 
-        /** The last start hook: {@code s} is the one that is up, or the hand-over starts. */
+        /**
+         * The last start hook: {@code s} is the one that is up, or the hand-over starts. If that
+         * fails (no thread to be had), the connection ends: a hook's failure is only logged, and a
+         * connection that never goes up must not stay.
+         */
         void join(Sender s) {
-            if (!outbox.tryGoUp(s)) {
-                Connection c = s.connection();
-                handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
-                        () -> ActingReader.run(c, () -> outbox.goUp(s))); // its puts wait for room as the reader's
+            Connection c = s.connection();
+            try {
+                if (!outbox.tryGoUp(s)) {
+                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
+                            () -> ActingReader.run(c, () -> outbox.goUp(s))); // its puts wait for room as the reader's
+                }
+            } catch (RuntimeException | Error e) {
+                c.close();
+                throw e;
             }
         }
 

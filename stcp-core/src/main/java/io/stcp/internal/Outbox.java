@@ -148,31 +148,37 @@ final class Outbox {
         }
     }
 
-    /** A put: to the connection that is up, or into the offline queue, or {@link NotConnectedException}. */
+    /**
+     * A put: to the connection that is up, or into the offline queue, or {@link NotConnectedException}.
+     * A sender found closed (its connection is ending) is no longer up, and the put looks again:
+     * whichever way it found the sender, first or under the lock (a connection that came up
+     * meanwhile), a message the offline queue would keep is kept.
+     */
     void send(@Nullable Object key, byte[] bytes) {
-        Sender s = up.get();
-        if (s != null) {
+        while (true) {
+            Sender s = up.get();
+            if (s == null) {
+                lock.lock();
+                try {
+                    s = up.get();
+                    if (s == null) {
+                        if (offline == null || state != OPEN) {
+                            throw notConnected.get();
+                        }
+                        offline.add(key, bytes);
+                        return;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
             try {
                 put(s, key, bytes);
                 return;
             } catch (SenderClosedException e) {
-                up.compareAndSet(s, null); // the connection is ending: keep the message offline, or fail
+                up.compareAndSet(s, null); // never set again: a sender goes up only while open
             }
         }
-        lock.lock();
-        try {
-            s = up.get();
-            if (s == null) {
-                if (offline == null || state != OPEN) {
-                    throw notConnected.get();
-                }
-                offline.add(key, bytes);
-                return;
-            }
-        } finally {
-            lock.unlock();
-        }
-        put(s, key, bytes); // a connection came up meanwhile
     }
 
     /**
