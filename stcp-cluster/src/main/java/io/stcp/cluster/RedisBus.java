@@ -90,7 +90,8 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
- * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side.
+ * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side: the node drops a
+ * message longer than any envelope as it arrives, before it is queued.
  */
 // JedisPool is deprecated in Jedis 8 in favour of RedisClient, which hides the connection a
 // pipeline and a script run on; the pool gives them one Jedis each, and is still supported in 8.x.
