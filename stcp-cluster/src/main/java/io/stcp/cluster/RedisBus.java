@@ -138,9 +138,11 @@ public final class RedisBus implements ClusterBus, Presence {
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
     private volatile boolean closed;
-    private volatile boolean connected;
+    private volatile boolean connected;       // written under lock (with pubsub; close() clears it), read without
     /** For tests: runs on the subscribing thread between taking a connection as subscriber and sending {@code SUBSCRIBE} on it. */
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
+    /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
+    volatile @Nullable Consumer<Jedis> beforeConnected;
 
     private RedisBus(ClusterConfig config) {
         this.config = config;
@@ -232,6 +234,9 @@ public final class RedisBus implements ClusterBus, Presence {
                             return;
                         }
                         if (subscribedChannels == 2) {
+                            pool.clear(); // before connected: idle command connections from before an outage are broken
+                            // connected with pubsub, under the lock: close() sets it false under the
+                            // lock, so a bus closed meanwhile never reports connected again.
                             lock.lock();
                             try {
                                 if (closed) {
@@ -239,17 +244,22 @@ public final class RedisBus implements ClusterBus, Presence {
                                     return;
                                 }
                                 pubsub = this;
+                                heardNanos = System.nanoTime();
+                                connected = true;
                             } finally {
                                 lock.unlock();
                             }
                             up[0] = true;
                             upSince[0] = System.nanoTime();
-                            heardNanos = System.nanoTime();
-                            pool.clear(); // idle command connections from before an outage are broken
-                            connected = true;
                             log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
                                     .addKeyValue("reconnect", again).log();
-                            listener.onConnected();
+                            Consumer<Jedis> connectedHook = beforeConnected;
+                            if (connectedHook != null) {
+                                connectedHook.accept(sub);
+                            }
+                            if (!closed) { // the listener is not called under the lock: close() may still come after this look
+                                listener.onConnected();
+                            }
                         }
                     }
 
