@@ -143,6 +143,8 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
     /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
     volatile @Nullable Consumer<Jedis> beforeConnected;
+    /** For tests: runs on the heartbeat thread when it has found the subscribing on this connection overdue, before it closes it. */
+    volatile @Nullable Consumer<Jedis> beforeSubscribingClose;
 
     private RedisBus(ClusterConfig config) {
         this.config = config;
@@ -355,9 +357,28 @@ public final class RedisBus implements ClusterBus, Presence {
                 pinged = null;
                 long waitedNanos = System.nanoTime() - subscribing;
                 if (waitedNanos >= intervalNanos) {
-                    log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                            .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
-                    closeQuietly(j); // the subscribe call fails, and the loop there tries again
+                    Consumer<Jedis> hook = beforeSubscribingClose;
+                    if (hook != null) {
+                        hook.accept(j);
+                    }
+                    // Looked at again and closed under the lock: the confirmations may have come since
+                    // the look above, and a subscription in place must not be killed (a spurious loss,
+                    // a full presence refresh, a reconnect). Closing a socket does not wait for the
+                    // peer, so the lock is not held long.
+                    boolean closing;
+                    lock.lock();
+                    try {
+                        closing = !closed && pubsub == null && subscriber == j;
+                        if (closing) {
+                            closeQuietly(j); // the subscribe call fails, and the loop there tries again
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                    if (closing) {
+                        log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                                .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
+                    }
                 }
                 continue;
             }
