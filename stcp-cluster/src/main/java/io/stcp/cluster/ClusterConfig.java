@@ -1,6 +1,7 @@
 package io.stcp.cluster;
 
 import io.stcp.Durations;
+import io.stcp.cluster.internal.Envelope;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -48,8 +49,10 @@ import org.jspecify.annotations.Nullable;
  *                         Default 10,000; at least 1.
  * @param inboundMaxBytes  bytes of received, undelivered messages a node keeps, on top of
  *                         {@code inboundQueue}: beyond it they are dropped and counted the same way.
- *                         Default 64 MiB; at least {@code maxMessageBytes} plus 1 KiB (so that one
- *                         message of the largest size always fits).
+ *                         Default 64 MiB; at least {@code maxMessageBytes} plus 131,148 bytes, the
+ *                         longest header (origin, name and key of the longest lengths), so that one
+ *                         message of the largest size always fits. A message from the bus longer than
+ *                         that is no valid message: it is dropped as malformed before it is queued.
  * @param poolSize         Redis connections for commands (sends, presence), besides the one that
  *                         subscribes; a send waits at most {@code commandTimeout} for a free one.
  *                         Default 8; 1 to 1024.
@@ -140,9 +143,10 @@ public record ClusterConfig(
         if (inboundQueue < 1) {
             throw new IllegalArgumentException("inboundQueue: " + inboundQueue + " (expected: >= 1)");
         }
-        if (inboundMaxBytes < maxMessageBytes + 1024L) {
-            throw new IllegalArgumentException("inboundMaxBytes: " + inboundMaxBytes + " (expected: >= maxMessageBytes + 1024 = "
-                    + (maxMessageBytes + 1024L) + ")");
+        if (inboundMaxBytes < Envelope.maxLength(maxMessageBytes)) {
+            throw new IllegalArgumentException("inboundMaxBytes: " + inboundMaxBytes + " (expected: >= maxMessageBytes + "
+                    + Envelope.MAX_HEADER + " = " + Envelope.maxLength(maxMessageBytes)
+                    + ", the longest message: the payload with the longest origin, name and key)");
         }
         if (poolSize < 1 || poolSize > 1024) {
             throw new IllegalArgumentException("poolSize: " + poolSize + " (expected: 1 to 1024)");

@@ -90,7 +90,8 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
- * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side.
+ * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side: the node drops a
+ * message longer than any envelope as it arrives, before it is queued.
  */
 // JedisPool is deprecated in Jedis 8 in favour of RedisClient, which hides the connection a
 // pipeline and a script run on; the pool gives them one Jedis each, and is still supported in 8.x.
@@ -137,9 +138,13 @@ public final class RedisBus implements ClusterBus, Presence {
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
     private volatile boolean closed;
-    private volatile boolean connected;
+    private volatile boolean connected;       // written under lock (with pubsub; close() clears it), read without
     /** For tests: runs on the subscribing thread between taking a connection as subscriber and sending {@code SUBSCRIBE} on it. */
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
+    /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
+    volatile @Nullable Consumer<Jedis> beforeConnected;
+    /** For tests: runs on the heartbeat thread when it has found the subscribing on this connection overdue, before it closes it. */
+    volatile @Nullable Consumer<Jedis> beforeSubscribingClose;
 
     private RedisBus(ClusterConfig config) {
         this.config = config;
@@ -231,6 +236,9 @@ public final class RedisBus implements ClusterBus, Presence {
                             return;
                         }
                         if (subscribedChannels == 2) {
+                            pool.clear(); // before connected: idle command connections from before an outage are broken
+                            // connected with pubsub, under the lock: close() sets it false under the
+                            // lock, so a bus closed meanwhile never reports connected again.
                             lock.lock();
                             try {
                                 if (closed) {
@@ -238,17 +246,22 @@ public final class RedisBus implements ClusterBus, Presence {
                                     return;
                                 }
                                 pubsub = this;
+                                heardNanos = System.nanoTime();
+                                connected = true;
                             } finally {
                                 lock.unlock();
                             }
                             up[0] = true;
                             upSince[0] = System.nanoTime();
-                            heardNanos = System.nanoTime();
-                            pool.clear(); // idle command connections from before an outage are broken
-                            connected = true;
                             log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
                                     .addKeyValue("reconnect", again).log();
-                            listener.onConnected();
+                            Consumer<Jedis> connectedHook = beforeConnected;
+                            if (connectedHook != null) {
+                                connectedHook.accept(sub);
+                            }
+                            if (!closed) { // the listener is not called under the lock: close() may still come after this look
+                                listener.onConnected();
+                            }
                         }
                     }
 
@@ -344,9 +357,28 @@ public final class RedisBus implements ClusterBus, Presence {
                 pinged = null;
                 long waitedNanos = System.nanoTime() - subscribing;
                 if (waitedNanos >= intervalNanos) {
-                    log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                            .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
-                    closeQuietly(j); // the subscribe call fails, and the loop there tries again
+                    Consumer<Jedis> hook = beforeSubscribingClose;
+                    if (hook != null) {
+                        hook.accept(j);
+                    }
+                    // Looked at again and closed under the lock: the confirmations may have come since
+                    // the look above, and a subscription in place must not be killed (a spurious loss,
+                    // a full presence refresh, a reconnect). Closing a socket does not wait for the
+                    // peer, so the lock is not held long.
+                    boolean closing;
+                    lock.lock();
+                    try {
+                        closing = !closed && pubsub == null && subscriber == j;
+                        if (closing) {
+                            closeQuietly(j); // the subscribe call fails, and the loop there tries again
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                    if (closing) {
+                        log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                                .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
+                    }
                 }
                 continue;
             }

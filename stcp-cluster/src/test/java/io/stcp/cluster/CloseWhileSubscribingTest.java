@@ -19,7 +19,8 @@ import redis.clients.jedis.Jedis;
  * A bus closed while its thread is about to subscribe — its connection taken as the subscriber,
  * {@code SUBSCRIBE} not sent yet — must not subscribe on a connection made again: Jedis connects
  * a closed connection on its next command, which would leave a subscription in Redis and a thread
- * reading it forever after {@code close()}.
+ * reading it forever after {@code close()}. Nor may one closed as Redis confirms the subscription
+ * tell its listener it is connected.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class CloseWhileSubscribingTest {
@@ -64,6 +65,47 @@ class CloseWhileSubscribingTest {
             assertThat(connects).as("subscriptions reported after close()").hasValue(0);
             Awaitility.await("no subscriber left in Redis").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
                     .until(() -> admin.pubsubNumSub("test:node:a", "test:all"), Map.of("test:node:a", 0L, "test:all", 0L)::equals);
+        }
+    }
+
+    /**
+     * Redis confirms the subscription just as the bus is closed: close() runs once both
+     * confirmations are in, before the bus has told its listener. The listener must not hear of a
+     * connection after close().
+     */
+    @Test
+    void aBusClosedAsItsSubscriptionIsConfirmedDoesNotReportItConnected() throws Exception {
+        AtomicInteger connects = new AtomicInteger();
+        try (RedisServer redis = RedisServer.start(dir)) {
+            RedisBus bus = RedisBus.create(Node.config("a", redis).build());
+            CountDownLatch confirmed = new CountDownLatch(1);
+            // The bus's thread stops once both channels are confirmed until close() has closed its connection.
+            bus.beforeConnected = j -> {
+                confirmed.countDown();
+                Awaitility.await("close() closed the subscriber connection").atMost(Duration.ofSeconds(20))
+                        .pollInterval(Duration.ofMillis(1)).until(() -> !j.isConnected());
+            };
+            bus.subscribe("a", new ClusterBus.Listener() {
+                @Override
+                public void onMessage(byte[] message) {
+                }
+
+                @Override
+                public void onConnected() {
+                    connects.incrementAndGet();
+                }
+
+                @Override
+                public void onDisconnected(String reason) {
+                }
+            });
+            assertThat(confirmed.await(20, TimeUnit.SECONDS)).as("the subscription confirmed").isTrue();
+
+            bus.close();
+
+            assertThat(ClusterThreads.live()).as("threads left by close()").isEmpty();
+            assertThat(connects).as("onConnected after close()").hasValue(0);
+            assertThat(bus.isConnected()).isFalse();
         }
     }
 }

@@ -35,7 +35,7 @@ class ClusterConfigTest {
         ClusterConfig c = ClusterConfig.builder("n").redisAddress("[::1]:6380").redisAuth("stcp", "s3cret").keyPrefix("chat:")
                 .presenceTtl(Duration.ofSeconds(30)).presenceRefresh(Duration.ofSeconds(10)).connectTimeout(Duration.ofMillis(500))
                 .commandTimeout(Duration.ofMillis(200)).reconnectDelay(Duration.ofMillis(10)).reconnectMaxDelay(Duration.ofSeconds(1))
-                .maxMessageBytes(4096).inboundQueue(5).inboundMaxBytes(8192).poolSize(2).build();
+                .maxMessageBytes(4096).inboundQueue(5).inboundMaxBytes(4096 + 131_148).poolSize(2).build();
         assertThat(c.toBuilder().build()).isEqualTo(c);
         assertThat(c.toString()).contains("redisPassword=***", "redisUser=stcp", "presenceTtl=30s").doesNotContain("s3cret");
     }
@@ -60,7 +60,9 @@ class ClusterConfigTest {
         assertInvalid(b -> b.maxMessageBytes(0), "maxMessageBytes: 0 (expected: 1 to 16777216)");
         assertInvalid(b -> b.maxMessageBytes((16 << 20) + 1), "maxMessageBytes: 16777217");
         assertInvalid(b -> b.inboundQueue(0), "inboundQueue: 0 (expected: >= 1)");
-        assertInvalid(b -> b.maxMessageBytes(4096).inboundMaxBytes(5119), "inboundMaxBytes: 5119 (expected: >= maxMessageBytes + 1024 = 5120)");
+        assertInvalid(b -> b.maxMessageBytes(4096).inboundMaxBytes(135_243), "inboundMaxBytes: 135243 (expected: >= maxMessageBytes + 131148 = 135244, "
+                + "the longest message: the payload with the longest origin, name and key)");
+        assertThat(ClusterConfig.builder("n").maxMessageBytes(4096).inboundMaxBytes(135_244).build().inboundMaxBytes()).isEqualTo(135_244);
         assertInvalid(b -> b.poolSize(0), "poolSize: 0 (expected: 1 to 1024)");
         assertInvalid(b -> b.poolSize(1025), "poolSize: 1025");
         assertThatThrownBy(() -> ClusterConfig.builder(null).build()).isInstanceOf(NullPointerException.class).hasMessage("nodeId");

@@ -12,6 +12,7 @@ import io.stcp.cluster.internal.Envelope.Kind;
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -20,11 +21,14 @@ import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
 
 /**
  * The receiving side on its own, with a {@link ClusterBus} in memory that hands messages to the
  * node as the bus's thread would: the bounded inbound queue, order, messages for nobody, the
- * node's own broadcasts. A recipient whose {@code put} blocks until the test opens a gate holds the
+ * node's own broadcasts; and, on a real Redis, a message longer than any envelope. A recipient whose {@code put} blocks until the test opens a gate holds the
  * delivery thread, so the queue fills deterministically.
  */
 @ExtendWith(ClusterLeakCheck.class)
@@ -84,13 +88,21 @@ class ReceivingTest {
         final ClusterBus.Listener fromBus;
 
         AliceNode(ClusterConfig config) throws Exception {
+            this(config, new InMemoryBus());
+        }
+
+        private AliceNode(ClusterConfig config, InMemoryBus bus) throws Exception {
+            this(config, bus, bus);
+        }
+
+        /** On {@code bus}, which the node closes; {@link #fromBus} is null unless it is an {@link InMemoryBus}. */
+        AliceNode(ClusterConfig config, ClusterBus bus, Presence presence) throws Exception {
             server = TcpServer.create(Echo.loopback().build(), Echo.READER, conn -> alice[0] = new GatedSender(conn))
                     .registry(registry).onConnectionStart(s -> registry.bindUser(s, "alice")).start();
-            InMemoryBus bus = new InMemoryBus();
-            cluster = ClusterFanout.start(config, registry, bus, bus);
+            cluster = ClusterFanout.start(config, registry, bus, presence);
             client = TestClient.connect(server.address());
             Awaitility.await("alice registered").atMost(Duration.ofSeconds(10)).until(() -> !registry.user("alice").isEmpty());
-            fromBus = bus.listener;
+            fromBus = bus instanceof InMemoryBus m ? m.listener : null;
         }
 
         GatedSender alice() {
@@ -139,23 +151,63 @@ class ReceivingTest {
 
     @Test
     void theInboundByteLimitDropsWhatWouldPassIt() throws Exception {
-        try (AliceNode a = new AliceNode(ClusterConfig.builder("a").maxMessageBytes(1024).inboundMaxBytes(2048).build())) {
+        // The smallest limit allowed: one message of the largest size, 100,000 + 131,148 bytes.
+        ClusterConfig config = ClusterConfig.builder("a").maxMessageBytes(100_000).inboundMaxBytes(231_148).build();
+        try (AliceNode a = new AliceNode(config)) {
             ClusterFanout cluster = a.cluster;
             ClusterBus.Listener fromBus = a.fromBus;
             fromBus.onMessage(toUser("b", "alice", "first"));
             assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).isTrue();
-            String big = "x".repeat(1000);
-            assertThat(toUser("b", "alice", big)).hasSize(1018); // 18 bytes of envelope
+            String big = "x".repeat(100_000);
+            assertThat(toUser("b", "alice", big)).hasSize(100_018); // 18 bytes of envelope
             fromBus.onMessage(toUser("b", "alice", big));
-            fromBus.onMessage(toUser("b", "alice", big)); // 2036 bytes queued: within 2048
+            fromBus.onMessage(toUser("b", "alice", big)); // 200,036 bytes queued: within 231,148
             assertThat(cluster.stats().overflow()).isZero();
-            fromBus.onMessage(toUser("b", "alice", big)); // 3054: over
+            fromBus.onMessage(toUser("b", "alice", big)); // 300,054: over
             assertThat(cluster.stats().overflow()).isEqualTo(1);
             a.alice().gate.countDown();
             Awaitility.await("the rest delivered").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 3);
             fromBus.onMessage(toUser("b", "alice", big)); // the bytes were given back as they were delivered
             Awaitility.await("and one more").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().delivered() == 4);
             assertThat(cluster.stats().overflow()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * Redis passes a subscriber any message up to its pub/sub output limit (32 MiB by default),
+     * far longer than any envelope: one such, published on the node's channel by a client that is
+     * no node, is counted as malformed when it arrives and takes no room in the inbound queue, even
+     * when it is nearly the whole byte limit and the delivery thread is held up.
+     */
+    @Test
+    void aMessageLongerThanAnyEnvelopeIsMalformedOnArrivalAndTakesNoInboundRoom(@TempDir Path dir) throws Exception {
+        int maxMessageBytes = 64 << 10;
+        long inboundMaxBytes = 1 << 20;
+        try (RedisServer redis = RedisServer.start(dir);
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()))) {
+            ClusterConfig config = Node.config("a", redis).maxMessageBytes(maxMessageBytes).inboundMaxBytes(inboundMaxBytes).build();
+            RedisBus bus = RedisBus.create(config);
+            try (AliceNode a = new AliceNode(config, bus, bus)) {
+                ClusterFanout cluster = a.cluster;
+                Awaitility.await("a connected to Redis").atMost(Duration.ofSeconds(20)).until(cluster::isConnected);
+                byte[] channel = "test:node:a".getBytes(StandardCharsets.UTF_8);
+                raw.publish(channel, toUser("b", "alice", "m0"));
+                assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+
+                byte[] m1 = toUser("b", "alice", "m1");
+                byte[] junk = new byte[(int) inboundMaxBytes - m1.length + 1]; // with m1, one byte over the limit
+                assertThat((long) junk.length).as("longer than any envelope").isGreaterThan(Envelope.maxLength(maxMessageBytes));
+                raw.publish(channel, junk);
+                raw.publish(channel, m1);
+                Awaitility.await("the junk counted on arrival").atMost(Duration.ofSeconds(10)).until(() -> cluster.stats().malformed() == 1);
+
+                a.alice().gate.countDown();
+                Awaitility.await("m1 delivered or dropped").atMost(Duration.ofSeconds(10))
+                        .until(() -> cluster.stats().delivered() + cluster.stats().overflow() == 2);
+                assertThat(cluster.stats().overflow()).as("m1 found room: the junk took none").isZero();
+                assertThat(a.alice().puts).containsExactly("m0", "m1");
+                assertThat(cluster.stats().malformed()).isEqualTo(1);
+            }
         }
     }
 

@@ -7,20 +7,24 @@ import io.stcp.testing.TestClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
 
 /**
  * A node whose connections to Redis go silent without being closed — a NAT or firewall that forgot
  * the flow; Redis has dropped the node's subscription on its side — must notice it by itself,
  * subscribe again and be reachable again, rather than stay deaf while it still looks connected.
  * The same when the link goes silent while the node subscribes: after the PING, before Redis has
- * confirmed the channels.
+ * confirmed the channels; but a subscribing confirmed just as it is found overdue is kept.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class SilentRedisTest {
@@ -81,5 +85,70 @@ class SilentRedisTest {
             long silentMs = TimeUnit.NANOSECONDS.toMillis(proxy.subscribeClosedNanos() - proxy.subscribeSwallowedNanos());
             assertThat(silentMs).as("how long the silent subscribing went unnoticed").isLessThan(5_000L);
         }
+    }
+
+    /**
+     * The heartbeat finds the subscribing overdue, and Redis confirms it just then, before the
+     * heartbeat closes the connection: the subscription now in place must be kept, not killed.
+     * Hooks hold the subscribing thread before {@code SUBSCRIBE} until the heartbeat has found it
+     * overdue, and the heartbeat until the confirmations are in.
+     */
+    @Test
+    void aSubscriptionConfirmedAsTheHeartbeatFindsItOverdueIsKept() throws Exception {
+        AtomicInteger connects = new AtomicInteger();
+        AtomicInteger disconnects = new AtomicInteger();
+        try (RedisServer redis = RedisServer.start(dir);
+                Jedis admin = new Jedis("127.0.0.1", redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).build())) {
+            CountDownLatch overdue = new CountDownLatch(1);
+            AtomicBoolean held = new AtomicBoolean();
+            AtomicLong subscriberId = new AtomicLong(-1); // its Redis client id, taken while the heartbeat is held
+            bus.beforeSubscribe = j -> await("the heartbeat to find the subscribing overdue").until(() -> overdue.getCount() == 0);
+            bus.beforeSubscribingClose = j -> {
+                if (held.compareAndSet(false, true)) {
+                    overdue.countDown();
+                    await("the subscription confirmed").until(bus::isConnected);
+                    try (Jedis look = new Jedis("127.0.0.1", redis.port())) {
+                        subscriberId.set(subscriberId(look));
+                    }
+                }
+            };
+            bus.subscribe("a", new ClusterBus.Listener() {
+                @Override
+                public void onMessage(byte[] message) {
+                }
+
+                @Override
+                public void onConnected() {
+                    connects.incrementAndGet();
+                }
+
+                @Override
+                public void onDisconnected(String reason) {
+                    disconnects.incrementAndGet();
+                }
+            });
+            await("subscribed while the heartbeat was held").until(() -> subscriberId.get() >= 0);
+            long id = subscriberId.get();
+            // The heartbeat's next round pings the subscription in place; a killed one is gone from Redis by then.
+            await("the subscriber pinged by the next round, or gone").until(() -> {
+                String line = clientLine(admin, id);
+                return line == null || line.contains(" cmd=ping ");
+            });
+            assertThat(clientLine(admin, id)).as("the confirmed subscriber's connection").isNotNull();
+            assertThat(disconnects).as("subscriptions lost").hasValue(0);
+            assertThat(connects).hasValue(1);
+            assertThat(bus.isConnected()).isTrue();
+        }
+    }
+
+    /** The Redis client id of the one connection subscribed to two channels. */
+    private static long subscriberId(Jedis admin) {
+        return admin.clientList().lines().filter(l -> l.contains(" sub=2 ")).map(l -> Long.parseLong(l.substring(3, l.indexOf(' '))))
+                .findFirst().orElseThrow();
+    }
+
+    private static String clientLine(Jedis admin, long id) {
+        return admin.clientList().lines().filter(l -> l.startsWith("id=" + id + " ")).findFirst().orElse(null);
     }
 }

@@ -36,6 +36,17 @@ public record Envelope(Kind kind, String origin, String target, KeyType keyType,
     static final int MAX_ORIGIN = 64;
     /** The longest user id, group name or string key, in UTF-8 bytes. */
     public static final int MAX_NAME = 0xFFFF;
+    /**
+     * The most bytes around the payload: the fixed fields (5), the origin (1 + {@value #MAX_ORIGIN}),
+     * a target and a string key of {@value #MAX_NAME} bytes each (2 + 2 + 2 × {@value #MAX_NAME}),
+     * the payload length (4): 131,148 bytes.
+     */
+    public static final int MAX_HEADER = 5 + 1 + MAX_ORIGIN + 2 + MAX_NAME + 2 + MAX_NAME + 4;
+
+    /** The longest valid envelope whose payload is at most {@code maxPayload} bytes: anything longer is malformed. */
+    public static long maxLength(int maxPayload) {
+        return (long) MAX_HEADER + maxPayload;
+    }
 
     /** To whom. */
     public enum Kind { USER, GROUP, ALL }

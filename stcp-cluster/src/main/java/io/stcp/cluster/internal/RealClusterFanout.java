@@ -37,8 +37,11 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threads.</b> Callers' threads do the local send, the presence lookup and the publish. The
  * bus's thread only queues what it receives ({@link #inbound}, bounded), and drops this node's own
  * broadcasts as they come back (their local part is done; they must take no room from the other
- * nodes' messages). Two virtual threads of this class: {@code -deliver} takes from the queue, decodes and delivers through the registry;
- * {@code -presence} announces and withdraws this node's names. Neither holds a lock while calling
+ * nodes' messages) and, counted as malformed, anything longer than the longest valid envelope
+ * ({@link Envelope#maxLength}: Redis hands over up to 32 MiB, which would take the queue's bytes
+ * until the delivery thread got to it). Two virtual threads of this class: {@code -deliver} takes
+ * from the queue, decodes and delivers through the registry; {@code -presence} announces and
+ * withdraws this node's names. Neither holds a lock while calling
  * the bus or the registry.
  *
  * <p><b>Presence state</b> (guarded by {@link #lock}): {@link #fullRefreshDue} — announce every
@@ -78,6 +81,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private final Presence presence;
     private final ArrayBlockingQueue<byte[]> inbound;
     private final java.util.concurrent.atomic.AtomicLong inboundBytes = new java.util.concurrent.atomic.AtomicLong(); // queued in inbound
+    private final long maxEnvelope; // the longest valid envelope: longer ones are refused before the queue
 
     private final LongAdder published = new LongAdder();
     private final LongAdder nodeGone = new LongAdder();
@@ -127,6 +131,7 @@ public final class RealClusterFanout implements ClusterFanout {
         this.bus = bus;
         this.presence = presence;
         this.inbound = new ArrayBlockingQueue<>(config.inboundQueue());
+        this.maxEnvelope = Envelope.maxLength(config.maxMessageBytes());
         for (int i = 0; i < BIND_STRIPES; i++) {
             bindStripes[i] = new ReentrantLock();
         }
@@ -405,6 +410,12 @@ public final class RealClusterFanout implements ClusterFanout {
             if (Envelope.isBroadcastFrom(message, nodeIdBytes)) {
                 return; // this node's own broadcast, back from the bus: its local part is done, and it must take no room
             }
+            if (message.length > maxEnvelope) {
+                // No valid envelope is this long (Redis passes up to its pub/sub output limit, 32 MiB
+                // by default): refused here, it takes no room from the messages that follow.
+                malformed(message, "length " + message.length + " (expected: <= " + maxEnvelope + ")");
+                return;
+            }
             // Bytes are reserved before the offer and given back on failure or when taken.
             boolean queued = inboundBytes.addAndGet(message.length) <= config.inboundMaxBytes() && inbound.offer(message);
             if (!queued) {
@@ -469,12 +480,7 @@ public final class RealClusterFanout implements ClusterFanout {
         try {
             e = Envelope.decode(message, config.maxMessageBytes());
         } catch (Envelope.Malformed m) {
-            malformed.increment();
-            long held = malformedLog.tryAcquire();
-            if (held >= 0) {
-                log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", m.getMessage())
-                        .addKeyValue("bytes", message.length).addKeyValue("heldBack", held).log();
-            }
+            malformed(message, m.getMessage());
             return;
         }
         if (e.kind() == Kind.ALL && e.origin().equals(nodeId)) {
@@ -502,6 +508,16 @@ public final class RealClusterFanout implements ClusterFanout {
         refused.add(r.refused());
         if (r.recipients() == 0) {
             unroutable.increment();
+        }
+    }
+
+    /** Counts and logs (rate-limited) a message from the bus that is no valid envelope; any thread. */
+    private void malformed(byte[] message, String reason) {
+        malformed.increment();
+        long held = malformedLog.tryAcquire();
+        if (held >= 0) {
+            log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", reason)
+                    .addKeyValue("bytes", message.length).addKeyValue("heldBack", held).log();
         }
     }
 

@@ -114,6 +114,15 @@ class EnvelopeTest {
     }
 
     @Test
+    void theLongestEnvelopeIsMaxLengthBytes() throws Malformed {
+        Envelope longest = new Envelope(Kind.USER, "o".repeat(Envelope.MAX_ORIGIN), "u".repeat(Envelope.MAX_NAME), KeyType.STRING, 0,
+                "k".repeat(Envelope.MAX_NAME), new byte[1000]);
+        byte[] bytes = longest.encode();
+        assertThat((long) bytes.length).isEqualTo(Envelope.maxLength(1000)).isEqualTo(1000 + 131_148);
+        assertThat(Envelope.decode(bytes, 1000).payload()).hasSize(1000);
+    }
+
+    @Test
     void namesOverTheFormatsLimitAreRefusedWhenEncoding() {
         Envelope e = new Envelope(Kind.USER, "a", "x".repeat(Envelope.MAX_NAME + 1), KeyType.NONE, 0, null, new byte[0]);
         assertThatThrownBy(e::encode).isInstanceOf(IllegalArgumentException.class).hasMessage("name: 65536 UTF-8 bytes (expected: <= 65535)");
