@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -192,6 +193,77 @@ class TcpClientTest {
         client.put(frame("c"));
         assertThat(next()).isEqualTo("c");
         assertThat(client.offlineDropped()).isEqualTo(1);
+    }
+
+    /**
+     * A sender of the user's whose put of the offline backlog waits for ever, ignoring its close and
+     * interrupts: the client's close does not wait for the hand-over for ever (it is left behind
+     * with a WARN line).
+     */
+    @Test
+    void aHandOverStuckInASenderThatIgnoresItsCloseDoesNotHoldUpTheClientsClose() throws Exception {
+        int port = deadPort();
+        CountDownLatch released = new CountDownLatch(1);
+        CountDownLatch stuck = new CountDownLatch(1);
+        TcpClient c = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                        conn -> new Stubborn(QueueSender.create(conn, 8), released, stuck))
+                .start();
+        try (LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            c.put(frame("stuck"));
+            echoServer("127.0.0.1:" + port);
+            assertThat(stuck.await(10, TimeUnit.SECONDS)).isTrue();
+            c.close();
+            assertThat(c.awaitTermination(WAIT)).as("closed without the hand-over").isTrue();
+            assertThat(logs.events("client.offline.stuck")).hasSize(1);
+        } finally {
+            released.countDown();
+            c.close();
+        }
+    }
+
+    /** A sender whose put of a message ending in "stuck" waits until released, whatever happens meanwhile. */
+    private record Stubborn(QueueSender queue, CountDownLatch released, CountDownLatch stuck) implements Sender {
+        @Override
+        public Connection connection() {
+            return queue.connection();
+        }
+
+        @Override
+        public void put(byte[] bytes) {
+            if (new String(bytes, UTF_8).endsWith("stuck")) {
+                stuck.countDown();
+                boolean done = false;
+                while (!done) {
+                    try {
+                        released.await();
+                        done = true;
+                    } catch (InterruptedException ignored) {
+                        // a sender that will not be interrupted
+                    }
+                }
+            }
+            queue.put(bytes);
+        }
+
+        @Override
+        public int close() {
+            return queue.close();
+        }
+
+        @Override
+        public boolean isClosed() {
+            return queue.isClosed();
+        }
+
+        @Override
+        public void sendLoop() {
+            queue.sendLoop();
+        }
+
+        @Override
+        public boolean needsSendThread() {
+            return queue.needsSendThread();
+        }
     }
 
     /** A sender whose put of one message fails with something other than a SendException: a broken sender. */

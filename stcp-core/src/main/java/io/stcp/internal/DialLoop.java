@@ -204,6 +204,8 @@ final class DialLoop {
      * connection's exit waits for that thread before the outbox lets the sender go
      * ({@link #goDown}), so a hand-over never outlives its connection.
      */
+    private static final Duration HAND_OVER_GRACE = Duration.ofSeconds(1);
+
     private final class Link {
         volatile boolean started;
         volatile long upSinceNanos; // written before started
@@ -236,14 +238,18 @@ final class DialLoop {
             }
         }
 
-        /** The exit hook: once the hand-over (if any) has ended — the sender is closed by now, so it ends — the outbox lets {@code s} go. */
+        /**
+         * The exit hook: once the hand-over (if any) has ended — the sender is closed by now, so it
+         * ends — the outbox lets {@code s} go. A sender of the user's whose put ignores its close
+         * is interrupted after {@link #HAND_OVER_GRACE} and, if it still waits after another, left
+         * behind with a WARN line, so that the client's close and the next connection do not wait
+         * for it for ever (what it holds goes back to the offline queue, or is counted discarded,
+         * whenever it returns).
+         */
         void goDown(Sender s) {
             Thread t = handOver;
-            if (t != null) {
-                uninterruptibly(() -> {
-                    t.join();
-                    return true;
-                });
+            if (t != null && !Threads.joinOrLeave(t, HAND_OVER_GRACE)) {
+                Log.conn(Log.WARN, "client.offline.stuck", s.connection()).addKeyValue("thread", t.getName()).log();
             }
             outbox.goDown(s);
         }

@@ -367,27 +367,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
         if (t == null) {
             return;
         }
-        long deadline = System.nanoTime() + SEND_THREAD_GRACE.toNanos();
-        boolean nudged = false;
-        while (t.isAlive()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                if (nudged) {
-                    Log.connWarn("conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
-                    break;
-                }
-                t.interrupt();
-                nudged = true;
-                deadline = System.nanoTime() + SEND_THREAD_GRACE.toNanos();
-                continue;
-            }
-            try {
-                t.join(Duration.ofNanos(left));
-            } catch (InterruptedException e) {
-                // not for us: the exit hooks run after the send loop all the same
-            }
+        if (!Threads.joinOrLeave(t, SEND_THREAD_GRACE)) {
+            Log.connWarn("conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
         }
-        Thread.interrupted();
+        Thread.interrupted(); // not for us: the exit hooks run after the send loop all the same
     }
 
     private void runHooks(List<ConnectionHook> hooks, String kind, Sender s) {

@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import java.time.Duration;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -45,6 +46,42 @@ public final class Threads {
             throw e;
         }
         return t;
+    }
+
+    /**
+     * Waits for {@code t} to end: {@code grace}, then it is interrupted and given {@code grace}
+     * again. Interrupts of the calling thread meanwhile do not end the wait, and are left set.
+     *
+     * @return false if it still runs (the caller goes on without it, and says so)
+     */
+    static boolean joinOrLeave(Thread t, Duration grace) {
+        boolean interrupted = false;
+        long deadline = System.nanoTime() + grace.toNanos();
+        boolean nudged = false;
+        try {
+            while (t.isAlive()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    if (nudged) {
+                        return false;
+                    }
+                    t.interrupt();
+                    nudged = true;
+                    deadline = System.nanoTime() + grace.toNanos();
+                    continue;
+                }
+                try {
+                    t.join(Duration.ofNanos(left));
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            return true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** How many exceptions escaped stcp threads since the JVM started. */
