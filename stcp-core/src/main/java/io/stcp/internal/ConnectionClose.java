@@ -133,7 +133,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         try {
             discarded = drain.drain(Nanos.remaining(deadline));
             if (STATE.compareAndSet(this, DRAINING, OUTPUT_SHUT)) {
-                connection.shutdownOutput();
+                connection.shutdownOutput(deadline); // close_notify waits no longer than the close
                 if (STATE.compareAndSet(this, OUTPUT_SHUT, LINGERING)) {
                     linger(Nanos.earliest(deadline, Nanos.deadline(System.nanoTime(), LINGER_NANOS)));
                 }

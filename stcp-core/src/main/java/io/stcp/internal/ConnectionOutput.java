@@ -88,11 +88,14 @@ final class ConnectionOutput {
         }
     }
 
-    /** See {@link io.stcp.Connection#shutdownOutput()}: after any write in progress. */
-    void shutdownOutput() throws IOException {
+    /**
+     * See {@link io.stcp.Connection#shutdownOutput()}: after any write in progress; a layer's last
+     * words (TLS's {@code close_notify}) wait no longer than {@code deadlineNanos} (0: none).
+     */
+    void shutdownOutput(long deadlineNanos) throws IOException {
         lock.lock();
         try {
-            transport.shutdownOutput();
+            transport.shutdownOutput(deadlineNanos);
         } finally {
             lock.unlock();
         }

@@ -139,6 +139,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void shutdownOutput(long deadlineNanos) throws IOException {
+        under.shutdownOutput(deadlineNanos);
+    }
+
+    @Override
     public int available() {
         return Math.max(0, end - pos) + under.available();
     }

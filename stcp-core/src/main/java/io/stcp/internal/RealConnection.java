@@ -383,7 +383,12 @@ public final class RealConnection implements Connection {
 
     @Override
     public void shutdownOutput() throws IOException {
-        output.shutdownOutput();
+        output.shutdownOutput(0);
+    }
+
+    /** As {@link #shutdownOutput()}, for a graceful close that ends at {@code deadlineNanos} (0: none). */
+    void shutdownOutput(long deadlineNanos) throws IOException {
+        output.shutdownOutput(deadlineNanos);
     }
 
     @Override

@@ -201,14 +201,18 @@ final class TlsOutput {
         }
     }
 
-    /** Sends {@code close_notify}, then ends the output of the transport below (FIN). */
-    void shutdown() throws IOException {
+    /**
+     * Sends {@code close_notify}, then ends the output of the transport below (FIN). It waits for
+     * room for {@code close_notify} until the write timeout or {@code deadlineNanos} (0: none),
+     * whichever comes first: a graceful close does not outlast its own deadline for it.
+     */
+    void shutdown(long deadlineNanos) throws IOException {
         wrapLock.lock();
         try {
             if (!engine.isOutboundDone()) {
                 engine.closeOutbound();
                 closingOutput = true;
-                flushEngine(writeDeadline());
+                flushEngine(Nanos.earliest(deadlineNanos, writeDeadline()));
             }
             under.shutdownOutput();
         } finally {

@@ -475,7 +475,12 @@ final class TlsTransport implements Transport {
     /** Sends {@code close_notify}, then ends the output of the transport below (FIN); reads go on. */
     @Override
     public void shutdownOutput() throws IOException {
-        output.shutdown();
+        output.shutdown(0);
+    }
+
+    @Override
+    public void shutdownOutput(long deadlineNanos) throws IOException {
+        output.shutdown(deadlineNanos);
     }
 
     // ---------------------------------------------------------------- state (any thread)

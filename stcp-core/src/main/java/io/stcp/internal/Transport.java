@@ -197,6 +197,15 @@ public interface Transport {
     /** Ends the output (TCP: sends FIN); reads go on. */
     void shutdownOutput() throws IOException;
 
+    /**
+     * As {@link #shutdownOutput()}, for a graceful close that ends at {@code deadlineNanos} (0:
+     * none): a layer that has something to send first (TLS's {@code close_notify}) waits for room
+     * no longer than that. A FIN never waits.
+     */
+    default void shutdownOutput(long deadlineNanos) throws IOException {
+        shutdownOutput();
+    }
+
     /** Bytes received and not yet read, as far as the transport knows; 0 when closed or unknown. */
     int available();
 

@@ -45,8 +45,8 @@ class TlsIdleBuffersTest {
         socket = new ReadinessDouble(serverSide, ReadinessDouble.Maybe.AFTER_ANY_READ);
         server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
         client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
-        toClient = pump(serverSide, clientSide);
-        toServer = pump(clientSide, serverSide);
+        toClient = MemoryPump.pump(serverSide, clientSide);
+        toServer = MemoryPump.pump(clientSide, serverSide);
         in = new ConnectionInput(server, true, null, 0, 0, () -> {});
         CompletableFuture<Void> clientHandshake = CompletableFuture.runAsync(() -> {
             try {
@@ -132,22 +132,5 @@ class TlsIdleBuffersTest {
         byte[] all = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);
         return all;
-    }
-
-    /** Moves what {@code from} writes into {@code to}'s input, until interrupted or closed. */
-    private static Thread pump(MemoryTransport from, MemoryTransport to) {
-        return Thread.ofVirtual().start(() -> {
-            try {
-                while (from.isOpen()) {
-                    byte[] first = from.takeOutput(1, TimeUnit.MILLISECONDS.toNanos(20));
-                    if (first.length > 0) {
-                        byte[] rest = from.takeOutput();
-                        to.feed(ByteBuffer.allocate(first.length + rest.length).put(first).put(rest).array());
-                    }
-                }
-            } catch (InterruptedException | IllegalStateException e) {
-                // the test is over
-            }
-        });
     }
 }
