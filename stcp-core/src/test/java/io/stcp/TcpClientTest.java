@@ -221,28 +221,17 @@ class TcpClientTest {
         }
     }
 
-    /** A sender whose put of a message ending in "stuck" waits until released, whatever happens meanwhile. */
-    private record Stubborn(QueueSender queue, CountDownLatch released, CountDownLatch stuck) implements Sender {
-        @Override
-        public Connection connection() {
-            return queue.connection();
+    /** A sender of the user's over a {@link QueueSender}: what it does on a put is the test's. */
+    private abstract static class OverQueue implements Sender {
+        final QueueSender queue;
+
+        OverQueue(QueueSender queue) {
+            this.queue = queue;
         }
 
         @Override
-        public void put(byte[] bytes) {
-            if (new String(bytes, UTF_8).endsWith("stuck")) {
-                stuck.countDown();
-                boolean done = false;
-                while (!done) {
-                    try {
-                        released.await();
-                        done = true;
-                    } catch (InterruptedException ignored) {
-                        // a sender that will not be interrupted
-                    }
-                }
-            }
-            queue.put(bytes);
+        public Connection connection() {
+            return queue.connection();
         }
 
         @Override
@@ -266,11 +255,42 @@ class TcpClientTest {
         }
     }
 
-    /** A sender whose put of one message fails with something other than a SendException: a broken sender. */
-    private record BreaksOn(String poison, QueueSender queue) implements Sender {
+    /** A sender whose put of a message ending in "stuck" waits until released, whatever happens meanwhile. */
+    private static final class Stubborn extends OverQueue {
+        private final CountDownLatch released;
+        private final CountDownLatch stuck;
+
+        Stubborn(QueueSender queue, CountDownLatch released, CountDownLatch stuck) {
+            super(queue);
+            this.released = released;
+            this.stuck = stuck;
+        }
+
         @Override
-        public Connection connection() {
-            return queue.connection();
+        public void put(byte[] bytes) {
+            if (new String(bytes, UTF_8).endsWith("stuck")) {
+                stuck.countDown();
+                boolean done = false;
+                while (!done) {
+                    try {
+                        released.await();
+                        done = true;
+                    } catch (InterruptedException ignored) {
+                        // a sender that will not be interrupted
+                    }
+                }
+            }
+            queue.put(bytes);
+        }
+    }
+
+    /** A sender whose put of one message fails with something other than a SendException: a broken sender. */
+    private static final class BreaksOn extends OverQueue {
+        private final String poison;
+
+        BreaksOn(String poison, QueueSender queue) {
+            super(queue);
+            this.poison = poison;
         }
 
         @Override
@@ -279,26 +299,6 @@ class TcpClientTest {
                 throw new IllegalStateException("a broken sender refuses " + poison);
             }
             queue.put(bytes);
-        }
-
-        @Override
-        public int close() {
-            return queue.close();
-        }
-
-        @Override
-        public boolean isClosed() {
-            return queue.isClosed();
-        }
-
-        @Override
-        public void sendLoop() {
-            queue.sendLoop();
-        }
-
-        @Override
-        public boolean needsSendThread() {
-            return queue.needsSendThread();
         }
     }
 

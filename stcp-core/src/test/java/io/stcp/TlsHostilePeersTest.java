@@ -13,15 +13,12 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLEngineResult;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -91,13 +88,15 @@ class TlsHostilePeersTest {
 
     /** The first flight of a real client: its ClientHello record. */
     private static byte[] clientHello() throws Exception {
-        SSLEngine engine = certs.clientContext().createSSLEngine("localhost", 443);
-        engine.setUseClientMode(true);
-        engine.beginHandshake();
-        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
-        SSLEngineResult r = engine.wrap(ByteBuffer.allocate(0), out);
-        assertThat(r.getStatus()).isEqualTo(SSLEngineResult.Status.OK);
-        return java.util.Arrays.copyOf(out.array(), out.position());
+        return certs.clientHello();
+    }
+
+    /** A TLS client socket to {@code server}, its handshake done, over a plain socket of {@link #connect}'s. */
+    private static javax.net.ssl.SSLSocket tlsClient(Socket plain, TcpServer server) throws Exception {
+        javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) certs.clientContext().getSocketFactory()
+                .createSocket(plain, "localhost", server.address().getPort(), false);
+        tls.startHandshake();
+        return tls;
     }
 
     private static Socket connect(TcpServer server) throws IOException {
@@ -235,10 +234,8 @@ class TlsHostilePeersTest {
     void aStreamEndedWithoutCloseNotifyIsReportedAsTruncated() throws Exception {
         try (Server s = start(Echo.loopback(), TlsConfig.builder())) {
             Socket plain = connect(s.server());
-            javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) certs.clientContext().getSocketFactory()
-                    .createSocket(plain, "localhost", s.server().address().getPort(), false);
             try (plain) {
-                tls.startHandshake();
+                javax.net.ssl.SSLSocket tls = tlsClient(plain, s.server());
                 java.io.DataOutputStream out = new java.io.DataOutputStream(tls.getOutputStream());
                 out.writeInt(3);
                 out.write(new byte[] {1, 2, 3});
@@ -264,10 +261,8 @@ class TlsHostilePeersTest {
     void aStreamOfKeyUpdatesWithoutDataEndsTheConnection() throws Exception {
         try (Server s = start(Echo.loopback(), TlsConfig.builder().protocols("TLSv1.3"))) {
             Socket plain = connect(s.server());
-            javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) certs.clientContext().getSocketFactory()
-                    .createSocket(plain, "localhost", s.server().address().getPort(), false);
             try (plain) {
-                tls.startHandshake();
+                javax.net.ssl.SSLSocket tls = tlsClient(plain, s.server());
                 java.io.DataOutputStream out = new java.io.DataOutputStream(tls.getOutputStream());
                 java.io.DataInputStream in = new java.io.DataInputStream(tls.getInputStream());
                 for (int round = 0; round < 5; round++) { // a few key updates between frames: served

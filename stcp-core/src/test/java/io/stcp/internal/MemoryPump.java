@@ -1,12 +1,30 @@
 package io.stcp.internal;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Joins two memory transports into a pair of sockets, one direction per thread. */
+/**
+ * Joins two memory transports into a pair of sockets, one direction per thread; and shakes hands
+ * over such a pair.
+ */
 final class MemoryPump {
 
     private MemoryPump() {}
+
+    /** The TLS handshake of both ends at once, within {@code deadline}: the client's on a thread of its own. */
+    static void handshake(TlsTransport server, TlsTransport client, long deadline) throws Exception {
+        CompletableFuture<Void> clientHandshake = CompletableFuture.runAsync(() -> {
+            try {
+                client.handshake(deadline);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, r -> Thread.ofVirtual().start(r));
+        server.handshake(deadline);
+        clientHandshake.get(20, TimeUnit.SECONDS);
+    }
 
     /** Moves what {@code from} writes into {@code to}'s input, until interrupted or closed. */
     static Thread pump(MemoryTransport from, MemoryTransport to) {

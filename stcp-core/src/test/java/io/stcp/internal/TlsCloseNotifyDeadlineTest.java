@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.stcp.ServerConfig;
 import io.stcp.TlsConfig;
 import io.stcp.testing.TestCerts;
-import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -33,15 +32,7 @@ class TlsCloseNotifyDeadlineTest {
         Thread toClient = MemoryPump.pump(serverSide, clientSide);
         Thread toServer = MemoryPump.pump(clientSide, serverSide);
         long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
-        CompletableFuture<Void> clientHandshake = CompletableFuture.runAsync(() -> {
-            try {
-                client.handshake(deadline);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }, r -> Thread.ofVirtual().start(r));
-        server.handshake(deadline);
-        clientHandshake.get(20, TimeUnit.SECONDS);
+        MemoryPump.handshake(server, client, deadline);
 
         ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), ExitLog.SHARED,
                 0, 0, 0, Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), List.of());

@@ -5,13 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import io.stcp.TlsConfig;
 import io.stcp.testing.TestCerts;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLEngineResult;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,7 +27,7 @@ class TlsHandshakeBuffersTest {
         MemoryTransport serverSide = new MemoryTransport();
         ReadinessDouble socket = new ReadinessDouble(serverSide, ReadinessDouble.Maybe.AFTER_ANY_READ);
         TlsTransport server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
-        byte[] hello = clientHello(certs);
+        byte[] hello = certs.clientHello();
         CompletableFuture<Void> handshake = new CompletableFuture<>();
         Thread.ofVirtual().start(() -> {
             try {
@@ -61,16 +58,5 @@ class TlsHandshakeBuffersTest {
                 // expected: the handshake cannot finish
             }
         }
-    }
-
-    /** The first flight of a real client: its ClientHello record. */
-    private static byte[] clientHello(TestCerts certs) throws Exception {
-        SSLEngine engine = certs.clientContext().createSSLEngine("localhost", 443);
-        engine.setUseClientMode(true);
-        engine.beginHandshake();
-        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
-        SSLEngineResult r = engine.wrap(ByteBuffer.allocate(0), out);
-        assertThat(r.getStatus()).isEqualTo(SSLEngineResult.Status.OK);
-        return Arrays.copyOf(out.array(), out.position());
     }
 }

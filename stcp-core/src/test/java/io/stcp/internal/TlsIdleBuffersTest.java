@@ -48,15 +48,7 @@ class TlsIdleBuffersTest {
         toClient = MemoryPump.pump(serverSide, clientSide);
         toServer = MemoryPump.pump(clientSide, serverSide);
         in = new ConnectionInput(server, true, null, 0, 0, () -> {});
-        CompletableFuture<Void> clientHandshake = CompletableFuture.runAsync(() -> {
-            try {
-                client.handshake(deadline);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }, r -> Thread.ofVirtual().start(r));
-        server.handshake(deadline);
-        clientHandshake.get(20, TimeUnit.SECONDS);
+        MemoryPump.handshake(server, client, deadline);
 
         int body = ReadBuffers.SIZE - 4; // the frame fills the first, small, buffer: the next reads go wide
         write(client, ByteBuffer.allocate(4 + body).putInt(body).put(new byte[body]).array());

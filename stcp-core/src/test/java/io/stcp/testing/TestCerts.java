@@ -183,6 +183,19 @@ public final class TestCerts {
         return ctx;
     }
 
+    /** The first flight of a real client trusting the test CA: its ClientHello record. */
+    public byte[] clientHello() throws Exception {
+        javax.net.ssl.SSLEngine engine = clientContext().createSSLEngine("localhost", 443);
+        engine.setUseClientMode(true);
+        engine.beginHandshake();
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        javax.net.ssl.SSLEngineResult r = engine.wrap(java.nio.ByteBuffer.allocate(0), out);
+        if (r.getStatus() != javax.net.ssl.SSLEngineResult.Status.OK) {
+            throw new IllegalStateException("no ClientHello: " + r);
+        }
+        return java.util.Arrays.copyOf(out.array(), out.position());
+    }
+
     /** A client context trusting the test CA, without a certificate of its own. */
     public SSLContext clientContext() throws Exception {
         return clientContext(null, null);
