@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -29,7 +28,7 @@ class CloseWhileSubscribingTest {
 
     @Test
     void aBusClosedJustBeforeItSubscribesLeavesNoSubscriptionAndNoThread() throws Exception {
-        AtomicInteger connects = new AtomicInteger();
+        CountingListener listener = new CountingListener();
         try (RedisServer redis = RedisServer.start(dir);
                 Jedis admin = new Jedis("127.0.0.1", redis.port())) {
             RedisBus bus = RedisBus.create(Node.config("a", redis).build());
@@ -40,20 +39,7 @@ class CloseWhileSubscribingTest {
                 Awaitility.await("close() closed the subscriber connection").atMost(Duration.ofSeconds(20))
                         .pollInterval(Duration.ofMillis(1)).until(() -> !j.isConnected());
             };
-            bus.subscribe("a", new ClusterBus.Listener() {
-                @Override
-                public void onMessage(byte[] message) {
-                }
-
-                @Override
-                public void onConnected() {
-                    connects.incrementAndGet();
-                }
-
-                @Override
-                public void onDisconnected(String reason) {
-                }
-            });
+            bus.subscribe("a", listener);
             assertThat(atSubscribe.await(20, TimeUnit.SECONDS)).as("the bus's thread about to subscribe").isTrue();
 
             long start = System.nanoTime();
@@ -62,7 +48,7 @@ class CloseWhileSubscribingTest {
 
             assertThat(ClusterThreads.live()).as("threads left by close()").isEmpty();
             assertThat(closeMs).as("close() waiting for the bus's threads").isLessThan(5_000);
-            assertThat(connects).as("subscriptions reported after close()").hasValue(0);
+            assertThat(listener.connects).as("subscriptions reported after close()").hasValue(0);
             Awaitility.await("no subscriber left in Redis").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
                     .until(() -> admin.pubsubNumSub("test:node:a", "test:all"), Map.of("test:node:a", 0L, "test:all", 0L)::equals);
         }
@@ -75,7 +61,7 @@ class CloseWhileSubscribingTest {
      */
     @Test
     void aBusClosedAsItsSubscriptionIsConfirmedDoesNotReportItConnected() throws Exception {
-        AtomicInteger connects = new AtomicInteger();
+        CountingListener listener = new CountingListener();
         try (RedisServer redis = RedisServer.start(dir)) {
             RedisBus bus = RedisBus.create(Node.config("a", redis).build());
             CountDownLatch confirmed = new CountDownLatch(1);
@@ -85,26 +71,13 @@ class CloseWhileSubscribingTest {
                 Awaitility.await("close() closed the subscriber connection").atMost(Duration.ofSeconds(20))
                         .pollInterval(Duration.ofMillis(1)).until(() -> !j.isConnected());
             };
-            bus.subscribe("a", new ClusterBus.Listener() {
-                @Override
-                public void onMessage(byte[] message) {
-                }
-
-                @Override
-                public void onConnected() {
-                    connects.incrementAndGet();
-                }
-
-                @Override
-                public void onDisconnected(String reason) {
-                }
-            });
+            bus.subscribe("a", listener);
             assertThat(confirmed.await(20, TimeUnit.SECONDS)).as("the subscription confirmed").isTrue();
 
             bus.close();
 
             assertThat(ClusterThreads.live()).as("threads left by close()").isEmpty();
-            assertThat(connects).as("onConnected after close()").hasValue(0);
+            assertThat(listener.connects).as("onConnected after close()").hasValue(0);
             assertThat(bus.isConnected()).isFalse();
         }
     }

@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
@@ -59,27 +58,14 @@ class SilentRedisTest {
 
     @Test
     void aLinkThatGoesSilentWhileSubscribingIsNoticedAndTheSubscriptionMadeAgain() throws Exception {
-        AtomicInteger connects = new AtomicInteger();
+        CountingListener listener = new CountingListener();
         try (RedisServer redis = RedisServer.start(dir);
                 BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
                 RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
             proxy.swallowNextSubscribe(); // the handshake and PING are answered; SUBSCRIBE and all after it vanish
-            bus.subscribe("a", new ClusterBus.Listener() {
-                @Override
-                public void onMessage(byte[] message) {
-                }
-
-                @Override
-                public void onConnected() {
-                    connects.incrementAndGet();
-                }
-
-                @Override
-                public void onDisconnected(String reason) {
-                }
-            });
+            bus.subscribe("a", listener);
             await("the first SUBSCRIBE swallowed").until(() -> proxy.subscribeSwallowedNanos() != 0);
-            await("subscribed through a new connection").until(() -> connects.get() == 1 && bus.isConnected());
+            await("subscribed through a new connection").until(() -> listener.connects.get() == 1 && bus.isConnected());
             await("the silent connection closed").until(() -> proxy.subscribeClosedNanos() != 0);
             // commandTimeout is 1 s: noticed within about two, with room for a loaded machine.
             long silentMs = TimeUnit.NANOSECONDS.toMillis(proxy.subscribeClosedNanos() - proxy.subscribeSwallowedNanos());
@@ -95,8 +81,7 @@ class SilentRedisTest {
      */
     @Test
     void aSubscriptionConfirmedAsTheHeartbeatFindsItOverdueIsKept() throws Exception {
-        AtomicInteger connects = new AtomicInteger();
-        AtomicInteger disconnects = new AtomicInteger();
+        CountingListener listener = new CountingListener();
         try (RedisServer redis = RedisServer.start(dir);
                 Jedis admin = new Jedis("127.0.0.1", redis.port());
                 RedisBus bus = RedisBus.create(Node.config("a", redis).build())) {
@@ -113,21 +98,7 @@ class SilentRedisTest {
                     }
                 }
             };
-            bus.subscribe("a", new ClusterBus.Listener() {
-                @Override
-                public void onMessage(byte[] message) {
-                }
-
-                @Override
-                public void onConnected() {
-                    connects.incrementAndGet();
-                }
-
-                @Override
-                public void onDisconnected(String reason) {
-                    disconnects.incrementAndGet();
-                }
-            });
+            bus.subscribe("a", listener);
             await("subscribed while the heartbeat was held").until(() -> subscriberId.get() >= 0);
             long id = subscriberId.get();
             // The heartbeat's next round pings the subscription in place; a killed one is gone from Redis by then.
@@ -136,8 +107,8 @@ class SilentRedisTest {
                 return line == null || line.contains(" cmd=ping ");
             });
             assertThat(clientLine(admin, id)).as("the confirmed subscriber's connection").isNotNull();
-            assertThat(disconnects).as("subscriptions lost").hasValue(0);
-            assertThat(connects).hasValue(1);
+            assertThat(listener.disconnects).as("subscriptions lost").hasValue(0);
+            assertThat(listener.connects).hasValue(1);
             assertThat(bus.isConnected()).isTrue();
         }
     }
