@@ -55,7 +55,7 @@ class PresenceBoundsTest {
                 RedisBus probe = RedisBus.create(Node.config("probe", redis).build()); // looks at presence as another node does
                 Node a = Node.start(Node.config("a", redis).redisAddress(proxy.address()).presenceTtl(Duration.ofMinutes(1)).build());
                 TestClient client = TestClient.connect(a.address())) {
-            probe.subscribe("probe", new Silent());
+            probe.subscribe("probe", new CountingListener());
             RealClusterFanout cluster = (RealClusterFanout) a.cluster;
             Sender s = onlyConnection(a.registry);
             await("both connected").until(() -> probe.isConnected() && cluster.isConnected());
@@ -179,21 +179,6 @@ class PresenceBoundsTest {
             cluster.close();
             server.close();
             assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
-        }
-    }
-
-    /** A listener for a bus the test only looks at presence through. */
-    private static final class Silent implements ClusterBus.Listener {
-        @Override
-        public void onMessage(byte[] message) {
-        }
-
-        @Override
-        public void onConnected() {
-        }
-
-        @Override
-        public void onDisconnected(String reason) {
         }
     }
 }

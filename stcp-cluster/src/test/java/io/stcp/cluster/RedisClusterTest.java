@@ -49,19 +49,7 @@ class RedisClusterTest {
         redis = RedisServer.start(dir);
         // A bus of its own to look at presence as the nodes see it (it subscribes as node "probe").
         probe = RedisBus.create(Node.config("probe", redis).build());
-        probe.subscribe("probe", new ClusterBus.Listener() {
-            @Override
-            public void onMessage(byte[] message) {
-            }
-
-            @Override
-            public void onConnected() {
-            }
-
-            @Override
-            public void onDisconnected(String reason) {
-            }
-        });
+        probe.subscribe("probe", new CountingListener());
     }
 
     @AfterEach
