@@ -141,8 +141,7 @@ final class BlockingTransport implements Transport {
             }
             return;
         }
-        long wait = Math.max(0, deadlineNanos - System.nanoTime());
-        long tick = Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_WRITE_TICK_NANOS, wait / 4));
+        long tick = Sweeper.tickFor(deadlineNanos - System.nanoTime(), MAX_WRITE_TICK_NANOS);
         if (w == null || w.replaced || !Sweeper.fits(w.tickNanos, tick)) {
             if (w != null) {
                 w.replaced = true; // leaves at its next sweep

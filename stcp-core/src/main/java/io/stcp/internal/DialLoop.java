@@ -195,6 +195,8 @@ final class DialLoop {
                 : new IOException("connection ended before it was up (" + reasonOf(connection) + ")"));
     }
 
+    private static final Duration HAND_OVER_GRACE = Duration.ofSeconds(1);
+
     /**
      * One connection's part: counted as made when its start hooks begin, and joined to the outbox
      * by its last start hook — after the connect hook's messages, not waiting for a first byte from
@@ -204,8 +206,6 @@ final class DialLoop {
      * connection's exit waits for that thread before the outbox lets the sender go
      * ({@link #goDown}), so a hand-over never outlives its connection.
      */
-    private static final Duration HAND_OVER_GRACE = Duration.ofSeconds(1);
-
     private final class Link {
         volatile boolean started;
         volatile long upSinceNanos; // written before started

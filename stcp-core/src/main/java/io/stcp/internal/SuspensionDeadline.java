@@ -43,7 +43,7 @@ final class SuspensionDeadline implements Sweeper.Task {
      * (at least 1 ms, as the sweeper runs nothing more often): the precision of that deadline.
      */
     static long tickNanos(long waitNanos) {
-        return Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, waitNanos / 4));
+        return Sweeper.tickFor(waitNanos, MAX_TICK_NANOS);
     }
 
     /** How often the sweeper runs this one. */

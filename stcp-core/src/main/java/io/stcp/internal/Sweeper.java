@@ -76,6 +76,14 @@ final class Sweeper {
     }
 
     /**
+     * The tick for a wait of {@code waitNanos} to a deadline: a quarter of it (the deadline's
+     * precision), at most {@code maxNanos}, at least {@link #MIN_TICK_NANOS}.
+     */
+    static long tickFor(long waitNanos, long maxNanos) {
+        return Math.max(MIN_TICK_NANOS, Math.min(maxNanos, Math.max(0, waitNanos) / 4));
+    }
+
+    /**
      * Whether a task ticking every {@code tickNanos} serves a wait that wants {@code wantedNanos}:
      * more than half of it (precise enough) and less than four times (not needlessly fast). A task
      * that does not fit is replaced with one that does, which a connection's alike waits (a timeout

@@ -60,7 +60,6 @@ final class TlsTransport implements Transport {
 
     private final Transport under;
     private final SSLEngine engine;
-    private int emptyRecords; // records in a row that decrypted to nothing; reader thread only
     private final TlsOutput output;
     private final String name;
     /**
@@ -76,6 +75,7 @@ final class TlsTransport implements Transport {
     private ByteBuffer appIn;  // read mode: [position, limit) decrypted, not yet read; null when given back
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
+    private int emptyRecords;     // records in a row that decrypted to nothing
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
