@@ -190,7 +190,11 @@ public interface Connection {
      * inbound budget, see {@link ServerConfig#inboundBudget()}), so a length a peer announces but
      * never sends costs nothing.
      *
-     * @throws IllegalArgumentException if {@code n} is negative
+     * <p>{@code n} is usually a length the peer sent, so a wrong one is the peer's fault: it ends
+     * the connection as {@link CloseReason#PROTOCOL_ERROR} unless the reader catches it.
+     *
+     * @throws io.stcp.framing.CorruptFrameException if {@code n} is negative
+     * @throws io.stcp.framing.FrameTooLongException if {@code n} exceeds the largest array
      */
     byte[] readBytes(int n) throws IOException;
 
@@ -201,8 +205,8 @@ public interface Connection {
      * one call (where {@link Sender#putParts} would gather a header and a body). Memory follows the
      * bytes received, as for {@link #readBytes(int)}.
      *
-     * @throws IllegalArgumentException if {@code n} is negative, or the two lengths together exceed
-     *     the largest array
+     * @throws io.stcp.framing.CorruptFrameException if {@code n} is negative
+     * @throws io.stcp.framing.FrameTooLongException if the two lengths together exceed the largest array
      */
     byte[] readBytes(byte[] prefix, int n) throws IOException;
 

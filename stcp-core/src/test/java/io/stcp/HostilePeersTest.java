@@ -282,6 +282,22 @@ class HostilePeersTest {
         }
     }
 
+    /** A reader that reads {@code readBytes(readInt())}: a negative length is the peer's protocol error, not the reader's failure. */
+    @Test
+    void aNegativeLengthEndsTheConnectionAsAProtocolError() throws Exception {
+        BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(),
+                        (sender, conn) -> sender.put(conn.readBytes(conn.readInt())), SenderFactory.queue(8))
+                .onConnectionExit(s -> ends.add(s.connection().closeReason()))
+                .start();
+        try (Socket peer = new Socket(server.address().getAddress(), server.address().getPort())) {
+            peer.getOutputStream().write(new byte[] {(byte) 0x80, 0, 0, 0});
+            assertThat(ends.poll(20, TimeUnit.SECONDS)).as("ended within 20 s").isEqualTo(CloseReason.PROTOCOL_ERROR);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     private static void assertHalfSentFrameEnds(ConnectionReader reader) throws Exception {
         BlockingQueue<CloseReason> ends = new LinkedBlockingQueue<>();
         TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(500)).build(), reader,

@@ -3,6 +3,8 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stcp.framing.CorruptFrameException;
+import io.stcp.framing.FrameTooLongException;
 import io.stcp.testing.Echo;
 import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
@@ -47,9 +49,9 @@ class ReadBytesPrefixTest {
             p.clientWrite(new byte[] {1, 2, 3});
             byte[] prefix = new byte[16];
             assertThatThrownBy(() -> p.server.readBytes(prefix, -1))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-1");
+                    .isInstanceOf(CorruptFrameException.class).hasMessageContaining("-1");
             assertThatThrownBy(() -> p.server.readBytes(prefix, Integer.MAX_VALUE - 10))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("largest array");
+                    .isInstanceOf(FrameTooLongException.class).hasMessageContaining("largest array");
             assertThat(p.server.readBytes(new byte[] {9}, 0)).containsExactly(9);
             assertThat(p.server.readBytes(new byte[] {9}, 3)).containsExactly(9, 1, 2, 3);
         }

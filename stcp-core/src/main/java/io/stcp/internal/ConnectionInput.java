@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
+import io.stcp.framing.CorruptFrameException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
 import java.io.IOException;
@@ -179,11 +180,12 @@ final class ConnectionInput {
 
     /** As {@link #readBytes(int)}, into an array that starts with a copy of {@code prefix}. */
     byte[] readBytes(byte[] prefix, int n) throws IOException {
+        // n is most often a length the peer sent: a wrong one is the peer's fault (PROTOCOL_ERROR).
         if (n < 0) {
-            throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
+            throw new CorruptFrameException("a length of " + n + " bytes (expected: >= 0)");
         }
         if (n > DelimitedRead.MAX_ARRAY - prefix.length) {
-            throw new IllegalArgumentException("a prefix of " + prefix.length + " bytes and " + n
+            throw new FrameTooLongException("a prefix of " + prefix.length + " bytes and " + n
                     + " more exceed the largest array (" + DelimitedRead.MAX_ARRAY + " bytes)");
         }
         if (n > MIN_GROWING && pos == lim && fill() < 0) { // wait for the first bytes before allocating anything
