@@ -144,11 +144,14 @@ public final class ServerConfigJson {
     /** The document {@code p} holds: one object and nothing after it. */
     private static ServerConfig read(JsonParser p, ServerConfig base) throws IOException {
         try (p) {
-            return readDocument(p, base);
-        } catch (StreamConstraintsException e) {
-            // Jackson's read limits (StreamReadConstraints) say neither the field nor where
-            String field = path(p);
-            throw malformed(field.isEmpty() ? "server config" : field, p.currentLocation(), e.getOriginalMessage(), e);
+            try {
+                return readDocument(p, base);
+            } catch (StreamConstraintsException e) {
+                // Jackson's read limits (StreamReadConstraints) say neither the field nor where; asked
+                // here, before the close moves the parser's location to the end of its input
+                String field = path(p);
+                throw malformed(field.isEmpty() ? "server config" : field, p.currentLocation(), e.getOriginalMessage(), e);
+            }
         }
     }
 

@@ -129,6 +129,22 @@ class ServerConfigJsonTest {
                 .hasMessageContaining("getMaxNestingDepth");
     }
 
+    /** The place is asked before the parser closes (a closed parser is at the end of its input). */
+    @Test
+    void aReadLimitInTheMiddleOfADocumentIsPlacedOnItsOwnLine() {
+        String line3 = "  \"ipLimits\": {\"deny\": [" + "[".repeat(1000) + "]".repeat(1000) + "]},";
+        String json = "{\n  \"maxConn\": 10,\n" + line3 + "\n  \"maxConnPerIp\": 5\n}";
+        assertThatThrownBy(() -> ServerConfigJson.read(json))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("getMaxNestingDepth")
+                .satisfies(e -> {
+                    var m = java.util.regex.Pattern.compile("at line (\\d+), column (\\d+)").matcher(e.getMessage());
+                    assertThat(m.find()).as(e.getMessage()).isTrue();
+                    assertThat(Integer.parseInt(m.group(1))).isEqualTo(3);
+                    assertThat(Integer.parseInt(m.group(2))).isBetween(1000, line3.indexOf(']'));
+                });
+    }
+
     @Test
     void malformedJsonReportsLineAndColumn() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\n  \"maxConn\": 10,,\n}"))

@@ -30,8 +30,9 @@ import java.util.function.ToLongFunction;
  * </table>
  *
  * <p>{@code held} near {@code limit} with {@code used} near it too means large messages are being
- * queued as arrays again, on the heap; {@code held} never goes down, since the pool keeps what it
- * has made. Each reading takes the pool's lock once; nothing is added to the connections' path.
+ * queued as arrays again, on the heap; {@code held} falls back after a burst, once the chunks no
+ * message needed stay unused for a whole idle period ({@code -Dio.stcp.sendQueue.directIdleMillis},
+ * default 10 s; see {@link QueueSender#directMemory()}). Each reading takes the pool's lock once; nothing is added to the connections' path.
  *
  * <p><b>Thread safety.</b> {@link #bindTo} may be called from any thread, for any number of
  * registries.

@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.BaseUnits;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.stcp.CloseReason;
+import io.stcp.RejectReason;
 import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import java.util.ArrayList;
@@ -38,7 +39,7 @@ import java.util.function.ToLongFunction;
  *   <tr><th>name</th><th>type</th><th>what</th></tr>
  *   <tr><td>{@code stcp.connections.active}</td><td>gauge</td><td>live connections [{@code stcp_connections_active}]</td></tr>
  *   <tr><td>{@code stcp.connections.accepted}</td><td>counter</td><td>connections accepted and run [{@code stcp_connections_accepted_total}]</td></tr>
- *   <tr><td>{@code stcp.connections.rejected}</td><td>counter, tag {@code reason}</td><td>connections refused at accept ({@code maxConn}, ...)</td></tr>
+ *   <tr><td>{@code stcp.connections.rejected}</td><td>counter, tag {@code reason}</td><td>connections refused at accept, by {@link RejectReason#key()} ({@code maxConn}, {@code ratePerIp}, ...)</td></tr>
  *   <tr><td>{@code stcp.connections.closed}</td><td>counter, tag {@code reason}</td><td>connections ended, by {@link CloseReason} name ({@code WRITE_TIMEOUT}, {@code SLOW_CONSUMER}, ...)</td></tr>
  *   <tr><td>{@code stcp.accept.errors}</td><td>counter</td><td>failed accept calls (EMFILE, ...)</td></tr>
  *   <tr><td>{@code stcp.received.bytes}</td><td>counter, bytes</td><td>bytes the readers consumed [{@code stcp_received_bytes_total}]</td></tr>
@@ -51,14 +52,16 @@ import java.util.function.ToLongFunction;
  *   <tr><td>{@code stcp.queue.dropped}</td><td>counter</td><td>messages dropped by {@code DROP_OLDEST}</td></tr>
  *   <tr><td>{@code stcp.queue.discarded}</td><td>counter</td><td>accepted messages never written (closed, reset, slow consumer)</td></tr>
  *   <tr><td>{@code stcp.queue.rejected}</td><td>counter</td><td>puts refused because a queue was full</td></tr>
- *   <tr><td>{@code stcp.tls.handshakes}</td><td>counter, tag {@code result} ({@code ok}, {@code failed})</td><td>TLS handshakes (0 without TLS)</td></tr>
+ *   <tr><td>{@code stcp.tls.handshakes}</td><td>counter, tag {@code result} ({@code ok}, {@code failed})</td><td>TLS handshakes (0 without TLS); counted by the server's {@code TlsConfig}, so servers sharing one report the same shared total</td></tr>
  * </table>
  *
  * <p>Totals are {@link FunctionCounter}s read from the snapshot, state is {@link Gauge}s. Sizes are
  * in bytes (the base unit); counts have no unit, so that Prometheus names read as above rather
  * than {@code ..._connections_total}. Every {@link CloseReason} has its series from the start (at
- * 0); a reject reason has one from the first scrape after it first happened ({@code maxConn}
- * from the start).
+ * 0), and so has every {@link RejectReason} ({@link RejectReason#key()}): a series that appeared
+ * with its first count would not show that count as an increase to Prometheus' {@code rate()}. A
+ * reason the core reports but this binder does not know has its series from the first scrape after
+ * it first happened.
  *
  * <p><b>Cost.</b> Nothing on the connections' path: a scrape takes one {@link TcpServer#stats()}
  * snapshot (which walks the live connections) and every meter of that scrape reads it; see
@@ -81,8 +84,6 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
     public static final String SERVER_TAG = "server";
     /** The tag of {@code stcp.connections.rejected} and {@code stcp.connections.closed}. */
     public static final String REASON_TAG = "reason";
-    /** The reject reason the core knows today, registered before it first happens. */
-    private static final String MAX_CONN = "maxConn";
 
     private final Snapshots snapshots;
     private final Tags tags;
@@ -142,7 +143,9 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
                 ServerStats::tlsHandshakes);
         counter("stcp.tls.handshakes", "TLS handshakes, by result", null, Tags.of("result", "failed"),
                 ServerStats::tlsHandshakeFailures);
-        rejectReason(MAX_CONN);
+        for (RejectReason r : RejectReason.values()) { // from the start: a series' first value is no increase to a rate()
+            rejectReason(r.key());
+        }
     }
 
     /**
@@ -164,7 +167,7 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
             if (registries.contains(registry)) {
                 return;
             }
-            if (registry.find("stcp.connections.accepted").tags(tags).meter() != null) {
+            if (holdsOurs(registry)) {
                 throw new IllegalStateException("the registry has stcp meters tagged " + tags + " already, from another"
                         + " TcpServerMetrics (a server this one replaces?): close() that one first, or use another name");
             }
@@ -177,6 +180,19 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
         // included; registering a meter twice returns the first one.
         now.forEach(d -> d.register(registry));
         discoverRejectReasons(snapshots.take());
+    }
+
+    /**
+     * Whether {@code registry} holds a meter with exactly this binder's name and tags (a search by
+     * tags alone also finds meters with more tags, such as another server name's with a region).
+     */
+    private boolean holdsOurs(MeterRegistry registry) {
+        for (Meter m : registry.find("stcp.connections.accepted").tags(tags).meters()) {
+            if (Tags.of(m.getId().getTags()).equals(tags)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -11,6 +11,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.stcp.CloseReason;
 import io.stcp.ConnectionReader;
 import io.stcp.QueueSender;
+import io.stcp.RejectReason;
 import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
@@ -154,6 +155,33 @@ class TcpServerMetricsTest {
         for (MeterRegistry r : new MeterRegistry[] {first, second}) {
             assertThat(counter(r, "stcp.connections.rejected", "reason", "perIp")).isEqualTo(3);
             assertThat(counter(r, "stcp.connections.rejected", "reason", "maxConn")).isZero();
+        }
+    }
+
+    /** A series that appears with its first count shows no increase to Prometheus' rate(): every known reason is there at 0. */
+    @Test
+    void everyRejectReasonHasItsSeriesAtZeroBeforeItFirstHappens() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        new TcpServerMetrics(() -> stats(0, 0, Map.of()), "s", Tags.empty(), System::nanoTime).bindTo(registry);
+        for (RejectReason r : RejectReason.values()) {
+            assertThat(counter(registry, "stcp.connections.rejected", "reason", r.key())).as(r.key()).isZero();
+        }
+        assertThat(registry.find("stcp.connections.rejected").meters()).hasSize(RejectReason.values().length);
+    }
+
+    /** Meters of the same server name with other tags are other meters: no conflict. */
+    @Test
+    void aBinderWithTheSameNameAndOtherTagsBindsBesideALiveOne() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TcpServerMetrics eu = new TcpServerMetrics(() -> stats(1, 0, Map.of()), "gw", Tags.of("region", "eu"),
+                     System::nanoTime);
+             TcpServerMetrics plain = new TcpServerMetrics(() -> stats(2, 0, Map.of()), "gw", Tags.empty(),
+                     System::nanoTime)) {
+            eu.bindTo(registry);
+            plain.bindTo(registry);
+            assertThat(registry.find("stcp.connections.accepted").tag("server", "gw").meters()).hasSize(2);
+            assertThat(registry.get("stcp.connections.accepted").tags(Tags.of("server", "gw", "region", "eu"))
+                    .functionCounter().count()).isEqualTo(1);
         }
     }
 
