@@ -361,7 +361,7 @@ class TcpClientTest {
                 .start();
         servers.add(server);
         client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
-                        .reconnectDelay(Duration.ofNanos(1)).reconnectMultiplier(1.0).reconnectJitter(0).build(),
+                        .reconnectDelay(ClientConfig.MIN_RECONNECT_DELAY).reconnectMultiplier(1.0).reconnectJitter(0).build(),
                         collect, SenderFactory.queue(8))
                 .start();
         Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10))
@@ -379,7 +379,7 @@ class TcpClientTest {
                 .start();
         servers.add(server);
         client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
-                        .reconnectDelay(Duration.ofNanos(1)).reconnectMultiplier(1.0).build(), collect, SenderFactory.queue(8))
+                        .reconnectDelay(ClientConfig.MIN_RECONNECT_DELAY).reconnectMultiplier(1.0).build(), collect, SenderFactory.queue(8))
                 .start();
         int connects = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 20);
         Awaitility.await().atMost(WAIT).pollInterval(Duration.ofMillis(1)).until(() -> client.connectCount() >= connects);
@@ -602,6 +602,12 @@ class TcpClientTest {
         assertThatThrownBy(() -> ClientConfig.builder("localhost").build()).hasMessageContaining("address");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectDelay(Duration.ZERO).build())
                 .hasMessageContaining("reconnectDelay");
+        // below the floor of every wait: a client would dial in a tight loop
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectDelay(Duration.ofNanos(999_999)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("reconnectDelay: 999.999µs (expected: >= 1ms)");
+        assertThat(ClientConfig.builder("h:1").reconnectDelay(Duration.ofMillis(1)).build().reconnectDelay())
+                .isEqualTo(ClientConfig.MIN_RECONNECT_DELAY);
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMultiplier(0.5).build())
                 .hasMessageContaining("reconnectMultiplier");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMaxDelay(Duration.ofMillis(1)).build())

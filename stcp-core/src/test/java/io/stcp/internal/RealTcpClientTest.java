@@ -1,7 +1,6 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
 
 import io.stcp.ClientConfig;
 import io.stcp.ConnectionReader;
@@ -73,6 +72,22 @@ class RealTcpClientTest {
         assertThat(sleeps.subList(20, 59)).allSatisfy(s -> assertThat(s).isBetween(350_000_000L, 500_000_000L));
         // the jitter really varies the waits
         assertThat(sleeps.stream().distinct().count()).isGreaterThan(50);
+    }
+
+    /**
+     * A jitter of 1.0 against a host that fails at once: however close to 1 the random values come,
+     * the client does not dial again without a wait of at least 1 ms.
+     */
+    @Test
+    void aFullJitterNeverDrawsAWaitBelowOneMillisecond() throws Exception {
+        List<Long> sleeps = new CopyOnWriteArrayList<>();
+        ClientConfig config = ClientConfig.builder("example.invalid:9000").reconnectDelay(ClientConfig.MIN_RECONNECT_DELAY)
+                .reconnectMultiplier(2.0).reconnectMaxDelay(Duration.ofMillis(8)).reconnectJitter(1.0).maxAttempts(6).build();
+        RealTcpClient c = client(config, UNKNOWN, sleeps::add, () -> 0.999_999_9);
+        c.start();
+        assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+
+        assertThat(sleeps).hasSize(5).containsOnly(1_000_000L);
     }
 
     /**
@@ -236,20 +251,5 @@ class RealTcpClientTest {
         c.onGiveUp((n, e) -> cause.set(e)).start();
         assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
         assertThat(cause.get()).as("the connect's failure (refused), not an overflow").isInstanceOf(java.io.IOException.class);
-    }
-
-    @Test
-    void backOffArithmeticStaysWithinBounds() {
-        Backoff b = new Backoff(100, 3.0, 1000, 1.0);
-        assertThat(b.next(0)).isEqualTo(100);
-        assertThat(b.next(100)).isEqualTo(300);
-        assertThat(b.next(900)).isEqualTo(1000);
-        assertThat(b.next(1000)).isEqualTo(1000);
-        assertThat(b.jittered(1000, 0.0)).isEqualTo(1000);
-        assertThat(b.jittered(1000, 0.999999)).isEqualTo(1);
-        Backoff huge = new Backoff(Long.MAX_VALUE / 4, 10.0, Long.MAX_VALUE / 2, 0.0);
-        assertThat(huge.next(huge.next(0))).isEqualTo(Long.MAX_VALUE / 2);
-        assertThat(new Backoff(7, 1.0, 7, 0.2).next(7)).isEqualTo(7);
-        assertThat((double) new Backoff(10, 2, 10, 0.2).jittered(10_000, 0.5)).isCloseTo(9_000, within(1.0));
     }
 }
