@@ -29,9 +29,13 @@ import org.jspecify.annotations.Nullable;
  * the {@link Outbox}, which the connection that is up joins.
  *
  * <p><b>States</b> ({@link #state}, written under {@link #lock}, volatile for the
- * not-connected message): NEW → RUNNING → CLOSED, or NEW → CLOSED; giving up is a CLOSED with
- * {@link #gaveUp} set. The dial loop asks for its changes through the methods of "the dial loop's
- * side" below, each taking the lock.
+ * not-connected message): NEW → RUNNING → CLOSED, or NEW → CLOSED. Every move to CLOSED, but
+ * that of a {@link #start()} that could not start the dialler, is {@link #stop}'s, under the
+ * lock, and sets {@link #ended} with it: null for a close or a shutdown, the
+ * {@link ConnectException} when the dial loop gives up, the throwable when it failed (a bug, out
+ * of memory: nobody would dial any more, so the client must not stay RUNNING).
+ * The dial loop asks for its changes through the methods of "the dial loop's side" below, each
+ * taking the lock.
  *
  * <p><b>Closing.</b> {@link #close()} moves to CLOSED under the lock, then ends the current
  * runner (if any) and interrupts the dialler, which ends whatever it waits in — a back-off sleep,
@@ -52,7 +56,7 @@ public final class RealTcpClient implements TcpClient {
     private final ReentrantLock lock = new ReentrantLock();
     private volatile int state = NEW;                          // written under lock
     private volatile int failures;                             // written under lock: failed attempts in a row
-    private volatile @Nullable ConnectException gaveUp;        // written under lock
+    private volatile @Nullable Throwable ended;                 // written under lock, by stop: why it ended by itself
     private @Nullable Thread dialler;                          // guarded by lock
     private @Nullable RealConnectionRunner runner;             // guarded by lock
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
@@ -174,18 +178,28 @@ public final class RealTcpClient implements TcpClient {
 
     /** Gives up with {@code failure}: closes the client (the outbox too); false if it was closed already. */
     boolean giveUp(ConnectException failure) {
-        lock.lock();
-        try {
-            if (state != RUNNING) {
-                return false;
-            }
-            gaveUp = failure;
-            state = CLOSED;
-            outbox.close();
-            return true;
-        } finally {
-            lock.unlock();
+        return endedBy(failure);
+    }
+
+    /**
+     * The dial loop failed with {@code failure} (a bug, out of memory): nobody dials any more, so
+     * the client closes, the outbox too, and terminates with {@code failure}; false if it was
+     * closed already.
+     */
+    boolean failed(Throwable failure) {
+        return endedBy(failure);
+    }
+
+    /** Closes the client on the dial loop's side, which holds no connection then. */
+    private boolean endedBy(Throwable why) {
+        Stopped s = stop(why);
+        if (s == null) {
+            return false;
         }
+        if (s.runner != null) {
+            s.runner.exit(CloseReason.CLOSED); // none is, between connections
+        }
+        return true;
     }
 
     /** The dialler thread ends: the client has terminated. */
@@ -196,7 +210,7 @@ public final class RealTcpClient implements TcpClient {
         } finally {
             lock.unlock();
         }
-        ConnectException failure = gaveUp;
+        Throwable failure = ended;
         if (failure == null) {
             termination.complete(null);
         } else {
@@ -243,11 +257,11 @@ public final class RealTcpClient implements TcpClient {
     /** Reads volatile state only: called by the outbox under its own lock. */
     private NotConnectedException notConnected() {
         int f = failures;
-        ConnectException e = gaveUp;
+        Throwable e = ended;
         String why = switch (state) {
             case NEW -> "not started";
             case RUNNING -> f == 0 ? "connecting" : "reconnecting after " + f + " failed attempts";
-            default -> e != null ? e.getMessage() : "client closed";
+            default -> e == null ? "client closed" : e instanceof ConnectException ? e.getMessage() : "client failed: " + e;
         };
         return new NotConnectedException("not connected to " + config.address() + ": " + why);
     }
@@ -264,11 +278,11 @@ public final class RealTcpClient implements TcpClient {
 
     // ---------------------------------------------------------------- closing
 
-    /** What {@link #stop()} found: the connection to end and the thread to wake. */
+    /** What {@link #stop} found: the connection to end and the thread to wake. */
     private record Stopped(boolean wasNew, @Nullable RealConnectionRunner runner, @Nullable Thread dialler) {}
 
-    /** Moves to CLOSED; null if it was closed already. */
-    private @Nullable Stopped stop() {
+    /** Moves to CLOSED, ended by {@code why} (null: closed by the user); null if it was closed already. */
+    private @Nullable Stopped stop(@Nullable Throwable why) {
         lock.lock();
         try {
             if (state == CLOSED) {
@@ -276,6 +290,7 @@ public final class RealTcpClient implements TcpClient {
             }
             boolean wasNew = state == NEW;
             state = CLOSED;
+            ended = why;
             int discarded = outbox.close();
             if (discarded > 0) {
                 Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
@@ -289,7 +304,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public void close() {
-        Stopped s = stop();
+        Stopped s = stop(null);
         if (s == null) {
             return;
         }
@@ -310,7 +325,7 @@ public final class RealTcpClient implements TcpClient {
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
         long deadline = Nanos.within(grace);
-        Stopped s = stop();
+        Stopped s = stop(null);
         if (s == null) {
             return awaitQuietly(deadline) && !termination.isCompletedExceptionally();
         }
