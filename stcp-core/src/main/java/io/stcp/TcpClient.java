@@ -168,7 +168,15 @@ public interface TcpClient extends AutoCloseable {
      * connection's hooks and reader to finish, so call it from elsewhere; from a hook or the
      * reader, call {@link #close()}.
      *
-     * @return true if everything queued was written and the client terminated within {@code grace}
+     * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
+     * failure, even one under way on another thread — it waits for that same end (at most
+     * {@code grace}) and reports on it: false if that close discarded anything, queued offline or on
+     * the connection, or if the client gave up or failed. A {@link #close()} during a shutdown
+     * changes nothing: the shutdown goes on.
+     *
+     * @return true if everything queued was written (none of it discarded by a close, this one or
+     *     an earlier one) and the client terminated within {@code grace}, not having given up or
+     *     failed
      */
     boolean shutdown(Duration grace) throws InterruptedException;
 

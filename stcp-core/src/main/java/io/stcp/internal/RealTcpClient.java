@@ -42,6 +42,13 @@ import org.jspecify.annotations.Nullable;
  * a connect — and, if it runs a connection, waits for that connection's exit (uninterruptibly:
  * the close has ended it) before completing {@link #termination}. A runner is stored only under
  * the lock while RUNNING, so close always sees the connection it must end.
+ *
+ * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
+ * answered) completes {@link #closeLost} once it has ended the connection: the messages the
+ * connection's sender discarded then (at once for a close, after the flush for a shutdown). With
+ * what the offline queue lost ({@link Outbox#discardedByClose()}, complete at termination), that
+ * is what a shutdown reports on; a shutdown that finds the client closed already waits for both,
+ * so it cannot report as written what a close before it discarded.
  */
 public final class RealTcpClient implements TcpClient {
     private static final int NEW = 0;
@@ -60,6 +67,7 @@ public final class RealTcpClient implements TcpClient {
     private @Nullable Thread dialler;                          // guarded by lock
     private @Nullable RealConnectionRunner runner;             // guarded by lock
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
+    private final CompletableFuture<Integer> closeLost = new CompletableFuture<>(); // see the class comment
 
     public RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
         this(config, reader, senderFactory, Dialer.Resolver.DNS, AcceptLoop.Sleeper.REAL,
@@ -116,6 +124,7 @@ public final class RealTcpClient implements TcpClient {
             } catch (RuntimeException | Error e) {
                 state = CLOSED;
                 outbox.close();
+                closeLost.complete(0);
                 termination.complete(null);
                 throw e;
             }
@@ -196,9 +205,7 @@ public final class RealTcpClient implements TcpClient {
         if (s == null) {
             return false;
         }
-        if (s.runner != null) {
-            s.runner.exit(CloseReason.CLOSED); // none is, between connections
-        }
+        closeLost.complete(s.runner == null ? 0 : s.runner.exit(CloseReason.CLOSED)); // none is, between connections
         return true;
     }
 
@@ -308,9 +315,7 @@ public final class RealTcpClient implements TcpClient {
         if (s == null) {
             return;
         }
-        if (s.runner != null) {
-            s.runner.exit(CloseReason.CLOSED);
-        }
+        closeLost.complete(s.runner == null ? 0 : s.runner.exit(CloseReason.CLOSED));
         wake(s);
     }
 
@@ -327,20 +332,24 @@ public final class RealTcpClient implements TcpClient {
         long deadline = Nanos.within(grace);
         Stopped s = stop(null);
         if (s == null) {
-            return awaitQuietly(deadline) && !termination.isCompletedExceptionally();
+            // Closed already: by a close, another shutdown, giving up or a failure. The same end,
+            // once whoever closed it has counted what its connection discarded.
+            boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeLost, deadline);
+            return done && !termination.isCompletedExceptionally() && closeLost.join() + outbox.discardedByClose() == 0;
         }
-        int lost = 0;
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
+        int lost = 0;
         if (s.runner != null) {
-            int n = s.runner.shutdown(Nanos.remaining(deadline));
-            lost += n < 0 ? 1 : n;
+            int n = s.runner.shutdown(Nanos.remaining(deadline)); // flushed or cut short: its sender is closed
+            lost = n < 0 ? 1 : n;
         }
-        boolean done = awaitQuietly(deadline);
+        closeLost.complete(lost);
+        boolean done = awaitQuietly(termination, deadline);
         if (!done) {
             if (s.runner != null) {
                 s.runner.exit(CloseReason.SHUTDOWN);
             }
-            awaitQuietly(Nanos.within(EXIT_AFTER_FORCE_CLOSE));
+            awaitQuietly(termination, Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
         // Terminated: the last connection has exited, so a hand-over of the offline queue that the
         // close cut short has counted what it had not given its sender.
@@ -348,13 +357,13 @@ public final class RealTcpClient implements TcpClient {
         return done && lost == 0;
     }
 
-    /** Waits for termination until {@code deadline} (0 = none), however it completes; false on timeout. */
-    private boolean awaitQuietly(long deadline) throws InterruptedException {
+    /** Waits for {@code f} until {@code deadline} (0 = none), however it completes; false on timeout. */
+    private static boolean awaitQuietly(CompletableFuture<?> f, long deadline) throws InterruptedException {
         try {
             if (deadline == 0) {
-                termination.get();
+                f.get();
             } else {
-                termination.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
+                f.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
             }
             return true;
         } catch (TimeoutException e) {
@@ -371,7 +380,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        return awaitQuietly(Nanos.within(timeout));
+        return awaitQuietly(termination, Nanos.within(timeout));
     }
 
     @Override
