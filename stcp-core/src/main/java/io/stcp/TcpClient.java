@@ -122,7 +122,7 @@ public interface TcpClient extends AutoCloseable {
     /**
      * Waits until a connection is up.
      *
-     * @return true if one is up; false on timeout, or if the client is closed or gave up
+     * @return true if one is up; false on timeout, or if the client is closed (gave up or failed included)
      */
     boolean awaitConnected(Duration timeout) throws InterruptedException;
 
