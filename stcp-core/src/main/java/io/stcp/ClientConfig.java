@@ -15,8 +15,10 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Back-off.</b> After the n-th failed attempt in a row the client waits
  * {@code min(reconnectMaxDelay, reconnectDelay × reconnectMultiplier^(n-1))}, shortened by a
  * random part of up to {@code reconnectJitter} of it (so clients that lost the same server do not
- * all come back at the same instant): the wait lies in {@code [d × (1 - jitter), d]} and is never
- * above {@code reconnectMaxDelay}. After a connection that stayed up for at least
+ * all come back at the same instant): the wait lies in {@code [max(1 ms, d × (1 - jitter)), d]} and
+ * is never above {@code reconnectMaxDelay}. No wait is shorter than {@link #MIN_RECONNECT_DELAY},
+ * 1 ms, whatever the jitter draws (with a jitter of 1.0, {@code d × (1 - jitter)} is 0): a client
+ * whose server refuses at once does not dial in a tight loop. After a connection that stayed up for at least
  * {@code reconnectMaxDelay} ends, the first wait is {@code reconnectDelay} (jittered) and the count
  * starts again. A connection that ends sooner — a server that accepts and closes at once, at its
  * connection limit say — does not start the back-off again: the next wait is the next longer one,
@@ -45,11 +47,13 @@ import org.jspecify.annotations.Nullable;
  *                          nothing for this long ends (and the client reconnects). Default 0: none.
  * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true; no effect on a
  *                          {@code unix:} address.
- * @param reconnectDelay    the first back-off wait. Default 100ms; must be positive.
+ * @param reconnectDelay    the first back-off wait. Default 100ms; at least
+ *                          {@link #MIN_RECONNECT_DELAY} (1 ms): a shorter one is refused.
  * @param reconnectMultiplier the factor between consecutive waits. Default 2.0; at least 1.0
  *                          (1.0 = always the same wait).
  * @param reconnectMaxDelay the longest wait. Default 30s; at least {@code reconnectDelay}.
- * @param reconnectJitter   the part of each wait that is random, 0.0 to 1.0. Default 0.2.
+ * @param reconnectJitter   the part of each wait that is random, 0.0 to 1.0. Default 0.2. However
+ *                          much it takes off, a wait is at least {@link #MIN_RECONNECT_DELAY}.
  * @param maxAttempts       the client gives up after this many failed attempts in a row (each a
  *                          connect that failed, or a connection that ended before its connect
  *                          hook ran); 0 (the default) = never.
@@ -85,6 +89,11 @@ public record ClientConfig(
 
     /** Default connect timeout. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * The shortest back-off wait: the least {@code reconnectDelay} accepted, and the floor of
+     * every jittered wait. 1 ms.
+     */
+    public static final Duration MIN_RECONNECT_DELAY = Duration.ofMillis(1);
     /** Default first back-off wait. */
     public static final Duration DEFAULT_RECONNECT_DELAY = Duration.ofMillis(100);
     /** Default factor between back-off waits. */
@@ -133,8 +142,9 @@ public record ClientConfig(
                         + " the name the server's certificate is for)", e);
             }
         }
-        if (reconnectDelay.isNegative() || reconnectDelay.isZero()) {
-            throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay) + " (expected: > 0)");
+        if (reconnectDelay.compareTo(MIN_RECONNECT_DELAY) < 0) {
+            throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay)
+                    + " (expected: >= " + Durations.format(MIN_RECONNECT_DELAY) + ")");
         }
         if (!(reconnectMultiplier >= 1.0) || Double.isInfinite(reconnectMultiplier)) {
             throw new IllegalArgumentException("reconnectMultiplier: " + reconnectMultiplier + " (expected: >= 1.0)");

@@ -45,9 +45,12 @@ import org.jspecify.annotations.Nullable;
  * statistics).
  *
  * <p><b>Lifecycle.</b> NEW → {@link #start()} → running (connecting, connected, waiting to
- * reconnect) → closed, by {@link #close()}, {@link #shutdown(Duration)} or giving up.
+ * reconnect) → closed, by {@link #close()}, {@link #shutdown(Duration)}, giving up, or a failure
+ * of its dialler thread (a bug, or out of memory: logged at ERROR, {@code client.failed}; the
+ * client does not go on running with no one to dial, it closes as {@link #close()} does).
  * {@link #termination()} completes once the client is closed and its last connection has exited:
- * normally, or exceptionally with a {@link java.net.ConnectException} when it gave up.
+ * normally, or exceptionally with a {@link java.net.ConnectException} when it gave up, or with
+ * the throwable that ended its dialler thread.
  *
  * <p><b>TLS.</b> With {@link ClientConfig#tls()}, every connection handshakes on its reader thread
  * before the sender factory and {@link #onConnect} run, verifying the server's certificate and
@@ -119,7 +122,7 @@ public interface TcpClient extends AutoCloseable {
     /**
      * Waits until a connection is up.
      *
-     * @return true if one is up; false on timeout, or if the client is closed or gave up
+     * @return true if one is up; false on timeout, or if the client is closed (gave up or failed included)
      */
     boolean awaitConnected(Duration timeout) throws InterruptedException;
 
@@ -127,7 +130,7 @@ public interface TcpClient extends AutoCloseable {
      * The current connection's sender.
      *
      * @throws NotConnectedException if no connection is up; the message says whether the client is
-     *     connecting, closed, or gave up
+     *     connecting, closed, gave up, or failed
      */
     Sender sender();
 
@@ -165,14 +168,23 @@ public interface TcpClient extends AutoCloseable {
      * connection's hooks and reader to finish, so call it from elsewhere; from a hook or the
      * reader, call {@link #close()}.
      *
-     * @return true if everything queued was written and the client terminated within {@code grace}
+     * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
+     * failure, even one under way on another thread — it waits for that same end (at most
+     * {@code grace}) and reports on it: false if that close discarded anything, queued offline or on
+     * the connection, or if the client gave up or failed. A {@link #close()} during a shutdown
+     * changes nothing: the shutdown goes on.
+     *
+     * @return true if everything queued was written (none of it discarded by a close, this one or
+     *     an earlier one) and the client terminated within {@code grace}, not having given up or
+     *     failed
      */
     boolean shutdown(Duration grace) throws InterruptedException;
 
     /**
      * Completes once the client is closed and its last connection has exited: normally after
      * {@link #close()} or {@link #shutdown(Duration)}, exceptionally with a
-     * {@link java.net.ConnectException} (its cause the last failure) if it gave up.
+     * {@link java.net.ConnectException} (its cause the last failure) if it gave up, or with the
+     * throwable that ended its dialler thread (see the class comment).
      */
     CompletableFuture<Void> termination();
 

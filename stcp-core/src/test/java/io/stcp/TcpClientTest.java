@@ -361,7 +361,7 @@ class TcpClientTest {
                 .start();
         servers.add(server);
         client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
-                        .reconnectDelay(Duration.ofNanos(1)).reconnectMultiplier(1.0).reconnectJitter(0).build(),
+                        .reconnectDelay(ClientConfig.MIN_RECONNECT_DELAY).reconnectMultiplier(1.0).reconnectJitter(0).build(),
                         collect, SenderFactory.queue(8))
                 .start();
         Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10))
@@ -379,7 +379,7 @@ class TcpClientTest {
                 .start();
         servers.add(server);
         client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
-                        .reconnectDelay(Duration.ofNanos(1)).reconnectMultiplier(1.0).build(), collect, SenderFactory.queue(8))
+                        .reconnectDelay(ClientConfig.MIN_RECONNECT_DELAY).reconnectMultiplier(1.0).build(), collect, SenderFactory.queue(8))
                 .start();
         int connects = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 20);
         Awaitility.await().atMost(WAIT).pollInterval(Duration.ofMillis(1)).until(() -> client.connectCount() >= connects);
@@ -454,6 +454,134 @@ class TcpClientTest {
                 assertThat(allWritten).as("shutdown() returned true although %s of %s messages were delivered", delivered, n)
                         .isFalse();
             }
+        }
+    }
+
+    /**
+     * A close discards what the offline queue holds; a shutdown after it waits for the same end and
+     * must not report that everything was written. After a close that discarded nothing, it may.
+     */
+    @Test
+    void shutdownAfterACloseThatDiscardedTheOfflineQueueDoesNotClaimItWasWritten() throws Exception {
+        ClientConfig.Builder config = ClientConfig.builder("127.0.0.1:" + deadPort()).reconnectDelay(Duration.ofHours(1))
+                .reconnectMaxDelay(Duration.ofHours(1)).offlineQueue(10, 0);
+        TcpClient quiet = TcpClient.create(config.build(), collect, SenderFactory.queue(8)).start();
+        quiet.close();
+        assertThat(quiet.shutdown(WAIT)).as("nothing was kept, nothing discarded").isTrue();
+
+        client = TcpClient.create(config.build(), collect, SenderFactory.queue(8)).start();
+        client.put(frame("kept"));
+        client.put(frame("and kept"));
+        client.close(); // discards both
+        assertThat(client.shutdown(WAIT)).as("shutdown() after a close that discarded 2 kept messages").isFalse();
+        assertThat(client.shutdown(WAIT)).as("and again").isFalse();
+    }
+
+    /**
+     * A sender of the user's that keeps what is put and writes none of it; its close, which
+     * discards it all, waits until released: a close of the connection can be held in the middle,
+     * after the client is closed and before the connection's queue is discarded.
+     */
+    private static final class Held implements Sender {
+        private final Connection connection;
+        private final CountDownLatch released;
+        final CountDownLatch closing = new CountDownLatch(1);
+        private final AtomicInteger queued = new AtomicInteger();
+        private volatile boolean closed;
+
+        Held(Connection connection, CountDownLatch released) {
+            this.connection = connection;
+            this.released = released;
+        }
+
+        @Override
+        public Connection connection() {
+            return connection;
+        }
+
+        @Override
+        public void put(byte[] bytes) {
+            if (closed) {
+                throw new SenderClosedException("closed");
+            }
+            queued.incrementAndGet();
+        }
+
+        @Override
+        public int close() {
+            closing.countDown();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    released.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            closed = true;
+            connection.close();
+            return queued.getAndSet(0);
+        }
+
+        @Override
+        public boolean isClosed() {
+            return closed;
+        }
+
+        @Override
+        public boolean needsSendThread() {
+            return false; // nothing to send
+        }
+    }
+
+    /**
+     * The race: close() has closed the client and is discarding the connection's queue when
+     * shutdown() is called on another thread. shutdown() finds the client closed and waits for its
+     * end; it must report the messages the close discards, not that everything was written.
+     */
+    @Test
+    void shutdownRacingACloseThatDiscardsTheConnectionsQueueDoesNotClaimItWasWritten() throws Exception {
+        TcpServer server = echoServer("127.0.0.1:0");
+        CountDownLatch released = new CountDownLatch(1);
+        AtomicReference<Held> held = new AtomicReference<>();
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort()).build(), collect,
+                        c -> {
+                            Held h = new Held(c, released);
+                            held.set(h);
+                            return h;
+                        })
+                .start();
+        try {
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            for (int i = 0; i < 3; i++) {
+                client.put(frame("queued " + i)); // kept by the sender, not written
+            }
+            Thread closer = Thread.ofPlatform().name("closer").start(client::close);
+            assertThat(held.get().closing.await(10, TimeUnit.SECONDS)).isTrue(); // closed, discarding now
+
+            CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
+            Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
+                try {
+                    shutdown.complete(client.shutdown(WAIT));
+                } catch (Throwable t) {
+                    shutdown.completeExceptionally(t);
+                }
+            });
+            // it found the client closed and waits for its end (a timed wait: not the client's lock)
+            Awaitility.await().atMost(WAIT).until(() -> shutter.getState() == Thread.State.TIMED_WAITING);
+            assertThat(shutdown).isNotDone();
+
+            released.countDown(); // the close discards the 3 queued messages
+            closer.join(WAIT);
+            assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS))
+                    .as("shutdown() while a close discarded 3 queued messages").isFalse();
+            shutter.join(WAIT);
+        } finally {
+            released.countDown();
         }
     }
 
@@ -602,6 +730,12 @@ class TcpClientTest {
         assertThatThrownBy(() -> ClientConfig.builder("localhost").build()).hasMessageContaining("address");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectDelay(Duration.ZERO).build())
                 .hasMessageContaining("reconnectDelay");
+        // below the floor of every wait: a client would dial in a tight loop
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectDelay(Duration.ofNanos(999_999)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("reconnectDelay: 999.999µs (expected: >= 1ms)");
+        assertThat(ClientConfig.builder("h:1").reconnectDelay(Duration.ofMillis(1)).build().reconnectDelay())
+                .isEqualTo(ClientConfig.MIN_RECONNECT_DELAY);
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMultiplier(0.5).build())
                 .hasMessageContaining("reconnectMultiplier");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMaxDelay(Duration.ofMillis(1)).build())

@@ -99,7 +99,11 @@ final class DialLoop {
         return connects.get();
     }
 
-    /** The dialler thread's body: returns once the client has closed or given up. */
+    /**
+     * The dialler thread's body: returns once the client has closed or given up. Anything that
+     * escapes the loop (a bug, out of memory) ends the client, failed with it: no one else would
+     * dial, and a client left running without a dialler would say "connecting" for ever.
+     */
     void run() {
         long base = 0;
         try {
@@ -131,6 +135,8 @@ final class DialLoop {
             }
         } catch (InterruptedException e) {
             // closed during a back-off wait
+        } catch (Throwable t) {
+            fail(t);
         } finally {
             client.diallerEnded();
         }
@@ -285,6 +291,17 @@ final class DialLoop {
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The loop ended by {@code t}: the client closes, failed with it, and says so at ERROR. */
+    private void fail(Throwable t) {
+        boolean wasRunning = client.failed(t);
+        try {
+            Log.CLIENT.atError().setMessage("client.failed").addKeyValue("address", config.address())
+                    .addKeyValue("wasRunning", wasRunning).setCause(t).log();
+        } catch (Throwable logFailed) {
+            // out of memory even for the line: the client has ended all the same
         }
     }
 

@@ -143,16 +143,19 @@ public final class RealConnectionRunner implements ConnectionRunner {
         exit(CloseReason.CLOSED);
     }
 
-    /** Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}. */
-    void exit(CloseReason reason) {
+    /**
+     * Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}.
+     *
+     * @return how many queued messages its sender discarded (0 if it has none yet, or was closed already)
+     */
+    int exit(CloseReason reason) {
         loop.requestExit();
         connection.recordEnd(reason, null);
         Sender s = sender;
-        if (s != null) {
-            discardedElsewhere(Ends.closeSender(s, connection));
-        }
+        int discarded = s == null ? 0 : discardedElsewhere(Ends.closeSender(s, connection));
         connection.close(reason);
         loop.interruptReader();
+        return discarded;
     }
 
     /**

@@ -29,15 +29,26 @@ import org.jspecify.annotations.Nullable;
  * the {@link Outbox}, which the connection that is up joins.
  *
  * <p><b>States</b> ({@link #state}, written under {@link #lock}, volatile for the
- * not-connected message): NEW → RUNNING → CLOSED, or NEW → CLOSED; giving up is a CLOSED with
- * {@link #gaveUp} set. The dial loop asks for its changes through the methods of "the dial loop's
- * side" below, each taking the lock.
+ * not-connected message): NEW → RUNNING → CLOSED, or NEW → CLOSED. Every move to CLOSED, but
+ * that of a {@link #start()} that could not start the dialler, is {@link #stop}'s, under the
+ * lock, and sets {@link #ended} with it: null for a close or a shutdown, the
+ * {@link ConnectException} when the dial loop gives up, the throwable when it failed (a bug, out
+ * of memory: nobody would dial any more, so the client must not stay RUNNING).
+ * The dial loop asks for its changes through the methods of "the dial loop's side" below, each
+ * taking the lock.
  *
  * <p><b>Closing.</b> {@link #close()} moves to CLOSED under the lock, then ends the current
  * runner (if any) and interrupts the dialler, which ends whatever it waits in — a back-off sleep,
  * a connect — and, if it runs a connection, waits for that connection's exit (uninterruptibly:
  * the close has ended it) before completing {@link #termination}. A runner is stored only under
  * the lock while RUNNING, so close always sees the connection it must end.
+ *
+ * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
+ * answered) completes {@link #closeLost} once it has ended the connection: the messages the
+ * connection's sender discarded then (at once for a close, after the flush for a shutdown). With
+ * what the offline queue lost ({@link Outbox#discardedByClose()}, complete at termination), that
+ * is what a shutdown reports on; a shutdown that finds the client closed already waits for both,
+ * so it cannot report as written what a close before it discarded.
  */
 public final class RealTcpClient implements TcpClient {
     private static final int NEW = 0;
@@ -52,10 +63,11 @@ public final class RealTcpClient implements TcpClient {
     private final ReentrantLock lock = new ReentrantLock();
     private volatile int state = NEW;                          // written under lock
     private volatile int failures;                             // written under lock: failed attempts in a row
-    private volatile @Nullable ConnectException gaveUp;        // written under lock
+    private volatile @Nullable Throwable ended;                 // written under lock, by stop: why it ended by itself
     private @Nullable Thread dialler;                          // guarded by lock
     private @Nullable RealConnectionRunner runner;             // guarded by lock
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
+    private final CompletableFuture<Integer> closeLost = new CompletableFuture<>(); // see the class comment
 
     public RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
         this(config, reader, senderFactory, Dialer.Resolver.DNS, AcceptLoop.Sleeper.REAL,
@@ -112,6 +124,7 @@ public final class RealTcpClient implements TcpClient {
             } catch (RuntimeException | Error e) {
                 state = CLOSED;
                 outbox.close();
+                closeLost.complete(0);
                 termination.complete(null);
                 throw e;
             }
@@ -174,18 +187,26 @@ public final class RealTcpClient implements TcpClient {
 
     /** Gives up with {@code failure}: closes the client (the outbox too); false if it was closed already. */
     boolean giveUp(ConnectException failure) {
-        lock.lock();
-        try {
-            if (state != RUNNING) {
-                return false;
-            }
-            gaveUp = failure;
-            state = CLOSED;
-            outbox.close();
-            return true;
-        } finally {
-            lock.unlock();
+        return endedBy(failure);
+    }
+
+    /**
+     * The dial loop failed with {@code failure} (a bug, out of memory): nobody dials any more, so
+     * the client closes, the outbox too, and terminates with {@code failure}; false if it was
+     * closed already.
+     */
+    boolean failed(Throwable failure) {
+        return endedBy(failure);
+    }
+
+    /** Closes the client on the dial loop's side, which holds no connection then. */
+    private boolean endedBy(Throwable why) {
+        Stopped s = stop(why);
+        if (s == null) {
+            return false;
         }
+        closeLost.complete(s.runner == null ? 0 : s.runner.exit(CloseReason.CLOSED)); // none is, between connections
+        return true;
     }
 
     /** The dialler thread ends: the client has terminated. */
@@ -196,7 +217,7 @@ public final class RealTcpClient implements TcpClient {
         } finally {
             lock.unlock();
         }
-        ConnectException failure = gaveUp;
+        Throwable failure = ended;
         if (failure == null) {
             termination.complete(null);
         } else {
@@ -243,11 +264,11 @@ public final class RealTcpClient implements TcpClient {
     /** Reads volatile state only: called by the outbox under its own lock. */
     private NotConnectedException notConnected() {
         int f = failures;
-        ConnectException e = gaveUp;
+        Throwable e = ended;
         String why = switch (state) {
             case NEW -> "not started";
             case RUNNING -> f == 0 ? "connecting" : "reconnecting after " + f + " failed attempts";
-            default -> e != null ? e.getMessage() : "client closed";
+            default -> e == null ? "client closed" : e instanceof ConnectException ? e.getMessage() : "client failed: " + e;
         };
         return new NotConnectedException("not connected to " + config.address() + ": " + why);
     }
@@ -264,11 +285,11 @@ public final class RealTcpClient implements TcpClient {
 
     // ---------------------------------------------------------------- closing
 
-    /** What {@link #stop()} found: the connection to end and the thread to wake. */
+    /** What {@link #stop} found: the connection to end and the thread to wake. */
     private record Stopped(boolean wasNew, @Nullable RealConnectionRunner runner, @Nullable Thread dialler) {}
 
-    /** Moves to CLOSED; null if it was closed already. */
-    private @Nullable Stopped stop() {
+    /** Moves to CLOSED, ended by {@code why} (null: closed by the user); null if it was closed already. */
+    private @Nullable Stopped stop(@Nullable Throwable why) {
         lock.lock();
         try {
             if (state == CLOSED) {
@@ -276,6 +297,7 @@ public final class RealTcpClient implements TcpClient {
             }
             boolean wasNew = state == NEW;
             state = CLOSED;
+            ended = why;
             int discarded = outbox.close();
             if (discarded > 0) {
                 Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
@@ -289,13 +311,11 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public void close() {
-        Stopped s = stop();
+        Stopped s = stop(null);
         if (s == null) {
             return;
         }
-        if (s.runner != null) {
-            s.runner.exit(CloseReason.CLOSED);
-        }
+        closeLost.complete(s.runner == null ? 0 : s.runner.exit(CloseReason.CLOSED));
         wake(s);
     }
 
@@ -310,22 +330,26 @@ public final class RealTcpClient implements TcpClient {
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
         long deadline = Nanos.within(grace);
-        Stopped s = stop();
+        Stopped s = stop(null);
         if (s == null) {
-            return awaitQuietly(deadline) && !termination.isCompletedExceptionally();
+            // Closed already: by a close, another shutdown, giving up or a failure. The same end,
+            // once whoever closed it has counted what its connection discarded.
+            boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeLost, deadline);
+            return done && !termination.isCompletedExceptionally() && closeLost.join() + outbox.discardedByClose() == 0;
         }
-        int lost = 0;
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
+        int lost = 0;
         if (s.runner != null) {
-            int n = s.runner.shutdown(Nanos.remaining(deadline));
-            lost += n < 0 ? 1 : n;
+            int n = s.runner.shutdown(Nanos.remaining(deadline)); // flushed or cut short: its sender is closed
+            lost = n < 0 ? 1 : n;
         }
-        boolean done = awaitQuietly(deadline);
+        closeLost.complete(lost);
+        boolean done = awaitQuietly(termination, deadline);
         if (!done) {
             if (s.runner != null) {
                 s.runner.exit(CloseReason.SHUTDOWN);
             }
-            awaitQuietly(Nanos.within(EXIT_AFTER_FORCE_CLOSE));
+            awaitQuietly(termination, Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
         // Terminated: the last connection has exited, so a hand-over of the offline queue that the
         // close cut short has counted what it had not given its sender.
@@ -333,13 +357,13 @@ public final class RealTcpClient implements TcpClient {
         return done && lost == 0;
     }
 
-    /** Waits for termination until {@code deadline} (0 = none), however it completes; false on timeout. */
-    private boolean awaitQuietly(long deadline) throws InterruptedException {
+    /** Waits for {@code f} until {@code deadline} (0 = none), however it completes; false on timeout. */
+    private static boolean awaitQuietly(CompletableFuture<?> f, long deadline) throws InterruptedException {
         try {
             if (deadline == 0) {
-                termination.get();
+                f.get();
             } else {
-                termination.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
+                f.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);
             }
             return true;
         } catch (TimeoutException e) {
@@ -356,7 +380,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        return awaitQuietly(Nanos.within(timeout));
+        return awaitQuietly(termination, Nanos.within(timeout));
     }
 
     @Override

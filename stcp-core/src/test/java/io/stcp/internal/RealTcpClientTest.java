@@ -1,13 +1,15 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.ClientConfig;
 import io.stcp.ConnectionReader;
+import io.stcp.NotConnectedException;
 import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -73,6 +76,22 @@ class RealTcpClientTest {
         assertThat(sleeps.subList(20, 59)).allSatisfy(s -> assertThat(s).isBetween(350_000_000L, 500_000_000L));
         // the jitter really varies the waits
         assertThat(sleeps.stream().distinct().count()).isGreaterThan(50);
+    }
+
+    /**
+     * A jitter of 1.0 against a host that fails at once: however close to 1 the random values come,
+     * the client does not dial again without a wait of at least 1 ms.
+     */
+    @Test
+    void aFullJitterNeverDrawsAWaitBelowOneMillisecond() throws Exception {
+        List<Long> sleeps = new CopyOnWriteArrayList<>();
+        ClientConfig config = ClientConfig.builder("example.invalid:9000").reconnectDelay(ClientConfig.MIN_RECONNECT_DELAY)
+                .reconnectMultiplier(2.0).reconnectMaxDelay(Duration.ofMillis(8)).reconnectJitter(1.0).maxAttempts(6).build();
+        RealTcpClient c = client(config, UNKNOWN, sleeps::add, () -> 0.999_999_9);
+        c.start();
+        assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+
+        assertThat(sleeps).hasSize(5).containsOnly(1_000_000L);
     }
 
     /**
@@ -238,18 +257,52 @@ class RealTcpClientTest {
         assertThat(cause.get()).as("the connect's failure (refused), not an overflow").isInstanceOf(java.io.IOException.class);
     }
 
+    /** An error that only the test throws: a bug in the dial loop, or out of memory there. */
+    private static final class DialLoopBroke extends Error {
+        DialLoopBroke() {
+            super("the dial loop broke", null, false, false);
+        }
+    }
+
+    /**
+     * Something the dial loop does not expect ends its thread (here, the back-off sleep fails with
+     * an Error; out of memory would do the same): the client must not go on "running" with nobody
+     * dialling — it closes, what it kept is discarded and said so, its termination fails with the
+     * error, the failure is logged, and no thread is left (nor does the error escape it).
+     */
     @Test
-    void backOffArithmeticStaysWithinBounds() {
-        Backoff b = new Backoff(100, 3.0, 1000, 1.0);
-        assertThat(b.next(0)).isEqualTo(100);
-        assertThat(b.next(100)).isEqualTo(300);
-        assertThat(b.next(900)).isEqualTo(1000);
-        assertThat(b.next(1000)).isEqualTo(1000);
-        assertThat(b.jittered(1000, 0.0)).isEqualTo(1000);
-        assertThat(b.jittered(1000, 0.999999)).isEqualTo(1);
-        Backoff huge = new Backoff(Long.MAX_VALUE / 4, 10.0, Long.MAX_VALUE / 2, 0.0);
-        assertThat(huge.next(huge.next(0))).isEqualTo(Long.MAX_VALUE / 2);
-        assertThat(new Backoff(7, 1.0, 7, 0.2).next(7)).isEqualTo(7);
-        assertThat((double) new Backoff(10, 2, 10, 0.2).jittered(10_000, 0.5)).isCloseTo(9_000, within(1.0));
+    void aFailureThatEndsTheDialLoopClosesTheClientAndFailsItsTermination() throws Exception {
+        DialLoopBroke broke = new DialLoopBroke();
+        CountDownLatch sleeping = new CountDownLatch(1);
+        CountDownLatch breakNow = new CountDownLatch(1);
+        AcceptLoop.Sleeper breaking = nanos -> {
+            sleeping.countDown();
+            breakNow.await();
+            throw broke;
+        };
+        ClientConfig config = ClientConfig.builder("example.invalid:9000").offlineQueue(10, 0).build();
+        RealTcpClient c = client(config, UNKNOWN, breaking, () -> 0.5);
+        try (LogCapture logs = LogCapture.of("io.stcp.client")) {
+            c.start();
+            assertThat(sleeping.await(10, TimeUnit.SECONDS)).isTrue(); // backing off after a failed attempt
+            c.put(new byte[] {0, 0, 0, 1, 42}); // kept for the next connection
+            breakNow.countDown();
+
+            assertThat(c.awaitTermination(Duration.ofSeconds(10))).as("terminated").isTrue();
+            assertThatThrownBy(() -> c.termination().get()).isInstanceOf(ExecutionException.class).hasCause(broke);
+            assertThatThrownBy(() -> c.put(new byte[] {0, 0, 0, 0})).isInstanceOf(NotConnectedException.class)
+                    .hasMessageContaining("client failed").hasMessageContaining("the dial loop broke");
+            assertThat(c.awaitConnected(Duration.ofSeconds(10))).as("closed: no wait for a connection").isFalse();
+            assertThatThrownBy(c::start).isInstanceOf(IllegalStateException.class).hasMessage("client closed");
+            assertThat(c.shutdown(Duration.ofSeconds(10))).as("the kept message was discarded").isFalse();
+            assertThat(logs.events("client.failed")).singleElement().satisfies(e -> {
+                assertThat(e.getLevel()).hasToString("ERROR");
+                assertThat(e.getThrowableProxy().getMessage()).isEqualTo("the dial loop broke");
+            });
+        } finally {
+            breakNow.countDown();
+            c.close();
+        }
+        // LeakCheck then fails the test if the dialler's thread is left, or the error escaped it
     }
 }
