@@ -50,7 +50,9 @@ public interface ClusterBus extends AutoCloseable {
      *
      * @return how many of those nodes got it (the others are gone); a client that only listens to
      *     the bus by a pattern is not counted (one that subscribes to the channel by name may be)
-     * @throws BusException at once when not connected, or when the engine failed
+     * @throws BusException at once when not connected, or when the engine failed; {@link
+     *     BusException#outcomeUnknown()} when the message was handed to the engine and its answer
+     *     did not come (it may have been published: it must not be published again)
      */
     int publish(Collection<String> nodeIds, byte[] message);
 
@@ -59,7 +61,8 @@ public interface ClusterBus extends AutoCloseable {
      *
      * @return how many nodes got it, this one included; a client that only listens to the bus by
      *     a pattern is not counted (one that subscribes to the channel by name may be)
-     * @throws BusException at once when not connected, or when the engine failed
+     * @throws BusException at once when not connected, or when the engine failed; {@link
+     *     BusException#outcomeUnknown()} as for {@link #publish}
      */
     int publishAll(byte[] message);
 

@@ -32,14 +32,16 @@ import org.jspecify.annotations.Nullable;
  *                         the ones it no longer has (a user whose connections all ended is withdrawn
  *                         at the latest then). Default 5s; more than 0.
  * @param connectTimeout   how long one connect to Redis may take. Default 2s; more than 0.
- * @param commandTimeout   how long one Redis command may take: the longest a send waits for the bus
- *                         when Redis stops answering. Also how often the subscription is pinged: one
- *                         that has not answered by the next ping is dropped and made again.
- *                         Default 1s; more than 0.
- * @param reconnectDelay   the first wait before reconnecting to Redis; doubles up to
+ * @param commandTimeout   how long one call to Redis may take in all — a presence lookup, a publish,
+ *                         a presence announce — waiting for a free connection, making one, and each
+ *                         round trip included: a send makes at most two such calls (one for a
+ *                         broadcast). Also how often the subscription is pinged: one that has not
+ *                         answered by the next ping is dropped and made again. Default 1s; more than 0.
+ * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
+ *                         node's presence again after a failed round; doubles up to
  *                         {@code reconnectMaxDelay}. Default 100ms; more than 0.
- * @param reconnectMaxDelay the longest wait between reconnects. Default 5s; at least
- *                         {@code reconnectDelay}.
+ * @param reconnectMaxDelay the longest wait between reconnects, and between presence retries.
+ *                         Default 5s; at least {@code reconnectDelay}.
  * @param maxMessageBytes  the largest payload a cluster send takes (larger: {@link
  *                         IllegalArgumentException}) and a node accepts from the bus (larger: dropped,
  *                         counted as malformed). Default 1 MiB; 1 to 16 MiB (Redis disconnects a
@@ -54,7 +56,7 @@ import org.jspecify.annotations.Nullable;
  *                         message of the largest size always fits. A message from the bus longer than
  *                         that is no valid message: it is dropped as malformed before it is queued.
  * @param poolSize         Redis connections for commands (sends, presence), besides the one that
- *                         subscribes; a send waits at most {@code commandTimeout} for a free one.
+ *                         subscribes; a send waits for a free one within its {@code commandTimeout}.
  *                         Default 8; 1 to 1024.
  */
 public record ClusterConfig(

@@ -30,19 +30,25 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * announces the name at once (on a background thread); a binding made on the registry directly is
  * announced at the next refresh. A name this node no longer has is withdrawn at the next refresh
  * (or at once through {@link #unbindUser}/{@link #leaveGroup}); until then, messages for it reach
- * nobody here and are counted as {@link ClusterStats#unroutable()}.
+ * nobody here and are counted as {@link ClusterStats#unroutable()}. A round of announcing that
+ * Redis refuses or does not answer is counted ({@link ClusterStats#presenceFailures()}) and
+ * repeated whole after a back-off, {@link ClusterConfig#reconnectDelay()} doubling to {@link
+ * ClusterConfig#reconnectMaxDelay()} (at once when the bus connects again).
  *
  * <p><b>Delivery: at most once.</b> A message is not retried, acknowledged or kept: it reaches the
  * recipients connected when it arrives on their node, or is lost, and every loss this node can see
  * is counted ({@link #stats()}): the bus down ({@link ClusterUnavailableException}), a node gone
  * (published to a channel nobody listens to), no recipient left, a full inbound queue, a malformed
- * message. Messages from one node to another arrive in the order sent; a group send and a user send
+ * message. A publish Redis may have run but whose reply never came is neither: its outcome is
+ * unknown ({@link ClusterUnavailableException#outcomeUnknown()}, {@link ClusterStats#outcomeUnknown()}).
+ * Messages from one node to another arrive in the order sent; a group send and a user send
  * may interleave differently on different nodes.
  *
  * <p><b>Waiting.</b> The local part waits as a {@link ConnectionRegistry} send does. The remote
- * part costs the caller a presence lookup and a publish (two Redis round trips; one for a
- * broadcast), each at most {@link ClusterConfig#commandTimeout()}; while the bus is down it
- * costs nothing: {@link ClusterUnavailableException} at once. Delivery on the receiving node runs
+ * part costs the caller a presence lookup (one Redis round trip) and a publish (two: the commands
+ * queued, then {@code EXEC}; a broadcast is the publish alone), each call at most {@link
+ * ClusterConfig#commandTimeout()} in all, a wait for a pooled connection or the making of one
+ * included; while the bus is down it costs nothing: {@link ClusterUnavailableException} at once. Delivery on the receiving node runs
  * on its own thread, never on the bus's, one message at a time and in order; a recipient whose
  * sender waits for room ({@code OverflowPolicy.BLOCK}) holds it up to its block timeout, while
  * what arrives meanwhile waits in the bounded inbound queue.
@@ -52,8 +58,10 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * recipients are counted there, in {@link ClusterStats#delivered()}).
  *
  * <p><b>Failure.</b> A payload over {@link ClusterConfig#maxMessageBytes()}, or a name or key over
- * 65,535 UTF-8 bytes: {@link IllegalArgumentException} before anything is sent. Bus down:
- * {@link ClusterUnavailableException} after the local part, with its result.
+ * 65,535 UTF-8 bytes: {@link IllegalArgumentException} before anything is sent. Bus down, or a
+ * call to it failed: {@link ClusterUnavailableException} after the local part, with its result;
+ * the other nodes did not get the message, unless {@link ClusterUnavailableException#outcomeUnknown()}
+ * (the publish was sent and its reply did not come: they may have it).
  *
  * <p><b>Thread safety.</b> Every method is safe from any thread, readers and hooks included.
  *

@@ -12,6 +12,11 @@ package io.stcp.cluster;
  *                     node died or is reconnecting; its presence expires after the TTL): lost
  * @param unavailable  sends whose remote part failed at once because the bus was down or the call
  *                     to it failed ({@link ClusterUnavailableException}): lost for the other nodes
+ * @param outcomeUnknown sends whose publish was handed to the bus but whose answer did not come
+ *                     (Redis may have run the {@code EXEC}, and its reply timed out or the
+ *                     connection broke): {@link ClusterUnavailableException#outcomeUnknown()}. The
+ *                     other nodes may or may not have the message; not retried (that could deliver
+ *                     it twice), not counted in {@code published} nor in {@link #lost()}
  * @param received     messages received from other nodes
  * @param delivered    recipients on this node that accepted a received message (their sender
  *                     queued it)
@@ -25,21 +30,33 @@ package io.stcp.cluster;
  *                     ({@link ClusterConfig#inboundQueue()} messages or
  *                     {@link ClusterConfig#inboundMaxBytes()} bytes): lost
  * @param reconnects   times the bus connected again after losing its connection
+ * @param presenceFailures rounds of this node's presence (announcing and withdrawing its users and
+ *                     groups) that failed: Redis refused (out of memory, a read-only replica) or did
+ *                     not answer. Each is repeated whole after a back-off ({@link
+ *                     ClusterConfig#reconnectDelay()} doubling to {@link
+ *                     ClusterConfig#reconnectMaxDelay()}), or at once when the bus connects again;
+ *                     meanwhile names bound here since may not be found by the other nodes, and
+ *                     this node's entries expire after {@link ClusterConfig#presenceTtl()}
  */
 public record ClusterStats(
         boolean connected,
         long published,
         long nodeGone,
         long unavailable,
+        long outcomeUnknown,
         long received,
         long delivered,
         long refused,
         long unroutable,
         long malformed,
         long overflow,
-        long reconnects) {
+        long reconnects,
+        long presenceFailures) {
 
-    /** Messages lost between nodes, as far as this node can tell: {@code nodeGone + unavailable + unroutable + malformed + overflow}. */
+    /**
+     * Messages lost between nodes, as far as this node can tell: {@code nodeGone + unavailable +
+     * unroutable + malformed + overflow}; not {@code outcomeUnknown}, which may have arrived.
+     */
     public long lost() {
         return nodeGone + unavailable + unroutable + malformed + overflow;
     }

@@ -1,7 +1,10 @@
 package io.stcp.cluster;
 
+import io.stcp.cluster.internal.Backoff;
 import io.stcp.cluster.internal.ClusterThreads;
 import io.stcp.cluster.internal.LogLimiter;
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -18,15 +21,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import java.util.function.Function;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.BinaryJedisPubSub;
-import redis.clients.jedis.BuilderFactory;
 import redis.clients.jedis.CommandArguments;
-import redis.clients.jedis.CommandObject;
+import redis.clients.jedis.Connection;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.DefaultJedisSocketFactory;
 import redis.clients.jedis.HostAndPort;
@@ -35,8 +36,6 @@ import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
-import redis.clients.jedis.Response;
-import redis.clients.jedis.Transaction;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
@@ -49,10 +48,15 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * (plain pub/sub). Sharded pub/sub (Redis 7) is not used: it spreads channels over the shards of
  * a Redis Cluster, and with a single Redis it changes nothing. {@code PUBLISH} answers how many
  * clients got a message, pattern subscribers included (an operator's {@code redis-cli PSUBSCRIBE
- * 'stcp:*'}); so a publish is one {@code MULTI}/{@code EXEC} round trip that also asks how many
+ * 'stcp:*'}); so a publish is one {@code MULTI}/{@code EXEC} that also asks how many
  * clients subscribe to each channel itself ({@code PUBSUB NUMSUB}, constant work per channel), and
  * that is what {@link #publish} and {@link #publishAll} count: a listener by pattern is not a
  * node, one that subscribes to a node's channel or to {@code <prefix>all} by name is taken for one.
+ * It takes two round trips: the commands are queued first, and {@code EXEC} is sent only once
+ * Redis has answered them; so a Redis that stops answering fails the publish before anything is
+ * published. Only when the reply to {@code EXEC} itself does not come (it times out, the
+ * connection breaks) may the message have been published or not: the {@link BusException} then
+ * says {@link BusException#outcomeUnknown()}, and nothing sends it again.
  *
  * <p><b>Presence.</b> One sorted set per name, {@code <prefix>u:<user>} and {@code <prefix>g:<group>},
  * member = node id, score = the time (Redis's clock, milliseconds) when the entry expires. A lookup
@@ -66,7 +70,10 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
  * ClusterConfig#reconnectMaxDelay()}, starting again only after a subscription that stayed up that
  * long: a Redis that drops the subscriber as soon as it is made — its pub/sub output limit hit
- * again by a slow node — is not asked again every {@code reconnectDelay}); up to {@link ClusterConfig#poolSize()} for commands. While
+ * again by a slow node — is not asked again every {@code reconnectDelay}); up to {@link ClusterConfig#poolSize()} for commands. A
+ * command call — waiting for a free connection, making one if need be (connect and handshake),
+ * and each of its round trips — ends within {@link ClusterConfig#commandTimeout()} in all: each
+ * step gets what is left of it, not a timeout of its own. While
  * the subscription is down every call fails at once with {@link BusException}; when it is back,
  * the idle command connections (broken by the same outage) are dropped and
  * {@link Listener#onConnected()} runs. A subscribed connection only reads, and a read on it has no
@@ -139,6 +146,8 @@ public final class RedisBus implements ClusterBus, Presence {
     private boolean subscribed;               // guarded by lock
     private volatile boolean closed;
     private volatile boolean connected;       // written under lock (with pubsub; close() clears it), read without
+    /** The end of the command call running on this thread ({@link System#nanoTime()}), for the connection it may make: see {@link #call}. */
+    private final ThreadLocal<Long> callEnd = new ThreadLocal<>();
     /** For tests: runs on the subscribing thread between taking a connection as subscriber and sending {@code SUBSCRIBE} on it. */
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
     /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
@@ -167,7 +176,7 @@ public final class RedisBus implements ClusterBus, Presence {
         poolConfig.setJmxEnabled(false);
         // no evictor: it would be a platform thread shared by every pool of the process
         poolConfig.setTimeBetweenEvictionRuns(java.time.Duration.ofMillis(-1));
-        this.pool = new JedisPool(poolConfig, address, clientConfig);
+        this.pool = new JedisPool(poolConfig, new CallSockets(address, clientConfig), clientConfig);
         this.channelPrefix = config.keyPrefix() + "node:";
         this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
     }
@@ -202,7 +211,7 @@ public final class RedisBus implements ClusterBus, Presence {
     }
 
     private void subscribeLoop(byte[] own, Listener listener) {
-        long delayNanos = config.reconnectDelay().toNanos();
+        Backoff backoff = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay());
         boolean everConnected = false;
         while (!closed) {
             String reason = null;
@@ -301,9 +310,10 @@ public final class RedisBus implements ClusterBus, Presence {
             if (up[0]) {
                 everConnected = true;
                 if (System.nanoTime() - upSince[0] >= config.reconnectMaxDelay().toNanos()) {
-                    delayNanos = config.reconnectDelay().toNanos(); // it stayed up: the back-off starts again
+                    backoff.reset(); // it stayed up: the back-off starts again
                 }
             }
+            long delayNanos = backoff.nextNanos();
             if (connected) {
                 connected = false;
                 if (!closed) {
@@ -319,7 +329,6 @@ public final class RedisBus implements ClusterBus, Presence {
             }
             if (!closed) {
                 pause(delayNanos);
-                delayNanos = Math.min(delayNanos * 2, config.reconnectMaxDelay().toNanos());
             }
         }
     }
@@ -499,14 +508,81 @@ public final class RedisBus implements ClusterBus, Presence {
 
     // ---------------------------------------------------------------- commands
 
-    private <T> T call(String what, Function<Jedis, T> command) {
+    /**
+     * Runs {@code command} on a pooled connection, all within {@link ClusterConfig#commandTimeout()}:
+     * waiting for a free connection, making one ({@link CallSockets}: the connect and the handshake
+     * get what is left), and each round trip of the command ({@link #within}: the read timeout is
+     * what is left). A {@link JedisException} becomes a {@link BusException} (the command did
+     * nothing); one {@code command} throws itself passes as is.
+     */
+    private <T> T call(String what, Command<T> command) {
         if (!isConnected()) {
             throw new BusException("redis " + address + ": " + (closed ? "closed" : "not connected") + ", " + what + " not sent");
         }
+        long end = System.nanoTime() + config.commandTimeout().toNanos();
+        callEnd.set(end);
         try (Jedis j = pool.getResource()) {
-            return command.apply(j);
+            within(j, end);
+            return command.run(j, end);
         } catch (JedisException e) {
             throw new BusException("redis " + address + ": " + what + " failed: " + e.getMessage(), e);
+        } finally {
+            callEnd.remove();
+        }
+    }
+
+    /** A command on a pooled connection, whose round trips end by {@code end} ({@link System#nanoTime()}). */
+    private interface Command<T> {
+        T run(Jedis j, long end);
+    }
+
+    /** Gives the next round trip on {@code j} what is left until {@code end} as its read timeout; none left: fails. */
+    private static void within(Jedis j, long end) {
+        long leftMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+        if (leftMillis < 1) {
+            throw new JedisConnectionException("commandTimeout passed");
+        }
+        j.getConnection().setSoTimeout((int) Math.min(Integer.MAX_VALUE, leftMillis));
+    }
+
+    /**
+     * The sockets of the pooled connections: made while a {@link #call} waits for a connection, so
+     * the connect gets at most what is left of that call's time (and at most the connect timeout),
+     * and so does the handshake ({@code AUTH}, {@code CLIENT SETNAME}) as its read timeout.
+     */
+    private final class CallSockets extends DefaultJedisSocketFactory {
+        CallSockets(HostAndPort address, JedisClientConfig clientConfig) {
+            super(address, clientConfig);
+        }
+
+        @Override
+        public Socket createSocket() {
+            Long end = callEnd.get();
+            if (end == null) {
+                return super.createSocket(); // not in a call (the pool's own doing): the configured timeouts
+            }
+            long leftMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+            if (leftMillis < 1) {
+                throw new JedisConnectionException("commandTimeout passed before connecting");
+            }
+            HostAndPort hp = getSocketHostAndPort();
+            Socket s = new Socket();
+            try {
+                s.setTcpNoDelay(true);
+                s.setKeepAlive(true);
+                s.connect(new InetSocketAddress(hp.getHost(), hp.getPort()),
+                        (int) Math.min(leftMillis, millis(config.connectTimeout())));
+                long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+                s.setSoTimeout((int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
+                return s;
+            } catch (IOException e) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // it failed already
+                }
+                throw new JedisConnectionException("failed to connect to " + hp + ": " + e.getMessage(), e);
+            }
         }
     }
 
@@ -516,9 +592,9 @@ public final class RedisBus implements ClusterBus, Presence {
             return 0;
         }
         List<byte[]> channels = nodeIds.stream().map(this::channel).toList();
-        return call("publish", j -> {
+        return call("publish", (j, end) -> {
             int reached = 0;
-            for (long n : publishCounting(j, channels, message)) {
+            for (long n : publishCounting(j, end, channels, message)) {
                 if (n > 0) {
                     reached++;
                 }
@@ -529,31 +605,50 @@ public final class RedisBus implements ClusterBus, Presence {
 
     @Override
     public int publishAll(byte[] message) {
-        return call("publish", j -> (int) Math.min(Integer.MAX_VALUE, publishCounting(j, List.of(allChannel), message)[0]));
+        return call("publish", (j, end) -> (int) Math.min(Integer.MAX_VALUE, publishCounting(j, end, List.of(allChannel), message)[0]));
     }
 
     /**
      * Publishes {@code message} to each of {@code channels} and, in the same {@code MULTI}/{@code
-     * EXEC}, asks how many clients subscribe to each by name ({@code PUBSUB NUMSUB}): see the class
-     * comment, Channels.
+     * EXEC}, asks how many clients subscribe to each by name ({@code PUBSUB NUMSUB}), in two round
+     * trips that end by {@code end}: see the class comment, Channels.
+     *
+     * @throws BusException with {@link BusException#outcomeUnknown()} when {@code EXEC} was sent and
+     *     its reply did not come (any other failure comes as a {@link JedisException}: nothing published)
      *
      * @return those counts, in the order of {@code channels}
      */
-    private static long[] publishCounting(Jedis j, List<byte[]> channels, byte[] message) {
+    private long[] publishCounting(Jedis j, long end, List<byte[]> channels, byte[] message) {
+        Connection c = j.getConnection();
         CommandArguments numsub = new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB");
-        Response<List<Object>> subscribers;
-        try (Transaction t = j.multi()) {
-            for (byte[] channel : channels) {
-                t.publish(channel, message);
-                numsub.add(channel);
-            }
-            subscribers = t.executeCommand(new CommandObject<>(numsub, BuilderFactory.RAW_OBJECT_LIST));
-            t.exec();
+        c.sendCommand(Protocol.Command.MULTI);
+        for (byte[] channel : channels) {
+            c.sendCommand(Protocol.Command.PUBLISH, channel, message);
+            numsub.add(channel);
         }
-        List<Object> reply = subscribers.get(); // channel, count, channel, count...
+        c.sendCommand(numsub);
+        // First round trip: Redis has queued the commands (or refused one: EXEC then aborts). A
+        // failure here publishes nothing: a connection closed in MULTI is discarded by Redis.
+        c.getMany(channels.size() + 2);
+        try {
+            within(j, end);
+        } catch (JedisConnectionException e) {
+            c.setBroken(); // in MULTI: closed, not pooled; Redis discards what was queued
+            throw e;
+        }
+        c.sendCommand(Protocol.Command.EXEC);
+        List<Object> results;
+        try {
+            results = c.getObjectMultiBulkReply(); // the PUBLISH counts, then the NUMSUB reply
+        } catch (JedisConnectionException e) {
+            // EXEC is out and its reply is not in: Redis may have published. Not sent again (it could arrive twice).
+            throw new BusException("redis " + address + ": publish sent, its reply not received: " + e.getMessage(), e, true);
+        }
         long[] counts = new long[channels.size()];
-        for (int i = 1; i < reply.size() && i / 2 < counts.length; i += 2) {
-            counts[i / 2] = reply.get(i) instanceof Long n ? n : 0;
+        if (!results.isEmpty() && results.getLast() instanceof List<?> reply) { // channel, count, channel, count...
+            for (int i = 1; i < reply.size() && i / 2 < counts.length; i += 2) {
+                counts[i / 2] = reply.get(i) instanceof Long n ? n : 0;
+            }
         }
         return counts;
     }
@@ -571,7 +666,7 @@ public final class RedisBus implements ClusterBus, Presence {
     @Override
     public Set<String> nodes(Scope scope, String name) {
         Object reply = call("presence lookup",
-                j -> LOOKUP.eval(j, List.of(key(scope, name)), List.of(Integer.toString(MAX_NODES).getBytes(StandardCharsets.US_ASCII))));
+                (j, end) -> LOOKUP.eval(j, end, List.of(key(scope, name)), List.of(Integer.toString(MAX_NODES).getBytes(StandardCharsets.US_ASCII))));
         Set<String> nodes = new LinkedHashSet<>();
         if (reply instanceof List<?> list) {
             for (Object o : list) {
@@ -592,12 +687,12 @@ public final class RedisBus implements ClusterBus, Presence {
             keys.add(key(scope, name));
             if (keys.size() == BATCH) {
                 List<byte[]> batch = List.copyOf(keys);
-                call("presence announce", j -> ANNOUNCE.eval(j, batch, List.of(node, ttl)));
+                call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, batch, List.of(node, ttl)));
                 keys.clear();
             }
         }
         if (!keys.isEmpty()) {
-            call("presence announce", j -> ANNOUNCE.eval(j, keys, List.of(node, ttl)));
+            call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, keys, List.of(node, ttl)));
         }
     }
 
@@ -607,7 +702,7 @@ public final class RedisBus implements ClusterBus, Presence {
             return;
         }
         byte[] node = nodeId.getBytes(StandardCharsets.UTF_8);
-        call("presence withdraw", j -> {
+        call("presence withdraw", (j, end) -> {
             try (Pipeline p = j.pipelined()) {
                 for (String name : names) {
                     p.zrem(key(scope, name), node);
@@ -633,10 +728,11 @@ public final class RedisBus implements ClusterBus, Presence {
             }
         }
 
-        Object eval(Jedis j, List<byte[]> keys, List<byte[]> args) {
+        Object eval(Jedis j, long end, List<byte[]> keys, List<byte[]> args) {
             try {
                 return j.evalsha(sha, keys, args);
             } catch (JedisNoScriptException e) {
+                within(j, end);
                 return j.eval(source, keys, args);
             }
         }

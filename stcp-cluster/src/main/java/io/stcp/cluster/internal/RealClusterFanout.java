@@ -51,8 +51,12 @@ import org.slf4j.LoggerFactory;
  * them under the lock and works outside it, and decides each name by what the registry holds
  * <em>when it looks</em>, not by what the caller saw: two callers binding and leaving one name at
  * once cannot leave it withdrawn while it has a connection here, since whichever change the thread
- * has not seen yet puts the name back in the set. A failed round leaves {@code fullRefreshDue}
- * set, so the next connect or interval repeats it whole.
+ * has not seen yet puts the name back in the set. A failed round (counted in
+ * {@link ClusterStats#presenceFailures()}) makes a full refresh due and sets {@link #retryHeld}:
+ * the thread repeats it whole after a back-off ({@link Backoff}: {@code reconnectDelay} doubling
+ * to {@code reconnectMaxDelay}, from the first again after a round that works), or at once when
+ * the bus connects again ({@code onConnected} clears the hold). So a Redis that keeps refusing
+ * (out of memory, a read-only replica) is asked ever less often, not every {@code reconnectDelay}.
  *
  * <p><b>Bounds.</b> While a full refresh is due the sets stay empty: that refresh reads every name
  * from the registry when it runs, so a name changed before it needs no mark. The bus going down
@@ -86,6 +90,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private final LongAdder published = new LongAdder();
     private final LongAdder nodeGone = new LongAdder();
     private final LongAdder unavailable = new LongAdder();
+    private final LongAdder outcomeUnknown = new LongAdder();
     private final LongAdder received = new LongAdder();
     private final LongAdder delivered = new LongAdder();
     private final LongAdder refused = new LongAdder();
@@ -93,6 +98,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private final LongAdder malformed = new LongAdder();
     private final LongAdder overflow = new LongAdder();
     private final LongAdder reconnects = new LongAdder();
+    private final LongAdder presenceFailures = new LongAdder();
 
     private final LogLimiter unavailableLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter malformedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
@@ -114,6 +120,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private Set<String> changedGroups = new HashSet<>();        // guarded by lock
     private long changedChars;                                  // guarded by lock: of the names in both sets
     private boolean everConnected;                              // guarded by lock
+    private boolean retryHeld;                                  // guarded by lock: a round failed; the next waits out its back-off
     private volatile boolean closed;
 
     // Owned by the presence thread: the names this node has announced and not withdrawn.
@@ -175,8 +182,9 @@ public final class RealClusterFanout implements ClusterFanout {
 
     @Override
     public ClusterStats stats() {
-        return new ClusterStats(isConnected(), published.sum(), nodeGone.sum(), unavailable.sum(), received.sum(),
-                delivered.sum(), refused.sum(), unroutable.sum(), malformed.sum(), overflow.sum(), reconnects.sum());
+        return new ClusterStats(isConnected(), published.sum(), nodeGone.sum(), unavailable.sum(), outcomeUnknown.sum(),
+                received.sum(), delivered.sum(), refused.sum(), unroutable.sum(), malformed.sum(), overflow.sum(),
+                reconnects.sum(), presenceFailures.sum());
     }
 
     // ---------------------------------------------------------------- bindings
@@ -388,18 +396,26 @@ public final class RealClusterFanout implements ClusterFanout {
             nodeGone.add(nodes.size() - reached);
             return local.plus(new SendResult(0, 0, 0, 0, reached));
         } catch (BusException e) {
+            if (e.outcomeUnknown()) { // not retried: the other nodes may have it already, and would get it twice
+                outcomeUnknown.increment();
+                throw unavailable("cluster: " + e.getMessage() + "; sent on this node, outcome on the others unknown (not sent again)", local, true);
+            }
             unavailable.increment();
-            throw unavailable("cluster: " + e.getMessage() + "; sent on this node only", local);
+            throw unavailable("cluster: " + e.getMessage() + "; sent on this node only", local, false);
         }
     }
 
     private ClusterUnavailableException unavailable(String message, SendResult local) {
+        return unavailable(message, local, false);
+    }
+
+    private ClusterUnavailableException unavailable(String message, SendResult local, boolean unknown) {
         long held = unavailableLog.tryAcquire();
         if (held >= 0) {
             log.atWarn().setMessage("cluster.send.unavailable").addKeyValue("node", nodeId).addKeyValue("reason", message)
-                    .addKeyValue("heldBack", held).log();
+                    .addKeyValue("outcomeUnknown", unknown).addKeyValue("heldBack", held).log();
         }
-        return new ClusterUnavailableException(message, local);
+        return new ClusterUnavailableException(message, local, unknown);
     }
 
     // ---------------------------------------------------------------- receiving
@@ -439,6 +455,7 @@ public final class RealClusterFanout implements ClusterFanout {
                 }
                 everConnected = true;
                 fullRefreshDue = true;
+                retryHeld = false; // a new connection: presence is announced again at once
                 work.signalAll();
             } finally {
                 lock.unlock();
@@ -526,17 +543,30 @@ public final class RealClusterFanout implements ClusterFanout {
     private void presenceLoop() {
         long refreshNanos = config.presenceRefresh().toNanos();
         long nextRefresh = System.nanoTime() + refreshNanos;
+        Backoff retry = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay());
+        long retryAt = 0; // while retryHeld: when the round that failed is repeated
         while (true) {
             boolean full;
             Set<String> users;
             Set<String> groups;
             lock.lock();
             try {
-                while (!closed && !(bus.isConnected() && (fullRefreshDue || hasPending()))) {
-                    long left = nextRefresh - System.nanoTime();
+                while (!closed) {
+                    long now = System.nanoTime();
+                    if (retryHeld && retryAt - now <= 0) {
+                        retryHeld = false;
+                    }
+                    if (!retryHeld && bus.isConnected() && (fullRefreshDue || hasPending())) {
+                        break;
+                    }
+                    if (retryHeld) { // a full refresh is due already: it waits for retryAt, or a reconnect
+                        work.awaitNanos(retryAt - now);
+                        continue;
+                    }
+                    long left = nextRefresh - now;
                     if (left <= 0) {
                         fullRefreshDue = true;
-                        nextRefresh = System.nanoTime() + refreshNanos;
+                        nextRefresh = now + refreshNanos;
                         continue;
                     }
                     work.awaitNanos(left);
@@ -568,24 +598,27 @@ public final class RealClusterFanout implements ClusterFanout {
                     withdraw(Scope.USER, goneUsers, announcedUsers);
                     withdraw(Scope.GROUP, goneGroups, announcedGroups);
                 }
+                retry.reset();
             } catch (RuntimeException e) { // BusException mostly
+                long waitNanos = retry.nextNanos();
                 if (!closed) {
+                    presenceFailures.increment();
                     long held = presenceLog.tryAcquire();
                     if (held >= 0) {
                         log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
-                                .addKeyValue("reason", e.getMessage()).addKeyValue("heldBack", held).log();
+                                .addKeyValue("reason", e.getMessage()).addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
+                                .addKeyValue("heldBack", held).log();
                     }
                 }
-                // Repeated whole: at the next connect, or after a short wait if the bus is still up.
+                // Repeated whole, after the back-off (or at once on a reconnect, which clears the hold).
                 lock.lock();
                 try {
-                    if (!bus.isConnected()) {
-                        refreshAllInstead();
-                    }
+                    refreshAllInstead();
+                    retryHeld = true;
+                    retryAt = System.nanoTime() + waitNanos;
                 } finally {
                     lock.unlock();
                 }
-                nextRefresh = Math.min(nextRefresh, System.nanoTime() + config.reconnectDelay().toNanos());
             }
         }
     }

@@ -44,7 +44,8 @@ final class ClusterSnippet {
                     try {
                         cluster.sendToGroup(words[1], line(words[2])); // members here and on every node
                     } catch (ClusterUnavailableException e) {        // Redis down: this node's members only
-                        me.put(line("! sent to " + e.localResult().accepted() + " on this server only"));
+                        me.put(line("! sent to " + e.localResult().accepted() + " on this server"
+                                + (e.outcomeUnknown() ? ", maybe to the others" : " only"))); // EXEC's reply lost
                     }
                 }
                 default -> me.put(line("! unknown command"));

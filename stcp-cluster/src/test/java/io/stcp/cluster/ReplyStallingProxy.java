@@ -1,0 +1,130 @@
+package io.stcp.cluster;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A loopback TCP relay to Redis that can hold back Redis's replies while Redis still gets, and
+ * runs, every command: {@link #stallRepliesFrom(String)} picks the next connection whose client
+ * sends that command, and from the moment it does, nothing Redis sends on that connection reaches
+ * the client (it waits, and times out). Every other connection, and everything before that
+ * command, is relayed as is. {@link #delayRepliesOnNewConnections(Duration)} plays a slow Redis
+ * instead, on the connections made from then on: each reply reaches the client that much later.
+ */
+final class ReplyStallingProxy implements AutoCloseable {
+    private final InetSocketAddress upstream;
+    private final ServerSocket server;
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final List<Thread> threads = new CopyOnWriteArrayList<>();
+    /** The command (as RESP sends it: a bulk string of its own) whose connection stalls next, or null. */
+    private final AtomicReference<String> armed = new AtomicReference<>();
+    private volatile long delayNanos; // of the replies on connections accepted from now on
+
+    ReplyStallingProxy(int redisPort) throws IOException {
+        this.upstream = new InetSocketAddress(InetAddress.getLoopbackAddress(), redisPort);
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        threads.add(Thread.ofVirtual().name("stalling-proxy-accept").start(this::acceptLoop));
+    }
+
+    String address() {
+        return "127.0.0.1:" + server.getLocalPort();
+    }
+
+    /** Each reply on the connections accepted from now on reaches the client {@code delay} after Redis sent it. */
+    void delayRepliesOnNewConnections(Duration delay) {
+        delayNanos = delay.toNanos();
+    }
+
+    /** The next connection to send {@code command} (upper case, as Jedis sends it) hears no reply from it on. */
+    void stallRepliesFrom(String command) {
+        armed.set("\r\n" + command + "\r\n");
+    }
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket client = server.accept();
+                Socket redis = new Socket();
+                sockets.add(client);
+                sockets.add(redis);
+                try {
+                    redis.connect(upstream, 1000);
+                } catch (IOException e) {
+                    closeQuietly(client);
+                    closeQuietly(redis);
+                    continue;
+                }
+                AtomicBoolean stalled = new AtomicBoolean(); // set by the client's pump before it forwards the command
+                long delay = delayNanos;
+                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, 0)));
+                threads.add(Thread.ofVirtual().start(() -> pump(redis, client, stalled, false, delay)));
+            } catch (IOException e) {
+                return; // closed
+            }
+        }
+    }
+
+    /**
+     * Copies {@code from} to {@code to} until either closes. From the client: sets {@code stalled}
+     * when the armed command comes, before forwarding it. From Redis: drops what comes once
+     * {@code stalled} is set, and forwards the rest {@code delay} nanoseconds after it came.
+     */
+    private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay) {
+        byte[] buf = new byte[8192];
+        String tail = ""; // the end of the previous read, for a command split between two reads
+        try (InputStream in = from.getInputStream()) {
+            OutputStream out = to.getOutputStream();
+            for (int n; (n = in.read(buf)) >= 0; ) {
+                if (fromClient) {
+                    String marker = armed.get();
+                    String seen = tail + new String(buf, 0, n, StandardCharsets.ISO_8859_1);
+                    tail = seen.substring(Math.max(0, seen.length() - 16));
+                    if (marker != null && seen.contains(marker) && armed.compareAndSet(marker, null)) {
+                        stalled.set(true);
+                    }
+                }
+                if (delay > 0) {
+                    Thread.sleep(Duration.ofNanos(delay)); // a slow link or server, played: nothing waits on it
+                }
+                if (fromClient || !stalled.get()) {
+                    out.write(buf, 0, n);
+                    out.flush();
+                }
+            }
+        } catch (IOException | InterruptedException e) {
+            // closed
+        }
+        closeQuietly(from);
+        closeQuietly(to);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        closeQuietly(server);
+        for (Socket s : sockets) {
+            closeQuietly(s);
+        }
+        for (Thread t : threads) {
+            t.join(10_000);
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            // closing
+        }
+    }
+}
