@@ -39,7 +39,8 @@ import org.jspecify.annotations.Nullable;
  *                         answered by the next ping is dropped and made again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
  *                         node's presence again after a failed round; doubles up to
- *                         {@code reconnectMaxDelay}. Default 100ms; more than 0.
+ *                         {@code reconnectMaxDelay}. Default 100ms; at least
+ *                         {@link #MIN_RECONNECT_DELAY} (1 ms).
  * @param reconnectMaxDelay the longest wait between reconnects, and between presence retries.
  *                         Default 5s; at least {@code reconnectDelay}.
  * @param maxMessageBytes  the largest payload a cluster send takes (larger: {@link
@@ -90,6 +91,8 @@ public record ClusterConfig(
     public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(1);
     /** Default first reconnect wait. */
     public static final Duration DEFAULT_RECONNECT_DELAY = Duration.ofMillis(100);
+    /** The shortest {@code reconnectDelay} accepted. */
+    public static final Duration MIN_RECONNECT_DELAY = Duration.ofMillis(1);
     /** Default longest reconnect wait. */
     public static final Duration DEFAULT_RECONNECT_MAX_DELAY = Duration.ofSeconds(5);
     /** Default largest payload: 1 MiB. */
@@ -134,7 +137,10 @@ public record ClusterConfig(
         }
         positive("connectTimeout", connectTimeout);
         positive("commandTimeout", commandTimeout);
-        positive("reconnectDelay", reconnectDelay);
+        if (reconnectDelay.compareTo(MIN_RECONNECT_DELAY) < 0) { // a Redis that refuses at once is not dialled in a tight loop
+            throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay)
+                    + " (expected: >= " + Durations.format(MIN_RECONNECT_DELAY) + ")");
+        }
         if (reconnectMaxDelay.compareTo(reconnectDelay) < 0) {
             throw new IllegalArgumentException("reconnectMaxDelay: " + Durations.format(reconnectMaxDelay)
                     + " (expected: >= reconnectDelay " + Durations.format(reconnectDelay) + ")");

@@ -55,7 +55,8 @@ class ClusterConfigTest {
         assertInvalid(b -> b.presenceTtl(Duration.ofSeconds(9)), "presenceTtl: 9s (expected: >= 2 × presenceRefresh 5s)");
         assertInvalid(b -> b.connectTimeout(Duration.ofMillis(-1)), "connectTimeout: -1ms (expected: > 0)");
         assertInvalid(b -> b.commandTimeout(Duration.ZERO), "commandTimeout: 0s (expected: > 0)");
-        assertInvalid(b -> b.reconnectDelay(Duration.ZERO), "reconnectDelay: 0s (expected: > 0)");
+        assertInvalid(b -> b.reconnectDelay(Duration.ZERO), "reconnectDelay: 0s (expected: >= 1ms)");
+        assertInvalid(b -> b.reconnectDelay(Duration.ofNanos(999_999)), "reconnectDelay: 999.999µs (expected: >= 1ms)");
         assertInvalid(b -> b.reconnectMaxDelay(Duration.ofMillis(50)), "reconnectMaxDelay: 50ms (expected: >= reconnectDelay 100ms)");
         assertInvalid(b -> b.maxMessageBytes(0), "maxMessageBytes: 0 (expected: 1 to 16777216)");
         assertInvalid(b -> b.maxMessageBytes((16 << 20) + 1), "maxMessageBytes: 16777217");
