@@ -40,9 +40,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Thread safety.</b> Every method is safe from any thread. The collections returned are
  * live, unmodifiable and weakly consistent views: iterating one while connections come and go
- * never throws, and sees each connection at most once — unless it leaves the user or group and
- * joins it again while the iteration (or a send to it) is under way: then it may be met, and sent
- * to, a second time, as a member that joined during a send may be met or not.
+ * never throws, and meets each connection at most once, even one that leaves the user or group
+ * and joins it again meanwhile. A send does the same: it reaches each connection at most once, and
+ * every connection that is bound throughout the send exactly once; one that joins (or leaves and
+ * joins again) while the send is under way may be reached or not.
  */
 public interface ConnectionRegistry extends Fanout {
 

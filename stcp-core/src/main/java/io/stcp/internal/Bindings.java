@@ -17,14 +17,15 @@ import org.jspecify.annotations.Nullable;
  * <p>A name's value is sized to its members, since most users have one connection or a few, and
  * many groups are small: one member is the {@link RegistryMember} itself (a map
  * entry is all the binding costs); two to {@value #SMALL} are an array, copied on every change;
- * more are a concurrent set, which goes back to an array when it shrinks to {@value #SHRINK}
- * (a set's table never shrinks by itself). A name is in the map exactly while someone is bound to
- * it.
+ * more are a {@link MemberSet}, which goes back to an array when it shrinks to {@value #SHRINK}
+ * and is copied into a smaller table when it drops to a quarter of its peak (a table never shrinks
+ * by itself). A name is in the map exactly while someone is bound to it.
  *
  * <p>Every change of a name's value happens inside {@link ConcurrentHashMap#compute} on that name,
  * so changes to one name are serialized and an emptied name is removed atomically with its last
  * member. Readers take the value without locking: a member or an array never changes once
- * published, and a set is iterated weakly consistently.
+ * published, and a pass over a {@link MemberSet} meets each member at most once. So a send or an
+ * iteration reaches each member at most once, whatever joins and leaves run meanwhile.
  */
 final class Bindings {
     /** The largest array; one more member makes a set. */
@@ -52,12 +53,9 @@ final class Bindings {
                     more[few.length] = m;
                     return more;
                 }
-                Set<RegistryMember> set = ConcurrentHashMap.newKeySet(2 * SMALL);
-                Collections.addAll(set, few);
-                set.add(m);
-                return set;
+                return new MemberSet(few, m);
             }
-            members(v).add(m);
+            ((MemberSet) v).add(m);
             return v;
         });
     }
@@ -81,12 +79,15 @@ final class Bindings {
                 System.arraycopy(few, i + 1, fewer, i, few.length - i - 1);
                 return fewer;
             }
-            if (v instanceof Set<?>) {
-                Set<RegistryMember> set = members(v);
-                if (!set.remove(m) || set.size() > SHRINK) {
-                    return set;
+            if (v instanceof MemberSet many) {
+                if (!many.remove(m)) {
+                    return many;
                 }
-                RegistryMember[] few = set.toArray(new RegistryMember[0]);
+                if (many.size() > SHRINK) {
+                    MemberSet smaller = many.compacted();
+                    return smaller != null ? smaller : many;
+                }
+                RegistryMember[] few = many.toArray();
                 return few.length == 0 ? null : few.length == 1 ? few[0] : few;
             }
             return v;
@@ -134,7 +135,7 @@ final class Bindings {
             @Override
             public int size() {
                 Object v = names.get(name);
-                return v == null ? 0 : v instanceof Set<?> set ? set.size()
+                return v == null ? 0 : v instanceof MemberSet many ? many.size()
                         : v instanceof RegistryMember[] few ? few.length : 1;
             }
         };
@@ -167,11 +168,6 @@ final class Bindings {
         if (value instanceof RegistryMember[] few) {
             return Arrays.asList(few).iterator();
         }
-        return members(value).iterator();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Set<RegistryMember> members(Object value) {
-        return (Set<RegistryMember>) value;
+        return ((MemberSet) value).iterator();
     }
 }

@@ -346,10 +346,8 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
             for (RegistryMember m : few) {
                 d.offer(m.sender);
             }
-        } else {
-            for (Iterator<RegistryMember> it = Bindings.iterate(value); it.hasNext(); ) {
-                d.offer(it.next().sender);
-            }
+        } else if (value instanceof MemberSet many) {
+            many.forEach(m -> d.offer(m.sender));
         }
         return d.finish();
     }

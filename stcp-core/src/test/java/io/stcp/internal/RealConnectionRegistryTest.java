@@ -207,6 +207,232 @@ class RealConnectionRegistryTest {
         }
     }
 
+    /**
+     * A sender with no queue that counts the messages put into it, each by its array's identity,
+     * and can be told what to do on the sending thread when a message arrives.
+     */
+    private static final class Counting implements Sender {
+        private final io.stcp.Connection connection;
+        private final java.util.Map<byte[], java.util.concurrent.atomic.AtomicInteger> counts =
+                new java.util.concurrent.ConcurrentHashMap<>(); // byte[]: identity keys
+        volatile Runnable onPut = () -> {};
+
+        Counting(io.stcp.Connection connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public io.stcp.Connection connection() {
+            return connection;
+        }
+
+        @Override
+        public void put(byte[] bytes) {
+            counts.computeIfAbsent(bytes, b -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+            onPut.run();
+        }
+
+        int count(byte[] message) {
+            var n = counts.get(message);
+            return n == null ? 0 : n.get();
+        }
+
+        int mostOfOneMessage() {
+            return counts.values().stream().mapToInt(java.util.concurrent.atomic.AtomicInteger::get).max().orElse(0);
+        }
+
+        @Override
+        public int close() {
+            return 0;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return false;
+        }
+    }
+
+    /** The bin of {@code s}'s member in a ConcurrentHashMap table of {@code slots} (its spread of the hash code). */
+    private static int bin(Sender s, int slots) {
+        int h = Long.hashCode(id(s));
+        return (h ^ (h >>> 16)) & (slots - 1);
+    }
+
+    /**
+     * Twelve registered members joined to group "g" (held in a set: more than {@link Bindings#SMALL}),
+     * the first two of them in one bin of the set's table. The bin matters to the old traversal,
+     * which reached a member again only when its re-added node went to the end of a bin the
+     * traversal had not finished: ids are picked from a pool of 33 connections so that the first
+     * member has one joined after it in its bin (32 bins, as long as the set holds 23 or fewer),
+     * and each of the others a bin of its own.
+     */
+    private List<Counting> collidingGroup() throws Exception {
+        List<Counting> pool = new ArrayList<>();
+        for (int i = 0; i < 33; i++) {
+            SocketPair p = SocketPair.open();
+            pairs.add(p);
+            pool.add(new Counting(p.server));
+        }
+        Counting first = null;
+        Counting second = null;
+        for (int i = 0; i < pool.size() && second == null; i++) {
+            for (int j = i + 1; j < pool.size() && second == null; j++) {
+                if (bin(pool.get(i), 32) == bin(pool.get(j), 32)) {
+                    first = pool.get(i);
+                    second = pool.get(j);
+                }
+            }
+        }
+        assertThat(second).as("33 ids in 32 bins: two share one").isNotNull();
+        List<Counting> group = new ArrayList<>(List.of(first, second));
+        java.util.Set<Integer> bins = new java.util.HashSet<>(List.of(bin(first, 32)));
+        for (Counting c : pool) {
+            if (group.size() < 12 && bins.add(bin(c, 32))) {
+                group.add(c);
+            }
+        }
+        assertThat(group).hasSize(12);
+        for (Counting c : group) {
+            registry.add(c);
+            assertThat(registry.joinGroup(c, "g")).isTrue();
+        }
+        return group;
+    }
+
+    /**
+     * At most one delivery per member and send, even to a member that leaves the group and joins
+     * it again while the send runs: here each member does so, on the sending thread, when the
+     * message reaches it. The old code met such a member's new entry later in the same send.
+     */
+    @Test
+    void aMemberThatLeavesAndRejoinsDuringASendToALargeGroupGetsTheMessageOnce() throws Exception {
+        List<Counting> group = collidingGroup();
+        byte[] message = {1};
+        for (Counting c : group) {
+            c.onPut = () -> {
+                if (c.count(message) == 1) {
+                    assertThat(registry.leaveGroup(c, "g")).isTrue();
+                    assertThat(registry.joinGroup(c, "g")).isTrue();
+                }
+            };
+        }
+
+        SendResult r = registry.sendToGroup("g", message);
+
+        for (Counting c : group) {
+            assertThat(c.count(message)).as("deliveries to connection %d", id(c)).isEqualTo(1);
+        }
+        assertThat(r.accepted()).isEqualTo(group.size());
+        assertThat(registry.group("g")).containsExactlyInAnyOrderElementsOf(group);
+    }
+
+    /** The same for an iteration of the group's view: each member is met once. */
+    @Test
+    void anIterationOfALargeGroupMeetsAMemberThatLeavesAndRejoinsMeanwhileOnce() throws Exception {
+        List<Counting> group = collidingGroup();
+        java.util.Map<Sender, Integer> met = new java.util.HashMap<>();
+        for (Sender s : registry.group("g")) {
+            if (met.merge(s, 1, Integer::sum) == 1) {
+                registry.leaveGroup(s, "g");
+                registry.joinGroup(s, "g");
+            }
+        }
+        assertThat(met.keySet()).containsExactlyInAnyOrderElementsOf(group);
+        assertThat(met.values()).containsOnly(1);
+    }
+
+    /**
+     * Sends from several threads at once while members leave and rejoin from others: no send
+     * reaches a member twice, and a member that stays in the group throughout gets every send.
+     */
+    @Test
+    void concurrentSendsAndRejoinsDeliverEachSendAtMostOncePerMember() throws Exception {
+        List<Counting> group = collidingGroup();
+        Counting stayer = group.get(group.size() - 1); // never leaves
+        List<Counting> churned = group.subList(0, group.size() - 1);
+        int sendsPerThread = 5_000;
+        List<List<byte[]>> sent = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Thread> senders = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            List<byte[]> mine = new ArrayList<>();
+            sent.add(mine);
+            senders.add(Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < sendsPerThread; i++) {
+                        byte[] message = {(byte) i};
+                        mine.add(message);
+                        registry.sendToGroup("g", message);
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            }));
+        }
+        Thread churner = Thread.ofPlatform().start(() -> {
+            try {
+                for (int i = 0; sending.get(); i++) {
+                    Counting c = churned.get(i % churned.size());
+                    registry.leaveGroup(c, "g");
+                    registry.joinGroup(c, "g");
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        for (Thread t : senders) {
+            t.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(t.isAlive()).isFalse();
+        }
+        sending.set(false);
+        churner.join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(churner.isAlive()).isFalse();
+        assertThat(failure.get()).isNull();
+
+        for (Counting c : group) {
+            assertThat(c.mostOfOneMessage()).as("most deliveries of one send to connection %d", id(c)).isLessThanOrEqualTo(1);
+        }
+        for (List<byte[]> mine : sent) {
+            for (byte[] message : mine) {
+                assertThat(stayer.count(message)).isEqualTo(1);
+            }
+        }
+    }
+
+    /**
+     * A set that shrinks to a quarter of its peak is replaced by a copy sized for what is left (a
+     * map's table never shrinks): the same members, reached by sends as before.
+     */
+    @Test
+    void aLargeGroupThatShrinksToAQuarterOfItsPeakMovesToASmallerSet() throws Exception {
+        List<QueueSender> all = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.DROP_OLDEST));
+            registry.joinGroup(s, "g");
+            all.add(s);
+        }
+        Bindings groups = bindingsOf(registry, "groups");
+        Object peak = groups.get("g");
+        assertThat(peak).isNotInstanceOf(RegistryMember[].class); // a set
+        for (int i = 63; i > 16; i--) { // 17 left: above a quarter of 64
+            registry.leaveGroup(all.remove(i), "g");
+        }
+        assertThat(groups.get("g")).isSameAs(peak);
+        registry.leaveGroup(all.remove(16), "g"); // 16: a quarter
+        Object smaller = groups.get("g");
+        assertThat(smaller).isNotSameAs(peak).isNotInstanceOf(RegistryMember[].class);
+        assertGroupIs(List.copyOf(all));
+        registry.joinGroup(all.get(0), "g"); // already in: no change
+        assertThat(groups.get("g")).isSameAs(smaller);
+    }
+
+    private static Bindings bindingsOf(RealConnectionRegistry registry, String field) throws Exception {
+        java.lang.reflect.Field f = RealConnectionRegistry.class.getDeclaredField(field);
+        f.setAccessible(true);
+        return (Bindings) f.get(registry);
+    }
+
     @Test
     void keyedSendsConflatePerConnectionAndShareOneArray() throws Exception {
         QueueSender a = member(QueueSender.options().conflating(true));
