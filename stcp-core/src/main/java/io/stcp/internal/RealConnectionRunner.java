@@ -39,6 +39,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
     private static final VarHandle DISCARDED_ELSEWHERE =
             Fields.handle(MethodHandles.lookup(), "discardedElsewhere", int.class);
+    private static final VarHandle DISCARDED_IN_ALL = Fields.handle(MethodHandles.lookup(), "discardedInAll", int.class);
 
     private final RealConnection connection;
     private final ReadLoop loop;
@@ -56,6 +57,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
     private volatile int discardedElsewhere; // reported to exit() and shutdown() on other threads, for the conn.exit line
+    private volatile int discardedInAll;     // by every close of the sender, on any thread: see discardedInAll()
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
@@ -143,19 +145,16 @@ public final class RealConnectionRunner implements ConnectionRunner {
         exit(CloseReason.CLOSED);
     }
 
-    /**
-     * Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}.
-     *
-     * @return how many queued messages its sender discarded (0 if it has none yet, or was closed already)
-     */
-    int exit(CloseReason reason) {
+    /** Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}. */
+    void exit(CloseReason reason) {
         loop.requestExit();
         connection.recordEnd(reason, null);
         Sender s = sender;
-        int discarded = s == null ? 0 : discardedElsewhere(Ends.closeSender(s, connection));
+        if (s != null) {
+            discardedElsewhere(Ends.closeSender(s, connection));
+        }
         connection.close(reason);
         loop.interruptReader();
-        return discarded;
     }
 
     /**
@@ -183,9 +182,19 @@ public final class RealConnectionRunner implements ConnectionRunner {
     /** Keeps {@code n} messages that a close on another thread was told of for the conn.exit line; returns it. */
     private int discardedElsewhere(int n) {
         if (n > 0) {
+            DISCARDED_IN_ALL.getAndAdd(this, n);
             DISCARDED_ELSEWHERE.getAndAdd(this, n);
         }
         return n;
+    }
+
+    /**
+     * The messages the sender discarded, as told to every close of it so far, on any thread (two
+     * may close it at once, and either may be the one that discards): whole once the connection
+     * has exited and every {@link #exit} and {@link #shutdown} call on it has returned.
+     */
+    int discardedInAll() {
+        return discardedInAll;
     }
 
     @Override
@@ -300,6 +309,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
                 connection.close(reason);
             } else {
                 discarded = flushOrDiscard(s, reason);
+                DISCARDED_IN_ALL.getAndAdd(this, discarded);
             }
             connection.readerThread(null);
             joinSendThread(sendThread);

@@ -44,11 +44,13 @@ import org.jspecify.annotations.Nullable;
  * the lock while RUNNING, so close always sees the connection it must end.
  *
  * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
- * answered) completes {@link #closeLost} once it has ended the connection: the messages the
- * connection's sender discarded then (at once for a close, after the flush for a shutdown). With
- * what the offline queue lost ({@link Outbox#discardedByClose()}, complete at termination), that
- * is what a shutdown reports on; a shutdown that finds the client closed already waits for both,
- * so it cannot report as written what a close before it discarded.
+ * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
+ * runner. The runner counts every message its sender discarded, whichever thread's close did it
+ * (the closer's, or the reader's own at its end: both may close the sender at once), and the count
+ * is whole once the connection has exited and the closer has returned. With what the offline queue
+ * lost ({@link Outbox#discardedByClose()}, complete at termination), that is what a shutdown
+ * reports on; a shutdown that finds the client closed already waits for termination and
+ * {@link #closeDone}, so it cannot report as written what a close before it discarded.
  */
 public final class RealTcpClient implements TcpClient {
     private static final int NEW = 0;
@@ -67,7 +69,7 @@ public final class RealTcpClient implements TcpClient {
     private @Nullable Thread dialler;                          // guarded by lock
     private @Nullable RealConnectionRunner runner;             // guarded by lock
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
-    private final CompletableFuture<Integer> closeLost = new CompletableFuture<>(); // see the class comment
+    private final CompletableFuture<Closed> closeDone = new CompletableFuture<>(); // see the class comment
 
     public RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
         this(config, reader, senderFactory, Dialer.Resolver.DNS, AcceptLoop.Sleeper.REAL,
@@ -124,7 +126,7 @@ public final class RealTcpClient implements TcpClient {
             } catch (RuntimeException | Error e) {
                 state = CLOSED;
                 outbox.close();
-                closeLost.complete(0);
+                closeDone.complete(Closed.NOTHING);
                 termination.complete(null);
                 throw e;
             }
@@ -205,7 +207,7 @@ public final class RealTcpClient implements TcpClient {
         if (s == null) {
             return false;
         }
-        closeLost.complete(s.runner == null ? 0 : s.runner.exit(CloseReason.CLOSED)); // none is, between connections
+        endConnection(s); // none runs, between connections
         return true;
     }
 
@@ -315,8 +317,26 @@ public final class RealTcpClient implements TcpClient {
         if (s == null) {
             return;
         }
-        closeLost.complete(s.runner == null ? 0 : s.runner.exit(CloseReason.CLOSED));
+        endConnection(s);
         wake(s);
+    }
+
+    /** What the close that moved the client to CLOSED ended: its connection, if any, and whether its sender failed to close. */
+    private record Closed(@Nullable RealConnectionRunner runner, boolean senderFailed) {
+        static final Closed NOTHING = new Closed(null, false);
+
+        /** Messages lost: those the connection's sender discarded (whole once it has exited), or 1 for a failed sender. */
+        int lost() {
+            return (senderFailed ? 1 : 0) + (runner == null ? 0 : runner.discardedInAll());
+        }
+    }
+
+    /** Ends the connection of a close at once, then says the close is done ({@link #closeDone}). */
+    private void endConnection(Stopped s) {
+        if (s.runner != null) {
+            s.runner.exit(CloseReason.CLOSED);
+        }
+        closeDone.complete(new Closed(s.runner, false));
     }
 
     private void wake(Stopped s) {
@@ -334,16 +354,14 @@ public final class RealTcpClient implements TcpClient {
         if (s == null) {
             // Closed already: by a close, another shutdown, giving up or a failure. The same end,
             // once whoever closed it has counted what its connection discarded.
-            boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeLost, deadline);
-            return done && !termination.isCompletedExceptionally() && closeLost.join() + outbox.discardedByClose() == 0;
+            boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeDone, deadline);
+            return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.discardedByClose() == 0;
         }
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
-        int lost = 0;
-        if (s.runner != null) {
-            int n = s.runner.shutdown(Nanos.remaining(deadline)); // flushed or cut short: its sender is closed
-            lost = n < 0 ? 1 : n;
-        }
-        closeLost.complete(lost);
+        // flushed or cut short: its sender is closed (-1: it failed)
+        boolean senderFailed = s.runner != null && s.runner.shutdown(Nanos.remaining(deadline)) < 0;
+        Closed closed = new Closed(s.runner, senderFailed);
+        closeDone.complete(closed);
         boolean done = awaitQuietly(termination, deadline);
         if (!done) {
             if (s.runner != null) {
@@ -351,10 +369,9 @@ public final class RealTcpClient implements TcpClient {
             }
             awaitQuietly(termination, Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
-        // Terminated: the last connection has exited, so a hand-over of the offline queue that the
-        // close cut short has counted what it had not given its sender.
-        lost += outbox.discardedByClose();
-        return done && lost == 0;
+        // Terminated: the last connection has exited, so its count is whole, and a hand-over of the
+        // offline queue that the close cut short has counted what it had not given its sender.
+        return done && closed.lost() + outbox.discardedByClose() == 0;
     }
 
     /** Waits for {@code f} until {@code deadline} (0 = none), however it completes; false on timeout. */
