@@ -20,8 +20,10 @@ import javax.net.ssl.SSLHandshakeException;
  * <ul>
  *   <li>{@link #netIn}: encrypted bytes received and not yet decrypted — the reader's; four records
  *       large on a readiness transport (several records per read), where it is given back when
- *       empty before the reader waits, so an idle connection holds none; one record large on the
- *       JDK's transports (TCP and Unix), whose blocked read needs it;</li>
+ *       empty before the reader waits, so an idle connection holds none, and where the part of a
+ *       record it holds moves to a one-record buffer before the reader waits for the rest (a
+ *       read takes four again once that one is full); one record large during the handshake and
+ *       on the JDK's transports (TCP and Unix), whose blocked read needs it;</li>
  *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
  *       record large, only taken when a record is larger than the caller's buffer, given back once
  *       read;</li>
@@ -347,28 +349,33 @@ final class TlsTransport implements Transport {
     }
 
     /**
-     * Reads more encrypted bytes into {@link #netIn}. With nothing in hand and nothing readable, it
-     * gives the buffers back and waits for input first; or, with {@code now}, returns 0 instead
-     * of waiting, there and in the read.
+     * Reads more encrypted bytes into {@link #netIn}. With nothing readable it first lets go of
+     * what a wait need not hold ({@link #releaseIdleBuffers()}); then, with nothing in hand, it
+     * waits for input — or, with {@code now}, returns 0 instead of waiting, there and in the read.
      *
      * @return bytes read, or -1 at end of stream
      */
     private int fill(long deadlineNanos, boolean now) throws IOException {
-        if ((netIn == null || !netIn.hasRemaining()) && !under.isReadable()) {
-            releaseIdleBuffers();
-            if (now) {
-                return 0;
+        if (!under.isReadable()) {
+            releaseIdleBuffers(); // the wait, here or in the read below, holds one record's buffer at most
+            if (netIn == null) {
+                if (now) {
+                    return 0;
+                }
+                under.awaitReadable(deadlineNanos);
             }
-            under.awaitReadable(deadlineNanos);
         }
         int packet = output.packetSize();
+        // Several records per read once the handshake is done; before, one (a trickled hello holds
+        // no more than that while the rest is waited for).
+        boolean bulk = bulkReads && handshakeBytes < 0;
         if (netIn == null) {
-            // Several records per read once the handshake is done; before, one (a trickled hello
-            // holds no more than that while the rest is waited for).
-            netIn = TlsBuffers.take(packet, bulkReads && handshakeBytes < 0).flip();
+            netIn = TlsBuffers.take(packet, bulk).flip();
         }
         if (netIn.limit() == netIn.capacity()) {
-            if (netIn.position() > 0) {
+            if (bulk && netIn.capacity() < TlsBuffers.BULK) {
+                netIn = TlsBuffers.move(netIn, true); // the one-record buffer of a wait, full: reads take four again
+            } else if (netIn.position() > 0) {
                 netIn.compact().flip();
             } else {
                 netIn = TlsBuffers.grow(netIn, packet); // a record larger than the buffer
@@ -398,10 +405,20 @@ final class TlsTransport implements Transport {
         return in == null ? 0 : in.capacity();
     }
 
+    /**
+     * Before the reader waits: gives {@link #netIn} back if empty, and moves the part of a record
+     * it holds out of a larger buffer into one record's, so that the wait for the rest holds what
+     * the peer sent, not what a read could have taken.
+     */
     private void releaseIdleBuffers() {
-        if (netIn != null && !netIn.hasRemaining()) {
+        if (netIn == null) {
+            return;
+        }
+        if (!netIn.hasRemaining()) {
             TlsBuffers.give(netIn);
             netIn = null;
+        } else if (netIn.capacity() > TlsBuffers.RECORD && netIn.remaining() <= TlsBuffers.RECORD) {
+            netIn = TlsBuffers.move(netIn, false);
         }
     }
 
