@@ -40,6 +40,11 @@ import javax.net.ssl.SSLHandshakeException;
  * <p><b>Ends.</b> The peer's {@code close_notify} is end of stream (-1). A TCP end of stream
  * without it throws {@link TlsTruncatedException}. Renegotiation (TLS 1.2) is refused: it fails the
  * read with an {@link SSLException}.
+ *
+ * <p><b>Failures after data.</b> A read that has decrypted bytes into the caller's array returns
+ * them even if what follows in the same read fails (the engine's answer to a key update cannot be
+ * written, a later record does not decrypt): the failure is kept ({@link #failure}) and thrown by
+ * the next read and every one after it, which return at once ({@link #holdsInput()}).
  */
 final class TlsTransport implements Transport {
     private static final int RECORD_HEADER = 5;
@@ -78,6 +83,7 @@ final class TlsTransport implements Transport {
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
     private int emptyRecords;     // records in a row that decrypted to nothing
+    private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
@@ -214,6 +220,9 @@ final class TlsTransport implements Transport {
                 }
                 return n;
             }
+            if (failure != null) {
+                throw failure;
+            }
             if (inputClosed) {
                 return -1;
             }
@@ -239,13 +248,27 @@ final class TlsTransport implements Transport {
 
     /**
      * Decrypts the records in {@link #netIn} into {@code b}, or into {@link #appIn} if the first is
-     * too large for it.
+     * too large for it. A failure once some bytes are in {@code b} is kept for the next read
+     * ({@link #failure}), and those bytes are returned.
      *
      * @return bytes decrypted into {@code b}; 0 if none were (they went to {@link #appIn}, or the
      *     records held none: a key update, a session ticket); -1 at the peer's {@code close_notify}
      */
     private int unwrap(byte[] b, int off, int len) throws IOException {
         ByteBuffer dst = ByteBuffer.wrap(b, off, len);
+        try {
+            return unwrap(dst);
+        } catch (IOException e) {
+            int produced = dst.position() - off;
+            if (produced == 0) {
+                throw e;
+            }
+            failure = e;
+            return produced;
+        }
+    }
+
+    private int unwrap(ByteBuffer dst) throws IOException {
         int produced = 0;
         int idle = 0;
         while (true) {
@@ -295,17 +318,25 @@ final class TlsTransport implements Transport {
             dst = TlsBuffers.grow(dst.flip(), engine.getSession().getApplicationBufferSize()).compact();
         }
         dst.flip();
-        countRecord(r);
-        afterUnwrap(r);
+        if (dst.hasRemaining()) {
+            appIn = dst;
+        } else {
+            TlsBuffers.give(dst);
+        }
+        try {
+            countRecord(r);
+            afterUnwrap(r);
+        } catch (IOException e) {
+            if (appIn == null) {
+                throw e;
+            }
+            failure = e; // after the record's bytes, which the read returns first
+            return 0;
+        }
         if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
             inputClosed = true;
         }
-        if (!dst.hasRemaining()) {
-            TlsBuffers.give(dst);
-            return inputClosed ? -1 : 0;
-        }
-        appIn = dst;
-        return 0;
+        return appIn == null && inputClosed ? -1 : 0;
     }
 
     /** Counts a record an unwrap read that decrypted to nothing, failing past {@link #MAX_EMPTY_RECORDS} in a row. */
@@ -429,7 +460,7 @@ final class TlsTransport implements Transport {
 
     @Override
     public boolean isReadable() {
-        return appIn != null || inputClosed || hasRecord() || under.isReadable();
+        return appIn != null || inputClosed || failure != null || hasRecord() || under.isReadable();
     }
 
     @Override
@@ -445,10 +476,10 @@ final class TlsTransport implements Transport {
         }
     }
 
-    /** Decrypted bytes, a whole record, or the end: a read returns without the transport below. */
+    /** Decrypted bytes, a whole record, the end, or a failure to throw: a read returns without the transport below. */
     @Override
     public boolean holdsInput() {
-        return appIn != null || inputClosed || hasRecord();
+        return appIn != null || inputClosed || failure != null || hasRecord();
     }
 
     /**
