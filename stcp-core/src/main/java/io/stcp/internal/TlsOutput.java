@@ -33,7 +33,9 @@ import javax.net.ssl.SSLException;
  * <p><b>Failure.</b> Once a write to the transport below has failed ({@link #failed}), records may
  * have gone out in part, so nothing more may follow them: every later write, answer and
  * {@code close_notify} throws at once, saying so (a {@link WriteTimeoutException} after one, so
- * that the connection closes as for its own).
+ * that the connection closes as for its own). A write whose wrap says CLOSED writes what that wrap
+ * produced before it fails: TLS 1.2's answering {@code close_notify}, if the reader read the
+ * peer's while the write held the lock — once produced, the engine has no other copy.
  *
  * <p><b>Buffer.</b> netOut: encrypted bytes being written, four records large (one write for up
  * to four records), taken from {@link TlsBuffers} per write and given back after it.
@@ -94,7 +96,10 @@ final class TlsOutput {
                         }
                     }
                     case BUFFER_OVERFLOW -> out = flushOrGrow(out, deadlineNanos);
-                    case CLOSED -> throw new ClosedChannelException(); // after close_notify: nothing more goes out
+                    case CLOSED -> {
+                        flush(out, deadlineNanos); // what it produced: the answering close_notify, maybe
+                        throw new ClosedChannelException(); // after close_notify: nothing more goes out
+                    }
                     case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
                 }
             }
