@@ -56,6 +56,17 @@ final class TlsBuffers {
         return bigger;
     }
 
+    /**
+     * {@code b}'s remaining bytes, which fit, in a buffer of {@link #RECORD} bytes (of {@link #BULK}
+     * if {@code bulk}), read mode; {@code b} is given back.
+     */
+    static ByteBuffer move(ByteBuffer b, boolean bulk) {
+        ByteBuffer to = take(0, bulk);
+        to.put(b).flip();
+        give(b);
+        return to;
+    }
+
     /** Returns a buffer the caller no longer uses; buffers of other sizes are left to the garbage collector. */
     static void give(ByteBuffer b) {
         AtomicReferenceArray<ByteBuffer> pool = b.capacity() == RECORD ? RECORDS : b.capacity() == BULK ? BULKS : null;

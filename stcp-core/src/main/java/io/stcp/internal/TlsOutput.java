@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.WriteTimeoutException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -29,6 +30,13 @@ import javax.net.ssl.SSLException;
  * the reader tries the lock and read after a holder lets go (both volatile), so either the reader
  * gets the lock or the holder sees the mark.
  *
+ * <p><b>Failure.</b> Once a write to the transport below has failed ({@link #failed}), records may
+ * have gone out in part, so nothing more may follow them: every later write, answer and
+ * {@code close_notify} throws at once, saying so (a {@link WriteTimeoutException} after one, so
+ * that the connection closes as for its own). A write whose wrap says CLOSED writes what that wrap
+ * produced before it fails: TLS 1.2's answering {@code close_notify}, if the reader read the
+ * peer's while the write held the lock — once produced, the engine has no other copy.
+ *
  * <p><b>Buffer.</b> netOut: encrypted bytes being written, four records large (one write for up
  * to four records), taken from {@link TlsBuffers} per write and given back after it.
  */
@@ -48,6 +56,7 @@ final class TlsOutput {
     private final ByteBuffer[] outArray = new ByteBuffer[1]; // guarded by wrapLock
     private boolean closingOutput;                            // guarded by wrapLock: close_notify asked for
     private volatile boolean answerOwed;                      // the reader left the engine's answer to the lock's holder
+    private IOException failed;                               // guarded by wrapLock: the first write below that failed
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsOutput(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
@@ -72,6 +81,7 @@ final class TlsOutput {
         wrapLock.lock();
         ByteBuffer out = null;
         try {
+            checkOutput();
             int packet = packetSize;
             out = TlsBuffers.take(packet, true);
             while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
@@ -86,7 +96,10 @@ final class TlsOutput {
                         }
                     }
                     case BUFFER_OVERFLOW -> out = flushOrGrow(out, deadlineNanos);
-                    case CLOSED -> throw new ClosedChannelException(); // after close_notify: nothing more goes out
+                    case CLOSED -> {
+                        flush(out, deadlineNanos); // what it produced: the answering close_notify, maybe
+                        throw new ClosedChannelException(); // after close_notify: nothing more goes out
+                    }
                     case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
                 }
             }
@@ -133,6 +146,7 @@ final class TlsOutput {
         ByteBuffer out = null;
         int produced = 0;
         try {
+            checkOutput();
             out = TlsBuffers.take(engine.getSession().getPacketBufferSize());
             while (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP
                     || (closingOutput && !engine.isOutboundDone())) {
@@ -170,7 +184,7 @@ final class TlsOutput {
         return bigger;
     }
 
-    /** Writes what {@code out} (write mode) holds, and clears it. */
+    /** Writes what {@code out} (write mode) holds, and clears it; a failure is {@link #failed}'s. */
     private void flush(ByteBuffer out, long deadlineNanos) throws IOException {
         if (out.position() == 0) {
             return;
@@ -179,10 +193,27 @@ final class TlsOutput {
         outArray[0] = out;
         try {
             under.write(outArray, 0, 1, deadlineNanos);
+        } catch (IOException e) {
+            failed = e;
+            throw e;
         } finally {
             outArray[0] = null;
             out.clear();
         }
+    }
+
+    /** Throws if a write below has failed ({@link #failed}); under the lock. */
+    private void checkOutput() throws IOException {
+        IOException f = failed;
+        if (f == null) {
+            return;
+        }
+        String m = "an earlier write of TLS records failed, so nothing more can be sent (" + f + ")";
+        IOException e = f instanceof WriteTimeoutException ? new WriteTimeoutException(m)
+                : f instanceof ClosedChannelException ? new ClosedChannelException()
+                : new IOException(m);
+        e.initCause(f);
+        throw e;
     }
 
     /** Sends the alert the engine holds after a failed handshake, within a short while; never throws. */

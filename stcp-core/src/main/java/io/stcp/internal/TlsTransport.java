@@ -20,8 +20,10 @@ import javax.net.ssl.SSLHandshakeException;
  * <ul>
  *   <li>{@link #netIn}: encrypted bytes received and not yet decrypted — the reader's; four records
  *       large on a readiness transport (several records per read), where it is given back when
- *       empty before the reader waits, so an idle connection holds none; one record large on the
- *       JDK's transports (TCP and Unix), whose blocked read needs it;</li>
+ *       empty before the reader waits, so an idle connection holds none, and where the part of a
+ *       record it holds moves to a one-record buffer before the reader waits for the rest (a
+ *       read takes four again once that one is full); one record large during the handshake and
+ *       on the JDK's transports (TCP and Unix), whose blocked read needs it;</li>
  *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
  *       record large, only taken when a record is larger than the caller's buffer, given back once
  *       read;</li>
@@ -38,6 +40,11 @@ import javax.net.ssl.SSLHandshakeException;
  * <p><b>Ends.</b> The peer's {@code close_notify} is end of stream (-1). A TCP end of stream
  * without it throws {@link TlsTruncatedException}. Renegotiation (TLS 1.2) is refused: it fails the
  * read with an {@link SSLException}.
+ *
+ * <p><b>Failures after data.</b> A read that has decrypted bytes into the caller's array returns
+ * them even if what follows in the same read fails (the engine's answer to a key update cannot be
+ * written, a later record does not decrypt): the failure is kept ({@link #failure}) and thrown by
+ * the next read and every one after it, which return at once ({@link #holdsInput()}).
  */
 final class TlsTransport implements Transport {
     private static final int RECORD_HEADER = 5;
@@ -76,6 +83,7 @@ final class TlsTransport implements Transport {
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
     private int emptyRecords;     // records in a row that decrypted to nothing
+    private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
@@ -212,6 +220,9 @@ final class TlsTransport implements Transport {
                 }
                 return n;
             }
+            if (failure != null) {
+                throw failure;
+            }
             if (inputClosed) {
                 return -1;
             }
@@ -237,13 +248,27 @@ final class TlsTransport implements Transport {
 
     /**
      * Decrypts the records in {@link #netIn} into {@code b}, or into {@link #appIn} if the first is
-     * too large for it.
+     * too large for it. A failure once some bytes are in {@code b} is kept for the next read
+     * ({@link #failure}), and those bytes are returned.
      *
      * @return bytes decrypted into {@code b}; 0 if none were (they went to {@link #appIn}, or the
      *     records held none: a key update, a session ticket); -1 at the peer's {@code close_notify}
      */
     private int unwrap(byte[] b, int off, int len) throws IOException {
         ByteBuffer dst = ByteBuffer.wrap(b, off, len);
+        try {
+            return unwrap(dst);
+        } catch (IOException e) {
+            int produced = dst.position() - off;
+            if (produced == 0) {
+                throw e;
+            }
+            failure = e;
+            return produced;
+        }
+    }
+
+    private int unwrap(ByteBuffer dst) throws IOException {
         int produced = 0;
         int idle = 0;
         while (true) {
@@ -293,17 +318,25 @@ final class TlsTransport implements Transport {
             dst = TlsBuffers.grow(dst.flip(), engine.getSession().getApplicationBufferSize()).compact();
         }
         dst.flip();
-        countRecord(r);
-        afterUnwrap(r);
+        if (dst.hasRemaining()) {
+            appIn = dst;
+        } else {
+            TlsBuffers.give(dst);
+        }
+        try {
+            countRecord(r);
+            afterUnwrap(r);
+        } catch (IOException e) {
+            if (appIn == null) {
+                throw e;
+            }
+            failure = e; // after the record's bytes, which the read returns first
+            return 0;
+        }
         if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
             inputClosed = true;
         }
-        if (!dst.hasRemaining()) {
-            TlsBuffers.give(dst);
-            return inputClosed ? -1 : 0;
-        }
-        appIn = dst;
-        return 0;
+        return appIn == null && inputClosed ? -1 : 0;
     }
 
     /** Counts a record an unwrap read that decrypted to nothing, failing past {@link #MAX_EMPTY_RECORDS} in a row. */
@@ -347,28 +380,33 @@ final class TlsTransport implements Transport {
     }
 
     /**
-     * Reads more encrypted bytes into {@link #netIn}. With nothing in hand and nothing readable, it
-     * gives the buffers back and waits for input first; or, with {@code now}, returns 0 instead
-     * of waiting, there and in the read.
+     * Reads more encrypted bytes into {@link #netIn}. With nothing readable it first lets go of
+     * what a wait need not hold ({@link #releaseIdleBuffers()}); then, with nothing in hand, it
+     * waits for input — or, with {@code now}, returns 0 instead of waiting, there and in the read.
      *
      * @return bytes read, or -1 at end of stream
      */
     private int fill(long deadlineNanos, boolean now) throws IOException {
-        if ((netIn == null || !netIn.hasRemaining()) && !under.isReadable()) {
-            releaseIdleBuffers();
-            if (now) {
-                return 0;
+        if (!under.isReadable()) {
+            releaseIdleBuffers(); // the wait, here or in the read below, holds one record's buffer at most
+            if (netIn == null) {
+                if (now) {
+                    return 0;
+                }
+                under.awaitReadable(deadlineNanos);
             }
-            under.awaitReadable(deadlineNanos);
         }
         int packet = output.packetSize();
+        // Several records per read once the handshake is done; before, one (a trickled hello holds
+        // no more than that while the rest is waited for).
+        boolean bulk = bulkReads && handshakeBytes < 0;
         if (netIn == null) {
-            // Several records per read once the handshake is done; before, one (a trickled hello
-            // holds no more than that while the rest is waited for).
-            netIn = TlsBuffers.take(packet, bulkReads && handshakeBytes < 0).flip();
+            netIn = TlsBuffers.take(packet, bulk).flip();
         }
         if (netIn.limit() == netIn.capacity()) {
-            if (netIn.position() > 0) {
+            if (bulk && netIn.capacity() < TlsBuffers.BULK) {
+                netIn = TlsBuffers.move(netIn, true); // the one-record buffer of a wait, full: reads take four again
+            } else if (netIn.position() > 0) {
                 netIn.compact().flip();
             } else {
                 netIn = TlsBuffers.grow(netIn, packet); // a record larger than the buffer
@@ -398,10 +436,20 @@ final class TlsTransport implements Transport {
         return in == null ? 0 : in.capacity();
     }
 
+    /**
+     * Before the reader waits: gives {@link #netIn} back if empty, and moves the part of a record
+     * it holds out of a larger buffer into one record's, so that the wait for the rest holds what
+     * the peer sent, not what a read could have taken.
+     */
     private void releaseIdleBuffers() {
-        if (netIn != null && !netIn.hasRemaining()) {
+        if (netIn == null) {
+            return;
+        }
+        if (!netIn.hasRemaining()) {
             TlsBuffers.give(netIn);
             netIn = null;
+        } else if (netIn.capacity() > TlsBuffers.RECORD && netIn.remaining() <= TlsBuffers.RECORD) {
+            netIn = TlsBuffers.move(netIn, false);
         }
     }
 
@@ -412,7 +460,7 @@ final class TlsTransport implements Transport {
 
     @Override
     public boolean isReadable() {
-        return appIn != null || inputClosed || hasRecord() || under.isReadable();
+        return appIn != null || inputClosed || failure != null || hasRecord() || under.isReadable();
     }
 
     @Override
@@ -428,10 +476,10 @@ final class TlsTransport implements Transport {
         }
     }
 
-    /** Decrypted bytes, a whole record, or the end: a read returns without the transport below. */
+    /** Decrypted bytes, a whole record, the end, or a failure to throw: a read returns without the transport below. */
     @Override
     public boolean holdsInput() {
-        return appIn != null || inputClosed || hasRecord();
+        return appIn != null || inputClosed || failure != null || hasRecord();
     }
 
     /**

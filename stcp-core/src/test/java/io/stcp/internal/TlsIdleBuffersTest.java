@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * offered): the read that finds the socket empty does not wait, and the wait that follows is
  * without the buffers — and not while the peer sends a record a few bytes at a time: the reads
  * take what is there, and the waits for the rest are without the reader's buffer (the encrypted
- * input holds the part of the record). Before, the TLS layer waited inside a read, holding both.
+ * input holds the part of the record, in one record's buffer, not in the four records' a read
+ * takes). Before, the TLS layer waited inside a read, holding both; and then, the four records'.
  */
 class TlsIdleBuffersTest {
     private final long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
@@ -95,6 +96,8 @@ class TlsIdleBuffersTest {
             await().atMost(Duration.ofSeconds(10)).until(() -> socket.waiting || next.isDone());
             assertThat(next).as("the record is not whole before byte %d", from).isNotDone();
             assertThat(in.bufferCapacity()).as("the reader's buffer, with %d bytes of the record in", from).isZero();
+            assertThat(server.readBufferCapacity()).as("the encrypted input's, with %d bytes of the record in", from)
+                    .isLessThanOrEqualTo(TlsBuffers.RECORD);
             serverSide.feed(Arrays.copyOfRange(record, from, cut));
             from = cut;
             if (cut < record.length) {
