@@ -2,7 +2,6 @@ package io.stcp.internal;
 
 import io.stcp.ReadTimeoutException;
 import io.stcp.WriteTimeoutException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
@@ -15,7 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A {@link Transport} whose peer is a test: input is fed in chunks (each arrives as one read, so
- * split frames can be tested), output is collected, and the test can end the input, reset it,
+ * split frames can be tested), output is kept until the test takes it (and then dropped), and the
+ * test can end the input, reset it,
  * make the next read time out, or stall writes until their deadline. The test kit
  * ({@code stcp-test}) is built on it.
  *
@@ -31,8 +31,9 @@ public final class MemoryTransport implements Transport {
     private boolean inputEnded;                                   // guarded by lock
     private boolean inputReset;                                   // guarded by lock
     private int timeoutsPending;                                  // guarded by lock
-    private final ByteArrayOutputStream output = new ByteArrayOutputStream(); // guarded by lock
-    private int outputTaken;                                      // guarded by lock
+    private final ArrayDeque<byte[]> output = new ArrayDeque<>(); // one chunk per write, dropped once taken; guarded by lock
+    private int outputOffset;                                     // bytes of output's first chunk taken; guarded by lock
+    private long outputPending;                                   // bytes written and not taken; guarded by lock
     private boolean writesStalled;                                // guarded by lock
     private boolean outputShut;                                   // guarded by lock
     private boolean closed;                                       // guarded by lock
@@ -80,34 +81,46 @@ public final class MemoryTransport implements Transport {
         lock.lock();
         try {
             long deadline = System.nanoTime() + timeoutNanos;
-            while (output.size() - outputTaken < n && !closed) {
+            while (outputPending < n && !closed) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     break;
                 }
                 changed.awaitNanos(left);
             }
-            int take = Math.min(n, output.size() - outputTaken);
-            byte[] all = output.toByteArray();
-            byte[] out = java.util.Arrays.copyOfRange(all, outputTaken, outputTaken + take);
-            outputTaken += take;
-            return out;
+            return take(n);
         } finally {
             lock.unlock();
         }
     }
 
-    /** Everything written and not taken yet, without waiting. */
+    /** Everything written and not taken yet (up to the largest array), without waiting. */
     public byte[] takeOutput() {
         lock.lock();
         try {
-            byte[] all = output.toByteArray();
-            byte[] out = java.util.Arrays.copyOfRange(all, outputTaken, all.length);
-            outputTaken = all.length;
-            return out;
+            return take(Integer.MAX_VALUE - 8);
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Copies out up to {@code n} pending bytes and drops the chunks they emptied; lock held. */
+    private byte[] take(int n) {
+        byte[] out = new byte[(int) Math.min(n, outputPending)];
+        int copied = 0;
+        while (copied < out.length) {
+            byte[] head = output.getFirst();
+            int k = Math.min(out.length - copied, head.length - outputOffset);
+            System.arraycopy(head, outputOffset, out, copied, k);
+            copied += k;
+            outputOffset += k;
+            if (outputOffset == head.length) {
+                output.removeFirst();
+                outputOffset = 0;
+            }
+        }
+        outputPending -= out.length;
+        return out;
     }
 
     /** Whether the connection shut its output down (a graceful close sends FIN after its last reply). */
@@ -186,11 +199,20 @@ public final class MemoryTransport implements Transport {
                 }
                 await(deadlineNanos, true);
             }
+            long total = 0;
             for (int i = off; i < off + len; i++) {
-                ByteBuffer src = srcs[i];
-                while (src.hasRemaining()) {
-                    output.write(src.get());
+                total += srcs[i].remaining();
+            }
+            if (total > 0) {
+                byte[] chunk = new byte[Math.toIntExact(total)];
+                int at = 0;
+                for (int i = off; i < off + len; i++) {
+                    int r = srcs[i].remaining();
+                    srcs[i].get(chunk, at, r);
+                    at += r;
                 }
+                output.addLast(chunk);
+                outputPending += total;
             }
             changed.signalAll();
         } finally {

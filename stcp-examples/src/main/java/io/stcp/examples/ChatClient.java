@@ -35,7 +35,7 @@ public final class ChatClient implements AutoCloseable {
      * {@link TlsConfig#clientBuilder()}) is not null.
      */
     public ChatClient(String address, @Nullable TlsConfig tls, String nick, Consumer<String> out) {
-        DelimiterReader reader = DelimiterReader.builder().lines().maxLength(4096)
+        DelimiterReader reader = DelimiterReader.builder().lines().maxLength(ChatServer.MAX_OUTPUT_LINE) // the server's longest
                 .build((sender, line) -> out.accept(new String(line, UTF_8)));
         // snippet:start client
         ClientConfig config = ClientConfig.builder(address)  // "host:port" (resolved on every attempt) or "unix:PATH"

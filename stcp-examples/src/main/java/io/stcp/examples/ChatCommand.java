@@ -41,9 +41,19 @@ final class ChatCommand implements Runnable {
         @Option(names = "--tls-key", description = "TLS: the private key (PEM, PKCS#8); with --tls-cert.")
         Path tlsKey;
 
+        @Option(names = "--first-frame-timeout", defaultValue = "10s", description = "Close a connection whose first"
+                + " line (its /nick) is not complete this long after the accept; 0 = none (default: ${DEFAULT-VALUE}).")
+        Duration firstFrameTimeout;
+
+        @Option(names = "--read-idle-timeout", defaultValue = "30m", description = "Close a connection that sends"
+                + " nothing for this long (the chat client reconnects and rejoins by itself); 0 = none"
+                + " (default: ${DEFAULT-VALUE}).")
+        Duration readIdleTimeout;
+
         @Override
         public Integer call() throws Exception {
-            ServerConfig.Builder config = ServerConfig.builder().address(address);
+            ServerConfig.Builder config = ServerConfig.builder().address(address)
+                    .firstFrameTimeout(firstFrameTimeout).readIdleTimeout(readIdleTimeout);
             if (tlsCert != null || tlsKey != null) {
                 config.tls(TlsOptions.tls(tlsCert, tlsKey, null, null));
             }

@@ -12,7 +12,11 @@ import io.stcp.framing.DelimiterEncoder;
 import io.stcp.framing.DelimiterReader;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -30,19 +34,35 @@ import java.util.TreeSet;
  *
  * Replies and messages are lines too: {@code [room] nick: text}, {@code [whisper] nick: text},
  * {@code * nick joined room}, {@code * nick left room}, and {@code ! why} for a refused command.
- * When a connection ends, every room it was in is told that it left. Lines are at most 4096 bytes
- * and a connection is in at most {@value #MAX_ROOMS} rooms.
+ * When a connection ends, every room it was in is told that it left.
+ *
+ * <p><b>Limits</b> (peers choose every name and line, so the server bounds them): a command line
+ * is at most {@value #MAX_LINE} bytes of UTF-8; nicks and rooms are at most {@value #MAX_NAME}
+ * bytes; a connection is in at most {@value #MAX_ROOMS} rooms; {@code /rooms} and {@code /who}
+ * list as many names as fit in {@value #MAX_LINE} bytes, then how many more there are. So no
+ * line the server sends is longer than {@value #MAX_OUTPUT_LINE} bytes: a said or whispered line
+ * adds the speaker's nick to what the speaker sent.
+ *
+ * <p>A nick is a name, not a login: anyone may take a nick that is in use (that is how one user
+ * connects from several places) and then receives its whispers.
  */
 public final class ChatServer implements AutoCloseable {
     private static final DelimiterEncoder LINES = DelimiterEncoder.lines();
+    /** Longest command line, in bytes, line end excluded. */
+    static final int MAX_LINE = 4096;
+    /** Longest nick or room name, in bytes. */
+    static final int MAX_NAME = 32;
+    /** Longest line the server sends, line end excluded: a command line plus the speaker's nick and a few bytes. */
+    static final int MAX_OUTPUT_LINE = MAX_LINE + MAX_NAME + 8;
     /** Rooms one connection may be in: a peer chooses them, so the server bounds them. */
     static final int MAX_ROOMS = 32;
+    private static final Set<String> COMMANDS = Set.of("/nick", "/join", "/leave", "/say", "/whisper", "/rooms", "/who");
 
     private final ConnectionRegistry registry;
     private final TcpServer server;
 
     private ChatServer(ServerConfig config) throws IOException {
-        DelimiterReader reader = DelimiterReader.builder().lines().maxLength(4096).build(this::onLine);
+        DelimiterReader reader = DelimiterReader.builder().lines().maxLength(MAX_LINE).build(this::onLine);
         // snippet:start registry-setup
         ConnectionRegistry registry = ConnectionRegistry.create();
         TcpServer server = TcpServer.create(config, reader, SenderFactory.queue(1024))
@@ -64,16 +84,31 @@ public final class ChatServer implements AutoCloseable {
     }
 
     private void onLine(Sender me, byte[] bytes) {
-        String[] w = new String(bytes, UTF_8).split(" ", 3);
+        String input;
+        try { // strict: replacing bad bytes would make the text longer than the bytes it came from
+            input = UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            me.put(line("! lines are UTF-8"));
+            return;
+        }
+        String[] w = input.split(" ", 3);
         String nick = registry.userOf(me);
         String arg = w.length > 1 ? w[1] : "";
         String text = w.length > 2 ? w[2] : "";
+        if (!COMMANDS.contains(w[0])) {
+            me.put(line("! unknown command " + clip(w[0])));
+            return;
+        }
         if (!w[0].equals("/nick") && nick == null) {
             me.put(line("! who are you? /nick NAME first"));
             return;
         }
         if (arg.isEmpty() && !w[0].equals("/rooms")) {
             me.put(line("! " + w[0] + " needs an argument"));
+            return;
+        }
+        if (arg.getBytes(UTF_8).length > MAX_NAME) { // every argument is a nick or a room
+            me.put(line("! names are at most " + MAX_NAME + " bytes"));
             return;
         }
         if (w[0].equals("/join") && registry.groupsOf(me).size() >= MAX_ROOMS) { // peers pick rooms: bound them
@@ -101,17 +136,39 @@ public final class ChatServer implements AutoCloseable {
                     registry.sendToGroup(arg, line("* " + nick + " left " + arg));
                 }
             }
-            case "/rooms" -> me.put(line("rooms: " + String.join(" ", new TreeSet<>(registry.groups()))));
+            case "/rooms" -> me.put(line(list("rooms:", new TreeSet<>(registry.groups()))));
             case "/who" -> {
                 TreeSet<String> nicks = new TreeSet<>();
                 for (Sender s : registry.group(arg)) {
                     String n = registry.userOf(s);
                     nicks.add(n == null ? "?" : n);
                 }
-                me.put(line("in " + arg + ": " + String.join(" ", nicks)));
+                me.put(line(list("in " + arg + ":", nicks)));
             }
-            default -> me.put(line("! unknown command " + w[0]));
+            default -> throw new AssertionError(w[0]); // COMMANDS has no other
         }
+    }
+
+    /** {@code head} and as many of {@code names} as fit in {@link #MAX_LINE} bytes, then how many did not. */
+    static String list(String head, Collection<String> names) {
+        StringBuilder out = new StringBuilder(head);
+        int bytes = head.getBytes(UTF_8).length;
+        int left = names.size();
+        for (String name : names) {
+            int more = 1 + name.getBytes(UTF_8).length;
+            if (bytes + more > MAX_LINE - 20) { // leaves room for " (+2147483647 more)"
+                return out.append(" (+").append(left).append(" more)").toString();
+            }
+            out.append(' ').append(name);
+            bytes += more;
+            left--;
+        }
+        return out.toString();
+    }
+
+    /** A word the peer sent, cut to {@link #MAX_NAME} characters for a reply. */
+    private static String clip(String word) {
+        return word.length() <= MAX_NAME ? word : word.substring(0, MAX_NAME) + "...";
     }
 
     /** An exit hook still sees the connection's bindings: tell its rooms. The registry drops them right after. */

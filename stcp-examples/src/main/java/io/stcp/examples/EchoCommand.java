@@ -78,11 +78,18 @@ final class EchoCommand implements Callable<Integer> {
             + " 0 = none (default: the config's, 30s).")
     Duration frameTimeout;
 
+    /** The first frame's deadline when neither the option nor the config file gives one: a silent peer leaves. */
+    static final Duration DEFAULT_FIRST_FRAME_TIMEOUT = Duration.ofSeconds(10);
+
+    /** The read-idle timeout when neither the option nor the config file gives one. */
+    static final Duration DEFAULT_READ_IDLE_TIMEOUT = Duration.ofMinutes(5);
+
     @Option(names = "--first-frame-timeout", description = "The first frame must be complete this long after the"
-            + " accept; 0 = none (default: the config's, none).")
+            + " accept, or the connection is closed; 0 = none (default: the config file's; 10s without one).")
     Duration firstFrameTimeout;
 
-    @Option(names = "--read-idle-timeout", description = "Close a connection silent this long; 0 = none.")
+    @Option(names = "--read-idle-timeout", description = "Close a connection that sends nothing for this long; 0 = none"
+            + " (default: the config file's; 5m without one).")
     Duration readIdleTimeout;
 
     @Option(names = "--config", description = "JSON server config (Go field names); each option given here overrides"
@@ -165,11 +172,13 @@ final class EchoCommand implements Callable<Integer> {
     }
 
     /**
-     * The server config: the defaults with {@link #DEFAULT_ADDRESS}, then the config file's fields,
-     * then the options given on the command line.
+     * The server config: the defaults with {@link #DEFAULT_ADDRESS} and this example's timeouts for
+     * silent peers ({@link #DEFAULT_FIRST_FRAME_TIMEOUT}, {@link #DEFAULT_READ_IDLE_TIMEOUT}), then
+     * the config file's fields, then the options given on the command line.
      */
     ServerConfig serverConfig() {
-        ServerConfig base = ServerConfig.builder().address(DEFAULT_ADDRESS).build();
+        ServerConfig base = ServerConfig.builder().address(DEFAULT_ADDRESS)
+                .firstFrameTimeout(DEFAULT_FIRST_FRAME_TIMEOUT).readIdleTimeout(DEFAULT_READ_IDLE_TIMEOUT).build();
         ServerConfig file = config == null ? base : ServerConfigJson.read(config, base);
         ServerConfig.Builder b = file.toBuilder();
         if (address != null) {

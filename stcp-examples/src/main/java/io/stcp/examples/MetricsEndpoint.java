@@ -11,12 +11,22 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * A Prometheus endpoint for one stcp server: {@code GET http://host:port/metrics} answers the
  * text exposition format with the server's {@link TcpServerMetrics} meters and the
  * {@link QueueMemoryMetrics} gauges, served by the JDK's own HTTP server
- * ({@code com.sun.net.httpserver}, module {@code jdk.httpserver}) on one thread.
+ * ({@code com.sun.net.httpserver}, module {@code jdk.httpserver}), each exchange on its own
+ * virtual thread.
+ *
+ * <p><b>Slow peers.</b> Without an executor the JDK's server reads each request on its one
+ * dispatcher thread, so a single connection that sends half a request stops every scrape; here
+ * the dispatcher only accepts and hands over. A request must arrive within
+ * {@value #MAX_REQUEST_SECONDS} s and a response be taken within {@value #MAX_RESPONSE_SECONDS} s
+ * (the JDK's {@code sun.net.httpserver.maxReqTime} and {@code maxRspTime}, which this sets unless
+ * given on the command line; the JDK reads them once, when its first HTTP server is created).
  *
  * <p><b>Lifecycle.</b> {@link #start} binds and serves at once; {@link #close()} stops serving and
  * may be called more than once.
@@ -25,11 +35,17 @@ final class MetricsEndpoint implements AutoCloseable {
     /** The Prometheus text format, version 0.0.4. */
     static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     static final String PATH = "/metrics";
+    /** Seconds a request may take to arrive, unless {@code -Dsun.net.httpserver.maxReqTime} says otherwise. */
+    static final int MAX_REQUEST_SECONDS = 10;
+    /** Seconds a response may take to be sent, unless {@code -Dsun.net.httpserver.maxRspTime} says otherwise. */
+    static final int MAX_RESPONSE_SECONDS = 30;
 
     private final HttpServer http;
+    private final ExecutorService exchanges;
 
-    private MetricsEndpoint(HttpServer http) {
+    private MetricsEndpoint(HttpServer http, ExecutorService exchanges) {
         this.http = http;
+        this.exchanges = exchanges;
     }
 
     /**
@@ -42,10 +58,23 @@ final class MetricsEndpoint implements AutoCloseable {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         new TcpServerMetrics(server, name).bindTo(registry);
         new QueueMemoryMetrics().bindTo(registry);
+        // The JDK's server waits forever for a request or for a peer to take its response unless
+        // told otherwise; it reads these when its first server is created, in seconds.
+        setUnlessGiven("sun.net.httpserver.maxReqTime", MAX_REQUEST_SECONDS);
+        setUnlessGiven("sun.net.httpserver.maxRspTime", MAX_RESPONSE_SECONDS);
         HttpServer http = HttpServer.create(new InetSocketAddress(host, port), 0);
         http.createContext(PATH, exchange -> serve(exchange, registry));
+        // Each exchange, from reading its request on, on its own thread: a slow peer holds only its own.
+        ExecutorService exchanges = Executors.newVirtualThreadPerTaskExecutor();
+        http.setExecutor(exchanges);
         http.start();
-        return new MetricsEndpoint(http);
+        return new MetricsEndpoint(http, exchanges);
+    }
+
+    private static void setUnlessGiven(String property, int seconds) {
+        if (System.getProperty(property) == null) {
+            System.setProperty(property, Integer.toString(seconds));
+        }
     }
 
     private static void serve(HttpExchange exchange, PrometheusMeterRegistry registry) throws IOException {
@@ -72,5 +101,6 @@ final class MetricsEndpoint implements AutoCloseable {
     @Override
     public void close() {
         http.stop(0);
+        exchanges.shutdownNow(); // an exchange still running is interrupted; its peer sees the socket close
     }
 }

@@ -9,7 +9,10 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code ticker}: a quote feed through conflating senders, with an optional deliberately slow
@@ -17,7 +20,9 @@ import picocli.CommandLine.Option;
  * stays bounded.
  */
 @Command(name = "ticker", mixinStandardHelpOptions = true,
-        description = "Publish quotes to clients through conflating senders (latest price per symbol wins).")
+        description = {"Publish quotes to clients through conflating senders (latest price per symbol wins).",
+                "Subscribers send nothing, so a silent one is not dropped; one that stops reading is closed"
+                        + " after --write-timeout."})
 final class TickerCommand implements Callable<Integer> {
 
     @Option(names = "--addr", defaultValue = "127.0.0.1:0", description = "Listen address (default: ${DEFAULT-VALUE}).")
@@ -26,8 +31,13 @@ final class TickerCommand implements Callable<Integer> {
     @Option(names = "--symbols", defaultValue = "300", description = "Instruments (default: ${DEFAULT-VALUE}).")
     int symbols;
 
-    @Option(names = "--interval", defaultValue = "1ms", description = "Time between price rounds (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--interval", defaultValue = "1ms", description = "Time between price rounds, at least "
+            + "100µs (default: ${DEFAULT-VALUE}).")
     Duration interval;
+
+    @Option(names = "--write-timeout", defaultValue = "5s", description = "Close a subscriber when a write to it"
+            + " blocks this long (it stopped reading); 0 = none (default: ${DEFAULT-VALUE}).")
+    Duration writeTimeout;
 
     @Option(names = "--duration", defaultValue = "10s", description = "How long to run (default: ${DEFAULT-VALUE}).")
     Duration duration;
@@ -36,9 +46,20 @@ final class TickerCommand implements Callable<Integer> {
             description = "Pause of the in-process slow client after each quote; 0 = no slow client (default: ${DEFAULT-VALUE}).")
     Duration slowDelay;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
-        try (TickerServer ticker = TickerServer.start(ServerConfig.builder().address(address).build(), symbols, interval)) {
+        if (symbols < 1) {
+            throw new ParameterException(spec.commandLine(), "--symbols: " + symbols + " (expected: at least 1)");
+        }
+        if (interval.compareTo(TickerServer.MIN_INTERVAL) < 0) {
+            throw new ParameterException(spec.commandLine(), "--interval: " + io.stcp.Durations.format(interval)
+                    + " (expected: at least " + io.stcp.Durations.format(TickerServer.MIN_INTERVAL) + ")");
+        }
+        ServerConfig config = ServerConfig.builder().address(address).writeTimeout(writeTimeout).build();
+        try (TickerServer ticker = TickerServer.start(config, symbols, interval)) {
             System.out.printf("ticker: %d symbols every %s on %s for %s%n", symbols, io.stcp.Durations.format(interval),
                     ticker.address(), io.stcp.Durations.format(duration));
             if (slowDelay.isZero()) {
@@ -47,7 +68,10 @@ final class TickerCommand implements Callable<Integer> {
             }
             try (Socket socket = new Socket()) {
                 socket.setReceiveBufferSize(4096); // a slow reader with little buffering
-                socket.connect(ticker.address());
+                // A quote comes every interval: a feed silent for much longer has failed, and this client says so.
+                Duration silence = interval.plusSeconds(10);
+                socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, silence.toMillis()));
+                socket.connect(ticker.address(), 10_000);
                 DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
                 long[] lastPrice = new long[symbols];
                 long received = 0;
@@ -55,7 +79,12 @@ final class TickerCommand implements Callable<Integer> {
                 long end = System.nanoTime() + duration.toNanos();
                 long nextReport = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
                 while (System.nanoTime() < end) {
-                    received += readQuote(in, lastPrice);
+                    try {
+                        received += readQuote(in, lastPrice);
+                    } catch (java.net.SocketTimeoutException e) {
+                        System.out.println("slow client: no quote for " + io.stcp.Durations.format(silence));
+                        return 1;
+                    }
                     TimeUnit.NANOSECONDS.sleep(slowDelay.toNanos()); // the deliberately slow consumer
                     if (System.nanoTime() > nextReport) {
                         QueueSender mine = subscriberOf(ticker, socket);

@@ -1,5 +1,6 @@
 package io.stcp.examples;
 
+import io.stcp.Durations;
 import io.stcp.QueueSender;
 import io.stcp.SendException;
 import io.stcp.Sender;
@@ -14,6 +15,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A quote feed: publishes the price of {@code symbols} instruments every {@code interval} to every
@@ -24,8 +28,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * all big-endian. Clients send nothing; closing the socket unsubscribes.
  */
 public final class TickerServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TickerServer.class);
+
     /** Body length of a quote frame. */
     public static final int QUOTE_BODY = 20;
+
+    /** The shortest interval between rounds: a shorter one would only spin a core. */
+    public static final Duration MIN_INTERVAL = Duration.ofNanos(100_000);
 
     private final TcpServer server;
     private final Set<QueueSender> subscribers = ConcurrentHashMap.newKeySet();
@@ -33,6 +42,7 @@ public final class TickerServer implements AutoCloseable {
     private final AtomicLong sequence = new AtomicLong();
     private final Thread publisher;
     private volatile boolean publishing = true;
+    private volatile @Nullable RuntimeException publisherFailure;
 
     private TickerServer(ServerConfig config, int symbols, Duration interval) throws IOException {
         this.prices = new long[symbols];
@@ -51,12 +61,33 @@ public final class TickerServer implements AutoCloseable {
         this.publisher = Thread.ofVirtual().name("ticker-publisher").start(() -> publish(interval));
     }
 
-    /** Starts a feed of {@code symbols} instruments updated every {@code interval}. */
+    /**
+     * Starts a feed of {@code symbols} instruments updated every {@code interval}.
+     *
+     * @throws IllegalArgumentException if {@code symbols} is below 1 or {@code interval} below {@link #MIN_INTERVAL}
+     */
     public static TickerServer start(ServerConfig config, int symbols, Duration interval) throws IOException {
+        if (symbols < 1) {
+            throw new IllegalArgumentException("symbols: " + symbols + " (expected: at least 1)");
+        }
+        if (interval.compareTo(MIN_INTERVAL) < 0) {
+            throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: at least "
+                    + Durations.format(MIN_INTERVAL) + ")");
+        }
         return new TickerServer(config, symbols, interval);
     }
 
+    /** Publishes until stopped; a failure is logged and kept, and {@link #stopPublishing()} throws it. */
     private void publish(Duration interval) {
+        try {
+            publishRounds(interval);
+        } catch (RuntimeException e) {
+            publisherFailure = e;
+            LOG.atError().setMessage("ticker.publisher.failed").setCause(e).log();
+        }
+    }
+
+    private void publishRounds(Duration interval) {
         java.util.SplittableRandom random = new java.util.SplittableRandom(42);
         while (publishing) {
             for (int symbol = 0; symbol < prices.length; symbol++) {
@@ -84,10 +115,18 @@ public final class TickerServer implements AutoCloseable {
         return ByteBuffer.allocate(4 + QUOTE_BODY).putInt(QUOTE_BODY).putInt(symbol).putLong(price).putLong(seq).array();
     }
 
-    /** Stops publishing; the last prices then stay as they are. Waits for the publisher to end. */
+    /**
+     * Stops publishing; the last prices then stay as they are. Waits for the publisher to end.
+     *
+     * @throws IllegalStateException if the publisher had failed (and stopped) before
+     */
     public void stopPublishing() throws InterruptedException {
         publishing = false;
         publisher.join();
+        RuntimeException failure = publisherFailure;
+        if (failure != null) {
+            throw new IllegalStateException("the publisher failed", failure);
+        }
     }
 
     /** The latest price of {@code symbol}; stable after {@link #stopPublishing()}. */
@@ -111,8 +150,11 @@ public final class TickerServer implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        stopPublishing();
-        server.close();
-        server.awaitTermination(Duration.ofSeconds(10));
+        try {
+            stopPublishing();
+        } finally {
+            server.close();
+            server.awaitTermination(Duration.ofSeconds(10));
+        }
     }
 }

@@ -11,9 +11,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -92,6 +96,76 @@ class ChatServerTest {
                 assertThat(in.readLine()).isEqualTo("* carol joined r" + i);
             }
             assertThat(in.readLine()).isEqualTo("! at most " + ChatServer.MAX_ROOMS + " rooms");
+        }
+    }
+
+    @Test
+    void theLongestLineTheServerSendsReachesTheExamplesOwnClient() throws Exception {
+        String nick = "n".repeat(ChatServer.MAX_NAME);
+        String room = "r".repeat(ChatServer.MAX_NAME);
+        String say = "/say " + room + " ";
+        String text = "t".repeat(ChatServer.MAX_LINE - say.length()); // the longest command line there is
+        BlockingQueue<String> bob = new LinkedBlockingQueue<>();
+        try (ChatServer server = ChatServer.start(ServerConfig.builder().address("127.0.0.1:0").build());
+             ChatClient b = new ChatClient("127.0.0.1:" + server.address().getPort(), "bob", bob::add);
+             ChatClient speaker = new ChatClient("127.0.0.1:" + server.address().getPort(), nick, line -> { })) {
+            b.join(room);
+            expect(bob, "* bob joined " + room);
+            speaker.join(room);
+            expect(bob, "* " + nick + " joined " + room);
+            speaker.send(say + text);
+            String heard = "[" + room + "] " + nick + ": " + text; // longer than the command line: the nick is added
+            assertThat(heard.length()).isGreaterThan(ChatServer.MAX_LINE).isLessThanOrEqualTo(ChatServer.MAX_OUTPUT_LINE);
+            expect(bob, heard);
+            assertThat(bob).as("no line refused, no reconnect").noneMatch(l -> l.startsWith("~ disconnected"));
+            assertThat(b.client().connectCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void namesAreAtMost32BytesAndListsFitInOneLine() throws Exception {
+        String tooLong = "x".repeat(ChatServer.MAX_NAME + 1);
+        int users = 5; // each in MAX_ROOMS rooms of the longest name: more than one line can list
+        try (ChatServer server = ChatServer.start(ServerConfig.builder().address("127.0.0.1:0").build())) {
+            List<Socket> sockets = new ArrayList<>();
+            try {
+                for (int u = 0; u < users; u++) {
+                    Socket s = new Socket("127.0.0.1", server.address().getPort());
+                    sockets.add(s);
+                    s.setSoTimeout(10_000);
+                    StringBuilder commands = new StringBuilder("/nick u" + u + "\n");
+                    for (int r = 0; r < ChatServer.MAX_ROOMS; r++) {
+                        commands.append("/join ").append(String.format("%0" + ChatServer.MAX_NAME + "d", u * 1000 + r)).append('\n');
+                    }
+                    s.getOutputStream().write(commands.toString().getBytes(StandardCharsets.UTF_8));
+                }
+                Socket first = sockets.getFirst();
+                BufferedReader in = new BufferedReader(new InputStreamReader(first.getInputStream(), StandardCharsets.UTF_8));
+                for (int r = 0; r < ChatServer.MAX_ROOMS; r++) {
+                    assertThat(in.readLine()).startsWith("* u0 joined ");
+                }
+                Awaitility.await().atMost(Duration.ofSeconds(10))
+                        .until(() -> server.registry().groups().size() == users * ChatServer.MAX_ROOMS);
+                OutputStream out = first.getOutputStream();
+                out.write(("/nick " + tooLong + "\n/join " + tooLong + "\n/whisper " + tooLong + " hi\n/rooms\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                assertThat(in.readLine()).isEqualTo("! names are at most " + ChatServer.MAX_NAME + " bytes");
+                assertThat(in.readLine()).isEqualTo("! names are at most " + ChatServer.MAX_NAME + " bytes");
+                assertThat(in.readLine()).isEqualTo("! names are at most " + ChatServer.MAX_NAME + " bytes");
+                String rooms = in.readLine();
+                assertThat(rooms.getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(ChatServer.MAX_LINE);
+                Matcher m = Pattern.compile("rooms:((?: \\d{32})+) \\(\\+(\\d+) more\\)").matcher(rooms);
+                assertThat(m.matches()).as(rooms).isTrue();
+                assertThat(m.group(1).length() / (ChatServer.MAX_NAME + 1) + Integer.parseInt(m.group(2)))
+                        .as("listed and counted").isEqualTo(users * ChatServer.MAX_ROOMS);
+
+                out.write(new byte[] {'/', 's', 'a', 'y', ' ', 'r', ' ', (byte) 0xff, '\n'}); // not UTF-8
+                assertThat(in.readLine()).isEqualTo("! lines are UTF-8");
+            } finally {
+                for (Socket s : sockets) {
+                    s.close();
+                }
+            }
         }
     }
 

@@ -102,6 +102,20 @@ class EchoCommandTest {
     }
 
     @Test
+    void aSilentPeerIsDroppedByDefaultAndTheOptionsOrTheConfigFileSayOtherwise(@TempDir Path dir) throws Exception {
+        ServerConfig c = configFor();
+        assertThat(c.firstFrameTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(c.readIdleTimeout()).isEqualTo(Duration.ofMinutes(5));
+        c = configFor("--first-frame-timeout", "0", "--read-idle-timeout", "1m");
+        assertThat(c.firstFrameTimeout()).as("0 = none").isEqualTo(Duration.ZERO);
+        assertThat(c.readIdleTimeout()).isEqualTo(Duration.ofMinutes(1));
+        Path file = Files.writeString(dir.resolve("server.json"), "{\"firstFrameTimeout\": \"2s\"}");
+        c = configFor("--config", file.toString());
+        assertThat(c.firstFrameTimeout()).as("the file's").isEqualTo(Duration.ofSeconds(2));
+        assertThat(c.readIdleTimeout()).as("absent from the file: the example's").isEqualTo(Duration.ofMinutes(5));
+    }
+
+    @Test
     void aConfigFileWithoutAnAddressListensOnLoopbackNotOnAllInterfaces(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("server.json"), "{\"maxConn\": 10}");
         ServerConfig c = configFor("--config", file.toString());

@@ -1,6 +1,7 @@
 package io.stcp.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.QueueSender;
 import io.stcp.ServerConfig;
@@ -53,5 +54,22 @@ class TickerServerTest {
             }
             assertThat(received).isLessThan(ticker.published());
         }
+    }
+
+    @Test
+    void anIntervalTooShortToSleepIsRefusedWithAClearError() {
+        ServerConfig config = ServerConfig.builder().address("127.0.0.1:0").build();
+        assertThatThrownBy(() -> TickerServer.start(config, SYMBOLS, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("interval: 0s (expected: at least 100µs)");
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            assertThat(Main.run("ticker", "--interval", "0")).as("picocli's usage error").isEqualTo(2);
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8))
+                .contains("--interval: 0s (expected: at least 100µs)");
     }
 }

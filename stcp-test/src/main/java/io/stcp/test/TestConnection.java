@@ -225,15 +225,24 @@ public final class TestConnection implements AutoCloseable {
      * Throws no checked exception, so a try-with-resources needs no {@code throws}: an interrupt
      * while waiting is kept (the thread stays interrupted) and fails the test with an
      * {@link AssertionError}.
+     *
+     * @throws AssertionError if the connection did not end within the timeout: its reader ignores
+     *     the exit (it goes on after the {@link java.io.IOException} of the closed connection, or
+     *     the interrupt) and is still running
      */
     @Override
     public void close() {
         runner.exit();
+        boolean ended;
         try {
-            exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            ended = exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted while waiting for the connection to exit", e);
+        }
+        if (!ended) {
+            throw new AssertionError("the connection did not end within " + timeout + " of close(): its reader"
+                    + " still runs (does it go on after the IOException of the closed connection, or the interrupt?)");
         }
     }
 }

@@ -103,4 +103,60 @@ class TestConnectionTest {
                     .hasMessageContaining("expected 1 bytes written");
         }
     }
+
+    @Test
+    void manySmallRepliesAreReadInOrderWhateverTheSizesOfTheReads() throws Exception {
+        int batches = 40;
+        int perBatch = 500; // within the queue's 1,024: the reader never outruns the writer by more
+        try (TestConnection peer = TestConnection.start(ECHO)) {
+            int next = 0;
+            for (int b = 0; b < batches; b++) {
+                java.nio.ByteBuffer input = java.nio.ByteBuffer.allocate(perBatch * 8);
+                for (int i = 0; i < perBatch; i++) {
+                    input.putInt(4).putInt(b * perBatch + i);
+                }
+                peer.feed(input.array());
+                // Reads that start and end anywhere in a reply: 3, 5 and 13 bytes, then the rest of the batch.
+                java.nio.ByteBuffer replies = java.nio.ByteBuffer.allocate(perBatch * 8);
+                int[] sizes = {3, 5, 13};
+                for (int k = 0; replies.remaining() > 13; k++) {
+                    replies.put(peer.read(sizes[k % sizes.length]));
+                }
+                replies.put(peer.read(replies.remaining()));
+                replies.flip();
+                for (int i = 0; i < perBatch; i++, next++) {
+                    assertThat(replies.getInt()).isEqualTo(4);
+                    assertThat(replies.getInt()).isEqualTo(next);
+                }
+            }
+            assertThat(peer.readAvailable()).as("nothing more was written").isEmpty();
+            peer.sender().put(new byte[] {1, 2});
+            peer.sender().put(new byte[] {3});
+            assertThat(peer.read(3)).containsExactly(1, 2, 3);
+        }
+    }
+
+    @Test
+    void closeFailsTheTestWhenTheReaderIgnoresTheExit() throws Exception {
+        java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CompletableFuture<Void> release = new java.util.concurrent.CompletableFuture<>();
+        ConnectionReader stubborn = (sender, conn) -> {
+            try {
+                reading.countDown();
+                conn.readUnsignedByte();
+            } catch (java.io.IOException e) {
+                release.join(); // ignores the closed connection, and the interrupt (join is not interruptible)
+                throw e;
+            }
+        };
+        TestConnection peer = TestConnection.start(stubborn).timeout(Duration.ofMillis(200));
+        try {
+            assertThat(reading.await(10, java.util.concurrent.TimeUnit.SECONDS)).as("the reader runs").isTrue();
+            assertThatThrownBy(peer::close).isInstanceOf(AssertionError.class)
+                    .hasMessageContaining("did not end within").hasMessageContaining("its reader still runs");
+        } finally {
+            release.complete(null); // the reader ends: no thread is left behind
+            assertThat(peer.timeout(Duration.ofSeconds(10)).awaitClose()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
 }

@@ -38,7 +38,11 @@ public final class Deployment {
         String sni = conn.proxyHeader().flatMap(ProxyHeader::authority).orElse("");
         // snippet:end
         sender.put((client + " via " + balancer + " for " + sni).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        conn.readBytes(conn.readInt());
+        int length = conn.readInt(); // the next question, at most 1 KiB: the peer chooses the length
+        if (length < 0 || length > 1024) {
+            throw new java.net.ProtocolException("bad frame length " + length);
+        }
+        conn.readBytes(length);
     };
 
     static ServerConfig limited() {

@@ -6,6 +6,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
+import io.stcp.framing.LengthFieldReader;
 import io.stcp.micrometer.QueueMemoryMetrics;
 import io.stcp.micrometer.TcpServerMetrics;
 
@@ -26,7 +27,7 @@ public final class Metrics {
 
     public static void main(String[] args) throws Exception {
         TcpServer server = TcpServer.create(ServerConfig.builder().address("127.0.0.1:0").build(),
-                (sender, conn) -> sender.put(conn.readBytes(conn.readInt())), SenderFactory.queue(16)).start();
+                LengthFieldReader.builder().build((sender, body) -> sender.put(body)), SenderFactory.queue(16)).start();
         try {
             System.out.println(prometheus(server).getMeters().size() + " meters");
         } finally {

@@ -78,19 +78,29 @@ public final class Readers {
     }
 
     static final ConnectionReader LOGIN_THEN_ECHO = (sender, conn) -> {
-        if (!(conn.metaInfo() instanceof UserMeta)) { // first message: the handshake
-            String user = new String(conn.readBytes(conn.readInt()), java.nio.charset.StandardCharsets.UTF_8);
-            sender.metaInfo(new UserMeta(conn.metaInfo().remoteAddress(), user, "session-" + conn.id()));
-            return;
+        boolean login = !(conn.metaInfo() instanceof UserMeta); // first message: the handshake
+        int length = conn.readInt();
+        if (length < 0 || length > (login ? 64 : 1 << 20)) { // the peer chooses the length: bound it
+            throw new ProtocolException("bad frame length " + length);
         }
-        sender.put(conn.readBytes(conn.readInt())); // every log line now carries userId and sessionId
+        byte[] body = conn.readBytes(length);
+        if (login) {
+            String user = new String(body, java.nio.charset.StandardCharsets.UTF_8);
+            sender.metaInfo(new UserMeta(conn.metaInfo().remoteAddress(), user, "session-" + conn.id()));
+        } else {
+            sender.put(body); // every log line now carries userId and sessionId
+        }
     };
     // snippet:end
 
     // snippet:start business-close
     /** Closes the connection from the reader when a message asks for it. */
     static void businessReader(Sender sender, Connection conn) throws IOException {
-        byte[] message = conn.readBytes(conn.readInt());
+        int length = conn.readInt();
+        if (length < 0 || length > 1 << 20) { // the peer chooses the length: bound it
+            throw new ProtocolException("bad frame length " + length);
+        }
+        byte[] message = conn.readBytes(length);
         if (message.length == 4 && new String(message).equals("QUIT")) {
             sender.closeAfterFlush(Duration.ofSeconds(1)); // write what is queued, then close
             return; // the next read fails on the closed socket and the exit hooks run

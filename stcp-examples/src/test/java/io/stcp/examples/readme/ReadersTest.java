@@ -39,4 +39,37 @@ class ReadersTest {
             assertThat(peer.awaitClose()).isEqualTo(CloseReason.PROTOCOL_ERROR);
         }
     }
+
+    @Test
+    void aLoginNameLongerThan64BytesEndsTheConnectionBeforeItIsKept() throws Exception {
+        try (TestConnection peer = TestConnection.start(Readers.LOGIN_THEN_ECHO)) {
+            peer.feed(frame(new byte[65])); // a user name of 65 bytes: too long to keep for the connection's life
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+            assertThat(peer.closeCause()).isInstanceOf(ProtocolException.class).hasMessage("bad frame length 65");
+        }
+        try (TestConnection peer = TestConnection.start(Readers.LOGIN_THEN_ECHO)) {
+            peer.feed(frame("alice".getBytes()), frame("hi".getBytes()));
+            assertThat(peer.readText(2)).isEqualTo("hi"); // logged in, then echoed
+            assertThat(peer.connection().metaInfo()).isInstanceOf(Readers.UserMeta.class);
+            peer.feed(new byte[] {0x7f, -1, -1, -1}); // 2 GiB announced: refused before a byte of it is read
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+        }
+    }
+
+    @Test
+    void theBusinessReaderRefusesALengthAbove1MiB() throws Exception {
+        try (TestConnection peer = TestConnection.start(Readers::businessReader)) {
+            peer.feed(frame("QUIT".getBytes()));
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.CLOSED);
+        }
+        try (TestConnection peer = TestConnection.start(Readers::businessReader)) {
+            peer.feed(ByteBuffer.allocate(4).putInt((1 << 20) + 1).array());
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+            assertThat(peer.closeCause()).isInstanceOf(ProtocolException.class).hasMessage("bad frame length 1048577");
+        }
+    }
+
+    private static byte[] frame(byte[] body) {
+        return ByteBuffer.allocate(4 + body.length).putInt(body.length).put(body).array();
+    }
 }
