@@ -35,7 +35,10 @@ import org.jspecify.annotations.Nullable;
  * @param commandTimeout   how long one call to Redis may take in all — a presence lookup, a publish,
  *                         a presence announce — waiting for a free connection, making one, and each
  *                         round trip included: a send makes at most two such calls (one for a
- *                         broadcast). Also how often the subscription is pinged: one that has not
+ *                         broadcast). It bounds the waits for Redis's replies, not a write to a
+ *                         Redis that has stopped reading (a blocking socket write has no timeout;
+ *                         it waits for TCP to give up), which only a payload larger than the
+ *                         socket's send buffer can meet. Also how often the subscription is pinged: one that has not
  *                         answered by the next ping is dropped and made again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
  *                         node's presence again after a failed round; doubles up to

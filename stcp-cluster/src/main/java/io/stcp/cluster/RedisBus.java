@@ -37,6 +37,7 @@ import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
 
@@ -53,10 +54,12 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * that is what {@link #publish} and {@link #publishAll} count: a listener by pattern is not a
  * node, one that subscribes to a node's channel or to {@code <prefix>all} by name is taken for one.
  * It takes two round trips: the commands are queued first, and {@code EXEC} is sent only once
- * Redis has answered them; so a Redis that stops answering fails the publish before anything is
+ * Redis has answered them, and only with at least a quarter of the command timeout left for its
+ * reply; so a Redis that stops answering, or answers slowly, fails the publish before anything is
  * published. Only when the reply to {@code EXEC} itself does not come (it times out, the
- * connection breaks) may the message have been published or not: the {@link BusException} then
- * says {@link BusException#outcomeUnknown()}, and nothing sends it again.
+ * connection breaks), or Redis refused {@code MULTI} (the commands then ran on their own), may the
+ * message have been published or not: the {@link BusException} then says
+ * {@link BusException#outcomeUnknown()}, and nothing sends it again.
  *
  * <p><b>Presence.</b> One sorted set per name, {@code <prefix>u:<user>} and {@code <prefix>g:<group>},
  * member = node id, score = the time (Redis's clock, milliseconds) when the entry expires. A lookup
@@ -629,13 +632,21 @@ public final class RedisBus implements ClusterBus, Presence {
         c.sendCommand(numsub);
         // First round trip: Redis has queued the commands (or refused one: EXEC then aborts). A
         // failure here publishes nothing: a connection closed in MULTI is discarded by Redis.
-        c.getMany(channels.size() + 2);
-        try {
-            within(j, end);
-        } catch (JedisConnectionException e) {
-            c.setBroken(); // in MULTI: closed, not pooled; Redis discards what was queued
-            throw e;
+        List<Object> queued = c.getMany(channels.size() + 2);
+        if (queued.getFirst() instanceof JedisDataException refused) {
+            // MULTI refused (an ACL, say): the commands after it ran at once, each PUBLISH with them
+            c.setBroken();
+            throw new BusException("redis " + address + ": MULTI refused (" + refused.getMessage()
+                    + "), the publish ran outside a transaction: it may have reached nodes", refused, true);
         }
+        long execLeft = Math.max(TimeUnit.MILLISECONDS.toNanos(1), config.commandTimeout().toNanos() / 4);
+        if (end - System.nanoTime() < execLeft) {
+            // Too little time left for EXEC's reply: a reply that comes a little late would leave the
+            // outcome unknown, so nothing is published rather than maybe.
+            c.setBroken(); // in MULTI: closed, not pooled; Redis discards what was queued
+            throw new JedisConnectionException("less than a quarter of commandTimeout left for EXEC");
+        }
+        within(j, end);
         c.sendCommand(Protocol.Command.EXEC);
         List<Object> results;
         try {

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.awaitility.Awaitility;
+import redis.clients.jedis.Jedis;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -69,6 +70,33 @@ class PublishOutcomeUnknownTest {
             assertThat(a.cluster.stats().published()).isEqualTo(published);
 
             // Nothing was sent again: the next message is the next bob gets.
+            await("a publishes again").until(() -> a.cluster.sendToUser("bob", frame("after")).forwarded() == 1);
+            assertThat(text(bob.readFrame())).isEqualTo("after");
+        }
+    }
+
+    /** A refused MULTI leaves the commands after it to run on their own: the publish may have reached nodes. */
+    @Test
+    void aPublishWhoseMultiIsRefusedIsReportedAsOfUnknownOutcome() throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                Node a = Node.start(Node.config("a", redis).build());
+                Node b = Node.start(Node.config("b", redis).build());
+                TestClient bob = TestClient.connect(b.address());
+                Jedis admin = new Jedis("127.0.0.1", redis.port())) {
+            await("both connected").until(() -> a.cluster.isConnected() && b.cluster.isConnected());
+            assertThat(text(bob.roundTrip("user:bob".getBytes(StandardCharsets.UTF_8)))).isEqualTo("ok");
+            await("bob present on b").until(() -> a.cluster.sendToUser("bob", frame("hello")).forwarded() == 1);
+            assertThat(text(bob.readFrame())).isEqualTo("hello");
+
+            admin.aclSetUser("default", "-multi");
+            ClusterUnavailableException unknown = catchThrowableOfType(ClusterUnavailableException.class,
+                    () -> a.cluster.sendToUser("bob", frame("unqueued")));
+            assertThat(unknown).as("a send whose MULTI was refused").isNotNull();
+            assertThat(unknown.outcomeUnknown()).as("outcome unknown: " + unknown.getMessage()).isTrue();
+            assertThat(text(bob.readFrame())).as("the PUBLISH ran on its own").isEqualTo("unqueued");
+            assertThat(a.cluster.stats().outcomeUnknown()).isEqualTo(1);
+
+            admin.aclSetUser("default", "+multi");
             await("a publishes again").until(() -> a.cluster.sendToUser("bob", frame("after")).forwarded() == 1);
             assertThat(text(bob.readFrame())).isEqualTo("after");
         }

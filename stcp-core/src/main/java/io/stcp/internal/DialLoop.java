@@ -154,6 +154,23 @@ final class DialLoop {
         }
     }
 
+    /** The runner of a connection, with the client's hooks and {@code link}'s. */
+    private RealConnectionRunner runner(RealConnection connection, Link link) {
+        RealConnectionRunner r = new RealConnectionRunner(connection, reader, senderFactory, runner -> {});
+        r.addStartHook(link::started);
+        ConnectionHook onConnect = connectHook;
+        if (onConnect != null) {
+            r.addStartHook(onConnect);
+        }
+        r.addStartHook(link::join); // after the connect hook: its messages go first
+        r.addExitHook(link::goDown);
+        TcpClient.DisconnectHook onDisconnect = disconnectHook;
+        if (onDisconnect != null) {
+            r.addExitHook(s -> onDisconnect.onDisconnect(s, reasonOf(s.connection())));
+        }
+        return r;
+    }
+
     /** Runs a connection on {@code channel} until it exits. */
     private Outcome runConnection(SocketChannel channel) {
         RealConnection connection;
@@ -167,18 +184,14 @@ final class DialLoop {
             }
             return Outcome.failed(e);
         }
-        Link link = new Link();
-        RealConnectionRunner r = new RealConnectionRunner(connection, reader, senderFactory, runner -> {});
-        r.addStartHook(link::started);
-        ConnectionHook onConnect = connectHook;
-        if (onConnect != null) {
-            r.addStartHook(onConnect);
-        }
-        r.addStartHook(link::join); // after the connect hook: its messages go first
-        r.addExitHook(link::goDown);
-        TcpClient.DisconnectHook onDisconnect = disconnectHook;
-        if (onDisconnect != null) {
-            r.addExitHook(s -> onDisconnect.onDisconnect(s, reasonOf(s.connection())));
+        Link link;
+        RealConnectionRunner r;
+        try {
+            link = new Link();
+            r = runner(connection, link);
+        } catch (RuntimeException | Error e) { // out of memory, most likely: the connection is not left open
+            connection.close();
+            return Outcome.failed(e);
         }
         if (!client.attach(r)) {
             connection.close();

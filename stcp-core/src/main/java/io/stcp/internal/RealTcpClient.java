@@ -300,10 +300,15 @@ public final class RealTcpClient implements TcpClient {
             boolean wasNew = state == NEW;
             state = CLOSED;
             ended = why;
-            int discarded = outbox.close();
-            if (discarded > 0) {
-                Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
-                        .addKeyValue("discarded", discarded).log();
+            try {
+                int discarded = outbox.close();
+                if (discarded > 0) {
+                    Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
+                            .addKeyValue("discarded", discarded).log();
+                }
+            } catch (Throwable t) { // out of memory: the close goes no further, but no shutdown may wait for it
+                closeDone.complete(new Closed(runner, true));
+                throw t;
             }
             return new Stopped(wasNew, runner, dialler);
         } finally {
@@ -331,12 +336,17 @@ public final class RealTcpClient implements TcpClient {
         }
     }
 
-    /** Ends the connection of a close at once, then says the close is done ({@link #closeDone}). */
+    /** Ends the connection of a close at once, then says the close is done ({@link #closeDone}), whatever happens. */
     private void endConnection(Stopped s) {
-        if (s.runner != null) {
-            s.runner.exit(CloseReason.CLOSED);
+        boolean ended = false;
+        try {
+            if (s.runner != null) {
+                s.runner.exit(CloseReason.CLOSED);
+            }
+            ended = true;
+        } finally {
+            closeDone.complete(new Closed(s.runner, !ended)); // a shutdown waiting for it must not wait for ever
         }
-        closeDone.complete(new Closed(s.runner, false));
     }
 
     private void wake(Stopped s) {

@@ -15,9 +15,11 @@ import io.stcp.TcpServer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
@@ -72,9 +74,10 @@ import java.util.function.ToLongFunction;
  * <p><b>Lifecycle.</b> The meters stay after the server has stopped, so that a last scrape sees
  * its final counts, and they hold the server (and this binder) for as long as the registry holds
  * them. {@link #close()} removes them from every registry. A registry takes one set of meters per
- * name and tags: binding a second binder with the same name while the first one's meters are
- * still there — a server replaced by a new one, whose metrics would otherwise go on reading the
- * old — fails with {@link IllegalStateException}; close the first one, or use another name.
+ * name and tags: binding a second binder with the same name and tags to a registry the first one
+ * is bound to and has not been closed — a server replaced by a new one, whose metrics would
+ * otherwise go on reading the old — fails with {@link IllegalStateException}; close the first one,
+ * or use another name. The registry's common tags change nothing to this.
  *
  * <p><b>Thread safety.</b> {@link #bindTo} and {@link #close} may be called from any thread, for
  * any number of registries; the meters may be read from any thread.
@@ -84,6 +87,9 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
     public static final String SERVER_TAG = "server";
     /** The tag of {@code stcp.connections.rejected} and {@code stcp.connections.closed}. */
     public static final String REASON_TAG = "reason";
+
+    /** The tags of the live binders bound to each registry (registries compare by identity); guarded by itself. */
+    private static final Map<MeterRegistry, Set<Tags>> CLAIMED = new WeakHashMap<>();
 
     private final Snapshots snapshots;
     private final Tags tags;
@@ -167,7 +173,7 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
             if (registries.contains(registry)) {
                 return;
             }
-            if (holdsOurs(registry)) {
+            if (!claim(registry)) {
                 throw new IllegalStateException("the registry has stcp meters tagged " + tags + " already, from another"
                         + " TcpServerMetrics (a server this one replaces?): close() that one first, or use another name");
             }
@@ -183,16 +189,15 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
     }
 
     /**
-     * Whether {@code registry} holds a meter with exactly this binder's name and tags (a search by
-     * tags alone also finds meters with more tags, such as another server name's with a region).
+     * Claims this binder's tags in {@code registry} for as long as it is bound there; false if a
+     * binder that has not been closed holds them. Kept here rather than read from the registry's
+     * meters: their ids carry the registry's common tags too, and a search by tags also finds the
+     * meters of a binder with more tags (the same name with a region, say).
      */
-    private boolean holdsOurs(MeterRegistry registry) {
-        for (Meter m : registry.find("stcp.connections.accepted").tags(tags).meters()) {
-            if (Tags.of(m.getId().getTags()).equals(tags)) {
-                return true;
-            }
+    private boolean claim(MeterRegistry registry) {
+        synchronized (CLAIMED) {
+            return CLAIMED.computeIfAbsent(registry, r -> new HashSet<>()).add(tags);
         }
-        return false;
     }
 
     /**
@@ -204,6 +209,14 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
         lock.lock();
         try {
             closed = true;
+            synchronized (CLAIMED) {
+                for (MeterRegistry r : registries) {
+                    Set<Tags> claimed = CLAIMED.get(r);
+                    if (claimed != null) {
+                        claimed.remove(tags);
+                    }
+                }
+            }
             registries.clear();
         } finally {
             lock.unlock();

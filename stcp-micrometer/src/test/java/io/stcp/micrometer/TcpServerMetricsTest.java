@@ -169,6 +169,24 @@ class TcpServerMetricsTest {
         assertThat(registry.find("stcp.connections.rejected").meters()).hasSize(RejectReason.values().length);
     }
 
+    /** The registry's common tags are in every meter's id: a second binder for the same server is still refused. */
+    @Test
+    void aSecondBinderForTheSameServerIsRefusedInARegistryWithCommonTags() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        registry.config().commonTags("application", "x");
+        try (TcpServerMetrics first = new TcpServerMetrics(() -> stats(1, 0, Map.of()), "gw", Tags.empty(),
+                     System::nanoTime);
+             TcpServerMetrics second = new TcpServerMetrics(() -> stats(2, 0, Map.of()), "gw", Tags.empty(),
+                     System::nanoTime)) {
+            first.bindTo(registry);
+            assertThatThrownBy(() -> second.bindTo(registry)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("close()");
+            first.close();
+            second.bindTo(registry);
+            assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(2);
+        }
+    }
+
     /** Meters of the same server name with other tags are other meters: no conflict. */
     @Test
     void aBinderWithTheSameNameAndOtherTagsBindsBesideALiveOne() {
