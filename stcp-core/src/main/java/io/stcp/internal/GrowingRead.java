@@ -18,6 +18,21 @@ import org.jspecify.annotations.Nullable;
  * server's {@link InboundBudget} until the array is returned; a value that needs more than the
  * whole budget fails with {@link FrameTooLongException}.
  *
+ * <p><b>Under pressure.</b> Fourfold lets a peer that trickles hold four times what it sent: a
+ * few peers sending a quarter of the budget would spend all of it, and every other large frame
+ * would wait for its frame timeout. So an array grows fourfold only while the budget stays at
+ * most half spent with it; past that it is a quarter larger than what arrived (at least
+ * {@value ConnectionInput#MIN_GROWING} bytes more). Peers then hold at most half the budget at
+ * fourfold (for an eighth of it sent) and the rest at five fourths of what they send: to spend
+ * the whole budget they must send about half of it (an eighth and two fifths), and a frame
+ * arriving while they have sent less finds room. (Growths decided at the same moment may each
+ * see the budget below half: the used bytes are read without the budget's lock, which only a
+ * reservation takes.) Half, because below it large frames still grow fourfold, saving copies on
+ * the JDK transport (the epoll transport reads most frames whole), and above it the attacker's
+ * leverage is small; a quarter more keeps the copies of a value linear, at most four times its
+ * length in all. A connection that waits for room holds what it reserved until its deadline,
+ * as before ({@link InboundBudget}).
+ *
  * <p>Before the first array and before each read, a rest larger than a large read buffer that is
  * not yet in the socket is waited for, where the transport can tell ({@link Transport#awaitInput}:
  * the epoll transport's receive low-water mark). The bytes then wait in the kernel, within its socket
@@ -37,7 +52,7 @@ final class GrowingRead {
     static byte[] read(ConnectionInput input, byte[] prefix, int n, InboundBudget budget) throws IOException {
         int p = prefix.length;
         awaitRest(input, n - input.buffered());
-        int first = p + length(input, n, input.buffered());
+        int first = length(input, budget, p, n, input.buffered(), 0);
         long reserved = 0;
         try {
             reserved = reserve(input, budget, n, first, reserved); // what arrived may exceed a buffer; reserved before it is allocated
@@ -48,7 +63,7 @@ final class GrowingRead {
                     awaitRest(input, n - done);
                 }
                 if (p + done == b.length) {
-                    int grown = p + length(input, n, (long) done + input.buffered());
+                    int grown = length(input, budget, p, n, (long) done + input.buffered(), reserved);
                     reserved = reserve(input, budget, n, grown, reserved);
                     b = Arrays.copyOf(b, grown);
                 }
@@ -78,18 +93,26 @@ final class GrowingRead {
     }
 
     /**
-     * The next length of the array for a value of {@code n} bytes when {@code arrived} of them
-     * have been read or buffered: four times what is known to have arrived, asking the socket
-     * too (a system call) only when fourfold {@code arrived} falls short by more than a large read
-     * buffer (less would save a copy smaller than the call); the whole value once less than a
+     * The next length of the array for {@code p} prefix bytes and a value of {@code n} bytes when
+     * {@code arrived} of them have been read or buffered, {@code reserved} bytes being reserved for
+     * it already. Four times what is known to have arrived, asking the socket too (a system call)
+     * only when fourfold {@code arrived} falls short by more than a large read buffer (less would
+     * save a copy smaller than the call); but a quarter more (at least
+     * {@value ConnectionInput#MIN_GROWING} bytes) when the fourfold array would leave the budget
+     * more than half spent ({@link InboundBudget#leavesHalf}). The whole value once less than a
      * buffer would be left to read.
      */
-    private static int length(ConnectionInput input, int n, long arrived) {
+    private static int length(ConnectionInput input, @Nullable InboundBudget budget, int p, int n, long arrived,
+            long reserved) {
         long len = Math.max(ConnectionInput.MIN_GROWING, 4 * arrived);
         if (n - len > ReadBuffers.LARGE) {
-            len = Math.max(len, 4 * (arrived + input.socketAvailable()));
+            arrived += input.socketAvailable();
+            len = Math.max(len, 4 * arrived);
         }
-        return n - len <= ConnectionInput.BUFFER_SIZE ? n : (int) len;
+        if (budget != null && !budget.leavesHalf(p + Math.min(len, n) - ConnectionInput.BUFFER_SIZE - reserved)) {
+            len = arrived + Math.max(ConnectionInput.MIN_GROWING, arrived / 4);
+        }
+        return p + (n - len <= ConnectionInput.BUFFER_SIZE ? n : (int) len);
     }
 
     /**

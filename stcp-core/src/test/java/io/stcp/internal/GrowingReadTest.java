@@ -89,6 +89,45 @@ class GrowingReadTest {
     }
 
     @Test
+    void pastHalfTheBudgetTheArrayGrowsByAQuarterOfWhatArrived() throws Exception {
+        // Other connections hold 9 of 16 MiB. A peer announces 6 MiB and sends 1 MiB, then, each
+        // time, exactly what fills its array: the array is a quarter larger than what arrived (at
+        // least MIN_GROWING bytes), where fourfold held 4 MiB for 1 MiB sent.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        long others = 9L << 20;
+        budget.reserve(others, 0, () -> true);
+        ConnectionInput input = new ConnectionInput(transport, true, budget, 0, 0, () -> {});
+        int length = 6 << 20;
+        byte[] body = body(length);
+        int sent = 1 << 20;
+        memory.feed(ByteBuffer.allocate(4 + sent).putInt(length).put(body, 0, sent).array());
+        int n = input.readInt(true);
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return input.readBytes(n);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        long held = others;
+        for (int growth = 0; growth < 3; growth++) {
+            long before = held;
+            await().atMost(Duration.ofSeconds(10)).until(() -> budget.usedBytes() > before);
+            held = budget.usedBytes(); // the array is not full: it does not grow again until fed
+            long array = held - others + ConnectionInput.BUFFER_SIZE;
+            assertThat(array).as("array for %d bytes sent", sent)
+                    .isBetween(sent + (long) ConnectionInput.MIN_GROWING, sent + sent / 4 + (long) ConnectionInput.MIN_GROWING);
+            memory.feed(Arrays.copyOfRange(body, sent, (int) array));
+            sent = (int) array;
+        }
+
+        memory.feed(Arrays.copyOfRange(body, sent, length));
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(body);
+        assertThat(budget.usedBytes()).isEqualTo(others);
+    }
+
+    @Test
     void aValueAfterAPrefixGrowsAsItsBytesArriveAndKeepsThePrefix() throws Exception {
         InboundBudget budget = new InboundBudget(64L << 20);
         ConnectionInput input = new ConnectionInput(transport, true, budget, 0, 0, () -> {});
