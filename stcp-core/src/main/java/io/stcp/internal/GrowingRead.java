@@ -24,8 +24,8 @@ import org.jspecify.annotations.Nullable;
  * most half spent with it; past that it is a quarter larger than what arrived (at least
  * {@value ConnectionInput#MIN_GROWING} bytes more). Peers then hold at most half the budget at
  * fourfold (for an eighth of it sent) and the rest at five fourths of what they send: to spend
- * the whole budget they must send about half of it (an eighth and two fifths), and a frame
- * arriving while they have sent less finds room. (Growths decided at the same moment may each
+ * the whole budget they must send about half of it (an eighth and two fifths), and what they
+ * have not sent stays for other frames. (Growths decided at the same moment may each
  * see the budget below half: the used bytes are read without the budget's lock, which only a
  * reservation takes.) Half, because below it large frames still grow fourfold, saving copies on
  * the JDK transport (the epoll transport reads most frames whole), and above it the attacker's
