@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * ({@link Transport#available()}, asked only when the others fall far short) — and at least
  * {@value ConnectionInput#MIN_GROWING} bytes; it is the whole value at once when that leaves less
  * than a buffer to read. So a frame whose bytes are all in the socket is read into one array
- * with no copy of a smaller one, and a frame that trickles in grows fourfold at a time. What the
+ * with no copy of a smaller one, and a frame that trickles in grows fourfold at a time (by a
+ * quarter under pressure, below). What the
  * array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is reserved from the
  * server's {@link InboundBudget} until the array is returned; a value that needs more than the
  * whole budget fails with {@link FrameTooLongException}.
@@ -24,14 +25,13 @@ import org.jspecify.annotations.Nullable;
  * most half spent with it; past that it is a quarter larger than what arrived (at least
  * {@value ConnectionInput#MIN_GROWING} bytes more). Peers then hold at most half the budget at
  * fourfold (for an eighth of it sent) and the rest at five fourths of what they send: to spend
- * the whole budget they must send about half of it (an eighth and two fifths), and what they
- * have not sent stays for other frames. (Growths decided at the same moment may each
- * see the budget below half: the used bytes are read without the budget's lock, which only a
- * reservation takes.) Half, because below it large frames still grow fourfold, saving copies on
- * the JDK transport (the epoll transport reads most frames whole), and above it the attacker's
- * leverage is small; a quarter more keeps the copies of a value linear, at most four times its
- * length in all. A connection that waits for room holds what it reserved until its deadline,
- * as before ({@link InboundBudget}).
+ * the whole budget they must send about half of it (an eighth and two fifths), not a quarter.
+ * (Growths decided at the same moment may each see the budget below half: the used bytes are
+ * read without the budget's lock, which only a reservation takes.) Half, because below it large
+ * frames keep fourfold growth, which saves copies on the JDK transport (the epoll transport reads
+ * most frames whole); a quarter more keeps the copies of a value linear, at most four times its
+ * length in all. A connection that waits for room keeps what it reserved, at most until its
+ * read deadline or its close ({@link InboundBudget}).
  *
  * <p>Before the first array and before each read, a rest larger than a large read buffer that is
  * not yet in the socket is waited for, where the transport can tell ({@link Transport#awaitInput}:
