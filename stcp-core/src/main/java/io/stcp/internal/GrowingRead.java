@@ -55,7 +55,7 @@ final class GrowingRead {
         int first = length(input, budget, p, n, input.buffered(), 0);
         long reserved = 0;
         try {
-            reserved = reserve(input, budget, n, first, reserved); // what arrived may exceed a buffer; reserved before it is allocated
+            reserved = reserve(input, budget, n, first, reserved, first == p + n); // what arrived may exceed a buffer; reserved before it is allocated
             byte[] b = Arrays.copyOf(prefix, first);
             int done = 0;
             while (done < n) {
@@ -64,7 +64,7 @@ final class GrowingRead {
                 }
                 if (p + done == b.length) {
                     int grown = length(input, budget, p, n, (long) done + input.buffered(), reserved);
-                    reserved = reserve(input, budget, n, grown, reserved);
+                    reserved = reserve(input, budget, n, grown, reserved, grown == p + n);
                     b = Arrays.copyOf(b, grown);
                 }
                 int r = input.read(b, p + done, b.length - p - done);
@@ -99,30 +99,42 @@ final class GrowingRead {
      * only when fourfold {@code arrived} falls short by more than a large read buffer (less would
      * save a copy smaller than the call); but a quarter more (at least
      * {@value ConnectionInput#MIN_GROWING} bytes) when the fourfold array would leave the budget
-     * more than half spent ({@link InboundBudget#leavesHalf}). The whole value once less than a
-     * buffer would be left to read.
+     * more than half spent ({@link InboundBudget#leavesHalf}), asking the socket then when a quarter
+     * more falls short by more than a large read buffer. The whole value once less than a buffer
+     * would be left to read.
      */
     private static int length(ConnectionInput input, @Nullable InboundBudget budget, int p, int n, long arrived,
             long reserved) {
         long len = Math.max(ConnectionInput.MIN_GROWING, 4 * arrived);
-        if (n - len > ReadBuffers.LARGE) {
+        boolean asked = n - len > ReadBuffers.LARGE;
+        if (asked) {
             arrived += input.socketAvailable();
             len = Math.max(len, 4 * arrived);
         }
         if (budget != null && !budget.leavesHalf(p + Math.min(len, n) - ConnectionInput.BUFFER_SIZE - reserved)) {
-            len = arrived + Math.max(ConnectionInput.MIN_GROWING, arrived / 4);
+            len = quarterMore(arrived);
+            if (!asked && n - len > ReadBuffers.LARGE) {
+                len = quarterMore(arrived + input.socketAvailable()); // the socket may hold the rest
+            }
         }
         return p + (n - len <= ConnectionInput.BUFFER_SIZE ? n : (int) len);
     }
 
+    /** A quarter more than {@code arrived}, and at least {@value ConnectionInput#MIN_GROWING} bytes more. */
+    private static long quarterMore(long arrived) {
+        return arrived + Math.max(ConnectionInput.MIN_GROWING, arrived / 4);
+    }
+
     /**
      * Reserves from the budget what an array of {@code length} bytes holds beyond the first
-     * buffer's worth, less what is {@code reserved} already.
+     * buffer's worth, less what is {@code reserved} already. An array that does not
+     * {@code complete} its value leaves the budget's last fifth (or what it could not fit in
+     * otherwise) to arrays that do: see the class comment.
      *
      * @return the bytes reserved now in all
      */
-    static long reserve(ConnectionInput input, @Nullable InboundBudget budget, int n, int length, long reserved)
-            throws IOException {
+    static long reserve(ConnectionInput input, @Nullable InboundBudget budget, int n, int length, long reserved,
+            boolean completes) throws IOException {
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {
             return reserved;
@@ -131,7 +143,8 @@ final class GrowingRead {
             throw new FrameTooLongException("frame of " + n + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        if (!budget.reserve(more, input.waitDeadline(System.nanoTime()), input::isOpen)) {
+        long keep = completes ? 0 : Math.min(budget.limitBytes() / 5, budget.limitBytes() - reserved - more);
+        if (!budget.reserve(more, keep, input.waitDeadline(System.nanoTime()), input::isOpen)) {
             // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.
             throw input.frameTimedOut("frame not completed: the server's inbound budget of " + budget.limitBytes()
                     + " bytes stayed spent until the read deadline");

@@ -37,16 +37,17 @@ final class InboundBudget {
      * Reserves {@code bytes}, waiting while the budget is spent, until {@code deadlineNanos} (0 = none)
      * or until {@code open} turns false (looked at under the lock, before each wait).
      *
+     * @param keep bytes of the budget this reservation must leave free (it waits until it can)
      * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
      * @return false, with nothing reserved, if the deadline passed first (the caller knows which
      *     of its deadlines that was)
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    boolean reserve(long bytes, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
+    boolean reserve(long bytes, long keep, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
         lock.lock();
         try {
-            while (usedBytes + bytes > limitBytes) {
+            while (usedBytes + bytes > limitBytes - keep) {
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room
                 }
