@@ -31,7 +31,10 @@ import org.jspecify.annotations.Nullable;
  * frames keep fourfold growth, which saves copies on the JDK transport (the epoll transport reads
  * most frames whole); a quarter more keeps the copies of a value linear, at most four times its
  * length in all. A connection that waits for room keeps what it reserved, at most until its
- * read deadline or its close ({@link InboundBudget}).
+ * read deadline or its close ({@link InboundBudget}); so that two values creeping toward their
+ * ends cannot spend the budget between them and wait for each other, an array that does not
+ * complete its value leaves the budget's last fifth free, and a creeping value's last step is at
+ * most a fifth of it: one value can always finish and free its part.
  *
  * <p>Before the first array and before each read, a rest larger than a large read buffer that is
  * not yet in the socket is waited for, where the transport can tell ({@link Transport#awaitInput}:

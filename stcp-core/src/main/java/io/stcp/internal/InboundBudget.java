@@ -16,7 +16,9 @@ import java.util.function.BooleanSupplier;
  * A connection that waits for room keeps what it reserved before, so waits hold memory; each wait
  * ends at its deadline or close, which bounds that. Growing arrays ask {@link #leavesHalf} first
  * and grow slowly once the budget is more than half spent (see {@link GrowingRead}), so that a
- * peer must send about as much as it makes the server hold beyond the first half.
+ * peer must send about as much as it makes the server hold beyond the first half; an array that
+ * does not complete its value reserves with a {@code keep} of the budget's last fifth, which stays
+ * for arrays that do, so that frames creeping toward their ends cannot all wait on each other.
  */
 final class InboundBudget {
     private final long limitBytes;
