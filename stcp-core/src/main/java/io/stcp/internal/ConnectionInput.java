@@ -272,7 +272,7 @@ final class ConnectionInput {
         if (transport.available() < rest) {
             return null;
         }
-        long reserved = GrowingRead.reserve(this, budget, n, header.length + n, 0);
+        long reserved = GrowingRead.reserve(this, budget, n, header.length + n, 0, true);
         try {
             return DirectMessage.read(pool, header, this, n);
         } finally {

@@ -49,7 +49,7 @@ public final class DelimitedRead {
             while (true) {
                 if (n == buf.length) {
                     int grown = (int) Math.min(limit, 2L * buf.length);
-                    reserved = GrowingRead.reserve(input, budget, grown, grown, reserved);
+                    reserved = GrowingRead.reserve(input, budget, grown, grown, reserved, true);
                     buf = Arrays.copyOf(buf, grown);
                 }
                 int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes

@@ -13,12 +13,18 @@ import java.util.function.BooleanSupplier;
  * deadline, until its connection closes ({@link #wakeWaiters}: a close does not interrupt the reader).
  *
  * <p>Not on the path of small messages: only arrays that grow past one read buffer reserve here.
+ * A connection that waits for room keeps what it reserved before, so waits hold memory; each wait
+ * ends at its deadline or close, which bounds that. Growing arrays ask {@link #leavesHalf} first
+ * and grow slowly once the budget is more than half spent (see {@link GrowingRead}), so that a
+ * peer must send about as much as it makes the server hold beyond the first half; an array that
+ * does not complete its value reserves with a {@code keep} of the budget's last fifth, which stays
+ * for arrays that do, so that frames creeping toward their ends cannot all wait on each other.
  */
 final class InboundBudget {
     private final long limitBytes;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
-    private long usedBytes; // guarded by lock
+    private volatile long usedBytes; // written under lock; read without it (leavesHalf, usedBytes)
     private int waiters;    // reservations waiting for room; guarded by lock
 
     InboundBudget(long limitBytes) {
@@ -33,16 +39,17 @@ final class InboundBudget {
      * Reserves {@code bytes}, waiting while the budget is spent, until {@code deadlineNanos} (0 = none)
      * or until {@code open} turns false (looked at under the lock, before each wait).
      *
+     * @param keep bytes of the budget this reservation must leave free (it waits until it can)
      * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
      * @return false, with nothing reserved, if the deadline passed first (the caller knows which
      *     of its deadlines that was)
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    boolean reserve(long bytes, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
+    boolean reserve(long bytes, long keep, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
         lock.lock();
         try {
-            while (usedBytes + bytes > limitBytes) {
+            while (usedBytes + bytes > limitBytes - keep) {
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room
                 }
@@ -96,6 +103,15 @@ final class InboundBudget {
         }
     }
 
+    /**
+     * Whether reserving {@code bytes} more now would leave the budget at most half spent. A read
+     * of the used bytes without the lock: a hint that may be stale by the time the caller
+     * reserves, which only decides how fast an array grows, not whether it fits.
+     */
+    boolean leavesHalf(long bytes) {
+        return usedBytes + bytes <= limitBytes / 2;
+    }
+
     /** Reservations waiting for room now; for tests. */
     int waiters() {
         lock.lock();
@@ -106,12 +122,8 @@ final class InboundBudget {
         }
     }
 
+    /** The bytes reserved now. */
     long usedBytes() {
-        lock.lock();
-        try {
-            return usedBytes;
-        } finally {
-            lock.unlock();
-        }
+        return usedBytes;
     }
 }
