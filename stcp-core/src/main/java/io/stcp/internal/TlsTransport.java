@@ -387,6 +387,9 @@ final class TlsTransport implements Transport {
      * @return bytes read, or -1 at end of stream
      */
     private int fill(long deadlineNanos, boolean now) throws IOException {
+        // Several records per read once the handshake is done; before, one (a trickled hello holds
+        // no more than that while the rest is waited for).
+        boolean bulk = bulkReads && handshakeBytes < 0;
         if (!under.isReadable()) {
             releaseIdleBuffers(); // the wait, here or in the read below, holds one record's buffer at most
             if (netIn == null) {
@@ -394,12 +397,14 @@ final class TlsTransport implements Transport {
                     return 0;
                 }
                 under.awaitReadable(deadlineNanos);
+            } else if (!now) {
+                under.awaitReadable(deadlineNanos); // the rest of a record
+                if (bulk && netIn.capacity() < TlsBuffers.BULK) {
+                    netIn = TlsBuffers.move(netIn, true); // it is coming: this read takes four records again
+                }
             }
         }
         int packet = output.packetSize();
-        // Several records per read once the handshake is done; before, one (a trickled hello holds
-        // no more than that while the rest is waited for).
-        boolean bulk = bulkReads && handshakeBytes < 0;
         if (netIn == null) {
             netIn = TlsBuffers.take(packet, bulk).flip();
         }
