@@ -25,22 +25,15 @@ class TlsAnswerFailureTest {
     @Test
     void bytesDecryptedBeforeAKeyUpdateWhoseAnswerFailsAreReadAndTheFailureComesNext() throws Exception {
         TestCerts certs = TestCerts.get();
-        RealTlsConfig serverTls = RealTlsConfig.forServer(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
-        RealTlsConfig clientTls = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
         MemoryTransport serverSide = new MemoryTransport();
-        MemoryTransport clientSide = new MemoryTransport();
         long writeTimeout = TimeUnit.MILLISECONDS.toNanos(100); // the answer's
-        TlsTransport server = new TlsTransport(serverSide, serverTls.newServerEngine(), () -> writeTimeout);
-        TlsTransport client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
-        Thread toClient = MemoryPump.pump(serverSide, clientSide);
-        Thread toServer = MemoryPump.pump(clientSide, serverSide);
         long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
-        try {
-            MemoryPump.handshake(server, client, deadline);
-            toClient.interrupt(); // from here on the records go by hand
-            toServer.interrupt();
-            toClient.join();
-            toServer.join();
+        try (TlsMemoryPair pair = TlsMemoryPair.open(TlsConfig.fromPem(certs.serverCert, certs.serverKey), serverSide,
+                serverSide, writeTimeout, deadline)) {
+            TlsTransport server = pair.server;
+            TlsTransport client = pair.client;
+            MemoryTransport clientSide = pair.clientSide;
+            pair.stopPumps(); // from here on the records go by hand
 
             byte[] hello = "hello".getBytes(StandardCharsets.US_ASCII);
             client.write(new ByteBuffer[] {ByteBuffer.wrap(hello)}, 0, 1, deadline);
@@ -59,13 +52,6 @@ class TlsAnswerFailureTest {
                     .as("the write side knows the output failed").isInstanceOf(WriteTimeoutException.class)
                     .hasMessageContaining("earlier write");
             assertThat(serverSide.takeOutput()).as("nothing goes out behind the failed write").isEmpty();
-        } finally {
-            server.close();
-            client.close();
-            toClient.interrupt();
-            toServer.interrupt();
-            toClient.join();
-            toServer.join();
         }
     }
 }

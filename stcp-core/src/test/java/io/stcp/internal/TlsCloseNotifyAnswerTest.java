@@ -27,20 +27,15 @@ class TlsCloseNotifyAnswerTest {
     @Test
     void theAnsweringCloseNotifyThatAWriteUnderWayWrapsGoesOut() throws Exception {
         TestCerts certs = TestCerts.get();
-        RealTlsConfig serverTls = RealTlsConfig.forServer(
-                TlsConfig.builder().pem(certs.serverCert, certs.serverKey).protocols("TLSv1.2").build());
-        RealTlsConfig clientTls = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
         MemoryTransport serverSide = new MemoryTransport();
-        MemoryTransport clientSide = new MemoryTransport();
         WriteWatch socket = new WriteWatch(serverSide);
-        TlsTransport server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
-        TlsTransport client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
-        Thread toClient = MemoryPump.pump(serverSide, clientSide);
-        Thread toServer = MemoryPump.pump(clientSide, serverSide);
         long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
         CompletableFuture<Void> write = new CompletableFuture<>();
-        try {
-            MemoryPump.handshake(server, client, deadline);
+        try (TlsMemoryPair pair = TlsMemoryPair.open(
+                TlsConfig.builder().pem(certs.serverCert, certs.serverKey).protocols("TLSv1.2").build(), serverSide, socket, 0,
+                deadline)) {
+            TlsTransport server = pair.server;
+            TlsTransport client = pair.client;
 
             serverSide.stallWrites(true);
             int writes = socket.writes;
@@ -71,12 +66,6 @@ class TlsCloseNotifyAnswerTest {
             }
             assertThat(received).as("the write's first records").isPositive();
         } finally {
-            server.close();
-            client.close();
-            toClient.interrupt();
-            toServer.interrupt();
-            toClient.join();
-            toServer.join();
             write.handle((v, t) -> null).get(10, TimeUnit.SECONDS);
         }
     }

@@ -3,8 +3,6 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.stcp.TlsConfig;
-import io.stcp.testing.TestCerts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -28,28 +26,20 @@ import org.junit.jupiter.api.Test;
 class TlsIdleBuffersTest {
     private final long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
     private MemoryTransport serverSide;
-    private MemoryTransport clientSide;
     private ReadinessDouble socket;
+    private TlsMemoryPair pair;
     private TlsTransport server;
     private TlsTransport client;
-    private Thread toClient;
-    private Thread toServer;
     private ConnectionInput in;
 
     @BeforeEach
     void aWideFrameReadOverTls() throws Exception {
-        TestCerts certs = TestCerts.get();
-        RealTlsConfig serverTls = RealTlsConfig.forServer(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
-        RealTlsConfig clientTls = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
         serverSide = new MemoryTransport();
-        clientSide = new MemoryTransport();
         socket = new ReadinessDouble(serverSide, ReadinessDouble.Maybe.AFTER_ANY_READ);
-        server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
-        client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
-        toClient = MemoryPump.pump(serverSide, clientSide);
-        toServer = MemoryPump.pump(clientSide, serverSide);
+        pair = TlsMemoryPair.open(serverSide, socket, deadline);
+        server = pair.server;
+        client = pair.client;
         in = new ConnectionInput(server, true, null, 0, 0, () -> {});
-        MemoryPump.handshake(server, client, deadline);
 
         int body = ReadBuffers.SIZE - 4; // the frame fills the first, small, buffer: the next reads go wide
         write(client, ByteBuffer.allocate(4 + body).putInt(body).put(new byte[body]).array());
@@ -60,12 +50,7 @@ class TlsIdleBuffersTest {
     @AfterEach
     void end() throws Exception {
         in.ended();
-        server.close();
-        client.close();
-        toClient.interrupt();
-        toServer.interrupt();
-        toClient.join();
-        toServer.join();
+        pair.close();
     }
 
     @Test
@@ -81,11 +66,10 @@ class TlsIdleBuffersTest {
 
     @Test
     void aTlsReaderWaitsForTheRestOfARecordWithoutABufferOfItsOwn() throws Exception {
-        toServer.interrupt(); // the record goes to the server by hand from here on, a few bytes at a time
-        toServer.join();
+        pair.stopPumpToServer(); // the record goes to the server by hand from here on, a few bytes at a time
         write(client, new byte[] {0, 0, 0, 9});
-        byte[] record = clientSide.takeOutput(1, TimeUnit.SECONDS.toNanos(10));
-        record = concat(record, clientSide.takeOutput());
+        byte[] record = pair.clientSide.takeOutput(1, TimeUnit.SECONDS.toNanos(10));
+        record = concat(record, pair.clientSide.takeOutput());
         assertThat(record.length).as("one record: a header, the frame and the tag").isGreaterThan(12);
 
         CompletableFuture<Integer> next = nextInt();

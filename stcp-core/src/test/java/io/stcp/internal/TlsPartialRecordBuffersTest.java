@@ -3,8 +3,6 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.stcp.TlsConfig;
-import io.stcp.testing.TestCerts;
 import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -26,22 +24,15 @@ class TlsPartialRecordBuffersTest {
 
     @Test
     void theWaitForTheRestOfARecordHoldsOneRecordsBuffer() throws Exception {
-        TestCerts certs = TestCerts.get();
-        RealTlsConfig serverTls = RealTlsConfig.forServer(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
-        RealTlsConfig clientTls = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
         MemoryTransport serverSide = new MemoryTransport();
-        MemoryTransport clientSide = new MemoryTransport();
         ReadinessDouble socket = new ReadinessDouble(serverSide, ReadinessDouble.Maybe.AFTER_A_FULL_READ);
-        TlsTransport server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
-        TlsTransport client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
-        Thread toClient = MemoryPump.pump(serverSide, clientSide);
-        Thread toServer = MemoryPump.pump(clientSide, serverSide);
         long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
         CompletableFuture<Integer> read = new CompletableFuture<>();
-        try {
-            MemoryPump.handshake(server, client, deadline);
-            toServer.interrupt(); // the records go to the server by hand from here on
-            toServer.join();
+        try (TlsMemoryPair pair = TlsMemoryPair.open(serverSide, socket, deadline)) {
+            TlsTransport server = pair.server;
+            TlsTransport client = pair.client;
+            MemoryTransport clientSide = pair.clientSide;
+            pair.stopPumpToServer(); // the records go to the server by hand from here on
             client.write(new ByteBuffer[] {ByteBuffer.allocate(RECORDS * PLAIN)}, 0, 1, deadline);
             byte[] records = clientSide.takeOutput();
             assertThat(records.length).as("%d full records", RECORDS).isGreaterThan(RECORDS * PLAIN);
@@ -76,12 +67,6 @@ class TlsPartialRecordBuffersTest {
             assertThat(server.readBufferCapacity()).as("the encrypted input's, once the records came at once")
                     .isEqualTo(TlsBuffers.BULK);
         } finally {
-            server.close();
-            client.close();
-            toClient.interrupt();
-            toServer.interrupt();
-            toClient.join();
-            toServer.join();
             read.handle((n, t) -> null).get(10, TimeUnit.SECONDS);
         }
     }
