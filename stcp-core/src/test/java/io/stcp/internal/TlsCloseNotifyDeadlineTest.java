@@ -3,8 +3,6 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.ServerConfig;
-import io.stcp.TlsConfig;
-import io.stcp.testing.TestCerts;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -22,17 +20,10 @@ class TlsCloseNotifyDeadlineTest {
 
     @Test
     void closeNotifyToAPeerThatDoesNotReadWaitsNoLongerThanTheClose() throws Exception {
-        TestCerts certs = TestCerts.get();
-        RealTlsConfig serverTls = RealTlsConfig.forServer(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
-        RealTlsConfig clientTls = RealTlsConfig.forClient(TlsConfig.clientBuilder().sslContext(certs.clientContext()).build());
         MemoryTransport serverSide = new MemoryTransport();
-        MemoryTransport clientSide = new MemoryTransport();
-        TlsTransport server = new TlsTransport(serverSide, serverTls.newServerEngine(), () -> 0); // no write timeout
-        TlsTransport client = new TlsTransport(clientSide, clientTls.newClientEngine("localhost", 443), () -> 0);
-        Thread toClient = MemoryPump.pump(serverSide, clientSide);
-        Thread toServer = MemoryPump.pump(clientSide, serverSide);
         long deadline = Nanos.deadlineAfter(Duration.ofSeconds(30));
-        MemoryPump.handshake(server, client, deadline);
+        TlsMemoryPair pair = TlsMemoryPair.open(serverSide, serverSide, deadline); // no write timeout
+        TlsTransport server = pair.server;
 
         ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), ExitLog.SHARED,
                 0, 0, 0, Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), List.of());
@@ -53,11 +44,7 @@ class TlsCloseNotifyDeadlineTest {
         } finally {
             c.close();
             serverSide.close(); // a write still waiting (the old code's) fails
-            clientSide.close();
-            toClient.interrupt();
-            toServer.interrupt();
-            toClient.join();
-            toServer.join();
+            pair.close();
             closed.handle((n, t) -> null).get(10, TimeUnit.SECONDS);
         }
     }
