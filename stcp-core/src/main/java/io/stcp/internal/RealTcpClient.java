@@ -368,10 +368,13 @@ public final class RealTcpClient implements TcpClient {
             return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.discardedByClose() == 0;
         }
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
-        // flushed or cut short: its sender is closed (-1: it failed)
-        boolean senderFailed = s.runner != null && s.runner.shutdown(Nanos.remaining(deadline)) < 0;
-        Closed closed = new Closed(s.runner, senderFailed);
-        closeDone.complete(closed);
+        boolean senderFailed = true;
+        try { // flushed or cut short: its sender is closed (-1: it failed)
+            senderFailed = s.runner != null && s.runner.shutdown(Nanos.remaining(deadline)) < 0;
+        } finally {
+            closeDone.complete(new Closed(s.runner, senderFailed)); // a shutdown waiting for it must not wait for ever
+        }
+        Closed closed = closeDone.join();
         boolean done = awaitQuietly(termination, deadline);
         if (!done) {
             if (s.runner != null) {
