@@ -37,8 +37,6 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
     /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
-    private static final VarHandle DISCARDED_ELSEWHERE =
-            Fields.handle(MethodHandles.lookup(), "discardedElsewhere", int.class);
     private static final VarHandle DISCARDED_IN_ALL = Fields.handle(MethodHandles.lookup(), "discardedInAll", int.class);
 
     private final RealConnection connection;
@@ -56,8 +54,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private CountDownLatch exitWaiters; // made by the first awaitExit() before the exit; guarded by this
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
-    private volatile int discardedElsewhere; // reported to exit() and shutdown() on other threads, for the conn.exit line
-    private volatile int discardedInAll;     // by every close of the sender, on any thread: see discardedInAll()
+    private volatile int discardedInAll; // by every close of the sender, on any thread: see discardedInAll()
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
@@ -151,7 +148,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         connection.recordEnd(reason, null);
         Sender s = sender;
         if (s != null) {
-            discardedElsewhere(Ends.closeSender(s, connection));
+            counted(Ends.closeSender(s, connection));
         }
         connection.close(reason);
         loop.interruptReader();
@@ -171,7 +168,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             return 0;
         }
         try {
-            return discardedElsewhere(s.closeAfterFlush(timeout));
+            return counted(s.closeAfterFlush(timeout));
         } catch (Throwable t) {
             Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
             exit(CloseReason.SHUTDOWN);
@@ -179,11 +176,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
         }
     }
 
-    /** Keeps {@code n} messages that a close on another thread was told of for the conn.exit line; returns it. */
-    private int discardedElsewhere(int n) {
+    /** Counts {@code n} messages a close of the sender was told it discarded (on any thread); returns it. */
+    private int counted(int n) {
         if (n > 0) {
             DISCARDED_IN_ALL.getAndAdd(this, n);
-            DISCARDED_ELSEWHERE.getAndAdd(this, n);
         }
         return n;
     }
@@ -300,7 +296,6 @@ public final class RealConnectionRunner implements ConnectionRunner {
      * the send thread is joined, the exit line is logged, the exit hooks run, the slot is freed.
      */
     private void end(Sender s, Throwable failure) {
-        int discarded = 0;
         try {
             loop.leave();
             CloseReason reason = connection.recordEnd(Ends.classify(failure), failure);
@@ -308,13 +303,12 @@ public final class RealConnectionRunner implements ConnectionRunner {
             if (s == null) {
                 connection.close(reason);
             } else {
-                discarded = flushOrDiscard(s, reason);
-                DISCARDED_IN_ALL.getAndAdd(this, discarded);
+                counted(flushOrDiscard(s, reason));
             }
             connection.readerThread(null);
             joinSendThread(sendThread);
             connection.input().ended();
-            discarded += (int) DISCARDED_ELSEWHERE.getAndSet(this, 0);
+            int discarded = discardedInAll; // this thread's close's, and those other threads' closes have counted so far
             connection.context().exitLog().exit(connection, reason, cause, discarded);
             JfrEvents.connectionExit(connection, reason, cause, discarded);
             if (s != null) {

@@ -368,13 +368,12 @@ public final class RealTcpClient implements TcpClient {
             return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.discardedByClose() == 0;
         }
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
-        boolean senderFailed = true;
+        Closed closed = new Closed(s.runner, true);
         try { // flushed or cut short: its sender is closed (-1: it failed)
-            senderFailed = s.runner != null && s.runner.shutdown(Nanos.remaining(deadline)) < 0;
+            closed = new Closed(s.runner, s.runner != null && s.runner.shutdown(Nanos.remaining(deadline)) < 0);
         } finally {
-            closeDone.complete(new Closed(s.runner, senderFailed)); // a shutdown waiting for it must not wait for ever
+            closeDone.complete(closed); // a shutdown waiting for it must not wait for ever
         }
-        Closed closed = closeDone.join();
         boolean done = awaitQuietly(termination, deadline);
         if (!done) {
             if (s.runner != null) {

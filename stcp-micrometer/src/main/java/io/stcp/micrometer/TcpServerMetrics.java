@@ -88,8 +88,9 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
     /** The tag of {@code stcp.connections.rejected} and {@code stcp.connections.closed}. */
     public static final String REASON_TAG = "reason";
 
-    /** The tags of the live binders bound to each registry (registries compare by identity); guarded by itself. */
+    /** The tags of the live binders bound to each registry (registries compare by identity); guarded by CLAIMS. */
     private static final Map<MeterRegistry, Set<Tags>> CLAIMED = new WeakHashMap<>();
+    private static final ReentrantLock CLAIMS = new ReentrantLock();
 
     private final Snapshots snapshots;
     private final Tags tags;
@@ -195,8 +196,11 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
      * meters of a binder with more tags (the same name with a region, say).
      */
     private boolean claim(MeterRegistry registry) {
-        synchronized (CLAIMED) {
+        CLAIMS.lock();
+        try {
             return CLAIMED.computeIfAbsent(registry, r -> new HashSet<>()).add(tags);
+        } finally {
+            CLAIMS.unlock();
         }
     }
 
@@ -209,13 +213,16 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
         lock.lock();
         try {
             closed = true;
-            synchronized (CLAIMED) {
+            CLAIMS.lock();
+            try {
                 for (MeterRegistry r : registries) {
                     Set<Tags> claimed = CLAIMED.get(r);
                     if (claimed != null) {
                         claimed.remove(tags);
                     }
                 }
+            } finally {
+                CLAIMS.unlock();
             }
             registries.clear();
         } finally {
