@@ -49,6 +49,12 @@ import javax.net.ssl.SSLHandshakeException;
 final class TlsTransport implements Transport {
     private static final int RECORD_HEADER = 5;
     /**
+     * The most a record's header may announce: 2^14 bytes of data plus 2,048 of TLS 1.2's
+     * expansion (TLS 1.3 allows less). A header that announces more fails the read at once
+     * ({@link #checkRecordLength()}), before the reader holds a buffer for that much.
+     */
+    static final int MAX_RECORD_LENGTH = 16 * 1024 + 2048;
+    /**
      * Unwraps in a row that may read nothing of a whole record in {@link #netIn} (the one after a
      * post-handshake message the engine answered first) before the read fails: otherwise an engine
      * that disagreed with {@link #hasRecord()} on a record's end would spin the reader.
@@ -371,12 +377,22 @@ final class TlsTransport implements Transport {
     /** Whether {@link #netIn} holds a whole TLS record. */
     private boolean hasRecord() {
         ByteBuffer in = netIn;
-        if (in == null || in.remaining() < RECORD_HEADER) {
-            return false;
-        }
+        return in != null && in.remaining() >= RECORD_HEADER && in.remaining() >= RECORD_HEADER + recordLength(in);
+    }
+
+    /** The length the header at {@code in}'s position announces (it holds one). */
+    private static int recordLength(ByteBuffer in) {
         int p = in.position();
-        int length = ((in.get(p + 3) & 0xFF) << 8) | (in.get(p + 4) & 0xFF);
-        return in.remaining() >= RECORD_HEADER + length;
+        return ((in.get(p + 3) & 0xFF) << 8) | (in.get(p + 4) & 0xFF);
+    }
+
+    /** Fails the read if the partial record in {@link #netIn} announces more than TLS allows. */
+    private void checkRecordLength() throws SSLException {
+        ByteBuffer in = netIn;
+        if (in != null && in.remaining() >= RECORD_HEADER && recordLength(in) > MAX_RECORD_LENGTH) {
+            throw new SSLException("a TLS record header announces " + recordLength(in)
+                    + " bytes, more than the " + MAX_RECORD_LENGTH + " TLS allows");
+        }
     }
 
     /**
@@ -387,6 +403,7 @@ final class TlsTransport implements Transport {
      * @return bytes read, or -1 at end of stream
      */
     private int fill(long deadlineNanos, boolean now) throws IOException {
+        checkRecordLength();
         // Several records per read once the handshake is done; before, one (a trickled hello holds
         // no more than that while the rest is waited for).
         boolean bulk = bulkReads && handshakeBytes < 0;
