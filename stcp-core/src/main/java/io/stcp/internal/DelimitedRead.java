@@ -13,7 +13,7 @@ import java.util.Arrays;
  * received, not the limit), and never more than {@code limit} bytes, so the rest of a value too
  * long is left unread; the caller decides what a value that reached the limit undelimited is.
  * What the array holds beyond a read buffer's worth is reserved from the server's
- * {@link InboundBudget} while it fills, as for {@link GrowingRead}.
+ * {@link InboundBudget} while it fills ({@link ArrayGrowth#reserve}).
  */
 public final class DelimitedRead {
     /** The largest array a JVM allocates. */
@@ -41,15 +41,14 @@ public final class DelimitedRead {
             throws IOException {
         byte last = delimiter[delimiter.length - 1];
         ConnectionInput input = connection instanceof RealConnection rc ? rc.input() : null;
-        InboundBudget budget = input != null ? input.budget() : null;
         byte[] buf = new byte[Math.min(limit, FIRST)];
         int n = 0;
-        long reserved = 0;
+        ArrayGrowth growth = new ArrayGrowth(input);
         try {
             while (true) {
                 if (n == buf.length) {
                     int grown = (int) Math.min(limit, 2L * buf.length);
-                    reserved = GrowingRead.reserve(input, budget, grown, grown, reserved, true);
+                    growth.reserve(grown, true);
                     buf = Arrays.copyOf(buf, grown);
                 }
                 int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
@@ -68,9 +67,7 @@ public final class DelimitedRead {
                 }
             }
         } finally {
-            if (budget != null) {
-                budget.release(reserved);
-            }
+            growth.release();
         }
     }
 
