@@ -36,7 +36,9 @@ import org.jspecify.annotations.Nullable;
  * ends cannot spend the budget between them and wait for each other, an array that does not
  * complete its value (reach the end its caller gave) leaves the budget's last fifth free, and a
  * creeping value's last step is at most a fifth of it: one value can always finish and free its
- * part.
+ * part. (A delimited value's end is known only once its delimiter is buffered, not while it is in
+ * the socket: two long lines whose rests are still there can each need a step that does not
+ * complete them, and wait for each other until their read deadlines.)
  */
 final class ArrayGrowth {
     private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)

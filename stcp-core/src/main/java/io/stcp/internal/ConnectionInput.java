@@ -360,6 +360,24 @@ final class ConnectionInput {
     }
 
     /**
+     * The index among the buffered bytes {@code [from, to)} (as many of them as are buffered) of
+     * the first {@code b}, or -1; the bytes stay buffered.
+     */
+    int bufferedIndexOf(byte b, int from, int to) {
+        for (int i = pos + from, end = pos + Math.min(to, lim - pos); i < end; i++) {
+            if (buf[i] == b) {
+                return i - pos;
+            }
+        }
+        return -1;
+    }
+
+    /** The buffered byte at {@code index} (less than {@link #buffered()}); it stays buffered. */
+    byte bufferedByte(int index) {
+        return buf[pos + Objects.checkIndex(index, lim - pos)];
+    }
+
+    /**
      * Waits, where the transport can tell, until {@code bytes} more can be read at once (see
      * {@link Transport#awaitInput}), within the read deadline in force; as in {@link #fill()}, a
      * few bytes buffered wait in a small buffer, and none in no buffer.
