@@ -51,9 +51,9 @@ import org.jspecify.annotations.Nullable;
  *                       the delimiter framing that grow as bytes come); a connection
  *                       that needs more stops reading until there is room (its peer is slowed down
  *                       by TCP flow control), at most until its frame timeout. Past half of it
- *                       spent, a {@code readBytes} array grows to a quarter more than the bytes
- *                       that arrived instead of four times them, so peers that trickle large
- *                       frames must send about half of it to spend it all. Default 0: a quarter
+ *                       spent, such an array grows to a quarter more than the bytes that
+ *                       arrived instead of four times them, so peers that trickle large frames
+ *                       or lines must send about half of it to spend it all. Default 0: a quarter
  *                       of the JVM's maximum heap, taken when the server starts.
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}

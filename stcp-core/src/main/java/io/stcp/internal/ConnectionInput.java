@@ -25,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  * large one ({@value ReadBuffers#LARGE}) when all wide ones are taken, until reads get small again.
  * Before the reader waits for input or gives way, the bytes left of an unfinished value move to
  * the smallest buffer that holds them (a wide buffer stays only with more than a large one's worth
- * left; few bytes go to a small one). Memory follows the bytes received: see {@link GrowingRead}.
+ * left; few bytes go to a small one). Memory follows the bytes received: see {@link ArrayGrowth}.
  *
  * <p><b>Lent bytes.</b> A reply made of the buffer's own bytes ({@link #lendBuffered}) may be
  * queued for the drain the reader owes (see {@link QueueWriter}): the buffer then holds bytes a
@@ -199,7 +199,7 @@ final class ConnectionInput {
             readFully(b, prefix.length, n);
             return b;
         }
-        return GrowingRead.read(this, prefix, n, budget);
+        return GrowingRead.read(this, prefix, n);
     }
 
     /**
@@ -272,13 +272,12 @@ final class ConnectionInput {
         if (transport.available() < rest) {
             return null;
         }
-        long reserved = GrowingRead.reserve(this, budget, n, header.length + n, 0, true);
+        ArrayGrowth reservation = new ArrayGrowth(this);
         try {
+            reservation.reserve(header.length + n, true);
             return DirectMessage.read(pool, header, this, n);
         } finally {
-            if (budget != null) {
-                budget.release(reserved);
-            }
+            reservation.release();
         }
     }
 
@@ -358,6 +357,24 @@ final class ConnectionInput {
 
     int buffered() {
         return lim - pos;
+    }
+
+    /**
+     * The index among the buffered bytes {@code [from, to)} (as many of them as are buffered) of
+     * the first {@code b}, or -1; the bytes stay buffered.
+     */
+    int bufferedIndexOf(byte b, int from, int to) {
+        for (int i = pos + from, end = pos + Math.min(to, lim - pos); i < end; i++) {
+            if (buf[i] == b) {
+                return i - pos;
+            }
+        }
+        return -1;
+    }
+
+    /** The buffered byte at {@code index} (less than {@link #buffered()}); it stays buffered. */
+    byte bufferedByte(int index) {
+        return buf[pos + Objects.checkIndex(index, lim - pos)];
     }
 
     /**

@@ -7,24 +7,27 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The server-wide budget for input received but not yet handed to a reader: the arrays of large
- * frames ({@code readBytes}) that are still filling. A connection that needs more than is left
- * stops reading until other connections finish or fail their frames, so the kernel's window closes
- * on its peer; it waits at most until its read deadline (the frame timeout, normally), or, with no
- * deadline, until its connection closes ({@link #wakeWaiters}: a close does not interrupt the reader).
+ * values ({@code readBytes}, {@code readLine}, {@code DelimiterReader}) that are still filling. A
+ * connection that needs more than is left stops reading until other connections finish or fail
+ * their values, so the kernel's window closes on its peer; it waits at most until its read deadline
+ * (the frame timeout, normally), or, with no deadline, until its connection closes
+ * ({@link #wakeWaiters}: a close does not interrupt the reader).
  *
  * <p>Not on the path of small messages: only arrays that grow past one read buffer reserve here.
  * A connection that waits for room keeps what it reserved before, so waits hold memory; each wait
- * ends at its deadline or close, which bounds that. Growing arrays ask {@link #leavesHalf} first
- * and grow slowly once the budget is more than half spent (see {@link GrowingRead}), so that a
- * peer must send about as much as it makes the server hold beyond the first half; an array that
- * does not complete its value reserves with a {@code keep} of the budget's last fifth, which stays
- * for arrays that do, so that frames creeping toward their ends cannot all wait on each other.
+ * ends at its deadline or close, which bounds that. A growing array takes fourfold only while that
+ * leaves the budget at most half spent, and grows slowly past that (see {@link ArrayGrowth}), so
+ * that a peer must send about as much as it makes the server hold beyond the first half; the
+ * half is looked at and the bytes reserved in one step under the lock ({@link #reserveWithinHalf}),
+ * so that growths at the same moment see each other's reservations. An array that does not
+ * complete its value reserves with a {@code keep} of the budget's last fifth, which stays for
+ * arrays that do, so that values creeping toward their ends cannot all wait on each other.
  */
 final class InboundBudget {
     private final long limitBytes;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
-    private volatile long usedBytes; // written under lock; read without it (leavesHalf, usedBytes)
+    private volatile long usedBytes; // written under lock; read without it by usedBytes()
     private int waiters;    // reservations waiting for room; guarded by lock
 
     InboundBudget(long limitBytes) {
@@ -104,12 +107,23 @@ final class InboundBudget {
     }
 
     /**
-     * Whether reserving {@code bytes} more now would leave the budget at most half spent. A read
-     * of the used bytes without the lock: a hint that may be stale by the time the caller
-     * reserves, which only decides how fast an array grows, not whether it fits.
+     * Reserves {@code bytes} if the budget is then at most half spent, else nothing; never waits.
+     * The check and the reservation are one step under the lock: two growths at the same moment
+     * cannot both see room below half that only one of them fits in.
+     *
+     * @return whether the bytes were reserved
      */
-    boolean leavesHalf(long bytes) {
-        return usedBytes + bytes <= limitBytes / 2;
+    boolean reserveWithinHalf(long bytes) {
+        lock.lock();
+        try {
+            if (usedBytes + bytes > limitBytes / 2) {
+                return false;
+            }
+            usedBytes += bytes;
+            return true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Reservations waiting for room now; for tests. */

@@ -1,0 +1,130 @@
+package io.stcp.internal;
+
+import io.stcp.framing.FrameTooLongException;
+import java.io.IOException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How an array that fills with a value as its bytes arrive grows, and what it holds of the server's
+ * {@link InboundBudget} meanwhile: for {@code readBytes} ({@link GrowingRead}) and for
+ * {@code readLine} and {@code DelimiterReader} ({@link DelimitedRead}). One per value, used by its
+ * reader thread only.
+ *
+ * <p><b>Growth.</b> An array is four times the bytes known to have arrived, and at least
+ * {@value ConnectionInput#MIN_GROWING} bytes; it is the value's end at once when that leaves less
+ * than a buffer to read. The caller says what has arrived and where the value ends (a length
+ * announced; a delimiter among the bytes buffered, or the most it takes), and whether the bytes the
+ * socket holds belong to the value ({@link Transport#available()}, asked only when the others fall
+ * far short). What the array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is
+ * reserved from the budget until {@link #release}; a value that needs more than the whole budget
+ * fails with {@link FrameTooLongException}.
+ *
+ * <p><b>Under pressure.</b> Fourfold lets a peer that trickles hold four times what it sent: a
+ * few peers sending a quarter of the budget would spend all of it, and every other large frame
+ * would wait for its frame timeout. So an array grows fourfold only while the budget stays at
+ * most half spent with it; past that it is a quarter larger than what arrived (at least
+ * {@value ConnectionInput#MIN_GROWING} bytes more). Peers then hold at most half the budget at
+ * fourfold (for an eighth of it sent) and the rest at five fourths of what they send: to spend
+ * the whole budget they must send about half of it (an eighth and two fifths), not a quarter.
+ * Whether a fourfold array stays within half is decided where it is reserved, under the budget's
+ * lock ({@link InboundBudget#reserveWithinHalf}): growths at the same moment see each other, and
+ * cannot each take fourfold from a budget that has room for one. Half, because below it large
+ * frames keep fourfold growth, which saves copies on the JDK transport (the epoll transport reads
+ * most frames whole); a quarter more keeps the copies of a value linear, at most four times its
+ * length in all. A connection that waits for room keeps what it reserved, at most until its
+ * read deadline or its close ({@link InboundBudget}); so that two values creeping toward their
+ * ends cannot spend the budget between them and wait for each other, an array that does not
+ * complete its value (reach the end its caller gave) leaves the budget's last fifth free, and a
+ * creeping value's last step is at most a fifth of it: one value can always finish and free its
+ * part. (A delimited value's end is known only once its delimiter is buffered, not while it is in
+ * the socket: two long lines whose rests are still there can each need a step that does not
+ * complete them, and wait for each other until their read deadlines.)
+ */
+final class ArrayGrowth {
+    private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)
+    private final @Nullable InboundBudget budget;
+    private long reserved; // bytes this array holds of the budget
+
+    /** @param input the connection's input, or null for a connection that is not a server's */
+    ArrayGrowth(@Nullable ConnectionInput input) {
+        this.input = input;
+        this.budget = input == null ? null : input.budget();
+    }
+
+    /**
+     * The next length of the array, reserved: more than the bytes that have arrived.
+     *
+     * @param arrived the bytes of the value known to have arrived (those in the array, and those
+     *     buffered that belong to it); at least the array's length when it is full
+     * @param end the array's length once it holds the whole value (or all its caller takes)
+     * @param socketCounts whether the bytes the socket holds belong to the value too (they do when
+     *     its length was announced), asked only when the array would fall short of {@code end} by
+     *     more than a large read buffer
+     */
+    int grow(long arrived, int end, boolean socketCounts) throws IOException {
+        long len = Math.max(ConnectionInput.MIN_GROWING, 4 * arrived);
+        boolean asked = socketCounts && end - len > ReadBuffers.LARGE;
+        if (asked) {
+            arrived += input.socketAvailable();
+            len = Math.max(len, 4 * arrived);
+        }
+        int length = upTo(end, len);
+        long more = length - ConnectionInput.BUFFER_SIZE - reserved;
+        if (budget == null || more <= 0) {
+            return length;
+        }
+        if (budget.reserveWithinHalf(more)) {
+            reserved += more;
+            return length;
+        }
+        len = quarterMore(arrived);
+        if (socketCounts && !asked && end - len > ReadBuffers.LARGE) {
+            len = quarterMore(arrived + input.socketAvailable()); // the socket may hold the rest
+        }
+        length = upTo(end, len);
+        reserve(length, length == end);
+        return length;
+    }
+
+    /** {@code len}, or {@code end} when less than a buffer would be left beyond it. */
+    private static int upTo(int end, long len) {
+        return end - len <= ConnectionInput.BUFFER_SIZE ? end : (int) len;
+    }
+
+    /** A quarter more than {@code arrived}, and at least {@value ConnectionInput#MIN_GROWING} bytes more. */
+    private static long quarterMore(long arrived) {
+        return arrived + Math.max(ConnectionInput.MIN_GROWING, arrived / 4);
+    }
+
+    /**
+     * Reserves what an array of {@code length} bytes holds beyond the first buffer's worth, less
+     * what it holds already, waiting for room as {@link InboundBudget#reserve} does. An array that
+     * does not {@code complete} its value leaves the budget's last fifth (or what it could not fit
+     * in otherwise) to arrays that do: see the class comment.
+     */
+    void reserve(int length, boolean completes) throws IOException {
+        long more = length - ConnectionInput.BUFFER_SIZE - reserved;
+        if (budget == null || more <= 0) {
+            return;
+        }
+        if (reserved + more > budget.limitBytes()) {
+            throw new FrameTooLongException("a value of at least " + length + " bytes needs more than the server's"
+                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
+        }
+        long keep = completes ? 0 : Math.min(budget.limitBytes() / 5, budget.limitBytes() - reserved - more);
+        if (!budget.reserve(more, keep, input.waitDeadline(System.nanoTime()), input::isOpen)) {
+            // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.
+            throw input.frameTimedOut("frame not completed: the server's inbound budget of " + budget.limitBytes()
+                    + " bytes stayed spent until the read deadline");
+        }
+        reserved += more;
+    }
+
+    /** Gives back what the array holds of the budget: it is read, or failed. */
+    void release() {
+        if (budget != null) {
+            budget.release(reserved);
+        }
+        reserved = 0;
+    }
+}

@@ -1,0 +1,98 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.AbstractQueuedSynchronizer;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.Test;
+
+/** {@link ArrayGrowth}: how growing arrays of several connections share the inbound budget. */
+class ArrayGrowthTest {
+    private static final int ARRIVED = 256 << 10;
+    private static final int END = 6 << 20;
+    private static final long FOURFOLD = 4L * ARRIVED - ConnectionInput.BUFFER_SIZE;
+    private static final long QUARTER_MORE = ARRIVED + ARRIVED / 4 - ConnectionInput.BUFFER_SIZE;
+
+    @Test
+    void growthsAtTheSameMomentCannotBothTakeFourfoldFromRoomBelowHalfForOne() throws Exception {
+        // Other connections hold 6.5 of 16 MiB: below half there is room for one array of 1 MiB
+        // (fourfold the 256 KiB that arrived), not two. Two arrays grow at the same moment: while
+        // the test holds the budget's lock, both get as far as it. The old code had each read the
+        // used bytes without the lock first: both saw room for fourfold, and both took it.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        long others = 13L << 19;
+        budget.reserve(others, 0, 0, () -> true);
+        grow(new InboundBudget(16L << 20)); // the classes loaded: no thread waits for another's loading below
+
+        CountDownLatch locked = new CountDownLatch(1);
+        CountDownLatch unlock = new CountDownLatch(1);
+        Thread holder = Thread.ofPlatform().start(() -> {
+            try {
+                // More than fits: the reservation asks, under the lock, whether its connection is open.
+                budget.reserve(budget.limitBytes(), 0, 0, () -> {
+                    locked.countDown();
+                    awaitQuietly(unlock);
+                    return false;
+                });
+            } catch (ClosedChannelException expected) {
+                // "closed": it gives up, and unlocks
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        assertThat(locked.await(10, TimeUnit.SECONDS)).isTrue();
+        AtomicInteger grown = new AtomicInteger();
+        Thread first = Thread.ofPlatform().start(() -> grown.addAndGet(grow(budget)));
+        Thread second = Thread.ofPlatform().start(() -> grown.addAndGet(grow(budget)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> waitsForALock(first) && waitsForALock(second));
+
+        unlock.countDown();
+        for (Thread t : new Thread[] {holder, first, second}) {
+            t.join(10_000);
+            assertThat(t.isAlive()).isFalse();
+        }
+        // One took fourfold, within half; the other, seeing it, a quarter more than what arrived.
+        assertThat(budget.usedBytes() - others).isEqualTo(FOURFOLD + QUARTER_MORE);
+        assertThat(grown.get()).isEqualTo(4 * ARRIVED + ARRIVED + ARRIVED / 4);
+    }
+
+    @Test
+    void aGrowthWithinHalfTheBudgetTakesFourfoldAndOnePastItAQuarterMore() throws Exception {
+        InboundBudget budget = new InboundBudget(16L << 20);
+        budget.reserve(7L << 20, 0, 0, () -> true);
+        assertThat(grow(budget)).isEqualTo(4 * ARRIVED);        // 8 MiB - 4 KiB: within half
+        assertThat(grow(budget)).isEqualTo(ARRIVED + ARRIVED / 4);
+        assertThat(budget.usedBytes()).isEqualTo((7L << 20) + FOURFOLD + QUARTER_MORE);
+    }
+
+    /** A growth of an array that is full with the {@link #ARRIVED} bytes that arrived of a value of {@link #END}. */
+    private static int grow(InboundBudget budget) {
+        ConnectionInput input = new ConnectionInput(new MemoryTransport(), true, budget, 0, 0, () -> {});
+        try {
+            return new ArrayGrowth(input).grow(ARRIVED, END, false);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Whether {@code t} is parked on a lock (the budget's: nothing else these threads do parks). */
+    private static boolean waitsForALock(Thread t) {
+        return LockSupport.getBlocker(t) instanceof AbstractQueuedSynchronizer;
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            assertThat(latch.await(10, TimeUnit.SECONDS)).isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.stcp.ServerConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How {@code readLine} and {@code DelimiterReader} ({@link DelimitedRead}) size the array of a
+ * value longer than its first: as {@code readBytes} does ({@link ArrayGrowth}), from the bytes that
+ * arrived, to exactly the value once its delimiter is buffered.
+ */
+class DelimitedReadTest {
+    private final MemoryTransport memory = new MemoryTransport();
+    private final CountingTransport transport = new CountingTransport(memory);
+    private RealConnection connection;
+
+    @AfterEach
+    void close() {
+        if (connection != null) {
+            connection.close();
+        }
+    }
+
+    @Test
+    void pastHalfTheBudgetALineGrowsByAQuarterOfWhatArrived() throws Exception {
+        // Other connections hold 9 of 16 MiB. A peer sends 1 MiB of a line and pauses: its array
+        // holds at most a quarter more than that, where doubling held 2 MiB for it.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        long others = 9L << 20;
+        budget.reserve(others, 0, 0, () -> true);
+        RealConnection conn = connection(budget);
+        int sent = 1 << 20;
+        byte[] line = new byte[sent + 1];
+        Arrays.fill(line, (byte) 'x');
+        memory.feed(Arrays.copyOf(line, sent));
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return conn.readLine(8 << 20);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+
+        long array = budget.usedBytes() - others + ConnectionInput.BUFFER_SIZE;
+        assertThat(array).as("array for %d bytes sent", sent)
+                .isBetween((long) sent, sent + sent / 4 + (long) ConnectionInput.MIN_GROWING);
+
+        memory.feed(new byte[] {'x', '\n'});
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(line);
+        assertThat(budget.usedBytes()).isEqualTo(others);
+    }
+
+    @Test
+    void aValueWhoseDelimiterIsBufferedGrowsToExactlyItsLength() throws Exception {
+        RealConnection conn = connection(null);
+        byte[] delimiter = ascii("abc");
+        // The first array (256 bytes) ends with "ab", the buffer starts with "c": the delimiter
+        // spans the two. Then a stray "c" that ends no delimiter, before the one that does.
+        String first = "x".repeat(254) + "ab";
+        String second = "x".repeat(255) + "bc" + "x".repeat(100) + "abc";
+        memory.feed(ascii(first + "c" + second + "tail"));
+
+        assertReadIntoExactly(DelimitedRead.read(conn, delimiter, 1 << 20, "frame"), first + "c");
+        assertReadIntoExactly(DelimitedRead.read(conn, delimiter, 1 << 20, "frame"), second);
+    }
+
+    /** The value read is {@code expected}, in an array of its length (doubling made one of 512 bytes). */
+    private static void assertReadIntoExactly(DelimitedRead.Bytes read, String expected) {
+        assertThat(read.delimited()).isTrue();
+        assertThat(new String(read.bytes(), 0, read.length(), StandardCharsets.US_ASCII)).isEqualTo(expected);
+        assertThat(read.bytes().length).as("the array's length").isEqualTo(expected.length());
+    }
+
+    private RealConnection connection(InboundBudget budget) {
+        ConnectionContext context = new ConnectionContext(Sweeper.SHARED, budget, Transports.sourceOrNull(), ExitLog.SHARED,
+                Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0, 0, List.of());
+        InetSocketAddress address = new InetSocketAddress("127.0.0.1", 1);
+        connection = new RealConnection(null, address, address, true, context, x -> transport);
+        return connection;
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+}
