@@ -48,8 +48,10 @@ import org.jspecify.annotations.Nullable;
  * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
  * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
  * runner. The runner counts every message its sender discarded, whichever thread's close did it
- * (the closer's, or the reader's own at its end: both may close the sender at once), and the count
- * is whole once the connection has exited and the closer has returned. With what the offline queue
+ * (the closer's — a close during a shutdown's flush included —, the shutdown's, or the reader's own
+ * at its end: they may close the sender at once), and the count is whole once the connection has
+ * exited: its end waits for the closes under way on other threads to count, and a close begun
+ * after it finds nothing left to report. With what the offline queue
  * lost ({@link Outbox#discardedByClose()}, complete at termination), that is what a shutdown
  * reports on; a shutdown that finds the client closed already waits for termination and
  * {@link #closeDone}, so it cannot report as written what a close before it discarded.
