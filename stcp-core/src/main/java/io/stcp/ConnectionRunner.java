@@ -18,7 +18,9 @@ import org.jspecify.annotations.Nullable;
  * first ({@link CloseReason#flushes()}: the peer closed its output, a protocol error, a timeout of
  * the reader, a graceful shutdown), bounded by the connection's write timeout (5 s when it has
  * none), or discarded and counted (a reset, a write timeout, a slow consumer, a close). One
- * {@code conn.exit} line is logged (DEBUG; WARN for failures, rate-limited). Then both loops are
+ * {@code conn.exit} line is logged (DEBUG; WARN for failures, rate-limited), with what every close
+ * of the sender discarded: those on other threads ({@link #exit()} included) are waited for, up
+ * to 2 s, to count it. Then both loops are
  * awaited and the exit hooks run exactly once, seeing {@link Connection#closeReason()}.
  *
  * <p>One exception to "after both loops": a custom send loop that ignores both the close and an

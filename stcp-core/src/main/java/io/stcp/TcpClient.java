@@ -155,7 +155,11 @@ public interface TcpClient extends AutoCloseable {
     /**
      * Stops reconnecting and ends the connection at once, discarding what is queued (its exit
      * hooks run on its own thread) and what the offline queue holds. Cuts a back-off wait or a
-     * connect attempt short. Idempotent, any thread, does not wait: see {@link #termination()}.
+     * connect attempt short, and a {@link #shutdown(Duration)} under way on another thread too:
+     * its flush stops, what the connection has not written yet is discarded (counted, as any
+     * close's), and that shutdown returns false (unless everything was written already).
+     * Idempotent, any thread, does not wait: see
+     * {@link #termination()}.
      */
     @Override
     void close();
@@ -172,7 +176,8 @@ public interface TcpClient extends AutoCloseable {
      * failure, even one under way on another thread — it waits for that same end (at most
      * {@code grace}) and reports on it: false if that close discarded anything, queued offline or on
      * the connection, or if the client gave up or failed. A {@link #close()} during a shutdown
-     * changes nothing: the shutdown goes on.
+     * cuts it short: the connection is closed at once, the rest of its queue discarded, and the
+     * shutdown returns as soon as the client has terminated.
      *
      * @return true if everything queued was written (none of it discarded by a close, this one or
      *     an earlier one) and the client terminated within {@code grace}, not having given up or

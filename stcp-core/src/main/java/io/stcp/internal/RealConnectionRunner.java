@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.slf4j.event.Level;
 
@@ -25,18 +26,37 @@ import org.slf4j.event.Level;
  * <pre>
  *   sender factory → start hooks → send thread → read loop
  *   → end: the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
- *   → send thread joined → one conn.exit line → exit hooks → onExited (the server's slot)
+ *   → send thread joined → other threads' closes counted → one conn.exit line → exit hooks
+ *   → onExited (the server's slot)
  * </pre>
  * Start hooks finish before the reader is first called (same thread); the exit hooks run after
  * both loops have ended, exactly once, and see {@link Connection#closeReason()}.
  *
  * <p>The read loop, its suspensions and how {@link #exit()} reaches a reader thread in it without
  * leaking an interrupt into the flush or the exit hooks: {@link ReadLoop}.
+ *
+ * <p><b>Counting what was discarded.</b> A close of the sender tells its caller how many messages
+ * it discarded, and several may close it at once: the reader at its end, {@link #exit} and
+ * {@link #shutdown} on other threads. Each adds what it was told to {@link #discardedInAll}; those
+ * on other threads are counted in {@link #closing} from before they close the sender until they
+ * have added it. The end, having closed the sender itself, waits (at most {@link #CLOSES_GRACE},
+ * parked) until {@link #closing} is 0; the close that brings it to 0 wakes it
+ * ({@link #awaitingCloses}). So the exit line, and whoever reads the count once the connection has
+ * exited, see every close begun before the end. No wake-up is lost: the end publishes itself
+ * before it reads {@link #closing}, and a close decrements before it reads
+ * {@link #awaitingCloses} (all volatile), so the last close sees the end waiting, or the end sees 0.
  */
 public final class RealConnectionRunner implements ConnectionRunner {
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
     /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
+    /**
+     * How long the end waits for closes on other threads to count what they discarded: longer than
+     * a queue sender's wait for a write that a close made fail (1 s). Only a sender whose close
+     * blocks takes longer; what it discarded then misses the exit line.
+     */
+    private static final Duration CLOSES_GRACE = Duration.ofSeconds(2);
+    private static final VarHandle CLOSING = Fields.handle(MethodHandles.lookup(), "closing", int.class);
     private static final VarHandle DISCARDED_IN_ALL = Fields.handle(MethodHandles.lookup(), "discardedInAll", int.class);
 
     private final RealConnection connection;
@@ -55,6 +75,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
     private volatile int discardedInAll; // by every close of the sender, on any thread: see discardedInAll()
+    private volatile int closing;           // exit() and shutdown() calls closing the sender, not yet counted
+    private volatile Thread awaitingCloses; // the end's thread while it waits for them
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
@@ -148,7 +170,12 @@ public final class RealConnectionRunner implements ConnectionRunner {
         connection.recordEnd(reason, null);
         Sender s = sender;
         if (s != null) {
-            counted(Ends.closeSender(s, connection));
+            enterClose();
+            try {
+                counted(Ends.closeSender(s, connection));
+            } finally {
+                leaveClose();
+            }
         }
         connection.close(reason);
         loop.interruptReader();
@@ -167,12 +194,30 @@ public final class RealConnectionRunner implements ConnectionRunner {
             exit(CloseReason.SHUTDOWN);
             return 0;
         }
+        enterClose();
         try {
             return counted(s.closeAfterFlush(timeout));
         } catch (Throwable t) {
             Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush").setCause(t).log();
             exit(CloseReason.SHUTDOWN);
             return -1;
+        } finally {
+            leaveClose();
+        }
+    }
+
+    /** A close of the sender, off the end, begins: the end waits until it has counted (see the class comment). */
+    private void enterClose() {
+        CLOSING.getAndAdd(this, 1);
+    }
+
+    /** That close has counted what it was told; the last one wakes the end if it waits. */
+    private void leaveClose() {
+        if ((int) CLOSING.getAndAdd(this, -1) == 1) {
+            Thread t = awaitingCloses;
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
         }
     }
 
@@ -187,7 +232,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     /**
      * The messages the sender discarded, as told to every close of it so far, on any thread (two
      * may close it at once, and either may be the one that discards): whole once the connection
-     * has exited and every {@link #exit} and {@link #shutdown} call on it has returned.
+     * has exited, for every {@link #exit} and {@link #shutdown} call begun before its end (unless
+     * a sender's close took longer than {@link #CLOSES_GRACE}: see the class comment).
      */
     int discardedInAll() {
         return discardedInAll;
@@ -293,7 +339,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
 
     /**
      * The end, on the last reader thread: the reason is decided, replies are flushed or discarded,
-     * the send thread is joined, the exit line is logged, the exit hooks run, the slot is freed.
+     * the send thread is joined, the closes on other threads are waited for, the exit line is
+     * logged, the exit hooks run, the slot is freed.
      */
     private void end(Sender s, Throwable failure) {
         try {
@@ -308,7 +355,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
             connection.readerThread(null);
             joinSendThread(sendThread);
             connection.input().ended();
-            int discarded = discardedInAll; // this thread's close's, and those other threads' closes have counted so far
+            awaitCloses();
+            int discarded = discardedInAll; // this thread's close's, and every other close's begun before
             connection.context().exitLog().exit(connection, reason, cause, discarded);
             JfrEvents.connectionExit(connection, reason, cause, discarded);
             if (s != null) {
@@ -378,6 +426,31 @@ public final class RealConnectionRunner implements ConnectionRunner {
             Log.connWarn("conn.send.stuck", connection).addKeyValue("thread", t.getName()).log();
         }
         Thread.interrupted(); // not for us: the exit hooks run after the send loop all the same
+    }
+
+    /**
+     * Waits, at most {@link #CLOSES_GRACE}, until the closes of the sender under way on other
+     * threads have counted what they were told. The connection is closed by now, so they end soon.
+     * An interrupt meanwhile is not for this wait (as in {@link #joinSendThread}): cleared.
+     */
+    private void awaitCloses() {
+        if (closing == 0) {
+            return;
+        }
+        awaitingCloses = Thread.currentThread();
+        long deadline = System.nanoTime() + CLOSES_GRACE.toNanos();
+        try {
+            while (closing > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                LockSupport.parkNanos(this, left);
+                Thread.interrupted();
+            }
+        } finally {
+            awaitingCloses = null;
+        }
     }
 
     private void runHooks(List<ConnectionHook> hooks, String kind, Sender s) {

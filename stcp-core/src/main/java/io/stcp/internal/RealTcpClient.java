@@ -41,13 +41,17 @@ import org.jspecify.annotations.Nullable;
  * runner (if any) and interrupts the dialler, which ends whatever it waits in — a back-off sleep,
  * a connect — and, if it runs a connection, waits for that connection's exit (uninterruptibly:
  * the close has ended it) before completing {@link #termination}. A runner is stored only under
- * the lock while RUNNING, so close always sees the connection it must end.
+ * the lock while RUNNING, so close always sees the connection it must end. A close that finds
+ * the client CLOSED already ends that connection all the same ({@link #endCurrent}): a shutdown
+ * may be flushing it, and a close does not wait for a flush.
  *
  * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
  * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
  * runner. The runner counts every message its sender discarded, whichever thread's close did it
- * (the closer's, or the reader's own at its end: both may close the sender at once), and the count
- * is whole once the connection has exited and the closer has returned. With what the offline queue
+ * (the closer's — a close during a shutdown's flush included —, the shutdown's, or the reader's own
+ * at its end: they may close the sender at once), and the count is whole once the connection has
+ * exited: its end waits for the closes under way on other threads to count, and a close begun
+ * after it finds nothing left to report. With what the offline queue
  * lost ({@link Outbox#discardedByClose()}, complete at termination), that is what a shutdown
  * reports on; a shutdown that finds the client closed already waits for termination and
  * {@link #closeDone}, so it cannot report as written what a close before it discarded.
@@ -320,10 +324,30 @@ public final class RealTcpClient implements TcpClient {
     public void close() {
         Stopped s = stop(null);
         if (s == null) {
+            endCurrent(); // closed already: a shutdown's flush, if one runs, stops now
             return;
         }
         endConnection(s);
         wake(s);
+    }
+
+    /**
+     * Ends the connection a close or shutdown before this one left running, if any: a shutdown
+     * flushing it ({@link #shutdown}) is cut short, the rest of its queue discarded and counted
+     * (in its runner, which the shutdown reports on). Ending a connection a close ended already
+     * changes nothing.
+     */
+    private void endCurrent() {
+        RealConnectionRunner r;
+        lock.lock();
+        try {
+            r = runner;
+        } finally {
+            lock.unlock();
+        }
+        if (r != null) {
+            r.exit(CloseReason.CLOSED);
+        }
     }
 
     /** What the close that moved the client to CLOSED ended: its connection, if any, and whether its sender failed to close. */
