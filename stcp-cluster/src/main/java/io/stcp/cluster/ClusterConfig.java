@@ -31,15 +31,21 @@ import org.jspecify.annotations.Nullable;
  * @param presenceRefresh  how often a node announces all its users and groups again, and withdraws
  *                         the ones it no longer has (a user whose connections all ended is withdrawn
  *                         at the latest then). Default 5s; more than 0.
- * @param connectTimeout   how long one connect to Redis may take. Default 2s; more than 0.
+ * @param connectTimeout   how long making one connection to Redis may take: the name lookup of its
+ *                         host and the connect (to each of the host's addresses in turn, until one
+ *                         takes it) within it; a call's connection gets at most what is left of
+ *                         {@code commandTimeout}. Default 2s; more than 0.
  * @param commandTimeout   how long one call to Redis may take in all — a presence lookup, a publish,
  *                         a presence announce — waiting for a free connection, making one, and each
  *                         round trip included: a send makes at most two such calls (one for a
- *                         broadcast). It bounds the waits for Redis's replies, not a write to a
- *                         Redis that has stopped reading (a blocking socket write has no timeout;
- *                         it waits for TCP to give up), which only a payload larger than the
- *                         socket's send buffer can meet. Also how often the subscription is pinged: one that has not
- *                         answered by the next ping is dropped and made again. Default 1s; more than 0.
+ *                         broadcast). Making a connection includes the name lookup of the Redis
+ *                         host. Writes are bounded too: a call still running at this deadline has
+ *                         its connection closed (reset, and never used again), so a write to a
+ *                         Redis that has stopped reading (a command longer than the socket's send
+ *                         buffer) fails then; a publish cut so reports an unknown outcome only if
+ *                         its {@code EXEC} may have reached Redis. Also how often the subscription
+ *                         is pinged: one that has not answered by the next ping is dropped and made
+ *                         again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
  *                         node's presence again after a failed round; doubles up to
  *                         {@code reconnectMaxDelay}. Default 100ms; at least

@@ -4,7 +4,7 @@ import io.stcp.cluster.internal.Backoff;
 import io.stcp.cluster.internal.ClusterThreads;
 import io.stcp.cluster.internal.LogLimiter;
 import java.io.IOException;
-import java.net.InetSocketAddress;
+import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -16,6 +16,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
@@ -29,10 +32,10 @@ import redis.clients.jedis.BinaryJedisPubSub;
 import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.DefaultJedisClientConfig;
-import redis.clients.jedis.DefaultJedisSocketFactory;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.JedisSocketFactory;
 import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
@@ -74,9 +77,15 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * ClusterConfig#reconnectMaxDelay()}, starting again only after a subscription that stayed up that
  * long: a Redis that drops the subscriber as soon as it is made — its pub/sub output limit hit
  * again by a slow node — is not asked again every {@code reconnectDelay}); up to {@link ClusterConfig#poolSize()} for commands. A
- * command call — waiting for a free connection, making one if need be (connect and handshake),
- * and each of its round trips — ends within {@link ClusterConfig#commandTimeout()} in all: each
- * step gets what is left of it, not a timeout of its own. While
+ * command call — waiting for a free connection, making one if need be (name lookup, connect and
+ * handshake: {@code RedisSockets}, {@code HostLookup}), and each of its round trips — ends within
+ * {@link ClusterConfig#commandTimeout()} in all: each step gets what is left of it, not a timeout
+ * of its own. A write has no timeout, so the call's connection is closed at its deadline if the
+ * call still runs then (one task on a scheduler thread of the bus per call, cancelled when the call
+ * ends): a write blocked on a Redis that stopped reading fails, and that connection is not pooled
+ * again. A publish cut before its {@code EXEC} was sent published nothing (Redis discards a
+ * transaction whose connection is gone); once {@code EXEC} is sent, its outcome is unknown, as
+ * below. While
  * the subscription is down every call fails at once with {@link BusException}; when it is back,
  * the idle command connections (broken by the same outage) are dropped and
  * {@link Listener#onConnected()} runs. A subscribed connection only reads, and a read on it has no
@@ -133,6 +142,9 @@ public final class RedisBus implements ClusterBus, Presence {
     private final HostAndPort address;
     private final JedisClientConfig clientConfig;
     private final JedisPool pool;
+    private final RedisSockets sockets;
+    /** Closes the connection of a call still running at its deadline: see {@link #call}. One thread, started by the first call. */
+    private final ScheduledThreadPoolExecutor cutoffs;
     private final String channelPrefix;
     private final byte[] allChannel;
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
@@ -158,10 +170,14 @@ public final class RedisBus implements ClusterBus, Presence {
     /** For tests: runs on the heartbeat thread when it has found the subscribing on this connection overdue, before it closes it. */
     volatile @Nullable Consumer<Jedis> beforeSubscribingClose;
 
-    private RedisBus(ClusterConfig config) {
+    private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
         RedisAddress a = RedisAddress.parse(config.redisAddress());
         this.address = new HostAndPort(a.host(), a.port());
+        HostLookup lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
+        this.sockets = new RedisSockets(a.host(), a.port(), millis(config.connectTimeout()), lookup);
+        this.cutoffs = new ScheduledThreadPoolExecutor(1, ClusterThreads.factory("stcp-cluster-" + config.nodeId() + "-redis-cutoff"));
+        cutoffs.setRemoveOnCancelPolicy(true); // most calls end in time: their cutoffs leave the queue at once
         this.clientConfig = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(millis(config.connectTimeout()))
                 .socketTimeoutMillis(millis(config.commandTimeout()))
@@ -179,14 +195,19 @@ public final class RedisBus implements ClusterBus, Presence {
         poolConfig.setJmxEnabled(false);
         // no evictor: it would be a platform thread shared by every pool of the process
         poolConfig.setTimeBetweenEvictionRuns(java.time.Duration.ofMillis(-1));
-        this.pool = new JedisPool(poolConfig, new CallSockets(address, clientConfig), clientConfig);
+        this.pool = new JedisPool(poolConfig, new CallSockets(), clientConfig);
         this.channelPrefix = config.keyPrefix() + "node:";
         this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
     }
 
     /** A bus and presence store on the Redis of {@code config}; nothing is connected until {@link #subscribe}. */
     public static RedisBus create(ClusterConfig config) {
-        return new RedisBus(Objects.requireNonNull(config, "config"));
+        return create(config, InetAddress::getAllByName);
+    }
+
+    /** A bus whose name lookups of the Redis host go to {@code resolver}: for tests. */
+    static RedisBus create(ClusterConfig config, HostLookup.Resolver resolver) {
+        return new RedisBus(Objects.requireNonNull(config, "config"), resolver);
     }
 
     private static int millis(java.time.Duration d) {
@@ -222,7 +243,7 @@ public final class RedisBus implements ClusterBus, Presence {
             long[] upSince = {0};
             Jedis j = null;
             try {
-                j = new Jedis(new OneShotSockets(address, clientConfig), clientConfig);
+                j = new Jedis(new OneShotSockets(), clientConfig);
                 j.ping(); // connects and authenticates, within the timeouts
                 lock.lock();
                 try {
@@ -434,22 +455,34 @@ public final class RedisBus implements ClusterBus, Presence {
     }
 
     /**
-     * The sockets of one subscriber connection: the first is made as usual, any other is refused,
-     * so that a closed subscriber connection stays closed; see the class comment, Closing.
+     * The sockets of one subscriber connection: the first is made ({@link RedisSockets}: the lookup
+     * and the connect within the connect timeout), any other is refused, so that a closed subscriber
+     * connection stays closed; see the class comment, Closing.
      */
-    private static final class OneShotSockets extends DefaultJedisSocketFactory {
+    private final class OneShotSockets implements JedisSocketFactory {
         private final AtomicBoolean made = new AtomicBoolean();
-
-        OneShotSockets(HostAndPort address, JedisClientConfig config) {
-            super(address, config);
-        }
 
         @Override
         public Socket createSocket() {
             if (!made.compareAndSet(false, true)) {
                 throw new JedisConnectionException("subscriber connection closed (not connected again)");
             }
-            return super.createSocket();
+            return withReadTimeout(sockets.connect(System.nanoTime() + config.connectTimeout().toNanos()), millis(config.commandTimeout()));
+        }
+    }
+
+    /** {@code s} with a read timeout of {@code millis}; closed if that fails. */
+    private static Socket withReadTimeout(Socket s, int millis) {
+        try {
+            s.setSoTimeout(millis);
+            return s;
+        } catch (IOException e) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // it failed already
+            }
+            throw new JedisConnectionException(e);
         }
     }
 
@@ -507,16 +540,23 @@ public final class RedisBus implements ClusterBus, Presence {
         } catch (RuntimeException e) {
             log.atDebug().setMessage("cluster.bus.close.pool").setCause(e).log();
         }
+        // Cutoffs already scheduled still run at their time (calls may still run); its thread ends after the last.
+        cutoffs.shutdown();
     }
 
     // ---------------------------------------------------------------- commands
 
     /**
      * Runs {@code command} on a pooled connection, all within {@link ClusterConfig#commandTimeout()}:
-     * waiting for a free connection, making one ({@link CallSockets}: the connect and the handshake
-     * get what is left), and each round trip of the command ({@link #within}: the read timeout is
-     * what is left). A {@link JedisException} becomes a {@link BusException} (the command did
-     * nothing); one {@code command} throws itself passes as is.
+     * waiting for a free connection, making one ({@link CallSockets}: the name lookup, the connect
+     * and the handshake get what is left), and each round trip of the command ({@link #within}: the
+     * read timeout is what is left). A write has no timeout (it waits while Redis reads nothing and
+     * the socket's send buffer is full, which a command longer than that buffer can meet), so a
+     * {@link Cutoff} closes the connection at the deadline if the call is still running then: the
+     * blocked write, or read, fails at once. The call cancels its cutoff when it ends; if it could
+     * not (the cutoff ran, or is running), the connection is marked broken, so the pool drops it.
+     * A {@link JedisException} becomes a {@link BusException} (the command did nothing); one
+     * {@code command} throws itself passes as is (a publish whose outcome is unknown).
      */
     private <T> T call(String what, Command<T> command) {
         if (!isConnected()) {
@@ -524,13 +564,51 @@ public final class RedisBus implements ClusterBus, Presence {
         }
         long end = System.nanoTime() + config.commandTimeout().toNanos();
         callEnd.set(end);
+        Cutoff cutoff = null;
         try (Jedis j = pool.getResource()) {
-            within(j, end);
-            return command.run(j, end);
+            cutoff = new Cutoff(j.getConnection());
+            ScheduledFuture<?> scheduled = cutoff.schedule(end);
+            try {
+                within(j, end);
+                return command.run(j, end);
+            } finally {
+                if (!scheduled.cancel(false)) {
+                    j.getConnection().setBroken(); // closed at the deadline, or about to be: not back to the pool
+                }
+            }
         } catch (JedisException e) {
-            throw new BusException("redis " + address + ": " + what + " failed: " + e.getMessage(), e);
+            String cut = cutoff != null && cutoff.ran ? " (commandTimeout passed: connection closed)" : "";
+            throw new BusException("redis " + address + ": " + what + " failed" + cut + ": " + e.getMessage(), e);
         } finally {
             callEnd.remove();
+        }
+    }
+
+    /** Closes a call's connection at the call's deadline, unless the call cancels it first: see {@link #call}. */
+    private final class Cutoff implements Runnable {
+        private final Connection connection;
+        volatile boolean ran;
+
+        Cutoff(Connection connection) {
+            this.connection = connection;
+        }
+
+        ScheduledFuture<?> schedule(long end) {
+            try {
+                return cutoffs.schedule(this, end - System.nanoTime(), TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                throw new JedisConnectionException("bus closed"); // close() came after the look at isConnected()
+            }
+        }
+
+        @Override
+        public void run() {
+            ran = true;
+            try {
+                connection.forceDisconnect(); // marks it broken and closes its socket (SO_LINGER 0: a reset, nothing more sent)
+            } catch (IOException | RuntimeException e) {
+                // closing: whatever fails, the socket is closed or was already
+            }
         }
     }
 
@@ -550,42 +628,23 @@ public final class RedisBus implements ClusterBus, Presence {
 
     /**
      * The sockets of the pooled connections: made while a {@link #call} waits for a connection, so
-     * the connect gets at most what is left of that call's time (and at most the connect timeout),
-     * and so does the handshake ({@code AUTH}, {@code CLIENT SETNAME}) as its read timeout.
+     * the name lookup and the connect ({@link RedisSockets}) get at most what is left of that call's
+     * time (and the connect at most the connect timeout), and so does the handshake ({@code AUTH},
+     * {@code CLIENT SETNAME}) as its read timeout.
      */
-    private final class CallSockets extends DefaultJedisSocketFactory {
-        CallSockets(HostAndPort address, JedisClientConfig clientConfig) {
-            super(address, clientConfig);
-        }
-
+    private final class CallSockets implements JedisSocketFactory {
         @Override
         public Socket createSocket() {
-            Long end = callEnd.get();
-            if (end == null) {
-                return super.createSocket(); // not in a call (the pool's own doing): the configured timeouts
-            }
-            long leftMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+            Long callEnd = RedisBus.this.callEnd.get();
+            long now = System.nanoTime();
+            long end = callEnd != null ? callEnd : now + config.connectTimeout().toNanos(); // not in a call: the pool's own doing
+            long leftMillis = TimeUnit.NANOSECONDS.toMillis(end - now);
             if (leftMillis < 1) {
                 throw new JedisConnectionException("commandTimeout passed before connecting");
             }
-            HostAndPort hp = getSocketHostAndPort();
-            Socket s = new Socket();
-            try {
-                s.setTcpNoDelay(true);
-                s.setKeepAlive(true);
-                s.connect(new InetSocketAddress(hp.getHost(), hp.getPort()),
-                        (int) Math.min(leftMillis, millis(config.connectTimeout())));
-                long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
-                s.setSoTimeout((int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
-                return s;
-            } catch (IOException e) {
-                try {
-                    s.close();
-                } catch (IOException ignored) {
-                    // it failed already
-                }
-                throw new JedisConnectionException("failed to connect to " + hp + ": " + e.getMessage(), e);
-            }
+            Socket s = sockets.connect(end);
+            long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+            return withReadTimeout(s, (int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
         }
     }
 

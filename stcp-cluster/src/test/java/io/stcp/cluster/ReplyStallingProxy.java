@@ -7,10 +7,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -21,6 +23,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * the client (it waits, and times out). Every other connection, and everything before that
  * command, is relayed as is. {@link #delayRepliesOnNewConnections(Duration)} plays a slow Redis
  * instead, on the connections made from then on: each reply reaches the client that much later.
+ * {@link #stopReadingFrom(String)} plays a Redis that stops reading (paused, or stuck): from that
+ * command on, nothing more is read from the client, so a long command fills the socket buffers
+ * (the relay's receive buffer is small) and the client's write blocks. The relay also records how
+ * each client connection ended ({@link #clientEnds()}).
  */
 final class ReplyStallingProxy implements AutoCloseable {
     private final InetSocketAddress upstream;
@@ -29,11 +35,17 @@ final class ReplyStallingProxy implements AutoCloseable {
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
     /** The command (as RESP sends it: a bulk string of its own) whose connection stalls next, or null. */
     private final AtomicReference<String> armed = new AtomicReference<>();
+    /** The command (as {@link #armed}) from which the relay stops reading its connection's client, or null. */
+    private final AtomicReference<String> deafFrom = new AtomicReference<>();
+    private final CountDownLatch closing = new CountDownLatch(1);
+    private final List<String> clientEnds = new CopyOnWriteArrayList<>();
     private volatile long delayNanos; // of the replies on connections accepted from now on
 
     ReplyStallingProxy(int redisPort) throws IOException {
         this.upstream = new InetSocketAddress(InetAddress.getLoopbackAddress(), redisPort);
-        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.server = new ServerSocket();
+        server.setReceiveBufferSize(64 << 10); // inherited by the accepted sockets: a client that writes more than it fills it
+        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
         threads.add(Thread.ofVirtual().name("stalling-proxy-accept").start(this::acceptLoop));
     }
 
@@ -49,6 +61,20 @@ final class ReplyStallingProxy implements AutoCloseable {
     /** The next connection to send {@code command} (upper case, as Jedis sends it) hears no reply from it on. */
     void stallRepliesFrom(String command) {
         armed.set("\r\n" + command + "\r\n");
+    }
+
+    /** The next connection to send {@code command} (upper case) is read no more from it on: its client's writes fill the buffers. */
+    void stopReadingFrom(String command) {
+        deafFrom.set("\r\n" + command + "\r\n");
+    }
+
+    /**
+     * How each client connection that has ended did, in order: {@code "eof"} (the client closed it,
+     * every byte sent), {@code "reset"} (the client reset it: a close with {@code SO_LINGER} 0), or
+     * {@code "error: ..."}. Not those the relay closed itself first.
+     */
+    List<String> clientEnds() {
+        return List.copyOf(clientEnds);
     }
 
     private void acceptLoop() {
@@ -77,13 +103,15 @@ final class ReplyStallingProxy implements AutoCloseable {
 
     /**
      * Copies {@code from} to {@code to} until either closes. From the client: sets {@code stalled}
-     * when the armed command comes, before forwarding it. From Redis: drops what comes once
+     * when the armed command comes, before forwarding it; stops reading, and forwards nothing more,
+     * when the command of {@link #stopReadingFrom} comes; records how the client ended. From Redis: drops what comes once
      * {@code stalled} is set, and forwards the rest {@code delay} nanoseconds after it came.
      */
     private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay) {
         byte[] buf = new byte[8192];
         String tail = ""; // the end of the previous read, for a command split between two reads
-        try (InputStream in = from.getInputStream()) {
+        try {
+            InputStream in = from.getInputStream(); // closed with from, below: not before the catch looks at it
             OutputStream out = to.getOutputStream();
             for (int n; (n = in.read(buf)) >= 0; ) {
                 if (fromClient) {
@@ -92,6 +120,12 @@ final class ReplyStallingProxy implements AutoCloseable {
                     tail = seen.substring(Math.max(0, seen.length() - 16));
                     if (marker != null && seen.contains(marker) && armed.compareAndSet(marker, null)) {
                         stalled.set(true);
+                    }
+                    String deaf = deafFrom.get();
+                    if (deaf != null && seen.contains(deaf) && deafFrom.compareAndSet(deaf, null)) {
+                        closing.await(); // reads nothing more until the relay closes
+                        from.close(); // its end is not the client's doing: not recorded
+                        break;
                     }
                 }
                 if (delay > 0) {
@@ -102,8 +136,13 @@ final class ReplyStallingProxy implements AutoCloseable {
                     out.flush();
                 }
             }
+            if (fromClient && !from.isClosed()) {
+                clientEnds.add("eof");
+            }
         } catch (IOException | InterruptedException e) {
-            // closed
+            if (fromClient && !from.isClosed()) {
+                clientEnds.add(e instanceof SocketException && "Connection reset".equals(e.getMessage()) ? "reset" : "error: " + e);
+            }
         }
         closeQuietly(from);
         closeQuietly(to);
@@ -112,6 +151,7 @@ final class ReplyStallingProxy implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         closeQuietly(server);
+        closing.countDown();
         for (Socket s : sockets) {
             closeQuietly(s);
         }

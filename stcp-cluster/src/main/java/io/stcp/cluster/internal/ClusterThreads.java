@@ -2,6 +2,7 @@ package io.stcp.cluster.internal;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadFactory;
 
 /**
  * Starts every thread of this module (virtual threads, named {@code stcp-cluster-...}) and knows
@@ -27,6 +28,22 @@ public final class ClusterThreads {
         LIVE.add(t);
         t.start();
         return t;
+    }
+
+    /**
+     * Makes threads for an executor: virtual, named {@code name}, and known to {@link #live()}
+     * from when they start running until they end.
+     */
+    public static ThreadFactory factory(String name) {
+        return task -> Thread.ofVirtual().name(name).unstarted(() -> {
+            Thread self = Thread.currentThread();
+            LIVE.add(self);
+            try {
+                task.run();
+            } finally {
+                LIVE.remove(self);
+            }
+        });
     }
 
     /** The threads started here that have not ended yet. */

@@ -55,7 +55,8 @@ import org.slf4j.LoggerFactory;
  * {@link ClusterStats#presenceFailures()}) makes a full refresh due and sets {@link #retryHeld}:
  * the thread repeats it whole after a back-off ({@link Backoff}: {@code reconnectDelay} doubling
  * to {@code reconnectMaxDelay}, from the first again after a round that works), or at once when
- * the bus connects again ({@code onConnected} clears the hold). So a Redis that keeps refusing
+ * the bus connects again ({@code onConnected} clears the hold; a round that fails after a connect
+ * that came while it was under way sets none, by {@link #connects}). So a Redis that keeps refusing
  * (out of memory, a read-only replica) is asked ever less often, not every {@code reconnectDelay}.
  *
  * <p><b>Bounds.</b> While a full refresh is due the sets stay empty: that refresh reads every name
@@ -121,6 +122,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private long changedChars;                                  // guarded by lock: of the names in both sets
     private boolean everConnected;                              // guarded by lock
     private boolean retryHeld;                                  // guarded by lock: a round failed; the next waits out its back-off
+    private long connects;                                      // guarded by lock: how often the bus has connected
     private volatile boolean closed;
 
     // Owned by the presence thread: the names this node has announced and not withdrawn.
@@ -454,6 +456,7 @@ public final class RealClusterFanout implements ClusterFanout {
                     reconnects.increment();
                 }
                 everConnected = true;
+                connects++;
                 fullRefreshDue = true;
                 retryHeld = false; // a new connection: presence is announced again at once
                 work.signalAll();
@@ -549,6 +552,7 @@ public final class RealClusterFanout implements ClusterFanout {
             boolean full;
             Set<String> users;
             Set<String> groups;
+            long connectsBefore; // when the round started: a connect since asks for it again at once, failed or not
             lock.lock();
             try {
                 while (!closed) {
@@ -576,6 +580,7 @@ public final class RealClusterFanout implements ClusterFanout {
                 }
                 full = fullRefreshDue;
                 fullRefreshDue = false;
+                connectsBefore = connects;
                 users = changedUsers;
                 groups = changedGroups;
                 changedUsers = new HashSet<>();
@@ -601,6 +606,21 @@ public final class RealClusterFanout implements ClusterFanout {
                 retry.reset();
             } catch (RuntimeException e) { // BusException mostly
                 long waitNanos = retry.nextNanos();
+                // Repeated whole, after the back-off, or at once on a reconnect, which clears the hold:
+                // one that came while the round was under way (it may have failed on the connection
+                // lost then) sets none.
+                lock.lock();
+                try {
+                    refreshAllInstead();
+                    if (connects == connectsBefore) {
+                        retryHeld = true;
+                        retryAt = System.nanoTime() + waitNanos;
+                    } else {
+                        waitNanos = 0;
+                    }
+                } finally {
+                    lock.unlock();
+                }
                 if (!closed) {
                     presenceFailures.increment();
                     long held = presenceLog.tryAcquire();
@@ -609,15 +629,6 @@ public final class RealClusterFanout implements ClusterFanout {
                                 .addKeyValue("reason", e.getMessage()).addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
                                 .addKeyValue("heldBack", held).log();
                     }
-                }
-                // Repeated whole, after the back-off (or at once on a reconnect, which clears the hold).
-                lock.lock();
-                try {
-                    refreshAllInstead();
-                    retryHeld = true;
-                    retryAt = System.nanoTime() + waitNanos;
-                } finally {
-                    lock.unlock();
                 }
             }
         }

@@ -1,0 +1,105 @@
+package io.stcp.cluster;
+
+import io.stcp.cluster.internal.ClusterThreads;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.InetAddress;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The addresses of the Redis host, looked up within a deadline. The JDK's name lookup takes no
+ * timeout and cannot be interrupted (it waits for the resolver to give up, seconds or more), so it
+ * runs on a thread of its own and a caller waits for it at most until its deadline. A lookup that
+ * outlasts its caller is not started again by the next one: that caller waits for the same lookup
+ * (within its own deadline), so a resolver that hangs costs one thread per bus, not one per call.
+ * That thread ends when the resolver answers or gives up, whatever the callers do: closing the bus
+ * does not wait for it.
+ *
+ * <p>States, guarded by {@link #lock}: idle ({@link #inFlight} null) — looking up ({@link #inFlight}
+ * set, its thread running); the thread goes back to idle, then completes the future with the
+ * addresses or the failure. A caller that comes when idle starts a lookup; one that comes while
+ * looking up waits for that one. Nothing is kept between lookups: the JDK's own cache answers a
+ * repeated lookup at once, and a changed address (a failover by DNS) is seen when that cache expires.
+ */
+final class HostLookup {
+    /** A name lookup: {@link InetAddress#getAllByName} but in tests. */
+    interface Resolver {
+        InetAddress[] lookup(String host) throws UnknownHostException;
+    }
+
+    private final String host;
+    private final String threadName;
+    private final Resolver resolver;
+    private final ReentrantLock lock = new ReentrantLock();
+    private @Nullable CompletableFuture<InetAddress[]> inFlight; // guarded by lock
+
+    HostLookup(String host, String threadName, Resolver resolver) {
+        this.host = host;
+        this.threadName = threadName;
+        this.resolver = resolver;
+    }
+
+    /**
+     * The host's addresses, in the resolver's order.
+     *
+     * @param end when the caller stops waiting ({@link System#nanoTime()})
+     * @throws SocketTimeoutException when the lookup has not ended by {@code end} (it goes on)
+     * @throws UnknownHostException when the lookup failed
+     */
+    InetAddress[] addresses(long end) throws IOException {
+        CompletableFuture<InetAddress[]> f;
+        lock.lock();
+        try {
+            f = inFlight;
+            if (f == null) {
+                CompletableFuture<InetAddress[]> started = new CompletableFuture<>();
+                f = started;
+                inFlight = started;
+                ClusterThreads.start(threadName, () -> lookUp(started));
+            }
+        } finally {
+            lock.unlock();
+        }
+        try {
+            return f.get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new SocketTimeoutException("name lookup of " + host + " not done in time");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new UnknownHostException(host + ": " + e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while looking up " + host);
+        }
+    }
+
+    private void lookUp(CompletableFuture<InetAddress[]> f) {
+        InetAddress[] found = null;
+        Exception failed = null;
+        try {
+            found = resolver.lookup(host);
+        } catch (UnknownHostException | RuntimeException e) {
+            failed = e;
+        }
+        lock.lock();
+        try {
+            inFlight = null;
+        } finally {
+            lock.unlock();
+        }
+        if (failed != null) {
+            f.completeExceptionally(failed);
+        } else {
+            f.complete(found);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.ConnectionRegistry;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * A reconnect makes the node announce its presence again at once, even past a failed round's
+ * back-off. That holds too when the round fails while the bus reconnects (the round was under
+ * way on the old connection, and fails after the reconnect): the reconnect must not be lost to
+ * the hold that failure sets.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class PresenceRetryAfterReconnectTest {
+
+    /** A presence store whose announces are counted; once armed, its next announce waits for the test, then fails. */
+    private static final class FailingBus extends InMemoryBus {
+        final AtomicInteger announces = new AtomicInteger();
+        final AtomicBoolean armed = new AtomicBoolean();
+        final CountDownLatch held = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+
+        @Override
+        public void announce(String nodeId, Scope scope, Collection<String> names) {
+            announces.incrementAndGet();
+            if (armed.compareAndSet(true, false)) {
+                held.countDown();
+                try {
+                    release.await(20, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new BusException("redis: connection lost (played)");
+            }
+        }
+    }
+
+    @Test
+    void aRoundThatFailsWhileTheBusReconnectsIsRepeatedAtOnce() throws Exception {
+        FailingBus bus = new FailingBus();
+        // Back-off of an hour, and no periodic refresh: only the reconnect can start the next round in time.
+        ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a")
+                .reconnectDelay(Duration.ofHours(1)).reconnectMaxDelay(Duration.ofHours(1))
+                .presenceRefresh(Duration.ofHours(1)).presenceTtl(Duration.ofHours(2)).build(), ConnectionRegistry.create(), bus, bus);
+        try {
+            Awaitility.await("the first round").atMost(Duration.ofSeconds(20)).until(() -> bus.announces.get() >= 2); // users, groups
+            bus.armed.set(true);
+            bus.listener.onDisconnected("played");
+            bus.listener.onConnected(); // a round starts, and waits in its announce
+            assertThat(bus.held.await(20, TimeUnit.SECONDS)).as("the round under way").isTrue();
+            int before = bus.announces.get();
+            bus.listener.onDisconnected("played"); // the connection that round used is lost, and made again
+            bus.listener.onConnected();
+            bus.release.countDown(); // the round fails now, after the reconnect
+            Awaitility.await("the round repeated").atMost(Duration.ofSeconds(20)).until(() -> bus.announces.get() > before);
+            assertThat(cluster.stats().presenceFailures()).isEqualTo(1);
+        } finally {
+            bus.release.countDown();
+            cluster.close();
+        }
+    }
+}
