@@ -13,7 +13,7 @@ import java.nio.channels.SocketChannel;
  * {@link BlockingTransport}, whose socket adaptor has read timeouts; a Unix socket channel has no
  * adaptor.) A thread interrupted while waiting closes the transport and gets a
  * {@link ClosedByInterruptException}, as a blocking channel would do; one whose wait ended because
- * the poller failed closes it too, with a {@link PollerFailedException}.
+ * the poller failed gets a {@link PollerFailedException}.
  */
 final class PolledTransport implements Transport {
     private final SocketChannel channel;
@@ -36,7 +36,7 @@ final class PolledTransport implements Transport {
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && registration.await(true, deadlineNanos);
             closeIfInterrupted();
-            closeIfPollerFailed();
+            throwIfPollerFailed();
             if (!ready) {
                 throw new ReadTimeoutException("read deadline passed");
             }
@@ -63,18 +63,20 @@ final class PolledTransport implements Transport {
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && registration.await(false, deadlineNanos);
             closeIfInterrupted();
-            closeIfPollerFailed();
+            throwIfPollerFailed();
             if (!ready) {
                 throw new WriteTimeoutException("write blocked past its deadline"); // the connection closes
             }
         }
     }
 
-    /** A wait that ended because the poller gave up on the channel: no wake-up may come any more. */
-    private void closeIfPollerFailed() throws PollerFailedException {
+    /**
+     * A wait that ended because the poller gave up on the channel: no wake-up may come any more.
+     * Left open for the connection to close with that reason (see {@code ReadinessTransport}).
+     */
+    private void throwIfPollerFailed() throws PollerFailedException {
         Throwable cause = registration.failure();
         if (cause != null) {
-            close();
             throw new PollerFailedException("Unix socket", cause);
         }
     }

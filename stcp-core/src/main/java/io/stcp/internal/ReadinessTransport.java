@@ -44,7 +44,7 @@ import java.nio.channels.SocketChannel;
  *
  * <p>A thread interrupted while waiting here closes the transport and gets a
  * {@link ClosedByInterruptException}, as a blocking channel would do. A wait that ends because the
- * source's poller failed ({@link Readiness#fail}) closes it too, with a {@link PollerFailedException}.
+ * source's poller failed ({@link Readiness#fail}) throws a {@link PollerFailedException}.
  */
 final class ReadinessTransport implements Transport {
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
@@ -232,7 +232,7 @@ final class ReadinessTransport implements Transport {
     public void awaitReadable(long deadlineNanos) throws IOException {
         boolean ready = readiness.awaitReadable(deadlineNanos);
         closeIfInterrupted();
-        closeIfPollerFailed();
+        throwIfPollerFailed();
         if (!ready) {
             throw new ReadTimeoutException("read deadline passed");
         }
@@ -268,7 +268,7 @@ final class ReadinessTransport implements Transport {
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && readiness.awaitWritable(deadlineNanos);
             closeIfInterrupted();
-            closeIfPollerFailed();
+            throwIfPollerFailed();
             if (!ready) {
                 throw new WriteTimeoutException("write blocked past its deadline"); // the connection closes
             }
@@ -396,12 +396,13 @@ final class ReadinessTransport implements Transport {
 
     /**
      * A wait that ended because the source gave up on the socket ({@link Readiness#fail}): no edge
-     * may come any more, so the transport closes and says why, rather than wait or spin.
+     * may come any more, so it says why rather than wait or spin. The transport stays open for the
+     * connection to close with that reason (closed here, a writer's call could fail first, with
+     * a closed channel, and take the close for the application's).
      */
-    private void closeIfPollerFailed() throws PollerFailedException {
+    private void throwIfPollerFailed() throws PollerFailedException {
         Throwable cause = readiness.failure();
         if (cause != null) {
-            close();
             throw new PollerFailedException(name, cause);
         }
     }
