@@ -29,7 +29,10 @@ public enum CloseReason {
      * Replies accepted before it are written first.
      */
     PROTOCOL_ERROR(true, true),
-    /** Unexpected: a reader, hook or sender threw something other than an I/O error (a bug). */
+    /**
+     * Unexpected: a reader, hook or sender threw something other than an I/O error (a bug), or the
+     * poller watching the socket failed (the reader got a {@code PollerFailedException}).
+     */
     FAILED(true, true),
     /**
      * Refused on the connection's thread before it started: by its PROXY header or, for a proxied

@@ -50,6 +50,9 @@ public final class Ends {
                 || t instanceof InterruptedException || t instanceof InterruptedIOException) {
             return CloseReason.CLOSED;
         }
+        if (t instanceof PollerFailedException) {
+            return CloseReason.FAILED; // not the peer's doing
+        }
         if (isReset(t)) {
             return CloseReason.PEER_RESET;
         }
@@ -65,7 +68,7 @@ public final class Ends {
                 || t instanceof InterruptedIOException || t instanceof SenderClosedException) {
             return CloseReason.CLOSED;
         }
-        return t instanceof IOException ? CloseReason.PEER_RESET : CloseReason.FAILED;
+        return t instanceof IOException && !(t instanceof PollerFailedException) ? CloseReason.PEER_RESET : CloseReason.FAILED;
     }
 
     /** A connection reset or a broken pipe, as the JDK reports them. */

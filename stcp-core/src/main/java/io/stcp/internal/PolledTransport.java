@@ -12,7 +12,8 @@ import java.nio.channels.SocketChannel;
  * shared {@link SelectorPoller}, each up to its deadline. (TCP sockets use
  * {@link BlockingTransport}, whose socket adaptor has read timeouts; a Unix socket channel has no
  * adaptor.) A thread interrupted while waiting closes the transport and gets a
- * {@link ClosedByInterruptException}, as a blocking channel would do.
+ * {@link ClosedByInterruptException}, as a blocking channel would do; one whose wait ended because
+ * the poller failed gets a {@link PollerFailedException}.
  */
 final class PolledTransport implements Transport {
     private final SocketChannel channel;
@@ -35,6 +36,7 @@ final class PolledTransport implements Transport {
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && registration.await(true, deadlineNanos);
             closeIfInterrupted();
+            throwIfPollerFailed();
             if (!ready) {
                 throw new ReadTimeoutException("read deadline passed");
             }
@@ -61,9 +63,21 @@ final class PolledTransport implements Transport {
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && registration.await(false, deadlineNanos);
             closeIfInterrupted();
+            throwIfPollerFailed();
             if (!ready) {
                 throw new WriteTimeoutException("write blocked past its deadline"); // the connection closes
             }
+        }
+    }
+
+    /**
+     * A wait that ended because the poller gave up on the channel: no wake-up may come any more.
+     * Left open for the connection to close with that reason (see {@code ReadinessTransport}).
+     */
+    private void throwIfPollerFailed() throws PollerFailedException {
+        Throwable cause = registration.failure();
+        if (cause != null) {
+            throw new PollerFailedException("Unix socket", cause);
         }
     }
 

@@ -30,6 +30,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Every wait takes a deadline and returns false once it has passed, whatever the flags say.
  * {@link #close()} wakes both waiters for good and deregisters the socket from its source.
+ * {@link #fail} does the same when the source can no longer watch the socket (its poller failed
+ * signalling it, or died), and leaves the cause for the waiters to throw ({@link #failure()}): a
+ * socket whose edges may be lost must not be waited on for ever.
  *
  * <p>Instead of a waiting reader there may be a read callback ({@link #onReadable}), run once by
  * whichever comes first: the next read edge, an end, or the close. The registrant publishes the
@@ -56,6 +59,7 @@ public final class Readiness {
     private volatile Thread readWaiter;
     private volatile Thread writeWaiter;
     private volatile Runnable readCallback;
+    private volatile Throwable failure;
 
     /** Where a socket's Readiness is registered: told once, by {@link #close()}, to forget the socket. */
     @FunctionalInterface
@@ -230,6 +234,23 @@ public final class Readiness {
         return true;
     }
 
+    /**
+     * The source can no longer tell this socket's edges ({@code cause}: its poller failed, for this
+     * socket or for good): closes as {@link #close()} does, and the woken waiters find
+     * {@link #failure()}. Any thread; a Readiness closed already stays as it was.
+     */
+    public void fail(Throwable cause) {
+        if (!closed) {
+            failure = cause; // before the close: a waiter it wakes sees the cause
+        }
+        close();
+    }
+
+    /** Why the source gave up on this socket ({@link #fail}), or null. */
+    Throwable failure() {
+        return failure;
+    }
+
     /** Wakes both directions for good and deregisters; idempotent. */
     void close() {
         if (CLOSED.compareAndSet(this, false, true)) {
@@ -237,14 +258,17 @@ public final class Readiness {
             writable = true;
             Thread r = readWaiter;
             Thread w = writeWaiter;
-            if (r != null) {
-                LockSupport.unpark(r);
+            try {
+                if (r != null) {
+                    LockSupport.unpark(r);
+                }
+                if (w != null) {
+                    LockSupport.unpark(w);
+                }
+                runReadCallback();
+            } finally {
+                owner.deregister(this); // whatever a wake-up threw (out of memory): no later close would
             }
-            if (w != null) {
-                LockSupport.unpark(w);
-            }
-            runReadCallback();
-            owner.deregister(this);
         }
     }
 }

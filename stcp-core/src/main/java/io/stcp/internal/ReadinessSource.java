@@ -8,6 +8,10 @@ import java.nio.channels.SocketChannel;
  * and reports their edges to a {@link Readiness}. Found with {@link java.util.ServiceLoader}; the
  * {@code stcp-epoll} module provides one for Linux. Not a public API: the package is exported only
  * to stcp's own modules.
+ *
+ * <p>A source that can no longer tell a socket's edges (its poller failed signalling it, or died)
+ * must {@link Readiness#fail} it rather than drop it: the socket's reader and writer then throw
+ * instead of waiting for an edge that will not come.
  */
 public interface ReadinessSource {
 

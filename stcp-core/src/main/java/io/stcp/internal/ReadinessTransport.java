@@ -43,7 +43,8 @@ import java.nio.channels.SocketChannel;
  * so every other wait is for any byte.
  *
  * <p>A thread interrupted while waiting here closes the transport and gets a
- * {@link ClosedByInterruptException}, as a blocking channel would do.
+ * {@link ClosedByInterruptException}, as a blocking channel would do. A wait that ends because the
+ * source's poller failed ({@link Readiness#fail}) throws a {@link PollerFailedException}.
  */
 final class ReadinessTransport implements Transport {
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
@@ -231,6 +232,7 @@ final class ReadinessTransport implements Transport {
     public void awaitReadable(long deadlineNanos) throws IOException {
         boolean ready = readiness.awaitReadable(deadlineNanos);
         closeIfInterrupted();
+        throwIfPollerFailed();
         if (!ready) {
             throw new ReadTimeoutException("read deadline passed");
         }
@@ -266,6 +268,7 @@ final class ReadinessTransport implements Transport {
             }
             boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && readiness.awaitWritable(deadlineNanos);
             closeIfInterrupted();
+            throwIfPollerFailed();
             if (!ready) {
                 throw new WriteTimeoutException("write blocked past its deadline"); // the connection closes
             }
@@ -388,6 +391,19 @@ final class ReadinessTransport implements Transport {
         if (Thread.currentThread().isInterrupted()) {
             close();
             throw new ClosedByInterruptException();
+        }
+    }
+
+    /**
+     * A wait that ended because the source gave up on the socket ({@link Readiness#fail}): no edge
+     * may come any more, so it says why rather than wait or spin. The transport stays open for the
+     * connection to close with that reason (closed here, a writer's call could fail first, with
+     * a closed channel, and take the close for the application's).
+     */
+    private void throwIfPollerFailed() throws PollerFailedException {
+        Throwable cause = readiness.failure();
+        if (cause != null) {
+            throw new PollerFailedException(name, cause);
         }
     }
 

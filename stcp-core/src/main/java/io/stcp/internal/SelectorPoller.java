@@ -1,13 +1,13 @@
 package io.stcp.internal;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.CancelledKeyException;
-import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One JDK {@link Selector} on a daemon thread, telling the threads of {@link PolledTransport}s
@@ -25,12 +25,44 @@ import java.util.concurrent.locks.LockSupport;
  * <p><b>Closing.</b> A registered channel's descriptor is released by the selector when it
  * deregisters the key, so {@link Registration#close()} wakes the selector; the selector also
  * wakes every second by itself, for channels closed some other way. The thread lives as long as
- * the JVM, like the JDK's pollers.
+ * the JVM, like the JDK's pollers, unless it dies (below).
+ *
+ * <p><b>Failures.</b> A key's interest is removed before its signal, so a signal that throws (an
+ * allocation failure unparking the waiter, a bug) would leave its waiter parked for good: it fails
+ * that registration alone ({@link Registration#fail}: the waiters wake and their transport throws
+ * a {@link PollerFailedException}), logged at ERROR ({@code server.poller.signal.failed}); the
+ * other keys are signalled as usual. A select that fails is tried again every
+ * {@value #RETRY_NANOS} ns, its first failure logged at ERROR ({@code server.poller.failed}); one
+ * that has not completed for {@value #GIVE_UP_NANOS} ns cannot continue, and the poller
+ * <em>dies</em>. <b>States</b>: alive &rarr; dead, once, on the selector thread: under
+ * {@code lock}, which {@link #register} holds from its check to the key's creation, it is marked
+ * dead, so a registration either made its key before (and is failed below) or is refused; then
+ * every registration is failed, {@code server.poller.dead} logged at ERROR, and the selector
+ * closed. {@link #shared()} starts a new poller in place of a dead one.
  */
 final class SelectorPoller {
     private static final long IDLE_SELECT_MILLIS = 1000;
+    private static final long RETRY_NANOS = 10_000_000L;
+    static final long GIVE_UP_NANOS = 1_000_000_000L;
+
+    /**
+     * Where tests make the selector thread fail: before each select; after a ready key's interest is
+     * removed, where its signal would fail. Null but in tests.
+     */
+    interface Faults {
+        default void beforeSelect() {}
+
+        default void beforeSignal(SelectableChannel channel) {}
+    }
+
+    static volatile Faults faults;
+
+    private static final Object SHARED_LOCK = new Object();
+    private static volatile SelectorPoller shared; // the live one, or a dead one, or none yet
 
     private final Selector selector;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile boolean dead; // written under lock
 
     private SelectorPoller() throws IOException {
         selector = Selector.open();
@@ -39,27 +71,43 @@ final class SelectorPoller {
         t.start();
     }
 
-    private static final class Holder {
-        static final SelectorPoller SHARED;
-
-        static {
-            try {
-                SHARED = new SelectorPoller();
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot open a selector", e);
+    /**
+     * The poller shared by every connection of the JVM: started when first used, and again in
+     * place of one that died.
+     *
+     * @throws IOException if it cannot start (no selector can be opened)
+     */
+    static SelectorPoller shared() throws IOException {
+        SelectorPoller p = shared;
+        if (p != null && !p.dead) {
+            return p;
+        }
+        synchronized (SHARED_LOCK) {
+            p = shared;
+            if (p == null || p.dead) {
+                p = new SelectorPoller();
+                shared = p;
             }
+            return p;
         }
     }
 
-    /** The poller shared by every connection of the JVM; started when first used. */
-    static SelectorPoller shared() {
-        return Holder.SHARED;
-    }
-
-    /** Watches {@code channel}, which must be non-blocking, until the registration is closed. */
-    Registration register(SocketChannel channel) throws ClosedChannelException {
+    /**
+     * Watches {@code channel}, which must be non-blocking, until the registration is closed.
+     *
+     * @throws IOException if the channel is closed, or this poller died
+     */
+    Registration register(SocketChannel channel) throws IOException {
         Registration r = new Registration();
-        r.key = channel.register(selector, 0, r);
+        lock.lock();
+        try {
+            if (dead) {
+                throw new IOException("the Unix socket poller is dead");
+            }
+            r.key = channel.register(selector, 0, r);
+        } finally {
+            lock.unlock();
+        }
         return r;
     }
 
@@ -71,10 +119,11 @@ final class SelectorPoller {
         private volatile Thread readWaiter;
         private volatile Thread writeWaiter;
         private volatile boolean closed;
+        private volatile Throwable failure;
 
         /**
-         * Waits until the channel may be read ({@code read}) or written, the registration closes,
-         * or the thread is interrupted; or until {@code deadlineNanos} (0 = none).
+         * Waits until the channel may be read ({@code read}) or written, the registration closes
+         * or fails, or the thread is interrupted; or until {@code deadlineNanos} (0 = none).
          *
          * @return false if the deadline passed first
          */
@@ -103,7 +152,7 @@ final class SelectorPoller {
                 }
                 return true;
             } catch (CancelledKeyException e) {
-                return true; // closed: the syscall tells the caller
+                return true; // closed (or failed): the syscall, or failure(), tells the caller
             } finally {
                 if (read) {
                     readWaiter = null;
@@ -125,6 +174,22 @@ final class SelectorPoller {
             }
         }
 
+        /**
+         * The poller can no longer tell this channel's readiness ({@code cause}): closes, and the
+         * woken waiters find {@link #failure()}. A registration closed already stays as it was.
+         */
+        void fail(Throwable cause) {
+            if (!closed) {
+                failure = cause; // before the close: a waiter it wakes sees the cause
+            }
+            close();
+        }
+
+        /** Why the poller gave up on this channel ({@link #fail}), or null. */
+        Throwable failure() {
+            return failure;
+        }
+
         /** Wakes the waiters for good and lets the selector release the channel. Idempotent. */
         void close() {
             closed = true;
@@ -142,26 +207,95 @@ final class SelectorPoller {
     }
 
     private void loop() {
+        long failingSince = 0; // when the selects began to fail, or 0
         while (true) {
             try {
-                selector.select(key -> {
-                    try {
-                        int ready = key.readyOps();
-                        key.interestOpsAnd(~ready);
-                        ((Registration) key.attachment()).signal(ready);
-                    } catch (CancelledKeyException e) {
-                        ((Registration) key.attachment()).signal(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
-                    }
-                }, IDLE_SELECT_MILLIS);
-            } catch (Throwable t) {
-                // Out of memory, say: every Unix socket of the JVM waits on this loop, so it must not die.
-                try {
-                    Log.SERVER.atError().setMessage("server.poller.failed").setCause(t).log();
-                } catch (Throwable ignored) {
-                    // nothing more to do
+                Faults f = faults;
+                if (f != null) {
+                    f.beforeSelect();
                 }
-                LockSupport.parkNanos(this, 10_000_000L);
+                selector.select(this::signal, IDLE_SELECT_MILLIS);
+                failingSince = 0;
+            } catch (Throwable t) {
+                // Out of memory, say: try again a little later, in case the pressure eases; give up
+                // once no select has completed for GIVE_UP_NANOS (every Unix socket waits for this loop).
+                long now = System.nanoTime();
+                if (failingSince == 0) {
+                    failingSince = now | 1; // never 0
+                    logError("server.poller.failed", t);
+                } else if (now - failingSince >= GIVE_UP_NANOS) {
+                    die(t);
+                    return;
+                }
+                LockSupport.parkNanos(this, RETRY_NANOS);
             }
+        }
+    }
+
+    /** Signals one ready key; one whose signal fails is failed alone (see "Failures" above). */
+    private void signal(SelectionKey key) {
+        Registration r = (Registration) key.attachment();
+        try {
+            try {
+                int ready = key.readyOps();
+                key.interestOpsAnd(~ready);
+                Faults f = faults;
+                if (f != null) {
+                    f.beforeSignal(key.channel());
+                }
+                r.signal(ready);
+            } catch (CancelledKeyException e) {
+                r.signal(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
+            }
+        } catch (Throwable t) {
+            try {
+                r.fail(t);
+            } catch (Throwable ignored) {
+                // its flags are set: its waiters' next wake-up, whatever it is, finds them
+            }
+            logError("server.poller.signal.failed", t);
+        }
+    }
+
+    /** The selector thread cannot continue ({@code cause}): see "Failures" above. */
+    private void die(Throwable cause) {
+        lock.lock();
+        try {
+            dead = true;
+        } finally {
+            lock.unlock();
+        }
+        int connections = 0;
+        try {
+            for (SelectionKey key : selector.keys()) { // a concurrent set: no key is added any more
+                connections++;
+                try {
+                    ((Registration) key.attachment()).fail(cause);
+                } catch (Throwable ignored) {
+                    // its flags are set: its waiters' next wake-up, whatever it is, finds them
+                }
+            }
+        } catch (Throwable t) {
+            cause.addSuppressed(t);
+        }
+        try {
+            Log.SERVER.atError().setMessage("server.poller.dead").addKeyValue("connections", connections)
+                    .setCause(cause).log();
+        } catch (Throwable ignored) {
+            // the registrations are failed all the same
+        }
+        try {
+            selector.close();
+        } catch (Throwable ignored) {
+            // best effort: its keys are cancelled, its channels owned by their transports
+        }
+    }
+
+    private static void logError(String event, Throwable t) {
+        try {
+            Log.SERVER.atError().setMessage(event).setCause(t).log();
+        } catch (Throwable ignored) {
+            // nothing more to do
         }
     }
 }

@@ -69,6 +69,27 @@ import org.slf4j.LoggerFactory;
  * them. The marker does not unpark the poll loop itself: from a virtual thread the poll loop would go
  * to the local queue, and the worker would stay at the poll loop's queue, refilled every turn,
  * starving the other external queues as a single waker did. At most one marker a millisecond.
+ *
+ * <p><b>Failures.</b> The socket is edge-triggered: an event the loop takes and does not signal
+ * never comes again, and its reader would wait for ever. So:
+ * <ul>
+ *   <li>an event whose signal throws (an allocation failure unparking its reader, a bug) fails that
+ *       socket's Readiness alone ({@link Readiness#fail}: its waiters wake and throw, its connection
+ *       closes as FAILED), logged at ERROR ({@code epoll.signal.failed}); the turn's other events
+ *       are signalled as usual;</li>
+ *   <li>a turn that fails otherwise (the poll, the waker's re-arming) is tried again every
+ *       {@value #RETRY_NANOS} ns, its first failure logged at ERROR ({@code epoll.poll.failed});
+ *       a loop that has not completed a turn for {@value #GIVE_UP_NANOS} ns cannot continue, nor
+ *       can one whose waker failed (it would park with no one to unpark it): it <em>dies</em>.</li>
+ * </ul>
+ * <b>States</b>: alive &rarr; dead, once ({@link #die}, from the poll loop or a waker). Dying closes
+ * the table first ({@link Registrations#close}: no socket registers from then on, {@link #register}
+ * throws and the caller picks another transport), then fails every Readiness in it, logs
+ * {@code epoll.poller.dead} at ERROR once, and ends the poll loop; its wakers end when they next
+ * wake (a waker blocked on a dead loop's epoll instance stays blocked: a daemon thread, idle, and
+ * the loop's three epoll descriptors stay open with it; a death is rare, a bug's or the kernel's). So a
+ * socket is either failed by the death or was never registered: none is left waiting.
+ * {@link EpollReadinessSource} replaces a dead poller by a new one for the sockets that come next.
  */
 final class EpollPoller {
     private static final Logger LOG = LoggerFactory.getLogger("io.stcp.epoll");
@@ -83,6 +104,25 @@ final class EpollPoller {
      * CPU takes longer than microseconds for that; the marker waits for the readers woken in the last turn.
      */
     private static final long PARK_WAIT_NANOS = 50_000_000L;
+    /** How long a failed turn waits before the next, so that a failure does not spin (or memory pressure may ease). */
+    private static final long RETRY_NANOS = 10_000_000L;
+    /** How long turns may fail in a row before the loop is taken for dead. */
+    static final long GIVE_UP_NANOS = 1_000_000_000L;
+
+    /**
+     * Where tests make the poll loop fail: before each poll, before each event is signalled. Null
+     * but in tests.
+     */
+    interface Faults {
+        default void beforePoll() {}
+
+        /** @param token the registration's, as {@link Readiness#token()}: its descriptor in the low 32 bits */
+        default void beforeSignal(long token) {}
+    }
+
+    static volatile Faults faults;
+
+    private final String name;
 
     private final int epfd;
     private final int[] wakeFds = new int[2];
@@ -93,8 +133,10 @@ final class EpollPoller {
     private final TurnMarks turns = new TurnMarks(); // the give-ways that started a marker
     private final Registrations registered;
     private final Thread pollLoop;
+    private volatile boolean dead;
 
     EpollPoller(String name) throws IOException {
+        this.name = name;
         epfd = Epoll.create();
         registered = new Registrations(epfd);
         for (int i = 0; i < wakeFds.length; i++) {
@@ -108,10 +150,17 @@ final class EpollPoller {
         }
     }
 
-    /** Watches {@code channel} (connected, non-blocking) until it is closed. */
+    /**
+     * Watches {@code channel} (connected, non-blocking) until it is closed.
+     *
+     * @throws IOException also if this poller is dead
+     */
     Readiness register(SocketChannel channel) throws IOException {
         int fd = Fds.of(channel);
         Readiness readiness = registered.add(fd);
+        if (readiness == null) {
+            throw new IOException("the epoll poll loop " + name + " is dead");
+        }
         try {
             Epoll.ctl(epfd, CTL_ADD, fd, SOCKET_EVENTS, readiness.token());
         } catch (IOException | RuntimeException e) {
@@ -126,21 +175,40 @@ final class EpollPoller {
         return registered.size();
     }
 
+    /** Whether this poller has died ({@link #die}): it watches nothing and registers nothing. */
+    boolean isDead() {
+        return dead;
+    }
+
+    String name() {
+        return name;
+    }
+
     private void pollLoop() {
-        MemorySegment events = Arena.ofAuto().allocate(MAX_EVENTS * Epoll.EVENT_SIZE, 8);
-        while (true) {
+        MemorySegment events;
+        try {
+            events = Arena.ofAuto().allocate(MAX_EVENTS * Epoll.EVENT_SIZE, 8);
+        } catch (Throwable t) {
+            die(t);
+            return;
+        }
+        long failingSince = 0; // when the turns began to fail, or 0
+        while (!dead) {
             try {
                 pollOnce(events);
+                failingSince = 0;
             } catch (Throwable t) {
-                // Out of memory, say: every connection of the JVM waits on this loop, so it must
-                // not die. Report, let the pressure ease, poll again (edges are sticky in Readiness
-                // only once signalled, but level state is re-read by the next edge or syscall).
-                try {
-                    LOG.atError().setMessage("epoll.poll.failed").setCause(t).log();
-                } catch (Throwable ignored) {
-                    // nothing more to do
+                // Out of memory, say: try again a little later, in case the pressure eases; give up
+                // once no turn has completed for GIVE_UP_NANOS (every socket waits for this loop).
+                long now = System.nanoTime();
+                if (failingSince == 0) {
+                    failingSince = now | 1; // never 0
+                    logError("epoll.poll.failed", t);
+                } else if (now - failingSince >= GIVE_UP_NANOS) {
+                    die(t);
+                    return;
                 }
-                LockSupport.parkNanos(this, 10_000_000L);
+                LockSupport.parkNanos(this, RETRY_NANOS);
             }
         }
     }
@@ -148,15 +216,22 @@ final class EpollPoller {
     /**
      * Signals what is ready now and yields; when nothing is, or when the loop has gone on for
      * {@link #GIVE_WAY_NANOS}, arms the next waker and parks instead.
+     *
+     * @throws IOException if the poll or the re-arming fails
      */
-    private void pollOnce(MemorySegment events) {
+    private void pollOnce(MemorySegment events) throws IOException {
+        Faults f = faults;
+        if (f != null) {
+            f.beforePoll();
+        }
         int n = Epoll.poll(epfd, events, MAX_EVENTS);
+        if (n < 0) {
+            throw new IOException("epoll_wait failed");
+        }
         for (int i = 0; i < n; i++) {
             Readiness r = registered.find(Epoll.data(events, i));
             if (r != null) {
-                int ev = Epoll.events(events, i);
-                turnSignals |= r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
-                        (ev & HANG_UP_EVENTS) != 0);
+                turnSignals |= signal(r, Epoll.events(events, i), f);
             }
         }
         if (n > 0) {
@@ -168,18 +243,64 @@ final class EpollPoller {
                 startMarker();
             }
         }
-        try {
-            Epoll.ctl(wakeFds[nextWaker], CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0);
-        } catch (IOException e) {
-            // Cannot happen with valid descriptors; poll again a little later rather than spin.
-            LOG.atError().setMessage("epoll.rearm.failed").setCause(e).log();
-            LockSupport.parkNanos(this, 10_000_000L);
-            return;
-        }
+        Epoll.ctl(wakeFds[nextWaker], CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0); // throws: the turn failed
         nextWaker ^= 1;
         LockSupport.park(this);
         unparkedSince = System.nanoTime();
         turnSignals = 0;
+    }
+
+    /**
+     * Signals one event ({@code ev}) to {@code r}; one that fails, fails that socket alone
+     * ({@link Readiness#fail}): its event is lost, and no other would tell its reader.
+     *
+     * @param f the test's faults, or null
+     * @return what the signal did, as {@link Readiness#signal}
+     */
+    private int signal(Readiness r, int ev, Faults f) {
+        try {
+            if (f != null) {
+                f.beforeSignal(r.token());
+            }
+            return r.signal((ev & EPOLLIN) != 0, (ev & EPOLLOUT) != 0, (ev & EPOLLRDHUP) != 0,
+                    (ev & HANG_UP_EVENTS) != 0);
+        } catch (Throwable t) {
+            try {
+                r.fail(t);
+            } catch (Throwable ignored) {
+                // its flags are set: its waiters' next wake-up, whatever it is, finds them
+            }
+            logError("epoll.signal.failed", t);
+            return 0;
+        }
+    }
+
+    /**
+     * The loop cannot continue ({@code cause}): fails every socket registered with it, and ends it;
+     * see "Failures" above. Once; any thread.
+     */
+    void die(Throwable cause) {
+        if (!registered.close()) {
+            return; // dead already
+        }
+        dead = true;
+        int connections = registered.size();
+        registered.failAll(cause);
+        try {
+            LOG.atError().setMessage("epoll.poller.dead").addKeyValue("poller", name)
+                    .addKeyValue("connections", connections).setCause(cause).log();
+        } catch (Throwable ignored) {
+            // the sockets are failed all the same
+        }
+        LockSupport.unpark(pollLoop); // to see that it is dead, if it was parked
+    }
+
+    private void logError(String event, Throwable t) {
+        try {
+            LOG.atError().setMessage(event).addKeyValue("poller", name).setCause(t).log();
+        } catch (Throwable ignored) {
+            // nothing more to do
+        }
     }
 
     /**
@@ -215,13 +336,13 @@ final class EpollPoller {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment event = arena.allocate(Epoll.EVENT_SIZE, 8);
             MemorySegment errno = Epoll.allocateErrno(arena);
-            while (true) {
+            while (!dead) {
                 Epoll.await(wakeFd, event, 1, errno);
                 awaitMarker(System.nanoTime() + PARK_WAIT_NANOS);
                 unparkOnceParked(pollLoop);
             }
-        } catch (IOException | RuntimeException | Error e) {
-            LOG.atError().setMessage("epoll.waker.failed").setCause(e).log();
+        } catch (Throwable t) {
+            die(t); // the poll loop would park with no one to unpark it
         }
     }
 

@@ -19,7 +19,9 @@ import org.slf4j.LoggerFactory;
  * per four cores, at least one), each with its own epoll instance and its own table of sockets, in turn as they
  * are registered: nothing on the path of a ready event is shared between pollers, so a server on
  * many cores is not bound to one poll loop. Each poll loop is a virtual thread, so the JDK's
- * scheduler runs them on whichever cores are free.
+ * scheduler runs them on whichever cores are free. A poll loop that cannot continue dies, failing
+ * its sockets' connections ({@code epoll.poller.dead}, ERROR); the next socket for its place
+ * starts a new one instead ({@link EpollPoller}, "Failures").
  *
  * <p><b>Socket calls.</b> Reads, and writes of one buffer, are this module's own {@code recv} and
  * {@code send} straight on the Java array ({@link SocketSyscalls}), not the JDK channel's, which
@@ -62,7 +64,29 @@ public final class EpollReadinessSource implements ReadinessSource {
         if (pollers == null) {
             throw new IOException("epoll transport unavailable: " + Holder.UNAVAILABLE);
         }
-        return pollers[Math.floorMod(Holder.NEXT.getAndIncrement(), pollers.length)].register(channel);
+        int i = Math.floorMod(Holder.NEXT.getAndIncrement(), pollers.length);
+        EpollPoller poller = pollers[i];
+        if (poller.isDead()) {
+            poller = replace(pollers, i);
+        }
+        return poller.register(channel); // throws if it died meanwhile: this socket uses the JDK transport
+    }
+
+    /**
+     * The live poller at {@code pollers[i]}: a new one in place of a dead one. Under the array's
+     * lock, so that two sockets do not both start one.
+     *
+     * @throws IOException if no new poller can start (the socket uses the JDK transport)
+     */
+    private static EpollPoller replace(EpollPoller[] pollers, int i) throws IOException {
+        synchronized (pollers) {
+            EpollPoller p = pollers[i];
+            if (p.isDead()) {
+                p = new EpollPoller(p.name());
+                pollers[i] = p; // read without the lock, it is this one (its fields final) or the dead one (then here again)
+            }
+            return p;
+        }
     }
 
     @Override

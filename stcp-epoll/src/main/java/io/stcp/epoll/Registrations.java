@@ -21,6 +21,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * holds the old one's slots before it is published, and slots change only under the lock, so no
  * write is lost to a copy.
  *
+ * <p><b>Closing</b>, when the poller dies: {@link #close} (under the lock) makes every later
+ * {@link #add} refuse, so {@link #failAll} then finds every socket that was ever added and not yet
+ * deregistered, and no other comes.
+ *
  * <p><b>Reporting again.</b> {@link #reportAgain} modifies a socket's registration to the same
  * events: the kernel then checks the socket at once and, if it is ready, queues an event for it
  * behind those already queued, which the poll loop signals in turn like any other.
@@ -33,6 +37,7 @@ final class Registrations implements Readiness.Owner {
     private volatile AtomicReferenceArray<Readiness> slots = new AtomicReferenceArray<>(FIRST_LENGTH);
     private final AtomicInteger count = new AtomicInteger();
     private int sequence; // guarded by lock
+    private boolean closed; // guarded by lock
 
     /** @param epfd the epoll instance the sockets are registered with, or -1 for none (cannot report again) */
     Registrations(int epfd) {
@@ -41,7 +46,8 @@ final class Registrations implements Readiness.Owner {
 
     /**
      * A new Readiness for the socket {@code fd}, in the slot for {@code fd}; a socket that had
-     * the descriptor before and has not deregistered yet is dropped from the table.
+     * the descriptor before and has not deregistered yet is dropped from the table. Null once
+     * {@link #close closed}.
      */
     Readiness add(int fd) {
         if (fd < 0) {
@@ -49,6 +55,9 @@ final class Registrations implements Readiness.Owner {
         }
         lock.lock();
         try {
+            if (closed) {
+                return null;
+            }
             AtomicReferenceArray<Readiness> table = slots;
             if (fd >= table.length()) {
                 table = grown(table, fd);
@@ -96,6 +105,37 @@ final class Registrations implements Readiness.Owner {
         }
         Epoll.ctl(epfd, Epoll.CTL_MOD, (int) readiness.token(), EpollPoller.SOCKET_EVENTS, readiness.token());
         return true;
+    }
+
+    /** Refuses every later {@link #add}: false if closed already. */
+    boolean close() {
+        lock.lock();
+        try {
+            boolean was = closed;
+            closed = true;
+            return !was;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Fails ({@link Readiness#fail}) every socket in the table, each whatever the others throw;
+     * after {@link #close}, so that none is added meanwhile. Allocates nothing of its own (a poller
+     * may die of an allocation failure).
+     */
+    void failAll(Throwable cause) {
+        AtomicReferenceArray<Readiness> table = slots;
+        for (int fd = 0; fd < table.length(); fd++) {
+            Readiness r = table.getAcquire(fd);
+            if (r != null) {
+                try {
+                    r.fail(cause); // deregisters it: the slot empties
+                } catch (Throwable t) {
+                    // its flags are set: its waiters' next wake-up, whatever it is, finds them
+                }
+            }
+        }
     }
 
     /** Sockets registered and not yet deregistered. */
