@@ -31,7 +31,7 @@ import org.jspecify.annotations.Nullable;
  * @param presenceRefresh  how often a node announces all its users and groups again, and withdraws
  *                         the ones it no longer has (a user whose connections all ended is withdrawn
  *                         at the latest then). A refresh takes time on a large node (Redis takes
- *                         some 150,000 names a second); the next begins when it ends if that is later,
+ *                         some 100,000 names a second); the next begins when it ends if that is later,
  *                         and one that takes more than half of {@code presenceTtl - presenceRefresh}
  *                         logs {@code cluster.presence.slow}: raise the TTL. Default 5s; more than 0.
  * @param connectTimeout   how long making one connection to Redis may take: the name lookup of its

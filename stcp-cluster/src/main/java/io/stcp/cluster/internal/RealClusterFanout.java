@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Steps.</b> The thread works in steps: the names changed, then, while a full refresh is
  * under way ({@link Refresh}), its next {@link #REFRESH_CHUNK} names. So however many names the
- * node has (a refresh of a million takes seconds: Redis does some 150,000 a second), no bus call
+ * node has (Redis announces some 100,000 a second: a million take seconds), no bus call
  * carries more than a chunk, a login waits for one chunk at most, and the changed names are taken
  * every chunk, not left to pile up behind the whole refresh. A refresh due while one is under way
  * (the interval passed, the caps below) begins when that one ends, so refreshes cannot keep
