@@ -30,7 +30,10 @@ import org.jspecify.annotations.Nullable;
  *                         least twice {@code presenceRefresh}.
  * @param presenceRefresh  how often a node announces all its users and groups again, and withdraws
  *                         the ones it no longer has (a user whose connections all ended is withdrawn
- *                         at the latest then). Default 5s; more than 0.
+ *                         at the latest then). A refresh takes time on a large node (Redis takes
+ *                         some 100,000 names a second); the next begins when it ends if that is later,
+ *                         and one that takes more than half of {@code presenceTtl - presenceRefresh}
+ *                         logs {@code cluster.presence.slow}: raise the TTL. Default 5s; more than 0.
  * @param connectTimeout   how long making one connection to Redis may take: the name lookup of its
  *                         host and the connect (to each of the host's addresses in turn, until one
  *                         takes it) within it; a call's connection gets at most what is left of

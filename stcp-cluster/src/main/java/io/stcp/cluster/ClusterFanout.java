@@ -67,8 +67,9 @@ import io.stcp.cluster.internal.RealClusterFanout;
  *
  * <p><b>Lifecycle.</b> {@link #start} subscribes and returns at once (the bus connects in the
  * background; sends fail fast until it has). {@link #close()} withdraws this node's presence (best
- * effort), closes the bus and ends the module's threads; it does not close the registry or its
- * connections. Idempotent.
+ * effort: in calls of a bounded number of names, the first that fails ends it, and the entries
+ * left expire within the TTL; a node of a million names takes seconds), closes the bus and ends
+ * the module's threads; it does not close the registry or its connections. Idempotent.
  */
 public interface ClusterFanout extends Fanout, AutoCloseable {
 

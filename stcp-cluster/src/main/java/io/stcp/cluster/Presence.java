@@ -10,8 +10,11 @@ import java.util.Set;
  * without cleaning up disappears from every lookup after at most one TTL. {@link RedisBus} keeps
  * presence in Redis.
  *
- * <p><b>Thread safety.</b> Every method is safe from any thread; each may block for at most the
- * operator's command timeout and throws {@link BusException} when the engine cannot be reached.
+ * <p><b>Thread safety.</b> Every method is safe from any thread and throws {@link BusException}
+ * when the engine cannot be reached. Each call to the engine is bounded by the operator's command
+ * timeout: a lookup is one call; an announce or a withdrawal of many names may be several, each of
+ * a bounded number of names (so each can end in time however many names there are), and stops at
+ * the first that fails (the names before it are done).
  */
 public interface Presence {
 

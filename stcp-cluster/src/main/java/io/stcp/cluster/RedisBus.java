@@ -69,8 +69,10 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * returns the members whose score is in the future; an announce adds or moves its entry to now +
  * TTL, removes expired members and sets the key to expire with its last entry. So no entry outlives
  * its TTL unannounced, and no key outlives its entries; the clocks of the nodes play no part.
- * Lookups and announces are Lua scripts (one round trip each; announces in batches of
- * 256 names). A lookup returns at most 1024 nodes.
+ * Lookups and announces are Lua scripts (one round trip each), withdrawals pipelined
+ * {@code ZREM}s. Announces and withdrawals go in batches of 256 names, each batch its own call
+ * (within its own {@code commandTimeout}): however many names a node has, no call carries more, so
+ * none takes longer for a large node. A lookup returns at most 1024 nodes.
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
@@ -768,14 +770,26 @@ public final class RedisBus implements ClusterBus, Presence {
 
     @Override
     public void withdraw(String nodeId, Scope scope, Collection<String> names) {
-        if (names.isEmpty()) {
-            return;
-        }
         byte[] node = nodeId.getBytes(StandardCharsets.UTF_8);
+        List<byte[]> keys = new ArrayList<>(Math.min(BATCH, names.size()));
+        for (String name : names) {
+            keys.add(key(scope, name));
+            if (keys.size() == BATCH) {
+                withdrawBatch(node, List.copyOf(keys));
+                keys.clear();
+            }
+        }
+        if (!keys.isEmpty()) {
+            withdrawBatch(node, keys);
+        }
+    }
+
+    /** One call: a pipeline of {@code ZREM}s. */
+    private void withdrawBatch(byte[] node, List<byte[]> keys) {
         call("presence withdraw", (j, end) -> {
             try (Pipeline p = j.pipelined()) {
-                for (String name : names) {
-                    p.zrem(key(scope, name), node);
+                for (byte[] key : keys) {
+                    p.zrem(key, node);
                 }
                 p.sync();
             }

@@ -3,6 +3,10 @@ package io.stcp.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.ConnectionRegistry;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.concurrent.CountDownLatch;
@@ -47,12 +51,17 @@ class PresenceRetryAfterReconnectTest {
     @Test
     void aRoundThatFailsWhileTheBusReconnectsIsRepeatedAtOnce() throws Exception {
         FailingBus bus = new FailingBus();
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16)).registry(registry).start();
+        TestClient client = TestClient.connect(server.address());
+        Awaitility.await("the client registered").atMost(Duration.ofSeconds(20)).until(() -> registry.connectionCount() == 1);
+        registry.bindUser(registry.connections().iterator().next(), "alice"); // a name: a round announces it
         // Back-off of an hour, and no periodic refresh: only the reconnect can start the next round in time.
         ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a")
                 .reconnectDelay(Duration.ofHours(1)).reconnectMaxDelay(Duration.ofHours(1))
-                .presenceRefresh(Duration.ofHours(1)).presenceTtl(Duration.ofHours(2)).build(), ConnectionRegistry.create(), bus, bus);
+                .presenceRefresh(Duration.ofHours(1)).presenceTtl(Duration.ofHours(2)).build(), registry, bus, bus);
         try {
-            Awaitility.await("the first round").atMost(Duration.ofSeconds(20)).until(() -> bus.announces.get() >= 2); // users, groups
+            Awaitility.await("the first round").atMost(Duration.ofSeconds(20)).until(() -> bus.announces.get() >= 1);
             bus.armed.set(true);
             bus.listener.onDisconnected("played");
             bus.listener.onConnected(); // a round starts, and waits in its announce
@@ -66,6 +75,9 @@ class PresenceRetryAfterReconnectTest {
         } finally {
             bus.release.countDown();
             cluster.close();
+            client.close();
+            server.close();
+            assertThat(server.awaitTermination(Duration.ofSeconds(10))).isTrue();
         }
     }
 }

@@ -22,7 +22,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * sends that command, and from the moment it does, nothing Redis sends on that connection reaches
  * the client (it waits, and times out). Every other connection, and everything before that
  * command, is relayed as is. {@link #delayRepliesOnNewConnections(Duration)} plays a slow Redis
- * instead, on the connections made from then on: each reply reaches the client that much later.
+ * instead, on the connections made from then on: each reply reaches the client that much later;
+ * {@link #delayRequestsOnNewConnections(Duration)} a slow link the other way.
  * {@link #stopReadingFrom(String)} plays a Redis that stops reading (paused, or stuck): from that
  * command on, nothing more is read from the client, so a long command fills the socket buffers
  * (the relay's receive buffer is small) and the client's write blocks. The relay also records how
@@ -40,6 +41,7 @@ final class ReplyStallingProxy implements AutoCloseable {
     private final CountDownLatch closing = new CountDownLatch(1);
     private final List<String> clientEnds = new CopyOnWriteArrayList<>();
     private volatile long delayNanos; // of the replies on connections accepted from now on
+    private volatile long requestDelayNanos; // of each read from the client, on connections accepted from now on
 
     ReplyStallingProxy(int redisPort) throws IOException {
         this.upstream = new InetSocketAddress(InetAddress.getLoopbackAddress(), redisPort);
@@ -56,6 +58,15 @@ final class ReplyStallingProxy implements AutoCloseable {
     /** Each reply on the connections accepted from now on reaches the client {@code delay} after Redis sent it. */
     void delayRepliesOnNewConnections(Duration delay) {
         delayNanos = delay.toNanos();
+    }
+
+    /**
+     * Each read from the client (at most 8 KiB) on the connections accepted from now on reaches
+     * Redis {@code delay} after it came: a slow link, on which a command of {@code n} bytes takes at
+     * least {@code n / 8 KiB} times {@code delay} to arrive whole, however fast the machine.
+     */
+    void delayRequestsOnNewConnections(Duration delay) {
+        requestDelayNanos = delay.toNanos();
     }
 
     /** The next connection to send {@code command} (upper case, as Jedis sends it) hears no reply from it on. */
@@ -93,7 +104,8 @@ final class ReplyStallingProxy implements AutoCloseable {
                 }
                 AtomicBoolean stalled = new AtomicBoolean(); // set by the client's pump before it forwards the command
                 long delay = delayNanos;
-                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, 0)));
+                long requestDelay = requestDelayNanos;
+                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, requestDelay)));
                 threads.add(Thread.ofVirtual().start(() -> pump(redis, client, stalled, false, delay)));
             } catch (IOException e) {
                 return; // closed
@@ -105,7 +117,7 @@ final class ReplyStallingProxy implements AutoCloseable {
      * Copies {@code from} to {@code to} until either closes. From the client: sets {@code stalled}
      * when the armed command comes, before forwarding it; stops reading, and forwards nothing more,
      * when the command of {@link #stopReadingFrom} comes; records how the client ended. From Redis: drops what comes once
-     * {@code stalled} is set, and forwards the rest {@code delay} nanoseconds after it came.
+     * {@code stalled} is set. Either way forwards what it reads {@code delay} nanoseconds after it came.
      */
     private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay) {
         byte[] buf = new byte[8192];

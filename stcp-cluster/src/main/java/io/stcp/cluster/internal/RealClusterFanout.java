@@ -14,6 +14,7 @@ import io.stcp.cluster.Presence.Scope;
 import io.stcp.cluster.internal.Envelope.Kind;
 import io.stcp.cluster.internal.Envelope.KeyType;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -27,6 +28,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,20 +53,40 @@ import org.slf4j.LoggerFactory;
  * them under the lock and works outside it, and decides each name by what the registry holds
  * <em>when it looks</em>, not by what the caller saw: two callers binding and leaving one name at
  * once cannot leave it withdrawn while it has a connection here, since whichever change the thread
- * has not seen yet puts the name back in the set. A failed round (counted in
- * {@link ClusterStats#presenceFailures()}) makes a full refresh due and sets {@link #retryHeld}:
- * the thread repeats it whole after a back-off ({@link Backoff}: {@code reconnectDelay} doubling
- * to {@code reconnectMaxDelay}, from the first again after a round that works), or at once when
- * the bus connects again ({@code onConnected} clears the hold; a round that fails after a connect
- * that came while it was under way sets none, by {@link #connects}). So a Redis that keeps refusing
- * (out of memory, a read-only replica) is asked ever less often, not every {@code reconnectDelay}.
+ * has not seen yet puts the name back in the set.
+ *
+ * <p><b>Steps.</b> The thread works in steps: the names changed, then, while a full refresh is
+ * under way ({@link Refresh}), its next {@link #REFRESH_CHUNK} names. So however many names the
+ * node has (Redis announces some 100,000 a second: a million take seconds), no bus call
+ * carries more than a chunk, a login waits for one chunk at most, and the changed names are taken
+ * every chunk, not left to pile up behind the whole refresh. A refresh due while one is under way
+ * (the interval passed, the caps below) begins when that one ends, so refreshes cannot keep
+ * replacing one another and leave the names late in the registry never announced; a connect
+ * drops the one under way (Redis may have lost everything) and begins anew. A refresh begins a
+ * refresh interval after the last one began, or when it ended if that is later; so a name is
+ * announced again within {@code max(presenceRefresh, T1) + T2} of the last time, T1 and T2 the
+ * times two refreshes in a row take (back-offs included). Refreshes within half of {@code
+ * presenceTtl - presenceRefresh} therefore keep every entry alive; one that takes longer logs
+ * {@code cluster.presence.slow} (WARN): at twice that, entries would expire before they are
+ * announced again, and the node's users would drop out of lookups.
+ *
+ * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}) puts its
+ * changed names back in the sets and keeps the refresh's chunk, and sets {@link #retryHeld}: the
+ * thread does the step again after a back-off ({@link Backoff}: {@code reconnectDelay} doubling to
+ * {@code reconnectMaxDelay}, from the first again after a step that works), or at once when the bus
+ * connects again ({@code onConnected} clears the hold; a step that fails after a connect that came
+ * while it was under way sets none, by {@link #connects}). A refresh goes on from the chunk that
+ * failed, not from its start: a Redis that fails one call in a hundred cannot keep a large node's
+ * last names from ever being announced. A Redis that keeps refusing (out of memory, a read-only
+ * replica) is asked ever less often, not every {@code reconnectDelay}.
  *
  * <p><b>Bounds.</b> While a full refresh is due the sets stay empty: that refresh reads every name
- * from the registry when it runs, so a name changed before it needs no mark. The bus going down
+ * from the registry when it begins, so a name changed before it needs no mark. The bus going down
  * makes one due (and empties the sets): names bound and left while Redis is away — or was never
  * reached — cost nothing here, however many there are. While the bus is up the sets hold at most
- * {@link #MAX_PENDING} names of {@link #MAX_PENDING_CHARS} chars in all (a round that waits on a
- * slow Redis); one more makes a full refresh due instead.
+ * {@link #MAX_PENDING} names of {@link #MAX_PENDING_CHARS} chars in all; one more makes a full
+ * refresh due instead. Taken every step, they reach that only when that many names change during
+ * one step: a Redis that answers slowly, or a burst faster than Redis takes them.
  *
  * <p><b>Rebinding.</b> A user bind or unbind must mark the user it replaces, which only the
  * registry knows at the moment of the change; so this object's binds and unbinds of one connection
@@ -110,6 +132,8 @@ public final class RealClusterFanout implements ClusterFanout {
     public static final int MAX_PENDING = 4096;
     /** The most chars those names have in all (names may be long: up to 65,535 UTF-8 bytes each). */
     public static final long MAX_PENDING_CHARS = 1 << 20;
+    /** The names a full refresh brings in line per step, before it looks at the names changed meanwhile. */
+    public static final int REFRESH_CHUNK = 1024;
 
     private static final int BIND_STRIPES = 64;
     private final ReentrantLock[] bindStripes = new ReentrantLock[BIND_STRIPES];
@@ -263,15 +287,20 @@ public final class RealClusterFanout implements ClusterFanout {
     private void changed(Scope scope, String name) {
         lock.lock();
         try {
-            if (!fullRefreshDue && (scope == Scope.USER ? changedUsers : changedGroups).add(name)) {
-                changedChars += name.length();
-                if (changedUsers.size() + changedGroups.size() > MAX_PENDING || changedChars > MAX_PENDING_CHARS) {
-                    refreshAllInstead();
-                }
-            }
+            mark(scope, name);
             work.signalAll();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Marks {@code name} changed unless a full refresh is due; past the caps, makes one due instead. The caller holds {@link #lock}. */
+    private void mark(Scope scope, String name) {
+        if (!fullRefreshDue && (scope == Scope.USER ? changedUsers : changedGroups).add(name)) {
+            changedChars += name.length();
+            if (changedUsers.size() + changedGroups.size() > MAX_PENDING || changedChars > MAX_PENDING_CHARS) {
+                refreshAllInstead();
+            }
         }
     }
 
@@ -545,14 +574,15 @@ public final class RealClusterFanout implements ClusterFanout {
 
     private void presenceLoop() {
         long refreshNanos = config.presenceRefresh().toNanos();
-        long nextRefresh = System.nanoTime() + refreshNanos;
+        long nextRefresh = System.nanoTime() + refreshNanos; // when no refresh is under way: the next begins
         Backoff retry = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay());
-        long retryAt = 0; // while retryHeld: when the round that failed is repeated
+        long retryAt = 0; // while retryHeld: when the step that failed is repeated
+        @Nullable Refresh refresh = null; // the full refresh under way
         while (true) {
-            boolean full;
+            boolean begin = false;
             Set<String> users;
             Set<String> groups;
-            long connectsBefore; // when the round started: a connect since asks for it again at once, failed or not
+            long connectsBefore; // when the step started: a connect since asks for it again at once, failed or not
             lock.lock();
             try {
                 while (!closed) {
@@ -560,26 +590,27 @@ public final class RealClusterFanout implements ClusterFanout {
                     if (retryHeld && retryAt - now <= 0) {
                         retryHeld = false;
                     }
-                    if (!retryHeld && bus.isConnected() && (fullRefreshDue || hasPending())) {
-                        break;
+                    if (refresh != null && refresh.connects != connects) {
+                        refresh = null; // Redis may have lost what it did (a restart): onConnected made a new one due
                     }
-                    if (retryHeld) { // a full refresh is due already: it waits for retryAt, or a reconnect
-                        work.awaitNanos(retryAt - now);
-                        continue;
-                    }
-                    long left = nextRefresh - now;
-                    if (left <= 0) {
+                    if (refresh == null && nextRefresh - now <= 0) {
                         fullRefreshDue = true;
                         nextRefresh = now + refreshNanos;
-                        continue;
                     }
-                    work.awaitNanos(left);
+                    if (!retryHeld && bus.isConnected() && (refresh != null || fullRefreshDue || hasPending())) {
+                        break;
+                    }
+                    // Woken by a change, a connect, close(); else at the retry, or the next refresh (polled while one is under way)
+                    work.awaitNanos(retryHeld ? retryAt - now : refresh == null ? nextRefresh - now : refreshNanos);
                 }
                 if (closed) {
                     return;
                 }
-                full = fullRefreshDue;
-                fullRefreshDue = false;
+                if (refresh == null && fullRefreshDue) { // one due while another was under way begins when that one ends
+                    begin = true;
+                    fullRefreshDue = false;
+                    nextRefresh = System.nanoTime() + refreshNanos;
+                }
                 connectsBefore = connects;
                 users = changedUsers;
                 groups = changedGroups;
@@ -592,26 +623,31 @@ public final class RealClusterFanout implements ClusterFanout {
                 lock.unlock();
             }
             try {
-                if (full) {
-                    nextRefresh = System.nanoTime() + refreshNanos;
-                    refreshAll();
-                } else {
-                    Set<String> goneUsers = removeAbsent(users, registry::user);
-                    Set<String> goneGroups = removeAbsent(groups, registry::group);
-                    announce(Scope.USER, users, announcedUsers);
-                    announce(Scope.GROUP, groups, announcedGroups);
-                    withdraw(Scope.USER, goneUsers, announcedUsers);
-                    withdraw(Scope.GROUP, goneGroups, announcedGroups);
+                if (begin) {
+                    refresh = new Refresh(connectsBefore); // reads the registry after fullRefreshDue was cleared: see Bounds
+                }
+                sync(Scope.USER, users); // the names changed first: a login waits for at most one chunk of a refresh
+                sync(Scope.GROUP, groups);
+                users = Set.of();
+                groups = Set.of();
+                if (refresh != null && refresh.step()) {
+                    refresh.ended();
+                    refresh = null;
                 }
                 retry.reset();
             } catch (RuntimeException e) { // BusException mostly
                 long waitNanos = retry.nextNanos();
-                // Repeated whole, after the back-off, or at once on a reconnect, which clears the hold:
-                // one that came while the round was under way (it may have failed on the connection
-                // lost then) sets none.
+                // Repeated after the back-off, or at once on a reconnect, which clears the hold: one
+                // that came while the step was under way (it may have failed on the connection lost
+                // then) sets none. The names changed go back to the sets; a refresh's chunk is kept.
                 lock.lock();
                 try {
-                    refreshAllInstead();
+                    for (String n : users) {
+                        mark(Scope.USER, n);
+                    }
+                    for (String n : groups) {
+                        mark(Scope.GROUP, n);
+                    }
                     if (connects == connectsBefore) {
                         retryHeld = true;
                         retryAt = System.nanoTime() + waitNanos;
@@ -638,29 +674,81 @@ public final class RealClusterFanout implements ClusterFanout {
         return !changedUsers.isEmpty() || !changedGroups.isEmpty();
     }
 
-    /** Takes out of {@code names} those with no connection in the registry now, and returns them. */
-    private static Set<String> removeAbsent(Set<String> names, Function<String, Collection<Sender>> bound) {
-        Set<String> absent = new HashSet<>();
-        for (Iterator<String> it = names.iterator(); it.hasNext(); ) {
-            String n = it.next();
-            if (bound.apply(n).isEmpty()) {
-                it.remove();
-                absent.add(n);
-            }
+    /** Announces those of {@code names} the registry has a connection for now, and withdraws the others. */
+    private void sync(Scope scope, Collection<String> names) {
+        if (names.isEmpty()) {
+            return;
         }
-        return absent;
+        Function<String, Collection<Sender>> bound = scope == Scope.USER ? registry::user : registry::group;
+        Set<String> announced = scope == Scope.USER ? announcedUsers : announcedGroups;
+        List<String> present = new ArrayList<>();
+        List<String> absent = new ArrayList<>();
+        for (String n : names) {
+            (bound.apply(n).isEmpty() ? absent : present).add(n);
+        }
+        if (!present.isEmpty()) {
+            presence.announce(nodeId, scope, present);
+            announced.addAll(present);
+        }
+        if (!absent.isEmpty()) {
+            presence.withdraw(nodeId, scope, absent);
+            announced.removeAll(absent);
+        }
     }
 
-    /** Announces every name of the registry and withdraws the announced ones it no longer has. */
-    private void refreshAll() {
-        Set<String> users = Set.copyOf(registry.users());
-        Set<String> groups = Set.copyOf(registry.groups());
-        presence.announce(nodeId, Scope.USER, users);
-        presence.announce(nodeId, Scope.GROUP, groups);
-        announcedUsers.addAll(users);
-        announcedGroups.addAll(groups);
-        withdraw(Scope.USER, stale(announcedUsers, users), announcedUsers);
-        withdraw(Scope.GROUP, stale(announcedGroups, groups), announcedGroups);
+    /**
+     * A full refresh under way (the presence thread's own): every name of the registry when it
+     * began, then the names announced then that the registry did not have, brought in line with the
+     * registry {@link #REFRESH_CHUNK} names at a time ({@link #sync}: each name as the registry has
+     * it when its chunk is done). A chunk that fails is done again, not the refresh.
+     */
+    private final class Refresh {
+        final long connects; // the bus's connects when it began: after another, Redis may have lost what it did
+        private final long began = System.nanoTime();
+        private final int names;
+        private final Iterator<String> users;
+        private final Iterator<String> groups;
+        private Scope chunkScope = Scope.USER;
+        private List<String> chunk = List.of(); // taken and not yet done
+
+        Refresh(long connects) {
+            this.connects = connects;
+            Set<String> u = Set.copyOf(registry.users());
+            Set<String> g = Set.copyOf(registry.groups());
+            Set<String> staleUsers = stale(announcedUsers, u);
+            Set<String> staleGroups = stale(announcedGroups, g);
+            this.names = u.size() + g.size() + staleUsers.size() + staleGroups.size();
+            this.users = Stream.concat(u.stream(), staleUsers.stream()).iterator();
+            this.groups = Stream.concat(g.stream(), staleGroups.stream()).iterator();
+        }
+
+        /** Does the next chunk; true when none is left. */
+        boolean step() {
+            if (chunk.isEmpty()) {
+                chunkScope = users.hasNext() ? Scope.USER : Scope.GROUP;
+                Iterator<String> from = chunkScope == Scope.USER ? users : groups;
+                List<String> next = new ArrayList<>(REFRESH_CHUNK);
+                while (next.size() < REFRESH_CHUNK && from.hasNext()) {
+                    next.add(from.next());
+                }
+                chunk = next;
+            }
+            sync(chunkScope, chunk);
+            chunk = List.of();
+            return !users.hasNext() && !groups.hasNext();
+        }
+
+        /** Warns when this refresh took more than half of {@code presenceTtl - presenceRefresh}: see the class comment, Steps. */
+        void ended() {
+            long tookNanos = System.nanoTime() - began;
+            long slackNanos = config.presenceTtl().toNanos() - config.presenceRefresh().toNanos();
+            if (tookNanos > slackNanos / 2) {
+                log.atWarn().setMessage("cluster.presence.slow").addKeyValue("node", nodeId).addKeyValue("names", names)
+                        .addKeyValue("tookMs", TimeUnit.NANOSECONDS.toMillis(tookNanos))
+                        .addKeyValue("presenceTtlMs", config.presenceTtl().toMillis())
+                        .addKeyValue("presenceRefreshMs", config.presenceRefresh().toMillis()).log();
+            }
+        }
     }
 
     private static Set<String> stale(Set<String> announced, Set<String> now) {
@@ -671,20 +759,6 @@ public final class RealClusterFanout implements ClusterFanout {
             }
         }
         return stale;
-    }
-
-    private void announce(Scope scope, Set<String> names, Set<String> announced) {
-        if (!names.isEmpty()) {
-            presence.announce(nodeId, scope, names);
-            announced.addAll(names);
-        }
-    }
-
-    private void withdraw(Scope scope, Set<String> names, Set<String> announced) {
-        if (!names.isEmpty()) {
-            presence.withdraw(nodeId, scope, names);
-            announced.removeAll(names);
-        }
     }
 
     // ---------------------------------------------------------------- close
