@@ -775,7 +775,7 @@ public final class RedisBus implements ClusterBus, Presence {
         for (String name : names) {
             keys.add(key(scope, name));
             if (keys.size() == BATCH) {
-                withdrawBatch(node, List.copyOf(keys));
+                withdrawBatch(node, keys); // one call, done when it returns: the list is free again
                 keys.clear();
             }
         }
