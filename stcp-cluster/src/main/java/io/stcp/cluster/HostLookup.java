@@ -60,9 +60,13 @@ final class HostLookup {
             f = inFlight;
             if (f == null) {
                 CompletableFuture<InetAddress[]> started = new CompletableFuture<>();
+                try {
+                    ClusterThreads.start(threadName, () -> lookUp(started));
+                } catch (Throwable t) { // out of memory, say: nothing runs it, so no caller may wait for it
+                    throw new UnknownHostException(host + ": the lookup could not start: " + t);
+                }
                 f = started;
                 inFlight = started;
-                ClusterThreads.start(threadName, () -> lookUp(started));
             }
         } finally {
             lock.unlock();
@@ -82,24 +86,26 @@ final class HostLookup {
         }
     }
 
+    /** The lookup's thread: whatever the resolver does (an {@code Error} too), the lookup ends and its callers are answered. */
     private void lookUp(CompletableFuture<InetAddress[]> f) {
         InetAddress[] found = null;
-        Exception failed = null;
+        Throwable failed = null;
         try {
             found = resolver.lookup(host);
-        } catch (UnknownHostException | RuntimeException e) {
-            failed = e;
-        }
-        lock.lock();
-        try {
-            inFlight = null;
+        } catch (Throwable t) {
+            failed = t;
         } finally {
-            lock.unlock();
-        }
-        if (failed != null) {
-            f.completeExceptionally(failed);
-        } else {
-            f.complete(found);
+            lock.lock();
+            try {
+                inFlight = null;
+            } finally {
+                lock.unlock();
+            }
+            if (failed != null) {
+                f.completeExceptionally(failed);
+            } else {
+                f.complete(found);
+            }
         }
     }
 }
