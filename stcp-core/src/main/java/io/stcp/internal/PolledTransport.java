@@ -23,7 +23,7 @@ final class PolledTransport implements Transport {
     PolledTransport(SocketChannel channel) throws IOException {
         this.channel = channel;
         channel.configureBlocking(false);
-        this.registration = SelectorPoller.shared().register(channel);
+        this.registration = SelectorPoller.watch(channel);
     }
 
     @Override

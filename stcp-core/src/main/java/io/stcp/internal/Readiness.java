@@ -46,7 +46,6 @@ public final class Readiness {
     /** What {@link #signal} did: it ran the read callback (a suspended read loop goes on). */
     public static final int RAN_CALLBACK = 2;
 
-    private static final VarHandle CLOSED = Fields.handle(MethodHandles.lookup(), "closed", boolean.class);
     private static final VarHandle READ_CALLBACK = Fields.handle(MethodHandles.lookup(), "readCallback", Runnable.class);
 
     private final Owner owner;
@@ -240,10 +239,7 @@ public final class Readiness {
      * {@link #failure()}. Any thread; a Readiness closed already stays as it was.
      */
     public void fail(Throwable cause) {
-        if (!closed) {
-            failure = cause; // before the close: a waiter it wakes sees the cause
-        }
-        close();
+        close(cause);
     }
 
     /** Why the source gave up on this socket ({@link #fail}), or null. */
@@ -253,22 +249,37 @@ public final class Readiness {
 
     /** Wakes both directions for good and deregisters; idempotent. */
     void close() {
-        if (CLOSED.compareAndSet(this, false, true)) {
-            readable = true;
-            writable = true;
-            Thread r = readWaiter;
-            Thread w = writeWaiter;
-            try {
-                if (r != null) {
-                    LockSupport.unpark(r);
-                }
-                if (w != null) {
-                    LockSupport.unpark(w);
-                }
-                runReadCallback();
-            } finally {
-                owner.deregister(this); // whatever a wake-up threw (out of memory): no later close would
+        close(null);
+    }
+
+    /**
+     * {@link #close()}, or {@link #fail} with its cause. The first close decides: the cause is
+     * written before {@link #closed}, in one step with it (under this object's monitor, on no
+     * other path), so a waiter that sees the close sees the cause, and a close by the owner that
+     * came first is not taken for a failure.
+     */
+    private void close(Throwable cause) {
+        synchronized (this) {
+            if (closed) {
+                return;
             }
+            failure = cause;
+            closed = true;
+        }
+        readable = true;
+        writable = true;
+        Thread r = readWaiter;
+        Thread w = writeWaiter;
+        try {
+            if (r != null) {
+                LockSupport.unpark(r);
+            }
+            if (w != null) {
+                LockSupport.unpark(w);
+            }
+            runReadCallback();
+        } finally {
+            owner.deregister(this); // whatever a wake-up threw (out of memory): no later close would
         }
     }
 }

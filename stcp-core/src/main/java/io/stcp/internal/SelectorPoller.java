@@ -93,6 +93,22 @@ final class SelectorPoller {
     }
 
     /**
+     * Watches {@code channel}, which must be non-blocking, with the shared poller; if that poller
+     * dies between {@link #shared()} and the registration, with the one that replaces it.
+     */
+    static Registration watch(SocketChannel channel) throws IOException {
+        SelectorPoller p = shared();
+        try {
+            return p.register(channel);
+        } catch (IOException e) {
+            if (!p.dead) {
+                throw e;
+            }
+            return shared().register(channel);
+        }
+    }
+
+    /**
      * Watches {@code channel}, which must be non-blocking, until the registration is closed.
      *
      * @throws IOException if the channel is closed, or this poller died
@@ -179,10 +195,7 @@ final class SelectorPoller {
          * woken waiters find {@link #failure()}. A registration closed already stays as it was.
          */
         void fail(Throwable cause) {
-            if (!closed) {
-                failure = cause; // before the close: a waiter it wakes sees the cause
-            }
-            close();
+            close(cause);
         }
 
         /** Why the poller gave up on this channel ({@link #fail}), or null. */
@@ -192,7 +205,23 @@ final class SelectorPoller {
 
         /** Wakes the waiters for good and lets the selector release the channel. Idempotent. */
         void close() {
-            closed = true;
+            close(null);
+        }
+
+        /**
+         * {@link #close()}, or {@link #fail} with its cause. The first close decides: the cause is
+         * written before {@link #closed}, in one step with it (under this object's monitor), so a
+         * waiter that sees the close sees the cause, and a close by the owner that came first is
+         * not taken for a failure.
+         */
+        private void close(Throwable cause) {
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                failure = cause;
+                closed = true;
+            }
             unpark(readWaiter);
             unpark(writeWaiter);
             key.cancel();
