@@ -53,6 +53,7 @@ final class Epoll {
     private static final MethodHandle CTL = bind("epoll_ctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
             Linker.Option.captureCallState("errno"));
+    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle POLL = bind("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.critical(false));
     private static final MethodHandle WAIT = bind("epoll_wait",
@@ -81,6 +82,15 @@ final class Epoll {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError(t);
+        }
+    }
+
+    /** Closes an epoll instance of this module's ({@code fd} &ge; 0), whatever the call says. */
+    static void close(int fd) {
+        try {
+            int ignored = (int) CLOSE.invokeExact(fd);
+        } catch (Throwable t) {
+            // closing: nothing more to do
         }
     }
 

@@ -87,7 +87,8 @@ import org.slf4j.LoggerFactory;
  * throws and the caller picks another transport), then fails every Readiness in it, logs
  * {@code epoll.poller.dead} at ERROR once, and ends the poll loop; its wakers end when they next
  * wake (a waker blocked on a dead loop's epoll instance stays blocked: a daemon thread, idle, and
- * the loop's three epoll descriptors stay open with it; a death is rare, a bug's or the kernel's). So a
+ * the loop's three epoll descriptors stay open with it; a death is rare, a bug's or the kernel's,
+ * and {@link EpollReadinessSource} replaces a loop at most a few times). So a
  * socket is either failed by the death or was never registered: none is left waiting.
  * {@link EpollReadinessSource} replaces a dead poller by a new one for the sockets that come next.
  */
@@ -125,7 +126,7 @@ final class EpollPoller {
     private final String name;
 
     private final int epfd;
-    private final int[] wakeFds = new int[2];
+    private final int[] wakeFds = {-1, -1};
     private final Thread[] wakers = new Thread[wakeFds.length];
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
@@ -139,14 +140,29 @@ final class EpollPoller {
         this.name = name;
         epfd = Epoll.create();
         registered = new Registrations(epfd);
-        for (int i = 0; i < wakeFds.length; i++) {
-            wakeFds[i] = Epoll.create();
-            Epoll.ctl(wakeFds[i], CTL_ADD, epfd, EPOLLIN | EPOLLONESHOT, 0); // armed: a first wake-up is harmless
+        try {
+            for (int i = 0; i < wakeFds.length; i++) {
+                wakeFds[i] = Epoll.create();
+                Epoll.ctl(wakeFds[i], CTL_ADD, epfd, EPOLLIN | EPOLLONESHOT, 0); // armed: a first wake-up is harmless
+            }
+            pollLoop = Thread.ofVirtual().name(name).start(this::pollLoop);
+        } catch (IOException | RuntimeException | Error e) { // nothing runs yet: what was made is closed
+            for (int fd : wakeFds) {
+                if (fd >= 0) {
+                    Epoll.close(fd);
+                }
+            }
+            Epoll.close(epfd);
+            throw e;
         }
-        pollLoop = Thread.ofVirtual().name(name).start(this::pollLoop);
-        for (int i = 0; i < wakeFds.length; i++) {
-            int wakeFd = wakeFds[i];
-            wakers[i] = Thread.ofPlatform().daemon().name(name + "-waker-" + i).start(() -> wakeLoop(wakeFd));
+        try {
+            for (int i = 0; i < wakeFds.length; i++) {
+                int wakeFd = wakeFds[i];
+                wakers[i] = Thread.ofPlatform().daemon().name(name + "-waker-" + i).start(() -> wakeLoop(wakeFd));
+            }
+        } catch (RuntimeException | Error e) { // no thread for a waker: the loop would park for good
+            die(e);
+            throw new IOException("the epoll poll loop " + name + " cannot start its wakers", e);
         }
     }
 

@@ -44,6 +44,8 @@ public final class EpollReadinessSource implements ReadinessSource {
      * channel's calls instead of this module's own (default {@code true}).
      */
     public static final String SOCKET_CALLS_PROPERTY = "io.stcp.epoll.socketCalls";
+    /** How often the poll loop of one place is replaced after it dies, in a JVM's life ({@link #replace}). */
+    static final int MAX_REPLACEMENTS = 3;
 
     /** Called by {@link java.util.ServiceLoader}; does nothing until first used. */
     public EpollReadinessSource() {}
@@ -73,16 +75,24 @@ public final class EpollReadinessSource implements ReadinessSource {
     }
 
     /**
-     * The live poller at {@code pollers[i]}: a new one in place of a dead one. Under the array's
-     * lock, so that two sockets do not both start one.
+     * The live poller at {@code pollers[i]}: a new one in place of a dead one, at most
+     * {@link #MAX_REPLACEMENTS} times per place. A dead loop leaves an idle waker thread and its
+     * epoll descriptors behind, and a fault that kills every loop of a place (a bug, the kernel)
+     * would kill each new one too: past that many, the place's sockets use the JDK transport.
+     * Under the array's lock, so that two sockets do not both start one.
      *
-     * @throws IOException if no new poller can start (the socket uses the JDK transport)
+     * @throws IOException if no new poller can start, or may (the socket uses the JDK transport)
      */
     private static EpollPoller replace(EpollPoller[] pollers, int i) throws IOException {
         synchronized (pollers) {
             EpollPoller p = pollers[i];
             if (p.isDead()) {
+                if (Holder.REPLACED[i] == MAX_REPLACEMENTS) {
+                    throw new IOException("the epoll poll loop " + p.name() + " died " + (MAX_REPLACEMENTS + 1)
+                            + " times: its sockets use the JDK transport");
+                }
                 p = new EpollPoller(p.name());
+                Holder.REPLACED[i]++;
                 pollers[i] = p; // read without the lock, it is this one (its fields final) or the dead one (then here again)
             }
             return p;
@@ -135,6 +145,8 @@ public final class EpollReadinessSource implements ReadinessSource {
         static final EpollPoller[] POLLERS;
         static final String UNAVAILABLE;
         static final AtomicInteger NEXT = new AtomicInteger();
+        /** How often each place's poller was replaced ({@link #replace}); guarded by {@link #POLLERS}' lock. */
+        static final int[] REPLACED;
         static final SocketCalls CALLS;
 
         static {
@@ -154,6 +166,7 @@ public final class EpollReadinessSource implements ReadinessSource {
                 }
             }
             POLLERS = pollers;
+            REPLACED = new int[pollers == null ? 0 : pollers.length];
             UNAVAILABLE = reason;
             CALLS = pollers != null ? socketCalls() : null;
         }
