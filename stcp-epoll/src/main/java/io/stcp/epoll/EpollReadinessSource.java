@@ -76,7 +76,7 @@ public final class EpollReadinessSource implements ReadinessSource {
 
     /**
      * The live poller at {@code pollers[i]}: a new one in place of a dead one, at most
-     * {@link #MAX_REPLACEMENTS} times per place. A dead loop leaves an idle waker thread and its
+     * {@link #MAX_REPLACEMENTS} attempts per place. A dead loop leaves an idle waker thread and its
      * epoll descriptors behind, and a fault that kills every loop of a place (a bug, the kernel)
      * would kill each new one too: past that many, the place's sockets use the JDK transport.
      * Under the array's lock, so that two sockets do not both start one.
@@ -88,11 +88,11 @@ public final class EpollReadinessSource implements ReadinessSource {
             EpollPoller p = pollers[i];
             if (p.isDead()) {
                 if (Holder.REPLACED[i] == MAX_REPLACEMENTS) {
-                    throw new IOException("the epoll poll loop " + p.name() + " died " + (MAX_REPLACEMENTS + 1)
-                            + " times: its sockets use the JDK transport");
+                    throw new IOException("the epoll poll loop " + p.name() + " is dead, and its place was given a new one "
+                            + MAX_REPLACEMENTS + " times already: its sockets use the JDK transport");
                 }
+                Holder.REPLACED[i]++; // an attempt counts: one that fails may leave a thread behind too
                 p = new EpollPoller(p.name());
-                Holder.REPLACED[i]++;
                 pollers[i] = p; // read without the lock, it is this one (its fields final) or the dead one (then here again)
             }
             return p;
