@@ -47,10 +47,14 @@ public final class Readiness {
     public static final int RAN_CALLBACK = 2;
 
     private static final VarHandle READ_CALLBACK = Fields.handle(MethodHandles.lookup(), "readCallback", Runnable.class);
+    private static final VarHandle END = Fields.handle(MethodHandles.lookup(), "end", Object.class);
+    /** {@link #end} once the owner closed it ({@link #close()}). */
+    private static final Object CLOSED = new Object();
 
     private final Owner owner;
     private final long token;
-    private volatile boolean closed;
+    /** Null while open; then, set once by compare-and-set, {@link #CLOSED} or the cause given to {@link #fail}. */
+    private volatile Object end;
     private volatile boolean readable = true;
     private volatile boolean writable = true;
     private volatile boolean inputEnded;
@@ -58,7 +62,6 @@ public final class Readiness {
     private volatile Thread readWaiter;
     private volatile Thread writeWaiter;
     private volatile Runnable readCallback;
-    private volatile Throwable failure;
 
     /** Where a socket's Readiness is registered: told once, by {@link #close()}, to forget the socket. */
     @FunctionalInterface
@@ -141,11 +144,11 @@ public final class Readiness {
      * @return false if the socket may be readable now: {@code action} will not run, read instead
      */
     boolean onReadable(Runnable action) {
-        if (isReadable() || closed) {
+        if (isReadable() || end != null) {
             return false;
         }
         readCallback = action;
-        if (isReadable() || closed) {
+        if (isReadable() || end != null) {
             // An edge may have come between the check and the set: take the callback back, unless
             // the poller already took it to run it.
             return !READ_CALLBACK.compareAndSet(this, action, null);
@@ -218,7 +221,7 @@ public final class Readiness {
     }
 
     private boolean await(boolean read, long deadlineNanos) {
-        while (!(read ? readable || inputEnded : writable) && !hungUp && !closed
+        while (!(read ? readable || inputEnded : writable) && !hungUp && end == null
                 && !Thread.currentThread().isInterrupted()) {
             if (deadlineNanos == 0) {
                 LockSupport.park(this);
@@ -244,27 +247,22 @@ public final class Readiness {
 
     /** Why the source gave up on this socket ({@link #fail}), or null. */
     Throwable failure() {
-        return failure;
+        return end instanceof Throwable cause ? cause : null;
     }
 
     /** Wakes both directions for good and deregisters; idempotent. */
     void close() {
-        close(null);
+        close(CLOSED);
     }
 
     /**
-     * {@link #close()}, or {@link #fail} with its cause. The first close decides: the cause is
-     * written before {@link #closed}, in one step with it (under this object's monitor, on no
-     * other path), so a waiter that sees the close sees the cause, and a close by the owner that
-     * came first is not taken for a failure.
+     * {@link #close()} ({@code how} is {@link #CLOSED}), or {@link #fail} ({@code how} is its
+     * cause). The first close decides, in one compare-and-set: a waiter that sees the close sees
+     * how, and a close by the owner that came first is not taken for a failure.
      */
-    private void close(Throwable cause) {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            failure = cause;
-            closed = true;
+    private void close(Object how) {
+        if (!END.compareAndSet(this, null, how)) {
+            return;
         }
         readable = true;
         writable = true;

@@ -1,6 +1,8 @@
 package io.stcp.internal;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.channels.CancelledKeyException;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
@@ -57,7 +59,7 @@ final class SelectorPoller {
 
     static volatile Faults faults;
 
-    private static final Object SHARED_LOCK = new Object();
+    private static final ReentrantLock SHARED_LOCK = new ReentrantLock(); // making the shared poller, once or after a death
     private static volatile SelectorPoller shared; // the live one, or a dead one, or none yet
 
     private final Selector selector;
@@ -82,13 +84,16 @@ final class SelectorPoller {
         if (p != null && !p.dead) {
             return p;
         }
-        synchronized (SHARED_LOCK) {
+        SHARED_LOCK.lock();
+        try {
             p = shared;
             if (p == null || p.dead) {
                 p = new SelectorPoller();
                 shared = p;
             }
             return p;
+        } finally {
+            SHARED_LOCK.unlock();
         }
     }
 
@@ -129,13 +134,16 @@ final class SelectorPoller {
 
     /** One channel's readiness flags and waiters. */
     final class Registration {
+        private static final VarHandle END = Fields.handle(MethodHandles.lookup(), "end", Object.class);
+        /** {@link #end} once its transport closed it ({@link #close()}). */
+        private static final Object CLOSED = new Object();
         private volatile SelectionKey key;
         private volatile boolean readReady;
         private volatile boolean writeReady;
         private volatile Thread readWaiter;
         private volatile Thread writeWaiter;
-        private volatile boolean closed;
-        private volatile Throwable failure;
+        /** Null while open; then, set once by compare-and-set, {@link #CLOSED} or the cause given to {@link #fail}. */
+        private volatile Object end;
 
         /**
          * Waits until the channel may be read ({@code read}) or written, the registration closes
@@ -155,7 +163,7 @@ final class SelectorPoller {
             try {
                 key.interestOpsOr(read ? SelectionKey.OP_READ : SelectionKey.OP_WRITE);
                 selector.wakeup();
-                while (!(read ? readReady : writeReady) && !closed && !me.isInterrupted()) {
+                while (!(read ? readReady : writeReady) && end == null && !me.isInterrupted()) {
                     if (deadlineNanos == 0) {
                         LockSupport.park(this);
                     } else {
@@ -200,27 +208,22 @@ final class SelectorPoller {
 
         /** Why the poller gave up on this channel ({@link #fail}), or null. */
         Throwable failure() {
-            return failure;
+            return end instanceof Throwable cause ? cause : null;
         }
 
         /** Wakes the waiters for good and lets the selector release the channel. Idempotent. */
         void close() {
-            close(null);
+            close(CLOSED);
         }
 
         /**
-         * {@link #close()}, or {@link #fail} with its cause. The first close decides: the cause is
-         * written before {@link #closed}, in one step with it (under this object's monitor), so a
-         * waiter that sees the close sees the cause, and a close by the owner that came first is
-         * not taken for a failure.
+         * {@link #close()} ({@code how} is {@link #CLOSED}), or {@link #fail} ({@code how} is its
+         * cause). The first close decides, in one compare-and-set: a waiter that sees the close
+         * sees how, and a close by the owner that came first is not taken for a failure.
          */
-        private void close(Throwable cause) {
-            synchronized (this) {
-                if (closed) {
-                    return;
-                }
-                failure = cause;
-                closed = true;
+        private void close(Object how) {
+            if (!END.compareAndSet(this, null, how)) {
+                return;
             }
             unpark(readWaiter);
             unpark(writeWaiter);

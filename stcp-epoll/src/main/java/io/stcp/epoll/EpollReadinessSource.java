@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -79,12 +80,13 @@ public final class EpollReadinessSource implements ReadinessSource {
      * {@link #MAX_REPLACEMENTS} attempts per place. A dead loop leaves an idle waker thread and its
      * epoll descriptors behind, and a fault that kills every loop of a place (a bug, the kernel)
      * would kill each new one too: past that many, the place's sockets use the JDK transport.
-     * Under the array's lock, so that two sockets do not both start one.
+     * Under {@code REPLACING}, so that two sockets do not both start one.
      *
      * @throws IOException if no new poller can start, or may (the socket uses the JDK transport)
      */
     private static EpollPoller replace(EpollPoller[] pollers, int i) throws IOException {
-        synchronized (pollers) {
+        Holder.REPLACING.lock();
+        try {
             EpollPoller p = pollers[i];
             if (p.isDead()) {
                 if (Holder.REPLACED[i] == MAX_REPLACEMENTS) {
@@ -96,6 +98,8 @@ public final class EpollReadinessSource implements ReadinessSource {
                 pollers[i] = p; // read without the lock, it is this one (its fields final) or the dead one (then here again)
             }
             return p;
+        } finally {
+            Holder.REPLACING.unlock();
         }
     }
 
@@ -145,7 +149,9 @@ public final class EpollReadinessSource implements ReadinessSource {
         static final EpollPoller[] POLLERS;
         static final String UNAVAILABLE;
         static final AtomicInteger NEXT = new AtomicInteger();
-        /** How often each place's poller was replaced ({@link #replace}); guarded by {@link #POLLERS}' lock. */
+        /** Replaces dead pollers ({@link #replace}): guards {@link #REPLACED} and the writes to {@link #POLLERS}. */
+        static final ReentrantLock REPLACING = new ReentrantLock();
+        /** How often each place's poller was replaced ({@link #replace}); guarded by {@link #REPLACING}. */
         static final int[] REPLACED;
         static final SocketCalls CALLS;
 
