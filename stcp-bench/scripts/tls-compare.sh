@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # TLS side by side: stcp (epoll transport, JDK SSLEngine) against Netty's SslHandler on the JDK
 # provider and on OpenSSL (netty-tcnative BoringSSL), same EC P-256 certificate, TLS 1.3, the same
-# Java load generator (Netty client on OpenSSL, so that the client side costs as little as it can).
+# load generator for all: the C one on OpenSSL (stcp-bench/target/native/loadgen-tls, built when
+# gcc and OpenSSL's headers are there: Debian's libssl-dev) or, without it, the Java one (a Netty
+# client on OpenSSL) with a warning; the handshake load always takes the Java one (it reconnects).
 # Server pinned to CPU 0, load generator to CPU 1; servers alternate within each round; every run
 # is bounded (warm-up + measured window); prints one CSV row per run and the medians.
 #
@@ -14,6 +16,11 @@
 #   through each warm-up; WARMUP in seconds, e.g. 5s, for the half to be found)
 #   SERVERS="head=/tmp/a.jar new=/tmp/b.jar netty-jdk" bash ...             (which servers, in this order
 #   in each round; NAME=JAR is stcp's echo from that jar, named NAME in the results)
+#   GEN=java bash stcp-bench/scripts/tls-compare.sh ...                    (the Java generator even where
+#   the C one is built)
+#   TLS_SUITES=TLS_AES_128_GCM_SHA256 bash ...                              (the C generator offers only
+#   these TLS 1.3 suites: servers that prefer different ones then use the same; the suite each run
+#   negotiated is in gen-err)
 set -euo pipefail
 ROUNDS=${1:-3}
 WARMUP=${2:-6s}
@@ -27,6 +34,14 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -out "$CERTS/cert.pem" -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 CSV=$OUT/runs.csv
 PORT=9700
+C_GEN=stcp-bench/target/native/loadgen-tls
+if [ "${GEN:-c}" = c ] && [ ! -x "$C_GEN" ]; then
+  echo "WARNING: $C_GEN was not built (gcc or OpenSSL's headers missing: see the build's compile-c step);" \
+       "the Java generator is used, which is near its own limit at 64 B x 16" >&2
+fi
+if [ -n "${TLS_SUITES:-}" ]; then
+  echo "TLS_SUITES=$TLS_SUITES: offered by the C generator only (not by the Java one, nor at handshake-100)" >&2
+fi
 
 start_server() { # name port cumulator -> sets SERVER_PID
   local name=$1 port=$2 cumulator=$3
@@ -63,12 +78,37 @@ run() { # load-label server round args...
   case $load in 1M-*) cumulator=composite ;; esac
   start_server "$spec" $PORT $cumulator
   settle "$SERVER_PID"
-  /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED \
-      -jar stcp-loadgen/target/stcp-loadgen.jar --addr 127.0.0.1:$PORT --tls-ca "$CERTS/cert.pem" --tls-openssl \
-      --warmup "$WARMUP" --duration "$DURATION" --quiet --server-pid "$SERVER_PID" \
-      --csv "$CSV" --label "$load|$server|$round" "$@" > /dev/null || true
+  local label="$load|$server|$round" gen=java gen_us=nan
+  if [ "${GEN:-c}" = c ] && [ -x "$C_GEN" ] && [ "$load" != handshake-100 ]; then gen=c; fi
+  if [ $gen = c ]; then
+    local args=() a # the C generator keeps K in flight as --pipelined does, and has no such option
+    for a in "$@"; do [ "$a" = --pipelined ] || args+=("$a"); done
+    /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$C_GEN" --addr 127.0.0.1:$PORT \
+        --tls-ca "$CERTS/cert.pem" ${TLS_SUITES:+--tls-ciphersuites "$TLS_SUITES"} --warmup "$WARMUP" \
+        --duration "$DURATION" --server-pid "$SERVER_PID" "${args[@]}" > "$OUT/gen-out" 2> "$OUT/gen-err-1" || true
+    sed "s/^/$label: /" "$OUT/gen-err-1" >> "$OUT/gen-err"
+    python3 - "$CSV" "$label" "$OUT/gen-out" <<'PY'
+import os, sys
+csv, label, out = sys.argv[1:]
+keys = "connections,messages,seconds,msgs_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,server_cpu_us_per_msg,server_syscalls_per_msg".split(",")
+lines = [l.split() for l in open(out) if l.startswith("result ")]
+if lines:
+    f = dict(w.split("=", 1) for w in lines[-1][1:])
+    new = not os.path.exists(csv)
+    with open(csv, "a") as w:
+        if new:
+            w.write("label,in_flight,pipelined," + ",".join(keys) + "\n")
+        w.write(f"{label},,," + ",".join(f[k] for k in keys) + "\n")
+PY
+    gen_us=$(sed -n 's/.* loadgen_cpu_us_per_msg=\([^ ]*\).*/\1/p' "$OUT/gen-out")
+  else
+    /usr/bin/time -f "%U %S %e" -o "$OUT/gen-time" taskset -c 1 "$JAVA" --enable-native-access=ALL-UNNAMED \
+        -jar stcp-loadgen/target/stcp-loadgen.jar --addr 127.0.0.1:$PORT --tls-ca "$CERTS/cert.pem" --tls-openssl \
+        --warmup "$WARMUP" --duration "$DURATION" --quiet --server-pid "$SERVER_PID" \
+        --csv "$CSV" --label "$label" "$@" > /dev/null || true
+  fi
   read -r u s e < "$OUT/gen-time"
-  echo "$load|$server|$round,$(awk -v u="$u" -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", (u + s) / e }')" >> "$OUT/gen-cpu.csv"
+  echo "$label,$gen,$(awk -v u="$u" -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", (u + s) / e }'),${gen_us:-nan}" >> "$OUT/gen-cpu.csv"
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
   tail -1 "$CSV"
 }
@@ -94,19 +134,26 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-# Medians per load and server: msgs/s, p99 µs, server CPU µs per message, generator CPU share.
+# Medians per load and server: msgs/s, p99 µs, server CPU µs per message, generator CPU share;
+# with the C generator also its own CPU per message, and how many times cheaper per message it was
+# than the server (the headroom: at least 1.5 for the run to measure the server, not the generator).
 python3 - "$CSV" "$OUT/gen-cpu.csv" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-gen = dict(line.strip().rsplit(",", 1) for line in open(sys.argv[2]))
+gen = {}
+for line in open(sys.argv[2]):
+    label, kind, share, us = line.strip().split(",")
+    gen[label] = (kind, float(share), float(us))
 by = {}
 for r in rows:
     load, server, rnd = r["label"].split("|")
-    by.setdefault((load, server), []).append((float(r["msgs_per_s"]), int(r["p99_us"]), float(r["server_cpu_us_per_msg"]),
-                                              float(gen.get(r["label"], "nan")), int(r["errors"])))
-print("| load | server | msgs/s (median) | p99 µs | server CPU µs/msg | generator CPU share | errors | runs |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
-for (load, server), v in by.items():
+    kind, share, us = gen.get(r["label"], ("?", float("nan"), float("nan")))
+    cpu = float(r["server_cpu_us_per_msg"])
+    by.setdefault((load, server, kind), []).append((float(r["msgs_per_s"]), int(r["p99_us"]), cpu, share, us, cpu / us,
+                                                    int(r["errors"])))
+print("| load | server | generator | msgs/s (median) | p99 µs | server CPU µs/msg | generator CPU share | generator µs/msg | headroom | errors | runs |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for (load, server, kind), v in by.items():
     med = lambda i: statistics.median(x[i] for x in v)
-    print(f"| {load} | {server} | {med(0):,.0f} | {med(1):,.0f} | {med(2):.2f} | {med(3):.2f} | {sum(x[4] for x in v)} | {len(v)} |")
+    print(f"| {load} | {server} | {kind} | {med(0):,.0f} | {med(1):,.0f} | {med(2):.2f} | {med(3):.2f} | {med(4):.2f} | {med(5):.2f} | {sum(x[6] for x in v)} | {len(v)} |")
 PY

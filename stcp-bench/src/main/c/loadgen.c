@@ -5,7 +5,7 @@
  *
  *   loadgen --addr 127.0.0.1:9000 --connections 100 --in-flight 1 --size 64 \
  *           --warmup 2s --duration 10s [--server-pid PID] [--syscalls] [--source-addrs A,B]
- *           [--timeline MS] [--busy-poll]
+ *           [--timeline MS] [--busy-poll] [--tls-ca CERT.pem [--tls-ciphersuites LIST]]
  *
  * Every connection is connected (at most 200 connecting at a time) and pinged once before the
  * clock starts; then each keeps K frames in flight: every complete reply is answered with a new
@@ -40,6 +40,15 @@
  * wake it (an inter-processor interrupt, dear on a VM), and a slower server, whose generator
  * sleeps more often, pays that more often; on a real network the client's own machine pays it.
  * loadgen_busy is then about 1 whatever the load. Unknown figures are NaN.
+ *
+ * TLS (--tls-ca): built as loadgen-tls, with -DLOADGEN_TLS and OpenSSL (-lssl -lcrypto); the plain
+ * build refuses the option. Every connection makes a TLS handshake with the server before its
+ * ping, and verifies the server's certificate against CERT.pem (its chain, and the --addr IP among
+ * its names). Frames then go through SSL_write and SSL_read: no sendfile and no MSG_TRUNC (every
+ * byte must be decrypted to be checked), and OpenSSL reads ahead, so that a record's header and
+ * body take one read. --tls-ciphersuites offers only those TLS 1.3 suites (OpenSSL's syntax, e.g.
+ * TLS_AES_128_GCM_SHA256), so that servers whose preferences differ can be made to use the same.
+ * The handshakes are not measured; the negotiated protocol and suite are printed on stderr.
  * Exit status: 0 ok, 1 errors during the run, 2 could not start.
  */
 #define _GNU_SOURCE
@@ -66,6 +75,13 @@
 
 #include "histogram.h"
 
+#ifdef LOADGEN_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+static SSL_CTX *tls_ctx;
+#endif
+
 #define MAX_SIZE ((1 << 20) + 4)   /* largest frame: a 1 MiB body and its header */
 #define ZERO_COPY_MIN (64 * 1024)  /* frames this big are sent and dropped without copies */
 #define TEMPLATE_BYTES (64 * 1024) /* smaller frames are written from this many bytes of them */
@@ -77,12 +93,12 @@
 extern char **environ;
 
 enum phase { SETUP, WARMUP, MEASURE, TAIL, DONE };
-enum state { CONNECTING, PINGING, READY, DEAD };
+enum state { CONNECTING, HANDSHAKING, PINGING, READY, DEAD };
 
 struct conn {
     int fd;
     enum state state;
-    int blocked;          /* the last write met a full socket buffer: wait for EPOLLOUT */
+    uint32_t blocked;     /* the event the last write waits for: EPOLLOUT (a full socket buffer; over TLS, EPOLLIN too) */
     long unsent;          /* frames queued and not completely written */
     long woff;            /* bytes of the first unsent frame already written */
     long roff;            /* bytes of the frame being received so far */
@@ -91,6 +107,9 @@ struct conn {
     int head, outstanding;
     long measured;        /* frames completed in the measured window */
     int64_t worst;        /* the longest round trip among them, ns */
+#ifdef LOADGEN_TLS
+    SSL *ssl;             /* with --tls-ca, from the end of the connect on */
+#endif
 };
 
 static struct opts {
@@ -104,6 +123,8 @@ static struct opts {
     int64_t timeline_ns;  /* 0: no timeline */
     struct in_addr sources[256];
     int n_sources;
+    const char *tls_ca;   /* --tls-ca: NULL, plain TCP */
+    const char *tls_suites; /* --tls-ciphersuites: NULL, OpenSSL's defaults */
 } o = {.connections = 100, .in_flight = 1, .size = 64, .warmup_ns = 2 * NS, .duration_ns = 10 * NS};
 
 static enum phase phase = SETUP;
@@ -141,8 +162,84 @@ static void fail(struct conn *c, const char *why) {
         if (errors <= 5) fprintf(stderr, "loadgen: connection %ld: %s\n", (long)(c - conns), why);
     }
     if (c->state == CONNECTING) connecting--;
+#ifdef LOADGEN_TLS
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+#endif
     close(c->fd);
     c->state = DEAD;
+}
+
+#ifdef LOADGEN_TLS
+/* The context every connection's TLS comes from: the CA to verify the server with, reads ahead. */
+static void tls_setup(void) {
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || SSL_CTX_load_verify_locations(tls_ctx, o.tls_ca, NULL) != 1) {
+        fprintf(stderr, "loadgen: --tls-ca: cannot load a certificate from %s:\n", o.tls_ca);
+        ERR_print_errors_fp(stderr);
+        exit(2);
+    }
+    if (o.tls_suites && SSL_CTX_set_ciphersuites(tls_ctx, o.tls_suites) != 1) {
+        fprintf(stderr, "loadgen: --tls-ciphersuites: \"%s\" (expected: TLS 1.3 suites separated by colons)\n", o.tls_suites);
+        exit(2);
+    }
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+    /* A write may be partial, and is retried from the same template offset (same bytes, same or more). */
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(tls_ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(tls_ctx, READ_BUF);
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+}
+
+/* The connection's TLS, once its TCP connect is done: a client that checks the server's name is --addr's IP. */
+static void tls_start(struct conn *c) {
+    c->ssl = SSL_new(tls_ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) die("SSL_new");
+    SSL_set_connect_state(c->ssl);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), inet_ntoa(o.addr.sin_addr));
+    c->state = HANDSHAKING;
+}
+
+/*
+ * After an SSL call returned r <= 0: the event to wait for (EPOLLIN or EPOLLOUT), or 0 when the
+ * connection failed (it is failed here, with OpenSSL's reason).
+ */
+static uint32_t tls_wait(struct conn *c, int r, const char *what) {
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) return EPOLLIN;
+    if (e == SSL_ERROR_WANT_WRITE) return EPOLLOUT;
+    char why[300];
+    unsigned long err = ERR_peek_error();
+    if (e == SSL_ERROR_ZERO_RETURN) snprintf(why, sizeof why, "TLS %s: closed by the server (close_notify)", what);
+    else if (e == SSL_ERROR_SYSCALL && err == 0)
+        snprintf(why, sizeof why, "TLS %s: %s", what, errno == 0 ? "closed by the server" : strerror(errno));
+    else snprintf(why, sizeof why, "TLS %s: %s", what, err ? ERR_reason_error_string(err) : "error");
+    ERR_clear_error();
+    fail(c, why);
+    return 0;
+}
+
+/* Goes on with the handshake; at its end the connection pings. False while it is not over (or failed). */
+static int tls_handshake(struct conn *c) {
+    static int told;
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1) {
+        tls_wait(c, r, "handshake"); /* whichever event it waits for, every event retries it */
+        return 0;
+    }
+    if (!told++) fprintf(stderr, "loadgen: %s, %s\n", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+    return 1;
+}
+#endif
+
+static int is_tls(const struct conn *c) {
+#ifdef LOADGEN_TLS
+    return c->ssl != NULL;
+#else
+    (void)c;
+    return 0;
+#endif
 }
 
 /* Queues one frame sent at `now`; do_write sends it. */
@@ -155,6 +252,17 @@ static void queue_frame(struct conn *c, int64_t now) {
 static void do_write(struct conn *c) {
     while (c->unsent > 0 && !c->blocked && c->state != DEAD) {
         ssize_t n;
+#ifdef LOADGEN_TLS
+        if (c->ssl) {
+            long left = c->unsent * o.size - c->woff, room = tmpl_len - c->woff;
+            int r = SSL_write(c->ssl, tmpl + c->woff, (int)(left < room ? left : room));
+            if (r <= 0) {
+                c->blocked = tls_wait(c, r, "write");
+                return;
+            }
+            n = r;
+        } else
+#endif
         if (o.size >= ZERO_COPY_MIN) {
             off_t off = c->woff;
             n = sendfile(c->fd, memfd, &off, o.size - c->woff);
@@ -163,7 +271,7 @@ static void do_write(struct conn *c) {
             n = write(c->fd, tmpl + c->woff, left < tmpl_len - c->woff ? left : tmpl_len - c->woff);
         }
         if (n < 0) {
-            if (errno == EAGAIN) c->blocked = 1;
+            if (errno == EAGAIN) c->blocked = EPOLLOUT;
             else if (errno != EINTR) fail(c, strerror(errno));
             return;
         }
@@ -228,6 +336,19 @@ static void consume(struct conn *c, const unsigned char *data, long n, int64_t n
  * body is dropped in the kernel.
  */
 static void do_read(struct conn *c) {
+#ifdef LOADGEN_TLS
+    if (c->ssl) { /* until OpenSSL has nothing left and wants the socket */
+        while (c->state != DEAD) {
+            int r = SSL_read(c->ssl, rbuf, READ_BUF);
+            if (r > 0) consume(c, (unsigned char *)rbuf, r, now_ns());
+            else {
+                tls_wait(c, r, "read"); /* whichever event it waits for, every event retries it */
+                return;
+            }
+        }
+        return;
+    }
+#endif
     while (c->state != DEAD) {
         int big = o.size >= ZERO_COPY_MIN, drop = big && c->roff >= 4;
         long want = !big ? READ_BUF : drop ? o.size - c->roff : 4 - c->roff;
@@ -270,11 +391,25 @@ static void on_event(struct conn *c, uint32_t events, int64_t now) {
         if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) cannot_connect(err ? err : ECONNREFUSED);
         if (!(events & EPOLLOUT)) return;
         connecting--;
+#ifdef LOADGEN_TLS
+        if (o.tls_ca) tls_start(c);
+        else
+#endif
+        {
+            c->state = PINGING;
+            queue_frame(c, now);
+        }
+    }
+#ifdef LOADGEN_TLS
+    if (c->state == HANDSHAKING) {
+        if (!tls_handshake(c)) return;
         c->state = PINGING;
         queue_frame(c, now);
     }
-    if (events & EPOLLOUT) c->blocked = 0;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) do_read(c);
+#endif
+    if (events & c->blocked) c->blocked = 0;
+    /* Over TLS every event reads: OpenSSL may want either event for a read, and may hold a record already. */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) || is_tls(c)) do_read(c);
     do_write(c);
 }
 
@@ -394,7 +529,16 @@ static void parse_args(int argc, char **argv) {
         else if (!strcmp(k, "--warmup")) o.warmup_ns = parse_duration(v);
         else if (!strcmp(k, "--duration")) o.duration_ns = parse_duration(v);
         else if (!strcmp(k, "--server-pid")) o.server_pid = parse_long(k, v, 0, 1L << 30);
-        else if (!strcmp(k, "--timeline")) o.timeline_ns = parse_long(k, v, 10, 60000) * 1000000LL;
+        else if (!strcmp(k, "--tls-ca")) {
+#ifdef LOADGEN_TLS
+            o.tls_ca = v;
+#else
+            fprintf(stderr, "loadgen: --tls-ca: this build has no TLS (use loadgen-tls, built when OpenSSL's headers are there)\n");
+            exit(2);
+#endif
+        } else if (!strcmp(k, "--tls-ciphersuites")) {
+            o.tls_suites = v;
+        } else if (!strcmp(k, "--timeline")) o.timeline_ns = parse_long(k, v, 10, 60000) * 1000000LL;
         else if (!strcmp(k, "--source-addrs")) {
             char *list = strdup(v), *save = NULL;
             for (char *a = strtok_r(list, ",", &save); a && o.n_sources < 256; a = strtok_r(NULL, ",", &save))
@@ -407,6 +551,7 @@ static void parse_args(int argc, char **argv) {
     }
     if (!have_addr) { fprintf(stderr, "loadgen: --addr HOST:PORT is required\n"); exit(2); }
     if (o.duration_ns <= 0) { fprintf(stderr, "loadgen: --duration must be > 0\n"); exit(2); }
+    if (o.tls_suites && !o.tls_ca) { fprintf(stderr, "loadgen: --tls-ciphersuites goes with --tls-ca\n"); exit(2); }
     if (o.syscalls && o.server_pid <= 0) { fprintf(stderr, "loadgen: --syscalls needs --server-pid\n"); exit(2); }
 }
 
@@ -466,6 +611,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     make_template();
+#ifdef LOADGEN_TLS
+    if (o.tls_ca) tls_setup();
+#endif
     conns = calloc(o.connections, sizeof *conns);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || epfd < 0) die("setup");
