@@ -41,6 +41,7 @@ public final class RealTlsConfig implements TlsConfig {
     private final String serverName;       // null: the host dialled (always null on a server)
 
     private volatile SSLContext context;
+    private volatile @Nullable DefaultSuites defaultSuites; // with no cipherSuites: those of the context in use, ordered
     private final ReentrantLock reloadLock = new ReentrantLock();
     private volatile List<TlsMaterial.FileStamp> loadedStamps = List.of(); // guarded by reloadLock for writes
     private final LongAdder handshakes = new LongAdder();
@@ -260,9 +261,10 @@ public final class RealTlsConfig implements TlsConfig {
 
     /** A server-mode engine from the material in use, with this config's parameters. */
     SSLEngine newServerEngine() {
-        SSLEngine engine = context.createSSLEngine();
+        SSLContext ctx = context;
+        SSLEngine engine = ctx.createSSLEngine();
         engine.setUseClientMode(false);
-        SSLParameters p = parameters(engine);
+        SSLParameters p = parameters(ctx, engine);
         switch (clientAuth) {
             case REQUIRED -> p.setNeedClientAuth(true);
             case OPTIONAL -> p.setWantClientAuth(true);
@@ -284,9 +286,10 @@ public final class RealTlsConfig implements TlsConfig {
      */
     SSLEngine newClientEngine(String host, int port) {
         String name = tlsName(Objects.requireNonNull(serverName != null ? serverName : host, "serverName"));
-        SSLEngine engine = context.createSSLEngine(name, port);
+        SSLContext ctx = context;
+        SSLEngine engine = ctx.createSSLEngine(name, port);
         engine.setUseClientMode(true);
-        SSLParameters p = parameters(engine);
+        SSLParameters p = parameters(ctx, engine);
         p.setEndpointIdentificationAlgorithm("HTTPS");
         if (!TlsLayer.isAddressLiteral(name)) {
             p.setServerNames(List.of(new SNIHostName(name)));
@@ -295,17 +298,30 @@ public final class RealTlsConfig implements TlsConfig {
         return engine;
     }
 
-    /** The engine's parameters with this config's protocols, cipher suites and ALPN protocols. */
-    private SSLParameters parameters(SSLEngine engine) {
+    /**
+     * The parameters of {@code engine}, made by {@code ctx}, with this config's protocols, cipher
+     * suites (with none configured, the engine's own in {@link CipherOrder}'s order) and ALPN protocols.
+     */
+    private SSLParameters parameters(SSLContext ctx, SSLEngine engine) {
         SSLParameters p = engine.getSSLParameters();
         p.setProtocols(protocols.toArray(new String[0]));
-        if (!cipherSuites.isEmpty()) {
-            p.setCipherSuites(cipherSuites.toArray(new String[0]));
-        }
+        p.setCipherSuites(cipherSuites.isEmpty() ? defaultSuites(ctx, p) : cipherSuites.toArray(new String[0]));
         if (!applicationProtocols.isEmpty()) {
             p.setApplicationProtocols(applicationProtocols.toArray(new String[0]));
         }
         return p;
+    }
+
+    /** What a context's engines enable by default, ordered once per context (a reload may bring another provider). */
+    private record DefaultSuites(SSLContext context, String[] suites) {}
+
+    private String[] defaultSuites(SSLContext ctx, SSLParameters enginesOwn) {
+        DefaultSuites d = defaultSuites;
+        if (d == null || d.context() != ctx) {
+            d = new DefaultSuites(ctx, CipherOrder.aes128First(enginesOwn.getCipherSuites()));
+            defaultSuites = d; // racing first handshakes each order the same suites: any may win
+        }
+        return d.suites(); // setCipherSuites copies it
     }
 
     void countHandshake() {
