@@ -42,13 +42,14 @@ import org.jspecify.annotations.Nullable;
  *                         a presence announce — waiting for a free connection, making one, and each
  *                         round trip included: a send makes at most two such calls (one for a
  *                         broadcast). Making a connection includes the name lookup of the Redis
- *                         host. Writes are bounded too: a call still running at this deadline has
- *                         its connection closed (reset, and never used again), so a write to a
- *                         Redis that has stopped reading (a command longer than the socket's send
- *                         buffer) fails then; a publish cut so reports an unknown outcome only if
- *                         its {@code EXEC} may have reached Redis. Also how often the subscription
- *                         is pinged: one that has not answered by the next ping is dropped and made
- *                         again. Default 1s; more than 0.
+ *                         host and the handshake. Writes are bounded too: a call still running at
+ *                         this deadline has its connection closed (reset, and never used again), so
+ *                         a write to a Redis that has stopped reading (a command longer than the
+ *                         socket's send buffer), or a handshake whose replies each come just within
+ *                         the read timeout, fails then; a publish cut so reports an unknown outcome
+ *                         only if its {@code EXEC} may have reached Redis. Also how often the
+ *                         subscription is pinged: one that has not answered by the next ping is
+ *                         dropped and made again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
  *                         node's presence again after a failed round; doubles up to
  *                         {@code reconnectMaxDelay}. Default 100ms; at least
