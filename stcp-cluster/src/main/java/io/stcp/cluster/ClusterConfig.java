@@ -37,7 +37,11 @@ import org.jspecify.annotations.Nullable;
  * @param connectTimeout   how long making one connection to Redis may take: the name lookup of its
  *                         host and the connect (to each of the host's addresses in turn, until one
  *                         takes it) within it; a call's connection gets at most what is left of
- *                         {@code commandTimeout}. Default 2s; more than 0.
+ *                         {@code commandTimeout}, handshake included. The subscription's connection
+ *                         has this for its connect, then {@code commandTimeout} for its handshake
+ *                         ({@code AUTH}, {@code CLIENT SETNAME}), a {@code PING} and the subscribing
+ *                         in all: one not subscribed by then is closed and made again. Default 2s;
+ *                         more than 0.
  * @param commandTimeout   how long one call to Redis may take in all — a presence lookup, a publish,
  *                         a presence announce — waiting for a free connection, making one, and each
  *                         round trip included: a send makes at most two such calls (one for a

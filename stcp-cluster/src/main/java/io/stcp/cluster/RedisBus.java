@@ -87,23 +87,24 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * compare-and-set at each end of a call): a write blocked on a Redis that stopped reading fails,
  * and that connection is not pooled again. A publish cut before its {@code EXEC} was sent published
  * nothing (Redis discards a transaction whose connection is gone); once {@code EXEC} is sent, its
- * outcome is unknown, as below. While the subscription is down every call fails at once with
- * {@link BusException}; when it is back, the idle command connections (broken by the same outage)
- * are dropped and {@link Listener#onConnected()} runs. A subscribed connection only reads, and a read on it has no
- * timeout, so a link that goes silent without being closed (a NAT or firewall that forgot the
- * flow, a Redis that stopped answering) would leave the node deaf while it looks connected; a
- * second virtual thread therefore sends {@code PING} on the subscription every
- * {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong nor a message) has
- * come back by the next one, closes that connection: the subscription is then lost and made
- * again as after any outage. The same thread watches the subscribing itself (the read that waits
- * for Redis to confirm both channels has no timeout either): a connection whose confirmations
- * have not come within a command timeout is closed too. So a silent subscription, or a link that
- * goes silent while subscribing, is noticed within about two command timeouts.
+ * outcome is unknown, as below. The subscriber's connection is made within
+ * {@link ClusterConfig#connectTimeout()}; its handshake, a first {@code PING} and the subscribing
+ * (Redis confirming both channels) end within a command timeout after that: the same watchdog
+ * closes it then, and the loop makes another. While the subscription is down every call fails at
+ * once with {@link BusException}; when it is back, the idle command connections (broken by the
+ * same outage) are dropped and {@link Listener#onConnected()} runs. A subscribed connection only
+ * reads, and a read on it has no timeout, so a link that goes silent without being closed (a NAT
+ * or firewall that forgot the flow, a Redis that stopped answering) would leave the node deaf
+ * while it looks connected; a second virtual thread therefore sends {@code PING} on the
+ * subscription every {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong
+ * nor a message) has come back by the next one, closes that connection: the subscription is then
+ * lost and made again as after any outage. So a silent subscription is noticed within about two command
+ * timeouts, and a link that goes silent while subscribing within one (the watchdog, above).
  *
  * <p><b>Closing.</b> Jedis connects a closed connection again on its next command, and the
- * subscriber connection is closed from other threads ({@link #close()}, the heartbeat) while its
- * own thread may be about to use it: a {@code SUBSCRIBE} sent after {@code close()} would make a
- * subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
+ * subscriber connection is closed from other threads ({@link #close()}, the heartbeat, the
+ * watchdog) while its own thread may be about to use it: a {@code SUBSCRIBE} sent after
+ * {@code close()} would make a subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
  * and is never connected again ({@link OneShotSockets}; the loop makes a new one), the heartbeat
  * pings only the subscription in place, under the lock, and a subscription that confirms or
  * delivers after {@code close()} closes its connection.
@@ -156,7 +157,6 @@ public final class RedisBus implements ClusterBus, Presence {
     private @Nullable Thread thread;          // guarded by lock
     private @Nullable Thread heartbeat;       // guarded by lock
     private @Nullable BinaryJedisPubSub pubsub; // guarded by lock: the subscription in place, on subscriber
-    private long subscribingNanos;            // guarded by lock: when subscriber was set, its confirmations then due
     /** When the subscription last heard from Redis (a message, a pong, the subscribe): {@link System#nanoTime()}. */
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
@@ -168,8 +168,6 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
     /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
     volatile @Nullable Consumer<Jedis> beforeConnected;
-    /** For tests: runs on the heartbeat thread when it has found the subscribing on this connection overdue, before it closes it. */
-    volatile @Nullable Consumer<Jedis> beforeSubscribingClose;
 
     private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
@@ -244,16 +242,16 @@ public final class RedisBus implements ClusterBus, Presence {
             boolean[] up = {false};
             long[] upSince = {0};
             Jedis j = null;
+            OneShotSockets socket = new OneShotSockets();
             try {
-                j = new Jedis(new OneShotSockets(), clientConfig);
-                j.ping(); // connects and authenticates, within the timeouts
+                j = new Jedis(socket, clientConfig);
+                j.ping(); // connects within connectTimeout; then its watch is armed until both channels are confirmed
                 lock.lock();
                 try {
                     if (closed) {
                         break;
                     }
                     subscriber = j;
-                    subscribingNanos = System.nanoTime();
                 } finally {
                     lock.unlock();
                 }
@@ -271,6 +269,9 @@ public final class RedisBus implements ClusterBus, Presence {
                             return;
                         }
                         if (subscribedChannels == 2) {
+                            if (!socket.settled()) {
+                                return; // too late: the connection is closed, the subscribe call fails and the loop tries again
+                            }
                             pool.clear(); // before connected: idle command connections from before an outage are broken
                             // connected with pubsub, under the lock: close() sets it false under the
                             // lock, so a bus closed meanwhile never reports connected again.
@@ -318,6 +319,9 @@ public final class RedisBus implements ClusterBus, Presence {
                 reason = "subscription ended";
             } catch (JedisException | IllegalStateException e) {
                 reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                if (socket.fired() && !closed) {
+                    reason = "not subscribed within commandTimeout of the connect (connection closed): " + reason;
+                }
             } catch (RuntimeException e) {
                 reason = e.toString();
                 log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
@@ -361,8 +365,8 @@ public final class RedisBus implements ClusterBus, Presence {
 
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
-     * ping has had no answer (nor anything else) by then, or when the subscribing has waited for
-     * its confirmations a command timeout; see the class comment. Ends with {@link #close()}.
+     * ping has had no answer (nor anything else) by then; see the class comment. Ends with
+     * {@link #close()}.
      */
     private void heartbeatLoop() {
         long intervalNanos = config.commandTimeout().toNanos();
@@ -372,7 +376,6 @@ public final class RedisBus implements ClusterBus, Presence {
             pause(intervalNanos);
             BinaryJedisPubSub p;
             Jedis j;
-            long subscribing;
             lock.lock();
             try {
                 if (closed) {
@@ -380,7 +383,6 @@ public final class RedisBus implements ClusterBus, Presence {
                 }
                 p = pubsub;
                 j = subscriber;
-                subscribing = subscribingNanos;
             } finally {
                 lock.unlock();
             }
@@ -388,33 +390,8 @@ public final class RedisBus implements ClusterBus, Presence {
                 pinged = null;
                 continue;
             }
-            if (p == null) { // subscribing: both confirmations are due within a command timeout
+            if (p == null) { // subscribing: its watch closes it if both confirmations are not in by its deadline
                 pinged = null;
-                long waitedNanos = System.nanoTime() - subscribing;
-                if (waitedNanos >= intervalNanos) {
-                    Consumer<Jedis> hook = beforeSubscribingClose;
-                    if (hook != null) {
-                        hook.accept(j);
-                    }
-                    // Looked at again and closed under the lock: the confirmations may have come since
-                    // the look above, and a subscription in place must not be killed (a spurious loss,
-                    // a full presence refresh, a reconnect). Closing a socket does not wait for the
-                    // peer, so the lock is not held long.
-                    boolean closing;
-                    lock.lock();
-                    try {
-                        closing = !closed && pubsub == null && subscriber == j;
-                        if (closing) {
-                            closeQuietly(j); // the subscribe call fails, and the loop there tries again
-                        }
-                    } finally {
-                        lock.unlock();
-                    }
-                    if (closing) {
-                        log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                                .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
-                    }
-                }
                 continue;
             }
             if (p == pinged && heardNanos - pingedNanos < 0) {
@@ -459,17 +436,45 @@ public final class RedisBus implements ClusterBus, Presence {
     /**
      * The sockets of one subscriber connection: the first is made ({@link RedisSockets}: the lookup
      * and the connect within the connect timeout), any other is refused, so that a closed subscriber
-     * connection stays closed; see the class comment, Closing.
+     * connection stays closed; see the class comment, Closing. Its set-up after the connect — the
+     * handshake, the first {@code PING} (each reply within the read timeout) and the subscribing,
+     * whose confirmations are read with no timeout — ends within a command timeout in all: the
+     * socket's {@link Watchdog.Watch} is armed with that deadline, and {@link #settled()}, once both
+     * channels are confirmed, disarms it.
      */
     private final class OneShotSockets implements JedisSocketFactory {
         private final AtomicBoolean made = new AtomicBoolean();
+        private volatile Watchdog.@Nullable Watch watch; // set on the subscribing thread, read there too
 
         @Override
         public Socket createSocket() {
             if (!made.compareAndSet(false, true)) {
                 throw new JedisConnectionException("subscriber connection closed (not connected again)");
             }
-            return withReadTimeout(sockets.connect(System.nanoTime() + config.connectTimeout().toNanos()), millis(config.commandTimeout()));
+            Socket s = sockets.connect(System.nanoTime() + config.connectTimeout().toNanos());
+            Watchdog.Watch w;
+            try {
+                w = watchdog.watch();
+            } catch (JedisConnectionException e) {
+                closeQuietly(s);
+                throw e;
+            }
+            w.socket(s); // before arming: a watch that close() fires closes it
+            w.arm(System.nanoTime() + config.commandTimeout().toNanos());
+            watch = w;
+            return withReadTimeout(s, millis(config.commandTimeout()));
+        }
+
+        /** Ends the set-up's deadline; false when it had passed (the connection is closed). */
+        boolean settled() {
+            Watchdog.Watch w = watch;
+            return w != null && w.disarm();
+        }
+
+        /** Whether the set-up's deadline passed: the watchdog closed the connection. */
+        boolean fired() {
+            Watchdog.Watch w = watch;
+            return w != null && w.fired();
         }
     }
 
@@ -485,6 +490,14 @@ public final class RedisBus implements ClusterBus, Presence {
                 // it failed already
             }
             throw new JedisConnectionException(e);
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing
         }
     }
 
@@ -525,8 +538,8 @@ public final class RedisBus implements ClusterBus, Presence {
         } finally {
             lock.unlock();
         }
-        // Every pooled connection, the ones in use too: calls under way fail at once, and any watch
-        // made or armed from now on fails.
+        // Every connection, the ones in use too: calls under way and a subscriber connection being
+        // set up fail at once (the loop ends), and any watch made or armed from now on fails.
         watchdog.close();
         for (Thread x : new Thread[] {t, h}) {
             if (x == null) {

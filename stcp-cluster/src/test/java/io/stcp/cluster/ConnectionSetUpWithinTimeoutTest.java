@@ -44,4 +44,23 @@ class ConnectionSetUpWithinTimeoutTest {
             assertThat(tookMs).as("how long the publish took (ms), commandTimeout 2 s").isLessThan(3_000L); // about 2 s; 3.6 s before the fix
         }
     }
+
+    @Test
+    void aSubscriberConnectionWhoseSetUpOutlastsTheCommandTimeoutIsClosedThen() throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                ReplyStallingProxy proxy = new ReplyStallingProxy(redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
+                        .commandTimeout(Duration.ofSeconds(2)).build())) {
+            // The handshake and the PING answered 1.4 s late each: 2.8 s, each reply within its 2 s read timeout.
+            proxy.delayRepliesOnNewConnections(Duration.ofMillis(1400));
+            bus.subscribe("a", new CountingListener());
+            // Before the fix that connection went on to subscribe, and stayed: nothing ended it.
+            Awaitility.await("the bus to end its first subscriber connection").atMost(Duration.ofSeconds(20))
+                    .until(() -> !proxy.clientLifetimes().isEmpty());
+            Duration lived = proxy.clientLifetimes().getFirst();
+            assertThat(proxy.clientEnds().getFirst()).as("how it ended").isEqualTo("reset");
+            assertThat(lived).as("how long the subscriber's set-up went on, commandTimeout 2 s").isLessThan(Duration.ofSeconds(3)); // about 2 s
+            assertThat(bus.isConnected()).isFalse();
+        }
+    }
 }
