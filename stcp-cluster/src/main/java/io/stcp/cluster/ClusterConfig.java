@@ -26,8 +26,11 @@ import org.jspecify.annotations.Nullable;
  *                         clusters can share one Redis. Default {@code "stcp:"}; 1 to 64 characters,
  *                         no whitespace.
  * @param presenceTtl      how long a node's presence entry lives without being announced again: the
- *                         longest a dead node stays in lookups. Default 15s; at least 100ms and at
- *                         least twice {@code presenceRefresh}.
+ *                         longest a dead node stays in lookups. Also the longest a node's close
+ *                         goes on withdrawing its names, and with {@code 2 × commandTimeout} the
+ *                         longest that close takes ({@link ClusterFanout#close()}): by then every
+ *                         entry has expired by itself. Default 15s; at least 100ms and at least
+ *                         twice {@code presenceRefresh}.
  * @param presenceRefresh  how often a node announces all its users and groups again, and withdraws
  *                         the ones it no longer has (a user whose connections all ended is withdrawn
  *                         at the latest then). A refresh takes time on a large node (Redis takes
