@@ -584,12 +584,12 @@ public final class RedisBus implements ClusterBus, Presence {
         callEnd.set(end);
         try (Jedis j = pool.getResource()) {
             Watchdog.Watch watch = ((CallConnection) j).watch;
-            watch.arm(end); // armed already if the connection was made just now: the same deadline
             try {
+                watch.arm(end); // armed already if the connection was made just now: the same deadline
                 within(j, end);
                 return command.run(j, end);
             } finally {
-                if (!watch.disarm()) {
+                if (!watch.disarm()) { // fired, before the arm too (a connection made just at its deadline)
                     j.getConnection().setBroken(); // closed at the deadline, or by close(): not back to the pool
                 }
             }

@@ -80,30 +80,37 @@ final class Watchdog implements AutoCloseable {
         lock.lock();
         try {
             while (!closed) {
-                long now = System.nanoTime();
-                long next = now + tickNanos;
-                for (Watch w : live) {
-                    long d = w.deadline.get();
-                    if (d == FIRED || (d == IDLE && w.isClosed())) {
-                        live.remove(w);
-                    } else if (d != IDLE) {
-                        if (now - d >= 0) {
-                            if (w.deadline.compareAndSet(d, FIRED)) {
-                                w.closeSocket(); // SO_LINGER 0: a reset, it does not wait for the peer
-                                live.remove(w);
-                            }
-                        } else if (d - next < 0) {
-                            next = d;
-                        }
-                    }
+                try {
+                    scanAndWait();
+                } catch (InterruptedException e) {
+                    // nothing here interrupts it, and only close() may end it: the watches still need it
                 }
-                wake.awaitNanos(next - now);
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // not done here: only close() ends it
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Fires the watches past their deadline, then waits (holding {@link #lock}) until the next deadline, a tick, or close. */
+    private void scanAndWait() throws InterruptedException {
+        long now = System.nanoTime();
+        long next = now + tickNanos;
+        for (Watch w : live) {
+            long d = w.deadline.get();
+            if (d == FIRED || (d == IDLE && w.isClosed())) {
+                live.remove(w);
+            } else if (d != IDLE) {
+                if (now - d >= 0) {
+                    if (w.deadline.compareAndSet(d, FIRED)) {
+                        w.closeSocket(); // SO_LINGER 0: a reset, it does not wait for the peer
+                        live.remove(w);
+                    }
+                } else if (d - next < 0) {
+                    next = d;
+                }
+            }
+        }
+        wake.awaitNanos(next - now);
     }
 
     /** Fires every watch (their connections close, their work fails at once) and ends the thread. Idempotent. */
