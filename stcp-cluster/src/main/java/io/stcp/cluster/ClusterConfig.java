@@ -26,8 +26,11 @@ import org.jspecify.annotations.Nullable;
  *                         clusters can share one Redis. Default {@code "stcp:"}; 1 to 64 characters,
  *                         no whitespace.
  * @param presenceTtl      how long a node's presence entry lives without being announced again: the
- *                         longest a dead node stays in lookups. Default 15s; at least 100ms and at
- *                         least twice {@code presenceRefresh}.
+ *                         longest a dead node stays in lookups. Also the longest a node's close
+ *                         goes on withdrawing its names, and with {@code 2 × commandTimeout} the
+ *                         longest that close takes ({@link ClusterFanout#close()}): by then every
+ *                         entry has expired by itself. Default 15s; at least 100ms and at least
+ *                         twice {@code presenceRefresh}.
  * @param presenceRefresh  how often a node announces all its users and groups again, and withdraws
  *                         the ones it no longer has (a user whose connections all ended is withdrawn
  *                         at the latest then). A refresh takes time on a large node (Redis takes
@@ -37,18 +40,23 @@ import org.jspecify.annotations.Nullable;
  * @param connectTimeout   how long making one connection to Redis may take: the name lookup of its
  *                         host and the connect (to each of the host's addresses in turn, until one
  *                         takes it) within it; a call's connection gets at most what is left of
- *                         {@code commandTimeout}. Default 2s; more than 0.
+ *                         {@code commandTimeout}, handshake included. The subscription's connection
+ *                         has this for its connect, then {@code commandTimeout} for its handshake
+ *                         ({@code AUTH}, {@code CLIENT SETNAME}), a {@code PING} and the subscribing
+ *                         in all: one not subscribed by then is closed and made again. Default 2s;
+ *                         more than 0.
  * @param commandTimeout   how long one call to Redis may take in all — a presence lookup, a publish,
  *                         a presence announce — waiting for a free connection, making one, and each
  *                         round trip included: a send makes at most two such calls (one for a
  *                         broadcast). Making a connection includes the name lookup of the Redis
- *                         host. Writes are bounded too: a call still running at this deadline has
- *                         its connection closed (reset, and never used again), so a write to a
- *                         Redis that has stopped reading (a command longer than the socket's send
- *                         buffer) fails then; a publish cut so reports an unknown outcome only if
- *                         its {@code EXEC} may have reached Redis. Also how often the subscription
- *                         is pinged: one that has not answered by the next ping is dropped and made
- *                         again. Default 1s; more than 0.
+ *                         host and the handshake. Writes are bounded too: a call still running at
+ *                         this deadline has its connection closed (reset, and never used again), so
+ *                         a write to a Redis that has stopped reading (a command longer than the
+ *                         socket's send buffer), or a handshake whose replies each come just within
+ *                         the read timeout, fails then; a publish cut so reports an unknown outcome
+ *                         only if its {@code EXEC} may have reached Redis. Also how often the
+ *                         subscription is pinged: one that has not answered by the next ping is
+ *                         dropped and made again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
  *                         node's presence again after a failed round; doubles up to
  *                         {@code reconnectMaxDelay}. Default 100ms; at least

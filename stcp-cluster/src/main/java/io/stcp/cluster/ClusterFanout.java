@@ -69,7 +69,14 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * background; sends fail fast until it has). {@link #close()} withdraws this node's presence (best
  * effort: in calls of a bounded number of names, the first that fails ends it, and the entries
  * left expire within the TTL; a node of a million names takes seconds), closes the bus and ends
- * the module's threads; it does not close the registry or its connections. Idempotent.
+ * the module's threads; it does not close the registry or its connections. It waits for the
+ * presence call under way, if any (the rest of that round is dropped), then withdraws for at most
+ * {@link ClusterConfig#presenceTtl()} (and the call under way then): by then every entry of this
+ * node has expired by itself, so what is left is given up and logged once ({@code
+ * cluster.close.withdraw.timeout}, WARN, with the count left). With {@link RedisBus}, whose calls
+ * each end within {@link ClusterConfig#commandTimeout()}, close so takes at most {@code
+ * presenceTtl + 2 × commandTimeout}, and the bus's own close (its threads end at once).
+ * Idempotent.
  */
 public interface ClusterFanout extends Fanout, AutoCloseable {
 
@@ -117,7 +124,12 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
     /** {@link ConnectionRegistry#leaveGroup}; withdraws the group at once if it has no other member on this node. */
     boolean leaveGroup(Sender sender, String group);
 
-    /** Leaves the cluster: see the class comment. Idempotent; never throws. */
+    /**
+     * Leaves the cluster: see the class comment, Lifecycle. Waits for the presence call under way,
+     * withdraws this node's names for at most {@link ClusterConfig#presenceTtl()} (plus the call
+     * under way then), then closes the bus: with {@link RedisBus}, at most {@code presenceTtl + 2 ×
+     * commandTimeout} in all. Idempotent; never throws.
+     */
     @Override
     void close();
 }

@@ -16,14 +16,14 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import org.apache.commons.pool2.PooledObject;
+import org.apache.commons.pool2.PooledObjectFactory;
+import org.apache.commons.pool2.impl.DefaultPooledObject;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -82,29 +82,29 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * command call — waiting for a free connection, making one if need be (name lookup, connect and
  * handshake: {@code RedisSockets}, {@code HostLookup}), and each of its round trips — ends within
  * {@link ClusterConfig#commandTimeout()} in all: each step gets what is left of it, not a timeout
- * of its own. A write has no timeout, so the call's connection is closed at its deadline if the
- * call still runs then (one task on a scheduler thread of the bus per call, cancelled when the call
- * ends): a write blocked on a Redis that stopped reading fails, and that connection is not pooled
- * again. A publish cut before its {@code EXEC} was sent published nothing (Redis discards a
- * transaction whose connection is gone); once {@code EXEC} is sent, its outcome is unknown, as
- * below. While
- * the subscription is down every call fails at once with {@link BusException}; when it is back,
- * the idle command connections (broken by the same outage) are dropped and
- * {@link Listener#onConnected()} runs. A subscribed connection only reads, and a read on it has no
- * timeout, so a link that goes silent without being closed (a NAT or firewall that forgot the
- * flow, a Redis that stopped answering) would leave the node deaf while it looks connected; a
- * second virtual thread therefore sends {@code PING} on the subscription every
- * {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong nor a message) has
- * come back by the next one, closes that connection: the subscription is then lost and made
- * again as after any outage. The same thread watches the subscribing itself (the read that waits
- * for Redis to confirm both channels has no timeout either): a connection whose confirmations
- * have not come within a command timeout is closed too. So a silent subscription, or a link that
- * goes silent while subscribing, is noticed within about two command timeouts.
+ * of its own. A write has no timeout, nor has a handshake as a whole, so the call's connection is
+ * closed at its deadline if the call still runs then ({@code Watchdog}: one thread per bus, and a
+ * compare-and-set at each end of a call): a write blocked on a Redis that stopped reading fails,
+ * and that connection is not pooled again. A publish cut before its {@code EXEC} was sent published
+ * nothing (Redis discards a transaction whose connection is gone); once {@code EXEC} is sent, its
+ * outcome is unknown, as below. The subscriber's connection is made within
+ * {@link ClusterConfig#connectTimeout()}; its handshake, a first {@code PING} and the subscribing
+ * (Redis confirming both channels) end within a command timeout after that: the same watchdog
+ * closes it then, and the loop makes another. While the subscription is down every call fails at
+ * once with {@link BusException}; when it is back, the idle command connections (broken by the
+ * same outage) are dropped and {@link Listener#onConnected()} runs. A subscribed connection only
+ * reads, and a read on it has no timeout, so a link that goes silent without being closed (a NAT
+ * or firewall that forgot the flow, a Redis that stopped answering) would leave the node deaf
+ * while it looks connected; a second virtual thread therefore sends {@code PING} on the
+ * subscription every {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong
+ * nor a message) has come back by the next one, closes that connection: the subscription is then
+ * lost and made again as after any outage. So a silent subscription is noticed within about two command
+ * timeouts, and a link that goes silent while subscribing within one (the watchdog, above).
  *
  * <p><b>Closing.</b> Jedis connects a closed connection again on its next command, and the
- * subscriber connection is closed from other threads ({@link #close()}, the heartbeat) while its
- * own thread may be about to use it: a {@code SUBSCRIBE} sent after {@code close()} would make a
- * subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
+ * subscriber connection is closed from other threads ({@link #close()}, the heartbeat, the
+ * watchdog) while its own thread may be about to use it: a {@code SUBSCRIBE} sent after
+ * {@code close()} would make a subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
  * and is never connected again ({@link OneShotSockets}; the loop makes a new one), the heartbeat
  * pings only the subscription in place, under the lock, and a subscription that confirms or
  * delivers after {@code close()} closes its connection.
@@ -145,8 +145,8 @@ public final class RedisBus implements ClusterBus, Presence {
     private final JedisClientConfig clientConfig;
     private final JedisPool pool;
     private final RedisSockets sockets;
-    /** Closes the connection of a call still running at its deadline: see {@link #call}. One thread, started by the first call. */
-    private final ScheduledThreadPoolExecutor cutoffs;
+    /** Closes the connection of a call, or of a subscriber's set-up, still running at its deadline: see {@link #call}. */
+    private final Watchdog watchdog;
     private final String channelPrefix;
     private final byte[] allChannel;
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
@@ -157,7 +157,6 @@ public final class RedisBus implements ClusterBus, Presence {
     private @Nullable Thread thread;          // guarded by lock
     private @Nullable Thread heartbeat;       // guarded by lock
     private @Nullable BinaryJedisPubSub pubsub; // guarded by lock: the subscription in place, on subscriber
-    private long subscribingNanos;            // guarded by lock: when subscriber was set, its confirmations then due
     /** When the subscription last heard from Redis (a message, a pong, the subscribe): {@link System#nanoTime()}. */
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
@@ -169,8 +168,6 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
     /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
     volatile @Nullable Consumer<Jedis> beforeConnected;
-    /** For tests: runs on the heartbeat thread when it has found the subscribing on this connection overdue, before it closes it. */
-    volatile @Nullable Consumer<Jedis> beforeSubscribingClose;
 
     private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
@@ -178,8 +175,9 @@ public final class RedisBus implements ClusterBus, Presence {
         this.address = new HostAndPort(a.host(), a.port());
         HostLookup lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
         this.sockets = new RedisSockets(a.host(), a.port(), millis(config.connectTimeout()), lookup);
-        this.cutoffs = new ScheduledThreadPoolExecutor(1, ClusterThreads.factory("stcp-cluster-" + config.nodeId() + "-redis-cutoff"));
-        cutoffs.setRemoveOnCancelPolicy(true); // most calls end in time: their cutoffs leave the queue at once
+        // Every deadline is at least the shortest of the two timeouts away when armed: see Watchdog.
+        this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog",
+                Math.min(config.commandTimeout().toNanos(), config.connectTimeout().toNanos()));
         this.clientConfig = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(millis(config.connectTimeout()))
                 .socketTimeoutMillis(millis(config.commandTimeout()))
@@ -197,7 +195,7 @@ public final class RedisBus implements ClusterBus, Presence {
         poolConfig.setJmxEnabled(false);
         // no evictor: it would be a platform thread shared by every pool of the process
         poolConfig.setTimeBetweenEvictionRuns(java.time.Duration.ofMillis(-1));
-        this.pool = new JedisPool(poolConfig, new CallSockets(), clientConfig);
+        this.pool = new JedisPool(poolConfig, new CallConnections());
         this.channelPrefix = config.keyPrefix() + "node:";
         this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
     }
@@ -244,16 +242,16 @@ public final class RedisBus implements ClusterBus, Presence {
             boolean[] up = {false};
             long[] upSince = {0};
             Jedis j = null;
+            OneShotSockets socket = new OneShotSockets();
             try {
-                j = new Jedis(new OneShotSockets(), clientConfig);
-                j.ping(); // connects and authenticates, within the timeouts
+                j = new Jedis(socket, clientConfig);
+                j.ping(); // connects within connectTimeout; then its watch is armed until both channels are confirmed
                 lock.lock();
                 try {
                     if (closed) {
                         break;
                     }
                     subscriber = j;
-                    subscribingNanos = System.nanoTime();
                 } finally {
                     lock.unlock();
                 }
@@ -271,6 +269,9 @@ public final class RedisBus implements ClusterBus, Presence {
                             return;
                         }
                         if (subscribedChannels == 2) {
+                            if (!socket.settled()) {
+                                return; // too late: the connection is closed, the subscribe call fails and the loop tries again
+                            }
                             pool.clear(); // before connected: idle command connections from before an outage are broken
                             // connected with pubsub, under the lock: close() sets it false under the
                             // lock, so a bus closed meanwhile never reports connected again.
@@ -318,6 +319,9 @@ public final class RedisBus implements ClusterBus, Presence {
                 reason = "subscription ended";
             } catch (JedisException | IllegalStateException e) {
                 reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                if (socket.fired() && !closed) {
+                    reason = "not subscribed within commandTimeout of the connect (connection closed): " + reason;
+                }
             } catch (RuntimeException e) {
                 reason = e.toString();
                 log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
@@ -361,8 +365,8 @@ public final class RedisBus implements ClusterBus, Presence {
 
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
-     * ping has had no answer (nor anything else) by then, or when the subscribing has waited for
-     * its confirmations a command timeout; see the class comment. Ends with {@link #close()}.
+     * ping has had no answer (nor anything else) by then; see the class comment. Ends with
+     * {@link #close()}.
      */
     private void heartbeatLoop() {
         long intervalNanos = config.commandTimeout().toNanos();
@@ -372,7 +376,6 @@ public final class RedisBus implements ClusterBus, Presence {
             pause(intervalNanos);
             BinaryJedisPubSub p;
             Jedis j;
-            long subscribing;
             lock.lock();
             try {
                 if (closed) {
@@ -380,7 +383,6 @@ public final class RedisBus implements ClusterBus, Presence {
                 }
                 p = pubsub;
                 j = subscriber;
-                subscribing = subscribingNanos;
             } finally {
                 lock.unlock();
             }
@@ -388,33 +390,8 @@ public final class RedisBus implements ClusterBus, Presence {
                 pinged = null;
                 continue;
             }
-            if (p == null) { // subscribing: both confirmations are due within a command timeout
+            if (p == null) { // subscribing: its watch closes it if both confirmations are not in by its deadline
                 pinged = null;
-                long waitedNanos = System.nanoTime() - subscribing;
-                if (waitedNanos >= intervalNanos) {
-                    Consumer<Jedis> hook = beforeSubscribingClose;
-                    if (hook != null) {
-                        hook.accept(j);
-                    }
-                    // Looked at again and closed under the lock: the confirmations may have come since
-                    // the look above, and a subscription in place must not be killed (a spurious loss,
-                    // a full presence refresh, a reconnect). Closing a socket does not wait for the
-                    // peer, so the lock is not held long.
-                    boolean closing;
-                    lock.lock();
-                    try {
-                        closing = !closed && pubsub == null && subscriber == j;
-                        if (closing) {
-                            closeQuietly(j); // the subscribe call fails, and the loop there tries again
-                        }
-                    } finally {
-                        lock.unlock();
-                    }
-                    if (closing) {
-                        log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                                .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(waitedNanos)).addKeyValue("subscribing", true).log();
-                    }
-                }
                 continue;
             }
             if (p == pinged && heardNanos - pingedNanos < 0) {
@@ -459,17 +436,45 @@ public final class RedisBus implements ClusterBus, Presence {
     /**
      * The sockets of one subscriber connection: the first is made ({@link RedisSockets}: the lookup
      * and the connect within the connect timeout), any other is refused, so that a closed subscriber
-     * connection stays closed; see the class comment, Closing.
+     * connection stays closed; see the class comment, Closing. Its set-up after the connect — the
+     * handshake, the first {@code PING} (each reply within the read timeout) and the subscribing,
+     * whose confirmations are read with no timeout — ends within a command timeout in all: the
+     * socket's {@link Watchdog.Watch} is armed with that deadline, and {@link #settled()}, once both
+     * channels are confirmed, disarms it.
      */
     private final class OneShotSockets implements JedisSocketFactory {
         private final AtomicBoolean made = new AtomicBoolean();
+        private volatile Watchdog.@Nullable Watch watch; // set on the subscribing thread, read there too
 
         @Override
         public Socket createSocket() {
             if (!made.compareAndSet(false, true)) {
                 throw new JedisConnectionException("subscriber connection closed (not connected again)");
             }
-            return withReadTimeout(sockets.connect(System.nanoTime() + config.connectTimeout().toNanos()), millis(config.commandTimeout()));
+            Socket s = sockets.connect(System.nanoTime() + config.connectTimeout().toNanos());
+            Watchdog.Watch w;
+            try {
+                w = watchdog.watch();
+            } catch (JedisConnectionException e) {
+                closeQuietly(s);
+                throw e;
+            }
+            w.socket(s); // before arming: a watch that close() fires closes it
+            w.arm(System.nanoTime() + config.commandTimeout().toNanos());
+            watch = w;
+            return withReadTimeout(s, millis(config.commandTimeout()));
+        }
+
+        /** Ends the set-up's deadline; false when it had passed (the connection is closed). */
+        boolean settled() {
+            Watchdog.Watch w = watch;
+            return w != null && w.disarm();
+        }
+
+        /** Whether the set-up's deadline passed: the watchdog closed the connection. */
+        boolean fired() {
+            Watchdog.Watch w = watch;
+            return w != null && w.fired();
         }
     }
 
@@ -488,6 +493,14 @@ public final class RedisBus implements ClusterBus, Presence {
         }
     }
 
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
     private static void closeQuietly(Jedis j) {
         try {
             j.close();
@@ -502,8 +515,8 @@ public final class RedisBus implements ClusterBus, Presence {
     }
 
     /**
-     * Ends the subscription (its threads end within about a second), closes every connection.
-     * Idempotent; never throws.
+     * Ends the subscription (its threads end within about a second), closes every connection, those
+     * in use too: a call under way fails at once with {@link BusException}. Idempotent; never throws.
      */
     @Override
     public void close() {
@@ -525,6 +538,9 @@ public final class RedisBus implements ClusterBus, Presence {
         } finally {
             lock.unlock();
         }
+        // Every connection, the ones in use too: calls under way and a subscriber connection being
+        // set up fail at once (the loop ends), and any watch made or armed from now on fails.
+        watchdog.close();
         for (Thread x : new Thread[] {t, h}) {
             if (x == null) {
                 continue;
@@ -542,23 +558,23 @@ public final class RedisBus implements ClusterBus, Presence {
         } catch (RuntimeException e) {
             log.atDebug().setMessage("cluster.bus.close.pool").setCause(e).log();
         }
-        // Cutoffs already scheduled still run at their time (calls may still run); its thread ends after the last.
-        cutoffs.shutdown();
     }
 
     // ---------------------------------------------------------------- commands
 
     /**
      * Runs {@code command} on a pooled connection, all within {@link ClusterConfig#commandTimeout()}:
-     * waiting for a free connection, making one ({@link CallSockets}: the name lookup, the connect
-     * and the handshake get what is left), and each round trip of the command ({@link #within}: the
-     * read timeout is what is left). A write has no timeout (it waits while Redis reads nothing and
-     * the socket's send buffer is full, which a command longer than that buffer can meet), so a
-     * {@link Cutoff} closes the connection at the deadline if the call is still running then: the
-     * blocked write, or read, fails at once. The call cancels its cutoff when it ends; if it could
-     * not (the cutoff ran, or is running), the connection is marked broken, so the pool drops it.
-     * A {@link JedisException} becomes a {@link BusException} (the command did nothing); one
-     * {@code command} throws itself passes as is (a publish whose outcome is unknown).
+     * waiting for a free connection, making one ({@link CallConnections}: the name lookup and the
+     * connect get what is left), its handshake, and each round trip of the command ({@link #within}:
+     * the read timeout is what is left). A write has no timeout (it waits while Redis reads nothing
+     * and the socket's send buffer is full, which a command longer than that buffer can meet), nor
+     * has the handshake as a whole (each of its round trips gets the read timeout), so the
+     * connection's {@link Watchdog.Watch} is armed with the call's deadline for all of it: if the call
+     * still runs then, the connection is closed and the blocked write, or read, fails at once. The
+     * call disarms it when it ends; if it could not (the watch fired), the connection is marked
+     * broken, so the pool drops it. A {@link JedisException} becomes a {@link BusException} (the
+     * command did nothing); one {@code command} throws itself passes as is (a publish whose outcome
+     * is unknown).
      */
     private <T> T call(String what, Command<T> command) {
         if (!isConnected()) {
@@ -566,51 +582,22 @@ public final class RedisBus implements ClusterBus, Presence {
         }
         long end = System.nanoTime() + config.commandTimeout().toNanos();
         callEnd.set(end);
-        Cutoff cutoff = null;
         try (Jedis j = pool.getResource()) {
-            cutoff = new Cutoff(j.getConnection());
-            ScheduledFuture<?> scheduled = cutoff.schedule(end);
+            Watchdog.Watch watch = ((CallConnection) j).watch;
             try {
+                watch.arm(end); // armed already if the connection was made just now: the same deadline
                 within(j, end);
                 return command.run(j, end);
             } finally {
-                if (!scheduled.cancel(false)) {
-                    j.getConnection().setBroken(); // closed at the deadline, or about to be: not back to the pool
+                if (!watch.disarm()) { // fired, before the arm too (a connection made just at its deadline)
+                    j.getConnection().setBroken(); // closed at the deadline, or by close(): not back to the pool
                 }
             }
         } catch (JedisException e) {
-            String cut = cutoff != null && cutoff.ran ? " (commandTimeout passed: connection closed)" : "";
+            String cut = System.nanoTime() - end >= 0 ? " (commandTimeout passed: connection closed)" : "";
             throw new BusException("redis " + address + ": " + what + " failed" + cut + ": " + e.getMessage(), e);
         } finally {
             callEnd.remove();
-        }
-    }
-
-    /** Closes a call's connection at the call's deadline, unless the call cancels it first: see {@link #call}. */
-    private final class Cutoff implements Runnable {
-        private final Connection connection;
-        volatile boolean ran;
-
-        Cutoff(Connection connection) {
-            this.connection = connection;
-        }
-
-        ScheduledFuture<?> schedule(long end) {
-            try {
-                return cutoffs.schedule(this, end - System.nanoTime(), TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {
-                throw new JedisConnectionException("bus closed"); // close() came after the look at isConnected()
-            }
-        }
-
-        @Override
-        public void run() {
-            ran = true;
-            try {
-                connection.forceDisconnect(); // marks it broken and closes its socket (SO_LINGER 0: a reset, nothing more sent)
-            } catch (IOException | RuntimeException e) {
-                // closing: whatever fails, the socket is closed or was already
-            }
         }
     }
 
@@ -628,25 +615,68 @@ public final class RedisBus implements ClusterBus, Presence {
         j.getConnection().setSoTimeout((int) Math.min(Integer.MAX_VALUE, leftMillis));
     }
 
+    /** A pooled connection and its watch. */
+    private static final class CallConnection extends Jedis {
+        final Watchdog.Watch watch;
+
+        CallConnection(Watchdog.Watch watch, JedisSocketFactory sockets, JedisClientConfig config) {
+            super(sockets, config); // connects and shakes hands: under the watch, armed by the socket factory
+            this.watch = watch;
+        }
+    }
+
     /**
-     * The sockets of the pooled connections: made while a {@link #call} waits for a connection, so
-     * the name lookup and the connect ({@link RedisSockets}) get at most what is left of that call's
-     * time (and the connect at most the connect timeout), and so does the handshake ({@code AUTH},
-     * {@code CLIENT SETNAME}) as its read timeout.
+     * Makes the pooled connections, each with its {@link Watchdog.Watch}, while a {@link #call}
+     * waits for one: the watch is armed with that call's deadline before the connect, so the name
+     * lookup and the connect ({@link RedisSockets}: at most what is left, and at most the connect
+     * timeout) and the handshake ({@code AUTH}, {@code CLIENT SETNAME}, {@code CLIENT SETINFO}; each
+     * reply within what is left as its read timeout) all end by it.
      */
-    private final class CallSockets implements JedisSocketFactory {
+    private final class CallConnections implements PooledObjectFactory<Jedis> {
         @Override
-        public Socket createSocket() {
-            Long callEnd = RedisBus.this.callEnd.get();
-            long now = System.nanoTime();
-            long end = callEnd != null ? callEnd : now + config.connectTimeout().toNanos(); // not in a call: the pool's own doing
-            long leftMillis = TimeUnit.NANOSECONDS.toMillis(end - now);
-            if (leftMillis < 1) {
-                throw new JedisConnectionException("commandTimeout passed before connecting");
+        public PooledObject<Jedis> makeObject() {
+            Watchdog.Watch watch = watchdog.watch();
+            Long inCall = callEnd.get();
+            long end = inCall != null ? inCall : System.nanoTime() + config.connectTimeout().toNanos(); // not in a call: the pool's own doing
+            watch.arm(end);
+            JedisSocketFactory socket = () -> {
+                long leftMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+                if (leftMillis < 1) {
+                    throw new JedisConnectionException("commandTimeout passed before connecting");
+                }
+                Socket s = sockets.connect(end);
+                watch.socket(s);
+                long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+                return withReadTimeout(s, (int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
+            };
+            try {
+                return new DefaultPooledObject<>(new CallConnection(watch, socket, clientConfig));
+            } catch (RuntimeException e) {
+                watch.fire(); // its socket, if made, is closed; the watchdog forgets it
+                throw e;
             }
-            Socket s = sockets.connect(end);
-            long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
-            return withReadTimeout(s, (int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
+        }
+
+        @Override
+        public void destroyObject(PooledObject<Jedis> p) {
+            try {
+                p.getObject().getConnection().disconnect();
+            } catch (RuntimeException e) {
+                // closing a broken connection
+            }
+        }
+
+        @Override
+        public boolean validateObject(PooledObject<Jedis> p) {
+            return p.getObject().isConnected() && !p.getObject().getConnection().isBroken();
+        }
+
+        @Override
+        public void activateObject(PooledObject<Jedis> p) {
+        }
+
+        @Override
+        public void passivateObject(PooledObject<Jedis> p) {
         }
     }
 

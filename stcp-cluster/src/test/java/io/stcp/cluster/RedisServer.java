@@ -12,6 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Assumptions;
@@ -26,12 +28,14 @@ final class RedisServer implements AutoCloseable {
     private final String executable;
     private final Path dir;
     private final int port;
+    private final List<String> options;
     private Process process;
 
-    private RedisServer(String executable, Path dir, int port) {
+    private RedisServer(String executable, Path dir, int port, List<String> options) {
         this.executable = executable;
         this.dir = dir;
         this.port = port;
+        this.options = options;
     }
 
     static String find(String name, String aptPackage) {
@@ -55,7 +59,12 @@ final class RedisServer implements AutoCloseable {
 
     /** Starts a server; returns once it answers PING. */
     static RedisServer start(Path dir) throws IOException {
-        RedisServer r = new RedisServer(find("redis-server", "redis-server"), dir, freePort());
+        return start(dir, List.of());
+    }
+
+    /** Starts a server with more command-line {@code options} ({@code "--requirepass", "pw"}); returns once it answers PING. */
+    static RedisServer start(Path dir, List<String> options) throws IOException {
+        RedisServer r = new RedisServer(find("redis-server", "redis-server"), dir, freePort(), List.copyOf(options));
         r.start();
         return r;
     }
@@ -69,9 +78,11 @@ final class RedisServer implements AutoCloseable {
     }
 
     void start() throws IOException {
-        process = new ProcessBuilder(executable, "--port", Integer.toString(port), "--bind", "127.0.0.1",
+        List<String> command = new ArrayList<>(List.of(executable, "--port", Integer.toString(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", dir.toString(), "--daemonize", "no",
-                "--logfile", dir.resolve("redis.log").toString())
+                "--logfile", dir.resolve("redis.log").toString()));
+        command.addAll(options);
+        process = new ProcessBuilder(command)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("redis.out").toFile()).start();
         Awaitility.await("redis-server on port " + port + " (log: " + dir.resolve("redis.log") + ")")
                 .atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(this::answers);
@@ -89,7 +100,8 @@ final class RedisServer implements AutoCloseable {
             out.flush();
             InputStream in = s.getInputStream();
             byte[] reply = in.readNBytes(7);
-            return new String(reply, StandardCharsets.US_ASCII).equals("+PONG\r\n");
+            String answer = new String(reply, StandardCharsets.US_ASCII);
+            return answer.equals("+PONG\r\n") || answer.equals("-NOAUTH"); // up; with a password, refused so
         } catch (IOException e) {
             return false;
         }

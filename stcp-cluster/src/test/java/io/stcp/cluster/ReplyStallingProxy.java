@@ -40,6 +40,7 @@ final class ReplyStallingProxy implements AutoCloseable {
     private final AtomicReference<String> deafFrom = new AtomicReference<>();
     private final CountDownLatch closing = new CountDownLatch(1);
     private final List<String> clientEnds = new CopyOnWriteArrayList<>();
+    private final List<Duration> clientLifetimes = new CopyOnWriteArrayList<>();
     private volatile long delayNanos; // of the replies on connections accepted from now on
     private volatile long requestDelayNanos; // of each read from the client, on connections accepted from now on
 
@@ -88,10 +89,16 @@ final class ReplyStallingProxy implements AutoCloseable {
         return List.copyOf(clientEnds);
     }
 
+    /** How long each client connection that the client ended (as in {@link #clientEnds()}) lived, from its accept, in order. */
+    List<Duration> clientLifetimes() {
+        return List.copyOf(clientLifetimes);
+    }
+
     private void acceptLoop() {
         while (!server.isClosed()) {
             try {
                 Socket client = server.accept();
+                long acceptedNanos = System.nanoTime();
                 Socket redis = new Socket();
                 sockets.add(client);
                 sockets.add(redis);
@@ -105,8 +112,8 @@ final class ReplyStallingProxy implements AutoCloseable {
                 AtomicBoolean stalled = new AtomicBoolean(); // set by the client's pump before it forwards the command
                 long delay = delayNanos;
                 long requestDelay = requestDelayNanos;
-                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, requestDelay)));
-                threads.add(Thread.ofVirtual().start(() -> pump(redis, client, stalled, false, delay)));
+                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, requestDelay, acceptedNanos)));
+                threads.add(Thread.ofVirtual().start(() -> pump(redis, client, stalled, false, delay, acceptedNanos)));
             } catch (IOException e) {
                 return; // closed
             }
@@ -119,7 +126,7 @@ final class ReplyStallingProxy implements AutoCloseable {
      * when the command of {@link #stopReadingFrom} comes; records how the client ended. From Redis: drops what comes once
      * {@code stalled} is set. Either way forwards what it reads {@code delay} nanoseconds after it came.
      */
-    private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay) {
+    private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay, long acceptedNanos) {
         byte[] buf = new byte[8192];
         String tail = ""; // the end of the previous read, for a command split between two reads
         try {
@@ -149,10 +156,12 @@ final class ReplyStallingProxy implements AutoCloseable {
                 }
             }
             if (fromClient && !from.isClosed()) {
+                clientLifetimes.add(Duration.ofNanos(System.nanoTime() - acceptedNanos));
                 clientEnds.add("eof");
             }
         } catch (IOException | InterruptedException e) {
             if (fromClient && !from.isClosed()) {
+                clientLifetimes.add(Duration.ofNanos(System.nanoTime() - acceptedNanos));
                 clientEnds.add(e instanceof SocketException && "Connection reset".equals(e.getMessage()) ? "reset" : "error: " + e);
             }
         }

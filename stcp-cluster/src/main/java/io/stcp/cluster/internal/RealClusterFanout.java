@@ -134,6 +134,11 @@ public final class RealClusterFanout implements ClusterFanout {
     public static final long MAX_PENDING_CHARS = 1 << 20;
     /** The names a full refresh brings in line per step, before it looks at the names changed meanwhile. */
     public static final int REFRESH_CHUNK = 1024;
+    /**
+     * The names per presence call: {@code RedisBus}'s batch, so that each is one call to Redis. The
+     * presence thread looks for close() between two, and close's withdrawals at their deadline.
+     */
+    public static final int CALL_BATCH = 256;
 
     private static final int BIND_STRIPES = 64;
     private final ReentrantLock[] bindStripes = new ReentrantLock[BIND_STRIPES];
@@ -674,7 +679,7 @@ public final class RealClusterFanout implements ClusterFanout {
         return !changedUsers.isEmpty() || !changedGroups.isEmpty();
     }
 
-    /** Announces those of {@code names} the registry has a connection for now, and withdraws the others. */
+    /** Announces those of {@code names} the registry has a connection for now, and withdraws the others; stops at close(). */
     private void sync(Scope scope, Collection<String> names) {
         if (names.isEmpty()) {
             return;
@@ -686,13 +691,16 @@ public final class RealClusterFanout implements ClusterFanout {
         for (String n : names) {
             (bound.apply(n).isEmpty() ? absent : present).add(n);
         }
-        if (!present.isEmpty()) {
-            presence.announce(nodeId, scope, present);
-            announced.addAll(present);
+        // A call at a time, so that close() waits for one call at most, not for the whole step.
+        for (int i = 0; i < present.size() && !closed; i += CALL_BATCH) {
+            List<String> batch = present.subList(i, Math.min(present.size(), i + CALL_BATCH));
+            presence.announce(nodeId, scope, batch);
+            announced.addAll(batch);
         }
-        if (!absent.isEmpty()) {
-            presence.withdraw(nodeId, scope, absent);
-            announced.removeAll(absent);
+        for (int i = 0; i < absent.size() && !closed; i += CALL_BATCH) {
+            List<String> batch = absent.subList(i, Math.min(absent.size(), i + CALL_BATCH));
+            presence.withdraw(nodeId, scope, batch);
+            announced.removeAll(batch);
         }
     }
 
@@ -777,12 +785,7 @@ public final class RealClusterFanout implements ClusterFanout {
         }
         join(presenceThread);
         if (bus.isConnected()) { // best effort: the others would see this node's entries for one TTL at most
-            try {
-                presence.withdraw(nodeId, Scope.USER, List.copyOf(announcedUsers));
-                presence.withdraw(nodeId, Scope.GROUP, List.copyOf(announcedGroups));
-            } catch (RuntimeException e) {
-                log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("reason", e.getMessage()).log();
-            }
+            withdrawAll();
         }
         try {
             bus.close();
@@ -798,6 +801,39 @@ public final class RealClusterFanout implements ClusterFanout {
         inbound.clear();
         log.atInfo().setMessage("cluster.stop").addKeyValue("node", nodeId).addKeyValue("discarded", discarded)
                 .addKeyValue("stats", stats()).log();
+    }
+
+    /**
+     * Withdraws every name this node has announced, {@link #CALL_BATCH} at a time, until one call
+     * fails or {@code presenceTtl} has passed: by then every entry of this node has expired by itself
+     * (none was announced since the presence thread stopped), so going on would only hold up close.
+     * A call under way then is not cut: it ends within its own command timeout. What is left is
+     * logged once ({@code cluster.close.withdraw.timeout}, WARN, with the count).
+     */
+    private void withdrawAll() {
+        long endNanos = System.nanoTime() + config.presenceTtl().toNanos();
+        List<String> users = List.copyOf(announcedUsers);
+        List<String> groups = List.copyOf(announcedGroups);
+        int total = users.size() + groups.size();
+        int done = 0;
+        try {
+            for (Scope scope : Scope.values()) {
+                List<String> names = scope == Scope.USER ? users : groups;
+                for (int i = 0; i < names.size(); i += CALL_BATCH) {
+                    if (System.nanoTime() - endNanos >= 0) {
+                        log.atWarn().setMessage("cluster.close.withdraw.timeout").addKeyValue("node", nodeId)
+                                .addKeyValue("left", total - done).addKeyValue("presenceTtlMs", config.presenceTtl().toMillis()).log();
+                        return;
+                    }
+                    List<String> batch = names.subList(i, Math.min(names.size(), i + CALL_BATCH));
+                    presence.withdraw(nodeId, scope, batch);
+                    done += batch.size();
+                }
+            }
+        } catch (RuntimeException e) {
+            log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", total - done)
+                    .addKeyValue("reason", e.getMessage()).log();
+        }
     }
 
     private static void join(@Nullable Thread t) {

@@ -1,0 +1,196 @@
+package io.stcp.cluster;
+
+import io.stcp.cluster.internal.ClusterThreads;
+import java.io.IOException;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+
+/**
+ * Closes {@link RedisBus}'s connections whose work is still running at its deadline: one thread per
+ * bus, whatever the number of calls. A write has no timeout (it waits while Redis reads nothing and
+ * the send buffer is full), nor has a handshake as a whole (each of its reads gets the read
+ * timeout, not what is left), so what bounds them is the connection closed at the deadline: the
+ * blocked write or read fails at once.
+ *
+ * <p>Each connection has a {@link Watch}; a call arms it with its deadline when it starts and
+ * disarms it when it ends, a compare-and-set each: nothing is scheduled or woken per call. The
+ * thread looks at the armed watches and sleeps until the earliest deadline among them, or for one
+ * {@code tick} (no deadline is armed closer than that: it is the shortest span any work is given),
+ * so it wakes at most about twice a tick, and closes a connection at its deadline, not a tick later.
+ *
+ * <p>States of a watch (its {@link Watch#deadline}): idle ({@link #IDLE}) — armed (the deadline, a
+ * {@link System#nanoTime()}) — fired ({@link #FIRED}, final). Only the connection's user arms (idle
+ * or armed to armed) and disarms (armed to idle); the thread, and {@link #close()}, fire (armed, or
+ * anything at close, to fired), then close the socket. Arming or disarming a fired watch fails: its
+ * connection is closed, and must not be pooled again. A socket handed to a fired watch is closed at
+ * once ({@link Watch#socket}: the watch's socket is written before its state is read, and the state
+ * before the socket is read, so one of the two sides closes it).
+ *
+ * <p>{@link #close()} fires every watch: the connections still in use fail at once, and a watch made
+ * or armed afterwards fails. The thread starts with the first watch and ends with close.
+ */
+final class Watchdog implements AutoCloseable {
+    static final long IDLE = Long.MIN_VALUE;
+    static final long FIRED = Long.MIN_VALUE + 1;
+
+    private final String threadName;
+    private final long tickNanos;
+    private final Set<Watch> live = ConcurrentHashMap.newKeySet();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition wake = lock.newCondition();
+    private volatile boolean closed;
+    private @Nullable Thread thread; // guarded by lock
+
+    /** {@code tickNanos}: at most the shortest span from arming to deadline of any watch. */
+    Watchdog(String threadName, long tickNanos) {
+        this.threadName = threadName;
+        this.tickNanos = Math.max(1, tickNanos);
+    }
+
+    /**
+     * A new watch, idle, for one connection.
+     *
+     * @throws JedisConnectionException when this watchdog is closed
+     */
+    Watch watch() {
+        Watch w = new Watch();
+        live.add(w); // before the look at closed: a close() that comes after it fires w
+        if (closed) {
+            w.fire();
+            throw new JedisConnectionException("bus closed");
+        }
+        lock.lock();
+        try {
+            if (thread == null && !closed) {
+                thread = ClusterThreads.start(threadName, this::loop);
+            }
+        } finally {
+            lock.unlock();
+        }
+        return w;
+    }
+
+    private void loop() {
+        lock.lock();
+        try {
+            while (!closed) {
+                try {
+                    scanAndWait();
+                } catch (InterruptedException e) {
+                    // nothing here interrupts it, and only close() may end it: the watches still need it
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Fires the watches past their deadline, then waits (holding {@link #lock}) until the next deadline, a tick, or close. */
+    private void scanAndWait() throws InterruptedException {
+        long now = System.nanoTime();
+        long next = now + tickNanos;
+        for (Watch w : live) {
+            long d = w.deadline.get();
+            if (d == FIRED || (d == IDLE && w.isClosed())) {
+                live.remove(w);
+            } else if (d != IDLE) {
+                if (now - d >= 0) {
+                    if (w.deadline.compareAndSet(d, FIRED)) {
+                        w.closeSocket(); // SO_LINGER 0: a reset, it does not wait for the peer
+                        live.remove(w);
+                    }
+                } else if (d - next < 0) {
+                    next = d;
+                }
+            }
+        }
+        wake.awaitNanos(next - now);
+    }
+
+    /** Fires every watch (their connections close, their work fails at once) and ends the thread. Idempotent. */
+    @Override
+    public void close() {
+        closed = true; // before the look at live: a watch added after it sees closed
+        for (Watch w : live) {
+            w.fire();
+        }
+        live.clear();
+        lock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The deadline of one connection's work: see the class comment for its states. */
+    final class Watch {
+        final AtomicLong deadline = new AtomicLong(IDLE);
+        private volatile @Nullable Socket socket;
+        private long armed = IDLE; // the owner's: the value it armed with
+
+        /**
+         * Arms this watch: the connection is closed at {@code end} ({@link System#nanoTime()}) unless
+         * {@link #disarm()} comes first. Armed already: the deadline moves to {@code end}.
+         *
+         * @throws JedisConnectionException when the watch has fired (the connection is closed)
+         */
+        void arm(long end) {
+            long value = end == IDLE || end == FIRED ? end + 2 : end; // not a state's value
+            long prev = deadline.get();
+            if (prev == FIRED || !deadline.compareAndSet(prev, value)) {
+                throw new JedisConnectionException("commandTimeout passed (connection closed)");
+            }
+            armed = value;
+            if (closed) {
+                fire(); // close() may have looked at this watch before it was armed
+                throw new JedisConnectionException("bus closed");
+            }
+        }
+
+        /** Disarms; false when the watch had fired: the connection is closed (or closing), never to be used again. */
+        boolean disarm() {
+            return deadline.compareAndSet(armed, IDLE);
+        }
+
+        /** Whether this watch has fired: its connection was closed at its deadline, or by close. */
+        boolean fired() {
+            return deadline.get() == FIRED;
+        }
+
+        /** The connection's socket, once connected; closed at once if the watch has fired already. */
+        void socket(Socket s) {
+            socket = s;
+            if (deadline.get() == FIRED) {
+                closeSocket();
+            }
+        }
+
+        void fire() {
+            deadline.set(FIRED);
+            closeSocket();
+        }
+
+        private boolean isClosed() {
+            Socket s = socket;
+            return s != null && s.isClosed();
+        }
+
+        private void closeSocket() {
+            Socket s = socket;
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    // closed, or it failed already
+                }
+            }
+        }
+    }
+}

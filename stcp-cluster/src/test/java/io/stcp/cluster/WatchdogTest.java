@@ -1,0 +1,128 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+
+/**
+ * {@link Watchdog}: a watch armed past its deadline has its socket closed then; one disarmed in
+ * time never does; a disarm racing the deadline either wins (the socket stays open) or loses (false,
+ * and the socket is closed), never both; close fires every watch, and none can be made after it.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class WatchdogTest {
+    private ServerSocket server;
+    private final List<Socket> sockets = new ArrayList<>();
+    private final Watchdog watchdog = new Watchdog("stcp-cluster-test-watchdog", TimeUnit.MILLISECONDS.toNanos(50));
+
+    @BeforeEach
+    void listen() throws IOException {
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    }
+
+    @AfterEach
+    void closeAll() throws IOException {
+        watchdog.close();
+        for (Socket s : sockets) {
+            s.close();
+        }
+        server.close();
+    }
+
+    /** A connected loopback socket (the peer's end kept, to be closed after the test). */
+    private Socket connected() throws IOException {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
+        sockets.add(s);
+        sockets.add(server.accept());
+        return s;
+    }
+
+    @Test
+    void aWatchStillArmedAtItsDeadlineClosesItsSocketThen() throws IOException {
+        Watchdog.Watch w = watchdog.watch();
+        Socket s = connected();
+        w.socket(s);
+        long start = System.nanoTime();
+        w.arm(start + TimeUnit.MILLISECONDS.toNanos(200));
+        Awaitility.await("the socket closed").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(1)).until(s::isClosed);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).as("closed after (ms)").isGreaterThanOrEqualTo(200L);
+        assertThat(w.fired()).isTrue();
+        assertThat(w.disarm()).as("disarm after it fired").isFalse();
+        assertThatThrownBy(() -> w.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isInstanceOf(JedisConnectionException.class);
+    }
+
+    @Test
+    void aWatchDisarmedInTimeNeverCloses() throws IOException {
+        Watchdog.Watch kept = watchdog.watch();
+        Socket keptSocket = connected();
+        kept.socket(keptSocket);
+        kept.arm(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+        assertThat(kept.disarm()).isTrue();
+        // A second watch with a later deadline: once it has fired, the watchdog has looked past the first's.
+        Watchdog.Watch marker = watchdog.watch();
+        Socket markerSocket = connected();
+        marker.socket(markerSocket);
+        marker.arm(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300));
+        Awaitility.await("the marker closed").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(1)).until(markerSocket::isClosed);
+        assertThat(keptSocket.isClosed()).as("the socket of the watch disarmed in time").isFalse();
+        assertThat(kept.fired()).isFalse();
+        kept.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(10)); // and it can be armed again
+        assertThat(kept.disarm()).isTrue();
+    }
+
+    @RepeatedTest(20)
+    void aDisarmRacingTheDeadlineEitherWinsOrFindsTheSocketClosed() throws IOException {
+        Watchdog.Watch w = watchdog.watch();
+        Socket s = connected();
+        w.socket(s);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
+        w.arm(deadline);
+        Awaitility.await("the deadline").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(1))
+                .until(() -> System.nanoTime() - deadline >= 0 || s.isClosed()); // then the disarm races the watchdog
+        boolean disarmed = w.disarm();
+        if (disarmed) {
+            assertThat(w.fired()).isFalse();
+            assertThat(s.isClosed()).as("the socket of a watch disarmed first").isFalse();
+        } else {
+            assertThat(w.fired()).isTrue();
+            Awaitility.await("the socket closed").atMost(Duration.ofSeconds(20)).until(s::isClosed);
+        }
+    }
+
+    @Test
+    void closeFiresEveryWatchAndRefusesNewOnes() throws IOException {
+        Watchdog.Watch armed = watchdog.watch();
+        Socket armedSocket = connected();
+        armed.socket(armedSocket);
+        armed.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+        Watchdog.Watch idle = watchdog.watch();
+        Socket idleSocket = connected();
+        idle.socket(idleSocket);
+
+        watchdog.close();
+
+        assertThat(armedSocket.isClosed()).isTrue();
+        assertThat(idleSocket.isClosed()).isTrue();
+        assertThat(armed.disarm()).isFalse();
+        assertThatThrownBy(() -> idle.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(60))).isInstanceOf(JedisConnectionException.class);
+        assertThatThrownBy(watchdog::watch).isInstanceOf(JedisConnectionException.class);
+        Socket late = connected();
+        armed.socket(late); // a socket handed to a fired watch is closed at once
+        assertThat(late.isClosed()).isTrue();
+    }
+}
