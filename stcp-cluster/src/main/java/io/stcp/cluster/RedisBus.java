@@ -318,7 +318,7 @@ public final class RedisBus implements ClusterBus, Presence {
                 reason = "subscription ended";
             } catch (JedisException | IllegalStateException e) {
                 reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) { // an Error too (out of memory, a class missing): this thread must go on
                 reason = e.toString();
                 log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
             } finally {
