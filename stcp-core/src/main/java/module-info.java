@@ -12,6 +12,9 @@ module io.stcp {
     requires jdk.net; // SO_PEERCRED: the credentials of a Unix socket's peer
     // Flight Recorder events (internal.JfrEvents): part of every JDK, free when no recording runs.
     requires jdk.jfr;
+    // sun.misc.Signal, for runUntilSignal (internal.Signals, by reflection): without this, an
+    // application on the module path does not resolve the module, and a SIGTERM ends the JVM (143).
+    requires jdk.unsupported;
     // JSpecify's nullness annotations: read by users' compilers and checkers, never needed at run time.
     requires static transitive org.jspecify;
 

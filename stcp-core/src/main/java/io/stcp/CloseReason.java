@@ -11,7 +11,11 @@ public enum CloseReason {
     PEER_CLOSED(true, false),
     /** The peer reset the connection or it broke; nothing more can be written. */
     PEER_RESET(false, false),
-    /** Closed by the application: {@link Sender#close()}, {@link Connection#close()}, {@link ConnectionRunner#exit()}. */
+    /**
+     * Closed by the application: {@link Sender#close()}, {@link Connection#close()}, {@link ConnectionRunner#exit()}
+     * (what is still queued is discarded); also {@link Sender#closeAfterFlush(java.time.Duration)},
+     * which writes what was queued before it closes.
+     */
     CLOSED(false, false),
     /** The server closed ({@link TcpServer#close()}) or shut down ({@link TcpServer#shutdown}: replies written first). */
     SHUTDOWN(true, false),

@@ -137,10 +137,18 @@ public interface TcpClient extends AutoCloseable {
     /** Sends on the current connection, or keeps the message while offline; see the class comment. */
     void put(byte[] bytes);
 
-    /** {@link #put(byte[])} with an int key, for a conflating sender ({@link Sender#put(int, byte[])}). */
+    /**
+     * {@link #put(byte[])} with an int key, for a conflating sender ({@link Sender#put(int, byte[])}).
+     * While offline the message is kept with its key, but the offline queue does not conflate:
+     * each one counts against {@link ClientConfig#offlineCapacity()} until the next connection's
+     * sender takes them, in order, and conflates those still queued there.
+     */
     void put(int key, byte[] bytes);
 
-    /** {@link #put(byte[])} with a string key, for a conflating sender ({@link Sender#put(String, byte[])}). */
+    /**
+     * {@link #put(byte[])} with a string key, for a conflating sender ({@link Sender#put(String, byte[])});
+     * kept offline unconflated, as {@link #put(int, byte[])}.
+     */
     void put(String key, byte[] bytes);
 
     /** Connections made so far: how many times the connect hook ran. */

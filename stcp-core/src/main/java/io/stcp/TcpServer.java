@@ -184,8 +184,10 @@ public interface TcpServer extends AutoCloseable {
      * do what they did before — by default, end the JVM.
      *
      * <p>Uses the JDK's {@code sun.misc.Signal} (module {@code jdk.unsupported}, present in every
-     * standard JDK); in a runtime without it, the shutdown runs from a shutdown hook instead and
-     * the exit code is the JVM's.
+     * standard JDK, and required by the {@code io.stcp} module, so that an application on the
+     * module path has it too); in a runtime without it (an application on the class path, in an
+     * image made without that module), the shutdown runs from a shutdown hook instead and the exit
+     * code is the JVM's.
      *
      * @return true if every connection drained within {@code grace}
      * @throws AcceptException if the accept loop gave up

@@ -54,6 +54,17 @@ class ServerConfigTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"tcp://127.0.0.1:9000", "tcp://:9000"})
+    void aUrlIsToldToLeaveOutItsScheme(String address) {
+        assertThatThrownBy(() -> ServerConfig.builder().address(address).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("address: \"" + address + "\" (a URL, not an address: leave out the scheme;"
+                        + " expected: \":9000\", \"127.0.0.1:9000\" or \"[::1]:9000\")");
+        assertThatThrownBy(() -> ClientConfig.builder(address).build()) // the client parses addresses alike
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leave out the scheme");
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {":9000", "127.0.0.1:9000", "[::1]:0", "localhost:0"})
     void goStyleAddressesAreAccepted(String address) {
         assertThat(ServerConfig.builder().address(address).build().address()).isEqualTo(address);

@@ -58,7 +58,7 @@ import org.jspecify.annotations.Nullable;
  *                         subscription is pinged: one that has not answered by the next ping is
  *                         dropped and made again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
- *                         node's presence again after a failed round; doubles up to
+ *                         node's presence again after a failed step; doubles up to
  *                         {@code reconnectMaxDelay}. Default 100ms; at least
  *                         {@link #MIN_RECONNECT_DELAY} (1 ms).
  * @param reconnectMaxDelay the longest wait between reconnects, and between presence retries.

@@ -30,10 +30,12 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * announces the name at once (on a background thread); a binding made on the registry directly is
  * announced at the next refresh. A name this node no longer has is withdrawn at the next refresh
  * (or at once through {@link #unbindUser}/{@link #leaveGroup}); until then, messages for it reach
- * nobody here and are counted as {@link ClusterStats#unroutable()}. A round of announcing that
- * Redis refuses or does not answer is counted ({@link ClusterStats#presenceFailures()}) and
- * repeated whole after a back-off, {@link ClusterConfig#reconnectDelay()} doubling to {@link
- * ClusterConfig#reconnectMaxDelay()} (at once when the bus connects again).
+ * nobody here and are counted as {@link ClusterStats#unroutable()}. Announces and withdrawals go to
+ * Redis in steps of a bounded number of names (a full refresh, 1,024 at a time); a step that Redis
+ * refuses or does not answer is counted ({@link ClusterStats#presenceFailures()}) and done again
+ * after a back-off, {@link ClusterConfig#reconnectDelay()} doubling to {@link
+ * ClusterConfig#reconnectMaxDelay()} (at once when the bus connects again): a refresh goes on from
+ * the step that failed, not from its start.
  *
  * <p><b>Delivery: at most once.</b> A message is not retried, acknowledged or kept: it reaches the
  * recipients connected when it arrives on their node, or is lost, and every loss this node can see

@@ -30,9 +30,10 @@ package io.stcp.cluster;
  *                     ({@link ClusterConfig#inboundQueue()} messages or
  *                     {@link ClusterConfig#inboundMaxBytes()} bytes): lost
  * @param reconnects   times the bus connected again after losing its connection
- * @param presenceFailures rounds of this node's presence (announcing and withdrawing its users and
- *                     groups) that failed: Redis refused (out of memory, a read-only replica) or did
- *                     not answer. Each is repeated whole after a back-off ({@link
+ * @param presenceFailures steps of this node's presence (announcing and withdrawing a bounded
+ *                     number of its users and groups) that failed: Redis refused (out of memory, a
+ *                     read-only replica) or did not answer. Each step is done again, not the whole
+ *                     refresh it belongs to, after a back-off ({@link
  *                     ClusterConfig#reconnectDelay()} doubling to {@link
  *                     ClusterConfig#reconnectMaxDelay()}), or at once when the bus connects again;
  *                     meanwhile names bound here since may not be found by the other nodes, and

@@ -322,7 +322,7 @@ public final class RedisBus implements ClusterBus, Presence {
                 if (socket.fired() && !closed) {
                     reason = "not subscribed within commandTimeout of the connect (connection closed): " + reason;
                 }
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) { // an Error too (out of memory, a class missing): this thread must go on
                 reason = e.toString();
                 log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
             } finally {

@@ -52,6 +52,9 @@ public record HostPort(String host, int port) {
         if (address.isEmpty()) {
             return new HostPort("", 0); // Go's DefaultServerAcceptCnf address: all interfaces, a free port
         }
+        if (address.contains("://")) { // "tcp://host:9000": otherwise told that an IPv6 host needs brackets
+            throw bad(address, "a URL, not an address: leave out the scheme");
+        }
         int colon = address.lastIndexOf(':');
         if (colon < 0) {
             throw bad(address, "missing ':port'");

@@ -10,9 +10,11 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * SIGINT and SIGTERM as events, for {@link io.stcp.TcpServer#runUntilSignal}: the JDK's
  * {@code sun.misc.Signal} (module {@code jdk.unsupported}, in every standard JDK), reached through
- * reflection so that nothing here needs it to compile. A handled signal does not end the JVM, so
- * the application shuts down on its own terms and exits 0. Where the module is missing (a jlink'd
- * runtime without it), {@link #handle} returns null and the caller falls back to a shutdown hook.
+ * reflection so that nothing here needs it to compile (module-info requires the module all the
+ * same: an application on the module path would not resolve it otherwise). A handled signal does
+ * not end the JVM, so the application shuts down on its own terms and exits 0. Where the module is
+ * missing (an application on the class path, in a jlink'd runtime without it), {@link #handle}
+ * returns null and the caller falls back to a shutdown hook.
  *
  * <p><b>States.</b> The JVM has one handler per signal, so stcp installs one of its own, the
  * dispatcher, which runs every registered handler. No registration: the handlers found at the

@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
 import io.stcp.testing.OwnJvm;
+import io.stcp.testing.SignalOnModulePath;
 import java.lang.reflect.Method;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
+import org.slf4j.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,5 +77,24 @@ class SignalShutdownTest {
     @Test
     void oneSignalEndsEveryWaitingServerAndAfterwardsEndsTheJvmAsBefore(@TempDir Path dir) throws Exception {
         OwnJvm.run(dir.resolve("signals.log"), 60, 143, List.of(), SignalShutdownTest.class);
+    }
+
+    /**
+     * On the module path, where a JVM resolves only the modules {@code io.stcp} requires, a SIGTERM
+     * must end {@code runUntilSignal} and let {@code main} return (exit 0), as on the class path:
+     * {@code sun.misc.Signal} is in {@code jdk.unsupported}, which only a {@code requires} brings.
+     * ({@code --limit-modules io.stcp,java.se} leaves the JVM what io.stcp requires, and the
+     * standard modules, none of which requires a {@code jdk.*} one.)
+     */
+    @Test
+    void onTheModulePathASignalEndsTheWaitAndTheJvmExitsZero(@TempDir Path dir) throws Exception {
+        String modulePath = location(TcpServer.class) + java.io.File.pathSeparator + location(Logger.class);
+        OwnJvm.run(dir.resolve("module-path.log"), 60, List.of("--module-path", modulePath,
+                "--add-modules", "io.stcp", "--limit-modules", "io.stcp,java.se"), SignalOnModulePath.class);
+    }
+
+    /** The jar or classes folder {@code type} was loaded from. */
+    private static String location(Class<?> type) throws Exception {
+        return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     }
 }
