@@ -2,7 +2,9 @@ package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.testing.TestCerts;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -12,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -118,5 +122,57 @@ class TcpClientHostileServerTest {
                 .start();
         assertThat(ended.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(CloseReason.FRAME_TIMEOUT);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+
+    /**
+     * A TLS 1.3 server that sends twenty records without data (key updates, here; session tickets
+     * do the same and the JDK's client keeps each one for the connection's life: about a kilobyte
+     * of heap per ticket, which is what made this an attack) and then a byte of data, over and
+     * over. The limit on such records in a row never trips, since data follows every twenty: the
+     * limit on their bytes over the connection's life ends it, long before the server is done.
+     */
+    @Test
+    void aServerThatNeverStopsSendingRecordsWithoutDataIsDroppedByTheClient() throws Exception {
+        TestCerts certs = TestCerts.get();
+        javax.net.ssl.SSLContext serverContext = TestCerts.clientContext(certs.caCert, certs.serverCert, certs.serverKey);
+        int rounds = 1_000; // 20,000 records without data in all: more than twice the limit's bytes
+        server = new HostileServer(plain -> {
+            SSLSocket tls = (SSLSocket) serverContext.getSocketFactory().createSocket(plain, null, plain.getPort(), false);
+            tls.setUseClientMode(false);
+            tls.setEnabledProtocols(new String[] {"TLSv1.3"});
+            tls.startHandshake();
+            Thread drain = Thread.ofPlatform().name("hostile-drain").start(() -> { // takes the client's key updates
+                try (InputStream in = tls.getInputStream()) {
+                    in.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    // closed
+                }
+            });
+            try {
+                OutputStream out = tls.getOutputStream();
+                for (int i = 0; i < rounds; i++) {
+                    for (int k = 0; k < 20; k++) {
+                        tls.startHandshake(); // after the handshake, in TLS 1.3: a key update
+                    }
+                    out.write('x');
+                    out.flush();
+                }
+            } finally {
+                drain.join(WAIT.toMillis());
+            }
+        });
+        AtomicInteger bytes = new AtomicInteger();
+        CompletableFuture<CloseReason> ended = new CompletableFuture<>();
+        client = TcpClient.create(ClientConfig.builder(server.address())
+                                .tls(TlsConfig.clientBuilder().trustPem(certs.caCert).serverName("localhost").build())
+                                .reconnectDelay(Duration.ofMinutes(1)).reconnectMaxDelay(Duration.ofMinutes(1)).build(),
+                        (sender, conn) -> {
+                            conn.readBytes(1);
+                            bytes.incrementAndGet();
+                        }, SenderFactory.queue(8))
+                .onDisconnect((sender, reason) -> ended.complete(reason))
+                .start();
+        assertThat(ended.get(30, TimeUnit.SECONDS)).isEqualTo(CloseReason.PROTOCOL_ERROR);
+        assertThat(bytes.get()).as("rounds read before the end").isBetween(1, rounds - 1);
     }
 }
