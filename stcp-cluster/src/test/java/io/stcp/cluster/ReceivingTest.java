@@ -179,6 +179,42 @@ class ReceivingTest {
      * no node, is counted as malformed when it arrives and takes no room in the inbound queue, even
      * when it is nearly the whole byte limit and the delivery thread is held up.
      */
+    /** An error that only the test throws: out of memory while delivering, or a bug. */
+    private static final class DeliveryBroke extends Error {
+        DeliveryBroke() {
+            super("delivery broke", null, false, false);
+        }
+    }
+
+    /**
+     * Delivering one message fails with an Error (out of memory decoding or delivering a payload of
+     * maxMessageBytes, a bug): it costs that message, and the next ones are delivered; the delivery
+     * thread used to end, and every message after it went to the inbound queue and was dropped.
+     */
+    @Test
+    void anErrorDeliveringOneMessageDoesNotStopTheDeliveryOfTheNext() throws Exception {
+        ConnectionRegistry real = ConnectionRegistry.create();
+        ConnectionRegistry breaking = (ConnectionRegistry) java.lang.reflect.Proxy.newProxyInstance(
+                ConnectionRegistry.class.getClassLoader(), new Class<?>[] {ConnectionRegistry.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("sendToUser") && "boom".equals(args[0])) {
+                        throw new DeliveryBroke();
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        InMemoryBus bus = new InMemoryBus();
+        try (ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").build(), breaking, bus, bus)) {
+            bus.listener.onMessage(toUser("b", "boom", "m0"));
+            bus.listener.onMessage(toUser("b", "nobody", "m1"));
+            Awaitility.await("m1 handled after m0 broke").atMost(Duration.ofSeconds(10))
+                    .until(() -> cluster.stats().unroutable() == 1);
+            assertThat(cluster.stats().received()).isEqualTo(2);
+        }
+    }
+
     @Test
     void aMessageLongerThanAnyEnvelopeIsMalformedOnArrivalAndTakesNoInboundRoom(@TempDir Path dir) throws Exception {
         int maxMessageBytes = 64 << 10;
