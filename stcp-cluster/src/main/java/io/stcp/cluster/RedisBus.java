@@ -318,9 +318,16 @@ public final class RedisBus implements ClusterBus, Presence {
                 reason = "subscription ended";
             } catch (JedisException | IllegalStateException e) {
                 reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
+                // An Error too (out of memory reading a message of up to Redis's pub/sub limit, or in
+                // the listener): a lost subscription, made again. Left to end the thread, it left the
+                // bus connected with nobody subscribed: deaf for good.
                 reason = e.toString();
-                log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                try {
+                    log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                } catch (RuntimeException | Error logFailed) {
+                    // out of memory even for the line: the subscription is made again all the same
+                }
             } finally {
                 lock.lock();
                 try {

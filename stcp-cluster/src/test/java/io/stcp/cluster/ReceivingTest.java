@@ -215,6 +215,50 @@ class ReceivingTest {
         }
     }
 
+    /**
+     * An Error on the subscriber's thread — out of memory as Jedis reads a message of up to Redis's
+     * pub/sub limit (32 MiB), or in the listener — loses that subscription like any failure, and the
+     * bus subscribes again. It used to end the thread with the bus still saying connected: the node
+     * deaf for good, its sends still going out.
+     */
+    @Test
+    void anErrorOnTheSubscribersThreadIsALostSubscriptionMadeAgain(@TempDir Path dir) throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()))) {
+            RedisBus bus = RedisBus.create(Node.config("a", redis).build());
+            java.util.concurrent.atomic.AtomicInteger connects = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean broke = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.BlockingQueue<String> received = new java.util.concurrent.LinkedBlockingQueue<>();
+            try (bus) {
+                bus.subscribe("a", new ClusterBus.Listener() {
+                    @Override
+                    public void onMessage(byte[] message) {
+                        if (broke.compareAndSet(false, true)) {
+                            throw new DeliveryBroke();
+                        }
+                        received.add(new String(message, StandardCharsets.UTF_8));
+                    }
+
+                    @Override
+                    public void onConnected() {
+                        connects.incrementAndGet();
+                    }
+
+                    @Override
+                    public void onDisconnected(String reason) {
+                    }
+                });
+                Awaitility.await("subscribed").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 1);
+                byte[] channel = "test:node:a".getBytes(StandardCharsets.UTF_8);
+                raw.publish(channel, "m0".getBytes(StandardCharsets.UTF_8)); // breaks the subscriber's thread
+                Awaitility.await("subscribed again").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 2);
+                raw.publish(channel, "m1".getBytes(StandardCharsets.UTF_8));
+                assertThat(received.poll(10, TimeUnit.SECONDS)).isEqualTo("m1");
+                assertThat(bus.isConnected()).isTrue();
+            }
+        }
+    }
+
     @Test
     void aMessageLongerThanAnyEnvelopeIsMalformedOnArrivalAndTakesNoInboundRoom(@TempDir Path dir) throws Exception {
         int maxMessageBytes = 64 << 10;
