@@ -45,6 +45,11 @@ import org.jspecify.annotations.Nullable;
  * @param writeTimeout      as {@link ServerConfig#writeTimeout()}. Default 5s; 0 = none.
  * @param readIdleTimeout   as {@link ServerConfig#readIdleTimeout()}: a connection that receives
  *                          nothing for this long ends (and the client reconnects). Default 0: none.
+ * @param frameTimeout      as {@link ServerConfig#frameTimeout()}: a frame must be complete this long
+ *                          after its first byte, so a server that announces a frame and trickles
+ *                          it (or stops halfway) ends the connection
+ *                          ({@link CloseReason#FRAME_TIMEOUT}) and the client reconnects. Default
+ *                          {@link ServerConfig#DEFAULT_FRAME_TIMEOUT}, 30s; 0 = none.
  * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true; no effect on a
  *                          {@code unix:} address.
  * @param reconnectDelay    the first back-off wait. Default 100ms; at least
@@ -77,6 +82,7 @@ public record ClientConfig(
         @Nullable InetSocketAddress localAddress,
         Duration writeTimeout,
         Duration readIdleTimeout,
+        Duration frameTimeout,
         boolean tcpNoDelay,
         Duration reconnectDelay,
         double reconnectMultiplier,
@@ -111,11 +117,13 @@ public record ClientConfig(
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         Objects.requireNonNull(writeTimeout, "writeTimeout");
         Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
+        Objects.requireNonNull(frameTimeout, "frameTimeout");
         Objects.requireNonNull(reconnectDelay, "reconnectDelay");
         Objects.requireNonNull(reconnectMaxDelay, "reconnectMaxDelay");
         connectTimeout = connectTimeout.isNegative() ? Duration.ZERO : connectTimeout;
         writeTimeout = writeTimeout.isNegative() ? Duration.ZERO : writeTimeout;
         readIdleTimeout = readIdleTimeout.isNegative() ? Duration.ZERO : readIdleTimeout;
+        frameTimeout = frameTimeout.isNegative() ? Duration.ZERO : frameTimeout;
         boolean unix = HostPort.isUnix(address);
         if (unix) {
             HostPort.unixPath(address); // throws IllegalArgumentException naming the address
@@ -180,6 +188,7 @@ public record ClientConfig(
                 .localAddress(localAddress)
                 .writeTimeout(writeTimeout)
                 .readIdleTimeout(readIdleTimeout)
+                .frameTimeout(frameTimeout)
                 .tcpNoDelay(tcpNoDelay)
                 .reconnectDelay(reconnectDelay)
                 .reconnectMultiplier(reconnectMultiplier)
@@ -197,6 +206,7 @@ public record ClientConfig(
         private @Nullable InetSocketAddress localAddress;
         private Duration writeTimeout = ServerConfig.DEFAULT_WRITE_TIMEOUT;
         private Duration readIdleTimeout = Duration.ZERO;
+        private Duration frameTimeout = ServerConfig.DEFAULT_FRAME_TIMEOUT;
         private boolean tcpNoDelay = true;
         private Duration reconnectDelay = DEFAULT_RECONNECT_DELAY;
         private double reconnectMultiplier = DEFAULT_RECONNECT_MULTIPLIER;
@@ -238,6 +248,12 @@ public record ClientConfig(
         /** See {@link ClientConfig#readIdleTimeout()}. */
         public Builder readIdleTimeout(Duration readIdleTimeout) {
             this.readIdleTimeout = readIdleTimeout;
+            return this;
+        }
+
+        /** See {@link ClientConfig#frameTimeout()}. */
+        public Builder frameTimeout(Duration frameTimeout) {
+            this.frameTimeout = frameTimeout;
             return this;
         }
 
@@ -295,7 +311,7 @@ public record ClientConfig(
 
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ClientConfig build() {
-            return new ClientConfig(address, connectTimeout, localAddress, writeTimeout, readIdleTimeout, tcpNoDelay,
+            return new ClientConfig(address, connectTimeout, localAddress, writeTimeout, readIdleTimeout, frameTimeout, tcpNoDelay,
                     reconnectDelay, reconnectMultiplier, reconnectMaxDelay, reconnectJitter, maxAttempts,
                     offlineCapacity, offlineMaxBytes, tls);
         }

@@ -322,9 +322,16 @@ public final class RedisBus implements ClusterBus, Presence {
                 if (socket.fired() && !closed) {
                     reason = "not subscribed within commandTimeout of the connect (connection closed): " + reason;
                 }
-            } catch (RuntimeException | Error e) { // an Error too (out of memory, a class missing): this thread must go on
+            } catch (RuntimeException | Error e) {
+                // An Error too (a class missing from the class path, out of memory reading a message of
+                // up to Redis's pub/sub limit, or in the listener): a lost subscription, made again. Left
+                // to end the thread, it left the bus connected with nobody subscribed: deaf for good.
                 reason = e.toString();
-                log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                try {
+                    log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                } catch (RuntimeException | Error logFailed) {
+                    // out of memory even for the line: the subscription is made again all the same
+                }
             } finally {
                 lock.lock();
                 try {

@@ -179,6 +179,86 @@ class ReceivingTest {
      * no node, is counted as malformed when it arrives and takes no room in the inbound queue, even
      * when it is nearly the whole byte limit and the delivery thread is held up.
      */
+    /** An error that only the test throws: out of memory while delivering, or a bug. */
+    private static final class DeliveryBroke extends Error {
+        DeliveryBroke() {
+            super("delivery broke", null, false, false);
+        }
+    }
+
+    /**
+     * Delivering one message fails with an Error (out of memory decoding or delivering a payload of
+     * maxMessageBytes, a bug): it costs that message, and the next ones are delivered; the delivery
+     * thread used to end, and every message after it went to the inbound queue and was dropped.
+     */
+    @Test
+    void anErrorDeliveringOneMessageDoesNotStopTheDeliveryOfTheNext() throws Exception {
+        ConnectionRegistry real = ConnectionRegistry.create();
+        ConnectionRegistry breaking = (ConnectionRegistry) java.lang.reflect.Proxy.newProxyInstance(
+                ConnectionRegistry.class.getClassLoader(), new Class<?>[] {ConnectionRegistry.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("sendToUser") && "boom".equals(args[0])) {
+                        throw new DeliveryBroke();
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        InMemoryBus bus = new InMemoryBus();
+        try (ClusterFanout cluster = ClusterFanout.start(ClusterConfig.builder("a").build(), breaking, bus, bus)) {
+            bus.listener.onMessage(toUser("b", "boom", "m0"));
+            bus.listener.onMessage(toUser("b", "nobody", "m1"));
+            Awaitility.await("m1 handled after m0 broke").atMost(Duration.ofSeconds(10))
+                    .until(() -> cluster.stats().unroutable() == 1);
+            assertThat(cluster.stats().received()).isEqualTo(2);
+        }
+    }
+
+    /**
+     * An Error on the subscriber's thread — out of memory as Jedis reads a message of up to Redis's
+     * pub/sub limit (32 MiB), or in the listener — loses that subscription like any failure, and the
+     * bus subscribes again. It used to end the thread with the bus still saying connected: the node
+     * deaf for good, its sends still going out.
+     */
+    @Test
+    void anErrorOnTheSubscribersThreadIsALostSubscriptionMadeAgain(@TempDir Path dir) throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()))) {
+            RedisBus bus = RedisBus.create(Node.config("a", redis).build());
+            java.util.concurrent.atomic.AtomicInteger connects = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean broke = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.BlockingQueue<String> received = new java.util.concurrent.LinkedBlockingQueue<>();
+            try (bus) {
+                bus.subscribe("a", new ClusterBus.Listener() {
+                    @Override
+                    public void onMessage(byte[] message) {
+                        if (broke.compareAndSet(false, true)) {
+                            throw new DeliveryBroke();
+                        }
+                        received.add(new String(message, StandardCharsets.UTF_8));
+                    }
+
+                    @Override
+                    public void onConnected() {
+                        connects.incrementAndGet();
+                    }
+
+                    @Override
+                    public void onDisconnected(String reason) {
+                    }
+                });
+                Awaitility.await("subscribed").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 1);
+                byte[] channel = "test:node:a".getBytes(StandardCharsets.UTF_8);
+                raw.publish(channel, "m0".getBytes(StandardCharsets.UTF_8)); // breaks the subscriber's thread
+                Awaitility.await("subscribed again").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 2);
+                raw.publish(channel, "m1".getBytes(StandardCharsets.UTF_8));
+                assertThat(received.poll(10, TimeUnit.SECONDS)).isEqualTo("m1");
+                assertThat(bus.isConnected()).isTrue();
+            }
+        }
+    }
+
     @Test
     void aMessageLongerThanAnyEnvelopeIsMalformedOnArrivalAndTakesNoInboundRoom(@TempDir Path dir) throws Exception {
         int maxMessageBytes = 64 << 10;

@@ -8,7 +8,6 @@ import io.stcp.ConnectionReader;
 import io.stcp.Durations;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
-import io.stcp.ServerConfig;
 import io.stcp.TcpClient;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -77,7 +76,7 @@ final class DialLoop {
         // use up the WARN lines of other connections in the process.
         this.context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), new ExitLog(System::nanoTime),
                 Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
-                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), layers);
+                Nanos.timeout(config.frameTimeout()), layers);
         this.outbox = outbox;
         this.stableNanos = Nanos.clamp(config.reconnectMaxDelay());
     }

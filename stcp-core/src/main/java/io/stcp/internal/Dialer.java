@@ -17,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Makes one connected, blocking channel for a {@link RealTcpClient} attempt. The one place that
@@ -36,7 +37,10 @@ import java.util.concurrent.TimeoutException;
  * <p>An interrupt (the client's close) ends a connect in progress: the channel is closed. It
  * ends a host lookup too, which the JVM's resolver would not let it (the system's resolver can
  * take its timeout times its attempts, tens of seconds, when DNS is down): the lookup runs on a
- * thread of its own, left to finish by itself when the attempt gives up on it.
+ * thread of its own, left to finish by itself when the attempt gives up on it. The next attempt
+ * does not start another while it runs, but waits for that one ({@link #lookup}): a resolver
+ * that hangs costs the client one thread, not one per attempt (with a short connect timeout and
+ * back-off, hundreds a second).
  */
 final class Dialer {
 
@@ -60,6 +64,8 @@ final class Dialer {
     private final HostPort target;   // null for a Unix socket
     private final Path unixPath;     // null for TCP
     private final Resolver resolver;
+    /** The last host lookup: one still under way is waited for again, not started again. The dialler thread's own. */
+    private @Nullable CompletableFuture<InetSocketAddress> lookup;
 
     Dialer(ClientConfig config, Resolver resolver) {
         this.config = config;
@@ -104,14 +110,19 @@ final class Dialer {
      * none) or this thread is interrupted.
      */
     private InetSocketAddress resolveInterruptibly(String host, int port, long deadline) throws IOException {
-        CompletableFuture<InetSocketAddress> answer = new CompletableFuture<>();
-        Threads.start("stcp-client-resolve", () -> {
-            try {
-                answer.complete(resolver.resolve(host, port));
-            } catch (Throwable t) {
-                answer.completeExceptionally(t);
-            }
-        });
+        CompletableFuture<InetSocketAddress> answer = lookup;
+        if (answer == null || answer.isDone()) { // a lookup an earlier attempt gave up on, still under way, is waited for
+            answer = new CompletableFuture<>();
+            CompletableFuture<InetSocketAddress> f = answer;
+            Threads.start("stcp-client-resolve", () -> {
+                try {
+                    f.complete(resolver.resolve(host, port));
+                } catch (Throwable t) {
+                    f.completeExceptionally(t);
+                }
+            });
+            lookup = answer;
+        }
         try {
             return deadline == 0 ? answer.get()
                     : answer.get(Nanos.left(deadline, System.nanoTime()), TimeUnit.NANOSECONDS);

@@ -69,6 +69,16 @@ final class TlsTransport implements Transport {
      * update now and then), each followed by data.
      */
     static final int MAX_EMPTY_RECORDS = 32;
+    /**
+     * Bytes of records, after the handshake, that decrypt to no application data, over the
+     * connection's whole life, before the read fails. {@link #MAX_EMPTY_RECORDS} alone lets a peer
+     * send them for ever, with a byte of data after each 32: and the JDK's client keeps every
+     * session ticket a server sends for as long as the connection lasts (each a session of about
+     * a kilobyte, from as little as twenty bytes of the server's), so a server that did so would
+     * fill the client's heap. A real peer sends a few tickets after the handshake (a few kilobytes
+     * at most, a client's certificates included) and a key update now and then (some thirty bytes).
+     */
+    static final int MAX_EMPTY_RECORD_BYTES = 256 * 1024;
     private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
 
     private final Transport under;
@@ -89,6 +99,7 @@ final class TlsTransport implements Transport {
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
     private int emptyRecords;     // records in a row that decrypted to nothing
+    private long emptyRecordBytes; // bytes of the records that decrypted to nothing, all of them since the handshake
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
@@ -345,14 +356,23 @@ final class TlsTransport implements Transport {
         return appIn == null && inputClosed ? -1 : 0;
     }
 
-    /** Counts a record an unwrap read that decrypted to nothing, failing past {@link #MAX_EMPTY_RECORDS} in a row. */
+    /**
+     * Counts a record an unwrap read that decrypted to nothing, failing past {@link #MAX_EMPTY_RECORDS}
+     * in a row or {@link #MAX_EMPTY_RECORD_BYTES} in all.
+     */
     private void countRecord(SSLEngineResult r) throws SSLException {
         if (r.bytesProduced() > 0) {
             emptyRecords = 0;
-        } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK
-                && ++emptyRecords > MAX_EMPTY_RECORDS) {
-            throw new SSLException("more than " + MAX_EMPTY_RECORDS
-                    + " TLS records in a row without application data (key updates, empty records, alerts)");
+        } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK) {
+            if (++emptyRecords > MAX_EMPTY_RECORDS) {
+                throw new SSLException("more than " + MAX_EMPTY_RECORDS
+                        + " TLS records in a row without application data (key updates, empty records, alerts)");
+            }
+            emptyRecordBytes += r.bytesConsumed();
+            if (emptyRecordBytes > MAX_EMPTY_RECORD_BYTES) {
+                throw new SSLException("more than " + MAX_EMPTY_RECORD_BYTES
+                        + " bytes of TLS records without application data on this connection (session tickets, key updates)");
+            }
         }
     }
 

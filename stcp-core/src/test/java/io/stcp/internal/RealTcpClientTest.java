@@ -240,6 +240,46 @@ class RealTcpClientTest {
         }
     }
 
+    /**
+     * DNS is down and the system's resolver takes tens of seconds to give up, far longer than the
+     * connect timeout: the attempts that time out on the lookup must wait for that one lookup, not
+     * start one each (with a short timeout and back-off that was hundreds of threads a second, each
+     * blocked in the resolver until it gave up).
+     */
+    @Test
+    void aHostLookupThatHangsCostsOneThreadNotOnePerAttempt() throws Exception {
+        CountDownLatch dnsAnswers = new CountDownLatch(1);
+        AtomicInteger lookups = new AtomicInteger();
+        Dialer.Resolver hanging = (host, port) -> {
+            lookups.incrementAndGet();
+            try {
+                dnsAnswers.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new UnknownHostException("no answer from DNS");
+        };
+        AtomicInteger waits = new AtomicInteger();
+        AcceptLoop.Sleeper counting = nanos -> {
+            waits.incrementAndGet();
+            AcceptLoop.Sleeper.REAL.sleep(nanos);
+        };
+        ClientConfig config = ClientConfig.builder("db.example:9000").connectTimeout(Duration.ofMillis(10))
+                .reconnectDelay(Duration.ofMillis(1)).reconnectMultiplier(1.0).reconnectMaxDelay(Duration.ofMillis(1))
+                .build();
+        RealTcpClient c = client(config, hanging, counting, () -> 0.5);
+        try {
+            c.start();
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> waits.get() >= 20); // 20 attempts failed
+            assertThat(lookups).as("lookups started while the first hangs").hasValue(1);
+            assertThat(Threads.live()).as("stcp threads: the dialler and the one lookup").isLessThanOrEqualTo(2);
+        } finally {
+            c.close();
+            dnsAnswers.countDown();
+            assertThat(c.awaitTermination(Duration.ofSeconds(10))).isTrue();
+        }
+    }
+
     /** A connect timeout too long to measure is none, not an overflow at every attempt. */
     @Test
     void aConnectTimeoutTooLongToMeasureMeansNone() throws Exception {

@@ -126,6 +126,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private final LogLimiter unavailableLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter malformedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
+    private final LogLimiter deliverLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter presenceLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     /** The most names {@link #changedUsers} and {@link #changedGroups} hold together before a full refresh replaces them. */
@@ -522,8 +523,18 @@ public final class RealClusterFanout implements ClusterFanout {
             inboundBytes.addAndGet(-message.length);
             try {
                 deliver(message);
-            } catch (RuntimeException e) {
-                log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId).setCause(e).log();
+            } catch (RuntimeException | Error e) {
+                // A bug, or out of memory (a payload of maxMessageBytes on a full heap): it costs this
+                // message, not the thread: with no delivery thread, every later message would be dropped.
+                long held = deliverLog.tryAcquire();
+                if (held >= 0) {
+                    try {
+                        log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId)
+                                .addKeyValue("heldBack", held).setCause(e).log();
+                    } catch (RuntimeException | Error logFailed) {
+                        // out of memory even for the line: the loop goes on all the same
+                    }
+                }
             }
         }
     }

@@ -1,0 +1,178 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.testing.TestCerts;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The client against servers that misbehave on purpose: plain loopback sockets the test drives,
+ * not stcp servers. Each must cost the client no more than its config allows.
+ */
+class TcpClientHostileServerTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    private TcpClient client;
+    private HostileServer server;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (client != null) {
+            client.close();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    /** What the server does with each connection it accepts, on a thread of its own. */
+    @FunctionalInterface
+    private interface Behaviour {
+        void serve(Socket s) throws IOException, InterruptedException;
+    }
+
+    /** A loopback server that accepts and does {@link Behaviour} with each connection; closes them all at the end. */
+    private static final class HostileServer implements AutoCloseable {
+        private final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        private final List<Socket> accepted = new ArrayList<>(); // guarded by itself
+        private final List<Thread> threads = new ArrayList<>();  // guarded by accepted
+        private final Thread acceptor;
+
+        HostileServer(Behaviour behaviour) throws IOException {
+            acceptor = Thread.ofPlatform().name("hostile-accept").start(() -> {
+                while (true) {
+                    Socket s;
+                    try {
+                        s = listener.accept();
+                    } catch (IOException closed) {
+                        return;
+                    }
+                    synchronized (accepted) {
+                        accepted.add(s);
+                        threads.add(Thread.ofPlatform().name("hostile-conn").start(() -> {
+                            try {
+                                behaviour.serve(s);
+                            } catch (IOException | InterruptedException e) {
+                                // the client went away, or the test ended
+                            }
+                        }));
+                    }
+                }
+            });
+        }
+
+        String address() {
+            return "127.0.0.1:" + listener.getLocalPort();
+        }
+
+        @Override
+        public void close() throws Exception {
+            listener.close();
+            acceptor.join();
+            synchronized (accepted) {
+                for (Socket s : accepted) {
+                    s.close();
+                }
+                for (Thread t : threads) {
+                    t.interrupt();
+                }
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+        }
+    }
+
+    /**
+     * The server announces a frame of 1,000 bytes and sends one every 100 ms (the whole frame would
+     * take 100 s): the client's frameTimeout ends the connection, as a server's does a client's.
+     */
+    @Test
+    void aServerThatTricklesAFrameIsDroppedAtTheClientsFrameTimeout() throws Exception {
+        server = new HostileServer(s -> {
+            OutputStream out = s.getOutputStream();
+            out.write(new byte[] {0, 0, 0x03, (byte) 0xE8}); // 1,000 bytes follow
+            for (int i = 0; i < 200; i++) {
+                out.write('x');
+                out.flush();
+                Thread.sleep(100);
+            }
+        });
+        CompletableFuture<CloseReason> ended = new CompletableFuture<>();
+        long start = System.nanoTime();
+        client = TcpClient.create(ClientConfig.builder(server.address()).frameTimeout(Duration.ofMillis(500))
+                                .reconnectDelay(Duration.ofMinutes(1)).reconnectMaxDelay(Duration.ofMinutes(1)).build(),
+                        (sender, conn) -> conn.readBytes(conn.readInt()), SenderFactory.queue(8))
+                .onDisconnect((sender, reason) -> ended.complete(reason))
+                .start();
+        assertThat(ended.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(CloseReason.FRAME_TIMEOUT);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+
+    /**
+     * A TLS 1.3 server that sends twenty records without data (key updates, here; session tickets
+     * do the same and the JDK's client keeps each one for the connection's life: about a kilobyte
+     * of heap per ticket, which is what made this an attack) and then a byte of data, over and
+     * over. The limit on such records in a row never trips, since data follows every twenty: the
+     * limit on their bytes over the connection's life ends it, long before the server is done.
+     */
+    @Test
+    void aServerThatNeverStopsSendingRecordsWithoutDataIsDroppedByTheClient() throws Exception {
+        TestCerts certs = TestCerts.get();
+        javax.net.ssl.SSLContext serverContext = TestCerts.clientContext(certs.caCert, certs.serverCert, certs.serverKey);
+        int rounds = 1_000; // 20,000 records without data in all: more than twice the limit's bytes
+        server = new HostileServer(plain -> {
+            SSLSocket tls = (SSLSocket) serverContext.getSocketFactory().createSocket(plain, null, plain.getPort(), false);
+            tls.setUseClientMode(false);
+            tls.setEnabledProtocols(new String[] {"TLSv1.3"});
+            tls.startHandshake();
+            Thread drain = Thread.ofPlatform().name("hostile-drain").start(() -> { // takes the client's key updates
+                try (InputStream in = tls.getInputStream()) {
+                    in.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    // closed
+                }
+            });
+            try {
+                OutputStream out = tls.getOutputStream();
+                for (int i = 0; i < rounds; i++) {
+                    for (int k = 0; k < 20; k++) {
+                        tls.startHandshake(); // after the handshake, in TLS 1.3: a key update
+                    }
+                    out.write('x');
+                    out.flush();
+                }
+            } finally {
+                drain.join(WAIT.toMillis());
+            }
+        });
+        AtomicInteger bytes = new AtomicInteger();
+        CompletableFuture<CloseReason> ended = new CompletableFuture<>();
+        client = TcpClient.create(ClientConfig.builder(server.address())
+                                .tls(TlsConfig.clientBuilder().trustPem(certs.caCert).serverName("localhost").build())
+                                .reconnectDelay(Duration.ofMinutes(1)).reconnectMaxDelay(Duration.ofMinutes(1)).build(),
+                        (sender, conn) -> {
+                            conn.readBytes(1);
+                            bytes.incrementAndGet();
+                        }, SenderFactory.queue(8))
+                .onDisconnect((sender, reason) -> ended.complete(reason))
+                .start();
+        assertThat(ended.get(30, TimeUnit.SECONDS)).isEqualTo(CloseReason.PROTOCOL_ERROR);
+        assertThat(bytes.get()).as("rounds read before the end").isBetween(1, rounds - 1);
+    }
+}
