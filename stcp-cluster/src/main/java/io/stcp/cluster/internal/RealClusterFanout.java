@@ -70,7 +70,8 @@ import org.slf4j.LoggerFactory;
  * {@code cluster.presence.slow} (WARN): at twice that, entries would expire before they are
  * announced again, and the node's users would drop out of lookups.
  *
- * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}) puts its
+ * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}; whatever
+ * it threw, an {@link Error} from the {@link Presence} too, which does not end the thread) puts its
  * changed names back in the sets and keeps the refresh's chunk, and sets {@link #retryHeld}: the
  * thread does the step again after a back-off ({@link Backoff}: {@code reconnectDelay} doubling to
  * {@code reconnectMaxDelay}, from the first again after a step that works), or at once when the bus
@@ -127,6 +128,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private final LogLimiter malformedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter presenceLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    private final LogLimiter deliverLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
 
     /** The most names {@link #changedUsers} and {@link #changedGroups} hold together before a full refresh replaces them. */
     public static final int MAX_PENDING = 4096;
@@ -522,8 +524,15 @@ public final class RealClusterFanout implements ClusterFanout {
             inboundBytes.addAndGet(-message.length);
             try {
                 deliver(message);
-            } catch (RuntimeException e) {
-                log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId).setCause(e).log();
+            } catch (RuntimeException | Error e) {
+                // An Error too (out of memory while a message is decoded, a class missing): were this
+                // thread to end, every message after it would wait in the queue, then overflow. One
+                // line per second at most, as each message could fail alike; the message is dropped.
+                long held = deliverLog.tryAcquire();
+                if (held >= 0) {
+                    log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId)
+                            .addKeyValue("heldBack", held).setCause(e).log();
+                }
             }
         }
     }
@@ -640,7 +649,9 @@ public final class RealClusterFanout implements ClusterFanout {
                     refresh = null;
                 }
                 retry.reset();
-            } catch (RuntimeException e) { // BusException mostly
+            } catch (RuntimeException | Error e) {
+                // BusException mostly; an Error too (out of memory, a class missing, or from a
+                // Presence of the application's): were this thread to end, presence would stop for good.
                 long waitNanos = retry.nextNanos();
                 // Repeated after the back-off, or at once on a reconnect, which clears the hold: one
                 // that came while the step was under way (it may have failed on the connection lost
@@ -666,9 +677,11 @@ public final class RealClusterFanout implements ClusterFanout {
                     presenceFailures.increment();
                     long held = presenceLog.tryAcquire();
                     if (held >= 0) {
+                        // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
                         log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
-                                .addKeyValue("reason", e.getMessage()).addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
-                                .addKeyValue("heldBack", held).log();
+                                .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
+                                .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
+                                .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
                     }
                 }
             }
