@@ -114,4 +114,58 @@ class FanoutThreadErrorTest {
             }
         }
     }
+
+    /**
+     * The presence thread asks the bus whether it is connected before it takes the names changed:
+     * an Error there (from an application's {@link ClusterBus}) takes nothing, and is a failed step.
+     */
+    @Test
+    void anErrorFromTheBusBeforeAStepIsAFailedStepAndTheNameIsAnnouncedAfterTheBackOff() throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                RedisBus probe = RedisBus.create(Node.config("probe", redis).build());
+                RedisBus busA = RedisBus.create(Node.config("a", redis).build())) {
+            AtomicBoolean thrown = new AtomicBoolean();
+            ClusterBus failingOnce = new ClusterBus() { // the application's own, around Redis's
+                @Override
+                public void subscribe(String nodeId, Listener listener) {
+                    busA.subscribe(nodeId, listener);
+                }
+
+                @Override
+                public boolean isConnected() {
+                    if (Thread.currentThread().getName().endsWith("-presence") && busA.isConnected()
+                            && thrown.compareAndSet(false, true)) {
+                        throw new NoClassDefFoundError("test: com/example/BusHealth");
+                    }
+                    return busA.isConnected();
+                }
+
+                @Override
+                public int publish(Collection<String> nodeIds, byte[] message) {
+                    return busA.publish(nodeIds, message);
+                }
+
+                @Override
+                public int publishAll(byte[] message) {
+                    return busA.publishAll(message);
+                }
+
+                @Override
+                public void close() {
+                    busA.close();
+                }
+            };
+            try (Node a = Node.start(Node.config("a", redis).build(), failingOnce, UnaryOperator.identity(), busA);
+                    TestClient alice = TestClient.connect(a.address())) {
+                probe.subscribe("probe", new CountingListener());
+                await("the Error thrown on a's presence thread").untilTrue(thrown);
+                await("both connected").until(() -> probe.isConnected() && a.cluster.isConnected());
+                assertThat(new String(alice.roundTrip("user:alice".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8))
+                        .isEqualTo("ok");
+
+                await("alice announced after the Error").until(() -> probe.nodes(Scope.USER, "alice").equals(Set.of("a")));
+                assertThat(a.cluster.stats().presenceFailures()).as("presence failures").isEqualTo(1);
+            }
+        }
+    }
 }

@@ -24,7 +24,7 @@ final class Node implements AutoCloseable {
     final ClusterFanout cluster;
     final TcpServer server;
 
-    private Node(String id, ClusterConfig config, ServerConfig serverConfig, RedisBus bus,
+    private Node(String id, ClusterConfig config, ServerConfig serverConfig, ClusterBus bus,
             UnaryOperator<ConnectionRegistry> registryView, Presence presence) throws IOException {
         this.id = id;
         this.cluster = ClusterFanout.start(config, registryView.apply(registry), bus, presence);
@@ -50,10 +50,10 @@ final class Node implements AutoCloseable {
     }
 
     /**
-     * A node whose cluster sees its registry through {@code registryView} and keeps its presence in
-     * {@code presence} (on {@code bus} or not): for tests that make them fail.
+     * A node on {@code bus} whose cluster sees its registry through {@code registryView} and keeps
+     * its presence in {@code presence}: for tests that make them fail.
      */
-    static Node start(ClusterConfig config, RedisBus bus, UnaryOperator<ConnectionRegistry> registryView, Presence presence)
+    static Node start(ClusterConfig config, ClusterBus bus, UnaryOperator<ConnectionRegistry> registryView, Presence presence)
             throws IOException {
         return new Node(config.nodeId(), config, Echo.loopback().build(), bus, registryView, presence);
     }
