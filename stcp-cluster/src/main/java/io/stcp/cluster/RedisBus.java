@@ -351,7 +351,11 @@ public final class RedisBus implements ClusterBus, Presence {
                 connected = false;
                 if (!closed) {
                     log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", address).addKeyValue("reason", reason).log();
-                    listener.onDisconnected(reason);
+                    try {
+                        listener.onDisconnected(reason);
+                    } catch (RuntimeException | Error e) { // the listener's (an Error too): this thread must go on
+                        log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                    }
                 }
             } else if (!closed) {
                 long held = lossLog.tryAcquire();

@@ -77,4 +77,40 @@ class BusThreadErrorTest {
             assertThat(bus.isConnected()).isTrue();
         }
     }
+
+    /** The listener is told of a lost subscription on the subscriber thread: an Error from it does not end that thread either. */
+    @Test
+    void anErrorFromTheListenerOnALostSubscriptionDoesNotEndTheSubscriberThread() throws Exception {
+        AtomicBoolean thrown = new AtomicBoolean();
+        AtomicInteger connects = new AtomicInteger();
+        ClusterBus.Listener listener = new ClusterBus.Listener() {
+            @Override
+            public void onMessage(byte[] message) {
+            }
+
+            @Override
+            public void onConnected() {
+                connects.incrementAndGet();
+            }
+
+            @Override
+            public void onDisconnected(String reason) {
+                if (thrown.compareAndSet(false, true)) {
+                    throw new NoClassDefFoundError("test: com/example/ClusterAlerts");
+                }
+            }
+        };
+        try (RedisServer redis = RedisServer.start(dir);
+                BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
+            bus.subscribe("a", listener);
+            Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 1);
+
+            proxy.cut(); // the subscription is lost: the listener throws
+            Awaitility.await("the loss reported").atMost(Duration.ofSeconds(20)).untilTrue(thrown);
+            proxy.restore();
+
+            Awaitility.await("connected again").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 2 && bus.isConnected());
+        }
+    }
 }
