@@ -1,6 +1,9 @@
 package io.stcp;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A snapshot of one server's counters ({@link TcpServer#stats()}): what a dashboard shows. Counts
@@ -14,8 +17,8 @@ import java.util.Map;
  *
  * @param connections live connections now
  * @param accepted connections accepted and run
- * @param rejected connections refused at accept, by reason ({@code maxConn}, ...)
- * @param closed connections that ended, by {@link CloseReason}
+ * @param rejected connections refused at accept, by reason ({@code maxConn}, ...), ordered by reason
+ * @param closed connections that ended, by {@link CloseReason}, in its order
  * @param acceptErrors failed accept calls (EMFILE, ...)
  * @param bytesIn bytes the readers consumed
  * @param bytesOut bytes written to the peers
@@ -52,10 +55,20 @@ public record ServerStats(
         long tlsHandshakes,
         long tlsHandshakeFailures) {
 
-    /** Copies the maps: a snapshot does not change. */
+    /**
+     * Copies the maps: a snapshot does not change. Each keeps one order, whatever the order given,
+     * so that two snapshots print alike: {@code rejected} by reason's name, {@code closed} in
+     * {@link CloseReason}'s order. No key or value may be null.
+     */
     public ServerStats {
-        rejected = Map.copyOf(rejected);
-        closed = Map.copyOf(closed);
+        rejected = Collections.unmodifiableMap(new TreeMap<>(Map.copyOf(rejected)));
+        closed = byReason(closed);
+    }
+
+    private static Map<CloseReason, Long> byReason(Map<CloseReason, Long> closed) {
+        EnumMap<CloseReason, Long> m = new EnumMap<>(CloseReason.class);
+        m.putAll(Map.copyOf(closed)); // Map.copyOf refuses a null key or value
+        return Collections.unmodifiableMap(m);
     }
 
     /** Connections refused at accept, for every reason. */

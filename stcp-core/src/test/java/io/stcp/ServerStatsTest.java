@@ -1,9 +1,13 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -57,5 +61,37 @@ class ServerStatsTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /**
+     * A snapshot's maps keep one order, whatever the order given: {@code closed} in
+     * {@link CloseReason}'s, {@code rejected} by name; so its toString is the same from run to run
+     * (they were {@code Map.copyOf}s, whose order changes with each JVM).
+     */
+    @Test
+    void theMapsOfASnapshotKeepOneOrder() {
+        java.util.List<CloseReason> reasons = java.util.List.of(CloseReason.values());
+        Map<CloseReason, Long> closed = new LinkedHashMap<>();
+        for (CloseReason r : reasons.reversed()) {
+            closed.put(r, (long) r.ordinal() + 1);
+        }
+        Map<String, Long> rejected = new LinkedHashMap<>();
+        for (String r : new String[] {"rate", "maxConn", "ipLimit", "closing", "acceptHook"}) {
+            rejected.put(r, 1L);
+        }
+        ServerStats s = new ServerStats(0, 0, rejected, closed, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(s.closed().keySet()).containsExactlyElementsOf(reasons);
+        assertThat(s.rejected().keySet()).containsExactly("acceptHook", "closing", "ipLimit", "maxConn", "rate");
+        StringBuilder expected = new StringBuilder("closed={");
+        for (CloseReason r : reasons) {
+            expected.append(r == reasons.getFirst() ? "" : ", ").append(r).append('=').append(r.ordinal() + 1);
+        }
+        assertThat(s.toString()).contains(expected.append('}'));
+        assertThat(s.closed(CloseReason.values()[0])).isEqualTo(1);
+        assertThatThrownBy(() -> s.closed().put(CloseReason.values()[0], 5L)).isInstanceOf(UnsupportedOperationException.class);
+        Map<CloseReason, Long> withNull = new HashMap<>();
+        withNull.put(CloseReason.values()[0], null);
+        assertThatThrownBy(() -> new ServerStats(0, 0, Map.of(), withNull, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+                .isInstanceOf(NullPointerException.class);
     }
 }

@@ -150,6 +150,7 @@ public final class RedisBus implements ClusterBus, Presence {
     private final String channelPrefix;
     private final byte[] allChannel;
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    private final LogLimiter heartbeatLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -168,6 +169,8 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Consumer<Jedis> beforeSubscribe;
     /** For tests: runs on the subscribing thread once Redis has confirmed both channels, before {@link Listener#onConnected()}. */
     volatile @Nullable Consumer<Jedis> beforeConnected;
+    /** For tests: runs on the heartbeat thread, under {@link #lock}, right before each {@code PING} on the subscription. */
+    volatile @Nullable Runnable beforePing;
 
     private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
@@ -355,7 +358,11 @@ public final class RedisBus implements ClusterBus, Presence {
                 connected = false;
                 if (!closed) {
                     log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", address).addKeyValue("reason", reason).log();
-                    listener.onDisconnected(reason);
+                    try {
+                        listener.onDisconnected(reason);
+                    } catch (RuntimeException | Error e) { // the listener's (an Error too): this thread must go on
+                        log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                    }
                 }
             } else if (!closed) {
                 long held = lossLog.tryAcquire();
@@ -373,7 +380,8 @@ public final class RedisBus implements ClusterBus, Presence {
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
      * ping has had no answer (nor anything else) by then; see the class comment. Ends with
-     * {@link #close()}.
+     * {@link #close()}, and only then: a round that fails, on an {@link Error} too, is logged
+     * ({@code cluster.bus.heartbeat.error}, WARN) and the next comes a command timeout later.
      */
     private void heartbeatLoop() {
         long intervalNanos = config.commandTimeout().toNanos();
@@ -381,47 +389,64 @@ public final class RedisBus implements ClusterBus, Presence {
         long pingedNanos = 0;
         while (!closed) {
             pause(intervalNanos);
-            BinaryJedisPubSub p;
-            Jedis j;
-            lock.lock();
             try {
-                if (closed) {
-                    return;
+                BinaryJedisPubSub p;
+                Jedis j;
+                lock.lock();
+                try {
+                    if (closed) {
+                        return;
+                    }
+                    p = pubsub;
+                    j = subscriber;
+                } finally {
+                    lock.unlock();
                 }
-                p = pubsub;
-                j = subscriber;
-            } finally {
-                lock.unlock();
-            }
-            if (j == null) {
-                pinged = null;
-                continue;
-            }
-            if (p == null) { // subscribing: its watch closes it if both confirmations are not in by its deadline
-                pinged = null;
-                continue;
-            }
-            if (p == pinged && heardNanos - pingedNanos < 0) {
-                log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                        .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pingedNanos)).log();
-                closeQuietly(j); // the subscribe call fails, and the subscription is made again
-                pinged = null;
-                continue;
-            }
-            pinged = p;
-            pingedNanos = System.nanoTime();
-            // Under the lock, and only the subscription in place: after close() or the end of its
-            // subscribe call, p's connection is closed (or about to be). A PING is a few bytes, and
-            // one unanswered closes the connection: its write does not wait for the peer.
-            lock.lock();
-            try {
-                if (!closed && pubsub == p) {
-                    p.ping();
+                if (j == null) {
+                    pinged = null;
+                    continue;
                 }
-            } catch (RuntimeException e) {
-                // a broken connection: the subscribe call fails too, and the loop there reconnects
-            } finally {
-                lock.unlock();
+                if (p == null) { // subscribing: its watch closes it if both confirmations are not in by its deadline
+                    pinged = null;
+                    continue;
+                }
+                if (p == pinged && heardNanos - pingedNanos < 0) {
+                    log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                            .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pingedNanos)).log();
+                    closeQuietly(j); // the subscribe call fails, and the subscription is made again
+                    pinged = null;
+                    continue;
+                }
+                pinged = p;
+                pingedNanos = System.nanoTime();
+                // Under the lock, and only the subscription in place: after close() or the end of its
+                // subscribe call, p's connection is closed (or about to be). A PING is a few bytes, and
+                // one unanswered closes the connection: its write does not wait for the peer.
+                lock.lock();
+                try {
+                    if (!closed && pubsub == p) {
+                        Runnable hook = beforePing;
+                        if (hook != null) {
+                            hook.run();
+                        }
+                        p.ping();
+                    }
+                } catch (RuntimeException e) {
+                    // a broken connection: the subscribe call fails too, and the loop there reconnects
+                } finally {
+                    lock.unlock();
+                }
+            } catch (RuntimeException | Error e) {
+                // An Error too (out of memory, a class missing): were this thread to end, a silent
+                // subscription would go unnoticed for good. The ping may not have gone out: the
+                // next round pings afresh rather than take its silence for the link's. One round
+                // per commandTimeout, so at most one line per round; held back to one per 5 s.
+                pinged = null;
+                long held = heartbeatLog.tryAcquire();
+                if (held >= 0) {
+                    log.atWarn().setMessage("cluster.bus.heartbeat.error").addKeyValue("redis", address)
+                            .addKeyValue("heldBack", held).setCause(e).log();
+                }
             }
         }
     }

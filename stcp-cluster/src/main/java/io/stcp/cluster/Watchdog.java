@@ -1,14 +1,18 @@
 package io.stcp.cluster;
 
 import io.stcp.cluster.internal.ClusterThreads;
+import io.stcp.cluster.internal.LogLimiter;
 import java.io.IOException;
 import java.net.Socket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 
 /**
@@ -33,9 +37,12 @@ import redis.clients.jedis.exceptions.JedisConnectionException;
  * before the socket is read, so one of the two sides closes it).
  *
  * <p>{@link #close()} fires every watch: the connections still in use fail at once, and a watch made
- * or armed afterwards fails. The thread starts with the first watch and ends with close.
+ * or armed afterwards fails. The thread starts with the first watch and ends with close, and only
+ * then: a scan that fails, on an {@link Error} too, is logged ({@code cluster.watchdog.error},
+ * WARN) and the next comes a tick later.
  */
 final class Watchdog implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Watchdog.class);
     static final long IDLE = Long.MIN_VALUE;
     static final long FIRED = Long.MIN_VALUE + 1;
 
@@ -46,6 +53,9 @@ final class Watchdog implements AutoCloseable {
     private final Condition wake = lock.newCondition();
     private volatile boolean closed;
     private @Nullable Thread thread; // guarded by lock
+    private final LogLimiter errorLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    /** For tests: runs on the watchdog's thread, under {@link #lock}, before each scan of the watches. */
+    volatile @Nullable Runnable beforeScan;
 
     /** {@code tickNanos}: at most the shortest span from arming to deadline of any watch. */
     Watchdog(String threadName, long tickNanos) {
@@ -84,6 +94,12 @@ final class Watchdog implements AutoCloseable {
                     scanAndWait();
                 } catch (InterruptedException e) {
                     // nothing here interrupts it, and only close() may end it: the watches still need it
+                } catch (RuntimeException | Error e) {
+                    // An Error too (out of memory while it scans): only close() may end this thread,
+                    // or no deadline would be kept from then on. It waits a tick before the next scan,
+                    // so a failure that comes back each time costs a scan and a line per tick at most,
+                    // and the lines are held back to one per 5 s.
+                    failed(e);
                 }
             }
         } finally {
@@ -91,8 +107,28 @@ final class Watchdog implements AutoCloseable {
         }
     }
 
+    /** Logs (held back) a scan that failed and waits a tick, or until close; holding {@link #lock}. */
+    private void failed(Throwable e) {
+        try {
+            long held = errorLog.tryAcquire();
+            if (held >= 0) {
+                log.atWarn().setMessage("cluster.watchdog.error").addKeyValue("thread", threadName)
+                        .addKeyValue("heldBack", held).setCause(e).log();
+            }
+            if (!closed) {
+                wake.awaitNanos(tickNanos);
+            }
+        } catch (InterruptedException ignored) {
+            // as in the loop: only close() ends it
+        }
+    }
+
     /** Fires the watches past their deadline, then waits (holding {@link #lock}) until the next deadline, a tick, or close. */
     private void scanAndWait() throws InterruptedException {
+        Runnable hook = beforeScan;
+        if (hook != null) {
+            hook.run();
+        }
         long now = System.nanoTime();
         long next = now + tickNanos;
         for (Watch w : live) {

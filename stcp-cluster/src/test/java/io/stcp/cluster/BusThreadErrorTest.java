@@ -5,17 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * An {@link Error} on the bus's subscriber thread — out of memory while a message is read, a class
- * missing from a hand-made class path (Jedis's {@code redis-authx-core}) — ends that subscription as
- * any failure does: the listener hears that it is lost, and the bus connects again. It used to end
- * the thread: no subscriber from then on, no stcp log line, and a bus that had connected went on
- * saying it was connected while nobody listened.
+ * An {@link Error} on one of the bus's threads — out of memory while a message is read, a class
+ * missing from a hand-made class path (Jedis's {@code redis-authx-core}) — does not end it. On the
+ * subscriber thread it ends that subscription as any failure does: the listener hears that it is
+ * lost, and the bus connects again. On the heartbeat thread it ends that round: the next pings
+ * again, and a subscription that goes silent afterwards is still noticed. Either used to end the
+ * thread: no subscriber (or no heartbeat) from then on, no stcp log line, and a bus that went on
+ * saying it was connected while nobody listened (or nobody noticed the silence).
  */
 @ExtendWith(ClusterLeakCheck.class)
 class BusThreadErrorTest {
@@ -45,6 +48,69 @@ class BusThreadErrorTest {
             } finally {
                 bus.close();
             }
+        }
+    }
+
+    @Test
+    void anErrorOnTheHeartbeatThreadEndsThatRoundOnlyAndASilentSubscriptionIsStillNoticed() throws Exception {
+        CountingListener listener = new CountingListener();
+        try (RedisServer redis = RedisServer.start(dir);
+                BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
+            AtomicInteger pings = new AtomicInteger();
+            bus.beforePing = () -> { // on the heartbeat thread, once a command timeout (1 s)
+                if (pings.incrementAndGet() == 1) {
+                    throw new NoClassDefFoundError("test: redis/clients/jedis/util/SafeEncoder");
+                }
+            };
+            bus.subscribe("a", listener);
+            // The round after the Error pings, and one more: the heartbeat goes on, and the
+            // subscription was not taken for silent for the ping the Error kept from going out.
+            Awaitility.await("two pings after the Error").atMost(Duration.ofSeconds(20)).until(() -> pings.get() >= 3);
+            assertThat(listener.connects).hasValue(1);
+            assertThat(listener.disconnects).as("subscriptions lost before the link went silent").hasValue(0);
+
+            proxy.blackHole(); // the subscription is gone in Redis; the bus's socket stays open and hears nothing
+
+            Awaitility.await("the silent subscription noticed and made again").atMost(Duration.ofSeconds(20))
+                    .until(() -> listener.disconnects.get() == 1 && listener.connects.get() == 2);
+            assertThat(bus.isConnected()).isTrue();
+        }
+    }
+
+    /** The listener is told of a lost subscription on the subscriber thread: an Error from it does not end that thread either. */
+    @Test
+    void anErrorFromTheListenerOnALostSubscriptionDoesNotEndTheSubscriberThread() throws Exception {
+        AtomicBoolean thrown = new AtomicBoolean();
+        AtomicInteger connects = new AtomicInteger();
+        ClusterBus.Listener listener = new ClusterBus.Listener() {
+            @Override
+            public void onMessage(byte[] message) {
+            }
+
+            @Override
+            public void onConnected() {
+                connects.incrementAndGet();
+            }
+
+            @Override
+            public void onDisconnected(String reason) {
+                if (thrown.compareAndSet(false, true)) {
+                    throw new NoClassDefFoundError("test: com/example/ClusterAlerts");
+                }
+            }
+        };
+        try (RedisServer redis = RedisServer.start(dir);
+                BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
+            bus.subscribe("a", listener);
+            Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 1);
+
+            proxy.cut(); // the subscription is lost: the listener throws
+            Awaitility.await("the loss reported").atMost(Duration.ofSeconds(20)).untilTrue(thrown);
+            proxy.restore();
+
+            Awaitility.await("connected again").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 2 && bus.isConnected());
         }
     }
 }

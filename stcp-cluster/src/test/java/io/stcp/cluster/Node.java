@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 
 /**
  * One node of a test cluster: a TcpServer with its registry and a ClusterFanout on Redis. Its
@@ -23,9 +24,10 @@ final class Node implements AutoCloseable {
     final ClusterFanout cluster;
     final TcpServer server;
 
-    private Node(String id, ClusterConfig config, ServerConfig serverConfig, RedisBus bus) throws IOException {
+    private Node(String id, ClusterConfig config, ServerConfig serverConfig, ClusterBus bus,
+            UnaryOperator<ConnectionRegistry> registryView, Presence presence) throws IOException {
         this.id = id;
-        this.cluster = ClusterFanout.start(config, registry, bus, bus);
+        this.cluster = ClusterFanout.start(config, registryView.apply(registry), bus, presence);
         try {
             this.server = TcpServer.create(serverConfig, reader(cluster), SenderFactory.queue(1024)).registry(registry).start();
         } catch (IOException | RuntimeException e) {
@@ -44,7 +46,16 @@ final class Node implements AutoCloseable {
 
     /** A node on {@code bus}, which the test may close on its own to stop the node without cleanup. */
     static Node start(ClusterConfig config, ServerConfig serverConfig, RedisBus bus) throws IOException {
-        return new Node(config.nodeId(), config, serverConfig, bus);
+        return new Node(config.nodeId(), config, serverConfig, bus, UnaryOperator.identity(), bus);
+    }
+
+    /**
+     * A node on {@code bus} whose cluster sees its registry through {@code registryView} and keeps
+     * its presence in {@code presence}: for tests that make them fail.
+     */
+    static Node start(ClusterConfig config, ClusterBus bus, UnaryOperator<ConnectionRegistry> registryView, Presence presence)
+            throws IOException {
+        return new Node(config.nodeId(), config, Echo.loopback().build(), bus, registryView, presence);
     }
 
     /** A test configuration: short TTLs and back-off, so that expiry and reconnects happen within a test. */

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -124,5 +125,29 @@ class WatchdogTest {
         Socket late = connected();
         armed.socket(late); // a socket handed to a fired watch is closed at once
         assertThat(late.isClosed()).isTrue();
+    }
+
+    /**
+     * An {@link Error} in a scan (out of memory, say) does not end the watchdog's thread: it used to,
+     * and no deadline was kept from then on (a call's write blocked on a Redis that reads nothing
+     * waited for good). The next scan comes a tick later and fires a watch at its deadline.
+     */
+    @Test
+    void anErrorInAScanDoesNotEndTheThreadAndLaterDeadlinesAreStillKept() throws IOException {
+        AtomicInteger scans = new AtomicInteger();
+        watchdog.beforeScan = () -> {
+            if (scans.incrementAndGet() == 1) {
+                throw new NoClassDefFoundError("test: redis/clients/jedis/exceptions/JedisConnectionException");
+            }
+        };
+        Watchdog.Watch w = watchdog.watch(); // starts the thread, whose first scan throws
+        Awaitility.await("the first scan").atMost(Duration.ofSeconds(20)).until(() -> scans.get() >= 1);
+        Socket s = connected();
+        w.socket(s);
+        w.arm(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200));
+        Awaitility.await("the socket closed at its deadline").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(5))
+                .until(s::isClosed);
+        assertThat(w.fired()).isTrue();
+        assertThat(scans.get()).as("scans").isGreaterThan(1);
     }
 }

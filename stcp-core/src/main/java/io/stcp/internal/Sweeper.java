@@ -21,7 +21,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * wakes the thread at once, so it never waits for a long tick chosen before it came.
  *
  * <p><b>Failure.</b> A task that throws anything ({@link Throwable}, user code included) is removed
- * and reported once through {@link Task#failed}; the thread goes on with the others. Tasks must
+ * and reported once through {@link Task#failed}; the thread goes on with the others. A scan that
+ * fails itself (out of memory while it walks the tasks) is logged ({@code server.sweeper.failed},
+ * ERROR, one line a second at most) and the next comes a tick later. Tasks must
  * not block: anything that might (a user's put) runs on a thread of its own.
  */
 final class Sweeper {
@@ -51,6 +53,9 @@ final class Sweeper {
     private Thread thread;                           // guarded by lock
     private long addedTickNanos = Long.MAX_VALUE;    // shortest tick added since the last scan; guarded by lock
     private volatile long tickNanos;                 // the interval the thread sleeps now
+    private final RateLimiter errorLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
+    /** For tests: runs on the sweeper's thread before each scan of the tasks, outside any task. */
+    volatile Runnable beforeScan;
 
     Sweeper(String name) {
         this.name = name;
@@ -106,24 +111,22 @@ final class Sweeper {
     private void run() {
         while (true) {
             LockSupport.parkNanos(this, tickNanos);
-            long tick = Long.MAX_VALUE;
-            long now = System.nanoTime();
-            for (Entry e : entries) {
-                boolean keep;
-                try {
-                    keep = e.task.sweep(now);
-                } catch (Throwable t) {
-                    keep = false;
+            long tick;
+            try {
+                tick = scan(System.nanoTime());
+            } catch (Throwable t) {
+                // Out of memory while it walks the tasks, say (their own failures are caught in
+                // scan): this thread must go on, or no deadline or heartbeat of the server would
+                // run again. The tasks not reached are swept at the next tick, which stays as it is.
+                tick = tickNanos;
+                long held = errorLog.tryAcquire();
+                if (held >= 0) {
                     try {
-                        e.task.failed(t);
-                    } catch (Throwable ignored) {
-                        // nothing more to do for it
+                        Log.SERVER.atError().setMessage("server.sweeper.failed").addKeyValue("sweeper", name)
+                                .addKeyValue("suppressed", held).setCause(t).log();
+                    } catch (Throwable logFailed) {
+                        // out of memory even for the line: go on all the same
                     }
-                }
-                if (keep) {
-                    tick = Math.min(tick, e.tickNanos);
-                } else {
-                    entries.remove(e);
                 }
             }
             lock.lock();
@@ -140,5 +143,33 @@ final class Sweeper {
             }
             Thread.interrupted(); // nobody should interrupt this thread; never let it turn the park into a spin
         }
+    }
+
+    /** Sweeps every task once, removing those done or failed; returns the shortest tick of those kept. */
+    private long scan(long now) {
+        Runnable hook = beforeScan;
+        if (hook != null) {
+            hook.run();
+        }
+        long tick = Long.MAX_VALUE;
+        for (Entry e : entries) {
+            boolean keep;
+            try {
+                keep = e.task.sweep(now);
+            } catch (Throwable t) {
+                keep = false;
+                try {
+                    e.task.failed(t);
+                } catch (Throwable ignored) {
+                    // nothing more to do for it
+                }
+            }
+            if (keep) {
+                tick = Math.min(tick, e.tickNanos);
+            } else {
+                entries.remove(e);
+            }
+        }
+        return tick;
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +33,30 @@ class SweeperTest {
         assertThat(fastSwept.await(10, TimeUnit.SECONDS)).as("swept at its own tick, not after ten minutes").isTrue();
 
         sweeper.add(now -> false, TimeUnit.MILLISECONDS.toNanos(1)); // wakes it again: the slow one, done, leaves
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // the thread ends
+    }
+
+    /**
+     * An {@link Error} in a scan itself, outside any task (out of memory while it walks them), does
+     * not end the sweeper's thread: it used to, and as the thread was still taken for running, no
+     * task of that server (write deadlines, heartbeats) ran again.
+     */
+    @Test
+    void anErrorInAScanDoesNotEndTheThreadAndTheTasksRunAtTheNextTick() throws Exception {
+        Sweeper sweeper = new Sweeper("test-sweeper");
+        AtomicInteger scans = new AtomicInteger();
+        sweeper.beforeScan = () -> {
+            if (scans.incrementAndGet() == 1) {
+                throw new NoClassDefFoundError("test: io/stcp/internal/Sweeper$Entry");
+            }
+        };
+        CountDownLatch swept = new CountDownLatch(3);
+        sweeper.add(now -> {
+            swept.countDown();
+            return swept.getCount() > 0;
+        }, TimeUnit.MILLISECONDS.toNanos(1));
+        assertThat(swept.await(10, TimeUnit.SECONDS)).as("the task swept after the failed scan").isTrue();
+        assertThat(scans.get()).as("scans").isGreaterThan(1);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // the thread ends
     }
 }

@@ -70,7 +70,9 @@ import org.slf4j.LoggerFactory;
  * {@code cluster.presence.slow} (WARN): at twice that, entries would expire before they are
  * announced again, and the node's users would drop out of lookups.
  *
- * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}) puts its
+ * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}; whatever
+ * it threw, an {@link Error} from the {@link Presence} or the bus too, which does not end the
+ * thread) puts its
  * changed names back in the sets and keeps the refresh's chunk, and sets {@link #retryHeld}: the
  * thread does the step again after a back-off ({@link Backoff}: {@code reconnectDelay} doubling to
  * {@code reconnectMaxDelay}, from the first again after a step that works), or at once when the bus
@@ -596,9 +598,11 @@ public final class RealClusterFanout implements ClusterFanout {
         @Nullable Refresh refresh = null; // the full refresh under way
         while (true) {
             boolean begin = false;
-            Set<String> users;
-            Set<String> groups;
-            long connectsBefore; // when the step started: a connect since asks for it again at once, failed or not
+            Set<String> users = Set.of();
+            Set<String> groups = Set.of();
+            long connectsBefore = 0; // when the step started: a connect since asks for it again at once, failed or not
+            Throwable takeFailed = null;
+            long takeWaitNanos = 0;
             lock.lock();
             try {
                 while (!closed) {
@@ -622,6 +626,8 @@ public final class RealClusterFanout implements ClusterFanout {
                 if (closed) {
                     return;
                 }
+                Set<String> nextUsers = new HashSet<>(); // before anything changes: out of memory here takes nothing
+                Set<String> nextGroups = new HashSet<>();
                 if (refresh == null && fullRefreshDue) { // one due while another was under way begins when that one ends
                     begin = true;
                     fullRefreshDue = false;
@@ -630,13 +636,24 @@ public final class RealClusterFanout implements ClusterFanout {
                 connectsBefore = connects;
                 users = changedUsers;
                 groups = changedGroups;
-                changedUsers = new HashSet<>();
-                changedGroups = new HashSet<>();
+                changedUsers = nextUsers;
+                changedGroups = nextGroups;
                 changedChars = 0;
             } catch (InterruptedException e) {
                 return; // close()
+            } catch (RuntimeException | Error e) {
+                // From the bus's isConnected (the application's ClusterBus may throw anything), or out
+                // of memory for the sets: nothing was taken. Tried again after the back-off, as a step.
+                takeFailed = e;
+                takeWaitNanos = retry.nextNanos();
+                retryHeld = true;
+                retryAt = System.nanoTime() + takeWaitNanos;
             } finally {
                 lock.unlock();
+            }
+            if (takeFailed != null) {
+                failed(takeFailed, takeWaitNanos);
+                continue;
             }
             try {
                 if (begin) {
@@ -651,7 +668,9 @@ public final class RealClusterFanout implements ClusterFanout {
                     refresh = null;
                 }
                 retry.reset();
-            } catch (RuntimeException e) { // BusException mostly
+            } catch (RuntimeException | Error e) {
+                // BusException mostly; an Error too (out of memory, a class missing, or from a
+                // Presence of the application's): were this thread to end, presence would stop for good.
                 long waitNanos = retry.nextNanos();
                 // Repeated after the back-off, or at once on a reconnect, which clears the hold: one
                 // that came while the step was under way (it may have failed on the connection lost
@@ -673,15 +692,22 @@ public final class RealClusterFanout implements ClusterFanout {
                 } finally {
                     lock.unlock();
                 }
-                if (!closed) {
-                    presenceFailures.increment();
-                    long held = presenceLog.tryAcquire();
-                    if (held >= 0) {
-                        log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
-                                .addKeyValue("reason", e.getMessage()).addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
-                                .addKeyValue("heldBack", held).log();
-                    }
-                }
+                failed(e, waitNanos);
+            }
+        }
+    }
+
+    /** Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos}; on the presence thread. */
+    private void failed(Throwable e, long waitNanos) {
+        if (!closed) {
+            presenceFailures.increment();
+            long held = presenceLog.tryAcquire();
+            if (held >= 0) {
+                // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
+                log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
+                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
+                        .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
+                        .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
             }
         }
     }
