@@ -5,22 +5,17 @@ import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stcp.loadgen.LoadResult;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.FileInputStream;
-import java.io.IOException;
 import java.io.InputStream;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -95,67 +90,11 @@ class NativeLoadgenTlsTest {
         return ctx;
     }
 
-    /** A blocking TLS echo of length-prefixed frames, a virtual thread per connection; counts what it echoed and refused. */
-    private static final class TlsEchoServer implements AutoCloseable {
-        final ServerSocket listener;
-        final List<Socket> sockets = new CopyOnWriteArrayList<>();
-        final AtomicLong echoed = new AtomicLong();
-        final AtomicLong unexpected = new AtomicLong();
-        final int expectedBody;
-        final Thread acceptor;
-
-        TlsEchoServer(SSLContext ctx, int frameSize) throws IOException {
-            this.listener = ctx.getServerSocketFactory().createServerSocket(0, 50, InetAddress.getLoopbackAddress());
-            this.expectedBody = frameSize - 4;
-            this.acceptor = Thread.ofVirtual().start(this::accept);
-        }
-
-        String address() {
-            return "127.0.0.1:" + listener.getLocalPort();
-        }
-
-        private void accept() {
-            try {
-                while (true) {
-                    Socket s = listener.accept();
-                    sockets.add(s);
-                    Thread.ofVirtual().start(() -> echo(s));
-                }
-            } catch (IOException closed) {
-                // done
-            }
-        }
-
-        private void echo(Socket s) {
-            try (s) {
-                DataInputStream in = new DataInputStream(s.getInputStream());
-                DataOutputStream out = new DataOutputStream(s.getOutputStream());
-                while (true) {
-                    int length = in.readInt();
-                    if (length != expectedBody) {
-                        unexpected.incrementAndGet();
-                        return;
-                    }
-                    byte[] body = new byte[length];
-                    in.readFully(body);
-                    out.writeInt(length);
-                    out.write(body);
-                    out.flush();
-                    echoed.incrementAndGet();
-                }
-            } catch (IOException closed) {
-                // the generator is done, or refused the handshake
-            }
-        }
-
-        @Override
-        public void close() throws Exception {
-            listener.close();
-            for (Socket s : sockets) {
-                s.close();
-            }
-            acceptor.join();
-        }
+    /** {@link EchoServer} over TLS, with the certificate {@code name}. */
+    private EchoServer tlsEcho(String name, int frameSize) throws Exception {
+        ServerSocket listener = serverContext(name).getServerSocketFactory()
+                .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        return new EchoServer(listener, frameSize, Long.MAX_VALUE, Long.MAX_VALUE);
     }
 
     /** Runs the TLS generator to its end (at most 60 s): its exit status, stdout and stderr in {@code out} and {@code err}. */
@@ -183,7 +122,7 @@ class NativeLoadgenTlsTest {
     @Test
     void measuresATlsEchoServerAfterVerifyingItsCertificate() throws Exception {
         Path ca = certificate("server");
-        try (TlsEchoServer server = new TlsEchoServer(serverContext("server"), 64)) {
+        try (EchoServer server = tlsEcho("server", 64)) {
             int status = generate(server.address(), ca, 4, 2, 64);
             String err = Files.readString(dir.resolve("err"));
             assertThat(status).as("exit status; stderr: %s", err).isZero();
@@ -201,7 +140,7 @@ class NativeLoadgenTlsTest {
     void framesLargerThanAPlainRunSendsFromAFileAreWrittenAndReadWholeOverTls() throws Exception {
         int size = 256 * 1024 + 4; // above the size from which plain runs use sendfile and drop bodies in the kernel
         Path ca = certificate("server");
-        try (TlsEchoServer server = new TlsEchoServer(serverContext("server"), size)) {
+        try (EchoServer server = tlsEcho("server", size)) {
             int status = generate(server.address(), ca, 2, 2, size);
             assertThat(status).as("exit status; stderr: %s", Files.readString(dir.resolve("err"))).isZero();
             LoadResult r = result();
@@ -215,7 +154,7 @@ class NativeLoadgenTlsTest {
     void aServerCertificateItDoesNotTrustEndsTheRunBeforeTheStartWithStatusTwo() throws Exception {
         certificate("server");
         Path other = certificate("other");
-        try (TlsEchoServer server = new TlsEchoServer(serverContext("server"), 64)) {
+        try (EchoServer server = tlsEcho("server", 64)) {
             int status = generate(server.address(), other, 2, 1, 64);
             String err = Files.readString(dir.resolve("err"));
             assertThat(status).as("stderr: %s", err).isEqualTo(2);
