@@ -82,19 +82,10 @@ class BusThreadErrorTest {
     @Test
     void anErrorFromTheListenerOnALostSubscriptionDoesNotEndTheSubscriberThread() throws Exception {
         AtomicBoolean thrown = new AtomicBoolean();
-        AtomicInteger connects = new AtomicInteger();
-        ClusterBus.Listener listener = new ClusterBus.Listener() {
-            @Override
-            public void onMessage(byte[] message) {
-            }
-
-            @Override
-            public void onConnected() {
-                connects.incrementAndGet();
-            }
-
+        CountingListener listener = new CountingListener() {
             @Override
             public void onDisconnected(String reason) {
+                super.onDisconnected(reason);
                 if (thrown.compareAndSet(false, true)) {
                     throw new NoClassDefFoundError("test: com/example/ClusterAlerts");
                 }
@@ -104,13 +95,13 @@ class BusThreadErrorTest {
                 BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
                 RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
             bus.subscribe("a", listener);
-            Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 1);
+            Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(() -> listener.connects.get() == 1);
 
             proxy.cut(); // the subscription is lost: the listener throws
             Awaitility.await("the loss reported").atMost(Duration.ofSeconds(20)).untilTrue(thrown);
             proxy.restore();
 
-            Awaitility.await("connected again").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 2 && bus.isConnected());
+            Awaitility.await("connected again").atMost(Duration.ofSeconds(20)).until(() -> listener.connects.get() == 2 && bus.isConnected());
         }
     }
 }

@@ -3,7 +3,7 @@ package io.stcp.cluster;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A bus listener that counts the subscriptions made and lost, and drops the messages. */
-final class CountingListener implements ClusterBus.Listener {
+class CountingListener implements ClusterBus.Listener {
     final AtomicInteger connects = new AtomicInteger();
     final AtomicInteger disconnects = new AtomicInteger();
 
