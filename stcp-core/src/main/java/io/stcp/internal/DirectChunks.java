@@ -3,9 +3,7 @@ package io.stcp.internal;
 import io.stcp.QueueSender;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -46,6 +44,12 @@ import org.jspecify.annotations.Nullable;
  * count of chunks made (the memory held) only then. Only free chunks are freed,
  * and a freed chunk is in no list, so no message can hold one.
  *
+ * <p><b>Failure.</b> A chunk whose freeing throws anything (a bug; or an {@link Error}: out of memory)
+ * does not keep the others of a wake, or of a failed take, from being freed: it is counted out of
+ * the memory held all the same, and logged ({@code direct.free.failed}, ERROR, with the first failure
+ * and how many chunks failed; one line a second at most). The trimming thread goes on, and a take
+ * still returns null.
+ *
  * <p><b>Thread safety.</b> {@link #take}, {@link #give} and each wake of the trimming thread hold
  * one lock for a whole message or wake.
  */
@@ -81,6 +85,7 @@ public final class DirectChunks {
     private final long idleNanos; // 0: never trimmed
     private final IntFunction<ChunkMemory.Allocation> allocator;
     private final ReentrantLock lock = new ReentrantLock();
+    private final RateLimiter freeFailedLog = new RateLimiter(TimeUnit.SECONDS.toNanos(1));
     private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>(); // guarded by lock; the last given first
     private final IdentityHashMap<ByteBuffer, ChunkMemory.Allocation> allocations = new IdentityHashMap<>(); // guarded by lock
     private int made;  // guarded by lock: chunks made so far, free or in use
@@ -231,9 +236,7 @@ public final class DirectChunks {
         } finally {
             lock.unlock();
         }
-        for (int j = kept; j < end; j++) {
-            allocated[j].free();
-        }
+        free(allocated, kept, end);
     }
 
     /** Gives back chunks from {@link #take}; the caller no longer uses them. */
@@ -285,12 +288,12 @@ public final class DirectChunks {
                 for (long left = idleNanos; left > 0; left = deadline - System.nanoTime()) {
                     LockSupport.parkNanos(this, left);
                 }
-                List<ChunkMemory.Allocation> freeing;
+                ChunkMemory.Allocation[] freeing;
                 lock.lock();
                 try {
-                    freeing = new ArrayList<>(fewestFree); // made before anything changes
-                    for (int i = 0; i < fewestFree; i++) {
-                        freeing.add(allocations.remove(free.removeLast())); // the longest free first
+                    freeing = new ChunkMemory.Allocation[fewestFree]; // made before anything changes
+                    for (int i = 0; i < freeing.length; i++) {
+                        freeing[i] = allocations.remove(free.removeLast()); // the longest free first
                     }
                     fewestFree = free.size();
                     done = free.isEmpty();
@@ -300,15 +303,12 @@ public final class DirectChunks {
                 } finally {
                     lock.unlock();
                 }
+                free(freeing, 0, freeing.length);
+                lock.lock();
                 try {
-                    free(freeing);
+                    made -= freeing.length; // counted as held until freed, so heldBytes never runs ahead
                 } finally {
-                    lock.lock();
-                    try {
-                        made -= freeing.size(); // counted as held until freed, so heldBytes never runs ahead
-                    } finally {
-                        lock.unlock();
-                    }
+                    lock.unlock();
                 }
             }
         } finally {
@@ -318,18 +318,32 @@ public final class DirectChunks {
         }
     }
 
-    /** Frees every one of {@code allocations}, even when one fails (a bug: reported after the others). */
-    private static void free(List<ChunkMemory.Allocation> allocations) {
-        RuntimeException failed = null;
-        for (ChunkMemory.Allocation a : allocations) {
+    /**
+     * Frees every one of {@code allocations[from .. to)}, even when one throws, an {@link Error}
+     * included; then logs the first failure and how many there were (see the class comment). Throws
+     * nothing: its callers are the trimming thread and a take that the caller expects to return null.
+     */
+    private void free(ChunkMemory.Allocation[] allocations, int from, int to) {
+        Throwable first = null;
+        int failed = 0;
+        for (int i = from; i < to; i++) {
             try {
-                a.free();
-            } catch (RuntimeException e) {
-                failed = failed == null ? e : failed;
+                allocations[i].free();
+            } catch (Throwable t) {
+                first = first == null ? t : first;
+                failed++;
             }
         }
-        if (failed != null) {
-            throw failed;
+        if (first != null) {
+            try {
+                long held = freeFailedLog.tryAcquire();
+                if (held >= 0) {
+                    Log.SERVER.atError().setMessage("direct.free.failed").addKeyValue("chunks", failed)
+                            .addKeyValue("suppressed", held).setCause(first).log();
+                }
+            } catch (Throwable logFailed) {
+                // out of memory even for the line: the chunks are freed all the same
+            }
         }
     }
 

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import io.stcp.testing.LogCapture;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -189,5 +192,57 @@ class DirectChunksTest {
         assertThat(again).as("the two it took were put back, in their order").satisfiesExactly(
                 a -> assertThat(a).isSameAs(two[1]), b -> assertThat(b).isSameAs(two[0]));
         pool.give(again);
+    }
+
+    @Test
+    void aChunkWhoseFreeingFailsEvenWithAnErrorLeavesTheOthersFreedAndTheTrimmingGoingOn() {
+        AtomicInteger closes = new AtomicInteger();
+        DirectChunks pool = new DirectChunks(8L * CHUNK, TimeUnit.MILLISECONDS.toNanos(100), failingFirstFree(closes));
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            pool.give(pool.take(3));
+            await().atMost(Duration.ofSeconds(10)).until(() -> closes.get() == 3 && pool.memory().heldBytes() == 0);
+            assertThat(log.events("direct.free.failed")).singleElement().satisfies(e -> {
+                assertThat(LogCapture.fields(e)).containsEntry("chunks", 1);
+                assertThat(e.getThrowableProxy().getClassName()).isEqualTo(StackOverflowError.class.getName());
+            });
+
+            pool.give(pool.take(2)); // the same trimming thread, or a new one: either frees them
+            await().atMost(Duration.ofSeconds(10)).until(() -> closes.get() == 5 && pool.memory().heldBytes() == 0);
+            assertThat(log.events("thread.uncaught")).as("nothing escaped the trimming thread").isEmpty();
+        }
+    }
+
+    @Test
+    void aTakeThatRunsOutOfMemoryFreesEveryChunkItMadeEvenWhenFreeingOneFails() {
+        AtomicInteger closes = new AtomicInteger();
+        IntFunction<ChunkMemory.Allocation> failingFree = failingFirstFree(closes);
+        AtomicInteger allowed = new AtomicInteger(2);
+        DirectChunks pool = new DirectChunks(8L * CHUNK, 0, size -> {
+            if (allowed.getAndDecrement() <= 0) {
+                throw new OutOfMemoryError("simulated: cannot allocate memory");
+            }
+            return failingFree.apply(size);
+        });
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            assertThat(pool.take(3)).as("makes two, fails on the third: the message stays an array").isNull();
+            assertThat(closes.get()).as("both made are freed, the one whose freeing failed and the other").isEqualTo(2);
+            assertThat(pool.memory().heldBytes()).isZero();
+            assertThat(pool.memory().usedBytes()).isZero();
+            assertThat(log.events("direct.free.failed")).map(ILoggingEvent::getThrowableProxy)
+                    .singleElement().satisfies(p -> assertThat(p.getClassName()).isEqualTo(StackOverflowError.class.getName()));
+        }
+    }
+
+    /** Real chunks, the first of which throws a {@link StackOverflowError} once its memory is freed; counts the frees. */
+    private static IntFunction<ChunkMemory.Allocation> failingFirstFree(AtomicInteger closes) {
+        return size -> {
+            ChunkMemory.Allocation real = ChunkMemory.allocate(size);
+            return new ChunkMemory.Allocation(real.buffer(), () -> {
+                real.free();
+                if (closes.incrementAndGet() == 1) {
+                    throw new StackOverflowError("test: freeing a chunk");
+                }
+            });
+        };
     }
 }
