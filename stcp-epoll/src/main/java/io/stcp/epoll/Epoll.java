@@ -3,6 +3,7 @@ package io.stcp.epoll;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.io.IOException;
@@ -16,8 +17,9 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 /**
- * The three epoll calls, through the FFM API. Linux only; x86-64 (where {@code struct epoll_event}
- * is packed into 12 bytes) and AArch64 (16 bytes).
+ * The three epoll calls, and the eventfd that wakes a dead poll loop's wakers ({@link PollerFds}),
+ * through the FFM API. Linux only; x86-64 (where {@code struct epoll_event} is packed into 12 bytes)
+ * and AArch64 (16 bytes).
  *
  * <p>{@code epoll_ctl} and {@code epoll_wait} with a zero timeout never block, so they are bound as
  * critical calls (no thread-state transition); the blocking {@code epoll_wait} is bound normally.
@@ -36,6 +38,8 @@ final class Epoll {
     static final int CTL_MOD = 3;
 
     private static final int EPOLL_CLOEXEC = 0x80000;
+    private static final int EFD_CLOEXEC = 0x80000;
+    private static final int EFD_NONBLOCK = 0x800;
     private static final int EINTR = 4;
 
     private static final boolean PACKED = System.getProperty("os.arch").matches("amd64|x86_64");
@@ -58,6 +62,11 @@ final class Epoll {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.critical(false));
     private static final MethodHandle WAIT = bind("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.captureCallState("errno"));
+    private static final MethodHandle EVENTFD = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final MethodHandle WRITE = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    /** The 8 bytes an eventfd is written, 1: made once, so that signalling allocates nothing. */
+    private static final MemorySegment ONE = Arena.global().allocateFrom(JAVA_LONG, 1L);
 
     private Epoll() {}
 
@@ -85,7 +94,37 @@ final class Epoll {
         }
     }
 
-    /** Closes an epoll instance of this module's ({@code fd} &ge; 0), whatever the call says. */
+    /** A new eventfd (close-on-exec, non-blocking): readable once {@link #signal signalled}, never before. */
+    static int eventFd() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment errno = arena.allocate(CAPTURE);
+            int fd = (int) EVENTFD.invokeExact(errno, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (fd < 0) {
+                throw failure("eventfd", errno);
+            }
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Adds 1 to the eventfd {@code fd}: readable from then on, as long as nothing reads it. Allocates
+     * nothing.
+     *
+     * @return false if the call failed
+     */
+    static boolean signal(int fd) {
+        try {
+            return (long) WRITE.invokeExact(fd, ONE, 8L) == 8;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+
+    /** Closes an epoll instance or eventfd of this module's ({@code fd} &ge; 0), whatever the call says. */
     static void close(int fd) {
         try {
             int ignored = (int) CLOSE.invokeExact(fd);

@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * once — 93 % of give-ways were lost that way, and threads started meanwhile waited up to 1.6 s
  * behind readers that never ran out of input. Parking costs a platform thread's wake-up, too much for every turn (+3.7 µs per message at 100
  * connections × 1 in flight): see BENCHMARKS.md, "A poll loop fair on one carrier". The wakers
- * and the poll loop live as long as the JVM, like the JDK's pollers.
+ * and the poll loop live as long as the JVM, like the JDK's pollers, unless the loop dies.
  *
  * <p><b>Resumed read loops in turn with woken readers.</b> A suspended read loop goes on in a thread
  * the poll loop starts ({@code Resumption}), which the JDK's scheduler puts in the poll loop's
@@ -85,11 +85,11 @@ import org.slf4j.LoggerFactory;
  * <b>States</b>: alive &rarr; dead, once ({@link #die}, from the poll loop or a waker). Dying closes
  * the table first ({@link Registrations#close}: no socket registers from then on, {@link #register}
  * throws and the caller picks another transport), then fails every Readiness in it, logs
- * {@code epoll.poller.dead} at ERROR once, and ends the poll loop; its wakers end when they next
- * wake (a waker blocked on a dead loop's epoll instance stays blocked: a daemon thread, idle, and
- * the loop's three epoll descriptors stay open with it; a death is rare, a bug's or the kernel's,
- * and {@link EpollReadinessSource} replaces a loop at most a few times). So a
- * socket is either failed by the death or was never registered: none is left waiting.
+ * {@code epoll.poller.dead} at ERROR once, ends the poll loop, and closes its descriptors
+ * ({@link PollerFds#close}): that wakes both wakers, which end, and the last of the poll loop, the
+ * wakers and the calls still under way on the descriptors closes them. So a
+ * socket is either failed by the death or was never registered: none is left waiting; and a dead
+ * loop leaves no thread and no descriptor behind.
  * {@link EpollReadinessSource} replaces a dead poller by a new one for the sockets that come next.
  */
 final class EpollPoller {
@@ -125,9 +125,9 @@ final class EpollPoller {
 
     private final String name;
 
+    private final PollerFds fds; // the poll loop and each waker hold a use of them for their thread's life
     private final int epfd;
-    private final int[] wakeFds = {-1, -1};
-    private final Thread[] wakers = new Thread[wakeFds.length];
+    private final Thread[] wakers;
     private int nextWaker; // the waker the poll loop arms next; only the poll loop uses it
     private long unparkedSince = System.nanoTime(); // when the poll loop last came back from a park
     private int turnSignals; // what the signals since then did (Readiness.WOKE_READER, RAN_CALLBACK); poll loop only
@@ -138,31 +138,47 @@ final class EpollPoller {
 
     EpollPoller(String name) throws IOException {
         this.name = name;
-        epfd = Epoll.create();
-        registered = new Registrations(epfd);
+        fds = PollerFds.open(); // with a use of this constructor's, released at its end
+        epfd = fds.epfd();
         try {
-            for (int i = 0; i < wakeFds.length; i++) {
-                wakeFds[i] = Epoll.create();
-                Epoll.ctl(wakeFds[i], CTL_ADD, epfd, EPOLLIN | EPOLLONESHOT, 0); // armed: a first wake-up is harmless
+            try {
+                wakers = new Thread[fds.wakers()];
+                registered = new Registrations(fds);
+                pollLoop = startUsing(Thread.ofVirtual().name(name), this::pollLoop);
+            } catch (RuntimeException | Error e) { // nothing runs yet: the constructor's use is the last
+                fds.close();
+                throw e;
             }
-            pollLoop = Thread.ofVirtual().name(name).start(this::pollLoop);
-        } catch (IOException | RuntimeException | Error e) { // nothing runs yet: what was made is closed
-            for (int fd : wakeFds) {
-                if (fd >= 0) {
-                    Epoll.close(fd);
+            try {
+                for (int i = 0; i < wakers.length; i++) {
+                    int wakeFd = fds.wakeFd(i);
+                    wakers[i] = startUsing(Thread.ofPlatform().daemon().name(name + "-waker-" + i), () -> wakeLoop(wakeFd));
                 }
+            } catch (RuntimeException | Error e) { // no thread for a waker: the loop would park for good
+                die(e);
+                throw new IOException("the epoll poll loop " + name + " cannot start its wakers", e);
             }
-            Epoll.close(epfd);
-            throw e;
+        } finally {
+            fds.release();
+        }
+    }
+
+    /** Starts {@code task} holding a use of the descriptors for the thread's life ({@link PollerFds}). */
+    private Thread startUsing(Thread.Builder builder, Runnable task) {
+        if (!fds.acquire()) {
+            throw new IllegalStateException("the epoll poll loop " + name + " is dead");
         }
         try {
-            for (int i = 0; i < wakeFds.length; i++) {
-                int wakeFd = wakeFds[i];
-                wakers[i] = Thread.ofPlatform().daemon().name(name + "-waker-" + i).start(() -> wakeLoop(wakeFd));
-            }
-        } catch (RuntimeException | Error e) { // no thread for a waker: the loop would park for good
-            die(e);
-            throw new IOException("the epoll poll loop " + name + " cannot start its wakers", e);
+            return builder.start(() -> {
+                try {
+                    task.run();
+                } finally {
+                    fds.release();
+                }
+            });
+        } catch (RuntimeException | Error e) {
+            fds.release();
+            throw e;
         }
     }
 
@@ -173,17 +189,24 @@ final class EpollPoller {
      */
     Readiness register(SocketChannel channel) throws IOException {
         int fd = Fds.of(channel);
-        Readiness readiness = registered.add(fd);
-        if (readiness == null) {
+        if (!fds.acquire()) { // epfd stays open for the call
             throw new IOException("the epoll poll loop " + name + " is dead");
         }
         try {
-            Epoll.ctl(epfd, CTL_ADD, fd, SOCKET_EVENTS, readiness.token());
-        } catch (IOException | RuntimeException e) {
-            registered.deregister(readiness);
-            throw e;
+            Readiness readiness = registered.add(fd);
+            if (readiness == null) {
+                throw new IOException("the epoll poll loop " + name + " is dead");
+            }
+            try {
+                Epoll.ctl(epfd, CTL_ADD, fd, SOCKET_EVENTS, readiness.token());
+            } catch (IOException | RuntimeException e) {
+                registered.deregister(readiness);
+                throw e;
+            }
+            return readiness;
+        } finally {
+            fds.release();
         }
-        return readiness;
     }
 
     /** Sockets registered and not yet closed. */
@@ -259,7 +282,7 @@ final class EpollPoller {
                 startMarker();
             }
         }
-        Epoll.ctl(wakeFds[nextWaker], CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0); // throws: the turn failed
+        Epoll.ctl(fds.wakeFd(nextWaker), CTL_MOD, epfd, EPOLLIN | EPOLLONESHOT, 0); // throws: the turn failed
         nextWaker ^= 1;
         LockSupport.park(this);
         unparkedSince = System.nanoTime();
@@ -309,6 +332,7 @@ final class EpollPoller {
             // the sockets are failed all the same
         }
         LockSupport.unpark(pollLoop); // to see that it is dead, if it was parked
+        fds.close(); // wakes the wakers; the last of them, the loop and the calls under way closes the descriptors
     }
 
     private void logError(String event, Throwable t) {

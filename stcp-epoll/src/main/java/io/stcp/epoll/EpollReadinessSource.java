@@ -77,9 +77,9 @@ public final class EpollReadinessSource implements ReadinessSource {
 
     /**
      * The live poller at {@code pollers[i]}: a new one in place of a dead one, at most
-     * {@link #MAX_REPLACEMENTS} attempts per place. A dead loop leaves an idle waker thread and its
-     * epoll descriptors behind, and a fault that kills every loop of a place (a bug, the kernel)
-     * would kill each new one too: past that many, the place's sockets use the JDK transport.
+     * {@link #MAX_REPLACEMENTS} attempts per place. A fault that kills every loop of a place (a bug,
+     * the kernel) would kill each new one too, each death failing the connections it had: past that
+     * many, the place's sockets use the JDK transport.
      * Under {@code REPLACING}, so that two sockets do not both start one.
      *
      * @throws IOException if no new poller can start, or may (the socket uses the JDK transport)
@@ -93,7 +93,7 @@ public final class EpollReadinessSource implements ReadinessSource {
                     throw new IOException("the epoll poll loop " + p.name() + " is dead, and its place was given a new one "
                             + MAX_REPLACEMENTS + " times already: its sockets use the JDK transport");
                 }
-                Holder.REPLACED[i]++; // an attempt counts: one that fails may leave a thread behind too
+                Holder.REPLACED[i]++; // an attempt counts, even one that fails
                 p = new EpollPoller(p.name());
                 pollers[i] = p; // read without the lock, it is this one (its fields final) or the dead one (then here again)
             }

@@ -27,21 +27,26 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Reporting again.</b> {@link #reportAgain} modifies a socket's registration to the same
  * events: the kernel then checks the socket at once and, if it is ready, queues an event for it
- * behind those already queued, which the poll loop signals in turn like any other.
+ * behind those already queued, which the poll loop signals in turn like any other. It holds a use
+ * of the loop's descriptors for the call ({@link PollerFds}); once the loop is dead it reports
+ * nothing (false).
  */
 final class Registrations implements Readiness.Owner {
     private static final int FIRST_LENGTH = 1024;
 
-    private final int epfd;
+    private final PollerFds fds; // null: none
     private final ReentrantLock lock = new ReentrantLock();
     private volatile AtomicReferenceArray<Readiness> slots = new AtomicReferenceArray<>(FIRST_LENGTH);
     private final AtomicInteger count = new AtomicInteger();
     private int sequence; // guarded by lock
     private boolean closed; // guarded by lock
 
-    /** @param epfd the epoll instance the sockets are registered with, or -1 for none (cannot report again) */
-    Registrations(int epfd) {
-        this.epfd = epfd;
+    /**
+     * @param fds the poll loop's descriptors, whose epoll instance the sockets are registered with, or
+     *     null for none (cannot report again)
+     */
+    Registrations(PollerFds fds) {
+        this.fds = fds;
     }
 
     /**
@@ -100,11 +105,15 @@ final class Registrations implements Readiness.Owner {
 
     @Override
     public boolean reportAgain(Readiness readiness) throws IOException {
-        if (epfd < 0) {
+        if (fds == null || !fds.acquire()) { // none, or the poll loop is dead (its descriptors closing)
             return false;
         }
-        Epoll.ctl(epfd, Epoll.CTL_MOD, (int) readiness.token(), EpollPoller.SOCKET_EVENTS, readiness.token());
-        return true;
+        try {
+            Epoll.ctl(fds.epfd(), Epoll.CTL_MOD, (int) readiness.token(), EpollPoller.SOCKET_EVENTS, readiness.token());
+            return true;
+        } finally {
+            fds.release();
+        }
     }
 
     /** Refuses every later {@link #add}: false if closed already. */

@@ -9,14 +9,18 @@ import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
 import io.stcp.testing.TestClient;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -24,11 +28,13 @@ import org.junit.jupiter.api.Test;
 /**
  * A poll loop that fails (an {@code Error} or a bug, injected through {@link EpollPoller#faults})
  * never leaves a connection waiting for an edge that will not come: the socket whose signal failed
- * is failed alone, and a loop that cannot continue fails all of its sockets and is replaced for the
- * ones that come next ({@link EpollPoller}, "Failures").
+ * is failed alone, and a loop that cannot continue fails all of its sockets, leaves no thread and no
+ * descriptor behind, and is replaced for the ones that come next ({@link EpollPoller}, "Failures").
  */
 class PollLoopFailureTest {
     private static final Duration PROMPTLY = Duration.ofSeconds(20); // generous: the point is "not never"
+    private static final String EPOLL_INSTANCE = "anon_inode:[eventpoll]";
+    private static final String EVENTFD = "anon_inode:[eventfd]";
 
     private final Map<Integer, Connection> connections = new ConcurrentHashMap<>(); // by the client's port
     private final Map<Integer, CloseReason> exits = new ConcurrentHashMap<>();
@@ -81,11 +87,13 @@ class PollLoopFailureTest {
     }
 
     @Test
-    void aPollLoopThatCannotContinueFailsItsConnectionsAndNewOnesGoToANewLoop() throws Exception {
+    void aPollLoopThatCannotContinueFailsItsConnectionsLeavesNothingBehindAndNewOnesGoToANewLoop() throws Exception {
         TcpServer server = start();
         try (LogCapture log = LogCapture.of("io.stcp.epoll");
              TestClient client = TestClient.connect(server.address())) {
             assertThat(client.roundTrip(new byte[] {1})).containsExactly((byte) 1);
+            long epollInstances = descriptors(EPOLL_INSTANCE);
+            long eventFds = descriptors(EVENTFD);
             int fd = Fds.of(connections.get(client.localAddress().getPort()).channel());
             AtomicReference<Thread> loop = new AtomicReference<>(); // the client's poll loop: the others go on
             EpollPoller.faults = new EpollPoller.Faults() {
@@ -117,6 +125,13 @@ class PollLoopFailureTest {
             assertThat(log.events("epoll.poll.failed")).as("its first failure, not every retry").hasSize(1);
             EpollPoller.faults = null;
 
+            // Dead, it leaves nothing behind: its two waker threads end, and its three epoll instances
+            // and its eventfd are closed (the live loop's stay open).
+            String wakers = loop.get().getName() + "-waker-";
+            Awaitility.await("the dead loop's wakers to end, its descriptors to close").atMost(PROMPTLY)
+                    .until(() -> threadsNamed(wakers) == 0 && descriptors(EPOLL_INSTANCE) == epollInstances - 3
+                            && descriptors(EVENTFD) == eventFds - 1);
+
             // One more than there are loops: one of them takes the dead loop's turn in the round, on
             // the new loop in its place (not on the JDK transport, which a failed register falls back to).
             try (LogCapture connLog = LogCapture.of("io.stcp.connection")) {
@@ -128,9 +143,30 @@ class PollLoopFailureTest {
                 }
                 assertThat(connLog.events("conn.transport.fallback")).as("connections off the epoll transport").isEmpty();
             }
+            assertThat(threadsNamed(wakers)).as("the new loop's wakers").isEqualTo(2);
+            assertThat(descriptors(EPOLL_INSTANCE)).as("the new loop's epoll instances").isEqualTo(epollInstances);
+            assertThat(descriptors(EVENTFD)).isEqualTo(eventFds);
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /** Descriptors of this process whose link reads {@code type} ({@link #EPOLL_INSTANCE}, {@link #EVENTFD}). */
+    private static long descriptors(String type) throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().equals(type);
+                } catch (IOException e) {
+                    return false; // closed meanwhile (the listing's own descriptor, say)
+                }
+            }).count();
+        }
+    }
+
+    /** Live platform threads whose name begins with {@code prefix} (the wakers are platform threads). */
+    private static long threadsNamed(String prefix) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(prefix)).count();
     }
 
     private static int port(Connection c) {

@@ -10,7 +10,7 @@ class RegistrationsTest {
 
     @Test
     void anEventFindsTheSocketItsTokenNames() {
-        Registrations table = new Registrations(-1);
+        Registrations table = new Registrations(null);
         Readiness a = table.add(7);
         Readiness b = table.add(8);
         assertThat(table.find(a.token())).isSameAs(a);
@@ -24,7 +24,7 @@ class RegistrationsTest {
 
     @Test
     void anEventForTheOldSocketOfAReusedDescriptorFindsNothing() {
-        Registrations table = new Registrations(-1);
+        Registrations table = new Registrations(null);
         Readiness old = table.add(5);
         Readiness reused = table.add(5); // the old socket was closed and its descriptor reused
         assertThat(reused.token()).isNotEqualTo(old.token());
@@ -40,7 +40,7 @@ class RegistrationsTest {
 
     @Test
     void theTableGrowsForLargeDescriptorsAndKeepsWhatItHeld() {
-        Registrations table = new Registrations(-1);
+        Registrations table = new Registrations(null);
         Readiness low = table.add(3);
         Readiness high = table.add(100_000);
         Readiness higher = table.add(300_000);
