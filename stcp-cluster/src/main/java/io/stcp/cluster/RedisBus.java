@@ -121,6 +121,8 @@ public final class RedisBus implements ClusterBus, Presence {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
     static final int BATCH = 256;
     static final int MAX_NODES = 1024;
+    /** Why a subscription ended when even saying why failed (out of memory, say). */
+    private static final String ENDED_BY_ERROR = "subscription ended by an Error (see cluster.bus.error)";
 
     private static final Script LOOKUP = new Script("""
             local t = redis.call('TIME')
@@ -171,6 +173,10 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Consumer<Jedis> beforeConnected;
     /** For tests: runs on the heartbeat thread, under {@link #lock}, right before each {@code PING} on the subscription. */
     volatile @Nullable Runnable beforePing;
+    /** For tests: runs on the subscribing thread at the start of each attempt, where the attempt's state is made. */
+    volatile @Nullable Runnable beforeAttempt;
+    /** When this attempt's subscription was confirmed ({@link System#nanoTime()}), or 0: the subscribing thread's only. */
+    private long upSinceNanos;
 
     private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
@@ -224,132 +230,41 @@ public final class RedisBus implements ClusterBus, Presence {
         Objects.requireNonNull(nodeId, "nodeId");
         Objects.requireNonNull(listener, "listener");
         byte[] own = (channelPrefix + nodeId).getBytes(StandardCharsets.UTF_8);
+        Backoff backoff = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay()); // here: out of memory is the caller's
         lock.lock();
         try {
             if (closed || subscribed) {
                 throw new IllegalStateException(closed ? "closed" : "already subscribed");
             }
             subscribed = true;
-            thread = ClusterThreads.start("stcp-cluster-" + nodeId + "-redis", () -> subscribeLoop(own, listener));
+            thread = ClusterThreads.start("stcp-cluster-" + nodeId + "-redis", () -> subscribeLoop(own, listener, backoff));
             heartbeat = ClusterThreads.start("stcp-cluster-" + nodeId + "-redis-ping", this::heartbeatLoop);
         } finally {
             lock.unlock();
         }
     }
 
-    private void subscribeLoop(byte[] own, Listener listener) {
-        Backoff backoff = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay());
+    /**
+     * Subscribes, again after each end, until {@link #close()}: nothing else ends it. Everything an
+     * attempt makes is made inside it ({@link #attempt}), and what follows its end (the lines that
+     * say why, the listener's {@link Listener#onDisconnected}) is guarded each on its own, so that an
+     * {@link Error} anywhere (out of memory, a class missing) costs that attempt or that line only.
+     * An Error that ended this thread left the bus deaf for good, with no line saying so.
+     */
+    private void subscribeLoop(byte[] own, Listener listener, Backoff backoff) {
         boolean everConnected = false;
         while (!closed) {
-            String reason = null;
-            boolean[] up = {false};
-            long[] upSince = {0};
-            Jedis j = null;
-            OneShotSockets socket = new OneShotSockets();
+            upSinceNanos = 0;
+            String reason;
             try {
-                j = new Jedis(socket, clientConfig);
-                j.ping(); // connects within connectTimeout; then its watch is armed until both channels are confirmed
-                lock.lock();
-                try {
-                    if (closed) {
-                        break;
-                    }
-                    subscriber = j;
-                } finally {
-                    lock.unlock();
-                }
-                boolean again = everConnected;
-                Jedis sub = j;
-                Consumer<Jedis> hook = beforeSubscribe;
-                if (hook != null) {
-                    hook.accept(sub);
-                }
-                sub.subscribe(new BinaryJedisPubSub() {
-                    @Override
-                    public void onSubscribe(byte[] channel, int subscribedChannels) {
-                        if (closed) {
-                            closeQuietly(sub); // close() ran meanwhile: the subscribe call fails and the loop ends
-                            return;
-                        }
-                        if (subscribedChannels == 2) {
-                            if (!socket.settled()) {
-                                return; // too late: the connection is closed, the subscribe call fails and the loop tries again
-                            }
-                            pool.clear(); // before connected: idle command connections from before an outage are broken
-                            // connected with pubsub, under the lock: close() sets it false under the
-                            // lock, so a bus closed meanwhile never reports connected again.
-                            lock.lock();
-                            try {
-                                if (closed) {
-                                    closeQuietly(sub);
-                                    return;
-                                }
-                                pubsub = this;
-                                heardNanos = System.nanoTime();
-                                connected = true;
-                            } finally {
-                                lock.unlock();
-                            }
-                            up[0] = true;
-                            upSince[0] = System.nanoTime();
-                            log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
-                                    .addKeyValue("reconnect", again).log();
-                            Consumer<Jedis> connectedHook = beforeConnected;
-                            if (connectedHook != null) {
-                                connectedHook.accept(sub);
-                            }
-                            if (!closed) { // the listener is not called under the lock: close() may still come after this look
-                                listener.onConnected();
-                            }
-                        }
-                    }
-
-                    @Override
-                    public void onMessage(byte[] channel, byte[] message) {
-                        if (closed) {
-                            closeQuietly(sub);
-                            return;
-                        }
-                        heardNanos = System.nanoTime();
-                        listener.onMessage(message);
-                    }
-
-                    @Override
-                    public void onPong(byte[] pattern) {
-                        heardNanos = System.nanoTime();
-                    }
-                }, own, allChannel);
-                reason = "subscription ended";
-            } catch (JedisException | IllegalStateException e) {
-                reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-                if (socket.fired() && !closed) {
-                    reason = "not subscribed within commandTimeout of the connect (connection closed): " + reason;
-                }
-            } catch (RuntimeException | Error e) {
-                // An Error too (a class missing from the class path, out of memory reading a message of
-                // up to Redis's pub/sub limit, or in the listener): a lost subscription, made again. Left
-                // to end the thread, it left the bus connected with nobody subscribed: deaf for good.
-                reason = e.toString();
-                try {
-                    log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
-                } catch (RuntimeException | Error logFailed) {
-                    // out of memory even for the line: the subscription is made again all the same
-                }
-            } finally {
-                lock.lock();
-                try {
-                    subscriber = null;
-                    pubsub = null;
-                } finally {
-                    lock.unlock();
-                }
-                if (j != null) {
-                    closeQuietly(j);
-                }
+                reason = attempt(own, listener, everConnected);
+            } catch (Throwable e) { // out of memory saying why it ended, or an Error closing its connection
+                reason = ENDED_BY_ERROR;
+                logError(e);
             }
-            if (up[0]) {
+            if (upSinceNanos != 0) {
                 everConnected = true;
-                if (System.nanoTime() - upSince[0] >= config.reconnectMaxDelay().toNanos()) {
+                if (System.nanoTime() - upSinceNanos >= config.reconnectMaxDelay().toNanos()) {
                     backoff.reset(); // it stayed up: the back-off starts again
                 }
             }
@@ -357,23 +272,156 @@ public final class RedisBus implements ClusterBus, Presence {
             if (connected) {
                 connected = false;
                 if (!closed) {
-                    log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", address).addKeyValue("reason", reason).log();
+                    try {
+                        log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", address).addKeyValue("reason", reason).log();
+                    } catch (Throwable logFailed) {
+                        // out of memory even for the line: the listener hears of it all the same
+                    }
                     try {
                         listener.onDisconnected(reason);
-                    } catch (RuntimeException | Error e) { // the listener's (an Error too): this thread must go on
-                        log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+                    } catch (Throwable e) { // the listener's (an Error too): this thread must go on
+                        logError(e);
                     }
                 }
             } else if (!closed) {
-                long held = lossLog.tryAcquire();
-                if (held >= 0) {
-                    log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", address).addKeyValue("reason", reason)
-                            .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(delayNanos)).addKeyValue("heldBack", held).log();
+                try {
+                    long held = lossLog.tryAcquire();
+                    if (held >= 0) {
+                        log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", address).addKeyValue("reason", reason)
+                                .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(delayNanos)).addKeyValue("heldBack", held).log();
+                    }
+                } catch (Throwable logFailed) {
+                    // out of memory even for the line: connected again after the back-off all the same
                 }
             }
             if (!closed) {
                 pause(delayNanos);
             }
+        }
+    }
+
+    /**
+     * One subscription, from the connection to its end, on the subscribing thread; sets
+     * {@link #upSinceNanos} once it is confirmed.
+     *
+     * @param again whether an earlier one was confirmed
+     * @return why it ended
+     */
+    private String attempt(byte[] own, Listener listener, boolean again) {
+        String reason = null;
+        Jedis j = null;
+        OneShotSockets socket = null;
+        try {
+            Runnable attemptHook = beforeAttempt;
+            if (attemptHook != null) {
+                attemptHook.run();
+            }
+            socket = new OneShotSockets();
+            OneShotSockets sockets = socket; // for the subscription's callbacks
+            j = new Jedis(sockets, clientConfig);
+            j.ping(); // connects within connectTimeout; then its watch is armed until both channels are confirmed
+            lock.lock();
+            try {
+                if (closed) {
+                    return "closed";
+                }
+                subscriber = j;
+            } finally {
+                lock.unlock();
+            }
+            Jedis sub = j;
+            Consumer<Jedis> hook = beforeSubscribe;
+            if (hook != null) {
+                hook.accept(sub);
+            }
+            sub.subscribe(new BinaryJedisPubSub() {
+                @Override
+                public void onSubscribe(byte[] channel, int subscribedChannels) {
+                    if (closed) {
+                        closeQuietly(sub); // close() ran meanwhile: the subscribe call fails and the loop ends
+                        return;
+                    }
+                    if (subscribedChannels == 2) {
+                        if (!sockets.settled()) {
+                            return; // too late: the connection is closed, the subscribe call fails and the loop tries again
+                        }
+                        pool.clear(); // before connected: idle command connections from before an outage are broken
+                        // connected with pubsub, under the lock: close() sets it false under the
+                        // lock, so a bus closed meanwhile never reports connected again.
+                        lock.lock();
+                        try {
+                            if (closed) {
+                                closeQuietly(sub);
+                                return;
+                            }
+                            pubsub = this;
+                            heardNanos = System.nanoTime();
+                            connected = true;
+                        } finally {
+                            lock.unlock();
+                        }
+                        upSinceNanos = System.nanoTime() | 1; // never 0
+                        log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
+                                .addKeyValue("reconnect", again).log();
+                        Consumer<Jedis> connectedHook = beforeConnected;
+                        if (connectedHook != null) {
+                            connectedHook.accept(sub);
+                        }
+                        if (!closed) { // the listener is not called under the lock: close() may still come after this look
+                            listener.onConnected();
+                        }
+                    }
+                }
+
+                @Override
+                public void onMessage(byte[] channel, byte[] message) {
+                    if (closed) {
+                        closeQuietly(sub);
+                        return;
+                    }
+                    heardNanos = System.nanoTime();
+                    listener.onMessage(message);
+                }
+
+                @Override
+                public void onPong(byte[] pattern) {
+                    heardNanos = System.nanoTime();
+                }
+            }, own, allChannel);
+            reason = "subscription ended";
+        } catch (JedisException | IllegalStateException e) {
+            reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (socket != null && socket.fired() && !closed) {
+                reason = "not subscribed within commandTimeout of the connect (connection closed): " + reason;
+            }
+        } catch (Throwable e) {
+            // An Error too (a class missing from the class path, out of memory reading a message of
+            // up to Redis's pub/sub limit, making this attempt's state, or in the listener): a lost
+            // subscription, made again. Left to end the thread, it left the bus connected with
+            // nobody subscribed: deaf for good.
+            reason = e.toString();
+            logError(e);
+        } finally {
+            lock.lock();
+            try {
+                subscriber = null;
+                pubsub = null;
+            } finally {
+                lock.unlock();
+            }
+            if (j != null) {
+                closeQuietly(j);
+            }
+        }
+        return reason;
+    }
+
+    /** Logs {@code cluster.bus.error} for {@code e}, on the subscribing thread; a failure of the line itself is dropped. */
+    private void logError(Throwable e) {
+        try {
+            log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+        } catch (Throwable logFailed) {
+            // out of memory even for the line: the subscription is made again all the same
         }
     }
 

@@ -2,6 +2,7 @@ package io.stcp.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.testing.LogCapture;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -102,6 +103,34 @@ class BusThreadErrorTest {
             proxy.restore();
 
             Awaitility.await("connected again").atMost(Duration.ofSeconds(20)).until(() -> listener.connects.get() == 2 && bus.isConnected());
+        }
+    }
+
+    /**
+     * Where an attempt makes its state (its socket factory, its connection), before any connection:
+     * out of memory there is a failed attempt like any other, and the next one subscribes. It was
+     * made outside the attempt's {@code try}, and ended the thread: never subscribed, and no line.
+     */
+    @Test
+    void anErrorMakingAnAttemptsStateIsAFailedAttemptAndTheNextSubscribes() throws Exception {
+        CountingListener listener = new CountingListener();
+        AtomicInteger attempts = new AtomicInteger();
+        try (RedisServer redis = RedisServer.start(dir);
+                RedisBus bus = RedisBus.create(Node.config("a", redis).build());
+                LogCapture log = LogCapture.of(RedisBus.class.getName())) {
+            bus.beforeAttempt = () -> { // on the subscriber thread, at the start of each attempt
+                if (attempts.incrementAndGet() == 1) {
+                    // as out of memory making the attempt's socket factory; not an OutOfMemoryError,
+                    // which a test JVM may take as fatal
+                    throw new NoClassDefFoundError("test: io/stcp/cluster/RedisBus$OneShotSockets");
+                }
+            };
+            bus.subscribe("a", listener);
+            Awaitility.await("connected after the Error").atMost(Duration.ofSeconds(20))
+                    .until(() -> listener.connects.get() == 1 && bus.isConnected());
+            assertThat(attempts).as("the failed attempt, then the one that subscribed").hasValue(2);
+            assertThat(listener.disconnects).as("it was never connected before").hasValue(0);
+            assertThat(log.events("cluster.bus.error")).as("not silent").hasSize(1);
         }
     }
 }
