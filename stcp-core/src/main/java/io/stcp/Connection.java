@@ -40,7 +40,10 @@ public interface Connection {
      * so that a {@link ConnectionRunner} can run it. It uses the transport the JVM runs stcp on
      * (the {@code stcp-epoll} transport when it is available, which makes the channel
      * non-blocking: use the methods here rather than blocking I/O on {@link #channel()}). The
-     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s).
+     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s), and a frame must be
+     * complete within {@link ServerConfig#DEFAULT_FRAME_TIMEOUT} (30s) of its first byte, as on a
+     * server with the default {@link ServerConfig#frameTimeout()}; there is no read timeout and no
+     * inbound budget.
      *
      * @throws IllegalArgumentException if the channel is not connected or not blocking
      */

@@ -74,7 +74,9 @@ public interface TcpServer extends AutoCloseable {
      *
      * @return this server
      * @throws java.net.BindException if the address cannot be bound
-     * @throws IllegalStateException if already started or closed
+     * @throws IllegalStateException if already started or closed, or if the system property
+     *     {@code io.stcp.transport} names a transport that is not available (say {@code epoll}
+     *     without its JVM flags: the message gives the reason)
      */
     TcpServer start() throws IOException;
 
