@@ -360,10 +360,10 @@ public interface Connection {
      * whichever side, records the first cause it knows. {@code null} while the connection is
      * open and no end has begun. Exit hooks always see a reason.
      */
-    CloseReason closeReason();
+    @Nullable CloseReason closeReason();
 
     /** The exception behind {@link #closeReason()}, if there was one; else {@code null}. */
-    Throwable closeCause();
+    @Nullable Throwable closeCause();
 
     /** Closes the channel at once ({@link CloseReason#CLOSED}). Idempotent, any thread, never throws. */
     default void close() {

@@ -44,10 +44,10 @@ public interface TcpServer extends AutoCloseable {
      * Sets the hook run when a connection starts (Go: {@code SetStartHooker}); {@code null} clears
      * it. Applies to connections accepted afterwards.
      */
-    TcpServer onConnectionStart(ConnectionHook hook);
+    TcpServer onConnectionStart(@Nullable ConnectionHook hook);
 
     /** Sets the hook run when a connection exits (Go: {@code SetExitHooker}); see {@link #onConnectionStart}. */
-    TcpServer onConnectionExit(ConnectionHook hook);
+    TcpServer onConnectionExit(@Nullable ConnectionHook hook);
 
     /**
      * Registers this server's connections in {@code registry} (users, groups, fan-out sends; see
