@@ -55,9 +55,10 @@ public interface Connection {
     long id();
 
     /**
-     * The peer's address, or {@code null} if unknown. Behind a proxy that sent a PROXY protocol
-     * header ({@link ServerConfig#proxyProtocol()}) it is the client's address from the header;
-     * the proxy's is {@link #proxiedBy()}. On a Unix socket it is a
+     * The peer's address. Behind a proxy that sent a PROXY protocol header
+     * ({@link ServerConfig#proxyProtocol()}) it is the client's address from the header (a header
+     * that names none, of an unknown address family, leaves the proxy's); the proxy's is
+     * {@link #proxiedBy()}. On a Unix socket it is a
      * {@link java.net.UnixDomainSocketAddress} (clients' sockets are usually unnamed: an empty path).
      */
     SocketAddress remoteAddress();
@@ -176,8 +177,9 @@ public interface Connection {
      *     (at most {@code maxLength + 2} bytes of it are taken), so skipping to the next
      *     {@code \n} lands on the next line
      * @throws java.io.EOFException at end of stream in the middle of a line
+     * @throws IllegalArgumentException if {@code maxLength} is not positive
      */
-    byte[] readLine(int maxLength) throws IOException;
+    byte @Nullable [] readLine(int maxLength) throws IOException;
 
     /** Reads exactly {@code b.length} bytes. */
     default void readFully(byte[] b) throws IOException {
