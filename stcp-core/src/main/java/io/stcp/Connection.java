@@ -40,7 +40,10 @@ public interface Connection {
      * so that a {@link ConnectionRunner} can run it. It uses the transport the JVM runs stcp on
      * (the {@code stcp-epoll} transport when it is available, which makes the channel
      * non-blocking: use the methods here rather than blocking I/O on {@link #channel()}). The
-     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s).
+     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s), and a frame must be
+     * complete within {@link ServerConfig#DEFAULT_FRAME_TIMEOUT} (30s) of its first byte, as on a
+     * server with the default {@link ServerConfig#frameTimeout()}; there is no read timeout and no
+     * inbound budget.
      *
      * @throws IllegalArgumentException if the channel is not connected or not blocking
      */
@@ -52,9 +55,10 @@ public interface Connection {
     long id();
 
     /**
-     * The peer's address, or {@code null} if unknown. Behind a proxy that sent a PROXY protocol
-     * header ({@link ServerConfig#proxyProtocol()}) it is the client's address from the header;
-     * the proxy's is {@link #proxiedBy()}. On a Unix socket it is a
+     * The peer's address. Behind a proxy that sent a PROXY protocol header
+     * ({@link ServerConfig#proxyProtocol()}) it is the client's address from the header (a header
+     * that names none, of an unknown address family, leaves the proxy's); the proxy's is
+     * {@link #proxiedBy()}. On a Unix socket it is a
      * {@link java.net.UnixDomainSocketAddress} (clients' sockets are usually unnamed: an empty path).
      */
     SocketAddress remoteAddress();
@@ -173,8 +177,9 @@ public interface Connection {
      *     (at most {@code maxLength + 2} bytes of it are taken), so skipping to the next
      *     {@code \n} lands on the next line
      * @throws java.io.EOFException at end of stream in the middle of a line
+     * @throws IllegalArgumentException if {@code maxLength} is not positive
      */
-    byte[] readLine(int maxLength) throws IOException;
+    byte @Nullable [] readLine(int maxLength) throws IOException;
 
     /** Reads exactly {@code b.length} bytes. */
     default void readFully(byte[] b) throws IOException {
@@ -357,10 +362,10 @@ public interface Connection {
      * whichever side, records the first cause it knows. {@code null} while the connection is
      * open and no end has begun. Exit hooks always see a reason.
      */
-    CloseReason closeReason();
+    @Nullable CloseReason closeReason();
 
     /** The exception behind {@link #closeReason()}, if there was one; else {@code null}. */
-    Throwable closeCause();
+    @Nullable Throwable closeCause();
 
     /** Closes the channel at once ({@link CloseReason#CLOSED}). Idempotent, any thread, never throws. */
     default void close() {

@@ -6,8 +6,8 @@ package io.stcp;
  *
  * <p><b>Thread safety.</b> Called in a loop on the connection's reader thread, a virtual thread,
  * so blocking is fine and expected. It is never called concurrently for one connection; the same
- * instance serves every connection of a server, so keep per-connection state in locals, in the
- * {@link MetaInfo} or in maps keyed by {@link Connection#id()}.
+ * instance serves every connection of a server, so keep per-connection state in locals or on the
+ * connection ({@link Connection#attribute(AttributeKey)}, {@link Connection#attributeIfAbsent}).
  *
  * <p><b>Lifecycle.</b> A normal return means "call me again". Throwing ends the connection: the
  * sender is closed and the exit hooks run. An {@link java.io.EOFException} (the peer closed its

@@ -96,7 +96,13 @@ public final class QueueSender implements Sender {
         return options().capacity(capacity).build(connection);
     }
 
-    /** Options with the defaults: 1024 messages, 4 MiB, fail fast (the reader waits), no conflation, no inline writes. */
+    /**
+     * Options with the defaults: 1024 messages, 4 MiB, fail fast (the reader waits), no conflation, no inline writes.
+     *
+     * @throws IllegalStateException if {@value io.stcp.internal.DirectChunks#PROPERTY} or
+     *     {@value io.stcp.internal.DirectChunks#IDLE_PROPERTY} is set to something else than a
+     *     number &gt;= 0 (see {@link #directMemory()})
+     */
     public static Options options() {
         return new Options();
     }

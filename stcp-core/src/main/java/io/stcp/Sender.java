@@ -111,9 +111,10 @@ public interface Sender {
      * it may be reused as soon as this returns.
      *
      * @throws java.io.IOException as {@code from}'s reads do (end of stream, read timeout); nothing
-     *     is queued then
-     * @throws IllegalArgumentException if {@code n} is negative, or the message would be longer than
-     *     an array can be
+     *     is queued then. A length that cannot be is the peer's protocol error, as for
+     *     {@link Connection#readBytes(byte[], int)}: {@link io.stcp.framing.CorruptFrameException}
+     *     if {@code n} is negative, {@link io.stcp.framing.FrameTooLongException} if the message
+     *     would be longer than an array can be
      */
     default void relay(Connection from, byte[] header, int n) throws java.io.IOException {
         put(from.readBytes(header, n));

@@ -44,10 +44,10 @@ public interface TcpServer extends AutoCloseable {
      * Sets the hook run when a connection starts (Go: {@code SetStartHooker}); {@code null} clears
      * it. Applies to connections accepted afterwards.
      */
-    TcpServer onConnectionStart(ConnectionHook hook);
+    TcpServer onConnectionStart(@Nullable ConnectionHook hook);
 
     /** Sets the hook run when a connection exits (Go: {@code SetExitHooker}); see {@link #onConnectionStart}. */
-    TcpServer onConnectionExit(ConnectionHook hook);
+    TcpServer onConnectionExit(@Nullable ConnectionHook hook);
 
     /**
      * Registers this server's connections in {@code registry} (users, groups, fan-out sends; see
@@ -74,7 +74,9 @@ public interface TcpServer extends AutoCloseable {
      *
      * @return this server
      * @throws java.net.BindException if the address cannot be bound
-     * @throws IllegalStateException if already started or closed
+     * @throws IllegalStateException if already started or closed, or if the system property
+     *     {@code io.stcp.transport} names a transport that is not available (say {@code epoll}
+     *     without its JVM flags: the message gives the reason)
      */
     TcpServer start() throws IOException;
 

@@ -289,7 +289,8 @@ public interface TlsConfig {
          * Polls the PEM or key store files every {@code interval} while a server using this config
          * runs, and reloads when one changes (a failed reload — say, the certificate written but not
          * yet its key — is logged at WARN as {@code tls.reload.failed} and tried again at the next
-         * change). Zero turns it off (the default).
+         * change). Zero or negative turns it off (the default); a length too long to measure
+         * (centuries) never polls.
          */
         public Builder watch(Duration interval) {
             this.watchInterval = Objects.requireNonNull(interval, "interval");

@@ -88,6 +88,21 @@ class BackpressureTest {
         }
     }
 
+    /** The README's default: a put under BLOCK waits 1 s for room, never less, then fails. */
+    @Test
+    void blockWaitsOneSecondByDefault() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).build(p.server);
+            sender.holdWrites(); // queued, not written, until resumeWrites()
+            sender.put(new byte[1]);
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(QueueFullException.class);
+            Duration waited = Duration.ofNanos(System.nanoTime() - start);
+            assertThat(waited).isGreaterThanOrEqualTo(Duration.ofSeconds(1)).isLessThan(Duration.ofSeconds(20));
+            sender.close();
+        }
+    }
+
     @Test
     void aBlockedProducerIsReleasedByCloseWithTheClosedError() throws Exception {
         try (SocketPair p = SocketPair.open()) {

@@ -3,6 +3,8 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.stcp.framing.CorruptFrameException;
+import io.stcp.framing.FrameTooLongException;
 import io.stcp.internal.DirectChunks;
 import io.stcp.testing.Echo;
 import io.stcp.testing.ProxyHeaders;
@@ -12,11 +14,15 @@ import io.stcp.testing.TlsClient;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
@@ -482,5 +488,30 @@ class RelayTest {
         }
         assertThat(failure.get()).isInstanceOf(EOFException.class);
         everyChunkGoesBack(pool);
+    }
+    /**
+     * A relay's length is most often one the peer sent, as a {@code readBytes} length is: a negative
+     * one or one beyond the largest array is the peer's protocol error and ends the connection as
+     * {@link CloseReason#PROTOCOL_ERROR}, with the exception {@code Sender.relay} names.
+     */
+    @Test
+    void aLengthThatCannotBeEndsTheConnectionAsAProtocolError() throws Exception {
+        for (int length : new int[] {-1, Integer.MAX_VALUE}) {
+            BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+            TcpServer server = TcpServer.create(Echo.loopback().build(),
+                            (sender, conn) -> sender.relay(conn, header(conn.readInt()), length), SenderFactory.queue(8))
+                    .onConnectionExit(s -> ends.add(s.connection()))
+                    .start();
+            try (Socket peer = new Socket(server.address().getAddress(), server.address().getPort())) {
+                peer.getOutputStream().write(new byte[] {0, 0, 0, 1, 7});
+                Connection ended = ends.poll(20, TimeUnit.SECONDS);
+                assertThat(ended).as("length %d: ended within 20 s", length).isNotNull();
+                assertThat(ended.closeReason()).as("length %d", length).isEqualTo(CloseReason.PROTOCOL_ERROR);
+                assertThat(ended.closeCause()).as("length %d", length)
+                        .isInstanceOf(length < 0 ? CorruptFrameException.class : FrameTooLongException.class);
+            } finally {
+                Echo.stop(server);
+            }
+        }
     }
 }

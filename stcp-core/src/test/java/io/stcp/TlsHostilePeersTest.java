@@ -289,6 +289,30 @@ class TlsHostilePeersTest {
         }
     }
 
+    /**
+     * TLS 1.2 renegotiation is refused, as the README says: a client that asks for it (the JDK's
+     * socket does at a second {@code startHandshake()}) has its connection ended as
+     * {@link CloseReason#PROTOCOL_ERROR}, naming it; the server goes on.
+     */
+    @Test
+    void aTls12RenegotiationEndsTheConnectionAsAProtocolError() throws Exception {
+        try (Server s = start(Echo.loopback(), TlsConfig.builder().protocols("TLSv1.2"))) {
+            try (TlsClient client = TlsClient.connect(s.server().address(), certs.clientContext(), "TLSv1.2")) {
+                assertThat(client.roundTrip(new byte[] {1})).containsExactly(1);
+                try {
+                    client.socket().startHandshake(); // its ClientHello goes out now; the rest comes on reads
+                    client.sendFrame(new byte[] {2});
+                    client.readFrame();
+                } catch (IOException closedByTheServer) {
+                    // what a peer sees once the server has closed
+                }
+                assertThat(s.nextEnd()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+                assertThat(s.log.events("conn.exit").get(0).getThrowableProxy().getMessage()).contains("renegotiation");
+            }
+            s.stillServesAGoodClient();
+        }
+    }
+
     @Test
     void aClientThatOffersOnlyTls12IsRefusedByATls13OnlyServer() throws Exception {
         try (Server s = start(Echo.loopback(), TlsConfig.builder().protocols("TLSv1.3"))) {

@@ -66,6 +66,23 @@ class TlsReloadTest {
         }
     }
 
+    /**
+     * A watch interval too long to measure in nanoseconds (centuries: "never", in effect) is a
+     * watch that never polls, as every other length of stcp too long to measure means no limit;
+     * the server used to fail to start on it with an ArithmeticException (long overflow).
+     */
+    @Test
+    void aWatchIntervalTooLongToMeasureStillStartsTheServer() throws Exception {
+        TlsConfig tls = TlsConfig.builder().pem(certs.serverCert, certs.serverKey)
+                .watch(Duration.ofSeconds(Long.MAX_VALUE)).build();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), Echo.READER, SenderFactory.queue(8)).start();
+        try (TlsClient client = TlsClient.connect(server.address(), certs.clientContext())) {
+            assertThat(client.roundTrip(new byte[] {1})).containsExactly(1);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     @Test
     void aReloadFromAReadyContextSwapsItForNewHandshakes() throws Exception {
         TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);

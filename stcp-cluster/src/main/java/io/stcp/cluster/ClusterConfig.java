@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Immutable and validated on construction (the message names the field and the bad value); build
  * one with {@link #builder(String)}. Every node of a cluster uses the same {@code keyPrefix} and,
- * normally, the same TTLs and {@code maxMessageBytes}.
+ * normally, the same TTLs and {@code maxMessageBytes}. No duration may be longer than 365 days.
  *
  * @param nodeId           this node's id, unique in the cluster: 1 to 64 of {@code A-Z a-z 0-9 . _ -}.
  *                         Two live nodes with one id receive each other's messages. Required.
@@ -128,6 +128,8 @@ public record ClusterConfig(
 
     private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Duration MIN_TTL = Duration.ofMillis(100);
+    /** The longest duration of any field: longer ones would overflow the nanosecond arithmetic of the deadlines. */
+    private static final Duration LONGEST = Duration.ofDays(365);
 
     /** Validates every field; the message names the field and the bad value. */
     public ClusterConfig {
@@ -143,6 +145,12 @@ public record ClusterConfig(
         if (!NODE_ID.matcher(nodeId).matches()) {
             throw new IllegalArgumentException("nodeId: \"" + nodeId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ -)");
         }
+        atMostAYear("presenceTtl", presenceTtl);
+        atMostAYear("presenceRefresh", presenceRefresh);
+        atMostAYear("connectTimeout", connectTimeout);
+        atMostAYear("commandTimeout", commandTimeout);
+        atMostAYear("reconnectDelay", reconnectDelay);
+        atMostAYear("reconnectMaxDelay", reconnectMaxDelay);
         RedisAddress.parse(redisAddress); // throws naming the field
         if (keyPrefix.isEmpty() || keyPrefix.length() > 64 || keyPrefix.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
             throw new IllegalArgumentException("keyPrefix: \"" + keyPrefix + "\" (expected: 1 to 64 characters, no whitespace)");
@@ -178,6 +186,12 @@ public record ClusterConfig(
         }
         if (poolSize < 1 || poolSize > 1024) {
             throw new IllegalArgumentException("poolSize: " + poolSize + " (expected: 1 to 1024)");
+        }
+    }
+
+    private static void atMostAYear(String field, Duration d) {
+        if (d.compareTo(LONGEST) > 0) {
+            throw new IllegalArgumentException(field + ": " + Durations.format(d) + " (expected: at most 365 days)");
         }
     }
 

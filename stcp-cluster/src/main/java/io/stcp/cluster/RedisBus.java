@@ -185,7 +185,7 @@ public final class RedisBus implements ClusterBus, Presence {
         HostLookup lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
         this.sockets = new RedisSockets(a.host(), a.port(), millis(config.connectTimeout()), lookup);
         // Every deadline is at least the shortest of the two timeouts away when armed: see Watchdog.
-        this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog",
+        this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog", address.toString(),
                 Math.min(config.commandTimeout().toNanos(), config.connectTimeout().toNanos()));
         this.clientConfig = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(millis(config.connectTimeout()))
@@ -627,7 +627,8 @@ public final class RedisBus implements ClusterBus, Presence {
             }
             try {
                 if (!x.join(java.time.Duration.ofSeconds(10))) {
-                    log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("thread", x.getName()).log();
+                    log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", address)
+                            .addKeyValue("thread", x.getName()).log();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -636,7 +637,7 @@ public final class RedisBus implements ClusterBus, Presence {
         try {
             pool.close();
         } catch (RuntimeException e) {
-            log.atDebug().setMessage("cluster.bus.close.pool").setCause(e).log();
+            log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", address).setCause(e).log();
         }
     }
 

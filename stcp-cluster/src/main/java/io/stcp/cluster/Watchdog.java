@@ -47,6 +47,7 @@ final class Watchdog implements AutoCloseable {
     static final long FIRED = Long.MIN_VALUE + 1;
 
     private final String threadName;
+    private final String redis; // for the log lines, which name the Redis as the bus's do
     private final long tickNanos;
     private final Set<Watch> live = ConcurrentHashMap.newKeySet();
     private final ReentrantLock lock = new ReentrantLock();
@@ -57,9 +58,13 @@ final class Watchdog implements AutoCloseable {
     /** For tests: runs on the watchdog's thread, under {@link #lock}, before each scan of the watches. */
     volatile @Nullable Runnable beforeScan;
 
-    /** {@code tickNanos}: at most the shortest span from arming to deadline of any watch. */
-    Watchdog(String threadName, long tickNanos) {
+    /**
+     * {@code redis}: the address its log lines name; {@code tickNanos}: at most the shortest span
+     * from arming to deadline of any watch.
+     */
+    Watchdog(String threadName, String redis, long tickNanos) {
         this.threadName = threadName;
+        this.redis = redis;
         this.tickNanos = Math.max(1, tickNanos);
     }
 
@@ -112,7 +117,7 @@ final class Watchdog implements AutoCloseable {
         try {
             long held = errorLog.tryAcquire();
             if (held >= 0) {
-                log.atWarn().setMessage("cluster.watchdog.error").addKeyValue("thread", threadName)
+                log.atWarn().setMessage("cluster.watchdog.error").addKeyValue("redis", redis).addKeyValue("thread", threadName)
                         .addKeyValue("heldBack", held).setCause(e).log();
             }
             if (!closed) {

@@ -64,6 +64,16 @@ class ClusterConfigTest {
         assertInvalid(b -> b.maxMessageBytes(4096).inboundMaxBytes(135_243), "inboundMaxBytes: 135243 (expected: >= maxMessageBytes + 131148 = 135244, "
                 + "the longest message: the payload with the longest origin, name and key)");
         assertThat(ClusterConfig.builder("n").maxMessageBytes(4096).inboundMaxBytes(135_244).build().inboundMaxBytes()).isEqualTo(135_244);
+        // Longer than a year: the deadlines' nanosecond arithmetic would overflow (it used to, as an
+        // ArithmeticException from build() or from ClusterFanout.start()).
+        assertInvalid(b -> b.commandTimeout(Duration.ofDays(366)), "commandTimeout: 8784h0m0s (expected: at most 365 days)");
+        assertInvalid(b -> b.connectTimeout(Duration.ofSeconds(Long.MAX_VALUE)), "connectTimeout: ");
+        assertInvalid(b -> b.presenceRefresh(Duration.ofSeconds(Long.MAX_VALUE)), "presenceRefresh: ");
+        assertInvalid(b -> b.presenceTtl(Duration.ofDays(400)), "presenceTtl: 9600h0m0s (expected: at most 365 days)");
+        assertInvalid(b -> b.reconnectMaxDelay(Duration.ofDays(1000)), "reconnectMaxDelay: ");
+        assertInvalid(b -> b.reconnectDelay(Duration.ofDays(1000)).reconnectMaxDelay(Duration.ofDays(1000)), "reconnectDelay: ");
+        assertThat(ClusterConfig.builder("n").presenceTtl(Duration.ofDays(365)).commandTimeout(Duration.ofDays(365)).build()
+                .commandTimeout()).isEqualTo(Duration.ofDays(365));
         assertInvalid(b -> b.poolSize(0), "poolSize: 0 (expected: 1 to 1024)");
         assertInvalid(b -> b.poolSize(1025), "poolSize: 1025");
         assertThatThrownBy(() -> ClusterConfig.builder(null).build()).isInstanceOf(NullPointerException.class).hasMessage("nodeId");

@@ -173,12 +173,6 @@ class ReceivingTest {
         }
     }
 
-    /**
-     * Redis passes a subscriber any message up to its pub/sub output limit (32 MiB by default),
-     * far longer than any envelope: one such, published on the node's channel by a client that is
-     * no node, is counted as malformed when it arrives and takes no room in the inbound queue, even
-     * when it is nearly the whole byte limit and the delivery thread is held up.
-     */
     /** An error that only the test throws: out of memory while delivering, or a bug. */
     private static final class DeliveryBroke extends Error {
         DeliveryBroke() {
@@ -259,6 +253,12 @@ class ReceivingTest {
         }
     }
 
+    /**
+     * Redis passes a subscriber any message up to its pub/sub output limit (32 MiB by default),
+     * far longer than any envelope: one such, published on the node's channel by a client that is
+     * no node, is counted as malformed when it arrives and takes no room in the inbound queue, even
+     * when it is nearly the whole byte limit and the delivery thread is held up.
+     */
     @Test
     void aMessageLongerThanAnyEnvelopeIsMalformedOnArrivalAndTakesNoInboundRoom(@TempDir Path dir) throws Exception {
         int maxMessageBytes = 64 << 10;

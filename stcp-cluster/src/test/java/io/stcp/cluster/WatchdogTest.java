@@ -3,6 +3,7 @@ package io.stcp.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stcp.testing.LogCapture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -29,7 +30,7 @@ import redis.clients.jedis.exceptions.JedisConnectionException;
 class WatchdogTest {
     private ServerSocket server;
     private final List<Socket> sockets = new ArrayList<>();
-    private final Watchdog watchdog = new Watchdog("stcp-cluster-test-watchdog", TimeUnit.MILLISECONDS.toNanos(50));
+    private final Watchdog watchdog = new Watchdog("stcp-cluster-test-watchdog", "redis.test:6379", TimeUnit.MILLISECONDS.toNanos(50));
 
     @BeforeEach
     void listen() throws IOException {
@@ -130,7 +131,8 @@ class WatchdogTest {
     /**
      * An {@link Error} in a scan (out of memory, say) does not end the watchdog's thread: it used to,
      * and no deadline was kept from then on (a call's write blocked on a Redis that reads nothing
-     * waited for good). The next scan comes a tick later and fires a watch at its deadline.
+     * waited for good). The next scan comes a tick later and fires a watch at its deadline. The
+     * line names the Redis, as every cluster line names the node or the Redis (README).
      */
     @Test
     void anErrorInAScanDoesNotEndTheThreadAndLaterDeadlinesAreStillKept() throws IOException {
@@ -140,8 +142,14 @@ class WatchdogTest {
                 throw new NoClassDefFoundError("test: redis/clients/jedis/exceptions/JedisConnectionException");
             }
         };
-        Watchdog.Watch w = watchdog.watch(); // starts the thread, whose first scan throws
-        Awaitility.await("the first scan").atMost(Duration.ofSeconds(20)).until(() -> scans.get() >= 1);
+        Watchdog.Watch w;
+        try (LogCapture log = LogCapture.of(Watchdog.class.getName())) {
+            w = watchdog.watch(); // starts the thread, whose first scan throws
+            Awaitility.await("the first scan's line").atMost(Duration.ofSeconds(20))
+                    .until(() -> !log.events("cluster.watchdog.error").isEmpty());
+            assertThat(LogCapture.fields(log.events("cluster.watchdog.error").get(0)))
+                    .containsEntry("redis", "redis.test:6379").containsKey("thread");
+        }
         Socket s = connected();
         w.socket(s);
         w.arm(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200));

@@ -24,7 +24,7 @@ final class TlsWatch {
 
     private TlsWatch(RealTlsConfig config, String address) {
         this.config = config;
-        this.intervalNanos = Math.max(1_000_000, config.watchInterval().toNanos());
+        this.intervalNanos = Math.max(1_000_000, Nanos.clamp(config.watchInterval())); // centuries: never, in effect
         this.address = address;
     }
 

@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs a {@link ConnectionReader} against bytes in memory, with no sockets: the reader, its
@@ -211,12 +212,12 @@ public final class TestConnection implements AutoCloseable {
     }
 
     /** Why the connection ended, or null while it is open. */
-    public CloseReason closeReason() {
+    public @Nullable CloseReason closeReason() {
         return connection.closeReason();
     }
 
     /** The exception behind {@link #closeReason()}, or null. */
-    public Throwable closeCause() {
+    public @Nullable Throwable closeCause() {
         return connection.closeCause();
     }
 
