@@ -118,7 +118,14 @@ public final class TestConnection implements AutoCloseable {
 
     /**
      * The reader's next read that would wait fails at once with a
-     * {@link io.stcp.ReadTimeoutException}, as if its read timeout or deadline had passed.
+     * {@link io.stcp.ReadTimeoutException}, as if the earliest deadline in force had passed, and
+     * says what that deadline's real timeout says: {@code "no data within the read timeout of
+     * 20s"} for a {@link Connection#readTimeout(Duration) read timeout} of 20 s, {@code "read
+     * deadline passed"} for a {@link Connection#readDeadline read deadline}. Inside a frame, the
+     * frame timeout (30 s, counted from the frame's first wait) may be the earliest: then it is a
+     * {@link io.stcp.FrameTimeoutException}, which ends the connection ({@link CloseReason#FRAME_TIMEOUT})
+     * even if the reader catches it, as a real one does. With no deadline in force, where no real read could time out, the
+     * message says it was simulated by the test kit.
      */
     public TestConnection timeoutNextRead() {
         transport.timeoutNextRead();

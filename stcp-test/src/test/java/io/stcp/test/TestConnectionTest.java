@@ -75,6 +75,56 @@ class TestConnectionTest {
     }
 
     @Test
+    void aSimulatedReadTimeoutSaysWhatARealOneSaysOrThatItWasSimulated() throws Exception {
+        java.util.concurrent.BlockingQueue<ReadTimeoutException> timeouts = new java.util.concurrent.LinkedBlockingQueue<>();
+        ConnectionReader recording = (sender, conn) -> {
+            try {
+                conn.readUnsignedByte();
+            } catch (ReadTimeoutException e) {
+                timeouts.add(e);
+            }
+        };
+        // The read timeout of 50 ms really passes: what a real timeout says.
+        try (TestConnection peer = TestConnection.start(recording, SenderFactory.queue(8),
+                s -> s.connection().readTimeout(Duration.ofMillis(50)))) {
+            ReadTimeoutException real = timeouts.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(real).as("a real timeout").isNotNull();
+            assertThat(real.getMessage()).isEqualTo("no data within the read timeout of 50ms");
+        }
+        // The same read timeout, simulated long before it passes: the same words.
+        try (TestConnection peer = TestConnection.start(recording, SenderFactory.queue(8),
+                s -> s.connection().readTimeout(Duration.ofSeconds(20)))) {
+            peer.timeoutNextRead();
+            ReadTimeoutException simulated = timeouts.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(simulated).as("a simulated timeout").isNotNull();
+            assertThat(simulated.getMessage()).isEqualTo("no data within the read timeout of 20s");
+        }
+        // No read timeout or deadline in force: no real timeout could say anything, so it says it was simulated.
+        try (TestConnection peer = TestConnection.start(recording)) {
+            peer.timeoutNextRead();
+            ReadTimeoutException simulated = timeouts.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(simulated).as("a simulated timeout").isNotNull();
+            assertThat(simulated.getMessage()).contains("simulated").contains("timeoutNextRead")
+                    .doesNotContain("0s");
+        }
+        // Inside a frame the frame timeout (30 s) is in force: a frame timeout, which ends the connection.
+        ConnectionReader shorts = (sender, conn) -> {
+            try {
+                conn.readUnsignedShort();
+            } catch (ReadTimeoutException e) {
+                timeouts.add(e);
+            }
+        };
+        try (TestConnection peer = TestConnection.start(shorts)) {
+            peer.feed(new byte[] {1}).timeoutNextRead();
+            ReadTimeoutException simulated = timeouts.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(simulated).isInstanceOf(FrameTimeoutException.class)
+                    .hasMessage("frame not completed within the frame timeout of 30s");
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.FRAME_TIMEOUT);
+        }
+    }
+
+    @Test
     void aPeerThatStopsReadingMakesTheWriteTimeOut() throws Exception {
         ConnectionReader reader = DelimiterReader.builder().lines()
                 .build((sender, line) -> sender.put(DelimiterEncoder.lines().encode(line)));
