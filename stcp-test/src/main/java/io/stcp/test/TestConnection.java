@@ -4,21 +4,26 @@ import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
+import io.stcp.ConnectionRegistry;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.internal.ConnectionOpener;
 import io.stcp.internal.MemoryTransport;
 import io.stcp.internal.RealConnection;
+import io.stcp.internal.RealConnectionRegistry;
 import io.stcp.internal.RealConnectionRunner;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs a {@link ConnectionReader} against bytes in memory, with no sockets: the reader, its
@@ -34,6 +39,25 @@ import java.util.concurrent.TimeoutException;
  *     assertThat(peer.read(6)).containsExactly(0, 0, 0, 2, 'h', 'i');
  *     peer.endInput();
  *     assertThat(peer.awaitClose()).isEqualTo(CloseReason.PEER_CLOSED);
+ * }
+ * }</pre>
+ *
+ * <p><b>Users and groups.</b> A reader that binds its connection to a user or a group of a
+ * {@link ConnectionRegistry} is tested with connections that are members of one, as a server's
+ * are ({@link Builder#registry}): added before the start hooks, reached by the registry's sends,
+ * removed with their bindings after the exit hooks.
+ *
+ * <pre>{@code
+ * ConnectionRegistry registry = ConnectionRegistry.create();
+ * try (TestConnection alice = TestConnection.builder(CHAT).registry(registry).start();
+ *      TestConnection bob = TestConnection.builder(CHAT).registry(registry).start()) {
+ *     alice.feed("/nick alice\n");                    // the reader binds her: registry.bindUser(sender, "alice")
+ *     ...
+ *     registry.sendToUser("alice", "hi\n".getBytes());  // through her sender, to the peer
+ *     assertThat(alice.readText(3)).isEqualTo("hi\n");
+ *     alice.endInput();
+ *     alice.awaitClose();                             // out of the registry, with her bindings
+ *     assertThat(registry.user("alice")).isEmpty();
  * }
  * }</pre>
  *
@@ -56,31 +80,97 @@ public final class TestConnection implements AutoCloseable {
     private final RealConnectionRunner runner;
     private Duration timeout = Duration.ofSeconds(10);
 
-    private TestConnection(ConnectionReader reader, SenderFactory factory, ConnectionHook[] hooks) {
-        runner = RealConnectionRunner.of(connection, reader, factory, () -> {
+    private TestConnection(Builder b) {
+        runner = RealConnectionRunner.of(connection, b.reader, b.factory, () -> {
             sender.complete(null); // the factory failed: there will be none
             exited.countDown();
         });
-        runner.addStartHook(sender::complete); // runs first, right after the factory
-        for (ConnectionHook hook : hooks) {
+        if (b.registry != null) {
+            runner.registerIn(b.registry); // first, as on a server: every start hook finds the connection registered
+        }
+        runner.addStartHook(sender::complete); // right after the factory (and the registry): sender() is usable
+        for (ConnectionHook hook : b.startHooks) {
             runner.addStartHook(hook);
         }
     }
 
     /** Starts {@code reader} with a {@link io.stcp.QueueSender} of 1,024 messages. */
     public static TestConnection start(ConnectionReader reader) {
-        return start(reader, SenderFactory.queue(1024));
+        return builder(reader).start();
     }
 
     /**
      * Starts {@code reader} on a new connection in memory, with the sender {@code factory} makes
-     * and {@code startHooks} run first, as a server would.
+     * and {@code startHooks} run first, as a server would; the {@link #builder} has the other
+     * settings.
      */
     public static TestConnection start(ConnectionReader reader, SenderFactory factory, ConnectionHook... startHooks) {
-        TestConnection t = new TestConnection(Objects.requireNonNull(reader, "reader"),
-                Objects.requireNonNull(factory, "factory"), startHooks);
-        t.runner.start();
-        return t;
+        Builder b = builder(reader).senderFactory(factory);
+        for (ConnectionHook hook : startHooks) {
+            b.onConnectionStart(hook);
+        }
+        return b.start();
+    }
+
+    /**
+     * A builder for a connection that runs {@code reader}: its sender factory, its start hooks, and
+     * the registry it is a member of.
+     */
+    public static Builder builder(ConnectionReader reader) {
+        return new Builder(reader);
+    }
+
+    /**
+     * The settings of a {@link TestConnection}, those a {@link io.stcp.TcpServer} gives each of its
+     * connections. Not thread-safe: build on one thread; one builder may start several connections.
+     */
+    public static final class Builder {
+        private final ConnectionReader reader;
+        private SenderFactory factory = SenderFactory.queue(1024);
+        private @Nullable RealConnectionRegistry registry;
+        private final List<ConnectionHook> startHooks = new ArrayList<>();
+
+        private Builder(ConnectionReader reader) {
+            this.reader = Objects.requireNonNull(reader, "reader");
+        }
+
+        /** Makes the connection's sender, on its thread, as a server's factory does; default: a queue of 1,024 messages. */
+        public Builder senderFactory(SenderFactory factory) {
+            this.factory = Objects.requireNonNull(factory, "factory");
+            return this;
+        }
+
+        /**
+         * Makes the connection a member of {@code registry}, as {@link io.stcp.TcpServer#registry} does
+         * with a server's connections, by the same code: it is added just before its start hooks run
+         * (so they, and the reader, can bind it to a user and groups), fan-out sends reach it through
+         * its sender (what they put is {@link #read read} from the connection like any reply), and it
+         * is removed, with every binding, just after its exit hooks: by the time
+         * {@link #awaitClose()} or {@link #close()} returns. Several test connections may share one
+         * registry, as a server's connections do. {@code null}: none (the default).
+         *
+         * @throws IllegalArgumentException if {@code registry} was not made by {@link ConnectionRegistry#create()}
+         */
+        public Builder registry(@Nullable ConnectionRegistry registry) {
+            this.registry = registry == null ? null : RealConnectionRegistry.of(registry);
+            return this;
+        }
+
+        /**
+         * Adds a hook run when the connection starts, before the reader is first called (after the
+         * hooks added before it), as {@link io.stcp.TcpServer#onConnectionStart} does.
+         */
+        public Builder onConnectionStart(ConnectionHook hook) {
+            startHooks.add(Objects.requireNonNull(hook, "hook"));
+            return this;
+        }
+
+        /** Starts a new connection in memory with these settings. */
+        public TestConnection start() {
+            TestConnection t = new TestConnection(this);
+            t.runner.start();
+            return t;
+        }
     }
 
     /** How long the waiting methods wait before they fail the test; default 10 s. */
@@ -180,7 +270,8 @@ public final class TestConnection implements AutoCloseable {
     }
 
     /**
-     * The connection's sender, once the factory has made it.
+     * The connection's sender, once the factory has made it (and the connection is in its
+     * {@link Builder#registry registry}, if it has one).
      *
      * @throws AssertionError if it was not made within the timeout (the factory failed or blocks)
      */

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.CloseReason;
 import io.stcp.ConnectionReader;
+import io.stcp.ConnectionRegistry;
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
+import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.framing.DelimiterEncoder;
 import io.stcp.framing.DelimiterReader;
@@ -122,6 +124,75 @@ class TestConnectionTest {
                     .hasMessage("frame not completed within the frame timeout of 30s");
             assertThat(peer.awaitClose()).isEqualTo(CloseReason.FRAME_TIMEOUT);
         }
+    }
+
+    /** A chat reader: "/nick NAME" and "/join ROOM" bind and answer "ok", "/say ROOM TEXT" sends to the room. */
+    private static ConnectionReader chat(ConnectionRegistry registry) {
+        return DelimiterReader.builder().lines().build((me, bytes) -> {
+            String[] w = new String(bytes, StandardCharsets.UTF_8).split(" ", 3);
+            switch (w[0]) {
+                case "/nick" -> me.put(line(registry.bindUser(me, w[1]) ? "ok" : "no"));
+                case "/join" -> me.put(line(registry.joinGroup(me, w[1]) ? "ok" : "no"));
+                case "/say" -> registry.sendToGroup(w[1], line(registry.userOf(me) + ": " + w[2]));
+                default -> me.put(line("?"));
+            }
+        });
+    }
+
+    private static byte[] line(String text) {
+        return DelimiterEncoder.lines().encode(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void connectionsOfARegistryAreBoundGroupedReachedByItsSendsAndRemovedWhenTheyEnd() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        ConnectionReader chat = chat(registry);
+        AtomicInteger boundAtStart = new AtomicInteger();
+        TestConnection.Builder member = TestConnection.builder(chat).registry(registry)
+                .onConnectionStart(s -> boundAtStart.addAndGet(registry.joinGroup(s, "everyone") ? 1 : 0));
+        try (TestConnection alice = member.start(); TestConnection bob = member.start()) {
+            Sender a = alice.sender(); // returns once the connection has started: a member by then
+            Sender b = bob.sender();
+            assertThat(registry.connection(alice.connection().id())).isSameAs(a);
+            assertThat(registry.connection(bob.connection().id())).isSameAs(b);
+            assertThat(registry.connectionCount()).isEqualTo(2);
+            alice.feed("/nick alice\n/join lobby\n");
+            assertThat(alice.readText(6)).isEqualTo("ok\nok\n");
+            bob.feed("/nick bob\n/join lobby\n");
+            assertThat(bob.readText(6)).isEqualTo("ok\nok\n");
+            assertThat(registry.userOf(alice.sender())).isEqualTo("alice");
+            assertThat(registry.groupsOf(bob.sender())).containsExactlyInAnyOrder("everyone", "lobby");
+
+            bob.feed("/say lobby hi\n"); // fan-out: through each member's sender to its peer
+            assertThat(alice.readText(8)).isEqualTo("bob: hi\n");
+            assertThat(bob.readText(8)).isEqualTo("bob: hi\n");
+            assertThat(registry.sendToUser("alice", line("psst")).accepted()).isEqualTo(1);
+            assertThat(alice.readText(5)).isEqualTo("psst\n");
+            assertThat(registry.broadcast(line("all")).accepted()).isEqualTo(2);
+            assertThat(alice.readText(4)).isEqualTo("all\n");
+            assertThat(bob.readText(4)).isEqualTo("all\n");
+
+            bob.endInput();
+            assertThat(bob.awaitClose()).isEqualTo(CloseReason.PEER_CLOSED);
+            // Out of the registry, with every binding, once its end is seen.
+            assertThat(registry.connection(bob.connection().id())).isNull();
+            assertThat(registry.user("bob")).isEmpty();
+            assertThat(registry.group("lobby")).containsExactly(alice.sender());
+            assertThat(registry.bindUser(bob.sender(), "bob")).as("an ended connection cannot be bound").isFalse();
+            assertThat(registry.connectionCount()).isEqualTo(1);
+        }
+        assertThat(boundAtStart).as("each start hook found its connection registered").hasValue(2);
+        assertThat(registry.connectionCount()).as("close() removed the other").isZero();
+        assertThat(registry.users()).isEmpty();
+        assertThat(registry.groups()).isEmpty();
+    }
+
+    @Test
+    void aRegistryNotMadeByCreateIsRefused() {
+        ConnectionRegistry foreign = (ConnectionRegistry) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {ConnectionRegistry.class}, (proxy, m, args) -> null);
+        assertThatThrownBy(() -> TestConnection.builder(ECHO).registry(foreign))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ConnectionRegistry.create()");
     }
 
     @Test
