@@ -27,9 +27,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Runs a {@link ConnectionReader} against bytes in memory, with no sockets: the reader, its
- * sender (from your {@link SenderFactory}) and your hooks run exactly as under a
- * {@link io.stcp.TcpServer} — same runner, same connection, same lifecycle — but the peer is this
- * object. Feed it input in chunks (each arrives as one read, so split frames can be tested), read
+ * sender (from your {@link SenderFactory}), your start and exit hooks and, if you give it one, its
+ * {@link ConnectionRegistry} membership run exactly as under a {@link io.stcp.TcpServer} — same
+ * runner, same connection, same lifecycle ({@link #builder}) — but the peer is this object. Feed it input in chunks (each arrives as one read, so split frames can be tested), read
  * what the connection wrote, end or reset the input, make a read time out, stall writes, and check
  * how the connection ended.
  *
@@ -92,6 +92,9 @@ public final class TestConnection implements AutoCloseable {
         for (ConnectionHook hook : b.startHooks) {
             runner.addStartHook(hook);
         }
+        for (ConnectionHook hook : b.exitHooks) {
+            runner.addExitHook(hook);
+        }
     }
 
     /** Starts {@code reader} with a {@link io.stcp.QueueSender} of 1,024 messages. */
@@ -113,8 +116,8 @@ public final class TestConnection implements AutoCloseable {
     }
 
     /**
-     * A builder for a connection that runs {@code reader}: its sender factory, its start hooks, and
-     * the registry it is a member of.
+     * A builder for a connection that runs {@code reader}: its sender factory, its start and exit
+     * hooks, and the registry it is a member of.
      */
     public static Builder builder(ConnectionReader reader) {
         return new Builder(reader);
@@ -129,6 +132,7 @@ public final class TestConnection implements AutoCloseable {
         private SenderFactory factory = SenderFactory.queue(1024);
         private @Nullable RealConnectionRegistry registry;
         private final List<ConnectionHook> startHooks = new ArrayList<>();
+        private final List<ConnectionHook> exitHooks = new ArrayList<>();
 
         private Builder(ConnectionReader reader) {
             this.reader = Objects.requireNonNull(reader, "reader");
@@ -162,6 +166,19 @@ public final class TestConnection implements AutoCloseable {
          */
         public Builder onConnectionStart(ConnectionHook hook) {
             startHooks.add(Objects.requireNonNull(hook, "hook"));
+            return this;
+        }
+
+        /**
+         * Adds a hook run when the connection exits (after the hooks added before it), as
+         * {@link io.stcp.TcpServer#onConnectionExit} does: exactly once, after the start hooks and
+         * after both the read and the send loop have ended, on the connection's thread; it sees
+         * {@link Connection#closeReason()} and, with a {@link #registry registry}, the connection's
+         * user and groups still. {@link #awaitClose()}, {@link #isClosed()} and {@link #close()} wait
+         * for the exit hooks.
+         */
+        public Builder onConnectionExit(ConnectionHook hook) {
+            exitHooks.add(Objects.requireNonNull(hook, "hook"));
             return this;
         }
 

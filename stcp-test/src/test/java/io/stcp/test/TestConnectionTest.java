@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.CloseReason;
+import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRegistry;
 import io.stcp.FrameTimeoutException;
@@ -185,6 +186,32 @@ class TestConnectionTest {
         assertThat(registry.connectionCount()).as("close() removed the other").isZero();
         assertThat(registry.users()).isEmpty();
         assertThat(registry.groups()).isEmpty();
+    }
+
+    @Test
+    void exitHooksRunOnceAfterTheLoopsAndStillSeeTheConnectionsBindings() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        java.util.List<String> exits = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ConnectionHook tellTheRooms = me -> { // as the chat example's: tell each room who left
+            for (String room : registry.groupsOf(me)) {
+                registry.sendToGroup(room, line(registry.userOf(me) + " left " + room));
+            }
+        };
+        TestConnection.Builder member = TestConnection.builder(chat(registry)).registry(registry)
+                .onConnectionExit(tellTheRooms)
+                .onConnectionExit(me -> exits.add(me.connection().closeReason() + " " + registry.userOf(me)));
+        try (TestConnection alice = member.start(); TestConnection bob = member.start()) {
+            alice.feed("/nick alice\n/join lobby\n");
+            bob.feed("/nick bob\n/join lobby\n");
+            assertThat(alice.readText(6)).isEqualTo("ok\nok\n");
+            assertThat(bob.readText(6)).isEqualTo("ok\nok\n");
+            bob.resetInput();
+            assertThat(bob.awaitClose()).isEqualTo(CloseReason.PEER_RESET);
+            assertThat(exits).as("the exit hooks ran, in order, before awaitClose returned").containsExactly("PEER_RESET bob");
+            assertThat(alice.readText(15)).isEqualTo("bob left lobby\n");
+            assertThat(registry.user("bob")).as("removed after the exit hooks").isEmpty();
+        }
+        assertThat(exits).as("close() waited for the other's").containsExactly("PEER_RESET bob", "CLOSED alice");
     }
 
     @Test
