@@ -5,6 +5,7 @@ import io.stcp.Connection;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRegistry;
+import io.stcp.Durations;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.internal.ConnectionOpener;
@@ -196,6 +197,11 @@ public final class TestConnection implements AutoCloseable {
         return this;
     }
 
+    /** The timeout as the failures say it: {@code 10s}, {@code 200ms}. */
+    private String timeoutText() {
+        return Durations.format(timeout);
+    }
+
     // ---------------------------------------------------------------- input
 
     /** The peer sends {@code chunks}, one read each (a reader asking for less reads them in parts). */
@@ -249,8 +255,9 @@ public final class TestConnection implements AutoCloseable {
     public byte[] read(int n) throws InterruptedException {
         byte[] b = transport.takeOutput(n, timeout.toNanos());
         if (b.length < n) {
-            throw new AssertionError("expected " + n + " bytes written within " + timeout + ", got " + b.length
-                    + (isClosed() ? " before the connection closed (" + connection.closeReason() + ")" : ""));
+            // Closed, the transport gave up waiting at once: say so, though the exit hooks may still run.
+            throw new AssertionError("expected " + n + " bytes written within " + timeoutText() + ", got " + b.length
+                    + (transport.isOpen() ? "" : " before the connection closed (" + connection.closeReason() + ")"));
         }
         return b;
     }
@@ -300,7 +307,7 @@ public final class TestConnection implements AutoCloseable {
             s = null;
         }
         if (s == null) {
-            throw new AssertionError("no sender: the factory failed or did not return within " + timeout
+            throw new AssertionError("no sender: the factory failed or did not return within " + timeoutText()
                     + (connection.closeCause() == null ? "" : ": " + connection.closeCause()));
         }
         return s;
@@ -319,7 +326,7 @@ public final class TestConnection implements AutoCloseable {
      */
     public CloseReason awaitClose() throws InterruptedException {
         if (!exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-            throw new AssertionError("the connection did not end within " + timeout,
+            throw new AssertionError("the connection did not end within " + timeoutText(),
                     new TimeoutException("still open"));
         }
         return connection.closeReason();
@@ -356,7 +363,7 @@ public final class TestConnection implements AutoCloseable {
             throw new AssertionError("interrupted while waiting for the connection to exit", e);
         }
         if (!ended) {
-            throw new AssertionError("the connection did not end within " + timeout + " of close(): its reader"
+            throw new AssertionError("the connection did not end within " + timeoutText() + " of close(): its reader"
                     + " still runs (does it go on after the IOException of the closed connection, or the interrupt?)");
         }
     }

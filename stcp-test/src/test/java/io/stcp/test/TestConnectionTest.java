@@ -253,6 +253,24 @@ class TestConnectionTest {
     }
 
     @Test
+    void aReadCutShortByTheCloseSaysSoAtOnceEvenWhileTheExitHooksRun() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        try (TestConnection peer = TestConnection.builder(ECHO)
+                .onConnectionExit(s -> release.await(10, java.util.concurrent.TimeUnit.SECONDS)).start()) {
+            try {
+                peer.feed(ENCODER.encode(new byte[100])); // longer than 64: a protocol error
+                long start = System.nanoTime();
+                assertThatThrownBy(() -> peer.read(1)).isInstanceOf(AssertionError.class)
+                        .hasMessage("expected 1 bytes written within 10s, got 0 before the connection closed (PROTOCOL_ERROR)");
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).as("no wait for the timeout").isLessThan(Duration.ofSeconds(5));
+                assertThat(peer.isClosed()).as("the exit hook still runs").isFalse();
+            } finally {
+                release.countDown();
+            }
+        }
+    }
+
+    @Test
     void manySmallRepliesAreReadInOrderWhateverTheSizesOfTheReads() throws Exception {
         int batches = 40;
         int perBatch = 500; // within the queue's 1,024: the reader never outruns the writer by more
