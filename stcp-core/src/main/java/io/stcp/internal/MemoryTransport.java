@@ -84,8 +84,12 @@ public final class MemoryTransport implements Transport {
      * The next {@code n} bytes written, waiting for them at most {@code timeoutNanos}.
      *
      * @return them, or fewer if the time ran out or the transport closed
+     * @throws IllegalArgumentException if {@code n} is negative
      */
     public byte[] takeOutput(int n, long timeoutNanos) throws InterruptedException {
+        if (n < 0) {
+            throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
+        }
         lock.lock();
         try {
             long deadline = System.nanoTime() + timeoutNanos;

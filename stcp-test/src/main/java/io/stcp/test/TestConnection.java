@@ -10,6 +10,7 @@ import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.internal.ConnectionOpener;
 import io.stcp.internal.MemoryTransport;
+import io.stcp.internal.Nanos;
 import io.stcp.internal.RealConnection;
 import io.stcp.internal.RealConnectionRegistry;
 import io.stcp.internal.RealConnectionRunner;
@@ -191,10 +192,25 @@ public final class TestConnection implements AutoCloseable {
         }
     }
 
-    /** How long the waiting methods wait before they fail the test; default 10 s. */
+    /**
+     * How long the waiting methods wait before they fail the test; default 10 s. 0: they fail at
+     * once unless what they wait for has happened already; a duration longer than about 292 years
+     * waits that long.
+     *
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
     public TestConnection timeout(Duration timeout) {
-        this.timeout = Objects.requireNonNull(timeout, "timeout");
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout: " + Durations.format(timeout) + " (expected: >= 0)");
+        }
+        this.timeout = timeout;
         return this;
+    }
+
+    /** The timeout in nanoseconds, at most {@code Long.MAX_VALUE}. */
+    private long timeoutNanos() {
+        return Nanos.clamp(timeout);
     }
 
     /** The timeout as the failures say it: {@code 10s}, {@code 200ms}. */
@@ -204,7 +220,11 @@ public final class TestConnection implements AutoCloseable {
 
     // ---------------------------------------------------------------- input
 
-    /** The peer sends {@code chunks}, one read each (a reader asking for less reads them in parts). */
+    /**
+     * The peer sends {@code chunks}, one read each (a reader asking for less reads them in parts).
+     *
+     * @throws IllegalStateException after {@link #endInput()} or {@link #resetInput()}: the peer sends nothing more
+     */
     public TestConnection feed(byte[]... chunks) {
         for (byte[] chunk : chunks) {
             transport.feed(chunk);
@@ -250,10 +270,12 @@ public final class TestConnection implements AutoCloseable {
     /**
      * The next {@code n} bytes the connection wrote, waiting for them.
      *
-     * @throws AssertionError if they were not all written within the timeout
+     * @throws AssertionError if they were not all written within the timeout, or the connection
+     *     closed first
+     * @throws IllegalArgumentException if {@code n} is negative
      */
     public byte[] read(int n) throws InterruptedException {
-        byte[] b = transport.takeOutput(n, timeout.toNanos());
+        byte[] b = transport.takeOutput(n, timeoutNanos());
         if (b.length < n) {
             // Closed, the transport gave up waiting at once: say so, though the exit hooks may still run.
             throw new AssertionError("expected " + n + " bytes written within " + timeoutText() + ", got " + b.length
@@ -302,7 +324,7 @@ public final class TestConnection implements AutoCloseable {
     public Sender sender() throws InterruptedException {
         Sender s;
         try {
-            s = sender.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            s = sender.get(timeoutNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException | ExecutionException e) {
             s = null;
         }
@@ -325,7 +347,7 @@ public final class TestConnection implements AutoCloseable {
      * @throws AssertionError if it did not end within the timeout
      */
     public CloseReason awaitClose() throws InterruptedException {
-        if (!exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        if (!exited.await(timeoutNanos(), TimeUnit.NANOSECONDS)) {
             throw new AssertionError("the connection did not end within " + timeoutText(),
                     new TimeoutException("still open"));
         }
@@ -357,7 +379,7 @@ public final class TestConnection implements AutoCloseable {
         runner.exit();
         boolean ended;
         try {
-            ended = exited.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            ended = exited.await(timeoutNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted while waiting for the connection to exit", e);

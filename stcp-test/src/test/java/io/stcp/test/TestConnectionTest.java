@@ -271,6 +271,19 @@ class TestConnectionTest {
     }
 
     @Test
+    void badArgumentsAreRefusedClearlyAndALongTimeoutIsNoError() throws Exception {
+        try (TestConnection peer = TestConnection.start(ECHO)) {
+            assertThatThrownBy(() -> peer.read(-1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("n: -1 (expected: >= 0)");
+            assertThatThrownBy(() -> peer.timeout(Duration.ofMillis(-1))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("timeout: -1ms (expected: >= 0)");
+            peer.timeout(Duration.ofSeconds(Long.MAX_VALUE)); // more nanoseconds than a long holds: waits as long as it can
+            assertThat(peer.sender()).isNotNull();
+            assertThat(peer.read(0)).isEmpty();
+        }
+    }
+
+    @Test
     void manySmallRepliesAreReadInOrderWhateverTheSizesOfTheReads() throws Exception {
         int batches = 40;
         int perBatch = 500; // within the queue's 1,024: the reader never outruns the writer by more
