@@ -68,6 +68,11 @@ import org.jspecify.annotations.Nullable;
  * default) and fail with an {@link AssertionError} naming what did not happen, so a broken reader
  * fails the test instead of hanging it.
  *
+ * <p><b>Timeouts.</b> The connection has those of a connection outside a server: a write timeout
+ * of 5 s (what {@link #stallWrites} runs into), a frame timeout of 30 s, no read timeout and no
+ * first-frame timeout. A start hook sets the connection's own as a server's configuration would
+ * ({@code s -> s.connection().readTimeout(Duration.ofSeconds(20))}).
+ *
  * <p>The peer's address is {@code 127.0.0.1:40000}; {@link Connection#channel()} is not
  * available (there is no socket).
  */
@@ -295,8 +300,9 @@ public final class TestConnection implements AutoCloseable {
     }
 
     /**
-     * While stalled, the connection's writes wait — until the write timeout, when they fail as
-     * against a peer that stopped reading ({@link CloseReason#WRITE_TIMEOUT}).
+     * While stalled, the connection's writes wait — until the write timeout (5 s unless the
+     * connection's is set), when they fail as against a peer that stopped reading
+     * ({@link CloseReason#WRITE_TIMEOUT}).
      */
     public TestConnection stallWrites(boolean stalled) {
         transport.stallWrites(stalled);
