@@ -86,6 +86,9 @@ public final class TestConnection implements AutoCloseable {
     private final CompletableFuture<Sender> sender = new CompletableFuture<>();
     private final RealConnectionRunner runner;
     private Duration timeout = Duration.ofSeconds(10);
+    // Where the connection's thread is, for close() to say what keeps it from ending.
+    private volatile boolean startHooksReturned;
+    private volatile boolean exitHooksBegan;
 
     private TestConnection(Builder b) {
         runner = RealConnectionRunner.of(connection, b.reader, b.factory, () -> {
@@ -99,6 +102,8 @@ public final class TestConnection implements AutoCloseable {
         for (ConnectionHook hook : b.startHooks) {
             runner.addStartHook(hook);
         }
+        runner.addStartHook(s -> startHooksReturned = true);
+        runner.addExitHook(s -> exitHooksBegan = true);
         for (ConnectionHook hook : b.exitHooks) {
             runner.addExitHook(hook);
         }
@@ -376,9 +381,10 @@ public final class TestConnection implements AutoCloseable {
      * while waiting is kept (the thread stays interrupted) and fails the test with an
      * {@link AssertionError}.
      *
-     * @throws AssertionError if the connection did not end within the timeout: its reader ignores
-     *     the exit (it goes on after the {@link java.io.IOException} of the closed connection, or
-     *     the interrupt) and is still running
+     * @throws AssertionError if the connection did not end within the timeout: its sender
+     *     factory, a start hook or an exit hook has not returned (the message says which), or its
+     *     reader ignores the exit (it goes on after the {@link java.io.IOException} of the closed
+     *     connection, or the interrupt) and is still running
      */
     @Override
     public void close() {
@@ -391,8 +397,21 @@ public final class TestConnection implements AutoCloseable {
             throw new AssertionError("interrupted while waiting for the connection to exit", e);
         }
         if (!ended) {
-            throw new AssertionError("the connection did not end within " + timeoutText() + " of close(): its reader"
-                    + " still runs (does it go on after the IOException of the closed connection, or the interrupt?)");
+            throw new AssertionError("the connection did not end within " + timeoutText() + " of close(): " + stuckIn());
         }
+    }
+
+    /** What the connection's thread has not finished, as far as this can tell. */
+    private String stuckIn() {
+        if (!sender.isDone()) {
+            return "the sender factory has not returned";
+        }
+        if (!startHooksReturned) {
+            return "a start hook has not returned";
+        }
+        if (exitHooksBegan) {
+            return "an exit hook has not returned";
+        }
+        return "its reader still runs (does it go on after the IOException of the closed connection, or the interrupt?)";
     }
 }

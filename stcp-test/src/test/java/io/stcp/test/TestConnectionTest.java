@@ -215,6 +215,40 @@ class TestConnectionTest {
     }
 
     @Test
+    void closeSaysWhichHookOrFactoryKeepsTheConnectionFromEnding() throws Exception {
+        java.util.concurrent.CompletableFuture<Void> release = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.Semaphore inside = new java.util.concurrent.Semaphore(0);
+        ConnectionHook block = s -> { // join() ignores the interrupt of the exit: the hook does not return
+            inside.release();
+            release.join();
+        };
+        TestConnection blockedExit = TestConnection.builder(ECHO).onConnectionExit(block).start();
+        TestConnection blockedStart = TestConnection.builder(ECHO).onConnectionStart(block).start();
+        TestConnection blockedFactory = TestConnection.builder(ECHO).senderFactory(c -> {
+            block.onEvent(null);
+            return SenderFactory.queue(8).create(c);
+        }).start();
+        try {
+            blockedExit.endInput(); // it ends, and its exit hook blocks
+            for (TestConnection t : java.util.List.of(blockedExit, blockedStart, blockedFactory)) {
+                t.timeout(Duration.ofMillis(200));
+            }
+            assertThat(inside.tryAcquire(3, 10, java.util.concurrent.TimeUnit.SECONDS)).as("all three blocked").isTrue();
+            assertThatThrownBy(blockedExit::close).isInstanceOf(AssertionError.class)
+                    .hasMessage("the connection did not end within 200ms of close(): an exit hook has not returned");
+            assertThatThrownBy(blockedStart::close).isInstanceOf(AssertionError.class)
+                    .hasMessage("the connection did not end within 200ms of close(): a start hook has not returned");
+            assertThatThrownBy(blockedFactory::close).isInstanceOf(AssertionError.class)
+                    .hasMessage("the connection did not end within 200ms of close(): the sender factory has not returned");
+        } finally {
+            release.complete(null); // they all end: no thread is left behind
+            for (TestConnection t : java.util.List.of(blockedExit, blockedStart, blockedFactory)) {
+                t.timeout(Duration.ofSeconds(10)).close();
+            }
+        }
+    }
+
+    @Test
     void aRegistryNotMadeByCreateIsRefused() {
         ConnectionRegistry foreign = (ConnectionRegistry) java.lang.reflect.Proxy.newProxyInstance(
                 getClass().getClassLoader(), new Class<?>[] {ConnectionRegistry.class}, (proxy, m, args) -> null);
