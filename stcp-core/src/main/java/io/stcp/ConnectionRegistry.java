@@ -26,7 +26,9 @@ import org.jspecify.annotations.Nullable;
  * the connection's exit either lands before the removal, which then takes it away, or finds the
  * connection gone; either way nothing stale is left. A registry with no server costs nothing, and
  * a server without a registry does no registry work at all. One registry may serve several
- * servers of one process (a plain and a TLS port): connection ids are unique in the process.
+ * servers of one process (a plain and a TLS port): connection ids are unique in the process. The
+ * test kit's connections ({@code stcp-test}'s {@code TestConnection.builder(reader).registry(r)})
+ * join one the same way, so a reader that binds users and groups is unit-tested without sockets.
  *
  * <p><b>Bindings.</b> A connection has at most one user (one user may have many connections) and
  * any number of groups. Users and groups exist while someone is bound to them. Lookups by id, user

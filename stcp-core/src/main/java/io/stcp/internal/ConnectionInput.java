@@ -679,7 +679,7 @@ final class ConnectionInput {
                 transport.awaitInput(bytes, deadline);
             }
         } catch (ReadTimeoutException e) {
-            throw timedOut(deadline);
+            throw timedOut(deadline, e);
         } finally {
             awaitingInput = false;
         }
@@ -704,7 +704,7 @@ final class ConnectionInput {
         try {
             transport.giveWay(deadline);
         } catch (ReadTimeoutException e) {
-            throw timedOut(deadline);
+            throw timedOut(deadline, e);
         }
     }
 
@@ -803,7 +803,7 @@ final class ConnectionInput {
                 }
                 // 0: a layer took part of a record and would wait for the rest, under the frame deadline now
             } catch (ReadTimeoutException e) {
-                throw timedOut(deadline);
+                throw timedOut(deadline, e);
             } finally {
                 awaitingInput = false;
             }
@@ -830,7 +830,12 @@ final class ConnectionInput {
         return deadlines.frameTimedOut(message);
     }
 
-    private ReadTimeoutException timedOut(long deadline) {
-        return deadlines.timedOut(deadline);
+    /**
+     * The exception for a wait under {@code deadline} that the transport ended with {@code e}: the
+     * one of the deadline that passed. With none in force (0) no deadline of ours passed, and the
+     * transport's own stands: only a test's ({@link MemoryTransport#timeoutNextRead}) times out so.
+     */
+    private ReadTimeoutException timedOut(long deadline, ReadTimeoutException e) {
+        return deadline == 0 ? e : deadlines.timedOut(deadline);
     }
 }

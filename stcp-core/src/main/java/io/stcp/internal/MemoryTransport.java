@@ -24,6 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * socket channel does).
  */
 public final class MemoryTransport implements Transport {
+    /** What a simulated timeout says where the connection has no deadline in force to name. */
+    static final String SIMULATED_TIMEOUT = "read timed out: simulated by the test kit (timeoutNextRead),"
+            + " with no read timeout or deadline in force";
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<byte[]> input = new ArrayDeque<>(); // guarded by lock
@@ -62,7 +65,12 @@ public final class MemoryTransport implements Transport {
         locked(() -> inputReset = true);
     }
 
-    /** The next read that would wait fails at once with a {@link ReadTimeoutException}, as if its deadline passed. */
+    /**
+     * The next read that would wait fails at once with a {@link ReadTimeoutException}, as if its
+     * deadline passed: the connection reports it as the deadline in force would have (the read
+     * timeout's message, say). With none in force, no real timeout could come, and the exception
+     * says it was simulated.
+     */
     public void timeoutNextRead() {
         locked(() -> timeoutsPending++);
     }
@@ -76,8 +84,12 @@ public final class MemoryTransport implements Transport {
      * The next {@code n} bytes written, waiting for them at most {@code timeoutNanos}.
      *
      * @return them, or fewer if the time ran out or the transport closed
+     * @throws IllegalArgumentException if {@code n} is negative
      */
     public byte[] takeOutput(int n, long timeoutNanos) throws InterruptedException {
+        if (n < 0) {
+            throw new IllegalArgumentException("n: " + n + " (expected: >= 0)");
+        }
         lock.lock();
         try {
             long deadline = System.nanoTime() + timeoutNanos;
@@ -162,7 +174,7 @@ public final class MemoryTransport implements Transport {
                 }
                 if (timeoutsPending > 0) {
                     timeoutsPending--;
-                    throw new ReadTimeoutException("read deadline passed");
+                    throw new ReadTimeoutException(SIMULATED_TIMEOUT);
                 }
                 await(deadlineNanos, false);
             }

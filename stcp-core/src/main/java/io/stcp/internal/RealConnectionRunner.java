@@ -27,7 +27,7 @@ import org.slf4j.event.Level;
  *   sender factory → start hooks → send thread → read loop
  *   → end: the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
  *   → send thread joined → other threads' closes counted → one conn.exit line → exit hooks
- *   → onExited (the server's slot)
+ *   → out of its registry, if any ({@link #registerIn}) → onExited (the server's slot)
  * </pre>
  * Start hooks finish before the reader is first called (same thread); the exit hooks run after
  * both loops have ended, exactly once, and see {@link Connection#closeReason()}.
@@ -63,12 +63,11 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private final ReadLoop loop;
     private final SenderFactory factory;
     private final Consumer<RealConnectionRunner> onExited;
-    /** The server's registry when the connection was accepted, or null; set before {@link #start()}. */
-    RealConnectionRegistry registry;
     // Guarded by this until start(); the reader threads, started after, only read them. The monitor
     // (here, and for exited/exitWaiters) is never held across a wait, so it pins no virtual thread.
     private List<ConnectionHook> startHooks = List.of();
     private List<ConnectionHook> exitHooks = List.of();
+    private RealConnectionRegistry registry; // the one the connection is a member of (registerIn), or null
     private boolean started;
     private volatile boolean exited;
     private CountDownLatch exitWaiters; // made by the first awaitExit() before the exit; guarded by this
@@ -122,6 +121,23 @@ public final class RealConnectionRunner implements ConnectionRunner {
         }
         throw new IllegalArgumentException("sender.connection(): a " + connection.getClass().getName()
                 + " (expected: one made by stcp, e.g. Connection.of(channel))");
+    }
+
+    /**
+     * Makes the connection a member of {@code registry} for its life, as a server given one does
+     * with each of its connections: it is added just before the start hooks added after this call
+     * (so they can bind it) and removed, with every binding, just after its exit hooks, before
+     * {@link #isExited()} and the exit callback. Before {@link #start()}, once.
+     *
+     * @throws IllegalStateException if started already, or given a registry already
+     */
+    public synchronized void registerIn(RealConnectionRegistry registry) {
+        Objects.requireNonNull(registry, "registry");
+        if (this.registry != null) {
+            throw new IllegalStateException("the connection is a member of a registry already");
+        }
+        addStartHook(registry::add); // throws if started
+        this.registry = registry;
     }
 
     @Override
@@ -464,6 +480,13 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     private void finish() {
+        if (registry != null) {
+            try {
+                registry.remove(connection.id()); // after the exit hooks, which still see the connection's bindings
+            } catch (Throwable t) {
+                Log.connWarn("conn.exit.callback.failed", connection).setCause(t).log();
+            }
+        }
         synchronized (this) {
             exited = true;
             if (exitWaiters != null) {

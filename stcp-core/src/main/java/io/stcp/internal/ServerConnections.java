@@ -123,9 +123,8 @@ final class ServerConnections {
         connection.limitedAddress = limited;
         RealConnectionRegistry reg = registry;
         RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, exited);
-        runner.registry = reg;
         if (reg != null) {
-            runner.addStartHook(reg::add); // first, so the user's start hook can bind the connection
+            runner.registerIn(reg); // first, so the user's start hook can bind the connection
         }
         ConnectionHook start = startHook;
         ConnectionHook exit = exitHook;
@@ -154,9 +153,6 @@ final class ServerConnections {
 
     private void onExited(RealConnectionRunner runner) {
         RealConnection connection = runner.realConnection();
-        if (runner.registry != null) {
-            runner.registry.remove(connection.id()); // after the exit hooks, which still see the connection's bindings
-        }
         if (runners.remove(runner)) {
             stats.ended(runner, connection.closeReason());
         }

@@ -1,8 +1,13 @@
 package io.stcp.examples.readme;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.CloseReason;
+import io.stcp.ConnectionHook;
+import io.stcp.ConnectionReader;
+import io.stcp.ConnectionRegistry;
+import io.stcp.framing.DelimiterReader;
 import io.stcp.test.TestConnection;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
@@ -22,6 +27,45 @@ class ReadersTest {
             peer.feed(new byte[] {0, 0, 0, 0}); // a zero length: a protocol error
             assertThat(peer.awaitClose()).isEqualTo(CloseReason.PROTOCOL_ERROR);
             assertThat(peer.closeCause()).isInstanceOf(ProtocolException.class).hasMessage("bad frame length 0");
+        }
+    }
+    // snippet:end
+
+    // snippet:start registry-test
+    @Test
+    void whatOneSaysReachesTheRoomAndTheRoomHearsWhoLeft() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        ConnectionReader chat = DelimiterReader.builder().lines().build((me, line) -> {
+            String[] w = new String(line, UTF_8).split(" ", 2); // "nick NAME", "join ROOM", "say TEXT"
+            switch (w[0]) {
+                case "nick" -> registry.bindUser(me, w[1]);
+                case "join" -> {
+                    registry.joinGroup(me, w[1]);
+                    me.put(("joined " + w[1] + "\n").getBytes(UTF_8));
+                }
+                case "say" -> registry.groupsOf(me).forEach(room ->
+                        registry.sendToGroup(room, (registry.userOf(me) + ": " + w[1] + "\n").getBytes(UTF_8)));
+                default -> throw new ProtocolException("unknown command");
+            }
+        });
+        ConnectionHook tellTheRooms = me -> registry.groupsOf(me) // an exit hook still sees the bindings
+                .forEach(room -> registry.sendToGroup(room, (registry.userOf(me) + " left\n").getBytes(UTF_8)));
+        TestConnection.Builder member = TestConnection.builder(chat).registry(registry).onConnectionExit(tellTheRooms);
+        try (TestConnection alice = member.start(); TestConnection bob = member.start()) {
+            alice.feed("nick alice\njoin lobby\n");
+            bob.feed("nick bob\njoin lobby\n");
+            assertThat(alice.readText(13)).isEqualTo("joined lobby\n");
+            assertThat(bob.readText(13)).isEqualTo("joined lobby\n");
+
+            bob.feed("say hi\n"); // a fan-out: through every member's sender to its peer
+            assertThat(alice.readText(8)).isEqualTo("bob: hi\n");
+            assertThat(bob.readText(8)).isEqualTo("bob: hi\n");
+
+            bob.endInput(); // bob hangs up: his exit hook tells the room, then he leaves the registry
+            assertThat(bob.awaitClose()).isEqualTo(CloseReason.PEER_CLOSED);
+            assertThat(alice.readText(9)).isEqualTo("bob left\n");
+            assertThat(registry.user("bob")).isEmpty();
+            assertThat(registry.group("lobby")).containsExactly(alice.sender());
         }
     }
     // snippet:end
