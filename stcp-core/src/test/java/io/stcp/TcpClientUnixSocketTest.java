@@ -77,6 +77,7 @@ class TcpClientUnixSocketTest {
         assertThat(next()).isEqualTo("hello");
         client.put(frame("before"));
         assertThat(next()).isEqualTo("before");
+        assertThat(client.awaitConnected(WAIT)).isTrue(); // an echo may come before the client is up (its backlog first)
         Connection c = client.sender().connection();
         assertThat(c.remoteAddress()).isEqualTo(UnixDomainSocketAddress.of(path));
         assertThat(c.remoteAddressText()).isEqualTo("unix:" + path);

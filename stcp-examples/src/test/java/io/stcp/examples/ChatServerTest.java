@@ -196,6 +196,8 @@ class ChatServerTest {
                      alice::add)) {
             a.join("lobby");
             expect(alice, "* alice joined lobby");
+            // The reader may hear the server before the client is up: the offline backlog goes first.
+            assertThat(a.client().awaitConnected(Duration.ofSeconds(10))).isTrue();
             assertThat(a.client().sender().connection().tls()).isPresent();
         }
     }
