@@ -4,14 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.ProcessWatchdog;
 import io.stcp.testing.TestCerts;
 import io.stcp.testing.TlsClient;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -53,6 +57,54 @@ class TlsKeyUpdatesOverALifeTest {
             Echo.stop(server);
         }
         assertThat(ended.get(10, TimeUnit.SECONDS)).isNotEqualTo(CloseReason.PROTOCOL_ERROR);
+    }
+
+    /**
+     * Debian's {@code openssl s_client} updates its keys at each {@code k} line on its input,
+     * without asking for the server's (27-byte records: 9,710 of them were the old limit), a frame
+     * echoed after each. The line must reach it alone, so the test waits for its
+     * {@code KEYUPDATE} before it writes the frame.
+     */
+    @Test
+    void anOpensslClientThatUpdatesItsKeysBetweenFramesIsServedToTheEnd() throws Exception {
+        TestCerts.requireOpenssl();
+        TestCerts certs = TestCerts.get();
+        int rounds = 11_000;
+        CompletableFuture<CloseReason> ended = new CompletableFuture<>();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey)).build(),
+                        Echo.READER, SenderFactory.queue(64))
+                .onConnectionExit(s -> ended.complete(s.connection().closeReason()))
+                .start();
+        Process p = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + server.address().getPort(),
+                "-tls1_3", "-CAfile", certs.caCert.toString(), "-servername", "localhost", "-verify_return_error",
+                "-quiet", "-no_ign_eof").start();
+        try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(120))) {
+            OutputStream stdin = p.getOutputStream();
+            InputStream stdout = p.getInputStream();
+            BufferedReader stderr = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.US_ASCII));
+            byte[] payload = new byte[DATA];
+            for (int i = 0; i < rounds; i++) {
+                stdin.write('k');
+                stdin.write('\n');
+                stdin.flush();
+                for (String line; !"KEYUPDATE".equals(line = stderr.readLine()); ) {
+                    watchdog.assertNotFired("KEYUPDATE " + i);
+                    assertThat(line).as("s_client's KEYUPDATE %d", i).isNotNull();
+                }
+                Arrays.fill(payload, (byte) i);
+                byte[] frame = Echo.frame(payload);
+                stdin.write(frame);
+                stdin.flush();
+                byte[] echoed = stdout.readNBytes(frame.length);
+                watchdog.assertNotFired("echo " + i);
+                assertThat(echoed).as("echo %d", i).isEqualTo(frame);
+            }
+            stdin.close(); // close_notify
+            assertThat(ended.get(20, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
+        } finally {
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            Echo.stop(server);
+        }
     }
 
     @Test
