@@ -165,7 +165,10 @@ public interface TlsConfig {
      */
     void reload() throws IOException, GeneralSecurityException;
 
-    /** Uses {@code context} for new handshakes from now on; live connections keep their session. */
+    /**
+     * Uses {@code context} for new handshakes from now on; live connections keep their session. A
+     * client's context has its client session timeout set as {@link Builder#sslContext} says.
+     */
     void reload(SSLContext context);
 
     /** Handshakes completed so far, on every server using this config. */
@@ -227,7 +230,11 @@ public interface TlsConfig {
 
         /**
          * A ready context, used as it is: its key and trust managers decide. Protocols, cipher
-         * suites, ALPN and client authentication set here still apply to each connection.
+         * suites, ALPN and client authentication set here still apply to each connection. On a
+         * client's config, its client session timeout is set above 7 days (if it is not already):
+         * the JDK then drops the TLS 1.3 session tickets servers send, which it would otherwise
+         * keep for each connection's life, as many as a server sends; the context's other clients
+         * make full TLS 1.3 handshakes too.
          */
         public Builder sslContext(SSLContext sslContext) {
             this.sslContext = Objects.requireNonNull(sslContext, "sslContext");

@@ -51,6 +51,29 @@ class TlsConfigTest {
         assertThatThrownBy(fixed::reload).isInstanceOf(IllegalStateException.class).hasMessageContaining("reload(SSLContext)");
     }
 
+    /**
+     * A client's context, its own or a ready one, reloaded or not, has a client session timeout
+     * over 7 days, which has the JDK drop TLS 1.3 session tickets (TlsPackedSessionTicketsTest
+     * shows why); a server's context is left as it is.
+     */
+    @Test
+    void aClientsContextKeepsNoSessionTicketsAServersIsLeftAlone() throws Exception {
+        int week = 7 * 24 * 3600;
+        TlsConfig own = TlsConfig.clientBuilder().trustPem(certs.caCert).build();
+        assertThat(own.sslContext().getClientSessionContext().getSessionTimeout()).isGreaterThan(week);
+        own.reload();
+        assertThat(own.sslContext().getClientSessionContext().getSessionTimeout()).isGreaterThan(week);
+        SSLContext ready = certs.clientContext();
+        ready.getClientSessionContext().setSessionTimeout(0); // no timeout: the JDK would keep tickets
+        TlsConfig given = TlsConfig.clientBuilder().sslContext(ready).build();
+        assertThat(ready.getClientSessionContext().getSessionTimeout()).isGreaterThan(week);
+        SSLContext next = certs.clientContext();
+        given.reload(next);
+        assertThat(next.getClientSessionContext().getSessionTimeout()).isGreaterThan(week);
+        SSLContext server = TlsConfig.fromPem(certs.serverCert, certs.serverKey).sslContext();
+        assertThat(server.getClientSessionContext().getSessionTimeout()).isEqualTo(24 * 3600); // the JDK's default
+    }
+
     @Test
     void settingsThatCannotWorkAreRefusedNamingTheSetting() {
         assertThatThrownBy(() -> TlsConfig.builder().build())

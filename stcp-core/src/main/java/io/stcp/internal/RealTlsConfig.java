@@ -17,6 +17,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSessionContext;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -29,6 +30,9 @@ import org.jspecify.annotations.Nullable;
  * before keep their context (and their sessions). Reloads are serialized by {@link #reloadLock}.
  */
 public final class RealTlsConfig implements TlsConfig {
+    /** The longest lifetime of a TLS 1.3 session ticket, in seconds (RFC 8446, 4.6.1): 7 days. */
+    static final int MAX_TICKET_LIFETIME = 7 * 24 * 3600;
+
     private final TlsMaterial material;
     private final boolean fixedContext;    // built from a ready SSLContext: nothing to reload from
     private final ClientAuth clientAuth;
@@ -110,6 +114,7 @@ public final class RealTlsConfig implements TlsConfig {
         List<TlsMaterial.FileStamp> stamps = material.stamps();
         SSLContext ctx = sslContext != null ? sslContext : material.load();
         checkSupported(ctx);
+        keepNoTickets(ctx);
         this.context = ctx;
         this.loadedStamps = stamps;
     }
@@ -214,6 +219,28 @@ public final class RealTlsConfig implements TlsConfig {
             throw new IllegalArgumentException((cipherSuites.isEmpty() ? "protocols: " + protocols
                     : "cipherSuites: " + cipherSuites + " with the protocols " + protocols)
                     + ": no handshake can start (" + why + ")");
+        }
+    }
+
+    /**
+     * On a client's context, has the JDK drop the TLS 1.3 session tickets servers send. The JDK's
+     * client (SunJSSE's {@code NewSessionTicket} consumer) makes each ticket a session of its own,
+     * about 600 bytes of heap from as little as 18 bytes of the server's, and keeps it among the
+     * connection's session's children ({@code SSLSessionImpl.childSessions}, unbounded) for as long
+     * as that session lives: no limit of the JDK's bounds that list (the session cache's size bounds
+     * only the cache), so a server could fill the client's heap with tickets, hundreds to a record.
+     * The one thing the JDK honours is this: it drops every ticket when the client session
+     * context's timeout exceeds a ticket's longest lifetime, 7 days. What is given up is TLS 1.3
+     * resumption on reconnect (TLS 1.2's session ids are kept, and for longer): a reconnect makes
+     * a full handshake.
+     */
+    private void keepNoTickets(SSLContext ctx) {
+        if (!client) {
+            return;
+        }
+        SSLSessionContext sessions = ctx.getClientSessionContext();
+        if (sessions != null && sessions.getSessionTimeout() <= MAX_TICKET_LIFETIME) { // 0, no timeout, too
+            sessions.setSessionTimeout(MAX_TICKET_LIFETIME + 1);
         }
     }
 
@@ -344,6 +371,7 @@ public final class RealTlsConfig implements TlsConfig {
             List<TlsMaterial.FileStamp> before = material.stamps();
             SSLContext ctx = material.load();
             checkSupported(ctx);
+            keepNoTickets(ctx);
             context = ctx;
             loadedStamps = before;
             reloads.increment();
@@ -356,6 +384,7 @@ public final class RealTlsConfig implements TlsConfig {
     public void reload(SSLContext context) {
         Objects.requireNonNull(context, "context");
         checkSupported(context);
+        keepNoTickets(context);
         reloadLock.lock();
         try {
             this.context = context;

@@ -70,13 +70,16 @@ final class TlsTransport implements Transport {
      */
     static final int MAX_EMPTY_RECORDS = 32;
     /**
-     * Bytes of records, after the handshake, that decrypt to no application data, over the
-     * connection's whole life, before the read fails. {@link #MAX_EMPTY_RECORDS} alone lets a peer
-     * send them for ever, with a byte of data after each 32: and the JDK's client keeps every
-     * session ticket a server sends for as long as the connection lasts (each a session of about
-     * a kilobyte, from as little as twenty bytes of the server's), so a server that did so would
-     * fill the client's heap. A real peer sends a few tickets after the handshake (a few kilobytes
-     * at most, a client's certificates included) and a key update now and then (some thirty bytes).
+     * Bytes of records, after the handshake, that decrypt to no application data, beyond those of
+     * the records with data, before the read fails: an allowance that such records use up and
+     * records with data refill, byte for byte, up to this much. {@link #MAX_EMPTY_RECORDS} alone
+     * lets a peer send them for ever, 32 for each byte of data, and have the reader do a key
+     * update's work for each; with this, the records without data cost no more than those with
+     * data, and this much. A real peer sends a few tickets after the handshake (a few kilobytes at
+     * most, a client's certificates included) and a key update (a few dozen bytes) after a great
+     * deal of data; one that sent only key updates and a little data between would end. (The JDK's
+     * client also kept every session ticket for the connection's life, a few hundred bytes of heap
+     * each; a client's context now has it keep none: {@link RealTlsConfig}'s keepNoTickets.)
      */
     static final int MAX_EMPTY_RECORD_BYTES = 256 * 1024;
     private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
@@ -99,7 +102,7 @@ final class TlsTransport implements Transport {
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
     private int emptyRecords;     // records in a row that decrypted to nothing
-    private long emptyRecordBytes; // bytes of the records that decrypted to nothing, all of them since the handshake
+    private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
@@ -357,21 +360,23 @@ final class TlsTransport implements Transport {
     }
 
     /**
-     * Counts a record an unwrap read that decrypted to nothing, failing past {@link #MAX_EMPTY_RECORDS}
-     * in a row or {@link #MAX_EMPTY_RECORD_BYTES} in all.
+     * Counts a record an unwrap read: one that decrypted to nothing uses up {@link #emptyAllowance},
+     * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left; one with data refills
+     * it by its bytes, up to {@link #MAX_EMPTY_RECORD_BYTES}.
      */
     private void countRecord(SSLEngineResult r) throws SSLException {
         if (r.bytesProduced() > 0) {
             emptyRecords = 0;
+            emptyAllowance = Math.min(MAX_EMPTY_RECORD_BYTES, emptyAllowance + r.bytesConsumed());
         } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK) {
             if (++emptyRecords > MAX_EMPTY_RECORDS) {
                 throw new SSLException("more than " + MAX_EMPTY_RECORDS
                         + " TLS records in a row without application data (key updates, empty records, alerts)");
             }
-            emptyRecordBytes += r.bytesConsumed();
-            if (emptyRecordBytes > MAX_EMPTY_RECORD_BYTES) {
-                throw new SSLException("more than " + MAX_EMPTY_RECORD_BYTES
-                        + " bytes of TLS records without application data on this connection (session tickets, key updates)");
+            emptyAllowance -= r.bytesConsumed();
+            if (emptyAllowance < 0) {
+                throw new SSLException("more than " + MAX_EMPTY_RECORD_BYTES + " bytes of TLS records without"
+                        + " application data beyond those of the records with data (key updates, session tickets)");
             }
         }
     }
