@@ -166,8 +166,8 @@ public interface TlsConfig {
     void reload() throws IOException, GeneralSecurityException;
 
     /**
-     * Uses {@code context} for new handshakes from now on; live connections keep their session. A
-     * client's context has its client session timeout set as {@link Builder#sslContext} says.
+     * Uses {@code context} for new handshakes from now on; live connections keep their session. It
+     * is used as it is, as {@link Builder#sslContext} says.
      */
     void reload(SSLContext context);
 
@@ -230,11 +230,13 @@ public interface TlsConfig {
 
         /**
          * A ready context, used as it is: its key and trust managers decide. Protocols, cipher
-         * suites, ALPN and client authentication set here still apply to each connection. On a
-         * client's config, its client session timeout is set above 7 days (if it is not already):
-         * the JDK then drops the TLS 1.3 session tickets servers send, which it would otherwise
-         * keep for each connection's life, as many as a server sends; the context's other clients
-         * make full TLS 1.3 handshakes too.
+         * suites, ALPN and client authentication set here still apply to each connection. It is
+         * not changed: on a client, the JDK keeps every TLS 1.3 session ticket a server sends for
+         * the connection's life, unless the context's client session timeout is over 7 days
+         * ({@code getClientSessionContext().setSessionTimeout(604801)}, which gives up TLS 1.3
+         * resumption), so with a context that keeps them a connection ends once its server has
+         * sent 256 KiB of records without data (tickets, key updates) — about 6,000 key updates.
+         * A client's context that stcp makes from files keeps none.
          */
         public Builder sslContext(SSLContext sslContext) {
             this.sslContext = Objects.requireNonNull(sslContext, "sslContext");

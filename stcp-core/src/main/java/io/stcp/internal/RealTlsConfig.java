@@ -114,7 +114,9 @@ public final class RealTlsConfig implements TlsConfig {
         List<TlsMaterial.FileStamp> stamps = material.stamps();
         SSLContext ctx = sslContext != null ? sslContext : material.load();
         checkSupported(ctx);
-        keepNoTickets(ctx);
+        if (sslContext == null) {
+            keepNoTickets(ctx); // a context given is the application's, maybe shared: left as it is
+        }
         this.context = ctx;
         this.loadedStamps = stamps;
     }
@@ -223,7 +225,8 @@ public final class RealTlsConfig implements TlsConfig {
     }
 
     /**
-     * On a client's context, has the JDK drop the TLS 1.3 session tickets servers send. The JDK's
+     * On a client's context made here (from its files, not one given), has the JDK drop the TLS 1.3
+     * session tickets servers send. The JDK's
      * client (SunJSSE's {@code NewSessionTicket} consumer) makes each ticket a session of its own,
      * about 600 bytes of heap from as little as 18 bytes of the server's, and keeps it among the
      * connection's session's children ({@code SSLSessionImpl.childSessions}, unbounded) for as long
@@ -232,7 +235,8 @@ public final class RealTlsConfig implements TlsConfig {
      * The one thing the JDK honours is this: it drops every ticket when the client session
      * context's timeout exceeds a ticket's longest lifetime, 7 days. What is given up is TLS 1.3
      * resumption on reconnect (TLS 1.2's session ids are kept, and for longer): a reconnect makes
-     * a full handshake.
+     * a full handshake. A context given is left as it is: it is the application's, and may serve
+     * other clients of the process ({@link #keepsTickets}).
      */
     private void keepNoTickets(SSLContext ctx) {
         if (!client) {
@@ -243,6 +247,22 @@ public final class RealTlsConfig implements TlsConfig {
             sessions.setSessionTimeout(MAX_TICKET_LIFETIME + 1);
         }
     }
+
+    /**
+     * Whether a client engine of {@code ctx} keeps the session tickets servers send, for its
+     * connection's life: unless it is SunJSSE's and its client session timeout is over 7 days
+     * ({@link #keepNoTickets}). Another provider may keep them, whatever its timeout.
+     */
+    static boolean keepsTickets(SSLContext ctx) {
+        if (!"SunJSSE".equals(ctx.getProvider().getName())) {
+            return true;
+        }
+        SSLSessionContext sessions = ctx.getClientSessionContext();
+        return sessions == null || sessions.getSessionTimeout() <= MAX_TICKET_LIFETIME; // 0 is no timeout
+    }
+
+    /** An engine for one connection, and whether it keeps what a peer's records without data bring (a client's session tickets). */
+    record Engine(SSLEngine engine, boolean keepsTickets) {}
 
     /** Whether {@code protocol} is one a handshake runs with: SSLv2Hello is only the format of a hello. */
     private static boolean isHandshake(String protocol) {
@@ -286,8 +306,8 @@ public final class RealTlsConfig implements TlsConfig {
 
     // ---------------------------------------------------------------- engines (the TLS layer)
 
-    /** A server-mode engine from the material in use, with this config's parameters. */
-    SSLEngine newServerEngine() {
+    /** A server-mode engine from the material in use, with this config's parameters: it keeps no tickets (a client sends none). */
+    Engine newServerEngine() {
         SSLContext ctx = context;
         SSLEngine engine = ctx.createSSLEngine();
         engine.setUseClientMode(false);
@@ -298,7 +318,7 @@ public final class RealTlsConfig implements TlsConfig {
             case NONE -> p.setWantClientAuth(false);
         }
         engine.setSSLParameters(p);
-        return engine;
+        return new Engine(engine, false);
     }
 
     /**
@@ -311,7 +331,7 @@ public final class RealTlsConfig implements TlsConfig {
      *     name is set, {@link io.stcp.ClientConfig} makes sure of it)
      * @param port the port dialled, a hint for session resumption; -1 if none
      */
-    SSLEngine newClientEngine(String host, int port) {
+    Engine newClientEngine(String host, int port) {
         String name = tlsName(Objects.requireNonNull(serverName != null ? serverName : host, "serverName"));
         SSLContext ctx = context;
         SSLEngine engine = ctx.createSSLEngine(name, port);
@@ -322,7 +342,7 @@ public final class RealTlsConfig implements TlsConfig {
             p.setServerNames(List.of(new SNIHostName(name)));
         }
         engine.setSSLParameters(p);
-        return engine;
+        return new Engine(engine, keepsTickets(ctx));
     }
 
     /**
@@ -384,7 +404,6 @@ public final class RealTlsConfig implements TlsConfig {
     public void reload(SSLContext context) {
         Objects.requireNonNull(context, "context");
         checkSupported(context);
-        keepNoTickets(context);
         reloadLock.lock();
         try {
             this.context = context;

@@ -42,11 +42,11 @@ import javax.net.ssl.SSLSession;
 final class TlsLayer implements TransportLayer {
     static final long ALERT_MILLIS = 500;
 
-    private final Supplier<SSLEngine> engines;
+    private final Supplier<RealTlsConfig.Engine> engines;
     private final long handshakeTimeoutNanos;
     private final RealTlsConfig counters;
 
-    private TlsLayer(Supplier<SSLEngine> engines, Duration handshakeTimeout, RealTlsConfig counters) {
+    private TlsLayer(Supplier<RealTlsConfig.Engine> engines, Duration handshakeTimeout, RealTlsConfig counters) {
         this.engines = engines;
         this.handshakeTimeoutNanos = Nanos.timeout(handshakeTimeout);
         this.counters = counters;
@@ -93,8 +93,9 @@ final class TlsLayer implements TransportLayer {
     public Transport open(Transport under, RealConnection connection, long deadlineNanos) throws IOException {
         long own = Nanos.deadline(System.nanoTime(), handshakeTimeoutNanos);
         long deadline = Nanos.earliest(deadlineNanos, own);
-        SSLEngine engine = engines.get();
-        TlsTransport tls = new TlsTransport(under, engine, () -> Nanos.timeout(connection.writeTimeout()));
+        RealTlsConfig.Engine made = engines.get();
+        SSLEngine engine = made.engine();
+        TlsTransport tls = new TlsTransport(under, made, () -> Nanos.timeout(connection.writeTimeout()));
         try {
             tls.handshake(deadline);
         } catch (ReadTimeoutException e) {

@@ -77,9 +77,13 @@ final class TlsTransport implements Transport {
      * update's work for each; with this, the records without data cost no more than those with
      * data, and this much. A real peer sends a few tickets after the handshake (a few kilobytes at
      * most, a client's certificates included) and a key update (a few dozen bytes) after a great
-     * deal of data; one that sent only key updates and a little data between would end. (The JDK's
-     * client also kept every session ticket for the connection's life, a few hundred bytes of heap
-     * each; a client's context now has it keep none: {@link RealTlsConfig}'s keepNoTickets.)
+     * deal of data; one that sent only key updates and a little data between would end.
+     *
+     * <p>An engine that {@linkplain RealTlsConfig#keepsTickets keeps the session tickets} a server
+     * sends keeps each for the connection's life (a few hundred bytes of heap from as little as
+     * eighteen of the server's): there the allowance is never refilled, so that what the engine
+     * keeps stays bounded by this much over the connection's life — and a peer that updates its
+     * keys very often (some 6,000 times) ends. stcp's own client contexts keep none.
      */
     static final int MAX_EMPTY_RECORD_BYTES = 256 * 1024;
     private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
@@ -103,13 +107,16 @@ final class TlsTransport implements Transport {
     private long handshakeBytes;  // received during the handshake; -1 once it is done
     private int emptyRecords;     // records in a row that decrypted to nothing
     private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
+    private final boolean refills; // whether records with data refill it: not where the engine keeps tickets
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
-    TlsTransport(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
+    TlsTransport(Transport under, RealTlsConfig.Engine made, LongSupplier writeTimeoutNanos) {
+        SSLEngine engine = made.engine();
         this.under = under;
         this.engine = engine;
+        this.refills = !made.keepsTickets();
         this.output = new TlsOutput(under, engine, writeTimeoutNanos);
         this.name = under.name() + "+tls";
         this.bulkReads = under.tellsReadiness();
@@ -362,12 +369,14 @@ final class TlsTransport implements Transport {
     /**
      * Counts a record an unwrap read: one that decrypted to nothing uses up {@link #emptyAllowance},
      * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left; one with data refills
-     * it by its bytes, up to {@link #MAX_EMPTY_RECORD_BYTES}.
+     * it by its bytes, up to {@link #MAX_EMPTY_RECORD_BYTES}, unless the engine keeps tickets.
      */
     private void countRecord(SSLEngineResult r) throws SSLException {
         if (r.bytesProduced() > 0) {
             emptyRecords = 0;
-            emptyAllowance = Math.min(MAX_EMPTY_RECORD_BYTES, emptyAllowance + r.bytesConsumed());
+            if (refills) {
+                emptyAllowance = Math.min(MAX_EMPTY_RECORD_BYTES, emptyAllowance + r.bytesConsumed());
+            }
         } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK) {
             if (++emptyRecords > MAX_EMPTY_RECORDS) {
                 throw new SSLException("more than " + MAX_EMPTY_RECORDS
@@ -376,7 +385,8 @@ final class TlsTransport implements Transport {
             emptyAllowance -= r.bytesConsumed();
             if (emptyAllowance < 0) {
                 throw new SSLException("more than " + MAX_EMPTY_RECORD_BYTES + " bytes of TLS records without"
-                        + " application data beyond those of the records with data (key updates, session tickets)");
+                        + " application data " + (refills ? "beyond those of the records with data" : "on this connection")
+                        + " (key updates, session tickets)");
             }
         }
     }

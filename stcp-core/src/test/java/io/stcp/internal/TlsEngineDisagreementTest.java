@@ -27,7 +27,7 @@ class TlsEngineDisagreementTest {
     @EnumSource(value = Status.class, names = {"BUFFER_UNDERFLOW", "OK"})
     void aWholeRecordTheEngineReadsNothingOfFailsTheReadInsteadOfSpinning(Status answer) throws Exception {
         MemoryTransport under = new MemoryTransport();
-        TlsTransport tls = new TlsTransport(under, new StuckEngine(answer), () -> 0);
+        TlsTransport tls = new TlsTransport(under, new RealTlsConfig.Engine(new StuckEngine(answer), false), () -> 0);
         try {
             under.feed(new byte[] {23, 3, 3, 0, 4, 1, 2, 3, 4}); // application data, 4 bytes long: whole
             byte[] b = new byte[64];
