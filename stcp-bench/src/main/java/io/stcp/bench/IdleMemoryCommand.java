@@ -75,11 +75,14 @@ final class IdleMemoryCommand implements Callable<Integer> {
             long heapBefore = Processes.liveHeapKib(p.pid());
             ByteBuffer ping = ByteBuffer.allocate(12);
             ByteBuffer pong = ByteBuffer.allocate(12);
+            // Source addresses of a network of loopback's own, new for each run: the ports an earlier
+            // run's connections left in TIME_WAIT on 127.0.0.x made a second run's binds fail.
+            int net = 1 + java.util.concurrent.ThreadLocalRandom.current().nextInt(254);
             for (int i = 0; i < connections; i++) {
                 SocketChannel ch = SocketChannel.open();
                 open.add(ch);
                 ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                ch.bind(new InetSocketAddress("127.0.0." + (2 + i / PER_SOURCE), 0));
+                ch.bind(new InetSocketAddress("127." + net + ".0." + (2 + i / PER_SOURCE), 0));
                 ch.connect(new InetSocketAddress("127.0.0.1", port));
                 ping.clear().putInt(8).putLong(i).flip();
                 while (ping.hasRemaining()) {
