@@ -99,6 +99,8 @@ final class TlsTransport implements Transport {
      * ({@link Transport#tellsReadiness}).
      */
     private final boolean bulkReads;
+    /** Whether records with data refill {@link #emptyAllowance}: not where the engine keeps session tickets. */
+    private final boolean refills;
 
     // Reader thread only.
     private ByteBuffer netIn;  // read mode: [position, limit) received, not decrypted; null when given back
@@ -107,7 +109,6 @@ final class TlsTransport implements Transport {
     private long handshakeBytes;  // received during the handshake; -1 once it is done
     private int emptyRecords;     // records in a row that decrypted to nothing
     private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
-    private final boolean refills; // whether records with data refill it: not where the engine keeps tickets
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
