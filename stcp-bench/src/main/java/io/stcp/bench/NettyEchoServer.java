@@ -69,6 +69,11 @@ public final class NettyEchoServer implements Callable<Integer> {
     @Option(names = "--tls-provider", defaultValue = "jdk", description = "jdk or openssl (default: ${DEFAULT-VALUE}).")
     String tlsProvider;
 
+    @Option(names = "--read-idle-seconds", defaultValue = "0", description = "Close a connection that sends nothing for"
+            + " this long (Netty's ReadTimeoutHandler), as stcp's echo example does after 5 minutes (300); 0: none"
+            + " (default: ${DEFAULT-VALUE}).")
+    int readIdleSeconds;
+
     @ChannelHandler.Sharable
     private static final class Echo extends ChannelInboundHandlerAdapter {
         @Override
@@ -108,10 +113,11 @@ public final class NettyEchoServer implements Callable<Integer> {
 
     /**
      * Starts the echo on {@code host:port} (port 0: a free one), one event loop, epoll or NIO, the
-     * merge or the composite cumulator, over TLS with {@code ssl} unless it is null.
+     * merge or the composite cumulator, over TLS with {@code ssl} unless it is null, closing
+     * connections silent for {@code readIdleSeconds} unless it is 0.
      */
     static Running start(String host, int port, boolean epoll, boolean composite,
-                         io.netty.handler.ssl.SslContext ssl) throws InterruptedException {
+                         io.netty.handler.ssl.SslContext ssl, int readIdleSeconds) throws InterruptedException {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         EventLoopGroup worker = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         Echo echo = new Echo();
@@ -129,6 +135,9 @@ public final class NettyEchoServer implements Callable<Integer> {
                             }
                             if (ssl != null) {
                                 c.pipeline().addLast(ssl.newHandler(c.alloc()));
+                            }
+                            if (readIdleSeconds > 0) {
+                                c.pipeline().addLast(new io.netty.handler.timeout.ReadTimeoutHandler(readIdleSeconds));
                             }
                             c.pipeline().addLast(frames, echo);
                         }
@@ -160,9 +169,12 @@ public final class NettyEchoServer implements Callable<Integer> {
                         .sslProvider(tlsProvider.equals("openssl") ? io.netty.handler.ssl.SslProvider.OPENSSL
                                 : io.netty.handler.ssl.SslProvider.JDK)
                         .build();
+        if (readIdleSeconds < 0) {
+            throw new IllegalArgumentException("--read-idle-seconds: " + readIdleSeconds + " (expected: >= 0)");
+        }
         int colon = address.lastIndexOf(':');
         try (Running server = start(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)), epoll,
-                cumulator.equals("composite"), ssl)) {
+                cumulator.equals("composite"), ssl, readIdleSeconds)) {
             System.out.println("listening on " + server.channel().localAddress()
                     + (ssl == null ? "" : " with TLS (" + tlsProvider + ")"));
             CountDownLatch stop = new CountDownLatch(1);

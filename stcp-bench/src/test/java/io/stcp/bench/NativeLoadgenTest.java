@@ -207,7 +207,7 @@ class NativeLoadgenTest {
     @org.junit.jupiter.params.provider.CsvSource({"1048580, merge", "1048580, composite"})
     void theNettyEchoTakesTheLargestFrameWithEitherCumulator(int size, String cumulator) throws Exception {
         try (NettyEchoServer.Running netty = NettyEchoServer.start("127.0.0.1", 0,
-                io.netty.channel.epoll.Epoll.isAvailable(), cumulator.equals("composite"), null)) {
+                io.netty.channel.epoll.Epoll.isAvailable(), cumulator.equals("composite"), null, 0)) {
             Generator.Outcome o = generator().run("127.0.0.1:" + netty.port(), Load.parse("2x2@" + size, 64), "0s",
                     "200ms", 0, false, -1, logs.resolve("load.log"));
             assertThat(o.result().errors()).isZero();
@@ -215,6 +215,17 @@ class NativeLoadgenTest {
         }
         assertThat(NettyEchoServer.cumulatorFor(NettyEchoServer.LARGEST_READ)).isEqualTo("merge");
         assertThat(NettyEchoServer.cumulatorFor(NettyEchoServer.LARGEST_READ + 1)).isEqualTo("composite");
+    }
+
+    /** With a read-idle timeout, as stcp's echo has, the Netty echo closes a connection that sends nothing. */
+    @Test
+    void theNettyEchoWithAReadIdleTimeoutClosesASilentConnection() throws Exception {
+        try (NettyEchoServer.Running netty = NettyEchoServer.start("127.0.0.1", 0,
+                io.netty.channel.epoll.Epoll.isAvailable(), false, null, 1);
+             java.net.Socket silent = new java.net.Socket("127.0.0.1", netty.port())) {
+            silent.setSoTimeout(20_000); // far beyond the 1 s: a read that times out fails the test
+            assertThat(silent.getInputStream().read()).isEqualTo(-1); // closed by the server
+        }
     }
 
     @Test
