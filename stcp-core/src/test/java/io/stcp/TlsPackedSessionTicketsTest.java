@@ -78,7 +78,8 @@ class TlsPackedSessionTicketsTest {
     /** The python3 on the PATH if it has the cryptography package, else Debian's, or null. */
     private static String pythonWithCryptography() throws Exception {
         for (String python : new String[] {"python3", "/usr/bin/python3"}) {
-            if (!python.startsWith("/") ? !UnixSocketTest.Tools.onPath(python) : !Files.isExecutable(Path.of(python))) {
+            boolean present = python.startsWith("/") ? Files.isExecutable(Path.of(python)) : UnixSocketTest.Tools.onPath(python);
+            if (!present) {
                 continue;
             }
             Process probe = new ProcessBuilder(python, "-c", "import cryptography.hazmat.primitives.ciphers.aead")
