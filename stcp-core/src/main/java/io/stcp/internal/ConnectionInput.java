@@ -572,6 +572,11 @@ final class ConnectionInput {
         }
     }
 
+    /** The transport may have input now ({@link Transport#isReadable()}): it would not call back, but say read. */
+    boolean mayBeReadable() {
+        return transport.isReadable();
+    }
+
     /** See {@link Transport#onReadable(Runnable)}. */
     boolean onReadable(Runnable action) {
         return transport.onReadable(action);

@@ -144,10 +144,15 @@ final class ReadLoop {
         if (r == null || input.buffered() > 0) {
             return false;
         }
+        input.payOwedDrain(); // before this thread ends
+        if (input.mayBeReadable()) {
+            // The transport's callback would come at once (a resumption's first pass, woken by the
+            // input it now reads): reading on this thread costs no registration, clock or buffer.
+            return false;
+        }
         if (suspensionDeadline != 0 && Nanos.passed(suspensionDeadline, System.nanoTime())) { // no clock read without one
             return false; // resumed by the deadline: the reader's read finds its timeout passed
         }
-        input.payOwedDrain(); // before this thread ends
         long deadline = input.prepareSuspension();
         if (deadline < 0) {
             return false;

@@ -93,6 +93,12 @@ class LingerWhileSuspendedTest {
                 return true;
             }
 
+            /** Until then, empty means not readable, so the loop goes to suspend; after, read() waits. */
+            @Override
+            public boolean isReadable() {
+                return !first || memory.available() > 0;
+            }
+
             /** The first time, the next frame comes just as the loop registers its suspension: read instead. */
             @Override
             public boolean onReadable(Runnable action) {

@@ -5,13 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.testing.Echo;
-import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -30,7 +28,7 @@ class SuspensionWatchTest {
                 Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0, Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT),
                 List.of());
         MemoryTransport memory = new MemoryTransport();
-        CallingBack transport = new CallingBack(memory);
+        CallingBackTransport transport = new CallingBackTransport(memory);
         InetSocketAddress address = new InetSocketAddress("127.0.0.1", 1);
         RealConnection c = new RealConnection(null, address, address, true, context, x -> transport);
         AtomicInteger frames = new AtomicInteger();
@@ -53,73 +51,6 @@ class SuspensionWatchTest {
             c.close();
             assertThat(runner.awaitExit(Duration.ofSeconds(10))).isTrue();
             Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0);
-        }
-    }
-
-    /** A transport over memory that tells readiness and calls a suspended loop back when bytes are fed. */
-    private static final class CallingBack extends ForwardingTransport {
-        private final AtomicReference<Runnable> callback = new AtomicReference<>();
-
-        CallingBack(MemoryTransport delegate) {
-            super(delegate);
-        }
-
-        void feed(byte[] bytes) {
-            delegate.feed(bytes);
-            callBack();
-        }
-
-        private void callBack() {
-            Runnable action = callback.getAndSet(null);
-            if (action != null) {
-                action.run();
-            }
-        }
-
-        /** As a socket's readiness does: a close ends a suspension too. */
-        @Override
-        public void close() {
-            delegate.close();
-            callBack();
-        }
-
-        boolean suspended() {
-            return callback.get() != null;
-        }
-
-        @Override
-        public boolean tellsReadiness() {
-            return true;
-        }
-
-        @Override
-        public boolean isReadable() {
-            return delegate.available() > 0;
-        }
-
-        @Override
-        public int readNow(byte[] b, int off, int len) throws IOException {
-            return delegate.available() > 0 ? delegate.read(b, off, len, 0) : 0;
-        }
-
-        @Override
-        public void awaitReadable(long deadlineNanos) throws IOException {
-            delegate.read(new byte[0], 0, 0, deadlineNanos); // returns once bytes are there
-        }
-
-        @Override
-        public boolean onReadable(Runnable action) {
-            if (delegate.available() > 0 || !delegate.isOpen()) {
-                return false;
-            }
-            callback.set(action);
-            // Fed or closed between the check and the set: take it back, unless that took it to run it.
-            return delegate.available() == 0 && delegate.isOpen() || !callback.compareAndSet(action, null);
-        }
-
-        @Override
-        public String name() {
-            return "memory, calling back";
         }
     }
 }
