@@ -129,6 +129,11 @@ final class CompareCommand implements Callable<Integer> {
         return variants.getOrDefault(server, BUILT_IN_VARIANTS.getOrDefault(server, ""));
     }
 
+    /** Netty's echo; every other server is stcp's, whatever a variant is named. */
+    private static boolean isNetty(String server) {
+        return server.equals("netty-epoll") || server.equals("netty-nio");
+    }
+
     static String timestamp() {
         return LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
     }
@@ -139,7 +144,7 @@ final class CompareCommand implements Callable<Integer> {
         List<String> labels = parsedLoads.stream().map(Load::label).toList();
         List<String> runnable = new ArrayList<>();
         for (String s : servers) {
-            if (s.startsWith("stcp") && !Files.exists(jarOf(s))) {
+            if (!isNetty(s) && !Files.exists(jarOf(s))) {
                 System.err.println("warning: " + jarOf(s) + " not found, skipping " + s + " (build stcp-examples first)");
             } else if (!List.of("stcp", "netty-epoll", "netty-nio").contains(s) && variant(s).isEmpty()) {
                 throw new IllegalArgumentException("--servers: " + s
@@ -310,7 +315,7 @@ final class CompareCommand implements Callable<Integer> {
     private List<String> serverCommand(String server, String addr, Load load, int metricsPort) {
         List<String> cmd = new ArrayList<>(List.of(Processes.java()));
         Processes.addOptions(cmd, jvmOpts);
-        if (server.startsWith("stcp")) {
+        if (!isNetty(server)) {
             Processes.addOptions(cmd, stcpJvmOpts);
             cmd.addAll(List.of("-jar", jarOf(server).toString(), "echo", "--addr", addr));
             String extra = echoArguments(server);
