@@ -495,10 +495,10 @@ final class ConnectionInput {
     /**
      * Between reader calls, with nothing buffered, on a pooled transport: prepares to wait for the
      * next frame with no thread — the read buffer goes back to the pool, and the read timeout
-     * counts from now (the suspension is the wait).
+     * applies to the suspension, which is the wait ({@link ReadDeadlines#suspend()}).
      *
-     * @return the deadline that must end the suspension — the earliest of the read timeout's,
-     *     the user's read deadline and the first-frame deadline — 0 for none, or -1 if this input
+     * @return the deadline that must end the suspension — the earlier of the user's read deadline
+     *     and the first-frame deadline — 0 for none, or -1 if this input
      *     cannot be suspended now: bytes are buffered, or a layer holds part of a record
      *     ({@link Transport#holdsPartialInput()}); either is a frame begun, whose wait is the
      *     reader's, under the frame timeout

@@ -3,6 +3,8 @@ package io.stcp.internal;
 import io.stcp.Durations;
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 
@@ -25,17 +27,25 @@ import java.time.Instant;
  * connection even if the reader catches it ({@link #frameTimedOut}); the others
  * {@link ReadTimeoutException}. A wait computes {@code nanoTime} only when some deadline applies.
  *
+ * <p><b>Suspensions.</b> A read loop that waits for its next frame with no thread
+ * ({@link #suspend()}) is ended by the absolute deadlines (the read deadline, the first frame's)
+ * through a deadline the sweeper watches, and by the read timeout through a {@link ReadIdleWatch},
+ * which counts instead of reading the clock; then the next wait throws ({@link #idleTimedOut()}).
+ *
  * <p><b>Threads.</b> The reader thread waits and marks its calls; the read timeout and the read
  * deadline may be set from any thread and apply from the next wait on.
  */
 final class ReadDeadlines {
+    private static final VarHandle SUSPENDED_IDLE = Fields.handle(MethodHandles.lookup(), "suspendedIdleNanos", long.class);
+
     private final long frameTimeoutNanos;
     // Reader thread only.
     private long firstFrameDeadlineNanos;    // 0 once the first call returned
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
     private FrameTimeoutException frameTimedOut; // raised in the current call, if one was
-    private long suspendedIdleDeadlineNanos; // the read timeout's deadline of a suspension, for the call after it
+    private boolean idleTimedOut;            // the read timeout ended the last suspension: the next wait throws
+    private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
     // Any thread.
     private volatile long readTimeoutNanos;
     private volatile long readDeadlineNanos;
@@ -69,7 +79,7 @@ final class ReadDeadlines {
         }
         callStartBytes = -1;
         firstFrameDeadlineNanos = 0;
-        suspendedIdleDeadlineNanos = 0;
+        idleTimedOut = false;
     }
 
     /**
@@ -81,15 +91,28 @@ final class ReadDeadlines {
     }
 
     /**
-     * The reader waits for its next frame with no thread: the read timeout counts from now.
+     * The reader waits for its next frame with no thread, for at most the read timeout in force
+     * now ({@link #suspendedIdleNanos()}, watched by a {@link ReadIdleWatch}). No clock is read.
      *
-     * @return the deadline that must end the suspension — the earliest of the read timeout's,
-     *     the user's read deadline and the first-frame deadline — 0 for none
+     * @return the deadline that must end the suspension — the earlier of the user's read deadline
+     *     and the first-frame deadline — 0 for none
      */
     long suspend() {
-        long idle = readTimeoutNanos;
-        suspendedIdleDeadlineNanos = idle == 0 ? 0 : Nanos.deadline(System.nanoTime(), idle);
-        return Nanos.earliest(Nanos.earliest(suspendedIdleDeadlineNanos, readDeadlineNanos), firstFrameDeadlineNanos);
+        SUSPENDED_IDLE.setOpaque(this, readTimeoutNanos);
+        return Nanos.earliest(readDeadlineNanos, firstFrameDeadlineNanos);
+    }
+
+    /** The read timeout of the last suspension, 0 for none; any thread (the sweeper's). */
+    long suspendedIdleNanos() {
+        return (long) SUSPENDED_IDLE.getOpaque(this);
+    }
+
+    /**
+     * The read timeout ended the suspension: the next wait throws {@link ReadTimeoutException} at
+     * once, as the wait would have in a read (once; a later wait waits anew). Reader thread.
+     */
+    void idleTimedOut() {
+        idleTimedOut = true;
     }
 
     /**
@@ -101,6 +124,10 @@ final class ReadDeadlines {
      * @throws ReadTimeoutException if it has passed already
      */
     long next(long now, long bytesRead, boolean partial) throws ReadTimeoutException {
+        if (idleTimedOut) {
+            idleTimedOut = false;
+            throw idleTimeout();
+        }
         long user = readDeadlineNanos;
         long idle = readTimeoutNanos;
         long first = firstFrameDeadlineNanos;
@@ -117,9 +144,7 @@ final class ReadDeadlines {
         if (inFrame && frameDeadlineNanos == 0) {
             frameDeadlineNanos = Nanos.deadline(now, frameTimeoutNanos);
         }
-        long idleDeadline = suspendedIdleDeadlineNanos != 0 && !inFrame ? suspendedIdleDeadlineNanos
-                : Nanos.deadline(now, idle);
-        long d = Nanos.earliest(user, idleDeadline);
+        long d = Nanos.earliest(user, Nanos.deadline(now, idle));
         d = Nanos.earliest(d, first);
         d = Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
         if (Nanos.passed(d, now)) {
@@ -148,6 +173,10 @@ final class ReadDeadlines {
         if (deadline != 0 && deadline == readDeadlineNanos) {
             return new ReadTimeoutException("read deadline passed");
         }
+        return idleTimeout();
+    }
+
+    private ReadTimeoutException idleTimeout() {
         return new ReadTimeoutException("no data within the read timeout of " + Durations.format(readTimeout()));
     }
 

@@ -40,6 +40,7 @@ final class ReadLoop {
     private volatile boolean exitRequested;
     private long readerCalls;                 // reader thread; read racily for stats (opaque)
     private SuspensionDeadline deadlineWatch; // reader threads only (one at a time)
+    private ReadIdleWatch idleWatch;          // reader threads only (one at a time)
     private long suspensionDeadline;          // of the last suspension, until the next reader call returns
     // The stall detector, across suspensions: reader threads only (one at a time).
     private long lastProgress;
@@ -136,19 +137,28 @@ final class ReadLoop {
     /**
      * Suspends the read loop if the input is empty and the transport can call back. The thread
      * stops being the reader first (no interrupt can reach it any more, and a close now resumes
-     * the loop through the transport's callback); a read deadline that would end the wait is
-     * watched by the sweeper, which resumes the loop when it passes.
+     * the loop through the transport's callback); a deadline that would end the wait, and the read
+     * timeout, are watched by the sweeper, which resumes the loop when one passes.
      */
     private boolean suspend(ConnectionInput input) {
         Resumption r = resumption;
-        if (r == null || input.buffered() > 0) {
+        if (r == null) {
+            return false;
+        }
+        boolean timedOut = r.takeTimedOut();
+        if (input.buffered() > 0) {
             return false;
         }
         input.payOwedDrain(); // before this thread ends
         if (input.mayBeReadable()) {
             // The transport's callback would come at once (a resumption's first pass, woken by the
             // input it now reads): reading on this thread costs no registration, clock or buffer.
+            // Input that came as the read timeout passed is read.
             return false;
+        }
+        if (timedOut) {
+            input.deadlines().idleTimedOut();
+            return false; // the reader's read throws the timeout
         }
         if (suspensionDeadline != 0 && Nanos.passed(suspensionDeadline, System.nanoTime())) { // no clock read without one
             return false; // resumed by the deadline: the reader's read finds its timeout passed
@@ -171,6 +181,7 @@ final class ReadLoop {
             deadlineWatch.replace(); // nothing to watch: a fast tick made for an earlier, near deadline must not stay
             deadlineWatch = null;
         }
+        watchIdle(input.deadlines().suspendedIdleNanos());
         if (input.onReadable(r)) {
             if (r.arm(generation)) {
                 return true; // this thread ends; the resumption goes on
@@ -189,6 +200,31 @@ final class ReadLoop {
      * its tick is too long for a wait this short (a near read deadline, a lowered read timeout), or
      * far shorter than a wait this long needs; then a new one replaces it (see {@link SuspensionDeadline}).
      */
+    /**
+     * Makes sure a {@link ReadIdleWatch} with a tick that fits the read timeout {@code idleNanos}
+     * watches the suspensions, or none if it is 0. No clock read: at one frame in flight this runs
+     * per message.
+     */
+    private void watchIdle(long idleNanos) {
+        ReadIdleWatch w = idleWatch;
+        if (idleNanos == 0) {
+            if (w != null) {
+                w.replace();
+                idleWatch = null;
+            }
+            return;
+        }
+        long tick = ReadIdleWatch.tickNanos(idleNanos);
+        if (w == null || !Sweeper.fits(w.tickNanos(), tick)) {
+            if (w != null) {
+                w.replace();
+            }
+            w = new ReadIdleWatch(connection, resumption, tick);
+            idleWatch = w;
+            connection.context().sweeper().add(w, tick);
+        }
+    }
+
     private SuspensionDeadline deadlineWatch(long deadline) {
         SuspensionDeadline w = deadlineWatch;
         long tick = SuspensionDeadline.tickNanos(deadline - System.nanoTime());

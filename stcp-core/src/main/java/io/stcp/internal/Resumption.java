@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
  *                               ├──run() / resume(g)──▶ 0: arm(g) fails, the reader thread goes on itself
  *                               └──cancel()──────────▶ 0: the transport said read instead
  *   g suspended ──run() / resume(g) / retry(), the thread cannot start──▶ g suspended (retried: see below)
+ *   g suspended ──timeOut(g)──▶ TIMED_OUT (a new thread goes on) ──takeTimedOut()──▶ 0
  * </pre>
  * {@code g} is the suspension's generation (&gt; 0). While the reader thread registers the
  * suspension (the deadline, the transport's callback) no other thread may take the loop: a
@@ -26,6 +27,10 @@ import java.util.concurrent.TimeUnit;
  * for one suspension and taken when it runs, so it carries no generation; one that was taken just
  * as its suspension ended by the deadline, and runs during the next, ends that one instead: the
  * loop takes it as a wake-up with nothing to read, and reads or suspends again.
+ *
+ * <p><b>The read timeout</b> ends an armed suspension with {@link #timeOut(int)} ({@link ReadIdleWatch}):
+ * its state says so to the thread that goes on ({@link #takeTimedOut()}), with no field of its own.
+ * Every resumer treats it as running, which it is.
  *
  * <p><b>A thread that cannot start</b> (out of memory, in practice) leaves the suspension armed, as
  * if it had not ended, and a retry the sweeper runs {@value #RETRY_MILLIS} ms later ends it again
@@ -38,10 +43,12 @@ import java.util.concurrent.TimeUnit;
 class Resumption implements Runnable {
     static final long RETRY_MILLIS = 10;
     private static final int ANY = 0; // no generation is 0
+    /** Running, on a thread the read timeout started; no generation is negative and this small. */
+    private static final int TIMED_OUT = Integer.MIN_VALUE;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
 
     private final RealConnectionRunner runner;
-    private volatile int state;  // 0 running, -g registering suspension g, g suspended
+    private volatile int state;  // 0 or TIMED_OUT running, -g registering suspension g, g suspended
     private int generation;      // the last one handed out; reader threads only, one at a time
 
     Resumption(RealConnectionRunner runner) {
@@ -80,6 +87,36 @@ class Resumption implements Runnable {
         end(g);
     }
 
+    /** The armed suspension, 0 if none: the loop runs, or is registering one. Any thread. */
+    int suspended() {
+        int s = state;
+        return Math.max(s, 0);
+    }
+
+    /**
+     * Suspension {@code g} has waited out the read timeout: ends it if it is still armed, and the
+     * thread that goes on finds {@link #takeTimedOut()} true.
+     */
+    void timeOut(int g) {
+        if (STATE.compareAndSet(this, g, TIMED_OUT)) {
+            try {
+                startThread();
+            } catch (Throwable t) {
+                state = g; // armed again: nobody else changes TIMED_OUT; the retry ends it as input would
+                retryLater(t);
+            }
+        }
+    }
+
+    /** Whether the read timeout ended the last suspension, and the loop has not asked since. Reader thread. */
+    boolean takeTimedOut() {
+        if (state != TIMED_OUT) {
+            return false;
+        }
+        state = 0;
+        return true;
+    }
+
     /**
      * Ends suspension {@code g} ({@link #ANY}: whichever is in progress); a new thread goes on only
      * with one that was armed. The reader may arm it between the read of the state and the swap
@@ -91,7 +128,7 @@ class Resumption implements Runnable {
     private void end(int g) {
         while (true) {
             int s = state;
-            if (s == 0 || g != ANY && s != g && s != -g) {
+            if (s == 0 || s == TIMED_OUT || g != ANY && s != g && s != -g) {
                 return;
             }
             if (STATE.compareAndSet(this, s, 0)) {

@@ -5,20 +5,19 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Ends a suspended read loop at its read deadline: a {@link Sweeper} task, one per connection
- * (registered at the first suspension that has a deadline, gone when the connection closes or a
- * suspension has none), that
- * resumes the suspension once the deadline has passed. The resumed reader then finds its read
- * timed out, as if it had waited in the read.
+ * Ends a suspended read loop at its deadline, the user's read deadline or the first frame's (the
+ * read timeout has a watch of its own, {@link ReadIdleWatch}): a {@link Sweeper} task, one per
+ * connection (registered at the first suspension that has a deadline, gone when the connection
+ * closes or a suspension has none), that resumes the suspension once the deadline has passed. The
+ * resumed reader then finds its read timed out, as if it had waited in the read.
  *
  * <p><b>Tick.</b> The sweeper runs it every quarter of the wait it was made for, at most every
  * second: the precision of a deadline while suspended. A later suspension whose wait is much
- * shorter (the user's read deadline is near, the read timeout was lowered) needs a shorter tick,
- * which a task cannot change: the reader thread then {@link #replace replaces} this one with a new
- * one, and this one leaves the sweeper at its next sweep. So does a wait far longer than the tick
- * needs, so that one near deadline does not keep the server's sweeper ticking fast for the
- * connection's lifetime. A connection whose waits stay alike (a read timeout, a deadline renewed
- * per frame) keeps one.
+ * shorter (the user's read deadline is near) needs a shorter tick, which a task cannot change: the
+ * reader thread then {@link #replace replaces} this one with a new one, and this one leaves the
+ * sweeper at its next sweep. So does a wait far longer than the tick needs, so that one near
+ * deadline does not keep the server's sweeper ticking fast for the connection's lifetime. A
+ * connection whose waits stay alike (a deadline renewed per frame) keeps one.
  */
 final class SuspensionDeadline implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);

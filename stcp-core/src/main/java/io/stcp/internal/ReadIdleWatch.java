@@ -1,0 +1,73 @@
+package io.stcp.internal;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Ends a suspended read loop that has waited out its read timeout: a {@link Sweeper} task, one per
+ * connection while its suspensions have a read timeout, that counts how long the same suspension
+ * has lasted, as {@link WriteIdleTask} counts write-idle time. So a suspension reads no clock and
+ * writes nothing here: at one frame in flight each message is a suspension, and re-arming a deadline
+ * per suspension cost two clock reads and two volatile writes to this object, out of cache at 1,000
+ * connections (BENCHMARKS.md, "A fast machine").
+ *
+ * <p>A suspension is seen as the {@link Resumption}'s armed generation; the wait counts from the
+ * sweep that first saw it, which is never before the suspension began, against the read timeout
+ * in force when it began ({@link ReadDeadlines#suspendedIdleNanos()}). So the loop is never resumed
+ * early, and at most two ticks late: a quarter of the timeout, a second at most. The resumed loop's
+ * next wait then throws the timeout ({@link Resumption#takeTimedOut()}), as if it had waited in the read.
+ *
+ * <p>A later suspension whose read timeout needs a tick far from this one's (the timeout was
+ * changed) replaces it, and this one leaves the sweeper at its next sweep; so does a suspension
+ * without a read timeout.
+ */
+final class ReadIdleWatch implements Sweeper.Task {
+    private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+
+    private final RealConnection connection;
+    private final Resumption resumption;
+    private final long tickNanos;
+    private volatile boolean replaced;
+    private int seen;   // sweeper thread only: the suspension armed at the last sweep, 0 for none
+    private long since; // sweeper thread only: the sweep that first saw it
+
+    /** @param tickNanos how often the sweeper is to run it ({@link #tickNanos(long)}) */
+    ReadIdleWatch(RealConnection connection, Resumption resumption, long tickNanos) {
+        this.connection = connection;
+        this.resumption = resumption;
+        this.tickNanos = tickNanos;
+    }
+
+    /** An eighth of the read timeout {@code idleNanos}, at most half a second (at least 1 ms). */
+    static long tickNanos(long idleNanos) {
+        return Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, idleNanos / 8));
+    }
+
+    /** How often the sweeper runs this one. */
+    long tickNanos() {
+        return tickNanos;
+    }
+
+    /** Another watch takes over, or none is needed: this one leaves the sweeper at its next sweep. */
+    void replace() {
+        replaced = true;
+    }
+
+    @Override
+    public boolean sweep(long now) {
+        if (replaced || !connection.isOpen()) {
+            return false;
+        }
+        int g = resumption.suspended();
+        if (g == 0 || g != seen) {
+            seen = g;
+            since = now;
+            return true;
+        }
+        long idle = connection.input().deadlines().suspendedIdleNanos();
+        if (idle != 0 && now - since >= idle) {
+            seen = 0;
+            resumption.timeOut(g); // nothing, if input or the close resumed it first
+        }
+        return true;
+    }
+}
