@@ -147,7 +147,7 @@ final class BlockingTransport implements Transport {
                 w.replaced = true; // leaves at its next sweep
             }
             watch = w = new WriteWatch(tick);
-            sweeper.add(w, w.tickNanos);
+            sweeper.add(w);
         }
     }
 
@@ -166,6 +166,11 @@ final class BlockingTransport implements Transport {
 
         WriteWatch(long tickNanos) {
             this.tickNanos = tickNanos;
+        }
+
+        @Override
+        public long tickNanos() {
+            return tickNanos;
         }
 
         @Override

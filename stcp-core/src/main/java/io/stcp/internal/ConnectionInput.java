@@ -85,6 +85,7 @@ final class ConnectionInput {
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
+    private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -490,6 +491,7 @@ final class ConnectionInput {
             throw caught;
         }
         deadlines.endCall(bytesRead);
+        idleTimedOut = false;
     }
 
     /**
@@ -570,6 +572,15 @@ final class ConnectionInput {
         if (lentEnd > 0) {
             payOwedDrain();
         }
+    }
+
+    /**
+     * The read timeout ended the suspension ({@link ReadIdleWatch}): the next wait throws
+     * {@link io.stcp.ReadTimeoutException} at once, as it would have after waiting in a read; once,
+     * and a later wait waits anew. Until the reader's call returns.
+     */
+    void idleTimedOut() {
+        idleTimedOut = true;
     }
 
     /** The transport may have input now ({@link Transport#isReadable()}): it would not call back, but say read. */
@@ -827,6 +838,10 @@ final class ConnectionInput {
 
     /** As {@link #waitDeadline(long)}; {@code inValue}: the wait is for the rest of a value begun. */
     private long waitDeadline(long now, boolean inValue) throws ReadTimeoutException {
+        if (idleTimedOut) {
+            idleTimedOut = false;
+            throw deadlines.idleTimeout();
+        }
         return deadlines.next(now, bytesRead, inValue || lim > pos || transport.holdsPartialInput());
     }
 

@@ -120,7 +120,7 @@ final class ConnectionOutput {
         }
         WriteIdleTask task = new WriteIdleTask(connection, nanos == 0 ? Nanos.FOREVER : nanos,
                 Objects.requireNonNull(action));
-        connection.context().sweeper().add(task, task.tickNanos());
+        connection.context().sweeper().add(task);
     }
 
     /** The transport the layers opened. */

@@ -180,6 +180,11 @@ final class IpGate implements Sweeper.Task {
         return size.get();
     }
 
+    @Override
+    public long tickNanos() {
+        return SWEEP_TICK_NANOS;
+    }
+
     /** The sweeper's task: about once a second while there are entries; ends when the table is empty. */
     @Override
     public boolean sweep(long nowNanos) {
@@ -201,7 +206,7 @@ final class IpGate implements Sweeper.Task {
 
     private void scheduleSweeps() {
         if (sweeper != null && !closed && !sweeping.get() && sweeping.compareAndSet(false, true)) {
-            sweeper.add(this, SWEEP_TICK_NANOS);
+            sweeper.add(this);
         }
     }
 

@@ -30,7 +30,8 @@ import java.time.Instant;
  * <p><b>Suspensions.</b> A read loop that waits for its next frame with no thread
  * ({@link #suspend()}) is ended by the absolute deadlines (the read deadline, the first frame's)
  * through a deadline the sweeper watches, and by the read timeout through a {@link ReadIdleWatch},
- * which counts instead of reading the clock; then the next wait throws ({@link #idleTimedOut()}).
+ * which counts instead of reading the clock; then the next wait throws
+ * ({@link ConnectionInput#idleTimedOut()}).
  *
  * <p><b>Threads.</b> The reader thread waits and marks its calls; the read timeout and the read
  * deadline may be set from any thread and apply from the next wait on.
@@ -44,7 +45,6 @@ final class ReadDeadlines {
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
     private FrameTimeoutException frameTimedOut; // raised in the current call, if one was
-    private boolean idleTimedOut;            // the read timeout ended the last suspension: the next wait throws
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
     // Any thread.
     private volatile long readTimeoutNanos;
@@ -79,7 +79,6 @@ final class ReadDeadlines {
         }
         callStartBytes = -1;
         firstFrameDeadlineNanos = 0;
-        idleTimedOut = false;
     }
 
     /**
@@ -102,18 +101,20 @@ final class ReadDeadlines {
         return Nanos.earliest(readDeadlineNanos, firstFrameDeadlineNanos);
     }
 
+    /**
+     * Whether the user's read deadline or the first frame's has passed: a suspension would end at
+     * once. Reads the clock only if one is set.
+     */
+    boolean deadlinePassed() {
+        long d = Nanos.earliest(readDeadlineNanos, firstFrameDeadlineNanos);
+        return d != 0 && Nanos.passed(d, System.nanoTime());
+    }
+
     /** The read timeout of the last suspension, 0 for none; any thread (the sweeper's). */
     long suspendedIdleNanos() {
         return (long) SUSPENDED_IDLE.getOpaque(this);
     }
 
-    /**
-     * The read timeout ended the suspension: the next wait throws {@link ReadTimeoutException} at
-     * once, as the wait would have in a read (once; a later wait waits anew). Reader thread.
-     */
-    void idleTimedOut() {
-        idleTimedOut = true;
-    }
 
     /**
      * The deadline of the next wait: the earliest that applies, 0 for none.
@@ -124,10 +125,6 @@ final class ReadDeadlines {
      * @throws ReadTimeoutException if it has passed already
      */
     long next(long now, long bytesRead, boolean partial) throws ReadTimeoutException {
-        if (idleTimedOut) {
-            idleTimedOut = false;
-            throw idleTimeout();
-        }
         long user = readDeadlineNanos;
         long idle = readTimeoutNanos;
         long first = firstFrameDeadlineNanos;
@@ -176,7 +173,8 @@ final class ReadDeadlines {
         return idleTimeout();
     }
 
-    private ReadTimeoutException idleTimeout() {
+    /** The exception of a wait that outlasted the read timeout. */
+    ReadTimeoutException idleTimeout() {
         return new ReadTimeoutException("no data within the read timeout of " + Durations.format(readTimeout()));
     }
 

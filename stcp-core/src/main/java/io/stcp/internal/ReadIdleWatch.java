@@ -23,7 +23,6 @@ import java.util.concurrent.TimeUnit;
 final class ReadIdleWatch implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
-    private final RealConnection connection;
     private final Resumption resumption;
     private final long tickNanos;
     private volatile boolean replaced;
@@ -31,8 +30,7 @@ final class ReadIdleWatch implements Sweeper.Task {
     private long since; // sweeper thread only: the sweep that first saw it
 
     /** @param tickNanos how often the sweeper is to run it ({@link #tickNanos(long)}) */
-    ReadIdleWatch(RealConnection connection, Resumption resumption, long tickNanos) {
-        this.connection = connection;
+    ReadIdleWatch(Resumption resumption, long tickNanos) {
         this.resumption = resumption;
         this.tickNanos = tickNanos;
     }
@@ -43,7 +41,8 @@ final class ReadIdleWatch implements Sweeper.Task {
     }
 
     /** How often the sweeper runs this one. */
-    long tickNanos() {
+    @Override
+    public long tickNanos() {
         return tickNanos;
     }
 
@@ -54,6 +53,7 @@ final class ReadIdleWatch implements Sweeper.Task {
 
     @Override
     public boolean sweep(long now) {
+        RealConnection connection = resumption.connection();
         if (replaced || !connection.isOpen()) {
             return false;
         }

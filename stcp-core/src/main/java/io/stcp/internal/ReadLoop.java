@@ -41,7 +41,6 @@ final class ReadLoop {
     private long readerCalls;                 // reader thread; read racily for stats (opaque)
     private SuspensionDeadline deadlineWatch; // reader threads only (one at a time)
     private ReadIdleWatch idleWatch;          // reader threads only (one at a time)
-    private long suspensionDeadline;          // of the last suspension, until the next reader call returns
     // The stall detector, across suspensions: reader threads only (one at a time).
     private long lastProgress;
     private int idleCalls;
@@ -113,7 +112,6 @@ final class ReadLoop {
             input.beginCall();
             reader.read(s, connection);
             input.endCall();
-            suspensionDeadline = 0;
             READER_CALLS.setOpaque(this, readerCalls + 1);
             long progress = input.progress();
             if (progress != lastProgress) {
@@ -157,11 +155,11 @@ final class ReadLoop {
             return false;
         }
         if (timedOut) {
-            input.deadlines().idleTimedOut();
+            input.idleTimedOut();
             return false; // the reader's read throws the timeout
         }
-        if (suspensionDeadline != 0 && Nanos.passed(suspensionDeadline, System.nanoTime())) { // no clock read without one
-            return false; // resumed by the deadline: the reader's read finds its timeout passed
+        if (input.deadlines().deadlinePassed()) {
+            return false; // resumed by it, say: the reader's read throws it
         }
         long deadline = input.prepareSuspension();
         if (deadline < 0) {
@@ -174,7 +172,6 @@ final class ReadLoop {
         }
         connection.readerThread(null);
         int generation = r.suspend();
-        suspensionDeadline = deadline;
         if (deadline != 0) {
             deadlineWatch(deadline).watch(generation, deadline);
         } else if (deadlineWatch != null) {
@@ -219,9 +216,9 @@ final class ReadLoop {
             if (w != null) {
                 w.replace();
             }
-            w = new ReadIdleWatch(connection, resumption, tick);
+            w = new ReadIdleWatch(resumption, tick);
             idleWatch = w;
-            connection.context().sweeper().add(w, tick);
+            connection.context().sweeper().add(w);
         }
     }
 
@@ -234,7 +231,7 @@ final class ReadLoop {
             }
             w = new SuspensionDeadline(connection, resumption, tick);
             deadlineWatch = w;
-            connection.context().sweeper().add(w, tick);
+            connection.context().sweeper().add(w);
         }
         return w;
     }

@@ -153,6 +153,11 @@ class Resumption implements Runnable {
         }
     }
 
+    /** The connection whose loop this resumes. */
+    RealConnection connection() {
+        return runner.realConnection();
+    }
+
     /** Starts the thread that goes on with the loop; throws if it cannot. */
     void startThread() {
         Threads.start(runner.threadName(), runner::resume);
@@ -160,12 +165,12 @@ class Resumption implements Runnable {
 
     /** Has the sweeper {@link #retry} soon, after a thread could not start. */
     void retryLater(Throwable failure) {
-        RealConnection c = runner.realConnection();
+        RealConnection c = connection();
         try {
-            c.context().sweeper().add(now -> {
+            c.context().sweeper().add(Sweeper.every(TimeUnit.MILLISECONDS.toNanos(RETRY_MILLIS), now -> {
                 retry();
                 return false; // once: a retry that fails again adds a retry of its own
-            }, TimeUnit.MILLISECONDS.toNanos(RETRY_MILLIS));
+            }));
         } catch (Throwable t) {
             // Out of memory still: only the deadline, if one watches it, tries again (the callback was taken).
         }

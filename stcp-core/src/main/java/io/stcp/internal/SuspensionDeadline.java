@@ -46,7 +46,8 @@ final class SuspensionDeadline implements Sweeper.Task {
     }
 
     /** How often the sweeper runs this one. */
-    long tickNanos() {
+    @Override
+    public long tickNanos() {
         return tickNanos;
     }
 

@@ -5,6 +5,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongPredicate;
 
 /**
  * Runs periodic checks for the connections of one server (connections made outside a server share
@@ -16,8 +17,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * under {@link #lock}, finds no task left. {@link #add} adds the task before it takes the lock, and
  * the thread checks for tasks under it, so a task is never left without a thread to run it.
  *
- * <p><b>Tick.</b> Each task says how often it must run; the thread runs every task at the shortest
- * of those intervals (at least 1 ms). A task added with a shorter interval than the current one
+ * <p><b>Tick.</b> Each task says how often it must run ({@link Task#tickNanos()}); the thread runs
+ * every task at the shortest of those intervals (at least 1 ms). Tasks are kept as they are, with
+ * no entry around them (24 bytes per connection that has one). A task added with a shorter interval than the current one
  * wakes the thread at once, so it never waits for a long tick chosen before it came.
  *
  * <p><b>Failure.</b> A task that throws anything ({@link Throwable}, user code included) is removed
@@ -32,7 +34,7 @@ final class Sweeper {
 
     static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    /** One periodic check. */
+    /** One periodic check; kept by identity, so one that is a record would be one with its equals. */
     interface Task {
         /**
          * Runs the check.
@@ -41,14 +43,30 @@ final class Sweeper {
          */
         boolean sweep(long nowNanos);
 
+        /** How often it must run (at least 1 ms is used); asked when added and at every scan. */
+        long tickNanos();
+
         /** Called once if {@link #sweep} threw; the task has been removed. */
         default void failed(Throwable t) {}
     }
 
-    private record Entry(Task task, long tickNanos) {}
+    /** A task that runs {@code check} about every {@code everyNanos} until it returns false. */
+    static Task every(long everyNanos, LongPredicate check) {
+        return new Task() {
+            @Override
+            public boolean sweep(long nowNanos) {
+                return check.test(nowNanos);
+            }
+
+            @Override
+            public long tickNanos() {
+                return everyNanos;
+            }
+        };
+    }
 
     private final String name;
-    private final Set<Entry> entries = ConcurrentHashMap.newKeySet();
+    private final Set<Task> entries = ConcurrentHashMap.newKeySet();
     private final ReentrantLock lock = new ReentrantLock();
     private Thread thread;                           // guarded by lock
     private long addedTickNanos = Long.MAX_VALUE;    // shortest tick added since the last scan; guarded by lock
@@ -61,23 +79,27 @@ final class Sweeper {
         this.name = name;
     }
 
-    /** Runs {@code task} about every {@code everyNanos} (at least 1 ms) until it returns false. */
-    void add(Task task, long everyNanos) {
-        Entry e = new Entry(task, Math.max(MIN_TICK_NANOS, everyNanos));
-        entries.add(e);
+    /** Runs {@code task} about every {@link Task#tickNanos()} (at least 1 ms) until it returns false. */
+    void add(Task task) {
+        long every = tickOf(task);
+        entries.add(task);
         lock.lock();
         try {
-            addedTickNanos = Math.min(addedTickNanos, e.tickNanos);
+            addedTickNanos = Math.min(addedTickNanos, every);
             if (thread == null) {
-                tickNanos = e.tickNanos;
+                tickNanos = every;
                 thread = Threads.start(name, this::run);
-            } else if (e.tickNanos < tickNanos) {
-                tickNanos = e.tickNanos;
+            } else if (every < tickNanos) {
+                tickNanos = every;
                 LockSupport.unpark(thread);
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    private static long tickOf(Task task) {
+        return Math.max(MIN_TICK_NANOS, task.tickNanos());
     }
 
     /**
@@ -152,20 +174,20 @@ final class Sweeper {
             hook.run();
         }
         long tick = Long.MAX_VALUE;
-        for (Entry e : entries) {
+        for (Task e : entries) {
             boolean keep;
             try {
-                keep = e.task.sweep(now);
+                keep = e.sweep(now);
             } catch (Throwable t) {
                 keep = false;
                 try {
-                    e.task.failed(t);
+                    e.failed(t);
                 } catch (Throwable ignored) {
                     // nothing more to do for it
                 }
             }
             if (keep) {
-                tick = Math.min(tick, e.tickNanos);
+                tick = Math.min(tick, tickOf(e));
             } else {
                 entries.remove(e);
             }

@@ -34,7 +34,8 @@ final class WriteIdleTask implements Sweeper.Task {
     }
 
     /** An eighth of the interval, at most a second: a run starts within 1.25 intervals of the last write. */
-    long tickNanos() {
+    @Override
+    public long tickNanos() {
         return Math.min(MAX_TICK_NANOS, intervalNanos / 8);
     }
 

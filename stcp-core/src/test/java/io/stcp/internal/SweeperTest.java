@@ -20,19 +20,20 @@ class SweeperTest {
     void aTaskWithAShorterTickWakesASweeperParkedForALongOne() throws Exception {
         Sweeper sweeper = new Sweeper("test-sweeper");
         CountDownLatch fastSwept = new CountDownLatch(3);
-        Sweeper.Task slow = now -> fastSwept.getCount() > 0; // done once the fast one is
-        Sweeper.Task fast = now -> {
+        // done once the fast one is
+        Sweeper.Task slow = Sweeper.every(TimeUnit.MINUTES.toNanos(10), now -> fastSwept.getCount() > 0);
+        Sweeper.Task fast = Sweeper.every(TimeUnit.MILLISECONDS.toNanos(1), now -> {
             fastSwept.countDown();
             return fastSwept.getCount() > 0;
-        };
-        sweeper.add(slow, TimeUnit.MINUTES.toNanos(10)); // the thread parks for ten minutes
+        });
+        sweeper.add(slow); // the thread parks for ten minutes
         assertThat(sweeper.tickNanos()).isEqualTo(TimeUnit.MINUTES.toNanos(10));
 
-        sweeper.add(fast, TimeUnit.MILLISECONDS.toNanos(1));
+        sweeper.add(fast);
         assertThat(sweeper.tickNanos()).isEqualTo(TimeUnit.MILLISECONDS.toNanos(1));
         assertThat(fastSwept.await(10, TimeUnit.SECONDS)).as("swept at its own tick, not after ten minutes").isTrue();
 
-        sweeper.add(now -> false, TimeUnit.MILLISECONDS.toNanos(1)); // wakes it again: the slow one, done, leaves
+        sweeper.add(Sweeper.every(TimeUnit.MILLISECONDS.toNanos(1), now -> false)); // wakes it again: the slow one, done, leaves
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // the thread ends
     }
 
@@ -47,14 +48,14 @@ class SweeperTest {
         AtomicInteger scans = new AtomicInteger();
         sweeper.beforeScan = () -> {
             if (scans.incrementAndGet() == 1) {
-                throw new NoClassDefFoundError("test: io/stcp/internal/Sweeper$Entry");
+                throw new NoClassDefFoundError("test: io/stcp/internal/Sweeper$1");
             }
         };
         CountDownLatch swept = new CountDownLatch(3);
-        sweeper.add(now -> {
+        sweeper.add(Sweeper.every(TimeUnit.MILLISECONDS.toNanos(1), now -> {
             swept.countDown();
             return swept.getCount() > 0;
-        }, TimeUnit.MILLISECONDS.toNanos(1));
+        }));
         assertThat(swept.await(10, TimeUnit.SECONDS)).as("the task swept after the failed scan").isTrue();
         assertThat(scans.get()).as("scans").isGreaterThan(1);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sweeper.size() == 0); // the thread ends
