@@ -104,10 +104,8 @@ final class CompareCommand implements Callable<Integer> {
             + " too, e.g. -XX:+UseG1GC (a JVM pinned to one CPU picks the Serial collector by itself).")
     String jvmOpts;
 
-    @Option(names = "--netty-read-idle-seconds", defaultValue = "300", description = "Netty's echo closes a connection"
-            + " that sends nothing for this long (its ReadTimeoutHandler), as stcp's echo does by default (5 minutes),"
-            + " so that both pay for an idle timeout; 0: none, as before 2026-12-05 (default: ${DEFAULT-VALUE}).")
-    int nettyReadIdleSeconds;
+    @Mixin
+    NettyEchoOptions nettyOptions;
 
     @Option(names = "--stcp-variant", description = "An stcp server with extra echo arguments, NAME=ARGS, usable in"
             + " --servers, e.g. stcp-queued=--no-write-inline, or a jar: stcp-old=@path/to/stcp-examples.jar, or both:"
@@ -145,9 +143,7 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (nettyReadIdleSeconds < 0) {
-            throw new IllegalArgumentException("--netty-read-idle-seconds: " + nettyReadIdleSeconds + " (expected: >= 0)");
-        }
+        nettyOptions.arguments(); // refuses what is out of range before any run
         List<Load> parsedLoads = loads.stream().map(l -> Load.parse(l, size)).toList();
         List<String> labels = parsedLoads.stream().map(Load::label).toList();
         List<String> runnable = new ArrayList<>();
@@ -333,8 +329,8 @@ final class CompareCommand implements Callable<Integer> {
         } else {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", benchJar.toString(), "io.stcp.bench.BenchMain",
                     "netty-echo", "--addr", addr, "--transport", server.substring("netty-".length()),
-                    "--cumulator", NettyEchoServer.cumulatorFor(load.size()),
-                    "--read-idle-seconds", Integer.toString(nettyReadIdleSeconds)));
+                    "--cumulator", NettyEchoServer.cumulatorFor(load.size())));
+            cmd.addAll(nettyOptions.arguments());
         }
         return cmd;
     }

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -38,11 +39,15 @@ final class IdleMemoryCommand implements Callable<Integer> {
     @Option(names = "--bench-jar", defaultValue = "stcp-bench/target/stcp-bench.jar")
     Path benchJar;
 
+    @Mixin
+    NettyEchoOptions nettyOptions;
+
     @Option(names = "--stcp-jvm-opts", defaultValue = "", description = "Extra JVM options for the stcp server.")
     String stcpJvmOpts;
 
     @Override
     public Integer call() throws Exception {
+        nettyOptions.arguments(); // refuses what is out of range before any run
         raiseFdLimit(4L * connections + 10_000);
         System.out.printf("| server | connections | RSS before MiB | RSS after MiB | RSS per conn KiB | heap per conn KiB |%n");
         System.out.printf("|---|---|---|---|---|---|%n");
@@ -63,6 +68,7 @@ final class IdleMemoryCommand implements Callable<Integer> {
         } else if (server.startsWith("netty-")) {
             cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", benchJar.toString(), "io.stcp.bench.BenchMain",
                     "netty-echo", "--addr", addr, "--transport", server.substring("netty-".length())));
+            cmd.addAll(nettyOptions.arguments());
         } else {
             throw new IllegalArgumentException("--servers: " + server + " (expected: netty-epoll, netty-nio, stcp or stcp-jdk)");
         }
