@@ -154,6 +154,7 @@ public final class RedisBus implements ClusterBus, Presence {
     private final byte[] allChannel;
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
     private final LogLimiter heartbeatLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    private final LogLimiter closeLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -176,6 +177,8 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Runnable beforePing;
     /** For tests: runs on the subscribing thread at the start of each attempt, where the attempt's state is made. */
     volatile @Nullable Runnable beforeAttempt;
+    /** For tests: runs in {@link #closeQuietly(Jedis)} right before each connection is closed, on the closing thread. */
+    volatile @Nullable Consumer<Jedis> beforeClose;
     /** When this attempt's subscription was confirmed ({@link System#nanoTime()}), or 0: the subscribing thread's only. */
     private long upSinceNanos;
     /** The subscription the last heartbeat round pinged, or null: the heartbeat thread's only. */
@@ -263,7 +266,7 @@ public final class RedisBus implements ClusterBus, Presence {
             String reason;
             try {
                 reason = attempt(own, listener, everConnected);
-            } catch (Throwable e) { // out of memory saying why it ended, or an Error closing its connection
+            } catch (Throwable e) { // out of memory in its catch or finally (saying why it ended, say)
                 reason = ENDED_BY_ERROR;
                 logError("cluster.bus.error", null, e);
             }
@@ -596,11 +599,25 @@ public final class RedisBus implements ClusterBus, Presence {
         }
     }
 
-    private static void closeQuietly(Jedis j) {
+    /**
+     * Closes the connection of {@code j}, a subscriber's or a pooled one, whatever that throws, so
+     * that its caller goes on: {@link #close()} to its end (the threads joined, the pool closed), a
+     * bus thread to its next round. A {@link RuntimeException} is a broken connection's, and
+     * expected; anything else (an {@link Error}: out of memory, a class missing) is logged
+     * {@code cluster.bus.close.error} (WARN, the exception, one line per 5 s at most). It used to
+     * escape, and a close() it escaped left its threads running, subscribed, and the pool open.
+     */
+    private void closeQuietly(Jedis j) {
         try {
-            j.close();
-        } catch (RuntimeException ignored) {
+            Consumer<Jedis> hook = beforeClose;
+            if (hook != null) {
+                hook.accept(j);
+            }
+            j.getConnection().disconnect(); // not j.close(): a pooled one would go back to its pool
+        } catch (RuntimeException e) {
             // closing a broken connection
+        } catch (Throwable e) {
+            logError("cluster.bus.close.error", closeLog, e);
         }
     }
 
@@ -653,6 +670,8 @@ public final class RedisBus implements ClusterBus, Presence {
             pool.close();
         } catch (RuntimeException e) {
             log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", address).setCause(e).log();
+        } catch (Throwable e) { // never throws: an Error too
+            logError("cluster.bus.close.error", closeLog, e);
         }
     }
 
@@ -755,11 +774,7 @@ public final class RedisBus implements ClusterBus, Presence {
 
         @Override
         public void destroyObject(PooledObject<Jedis> p) {
-            try {
-                p.getObject().getConnection().disconnect();
-            } catch (RuntimeException e) {
-                // closing a broken connection
-            }
+            closeQuietly(p.getObject()); // an Error too: it would escape the pool's clear() (a new subscription lost) and close()
         }
 
         @Override
