@@ -112,7 +112,11 @@ final class Watchdog implements AutoCloseable {
         }
     }
 
-    /** Logs (held back) a scan that failed and waits a tick, or until close; holding {@link #lock}. */
+    /**
+     * Logs (held back) a scan that failed and waits a tick, or until close; holding {@link #lock}.
+     * Nothing the line throws (out of memory making it, an Error from an appender) escapes: it
+     * used to, and ended the thread from within the catch that was to keep it going.
+     */
     private void failed(Throwable e) {
         try {
             long held = errorLog.tryAcquire();
@@ -120,6 +124,10 @@ final class Watchdog implements AutoCloseable {
                 log.atWarn().setMessage("cluster.watchdog.error").addKeyValue("redis", redis).addKeyValue("thread", threadName)
                         .addKeyValue("heldBack", held).setCause(e).log();
             }
+        } catch (Throwable logFailed) {
+            // out of memory even for the line: the next scan comes a tick later all the same
+        }
+        try {
             if (!closed) {
                 wake.awaitNanos(tickNanos);
             }

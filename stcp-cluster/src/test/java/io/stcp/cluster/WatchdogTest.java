@@ -158,4 +158,30 @@ class WatchdogTest {
         assertThat(w.fired()).isTrue();
         assertThat(scans.get()).as("scans").isGreaterThan(1);
     }
+
+    /**
+     * An Error thrown by the line for a failed scan (out of memory making it, an Error from an
+     * appender) does not end the thread either: it came from within the catch meant to keep the
+     * thread going, and ended it; no deadline was kept from then on.
+     */
+    @Test
+    void anErrorLoggingAFailedScanDoesNotEndTheThread() throws IOException {
+        AtomicInteger scans = new AtomicInteger();
+        watchdog.beforeScan = () -> {
+            if (scans.incrementAndGet() == 1) {
+                throw new NoClassDefFoundError("test: redis/clients/jedis/exceptions/JedisConnectionException");
+            }
+        };
+        Watchdog.Watch w;
+        try (FailingLog line = FailingLog.onFirst(Watchdog.class.getName(), "cluster.watchdog.error")) {
+            w = watchdog.watch(); // starts the thread, whose first scan throws, and so does its line
+            Awaitility.await("the first scan's line").atMost(Duration.ofSeconds(20)).until(line::hasThrown);
+        }
+        Socket s = connected();
+        w.socket(s);
+        w.arm(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200));
+        Awaitility.await("the socket closed at its deadline").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(5))
+                .until(s::isClosed);
+        assertThat(w.fired()).isTrue();
+    }
 }
