@@ -697,17 +697,26 @@ public final class RealClusterFanout implements ClusterFanout {
         }
     }
 
-    /** Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos}; on the presence thread. */
+    /**
+     * Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos};
+     * on the presence thread, from the catches that keep it going: nothing the line throws (out of
+     * memory making it, an Error from an appender) escapes, or it would end the thread it was
+     * called to keep, and no name would be announced again.
+     */
     private void failed(Throwable e, long waitNanos) {
         if (!closed) {
             presenceFailures.increment();
-            long held = presenceLog.tryAcquire();
-            if (held >= 0) {
-                // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
-                log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
-                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
-                        .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
-                        .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+            try {
+                long held = presenceLog.tryAcquire();
+                if (held >= 0) {
+                    // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
+                    log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
+                            .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
+                            .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
+                            .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+                }
+            } catch (RuntimeException | Error logFailed) {
+                // out of memory even for the line: the step is done again all the same
             }
         }
     }
