@@ -835,7 +835,7 @@ public final class RealClusterFanout implements ClusterFanout {
         }
         try {
             bus.close();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an application's bus, say: the rest of the close is done all the same
             log.atWarn().setMessage("cluster.close.bus").addKeyValue("node", nodeId).setCause(e).log();
         }
         Thread d = deliverThread;
@@ -876,7 +876,7 @@ public final class RealClusterFanout implements ClusterFanout {
                     done += batch.size();
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too (an application's Presence): the bus is closed all the same
             log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", total - done)
                     .addKeyValue("reason", e.getMessage()).log();
         }
