@@ -1,6 +1,7 @@
 package io.stcp.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.LogCapture;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -126,6 +128,44 @@ class WatchdogTest {
         Socket late = connected();
         armed.socket(late); // a socket handed to a fired watch is closed at once
         assertThat(late.isClosed()).isTrue();
+    }
+
+    /**
+     * An {@link Error} closing one watch's socket (out of memory) does not stop close(): the other
+     * watches are fired, and the failure is logged. It used to escape close() at that socket, and
+     * RedisBus's close() with it: its threads were not joined nor its pool closed.
+     */
+    @Test
+    void anErrorClosingOneSocketDoesNotStopCloseFiringTheOthers() throws IOException {
+        AtomicBoolean thrown = new AtomicBoolean();
+        Socket failing = new Socket() {
+            @Override
+            public synchronized void close() throws IOException {
+                if (thrown.compareAndSet(false, true)) {
+                    throw new NoClassDefFoundError("test: sun/nio/ch/NioSocketImpl");
+                }
+                super.close();
+            }
+        };
+        try (LogCapture log = LogCapture.of(Watchdog.class.getName())) {
+            Watchdog.Watch first = watchdog.watch();
+            first.socket(failing);
+            first.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+            Watchdog.Watch second = watchdog.watch();
+            Socket other = connected();
+            second.socket(other);
+            second.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+
+            assertThatCode(watchdog::close).as("close() with one socket's close throwing").doesNotThrowAnyException();
+
+            assertThat(thrown).as("the close threw").isTrue();
+            assertThat(first.fired()).isTrue();
+            assertThat(second.fired()).isTrue();
+            assertThat(other.isClosed()).as("the other watch's socket").isTrue();
+            assertThat(log.events("cluster.watchdog.close.error")).as("logged").hasSize(1);
+        } finally {
+            failing.close();
+        }
     }
 
     /**
