@@ -28,6 +28,7 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 import redis.clients.jedis.BinaryJedisPubSub;
 import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.Connection;
@@ -153,6 +154,7 @@ public final class RedisBus implements ClusterBus, Presence {
     private final byte[] allChannel;
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
     private final LogLimiter heartbeatLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    private final LogLimiter closeLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -175,8 +177,14 @@ public final class RedisBus implements ClusterBus, Presence {
     volatile @Nullable Runnable beforePing;
     /** For tests: runs on the subscribing thread at the start of each attempt, where the attempt's state is made. */
     volatile @Nullable Runnable beforeAttempt;
+    /** For tests: runs in {@link #closeQuietly(Jedis)} right before each connection is closed, on the closing thread. */
+    volatile @Nullable Consumer<Jedis> beforeClose;
     /** When this attempt's subscription was confirmed ({@link System#nanoTime()}), or 0: the subscribing thread's only. */
     private long upSinceNanos;
+    /** The subscription the last heartbeat round pinged, or null: the heartbeat thread's only. */
+    private @Nullable BinaryJedisPubSub pinged;
+    /** When {@link #pinged} was pinged ({@link System#nanoTime()}): the heartbeat thread's only. */
+    private long pingedNanos;
 
     private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
@@ -258,9 +266,9 @@ public final class RedisBus implements ClusterBus, Presence {
             String reason;
             try {
                 reason = attempt(own, listener, everConnected);
-            } catch (Throwable e) { // out of memory saying why it ended, or an Error closing its connection
+            } catch (Throwable e) { // out of memory in its catch or finally (saying why it ended, say)
                 reason = ENDED_BY_ERROR;
-                logError(e);
+                logError("cluster.bus.error", null, e);
             }
             if (upSinceNanos != 0) {
                 everConnected = true;
@@ -280,7 +288,7 @@ public final class RedisBus implements ClusterBus, Presence {
                     try {
                         listener.onDisconnected(reason);
                     } catch (Throwable e) { // the listener's (an Error too): this thread must go on
-                        logError(e);
+                        logError("cluster.bus.error", null, e);
                     }
                 }
             } else if (!closed) {
@@ -400,7 +408,7 @@ public final class RedisBus implements ClusterBus, Presence {
             // subscription, made again. Left to end the thread, it left the bus connected with
             // nobody subscribed: deaf for good.
             reason = e.toString();
-            logError(e);
+            logError("cluster.bus.error", null, e);
         } finally {
             lock.lock();
             try {
@@ -416,86 +424,96 @@ public final class RedisBus implements ClusterBus, Presence {
         return reason;
     }
 
-    /** Logs {@code cluster.bus.error} for {@code e}, on the subscribing thread; a failure of the line itself is dropped. */
-    private void logError(Throwable e) {
+    /**
+     * Logs {@code event} (WARN) for {@code e}, which its caller caught so as to go on (a thread of
+     * the bus to its next round or attempt): with {@code limiter}, at most one line per its
+     * interval, saying how many it held back ({@code heldBack}). Whatever the line itself throws
+     * (out of memory building it, an Error from an appender) is dropped here, so that nothing
+     * thrown on the way to the log undoes the catch that called it.
+     */
+    private void logError(String event, @Nullable LogLimiter limiter, Throwable e) {
         try {
-            log.atWarn().setMessage("cluster.bus.error").addKeyValue("redis", address).setCause(e).log();
+            long held = limiter == null ? 0 : limiter.tryAcquire();
+            if (held >= 0) {
+                LoggingEventBuilder line = log.atWarn().setMessage(event).addKeyValue("redis", address);
+                if (limiter != null) {
+                    line = line.addKeyValue("heldBack", held);
+                }
+                line.setCause(e).log();
+            }
         } catch (Throwable logFailed) {
-            // out of memory even for the line: the subscription is made again all the same
+            // out of memory even for the line: the thread goes on all the same
         }
     }
 
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
      * ping has had no answer (nor anything else) by then; see the class comment. Ends with
-     * {@link #close()}, and only then: a round that fails, on an {@link Error} too, is logged
-     * ({@code cluster.bus.heartbeat.error}, WARN) and the next comes a command timeout later.
+     * {@link #close()}, and only then: as the subscriber loop does with an attempt, it takes
+     * whatever a round throws (an {@link Error} too: out of memory, a class missing) as that
+     * round failed, logged ({@code cluster.bus.heartbeat.error}, WARN, one line per 5 s at most)
+     * by {@link #logError}, which nothing escapes; the next round comes a command timeout later.
+     * An Error that ended this thread (one thrown while its own line was made, too) left a silent
+     * subscription unnoticed for good.
      */
     private void heartbeatLoop() {
         long intervalNanos = config.commandTimeout().toNanos();
-        BinaryJedisPubSub pinged = null;
-        long pingedNanos = 0;
         while (!closed) {
             pause(intervalNanos);
             try {
-                BinaryJedisPubSub p;
-                Jedis j;
-                lock.lock();
-                try {
-                    if (closed) {
-                        return;
-                    }
-                    p = pubsub;
-                    j = subscriber;
-                } finally {
-                    lock.unlock();
-                }
-                if (j == null) {
-                    pinged = null;
-                    continue;
-                }
-                if (p == null) { // subscribing: its watch closes it if both confirmations are not in by its deadline
-                    pinged = null;
-                    continue;
-                }
-                if (p == pinged && heardNanos - pingedNanos < 0) {
-                    log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                            .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pingedNanos)).log();
-                    closeQuietly(j); // the subscribe call fails, and the subscription is made again
-                    pinged = null;
-                    continue;
-                }
-                pinged = p;
-                pingedNanos = System.nanoTime();
-                // Under the lock, and only the subscription in place: after close() or the end of its
-                // subscribe call, p's connection is closed (or about to be). A PING is a few bytes, and
-                // one unanswered closes the connection: its write does not wait for the peer.
-                lock.lock();
-                try {
-                    if (!closed && pubsub == p) {
-                        Runnable hook = beforePing;
-                        if (hook != null) {
-                            hook.run();
-                        }
-                        p.ping();
-                    }
-                } catch (RuntimeException e) {
-                    // a broken connection: the subscribe call fails too, and the loop there reconnects
-                } finally {
-                    lock.unlock();
-                }
-            } catch (RuntimeException | Error e) {
-                // An Error too (out of memory, a class missing): were this thread to end, a silent
-                // subscription would go unnoticed for good. The ping may not have gone out: the
-                // next round pings afresh rather than take its silence for the link's. One round
-                // per commandTimeout, so at most one line per round; held back to one per 5 s.
+                heartbeatRound();
+            } catch (Throwable e) {
+                // The ping may not have gone out: the next round pings afresh rather than take its
+                // silence for the link's. One round per commandTimeout, so one line per round at most.
                 pinged = null;
-                long held = heartbeatLog.tryAcquire();
-                if (held >= 0) {
-                    log.atWarn().setMessage("cluster.bus.heartbeat.error").addKeyValue("redis", address)
-                            .addKeyValue("heldBack", held).setCause(e).log();
-                }
+                logError("cluster.bus.heartbeat.error", heartbeatLog, e);
             }
+        }
+    }
+
+    /** One round of the heartbeat, on its thread: see {@link #heartbeatLoop}. */
+    private void heartbeatRound() {
+        BinaryJedisPubSub p;
+        Jedis j;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            p = pubsub;
+            j = subscriber;
+        } finally {
+            lock.unlock();
+        }
+        if (j == null || p == null) { // none, or subscribing: its watch closes it if both confirmations are not in by its deadline
+            pinged = null;
+            return;
+        }
+        if (p == pinged && heardNanos - pingedNanos < 0) {
+            pinged = null;
+            closeQuietly(j); // the subscribe call fails, and the subscription is made again
+            log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+                    .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pingedNanos)).log();
+            return;
+        }
+        pinged = p;
+        pingedNanos = System.nanoTime();
+        // Under the lock, and only the subscription in place: after close() or the end of its
+        // subscribe call, p's connection is closed (or about to be). A PING is a few bytes, and
+        // one unanswered closes the connection: its write does not wait for the peer.
+        lock.lock();
+        try {
+            if (!closed && pubsub == p) {
+                Runnable hook = beforePing;
+                if (hook != null) {
+                    hook.run();
+                }
+                p.ping();
+            }
+        } catch (RuntimeException e) {
+            // a broken connection: the subscribe call fails too, and the loop there reconnects
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -581,11 +599,25 @@ public final class RedisBus implements ClusterBus, Presence {
         }
     }
 
-    private static void closeQuietly(Jedis j) {
+    /**
+     * Closes the connection of {@code j}, a subscriber's or a pooled one, whatever that throws, so
+     * that its caller goes on: {@link #close()} to its end (the threads joined, the pool closed), a
+     * bus thread to its next round. A {@link RuntimeException} is a broken connection's, and
+     * expected; anything else (an {@link Error}: out of memory, a class missing) is logged
+     * {@code cluster.bus.close.error} (WARN, the exception, one line per 5 s at most). It used to
+     * escape, and a close() it escaped left its threads running, subscribed, and the pool open.
+     */
+    private void closeQuietly(Jedis j) {
         try {
-            j.close();
-        } catch (RuntimeException ignored) {
+            Consumer<Jedis> hook = beforeClose;
+            if (hook != null) {
+                hook.accept(j);
+            }
+            j.getConnection().disconnect(); // not j.close(): a pooled one would go back to its pool
+        } catch (RuntimeException e) {
             // closing a broken connection
+        } catch (Throwable e) {
+            logError("cluster.bus.close.error", closeLog, e);
         }
     }
 
@@ -638,6 +670,8 @@ public final class RedisBus implements ClusterBus, Presence {
             pool.close();
         } catch (RuntimeException e) {
             log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", address).setCause(e).log();
+        } catch (Throwable e) { // never throws: an Error too
+            logError("cluster.bus.close.error", closeLog, e);
         }
     }
 
@@ -740,11 +774,7 @@ public final class RedisBus implements ClusterBus, Presence {
 
         @Override
         public void destroyObject(PooledObject<Jedis> p) {
-            try {
-                p.getObject().getConnection().disconnect();
-            } catch (RuntimeException e) {
-                // closing a broken connection
-            }
+            closeQuietly(p.getObject()); // an Error too: it would escape the pool's clear() (a new subscription lost) and close()
         }
 
         @Override

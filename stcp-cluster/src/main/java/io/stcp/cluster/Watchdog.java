@@ -55,6 +55,7 @@ final class Watchdog implements AutoCloseable {
     private volatile boolean closed;
     private @Nullable Thread thread; // guarded by lock
     private final LogLimiter errorLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    private final LogLimiter closeLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
     /** For tests: runs on the watchdog's thread, under {@link #lock}, before each scan of the watches. */
     volatile @Nullable Runnable beforeScan;
 
@@ -112,19 +113,32 @@ final class Watchdog implements AutoCloseable {
         }
     }
 
-    /** Logs (held back) a scan that failed and waits a tick, or until close; holding {@link #lock}. */
+    /**
+     * Logs (held back) a scan that failed and waits a tick, or until close; holding {@link #lock}.
+     * Nothing the line throws (out of memory making it, an Error from an appender) escapes: it
+     * used to, and ended the thread from within the catch that was to keep it going.
+     */
     private void failed(Throwable e) {
+        logError("cluster.watchdog.error", errorLog, e);
         try {
-            long held = errorLog.tryAcquire();
-            if (held >= 0) {
-                log.atWarn().setMessage("cluster.watchdog.error").addKeyValue("redis", redis).addKeyValue("thread", threadName)
-                        .addKeyValue("heldBack", held).setCause(e).log();
-            }
             if (!closed) {
                 wake.awaitNanos(tickNanos);
             }
         } catch (InterruptedException ignored) {
             // as in the loop: only close() ends it
+        }
+    }
+
+    /** Logs {@code event} (WARN, one line per 5 s at most: {@code limiter}) for {@code e}; nothing the line throws escapes. */
+    private void logError(String event, LogLimiter limiter, Throwable e) {
+        try {
+            long held = limiter.tryAcquire();
+            if (held >= 0) {
+                log.atWarn().setMessage(event).addKeyValue("redis", redis).addKeyValue("thread", threadName)
+                        .addKeyValue("heldBack", held).setCause(e).log();
+            }
+        } catch (Throwable logFailed) {
+            // out of memory even for the line: its caller goes on all the same
         }
     }
 
@@ -154,7 +168,11 @@ final class Watchdog implements AutoCloseable {
         wake.awaitNanos(next - now);
     }
 
-    /** Fires every watch (their connections close, their work fails at once) and ends the thread. Idempotent. */
+    /**
+     * Fires every watch (their connections close, their work fails at once) and ends the thread.
+     * Idempotent; never throws: a socket whose close throws an Error is logged
+     * ({@code cluster.watchdog.close.error}) and the others are closed all the same.
+     */
     @Override
     public void close() {
         closed = true; // before the look at live: a watch added after it sees closed
@@ -230,6 +248,10 @@ final class Watchdog implements AutoCloseable {
                     s.close();
                 } catch (IOException e) {
                     // closed, or it failed already
+                } catch (Throwable e) {
+                    // An Error (out of memory): whoever closes goes on, close() to the other watches
+                    // (it used to stop there, and RedisBus's close() with it), a scan to the next.
+                    logError("cluster.watchdog.close.error", closeLog, e);
                 }
             }
         }

@@ -79,6 +79,38 @@ class BusThreadErrorTest {
         }
     }
 
+    /**
+     * An Error thrown by the heartbeat's own line for a failed round (out of memory making it, an
+     * Error from an appender) does not end the thread either: it came from within the catch meant
+     * to keep the thread going, and ended it with no line at all; a subscription that went silent
+     * afterwards was never noticed.
+     */
+    @Test
+    void anErrorLoggingAFailedHeartbeatRoundDoesNotEndTheHeartbeat() throws Exception {
+        CountingListener listener = new CountingListener();
+        try (RedisServer redis = RedisServer.start(dir);
+                BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build());
+                FailingLog line = FailingLog.onFirst(RedisBus.class.getName(), "cluster.bus.heartbeat.error")) {
+            AtomicInteger pings = new AtomicInteger();
+            bus.beforePing = () -> { // on the heartbeat thread, once a command timeout (1 s)
+                if (pings.incrementAndGet() == 1) {
+                    throw new NoClassDefFoundError("test: redis/clients/jedis/util/SafeEncoder");
+                }
+            };
+            bus.subscribe("a", listener);
+            Awaitility.await("two pings after the Error and its failed line").atMost(Duration.ofSeconds(20))
+                    .until(() -> pings.get() >= 3);
+            assertThat(line.hasThrown()).as("the round's line threw").isTrue();
+            assertThat(listener.disconnects).as("subscriptions lost before the link went silent").hasValue(0);
+
+            proxy.blackHole(); // the subscription is gone in Redis; the bus's socket stays open and hears nothing
+
+            Awaitility.await("the silent subscription noticed and made again").atMost(Duration.ofSeconds(20))
+                    .until(() -> listener.disconnects.get() == 1 && listener.connects.get() == 2);
+        }
+    }
+
     /** The listener is told of a lost subscription on the subscriber thread: an Error from it does not end that thread either. */
     @Test
     void anErrorFromTheListenerOnALostSubscriptionDoesNotEndTheSubscriberThread() throws Exception {

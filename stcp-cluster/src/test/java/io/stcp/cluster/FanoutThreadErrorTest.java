@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.ConnectionRegistry;
 import io.stcp.cluster.Presence.Scope;
+import io.stcp.cluster.internal.RealClusterFanout;
 import io.stcp.testing.TestClient;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
@@ -110,6 +111,52 @@ class FanoutThreadErrorTest {
 
                 await("alice announced after the Error").until(() -> probe.nodes(Scope.USER, "alice").equals(Set.of("a")));
                 assertThat(thrown).as("the Error was thrown").isTrue();
+                assertThat(a.cluster.stats().presenceFailures()).as("presence failures").isEqualTo(1);
+            }
+        }
+    }
+
+    /**
+     * An Error thrown by the line for a failed step ({@code cluster.presence.failed}: out of memory
+     * making it, an Error from an appender) does not end the presence thread either: it came from
+     * within the catch meant to keep the thread going, and ended it; no name was announced again.
+     */
+    @Test
+    void anErrorLoggingAFailedPresenceStepDoesNotEndThePresenceThread() throws Exception {
+        try (RedisServer redis = RedisServer.start(dir);
+                RedisBus probe = RedisBus.create(Node.config("probe", redis).build());
+                RedisBus busA = RedisBus.create(Node.config("a", redis).build());
+                FailingLog line = FailingLog.onFirst(RealClusterFanout.class.getName(), "cluster.presence.failed")) {
+            AtomicBoolean thrown = new AtomicBoolean();
+            Presence failingOnce = new Presence() { // the application's own, around Redis's
+                @Override
+                public Set<String> nodes(Scope scope, String name) {
+                    return busA.nodes(scope, name);
+                }
+
+                @Override
+                public void announce(String nodeId, Scope scope, Collection<String> names) {
+                    if (thrown.compareAndSet(false, true)) {
+                        throw new NoClassDefFoundError("test: com/example/PresenceMetrics");
+                    }
+                    busA.announce(nodeId, scope, names);
+                }
+
+                @Override
+                public void withdraw(String nodeId, Scope scope, Collection<String> names) {
+                    busA.withdraw(nodeId, scope, names);
+                }
+            };
+            try (Node a = Node.start(Node.config("a", redis).build(), busA, UnaryOperator.identity(), failingOnce);
+                    TestClient alice = TestClient.connect(a.address())) {
+                probe.subscribe("probe", new CountingListener());
+                await("both connected").until(() -> probe.isConnected() && a.cluster.isConnected());
+                assertThat(new String(alice.roundTrip("user:alice".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8))
+                        .isEqualTo("ok");
+
+                await("alice announced after the Error and its failed line")
+                        .until(() -> probe.nodes(Scope.USER, "alice").equals(Set.of("a")));
+                assertThat(line.hasThrown()).as("the step's line threw").isTrue();
                 assertThat(a.cluster.stats().presenceFailures()).as("presence failures").isEqualTo(1);
             }
         }

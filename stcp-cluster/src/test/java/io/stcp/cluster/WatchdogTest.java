@@ -1,6 +1,7 @@
 package io.stcp.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.LogCapture;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -129,6 +131,44 @@ class WatchdogTest {
     }
 
     /**
+     * An {@link Error} closing one watch's socket (out of memory) does not stop close(): the other
+     * watches are fired, and the failure is logged. It used to escape close() at that socket, and
+     * RedisBus's close() with it: its threads were not joined nor its pool closed.
+     */
+    @Test
+    void anErrorClosingOneSocketDoesNotStopCloseFiringTheOthers() throws IOException {
+        AtomicBoolean thrown = new AtomicBoolean();
+        Socket failing = new Socket() {
+            @Override
+            public synchronized void close() throws IOException {
+                if (thrown.compareAndSet(false, true)) {
+                    throw new NoClassDefFoundError("test: sun/nio/ch/NioSocketImpl");
+                }
+                super.close();
+            }
+        };
+        try (LogCapture log = LogCapture.of(Watchdog.class.getName())) {
+            Watchdog.Watch first = watchdog.watch();
+            first.socket(failing);
+            first.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+            Watchdog.Watch second = watchdog.watch();
+            Socket other = connected();
+            second.socket(other);
+            second.arm(System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+
+            assertThatCode(watchdog::close).as("close() with one socket's close throwing").doesNotThrowAnyException();
+
+            assertThat(thrown).as("the close threw").isTrue();
+            assertThat(first.fired()).isTrue();
+            assertThat(second.fired()).isTrue();
+            assertThat(other.isClosed()).as("the other watch's socket").isTrue();
+            assertThat(log.events("cluster.watchdog.close.error")).as("logged").hasSize(1);
+        } finally {
+            failing.close();
+        }
+    }
+
+    /**
      * An {@link Error} in a scan (out of memory, say) does not end the watchdog's thread: it used to,
      * and no deadline was kept from then on (a call's write blocked on a Redis that reads nothing
      * waited for good). The next scan comes a tick later and fires a watch at its deadline. The
@@ -157,5 +197,31 @@ class WatchdogTest {
                 .until(s::isClosed);
         assertThat(w.fired()).isTrue();
         assertThat(scans.get()).as("scans").isGreaterThan(1);
+    }
+
+    /**
+     * An Error thrown by the line for a failed scan (out of memory making it, an Error from an
+     * appender) does not end the thread either: it came from within the catch meant to keep the
+     * thread going, and ended it; no deadline was kept from then on.
+     */
+    @Test
+    void anErrorLoggingAFailedScanDoesNotEndTheThread() throws IOException {
+        AtomicInteger scans = new AtomicInteger();
+        watchdog.beforeScan = () -> {
+            if (scans.incrementAndGet() == 1) {
+                throw new NoClassDefFoundError("test: redis/clients/jedis/exceptions/JedisConnectionException");
+            }
+        };
+        Watchdog.Watch w;
+        try (FailingLog line = FailingLog.onFirst(Watchdog.class.getName(), "cluster.watchdog.error")) {
+            w = watchdog.watch(); // starts the thread, whose first scan throws, and so does its line
+            Awaitility.await("the first scan's line").atMost(Duration.ofSeconds(20)).until(line::hasThrown);
+        }
+        Socket s = connected();
+        w.socket(s);
+        w.arm(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200));
+        Awaitility.await("the socket closed at its deadline").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(5))
+                .until(s::isClosed);
+        assertThat(w.fired()).isTrue();
     }
 }

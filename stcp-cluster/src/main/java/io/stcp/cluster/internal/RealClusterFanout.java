@@ -697,17 +697,26 @@ public final class RealClusterFanout implements ClusterFanout {
         }
     }
 
-    /** Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos}; on the presence thread. */
+    /**
+     * Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos};
+     * on the presence thread, from the catches that keep it going: nothing the line throws (out of
+     * memory making it, an Error from an appender) escapes, or it would end the thread it was
+     * called to keep, and no name would be announced again.
+     */
     private void failed(Throwable e, long waitNanos) {
         if (!closed) {
             presenceFailures.increment();
-            long held = presenceLog.tryAcquire();
-            if (held >= 0) {
-                // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
-                log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
-                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
-                        .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
-                        .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+            try {
+                long held = presenceLog.tryAcquire();
+                if (held >= 0) {
+                    // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
+                    log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
+                            .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
+                            .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
+                            .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+                }
+            } catch (RuntimeException | Error logFailed) {
+                // out of memory even for the line: the step is done again all the same
             }
         }
     }
@@ -826,7 +835,7 @@ public final class RealClusterFanout implements ClusterFanout {
         }
         try {
             bus.close();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an application's bus, say: the rest of the close is done all the same
             log.atWarn().setMessage("cluster.close.bus").addKeyValue("node", nodeId).setCause(e).log();
         }
         Thread d = deliverThread;
@@ -867,7 +876,7 @@ public final class RealClusterFanout implements ClusterFanout {
                     done += batch.size();
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too (an application's Presence): the bus is closed all the same
             log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", total - done)
                     .addKeyValue("reason", e.getMessage()).log();
         }
