@@ -33,7 +33,9 @@ import org.jspecify.annotations.Nullable;
  * @param readIdleTimeout a connection that sends nothing for this long is closed: each blocking
  *                       read waits at most this (see {@link Connection#readTimeout(Duration)}), and the
  *                       {@link ReadTimeoutException} ends the connection unless the reader catches it.
- *                       Default 0: disabled. Millisecond resolution on the JDK transport.
+ *                       Default 0: disabled. Millisecond resolution on the JDK transport; on epoll a
+ *                       connection idle between frames is closed at most a quarter of it (one second)
+ *                       late.
  * @param firstFrameTimeout a connection whose reader has not completed its first call (its first
  *                       frame) this long after accept is closed, however slowly it trickles bytes
  *                       (slowloris). Default 0: disabled.

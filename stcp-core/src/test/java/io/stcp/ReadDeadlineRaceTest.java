@@ -39,7 +39,7 @@ class ReadDeadlineRaceTest {
                 overlaps.incrementAndGet();
             }
             try {
-                conn.readTimeout(Duration.ofMillis(8)); // the deadline's tick is a quarter of it
+                conn.readTimeout(Duration.ofMillis(8)); // the watch's tick is an eighth of it
                 int request;
                 try {
                     request = conn.readInt();

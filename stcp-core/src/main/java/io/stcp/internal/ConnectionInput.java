@@ -577,7 +577,7 @@ final class ConnectionInput {
     /**
      * The read timeout ended the suspension ({@link ReadIdleWatch}): the next wait throws
      * {@link io.stcp.ReadTimeoutException} at once, as it would have after waiting in a read; once,
-     * and a later wait waits anew. Until the reader's call returns.
+     * and a later wait waits anew. Until the reader's call returns or input comes.
      */
     void idleTimedOut() {
         idleTimedOut = true;
@@ -789,6 +789,7 @@ final class ConnectionInput {
         if (owedDrain != null || orNone) {
             int n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
             if (n != 0) {
+                idleTimedOut = false; // input came as the timeout passed: a later wait waits anew
                 if (n < 0) {
                     endOfStream();
                 } else {
@@ -815,6 +816,7 @@ final class ConnectionInput {
                     turnBytes += n;
                 }
                 if (n != 0) {
+                    idleTimedOut = false;
                     return n;
                 }
                 // 0: a layer took part of a record and would wait for the rest, under the frame deadline now

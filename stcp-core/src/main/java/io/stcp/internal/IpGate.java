@@ -34,7 +34,7 @@ import java.util.function.LongSupplier;
  * every {@value #FULL_SWEEP_MILLIS} ms). A sweep walks the whole table: a few milliseconds for the
  * largest table by default.
  */
-final class IpGate implements Sweeper.Task {
+final class IpGate {
     static final long SWEEP_NANOS = TimeUnit.SECONDS.toNanos(1);
     static final long FULL_SWEEP_MILLIS = 100;
     private static final long SWEEP_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
@@ -180,14 +180,8 @@ final class IpGate implements Sweeper.Task {
         return size.get();
     }
 
-    @Override
-    public long tickNanos() {
-        return SWEEP_TICK_NANOS;
-    }
-
     /** The sweeper's task: about once a second while there are entries; ends when the table is empty. */
-    @Override
-    public boolean sweep(long nowNanos) {
+    private boolean sweep(long nowNanos) {
         if (closed) {
             sweeping.set(false);
             return false;
@@ -206,7 +200,9 @@ final class IpGate implements Sweeper.Task {
 
     private void scheduleSweeps() {
         if (sweeper != null && !closed && !sweeping.get() && sweeping.compareAndSet(false, true)) {
-            sweeper.add(this);
+            // A task of its own each time: the one that is stopping may still be in the sweeper's
+            // set, and adding it again would do nothing (the table would never be swept again).
+            sweeper.add(Sweeper.every(SWEEP_TICK_NANOS, this::sweep));
         }
     }
 

@@ -115,7 +115,6 @@ final class ReadDeadlines {
         return (long) SUSPENDED_IDLE.getOpaque(this);
     }
 
-
     /**
      * The deadline of the next wait: the earliest that applies, 0 for none.
      *

@@ -11,14 +11,17 @@ import java.util.concurrent.TimeUnit;
  * connections (BENCHMARKS.md, "A fast machine").
  *
  * <p>A suspension is seen as the {@link Resumption}'s armed generation; the wait counts from the
- * sweep that first saw it, which is never before the suspension began, against the read timeout
- * in force when it began ({@link ReadDeadlines#suspendedIdleNanos()}). So the loop is never resumed
- * early, and at most two ticks late: a quarter of the timeout, a second at most. The resumed loop's
- * next wait then throws the timeout ({@link Resumption#takeTimedOut()}), as if it had waited in the read.
+ * moment a sweep first saw it (its own clock read, not the scan's, which may be older than the
+ * suspension), against the read timeout in force when it began
+ * ({@link ReadDeadlines#suspendedIdleNanos()}). So the loop is never resumed early, and at most
+ * two ticks late: a quarter of the timeout, a second at most. The resumed loop's next wait then
+ * throws the timeout ({@link Resumption#takeTimedOut()}), as if it had waited in the read. If the
+ * thread cannot start (out of memory), the suspension is ended later as input would end it, and
+ * the wait counts again from the next suspension.
  *
- * <p>A later suspension whose read timeout needs a tick far from this one's (the timeout was
- * changed) replaces it, and this one leaves the sweeper at its next sweep; so does a suspension
- * without a read timeout.
+ * <p>A later suspension whose read timeout needs a finer tick than this one's, or a far coarser
+ * one (the timeout was changed), replaces it, and this one leaves the sweeper at its next sweep;
+ * so does a suspension without a read timeout, and a watch whose sweep failed is not used again.
  */
 final class ReadIdleWatch implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
@@ -51,6 +54,20 @@ final class ReadIdleWatch implements Sweeper.Task {
         replaced = true;
     }
 
+    /**
+     * Whether it serves suspensions whose read timeout wants a tick of {@code wantedNanos}: not
+     * coarser (the lateness stays within two of those ticks), nor four times finer than needed.
+     * False once replaced, or once its sweep failed and the sweeper dropped it.
+     */
+    boolean fits(long wantedNanos) {
+        return !replaced && tickNanos <= wantedNanos && tickNanos * 4 > wantedNanos;
+    }
+
+    @Override
+    public void failed(Throwable t) {
+        replaced = true; // dropped by the sweeper: the next suspension makes another
+    }
+
     @Override
     public boolean sweep(long now) {
         RealConnection connection = resumption.connection();
@@ -60,7 +77,7 @@ final class ReadIdleWatch implements Sweeper.Task {
         int g = resumption.suspended();
         if (g == 0 || g != seen) {
             seen = g;
-            since = now;
+            since = System.nanoTime(); // not the scan's: it may be older than the suspension
             return true;
         }
         long idle = connection.input().deadlines().suspendedIdleNanos();

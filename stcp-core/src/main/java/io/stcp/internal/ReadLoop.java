@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
  * The read loop of a {@link RealConnectionRunner}: calls the connection's reader until the
  * connection ends, on one reader thread at a time. On a transport that can call back, a loop with
  * nothing to read suspends — its thread ends, and a new one goes on when input comes (or a read
- * deadline, or the close) — so an idle connection holds no thread. A reader that keeps returning
+ * deadline, the read timeout, or the close) — so an idle connection holds no thread. A reader that keeps returning
  * without reading a byte is stopped ({@link ReaderStalledException}).
  *
  * <p><b>Threads.</b> {@link #enter()}, {@link #run} and {@link #leave()} come from the reader
@@ -99,7 +99,7 @@ final class ReadLoop {
     /**
      * Calls the reader until the connection ends, or until it has nothing to read between two
      * calls on a transport that can call back: then it suspends — the thread ends, and the
-     * resumption goes on on a new one when input comes (or a read deadline, or the close).
+     * resumption goes on on a new one when input comes (or a read deadline, the read timeout, or the close).
      *
      * @return true if suspended; false when the loop is over (exit requested)
      */
@@ -193,11 +193,6 @@ final class ReadLoop {
     }
 
     /**
-     * The sweeper's watch for a suspension that ends at {@code deadline}: the one made before, unless
-     * its tick is too long for a wait this short (a near read deadline, a lowered read timeout), or
-     * far shorter than a wait this long needs; then a new one replaces it (see {@link SuspensionDeadline}).
-     */
-    /**
      * Makes sure a {@link ReadIdleWatch} with a tick that fits the read timeout {@code idleNanos}
      * watches the suspensions, or none if it is 0. No clock read: at one frame in flight this runs
      * per message.
@@ -212,7 +207,7 @@ final class ReadLoop {
             return;
         }
         long tick = ReadIdleWatch.tickNanos(idleNanos);
-        if (w == null || !Sweeper.fits(w.tickNanos(), tick)) {
+        if (w == null || !w.fits(tick)) {
             if (w != null) {
                 w.replace();
             }
@@ -222,10 +217,15 @@ final class ReadLoop {
         }
     }
 
+    /**
+     * The sweeper's watch for a suspension that ends at {@code deadline}: the one made before, unless
+     * its tick is too long for a wait this short (a read deadline near, or the first frame's), or
+     * far shorter than a wait this long needs; then a new one replaces it (see {@link SuspensionDeadline}).
+     */
     private SuspensionDeadline deadlineWatch(long deadline) {
         SuspensionDeadline w = deadlineWatch;
         long tick = SuspensionDeadline.tickNanos(deadline - System.nanoTime());
-        if (w == null || !Sweeper.fits(w.tickNanos(), tick)) {
+        if (w == null || !w.fits(tick)) {
             if (w != null) {
                 w.replace();
             }

@@ -6,8 +6,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * How a suspended read loop goes on: once per suspension, whoever comes first — the transport's
- * read callback ({@link #run()}) or the read deadline ({@link #resume(int)}) — starts a thread that
- * continues the loop. One per connection, instead of one per suspension: a loop that suspends
+ * read callback ({@link #run()}), the read deadline ({@link #resume(int)}) or the read timeout
+ * ({@link #timeOut(int)}) — starts a thread that continues the loop. One per connection, instead of one per suspension: a loop that suspends
  * between every two messages would otherwise leave one behind per message.
  *
  * <p><b>States</b> ({@code state}, one word):
@@ -34,11 +34,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <p><b>A thread that cannot start</b> (out of memory, in practice) leaves the suspension armed, as
  * if it had not ended, and a retry the sweeper runs {@value #RETRY_MILLIS} ms later ends it again
- * (so does the deadline, if one still watches it; the transport's callback has been taken). The
+ * (so does the deadline, if one still watches it, and the read timeout's watch, a timeout later;
+ * the transport's callback may have been taken). The
  * resumer — the poll loop, whose other events must still be signalled, the sweeper, a thread
  * closing the connection — never sees the failure, and the connection is not left without a
  * thread and without a way to get one (unless even the retry cannot be allocated: then only a
- * deadline can end it).
+ * deadline or the read timeout can end it).
  */
 class Resumption implements Runnable {
     static final long RETRY_MILLIS = 10;
@@ -172,7 +173,7 @@ class Resumption implements Runnable {
                 return false; // once: a retry that fails again adds a retry of its own
             }));
         } catch (Throwable t) {
-            // Out of memory still: only the deadline, if one watches it, tries again (the callback was taken).
+            // Out of memory still: only the deadline or the read timeout, if one watches it, tries again.
         }
         try {
             Log.connWarn("conn.resume.failed", c).setCause(failure).log();

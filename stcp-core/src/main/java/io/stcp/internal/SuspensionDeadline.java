@@ -59,6 +59,16 @@ final class SuspensionDeadline implements Sweeper.Task {
         replaced = true;
     }
 
+    /** Whether it serves a wait that wants a tick of {@code wantedNanos} ({@link Sweeper#fits}); false once replaced or dropped. */
+    boolean fits(long wantedNanos) {
+        return !replaced && Sweeper.fits(tickNanos, wantedNanos);
+    }
+
+    @Override
+    public void failed(Throwable t) {
+        replaced = true; // dropped by the sweeper: the next suspension with a deadline makes another
+    }
+
     /** Resumes suspension {@code generation} at {@code deadline}, unless something else resumes it first. */
     void watch(int generation, long deadline) {
         this.deadlineNanos = deadline;

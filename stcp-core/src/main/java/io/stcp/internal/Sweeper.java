@@ -9,9 +9,10 @@ import java.util.function.LongPredicate;
 
 /**
  * Runs periodic checks for the connections of one server (connections made outside a server share
- * {@link #SHARED}): the JDK transport's write deadlines ({@link BlockingTransport}) and write-idle
- * actions such as heartbeats ({@link WriteIdleTask}). One virtual thread serves them all; nothing
- * is scheduled per connection.
+ * {@link #SHARED}): the JDK transport's write deadlines ({@link BlockingTransport}), write-idle
+ * actions such as heartbeats ({@link WriteIdleTask}), and the deadlines and read timeouts of read
+ * loops waiting with no thread ({@link SuspensionDeadline}, {@link ReadIdleWatch}). One virtual
+ * thread serves them all; no timer or thread is scheduled per connection.
  *
  * <p><b>States.</b> IDLE (no thread) → RUNNING when a task is added; RUNNING → IDLE when the thread,
  * under {@link #lock}, finds no task left. {@link #add} adds the task before it takes the lock, and
@@ -34,7 +35,10 @@ final class Sweeper {
 
     static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    /** One periodic check; kept by identity, so one that is a record would be one with its equals. */
+    /**
+     * One periodic check. Kept in a set: a task must not override {@code equals} (nor be a record),
+     * and adding one that is there already does nothing.
+     */
     interface Task {
         /**
          * Runs the check.

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 final class CallingBackTransport extends ForwardingTransport {
     private final AtomicReference<Runnable> callback = new AtomicReference<>();
     private final AtomicInteger callbackRequests = new AtomicInteger();
+    private final AtomicInteger waits = new AtomicInteger();
 
     CallingBackTransport(MemoryTransport delegate) {
         super(delegate);
@@ -45,6 +46,11 @@ final class CallingBackTransport extends ForwardingTransport {
         return callbackRequests.get();
     }
 
+    /** The waits for input in a read ({@link #awaitReadable}) begun so far. */
+    int waits() {
+        return waits.get();
+    }
+
     @Override
     public boolean tellsReadiness() {
         return true;
@@ -62,6 +68,7 @@ final class CallingBackTransport extends ForwardingTransport {
 
     @Override
     public void awaitReadable(long deadlineNanos) throws IOException {
+        waits.incrementAndGet();
         delegate.read(new byte[0], 0, 0, deadlineNanos); // returns once bytes are there
     }
 

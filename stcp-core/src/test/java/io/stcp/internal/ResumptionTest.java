@@ -103,6 +103,54 @@ class ResumptionTest {
         assertThat(r.arm(g)).as("not armed any more").isFalse();
     }
 
+    @Test
+    void theReadTimeoutEndsAnArmedSuspensionOnceAndTheThreadThatGoesOnIsToldSo() {
+        FailingStarts r = new FailingStarts(0);
+        int g = r.suspend();
+        r.timeOut(g); // still registering: the timeout's watch sees only armed ones, and ends none
+        assertThat(r.started).isZero();
+        assertThat(r.arm(g)).isTrue();
+
+        r.timeOut(g);
+        assertThat(r.started).isEqualTo(1);
+        r.run();       // the transport's callback, and the deadline, come second: the loop runs
+        r.resume(g);
+        r.timeOut(g);
+        assertThat(r.started).isEqualTo(1);
+
+        assertThat(r.takeTimedOut()).as("the thread that goes on").isTrue();
+        assertThat(r.takeTimedOut()).as("once").isFalse();
+        assertThat(r.suspended()).isZero();
+    }
+
+    @Test
+    void inputThatEndsTheSuspensionFirstLeavesTheTimeoutNothingToEnd() {
+        FailingStarts r = new FailingStarts(0);
+        int g = r.suspend();
+        assertThat(r.arm(g)).isTrue();
+        assertThat(r.suspended()).isEqualTo(g);
+
+        r.run();
+        r.timeOut(g);
+        assertThat(r.started).isEqualTo(1);
+        assertThat(r.takeTimedOut()).as("input ended it").isFalse();
+    }
+
+    @Test
+    void aTimeoutWhoseThreadCannotStartLeavesTheSuspensionArmedForTheRetry() {
+        FailingStarts r = new FailingStarts(1);
+        int g = r.suspend();
+        assertThat(r.arm(g)).isTrue();
+
+        r.timeOut(g);
+        assertThat(r.failures).isEqualTo(1);
+        assertThat(r.suspended()).as("armed again").isEqualTo(g);
+
+        r.retry(); // ends it as input would: the count starts again at the next suspension
+        assertThat(r.started).isEqualTo(1);
+        assertThat(r.takeTimedOut()).isFalse();
+    }
+
     /**
      * The transport's callback on another thread while the reader arms its suspension, over and over
      * with the two a few random spins apart: either the callback came first (the arming fails, the
