@@ -23,35 +23,22 @@ import java.util.concurrent.TimeUnit;
  * one (the timeout was changed), replaces it, and this one leaves the sweeper at its next sweep;
  * so does a suspension without a read timeout, and a watch whose sweep failed is not used again.
  */
-final class ReadIdleWatch implements Sweeper.Task {
+final class ReadIdleWatch extends SuspensionWatch {
     private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     private final Resumption resumption;
-    private final long tickNanos;
-    private volatile boolean replaced;
     private int seen;   // sweeper thread only: the suspension armed at the last sweep, 0 for none
     private long since; // sweeper thread only: the sweep that first saw it
 
     /** @param tickNanos how often the sweeper is to run it ({@link #tickNanos(long)}) */
     ReadIdleWatch(Resumption resumption, long tickNanos) {
+        super(tickNanos);
         this.resumption = resumption;
-        this.tickNanos = tickNanos;
     }
 
     /** An eighth of the read timeout {@code idleNanos}, at most half a second (at least 1 ms). */
     static long tickNanos(long idleNanos) {
         return Math.max(Sweeper.MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, idleNanos / 8));
-    }
-
-    /** How often the sweeper runs this one. */
-    @Override
-    public long tickNanos() {
-        return tickNanos;
-    }
-
-    /** Another watch takes over, or none is needed: this one leaves the sweeper at its next sweep. */
-    void replace() {
-        replaced = true;
     }
 
     /**
@@ -60,18 +47,13 @@ final class ReadIdleWatch implements Sweeper.Task {
      * False once replaced, or once its sweep failed and the sweeper dropped it.
      */
     boolean fits(long wantedNanos) {
-        return !replaced && tickNanos <= wantedNanos && tickNanos * 4 > wantedNanos;
-    }
-
-    @Override
-    public void failed(Throwable t) {
-        replaced = true; // dropped by the sweeper: the next suspension makes another
+        return inUse() && tickNanos() <= wantedNanos && tickNanos() * 4 > wantedNanos;
     }
 
     @Override
     public boolean sweep(long now) {
         RealConnection connection = resumption.connection();
-        if (replaced || !connection.isOpen()) {
+        if (!inUse() || !connection.isOpen()) {
             return false;
         }
         int g = resumption.suspended();

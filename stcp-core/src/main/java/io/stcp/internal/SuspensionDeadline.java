@@ -19,22 +19,20 @@ import java.util.concurrent.TimeUnit;
  * deadline does not keep the server's sweeper ticking fast for the connection's lifetime. A
  * connection whose waits stay alike (a deadline renewed per frame) keeps one.
  */
-final class SuspensionDeadline implements Sweeper.Task {
+final class SuspensionDeadline extends SuspensionWatch {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final VarHandle GENERATION = Fields.handle(MethodHandles.lookup(), "generation", int.class);
 
     private final RealConnection connection;
     private final Resumption resumption;
-    private final long tickNanos;
     private volatile int generation;  // of the suspension watched; 0 while none is
     private volatile long deadlineNanos;
-    private volatile boolean replaced;
 
     /** @param tickNanos how often the sweeper is to run it ({@link #tickNanos(long)}) */
     SuspensionDeadline(RealConnection connection, Resumption resumption, long tickNanos) {
+        super(tickNanos);
         this.connection = connection;
         this.resumption = resumption;
-        this.tickNanos = tickNanos;
     }
 
     /**
@@ -45,28 +43,9 @@ final class SuspensionDeadline implements Sweeper.Task {
         return Sweeper.tickFor(waitNanos, MAX_TICK_NANOS);
     }
 
-    /** How often the sweeper runs this one. */
-    @Override
-    public long tickNanos() {
-        return tickNanos;
-    }
-
-    /**
-     * A watch with a shorter tick takes over: this one leaves the sweeper at its next sweep. Only
-     * between suspensions: what it watches has ended already.
-     */
-    void replace() {
-        replaced = true;
-    }
-
-    /** Whether it serves a wait that wants a tick of {@code wantedNanos} ({@link Sweeper#fits}); false once replaced or dropped. */
+    /** Whether it serves a wait that wants a tick of {@code wantedNanos} ({@link Sweeper#fits}); false once out of use. */
     boolean fits(long wantedNanos) {
-        return !replaced && Sweeper.fits(tickNanos, wantedNanos);
-    }
-
-    @Override
-    public void failed(Throwable t) {
-        replaced = true; // dropped by the sweeper: the next suspension with a deadline makes another
+        return inUse() && Sweeper.fits(tickNanos(), wantedNanos);
     }
 
     /** Resumes suspension {@code generation} at {@code deadline}, unless something else resumes it first. */
@@ -77,7 +56,7 @@ final class SuspensionDeadline implements Sweeper.Task {
 
     @Override
     public boolean sweep(long now) {
-        if (replaced || !connection.isOpen()) {
+        if (!inUse() || !connection.isOpen()) {
             return false;
         }
         int g = generation;
