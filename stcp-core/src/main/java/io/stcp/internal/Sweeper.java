@@ -20,8 +20,9 @@ import java.util.function.LongPredicate;
  *
  * <p><b>Tick.</b> Each task says how often it must run ({@link Task#tickNanos()}); the thread runs
  * every task at the shortest of those intervals (at least 1 ms). Tasks are kept as they are, with
- * no entry around them (24 bytes per connection that has one). A task added with a shorter interval than the current one
- * wakes the thread at once, so it never waits for a long tick chosen before it came.
+ * no entry around them (24 bytes per connection that has one). A task added with a shorter
+ * interval than the current one wakes the thread at once, so it never waits for a long tick chosen
+ * before it came.
  *
  * <p><b>Failure.</b> A task that throws anything ({@link Throwable}, user code included) is removed
  * and reported once through {@link Task#failed}; the thread goes on with the others. A scan that
