@@ -83,25 +83,7 @@ class FanoutThreadErrorTest {
                 RedisBus probe = RedisBus.create(Node.config("probe", redis).build()); // looks at presence as another node does
                 RedisBus busA = RedisBus.create(Node.config("a", redis).build())) {
             AtomicBoolean thrown = new AtomicBoolean();
-            Presence failingOnce = new Presence() { // the application's own, around Redis's
-                @Override
-                public Set<String> nodes(Scope scope, String name) {
-                    return busA.nodes(scope, name);
-                }
-
-                @Override
-                public void announce(String nodeId, Scope scope, Collection<String> names) {
-                    if (thrown.compareAndSet(false, true)) {
-                        throw new NoClassDefFoundError("test: com/example/PresenceMetrics");
-                    }
-                    busA.announce(nodeId, scope, names);
-                }
-
-                @Override
-                public void withdraw(String nodeId, Scope scope, Collection<String> names) {
-                    busA.withdraw(nodeId, scope, names);
-                }
-            };
+            Presence failingOnce = failingOnce(busA, thrown);
             try (Node a = Node.start(Node.config("a", redis).build(), busA, UnaryOperator.identity(), failingOnce);
                     TestClient alice = TestClient.connect(a.address())) {
                 probe.subscribe("probe", new CountingListener());
@@ -128,25 +110,7 @@ class FanoutThreadErrorTest {
                 RedisBus busA = RedisBus.create(Node.config("a", redis).build());
                 FailingLog line = FailingLog.onFirst(RealClusterFanout.class.getName(), "cluster.presence.failed")) {
             AtomicBoolean thrown = new AtomicBoolean();
-            Presence failingOnce = new Presence() { // the application's own, around Redis's
-                @Override
-                public Set<String> nodes(Scope scope, String name) {
-                    return busA.nodes(scope, name);
-                }
-
-                @Override
-                public void announce(String nodeId, Scope scope, Collection<String> names) {
-                    if (thrown.compareAndSet(false, true)) {
-                        throw new NoClassDefFoundError("test: com/example/PresenceMetrics");
-                    }
-                    busA.announce(nodeId, scope, names);
-                }
-
-                @Override
-                public void withdraw(String nodeId, Scope scope, Collection<String> names) {
-                    busA.withdraw(nodeId, scope, names);
-                }
-            };
+            Presence failingOnce = failingOnce(busA, thrown);
             try (Node a = Node.start(Node.config("a", redis).build(), busA, UnaryOperator.identity(), failingOnce);
                     TestClient alice = TestClient.connect(a.address())) {
                 probe.subscribe("probe", new CountingListener());
@@ -214,5 +178,28 @@ class FanoutThreadErrorTest {
                 assertThat(a.cluster.stats().presenceFailures()).as("presence failures").isEqualTo(1);
             }
         }
+    }
+
+    /** The application's own presence around Redis's: its first announce throws an Error, as a class missing would. */
+    private static Presence failingOnce(RedisBus bus, AtomicBoolean thrown) {
+        return new Presence() {
+            @Override
+            public Set<String> nodes(Scope scope, String name) {
+                return bus.nodes(scope, name);
+            }
+
+            @Override
+            public void announce(String nodeId, Scope scope, Collection<String> names) {
+                if (thrown.compareAndSet(false, true)) {
+                    throw new NoClassDefFoundError("test: com/example/PresenceMetrics");
+                }
+                bus.announce(nodeId, scope, names);
+            }
+
+            @Override
+            public void withdraw(String nodeId, Scope scope, Collection<String> names) {
+                bus.withdraw(nodeId, scope, names);
+            }
+        };
     }
 }
