@@ -101,15 +101,6 @@ final class ReadDeadlines {
         return Nanos.earliest(readDeadlineNanos, firstFrameDeadlineNanos);
     }
 
-    /**
-     * Whether the user's read deadline or the first frame's has passed: a suspension would end at
-     * once. Reads the clock only if one is set.
-     */
-    boolean deadlinePassed() {
-        long d = Nanos.earliest(readDeadlineNanos, firstFrameDeadlineNanos);
-        return d != 0 && Nanos.passed(d, System.nanoTime());
-    }
-
     /** The read timeout of the last suspension, 0 for none; any thread (the sweeper's). */
     long suspendedIdleNanos() {
         return (long) SUSPENDED_IDLE.getOpaque(this);

@@ -158,12 +158,14 @@ final class ReadLoop {
             input.idleTimedOut();
             return false; // the reader's read throws the timeout
         }
-        if (input.deadlines().deadlinePassed()) {
-            return false; // resumed by it, say: the reader's read throws it
-        }
         long deadline = input.prepareSuspension();
         if (deadline < 0) {
             return false;
+        }
+        long now = deadline == 0 ? 0 : System.nanoTime(); // no clock read without a deadline
+        if (deadline != 0 && Nanos.passed(deadline, now)) {
+            input.resumed(false);
+            return false; // resumed by it, say: the reader's read throws it
         }
         synchronized (this) {
             readerInLoop = false;
@@ -173,7 +175,7 @@ final class ReadLoop {
         connection.readerThread(null);
         int generation = r.suspend();
         if (deadline != 0) {
-            deadlineWatch(deadline).watch(generation, deadline);
+            deadlineWatch(deadline, now).watch(generation, deadline);
         } else if (deadlineWatch != null) {
             deadlineWatch.replace(); // nothing to watch: a fast tick made for an earlier, near deadline must not stay
             deadlineWatch = null;
@@ -222,9 +224,9 @@ final class ReadLoop {
      * its tick is too long for a wait this short (a read deadline near, or the first frame's), or
      * far shorter than a wait this long needs; then a new one replaces it (see {@link SuspensionDeadline}).
      */
-    private SuspensionDeadline deadlineWatch(long deadline) {
+    private SuspensionDeadline deadlineWatch(long deadline, long now) {
         SuspensionDeadline w = deadlineWatch;
-        long tick = SuspensionDeadline.tickNanos(deadline - System.nanoTime());
+        long tick = SuspensionDeadline.tickNanos(deadline - now);
         if (w == null || !w.fits(tick)) {
             if (w != null) {
                 w.replace();
