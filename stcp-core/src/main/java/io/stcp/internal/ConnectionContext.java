@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.ProxyProtocol;
 import io.stcp.ServerConfig;
 import java.util.List;
 
@@ -18,11 +19,11 @@ import java.util.List;
  * @param frameTimeoutNanos 0 = none
  * @param layers opened over the socket in order, on each connection's thread (TLS, PROXY protocol)
  */
-record ConnectionContext(Sweeper sweeper, InboundBudget budget, ReadinessSource source, ExitLog exitLog,
+public record ConnectionContext(Sweeper sweeper, InboundBudget budget, ReadinessSource source, ExitLog exitLog,
                          long writeTimeoutNanos, long readIdleTimeoutNanos, long firstFrameTimeoutNanos,
                          long frameTimeoutNanos, List<TransportLayer> layers) {
 
-    ConnectionContext {
+    public ConnectionContext {
         layers = List.copyOf(layers);
     }
 
@@ -31,8 +32,28 @@ record ConnectionContext(Sweeper sweeper, InboundBudget budget, ReadinessSource 
      * sweeper, no budget, the transport chosen by {@value Transports#PROPERTY}, the default
      * write and frame timeouts.
      */
-    static ConnectionContext standalone() {
+    public static ConnectionContext standalone() {
         return Standalone.CONTEXT;
+    }
+
+    /**
+     * The context of the test kit's in-memory connections ({@code stcp-test}) made with a server's
+     * configuration: its write, read-idle, first-frame and frame timeouts, and an inbound budget of
+     * its size, shared by every connection made with this context, as a server's connections share
+     * one; the shared sweeper, no native transport. The settings of the listening socket (address,
+     * accepting, limits, backlog) do not apply to a connection without one.
+     *
+     * @throws IllegalArgumentException if {@code config} has TLS or the PROXY protocol, which need
+     *     a socket and a peer that speaks them
+     */
+    public static ConnectionContext inMemory(ServerConfig config) {
+        if (config.tls() != null) {
+            throw new IllegalArgumentException("config: TLS needs a socket; test a TLS reader with a TcpServer on loopback");
+        }
+        if (config.proxyProtocol().mode() != ProxyProtocol.Mode.OFF) {
+            throw new IllegalArgumentException("config: the PROXY protocol needs a socket; test it with a TcpServer on loopback");
+        }
+        return of(config, Sweeper.SHARED, new InboundBudget(config.effectiveInboundBudget()), null, ExitLog.SHARED, List.of());
     }
 
     private static final class Standalone {

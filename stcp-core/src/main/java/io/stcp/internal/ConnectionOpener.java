@@ -34,13 +34,20 @@ public final class ConnectionOpener {
                         : polled != null ? polled : new BlockingTransport(channel, context.sweeper(), () -> c.output().deadlinePassed()));
     }
 
+    /** As {@link #inMemory(Transport, SocketAddress, SocketAddress, ConnectionContext)}, outside any server. */
+    public static RealConnection inMemory(Transport transport, SocketAddress remoteAddress, SocketAddress localAddress) {
+        return inMemory(transport, remoteAddress, localAddress, ConnectionContext.standalone());
+    }
+
     /**
      * A connection whose bytes come from and go to {@code transport} instead of a socket: the test
-     * kit's ({@code stcp-test}) in-memory peer. {@link RealConnection#channel()} is not available on it.
+     * kit's ({@code stcp-test}) in-memory peer, with {@code context}'s timeouts and budget
+     * ({@link ConnectionContext#standalone()} or {@link ConnectionContext#inMemory}).
+     * {@link RealConnection#channel()} is not available on it.
      */
-    public static RealConnection inMemory(Transport transport, SocketAddress remoteAddress, SocketAddress localAddress) {
-        return new RealConnection(null, remoteAddress, localAddress, false, ConnectionContext.standalone(),
-                c -> transport);
+    public static RealConnection inMemory(Transport transport, SocketAddress remoteAddress, SocketAddress localAddress,
+                                          ConnectionContext context) {
+        return new RealConnection(null, remoteAddress, localAddress, false, context, c -> transport);
     }
 
     /**

@@ -8,6 +8,8 @@ import io.stcp.ConnectionRegistry;
 import io.stcp.Durations;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
+import io.stcp.internal.ConnectionContext;
 import io.stcp.internal.ConnectionOpener;
 import io.stcp.internal.MemoryTransport;
 import io.stcp.internal.Nanos;
@@ -15,6 +17,7 @@ import io.stcp.internal.RealConnection;
 import io.stcp.internal.RealConnectionRegistry;
 import io.stcp.internal.RealConnectionRunner;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -70,18 +73,20 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Timeouts.</b> The connection has those of a connection outside a server: a write timeout
  * of 5 s (what {@link #stallWrites} runs into), a frame timeout of 30 s, no read timeout and no
- * first-frame timeout. A start hook sets the connection's own as a server's configuration would
- * ({@code s -> s.connection().readTimeout(Duration.ofSeconds(20))}).
+ * first-frame timeout. {@link Builder#config} gives it a server's instead, and its inbound budget;
+ * a start hook sets the connection's own ({@code s -> s.connection().readTimeout(Duration.ofSeconds(20))}).
+ * {@link #timeoutNextRead()} makes a read time out without waiting for any of them.
  *
- * <p>The peer's address is {@code 127.0.0.1:40000}; {@link Connection#channel()} is not
- * available (there is no socket).
+ * <p>The peer's address is {@code 127.0.0.1:40000} and the local one {@code 127.0.0.1:9000}
+ * unless {@link Builder#peerAddress} and {@link Builder#localAddress} say otherwise;
+ * {@link Connection#channel()} is not available (there is no socket).
  */
 public final class TestConnection implements AutoCloseable {
     private static final InetSocketAddress PEER = new InetSocketAddress("127.0.0.1", 40_000);
     private static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 9_000);
 
     private final MemoryTransport transport = new MemoryTransport();
-    private final RealConnection connection = ConnectionOpener.inMemory(transport, PEER, LOCAL);
+    private final RealConnection connection;
     private final CountDownLatch exited = new CountDownLatch(1);
     private final CompletableFuture<Sender> sender = new CompletableFuture<>();
     private final RealConnectionRunner runner;
@@ -91,6 +96,7 @@ public final class TestConnection implements AutoCloseable {
     private volatile boolean exitHooksBegan;
 
     private TestConnection(Builder b) {
+        connection = ConnectionOpener.inMemory(transport, b.peer, b.local, b.context);
         runner = RealConnectionRunner.of(connection, b.reader, b.factory, () -> {
             sender.complete(null); // the factory failed: there will be none
             exited.countDown();
@@ -145,9 +151,40 @@ public final class TestConnection implements AutoCloseable {
         private @Nullable RealConnectionRegistry registry;
         private final List<ConnectionHook> startHooks = new ArrayList<>();
         private final List<ConnectionHook> exitHooks = new ArrayList<>();
+        private SocketAddress peer = PEER;
+        private SocketAddress local = LOCAL;
+        private ConnectionContext context = ConnectionContext.standalone();
 
         private Builder(ConnectionReader reader) {
             this.reader = Objects.requireNonNull(reader, "reader");
+        }
+
+        /**
+         * Gives the connections this builder starts what a server with {@code config} gives each of
+         * its connections: its write, read-idle, first-frame and frame timeouts, which run in real
+         * time as on a server, and its inbound budget, one for all of them as for a server's
+         * connections (so readers of large values can be tested against it). The settings of the
+         * listening socket (address, accepting, connection and IP limits, backlog) have nothing to
+         * apply to here. Default: the timeouts of a connection outside a server, and no budget.
+         *
+         * @throws IllegalArgumentException if {@code config} has TLS or the PROXY protocol, which
+         *     need a socket (test them with a {@link io.stcp.TcpServer} on loopback)
+         */
+        public Builder config(ServerConfig config) {
+            this.context = ConnectionContext.inMemory(Objects.requireNonNull(config, "config"));
+            return this;
+        }
+
+        /** The peer's address the connections report ({@link Connection#remoteAddress()}); default {@code 127.0.0.1:40000}. */
+        public Builder peerAddress(SocketAddress address) {
+            this.peer = Objects.requireNonNull(address, "address");
+            return this;
+        }
+
+        /** The local address the connections report ({@link Connection#localAddress()}); default {@code 127.0.0.1:9000}. */
+        public Builder localAddress(SocketAddress address) {
+            this.local = Objects.requireNonNull(address, "address");
+            return this;
         }
 
         /** Makes the connection's sender, on its thread, as a server's factory does; default: a queue of 1,024 messages. */

@@ -11,11 +11,14 @@ import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
 import io.stcp.framing.DelimiterEncoder;
 import io.stcp.framing.DelimiterReader;
 import io.stcp.framing.FrameTooLongException;
 import io.stcp.framing.LengthFieldEncoder;
 import io.stcp.framing.LengthFieldReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -25,6 +28,67 @@ class TestConnectionTest {
     private static final LengthFieldEncoder ENCODER = LengthFieldEncoder.standard();
     private static final ConnectionReader ECHO = LengthFieldReader.builder().maxFrameLength(64)
             .build((sender, body) -> sender.put(ENCODER.encode(body)));
+
+    @Test
+    void theConnectionsReportTheAddressesTheBuilderGivesThem() throws Exception {
+        InetSocketAddress peerAddress = new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 1, 2, 3}), 5555);
+        InetSocketAddress localAddress = new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 9, 9, 9}), 7000);
+        ConnectionReader whoIsThere = (sender, conn) -> {
+            conn.readBytes(1);
+            sender.put((conn.remoteAddress() + " " + conn.localAddress() + "\n").getBytes(StandardCharsets.UTF_8));
+        };
+        try (TestConnection peer = TestConnection.builder(whoIsThere).peerAddress(peerAddress).localAddress(localAddress).start()) {
+            peer.feed(new byte[1]);
+            String expected = peerAddress + " " + localAddress + "\n";
+            assertThat(peer.readText(expected.length())).isEqualTo(expected);
+        }
+        try (TestConnection peer = TestConnection.start(whoIsThere)) {
+            assertThat(peer.connection().remoteAddress()).isEqualTo(new InetSocketAddress("127.0.0.1", 40_000));
+        }
+    }
+
+    @Test
+    void aServersTimeoutsApplyInRealTime() throws Exception {
+        ServerConfig firstFrame = ServerConfig.builder().firstFrameTimeout(Duration.ofMillis(200)).build();
+        try (TestConnection silent = TestConnection.builder(ECHO).config(firstFrame).start()) {
+            assertThat(silent.awaitClose()).isEqualTo(CloseReason.FRAME_TIMEOUT); // no frame within 200 ms
+        }
+        ServerConfig idle = ServerConfig.builder().readIdleTimeout(Duration.ofMillis(200)).build();
+        try (TestConnection peer = TestConnection.builder(ECHO).config(idle).start()) {
+            peer.feed(ENCODER.encode("hi".getBytes()));
+            assertThat(peer.read(6)).endsWith('h', 'i');
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.READ_TIMEOUT); // then silent for 200 ms
+        }
+    }
+
+    @Test
+    void aServersInboundBudgetRefusesAValueLargerThanIt() throws Exception {
+        int size = 1 << 20;
+        ConnectionReader large = (sender, conn) -> {
+            byte[] value = conn.readBytes(size);
+            sender.put(ENCODER.encode(Integer.toString(value.length).getBytes(StandardCharsets.UTF_8)));
+        };
+        byte[][] chunks = new byte[size / 16_384][];
+        java.util.Arrays.setAll(chunks, i -> new byte[16_384]);
+        try (TestConnection roomy = TestConnection.builder(large).config(ServerConfig.defaults()).start()) {
+            roomy.feed(chunks);
+            assertThat(roomy.readText(11)).endsWith("1048576"); // a budget of a quarter of the heap: room
+        }
+        ServerConfig tight = ServerConfig.builder().inboundBudget(64 * 1024).build();
+        try (TestConnection peer = TestConnection.builder(large).config(tight).start()) {
+            peer.feed(chunks);
+            assertThat(peer.awaitClose()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+            assertThat(peer.closeCause()).isInstanceOf(FrameTooLongException.class).hasMessageContaining("inbound budget of 65536");
+            assertThat(peer.readAvailable()).isEmpty();
+        }
+    }
+
+    @Test
+    void aConfigurationWithTlsOrThePROXYProtocolIsRefused() {
+        ServerConfig proxied = ServerConfig.builder().proxyProtocol(io.stcp.ProxyProtocol.required("127.0.0.1")).build();
+        assertThatThrownBy(() -> TestConnection.builder(ECHO).config(proxied))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PROXY protocol");
+    }
 
     @Test
     void aFrameSplitAcrossReadsIsEchoedWholeAndEndOfStreamEndsTheConnection() throws Exception {
