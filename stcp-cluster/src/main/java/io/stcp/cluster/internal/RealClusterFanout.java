@@ -71,9 +71,10 @@ import org.slf4j.LoggerFactory;
  * announced again, and the node's users would drop out of lookups.
  *
  * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}; whatever
- * it threw, an {@link Error} from the {@link Presence} or the bus too, which does not end the
- * thread) puts its
- * changed names back in the sets and keeps the refresh's chunk, and sets {@link #retryHeld}: the
+ * it threw, an {@link Error} or a checked exception from the {@link Presence} or the bus too, which
+ * does not end the thread) puts its changed names back in the sets (should that fail too, out of
+ * memory as the sets grow, a full refresh is made due instead: it covers them) and keeps the
+ * refresh's chunk, and sets {@link #retryHeld}: the
  * thread does the step again after a back-off ({@link Backoff}: {@code reconnectDelay} doubling to
  * {@code reconnectMaxDelay}, from the first again after a step that works), or at once when the bus
  * connects again ({@code onConnected} clears the hold; a step that fails after a connect that came
@@ -163,6 +164,8 @@ public final class RealClusterFanout implements ClusterFanout {
 
     private @Nullable Thread deliverThread;
     private @Nullable Thread presenceThread;
+    /** For tests: runs on the presence thread, under {@link #lock}, before the names of a step that failed are marked again. */
+    volatile @Nullable Runnable beforeMarkAgain;
 
     private RealClusterFanout(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
         this.config = config;
@@ -641,9 +644,10 @@ public final class RealClusterFanout implements ClusterFanout {
                 changedChars = 0;
             } catch (InterruptedException e) {
                 return; // close()
-            } catch (RuntimeException | Error e) {
-                // From the bus's isConnected (the application's ClusterBus may throw anything), or out
-                // of memory for the sets: nothing was taken. Tried again after the back-off, as a step.
+            } catch (Throwable e) {
+                // From the bus's isConnected (the application's ClusterBus may throw anything, a checked
+                // exception too), or out of memory for the sets: nothing was taken. Tried again after
+                // the back-off, as a step.
                 takeFailed = e;
                 takeWaitNanos = retry.nextNanos();
                 retryHeld = true;
@@ -668,21 +672,17 @@ public final class RealClusterFanout implements ClusterFanout {
                     refresh = null;
                 }
                 retry.reset();
-            } catch (RuntimeException | Error e) {
-                // BusException mostly; an Error too (out of memory, a class missing, or from a
-                // Presence of the application's): were this thread to end, presence would stop for good.
+            } catch (Throwable e) {
+                // BusException mostly; an Error too (out of memory, a class missing), or anything from
+                // a Presence of the application's (a checked exception thrown unchecked, as Kotlin
+                // does): were this thread to end, presence would stop for good.
                 long waitNanos = retry.nextNanos();
                 // Repeated after the back-off, or at once on a reconnect, which clears the hold: one
                 // that came while the step was under way (it may have failed on the connection lost
                 // then) sets none. The names changed go back to the sets; a refresh's chunk is kept.
                 lock.lock();
                 try {
-                    for (String n : users) {
-                        mark(Scope.USER, n);
-                    }
-                    for (String n : groups) {
-                        mark(Scope.GROUP, n);
-                    }
+                    markAgain(users, groups);
                     if (connects == connectsBefore) {
                         retryHeld = true;
                         retryAt = System.nanoTime() + waitNanos;
@@ -698,6 +698,34 @@ public final class RealClusterFanout implements ClusterFanout {
     }
 
     /**
+     * Puts the names changed of a step that failed back in the sets, for the next step; the caller
+     * holds {@link #lock}. On the presence thread, in the catch that keeps it going: the sets grow
+     * here, and should that fail (out of memory, or whatever else {@link #mark} throws), a full
+     * refresh is made due instead, as when the sets pass their caps: it covers every name, these
+     * too, and making it due allocates nothing. So nothing escapes to end the thread, and no name
+     * is lost. It used to escape: the thread ended, with no line of stcp's, and no name was announced again.
+     */
+    private void markAgain(Set<String> users, Set<String> groups) {
+        try {
+            Runnable hook = beforeMarkAgain;
+            if (hook != null) {
+                hook.run();
+            }
+            for (String n : users) {
+                mark(Scope.USER, n);
+            }
+            for (String n : groups) {
+                mark(Scope.GROUP, n);
+            }
+        } catch (Throwable e) {
+            fullRefreshDue = true;
+            changedUsers.clear(); // not new sets, as refreshAllInstead makes: clear() allocates nothing
+            changedGroups.clear();
+            changedChars = 0;
+        }
+    }
+
+    /**
      * Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos};
      * on the presence thread, from the catches that keep it going: nothing the line throws (out of
      * memory making it, an Error from an appender) escapes, or it would end the thread it was
@@ -705,8 +733,8 @@ public final class RealClusterFanout implements ClusterFanout {
      */
     private void failed(Throwable e, long waitNanos) {
         if (!closed) {
-            presenceFailures.increment();
             try {
+                presenceFailures.increment(); // a LongAdder may allocate a cell
                 long held = presenceLog.tryAcquire();
                 if (held >= 0) {
                     // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
