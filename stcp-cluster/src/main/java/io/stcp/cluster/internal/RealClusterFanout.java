@@ -845,6 +845,13 @@ public final class RealClusterFanout implements ClusterFanout {
 
     // ---------------------------------------------------------------- close
 
+    /**
+     * Every step is done whatever one before it threw: the application's bus and presence may
+     * throw anything ({@code isConnected}, a withdraw, {@code close}), and any line may fail to be
+     * made (out of memory, an Error from an appender). A failure is logged ({@link #closeFailed})
+     * and the close goes on: the bus closed, both threads ended, {@code cluster.stop}. It used to
+     * escape close() at the first such failure, leaving the steps after it undone.
+     */
     @Override
     public void close() {
         lock.lock();
@@ -858,13 +865,20 @@ public final class RealClusterFanout implements ClusterFanout {
             lock.unlock();
         }
         join(presenceThread);
-        if (bus.isConnected()) { // best effort: the others would see this node's entries for one TTL at most
+        boolean connected;
+        try {
+            connected = bus.isConnected();
+        } catch (Throwable e) { // the application's bus: taken as down, and closed all the same
+            connected = false;
+            closeFailed("cluster.close.bus", e);
+        }
+        if (connected) { // best effort: the others would see this node's entries for one TTL at most
             withdrawAll();
         }
         try {
             bus.close();
-        } catch (RuntimeException | Error e) { // an application's bus, say: the rest of the close is done all the same
-            log.atWarn().setMessage("cluster.close.bus").addKeyValue("node", nodeId).setCause(e).log();
+        } catch (Throwable e) { // an application's bus, say: the rest of the close is done all the same
+            closeFailed("cluster.close.bus", e);
         }
         Thread d = deliverThread;
         if (d != null) {
@@ -873,8 +887,25 @@ public final class RealClusterFanout implements ClusterFanout {
         }
         int discarded = inbound.size();
         inbound.clear();
-        log.atInfo().setMessage("cluster.stop").addKeyValue("node", nodeId).addKeyValue("discarded", discarded)
-                .addKeyValue("stats", stats()).log();
+        try {
+            log.atInfo().setMessage("cluster.stop").addKeyValue("node", nodeId).addKeyValue("discarded", discarded)
+                    .addKeyValue("stats", stats()).log();
+        } catch (Throwable e) {
+            // out of memory even for the line: closed all the same, and close() never throws
+        }
+    }
+
+    /**
+     * Logs {@code event} (WARN, the exception) for a step of close() that threw; whatever the line
+     * itself throws (out of memory making it, an Error from an appender) is dropped, so that close()
+     * goes on to its end.
+     */
+    private void closeFailed(String event, Throwable e) {
+        try {
+            log.atWarn().setMessage(event).addKeyValue("node", nodeId).setCause(e).log();
+        } catch (Throwable logFailed) {
+            // out of memory even for the line: the close goes on all the same
+        }
     }
 
     /**
@@ -882,31 +913,37 @@ public final class RealClusterFanout implements ClusterFanout {
      * fails or {@code presenceTtl} has passed: by then every entry of this node has expired by itself
      * (none was announced since the presence thread stopped), so going on would only hold up close.
      * A call under way then is not cut: it ends within its own command timeout. What is left is
-     * logged once ({@code cluster.close.withdraw.timeout}, WARN, with the count).
+     * logged once ({@code cluster.close.withdraw.timeout}, WARN, with the count). Never throws: a
+     * failed call, or anything else (out of memory copying the names, a line that fails), ends it
+     * with {@code cluster.close.withdraw} (DEBUG: the entries expire), guarded as {@link #closeFailed} is.
      */
     private void withdrawAll() {
-        long endNanos = System.nanoTime() + config.presenceTtl().toNanos();
-        List<String> users = List.copyOf(announcedUsers);
-        List<String> groups = List.copyOf(announcedGroups);
-        int total = users.size() + groups.size();
-        int done = 0;
+        int left = announcedUsers.size() + announcedGroups.size();
         try {
+            long endNanos = System.nanoTime() + config.presenceTtl().toNanos();
+            List<String> users = List.copyOf(announcedUsers);
+            List<String> groups = List.copyOf(announcedGroups);
+            left = users.size() + groups.size();
             for (Scope scope : Scope.values()) {
                 List<String> names = scope == Scope.USER ? users : groups;
                 for (int i = 0; i < names.size(); i += CALL_BATCH) {
                     if (System.nanoTime() - endNanos >= 0) {
                         log.atWarn().setMessage("cluster.close.withdraw.timeout").addKeyValue("node", nodeId)
-                                .addKeyValue("left", total - done).addKeyValue("presenceTtlMs", config.presenceTtl().toMillis()).log();
+                                .addKeyValue("left", left).addKeyValue("presenceTtlMs", config.presenceTtl().toMillis()).log();
                         return;
                     }
                     List<String> batch = names.subList(i, Math.min(names.size(), i + CALL_BATCH));
                     presence.withdraw(nodeId, scope, batch);
-                    done += batch.size();
+                    left -= batch.size();
                 }
             }
-        } catch (RuntimeException | Error e) { // an Error too (an application's Presence): the bus is closed all the same
-            log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", total - done)
-                    .addKeyValue("reason", e.getMessage()).log();
+        } catch (Throwable e) { // an Error too (an application's Presence): the bus is closed all the same
+            try {
+                log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", left)
+                        .addKeyValue("reason", e.getMessage()).log();
+            } catch (Throwable logFailed) {
+                // out of memory even for the line: the bus is closed all the same
+            }
         }
     }
 
