@@ -627,8 +627,10 @@ public final class RedisBus implements ClusterBus, Presence {
     }
 
     /**
-     * Ends the subscription (its threads end within about a second), closes every connection, those
-     * in use too: a call under way fails at once with {@link BusException}. Idempotent; never throws.
+     * Ends the subscription (its threads end within about a second; each is waited for at most
+     * {@link ClusterConfig#closeTimeout()}, then left to end by itself and logged as {@code
+     * cluster.bus.close.timeout}), closes every connection, those in use too: a call under way fails
+     * at once with {@link BusException}. Idempotent; never throws.
      */
     @Override
     public void close() {
@@ -658,9 +660,9 @@ public final class RedisBus implements ClusterBus, Presence {
                 continue;
             }
             try {
-                if (!x.join(java.time.Duration.ofSeconds(10))) {
+                if (!x.join(config.closeTimeout())) { // left to end by itself: the pool is closed all the same
                     log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", address)
-                            .addKeyValue("thread", x.getName()).log();
+                            .addKeyValue("thread", x.getName()).addKeyValue("closeTimeoutMs", config.closeTimeout().toMillis()).log();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

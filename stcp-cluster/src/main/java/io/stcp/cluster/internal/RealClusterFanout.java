@@ -947,12 +947,24 @@ public final class RealClusterFanout implements ClusterFanout {
         }
     }
 
-    private static void join(@Nullable Thread t) {
+    /**
+     * Waits for {@code t} to end, for at most {@link ClusterConfig#closeTimeout()}; one still running
+     * then is left to end by itself and logged ({@code cluster.close.timeout}, WARN, with its name),
+     * guarded as {@link #closeFailed} is: close() goes on.
+     */
+    private void join(@Nullable Thread t) {
         if (t == null) {
             return;
         }
         try {
-            t.join(java.time.Duration.ofSeconds(10));
+            if (!t.join(config.closeTimeout())) {
+                try {
+                    log.atWarn().setMessage("cluster.close.timeout").addKeyValue("node", nodeId).addKeyValue("thread", t.getName())
+                            .addKeyValue("closeTimeoutMs", config.closeTimeout().toMillis()).log();
+                } catch (Throwable logFailed) {
+                    // out of memory even for the line: the close goes on all the same
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
