@@ -88,7 +88,7 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
         RedisBus bus = RedisBus.create(config);
         try {
             return start(config, registry, bus, bus);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // an Error too (out of memory starting): the bus is closed all the same
             bus.close();
             throw e;
         }

@@ -192,11 +192,15 @@ public final class RealClusterFanout implements ClusterFanout {
         f.presenceThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-presence", f::presenceLoop);
         try {
             bus.subscribe(f.nodeId, f.new BusListener());
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // an Error too (the application's bus): the threads started above end with it
             f.close();
             throw e;
         }
-        log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("config", config).log();
+        try {
+            log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("config", config).log();
+        } catch (Throwable e) {
+            // out of memory even for the line: started all the same (thrown, it would leave a node no one can close)
+        }
         return f;
     }
 
