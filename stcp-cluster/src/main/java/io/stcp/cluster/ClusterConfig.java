@@ -79,6 +79,16 @@ import org.jspecify.annotations.Nullable;
  * @param poolSize         Redis connections for commands (sends, presence), besides the one that
  *                         subscribes; a send waits for a free one within its {@code commandTimeout}.
  *                         Default 8; 1 to 1024.
+ * @param closeTimeout     how long a close waits for each of the cluster's threads to end: {@link
+ *                         ClusterFanout#close()} for its presence thread (the call under way, within
+ *                         {@code commandTimeout} with {@link RedisBus}) and its delivery thread (the
+ *                         message under way: a recipient under {@code OverflowPolicy.BLOCK} may hold
+ *                         it up to its block timeout), {@link RedisBus#close()} for its subscriber and
+ *                         heartbeat threads. One still running then is left to end by itself, logged
+ *                         (WARN {@code cluster.close.timeout} or {@code cluster.bus.close.timeout},
+ *                         with the thread's name), and the close goes on. It bounds each such wait,
+ *                         not the withdrawals of a close ({@code presenceTtl}). Default 10s; more
+ *                         than 0.
  */
 public record ClusterConfig(
         String nodeId,
@@ -95,7 +105,8 @@ public record ClusterConfig(
         int maxMessageBytes,
         int inboundQueue,
         long inboundMaxBytes,
-        int poolSize) {
+        int poolSize,
+        Duration closeTimeout) {
 
     /** Default Redis address. */
     public static final String DEFAULT_REDIS_ADDRESS = "127.0.0.1:6379";
@@ -125,6 +136,8 @@ public record ClusterConfig(
     public static final long DEFAULT_INBOUND_MAX_BYTES = 64L << 20;
     /** Default command connection pool size. */
     public static final int DEFAULT_POOL_SIZE = 8;
+    /** Default wait for each thread at close. */
+    public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(10);
 
     private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Duration MIN_TTL = Duration.ofMillis(100);
@@ -142,6 +155,7 @@ public record ClusterConfig(
         Objects.requireNonNull(commandTimeout, "commandTimeout");
         Objects.requireNonNull(reconnectDelay, "reconnectDelay");
         Objects.requireNonNull(reconnectMaxDelay, "reconnectMaxDelay");
+        Objects.requireNonNull(closeTimeout, "closeTimeout");
         if (!NODE_ID.matcher(nodeId).matches()) {
             throw new IllegalArgumentException("nodeId: \"" + nodeId + "\" (expected: 1 to 64 of A-Z a-z 0-9 . _ -)");
         }
@@ -151,6 +165,7 @@ public record ClusterConfig(
         atMostAYear("commandTimeout", commandTimeout);
         atMostAYear("reconnectDelay", reconnectDelay);
         atMostAYear("reconnectMaxDelay", reconnectMaxDelay);
+        atMostAYear("closeTimeout", closeTimeout);
         RedisAddress.parse(redisAddress); // throws naming the field
         if (keyPrefix.isEmpty() || keyPrefix.length() > 64 || keyPrefix.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
             throw new IllegalArgumentException("keyPrefix: \"" + keyPrefix + "\" (expected: 1 to 64 characters, no whitespace)");
@@ -187,6 +202,7 @@ public record ClusterConfig(
         if (poolSize < 1 || poolSize > 1024) {
             throw new IllegalArgumentException("poolSize: " + poolSize + " (expected: 1 to 1024)");
         }
+        positive("closeTimeout", closeTimeout);
     }
 
     private static void atMostAYear(String field, Duration d) {
@@ -211,7 +227,8 @@ public record ClusterConfig(
         return new Builder(nodeId).redisAddress(redisAddress).redisAuth(redisUser, redisPassword).keyPrefix(keyPrefix)
                 .presenceTtl(presenceTtl).presenceRefresh(presenceRefresh).connectTimeout(connectTimeout)
                 .commandTimeout(commandTimeout).reconnectDelay(reconnectDelay).reconnectMaxDelay(reconnectMaxDelay)
-                .maxMessageBytes(maxMessageBytes).inboundQueue(inboundQueue).inboundMaxBytes(inboundMaxBytes).poolSize(poolSize);
+                .maxMessageBytes(maxMessageBytes).inboundQueue(inboundQueue).inboundMaxBytes(inboundMaxBytes).poolSize(poolSize)
+                .closeTimeout(closeTimeout);
     }
 
     /** Every field but the password, which shows as {@code ***} when set. */
@@ -223,7 +240,7 @@ public record ClusterConfig(
                 + ", connectTimeout=" + Durations.format(connectTimeout) + ", commandTimeout=" + Durations.format(commandTimeout)
                 + ", reconnectDelay=" + Durations.format(reconnectDelay) + ", reconnectMaxDelay=" + Durations.format(reconnectMaxDelay)
                 + ", maxMessageBytes=" + maxMessageBytes + ", inboundQueue=" + inboundQueue + ", inboundMaxBytes=" + inboundMaxBytes
-                + ", poolSize=" + poolSize + "]";
+                + ", poolSize=" + poolSize + ", closeTimeout=" + Durations.format(closeTimeout) + "]";
     }
 
     /** Mutable builder for {@link ClusterConfig}; not thread-safe. Validation happens in {@link #build()}. */
@@ -243,6 +260,7 @@ public record ClusterConfig(
         private int inboundQueue = DEFAULT_INBOUND_QUEUE;
         private long inboundMaxBytes = DEFAULT_INBOUND_MAX_BYTES;
         private int poolSize = DEFAULT_POOL_SIZE;
+        private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
 
         private Builder(String nodeId) {
             this.nodeId = nodeId;
@@ -339,6 +357,12 @@ public record ClusterConfig(
             return this;
         }
 
+        /** See {@link ClusterConfig#closeTimeout()}. */
+        public Builder closeTimeout(Duration closeTimeout) {
+            this.closeTimeout = closeTimeout;
+            return this;
+        }
+
         /**
          * The configuration.
          *
@@ -346,7 +370,8 @@ public record ClusterConfig(
          */
         public ClusterConfig build() {
             return new ClusterConfig(nodeId, redisAddress, redisUser, redisPassword, keyPrefix, presenceTtl, presenceRefresh,
-                    connectTimeout, commandTimeout, reconnectDelay, reconnectMaxDelay, maxMessageBytes, inboundQueue, inboundMaxBytes, poolSize);
+                    connectTimeout, commandTimeout, reconnectDelay, reconnectMaxDelay, maxMessageBytes, inboundQueue, inboundMaxBytes, poolSize,
+                    closeTimeout);
         }
     }
 }

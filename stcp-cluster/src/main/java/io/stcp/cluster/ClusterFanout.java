@@ -72,7 +72,8 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * effort: in calls of a bounded number of names, the first that fails ends it, and the entries
  * left expire within the TTL; a node of a million names takes seconds), closes the bus and ends
  * the module's threads; it does not close the registry or its connections. It waits for the
- * presence call under way, if any (the rest of that round is dropped), then withdraws for at most
+ * presence call under way, if any (the rest of that round is dropped; for at most {@link
+ * ClusterConfig#closeTimeout()}, as for each thread it ends), then withdraws for at most
  * {@link ClusterConfig#presenceTtl()} (and the call under way then): by then every entry of this
  * node has expired by itself, so what is left is given up and logged once ({@code
  * cluster.close.withdraw.timeout}, WARN, with the count left). With {@link RedisBus}, whose calls
@@ -87,7 +88,7 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
         RedisBus bus = RedisBus.create(config);
         try {
             return start(config, registry, bus, bus);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // an Error too (out of memory starting): the bus is closed all the same
             bus.close();
             throw e;
         }
@@ -127,10 +128,11 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
     boolean leaveGroup(Sender sender, String group);
 
     /**
-     * Leaves the cluster: see the class comment, Lifecycle. Waits for the presence call under way,
-     * withdraws this node's names for at most {@link ClusterConfig#presenceTtl()} (plus the call
-     * under way then), then closes the bus: with {@link RedisBus}, at most {@code presenceTtl + 2 ×
-     * commandTimeout} in all. Idempotent; never throws.
+     * Leaves the cluster: see the class comment, Lifecycle. Waits for the presence call under way
+     * (at most {@link ClusterConfig#closeTimeout()}), withdraws this node's names for at most
+     * {@link ClusterConfig#presenceTtl()} (plus the call under way then), then closes the bus: with
+     * {@link RedisBus}, at most {@code presenceTtl + 2 × commandTimeout} in all. Idempotent; never
+     * throws.
      */
     @Override
     void close();

@@ -627,8 +627,12 @@ public final class RedisBus implements ClusterBus, Presence {
     }
 
     /**
-     * Ends the subscription (its threads end within about a second), closes every connection, those
-     * in use too: a call under way fails at once with {@link BusException}. Idempotent; never throws.
+     * Ends the subscription (its threads end within about a second; each is waited for at most
+     * {@link ClusterConfig#closeTimeout()}, then left to end by itself and logged as {@code
+     * cluster.bus.close.timeout}), closes every connection, those in use too: a call under way fails
+     * at once with {@link BusException}. Idempotent; never throws: not even a line of its own that
+     * fails to be made (out of memory, an Error from an appender), which used to escape it, the
+     * pool left open.
      */
     @Override
     public void close() {
@@ -658,9 +662,13 @@ public final class RedisBus implements ClusterBus, Presence {
                 continue;
             }
             try {
-                if (!x.join(java.time.Duration.ofSeconds(10))) {
-                    log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", address)
-                            .addKeyValue("thread", x.getName()).log();
+                if (!x.join(config.closeTimeout())) { // left to end by itself: the pool is closed all the same
+                    try {
+                        log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", address)
+                                .addKeyValue("thread", x.getName()).addKeyValue("closeTimeoutMs", config.closeTimeout().toMillis()).log();
+                    } catch (Throwable logFailed) {
+                        // out of memory even for the line: the close goes on all the same
+                    }
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -669,7 +677,11 @@ public final class RedisBus implements ClusterBus, Presence {
         try {
             pool.close();
         } catch (RuntimeException e) {
-            log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", address).setCause(e).log();
+            try {
+                log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", address).setCause(e).log();
+            } catch (Throwable logFailed) {
+                // out of memory even for the line: close() never throws
+            }
         } catch (Throwable e) { // never throws: an Error too
             logError("cluster.bus.close.error", closeLog, e);
         }

@@ -7,6 +7,8 @@ import io.stcp.cluster.internal.ClusterThreads;
 import io.stcp.testing.LogCapture;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -94,6 +96,43 @@ class BusCloseErrorTest {
             assertThat(closes).as("the lost subscriber's connection and the idle pooled one closed").hasValueGreaterThanOrEqualTo(2);
             assertThat(log.events("cluster.bus.error")).as("no attempt failed").isEmpty();
             assertThat(log.events("cluster.bus.close.error")).as("logged, once for both").hasSize(1);
+        }
+    }
+
+    /**
+     * A line of close() that fails to be made (out of memory, an Error from an appender) does not
+     * escape it either: {@code cluster.bus.close.timeout}, for a subscriber thread held up in the
+     * application's listener, did, before the heartbeat thread was joined and the pool closed.
+     */
+    @Test
+    void aFailingLineDoesNotEscapeClose() throws Exception {
+        CountDownLatch connecting = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        ClusterBus.Listener hanging = new CountingListener() { // told of the subscription, it hangs
+            @Override
+            public void onConnected() {
+                connecting.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS); // close() does not interrupt the subscriber thread
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        try (RedisServer redis = RedisServer.start(dir);
+                FailingLog line = FailingLog.onFirst(RedisBus.class.getName(), "cluster.bus.close.timeout")) {
+            RedisBus bus = RedisBus.create(Node.config("a", redis).closeTimeout(Duration.ofMillis(200)).build());
+            try {
+                bus.subscribe("a", hanging);
+                assertThat(connecting.await(20, TimeUnit.SECONDS)).as("the subscriber thread in onConnected").isTrue();
+
+                assertThatCode(bus::close).as("close() with its line throwing").doesNotThrowAnyException();
+
+                assertThat(line.hasThrown()).as("cluster.bus.close.timeout threw").isTrue();
+            } finally {
+                release.countDown();
+                bus.close();
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ class ClusterConfigTest {
         assertThat(c.inboundQueue()).isEqualTo(10_000);
         assertThat(c.inboundMaxBytes()).isEqualTo(64L << 20);
         assertThat(c.poolSize()).isEqualTo(8);
+        assertThat(c.closeTimeout()).isEqualTo(Duration.ofSeconds(10)).isEqualTo(ClusterConfig.DEFAULT_CLOSE_TIMEOUT);
         assertThat(c.toBuilder().build()).isEqualTo(c);
     }
 
@@ -35,9 +36,9 @@ class ClusterConfigTest {
         ClusterConfig c = ClusterConfig.builder("n").redisAddress("[::1]:6380").redisAuth("stcp", "s3cret").keyPrefix("chat:")
                 .presenceTtl(Duration.ofSeconds(30)).presenceRefresh(Duration.ofSeconds(10)).connectTimeout(Duration.ofMillis(500))
                 .commandTimeout(Duration.ofMillis(200)).reconnectDelay(Duration.ofMillis(10)).reconnectMaxDelay(Duration.ofSeconds(1))
-                .maxMessageBytes(4096).inboundQueue(5).inboundMaxBytes(4096 + 131_148).poolSize(2).build();
+                .maxMessageBytes(4096).inboundQueue(5).inboundMaxBytes(4096 + 131_148).poolSize(2).closeTimeout(Duration.ofMillis(250)).build();
         assertThat(c.toBuilder().build()).isEqualTo(c);
-        assertThat(c.toString()).contains("redisPassword=***", "redisUser=stcp", "presenceTtl=30s").doesNotContain("s3cret");
+        assertThat(c.toString()).contains("redisPassword=***", "redisUser=stcp", "presenceTtl=30s", "closeTimeout=250ms").doesNotContain("s3cret");
     }
 
     @Test
@@ -76,6 +77,11 @@ class ClusterConfigTest {
                 .commandTimeout()).isEqualTo(Duration.ofDays(365));
         assertInvalid(b -> b.poolSize(0), "poolSize: 0 (expected: 1 to 1024)");
         assertInvalid(b -> b.poolSize(1025), "poolSize: 1025");
+        assertInvalid(b -> b.closeTimeout(Duration.ZERO), "closeTimeout: 0s (expected: > 0)");
+        assertInvalid(b -> b.closeTimeout(Duration.ofMillis(-1)), "closeTimeout: -1ms (expected: > 0)");
+        assertInvalid(b -> b.closeTimeout(Duration.ofDays(366)), "closeTimeout: 8784h0m0s (expected: at most 365 days)");
+        assertThatThrownBy(() -> ClusterConfig.builder("n").closeTimeout(null).build()).isInstanceOf(NullPointerException.class)
+                .hasMessage("closeTimeout");
         assertThatThrownBy(() -> ClusterConfig.builder(null).build()).isInstanceOf(NullPointerException.class).hasMessage("nodeId");
     }
 

@@ -71,9 +71,10 @@ import org.slf4j.LoggerFactory;
  * announced again, and the node's users would drop out of lookups.
  *
  * <p><b>Failures.</b> A failed step (counted in {@link ClusterStats#presenceFailures()}; whatever
- * it threw, an {@link Error} from the {@link Presence} or the bus too, which does not end the
- * thread) puts its
- * changed names back in the sets and keeps the refresh's chunk, and sets {@link #retryHeld}: the
+ * it threw, an {@link Error} or a checked exception from the {@link Presence} or the bus too, which
+ * does not end the thread) puts its changed names back in the sets (should that fail too, out of
+ * memory as the sets grow, a full refresh is made due instead: it covers them) and keeps the
+ * refresh's chunk, and sets {@link #retryHeld}: the
  * thread does the step again after a back-off ({@link Backoff}: {@code reconnectDelay} doubling to
  * {@code reconnectMaxDelay}, from the first again after a step that works), or at once when the bus
  * connects again ({@code onConnected} clears the hold; a step that fails after a connect that came
@@ -163,6 +164,8 @@ public final class RealClusterFanout implements ClusterFanout {
 
     private @Nullable Thread deliverThread;
     private @Nullable Thread presenceThread;
+    /** For tests: runs on the presence thread, under {@link #lock}, before the names of a step that failed are marked again. */
+    volatile @Nullable Runnable beforeMarkAgain;
 
     private RealClusterFanout(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
         this.config = config;
@@ -189,11 +192,15 @@ public final class RealClusterFanout implements ClusterFanout {
         f.presenceThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-presence", f::presenceLoop);
         try {
             bus.subscribe(f.nodeId, f.new BusListener());
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // an Error too (the application's bus): the threads started above end with it
             f.close();
             throw e;
         }
-        log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("config", config).log();
+        try {
+            log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("config", config).log();
+        } catch (Throwable e) {
+            // out of memory even for the line: started all the same (thrown, it would leave a node no one can close)
+        }
         return f;
     }
 
@@ -641,9 +648,10 @@ public final class RealClusterFanout implements ClusterFanout {
                 changedChars = 0;
             } catch (InterruptedException e) {
                 return; // close()
-            } catch (RuntimeException | Error e) {
-                // From the bus's isConnected (the application's ClusterBus may throw anything), or out
-                // of memory for the sets: nothing was taken. Tried again after the back-off, as a step.
+            } catch (Throwable e) {
+                // From the bus's isConnected (the application's ClusterBus may throw anything, a checked
+                // exception too), or out of memory for the sets: nothing was taken. Tried again after
+                // the back-off, as a step.
                 takeFailed = e;
                 takeWaitNanos = retry.nextNanos();
                 retryHeld = true;
@@ -668,21 +676,17 @@ public final class RealClusterFanout implements ClusterFanout {
                     refresh = null;
                 }
                 retry.reset();
-            } catch (RuntimeException | Error e) {
-                // BusException mostly; an Error too (out of memory, a class missing, or from a
-                // Presence of the application's): were this thread to end, presence would stop for good.
+            } catch (Throwable e) {
+                // BusException mostly; an Error too (out of memory, a class missing), or anything from
+                // a Presence of the application's (a checked exception thrown unchecked, as Kotlin
+                // does): were this thread to end, presence would stop for good.
                 long waitNanos = retry.nextNanos();
                 // Repeated after the back-off, or at once on a reconnect, which clears the hold: one
                 // that came while the step was under way (it may have failed on the connection lost
                 // then) sets none. The names changed go back to the sets; a refresh's chunk is kept.
                 lock.lock();
                 try {
-                    for (String n : users) {
-                        mark(Scope.USER, n);
-                    }
-                    for (String n : groups) {
-                        mark(Scope.GROUP, n);
-                    }
+                    markAgain(users, groups);
                     if (connects == connectsBefore) {
                         retryHeld = true;
                         retryAt = System.nanoTime() + waitNanos;
@@ -698,6 +702,34 @@ public final class RealClusterFanout implements ClusterFanout {
     }
 
     /**
+     * Puts the names changed of a step that failed back in the sets, for the next step; the caller
+     * holds {@link #lock}. On the presence thread, in the catch that keeps it going: the sets grow
+     * here, and should that fail (out of memory, or whatever else {@link #mark} throws), a full
+     * refresh is made due instead, as when the sets pass their caps: it covers every name, these
+     * too, and making it due allocates nothing. So nothing escapes to end the thread, and no name
+     * is lost. It used to escape: the thread ended, with no line of stcp's, and no name was announced again.
+     */
+    private void markAgain(Set<String> users, Set<String> groups) {
+        try {
+            Runnable hook = beforeMarkAgain;
+            if (hook != null) {
+                hook.run();
+            }
+            for (String n : users) {
+                mark(Scope.USER, n);
+            }
+            for (String n : groups) {
+                mark(Scope.GROUP, n);
+            }
+        } catch (Throwable e) {
+            fullRefreshDue = true;
+            changedUsers.clear(); // not new sets, as refreshAllInstead makes: clear() allocates nothing
+            changedGroups.clear();
+            changedChars = 0;
+        }
+    }
+
+    /**
      * Counts and logs (held back) a presence step that failed, to be done again in {@code waitNanos};
      * on the presence thread, from the catches that keep it going: nothing the line throws (out of
      * memory making it, an Error from an appender) escapes, or it would end the thread it was
@@ -705,8 +737,8 @@ public final class RealClusterFanout implements ClusterFanout {
      */
     private void failed(Throwable e, long waitNanos) {
         if (!closed) {
-            presenceFailures.increment();
             try {
+                presenceFailures.increment(); // a LongAdder may allocate a cell
                 long held = presenceLog.tryAcquire();
                 if (held >= 0) {
                     // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
@@ -817,6 +849,13 @@ public final class RealClusterFanout implements ClusterFanout {
 
     // ---------------------------------------------------------------- close
 
+    /**
+     * Every step is done whatever one before it threw: the application's bus and presence may
+     * throw anything ({@code isConnected}, a withdraw, {@code close}), and any line may fail to be
+     * made (out of memory, an Error from an appender). A failure is logged ({@link #closeFailed})
+     * and the close goes on: the bus closed, both threads ended, {@code cluster.stop}. It used to
+     * escape close() at the first such failure, leaving the steps after it undone.
+     */
     @Override
     public void close() {
         lock.lock();
@@ -830,13 +869,20 @@ public final class RealClusterFanout implements ClusterFanout {
             lock.unlock();
         }
         join(presenceThread);
-        if (bus.isConnected()) { // best effort: the others would see this node's entries for one TTL at most
+        boolean connected;
+        try {
+            connected = bus.isConnected();
+        } catch (Throwable e) { // the application's bus: taken as down, and closed all the same
+            connected = false;
+            closeFailed("cluster.close.bus", e);
+        }
+        if (connected) { // best effort: the others would see this node's entries for one TTL at most
             withdrawAll();
         }
         try {
             bus.close();
-        } catch (RuntimeException | Error e) { // an application's bus, say: the rest of the close is done all the same
-            log.atWarn().setMessage("cluster.close.bus").addKeyValue("node", nodeId).setCause(e).log();
+        } catch (Throwable e) { // an application's bus, say: the rest of the close is done all the same
+            closeFailed("cluster.close.bus", e);
         }
         Thread d = deliverThread;
         if (d != null) {
@@ -845,8 +891,25 @@ public final class RealClusterFanout implements ClusterFanout {
         }
         int discarded = inbound.size();
         inbound.clear();
-        log.atInfo().setMessage("cluster.stop").addKeyValue("node", nodeId).addKeyValue("discarded", discarded)
-                .addKeyValue("stats", stats()).log();
+        try {
+            log.atInfo().setMessage("cluster.stop").addKeyValue("node", nodeId).addKeyValue("discarded", discarded)
+                    .addKeyValue("stats", stats()).log();
+        } catch (Throwable e) {
+            // out of memory even for the line: closed all the same, and close() never throws
+        }
+    }
+
+    /**
+     * Logs {@code event} (WARN, the exception) for a step of close() that threw; whatever the line
+     * itself throws (out of memory making it, an Error from an appender) is dropped, so that close()
+     * goes on to its end.
+     */
+    private void closeFailed(String event, Throwable e) {
+        try {
+            log.atWarn().setMessage(event).addKeyValue("node", nodeId).setCause(e).log();
+        } catch (Throwable logFailed) {
+            // out of memory even for the line: the close goes on all the same
+        }
     }
 
     /**
@@ -854,40 +917,58 @@ public final class RealClusterFanout implements ClusterFanout {
      * fails or {@code presenceTtl} has passed: by then every entry of this node has expired by itself
      * (none was announced since the presence thread stopped), so going on would only hold up close.
      * A call under way then is not cut: it ends within its own command timeout. What is left is
-     * logged once ({@code cluster.close.withdraw.timeout}, WARN, with the count).
+     * logged once ({@code cluster.close.withdraw.timeout}, WARN, with the count). Never throws: a
+     * failed call, or anything else (out of memory copying the names, a line that fails), ends it
+     * with {@code cluster.close.withdraw} (DEBUG: the entries expire), guarded as {@link #closeFailed} is.
      */
     private void withdrawAll() {
-        long endNanos = System.nanoTime() + config.presenceTtl().toNanos();
-        List<String> users = List.copyOf(announcedUsers);
-        List<String> groups = List.copyOf(announcedGroups);
-        int total = users.size() + groups.size();
-        int done = 0;
+        int left = announcedUsers.size() + announcedGroups.size();
         try {
+            long endNanos = System.nanoTime() + config.presenceTtl().toNanos();
+            List<String> users = List.copyOf(announcedUsers);
+            List<String> groups = List.copyOf(announcedGroups);
+            left = users.size() + groups.size();
             for (Scope scope : Scope.values()) {
                 List<String> names = scope == Scope.USER ? users : groups;
                 for (int i = 0; i < names.size(); i += CALL_BATCH) {
                     if (System.nanoTime() - endNanos >= 0) {
                         log.atWarn().setMessage("cluster.close.withdraw.timeout").addKeyValue("node", nodeId)
-                                .addKeyValue("left", total - done).addKeyValue("presenceTtlMs", config.presenceTtl().toMillis()).log();
+                                .addKeyValue("left", left).addKeyValue("presenceTtlMs", config.presenceTtl().toMillis()).log();
                         return;
                     }
                     List<String> batch = names.subList(i, Math.min(names.size(), i + CALL_BATCH));
                     presence.withdraw(nodeId, scope, batch);
-                    done += batch.size();
+                    left -= batch.size();
                 }
             }
-        } catch (RuntimeException | Error e) { // an Error too (an application's Presence): the bus is closed all the same
-            log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", total - done)
-                    .addKeyValue("reason", e.getMessage()).log();
+        } catch (Throwable e) { // an Error too (an application's Presence): the bus is closed all the same
+            try {
+                log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", left)
+                        .addKeyValue("reason", e.getMessage()).log();
+            } catch (Throwable logFailed) {
+                // out of memory even for the line: the bus is closed all the same
+            }
         }
     }
 
-    private static void join(@Nullable Thread t) {
+    /**
+     * Waits for {@code t} to end, for at most {@link ClusterConfig#closeTimeout()}; one still running
+     * then is left to end by itself and logged ({@code cluster.close.timeout}, WARN, with its name),
+     * guarded as {@link #closeFailed} is: close() goes on.
+     */
+    private void join(@Nullable Thread t) {
         if (t == null) {
             return;
         }
         try {
-            t.join(java.time.Duration.ofSeconds(10));
+            if (!t.join(config.closeTimeout())) {
+                try {
+                    log.atWarn().setMessage("cluster.close.timeout").addKeyValue("node", nodeId).addKeyValue("thread", t.getName())
+                            .addKeyValue("closeTimeoutMs", config.closeTimeout().toMillis()).log();
+                } catch (Throwable logFailed) {
+                    // out of memory even for the line: the close goes on all the same
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
