@@ -6,17 +6,19 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
- * Native memory where {@link SocketSyscalls}' calls capture {@code errno}, and where a gathering
- * write lays out its vector of buffers, lent one slot per call, so that a call allocates nothing
- * for either. Capturing into a new heap array per call (the array, its segment and the segment's
- * session) was an eighth of what the echo server allocated per message at one request in flight,
- * and on the machine measured every byte allocated per message costs in the cache (BENCHMARKS.md,
- * "The remaining copies, …").
+ * Native memory where {@link SocketSyscalls}' calls and {@code epoll_ctl} capture {@code errno},
+ * and where a gathering write lays out its vector of buffers ({@code epoll_ctl} its event), lent
+ * one slot per call, so that a call allocates nothing for either. Capturing into a new heap array
+ * per call (the array, its segment and the segment's session) was an eighth of what the echo server
+ * allocated per message at one request in flight, and on the machine measured every byte allocated
+ * per message costs in the cache (BENCHMARKS.md, "The remaining copies, …"); an {@code epoll_ctl}
+ * in memory of its own (a confined arena: two native allocations and their segments) was a tenth
+ * of what setting up a connection allocated ("Where the one-frame gap lies").
  *
  * <p><b>States,</b> per slot: FREE → TAKEN by {@link #take()} (a compare-and-set), TAKEN → FREE by
  * {@link #give(int)}. A slot is held from just before a call until its {@code errno} has been
- * read: a critical call never leaves its carrier and nothing in between blocks, so a carrier holds
- * one slot at a time, for one non-blocking call. When every slot is taken (more threads calling at
+ * read: a downcall never leaves its carrier (a virtual thread in one is pinned) and these never
+ * block, nor does anything in between, so a carrier holds one slot at a time, for one call. When every slot is taken (more threads calling at
  * once than there are slots), {@link #take()} says so and the caller captures into memory of its
  * own, or leaves a gathering write to the JDK's channel. Slots start on cache lines and share
  * none, so carriers on different cores do not share a line; they live as long as the JVM (64

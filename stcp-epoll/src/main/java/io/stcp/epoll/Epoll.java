@@ -21,8 +21,9 @@ import java.lang.invoke.VarHandle;
  * through the FFM API. Linux only; x86-64 (where {@code struct epoll_event} is packed into 12 bytes)
  * and AArch64 (16 bytes).
  *
- * <p>{@code epoll_ctl} and {@code epoll_wait} with a zero timeout never block, so they are bound as
- * critical calls (no thread-state transition); the blocking {@code epoll_wait} is bound normally.
+ * <p>{@code epoll_wait} with a zero timeout never blocks, so it is bound as a critical call (no
+ * thread-state transition); {@code epoll_ctl}, which may wait briefly for the instance's mutex, and
+ * the blocking {@code epoll_wait} are bound normally.
  */
 final class Epoll {
     static final int EPOLLIN = 0x001;
@@ -67,6 +68,8 @@ final class Epoll {
     private static final MethodHandle WRITE = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     /** The 8 bytes an eventfd is written, 1: made once, so that signalling allocates nothing. */
     private static final MemorySegment ONE = Arena.global().allocateFrom(JAVA_LONG, 1L);
+    /** Where {@code epoll_ctl} and the socket calls ({@link SocketSyscalls}) capture errno and lay out what they pass. */
+    static final CaptureSlots SLOTS = new CaptureSlots(CAPTURE);
 
     private Epoll() {}
 
@@ -133,21 +136,38 @@ final class Epoll {
         }
     }
 
-    /** {@code epoll_ctl(epfd, op, fd, {events, data})}. */
+    /**
+     * {@code epoll_ctl(epfd, op, fd, {events, data})}, its event and errno in a slot of
+     * {@link #SLOTS}, so that it allocates nothing: it runs once per connection, and each time
+     * the poll loop arms a waker. In memory of its own only when every slot is taken.
+     */
     static void ctl(int epfd, int op, int fd, int events, long data) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment errno = arena.allocate(CAPTURE);
-            MemorySegment event = arena.allocate(EVENT_SIZE, 8);
-            event.set(JAVA_INT, 0, events);
-            event.set(JAVA_LONG_UNALIGNED, DATA_OFFSET, data);
-            int r = (int) CTL.invokeExact(errno, epfd, op, fd, event);
-            if (r != 0) {
-                throw failure("epoll_ctl", errno);
+        int slot = SLOTS.take();
+        if (slot < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                ctl(arena.allocate(CAPTURE), arena.allocate(EVENT_SIZE, 8), epfd, op, fd, events, data);
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
+            return;
+        }
+        try {
+            ctl(SLOTS.segment(slot), SLOTS.vector(slot), epfd, op, fd, events, data);
+        } finally {
+            SLOTS.give(slot);
+        }
+    }
+
+    private static void ctl(MemorySegment errno, MemorySegment event, int epfd, int op, int fd, int events, long data)
+            throws IOException {
+        event.set(JAVA_INT_UNALIGNED, 0, events);
+        event.set(JAVA_LONG_UNALIGNED, DATA_OFFSET, data);
+        int r;
+        try {
+            r = (int) CTL.invokeExact(errno, epfd, op, fd, event);
         } catch (Throwable t) {
             throw new AssertionError(t);
+        }
+        if (r != 0) {
+            throw failure("epoll_ctl", errno);
         }
     }
 

@@ -48,8 +48,8 @@ final class SocketSyscalls implements SocketCalls {
     /** No heap access: the vector, in native memory, is its only pointer argument. */
     private static final MethodHandle WRITEV = Epoll.bind("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT),
             Linker.Option.critical(false), Linker.Option.captureCallState("errno"));
-    /** Where recv and send capture errno, so that a call allocates nothing for it. */
-    static final CaptureSlots SLOTS = new CaptureSlots(Epoll.CAPTURE);
+    /** Where recv and send capture errno, so that a call allocates nothing for it (shared with epoll_ctl). */
+    static final CaptureSlots SLOTS = Epoll.SLOTS;
 
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVLOWAT = 18;
