@@ -139,11 +139,7 @@ public final class AcceptLoop {
             } catch (IOException | RuntimeException ignored) {
                 // closed meanwhile: log without it
             }
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // closing is best effort
-            }
+            Quietly.close(channel, "socket");
         }
         long held = handlerErrorLog.tryAcquire();
         if (held >= 0) {

@@ -234,11 +234,8 @@ final class Admission implements ProxyProtocolLayer.Server {
         return g == null ? 0 : g.trackedCount();
     }
 
+    /** Closes {@code channel}; never throws, so that the slot and the address are given back after it. */
     private static void closeQuietly(SocketChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing to do
-        }
+        Quietly.close(channel, "socket");
     }
 }

@@ -216,11 +216,7 @@ final class BlockingTransport implements Transport {
 
     @Override
     public void close() {
-        try {
-            channel.close();
-        } catch (IOException | RuntimeException ignored) {
-            // best effort, never throws
-        }
+        Quietly.close(channel, "socket");
     }
 
     @Override

@@ -112,7 +112,10 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     void close(CloseReason r, Throwable why) {
         recordEnd(Objects.requireNonNull(r, "reason"), why);
         if ((int) STATE.getAndSet(this, CLOSED) != CLOSED) {
-            connection.transport().close();
+            // A transport never throws from close(); one that does anyway (a bug, out of memory)
+            // must not skip the wake-ups below, nor escape into the exit, the server's stop or the
+            // client's close that called this: logged (close.failed), and the close goes on.
+            Quietly.close(connection.transport()::close, "transport");
             InboundBudget budget = connection.input().budget();
             if (budget != null) {
                 budget.wakeWaiters(); // a reader waiting there for room, perhaps with no deadline, sees the close

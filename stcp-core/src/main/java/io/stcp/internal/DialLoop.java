@@ -176,11 +176,7 @@ final class DialLoop {
         try {
             connection = ConnectionOpener.open(channel, context);
         } catch (IOException | RuntimeException | Error e) {
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // nothing to do
-            }
+            Quietly.close(channel, "socket"); // whatever it throws, the dialler backs off and dials again
             return Outcome.failed(e);
         }
         Link link;

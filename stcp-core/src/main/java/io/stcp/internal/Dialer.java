@@ -100,7 +100,7 @@ final class Dialer {
             ch.socket().connect(remote, (int) timeoutMillis); // an interrupt (close) closes the channel
             return ch;
         } catch (IOException | RuntimeException | Error e) {
-            ch.close();
+            Quietly.close(ch, "socket"); // the failure that counts is e
             throw e;
         }
     }
@@ -156,7 +156,7 @@ final class Dialer {
             }
             return ch;
         } catch (IOException | RuntimeException | Error e) {
-            ch.close();
+            Quietly.close(ch, "socket"); // the failure that counts is e
             throw e;
         }
     }

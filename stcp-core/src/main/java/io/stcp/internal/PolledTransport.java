@@ -105,11 +105,7 @@ final class PolledTransport implements Transport {
 
     @Override
     public void close() {
-        try {
-            channel.close();
-        } catch (IOException | RuntimeException ignored) {
-            // best effort, never throws
-        }
+        Quietly.close(channel, "socket"); // whatever it throws, the selector stops watching it
         registration.close();
     }
 

@@ -441,11 +441,7 @@ final class ReadinessTransport implements Transport {
     }
 
     private void closeChannel() {
-        try {
-            channel.close();
-        } catch (IOException | RuntimeException ignored) {
-            // best effort, never throws
-        }
+        Quietly.close(channel, "socket"); // never throws: close() goes on to the readiness, a call's end returns
     }
 
     @Override

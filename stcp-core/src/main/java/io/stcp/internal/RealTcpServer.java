@@ -61,6 +61,7 @@ public final class RealTcpServer implements TcpServer {
     private final ServerConnections connections;
     private final ServerTermination termination;
     private volatile AcceptLoop acceptLoop;
+    private TransportLayer testLayer;           // guarded by lock; null but in tests (layUnder)
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
         this(config, reader, senderFactory, UnaryOperator.identity(), System::nanoTime);
@@ -80,6 +81,20 @@ public final class RealTcpServer implements TcpServer {
         this.connections = new ServerConnections(config, Objects.requireNonNull(reader, "reader"),
                 Objects.requireNonNull(senderFactory, "senderFactory"), admission, stats, this::maybeTerminate);
         this.termination = new ServerTermination(admission);
+    }
+
+    /**
+     * Test seam: opens {@code layer} over every accepted socket, first (under the PROXY and TLS
+     * layers), e.g. to make a transport's calls fail. Before {@link #start()}.
+     */
+    RealTcpServer layUnder(TransportLayer layer) {
+        lock.lock();
+        try {
+            testLayer = layer;
+        } finally {
+            lock.unlock();
+        }
+        return this;
     }
 
     @Override
@@ -115,6 +130,9 @@ public final class RealTcpServer implements TcpServer {
                 Sweeper sweeper = new Sweeper("stcp-sweeper-" + l.name());
                 admission.open(sweeper);
                 List<TransportLayer> layers = new ArrayList<>();
+                if (testLayer != null) {
+                    layers.add(testLayer);
+                }
                 if (config.proxyProtocol().isEnabled()) {
                     layers.add(new ProxyProtocolLayer(config.proxyProtocol(), admission)); // first: next to the socket
                 }

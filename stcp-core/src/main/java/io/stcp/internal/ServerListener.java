@@ -24,7 +24,8 @@ final class ServerListener {
     private final UnixSockets.Listener unix; // null for TCP
     private final SocketAddress address;
 
-    private ServerListener(ServerSocketChannel channel, UnixSockets.Listener unix, SocketAddress address) {
+    /** A listener on {@code channel}, bound already: {@link #open} makes them (package-private for tests). */
+    ServerListener(ServerSocketChannel channel, UnixSockets.Listener unix, SocketAddress address) {
         this.channel = channel;
         this.unix = unix;
         this.address = address;
@@ -80,7 +81,7 @@ final class ServerListener {
             ch.bind(bindAddress, config.effectiveBacklog());
             return ch;
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            Quietly.close(ch, "listener");
             throw e;
         }
     }
@@ -110,11 +111,7 @@ final class ServerListener {
     }
 
     private static void close(ServerSocketChannel channel, UnixSockets.Listener unix) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // closing is best effort
-        }
+        Quietly.close(channel, "listener"); // whatever it throws, the file goes, and the server's stop goes on
         if (unix != null) {
             UnixSockets.removeFile(unix);
         }

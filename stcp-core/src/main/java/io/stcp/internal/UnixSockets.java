@@ -82,7 +82,7 @@ final class UnixSockets {
             }
             return new Listener(ch, path, fileKey(path));
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            Quietly.close(ch, "listener");
             throw e;
         }
     }

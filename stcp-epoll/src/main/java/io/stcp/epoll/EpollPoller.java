@@ -111,11 +111,14 @@ final class EpollPoller {
     static final long GIVE_UP_NANOS = 1_000_000_000L;
 
     /**
-     * Where tests make the poll loop fail: before each poll, before each event is signalled. Null
-     * but in tests.
+     * Where tests make the poll loop fail: before each poll, before each event is signalled; and a
+     * registration, before its {@code epoll_ctl}. Null but in tests.
      */
     interface Faults {
         default void beforePoll() {}
+
+        /** @param fd the socket being registered */
+        default void beforeRegister(int fd) {}
 
         /** @param token the registration's, as {@link Readiness#token()}: its descriptor in the low 32 bits */
         default void beforeSignal(long token) {}
@@ -198,8 +201,12 @@ final class EpollPoller {
                 throw new IOException("the epoll poll loop " + name + " is dead");
             }
             try {
+                Faults f = faults;
+                if (f != null) {
+                    f.beforeRegister(fd);
+                }
                 Epoll.ctl(epfd, CTL_ADD, fd, SOCKET_EVENTS, readiness.token());
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) { // out of memory too: its slot is not left taken
                 registered.deregister(readiness);
                 throw e;
             }

@@ -152,6 +152,33 @@ class PollLoopFailureTest {
     }
 
     /** Descriptors of this process whose link reads {@code type} ({@link #EPOLL_INSTANCE}, {@link #EVENTFD}). */
+    @Test
+    void aRegistrationThatFailsWithAnErrorLeavesNoSlotTaken() throws Exception {
+        int before = EpollReadinessSource.registeredCount();
+        AtomicBoolean thrown = new AtomicBoolean();
+        EpollPoller.faults = new EpollPoller.Faults() {
+            @Override
+            public void beforeRegister(int fd) {
+                if (thrown.compareAndSet(false, true)) {
+                    throw new InternalError("injected: registering the socket"); // an Error, as out of memory
+                }
+            }
+        };
+        TcpServer server = start();
+        try {
+            try (TestClient refused = TestClient.connect(server.address())) {
+                assertThat(refused.awaitClosedByServer()).as("its connection could not start").isTrue();
+            }
+            assertThat(thrown).isTrue();
+            assertThat(EpollReadinessSource.registeredCount()).as("the failed registration's slot").isEqualTo(before);
+            try (TestClient next = TestClient.connect(server.address())) {
+                assertThat(next.roundTrip(new byte[] {1})).containsExactly((byte) 1);
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     private static long descriptors(String type) throws IOException {
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
             return fds.filter(fd -> {
