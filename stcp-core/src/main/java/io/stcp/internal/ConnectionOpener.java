@@ -89,7 +89,7 @@ public final class ConnectionOpener {
             }
             try {
                 return onSocket(channel, readiness, source, context);
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) { // out of memory too: the registration is not left behind
                 readiness.close();
                 throw e;
             }

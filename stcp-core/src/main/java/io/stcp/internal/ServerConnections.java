@@ -175,7 +175,9 @@ final class ServerConnections {
 
     /**
      * Shuts every connection down gracefully, each on a thread of its own that writes what is
-     * queued and closes it at {@code deadline} at the latest.
+     * queued and closes it at {@code deadline} at the latest. A connection whose thread cannot
+     * start (out of memory) is ended at once instead, what it queued discarded, and the others are
+     * shut down all the same.
      *
      * @param discarded set if some connection could not write everything
      * @return the threads, to join
@@ -184,11 +186,16 @@ final class ServerConnections {
         ending = true;
         List<Thread> flushers = new ArrayList<>();
         for (RealConnectionRunner runner : runners) {
-            flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
-                if (runner.shutdown(Nanos.remaining(deadline)) != 0) {
-                    discarded.set(true);
-                }
-            }));
+            try {
+                flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
+                    if (runner.shutdown(Nanos.remaining(deadline)) != 0) {
+                        discarded.set(true);
+                    }
+                }));
+            } catch (Throwable t) {
+                discarded.set(true);
+                runner.exit(CloseReason.SHUTDOWN);
+            }
         }
         return flushers;
     }
