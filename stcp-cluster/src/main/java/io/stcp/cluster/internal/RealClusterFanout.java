@@ -532,17 +532,19 @@ public final class RealClusterFanout implements ClusterFanout {
             inboundBytes.addAndGet(-message.length);
             try {
                 deliver(message);
-            } catch (RuntimeException | Error e) {
-                // A bug, or out of memory (a payload of maxMessageBytes on a full heap): it costs this
-                // message, not the thread: with no delivery thread, every later message would be dropped.
-                long held = deliverLog.tryAcquire();
-                if (held >= 0) {
-                    try {
+            } catch (Throwable e) {
+                // A bug, out of memory (a payload of maxMessageBytes on a full heap), or anything from
+                // a registry the application wrapped (a checked exception thrown unchecked, as Kotlin
+                // does): it costs this message, not the thread: with no delivery thread, every later
+                // message would be dropped.
+                try {
+                    long held = deliverLog.tryAcquire();
+                    if (held >= 0) {
                         log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId)
                                 .addKeyValue("heldBack", held).setCause(e).log();
-                    } catch (RuntimeException | Error logFailed) {
-                        // out of memory even for the line: the loop goes on all the same
                     }
+                } catch (Throwable logFailed) {
+                    // out of memory even for the line: the loop goes on all the same
                 }
             }
         }
