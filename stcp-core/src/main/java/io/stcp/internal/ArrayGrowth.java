@@ -36,9 +36,11 @@ import org.jspecify.annotations.Nullable;
  * ends cannot spend the budget between them and wait for each other, an array that does not
  * complete its value (reach the end its caller gave) leaves the budget's last fifth free, and a
  * creeping value's last step is at most a fifth of it: one value can always finish and free its
- * part. (A delimited value's end is known only once its delimiter is buffered, not while it is in
- * the socket: two long lines whose rests are still there can each need a step that does not
- * complete them, and wait for each other until their read deadlines.)
+ * part. A delimited value's end is known only once its delimiter is buffered, not while it is in
+ * the socket, so two long lines whose rests are still there would each need a step that does not
+ * complete them, and wait for each other: once every value holding bytes of the budget waits for
+ * more, one value at a time whose step does not complete it may take the last fifth too, and
+ * holds it until it is read ({@link InboundBudget}, "The reserve").
  */
 final class ArrayGrowth {
     private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)
@@ -73,7 +75,7 @@ final class ArrayGrowth {
         if (budget == null || more <= 0) {
             return length;
         }
-        if (budget.reserveWithinHalf(more)) {
+        if (budget.reserveWithinHalf(more, this)) {
             reserved += more;
             return length;
         }
@@ -99,8 +101,8 @@ final class ArrayGrowth {
     /**
      * Reserves what an array of {@code length} bytes holds beyond the first buffer's worth, less
      * what it holds already, waiting for room as {@link InboundBudget#reserve} does. An array that
-     * does not {@code complete} its value leaves the budget's last fifth (or what it could not fit
-     * in otherwise) to arrays that do: see the class comment.
+     * does not {@code complete} its value leaves the budget's last fifth to arrays that do, unless
+     * it is the one value that may take it: see the class comment.
      */
     void reserve(int length, boolean completes) throws IOException {
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
@@ -111,8 +113,7 @@ final class ArrayGrowth {
             throw new FrameTooLongException("a value of at least " + length + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        long keep = completes ? 0 : Math.min(budget.limitBytes() / 5, budget.limitBytes() - reserved - more);
-        if (!budget.reserve(more, keep, input.waitDeadline(System.nanoTime()), input::isOpen)) {
+        if (!budget.reserve(more, completes, this, input.waitDeadline(System.nanoTime()), input::isOpen)) {
             // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.
             throw input.frameTimedOut("frame not completed: the server's inbound budget of " + budget.limitBytes()
                     + " bytes stayed spent until the read deadline");
@@ -120,10 +121,15 @@ final class ArrayGrowth {
         reserved += more;
     }
 
+    /** Whether the array holds bytes of the budget. Its reader thread only. */
+    boolean holds() {
+        return reserved > 0;
+    }
+
     /** Gives back what the array holds of the budget: it is read, or failed. */
     void release() {
         if (budget != null) {
-            budget.release(reserved);
+            budget.release(reserved, this);
         }
         reserved = 0;
     }

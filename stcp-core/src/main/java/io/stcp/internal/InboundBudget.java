@@ -4,6 +4,7 @@ import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The server-wide budget for input received but not yet handed to a reader: the arrays of large
@@ -19,19 +20,49 @@ import java.util.function.BooleanSupplier;
  * leaves the budget at most half spent, and grows slowly past that (see {@link ArrayGrowth}), so
  * that a peer must send about as much as it makes the server hold beyond the first half; the
  * half is looked at and the bytes reserved in one step under the lock ({@link #reserveWithinHalf}),
- * so that growths at the same moment see each other's reservations. An array that does not
- * complete its value reserves with a {@code keep} of the budget's last fifth, which stays for
- * arrays that do, so that values creeping toward their ends cannot all wait on each other.
+ * so that growths at the same moment see each other's reservations.
+ *
+ * <p><b>The reserve.</b> The budget's last fifth is kept for growths that complete their values
+ * (reach the end their caller gave), so that values creeping toward their ends cannot spend the
+ * budget between them and all wait on each other: one of them can finish and free its part. A
+ * delimited value's growth completes it only once its delimiter is buffered, not while its rest is
+ * in the socket, so two long lines whose growths each left the reserve free could wait for each
+ * other until their read deadlines, though the budget had room to finish one (or both). So when
+ * every value holding bytes of the budget waits here for more, none of them can free any (nothing
+ * but a deadline or a close would end the waits), and one value at a time whose growth does not
+ * complete it may take the reserve: it holds it until that value is read or fails, and finishes
+ * or fails within its own deadline. While a value holding bytes still reads (its peer may finish
+ * it), the reserve stays for growths that complete their values, as before. A value that holds
+ * the reserve and never ends (its peer stops, or its line needs more than there is) holds it until
+ * its read deadline, as any wait does.
+ *
+ * <p><b>States</b>, under the lock. Each value ({@link ArrayGrowth}) holding bytes is
+ * <em>reading</em> or <em>waiting</em> here: {@code holding} counts them, {@code waitingHolders}
+ * those waiting. A value starts holding at its first grant and stops at its {@link #release}; it
+ * waits from its reservation's first failed look to its grant, deadline or close. All are
+ * waiting ({@code waitingHolders == holding}: <em>stuck</em>) only when the last reading one starts
+ * to wait or releases; both wake the waiters. (A value alone is stuck as soon as it waits, and may
+ * take all of the budget; so may one when no value holds any.) The reserve is <em>free</em> ({@code holder} null)
+ * → <em>held</em> by a value (a growth of it that does not complete it was granted bytes of the
+ * last fifth: while stuck, or while it held it) → <em>free</em> (that value's release). A growth
+ * that does not complete its value fits within four fifths of the budget, or within all of it if
+ * its value holds the reserve or the reserve is free and the budget stuck; one that completes its
+ * value fits within all of it. Which waiting value takes a reserve is whichever looks first.
  */
 final class InboundBudget {
     private final long limitBytes;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
     private volatile long usedBytes; // written under lock; read without it by usedBytes()
+    private final long reserveBytes; // the last fifth: see the class comment
     private int waiters;    // reservations waiting for room; guarded by lock
+    private int holding;        // values holding bytes; guarded by lock
+    private int waitingHolders; // of those, the ones waiting here for more; guarded by lock
+    private @Nullable ArrayGrowth holder; // the value holding the reserve, or null; guarded by lock
 
     InboundBudget(long limitBytes) {
         this.limitBytes = limitBytes;
+        this.reserveBytes = limitBytes / 5;
     }
 
     long limitBytes() {
@@ -39,22 +70,36 @@ final class InboundBudget {
     }
 
     /**
-     * Reserves {@code bytes}, waiting while the budget is spent, until {@code deadlineNanos} (0 = none)
-     * or until {@code open} turns false (looked at under the lock, before each wait).
+     * Reserves {@code bytes} for {@code value}, waiting while the budget is spent, until
+     * {@code deadlineNanos} (0 = none) or until {@code open} turns false (looked at under the lock,
+     * before each wait).
      *
-     * @param keep bytes of the budget this reservation must leave free (it waits until it can)
+     * @param completes whether an array of these bytes holds the whole value: if not, it leaves the
+     *     reserve free unless it may take it (see the class comment)
+     * @param value the value reserving, which gives them back with {@link #release}; null for bytes
+     *     given back by no one, held as by a value that never waits (tests' other connections)
      * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
      * @return false, with nothing reserved, if the deadline passed first (the caller knows which
      *     of its deadlines that was)
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    boolean reserve(long bytes, long keep, long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
+    boolean reserve(long bytes, boolean completes, @Nullable ArrayGrowth value, long deadlineNanos,
+                    BooleanSupplier open) throws java.io.IOException {
+        boolean holds = value != null && value.holds();
+        boolean counted = false; // this value is one of the waitingHolders
         lock.lock();
         try {
-            while (usedBytes + bytes > limitBytes - keep) {
+            while (usedBytes + bytes > room(completes, value)) {
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room
+                }
+                if (holds && !counted) {
+                    counted = true;
+                    if (++waitingHolders == holding) {
+                        freed.signalAll(); // stuck: one of the waiters may take the reserve
+                        continue;          // this one, perhaps
+                    }
                 }
                 waiters++;
                 try {
@@ -71,13 +116,33 @@ final class InboundBudget {
                     waiters--;
                 }
             }
-            usedBytes += bytes;
+            grant(bytes, holds);
+            if (!completes && usedBytes > limitBytes - reserveBytes) {
+                holder = value; // free → held, or held by it already
+            }
             return true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while waiting for the inbound budget");
         } finally {
+            if (counted) {
+                waitingHolders--;
+            }
             lock.unlock();
+        }
+    }
+
+    /** The most bytes that may be used once a reservation (see the class comment) is granted. */
+    private long room(boolean completes, @Nullable ArrayGrowth value) {
+        boolean mayTakeReserve = completes || holder == value && value != null
+                || holder == null && waitingHolders == holding;
+        return mayTakeReserve ? limitBytes : limitBytes - reserveBytes;
+    }
+
+    private void grant(long bytes, boolean holds) {
+        usedBytes += bytes;
+        if (!holds) {
+            holding++; // its first bytes (bytes of no value count as a value's each time)
         }
     }
 
@@ -93,13 +158,18 @@ final class InboundBudget {
         }
     }
 
-    void release(long bytes) {
+    /** Gives back the {@code bytes} that {@code value} holds, all of them: its value is read, or failed. */
+    void release(long bytes, ArrayGrowth value) {
         if (bytes == 0) {
-            return;
+            return; // it holds nothing (and so not the reserve)
         }
         lock.lock();
         try {
             usedBytes -= bytes;
+            holding--;
+            if (holder == value) {
+                holder = null; // held → free
+            }
             freed.signalAll();
         } finally {
             lock.unlock();
@@ -113,13 +183,14 @@ final class InboundBudget {
      *
      * @return whether the bytes were reserved
      */
-    boolean reserveWithinHalf(long bytes) {
+    boolean reserveWithinHalf(long bytes, ArrayGrowth value) {
+        boolean holds = value.holds();
         lock.lock();
         try {
             if (usedBytes + bytes > limitBytes / 2) {
                 return false;
             }
-            usedBytes += bytes;
+            grant(bytes, holds);
             return true;
         } finally {
             lock.unlock();

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,7 +30,7 @@ class ArrayGrowthTest {
         // used bytes without the lock first: both saw room for fourfold, and both took it.
         InboundBudget budget = new InboundBudget(16L << 20);
         long others = 13L << 19;
-        budget.reserve(others, 0, 0, () -> true);
+        budget.reserve(others, true, null, 0, () -> true);
         grow(new InboundBudget(16L << 20)); // the classes loaded: no thread waits for another's loading below
 
         CountDownLatch locked = new CountDownLatch(1);
@@ -37,7 +38,7 @@ class ArrayGrowthTest {
         Thread holder = Thread.ofPlatform().start(() -> {
             try {
                 // More than fits: the reservation asks, under the lock, whether its connection is open.
-                budget.reserve(budget.limitBytes(), 0, 0, () -> {
+                budget.reserve(budget.limitBytes(), true, null, 0, () -> {
                     locked.countDown();
                     awaitQuietly(unlock);
                     return false;
@@ -67,10 +68,59 @@ class ArrayGrowthTest {
     @Test
     void aGrowthWithinHalfTheBudgetTakesFourfoldAndOnePastItAQuarterMore() throws Exception {
         InboundBudget budget = new InboundBudget(16L << 20);
-        budget.reserve(7L << 20, 0, 0, () -> true);
+        budget.reserve(7L << 20, true, null, 0, () -> true);
         assertThat(grow(budget)).isEqualTo(4 * ARRIVED);        // 8 MiB - 4 KiB: within half
         assertThat(grow(budget)).isEqualTo(ARRIVED + ARRIVED / 4);
         assertThat(budget.usedBytes()).isEqualTo((7L << 20) + FOURFOLD + QUARTER_MORE);
+    }
+
+    @Test
+    void aGrowthThatDoesNotCompleteItsValueTakesTheLastFifthOnlyOnceEveryValueHoldingBytesWaits() throws Exception {
+        // 10 MiB, of which the last fifth (2 MiB) is kept for growths that complete their values.
+        // Two values hold 4 and 3 MiB; neither growth below completes its value (a line whose
+        // delimiter is not buffered yet).
+        InboundBudget budget = new InboundBudget(10L << 20);
+        ArrayGrowth first = holding(budget, 4 << 20);
+        ArrayGrowth second = holding(budget, 3 << 20);
+
+        // The second needs 2 MiB more: it would go into the last fifth while the first still
+        // reads (its peer may finish it, and its last step needs that fifth): it waits.
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        assertThat(budget.usedBytes()).isEqualTo(7L << 20);
+
+        // The first needs 1.5 MiB more and waits too: no value can free anything now. The old code
+        // left both waiting until their deadlines; now one of them takes the last fifth, and only one.
+        CompletableFuture<Void> firstGrows = reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE);
+        firstGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+        assertThat(budget.waiters()).isEqualTo(1);
+        assertThat(secondGrows).isNotDone();
+
+        // Its value is read: the second takes the room, and the last fifth with it if it needs it.
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    /** A value's array that holds {@code bytes} of {@code budget}, by a growth that completes it. */
+    private static ArrayGrowth holding(InboundBudget budget, int bytes) throws IOException {
+        ArrayGrowth growth = new ArrayGrowth(new ConnectionInput(new MemoryTransport(), true, budget, 0, 0, () -> {}));
+        growth.reserve(bytes + ConnectionInput.BUFFER_SIZE, true);
+        return growth;
+    }
+
+    /** A growth of {@code growth}'s array to {@code length}, which does not complete its value, on a thread of its own. */
+    private static CompletableFuture<Void> reserveAsync(ArrayGrowth growth, int length) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                growth.reserve(length, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().start(runnable));
     }
 
     /** A growth of an array that is full with the {@link #ARRIVED} bytes that arrived of a value of {@link #END}. */

@@ -39,7 +39,7 @@ class DelimitedReadTest {
         // holds at most a quarter more than that, where doubling held 2 MiB for it.
         InboundBudget budget = new InboundBudget(16L << 20);
         long others = 9L << 20;
-        budget.reserve(others, 0, 0, () -> true);
+        budget.reserve(others, true, null, 0, () -> true);
         RealConnection conn = connection(budget);
         int sent = 1 << 20;
         byte[] line = new byte[sent + 1];

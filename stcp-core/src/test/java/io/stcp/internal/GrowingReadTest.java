@@ -45,7 +45,7 @@ class GrowingReadTest {
         // Measured the second time: the first run of this path on a thread allocates megabytes
         // of its own (classes loaded, string concatenation linked) when it runs first in the JVM.
         InboundBudget budget = new InboundBudget(16L << 20);
-        budget.reserve(16L << 20, 0, 0, () -> true);
+        budget.reserve(16L << 20, true, null, 0, () -> true);
         for (int run = 0; run < 2; run++) {
             MemoryTransport memory = new MemoryTransport();
             ConnectionInput input = new ConnectionInput(memory, true, budget, TimeUnit.MILLISECONDS.toNanos(300), 0, () -> {});
@@ -102,7 +102,7 @@ class GrowingReadTest {
         // least MIN_GROWING bytes), where fourfold held 4 MiB for 1 MiB sent.
         InboundBudget budget = new InboundBudget(16L << 20);
         long others = 9L << 20;
-        budget.reserve(others, 0, 0, () -> true);
+        budget.reserve(others, true, null, 0, () -> true);
         ConnectionInput input = new ConnectionInput(transport, true, budget, 0, 0, () -> {});
         int length = 6 << 20;
         byte[] body = body(length);
