@@ -8,7 +8,7 @@ import java.util.Set;
  * the {@link #listener}: always connected, publishes reach no one (a broadcast counts the node
  * itself), lookups find no node, announces and withdrawals are dropped unless a subclass keeps them.
  */
-class InMemoryBus implements ClusterBus, Presence {
+public class InMemoryBus implements ClusterBus, Presence {
     volatile Listener listener;
 
     @Override

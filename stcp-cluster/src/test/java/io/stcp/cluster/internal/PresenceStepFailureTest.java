@@ -6,8 +6,8 @@ import io.stcp.ConnectionRegistry;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
-import io.stcp.cluster.ClusterBus;
 import io.stcp.cluster.ClusterConfig;
+import io.stcp.cluster.InMemoryBus;
 import io.stcp.cluster.Presence;
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
@@ -61,7 +61,7 @@ class PresenceStepFailureTest {
         // No periodic full refresh during the test: only the failure path can bring alice back.
         RealClusterFanout cluster = RealClusterFanout.start(ClusterConfig.builder("a").presenceRefresh(Duration.ofMinutes(1))
                 .presenceTtl(Duration.ofMinutes(2)).reconnectDelay(Duration.ofMillis(50)).reconnectMaxDelay(Duration.ofMillis(100)).build(),
-                registry, new ConnectedBus(), presence);
+                registry, new InMemoryBus(), presence);
         try (TestClient client = TestClient.connect(server.address())) {
             arm.accept(cluster);
             await("the client registered").until(() -> registry.connectionCount() == 1);
@@ -78,33 +78,6 @@ class PresenceStepFailureTest {
         }
         assertThat(ClusterThreads.live()).as("the cluster's threads, ended by close()")
                 .noneMatch(t -> t.getName().startsWith("stcp-cluster-a-"));
-    }
-
-    /** Always connected; nothing published reaches anyone. */
-    private static final class ConnectedBus implements ClusterBus {
-        @Override
-        public void subscribe(String nodeId, Listener listener) {
-            listener.onConnected();
-        }
-
-        @Override
-        public boolean isConnected() {
-            return true;
-        }
-
-        @Override
-        public int publish(Collection<String> nodeIds, byte[] message) {
-            return 0;
-        }
-
-        @Override
-        public int publishAll(byte[] message) {
-            return 1;
-        }
-
-        @Override
-        public void close() {
-        }
     }
 
     /** Keeps the users announced; its first announce of a name throws {@code failure}, unchecked whatever it is. */
