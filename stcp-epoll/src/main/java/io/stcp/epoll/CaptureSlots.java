@@ -17,8 +17,8 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  *
  * <p><b>States,</b> per slot: FREE → TAKEN by {@link #take()} (a compare-and-set), TAKEN → FREE by
  * {@link #give(int)}. A slot is held from just before a call until its {@code errno} has been
- * read: a downcall never leaves its carrier (a virtual thread in one is pinned) and these never
- * block, nor does anything in between, so a carrier holds one slot at a time, for one call. When
+ * read: a downcall never leaves its carrier (a virtual thread in one is pinned), these never wait
+ * for long, nor does anything in between, so a carrier holds one slot at a time, for one call. When
  * every slot is taken (more threads calling at once than there are slots), {@link #take()} says so
  * and the caller captures into memory of its own, or leaves a gathering write to the JDK's channel. Slots start on cache lines and share
  * none, so carriers on different cores do not share a line; they live as long as the JVM (64
