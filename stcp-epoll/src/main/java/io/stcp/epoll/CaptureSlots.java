@@ -20,9 +20,10 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * read: a downcall never leaves its carrier (a virtual thread in one is pinned), these never wait
  * for long, nor does anything in between, so a carrier holds one slot at a time, for one call. When
  * every slot is taken (more threads calling at once than there are slots), {@link #take()} says so
- * and the caller captures into memory of its own, or leaves a gathering write to the JDK's channel. Slots start on cache lines and share
- * none, so carriers on different cores do not share a line; they live as long as the JVM (64
- * slots of 64 bytes for {@code errno} and {@value #VECTOR_LENGTH} {@code iovec}s: 68 KiB).
+ * and the caller captures into memory of its own, or leaves a gathering write to the JDK's channel.
+ * Slots start on cache lines and share none, so carriers on different cores do not share a line;
+ * they live as long as the JVM (64 slots of 64 bytes for {@code errno} and
+ * {@value #VECTOR_LENGTH} {@code iovec}s: 68 KiB).
  */
 final class CaptureSlots {
     /** The {@code iovec}s of a slot's vector: the most buffers one gathering write takes. */
