@@ -39,8 +39,9 @@ import org.jspecify.annotations.Nullable;
  * part. A delimited value's end is known only once its delimiter is buffered, not while it is in
  * the socket, so two long lines whose rests are still there would each need a step that does not
  * complete them, and wait for each other: once every value holding bytes of the budget waits for
- * more, one value at a time whose step does not complete it may take the last fifth too, and
- * holds it until it is read ({@link InboundBudget}, "The reserve").
+ * more, one value at a time whose step does not complete it may take half the last fifth too, and
+ * holds it until it is read; the other half stays for steps that complete their values
+ * ({@link InboundBudget}, "The reserve").
  */
 final class ArrayGrowth {
     private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)

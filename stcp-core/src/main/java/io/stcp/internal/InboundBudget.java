@@ -30,24 +30,26 @@ import org.jspecify.annotations.Nullable;
  * other until their read deadlines, though the budget had room to finish one (or both). So when
  * every value holding bytes of the budget waits here for more, none of them can free any (nothing
  * but a deadline or a close would end the waits), and one value at a time whose growth does not
- * complete it may take the reserve: it holds it until that value is read or fails, and finishes
- * or fails within its own deadline. While a value holding bytes still reads (its peer may finish
- * it), the reserve stays for growths that complete their values, as before. A value that holds
- * the reserve and never ends (its peer stops, or its line needs more than there is) holds it until
- * its read deadline, as any wait does.
+ * complete it may take half the reserve: it holds it until that value is read or fails, and
+ * finishes or fails within its own deadline. The other half stays for growths that complete their
+ * values whatever that value does, so that one whose peer stops, or whose line needs more than
+ * there is, cannot hold up the values about to finish until its deadline (a value whose last step
+ * is at most a tenth of the budget always finishes). While a value holding bytes still reads (its
+ * peer may finish it), the whole reserve stays for growths that complete their values, as before.
+ * A value that no other value shares the budget with may take all of it.
  *
  * <p><b>States</b>, under the lock. Each value ({@link ArrayGrowth}) holding bytes is
  * <em>reading</em> or <em>waiting</em> here: {@code holding} counts them, {@code waitingHolders}
  * those waiting. A value starts holding at its first grant and stops at its {@link #release}; it
  * waits from its reservation's first failed look to its grant, deadline or close. All are
  * waiting ({@code waitingHolders == holding}: <em>stuck</em>) only when the last reading one starts
- * to wait or releases; both wake the waiters. (A value alone is stuck as soon as it waits, and may
- * take all of the budget; so may one when no value holds any.) The reserve is <em>free</em> ({@code holder} null)
+ * to wait or releases; both wake the waiters. The reserve is <em>free</em> ({@code holder} null)
  * → <em>held</em> by a value (a growth of it that does not complete it was granted bytes of the
- * last fifth: while stuck, or while it held it) → <em>free</em> (that value's release). A growth
- * that does not complete its value fits within four fifths of the budget, or within all of it if
- * its value holds the reserve or the reserve is free and the budget stuck; one that completes its
- * value fits within all of it. Which waiting value takes a reserve is whichever looks first.
+ * last fifth: while stuck, while it held it, or while it was alone) → <em>free</em> (that value's
+ * release). A growth that does not complete its value fits within four fifths of the budget, or
+ * within nine tenths if its value holds the reserve or the reserve is free and the budget stuck,
+ * or within all of it if no other value holds bytes; one that completes its value fits within all
+ * of it. Which waiting value takes a reserve is whichever looks first.
  */
 final class InboundBudget {
     private final long limitBytes;
@@ -90,7 +92,7 @@ final class InboundBudget {
         boolean counted = false; // this value is one of the waitingHolders
         lock.lock();
         try {
-            while (usedBytes + bytes > room(completes, value)) {
+            while (usedBytes + bytes > room(completes, value, holds)) {
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room
                 }
@@ -132,11 +134,18 @@ final class InboundBudget {
         }
     }
 
-    /** The most bytes that may be used once a reservation (see the class comment) is granted. */
-    private long room(boolean completes, @Nullable ArrayGrowth value) {
-        boolean mayTakeReserve = completes || holder == value && value != null
-                || holder == null && waitingHolders == holding;
-        return mayTakeReserve ? limitBytes : limitBytes - reserveBytes;
+    /**
+     * The most bytes that may be used once a reservation (see the class comment) is granted:
+     * all of the budget for a growth that completes its value or whose value is the only one
+     * holding bytes; all but half the reserve for the value that holds it, or may take it; all but
+     * the reserve otherwise.
+     */
+    private long room(boolean completes, @Nullable ArrayGrowth value, boolean holds) {
+        if (completes || holding == (holds ? 1 : 0)) {
+            return limitBytes;
+        }
+        boolean mayTakeReserve = holder == value && value != null || holder == null && waitingHolders == holding;
+        return mayTakeReserve ? limitBytes - reserveBytes / 2 : limitBytes - reserveBytes;
     }
 
     private void grant(long bytes, boolean holds) {

@@ -90,17 +90,62 @@ class ArrayGrowthTest {
         assertThat(budget.usedBytes()).isEqualTo(7L << 20);
 
         // The first needs 1.5 MiB more and waits too: no value can free anything now. The old code
-        // left both waiting until their deadlines; now one of them takes the last fifth, and only one.
+        // left both waiting until their deadlines; now one of them takes half the last fifth, and only one.
         CompletableFuture<Void> firstGrows = reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE);
         firstGrows.get(10, TimeUnit.SECONDS);
         assertThat(budget.usedBytes()).isEqualTo(17L << 19);
         assertThat(budget.waiters()).isEqualTo(1);
         assertThat(secondGrows).isNotDone();
 
-        // Its value is read: the second takes the room, and the last fifth with it if it needs it.
+        // Its value is read: the second takes the room, and half the last fifth with it if it needs it.
         first.release();
         secondGrows.get(10, TimeUnit.SECONDS);
         assertThat(budget.usedBytes()).isEqualTo(5L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
+    void theValueThatTookTheReserveLeavesHalfOfItToGrowthsThatCompleteTheirValues() throws Exception {
+        // As above: 10 MiB, two values stuck at 4 and 3 MiB, the first takes the reserve (8.5 MiB used).
+        InboundBudget budget = new InboundBudget(10L << 20);
+        ArrayGrowth first = holding(budget, 4 << 20);
+        ArrayGrowth second = holding(budget, 3 << 20);
+        Thread secondGrows = reserveOnThread(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+        Thread firstGrowsOn = null;
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+            reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
+            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+
+            // Its next step would take the rest of the fifth (its line may never end: its peer
+            // stopped, or it needs more than there is): it waits, with half the fifth left. (With
+            // the whole fifth to it, it took the rest, and a value about to finish waited until
+            // the first one's deadline.)
+            firstGrowsOn = reserveOnThread(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
+            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 2);
+            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+
+            // A third value about to finish: its last step, a tenth of the budget, is granted at once.
+            CompletableFuture<ArrayGrowth> third = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return holding(budget, 1 << 20);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, runnable -> Thread.ofPlatform().start(runnable));
+            third.get(10, TimeUnit.SECONDS).release();
+            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+        } finally {
+            // Both wait for room with no deadline: interrupted, their growths fail as at a close.
+            for (Thread t : new Thread[] {secondGrows, firstGrowsOn}) {
+                if (t != null) {
+                    t.interrupt();
+                    t.join();
+                }
+            }
+        }
+        first.release();
         second.release();
         assertThat(budget.usedBytes()).isZero();
     }
@@ -121,6 +166,17 @@ class ArrayGrowthTest {
                 throw new UncheckedIOException(e);
             }
         }, runnable -> Thread.ofPlatform().start(runnable));
+    }
+
+    /** As {@link #reserveAsync}, on a platform thread returned to interrupt: the growth fails with an InterruptedIOException then. */
+    private static Thread reserveOnThread(ArrayGrowth growth, int length) {
+        return Thread.ofPlatform().start(() -> {
+            try {
+                growth.reserve(length, false);
+            } catch (IOException expected) {
+                // interrupted: the test is over
+            }
+        });
     }
 
     /** A growth of an array that is full with the {@link #ARRIVED} bytes that arrived of a value of {@link #END}. */

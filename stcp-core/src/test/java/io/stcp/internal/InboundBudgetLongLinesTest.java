@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * both lines are ones that leave the budget's last fifth free. On the old code both readers then
  * waited for the budget, each for the other, until their frame timeouts, though the budget could
  * hold both lines whole. Now, once every reader holding part of the budget waits for more, one
- * value at a time may grow into that fifth ({@link InboundBudget}, "The reserve"): the reader that
+ * value at a time may grow into half that fifth ({@link InboundBudget}, "The reserve"): the reader that
  * would wait last takes it, its line completes and gives its part back, and the other goes on.
  */
 class InboundBudgetLongLinesTest {
