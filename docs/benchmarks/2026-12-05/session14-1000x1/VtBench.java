@@ -36,8 +36,8 @@ public class VtBench {
                     for (int i = 0; i < batch; i++) {
                         final int k = i;
                         Runnable task = () -> { work(k); done.incrementAndGet(); };
-                        if (mode.equals("bare")) { Thread.startVirtualThread(task); } else if (mode.equals("start")) {
-                            Thread.ofVirtual().name("stcp-conn-" + k).unstarted(task).start();
+                        if (mode.equals("constname")) { Thread.ofVirtual().name("stcp-conn-123456").unstarted(task).start(); } else if (mode.equals("bare")) { Thread.startVirtualThread(task); } else if (mode.equals("start")) {
+                            Thread.ofVirtual().name("stcp-conn-" + (100000L + k)).unstarted(task).start();
                         } else {
                             Worker w = idle.poll();
                             if (w == null) { w = new Worker(idle); w.thread = Thread.ofVirtual().unstarted(w); w.task = task; w.thread.start(); }
