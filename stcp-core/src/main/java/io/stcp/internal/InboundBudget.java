@@ -34,7 +34,7 @@ import org.jspecify.annotations.Nullable;
  * finishes or fails within its own deadline. The other half stays for growths that complete their
  * values whatever that value does, so that one whose peer stops, or whose line needs more than
  * there is, cannot hold up the values about to finish until its deadline (a value whose last step
- * is at most a tenth of the budget always finishes). While a value holding bytes still reads (its
+ * is at most a tenth of the budget can always finish). While a value holding bytes still reads (its
  * peer may finish it), the whole reserve stays for growths that complete their values, as before.
  * A value that no other value shares the budget with may take all of it.
  *
