@@ -30,6 +30,15 @@ final class FailingCloseChannel extends SocketChannel {
         };
     }
 
+    /** Throws what {@code failure} makes (a RuntimeException or an Error); declared to return one, so that callers can {@code throw} it. */
+    static RuntimeException fail(Supplier<? extends Throwable> failure) {
+        Throwable t = failure.get();
+        if (t instanceof RuntimeException re) {
+            throw re;
+        }
+        throw (Error) t;
+    }
+
     FailingCloseChannel(SocketChannel real, Supplier<? extends Throwable> failure) {
         super(real.provider());
         this.real = real;
@@ -39,11 +48,7 @@ final class FailingCloseChannel extends SocketChannel {
     @Override
     protected void implCloseSelectableChannel() throws IOException {
         real.close();
-        Throwable t = failure.get();
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        throw (Error) t;
+        throw fail(failure);
     }
 
     @Override

@@ -23,11 +23,7 @@ final class FailingCloseServerChannel extends ServerSocketChannel {
     @Override
     protected void implCloseSelectableChannel() throws IOException {
         real.close();
-        Throwable t = failure.get();
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        throw (Error) t;
+        throw FailingCloseChannel.fail(failure);
     }
 
     @Override

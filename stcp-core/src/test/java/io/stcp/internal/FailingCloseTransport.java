@@ -29,11 +29,7 @@ final class FailingCloseTransport implements Transport {
     public void close() {
         under.close();
         closes.incrementAndGet();
-        Throwable t = failure.get();
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        throw (Error) t;
+        throw FailingCloseChannel.fail(failure);
     }
 
     @Override
