@@ -141,8 +141,12 @@ class TcpClientHostileServerTest {
             tls.setUseClientMode(false);
             tls.setEnabledProtocols(new String[] {"TLSv1.3"});
             tls.startHandshake();
-            Thread drain = Thread.ofPlatform().name("hostile-drain").start(() -> { // takes the client's key updates
-                try (InputStream in = tls.getInputStream()) {
+            // Takes the client's answering key updates off the socket below, unread: the JDK's
+            // SSLSocket reading them on one thread while it starts key updates on another failed now
+            // and then inside the JDK (a NullPointerException in its fatal-alert path), and the
+            // server closed the connection early.
+            Thread drain = Thread.ofPlatform().name("hostile-drain").start(() -> {
+                try (InputStream in = plain.getInputStream()) {
                     in.transferTo(OutputStream.nullOutputStream());
                 } catch (IOException e) {
                     // closed
