@@ -52,11 +52,7 @@ class FanoutCloseErrorTest {
             };
             try (Node a = Node.start(Node.config("a", redis).build(), failingClose, UnaryOperator.identity(), failingWithdraw);
                     TestClient alice = TestClient.connect(a.address())) {
-                Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(a.cluster::isConnected);
-                assertThat(new String(alice.roundTrip("user:alice".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8))
-                        .isEqualTo("ok");
-                Awaitility.await("alice announced").atMost(Duration.ofSeconds(20))
-                        .until(() -> busA.nodes(Scope.USER, "alice").equals(Set.of("a")));
+                aliceAnnounced(a, alice, busA);
 
                 assertThatCode(a.cluster::close).as("close() with the withdraw and the bus's close throwing").doesNotThrowAnyException();
 
@@ -131,11 +127,7 @@ class FanoutCloseErrorTest {
                     FailingLog withdrawLine = FailingLog.onFirst(logger, "cluster.close.withdraw");
                     FailingLog busLine = FailingLog.onFirst(logger, "cluster.close.bus");
                     FailingLog stopLine = FailingLog.onFirst(logger, "cluster.stop")) {
-                Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(a.cluster::isConnected);
-                assertThat(new String(alice.roundTrip("user:alice".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8))
-                        .isEqualTo("ok");
-                Awaitility.await("alice announced").atMost(Duration.ofSeconds(20))
-                        .until(() -> busA.nodes(Scope.USER, "alice").equals(Set.of("a")));
+                aliceAnnounced(a, alice, busA);
 
                 assertThatCode(a.cluster::close).as("close() with its lines throwing").doesNotThrowAnyException();
 
@@ -147,6 +139,15 @@ class FanoutCloseErrorTest {
                 assertClosedToItsEnd(busA);
             }
         }
+    }
+
+    /** Node {@code a} connected, {@code alice} bound on it, and her presence seen in Redis. */
+    private static void aliceAnnounced(Node a, TestClient alice, RedisBus busA) throws Exception {
+        Awaitility.await("connected").atMost(Duration.ofSeconds(20)).until(a.cluster::isConnected);
+        assertThat(new String(alice.roundTrip("user:alice".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8))
+                .isEqualTo("ok");
+        Awaitility.await("alice announced").atMost(Duration.ofSeconds(20))
+                .until(() -> busA.nodes(Scope.USER, "alice").equals(Set.of("a")));
     }
 
     private static void assertClosedToItsEnd(RedisBus busA) {

@@ -48,8 +48,6 @@ final class SocketSyscalls implements SocketCalls {
     /** No heap access: the vector, in native memory, is its only pointer argument. */
     private static final MethodHandle WRITEV = Epoll.bind("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT),
             Linker.Option.critical(false), Linker.Option.captureCallState("errno"));
-    /** Where recv and send capture errno, so that a call allocates nothing for it (shared with epoll_ctl). */
-    static final CaptureSlots SLOTS = Epoll.SLOTS;
 
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVLOWAT = 18;
@@ -92,7 +90,7 @@ final class SocketSyscalls implements SocketCalls {
 
     /**
      * {@code writev} of the direct buffers {@code srcs[off .. end)}, its vector in a slot of
-     * {@link #SLOTS}: at most {@link CaptureSlots#VECTOR_LENGTH} buffers and {@code maxBytes} bytes
+     * {@link Epoll#SLOTS}: at most {@link CaptureSlots#VECTOR_LENGTH} buffers and {@code maxBytes} bytes
      * (the last buffer taken in part), again after EINTR; a {@code send} when there is one buffer.
      */
     @Override
@@ -110,12 +108,12 @@ final class SocketSyscalls implements SocketCalls {
             b.position(b.position() + (int) n);
             return n;
         }
-        int slot = SLOTS.take();
+        int slot = Epoll.SLOTS.take();
         if (slot < 0) {
             return -1;
         }
         try {
-            MemorySegment vector = SLOTS.vector(slot);
+            MemorySegment vector = Epoll.SLOTS.vector(slot);
             long offered = 0;
             int used = 0;
             while (used < count && offered < maxBytes) {
@@ -126,11 +124,11 @@ final class SocketSyscalls implements SocketCalls {
                 offered += length;
                 used++;
             }
-            long written = writev(SLOTS.segment(slot), fd, vector, used);
+            long written = writev(Epoll.SLOTS.segment(slot), fd, vector, used);
             Transport.consume(srcs, off, written);
             return written;
         } finally {
-            SLOTS.give(slot);
+            Epoll.SLOTS.give(slot);
         }
     }
 
@@ -167,7 +165,7 @@ final class SocketSyscalls implements SocketCalls {
     /**
      * {@code send} or {@code recv} of {@code b[off .. off+len)}, again after EINTR: what it
      * returned, or -1 for "would block"; any other failure is thrown, worded as the JDK words it.
-     * errno goes to a slot of {@link #SLOTS} (to a new array only when every slot is taken).
+     * errno goes to a slot of {@link Epoll#SLOTS} (to a new array only when every slot is taken).
      *
      * <p>The array's segment is made here, next to the call ({@link #invoke} is small enough to be
      * compiled into this method), so the compiler sees the whole of its short life and keeps its
@@ -178,7 +176,7 @@ final class SocketSyscalls implements SocketCalls {
      * call: the kernel writes where it is told.
      */
     private static long call(boolean send, int fd, byte[] b, int off, int len) throws IOException {
-        int slot = SLOTS.take();
+        int slot = Epoll.SLOTS.take();
         MemorySegment errno = errno(slot);
         try {
             long n;
@@ -193,7 +191,7 @@ final class SocketSyscalls implements SocketCalls {
 
     /** As {@link #call(boolean, int, byte[], int, int)}, of the first {@code len} bytes of a direct buffer's segment. */
     private static long call(boolean send, int fd, MemorySegment bytes, long len) throws IOException {
-        int slot = SLOTS.take();
+        int slot = Epoll.SLOTS.take();
         MemorySegment errno = errno(slot);
         try {
             long n;
@@ -208,12 +206,12 @@ final class SocketSyscalls implements SocketCalls {
 
     /** Where a call that took {@code slot} ({@link CaptureSlots#take()}: -1 for none) captures errno. */
     private static MemorySegment errno(int slot) {
-        return slot >= 0 ? SLOTS.segment(slot) : MemorySegment.ofArray(new int[1]);
+        return slot >= 0 ? Epoll.SLOTS.segment(slot) : MemorySegment.ofArray(new int[1]);
     }
 
     private static void give(int slot) {
         if (slot >= 0) {
-            SLOTS.give(slot);
+            Epoll.SLOTS.give(slot);
         }
     }
 

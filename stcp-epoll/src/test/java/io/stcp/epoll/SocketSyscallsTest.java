@@ -151,7 +151,7 @@ class SocketSyscallsTest {
             assertThat(mixed[0].position()).isZero();
 
             List<Integer> all = new ArrayList<>();
-            for (int s; (s = SocketSyscalls.SLOTS.take()) >= 0; ) {
+            for (int s; (s = Epoll.SLOTS.take()) >= 0; ) {
                 all.add(s);
             }
             ByteBuffer[] two = {pattern(2, 0), pattern(2, 2)};
@@ -159,15 +159,15 @@ class SocketSyscallsTest {
                 assertThat(calls.writeDirect(fd, two, 0, 2, Integer.MAX_VALUE)).as("no vector free").isEqualTo(-1);
                 assertThat(two[0].position()).isZero();
             } finally {
-                all.forEach(SocketSyscalls.SLOTS::give);
+                all.forEach(Epoll.SLOTS::give);
             }
             assertThat(calls.writeDirect(fd, two, 0, 2, Integer.MAX_VALUE)).isEqualTo(4);
-            assertThat(SocketSyscalls.SLOTS.takenCount()).isZero();
+            assertThat(Epoll.SLOTS.takenCount()).isZero();
             assertThatThrownBy(() -> calls.writeDirect(-1, new ByteBuffer[] {pattern(1, 0), pattern(1, 1)}, 0, 2, 2))
                     .isInstanceOf(ClosedChannelException.class);
             assertThatThrownBy(() -> calls.writeDirect(-1, new ByteBuffer[] {pattern(1, 0)}, 0, 1, 1))
                     .isInstanceOf(ClosedChannelException.class);
-            assertThat(SocketSyscalls.SLOTS.takenCount()).as("given back after a failure too").isZero();
+            assertThat(Epoll.SLOTS.takenCount()).as("given back after a failure too").isZero();
         }
     }
 
@@ -237,7 +237,7 @@ class SocketSyscallsTest {
     void aRangeOutsideTheArrayIsRefusedBeforeAnyCall() {
         assertThatThrownBy(() -> calls.read(-1, new byte[4], 0, 5)).isInstanceOf(IndexOutOfBoundsException.class);
         assertThatThrownBy(() -> calls.write(-1, new byte[4], 2, 3)).isInstanceOf(IndexOutOfBoundsException.class);
-        assertThat(SocketSyscalls.SLOTS.takenCount()).isZero();
+        assertThat(Epoll.SLOTS.takenCount()).isZero();
     }
 
     @Test
@@ -252,18 +252,18 @@ class SocketSyscallsTest {
         try (Pair pair = Pair.connect()) {
             int fd = calls.fd(pair.socket);
             exercise(fd, pair.peer);
-            assertThat(SocketSyscalls.SLOTS.takenCount()).as("slots still taken after the calls").isZero();
+            assertThat(Epoll.SLOTS.takenCount()).as("slots still taken after the calls").isZero();
 
             List<Integer> all = new ArrayList<>();
-            for (int s; (s = SocketSyscalls.SLOTS.take()) >= 0; ) {
+            for (int s; (s = Epoll.SLOTS.take()) >= 0; ) {
                 all.add(s);
             }
             try {
                 exercise(fd, pair.peer); // each call captures into an array of its own
             } finally {
-                all.forEach(SocketSyscalls.SLOTS::give);
+                all.forEach(Epoll.SLOTS::give);
             }
-            assertThat(SocketSyscalls.SLOTS.takenCount()).isZero();
+            assertThat(Epoll.SLOTS.takenCount()).isZero();
         }
     }
 
