@@ -264,7 +264,7 @@ abstract sealed class BoundedQueue permits SendQueue {
         switch (limits.policy()) {
             case FAIL, BLOCK -> {
                 rejected++;
-                throw full();
+                throw full(messages);
             }
             case DROP_OLDEST -> {
                 while (!fits(messages, add) && queued() > 0) {
@@ -343,8 +343,17 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
     }
 
-    private QueueFullException full() {
-        return new QueueFullException("send queue full (" + queued() + " messages, " + bytes + " bytes)");
+    /**
+     * The refusal of a put of {@code messages} more messages, naming the limit it would pass: with
+     * the default byte limit (4 MiB) a queue of large messages fills far below its capacity, and a
+     * count alone would not say why.
+     */
+    private QueueFullException full(int messages) {
+        int maxMessages = limits.maxMessages();
+        String limit = maxMessages != 0 && queued() + messages > maxMessages
+                ? "capacity " + maxMessages + ", QueueSender.options().capacity"
+                : "maxBytes " + limits.maxBytes() + ", QueueSender.options().maxBytes";
+        return new QueueFullException("send queue full (" + queued() + " messages, " + bytes + " bytes; " + limit + ")");
     }
 
     /** Removes {@code entry}'s key mapping; returns its length. */

@@ -56,6 +56,23 @@ class SendQueueByteLimitTest {
     }
 
     @Test
+    void aFullQueueSaysWhichLimitTheRefusedPutWouldPass() throws Exception {
+        SendQueue byBytes = new SendQueue(new QueueLimits(100, 100, OverflowPolicy.FAIL, 0, false, new DirectChunks(0)), null);
+        byBytes.put(new byte[60], false);
+        byBytes.put(new byte[30], false); // 2 of 100 messages, 90 of 100 bytes
+        assertThatThrownBy(() -> byBytes.put(new byte[20], false))
+                .isInstanceOf(QueueFullException.class)
+                .hasMessage("send queue full (2 messages, 90 bytes; maxBytes 100, QueueSender.options().maxBytes)");
+
+        SendQueue byCount = new SendQueue(new QueueLimits(2, 100, OverflowPolicy.FAIL, 0, false, new DirectChunks(0)), null);
+        byCount.put(new byte[1], false);
+        byCount.put(new byte[1], false);
+        assertThatThrownBy(() -> byCount.put(new byte[1], false))
+                .isInstanceOf(QueueFullException.class)
+                .hasMessage("send queue full (2 messages, 2 bytes; capacity 2, QueueSender.options().capacity)");
+    }
+
+    @Test
     void aFanoutKeyedOfferAboveMaxBytesIsRefusedWithoutDroppingWhenItsKeyIsQueuedSmaller() throws Exception {
         SendQueue q = new SendQueue(new QueueLimits(0, 100, OverflowPolicy.DROP_OLDEST, 0, true, new DirectChunks(0)), null);
         q.put(7, new byte[60], false);
