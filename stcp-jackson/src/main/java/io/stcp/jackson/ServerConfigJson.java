@@ -113,7 +113,7 @@ public final class ServerConfigJson {
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
+            throw new UncheckedIOException("cannot read " + file + " (" + e + ")", e);
         }
     }
 
@@ -391,17 +391,23 @@ public final class ServerConfigJson {
     }
 
     private static int integer(String field, JsonNode v) {
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-            throw new IllegalArgumentException(field + ": " + v + " (expected: an integer)");
-        }
+        requireIntegral(field, v, v.canConvertToInt(), Integer.MIN_VALUE, Integer.MAX_VALUE);
         return v.intValue();
     }
 
     private static long longValue(String field, JsonNode v) {
-        if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+        requireIntegral(field, v, v.canConvertToLong(), Long.MIN_VALUE, Long.MAX_VALUE);
+        return v.asLong();
+    }
+
+    /** An integer that fits the field's type; one that does not fit says the range, as it is an integer. */
+    private static void requireIntegral(String field, JsonNode v, boolean fits, long min, long max) {
+        if (!v.isIntegralNumber()) {
             throw new IllegalArgumentException(field + ": " + v + " (expected: an integer)");
         }
-        return v.asLong();
+        if (!fits) {
+            throw new IllegalArgumentException(field + ": " + v + " (expected: an integer from " + min + " to " + max + ")");
+        }
     }
 
     private static boolean bool(String field, JsonNode v) {

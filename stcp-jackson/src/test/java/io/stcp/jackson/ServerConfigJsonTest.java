@@ -57,6 +57,24 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void anIntegerTooLargeForItsFieldSaysTheRangeNotThatItIsNoInteger() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 3000000000}"))
+                .hasMessage("maxConn: 3000000000 (expected: an integer from -2147483648 to 2147483647)");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"inboundBudget\": 99999999999999999999}"))
+                .hasMessage("inboundBudget: 99999999999999999999 (expected: an integer from -9223372036854775808 to "
+                        + "9223372036854775807)");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 1000.5}")).hasMessage("maxConn: 1000.5 (expected: an integer)");
+    }
+
+    @Test
+    void aFileThatCannotBeReadSaysWhy(@TempDir Path dir) {
+        Path missing = dir.resolve("server.json");
+        assertThatThrownBy(() -> ServerConfigJson.read(missing))
+                .isInstanceOf(java.io.UncheckedIOException.class)
+                .hasMessage("cannot read " + missing + " (java.nio.file.NoSuchFileException: " + missing + ")");
+    }
+
+    @Test
     void unknownFieldsAreRejectedByName() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConns\": 10}")).hasMessageStartingWith("maxConns: unknown field");
     }
