@@ -158,7 +158,9 @@ public interface Sender {
      * @return how many accepted messages were discarded and not reported by an earlier call —
      *     by this close, or before it (a write that failed) — so that every message a sender could
      *     not write is reported once; 0 on later calls. The connection's {@code conn.exit} line
-     *     carries the count
+     *     carries the counts of the closes stcp makes (at the connection's end, by
+     *     {@link ConnectionRunner#exit()}, by a server's shutdown), not that of a close the
+     *     application calls itself, which only its caller is told
      */
     int close();
 
