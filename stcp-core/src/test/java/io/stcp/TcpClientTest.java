@@ -354,6 +354,23 @@ class TcpClientTest {
     }
 
     @Test
+    void oneFailedAttemptIsCountedInTheSingular() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + port).reconnectDelay(Duration.ofMinutes(1))
+                        .reconnectMaxDelay(Duration.ofMinutes(1)).build(),
+                collect, SenderFactory.queue(8)).start(); // after its first failure, waits a minute
+        Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThatThrownBy(() -> client.put(frame("x")))
+                .isInstanceOf(NotConnectedException.class).hasMessageEndingWith(": reconnecting after 1 failed attempt"));
+        client.close();
+
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).maxAttempts(1).build(), collect,
+                SenderFactory.queue(8)).start();
+        assertThat(client.awaitTermination(WAIT)).isTrue();
+        assertThatThrownBy(() -> client.termination().get()).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(ConnectException.class).hasMessageContaining("after 1 failed attempt: ");
+    }
+
+    @Test
     void noThreadOrSocketLeaksAfterAThousandReconnects() throws Exception {
         // The server ends every connection at once; the client comes straight back, a thousand times.
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))

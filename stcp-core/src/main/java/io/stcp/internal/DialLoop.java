@@ -321,8 +321,8 @@ final class DialLoop {
     private boolean failed(Throwable failure, long waitNanos) {
         int n = client.countFailure();
         if (config.maxAttempts() != 0 && n >= config.maxAttempts()) {
-            ConnectException e = new ConnectException("gave up connecting to " + config.address() + " after " + n
-                    + " failed attempts in a row: " + failure);
+            ConnectException e = new ConnectException("gave up connecting to " + config.address() + " after "
+                    + (n == 1 ? "1 failed attempt: " : n + " failed attempts in a row: ") + failure);
             e.initCause(failure);
             if (!client.giveUp(e)) {
                 return true; // closed meanwhile

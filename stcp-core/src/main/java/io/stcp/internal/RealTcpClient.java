@@ -273,7 +273,7 @@ public final class RealTcpClient implements TcpClient {
         Throwable e = ended;
         String why = switch (state) {
             case NEW -> "not started";
-            case RUNNING -> f == 0 ? "connecting" : "reconnecting after " + f + " failed attempts";
+            case RUNNING -> f == 0 ? "connecting" : "reconnecting after " + f + (f == 1 ? " failed attempt" : " failed attempts");
             default -> e == null ? "client closed" : e instanceof ConnectException ? e.getMessage() : "client failed: " + e;
         };
         return new NotConnectedException("not connected to " + config.address() + ": " + why);
