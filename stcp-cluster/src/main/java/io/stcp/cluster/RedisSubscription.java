@@ -30,15 +30,16 @@ import redis.clients.jedis.exceptions.JedisException;
  * end by a virtual thread ({@link #subscribeLoop}), and the heartbeat that closes it when it goes
  * silent ({@link #heartbeatLoop}); see {@link RedisBus}, Connections and Closing.
  *
- * <p><b>States</b> (all changed under {@link #lock}): not subscribed — subscribed ({@link
- * #subscribe}: the two threads started, once) — and, on the subscribing thread's attempts, a
- * subscriber connection being set up ({@link #subscriber} set, {@link #pubsub} null) — confirmed
- * ({@link #pubsub} set and {@link #connected} true, both channels confirmed) — ended (both null
- * again, {@code connected} cleared by the loop, the listener told). {@link #close} is final from
- * any of them: {@link #closed} and {@code connected} false at once, the subscriber connection
- * closed, the threads woken from their pauses; a subscription that confirms or delivers after it
- * closes its connection, and the heartbeat pings only the subscription in place, under the lock.
- * {@link #closed} and {@link #connected} are written under the lock and read without.
+ * <p><b>States</b> (under {@link #lock} but where said): not subscribed — subscribed ({@link
+ * #subscribe}: the two threads started, once); then, attempt after attempt on the subscribing
+ * thread: a subscriber connection being set up ({@link #subscriber} set, {@link #pubsub} null) —
+ * confirmed (both channels: {@link #pubsub} set and {@link #connected} true together) — ended
+ * (both null again; then, outside the lock and on that thread only, {@code connected} cleared and
+ * the listener told). {@link #close} is final from any of them: {@link #closed} set and {@code
+ * connected} cleared, the threads woken from their pauses and the subscriber connection closed,
+ * all under the lock; a subscription that confirms or delivers after it closes its connection,
+ * and the heartbeat pings only the subscription in place, under the lock. {@link #closed} and
+ * {@link #connected} are read without the lock.
  */
 final class RedisSubscription {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class); // the bus's lines, under its name
