@@ -56,7 +56,8 @@ import redis.clients.jedis.exceptions.JedisException;
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
- * ClusterConfig#reconnectMaxDelay()}, starting again only after a subscription that stayed up that
+ * ClusterConfig#reconnectMaxDelay()}, each wait up to a fifth shorter at random, so that the nodes
+ * that lost the same Redis spread out; starting again only after a subscription that stayed up that
  * long: a Redis that drops the subscriber as soon as it is made — its pub/sub output limit hit
  * again by a slow node — is not asked again every {@code reconnectDelay}); up to {@link ClusterConfig#poolSize()} for commands. A
  * command call — waiting for a free connection, making one if need be (name lookup, connect and

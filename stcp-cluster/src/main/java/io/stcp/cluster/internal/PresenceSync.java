@@ -66,7 +66,7 @@ import org.slf4j.LoggerFactory;
  * memory as the sets grow, a full refresh is made due instead: it covers them) and keeps the
  * refresh's chunk, and sets {@link #retryHeld}: the
  * thread does the step again after a back-off ({@link Backoff}: {@code reconnectDelay} doubling to
- * {@code reconnectMaxDelay}, from the first again after a step that works), or at once when the bus
+ * {@code reconnectMaxDelay}, jittered, from the first again after a step that works), or at once when the bus
  * connects again ({@link #connected} clears the hold; a step that fails after a connect that came
  * while it was under way sets none, by {@link #connects}). A refresh goes on from the chunk that
  * failed, not from its start: a Redis that fails one call in a hundred cannot keep a large node's
