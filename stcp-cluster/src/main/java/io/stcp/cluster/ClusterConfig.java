@@ -59,7 +59,9 @@ import org.jspecify.annotations.Nullable;
  *                         dropped and made again. Default 1s; more than 0.
  * @param reconnectDelay   the first wait before reconnecting to Redis, and before announcing this
  *                         node's presence again after a failed step; doubles up to
- *                         {@code reconnectMaxDelay}. Default 100ms; at least
+ *                         {@code reconnectMaxDelay}, each wait shortened by a random part of up
+ *                         to a fifth of it (never below 1 ms), so that the nodes that lost the
+ *                         same Redis spread out. Default 100ms; at least
  *                         {@link #MIN_RECONNECT_DELAY} (1 ms).
  * @param reconnectMaxDelay the longest wait between reconnects, and between presence retries.
  *                         Default 5s; at least {@code reconnectDelay}.

@@ -39,7 +39,7 @@ class PresenceStepFailureTest {
     void anErrorPuttingTheFailedStepsNamesBackDoesNotEndThePresenceThreadAndTheyAreAnnouncedLater() throws Exception {
         FailingPresence presence = new FailingPresence(new NoClassDefFoundError("test: com/example/PresenceMetrics"));
         AtomicBoolean markThrew = new AtomicBoolean();
-        runUntilAliceIsAnnounced(presence, cluster -> cluster.beforeMarkAgain = () -> {
+        runUntilAliceIsAnnounced(presence, cluster -> cluster.presenceSync.beforeMarkAgain = () -> {
             if (markThrew.compareAndSet(false, true)) {
                 // as out of memory growing the sets would; not an OutOfMemoryError, which a test JVM may take as fatal
                 throw new NoClassDefFoundError("test: java/util/HashMap$Node");

@@ -1,0 +1,136 @@
+package io.stcp.cluster;
+
+import io.stcp.cluster.Presence.Scope;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.exceptions.JedisNoScriptException;
+
+/**
+ * {@link RedisBus}'s {@link Presence} on Redis: one sorted set per name, looked up and announced by
+ * Lua scripts, withdrawn by pipelined {@code ZREM}s, in batches of {@link RedisBus#BATCH} names a
+ * call; see {@link RedisBus}, Presence. Any thread: each batch is a {@link RedisCalls#call} of its own.
+ */
+final class RedisPresence {
+    private static final Script LOOKUP = new Script("""
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+            """);
+    private static final Script ANNOUNCE = new Script("""
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            local ttl = tonumber(ARGV[2])
+            for _, key in ipairs(KEYS) do
+              redis.call('ZADD', key, now + ttl, ARGV[1])
+              redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+              local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+              redis.call('PEXPIREAT', key, last[2])
+            end
+            return #KEYS
+            """);
+
+    private final ClusterConfig config;
+    private final RedisCalls calls;
+
+    RedisPresence(ClusterConfig config, RedisCalls calls) {
+        this.config = config;
+        this.calls = calls;
+    }
+
+    private byte[] key(Scope scope, String name) {
+        return (config.keyPrefix() + (scope == Scope.USER ? "u:" : "g:") + name).getBytes(StandardCharsets.UTF_8);
+    }
+
+    Set<String> nodes(Scope scope, String name) {
+        Object reply = calls.call("presence lookup",
+                (j, end) -> LOOKUP.eval(j, end, List.of(key(scope, name)), List.of(Integer.toString(RedisBus.MAX_NODES).getBytes(StandardCharsets.US_ASCII))));
+        Set<String> nodes = new LinkedHashSet<>();
+        if (reply instanceof List<?> list) {
+            for (Object o : list) {
+                if (o instanceof byte[] b) {
+                    nodes.add(new String(b, StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return nodes;
+    }
+
+    void announce(String nodeId, Scope scope, Collection<String> names) {
+        byte[] node = nodeId.getBytes(StandardCharsets.UTF_8);
+        byte[] ttl = Long.toString(config.presenceTtl().toMillis()).getBytes(StandardCharsets.US_ASCII);
+        List<byte[]> keys = new ArrayList<>(Math.min(RedisBus.BATCH, names.size()));
+        for (String name : names) {
+            keys.add(key(scope, name));
+            if (keys.size() == RedisBus.BATCH) {
+                List<byte[]> batch = List.copyOf(keys);
+                calls.call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, batch, List.of(node, ttl)));
+                keys.clear();
+            }
+        }
+        if (!keys.isEmpty()) {
+            calls.call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, keys, List.of(node, ttl)));
+        }
+    }
+
+    void withdraw(String nodeId, Scope scope, Collection<String> names) {
+        byte[] node = nodeId.getBytes(StandardCharsets.UTF_8);
+        List<byte[]> keys = new ArrayList<>(Math.min(RedisBus.BATCH, names.size()));
+        for (String name : names) {
+            keys.add(key(scope, name));
+            if (keys.size() == RedisBus.BATCH) {
+                withdrawBatch(node, keys); // one call, done when it returns: the list is free again
+                keys.clear();
+            }
+        }
+        if (!keys.isEmpty()) {
+            withdrawBatch(node, keys);
+        }
+    }
+
+    /** One call: a pipeline of {@code ZREM}s. */
+    private void withdrawBatch(byte[] node, List<byte[]> keys) {
+        calls.call("presence withdraw", (j, end) -> {
+            try (Pipeline p = j.pipelined()) {
+                for (byte[] key : keys) {
+                    p.zrem(key, node);
+                }
+                p.sync();
+            }
+            return null;
+        });
+    }
+
+    /** A Lua script, called by its digest and sent whole only when Redis does not have it (after a restart). */
+    private record Script(byte[] source, byte[] sha) {
+        Script(String source) {
+            this(source.getBytes(StandardCharsets.UTF_8), sha1(source));
+        }
+
+        private static byte[] sha1(String source) {
+            try {
+                byte[] d = MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8));
+                return HexFormat.of().formatHex(d).getBytes(StandardCharsets.US_ASCII);
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        Object eval(Jedis j, long end, List<byte[]> keys, List<byte[]> args) {
+            try {
+                return j.evalsha(sha, keys, args);
+            } catch (JedisNoScriptException e) {
+                RedisCalls.within(j, end);
+                return j.eval(source, keys, args);
+            }
+        }
+    }
+}
