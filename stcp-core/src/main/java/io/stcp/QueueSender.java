@@ -250,7 +250,7 @@ public final class QueueSender implements Sender {
         try {
             result = queue.offer(key, bytes, patient(), sinceNanos, mayWait);
         } catch (SlowConsumerException e) {
-            throw writer.slowConsumer(e.discarded());
+            throw writer.slowConsumer(e);
         }
         if (result == SendQueue.QUEUED_START_DRAINER) {
             writer.start();
@@ -328,7 +328,7 @@ public final class QueueSender implements Sender {
         try {
             return op.run();
         } catch (SlowConsumerException e) {
-            throw writer.slowConsumer(e.discarded());
+            throw writer.slowConsumer(e);
         } catch (QueueFullException e) {
             JfrEvents.queueFull(connection, e.getMessage());
             throw e;
@@ -400,6 +400,12 @@ public final class QueueSender implements Sender {
     public int closeAfterFlush(Duration timeout) {
         connection.closeGracefully(timeout, writer::drain);
         return close();
+    }
+
+    /** The sender and its connection, as a registry lookup or a log line shows it. */
+    @Override
+    public String toString() {
+        return "QueueSender[" + connection + "]";
     }
 
     @Override

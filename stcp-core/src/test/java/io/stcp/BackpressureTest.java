@@ -155,7 +155,8 @@ class BackpressureTest {
             sender.put(new byte[1]);
             sender.put(new byte[1]);
             assertThatThrownBy(() -> sender.put(new byte[1])).isInstanceOf(QueueFullException.class)
-                    .hasMessageContaining("slow consumer");
+                    .hasMessage("slow consumer: send queue full (2 messages, 2 bytes; capacity 2,"
+                            + " QueueSender.options().capacity), connection closed");
             assertThat(sender.isClosed()).isTrue();
             assertThat(p.server.isOpen()).isFalse();
             assertThat(sender.stats().discarded()).isEqualTo(2);

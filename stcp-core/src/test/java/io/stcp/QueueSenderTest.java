@@ -39,6 +39,16 @@ class QueueSenderTest {
     }
 
     @Test
+    void aSenderNamesItsConnection() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 2);
+            assertThat(sender).hasToString("QueueSender[" + p.server + "]");
+            assertThat(sender.toString()).startsWith("QueueSender[Connection[id=");
+            sender.close();
+        }
+    }
+
+    @Test
     void optionsChangedAfterABuildApplyToTheSendersBuiltAfterIt() throws Exception {
         QueueSender.Options options = QueueSender.options().capacity(1);
         try (SocketPair a = SocketPair.open(); SocketPair b = SocketPair.open(); SocketPair c = SocketPair.open()) {

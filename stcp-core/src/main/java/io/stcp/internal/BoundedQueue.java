@@ -276,9 +276,10 @@ abstract sealed class BoundedQueue permits SendQueue {
             }
             case CLOSE_CONNECTION -> {
                 rejected++;
+                String full = fullness(messages); // before the discard empties the queue
                 int discarded = discardLocked();
                 state = CLOSED;
-                throw new SlowConsumerException(discarded);
+                throw new SlowConsumerException(discarded, full);
             }
         }
         return true;
@@ -343,17 +344,22 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
     }
 
-    /**
-     * The refusal of a put of {@code messages} more messages, naming the limit it would pass: with
-     * the default byte limit (4 MiB) a queue of large messages fills far below its capacity, and a
-     * count alone would not say why.
-     */
+    /** The refusal of a put of {@code messages} more messages. */
     private QueueFullException full(int messages) {
+        return new QueueFullException(fullness(messages));
+    }
+
+    /**
+     * Why a put of {@code messages} more messages finds the queue full, naming the limit it would
+     * pass: with the default byte limit (4 MiB) a queue of large messages fills far below its
+     * capacity, and a count alone would not say why.
+     */
+    private String fullness(int messages) {
         int maxMessages = limits.maxMessages();
         String limit = maxMessages != 0 && queued() + messages > maxMessages
                 ? "capacity " + maxMessages + ", QueueSender.options().capacity"
                 : "maxBytes " + limits.maxBytes() + ", QueueSender.options().maxBytes";
-        return new QueueFullException("send queue full (" + queued() + " messages, " + bytes + " bytes; " + limit + ")");
+        return "send queue full (" + queued() + " messages, " + bytes + " bytes; " + limit + ")";
     }
 
     /** Removes {@code entry}'s key mapping; returns its length. */

@@ -426,14 +426,14 @@ public final class QueueWriter {
      * A put found a slow consumer (the CLOSE_CONNECTION policy; the queue counted what it
      * discarded): closes the connection.
      *
-     * @return the exception the put throws
+     * @return the exception the put throws, saying which limit was reached
      */
-    public QueueFullException slowConsumer(int discardedByQueue) {
-        JfrEvents.slowConsumer(connection, discardedByQueue);
+    public QueueFullException slowConsumer(SlowConsumerException e) {
+        JfrEvents.slowConsumer(connection, e.discarded());
         if (CLOSED.compareAndSet(this, false, true)) {
             connection.close(CloseReason.SLOW_CONSUMER);
         }
-        return new QueueFullException("slow consumer: send queue full, connection closed");
+        return new QueueFullException("slow consumer: " + e.getMessage() + ", connection closed");
     }
 
     /**

@@ -8,8 +8,9 @@ public final class SlowConsumerException extends Exception {
     private static final long serialVersionUID = 1L;
     private final int discarded;
 
-    SlowConsumerException(int discarded) {
-        super(null, null, false, false);
+    /** @param fullness why the queue was full, for the put's {@code QueueFullException} */
+    SlowConsumerException(int discarded, String fullness) {
+        super(fullness, null, false, false);
         this.discarded = discarded;
     }
 
