@@ -53,10 +53,10 @@ final class ReadIdleWatch extends SuspensionWatch {
 
     @Override
     public boolean sweep(long now) {
-        RealConnection connection = resumption.connection();
-        if (!inUse() || !connection.isOpen()) {
+        if (!inUse() || resumption.loopEnded()) {
             return false;
         }
+        RealConnection connection = resumption.connection();
         int g = resumption.suspended();
         if (g == 0 || g != seen) {
             seen = g;
