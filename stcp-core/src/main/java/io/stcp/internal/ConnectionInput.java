@@ -576,7 +576,8 @@ final class ConnectionInput {
 
     /**
      * The read timeout ended the suspension ({@link ReadIdleWatch}): the next wait throws
-     * {@link io.stcp.ReadTimeoutException} at once, as it would have after waiting in a read; once,
+     * {@link io.stcp.ReadTimeoutException} at once, as it would have after waiting in a read (or
+     * the exception of a deadline that has passed too: the first frame's ends the connection); once,
      * and a later wait waits anew. Until the reader's call returns or input comes.
      */
     void idleTimedOut() {
@@ -840,11 +841,16 @@ final class ConnectionInput {
 
     /** As {@link #waitDeadline(long)}; {@code inValue}: the wait is for the rest of a value begun. */
     private long waitDeadline(long now, boolean inValue) throws ReadTimeoutException {
+        boolean partial = inValue || lim > pos || transport.holdsPartialInput();
         if (idleTimedOut) {
             idleTimedOut = false;
+            // A deadline that has passed as well (the first frame's, the user's) is thrown instead,
+            // as a wait under the earliest would have: the sweep that saw the read timeout may
+            // have run before the one that saw the deadline.
+            deadlines.next(now, bytesRead, partial);
             throw deadlines.idleTimeout();
         }
-        return deadlines.next(now, bytesRead, inValue || lim > pos || transport.holdsPartialInput());
+        return deadlines.next(now, bytesRead, partial);
     }
 
     /** A frame timeout of the caller's own, which ends the connection even if the reader catches it. */

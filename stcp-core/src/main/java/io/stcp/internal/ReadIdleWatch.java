@@ -15,9 +15,10 @@ import java.util.concurrent.TimeUnit;
  * suspension), against the read timeout in force when it began
  * ({@link ReadDeadlines#suspendedIdleNanos()}). So the loop is never resumed early, and at most
  * two ticks late: a quarter of the timeout, a second at most. The resumed loop's next wait then
- * throws the timeout ({@link Resumption#takeTimedOut()}), as if it had waited in the read. If the
- * thread cannot start (out of memory), the suspension is ended later as input would end it, and
- * the wait counts again from the next suspension.
+ * throws the timeout ({@link Resumption#takeTimedOut()}), as if it had waited in the read — or the
+ * deadline watched beside it ({@link SuspensionDeadline}) if that has passed too, whichever of the
+ * two the sweep ran first. If the thread cannot start (out of memory), the suspension is ended
+ * later as input would end it, and the wait counts again from the next suspension.
  *
  * <p>A later suspension whose read timeout needs a finer tick than this one's, or a far coarser
  * one (the timeout was changed), replaces it, and this one leaves the sweeper at its next sweep;
@@ -52,10 +53,10 @@ final class ReadIdleWatch extends SuspensionWatch {
 
     @Override
     public boolean sweep(long now) {
-        RealConnection connection = resumption.connection();
-        if (!inUse() || !connection.isOpen()) {
+        if (!inUse() || resumption.loopEnded()) {
             return false;
         }
+        RealConnection connection = resumption.connection();
         int g = resumption.suspended();
         if (g == 0 || g != seen) {
             seen = g;

@@ -231,7 +231,7 @@ final class ReadLoop {
             if (w != null) {
                 w.replace();
             }
-            w = new SuspensionDeadline(connection, resumption, tick);
+            w = new SuspensionDeadline(resumption, tick);
             deadlineWatch = w;
             connection.context().sweeper().add(w);
         }

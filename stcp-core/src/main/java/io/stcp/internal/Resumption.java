@@ -154,6 +154,11 @@ class Resumption implements Runnable {
         }
     }
 
+    /** Whether the loop this resumes has ended for good: its connection's end is over. Any thread. */
+    boolean loopEnded() {
+        return runner.isExited();
+    }
+
     /** The connection whose loop this resumes. */
     RealConnection connection() {
         return runner.realConnection();

@@ -7,8 +7,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Ends a suspended read loop at its deadline, the user's read deadline or the first frame's (the
  * read timeout has a watch of its own, {@link ReadIdleWatch}): a {@link Sweeper} task, one per
- * connection (registered at the first suspension that has a deadline, gone when the connection
- * closes or a suspension has none), that resumes the suspension once the deadline has passed. The
+ * connection (registered at the first suspension that has a deadline, gone when its loop ends
+ * or a suspension has none), that resumes the suspension once the deadline has passed. The
  * resumed reader then finds its read timed out, as if it had waited in the read.
  *
  * <p><b>Tick.</b> The sweeper runs it every quarter of the wait it was made for, at most every
@@ -23,15 +23,13 @@ final class SuspensionDeadline extends SuspensionWatch {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final VarHandle GENERATION = Fields.handle(MethodHandles.lookup(), "generation", int.class);
 
-    private final RealConnection connection;
     private final Resumption resumption;
     private volatile int generation;  // of the suspension watched; 0 while none is
     private volatile long deadlineNanos;
 
     /** @param tickNanos how often the sweeper is to run it ({@link #tickNanos(long)}) */
-    SuspensionDeadline(RealConnection connection, Resumption resumption, long tickNanos) {
+    SuspensionDeadline(Resumption resumption, long tickNanos) {
         super(tickNanos);
-        this.connection = connection;
         this.resumption = resumption;
     }
 
@@ -56,7 +54,7 @@ final class SuspensionDeadline extends SuspensionWatch {
 
     @Override
     public boolean sweep(long now) {
-        if (!inUse() || !connection.isOpen()) {
+        if (!inUse() || resumption.loopEnded()) {
             return false;
         }
         int g = generation;

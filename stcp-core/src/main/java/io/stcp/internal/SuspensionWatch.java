@@ -6,6 +6,12 @@ package io.stcp.internal;
  * stops being used when a later suspension needs another ({@link #replace}) or the sweeper drops
  * it after a failed sweep. A watch out of use leaves the sweeper at its next sweep, and the reader
  * thread makes a new one at the next suspension that needs one.
+ *
+ * <p>A watch also leaves once its connection's read loop has ended ({@link Resumption#loopEnded()}),
+ * not as soon as the connection is no longer open: a close of the transport resumes a suspended
+ * loop through its callback, but a channel closed behind the connection's back
+ * ({@code channel().close()}) tells nobody (on epoll the kernel drops the socket's readiness without
+ * a word), and its loop, suspended, is ended only by its read timeout or read deadline.
  */
 abstract class SuspensionWatch implements Sweeper.Task {
     private final long tickNanos;
