@@ -19,8 +19,10 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLParameters;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -136,6 +138,25 @@ class TlsFrameTimeoutTest {
         }
     }
 
+    /**
+     * A TLS 1.2 renegotiation is refused at its first record. The engine keeps the part of a
+     * handshake message it has until the rest comes, where no layer sees it: a ClientHello split
+     * over two records (here by a long ALPN list) whose first alone came was taken, nothing looked
+     * held, no frame timeout ran, and the connection stayed, with up to 32 KiB in the engine, for
+     * good (the refusal waited for the whole message).
+     */
+    @Test
+    void aTls12RenegotiationSentInPartIsRefusedAtItsFirstRecord() throws Exception {
+        TcpServer server = start(Echo.loopback());
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0], RawTlsClient::tls12WithALongAlpnList)) {
+            assertThat(client.roundTrip(new byte[] {9})).containsExactly(9);
+            client.write(client.firstRecordOfARenegotiation());
+            assertThat(ends.poll(10, TimeUnit.SECONDS)).as("refused, not held").isEqualTo(CloseReason.PROTOCOL_ERROR);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     @Test
     void aTlsConnectionIdleBetweenFramesOutlivesTheFrameTimeout() throws Exception {
         TcpServer server = start(Echo.loopback());
@@ -174,6 +195,23 @@ class TlsFrameTimeoutTest {
 
         /** Connects, sends {@code preamble} in plain text (a PROXY header), then shakes hands. */
         static RawTlsClient connect(TcpServer server, byte[] preamble) throws Exception {
+            return connect(server, preamble, engine -> {});
+        }
+
+        /** TLS 1.2, and a ClientHello of some 20 KiB, over two records: 80 ALPN names of 250 bytes. */
+        static void tls12WithALongAlpnList(SSLEngine engine) {
+            SSLParameters p = engine.getSSLParameters();
+            p.setProtocols(new String[] {"TLSv1.2"});
+            String[] names = new String[80];
+            for (int i = 0; i < names.length; i++) {
+                names[i] = String.format("p%03d", i) + "x".repeat(246);
+            }
+            p.setApplicationProtocols(names);
+            engine.setSSLParameters(p);
+        }
+
+        /** As {@link #connect(TcpServer, byte[])}, with the engine set up by {@code setUp} first. */
+        static RawTlsClient connect(TcpServer server, byte[] preamble, Consumer<SSLEngine> setUp) throws Exception {
             Socket socket = new Socket();
             try {
                 socket.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()), 10_000);
@@ -181,6 +219,7 @@ class TlsFrameTimeoutTest {
                 socket.setTcpNoDelay(true);
                 SSLEngine engine = certs.clientContext().createSSLEngine("localhost", server.address().getPort());
                 engine.setUseClientMode(true);
+                setUp.accept(engine);
                 RawTlsClient client = new RawTlsClient(socket, engine);
                 client.write(preamble);
                 client.handshake();
@@ -207,6 +246,20 @@ class TlsFrameTimeoutTest {
                     }
                 }
             }
+        }
+
+        /**
+         * The first record of a renegotiation's ClientHello, not sent; the engine holds the rest
+         * (the ClientHello is longer than a record).
+         */
+        byte[] firstRecordOfARenegotiation() throws IOException {
+            engine.beginHandshake();
+            byte[] flight = wrap(new byte[0]);
+            int length = ((flight[3] & 0xFF) << 8) | (flight[4] & 0xFF);
+            assertThat(flight[0]).as("a handshake record").isEqualTo((byte) 22);
+            assertThat(engine.getHandshakeStatus()).as("more of the ClientHello to send")
+                    .isEqualTo(SSLEngineResult.HandshakeStatus.NEED_WRAP);
+            return Arrays.copyOf(flight, 5 + length);
         }
 
         /** {@code plain} in one record, not sent. */

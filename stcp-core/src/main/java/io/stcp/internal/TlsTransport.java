@@ -39,7 +39,7 @@ import javax.net.ssl.SSLHandshakeException;
  *
  * <p><b>Ends.</b> The peer's {@code close_notify} is end of stream (-1). A TCP end of stream
  * without it throws {@link TlsTruncatedException}. Renegotiation (TLS 1.2) is refused: it fails the
- * read with an {@link SSLException}.
+ * read with an {@link SSLException} at its first record's header ({@link #checkRecordHeader()}).
  *
  * <p><b>Failures after data.</b> A read that has decrypted bytes into the caller's array returns
  * them even if what follows in the same read fails (the engine's answer to a key update cannot be
@@ -48,10 +48,12 @@ import javax.net.ssl.SSLHandshakeException;
  */
 final class TlsTransport implements Transport {
     private static final int RECORD_HEADER = 5;
+    /** The content type of a record of handshake messages (the first byte of its header). */
+    private static final byte HANDSHAKE = 22;
     /**
      * The most a record's header may announce: 2^14 bytes of data plus 2,048 of TLS 1.2's
      * expansion (TLS 1.3 allows less). A header that announces more fails the read at once
-     * ({@link #checkRecordLength()}), before the reader holds a buffer for that much.
+     * ({@link #checkRecordHeader()}), before the reader holds a buffer for that much.
      */
     static final int MAX_RECORD_LENGTH = 16 * 1024 + 2048;
     /**
@@ -107,6 +109,10 @@ final class TlsTransport implements Transport {
     private ByteBuffer appIn;  // read mode: [position, limit) decrypted, not yet read; null when given back
     private boolean inputClosed;
     private long handshakeBytes;  // received during the handshake; -1 once it is done
+    // A handshake record after the handshake is a renegotiation, refused at its header
+    // (checkRecordHeader): on TLS 1.2, whose headers carry the records' types (TLS 1.3's say
+    // application data, and its engine takes its own post-handshake messages). Set by handshake().
+    private boolean refusesHandshakeRecords;
     private int emptyRecords;     // records in a row that decrypted to nothing
     private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
@@ -145,6 +151,7 @@ final class TlsTransport implements Transport {
                 case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrapHandshake(deadlineNanos);
                 case FINISHED, NOT_HANDSHAKING -> {
                     handshakeBytes = -1;
+                    refusesHandshakeRecords = !engine.getSession().getProtocol().equals("TLSv1.3");
                     output.handshakeDone();
                     appSize = engine.getSession().getApplicationBufferSize();
                     if (appIn != null && !appIn.hasRemaining()) {
@@ -300,6 +307,7 @@ final class TlsTransport implements Transport {
         int produced = 0;
         int idle = 0;
         while (true) {
+            checkRecordHeader();
             SSLEngineResult r = engine.unwrap(netIn, dst);
             produced += r.bytesProduced();
             countRecord(r);
@@ -422,10 +430,23 @@ final class TlsTransport implements Transport {
         return ((in.get(p + 3) & 0xFF) << 8) | (in.get(p + 4) & 0xFF);
     }
 
-    /** Fails the read if the partial record in {@link #netIn} announces more than TLS allows. */
-    private void checkRecordLength() throws SSLException {
+    /**
+     * Fails the read if the record at {@link #netIn}'s position, whole or in part, announces more
+     * than TLS allows, or begins a renegotiation ({@link #refusesHandshakeRecords}). The latter is
+     * refused at its first record, not once its messages are whole: the engine keeps the part of
+     * a handshake message it has (up to 32 KiB) until the rest comes, bytes neither {@link #netIn}
+     * nor the frame timeout ({@link #holdsPartialInput()}) see, so a peer that sent the first of
+     * a ClientHello's records and nothing more kept them there, and its connection, for good.
+     */
+    private void checkRecordHeader() throws SSLException {
         ByteBuffer in = netIn;
-        if (in != null && in.remaining() >= RECORD_HEADER && recordLength(in) > MAX_RECORD_LENGTH) {
+        if (in == null || !in.hasRemaining()) {
+            return;
+        }
+        if (refusesHandshakeRecords && in.get(in.position()) == HANDSHAKE) {
+            throw new SSLException("TLS renegotiation is not supported");
+        }
+        if (in.remaining() >= RECORD_HEADER && recordLength(in) > MAX_RECORD_LENGTH) {
             throw new SSLException("a TLS record header announces " + recordLength(in)
                     + " bytes, more than the " + MAX_RECORD_LENGTH + " TLS allows");
         }
@@ -439,7 +460,7 @@ final class TlsTransport implements Transport {
      * @return bytes read, or -1 at end of stream
      */
     private int fill(long deadlineNanos, boolean now) throws IOException {
-        checkRecordLength();
+        checkRecordHeader();
         // Several records per read once the handshake is done; before, one (a trickled hello holds
         // no more than that while the rest is waited for).
         boolean bulk = bulkReads && handshakeBytes < 0;
