@@ -64,6 +64,23 @@ class ServerConfigTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("leave out the scheme");
     }
 
+    /**
+     * An IPv6 host in its brackets without the port is told that the port is missing, not that
+     * the host needs brackets (which it has): the port was looked for after the last colon, inside them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"[::1]", "[fe80::1%eth0]", "[::1]9000"})
+    void aBracketedHostWithoutItsPortIsToldThePortIsMissing(String address) {
+        assertThatThrownBy(() -> ServerConfig.builder().address(address).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("address: \"" + address + "\" (missing ':port' after ']';"
+                        + " expected: \":9000\", \"127.0.0.1:9000\" or \"[::1]:9000\")");
+        assertThatThrownBy(() -> ClientConfig.builder(address).build()) // the client parses addresses alike
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("missing ':port' after ']'");
+        assertThatThrownBy(() -> ServerConfig.builder().address("[::1:9000").build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'[' without ']'");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {":9000", "127.0.0.1:9000", "[::1]:0", "localhost:0"})
     void goStyleAddressesAreAccepted(String address) {

@@ -221,6 +221,46 @@ class TcpClientTest {
         }
     }
 
+    /**
+     * A connection ends while its hand-over is stuck in a put of the user's sender that ignores the
+     * close: the hand-over is left behind, and what it had not handed on goes to the next
+     * connection, first and in order, not back to the offline queue whenever that put returns —
+     * the next connection, up by then, would never be given it, and puts made meanwhile would go
+     * ahead of it.
+     */
+    @Test
+    void whatAHandOverLeftBehindHadNotHandedOnGoesFirstToTheNextConnection() throws Exception {
+        int port = deadPort();
+        CountDownLatch released = new CountDownLatch(1);
+        CountDownLatch stuck = new CountDownLatch(1);
+        List<Connection> connections = new CopyOnWriteArrayList<>();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                        conn -> {
+                            connections.add(conn);
+                            QueueSender queue = QueueSender.create(conn, 8);
+                            return connections.size() == 1 ? new Stubborn(queue, released, stuck) : queue;
+                        })
+                .start();
+        try (LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client.put(frame("stuck"));
+            client.put(frame("a"));
+            client.put(frame("b"));
+            echoServer("127.0.0.1:" + port);
+            assertThat(stuck.await(10, TimeUnit.SECONDS)).isTrue();
+            connections.get(0).close(); // its hand-over stays stuck
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            assertThat(connections).hasSize(2);
+            assertThat(logs.events("client.offline.stuck")).hasSize(1);
+            client.put(frame("c"));
+            assertThat(List.of(next(), next(), next(), next())).containsExactly("stuck", "a", "b", "c");
+        } finally {
+            released.countDown(); // the stuck put returns: it changes nothing
+        }
+        client.put(frame("d"));
+        assertThat(next()).isEqualTo("d");
+        assertThat(received.poll(200, TimeUnit.MILLISECONDS)).as("nothing twice").isNull();
+    }
+
     /** A sender of the user's over a {@link QueueSender}: what it does on a put is the test's. */
     private abstract static class OverQueue implements Sender {
         final QueueSender queue;

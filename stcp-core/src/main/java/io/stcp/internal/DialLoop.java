@@ -224,6 +224,7 @@ final class DialLoop {
         volatile boolean started;
         volatile long upSinceNanos; // written before started
         private volatile @Nullable Thread handOver;
+        private volatile Outbox.@Nullable HandOver handing; // what that thread hands over
 
         void started(Sender s) {
             upSinceNanos = System.nanoTime();
@@ -243,8 +244,10 @@ final class DialLoop {
             Connection c = s.connection();
             try {
                 if (!outbox.tryGoUp(s)) {
+                    Outbox.HandOver h = new Outbox.HandOver(s);
+                    handing = h;
                     handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
-                            () -> ActingReader.run(c, () -> outbox.goUp(s))); // its puts wait for room as the reader's
+                            () -> ActingReader.run(c, () -> outbox.goUp(h))); // its puts wait for room as the reader's
                 }
             } catch (RuntimeException | Error e) {
                 c.close();
@@ -257,12 +260,17 @@ final class DialLoop {
          * ends — the outbox lets {@code s} go. A sender of the user's whose put ignores its close
          * is interrupted after {@link #HAND_OVER_GRACE} and, if it still waits after another, left
          * behind with a WARN line, so that the client's close and the next connection do not wait
-         * for it for ever (what it holds goes back to the offline queue, or is counted discarded,
-         * whenever it returns).
+         * for it for ever: what it had not handed on goes back to the offline queue now, for the
+         * next connection (or is counted discarded if the client closed), not whenever it returns
+         * ({@link Outbox#abandon}).
          */
         void goDown(Sender s) {
             Thread t = handOver;
             if (t != null && !Threads.joinOrLeave(t, HAND_OVER_GRACE)) {
+                Outbox.HandOver h = handing;
+                if (h != null) {
+                    outbox.abandon(h);
+                }
                 Log.conn(Log.WARN, "client.offline.stuck", s.connection()).addKeyValue("thread", t.getName()).log();
             }
             outbox.goDown(s);

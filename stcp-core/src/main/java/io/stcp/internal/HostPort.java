@@ -55,15 +55,27 @@ public record HostPort(String host, int port) {
         if (address.contains("://")) { // "tcp://host:9000": otherwise told that an IPv6 host needs brackets
             throw bad(address, "a URL, not an address: leave out the scheme");
         }
-        int colon = address.lastIndexOf(':');
-        if (colon < 0) {
-            throw bad(address, "missing ':port'");
-        }
-        String host = address.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-        } else if (host.indexOf(':') >= 0) {
-            throw bad(address, "an IPv6 host must be in brackets, e.g. [::1]:9000");
+        int colon;
+        String host;
+        if (address.startsWith("[")) { // an IPv6 host: its own colons are inside the brackets
+            int close = address.indexOf(']');
+            if (close < 0) {
+                throw bad(address, "'[' without ']'");
+            }
+            colon = close + 1;
+            if (colon == address.length() || address.charAt(colon) != ':') {
+                throw bad(address, "missing ':port' after ']'");
+            }
+            host = address.substring(1, close);
+        } else {
+            colon = address.lastIndexOf(':');
+            if (colon < 0) {
+                throw bad(address, "missing ':port'");
+            }
+            host = address.substring(0, colon);
+            if (host.indexOf(':') >= 0) {
+                throw bad(address, "an IPv6 host must be in brackets, e.g. [::1]:9000");
+            }
         }
         int port;
         try {

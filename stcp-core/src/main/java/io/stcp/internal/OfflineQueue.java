@@ -31,8 +31,15 @@ final class OfflineQueue {
         this.maxBytes = maxBytes;
     }
 
-    /** Appends, or throws {@link QueueFullException} when either limit would be passed. */
+    /**
+     * Appends, or throws {@link QueueFullException} when either limit would be passed; for a
+     * message larger than the byte limit, one that no room could take, saying so.
+     */
     void add(@Nullable Object key, byte[] message) {
+        if (maxBytes != 0 && message.length > maxBytes) {
+            throw new QueueFullException("message of " + message.length + " bytes exceeds the offline queue's byte limit of "
+                    + maxBytes + " (ClientConfig.offlineQueue(" + maxMessages + ", " + maxBytes + "))");
+        }
         int messages = entries.size() + lentMessages;
         long held = bytes + lentBytes;
         if (messages >= maxMessages || (maxBytes != 0 && held + message.length > maxBytes)) {

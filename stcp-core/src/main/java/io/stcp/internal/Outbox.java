@@ -42,7 +42,11 @@ import org.jspecify.annotations.Nullable;
  * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
  * after the wait its policy allows; or any other exception from a sender of the user's) cannot be
  * written on any connection: it is dropped, counted ({@link #dropped()}) and logged, and the
- * hand-over goes on with the next.
+ * hand-over goes on with the next. A hand-over whose connection has ended while it is stuck in a
+ * put (a sender of the user's that ignores its close) is abandoned by that connection's exit
+ * ({@link #abandon}): its rest goes back to the queue then, before the next connection is
+ * dialled, which therefore finds it there and hands it over first; the stuck thread, whenever it
+ * returns, changes nothing. Each hand-over's progress ({@link HandOver}) is guarded by the lock.
  *
  * <p>No user code runs under the lock: senders are called outside it.
  */
@@ -205,16 +209,33 @@ final class Outbox {
     }
 
     /**
-     * The hand-over: gives {@code s} the offline queue, then makes it the one that is up. Returns
-     * once that is done, or once the client or the connection closed (what was not given back to
-     * the queue then).
+     * One connection's hand-over of the offline queue: its sender, the batch it took last and how
+     * far it got (guarded by the outbox's lock), and whether its connection's exit left it behind
+     * ({@link #abandon}).
      */
-    void goUp(Sender s) {
+    static final class HandOver {
+        private final Sender sender;
+        private List<OfflineQueue.Entry> batch = List.of(); // guarded by the outbox's lock
+        private int next;                                   // guarded by the outbox's lock: the first entry not handed on
+        private boolean abandoned;                          // guarded by the outbox's lock
+
+        HandOver(Sender sender) {
+            this.sender = Objects.requireNonNull(sender, "sender");
+        }
+    }
+
+    /**
+     * The hand-over: gives {@code h}'s sender the offline queue, then makes it the one that is up.
+     * Returns once that is done, or once the client or the connection closed (what was not given
+     * back to the queue then), or at once if {@code h} was abandoned meanwhile.
+     */
+    void goUp(HandOver h) {
+        Sender s = h.sender;
         while (true) {
             List<OfflineQueue.Entry> batch;
             lock.lock();
             try {
-                if (state != OPEN || s.isClosed()) {
+                if (h.abandoned || state != OPEN || s.isClosed()) {
                     return;
                 }
                 if (offline == null || offline.isEmpty()) {
@@ -223,6 +244,8 @@ final class Outbox {
                     return;
                 }
                 batch = offline.takeAll();
+                h.batch = batch;
+                h.next = 0;
             } finally {
                 lock.unlock();
             }
@@ -230,12 +253,16 @@ final class Outbox {
                 OfflineQueue.Entry e = batch.get(i);
                 try {
                     put(s, e.key(), e.bytes());
-                    handedOn(e);
+                    if (!handedOn(h, e)) {
+                        return; // abandoned: the rest went back to the queue then
+                    }
                 } catch (SenderClosedException closed) {
-                    putBack(batch.subList(i, batch.size())); // for the next connection
+                    putBack(h); // for the next connection
                     return;
                 } catch (RuntimeException refused) { // a SendException, or a sender of the user's that broke
-                    handedOn(e);
+                    if (!handedOn(h, e)) {
+                        return;
+                    }
                     long n = dropped.incrementAndGet();
                     long held = DROPPED_LOG.tryAcquire();
                     if (held >= 0) {
@@ -248,38 +275,93 @@ final class Outbox {
         }
     }
 
+    /**
+     * The connection of {@code h} has ended and its hand-over is stuck in a put (a sender of the
+     * user's that ignores its close): what it had not handed on goes back to the queue now, for the
+     * next connection (or is counted discarded if the client closed), not whenever that put
+     * returns — by then the next connection could be up, and would never be given it. The put in
+     * progress is taken back too: its connection has ended, so it writes nothing. Whatever the
+     * hand-over does when it returns is ignored.
+     */
+    void abandon(HandOver h) {
+        int discarded = 0;
+        lock.lock();
+        try {
+            if (!h.abandoned) {
+                h.abandoned = true;
+                discarded = restBack(h);
+            }
+        } finally {
+            lock.unlock();
+        }
+        logDiscarded(discarded);
+    }
+
     /** The connection of {@code s} is ending. */
     void goDown(Sender s) {
         up.compareAndSet(s, null);
     }
 
-    /** An entry of a hand-over's batch no longer counts against the offline queue's limits. */
-    private void handedOn(OfflineQueue.Entry e) {
+    /**
+     * An entry of a hand-over's batch no longer counts against the offline queue's limits; false,
+     * doing nothing, if the hand-over was abandoned (its rest, this entry included, is back in the queue).
+     */
+    private boolean handedOn(HandOver h, OfflineQueue.Entry e) {
         OfflineQueue q = Objects.requireNonNull(offline); // the batch came from it
         lock.lock();
         try {
+            if (h.abandoned) {
+                return false;
+            }
             q.handedOn(e);
+            h.next++;
+            return true;
         } finally {
             lock.unlock();
         }
     }
 
-    /** A hand-over stopped short: {@code rest} goes back to the queue, or is discarded and counted if the client closed. */
-    private void putBack(List<OfflineQueue.Entry> rest) {
-        OfflineQueue q = Objects.requireNonNull(offline); // the batch came from it
+    /** A hand-over stopped short: its rest goes back to the queue, or is discarded and counted if the client closed. */
+    private void putBack(HandOver h) {
+        int discarded = 0;
         lock.lock();
         try {
-            if (state == OPEN) {
-                q.putBack(rest);
-                return;
+            if (!h.abandoned) {
+                h.abandoned = true; // over: an abandon after this has nothing to take back
+                discarded = restBack(h);
             }
-            rest.forEach(q::handedOn); // discarded: the client closed
-            discardedByClose += rest.size();
         } finally {
             lock.unlock();
         }
-        Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", address)
-                .addKeyValue("discarded", rest.size()).log();
+        logDiscarded(discarded);
+    }
+
+    /**
+     * What {@code h} has not handed on goes back to the queue, or is discarded and counted if the
+     * client closed; under the lock. Returns how many were discarded.
+     */
+    private int restBack(HandOver h) {
+        List<OfflineQueue.Entry> rest = h.batch.subList(h.next, h.batch.size());
+        h.batch = List.of();
+        h.next = 0;
+        if (rest.isEmpty()) {
+            return 0;
+        }
+        OfflineQueue q = Objects.requireNonNull(offline); // the batch came from it
+        if (state == OPEN) {
+            q.putBack(rest);
+            return 0;
+        }
+        rest.forEach(q::handedOn); // discarded: the client closed
+        discardedByClose += rest.size();
+        return rest.size();
+    }
+
+    private void logDiscarded(int discarded) {
+        if (discarded > 0) {
+            Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", address)
+                    .addKeyValue("discarded", discarded).log();
+        }
     }
 
     private static void put(Sender s, @Nullable Object key, byte[] bytes) {

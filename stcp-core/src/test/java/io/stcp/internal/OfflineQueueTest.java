@@ -56,6 +56,21 @@ class OfflineQueueTest {
         q.add(null, new byte[6]);
     }
 
+    /**
+     * A message larger than the whole byte limit can never be kept: the refusal says so, as a
+     * sender's does, not that the (empty) queue is full.
+     */
+    @Test
+    void aMessageLargerThanTheByteLimitIsRefusedAsSuchNotAsAFullQueue() {
+        OfflineQueue q = new OfflineQueue(10, 100);
+        assertThatThrownBy(() -> q.add(null, new byte[101])).isInstanceOf(QueueFullException.class)
+                .hasMessage("message of 101 bytes exceeds the offline queue's byte limit of 100"
+                        + " (ClientConfig.offlineQueue(10, 100))");
+        q.add(null, new byte[100]); // the limit itself fits
+        assertThatThrownBy(() -> q.add(null, new byte[1])).isInstanceOf(QueueFullException.class)
+                .hasMessageStartingWith("offline queue full (1 messages, 100 bytes");
+    }
+
     /** Adds 10-byte messages until the queue refuses one. */
     private static void fill(OfflineQueue q) {
         try {
