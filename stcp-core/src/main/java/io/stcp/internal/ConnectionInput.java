@@ -51,6 +51,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
  *       calls, or a wait inside a reader call that has consumed nothing, with nothing of a value
  *       buffered and no part of a record held by a layer;</li>
+ *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
+ *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
+ *       takes it as resting, as it took every connection before it could tell;</li>
  *   <li>FINISHING: set once, by the shutdown ({@link #finish()}), never cleared.</li>
  * </ul>
  * Both sides change the word with one atomic read-modify-write each and look at what was there:
@@ -90,6 +93,7 @@ final class ConnectionInput {
     private static final int AWAITING = 1;
     private static final int AT_REST = 2;
     private static final int FINISHING = 4;
+    private static final int RAW = 8;
 
     private Transport transport; // replaced by the layers, on the reader thread, before the first read
     private final boolean pooled;
@@ -105,7 +109,7 @@ final class ConnectionInput {
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
-    private volatile int waitState;       // AWAITING | AT_REST | FINISHING: see the class comment
+    private volatile int waitState;       // AWAITING | AT_REST | FINISHING | RAW: see the class comment
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
@@ -441,9 +445,12 @@ final class ConnectionInput {
         return bytesRead + channelUses;
     }
 
-    /** {@code Connection.channel()} was called. */
-    void channelUsed() {
+    /** {@code Connection.channel()} was called; {@code byReader}: on the reader thread. */
+    void channelUsed(boolean byReader) {
         channelUses++;
+        if (byReader && deadlines.inCall() && (waitState & RAW) == 0) {
+            WAIT_STATE.getAndBitwiseOr(this, RAW); // see the class comment
+        }
     }
 
     /** Whether the peer's end of stream has been read. */
@@ -460,12 +467,13 @@ final class ConnectionInput {
      * A server's graceful shutdown: from now on the reader begins no request (see the class
      * comment). Any thread; once is enough, more calls are harmless.
      *
-     * @return true if the reader rests now — waits between requests, blocked or suspended — so
-     *     the connection can be shut down at once; false if a request may be in progress (or the
-     *     loop is between calls, or over), which the reader then finishes before it stops
+     * @return true if the reader rests now — waits between requests, blocked or suspended (or its
+     *     call uses the raw channel: RAW) — so the connection can be shut down at once; false if a
+     *     request may be in progress (or the loop is between calls, or over), which the reader
+     *     then finishes before it stops
      */
     boolean finish() {
-        return ((int) WAIT_STATE.getAndBitwiseOr(this, FINISHING) & AT_REST) != 0;
+        return ((int) WAIT_STATE.getAndBitwiseOr(this, FINISHING) & (AT_REST | RAW)) != 0;
     }
 
     /** Whether {@link #finish()} was called: the loop begins no reader call. Any thread. */
@@ -562,6 +570,9 @@ final class ConnectionInput {
         }
         deadlines.endCall(bytesRead);
         idleTimedOut = false;
+        if ((waitState & RAW) != 0) {
+            WAIT_STATE.getAndBitwiseAnd(this, ~RAW);
+        }
     }
 
     /**

@@ -81,6 +81,11 @@ final class ReadDeadlines {
         firstFrameDeadlineNanos = 0;
     }
 
+    /** Whether a reader call is in progress. */
+    boolean inCall() {
+        return callStartBytes >= 0;
+    }
+
     /**
      * Whether a reader call is in progress that has consumed nothing of the {@code bytesRead}
      * read so far: a wait now, with nothing of a value buffered, is one between requests (see

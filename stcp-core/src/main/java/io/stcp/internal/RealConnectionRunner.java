@@ -90,7 +90,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private volatile int discardedInAll; // by every close of the sender, on any thread: see discardedInAll()
     private volatile int closing;           // exit() and shutdown() calls closing the sender, not yet counted
     private volatile Thread awaitingCloses; // the end's thread while it waits for them
-    private volatile long finishDeadline;   // a server shutdown's (nanoTime, 0 = none): set before the input is finishing
+    private volatile long finishDeadline;   // a server shutdown's (nanoTime, 0 = none), set before finish()
     private volatile boolean flushFailed;   // the end's close-after-flush threw
 
     /**
