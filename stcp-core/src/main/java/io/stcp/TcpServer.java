@@ -145,16 +145,28 @@ public interface TcpServer extends AutoCloseable {
     void close();
 
     /**
-     * Shuts down gracefully: stops listening, lets every connection write what is already queued
-     * (new puts are refused) and close ({@link CloseReason#SHUTDOWN}), and at the deadline closes
-     * whatever is left. Returns after every exit hook has run, or at most 5 s after the deadline
+     * Shuts down gracefully: stops listening, lets the requests in progress finish, lets every
+     * connection write what is queued and close ({@link CloseReason#SHUTDOWN}), and at the deadline
+     * closes whatever is left.
+     *
+     * <p>A reader call that has already read part of a request when the shutdown reaches its
+     * connection runs to its return: its puts, and other threads' puts to that sender, are taken
+     * until then, and a reader waiting for the rest of its request goes on reading it (within its
+     * frame timeout). Then the connection begins no new reader call, writes its queue, shuts its
+     * output down and closes. A connection whose reader waits between requests — suspended, or
+     * blocked in a read that has read nothing of its request — is shut down at once: new puts are
+     * refused, its queue is written and it closes, and a request that reaches it after that is not
+     * read; idle connections never hold the shutdown up. A reader that serves many requests in
+     * one call, looping inside it, is in progress for as long as that call runs.
+     *
+     * <p>Returns after every exit hook has run, or at most 5 s after the deadline
      * if some connection ignores the close (5 s in all, not per connection). A grace too long to
      * measure means no deadline. If the accept loop has given up, the connections are already
      * being closed without draining: this waits for them the same way, returns false, and does not
      * throw (see {@link #awaitTermination()}).
      *
-     * @return true if every connection drained and exited within {@code grace}; false if not, or if
-     *     the accept loop gave up
+     * @return true if every connection drained and exited within {@code grace}, nothing accepted
+     *     discarded; false if not, or if the accept loop gave up
      */
     boolean shutdown(Duration grace) throws InterruptedException;
 
@@ -174,12 +186,13 @@ public interface TcpServer extends AutoCloseable {
     }
 
     /**
-     * Serves until SIGINT or SIGTERM, then shuts down gracefully and returns — the last line of a
-     * {@code main}, which then returns and the JVM exits 0 (a shutdown hook cannot do that: a JVM
-     * ended by a signal exits 130 or 143). Starts the server first if it is not started. A second
-     * signal during the shutdown closes what is left at once. Returns early, without a shutdown,
-     * if the server terminates by itself ({@link #close()} from elsewhere, or the accept loop
-     * giving up).
+     * Serves until SIGINT or SIGTERM, then {@linkplain #shutdown(Duration) shuts down gracefully}
+     * (the requests in progress are answered, idle connections closed at once) and returns — the
+     * last line of a {@code main}, which then returns and the JVM exits 0 (a shutdown hook cannot
+     * do that: a JVM ended by a signal exits 130 or 143). Starts the server first if it is not
+     * started. A second signal during the shutdown closes what is left at once. Returns early,
+     * without a shutdown, if the server terminates by itself ({@link #close()} from elsewhere, or
+     * the accept loop giving up).
      *
      * <p>The signals are taken from the call until it returns: several servers waiting at once
      * (each on a thread of its own) all hear each signal, and once none waits any more the signals
@@ -191,7 +204,7 @@ public interface TcpServer extends AutoCloseable {
      * image made without that module), the shutdown runs from a shutdown hook instead and the exit
      * code is the JVM's.
      *
-     * @return true if every connection drained within {@code grace}
+     * @return true if every connection drained within {@code grace}, nothing accepted discarded
      * @throws AcceptException if the accept loop gave up
      */
     boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException;

@@ -10,6 +10,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.AsynchronousCloseException;
 import java.util.Arrays;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -42,9 +43,31 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
+ * <p><b>Waits and a server's shutdown.</b> {@link #waitState} tells other threads how the reader
+ * waits, and lets a graceful shutdown finish the request in progress but begin none. Bits:
+ * <ul>
+ *   <li>AWAITING: blocked in the transport for input, or the loop suspended for want of it
+ *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait;</li>
+ *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
+ *       calls, or a wait inside a reader call that has consumed nothing, with nothing of a value
+ *       buffered and no part of a record held by a layer;</li>
+ *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
+ *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
+ *       takes it as resting, as it took every connection before it could tell;</li>
+ *   <li>FINISHING: set once, by the shutdown ({@link #finish()}), never cleared.</li>
+ * </ul>
+ * Both sides change the word with one atomic read-modify-write each and look at what was there:
+ * the shutdown finds the reader AT_REST — it needs no waiting for: shut it down at once — or not,
+ * and then the reader, at its next wait between requests or at the end of its call
+ * ({@link #isFinishing()}, read by the loop), finds FINISHING and begins no request: the wait
+ * throws {@link AsynchronousCloseException} instead of waiting. A wait between requests that
+ * ends finding FINISHING set meanwhile throws it too, rather than hand the reader a request the
+ * shutdown did not wait for. So a request is either in progress when the shutdown looks, and let
+ * finish, or never begun.
+ *
  * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
- * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()} is read by
- * any thread.
+ * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()},
+ * {@link #isFinishing()} and {@link #finish()}, any thread.
  */
 final class ConnectionInput {
     static final int BUFFER_SIZE = ReadBuffers.SIZE;
@@ -66,6 +89,11 @@ final class ConnectionInput {
     private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle WAIT_STATE = Fields.handle(MethodHandles.lookup(), "waitState", int.class);
+    private static final int AWAITING = 1;
+    private static final int AT_REST = 2;
+    private static final int FINISHING = 4;
+    private static final int RAW = 8;
 
     private Transport transport; // replaced by the layers, on the reader thread, before the first read
     private final boolean pooled;
@@ -81,7 +109,7 @@ final class ConnectionInput {
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
-    private volatile boolean awaitingInput;
+    private volatile int waitState;       // AWAITING | AT_REST | FINISHING | RAW: see the class comment
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
@@ -417,9 +445,12 @@ final class ConnectionInput {
         return bytesRead + channelUses;
     }
 
-    /** {@code Connection.channel()} was called. */
-    void channelUsed() {
+    /** {@code Connection.channel()} was called; {@code byReader}: on the reader thread. */
+    void channelUsed(boolean byReader) {
         channelUses++;
+        if (byReader && deadlines.inCall() && (waitState & RAW) == 0) {
+            WAIT_STATE.getAndBitwiseOr(this, RAW); // see the class comment
+        }
     }
 
     /** Whether the peer's end of stream has been read. */
@@ -429,7 +460,54 @@ final class ConnectionInput {
 
     /** Whether the reader is blocked in the transport waiting for input, or its loop suspended for want of it. */
     boolean isAwaitingInput() {
-        return awaitingInput;
+        return (waitState & AWAITING) != 0;
+    }
+
+    /**
+     * A server's graceful shutdown: from now on the reader begins no request (see the class
+     * comment). Any thread; once is enough, more calls are harmless.
+     *
+     * @return true if the reader rests now — waits between requests, blocked or suspended (or its
+     *     call uses the raw channel: RAW) — so the connection can be shut down at once; false if a
+     *     request may be in progress (or the loop is between calls, or over), which the reader
+     *     then finishes before it stops
+     */
+    boolean finish() {
+        return ((int) WAIT_STATE.getAndBitwiseOr(this, FINISHING) & (AT_REST | RAW)) != 0;
+    }
+
+    /** Whether {@link #finish()} was called: the loop begins no reader call. Any thread. */
+    boolean isFinishing() {
+        return (waitState & FINISHING) != 0;
+    }
+
+    /**
+     * The reader is about to wait for input with nothing buffered, or with part of a value
+     * ({@code partial}); see the class comment.
+     *
+     * @return the bits to hand to {@link #endWait}
+     * @throws AsynchronousCloseException if the wait is between requests and the server shuts down
+     */
+    private int beginWait(boolean partial) throws AsynchronousCloseException {
+        int bits = !partial && deadlines.callReadNothing(bytesRead) && !transport.holdsPartialInput()
+                ? AWAITING | AT_REST : AWAITING;
+        int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
+        if ((bits & AT_REST) != 0 && (before & FINISHING) != 0) {
+            WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
+            throw new AsynchronousCloseException(); // the server shuts down: no new request
+        }
+        return bits;
+    }
+
+    /**
+     * The wait begun with {@code bits} ended.
+     *
+     * @return true if it was between requests and the server began to shut down meanwhile: the
+     *     reader must not go on into a request (the caller throws)
+     */
+    private boolean endWait(int bits) {
+        int before = (int) WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
+        return (bits & AT_REST) != 0 && (before & FINISHING) != 0;
     }
 
     /**
@@ -492,6 +570,9 @@ final class ConnectionInput {
         }
         deadlines.endCall(bytesRead);
         idleTimedOut = false;
+        if ((waitState & RAW) != 0) {
+            WAIT_STATE.getAndBitwiseAnd(this, ~RAW);
+        }
     }
 
     /**
@@ -510,7 +591,8 @@ final class ConnectionInput {
             return -1;
         }
         releaseBuffer();
-        awaitingInput = true; // as a blocked read would be, until the loop goes on (resumed)
+        // As a blocked read would be, until the loop goes on (resumed); between calls, so at rest.
+        WAIT_STATE.getAndBitwiseOr(this, AWAITING | AT_REST);
         return deadlines.suspend();
     }
 
@@ -520,7 +602,7 @@ final class ConnectionInput {
      * input there before the suspension was armed.
      */
     void resumed(boolean waited) {
-        awaitingInput = false;
+        WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
         if (waited) {
             turnBytes = 0;
         }
@@ -688,7 +770,8 @@ final class ConnectionInput {
         // A wait for the rest of a value is inside its frame, though none of it may be buffered
         // yet (a relay that is the call's first read): the frame timeout bounds it.
         long deadline = waitDeadline(0, bytes > 0);
-        awaitingInput = true;
+        int wait = beginWait(pos < lim);
+        boolean finished;
         try {
             if (bytes == 0) {
                 transport.awaitReadable(deadline);
@@ -698,7 +781,10 @@ final class ConnectionInput {
         } catch (ReadTimeoutException e) {
             throw timedOut(deadline, e);
         } finally {
-            awaitingInput = false;
+            finished = endWait(wait);
+        }
+        if (finished) {
+            throw new AsynchronousCloseException(); // input came as the server began to shut down: not read
         }
     }
 
@@ -805,27 +891,31 @@ final class ConnectionInput {
         }
         while (true) {
             long deadline = waitDeadline(0);
-            awaitingInput = pos == lim;
+            int wait = pos == lim ? beginWait(false) : 0;
             if (!transport.isReadable()) {
                 turnBytes = 0; // this read waits
             }
+            int n;
+            boolean finished;
             try {
-                int n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
-                if (n < 0) {
-                    endOfStream();
-                } else {
-                    turnBytes += n;
-                }
-                if (n != 0) {
-                    idleTimedOut = false;
-                    return n;
-                }
-                // 0: a layer took part of a record and would wait for the rest, under the frame deadline now
+                n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
             } catch (ReadTimeoutException e) {
                 throw timedOut(deadline, e);
             } finally {
-                awaitingInput = false;
+                finished = wait != 0 && endWait(wait);
             }
+            if (n < 0) {
+                endOfStream();
+            } else if (finished) {
+                throw new AsynchronousCloseException(); // input came as the server began to shut down: not read
+            } else {
+                turnBytes += n;
+            }
+            if (n != 0) {
+                idleTimedOut = false;
+                return n;
+            }
+            // 0: a layer took part of a record and would wait for the rest, under the frame deadline now
         }
     }
 

@@ -81,6 +81,20 @@ final class ReadDeadlines {
         firstFrameDeadlineNanos = 0;
     }
 
+    /** Whether a reader call is in progress. */
+    boolean inCall() {
+        return callStartBytes >= 0;
+    }
+
+    /**
+     * Whether a reader call is in progress that has consumed nothing of the {@code bytesRead}
+     * read so far: a wait now, with nothing of a value buffered, is one between requests (see
+     * {@link ConnectionInput#finish()}).
+     */
+    boolean callReadNothing(long bytesRead) {
+        return callStartBytes >= 0 && bytesRead == callStartBytes;
+    }
+
     /**
      * The frame timeout raised in the call that returned, which the reader caught: the connection
      * ends with it all the same. Null if none was.

@@ -28,6 +28,12 @@ import java.util.concurrent.TimeUnit;
  * factory, the start hooks, the reader), and the reader thread clears its interrupt status under
  * the same monitor when it goes out, so an exit never leaks an interrupt into the flush, the exit
  * hooks or a thread that has stopped being the reader.
+ *
+ * <p><b>Finishing.</b> A server's graceful shutdown does not interrupt: it marks the input
+ * {@linkplain ConnectionInput#finish() finishing}, and the loop begins no reader call once it sees
+ * that — at its top, and again after a suspension that did not end it — while the call in
+ * progress, if any, runs to its return (its waits between requests throw instead: see
+ * {@link ConnectionInput}). Then the loop is over, as after {@link #requestExit()}.
  */
 final class ReadLoop {
     private static final int STALL_CALLS = 1000;
@@ -101,13 +107,16 @@ final class ReadLoop {
      * calls on a transport that can call back: then it suspends — the thread ends, and the
      * resumption goes on on a new one when input comes (or a read deadline, the read timeout, or the close).
      *
-     * @return true if suspended; false when the loop is over (exit requested)
+     * @return true if suspended; false when the loop is over (exit requested, or finishing)
      */
     boolean run(Sender s) throws Exception {
         ConnectionInput input = connection.input();
-        while (!exitRequested) {
+        while (!exitRequested && !input.isFinishing()) {
             if (suspend(input)) {
                 return true;
+            }
+            if (input.isFinishing()) {
+                break; // the server began to shut down while this loop looked for input: no new call
             }
             input.beginCall();
             reader.read(s, connection);
@@ -160,6 +169,12 @@ final class ReadLoop {
         }
         long deadline = input.prepareSuspension();
         if (deadline < 0) {
+            return false;
+        }
+        if (input.isFinishing()) {
+            // The server shuts down: whether or not it saw this loop at rest, the loop ends here
+            // rather than leave no thread to end it.
+            input.resumed(false);
             return false;
         }
         long now = deadline == 0 ? 0 : System.nanoTime(); // no clock read without a deadline

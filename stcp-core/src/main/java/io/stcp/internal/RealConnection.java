@@ -123,7 +123,7 @@ public final class RealConnection implements Connection {
         if (channel == null) {
             throw new UnsupportedOperationException("a connection in memory has no socket channel");
         }
-        input.channelUsed();
+        input.channelUsed(isReaderThread());
         return channel;
     }
 

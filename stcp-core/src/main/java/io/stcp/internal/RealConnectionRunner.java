@@ -45,6 +45,20 @@ import org.slf4j.event.Level;
  * exited, see every close begun before the end. No wake-up is lost: the end publishes itself
  * before it reads {@link #closing}, and a close decrements before it reads
  * {@link #awaitingCloses} (all volatile), so the last close sees the end waiting, or the end sees 0.
+ *
+ * <p><b>A server's shutdown</b> ({@link #finishAndShutdown}) lets the reader call in progress
+ * finish. It records the reason and the deadline, then marks the input finishing
+ * ({@link ConnectionInput#finish()}), which tells it, atomically, whether the reader rests — waits
+ * between requests, blocked or suspended:
+ * <pre>
+ *   rests       → {@link #shutdown}: the sender's close-after-flush at once, on the shutdown's thread;
+ *                 the reader, woken by the close (or by input, which it does not read), ends
+ *   not resting → the reader finishes its call (puts are taken meanwhile, from any thread), its
+ *                 loop begins no other, and its end flushes by the shutdown's deadline
+ *                 ({@link #flushOrDiscard}); the shutdown's thread waits for the exit
+ * </pre>
+ * Either way a reader call that had consumed input when the shutdown looked runs to its return,
+ * and none begins after; at the deadline the server ends what remains ({@link #exit}).
  */
 public final class RealConnectionRunner implements ConnectionRunner {
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
@@ -76,6 +90,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private volatile int discardedInAll; // by every close of the sender, on any thread: see discardedInAll()
     private volatile int closing;           // exit() and shutdown() calls closing the sender, not yet counted
     private volatile Thread awaitingCloses; // the end's thread while it waits for them
+    private volatile long finishDeadline;   // a server shutdown's (nanoTime, 0 = none), set before finish()
+    private volatile boolean flushFailed;   // the end's close-after-flush threw
 
     /**
      * A runner whose sender is made by {@code factory} on the reader thread.
@@ -198,8 +214,9 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     /**
-     * Ends the connection gracefully for a server shutdown: its sender writes what is queued and
-     * the connection closes, within {@code timeout}.
+     * Ends the connection gracefully at once, as a client's shutdown does (and a server's, for a
+     * connection that rests): its sender writes what is queued and the connection closes, within
+     * {@code timeout}.
      *
      * @return how many queued messages were discarded, or -1 if the sender failed
      */
@@ -220,6 +237,37 @@ public final class RealConnectionRunner implements ConnectionRunner {
         } finally {
             leaveClose();
         }
+    }
+
+    /**
+     * Ends the connection gracefully for a server shutdown, by {@code deadline} ({@code nanoTime},
+     * 0 = none): a reader call in progress is let finish — its puts, and other threads' puts to the
+     * sender, are taken until it returns — then no call begins, the sender writes what is queued
+     * and the connection closes. A connection whose reader waits between requests (or has no
+     * sender yet) is shut down at once, as {@link #shutdown} does. Blocks until the connection has
+     * exited, or the deadline (then the server ends it: {@link #exit}). See the class comment.
+     *
+     * @return how many queued messages were discarded, or -1 if the sender failed (or this thread
+     *     was interrupted, which leaves it unknown)
+     */
+    int finishAndShutdown(long deadline) {
+        if (sender == null) {
+            return shutdown(Nanos.remaining(deadline)); // no reader call yet: ends at once
+        }
+        finishDeadline = deadline;
+        connection.recordEnd(CloseReason.SHUTDOWN, null);
+        if (connection.input().finish()) {
+            return shutdown(Nanos.remaining(deadline));
+        }
+        try {
+            if (!awaitExit(Nanos.remaining(deadline))) {
+                return 0; // the server ends it now, and counts what that discards
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+        return flushFailed ? -1 : discardedInAll;
     }
 
     /** A close of the sender, off the end, begins: the end waits until it has counted (see the class comment). */
@@ -401,10 +449,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
         try {
             payOwedDrain();
             if (reason.flushes() && connection.isOpen()) {
-                Duration timeout = connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();
                 try {
-                    return s.closeAfterFlush(timeout);
+                    return s.closeAfterFlush(flushTimeout());
                 } catch (Throwable t) {
+                    flushFailed = true;
                     Log.connWarn("conn.sender.failed", connection).addKeyValue("op", "closeAfterFlush")
                             .setCause(t).log();
                 }
@@ -414,6 +462,14 @@ public final class RealConnectionRunner implements ConnectionRunner {
             connection.close(reason);
             Thread.interrupted();
         }
+    }
+
+    /** How long the end's flush may take: until a server shutdown's deadline, else the write timeout (or 5 s). */
+    private Duration flushTimeout() {
+        if (connection.input().isFinishing()) {
+            return Nanos.remaining(finishDeadline);
+        }
+        return connection.writeTimeout().isZero() ? DEFAULT_FLUSH_TIMEOUT : connection.writeTimeout();
     }
 
     /**

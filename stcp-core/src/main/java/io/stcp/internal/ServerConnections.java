@@ -174,8 +174,10 @@ final class ServerConnections {
     }
 
     /**
-     * Shuts every connection down gracefully, each on a thread of its own that writes what is
-     * queued and closes it at {@code deadline} at the latest. A connection whose thread cannot
+     * Shuts every connection down gracefully, each on a thread of its own, by {@code deadline} at
+     * the latest: a reader call in progress finishes first, then no call begins, what is queued is
+     * written and the connection closes; a connection whose reader waits between requests is shut
+     * down at once ({@link RealConnectionRunner#finishAndShutdown}). A connection whose thread cannot
      * start (out of memory) is ended at once instead, what it queued discarded, and the others are
      * shut down all the same.
      *
@@ -188,7 +190,7 @@ final class ServerConnections {
         for (RealConnectionRunner runner : runners) {
             try {
                 flushers.add(Threads.start("stcp-shutdown-" + runner.connection().id(), () -> {
-                    if (runner.shutdown(Nanos.remaining(deadline)) != 0) {
+                    if (runner.finishAndShutdown(deadline) != 0) {
                         discarded.set(true);
                     }
                 }));
