@@ -23,7 +23,8 @@ import java.nio.file.attribute.PosixFilePermissions;
  * closing. So before binding, an existing file at the path is probed: if it is not a socket it is
  * left alone and the bind fails; if a connect to it is refused, it is a stale file from a dead
  * server and is removed; if the connect succeeds, a server is listening there and the bind fails
- * (the probe is an empty connection that server sees) — unless {@code replace} is asked
+ * (the probe is an empty connection that server sees; it does not wait, so a server whose accept
+ * queue is full fails the bind too) — unless {@code replace} is asked
  * ({@code reusePort}), which takes the path over from the live server: the new socket is renamed
  * over the old file in one step, so every client that connects afterwards reaches the new server
  * while the old one goes on serving the connections it has.
@@ -98,16 +99,34 @@ final class UnixSockets {
         if (replace) {
             return; // renamed over, live or not
         }
-        SocketChannel probe;
-        try {
-            probe = SocketChannel.open(UnixDomainSocketAddress.of(path));
-        } catch (ConnectException refused) {
+        if (!probe(path)) {
             Files.deleteIfExists(path); // nobody listens: left behind by a process that died
             return;
         }
-        probe.close();
         throw new BindException("a server is listening on " + path
                 + " (stop it first, or set reusePort to take the path over)");
+    }
+
+    /**
+     * Whether a server listens on the socket file at {@code path}: false if a connect is refused
+     * (nobody listens), true if it connects. The connect does not wait: a blocking one to a server
+     * whose accept queue is full (one that hangs, or is swamped) would wait until it accepts, for
+     * good, and start() with it; such a server answers a non-blocking one at once (EAGAIN), which
+     * fails the bind like any answer but a refusal, the file left alone.
+     */
+    private static boolean probe(Path path) throws IOException {
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.configureBlocking(false);
+            try {
+                probe.connect(UnixDomainSocketAddress.of(path)); // connected, or (not for a Unix socket) pending
+            } catch (ConnectException refused) {
+                return false;
+            } catch (IOException e) {
+                throw new BindException("a connect to " + path + " was not refused (" + e.getMessage() + "): a server"
+                        + " may still own it, not removing it (stop it first, or set reusePort to take the path over)");
+            }
+            return true;
+        }
     }
 
     private static boolean isSocketFile(Path path) throws IOException {
