@@ -211,6 +211,30 @@ class ProxyProtocolTest {
     }
 
     @Test
+    void networksWrittenIpv4MappedCountTheirPrefixOver128Bits() throws Exception {
+        // ::ffff:127.0.0.0/104 is 127.0.0.0/8 (peers connecting over IPv4 to a dual-stack socket are
+        // IPv4 addresses), and ::ffff:127.0.0.3/128 is the single address
+        TcpServer server = start(Echo.loopback()
+                .proxyProtocol(ProxyProtocol.optional("::ffff:127.0.0.0/104").withHeaderTimeout(LONG_TIMEOUT))
+                .ipLimits(IpLimits.builder().deny("::ffff:127.0.0.3/128").build()));
+        try {
+            try (TestClient proxy = TestClient.connectFrom("127.0.0.2", server.address())) {
+                proxy.sendRaw(concat(v2(CLIENT, FRONTEND).bytes(), frame("p")));
+                assertThat(proxy.readFrame()).asString().isEqualTo("p");
+                assertThat(started.poll(10, TimeUnit.SECONDS).remoteAddress()).isEqualTo(CLIENT);
+            }
+            assertThat(refused(server, "127.0.0.3", frame("denied"))).isLessThan(LONG_TIMEOUT.dividedBy(3));
+            assertThat(server.rejectedCount(RejectReason.DENIED)).isEqualTo(1);
+            assertThat(server.acceptedCount()).isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+        // below 96 bits the network holds IPv6 addresses too: refused, not read as an IPv4 prefix
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ProxyProtocol.required("::ffff:10.0.0.1/32"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("from 96 to 128");
+    }
+
+    @Test
     void aTrustedPeerWithoutAHeaderIsRefusedWhereOneIsRequired() throws Exception {
         TcpServer server = start(required());
         try {
