@@ -204,6 +204,26 @@ class UnixSocketTest {
     }
 
     @Test
+    void aPathThatFitsIsServedWithPermissionsToo() throws Exception {
+        // 100 bytes: within the 107 a socket path may have, and served without permissions
+        String name = "echo.sock";
+        Path parent = Files.createDirectory(dir.resolve("d".repeat(100 - dir.toString().length() - 2 - name.length())));
+        Path path = parent.resolve(name);
+        assertThat(path.toString()).hasSize(100);
+        TcpServer server = start(unix(path).unixSocketPermissions("rw-------"));
+        try (SocketChannel ch = connect(path)) {
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path))).isEqualTo("rw-------");
+            assertThat(roundTrip(ch, "long")).asString().isEqualTo("long");
+            try (Stream<Path> files = Files.list(parent)) {
+                assertThat(files.map(p -> p.getFileName().toString()).toList()).as("no staging directory left")
+                        .containsExactly(name);
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
     void reusePortTakesThePathOverFromALiveServerWhichKeepsItsConnections() throws Exception {
         Path path = dir.resolve("handover.sock");
         TcpServer old = start(unix(path));

@@ -14,7 +14,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Unix domain sockets: listening on a path, removing the file again, and the peer's credentials.
@@ -38,6 +42,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 final class UnixSockets {
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
+    private static final int STAGING_NAME = 3;      // 36^3 names
+    private static final int STAGING_ATTEMPTS = 100; // names taken by other files in a row before giving up
 
     private UnixSockets() {}
 
@@ -67,8 +73,7 @@ final class UnixSockets {
             if (permissions.isEmpty() && !replace) {
                 ch.bind(UnixDomainSocketAddress.of(path), backlog);
             } else {
-                Path parent = path.toAbsolutePath().getParent();
-                Path dir = Files.createTempDirectory(parent, ".stcp-"); // rwx------
+                Path dir = privateDirectory(path.getParent() == null ? Path.of("") : path.getParent());
                 Path staged = dir.resolve("s");
                 try {
                     ch.bind(UnixDomainSocketAddress.of(staged), backlog);
@@ -85,6 +90,33 @@ final class UnixSockets {
         } catch (IOException | RuntimeException e) {
             Quietly.close(ch, "listener");
             throw e;
+        }
+    }
+
+    /**
+     * A new directory in {@code parent}, {@code rwx------}, to bind a socket in before it is renamed
+     * into place. Its name is short ({@code .} and 3 random characters), so the
+     * socket's path there ({@code parent/.abc/s}) is no longer than the path it is renamed to for a
+     * file name of 6 characters or more, whatever the length of {@code parent}: a socket path is at
+     * most 107 bytes, and one that fits must not fail because of the staging (a temporary
+     * directory's usual 20-odd random digits did, with "Unix domain path too long").
+     */
+    private static Path privateDirectory(Path parent) throws IOException {
+        FileAttribute<Set<PosixFilePermission>> ownerOnly =
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+        String chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for (int attempt = 1; ; attempt++) {
+            StringBuilder name = new StringBuilder(".");
+            for (int i = 0; i < STAGING_NAME; i++) {
+                name.append(chars.charAt(ThreadLocalRandom.current().nextInt(chars.length())));
+            }
+            try {
+                return Files.createDirectory(parent.resolve(name.toString()), ownerOnly);
+            } catch (FileAlreadyExistsException taken) {
+                if (attempt == STAGING_ATTEMPTS) {
+                    throw taken;
+                }
+            }
         }
     }
 
