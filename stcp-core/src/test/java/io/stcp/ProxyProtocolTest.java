@@ -345,6 +345,35 @@ class ProxyProtocolTest {
     }
 
     @Test
+    void aClientOfUnknownAddressIsRefusedWhereOnlyTheAllowListsNetworksAreServed() throws Exception {
+        TcpServer server = start(Echo.loopback().proxyProtocol(required())
+                .ipLimits(IpLimits.builder().allow("192.0.2.0/24").build()));
+        try {
+            try (TestClient allowed = TestClient.connect(server.address())) {
+                allowed.sendRaw(concat(v1(CLIENT, FRONTEND), frame("in")));
+                assertThat(allowed.readFrame()).asString().isEqualTo("in");
+            }
+            refused(server, "127.0.0.1", concat(v1("PROXY UNKNOWN"), frame("unknown")));
+            refused(server, "127.0.0.1", concat(v2(CLIENT, FRONTEND).famProto(0x00).addresses(new byte[0]).bytes(),
+                    frame("unspecified")));
+            assertThat(server.rejectedCount(RejectReason.DENIED)).isEqualTo(2);
+            assertThat(server.acceptedCount()).isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+        // without an allow list such a client is served (and not counted against anyone's limits)
+        TcpServer denyOnly = start(Echo.loopback().proxyProtocol(required())
+                .ipLimits(IpLimits.builder().deny("192.0.2.0/24").maxConnPerIp(1).build()));
+        try (TestClient c = TestClient.connect(denyOnly.address())) {
+            c.sendRaw(concat(v1("PROXY UNKNOWN"), frame("u")));
+            assertThat(c.readFrame()).asString().isEqualTo("u");
+            assertThat(denyOnly.rejectedCount()).isZero();
+        } finally {
+            Echo.stop(denyOnly);
+        }
+    }
+
+    @Test
     void theClientsAddressIsOnEveryConnectionLogLine() throws Exception {
         try (LogCapture log = LogCapture.of("io.stcp.connection")) {
             TcpServer server = start(required());
