@@ -17,7 +17,9 @@ import java.util.Objects;
  * is on and the peer is a trusted proxy, the client's address is known only once the header has
  * been read: the limits then apply on the connection's thread, right after the header, to the
  * client's address (the proxy's own address is never limited). Unix socket peers have no address
- * and are not limited here.
+ * and are not limited here; nor is a client whose header names no IP address (version 1's
+ * {@code UNKNOWN}, version 2's unspecified family or Unix socket), except that a non-empty
+ * {@link #allow()} list refuses it ({@link RejectReason#DENIED}).
  *
  * <p><b>Addresses.</b> An IPv4 address counts on its own; IPv6 addresses count per /64 network,
  * since a single host usually holds a whole /64 and could otherwise open connections from as many

@@ -211,6 +211,30 @@ class ProxyProtocolTest {
     }
 
     @Test
+    void networksWrittenIpv4MappedCountTheirPrefixOver128Bits() throws Exception {
+        // ::ffff:127.0.0.0/104 is 127.0.0.0/8 (peers connecting over IPv4 to a dual-stack socket are
+        // IPv4 addresses), and ::ffff:127.0.0.3/128 is the single address
+        TcpServer server = start(Echo.loopback()
+                .proxyProtocol(ProxyProtocol.optional("::ffff:127.0.0.0/104").withHeaderTimeout(LONG_TIMEOUT))
+                .ipLimits(IpLimits.builder().deny("::ffff:127.0.0.3/128").build()));
+        try {
+            try (TestClient proxy = TestClient.connectFrom("127.0.0.2", server.address())) {
+                proxy.sendRaw(concat(v2(CLIENT, FRONTEND).bytes(), frame("p")));
+                assertThat(proxy.readFrame()).asString().isEqualTo("p");
+                assertThat(started.poll(10, TimeUnit.SECONDS).remoteAddress()).isEqualTo(CLIENT);
+            }
+            assertThat(refused(server, "127.0.0.3", frame("denied"))).isLessThan(LONG_TIMEOUT.dividedBy(3));
+            assertThat(server.rejectedCount(RejectReason.DENIED)).isEqualTo(1);
+            assertThat(server.acceptedCount()).isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+        // below 96 bits the network holds IPv6 addresses too: refused, not read as an IPv4 prefix
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ProxyProtocol.required("::ffff:10.0.0.1/32"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("from 96 to 128");
+    }
+
+    @Test
     void aTrustedPeerWithoutAHeaderIsRefusedWhereOneIsRequired() throws Exception {
         TcpServer server = start(required());
         try {
@@ -317,6 +341,35 @@ class ProxyProtocolTest {
             assertThat(server.acceptedCount()).isEqualTo(2);
         } finally {
             Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aClientOfUnknownAddressIsRefusedWhereOnlyTheAllowListsNetworksAreServed() throws Exception {
+        TcpServer server = start(Echo.loopback().proxyProtocol(required())
+                .ipLimits(IpLimits.builder().allow("192.0.2.0/24").build()));
+        try {
+            try (TestClient allowed = TestClient.connect(server.address())) {
+                allowed.sendRaw(concat(v1(CLIENT, FRONTEND), frame("in")));
+                assertThat(allowed.readFrame()).asString().isEqualTo("in");
+            }
+            refused(server, "127.0.0.1", concat(v1("PROXY UNKNOWN"), frame("unknown")));
+            refused(server, "127.0.0.1", concat(v2(CLIENT, FRONTEND).famProto(0x00).addresses(new byte[0]).bytes(),
+                    frame("unspecified")));
+            assertThat(server.rejectedCount(RejectReason.DENIED)).isEqualTo(2);
+            assertThat(server.acceptedCount()).isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+        // without an allow list such a client is served (and not counted against anyone's limits)
+        TcpServer denyOnly = start(Echo.loopback().proxyProtocol(required())
+                .ipLimits(IpLimits.builder().deny("192.0.2.0/24").maxConnPerIp(1).build()));
+        try (TestClient c = TestClient.connect(denyOnly.address())) {
+            c.sendRaw(concat(v1("PROXY UNKNOWN"), frame("u")));
+            assertThat(c.readFrame()).asString().isEqualTo("u");
+            assertThat(denyOnly.rejectedCount()).isZero();
+        } finally {
+            Echo.stop(denyOnly);
         }
     }
 

@@ -22,7 +22,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -137,6 +141,52 @@ class UnixSocketTest {
     }
 
     @Test
+    void aLiveServerWhoseQueueIsFullFailsTheStartInsteadOfHangingIt() throws Exception {
+        Path path = dir.resolve("busy.sock");
+        List<SocketChannel> queued = new ArrayList<>();
+        CompletableFuture<TcpServer> starting = new CompletableFuture<>();
+        try (ServerSocketChannel hung = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            hung.bind(UnixDomainSocketAddress.of(path), 1); // a server that accepts nothing, as a hung one
+            boolean full = false;
+            for (int i = 0; i < 100 && !full; i++) {
+                SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+                queued.add(c);
+                c.configureBlocking(false);
+                try {
+                    c.connect(UnixDomainSocketAddress.of(path));
+                } catch (IOException queueFull) {
+                    full = true;
+                }
+            }
+            assertThat(full).as("the listener's queue is full").isTrue();
+            TcpServer second = TcpServer.create(unix(path).build(), Echo.READER, SenderFactory.queue(1));
+            Thread t = new Thread(() -> {
+                try {
+                    starting.complete(second.start());
+                } catch (Throwable e) {
+                    starting.completeExceptionally(e);
+                }
+            }, "test-start");
+            t.setDaemon(true);
+            t.start();
+            assertThatThrownBy(() -> starting.get(10, TimeUnit.SECONDS)).as("start() fails, within 10 s")
+                    .isInstanceOf(ExecutionException.class).cause().isInstanceOf(BindException.class)
+                    .hasMessageContaining("not refused");
+            assertThat(Files.exists(path)).as("the live server's file is left alone").isTrue();
+        } finally {
+            for (SocketChannel c : queued) {
+                c.close();
+            }
+            // a start stuck in its probe (the old code) goes on once the listener has closed: stop what it started
+            try {
+                Echo.stop(starting.get(10, TimeUnit.SECONDS));
+            } catch (ExecutionException refused) {
+                // what it should do
+            }
+        }
+    }
+
+    @Test
     void permissionsAreInPlaceBeforeTheFileAppears() throws Exception {
         Path path = dir.resolve("private.sock");
         TcpServer server = start(unix(path).unixSocketPermissions("rw-------"));
@@ -151,6 +201,26 @@ class UnixSocketTest {
             Echo.stop(server);
         }
         assertThat(Files.exists(path)).isFalse();
+    }
+
+    @Test
+    void aPathThatFitsIsServedWithPermissionsToo() throws Exception {
+        // 100 bytes: within the 107 a socket path may have, and served without permissions
+        String name = "echo.sock";
+        Path parent = Files.createDirectory(dir.resolve("d".repeat(100 - dir.toString().length() - 2 - name.length())));
+        Path path = parent.resolve(name);
+        assertThat(path.toString()).hasSize(100);
+        TcpServer server = start(unix(path).unixSocketPermissions("rw-------"));
+        try (SocketChannel ch = connect(path)) {
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(path))).isEqualTo("rw-------");
+            assertThat(roundTrip(ch, "long")).asString().isEqualTo("long");
+            try (Stream<Path> files = Files.list(parent)) {
+                assertThat(files.map(p -> p.getFileName().toString()).toList()).as("no staging directory left")
+                        .containsExactly(name);
+            }
+        } finally {
+            Echo.stop(server);
+        }
     }
 
     @Test

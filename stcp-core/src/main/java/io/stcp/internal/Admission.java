@@ -178,6 +178,17 @@ final class Admission implements ProxyProtocolLayer.Server {
     }
 
     @Override
+    public RejectReason admitUnknownClient(RealConnection connection) {
+        if (gate != null && gate.admitsListedOnly()) {
+            rejected(RejectReason.DENIED, connection.remoteAddress(), "the PROXY header names no IP address, and only"
+                    + " the allow list's networks are served");
+            return RejectReason.DENIED;
+        }
+        accepted.incrementAndGet();
+        return null;
+    }
+
+    @Override
     public void healthCheck() {
         healthChecks.incrementAndGet();
     }

@@ -10,7 +10,8 @@ import java.util.List;
  * ({@code 127.0.0.1} = {@code 127.0.0.1/32}). Parsing never resolves a host name: only literal
  * addresses are accepted. An IPv4 network matches IPv4 addresses only, an IPv6 one IPv6 only
  * (the JDK reports an IPv4-mapped IPv6 peer such as {@code ::ffff:10.0.0.1} as IPv4, so it matches
- * the IPv4 networks).
+ * the IPv4 networks). A network written IPv4-mapped is the IPv4 one it maps:
+ * {@code ::ffff:10.0.0.0/104} is {@code 10.0.0.0/8}, its prefix length counted over 128 bits.
  *
  * @param network the address bytes with the host bits cleared (4 or 16)
  * @param prefixLength the number of leading bits that must match
@@ -31,7 +32,10 @@ public record Cidr(byte[] network, int prefixLength) {
         if (address == null) {
             throw bad(text, "not a literal IPv4 or IPv6 address");
         }
-        int max = address.length * 8;
+        // An IPv4-mapped literal (::ffff:a.b.c.d) comes back as IPv4 bytes, as such peers do, but its
+        // prefix length counts the IPv6 address's 128 bits, of which the IPv4 address is the last 32.
+        int mappedBits = address.length == 4 && host.indexOf(':') >= 0 ? 96 : 0;
+        int max = mappedBits + address.length * 8;
         int prefix = max;
         if (slash >= 0) {
             String p = s.substring(slash + 1);
@@ -42,8 +46,12 @@ public record Cidr(byte[] network, int prefixLength) {
             if (prefix > max) {
                 throw bad(text, "prefix length above " + max);
             }
+            if (prefix < mappedBits) {
+                // ::/n for n < 96 holds IPv6 addresses besides the mapped ones: not one network here
+                throw bad(text, "an IPv4-mapped network needs a prefix length from 96 to 128, or write it in IPv4");
+            }
         }
-        return new Cidr(mask(address, prefix), prefix);
+        return new Cidr(mask(address, prefix - mappedBits), prefix - mappedBits);
     }
 
     /** Parses each of {@code texts}; see {@link #parse}. */

@@ -94,6 +94,11 @@ final class IpGate {
         return k;
     }
 
+    /** Whether there is an allow list: only addresses in its networks are admitted, so none of unknown address. */
+    boolean admitsListedOnly() {
+        return !allow.isEmpty();
+    }
+
     /** Whether admitted addresses must be {@link #release}d (a count or a rate is limited). */
     boolean tracks() {
         return tracks;

@@ -42,11 +42,20 @@ final class ProxyProtocolLayer implements TransportLayer {
     interface Server {
         /**
          * A client's connection passed the header checks: count it, and apply the per-address
-         * limits to {@code address} unless it is null (already applied at accept, or unknown).
+         * limits to {@code address} unless it is null (a direct client, limited at accept).
          *
          * @return null if admitted, else why not (counted and logged already)
          */
         RejectReason admitClient(RealConnection connection, InetAddress address);
+
+        /**
+         * A header passed the checks but named no IP address (v1 {@code UNKNOWN}, a v2 unspecified
+         * family or Unix socket): count the client, unless the per-address limits admit only
+         * listed networks, which it cannot be shown to be in.
+         *
+         * @return null if admitted, else why not (counted and logged already)
+         */
+        RejectReason admitUnknownClient(RealConnection connection);
 
         /** A health check's header was read: not a client. */
         void healthCheck();
@@ -110,7 +119,8 @@ final class ProxyProtocolLayer implements TransportLayer {
                 throw refuse(connection, RejectReason.PROXY_HEADER_MISSING, peer, "the connection did not start with a"
                         + " PROXY header");
             }
-            admit(connection, fromProxy ? addressOf(peer) : null); // a direct client; others were checked at accept
+            // a direct client; others were checked at accept
+            admit(connection, server.admitClient(connection, fromProxy ? addressOf(peer) : null));
             return PrefixTransport.of(under, buf, 0, n);
         }
         if (!fromProxy) {
@@ -156,7 +166,8 @@ final class ProxyProtocolLayer implements TransportLayer {
         }
         Log.conn(Log.DEBUG, "conn.proxy", connection).addKeyValue("version", header.version())
                 .addKeyValue("proxiedBy", HostPort.format(peer)).log();
-        admit(connection, header.source().map(ProxyProtocolLayer::addressOf).orElse(null));
+        InetAddress client = header.source().map(ProxyProtocolLayer::addressOf).orElse(null);
+        admit(connection, client != null ? server.admitClient(connection, client) : server.admitUnknownClient(connection));
         return PrefixTransport.of(under, buf, length, n);
     }
 
@@ -181,11 +192,11 @@ final class ProxyProtocolLayer implements TransportLayer {
         return n + r;
     }
 
-    private void admit(RealConnection connection, InetAddress address) throws Refused {
-        RejectReason r = server.admitClient(connection, address);
-        if (r != null) {
+    /** Ends the connection if the server refused its client ({@code refusal} not null: counted and logged already). */
+    private static void admit(RealConnection connection, RejectReason refusal) throws Refused {
+        if (refusal != null) {
             connection.recordEnd(CloseReason.REJECTED, null);
-            throw new Refused(r.key());
+            throw new Refused(refusal.key());
         }
     }
 

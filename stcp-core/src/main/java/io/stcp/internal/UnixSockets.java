@@ -14,7 +14,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Unix domain sockets: listening on a path, removing the file again, and the peer's credentials.
@@ -23,7 +27,8 @@ import java.nio.file.attribute.PosixFilePermissions;
  * closing. So before binding, an existing file at the path is probed: if it is not a socket it is
  * left alone and the bind fails; if a connect to it is refused, it is a stale file from a dead
  * server and is removed; if the connect succeeds, a server is listening there and the bind fails
- * (the probe is an empty connection that server sees) — unless {@code replace} is asked
+ * (the probe is an empty connection that server sees; it does not wait, so a server whose accept
+ * queue is full fails the bind too) — unless {@code replace} is asked
  * ({@code reusePort}), which takes the path over from the live server: the new socket is renamed
  * over the old file in one step, so every client that connects afterwards reaches the new server
  * while the old one goes on serving the connections it has.
@@ -37,6 +42,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 final class UnixSockets {
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
+    private static final int STAGING_NAME = 3;      // 36^3 names
+    private static final int STAGING_ATTEMPTS = 100; // names taken by other files in a row before giving up
 
     private UnixSockets() {}
 
@@ -66,8 +73,7 @@ final class UnixSockets {
             if (permissions.isEmpty() && !replace) {
                 ch.bind(UnixDomainSocketAddress.of(path), backlog);
             } else {
-                Path parent = path.toAbsolutePath().getParent();
-                Path dir = Files.createTempDirectory(parent, ".stcp-"); // rwx------
+                Path dir = privateDirectory(path.getParent() == null ? Path.of("") : path.getParent());
                 Path staged = dir.resolve("s");
                 try {
                     ch.bind(UnixDomainSocketAddress.of(staged), backlog);
@@ -87,6 +93,33 @@ final class UnixSockets {
         }
     }
 
+    /**
+     * A new directory in {@code parent}, {@code rwx------}, to bind a socket in before it is renamed
+     * into place. Its name is short ({@code .} and 3 random characters), so the
+     * socket's path there ({@code parent/.abc/s}) is no longer than the path it is renamed to for a
+     * file name of 6 characters or more, whatever the length of {@code parent}: a socket path is at
+     * most 107 bytes, and one that fits must not fail because of the staging (a temporary
+     * directory's usual 20-odd random digits did, with "Unix domain path too long").
+     */
+    private static Path privateDirectory(Path parent) throws IOException {
+        FileAttribute<Set<PosixFilePermission>> ownerOnly =
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+        String chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for (int attempt = 1; ; attempt++) {
+            StringBuilder name = new StringBuilder(".");
+            for (int i = 0; i < STAGING_NAME; i++) {
+                name.append(chars.charAt(ThreadLocalRandom.current().nextInt(chars.length())));
+            }
+            try {
+                return Files.createDirectory(parent.resolve(name.toString()), ownerOnly);
+            } catch (FileAlreadyExistsException taken) {
+                if (attempt == STAGING_ATTEMPTS) {
+                    throw taken;
+                }
+            }
+        }
+    }
+
     /** Clears the way for a socket at {@code path}; see the class comment. */
     private static void prepare(Path path, boolean replace) throws IOException {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
@@ -98,16 +131,34 @@ final class UnixSockets {
         if (replace) {
             return; // renamed over, live or not
         }
-        SocketChannel probe;
-        try {
-            probe = SocketChannel.open(UnixDomainSocketAddress.of(path));
-        } catch (ConnectException refused) {
+        if (!probe(path)) {
             Files.deleteIfExists(path); // nobody listens: left behind by a process that died
             return;
         }
-        probe.close();
         throw new BindException("a server is listening on " + path
                 + " (stop it first, or set reusePort to take the path over)");
+    }
+
+    /**
+     * Whether a server listens on the socket file at {@code path}: false if a connect is refused
+     * (nobody listens), true if it connects. The connect does not wait: a blocking one to a server
+     * whose accept queue is full (one that hangs, or is swamped) would wait until it accepts, for
+     * good, and start() with it; such a server answers a non-blocking one at once (EAGAIN), which
+     * fails the bind like any answer but a refusal, the file left alone.
+     */
+    private static boolean probe(Path path) throws IOException {
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.configureBlocking(false);
+            try {
+                probe.connect(UnixDomainSocketAddress.of(path)); // connected, or (not for a Unix socket) pending
+            } catch (ConnectException refused) {
+                return false;
+            } catch (IOException e) {
+                throw new BindException("a connect to " + path + " was not refused (" + e.getMessage() + "): a server"
+                        + " may still own it, not removing it (stop it first, or set reusePort to take the path over)");
+            }
+            return true;
+        }
     }
 
     private static boolean isSocketFile(Path path) throws IOException {
