@@ -134,8 +134,15 @@ public final class Readiness {
         return did;
     }
 
+    /**
+     * Whether a read may find something: input, an end, or the close. A close stays readable for
+     * good, as a hang-up does: the reader clears {@link #readable} before each read call, and one
+     * that fails on the closed socket and is read again must call again, to be told it is closed,
+     * rather than find it empty and wait, which a close does not make (it would spin until its
+     * deadline, for ever without one).
+     */
     boolean isReadable() {
-        return readable || inputEnded || hungUp;
+        return readable || inputEnded || hungUp || end != null;
     }
 
     /**
