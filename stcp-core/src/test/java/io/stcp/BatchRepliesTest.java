@@ -286,9 +286,10 @@ class BatchRepliesTest {
     }
 
     /**
-     * The server's stop begins on another thread while the reader owes the write of a reply: the
-     * stop's drain waits for the write token held for it. Whatever the reader does next, the reply
-     * is written and the stop completes within its grace, not at its end.
+     * The server's stop begins on another thread while the reader, in its call, owes the write of a
+     * reply: a graceful stop lets that call finish, and its drain waits for the write token held for
+     * the reply. Whatever the reader does next in the call, the reply is written and the stop
+     * completes once the call has returned, within its grace, not at its end.
      */
     @ParameterizedTest(name = "the reader then {0}")
     @ValueSource(strings = {"puts again", "closes after flush", "closes"})
@@ -307,11 +308,12 @@ class BatchRepliesTest {
                         stopped.completeExceptionally(t);
                     }
                 });
-                await().atMost(Duration.ofSeconds(10)).until(sender::isClosed); // the stop is draining
+                // The stop has reached this connection: it records its reason before anything else.
+                await().atMost(Duration.ofSeconds(20)).until(() -> conn.closeReason() == CloseReason.SHUTDOWN);
                 switch (then) {
-                    case "closes after flush" -> sender.closeAfterFlush(grace); // waits for the stop's close
+                    case "closes after flush" -> sender.closeAfterFlush(grace);
                     case "closes" -> conn.close();
-                    default -> { } // the put for request 2 fails: the sender is closing
+                    default -> sender.put(intFrame(11)); // taken: the call in progress may still answer
                 }
             }
         }, batching(16)::build).start();
@@ -323,6 +325,10 @@ class BatchRepliesTest {
             if (!then.equals("closes")) {
                 assertThat(in.readInt()).isEqualTo(4);
                 assertThat(in.readInt()).as("the reply accepted before the stop").isEqualTo(10);
+                if (then.equals("puts again")) {
+                    assertThat(in.readInt()).isEqualTo(4);
+                    assertThat(in.readInt()).as("a reply put in the call in progress after the stop began").isEqualTo(11);
+                }
             }
             client.close();
             boolean drained = stopped.get(20, TimeUnit.SECONDS); // long before the grace ends
