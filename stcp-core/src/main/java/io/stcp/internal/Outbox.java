@@ -257,7 +257,7 @@ final class Outbox {
                         return; // abandoned: the rest went back to the queue then
                     }
                 } catch (SenderClosedException closed) {
-                    putBack(h); // for the next connection
+                    abandon(h); // stopped short: the rest for the next connection (an abandon after this has nothing to take back)
                     return;
                 } catch (RuntimeException refused) { // a SendException, or a sender of the user's that broke
                     if (!handedOn(h, e)) {
@@ -281,7 +281,8 @@ final class Outbox {
      * next connection (or is counted discarded if the client closed), not whenever that put
      * returns — by then the next connection could be up, and would never be given it. The put in
      * progress is taken back too: its connection has ended, so it writes nothing. Whatever the
-     * hand-over does when it returns is ignored.
+     * hand-over does when it returns is ignored. Also the hand-over's own end when it stops short
+     * (its sender closed): the same taking back, once, whichever comes first.
      */
     void abandon(HandOver h) {
         int discarded = 0;
@@ -319,21 +320,6 @@ final class Outbox {
         } finally {
             lock.unlock();
         }
-    }
-
-    /** A hand-over stopped short: its rest goes back to the queue, or is discarded and counted if the client closed. */
-    private void putBack(HandOver h) {
-        int discarded = 0;
-        lock.lock();
-        try {
-            if (!h.abandoned) {
-                h.abandoned = true; // over: an abandon after this has nothing to take back
-                discarded = restBack(h);
-            }
-        } finally {
-            lock.unlock();
-        }
-        logDiscarded(discarded);
     }
 
     /**
