@@ -123,9 +123,10 @@ class InlineWriteTest {
     }
 
     /**
-     * The reply lost with a failed inline write is reported by the sender's close, as every
-     * discarded message is: the failure closes the sender, and that internal close must not
-     * take the report for itself.
+     * The reply lost with a failed inline write is accepted and then discarded, as one the send
+     * thread fails to write: the put returns, the next one finds the sender closed, and the
+     * sender's close reports it, as every discarded message is (the failure's own close of the
+     * sender must not take the report for itself).
      */
     @Test
     void aReplyLostWithAFailedInlineWriteIsReportedByTheClose() throws Exception {
@@ -135,8 +136,13 @@ class InlineWriteTest {
             conn.channel().shutdownOutput(); // the reply's write fails
             try {
                 sender.put(new byte[] {0, 0, 0, 1, 7});
-                counts.completeExceptionally(new AssertionError("the inline write did not fail"));
-            } catch (SenderClosedException e) {
+                try {
+                    sender.put(new byte[] {0, 0, 0, 1, 8});
+                    counts.completeExceptionally(new AssertionError("the sender is still open after the failed write"));
+                    return;
+                } catch (SenderClosedException expected) {
+                    // the failed write closed it
+                }
                 QueueSender q = (QueueSender) sender;
                 counts.complete(new long[] {q.stats().discarded(), q.close()});
             } catch (Throwable t) {
@@ -148,6 +154,40 @@ class InlineWriteTest {
             long[] c = counts.get(20, TimeUnit.SECONDS);
             assertThat(c[0]).as("discarded").isEqualTo(1);
             assertThat(c[1]).as("reported by close()").isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A peer that resets while the reader writes its reply inline ends the connection as
+     * {@link CloseReason#PEER_RESET}, as the send thread's failed write does, not as a close by
+     * the application (the inline write's failure closed the sender with no reason of its own).
+     */
+    @Test
+    void aPeerResetDuringAnInlineWriteIsRecordedAsAReset() throws Exception {
+        CountDownLatch requestRead = new CountDownLatch(1);
+        CountDownLatch reset = new CountDownLatch(1);
+        BlockingQueue<CloseReason> exits = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+            conn.readInt();
+            requestRead.countDown();
+            reset.await();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (System.nanoTime() < deadline) { // the first write after the reset, or the one after its RST, fails
+                sender.put(new byte[] {0, 0, 0, 1, 7}); // throws once a failed write has closed the sender
+            }
+        }, QueueSender.options().capacity(4).writeInline(true)::build)
+                .onConnectionExit(s -> exits.add(s.connection().closeReason())).start();
+        try {
+            try (Socket client = new Socket()) {
+                client.connect(server.address());
+                client.getOutputStream().write(new byte[4]);
+                assertThat(requestRead.await(10, TimeUnit.SECONDS)).isTrue();
+                client.setSoLinger(true, 0); // the close sends RST
+            }
+            reset.countDown();
+            assertThat(exits.poll(30, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_RESET);
         } finally {
             Echo.stop(server);
         }

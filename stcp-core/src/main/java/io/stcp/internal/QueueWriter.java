@@ -177,9 +177,10 @@ public final class QueueWriter {
      * switch less per message; the write timeout applies as usual). With input waiting the reader
      * has more requests to answer at once, so the reply queues and the send thread writes the
      * whole batch with one write. The caller holds the token of
-     * {@link SendQueue#tryClaimInline()}; this gives it back.
-     *
-     * @throws SenderClosedException if the write failed: the sender and the connection are closed
+     * {@link SendQueue#tryClaimInline()}; this gives it back. A write that fails ends the
+     * connection as the send thread's would: the message was accepted, so it is counted discarded
+     * (for {@link #close()} to report) and the put returns; the sender is closed, so the next put
+     * throws {@link SenderClosedException}, and the reason is the write's ({@link Ends#classifySend}).
      */
     public void writeInline(byte[] bytes) {
         writeInline(bytes, 0, bytes.length);
@@ -191,7 +192,7 @@ public final class QueueWriter {
             connection.write(bytes, off, len);
             WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
-            throw inlineFailed(e);
+            inlineFailed(e);
         } finally {
             releaseInline();
         }
@@ -228,7 +229,7 @@ public final class QueueWriter {
             write(buffers, buffers.length);
             WRITTEN.getAndAdd(this, 1L);
         } catch (IOException e) {
-            throw inlineFailed(e);
+            inlineFailed(e);
         }
     }
 
@@ -245,13 +246,13 @@ public final class QueueWriter {
     }
 
     /**
-     * An inline write failed: its message is discarded, the sender and the connection closed. What
-     * was discarded stays unreported, for the sender's {@link #close()} to report.
+     * An inline write failed: its message is discarded, the connection closed for the write's
+     * reason and the sender with it. What was discarded stays unreported, for the sender's
+     * {@link #close()} to report.
      */
-    private SenderClosedException inlineFailed(IOException e) {
+    private void inlineFailed(IOException e) {
         discard(1);
-        closeUnreported();
-        return new SenderClosedException("connection failed while writing: " + e.getMessage());
+        closeUnreported(Ends.classifySend(e));
     }
 
     /** Gives the inline token back, and starts the send thread for messages queued meanwhile. */
@@ -446,18 +447,21 @@ public final class QueueWriter {
      * @return how many accepted messages were discarded and not reported before
      */
     public int close() {
-        closeUnreported();
+        closeUnreported(CloseReason.CLOSED);
         if (payOwedDrainIfReader()) { // counted discarded: the connection is closed
             awaitWritten(Nanos.within(FAILED_WRITE_GRACE));
         }
         return (int) UNREPORTED.getAndSet(this, 0);
     }
 
-    /** Closes the queue and the connection, counting what is discarded, but leaves it to {@link #close()} to report. */
-    private void closeUnreported() {
+    /**
+     * Closes the queue and the connection (for {@code reason}, unless one is recorded), counting
+     * what is discarded, but leaves it to {@link #close()} to report.
+     */
+    private void closeUnreported(CloseReason reason) {
         discardQueue();
         if (CLOSED.compareAndSet(this, false, true)) {
-            connection.close();
+            connection.close(reason);
         }
     }
 
