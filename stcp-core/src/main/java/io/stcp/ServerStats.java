@@ -18,7 +18,8 @@ import java.util.TreeMap;
  * @param connections live connections now
  * @param accepted connections accepted and run
  * @param rejected connections refused at accept, by reason ({@code maxConn}, ...), ordered by reason
- * @param closed connections that ended, by {@link CloseReason}, in its order
+ * @param closed connections that ended, by {@link CloseReason}, in its order; a proxy's health
+ *               checks are not among them ({@link TcpServer#healthCheckCount()})
  * @param acceptErrors failed accept calls (EMFILE, ...)
  * @param bytesIn bytes the readers consumed
  * @param bytesOut bytes written to the peers

@@ -130,7 +130,7 @@ public interface TcpServer extends AutoCloseable {
     /**
      * Health checks seen so far: connections whose PROXY protocol header was LOCAL (see
      * {@link ProxyProtocol}). They are closed after the header and not counted in
-     * {@link #acceptedCount()}.
+     * {@link #acceptedCount()}, nor in {@link #stats()}' connections that ended.
      */
     default long healthCheckCount() {
         return 0;

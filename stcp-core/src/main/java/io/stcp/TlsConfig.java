@@ -174,7 +174,10 @@ public interface TlsConfig {
     /** Handshakes completed so far, on every server using this config. */
     long handshakes();
 
-    /** Handshakes that failed or timed out so far, on every server using this config. */
+    /**
+     * Handshakes that failed or timed out so far, on every server using this config. A peer that
+     * closed or reset the connection before sending a byte (a TCP health check) began none: not counted.
+     */
     long handshakeFailures();
 
     /** Times the key material was replaced ({@link #reload()}, {@link #reload(SSLContext)}, the watch). */

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProxyHeaders;
 import io.stcp.testing.TestClient;
+import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -58,6 +60,44 @@ class ServerStatsTest {
                 assertThat(s.bytesOut()).isEqualTo(10 * 104 + 2 * 5);
                 assertThat(s.acceptErrors()).isZero();
             }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A load balancer's health checks (a PROXY header by which the proxy speaks for itself) are
+     * counted in {@link TcpServer#healthCheckCount()} only: neither accepted nor, as they close,
+     * connections that ended — they were counted as {@link CloseReason#CLOSED}, "closed by the
+     * application", so HAProxy's checks every 2 s showed as a steady rate of application closes on
+     * a server that served nobody.
+     */
+    @Test
+    void aProxysHealthChecksAreNotCountedAsConnectionsThatEnded() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")).build(),
+                Echo.READER, SenderFactory.queue(16)).start();
+        try {
+            for (int i = 0; i < 3; i++) {
+                try (TestClient check = TestClient.connect(server.address())) { // v2 LOCAL
+                    check.sendRaw(ProxyHeaders.v2Local().bytes());
+                    assertThat(check.awaitClosedByServer()).isTrue();
+                }
+            }
+            try (TestClient check = TestClient.connect(server.address())) { // v1 naming its own connection
+                check.sendRaw(ProxyHeaders.v1(check.localAddress(), server.address()));
+                assertThat(check.awaitClosedByServer()).isTrue();
+            }
+            try (TestClient client = TestClient.connect(server.address())) { // and a client, for contrast
+                client.sendRaw(ProxyHeaders.concat(ProxyHeaders.v1(new InetSocketAddress("192.0.2.1", 5000),
+                        server.address()), Echo.frame(new byte[] {1})));
+                assertThat(client.readFrame()).containsExactly(1);
+            }
+            Awaitility.await().until(() -> server.healthCheckCount() == 4 && server.connectionCount() == 0);
+            ServerStats s = server.stats();
+            assertThat(s.accepted()).isEqualTo(1);
+            assertThat(s.closed(CloseReason.PEER_CLOSED)).isEqualTo(1);
+            assertThat(s.closed().values().stream().mapToLong(Long::longValue).sum())
+                    .as("connections that ended, by reason: %s", s.closed()).isEqualTo(1);
         } finally {
             Echo.stop(server);
         }

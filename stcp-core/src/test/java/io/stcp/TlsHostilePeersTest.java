@@ -208,6 +208,31 @@ class TlsHostilePeersTest {
         }
     }
 
+    /**
+     * A TCP health check that closes with a reset, as HAProxy's layer-4 checks do (no TIME_WAIT on
+     * the checker), began no handshake either: it is no failed handshake, as one that closes with a
+     * FIN is not; it was counted as one, so stcp_tls_handshakes_total{result="failed"} rose at the
+     * balancer's check rate and hid real failures (an expired certificate, a client without a
+     * common protocol).
+     */
+    @Test
+    void aPeerThatResetsBeforeSendingAnythingIsNotAFailedHandshake() throws Exception {
+        try (Server s = start(Echo.loopback(), TlsConfig.builder())) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket probe = connect(s.server())) {
+                    Awaitility.await().until(() -> s.server().connectionCount() == 1);
+                    probe.setSoLinger(true, 0); // close with RST
+                }
+                assertThat(s.nextEnd()).isEqualTo(CloseReason.PEER_RESET);
+                Awaitility.await().until(() -> s.server().connectionCount() == 0);
+            }
+            assertThat(s.tls().handshakeFailures()).isZero();
+            assertThat(s.server().stats().tlsHandshakeFailures()).isZero();
+            s.stillServesAGoodClient();
+            assertThat(s.tls().handshakes()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aPeerThatStopsReadingMidWriteIsClosedAtTheWriteTimeout() throws Exception {
         byte[] megabyte = new byte[1 << 20];

@@ -53,7 +53,7 @@ public final class Ends {
         if (t instanceof PollerFailedException) {
             return CloseReason.FAILED; // not the peer's doing
         }
-        if (isReset(t)) {
+        if (isBroken(t)) {
             return CloseReason.PEER_RESET;
         }
         return t instanceof IOException ? CloseReason.PROTOCOL_ERROR : CloseReason.FAILED;
@@ -71,13 +71,35 @@ public final class Ends {
         return t instanceof IOException && !(t instanceof PollerFailedException) ? CloseReason.PEER_RESET : CloseReason.FAILED;
     }
 
-    /** A connection reset or a broken pipe, as the JDK reports them. */
-    private static boolean isReset(Throwable t) {
-        if (!(t instanceof SocketException) && t.getClass() != IOException.class) {
+    /**
+     * Messages of the system errors the JDK's channels report as a plain {@link IOException} when
+     * the connection broke under a read or write: reset, broken pipe, aborted, TCP gave up on an
+     * unanswering peer (ETIMEDOUT), or its host or network became unreachable.
+     */
+    private static final String[] BROKEN = {"reset", "Broken pipe", "aborted", "timed out", "unreachable",
+            "No route to host", "is down"};
+
+    /**
+     * The socket failed because the connection broke, as the transports report it: the epoll
+     * transport throws a {@link SocketException} for every error of a socket call (a reset, a
+     * timed-out or unreachable peer...), the JDK's channels a {@link SocketException} for a reset
+     * and an {@link IOException} with the system's message for the others. A reader's own
+     * exceptions are subclasses, or plain ones with other messages.
+     */
+    private static boolean isBroken(Throwable t) {
+        if (t instanceof SocketException) {
+            return true;
+        }
+        if (t.getClass() != IOException.class) {
             return false;
         }
         String m = String.valueOf(t.getMessage());
-        return m.contains("reset") || m.contains("Broken pipe") || m.contains("aborted");
+        for (String broken : BROKEN) {
+            if (m.contains(broken)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

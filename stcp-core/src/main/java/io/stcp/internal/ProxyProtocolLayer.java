@@ -32,7 +32,8 @@ import java.util.List;
  * version 2 header's buffer is allocated only after its announced length has been checked
  * against the bound. Refusals are counted and logged through {@link Server}, and end the
  * connection with {@link CloseReason#REJECTED}; a health check ends it with
- * {@link CloseReason#CLOSED}. Neither runs a hook.
+ * {@link CloseReason#CLOSED}, marked ({@code RealConnection.healthCheck}) so that the server does
+ * not count it as a connection that ended. Neither runs a hook.
  */
 final class ProxyProtocolLayer implements TransportLayer {
     /** The first read's buffer: a whole version 1 header, or a version 2 one without large TLVs. */
@@ -161,6 +162,7 @@ final class ProxyProtocolLayer implements TransportLayer {
         connection.ends().proxied(header);
         if (isHealthCheck(header, peer)) {
             server.healthCheck();
+            connection.healthCheck = true;
             connection.recordEnd(CloseReason.CLOSED, null);
             throw new Refused("a health check");
         }

@@ -43,6 +43,8 @@ public final class RealConnection implements Connection {
     private volatile PeerCredentials peerCredentials;
     /** The address counted by the server's per-address limits, to release at exit; null if none. */
     volatile InetAddress limitedAddress;
+    /** Set by the PROXY layer when the peer is a proxy checking the server's health: no client's connection. */
+    volatile boolean healthCheck;
     private volatile Attributes attributes; // made by the first store: see attributes()
     private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 

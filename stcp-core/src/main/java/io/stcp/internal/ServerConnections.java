@@ -153,7 +153,7 @@ final class ServerConnections {
 
     private void onExited(RealConnectionRunner runner) {
         RealConnection connection = runner.realConnection();
-        if (runners.remove(runner)) {
+        if (runners.remove(runner) && !connection.healthCheck) { // a health check counts as such only
             stats.ended(runner, connection.closeReason());
         }
         admission.release(connection.limitedAddress);

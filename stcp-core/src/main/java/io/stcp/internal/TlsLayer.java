@@ -110,9 +110,15 @@ final class TlsLayer implements TransportLayer {
             SSLHandshakeException failure = new SSLHandshakeException("TLS handshake failed: " + reason(e));
             failure.initCause(e);
             throw failure;
-        } catch (java.io.EOFException e) {
-            throw e; // closed before sending anything (a TCP health check): an ordinary end, not a failure
-        } catch (IOException | RuntimeException | Error e) {
+        } catch (IOException e) {
+            // The socket ended or failed under the handshake. Before the peer sent anything (a TCP
+            // health check, whether it closes or resets, as HAProxy's do): no handshake began, so
+            // none failed; the end is an ordinary one (an EOFException, or the reset's reason).
+            if (!tls.peerSentNothing()) {
+                failed();
+            }
+            throw e;
+        } catch (RuntimeException | Error e) {
             failed();
             throw e;
         }

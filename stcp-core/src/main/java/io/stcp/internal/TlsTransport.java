@@ -196,6 +196,11 @@ final class TlsTransport implements Transport {
         }
     }
 
+    /** Whether the handshake is under way and the peer has sent no byte of it yet. */
+    boolean peerSentNothing() {
+        return handshakeBytes == 0;
+    }
+
     /**
      * The peer's end of stream during the handshake: a failure if it had sent part of one; a plain
      * {@link EOFException} if it sent nothing at all — a TCP health check, not an attack.
