@@ -173,12 +173,28 @@ public interface TcpClient extends AutoCloseable {
     void close();
 
     /**
-     * Closes gracefully: stops reconnecting, lets the current connection write what it has queued
-     * and close ({@link CloseReason#SHUTDOWN}), and waits — at most {@code grace}, plus up to 5 s
-     * if the connection must then be closed by force — for the client to terminate. What the
-     * offline queue holds is discarded (there is no connection to write it to). It waits for the
-     * connection's hooks and reader to finish, so call it from elsewhere; from a hook or the
-     * reader, call {@link #close()}.
+     * Closes gracefully: stops reconnecting, lets the reader call in progress finish, lets the
+     * current connection write what it has queued and close ({@link CloseReason#SHUTDOWN}), and
+     * waits — at most {@code grace}, plus up to 5 s if the connection must then be closed by force
+     * — for the client to terminate.
+     *
+     * <p>As a server's {@linkplain TcpServer#shutdown(Duration) shutdown} does with each of its
+     * connections: a reader call that has already read part of a message from the server when the
+     * shutdown begins runs to its return — its puts, and other threads' puts to that connection's
+     * sender, are taken until then, and a reader waiting for the rest of its message goes on
+     * reading it (within {@link ClientConfig#frameTimeout()}) — then the connection begins no new
+     * reader call, writes its queue, shuts its output down and closes. A connection whose reader
+     * waits between messages — idle, or blocked in a read that has read nothing of its next
+     * message — is shut down at once, and a message that reaches it after that is not read. A
+     * reader that handles many messages in one call, looping inside it, is in progress for as long
+     * as that call runs. At the deadline the connection is closed by force and the call
+     * interrupted. From the start of the shutdown the client's own puts ({@link #put(byte[])} and
+     * its keyed forms) and {@link #sender()} throw {@link NotConnectedException} (the client is
+     * closed; a sender taken before is the connection's, and takes puts as above), and what the
+     * offline queue holds, or a hand-over of it has not yet given the connection's sender, is
+     * discarded (there is no connection to write it to). It waits for the connection's hooks and
+     * reader to finish, so call it from elsewhere; from a hook or the reader, call
+     * {@link #close()}.
      *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most

@@ -43,8 +43,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
- * <p><b>Waits and a server's shutdown.</b> {@link #waitState} tells other threads how the reader
- * waits, and lets a graceful shutdown finish the request in progress but begin none. Bits:
+ * <p><b>Waits and a graceful shutdown.</b> {@link #waitState} tells other threads how the reader
+ * waits, and lets a graceful shutdown (a server's, or a client's) finish the request in progress
+ * but begin none. Bits:
  * <ul>
  *   <li>AWAITING: blocked in the transport for input, or the loop suspended for want of it
  *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait;</li>
@@ -464,8 +465,8 @@ final class ConnectionInput {
     }
 
     /**
-     * A server's graceful shutdown: from now on the reader begins no request (see the class
-     * comment). Any thread; once is enough, more calls are harmless.
+     * A graceful shutdown, a server's or a client's: from now on the reader begins no request (see
+     * the class comment). Any thread; once is enough, more calls are harmless.
      *
      * @return true if the reader rests now — waits between requests, blocked or suspended (or its
      *     call uses the raw channel: RAW) — so the connection can be shut down at once; false if a
@@ -486,7 +487,7 @@ final class ConnectionInput {
      * ({@code partial}); see the class comment.
      *
      * @return the bits to hand to {@link #endWait}
-     * @throws AsynchronousCloseException if the wait is between requests and the server shuts down
+     * @throws AsynchronousCloseException if the wait is between requests and the connection shuts down
      */
     private int beginWait(boolean partial) throws AsynchronousCloseException {
         int bits = !partial && deadlines.callReadNothing(bytesRead) && !transport.holdsPartialInput()
@@ -494,7 +495,7 @@ final class ConnectionInput {
         int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
         if ((bits & AT_REST) != 0 && (before & FINISHING) != 0) {
             WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
-            throw new AsynchronousCloseException(); // the server shuts down: no new request
+            throw new AsynchronousCloseException(); // the connection shuts down: no new request
         }
         return bits;
     }
@@ -502,7 +503,7 @@ final class ConnectionInput {
     /**
      * The wait begun with {@code bits} ended.
      *
-     * @return true if it was between requests and the server began to shut down meanwhile: the
+     * @return true if it was between requests and the shutdown began meanwhile: the
      *     reader must not go on into a request (the caller throws)
      */
     private boolean endWait(int bits) {
@@ -784,7 +785,7 @@ final class ConnectionInput {
             finished = endWait(wait);
         }
         if (finished) {
-            throw new AsynchronousCloseException(); // input came as the server began to shut down: not read
+            throw new AsynchronousCloseException(); // input came as the shutdown began: not read
         }
     }
 
@@ -907,7 +908,7 @@ final class ConnectionInput {
             if (n < 0) {
                 endOfStream();
             } else if (finished) {
-                throw new AsynchronousCloseException(); // input came as the server began to shut down: not read
+                throw new AsynchronousCloseException(); // input came as the shutdown began: not read
             } else {
                 turnBytes += n;
             }

@@ -29,10 +29,10 @@ import java.util.concurrent.TimeUnit;
  * the same monitor when it goes out, so an exit never leaks an interrupt into the flush, the exit
  * hooks or a thread that has stopped being the reader.
  *
- * <p><b>Finishing.</b> A server's graceful shutdown does not interrupt: it marks the input
- * {@linkplain ConnectionInput#finish() finishing}, and the loop begins no reader call once it sees
- * that — at its top, and again after a suspension that did not end it — while the call in
- * progress, if any, runs to its return (its waits between requests throw instead: see
+ * <p><b>Finishing.</b> A graceful shutdown (a server's, or a client's) does not interrupt: it
+ * marks the input {@linkplain ConnectionInput#finish() finishing}, and the loop begins no reader
+ * call once it sees that — at its top, and again after a suspension that did not end it — while
+ * the call in progress, if any, runs to its return (its waits between requests throw instead: see
  * {@link ConnectionInput}). Then the loop is over, as after {@link #requestExit()}.
  */
 final class ReadLoop {
@@ -116,7 +116,7 @@ final class ReadLoop {
                 return true;
             }
             if (input.isFinishing()) {
-                break; // the server began to shut down while this loop looked for input: no new call
+                break; // the shutdown began while this loop looked for input: no new call
             }
             input.beginCall();
             reader.read(s, connection);
@@ -172,7 +172,7 @@ final class ReadLoop {
             return false;
         }
         if (input.isFinishing()) {
-            // The server shuts down: whether or not it saw this loop at rest, the loop ends here
+            // The connection shuts down: whether or not it saw this loop at rest, the loop ends here
             // rather than leave no thread to end it.
             input.resumed(false);
             return false;

@@ -46,8 +46,9 @@ import org.slf4j.event.Level;
  * before it reads {@link #closing}, and a close decrements before it reads
  * {@link #awaitingCloses} (all volatile), so the last close sees the end waiting, or the end sees 0.
  *
- * <p><b>A server's shutdown</b> ({@link #finishAndShutdown}) lets the reader call in progress
- * finish. It records the reason and the deadline, then marks the input finishing
+ * <p><b>A graceful shutdown</b> ({@link #finishAndShutdown}: a server's, of each of its
+ * connections, or a client's, of its connection) lets the reader call in progress finish. It
+ * records the reason and the deadline, then marks the input finishing
  * ({@link ConnectionInput#finish()}), which tells it, atomically, whether the reader rests — waits
  * between requests, blocked or suspended:
  * <pre>
@@ -58,7 +59,8 @@ import org.slf4j.event.Level;
  *                 ({@link #flushOrDiscard}); the shutdown's thread waits for the exit
  * </pre>
  * Either way a reader call that had consumed input when the shutdown looked runs to its return,
- * and none begins after; at the deadline the server ends what remains ({@link #exit}).
+ * and none begins after; at the deadline the server or the client ends what remains
+ * ({@link #exit}).
  */
 public final class RealConnectionRunner implements ConnectionRunner {
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
@@ -90,7 +92,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
     private volatile int discardedInAll; // by every close of the sender, on any thread: see discardedInAll()
     private volatile int closing;           // exit() and shutdown() calls closing the sender, not yet counted
     private volatile Thread awaitingCloses; // the end's thread while it waits for them
-    private volatile long finishDeadline;   // a server shutdown's (nanoTime, 0 = none), set before finish()
+    private volatile long finishDeadline;   // a graceful shutdown's (nanoTime, 0 = none), set before finish()
     private volatile boolean flushFailed;   // the end's close-after-flush threw
 
     /**
@@ -214,8 +216,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     /**
-     * Ends the connection gracefully at once, as a client's shutdown does (and a server's, for a
-     * connection that rests): its sender writes what is queued and the connection closes, within
+     * Ends the connection gracefully at once, as a graceful shutdown does a connection that rests
+     * (or has no sender yet): its sender writes what is queued and the connection closes, within
      * {@code timeout}.
      *
      * @return how many queued messages were discarded, or -1 if the sender failed
@@ -240,12 +242,13 @@ public final class RealConnectionRunner implements ConnectionRunner {
     }
 
     /**
-     * Ends the connection gracefully for a server shutdown, by {@code deadline} ({@code nanoTime},
-     * 0 = none): a reader call in progress is let finish — its puts, and other threads' puts to the
-     * sender, are taken until it returns — then no call begins, the sender writes what is queued
-     * and the connection closes. A connection whose reader waits between requests (or has no
-     * sender yet) is shut down at once, as {@link #shutdown} does. Blocks until the connection has
-     * exited, or the deadline (then the server ends it: {@link #exit}). See the class comment.
+     * Ends the connection gracefully for a server's or a client's shutdown, by {@code deadline}
+     * ({@code nanoTime}, 0 = none): a reader call in progress is let finish — its puts, and other
+     * threads' puts to the sender, are taken until it returns — then no call begins, the sender
+     * writes what is queued and the connection closes. A connection whose reader waits between
+     * requests (or has no sender yet) is shut down at once, as {@link #shutdown} does. Blocks until
+     * the connection has exited, or the deadline (then the caller ends it: {@link #exit}). See the
+     * class comment.
      *
      * @return how many queued messages were discarded, or -1 if the sender failed (or this thread
      *     was interrupted, which leaves it unknown)
@@ -261,7 +264,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         }
         try {
             if (!awaitExit(Nanos.remaining(deadline))) {
-                return 0; // the server ends it now, and counts what that discards
+                return 0; // the caller ends it now, and counts what that discards
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -464,7 +467,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
         }
     }
 
-    /** How long the end's flush may take: until a server shutdown's deadline, else the write timeout (or 5 s). */
+    /** How long the end's flush may take: until a shutdown's deadline, else the write timeout (or 5 s). */
     private Duration flushTimeout() {
         if (connection.input().isFinishing()) {
             return Nanos.remaining(finishDeadline);

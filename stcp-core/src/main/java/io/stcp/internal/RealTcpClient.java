@@ -45,6 +45,15 @@ import org.jspecify.annotations.Nullable;
  * the client CLOSED already ends that connection all the same ({@link #endCurrent}): a shutdown
  * may be flushing it, and a close does not wait for a flush.
  *
+ * <p><b>Shutting down</b> is a server's graceful shutdown of one connection
+ * ({@link RealConnectionRunner#finishAndShutdown}), on the shutdown's thread: a reader call in
+ * progress runs to its return and its puts are taken, then the connection writes its queue and
+ * closes; a reader that waits between messages is shut down at once. The thread waits for the
+ * connection's exit until the deadline, then for termination; at the deadline it ends the
+ * connection ({@link RealConnectionRunner#exit}). The outbox is closed first, by {@link #stop}: the
+ * client's own puts fail from then on, while those to the connection's sender are taken until the
+ * call returns.
+ *
  * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
  * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
  * runner. The runner counts every message its sender discarded, whichever thread's close did it
@@ -393,8 +402,8 @@ public final class RealTcpClient implements TcpClient {
         }
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
         Closed closed = new Closed(s.runner, true);
-        try { // flushed or cut short: its sender is closed (-1: it failed)
-            closed = new Closed(s.runner, s.runner != null && s.runner.shutdown(Nanos.remaining(deadline)) < 0);
+        try { // the call in progress finished and the queue flushed, cut short, or the deadline (-1: the sender failed)
+            closed = new Closed(s.runner, s.runner != null && s.runner.finishAndShutdown(deadline) < 0);
         } finally {
             closeDone.complete(closed); // a shutdown waiting for it must not wait for ever
         }
