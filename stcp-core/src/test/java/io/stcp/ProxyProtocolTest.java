@@ -240,14 +240,39 @@ class ProxyProtocolTest {
         try {
             refused(server, "127.0.0.1", frame("no header"));
             assertThat(server.rejectedCount(RejectReason.PROXY_HEADER_MISSING)).isEqualTo(1);
-            try (TestClient c = TestClient.connect(server.address())) { // connects and says nothing: no header either
-                c.socket().shutdownOutput();
-                assertThat(c.awaitClosedByServer()).isTrue();
-            }
-            Awaitility.await().until(() -> server.rejectedCount(RejectReason.PROXY_HEADER_MISSING) == 2);
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /**
+     * Where a header is required, a trusted proxy that connects and closes before sending a byte
+     * is checking that the port is open (a plain TCP check; a proxy relaying a client sends the
+     * header as soon as it connects): a health check, not a refusal, which would log a WARN line
+     * and count a rejection at the check's rate on a healthy server.
+     */
+    @Test
+    void aTrustedProxyThatClosesBeforeItsFirstByteIsAHealthCheckWhereAHeaderIsRequired() throws Exception {
+        AtomicInteger exits = new AtomicInteger();
+        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(required()).build(), Echo.READER,
+                        SenderFactory.queue(16)).onConnectionStart(s -> started.add(s.connection()))
+                .onConnectionExit(s -> exits.incrementAndGet()).start();
+        try {
+            for (int i = 0; i < 3; i++) {
+                try (TestClient c = TestClient.connect(server.address())) {
+                    c.socket().shutdownOutput();
+                    assertThat(c.awaitClosedByServer()).isTrue();
+                }
+            }
+            Awaitility.await().until(() -> server.healthCheckCount() == 3);
+            assertThat(server.rejectedCount()).isZero();
+            assertThat(server.acceptedCount()).isZero();
+            assertThat(server.stats().closed().values()).as("not counted as connections that ended").allMatch(n -> n == 0);
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(started).as("no start hook ran").isEmpty();
+        assertThat(exits.get()).as("no exit hook ran").isZero();
     }
 
     @Test

@@ -23,6 +23,7 @@ import java.util.List;
  *                            ├─ \r\n\r\n\0\r\nQUIT\n ──▶ 16 bytes, length ≤ bound ──▶ parse v2 ─┤
  *                            └─ anything else: no header (optional mode) or refused     │
  *        health check (LOCAL, or v1 naming the proxy itself): closed ◀── trusted peer? else refused ◀┘
+ *        (also a trusted proxy that closes before its first byte where a header is required)
  *        PROXY: remoteAddress = client, per-address limits, go on with the rest
  * </pre>
  *
@@ -103,6 +104,9 @@ final class ProxyProtocolLayer implements TransportLayer {
                         kind = ProxyHeaderParser.Kind.NONE; // closed at once: the reader sees the end
                         break;
                     }
+                    if (n == 0 && fromProxy) {
+                        throw healthCheck(connection); // a TCP check: the proxy connected and closed
+                    }
                     throw refuse(connection, n == 0 ? RejectReason.PROXY_HEADER_MISSING : RejectReason.PROXY_HEADER_INVALID,
                             peer, "end of stream after " + n + " bytes, before a PROXY header");
                 }
@@ -161,16 +165,21 @@ final class ProxyProtocolLayer implements TransportLayer {
         }
         connection.ends().proxied(header);
         if (isHealthCheck(header, peer)) {
-            server.healthCheck();
-            connection.healthCheck = true;
-            connection.recordEnd(CloseReason.CLOSED, null);
-            throw new Refused("a health check");
+            throw healthCheck(connection);
         }
         Log.conn(Log.DEBUG, "conn.proxy", connection).addKeyValue("version", header.version())
                 .addKeyValue("proxiedBy", HostPort.format(peer)).log();
         InetAddress client = header.source().map(ProxyProtocolLayer::addressOf).orElse(null);
         admit(connection, client != null ? server.admitClient(connection, client) : server.admitUnknownClient(connection));
         return PrefixTransport.of(under, buf, length, n);
+    }
+
+    /** Counts a health check and ends its connection, marked so that the server does not count it as a client's. */
+    private Refused healthCheck(RealConnection connection) {
+        server.healthCheck();
+        connection.healthCheck = true;
+        connection.recordEnd(CloseReason.CLOSED, null);
+        return new Refused("a health check");
     }
 
     /**
