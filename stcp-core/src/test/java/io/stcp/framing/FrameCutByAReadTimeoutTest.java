@@ -11,6 +11,7 @@ import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -28,6 +29,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * nothing between calls, so the bytes of the frame already taken (a header, the start of a line)
  * are gone, and the next call would read the rest of the frame as a frame of its own and hand the
  * handler a frame the peer never sent. Such a timeout ends the connection even if it is caught.
+ * So does one inside a line of {@link io.stcp.Connection#readLine}, whose bytes are gone likewise.
  */
 class FrameCutByAReadTimeoutTest {
 
@@ -40,7 +42,14 @@ class FrameCutByAReadTimeoutTest {
         DELIMITER(h -> DelimiterReader.builder().lines().build(h), ascii("hi\n"), "hi",
                 ascii("transfer 1"), ascii("00 to bob\n")),
         FIXED_LENGTH(h -> FixedLengthReader.of(4, h), ascii("hi!!"), "hi!!",
-                ascii("ab"), ascii("cdwxyz"));
+                ascii("ab"), ascii("cdwxyz")),
+        READ_LINE(h -> (sender, conn) -> { // Connection.readLine, the same for a reader of its own
+            byte[] line = conn.readLine(100);
+            if (line == null) {
+                throw new EOFException();
+            }
+            h.onFrame(sender, line);
+        }, ascii("hi\r\n"), "hi", ascii("transfer 1"), ascii("00 to bob\r\n"));
 
         final Function<FrameHandler, ConnectionReader> reader;
         final byte[] wholeFrame;
