@@ -177,6 +177,9 @@ public interface Connection {
      *     (at most {@code maxLength + 2} bytes of it are taken), so skipping to the next
      *     {@code \n} lands on the next line
      * @throws java.io.EOFException at end of stream in the middle of a line
+     * @throws ReadTimeoutException if a read waits too long; after the line's first byte it ends
+     *     the connection even if caught, since the bytes taken are gone and the next read would
+     *     take the rest for a line
      * @throws IllegalArgumentException if {@code maxLength} is not positive
      */
     byte @Nullable [] readLine(int maxLength) throws IOException;

@@ -2,9 +2,12 @@ package io.stcp.framing;
 
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
+import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
+import io.stcp.internal.CutFrames;
 import io.stcp.internal.DelimitedRead;
 import java.io.EOFException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
@@ -24,7 +27,8 @@ import java.util.Objects;
  * must be positive). A frame longer than that fails with {@link FrameTooLongException} as soon as
  * it is known, without buffering the rest; end of stream before a delimiter is an
  * {@link java.io.EOFException}. Either ends only that connection. Reads go through the
- * connection's buffer, so no byte of the next frame is lost.
+ * connection's buffer, so no byte of the next frame is lost. A read timeout inside a frame ends
+ * the connection even if caught, one before its first byte does not: see {@link LengthFieldReader}.
  *
  * <p><b>Thread safety.</b> Immutable; one instance can serve every connection of a server.
  */
@@ -53,6 +57,17 @@ public final class DelimiterReader implements ConnectionReader {
 
     @Override
     public void read(Sender sender, Connection connection) throws Exception {
+        long start = connection.bytesRead();
+        byte[] frame;
+        try {
+            frame = readFrame(connection);
+        } catch (ReadTimeoutException e) {
+            throw CutFrames.timedOut(connection, start, e); // inside the frame, it ends the connection
+        }
+        handler.onFrame(sender, frame);
+    }
+
+    private byte[] readFrame(Connection connection) throws IOException {
         // A partial delimiter may sit at the end of the buffer; with lines() so may a '\r'.
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
         int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, (long) maxLength + slack + 1);
@@ -72,7 +87,7 @@ public final class DelimiterReader implements ConnectionReader {
         if (content > maxLength) { // the slack let one byte too many through
             throw new FrameTooLongException("frame of " + content + " bytes exceeds maxLength " + maxLength);
         }
-        handler.onFrame(sender, Arrays.copyOf(buf, stripDelimiter ? content : n));
+        return Arrays.copyOf(buf, stripDelimiter ? content : n);
     }
 
     /** Options for {@link DelimiterReader}; mutable, not thread-safe. */

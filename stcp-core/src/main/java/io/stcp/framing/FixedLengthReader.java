@@ -2,7 +2,9 @@ package io.stcp.framing;
 
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
+import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
+import io.stcp.internal.CutFrames;
 import java.util.Objects;
 
 /**
@@ -12,7 +14,9 @@ import java.util.Objects;
  *   on the wire (frameLength 3)        delivered
  *   a b c d e f               --->     "abc", then "def"
  * </pre>
- * End of stream inside a frame is an {@link java.io.EOFException}. Immutable and thread-safe.
+ * End of stream inside a frame is an {@link java.io.EOFException}; a read timeout inside a frame
+ * ends the connection even if caught, one before its first byte does not (see
+ * {@link LengthFieldReader}). Immutable and thread-safe.
  */
 public final class FixedLengthReader implements ConnectionReader {
     private final int frameLength;
@@ -51,6 +55,13 @@ public final class FixedLengthReader implements ConnectionReader {
 
     @Override
     public void read(Sender sender, Connection connection) throws Exception {
-        handler.onFrame(sender, connection.readBytes(frameLength));
+        long start = connection.bytesRead();
+        byte[] frame;
+        try {
+            frame = connection.readBytes(frameLength);
+        } catch (ReadTimeoutException e) {
+            throw CutFrames.timedOut(connection, start, e); // inside the frame, it ends the connection
+        }
+        handler.onFrame(sender, frame);
     }
 }

@@ -2,7 +2,9 @@ package io.stcp.framing;
 
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
+import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
+import io.stcp.internal.CutFrames;
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.util.Objects;
@@ -42,7 +44,10 @@ import java.util.Objects;
  * {@link java.io.EOFException}. Each of these ends only that connection. Memory follows the bytes
  * received, not the length announced: the body's array grows as it arrives (see
  * {@link Connection#readBytes(int)}), and the server's frame timeout closes a peer that stops in
- * the middle.
+ * the middle. A read timeout (or read deadline) inside a frame ends the connection even if a
+ * reader around this one catches it: the frame's bytes read so far are gone with the call, and the
+ * next call would take the rest for a frame; one before the frame's first byte leaves it usable,
+ * as any read timeout does (a reader may answer it with a ping).
  *
  * <p><b>Thread safety.</b> Immutable; one instance can serve every connection of a server.
  */
@@ -77,6 +82,17 @@ public final class LengthFieldReader implements ConnectionReader {
 
     @Override
     public void read(Sender sender, Connection connection) throws Exception {
+        long start = connection.bytesRead();
+        byte[] frame;
+        try {
+            frame = readFrame(connection);
+        } catch (ReadTimeoutException e) {
+            throw CutFrames.timedOut(connection, start, e); // inside the frame, it ends the connection
+        }
+        handler.onFrame(sender, frame);
+    }
+
+    private byte[] readFrame(Connection connection) throws IOException {
         int headerLength = offset + fieldLength;
         byte[] header = connection.readBytes(headerLength);
         long value = LengthField.get(header, offset, fieldLength, order);
@@ -98,8 +114,7 @@ public final class LengthFieldReader implements ConnectionReader {
                     + ") exceeds maxFrameLength " + maxFrameLength);
         }
         // readBytes grows its array as the body arrives: an announced length costs nothing until sent.
-        byte[] out = stripHeader ? connection.readBytes((int) body) : connection.readBytes(header, (int) body);
-        handler.onFrame(sender, out);
+        return stripHeader ? connection.readBytes((int) body) : connection.readBytes(header, (int) body);
     }
 
     /** Options for {@link LengthFieldReader}; mutable, not thread-safe. */

@@ -562,10 +562,11 @@ final class ConnectionInput {
     /**
      * The reader's call returned.
      *
-     * @throws FrameTimeoutException if the call caught one: the connection ends with it all the same
+     * @throws ReadTimeoutException if the call caught a frame timeout, or a read timeout that cut a
+     *     framing reader's frame: the connection ends with it all the same
      */
-    void endCall() throws FrameTimeoutException {
-        FrameTimeoutException caught = deadlines.frameTimedOut();
+    void endCall() throws ReadTimeoutException {
+        ReadTimeoutException caught = deadlines.endsConnection();
         if (caught != null) {
             throw caught;
         }
@@ -947,6 +948,11 @@ final class ConnectionInput {
     /** A frame timeout of the caller's own, which ends the connection even if the reader catches it. */
     FrameTimeoutException frameTimedOut(String message) {
         return deadlines.frameTimedOut(message);
+    }
+
+    /** A read timeout that cut a framing reader's frame, which ends the connection even if the reader catches it. */
+    ReadTimeoutException cutFrame(ReadTimeoutException e) {
+        return deadlines.cutFrame(e);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import io.stcp.Connection;
+import io.stcp.ReadTimeoutException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.IOException;
 import java.util.Arrays;
@@ -10,7 +11,8 @@ import java.util.Arrays;
  * line too long it takes {@code maxLength + 1} bytes, one more only when the last of them is a
  * {@code \r} (a {@code \n} after it ends a line of exactly {@code maxLength}), and never its
  * {@code \n}: a caller that answers with an error and skips to the {@code \n} lands on the next
- * line whatever the line's length.
+ * line whatever the line's length. A read timeout after the line's first byte ends the connection
+ * even if caught ({@link CutFrames}): the bytes taken are gone with the call.
  */
 final class LineRead {
     private static final byte[] LF = {'\n'};
@@ -21,6 +23,15 @@ final class LineRead {
         if (maxLength <= 0) {
             throw new IllegalArgumentException("maxLength: " + maxLength + " (expected: > 0)");
         }
+        long start = connection.bytesRead();
+        try {
+            return readLine(connection, maxLength);
+        } catch (ReadTimeoutException e) {
+            throw CutFrames.timedOut(connection, start, e); // inside the line, it ends the connection
+        }
+    }
+
+    private static byte[] readLine(Connection connection, int maxLength) throws IOException {
         int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, maxLength + 1L);
         DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, "line");
         if (read == null) {

@@ -1,0 +1,34 @@
+package io.stcp.internal;
+
+import io.stcp.Connection;
+import io.stcp.FrameTimeoutException;
+import io.stcp.ReadTimeoutException;
+
+/**
+ * A read timeout inside a frame of a framing reader ({@link io.stcp.framing}), or inside a line of
+ * {@link Connection#readLine}. Those keep nothing between calls: the bytes of the frame they took
+ * before the timeout (a header, the start of a line) are gone with the call, and a reader that
+ * catches the timeout and reads on (the README's pinging reader) would read the rest of that frame
+ * as a frame of its own and hand its handler a frame the peer never sent. So such a timeout ends
+ * the connection even if it is caught, as a frame timeout does, with the reason it had
+ * ({@code READ_TIMEOUT}) and a message that says how far into the frame it came. One before the
+ * frame's first byte is left as it is: the frame is unread, and the connection usable.
+ */
+public final class CutFrames {
+    private CutFrames() {}
+
+    /**
+     * What a framing reader, or {@code readLine}, throws for {@code e}, raised while it read a frame
+     * that began when {@code connection} had read {@code frameStart} bytes.
+     */
+    public static ReadTimeoutException timedOut(Connection connection, long frameStart, ReadTimeoutException e) {
+        long taken = connection.bytesRead() - frameStart;
+        if (taken == 0 || e instanceof FrameTimeoutException) {
+            return e; // the frame is unread; a frame timeout ends the connection already
+        }
+        ReadTimeoutException cut = new ReadTimeoutException(e.getMessage() + ", " + taken
+                + " bytes into a frame, which cannot be resumed: the connection ends");
+        cut.initCause(e);
+        return connection instanceof RealConnection rc ? rc.input().cutFrame(cut) : cut;
+    }
+}

@@ -1,0 +1,137 @@
+package io.stcp.framing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.CloseReason;
+import io.stcp.Connection;
+import io.stcp.ConnectionReader;
+import io.stcp.FrameTimeoutException;
+import io.stcp.ReadTimeoutException;
+import io.stcp.SenderFactory;
+import io.stcp.TcpServer;
+import io.stcp.testing.Echo;
+import io.stcp.testing.TestClient;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * A framing reader under the README's pinging reader — a read timeout caught and answered with a
+ * ping, "the connection stays usable" — on real sockets (runs again on epoll). Between frames
+ * that holds: the frame is still unread. Inside a frame it cannot: the framing readers keep
+ * nothing between calls, so the bytes of the frame already taken (a header, the start of a line)
+ * are gone, and the next call would read the rest of the frame as a frame of its own and hand the
+ * handler a frame the peer never sent. Such a timeout ends the connection even if it is caught.
+ * So does one inside a line of {@link io.stcp.Connection#readLine}, whose bytes are gone likewise.
+ */
+class FrameCutByAReadTimeoutTest {
+
+    /** Each framing reader, with a frame cut in two whose second part reads as a whole frame. */
+    enum Format {
+        LENGTH_FIELD(h -> LengthFieldReader.builder().build(h), new byte[] {0, 0, 0, 2, 'h', 'i'}, "hi",
+                new byte[] {0, 0, 0, 10, 'a', 'b', 'c'}, new byte[] {0, 0, 0, 3, 'x', 'y', 'z'}),
+        LENGTH_FIELD_HALF_HEADER(h -> LengthFieldReader.builder().build(h), new byte[] {0, 0, 0, 2, 'h', 'i'}, "hi",
+                new byte[] {0, 0}, new byte[] {0, 3, 0, 0, 0, 3, 'x', 'y', 'z'}),
+        DELIMITER(h -> DelimiterReader.builder().lines().build(h), ascii("hi\n"), "hi",
+                ascii("transfer 1"), ascii("00 to bob\n")),
+        FIXED_LENGTH(h -> FixedLengthReader.of(4, h), ascii("hi!!"), "hi!!",
+                ascii("ab"), ascii("cdwxyz")),
+        READ_LINE(h -> (sender, conn) -> { // Connection.readLine, the same for a reader of its own
+            byte[] line = conn.readLine(100);
+            if (line == null) {
+                throw new EOFException();
+            }
+            h.onFrame(sender, line);
+        }, ascii("hi\r\n"), "hi", ascii("transfer 1"), ascii("00 to bob\r\n"));
+
+        final Function<FrameHandler, ConnectionReader> reader;
+        final byte[] wholeFrame;
+        final String content;
+        final byte[] firstPart;
+        final byte[] rest;
+
+        Format(Function<FrameHandler, ConnectionReader> reader, byte[] wholeFrame, String content, byte[] firstPart,
+               byte[] rest) {
+            this.reader = reader;
+            this.wholeFrame = wholeFrame;
+            this.content = content;
+            this.firstPart = firstPart;
+            this.rest = rest;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aReadTimeoutCaughtInsideAFrameEndsTheConnectionInsteadOfReadingTheRestAsAFrame(Format format)
+            throws Exception {
+        BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+        // Every message of the server is 2 bytes: 'F' for a frame handled, 'P' for a ping, and the
+        // bytes the connection had read then.
+        ConnectionReader framing = format.reader.apply((sender, frame) -> {
+            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
+            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
+        });
+        ConnectionReader pinging = (sender, conn) -> { // the README's pinging reader, around a framing reader
+            conn.readTimeout(Duration.ofMillis(300));
+            try {
+                framing.read(sender, conn);
+            } catch (ReadTimeoutException e) {
+                if (e instanceof FrameTimeoutException) {
+                    throw e;
+                }
+                sender.put(new byte[] {'P', (byte) conn.bytesRead()}); // a ping; the connection stays usable
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().build(), pinging, SenderFactory.queue(16))
+                .onConnectionExit(s -> ends.add(s.connection()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            // Between frames a caught read timeout is a heartbeat: the next frame is read whole.
+            awaitMessage(client, 'P', 0);
+            client.sendRaw(format.wholeFrame);
+            int sent = format.wholeFrame.length;
+            awaitMessage(client, 'F', sent);
+            assertThat(frames.poll()).isEqualTo(format.content);
+
+            client.sendRaw(format.firstPart);
+            sent += format.firstPart.length;
+            awaitMessage(client, 'P', sent); // the reader took the first part, then its read timed out
+            try {
+                client.sendRaw(format.rest); // the rest of that frame, which reads as a frame of its own
+            } catch (IOException closed) {
+                // the server has closed already
+            }
+            Connection ended = ends.poll(10, TimeUnit.SECONDS);
+            assertThat(frames).as("frames the peer never sent").isEmpty();
+            assertThat(ended).as("the connection ended within 10 s").isNotNull();
+            assertThat(ended.closeReason()).isEqualTo(CloseReason.READ_TIMEOUT);
+            assertThat(ended.closeCause()).isInstanceOf(ReadTimeoutException.class)
+                    .hasMessageContaining(format.firstPart.length + " bytes into a frame");
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /** Reads the server's 2-byte messages until {@code kind} with {@code bytesRead}; at most 100. */
+    private static void awaitMessage(TestClient client, char kind, int bytesRead) throws IOException {
+        for (int i = 0; i < 100; i++) {
+            byte[] m = client.readRaw(2);
+            if (m[0] == kind && m[1] == bytesRead) {
+                return;
+            }
+        }
+        throw new AssertionError("no message " + kind + bytesRead + " among 100");
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+}
