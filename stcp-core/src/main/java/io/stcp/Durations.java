@@ -3,7 +3,6 @@ package io.stcp;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
-import java.util.Locale;
 
 /**
  * Parses and formats durations the way Go's {@code time.ParseDuration} does ({@code "5µs"},
@@ -11,8 +10,10 @@ import java.util.Locale;
  * ({@code "PT0.05S"}).
  *
  * <p>A bare number such as {@code "5000"} is rejected: Go reads it as nanoseconds, which is a unit
- * trap. {@code "0"} alone is accepted as zero, as in Go. Units: {@code ns}, {@code us}/{@code µs},
- * {@code ms}, {@code s}, {@code m}, {@code h}.
+ * trap. {@code "0"} alone is accepted as zero, as in Go. Units, in lower case as in Go: {@code ns},
+ * {@code us}/{@code µs}, {@code ms}, {@code s}, {@code m}, {@code h} ({@code "1M"} is refused, not
+ * read as a minute). Digits are ASCII. A duration that is not zero but shorter than a nanosecond
+ * ({@code "0.1ns"}) is refused: Go would truncate it to zero, which a timeout reads as "none".
  */
 public final class Durations {
     private Durations() {}
@@ -56,7 +57,7 @@ public final class Durations {
         BigDecimal totalNanos = BigDecimal.ZERO;
         while (i < s.length()) {
             int start = i;
-            while (i < s.length() && (Character.isDigit(s.charAt(i)) || s.charAt(i) == '.')) {
+            while (i < s.length() && (isDigit(s.charAt(i)) || s.charAt(i) == '.')) {
                 i++;
             }
             if (start == i) {
@@ -69,7 +70,7 @@ public final class Durations {
                 throw bad(original, "malformed number '" + s.substring(start, i) + "'");
             }
             int unitStart = i;
-            while (i < s.length() && !Character.isDigit(s.charAt(i)) && s.charAt(i) != '.') {
+            while (i < s.length() && !isDigit(s.charAt(i)) && s.charAt(i) != '.') {
                 i++;
             }
             if (unitStart == i) {
@@ -79,16 +80,25 @@ public final class Durations {
             long unitNanos = unitNanos(original, s.substring(unitStart, i));
             totalNanos = totalNanos.add(number.multiply(BigDecimal.valueOf(unitNanos)));
         }
+        long nanos;
         try {
-            long nanos = totalNanos.setScale(0, java.math.RoundingMode.DOWN).longValueExact();
-            return Duration.ofNanos(negative ? -nanos : nanos);
+            nanos = totalNanos.setScale(0, java.math.RoundingMode.DOWN).longValueExact();
         } catch (ArithmeticException e) {
             throw bad(original, "out of range");
         }
+        if (nanos == 0 && totalNanos.signum() != 0) {
+            throw bad(original, "shorter than a nanosecond (it would be zero, which a timeout reads as none)");
+        }
+        return Duration.ofNanos(negative ? -nanos : nanos);
+    }
+
+    /** An ASCII digit: {@link Character#isDigit} takes other scripts' digits too, which no config means. */
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     private static long unitNanos(String original, String unit) {
-        return switch (unit.toLowerCase(Locale.ROOT)) {
+        return switch (unit) {
             case "ns" -> 1L;
             case "us", "µs", "μs" -> 1_000L;
             case "ms" -> 1_000_000L;

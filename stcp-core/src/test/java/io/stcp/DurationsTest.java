@@ -30,7 +30,8 @@ class DurationsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"5000", "12", "", "ms", "5 parsecs", "5x", "1..5s", "P", "PTxS"})
+    @ValueSource(strings = {"5000", "12", "", "ms", "5 parsecs", "5x", "1..5s", "P", "PTxS",
+        "5S", "5Ms", "1M", "2H", "\u0665s", "0.1ns", "0.0000000001s"})
     void rejectsBareNumbersUnknownUnitsAndGarbageNamingTheText(String text) {
         assertThatThrownBy(() -> Durations.parse(text)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("\"" + text + "\"");
