@@ -119,7 +119,12 @@ public interface Connection {
 
     /**
      * The value stored under {@code key}, storing {@code initial}'s value first if there is none
-     * (atomically: two threads get the same value).
+     * (atomically: two threads get the same value). {@code initial} runs on the calling thread,
+     * holding no lock: it may read and store other attributes of this connection, and may block.
+     * Threads that race on the same key may each call it; the first value stored is kept and
+     * returned to all of them (as {@link ClassValue} does).
+     *
+     * @throws NullPointerException if {@code initial} returns null
      */
     <T> T attributeIfAbsent(AttributeKey<T> key, java.util.function.Supplier<? extends T> initial);
 

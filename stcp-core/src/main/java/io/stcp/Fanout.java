@@ -13,14 +13,18 @@ package io.stcp;
  * sender replaces a still-queued message with the same key, per connection. The {@code byte[]}
  * is shared by every recipient and never copied: do not change it after the call.
  *
- * <p><b>Waiting.</b> A fan-out never lets one slow recipient hold up the others. It first offers
- * the message to every recipient without waiting; the recipients that would have waited for room
- * — a full {@link QueueSender} with {@link OverflowPolicy#BLOCK}, or the calling reader's own full
- * queue (its backpressure, see {@link QueueSender}) — are then visited again, each waiting at most
- * its own limit counted from the start of the call: the block timeout; for the caller's own
- * connection, what its own put would wait (the write timeout, or without limit when there is
- * none). So a call returns within the longest such limit among its
- * recipients, not their sum, and the recipients with room have the message before anyone waits.
+ * <p><b>Waiting.</b> A fan-out never lets one slow recipient hold up the recipients with room. It
+ * first offers the message to every recipient without waiting; the recipients that would have
+ * waited for room — a full {@link QueueSender} with {@link OverflowPolicy#BLOCK}, or the calling
+ * reader's own full queue (its backpressure, see {@link QueueSender}) — are then visited again,
+ * one after another, each waiting at most its own limit counted from the start of the call: the
+ * block timeout; for the caller's own connection, what its own put would wait (the write
+ * timeout, or without limit when there is none). So a call returns within the longest such limit
+ * among its recipients, not their sum, and the recipients with room have the message before
+ * anyone waits.
+ * Among those that wait, one is visited only once those before it are done: if its room came
+ * meanwhile it gets the message then, later than it could have; if that room was taken again by
+ * then, its own limit having passed, it refuses the message (counted full).
  * Under the other policies nothing waits: FAIL refuses, DROP_OLDEST drops, CLOSE_CONNECTION
  * disconnects. A {@link Sender} that is not a {@link QueueSender} is called with its ordinary
  * put, which waits as long as that put does.

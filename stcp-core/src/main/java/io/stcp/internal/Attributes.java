@@ -29,9 +29,23 @@ final class Attributes {
         }
     }
 
+    /**
+     * The value of {@code key}, storing {@code initial}'s first if there is none. The supplier is
+     * user code: it runs outside the map, holding none of its locks, so it may read and store other
+     * attributes (inside {@code computeIfAbsent} such a store failed with "Recursive update") and
+     * may block. Threads that race may each run it; the first value stored is kept and returned to
+     * every one of them.
+     */
     @SuppressWarnings("unchecked")
     <T> T ifAbsent(AttributeKey<T> key, Supplier<? extends T> initial) {
         Objects.requireNonNull(key, "key");
-        return (T) map.computeIfAbsent(key, k -> Objects.requireNonNull(initial.get(), "initial value"));
+        Objects.requireNonNull(initial, "initial");
+        Object value = map.get(key);
+        if (value == null) {
+            Object made = Objects.requireNonNull(initial.get(), "initial value");
+            Object stored = map.putIfAbsent(key, made);
+            value = stored != null ? stored : made;
+        }
+        return (T) value;
     }
 }

@@ -285,32 +285,32 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
 
     @Override
     public SendResult sendToUser(String userId, byte[] bytes) {
-        return toNamed(users, userId, null, bytes);
+        return toNamed(users, "userId", userId, null, bytes);
     }
 
     @Override
     public SendResult sendToUser(String userId, int key, byte[] bytes) {
-        return toNamed(users, userId, key, bytes);
+        return toNamed(users, "userId", userId, key, bytes);
     }
 
     @Override
     public SendResult sendToUser(String userId, String key, byte[] bytes) {
-        return toNamed(users, userId, Objects.requireNonNull(key, "key"), bytes);
+        return toNamed(users, "userId", userId, Objects.requireNonNull(key, "key"), bytes);
     }
 
     @Override
     public SendResult sendToGroup(String group, byte[] bytes) {
-        return toNamed(groups, group, null, bytes);
+        return toNamed(groups, "group", group, null, bytes);
     }
 
     @Override
     public SendResult sendToGroup(String group, int key, byte[] bytes) {
-        return toNamed(groups, group, key, bytes);
+        return toNamed(groups, "group", group, key, bytes);
     }
 
     @Override
     public SendResult sendToGroup(String group, String key, byte[] bytes) {
-        return toNamed(groups, group, Objects.requireNonNull(key, "key"), bytes);
+        return toNamed(groups, "group", group, Objects.requireNonNull(key, "key"), bytes);
     }
 
     @Override
@@ -337,9 +337,10 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
         return d.finish();
     }
 
-    private static SendResult toNamed(Bindings bindings, String name, @Nullable Object key, byte[] bytes) {
+    /** A send to the members bound to {@code name}, the argument called {@code what} (for the error when it is null). */
+    private static SendResult toNamed(Bindings bindings, String what, String name, @Nullable Object key, byte[] bytes) {
         Delivery d = new Delivery(key, bytes);
-        Object value = bindings.get(Objects.requireNonNull(name, "name"));
+        Object value = bindings.get(Objects.requireNonNull(name, what));
         if (value instanceof RegistryMember one) {
             d.offer(one.sender);
         } else if (value instanceof RegistryMember[] few) {

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueSender;
@@ -75,6 +76,26 @@ class RealConnectionRegistryTest {
         assertThat(registry.broadcast(message)).isEqualTo(new SendResult(1, 1, 1, 0, 0));
         assertThat(registry.sendTo(id(ok), message)).isEqualTo(new SendResult(1, 0, 0, 0, 0));
         assertThat(registry.sendTo(id(outsider), message)).isEqualTo(SendResult.NONE);
+    }
+
+    /** A null argument is refused naming it, as the bind methods name theirs. */
+    @Test
+    void aNullUserOrGroupOrMessageIsRefusedNamingTheArgument() {
+        byte[] m = {1};
+        for (var send : List.<org.assertj.core.api.ThrowableAssert.ThrowingCallable>of(
+                () -> registry.sendToUser(null, m), () -> registry.sendToUser(null, 1, m),
+                () -> registry.sendToUser(null, "k", m))) {
+            assertThatThrownBy(send).isInstanceOf(NullPointerException.class).hasMessage("userId");
+        }
+        for (var send : List.<org.assertj.core.api.ThrowableAssert.ThrowingCallable>of(
+                () -> registry.sendToGroup(null, m), () -> registry.sendToGroup(null, 1, m),
+                () -> registry.sendToGroup(null, "k", m))) {
+            assertThatThrownBy(send).isInstanceOf(NullPointerException.class).hasMessage("group");
+        }
+        assertThatThrownBy(() -> registry.sendToGroup("g", null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("bytes");
+        assertThatThrownBy(() -> registry.sendToUser("u", (String) null, m)).isInstanceOf(NullPointerException.class)
+                .hasMessage("key");
     }
 
     /** A sender over {@code inner}'s connection whose every put throws {@code failure} (unchecked). */
