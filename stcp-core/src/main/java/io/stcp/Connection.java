@@ -101,7 +101,11 @@ public interface Connection {
      * connection with {@link #close()}, not by closing the channel: on the epoll transport a
      * channel closed behind the connection's back is noticed only at its next read or write (the
      * kernel drops the socket's readiness without a word), so a reader waiting for input with no
-     * read timeout would wait for ever.
+     * read timeout would wait for ever; and there the reads and writes are system calls on the
+     * channel's descriptor number, which the kernel gives to the next socket it opens as soon as
+     * the channel closes: {@link #close()} keeps the descriptor open until a call under way has
+     * returned, a close of the channel cannot, so a write another thread was just starting could
+     * reach that other socket (another client's).
      */
     SocketChannel channel();
 

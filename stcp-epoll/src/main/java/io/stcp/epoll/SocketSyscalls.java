@@ -247,7 +247,32 @@ final class SocketSyscalls implements SocketCalls {
             case EPIPE -> new SocketException("Broken pipe");
             case ECONNABORTED -> new SocketException("Connection aborted");
             case ETIMEDOUT -> new SocketException("Connection timed out");
-            default -> new SocketException(call + " failed: errno " + errno);
+            default -> new SocketException(call + " failed: " + describe(errno));
         };
+    }
+
+    /**
+     * The system's text for an error a socket call may report, and its name, as the JDK's channels
+     * word the message ({@code strerror}, glibc's texts); the bare number for any other.
+     */
+    static String describe(int errno) {
+        String text = switch (errno) {
+            case 12 -> "Cannot allocate memory (ENOMEM)";
+            case 14 -> "Bad address (EFAULT)";
+            case 22 -> "Invalid argument (EINVAL)";
+            case 71 -> "Protocol error (EPROTO)";
+            case 88 -> "Socket operation on non-socket (ENOTSOCK)";
+            case 100 -> "Network is down (ENETDOWN)";
+            case 101 -> "Network is unreachable (ENETUNREACH)";
+            case 102 -> "Network dropped connection on reset (ENETRESET)";
+            case 105 -> "No buffer space available (ENOBUFS)";
+            case 107 -> "Transport endpoint is not connected (ENOTCONN)";
+            case 108 -> "Cannot send after transport endpoint shutdown (ESHUTDOWN)";
+            case 111 -> "Connection refused (ECONNREFUSED)";
+            case 112 -> "Host is down (EHOSTDOWN)";
+            case 113 -> "No route to host (EHOSTUNREACH)";
+            default -> null;
+        };
+        return text != null ? text + ", errno " + errno : "errno " + errno;
     }
 }

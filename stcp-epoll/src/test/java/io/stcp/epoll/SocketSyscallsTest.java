@@ -215,6 +215,22 @@ class SocketSyscallsTest {
     }
 
     @Test
+    void anyOtherErrorIsWordedAsTheSystemWordsItAndNamed() throws Exception {
+        try (SocketChannel unconnected = SocketChannel.open()) {
+            int fd = calls.fd(unconnected);
+            assertThatThrownBy(() -> calls.read(fd, new byte[1], 0, 1)).isInstanceOf(SocketException.class)
+                    .hasMessage("recv failed: Transport endpoint is not connected (ENOTCONN), errno 107");
+        }
+        int eventFd = Epoll.eventFd(); // not a socket
+        try {
+            assertThatThrownBy(() -> calls.write(eventFd, new byte[1], 0, 1)).isInstanceOf(SocketException.class)
+                    .hasMessage("send failed: Socket operation on non-socket (ENOTSOCK), errno 88");
+        } finally {
+            Epoll.close(eventFd);
+        }
+    }
+
+    @Test
     void aRaisedLowWaterMarkHoldsReadinessBackUntilThatManyBytesArrived() throws Exception {
         try (Pair pair = Pair.connect(); Selector selector = Selector.open()) {
             int fd = calls.fd(pair.socket);
