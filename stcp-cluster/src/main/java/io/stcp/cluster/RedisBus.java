@@ -52,7 +52,10 @@ import redis.clients.jedis.exceptions.JedisException;
  * Lookups and announces are Lua scripts (one round trip each), withdrawals pipelined
  * {@code ZREM}s. Announces and withdrawals go in batches of 256 names, each batch its own call
  * (within its own {@code commandTimeout}): however many names a node has, no call carries more, so
- * none takes longer for a large node. A lookup returns at most 1024 nodes.
+ * none takes longer for a large node. A lookup returns at most 1024 nodes, and only members that
+ * can be node ids (1 to 64 of {@code A-Z a-z 0-9 . _ -}): the script skips any other member (put
+ * there by another client of the same Redis, of any length up to Redis's 512 MB) before it
+ * answers, so what a lookup reads is bounded whatever is in the set.
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link

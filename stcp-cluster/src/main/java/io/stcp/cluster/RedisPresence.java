@@ -23,7 +23,14 @@ final class RedisPresence {
     private static final Script LOOKUP = new Script("""
             local t = redis.call('TIME')
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+            local found = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+            local nodes = {}
+            for _, m in ipairs(found) do
+              if #m >= 1 and #m <= 64 and not string.find(m, '[^%w%._%-]') then
+                nodes[#nodes + 1] = m
+              end
+            end
+            return nodes
             """);
     private static final Script ANNOUNCE = new Script("""
             local t = redis.call('TIME')
