@@ -327,6 +327,16 @@ public final class RedisBus implements ClusterBus, Presence {
             throw new BusException("redis " + address + ": MULTI refused (" + refused.getMessage()
                     + "), the publish ran outside a transaction: it may have reached nodes", refused, true);
         }
+        for (int i = 1; i < queued.size(); i++) {
+            if (queued.get(i) instanceof JedisDataException refused) {
+                // Refused as it was queued (an ACL without PUBSUB, or without the channel): EXEC would
+                // only answer EXECABORT, which names neither the command nor the reason. Nothing runs.
+                c.setBroken(); // in MULTI: closed, not pooled; Redis discards what was queued
+                String command = i <= channels.size()
+                        ? "PUBLISH to " + new String(channels.get(i - 1), StandardCharsets.UTF_8) : "PUBSUB NUMSUB";
+                throw new JedisDataException(command + " refused: " + refused.getMessage(), refused);
+            }
+        }
         long execLeft = Math.max(TimeUnit.MILLISECONDS.toNanos(1), config.commandTimeout().toNanos() / 4);
         if (end - System.nanoTime() < execLeft) {
             // Too little time left for EXEC's reply: a reply that comes a little late would leave the
