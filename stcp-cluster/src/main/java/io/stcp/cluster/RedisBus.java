@@ -91,7 +91,11 @@ import redis.clients.jedis.exceptions.JedisException;
  * {@code close()} would make a subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
  * and is never connected again ({@code RedisSubscription.OneShotSockets}; the loop makes a new one), the heartbeat
  * pings only the subscription in place, under the lock, and a subscription that confirms or
- * delivers after {@code close()} closes its connection.
+ * delivers after {@code close()} closes its connection. Every socket is handed to its connection's
+ * watch before it connects ({@code RedisSockets}), so the close, which fires every watch, also ends
+ * a connect under way at once (to a Redis whose host drops the SYNs, it used to hold the
+ * subscriber thread, and the close with it, for {@code connectTimeout}); only a name lookup not
+ * answered is still waited for, within {@code connectTimeout}.
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower

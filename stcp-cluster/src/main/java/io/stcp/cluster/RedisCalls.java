@@ -159,8 +159,7 @@ final class RedisCalls {
                 if (leftMillis < 1) {
                     throw new JedisConnectionException("commandTimeout passed before connecting");
                 }
-                Socket s = sockets.connect(end);
-                watch.socket(s);
+                Socket s = sockets.connect(end, watch); // the watch has each socket before its connect
                 long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
                 return withReadTimeout(s, (int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
             };

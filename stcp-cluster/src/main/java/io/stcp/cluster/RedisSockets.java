@@ -48,10 +48,14 @@ final class RedisSockets {
 
     /**
      * A socket connected to Redis by {@code end} ({@link System#nanoTime()}), its read timeout not set.
+     * Each socket is handed to {@code watch} before its connect, so that a watch that fires (the
+     * bus closed, or the watch's deadline) closes it and ends a connect under way at once: a Redis
+     * whose host drops the SYNs would otherwise hold the connecting thread, and the close waiting
+     * for it, for the connect timeout.
      *
      * @throws JedisConnectionException when no address took the connection by then, or the lookup failed
      */
-    Socket connect(long end) {
+    Socket connect(long end, Watchdog.Watch watch) {
         InetAddress[] addresses;
         try {
             addresses = lookup.addresses(end);
@@ -70,6 +74,7 @@ final class RedisSockets {
                 break;
             }
             Socket s = new Socket();
+            watch.socket(s); // closed at once if the watch has fired already: the options below then fail
             try {
                 s.setTcpNoDelay(true);
                 s.setKeepAlive(true);
