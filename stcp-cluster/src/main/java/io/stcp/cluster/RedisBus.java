@@ -55,7 +55,9 @@ import redis.clients.jedis.exceptions.JedisException;
  * none takes longer for a large node. A lookup returns at most 1024 nodes, and only members that
  * can be node ids (1 to 64 of {@code A-Z a-z 0-9 . _ -}): the script skips any other member (put
  * there by another client of the same Redis, of any length up to Redis's 512 MB) before it
- * answers, so what a lookup reads is bounded whatever is in the set.
+ * answers, so what a lookup reads is bounded whatever is in the set. An announce skips a key that
+ * holds something else than a sorted set (logged {@code cluster.presence.skipped}): failing the
+ * call on it would fail it again at every retry, and keep the names after it out of presence.
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
