@@ -47,7 +47,10 @@ final class RedisPresence {
                 redis.call('ZADD', key, now + ttl, ARGV[1])
                 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
                 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-                redis.call('PEXPIREAT', key, last[2])
+                local at = tonumber(last[2])
+                if at and at < 1e15 and at == math.floor(at) then -- a time: not another client's +inf or fraction
+                  redis.call('PEXPIREAT', key, last[2])
+                end
               else
                 skipped[#skipped + 1] = key
               end

@@ -26,7 +26,8 @@ import redis.clients.jedis.Jedis;
  * so its call failed, and was done again, and failed again, for ever: the names after it in that
  * call were never announced, and a full refresh, which goes on from the call that failed, never got
  * past it: one foreign key kept most of a node's names out of presence, and the others' entries
- * expired.
+ * expired. So did a sorted set whose last score is no time ({@code +inf}): the script's {@code
+ * PEXPIREAT} to it failed.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class PresenceForeignKeyTest {
@@ -42,6 +43,7 @@ class PresenceForeignKeyTest {
                 LogCapture log = LogCapture.of(RedisBus.class.getName())) {
             raw.set("test:g:group-7", "another application's");
             raw.set("test:g:group-300", "another application's");
+            raw.zadd("test:g:group-450", Double.POSITIVE_INFINITY, "junk"); // a sorted set, its last score no time
             ConnectionRegistry registry = ConnectionRegistry.create();
             TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16)).registry(registry).start();
             try (TestClient client = TestClient.connect(server.address())) {
@@ -58,6 +60,7 @@ class PresenceForeignKeyTest {
                     Awaitility.await("every other group announced").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
                             .until(() -> others.stream().allMatch(g -> raw.zscore("test:g:" + g, "a") != null));
                     assertThat(raw.get("test:g:group-7")).as("the foreign key, untouched").isEqualTo("another application's");
+                    assertThat(raw.zscore("test:g:group-450", "a")).as("a's entry beside the junk").isNotNull();
                     Awaitility.await("the skipped key logged").atMost(Duration.ofSeconds(20))
                             .until(() -> !log.events("cluster.presence.skipped").isEmpty());
                     assertThat(LogCapture.fields(log.events("cluster.presence.skipped").getFirst()).get("key").toString())
