@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -91,6 +92,10 @@ final class RedisSockets {
                     others.add(last);
                 }
                 last = e;
+                if (watch.fired()) { // its watch closed it ("Socket closed"): say why, and try no other address
+                    last = new SocketException("connect to " + addresses[i] + " cut: the bus closed, or the deadline passed", e);
+                    break;
+                }
             }
         }
         JedisConnectionException failed = new JedisConnectionException(
