@@ -60,7 +60,9 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * recipients are counted there, in {@link ClusterStats#delivered()}).
  *
  * <p><b>Failure.</b> A payload over {@link ClusterConfig#maxMessageBytes()}, or a name or key over
- * 65,535 UTF-8 bytes: {@link IllegalArgumentException} before anything is sent. Bus down, or a
+ * 65,535 UTF-8 bytes or with a lone surrogate (UTF-8 cannot carry it: it would name another user,
+ * group or key): {@link IllegalArgumentException} before anything is sent; so for {@link #bindUser}
+ * and {@link #joinGroup}. Bus down, or a
  * call to it failed: {@link ClusterUnavailableException} after the local part, with its result;
  * the other nodes did not get the message, unless {@link ClusterUnavailableException#outcomeUnknown()}
  * (the publish was sent and its reply did not come: they may have it).

@@ -52,7 +52,12 @@ import redis.clients.jedis.exceptions.JedisException;
  * Lookups and announces are Lua scripts (one round trip each), withdrawals pipelined
  * {@code ZREM}s. Announces and withdrawals go in batches of 256 names, each batch its own call
  * (within its own {@code commandTimeout}): however many names a node has, no call carries more, so
- * none takes longer for a large node. A lookup returns at most 1024 nodes.
+ * none takes longer for a large node. A lookup returns at most 1024 nodes, and only members that
+ * can be node ids (1 to 64 of {@code A-Z a-z 0-9 . _ -}): the script skips any other member (put
+ * there by another client of the same Redis, of any length up to Redis's 512 MB) before it
+ * answers, so what a lookup reads is bounded whatever is in the set. An announce skips a key that
+ * holds something else than a sorted set (logged {@code cluster.presence.skipped}): failing the
+ * call on it would fail it again at every retry, and keep the names after it out of presence.
  *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
@@ -88,7 +93,11 @@ import redis.clients.jedis.exceptions.JedisException;
  * {@code close()} would make a subscription and a thread that outlive the bus. So a subscriber connection makes its socket once
  * and is never connected again ({@code RedisSubscription.OneShotSockets}; the loop makes a new one), the heartbeat
  * pings only the subscription in place, under the lock, and a subscription that confirms or
- * delivers after {@code close()} closes its connection.
+ * delivers after {@code close()} closes its connection. Every socket is handed to its connection's
+ * watch before it connects ({@code RedisSockets}), so the close, which fires every watch, also ends
+ * a connect under way at once (to a Redis whose host drops the SYNs, it used to hold the
+ * subscriber thread, and the close with it, for {@code connectTimeout}); only a name lookup not
+ * answered is still waited for, within {@code connectTimeout}.
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
  * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
@@ -323,6 +332,16 @@ public final class RedisBus implements ClusterBus, Presence {
             c.setBroken();
             throw new BusException("redis " + address + ": MULTI refused (" + refused.getMessage()
                     + "), the publish ran outside a transaction: it may have reached nodes", refused, true);
+        }
+        for (int i = 1; i < queued.size(); i++) {
+            if (queued.get(i) instanceof JedisDataException refused) {
+                // Refused as it was queued (an ACL without PUBSUB, or without the channel): EXEC would
+                // only answer EXECABORT, which names neither the command nor the reason. Nothing runs.
+                c.setBroken(); // in MULTI: closed, not pooled; Redis discards what was queued
+                String command = i <= channels.size()
+                        ? "PUBLISH to " + new String(channels.get(i - 1), StandardCharsets.UTF_8) : "PUBSUB NUMSUB";
+                throw new JedisDataException(command + " refused: " + refused.getMessage(), refused);
+            }
         }
         long execLeft = Math.max(TimeUnit.MILLISECONDS.toNanos(1), config.commandTimeout().toNanos() / 4);
         if (end - System.nanoTime() < execLeft) {

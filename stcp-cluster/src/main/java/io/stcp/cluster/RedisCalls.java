@@ -2,8 +2,10 @@ package io.stcp.cluster;
 
 import static io.stcp.cluster.RedisBus.millis;
 
+import io.stcp.Durations;
 import java.io.IOException;
 import java.net.Socket;
+import java.util.NoSuchElementException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -109,6 +111,11 @@ final class RedisCalls {
                 }
             }
         } catch (JedisException e) {
+            if (e.getCause() instanceof NoSuchElementException) { // the pool's wait ended: every connection was in use
+                throw new BusException("redis " + address + ": " + what + " not sent: no free connection within commandTimeout "
+                        + Durations.format(config.commandTimeout()) + " (all poolSize " + config.poolSize()
+                        + " in use: Redis slow, or more calls at once than poolSize)", e);
+            }
             String cut = System.nanoTime() - end >= 0 ? " (commandTimeout passed: connection closed)" : "";
             throw new BusException("redis " + address + ": " + what + " failed" + cut + ": " + e.getMessage(), e);
         } finally {
@@ -159,8 +166,7 @@ final class RedisCalls {
                 if (leftMillis < 1) {
                     throw new JedisConnectionException("commandTimeout passed before connecting");
                 }
-                Socket s = sockets.connect(end);
-                watch.socket(s);
+                Socket s = sockets.connect(end, watch); // the watch has each socket before its connect
                 long soMillis = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
                 return withReadTimeout(s, (int) Math.max(1, Math.min(soMillis, millis(config.commandTimeout()))));
             };

@@ -1,6 +1,7 @@
 package io.stcp.cluster;
 
 import io.stcp.cluster.Presence.Scope;
+import io.stcp.cluster.internal.LogLimiter;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -10,6 +11,9 @@ import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
@@ -23,23 +27,42 @@ final class RedisPresence {
     private static final Script LOOKUP = new Script("""
             local t = redis.call('TIME')
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+            local found = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+            local nodes = {}
+            for _, m in ipairs(found) do
+              if #m >= 1 and #m <= 64 and not string.find(m, '[^%w%._%-]') then
+                nodes[#nodes + 1] = m
+              end
+            end
+            return nodes
             """);
     private static final Script ANNOUNCE = new Script("""
             local t = redis.call('TIME')
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             local ttl = tonumber(ARGV[2])
+            local skipped = {}
             for _, key in ipairs(KEYS) do
-              redis.call('ZADD', key, now + ttl, ARGV[1])
-              redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-              local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-              redis.call('PEXPIREAT', key, last[2])
+              local t = redis.call('TYPE', key).ok
+              if t == 'zset' or t == 'none' then
+                redis.call('ZADD', key, now + ttl, ARGV[1])
+                redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+                local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+                local at = tonumber(last[2])
+                if at and at < 1e15 and at == math.floor(at) then -- a time: not another client's +inf or fraction
+                  redis.call('PEXPIREAT', key, last[2])
+                end
+              else
+                skipped[#skipped + 1] = key
+              end
             end
-            return #KEYS
+            return skipped
             """);
+
+    private static final Logger log = LoggerFactory.getLogger(RedisBus.class); // the bus's lines, under its name
 
     private final ClusterConfig config;
     private final RedisCalls calls;
+    private final LogLimiter skippedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     RedisPresence(ClusterConfig config, RedisCalls calls) {
         this.config = config;
@@ -72,12 +95,29 @@ final class RedisPresence {
             keys.add(key(scope, name));
             if (keys.size() == RedisBus.BATCH) {
                 List<byte[]> batch = List.copyOf(keys);
-                calls.call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, batch, List.of(node, ttl)));
+                skipped(calls.call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, batch, List.of(node, ttl))));
                 keys.clear();
             }
         }
         if (!keys.isEmpty()) {
-            calls.call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, keys, List.of(node, ttl)));
+            skipped(calls.call("presence announce", (j, end) -> ANNOUNCE.eval(j, end, keys, List.of(node, ttl))));
+        }
+    }
+
+    /**
+     * Logs the keys an announce skipped ({@code cluster.presence.skipped}, WARN, one line per 5 s at
+     * most): they hold something else than a sorted set (another application's key under this
+     * prefix), so their names cannot be announced; the rest of the call's names were. Failing the
+     * call instead would fail it again at every retry, and hold up every name after it.
+     */
+    private void skipped(Object reply) {
+        if (reply instanceof List<?> list && !list.isEmpty() && list.getFirst() instanceof byte[] first) {
+            long held = skippedLog.tryAcquire();
+            if (held >= 0) {
+                log.atWarn().setMessage("cluster.presence.skipped").addKeyValue("redis", config.redisAddress())
+                        .addKeyValue("key", new String(first, StandardCharsets.UTF_8)).addKeyValue("skipped", list.size())
+                        .addKeyValue("reason", "not a sorted set (another application's key?)").addKeyValue("heldBack", held).log();
+            }
         }
     }
 

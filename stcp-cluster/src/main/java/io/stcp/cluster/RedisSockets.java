@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -48,10 +49,14 @@ final class RedisSockets {
 
     /**
      * A socket connected to Redis by {@code end} ({@link System#nanoTime()}), its read timeout not set.
+     * Each socket is handed to {@code watch} before its connect, so that a watch that fires (the
+     * bus closed, or the watch's deadline) closes it and ends a connect under way at once: a Redis
+     * whose host drops the SYNs would otherwise hold the connecting thread, and the close waiting
+     * for it, for the connect timeout.
      *
      * @throws JedisConnectionException when no address took the connection by then, or the lookup failed
      */
-    Socket connect(long end) {
+    Socket connect(long end, Watchdog.Watch watch) {
         InetAddress[] addresses;
         try {
             addresses = lookup.addresses(end);
@@ -70,6 +75,7 @@ final class RedisSockets {
                 break;
             }
             Socket s = new Socket();
+            watch.socket(s); // closed at once if the watch has fired already: the options below then fail
             try {
                 s.setTcpNoDelay(true);
                 s.setKeepAlive(true);
@@ -86,6 +92,10 @@ final class RedisSockets {
                     others.add(last);
                 }
                 last = e;
+                if (watch.fired()) { // its watch closed it ("Socket closed"): say why, and try no other address
+                    last = new SocketException("connect to " + addresses[i] + " cut: the bus closed, or the deadline passed", e);
+                    break;
+                }
             }
         }
         JedisConnectionException failed = new JedisConnectionException(

@@ -420,16 +420,19 @@ final class RedisSubscription {
             if (!made.compareAndSet(false, true)) {
                 throw new JedisConnectionException("subscriber connection closed (not connected again)");
             }
-            Socket s = sockets.connect(System.nanoTime() + config.connectTimeout().toNanos());
-            Watchdog.Watch w;
+            // The watch before the connect, armed with the connect's own deadline: it has each
+            // socket from the start, so a close() that fires it ends the connect at once.
+            Watchdog.Watch w = watchdog.watch();
+            long connectEnd = System.nanoTime() + config.connectTimeout().toNanos();
+            Socket s;
             try {
-                w = watchdog.watch();
-            } catch (JedisConnectionException e) {
-                RedisCalls.closeQuietly(s);
+                w.arm(connectEnd);
+                s = sockets.connect(connectEnd, w);
+            } catch (RuntimeException e) {
+                w.fire(); // the watchdog forgets it
                 throw e;
             }
-            w.socket(s); // before arming: a watch that close() fires closes it
-            w.arm(System.nanoTime() + config.commandTimeout().toNanos());
+            w.arm(System.nanoTime() + config.commandTimeout().toNanos()); // the set-up's deadline from here
             watch = w;
             return RedisCalls.withReadTimeout(s, millis(config.commandTimeout()));
         }

@@ -291,6 +291,28 @@ public final class RealClusterFanout implements ClusterFanout {
                 throw new IllegalArgumentException(field + ": " + n + " UTF-8 bytes (expected: <= " + Envelope.MAX_NAME + ")");
             }
         }
+        int lone = loneSurrogate(name);
+        if (lone >= 0) {
+            throw new IllegalArgumentException(field + ": a lone surrogate at index " + lone
+                    + " (expected: a string UTF-8 can carry; the encoder would make it '?', another name)");
+        }
+    }
+
+    /**
+     * The index of the first surrogate of {@code s} that is not half of a pair, or -1. UTF-8 cannot
+     * carry one: {@code getBytes} writes it as {@code '?'}, so the presence key and the envelope
+     * would name another user, group or key ({@code "\\uD800lice"} would be {@code "?lice"}).
+     */
+    private static int loneSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private SendResult remote(Kind kind, String target, KeyType keyType, int intKey, @Nullable String stringKey,

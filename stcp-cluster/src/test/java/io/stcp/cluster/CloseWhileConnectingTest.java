@@ -1,0 +1,89 @@
+package io.stcp.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * A bus closed while its subscriber connection is still connecting to a Redis that does not answer
+ * (its SYNs dropped: a host gone, a firewall) ends that connect at once, as it ends a set-up or a
+ * call under way, instead of waiting for the connect timeout: close() waited for the subscriber
+ * thread as long as {@code connectTimeout} allowed (up to {@code closeTimeout}, then logged
+ * {@code cluster.bus.close.timeout} and left the thread running). Here the connect timeout is 30 s
+ * and the close awaited for 5 s. The unanswering Redis is a loopback listener whose accept queue is
+ * full: the kernel drops further SYNs.
+ */
+@ExtendWith(ClusterLeakCheck.class)
+class CloseWhileConnectingTest {
+
+    @Test
+    void aCloseEndsAConnectToARedisThatDoesNotAnswer() throws Exception {
+        List<Socket> filling = new ArrayList<>();
+        try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            InetSocketAddress at = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.getLocalPort());
+            boolean full = false;
+            for (int i = 0; i < 16 && !full; i++) { // the accept queue takes backlog + 1; the next connect hangs
+                Socket s = new Socket();
+                try {
+                    s.connect(at, 300);
+                    filling.add(s);
+                } catch (SocketTimeoutException e) {
+                    s.close();
+                    full = true;
+                }
+            }
+            assertThat(full).as("the listener drops SYNs once its queue is full").isTrue();
+
+            CountDownLatch attempting = new CountDownLatch(1);
+            RedisBus bus = RedisBus.create(ClusterConfig.builder("a").redisAddress("127.0.0.1:" + silent.getLocalPort())
+                    .connectTimeout(Duration.ofSeconds(30)).closeTimeout(Duration.ofSeconds(20)).build());
+            try {
+                bus.beforeAttempt = attempting::countDown;
+                bus.subscribe("a", new CountingListener());
+                assertThat(attempting.await(20, TimeUnit.SECONDS)).isTrue();
+                Awaitility.await("the subscriber thread in its connect").atMost(Duration.ofSeconds(20))
+                        .until(() -> subscriberConnecting());
+
+                long start = System.nanoTime();
+                CompletableFuture<Void> close = CompletableFuture.runAsync(bus::close);
+                Awaitility.await("close() back, the connect ended").atMost(Duration.ofSeconds(5)).until(close::isDone);
+                close.join();
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            } finally {
+                bus.close();
+            }
+        } finally {
+            for (Socket s : filling) {
+                s.close();
+            }
+        }
+    }
+
+    /** Whether the bus's subscriber thread is blocked connecting. */
+    private static boolean subscriberConnecting() {
+        for (Thread t : io.stcp.cluster.internal.ClusterThreads.live()) {
+            if (t.getName().equals("stcp-cluster-a-redis")) {
+                for (StackTraceElement e : t.getStackTrace()) {
+                    if (e.getMethodName().equals("connect") && e.getClassName().equals("java.net.Socket")) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+}
