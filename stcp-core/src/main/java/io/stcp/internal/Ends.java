@@ -73,21 +73,24 @@ public final class Ends {
 
     /**
      * Messages of the system errors the JDK's channels report as a plain {@link IOException} when
-     * the connection broke under a read or write: reset, broken pipe, aborted, TCP gave up on an
-     * unanswering peer (ETIMEDOUT), or its host or network became unreachable.
+     * the connection broke under a read or write: reset, broken pipe, aborted (matched in part, as
+     * platforms word them), and, whole as Linux words them, TCP gave up on an unanswering peer
+     * (ETIMEDOUT), or its host or network became unreachable or went down. Whole, so that a reader's
+     * own "upstream timed out" is not taken for one.
      */
-    private static final String[] BROKEN = {"reset", "Broken pipe", "aborted", "timed out", "unreachable",
-            "No route to host", "is down"};
+    private static final String[] BROKEN = {"reset", "Broken pipe", "aborted", "Connection timed out",
+            "No route to host", "Network is unreachable", "Host is unreachable", "Host is down", "Network is down"};
 
     /**
      * The socket failed because the connection broke, as the transports report it: the epoll
      * transport throws a {@link SocketException} for every error of a socket call (a reset, a
      * timed-out or unreachable peer...), the JDK's channels a {@link SocketException} for a reset
-     * and an {@link IOException} with the system's message for the others. A reader's own
-     * exceptions are subclasses, or plain ones with other messages.
+     * and an {@link IOException} with the system's message for the others — each of exactly that
+     * class. A reader's own exceptions are subclasses (a {@link java.net.ConnectException} from a
+     * backend it dials is a {@code SocketException}'s), or plain ones with other messages.
      */
     private static boolean isBroken(Throwable t) {
-        if (t instanceof SocketException) {
+        if (t.getClass() == SocketException.class) {
             return true;
         }
         if (t.getClass() != IOException.class) {
