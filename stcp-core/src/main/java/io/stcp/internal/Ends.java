@@ -89,7 +89,7 @@ public final class Ends {
      * class. A reader's own exceptions are subclasses (a {@link java.net.ConnectException} from a
      * backend it dials is a {@code SocketException}'s), or plain ones with other messages.
      */
-    private static boolean isBroken(Throwable t) {
+    static boolean isBroken(Throwable t) {
         if (t.getClass() == SocketException.class) {
             return true;
         }
