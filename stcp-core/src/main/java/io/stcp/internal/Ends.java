@@ -85,8 +85,9 @@ public final class Ends {
 
     /**
      * The socket failed because the connection broke, as the transports report it: the epoll
-     * transport throws a {@link SocketException} for every error of a socket call (a reset, a
-     * timed-out or unreachable peer...), the JDK's channels a {@link SocketException} for a reset
+     * transport throws a {@link SocketException} for each error of a socket call that says so (a
+     * reset, a timed-out or unreachable peer...; a plain IOException naming the errno for the
+     * others), the JDK's channels a {@link SocketException} for a reset
      * and an {@link IOException} with the system's message for the others — each of exactly that
      * class. A reader's own exceptions are subclasses (a {@link java.net.ConnectException} from a
      * backend it dials is a {@code SocketException}'s: only a reset's message makes one a reset,

@@ -38,9 +38,13 @@ final class SocketSyscalls implements SocketCalls {
     private static final int EBADF = 9;
     private static final int EAGAIN = 11;
     private static final int EPIPE = 32;
+    private static final int ENETDOWN = 100;
+    private static final int ENETUNREACH = 101;
     private static final int ECONNABORTED = 103;
     private static final int ECONNRESET = 104;
     private static final int ETIMEDOUT = 110;
+    private static final int EHOSTDOWN = 112;
+    private static final int EHOSTUNREACH = 113;
 
     private static final FunctionDescriptor IO = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
     private static final MethodHandle RECV = bind("recv");
@@ -240,6 +244,12 @@ final class SocketSyscalls implements SocketCalls {
         return false;
     }
 
+    /**
+     * The exception for a failed call: a {@link SocketException} with the system's words when the
+     * connection broke (the peer reset it, TCP gave up on it, its host or network went away), which
+     * stcp ends as a reset; a plain {@link IOException} naming the errno for any other failure (a
+     * bug, the system out of memory), which it ends as a protocol error, logged with its trace.
+     */
     private static IOException failure(int errno, String call) {
         return switch (errno) {
             case EBADF -> new ClosedChannelException();
@@ -247,7 +257,11 @@ final class SocketSyscalls implements SocketCalls {
             case EPIPE -> new SocketException("Broken pipe");
             case ECONNABORTED -> new SocketException("Connection aborted");
             case ETIMEDOUT -> new SocketException("Connection timed out");
-            default -> new SocketException(call + " failed: errno " + errno);
+            case EHOSTUNREACH -> new SocketException("No route to host");
+            case ENETUNREACH -> new SocketException("Network is unreachable");
+            case EHOSTDOWN -> new SocketException("Host is down");
+            case ENETDOWN -> new SocketException("Network is down");
+            default -> new IOException(call + " failed: errno " + errno);
         };
     }
 }

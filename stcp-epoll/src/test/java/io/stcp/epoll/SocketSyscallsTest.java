@@ -240,6 +240,22 @@ class SocketSyscallsTest {
         assertThat(Epoll.SLOTS.takenCount()).isZero();
     }
 
+    /**
+     * A failure that says nothing of the peer or the network — here a read of a socket that was never
+     * connected (ENOTCONN), as a bug of ours or the system's would fail — is a plain
+     * {@link java.io.IOException}, not a {@link SocketException}: stcp takes every SocketException of
+     * the transports for a broken connection (PEER_RESET, DEBUG), which would hide such a failure
+     * (it ends as PROTOCOL_ERROR, WARN with its stack trace).
+     */
+    @Test
+    void aFailureThatIsNoBrokenConnectionIsNoSocketException() throws Exception {
+        try (SocketChannel unconnected = SocketChannel.open()) {
+            int fd = calls.fd(unconnected);
+            assertThatThrownBy(() -> calls.read(fd, new byte[16], 0, 16)).isInstanceOf(java.io.IOException.class)
+                    .isNotInstanceOf(SocketException.class).hasMessageContaining("errno 107");
+        }
+    }
+
     @Test
     void aBadDescriptorIsAClosedChannel() {
         assertThatThrownBy(() -> calls.read(-1, new byte[1], 0, 1)).isInstanceOf(ClosedChannelException.class);
