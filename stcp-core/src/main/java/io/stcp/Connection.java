@@ -188,7 +188,7 @@ public interface Connection {
      * @throws java.io.EOFException at end of stream in the middle of a line
      * @throws ReadTimeoutException if a read waits too long; after the line's first byte it ends
      *     the connection even if caught, since the bytes taken are gone and the next read would
-     *     take the rest for a line
+     *     take the rest for a line (a read after it in the same call finds the end of stream)
      * @throws IllegalArgumentException if {@code maxLength} is not positive
      */
     byte @Nullable [] readLine(int maxLength) throws IOException;

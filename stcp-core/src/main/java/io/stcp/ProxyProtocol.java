@@ -43,8 +43,9 @@ import java.util.Objects;
  * That answers HAProxy's {@code check}, and {@code option tcp-check} without send/expect rules,
  * which pass once the connection is accepted; a check that expects the application to answer
  * needs a port without the PROXY protocol. In {@link Mode#REQUIRED} mode a trusted proxy that
- * connects and closes before sending a byte (a plain TCP check) is a health check too, not a
- * refusal ({@link RejectReason#PROXY_HEADER_MISSING}).
+ * connects and closes before sending a byte (a plain TCP check), with a FIN or a reset, is a
+ * health check too, not a refusal ({@link RejectReason#PROXY_HEADER_MISSING}) nor a connection
+ * that ended ({@link CloseReason#PEER_RESET}).
  *
  * @param mode            off (the default), required, or optional (a header, or the peer's own bytes)
  * @param trustedProxies  networks whose peers may send a header, in CIDR notation

@@ -275,6 +275,39 @@ class ProxyProtocolTest {
         assertThat(exits.get()).as("no exit hook ran").isZero();
     }
 
+    /**
+     * The same check closing with a reset, as HAProxy's layer-4 checks do: a health check too, not
+     * a connection that ended ({@code PEER_RESET}, counted in {@code stats().closed} though never
+     * accepted, at the check's rate).
+     */
+    @Test
+    void aTrustedProxyThatResetsBeforeItsFirstByteIsAHealthCheckWhereAHeaderIsRequired() throws Exception {
+        AtomicInteger exits = new AtomicInteger();
+        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(required()).build(), Echo.READER,
+                        SenderFactory.queue(16)).onConnectionStart(s -> started.add(s.connection()))
+                .onConnectionExit(s -> exits.incrementAndGet()).start();
+        try {
+            for (int i = 0; i < 3; i++) {
+                try (TestClient c = TestClient.connect(server.address())) {
+                    Awaitility.await().until(() -> server.connectionCount() == 1); // its layer reads
+                    c.socket().setSoLinger(true, 0); // close with RST
+                }
+                Awaitility.await().until(() -> server.connectionCount() == 0);
+            }
+            Awaitility.await().until(() -> server.healthCheckCount()
+                    + server.stats().closed().values().stream().mapToLong(Long::longValue).sum() == 3);
+            assertThat(server.stats().closed()).as("not counted as connections that ended")
+                    .allSatisfy((reason, n) -> assertThat(n).as(reason.name()).isZero());
+            assertThat(server.healthCheckCount()).isEqualTo(3);
+            assertThat(server.rejectedCount()).isZero();
+            assertThat(server.acceptedCount()).isZero();
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(started).as("no start hook ran").isEmpty();
+        assertThat(exits.get()).as("no exit hook ran").isZero();
+    }
+
     @Test
     void aHeaderNotCompleteWithinTheHeaderTimeoutIsRefused() throws Exception {
         Duration timeout = Duration.ofMillis(300);

@@ -46,7 +46,8 @@ import java.util.Objects;
  * {@link Connection#readBytes(int)}), and the server's frame timeout closes a peer that stops in
  * the middle. A read timeout (or read deadline) inside a frame ends the connection even if a
  * reader around this one catches it: the frame's bytes read so far are gone with the call, and the
- * next call would take the rest for a frame; one before the frame's first byte leaves it usable,
+ * next call would take the rest for a frame (a reader that reads on in the same call finds the end
+ * of stream instead); one before the frame's first byte leaves it usable,
  * as any read timeout does (a reader may answer it with a ping).
  *
  * <p><b>Thread safety.</b> Immutable; one instance can serve every connection of a server.

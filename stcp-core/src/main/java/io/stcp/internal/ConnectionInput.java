@@ -115,6 +115,7 @@ final class ConnectionInput {
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
+    private boolean cut; // a read timeout cut a frame (cutFrame): the input is over for the reader; reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -767,6 +768,9 @@ final class ConnectionInput {
      * until {@code bytes} can be read at once ({@link Transport#awaitInput}).
      */
     private void awaitTransport(int bytes) throws IOException {
+        if (cut) {
+            return; // the read that follows finds the end of stream
+        }
         payOwedDrain();
         turnBytes = 0;
         // A wait for the rest of a value is inside its frame, though none of it may be buffered
@@ -872,6 +876,9 @@ final class ConnectionInput {
      */
     private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct, boolean orNone)
             throws IOException {
+        if (cut) {
+            return -1; // a read timeout cut a frame: nothing more is read (see cutFrame)
+        }
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
             giveWay();
         }
@@ -950,8 +957,15 @@ final class ConnectionInput {
         return deadlines.frameTimedOut(message);
     }
 
-    /** A read timeout that cut a framing reader's frame, which ends the connection even if the reader catches it. */
+    /**
+     * A read timeout that cut a framing reader's frame, which ends the connection even if the reader
+     * catches it. The input is over for the reader from now on: what is buffered (the rest of the
+     * cut frame's bytes) is dropped, and every later read finds the end of stream without waiting,
+     * so that a reader that reads on in the same call gets no frame the peer never sent.
+     */
     ReadTimeoutException cutFrame(ReadTimeoutException e) {
+        cut = true;
+        pos = lim;
         return deadlines.cutFrame(e);
     }
 

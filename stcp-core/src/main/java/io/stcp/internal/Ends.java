@@ -71,31 +71,42 @@ public final class Ends {
         return t instanceof IOException && !(t instanceof PollerFailedException) ? CloseReason.PEER_RESET : CloseReason.FAILED;
     }
 
+    /** Messages of a reset, a broken pipe or an abort, matched in part, as platforms word them. */
+    private static final String[] RESET = {"reset", "Broken pipe", "aborted"};
+
     /**
      * Messages of the system errors the JDK's channels report as a plain {@link IOException} when
-     * the connection broke under a read or write: reset, broken pipe, aborted, TCP gave up on an
-     * unanswering peer (ETIMEDOUT), or its host or network became unreachable.
+     * the connection broke under a read or write: those of {@link #RESET}, and, whole as Linux words
+     * them, TCP gave up on an unanswering peer (ETIMEDOUT), or its host or network became
+     * unreachable or went down. Whole, so that a reader's own "upstream timed out" is not taken for one.
      */
-    private static final String[] BROKEN = {"reset", "Broken pipe", "aborted", "timed out", "unreachable",
-            "No route to host", "is down"};
+    private static final String[] BROKEN = {"reset", "Broken pipe", "aborted", "Connection timed out",
+            "No route to host", "Network is unreachable", "Host is unreachable", "Host is down", "Network is down"};
 
     /**
      * The socket failed because the connection broke, as the transports report it: the epoll
-     * transport throws a {@link SocketException} for every error of a socket call (a reset, a
-     * timed-out or unreachable peer...), the JDK's channels a {@link SocketException} for a reset
-     * and an {@link IOException} with the system's message for the others. A reader's own
-     * exceptions are subclasses, or plain ones with other messages.
+     * transport throws a {@link SocketException} for each error of a socket call that says so (a
+     * reset, a timed-out or unreachable peer...; a plain IOException naming the errno for the
+     * others), the JDK's channels a {@link SocketException} for a reset
+     * and an {@link IOException} with the system's message for the others — each of exactly that
+     * class. A reader's own exceptions are subclasses (a {@link java.net.ConnectException} from a
+     * backend it dials is a {@code SocketException}'s: only a reset's message makes one a reset,
+     * as before), or plain ones with other messages.
      */
-    private static boolean isBroken(Throwable t) {
-        if (t instanceof SocketException) {
+    static boolean isBroken(Throwable t) {
+        if (t.getClass() == SocketException.class) {
             return true;
         }
-        if (t.getClass() != IOException.class) {
-            return false;
-        }
         String m = String.valueOf(t.getMessage());
-        for (String broken : BROKEN) {
-            if (m.contains(broken)) {
+        if (t instanceof SocketException) {
+            return containsAny(m, RESET);
+        }
+        return t.getClass() == IOException.class && containsAny(m, BROKEN);
+    }
+
+    private static boolean containsAny(String message, String[] parts) {
+        for (String part : parts) {
+            if (message.contains(part)) {
                 return true;
             }
         }

@@ -23,7 +23,7 @@ import java.util.List;
  *                            ├─ \r\n\r\n\0\r\nQUIT\n ──▶ 16 bytes, length ≤ bound ──▶ parse v2 ─┤
  *                            └─ anything else: no header (optional mode) or refused     │
  *        health check (LOCAL, or v1 naming the proxy itself): closed ◀── trusted peer? else refused ◀┘
- *        (also a trusted proxy that closes before its first byte where a header is required)
+ *        (also a trusted proxy that closes or resets before its first byte where a header is required)
  *        PROXY: remoteAddress = client, per-address limits, go on with the rest
  * </pre>
  *
@@ -98,7 +98,15 @@ final class ProxyProtocolLayer implements TransportLayer {
         ProxyHeaderParser.Kind kind;
         try {
             while ((kind = ProxyHeaderParser.detect(buf, n)) == ProxyHeaderParser.Kind.NEED_MORE) {
-                int r = under.read(buf, n, buf.length - n, deadline);
+                int r;
+                try {
+                    r = under.read(buf, n, buf.length - n, deadline);
+                } catch (IOException e) { // a timeout is no broken connection: the catch below takes it
+                    if (n == 0 && fromProxy && mode == ProxyProtocol.Mode.REQUIRED && Ends.isBroken(e)) {
+                        throw healthCheck(connection); // the same check closing with a reset, as HAProxy's do
+                    }
+                    throw e;
+                }
                 if (r < 0) {
                     if (n == 0 && mode == ProxyProtocol.Mode.OPTIONAL) {
                         kind = ProxyHeaderParser.Kind.NONE; // closed at once: the reader sees the end

@@ -120,6 +120,66 @@ class FrameCutByAReadTimeoutTest {
         }
     }
 
+    /**
+     * The same under a reader that serves the whole conversation in one call (the README's reader
+     * that loops inside its call), catching each read timeout to ping and reading on: after a
+     * timeout inside a frame it must not get the rest of that frame as a frame before its call
+     * returns. The input is over for it: its next read finds the end of stream, and the connection
+     * ends as {@code READ_TIMEOUT} all the same.
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aReaderThatReadsOnInTheSameCallAfterACutGetsNoFrameThePeerNeverSent(Format format) throws Exception {
+        BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+        ConnectionReader framing = format.reader.apply((sender, frame) -> {
+            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
+            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
+        });
+        ConnectionReader looping = (sender, conn) -> {
+            conn.readTimeout(Duration.ofMillis(300));
+            for (int i = 0; i < 100; i++) { // the whole conversation in one call: at most 100 frames or pings
+                try {
+                    framing.read(sender, conn);
+                } catch (ReadTimeoutException e) {
+                    if (e instanceof FrameTimeoutException) {
+                        throw e;
+                    }
+                    sender.put(new byte[] {'P', (byte) conn.bytesRead()});
+                }
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().build(), looping, SenderFactory.queue(16))
+                .onConnectionExit(s -> ends.add(s.connection()))
+                .start();
+        try {
+            try (TestClient client = TestClient.connect(server.address())) {
+                awaitMessage(client, 'P', 0);
+                client.sendRaw(format.wholeFrame);
+                int sent = format.wholeFrame.length;
+                awaitMessage(client, 'F', sent);
+                assertThat(frames.poll()).isEqualTo(format.content);
+
+                client.sendRaw(format.firstPart);
+                sent += format.firstPart.length;
+                awaitMessage(client, 'P', sent); // the reader took the first part, then its read timed out
+                try {
+                    client.sendRaw(format.rest); // the rest of that frame, which reads as a frame of its own
+                } catch (IOException closed) {
+                    // the server has closed already
+                }
+            } // the client leaves: a reader still reading sees the end of stream
+            Connection ended = ends.poll(10, TimeUnit.SECONDS);
+            assertThat(frames).as("frames the peer never sent").isEmpty();
+            assertThat(ended).as("the connection ended within 10 s").isNotNull();
+            assertThat(ended.closeReason()).isEqualTo(CloseReason.READ_TIMEOUT);
+            assertThat(ended.closeCause()).isInstanceOf(ReadTimeoutException.class)
+                    .hasMessageContaining(format.firstPart.length + " bytes into a frame");
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     /** Reads the server's 2-byte messages until {@code kind} with {@code bytesRead}; at most 100. */
     private static void awaitMessage(TestClient client, char kind, int bytesRead) throws IOException {
         for (int i = 0; i < 100; i++) {

@@ -5,12 +5,17 @@ import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Level;
 import io.stcp.CloseReason;
+import io.stcp.ConnectionReader;
 import io.stcp.SenderFactory;
 import io.stcp.ServerStats;
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
 import io.stcp.testing.TestClient;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -38,7 +43,7 @@ class BrokenConnectionReasonTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"jdk:Connection timed out", "jdk:No route to host", "jdk:Network is unreachable",
-            "jdk:Host is down", "epoll:Connection timed out", "epoll:recv failed: No route to host (EHOSTUNREACH), errno 113"})
+            "jdk:Host is down", "epoll:Connection timed out", "epoll:No route to host"})
     void aSocketThatFailsBecauseTheNetworkBrokeEndsAsAPeerReset(String failure) throws Exception {
         String[] kind = failure.split(":", 2);
         Supplier<IOException> thrown = kind[0].equals("jdk") ? () -> new IOException(kind[1])
@@ -57,6 +62,46 @@ class BrokenConnectionReasonTest {
                 assertThat(stats.closed(CloseReason.PROTOCOL_ERROR)).isZero();
                 assertThat(conn.events("conn.exit")).hasSize(1)
                         .allSatisfy(e -> assertThat(e.getLevel()).isEqualTo(Level.DEBUG));
+            } finally {
+                Echo.stop(s);
+            }
+        }
+    }
+
+    /**
+     * The reader's own failures stay its own, as the README's table says ({@code PROTOCOL_ERROR}, WARN):
+     * a backend it dials refusing the connection ({@link java.net.ConnectException}, a subclass of
+     * {@link SocketException}), and plain {@link IOException}s of its own whose message merely
+     * mentions a timeout, an unreachable or a down service. The connection's socket is fine.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"connect to a closed port", "upstream timed out", "upstream unreachable",
+            "upstream is down"})
+    void aReadersOwnFailureIsNoPeerReset(String failure) throws Exception {
+        int closedPort;
+        try (ServerSocket bound = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = bound.getLocalPort(); // closed below: a connect to it is refused
+        }
+        ConnectionReader reader = (sender, connection) -> {
+            connection.readInt();
+            if (failure.startsWith("connect")) {
+                try (Socket backend = new Socket()) {
+                    backend.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), closedPort), 10_000);
+                }
+            }
+            throw new IOException(failure);
+        };
+        BlockingQueue<CloseReason> ends = new ArrayBlockingQueue<>(1);
+        try (LogCapture conn = LogCapture.of("io.stcp.connection")) {
+            RealTcpServer s = new RealTcpServer(Echo.loopback().build(), reader, SenderFactory.queue(8));
+            s.onConnectionExit(sender -> ends.add(sender.connection().closeReason())).start();
+            try (TestClient client = TestClient.connect(s.address())) {
+                client.sendRaw(new byte[] {0, 0, 0, 1});
+                assertThat(ends.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).as(failure).isEqualTo(CloseReason.PROTOCOL_ERROR);
+                await().atMost(WAIT).until(() -> s.connectionCount() == 0);
+                assertThat(s.stats().closed(CloseReason.PEER_RESET)).isZero();
+                assertThat(conn.events("conn.exit")).hasSize(1)
+                        .allSatisfy(e -> assertThat(e.getLevel()).isEqualTo(Level.WARN));
             } finally {
                 Echo.stop(s);
             }

@@ -38,9 +38,13 @@ final class SocketSyscalls implements SocketCalls {
     private static final int EBADF = 9;
     private static final int EAGAIN = 11;
     private static final int EPIPE = 32;
+    private static final int ENETDOWN = 100;
+    private static final int ENETUNREACH = 101;
     private static final int ECONNABORTED = 103;
     private static final int ECONNRESET = 104;
     private static final int ETIMEDOUT = 110;
+    private static final int EHOSTDOWN = 112;
+    private static final int EHOSTUNREACH = 113;
 
     private static final FunctionDescriptor IO = FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
     private static final MethodHandle RECV = bind("recv");
@@ -240,6 +244,12 @@ final class SocketSyscalls implements SocketCalls {
         return false;
     }
 
+    /**
+     * The exception for a failed call: a {@link SocketException} with the system's words when the
+     * connection broke (the peer reset it, TCP gave up on it, its host or network went away), which
+     * stcp ends as a reset; a plain {@link IOException} naming the errno for any other failure (a
+     * bug, the system out of memory), which it ends as a protocol error, logged with its trace.
+     */
     private static IOException failure(int errno, String call) {
         return switch (errno) {
             case EBADF -> new ClosedChannelException();
@@ -247,13 +257,18 @@ final class SocketSyscalls implements SocketCalls {
             case EPIPE -> new SocketException("Broken pipe");
             case ECONNABORTED -> new SocketException("Connection aborted");
             case ETIMEDOUT -> new SocketException("Connection timed out");
-            default -> new SocketException(call + " failed: " + describe(errno));
+            case EHOSTUNREACH -> new SocketException("No route to host");
+            case ENETUNREACH -> new SocketException("Network is unreachable");
+            case EHOSTDOWN -> new SocketException("Host is down");
+            case ENETDOWN -> new SocketException("Network is down");
+            default -> new IOException(call + " failed: " + describe(errno));
         };
     }
 
     /**
-     * The system's text for an error a socket call may report, and its name, as the JDK's channels
-     * word the message ({@code strerror}, glibc's texts); the bare number for any other.
+     * The system's text for an error a socket call may report that is no broken connection, and its
+     * name, as the JDK's channels word the message ({@code strerror}, glibc's texts); the bare number
+     * for any other.
      */
     static String describe(int errno) {
         String text = switch (errno) {
@@ -262,15 +277,11 @@ final class SocketSyscalls implements SocketCalls {
             case 22 -> "Invalid argument (EINVAL)";
             case 71 -> "Protocol error (EPROTO)";
             case 88 -> "Socket operation on non-socket (ENOTSOCK)";
-            case 100 -> "Network is down (ENETDOWN)";
-            case 101 -> "Network is unreachable (ENETUNREACH)";
             case 102 -> "Network dropped connection on reset (ENETRESET)";
             case 105 -> "No buffer space available (ENOBUFS)";
             case 107 -> "Transport endpoint is not connected (ENOTCONN)";
             case 108 -> "Cannot send after transport endpoint shutdown (ESHUTDOWN)";
             case 111 -> "Connection refused (ECONNREFUSED)";
-            case 112 -> "Host is down (EHOSTDOWN)";
-            case 113 -> "No route to host (EHOSTUNREACH)";
             default -> null;
         };
         return text != null ? text + ", errno " + errno : "errno " + errno;
