@@ -34,8 +34,8 @@ class HeartbeatTest {
         TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ZERO).build(),
                         (sender, conn) -> conn.readInt(), factory)
                 .onConnectionStart(sender -> {
-                    senderOf.set((QueueSender) sender);
                     sender.put(big);
+                    senderOf.set((QueueSender) sender); // once big is queued: the await below sees it taken, not not yet put
                 })
                 .start();
         try (Socket client = new Socket()) {

@@ -445,12 +445,12 @@ class RelayTest {
     void aLargeBodyStillArrivingRunsIntoNoReadTimeoutWhileItsPeerKeepsSending() throws Exception {
         // A body of a chunk and a little more: its rest is at most a large read buffer's worth, so
         // it is read as it comes, as an array would be, and not waited for in one wait of its own,
-        // which the pieces would not end (epoll's low-water mark). The pieces come over 3 s, one
-        // every 300 ms; the read timeout is 2 s.
+        // which the pieces would not end (epoll's low-water mark). The pieces come over 1.5 s, one
+        // every 150 ms; the read timeout is 1 s: one wait for them all would outlast it by half.
         DirectChunks pool = new DirectChunks(16L << 20);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         ConnectionReader reader = (sender, conn) -> {
-            conn.readTimeout(Duration.ofSeconds(2));
+            conn.readTimeout(Duration.ofSeconds(1));
             relayEcho(failure).read(sender, conn);
         };
         TcpServer server = TcpServer.create(Echo.loopback().build(), reader, options(pool)::build).start();
@@ -461,7 +461,7 @@ class RelayTest {
             client.sendRaw(Arrays.copyOfRange(wire, 0, at));
             int piece = (wire.length - at + 9) / 10;
             for (; at < wire.length; at += piece) {
-                Thread.sleep(300);
+                Thread.sleep(150);
                 client.sendRaw(Arrays.copyOfRange(wire, at, Math.min(at + piece, wire.length)));
             }
             assertThat(client.readFrame()).isEqualTo(body);

@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,11 +107,22 @@ class TcpClientHostileServerTest {
     void aServerThatTricklesAFrameIsDroppedAtTheClientsFrameTimeout() throws Exception {
         server = new HostileServer(s -> {
             OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            // Paced by a read of 100 ms, which also sees the client's end: the trickle stops there,
+            // as a server would whose reads see it. The client lingers for a peer still sending,
+            // which would only add its linger to the test.
+            s.setSoTimeout(100);
             out.write(new byte[] {0, 0, 0x03, (byte) 0xE8}); // 1,000 bytes follow
             for (int i = 0; i < 200; i++) {
                 out.write('x');
                 out.flush();
-                Thread.sleep(100);
+                try {
+                    if (in.read() < 0) {
+                        return;
+                    }
+                } catch (SocketTimeoutException pace) {
+                    // the client sends nothing: go on
+                }
             }
         });
         CompletableFuture<CloseReason> ended = new CompletableFuture<>();

@@ -32,7 +32,11 @@ import org.junit.jupiter.api.Test;
  * same partial frame on plain TCP is; a connection idle between frames is not.
  */
 class TlsFrameTimeoutTest {
-    private static final Duration FRAME_TIMEOUT = Duration.ofSeconds(1);
+    /**
+     * Half a second: ten times the trickle's pace below, and many times what a whole record takes
+     * to cross loopback; the idle case waits three and a half of it.
+     */
+    private static final Duration FRAME_TIMEOUT = Duration.ofMillis(500);
     private static final InetSocketAddress CLIENT = new InetSocketAddress("192.0.2.9", 40000);
     private static final InetSocketAddress FRONTEND = new InetSocketAddress("198.51.100.2", 9443);
 
@@ -44,7 +48,7 @@ class TlsFrameTimeoutTest {
         certs = TestCerts.get();
     }
 
-    /** A TLS echo server with a 1 s frame timeout (no first-frame or read timeout), its ends in {@link #ends}. */
+    /** A TLS echo server with a frame timeout of {@link #FRAME_TIMEOUT} (no first-frame or read timeout), its ends in {@link #ends}. */
     private TcpServer start(ServerConfig.Builder config) throws Exception {
         TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
         return TcpServer.create(config.frameTimeout(FRAME_TIMEOUT).tls(tls).build(), Echo.READER, SenderFactory.queue(64))

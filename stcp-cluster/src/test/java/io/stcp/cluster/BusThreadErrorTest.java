@@ -23,6 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(ClusterLeakCheck.class)
 class BusThreadErrorTest {
+    /**
+     * The heartbeat tests' command timeout, which is also the heartbeat's period: they wait for
+     * rounds (three, then the two that notice a silence), so it sets their length. Half a second
+     * is still hundreds of times what a PING to Redis on loopback takes to be answered.
+     */
+    private static final Duration HEARTBEAT = Duration.ofMillis(500);
+
     @TempDir
     Path dir;
 
@@ -57,9 +64,10 @@ class BusThreadErrorTest {
         CountingListener listener = new CountingListener();
         try (RedisServer redis = RedisServer.start(dir);
                 BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
-                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build())) {
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
+                        .commandTimeout(HEARTBEAT).build())) {
             AtomicInteger pings = new AtomicInteger();
-            bus.beforePing = () -> { // on the heartbeat thread, once a command timeout (1 s)
+            bus.beforePing = () -> { // on the heartbeat thread, once a command timeout (HEARTBEAT)
                 if (pings.incrementAndGet() == 1) {
                     throw new NoClassDefFoundError("test: redis/clients/jedis/util/SafeEncoder");
                 }
@@ -90,10 +98,11 @@ class BusThreadErrorTest {
         CountingListener listener = new CountingListener();
         try (RedisServer redis = RedisServer.start(dir);
                 BlackHoleProxy proxy = new BlackHoleProxy(redis.port());
-                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address()).build());
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
+                        .commandTimeout(HEARTBEAT).build());
                 FailingLog line = FailingLog.onFirst(RedisBus.class.getName(), "cluster.bus.heartbeat.error")) {
             AtomicInteger pings = new AtomicInteger();
-            bus.beforePing = () -> { // on the heartbeat thread, once a command timeout (1 s)
+            bus.beforePing = () -> { // on the heartbeat thread, once a command timeout (HEARTBEAT)
                 if (pings.incrementAndGet() == 1) {
                     throw new NoClassDefFoundError("test: redis/clients/jedis/util/SafeEncoder");
                 }
