@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -150,7 +151,17 @@ class InboundBudgetPressureTest {
         }
         long before = budget.usedBytes();
         open(conn);
-        Awaitility.await().until(() -> budget.usedBytes() > before);
+        if (EPOLL) {
+            assertThat(writer.join(Duration.ofSeconds(10))).as("all sent").isTrue(); // the reader makes room for it
+        }
+        // Its array grows in steps as it reads what has come: measured once its hold has settled
+        // (unchanged for 200 ms, all sent), so that no step of it falls in the next trickler's measure.
+        AtomicLong seen = new AtomicLong(-1);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).during(Duration.ofMillis(200))
+                .until(() -> {
+                    long used = budget.usedBytes();
+                    return seen.getAndSet(used) == used && used > before;
+                });
         return budget.usedBytes() - before;
     }
 
