@@ -109,12 +109,11 @@ class BrokenConnectionReasonTest {
     }
 
     /** The socket's transport, whose reads fail with what {@code failure} makes; every other call passes. */
-    private static final class FailingReadTransport implements Transport {
-        private final Transport under;
+    private static final class FailingReadTransport extends OverTransport {
         private final Supplier<IOException> failure;
 
         FailingReadTransport(Transport under, Supplier<IOException> failure) {
-            this.under = under;
+            super(under);
             this.failure = failure;
         }
 
@@ -136,61 +135,6 @@ class BrokenConnectionReasonTest {
         @Override
         public long readNow(ByteBuffer[] dsts, int off, int len) throws IOException {
             throw failure.get();
-        }
-
-        @Override
-        public boolean readsDirect() {
-            return under.readsDirect();
-        }
-
-        @Override
-        public boolean isReadable() {
-            return under.isReadable();
-        }
-
-        @Override
-        public void awaitReadable(long deadlineNanos) throws IOException {
-            under.awaitReadable(deadlineNanos);
-        }
-
-        @Override
-        public boolean inputWaiting() {
-            return under.inputWaiting();
-        }
-
-        @Override
-        public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
-            under.write(srcs, off, len, deadlineNanos);
-        }
-
-        @Override
-        public void shutdownOutput() throws IOException {
-            under.shutdownOutput();
-        }
-
-        @Override
-        public void shutdownOutput(long deadlineNanos) throws IOException {
-            under.shutdownOutput(deadlineNanos);
-        }
-
-        @Override
-        public int available() {
-            return under.available();
-        }
-
-        @Override
-        public boolean isOpen() {
-            return under.isOpen();
-        }
-
-        @Override
-        public void close() {
-            under.close();
-        }
-
-        @Override
-        public String name() {
-            return under.name();
         }
     }
 }
