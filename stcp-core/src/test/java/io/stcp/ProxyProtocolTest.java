@@ -29,6 +29,7 @@ class ProxyProtocolTest {
     private static final Duration LONG_TIMEOUT = Duration.ofSeconds(30);
 
     private final BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
+    private final AtomicInteger exits = new AtomicInteger();
 
     private TcpServer start(ProxyProtocol proxy) throws Exception {
         return start(Echo.loopback().proxyProtocol(proxy));
@@ -36,7 +37,8 @@ class ProxyProtocolTest {
 
     private TcpServer start(ServerConfig.Builder config) throws Exception {
         return TcpServer.create(config.build(), Echo.READER, SenderFactory.queue(16))
-                .onConnectionStart(s -> started.add(s.connection())).start();
+                .onConnectionStart(s -> started.add(s.connection()))
+                .onConnectionExit(s -> exits.incrementAndGet()).start();
     }
 
     private static ProxyProtocol required() {
@@ -118,10 +120,7 @@ class ProxyProtocolTest {
 
     @Test
     void healthChecksAreClosedAfterTheHeaderAndNotCountedAsClients() throws Exception {
-        AtomicInteger exits = new AtomicInteger();
-        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(required()).build(), Echo.READER,
-                        SenderFactory.queue(16)).onConnectionStart(s -> started.add(s.connection()))
-                .onConnectionExit(s -> exits.incrementAndGet()).start();
+        TcpServer server = start(required());
         try {
             // v2 LOCAL, with bytes after it that nobody reads
             refused(server, "127.0.0.1", concat(ProxyHeaders.v2Local().bytes(), frame("ignored")));
@@ -253,10 +252,7 @@ class ProxyProtocolTest {
      */
     @Test
     void aTrustedProxyThatClosesBeforeItsFirstByteIsAHealthCheckWhereAHeaderIsRequired() throws Exception {
-        AtomicInteger exits = new AtomicInteger();
-        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(required()).build(), Echo.READER,
-                        SenderFactory.queue(16)).onConnectionStart(s -> started.add(s.connection()))
-                .onConnectionExit(s -> exits.incrementAndGet()).start();
+        TcpServer server = start(required());
         try {
             for (int i = 0; i < 3; i++) {
                 try (TestClient c = TestClient.connect(server.address())) {
@@ -282,10 +278,7 @@ class ProxyProtocolTest {
      */
     @Test
     void aTrustedProxyThatResetsBeforeItsFirstByteIsAHealthCheckWhereAHeaderIsRequired() throws Exception {
-        AtomicInteger exits = new AtomicInteger();
-        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(required()).build(), Echo.READER,
-                        SenderFactory.queue(16)).onConnectionStart(s -> started.add(s.connection()))
-                .onConnectionExit(s -> exits.incrementAndGet()).start();
+        TcpServer server = start(required());
         try {
             for (int i = 0; i < 3; i++) {
                 try (TestClient c = TestClient.connect(server.address())) {

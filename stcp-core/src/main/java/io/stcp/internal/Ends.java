@@ -75,13 +75,13 @@ public final class Ends {
     private static final String[] RESET = {"reset", "Broken pipe", "aborted"};
 
     /**
-     * Messages of the system errors the JDK's channels report as a plain {@link IOException} when
-     * the connection broke under a read or write: those of {@link #RESET}, and, whole as Linux words
-     * them, TCP gave up on an unanswering peer (ETIMEDOUT), or its host or network became
-     * unreachable or went down. Whole, so that a reader's own "upstream timed out" is not taken for one.
+     * Messages, whole as Linux words them, of the other system errors the JDK's channels report as a
+     * plain {@link IOException} when the connection broke under a read or write: TCP gave up on an
+     * unanswering peer (ETIMEDOUT), or its host or network became unreachable or went down. Whole,
+     * so that a reader's own "upstream timed out" is not taken for one.
      */
-    private static final String[] BROKEN = {"reset", "Broken pipe", "aborted", "Connection timed out",
-            "No route to host", "Network is unreachable", "Host is unreachable", "Host is down", "Network is down"};
+    private static final String[] GONE = {"Connection timed out", "No route to host", "Network is unreachable",
+            "Host is unreachable", "Host is down", "Network is down"};
 
     /**
      * The socket failed because the connection broke, as the transports report it: the epoll
@@ -101,7 +101,7 @@ public final class Ends {
         if (t instanceof SocketException) {
             return containsAny(m, RESET);
         }
-        return t.getClass() == IOException.class && containsAny(m, BROKEN);
+        return t.getClass() == IOException.class && (containsAny(m, RESET) || containsAny(m, GONE));
     }
 
     private static boolean containsAny(String message, String[] parts) {

@@ -94,21 +94,7 @@ class FrameCutByAReadTimeoutTest {
                 .onConnectionExit(s -> ends.add(s.connection()))
                 .start();
         try (TestClient client = TestClient.connect(server.address())) {
-            // Between frames a caught read timeout is a heartbeat: the next frame is read whole.
-            awaitMessage(client, 'P', 0);
-            client.sendRaw(format.wholeFrame);
-            int sent = format.wholeFrame.length;
-            awaitMessage(client, 'F', sent);
-            assertThat(frames.poll()).isEqualTo(format.content);
-
-            client.sendRaw(format.firstPart);
-            sent += format.firstPart.length;
-            awaitMessage(client, 'P', sent); // the reader took the first part, then its read timed out
-            try {
-                client.sendRaw(format.rest); // the rest of that frame, which reads as a frame of its own
-            } catch (IOException closed) {
-                // the server has closed already
-            }
+            cutAFrame(client, format, frames);
             Connection ended = ends.poll(10, TimeUnit.SECONDS);
             assertThat(frames).as("frames the peer never sent").isEmpty();
             assertThat(ended).as("the connection ended within 10 s").isNotNull();
@@ -154,20 +140,7 @@ class FrameCutByAReadTimeoutTest {
                 .start();
         try {
             try (TestClient client = TestClient.connect(server.address())) {
-                awaitMessage(client, 'P', 0);
-                client.sendRaw(format.wholeFrame);
-                int sent = format.wholeFrame.length;
-                awaitMessage(client, 'F', sent);
-                assertThat(frames.poll()).isEqualTo(format.content);
-
-                client.sendRaw(format.firstPart);
-                sent += format.firstPart.length;
-                awaitMessage(client, 'P', sent); // the reader took the first part, then its read timed out
-                try {
-                    client.sendRaw(format.rest); // the rest of that frame, which reads as a frame of its own
-                } catch (IOException closed) {
-                    // the server has closed already
-                }
+                cutAFrame(client, format, frames);
             } // the client leaves: a reader still reading sees the end of stream
             Connection ended = ends.poll(10, TimeUnit.SECONDS);
             assertThat(frames).as("frames the peer never sent").isEmpty();
@@ -177,6 +150,27 @@ class FrameCutByAReadTimeoutTest {
                     .hasMessageContaining(format.firstPart.length + " bytes into a frame");
         } finally {
             Echo.stop(server);
+        }
+    }
+
+    /**
+     * A whole frame after a heartbeat (a caught read timeout between frames: the next frame is read
+     * whole), then the first part of another, a read timeout inside it, and its rest.
+     */
+    private static void cutAFrame(TestClient client, Format format, BlockingQueue<String> frames) throws IOException {
+        awaitMessage(client, 'P', 0);
+        client.sendRaw(format.wholeFrame);
+        int sent = format.wholeFrame.length;
+        awaitMessage(client, 'F', sent);
+        assertThat(frames.poll()).isEqualTo(format.content);
+
+        client.sendRaw(format.firstPart);
+        sent += format.firstPart.length;
+        awaitMessage(client, 'P', sent); // the reader took the first part, then its read timed out
+        try {
+            client.sendRaw(format.rest); // the rest of that frame, which reads as a frame of its own
+        } catch (IOException closed) {
+            // the server has closed already
         }
     }
 
