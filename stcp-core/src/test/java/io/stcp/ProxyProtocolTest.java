@@ -124,12 +124,14 @@ class ProxyProtocolTest {
         try {
             // v2 LOCAL, with bytes after it that nobody reads
             refused(server, "127.0.0.1", concat(ProxyHeaders.v2Local().bytes(), frame("ignored")));
+            // v2 LOCAL naming a family without its addresses: the family is ignored for LOCAL
+            refused(server, "127.0.0.1", ProxyHeaders.v2Local().famProto(0x11).bytes());
             // v1 naming the connection's own source: HAProxy's v1 checks
             try (TestClient c = TestClient.connect(server.address())) {
                 c.sendRaw(v1(c.localAddress(), server.address()));
                 assertThat(c.awaitClosedByServer()).isTrue();
             }
-            assertThat(server.healthCheckCount()).isEqualTo(2);
+            assertThat(server.healthCheckCount()).isEqualTo(3);
             // a client after them is counted as the first
             try (TestClient c = TestClient.connect(server.address())) {
                 c.sendRaw(concat(v1(CLIENT, FRONTEND), frame("x")));

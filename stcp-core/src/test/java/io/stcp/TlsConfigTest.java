@@ -187,4 +187,58 @@ class TlsConfigTest {
                 .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(brokenKey.toString())
                 .hasMessageContaining("base64");
     }
+
+    /**
+     * A file cut short inside a block (as a watch may read one still being written), or with a
+     * block that holds a stray character, is refused naming the file and the block: the block was
+     * skipped, and a chain cut inside its second certificate loaded as the leaf alone, a CA bundle
+     * without its last CAs, and a reload put them in use.
+     */
+    @Test
+    void aBlockCutShortOrNotBase64IsRefusedNamingTheFileNotSkipped(@TempDir Path dir) throws Exception {
+        String ca = Files.readString(certs.caCert);
+        String leaf = Files.readString(certs.serverCert);
+        Path chain = Files.writeString(dir.resolve("chain.pem"), leaf + ca);
+        TlsConfig tls = TlsConfig.fromPem(chain, certs.serverKey);
+        SSLContext whole = tls.sslContext();
+        Files.writeString(chain, leaf + ca.substring(0, ca.length() / 2)); // the CA half written
+        assertThatThrownBy(() -> TlsConfig.fromPem(chain, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(chain.toString())
+                .hasMessageContaining("block 2").hasMessageContaining("no \"-----END CERTIFICATE-----\" line");
+        assertThatThrownBy(tls::reload).isInstanceOf(GeneralSecurityException.class).hasMessageContaining("block 2");
+        assertThat(tls.sslContext()).isSameAs(whole);
+        assertThatThrownBy(() -> TlsConfig.clientBuilder().trustPem(chain).build())
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining("no \"-----END CERTIFICATE-----\" line");
+
+        String key = Files.readString(certs.serverKey);
+        Path cutKey = Files.writeString(dir.resolve("cut.key"), key.substring(0, key.length() / 2));
+        assertThatThrownBy(() -> TlsConfig.fromPem(certs.serverCert, cutKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(cutKey.toString())
+                .hasMessageContaining("no \"-----END PRIVATE KEY-----\" line");
+
+        int body = ca.indexOf('\n') + 1;
+        Path stray = Files.writeString(dir.resolve("stray.pem"), leaf + ca.substring(0, body) + "*" + ca.substring(body));
+        assertThatThrownBy(() -> TlsConfig.fromPem(stray, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(stray.toString())
+                .hasMessageContaining("block 2").hasMessageContaining("not base64");
+    }
+
+    /**
+     * A chain whose certificate is not followed by its issuer (a stale intermediate, another CA's),
+     * or repeats one, is refused naming the file and the certificates, not with the key store's
+     * bare "Certificate chain is not valid".
+     */
+    @Test
+    void aChainWhoseCertificatesDoNotFollowTheirIssuersIsRefusedNamingThem(@TempDir Path dir) throws Exception {
+        String leaf = Files.readString(certs.serverCert);
+        Path foreign = Files.writeString(dir.resolve("foreign.pem"), leaf + Files.readString(certs.untrustedClientCert));
+        assertThatThrownBy(() -> TlsConfig.fromPem(foreign, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(foreign.toString())
+                .hasMessageContaining("certificate 2 of 2").hasMessageContaining("did not issue certificate 1");
+        String ca = Files.readString(certs.caCert);
+        Path twice = Files.writeString(dir.resolve("twice.pem"), leaf + ca + ca);
+        assertThatThrownBy(() -> TlsConfig.fromPem(twice, certs.serverKey))
+                .isInstanceOf(GeneralSecurityException.class).hasMessageContaining(twice.toString())
+                .hasMessageContaining("certificate 3 of 3 repeats certificate 2");
+    }
 }

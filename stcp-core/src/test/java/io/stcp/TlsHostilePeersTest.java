@@ -140,6 +140,39 @@ class TlsHostilePeersTest {
         }
     }
 
+    /**
+     * The JDK quotes a server name it cannot take in its message; a client that puts a line feed
+     * in one wrote a line of its own into the server's log, through the exit line's exception
+     * and its cause. Both now show it escaped.
+     */
+    @Test
+    void aServerNameWithALineFeedWritesNoLineOfItsOwnIntoTheLog() throws Exception {
+        try (Server s = start(Echo.loopback(), TlsConfig.builder())) {
+            javax.net.ssl.SSLEngine engine = certs.clientContext().createSSLEngine("localhost", 443);
+            engine.setUseClientMode(true);
+            javax.net.ssl.SSLParameters p = engine.getSSLParameters();
+            p.setServerNames(List.of(new javax.net.ssl.SNIHostName("sni-forge.test")));
+            engine.setSSLParameters(p);
+            java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+            engine.wrap(java.nio.ByteBuffer.allocate(0), out);
+            String hello = new String(out.array(), 0, out.position(), java.nio.charset.StandardCharsets.ISO_8859_1);
+            assertThat(hello).contains("sni-forge.test");
+            // as long as the name it replaces, so that every length in the hello still holds
+            byte[] forged = hello.replace("sni-forge.test", "x\nFORGED line!").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+            try (Socket socket = connect(s.server())) {
+                socket.getOutputStream().write(forged);
+                assertThat(readToEnd(socket)).as("the alert, then the close").isGreaterThanOrEqualTo(0);
+            }
+            assertThat(s.nextEnd()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+            ch.qos.logback.classic.spi.IThrowableProxy failure = s.log.events("conn.exit").get(0).getThrowableProxy();
+            assertThat(failure.getMessage()).contains("Illegal server name").contains("x\\u000aFORGED line!")
+                    .doesNotContain("\n");
+            assertThat(failure.getCause().getMessage()).contains("x\\u000aFORGED line!").doesNotContain("\n");
+            assertThat(failure.getCause().getStackTraceElementProxyArray()).as("the engine's stack, kept").isNotEmpty();
+            assertThat(s.tls().handshakeFailures()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aHandshakeTrickledByteByByteIsClosedAtTheFirstFrameTimeout() throws Exception {
         // Two seconds: long enough for the good client after it to shake hands on a loaded machine.

@@ -27,12 +27,14 @@ import java.util.regex.Pattern;
  * writes it) and private keys in PKCS#8 ({@code PRIVATE KEY}: RSA, EC, Ed25519, Ed448, RSASSA-PSS)
  * or PKCS#1 ({@code RSA PRIVATE KEY}). Encrypted keys (PKCS#8 {@code ENCRYPTED PRIVATE KEY}, or a
  * traditional key with {@code Proc-Type: 4,ENCRYPTED}) and SEC1 EC keys are refused with the
- * {@code openssl} command that converts them; broken base64 is refused naming the file.
+ * {@code openssl} command that converts them; broken base64, and a block that is not whole (the
+ * file cut short inside it), are refused naming the file, never skipped.
  */
 public final class Pem {
     // A block: its label, the RFC 1421 headers of a traditional OpenSSL key ("Proc-Type: 4,ENCRYPTED"), the base64.
     private static final Pattern BLOCK = Pattern.compile(
             "-----BEGIN ([A-Z0-9 ]+)-----\\s*((?:[A-Za-z][A-Za-z0-9-]*:[^\\r\\n]*\\R\\s*)*)([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
+    private static final String BEGIN = "-----BEGIN ";
     private static final String[] KEY_ALGORITHMS = {"RSA", "EC", "Ed25519", "Ed448", "RSASSA-PSS", "XDH"};
     private static final String TO_PKCS8 = "convert it with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pkcs8.pem";
 
@@ -63,13 +65,43 @@ public final class Pem {
         }
     }
 
-    static List<Block> blocks(String text) {
+    /**
+     * The blocks of {@code text}, in order. Every {@code -----BEGIN } line must begin a whole block:
+     * one that does not — the file ends inside it (cut short, or still being written when a watch
+     * read it), or it holds a character that is not base64 — is refused naming {@code source},
+     * never skipped, which would leave a chain without its last certificates or a bundle without
+     * some of its CAs.
+     *
+     * @throws GeneralSecurityException naming {@code source} and the block that is not whole
+     */
+    static List<Block> blocks(String text, String source) throws GeneralSecurityException {
         List<Block> blocks = new ArrayList<>();
         Matcher m = BLOCK.matcher(text);
-        while (m.find()) {
+        int at = text.indexOf(BEGIN);
+        while (at >= 0) {
+            m.region(at, text.length());
+            if (!m.lookingAt()) {
+                throw notWhole(text, at, source, blocks.size() + 1);
+            }
             blocks.add(new Block(m.group(1), m.group(2), m.group(3)));
+            at = text.indexOf(BEGIN, m.end());
         }
         return blocks;
+    }
+
+    /** Why the block at {@code at}, the {@code n}th, is not whole: its END line is missing, or something else is wrong. */
+    private static GeneralSecurityException notWhole(String text, int at, String source, int n) {
+        int lineEnd = text.indexOf('\n', at);
+        String line = text.substring(at, lineEnd < 0 ? text.length() : lineEnd).strip();
+        int dashes = line.indexOf("-----", BEGIN.length());
+        String label = dashes < 0 ? line.substring(BEGIN.length()) : line.substring(BEGIN.length(), dashes);
+        int next = text.indexOf(BEGIN, at + BEGIN.length());
+        String block = text.substring(at, next < 0 ? text.length() : next);
+        String why = block.contains("-----END " + label + "-----")
+                ? "holds something that is not base64 (expected: only base64 lines between its BEGIN and END lines)"
+                : "has no \"-----END " + label + "-----\" line: the file ends inside it (cut short, or read while"
+                        + " it was being written)";
+        return new GeneralSecurityException(source + ": block " + n + " (\"" + line + "\") " + why);
     }
 
     /**
@@ -93,7 +125,7 @@ public final class Pem {
     static List<X509Certificate> certificates(String text, String source) throws GeneralSecurityException {
         CertificateFactory cf = CertificateFactory.getInstance("X.509");
         List<X509Certificate> certs = new ArrayList<>();
-        for (Block b : blocks(text)) {
+        for (Block b : blocks(text, source)) {
             if (b.label().equals("CERTIFICATE") || b.label().equals("TRUSTED CERTIFICATE")) {
                 try {
                     certs.add((X509Certificate) cf.generateCertificate(new ByteArrayInputStream(b.der(source))));
@@ -119,7 +151,7 @@ public final class Pem {
     }
 
     static PrivateKey privateKey(String text, String source) throws GeneralSecurityException {
-        for (Block b : blocks(text)) {
+        for (Block b : blocks(text, source)) {
             if (b.isEncrypted() && b.label().endsWith("PRIVATE KEY")) {
                 throw new InvalidKeySpecException(source + ": the private key is encrypted (\"" + b.label()
                         + "\" with \"Proc-Type: 4,ENCRYPTED\"; expected: an unencrypted PKCS#8 key); " + TO_PKCS8);
@@ -210,6 +242,33 @@ public final class Pem {
                 }
             }
             throw mismatch;
+        }
+    }
+
+    /**
+     * Checks that each certificate of {@code chain} is followed by the one that issued it, by name,
+     * and that none comes twice: what the key store that holds the chain demands, which refuses it
+     * otherwise saying only "Certificate chain is not valid". A chain with a stale intermediate,
+     * or one of another CA, is refused naming the file and the two certificates.
+     *
+     * @throws CertificateException if a certificate is not followed by its issuer, or repeats one
+     */
+    public static void checkLinks(List<X509Certificate> chain, String source) throws CertificateException {
+        for (int i = 0; i + 1 < chain.size(); i++) {
+            X509Certificate cert = chain.get(i);
+            X509Certificate next = chain.get(i + 1);
+            if (!cert.getIssuerX500Principal().equals(next.getSubjectX500Principal())) {
+                throw new CertificateException(source + ": certificate " + (i + 2) + " of " + chain.size() + ", "
+                        + next.getSubjectX500Principal().getName() + ", did not issue certificate " + (i + 1) + ", "
+                        + cert.getSubjectX500Principal().getName() + ", whose issuer is "
+                        + cert.getIssuerX500Principal().getName()
+                        + " (expected: each certificate followed by the one that issued it)");
+            }
+            int earlier = chain.subList(0, i + 1).indexOf(next);
+            if (earlier >= 0) {
+                throw new CertificateException(source + ": certificate " + (i + 2) + " of " + chain.size()
+                        + " repeats certificate " + (earlier + 1) + " (expected: each certificate once)");
+            }
         }
     }
 

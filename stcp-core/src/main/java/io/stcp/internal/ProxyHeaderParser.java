@@ -182,11 +182,17 @@ final class ProxyHeaderParser {
             case AF_UNIX -> 2 * UNIX_PATH;
             default -> 0;
         };
+        boolean local = cmd == 0;
         if (length - V2_FIXED_LENGTH < addressLength) {
+            if (local) {
+                // The specification has receivers accept a LOCAL header and discard its block,
+                // "including the family which is ignored": a family whose addresses the block
+                // does not hold is a health check all the same, with nothing else to read.
+                return new ProxyHeader(2, Command.LOCAL, null, null, List.of());
+            }
             throw new ProtocolException("PROXY v2 header: length " + (length - V2_FIXED_LENGTH)
                     + " too short for the addresses (" + addressLength + " bytes)");
         }
-        boolean local = cmd == 0;
         if (!local && proto == PROTO_DGRAM) {
             throw new ProtocolException("PROXY v2 header: a datagram (UDP) header on a stream connection");
         }

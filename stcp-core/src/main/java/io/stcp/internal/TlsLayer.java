@@ -107,9 +107,7 @@ final class TlsLayer implements TransportLayer {
         } catch (SSLException e) {
             failed();
             tls.sendAlert(Nanos.deadline(System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(ALERT_MILLIS)));
-            SSLHandshakeException failure = new SSLHandshakeException("TLS handshake failed: " + reason(e));
-            failure.initCause(e);
-            throw failure;
+            throw failure(e);
         } catch (IOException e) {
             // The socket ended or failed under the handshake. Before the peer sent anything (a TCP
             // health check, whether it closes or resets, as HAProxy's do): no handshake began, so
@@ -134,6 +132,44 @@ final class TlsLayer implements TransportLayer {
     /** Whether {@code host} is an IPv4 or IPv6 address rather than a name (SNI carries names only). */
     static boolean isAddressLiteral(String host) {
         return host.indexOf(':') >= 0 || host.matches("[0-9.]+");
+    }
+
+    /**
+     * The exception a failed handshake ends its connection with, which its exit line shows: the
+     * reason ({@link #reason}), and the engine's exception as the cause. The JDK quotes bytes of
+     * the peer's in some of its messages (a server name it cannot take: "Illegal server name,
+     * type=host_name(0), name=..."), so control characters in them are escaped, there and in the
+     * cause (a copy then, with the engine's stack): a client must not write lines of its own
+     * into the server's log.
+     */
+    static SSLHandshakeException failure(SSLException e) {
+        SSLHandshakeException failure = new SSLHandshakeException("TLS handshake failed: " + printable(reason(e)));
+        String m = String.valueOf(e.getMessage());
+        if (printable(m).equals(m)) {
+            failure.initCause(e);
+        } else {
+            SSLException cause = new SSLException(e.getClass().getName() + ": " + printable(m), e.getCause());
+            cause.setStackTrace(e.getStackTrace());
+            failure.initCause(cause);
+        }
+        return failure;
+    }
+
+    /** {@code text} with each control character (a line feed, a carriage return) written as a Java escape. */
+    static String printable(String text) {
+        StringBuilder b = null;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isISOControl(c)) {
+                if (b == null) {
+                    b = new StringBuilder(text.length() + 8).append(text, 0, i);
+                }
+                b.append(String.format("\\u%04x", (int) c));
+            } else if (b != null) {
+                b.append(c);
+            }
+        }
+        return b == null ? text : b.toString();
     }
 
     /** The reason of a failed handshake, in words an operator can act on. */

@@ -59,6 +59,7 @@ final class TlsMaterial {
             List<X509Certificate> chain = Pem.certificates(certificateChain);
             PrivateKey key = Pem.privateKey(privateKey);
             Pem.checkLeafPair(key, chain, privateKey + " and " + certificateChain);
+            Pem.checkLinks(chain, certificateChain.toString());
             keys = KeyStore.getInstance("PKCS12");
             keys.load(null, null);
             keys.setKeyEntry("server", key, IN_MEMORY_PASSWORD, chain.toArray(new Certificate[0]));

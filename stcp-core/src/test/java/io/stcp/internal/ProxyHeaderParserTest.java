@@ -175,6 +175,15 @@ class ProxyHeaderParserTest {
         assertThat(localWithAddresses.source()).isEmpty();
         assertThat(localWithAddresses.alpn()).contains("x");
 
+        // LOCAL with a family but no address block: the family is ignored for LOCAL (the
+        // specification), so this is a health check, not a header too short for its addresses.
+        for (int famProto : new int[] {0x11, 0x21, 0x31, 0x12}) {
+            ProxyHeader familyWithoutAddresses = parse(ProxyHeaders.v2Local().famProto(famProto).bytes());
+            assertThat(familyWithoutAddresses.isLocal()).as("0x%x", famProto).isTrue();
+            assertThat(familyWithoutAddresses.source()).isEmpty();
+        }
+        assertThat(parse(ProxyHeaders.v2Local().famProto(0x21).addresses(new byte[12]).bytes()).isLocal()).isTrue();
+
         ProxyHeader unspec = parse(ProxyHeaders.v2Local().verCmd(0x21).bytes());
         assertThat(unspec.command()).isEqualTo(ProxyHeader.Command.PROXY);
         assertThat(unspec.source()).isEmpty();
