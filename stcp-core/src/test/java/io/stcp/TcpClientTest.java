@@ -327,15 +327,25 @@ class TcpClientTest {
     /** A sender whose put of one message fails with something other than a SendException: a broken sender. */
     private static final class BreaksOn extends OverQueue {
         private final String poison;
+        private final boolean error;
 
         BreaksOn(String poison, QueueSender queue) {
+            this(poison, queue, false);
+        }
+
+        /** @param error throw an Error (out of memory), not an exception */
+        BreaksOn(String poison, QueueSender queue, boolean error) {
             super(queue);
             this.poison = poison;
+            this.error = error;
         }
 
         @Override
         public void put(byte[] bytes) {
             if (new String(bytes, UTF_8).endsWith(poison)) {
+                if (error) {
+                    throw new OutOfMemoryError("Cannot reserve " + bytes.length + " bytes of direct buffer memory");
+                }
                 throw new IllegalStateException("a broken sender refuses " + poison);
             }
             queue.put(bytes);
@@ -357,6 +367,30 @@ class TcpClientTest {
         Awaitility.await().atMost(WAIT).until(() -> client.offlineDropped() == 1);
         client.put(frame("c"));
         assertThat(next()).as("the connection was made the one that is up").isEqualTo("c");
+    }
+
+    /**
+     * The same with an Error from the sender's put (out of memory, say): it costs that message
+     * only. It used to end the hand-over's thread, uncaught: the rest of the backlog was never
+     * written, nor counted, and stayed counted against the offline queue's limits, and the
+     * connection never went up (every later put was kept offline, or refused once that was full).
+     */
+    @Test
+    void anOfflineMessageWhosePutThrowsAnErrorIsCountedAndTheRestIsWritten() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(3, 0).build(), collect,
+                        c -> new BreaksOn("boom", QueueSender.create(c, 8), true))
+                .start();
+        client.put(frame("a"));
+        client.put(frame("boom"));
+        client.put(frame("b"));
+
+        echoServer("127.0.0.1:" + port);
+        assertThat(client.awaitConnected(WAIT)).as("up once the backlog is handed over").isTrue();
+        assertThat(List.of(next(), next())).containsExactly("a", "b");
+        assertThat(client.offlineDropped()).isEqualTo(1);
+        client.put(frame("c"));
+        assertThat(next()).isEqualTo("c");
     }
 
     @Test
