@@ -50,7 +50,9 @@ import org.jspecify.annotations.Nullable;
  * dialled, which therefore finds it there and hands it over first; the stuck thread, whenever it
  * returns, changes nothing. Each hand-over's progress ({@link HandOver}) is guarded by the lock.
  *
- * <p>No user code runs under the lock: senders are called outside it.
+ * <p>No user code runs under the lock: senders are called outside it, {@link Sender#isClosed()}
+ * included (a sender of the user's may take its own lock for it, held meanwhile by a put that
+ * waits for room: every put of the client would wait behind it).
  */
 final class Outbox {
     private static final int NEW = 0;
@@ -194,9 +196,10 @@ final class Outbox {
      * @return false if there is a backlog: {@link #goUp} it, on a thread of its own
      */
     boolean tryGoUp(Sender s) {
+        boolean closed = s.isClosed(); // the user's code, maybe: never under the lock
         lock.lock();
         try {
-            if (state != OPEN || s.isClosed()) {
+            if (state != OPEN || closed) {
                 return true;
             }
             if (offline != null && !offline.isEmpty()) {
@@ -235,9 +238,10 @@ final class Outbox {
         Sender s = h.sender;
         while (true) {
             List<OfflineQueue.Entry> batch;
+            boolean senderClosed = s.isClosed(); // the user's code, maybe: never under the lock
             lock.lock();
             try {
-                if (h.abandoned || state != OPEN || s.isClosed()) {
+                if (h.abandoned || state != OPEN || senderClosed) {
                     return;
                 }
                 if (offline == null || offline.isEmpty()) {
