@@ -38,8 +38,8 @@ import org.jspecify.annotations.Nullable;
  * it), and written on the next connection right after its connect hook's messages (so a login
  * goes first) and before anything put later. They are put to that connection's sender as its
  * reader's puts are (waiting for room, per its policy); one it refuses — larger than its byte
- * limit, still no room after that wait, or any exception from a sender of the user's — can be
- * written on no connection: it is dropped, counted ({@link #offlineDropped()}) and logged at WARN
+ * limit, still no room after that wait, or anything a sender of the user's throws, an Error
+ * included — can be written on no connection: it is dropped, counted ({@link #offlineDropped()}) and logged at WARN
  * ({@code client.offline.dropped}, rate-limited), and the rest goes on. Messages a connection had accepted when it broke
  * are lost with it, as on a server: the client does not replay (counted in that sender's
  * statistics).

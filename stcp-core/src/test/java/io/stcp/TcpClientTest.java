@@ -327,15 +327,25 @@ class TcpClientTest {
     /** A sender whose put of one message fails with something other than a SendException: a broken sender. */
     private static final class BreaksOn extends OverQueue {
         private final String poison;
+        private final boolean error;
 
         BreaksOn(String poison, QueueSender queue) {
+            this(poison, queue, false);
+        }
+
+        /** @param error throw an Error (out of memory), not an exception */
+        BreaksOn(String poison, QueueSender queue, boolean error) {
             super(queue);
             this.poison = poison;
+            this.error = error;
         }
 
         @Override
         public void put(byte[] bytes) {
             if (new String(bytes, UTF_8).endsWith(poison)) {
+                if (error) {
+                    throw new OutOfMemoryError("Cannot reserve " + bytes.length + " bytes of direct buffer memory");
+                }
                 throw new IllegalStateException("a broken sender refuses " + poison);
             }
             queue.put(bytes);
@@ -357,6 +367,119 @@ class TcpClientTest {
         Awaitility.await().atMost(WAIT).until(() -> client.offlineDropped() == 1);
         client.put(frame("c"));
         assertThat(next()).as("the connection was made the one that is up").isEqualTo("c");
+    }
+
+    /**
+     * The same with an Error from the sender's put (out of memory, say): it costs that message
+     * only. It used to end the hand-over's thread, uncaught: the rest of the backlog was never
+     * written, nor counted, and stayed counted against the offline queue's limits, and the
+     * connection never went up (every later put was kept offline, or refused once that was full).
+     */
+    @Test
+    void anOfflineMessageWhosePutThrowsAnErrorIsCountedAndTheRestIsWritten() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(3, 0).build(), collect,
+                        c -> new BreaksOn("boom", QueueSender.create(c, 8), true))
+                .start();
+        client.put(frame("a"));
+        client.put(frame("boom"));
+        client.put(frame("b"));
+
+        echoServer("127.0.0.1:" + port);
+        assertThat(client.awaitConnected(WAIT)).as("up once the backlog is handed over").isTrue();
+        assertThat(List.of(next(), next())).containsExactly("a", "b");
+        assertThat(client.offlineDropped()).isEqualTo(1);
+        client.put(frame("c"));
+        assertThat(next()).isEqualTo("c");
+    }
+
+    /**
+     * A sender of the user's that is slow to say whether it is closed (a synchronized sender whose
+     * monitor a put waiting for room holds, say): the client's puts meanwhile are kept offline at
+     * once. The outbox used to ask it under its lock, so every put of the client waited behind it.
+     */
+    @Test
+    void aSenderSlowToSayWhetherItIsClosedDoesNotHoldUpTheClientsPuts() throws Exception {
+        int port = deadPort();
+        CountDownLatch asked = new CountDownLatch(1);
+        CountDownLatch released = new CountDownLatch(1);
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                        c -> new OverQueue(QueueSender.create(c, 8)) {
+                            @Override
+                            public void put(byte[] bytes) {
+                                queue.put(bytes);
+                            }
+
+                            @Override
+                            public boolean isClosed() {
+                                asked.countDown();
+                                try {
+                                    released.await();
+                                } catch (InterruptedException e) {
+                                    Thread.currentThread().interrupt();
+                                }
+                                return queue.isClosed();
+                            }
+                        })
+                .start();
+        echoServer("127.0.0.1:" + port);
+        CompletableFuture<Void> put = new CompletableFuture<>();
+        try {
+            assertThat(asked.await(10, TimeUnit.SECONDS)).isTrue();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    client.put(frame("a")); // nothing is up yet: kept offline
+                    put.complete(null);
+                } catch (Throwable t) {
+                    put.completeExceptionally(t);
+                }
+            });
+            put.get(2, TimeUnit.SECONDS);
+        } finally {
+            released.countDown();
+        }
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        assertThat(next()).isEqualTo("a");
+    }
+
+    /**
+     * A hand-over whose sender fails other than in a put (a sender of the user's whose isClosed
+     * throws) ends its connection, which would never go up, and the backlog goes to the next. It
+     * used to end the hand-over's thread uncaught and leave the connection open and never up.
+     */
+    @Test
+    void aHandOverWhoseSenderFailsEndsItsConnectionAndTheBacklogGoesToTheNext() throws Exception {
+        int port = deadPort();
+        AtomicInteger senders = new AtomicInteger();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                        c -> senders.incrementAndGet() > 1 ? QueueSender.create(c, 8) : new OverQueue(QueueSender.create(c, 8)) {
+                            private final AtomicInteger asked = new AtomicInteger();
+
+                            @Override
+                            public void put(byte[] bytes) {
+                                queue.put(bytes);
+                            }
+
+                            @Override
+                            public boolean isClosed() {
+                                // The first time at the last start hook, which finds the backlog; the
+                                // second on the hand-over's thread, before it takes the backlog.
+                                if (asked.incrementAndGet() == 2) {
+                                    throw new IllegalStateException("a broken sender");
+                                }
+                                return queue.isClosed();
+                            }
+                        })
+                .start();
+        try (LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client.put(frame("a"));
+            client.put(frame("b"));
+            echoServer("127.0.0.1:" + port);
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            assertThat(List.of(next(), next())).containsExactly("a", "b");
+            assertThat(senders.get()).isEqualTo(2);
+            assertThat(logs.events("conn.sender.failed")).hasSize(1);
+        }
     }
 
     @Test

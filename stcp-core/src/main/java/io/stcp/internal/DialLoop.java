@@ -246,12 +246,27 @@ final class DialLoop {
                 if (!outbox.tryGoUp(s)) {
                     Outbox.HandOver h = new Outbox.HandOver(s);
                     handing = h;
-                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline",
-                            () -> ActingReader.run(c, () -> outbox.goUp(h))); // its puts wait for room as the reader's
+                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline", () -> handOver(c, h));
                 }
             } catch (RuntimeException | Error e) {
                 c.close();
                 throw e;
+            }
+        }
+
+        /**
+         * The hand-over thread's body: its puts wait for room as the reader's do. Should it fail
+         * (a sender of the user's whose {@code isClosed} throws), the connection ends, as when the
+         * thread cannot start: it would never go up. What the hand-over had taken and not handed
+         * on goes back to the offline queue first.
+         */
+        private void handOver(Connection c, Outbox.HandOver h) {
+            try {
+                ActingReader.run(c, () -> outbox.goUp(h));
+            } catch (RuntimeException | Error e) {
+                outbox.abandon(h);
+                Log.conn(Log.WARN, "conn.sender.failed", c).addKeyValue("op", "handOver").setCause(e).log();
+                c.close();
             }
         }
 

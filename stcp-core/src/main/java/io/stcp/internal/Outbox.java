@@ -40,15 +40,19 @@ import org.jspecify.annotations.Nullable;
  * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
  * the queue ({@link #discardedByClose()}), so a graceful shutdown does not report as written a
  * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
- * after the wait its policy allows; or any other exception from a sender of the user's) cannot be
- * written on any connection: it is dropped, counted ({@link #dropped()}) and logged, and the
- * hand-over goes on with the next. A hand-over whose connection has ended while it is stuck in a
- * put (a sender of the user's that ignores its close) is abandoned by that connection's exit
+ * after the wait its policy allows; or anything else a sender of the user's throws, an Error such
+ * as out of memory included) cannot be written on any connection: it is dropped, counted
+ * ({@link #dropped()}) and logged, and the hand-over goes on with the next: a throw that ended it
+ * would leave the rest neither written nor counted, and the connection never up. A hand-over
+ * whose connection has ended while it is stuck in a put (a sender of the user's that ignores its
+ * close) is abandoned by that connection's exit
  * ({@link #abandon}): its rest goes back to the queue then, before the next connection is
  * dialled, which therefore finds it there and hands it over first; the stuck thread, whenever it
  * returns, changes nothing. Each hand-over's progress ({@link HandOver}) is guarded by the lock.
  *
- * <p>No user code runs under the lock: senders are called outside it.
+ * <p>No user code runs under the lock: senders are called outside it, {@link Sender#isClosed()}
+ * included (a sender of the user's may take its own lock for it, held meanwhile by a put that
+ * waits for room: every put of the client would wait behind it).
  */
 final class Outbox {
     private static final int NEW = 0;
@@ -192,9 +196,10 @@ final class Outbox {
      * @return false if there is a backlog: {@link #goUp} it, on a thread of its own
      */
     boolean tryGoUp(Sender s) {
+        boolean closed = s.isClosed(); // the user's code, maybe: never under the lock
         lock.lock();
         try {
-            if (state != OPEN || s.isClosed()) {
+            if (state != OPEN || closed) {
                 return true;
             }
             if (offline != null && !offline.isEmpty()) {
@@ -233,9 +238,10 @@ final class Outbox {
         Sender s = h.sender;
         while (true) {
             List<OfflineQueue.Entry> batch;
+            boolean senderClosed = s.isClosed(); // the user's code, maybe: never under the lock
             lock.lock();
             try {
-                if (h.abandoned || state != OPEN || s.isClosed()) {
+                if (h.abandoned || state != OPEN || senderClosed) {
                     return;
                 }
                 if (offline == null || offline.isEmpty()) {
@@ -259,7 +265,7 @@ final class Outbox {
                 } catch (SenderClosedException closed) {
                     abandon(h); // stopped short: the rest for the next connection (an abandon after this has nothing to take back)
                     return;
-                } catch (RuntimeException refused) { // a SendException, or a sender of the user's that broke
+                } catch (RuntimeException | Error refused) { // a SendException, a sender of the user's that broke, out of memory
                     if (!handedOn(h, e)) {
                         return;
                     }
