@@ -59,7 +59,11 @@ import java.util.Set;
  *
  * <p><b>Failure.</b> Every problem is an {@link IllegalArgumentException} whose message starts with
  * the field name and shows the bad value, e.g. {@code maxConn: -1 (expected: >= 0)} or
- * {@code acceptDelay: 5000 (...)}; unknown fields are rejected by name, and so is a field given
+ * {@code acceptDelay: 5000 (...)}; a number a double cannot hold is rejected rather than rounded
+ * ({@code ipLimits.connectionsPerSecondPerIp: 1E-400 (...)}, which would be 0: no limit), as is a
+ * setting of something that is off ({@code proxyProtocol.trustedProxies} with the mode {@code off},
+ * {@code ipLimits.burstPerIp} without a rate: see {@link ProxyProtocol} and {@link IpLimits}, whose
+ * checks these are); unknown fields are rejected by name, and so is a field given
  * twice ({@code proxyProtocol.mode: given twice}: JSON readers differ on which one counts, Jackson's
  * trees keep the last); malformed JSON, and anything after the object, reports its line and column,
  * and a value beyond Jackson's read limits ({@code StreamReadConstraints}: nesting over 1000 deep, a
@@ -199,6 +203,10 @@ public final class ServerConfigJson {
         JsonToken t = p.currentToken();
         if (t == JsonToken.VALUE_NULL) {
             return NullNode.getInstance();
+        }
+        if (t == JsonToken.VALUE_NUMBER_FLOAT && !p.isNaN()) {
+            // as written: a double would read 1e-400 as 0 (no limit) and 1e400 as infinity
+            return JsonNodeFactory.instance.numberNode(p.getDecimalValue());
         }
         if (t != JsonToken.START_OBJECT && t != JsonToken.FIELD_NAME) {
             return values.read(p);
@@ -376,11 +384,20 @@ public final class ServerConfigJson {
         return out;
     }
 
+    /**
+     * A number as a double; one that a double cannot hold is refused rather than rounded to 0 (a
+     * tiny rate would become no limit at all) or to infinity. Its range is the field's own check.
+     */
     private static double number(String field, JsonNode v) {
         if (!v.isNumber()) {
             throw new IllegalArgumentException(field + ": " + v + " (expected: a number)");
         }
-        return v.doubleValue();
+        double d = v.doubleValue();
+        if (v.isBigDecimal() && (d == 0 && v.decimalValue().signum() != 0 || Double.isInfinite(d))) {
+            throw new IllegalArgumentException(field + ": " + v + " (expected: a number a double holds, 0 or from "
+                    + Double.MIN_VALUE + " to " + Double.MAX_VALUE + " in size; this one would be " + d + ")");
+        }
+        return d;
     }
 
     private static String text(String field, JsonNode v) {
