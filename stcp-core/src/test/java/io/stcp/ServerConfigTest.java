@@ -49,7 +49,8 @@ class ServerConfigTest {
     /**
      * A setting that refines something switched off was accepted and never used: trusted proxies
      * with the PROXY protocol off (the operator believes in a header that is never read), a burst
-     * without a rate, a table size without a limit that tracks addresses.
+     * without a rate, a table size without a limit that tracks addresses, a socket file's
+     * permissions with a TCP address.
      */
     @Test
     void aSettingOfSomethingSwitchedOffIsRefusedNotIgnored() {
@@ -68,6 +69,11 @@ class ServerConfigTest {
                         + " a burst is the size of the rate's bucket)");
         assertThatThrownBy(() -> IpLimits.builder().maxConnPerIp(3).burstPerIp(10).build())
                 .hasMessageStartingWith("burstPerIp: 10 without connectionsPerSecondPerIp");
+        assertThatThrownBy(() -> ServerConfig.builder().address(":9000").unixSocketPermissions("rw-rw----").build())
+                .hasMessage("unixSocketPermissions: \"rw-rw----\" with the address \":9000\" (expected: \"\"; they are a"
+                        + " Unix socket file's, for a \"unix:PATH\" address)");
+        assertThat(ServerConfig.builder().address("unix:/run/echo.sock").unixSocketPermissions("rw-rw----").build()
+                .unixSocketPermissions()).isEqualTo("rw-rw----");
         assertThatThrownBy(() -> IpLimits.builder().maxTrackedIps(100).deny("192.0.2.0/24").build())
                 .hasMessage("maxTrackedIps: 100 without maxConnPerIp or connectionsPerSecondPerIp (expected: the"
                         + " default 65536 while neither is set: only they track addresses)");
