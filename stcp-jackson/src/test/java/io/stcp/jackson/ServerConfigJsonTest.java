@@ -213,7 +213,7 @@ class ServerConfigJsonTest {
     @Test
     void aRateADoubleCannotHoldIsRefusedNotRoundedToNoLimit() throws Exception {
         ObjectMapper mapper = new ObjectMapper().registerModule(ServerConfigJson.module());
-        for (String rate : new String[] {"1e-400", "-1e-400", "1e400"}) {
+        for (String rate : new String[] {"1e-400", "-1e-400", "1e400", "1e-999999999", "-1e999999999"}) {
             String json = "{\"ipLimits\": {\"connectionsPerSecondPerIp\": " + rate + "}}";
             assertThatThrownBy(() -> ServerConfigJson.read(json)).as(rate)
                     .isInstanceOf(IllegalArgumentException.class)
@@ -221,6 +221,8 @@ class ServerConfigJsonTest {
             assertThatThrownBy(() -> mapper.readValue(json, ServerConfig.class)).as(rate)
                     .hasMessageContaining("ipLimits.connectionsPerSecondPerIp: " + new java.math.BigDecimal(rate));
         }
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 1e999999999}"))
+                .hasMessage("maxConn: 1E+999999999 (expected: an integer)");
         assertThat(ServerConfigJson.read("{\"ipLimits\": {\"connectionsPerSecondPerIp\": 4.9e-324}}").ipLimits()
                 .connectionsPerSecondPerIp()).as("the smallest a double holds").isEqualTo(Double.MIN_VALUE);
         assertThat(ServerConfigJson.read("{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0.0}}").ipLimits().tracksAddresses())
