@@ -393,7 +393,7 @@ public final class ServerConfigJson {
             throw new IllegalArgumentException(field + ": " + v + " (expected: a number)");
         }
         double d = v.doubleValue();
-        if (v.isBigDecimal() && (d == 0 && v.decimalValue().signum() != 0 || Double.isInfinite(d))) {
+        if (Double.isInfinite(d) && !v.isDouble() || v.isBigDecimal() && d == 0 && v.decimalValue().signum() != 0) {
             throw new IllegalArgumentException(field + ": " + v + " (expected: a number a double holds, 0 or from "
                     + Double.MIN_VALUE + " to " + Double.MAX_VALUE + " in size; this one would be " + d + ")");
         }

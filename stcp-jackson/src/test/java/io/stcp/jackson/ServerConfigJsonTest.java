@@ -213,7 +213,7 @@ class ServerConfigJsonTest {
     @Test
     void aRateADoubleCannotHoldIsRefusedNotRoundedToNoLimit() throws Exception {
         ObjectMapper mapper = new ObjectMapper().registerModule(ServerConfigJson.module());
-        for (String rate : new String[] {"1e-400", "-1e-400", "1e400", "1e-999999999", "-1e999999999"}) {
+        for (String rate : new String[] {"1e-400", "-1e-400", "1e400", "1e-999999999", "-1e999999999", "1" + "0".repeat(400)}) {
             String json = "{\"ipLimits\": {\"connectionsPerSecondPerIp\": " + rate + "}}";
             assertThatThrownBy(() -> ServerConfigJson.read(json)).as(rate)
                     .isInstanceOf(IllegalArgumentException.class)
