@@ -109,7 +109,10 @@ public final class ServerConfigJson {
 
     /**
      * Reads a config from {@code file} whose absent fields take the values of {@code base} instead
-     * of the defaults, e.g. an application's own default address.
+     * of the defaults, e.g. an application's own default address. A setting the file turns off
+     * takes what refined it in the base along: {@code "proxyProtocol": {"mode": "off"}} drops the
+     * base's trusted proxies and header settings, a rate of 0 its burst, and with both address
+     * limits at 0 its table size; given in the file itself, those are refused.
      */
     public static ServerConfig read(Path file, ServerConfig base) {
         try (InputStream in = Files.newInputStream(file)) {
@@ -300,16 +303,28 @@ public final class ServerConfigJson {
         return b.build(); // its messages already start with the field name
     }
 
+    /**
+     * The base's setting with this object's fields. A mode of {@code off} given here turns off the
+     * base's header settings with it: a field only this object gives is refused when it refines
+     * something off, not one it inherits from a base it has just switched off.
+     */
     private static ProxyProtocol proxyProtocol(JsonNode node, ProxyProtocol base) {
+        List<Map.Entry<String, JsonNode>> fields = object("proxyProtocol", node, PROXY_FIELDS);
         ProxyProtocol.Mode mode = base.mode();
-        List<String> trusted = base.trustedProxies();
-        Duration timeout = base.headerTimeout();
-        int maxLength = base.maxHeaderLength();
-        for (Map.Entry<String, JsonNode> e : object("proxyProtocol", node, PROXY_FIELDS)) {
+        for (Map.Entry<String, JsonNode> e : fields) {
+            if (e.getKey().equals("mode")) {
+                mode = mode("proxyProtocol.mode", e.getValue());
+            }
+        }
+        ProxyProtocol from = mode == ProxyProtocol.Mode.OFF ? ProxyProtocol.off() : base;
+        List<String> trusted = from.trustedProxies();
+        Duration timeout = from.headerTimeout();
+        int maxLength = from.maxHeaderLength();
+        for (Map.Entry<String, JsonNode> e : fields) {
             String field = "proxyProtocol." + e.getKey();
             JsonNode v = e.getValue();
             switch (e.getKey()) {
-                case "mode" -> mode = mode(field, v);
+                case "mode" -> { } // read above
                 case "trustedProxies" -> trusted = strings(field, v);
                 case "headerTimeout" -> timeout = duration(field, v);
                 default -> maxLength = integer(field, v);
@@ -322,19 +337,33 @@ public final class ServerConfigJson {
         return nested("proxyProtocol", () -> new ProxyProtocol(m, t, d, l));
     }
 
+    /**
+     * The base's limits with this object's fields; as for {@link #proxyProtocol}, a limit turned off
+     * here takes the base's refinements of it along (the rate its burst, both limits the table size).
+     */
     private static IpLimits ipLimits(JsonNode node, IpLimits base) {
         IpLimits.Builder b = base.toBuilder();
+        int maxConn = base.maxConnPerIp();
+        double rate = base.connectionsPerSecondPerIp();
+        Set<String> given = new java.util.HashSet<>();
         for (Map.Entry<String, JsonNode> e : object("ipLimits", node, IP_FIELDS)) {
             String field = "ipLimits." + e.getKey();
             JsonNode v = e.getValue();
+            given.add(e.getKey());
             switch (e.getKey()) {
-                case "maxConnPerIp" -> b.maxConnPerIp(integer(field, v));
-                case "connectionsPerSecondPerIp" -> b.connectionsPerSecondPerIp(number(field, v));
+                case "maxConnPerIp" -> b.maxConnPerIp(maxConn = integer(field, v));
+                case "connectionsPerSecondPerIp" -> b.connectionsPerSecondPerIp(rate = number(field, v));
                 case "burstPerIp" -> b.burstPerIp(integer(field, v));
                 case "allow" -> b.allow(strings(field, v));
                 case "deny" -> b.deny(strings(field, v));
                 default -> b.maxTrackedIps(integer(field, v));
             }
+        }
+        if (rate == 0 && !given.contains("burstPerIp")) {
+            b.burstPerIp(0);
+        }
+        if (maxConn == 0 && rate == 0 && !given.contains("maxTrackedIps")) {
+            b.maxTrackedIps(IpLimits.DEFAULT_MAX_TRACKED_IPS);
         }
         return nested("ipLimits", b::build);
     }

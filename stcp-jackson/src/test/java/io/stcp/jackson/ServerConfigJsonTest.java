@@ -288,6 +288,35 @@ class ServerConfigJsonTest {
         assertThat(ServerConfigJson.read(f, base).address()).isEqualTo(":7000");
     }
 
+    /** What refines a setting the file turns off goes with it: the operator wrote only the switch. */
+    @Test
+    void aFileThatTurnsOffTheBasesHeaderOrLimitsTurnsOffWhatRefinedThem(@TempDir Path dir) throws Exception {
+        ServerConfig base = ServerConfig.builder()
+                .proxyProtocol(io.stcp.ProxyProtocol.required("10.0.0.0/8").withHeaderTimeout(Duration.ofSeconds(2)))
+                .ipLimits(io.stcp.IpLimits.builder().maxConnPerIp(20).connectionsPerSecondPerIp(5).burstPerIp(30)
+                        .maxTrackedIps(1000).deny("192.0.2.0/24").build()).build();
+        Path f = dir.resolve("server.json");
+        Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"off\"}, \"ipLimits\": {\"connectionsPerSecondPerIp\": 0}}");
+        ServerConfig c = ServerConfigJson.read(f, base);
+        assertThat(c.proxyProtocol()).isEqualTo(io.stcp.ProxyProtocol.off());
+        assertThat(c.ipLimits()).isEqualTo(io.stcp.IpLimits.builder().maxConnPerIp(20).maxTrackedIps(1000)
+                .deny("192.0.2.0/24").build());
+        Files.writeString(f, "{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0, \"maxConnPerIp\": 0}}");
+        assertThat(ServerConfigJson.read(f, base).ipLimits())
+                .isEqualTo(io.stcp.IpLimits.builder().deny("192.0.2.0/24").build());
+        // what the file itself gives for something off is refused all the same
+        Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"off\", \"trustedProxies\": [\"10.0.0.0/8\"]}}");
+        assertThatThrownBy(() -> ServerConfigJson.read(f, base))
+                .hasMessageStartingWith("proxyProtocol.trustedProxies: [10.0.0.0/8] while the mode is OFF");
+        Files.writeString(f, "{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0, \"burstPerIp\": 30}}");
+        assertThatThrownBy(() -> ServerConfigJson.read(f, base))
+                .hasMessageStartingWith("ipLimits.burstPerIp: 30 without connectionsPerSecondPerIp");
+        // and a mode that stays on keeps the base's settings
+        Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"optional\"}}");
+        assertThat(ServerConfigJson.read(f, base).proxyProtocol())
+                .isEqualTo(io.stcp.ProxyProtocol.optional("10.0.0.0/8").withHeaderTimeout(Duration.ofSeconds(2)));
+    }
+
     record Timeouts(Duration idle) {}
 
     @Test
