@@ -14,7 +14,9 @@ import java.util.Objects;
  * (two seconds at most) after the last write. Each ping is put on a thread of its own: a sender
  * whose put blocks (BLOCK policy) or throws holds up only its own next ping, never another
  * connection's. A ping that cannot be queued (full, closed) is skipped; watching ends when the
- * connection closes.
+ * connection closes. A ping that a {@link QueueSender} could never queue, being longer than its
+ * byte limit, fails the start hook instead (see {@link #onEvent}); the ping may not be empty.
+ * Other senders' limits are theirs: a put they refuse is skipped as above.
  *
  * <p>Nothing written is not always idle: a peer that stops reading stalls the write under way.
  * So no ping is put while a {@link QueueSender} still holds messages: they show the peer the
@@ -38,8 +40,12 @@ public final class Heartbeat implements ConnectionHook {
         if (interval.isNegative() || interval.isZero()) {
             throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
         }
+        if (Objects.requireNonNull(ping, "ping").length == 0) {
+            throw new IllegalArgumentException("ping: empty (expected: at least one byte; an empty ping writes"
+                    + " nothing, so the connection would stay idle)");
+        }
         this.interval = interval;
-        this.ping = Objects.requireNonNull(ping, "ping").clone();
+        this.ping = ping.clone();
         this.beforePing = beforePing;
     }
 
@@ -53,8 +59,20 @@ public final class Heartbeat implements ConnectionHook {
         return new Heartbeat(interval, ping, Objects.requireNonNull(beforePing, "beforePing"));
     }
 
+    /**
+     * Starts watching {@code sender}'s connection.
+     *
+     * @throws IllegalArgumentException if {@code sender} is a {@link QueueSender} whose byte limit
+     *     ({@link QueueSender.Options#maxBytes(long)}) is below the ping's length, which it would
+     *     refuse every time: the connection then goes on without a heartbeat, and the server logs
+     *     it as a failed start hook ({@code conn.hook.failed}, WARN, rate-limited per server)
+     */
     @Override
     public void onEvent(Sender sender) {
+        if (sender instanceof QueueSender q && q.maxBytes() != 0 && ping.length > q.maxBytes()) {
+            throw new IllegalArgumentException("ping: " + ping.length + " bytes, above the sender's maxBytes of "
+                    + q.maxBytes() + " (expected: a ping the sender can queue; this one would never be sent)");
+        }
         sender.connection().onWriteIdle(interval, () -> {
             try {
                 beforePing.run();

@@ -37,11 +37,12 @@ import java.util.Objects;
  *                                  0 (the default) = no limit
  * @param burstPerIp                connections an address may open at once before the rate
  *                                  applies (the bucket's size); 0 (the default) = the rate rounded
- *                                  up, at least 1
+ *                                  up, at least 1. Refused without a rate, which it would not change
  * @param allow                     if not empty, only addresses in these networks (CIDR) are served
  * @param deny                      addresses in these networks (CIDR) are refused; deny wins over allow
  * @param maxTrackedIps             the most addresses tracked at once for the two limits above.
- *                                  Default {@value #DEFAULT_MAX_TRACKED_IPS} (a few MiB at most)
+ *                                  Default {@value #DEFAULT_MAX_TRACKED_IPS} (a few MiB at most);
+ *                                  another value is refused while neither of them is set
  */
 public record IpLimits(int maxConnPerIp, double connectionsPerSecondPerIp, int burstPerIp, List<String> allow,
                        List<String> deny, int maxTrackedIps) {
@@ -67,6 +68,17 @@ public record IpLimits(int maxConnPerIp, double connectionsPerSecondPerIp, int b
         }
         if (maxTrackedIps < 1) {
             throw new IllegalArgumentException("maxTrackedIps: " + maxTrackedIps + " (expected: >= 1)");
+        }
+        // A setting of a limit that is off would be accepted and do nothing: an operator who set it
+        // believes in a limit there is not.
+        if (burstPerIp != 0 && connectionsPerSecondPerIp == 0) {
+            throw new IllegalArgumentException("burstPerIp: " + burstPerIp + " without connectionsPerSecondPerIp"
+                    + " (expected: 0 while there is no rate: a burst is the size of the rate's bucket)");
+        }
+        if (maxTrackedIps != DEFAULT_MAX_TRACKED_IPS && maxConnPerIp == 0 && connectionsPerSecondPerIp == 0) {
+            throw new IllegalArgumentException("maxTrackedIps: " + maxTrackedIps + " without maxConnPerIp or"
+                    + " connectionsPerSecondPerIp (expected: the default " + DEFAULT_MAX_TRACKED_IPS
+                    + " while neither is set: only they track addresses)");
         }
         check("allow", allow);
         check("deny", deny);

@@ -50,7 +50,8 @@ import java.util.Objects;
  * @param mode            off (the default), required, or optional (a header, or the peer's own bytes)
  * @param trustedProxies  networks whose peers may send a header, in CIDR notation
  *                        ({@code 10.0.0.0/8}, {@code 2001:db8::/32}, {@code 127.0.0.1}); at least
- *                        one unless the mode is off. Literal addresses only, never host names.
+ *                        one unless the mode is off, and none when it is. Literal addresses only,
+ *                        never host names.
  * @param headerTimeout   time from accept to a complete header. Default 5s; zero or negative means
  *                        no limit (then only {@link ServerConfig#firstFrameTimeout()} bounds it).
  *                        In optional mode, a peer that sends nothing at all in this time is taken
@@ -61,6 +62,10 @@ import java.util.Objects;
  *                        {@value #MIN_HEADER_LENGTH} (the longest header without TLVs) to
  *                        {@value #MAX_HEADER_LENGTH} (the longest the format allows). Version 1
  *                        headers are at most 107 bytes by definition.
+ *
+ * <p>With the mode off nothing else may be set: a list of trusted proxies, a header timeout or a
+ * length other than the defaults is refused ({@link IllegalArgumentException} naming it) rather
+ * than accepted and never used.
  */
 public record ProxyProtocol(Mode mode, List<String> trustedProxies, Duration headerTimeout, int maxHeaderLength) {
 
@@ -116,6 +121,23 @@ public record ProxyProtocol(Mode mode, List<String> trustedProxies, Duration hea
         if (maxHeaderLength < MIN_HEADER_LENGTH || maxHeaderLength > MAX_HEADER_LENGTH) {
             throw new IllegalArgumentException("maxHeaderLength: " + maxHeaderLength + " (expected: "
                     + MIN_HEADER_LENGTH + ".." + MAX_HEADER_LENGTH + ")");
+        }
+        if (mode == Mode.OFF) {
+            // no header is read: a setting of one would be accepted and do nothing
+            if (!trustedProxies.isEmpty()) {
+                throw new IllegalArgumentException("trustedProxies: " + trustedProxies + " while the mode is OFF"
+                        + " (expected: none; no header is read, so nobody is trusted to send one: set the mode"
+                        + " to REQUIRED or OPTIONAL)");
+            }
+            if (!headerTimeout.equals(DEFAULT_HEADER_TIMEOUT)) {
+                throw new IllegalArgumentException("headerTimeout: " + Durations.format(headerTimeout)
+                        + " while the mode is OFF (expected: the default " + Durations.format(DEFAULT_HEADER_TIMEOUT)
+                        + "; no header is read)");
+            }
+            if (maxHeaderLength != DEFAULT_MAX_HEADER_LENGTH) {
+                throw new IllegalArgumentException("maxHeaderLength: " + maxHeaderLength + " while the mode is OFF"
+                        + " (expected: the default " + DEFAULT_MAX_HEADER_LENGTH + "; no header is read)");
+            }
         }
     }
 

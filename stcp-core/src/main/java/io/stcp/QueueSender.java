@@ -351,6 +351,11 @@ public final class QueueSender implements Sender {
         return true;
     }
 
+    /** For {@link Heartbeat}: the byte limit, {@link Options#maxBytes(long)}; 0 = none. */
+    long maxBytes() {
+        return queue.maxBytes();
+    }
+
     /** Test seam: what is put stays queued, not written, until {@link #resumeWrites()}. */
     void holdWrites() {
         queue.holdToken();

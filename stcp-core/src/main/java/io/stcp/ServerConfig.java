@@ -72,7 +72,7 @@ import org.jspecify.annotations.Nullable;
  * @param unixSocketPermissions the permissions of a Unix socket's file, as {@code ls -l} shows
  *                       them ({@code "rw-rw----"}): who may connect. Set before the file appears
  *                       under its name, so nobody else can connect in between. Default {@code ""}:
- *                       as the process's umask makes them. Ignored for TCP addresses.
+ *                       as the process's umask makes them. Refused with a TCP address, which has no file.
  * @param tls            TLS for every accepted connection, or null (the default) for plain TCP: each
  *                       connection handshakes on its own thread before the sender factory and the
  *                       hooks run, within {@code firstFrameTimeout} and {@link TlsConfig#handshakeTimeout()};
@@ -148,6 +148,10 @@ public record ServerConfig(
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
         }
         HostPort.checkListenAddress(address); // throws IllegalArgumentException naming the address
+        if (!unixSocketPermissions.isEmpty() && !HostPort.isUnix(address)) {
+            throw new IllegalArgumentException("unixSocketPermissions: \"" + unixSocketPermissions + "\" with the address \""
+                    + address + "\" (expected: \"\"; they are a Unix socket file's, for a \"unix:PATH\" address)");
+        }
         io.stcp.internal.RealTlsConfig.forServer(tls); // throws IllegalArgumentException unless built by TlsConfig.builder()
         if (acceptDelay.isNegative() || acceptDelay.isZero()) {
             throw new IllegalArgumentException(

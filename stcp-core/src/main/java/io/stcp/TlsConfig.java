@@ -248,14 +248,16 @@ public interface TlsConfig {
 
         /**
          * The CAs that peer certificates must chain to — a server's clients', a client's server's —
-         * as a PEM bundle of one or more certificates. A client without it trusts the JDK's CAs.
+         * as a PEM bundle of one or more certificates. A client without it trusts the JDK's CAs. A
+         * server's needs {@link #clientAuth} OPTIONAL or REQUIRED: without either it asks for no
+         * certificate to check, and the build refuses it rather than leave it unused.
          */
         public Builder trustPem(Path caBundle) {
             this.trustPem = Objects.requireNonNull(caBundle, "caBundle");
             return this;
         }
 
-        /** As {@link #trustPem}, the trusted certificates of a key store. */
+        /** As {@link #trustPem}, the trusted certificates of a key store (on a server: with {@link #clientAuth} too). */
         public Builder trustStore(KeyStore trustStore) {
             this.trustStore = Objects.requireNonNull(trustStore, "trustStore");
             return this;

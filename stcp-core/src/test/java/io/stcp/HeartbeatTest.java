@@ -1,9 +1,12 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
+import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -107,6 +110,35 @@ class HeartbeatTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /**
+     * A ping longer than the sender's byte limit was refused at every interval and skipped, so no
+     * heartbeat ever went out and nothing said so. Now the start hook fails with the sizes (the
+     * server logs it once, rate-limited, as a failed hook) and the connection is served without one.
+     */
+    @Test
+    void aPingTheSenderCanNeverQueueFailsItsStartHookAndTheConnectionIsServedWithoutIt() throws Exception {
+        byte[] ping = Echo.frame(new byte[5]); // 9 bytes
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER,
+                        conn -> QueueSender.options().maxBytes(8).build(conn))
+                .onConnectionStart(Heartbeat.every(Duration.ofMillis(50), ping))
+                .start();
+        try (LogCapture log = LogCapture.of("io.stcp.connection");
+             TestClient client = TestClient.connect(server.address())) {
+            assertThat(client.roundTrip(new byte[] {7})).as("served all the same").containsExactly(7);
+            // the start hooks ran, and logged, before the reader that answered
+            assertThat(log.events("conn.hook.failed")).hasSize(1);
+            Throwable cause = ((ch.qos.logback.classic.spi.ThrowableProxy) log.events("conn.hook.failed").get(0)
+                    .getThrowableProxy()).getThrowable();
+            assertThat(cause).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("ping: 9 bytes, above the sender's maxBytes of 8 (expected: a ping the sender can queue;"
+                            + " this one would never be sent)");
+        } finally {
+            Echo.stop(server);
+        }
+        assertThatThrownBy(() -> Heartbeat.every(Duration.ofSeconds(1), new byte[0]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("ping: empty (expected: at least one byte");
     }
 
     private static byte[] readFrame(DataInputStream in) throws java.io.IOException {

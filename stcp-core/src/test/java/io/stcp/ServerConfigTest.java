@@ -46,6 +46,48 @@ class ServerConfigTest {
                 .hasMessage("acceptMaxDelay: 50ms (expected: >= acceptDelay 100ms)");
     }
 
+    /**
+     * A setting that refines something switched off was accepted and never used: trusted proxies
+     * with the PROXY protocol off (the operator believes in a header that is never read), a burst
+     * without a rate, a table size without a limit that tracks addresses, a socket file's
+     * permissions with a TCP address.
+     */
+    @Test
+    void aSettingOfSomethingSwitchedOffIsRefusedNotIgnored() {
+        assertThatThrownBy(() -> new ProxyProtocol(ProxyProtocol.Mode.OFF, java.util.List.of("10.0.0.0/8"),
+                        ProxyProtocol.DEFAULT_HEADER_TIMEOUT, ProxyProtocol.DEFAULT_MAX_HEADER_LENGTH))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("trustedProxies: [10.0.0.0/8] while the mode is OFF (expected: none; no header is read, so"
+                        + " nobody is trusted to send one: set the mode to REQUIRED or OPTIONAL)");
+        assertThatThrownBy(() -> ProxyProtocol.off().withHeaderTimeout(Duration.ofSeconds(1)))
+                .hasMessage("headerTimeout: 1s while the mode is OFF (expected: the default 5s; no header is read)");
+        assertThatThrownBy(() -> ProxyProtocol.off().withMaxHeaderLength(1024))
+                .hasMessage("maxHeaderLength: 1024 while the mode is OFF (expected: the default 4096; no header is read)");
+        assertThatThrownBy(() -> IpLimits.builder().burstPerIp(10).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("burstPerIp: 10 without connectionsPerSecondPerIp (expected: 0 while there is no rate:"
+                        + " a burst is the size of the rate's bucket)");
+        assertThatThrownBy(() -> IpLimits.builder().maxConnPerIp(3).burstPerIp(10).build())
+                .hasMessageStartingWith("burstPerIp: 10 without connectionsPerSecondPerIp");
+        assertThatThrownBy(() -> ServerConfig.builder().address(":9000").unixSocketPermissions("rw-rw----").build())
+                .hasMessage("unixSocketPermissions: \"rw-rw----\" with the address \":9000\" (expected: \"\"; they are a"
+                        + " Unix socket file's, for a \"unix:PATH\" address)");
+        assertThat(ServerConfig.builder().address("unix:/run/echo.sock").unixSocketPermissions("rw-rw----").build()
+                .unixSocketPermissions()).isEqualTo("rw-rw----");
+        assertThatThrownBy(() -> IpLimits.builder().maxTrackedIps(100).deny("192.0.2.0/24").build())
+                .hasMessage("maxTrackedIps: 100 without maxConnPerIp or connectionsPerSecondPerIp (expected: the"
+                        + " default 65536 while neither is set: only they track addresses)");
+
+        assertThat(ProxyProtocol.off().withHeaderTimeout(Duration.ofSeconds(5))).as("the default is no setting")
+                .isEqualTo(ProxyProtocol.off());
+        assertThat(ProxyProtocol.required("10.0.0.0/8").withHeaderTimeout(Duration.ofSeconds(1)).headerTimeout())
+                .isEqualTo(Duration.ofSeconds(1));
+        assertThat(IpLimits.builder().connectionsPerSecondPerIp(0.5).burstPerIp(10).build().effectiveBurstPerIp())
+                .isEqualTo(10);
+        assertThat(IpLimits.builder().maxConnPerIp(3).maxTrackedIps(100).build().maxTrackedIps()).isEqualTo(100);
+        assertThat(IpLimits.builder().connectionsPerSecondPerIp(1).maxTrackedIps(100).build().maxTrackedIps()).isEqualTo(100);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"9000", "host:port", "::1:9000", "127.0.0.1:70000", "127.0.0.1:-1"})
     void malformedAddressesAreRejected(String address) {

@@ -89,6 +89,10 @@ class TlsConfigTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cipherSuites: TLS_NOPE");
         assertThatThrownBy(() -> TlsConfig.builder().sslContext(certs.clientContext()).watch(Duration.ofSeconds(1)).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("watch");
+        // CAs for client certificates that a server never asks for were accepted and never used
+        assertThatThrownBy(() -> TlsConfig.builder().pem(certs.serverCert, certs.serverKey).trustPem(certs.caCert).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("trustPem: set on a server with clientAuth NONE (expected: clientAuth OPTIONAL or REQUIRED;");
     }
 
     /** Protocols the JDK supports but its security policy disables: every handshake would fail. */

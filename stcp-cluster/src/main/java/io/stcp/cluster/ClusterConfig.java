@@ -20,6 +20,7 @@ import org.jspecify.annotations.Nullable;
  *                         {@code "127.0.0.1:6379"}. A standalone Redis (or a primary); Redis Cluster
  *                         is not supported (the presence scripts touch keys of several slots).
  * @param redisUser        the ACL user for {@code AUTH}, or null (the default) for the default user.
+ *                         Needs {@code redisPassword}: without one no {@code AUTH} is sent.
  * @param redisPassword    the password for {@code AUTH}, or null (the default) for none. Not shown by
  *                         {@link #toString()}.
  * @param keyPrefix        the prefix of every Redis key and channel of this cluster, so that several
@@ -169,6 +170,13 @@ public record ClusterConfig(
         atMostAYear("reconnectMaxDelay", reconnectMaxDelay);
         atMostAYear("closeTimeout", closeTimeout);
         RedisAddress.parse(redisAddress); // throws naming the field
+        if (redisUser != null && redisPassword == null) { // no AUTH is sent without a password: the user would go unused
+            throw new IllegalArgumentException("redisUser: \"" + redisUser + "\" without a redisPassword (expected: both,"
+                    + " or neither for the default user without a password)");
+        }
+        if (redisUser != null && redisUser.isEmpty()) {
+            throw new IllegalArgumentException("redisUser: \"\" (expected: an ACL user's name, or null for the default user)");
+        }
         if (keyPrefix.isEmpty() || keyPrefix.length() > 64 || keyPrefix.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
             throw new IllegalArgumentException("keyPrefix: \"" + keyPrefix + "\" (expected: 1 to 64 characters, no whitespace)");
         }

@@ -75,6 +75,11 @@ class ClusterConfigTest {
         assertInvalid(b -> b.reconnectDelay(Duration.ofDays(1000)).reconnectMaxDelay(Duration.ofDays(1000)), "reconnectDelay: ");
         assertThat(ClusterConfig.builder("n").presenceTtl(Duration.ofDays(365)).commandTimeout(Duration.ofDays(365)).build()
                 .commandTimeout()).isEqualTo(Duration.ofDays(365));
+        // Without a password Jedis sends no AUTH at all: the user was accepted and never used.
+        assertInvalid(b -> b.redisAuth("stcp", null), "redisUser: \"stcp\" without a redisPassword (expected: both,"
+                + " or neither for the default user without a password)");
+        assertInvalid(b -> b.redisAuth("", "pw"), "redisUser: \"\" (expected: an ACL user's name, or null for the default user)");
+        assertThat(ClusterConfig.builder("n").redisPassword("pw").build().redisUser()).isNull();
         assertInvalid(b -> b.poolSize(0), "poolSize: 0 (expected: 1 to 1024)");
         assertInvalid(b -> b.poolSize(1025), "poolSize: 1025");
         assertInvalid(b -> b.closeTimeout(Duration.ZERO), "closeTimeout: 0s (expected: > 0)");

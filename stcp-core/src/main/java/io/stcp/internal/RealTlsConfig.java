@@ -78,6 +78,11 @@ public final class RealTlsConfig implements TlsConfig {
         if (trustPem != null && trustStore != null) {
             throw new IllegalArgumentException("trustPem and trustStore: both set (expected: one)");
         }
+        if (!client && clientAuth == ClientAuth.NONE && (trustPem != null || trustStore != null)) {
+            throw new IllegalArgumentException((trustPem != null ? "trustPem" : "trustStore") + ": set on a server"
+                    + " with clientAuth NONE (expected: clientAuth OPTIONAL or REQUIRED; a server checks only the"
+                    + " client certificates it asks for, so the CAs would never be used)");
+        }
         if (clientAuth != ClientAuth.NONE && sslContext == null && trustPem == null && trustStore == null) {
             throw new IllegalArgumentException("clientAuth: " + clientAuth
                     + " without a trust store (expected: trustPem(caBundle) or trustStore(keyStore))");

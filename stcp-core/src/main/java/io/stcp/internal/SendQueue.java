@@ -574,6 +574,11 @@ public final class SendQueue extends BoundedQueue {
         return limits.conflate();
     }
 
+    /** The byte limit; 0 = none. */
+    public long maxBytes() {
+        return limits.maxBytes();
+    }
+
     public boolean isOpen() {
         return locked(() -> state == OPEN);
     }

@@ -204,8 +204,10 @@ final class EchoCommand implements Callable<Integer> {
             ProxyProtocol p = file.proxyProtocol();
             ProxyProtocol.Mode mode = proxyProtocol != null ? proxyProtocol
                     : p.isEnabled() ? p.mode() : ProxyProtocol.Mode.REQUIRED; // a trusted proxy alone implies required
-            b.proxyProtocol(new ProxyProtocol(mode, trustedProxies.isEmpty() ? p.trustedProxies() : trustedProxies,
-                    p.headerTimeout(), p.maxHeaderLength()));
+            // off turns the file's header settings off with it; a trusted proxy given with it is refused
+            b.proxyProtocol(mode == ProxyProtocol.Mode.OFF && trustedProxies.isEmpty() ? ProxyProtocol.off()
+                    : new ProxyProtocol(mode, trustedProxies.isEmpty() ? p.trustedProxies() : trustedProxies,
+                            p.headerTimeout(), p.maxHeaderLength()));
         }
         if (maxConnPerIp != null || connRatePerIp != null || !allow.isEmpty() || !deny.isEmpty()) {
             IpLimits.Builder limits = file.ipLimits().toBuilder();
@@ -220,6 +222,14 @@ final class EchoCommand implements Callable<Integer> {
             }
             if (connRatePerIp != null) {
                 limits.connectionsPerSecondPerIp(connRatePerIp);
+                if (connRatePerIp == 0) {
+                    limits.burstPerIp(0); // the file's burst goes with the rate it refined
+                }
+            }
+            IpLimits f = file.ipLimits();
+            if (f.tracksAddresses() && (maxConnPerIp != null ? maxConnPerIp : f.maxConnPerIp()) == 0
+                    && (connRatePerIp != null ? connRatePerIp : f.connectionsPerSecondPerIp()) == 0) {
+                limits.maxTrackedIps(IpLimits.DEFAULT_MAX_TRACKED_IPS); // and the table of the limits turned off
             }
             b.ipLimits(limits.build());
         }

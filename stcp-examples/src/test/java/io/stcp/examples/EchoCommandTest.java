@@ -1,6 +1,7 @@
 package io.stcp.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.Durations;
 import io.stcp.ServerConfig;
@@ -152,6 +153,19 @@ class EchoCommandTest {
         assertThat(c.proxyProtocol().mode()).isEqualTo(io.stcp.ProxyProtocol.Mode.REQUIRED);
         assertThat(c.proxyProtocol().trustedProxies()).as("the file's trusted proxies stay").containsExactly("10.0.0.0/8");
         assertThat(c.proxyProtocol().headerTimeout()).isEqualTo(Duration.ofSeconds(2));
+
+        // Turning a limit or the header off turns off what refined it; a refinement given with off is refused.
+        c = configFor("--config", file.toString(), "--proxy-protocol", "off");
+        assertThat(c.proxyProtocol()).as("no trusted proxies nor header settings left over").isEqualTo(io.stcp.ProxyProtocol.off());
+        assertThatThrownBy(() -> configFor("--config", file.toString(), "--proxy-protocol", "off", "--trusted-proxy", "127.0.0.1"))
+                .hasMessageStartingWith("trustedProxies: [127.0.0.1] while the mode is OFF");
+        c = configFor("--config", file.toString(), "--conn-rate-per-ip", "0");
+        assertThat(c.ipLimits().burstPerIp()).as("the burst goes with its rate").isZero();
+        assertThat(c.ipLimits().maxConnPerIp()).isEqualTo(20);
+        Path tracked = Files.writeString(dir.resolve("tracked.json"),
+                "{ \"ipLimits\": { \"maxConnPerIp\": 20, \"maxTrackedIps\": 1000 } }");
+        c = configFor("--config", tracked.toString(), "--max-conn-per-ip", "0");
+        assertThat(c.ipLimits()).as("and the table of the limits turned off").isEqualTo(io.stcp.IpLimits.none());
     }
 
     @Test

@@ -59,7 +59,11 @@ import java.util.Set;
  *
  * <p><b>Failure.</b> Every problem is an {@link IllegalArgumentException} whose message starts with
  * the field name and shows the bad value, e.g. {@code maxConn: -1 (expected: >= 0)} or
- * {@code acceptDelay: 5000 (...)}; unknown fields are rejected by name, and so is a field given
+ * {@code acceptDelay: 5000 (...)}; a number a double cannot hold is rejected rather than rounded
+ * ({@code ipLimits.connectionsPerSecondPerIp: 1E-400 (...)}, which would be 0: no limit), as is a
+ * setting of something that is off ({@code proxyProtocol.trustedProxies} with the mode {@code off},
+ * {@code ipLimits.burstPerIp} without a rate: see {@link ProxyProtocol} and {@link IpLimits}, whose
+ * checks these are); unknown fields are rejected by name, and so is a field given
  * twice ({@code proxyProtocol.mode: given twice}: JSON readers differ on which one counts, Jackson's
  * trees keep the last); malformed JSON, and anything after the object, reports its line and column,
  * and a value beyond Jackson's read limits ({@code StreamReadConstraints}: nesting over 1000 deep, a
@@ -105,7 +109,10 @@ public final class ServerConfigJson {
 
     /**
      * Reads a config from {@code file} whose absent fields take the values of {@code base} instead
-     * of the defaults, e.g. an application's own default address.
+     * of the defaults, e.g. an application's own default address. A setting the file turns off
+     * takes what refined it in the base along: {@code "proxyProtocol": {"mode": "off"}} drops the
+     * base's trusted proxies and header settings, a rate of 0 its burst, and with both address
+     * limits at 0 its table size; given in the file itself, those are refused.
      */
     public static ServerConfig read(Path file, ServerConfig base) {
         try (InputStream in = Files.newInputStream(file)) {
@@ -200,6 +207,10 @@ public final class ServerConfigJson {
         if (t == JsonToken.VALUE_NULL) {
             return NullNode.getInstance();
         }
+        if (t == JsonToken.VALUE_NUMBER_FLOAT && !p.isNaN()) {
+            // as written: a double would read 1e-400 as 0 (no limit) and 1e400 as infinity
+            return JsonNodeFactory.instance.numberNode(p.getDecimalValue());
+        }
         if (t != JsonToken.START_OBJECT && t != JsonToken.FIELD_NAME) {
             return values.read(p);
         }
@@ -292,16 +303,28 @@ public final class ServerConfigJson {
         return b.build(); // its messages already start with the field name
     }
 
+    /**
+     * The base's setting with this object's fields. A mode of {@code off} given here turns off the
+     * base's header settings with it: a field only this object gives is refused when it refines
+     * something off, not one it inherits from a base it has just switched off.
+     */
     private static ProxyProtocol proxyProtocol(JsonNode node, ProxyProtocol base) {
+        List<Map.Entry<String, JsonNode>> fields = object("proxyProtocol", node, PROXY_FIELDS);
         ProxyProtocol.Mode mode = base.mode();
-        List<String> trusted = base.trustedProxies();
-        Duration timeout = base.headerTimeout();
-        int maxLength = base.maxHeaderLength();
-        for (Map.Entry<String, JsonNode> e : object("proxyProtocol", node, PROXY_FIELDS)) {
+        for (Map.Entry<String, JsonNode> e : fields) {
+            if (e.getKey().equals("mode")) {
+                mode = mode("proxyProtocol.mode", e.getValue());
+            }
+        }
+        ProxyProtocol from = mode == ProxyProtocol.Mode.OFF ? ProxyProtocol.off() : base;
+        List<String> trusted = from.trustedProxies();
+        Duration timeout = from.headerTimeout();
+        int maxLength = from.maxHeaderLength();
+        for (Map.Entry<String, JsonNode> e : fields) {
             String field = "proxyProtocol." + e.getKey();
             JsonNode v = e.getValue();
             switch (e.getKey()) {
-                case "mode" -> mode = mode(field, v);
+                case "mode" -> { } // read above
                 case "trustedProxies" -> trusted = strings(field, v);
                 case "headerTimeout" -> timeout = duration(field, v);
                 default -> maxLength = integer(field, v);
@@ -314,19 +337,33 @@ public final class ServerConfigJson {
         return nested("proxyProtocol", () -> new ProxyProtocol(m, t, d, l));
     }
 
+    /**
+     * The base's limits with this object's fields; as for {@link #proxyProtocol}, a limit turned off
+     * here takes the base's refinements of it along (the rate its burst, both limits the table size).
+     */
     private static IpLimits ipLimits(JsonNode node, IpLimits base) {
         IpLimits.Builder b = base.toBuilder();
+        int maxConn = base.maxConnPerIp();
+        double rate = base.connectionsPerSecondPerIp();
+        Set<String> given = new java.util.HashSet<>();
         for (Map.Entry<String, JsonNode> e : object("ipLimits", node, IP_FIELDS)) {
             String field = "ipLimits." + e.getKey();
             JsonNode v = e.getValue();
+            given.add(e.getKey());
             switch (e.getKey()) {
-                case "maxConnPerIp" -> b.maxConnPerIp(integer(field, v));
-                case "connectionsPerSecondPerIp" -> b.connectionsPerSecondPerIp(number(field, v));
+                case "maxConnPerIp" -> b.maxConnPerIp(maxConn = integer(field, v));
+                case "connectionsPerSecondPerIp" -> b.connectionsPerSecondPerIp(rate = number(field, v));
                 case "burstPerIp" -> b.burstPerIp(integer(field, v));
                 case "allow" -> b.allow(strings(field, v));
                 case "deny" -> b.deny(strings(field, v));
                 default -> b.maxTrackedIps(integer(field, v));
             }
+        }
+        if (rate == 0 && !given.contains("burstPerIp")) {
+            b.burstPerIp(0);
+        }
+        if (maxConn == 0 && rate == 0 && !given.contains("maxTrackedIps")) {
+            b.maxTrackedIps(IpLimits.DEFAULT_MAX_TRACKED_IPS);
         }
         return nested("ipLimits", b::build);
     }
@@ -376,11 +413,20 @@ public final class ServerConfigJson {
         return out;
     }
 
+    /**
+     * A number as a double; one that a double cannot hold is refused rather than rounded to 0 (a
+     * tiny rate would become no limit at all) or to infinity. Its range is the field's own check.
+     */
     private static double number(String field, JsonNode v) {
         if (!v.isNumber()) {
             throw new IllegalArgumentException(field + ": " + v + " (expected: a number)");
         }
-        return v.doubleValue();
+        double d = v.doubleValue();
+        if (Double.isInfinite(d) && !v.isDouble() || v.isBigDecimal() && d == 0 && v.decimalValue().signum() != 0) {
+            throw new IllegalArgumentException(field + ": " + v + " (expected: a number a double holds, 0 or from "
+                    + Double.MIN_VALUE + " to " + Double.MAX_VALUE + " in size; this one would be " + d + ")");
+        }
+        return d;
     }
 
     private static String text(String field, JsonNode v) {

@@ -50,7 +50,9 @@ class ServerConfigJsonRoundTripPropertiesTest {
                                 Duration.ofNanos(headerTimeoutNanos), maxHeaderLength)
                         : ServerConfig.defaults().proxyProtocol())
                 .ipLimits(IpLimits.builder().maxConnPerIp(maxConnPerIp).connectionsPerSecondPerIp(limitRate ? rate : 0)
-                        .burstPerIp(burstPerIp).maxTrackedIps(maxTrackedIps).deny(List.of("192.0.2.0/24")).build())
+                        .burstPerIp(limitRate ? burstPerIp : 0) // the two refine limits: refused while those are off
+                        .maxTrackedIps(limitRate || maxConnPerIp > 0 ? maxTrackedIps : IpLimits.DEFAULT_MAX_TRACKED_IPS)
+                        .deny(List.of("192.0.2.0/24")).build())
                 .reusePort(reusePort)
                 .build();
         assertThat(ServerConfigJson.read(ServerConfigJson.write(c))).isEqualTo(c);

@@ -209,6 +209,61 @@ class ServerConfigJsonTest {
                 .hasMessageStartingWith("ipLimits.maxConnPerIp: -1");
     }
 
+    /** A double would read 1e-400 as 0, which means no limit: an operator who asked for a tiny rate got none. */
+    @Test
+    void aRateADoubleCannotHoldIsRefusedNotRoundedToNoLimit() throws Exception {
+        ObjectMapper mapper = new ObjectMapper().registerModule(ServerConfigJson.module());
+        for (String rate : new String[] {"1e-400", "-1e-400", "1e400", "1e-999999999", "-1e999999999", "1" + "0".repeat(400)}) {
+            String json = "{\"ipLimits\": {\"connectionsPerSecondPerIp\": " + rate + "}}";
+            assertThatThrownBy(() -> ServerConfigJson.read(json)).as(rate)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("ipLimits.connectionsPerSecondPerIp: " + new java.math.BigDecimal(rate) + " (expected: ");
+            assertThatThrownBy(() -> mapper.readValue(json, ServerConfig.class)).as(rate)
+                    .hasMessageContaining("ipLimits.connectionsPerSecondPerIp: " + new java.math.BigDecimal(rate));
+        }
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 1e999999999}"))
+                .hasMessage("maxConn: 1E+999999999 (expected: an integer)");
+        assertThat(ServerConfigJson.read("{\"ipLimits\": {\"connectionsPerSecondPerIp\": 4.9e-324}}").ipLimits()
+                .connectionsPerSecondPerIp()).as("the smallest a double holds").isEqualTo(Double.MIN_VALUE);
+        assertThat(ServerConfigJson.read("{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0.0}}").ipLimits().tracksAddresses())
+                .isFalse();
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"connectionsPerSecondPerIp\": -0.5}}"))
+                .hasMessageStartingWith("ipLimits.connectionsPerSecondPerIp: -0.5 (expected: a finite number >= 0");
+        // NaN and infinity, where an application's mapper lets JSON hold them
+        ObjectMapper lenient = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+                .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()
+                .registerModule(ServerConfigJson.module());
+        for (String rate : new String[] {"NaN", "Infinity", "-Infinity"}) {
+            assertThatThrownBy(() -> lenient.readValue("{\"ipLimits\": {\"connectionsPerSecondPerIp\": " + rate + "}}",
+                    ServerConfig.class)).as(rate).hasMessageContaining("ipLimits.connectionsPerSecondPerIp: " + rate);
+        }
+    }
+
+    /** Settings of something that is off, accepted and never used, are refused as the builders refuse them. */
+    @Test
+    void aSettingOfALimitOrHeaderThatIsOffIsRefusedByName() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"proxyProtocol\": {\"trustedProxies\": [\"10.0.0.0/8\"]}}"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("proxyProtocol.trustedProxies: [10.0.0.0/8] while the mode is OFF (expected: none;");
+        assertThatThrownBy(() -> ServerConfigJson.read(
+                        "{\"proxyProtocol\": {\"mode\": \"off\", \"headerTimeout\": \"1s\"}}"))
+                .hasMessageStartingWith("proxyProtocol.headerTimeout: 1s while the mode is OFF");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"proxyProtocol\": {\"maxHeaderLength\": 1024}}"))
+                .hasMessageStartingWith("proxyProtocol.maxHeaderLength: 1024 while the mode is OFF");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"burstPerIp\": 10}}"))
+                .hasMessageStartingWith("ipLimits.burstPerIp: 10 without connectionsPerSecondPerIp");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"burstPerIp\": 10, \"maxConnPerIp\": 5}}"))
+                .hasMessageStartingWith("ipLimits.burstPerIp: 10 without connectionsPerSecondPerIp");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"maxTrackedIps\": 100}}"))
+                .hasMessageStartingWith("ipLimits.maxTrackedIps: 100 without maxConnPerIp or connectionsPerSecondPerIp");
+        // what the defaults already say is no setting
+        assertThat(ServerConfigJson.read("{\"proxyProtocol\": {\"mode\": \"off\", \"trustedProxies\": [],"
+                + " \"headerTimeout\": \"5s\", \"maxHeaderLength\": 4096}, \"ipLimits\": {\"burstPerIp\": 0,"
+                + " \"maxTrackedIps\": 65536}}")).isEqualTo(ServerConfig.defaults());
+        assertThat(ServerConfigJson.read("{\"ipLimits\": {\"maxConnPerIp\": 5, \"maxTrackedIps\": 100}}").ipLimits()
+                .maxTrackedIps()).isEqualTo(100);
+    }
+
     @Test
     void theEmptyAddressOfGoIsAcceptedAndKept() {
         ServerConfig c = ServerConfigJson.read("{\"address\": \"\"}");
@@ -231,6 +286,35 @@ class ServerConfigJsonTest {
         assertThat(ServerConfigJson.read(f, base)).isEqualTo(base.toBuilder().maxConn(10).build());
         Files.writeString(f, "{\"address\": \":7000\"}");
         assertThat(ServerConfigJson.read(f, base).address()).isEqualTo(":7000");
+    }
+
+    /** What refines a setting the file turns off goes with it: the operator wrote only the switch. */
+    @Test
+    void aFileThatTurnsOffTheBasesHeaderOrLimitsTurnsOffWhatRefinedThem(@TempDir Path dir) throws Exception {
+        ServerConfig base = ServerConfig.builder()
+                .proxyProtocol(io.stcp.ProxyProtocol.required("10.0.0.0/8").withHeaderTimeout(Duration.ofSeconds(2)))
+                .ipLimits(io.stcp.IpLimits.builder().maxConnPerIp(20).connectionsPerSecondPerIp(5).burstPerIp(30)
+                        .maxTrackedIps(1000).deny("192.0.2.0/24").build()).build();
+        Path f = dir.resolve("server.json");
+        Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"off\"}, \"ipLimits\": {\"connectionsPerSecondPerIp\": 0}}");
+        ServerConfig c = ServerConfigJson.read(f, base);
+        assertThat(c.proxyProtocol()).isEqualTo(io.stcp.ProxyProtocol.off());
+        assertThat(c.ipLimits()).isEqualTo(io.stcp.IpLimits.builder().maxConnPerIp(20).maxTrackedIps(1000)
+                .deny("192.0.2.0/24").build());
+        Files.writeString(f, "{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0, \"maxConnPerIp\": 0}}");
+        assertThat(ServerConfigJson.read(f, base).ipLimits())
+                .isEqualTo(io.stcp.IpLimits.builder().deny("192.0.2.0/24").build());
+        // what the file itself gives for something off is refused all the same
+        Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"off\", \"trustedProxies\": [\"10.0.0.0/8\"]}}");
+        assertThatThrownBy(() -> ServerConfigJson.read(f, base))
+                .hasMessageStartingWith("proxyProtocol.trustedProxies: [10.0.0.0/8] while the mode is OFF");
+        Files.writeString(f, "{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0, \"burstPerIp\": 30}}");
+        assertThatThrownBy(() -> ServerConfigJson.read(f, base))
+                .hasMessageStartingWith("ipLimits.burstPerIp: 30 without connectionsPerSecondPerIp");
+        // and a mode that stays on keeps the base's settings
+        Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"optional\"}}");
+        assertThat(ServerConfigJson.read(f, base).proxyProtocol())
+                .isEqualTo(io.stcp.ProxyProtocol.optional("10.0.0.0/8").withHeaderTimeout(Duration.ofSeconds(2)));
     }
 
     record Timeouts(Duration idle) {}
