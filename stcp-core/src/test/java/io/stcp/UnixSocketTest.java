@@ -340,6 +340,18 @@ class UnixSocketTest {
         assertThat(ServerConfig.builder().address("unix:rel.sock").build().address()).isEqualTo("unix:rel.sock");
     }
 
+    @Test
+    void aPathLongerThanASocketsAddressHoldsIsRefusedByTheConfigNotAtEveryDial() {
+        String longest = "unix:/" + "a".repeat(106); // 107 bytes
+        assertThat(ClientConfig.builder(longest).build().address()).isEqualTo(longest);
+        assertThat(ServerConfig.builder().address(longest).build().address()).isEqualTo(longest);
+        String over = "unix:/" + "a".repeat(105) + "\u00e9"; // 108 bytes, 107 characters
+        assertThatThrownBy(() -> ClientConfig.builder(over).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("a path of 108 bytes").hasMessageContaining("at most 107");
+        assertThatThrownBy(() -> ServerConfig.builder().address(over).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("a path of 108 bytes");
+    }
+
     /** External tools for the tests. */
     static final class Tools {
         private Tools() {}

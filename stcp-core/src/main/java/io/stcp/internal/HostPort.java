@@ -16,6 +16,9 @@ public record HostPort(String host, int port) {
     /** The prefix of a Unix domain socket address: {@code unix:/run/app.sock}, {@code unix:app.sock}. */
     public static final String UNIX_PREFIX = "unix:";
 
+    /** The longest path a Unix socket's address holds on Linux (108 bytes with the final NUL). */
+    static final int MAX_UNIX_PATH = 107;
+
     /** Whether {@code address} names a Unix domain socket ({@code unix:PATH}). */
     public static boolean isUnix(String address) {
         return address.startsWith(UNIX_PREFIX);
@@ -24,12 +27,20 @@ public record HostPort(String host, int port) {
     /**
      * The path of a {@code unix:PATH} address, relative to the working directory unless absolute.
      *
-     * @throws IllegalArgumentException if the path is empty or not a valid path
+     * @throws IllegalArgumentException if the path is empty, longer than a socket's address holds
+     *     (107 bytes), or not a valid path
      */
     public static Path unixPath(String address) {
         String path = address.substring(UNIX_PREFIX.length());
         if (path.isEmpty()) {
             throw new IllegalArgumentException("address: \"" + address + "\" (empty path; expected: e.g. \"unix:/run/app.sock\")");
+        }
+        int bytes = path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > MAX_UNIX_PATH) {
+            // The kernel's limit, which bind and connect would otherwise meet at every attempt: a
+            // client would redial for ever.
+            throw new IllegalArgumentException("address: \"" + address + "\" (a path of " + bytes
+                    + " bytes; expected: at most " + MAX_UNIX_PATH + ", what a Unix socket's address holds)");
         }
         try {
             return Path.of(path);
