@@ -13,18 +13,21 @@ package io.stcp;
  * sender replaces a still-queued message with the same key, per connection. The {@code byte[]}
  * is shared by every recipient and never copied: do not change it after the call.
  *
- * <p><b>Waiting.</b> A fan-out never lets one slow recipient hold up the recipients with room. It
- * first offers the message to every recipient without waiting; the recipients that would have
- * waited for room — a full {@link QueueSender} with {@link OverflowPolicy#BLOCK}, or the calling
- * reader's own full queue (its backpressure, see {@link QueueSender}) — are then visited again,
- * one after another, each waiting at most its own limit counted from the start of the call: the
- * block timeout; for the caller's own connection, what its own put would wait (the write
- * timeout, or without limit when there is none). So a call returns within the longest such limit
- * among its recipients, not their sum, and the recipients with room have the message before
- * anyone waits.
- * Among those that wait, one is visited only once those before it are done: if its room came
- * meanwhile it gets the message then, later than it could have; if that room was taken again by
- * then, its own limit having passed, it refuses the message (counted full).
+ * <p><b>Waiting.</b> A fan-out never lets one slow recipient hold up another. It first offers the
+ * message to every recipient without waiting; the recipients that would have waited for room — a
+ * full {@link QueueSender} with {@link OverflowPolicy#BLOCK}, or the calling reader's own full
+ * queue (its backpressure, see {@link QueueSender}) — are then waited for all together, each at
+ * most its own limit counted from the start of the call: the block timeout; for the caller's own
+ * connection, what its own put would wait (the write timeout, or without limit when there is
+ * none). Each of them gets the message as soon as its own queue has room, whatever the others are
+ * still waiting for, and refuses it (counted full) once its own limit has passed without room. So
+ * a call returns within the longest such limit among its recipients, not their sum, and the
+ * recipients with room have the message before anyone waits. The calling thread does the
+ * waiting, parked once for all of them (no thread is started for it; what it holds is a small
+ * entry per recipient that waits, until the call returns), and the call returns only once every
+ * recipient has accepted or refused: a later fan-out from the same thread never overtakes it at
+ * any recipient. A caller interrupted while it waits has the recipients still without room
+ * refuse the message (counted full), and keeps its interrupt status.
  * Under the other policies nothing waits: FAIL refuses, DROP_OLDEST drops, CLOSE_CONNECTION
  * disconnects. A {@link Sender} that is not a {@link QueueSender} is called with its ordinary
  * put, which waits as long as that put does.

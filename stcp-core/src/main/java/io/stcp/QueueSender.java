@@ -10,6 +10,7 @@ import io.stcp.internal.Nanos;
 import io.stcp.internal.QueueLimits;
 import io.stcp.internal.QueueWriter;
 import io.stcp.internal.RealConnection;
+import io.stcp.internal.RoomWatch;
 import io.stcp.internal.SendQueue;
 import io.stcp.internal.SlowConsumerException;
 import java.io.IOException;
@@ -78,8 +79,8 @@ public final class QueueSender implements Sender {
 
     static {
         // Fan-outs (ConnectionRegistry) put without waiting first; see FanoutPut.
-        FanoutPut.install((sender, key, bytes, since, mayWait) ->
-                ((QueueSender) sender).fanoutOffer(key, bytes, since, mayWait));
+        FanoutPut.install((sender, key, bytes, since, watch) ->
+                ((QueueSender) sender).fanoutOffer(key, bytes, since, watch));
     }
 
     private QueueSender(Connection connection, Options o) {
@@ -244,11 +245,11 @@ public final class QueueSender implements Sender {
     }
 
     /** A fan-out's put: see {@link SendQueue#offer}. Never inline: a fan-out serves many connections. */
-    private boolean fanoutOffer(@Nullable Object key, byte[] bytes, long sinceNanos, boolean mayWait) {
+    private boolean fanoutOffer(@Nullable Object key, byte[] bytes, long sinceNanos, RoomWatch.@Nullable Entry watch) {
         Objects.requireNonNull(bytes, "bytes");
         int result;
         try {
-            result = queue.offer(key, bytes, patient(), sinceNanos, mayWait);
+            result = queue.offer(key, bytes, patient(), sinceNanos, watch);
         } catch (SlowConsumerException e) {
             throw writer.slowConsumer(e);
         }

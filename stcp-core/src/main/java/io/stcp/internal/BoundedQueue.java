@@ -35,7 +35,10 @@ import org.jspecify.annotations.Nullable;
  * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
  * apply. The connection's reader uses it, so that a pipelining peer is slowed down (the reader
  * stops reading, the kernel's window closes) instead of disconnected. Waiters are woken when the
- * send loop takes a batch, and when a conflated value is replaced by a smaller one. After any
+ * send loop takes a batch, and when a conflated value is replaced by a smaller one. A fan-out,
+ * which may wait for room in many queues at once, does not wait here: it registers a
+ * {@link RoomWatch.Entry} in each ({@link RoomWatchers}), and the same events hand them back to
+ * the fan-outs' threads, one at a time while there is room, every one at a close. After any
  * wait or drop a put looks at the queue as it is then: the key it would conflate into may have
  * been written meanwhile, or replaced by a smaller value. The
  * reader, before it waits, writes the replies it owes (a drain it holds the write token for), the
@@ -86,6 +89,8 @@ abstract sealed class BoundedQueue permits SendQueue {
      */
     private IntConsumer discards = n -> { };
     private int roomWaiters;
+    /** The fan-outs waiting for room here ({@link RoomWatch}); made by the first. */
+    private @Nullable RoomWatchers watchers;
     long conflated;
     long dropped;
     long rejected;
@@ -107,19 +112,22 @@ abstract sealed class BoundedQueue permits SendQueue {
 
     /**
      * How long a put may still wait: absolute deadlines for BLOCK and for its patience (0 = none),
-     * measured from the put's start, and whether it may wait at all ({@link SendQueue#offer}).
+     * measured from the put's start, whether it may wait at all, and how: on this queue's condition,
+     * or registered with a fan-out's {@link RoomWatch} ({@link SendQueue#offer}).
      */
     final class Waits {
         final long blockDeadline;
         final long patienceDeadline;
         final boolean mayWait;
+        final RoomWatch.@Nullable Entry watch;
 
         Waits(boolean patient) {
-            this(patient, System.nanoTime(), true);
+            this(patient, System.nanoTime(), true, null);
         }
 
-        Waits(boolean patient, long now, boolean mayWait) {
+        Waits(boolean patient, long now, boolean mayWait, RoomWatch.@Nullable Entry watch) {
             this.mayWait = mayWait;
+            this.watch = watch;
             this.blockDeadline = limits.policy() == OverflowPolicy.BLOCK
                     ? waitDeadline(now, Math.max(1, limits.blockTimeoutNanos())) : 0;
             this.patienceDeadline = waitDeadline(now, patient ? patienceNanos() : 0);
@@ -236,7 +244,8 @@ abstract sealed class BoundedQueue permits SendQueue {
      * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
      * caller then looks again. Throws when the put must give up.
      *
-     * @return false, having done nothing, when the put would wait but {@link Waits#mayWait} is false
+     * @return false when the put would wait but may not: having done nothing when
+     *     {@link Waits#mayWait} is false; with {@link Waits#watch} registered, to be told of room
      */
     final boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
         long maxBytes = limits.maxBytes();
@@ -255,6 +264,13 @@ abstract sealed class BoundedQueue permits SendQueue {
                 if (readerPaidOwedDrain()) {
                     checkOpen();
                     return true; // look again: that drain made room
+                }
+                if (waits.watch != null) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw interrupted();
+                    }
+                    watchRoom(waits.watch, deadline);
+                    return false;
                 }
                 awaitRoom(left);
                 checkOpen();
@@ -315,11 +331,43 @@ abstract sealed class BoundedQueue permits SendQueue {
             notFull.awaitNanos(nanos);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            rejected++;
-            throw new QueueFullException("interrupted while waiting for room");
+            throw interrupted();
         } finally {
             roomWaiters--;
         }
+    }
+
+    /** The refusal of a put whose thread was interrupted while it would wait for room; counted. */
+    private QueueFullException interrupted() {
+        rejected++;
+        return new QueueFullException("interrupted while waiting for room");
+    }
+
+    /** Registers {@code e} to be told of room made here (WAITING, see {@link RoomWatch}), its wait ending at {@code deadline}. */
+    private void watchRoom(RoomWatch.Entry e, long deadline) {
+        if (watchers == null) {
+            watchers = new RoomWatchers();
+        }
+        watchers.add(e, deadline);
+    }
+
+    /** Unregisters {@code e} if it is registered here: its owner offers again, told or not. */
+    final void unwatchRoom(RoomWatch.Entry e) {
+        if (watchers != null) {
+            watchers.remove(e);
+        }
+    }
+
+    /** After a fan-out's offer with its entry: while there is room for a message, the next fan-out waiting here is told (see {@link RoomWatchers}). */
+    final void passRoomOn() {
+        if (watchers != null && !watchers.isEmpty() && state == OPEN && fits(1, 0)) {
+            watchers.passOn();
+        }
+    }
+
+    /** Test seam: the threads of the fan-outs registered here, one per entry. */
+    final java.util.List<Thread> roomWatchersLocked() {
+        return watchers == null ? java.util.List.of() : watchers.owners();
     }
 
     /** The condition {@link #signalWritten()} signals; with the lock held. */
@@ -337,10 +385,17 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
     }
 
-    /** Wakes the puts waiting for room, if any: a batch was taken, or the queue is closing. */
+    /** Wakes the puts waiting for room, and the fan-outs watching for it, if any: a batch was taken, or the queue is closing. */
     final void wakeRoomWaiters() {
         if (roomWaiters > 0) {
             notFull.signalAll();
+        }
+        if (watchers != null && !watchers.isEmpty()) {
+            if (state == OPEN) {
+                watchers.roomMade();
+            } else {
+                watchers.tellAll();
+            }
         }
     }
 
@@ -420,6 +475,9 @@ abstract sealed class BoundedQueue permits SendQueue {
         signalWritten();
         if (notFull != null) {
             notFull.signalAll();
+        }
+        if (watchers != null) {
+            watchers.tellAll();
         }
         return n;
     }

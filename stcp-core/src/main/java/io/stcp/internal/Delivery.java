@@ -11,8 +11,20 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One fan-out call: offers a message to each recipient without waiting, remembers the ones that
- * would have waited for room, and visits them again in {@link #finish()}, each waiting at most its
- * own limit counted from the start of the call (see {@link io.stcp.Fanout}). Counts the outcome.
+ * would have waited for room, and waits for all of them together in {@link #finish()}, each at
+ * most its own limit counted from the start of the call (see {@link io.stcp.Fanout}). Counts the
+ * outcome.
+ *
+ * <p><b>Waiting together.</b> Each recipient that would wait has an entry in one
+ * {@link RoomWatch}, registered in its queue by an offer that finds it still full. The calling
+ * thread parks once for all of them, and offers again to a recipient as soon as its queue makes
+ * room (or closes); so a recipient whose room comes while another still waits has the message at
+ * once. It also offers again to the recipients whose deadline has come (each then refused, as a
+ * put that waited its limit is, or accepted if room came just then), and, if the thread is
+ * interrupted, to every one still waiting (refused, counted full, where there is still no room).
+ * No thread is started; what it holds is one entry per recipient that waits, dropped on return.
+ * The call returns once every recipient has accepted or refused, so a later fan-out from the same
+ * thread never overtakes this one at any recipient.
  *
  * <p>Used by one thread, once: {@link #offer} for each recipient, then {@link #finish()}.
  */
@@ -22,7 +34,8 @@ final class Delivery {
     private final @Nullable Object key;
     private final byte[] bytes;
     private final long sinceNanos = System.nanoTime();
-    private @Nullable List<Sender> deferred;
+    private @Nullable RoomWatch watch;
+    private @Nullable List<RoomWatch.Entry> deferred;
     private int accepted;
     private int full;
     private int closed;
@@ -36,36 +49,82 @@ final class Delivery {
 
     /** Offers the message to {@code sender} without waiting; a recipient that would wait is kept for {@link #finish()}. */
     void offer(Sender sender) {
-        if (put(sender, false) == Boolean.FALSE) {
+        if (put(sender, null) == Boolean.FALSE) {
             if (deferred == null) {
+                watch = new RoomWatch();
                 deferred = new ArrayList<>();
             }
-            deferred.add(sender);
+            deferred.add(watch.entry(sender));
         }
     }
 
-    /** Visits the recipients that would have waited, letting each wait its own limit; returns the counts. */
+    /** Waits for the recipients that would have waited, each its own limit; returns the counts. */
     SendResult finish() {
         if (deferred != null) {
-            for (Sender s : deferred) {
-                put(s, true);
-            }
+            awaitRoom(watch, deferred);
+            watch = null;
             deferred = null;
         }
         return accepted + full + closed + failed == 0 ? SendResult.NONE
                 : new SendResult(accepted, full, closed, failed, 0);
     }
 
-    /** @return TRUE if accepted, FALSE if it would wait (only when {@code !mayWait}), null if refused (counted) */
-    private @Nullable Boolean put(Sender sender, boolean mayWait) {
+    /** Offers to each of {@code waiting} again, and again as their queues make room, until each has accepted or refused. */
+    private void awaitRoom(RoomWatch watch, List<RoomWatch.Entry> waiting) {
+        int left = 0;
+        for (RoomWatch.Entry e : waiting) {
+            if (!settled(e)) {
+                left++;
+            }
+        }
+        long due = earliestDeadline(waiting);
+        while (left > 0) {
+            RoomWatch.Entry e = watch.next(due);
+            if (e != null) {
+                if (!e.done && settled(e)) {
+                    left--;
+                }
+                continue;
+            }
+            // a deadline came, or the thread is interrupted
+            boolean interrupted = Thread.currentThread().isInterrupted();
+            long now = System.nanoTime();
+            for (RoomWatch.Entry w : waiting) {
+                if (!w.done && (interrupted || w.deadline != Long.MIN_VALUE && w.deadline - now <= 0) && settled(w)) {
+                    left--;
+                }
+            }
+            due = earliestDeadline(waiting);
+        }
+    }
+
+    /** Offers to {@code e}'s recipient, registering it again where it would still wait; true if it accepted or refused. */
+    private boolean settled(RoomWatch.Entry e) {
+        e.done = put(e.sender, e) != Boolean.FALSE;
+        return e.done;
+    }
+
+    /** The earliest deadline among the entries still waiting; Long.MIN_VALUE when none has one. */
+    private static long earliestDeadline(List<RoomWatch.Entry> waiting) {
+        long due = Long.MIN_VALUE;
+        for (RoomWatch.Entry e : waiting) {
+            if (!e.done && e.deadline != Long.MIN_VALUE && (due == Long.MIN_VALUE || e.deadline - due < 0)) {
+                due = e.deadline;
+            }
+        }
+        return due;
+    }
+
+    /**
+     * @param watch null for the first offer; else {@code sender}'s entry, registered where it would wait
+     * @return TRUE if accepted, FALSE if it would wait (registered when {@code watch} is given), null
+     *     if refused (counted)
+     */
+    private @Nullable Boolean put(Sender sender, RoomWatch.@Nullable Entry watch) {
         try {
-            if (FanoutPut.offer(sender, key, bytes, sinceNanos, mayWait)) {
+            if (FanoutPut.offer(sender, key, bytes, sinceNanos, watch)) {
                 accepted++;
                 return Boolean.TRUE;
-            }
-            if (mayWait) { // a sender that will not wait even when allowed: it is full
-                full++;
-                return null;
             }
             return Boolean.FALSE;
         } catch (QueueFullException e) {

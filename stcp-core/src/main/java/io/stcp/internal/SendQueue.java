@@ -294,41 +294,62 @@ public final class SendQueue extends BoundedQueue {
      * A put for a fan-out, one message to many queues ({@link RealConnectionRegistry}): as
      * {@link #put(byte[], boolean)} or, with a {@code key}, {@link #put(Object, byte[], boolean)},
      * but its waits for room are measured from {@code sinceNanos} (a {@link System#nanoTime()}
-     * value: when the fan-out started) instead of from now, and with {@code mayWait} false it
-     * does not wait at all.
+     * value: when the fan-out started) instead of from now, and it never waits on this queue's
+     * thread-blocking condition: without a {@code watch} it does not wait at all; with one, where
+     * it would wait it registers the watch's entry to be told of the next room made here (see
+     * {@link RoomWatch}), and the fan-out's thread offers again when told, or when the wait's
+     * deadline (then in {@link RoomWatch.Entry#deadline}) has come. Whatever such an offer does,
+     * it then tells the next fan-out waiting here if there is room ({@link RoomWatchers}).
      *
      * @param key the conflation key, or null for a plain message
+     * @param watch null for the first offer, which serves the recipients with room; else the
+     *     recipient's entry, unregistered first if it still is
      * @return {@link #QUEUED}, {@link #QUEUED_START_DRAINER}, or {@link #WOULD_WAIT} (nothing
-     *     queued) if {@code mayWait} is false and the put would have waited for room (BLOCK, or a
-     *     patient put), so the caller can come back to it after serving the recipients with room
+     *     queued) if the put would have waited for room (BLOCK, or a patient put): without a
+     *     {@code watch}, so the caller can come back to it after serving the recipients with
+     *     room; with one, registered
      */
-    public int offer(@Nullable Object key, byte[] message, boolean patient, long sinceNanos, boolean mayWait)
-            throws SlowConsumerException {
-        boolean keyedPut = key != null && limits.conflate();
+    public int offer(@Nullable Object key, byte[] message, boolean patient, long sinceNanos,
+            RoomWatch.@Nullable Entry watch) throws SlowConsumerException {
         lock.lock();
         try {
-            checkOpen();
-            checkNotTooLarge(message.length);
-            Waits waits = null;
-            while (true) {
-                byte[] existing = keyedPut ? queuedUnder(key) : null;
-                int slots = existing == null ? 1 : 0;
-                long add = message.length - (existing == null ? 0L : existing.length);
-                if (add <= 0 && slots == 0 || fits(slots, add)) {
-                    if (keyedPut) {
-                        putKeyedLocked(key, message);
-                    } else {
-                        append(message, message.length);
-                    }
-                    return takeTokenForDrainer() ? QUEUED_START_DRAINER : QUEUED;
-                }
-                waits = waits != null ? waits : new Waits(patient, sinceNanos, mayWait);
-                if (!makeRoom(slots, add, waits)) {
-                    return WOULD_WAIT;
-                }
+            if (watch == null) {
+                return offerLocked(key, message, patient, sinceNanos, null);
+            }
+            unwatchRoom(watch);
+            try {
+                return offerLocked(key, message, patient, sinceNanos, watch);
+            } finally {
+                passRoomOn(); // whatever this offer did, the next fan-out waiting here may now have room
             }
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** {@link #offer}, with the lock held. */
+    private int offerLocked(@Nullable Object key, byte[] message, boolean patient, long sinceNanos,
+            RoomWatch.@Nullable Entry watch) throws SlowConsumerException {
+        boolean keyedPut = key != null && limits.conflate();
+        checkOpen();
+        checkNotTooLarge(message.length);
+        Waits waits = null;
+        while (true) {
+            byte[] existing = keyedPut ? queuedUnder(key) : null;
+            int slots = existing == null ? 1 : 0;
+            long add = message.length - (existing == null ? 0L : existing.length);
+            if (add <= 0 && slots == 0 || fits(slots, add)) {
+                if (keyedPut) {
+                    putKeyedLocked(key, message);
+                } else {
+                    append(message, message.length);
+                }
+                return takeTokenForDrainer() ? QUEUED_START_DRAINER : QUEUED;
+            }
+            waits = waits != null ? waits : new Waits(patient, sinceNanos, watch != null, watch);
+            if (!makeRoom(slots, add, waits)) {
+                return WOULD_WAIT;
+            }
         }
     }
 
@@ -402,6 +423,11 @@ public final class SendQueue extends BoundedQueue {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Test seam: the threads of the fan-outs waiting for room here, one per recipient entry ({@link RoomWatch}). */
+    public java.util.List<Thread> roomWatchers() {
+        return locked(this::roomWatchersLocked);
     }
 
     /** Messages queued now. */

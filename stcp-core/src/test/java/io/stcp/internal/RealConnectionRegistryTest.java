@@ -530,6 +530,252 @@ class RealConnectionRegistryTest {
         assertThat(result.get()).isEqualTo(new SendResult(1, 0, 1, 0, 0));
     }
 
+    /** A member that blocks for {@code block} and holds one message already, so its queue is full. */
+    private QueueSender fullBlocking(Duration block) throws Exception {
+        QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(block));
+        s.put(new byte[] {0});
+        return s;
+    }
+
+    /** Runs {@code sends} on a thread of its own; returns once it waits (in a fan-out, for room). */
+    private static Thread waitingIn(Runnable sends) {
+        Thread t = Thread.ofVirtual().start(sends);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> t.getState() == Thread.State.TIMED_WAITING);
+        return t;
+    }
+
+    /** Reads {@code n} bytes the peer of {@code s}'s connection was sent, within 5 s. */
+    private byte[] clientReads(QueueSender s, int n) throws Exception {
+        SocketPair p = pairs.stream().filter(x -> x.server == s.connection()).findFirst().orElseThrow();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(n);
+        p.client.configureBlocking(false);
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> p.client.read(b) >= 0 && !b.hasRemaining());
+        return b.array();
+    }
+
+    @Test
+    void aRecipientWhoseRoomComesWhileAnEarlierOneStillWaitsHasTheMessageAtOnce() throws Exception {
+        QueueSender first = fullBlocking(Duration.ofSeconds(30));
+        QueueSender second = fullBlocking(Duration.ofSeconds(30));
+        registry.joinGroup(first, "g"); // the fan-out comes to the members in this order
+        registry.joinGroup(second, "g");
+        AtomicReference<SendResult> result = new AtomicReference<>();
+        Thread fanout = waitingIn(() -> result.set(registry.sendToGroup("g", new byte[] {1})));
+        try {
+            io.stcp.QueueSenderTesting.resumeWrites(second); // its send thread writes, making room
+            // over the socket, while the first still waits: one after another, it would be 30 s
+            assertThat(clientReads(second, 2)).containsExactly(0, 1);
+            assertThat(fanout.isAlive()).as("still waiting for the first").isTrue();
+            assertThat(first.stats().pendingMessages()).isEqualTo(1);
+
+            io.stcp.QueueSenderTesting.resumeWrites(first);
+            fanout.join(Duration.ofSeconds(10));
+            assertThat(fanout.isAlive()).isFalse();
+            assertThat(result.get()).isEqualTo(new SendResult(2, 0, 0, 0, 0));
+            assertThat(clientReads(first, 2)).containsExactly(0, 1);
+        } finally {
+            first.close();
+            second.close();
+            fanout.join(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void aLaterFanoutNeverOvertakesAnEarlierOneAtARecipient() throws Exception {
+        QueueSender first = fullBlocking(Duration.ofSeconds(30));
+        QueueSender second = fullBlocking(Duration.ofSeconds(30));
+        registry.joinGroup(first, "g");
+        registry.joinGroup(second, "g");
+        List<SendResult> results = java.util.Collections.synchronizedList(new ArrayList<>());
+        Thread sends = waitingIn(() -> {
+            results.add(registry.sendToGroup("g", new byte[] {1}));
+            results.add(registry.sendToGroup("g", new byte[] {2}));
+        });
+        try {
+            assertThat(drain(second)).containsExactly(new byte[] {0}); // room: 1 comes in
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> second.stats().pendingMessages() == 1);
+            assertThat(drain(second)).containsExactly(new byte[] {1}); // room again, but 2 is not sent yet:
+            assertThat(results).isEmpty(); // the first fan-out still waits for the first member
+            assertThat(second.stats().pendingMessages()).isZero();
+
+            assertThat(drain(first)).containsExactly(new byte[] {0});
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> results.size() == 1);
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> second.stats().pendingMessages() == 1);
+            assertThat(drain(first)).containsExactly(new byte[] {1});
+            sends.join(Duration.ofSeconds(10));
+            assertThat(results).containsExactly(new SendResult(2, 0, 0, 0, 0), new SendResult(2, 0, 0, 0, 0));
+            assertThat(drain(first)).containsExactly(new byte[] {2});
+            assertThat(drain(second)).containsExactly(new byte[] {2});
+        } finally {
+            first.close();
+            second.close();
+            sends.join(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void eachWaitingRecipientIsRefusedAtItsOwnLimitWhileALaterLimitStillRuns() throws Exception {
+        QueueSender patient = fullBlocking(Duration.ofSeconds(30));
+        QueueSender hasty = fullBlocking(Duration.ofMillis(150));
+        registry.joinGroup(patient, "g"); // the longer wait first: in turn, the hasty one would wait 30 s
+        registry.joinGroup(hasty, "g");
+        AtomicReference<SendResult> result = new AtomicReference<>();
+        long start = System.nanoTime();
+        Thread fanout = waitingIn(() -> result.set(registry.sendToGroup("g", new byte[] {1})));
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> hasty.stats().rejected() == 1);
+            assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(Duration.ofMillis(150).toNanos());
+            assertThat(fanout.isAlive()).as("still waiting for the patient one").isTrue();
+            assertThat(drain(hasty)).containsExactly(new byte[] {0}); // room after its limit: not taken
+            assertThat(drain(patient)).containsExactly(new byte[] {0});
+            fanout.join(Duration.ofSeconds(10));
+            assertThat(result.get()).isEqualTo(new SendResult(1, 1, 0, 0, 0));
+            assertThat(hasty.stats().pendingMessages()).isZero();
+        } finally {
+            patient.close();
+            hasty.close();
+            fanout.join(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void fanoutsWaitingAtOneRecipientAreToldOneAfterAnotherWhileItHasRoom() throws Exception {
+        QueueSender s = member(QueueSender.options().capacity(2).overflow(OverflowPolicy.BLOCK)
+                .blockTimeout(Duration.ofSeconds(30)));
+        s.put(new byte[] {0});
+        s.put(new byte[] {0});
+        registry.joinGroup(s, "g");
+        AtomicReference<SendResult> first = new AtomicReference<>();
+        AtomicReference<SendResult> second = new AtomicReference<>();
+        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
+        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
+        try {
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+            assertThat(drain(s)).hasSize(2); // one room event, room for both: the first told passes it on
+            one.join(Duration.ofSeconds(5));
+            two.join(Duration.ofSeconds(5));
+            assertThat(first.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(second.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(drain(s)).containsExactlyInAnyOrder(new byte[] {1}, new byte[] {2});
+        } finally {
+            s.close();
+            one.join(Duration.ofSeconds(10));
+            two.join(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void aWaitingFanoutWhoseMessageStillDoesNotFitPassesTheRoomOnToOneWhoseMessageDoes() throws Exception {
+        QueueSender s = member(QueueSender.options().capacity(8).maxBytes(10).overflow(OverflowPolicy.BLOCK)
+                .blockTimeout(Duration.ofSeconds(30)));
+        s.put(new byte[3]);
+        s.put(new byte[6]); // 9 of 10 bytes
+        registry.joinGroup(s, "g");
+        AtomicReference<SendResult> large = new AtomicReference<>();
+        AtomicReference<SendResult> small = new AtomicReference<>();
+        Thread one = waitingIn(() -> large.set(registry.sendToGroup("g", new byte[8])));
+        Thread two = waitingIn(() -> small.set(registry.sendToGroup("g", new byte[2])));
+        try {
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+            queue(s).drain(new Object[1], Long.MAX_VALUE, 1); // the 3 bytes: room for 4, told to the first
+            two.join(Duration.ofSeconds(5));
+            assertThat(small.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(one.isAlive()).as("8 bytes still do not fit").isTrue();
+            assertThat(queue(s).roomWatchers()).containsExactly(one);
+        } finally {
+            s.close();
+            one.join(Duration.ofSeconds(10));
+            two.join(Duration.ofSeconds(10));
+        }
+        assertThat(large.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
+    }
+
+    @Test
+    void aFanoutInterruptedWhileItWaitsHasTheRecipientsWithoutRoomRefuseAndStaysInterrupted() throws Exception {
+        QueueSender one = fullBlocking(Duration.ofSeconds(30));
+        QueueSender other = fullBlocking(Duration.ofSeconds(30));
+        registry.joinGroup(one, "g");
+        registry.joinGroup(other, "g");
+        AtomicReference<SendResult> result = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean stillInterrupted = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread fanout = waitingIn(() -> {
+            result.set(registry.sendToGroup("g", new byte[] {1}));
+            stillInterrupted.set(Thread.currentThread().isInterrupted());
+        });
+        try {
+            fanout.interrupt();
+            fanout.join(Duration.ofSeconds(10));
+            assertThat(fanout.isAlive()).isFalse();
+            assertThat(result.get()).isEqualTo(new SendResult(0, 2, 0, 0, 0));
+            assertThat(stillInterrupted).isTrue();
+            assertThat(one.stats().rejected() + other.stats().rejected()).isEqualTo(2);
+        } finally {
+            one.close();
+            other.close();
+        }
+    }
+
+    @Test
+    void manyFanoutsToManyBlockedRecipientsWaitOnTheirOwnThreadsAndLeaveNothingRegistered() throws Exception {
+        int recipients = 64;
+        int callers = 4;
+        List<SendQueue> queues = new ArrayList<>();
+        for (int i = 0; i < recipients; i++) {
+            QueueSender s = fullBlocking(Duration.ofMillis(30));
+            registry.joinGroup(s, "g");
+            queues.add(queue(s));
+        }
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger sends = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < callers; t++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                try {
+                    while (System.nanoTime() < end) {
+                        SendResult r = registry.sendToGroup("g", new byte[] {1});
+                        assertThat(r.accepted() + r.full()).isEqualTo(recipients);
+                        sends.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            }));
+        }
+        java.util.Set<Thread> owners = java.util.Set.copyOf(threads);
+        int most = 0;
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        while (threads.stream().anyMatch(Thread::isAlive)) { // ends with the callers, bounded by their 500 ms
+            SendQueue some = queues.get(r.nextInt(recipients));
+            if (some.queuedCount() > 0) { // so the drain keeps the write token: no send thread starts
+                some.drain(new Object[1], Long.MAX_VALUE, 1); // room here and there
+            }
+            int registered = 0;
+            for (SendQueue q : queues) {
+                List<Thread> watchers = q.roomWatchers();
+                assertThat(owners).containsAll(watchers); // no thread of the mechanism's own waits
+                assertThat(java.util.Set.copyOf(watchers)).hasSameSizeAs(watchers); // one entry per call
+                registered += watchers.size();
+            }
+            most = Math.max(most, registered);
+        }
+        for (Thread t : threads) {
+            t.join(TimeUnit.SECONDS.toMillis(10));
+        }
+        assertThat(failure.get()).isNull();
+        assertThat(most).isBetween(1, callers * recipients);
+        assertThat(sends.get()).isGreaterThanOrEqualTo(callers);
+        for (SendQueue q : queues) {
+            assertThat(q.roomWatchers()).isEmpty();
+        }
+    }
+
+    private static SendQueue queue(QueueSender s) throws Exception {
+        java.lang.reflect.Field f = QueueSender.class.getDeclaredField("queue");
+        f.setAccessible(true);
+        return (SendQueue) f.get(s);
+    }
+
     @Test
     void aBlockTimeoutOfZeroDoesNotWaitInAFanoutEither() throws Exception {
         QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ZERO));

@@ -77,7 +77,7 @@ class SendQueueByteLimitTest {
         SendQueue q = new SendQueue(new QueueLimits(0, 100, OverflowPolicy.DROP_OLDEST, 0, true, new DirectChunks(0)), null);
         q.put(7, new byte[60], false);
         q.put(8, new byte[30], false);
-        assertThatThrownBy(() -> q.offer(7, new byte[150], false, System.nanoTime(), false))
+        assertThatThrownBy(() -> q.offer(7, new byte[150], false, System.nanoTime(), null))
                 .isInstanceOf(QueueFullException.class).hasMessageContaining("exceeds the sender's byte limit of 100");
         assertThat(q.stats().pendingMessages()).isEqualTo(2);
         assertThat(q.stats().dropped()).isZero();
