@@ -116,6 +116,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             // must not skip the wake-ups below, nor escape into the exit, the server's stop or the
             // client's close that called this: logged (close.failed), and the close goes on.
             Quietly.close(connection.transport()::close, "transport");
+            connection.closeUserChannel(); // never throws
             InboundBudget budget = connection.input().budget();
             if (budget != null) {
                 budget.wakeWaiters(); // a reader waiting there for room, perhaps with no deadline, sees the close
