@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.SocketOption;
@@ -22,8 +23,8 @@ import java.util.Set;
  *       {@link #configureBlocking} to the other mode throws {@link IllegalBlockingModeException}.</li>
  * </ul>
  * Registering it with a selector throws too (the JDK's selectors take only their own channels).
- * Made by the connection's first {@code channel()} call, so a connection that never calls it
- * costs one field.
+ * Made by the connection's first {@code channel()} call ({@link ConnectionClose#channel}), so a
+ * connection that never calls it costs nothing.
  *
  * <p>{@link #isOpen()} is false once it is closed, by the application or by the connection's own
  * close ({@link #connectionClosed}), which closes it too.
@@ -32,12 +33,16 @@ public final class ConnectionChannel extends SocketChannel {
     private final SocketChannel channel;
     private final RealConnection connection;
 
-    ConnectionChannel(SocketChannel channel, RealConnection connection) throws IOException {
+    ConnectionChannel(SocketChannel channel, RealConnection connection) {
         super(channel.provider());
         this.channel = channel;
         this.connection = connection;
         if (!channel.isBlocking()) {
-            configureBlocking(false); // the channel's mode: implConfigureBlocking agrees
+            try {
+                configureBlocking(false); // the channel's mode: implConfigureBlocking agrees
+            } catch (IOException e) {
+                throw new UncheckedIOException(e); // only a closed channel refuses, and this one is new
+            }
         }
     }
 

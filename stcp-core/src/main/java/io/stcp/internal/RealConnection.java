@@ -33,7 +33,6 @@ import org.jspecify.annotations.Nullable;
 public final class RealConnection implements Connection {
     private static final AtomicLong IDS = new AtomicLong();
     private static final VarHandle ATTRIBUTES = Fields.handle(MethodHandles.lookup(), "attributes", Attributes.class);
-    private static final VarHandle USER_CHANNEL = Fields.handle(MethodHandles.lookup(), "userChannel", ConnectionChannel.class);
     private final long id = IDS.incrementAndGet();
     private final SocketChannel channel;
     private volatile Transport transport;   // replaced once, by openLayers, before the connection is shared
@@ -47,7 +46,6 @@ public final class RealConnection implements Connection {
     /** Set by the PROXY layer when the peer is a proxy checking the server's health: no client's connection. */
     volatile boolean healthCheck;
     private volatile Attributes attributes; // made by the first store: see attributes()
-    private volatile ConnectionChannel userChannel; // made by the first channel() call: see channel()
     private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
@@ -128,36 +126,7 @@ public final class RealConnection implements Connection {
             throw new UnsupportedOperationException("a connection in memory has no socket channel");
         }
         input.channelUsed(isReaderThread());
-        ConnectionChannel c = userChannel;
-        return c != null ? c : newUserChannel();
-    }
-
-    /**
-     * The channel {@link #channel()} returns, made now ({@link ConnectionChannel}): one for the
-     * connection's life, closed with it — also if the connection closed before it was made.
-     */
-    private ConnectionChannel newUserChannel() {
-        ConnectionChannel c;
-        try {
-            c = new ConnectionChannel(channel, this);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e); // its own mode cannot be set while it is open: never
-        }
-        if (!USER_CHANNEL.compareAndSet(this, null, c)) {
-            return userChannel;
-        }
-        if (closing.isClosed()) { // the close may have looked for it before it was published
-            c.connectionClosed();
-        }
-        return c;
-    }
-
-    /** The connection has closed: so has the channel {@link #channel()} returned, if it made one. */
-    void closeUserChannel() {
-        ConnectionChannel c = userChannel;
-        if (c != null) {
-            c.connectionClosed();
-        }
+        return closing.channel(channel);
     }
 
     @Override
