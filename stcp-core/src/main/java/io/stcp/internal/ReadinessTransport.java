@@ -401,12 +401,15 @@ final class ReadinessTransport implements Transport {
     }
 
     /**
-     * A call through the channel found it closed: if not by {@link #close()}, then behind the
-     * connection's back, and the source's descriptor keeps the socket open — closes the transport,
-     * as {@link #enter} does, so that the peer sees the close.
+     * A call through the channel was refused: if the channel is closed (not merely its output shut
+     * down), and not by {@link #close()}, then behind the connection's back, and the source's
+     * descriptor keeps the socket open — closes the transport, as {@link #enter} does, so that the
+     * peer sees the close.
      */
     private ClosedChannelException closedBehindItsBack(ClosedChannelException e) {
-        close();
+        if (!channel.isOpen()) {
+            close();
+        }
         return e;
     }
 
