@@ -97,15 +97,31 @@ public interface Connection {
     /**
      * The raw channel, for socket options and anything stcp does not wrap. Reading from it
      * directly bypasses this connection's buffer (bytes already buffered would be skipped) and
-     * writing to it bypasses the write lock and timeout; prefer the methods here. End the
-     * connection with {@link #close()}, not by closing the channel: on the epoll transport a
-     * channel closed behind the connection's back is noticed only at its next read or write (the
-     * kernel drops the socket's readiness without a word), so a reader waiting for input with no
-     * read timeout would wait for ever; and there the reads and writes are system calls on the
-     * channel's descriptor number, which the kernel gives to the next socket it opens as soon as
-     * the channel closes: {@link #close()} keeps the descriptor open until a call under way has
-     * returned, a close of the channel cannot, so a write another thread was just starting could
-     * reach that other socket (another client's).
+     * writing to it bypasses the write lock and timeout; prefer the methods here.
+     *
+     * <p>On every transport:
+     * <ul>
+     *   <li>its {@code close()} is this connection's {@link #close()}: the connection ends at once
+     *       ({@link CloseReason#CLOSED}), the peer sees the close, the exit hooks run once. It is
+     *       closed ({@code isOpen()} false) once the connection is, however the connection ended;</li>
+     *   <li>its blocking mode is the transport's (blocking on the JDK's TCP sockets, non-blocking
+     *       otherwise): {@code configureBlocking} to the other mode throws
+     *       {@link java.nio.channels.IllegalBlockingModeException}; registering it with a selector
+     *       throws ({@link java.nio.channels.IllegalSelectorException}, or that one while blocking);</li>
+     *   <li>{@code shutdownOutput()} and {@code shutdownInput()} act on the socket at once, behind the
+     *       connection's back: after the first the peer sees the end of the output and the
+     *       connection's writes fail; after the second its reads come to an end of the stream;</li>
+     *   <li>{@code socket()} is the JDK's socket of the channel underneath, for its options. Its
+     *       {@code close()}, and its streams', close that JDK channel alone, not the connection: the
+     *       peer sees the close at once on the JDK transport, but on epoll (where stcp holds a
+     *       descriptor of its own) only at the connection's next read or write, or its read
+     *       timeout. Close the connection instead.</li>
+     * </ul>
+     * No application call on the channel makes stcp read or write another socket: on epoll, where
+     * stcp makes its own system calls, they name a duplicate of the channel's descriptor that only
+     * stcp closes, so the number cannot pass to another client's socket while stcp may still use it.
+     *
+     * @throws UnsupportedOperationException on a connection in memory (stcp-test), which has no socket
      */
     SocketChannel channel();
 

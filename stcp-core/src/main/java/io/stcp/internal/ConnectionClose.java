@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
 import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -66,15 +67,39 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private static final VarHandle REASON = Fields.handle(MethodHandles.lookup(), "reason", CloseReason.class);
     private static final VarHandle HAPPENED = Fields.handle(MethodHandles.lookup(), "happened", int.class);
     private static final VarHandle WAITERS = Fields.handle(MethodHandles.lookup(), "waiters", CountDownLatch.class);
+    private static final VarHandle CHANNEL = Fields.handle(MethodHandles.lookup(), "channel", ConnectionChannel.class);
 
     private volatile int state = OPEN;
     private volatile CloseReason reason;
     private volatile Throwable cause;
     private volatile int happened;            // INPUT_ENDED | RELEASED
     private volatile CountDownLatch waiters;  // made by the first waiter, taken by the next event
+    private volatile ConnectionChannel channel; // what Connection.channel() returns, made by its first call
 
     ConnectionClose(RealConnection connection) {
         this.connection = connection;
+    }
+
+    /**
+     * What {@code Connection.channel()} returns ({@link ConnectionChannel}, over {@code jdk}): made
+     * by the first call, one for the connection's life, and closed by {@link #close}, or at once if
+     * the connection is closed already (the close publishes CLOSED and then looks for the channel;
+     * this publishes the channel and then looks for CLOSED: one of them sees the other). Kept here,
+     * in a field that costs no memory (the object had 4 bytes of padding), not in the connection.
+     */
+    ConnectionChannel channel(SocketChannel jdk) {
+        ConnectionChannel c = channel;
+        if (c != null) {
+            return c;
+        }
+        c = new ConnectionChannel(jdk, connection);
+        if (!CHANNEL.compareAndSet(this, null, c)) {
+            return channel;
+        }
+        if (state == CLOSED) {
+            c.connectionClosed();
+        }
+        return c;
     }
 
     boolean isClosed() {
@@ -116,6 +141,10 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             // must not skip the wake-ups below, nor escape into the exit, the server's stop or the
             // client's close that called this: logged (close.failed), and the close goes on.
             Quietly.close(connection.transport()::close, "transport");
+            ConnectionChannel c = channel;
+            if (c != null) {
+                c.connectionClosed(); // never throws
+            }
             InboundBudget budget = connection.input().budget();
             if (budget != null) {
                 budget.wakeWaiters(); // a reader waiting there for room, perhaps with no deadline, sees the close

@@ -25,7 +25,7 @@ public final class ConnectionOpener {
     private static RealConnection onSocket(SocketChannel channel, Readiness readiness, ReadinessSource source,
                                            ConnectionContext context) throws IOException {
         SocketCalls calls = readiness != null ? source.socketCalls() : null;
-        int fd = calls != null ? calls.fd(channel) : -1;
+        int fd = calls != null ? calls.fd(readiness) : -1;
         // A Unix socket has no socket adaptor, so no read timeouts on the JDK's blocking channel:
         // it waits on a selector instead (PolledTransport), non-blocking.
         Transport polled = readiness == null && UnixSockets.isUnix(channel) ? new PolledTransport(channel) : null;
@@ -91,6 +91,7 @@ public final class ConnectionOpener {
                 return onSocket(channel, readiness, source, context);
             } catch (IOException | RuntimeException | Error e) { // out of memory too: the registration is not left behind
                 readiness.close();
+                readiness.closeDescriptor(); // no transport made calls on it
                 throw e;
             }
         }

@@ -78,6 +78,13 @@ public final class Readiness {
         default boolean reportAgain(Readiness readiness) throws IOException {
             return false;
         }
+
+        /**
+         * Closes the descriptor this owner works on for the socket, if it has one of its own (a
+         * duplicate of the channel's: see {@link ReadinessSource#register}). Called once, by
+         * {@link Readiness#closeDescriptor()}.
+         */
+        default void closeDescriptor(Readiness readiness) {}
     }
 
     /**
@@ -260,6 +267,15 @@ public final class Readiness {
     /** Wakes both directions for good and deregisters; idempotent. */
     void close() {
         close(CLOSED);
+    }
+
+    /**
+     * Closes the source's own descriptor for the socket ({@link Owner#closeDescriptor}). Once, by
+     * whoever made the calls on it: after {@link #close()}, once no call on it is under way and
+     * none can start — its number may name another socket as soon as it is closed.
+     */
+    void closeDescriptor() {
+        owner.closeDescriptor(this);
     }
 
     /**

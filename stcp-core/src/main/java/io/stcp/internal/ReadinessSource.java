@@ -24,6 +24,13 @@ public interface ReadinessSource {
     /**
      * Registers a connected channel that the caller has made non-blocking.
      *
+     * <p>A source that names the socket by a descriptor number (in its registration, in
+     * {@link SocketCalls}) must work on a descriptor of its own — a duplicate of the channel's,
+     * which only it closes, when told to ({@link Readiness#closeDescriptor()}) — never on the
+     * channel's: the application can close the channel ({@code Connection.channel()}), and the
+     * kernel would give its number to the next socket opened, another client's, while a call of
+     * stcp's was about to name it.
+     *
      * @throws IOException if the socket cannot be watched; the caller closes the channel
      */
     Readiness register(SocketChannel channel) throws IOException;

@@ -20,22 +20,25 @@ import java.nio.channels.SocketChannel;
  * <p><b>System calls.</b> When the source offers {@link SocketCalls}, reads, and writes of a single
  * heap buffer, go straight between the array and the descriptor, and a write of the caller's own
  * direct buffers ({@link #writeOwned}) is one gathering call of the source's; otherwise through
- * the JDK channel. A call on the bare descriptor must never meet a closed one (its number
- * may already belong to another socket), so {@link #close()} leaves closing the channel to the
- * last such call under way. The state, one atomic word:
+ * the JDK channel. The descriptor is the source's own duplicate of the channel's
+ * ({@link ReadinessSource#register}), which this transport closes ({@link Readiness#closeDescriptor()}),
+ * so nothing done to the channel frees its number. A call on the bare descriptor must never meet
+ * a closed one (its number may already belong to another socket), so {@link #close()} leaves
+ * closing the descriptor and the channel to the last such call under way. The state, one atomic word:
  * <pre>
  *   READING, WRITING   a call on the descriptor is under way (the reader's, the writer's)
  *   CLOSED             close() was called: no call starts, isOpen() is false
  *
- *   close():        sets CLOSED; closes the channel if no call is under way
+ *   close():        sets CLOSED; closes the channel and the descriptor if no call is under way
  *   a call's start: sets its bit unless CLOSED (then ClosedChannelException)
- *   a call's end:   clears its bit; closes the channel if that leaves just CLOSED
+ *   a call's end:   clears its bit; closes them if that leaves just CLOSED
  * </pre>
- * So the channel closes exactly once, at once or as soon as the (non-blocking) call in progress
+ * So they close exactly once, at once or as soon as the (non-blocking) call in progress
  * returns. Calls through the channel need none of this: the JDK's channel defers its own close.
- * A channel closed behind this transport's back ({@code Connection.channel().close()}) is found
- * at the next call's start, which closes the transport instead of calling (a close that lands
- * between that check and the call itself is not held off: the JDK gives no way to).
+ * The application cannot close the channel through {@code Connection.channel()} (its close is the
+ * connection's), but may through the JDK's socket adaptor of it ({@code channel().socket().close()}):
+ * the descriptor keeps the socket open, and the next call finds the channel closed — at its start,
+ * or refused by the channel — and closes the transport; a call it did not stop reaches the same socket.
  *
  * <p><b>Waiting for a large value.</b> {@link #awaitInput} raises the socket's receive low-water
  * mark for one wait, so that the kernel holds a large value's bytes until they are all there
@@ -98,7 +101,7 @@ final class ReadinessTransport implements Transport {
         }
         readiness.clearReadable();
         int ask = calls != null ? Math.min(len, MAX_BYTES_PER_CALL) : len;
-        int n = calls != null ? readCall(b, off, ask) : channel.read(ByteBuffer.wrap(b, off, len));
+        int n = calls != null ? readCall(b, off, ask) : channelRead(ByteBuffer.wrap(b, off, len));
         drained = n == 0 || n < ask;
         return n;
     }
@@ -131,7 +134,12 @@ final class ReadinessTransport implements Transport {
         readiness.clearReadable();
         int count = Math.min(len, MAX_BUFFERS_PER_CALL); // a short read means drained only if it was offered all it could take
         long ask = Transport.remaining(dsts, off, count);
-        long n = channel.read(dsts, off, count);
+        long n;
+        try {
+            n = channel.read(dsts, off, count);
+        } catch (ClosedChannelException e) {
+            throw closedBehindItsBack(e);
+        }
         drained = n == 0 || n < ask;
         return n;
     }
@@ -255,7 +263,11 @@ final class ReadinessTransport implements Transport {
             readiness.clearWritable();
             long n = calls != null ? writeCall(srcs, off, end, owned) : -1;
             if (n < 0) {
-                n = Transport.writeSome(channel, srcs, off, end);
+                try {
+                    n = Transport.writeSome(channel, srcs, off, end);
+                } catch (ClosedChannelException e) {
+                    throw closedBehindItsBack(e);
+                }
             }
             if ((off = Transport.firstRemaining(srcs, off, end)) == end) {
                 return;
@@ -360,9 +372,9 @@ final class ReadinessTransport implements Transport {
 
     /**
      * Starts a call on the descriptor, unless the transport is closed — or its channel is: one
-     * closed through {@code Connection.channel()} bypassed {@link #close()}, and its descriptor
-     * number may belong to another socket already. Such a transport closes itself, which wakes
-     * its waiters and resumes a suspended reader.
+     * closed behind the connection's back bypassed {@link #close()} (the descriptor, the source's
+     * own, still names the socket, so the peer would never see the close). Such a transport closes
+     * itself, which wakes its waiters, resumes a suspended reader, and closes the descriptor.
      */
     private void enter(int call) throws ClosedChannelException {
         int s;
@@ -379,7 +391,29 @@ final class ReadinessTransport implements Transport {
         }
     }
 
-    /** Ends a call on the descriptor; the last one to end after a close closes the channel. */
+    /** A read through the channel. */
+    private int channelRead(ByteBuffer dst) throws IOException {
+        try {
+            return channel.read(dst);
+        } catch (ClosedChannelException e) {
+            throw closedBehindItsBack(e);
+        }
+    }
+
+    /**
+     * A call through the channel was refused: if the channel is closed (not merely its output shut
+     * down), and not by {@link #close()}, then behind the connection's back, and the source's
+     * descriptor keeps the socket open — closes the transport, as {@link #enter} does, so that the
+     * peer sees the close.
+     */
+    private ClosedChannelException closedBehindItsBack(ClosedChannelException e) {
+        if (!channel.isOpen()) {
+            close();
+        }
+        return e;
+    }
+
+    /** Ends a call on the descriptor; the last one to end after a close closes the channel and the descriptor. */
     private void exit(int call) {
         if ((int) STATE.getAndAdd(this, -call) - call == CLOSED) {
             closeChannel();
@@ -440,8 +474,10 @@ final class ReadinessTransport implements Transport {
         readiness.close();
     }
 
+    /** Closes the channel, then the source's descriptor: the socket is released with the last of the two. Once. */
     private void closeChannel() {
         Quietly.close(channel, "socket"); // never throws: close() goes on to the readiness, a call's end returns
+        Quietly.close(readiness::closeDescriptor, "socket");
     }
 
     @Override

@@ -126,7 +126,7 @@ public final class RealConnection implements Connection {
             throw new UnsupportedOperationException("a connection in memory has no socket channel");
         }
         input.channelUsed(isReaderThread());
-        return channel;
+        return closing.channel(channel);
     }
 
     @Override

@@ -2,7 +2,6 @@ package io.stcp.internal;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 
 /**
  * A non-blocking socket's read and write system calls made straight on a Java array, offered by a
@@ -10,18 +9,15 @@ import java.nio.channels.SocketChannel;
  * channels copy every heap buffer through a temporary direct buffer and take a lock per call;
  * these calls do neither.
  *
- * <p>They work on a bare descriptor, which stays valid only while its channel is open: a caller
- * must not close the channel while one of its calls is under way, or the number, reused by
- * another socket, could be read or written (see {@link ReadinessTransport}).
+ * <p>They work on a bare descriptor, the source's own duplicate of the channel's
+ * ({@link ReadinessSource#register}), which stays valid until {@link Readiness#closeDescriptor()}
+ * whatever becomes of the channel: a caller must not close it while one of its calls is under way,
+ * or the number, reused by another socket, could be read or written (see {@link ReadinessTransport}).
  */
 public interface SocketCalls {
 
-    /**
-     * The descriptor of {@code channel}.
-     *
-     * @throws IOException if it cannot be read (not a JDK socket channel)
-     */
-    int fd(SocketChannel channel) throws IOException;
+    /** The descriptor these calls use for the socket registered as {@code readiness}: the source's own. */
+    int fd(Readiness readiness);
 
     /**
      * Reads into {@code b[off .. off+len)} (len &gt; 0), without waiting.

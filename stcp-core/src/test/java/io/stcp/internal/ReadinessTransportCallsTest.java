@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A {@link ReadinessTransport} making its own {@link SocketCalls} on the descriptor never closes the
- * channel under a call in progress (the number could be reused by another socket meanwhile), and
+ * channel, nor the source's descriptor, under a call in progress (the number could be reused by
+ * another socket meanwhile), and
  * sends a single heap buffer (or several that continue one another in one array) by such a call,
  * the caller's own direct buffers by its gathering call, and any others by the channel's
  * gathering write. The calls here go through the channel,
@@ -35,6 +36,8 @@ class ReadinessTransportCallsTest {
     private ServerSocketChannel listener;
     private SocketChannel peer;
     private SocketChannel channel;
+    /** How often the transport closed the source's descriptor ({@link Readiness#closeDescriptor()}). */
+    private final java.util.concurrent.atomic.AtomicInteger descriptorCloses = new java.util.concurrent.atomic.AtomicInteger();
 
     @BeforeEach
     void connect() throws IOException {
@@ -63,9 +66,13 @@ class ReadinessTransportCallsTest {
 
         assertThat(transport.isOpen()).isFalse();
         assertThat(channel.isOpen()).as("closed under the call in progress").isTrue();
+        assertThat(descriptorCloses).as("the source's descriptor, which the call names").hasValue(0);
         calls.release.countDown();
         assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(3); // the call went on with its socket
         assertThat(channel.isOpen()).as("closed by the call's end").isFalse();
+        assertThat(descriptorCloses).as("closed by the call's end, once").hasValue(1);
+        transport.close();
+        assertThat(descriptorCloses).hasValue(1);
         assertThatThrownBy(() -> transport.read(new byte[8], 0, 8, 0)).isInstanceOf(ClosedChannelException.class);
     }
 
@@ -314,7 +321,16 @@ class ReadinessTransportCallsTest {
     }
 
     private ReadinessTransport transport(SocketCalls calls) {
-        return new ReadinessTransport(channel, new Readiness(r -> {}, 0), "test", calls, -1);
+        Readiness.Owner owner = new Readiness.Owner() {
+            @Override
+            public void deregister(Readiness readiness) {}
+
+            @Override
+            public void closeDescriptor(Readiness readiness) {
+                descriptorCloses.incrementAndGet();
+            }
+        };
+        return new ReadinessTransport(channel, new Readiness(owner, 0), "test", calls, -1);
     }
 
     /** Calls through the channel (the descriptor is ignored), recording the lengths asked for. */
@@ -330,7 +346,7 @@ class ReadinessTransportCallsTest {
         }
 
         @Override
-        public int fd(SocketChannel c) {
+        public int fd(Readiness r) {
             return -1;
         }
 

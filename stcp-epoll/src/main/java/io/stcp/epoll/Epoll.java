@@ -17,8 +17,9 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 /**
- * The three epoll calls, and the eventfd that wakes a dead poll loop's wakers ({@link PollerFds}),
- * through the FFM API. Linux only; x86-64 (where {@code struct epoll_event} is packed into 12 bytes)
+ * The three epoll calls, the eventfd that wakes a dead poll loop's wakers ({@link PollerFds}), and
+ * the duplicate of a socket's descriptor that this module works on ({@link #dup}), through the FFM
+ * API. Linux only; x86-64 (where {@code struct epoll_event} is packed into 12 bytes)
  * and AArch64 (16 bytes).
  *
  * <p>{@code epoll_wait} with a zero timeout never blocks, so it is bound as a critical call (no
@@ -59,6 +60,10 @@ final class Epoll {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
             Linker.Option.captureCallState("errno"));
     private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final int F_DUPFD_CLOEXEC = 1030;
+    /** {@code fcntl(fd, cmd, arg)}: variadic from its third argument. */
+    private static final MethodHandle FCNTL = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2), Linker.Option.captureCallState("errno"));
     private static final MethodHandle POLL = bind("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.critical(false));
     private static final MethodHandle WAIT = bind("epoll_wait",
@@ -127,7 +132,39 @@ final class Epoll {
         }
     }
 
-    /** Closes an epoll instance or eventfd of this module's ({@code fd} &ge; 0), whatever the call says. */
+    /**
+     * A new descriptor for the file {@code fd} names (close-on-exec): {@code fcntl(F_DUPFD_CLOEXEC)}.
+     * Its number stays this module's until it {@link #close closes} it, whatever becomes of
+     * {@code fd}; the file (a socket) lives until both are closed.
+     */
+    static int dup(int fd) throws IOException {
+        int slot = SLOTS.take();
+        if (slot < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                return dup(arena.allocate(CAPTURE), fd);
+            }
+        }
+        try {
+            return dup(SLOTS.segment(slot), fd);
+        } finally {
+            SLOTS.give(slot);
+        }
+    }
+
+    private static int dup(MemorySegment errno, int fd) throws IOException {
+        int copy;
+        try {
+            copy = (int) FCNTL.invokeExact(errno, fd, F_DUPFD_CLOEXEC, 0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (copy < 0) {
+            throw failure("fcntl(F_DUPFD_CLOEXEC)", errno);
+        }
+        return copy;
+    }
+
+    /** Closes a descriptor of this module's ({@code fd} &ge; 0), whatever the call says. */
     static void close(int fd) {
         try {
             int ignored = (int) CLOSE.invokeExact(fd);

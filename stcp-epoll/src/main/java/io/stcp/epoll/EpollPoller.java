@@ -117,10 +117,10 @@ final class EpollPoller {
     interface Faults {
         default void beforePoll() {}
 
-        /** @param fd the socket being registered */
+        /** @param fd the socket being registered: this module's duplicate of its channel's descriptor */
         default void beforeRegister(int fd) {}
 
-        /** @param token the registration's, as {@link Readiness#token()}: its descriptor in the low 32 bits */
+        /** @param token the registration's, as {@link Readiness#token()}: its descriptor (the duplicate) in the low 32 bits */
         default void beforeSignal(long token) {}
     }
 
@@ -186,12 +186,23 @@ final class EpollPoller {
     }
 
     /**
-     * Watches {@code channel} (connected, non-blocking) until it is closed.
+     * Watches {@code channel} (connected, non-blocking) until it is closed, through a duplicate of
+     * its descriptor ({@link Registrations}, "Descriptors"), which the registration's
+     * {@link Readiness#closeDescriptor()} closes.
      *
      * @throws IOException also if this poller is dead
      */
     Readiness register(SocketChannel channel) throws IOException {
-        int fd = Fds.of(channel);
+        int fd = Epoll.dup(Fds.of(channel));
+        try {
+            return register(fd);
+        } catch (IOException | RuntimeException | Error e) { // nothing names it: it is not left open
+            Epoll.close(fd);
+            throw e;
+        }
+    }
+
+    private Readiness register(int fd) throws IOException {
         if (!fds.acquire()) { // epfd stays open for the call
             throw new IOException("the epoll poll loop " + name + " is dead");
         }

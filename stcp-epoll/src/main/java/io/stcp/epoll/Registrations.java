@@ -10,6 +10,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * One poller's registered sockets, in a table indexed by file descriptor: a slot per descriptor
  * instead of a map entry, a boxed key and a lambda per socket (about 70 bytes less per connection).
  *
+ * <p><b>Descriptors.</b> A socket is registered, and read and written ({@link SocketSyscalls}),
+ * through a duplicate of its channel's descriptor ({@link EpollPoller#register}), which only stcp
+ * closes: {@link #closeDescriptor}, when its transport has closed and no call on it is under way.
+ * The application may close the channel ({@code Connection.channel().socket().close()}) at any
+ * time; the kernel may then give the channel's number to the next socket it opens, another
+ * client's, but the duplicate's stays this socket's, so no call of stcp's, nor the epoll
+ * registration, can name that other socket. The socket lives until both are closed. An extra
+ * descriptor per connection, made by one {@code fcntl} at registration.
+ *
  * <p>An event carries its registration's token: the descriptor in the low 32 bits and a sequence
  * number above them. A descriptor is reused by the kernel once closed, and an event for the old
  * socket may still be in the poller's hands when a new socket takes the slot; {@link #find}
@@ -114,6 +123,12 @@ final class Registrations implements Readiness.Owner {
         } finally {
             fds.release();
         }
+    }
+
+    /** Closes the socket's duplicate descriptor (see "Descriptors"): the number is free from then on. */
+    @Override
+    public void closeDescriptor(Readiness readiness) {
+        Epoll.close((int) readiness.token());
     }
 
     /** Refuses every later {@link #add}: false if closed already. */

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import io.stcp.internal.Readiness;
 import io.stcp.internal.SocketCalls;
 import io.stcp.internal.Transport;
 import java.io.IOException;
@@ -14,7 +15,6 @@ import java.lang.invoke.MethodHandle;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SocketChannel;
 import java.util.Objects;
 
 /**
@@ -76,9 +76,10 @@ final class SocketSyscalls implements SocketCalls {
         }
     }
 
+    /** The registration's descriptor, this module's duplicate: the low 32 bits of its token ({@link Registrations}). */
     @Override
-    public int fd(SocketChannel channel) throws IOException {
-        return Fds.of(channel);
+    public int fd(Readiness readiness) {
+        return (int) readiness.token();
     }
 
     @Override

@@ -14,6 +14,9 @@ import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -165,30 +168,52 @@ class EpollTransportTest {
     }
 
     @Test
-    void aChannelClosedThroughChannelIsNeverWrittenThroughItsDescriptorNumberOnceAnotherSocketHasIt() throws Exception {
-        // Connection.channel() is public: a user may close it, bypassing the transport's close. The
-        // descriptor number is then free, and the next accepted socket takes it (the lowest free).
+    void theNumberStcpCallsASocketByStillNamesItOnceTheApplicationClosedItsChannelAndAnotherSocketTookTheChannelsNumber()
+            throws Exception {
+        // The application may close the JDK channel behind the connection's back (here through the
+        // channel's socket adaptor, which Connection.channel() passes on). The kernel then gives the
+        // channel's number to the next socket it opens: here the next accepted one. stcp reads,
+        // writes and registers the socket by the number it registered (Faults.beforeRegister sees
+        // it), and a call of stcp's that had started before it noticed the close would be made on
+        // that number: it must still name A's socket, never B's.
+        BlockingQueue<Integer> registered = new LinkedBlockingQueue<>();
+        EpollPoller.faults = new EpollPoller.Faults() {
+            @Override
+            public void beforeRegister(int fd) {
+                registered.add(fd);
+            }
+        };
         BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
                 .onConnectionStart(s -> started.add(s.connection())).start();
         try (TestClient a = TestClient.connect(server.address()); SocketChannel b = SocketChannel.open()) {
             assertThat(a.roundTrip(new byte[] {1})).containsExactly((byte) 1);
             Connection connA = started.poll(10, TimeUnit.SECONDS);
-            int fdA = Fds.of(connA.channel());
-            connA.channel().close(); // b's descriptor was taken before: the next accept gets A's number
+            int stcpFdA = registered.poll(10, TimeUnit.SECONDS);
+            String socketA = Files.readSymbolicLink(Path.of("/proc/self/fd/" + stcpFdA)).toString();
+            int channelFdA = Fds.of(connA.channel().socket().getChannel());
+            connA.channel().socket().close(); // b's descriptor was taken before: the next accept gets A's channel's number
             b.connect(server.address());
             Connection connB = started.poll(10, TimeUnit.SECONDS);
-            assertThat(Fds.of(connB.channel())).as("the new socket took the old one's descriptor number").isEqualTo(fdA);
+            assertThat(Fds.of(connB.channel().socket().getChannel())).as("B's socket took A's channel's number")
+                    .isEqualTo(channelFdA);
 
-            byte[] secret = "for A only".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-            assertThatThrownBy(() -> connA.write(secret, 0, secret.length)).isInstanceOf(IOException.class);
-
+            // What a write of A's reply would do that had passed its check before the close.
+            byte[] secret = "for A only".getBytes(StandardCharsets.US_ASCII);
+            SocketSyscalls.INSTANCE.write(stcpFdA, secret, 0, secret.length);
             b.socket().setSoTimeout(10_000);
             b.socket().getOutputStream().write(Echo.frame(new byte[] {7}));
             assertThat(b.socket().getInputStream().readNBytes(5)).as("B's peer gets its own echo, nothing of A's")
                     .containsExactly(Echo.frame(new byte[] {7}));
+            assertThat(Files.readSymbolicLink(Path.of("/proc/self/fd/" + stcpFdA)).toString())
+                    .as("the number stcp reads, writes and registers A by").isEqualTo(socketA);
+
+            // The connection finds its channel closed at its next call, and closes: its peer sees it.
+            assertThatThrownBy(() -> connA.write(secret, 0, secret.length)).isInstanceOf(IOException.class);
+            assertThat(a.awaitClosedByServer()).isTrue();
             Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !connA.isOpen());
         } finally {
+            EpollPoller.faults = null;
             Echo.stop(server);
         }
     }

@@ -34,7 +34,7 @@ class SocketSyscallsTest {
     void readsWhatArrivedNothingWhenEmptyAndMinusOneAtTheEnd() throws Exception {
         try (Pair pair = Pair.connect()) {
             SocketChannel peer = pair.peer;
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             byte[] into = new byte[16];
             assertThat(calls.read(fd, into, 0, into.length)).isZero();
 
@@ -53,7 +53,7 @@ class SocketSyscallsTest {
     void writesFromTheMiddleOfAnArrayAndZeroWhenTheSocketIsFull() throws Exception {
         try (Pair pair = Pair.connect()) {
             SocketChannel peer = pair.peer;
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             assertThat(calls.write(fd, new byte[] {9, 8, 7, 6}, 1, 2)).isEqualTo(2);
             ByteBuffer got = ByteBuffer.allocate(2);
             while (got.hasRemaining()) {
@@ -75,7 +75,7 @@ class SocketSyscallsTest {
     @Test
     void writesDirectBuffersWithOneGatheringCallFromEachPosition() throws Exception {
         try (Pair pair = Pair.connect()) {
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             ByteBuffer a = pattern(10, 0).position(4);
             ByteBuffer empty = ByteBuffer.allocateDirect(0);
             ByteBuffer b = pattern(5, 100);
@@ -97,7 +97,7 @@ class SocketSyscallsTest {
     @Test
     void oneCallTakesAtMostItsVectorOfBuffersAndItsBytes() throws Exception {
         try (Pair pair = Pair.connect()) {
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             ByteBuffer[] many = new ByteBuffer[CaptureSlots.VECTOR_LENGTH + 6];
             for (int i = 0; i < many.length; i++) {
                 many[i] = pattern(2, 2 * i);
@@ -120,7 +120,7 @@ class SocketSyscallsTest {
     @Test
     void aFullSocketTakesPartAndThePositionsSayExactlyWhich() throws Exception {
         try (Pair pair = Pair.connect()) {
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             ByteBuffer[] srcs = {pattern(32 << 20, 0), pattern(1 << 20, 7)}; // far more than the two socket buffers hold
             long total = 0;
             long n;
@@ -145,7 +145,7 @@ class SocketSyscallsTest {
     @Test
     void heapBuffersAndAFullSetOfSlotsAreLeftToTheCaller() throws Exception {
         try (Pair pair = Pair.connect()) {
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             ByteBuffer[] mixed = {pattern(4, 0), ByteBuffer.wrap(new byte[4])};
             assertThat(calls.writeDirect(fd, mixed, 0, 2, Integer.MAX_VALUE)).isEqualTo(-1);
             assertThat(mixed[0].position()).isZero();
@@ -192,7 +192,7 @@ class SocketSyscallsTest {
     void aResetIsReportedAsTheJdkReportsIt() throws Exception {
         try (Pair pair = Pair.connect()) {
             SocketChannel peer = pair.peer;
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             peer.setOption(StandardSocketOptions.SO_LINGER, 0);
             peer.close(); // a reset
 
@@ -217,7 +217,7 @@ class SocketSyscallsTest {
     @Test
     void anyOtherErrorIsWordedAsTheSystemWordsItAndNamed() throws Exception {
         try (SocketChannel unconnected = SocketChannel.open()) {
-            int fd = calls.fd(unconnected);
+            int fd = Fds.of(unconnected);
             assertThatThrownBy(() -> calls.read(fd, new byte[1], 0, 1)).isInstanceOf(java.io.IOException.class)
                     .isNotInstanceOf(SocketException.class) // no broken connection: a protocol error, not a reset
                     .hasMessage("recv failed: Transport endpoint is not connected (ENOTCONN), errno 107");
@@ -235,7 +235,7 @@ class SocketSyscallsTest {
     @Test
     void aRaisedLowWaterMarkHoldsReadinessBackUntilThatManyBytesArrived() throws Exception {
         try (Pair pair = Pair.connect(); Selector selector = Selector.open()) {
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             pair.socket.register(selector, SelectionKey.OP_READ);
             calls.receiveLowWater(fd, 1000);
             pair.peer.write(ByteBuffer.allocate(10));
@@ -275,7 +275,7 @@ class SocketSyscallsTest {
     @Test
     void everyCallGivesItsErrnoSlotBackAndCallsStillWorkWhenNoSlotIsFree() throws Exception {
         try (Pair pair = Pair.connect()) {
-            int fd = calls.fd(pair.socket);
+            int fd = Fds.of(pair.socket);
             exercise(fd, pair.peer);
             assertThat(Epoll.SLOTS.takenCount()).as("slots still taken after the calls").isZero();
 

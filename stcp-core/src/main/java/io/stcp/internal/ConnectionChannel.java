@@ -1,0 +1,165 @@
+package io.stcp.internal;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketOption;
+import java.nio.ByteBuffer;
+import java.nio.channels.IllegalBlockingModeException;
+import java.nio.channels.SocketChannel;
+import java.util.Set;
+
+/**
+ * What {@code Connection.channel()} returns: the connection's JDK channel, every call passed to
+ * it, except two that belong to the connection:
+ * <ul>
+ *   <li>{@link #close()} closes the connection ({@code Connection.close()}: reason
+ *       {@code CLOSED}, exit hooks once), on every transport. Closing the JDK channel alone would
+ *       not do the same on each: on the JDK transport the peer sees the close at once and the
+ *       reader is woken; on epoll stcp works on a descriptor of its own (see
+ *       {@code ReadinessSource.register}), so the socket stays open and nobody is told;</li>
+ *   <li>the blocking mode is stcp's: the JDK transport reads blocking, the others non-blocking.
+ *       {@link #configureBlocking} to the other mode throws {@link IllegalBlockingModeException}.</li>
+ * </ul>
+ * Registering it with a selector throws too (the JDK's selectors take only their own channels).
+ * Made by the connection's first {@code channel()} call ({@link ConnectionClose#channel}), so a
+ * connection that never calls it costs nothing.
+ *
+ * <p>{@link #isOpen()} is false once it is closed, by the application or by the connection's own
+ * close ({@link #connectionClosed}), which closes it too.
+ */
+public final class ConnectionChannel extends SocketChannel {
+    private final SocketChannel channel;
+    private final RealConnection connection;
+
+    ConnectionChannel(SocketChannel channel, RealConnection connection) {
+        super(channel.provider());
+        this.channel = channel;
+        this.connection = connection;
+        if (!channel.isBlocking()) {
+            try {
+                configureBlocking(false); // the channel's mode: implConfigureBlocking agrees
+            } catch (IOException e) {
+                throw new UncheckedIOException(e); // only a closed channel refuses, and this one is new
+            }
+        }
+    }
+
+    /** The JDK channel under it; for stcp's modules and tests. */
+    public SocketChannel jdkChannel() {
+        return channel;
+    }
+
+    /** The connection has closed: this channel says so too. Never throws. */
+    void connectionClosed() {
+        Quietly.close(this, "channel"); // closes the connection again: a no-op, it is closed already
+    }
+
+    @Override
+    protected void implCloseSelectableChannel() {
+        connection.close();
+    }
+
+    @Override
+    protected void implConfigureBlocking(boolean block) {
+        if (block != channel.isBlocking()) {
+            throw new IllegalBlockingModeException(); // stcp's transport depends on the mode it set
+        }
+    }
+
+    @Override
+    public SocketChannel bind(SocketAddress local) throws IOException {
+        channel.bind(local);
+        return this;
+    }
+
+    @Override
+    public <T> SocketChannel setOption(SocketOption<T> name, T value) throws IOException {
+        channel.setOption(name, value);
+        return this;
+    }
+
+    @Override
+    public <T> T getOption(SocketOption<T> name) throws IOException {
+        return channel.getOption(name);
+    }
+
+    @Override
+    public Set<SocketOption<?>> supportedOptions() {
+        return channel.supportedOptions();
+    }
+
+    @Override
+    public SocketChannel shutdownInput() throws IOException {
+        channel.shutdownInput();
+        return this;
+    }
+
+    @Override
+    public SocketChannel shutdownOutput() throws IOException {
+        channel.shutdownOutput();
+        return this;
+    }
+
+    /** The JDK channel's socket adaptor: its {@code close()} closes the JDK channel alone, not the connection. */
+    @Override
+    public Socket socket() {
+        return channel.socket();
+    }
+
+    @Override
+    public boolean isConnected() {
+        return channel.isConnected();
+    }
+
+    @Override
+    public boolean isConnectionPending() {
+        return channel.isConnectionPending();
+    }
+
+    @Override
+    public boolean connect(SocketAddress remote) throws IOException {
+        return channel.connect(remote);
+    }
+
+    @Override
+    public boolean finishConnect() throws IOException {
+        return channel.finishConnect();
+    }
+
+    @Override
+    public SocketAddress getRemoteAddress() throws IOException {
+        return channel.getRemoteAddress();
+    }
+
+    @Override
+    public SocketAddress getLocalAddress() throws IOException {
+        return channel.getLocalAddress();
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        return channel.read(dst);
+    }
+
+    @Override
+    public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+        return channel.read(dsts, offset, length);
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+        return channel.write(src);
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        return channel.write(srcs, offset, length);
+    }
+
+    @Override
+    public String toString() {
+        return channel.toString();
+    }
+}
