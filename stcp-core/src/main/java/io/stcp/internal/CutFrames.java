@@ -1,6 +1,5 @@
 package io.stcp.internal;
 
-import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
@@ -16,10 +15,10 @@ import io.stcp.ReadTimeoutException;
  * frame's first byte is left as it is: the frame is unread, and the connection usable.
  *
  * <p>A reader that catches the timeout and reads on in the same call (one that serves a whole
- * conversation in one call) must not get the rest of the frame either: the input is over for it
- * ({@code ConnectionInput.cutFrame}), its reads find the end of stream, and the connection's end is
- * recorded as {@code READ_TIMEOUT} then, so that the {@link java.io.EOFException} it may throw for
- * that end does not say {@code PEER_CLOSED}.
+ * conversation in one call) must not get the rest of the frame either: the input is over for it, as
+ * after a frame timeout ({@code ConnectionInput.endsInput}): its reads find the end of stream, and
+ * the connection's end is recorded as {@code READ_TIMEOUT} then, so that the
+ * {@link java.io.EOFException} it may throw for that end does not say {@code PEER_CLOSED}.
  */
 public final class CutFrames {
     private CutFrames() {}
@@ -36,10 +35,7 @@ public final class CutFrames {
         ReadTimeoutException cut = new ReadTimeoutException(e.getMessage() + ", " + taken
                 + " bytes into a frame, which cannot be resumed: the connection ends");
         cut.initCause(e);
-        if (connection instanceof RealConnection rc) {
-            rc.recordEnd(CloseReason.READ_TIMEOUT, cut); // whatever the reader throws next (the end of stream)
-            return rc.input().cutFrame(cut);
-        }
-        return cut;
+        // The input ends, and the connection with it whatever the reader throws next (the end of stream).
+        return connection instanceof RealConnection rc ? rc.input().cutFrame(cut) : cut;
     }
 }

@@ -24,10 +24,10 @@ import java.time.Instant;
  *       between frames are not bounded by it, and reading without waiting costs nothing.</li>
  * </ul>
  * The first-frame and frame deadlines raise {@link FrameTimeoutException}, which ends the
- * connection even if the reader catches it ({@link #endsConnection()}); the others
- * {@link ReadTimeoutException}, which leaves it usable — except one that cut a framing reader's
- * frame ({@link #cutFrame}), which ends it even if caught too. A wait computes {@code nanoTime}
- * only when some deadline applies.
+ * connection even if the reader catches it, and the reader's input with it
+ * ({@link ConnectionInput#endsInput}); the others {@link ReadTimeoutException}, which leaves it
+ * usable — except one that cut a framing reader's frame ({@link CutFrames}), which ends both too.
+ * A wait computes {@code nanoTime} only when some deadline applies.
  *
  * <p><b>Suspensions.</b> A read loop that waits for its next frame with no thread
  * ({@link #suspend()}) is ended by the absolute deadlines (the read deadline, the first frame's)
@@ -46,7 +46,6 @@ final class ReadDeadlines {
     private long firstFrameDeadlineNanos;    // 0 once the first call returned
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
-    private ReadTimeoutException endsConnection; // raised in the current call and ending the connection, if one was
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
     // Any thread.
     private volatile long readTimeoutNanos;
@@ -95,15 +94,6 @@ final class ReadDeadlines {
      */
     boolean callReadNothing(long bytesRead) {
         return callStartBytes >= 0 && bytesRead == callStartBytes;
-    }
-
-    /**
-     * The timeout raised in the call that returned that ends the connection — a frame timeout, or
-     * a read timeout that cut a framing reader's frame — which the reader caught: the connection
-     * ends with it all the same. Null if none was.
-     */
-    ReadTimeoutException endsConnection() {
-        return endsConnection;
     }
 
     /**
@@ -158,30 +148,15 @@ final class ReadDeadlines {
     }
 
     /**
-     * A frame timeout of the caller's own (a wait for the inbound budget that outlasted the
-     * deadline in force), recorded as the deadlines' are: it ends the connection even if caught.
+     * The exception for the wait that ended at {@code deadline}: which deadline was it? A frame
+     * timeout ends the input: the caller hands it to {@link ConnectionInput#endsInput}.
      */
-    FrameTimeoutException frameTimedOut(String message) {
-        FrameTimeoutException e = new FrameTimeoutException(message);
-        endsConnection = e;
-        return e;
-    }
-
-    /**
-     * A read timeout that a framing reader got inside a frame, whose bytes it took are gone
-     * ({@link CutFrames}): recorded so that it ends the connection even if the reader catches it.
-     */
-    ReadTimeoutException cutFrame(ReadTimeoutException e) {
-        return endsConnection = e;
-    }
-
-    /** The exception for the wait that ended at {@code deadline}: which deadline was it? */
     ReadTimeoutException timedOut(long deadline) {
         if (deadline != 0 && deadline == firstFrameDeadlineNanos) {
-            return frameTimedOut("no complete first frame within the first-frame timeout");
+            return new FrameTimeoutException("no complete first frame within the first-frame timeout");
         }
         if (deadline != 0 && deadline == frameDeadlineNanos && deadline != readDeadlineNanos) {
-            return frameTimedOut("frame not completed within the frame timeout of "
+            return new FrameTimeoutException("frame not completed within the frame timeout of "
                     + Durations.format(Duration.ofNanos(frameTimeoutNanos)));
         }
         if (deadline != 0 && deadline == readDeadlineNanos) {
