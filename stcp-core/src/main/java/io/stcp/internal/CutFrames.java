@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.Connection;
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
+import java.io.IOException;
 
 /**
  * A read timeout inside a frame of a framing reader ({@link io.stcp.framing}), or inside a line of
@@ -23,11 +24,30 @@ import io.stcp.ReadTimeoutException;
 public final class CutFrames {
     private CutFrames() {}
 
+    /** The read of one frame, bounded by {@code limit} (each reader says how). */
+    @FunctionalInterface
+    public interface FrameRead {
+        /** The frame, or null at the end of stream before its first byte (where the read says so). */
+        byte[] read(Connection connection, int limit) throws IOException;
+    }
+
     /**
-     * What a framing reader, or {@code readLine}, throws for {@code e}, raised while it read a frame
-     * that began when {@code connection} had read {@code frameStart} bytes.
+     * Reads one frame from {@code connection} with {@code read}: for the framing readers and
+     * {@code readLine}. A read timeout after the frame's first byte ends the connection; one before
+     * it is thrown as it is. {@code read} is made once, not per frame (a method reference to a
+     * static method, or a reader's own, kept in a field), so a frame costs no allocation for it.
      */
-    public static ReadTimeoutException timedOut(Connection connection, long frameStart, ReadTimeoutException e) {
+    public static byte[] read(Connection connection, FrameRead read, int limit) throws IOException {
+        long start = connection.bytesRead();
+        try {
+            return read.read(connection, limit);
+        } catch (ReadTimeoutException e) {
+            throw timedOut(connection, start, e);
+        }
+    }
+
+    /** What a frame's read throws for {@code e}, raised after {@code connection} had read {@code frameStart} bytes. */
+    private static ReadTimeoutException timedOut(Connection connection, long frameStart, ReadTimeoutException e) {
         long taken = connection.bytesRead() - frameStart;
         if (taken == 0 || e instanceof FrameTimeoutException) {
             return e; // the frame is unread; a frame timeout ends the connection already
