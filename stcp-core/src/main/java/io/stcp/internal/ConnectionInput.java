@@ -567,6 +567,11 @@ final class ConnectionInput {
         deadlines.beginCall(bytesRead);
     }
 
+    /** A framing reader completed a frame in the current call: see {@link ReadDeadlines#frameEnded}. */
+    void frameEnded() {
+        deadlines.frameEnded(bytesRead);
+    }
+
     /**
      * The reader's call returned.
      *

@@ -34,16 +34,23 @@ public final class CutFrames {
     /**
      * Reads one frame from {@code connection} with {@code read}: for the framing readers and
      * {@code readLine}. A read timeout after the frame's first byte ends the connection; one before
-     * it is thrown as it is. {@code read} is made once, not per frame (a method reference to a
-     * static method, or a reader's own, kept in a field), so a frame costs no allocation for it.
+     * it is thrown as it is. A frame read whole ends the frame timeout's deadline, also for a
+     * reader that reads many in one call. {@code read} is made once, not per frame (a method
+     * reference to a static method, or a reader's own, kept in a field), so a frame costs no
+     * allocation for it.
      */
     public static byte[] read(Connection connection, FrameRead read, int limit) throws IOException {
         long start = connection.bytesRead();
+        byte[] frame;
         try {
-            return read.read(connection, limit);
+            frame = read.read(connection, limit);
         } catch (ReadTimeoutException e) {
             throw timedOut(connection, start, e);
         }
+        if (connection instanceof RealConnection rc) {
+            rc.input().frameEnded();
+        }
+        return frame;
     }
 
     /** What a frame's read throws for {@code e}, raised after {@code connection} had read {@code frameStart} bytes. */

@@ -17,7 +17,8 @@ import java.time.Instant;
  *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
  *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
  *       the next value is buffered, or a layer holds part of a TLS record), its first wait starts
- *       the frame timeout; the return of a call that consumed bytes ends it. A call that returns
+ *       the frame timeout; the return of a call that consumed bytes ends it, and so does a frame
+ *       that a framing reader completed inside a call ({@link #frameEnded}). A call that returns
  *       having consumed nothing (a reader that caught a read timeout to send a ping, say) leaves
  *       the frame where it was, and its deadline runs on into the next call: a peer that sends
  *       part of a frame and stops is not given a new frame timeout at every read timeout. Waits
@@ -45,6 +46,7 @@ final class ReadDeadlines {
     // Reader thread only.
     private long firstFrameDeadlineNanos;    // 0 once the first call returned
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
+    private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
     // Any thread.
@@ -67,7 +69,23 @@ final class ReadDeadlines {
 
     /** The runner is about to call the reader, which has read {@code bytesRead} bytes so far. */
     void beginCall(long bytesRead) {
-        callStartBytes = bytesRead;
+        callStartBytes = frameStartBytes = bytesRead;
+    }
+
+    /**
+     * A framing reader (or {@code readLine}) completed a frame, {@code bytesRead} bytes in all, in
+     * the current call: the frame's deadline is over, the first frame is done if this was it, and
+     * the next frame begins with its next byte. So a reader that reads many frames in one call (one
+     * that serves a whole conversation in it) is given a frame timeout for each, not one for the
+     * whole call, which closed it as {@code FRAME_TIMEOUT} once it had waited that long for its
+     * peer between frames (and the first-frame timeout after the accept, whatever it had read).
+     */
+    void frameEnded(long bytesRead) {
+        if (callStartBytes >= 0) {
+            frameStartBytes = bytesRead;
+            frameDeadlineNanos = 0;
+            firstFrameDeadlineNanos = 0;
+        }
     }
 
     /**
@@ -78,7 +96,7 @@ final class ReadDeadlines {
         if (bytesRead != callStartBytes) {
             frameDeadlineNanos = 0;
         }
-        callStartBytes = -1;
+        callStartBytes = frameStartBytes = -1;
         firstFrameDeadlineNanos = 0;
     }
 
@@ -125,7 +143,7 @@ final class ReadDeadlines {
         long user = readDeadlineNanos;
         long idle = readTimeoutNanos;
         long first = firstFrameDeadlineNanos;
-        boolean inFrame = frameTimeoutNanos != 0 && callStartBytes >= 0 && (bytesRead > callStartBytes || partial);
+        boolean inFrame = frameTimeoutNanos != 0 && frameStartBytes >= 0 && (bytesRead > frameStartBytes || partial);
         if (!inFrame) {
             frameDeadlineNanos = 0; // what looked like part of a frame was none (a TLS record without data)
         }

@@ -206,6 +206,57 @@ class FrameCutByAReadTimeoutTest {
     }
 
     /**
+     * A reader that serves the whole conversation in one call, around a framing reader, and waits
+     * for its peer between frames longer than the frame timeout (and than the first-frame timeout
+     * since the accept), answering each read timeout with a ping: every frame is complete at once,
+     * so nothing times out. Each frame the framing reader completes ends its deadline; the call's
+     * first wait after its first frame used to start one deadline for the whole call, and the
+     * connection was closed as {@code FRAME_TIMEOUT} ("frame not completed") between two frames.
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aReaderThatReadsManyFramesInOneCallIsGivenAFrameTimeoutForEachFrame(Format format) throws Exception {
+        BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+        ConnectionReader framing = format.reader.apply((sender, frame) -> {
+            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
+            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
+        });
+        ConnectionReader looping = (sender, conn) -> {
+            conn.readTimeout(Duration.ofMillis(100)); // the clock of the conversation: a ping every 100 ms of silence
+            for (int i = 0; i < 100; i++) { // the whole conversation in one call: at most 100 frames or pings
+                try {
+                    framing.read(sender, conn);
+                } catch (ReadTimeoutException e) {
+                    if (e instanceof FrameTimeoutException) {
+                        throw e;
+                    }
+                    sender.put(new byte[] {'P', (byte) conn.bytesRead()});
+                }
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(300))
+                        .firstFrameTimeout(Duration.ofMillis(300)).build(), looping, SenderFactory.queue(16))
+                .onConnectionExit(s -> ends.add(s.connection()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(format.wholeFrame);
+            int sent = format.wholeFrame.length;
+            awaitMessage(client, 'F', sent);
+            for (int ping = 0; ping < 4; ping++) { // 400 ms and more of silence after the frame
+                awaitMessage(client, 'P', sent);
+            }
+            client.sendRaw(format.wholeFrame);
+            sent += format.wholeFrame.length;
+            awaitMessage(client, 'F', sent);
+            assertThat(frames).containsExactly(format.content, format.content);
+            assertThat(ends).as("connections ended").isEmpty();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
      * A whole frame after a heartbeat (a caught read timeout between frames: the next frame is read
      * whole), then the first part of another, a read timeout inside it, and its rest.
      */
