@@ -14,7 +14,8 @@ import java.time.Instant;
  * <ul>
  *   <li>the read timeout (idle): each wait at most this long;</li>
  *   <li>the read deadline the user set;</li>
- *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
+ *   <li>the first-frame deadline, from the accept until the reader's first call returns, or a
+ *       framing reader completes a frame in it ({@link #frameEnded});</li>
  *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
  *       the next value is buffered, or a layer holds part of a TLS record), its first wait starts
  *       the frame timeout; the return of a call that consumed bytes ends it, and so does a frame
@@ -44,7 +45,7 @@ final class ReadDeadlines {
 
     private final long frameTimeoutNanos;
     // Reader thread only.
-    private long firstFrameDeadlineNanos;    // 0 once the first call returned
+    private long firstFrameDeadlineNanos;    // 0 once the first call returned, or a frame ended in it
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
