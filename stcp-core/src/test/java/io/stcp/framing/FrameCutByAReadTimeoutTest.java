@@ -187,7 +187,7 @@ class FrameCutByAReadTimeoutTest {
                 throw e;
             }
         };
-        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(200)).build(), looping,
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(100)).build(), looping,
                         SenderFactory.queue(16))
                 .onConnectionExit(s -> ends.add(s.connection()))
                 .start();
@@ -235,15 +235,15 @@ class FrameCutByAReadTimeoutTest {
                 }
             }
         };
-        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(300))
-                        .firstFrameTimeout(Duration.ofMillis(300)).build(), looping, SenderFactory.queue(16))
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(200))
+                        .firstFrameTimeout(Duration.ofMillis(200)).build(), looping, SenderFactory.queue(16))
                 .onConnectionExit(s -> ends.add(s.connection()))
                 .start();
         try (TestClient client = TestClient.connect(server.address())) {
             client.sendRaw(format.wholeFrame);
             int sent = format.wholeFrame.length;
             awaitMessage(client, 'F', sent);
-            for (int ping = 0; ping < 4; ping++) { // 400 ms and more of silence after the frame
+            for (int ping = 0; ping < 3; ping++) { // 300 ms and more of silence after the frame
                 awaitMessage(client, 'P', sent);
             }
             client.sendRaw(format.wholeFrame);
