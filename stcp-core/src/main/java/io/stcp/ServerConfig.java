@@ -38,13 +38,16 @@ import org.jspecify.annotations.Nullable;
  *                       late.
  * @param firstFrameTimeout a connection whose reader has not completed its first call (its first
  *                       frame) this long after accept is closed, however slowly it trickles bytes
- *                       (slowloris). Default 0: disabled.
+ *                       (slowloris); a frame that a framing reader (or {@code readLine}) completes
+ *                       inside that call counts as its first frame. Default 0: disabled.
  * @param frameTimeout   a frame must be complete this long after its first byte: once a reader call
  *                       has started a frame (consumed bytes, or part of the next value is buffered),
  *                       its reads wait no longer than this in total, so a peer that trickles a
  *                       byte now and then is closed ({@link FrameTimeoutException},
  *                       {@link CloseReason#FRAME_TIMEOUT}, even if the reader catches it). A call
- *                       that returns without consuming a byte does not restart it. Waits between
+ *                       that returns without consuming a byte does not restart it; a frame that a
+ *                       framing reader (or {@code readLine}) completes ends it, also in a call that
+ *                       reads many. Waits between
  *                       frames are not bounded by
  *                       it (that is {@code readIdleTimeout}). It also bounds a wait for the
  *                       {@code inboundBudget}. Default 30s.

@@ -20,9 +20,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
@@ -273,6 +275,52 @@ class HostilePeersTest {
                 sender.put(new byte[] {0, 0, 0, 0});
             }
         });
+    }
+
+    /**
+     * A reader that catches the frame timeout and reads on in the same call, byte by byte to find
+     * its footing again: its input is over, so it gets neither the three bytes of the int it did not
+     * complete (still buffered: {@code readInt} takes nothing until it has all four) nor a frame
+     * timeout at every read. It used to get both: the three bytes, then a new frame timeout at once
+     * at each wait, as fast as it could catch them, until its call returned (here at 10,000 reads).
+     */
+    @Test
+    void aReaderThatCatchesTheFrameTimeoutAndReadsOnGetsTheEndOfStreamNotTheRestOfTheValue() throws Exception {
+        List<Integer> values = new CopyOnWriteArrayList<>();
+        AtomicInteger timeouts = new AtomicInteger();
+        BlockingQueue<Exception> callEnds = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+        ConnectionReader reader = (sender, conn) -> {
+            boolean resync = false;
+            try {
+                for (int i = 0; i < 10_000; i++) { // bounded: on the old code nearly every one was a timeout at once
+                    try {
+                        values.add(resync ? conn.readUnsignedByte() : conn.readInt());
+                    } catch (ReadTimeoutException e) {
+                        timeouts.incrementAndGet();
+                        resync = true;
+                    }
+                }
+            } catch (Exception e) {
+                callEnds.add(e);
+                throw e;
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(200)).build(), reader,
+                        SenderFactory.queue(8))
+                .onConnectionExit(s -> ends.add(s.connection()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[] {0, 0, 0, 7, 1, 2, 3}); // an int, then three bytes of the next
+            Connection ended = ends.poll(10, TimeUnit.SECONDS);
+            assertThat(ended).as("the connection ended within 10 s").isNotNull();
+            assertThat(values).as("values read").containsExactly(7);
+            assertThat(timeouts.get()).as("timeouts the reader caught").isEqualTo(1);
+            assertThat(callEnds.poll()).as("how the reader's call ended").isInstanceOf(EOFException.class);
+            assertThat(ended.closeReason()).isEqualTo(CloseReason.FRAME_TIMEOUT);
+        } finally {
+            Echo.stop(server);
+        }
     }
 
     /**

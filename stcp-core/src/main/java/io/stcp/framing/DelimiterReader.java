@@ -2,7 +2,6 @@ package io.stcp.framing;
 
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
-import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
 import io.stcp.internal.CutFrames;
 import io.stcp.internal.DelimitedRead;
@@ -41,6 +40,7 @@ public final class DelimiterReader implements ConnectionReader {
     private final int maxLength;
     private final boolean stripDelimiter;
     private final FrameHandler handler;
+    private final CutFrames.FrameRead frames = this::readFrame; // made once: a frame allocates nothing for it
 
     private DelimiterReader(Builder b, FrameHandler handler) {
         this.delimiter = b.delimiter.clone();
@@ -57,26 +57,20 @@ public final class DelimiterReader implements ConnectionReader {
 
     @Override
     public void read(Sender sender, Connection connection) throws Exception {
-        long start = connection.bytesRead();
-        byte[] frame;
-        try {
-            frame = readFrame(connection);
-        } catch (ReadTimeoutException e) {
-            throw CutFrames.timedOut(connection, start, e); // inside the frame, it ends the connection
-        }
-        handler.onFrame(sender, frame);
+        // A read timeout inside the frame ends the connection.
+        handler.onFrame(sender, CutFrames.read(connection, frames, maxLength));
     }
 
-    private byte[] readFrame(Connection connection) throws IOException {
+    private byte[] readFrame(Connection connection, int max) throws IOException {
         // A partial delimiter may sit at the end of the buffer; with lines() so may a '\r'.
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
-        int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, (long) maxLength + slack + 1);
+        int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, (long) max + slack + 1);
         DelimitedRead.Bytes read = DelimitedRead.read(connection, delimiter, limit, "frame");
         if (read == null) {
             throw new EOFException("end of stream after 0 bytes of a frame, before its delimiter");
         }
         if (!read.delimited()) {
-            throw new FrameTooLongException("frame longer than maxLength " + maxLength + " bytes without a delimiter");
+            throw new FrameTooLongException("frame longer than maxLength " + max + " bytes without a delimiter");
         }
         byte[] buf = read.bytes();
         int n = read.length();
@@ -84,8 +78,8 @@ public final class DelimiterReader implements ConnectionReader {
         if (lines && content > 0 && buf[content - 1] == '\r') {
             content--;
         }
-        if (content > maxLength) { // the slack let one byte too many through
-            throw new FrameTooLongException("frame of " + content + " bytes exceeds maxLength " + maxLength);
+        if (content > max) { // the slack let one byte too many through
+            throw new FrameTooLongException("frame of " + content + " bytes exceeds maxLength " + max);
         }
         return Arrays.copyOf(buf, stripDelimiter ? content : n);
     }

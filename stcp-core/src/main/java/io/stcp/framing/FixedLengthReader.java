@@ -2,7 +2,6 @@ package io.stcp.framing;
 
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
-import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
 import io.stcp.internal.CutFrames;
 import java.util.Objects;
@@ -55,13 +54,7 @@ public final class FixedLengthReader implements ConnectionReader {
 
     @Override
     public void read(Sender sender, Connection connection) throws Exception {
-        long start = connection.bytesRead();
-        byte[] frame;
-        try {
-            frame = connection.readBytes(frameLength);
-        } catch (ReadTimeoutException e) {
-            throw CutFrames.timedOut(connection, start, e); // inside the frame, it ends the connection
-        }
-        handler.onFrame(sender, frame);
+        // A read timeout inside the frame ends the connection.
+        handler.onFrame(sender, CutFrames.read(connection, Connection::readBytes, frameLength));
     }
 }

@@ -2,7 +2,6 @@ package io.stcp.framing;
 
 import io.stcp.Connection;
 import io.stcp.ConnectionReader;
-import io.stcp.ReadTimeoutException;
 import io.stcp.Sender;
 import io.stcp.internal.CutFrames;
 import java.io.IOException;
@@ -64,6 +63,7 @@ public final class LengthFieldReader implements ConnectionReader {
     private final int maxFrameLength;
     private final boolean rejectEmpty;
     private final FrameHandler handler;
+    private final CutFrames.FrameRead frames = this::readFrame; // made once: a frame allocates nothing for it
 
     private LengthFieldReader(Builder b, FrameHandler handler) {
         this.offset = b.offset;
@@ -83,23 +83,17 @@ public final class LengthFieldReader implements ConnectionReader {
 
     @Override
     public void read(Sender sender, Connection connection) throws Exception {
-        long start = connection.bytesRead();
-        byte[] frame;
-        try {
-            frame = readFrame(connection);
-        } catch (ReadTimeoutException e) {
-            throw CutFrames.timedOut(connection, start, e); // inside the frame, it ends the connection
-        }
-        handler.onFrame(sender, frame);
+        // A read timeout inside the frame ends the connection.
+        handler.onFrame(sender, CutFrames.read(connection, frames, maxFrameLength));
     }
 
-    private byte[] readFrame(Connection connection) throws IOException {
+    private byte[] readFrame(Connection connection, int max) throws IOException {
         int headerLength = offset + fieldLength;
         byte[] header = connection.readBytes(headerLength);
         long value = LengthField.get(header, offset, fieldLength, order);
         if (value < 0 || value > 1L << 40) { // beyond any int-sized frame; keeps the sum below exact
             throw new FrameTooLongException("length field " + Long.toUnsignedString(value)
-                    + " exceeds maxFrameLength " + maxFrameLength);
+                    + " exceeds maxFrameLength " + max);
         }
         long body = value + adjustment;
         if (body < 0) {
@@ -110,9 +104,9 @@ public final class LengthFieldReader implements ConnectionReader {
             throw new CorruptFrameException("empty frame (length field " + value + ") where empty frames are rejected");
         }
         long frame = headerLength + body;
-        if (frame > maxFrameLength) {
+        if (frame > max) {
             throw new FrameTooLongException("frame of " + frame + " bytes (length field " + value
-                    + ") exceeds maxFrameLength " + maxFrameLength);
+                    + ") exceeds maxFrameLength " + max);
         }
         // readBytes grows its array as the body arrives: an announced length costs nothing until sent.
         return stripHeader ? connection.readBytes((int) body) : connection.readBytes(header, (int) body);

@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.CloseReason;
 import io.stcp.Connection;
+import io.stcp.ReadTimeoutException;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
 import java.lang.invoke.MethodHandles;
@@ -118,6 +119,12 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     @Override
     public void inputEnded() {
         happen(INPUT_ENDED);
+    }
+
+    /** A timeout ended the reader's input: the connection ends with it, whatever the reader throws next. */
+    @Override
+    public void inputTimedOut(ReadTimeoutException e) {
+        recordEnd(Ends.classify(e), e);
     }
 
     /**

@@ -115,14 +115,14 @@ final class ConnectionInput {
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
-    private boolean cut; // a read timeout cut a frame (cutFrame): the input is over for the reader; reader thread only
+    private ReadTimeoutException endedBy; // the timeout that ended the input for the reader (endsInput); reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
      * @param budget the server's inbound budget, or null
      * @param firstFrameTimeoutNanos 0 = none
      * @param frameTimeoutNanos 0 = none
-     * @param onEndOfStream told when the peer's end of stream is read
+     * @param onEndOfStream told when the peer's end of stream is read, or a timeout ends the input
      */
     ConnectionInput(Transport transport, boolean pooled, InboundBudget budget, long firstFrameTimeoutNanos,
                     long frameTimeoutNanos, EndOfStream onEndOfStream) {
@@ -133,10 +133,17 @@ final class ConnectionInput {
         this.deadlines = new ReadDeadlines(firstFrameTimeoutNanos, frameTimeoutNanos);
     }
 
-    /** Told when the peer's end of stream is read (the connection's close state is one). */
+    /** Told how the input ends (the connection's close state is one). */
     @FunctionalInterface
     interface EndOfStream {
+        /** The peer's end of stream was read. */
         void inputEnded();
+
+        /**
+         * A timeout ended the input for the reader ({@link #endsInput}): the connection ends with
+         * it, whatever the reader throws next. Nothing by default (an input of no connection).
+         */
+        default void inputTimedOut(ReadTimeoutException e) {}
     }
 
     // ---------------------------------------------------------------- reads
@@ -560,6 +567,11 @@ final class ConnectionInput {
         deadlines.beginCall(bytesRead);
     }
 
+    /** A framing reader completed a frame in the current call: see {@link ReadDeadlines#frameEnded}. */
+    void frameEnded() {
+        deadlines.frameEnded(bytesRead);
+    }
+
     /**
      * The reader's call returned.
      *
@@ -567,9 +579,8 @@ final class ConnectionInput {
      *     framing reader's frame: the connection ends with it all the same
      */
     void endCall() throws ReadTimeoutException {
-        ReadTimeoutException caught = deadlines.endsConnection();
-        if (caught != null) {
-            throw caught;
+        if (endedBy != null) {
+            throw endedBy;
         }
         deadlines.endCall(bytesRead);
         idleTimedOut = false;
@@ -699,6 +710,9 @@ final class ConnectionInput {
      * value, and reads into a wide (or large) buffer while the peer sends more than a small one holds.
      */
     private int fill() throws IOException {
+        if (endedBy != null) {
+            return -1; // a timeout ended the input (endsInput): no wait, no buffer, no turn
+        }
         if (!pooled || !transport.tellsReadiness()) {
             return fillOnce(false);
         }
@@ -768,7 +782,7 @@ final class ConnectionInput {
      * until {@code bytes} can be read at once ({@link Transport#awaitInput}).
      */
     private void awaitTransport(int bytes) throws IOException {
-        if (cut) {
+        if (endedBy != null) {
             return; // the read that follows finds the end of stream
         }
         payOwedDrain();
@@ -876,8 +890,8 @@ final class ConnectionInput {
      */
     private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct, boolean orNone)
             throws IOException {
-        if (cut) {
-            return -1; // a read timeout cut a frame: nothing more is read (see cutFrame)
+        if (endedBy != null) {
+            return -1; // a timeout ended the input: nothing more is read (see endsInput)
         }
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
             giveWay();
@@ -941,32 +955,48 @@ final class ConnectionInput {
     /** As {@link #waitDeadline(long)}; {@code inValue}: the wait is for the rest of a value begun. */
     private long waitDeadline(long now, boolean inValue) throws ReadTimeoutException {
         boolean partial = inValue || lim > pos || transport.holdsPartialInput();
-        if (idleTimedOut) {
-            idleTimedOut = false;
-            // A deadline that has passed as well (the first frame's, the user's) is thrown instead,
-            // as a wait under the earliest would have: the sweep that saw the read timeout may
-            // have run before the one that saw the deadline.
-            deadlines.next(now, bytesRead, partial);
-            throw deadlines.idleTimeout();
+        try {
+            if (idleTimedOut) {
+                idleTimedOut = false;
+                // A deadline that has passed as well (the first frame's, the user's) is thrown instead,
+                // as a wait under the earliest would have: the sweep that saw the read timeout may
+                // have run before the one that saw the deadline.
+                deadlines.next(now, bytesRead, partial);
+                throw deadlines.idleTimeout();
+            }
+            return deadlines.next(now, bytesRead, partial);
+        } catch (FrameTimeoutException e) {
+            throw endsInput(e);
         }
-        return deadlines.next(now, bytesRead, partial);
     }
 
     /** A frame timeout of the caller's own, which ends the connection even if the reader catches it. */
     FrameTimeoutException frameTimedOut(String message) {
-        return deadlines.frameTimedOut(message);
+        return endsInput(new FrameTimeoutException(message));
+    }
+
+    /** A read timeout that cut a framing reader's frame ({@link CutFrames}): it ends the input. */
+    ReadTimeoutException cutFrame(ReadTimeoutException e) {
+        return endsInput(e);
     }
 
     /**
-     * A read timeout that cut a framing reader's frame, which ends the connection even if the reader
-     * catches it. The input is over for the reader from now on: what is buffered (the rest of the
-     * cut frame's bytes) is dropped, and every later read finds the end of stream without waiting,
-     * so that a reader that reads on in the same call gets no frame the peer never sent.
+     * A timeout that ends the connection even if the reader catches it — a frame timeout, or a read
+     * timeout that cut a framing reader's frame — ends the input for the reader: what is buffered
+     * (part of the frame not completed) is dropped, the connection's end is recorded with
+     * {@code e} ({@link EndOfStream#inputTimedOut}), and every later read finds the end of stream
+     * at once, without a wait, a buffer or a clock, until the call returns and the connection ends
+     * ({@link #endCall()}). So a reader that catches the timeout and reads on in the same call gets
+     * no frame the peer never sent, nor a timeout thrown at once at every read (which spun such a
+     * reader, catching each, until its call returned): the end of stream, as after a peer's close.
      */
-    ReadTimeoutException cutFrame(ReadTimeoutException e) {
-        cut = true;
+    <T extends ReadTimeoutException> T endsInput(T e) {
+        if (endedBy == null) {
+            endedBy = e;
+            onEndOfStream.inputTimedOut(e);
+        }
         pos = lim;
-        return deadlines.cutFrame(e);
+        return e;
     }
 
     /**
@@ -975,6 +1005,7 @@ final class ConnectionInput {
      * transport's own stands: only a test's ({@link MemoryTransport#timeoutNextRead}) times out so.
      */
     private ReadTimeoutException timedOut(long deadline, ReadTimeoutException e) {
-        return deadline == 0 ? e : deadlines.timedOut(deadline);
+        ReadTimeoutException t = deadline == 0 ? e : deadlines.timedOut(deadline);
+        return t instanceof FrameTimeoutException ? endsInput(t) : t;
     }
 }

@@ -1,7 +1,6 @@
 package io.stcp.internal;
 
 import io.stcp.Connection;
-import io.stcp.ReadTimeoutException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.IOException;
 import java.util.Arrays;
@@ -23,12 +22,7 @@ final class LineRead {
         if (maxLength <= 0) {
             throw new IllegalArgumentException("maxLength: " + maxLength + " (expected: > 0)");
         }
-        long start = connection.bytesRead();
-        try {
-            return readLine(connection, maxLength);
-        } catch (ReadTimeoutException e) {
-            throw CutFrames.timedOut(connection, start, e); // inside the line, it ends the connection
-        }
+        return CutFrames.read(connection, LineRead::readLine, maxLength); // a timeout inside the line ends the connection
     }
 
     private static byte[] readLine(Connection connection, int maxLength) throws IOException {

@@ -14,20 +14,22 @@ import java.time.Instant;
  * <ul>
  *   <li>the read timeout (idle): each wait at most this long;</li>
  *   <li>the read deadline the user set;</li>
- *   <li>the first-frame deadline, from the accept until the reader's first call returns;</li>
+ *   <li>the first-frame deadline, from the accept until the reader's first call returns, or a
+ *       framing reader completes a frame in it ({@link #frameEnded});</li>
  *   <li>the frame deadline: while a reader call is inside a frame (it consumed bytes, or part of
  *       the next value is buffered, or a layer holds part of a TLS record), its first wait starts
- *       the frame timeout; the return of a call that consumed bytes ends it. A call that returns
+ *       the frame timeout; the return of a call that consumed bytes ends it, and so does a frame
+ *       that a framing reader completed inside a call ({@link #frameEnded}). A call that returns
  *       having consumed nothing (a reader that caught a read timeout to send a ping, say) leaves
  *       the frame where it was, and its deadline runs on into the next call: a peer that sends
  *       part of a frame and stops is not given a new frame timeout at every read timeout. Waits
  *       between frames are not bounded by it, and reading without waiting costs nothing.</li>
  * </ul>
  * The first-frame and frame deadlines raise {@link FrameTimeoutException}, which ends the
- * connection even if the reader catches it ({@link #endsConnection()}); the others
- * {@link ReadTimeoutException}, which leaves it usable — except one that cut a framing reader's
- * frame ({@link #cutFrame}), which ends it even if caught too. A wait computes {@code nanoTime}
- * only when some deadline applies.
+ * connection even if the reader catches it, and the reader's input with it
+ * ({@link ConnectionInput#endsInput}); the others {@link ReadTimeoutException}, which leaves it
+ * usable — except one that cut a framing reader's frame ({@link CutFrames}), which ends both too.
+ * A wait computes {@code nanoTime} only when some deadline applies.
  *
  * <p><b>Suspensions.</b> A read loop that waits for its next frame with no thread
  * ({@link #suspend()}) is ended by the absolute deadlines (the read deadline, the first frame's)
@@ -43,10 +45,10 @@ final class ReadDeadlines {
 
     private final long frameTimeoutNanos;
     // Reader thread only.
-    private long firstFrameDeadlineNanos;    // 0 once the first call returned
+    private long firstFrameDeadlineNanos;    // 0 once the first call returned, or a frame ended in it
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
+    private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
-    private ReadTimeoutException endsConnection; // raised in the current call and ending the connection, if one was
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
     // Any thread.
     private volatile long readTimeoutNanos;
@@ -68,7 +70,23 @@ final class ReadDeadlines {
 
     /** The runner is about to call the reader, which has read {@code bytesRead} bytes so far. */
     void beginCall(long bytesRead) {
-        callStartBytes = bytesRead;
+        callStartBytes = frameStartBytes = bytesRead;
+    }
+
+    /**
+     * A framing reader (or {@code readLine}) completed a frame, {@code bytesRead} bytes in all, in
+     * the current call: the frame's deadline is over, the first frame is done if this was it, and
+     * the next frame begins with its next byte. So a reader that reads many frames in one call (one
+     * that serves a whole conversation in it) is given a frame timeout for each, not one for the
+     * whole call, which closed it as {@code FRAME_TIMEOUT} once it had waited that long for its
+     * peer between frames (and the first-frame timeout after the accept, whatever it had read).
+     */
+    void frameEnded(long bytesRead) {
+        if (callStartBytes >= 0) {
+            frameStartBytes = bytesRead;
+            frameDeadlineNanos = 0;
+            firstFrameDeadlineNanos = 0;
+        }
     }
 
     /**
@@ -79,7 +97,7 @@ final class ReadDeadlines {
         if (bytesRead != callStartBytes) {
             frameDeadlineNanos = 0;
         }
-        callStartBytes = -1;
+        callStartBytes = frameStartBytes = -1;
         firstFrameDeadlineNanos = 0;
     }
 
@@ -95,15 +113,6 @@ final class ReadDeadlines {
      */
     boolean callReadNothing(long bytesRead) {
         return callStartBytes >= 0 && bytesRead == callStartBytes;
-    }
-
-    /**
-     * The timeout raised in the call that returned that ends the connection — a frame timeout, or
-     * a read timeout that cut a framing reader's frame — which the reader caught: the connection
-     * ends with it all the same. Null if none was.
-     */
-    ReadTimeoutException endsConnection() {
-        return endsConnection;
     }
 
     /**
@@ -135,7 +144,7 @@ final class ReadDeadlines {
         long user = readDeadlineNanos;
         long idle = readTimeoutNanos;
         long first = firstFrameDeadlineNanos;
-        boolean inFrame = frameTimeoutNanos != 0 && callStartBytes >= 0 && (bytesRead > callStartBytes || partial);
+        boolean inFrame = frameTimeoutNanos != 0 && frameStartBytes >= 0 && (bytesRead > frameStartBytes || partial);
         if (!inFrame) {
             frameDeadlineNanos = 0; // what looked like part of a frame was none (a TLS record without data)
         }
@@ -158,30 +167,15 @@ final class ReadDeadlines {
     }
 
     /**
-     * A frame timeout of the caller's own (a wait for the inbound budget that outlasted the
-     * deadline in force), recorded as the deadlines' are: it ends the connection even if caught.
+     * The exception for the wait that ended at {@code deadline}: which deadline was it? A frame
+     * timeout ends the input: the caller hands it to {@link ConnectionInput#endsInput}.
      */
-    FrameTimeoutException frameTimedOut(String message) {
-        FrameTimeoutException e = new FrameTimeoutException(message);
-        endsConnection = e;
-        return e;
-    }
-
-    /**
-     * A read timeout that a framing reader got inside a frame, whose bytes it took are gone
-     * ({@link CutFrames}): recorded so that it ends the connection even if the reader catches it.
-     */
-    ReadTimeoutException cutFrame(ReadTimeoutException e) {
-        return endsConnection = e;
-    }
-
-    /** The exception for the wait that ended at {@code deadline}: which deadline was it? */
     ReadTimeoutException timedOut(long deadline) {
         if (deadline != 0 && deadline == firstFrameDeadlineNanos) {
-            return frameTimedOut("no complete first frame within the first-frame timeout");
+            return new FrameTimeoutException("no complete first frame within the first-frame timeout");
         }
         if (deadline != 0 && deadline == frameDeadlineNanos && deadline != readDeadlineNanos) {
-            return frameTimedOut("frame not completed within the frame timeout of "
+            return new FrameTimeoutException("frame not completed within the frame timeout of "
                     + Durations.format(Duration.ofNanos(frameTimeoutNanos)));
         }
         if (deadline != 0 && deadline == readDeadlineNanos) {

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -30,6 +31,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * are gone, and the next call would read the rest of the frame as a frame of its own and hand the
  * handler a frame the peer never sent. Such a timeout ends the connection even if it is caught.
  * So does one inside a line of {@link io.stcp.Connection#readLine}, whose bytes are gone likewise.
+ * A reader that catches such a timeout, or a frame timeout, and reads on in the same call finds the
+ * end of stream.
  */
 class FrameCutByAReadTimeoutTest {
 
@@ -148,6 +151,106 @@ class FrameCutByAReadTimeoutTest {
             assertThat(ended.closeReason()).isEqualTo(CloseReason.READ_TIMEOUT);
             assertThat(ended.closeCause()).isInstanceOf(ReadTimeoutException.class)
                     .hasMessageContaining(format.firstPart.length + " bytes into a frame");
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A frame timeout under a reader that catches every read timeout, the frame timeout included,
+     * and reads on in the same call: the frame timeout ends the input as a cut does, so its next
+     * read finds the end of stream, and the connection ends as {@code FRAME_TIMEOUT}. It used to
+     * find the frame's deadline passed at every wait, and threw a new frame timeout at once each
+     * time: the reader spun, catching them, until its call returned (here at 10,000 reads).
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aReaderThatCatchesTheFrameTimeoutAndReadsOnFindsTheEndOfStreamNotATimeoutAtEveryRead(Format format)
+            throws Exception {
+        BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+        AtomicInteger timeouts = new AtomicInteger();
+        BlockingQueue<Exception> callEnds = new LinkedBlockingQueue<>();
+        ConnectionReader framing = format.reader.apply((sender, frame) ->
+                frames.add(new String(frame, StandardCharsets.ISO_8859_1)));
+        ConnectionReader looping = (sender, conn) -> {
+            try {
+                for (int i = 0; i < 10_000; i++) { // bounded: on the old code every one was a timeout at once
+                    try {
+                        framing.read(sender, conn);
+                    } catch (ReadTimeoutException e) {
+                        timeouts.incrementAndGet(); // caught, whatever it is: reads on
+                    }
+                }
+            } catch (Exception e) {
+                callEnds.add(e);
+                throw e;
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(100)).build(), looping,
+                        SenderFactory.queue(16))
+                .onConnectionExit(s -> ends.add(s.connection()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(format.firstPart); // part of a frame, then silence
+            Connection ended = ends.poll(10, TimeUnit.SECONDS);
+            assertThat(ended).as("the connection ended within 10 s").isNotNull();
+            assertThat(timeouts.get()).as("timeouts the reader caught").isEqualTo(1);
+            assertThat(callEnds.poll()).as("how the reader's call ended").isInstanceOf(EOFException.class);
+            assertThat(frames).as("frames the peer never sent").isEmpty();
+            assertThat(ended.closeReason()).isEqualTo(CloseReason.FRAME_TIMEOUT);
+            assertThat(ended.closeCause()).isInstanceOf(FrameTimeoutException.class);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A reader that serves the whole conversation in one call, around a framing reader, and waits
+     * for its peer between frames longer than the frame timeout (and than the first-frame timeout
+     * since the accept), answering each read timeout with a ping: every frame is complete at once,
+     * so nothing times out. Each frame the framing reader completes ends its deadline; the call's
+     * first wait after its first frame used to start one deadline for the whole call, and the
+     * connection was closed as {@code FRAME_TIMEOUT} ("frame not completed") between two frames.
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aReaderThatReadsManyFramesInOneCallIsGivenAFrameTimeoutForEachFrame(Format format) throws Exception {
+        BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+        BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
+        ConnectionReader framing = format.reader.apply((sender, frame) -> {
+            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
+            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
+        });
+        ConnectionReader looping = (sender, conn) -> {
+            conn.readTimeout(Duration.ofMillis(100)); // the clock of the conversation: a ping every 100 ms of silence
+            for (int i = 0; i < 100; i++) { // the whole conversation in one call: at most 100 frames or pings
+                try {
+                    framing.read(sender, conn);
+                } catch (ReadTimeoutException e) {
+                    if (e instanceof FrameTimeoutException) {
+                        throw e;
+                    }
+                    sender.put(new byte[] {'P', (byte) conn.bytesRead()});
+                }
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(200))
+                        .firstFrameTimeout(Duration.ofMillis(200)).build(), looping, SenderFactory.queue(16))
+                .onConnectionExit(s -> ends.add(s.connection()))
+                .start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(format.wholeFrame);
+            int sent = format.wholeFrame.length;
+            awaitMessage(client, 'F', sent);
+            for (int ping = 0; ping < 3; ping++) { // 300 ms and more of silence after the frame
+                awaitMessage(client, 'P', sent);
+            }
+            client.sendRaw(format.wholeFrame);
+            sent += format.wholeFrame.length;
+            awaitMessage(client, 'F', sent);
+            assertThat(frames).containsExactly(format.content, format.content);
+            assertThat(ends).as("connections ended").isEmpty();
         } finally {
             Echo.stop(server);
         }
