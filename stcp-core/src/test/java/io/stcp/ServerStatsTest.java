@@ -119,7 +119,7 @@ class ServerStatsTest {
      */
     @Test
     void snapshotsTakenWhileConnectionsEndNeverGoBack() throws Exception {
-        int stayers = 150; // live all along: each snapshot walks them, which makes the walks long
+        int stayers = 300; // live all along: each snapshot walks them, which makes the walks long
         int clients = 150;
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16)).start();
         List<TestClient> open = new ArrayList<>();
