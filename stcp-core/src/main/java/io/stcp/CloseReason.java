@@ -41,7 +41,8 @@ public enum CloseReason {
     /**
      * Refused on the connection's thread before it started: by its PROXY header or, for a proxied
      * client, a limit ({@link RejectReason}). No sender was made and no hook ran; the server counts
-     * and logs it.
+     * and logs it as refused ({@link TcpServer#rejectedCount(RejectReason)}), not as a connection
+     * accepted nor one that ended ({@link ServerStats#closed()} has no such end).
      */
     REJECTED(false, false);
 

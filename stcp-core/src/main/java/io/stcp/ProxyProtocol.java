@@ -27,12 +27,17 @@ import java.util.Objects;
  * (and within {@link ServerConfig#firstFrameTimeout()} when that is shorter), and a version 2
  * header may not announce more than {@link #maxHeaderLength()} bytes: its length field is the
  * peer's claim, refused before anything is allocated for it. A header that is malformed,
- * truncated, too long, late, or missing where required closes the connection, is counted
- * ({@link TcpServer#rejectedCount(RejectReason)}) and logged at WARN ({@code server.reject}) at
- * most once per 10 s per reason with the number held back. No hook runs for it.
+ * truncated (a connection broken inside it too), too long, late, or missing where required
+ * closes the connection, is counted ({@link TcpServer#rejectedCount(RejectReason)}) and logged at
+ * WARN ({@code server.reject}) at most once per 10 s per reason with the number held back. No hook
+ * runs for it.
  *
  * <p>A connection holds its {@link ServerConfig#maxConn()} slot from the accept, while its header
- * is read too; {@link TcpServer#acceptedCount()} counts it once the header shows a client.
+ * is read too; {@link TcpServer#acceptedCount()} counts it once the header shows a client, and
+ * {@link ServerStats#closed()} counts its end then only: a refused connection or a health check is
+ * in neither. In {@link Mode#OPTIONAL} mode a peer that closes or resets before its first byte is
+ * a direct client that left: accepted, and ended as {@link CloseReason#PEER_CLOSED} or
+ * {@link CloseReason#PEER_RESET}.
  *
  * <p><b>Health checks.</b> A header by which the proxy speaks for itself is a health check: a
  * LOCAL header (version 2), or a version 1 header whose client is the connection's own source,

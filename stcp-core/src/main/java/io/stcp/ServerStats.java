@@ -9,8 +9,10 @@ import java.util.TreeMap;
  * A snapshot of one server's counters ({@link TcpServer#stats()}): what a dashboard shows. Counts
  * are totals since the server started, over the connections that have ended and those still live;
  * {@code connections}, {@code queuedMessages} and {@code queuedBytes} are the state now. Taking
- * a snapshot walks the live connections (cheap, but not free: take it per scrape, not per message);
- * it is consistent per connection, not across them.
+ * a snapshot walks the live connections (cheap, but not free: take it per scrape, not per message).
+ * Each connection is in a snapshot once, live or ended, never missing: a total never reads lower
+ * than in an earlier snapshot, and the connections that ended ({@code closed}) are never more
+ * than those {@code accepted}. Live connections are read one after another, not at one instant.
  *
  * <p>The counting itself costs the connections nothing on their hot path: each keeps plain counts
  * of its own, which the server adds up here and when a connection ends.
@@ -18,8 +20,9 @@ import java.util.TreeMap;
  * @param connections live connections now
  * @param accepted connections accepted and run
  * @param rejected connections refused at accept, by reason ({@code maxConn}, ...), ordered by reason
- * @param closed connections that ended, by {@link CloseReason}, in its order; a proxy's health
- *               checks are not among them ({@link TcpServer#healthCheckCount()})
+ * @param closed connections that ended, by {@link CloseReason}, in its order: those counted in
+ *               {@code accepted}, each once; a proxy's health checks and the connections refused
+ *               ({@code rejected}) are not among them
  * @param acceptErrors failed accept calls (EMFILE, ...)
  * @param bytesIn bytes the readers consumed
  * @param bytesOut bytes written to the peers
@@ -36,6 +39,8 @@ import java.util.TreeMap;
  *                      config share its counts
  * @param tlsHandshakeFailures TLS handshakes that failed (bad certificate, no common protocol,
  *                      plain text on the TLS port, too slow); 0 without TLS
+ * @param healthChecks a proxy's health checks seen ({@link TcpServer#healthCheckCount()}): neither
+ *                     accepted nor ended; 0 without the PROXY protocol
  */
 public record ServerStats(
         int connections,
@@ -54,7 +59,8 @@ public record ServerStats(
         long discarded,
         long rejectedPuts,
         long tlsHandshakes,
-        long tlsHandshakeFailures) {
+        long tlsHandshakeFailures,
+        long healthChecks) {
 
     /**
      * Copies the maps: a snapshot does not change. Each keeps one order, whatever the order given,
@@ -64,6 +70,19 @@ public record ServerStats(
     public ServerStats {
         rejected = Collections.unmodifiableMap(new TreeMap<>(Map.copyOf(rejected)));
         closed = byReason(closed);
+    }
+
+    /**
+     * A snapshot without {@code healthChecks} (0): the components as they were before it was
+     * added, so that code that makes snapshots (a test's, a bridge's) compiles as it did.
+     */
+    public ServerStats(int connections, long accepted, Map<String, Long> rejected, Map<CloseReason, Long> closed,
+                       long acceptErrors, long bytesIn, long bytesOut, long messagesIn, long messagesOut,
+                       long queuedMessages, long queuedBytes, long conflated, long dropped, long discarded,
+                       long rejectedPuts, long tlsHandshakes, long tlsHandshakeFailures) {
+        this(connections, accepted, rejected, closed, acceptErrors, bytesIn, bytesOut, messagesIn, messagesOut,
+                queuedMessages, queuedBytes, conflated, dropped, discarded, rejectedPuts, tlsHandshakes,
+                tlsHandshakeFailures, 0);
     }
 
     private static Map<CloseReason, Long> byReason(Map<CloseReason, Long> closed) {

@@ -128,9 +128,10 @@ public interface TcpServer extends AutoCloseable {
     }
 
     /**
-     * Health checks seen so far: connections whose PROXY protocol header was LOCAL (see
-     * {@link ProxyProtocol}). They are closed after the header and not counted in
-     * {@link #acceptedCount()}, nor in {@link #stats()}' connections that ended.
+     * Health checks seen so far: connections whose PROXY protocol header was the proxy's own (LOCAL),
+     * or, where a header is required, a trusted proxy's that closed or reset before its first byte
+     * (see {@link ProxyProtocol}). They are closed and not counted in {@link #acceptedCount()}, nor
+     * in {@link #stats()}' connections that ended; {@link ServerStats#healthChecks()} has this count.
      */
     default long healthCheckCount() {
         return 0;

@@ -303,6 +303,54 @@ class ProxyProtocolTest {
         assertThat(exits.get()).as("no exit hook ran").isZero();
     }
 
+    /**
+     * Where a header is optional, a peer that resets before its first byte — a proxy or a direct
+     * client — is a direct client that left, as one that closes so is: accepted, and ended as
+     * {@code PEER_RESET}. It was counted ended but never accepted, so the ends outnumbered the
+     * connections accepted. A connection broken inside a header is a truncated header, refused
+     * (or, if the reset overtook the header's bytes, a health check), and never counted ended.
+     */
+    @Test
+    void aPeerThatResetsBeforeOrInsideAHeaderIsCountedAcceptedIffItIsCountedEnded() throws Exception {
+        TcpServer optional = start(ProxyProtocol.optional("127.0.0.1/32").withHeaderTimeout(LONG_TIMEOUT));
+        try {
+            for (String from : new String[] {"127.0.0.1", "127.0.0.2"}) { // a trusted proxy, an untrusted peer
+                try (TestClient c = TestClient.connectFrom(from, optional.address())) {
+                    Awaitility.await().until(() -> optional.connectionCount() == 1); // its layer reads
+                    c.socket().setSoLinger(true, 0); // close with RST
+                }
+                Awaitility.await().until(() -> optional.connectionCount() == 0);
+            }
+            Awaitility.await().until(() -> ended(optional.stats()) == 2);
+            assertThat(optional.stats().closed(CloseReason.PEER_RESET)).isEqualTo(2);
+            assertThat(optional.acceptedCount()).isEqualTo(2);
+            assertThat(optional.stats().accepted()).isEqualTo(2);
+        } finally {
+            Echo.stop(optional);
+        }
+        TcpServer required = start(required());
+        try {
+            try (TestClient c = TestClient.connect(required.address())) {
+                c.sendRaw("PROXY TCP4 192.0".getBytes(StandardCharsets.US_ASCII));
+                Awaitility.await().until(() -> required.connectionCount() == 1);
+                c.socket().setSoLinger(true, 0);
+            }
+            Awaitility.await().until(() -> required.connectionCount() == 0
+                    && required.rejectedCount(RejectReason.PROXY_HEADER_INVALID) + required.healthCheckCount() == 1);
+            ServerStats s = required.stats();
+            assertThat(ended(s)).as("ended: %s", s.closed()).isZero();
+            assertThat(s.accepted()).isZero();
+        } finally {
+            Echo.stop(required);
+        }
+        assertThat(started).as("no start hook ran").isEmpty();
+        assertThat(exits.get()).as("no exit hook ran").isZero();
+    }
+
+    private static long ended(ServerStats s) {
+        return s.closed().values().stream().mapToLong(Long::longValue).sum();
+    }
+
     @Test
     void aHeaderNotCompleteWithinTheHeaderTimeoutIsRefused() throws Exception {
         Duration timeout = Duration.ofMillis(300);

@@ -173,7 +173,7 @@ final class Admission implements ProxyProtocolLayer.Server {
                 connection.limitedAddress = client;
             }
         }
-        accepted.incrementAndGet();
+        countAccepted(connection, true);
         return null;
     }
 
@@ -184,7 +184,7 @@ final class Admission implements ProxyProtocolLayer.Server {
                     + " the allow list's networks are served");
             return RejectReason.DENIED;
         }
-        accepted.incrementAndGet();
+        countAccepted(connection, true);
         return null;
     }
 
@@ -206,15 +206,28 @@ final class Admission implements ProxyProtocolLayer.Server {
      * Counts a connection that is starting as accepted; with a PROXY layer, which counts a
      * connection once its header shows a client ({@link #admitClient}), does nothing.
      */
-    void countAccepted() {
+    void countAccepted(RealConnection connection) {
         if (!config.proxyProtocol().isEnabled()) {
-            accepted.incrementAndGet();
+            countAccepted(connection, true);
         }
     }
 
-    /** Takes back {@link #countAccepted()}: the connection could not be started. */
-    void uncountAccepted() {
-        if (!config.proxyProtocol().isEnabled()) {
+    /** Takes back {@link #countAccepted(RealConnection)}: the connection could not be started. */
+    void uncountAccepted(RealConnection connection) {
+        if (connection.accepted) {
+            countAccepted(connection, false);
+        }
+    }
+
+    /**
+     * Counts {@code connection} accepted, or takes that back; it is marked so, which its end is
+     * counted by ({@link RealConnection#accepted}): the two counts balance.
+     */
+    private void countAccepted(RealConnection connection, boolean yes) {
+        connection.accepted = yes;
+        if (yes) {
+            accepted.incrementAndGet();
+        } else {
             accepted.decrementAndGet();
         }
     }

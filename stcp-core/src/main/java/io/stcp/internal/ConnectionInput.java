@@ -91,6 +91,7 @@ final class ConnectionInput {
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle WAIT_STATE = Fields.handle(MethodHandles.lookup(), "waitState", int.class);
+    private static final VarHandle BYTES_READ = Fields.handle(MethodHandles.lookup(), "bytesRead", long.class);
     private static final int AWAITING = 1;
     private static final int AT_REST = 2;
     private static final int FINISHING = 4;
@@ -106,7 +107,7 @@ final class ConnectionInput {
     private boolean wide; // the peer sends more than a small buffer holds: read into a large one (pooled only)
     private int pos;
     private int lim;
-    private long bytesRead;
+    private long bytesRead; // written by the reader thread only (consumed), opaque; read by others for stats
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
@@ -161,7 +162,7 @@ final class ConnectionInput {
                 }
                 int n = readTransport(b, off, len, null, false);
                 if (n > 0) {
-                    bytesRead += n;
+                    consumed(n);
                 }
                 return n;
             }
@@ -340,7 +341,7 @@ final class ConnectionInput {
                 throw new EOFException("end of stream before the last "
                         + Transport.remaining(dsts, first, dsts.length - first) + " bytes of a value");
             }
-            bytesRead += n;
+            consumed(n);
         }
     }
 
@@ -353,7 +354,7 @@ final class ConnectionInput {
 
     int readUnsignedByte() throws IOException {
         ensure(1);
-        bytesRead++;
+        consumed(1);
         return buf[pos++] & 0xFF;
     }
 
@@ -441,8 +442,9 @@ final class ConnectionInput {
         return transport.available();
     }
 
+    /** Bytes consumed so far; any thread (a monitoring read from another may be a moment behind). */
     long bytesRead() {
-        return bytesRead;
+        return (long) BYTES_READ.getOpaque(this);
     }
 
     /**
@@ -451,7 +453,7 @@ final class ConnectionInput {
      * so such a call counts as progress.
      */
     long progress() {
-        return bytesRead + channelUses;
+        return bytesRead() + channelUses;
     }
 
     /** {@code Connection.channel()} was called; {@code byReader}: on the reader thread. */
@@ -692,7 +694,18 @@ final class ConnectionInput {
 
     private void advance(int n) {
         pos += n;
-        bytesRead += n;
+        consumed(n);
+    }
+
+    /**
+     * Counts {@code n} bytes consumed; reader thread only. An opaque write: other threads read the
+     * count ({@link #bytesRead()}: the server's stats, the stall detector) and must see a whole
+     * value that never goes back, which a plain write does not promise (the JIT may keep it in a
+     * register across a loop of reads); on x86-64 and AArch64 it is the plain store all the same,
+     * with no fence, where a volatile write would add one per read.
+     */
+    private void consumed(long n) {
+        BYTES_READ.setOpaque(this, bytesRead + n);
     }
 
     /** Ensures at least {@code n} (at most the buffer size) bytes are buffered. */

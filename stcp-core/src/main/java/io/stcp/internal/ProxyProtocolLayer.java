@@ -33,8 +33,9 @@ import java.util.List;
  * version 2 header's buffer is allocated only after its announced length has been checked
  * against the bound. Refusals are counted and logged through {@link Server}, and end the
  * connection with {@link CloseReason#REJECTED}; a health check ends it with
- * {@link CloseReason#CLOSED}, marked ({@code RealConnection.healthCheck}) so that the server does
- * not count it as a connection that ended. Neither runs a hook.
+ * {@link CloseReason#CLOSED}. Neither runs a hook, and the server counts neither as a connection
+ * that ended: it counts the end of a connection it counted accepted ({@link Server#admitClient}),
+ * and only that.
  */
 final class ProxyProtocolLayer implements TransportLayer {
     /** The first read's buffer: a whole version 1 header, or a version 2 one without large TLVs. */
@@ -102,10 +103,7 @@ final class ProxyProtocolLayer implements TransportLayer {
                 try {
                     r = under.read(buf, n, buf.length - n, deadline);
                 } catch (IOException e) { // a timeout is no broken connection: the catch below takes it
-                    if (n == 0 && fromProxy && mode == ProxyProtocol.Mode.REQUIRED && Ends.isBroken(e)) {
-                        throw healthCheck(connection); // the same check closing with a reset, as HAProxy's do
-                    }
-                    throw e;
+                    throw broken(e, n, fromProxy, connection, peer);
                 }
                 if (r < 0) {
                     if (n == 0 && mode == ProxyProtocol.Mode.OPTIONAL) {
@@ -182,10 +180,9 @@ final class ProxyProtocolLayer implements TransportLayer {
         return PrefixTransport.of(under, buf, length, n);
     }
 
-    /** Counts a health check and ends its connection, marked so that the server does not count it as a client's. */
+    /** Counts a health check and ends its connection, which the server does not count as a client's. */
     private Refused healthCheck(RealConnection connection) {
-        server.healthCheck();
-        connection.healthCheck = true;
+        server.healthCheck(); // not accepted: the server does not count its end
         connection.recordEnd(CloseReason.CLOSED, null);
         return new Refused("a health check");
     }
@@ -200,10 +197,40 @@ final class ProxyProtocolLayer implements TransportLayer {
         return header.isLocal() || (header.version() == 1 && header.source().map(peer::equals).orElse(false));
     }
 
-    /** Reads more of the header; end of stream is a truncated header. */
+    /**
+     * What a read that failed before the header was known means, as the end of stream in its place
+     * does: a failure is one (counted) thing only, and a connection's end is counted if the server
+     * counted it accepted. Before the first byte where a header is required, a trusted proxy's
+     * reset is a health check (HAProxy's layer-4 checks reset); in optional mode it is a direct
+     * client that went at once (accepted, and its end is the reset, as a server without the PROXY
+     * protocol counts it); inside a header, a truncated header. Any other failure (a timeout, or
+     * none of a broken connection's) is left to the caller.
+     */
+    private IOException broken(IOException e, int n, boolean fromProxy, RealConnection connection, SocketAddress peer)
+            throws IOException {
+        if (!Ends.isBroken(e)) {
+            return e;
+        }
+        if (n > 0) {
+            return refuse(connection, RejectReason.PROXY_HEADER_INVALID, peer, "connection broken inside the PROXY"
+                    + " header (" + n + " bytes): " + e.getMessage());
+        }
+        if (mode == ProxyProtocol.Mode.OPTIONAL) {
+            admit(connection, server.admitClient(connection, fromProxy ? addressOf(peer) : null));
+            return e;
+        }
+        return fromProxy ? healthCheck(connection) : e; // the same check closing with a reset, as HAProxy's do
+    }
+
+    /** Reads more of the header; end of stream or a broken connection is a truncated header. */
     private int fill(Transport under, byte[] buf, int n, long deadline, RealConnection connection, SocketAddress peer)
             throws IOException {
-        int r = under.read(buf, n, buf.length - n, deadline);
+        int r;
+        try {
+            r = under.read(buf, n, buf.length - n, deadline);
+        } catch (IOException e) {
+            throw broken(e, n, true, connection, peer);
+        }
         if (r < 0) {
             throw refuse(connection, RejectReason.PROXY_HEADER_INVALID, peer, "end of stream inside the PROXY header ("
                     + n + " bytes)");

@@ -43,8 +43,12 @@ public final class RealConnection implements Connection {
     private volatile PeerCredentials peerCredentials;
     /** The address counted by the server's per-address limits, to release at exit; null if none. */
     volatile InetAddress limitedAddress;
-    /** Set by the PROXY layer when the peer is a proxy checking the server's health: no client's connection. */
-    volatile boolean healthCheck;
+    /**
+     * Counted in the server's {@code acceptedCount()} (by its {@code Admission}): then, and only
+     * then, its end is counted in {@code stats().closed()}. Set before the connection starts, or by
+     * the PROXY layer once the header shows a client; a health check is never set.
+     */
+    volatile boolean accepted;
     private volatile Attributes attributes; // made by the first store: see attributes()
     private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 

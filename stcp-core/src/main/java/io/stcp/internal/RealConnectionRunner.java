@@ -250,6 +250,11 @@ public final class RealConnectionRunner implements ConnectionRunner {
      * the connection has exited, or the deadline (then the caller ends it: {@link #exit}). See the
      * class comment.
      *
+     * <p>A connection that had ended for a reason of its own before (its end recorded: reset,
+     * closed, a timeout...) is only waited for: what it discarded, it discarded before the shutdown
+     * reached it, which the shutdown does not answer for (a {@link io.stcp.QueueSender}'s count is
+     * in the server's stats, which the shutdown compares before and after).
+     *
      * @return how many queued messages were discarded, or -1 if the sender failed (or this thread
      *     was interrupted, which leaves it unknown)
      */
@@ -258,8 +263,8 @@ public final class RealConnectionRunner implements ConnectionRunner {
             return shutdown(Nanos.remaining(deadline)); // no reader call yet: ends at once
         }
         finishDeadline = deadline;
-        connection.recordEnd(CloseReason.SHUTDOWN, null);
-        if (connection.input().finish()) {
+        boolean ownEnd = connection.recordEnd(CloseReason.SHUTDOWN, null) != CloseReason.SHUTDOWN;
+        if (!ownEnd && connection.input().finish()) {
             return shutdown(Nanos.remaining(deadline));
         }
         try {
@@ -270,7 +275,7 @@ public final class RealConnectionRunner implements ConnectionRunner {
             Thread.currentThread().interrupt();
             return -1;
         }
-        return flushFailed ? -1 : discardedInAll;
+        return ownEnd ? 0 : flushFailed ? -1 : discardedInAll;
     }
 
     /** A close of the sender, off the end, begins: the end waits until it has counted (see the class comment). */

@@ -236,8 +236,8 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public ServerStats stats() {
         AcceptLoop loop = acceptLoop;
-        return stats.snapshot(admission.liveCount(), admission.acceptedCount(), loop == null ? 0 : loop.errors(),
-                connections.runners(), config.tls());
+        return stats.snapshot(admission::liveCount, admission::acceptedCount, loop == null ? 0 : loop.errors(),
+                admission.healthCheckCount(), connections.runners(), config.tls());
     }
 
     @Override

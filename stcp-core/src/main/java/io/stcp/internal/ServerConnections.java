@@ -134,7 +134,7 @@ final class ServerConnections {
         if (exit != null) {
             runner.addExitHook(exit);
         }
-        admission.countAccepted();
+        admission.countAccepted(connection);
         runners.add(runner);
         if (ending) {
             runner.exit(CloseReason.SHUTDOWN);
@@ -143,7 +143,7 @@ final class ServerConnections {
             runner.start();
         } catch (RuntimeException | Error e) {
             runners.remove(runner);
-            admission.uncountAccepted();
+            admission.uncountAccepted(connection);
             connection.limitedAddress = null; // released by accept
             connection.close();
             throw e;
@@ -153,9 +153,9 @@ final class ServerConnections {
 
     private void onExited(RealConnectionRunner runner) {
         RealConnection connection = runner.realConnection();
-        if (runners.remove(runner) && !connection.healthCheck) { // a health check counts as such only
-            stats.ended(runner, connection.closeReason());
-        }
+        // Only a connection counted accepted is counted ended: a PROXY health check, a refused
+        // header, a peer gone before its header was read, are counted as what they were, if at all.
+        stats.ended(runners, runner, connection.closeReason(), connection.accepted);
         admission.release(connection.limitedAddress);
         slotReturned.run();
     }

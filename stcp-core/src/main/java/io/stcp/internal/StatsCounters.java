@@ -6,9 +6,13 @@ import io.stcp.Sender;
 import io.stcp.ServerStats;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -16,8 +20,21 @@ import org.jspecify.annotations.Nullable;
  * errors, ends) are counted here as they happen; what each connection counts of its own (bytes,
  * reader calls, its sender's counts) is added here once, when it ends, and a snapshot adds the
  * live connections' current counts to these totals.
+ *
+ * <p><b>Consistency.</b> A connection's counts are in the live set or in the totals, never both
+ * and never neither: its end ({@link #ended}) takes it out of the live set and adds its counts to
+ * the totals in one step, which a snapshot cannot see half done ({@link #folding}: ends share the
+ * read lock, a snapshot takes the write lock). Each connection's own counts only grow, so every
+ * total of a snapshot is at least that of any snapshot taken before it; and a snapshot reads the
+ * ends before the connections accepted, so it never shows more ended than accepted. (Read at
+ * different moments, a connection ending in between was in neither: the totals dipped, and
+ * {@code shutdown()} took a connection discarding before it for one discarding during it.)
+ *
+ * <p><b>Cost.</b> A snapshot holds the ends back while it walks the live connections; an end
+ * waits for no other end, and no connection waits here on its path of reads and writes.
  */
 final class StatsCounters {
+    private final ReentrantReadWriteLock folding = new ReentrantReadWriteLock();
     private final Map<String, LongAdder> rejected = new ConcurrentHashMap<>();
     private final Map<CloseReason, LongAdder> closed = new EnumMap<>(CloseReason.class);
     // Totals of the connections that have ended.
@@ -40,8 +57,29 @@ final class StatsCounters {
         rejected.computeIfAbsent(reason, r -> new LongAdder()).increment();
     }
 
-    /** A connection has ended: its reason, and its own counts into the totals. */
-    void ended(RealConnectionRunner runner, CloseReason reason) {
+    /**
+     * A connection has ended: takes it out of {@code live} and, if it was there and is
+     * {@code counted} (accepted: see {@link Admission}), counts its reason and adds its own counts
+     * to the totals, in one step for the snapshots.
+     *
+     * @return whether it was in {@code live}
+     */
+    boolean ended(Set<RealConnectionRunner> live, RealConnectionRunner runner, CloseReason reason, boolean counted) {
+        folding.readLock().lock();
+        try {
+            if (!live.remove(runner)) {
+                return false;
+            }
+            if (counted) {
+                fold(runner, reason);
+            }
+            return true;
+        } finally {
+            folding.readLock().unlock();
+        }
+    }
+
+    private void fold(RealConnectionRunner runner, CloseReason reason) {
         closed.get(reason).increment();
         bytesIn.add(runner.connection().bytesRead());
         bytesOut.add(runner.realConnection().bytesWritten());
@@ -56,8 +94,22 @@ final class StatsCounters {
         }
     }
 
-    ServerStats snapshot(int connections, long accepted, long acceptErrors, Iterable<RealConnectionRunner> live,
-                         io.stcp.@Nullable TlsConfig tls) {
+    /**
+     * A snapshot: the totals, and the live connections' counts added, in one step against the ends
+     * (see the class comment); the ends are read before {@code accepted}.
+     */
+    ServerStats snapshot(IntSupplier connections, LongSupplier accepted, long acceptErrors, long healthChecks,
+                         Iterable<RealConnectionRunner> live, io.stcp.@Nullable TlsConfig tls) {
+        folding.writeLock().lock();
+        try {
+            return sum(connections, accepted, acceptErrors, healthChecks, live, tls);
+        } finally {
+            folding.writeLock().unlock();
+        }
+    }
+
+    private ServerStats sum(IntSupplier connections, LongSupplier accepted, long acceptErrors, long healthChecks,
+                            Iterable<RealConnectionRunner> live, io.stcp.@Nullable TlsConfig tls) {
         long in = bytesIn.sum();
         long out = bytesOut.sum();
         long calls = messagesIn.sum();
@@ -88,8 +140,9 @@ final class StatsCounters {
         rejected.forEach((reason, n) -> rejects.put(reason, n.sum()));
         Map<CloseReason, Long> ends = new EnumMap<>(CloseReason.class);
         closed.forEach((reason, n) -> ends.put(reason, n.sum()));
-        return new ServerStats(connections, accepted, rejects, ends, acceptErrors, in, out, calls, written,
-                queued, queuedBytes, conf, drop, disc, rej, tls == null ? 0 : tls.handshakes(),
-                tls == null ? 0 : tls.handshakeFailures());
+        // after the ends: each connection counted ended was accepted before
+        return new ServerStats(connections.getAsInt(), accepted.getAsLong(), rejects, ends, acceptErrors, in, out,
+                calls, written, queued, queuedBytes, conf, drop, disc, rej, tls == null ? 0 : tls.handshakes(),
+                tls == null ? 0 : tls.handshakeFailures(), healthChecks);
     }
 }

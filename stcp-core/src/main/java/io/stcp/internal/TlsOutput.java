@@ -57,6 +57,8 @@ final class TlsOutput {
     private boolean closingOutput;                            // guarded by wrapLock: close_notify asked for
     private volatile boolean answerOwed;                      // the reader left the engine's answer to the lock's holder
     private IOException failed;                               // guarded by wrapLock: the first write below that failed
+    private final Taken taken = new Taken();                  // guarded by wrapLock
+    private int takenBeforeFailure;                           // guarded by wrapLock: of the records that failed
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsOutput(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
@@ -75,35 +77,48 @@ final class TlsOutput {
         packetSize = engine.getSession().getPacketBufferSize();
     }
 
-    /** See {@link Transport#write}. */
+    /**
+     * See {@link Transport#write}: the caller's buffers show what went out — on a failure, the
+     * bytes of the records the transport below took whole, not those wrapped but not (or only in
+     * part) sent, which the caller's count of bytes written and its sender's of messages written
+     * would otherwise take for sent ({@link Taken}).
+     */
     void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
         int end = off + len;
         wrapLock.lock();
         ByteBuffer out = null;
         try {
             checkOutput();
+            taken.begin(srcs, off, end);
             int packet = packetSize;
             out = TlsBuffers.take(packet, true);
             while ((off = Transport.firstRemaining(srcs, off, end)) < end) {
                 SSLEngineResult r = engine.wrap(srcs, off, end - off, out);
+                taken.wrapped(out.position(), srcs, off, end);
                 switch (r.getStatus()) {
                     case OK -> {
                         if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
                             throw new SSLException("TLS engine stalled (" + r.getHandshakeStatus() + ")");
                         }
                         if (out.remaining() < packet) {
-                            flush(out, deadlineNanos);
+                            flushRecords(out, deadlineNanos, srcs);
                         }
                     }
-                    case BUFFER_OVERFLOW -> out = flushOrGrow(out, deadlineNanos);
+                    case BUFFER_OVERFLOW -> {
+                        if (out.position() > 0) {
+                            flushRecords(out, deadlineNanos, srcs);
+                        } else {
+                            out = flushOrGrow(out, deadlineNanos); // grows: nothing to flush
+                        }
+                    }
                     case CLOSED -> {
-                        flush(out, deadlineNanos); // what it produced: the answering close_notify, maybe
+                        flushRecords(out, deadlineNanos, srcs); // what it produced: the answering close_notify, maybe
                         throw new ClosedChannelException(); // after close_notify: nothing more goes out
                     }
                     case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
                 }
             }
-            flush(out, deadlineNanos);
+            flushRecords(out, deadlineNanos, srcs);
         } finally {
             if (out != null) {
                 TlsBuffers.give(out);
@@ -184,6 +199,17 @@ final class TlsOutput {
         return bigger;
     }
 
+    /** {@link #flush} of the records {@link #write} wrapped; on a failure, the caller's buffers show what went out whole. */
+    private void flushRecords(ByteBuffer out, long deadlineNanos, ByteBuffer[] srcs) throws IOException {
+        try {
+            flush(out, deadlineNanos);
+        } catch (IOException e) {
+            taken.failed(srcs, takenBeforeFailure);
+            throw e;
+        }
+        taken.flushed();
+    }
+
     /** Writes what {@code out} (write mode) holds, and clears it; a failure is {@link #failed}'s. */
     private void flush(ByteBuffer out, long deadlineNanos) throws IOException {
         if (out.position() == 0) {
@@ -195,6 +221,7 @@ final class TlsOutput {
             under.write(outArray, 0, 1, deadlineNanos);
         } catch (IOException e) {
             failed = e;
+            takenBeforeFailure = out.position(); // the transport below moves it past what it took
             throw e;
         } finally {
             outArray[0] = null;

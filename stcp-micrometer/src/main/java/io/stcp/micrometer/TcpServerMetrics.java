@@ -43,6 +43,7 @@ import java.util.function.ToLongFunction;
  *   <tr><td>{@code stcp.connections.accepted}</td><td>counter</td><td>connections accepted and run [{@code stcp_connections_accepted_total}]</td></tr>
  *   <tr><td>{@code stcp.connections.rejected}</td><td>counter, tag {@code reason}</td><td>connections refused at accept, by {@link RejectReason#key()} ({@code maxConn}, {@code ratePerIp}, ...)</td></tr>
  *   <tr><td>{@code stcp.connections.closed}</td><td>counter, tag {@code reason}</td><td>connections ended, by {@link CloseReason} name ({@code WRITE_TIMEOUT}, {@code SLOW_CONSUMER}, ...)</td></tr>
+ *   <tr><td>{@code stcp.health.checks}</td><td>counter</td><td>a proxy's health checks ({@link TcpServer#healthCheckCount()}): neither accepted nor closed [{@code stcp_health_checks_total}]</td></tr>
  *   <tr><td>{@code stcp.accept.errors}</td><td>counter</td><td>failed accept calls (EMFILE, ...)</td></tr>
  *   <tr><td>{@code stcp.received.bytes}</td><td>counter, bytes</td><td>bytes the readers consumed [{@code stcp_received_bytes_total}]</td></tr>
  *   <tr><td>{@code stcp.sent.bytes}</td><td>counter, bytes</td><td>bytes written to the peers</td></tr>
@@ -67,9 +68,9 @@ import java.util.function.ToLongFunction;
  *
  * <p><b>Cost.</b> Nothing on the connections' path: a scrape takes one {@link TcpServer#stats()}
  * snapshot (which walks the live connections) and every meter of that scrape reads it; see
- * {@code Snapshots}. Counters never go back: a connection that ends while a snapshot is taken can
- * be missing from that one snapshot, and a counter that dipped would read as a reset to
- * Prometheus, so each counter reports the highest value it has read.
+ * {@code Snapshots}. Counters never go back: a snapshot's totals are never below an earlier one's
+ * ({@link ServerStats}), and each counter reports the highest value it has read all the same, so
+ * that Prometheus never sees a reset while the server lives.
  *
  * <p><b>Lifecycle.</b> The meters stay after the server has stopped, so that a last scrape sees
  * its final counts, and they hold the server (and this binder) for as long as the registry holds
@@ -129,6 +130,8 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
             counter("stcp.connections.closed", "Connections that ended, by reason", null, Tags.of(REASON_TAG, r.name()),
                     s -> s.closed(r));
         }
+        counter("stcp.health.checks", "A proxy's health checks (PROXY protocol): neither accepted nor closed", null,
+                Tags.empty(), ServerStats::healthChecks);
         counter("stcp.accept.errors", "Failed accept calls (EMFILE, ...)", null, Tags.empty(), ServerStats::acceptErrors);
         counter("stcp.received.bytes", "Bytes the readers consumed", BaseUnits.BYTES, Tags.empty(), ServerStats::bytesIn);
         counter("stcp.sent.bytes", "Bytes written to the peers", BaseUnits.BYTES, Tags.empty(), ServerStats::bytesOut);

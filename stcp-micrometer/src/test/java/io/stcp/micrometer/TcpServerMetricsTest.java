@@ -10,11 +10,14 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.stcp.CloseReason;
 import io.stcp.ConnectionReader;
+import io.stcp.ProxyProtocol;
 import io.stcp.QueueSender;
 import io.stcp.RejectReason;
+import io.stcp.SenderFactory;
 import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
+import io.stcp.testing.ProxyHeaders;
 import io.stcp.testing.TestClient;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -123,9 +126,39 @@ class TcpServerMetricsTest {
                 .contains("stcp_queue_discarded_total{server=\"gw\"}")
                 .contains("stcp_queue_rejected_total{server=\"gw\"}")
                 .contains("stcp_tls_handshakes_total{result=\"ok\",server=\"gw\"} 0")
-                .contains("stcp_tls_handshakes_total{result=\"failed\",server=\"gw\"} 0");
+                .contains("stcp_tls_handshakes_total{result=\"failed\",server=\"gw\"} 0")
+                .contains("stcp_health_checks_total{server=\"gw\"} 0");
     }
 
+    /**
+     * A proxy's health checks have a meter of their own, as they are in neither accepted nor
+     * closed: they were in no meter, so a balancer that checked a server nobody used showed nothing.
+     */
+    @Test
+    void aProxysHealthChecksAreCountedByTheirOwnMeter() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")).build(),
+                Echo.READER, SenderFactory.queue(16)).start();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        new TcpServerMetrics(server, "checked").bindTo(registry);
+        try {
+            for (int i = 0; i < 2; i++) {
+                try (TestClient check = TestClient.connect(server.address())) {
+                    check.sendRaw(ProxyHeaders.v2Local().bytes());
+                    assertThat(check.awaitClosedByServer()).isTrue();
+                }
+            }
+            Awaitility.await().until(() -> server.healthCheckCount() == 2 && server.connectionCount() == 0);
+            assertThat(counter(registry, "stcp.health.checks")).isEqualTo(2);
+            assertThat(server.stats().healthChecks()).isEqualTo(2);
+            assertThat(counter(registry, "stcp.connections.accepted")).isZero();
+            assertThat(registry.find("stcp.connections.closed").functionCounters())
+                    .allSatisfy(c -> assertThat(c.count()).isZero());
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /** A source of snapshots that goes back (the server's no longer does): the meter does not. */
     @Test
     void aCounterNeverGoesBackEvenIfASnapshotMissedAConnectionEndingMeanwhile() {
         AtomicReference<ServerStats> next = new AtomicReference<>(stats(5, 1000, Map.of()));
