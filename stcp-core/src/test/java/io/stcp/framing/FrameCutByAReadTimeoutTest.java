@@ -125,19 +125,7 @@ class FrameCutByAReadTimeoutTest {
             frames.add(new String(frame, StandardCharsets.ISO_8859_1));
             sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
         });
-        ConnectionReader looping = (sender, conn) -> {
-            conn.readTimeout(Duration.ofMillis(100)); // short: a timeout that comes early is a ping, which the client skips
-            for (int i = 0; i < 100; i++) { // the whole conversation in one call: at most 100 frames or pings
-                try {
-                    framing.read(sender, conn);
-                } catch (ReadTimeoutException e) {
-                    if (e instanceof FrameTimeoutException) {
-                        throw e;
-                    }
-                    sender.put(new byte[] {'P', (byte) conn.bytesRead()});
-                }
-            }
-        };
+        ConnectionReader looping = pingingLoop(framing); // a timeout that comes early is a ping, which the client skips
         TcpServer server = TcpServer.create(Echo.loopback().build(), looping, SenderFactory.queue(16))
                 .onConnectionExit(s -> ends.add(s.connection()))
                 .start();
@@ -222,19 +210,7 @@ class FrameCutByAReadTimeoutTest {
             frames.add(new String(frame, StandardCharsets.ISO_8859_1));
             sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
         });
-        ConnectionReader looping = (sender, conn) -> {
-            conn.readTimeout(Duration.ofMillis(100)); // the clock of the conversation: a ping every 100 ms of silence
-            for (int i = 0; i < 100; i++) { // the whole conversation in one call: at most 100 frames or pings
-                try {
-                    framing.read(sender, conn);
-                } catch (ReadTimeoutException e) {
-                    if (e instanceof FrameTimeoutException) {
-                        throw e;
-                    }
-                    sender.put(new byte[] {'P', (byte) conn.bytesRead()});
-                }
-            }
-        };
+        ConnectionReader looping = pingingLoop(framing);
         TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(200))
                         .firstFrameTimeout(Duration.ofMillis(200)).build(), looping, SenderFactory.queue(16))
                 .onConnectionExit(s -> ends.add(s.connection()))
@@ -290,5 +266,26 @@ class FrameCutByAReadTimeoutTest {
 
     private static byte[] ascii(String s) {
         return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * A reader that serves the whole conversation in one call around {@code framing} (the README's
+     * reader that loops inside its call): at most 100 frames or pings, a ping ({@code 'P'} and the
+     * bytes read so far) for each read timeout, every 100 ms of silence; a frame timeout ends it.
+     */
+    private static ConnectionReader pingingLoop(ConnectionReader framing) {
+        return (sender, conn) -> {
+            conn.readTimeout(Duration.ofMillis(100));
+            for (int i = 0; i < 100; i++) {
+                try {
+                    framing.read(sender, conn);
+                } catch (ReadTimeoutException e) {
+                    if (e instanceof FrameTimeoutException) {
+                        throw e;
+                    }
+                    sender.put(new byte[] {'P', (byte) conn.bytesRead()});
+                }
+            }
+        };
     }
 }
