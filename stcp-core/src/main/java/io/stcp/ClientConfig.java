@@ -22,17 +22,23 @@ import org.jspecify.annotations.Nullable;
  * {@code reconnectMaxDelay} ends, the first wait is {@code reconnectDelay} (jittered) and the count
  * starts again. A connection that ends sooner — a server that accepts and closes at once, at its
  * connection limit say — does not start the back-off again: the next wait is the next longer one,
- * as after a failed attempt (though it is not counted towards {@code maxAttempts}), so clients
- * turned away do not come back every {@code reconnectDelay}.
+ * as after a failed attempt, so clients turned away do not come back every {@code reconnectDelay}.
+ * If it also ended before the server sent it anything, it <em>is</em> a failed attempt (see
+ * {@code maxAttempts}).
  *
  * @param address           where to connect: {@code "host:port"}, {@code "10.0.0.5:9000"},
  *                          {@code "[::1]:9000"}; an empty host ({@code ":9000"}) is the loopback
  *                          address. The host is resolved again on every attempt (the JVM's DNS
- *                          cache, {@code networkaddress.cache.ttl}, still applies), and the first
- *                          address it resolves to is dialled. Or a Unix domain socket,
+ *                          cache, {@code networkaddress.cache.ttl}, still applies), and each
+ *                          address it resolves to is tried in turn, in the resolver's order,
+ *                          until one connects. Or a Unix domain socket,
  *                          {@code "unix:/run/app.sock"} (relative to the working directory unless
  *                          absolute), dialled the same way on every attempt. Required.
- * @param connectTimeout    how long one connect attempt may take, the host lookup included.
+ * @param connectTimeout    how long one connect attempt may take, the host lookup and the tries
+ *                          at each of the host's addresses included. A host with several
+ *                          addresses shares it out: each try gets the time left divided by the
+ *                          addresses left, so an address that does not answer leaves time for
+ *                          the next, and one that refuses at once leaves its share to them.
  *                          Default 10s; 0 = no limit of
  *                          stcp's own (the operating system's, about two minutes on Linux). A
  *                          {@code unix:} connect does not wait on Linux: it succeeds or fails at
@@ -60,8 +66,14 @@ import org.jspecify.annotations.Nullable;
  * @param reconnectJitter   the part of each wait that is random, 0.0 to 1.0. Default 0.2. However
  *                          much it takes off, a wait is at least {@link #MIN_RECONNECT_DELAY}.
  * @param maxAttempts       the client gives up after this many failed attempts in a row (each a
- *                          connect that failed, or a connection that ended before its connect
- *                          hook ran); 0 (the default) = never.
+ *                          connect that failed at every address of the host, a connection that
+ *                          ended before its connect hook ran, or one that ended before the
+ *                          server sent it a byte and before it stayed up
+ *                          {@code reconnectMaxDelay}: a server that accepts only to close, at
+ *                          its connection limit, refusing the client's certificate after a TLS
+ *                          1.3 handshake, or expecting a PROXY header or TLS the client does not
+ *                          send); 0 (the default) = never. A connection that heard from the
+ *                          server, or stayed up that long, ends the run of failures.
  * @param offlineCapacity   messages the client keeps while it is not connected, written first
  *                          when it connects again ({@link TcpClient#put(byte[])}). Default 0:
  *                          puts fail at once with {@link NotConnectedException} while not

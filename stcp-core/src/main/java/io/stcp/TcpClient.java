@@ -61,6 +61,14 @@ import org.jspecify.annotations.Nullable;
  * {@link TlsConfig#handshakeFailures()} counts it, and it is logged at WARN, rate-limited
  * ({@code conn.exit} with the reason, and {@code client.connect.failed}).
  *
+ * <p><b>Failed attempts.</b> A dial tries each address of the host in turn; it fails if none
+ * connects (the exception names each address and its failure). A connection that comes up and
+ * ends before the server sent it anything, and before it stayed up
+ * {@link ClientConfig#reconnectMaxDelay()}, is a failed attempt too (a server at its connection
+ * limit, one refusing the client's certificate after a TLS 1.3 handshake): its connect and
+ * disconnect hooks have run, and it counts towards {@link ClientConfig#maxAttempts()} and is
+ * logged as {@code client.connect.failed}. Any other connection ends a run of failures.
+ *
  * <p><b>Thread safety.</b> All methods are safe from any thread, hooks included.
  */
 public interface TcpClient extends AutoCloseable {

@@ -6,8 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.TestNames;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -531,6 +535,152 @@ class TcpClientTest {
         assertThat(client.awaitTermination(WAIT)).isTrue();
         assertThatThrownBy(() -> client.termination().get()).isInstanceOf(ExecutionException.class)
                 .hasCauseInstanceOf(ConnectException.class).hasMessageContaining("after 1 failed attempt: ");
+    }
+
+    /**
+     * A name whose first address refuses (nothing listens on 127.0.0.2) and whose second is the
+     * server: the dial tries the second, as Go's does, instead of failing at the first (the only
+     * one tried before, so such a name never connected).
+     */
+    @Test
+    void aHostWhoseFirstAddressRefusesConnectsThroughTheNext() throws Exception {
+        int port = echoServer("127.0.0.1:0").address().getPort();
+        String host = TestNames.define("first-refuses.stcp.test", "127.0.0.2", "127.0.0.1");
+        client = TcpClient.create(fastReconnect(host + ":" + port).maxAttempts(1).build(), collect,
+                SenderFactory.queue(8)).start();
+        assertThat(client.awaitConnected(WAIT)).as("connected through the second address").isTrue();
+        client.put(frame("through the second"));
+        assertThat(next()).isEqualTo("through the second");
+    }
+
+    /**
+     * A first address that does not answer at all (a listener whose accept queue is full: the
+     * kernel drops the SYNs) takes its share of the connect timeout, half of it with two addresses,
+     * not all of it: the second is tried in time.
+     */
+    @Test
+    void anAddressThatDoesNotAnswerLeavesTheNextItsShareOfTheConnectTimeout() throws Exception {
+        int port = echoServer("127.0.0.1:0").address().getPort();
+        try (SilentListener silent = new SilentListener(new InetSocketAddress("127.0.0.2", port))) {
+            String host = TestNames.define("first-silent.stcp.test", "127.0.0.2", "127.0.0.1");
+            client = TcpClient.create(fastReconnect(host + ":" + port).connectTimeout(Duration.ofMillis(400)).maxAttempts(1)
+                    .build(), collect, SenderFactory.queue(8)).start();
+            assertThat(client.awaitConnected(WAIT)).as("connected through the second address").isTrue();
+            client.put(frame("in time"));
+            assertThat(next()).isEqualTo("in time");
+        }
+    }
+
+    /**
+     * A loopback listener that takes no connection: its accept queue is full, so the kernel drops
+     * further SYNs and a connect to it waits until it times out.
+     */
+    private static final class SilentListener implements AutoCloseable {
+        private final ServerSocket listener = new ServerSocket();
+        private final List<Socket> filling = new ArrayList<>();
+
+        SilentListener(InetSocketAddress at) throws Exception {
+            listener.bind(at, 1);
+            boolean full = false;
+            for (int i = 0; i < 16 && !full; i++) { // the accept queue takes backlog + 1; the next connect hangs
+                Socket s = new Socket();
+                try {
+                    s.connect(at, 200);
+                    filling.add(s);
+                } catch (SocketTimeoutException e) {
+                    s.close();
+                    full = true;
+                }
+            }
+            if (!full) {
+                close();
+                throw new AssertionError("the listener on " + at + " still accepts connections after 16");
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            for (Socket s : filling) {
+                s.close();
+            }
+            listener.close();
+        }
+    }
+
+    /** A dial that fails at every address says which it tried, and how each failed. */
+    @Test
+    void aDialThatFailsAtEveryAddressNamesEachAddress() throws Exception {
+        int port = deadPort();
+        String host = TestNames.define("all-refuse.stcp.test", "127.0.0.2", "127.0.0.3");
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        try (LogCapture logs = LogCapture.of("io.stcp.client")) {
+            client = TcpClient.create(fastReconnect(host + ":" + port).maxAttempts(2).build(), collect,
+                    SenderFactory.queue(8)).onGiveUp((n, failure) -> last.set(failure)).start();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+            assertThat(last.get()).isInstanceOf(ConnectException.class)
+                    .hasMessageContaining("connecting to " + host + ":" + port + ": failed at each of its 2 addresses")
+                    .hasMessageContaining("127.0.0.2:" + port + " (java.net.ConnectException")
+                    .hasMessageContaining("127.0.0.3:" + port + " (java.net.ConnectException");
+            assertThat(last.get().getSuppressed()).hasSize(1);
+            assertThat(logs.events("client.connect.failed")).singleElement()
+                    .satisfies(e -> assertThat(e.getKeyValuePairs().toString()).contains("127.0.0.2:" + port, "127.0.0.3:" + port));
+        }
+    }
+
+    /**
+     * A server that accepts and at once closes (at its connection limit, say), sending nothing:
+     * each connection comes up for an instant. Those are failed attempts — counted towards
+     * maxAttempts, logged at WARN — or the client would never give up on it, and would say so only
+     * at DEBUG.
+     */
+    @Test
+    void connectionsThatEndBeforeTheServerSaysAnythingAreFailedAttempts() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(Sender::close)
+                .start();
+        servers.add(server);
+        AtomicInteger attempts = new AtomicInteger();
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        try (LogCapture logs = LogCapture.of("io.stcp.client")) {
+            // waits of 1 and 2 ms; a connection is stable (not turned away) after 10 s, far more than any here lasts
+            client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                            .reconnectDelay(Duration.ofMillis(1)).reconnectMaxDelay(Duration.ofSeconds(10)).maxAttempts(3).build(),
+                            collect, SenderFactory.queue(8))
+                    .onGiveUp((n, failure) -> {
+                        attempts.set(n);
+                        last.set(failure);
+                    })
+                    .start();
+            assertThat(client.awaitTermination(WAIT)).as("gave up").isTrue();
+            assertThat(attempts).hasValue(3);
+            assertThat(client.connectCount()).as("each attempt came up").isEqualTo(3);
+            assertThat(last.get()).hasMessageContaining("before the server sent anything");
+            assertThat(logs.events("client.connect.failed")).singleElement().satisfies(e -> {
+                assertThat(e.getLevel()).hasToString("WARN");
+                assertThat(e.getKeyValuePairs().toString()).contains("before the server sent anything");
+            });
+        }
+    }
+
+    /**
+     * A server that answers, then closes, every connection: each served, so the failures in a row
+     * never reach maxAttempts, however short the connections.
+     */
+    @Test
+    void connectionsThatHeardFromTheServerAreNotFailedAttempts() throws Exception {
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(s -> {
+                    s.put(frame("hello"));
+                    s.closeAfterFlush(WAIT);
+                })
+                .start();
+        servers.add(server);
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + server.address().getPort()).maxAttempts(1).build(),
+                collect, SenderFactory.queue(8)).start();
+        for (int i = 0; i < 4; i++) {
+            assertThat(next()).isEqualTo("hello");
+        }
+        assertThat(client.termination()).as("still dialling").isNotDone();
     }
 
     @Test

@@ -214,6 +214,34 @@ class TcpClientTlsTest {
         assertThat(serverTls.handshakeFailures()).isZero();
     }
 
+    /**
+     * Under TLS 1.3 a server that requires a client certificate refuses its absence after the
+     * client's side of the handshake: each connection comes up on the client, then ends at the
+     * server's alert, before the server sent anything. Failed attempts all the same: the client
+     * gives up after maxAttempts (it went on for ever, logging at DEBUG only).
+     */
+    @Test
+    void aClientCertificateRefusedAfterATls13HandshakeIsAFailedAttempt() throws Exception {
+        TlsConfig serverTls = TlsConfig.builder().pem(certs.serverCert, certs.serverKey).trustPem(certs.caCert)
+                .clientAuth(TlsConfig.ClientAuth.REQUIRED).build();
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls);
+        TlsConfig tls = trustingTheTestCa().build(); // no certificate of its own
+        AtomicInteger attempts = new AtomicInteger();
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                        .reconnectDelay(Duration.ofMillis(1)).reconnectMaxDelay(Duration.ofSeconds(10)).maxAttempts(2).tls(tls)
+                        .build(), collect, SenderFactory.queue(8))
+                .onGiveUp((n, failure) -> {
+                    attempts.set(n);
+                    last.set(failure);
+                })
+                .start();
+        assertThat(client.awaitTermination(WAIT)).as("gave up").isTrue();
+        assertThat(attempts).hasValue(2);
+        assertThat(last.get()).hasMessageContaining("before the server sent anything");
+        assertThat(serverTls.handshakeFailures()).as("refused by the server").isGreaterThanOrEqualTo(2);
+    }
+
     @Test
     void reconnectsOverTlsWhenTheServerIsRestartedOnTheSamePort() throws Exception {
         TcpServer first = tlsServer("127.0.0.1:0", serverTls());

@@ -28,11 +28,16 @@ import org.jspecify.annotations.Nullable;
  * <p>The back-off starts again only after a connection that stayed up at least
  * {@link ClientConfig#reconnectMaxDelay()}: one that ends sooner — a server that accepts and
  * closes at once, at its connection limit or failing — is followed by the next, longer wait, as a
- * failed attempt is (but is not counted as one), so clients do not come back every
- * {@link ClientConfig#reconnectDelay()} for as long as the server turns them away.
+ * failed attempt is, so clients do not come back every {@link ClientConfig#reconnectDelay()} for
+ * as long as the server turns them away.
  *
  * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
- * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up.
+ * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up. So is
+ * one that comes up and ends before the server sent it anything and before it stayed up
+ * {@code reconnectMaxDelay} ({@link #turnedAway}): a server at its connection limit that accepts
+ * and closes, one that refuses the client's certificate after a TLS 1.3 handshake, one that
+ * expects a PROXY header or TLS the client does not send. Counted as successful only at its end,
+ * a connection resets the count of failed attempts then, not when it comes up.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
  * A connection joins the client's {@link Outbox} in its last start hook, on its reader thread,
  * and leaves it in its first exit hook.
@@ -121,6 +126,9 @@ final class DialLoop {
                     if (failure == null && outcome.upNanos >= stableNanos) {
                         base = 0; // it stayed up: the back-off starts again
                     }
+                    if (failure == null && outcome.upNanos > 0) {
+                        client.connected(); // it served: no failed attempts in a row
+                    }
                 }
                 if (!client.isRunning()) {
                     return;
@@ -144,7 +152,8 @@ final class DialLoop {
     /**
      * How a connection ended.
      *
-     * @param failure null if it was up (its connect hooks ran) or the client closed meanwhile, else why not
+     * @param failure null if it was up (its connect hooks ran) and served, or the client closed
+     *                meanwhile, else why not: it never came up, or was turned away ({@link #turnedAway})
      * @param upNanos how long it was up, from its connect hooks to its exit; 0 if it never was
      */
     private record Outcome(@Nullable Throwable failure, long upNanos) {
@@ -202,11 +211,36 @@ final class DialLoop {
             client.detach();
         }
         if (link.started) {
-            return new Outcome(null, Math.max(0, System.nanoTime() - link.upSinceNanos));
+            long up = Math.max(1, System.nanoTime() - link.upSinceNanos);
+            return new Outcome(turnedAway(connection, up), up);
         }
         Throwable cause = connection.closeCause();
         return Outcome.failed(cause != null ? cause
                 : new IOException("connection ended before it was up (" + reasonOf(connection) + ")"));
+    }
+
+    /**
+     * Why a connection that was up, for {@code upNanos}, counts as a failed attempt, or null if it
+     * does not. It does if it ended before the server sent it a byte (its reader consumed none)
+     * and before it stayed up {@code reconnectMaxDelay}: the server took the connection only to
+     * end it — at its connection limit, or refusing what the client sent (a certificate refused
+     * after a TLS 1.3 handshake, a missing PROXY header, plain text to a TLS port). Otherwise such
+     * a server would never be given up on, and the client would say so only at DEBUG. A
+     * connection that heard from the server served; one that stayed up that long is as stable as
+     * the back-off asks, even if the server never speaks (a client that only sends).
+     */
+    private @Nullable Throwable turnedAway(RealConnection connection, long upNanos) {
+        if (connection.bytesRead() > 0 || upNanos >= stableNanos) {
+            return null;
+        }
+        Throwable cause = connection.closeCause(); // the server's TLS alert, say: named, as the WARN line shows no cause
+        IOException e = new IOException("connection ended " + Durations.format(Duration.ofNanos(upNanos))
+                + " after it came up, before the server sent anything (" + reasonOf(connection)
+                + (cause != null ? ": " + cause : "") + ")");
+        if (cause != null) {
+            e.initCause(cause);
+        }
+        return e;
     }
 
     private static final Duration HAND_OVER_GRACE = Duration.ofSeconds(1);
@@ -229,7 +263,6 @@ final class DialLoop {
         void started(Sender s) {
             upSinceNanos = System.nanoTime();
             started = true;
-            client.connected();
             connects.incrementAndGet();
             Log.CLIENT.atDebug().setMessage("client.connect").addKeyValue("address", config.address())
                     .addKeyValue("conn", s.connection().id()).log();

@@ -4,6 +4,7 @@ import io.stcp.ClientConfig;
 import io.stcp.Durations;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
@@ -11,8 +12,11 @@ import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -24,10 +28,19 @@ import org.jspecify.annotations.Nullable;
  * knows the kind of socket:
  *
  * <ul>
- *   <li>TCP ({@code host:port}): resolves the host again (through {@link Resolver}), binds the
- *       local address if one is set (with {@code SO_REUSEADDR}: the previous connection's end of
- *       a fixed port may still be in TIME_WAIT), and connects: the lookup and the connect together
- *       within the connect timeout.
+ *   <li>TCP ({@code host:port}): resolves the host again (through {@link Resolver}) to all its
+ *       addresses, then tries each in turn, in the resolver's order, until one connects — a name
+ *       whose first address is down still connects through the others, as Go's dialler does.
+ *       Each try binds the local address if one is set (with {@code SO_REUSEADDR}: the previous
+ *       connection's end of a fixed port may still be in TIME_WAIT). The lookup and all the
+ *       tries together take at most the connect timeout, shared out ({@link #shareOf}): each try
+ *       gets the time left divided by the addresses left, so an address that does not answer
+ *       does not use up the time of the others, and one that fails at once (refused) leaves its
+ *       share to them. (Go's dialler does the same, but gives each try at least 2 s while that
+ *       much is left: with a connect timeout under 2 s per address, its first address takes all
+ *       the time. Here a short timeout is shared all the same.) A dial that fails at every
+ *       address fails with an exception naming each address and its failure
+ *       ({@link #failedAtEach}).
  *   <li>Unix domain ({@code unix:PATH}): connects without blocking — the JDK's blocking connect on
  *       a Unix socket has no timeout and waits without bound while the listener's backlog is full
  *       — so the attempt succeeds or fails at once (no such file, refused, backlog full), then
@@ -47,16 +60,31 @@ final class Dialer {
     /** Resolves the host on every attempt; a seam for tests. */
     @FunctionalInterface
     interface Resolver {
-        InetSocketAddress resolve(String host, int port) throws IOException;
+        /** All the addresses of {@code host}, in the order to try them: at least one. */
+        List<InetSocketAddress> resolve(String host, int port) throws IOException;
 
-        /** The JVM's resolver (its cache, {@code networkaddress.cache.ttl}, applies); an empty host is the loopback address. */
+        /**
+         * The JVM's resolver (its cache, {@code networkaddress.cache.ttl}, applies), all its
+         * addresses in its order ({@code java.net.preferIPv6Addresses}); an empty host is the
+         * loopback address.
+         */
         Resolver DNS = (host, port) -> {
-            InetSocketAddress a = host.isEmpty() ? new InetSocketAddress(InetAddress.getLoopbackAddress(), port)
-                    : new InetSocketAddress(host, port);
-            if (a.isUnresolved()) {
-                throw new UnknownHostException("unknown host \"" + host + "\"");
+            if (host.isEmpty()) {
+                return List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
             }
-            return a;
+            InetAddress[] all;
+            try {
+                all = InetAddress.getAllByName(host);
+            } catch (UnknownHostException e) {
+                UnknownHostException named = new UnknownHostException("unknown host \"" + host + "\"");
+                named.initCause(e);
+                throw named;
+            }
+            List<InetSocketAddress> addresses = new ArrayList<>(all.length);
+            for (InetAddress a : all) {
+                addresses.add(new InetSocketAddress(a, port));
+            }
+            return addresses;
         };
     }
 
@@ -65,7 +93,7 @@ final class Dialer {
     private final Path unixPath;     // null for TCP
     private final Resolver resolver;
     /** The last host lookup: one still under way is waited for again, not started again. The dialler thread's own. */
-    private @Nullable CompletableFuture<InetSocketAddress> lookup;
+    private @Nullable CompletableFuture<List<InetSocketAddress>> lookup;
 
     Dialer(ClientConfig config, Resolver resolver) {
         this.config = config;
@@ -76,16 +104,42 @@ final class Dialer {
     }
 
     /**
-     * Connects once: a TCP attempt that takes longer than the connect timeout fails with a
-     * SocketTimeoutException.
+     * Connects once: a TCP attempt whose lookup and connects take longer than the connect timeout
+     * fails with a SocketTimeoutException.
      */
     SocketChannel dial() throws IOException {
         return unixPath != null ? dialUnix(unixPath) : dialTcp();
     }
 
     private SocketChannel dialTcp() throws IOException {
-        long deadline = Nanos.deadlineAfter(config.connectTimeout()); // the lookup and the connect together
-        InetSocketAddress remote = resolveInterruptibly(target.host(), target.port(), deadline);
+        long deadline = Nanos.deadlineAfter(config.connectTimeout()); // the lookup and the connects together
+        List<InetSocketAddress> remotes = resolveInterruptibly(target.host(), target.port(), deadline);
+        List<IOException> failures = new ArrayList<>(remotes.size());
+        for (int i = 0; i < remotes.size(); i++) {
+            long share = deadline == 0 ? 0 : shareOf(Nanos.left(deadline, System.nanoTime()), remotes.size() - i);
+            try {
+                return connect(remotes.get(i), share);
+            } catch (IOException e) {
+                if (remotes.size() == 1 || e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()) {
+                    throw e; // one address: its own failure; the client closed: no further tries
+                }
+                failures.add(e);
+            }
+        }
+        throw failedAtEach(remotes, failures);
+    }
+
+    /**
+     * The time for a try at the first of {@code addressesLeft} addresses, {@code leftNanos} before
+     * the deadline: an equal share of what is left; at least 1 ns (a try past the deadline times
+     * out at once, in its 1 ms).
+     */
+    static long shareOf(long leftNanos, int addressesLeft) {
+        return Math.max(1, leftNanos / addressesLeft);
+    }
+
+    /** One connect to {@code remote} within {@code timeoutNanos} (0: none). */
+    private SocketChannel connect(InetSocketAddress remote, long timeoutNanos) throws IOException {
         SocketChannel ch = SocketChannel.open();
         try {
             if (config.localAddress() != null) {
@@ -95,8 +149,8 @@ final class Dialer {
                 ch.bind(config.localAddress());
             }
             ch.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
-            long timeoutMillis = deadline == 0 ? 0
-                    : Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(Nanos.left(deadline, System.nanoTime()))));
+            long timeoutMillis = timeoutNanos == 0 ? 0
+                    : Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)));
             ch.socket().connect(remote, (int) timeoutMillis); // an interrupt (close) closes the channel
             return ch;
         } catch (IOException | RuntimeException | Error e) {
@@ -106,17 +160,42 @@ final class Dialer {
     }
 
     /**
+     * A dial that failed at each of several addresses: a {@link SocketTimeoutException} if each
+     * try timed out, else a {@link ConnectException}; its message names every address with its
+     * failure, the first failure is its cause and the others are suppressed.
+     */
+    private IOException failedAtEach(List<InetSocketAddress> remotes, List<IOException> failures) {
+        StringBuilder m = new StringBuilder("connecting to ").append(config.address()).append(": failed at each of its ")
+                .append(remotes.size()).append(" addresses:");
+        boolean allTimedOut = true;
+        for (int i = 0; i < failures.size(); i++) {
+            m.append(i == 0 ? " " : "; ").append(HostPort.format(remotes.get(i))).append(" (").append(failures.get(i)).append(')');
+            allTimedOut &= failures.get(i) instanceof SocketTimeoutException;
+        }
+        IOException e = allTimedOut ? new SocketTimeoutException(m.toString()) : new ConnectException(m.toString());
+        e.initCause(failures.get(0));
+        for (int i = 1; i < failures.size(); i++) {
+            e.addSuppressed(failures.get(i));
+        }
+        return e;
+    }
+
+    /**
      * The resolver's answer, waited for on this thread until it comes, {@code deadline} passes (0:
      * none) or this thread is interrupted.
      */
-    private InetSocketAddress resolveInterruptibly(String host, int port, long deadline) throws IOException {
-        CompletableFuture<InetSocketAddress> answer = lookup;
+    private List<InetSocketAddress> resolveInterruptibly(String host, int port, long deadline) throws IOException {
+        CompletableFuture<List<InetSocketAddress>> answer = lookup;
         if (answer == null || answer.isDone()) { // a lookup an earlier attempt gave up on, still under way, is waited for
             answer = new CompletableFuture<>();
-            CompletableFuture<InetSocketAddress> f = answer;
+            CompletableFuture<List<InetSocketAddress>> f = answer;
             Threads.start("stcp-client-resolve", () -> {
                 try {
-                    f.complete(resolver.resolve(host, port));
+                    List<InetSocketAddress> all = List.copyOf(resolver.resolve(host, port));
+                    if (all.isEmpty()) {
+                        throw new UnknownHostException("no address for \"" + host + "\"");
+                    }
+                    f.complete(all);
                 } catch (Throwable t) {
                     f.completeExceptionally(t);
                 }

@@ -180,7 +180,11 @@ public final class RealTcpClient implements TcpClient {
         }
     }
 
-    /** A connection came up: no failed attempts in a row. On its reader thread. */
+    /**
+     * A connection ended that served (it heard from the server, or stayed up long enough:
+     * {@link DialLoop}), not one that merely came up: no failed attempts in a row. On the dialler
+     * thread.
+     */
     void connected() {
         lock.lock();
         try {

@@ -174,7 +174,7 @@ class RealTcpClientTest {
         AtomicBoolean moved = new AtomicBoolean();
         Dialer.Resolver dns = (host, port) -> {
             resolutions.incrementAndGet();
-            return new InetSocketAddress("127.0.0.1", (moved.get() ? second : first).address().getPort());
+            return List.of(new InetSocketAddress("127.0.0.1", (moved.get() ? second : first).address().getPort()));
         };
         AtomicInteger onSecond = new AtomicInteger();
         second.onConnectionStart(s -> onSecond.incrementAndGet());
@@ -293,7 +293,7 @@ class RealTcpClientTest {
         }
         ClientConfig config = ClientConfig.builder("db.example:9000")
                 .connectTimeout(java.time.temporal.ChronoUnit.FOREVER.getDuration()).maxAttempts(1).build();
-        RealTcpClient c = client(config, (host, port) -> new InetSocketAddress("127.0.0.1", closedPort),
+        RealTcpClient c = client(config, (host, port) -> List.of(new InetSocketAddress("127.0.0.1", closedPort)),
                 AcceptLoop.Sleeper.REAL, () -> 0.5);
         AtomicReference<Throwable> cause = new AtomicReference<>();
         c.onGiveUp((n, e) -> cause.set(e)).start();
