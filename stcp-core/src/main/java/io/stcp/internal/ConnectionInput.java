@@ -411,6 +411,18 @@ final class ConnectionInput {
         return -1;
     }
 
+    /**
+     * Moves the next {@code n} bytes, all buffered, into {@code b[off ..)}, or past them when
+     * {@code b} is null; never waits.
+     */
+    void takeBuffered(byte @Nullable [] b, int off, int n) {
+        Objects.checkIndex(n, lim - pos + 1);
+        if (b != null) {
+            System.arraycopy(buf, pos, b, off, n);
+        }
+        advance(n);
+    }
+
     /** The buffered byte at {@code index} (less than {@link #buffered()}); it stays buffered. */
     byte bufferedByte(int index) {
         return buf[pos + Objects.checkIndex(index, lim - pos)];
