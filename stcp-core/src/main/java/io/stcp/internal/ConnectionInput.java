@@ -938,7 +938,7 @@ final class ConnectionInput {
             payOwedDrain(); // the read below may wait
         }
         while (true) {
-            long deadline = waitDeadline(0);
+            long deadline = readDeadline();
             int wait = pos == lim ? beginWait(false) : 0;
             if (!transport.isReadable()) {
                 turnBytes = 0; // this read waits
@@ -993,6 +993,20 @@ final class ConnectionInput {
         } catch (FrameTimeoutException e) {
             throw endsInput(e);
         }
+    }
+
+    /**
+     * The deadline of a read from the transport, which may have passed: the read takes what has
+     * arrived without waiting and times out only if nothing has ({@link ReadDeadlines#nextOrPassed}).
+     * On the JDK transport a reader that came to its read after its frame deadline failed
+     * FRAME_TIMEOUT here though the rest of the frame was in the socket, where a transport that
+     * knows readiness read it. A suspension's read timeout that passed still throws.
+     */
+    private long readDeadline() throws ReadTimeoutException {
+        if (idleTimedOut) {
+            return waitDeadline(0);
+        }
+        return deadlines.nextOrPassed(0, bytesRead, lim > pos || transport.holdsPartialInput());
     }
 
     /** A frame timeout of the caller's own, which ends the connection even if the reader catches it. */
