@@ -126,8 +126,10 @@ public final class DelimitedRead {
         int keep = kept.of(length, before < 0 ? -1 : (before < n ? value[before] : input.bufferedByte(before - n)) & 0xFF);
         growth.grow(keep, keep, false);
         byte[] b = Arrays.copyOf(value, keep);
-        int taken = Math.max(0, keep - n);
-        input.takeBuffered(b, n, taken);
+        int taken = Math.max(0, keep - n); // none when the bytes dropped begin in value (a '\r', a delimiter's first bytes)
+        if (taken > 0) {
+            input.takeBuffered(b, n, taken);
+        }
         input.takeBuffered(null, 0, through - taken);
         return new Bytes(b, keep, true);
     }

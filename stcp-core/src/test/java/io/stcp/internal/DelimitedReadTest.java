@@ -118,6 +118,21 @@ class DelimitedReadTest {
         }
     }
 
+    @Test
+    void aFrameWhoseDroppedBytesBeginInTheFullArrayKeepsTheBytesBeforeThem() throws Exception {
+        // The first array (256 bytes) ends with the '\r' of a "\r\n" and the '\n' is buffered: the
+        // frame is the array's first 255 bytes; likewise a delimiter whose first bytes fill it.
+        RealConnection conn = connection(null);
+        String line = "x".repeat(255);
+        String frame = "y".repeat(254);
+        memory.feed(ascii(line + "\r\n" + frame + "abc" + "tail"));
+        AtomicReference<byte[]> got = new AtomicReference<>();
+        DelimiterReader.builder().lines().build((sender, f) -> got.set(f)).read(null, conn);
+        assertThat(new String(got.get(), StandardCharsets.US_ASCII)).isEqualTo(line);
+        DelimiterReader.builder().delimiter(ascii("abc")).build((sender, f) -> got.set(f)).read(null, conn);
+        assertThat(new String(got.get(), StandardCharsets.US_ASCII)).isEqualTo(frame);
+    }
+
     /** The value read is {@code expected}, in an array of its length (doubling made one of 512 bytes). */
     private static void assertReadIntoExactly(DelimitedRead.Bytes read, String expected) {
         assertThat(read.delimited()).isTrue();
