@@ -35,7 +35,9 @@ public enum CloseReason {
     PROTOCOL_ERROR(true, true),
     /**
      * Unexpected: a reader, hook or sender threw something other than an I/O error (a bug), or the
-     * poller watching the socket failed (the reader got a {@code PollerFailedException}).
+     * poller watching the socket failed (the reader got a {@code PollerFailedException}), or the
+     * connection's thread could not start (out of memory; no hook ran, and the server logs
+     * {@code server.accept.handler.failed}): it was counted accepted, and ends so.
      */
     FAILED(true, true),
     /**

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -84,6 +85,50 @@ class TimeoutsTest {
             assertThat(client.awaitClosedByServer()).isTrue();
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(700));
         } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
+    void aReaderPastItsFrameDeadlineReadsTheRestOfTheFrameAlreadyInTheSocket() throws Exception {
+        // The reader reads a frame's second byte from the socket (on the JDK transport its frame
+        // deadline, 100 ms, starts there), then is busy past that deadline while the last byte
+        // arrives. What is in the socket is read on either transport: on the JDK's the read failed
+        // FRAME_TIMEOUT before it looked, where epoll read it. Each byte is sent before it is read.
+        CountDownLatch firstRead = new CountDownLatch(1);
+        CountDownLatch secondSent = new CountDownLatch(1);
+        CountDownLatch secondRead = new CountDownLatch(1);
+        CountDownLatch lastSent = new CountDownLatch(1);
+        ConnectionReader reader = (sender, conn) -> {
+            int a = conn.readUnsignedByte();
+            firstRead.countDown();
+            secondSent.await();
+            int b = conn.readUnsignedByte(); // inside the frame, from the socket
+            long past = System.nanoTime() + Duration.ofMillis(200).toNanos();
+            secondRead.countDown();
+            lastSent.await();
+            // Busy past the frame deadline: the time passing is the subject, not a synchronisation.
+            for (long left; (left = past - System.nanoTime()) > 0; ) {
+                Thread.sleep(Duration.ofNanos(left));
+            }
+            int c = conn.readUnsignedByte(); // in the socket already
+            sender.put(new byte[] {(byte) a, (byte) b, (byte) c});
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(100)).build(), reader,
+                SenderFactory.queue(8)).start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            client.sendRaw(new byte[] {1});
+            assertThat(firstRead.await(10, TimeUnit.SECONDS)).isTrue();
+            client.sendRaw(new byte[] {2});
+            secondSent.countDown();
+            assertThat(secondRead.await(10, TimeUnit.SECONDS)).isTrue();
+            client.sendRaw(new byte[] {3});
+            lastSent.countDown();
+            assertThat(client.readRaw(3)).containsExactly(1, 2, 3);
+            assertThat(server.connectionCount()).isEqualTo(1);
+        } finally {
+            secondSent.countDown();
+            lastSent.countDown();
             Echo.stop(server);
         }
     }

@@ -47,13 +47,13 @@ public final class DelimiterEncoder {
      * Returns a new array: {@code content} then the delimiter.
      *
      * @throws IllegalArgumentException if the reader would not give back {@code content} whole
-     *     (see the class comment)
+     *     (see the class comment), or if the frame would exceed the largest array
      */
     public byte[] encode(byte[] content) {
         // A line reader strips one '\r' before the '\n': give it one of its own to strip.
         boolean cr = lines && content.length > 0 && content[content.length - 1] == '\r';
         int end = cr ? content.length + 1 : content.length;
-        byte[] frame = Arrays.copyOf(content, end + delimiter.length);
+        byte[] frame = Arrays.copyOf(content, LengthField.frameLength(0, end, delimiter.length));
         if (cr) {
             frame[content.length] = '\r';
         }

@@ -8,7 +8,6 @@ import io.stcp.internal.DelimitedRead;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -41,6 +40,7 @@ public final class DelimiterReader implements ConnectionReader {
     private final boolean stripDelimiter;
     private final FrameHandler handler;
     private final CutFrames.FrameRead frames = this::readFrame; // made once: a frame allocates nothing for it
+    private final DelimitedRead.Kept kept = this::kept;         // likewise
 
     private DelimiterReader(Builder b, FrameHandler handler) {
         this.delimiter = b.delimiter.clone();
@@ -65,23 +65,33 @@ public final class DelimiterReader implements ConnectionReader {
         // A partial delimiter may sit at the end of the buffer; with lines() so may a '\r'.
         int slack = delimiter.length - 1 + (lines ? 1 : 0);
         int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, (long) max + slack + 1);
-        DelimitedRead.Bytes read = DelimitedRead.read(connection, delimiter, limit, "frame");
+        DelimitedRead.Bytes read = DelimitedRead.read(connection, delimiter, limit, "frame", kept);
         if (read == null) {
             throw new EOFException("end of stream after 0 bytes of a frame, before its delimiter");
         }
         if (!read.delimited()) {
             throw new FrameTooLongException("frame longer than maxLength " + max + " bytes without a delimiter");
         }
-        byte[] buf = read.bytes();
-        int n = read.length();
-        int content = n - delimiter.length;
-        if (lines && content > 0 && buf[content - 1] == '\r') {
-            content--;
-        }
+        byte[] frame = read.bytes(); // exactly the bytes delivered
+        int content = stripDelimiter ? frame.length : contentLength(frame.length, frame);
         if (content > max) { // the slack let one byte too many through
             throw new FrameTooLongException("frame of " + content + " bytes exceeds maxLength " + max);
         }
-        return Arrays.copyOf(buf, stripDelimiter ? content : n);
+        return frame;
+    }
+
+    /** The bytes delivered of a frame of {@code length} bytes, delimiter included (see {@link DelimitedRead.Kept}). */
+    private int kept(int length, int beforeDelimiter) {
+        if (!stripDelimiter) {
+            return length;
+        }
+        return length - delimiter.length - (lines && beforeDelimiter == '\r' ? 1 : 0);
+    }
+
+    /** The content of the delimited frame {@code b[0..length)}: the delimiter, and with lines() a '\r' before it, left out. */
+    private int contentLength(int length, byte[] b) {
+        int content = length - delimiter.length;
+        return lines && content > 0 && b[content - 1] == '\r' ? content - 1 : content;
     }
 
     /** Options for {@link DelimiterReader}; mutable, not thread-safe. */

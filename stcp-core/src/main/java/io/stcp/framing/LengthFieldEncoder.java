@@ -8,8 +8,8 @@ import java.util.Objects;
  * {@code encode("hello")} with the defaults gives {@code 00 00 00 05 h e l l o}. The value written
  * is {@code body.length - lengthAdjustment}, matching the reader's adjustment.
  *
- * <p>Immutable and thread-safe. A body whose length does not fit the field is rejected with
- * {@link IllegalArgumentException}.
+ * <p>Immutable and thread-safe. A body whose length does not fit the field, or whose frame would
+ * exceed the largest array, is rejected with {@link IllegalArgumentException}.
  */
 public final class LengthFieldEncoder {
     private final int fieldLength;
@@ -39,7 +39,7 @@ public final class LengthFieldEncoder {
             throw new IllegalArgumentException("body of " + body.length + " bytes does not fit a " + fieldLength
                     + "-byte length field with adjustment " + adjustment);
         }
-        byte[] frame = new byte[fieldLength + body.length];
+        byte[] frame = new byte[LengthField.frameLength(fieldLength, body.length, 0)];
         LengthField.put(frame, 0, fieldLength, order, value);
         System.arraycopy(body, 0, frame, fieldLength, body.length);
         return frame;

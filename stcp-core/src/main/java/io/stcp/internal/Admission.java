@@ -173,7 +173,7 @@ final class Admission implements ProxyProtocolLayer.Server {
                 connection.limitedAddress = client;
             }
         }
-        countAccepted(connection, true);
+        markAccepted(connection);
         return null;
     }
 
@@ -184,7 +184,7 @@ final class Admission implements ProxyProtocolLayer.Server {
                     + " the allow list's networks are served");
             return RejectReason.DENIED;
         }
-        countAccepted(connection, true);
+        markAccepted(connection);
         return null;
     }
 
@@ -208,28 +208,18 @@ final class Admission implements ProxyProtocolLayer.Server {
      */
     void countAccepted(RealConnection connection) {
         if (!config.proxyProtocol().isEnabled()) {
-            countAccepted(connection, true);
-        }
-    }
-
-    /** Takes back {@link #countAccepted(RealConnection)}: the connection could not be started. */
-    void uncountAccepted(RealConnection connection) {
-        if (connection.accepted) {
-            countAccepted(connection, false);
+            markAccepted(connection);
         }
     }
 
     /**
-     * Counts {@code connection} accepted, or takes that back; it is marked so, which its end is
-     * counted by ({@link RealConnection#accepted}): the two counts balance.
+     * Counts {@code connection} accepted; it is marked so, which its end is counted by
+     * ({@link RealConnection#accepted}): the two counts balance. Never taken back (a snapshot may
+     * have seen it): a connection whose thread cannot start is counted ended, FAILED.
      */
-    private void countAccepted(RealConnection connection, boolean yes) {
-        connection.accepted = yes;
-        if (yes) {
-            accepted.incrementAndGet();
-        } else {
-            accepted.decrementAndGet();
-        }
+    private void markAccepted(RealConnection connection) {
+        connection.accepted = true;
+        accepted.incrementAndGet();
     }
 
     int liveCount() {

@@ -411,6 +411,18 @@ final class ConnectionInput {
         return -1;
     }
 
+    /**
+     * Moves the next {@code n} bytes, all buffered, into {@code b[off ..)}, or past them when
+     * {@code b} is null; never waits.
+     */
+    void takeBuffered(byte @Nullable [] b, int off, int n) {
+        Objects.checkIndex(n, lim - pos + 1);
+        if (b != null) {
+            System.arraycopy(buf, pos, b, off, n);
+        }
+        advance(n);
+    }
+
     /** The buffered byte at {@code index} (less than {@link #buffered()}); it stays buffered. */
     byte bufferedByte(int index) {
         return buf[pos + Objects.checkIndex(index, lim - pos)];
@@ -926,7 +938,7 @@ final class ConnectionInput {
             payOwedDrain(); // the read below may wait
         }
         while (true) {
-            long deadline = waitDeadline(0);
+            long deadline = readDeadline();
             int wait = pos == lim ? beginWait(false) : 0;
             if (!transport.isReadable()) {
                 turnBytes = 0; // this read waits
@@ -981,6 +993,20 @@ final class ConnectionInput {
         } catch (FrameTimeoutException e) {
             throw endsInput(e);
         }
+    }
+
+    /**
+     * The deadline of a read from the transport, which may have passed: the read takes what has
+     * arrived without waiting and times out only if nothing has ({@link ReadDeadlines#nextOrPassed}).
+     * On the JDK transport a reader that came to its read after its frame deadline failed
+     * FRAME_TIMEOUT here though the rest of the frame was in the socket, where a transport that
+     * knows readiness read it. A suspension's read timeout that passed still throws.
+     */
+    private long readDeadline() throws ReadTimeoutException {
+        if (idleTimedOut) {
+            return waitDeadline(0);
+        }
+        return deadlines.nextOrPassed(0, bytesRead, lim > pos || transport.holdsPartialInput());
     }
 
     /** A frame timeout of the caller's own, which ends the connection even if the reader catches it. */

@@ -15,8 +15,19 @@ import java.util.Arrays;
  * {@code readBytes} arrays do), so memory follows the bytes received, not the limit, and what it
  * holds beyond a read buffer's worth is reserved from the server's {@link InboundBudget} while it
  * fills. What has arrived of the value is what the array holds and the bytes buffered up to its
- * delimiter, if it is among them (then the array grows to hold exactly the value, which completes
- * it); the bytes the socket holds are not counted, since they may be the next values'.
+ * delimiter, if it is among them; the bytes the socket holds are not counted, since they may be
+ * the next values'.
+ *
+ * <p><b>One array a value.</b> The caller says which of a delimited value's bytes it keeps
+ * ({@link Kept}: the delimiter stripped, say), and gets exactly those, in an array of their length.
+ * When a growth finds the delimiter buffered, the array grows to exactly the bytes kept and the
+ * rest (the delimiter) is passed over in the buffer: the value is that one array (every frame used
+ * to be copied out of the array that held it with its delimiter, the copy counted nowhere: up to
+ * twice the frame held, a peer choosing how often). An array that holds exactly the bytes kept is
+ * returned as it is. When the delimiter arrived after the array's last growth (a guess, longer than
+ * the value), the bytes kept are still copied out of it, uncounted: reserving that copy while the
+ * array holds its part would let two long values wait for each other's room until their deadlines
+ * (neither can give its array back before its copy is made).
  */
 public final class DelimitedRead {
     /** The largest array a JVM allocates. */
@@ -31,16 +42,29 @@ public final class DelimitedRead {
      */
     public record Bytes(byte[] bytes, int length, boolean delimited) {}
 
+    /** Which of a delimited value's bytes its caller keeps: the first {@link #of} of them. */
+    @FunctionalInterface
+    public interface Kept {
+        /**
+         * @param length the value's bytes, delimiter included
+         * @param beforeDelimiter the byte before the delimiter (0 to 255), or -1 if there is none
+         * @return how many of the first bytes are kept, at most {@code length}
+         */
+        int of(int length, int beforeDelimiter);
+    }
+
     /**
      * Reads until the bytes read end with {@code delimiter}.
      *
      * @param limit the most bytes to take, delimiter included
      * @param what names the value in errors ("line", "frame")
-     * @return the bytes, or null at end of stream before the first byte
+     * @param kept which bytes of a delimited value are returned
+     * @return the bytes, or null at end of stream before the first byte: of a delimited value, an
+     *     array of exactly the bytes kept; else {@code limit} bytes that do not end with the delimiter
      * @throws FrameTooLongException if the bytes would need more than the server's inbound budget
      * @throws EOFException at end of stream after some bytes, before {@code limit}
      */
-    public static Bytes read(Connection connection, byte[] delimiter, int limit, String what)
+    public static Bytes read(Connection connection, byte[] delimiter, int limit, String what, Kept kept)
             throws IOException {
         byte last = delimiter[delimiter.length - 1];
         ConnectionInput input = connection instanceof RealConnection rc ? rc.input() : null;
@@ -53,7 +77,11 @@ public final class DelimitedRead {
                     if (growth == null) {
                         growth = new ArrayGrowth(input);
                     }
-                    buf = Arrays.copyOf(buf, grown(growth, input, buf, delimiter, limit));
+                    int through = input == null ? 0 : bufferedThrough(input, buf, n, delimiter, limit - n);
+                    if (through > 0) { // the value's end has arrived: one array of the bytes kept
+                        return ending(growth, input, buf, n, through, delimiter, kept);
+                    }
+                    buf = Arrays.copyOf(buf, grown(growth, input, buf, limit));
                 }
                 int read = connection.readUntil(last, buf, n, buf.length - n); // never past limit bytes
                 if (read < 0) {
@@ -64,7 +92,7 @@ public final class DelimitedRead {
                 }
                 n += read;
                 if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
-                    return new Bytes(buf, n, true);
+                    return delimited(buf, n, delimiter, kept);
                 }
                 if (n == limit) {
                     return new Bytes(buf, n, false);
@@ -77,21 +105,39 @@ public final class DelimitedRead {
         }
     }
 
-    /**
-     * The next length of the array {@code value}, full: exactly the value when its delimiter is
-     * buffered, else grown from the bytes it holds and those buffered.
-     */
-    private static int grown(ArrayGrowth growth, ConnectionInput input, byte[] value, byte[] delimiter, int limit)
-            throws IOException {
+    /** The next length of the array {@code value}, full, whose end is not buffered: grown from the bytes it holds and those buffered. */
+    private static int grown(ArrayGrowth growth, ConnectionInput input, byte[] value, int limit) throws IOException {
         int n = value.length;
         if (input == null) {
             return growth.grow(n, limit, false);
         }
-        int through = bufferedThrough(input, value, n, delimiter, limit - n);
-        if (through > 0) {
-            return growth.grow(n + through, n + through, false); // the value's end has arrived
-        }
         return growth.grow(n + (long) Math.min(input.buffered(), limit - n), limit, false);
+    }
+
+    /**
+     * The value whose first bytes fill {@code value[0..n)} and whose rest, delimiter included, are
+     * the first {@code through} buffered bytes: an array of the bytes kept, reserved as the value's
+     * last growth; the rest is passed over.
+     */
+    private static Bytes ending(ArrayGrowth growth, ConnectionInput input, byte[] value, int n, int through,
+                                byte[] delimiter, Kept kept) throws IOException {
+        int length = n + through;
+        int before = length - delimiter.length - 1; // the byte before the delimiter: in value, or buffered
+        int keep = kept.of(length, before < 0 ? -1 : (before < n ? value[before] : input.bufferedByte(before - n)) & 0xFF);
+        growth.grow(keep, keep, false);
+        byte[] b = Arrays.copyOf(value, keep);
+        int taken = Math.max(0, keep - n); // none when the bytes dropped begin in value (a '\r', a delimiter's first bytes)
+        if (taken > 0) {
+            input.takeBuffered(b, n, taken);
+        }
+        input.takeBuffered(null, 0, through - taken);
+        return new Bytes(b, keep, true);
+    }
+
+    /** The delimited value {@code buf[0..n)}: the array itself when it holds exactly the bytes kept, else a copy of them. */
+    private static Bytes delimited(byte[] buf, int n, byte[] delimiter, Kept kept) {
+        int keep = kept.of(n, n > delimiter.length ? buf[n - delimiter.length - 1] & 0xFF : -1);
+        return new Bytes(keep == buf.length ? buf : Arrays.copyOf(buf, keep), keep, true);
     }
 
     /**

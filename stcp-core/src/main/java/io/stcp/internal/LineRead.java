@@ -15,6 +15,8 @@ import java.util.Arrays;
  */
 final class LineRead {
     private static final byte[] LF = {'\n'};
+    /** A line's bytes without its {@code \n}, and without a {@code \r} before it. */
+    private static final DelimitedRead.Kept LINE = (length, before) -> length - (before == '\r' ? 2 : 1);
 
     private LineRead() {}
 
@@ -27,7 +29,7 @@ final class LineRead {
 
     private static byte[] readLine(Connection connection, int maxLength) throws IOException {
         int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, maxLength + 1L);
-        DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, "line");
+        DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, "line", LINE);
         if (read == null) {
             return null;
         }
@@ -40,6 +42,6 @@ final class LineRead {
             }
             return Arrays.copyOf(line, n - 1);
         }
-        return Arrays.copyOf(line, n > 1 && line[n - 2] == '\r' ? n - 2 : n - 1);
+        return line; // exactly the line's bytes
     }
 }

@@ -141,6 +141,20 @@ final class ReadDeadlines {
      * @throws ReadTimeoutException if it has passed already
      */
     long next(long now, long bytesRead, boolean partial) throws ReadTimeoutException {
+        long d = nextOrPassed(now, bytesRead, partial);
+        if (d != 0 && Nanos.passed(d, now != 0 ? now : System.nanoTime())) {
+            throw timedOut(d);
+        }
+        return d;
+    }
+
+    /**
+     * As {@link #next}, but a deadline that has passed is returned, not thrown: for a read from the
+     * transport, which reads what has arrived without waiting and times out only if nothing has
+     * (every transport reads before it waits), so that a reader past its deadline gets what is in
+     * the socket on each transport alike.
+     */
+    long nextOrPassed(long now, long bytesRead, boolean partial) {
         long user = readDeadlineNanos;
         long idle = readTimeoutNanos;
         long first = firstFrameDeadlineNanos;
@@ -159,11 +173,7 @@ final class ReadDeadlines {
         }
         long d = Nanos.earliest(user, Nanos.deadline(now, idle));
         d = Nanos.earliest(d, first);
-        d = Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
-        if (Nanos.passed(d, now)) {
-            throw timedOut(d);
-        }
-        return d;
+        return Nanos.earliest(d, inFrame ? frameDeadlineNanos : 0);
     }
 
     /**

@@ -87,6 +87,12 @@ public final class RealTcpServer implements TcpServer {
      * Test seam: opens {@code layer} over every accepted socket, first (under the PROXY and TLS
      * layers), e.g. to make a transport's calls fail. Before {@link #start()}.
      */
+    /** Tests only: connections' threads are started by {@code starter}, which may throw (out of memory). */
+    RealTcpServer startConnectionsWith(java.util.function.Consumer<RealConnectionRunner> starter) {
+        connections.startWith(starter);
+        return this;
+    }
+
     RealTcpServer layUnder(TransportLayer layer) {
         lock.lock();
         try {

@@ -48,6 +48,8 @@ final class ServerConnections {
     private ServerListener listener;                  // set by open(), before the accept thread starts
     private final Set<RealConnectionRunner> runners = ConcurrentHashMap.newKeySet(); // no boxed id per connection
     private final Consumer<RealConnectionRunner> exited = this::onExited;             // one for all runners
+    /** Starts a connection's thread; a test seam ({@link #startWith}) can make it fail, as out of memory would. */
+    private volatile Consumer<RealConnectionRunner> starter = RealConnectionRunner::start;
     /** Set by endAll() and shutdownAll() before they walk the connections; not by a drain, which leaves them be. */
     private volatile boolean ending;
 
@@ -75,6 +77,11 @@ final class ServerConnections {
 
     void registry(RealConnectionRegistry registry) {
         this.registry = registry;
+    }
+
+    /** Tests only: connections' threads are started by {@code starter}, which may throw. */
+    void startWith(Consumer<RealConnectionRunner> starter) {
+        this.starter = starter;
     }
 
     /** The server listens: connections are opened with {@code context}, on sockets {@code listener} accepts. */
@@ -140,10 +147,12 @@ final class ServerConnections {
             runner.exit(CloseReason.SHUTDOWN);
         }
         try {
-            runner.start();
+            starter.accept(runner);
         } catch (RuntimeException | Error e) {
-            runners.remove(runner);
-            admission.uncountAccepted(connection);
+            // Counted accepted already, and a snapshot may have seen it: it stays accepted, and
+            // ends FAILED (unless ending gave it SHUTDOWN first), so the counts never go back.
+            connection.recordEnd(CloseReason.FAILED, e);
+            stats.ended(runners, runner, connection.closeReason(), connection.accepted);
             connection.limitedAddress = null; // released by accept
             connection.close();
             throw e;

@@ -18,6 +18,18 @@ class FramingLimitsTest {
     private static final FrameHandler IGNORE = (sender, frame) -> {};
 
     @Test
+    void aFrameTooLargeForAnArrayIsRefusedNamingItsSizeNotByAnOverflow() {
+        // A body within a few bytes of 2^31 made fieldLength + body.length negative: NegativeArraySizeException.
+        // The sizes are checked before anything is allocated; a 2 GiB body does not fit the tests' heap.
+        assertThatThrownBy(() -> LengthField.frameLength(8, Integer.MAX_VALUE - 2, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("2147483653 bytes").hasMessageContaining("2147483639");
+        assertThatThrownBy(() -> LengthField.frameLength(0, Integer.MAX_VALUE - 3, 4))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2147483648 bytes");
+        assertThat(LengthField.frameLength(4, io.stcp.internal.DelimitedRead.MAX_ARRAY - 4, 0)).isEqualTo(io.stcp.internal.DelimitedRead.MAX_ARRAY);
+    }
+
+    @Test
     void aHeaderLongerThanTheLargestFrameIsRefusedWhenTheReaderIsBuilt() {
         FrameHandler ignore = (sender, frame) -> {};
         // Without the check: an int overflow (every read failing), or a header larger than any frame read whole.

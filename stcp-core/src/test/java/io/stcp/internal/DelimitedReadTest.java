@@ -9,7 +9,9 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import io.stcp.framing.DelimiterReader;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +24,18 @@ import org.junit.jupiter.api.Test;
  * arrived, to exactly the value once its delimiter is buffered.
  */
 class DelimitedReadTest {
+    private static final DelimitedRead.Kept WHOLE = (length, before) -> length;
+    private static final Object THREADS;
+    private static final java.lang.reflect.Method ALLOCATED; // looked up once: a lookup allocates
+
+    static {
+        try {
+            THREADS = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+            ALLOCATED = Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes");
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     private final MemoryTransport memory = new MemoryTransport();
     private final CountingTransport transport = new CountingTransport(memory);
     private RealConnection connection;
@@ -73,8 +87,50 @@ class DelimitedReadTest {
         String second = "x".repeat(255) + "bc" + "x".repeat(100) + "abc";
         memory.feed(ascii(first + "c" + second + "tail"));
 
-        assertReadIntoExactly(DelimitedRead.read(conn, delimiter, 1 << 20, "frame"), first + "c");
-        assertReadIntoExactly(DelimitedRead.read(conn, delimiter, 1 << 20, "frame"), second);
+        assertReadIntoExactly(DelimitedRead.read(conn, delimiter, 1 << 20, "frame", WHOLE), first + "c");
+        assertReadIntoExactly(DelimitedRead.read(conn, delimiter, 1 << 20, "frame", WHOLE), second);
+    }
+
+    @Test
+    void aFrameWhoseDelimiterIsBufferedIsOneArrayNotCopiedOutOfAnother() throws Exception {
+        // 3,000 bytes and "\r\n", all buffered when the first array (256 bytes) is full: the array
+        // grows to exactly the content. It grew to the whole line and the content was copied out:
+        // twice the frame held, the copy counted in no budget.
+        RealConnection conn = connection(null);
+        byte[] content = new byte[3000];
+        Arrays.fill(content, (byte) 'x');
+        byte[] wire = Arrays.copyOf(content, content.length + 2);
+        wire[content.length] = '\r';
+        wire[content.length + 1] = '\n';
+        AtomicReference<byte[]> frame = new AtomicReference<>();
+        DelimiterReader reader = DelimiterReader.builder().lines().build((sender, f) -> frame.set(f));
+        for (int i = 0; i < 3; i++) { // the first rounds load classes and allocate the read buffer
+            memory.feed(wire);
+            long before = allocatedBytes();
+            reader.read(null, conn);
+            long allocated = allocatedBytes() - before;
+            assertThat(frame.get()).isEqualTo(content);
+            if (i == 2) {
+                // The first array and the frame's, a few small objects: well under a second copy.
+                assertThat(allocated).as("bytes allocated to read a frame of %d", content.length)
+                        .isLessThan(content.length * 3L / 2);
+            }
+        }
+    }
+
+    @Test
+    void aFrameWhoseDroppedBytesBeginInTheFullArrayKeepsTheBytesBeforeThem() throws Exception {
+        // The first array (256 bytes) ends with the '\r' of a "\r\n" and the '\n' is buffered: the
+        // frame is the array's first 255 bytes; likewise a delimiter whose first bytes fill it.
+        RealConnection conn = connection(null);
+        String line = "x".repeat(255);
+        String frame = "y".repeat(254);
+        memory.feed(ascii(line + "\r\n" + frame + "abc" + "tail"));
+        AtomicReference<byte[]> got = new AtomicReference<>();
+        DelimiterReader.builder().lines().build((sender, f) -> got.set(f)).read(null, conn);
+        assertThat(new String(got.get(), StandardCharsets.US_ASCII)).isEqualTo(line);
+        DelimiterReader.builder().delimiter(ascii("abc")).build((sender, f) -> got.set(f)).read(null, conn);
+        assertThat(new String(got.get(), StandardCharsets.US_ASCII)).isEqualTo(frame);
     }
 
     /** The value read is {@code expected}, in an array of its length (doubling made one of 512 bytes). */
@@ -82,6 +138,11 @@ class DelimitedReadTest {
         assertThat(read.delimited()).isTrue();
         assertThat(new String(read.bytes(), 0, read.length(), StandardCharsets.US_ASCII)).isEqualTo(expected);
         assertThat(read.bytes().length).as("the array's length").isEqualTo(expected.length());
+    }
+
+    /** The bytes this thread has allocated so far (the JDK's management bean; this module does not read its module). */
+    private static long allocatedBytes() throws ReflectiveOperationException {
+        return (long) ALLOCATED.invoke(THREADS);
     }
 
     private RealConnection connection(InboundBudget budget) {

@@ -68,6 +68,38 @@ class RealTcpServerTest {
     }
 
     @Test
+    void aConnectionWhoseThreadCannotStartStaysAcceptedAndEndsFailed() throws Exception {
+        // The first connection's thread fails to start, as out of memory would; the next ones start.
+        AtomicBoolean failNext = new AtomicBoolean(true);
+        RealTcpServer server = new RealTcpServer(Echo.loopback().maxConn(1).build(), Echo.READER,
+                SenderFactory.queue(8)).startConnectionsWith(runner -> {
+                    if (failNext.getAndSet(false)) {
+                        throw new OutOfMemoryError("test: unable to create native thread");
+                    }
+                    runner.start();
+                });
+        try (LogCapture accept = LogCapture.of("io.stcp.server")) {
+            server.start();
+            try (TestClient failed = TestClient.connect(server.address())) {
+                assertThat(failed.awaitClosedByServer()).isTrue();
+            }
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.connectionCount() == 0);
+            // Counted accepted when it was let in (a snapshot may have seen that): it stays so, and ended FAILED.
+            io.stcp.ServerStats after = server.stats();
+            assertThat(after.accepted()).isEqualTo(1);
+            assertThat(after.closed(io.stcp.CloseReason.FAILED)).isEqualTo(1);
+            // Its slot came back (maxConnections 1): the next connection is served.
+            try (TestClient next = TestClient.connect(server.address())) {
+                assertThat(next.roundTrip(new byte[] {7})).containsExactly(7);
+            }
+            assertThat(server.stats().accepted()).isEqualTo(2);
+            assertThat(accept.events("server.accept.handler.failed")).hasSize(1);
+        } finally {
+            server.close();
+        }
+    }
+
+    @Test
     void whenTheAcceptLoopGivesUpTheServerClosesItsConnectionsAndFailsTerminationOnceTheyExited()
             throws Exception {
         FailingAcceptor acceptor = new FailingAcceptor();
