@@ -770,6 +770,128 @@ class RealConnectionRegistryTest {
         }
     }
 
+    /**
+     * Fan-outs from several threads to members whose send threads write over the socket while
+     * their peers read, so room comes and goes all the time and every fan-out waits for it now and
+     * then (capacity 1 or 2, BLOCK for 30 s): none waits for a room event that never comes (it
+     * would sit out the 30 s), each message arrives once, and at every member each caller's
+     * messages arrive in the order it sent them (a later fan-out never overtakes an earlier one).
+     * Some members conflate, and some fan-outs are keyed by their caller: a keyed put waits
+     * behind its key's queued value or conflates into it, and what arrives is still in order.
+     */
+    @Test
+    void fanoutsThatWaitForRoomMadeByRealSendThreadsAllArriveInOrderWithoutALostWakeUp() throws Exception {
+        int members = 6;
+        int callers = 4;
+        int sends = 30;
+        List<QueueSender> group = new ArrayList<>();
+        for (int i = 0; i < members; i++) {
+            QueueSender s = member(QueueSender.options().capacity(1 + i % 2).conflating(i % 3 == 0)
+                    .overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ofSeconds(30)));
+            registry.joinGroup(s, "g");
+            io.stcp.QueueSenderTesting.resumeWrites(s);
+            group.add(s);
+        }
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        // each member's peer reads 3-byte messages (caller, sequence) and checks each caller's order
+        List<Thread> readers = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicIntegerArray received = new java.util.concurrent.atomic.AtomicIntegerArray(members);
+        for (int i = 0; i < members; i++) {
+            SocketPair p = pairs.get(i);
+            int member = i;
+            readers.add(Thread.ofPlatform().start(() -> {
+                int[] last = new int[callers];
+                java.util.Arrays.fill(last, -1);
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(3);
+                try {
+                    while (true) {
+                        b.clear();
+                        while (b.hasRemaining()) {
+                            if (p.client.read(b) < 0) {
+                                return; // the member's sender was closed: the end
+                            }
+                        }
+                        int caller = b.get(0);
+                        int seq = ((b.get(1) & 0xff) << 8) | (b.get(2) & 0xff);
+                        if (seq <= last[caller]) {
+                            throw new AssertionError("member " + member + ": caller " + caller + "'s " + seq
+                                    + " after its " + last[caller]);
+                        }
+                        last[caller] = seq;
+                        received.incrementAndGet(member);
+                    }
+                } catch (Throwable e) {
+                    if (!(e instanceof java.io.IOException)) {
+                        failure.compareAndSet(null, e);
+                    }
+                }
+            }));
+        }
+        java.util.concurrent.atomic.AtomicInteger waited = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        for (int c = 0; c < callers; c++) {
+            int caller = c;
+            threads.add(Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < sends; i++) {
+                        byte[] m = {(byte) caller, (byte) (i >> 8), (byte) i};
+                        long start = System.nanoTime();
+                        SendResult r = caller % 2 == 0 ? registry.sendToGroup("g", m)
+                                : registry.sendToGroup("g", caller, m);
+                        if (System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(1)) {
+                            waited.incrementAndGet();
+                        }
+                        assertThat(r).isEqualTo(new SendResult(members, 0, 0, 0, 0));
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }));
+        }
+        try {
+            for (Thread t : threads) { // a lost wake-up would hold a caller for the 30 s block timeout
+                t.join(TimeUnit.SECONDS.toMillis(10));
+                assertThat(t.isAlive()).as("a fan-out still waits").isFalse();
+            }
+            assertThat(failure.get()).isNull();
+            for (SendQueue q : group.stream().map(s -> {
+                try {
+                    return queue(s);
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }).toList()) {
+                assertThat(q.roomWatchers()).isEmpty();
+            }
+            // keyed messages of one caller may have been conflated; plain ones all arrive
+            int plain = (callers + 1) / 2 * sends;
+            for (int i = 0; i < members; i++) {
+                int member = i;
+                Awaitility.await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(Duration.ofSeconds(5))
+                        .until(() -> received.get(member) >= plain);
+                if (i % 3 != 0) { // not conflating: every message
+                    Awaitility.await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).atMost(Duration.ofSeconds(5))
+                            .until(() -> received.get(member) == callers * sends);
+                }
+            }
+            assertThat(waited.get()).as("fan-outs that waited for room").isPositive();
+        } finally {
+            for (QueueSender s : group) {
+                s.close();
+            }
+            for (int i = 0; i < members; i++) {
+                pairs.get(i).client.close(); // ends its reader's read
+            }
+            for (Thread t : readers) {
+                t.join(TimeUnit.SECONDS.toMillis(10));
+            }
+            for (Thread t : threads) {
+                t.join(TimeUnit.SECONDS.toMillis(40));
+            }
+        }
+        assertThat(failure.get()).isNull();
+    }
+
     private static SendQueue queue(QueueSender s) throws Exception {
         java.lang.reflect.Field f = QueueSender.class.getDeclaredField("queue");
         f.setAccessible(true);
