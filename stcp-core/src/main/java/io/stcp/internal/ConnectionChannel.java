@@ -2,13 +2,8 @@ package io.stcp.internal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.Socket;
-import java.net.SocketAddress;
-import java.net.SocketOption;
-import java.nio.ByteBuffer;
 import java.nio.channels.IllegalBlockingModeException;
 import java.nio.channels.SocketChannel;
-import java.util.Set;
 
 /**
  * What {@code Connection.channel()} returns: the connection's JDK channel, every call passed to
@@ -29,13 +24,11 @@ import java.util.Set;
  * <p>{@link #isOpen()} is false once it is closed, by the application or by the connection's own
  * close ({@link #connectionClosed}), which closes it too.
  */
-public final class ConnectionChannel extends SocketChannel {
-    private final SocketChannel channel;
+public final class ConnectionChannel extends ForwardingSocketChannel {
     private final RealConnection connection;
 
     ConnectionChannel(SocketChannel channel, RealConnection connection) {
-        super(channel.provider());
-        this.channel = channel;
+        super(channel);
         this.connection = connection;
         if (!channel.isBlocking()) {
             try {
@@ -66,96 +59,6 @@ public final class ConnectionChannel extends SocketChannel {
         if (block != channel.isBlocking()) {
             throw new IllegalBlockingModeException(); // stcp's transport depends on the mode it set
         }
-    }
-
-    @Override
-    public SocketChannel bind(SocketAddress local) throws IOException {
-        channel.bind(local);
-        return this;
-    }
-
-    @Override
-    public <T> SocketChannel setOption(SocketOption<T> name, T value) throws IOException {
-        channel.setOption(name, value);
-        return this;
-    }
-
-    @Override
-    public <T> T getOption(SocketOption<T> name) throws IOException {
-        return channel.getOption(name);
-    }
-
-    @Override
-    public Set<SocketOption<?>> supportedOptions() {
-        return channel.supportedOptions();
-    }
-
-    @Override
-    public SocketChannel shutdownInput() throws IOException {
-        channel.shutdownInput();
-        return this;
-    }
-
-    @Override
-    public SocketChannel shutdownOutput() throws IOException {
-        channel.shutdownOutput();
-        return this;
-    }
-
-    /** The JDK channel's socket adaptor: its {@code close()} closes the JDK channel alone, not the connection. */
-    @Override
-    public Socket socket() {
-        return channel.socket();
-    }
-
-    @Override
-    public boolean isConnected() {
-        return channel.isConnected();
-    }
-
-    @Override
-    public boolean isConnectionPending() {
-        return channel.isConnectionPending();
-    }
-
-    @Override
-    public boolean connect(SocketAddress remote) throws IOException {
-        return channel.connect(remote);
-    }
-
-    @Override
-    public boolean finishConnect() throws IOException {
-        return channel.finishConnect();
-    }
-
-    @Override
-    public SocketAddress getRemoteAddress() throws IOException {
-        return channel.getRemoteAddress();
-    }
-
-    @Override
-    public SocketAddress getLocalAddress() throws IOException {
-        return channel.getLocalAddress();
-    }
-
-    @Override
-    public int read(ByteBuffer dst) throws IOException {
-        return channel.read(dst);
-    }
-
-    @Override
-    public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-        return channel.read(dsts, offset, length);
-    }
-
-    @Override
-    public int write(ByteBuffer src) throws IOException {
-        return channel.write(src);
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-        return channel.write(srcs, offset, length);
     }
 
     @Override

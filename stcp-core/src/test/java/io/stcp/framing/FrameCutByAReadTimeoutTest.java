@@ -78,10 +78,7 @@ class FrameCutByAReadTimeoutTest {
         BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
         // Every message of the server is 2 bytes: 'F' for a frame handled, 'P' for a ping, and the
         // bytes the connection had read then.
-        ConnectionReader framing = format.reader.apply((sender, frame) -> {
-            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
-            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
-        });
+        ConnectionReader framing = answering(format, frames);
         ConnectionReader pinging = (sender, conn) -> { // the README's pinging reader, around a framing reader
             conn.readTimeout(Duration.ofMillis(100)); // short: a timeout that comes early is a ping, which the client skips
             try {
@@ -98,12 +95,7 @@ class FrameCutByAReadTimeoutTest {
                 .start();
         try (TestClient client = TestClient.connect(server.address())) {
             cutAFrame(client, format, frames);
-            Connection ended = ends.poll(10, TimeUnit.SECONDS);
-            assertThat(frames).as("frames the peer never sent").isEmpty();
-            assertThat(ended).as("the connection ended within 10 s").isNotNull();
-            assertThat(ended.closeReason()).isEqualTo(CloseReason.READ_TIMEOUT);
-            assertThat(ended.closeCause()).isInstanceOf(ReadTimeoutException.class)
-                    .hasMessageContaining(format.firstPart.length + " bytes into a frame");
+            assertEndedByTheCut(ends, frames, format);
         } finally {
             Echo.stop(server);
         }
@@ -121,10 +113,7 @@ class FrameCutByAReadTimeoutTest {
     void aReaderThatReadsOnInTheSameCallAfterACutGetsNoFrameThePeerNeverSent(Format format) throws Exception {
         BlockingQueue<String> frames = new LinkedBlockingQueue<>();
         BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
-        ConnectionReader framing = format.reader.apply((sender, frame) -> {
-            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
-            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
-        });
+        ConnectionReader framing = answering(format, frames);
         ConnectionReader looping = pingingLoop(framing); // a timeout that comes early is a ping, which the client skips
         TcpServer server = TcpServer.create(Echo.loopback().build(), looping, SenderFactory.queue(16))
                 .onConnectionExit(s -> ends.add(s.connection()))
@@ -133,12 +122,7 @@ class FrameCutByAReadTimeoutTest {
             try (TestClient client = TestClient.connect(server.address())) {
                 cutAFrame(client, format, frames);
             } // the client leaves: a reader still reading sees the end of stream
-            Connection ended = ends.poll(10, TimeUnit.SECONDS);
-            assertThat(frames).as("frames the peer never sent").isEmpty();
-            assertThat(ended).as("the connection ended within 10 s").isNotNull();
-            assertThat(ended.closeReason()).isEqualTo(CloseReason.READ_TIMEOUT);
-            assertThat(ended.closeCause()).isInstanceOf(ReadTimeoutException.class)
-                    .hasMessageContaining(format.firstPart.length + " bytes into a frame");
+            assertEndedByTheCut(ends, frames, format);
         } finally {
             Echo.stop(server);
         }
@@ -206,10 +190,7 @@ class FrameCutByAReadTimeoutTest {
     void aReaderThatReadsManyFramesInOneCallIsGivenAFrameTimeoutForEachFrame(Format format) throws Exception {
         BlockingQueue<String> frames = new LinkedBlockingQueue<>();
         BlockingQueue<Connection> ends = new LinkedBlockingQueue<>();
-        ConnectionReader framing = format.reader.apply((sender, frame) -> {
-            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
-            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
-        });
+        ConnectionReader framing = answering(format, frames);
         ConnectionReader looping = pingingLoop(framing);
         TcpServer server = TcpServer.create(Echo.loopback().frameTimeout(Duration.ofMillis(200))
                         .firstFrameTimeout(Duration.ofMillis(200)).build(), looping, SenderFactory.queue(16))
@@ -287,5 +268,24 @@ class FrameCutByAReadTimeoutTest {
                 }
             }
         };
+    }
+
+    /** {@code format}'s framing reader, noting each frame in {@code frames} and answering it with {@code 'F'} and the bytes read so far. */
+    private static ConnectionReader answering(Format format, BlockingQueue<String> frames) {
+        return format.reader.apply((sender, frame) -> {
+            frames.add(new String(frame, StandardCharsets.ISO_8859_1));
+            sender.put(new byte[] {'F', (byte) sender.connection().bytesRead()});
+        });
+    }
+
+    /** The connection ended within 10 s, as READ_TIMEOUT inside the frame {@link #cutAFrame} began, and no frame the peer never sent was read. */
+    private static void assertEndedByTheCut(BlockingQueue<Connection> ends, BlockingQueue<String> frames, Format format)
+            throws InterruptedException {
+        Connection ended = ends.poll(10, TimeUnit.SECONDS);
+        assertThat(frames).as("frames the peer never sent").isEmpty();
+        assertThat(ended).as("the connection ended within 10 s").isNotNull();
+        assertThat(ended.closeReason()).isEqualTo(CloseReason.READ_TIMEOUT);
+        assertThat(ended.closeCause()).isInstanceOf(ReadTimeoutException.class)
+                .hasMessageContaining(format.firstPart.length + " bytes into a frame");
     }
 }
