@@ -36,7 +36,8 @@ public enum CloseReason {
     /**
      * Unexpected: a reader, hook or sender threw something other than an I/O error (a bug), or the
      * poller watching the socket failed (the reader got a {@code PollerFailedException}), or the
-     * connection's thread could not start (out of memory; no hook ran, and the server logs
+     * connection could not be started once open (its thread, or what the server makes for it
+     * before, out of memory; no hook ran, the socket is closed at once, and the server logs
      * {@code server.accept.handler.failed}): it was counted accepted, and ends so.
      */
     FAILED(true, true),

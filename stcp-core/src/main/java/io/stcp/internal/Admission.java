@@ -203,8 +203,8 @@ final class Admission implements ProxyProtocolLayer.Server {
     // ---------------------------------------------------------------- counts
 
     /**
-     * Counts a connection that is starting as accepted; with a PROXY layer, which counts a
-     * connection once its header shows a client ({@link #admitClient}), does nothing.
+     * Counts a connection that is open, about to start, as accepted; with a PROXY layer, which
+     * counts a connection once its header shows a client ({@link #admitClient}), does nothing.
      */
     void countAccepted(RealConnection connection) {
         if (!config.proxyProtocol().isEnabled()) {
@@ -215,7 +215,8 @@ final class Admission implements ProxyProtocolLayer.Server {
     /**
      * Counts {@code connection} accepted; it is marked so, which its end is counted by
      * ({@link RealConnection#accepted}): the two counts balance. Never taken back (a snapshot may
-     * have seen it): a connection whose thread cannot start is counted ended, FAILED.
+     * have seen it): a connection that cannot start once open (its thread, out of memory) is
+     * counted ended, FAILED.
      */
     private void markAccepted(RealConnection connection) {
         connection.accepted = true;

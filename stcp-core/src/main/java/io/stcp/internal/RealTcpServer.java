@@ -83,16 +83,26 @@ public final class RealTcpServer implements TcpServer {
         this.termination = new ServerTermination(admission);
     }
 
-    /**
-     * Test seam: opens {@code layer} over every accepted socket, first (under the PROXY and TLS
-     * layers), e.g. to make a transport's calls fail. Before {@link #start()}.
-     */
     /** Tests only: connections' threads are started by {@code starter}, which may throw (out of memory). */
     RealTcpServer startConnectionsWith(java.util.function.Consumer<RealConnectionRunner> starter) {
         connections.startWith(starter);
         return this;
     }
 
+    /**
+     * Tests only: {@code step} runs on each connection once it is open (its transport made, on
+     * epoll its descriptor duplicated and registered), before its runner is made; it may throw,
+     * as out of memory would there.
+     */
+    RealTcpServer afterOpeningConnections(java.util.function.Consumer<RealConnection> step) {
+        connections.afterOpen(step);
+        return this;
+    }
+
+    /**
+     * Test seam: opens {@code layer} over every accepted socket, first (under the PROXY and TLS
+     * layers), e.g. to make a transport's calls fail. Before {@link #start()}.
+     */
     RealTcpServer layUnder(TransportLayer layer) {
         lock.lock();
         try {

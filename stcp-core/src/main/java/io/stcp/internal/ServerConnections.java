@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A server's connections, from the accepted socket to the exit: each socket the
@@ -48,6 +49,8 @@ final class ServerConnections {
     private ServerListener listener;                  // set by open(), before the accept thread starts
     private final Set<RealConnectionRunner> runners = ConcurrentHashMap.newKeySet(); // no boxed id per connection
     private final Consumer<RealConnectionRunner> exited = this::onExited;             // one for all runners
+    /** Runs on each connection once it is open; a test seam ({@link #afterOpen}) can make it fail, as out of memory would. */
+    private volatile Consumer<RealConnection> opened = connection -> {};
     /** Starts a connection's thread; a test seam ({@link #startWith}) can make it fail, as out of memory would. */
     private volatile Consumer<RealConnectionRunner> starter = RealConnectionRunner::start;
     /** Set by endAll() and shutdownAll() before they walk the connections; not by a drain, which leaves them be. */
@@ -84,6 +87,11 @@ final class ServerConnections {
         this.starter = starter;
     }
 
+    /** Tests only: {@code step} runs on each connection once it is open, before its runner is made, and may throw. */
+    void afterOpen(Consumer<RealConnection> step) {
+        this.opened = step;
+    }
+
     /** The server listens: connections are opened with {@code context}, on sockets {@code listener} accepts. */
     void open(ConnectionContext context, ServerListener listener) {
         this.context = context;
@@ -112,6 +120,12 @@ final class ServerConnections {
     /**
      * Starts a runner for {@code channel}, which then owns the slot ({@link #onExited}).
      *
+     * <p>Once the connection is open, its transport holds the socket — on epoll through a
+     * descriptor of its own, which the JDK channel's close leaves open — so whatever fails before
+     * its thread runs (out of memory, most likely) closes the connection, which closes the
+     * transport once: its peer sees the close. Counted accepted as soon as it is open, it then
+     * ends FAILED (unless ending gave it SHUTDOWN first), so the counts balance and never go back.
+     *
      * @return false if the peer went away first
      */
     private boolean run(SocketChannel channel, InetAddress limited) {
@@ -124,40 +138,55 @@ final class ServerConnections {
         } catch (IOException | RuntimeException e) {
             return false;
         }
-        if (listener.isUnix()) {
-            connection.ends().local(listener.address()); // the path clients use, not the name it was bound under
-        }
-        connection.limitedAddress = limited;
-        RealConnectionRegistry reg = registry;
-        RealConnectionRunner runner = new RealConnectionRunner(connection, reader, senderFactory, exited);
-        if (reg != null) {
-            runner.registerIn(reg); // first, so the user's start hook can bind the connection
-        }
-        ConnectionHook start = startHook;
-        ConnectionHook exit = exitHook;
-        if (start != null) {
-            runner.addStartHook(start);
-        }
-        if (exit != null) {
-            runner.addExitHook(exit);
-        }
-        admission.countAccepted(connection);
-        runners.add(runner);
-        if (ending) {
-            runner.exit(CloseReason.SHUTDOWN);
-        }
+        RealConnectionRunner runner = null;
         try {
+            admission.countAccepted(connection);
+            opened.accept(connection);
+            if (listener.isUnix()) {
+                connection.ends().local(listener.address()); // the path clients use, not the name it was bound under
+            }
+            connection.limitedAddress = limited;
+            RealConnectionRegistry reg = registry;
+            runner = new RealConnectionRunner(connection, reader, senderFactory, exited);
+            if (reg != null) {
+                runner.registerIn(reg); // first, so the user's start hook can bind the connection
+            }
+            ConnectionHook start = startHook;
+            ConnectionHook exit = exitHook;
+            if (start != null) {
+                runner.addStartHook(start);
+            }
+            if (exit != null) {
+                runner.addExitHook(exit);
+            }
+            runners.add(runner);
+            if (ending) {
+                runner.exit(CloseReason.SHUTDOWN);
+            }
             starter.accept(runner);
         } catch (RuntimeException | Error e) {
-            // Counted accepted already, and a snapshot may have seen it: it stays accepted, and
-            // ends FAILED (unless ending gave it SHUTDOWN first), so the counts never go back.
-            connection.recordEnd(CloseReason.FAILED, e);
-            stats.ended(runners, runner, connection.closeReason(), connection.accepted);
-            connection.limitedAddress = null; // released by accept
-            connection.close();
-            throw e;
+            notStarted(connection, runner, e);
+            throw e; // the accept loop logs it and carries on
         }
         return true;
+    }
+
+    /**
+     * Ends {@code connection}, open but never run, for {@code failure}: counted ended (taken out
+     * of {@link #runners} if {@code runner}, null if not made yet, was put there), then closed,
+     * last, so that a peer that sees the close sees the count done. Its slot and limited address
+     * are given back by {@link #accept}.
+     */
+    private void notStarted(RealConnection connection, @Nullable RealConnectionRunner runner, Throwable failure) {
+        connection.limitedAddress = null; // released by accept
+        try {
+            CloseReason reason = connection.recordEnd(CloseReason.FAILED, failure);
+            if (runner == null || !stats.ended(runners, runner, reason, connection.accepted)) {
+                stats.endedBeforeListed(reason, connection.accepted);
+            }
+        } finally {
+            connection.close(); // never throws
+        }
     }
 
     private void onExited(RealConnectionRunner runner) {

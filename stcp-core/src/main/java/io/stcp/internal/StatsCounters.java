@@ -79,6 +79,18 @@ final class StatsCounters {
         }
     }
 
+    /**
+     * A connection that ended before it was in the live set (its runner not made or not put there:
+     * out of memory before its thread could start): counts its reason if it is {@code counted}. It
+     * read, wrote and ran nothing, so it has no counts of its own to add, and the one count needs
+     * no step against the snapshots.
+     */
+    void endedBeforeListed(CloseReason reason, boolean counted) {
+        if (counted) {
+            closed.get(reason).increment();
+        }
+    }
+
     private void fold(RealConnectionRunner runner, CloseReason reason) {
         closed.get(reason).increment();
         bytesIn.add(runner.connection().bytesRead());

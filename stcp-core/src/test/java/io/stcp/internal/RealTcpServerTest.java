@@ -9,6 +9,7 @@ import io.stcp.ConnectionHook;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.testing.Echo;
+import io.stcp.testing.LeakCheck;
 import io.stcp.testing.LogCapture;
 import io.stcp.testing.TestClient;
 import java.io.IOException;
@@ -88,6 +89,46 @@ class RealTcpServerTest {
             io.stcp.ServerStats after = server.stats();
             assertThat(after.accepted()).isEqualTo(1);
             assertThat(after.closed(io.stcp.CloseReason.FAILED)).isEqualTo(1);
+            // Its slot came back (maxConnections 1): the next connection is served.
+            try (TestClient next = TestClient.connect(server.address())) {
+                assertThat(next.roundTrip(new byte[] {7})).containsExactly(7);
+            }
+            assertThat(server.stats().accepted()).isEqualTo(2);
+            assertThat(accept.events("server.accept.handler.failed")).hasSize(1);
+        } finally {
+            server.close();
+        }
+    }
+
+    @Test
+    void aConnectionThatFailsOnceOpenBeforeItsThreadStartsIsClosedAtOnceAndEndsFailed() throws Exception {
+        // The first connection fails right after it was opened — on epoll its descriptor duplicated
+        // and registered — before its runner is made, as out of memory would; the next ones run.
+        AtomicBoolean failNext = new AtomicBoolean(true);
+        RealTcpServer server = new RealTcpServer(Echo.loopback().maxConn(1).build(), Echo.READER,
+                SenderFactory.queue(8)).afterOpeningConnections(connection -> {
+                    if (failNext.getAndSet(false)) {
+                        throw new OutOfMemoryError("test: Java heap space");
+                    }
+                });
+        try (LogCapture accept = LogCapture.of("io.stcp.server")) {
+            server.start();
+            long sockets = LeakCheck.openSockets(); // the listener's among them
+            try (TestClient failed = TestClient.connect(server.address())) {
+                long began = System.nanoTime();
+                // The transport is closed, not only the JDK channel: on epoll the duplicate kept the
+                // socket open, and the peer never saw a close (TestClient's read timeout, 10 s).
+                assertThat(failed.awaitClosedByServer()).as("the peer sees the close").isTrue();
+                assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(5));
+            }
+            Awaitility.await("the connection's slot and descriptors back").pollDelay(Duration.ZERO)
+                    .pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10))
+                    .until(() -> server.connectionCount() == 0 && LeakCheck.openSockets() <= sockets);
+            // Counted accepted once open: it ends FAILED, and the counts balance.
+            io.stcp.ServerStats after = server.stats();
+            assertThat(after.accepted()).isEqualTo(1);
+            assertThat(after.closed(io.stcp.CloseReason.FAILED)).isEqualTo(1);
+            assertThat(after.closed().values().stream().mapToLong(Long::longValue).sum()).isEqualTo(1);
             // Its slot came back (maxConnections 1): the next connection is served.
             try (TestClient next = TestClient.connect(server.address())) {
                 assertThat(next.roundTrip(new byte[] {7})).containsExactly(7);
