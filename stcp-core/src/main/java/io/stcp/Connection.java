@@ -111,11 +111,10 @@ public interface Connection {
      *   <li>{@code shutdownOutput()} and {@code shutdownInput()} act on the socket at once, behind the
      *       connection's back: after the first the peer sees the end of the output and the
      *       connection's writes fail; after the second its reads come to an end of the stream;</li>
-     *   <li>{@code socket()} is the JDK's socket of the channel underneath, for its options. Its
-     *       {@code close()}, and its streams', close that JDK channel alone, not the connection: the
-     *       peer sees the close at once on the JDK transport, but on epoll (where stcp holds a
-     *       descriptor of its own) only at the connection's next read or write, or its read
-     *       timeout. Close the connection instead.</li>
+     *   <li>{@code socket()} is the JDK's socket adaptor of the channel underneath, for its options
+     *       and addresses, except that its {@code close()}, and its streams', are this connection's
+     *       {@link #close()} too, and its {@code getChannel()} is this channel; one socket for the
+     *       channel's life.</li>
      * </ul>
      * No application call on the channel makes stcp read or write another socket: on epoll, where
      * stcp makes its own system calls, they name a duplicate of the channel's descriptor that only

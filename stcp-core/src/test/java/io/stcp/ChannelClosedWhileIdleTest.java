@@ -3,9 +3,11 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.stcp.internal.ConnectionChannel;
 import io.stcp.testing.Echo;
 import io.stcp.testing.TestClient;
 import java.io.ByteArrayOutputStream;
+import java.net.Socket;
 import java.net.SocketException;
 import java.nio.channels.IllegalBlockingModeException;
 import java.nio.channels.IllegalSelectorException;
@@ -14,6 +16,7 @@ import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -27,8 +30,8 @@ import org.junit.jupiter.api.Test;
  * it once — and no byte of its replies reaches the next client. Before, on epoll, a reader waiting
  * for input was told nothing, and the connection ended only at its read timeout.
  *
- * <p>The JDK channel under it closed behind the connection's back ({@code channel().socket().close()})
- * while its reader waits for the next frame: nothing may tell the reader (on epoll stcp's own
+ * <p>The JDK channel under it closed behind the connection's back (not through {@code channel()}, whose
+ * socket and streams close the connection too, but by its descriptor's number, say) while its reader waits for the next frame: nothing may tell the reader (on epoll stcp's own
  * descriptor keeps the socket open, and the kernel says nothing), but the read timeout still ends
  * the wait, and the connection. On epoll the reader waits suspended, watched by the sweeper: the
  * watch must not give up on a connection that is no longer open while its loop still waits, or the
@@ -104,6 +107,51 @@ class ChannelClosedWhileIdleTest {
         }
     }
 
+    /** A way to close a connection's socket. */
+    private interface SocketClose {
+        void close(Socket socket) throws Exception;
+    }
+
+    @Test
+    void closingTheChannelsSocketOrOneOfItsStreamsClosesTheConnectionAtOnce() throws Exception {
+        BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
+        BlockingQueue<CloseReason> exits = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().readIdleTimeout(Duration.ofSeconds(30)).build(),
+                        Echo.READER, SenderFactory.queue(8))
+                .onConnectionStart(s -> started.add(s.connection()))
+                .onConnectionExit(s -> exits.add(s.connection().closeReason())).start();
+        List<SocketClose> closes = List.of(Socket::close, s -> s.getInputStream().close(), s -> s.getOutputStream().close());
+        try {
+            for (SocketClose close : closes) {
+                try (TestClient client = TestClient.connect(server.address())) {
+                    assertThat(client.roundTrip(new byte[] {1})).containsExactly(1); // the reader waits for the next frame
+                    Connection conn = started.poll(10, TimeUnit.SECONDS);
+                    SocketChannel channel = conn.channel();
+                    Socket socket = channel.socket();
+                    assertThat(channel.socket()).as("one socket for the channel").isSameAs(socket);
+                    assertThat(socket.getChannel()).isSameAs(channel);
+                    assertThat(socket.getPort()).isEqualTo(client.socket().getLocalPort());
+                    assertThat(socket.getTcpNoDelay()).as("options are the JDK socket's").isTrue();
+                    close.close(socket);
+                    // On epoll the JDK channel's close alone left stcp's descriptor open: nobody was
+                    // told, and the connection ended at its read timeout, 30 s later.
+                    assertThat(exits.poll(5, TimeUnit.SECONDS)).as("the exit, at once").isEqualTo(CloseReason.CLOSED);
+                    assertThat(client.awaitClosedByServer()).as("the peer sees the close").isTrue();
+                    assertThat(conn.isOpen()).isFalse();
+                    assertThat(channel.isOpen()).isFalse();
+                    assertThat(socket.isClosed()).isTrue();
+                }
+            }
+            Awaitility.await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10))
+                    .until(() -> server.connectionCount() == 0);
+            ServerStats stats = server.stats();
+            assertThat(stats.closed(CloseReason.CLOSED)).as("each closed once").isEqualTo(3);
+            assertThat(stats.closed().values().stream().mapToLong(Long::longValue).sum()).isEqualTo(3);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
     @Test
     void aChannelClosedBehindTheConnectionsBackWhileItsReaderWaitsEndsItAtTheReadTimeout() throws Exception {
         BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
@@ -113,7 +161,8 @@ class ChannelClosedWhileIdleTest {
             assertThat(client.roundTrip(new byte[] {1})).containsExactly(1); // the reader waits for the next frame
             Connection conn = started.poll(10, TimeUnit.SECONDS);
             assertThat(conn).isNotNull();
-            conn.channel().socket().close(); // the JDK channel's socket adaptor: its close is the channel's alone
+            // stcp's own handle on the JDK channel: the application's (channel(), its socket) close the connection
+            ((ConnectionChannel) conn.channel()).jdkChannel().close();
             Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.connectionCount() == 0);
             assertThat(client.awaitClosedByServer()).isTrue();
         } finally {

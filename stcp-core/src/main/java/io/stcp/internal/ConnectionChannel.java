@@ -2,12 +2,16 @@ package io.stcp.internal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.net.Socket;
+import java.net.SocketException;
 import java.nio.channels.IllegalBlockingModeException;
 import java.nio.channels.SocketChannel;
 
 /**
  * What {@code Connection.channel()} returns: the connection's JDK channel, every call passed to
- * it, except two that belong to the connection:
+ * it, except three that belong to the connection:
  * <ul>
  *   <li>{@link #close()} closes the connection ({@code Connection.close()}: reason
  *       {@code CLOSED}, exit hooks once), on every transport. Closing the JDK channel alone would
@@ -15,7 +19,9 @@ import java.nio.channels.SocketChannel;
  *       reader is woken; on epoll stcp works on a descriptor of its own (see
  *       {@code ReadinessSource.register}), so the socket stays open and nobody is told;</li>
  *   <li>the blocking mode is stcp's: the JDK transport reads blocking, the others non-blocking.
- *       {@link #configureBlocking} to the other mode throws {@link IllegalBlockingModeException}.</li>
+ *       {@link #configureBlocking} to the other mode throws {@link IllegalBlockingModeException};</li>
+ *   <li>{@link #socket()} is the JDK channel's socket adaptor but for its close, its streams' close
+ *       and its channel, which are this one's ({@link ConnectionSocket}).</li>
  * </ul>
  * Registering it with a selector throws too (the JDK's selectors take only their own channels).
  * Made by the connection's first {@code channel()} call ({@link ConnectionClose#channel}), so a
@@ -25,7 +31,9 @@ import java.nio.channels.SocketChannel;
  * close ({@link #connectionClosed}), which closes it too.
  */
 public final class ConnectionChannel extends ForwardingSocketChannel {
+    private static final VarHandle SOCKET = Fields.handle(MethodHandles.lookup(), "socket", ConnectionSocket.class);
     private final RealConnection connection;
+    private volatile ConnectionSocket socket; // made by the first socket() call
 
     ConnectionChannel(SocketChannel channel, RealConnection connection) {
         super(channel);
@@ -42,6 +50,23 @@ public final class ConnectionChannel extends ForwardingSocketChannel {
     /** The JDK channel under it; for stcp's modules and tests. */
     public SocketChannel jdkChannel() {
         return channel;
+    }
+
+    /** The JDK channel's socket adaptor, but closing the connection; one for the channel's life. */
+    @Override
+    public Socket socket() {
+        ConnectionSocket s = socket;
+        if (s == null) {
+            try {
+                s = new ConnectionSocket(channel.socket(), this);
+            } catch (SocketException e) {
+                throw new UncheckedIOException(e); // Socket's constructor declares it, and never throws it
+            }
+            if (!SOCKET.compareAndSet(this, null, s)) {
+                s = socket;
+            }
+        }
+        return s;
     }
 
     /** The connection has closed: this channel says so too. Never throws. */

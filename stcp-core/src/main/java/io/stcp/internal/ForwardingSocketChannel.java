@@ -56,7 +56,7 @@ abstract class ForwardingSocketChannel extends SocketChannel {
         return this;
     }
 
-    /** {@link #channel}'s socket adaptor: its {@code close()} closes that channel alone (for a {@link ConnectionChannel}, not the connection). */
+    /** {@link #channel}'s socket adaptor: its {@code close()} closes that channel alone ({@link ConnectionChannel}'s closes the connection). */
     @Override
     public Socket socket() {
         return channel.socket();

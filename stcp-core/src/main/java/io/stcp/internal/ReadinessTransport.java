@@ -35,9 +35,9 @@ import java.nio.channels.SocketChannel;
  * </pre>
  * So they close exactly once, at once or as soon as the (non-blocking) call in progress
  * returns. Calls through the channel need none of this: the JDK's channel defers its own close.
- * The application cannot close the channel through {@code Connection.channel()} (its close is the
- * connection's), but may through the JDK's socket adaptor of it ({@code channel().socket().close()}):
- * the descriptor keeps the socket open, and the next call finds the channel closed — at its start,
+ * The application cannot close the channel through {@code Connection.channel()}, its socket or
+ * their streams (their close is the connection's), but a channel closed all the same (by its
+ * descriptor's number, say) is not taken for a close of the socket: the descriptor keeps it open, and the next call finds the channel closed — at its start,
  * or refused by the channel — and closes the transport; a call it did not stop reaches the same socket.
  *
  * <p><b>Waiting for a large value.</b> {@link #awaitInput} raises the socket's receive low-water

@@ -13,8 +13,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p><b>Descriptors.</b> A socket is registered, and read and written ({@link SocketSyscalls}),
  * through a duplicate of its channel's descriptor ({@link EpollPoller#register}), which only stcp
  * closes: {@link #closeDescriptor}, when its transport has closed and no call on it is under way.
- * The application may close the channel ({@code Connection.channel().socket().close()}) at any
- * time; the kernel may then give the channel's number to the next socket it opens, another
+ * The JDK channel may be closed behind stcp's back at any time (not through
+ * {@code Connection.channel()} nor its socket, whose close is the connection's, but by its number,
+ * say); the kernel may then give the channel's number to the next socket it opens, another
  * client's, but the duplicate's stays this socket's, so no call of stcp's, nor the epoll
  * registration, can name that other socket. The socket lives until both are closed. An extra
  * descriptor per connection, made by one {@code fcntl} at registration.

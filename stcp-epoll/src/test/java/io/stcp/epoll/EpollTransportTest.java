@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.stcp.Connection;
 import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
+import io.stcp.internal.ConnectionChannel;
 import io.stcp.internal.RealConnection;
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
@@ -170,8 +171,9 @@ class EpollTransportTest {
     @Test
     void theNumberStcpCallsASocketByStillNamesItOnceTheApplicationClosedItsChannelAndAnotherSocketTookTheChannelsNumber()
             throws Exception {
-        // The application may close the JDK channel behind the connection's back (here through the
-        // channel's socket adaptor, which Connection.channel() passes on). The kernel then gives the
+        // The JDK channel may be closed behind the connection's back (here through stcp's own handle
+        // on it: Connection.channel(), its socket and their streams close the connection, but code
+        // may close a descriptor by its number, say). The kernel then gives the
         // channel's number to the next socket it opens: here the next accepted one. stcp reads,
         // writes and registers the socket by the number it registered (Faults.beforeRegister sees
         // it), and a call of stcp's that had started before it noticed the close would be made on
@@ -191,11 +193,12 @@ class EpollTransportTest {
             Connection connA = started.poll(10, TimeUnit.SECONDS);
             int stcpFdA = registered.poll(10, TimeUnit.SECONDS);
             String socketA = Files.readSymbolicLink(Path.of("/proc/self/fd/" + stcpFdA)).toString();
-            int channelFdA = Fds.of(connA.channel().socket().getChannel());
-            connA.channel().socket().close(); // b's descriptor was taken before: the next accept gets A's channel's number
+            SocketChannel jdkA = ((ConnectionChannel) connA.channel()).jdkChannel();
+            int channelFdA = Fds.of(jdkA);
+            jdkA.close(); // b's descriptor was taken before: the next accept gets A's channel's number
             b.connect(server.address());
             Connection connB = started.poll(10, TimeUnit.SECONDS);
-            assertThat(Fds.of(connB.channel().socket().getChannel())).as("B's socket took A's channel's number")
+            assertThat(Fds.of(((ConnectionChannel) connB.channel()).jdkChannel())).as("B's socket took A's channel's number")
                     .isEqualTo(channelFdA);
 
             // What a write of A's reply would do that had passed its check before the close.

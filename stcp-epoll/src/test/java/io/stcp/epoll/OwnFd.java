@@ -1,6 +1,7 @@
 package io.stcp.epoll;
 
 import io.stcp.Connection;
+import io.stcp.internal.ConnectionChannel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +17,7 @@ final class OwnFd {
     private OwnFd() {}
 
     static int of(Connection connection) throws IOException {
-        int channelFd = Fds.of(connection.channel().socket().getChannel());
+        int channelFd = Fds.of(((ConnectionChannel) connection.channel()).jdkChannel());
         Path fds = Path.of("/proc/self/fd");
         String socket = Files.readSymbolicLink(fds.resolve(Integer.toString(channelFd))).toString();
         List<Integer> others;
