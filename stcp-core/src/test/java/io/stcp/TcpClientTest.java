@@ -754,13 +754,64 @@ class TcpClientTest {
 
     /**
      * A graceful shutdown lands while the offline backlog is being handed to the new connection
-     * (the server reads nothing yet, so the hand-over waits for room): whatever the hand-over had
-     * not yet given the sender is never written, and shutdown must not then say that everything was.
+     * (the server reads nothing yet, so the hand-over waits for room): the hand-over is finished
+     * within the grace, then the connection flushes and closes, and the shutdown says all was
+     * written. (It used to cut the hand-over short, discarding the rest of the backlog.)
      */
     @Test
-    void shutdownDuringTheOfflineHandOverDoesNotClaimTheBacklogWasWritten() throws Exception {
+    void aShutdownDuringTheOfflineHandOverFinishesItWithinTheGrace() throws Exception {
         int n = 400;
         byte[] big = Echo.frame(new byte[64 * 1024]); // 400 of them: far more than the sockets' buffers hold
+        try (HandOverUnderWay h = handOverUnderWay(n, big)) {
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+            long bytes = h.readToEnd();
+            assertThat(bytes).as("every kept message, whole").isEqualTo((long) n * big.length);
+            assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isTrue();
+        }
+    }
+
+    /**
+     * The same, but the server reads nothing until the grace (300 ms) has run out: the shutdown
+     * waits for the hand-over until then, no longer, discards the rest, and says so.
+     */
+    @Test
+    void aShutdownDuringTheOfflineHandOverStopsItAtTheEndOfTheGraceAndSaysNotAllWasWritten() throws Exception {
+        int n = 400;
+        byte[] big = Echo.frame(new byte[64 * 1024]);
+        try (HandOverUnderWay h = handOverUnderWay(n, big)) {
+            long start = System.nanoTime();
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(Duration.ofMillis(300));
+            boolean allWritten = shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("waited for the hand-over until the grace ran out")
+                    .isGreaterThanOrEqualTo(Duration.ofMillis(300)).isLessThan(WAIT);
+            long delivered = h.readToEnd() / big.length;
+            assertThat(delivered).isLessThan(n);
+            assertThat(allWritten).as("shutdown() returned true although %s of %s messages were delivered", delivered, n)
+                    .isFalse();
+        }
+    }
+
+    /** A close while a shutdown waits for the hand-over cuts both short: the shutdown returns at once, false. */
+    @Test
+    void aCloseWhileAShutdownWaitsForTheHandOverCutsItShort() throws Exception {
+        int n = 400;
+        byte[] big = Echo.frame(new byte[64 * 1024]);
+        try (HandOverUnderWay h = handOverUnderWay(n, big)) {
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+            assertThat(shutdown).as("waiting for the hand-over: the peer reads nothing").isNotDone();
+            long start = System.nanoTime();
+            client.close();
+            assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isFalse();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            assertThat(h.readToEnd() / big.length).isLessThan(n);
+        }
+    }
+
+    /**
+     * A client whose offline queue holds {@code n} copies of {@code big}, connected to a raw peer
+     * that has read the first bytes of the hand-over, which then waits for room.
+     */
+    private HandOverUnderWay handOverUnderWay(int n, byte[] big) throws Exception {
         int port = deadPort();
         client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), collect,
                         SenderFactory.queue(1))
@@ -768,33 +819,58 @@ class TcpClientTest {
         for (int i = 0; i < n; i++) {
             client.put(big);
         }
-        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port))) {
-            try (SocketChannel peer = listener.accept()) {
-                ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
-                long bytes = peer.read(buf); // the hand-over has begun: the first message is being written
-                assertThat(client.isConnected()).isFalse(); // and goes on, waiting for room
-
-                CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
-                Thread.ofVirtual().start(() -> {
-                    try {
-                        shutdown.complete(client.shutdown(WAIT));
-                    } catch (Throwable t) {
-                        shutdown.completeExceptionally(t);
-                    }
-                });
-                // the shutdown has begun (the client is closed to puts) before the server reads on
-                Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThatThrownBy(client::sender)
-                        .hasMessageContaining("client closed"));
-                for (int r; (r = peer.read(buf.clear())) >= 0; ) {
-                    bytes += r;
-                }
-                boolean allWritten = shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-                long delivered = bytes / big.length;
-                assertThat(delivered).isLessThan(n); // the shutdown did cut the hand-over short
-                assertThat(allWritten).as("shutdown() returned true although %s of %s messages were delivered", delivered, n)
-                        .isFalse();
-            }
+        ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port));
+        try {
+            SocketChannel peer = listener.accept();
+            HandOverUnderWay h = new HandOverUnderWay(listener, peer);
+            h.bytes = peer.read(h.buf); // the hand-over has begun: the first message is being written
+            assertThat(client.isConnected()).isFalse(); // and goes on, waiting for room
+            return h;
+        } catch (Throwable t) {
+            listener.close();
+            throw t;
         }
+    }
+
+    private static final class HandOverUnderWay implements AutoCloseable {
+        final ServerSocketChannel listener;
+        final SocketChannel peer;
+        final ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
+        long bytes;
+
+        HandOverUnderWay(ServerSocketChannel listener, SocketChannel peer) {
+            this.listener = listener;
+            this.peer = peer;
+        }
+
+        /** All the bytes the peer read, until the client's end. */
+        long readToEnd() throws Exception {
+            for (int r; (r = peer.read(buf.clear())) >= 0; ) {
+                bytes += r;
+            }
+            return bytes;
+        }
+
+        @Override
+        public void close() throws Exception {
+            peer.close();
+            listener.close();
+        }
+    }
+
+    /** The client's shutdown, on a thread of its own, once it has begun (the client is closed to puts). */
+    private CompletableFuture<Boolean> shutdownInBackground(Duration grace) {
+        CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
+        TcpClient c = client;
+        Thread.ofVirtual().start(() -> {
+            try {
+                shutdown.complete(c.shutdown(grace));
+            } catch (Throwable t) {
+                shutdown.completeExceptionally(t);
+            }
+        });
+        Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThatThrownBy(c::sender).hasMessageContaining("client closed"));
+        return shutdown;
     }
 
     /**
