@@ -574,8 +574,9 @@ class TcpClientTest {
     /**
      * Happy Eyeballs (RFC 8305): a first address that drops SYNs costs the connection attempt
      * delay (100 ms here), not its share of the connect timeout (15 s of 30): the second is tried
-     * beside it then and connects, and the first's try, still waiting, is closed (LeakCheck: left
-     * open, it would wait for its timeout, far beyond the check's wait).
+     * beside it then and connects. (That the first's try, still waiting, is closed then, and its
+     * thread ended, HappyEyeballsTest checks: here the silent listener's close would end it within
+     * a SYN retransmission, before LeakCheck looks.)
      */
     @Test
     void anAddressThatDropsSynsCostsTheConnectionAttemptDelayNotItsShareOfTheConnectTimeout() throws Exception {
