@@ -29,20 +29,34 @@ import org.jspecify.annotations.Nullable;
  * @param address           where to connect: {@code "host:port"}, {@code "10.0.0.5:9000"},
  *                          {@code "[::1]:9000"}; an empty host ({@code ":9000"}) is the loopback
  *                          address. The host is resolved again on every attempt (the JVM's DNS
- *                          cache, {@code networkaddress.cache.ttl}, still applies), and each
- *                          address it resolves to is tried in turn, in the resolver's order,
- *                          until one connects. Or a Unix domain socket,
+ *                          cache, {@code networkaddress.cache.ttl}, still applies), and its
+ *                          addresses are tried until one connects: staggered, the families
+ *                          alternating (see {@code connectionAttemptDelay}). Or a Unix domain socket,
  *                          {@code "unix:/run/app.sock"} (relative to the working directory unless
  *                          absolute), dialled the same way on every attempt. Required.
  * @param connectTimeout    how long one connect attempt may take, the host lookup and the tries
- *                          at each of the host's addresses included. A host with several
- *                          addresses shares it out: each try gets the time left divided by the
- *                          addresses left, so an address that does not answer leaves time for
- *                          the next, and one that refuses at once leaves its share to them.
+ *                          at each of the host's addresses included: a try still connecting
+ *                          when it runs out is closed. A host with several addresses shares it
+ *                          out: the next address is tried after {@code connectionAttemptDelay}
+ *                          or, if sooner, after the time left divided by the addresses left, so
+ *                          that each is tried in time however many there are.
  *                          Default 10s; 0 = no limit of
  *                          stcp's own (the operating system's, about two minutes on Linux). A
  *                          {@code unix:} connect does not wait on Linux: it succeeds or fails at
  *                          once (a full backlog too), and the back-off paces the next attempt.
+ * @param connectionAttemptDelay how long a try at one of the host's addresses runs alone before
+ *                          the next address is tried beside it (RFC 8305's "Connection Attempt
+ *                          Delay", Happy Eyeballs): the tries overlap, the first to connect wins
+ *                          and the others are closed, so an address that does not answer (its
+ *                          SYNs dropped) costs this delay, not its share of the connect timeout.
+ *                          A try that fails starts the next at once; the next starts sooner than
+ *                          this delay if the try's share of the connect timeout is shorter, so
+ *                          that every address is tried within it. Default 250ms; at least
+ *                          {@link #MIN_CONNECTION_ATTEMPT_DELAY} (10 ms, RFC 8305's least): a
+ *                          shorter one is refused. One at least as long as the connect timeout
+ *                          tries the addresses one after another (each try still runs to the end
+ *                          of the connect timeout). No effect on a host with one address, nor on
+ *                          a {@code unix:} address.
  * @param localAddress      the local address to bind before connecting, or null (the default)
  *                          for any address and an ephemeral port. Bound with
  *                          {@code SO_REUSEADDR}, so a fixed port is bound again on reconnect
@@ -91,6 +105,7 @@ import org.jspecify.annotations.Nullable;
 public record ClientConfig(
         String address,
         Duration connectTimeout,
+        Duration connectionAttemptDelay,
         @Nullable InetSocketAddress localAddress,
         Duration writeTimeout,
         Duration readIdleTimeout,
@@ -107,6 +122,13 @@ public record ClientConfig(
 
     /** Default connect timeout. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** Default connection attempt delay: 250 ms, RFC 8305's. */
+    public static final Duration DEFAULT_CONNECTION_ATTEMPT_DELAY = Duration.ofMillis(250);
+    /**
+     * The shortest connection attempt delay accepted: 10 ms, below which RFC 8305 says a client
+     * must not go (tries that close together are a burst of SYNs, not a fallback).
+     */
+    public static final Duration MIN_CONNECTION_ATTEMPT_DELAY = Duration.ofMillis(10);
     /**
      * The shortest back-off wait: the least {@code reconnectDelay} accepted, and the floor of
      * every jittered wait. 1 ms.
@@ -127,6 +149,7 @@ public record ClientConfig(
     public ClientConfig {
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(connectionAttemptDelay, "connectionAttemptDelay");
         Objects.requireNonNull(writeTimeout, "writeTimeout");
         Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
         Objects.requireNonNull(frameTimeout, "frameTimeout");
@@ -161,6 +184,10 @@ public record ClientConfig(
                         + "; expected: letters, digits, '-' and '.', or TlsConfig.clientBuilder().serverName(...),"
                         + " the name the server's certificate is for)", e);
             }
+        }
+        if (connectionAttemptDelay.compareTo(MIN_CONNECTION_ATTEMPT_DELAY) < 0) {
+            throw new IllegalArgumentException("connectionAttemptDelay: " + Durations.format(connectionAttemptDelay)
+                    + " (expected: >= " + Durations.format(MIN_CONNECTION_ATTEMPT_DELAY) + ")");
         }
         if (reconnectDelay.compareTo(MIN_RECONNECT_DELAY) < 0) {
             throw new IllegalArgumentException("reconnectDelay: " + Durations.format(reconnectDelay)
@@ -197,6 +224,7 @@ public record ClientConfig(
     public Builder toBuilder() {
         return new Builder(address)
                 .connectTimeout(connectTimeout)
+                .connectionAttemptDelay(connectionAttemptDelay)
                 .localAddress(localAddress)
                 .writeTimeout(writeTimeout)
                 .readIdleTimeout(readIdleTimeout)
@@ -215,6 +243,7 @@ public record ClientConfig(
     public static final class Builder {
         private String address;
         private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private Duration connectionAttemptDelay = DEFAULT_CONNECTION_ATTEMPT_DELAY;
         private @Nullable InetSocketAddress localAddress;
         private Duration writeTimeout = ServerConfig.DEFAULT_WRITE_TIMEOUT;
         private Duration readIdleTimeout = Duration.ZERO;
@@ -242,6 +271,12 @@ public record ClientConfig(
         /** See {@link ClientConfig#connectTimeout()}. */
         public Builder connectTimeout(Duration connectTimeout) {
             this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /** See {@link ClientConfig#connectionAttemptDelay()}. */
+        public Builder connectionAttemptDelay(Duration connectionAttemptDelay) {
+            this.connectionAttemptDelay = connectionAttemptDelay;
             return this;
         }
 
@@ -323,7 +358,7 @@ public record ClientConfig(
 
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ClientConfig build() {
-            return new ClientConfig(address, connectTimeout, localAddress, writeTimeout, readIdleTimeout, frameTimeout, tcpNoDelay,
+            return new ClientConfig(address, connectTimeout, connectionAttemptDelay, localAddress, writeTimeout, readIdleTimeout, frameTimeout, tcpNoDelay,
                     reconnectDelay, reconnectMultiplier, reconnectMaxDelay, reconnectJitter, maxAttempts,
                     offlineCapacity, offlineMaxBytes, tls);
         }

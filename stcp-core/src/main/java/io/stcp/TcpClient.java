@@ -198,9 +198,14 @@ public interface TcpClient extends AutoCloseable {
      * as that call runs. At the deadline the connection is closed by force and the call
      * interrupted. From the start of the shutdown the client's own puts ({@link #put(byte[])} and
      * its keyed forms) and {@link #sender()} throw {@link NotConnectedException} (the client is
-     * closed; a sender taken before is the connection's, and takes puts as above), and what the
-     * offline queue holds, or a hand-over of it has not yet given the connection's sender, is
-     * discarded (there is no connection to write it to). It waits for the connection's hooks and
+     * closed; a sender taken before is the connection's, and takes puts as above). A hand-over of
+     * the offline queue to a new connection that is under way is finished first, within
+     * {@code grace} — the connection runs as before meanwhile, its reader reading the server's
+     * replies — and then the connection shuts down as above. What the offline queue holds with no
+     * hand-over under way (no connection is up: there is none to write it to), or what a hand-over
+     * has not given the connection's sender when the grace runs out (or a {@link #close()} cuts it
+     * short), is discarded, counted (logged {@code client.offline.discarded} at DEBUG) and makes
+     * the shutdown return false. It waits for the connection's hooks and
      * reader to finish, so call it from elsewhere; from a hook or the reader, call
      * {@link #close()}.
      *

@@ -37,6 +37,8 @@ class DocumentedDefaultsTest {
     void clientConfig() {
         ClientConfig c = ClientConfig.builder("127.0.0.1:9000").build();
         assertThat(c.connectTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(c.connectionAttemptDelay()).isEqualTo(Duration.ofMillis(250));
+        assertThat(ClientConfig.MIN_CONNECTION_ATTEMPT_DELAY).isEqualTo(Duration.ofMillis(10));
         assertThat(c.localAddress()).isNull();
         assertThat(c.writeTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(c.readIdleTimeout()).isZero();

@@ -6,12 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.SilentListener;
 import io.stcp.testing.TestNames;
 import java.net.ConnectException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -555,8 +554,9 @@ class TcpClientTest {
 
     /**
      * A first address that does not answer at all (a listener whose accept queue is full: the
-     * kernel drops the SYNs) takes its share of the connect timeout, half of it with two addresses,
-     * not all of it: the second is tried in time.
+     * kernel drops the SYNs) holds up the second for its share of the connect timeout at most,
+     * half of it with two addresses, when that is shorter than the connection attempt delay
+     * (200 ms of 400, against 250): the second is tried in time.
      */
     @Test
     void anAddressThatDoesNotAnswerLeavesTheNextItsShareOfTheConnectTimeout() throws Exception {
@@ -572,38 +572,49 @@ class TcpClientTest {
     }
 
     /**
-     * A loopback listener that takes no connection: its accept queue is full, so the kernel drops
-     * further SYNs and a connect to it waits until it times out.
+     * Happy Eyeballs (RFC 8305): a first address that drops SYNs costs the connection attempt
+     * delay (100 ms here), not its share of the connect timeout (15 s of 30): the second is tried
+     * beside it then and connects. (That the first's try, still waiting, is closed then, and its
+     * thread ended, HappyEyeballsTest checks: here the silent listener's close would end it within
+     * a SYN retransmission, before LeakCheck looks.)
      */
-    private static final class SilentListener implements AutoCloseable {
-        private final ServerSocket listener = new ServerSocket();
-        private final List<Socket> filling = new ArrayList<>();
-
-        SilentListener(InetSocketAddress at) throws Exception {
-            listener.bind(at, 1);
-            boolean full = false;
-            for (int i = 0; i < 16 && !full; i++) { // the accept queue takes backlog + 1; the next connect hangs
-                Socket s = new Socket();
-                try {
-                    s.connect(at, 200);
-                    filling.add(s);
-                } catch (SocketTimeoutException e) {
-                    s.close();
-                    full = true;
-                }
-            }
-            if (!full) {
-                close();
-                throw new AssertionError("the listener on " + at + " still accepts connections after 16");
-            }
+    @Test
+    void anAddressThatDropsSynsCostsTheConnectionAttemptDelayNotItsShareOfTheConnectTimeout() throws Exception {
+        int port = echoServer("127.0.0.1:0").address().getPort();
+        try (SilentListener silent = new SilentListener(new InetSocketAddress("127.0.0.2", port))) {
+            String host = TestNames.define("first-drops-syns.stcp.test", "127.0.0.2", "127.0.0.1");
+            long start = System.nanoTime();
+            client = TcpClient.create(fastReconnect(host + ":" + port).connectTimeout(Duration.ofSeconds(30))
+                    .connectionAttemptDelay(Duration.ofMillis(100)).maxAttempts(1).build(), collect, SenderFactory.queue(8))
+                    .start();
+            assertThat(client.awaitConnected(WAIT)).as("connected through the second address").isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("the attempt delay, not 15 s")
+                    .isGreaterThanOrEqualTo(Duration.ofMillis(100)).isLessThan(Duration.ofSeconds(5));
+            assertThat(((InetSocketAddress) client.sender().connection().remoteAddress()).getAddress().getHostAddress())
+                    .isEqualTo("127.0.0.1");
+            client.put(frame("soon"));
+            assertThat(next()).isEqualTo("soon");
         }
+    }
 
-        @Override
-        public void close() throws Exception {
-            for (Socket s : filling) {
-                s.close();
-            }
-            listener.close();
+    /**
+     * The address families take turns (RFC 8305): of 127.0.0.2 (dropping SYNs), 127.0.0.3 and ::1,
+     * the second try is at ::1, so the client connects there, though 127.0.0.3 listens too.
+     */
+    @Test
+    void theAddressFamiliesTakeTurns() throws Exception {
+        int port = echoServer("[::1]:0").address().getPort();
+        echoServer("127.0.0.3:" + port);
+        try (SilentListener silent = new SilentListener(new InetSocketAddress("127.0.0.2", port))) {
+            String host = TestNames.define("both-families.stcp.test", "127.0.0.2", "127.0.0.3", "::1");
+            client = TcpClient.create(fastReconnect(host + ":" + port).connectTimeout(Duration.ofSeconds(30))
+                    .connectionAttemptDelay(Duration.ofMillis(100)).maxAttempts(1).build(), collect, SenderFactory.queue(8))
+                    .start();
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            assertThat(((InetSocketAddress) client.sender().connection().remoteAddress()).getAddress())
+                    .as("the IPv6 address, tried second").isEqualTo(InetAddress.getByName("::1"));
+            client.put(frame("over ipv6"));
+            assertThat(next()).isEqualTo("over ipv6");
         }
     }
 
@@ -744,13 +755,64 @@ class TcpClientTest {
 
     /**
      * A graceful shutdown lands while the offline backlog is being handed to the new connection
-     * (the server reads nothing yet, so the hand-over waits for room): whatever the hand-over had
-     * not yet given the sender is never written, and shutdown must not then say that everything was.
+     * (the server reads nothing yet, so the hand-over waits for room): the hand-over is finished
+     * within the grace, then the connection flushes and closes, and the shutdown says all was
+     * written. (It used to cut the hand-over short, discarding the rest of the backlog.)
      */
     @Test
-    void shutdownDuringTheOfflineHandOverDoesNotClaimTheBacklogWasWritten() throws Exception {
+    void aShutdownDuringTheOfflineHandOverFinishesItWithinTheGrace() throws Exception {
         int n = 400;
         byte[] big = Echo.frame(new byte[64 * 1024]); // 400 of them: far more than the sockets' buffers hold
+        try (HandOverUnderWay h = handOverUnderWay(n, big)) {
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+            long bytes = h.readToEnd();
+            assertThat(bytes).as("every kept message, whole").isEqualTo((long) n * big.length);
+            assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isTrue();
+        }
+    }
+
+    /**
+     * The same, but the server reads nothing until the grace (300 ms) has run out: the shutdown
+     * waits for the hand-over until then, no longer, discards the rest, and says so.
+     */
+    @Test
+    void aShutdownDuringTheOfflineHandOverStopsItAtTheEndOfTheGraceAndSaysNotAllWasWritten() throws Exception {
+        int n = 400;
+        byte[] big = Echo.frame(new byte[64 * 1024]);
+        try (HandOverUnderWay h = handOverUnderWay(n, big)) {
+            long start = System.nanoTime();
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(Duration.ofMillis(300));
+            boolean allWritten = shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("waited for the hand-over until the grace ran out")
+                    .isGreaterThanOrEqualTo(Duration.ofMillis(300)).isLessThan(WAIT);
+            long delivered = h.readToEnd() / big.length;
+            assertThat(delivered).isLessThan(n);
+            assertThat(allWritten).as("shutdown() returned true although %s of %s messages were delivered", delivered, n)
+                    .isFalse();
+        }
+    }
+
+    /** A close while a shutdown waits for the hand-over cuts both short: the shutdown returns at once, false. */
+    @Test
+    void aCloseWhileAShutdownWaitsForTheHandOverCutsItShort() throws Exception {
+        int n = 400;
+        byte[] big = Echo.frame(new byte[64 * 1024]);
+        try (HandOverUnderWay h = handOverUnderWay(n, big)) {
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+            assertThat(shutdown).as("waiting for the hand-over: the peer reads nothing").isNotDone();
+            long start = System.nanoTime();
+            client.close();
+            assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isFalse();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            assertThat(h.readToEnd() / big.length).isLessThan(n);
+        }
+    }
+
+    /**
+     * A client whose offline queue holds {@code n} copies of {@code big}, connected to a raw peer
+     * that has read the first bytes of the hand-over, which then waits for room.
+     */
+    private HandOverUnderWay handOverUnderWay(int n, byte[] big) throws Exception {
         int port = deadPort();
         client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), collect,
                         SenderFactory.queue(1))
@@ -758,33 +820,58 @@ class TcpClientTest {
         for (int i = 0; i < n; i++) {
             client.put(big);
         }
-        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port))) {
-            try (SocketChannel peer = listener.accept()) {
-                ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
-                long bytes = peer.read(buf); // the hand-over has begun: the first message is being written
-                assertThat(client.isConnected()).isFalse(); // and goes on, waiting for room
-
-                CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
-                Thread.ofVirtual().start(() -> {
-                    try {
-                        shutdown.complete(client.shutdown(WAIT));
-                    } catch (Throwable t) {
-                        shutdown.completeExceptionally(t);
-                    }
-                });
-                // the shutdown has begun (the client is closed to puts) before the server reads on
-                Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThatThrownBy(client::sender)
-                        .hasMessageContaining("client closed"));
-                for (int r; (r = peer.read(buf.clear())) >= 0; ) {
-                    bytes += r;
-                }
-                boolean allWritten = shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-                long delivered = bytes / big.length;
-                assertThat(delivered).isLessThan(n); // the shutdown did cut the hand-over short
-                assertThat(allWritten).as("shutdown() returned true although %s of %s messages were delivered", delivered, n)
-                        .isFalse();
-            }
+        ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port));
+        try {
+            SocketChannel peer = listener.accept();
+            HandOverUnderWay h = new HandOverUnderWay(listener, peer);
+            h.bytes = peer.read(h.buf); // the hand-over has begun: the first message is being written
+            assertThat(client.isConnected()).isFalse(); // and goes on, waiting for room
+            return h;
+        } catch (Throwable t) {
+            listener.close();
+            throw t;
         }
+    }
+
+    private static final class HandOverUnderWay implements AutoCloseable {
+        final ServerSocketChannel listener;
+        final SocketChannel peer;
+        final ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
+        long bytes;
+
+        HandOverUnderWay(ServerSocketChannel listener, SocketChannel peer) {
+            this.listener = listener;
+            this.peer = peer;
+        }
+
+        /** All the bytes the peer read, until the client's end. */
+        long readToEnd() throws Exception {
+            for (int r; (r = peer.read(buf.clear())) >= 0; ) {
+                bytes += r;
+            }
+            return bytes;
+        }
+
+        @Override
+        public void close() throws Exception {
+            peer.close();
+            listener.close();
+        }
+    }
+
+    /** The client's shutdown, on a thread of its own, once it has begun (the client is closed to puts). */
+    private CompletableFuture<Boolean> shutdownInBackground(Duration grace) {
+        CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
+        TcpClient c = client;
+        Thread.ofVirtual().start(() -> {
+            try {
+                shutdown.complete(c.shutdown(grace));
+            } catch (Throwable t) {
+                shutdown.completeExceptionally(t);
+            }
+        });
+        Awaitility.await().atMost(WAIT).untilAsserted(() -> assertThatThrownBy(c::sender).hasMessageContaining("client closed"));
+        return shutdown;
     }
 
     /**
@@ -1066,6 +1153,14 @@ class TcpClientTest {
                 .hasMessage("reconnectDelay: 999.999µs (expected: >= 1ms)");
         assertThat(ClientConfig.builder("h:1").reconnectDelay(Duration.ofMillis(1)).build().reconnectDelay())
                 .isEqualTo(ClientConfig.MIN_RECONNECT_DELAY);
+        // RFC 8305: a connection attempt delay MUST NOT be less than 10 ms
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").connectionAttemptDelay(Duration.ofMillis(9)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("connectionAttemptDelay: 9ms (expected: >= 10ms)");
+        assertThat(ClientConfig.builder("h:1").connectionAttemptDelay(Duration.ofMillis(10)).build().connectionAttemptDelay())
+                .isEqualTo(ClientConfig.MIN_CONNECTION_ATTEMPT_DELAY);
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").connectionAttemptDelay(null).build())
+                .isInstanceOf(NullPointerException.class).hasMessage("connectionAttemptDelay");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMultiplier(0.5).build())
                 .hasMessageContaining("reconnectMultiplier");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").reconnectMaxDelay(Duration.ofMillis(1)).build())
@@ -1075,7 +1170,8 @@ class TcpClientTest {
         assertThatThrownBy(() -> ClientConfig.builder("h:1").maxAttempts(-1).build()).hasMessageContaining("maxAttempts");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").offlineQueue(-1, 0).build())
                 .hasMessageContaining("offlineCapacity");
-        ClientConfig c = ClientConfig.builder("h:1").maxAttempts(3).offlineQueue(5, 10).build();
+        ClientConfig c = ClientConfig.builder("h:1").maxAttempts(3).offlineQueue(5, 10)
+                .connectionAttemptDelay(Duration.ofMillis(300)).build();
         assertThat(c.toBuilder().build()).isEqualTo(c);
     }
 }

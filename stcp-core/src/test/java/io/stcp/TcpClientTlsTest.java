@@ -7,8 +7,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.SilentListener;
 import io.stcp.testing.TestCerts;
+import io.stcp.testing.TestNames;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -151,6 +154,29 @@ class TcpClientTlsTest {
                 .until(() -> client.sender().connection().tls().orElseThrow().protocol().equals("TLSv1.2"));
         client.put(frame("first"));
         assertThat(next()).isEqualTo("first");
+    }
+
+    /**
+     * A TLS client dials as a plain one does (Happy Eyeballs): a first address that drops SYNs
+     * costs it the connection attempt delay (100 ms), not its share of the connect timeout (15 s
+     * of 30), then it handshakes with the second.
+     */
+    @Test
+    void aFirstAddressThatDropsSynsCostsTheConnectionAttemptDelayNotItsShare() throws Exception {
+        int port = tlsServer("127.0.0.1:0", serverTls()).address().getPort();
+        try (SilentListener silent = new SilentListener(new InetSocketAddress("127.0.0.2", port))) {
+            String host = TestNames.define("tls-first-drops-syns.stcp.test", "127.0.0.2", "127.0.0.1");
+            long start = System.nanoTime();
+            client = TcpClient.create(fastReconnect(host + ":" + port).connectTimeout(Duration.ofSeconds(30))
+                            .connectionAttemptDelay(Duration.ofMillis(100)).maxAttempts(1)
+                            .tls(trustingTheTestCa().serverName("localhost").build()).build(), collect, SenderFactory.queue(8))
+                    .start();
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("the attempt delay and a handshake, not 15 s")
+                    .isGreaterThanOrEqualTo(Duration.ofMillis(100)).isLessThan(Duration.ofSeconds(5));
+            client.put(frame("over tls"));
+            assertThat(next()).isEqualTo("over tls");
+        }
     }
 
     @Test

@@ -275,13 +275,18 @@ final class DialLoop {
          */
         void join(Sender s) {
             Connection c = s.connection();
+            Outbox.HandOver h = null;
             try {
-                if (!outbox.tryGoUp(s)) {
-                    Outbox.HandOver h = new Outbox.HandOver(s);
+                h = outbox.tryGoUp(s);
+                if (h != null) {
                     handing = h;
-                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline", () -> handOver(c, h));
+                    Outbox.HandOver mine = h;
+                    handOver = Threads.start("stcp-conn-" + c.id() + "-offline", () -> handOver(c, mine));
                 }
             } catch (RuntimeException | Error e) {
+                if (h != null && handOver == null) {
+                    outbox.abandon(h); // never began: no shutdown waits for it
+                }
                 c.close();
                 throw e;
             }

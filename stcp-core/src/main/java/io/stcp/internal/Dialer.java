@@ -4,7 +4,6 @@ import io.stcp.ClientConfig;
 import io.stcp.Durations;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
@@ -12,7 +11,6 @@ import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
-import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,18 +27,15 @@ import org.jspecify.annotations.Nullable;
  *
  * <ul>
  *   <li>TCP ({@code host:port}): resolves the host again (through {@link Resolver}) to all its
- *       addresses, then tries each in turn, in the resolver's order, until one connects — a name
- *       whose first address is down still connects through the others, as Go's dialler does.
- *       Each try binds the local address if one is set (with {@code SO_REUSEADDR}: the previous
- *       connection's end of a fixed port may still be in TIME_WAIT). The lookup and all the
- *       tries together take at most the connect timeout, shared out ({@link #shareOf}): each try
- *       gets the time left divided by the addresses left, so an address that does not answer
- *       does not use up the time of the others, and one that fails at once (refused) leaves its
- *       share to them. (Go's dialler does the same, but gives each try at least 2 s while that
- *       much is left: with a connect timeout under 2 s per address, its first address takes all
- *       the time. Here a short timeout is shared all the same.) A dial that fails at every
- *       address fails with an exception naming each address and its failure
- *       ({@link #failedAtEach}).
+ *       addresses, then connects to the first that answers: a host of one address on this
+ *       thread, one of several by {@link HappyEyeballs} (each address tried on a thread of its
+ *       own, staggered by the connection attempt delay, the families taking turns, the first
+ *       connected winning), so a name whose first address is down, or drops SYNs, still connects
+ *       through the others, and soon. Each try binds the local address if one is set (with
+ *       {@code SO_REUSEADDR}: the previous connection's end of a fixed port may still be in
+ *       TIME_WAIT, and tries overlap). The lookup and all the tries together take at most the
+ *       connect timeout. A dial that fails at every address fails with an exception naming each
+ *       address and its failure.
  *   <li>Unix domain ({@code unix:PATH}): connects without blocking — the JDK's blocking connect on
  *       a Unix socket has no timeout and waits without bound while the listener's backlog is full
  *       — so the attempt succeeds or fails at once (no such file, refused, backlog full), then
@@ -114,28 +109,11 @@ final class Dialer {
     private SocketChannel dialTcp() throws IOException {
         long deadline = Nanos.deadlineAfter(config.connectTimeout()); // the lookup and the connects together
         List<InetSocketAddress> remotes = resolveInterruptibly(target.host(), target.port(), deadline);
-        List<IOException> failures = new ArrayList<>(remotes.size());
-        for (int i = 0; i < remotes.size(); i++) {
-            long share = deadline == 0 ? 0 : shareOf(Nanos.left(deadline, System.nanoTime()), remotes.size() - i);
-            try {
-                return connect(remotes.get(i), share);
-            } catch (IOException e) {
-                if (remotes.size() == 1 || e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()) {
-                    throw e; // one address: its own failure; the client closed: no further tries
-                }
-                failures.add(e);
-            }
+        if (remotes.size() == 1) { // its own failure, on this thread
+            return connect(remotes.get(0), deadline == 0 ? 0 : Math.max(1, Nanos.left(deadline, System.nanoTime())));
         }
-        throw failedAtEach(remotes, failures);
-    }
-
-    /**
-     * The time for a try at the first of {@code addressesLeft} addresses, {@code leftNanos} before
-     * the deadline: an equal share of what is left; at least 1 ns (a try past the deadline times
-     * out at once, in its 1 ms).
-     */
-    static long shareOf(long leftNanos, int addressesLeft) {
-        return Math.max(1, leftNanos / addressesLeft);
+        return new HappyEyeballs(config.address(), HappyEyeballs.interleaved(remotes), deadline,
+                Nanos.clamp(config.connectionAttemptDelay()), config.connectTimeout(), this::connect).connect();
     }
 
     /** One connect to {@code remote} within {@code timeoutNanos} (0: none). */
@@ -157,27 +135,6 @@ final class Dialer {
             Quietly.close(ch, "socket"); // the failure that counts is e
             throw e;
         }
-    }
-
-    /**
-     * A dial that failed at each of several addresses: a {@link SocketTimeoutException} if each
-     * try timed out, else a {@link ConnectException}; its message names every address with its
-     * failure, the first failure is its cause and the others are suppressed.
-     */
-    private IOException failedAtEach(List<InetSocketAddress> remotes, List<IOException> failures) {
-        StringBuilder m = new StringBuilder("connecting to ").append(config.address()).append(": failed at each of its ")
-                .append(remotes.size()).append(" addresses:");
-        boolean allTimedOut = true;
-        for (int i = 0; i < failures.size(); i++) {
-            m.append(i == 0 ? " " : "; ").append(HostPort.format(remotes.get(i))).append(" (").append(failures.get(i)).append(')');
-            allTimedOut &= failures.get(i) instanceof SocketTimeoutException;
-        }
-        IOException e = allTimedOut ? new SocketTimeoutException(m.toString()) : new ConnectException(m.toString());
-        e.initCause(failures.get(0));
-        for (int i = 1; i < failures.size(); i++) {
-            e.addSuppressed(failures.get(i));
-        }
-        return e;
     }
 
     /**

@@ -20,8 +20,13 @@ import org.jspecify.annotations.Nullable;
  * offline queue, else nowhere ({@link NotConnectedException}).
  *
  * <p><b>States</b> ({@link #state}, guarded by {@link #lock}): NEW (puts fail: not started) → OPEN
- * (the client runs) → CLOSED (puts fail, the offline queue is emptied). {@link #up} is the sender
- * of the connection that is up, or null; it is set only under the lock while OPEN.
+ * (the client runs) → CLOSED (puts fail, the offline queue is emptied); or OPEN → SHUTTING →
+ * CLOSED for a graceful shutdown that finds a hand-over under way ({@link #shutDown}): puts fail
+ * and no connection is up, but the hand-over goes on to the end of the queue, while the shutdown
+ * waits for it ({@link #awaitHandOvers}) and then closes. {@link #up} is the sender of the
+ * connection that is up, or null; it is set only under the lock while OPEN. {@link #handOvers}
+ * counts the hand-overs under way: from the {@link #tryGoUp} that found a backlog to the end of
+ * their {@link #goUp}, or their {@link #abandon}.
  *
  * <p><b>Order.</b> A connection goes up at its last start hook: at once if the offline queue
  * is empty ({@link #tryGoUp}), else through a hand-over on a thread of its own ({@link #goUp}),
@@ -57,7 +62,8 @@ import org.jspecify.annotations.Nullable;
 final class Outbox {
     private static final int NEW = 0;
     private static final int OPEN = 1;
-    private static final int CLOSED = 2;
+    private static final int SHUTTING = 2;
+    private static final int CLOSED = 3;
     private static final RateLimiter DROPPED_LOG = new RateLimiter(TimeUnit.SECONDS.toNanos(10));
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -68,6 +74,7 @@ final class Outbox {
     private final Supplier<NotConnectedException> notConnected;
     private final String address;
     private int discardedByClose;                           // guarded by lock
+    private int handOvers;                                  // guarded by lock: hand-overs under way
     private final AtomicLong dropped = new AtomicLong();
 
     /**
@@ -134,12 +141,64 @@ final class Outbox {
         return up.get();
     }
 
+    /**
+     * The client shuts down: no connection is up any more and puts fail, as after {@link #close()};
+     * but a hand-over under way goes on to the end of the offline queue, and the queue is emptied
+     * only by the {@link #close()} that follows ({@link #awaitHandOvers}). Without one, a close.
+     *
+     * @return how many messages the queue held, if it was emptied now
+     */
+    int shutDown() {
+        lock.lock();
+        try {
+            if (state != OPEN || handOvers == 0) {
+                return close();
+            }
+            state = SHUTTING;
+            up.set(null);
+            changed.signalAll();
+            return 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits, while shutting down, until no hand-over is under way, or {@code deadline}
+     * ({@code nanoTime}, 0: none) passes, or this thread is interrupted (which is kept set), or
+     * the outbox closes.
+     *
+     * @return true if none is under way
+     */
+    boolean awaitHandOvers(long deadline) {
+        lock.lock();
+        try {
+            while (handOvers > 0 && state == SHUTTING) {
+                if (deadline == 0) {
+                    changed.await();
+                } else {
+                    long left = Nanos.left(deadline, System.nanoTime());
+                    if (left == 0) {
+                        return false;
+                    }
+                    changed.awaitNanos(left);
+                }
+            }
+            return handOvers == 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return handOvers == 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Waits until a connection is up; false on timeout or once closed. */
     boolean awaitUp(Duration timeout) throws InterruptedException {
         long deadline = Nanos.within(timeout);
         lock.lock();
         try {
-            while (up.get() == null && state != CLOSED) {
+            while (up.get() == null && (state == NEW || state == OPEN)) {
                 if (deadline == 0) {
                     changed.await();
                 } else {
@@ -193,21 +252,23 @@ final class Outbox {
      * At the connection's last start hook: makes {@code s} the one that is up if there is no backlog to
      * hand it first (or nothing to do: the client or the connection closed).
      *
-     * @return false if there is a backlog: {@link #goUp} it, on a thread of its own
+     * @return null, or if there is a backlog, its hand-over, under way from now on: {@link #goUp}
+     *     it on a thread of its own, or {@link #abandon} it
      */
-    boolean tryGoUp(Sender s) {
+    @Nullable HandOver tryGoUp(Sender s) {
         boolean closed = s.isClosed(); // the user's code, maybe: never under the lock
         lock.lock();
         try {
             if (state != OPEN || closed) {
-                return true;
+                return null;
             }
             if (offline != null && !offline.isEmpty()) {
-                return false;
+                handOvers++;
+                return new HandOver(s);
             }
             up.set(s);
             changed.signalAll();
-            return true;
+            return null;
         } finally {
             lock.unlock();
         }
@@ -223,30 +284,42 @@ final class Outbox {
         private List<OfflineQueue.Entry> batch = List.of(); // guarded by the outbox's lock
         private int next;                                   // guarded by the outbox's lock: the first entry not handed on
         private boolean abandoned;                          // guarded by the outbox's lock
+        private boolean ended;                              // guarded by the outbox's lock: no longer counted under way
 
-        HandOver(Sender sender) {
+        private HandOver(Sender sender) {
             this.sender = Objects.requireNonNull(sender, "sender");
         }
     }
 
     /**
-     * The hand-over: gives {@code h}'s sender the offline queue, then makes it the one that is up.
-     * Returns once that is done, or once the client or the connection closed (what was not given
-     * back to the queue then), or at once if {@code h} was abandoned meanwhile.
+     * The hand-over: gives {@code h}'s sender the offline queue, then makes it the one that is up
+     * (while shutting down, it stops at the queue's end, nothing up). Returns once that is done,
+     * or once the client or the connection closed (what was not given back to the queue then), or
+     * at once if {@code h} was abandoned meanwhile. Ends {@code h} whichever way it returns.
      */
     void goUp(HandOver h) {
+        try {
+            handOver(h);
+        } finally {
+            ended(h);
+        }
+    }
+
+    private void handOver(HandOver h) {
         Sender s = h.sender;
         while (true) {
             List<OfflineQueue.Entry> batch;
             boolean senderClosed = s.isClosed(); // the user's code, maybe: never under the lock
             lock.lock();
             try {
-                if (h.abandoned || state != OPEN || senderClosed) {
+                if (h.abandoned || (state != OPEN && state != SHUTTING) || senderClosed) {
                     return;
                 }
                 if (offline == null || offline.isEmpty()) {
-                    up.set(s);
-                    changed.signalAll();
+                    if (state == OPEN) {
+                        up.set(s);
+                        changed.signalAll();
+                    }
                     return;
                 }
                 batch = offline.takeAll();
@@ -288,7 +361,8 @@ final class Outbox {
      * returns — by then the next connection could be up, and would never be given it. The put in
      * progress is taken back too: its connection has ended, so it writes nothing. Whatever the
      * hand-over does when it returns is ignored. Also the hand-over's own end when it stops short
-     * (its sender closed): the same taking back, once, whichever comes first.
+     * (its sender closed): the same taking back, once, whichever comes first; and the end of one
+     * that never began (no thread for it). Ends {@code h}.
      */
     void abandon(HandOver h) {
         int discarded = 0;
@@ -298,10 +372,25 @@ final class Outbox {
                 h.abandoned = true;
                 discarded = restBack(h);
             }
+            ended(h);
         } finally {
             lock.unlock();
         }
         logDiscarded(discarded);
+    }
+
+    /** {@code h} is no longer under way (once): a shutdown waiting for it goes on. */
+    private void ended(HandOver h) {
+        lock.lock();
+        try {
+            if (!h.ended) {
+                h.ended = true;
+                handOvers--;
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The connection of {@code s} is ending. */
@@ -330,7 +419,8 @@ final class Outbox {
 
     /**
      * What {@code h} has not handed on goes back to the queue, or is discarded and counted if the
-     * client closed; under the lock. Returns how many were discarded.
+     * client closed or shuts down (no connection follows); under the lock. Returns how many were
+     * discarded.
      */
     private int restBack(HandOver h) {
         List<OfflineQueue.Entry> rest = h.batch.subList(h.next, h.batch.size());

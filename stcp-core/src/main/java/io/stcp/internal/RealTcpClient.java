@@ -50,9 +50,11 @@ import org.jspecify.annotations.Nullable;
  * progress runs to its return and its puts are taken, then the connection writes its queue and
  * closes; a reader that waits between messages is shut down at once. The thread waits for the
  * connection's exit until the deadline, then for termination; at the deadline it ends the
- * connection ({@link RealConnectionRunner#exit}). The outbox is closed first, by {@link #stop}: the
+ * connection ({@link RealConnectionRunner#exit}). The outbox is shut first, by {@link #stop}: the
  * client's own puts fail from then on, while those to the connection's sender are taken until the
- * call returns.
+ * call returns. Before it, a hand-over of the offline queue under way is let finish, until the
+ * deadline ({@link Outbox#awaitHandOvers}), the connection running meanwhile as before; then the
+ * outbox closes, discarding (and counting) what is left.
  *
  * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
  * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
@@ -309,6 +311,14 @@ public final class RealTcpClient implements TcpClient {
 
     /** Moves to CLOSED, ended by {@code why} (null: closed by the user); null if it was closed already. */
     private @Nullable Stopped stop(@Nullable Throwable why) {
+        return stop(why, false);
+    }
+
+    /**
+     * As {@link #stop(Throwable)}; {@code graceful} for a shutdown, which lets a hand-over of the
+     * offline queue under way go on ({@link Outbox#shutDown}).
+     */
+    private @Nullable Stopped stop(@Nullable Throwable why, boolean graceful) {
         lock.lock();
         try {
             if (state == CLOSED) {
@@ -318,11 +328,7 @@ public final class RealTcpClient implements TcpClient {
             state = CLOSED;
             ended = why;
             try {
-                int discarded = outbox.close();
-                if (discarded > 0) {
-                    Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
-                            .addKeyValue("discarded", discarded).log();
-                }
+                logDiscarded(graceful ? outbox.shutDown() : outbox.close());
             } catch (Throwable t) { // out of memory: the close goes no further, but no shutdown may wait for it
                 closeDone.complete(new Closed(runner, true));
                 throw t;
@@ -330,6 +336,13 @@ public final class RealTcpClient implements TcpClient {
             return new Stopped(wasNew, runner, dialler);
         } finally {
             lock.unlock();
+        }
+    }
+
+    private void logDiscarded(int discarded) {
+        if (discarded > 0) {
+            Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
+                    .addKeyValue("discarded", discarded).log();
         }
     }
 
@@ -397,7 +410,7 @@ public final class RealTcpClient implements TcpClient {
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
         long deadline = Nanos.within(grace);
-        Stopped s = stop(null);
+        Stopped s = stop(null, true);
         if (s == null) {
             // Closed already: by a close, another shutdown, giving up or a failure. The same end,
             // once whoever closed it has counted what its connection discarded.
@@ -406,7 +419,13 @@ public final class RealTcpClient implements TcpClient {
         }
         wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
         Closed closed = new Closed(s.runner, true);
-        try { // the call in progress finished and the queue flushed, cut short, or the deadline (-1: the sender failed)
+        try {
+            // A hand-over of the offline queue under way is finished first, its connection running
+            // as before (its reader reads the replies); what it has not handed on by the deadline
+            // (or a close) is discarded, counted, with what the queue still holds.
+            outbox.awaitHandOvers(deadline);
+            logDiscarded(outbox.close());
+            // the call in progress finished and the queue flushed, cut short, or the deadline (-1: the sender failed)
             closed = new Closed(s.runner, s.runner != null && s.runner.finishAndShutdown(deadline) < 0);
         } finally {
             closeDone.complete(closed); // a shutdown waiting for it must not wait for ever
