@@ -68,7 +68,10 @@ import org.jspecify.annotations.Nullable;
  *                         Default 5s; at least {@code reconnectDelay}.
  * @param maxMessageBytes  the largest payload a cluster send takes (larger: {@link
  *                         IllegalArgumentException}) and a node accepts from the bus (larger: dropped,
- *                         counted as malformed). Default 1 MiB; 1 to 16 MiB (Redis disconnects a
+ *                         counted as malformed). It also bounds what a node reads of one message from
+ *                         Redis ({@link RedisBus}): a message longer than the longest envelope (this
+ *                         plus 131,148 bytes) is skipped as it arrives, never held whole, whatever
+ *                         Redis lets through. Default 1 MiB; 1 to 16 MiB (Redis disconnects a
  *                         subscriber whose output buffer passes 32 MiB by default).
  * @param inboundQueue     messages received from the bus and not yet delivered that a node keeps;
  *                         beyond it they are dropped and counted ({@link ClusterStats#overflow()}).

@@ -99,10 +99,13 @@ import redis.clients.jedis.exceptions.JedisException;
  * subscriber thread, and the close with it, for {@code connectTimeout}); only a name lookup not
  * answered is still waited for, within {@code connectTimeout}.
  *
- * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
- * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
- * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side: the node drops a
- * message longer than any envelope as it arrives, before it is queued.
+ * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by {@link
+ * ClusterConfig#maxMessageBytes()}, whatever Redis lets through (its {@code
+ * client-output-buffer-limit pubsub}, 32 MiB by default, is the operator's to set, and any client
+ * allowed {@code PUBLISH} on a node's channel may send that much): the subscriber's input skips a
+ * message longer than the longest envelope as it streams past ({@code BulkLimit}), so that Jedis
+ * never allocates it, and the listener is told its length ({@link Listener#onTooLong}); the
+ * subscription goes on.
  */
 // Its parts, each in its own file: RedisSubscription (the subscriber connection, its reconnects and
 // its heartbeat), RedisCalls (the pooled connections and a command call within its deadline),

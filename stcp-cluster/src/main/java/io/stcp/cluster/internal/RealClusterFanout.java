@@ -371,6 +371,11 @@ public final class RealClusterFanout implements ClusterFanout {
         }
 
         @Override
+        public void onTooLong(long length, long limit) {
+            delivery.tooLong(length, limit);
+        }
+
+        @Override
         public void onConnected() {
             presenceSync.connected();
         }
