@@ -96,8 +96,10 @@ import redis.clients.jedis.exceptions.JedisException;
  * delivers after {@code close()} closes its connection. Every socket is handed to its connection's
  * watch before it connects ({@code RedisSockets}), so the close, which fires every watch, also ends
  * a connect under way at once (to a Redis whose host drops the SYNs, it used to hold the
- * subscriber thread, and the close with it, for {@code connectTimeout}); only a name lookup not
- * answered is still waited for, within {@code connectTimeout}.
+ * subscriber thread, and the close with it, for {@code connectTimeout}). The close also fails the
+ * name lookup of the Redis host that a connect may be waiting for ({@code HostLookup.close}): a
+ * resolver that does not answer (a DNS server gone) used to hold the subscriber thread, and the
+ * close, for {@code connectTimeout}; the lookup's own thread ends when the resolver answers.
  *
  * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by {@link
  * ClusterConfig#maxMessageBytes()}, whatever Redis lets through (its {@code
@@ -119,6 +121,8 @@ public final class RedisBus implements ClusterBus, Presence {
     private final ClusterConfig config;
     private final HostAndPort address;
     private final RedisCalls calls;
+    /** The Redis host's name lookups: closed with the bus, so that no thread of it waits for one. */
+    private final HostLookup lookup;
     private final RedisSubscription subscription;
     private final RedisPresence presence;
     /** Closes the connection of a call, or of a subscriber's set-up, still running at its deadline: see {@code RedisCalls.call}. */
@@ -142,7 +146,7 @@ public final class RedisBus implements ClusterBus, Presence {
         this.config = config;
         RedisAddress a = RedisAddress.parse(config.redisAddress());
         this.address = new HostAndPort(a.host(), a.port());
-        HostLookup lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
+        this.lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
         RedisSockets sockets = new RedisSockets(a.host(), a.port(), millis(config.connectTimeout()), lookup);
         // Every deadline is at least the shortest of the two timeouts away when armed: see Watchdog.
         this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog", address.toString(),
@@ -252,8 +256,10 @@ public final class RedisBus implements ClusterBus, Presence {
             return;
         }
         // Every connection, the ones in use too: calls under way and a subscriber connection being
-        // set up fail at once (the loop ends), and any watch made or armed from now on fails.
+        // set up fail at once (the loop ends), and any watch made or armed from now on fails; so do
+        // the name lookups waited for, which a resolver may not answer within connectTimeout.
         watchdog.close();
+        lookup.close();
         for (Thread x : threads) {
             if (x == null) {
                 continue;
