@@ -149,6 +149,30 @@ class ReceivingTest {
         }
     }
 
+    /**
+     * The messages still in the inbound queue when the fanout closes are dropped undelivered, and
+     * counted as lost ({@code discarded}): they used to be only logged with {@code cluster.stop}, so
+     * the losses an operator saw in the stats left them out.
+     */
+    @Test
+    void theMessagesStillQueuedAtCloseAreCountedAsDiscardedAndLost() throws Exception {
+        try (AliceNode a = new AliceNode(ClusterConfig.builder("a").build())) {
+            ClusterFanout cluster = a.cluster;
+            ClusterBus.Listener fromBus = a.fromBus;
+            fromBus.onMessage(toUser("b", "alice", "m0"));
+            assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+            fromBus.onMessage(toUser("b", "alice", "m1"));
+            fromBus.onMessage(toUser("c", "alice", "m2"));
+            assertThat(cluster.stats().lost()).isZero();
+
+            cluster.close(); // interrupts alice's put: m0 is handed over, m1 and m2 are still queued
+            ClusterStats stats = cluster.stats();
+            assertThat(stats.lost()).as("m1 and m2, dropped by the close").isEqualTo(2);
+            assertThat(stats.discarded()).isEqualTo(2);
+            assertThat(a.alice().puts).containsExactly("m0");
+        }
+    }
+
     @Test
     void theInboundByteLimitDropsWhatWouldPassIt() throws Exception {
         // The smallest limit allowed: one message of the largest size, 100,000 + 131,148 bytes.

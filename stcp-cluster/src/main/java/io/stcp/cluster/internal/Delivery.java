@@ -48,6 +48,7 @@ final class Delivery {
     final LongAdder unroutable = new LongAdder();
     final LongAdder malformed = new LongAdder();
     final LongAdder overflow = new LongAdder();
+    final LongAdder discarded = new LongAdder();
 
     private final LogLimiter malformedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
@@ -155,11 +156,15 @@ final class Delivery {
         }
     }
 
-    /** Drops what is still queued, once the delivery thread has ended; returns how many. */
+    /** Drops what is still queued, once the delivery thread has ended, and counts it in {@link #discarded}; returns how many. */
     int discard() {
-        int discarded = inbound.size();
-        inbound.clear();
-        return discarded;
+        int n = 0;
+        for (byte[] m; (m = inbound.poll()) != null; ) { // one by one: a bus thread left running may still offer
+            inboundBytes.addAndGet(-m.length);
+            n++;
+        }
+        discarded.add(n);
+        return n;
     }
 
     /**
