@@ -20,6 +20,7 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Protocol;
+import redis.clients.jedis.args.Rawable;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
@@ -328,8 +329,11 @@ public final class RedisBus implements ClusterBus, Presence {
         Connection c = j.getConnection();
         CommandArguments numsub = new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB");
         c.sendCommand(Protocol.Command.MULTI);
+        // One Rawable for every PUBLISH, written from the message itself: Jedis's own wrapping of a
+        // byte[] argument copies it, which cost a copy of the message per node of a user or group.
+        Rawable payload = () -> message;
         for (byte[] channel : channels) {
-            c.sendCommand(Protocol.Command.PUBLISH, channel, message);
+            c.sendCommand(new CommandArguments(Protocol.Command.PUBLISH).add(channel).add(payload));
             numsub.add(channel);
         }
         c.sendCommand(numsub);
