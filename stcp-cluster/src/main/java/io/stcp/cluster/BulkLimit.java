@@ -53,7 +53,7 @@ final class BulkLimit extends InputStream {
     private int pendingEnd;
     private int state = TYPE;
     private long left;
-    private volatile long skipped = -1;
+    private long skipped = -1; // read on the subscribing thread, as the rest
     private final byte[] one = new byte[1];
 
     /** {@code in} with every bulk longer than {@code limit} bytes skipped. */

@@ -32,6 +32,7 @@ public interface ClusterBus extends AutoCloseable {
          * its bytes were skipped as they arrived, never held whole. Must not block. By default nothing.
          *
          * @param length the message's length, as the engine announced it
+         * @param limit  the longest message the bus reads
          */
         default void onTooLong(long length, long limit) {
         }

@@ -98,6 +98,7 @@ class BulkLimitTest {
      * need a gigabyte), is a null payload, and the message after it arrives whole.
      */
     @Test
+    @SuppressWarnings("deprecation") // Protocol.read(is): the parser its connection calls with a push consumer as well
     void jedisReadsANullPayloadForAGigabyteMessageAndTheNextMessageWhole() {
         long huge = 1L << 30;
         InputStream redis = new SequenceInputStream(java.util.Collections.enumeration(List.of(
