@@ -26,6 +26,17 @@ public interface ClusterBus extends AutoCloseable {
         /** A message published to this node's channel or to all nodes (this node's own included). Must not block. */
         void onMessage(byte[] message);
 
+        /**
+         * A message the bus dropped unread because it was longer than {@code limit} bytes, the
+         * longest it reads ({@link RedisBus}: the longest envelope of {@link ClusterConfig#maxMessageBytes()}):
+         * its bytes were skipped as they arrived, never held whole. Must not block. By default nothing.
+         *
+         * @param length the message's length, as the engine announced it
+         * @param limit  the longest message the bus reads
+         */
+        default void onTooLong(long length, long limit) {
+        }
+
         /** The subscription is (again) in place: what this node published about itself may be lost and should be published again. */
         void onConnected();
 

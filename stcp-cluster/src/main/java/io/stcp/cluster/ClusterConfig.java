@@ -3,7 +3,9 @@ package io.stcp.cluster;
 import io.stcp.Durations;
 import io.stcp.cluster.internal.Envelope;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Objects;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -25,7 +27,16 @@ import org.jspecify.annotations.Nullable;
  *                         {@link #toString()}.
  * @param keyPrefix        the prefix of every Redis key and channel of this cluster, so that several
  *                         clusters can share one Redis. Default {@code "stcp:"}; 1 to 64 characters,
- *                         no whitespace.
+ *                         no whitespace, ending with {@code ':'}, and no part of it between colons
+ *                         {@code u}, {@code g} or {@code node}. The keys and channels are the prefix
+ *                         then {@code u:<user>}, {@code g:<group>}, {@code node:<id>} or {@code all};
+ *                         without that rule one cluster's prefix could be another's followed by one
+ *                         of those ({@code "app:"} and {@code "app:u:"}: the first's user {@code
+ *                         "u:bob"} and the second's user {@code "bob"} would share a key;
+ *                         {@code "app:"} and {@code "app:node:"}: the first's node {@code all} would
+ *                         receive the second's broadcasts). With it, no key or channel of one valid
+ *                         prefix is one of another's: a prefix that begins with another (which ends
+ *                         with {@code ':'}) goes on with a part that is none of those.
  * @param presenceTtl      how long a node's presence entry lives without being announced again: the
  *                         longest a dead node stays in lookups. Also the longest a node's close
  *                         goes on withdrawing its names, and with {@code 2 × commandTimeout} the
@@ -68,7 +79,10 @@ import org.jspecify.annotations.Nullable;
  *                         Default 5s; at least {@code reconnectDelay}.
  * @param maxMessageBytes  the largest payload a cluster send takes (larger: {@link
  *                         IllegalArgumentException}) and a node accepts from the bus (larger: dropped,
- *                         counted as malformed). Default 1 MiB; 1 to 16 MiB (Redis disconnects a
+ *                         counted as malformed). It also bounds what a node reads of one message from
+ *                         Redis ({@link RedisBus}): a message longer than the longest envelope (this
+ *                         plus 131,148 bytes) is skipped as it arrives, never held whole, whatever
+ *                         Redis lets through. Default 1 MiB; 1 to 16 MiB (Redis disconnects a
  *                         subscriber whose output buffer passes 32 MiB by default).
  * @param inboundQueue     messages received from the bus and not yet delivered that a node keeps;
  *                         beyond it they are dropped and counted ({@link ClusterStats#overflow()}).
@@ -142,6 +156,8 @@ public record ClusterConfig(
     /** Default wait for each thread at close. */
     public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(10);
 
+    /** What follows the prefix in the keys and channels ({@code u:}, {@code g:}, {@code node:}): no part of a prefix. */
+    private static final Set<String> RESERVED_PARTS = Set.of("u", "g", "node");
     private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Duration MIN_TTL = Duration.ofMillis(100);
     /** The longest duration of any field: longer ones would overflow the nanosecond arithmetic of the deadlines. */
@@ -179,6 +195,11 @@ public record ClusterConfig(
         }
         if (keyPrefix.isEmpty() || keyPrefix.length() > 64 || keyPrefix.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
             throw new IllegalArgumentException("keyPrefix: \"" + keyPrefix + "\" (expected: 1 to 64 characters, no whitespace)");
+        }
+        if (!keyPrefix.endsWith(":") || Arrays.stream(keyPrefix.split(":")).anyMatch(RESERVED_PARTS::contains)) {
+            throw new IllegalArgumentException("keyPrefix: \"" + keyPrefix + "\" (expected: ending with ':', no part between colons"
+                    + " that is u, g or node: those follow the prefix in the keys and channels, so another cluster's prefix could"
+                    + " end where such a part begins and share them)");
         }
         positive("presenceRefresh", presenceRefresh);
         if (presenceTtl.compareTo(MIN_TTL) < 0) {

@@ -133,8 +133,9 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
      * Leaves the cluster: see the class comment, Lifecycle. Waits for the presence call under way
      * (at most {@link ClusterConfig#closeTimeout()}), withdraws this node's names for at most
      * {@link ClusterConfig#presenceTtl()} (plus the call under way then), then closes the bus: with
-     * {@link RedisBus}, at most {@code presenceTtl + 2 × commandTimeout} in all. Idempotent; never
-     * throws.
+     * {@link RedisBus}, at most {@code presenceTtl + 2 × commandTimeout} in all. The messages
+     * received from other nodes and not yet delivered are dropped and counted ({@link
+     * ClusterStats#discarded()}). Idempotent; never throws.
      */
     @Override
     void close();

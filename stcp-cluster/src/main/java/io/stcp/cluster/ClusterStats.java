@@ -29,6 +29,8 @@ package io.stcp.cluster;
  * @param overflow     received messages dropped because the inbound queue was full
  *                     ({@link ClusterConfig#inboundQueue()} messages or
  *                     {@link ClusterConfig#inboundMaxBytes()} bytes): lost
+ * @param discarded    received messages still waiting in the inbound queue when the fanout closed
+ *                     ({@link ClusterFanout#close()}), dropped undelivered: lost. Zero until then
  * @param reconnects   times the bus connected again after losing its connection
  * @param presenceFailures steps of this node's presence (announcing and withdrawing a bounded
  *                     number of its users and groups) that failed: Redis refused (out of memory, a
@@ -51,14 +53,15 @@ public record ClusterStats(
         long unroutable,
         long malformed,
         long overflow,
+        long discarded,
         long reconnects,
         long presenceFailures) {
 
     /**
      * Messages lost between nodes, as far as this node can tell: {@code nodeGone + unavailable +
-     * unroutable + malformed + overflow}; not {@code outcomeUnknown}, which may have arrived.
+     * unroutable + malformed + overflow + discarded}; not {@code outcomeUnknown}, which may have arrived.
      */
     public long lost() {
-        return nodeGone + unavailable + unroutable + malformed + overflow;
+        return nodeGone + unavailable + unroutable + malformed + overflow + discarded;
     }
 }

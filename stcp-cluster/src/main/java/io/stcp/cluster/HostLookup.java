@@ -4,6 +4,7 @@ import io.stcp.cluster.internal.ClusterThreads;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetAddress;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.util.concurrent.CompletableFuture;
@@ -20,12 +21,14 @@ import org.jspecify.annotations.Nullable;
  * outlasts its caller is not started again by the next one: that caller waits for the same lookup
  * (within its own deadline), so a resolver that hangs costs one thread per bus, not one per call.
  * That thread ends when the resolver answers or gives up, whatever the callers do: closing the bus
- * does not wait for it.
+ * does not wait for it, nor do the callers once it is closed ({@link #close()}).
  *
  * <p>States, guarded by {@link #lock}: idle ({@link #inFlight} null) — looking up ({@link #inFlight}
  * set, its thread running); the thread goes back to idle, then completes the future with the
  * addresses or the failure. A caller that comes when idle starts a lookup; one that comes while
- * looking up waits for that one. Nothing is kept between lookups: the JDK's own cache answers a
+ * looking up waits for that one. Closed is final, from either: the future of a lookup under way is
+ * failed at once (its thread's answer then changes nothing), and a caller that comes after fails
+ * at once, starting nothing. Nothing is kept between lookups: the JDK's own cache answers a
  * repeated lookup at once, and a changed address (a failover by DNS) is seen when that cache expires.
  */
 final class HostLookup {
@@ -39,6 +42,7 @@ final class HostLookup {
     private final Resolver resolver;
     private final ReentrantLock lock = new ReentrantLock();
     private @Nullable CompletableFuture<InetAddress[]> inFlight; // guarded by lock
+    private boolean closed; // guarded by lock
 
     HostLookup(String host, String threadName, Resolver resolver) {
         this.host = host;
@@ -57,6 +61,9 @@ final class HostLookup {
         CompletableFuture<InetAddress[]> f;
         lock.lock();
         try {
+            if (closed) {
+                throw closedException();
+            }
             f = inFlight;
             if (f == null) {
                 CompletableFuture<InetAddress[]> started = new CompletableFuture<>();
@@ -84,6 +91,30 @@ final class HostLookup {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while looking up " + host);
         }
+    }
+
+    /**
+     * Fails the lookup under way, if any, and every one asked for from now on: its callers, a bus
+     * thread making a connection among them, return at once rather than wait for a resolver that
+     * may not answer within the connect timeout. Its thread goes on until the resolver answers
+     * (nothing can cut it short), and its answer is dropped. Idempotent; any thread.
+     */
+    void close() {
+        CompletableFuture<InetAddress[]> f;
+        lock.lock();
+        try {
+            closed = true;
+            f = inFlight;
+        } finally {
+            lock.unlock();
+        }
+        if (f != null) {
+            f.completeExceptionally(closedException());
+        }
+    }
+
+    private SocketException closedException() {
+        return new SocketException("name lookup of " + host + " cut: the bus closed");
     }
 
     /** The lookup's thread: whatever the resolver does (an {@code Error} too), the lookup ends and its callers are answered. */

@@ -20,6 +20,7 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Protocol;
+import redis.clients.jedis.args.Rawable;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
@@ -96,13 +97,18 @@ import redis.clients.jedis.exceptions.JedisException;
  * delivers after {@code close()} closes its connection. Every socket is handed to its connection's
  * watch before it connects ({@code RedisSockets}), so the close, which fires every watch, also ends
  * a connect under way at once (to a Redis whose host drops the SYNs, it used to hold the
- * subscriber thread, and the close with it, for {@code connectTimeout}); only a name lookup not
- * answered is still waited for, within {@code connectTimeout}.
+ * subscriber thread, and the close with it, for {@code connectTimeout}). The close also fails the
+ * name lookup of the Redis host that a connect may be waiting for ({@code HostLookup.close}): a
+ * resolver that does not answer (a DNS server gone) used to hold the subscriber thread, and the
+ * close, for {@code connectTimeout}; the lookup's own thread ends when the resolver answers.
  *
- * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by Redis's
- * {@code client-output-buffer-limit pubsub} (32 MiB hard by default: Redis disconnects a slower
- * subscriber) and by {@link ClusterConfig#maxMessageBytes()} on the nodes' side: the node drops a
- * message longer than any envelope as it arrives, before it is queued.
+ * <p><b>Bounds.</b> What a message may cost a subscriber is bounded by {@link
+ * ClusterConfig#maxMessageBytes()}, whatever Redis lets through (its {@code
+ * client-output-buffer-limit pubsub}, 32 MiB by default, is the operator's to set, and any client
+ * allowed {@code PUBLISH} on a node's channel may send that much): the subscriber's input skips a
+ * message longer than the longest envelope as it streams past ({@code BulkLimit}), so that Jedis
+ * never allocates it, and the listener is told its length ({@link Listener#onTooLong}); the
+ * subscription goes on.
  */
 // Its parts, each in its own file: RedisSubscription (the subscriber connection, its reconnects and
 // its heartbeat), RedisCalls (the pooled connections and a command call within its deadline),
@@ -116,6 +122,8 @@ public final class RedisBus implements ClusterBus, Presence {
     private final ClusterConfig config;
     private final HostAndPort address;
     private final RedisCalls calls;
+    /** The Redis host's name lookups: closed with the bus, so that no thread of it waits for one. */
+    private final HostLookup lookup;
     private final RedisSubscription subscription;
     private final RedisPresence presence;
     /** Closes the connection of a call, or of a subscriber's set-up, still running at its deadline: see {@code RedisCalls.call}. */
@@ -139,7 +147,7 @@ public final class RedisBus implements ClusterBus, Presence {
         this.config = config;
         RedisAddress a = RedisAddress.parse(config.redisAddress());
         this.address = new HostAndPort(a.host(), a.port());
-        HostLookup lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
+        this.lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
         RedisSockets sockets = new RedisSockets(a.host(), a.port(), millis(config.connectTimeout()), lookup);
         // Every deadline is at least the shortest of the two timeouts away when armed: see Watchdog.
         this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog", address.toString(),
@@ -249,8 +257,10 @@ public final class RedisBus implements ClusterBus, Presence {
             return;
         }
         // Every connection, the ones in use too: calls under way and a subscriber connection being
-        // set up fail at once (the loop ends), and any watch made or armed from now on fails.
+        // set up fail at once (the loop ends), and any watch made or armed from now on fails; so do
+        // the name lookups waited for, which a resolver may not answer within connectTimeout.
         watchdog.close();
+        lookup.close();
         for (Thread x : threads) {
             if (x == null) {
                 continue;
@@ -319,8 +329,11 @@ public final class RedisBus implements ClusterBus, Presence {
         Connection c = j.getConnection();
         CommandArguments numsub = new CommandArguments(Protocol.Command.PUBSUB).add("NUMSUB");
         c.sendCommand(Protocol.Command.MULTI);
+        // One Rawable for every PUBLISH, written from the message itself: Jedis's own wrapping of a
+        // byte[] argument copies it, which cost a copy of the message per node of a user or group.
+        Rawable payload = () -> message;
         for (byte[] channel : channels) {
-            c.sendCommand(Protocol.Command.PUBLISH, channel, message);
+            c.sendCommand(new CommandArguments(Protocol.Command.PUBLISH).add(channel).add(payload));
             numsub.add(channel);
         }
         c.sendCommand(numsub);

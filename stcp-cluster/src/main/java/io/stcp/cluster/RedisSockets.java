@@ -10,6 +10,7 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 
 /**
@@ -57,6 +58,11 @@ final class RedisSockets {
      * @throws JedisConnectionException when no address took the connection by then, or the lookup failed
      */
     Socket connect(long end, Watchdog.Watch watch) {
+        return connect(end, watch, Socket::new);
+    }
+
+    /** As {@link #connect(long, Watchdog.Watch)}, with sockets made by {@code newSocket} (unconnected). */
+    Socket connect(long end, Watchdog.Watch watch, Supplier<Socket> newSocket) {
         InetAddress[] addresses;
         try {
             addresses = lookup.addresses(end);
@@ -74,7 +80,7 @@ final class RedisSockets {
                 last = new SocketTimeoutException("no time left to connect to " + addresses[i]);
                 break;
             }
-            Socket s = new Socket();
+            Socket s = newSocket.get();
             watch.socket(s); // closed at once if the watch has fired already: the options below then fail
             try {
                 s.setTcpNoDelay(true);

@@ -5,7 +5,10 @@ import static io.stcp.cluster.RedisBus.millis;
 import io.stcp.cluster.ClusterBus.Listener;
 import io.stcp.cluster.internal.Backoff;
 import io.stcp.cluster.internal.ClusterThreads;
+import io.stcp.cluster.internal.Envelope;
 import io.stcp.cluster.internal.LogLimiter;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -55,6 +58,8 @@ final class RedisSubscription {
     private final RedisCalls calls;
     private final String channelPrefix;
     private final byte[] allChannel;
+    /** The longest message read from the subscription: the longest envelope; a longer one is skipped unread. */
+    private final long maxMessage;
     private final LogLimiter lossLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
     private final LogLimiter heartbeatLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
@@ -87,6 +92,7 @@ final class RedisSubscription {
         this.calls = calls;
         this.channelPrefix = channelPrefix;
         this.allChannel = allChannel;
+        this.maxMessage = Envelope.maxLength(config.maxMessageBytes());
     }
 
     /** Whether the subscription is confirmed and the bus not closed; any thread. */
@@ -275,12 +281,16 @@ final class RedisSubscription {
                 }
 
                 @Override
-                public void onMessage(byte[] channel, byte[] message) {
+                public void onMessage(byte[] channel, byte @Nullable [] message) {
                     if (closed) {
                         bus.closeQuietly(sub);
                         return;
                     }
                     heardNanos = System.nanoTime();
+                    if (message == null) { // longer than any envelope: skipped as it was read (Redis sends no null message)
+                        listener.onTooLong(sockets.skipped(), maxMessage);
+                        return;
+                    }
                     listener.onMessage(message);
                 }
 
@@ -297,7 +307,7 @@ final class RedisSubscription {
             }
         } catch (Throwable e) {
             // An Error too (a class missing from the class path, out of memory reading a message of
-            // up to Redis's pub/sub limit, making this attempt's state, or in the listener): a lost
+            // up to the longest envelope, making this attempt's state, or in the listener): a lost
             // subscription, made again. Left to end the thread, it left the bus connected with
             // nobody subscribed: deaf for good.
             reason = e.toString();
@@ -409,11 +419,13 @@ final class RedisSubscription {
      * handshake, the first {@code PING} (each reply within the read timeout) and the subscribing,
      * whose confirmations are read with no timeout — ends within a command timeout in all: the
      * socket's {@link Watchdog.Watch} is armed with that deadline, and {@link #settled()}, once both
-     * channels are confirmed, disarms it.
+     * channels are confirmed, disarms it. Its input skips every message longer than the longest
+     * envelope ({@link BulkLimit}).
      */
     private final class OneShotSockets implements JedisSocketFactory {
         private final AtomicBoolean made = new AtomicBoolean();
         private volatile Watchdog.@Nullable Watch watch; // set on the subscribing thread, read there too
+        private volatile @Nullable BulkLimit input; // made on the subscribing thread, read there too
 
         @Override
         public Socket createSocket() {
@@ -427,7 +439,7 @@ final class RedisSubscription {
             Socket s;
             try {
                 w.arm(connectEnd);
-                s = sockets.connect(connectEnd, w);
+                s = sockets.connect(connectEnd, w, LimitedSocket::new);
             } catch (RuntimeException e) {
                 w.fire(); // the watchdog forgets it
                 throw e;
@@ -435,6 +447,25 @@ final class RedisSubscription {
             w.arm(System.nanoTime() + config.commandTimeout().toNanos()); // the set-up's deadline from here
             watch = w;
             return RedisCalls.withReadTimeout(s, millis(config.commandTimeout()));
+        }
+
+        /** The length of the last message skipped unread (longer than {@link #maxMessage}), or -1. */
+        long skipped() {
+            BulkLimit in = input;
+            return in == null ? -1 : in.skipped();
+        }
+
+        /** A socket whose input skips every bulk longer than {@link #maxMessage}: see {@link BulkLimit}. */
+        private final class LimitedSocket extends Socket {
+            @Override
+            public InputStream getInputStream() throws IOException {
+                BulkLimit in = input;
+                if (in == null) { // Jedis asks once, on the subscribing thread
+                    in = new BulkLimit(super.getInputStream(), maxMessage);
+                    input = in;
+                }
+                return in;
+            }
         }
 
         /** Ends the set-up's deadline; false when it had passed (the connection is closed). */

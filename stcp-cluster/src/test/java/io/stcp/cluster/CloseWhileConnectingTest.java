@@ -73,6 +73,43 @@ class CloseWhileConnectingTest {
         }
     }
 
+    /**
+     * A bus closed while its subscriber connection waits for the name lookup of the Redis host, which
+     * the resolver does not answer (a DNS server gone), ends at once: the close fails the wait. It
+     * used to wait for the subscriber thread, held by the lookup for the whole connect timeout (here
+     * 30 s; the close gave up after closeTimeout, 20 s). The lookup's own thread ends when the
+     * resolver answers, here at the end of the test.
+     */
+    @Test
+    void aCloseEndsAWaitForANameLookupThatDoesNotAnswer() throws Exception {
+        CountDownLatch looking = new CountDownLatch(1);
+        CountDownLatch answer = new CountDownLatch(1);
+        HostLookup.Resolver hanging = host -> {
+            looking.countDown();
+            try {
+                answer.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new java.net.UnknownHostException(host + ": no answer");
+        };
+        RedisBus bus = RedisBus.create(ClusterConfig.builder("a").redisAddress("redis.stcp.test:6379")
+                .connectTimeout(Duration.ofSeconds(30)).closeTimeout(Duration.ofSeconds(20)).build(), hanging);
+        try {
+            bus.subscribe("a", new CountingListener());
+            assertThat(looking.await(20, TimeUnit.SECONDS)).as("the subscriber's connect looks the host up").isTrue();
+
+            long start = System.nanoTime();
+            CompletableFuture<Void> close = CompletableFuture.runAsync(bus::close);
+            Awaitility.await("close() back, the wait for the lookup ended").atMost(Duration.ofSeconds(5)).until(close::isDone);
+            close.join();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            answer.countDown(); // the lookup's thread ends
+            bus.close();
+        }
+    }
+
     /** Whether the bus's subscriber thread is blocked connecting. */
     private static boolean subscriberConnecting() {
         for (Thread t : io.stcp.cluster.internal.ClusterThreads.live()) {

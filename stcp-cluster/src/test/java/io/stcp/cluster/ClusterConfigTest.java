@@ -51,6 +51,17 @@ class ClusterConfigTest {
         assertInvalid(b -> b.redisAddress(":6379"), "redisAddress: \":6379\"");
         assertInvalid(b -> b.keyPrefix(""), "keyPrefix: \"\" (expected: 1 to 64 characters, no whitespace)");
         assertInvalid(b -> b.keyPrefix("a b"), "keyPrefix: \"a b\"");
+        // Another cluster's "app:" would share their keys and channels: its user "u:bob" is this one's
+        // "bob" (app:u:u:bob), its node "all" hears this one's broadcasts (app:node:all).
+        assertInvalid(b -> b.keyPrefix("app:u:"), "keyPrefix: \"app:u:\" (expected: ending with ':', no part between colons that is u, g or node");
+        assertInvalid(b -> b.keyPrefix("app:g:"), "keyPrefix: \"app:g:\"");
+        assertInvalid(b -> b.keyPrefix("app:node:"), "keyPrefix: \"app:node:\"");
+        assertInvalid(b -> b.keyPrefix("node:app:"), "keyPrefix: \"node:app:\"");
+        // "app" would share them with "appu:" (appu:bob), which ends with ':' but begins with no part of its own
+        assertInvalid(b -> b.keyPrefix("app"), "keyPrefix: \"app\" (expected: ending with ':'");
+        for (String fine : new String[] {"chat:prod:", "menu:", "nodes:", "a::"}) {
+            assertThat(ClusterConfig.builder("n").keyPrefix(fine).build().keyPrefix()).isEqualTo(fine);
+        }
         assertInvalid(b -> b.presenceRefresh(Duration.ZERO), "presenceRefresh: 0s (expected: > 0)");
         assertInvalid(b -> b.presenceTtl(Duration.ofMillis(99)).presenceRefresh(Duration.ofMillis(10)), "presenceTtl: 99ms (expected: >= 100ms)");
         assertInvalid(b -> b.presenceTtl(Duration.ofSeconds(9)), "presenceTtl: 9s (expected: >= 2 × presenceRefresh 5s)");

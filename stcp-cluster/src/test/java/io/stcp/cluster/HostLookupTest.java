@@ -33,4 +33,38 @@ class HostLookupTest {
         assertThat(lookup.addresses(deadline)).containsExactly(InetAddress.getLoopbackAddress());
         assertThat(lookups).hasValue(2);
     }
+
+    /**
+     * Closed, a lookup fails the caller waiting for a resolver that does not answer at once, and
+     * every later caller without starting another lookup; the answer that comes later is dropped.
+     */
+    @Test
+    void closingFailsTheWaitForALookupUnderWayAndEveryLaterOne() throws Exception {
+        AtomicInteger lookups = new AtomicInteger();
+        java.util.concurrent.CountDownLatch looking = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch answer = new java.util.concurrent.CountDownLatch(1);
+        HostLookup lookup = new HostLookup("redis.stcp.test", "stcp-cluster-test-lookup", host -> {
+            lookups.incrementAndGet();
+            looking.countDown();
+            try {
+                answer.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new InetAddress[] {InetAddress.getLoopbackAddress()};
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        java.util.concurrent.CompletableFuture<Throwable> waiting = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofVirtual().start(() -> waiting.complete(org.assertj.core.api.Assertions.catchThrowable(() -> lookup.addresses(deadline))));
+        try {
+            assertThat(looking.await(20, TimeUnit.SECONDS)).isTrue();
+            lookup.close();
+            assertThat(waiting.get(5, TimeUnit.SECONDS)).isInstanceOf(java.net.SocketException.class)
+                    .hasMessageContaining("the bus closed");
+            assertThatThrownBy(() -> lookup.addresses(deadline)).isInstanceOf(java.net.SocketException.class);
+            assertThat(lookups).hasValue(1);
+        } finally {
+            answer.countDown();
+        }
+    }
 }

@@ -149,6 +149,30 @@ class ReceivingTest {
         }
     }
 
+    /**
+     * The messages still in the inbound queue when the fanout closes are dropped undelivered, and
+     * counted as lost ({@code discarded}): they used to be only logged with {@code cluster.stop}, so
+     * the losses an operator saw in the stats left them out.
+     */
+    @Test
+    void theMessagesStillQueuedAtCloseAreCountedAsDiscardedAndLost() throws Exception {
+        try (AliceNode a = new AliceNode(ClusterConfig.builder("a").build())) {
+            ClusterFanout cluster = a.cluster;
+            ClusterBus.Listener fromBus = a.fromBus;
+            fromBus.onMessage(toUser("b", "alice", "m0"));
+            assertThat(a.alice().entered.await(10, TimeUnit.SECONDS)).as("the delivery thread is in alice's put").isTrue();
+            fromBus.onMessage(toUser("b", "alice", "m1"));
+            fromBus.onMessage(toUser("c", "alice", "m2"));
+            assertThat(cluster.stats().lost()).isZero();
+
+            cluster.close(); // interrupts alice's put: m0 is handed over, m1 and m2 are still queued
+            ClusterStats stats = cluster.stats();
+            assertThat(stats.lost()).as("m1 and m2, dropped by the close").isEqualTo(2);
+            assertThat(stats.discarded()).isEqualTo(2);
+            assertThat(a.alice().puts).containsExactly("m0");
+        }
+    }
+
     @Test
     void theInboundByteLimitDropsWhatWouldPassIt() throws Exception {
         // The smallest limit allowed: one message of the largest size, 100,000 + 131,148 bytes.
@@ -289,6 +313,79 @@ class ReceivingTest {
                 assertThat(cluster.stats().malformed()).isEqualTo(1);
             }
         }
+    }
+
+    /**
+     * A message longer than any envelope, published raw on the node's channel, is skipped as it is
+     * read: the bus never holds it (Jedis allocated it whole at its announced length, up to Redis's
+     * pub/sub limit or whatever an operator set there), tells its listener its length instead, and
+     * keeps the subscription: the message after it arrives on the same one. The subscribing thread's
+     * allocations while it passes stay far below its length.
+     */
+    @Test
+    void aMessageLongerThanAnyEnvelopeIsSkippedUnreadAndTheSubscriptionStays(@TempDir Path dir) throws Exception {
+        int maxMessageBytes = 64 << 10;
+        long limit = Envelope.maxLength(maxMessageBytes);
+        byte[] junk = new byte[8 << 20]; // under Redis's default pub/sub limit (32 MiB): it reaches the subscriber
+        try (RedisServer redis = RedisServer.start(dir);
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()))) {
+            RedisBus bus = RedisBus.create(Node.config("a", redis).maxMessageBytes(maxMessageBytes).build());
+            java.util.concurrent.atomic.AtomicInteger connects = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.BlockingQueue<byte[]> received = new java.util.concurrent.LinkedBlockingQueue<>();
+            java.util.concurrent.BlockingQueue<long[]> tooLong = new java.util.concurrent.LinkedBlockingQueue<>();
+            try (bus) {
+                bus.subscribe("a", new ClusterBus.Listener() {
+                    @Override
+                    public void onMessage(byte[] message) {
+                        received.add(message);
+                    }
+
+                    @Override
+                    public void onTooLong(long length, long max) {
+                        tooLong.add(new long[] {length, max});
+                    }
+
+                    @Override
+                    public void onConnected() {
+                        connects.incrementAndGet();
+                    }
+
+                    @Override
+                    public void onDisconnected(String reason) {
+                    }
+                });
+                Awaitility.await("subscribed").atMost(Duration.ofSeconds(20)).until(() -> connects.get() == 1);
+                byte[] channel = "test:node:a".getBytes(StandardCharsets.UTF_8);
+                raw.publish(channel, "m0".getBytes(StandardCharsets.UTF_8));
+                assertThat(received.poll(10, TimeUnit.SECONDS)).asString(StandardCharsets.UTF_8).isEqualTo("m0");
+
+                long allocatedBefore = allocatedBytes();
+                raw.publish(channel, junk);
+                raw.publish(channel, "m1".getBytes(StandardCharsets.UTF_8));
+                assertThat(received.poll(10, TimeUnit.SECONDS)).as("the message after it, not the long one")
+                        .asString(StandardCharsets.UTF_8).isEqualTo("m1");
+                long allocated = allocatedBytes() - allocatedBefore;
+                assertThat(tooLong.poll()).as("the listener told its length and the limit").containsExactly(junk.length, limit);
+                assertThat(connects.get()).as("the same subscription").isEqualTo(1);
+                assertThat(bus.isConnected()).isTrue();
+                if (allocatedBefore >= 0 && allocated >= 0) {
+                    assertThat(allocated).as("bytes allocated in this JVM while the %d-byte message passed", junk.length)
+                            .isLessThan(junk.length / 2);
+                }
+            }
+        }
+    }
+
+    /**
+     * Bytes allocated so far by this JVM's threads (virtual threads' on their carriers) but this one,
+     * whose Jedis copies what it publishes; or -1 if not measured.
+     */
+    private static long allocatedBytes() throws ReflectiveOperationException {
+        Object threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        Class<?> mx = Class.forName("com.sun.management.ThreadMXBean");
+        long all = (long) mx.getMethod("getTotalThreadAllocatedBytes").invoke(threads);
+        long mine = (long) mx.getMethod("getCurrentThreadAllocatedBytes").invoke(threads);
+        return all < 0 || mine < 0 ? -1 : all - mine;
     }
 
     @Test

@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * #inbound}, bounded in messages and in bytes), and drops this node's own broadcasts as they come
  * back (their local part is done; they must take no room from the other nodes' messages) and,
  * counted as malformed, anything longer than the longest valid envelope ({@link
- * Envelope#maxLength}: Redis hands over up to 32 MiB, which would take the queue's bytes until the
- * delivery thread got to it). The delivery thread ({@link #loop}) takes from the queue, decodes and
+ * Envelope#maxLength}: a bus may hand over more, which would take the queue's bytes until the
+ * delivery thread got to it; {@code RedisBus} skips such a message unread and says so, {@link
+ * #tooLong}). The delivery thread ({@link #loop}) takes from the queue, decodes and
  * delivers through the registry, holding no lock. {@link #inboundBytes} is reserved before the
  * offer and given back on failure or when the message is taken.
  *
@@ -47,6 +48,7 @@ final class Delivery {
     final LongAdder unroutable = new LongAdder();
     final LongAdder malformed = new LongAdder();
     final LongAdder overflow = new LongAdder();
+    final LongAdder discarded = new LongAdder();
 
     private final LogLimiter malformedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
     private final LogLimiter overflowLog = new LogLimiter(TimeUnit.SECONDS.toNanos(1));
@@ -68,9 +70,9 @@ final class Delivery {
             return; // this node's own broadcast, back from the bus: its local part is done, and it must take no room
         }
         if (message.length > maxEnvelope) {
-            // No valid envelope is this long (Redis passes up to its pub/sub output limit, 32 MiB
-            // by default): refused here, it takes no room from the messages that follow.
-            malformed(message, "length " + message.length + " (expected: <= " + maxEnvelope + ")");
+            // No valid envelope is this long (a bus may pass whatever its engine allows): refused
+            // here, it takes no room from the messages that follow.
+            malformed(message.length, "length " + message.length + " (expected: <= " + maxEnvelope + ")");
             return;
         }
         // Bytes are reserved before the offer and given back on failure or when taken.
@@ -123,7 +125,7 @@ final class Delivery {
         try {
             e = Envelope.decode(message, config.maxMessageBytes());
         } catch (Envelope.Malformed m) {
-            malformed(message, m.getMessage());
+            malformed(message.length, m.getMessage());
             return;
         }
         if (e.kind() == Kind.ALL && e.origin().equals(nodeId)) {
@@ -154,20 +156,32 @@ final class Delivery {
         }
     }
 
-    /** Drops what is still queued, once the delivery thread has ended; returns how many. */
+    /** Drops what is still queued, once the delivery thread has ended, and counts it in {@link #discarded}; returns how many. */
     int discard() {
-        int discarded = inbound.size();
-        inbound.clear();
-        return discarded;
+        int n = 0;
+        for (byte[] m; (m = inbound.poll()) != null; ) { // one by one: a bus thread left running may still offer
+            inboundBytes.addAndGet(-m.length);
+            n++;
+        }
+        discarded.add(n);
+        return n;
     }
 
-    /** Counts and logs (rate-limited) a message from the bus that is no valid envelope; any thread. */
-    private void malformed(byte[] message, String reason) {
+    /**
+     * Counts and logs (rate-limited) a message the bus skipped unread, longer than the {@code limit}
+     * it reads (no envelope is that long); on the bus's thread.
+     */
+    void tooLong(long length, long limit) {
+        malformed(length, "length " + length + " (expected: <= " + limit + "), skipped unread");
+    }
+
+    /** Counts and logs (rate-limited) a message from the bus of {@code bytes} that is no valid envelope; any thread. */
+    private void malformed(long bytes, String reason) {
         malformed.increment();
         long held = malformedLog.tryAcquire();
         if (held >= 0) {
             log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", reason)
-                    .addKeyValue("bytes", message.length).addKeyValue("heldBack", held).log();
+                    .addKeyValue("bytes", bytes).addKeyValue("heldBack", held).log();
         }
     }
 }

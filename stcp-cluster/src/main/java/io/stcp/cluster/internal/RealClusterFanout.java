@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Closing.</b> {@link #close} marks this object closed ({@link PresenceSync#close}: every
  * thread of it looks there), then ends the presence thread, withdraws this node's names if the bus
- * is up, closes the bus, ends the delivery thread and drops what it had not delivered, in that order.
+ * is up, closes the bus, ends the delivery thread and drops what it had not delivered (counted in
+ * {@link ClusterStats#discarded()}), in that order.
  *
  * <p><b>Rebinding.</b> A user bind or unbind must mark the user it replaces, which only the
  * registry knows at the moment of the change; so this object's binds and unbinds of one connection
@@ -138,7 +139,7 @@ public final class RealClusterFanout implements ClusterFanout {
     public ClusterStats stats() {
         return new ClusterStats(isConnected(), published.sum(), nodeGone.sum(), unavailable.sum(), outcomeUnknown.sum(),
                 delivery.received.sum(), delivery.delivered.sum(), delivery.refused.sum(), delivery.unroutable.sum(),
-                delivery.malformed.sum(), delivery.overflow.sum(), presenceSync.reconnects.sum(), presenceSync.presenceFailures.sum());
+                delivery.malformed.sum(), delivery.overflow.sum(), delivery.discarded.sum(), presenceSync.reconnects.sum(), presenceSync.presenceFailures.sum());
     }
 
     // ---------------------------------------------------------------- bindings
@@ -368,6 +369,11 @@ public final class RealClusterFanout implements ClusterFanout {
         @Override
         public void onMessage(byte[] message) {
             delivery.offer(message);
+        }
+
+        @Override
+        public void onTooLong(long length, long limit) {
+            delivery.tooLong(length, limit);
         }
 
         @Override
