@@ -26,11 +26,14 @@ import java.util.Objects;
  * <p><b>Bounds.</b> The header must be complete within {@link #headerTimeout()} of the accept
  * (and within {@link ServerConfig#firstFrameTimeout()} when that is shorter), and a version 2
  * header may not announce more than {@link #maxHeaderLength()} bytes: its length field is the
- * peer's claim, refused before anything is allocated for it. A header that is malformed,
- * truncated (a connection broken inside it too), too long, late, or missing where required
- * closes the connection, is counted ({@link TcpServer#rejectedCount(RejectReason)}) and logged at
- * WARN ({@code server.reject}) at most once per 10 s per reason with the number held back. No hook
- * runs for it.
+ * peer's claim, refused before anything is allocated for it; and it may carry at most
+ * {@value #MAX_TLVS} TLVs ({@code PP2_TYPE_NOOP} padding not counted), so that a header of many
+ * short TLVs makes no more than that many objects. A version 1 header's addresses and ports are
+ * read as {@code inet_pton} reads them, without heading zeroes ({@code 010.0.0.1} is refused,
+ * not read as 10.0.0.1). A header that is malformed, truncated (a connection broken inside it
+ * too), too long, late, or missing where required closes the connection, is counted
+ * ({@link TcpServer#rejectedCount(RejectReason)}) and logged at WARN ({@code server.reject}) at
+ * most once per 10 s per reason with the number held back. No hook runs for it.
  *
  * <p>A connection holds its {@link ServerConfig#maxConn()} slot from the accept, while its header
  * is read too; {@link TcpServer#acceptedCount()} counts it once the header shows a client, and
@@ -100,6 +103,14 @@ public record ProxyProtocol(Mode mode, List<String> trustedProxies, Duration hea
     public static final int MIN_HEADER_LENGTH = 232;
     /** The largest version 2 header there can be: 16 fixed bytes and a length of 65535. */
     public static final int MAX_HEADER_LENGTH = 16 + 65535;
+    /**
+     * The most TLVs a version 2 header may carry, {@code PP2_TYPE_NOOP} padding not counted: a
+     * header with more is refused ({@link RejectReason#PROXY_HEADER_INVALID}). HAProxy sends a
+     * handful (ALPN, authority, CRC32C, unique id, SSL, netns, and those its configuration adds);
+     * a cloud balancer one or two. Without it a header of zero-length TLVs would make a third of
+     * its length in objects.
+     */
+    public static final int MAX_TLVS = 64;
 
     private static final ProxyProtocol OFF = new ProxyProtocol(Mode.OFF, List.of(), DEFAULT_HEADER_TIMEOUT,
             DEFAULT_MAX_HEADER_LENGTH);

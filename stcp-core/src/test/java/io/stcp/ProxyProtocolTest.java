@@ -400,7 +400,11 @@ class ProxyProtocolTest {
                 v2(CLIENT, FRONTEND).famProto(0x12).bytes(),
                 v2(CLIENT, FRONTEND).addresses(new byte[4]).bytes(),
                 v2(CLIENT, FRONTEND).raw(new byte[] {0x02, 0x10, 0x00}).bytes(),
-                v2(CLIENT, FRONTEND).crc(false).bytes());
+                v2(CLIENT, FRONTEND).crc(false).bytes(),
+                v1("PROXY TCP4 010.0.0.1 198.51.100.1 56324 443"),      // a heading zero: octal to some, decimal to others
+                v1("PROXY TCP4 192.0.2.7 198.51.100.1 056324 443"),
+                v1("PROXY TCP6 ::ffff:010.0.0.1 2001:db8::1 56324 443"), // so in an IPv4 tail too
+                v2Tlvs(ProxyProtocol.MAX_TLVS + 1));
         TcpServer server = start(required());
         try {
             for (byte[] b : bad) {
@@ -421,6 +425,34 @@ class ProxyProtocolTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /** A v2 header of {@code n} zero-length TLVs of a type of no meaning (0xE5, custom), after 16 bytes of NOOP padding. */
+    private static byte[] v2Tlvs(int n) {
+        ProxyHeaders.V2 h = v2(CLIENT, FRONTEND).tlv(ProxyHeader.TYPE_NOOP, new byte[16]);
+        for (int i = 0; i < n; i++) {
+            h.tlv(0xE5, new byte[0]);
+        }
+        return h.bytes();
+    }
+
+    @Test
+    void aV2HeaderOfAsManyTlvsAsAllowedIsServedAndTheClientsAddressesWithoutHeadingZeroesAreRead() throws Exception {
+        TcpServer server = start(required());
+        try (TestClient c = TestClient.connect(server.address())) {
+            c.sendRaw(concat(v2Tlvs(ProxyProtocol.MAX_TLVS), frame("many")));
+            assertThat(c.readFrame()).asString().isEqualTo("many");
+            ProxyHeader h = started.poll(10, TimeUnit.SECONDS).proxyHeader().orElseThrow();
+            assertThat(h.tlvs()).hasSize(ProxyProtocol.MAX_TLVS);
+        }
+        try (TestClient c = TestClient.connect(server.address())) {
+            c.sendRaw(concat(v1("PROXY TCP6 ::ffff:10.0.0.100 2001:db8::1 0 443"), frame("v1")));
+            assertThat(c.readFrame()).asString().isEqualTo("v1");
+            assertThat(started.poll(10, TimeUnit.SECONDS).remoteAddress()).isEqualTo(new InetSocketAddress("10.0.0.100", 0));
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(server.rejectedCount()).isZero();
     }
 
     @Test

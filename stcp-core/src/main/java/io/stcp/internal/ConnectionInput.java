@@ -888,7 +888,7 @@ final class ConnectionInput {
     /**
      * The connection has ended (its reader's last step, after the sender's end): the buffer goes
      * back to the pool, and with it any bytes still in it or lent from it, which nothing reads or
-     * writes any more.
+     * writes any more; so do the transport's ({@link Transport#releaseBuffers()}).
      */
     void ended() {
         if (buf != null && pooled) {
@@ -896,6 +896,7 @@ final class ConnectionInput {
         }
         buf = null;
         pos = lim = lentEnd = 0;
+        transport.releaseBuffers(); // and the transport's own: a TLS layer's
     }
 
     /** Gives the (empty) buffer back to the pool. */

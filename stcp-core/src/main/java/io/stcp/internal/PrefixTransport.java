@@ -154,6 +154,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void releaseBuffers() {
+        under.releaseBuffers();
+    }
+
+    @Override
     public void close() {
         under.close();
     }

@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.ProxyHeader;
 import io.stcp.ProxyHeader.Command;
 import io.stcp.ProxyHeader.Tlv;
+import io.stcp.ProxyProtocol;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
@@ -34,8 +35,12 @@ import java.util.zip.CRC32C;
  *   |&lt;------------------ 16 bytes -------------------------&gt;|&lt;------- len bytes ------&gt;|
  * </pre>
  * Everything is checked: the signature, version, command, family and protocol, that the addresses
- * fit in {@code len}, that every TLV fits in what is left, and a CRC32C TLV's checksum. Address
- * text in version 1 must be a literal address of the named family; nothing is ever looked up.
+ * fit in {@code len}, that every TLV fits in what is left, that there are at most
+ * {@link ProxyProtocol#MAX_TLVS} of them (padding aside: each is an object kept with the
+ * connection), and a CRC32C TLV's checksum. Address text in version 1 must be a literal address
+ * of the named family as {@code inet_pton} reads it ({@link InetPton}: no heading zeroes in IPv4
+ * numbers, which would otherwise read as decimal what a C parser may read as octal), and ports
+ * have no heading zeroes either; nothing is ever looked up.
  */
 final class ProxyHeaderParser {
     static final int V1_MAX_LENGTH = 107;
@@ -137,10 +142,12 @@ final class ProxyHeaderParser {
                 new InetSocketAddress(dst, v1Port(f[4])), List.of());
     }
 
+    /** An address by {@code inet_pton}'s rules ({@link InetPton}): no heading zeroes in IPv4 numbers. */
     private static InetAddress v1Address(String text, boolean v4) throws ProtocolException {
-        byte[] a = v4 ? Cidr.ipv4(text) : text.indexOf(':') >= 0 ? Cidr.literal(text) : null;
+        byte[] a = v4 ? InetPton.ipv4(text) : InetPton.ipv6(text);
         if (a == null) {
-            throw new ProtocolException("PROXY v1 header: \"" + text + "\" is not an " + (v4 ? "IPv4" : "IPv6") + " address");
+            throw new ProtocolException("PROXY v1 header: \"" + text + "\" is not an " + (v4 ? "IPv4" : "IPv6")
+                    + " address (" + (v4 ? "four numbers 0-255 without heading zeroes" : "as inet_pton reads one") + ")");
         }
         try {
             return InetAddress.getByAddress(a);
@@ -149,9 +156,13 @@ final class ProxyHeaderParser {
         }
     }
 
+    /** A decimal 0..65535 without heading zeroes, as the specification writes ports. */
     private static int v1Port(String text) throws ProtocolException {
         if (text.isEmpty() || text.length() > 5 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw new ProtocolException("PROXY v1 header: port \"" + text + "\" is not a number");
+        }
+        if (text.length() > 1 && text.charAt(0) == '0') {
+            throw new ProtocolException("PROXY v1 header: port \"" + text + "\" has a heading zero");
         }
         int port = Integer.parseInt(text);
         if (port > 65535) {
@@ -248,6 +259,10 @@ final class ProxyHeaderParser {
                 checkCrc(b, end, i + 3, len);
             }
             if (type != ProxyHeader.TYPE_NOOP) {
+                if (tlvs.size() == ProxyProtocol.MAX_TLVS) {
+                    throw new ProtocolException("PROXY v2 header: more than " + ProxyProtocol.MAX_TLVS
+                            + " TLVs (ProxyProtocol.MAX_TLVS)");
+                }
                 tlvs.add(new Tlv(type, Arrays.copyOfRange(b, i + 3, i + 3 + len)));
             }
             i += 3 + len;

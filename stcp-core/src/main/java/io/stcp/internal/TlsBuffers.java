@@ -3,6 +3,7 @@ package io.stcp.internal;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Small lock-free pools of the TLS layer's heap buffers, in two sizes: {@link #RECORD} bytes, one
@@ -20,6 +21,13 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * pool sorted itself into runs: one take in seven allocated, and at TLS 64 B × 1 (a read buffer and a
  * write buffer of four records taken per message) the server collected about three times as often
  * and spent more CPU per message (BENCHMARKS.md, "TLS with a C generator").
+ *
+ * <p><b>Lent and returned.</b> Every buffer of a pooled size taken (from the pool or made anew)
+ * is counted out ({@link #takenCount()}), and every one given back counted in
+ * ({@link #givenCount()}), whether the pool keeps it or is full: a TLS connection gives back each
+ * buffer it took exactly once, however it ends ({@link TlsTransport#releaseBuffers()}), so with
+ * no TLS connection open the two are equal. A buffer dropped instead would be made anew for the
+ * next connection, which is what the pool is for; one given twice would be lent to two.
  */
 final class TlsBuffers {
     static final int RECORD = 17 * 1024;
@@ -28,24 +36,28 @@ final class TlsBuffers {
     private static final int PROBES = 16;
     private static final AtomicReferenceArray<ByteBuffer> RECORDS = new AtomicReferenceArray<>(SLOTS);
     private static final AtomicReferenceArray<ByteBuffer> BULKS = new AtomicReferenceArray<>(SLOTS);
+    private static final LongAdder TAKEN = new LongAdder();
+    private static final LongAdder GIVEN = new LongAdder();
 
     private TlsBuffers() {}
 
     /** A cleared heap buffer of at least {@code size} bytes (of {@link #BULK} bytes if {@code bulk}); pooled when it fits. */
     static ByteBuffer take(int size, boolean bulk) {
         int capacity = bulk ? BULK : RECORD;
-        if (size <= capacity) {
-            AtomicReferenceArray<ByteBuffer> pool = bulk ? BULKS : RECORDS;
-            int r = ThreadLocalRandom.current().nextInt();
-            for (int i = 0; i < PROBES; i++) {
-                int slot = slot(r, i);
-                ByteBuffer b = pool.get(slot);
-                if (b != null && pool.compareAndSet(slot, b, null)) {
-                    return b.clear();
-                }
+        if (size > capacity) {
+            return ByteBuffer.allocate(size); // not of a pooled size: never counted, never kept
+        }
+        TAKEN.increment();
+        AtomicReferenceArray<ByteBuffer> pool = bulk ? BULKS : RECORDS;
+        int r = ThreadLocalRandom.current().nextInt();
+        for (int i = 0; i < PROBES; i++) {
+            int slot = slot(r, i);
+            ByteBuffer b = pool.get(slot);
+            if (b != null && pool.compareAndSet(slot, b, null)) {
+                return b.clear();
             }
         }
-        return ByteBuffer.allocate(Math.max(size, capacity));
+        return ByteBuffer.allocate(capacity);
     }
 
     /** A cleared buffer of at least {@code size} bytes, one record large. */
@@ -81,6 +93,7 @@ final class TlsBuffers {
         if (pool == null) {
             return;
         }
+        GIVEN.increment();
         int r = ThreadLocalRandom.current().nextInt();
         for (int i = 0; i < PROBES; i++) {
             int slot = slot(r, i);
@@ -88,6 +101,16 @@ final class TlsBuffers {
                 return;
             }
         }
+    }
+
+    /** Buffers of a pooled size taken so far, from the pool or made anew; for tests and measurements. */
+    static long takenCount() {
+        return TAKEN.sum();
+    }
+
+    /** Buffers of a pooled size given back so far, kept or (the pool full) dropped; for tests and measurements. */
+    static long givenCount() {
+        return GIVEN.sum();
     }
 
     /**

@@ -37,7 +37,7 @@ import javax.net.ssl.SSLSession;
  * {@link ExitLog} writes at WARN, rate-limited. Every failure, timeouts and resets included, is
  * counted by the server's (or client's) {@link RealTlsConfig} — but a peer that closes before
  * sending a byte (a TCP health check) just ends ({@link io.stcp.CloseReason#PEER_CLOSED}, DEBUG),
- * uncounted.
+ * uncounted. Either way the handshake's buffers go back to {@link TlsBuffers} at once.
  */
 final class TlsLayer implements TransportLayer {
     static final long ALERT_MILLIS = 500;
@@ -96,6 +96,24 @@ final class TlsLayer implements TransportLayer {
         RealTlsConfig.Engine made = engines.get();
         SSLEngine engine = made.engine();
         TlsTransport tls = new TlsTransport(under, made, () -> Nanos.timeout(connection.writeTimeout()));
+        boolean opened = false;
+        try {
+            handshake(tls, deadline, own);
+            counters.countHandshake();
+            connection.tls(info(engine));
+            opened = true;
+            return tls;
+        } finally {
+            if (!opened) {
+                // The connection never gets this transport, so its end cannot give back what the
+                // handshake holds: done here, on the thread that read into them, once.
+                tls.releaseBuffers();
+            }
+        }
+    }
+
+    /** Runs {@code tls}'s handshake; a failure is counted, and turned into what the connection ends with. */
+    private void handshake(TlsTransport tls, long deadline, long own) throws IOException {
         try {
             tls.handshake(deadline);
         } catch (ReadTimeoutException e) {
@@ -120,9 +138,6 @@ final class TlsLayer implements TransportLayer {
             failed();
             throw e;
         }
-        counters.countHandshake();
-        connection.tls(info(engine));
-        return tls;
     }
 
     private void failed() {

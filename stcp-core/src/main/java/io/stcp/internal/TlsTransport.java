@@ -27,6 +27,8 @@ import javax.net.ssl.SSLHandshakeException;
  *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
  *       record large, only taken when a record is larger than the caller's buffer, given back once
  *       read;</li>
+ *   <li>both given back when the connection ends, and when its handshake fails
+ *       ({@link #releaseBuffers()});</li>
  *   <li>netOut: encrypted bytes being written ({@link TlsOutput}).</li>
  * </ul>
  * Records decrypt straight into the caller's array when it has room for them (the JDK checks the
@@ -535,6 +537,28 @@ final class TlsTransport implements Transport {
         } else if (netIn.capacity() > TlsBuffers.RECORD && netIn.remaining() <= TlsBuffers.RECORD) {
             netIn = TlsBuffers.move(netIn, false);
         }
+    }
+
+    /**
+     * Gives {@link #netIn} and {@link #appIn} back, each once (the field is cleared as it goes),
+     * then those of the transport below. The reader's own buffers, so only the reader may: at the
+     * connection's end ({@link ConnectionInput#ended()}) or when the handshake failed
+     * ({@link TlsLayer}). Writes take and give back buffers of their own ({@link TlsOutput}), so
+     * a write still under way on another thread holds none of these.
+     */
+    @Override
+    public void releaseBuffers() {
+        ByteBuffer in = netIn;
+        netIn = null;
+        if (in != null) {
+            TlsBuffers.give(in);
+        }
+        ByteBuffer app = appIn;
+        appIn = null;
+        if (app != null) {
+            TlsBuffers.give(app);
+        }
+        under.releaseBuffers();
     }
 
     @Override

@@ -215,6 +215,16 @@ public interface Transport {
     /** Closes the transport and wakes any thread waiting in it. Idempotent, any thread, never throws. */
     void close();
 
+    /**
+     * Gives back the pooled buffers the transport holds for its reads (a TLS layer's), and those
+     * of the transports below: the reader is done with them. Called once the reads have ended — on
+     * the connection's last reader thread, after its send thread has ended (or by a layer whose
+     * opening failed, on that thread) — never by {@link #close()}, which other threads call while
+     * a read may still be filling a buffer. Idempotent; a read after it would take buffers anew.
+     * By default there are none.
+     */
+    default void releaseBuffers() {}
+
     /** A short name for logs: {@code jdk}, {@code epoll}, ... */
     String name();
 

@@ -7,16 +7,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.ProxyHeader;
+import io.stcp.ProxyProtocol;
+import io.stcp.testing.ProcessWatchdog;
 import io.stcp.testing.ProxyHeaders;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.EdgeCasesMode;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 class ProxyHeaderParserTest {
@@ -110,6 +122,70 @@ class ProxyHeaderParserTest {
             byte[] b = v1(line);
             assertThatThrownBy(() -> parse(b)).as(line).isInstanceOf(ProtocolException.class)
                     .hasMessageStartingWith("PROXY v1 header");
+        }
+    }
+
+    /**
+     * The specification writes IPv4 numbers and ports "without heading zeroes, to avoid any
+     * possible confusion with octal numbers", and HAProxy reads TCP6 addresses with inet_pton,
+     * which refuses them in an IPv4 tail and more than four hex digits in a group. Before,
+     * 010.0.0.1 was read as 10.0.0.1 (where inet_aton reads 8.0.0.1) and the JDK's parser took
+     * the IPv6 forms.
+     */
+    @Test
+    void v1AddressesAndPortsWithHeadingZeroesOrOtherFormsInetPtonRefusesAreRefused() {
+        String[] bad = {
+            "PROXY TCP4 010.0.0.1 10.0.0.2 56324 443",
+            "PROXY TCP4 10.0.0.1 10.00.0.2 56324 443",
+            "PROXY TCP4 10.0.0.1 10.0.0.02 56324 443",
+            "PROXY TCP4 00.0.0.1 10.0.0.2 56324 443",
+            "PROXY TCP4 1.2.3 10.0.0.2 56324 443",
+            "PROXY TCP4 1.2.3.4.5 10.0.0.2 56324 443",
+            "PROXY TCP4 1..3.4 10.0.0.2 56324 443",
+            "PROXY TCP4 10.0.0.1 10.0.0.2 0443 443",
+            "PROXY TCP4 10.0.0.1 10.0.0.2 443 00",
+            "PROXY TCP6 ::ffff:010.0.0.1 2001:db8::1 1 2",
+            "PROXY TCP6 ::ffff:10.0.0.01 2001:db8::1 1 2",
+            "PROXY TCP6 ::1.2.3.04 2001:db8::1 1 2",
+            "PROXY TCP6 00001::1 2001:db8::1 1 2",
+            "PROXY TCP6 1:2:3:4:5:6:7:8:9 2001:db8::1 1 2",
+            "PROXY TCP6 1:2:3:4:5:6:7:8:: 2001:db8::1 1 2",
+            "PROXY TCP6 1:2:3:4:5:6:7:1.2.3.4 2001:db8::1 1 2",
+            "PROXY TCP6 1::2::3 2001:db8::1 1 2",
+            "PROXY TCP6 :1::2 2001:db8::1 1 2",
+            "PROXY TCP6 1::2: 2001:db8::1 1 2",
+            "PROXY TCP6 ::: 2001:db8::1 1 2",
+            "PROXY TCP6 ::ffff:1.2.3 2001:db8::1 1 2",
+            "PROXY TCP6 1.2.3.4:: 2001:db8::1 1 2",
+        };
+        for (String line : bad) {
+            assertThatThrownBy(() -> parse(v1(line))).as(line).isInstanceOf(ProtocolException.class)
+                    .hasMessageStartingWith("PROXY v1 header");
+        }
+    }
+
+    @Test
+    void v1AddressesInEveryFormInetPtonTakesAreRead() throws Exception {
+        assertThat(parse(v1("PROXY TCP4 0.0.0.0 255.255.255.255 0 65535")).source())
+                .contains(new InetSocketAddress("0.0.0.0", 0));
+        assertThat(parse(v1("PROXY TCP4 10.0.0.1 100.10.1.0 1 10")).destination())
+                .contains(new InetSocketAddress("100.10.1.0", 10));
+        String[][] v6 = {
+            {"::", "::"},
+            {"::1", "::1"},
+            {"1::", "1::"},
+            {"1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"},
+            {"::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"},
+            {"0001:0db8:0000::0001", "1:db8::1"},
+            {"FE80::A:b", "fe80::a:b"},
+            {"1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"},
+            {"::1.2.3.4", "::102:304"},
+            {"::ffff:10.0.0.1", "10.0.0.1"}, // IPv4-mapped: the JDK's InetAddress makes it IPv4
+            {"::ffff:0.0.0.0", "0.0.0.0"},
+        };
+        for (String[] c : v6) {
+            ProxyHeader h = parse(v1("PROXY TCP6 " + c[0] + " ::1 1 2"));
+            assertThat(h.source()).as(c[0]).contains(new InetSocketAddress(c[1], 1));
         }
     }
 
@@ -224,6 +300,31 @@ class ProxyHeaderParserTest {
         }
     }
 
+    /**
+     * Each TLV is an object kept with the connection: a header of zero-length TLVs made a third of
+     * its length in them (1,360 of a 4 KiB header; 21,000 of the largest). At most
+     * {@link ProxyProtocol#MAX_TLVS} now, padding (NOOP, not kept) aside.
+     */
+    @Test
+    void aV2HeaderMayCarryMaxTlvsAndNoMore() throws Exception {
+        ProxyHeaders.V2 most = v2(CLIENT, FRONTEND);
+        for (int i = 0; i < ProxyProtocol.MAX_TLVS; i++) {
+            most.tlv(0xE0, new byte[0]);
+        }
+        for (int i = 0; i < 500; i++) {
+            most.tlv(ProxyHeader.TYPE_NOOP, new byte[0]); // padding is not kept, so not counted
+        }
+        ProxyHeader h = parse(most.bytes());
+        assertThat(h.tlvs()).hasSize(ProxyProtocol.MAX_TLVS).allMatch(t -> t.type() == 0xE0 && t.length() == 0);
+
+        ProxyHeaders.V2 tooMany = v2(CLIENT, FRONTEND).tlv(ProxyHeader.TYPE_ALPN, "h2");
+        for (int i = 0; i < ProxyProtocol.MAX_TLVS; i++) {
+            tooMany.tlv(0x00, new byte[0]);
+        }
+        assertThatThrownBy(() -> parse(tooMany.bytes())).isInstanceOf(ProtocolException.class)
+                .hasMessage("PROXY v2 header: more than " + ProxyProtocol.MAX_TLVS + " TLVs (ProxyProtocol.MAX_TLVS)");
+    }
+
     @Test
     void v2LengthIsReadFromTheFixedPart() {
         byte[] b = v2(CLIENT, FRONTEND).length(65535).bytes();
@@ -256,5 +357,149 @@ class ProxyHeaderParserTest {
         } catch (ProtocolException expected) {
             // fine
         }
+    }
+
+    /** Any dotted quad written as the specification writes it is read; with a heading zero in any number, refused. */
+    @Property(tries = 200, edgeCases = EdgeCasesMode.MIXIN)
+    void v1Ipv4IsReadWithoutHeadingZeroesOnly(@ForAll @IntRange(max = 255) int a, @ForAll @IntRange(max = 255) int b,
+                                             @ForAll @IntRange(max = 255) int c, @ForAll @IntRange(max = 255) int d,
+                                             @ForAll @IntRange(max = 65535) int port, @ForAll @IntRange(max = 3) int padded)
+            throws Exception {
+        String text = a + "." + b + "." + c + "." + d;
+        ProxyHeader h = parse(v1("PROXY TCP4 " + text + " 10.0.0.1 " + port + " 443"));
+        assertThat(h.source()).contains(new InetSocketAddress(
+                InetAddress.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d}), port));
+        String[] parts = text.split("\\.");
+        parts[padded] = "0" + parts[padded]; // 7 -> 07, 0 -> 00, 255 -> 0255
+        String zeroed = String.join(".", parts);
+        assertThatThrownBy(() -> parse(v1("PROXY TCP4 " + zeroed + " 10.0.0.1 " + port + " 443")))
+                .as(zeroed).isInstanceOf(ProtocolException.class);
+        assertThatThrownBy(() -> parse(v1("PROXY TCP4 " + text + " 10.0.0.1 0" + port + " 443")))
+                .as("port 0%d", port).isInstanceOf(ProtocolException.class);
+    }
+
+    /**
+     * Any 16 bytes, written as eight groups each padded to 1-4 hex digits, the longest run of zero
+     * groups maybe as "::", the last 32 bits maybe as a dotted quad: read as those bytes (an
+     * IPv4-mapped address as the JDK makes it, IPv4).
+     */
+    @Property(tries = 300, edgeCases = EdgeCasesMode.MIXIN)
+    void v1Ipv6IsReadInEveryFormInetPtonTakes(@ForAll @Size(16) byte[] address, @ForAll @Size(8) byte[] pads,
+                                              @ForAll boolean compress, @ForAll boolean v4Tail) throws Exception {
+        if (address[0] == 0 && address[1] == 0) {
+            address[2] = 0; // more zero runs than random bytes would make
+        }
+        int groups = v4Tail ? 6 : 8;
+        String[] g = new String[groups];
+        for (int i = 0; i < groups; i++) {
+            String hex = Integer.toHexString((address[2 * i] & 0xFF) << 8 | address[2 * i + 1] & 0xFF);
+            int width = Math.max(hex.length(), 1 + Math.floorMod(pads[i], 4));
+            g[i] = "0".repeat(width - hex.length()) + hex;
+        }
+        String text = String.join(":", g);
+        if (compress) {
+            int bestFrom = -1;
+            int bestLength = 0;
+            for (int i = 0; i < groups; ) {
+                int j = i;
+                while (j < groups && Integer.parseInt(g[j], 16) == 0) {
+                    j++;
+                }
+                if (j - i > bestLength) {
+                    bestFrom = i;
+                    bestLength = j - i;
+                }
+                i = Math.max(j, i + 1);
+            }
+            if (bestLength > 0) {
+                String head = String.join(":", Arrays.copyOfRange(g, 0, bestFrom));
+                String tail = String.join(":", Arrays.copyOfRange(g, bestFrom + bestLength, groups));
+                text = head + "::" + tail;
+            }
+        }
+        if (v4Tail) {
+            String quad = (address[12] & 0xFF) + "." + (address[13] & 0xFF) + "." + (address[14] & 0xFF) + "."
+                    + (address[15] & 0xFF);
+            text = text.endsWith("::") ? text + quad : text + ":" + quad;
+        }
+        ProxyHeader h = parse(v1("PROXY TCP6 " + text + " ::1 1 2"));
+        assertThat(h.source()).as(text).contains(new InetSocketAddress(InetAddress.getByAddress(address), 1));
+    }
+
+    /**
+     * {@link InetPton} against the C library's own inet_pton (through python3's
+     * {@code socket.inet_pton}): the same verdict and the same bytes for 10,000 strings run together
+     * from pieces of addresses, good and bad ({@link #PIECES}), in both families.
+     */
+    @Test
+    void inetPtonReadsAddressTextAsTheCLibrarysInetPtonDoes() throws Exception {
+        java.util.Random random = new java.util.Random(7);
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < 10_000; i++) {
+            StringBuilder b = new StringBuilder();
+            for (int j = 1 + random.nextInt(14); j > 0; j--) {
+                b.append(PIECES.get(random.nextInt(PIECES.size())));
+            }
+            texts.add(b.toString());
+        }
+        String script = "import socket,sys\n"
+                + "def pton(f,s):\n"
+                + "    try: return socket.inet_pton(f,s).hex()\n"
+                + "    except OSError: return '-'\n"
+                + "for s in sys.stdin.read().split():\n"
+                + "    print(pton(socket.AF_INET6,s), pton(socket.AF_INET,s))\n";
+        Process p;
+        try {
+            p = new ProcessBuilder("python3", "-c", script).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (java.io.IOException notInstalled) {
+            Assumptions.assumeTrue("true".equals(System.getenv("CI")), "python3 is not installed");
+            throw notInstalled;
+        }
+        List<String> answers;
+        try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, java.time.Duration.ofSeconds(20))) {
+            p.getOutputStream().write(String.join("\n", texts).getBytes(StandardCharsets.US_ASCII));
+            p.getOutputStream().close();
+            answers = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).lines().toList();
+            watchdog.assertNotFired("its output to end");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertThat(answers).hasSameSizeAs(texts);
+        List<String> disagreements = new ArrayList<>();
+        int valid = 0;
+        for (int i = 0; i < texts.size(); i++) {
+            byte[] v6 = InetPton.ipv6(texts.get(i));
+            byte[] v4 = InetPton.ipv4(texts.get(i));
+            String ours = (v6 == null ? "-" : HexFormat.of().formatHex(v6)) + " " + (v4 == null ? "-" : HexFormat.of().formatHex(v4));
+            if (!ours.equals(answers.get(i))) {
+                disagreements.add(texts.get(i) + ": " + ours + ", inet_pton: " + answers.get(i));
+            }
+            valid += v6 != null || v4 != null ? 1 : 0;
+        }
+        assertThat(disagreements).isEmpty();
+        assertThat(valid).as("addresses among them").isGreaterThan(100);
+    }
+
+    /** Whatever address text inet_pton's rules take, the JDK reads as the same address: they are only stricter. */
+    @Property(tries = 1000)
+    void whatInetPtonTakesTheJdkReadsAlike(@ForAll("addressText") String text) throws Exception {
+        byte[] strict = InetPton.ipv6(text);
+        if (strict != null) {
+            assertThat(InetAddress.getByAddress(strict)).as(text).isEqualTo(InetAddress.getByName(text));
+        }
+        byte[] quad = InetPton.ipv4(text);
+        if (quad != null) {
+            assertThat(InetAddress.getByAddress(quad)).as(text).isEqualTo(InetAddress.getByName(text));
+        }
+    }
+
+    /** Pieces of addresses, good and bad: groups of 1-5 hex digits, colons, dotted quads with and without heading zeroes. */
+    private static final List<String> PIECES = List.of("0", "1", "2", "00", "a", "FF", "0db8", "ffff", "12345", ":", ":",
+            "::", ".", "1.2.3.4", "010.0.0.1", "0.0.0.0", "255", "256", "07");
+
+    /** {@link #PIECES} run together. */
+    @Provide
+    Arbitrary<String> addressText() {
+        return Arbitraries.of(PIECES).list().ofMinSize(1).ofMaxSize(14).map(pieces -> String.join("", pieces));
     }
 }
