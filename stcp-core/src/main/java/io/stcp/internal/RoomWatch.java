@@ -73,24 +73,28 @@ public final class RoomWatch {
      * The next entry whose queue made room, waiting for one at most until {@code deadlineNanos}
      * ({@link System#nanoTime()}; Long.MIN_VALUE: no limit). Owner only.
      *
-     * @return null when the deadline came first, or the thread is interrupted
+     * @return null once the deadline has come, or the thread is interrupted, even with entries
+     *     ready (the caller offers to every entry whose deadline has come, then asks again)
      */
     @Nullable Entry next(long deadlineNanos) {
         while (true) {
+            // The deadline and the interrupt before the entries ready: under a stream of room
+            // events the queue of ready entries may never be empty, and a limit must still end
+            // the wait on time.
+            if (owner.isInterrupted()) {
+                return null;
+            }
+            long left = deadlineNanos == Long.MIN_VALUE ? Long.MAX_VALUE : deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
             Entry e = ready.poll();
             if (e != null) {
                 return e;
             }
-            if (owner.isInterrupted()) {
-                return null;
-            }
             if (deadlineNanos == Long.MIN_VALUE) {
                 LockSupport.park(this);
             } else {
-                long left = deadlineNanos - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
                 LockSupport.parkNanos(this, left);
             }
         }
