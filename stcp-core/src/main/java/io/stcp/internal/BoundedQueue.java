@@ -348,7 +348,23 @@ abstract sealed class BoundedQueue permits SendQueue {
         if (watchers == null) {
             watchers = new RoomWatchers();
         }
+        e.queue = this;
         watchers.add(e, deadline);
+    }
+
+    /**
+     * Its owner gives {@code e} up, whatever state it is in (see {@link RoomWatch}): unregistered
+     * if it still is, and, if it was told and will not offer, the room passed on as its offer
+     * would have. Owner only, as its fan-out ends.
+     */
+    final void dropWatch(RoomWatch.Entry e) {
+        lock.lock();
+        try {
+            unwatchRoom(e);
+            passRoomOn();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Unregisters {@code e} if it is registered here: its owner offers again, told or not. */
