@@ -42,7 +42,8 @@ import org.jspecify.annotations.Nullable;
  * wait or drop a put looks at the queue as it is then: the key it would conflate into may have
  * been written meanwhile, or replaced by a smaller value. The
  * reader, before it waits, writes the replies it owes (a drain it holds the write token for), the
- * room it would otherwise wait for in vain.
+ * room it would otherwise wait for in vain; in a fan-out it does so before it registers anything
+ * ({@link Delivery}).
  *
  * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
  * empties the queue) → CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly,

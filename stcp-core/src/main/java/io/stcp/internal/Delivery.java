@@ -23,7 +23,9 @@ import org.jspecify.annotations.Nullable;
  * put that waited its limit is, or accepted if room came just then), and, if the thread is
  * interrupted, to every one still waiting (refused, counted full, where there is still no room).
  * No thread is started; what it holds is one entry per recipient that waits, dropped on return
- * and on anything thrown.
+ * and on anything thrown. A connection's reader that owes its own peer a drain
+ * ({@link OwingReader}) pays it before it registers anything: its peer's replies never wait behind
+ * another recipient's room, and no fan-out waiting behind it at a queue waits for its write.
  * The call returns once every recipient has accepted or refused, so a later fan-out from the same
  * thread never overtakes this one at any recipient.
  *
@@ -63,6 +65,10 @@ final class Delivery {
     SendResult finish() {
         if (deferred != null) {
             try {
+                // Before any entry is registered: a reader that owes its own peer a drain writes
+                // it now, not after the others' room (its peer would wait behind them), nor while
+                // told of room (the fan-outs behind it at that queue would wait for its write).
+                OwingReader.payBeforeWaiting();
                 awaitRoom(watch, deferred);
             } finally {
                 dropWaiting(deferred); // whatever ended the wait: no entry stays registered
