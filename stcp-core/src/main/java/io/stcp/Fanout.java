@@ -27,7 +27,9 @@ package io.stcp;
  * entry per recipient that waits, until the call returns), and the call returns only once every
  * recipient has accepted or refused: a later fan-out from the same thread never overtakes it at
  * any recipient. A caller interrupted while it waits has the recipients still without room
- * refuse the message (counted full), and keeps its interrupt status.
+ * refuse the message (counted full), and keeps its interrupt status. A connection's reader that
+ * calls it writes the replies it still owes its own peer
+ * ({@link QueueSender.Options#batchReplies(boolean)}) before it waits, not after.
  * Under the other policies nothing waits: FAIL refuses, DROP_OLDEST drops, CLOSE_CONNECTION
  * disconnects. A {@link Sender} that is not a {@link QueueSender} is called with its ordinary
  * put, which waits as long as that put does.

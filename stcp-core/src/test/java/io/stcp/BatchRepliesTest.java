@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.stcp.internal.Transports;
 import io.stcp.testing.Echo;
+import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -369,6 +370,101 @@ class BatchRepliesTest {
             assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(-1)).getLong());
         } finally {
             Echo.stop(server);
+        }
+    }
+
+    /** A member of {@code registry} in {@code groups} whose queue of one is full and not written until resumed: BLOCK, 20 s. */
+    private static QueueSender fullBlockingMember(ConnectionRegistry registry, SocketPair pair, String... groups) {
+        QueueSender q = QueueSenderTesting.holdWrites(QueueSender.options().capacity(1)
+                .overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ofSeconds(20)).build(pair.server));
+        q.put(new byte[] {0});
+        io.stcp.internal.RealConnectionRegistry.of(registry).add(q);
+        for (String g : groups) {
+            registry.joinGroup(q, g);
+        }
+        return q;
+    }
+
+    @Test
+    void aReaderThatOwesTheWriteOfAReplyWritesItBeforeItsFanoutWaitsForAnotherRecipient() throws Exception {
+        // The reader puts a reply (owed, on epoll) and fans out to a group whose one member is
+        // full for 20 s: its own peer must have the reply while the fan-out still waits, not after.
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        CompletableFuture<SendResult> result = new CompletableFuture<>();
+        try (SocketPair pair = SocketPair.open()) {
+            QueueSender full = fullBlockingMember(registry, pair, "room");
+            TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+                sender.put(intFrame(conn.readInt() * 10));
+                result.complete(registry.sendToGroup("room", intFrame(-1)));
+            }, QueueSender.options().capacity(16).batchReplies(true)::build).start(); // queued, not written inline
+            try (TestClient client = TestClient.connect(server.address())) {
+                client.sendRaw(toBytes(new int[] {1}));
+                DataInputStream in = new DataInputStream(client.socket().getInputStream());
+                assertThat(in.readLong()).isEqualTo(ByteBuffer.wrap(intFrame(10)).getLong()); // within the client's 5 s
+                assertThat(result).as("the fan-out still waits for the full member").isNotDone();
+                QueueSenderTesting.resumeWrites(full);
+                assertThat(result.get(10, TimeUnit.SECONDS)).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            } finally {
+                full.close();
+                Echo.stop(server);
+            }
+        }
+    }
+
+    @Test
+    void aFanoutToldOfRoomDoesNotWaitForAnEarlierOneWhoseReaderWritesWhatItOwes() throws Exception {
+        // Only a reader that owes a drain writes it itself, on epoll; elsewhere a send thread does.
+        org.junit.jupiter.api.Assumptions.assumeTrue(READER_WRITES);
+        // The reader owes a reply of 60,000 bytes its peer does not read (both socket buffers
+        // small), and fans out to a group of a full member and itself (its queue of one full
+        // with the reply): it writes the reply, stuck until its peer reads. A second fan-out
+        // waits for room at the full member; when room comes there, it must have it, not wait
+        // for the first while it writes (it would sit out that write, up to the write timeout).
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        CompletableFuture<SendResult> first = new CompletableFuture<>();
+        AtomicReference<Thread> reader = new AtomicReference<>();
+        int reply = 60_000;
+        try (SocketPair pair = SocketPair.open(); java.nio.channels.SocketChannel client = java.nio.channels.SocketChannel.open()) {
+            QueueSender full = fullBlockingMember(registry, pair, "g", "only-the-full-one");
+            TcpServer server = TcpServer.create(Echo.loopback().writeTimeout(Duration.ofSeconds(30)).build(), (sender, conn) -> {
+                conn.readInt();
+                conn.channel().setOption(java.net.StandardSocketOptions.SO_SNDBUF, 4096);
+                reader.set(Thread.currentThread());
+                registry.joinGroup(sender, "g"); // after the full member: the fan-out comes to it first
+                sender.put(new byte[reply]);
+                first.complete(registry.sendToGroup("g", new byte[] {1}));
+            }, QueueSender.options().capacity(1).batchReplies(true)::build).registry(registry).start();
+            Thread second = null;
+            try {
+                client.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4096);
+                client.connect(server.address());
+                client.write(ByteBuffer.wrap(toBytes(new int[] {1})));
+                await().atMost(Duration.ofSeconds(10)).until(() -> reader.get() != null
+                        && inStack(reader.get().getStackTrace(), "payOwed"));
+                CompletableFuture<SendResult> secondResult = new CompletableFuture<>();
+                second = Thread.ofVirtual().start(() -> secondResult.complete(registry.sendToGroup("only-the-full-one", new byte[] {2})));
+                Thread s = second;
+                await().atMost(Duration.ofSeconds(10)).until(() -> s.getState() == Thread.State.TIMED_WAITING
+                        && inStack(s.getStackTrace(), "awaitRoom"));
+                QueueSenderTesting.resumeWrites(full); // one message written: room for one
+                assertThat(secondResult.get(5, TimeUnit.SECONDS)).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+                assertThat(first).as("the first still writes its reply").isNotDone();
+
+                DataInputStream in = new DataInputStream(java.nio.channels.Channels.newInputStream(client));
+                in.readFully(new byte[reply]); // now the first goes on, and waits for room again
+                full.close();
+                SendResult r = first.get(10, TimeUnit.SECONDS); // the full member took it, or closed first
+                assertThat(r.accepted() + r.closed()).isEqualTo(2);
+                assertThat(r.accepted()).isPositive();
+                assertThat(in.readByte()).isEqualTo((byte) 1);
+            } finally {
+                full.close();
+                client.close();
+                Echo.stop(server);
+                if (second != null) {
+                    second.join(Duration.ofSeconds(10));
+                }
+            }
         }
     }
 

@@ -42,7 +42,8 @@ import org.jspecify.annotations.Nullable;
  * wait or drop a put looks at the queue as it is then: the key it would conflate into may have
  * been written meanwhile, or replaced by a smaller value. The
  * reader, before it waits, writes the replies it owes (a drain it holds the write token for), the
- * room it would otherwise wait for in vain.
+ * room it would otherwise wait for in vain; in a fan-out it does so before it registers anything
+ * ({@link Delivery}).
  *
  * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
  * empties the queue) → CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly,
@@ -348,7 +349,23 @@ abstract sealed class BoundedQueue permits SendQueue {
         if (watchers == null) {
             watchers = new RoomWatchers();
         }
+        e.queue = this;
         watchers.add(e, deadline);
+    }
+
+    /**
+     * Its owner gives {@code e} up, whatever state it is in (see {@link RoomWatch}): unregistered
+     * if it still is, and, if it was told and will not offer, the room passed on as its offer
+     * would have. Owner only, as its fan-out ends.
+     */
+    final void dropWatch(RoomWatch.Entry e) {
+        lock.lock();
+        try {
+            unwatchRoom(e);
+            passRoomOn();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Unregisters {@code e} if it is registered here: its owner offers again, told or not. */

@@ -22,7 +22,10 @@ import org.jspecify.annotations.Nullable;
  * once. It also offers again to the recipients whose deadline has come (each then refused, as a
  * put that waited its limit is, or accepted if room came just then), and, if the thread is
  * interrupted, to every one still waiting (refused, counted full, where there is still no room).
- * No thread is started; what it holds is one entry per recipient that waits, dropped on return.
+ * No thread is started; what it holds is one entry per recipient that waits, dropped on return
+ * and on anything thrown. A connection's reader that owes its own peer a drain
+ * ({@link OwingReader}) pays it before it registers anything: its peer's replies never wait behind
+ * another recipient's room, and no fan-out waiting behind it at a queue waits for its write.
  * The call returns once every recipient has accepted or refused, so a later fan-out from the same
  * thread never overtakes this one at any recipient.
  *
@@ -61,9 +64,17 @@ final class Delivery {
     /** Waits for the recipients that would have waited, each its own limit; returns the counts. */
     SendResult finish() {
         if (deferred != null) {
-            awaitRoom(watch, deferred);
-            watch = null;
-            deferred = null;
+            try {
+                // Before any entry is registered: a reader that owes its own peer a drain writes
+                // it now, not after the others' room (its peer would wait behind them), nor while
+                // told of room (the fan-outs behind it at that queue would wait for its write).
+                OwingReader.payBeforeWaiting();
+                awaitRoom(watch, deferred);
+            } finally {
+                dropWaiting(deferred); // whatever ended the wait: no entry stays registered
+                watch = null;
+                deferred = null;
+            }
         }
         return accepted + full + closed + failed == 0 ? SendResult.NONE
                 : new SendResult(accepted, full, closed, failed, 0);
@@ -104,6 +115,35 @@ final class Delivery {
         return e.done;
     }
 
+    /**
+     * Gives up every entry that has not settled (an Error escaped the wait), each whatever giving
+     * up another throws, so that none is left in a queue to be told of room for a call that is over.
+     */
+    private static void dropWaiting(List<RoomWatch.Entry> entries) {
+        Throwable failure = null;
+        for (RoomWatch.Entry e : entries) {
+            if (!e.done) {
+                try {
+                    drop(e);
+                } catch (RuntimeException | Error t) {
+                    failure = failure == null ? t : failure;
+                }
+            }
+        }
+        if (failure instanceof Error err) {
+            throw err;
+        } else if (failure != null) {
+            throw (RuntimeException) failure;
+        }
+    }
+
+    /** Unregisters {@code e} from its queue if it registered there: see {@link BoundedQueue#dropWatch}. */
+    private static void drop(RoomWatch.Entry e) {
+        if (e.queue != null) {
+            e.queue.dropWatch(e);
+        }
+    }
+
     /** The earliest deadline among the entries still waiting; Long.MIN_VALUE when none has one. */
     private static long earliestDeadline(List<RoomWatch.Entry> waiting) {
         long due = Long.MIN_VALUE;
@@ -133,6 +173,9 @@ final class Delivery {
             closed++;
         } catch (RuntimeException | Error e) { // a bug in a custom sender, an assert: that recipient's alone
             failed++;
+            if (watch != null) {
+                drop(watch); // an Error after the queue registered it (out of memory telling another fan-out)
+            }
             long held = FAILURE_LOG.tryAcquire();
             if (held >= 0) {
                 try {

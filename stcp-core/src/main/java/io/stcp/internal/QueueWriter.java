@@ -29,8 +29,9 @@ import java.util.Objects;
  * reader pays it — writes one batch itself ({@link #payOwed()}), and starts a send thread only if
  * more is queued by then — before anything that could wait: before its input waits for bytes or
  * it suspends, before a put of its own that is large, could wait for room, or finds a batch's
- * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, and at its
- * end. States, all on the reader thread: none → owed (a put) → none (paid).
+ * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, before a
+ * fan-out of its waits for room in any queue ({@link OwingReader}), and at its end. States, all on
+ * the reader thread: none → owed (a put) → none (paid).
  *
  * <p><b>Lent replies.</b> While it owes the drain, the reader may queue a reply that is a region
  * of its own read buffer ({@link #queueLent}), with no copy. Only the reader writes it: paying the
@@ -111,6 +112,7 @@ public final class QueueWriter {
      */
     public void startOrOwe(boolean reader, long length) {
         if (reader && length < OWED_BELOW && connection instanceof RealConnection rc && rc.input().oweDrain(this)) {
+            OwingReader.owes(rc);
             return;
         }
         start();
@@ -166,6 +168,7 @@ public final class QueueWriter {
         }
         if (result == SendQueue.QUEUED_START_DRAINER) {
             input.oweDrain(this); // may: asked above, on this thread
+            OwingReader.owes(rc);
         }
         input.lent(reply);
         return true;

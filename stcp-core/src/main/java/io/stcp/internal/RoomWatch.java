@@ -22,6 +22,9 @@ import org.jspecify.annotations.Nullable;
  * WAITING → IDLE: its owner offers again anyway (its deadline came, or the thread was interrupted);
  * the offer unlinks it first ({@link BoundedQueue#unwatchRoom}). An entry taken from {@link #ready}
  * may be IDLE or WAITING again (offered meanwhile), or {@link Entry#done}: the owner skips it then.
+ * Any state → IDLE for good: the fan-out is over, by a return or by anything thrown, and every
+ * entry not done is dropped ({@link BoundedQueue#dropWatch}: unlinked, and a told one's room passed
+ * on), as is one whose offer threw; so no entry outlives its call in a queue.
  * Its list fields are guarded by the lock of its recipient's queue; {@link Entry#done} and
  * {@link Entry#deadline} belong to the owner, which also sets the deadline under that lock.
  *
@@ -43,6 +46,8 @@ public final class RoomWatch {
         long registeredAt;
         /** Offered for the last time: accepted or refused. */
         boolean done;
+        /** The queue it registers in, set there the first time (one recipient, one queue); owner only. */
+        @Nullable BoundedQueue queue;
         @Nullable Entry prev; // in its queue's list: guarded by that queue's lock
         @Nullable Entry next;
         boolean linked;
@@ -73,24 +78,28 @@ public final class RoomWatch {
      * The next entry whose queue made room, waiting for one at most until {@code deadlineNanos}
      * ({@link System#nanoTime()}; Long.MIN_VALUE: no limit). Owner only.
      *
-     * @return null when the deadline came first, or the thread is interrupted
+     * @return null once the deadline has come, or the thread is interrupted, even with entries
+     *     ready (the caller offers to every entry whose deadline has come, then asks again)
      */
     @Nullable Entry next(long deadlineNanos) {
         while (true) {
+            // The deadline and the interrupt before the entries ready: under a stream of room
+            // events the queue of ready entries may never be empty, and a limit must still end
+            // the wait on time.
+            if (owner.isInterrupted()) {
+                return null;
+            }
+            long left = deadlineNanos == Long.MIN_VALUE ? Long.MAX_VALUE : deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
             Entry e = ready.poll();
             if (e != null) {
                 return e;
             }
-            if (owner.isInterrupted()) {
-                return null;
-            }
             if (deadlineNanos == Long.MIN_VALUE) {
                 LockSupport.park(this);
             } else {
-                long left = deadlineNanos - System.nanoTime();
-                if (left <= 0) {
-                    return null;
-                }
                 LockSupport.parkNanos(this, left);
             }
         }

@@ -22,6 +22,12 @@ import org.jspecify.annotations.Nullable;
  * event, so the chain ends even when no waiting message fits (a byte limit). A close tells all
  * ({@link #tellAll}).
  *
+ * <p>The chain waits for each told owner's offer, so a told owner must be taking the room: an
+ * owner never waits for a peer while it has an entry registered. A reader that owes its own peer
+ * a drain (a write that a slow peer can hold up to the write timeout) pays it before its fan-out
+ * registers anything ({@link Delivery#finish}), and a fan-out never takes a drain on; an owner
+ * that gives up a told entry without offering passes the room on ({@link BoundedQueue#dropWatch}).
+ *
  * <p>An entry's own states are {@link RoomWatch}'s; here it is linked ({@link RoomWatch.Entry#linked})
  * from its registration until it is told or its owner offers again.
  */

@@ -898,6 +898,59 @@ class RealConnectionRegistryTest {
         return (SendQueue) f.get(s);
     }
 
+    /**
+     * Fan-outs to a full member (BLOCK, 1 ms) made with less and less stack left, so that a
+     * StackOverflowError strikes each of their steps in turn, the wait for room among them (a
+     * virtual thread's timed park schedules its wake-up, deeper than the registration): whatever
+     * a call ends with, a result or the Error, it leaves no entry registered in the queue.
+     */
+    @Test
+    void aFanoutEndedByAnErrorAtAnyStepLeavesNothingRegistered() throws Exception {
+        QueueSender s = fullBlocking(Duration.ofMillis(1));
+        registry.joinGroup(s, "g");
+        Sweep sweep = new Sweep(() -> registry.sendToGroup("g", new byte[] {1}));
+        Thread t = Thread.ofVirtual().start(sweep::run);
+        t.join(Duration.ofSeconds(30));
+        assertThat(t.isAlive()).isFalse();
+        assertThat(sweep.returned).as("calls that returned").isPositive();
+        assertThat(sweep.threw).as("calls that threw").isPositive();
+        assertThat(queue(s).roomWatchers()).as("entries left registered").isEmpty();
+    }
+
+    /** Calls {@code call} at each of the last {@value #DEPTHS} stack depths before an overflow, counting how each call ended. */
+    private static final class Sweep {
+        static final int DEPTHS = 600;
+        final Runnable call;
+        int deepest = -1;
+        int returned;
+        int threw;
+
+        Sweep(Runnable call) {
+            this.call = call;
+        }
+
+        void run() {
+            descend(0);
+        }
+
+        private void descend(int depth) {
+            try {
+                descend(depth + 1);
+            } catch (StackOverflowError bottom) {
+                deepest = depth;
+                return;
+            }
+            if (depth > deepest - DEPTHS) {
+                try {
+                    call.run();
+                    returned++;
+                } catch (StackOverflowError e) {
+                    threw++;
+                }
+            }
+        }
+    }
+
     @Test
     void aBlockTimeoutOfZeroDoesNotWaitInAFanoutEither() throws Exception {
         QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ZERO));
