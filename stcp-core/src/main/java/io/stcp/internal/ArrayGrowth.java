@@ -17,7 +17,8 @@ import org.jspecify.annotations.Nullable;
  * socket holds belong to the value ({@link Transport#available()}, asked only when the others fall
  * far short). What the array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is
  * reserved from the budget until {@link #release}; a value that needs more than the whole budget
- * fails with {@link FrameTooLongException}.
+ * fails with {@link FrameTooLongException}, and no step is longer than the whole budget holds: a
+ * guess past it would fail a value that fits.
  *
  * <p><b>Under pressure.</b> Fourfold lets a peer that trickles hold four times what it sent: a
  * few peers sending a quarter of the budget would spend all of it, and every other large frame
@@ -71,7 +72,7 @@ final class ArrayGrowth {
             arrived += input.socketAvailable();
             len = Math.max(len, 4 * arrived);
         }
-        int length = upTo(end, len);
+        int length = withinBudget(upTo(end, len), arrived, end);
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {
             return length;
@@ -84,9 +85,35 @@ final class ArrayGrowth {
         if (socketCounts && !asked && end - len > ReadBuffers.LARGE) {
             len = quarterMore(arrived + input.socketAvailable()); // the socket may hold the rest
         }
-        length = upTo(end, len);
+        length = withinBudget(upTo(end, len), arrived, end);
         reserve(length, length == end);
         return length;
+    }
+
+    /**
+     * {@code length}, or the longest array the whole budget holds ({@link #mostBytes}) when that
+     * is shorter: a step is a guess, and one past the budget failed a value that fits it (a line of
+     * 900 KiB in a budget of 1 MiB, whose array grew from 850 KiB to a quarter more). The array
+     * must still hold more than what arrived, unless that is the whole value.
+     *
+     * @throws FrameTooLongException if the value needs more than the whole budget
+     */
+    private int withinBudget(int length, long arrived, int end) throws FrameTooLongException {
+        long most = mostBytes();
+        if (length <= most) {
+            return length;
+        }
+        long needed = Math.min(end, arrived + 1); // a value that did not end with what arrived has a byte more
+        if (needed > most) {
+            throw new FrameTooLongException("a value of at least " + needed + " bytes needs more than the server's"
+                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
+        }
+        return (int) most;
+    }
+
+    /** The longest array whose bytes beyond the first buffer's worth the whole budget holds; no limit without one. */
+    private long mostBytes() {
+        return budget == null ? Integer.MAX_VALUE : budget.limitBytes() + ConnectionInput.BUFFER_SIZE;
     }
 
     /** {@code len}, or {@code end} when less than a buffer would be left beyond it. */

@@ -83,6 +83,44 @@ class InboundBudgetLongLinesTest {
         assertBothLinesComplete();
     }
 
+    /**
+     * A peer sends lines just under the whole budget, each whole at once. On the old code a step
+     * past half the budget, a quarter more than what had arrived, could be longer than the budget
+     * holds, and a line that fits failed as too long for it (the connection ended).
+     */
+    @Test
+    void linesJustUnderTheWholeBudgetAreReadWhole() throws Exception {
+        start(DelimiterReader.builder().maxLength(4 << 20).build((sender, frame) -> sender.put(Echo.frame(frame))));
+        Peer a = connect();
+        sendAndAssertEchoed(List.of(a), BUDGET - (8 << 10), BUDGET - (100 << 10), BUDGET + ConnectionInput.BUFFER_SIZE - 1);
+    }
+
+    /** Each peer sends lines of these lengths (and their {@code \n}), on a thread of its own; each is echoed. */
+    private void sendAndAssertEchoed(List<Peer> senders, int... lengths) throws Exception {
+        for (Peer p : senders) {
+            p.writer = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int length : lengths) {
+                        byte[] line = new byte[length + 1];
+                        Arrays.fill(line, (byte) 'x');
+                        line[length] = '\n';
+                        p.out.write(line);
+                    }
+                } catch (IOException e) {
+                    // closed at the test's end: the assertion on the replies says why
+                }
+            });
+        }
+        for (Peer p : senders) {
+            DataInputStream in = new DataInputStream(p.socket.getInputStream());
+            for (int length : lengths) {
+                assertThat(in.readInt()).as("a reply, not the end of the connection").isEqualTo(length);
+                in.skipNBytes(length);
+            }
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.usedBytes() == 0);
+    }
+
     private void start(ConnectionReader reader) throws IOException {
         // The frame timeout ends the old code's wait: longer than the test waits for the lines.
         server = new RealTcpServer(Echo.loopback().inboundBudget(BUDGET).frameTimeout(Duration.ofSeconds(60)).build(),
