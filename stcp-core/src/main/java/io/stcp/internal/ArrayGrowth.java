@@ -18,7 +18,8 @@ import org.jspecify.annotations.Nullable;
  * far short). What the array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is
  * reserved from the budget until {@link #release}; a value that needs more than the whole budget
  * fails with {@link FrameTooLongException}, and no step is longer than the whole budget holds: a
- * guess past it would fail a value that fits.
+ * guess past it would fail a value that fits. A copy of the array's first bytes made to be the
+ * value (a delimited value that ended short of the array) is counted too ({@link #copyOut}).
  *
  * <p><b>Under pressure.</b> Fourfold lets a peer that trickles hold four times what it sent: a
  * few peers sending a quarter of the budget would spend all of it, and every other large frame
@@ -147,6 +148,19 @@ final class ArrayGrowth {
                     + " bytes stayed spent until the read deadline");
         }
         reserved += more;
+    }
+
+    /**
+     * Counts a copy of the array's first {@code length} bytes, about to be made to be the value
+     * (shorter than the array, a guess that the value's end fell short of), as an array of its
+     * own: in one step, on top of the array's part when the budget holds both, else in its place
+     * ({@link InboundBudget#copyOut}). Never waits, so never on another value's copy.
+     */
+    void copyOut(int length) {
+        long copy = length - ConnectionInput.BUFFER_SIZE;
+        if (budget != null && copy > 0) {
+            reserved = budget.copyOut(reserved, copy);
+        }
     }
 
     /** Whether the array holds bytes of the budget. Its reader thread only. */
