@@ -37,7 +37,7 @@ public final class Heartbeat implements ConnectionHook {
     private final Runnable beforePing;
 
     private Heartbeat(Duration interval, byte[] ping, Runnable beforePing) {
-        if (interval.isNegative() || interval.isZero()) {
+        if (Objects.requireNonNull(interval, "interval").isNegative() || interval.isZero()) {
             throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
         }
         if (Objects.requireNonNull(ping, "ping").length == 0) {
