@@ -73,7 +73,7 @@ final class ArrayGrowth {
             arrived += input.socketAvailable();
             len = Math.max(len, 4 * arrived);
         }
-        int length = withinBudget(upTo(end, len), arrived, end);
+        int length = withinBudget(upTo(end, len), arrived, end, socketCounts);
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {
             return length;
@@ -86,7 +86,7 @@ final class ArrayGrowth {
         if (socketCounts && !asked && end - len > ReadBuffers.LARGE) {
             len = quarterMore(arrived + input.socketAvailable()); // the socket may hold the rest
         }
-        length = withinBudget(upTo(end, len), arrived, end);
+        length = withinBudget(upTo(end, len), arrived, end, socketCounts);
         reserve(length, length == end);
         return length;
     }
@@ -95,16 +95,18 @@ final class ArrayGrowth {
      * {@code length}, or the longest array the whole budget holds ({@link #mostBytes}) when that
      * is shorter: a step is a guess, and one past the budget failed a value that fits it (a line of
      * 900 KiB in a budget of 1 MiB, whose array grew from 850 KiB to a quarter more). The array
-     * must still hold more than what arrived, unless that is the whole value.
+     * must still hold more than what arrived, unless that is the whole value; a value whose length
+     * was announced ({@code endKnown}) must fit whole, or it fails before a step is taken for it.
      *
      * @throws FrameTooLongException if the value needs more than the whole budget
      */
-    private int withinBudget(int length, long arrived, int end) throws FrameTooLongException {
+    private int withinBudget(int length, long arrived, int end, boolean endKnown) throws FrameTooLongException {
         long most = mostBytes();
-        if (length <= most) {
+        if (length <= most && (!endKnown || end <= most)) {
             return length;
         }
-        long needed = Math.min(end, arrived + 1); // a value that did not end with what arrived has a byte more
+        // a value that did not end with what arrived has a byte more
+        long needed = endKnown ? end : Math.min(end, arrived + 1);
         if (needed > most) {
             throw new FrameTooLongException("a value of at least " + needed + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
