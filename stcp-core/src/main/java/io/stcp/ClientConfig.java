@@ -217,7 +217,7 @@ public record ClientConfig(
 
     /** A builder for connecting to {@code address}, holding the defaults for everything else. */
     public static Builder builder(String address) {
-        return new Builder(address);
+        return new Builder(Objects.requireNonNull(address, "address"));
     }
 
     /** A builder holding this configuration's values. */
@@ -264,13 +264,13 @@ public record ClientConfig(
 
         /** See {@link ClientConfig#address()}. */
         public Builder address(String address) {
-            this.address = address;
+            this.address = Objects.requireNonNull(address, "address");
             return this;
         }
 
         /** See {@link ClientConfig#connectTimeout()}. */
         public Builder connectTimeout(Duration connectTimeout) {
-            this.connectTimeout = connectTimeout;
+            this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
             return this;
         }
 
@@ -288,19 +288,19 @@ public record ClientConfig(
 
         /** See {@link ClientConfig#writeTimeout()}. */
         public Builder writeTimeout(Duration writeTimeout) {
-            this.writeTimeout = writeTimeout;
+            this.writeTimeout = Objects.requireNonNull(writeTimeout, "writeTimeout");
             return this;
         }
 
         /** See {@link ClientConfig#readIdleTimeout()}. */
         public Builder readIdleTimeout(Duration readIdleTimeout) {
-            this.readIdleTimeout = readIdleTimeout;
+            this.readIdleTimeout = Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
             return this;
         }
 
         /** See {@link ClientConfig#frameTimeout()}. */
         public Builder frameTimeout(Duration frameTimeout) {
-            this.frameTimeout = frameTimeout;
+            this.frameTimeout = Objects.requireNonNull(frameTimeout, "frameTimeout");
             return this;
         }
 
@@ -312,7 +312,7 @@ public record ClientConfig(
 
         /** See {@link ClientConfig#reconnectDelay()}. */
         public Builder reconnectDelay(Duration reconnectDelay) {
-            this.reconnectDelay = reconnectDelay;
+            this.reconnectDelay = Objects.requireNonNull(reconnectDelay, "reconnectDelay");
             return this;
         }
 
@@ -324,7 +324,7 @@ public record ClientConfig(
 
         /** See {@link ClientConfig#reconnectMaxDelay()}. */
         public Builder reconnectMaxDelay(Duration reconnectMaxDelay) {
-            this.reconnectMaxDelay = reconnectMaxDelay;
+            this.reconnectMaxDelay = Objects.requireNonNull(reconnectMaxDelay, "reconnectMaxDelay");
             return this;
         }
 

@@ -376,9 +376,10 @@ public interface Connection {
      * (a put on a full queue) without holding up anything else; while one run is still going, the
      * next is skipped. A throwing action is logged and runs again at the next interval. Checked by
      * the server's sweeper every eighth of the shortest interval (at least every second), so a run
-     * is never early and at most a quarter of the interval (two seconds) late.
+     * is never early and at most a quarter of the interval (two seconds) late. The sweeper looks at
+     * most every millisecond, so the interval is at least {@link Heartbeat#MIN_INTERVAL} (8 ms).
      *
-     * @throws IllegalArgumentException if {@code interval} is not positive
+     * @throws IllegalArgumentException if {@code interval} is shorter than 8 ms
      */
     void onWriteIdle(Duration interval, Runnable action);
 

@@ -11,7 +11,8 @@ import java.util.Objects;
  * <p>Built on {@link Connection#onWriteIdle}: the server's sweeper (one thread for all its
  * connections, no timer per connection) checks every eighth of the interval, at least every
  * second, so a ping goes out between {@code interval} and {@code interval} plus a quarter of it
- * (two seconds at most) after the last write. Each ping is put on a thread of its own: a sender
+ * (two seconds at most) after the last write. It looks at most every millisecond, so the interval
+ * is at least {@link #MIN_INTERVAL} (8 ms); a shorter one is refused. Each ping is put on a thread of its own: a sender
  * whose put blocks (BLOCK policy) or throws holds up only its own next ping, never another
  * connection's. A ping that cannot be queued (full, closed) is skipped; watching ends when the
  * connection closes. A ping that a {@link QueueSender} could never queue, being longer than its
@@ -31,14 +32,22 @@ import java.util.Objects;
  * peers that went silent.
  */
 public final class Heartbeat implements ConnectionHook {
+    /**
+     * The shortest interval, 8 ms: the sweeper looks every eighth of the interval and at most every
+     * millisecond, so a shorter heartbeat would run later than a quarter of its interval.
+     */
+    public static final Duration MIN_INTERVAL = Duration.ofMillis(8);
+
     private final Duration interval;
     private final byte[] ping;
     /** Test seam: runs on the ping's thread just before a ping is put; a no-op otherwise. */
     private final Runnable beforePing;
 
     private Heartbeat(Duration interval, byte[] ping, Runnable beforePing) {
-        if (interval.isNegative() || interval.isZero()) {
-            throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
+        if (Objects.requireNonNull(interval, "interval").compareTo(MIN_INTERVAL) < 0) {
+            throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: >= "
+                    + Durations.format(MIN_INTERVAL) + ", the shortest the server's sweeper runs on time: it looks every"
+                    + " eighth of the interval, at most every millisecond)");
         }
         if (Objects.requireNonNull(ping, "ping").length == 0) {
             throw new IllegalArgumentException("ping: empty (expected: at least one byte; an empty ping writes"

@@ -156,24 +156,24 @@ public record IpLimits(int maxConnPerIp, double connectionsPerSecondPerIp, int b
 
         /** See {@link IpLimits#allow()}. */
         public Builder allow(List<String> networks) {
-            this.allow = networks;
+            this.allow = Objects.requireNonNull(networks, "allow");
             return this;
         }
 
         /** See {@link IpLimits#allow()}. */
         public Builder allow(String... networks) {
-            return allow(List.of(networks));
+            return allow(List.of(Objects.requireNonNull(networks, "allow")));
         }
 
         /** See {@link IpLimits#deny()}. */
         public Builder deny(List<String> networks) {
-            this.deny = networks;
+            this.deny = Objects.requireNonNull(networks, "deny");
             return this;
         }
 
         /** See {@link IpLimits#deny()}. */
         public Builder deny(String... networks) {
-            return deny(List.of(networks));
+            return deny(List.of(Objects.requireNonNull(networks, "deny")));
         }
 
         /** See {@link IpLimits#maxTrackedIps()}. */

@@ -558,7 +558,7 @@ public final class QueueSender implements Sender {
 
         /** What to do when full; default {@link OverflowPolicy#FAIL}. */
         public Options overflow(OverflowPolicy policy) {
-            this.policy = Objects.requireNonNull(policy, "policy");
+            this.policy = Objects.requireNonNull(policy, "overflow");
             limits = null;
             return this;
         }
@@ -568,7 +568,7 @@ public final class QueueSender implements Sender {
          * beyond about 73 years ({@link java.time.temporal.ChronoUnit#FOREVER}, say) = without a limit (close still ends the wait).
          */
         public Options blockTimeout(Duration blockTimeout) {
-            this.blockTimeout = blockTimeout.isNegative() ? Duration.ZERO : blockTimeout;
+            this.blockTimeout = Objects.requireNonNull(blockTimeout, "blockTimeout").isNegative() ? Duration.ZERO : blockTimeout;
             limits = null;
             return this;
         }

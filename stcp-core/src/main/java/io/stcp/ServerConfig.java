@@ -247,19 +247,19 @@ public record ServerConfig(
 
         /** See {@link ServerConfig#address()}. */
         public Builder address(String address) {
-            this.address = address;
+            this.address = Objects.requireNonNull(address, "address");
             return this;
         }
 
         /** See {@link ServerConfig#acceptDelay()}. */
         public Builder acceptDelay(Duration acceptDelay) {
-            this.acceptDelay = acceptDelay;
+            this.acceptDelay = Objects.requireNonNull(acceptDelay, "acceptDelay");
             return this;
         }
 
         /** See {@link ServerConfig#acceptMaxDelay()}. */
         public Builder acceptMaxDelay(Duration acceptMaxDelay) {
-            this.acceptMaxDelay = acceptMaxDelay;
+            this.acceptMaxDelay = Objects.requireNonNull(acceptMaxDelay, "acceptMaxDelay");
             return this;
         }
 
@@ -277,7 +277,7 @@ public record ServerConfig(
 
         /** See {@link ServerConfig#writeTimeout()}. */
         public Builder writeTimeout(Duration writeTimeout) {
-            this.writeTimeout = writeTimeout;
+            this.writeTimeout = Objects.requireNonNull(writeTimeout, "writeTimeout");
             return this;
         }
 
@@ -289,19 +289,19 @@ public record ServerConfig(
 
         /** See {@link ServerConfig#readIdleTimeout()}. */
         public Builder readIdleTimeout(Duration readIdleTimeout) {
-            this.readIdleTimeout = readIdleTimeout;
+            this.readIdleTimeout = Objects.requireNonNull(readIdleTimeout, "readIdleTimeout");
             return this;
         }
 
         /** See {@link ServerConfig#firstFrameTimeout()}. */
         public Builder firstFrameTimeout(Duration firstFrameTimeout) {
-            this.firstFrameTimeout = firstFrameTimeout;
+            this.firstFrameTimeout = Objects.requireNonNull(firstFrameTimeout, "firstFrameTimeout");
             return this;
         }
 
         /** See {@link ServerConfig#frameTimeout()}. */
         public Builder frameTimeout(Duration frameTimeout) {
-            this.frameTimeout = frameTimeout;
+            this.frameTimeout = Objects.requireNonNull(frameTimeout, "frameTimeout");
             return this;
         }
 
@@ -319,13 +319,13 @@ public record ServerConfig(
 
         /** See {@link ServerConfig#proxyProtocol()}. */
         public Builder proxyProtocol(ProxyProtocol proxyProtocol) {
-            this.proxyProtocol = proxyProtocol;
+            this.proxyProtocol = Objects.requireNonNull(proxyProtocol, "proxyProtocol");
             return this;
         }
 
         /** See {@link ServerConfig#ipLimits()}. */
         public Builder ipLimits(IpLimits ipLimits) {
-            this.ipLimits = ipLimits;
+            this.ipLimits = Objects.requireNonNull(ipLimits, "ipLimits");
             return this;
         }
 
@@ -337,7 +337,7 @@ public record ServerConfig(
 
         /** See {@link ServerConfig#unixSocketPermissions()}. */
         public Builder unixSocketPermissions(String unixSocketPermissions) {
-            this.unixSocketPermissions = unixSocketPermissions;
+            this.unixSocketPermissions = Objects.requireNonNull(unixSocketPermissions, "unixSocketPermissions");
             return this;
         }
 

@@ -253,7 +253,7 @@ public interface TlsConfig {
          * certificate to check, and the build refuses it rather than leave it unused.
          */
         public Builder trustPem(Path caBundle) {
-            this.trustPem = Objects.requireNonNull(caBundle, "caBundle");
+            this.trustPem = Objects.requireNonNull(caBundle, "trustPem");
             return this;
         }
 
@@ -277,19 +277,19 @@ public interface TlsConfig {
 
         /** See {@link TlsConfig#protocols()}. */
         public Builder protocols(String... protocols) {
-            this.protocols = List.of(protocols);
+            this.protocols = List.of(Objects.requireNonNull(protocols, "protocols"));
             return this;
         }
 
         /** See {@link TlsConfig#cipherSuites()}. */
         public Builder cipherSuites(String... cipherSuites) {
-            this.cipherSuites = List.of(cipherSuites);
+            this.cipherSuites = List.of(Objects.requireNonNull(cipherSuites, "cipherSuites"));
             return this;
         }
 
         /** See {@link TlsConfig#applicationProtocols()}. */
         public Builder applicationProtocols(String... applicationProtocols) {
-            this.applicationProtocols = List.of(applicationProtocols);
+            this.applicationProtocols = List.of(Objects.requireNonNull(applicationProtocols, "applicationProtocols"));
             return this;
         }
 
@@ -307,7 +307,7 @@ public interface TlsConfig {
          * (centuries) never polls.
          */
         public Builder watch(Duration interval) {
-            this.watchInterval = Objects.requireNonNull(interval, "interval");
+            this.watchInterval = Objects.requireNonNull(interval, "watch");
             return this;
         }
 

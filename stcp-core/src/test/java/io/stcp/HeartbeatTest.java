@@ -141,6 +141,40 @@ class HeartbeatTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("ping: empty (expected: at least one byte");
     }
 
+    /**
+     * The sweeper looks every eighth of the interval but at most every millisecond, so an interval
+     * under 8 ms ran later than the quarter of it promised: it is refused, by the heartbeat and by
+     * the mechanism under it, naming the shortest; 8 ms is served.
+     */
+    @Test
+    void anIntervalShorterThanTheSweeperServesOnTimeIsRefusedNamingTheShortest() throws Exception {
+        assertThatThrownBy(() -> Heartbeat.every(Duration.ofMillis(7), PING)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("interval: 7ms (expected: >= 8ms, the shortest the server's sweeper runs on time");
+        assertThat(Heartbeat.MIN_INTERVAL).isEqualTo(Duration.ofMillis(8));
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        java.util.concurrent.CountDownLatch pinged = new java.util.concurrent.CountDownLatch(1);
+        Heartbeat shortest = Heartbeat.every(Heartbeat.MIN_INTERVAL, PING);
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                .onConnectionStart(sender -> {
+                    try {
+                        sender.connection().onWriteIdle(Duration.ofNanos(7_999_999), () -> { });
+                    } catch (IllegalArgumentException e) {
+                        refused.set(e);
+                    }
+                    shortest.onEvent(sender);
+                })
+                .start();
+        try (Socket s = new Socket()) {
+            s.connect(server.address(), 10_000);
+            s.setSoTimeout(10_000);
+            assertThat(readFrame(new DataInputStream(s.getInputStream()))).as("a ping, 8 ms after nothing written")
+                    .containsExactly(42);
+        } finally {
+            Echo.stop(server);
+        }
+        assertThat(refused.get()).isNotNull().hasMessageStartingWith("interval: 7.999999ms (expected: >= 8ms");
+    }
+
     private static byte[] readFrame(DataInputStream in) throws java.io.IOException {
         byte[] b = new byte[in.readInt()];
         in.readFully(b);

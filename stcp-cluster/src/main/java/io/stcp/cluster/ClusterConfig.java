@@ -250,7 +250,7 @@ public record ClusterConfig(
 
     /** A builder for node {@code nodeId}, holding the defaults for everything else. */
     public static Builder builder(String nodeId) {
-        return new Builder(nodeId);
+        return new Builder(Objects.requireNonNull(nodeId, "nodeId"));
     }
 
     /** A builder holding this configuration's values. */
@@ -299,13 +299,13 @@ public record ClusterConfig(
 
         /** See {@link ClusterConfig#nodeId()}. */
         public Builder nodeId(String nodeId) {
-            this.nodeId = nodeId;
+            this.nodeId = Objects.requireNonNull(nodeId, "nodeId");
             return this;
         }
 
         /** See {@link ClusterConfig#redisAddress()}. */
         public Builder redisAddress(String redisAddress) {
-            this.redisAddress = redisAddress;
+            this.redisAddress = Objects.requireNonNull(redisAddress, "redisAddress");
             return this;
         }
 
@@ -324,43 +324,43 @@ public record ClusterConfig(
 
         /** See {@link ClusterConfig#keyPrefix()}. */
         public Builder keyPrefix(String keyPrefix) {
-            this.keyPrefix = keyPrefix;
+            this.keyPrefix = Objects.requireNonNull(keyPrefix, "keyPrefix");
             return this;
         }
 
         /** See {@link ClusterConfig#presenceTtl()}. */
         public Builder presenceTtl(Duration presenceTtl) {
-            this.presenceTtl = presenceTtl;
+            this.presenceTtl = Objects.requireNonNull(presenceTtl, "presenceTtl");
             return this;
         }
 
         /** See {@link ClusterConfig#presenceRefresh()}. */
         public Builder presenceRefresh(Duration presenceRefresh) {
-            this.presenceRefresh = presenceRefresh;
+            this.presenceRefresh = Objects.requireNonNull(presenceRefresh, "presenceRefresh");
             return this;
         }
 
         /** See {@link ClusterConfig#connectTimeout()}. */
         public Builder connectTimeout(Duration connectTimeout) {
-            this.connectTimeout = connectTimeout;
+            this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
             return this;
         }
 
         /** See {@link ClusterConfig#commandTimeout()}. */
         public Builder commandTimeout(Duration commandTimeout) {
-            this.commandTimeout = commandTimeout;
+            this.commandTimeout = Objects.requireNonNull(commandTimeout, "commandTimeout");
             return this;
         }
 
         /** See {@link ClusterConfig#reconnectDelay()}. */
         public Builder reconnectDelay(Duration reconnectDelay) {
-            this.reconnectDelay = reconnectDelay;
+            this.reconnectDelay = Objects.requireNonNull(reconnectDelay, "reconnectDelay");
             return this;
         }
 
         /** See {@link ClusterConfig#reconnectMaxDelay()}. */
         public Builder reconnectMaxDelay(Duration reconnectMaxDelay) {
-            this.reconnectMaxDelay = reconnectMaxDelay;
+            this.reconnectMaxDelay = Objects.requireNonNull(reconnectMaxDelay, "reconnectMaxDelay");
             return this;
         }
 
@@ -390,7 +390,7 @@ public record ClusterConfig(
 
         /** See {@link ClusterConfig#closeTimeout()}. */
         public Builder closeTimeout(Duration closeTimeout) {
-            this.closeTimeout = closeTimeout;
+            this.closeTimeout = Objects.requireNonNull(closeTimeout, "closeTimeout");
             return this;
         }
 

@@ -101,6 +101,13 @@ class ClusterConfigTest {
         assertThatThrownBy(() -> ClusterConfig.builder(null).build()).isInstanceOf(NullPointerException.class).hasMessage("nodeId");
     }
 
+    @Test
+    void aNullSettingIsRefusedAtItsSetterByItsName() throws Exception {
+        assertThat(io.stcp.testing.NullSettings.assertEachRefusedByName(ClusterConfig.builder("n")))
+                .contains("nodeId", "redisAddress", "keyPrefix", "presenceTtl", "commandTimeout", "closeTimeout");
+        assertThatThrownBy(() -> ClusterConfig.builder(null)).isInstanceOf(NullPointerException.class).hasMessage("nodeId");
+    }
+
     private static void assertInvalid(UnaryOperator<ClusterConfig.Builder> change, String message) {
         assertThatThrownBy(() -> change.apply(ClusterConfig.builder("n")).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith(message);

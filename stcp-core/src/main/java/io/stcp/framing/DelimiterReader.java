@@ -105,7 +105,7 @@ public final class DelimiterReader implements ConnectionReader {
 
         /** Frames end with {@code delimiter} (at least one byte); default {@code \n}. */
         public Builder delimiter(byte[] delimiter) {
-            if (delimiter.length == 0) {
+            if (Objects.requireNonNull(delimiter, "delimiter").length == 0) {
                 throw new IllegalArgumentException("delimiter: empty (expected: at least one byte)");
             }
             this.delimiter = delimiter.clone();

@@ -141,7 +141,7 @@ public final class LengthFieldReader implements ConnectionReader {
 
         /** Byte order of the length field; default big-endian. */
         public Builder byteOrder(ByteOrder order) {
-            this.order = Objects.requireNonNull(order, "order");
+            this.order = Objects.requireNonNull(order, "byteOrder");
             return this;
         }
 

@@ -17,7 +17,9 @@ import org.jspecify.annotations.Nullable;
  * socket holds belong to the value ({@link Transport#available()}, asked only when the others fall
  * far short). What the array holds beyond the first {@value ConnectionInput#BUFFER_SIZE} bytes is
  * reserved from the budget until {@link #release}; a value that needs more than the whole budget
- * fails with {@link FrameTooLongException}.
+ * fails with {@link FrameTooLongException}, and no step is longer than the whole budget holds: a
+ * guess past it would fail a value that fits. A copy of the array's first bytes made to be the
+ * value (a delimited value that ended short of the array) is counted too ({@link #copyOut}).
  *
  * <p><b>Under pressure.</b> Fourfold lets a peer that trickles hold four times what it sent: a
  * few peers sending a quarter of the budget would spend all of it, and every other large frame
@@ -71,7 +73,7 @@ final class ArrayGrowth {
             arrived += input.socketAvailable();
             len = Math.max(len, 4 * arrived);
         }
-        int length = upTo(end, len);
+        int length = withinBudget(upTo(end, len), arrived, end, socketCounts);
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {
             return length;
@@ -84,9 +86,37 @@ final class ArrayGrowth {
         if (socketCounts && !asked && end - len > ReadBuffers.LARGE) {
             len = quarterMore(arrived + input.socketAvailable()); // the socket may hold the rest
         }
-        length = upTo(end, len);
+        length = withinBudget(upTo(end, len), arrived, end, socketCounts);
         reserve(length, length == end);
         return length;
+    }
+
+    /**
+     * {@code length}, or the longest array the whole budget holds ({@link #mostBytes}) when that
+     * is shorter: a step is a guess, and one past the budget failed a value that fits it (a line of
+     * 900 KiB in a budget of 1 MiB, whose array grew from 850 KiB to a quarter more). The array
+     * must still hold more than what arrived, unless that is the whole value; a value whose length
+     * was announced ({@code endKnown}) must fit whole, or it fails before a step is taken for it.
+     *
+     * @throws FrameTooLongException if the value needs more than the whole budget
+     */
+    private int withinBudget(int length, long arrived, int end, boolean endKnown) throws FrameTooLongException {
+        long most = mostBytes();
+        if (length <= most && (!endKnown || end <= most)) {
+            return length;
+        }
+        // a value that did not end with what arrived has a byte more
+        long needed = endKnown ? end : Math.min(end, arrived + 1);
+        if (needed > most) {
+            throw new FrameTooLongException("a value of at least " + needed + " bytes needs more than the server's"
+                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
+        }
+        return (int) most;
+    }
+
+    /** The longest array whose bytes beyond the first buffer's worth the whole budget holds; no limit without one. */
+    private long mostBytes() {
+        return budget == null ? Integer.MAX_VALUE : budget.limitBytes() + ConnectionInput.BUFFER_SIZE;
     }
 
     /** {@code len}, or {@code end} when less than a buffer would be left beyond it. */
@@ -120,6 +150,19 @@ final class ArrayGrowth {
                     + " bytes stayed spent until the read deadline");
         }
         reserved += more;
+    }
+
+    /**
+     * Counts a copy of the array's first {@code length} bytes, about to be made to be the value
+     * (shorter than the array, a guess that the value's end fell short of), as an array of its
+     * own: in one step, on top of the array's part when the budget holds both, else in its place
+     * ({@link InboundBudget#copyOut}). Never waits, so never on another value's copy.
+     */
+    void copyOut(int length) {
+        long copy = length - ConnectionInput.BUFFER_SIZE;
+        if (budget != null && copy > 0) {
+            reserved = budget.copyOut(reserved, copy);
+        }
     }
 
     /** Whether the array holds bytes of the budget. Its reader thread only. */

@@ -114,9 +114,14 @@ final class ConnectionOutput {
 
     /** See {@link io.stcp.Connection#onWriteIdle(Duration, Runnable)}. */
     void onWriteIdle(Duration interval, Runnable action) {
-        long nanos = Nanos.timeout(interval);
+        long nanos = Nanos.timeout(Objects.requireNonNull(interval, "interval"));
         if (nanos == 0 && (interval.isNegative() || interval.isZero())) {
             throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: > 0)");
+        }
+        if (nanos != 0 && nanos < WriteIdleTask.MIN_INTERVAL_NANOS) {
+            throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: >= "
+                    + Durations.format(Duration.ofNanos(WriteIdleTask.MIN_INTERVAL_NANOS)) + ", the shortest the server's"
+                    + " sweeper runs on time: it looks every eighth of the interval, at most every millisecond)");
         }
         WriteIdleTask task = new WriteIdleTask(connection, nanos == 0 ? Nanos.FOREVER : nanos,
                 Objects.requireNonNull(action));

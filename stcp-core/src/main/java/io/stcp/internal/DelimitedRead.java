@@ -5,6 +5,7 @@ import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a value that ends with a delimiter — for {@link io.stcp.framing.DelimiterReader} and
@@ -25,9 +26,11 @@ import java.util.Arrays;
  * to be copied out of the array that held it with its delimiter, the copy counted nowhere: up to
  * twice the frame held, a peer choosing how often). An array that holds exactly the bytes kept is
  * returned as it is. When the delimiter arrived after the array's last growth (a guess, longer than
- * the value), the bytes kept are still copied out of it, uncounted: reserving that copy while the
- * array holds its part would let two long values wait for each other's room until their deadlines
- * (neither can give its array back before its copy is made).
+ * the value), the bytes kept are copied out of it, and the copy is counted before it is made
+ * ({@link ArrayGrowth#copyOut}): on top of the array when the budget holds both, else in its place,
+ * the array's part given back in the same step. It never waits: a copy that waited for room while
+ * its array held its part let two long values wait for each other until their deadlines (neither
+ * could give its array back before its copy was made).
  */
 public final class DelimitedRead {
     /** The largest array a JVM allocates. */
@@ -92,7 +95,7 @@ public final class DelimitedRead {
                 }
                 n += read;
                 if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
-                    return delimited(buf, n, delimiter, kept);
+                    return delimited(growth, buf, n, delimiter, kept);
                 }
                 if (n == limit) {
                     return new Bytes(buf, n, false);
@@ -117,27 +120,44 @@ public final class DelimitedRead {
     /**
      * The value whose first bytes fill {@code value[0..n)} and whose rest, delimiter included, are
      * the first {@code through} buffered bytes: an array of the bytes kept, reserved as the value's
-     * last growth; the rest is passed over.
+     * last growth ({@code value} itself when it holds exactly them; a copy counted as in
+     * {@link #delimited} when they are fewer); the rest is passed over.
      */
     private static Bytes ending(ArrayGrowth growth, ConnectionInput input, byte[] value, int n, int through,
                                 byte[] delimiter, Kept kept) throws IOException {
         int length = n + through;
         int before = length - delimiter.length - 1; // the byte before the delimiter: in value, or buffered
         int keep = kept.of(length, before < 0 ? -1 : (before < n ? value[before] : input.bufferedByte(before - n)) & 0xFF);
-        growth.grow(keep, keep, false);
-        byte[] b = Arrays.copyOf(value, keep);
+        byte[] b;
         int taken = Math.max(0, keep - n); // none when the bytes dropped begin in value (a '\r', a delimiter's first bytes)
         if (taken > 0) {
+            growth.grow(keep, keep, false);
+            b = Arrays.copyOf(value, keep);
             input.takeBuffered(b, n, taken);
+        } else if (keep == n) {
+            b = value; // exactly the bytes kept: the delimiter is all buffered
+        } else {
+            growth.copyOut(keep);
+            b = Arrays.copyOf(value, keep);
         }
         input.takeBuffered(null, 0, through - taken);
         return new Bytes(b, keep, true);
     }
 
-    /** The delimited value {@code buf[0..n)}: the array itself when it holds exactly the bytes kept, else a copy of them. */
-    private static Bytes delimited(byte[] buf, int n, byte[] delimiter, Kept kept) {
+    /**
+     * The delimited value {@code buf[0..n)}: the array itself when it holds exactly the bytes kept,
+     * else a copy of them, counted by the array's {@code growth} (null: the first array, within a
+     * buffer's worth) before it is made ({@link ArrayGrowth#copyOut}).
+     */
+    private static Bytes delimited(@Nullable ArrayGrowth growth, byte[] buf, int n, byte[] delimiter, Kept kept) {
         int keep = kept.of(n, n > delimiter.length ? buf[n - delimiter.length - 1] & 0xFF : -1);
-        return new Bytes(keep == buf.length ? buf : Arrays.copyOf(buf, keep), keep, true);
+        if (keep == buf.length) {
+            return new Bytes(buf, keep, true);
+        }
+        if (growth != null) {
+            growth.copyOut(keep);
+        }
+        return new Bytes(Arrays.copyOf(buf, keep), keep, true);
     }
 
     /**

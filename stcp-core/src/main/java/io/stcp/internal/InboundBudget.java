@@ -8,7 +8,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The server-wide budget for input received but not yet handed to a reader: the arrays of large
- * values ({@code readBytes}, {@code readLine}, {@code DelimiterReader}) that are still filling. A
+ * values ({@code readBytes}, {@code readLine}, {@code DelimiterReader}) that are still filling, and
+ * the copy of a delimited value out of an array longer than it ({@link #copyOut}). A
  * connection that needs more than is left stops reading until other connections finish or fail
  * their values, so the kernel's window closes on its peer; it waits at most until its read deadline
  * (the frame timeout, normally), or, with no deadline, until its connection closes
@@ -56,6 +57,7 @@ final class InboundBudget {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
     private volatile long usedBytes; // written under lock; read without it by usedBytes()
+    private long peakBytes;          // the most usedBytes has been; guarded by lock
     private final long reserveBytes; // the last fifth: see the class comment
     private int waiters;    // reservations waiting for room; guarded by lock
     private int holding;        // values holding bytes; guarded by lock
@@ -150,6 +152,7 @@ final class InboundBudget {
 
     private void grant(long bytes, boolean holds) {
         usedBytes += bytes;
+        peakBytes = Math.max(peakBytes, usedBytes);
         if (!holds) {
             holding++; // its first bytes (bytes of no value count as a value's each time)
         }
@@ -186,6 +189,33 @@ final class InboundBudget {
     }
 
     /**
+     * Counts a copy of {@code copyBytes} out of the array of a value that holds {@code heldBytes}
+     * (more), in one step and without waiting: on top of the array's part when the budget holds
+     * both, else in its place, the array's part given back (the array is garbage once the copy is
+     * made, as a growing array's previous one is). A copy that waited for room while its array
+     * held its part would wait on another value's copy doing the same until their deadlines.
+     *
+     * @return the bytes the value holds now
+     */
+    long copyOut(long heldBytes, long copyBytes) {
+        lock.lock();
+        try {
+            if (usedBytes + copyBytes <= limitBytes) {
+                usedBytes += copyBytes;
+                peakBytes = Math.max(peakBytes, usedBytes);
+                return heldBytes + copyBytes;
+            }
+            usedBytes += copyBytes - heldBytes; // never more: the copy is shorter than the array
+            if (copyBytes < heldBytes) {
+                freed.signalAll();
+            }
+            return copyBytes;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Reserves {@code bytes} if the budget is then at most half spent, else nothing; never waits.
      * The check and the reservation are one step under the lock: two growths at the same moment
      * cannot both see room below half that only one of them fits in.
@@ -211,6 +241,16 @@ final class InboundBudget {
         lock.lock();
         try {
             return waiters;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The most bytes reserved at once since the budget was made; for tests. */
+    long peakBytes() {
+        lock.lock();
+        try {
+            return peakBytes;
         } finally {
             lock.unlock();
         }

@@ -18,6 +18,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class WriteIdleTask implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * The shortest interval: eight of the sweeper's shortest ticks. A shorter one would be swept
+     * every millisecond all the same, and run up to two milliseconds late: more than the quarter
+     * of it promised.
+     */
+    static final long MIN_INTERVAL_NANOS = 8 * Sweeper.MIN_TICK_NANOS;
 
     private final RealConnection connection;
     private final long intervalNanos;

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
@@ -180,6 +181,29 @@ class ArrayGrowthTest {
     }
 
     /** A growth of an array that is full with the {@link #ARRIVED} bytes that arrived of a value of {@link #END}. */
+    @Test
+    void aStepIsNoLongerThanTheWholeBudgetHoldsAndAValueThatCannotFitFailsBeforeAStep() throws Exception {
+        // 1 MiB: past half, a quarter more than 900 KiB (1,125 KiB) is more than the budget and a
+        // buffer hold; the step is cut to that, and the line may still fit. A value announced
+        // longer than that fails before anything is reserved for it.
+        InboundBudget budget = new InboundBudget(1 << 20);
+        budget.reserve(600 << 10, true, null, 0, () -> true);
+        ConnectionInput input = new ConnectionInput(new MemoryTransport(), true, budget, 0, 0, () -> {});
+        ArrayGrowth line = new ArrayGrowth(input);
+        budget.release(600 << 10, null);
+        assertThat(line.grow(900 << 10, 4 << 20, false)).isEqualTo((1 << 20) + ConnectionInput.BUFFER_SIZE);
+        assertThatThrownBy(() -> line.grow((1 << 20) + ConnectionInput.BUFFER_SIZE, 4 << 20, false))
+                .isInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                .hasMessageStartingWith("a value of at least " + ((1 << 20) + ConnectionInput.BUFFER_SIZE + 1) + " bytes");
+        line.release();
+
+        ArrayGrowth announced = new ArrayGrowth(input);
+        int end = (1 << 20) + ConnectionInput.BUFFER_SIZE + 1;
+        assertThatThrownBy(() -> announced.grow(1000, end, true)).isInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                .hasMessageStartingWith("a value of at least " + end + " bytes");
+        assertThat(budget.usedBytes()).as("nothing reserved for it").isZero();
+    }
+
     private static int grow(InboundBudget budget) {
         ConnectionInput input = new ConnectionInput(new MemoryTransport(), true, budget, 0, 0, () -> {});
         try {

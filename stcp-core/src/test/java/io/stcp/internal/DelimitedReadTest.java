@@ -78,6 +78,64 @@ class DelimitedReadTest {
     }
 
     @Test
+    void aLineWhoseDelimiterArrivesAfterTheLastGrowthIsCopiedOutCounted() throws Exception {
+        // 1 MiB of a line, then its last byte and '\n' once the reader waits with an array longer
+        // than the line: the line is copied out of it. The copy was counted nowhere; with room for
+        // both it is counted on top of the array, before it is made.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        RealConnection conn = connection(budget);
+        int sent = 1 << 20;
+        byte[] line = new byte[sent + 1];
+        Arrays.fill(line, (byte) 'x');
+        memory.feed(Arrays.copyOf(line, sent));
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return conn.readLine(8 << 20);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+        long array = budget.usedBytes();
+        assertThat(array + ConnectionInput.BUFFER_SIZE).as("the array, longer than the line").isGreaterThan(line.length);
+
+        memory.feed(new byte[] {'x', '\n'});
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(line);
+        assertThat(budget.peakBytes()).as("the array and the copy of the line out of it")
+                .isEqualTo(array + line.length - ConnectionInput.BUFFER_SIZE);
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
+    void aCopyThatTheBudgetCannotHoldBesideItsArrayIsCountedInItsPlaceWithoutWaiting() throws Exception {
+        // As above, but others hold so much that the array and the copy do not both fit: the
+        // copy takes the array's place in one step, and the line is read without a wait.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        RealConnection conn = connection(budget);
+        int sent = 1 << 20;
+        byte[] line = new byte[sent + 1];
+        Arrays.fill(line, (byte) 'x');
+        memory.feed(Arrays.copyOf(line, sent));
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return conn.readLine(8 << 20);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+        long array = budget.usedBytes();
+        long others = budget.limitBytes() - array - sent / 2; // room for half the copy
+        budget.reserve(others, true, null, 0, () -> true);
+
+        memory.feed(new byte[] {'x', '\n'});
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(line);
+        assertThat(budget.peakBytes()).as("the array, then the copy in its place").isEqualTo(others + array);
+        assertThat(budget.usedBytes()).isEqualTo(others);
+        assertThat(budget.waiters()).isZero();
+    }
+
+    @Test
     void aValueWhoseDelimiterIsBufferedGrowsToExactlyItsLength() throws Exception {
         RealConnection conn = connection(null);
         byte[] delimiter = ascii("abc");

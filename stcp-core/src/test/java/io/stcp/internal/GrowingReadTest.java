@@ -39,7 +39,7 @@ class GrowingReadTest {
 
     @Test
     void noArrayBeyondABufferIsMadeWhileTheBudgetHasNoRoomForIt() throws Exception {
-        // Other connections hold the whole budget; 2 MiB of a 32 MiB frame have arrived. The read
+        // Other connections hold the whole budget; 2 MiB of a 12 MiB frame have arrived. The read
         // waits for room until its frame timeout, and must not hold (or first make) the 8 MiB
         // array those bytes would justify meanwhile: the budget bounds the memory, not the count.
         // Measured the second time: the first run of this path on a thread allocates megabytes
@@ -50,7 +50,7 @@ class GrowingReadTest {
             MemoryTransport memory = new MemoryTransport();
             ConnectionInput input = new ConnectionInput(memory, true, budget, TimeUnit.MILLISECONDS.toNanos(300), 0, () -> {});
             int sent = 2 << 20;
-            memory.feed(ByteBuffer.allocate(4 + sent).putInt(32 << 20).array());
+            memory.feed(ByteBuffer.allocate(4 + sent).putInt(12 << 20).array()); // one the budget would hold
             int length = input.readInt(true);
 
             long before = allocatedBytes();

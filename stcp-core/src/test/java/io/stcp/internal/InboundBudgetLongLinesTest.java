@@ -83,6 +83,82 @@ class InboundBudgetLongLinesTest {
         assertBothLinesComplete();
     }
 
+    /**
+     * A peer sends lines just under the whole budget, each whole at once. On the old code a step
+     * past half the budget, a quarter more than what had arrived, could be longer than the budget
+     * holds, and a line that fits failed as too long for it (the connection ended).
+     */
+    @Test
+    void linesJustUnderTheWholeBudgetAreReadWhole() throws Exception {
+        start(DelimiterReader.builder().maxLength(4 << 20).build((sender, frame) -> sender.put(Echo.frame(frame))));
+        Peer a = connect();
+        sendAndAssertEchoed(List.of(a), BUDGET - (8 << 10), BUDGET - (100 << 10), BUDGET + ConnectionInput.BUFFER_SIZE - 1);
+    }
+
+    /**
+     * Two peers each send a line of 200 KiB but its {@code \n}, and the {@code \n}s once both
+     * readers wait for them with arrays longer than their lines, and other values hold so much of
+     * the budget that a line's copy does not fit beside the arrays: each line is copied out of its
+     * array, at the same time, the copy taking its array's place in the budget in one step, and
+     * both lines are read. The old code copied them out uncounted; counting a copy by a reservation
+     * that waited for room had the two lines wait for each other's until their frame timeouts.
+     */
+    @Test
+    void twoLinesCopiedOutOfTheirArraysAtOnceBothCompleteThoughTheBudgetHasNoRoomForACopyBesideThem() throws Exception {
+        start(DelimiterReader.builder().maxLength(4 << 20).build((sender, frame) -> sender.put(Echo.frame(frame))));
+        int length = 200 << 10;
+        byte[] content = new byte[length];
+        Arrays.fill(content, (byte) 'x');
+        List<Peer> peers = List.of(connect(), connect());
+        for (Peer p : peers) {
+            p.out.write(content);
+            Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(2))
+                    .until(() -> p.conn.input().isAwaitingInput() && p.conn.input().bytesRead() == length);
+        }
+        long arrays = budget.usedBytes();
+        assertThat(arrays + 2L * ConnectionInput.BUFFER_SIZE).as("the arrays, longer than the lines").isGreaterThan(2L * length);
+        long copy = length - ConnectionInput.BUFFER_SIZE;
+        long others = BUDGET - arrays - copy / 2; // room for half a copy
+        assertThat(budget.reserve(others, true, null, 0, () -> true)).isTrue();
+
+        for (Peer p : peers) {
+            p.out.write('\n');
+        }
+        for (Peer p : peers) {
+            DataInputStream in = new DataInputStream(p.socket.getInputStream());
+            assertThat(in.readInt()).as("a reply, not the end of the connection").isEqualTo(length);
+            in.skipNBytes(length);
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.usedBytes() == others);
+        budget.release(others, null);
+    }
+
+    /** Each peer sends lines of these lengths (and their {@code \n}), on a thread of its own; each is echoed. */
+    private void sendAndAssertEchoed(List<Peer> senders, int... lengths) throws Exception {
+        for (Peer p : senders) {
+            p.writer = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int length : lengths) {
+                        byte[] line = new byte[length + 1];
+                        Arrays.fill(line, (byte) 'x');
+                        line[length] = '\n';
+                        p.out.write(line);
+                    }
+                } catch (IOException e) {
+                    // closed at the test's end: the assertion on the replies says why
+                }
+            });
+        }
+        for (Peer p : senders) {
+            DataInputStream in = new DataInputStream(p.socket.getInputStream());
+            for (int length : lengths) {
+                assertThat(in.readInt()).as("a reply, not the end of the connection").isEqualTo(length);
+                in.skipNBytes(length);
+            }
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.usedBytes() == 0);
+    }
+
     private void start(ConnectionReader reader) throws IOException {
         // The frame timeout ends the old code's wait: longer than the test waits for the lines.
         server = new RealTcpServer(Echo.loopback().inboundBudget(BUDGET).frameTimeout(Duration.ofSeconds(60)).build(),

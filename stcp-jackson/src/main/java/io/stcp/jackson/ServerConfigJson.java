@@ -90,7 +90,8 @@ public final class ServerConfigJson {
      * {@link ServerConfig} — at the top level or as a field of the application's config — exactly
      * as {@link #read(String)} does: absent fields take the defaults (without it Jackson would
      * leave them at null, 0 and false, and {@code maxConn} 0 means no limit), unknown fields and
-     * bad values are rejected by name. The mapper writes a {@link ServerConfig} with the same
+     * bad values are rejected by name, and so is a null config ({@code "server": null}: the
+     * server's defaults are {@code {}}). The mapper writes a {@link ServerConfig} with the same
      * fields as {@link #write(ServerConfig)}.
      */
     public static Module module() {
@@ -516,6 +517,24 @@ public final class ServerConfigJson {
         @Override
         public ServerConfig deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             return fromTree(value(p, "", ctxt::readTree), ServerConfig.defaults());
+        }
+
+        /**
+         * A JSON null where a config is expected ({@code "server": null}) is refused by its field's
+         * name, as a null {@code proxyProtocol} or {@code ipLimits} is: Jackson would otherwise give
+         * the application a null config, never passed here.
+         */
+        @Override
+        public ServerConfig getNullValue(DeserializationContext ctxt) {
+            String field = ctxt.getParser() == null ? null : ctxt.getParser().getParsingContext().getCurrentName();
+            throw new IllegalArgumentException((field == null ? "server config" : field)
+                    + ": null (expected: a JSON object; {} for the defaults)");
+        }
+
+        /** An absent config is left to the application's class, as Jackson leaves any absent value (null). */
+        @Override
+        public Object getAbsentValue(DeserializationContext ctxt) {
+            return null;
         }
     }
 

@@ -344,6 +344,20 @@ class ServerConfigJsonTest {
                 .hasMessageContaining("maxConn: -1 (expected: >= 0)");
     }
 
+    /** A null config is refused by its field's name, as a null proxyProtocol is; Jackson gave the application null. */
+    @Test
+    void theModuleRefusesANullServerConfigByItsFieldsName() throws Exception {
+        ObjectMapper m = new ObjectMapper().registerModule(ServerConfigJson.module());
+        assertThatThrownBy(() -> m.readValue("{\"name\": \"edge\", \"server\": null}", AppConfig.class))
+                .hasMessageContaining("server: null (expected: a JSON object");
+        assertThatThrownBy(() -> m.readValue("null", ServerConfig.class))
+                .hasMessageContaining("server config: null (expected: a JSON object");
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"proxyProtocol\": null}"))
+                .hasMessageStartingWith("proxyProtocol: null (expected: a JSON object)");
+        assertThat(m.readValue("{\"name\": \"edge\"}", AppConfig.class).server()).as("absent: left to the class").isNull();
+        assertThat(m.readValue("{\"server\": {}}", AppConfig.class).server()).isEqualTo(ServerConfig.defaults());
+    }
+
     @Test
     void theModuleWritesServerConfigAsWriteDoesAndReadsItBack() throws Exception {
         ObjectMapper m = new ObjectMapper().registerModule(ServerConfigJson.module());

@@ -99,7 +99,7 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         private Builder() {}
 
         public Builder host(String host) {
-            this.host = host;
+            this.host = Objects.requireNonNull(host, "host");
             return this;
         }
 
@@ -124,17 +124,17 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         }
 
         public Builder duration(Duration duration) {
-            this.duration = duration;
+            this.duration = Objects.requireNonNull(duration, "duration");
             return this;
         }
 
         public Builder warmup(Duration warmup) {
-            this.warmup = warmup;
+            this.warmup = Objects.requireNonNull(warmup, "warmup");
             return this;
         }
 
         public Builder sourceAddresses(List<String> sourceAddresses) {
-            this.sourceAddresses = sourceAddresses;
+            this.sourceAddresses = Objects.requireNonNull(sourceAddresses, "sourceAddresses");
             return this;
         }
 
@@ -159,7 +159,7 @@ public record LoadOptions(String host, int port, int connections, int inFlight, 
         }
 
         public Builder tls(Tls tls) {
-            this.tls = tls;
+            this.tls = tls; // null: plain TCP
             return this;
         }
 

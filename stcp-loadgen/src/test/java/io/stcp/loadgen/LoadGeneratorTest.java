@@ -64,6 +64,16 @@ class LoadGeneratorTest {
     }
 
     @Test
+    void aNullOptionIsRefusedAtItsSetterByItsName() {
+        LoadOptions.Builder b = LoadOptions.builder();
+        assertThatThrownBy(() -> b.host(null)).isInstanceOf(NullPointerException.class).hasMessage("host");
+        assertThatThrownBy(() -> b.duration(null)).isInstanceOf(NullPointerException.class).hasMessage("duration");
+        assertThatThrownBy(() -> b.warmup(null)).isInstanceOf(NullPointerException.class).hasMessage("warmup");
+        assertThatThrownBy(() -> b.sourceAddresses(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("sourceAddresses");
+    }
+
+    @Test
     void measuresAnEchoServerWithoutErrors() throws Exception {
         try (EchoServer server = new EchoServer()) {
             LoadResult r = LoadGenerator.run(LoadOptions.builder().port(server.listener.getLocalPort())

@@ -177,19 +177,19 @@ public final class TestConnection implements AutoCloseable {
 
         /** The peer's address the connections report ({@link Connection#remoteAddress()}); default {@code 127.0.0.1:40000}. */
         public Builder peerAddress(SocketAddress address) {
-            this.peer = Objects.requireNonNull(address, "address");
+            this.peer = Objects.requireNonNull(address, "peerAddress");
             return this;
         }
 
         /** The local address the connections report ({@link Connection#localAddress()}); default {@code 127.0.0.1:9000}. */
         public Builder localAddress(SocketAddress address) {
-            this.local = Objects.requireNonNull(address, "address");
+            this.local = Objects.requireNonNull(address, "localAddress");
             return this;
         }
 
         /** Makes the connection's sender, on its thread, as a server's factory does; default: a queue of 1,024 messages. */
         public Builder senderFactory(SenderFactory factory) {
-            this.factory = Objects.requireNonNull(factory, "factory");
+            this.factory = Objects.requireNonNull(factory, "senderFactory");
             return this;
         }
 
@@ -214,7 +214,7 @@ public final class TestConnection implements AutoCloseable {
          * hooks added before it), as {@link io.stcp.TcpServer#onConnectionStart} does.
          */
         public Builder onConnectionStart(ConnectionHook hook) {
-            startHooks.add(Objects.requireNonNull(hook, "hook"));
+            startHooks.add(Objects.requireNonNull(hook, "onConnectionStart"));
             return this;
         }
 
@@ -227,7 +227,7 @@ public final class TestConnection implements AutoCloseable {
          * for the exit hooks.
          */
         public Builder onConnectionExit(ConnectionHook hook) {
-            exitHooks.add(Objects.requireNonNull(hook, "hook"));
+            exitHooks.add(Objects.requireNonNull(hook, "onConnectionExit"));
             return this;
         }
 

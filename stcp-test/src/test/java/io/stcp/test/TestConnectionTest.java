@@ -30,6 +30,20 @@ class TestConnectionTest {
             .build((sender, body) -> sender.put(ENCODER.encode(body)));
 
     @Test
+    void aNullSettingIsRefusedAtItsSetterByItsName() {
+        TestConnection.Builder b = TestConnection.builder((sender, conn) -> conn.readFully(new byte[1]));
+        assertThatThrownBy(() -> b.config(null)).isInstanceOf(NullPointerException.class).hasMessage("config");
+        assertThatThrownBy(() -> b.peerAddress(null)).isInstanceOf(NullPointerException.class).hasMessage("peerAddress");
+        assertThatThrownBy(() -> b.localAddress(null)).isInstanceOf(NullPointerException.class).hasMessage("localAddress");
+        assertThatThrownBy(() -> b.senderFactory(null)).isInstanceOf(NullPointerException.class).hasMessage("senderFactory");
+        assertThatThrownBy(() -> b.onConnectionStart(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("onConnectionStart");
+        assertThatThrownBy(() -> b.onConnectionExit(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("onConnectionExit");
+        assertThatThrownBy(() -> TestConnection.builder(null)).isInstanceOf(NullPointerException.class).hasMessage("reader");
+    }
+
+    @Test
     void theConnectionsReportTheAddressesTheBuilderGivesThem() throws Exception {
         InetSocketAddress peerAddress = new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 1, 2, 3}), 5555);
         InetSocketAddress localAddress = new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 9, 9, 9}), 7000);
