@@ -139,8 +139,10 @@ public interface TcpServer extends AutoCloseable {
 
     /**
      * Stops listening and ends every live connection, discarding what their senders still queue;
-     * their exit hooks run on their own threads. Idempotent, any thread, does not wait: use
-     * {@link #awaitTermination(Duration)} for that.
+     * their exit hooks run on their own threads. Idempotent, any thread. It returns once the
+     * listening socket is closed (connects to it are refused, its port can be bound again), before
+     * it ends the connections, so that their clients cannot reconnect to it; it does not wait for
+     * the connections: use {@link #awaitTermination(Duration)} for that.
      */
     @Override
     void close();

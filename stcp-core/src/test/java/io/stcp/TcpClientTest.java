@@ -598,6 +598,26 @@ class TcpClientTest {
     }
 
     /**
+     * A fixed local port and a host of two addresses, the first dropping SYNs: the second try
+     * binds the port while the first still holds it (both with SO_REUSEADDR), and connects.
+     */
+    @Test
+    void aFixedLocalPortIsBoundByOverlappingTries() throws Exception {
+        int port = echoServer("127.0.0.3:0").address().getPort();
+        int localPort = deadPort();
+        try (SilentListener silent = new SilentListener(new InetSocketAddress("127.0.0.2", port))) {
+            String host = TestNames.define("fixed-local-port.stcp.test", "127.0.0.2", "127.0.0.3");
+            client = TcpClient.create(fastReconnect(host + ":" + port).connectTimeout(Duration.ofSeconds(30))
+                    .connectionAttemptDelay(Duration.ofMillis(100)).localAddress(new InetSocketAddress("127.0.0.1", localPort))
+                    .maxAttempts(1).build(), collect, SenderFactory.queue(8)).start();
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            assertThat(((InetSocketAddress) client.sender().connection().localAddress()).getPort()).isEqualTo(localPort);
+            client.put(frame("from a fixed port"));
+            assertThat(next()).isEqualTo("from a fixed port");
+        }
+    }
+
+    /**
      * The address families take turns (RFC 8305): of 127.0.0.2 (dropping SYNs), 127.0.0.3 and ::1,
      * the second try is at ::1, so the client connects there, though 127.0.0.3 listens too.
      */

@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -45,6 +47,11 @@ public final class RealTcpServer implements TcpServer {
     private static final int RUNNING = 1;
     private static final int CLOSED = 2;
     private static final Duration EXIT_AFTER_FORCE_CLOSE = Duration.ofSeconds(5);
+    /**
+     * How long a stop waits for the accept thread to leave its accept call ({@link #awaitListenerClosed}):
+     * the listener's close wakes it, so it leaves at once unless every carrier is busy.
+     */
+    private static final Duration ACCEPT_RETURN_GRACE = Duration.ofSeconds(1);
 
     private final ServerConfig config;
 
@@ -61,6 +68,8 @@ public final class RealTcpServer implements TcpServer {
     private final ServerConnections connections;
     private final ServerTermination termination;
     private volatile AcceptLoop acceptLoop;
+    private volatile @Nullable Thread acceptThread;                 // set once by start()
+    private final CountDownLatch acceptReturned = new CountDownLatch(1); // the accept loop has left its accept call for good
     private TransportLayer testLayer;           // guarded by lock; null but in tests (layUnder)
 
     public RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory) {
@@ -163,7 +172,7 @@ public final class RealTcpServer implements TcpServer {
                 address = bound instanceof InetSocketAddress inet ? inet : null;
                 localAddress = bound;
                 state = RUNNING;
-                Threads.start("stcp-accept-" + l.name(), () -> acceptLoop(loop));
+                acceptThread = Threads.start("stcp-accept-" + l.name(), () -> acceptLoop(loop));
                 tlsWatch = TlsWatch.start(RealTlsConfig.of(config.tls()), HostPort.format(bound));
             } catch (RuntimeException | Error e) {
                 // nothing may stay bound when start() fails: the caller sees the failure, nothing else
@@ -201,7 +210,11 @@ public final class RealTcpServer implements TcpServer {
 
     private void acceptLoop(AcceptLoop loop) {
         try {
-            loop.run();
+            try {
+                loop.run();
+            } finally {
+                acceptReturned.countDown(); // the listener's close is done: see awaitListenerClosed
+            }
         } catch (AcceptException e) {
             Log.SERVER.atError().setMessage("server.accept.failed").addKeyValue("address", HostPort.format(localAddress))
                     .setCause(e).log();
@@ -298,9 +311,45 @@ public final class RealTcpServer implements TcpServer {
         }
     }
 
+    /**
+     * After {@link #stopListening}: waits until the accept thread has left its accept call, for
+     * {@link #ACCEPT_RETURN_GRACE} at most, unless this is that thread (an accept loop that gave up
+     * closes the server). The JDK closes a listener whose accept a virtual thread waits in only once
+     * that thread has woken: until then the socket still listens, the kernel completes connections
+     * into its backlog (reset when it closes at last) and the port cannot be bound again. So a stop
+     * that has returned has stopped listening, and the connections it ends next cannot reconnect to
+     * it. An interrupt meanwhile does not end the wait, and is kept.
+     */
+    private void awaitListenerClosed() {
+        Thread t = acceptThread;
+        if (t == null || t == Thread.currentThread()) {
+            return;
+        }
+        boolean interrupted = false;
+        long until = System.nanoTime() + ACCEPT_RETURN_GRACE.toNanos();
+        try {
+            while (acceptReturned.getCount() > 0) {
+                long left = until - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                try {
+                    acceptReturned.await(left, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     @Override
     public void close() {
         stopListening();
+        awaitListenerClosed();
         connections.endAll();
         maybeTerminate();
     }
@@ -308,6 +357,7 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public boolean drain(Duration timeout) throws InterruptedException {
         stopListening();
+        awaitListenerClosed();
         maybeTerminate();
         return termination.awaitQuietly(Nanos.within(timeout));
     }
@@ -316,6 +366,7 @@ public final class RealTcpServer implements TcpServer {
     public boolean shutdown(Duration grace) throws InterruptedException {
         stopListening();
         long deadline = Nanos.within(grace);
+        awaitListenerClosed();
         long discardedBefore = stats().discarded(); // stcp's senders count every message they could not write
         AtomicBoolean discarded = new AtomicBoolean(); // some connection could not write everything
         List<Thread> flushers = connections.shutdownAll(deadline, discarded);

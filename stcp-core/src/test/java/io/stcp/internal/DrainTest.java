@@ -16,6 +16,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -59,6 +60,39 @@ class DrainTest {
             assertThat(server.termination()).isCompleted();
         } finally {
             Echo.stop(server);
+        }
+    }
+
+    /** A way to stop a server. */
+    private interface Stop {
+        void stop(TcpServer server) throws Exception;
+    }
+
+    /**
+     * Once close() or drain() has returned, the server no longer listens: a connect is refused,
+     * not completed by the kernel into the backlog of a listener whose close the JDK put off until
+     * its accept thread woke (and then reset). Each way, ten servers, each stopped while its accept
+     * thread waits in accept again after a first connection. (shutdown() returns only once the
+     * server has terminated, its accept loop ended, so after its listener's close in any case.)
+     */
+    @Test
+    void aStopThatHasReturnedHasStoppedListening() throws Exception {
+        List<Stop> stops = List.of(TcpServer::close, s -> s.drain(Duration.ZERO));
+        for (int way = 0; way < stops.size(); way++) {
+            for (int i = 0; i < 10; i++) {
+                TcpServer server = Echo.start();
+                InetSocketAddress address = server.address();
+                try {
+                    try (TestClient c = TestClient.connect(address)) {
+                        assertThat(c.roundTrip(new byte[] {1})).containsExactly(1);
+                    }
+                    stops.get(way).stop(server);
+                    assertThat(refuses(address)).as("%s, server %d: refused once the stop returned",
+                            way == 0 ? "close" : "drain", i).isTrue();
+                } finally {
+                    Echo.stop(server);
+                }
+            }
         }
     }
 
