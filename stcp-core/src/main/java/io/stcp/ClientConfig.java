@@ -53,9 +53,10 @@ import org.jspecify.annotations.Nullable;
  *                          this delay if the try's share of the connect timeout is shorter, so
  *                          that every address is tried within it. Default 250ms; at least
  *                          {@link #MIN_CONNECTION_ATTEMPT_DELAY} (10 ms, RFC 8305's least): a
- *                          shorter one is refused. One at least as long as the connect timeout
- *                          tries the addresses one after another (each try still runs to the end
- *                          of the connect timeout). No effect on a host with one address, nor on
+ *                          shorter one is refused. With one at least as long as the connect
+ *                          timeout, the next address is tried only when a try fails or has had
+ *                          its share of the time left (the earlier tries still run beside it, to
+ *                          the end of the connect timeout). No effect on a host with one address, nor on
  *                          a {@code unix:} address.
  * @param localAddress      the local address to bind before connecting, or null (the default)
  *                          for any address and an ephemeral port. Bound with
