@@ -277,7 +277,7 @@ public record ClientConfig(
 
         /** See {@link ClientConfig#connectionAttemptDelay()}. */
         public Builder connectionAttemptDelay(Duration connectionAttemptDelay) {
-            this.connectionAttemptDelay = connectionAttemptDelay;
+            this.connectionAttemptDelay = Objects.requireNonNull(connectionAttemptDelay, "connectionAttemptDelay");
             return this;
         }
 

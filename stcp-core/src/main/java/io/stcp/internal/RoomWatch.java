@@ -32,6 +32,13 @@ import org.jspecify.annotations.Nullable;
  * {@link Entry#ready()} from any thread, with their lock held (so it calls no user code).
  */
 public final class RoomWatch {
+    /**
+     * Where tests make a wait fail before it parks, as a StackOverflowError in the park can (a
+     * virtual thread's timed park schedules its wake-up deeper than the registration). Null but in
+     * tests.
+     */
+    static volatile @Nullable Runnable beforePark;
+
     private final Thread owner = Thread.currentThread();
     /** Entries whose queue made room since they were registered; may hold one twice, or one done. */
     private final ConcurrentLinkedQueue<Entry> ready = new ConcurrentLinkedQueue<>();
@@ -96,6 +103,10 @@ public final class RoomWatch {
             Entry e = ready.poll();
             if (e != null) {
                 return e;
+            }
+            Runnable fault = beforePark;
+            if (fault != null) {
+                fault.run();
             }
             if (deadlineNanos == Long.MIN_VALUE) {
                 LockSupport.park(this);
