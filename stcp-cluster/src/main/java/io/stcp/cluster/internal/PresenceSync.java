@@ -71,7 +71,10 @@ import org.slf4j.LoggerFactory;
  * while it was under way sets none, by {@link #connects}). A refresh goes on from the chunk that
  * failed, not from its start: a Redis that fails one call in a hundred cannot keep a large node's
  * last names from ever being announced. A Redis that keeps refusing (out of memory, a read-only
- * replica) is asked ever less often, not every {@code reconnectDelay}.
+ * replica) is asked ever less often, not every {@code reconnectDelay}. An announce that failed
+ * may have been done all the same (its reply lost with the connection): its names count as
+ * announced from before the call ({@link #announcedUsers}), so the next refresh withdraws those
+ * the registry no longer has.
  *
  * <p><b>Bounds.</b> While a full refresh is due the sets stay empty: that refresh reads every name
  * from the registry when it begins, so a name changed before it needs no mark. The bus going down
@@ -109,7 +112,11 @@ final class PresenceSync {
     private long connects;                                      // guarded by lock: how often the bus has connected
     private volatile boolean closed;                            // written under lock, read without: see Closing
 
-    // Owned by the presence thread: the names this node has announced and not withdrawn.
+    // Owned by the presence thread: the names this node may have an entry for, the ones a refresh
+    // withdraws when the registry no longer has them, and close() too. A name goes in before its
+    // announce is sent, not once it returns: an announce that fails may have reached Redis all the
+    // same (the connection lost before its reply came), and a name left out stayed there, its entry
+    // withdrawn by nobody, until presenceTtl. A name comes out once its withdrawal has returned.
     private final Set<String> announcedUsers = ConcurrentHashMap.newKeySet();
     private final Set<String> announcedGroups = ConcurrentHashMap.newKeySet();
 
@@ -394,8 +401,8 @@ final class PresenceSync {
         // A call at a time, so that close() waits for one call at most, not for the whole step.
         for (int i = 0; i < present.size() && !closed; i += CALL_BATCH) {
             List<String> batch = present.subList(i, Math.min(present.size(), i + CALL_BATCH));
+            announced.addAll(batch); // before the call: see announcedUsers
             presence.announce(nodeId, scope, batch);
-            announced.addAll(batch);
         }
         for (int i = 0; i < absent.size() && !closed; i += CALL_BATCH) {
             List<String> batch = absent.subList(i, Math.min(absent.size(), i + CALL_BATCH));
