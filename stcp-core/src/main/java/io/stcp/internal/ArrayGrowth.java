@@ -114,9 +114,16 @@ final class ArrayGrowth {
         return (int) most;
     }
 
-    /** The longest array whose bytes beyond the first buffer's worth the whole budget holds; no limit without one. */
+    /**
+     * The longest array whose bytes beyond the first buffer's worth the whole budget holds; no
+     * limit without one, nor with one that holds the longest array (any budget is allowed, up to
+     * Long.MAX_VALUE: the sum must not overflow).
+     */
     private long mostBytes() {
-        return budget == null ? Integer.MAX_VALUE : budget.limitBytes() + ConnectionInput.BUFFER_SIZE;
+        if (budget == null || budget.limitBytes() >= Integer.MAX_VALUE - ConnectionInput.BUFFER_SIZE) {
+            return Integer.MAX_VALUE;
+        }
+        return budget.limitBytes() + ConnectionInput.BUFFER_SIZE;
     }
 
     /** {@code len}, or {@code end} when less than a buffer would be left beyond it. */

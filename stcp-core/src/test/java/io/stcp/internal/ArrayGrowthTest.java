@@ -180,6 +180,21 @@ class ArrayGrowthTest {
         });
     }
 
+    @Test
+    void aBudgetAsLargeAsALongHoldsGrowsAsIfThereWereNone() throws Exception {
+        // ServerConfig takes any inboundBudget >= 0; Long.MAX_VALUE, "no limit" to an operator,
+        // made the longest array the budget holds overflow, and every step fail.
+        InboundBudget budget = new InboundBudget(Long.MAX_VALUE);
+        ConnectionInput input = new ConnectionInput(new MemoryTransport(), true, budget, 0, 0, () -> {});
+        ArrayGrowth line = new ArrayGrowth(input);
+        assertThat(line.grow(64 << 10, 4 << 20, false)).isEqualTo(256 << 10);
+        ArrayGrowth frame = new ArrayGrowth(input);
+        assertThat(frame.grow(64 << 10, 1 << 20, true)).isEqualTo(256 << 10);
+        line.release();
+        frame.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
     /** A growth of an array that is full with the {@link #ARRIVED} bytes that arrived of a value of {@link #END}. */
     @Test
     void aStepIsNoLongerThanTheWholeBudgetHoldsAndAValueThatCannotFitFailsBeforeAStep() throws Exception {
