@@ -4,6 +4,7 @@ import io.stcp.TlsTruncatedException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.util.function.LongSupplier;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
@@ -118,6 +119,7 @@ final class TlsTransport implements Transport {
     private int emptyRecords;     // records in a row that decrypted to nothing
     private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
+    private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
@@ -467,6 +469,10 @@ final class TlsTransport implements Transport {
      * @return bytes read, or -1 at end of stream
      */
     private int fill(long deadlineNanos, boolean now) throws IOException {
+        if (released) {
+            // A read after the end (an exit hook's): a buffer taken now would never be given back.
+            throw new ClosedChannelException();
+        }
         checkRecordHeader();
         // Several records per read once the handshake is done; before, one (a trickled hello holds
         // no more than that while the rest is waited for).
@@ -541,13 +547,15 @@ final class TlsTransport implements Transport {
 
     /**
      * Gives {@link #netIn} and {@link #appIn} back, each once (the field is cleared as it goes),
-     * then those of the transport below. The reader's own buffers, so only the reader may: at the
+     * then those of the transport below. A read after it fails instead of taking a buffer again
+     * ({@link ClosedChannelException}): nothing would give that one back. The reader's own buffers, so only the reader may: at the
      * connection's end ({@link ConnectionInput#ended()}) or when the handshake failed
      * ({@link TlsLayer}). Writes take and give back buffers of their own ({@link TlsOutput}), so
      * a write still under way on another thread holds none of these.
      */
     @Override
     public void releaseBuffers() {
+        released = true;
         ByteBuffer in = netIn;
         netIn = null;
         if (in != null) {

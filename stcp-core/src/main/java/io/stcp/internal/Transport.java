@@ -220,8 +220,8 @@ public interface Transport {
      * of the transports below: the reader is done with them. Called once the reads have ended — on
      * the connection's last reader thread, after its send thread has ended (or by a layer whose
      * opening failed, on that thread) — never by {@link #close()}, which other threads call while
-     * a read may still be filling a buffer. Idempotent; a read after it would take buffers anew.
-     * By default there are none.
+     * a read may still be filling a buffer. Idempotent; a read after it fails rather than take
+     * buffers anew, which nothing would give back. By default there are none.
      */
     default void releaseBuffers() {}
 

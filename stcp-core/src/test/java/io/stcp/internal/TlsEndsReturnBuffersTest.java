@@ -157,6 +157,33 @@ class TlsEndsReturnBuffersTest {
         });
     }
 
+    @Test
+    void aReadAfterTheEndTakesNoBufferAgain() throws Exception {
+        // An exit hook runs on the last reader thread after the end gave the buffers back; a read
+        // there fails, and must not take a buffer that nothing would give back.
+        start(Duration.ofSeconds(10));
+        server.onConnectionExit(s -> {
+            try {
+                s.connection().read(new byte[16], 0, 16);
+            } catch (IOException expected) {
+                // the connection is closed
+            }
+        });
+        returnsEveryBuffer("a read in the exit hook", () -> {
+            try (Socket plain = new Socket()) {
+                plain.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()), 10_000);
+                plain.setSoTimeout(10_000);
+                SSLSocket s = (SSLSocket) withCertificate().getSocketFactory()
+                        .createSocket(plain, "localhost", server.address().getPort(), false);
+                s.startHandshake();
+                s.getOutputStream().write(Echo.frame(new byte[] {5}));
+                assertThat(s.getInputStream().readNBytes(5)).containsExactly(0, 0, 0, 1, 5);
+                plain.shutdownOutput(); // no close_notify: the server's read fails, its input not closed
+                assertThat(closedByTheServer(plain)).isTrue();
+            }
+        });
+    }
+
     /** Reads until the server closes (end of stream or reset); false if it has not within the socket's timeout. */
     private static boolean closedByTheServer(Socket socket) throws IOException {
         byte[] sink = new byte[1024];
