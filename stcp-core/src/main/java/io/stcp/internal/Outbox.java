@@ -174,14 +174,8 @@ final class Outbox {
         lock.lock();
         try {
             while (handOvers > 0 && state == SHUTTING) {
-                if (deadline == 0) {
-                    changed.await();
-                } else {
-                    long left = Nanos.left(deadline, System.nanoTime());
-                    if (left == 0) {
-                        return false;
-                    }
-                    changed.awaitNanos(left);
+                if (!awaitChange(deadline)) {
+                    return false;
                 }
             }
             return handOvers == 0;
@@ -199,20 +193,28 @@ final class Outbox {
         lock.lock();
         try {
             while (up.get() == null && (state == NEW || state == OPEN)) {
-                if (deadline == 0) {
-                    changed.await();
-                } else {
-                    long left = Nanos.left(deadline, System.nanoTime());
-                    if (left == 0) {
-                        return false;
-                    }
-                    changed.awaitNanos(left);
+                if (!awaitChange(deadline)) {
+                    return false;
                 }
             }
             return up.get() != null;
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Waits for a change of state until {@code deadline} (0: none); false once it has passed. Under lock. */
+    private boolean awaitChange(long deadline) throws InterruptedException {
+        if (deadline == 0) {
+            changed.await();
+            return true;
+        }
+        long left = Nanos.left(deadline, System.nanoTime());
+        if (left == 0) {
+            return false;
+        }
+        changed.awaitNanos(left);
+        return true;
     }
 
     /**

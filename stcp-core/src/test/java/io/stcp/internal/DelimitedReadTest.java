@@ -47,6 +47,31 @@ class DelimitedReadTest {
         }
     }
 
+    /** A line of {@code length} bytes of 'x' (its delimiter not among them). */
+    private static byte[] longLine(int length) {
+        byte[] line = new byte[length];
+        Arrays.fill(line, (byte) 'x');
+        return line;
+    }
+
+    /**
+     * Feeds all of {@code line} but its last byte, and has another thread read a line (of at most
+     * 8 MiB) from {@code conn}; returns once that read waits with everything fed taken in. The test
+     * then feeds the last byte and the delimiter.
+     */
+    private CompletableFuture<byte[]> readingAllButItsLastByte(RealConnection conn, byte[] line) {
+        memory.feed(Arrays.copyOf(line, line.length - 1));
+        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return conn.readLine(8 << 20);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+        return read;
+    }
+
     @Test
     void pastHalfTheBudgetALineGrowsByAQuarterOfWhatArrived() throws Exception {
         // Other connections hold 9 of 16 MiB. A peer sends 1 MiB of a line and pauses: its array
@@ -56,17 +81,8 @@ class DelimitedReadTest {
         budget.reserve(others, true, null, 0, () -> true);
         RealConnection conn = connection(budget);
         int sent = 1 << 20;
-        byte[] line = new byte[sent + 1];
-        Arrays.fill(line, (byte) 'x');
-        memory.feed(Arrays.copyOf(line, sent));
-        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
-            try {
-                return conn.readLine(8 << 20);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
-        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+        byte[] line = longLine(sent + 1);
+        CompletableFuture<byte[]> read = readingAllButItsLastByte(conn, line);
 
         long array = budget.usedBytes() - others + ConnectionInput.BUFFER_SIZE;
         assertThat(array).as("array for %d bytes sent", sent)
@@ -85,17 +101,8 @@ class DelimitedReadTest {
         InboundBudget budget = new InboundBudget(16L << 20);
         RealConnection conn = connection(budget);
         int sent = 1 << 20;
-        byte[] line = new byte[sent + 1];
-        Arrays.fill(line, (byte) 'x');
-        memory.feed(Arrays.copyOf(line, sent));
-        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
-            try {
-                return conn.readLine(8 << 20);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
-        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+        byte[] line = longLine(sent + 1);
+        CompletableFuture<byte[]> read = readingAllButItsLastByte(conn, line);
         long array = budget.usedBytes();
         assertThat(array + ConnectionInput.BUFFER_SIZE).as("the array, longer than the line").isGreaterThan(line.length);
 
@@ -113,17 +120,8 @@ class DelimitedReadTest {
         InboundBudget budget = new InboundBudget(16L << 20);
         RealConnection conn = connection(budget);
         int sent = 1 << 20;
-        byte[] line = new byte[sent + 1];
-        Arrays.fill(line, (byte) 'x');
-        memory.feed(Arrays.copyOf(line, sent));
-        CompletableFuture<byte[]> read = CompletableFuture.supplyAsync(() -> {
-            try {
-                return conn.readLine(8 << 20);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
-        await().atMost(Duration.ofSeconds(10)).until(() -> transport.inRead && memory.available() == 0);
+        byte[] line = longLine(sent + 1);
+        CompletableFuture<byte[]> read = readingAllButItsLastByte(conn, line);
         long array = budget.usedBytes();
         long others = budget.limitBytes() - array - sent / 2; // room for half the copy
         budget.reserve(others, true, null, 0, () -> true);
