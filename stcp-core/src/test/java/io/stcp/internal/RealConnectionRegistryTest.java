@@ -789,9 +789,16 @@ class RealConnectionRegistryTest {
             QueueSender s = member(QueueSender.options().capacity(1 + i % 2).conflating(i % 3 == 0)
                     .overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ofSeconds(30)));
             registry.joinGroup(s, "g");
-            io.stcp.QueueSenderTesting.resumeWrites(s);
-            group.add(s);
+            group.add(s); // its writes held until a fan-out waits (below)
         }
+        // Every park of a fan-out's wait for room is counted; the members write only once one
+        // has parked, so that at least one fan-out waits whatever the machine's speed.
+        java.util.concurrent.atomic.AtomicInteger waited = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch firstWait = new java.util.concurrent.CountDownLatch(1);
+        RoomWatch.beforePark = () -> {
+            waited.incrementAndGet();
+            firstWait.countDown();
+        };
         AtomicReference<Throwable> failure = new AtomicReference<>();
         // each member's peer reads 3-byte messages (caller, sequence) and checks each caller's order
         List<Thread> readers = new ArrayList<>();
@@ -827,7 +834,6 @@ class RealConnectionRegistryTest {
                 }
             }));
         }
-        java.util.concurrent.atomic.AtomicInteger waited = new java.util.concurrent.atomic.AtomicInteger();
         List<Thread> threads = new ArrayList<>();
         for (int c = 0; c < callers; c++) {
             int caller = c;
@@ -835,12 +841,8 @@ class RealConnectionRegistryTest {
                 try {
                     for (int i = 0; i < sends; i++) {
                         byte[] m = {(byte) caller, (byte) (i >> 8), (byte) i};
-                        long start = System.nanoTime();
                         SendResult r = caller % 2 == 0 ? registry.sendToGroup("g", m)
                                 : registry.sendToGroup("g", caller, m);
-                        if (System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(1)) {
-                            waited.incrementAndGet();
-                        }
                         assertThat(r).isEqualTo(new SendResult(members, 0, 0, 0, 0));
                     }
                 } catch (Throwable e) {
@@ -849,6 +851,10 @@ class RealConnectionRegistryTest {
             }));
         }
         try {
+            assertThat(firstWait.await(10, TimeUnit.SECONDS)).as("a fan-out waits for room").isTrue();
+            for (QueueSender s : group) {
+                io.stcp.QueueSenderTesting.resumeWrites(s);
+            }
             for (Thread t : threads) { // a lost wake-up would hold a caller for the 30 s block timeout
                 t.join(TimeUnit.SECONDS.toMillis(10));
                 assertThat(t.isAlive()).as("a fan-out still waits").isFalse();
@@ -874,9 +880,11 @@ class RealConnectionRegistryTest {
                             .until(() -> received.get(member) == callers * sends);
                 }
             }
-            assertThat(waited.get()).as("fan-outs that waited for room").isPositive();
+            assertThat(waited.get()).as("fan-outs' parks while waiting for room").isPositive();
         } finally {
+            RoomWatch.beforePark = null;
             for (QueueSender s : group) {
+                io.stcp.QueueSenderTesting.resumeWrites(s); // if the test failed before it did
                 s.close();
             }
             for (int i = 0; i < members; i++) {
