@@ -2,15 +2,10 @@ package io.stcp.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
+import io.stcp.testing.SilentListener;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -32,24 +27,9 @@ class CloseWhileConnectingTest {
 
     @Test
     void aCloseEndsAConnectToARedisThatDoesNotAnswer() throws Exception {
-        List<Socket> filling = new ArrayList<>();
-        try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            InetSocketAddress at = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.getLocalPort());
-            boolean full = false;
-            for (int i = 0; i < 16 && !full; i++) { // the accept queue takes backlog + 1; the next connect hangs
-                Socket s = new Socket();
-                try {
-                    s.connect(at, 300);
-                    filling.add(s);
-                } catch (SocketTimeoutException e) {
-                    s.close();
-                    full = true;
-                }
-            }
-            assertThat(full).as("the listener drops SYNs once its queue is full").isTrue();
-
+        try (SilentListener silent = new SilentListener(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
             CountDownLatch attempting = new CountDownLatch(1);
-            RedisBus bus = RedisBus.create(ClusterConfig.builder("a").redisAddress("127.0.0.1:" + silent.getLocalPort())
+            RedisBus bus = RedisBus.create(ClusterConfig.builder("a").redisAddress("127.0.0.1:" + silent.address().getPort())
                     .connectTimeout(Duration.ofSeconds(30)).closeTimeout(Duration.ofSeconds(20)).build());
             try {
                 bus.beforeAttempt = attempting::countDown;
@@ -65,10 +45,6 @@ class CloseWhileConnectingTest {
                 assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
             } finally {
                 bus.close();
-            }
-        } finally {
-            for (Socket s : filling) {
-                s.close();
             }
         }
     }

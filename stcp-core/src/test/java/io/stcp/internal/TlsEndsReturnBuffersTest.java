@@ -142,13 +142,7 @@ class TlsEndsReturnBuffersTest {
         });
         returnsEveryBuffer("the end of stream inside a record", () -> {
             try (Socket plain = new Socket()) {
-                plain.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()), 10_000);
-                plain.setSoTimeout(10_000);
-                SSLSocket s = (SSLSocket) withCertificate().getSocketFactory()
-                        .createSocket(plain, "localhost", server.address().getPort(), false);
-                s.startHandshake();
-                s.getOutputStream().write(Echo.frame(new byte[] {4}));
-                assertThat(s.getInputStream().readNBytes(5)).containsExactly(0, 0, 0, 1, 4);
+                echoOverTls(plain, (byte) 4);
                 // The first bytes of an application data record announcing 100 bytes, then the FIN.
                 plain.getOutputStream().write(new byte[] {23, 3, 3, 0, 100, 1, 2, 3});
                 plain.shutdownOutput();
@@ -171,17 +165,25 @@ class TlsEndsReturnBuffersTest {
         });
         returnsEveryBuffer("a read in the exit hook", () -> {
             try (Socket plain = new Socket()) {
-                plain.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()), 10_000);
-                plain.setSoTimeout(10_000);
-                SSLSocket s = (SSLSocket) withCertificate().getSocketFactory()
-                        .createSocket(plain, "localhost", server.address().getPort(), false);
-                s.startHandshake();
-                s.getOutputStream().write(Echo.frame(new byte[] {5}));
-                assertThat(s.getInputStream().readNBytes(5)).containsExactly(0, 0, 0, 1, 5);
+                echoOverTls(plain, (byte) 5);
                 plain.shutdownOutput(); // no close_notify: the server's read fails, its input not closed
                 assertThat(closedByTheServer(plain)).isTrue();
             }
         });
+    }
+
+    /**
+     * Connects {@code plain} to the server and echoes the one-byte frame {@code b} over a TLS
+     * session on it, which is left open: the test goes on with {@code plain} underneath.
+     */
+    private void echoOverTls(Socket plain, byte b) throws Exception {
+        plain.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()), 10_000);
+        plain.setSoTimeout(10_000);
+        SSLSocket s = (SSLSocket) withCertificate().getSocketFactory()
+                .createSocket(plain, "localhost", server.address().getPort(), false);
+        s.startHandshake();
+        s.getOutputStream().write(Echo.frame(new byte[] {b}));
+        assertThat(s.getInputStream().readNBytes(5)).containsExactly(0, 0, 0, 1, b);
     }
 
     /** Reads until the server closes (end of stream or reset); false if it has not within the socket's timeout. */
