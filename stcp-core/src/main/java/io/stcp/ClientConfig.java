@@ -59,7 +59,14 @@ import org.jspecify.annotations.Nullable;
  *                          the end of the connect timeout). No effect on a host with one address, nor on
  *                          a {@code unix:} address.
  * @param localAddress      the local address to bind before connecting, or null (the default)
- *                          for any address and an ephemeral port. Bound with
+ *                          for any address and an ephemeral port; an IP address, not a name to
+ *                          resolve. One other than a wildcard fixes the family: only the host's
+ *                          addresses of its family are dialled (an IPv4 address connects to IPv4
+ *                          addresses only, an IPv6 one to IPv6 addresses only), and an attempt
+ *                          at a host with none of them fails at once, naming the local address
+ *                          and the host's addresses. A wildcard, {@code 0.0.0.0} or {@code ::}
+ *                          (with a fixed port, say), reaches both: the JDK binds either as the
+ *                          any address of a dual-stack socket. Bound with
  *                          {@code SO_REUSEADDR}, so a fixed port is bound again on reconnect
  *                          while the last connection's end of it waits in TIME_WAIT. TCP only:
  *                          set with a {@code unix:} address, it is refused.
@@ -169,6 +176,10 @@ public record ClientConfig(
             }
         } else if (HostPort.parse(address).port() == 0) {
             throw new IllegalArgumentException("address: \"" + address + "\" (expected: a port to connect to, not 0)");
+        }
+        if (localAddress != null && localAddress.isUnresolved()) {
+            throw new IllegalArgumentException("localAddress: " + HostPort.format(localAddress)
+                    + " unresolved (expected: an IP address, or null)");
         }
         RealTlsConfig clientTls = RealTlsConfig.forClient(tls); // throws IllegalArgumentException naming tls
         if (unix && clientTls != null && clientTls.serverName() == null) {

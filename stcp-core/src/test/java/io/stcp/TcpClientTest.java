@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
@@ -638,6 +639,96 @@ class TcpClientTest {
         }
     }
 
+    /**
+     * A local address of one family dials only the host's addresses of that family: a socket
+     * bound to 127.0.0.1 cannot connect to ::1, nor one bound to ::1 to 127.0.0.2. Nothing
+     * listens, so the dial fails, naming only the addresses it tried. (It used to try them all,
+     * each of the other family failing at once: "Address family not supported", "Network is
+     * unreachable".)
+     */
+    @Test
+    void aLocalAddressDialsOnlyTheHostsAddressesOfItsFamily() throws Exception {
+        assumeIpv6Loopback();
+        int port = deadPort();
+        String host = TestNames.define("v6-v4-v4.stcp.test", "::1", "127.0.0.2", "127.0.0.3");
+        assertThat(failureOfOneAttempt(fastReconnect(host + ":" + port).localAddress(new InetSocketAddress("127.0.0.1", 0))))
+                .isInstanceOf(ConnectException.class)
+                .hasMessageStartingWith("connecting to " + host + ":" + port + ": failed at each of its 2 addresses: 127.0.0.2:"
+                        + port + " (java.net.ConnectException")
+                .hasMessageContaining("; 127.0.0.3:" + port + " (java.net.ConnectException")
+                .hasMessageNotContaining("::1");
+        String host6 = TestNames.define("v4-v6-v4.stcp.test", "127.0.0.2", "::1", "127.0.0.3");
+        assertThat(failureOfOneAttempt(fastReconnect(host6 + ":" + port).localAddress(new InetSocketAddress("::1", 0))))
+                .as("the one IPv6 address, refused").isInstanceOf(ConnectException.class)
+                .hasMessageNotContaining("127.0.0");
+    }
+
+    /**
+     * A local address that can reach none of the host's addresses fails the attempt at once, saying
+     * so: no socket is opened, and the error names the local address and the host's addresses.
+     */
+    @Test
+    void aLocalAddressThatReachesNoneOfTheHostsAddressesFailsAtOnceNamingThem() throws Exception {
+        assumeIpv6Loopback();
+        int port = deadPort();
+        String v6 = TestNames.define("only-v6.stcp.test", "::1");
+        assertThat(failureOfOneAttempt(fastReconnect(v6 + ":" + port).localAddress(new InetSocketAddress("127.0.0.1", 0))))
+                .isInstanceOf(ConnectException.class)
+                .hasMessage("connecting to " + v6 + ":" + port + ": none of its addresses, [0:0:0:0:0:0:0:1]:" + port
+                        + ", can be reached from the local address 127.0.0.1:0 (an IPv4 address connects to IPv4 addresses only)");
+        String v4 = TestNames.define("only-v4.stcp.test", "127.0.0.2", "127.0.0.3");
+        assertThat(failureOfOneAttempt(fastReconnect(v4 + ":" + port).localAddress(new InetSocketAddress("::1", 4321))))
+                .isInstanceOf(ConnectException.class)
+                .hasMessage("connecting to " + v4 + ":" + port + ": none of its addresses, 127.0.0.2:" + port + ", 127.0.0.3:"
+                        + port + ", can be reached from the local address [0:0:0:0:0:0:0:1]:4321 (an IPv6 address connects"
+                        + " to IPv6 addresses only)");
+    }
+
+    /**
+     * A wildcard local address reaches both families: the JDK binds 0.0.0.0 as well as :: as the
+     * any address of a dual-stack socket, which connects to IPv4 addresses (IPv4-mapped) and IPv6
+     * ones alike; so neither fixes the family.
+     */
+    @Test
+    void aWildcardLocalAddressReachesBothFamilies() throws Exception {
+        assumeIpv6Loopback();
+        int v6port = echoServer("[::1]:0").address().getPort();
+        int v4port = echoServer("127.0.0.1:0").address().getPort();
+        for (String wildcard : List.of("0.0.0.0", "::")) {
+            for (String server : List.of("[::1]:" + v6port, "127.0.0.1:" + v4port)) {
+                TcpClient c = TcpClient.create(fastReconnect(server).localAddress(new InetSocketAddress(wildcard, 0))
+                        .maxAttempts(1).build(), collect, SenderFactory.queue(8)).start();
+                try {
+                    assertThat(c.awaitConnected(WAIT)).as("from %s to %s", wildcard, server).isTrue();
+                    c.put(frame("from " + wildcard));
+                    assertThat(next()).isEqualTo("from " + wildcard);
+                } finally {
+                    c.close();
+                    assertThat(c.awaitTermination(WAIT)).isTrue();
+                }
+            }
+        }
+    }
+
+    /** Skips the test, saying why, where this machine has no IPv6 loopback address to listen on. */
+    private static void assumeIpv6Loopback() {
+        try (ServerSocketChannel ch = ServerSocketChannel.open().bind(new InetSocketAddress("::1", 0))) {
+            assertThat(ch.getLocalAddress()).isNotNull();
+        } catch (Exception e) {
+            Assumptions.abort("no IPv6 loopback address (::1) on this machine: " + e);
+        }
+    }
+
+    /** What the one attempt of a client that gives up after it failed with. */
+    private Throwable failureOfOneAttempt(ClientConfig.Builder config) throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        TcpClient c = TcpClient.create(config.maxAttempts(1).build(), collect, SenderFactory.queue(8))
+                .onGiveUp((n, e) -> failure.set(e)).start();
+        assertThat(c.awaitTermination(WAIT)).isTrue();
+        assertThat(failure.get()).as("gave up").isNotNull();
+        return failure.get();
+    }
+
     /** A dial that fails at every address says which it tried, and how each failed. */
     @Test
     void aDialThatFailsAtEveryAddressNamesEachAddress() throws Exception {
@@ -1190,6 +1281,9 @@ class TcpClientTest {
         assertThatThrownBy(() -> ClientConfig.builder("h:1").maxAttempts(-1).build()).hasMessageContaining("maxAttempts");
         assertThatThrownBy(() -> ClientConfig.builder("h:1").offlineQueue(-1, 0).build())
                 .hasMessageContaining("offlineCapacity");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").localAddress(InetSocketAddress.createUnresolved("example.com", 0))
+                .build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("localAddress: example.com:0 unresolved (expected: an IP address, or null)");
         ClientConfig c = ClientConfig.builder("h:1").maxAttempts(3).offlineQueue(5, 10)
                 .connectionAttemptDelay(Duration.ofMillis(300)).build();
         assertThat(c.toBuilder().build()).isEqualTo(c);

@@ -4,6 +4,8 @@ import io.stcp.ClientConfig;
 import io.stcp.Durations;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
@@ -31,7 +33,9 @@ import org.jspecify.annotations.Nullable;
  *       thread, one of several by {@link HappyEyeballs} (each address tried on a thread of its
  *       own, staggered by the connection attempt delay, the families taking turns, the first
  *       connected winning), so a name whose first address is down, or drops SYNs, still connects
- *       through the others, and soon. Each try binds the local address if one is set (with
+ *       through the others, and soon. A local address other than a wildcard fixes the family: only
+ *       the addresses of its family are tried ({@link #reachableFrom}), and a host with none fails
+ *       at once, naming them. Each try binds the local address if one is set (with
  *       {@code SO_REUSEADDR}: the previous connection's end of a fixed port may still be in
  *       TIME_WAIT, and tries overlap). The lookup and all the tries together take at most the
  *       connect timeout. A dial that fails at every address fails with an exception naming each
@@ -108,12 +112,51 @@ final class Dialer {
 
     private SocketChannel dialTcp() throws IOException {
         long deadline = Nanos.deadlineAfter(config.connectTimeout()); // the lookup and the connects together
-        List<InetSocketAddress> remotes = resolveInterruptibly(target.host(), target.port(), deadline);
+        List<InetSocketAddress> resolved = resolveInterruptibly(target.host(), target.port(), deadline);
+        List<InetSocketAddress> remotes = reachableFrom(config.localAddress(), resolved);
+        if (remotes.isEmpty()) {
+            String family = config.localAddress().getAddress() instanceof Inet4Address ? "IPv4" : "IPv6";
+            throw new ConnectException("connecting to " + config.address() + ": none of its addresses, "
+                    + addresses(resolved) + ", can be reached from the local address "
+                    + HostPort.format(config.localAddress()) + " (an " + family + " address connects to " + family
+                    + " addresses only)");
+        }
         if (remotes.size() == 1) { // its own failure, on this thread
             return connect(remotes.get(0), deadline == 0 ? 0 : Math.max(1, Nanos.left(deadline, System.nanoTime())));
         }
         return new HappyEyeballs(config.address(), HappyEyeballs.interleaved(remotes), deadline,
                 Nanos.clamp(config.connectionAttemptDelay()), config.connectTimeout(), this::connect).connect();
+    }
+
+    /**
+     * Those of {@code remotes} a socket bound to {@code local} can connect to, in their order: all
+     * of them without a local address, or with a wildcard one ({@code 0.0.0.0} or {@code ::}, which
+     * the JDK binds as the any address of a dual-stack socket, reaching both families); else those
+     * of the local address's family (an IPv4 address connects to IPv4 addresses only, an IPv6 one
+     * to IPv6 addresses only: the connect would fail at once, "Address family not supported" or
+     * "Network is unreachable"), so a race does not wait on, nor list, tries that cannot connect.
+     */
+    static List<InetSocketAddress> reachableFrom(@Nullable InetSocketAddress local, List<InetSocketAddress> remotes) {
+        InetAddress bound = local == null ? null : local.getAddress();
+        if (bound == null || bound.isAnyLocalAddress()) {
+            return remotes;
+        }
+        boolean v4 = bound instanceof Inet4Address;
+        List<InetSocketAddress> reachable = new ArrayList<>(remotes.size());
+        for (InetSocketAddress r : remotes) {
+            if ((r.getAddress() instanceof Inet4Address) == v4) {
+                reachable.add(r);
+            }
+        }
+        return reachable.size() == remotes.size() ? remotes : reachable;
+    }
+
+    private static String addresses(List<InetSocketAddress> all) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < all.size(); i++) {
+            sb.append(i == 0 ? "" : ", ").append(HostPort.format(all.get(i)));
+        }
+        return sb.toString();
     }
 
     /** One connect to {@code remote} within {@code timeoutNanos} (0: none). */

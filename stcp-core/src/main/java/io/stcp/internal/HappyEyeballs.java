@@ -75,7 +75,8 @@ final class HappyEyeballs {
 
     /**
      * @param address           the configured address, for messages
-     * @param remotes           the addresses, in the order to try them ({@link #interleaved}): two or more
+     * @param remotes           the addresses, in the order to try them ({@link #interleaved}): two or more,
+     *                          each one the local address, if any, can reach ({@link Dialer#reachableFrom})
      * @param deadline          the {@code nanoTime} by which to be connected; 0: none
      * @param attemptDelayNanos how long a try runs alone before the next starts
      * @param connectTimeout    what {@code deadline} came from, for messages
