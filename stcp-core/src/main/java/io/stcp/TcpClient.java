@@ -172,8 +172,9 @@ public interface TcpClient extends AutoCloseable {
      * Stops reconnecting and ends the connection at once, discarding what is queued (its exit
      * hooks run on its own thread) and what the offline queue holds. Cuts a back-off wait or a
      * connect attempt short, and a {@link #shutdown(Duration)} under way on another thread too:
-     * its flush stops, what the connection has not written yet is discarded (counted, as any
-     * close's), and that shutdown returns false (unless everything was written already).
+     * its dialling for the offline backlog and its flush stop, what the offline queue and the
+     * connection have not written yet is discarded (counted, as any close's), and that shutdown
+     * returns false (unless everything was written already).
      * Idempotent, any thread, does not wait: see
      * {@link #termination()}.
      */
@@ -181,7 +182,8 @@ public interface TcpClient extends AutoCloseable {
     void close();
 
     /**
-     * Closes gracefully: stops reconnecting, lets the reader call in progress finish, lets the
+     * Closes gracefully: delivers what the offline queue holds (dialling on for it if no
+     * connection is up: see below), lets the reader call in progress finish, lets the
      * current connection write what it has queued and close ({@link CloseReason#SHUTDOWN}), and
      * waits — at most {@code grace}, plus up to 5 s if the connection must then be closed by force
      * — for the client to terminate.
@@ -198,23 +200,27 @@ public interface TcpClient extends AutoCloseable {
      * as that call runs. At the deadline the connection is closed by force and the call
      * interrupted. From the start of the shutdown the client's own puts ({@link #put(byte[])} and
      * its keyed forms) and {@link #sender()} throw {@link NotConnectedException} (the client is
-     * closed; a sender taken before is the connection's, and takes puts as above). A hand-over of
-     * the offline queue to a new connection that is under way is finished first, within
-     * {@code grace} — the connection runs as before meanwhile, its reader reading the server's
-     * replies — and then the connection shuts down as above. What the offline queue holds with no
-     * hand-over under way (no connection is up: there is none to write it to), or what a hand-over
-     * has not given the connection's sender when the grace runs out (or a {@link #close()} cuts it
-     * short), is discarded, counted (logged {@code client.offline.discarded} at DEBUG) and makes
-     * the shutdown return false. It waits for the connection's hooks and
-     * reader to finish, so call it from elsewhere; from a hook or the reader, call
-     * {@link #close()}.
+     * closed; a sender taken before is the connection's, and takes puts as above).
+     *
+     * <p>What the offline queue holds ({@link ClientConfig#offlineCapacity()}) goes out first,
+     * within {@code grace}: a hand-over of it to a new connection that is under way is finished —
+     * the connection runs as before meanwhile, its reader reading the server's replies —; if no
+     * connection is up, the client goes on dialling, as its back-off and {@link
+     * ClientConfig#maxAttempts()} say, and the connection that comes up is handed the backlog, in
+     * order, after its connect hook's messages, as on any reconnection (its hooks run; if it breaks,
+     * the next is handed the rest). Then that connection shuts down as above. What no connection's
+     * sender has been given when the grace runs out (the dial then under way is ended), or when a
+     * {@link #close()} cuts the shutdown short or the client gives up, is discarded, counted
+     * (logged {@code client.offline.discarded} at DEBUG) and makes the shutdown return false. It
+     * waits for the connection's hooks and reader to finish, so call it from elsewhere; from a hook
+     * or the reader, call {@link #close()}.
      *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most
      * {@code grace}) and reports on it: false if that close discarded anything, queued offline or on
      * the connection, or if the client gave up or failed. A {@link #close()} during a shutdown
-     * cuts it short: the connection is closed at once, the rest of its queue discarded, and the
-     * shutdown returns as soon as the client has terminated.
+     * cuts it short: the connection is closed at once, the rest of its queue and of the offline
+     * backlog discarded, and the shutdown returns as soon as the client has terminated.
      *
      * @return true if everything queued was written (none of it discarded by a close, this one or
      *     an earlier one) and the client terminated within {@code grace}, not having given up or

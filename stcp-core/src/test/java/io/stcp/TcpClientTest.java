@@ -12,6 +12,8 @@ import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -920,6 +922,108 @@ class TcpClientTest {
     }
 
     /**
+     * A graceful shutdown while no connection is up and messages wait offline: within its grace
+     * the client dials on, as its back-off says, and the server that comes up meanwhile receives
+     * the backlog, in order; then the connection shuts down, and the shutdown says all was written.
+     * (It used to discard the backlog at once.)
+     */
+    @Test
+    void aShutdownWhileOfflineDialsOnAndTheServerThatComesUpInItsGraceReceivesTheBacklogInOrder() throws Exception {
+        int port = deadPort();
+        int n = 100;
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(n, 0).build(), collect,
+                SenderFactory.queue(8)).start(); // a sender that takes 8 at a time: the hand-over waits for room
+        for (int i = 0; i < n; i++) {
+            client.put(frame("m" + i));
+        }
+        CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+        List<String> got = new CopyOnWriteArrayList<>();
+        CountDownLatch clientLeft = new CountDownLatch(1);
+        servers.add(TcpServer.create(ServerConfig.builder().address("127.0.0.1:" + port).build(),
+                        (s, c) -> got.add(new String(c.readBytes(c.readInt()), UTF_8)), SenderFactory.queue(8))
+                .onConnectionExit(s -> clientLeft.countDown())
+                .start());
+        assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isTrue();
+        assertThat(clientLeft.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the client closed its connection").isTrue();
+        assertThat(got).containsExactlyElementsOf(IntStream.range(0, n).mapToObj(i -> "m" + i).toList());
+        assertThat(client.connectCount()).isEqualTo(1);
+        assertThat(client.termination()).isCompleted().isNotCompletedExceptionally();
+    }
+
+    /**
+     * The same with no server at all: the client dials on (refused, backing off) until the grace
+     * runs out, no longer; then the backlog is discarded, counted, and the shutdown says not all
+     * was written. A connect still waiting then (an address that drops SYNs, a connect timeout of
+     * 10 s) is ended too.
+     */
+    @Test
+    void aShutdownWhileOfflineWithNoServerReturnsByItsGraceCountingTheBacklogDiscarded() throws Exception {
+        try (LogCapture logs = LogCapture.of("io.stcp.client")) {
+            client = TcpClient.create(fastReconnect("127.0.0.1:" + deadPort()).offlineQueue(10, 0).build(), collect,
+                    SenderFactory.queue(8)).start();
+            for (String m : List.of("a", "b", "c")) {
+                client.put(frame(m));
+            }
+            assertShutdownTakesItsGraceAndDiscards(client, Duration.ofMillis(300));
+            assertThat(logs.events("client.offline.discarded")).singleElement()
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("discarded", 3));
+        }
+        try (SilentListener silent = new SilentListener(new InetSocketAddress("127.0.0.1", 0))) {
+            TcpClient hanging = TcpClient.create(fastReconnect("127.0.0.1:" + silent.address().getPort())
+                    .connectTimeout(Duration.ofSeconds(10)).offlineQueue(10, 0).build(), collect, SenderFactory.queue(8)).start();
+            try {
+                hanging.put(frame("a"));
+                assertShutdownTakesItsGraceAndDiscards(hanging, Duration.ofMillis(200));
+            } finally {
+                hanging.close();
+            }
+        }
+    }
+
+    /** {@code c.shutdown(grace)} returns false, after the grace and not much later, having terminated. */
+    private static void assertShutdownTakesItsGraceAndDiscards(TcpClient c, Duration grace) throws Exception {
+        long start = System.nanoTime();
+        assertThat(c.shutdown(grace)).as("all written").isFalse();
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("dialled on for the grace, and no longer")
+                .isGreaterThanOrEqualTo(grace).isLessThan(grace.plus(Duration.ofSeconds(2)));
+        assertThat(c.termination()).isCompleted().isNotCompletedExceptionally();
+    }
+
+    /** A close during a shutdown that dials on for the offline backlog cuts it short: the shutdown returns at once, false. */
+    @Test
+    void aCloseWhileAShutdownDialsOnForTheBacklogCutsItShort() throws Exception {
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + deadPort()).offlineQueue(10, 0).build(), collect,
+                SenderFactory.queue(8)).start();
+        client.put(frame("kept"));
+        CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+        long start = System.nanoTime();
+        client.close();
+        assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isFalse();
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+
+    /**
+     * The client gives up (maxAttempts) while a shutdown dials on for the backlog: no connection
+     * will come, so the shutdown returns then, false, not at the end of its grace. (The attempts
+     * before it are 400 ms apart: the shutdown begins before the last, and the client does not say
+     * it gave up, being closed already.)
+     */
+    @Test
+    void aClientThatGivesUpWhileAShutdownDialsOnForTheBacklogEndsTheShutdown() throws Exception {
+        try (LogCapture logs = LogCapture.of("io.stcp.client")) {
+            client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + deadPort()).reconnectDelay(Duration.ofMillis(400))
+                    .reconnectJitter(0).maxAttempts(2).offlineQueue(10, 0).build(), collect, SenderFactory.queue(8)).start();
+            client.put(frame("kept"));
+            long start = System.nanoTime();
+            assertThat(client.shutdown(WAIT)).as("all written").isFalse();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            assertThat(logs.events("client.gave_up")).as("gave up during the shutdown, not before").isEmpty();
+            assertThat(logs.events("client.offline.discarded")).singleElement()
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("discarded", 1));
+        }
+    }
+
+    /**
      * A client whose offline queue holds {@code n} copies of {@code big}, connected to a raw peer
      * that has read the first bytes of the hand-over, which then waits for room.
      */
@@ -1182,6 +1286,45 @@ class TcpClientTest {
                 .isPositive();
         assertThat(echoes).as("the rest, in order, on the next connection")
                 .containsExactlyElementsOf(IntStream.range(first, n).boxed().toList());
+    }
+
+    /**
+     * The same during a shutdown that dials on for the backlog: the connection breaks while the
+     * hand-over waits for room; what the hand-over had not given its sender goes back to the queue,
+     * the client dials again within the grace, and the next connection is handed the rest, in
+     * order. What the first connection's sender had accepted is lost with it, as on any
+     * reconnection (the client does not replay).
+     */
+    @Test
+    void aConnectionThatBreaksWhileAShutdownHandsItTheBacklogLeavesTheRestToTheNext() throws Exception {
+        int n = 400;
+        int port = startWithNumberedBacklog(n, new CopyOnWriteArrayList<>());
+        CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", port));
+             Selector selector = Selector.open()) {
+            listener.configureBlocking(false).register(selector, SelectionKey.OP_ACCEPT);
+            assertThat(selector.select(WAIT.toMillis())).as("the client dialled on").isPositive();
+            try (SocketChannel peer = listener.accept()) {
+                ByteBuffer buf = ByteBuffer.allocate(256 * 1024);
+                while (buf.hasRemaining() && peer.read(buf) >= 0) {
+                    // the hand-over has begun, and waits for room: the socket's buffers are full
+                }
+                peer.setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // a reset, at once
+            }
+        }
+        List<Integer> got = new CopyOnWriteArrayList<>();
+        CountDownLatch clientLeft = new CountDownLatch(1);
+        servers.add(TcpServer.create(ServerConfig.builder().address("127.0.0.1:" + port).build(),
+                        (s, c) -> got.add(ByteBuffer.wrap(c.readBytes(c.readInt())).getInt()), SenderFactory.queue(8))
+                .onConnectionExit(s -> clientLeft.countDown())
+                .start());
+        shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(clientLeft.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(got).as("the rest, on the next connection").isNotEmpty();
+        int first = got.get(0);
+        assertThat(first).as("the first connection wrote some of the backlog, and took what its sender held").isPositive();
+        assertThat(got).as("the rest, in order").containsExactlyElementsOf(IntStream.range(first, n).boxed().toList());
+        assertThat(client.connectCount()).isEqualTo(2);
     }
 
     @Test

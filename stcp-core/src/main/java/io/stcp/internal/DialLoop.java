@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * What a {@link RealTcpClient}'s dialler thread runs: dial ({@link Dialer}: TCP or a Unix
  * socket) → run the connection with a {@link RealConnectionRunner}, exactly as a server runs an
  * accepted one, its layers (TLS, {@link TlsLayer#forClient}) opened on its reader thread → wait
- * for its exit → back off ({@link Backoff}) → again, while the client runs.
+ * for its exit → back off ({@link Backoff}) → again, while the client runs, or while a shutdown
+ * drains the offline backlog ({@link RealTcpClient#isRunning}): its connections take it.
  *
  * <p>The back-off starts again only after a connection that stayed up at least
  * {@link ClientConfig#reconnectMaxDelay()}: one that ends sooner — a server that accepts and

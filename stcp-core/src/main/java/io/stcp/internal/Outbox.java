@@ -21,12 +21,15 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>States</b> ({@link #state}, guarded by {@link #lock}): NEW (puts fail: not started) → OPEN
  * (the client runs) → CLOSED (puts fail, the offline queue is emptied); or OPEN → SHUTTING →
- * CLOSED for a graceful shutdown that finds a hand-over under way ({@link #shutDown}): puts fail
- * and no connection is up, but the hand-over goes on to the end of the queue, while the shutdown
- * waits for it ({@link #awaitHandOvers}) and then closes. {@link #up} is the sender of the
- * connection that is up, or null; it is set only under the lock while OPEN. {@link #handOvers}
- * counts the hand-overs under way: from the {@link #tryGoUp} that found a backlog to the end of
- * their {@link #goUp}, or their {@link #abandon}.
+ * CLOSED for a graceful shutdown that finds a backlog to deliver — kept in the queue, or being
+ * handed over ({@link #shutDown}): puts fail and no connection is up any more, but the backlog
+ * still goes to the next connection as while OPEN — a hand-over under way goes on to the end of
+ * the queue, one whose connection breaks puts its rest back, the client dials on and a connection
+ * that comes up takes it ({@link #tryGoUp}) — while the shutdown waits for it
+ * ({@link #awaitDelivered}) and then closes, discarding what is left. {@link #up} is the sender
+ * of the connection that is up, or null; it is set only under the lock while OPEN.
+ * {@link #handOvers} counts the hand-overs under way: from the {@link #tryGoUp} that found a
+ * backlog to the end of their {@link #goUp}, or their {@link #abandon}.
  *
  * <p><b>Order.</b> A connection goes up at its last start hook: at once if the offline queue
  * is empty ({@link #tryGoUp}), else through a hand-over on a thread of its own ({@link #goUp}),
@@ -143,45 +146,51 @@ final class Outbox {
 
     /**
      * The client shuts down: no connection is up any more and puts fail, as after {@link #close()};
-     * but a hand-over under way goes on to the end of the offline queue, and the queue is emptied
-     * only by the {@link #close()} that follows ({@link #awaitHandOvers}). Without one, a close.
+     * but if there is a backlog to deliver — in the offline queue, or being handed over — it goes
+     * on to the next connection (SHUTTING), and the queue is emptied only by the {@link #close()}
+     * that follows ({@link #awaitDelivered}). Does nothing if there is none, or if not OPEN.
      *
-     * @return how many messages the queue held, if it was emptied now
+     * @return true if there is a backlog to deliver: SHUTTING now
      */
-    int shutDown() {
+    boolean shutDown() {
         lock.lock();
         try {
-            if (state != OPEN || handOvers == 0) {
-                return close();
+            if (state != OPEN || !backlog()) {
+                return false;
             }
             state = SHUTTING;
             up.set(null);
             changed.signalAll();
-            return 0;
+            return true;
         } finally {
             lock.unlock();
         }
     }
 
+    /** Whether the offline queue holds messages, or a hand-over is under way. Under the lock. */
+    private boolean backlog() {
+        return handOvers > 0 || (offline != null && !offline.isEmpty());
+    }
+
     /**
-     * Waits, while shutting down, until no hand-over is under way, or {@code deadline}
-     * ({@code nanoTime}, 0: none) passes, or this thread is interrupted (which is kept set), or
-     * the outbox closes.
+     * Waits, while shutting down, until the backlog has been delivered — the queue empty and no
+     * hand-over under way —, or {@code deadline} ({@code nanoTime}, 0: none) passes, or this
+     * thread is interrupted (which is kept set), or the outbox closes.
      *
-     * @return true if none is under way
+     * @return true if it has been delivered
      */
-    boolean awaitHandOvers(long deadline) {
+    boolean awaitDelivered(long deadline) {
         lock.lock();
         try {
-            while (handOvers > 0 && state == SHUTTING) {
+            while (backlog() && state == SHUTTING) {
                 if (!awaitChange(deadline)) {
                     return false;
                 }
             }
-            return handOvers == 0;
+            return !backlog();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return handOvers == 0;
+            return !backlog();
         } finally {
             lock.unlock();
         }
@@ -252,7 +261,8 @@ final class Outbox {
 
     /**
      * At the connection's last start hook: makes {@code s} the one that is up if there is no backlog to
-     * hand it first (or nothing to do: the client or the connection closed).
+     * hand it first (or nothing to do: the client or the connection closed; or, shutting down, no
+     * backlog left: nothing goes up then).
      *
      * @return null, or if there is a backlog, its hand-over, under way from now on: {@link #goUp}
      *     it on a thread of its own, or {@link #abandon} it
@@ -261,15 +271,17 @@ final class Outbox {
         boolean closed = s.isClosed(); // the user's code, maybe: never under the lock
         lock.lock();
         try {
-            if (state != OPEN || closed) {
+            if ((state != OPEN && state != SHUTTING) || closed) {
                 return null;
             }
             if (offline != null && !offline.isEmpty()) {
                 handOvers++;
                 return new HandOver(s);
             }
-            up.set(s);
-            changed.signalAll();
+            if (state == OPEN) {
+                up.set(s);
+                changed.signalAll();
+            }
             return null;
         } finally {
             lock.unlock();
@@ -420,9 +432,9 @@ final class Outbox {
     }
 
     /**
-     * What {@code h} has not handed on goes back to the queue, or is discarded and counted if the
-     * client closed or shuts down (no connection follows); under the lock. Returns how many were
-     * discarded.
+     * What {@code h} has not handed on goes back to the queue — for the next connection, while the
+     * client runs or a shutdown waits for the backlog to be delivered —, or is discarded and
+     * counted if the client closed; under the lock. Returns how many were discarded.
      */
     private int restBack(HandOver h) {
         List<OfflineQueue.Entry> rest = h.batch.subList(h.next, h.batch.size());
@@ -432,7 +444,7 @@ final class Outbox {
             return 0;
         }
         OfflineQueue q = Objects.requireNonNull(offline); // the batch came from it
-        if (state == OPEN) {
+        if (state == OPEN || state == SHUTTING) {
             q.putBack(rest);
             return 0;
         }

@@ -41,9 +41,10 @@ import org.jspecify.annotations.Nullable;
  * runner (if any) and interrupts the dialler, which ends whatever it waits in — a back-off sleep,
  * a connect — and, if it runs a connection, waits for that connection's exit (uninterruptibly:
  * the close has ended it) before completing {@link #termination}. A runner is stored only under
- * the lock while RUNNING, so close always sees the connection it must end. A close that finds
- * the client CLOSED already ends that connection all the same ({@link #endCurrent}): a shutdown
- * may be flushing it, and a close does not wait for a flush.
+ * the lock while RUNNING or draining, so close always sees the connection it must end. A close
+ * that finds the client CLOSED already ends that connection all the same ({@link #endCurrent}): a
+ * shutdown may be draining the offline backlog or flushing the connection, and a close waits for
+ * neither.
  *
  * <p><b>Shutting down</b> is a server's graceful shutdown of one connection
  * ({@link RealConnectionRunner#finishAndShutdown}), on the shutdown's thread: a reader call in
@@ -52,14 +53,25 @@ import org.jspecify.annotations.Nullable;
  * connection's exit until the deadline, then for termination; at the deadline it ends the
  * connection ({@link RealConnectionRunner#exit}). The outbox is shut first, by {@link #stop}: the
  * client's own puts fail from then on, while those to the connection's sender are taken until the
- * call returns. Before it, a hand-over of the offline queue under way is let finish, until the
- * deadline ({@link Outbox#awaitHandOvers}), the connection running meanwhile as before; then the
- * outbox closes, discarding (and counting) what is left.
+ * call returns.
+ *
+ * <p><b>The drain.</b> If the outbox holds a backlog then — kept offline, or being handed over
+ * ({@link Outbox#shutDown}) — the shutdown first lets it go out, until the deadline
+ * ({@link Outbox#awaitDelivered}): {@link #draining} is set with CLOSED, and while it is the dial
+ * loop goes on as while RUNNING ({@link #isRunning}, {@link #attach}: back-off, dial, run the
+ * connection that comes up, which takes the backlog; one that ends puts back what it had not taken).
+ * The drain ends, once, under the lock ({@link #endDrain}), by the shutdown when the backlog is
+ * delivered or at the deadline, by a {@link #close()}, or by the dialler's end (it gave up or
+ * failed); then no connection attaches any more, the outbox closes, discarding (and counting) what
+ * is left, the dialler is woken, and the connection attached then ({@link #drainedTo}), if any, is
+ * the one the shutdown shuts down. What the connections that ended during the drain discarded is
+ * counted as they detach ({@link #drainLost}).
  *
  * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
  * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
- * runner. The runner counts every message its sender discarded, whichever thread's close did it
- * (the closer's — a close during a shutdown's flush included —, the shutdown's, or the reader's own
+ * runner (after a drain, the one attached at its end, and what those before it discarded). The
+ * runner counts every message its sender discarded, whichever thread's close did it (the
+ * closer's — a close during a shutdown's flush included —, the shutdown's, or the reader's own
  * at its end: they may close the sender at once), and the count is whole once the connection has
  * exited: its end waits for the closes under way on other threads to count, and a close begun
  * after it finds nothing left to report. With what the offline queue
@@ -83,6 +95,9 @@ public final class RealTcpClient implements TcpClient {
     private volatile @Nullable Throwable ended;                 // written under lock, by stop: why it ended by itself
     private @Nullable Thread dialler;                          // guarded by lock
     private @Nullable RealConnectionRunner runner;             // guarded by lock
+    private boolean draining;                                  // guarded by lock: see the class comment
+    private @Nullable RealConnectionRunner drainedTo;          // guarded by lock: attached when the drain ended
+    private int drainLost;                                     // guarded by lock: discarded by those that ended during it
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
     private final CompletableFuture<Closed> closeDone = new CompletableFuture<>(); // see the class comment
 
@@ -153,16 +168,24 @@ public final class RealTcpClient implements TcpClient {
 
     // ---------------------------------------------------------------- the dial loop's side (its threads)
 
-    /** Whether the dial loop goes on. */
+    /** Whether the dial loop goes on: the client runs, or a shutdown drains the offline backlog. */
     boolean isRunning() {
-        return state == RUNNING;
+        lock.lock();
+        try {
+            return state == RUNNING || draining;
+        } finally {
+            lock.unlock();
+        }
     }
 
-    /** Keeps {@code r} as the connection a close must end; false, keeping nothing, if the client is not running. */
+    /**
+     * Keeps {@code r} as the connection a close (or shutdown) must end; false, keeping nothing, if
+     * the client is neither running nor draining.
+     */
     boolean attach(RealConnectionRunner r) {
         lock.lock();
         try {
-            if (state != RUNNING) {
+            if (state != RUNNING && !draining) {
                 return false;
             }
             runner = r;
@@ -172,10 +195,13 @@ public final class RealTcpClient implements TcpClient {
         }
     }
 
-    /** The connection kept by {@link #attach} has exited. */
+    /** The connection kept by {@link #attach} has exited: during a drain, what it discarded is whole now, and counted. */
     void detach() {
         lock.lock();
         try {
+            if (draining && runner != null) {
+                drainLost += runner.discardedInAll();
+            }
             runner = null;
         } finally {
             lock.unlock();
@@ -230,14 +256,19 @@ public final class RealTcpClient implements TcpClient {
         return true;
     }
 
-    /** The dialler thread ends: the client has terminated. */
+    /**
+     * The dialler thread ends: the client has terminated. A drain it ends (it gave up or failed
+     * meanwhile: no connection will come) discards the backlog, counted.
+     */
     void diallerEnded() {
         lock.lock();
         try {
             dialler = null;
+            endDrain();
         } finally {
             lock.unlock();
         }
+        logDiscarded(outbox.close()); // closed already (nothing to discard), unless it ended a drain
         Throwable failure = ended;
         if (failure == null) {
             termination.complete(null);
@@ -306,8 +337,9 @@ public final class RealTcpClient implements TcpClient {
 
     // ---------------------------------------------------------------- closing
 
-    /** What {@link #stop} found: the connection to end and the thread to wake. */
-    private record Stopped(boolean wasNew, @Nullable RealConnectionRunner runner, @Nullable Thread dialler) {}
+    /** What {@link #stop} found: the connection to end and the thread to wake; whether a drain began. */
+    private record Stopped(boolean wasNew, @Nullable RealConnectionRunner runner, @Nullable Thread dialler,
+                           boolean draining) {}
 
     /** Moves to CLOSED, ended by {@code why} (null: closed by the user); null if it was closed already. */
     private @Nullable Stopped stop(@Nullable Throwable why) {
@@ -315,8 +347,8 @@ public final class RealTcpClient implements TcpClient {
     }
 
     /**
-     * As {@link #stop(Throwable)}; {@code graceful} for a shutdown, which lets a hand-over of the
-     * offline queue under way go on ({@link Outbox#shutDown}).
+     * As {@link #stop(Throwable)}; {@code graceful} for a shutdown, which drains the offline
+     * backlog if there is one ({@link Outbox#shutDown}, {@link #draining}).
      */
     private @Nullable Stopped stop(@Nullable Throwable why, boolean graceful) {
         lock.lock();
@@ -328,12 +360,16 @@ public final class RealTcpClient implements TcpClient {
             state = CLOSED;
             ended = why;
             try {
-                logDiscarded(graceful ? outbox.shutDown() : outbox.close());
+                if (graceful && outbox.shutDown()) {
+                    draining = true; // with CLOSED, under the lock: the dial loop goes on
+                } else {
+                    logDiscarded(outbox.close());
+                }
             } catch (Throwable t) { // out of memory: the close goes no further, but no shutdown may wait for it
-                closeDone.complete(new Closed(runner, true));
+                closeDone.complete(new Closed(runner, true, 0));
                 throw t;
             }
-            return new Stopped(wasNew, runner, dialler);
+            return new Stopped(wasNew, runner, dialler, draining);
         } finally {
             lock.unlock();
         }
@@ -350,7 +386,7 @@ public final class RealTcpClient implements TcpClient {
     public void close() {
         Stopped s = stop(null);
         if (s == null) {
-            endCurrent(); // closed already: a shutdown's flush, if one runs, stops now
+            endCurrent(); // closed already: a shutdown's drain or flush, if one runs, stops now
             return;
         }
         endConnection(s);
@@ -358,31 +394,58 @@ public final class RealTcpClient implements TcpClient {
     }
 
     /**
-     * Ends the connection a close or shutdown before this one left running, if any: a shutdown
-     * flushing it ({@link #shutdown}) is cut short, the rest of its queue discarded and counted
-     * (in its runner, which the shutdown reports on). Ending a connection a close ended already
-     * changes nothing.
+     * Ends what a shutdown before this close left running: its drain, if one runs — the backlog
+     * not yet handed on is discarded and counted, and the dialler, dialling for it, is woken — and
+     * the connection, if any: a shutdown flushing it ({@link #shutdown}) is cut short, the rest of
+     * its queue discarded and counted (in its runner, which the shutdown reports on). Ending a
+     * connection a close ended already changes nothing.
      */
     private void endCurrent() {
         RealConnectionRunner r;
+        Thread d = null;
         lock.lock();
         try {
             r = runner;
+            if (endDrain()) {
+                d = dialler;
+            }
         } finally {
             lock.unlock();
         }
+        logDiscarded(outbox.close()); // before the connection's end, so that a hand-over it stops discards its rest
         if (r != null) {
             r.exit(CloseReason.CLOSED);
         }
+        if (d != null && d != Thread.currentThread()) {
+            d.interrupt();
+        }
     }
 
-    /** What the close that moved the client to CLOSED ended: its connection, if any, and whether its sender failed to close. */
-    private record Closed(@Nullable RealConnectionRunner runner, boolean senderFailed) {
-        static final Closed NOTHING = new Closed(null, false);
+    /**
+     * Ends the drain, if one runs: no connection attaches from now on, and the one attached now,
+     * if any, is the shutdown's to end ({@link #drainedTo}). Under the lock.
+     *
+     * @return whether a drain ended now
+     */
+    private boolean endDrain() {
+        if (!draining) {
+            return false;
+        }
+        draining = false;
+        drainedTo = runner;
+        return true;
+    }
 
-        /** Messages lost: those the connection's sender discarded (whole once it has exited), or 1 for a failed sender. */
+    /**
+     * What the close that moved the client to CLOSED ended: its connection, if any, whether its
+     * sender failed to close, and what the connections that ended during its drain discarded.
+     */
+    private record Closed(@Nullable RealConnectionRunner runner, boolean senderFailed, int lostBefore) {
+        static final Closed NOTHING = new Closed(null, false, 0);
+
+        /** Messages lost: those the connections' senders discarded (whole once it has exited), or 1 for a failed sender. */
         int lost() {
-            return (senderFailed ? 1 : 0) + (runner == null ? 0 : runner.discardedInAll());
+            return (senderFailed ? 1 : 0) + lostBefore + (runner == null ? 0 : runner.discardedInAll());
         }
     }
 
@@ -395,7 +458,7 @@ public final class RealTcpClient implements TcpClient {
             }
             ended = true;
         } finally {
-            closeDone.complete(new Closed(s.runner, !ended)); // a shutdown waiting for it must not wait for ever
+            closeDone.complete(new Closed(s.runner, !ended, 0)); // a shutdown waiting for it must not wait for ever
         }
     }
 
@@ -417,23 +480,36 @@ public final class RealTcpClient implements TcpClient {
             boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeDone, deadline);
             return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.discardedByClose() == 0;
         }
-        wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
-        Closed closed = new Closed(s.runner, true);
+        RealConnectionRunner r = s.runner;
+        Closed closed = new Closed(r, true, 0);
         try {
-            // A hand-over of the offline queue under way is finished first, its connection running
-            // as before (its reader reads the replies); what it has not handed on by the deadline
-            // (or a close) is discarded, counted, with what the queue still holds.
-            outbox.awaitHandOvers(deadline);
-            logDiscarded(outbox.close());
+            int lostBefore = 0;
+            if (s.draining) {
+                // The offline backlog goes out first: on the connection being handed it, or on the
+                // next the dialler makes, dialling on as before (its reader reads the replies);
+                // what is not handed on by the deadline (or a close) is discarded, counted.
+                outbox.awaitDelivered(deadline);
+                lock.lock();
+                try {
+                    endDrain();
+                    r = drainedTo;
+                    lostBefore = drainLost;
+                } finally {
+                    lock.unlock();
+                }
+                logDiscarded(outbox.close());
+            }
+            wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
+            closed = new Closed(r, true, lostBefore);
             // the call in progress finished and the queue flushed, cut short, or the deadline (-1: the sender failed)
-            closed = new Closed(s.runner, s.runner != null && s.runner.finishAndShutdown(deadline) < 0);
+            closed = new Closed(r, r != null && r.finishAndShutdown(deadline) < 0, lostBefore);
         } finally {
             closeDone.complete(closed); // a shutdown waiting for it must not wait for ever
         }
         boolean done = awaitQuietly(termination, deadline);
         if (!done) {
-            if (s.runner != null) {
-                s.runner.exit(CloseReason.SHUTDOWN);
+            if (r != null) {
+                r.exit(CloseReason.SHUTDOWN);
             }
             awaitQuietly(termination, Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
