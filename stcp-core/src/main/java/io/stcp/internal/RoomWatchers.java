@@ -28,6 +28,13 @@ import org.jspecify.annotations.Nullable;
  * registers anything ({@link Delivery#finish}), and a fan-out never takes a drain on; an owner
  * that gives up a told entry without offering passes the room on ({@link BoundedQueue#dropWatch}).
  *
+ * <p><b>A tell that throws.</b> Telling an entry marks it {@link RoomWatch.Entry#told} before
+ * anything that can throw, then unlinks it and calls {@link RoomWatch.Entry#ready()}, which may
+ * throw (out of memory, a stack overflow in the unpark). The Error goes to whoever made the room,
+ * and the mark stays: the entry's owner finds it by itself ({@link RoomWatch#next}), offers, and
+ * passes the room on, so neither that owner nor the entries behind it lose the room event. A
+ * close marks every entry before it tells any, so one tell that throws leaves the rest marked.
+ *
  * <p>An entry's own states are {@link RoomWatch}'s; here it is linked ({@link RoomWatch.Entry#linked})
  * from its registration until it is told or its owner offers again.
  */
@@ -85,6 +92,7 @@ final class RoomWatchers {
     void passOn() {
         RoomWatch.Entry e = head;
         if (e != null && e.registeredAt < roomEvents) {
+            e.told = true; // first: what its owner finds if the rest throws
             remove(e);
             e.ready();
         }
@@ -92,6 +100,9 @@ final class RoomWatchers {
 
     /** Tells every entry: the queue is closing, and each offer fails. */
     void tellAll() {
+        for (RoomWatch.Entry e = head; e != null; e = e.next) {
+            e.told = true; // every one before any tell that can throw
+        }
         for (RoomWatch.Entry e = head; e != null; e = head) {
             remove(e);
             e.ready();

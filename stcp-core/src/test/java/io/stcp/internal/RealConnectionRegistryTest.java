@@ -930,6 +930,92 @@ class RealConnectionRegistryTest {
         assertThat(queue(s).roomWatchers()).as("entries left registered").isEmpty();
     }
 
+    /** Makes the next tell of room throw {@code error} once it has unlinked its entry (see {@link RoomWatch#beforeReady}). */
+    private static void failNextTell(Error error) {
+        java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
+        RoomWatch.beforeReady = () -> {
+            if (failed.compareAndSet(false, true)) {
+                throw error;
+            }
+        };
+    }
+
+    /**
+     * A tell of room that throws after its queue unlinked the entry (an OutOfMemoryError while it
+     * hands the entry over, a StackOverflowError in the unpark) reaches whoever made the room, and
+     * the tell is not lost: the told fan-out finds its entry by itself, offers, and passes the
+     * room on to the one waiting behind it. The old code lost it: the told fan-out waited out its
+     * 30 s, and the one behind it, never told, too.
+     */
+    @Test
+    void aTellThatThrowsAfterItsEntryIsUnlinkedStillReachesItsFanoutWhichPassesTheRoomOn() throws Exception {
+        QueueSender s = member(QueueSender.options().capacity(2).overflow(OverflowPolicy.BLOCK)
+                .blockTimeout(Duration.ofSeconds(30)));
+        s.put(new byte[] {0});
+        s.put(new byte[] {0});
+        registry.joinGroup(s, "g");
+        AtomicReference<SendResult> first = new AtomicReference<>();
+        AtomicReference<SendResult> second = new AtomicReference<>();
+        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
+        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
+        try {
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+            failNextTell(new OutOfMemoryError("handing the entry over, as a test makes it"));
+            try {
+                assertThatThrownBy(() -> drain(s)).isInstanceOf(OutOfMemoryError.class); // room for both
+            } finally {
+                RoomWatch.beforeReady = null;
+            }
+            one.join(Duration.ofSeconds(5));
+            two.join(Duration.ofSeconds(5));
+            assertThat(one.isAlive() || two.isAlive()).as("a fan-out still waits for the room it was told of").isFalse();
+            assertThat(first.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(second.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(drain(s)).containsExactlyInAnyOrder(new byte[] {1}, new byte[] {2});
+            assertThat(queue(s).roomWatchers()).isEmpty();
+        } finally {
+            RoomWatch.beforeReady = null;
+            s.close();
+            one.join(Duration.ofSeconds(10));
+            two.join(Duration.ofSeconds(10));
+        }
+    }
+
+    /**
+     * A close tells every fan-out waiting at the queue, even when its first tell throws (here a
+     * StackOverflowError, as in the unpark): each is refused as closed. The old code stopped at
+     * the tell that threw, and the fan-outs not told waited out their 30 s at a closed queue.
+     */
+    @Test
+    void aCloseWhoseFirstTellThrowsStillEndsEveryFanoutWaitingThere() throws Exception {
+        QueueSender s = fullBlocking(Duration.ofSeconds(30));
+        registry.joinGroup(s, "g");
+        AtomicReference<SendResult> first = new AtomicReference<>();
+        AtomicReference<SendResult> second = new AtomicReference<>();
+        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
+        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
+        try {
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+            failNextTell(new StackOverflowError("unparking, as a test makes it"));
+            try {
+                assertThatThrownBy(() -> queue(s).close()).isInstanceOf(StackOverflowError.class);
+            } finally {
+                RoomWatch.beforeReady = null;
+            }
+            one.join(Duration.ofSeconds(5));
+            two.join(Duration.ofSeconds(5));
+            assertThat(one.isAlive() || two.isAlive()).as("a fan-out still waits at a closed queue").isFalse();
+            assertThat(first.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
+            assertThat(second.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
+            assertThat(queue(s).roomWatchers()).isEmpty();
+        } finally {
+            RoomWatch.beforeReady = null;
+            s.close();
+            one.join(Duration.ofSeconds(10));
+            two.join(Duration.ofSeconds(10));
+        }
+    }
+
     @Test
     void aBlockTimeoutOfZeroDoesNotWaitInAFanoutEither() throws Exception {
         QueueSender s = member(QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ZERO));
