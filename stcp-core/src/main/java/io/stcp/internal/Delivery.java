@@ -171,7 +171,7 @@ final class Delivery {
         } catch (RuntimeException | Error e) { // a bug in a custom sender, an assert: that recipient's alone
             failed++;
             if (watch != null) {
-                drop(watch); // an Error after the queue registered it (out of memory telling another fan-out)
+                drop(watch); // an Error after the queue registered it
             }
             long held = FAILURE_LOG.tryAcquire();
             if (held >= 0) {

@@ -23,13 +23,13 @@ import org.jspecify.annotations.Nullable;
  * anything else, then unlinks it, hands it to its watch's {@link #ready} queue and unparks its
  * owner ({@link Entry#ready()}). The mark is a field write, which nothing can interrupt; the
  * hand-over and the unpark may throw (an OutOfMemoryError queueing it, a StackOverflowError in
- * the unpark), and the tell is not lost then: the owner never parks longer than
- * {@link #RECHECK_NANOS} at a time, and when it has nothing ready and that long has passed since
- * it last looked, it takes as ready every entry of its own that is marked ({@link #next}). So a
- * told entry reaches its owner within that time whatever its tell threw, and its owner's offer
- * passes the room on to the fan-outs behind it ({@link RoomWatchers}). A close marks every entry
- * before it tells any ({@link RoomWatchers#tellAll}): after a tell that threw, the rest are
- * marked though still linked, and their owners find them so.
+ * the unpark; {@link RoomWatchers} drops what they throw), and the tell is not lost then: the
+ * owner never parks longer than {@link #RECHECK_NANOS} at a time, and when it has nothing ready
+ * and that long has passed since it last looked, it takes as ready every entry of its own that
+ * is marked ({@link #next}). So a told entry reaches its owner within that time whatever its
+ * tell threw, and its owner's offer passes the room on to the fan-outs behind it
+ * ({@link RoomWatchers}). A close marks every entry before it tells any
+ * ({@link RoomWatchers#tellAll}): one still linked when the close was cut short is found so too.
  * TOLD or WAITING → IDLE: its owner offers again (told, its deadline came, or the thread was
  * interrupted); the offer unlinks it if it is still linked and clears the mark
  * ({@link BoundedQueue#unwatchRoom}), under the queue's lock. An entry taken from {@link #ready}

@@ -30,10 +30,12 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>A tell that throws.</b> Telling an entry marks it {@link RoomWatch.Entry#told} before
  * anything that can throw, then unlinks it and calls {@link RoomWatch.Entry#ready()}, which may
- * throw (out of memory, a stack overflow in the unpark). The Error goes to whoever made the room,
- * and the mark stays: the entry's owner finds it by itself ({@link RoomWatch#next}), offers, and
- * passes the room on, so neither that owner nor the entries behind it lose the room event. A
- * close marks every entry before it tells any, so one tell that throws leaves the rest marked.
+ * throw (out of memory queueing it, a stack overflow in the unpark). The mark stays: the entry's
+ * owner finds it by itself ({@link RoomWatch#next}), offers, and passes the room on, so neither
+ * that owner nor the entries behind it lose the room event. So what the tell threw is dropped
+ * here, and whoever made the room finishes its own work as if the tell had gone through: a
+ * batch taken for writing, a message queued whose put took the write token for a drainer it
+ * must start, a close. A close marks every entry before it tells any.
  *
  * <p>An entry's own states are {@link RoomWatch}'s; here it is linked ({@link RoomWatch.Entry#linked})
  * from its registration until it is told or its owner offers again.
@@ -94,7 +96,7 @@ final class RoomWatchers {
         if (e != null && e.registeredAt < roomEvents) {
             e.told = true; // first: what its owner finds if the rest throws
             remove(e);
-            e.ready();
+            handOver(e);
         }
     }
 
@@ -105,7 +107,18 @@ final class RoomWatchers {
         }
         for (RoomWatch.Entry e = head; e != null; e = head) {
             remove(e);
+            handOver(e);
+        }
+    }
+
+    /** Hands told {@code e} over to its owner and wakes it, if that does not throw; if it does, its owner finds the mark. */
+    private static void handOver(RoomWatch.Entry e) {
+        try {
             e.ready();
+        } catch (RuntimeException | Error lost) {
+            // Out of memory or stack, or a virtual thread's scheduler refusing it: the entry's owner
+            // looks for its marked entries within RoomWatch.RECHECK_NANOS. The room maker's own
+            // work must not be undone by a wake-up meant for someone else.
         }
     }
 
