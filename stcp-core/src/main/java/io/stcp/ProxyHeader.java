@@ -20,7 +20,8 @@ import java.util.Optional;
  * {@code PROXY UNKNOWN}, version 2's unspecified family) is a client whose address the proxy did
  * not know: the connection keeps the socket's addresses.
  *
- * <p>Immutable and thread-safe.
+ * <p>Immutable and thread-safe. {@link #ssl()} parses the SSL TLV at its first call, once, and
+ * returns that same {@link Ssl} from then on, to any thread.
  */
 public final class ProxyHeader {
 
@@ -52,6 +53,8 @@ public final class ProxyHeader {
     private final SocketAddress source;
     private final SocketAddress destination;
     private final List<Tlv> tlvs;
+    /** What {@link #ssl()} returns: null until its first call, which parses it under this header's monitor. */
+    private volatile @org.jspecify.annotations.Nullable Optional<Ssl> ssl;
 
     /**
      * A header as a parser produced it (or a test builds it).
@@ -143,9 +146,24 @@ public final class ProxyHeader {
         return tlv(TYPE_NETNS).map(t -> t.text(StandardCharsets.US_ASCII));
     }
 
-    /** How the client reached the proxy over TLS, if the proxy said (PP2_TYPE_SSL). */
+    /**
+     * How the client reached the proxy over TLS, if the proxy said (PP2_TYPE_SSL): parsed from the
+     * first SSL TLV at the first call, and the same {@link Ssl} (immutable) returned at every call
+     * after; empty if there is none, or it is malformed.
+     */
     public Optional<Ssl> ssl() {
-        return tlv(TYPE_SSL).flatMap(Ssl::parse);
+        Optional<Ssl> s = ssl;
+        return s != null ? s : parseSsl();
+    }
+
+    /** {@link #ssl()}'s first call: parses it once, whichever threads ask at the same time. */
+    private synchronized Optional<Ssl> parseSsl() {
+        Optional<Ssl> s = ssl;
+        if (s == null) {
+            s = tlv(TYPE_SSL).flatMap(Ssl::parse);
+            ssl = s;
+        }
+        return s;
     }
 
     @Override

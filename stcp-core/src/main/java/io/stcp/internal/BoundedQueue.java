@@ -368,11 +368,12 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
     }
 
-    /** Unregisters {@code e} if it is registered here: its owner offers again, told or not. */
+    /** Unregisters {@code e} if it is registered here, and clears its mark of a tell: its owner offers again, told or not. */
     final void unwatchRoom(RoomWatch.Entry e) {
         if (watchers != null) {
             watchers.remove(e);
         }
+        e.told = false;
     }
 
     /** After a fan-out's offer with its entry: while there is room for a message, the next fan-out waiting here is told (see {@link RoomWatchers}). */

@@ -4,7 +4,6 @@ import io.stcp.QueueFullException;
 import io.stcp.SendException;
 import io.stcp.SendResult;
 import io.stcp.Sender;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -37,8 +36,7 @@ final class Delivery {
     private final @Nullable Object key;
     private final byte[] bytes;
     private final long sinceNanos = System.nanoTime();
-    private @Nullable RoomWatch watch;
-    private @Nullable List<RoomWatch.Entry> deferred;
+    private @Nullable RoomWatch watch; // its entries: the recipients that would have waited
     private int accepted;
     private int full;
     private int closed;
@@ -53,17 +51,17 @@ final class Delivery {
     /** Offers the message to {@code sender} without waiting; a recipient that would wait is kept for {@link #finish()}. */
     void offer(Sender sender) {
         if (put(sender, null) == Boolean.FALSE) {
-            if (deferred == null) {
+            if (watch == null) {
                 watch = new RoomWatch();
-                deferred = new ArrayList<>();
             }
-            deferred.add(watch.entry(sender));
+            watch.entry(sender);
         }
     }
 
     /** Waits for the recipients that would have waited, each its own limit; returns the counts. */
     SendResult finish() {
-        if (deferred != null) {
+        if (watch != null) {
+            List<RoomWatch.Entry> deferred = watch.entries();
             try {
                 // Before any entry is registered: a reader that owes its own peer a drain writes
                 // it now, not after the others' room (its peer would wait behind them), nor while
@@ -73,7 +71,6 @@ final class Delivery {
             } finally {
                 dropWaiting(deferred); // whatever ended the wait: no entry stays registered
                 watch = null;
-                deferred = null;
             }
         }
         return accepted + full + closed + failed == 0 ? SendResult.NONE
@@ -174,7 +171,7 @@ final class Delivery {
         } catch (RuntimeException | Error e) { // a bug in a custom sender, an assert: that recipient's alone
             failed++;
             if (watch != null) {
-                drop(watch); // an Error after the queue registered it (out of memory telling another fan-out)
+                drop(watch); // an Error after the queue registered it
             }
             long held = FAILURE_LOG.tryAcquire();
             if (held >= 0) {

@@ -28,6 +28,15 @@ import org.jspecify.annotations.Nullable;
  * registers anything ({@link Delivery#finish}), and a fan-out never takes a drain on; an owner
  * that gives up a told entry without offering passes the room on ({@link BoundedQueue#dropWatch}).
  *
+ * <p><b>A tell that throws.</b> Telling an entry marks it {@link RoomWatch.Entry#told} before
+ * anything that can throw, then unlinks it and calls {@link RoomWatch.Entry#ready()}, which may
+ * throw (out of memory queueing it, a stack overflow in the unpark). The mark stays: the entry's
+ * owner finds it by itself ({@link RoomWatch#next}), offers, and passes the room on, so neither
+ * that owner nor the entries behind it lose the room event. So what the tell threw is dropped
+ * here, and whoever made the room finishes its own work as if the tell had gone through: a
+ * batch taken for writing, a message queued whose put took the write token for a drainer it
+ * must start, a close. A close marks every entry before it tells any.
+ *
  * <p>An entry's own states are {@link RoomWatch}'s; here it is linked ({@link RoomWatch.Entry#linked})
  * from its registration until it is told or its owner offers again.
  */
@@ -85,16 +94,31 @@ final class RoomWatchers {
     void passOn() {
         RoomWatch.Entry e = head;
         if (e != null && e.registeredAt < roomEvents) {
+            e.told = true; // first: what its owner finds if the rest throws
             remove(e);
-            e.ready();
+            handOver(e);
         }
     }
 
     /** Tells every entry: the queue is closing, and each offer fails. */
     void tellAll() {
+        for (RoomWatch.Entry e = head; e != null; e = e.next) {
+            e.told = true; // every one before any tell that can throw
+        }
         for (RoomWatch.Entry e = head; e != null; e = head) {
             remove(e);
+            handOver(e);
+        }
+    }
+
+    /** Hands told {@code e} over to its owner and wakes it, if that does not throw; if it does, its owner finds the mark. */
+    private static void handOver(RoomWatch.Entry e) {
+        try {
             e.ready();
+        } catch (RuntimeException | Error lost) {
+            // Out of memory or stack, or a virtual thread's scheduler refusing it: the entry's owner
+            // looks for its marked entries within RoomWatch.RECHECK_NANOS. The room maker's own
+            // work must not be undone by a wake-up meant for someone else.
         }
     }
 

@@ -222,6 +222,63 @@ class ProxyHeaderParserTest {
     }
 
     /**
+     * {@link ProxyHeader#ssl()} parses the SSL TLV once a header: every call, from any thread,
+     * returns the same {@code Ssl}, and a call after the first allocates nothing. The old code
+     * parsed it again at each call, a new {@code Ssl} with a copy of every sub-TLV (633 bytes a
+     * call for the five sub-TLVs here, as HAProxy's {@code send-proxy-v2-ssl-cn} sends).
+     */
+    @Test
+    void sslIsParsedOnceAHeaderWhateverTheThreadsAskingAndAskingAgainAllocatesNothing() throws Exception {
+        ByteBuffer ssl = ByteBuffer.allocate(256).put((byte) 0x07).putInt(0);
+        for (String[] sub : new String[][] {{"21", "TLSv1.3"}, {"23", "TLS_AES_128_GCM_SHA256"}, {"24", "SHA256"},
+                {"25", "RSA2048"}, {"22", "client.example.com"}}) {
+            byte[] text = sub[1].getBytes(StandardCharsets.US_ASCII);
+            ssl.put((byte) Integer.parseInt(sub[0], 16)).putShort((short) text.length).put(text);
+        }
+        ProxyHeader h = parse(v2(CLIENT, FRONTEND).tlv(0x20, Arrays.copyOf(ssl.array(), ssl.position())).bytes());
+
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReferenceArray<ProxyHeader.Ssl> seen =
+                new java.util.concurrent.atomic.AtomicReferenceArray<>(4);
+        List<Thread> askers = new ArrayList<>();
+        for (int i = 0; i < seen.length(); i++) {
+            int at = i;
+            askers.add(Thread.ofPlatform().start(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                seen.set(at, h.ssl().orElseThrow());
+            }));
+        }
+        go.countDown(); // the first calls at once
+        for (Thread t : askers) {
+            t.join(java.time.Duration.ofSeconds(10));
+        }
+        ProxyHeader.Ssl first = h.ssl().orElseThrow();
+        for (int i = 0; i < seen.length(); i++) {
+            assertThat(seen.get(i)).as("asker %s", i).isSameAs(first);
+        }
+        assertThat(first.cipher()).contains("TLS_AES_128_GCM_SHA256");
+        assertThat(first.commonName()).contains("client.example.com");
+
+        Object threads = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        java.lang.reflect.Method allocated = Class.forName("com.sun.management.ThreadMXBean").getMethod("getCurrentThreadAllocatedBytes");
+        int flags = 0;
+        for (int i = 0; i < 20_000; i++) { // compiled, as on a server
+            flags |= h.ssl().orElseThrow().clientFlags();
+        }
+        long before = (long) allocated.invoke(threads);
+        for (int i = 0; i < 10_000; i++) {
+            flags |= h.ssl().orElseThrow().clientFlags();
+        }
+        long bytes = (long) allocated.invoke(threads) - before;
+        assertThat(flags).isEqualTo(0x07);
+        assertThat(bytes).as("bytes allocated by 10,000 calls after the first").isLessThan(1024);
+    }
+
+    /**
      * HAProxy zeroes the SSL TLV and sets its verify field only when the client used a certificate:
      * a TLS client without one arrives with verify 0, which must not read as verified.
      */

@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.OverflowPolicy;
@@ -928,6 +929,91 @@ class RealConnectionRegistryTest {
             RoomWatch.beforePark = null;
         }
         assertThat(queue(s).roomWatchers()).as("entries left registered").isEmpty();
+    }
+
+    /** Makes the next {@code tells} tells of room throw {@code error} once each has unlinked its entry (see {@link RoomWatch#beforeReady}). */
+    private static void failTells(int tells, Error error) {
+        java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(tells);
+        RoomWatch.beforeReady = () -> {
+            if (left.getAndDecrement() > 0) {
+                throw error;
+            }
+        };
+    }
+
+    /**
+     * A tell of room that throws after its queue unlinked the entry (an OutOfMemoryError while it
+     * hands the entry over, a StackOverflowError in the unpark) is not lost, and does not undo the
+     * work of whoever made the room: here the first tell, from a batch taken, and the second, from
+     * the told fan-out's own offer, throw. The batch is taken, each fan-out finds its entry by
+     * itself and has its message queued, and the first passes the room on to the second. The old
+     * code threw at the drain, its batch lost, and both fan-outs waited out their 30 s.
+     */
+    @Test
+    void tellsThatThrowAfterTheirEntriesAreUnlinkedStillReachTheirFanoutsAndUndoNothing() throws Exception {
+        QueueSender s = member(QueueSender.options().capacity(2).overflow(OverflowPolicy.BLOCK)
+                .blockTimeout(Duration.ofSeconds(30)));
+        s.put(new byte[] {0});
+        s.put(new byte[] {0});
+        registry.joinGroup(s, "g");
+        AtomicReference<SendResult> first = new AtomicReference<>();
+        AtomicReference<SendResult> second = new AtomicReference<>();
+        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
+        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
+        try {
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+            failTells(2, new OutOfMemoryError("handing the entry over, as a test makes it"));
+            AtomicReference<List<byte[]>> taken = new AtomicReference<>();
+            // (what the drain throws as an assertion's failure: JUnit would end the run at an OutOfMemoryError)
+            assertThatCode(() -> taken.set(drain(s))).as("the drain that makes room").doesNotThrowAnyException();
+            assertThat(taken.get()).as("the batch taken").hasSize(2); // room for both
+            one.join(Duration.ofSeconds(5));
+            two.join(Duration.ofSeconds(5));
+            assertThat(one.isAlive() || two.isAlive()).as("a fan-out still waits for the room it was told of").isFalse();
+            assertThat(first.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(second.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            assertThat(drain(s)).containsExactly(new byte[] {1}, new byte[] {2});
+            assertThat(queue(s).roomWatchers()).isEmpty();
+        } finally {
+            RoomWatch.beforeReady = null;
+            s.close();
+            one.join(Duration.ofSeconds(10));
+            two.join(Duration.ofSeconds(10));
+        }
+    }
+
+    /**
+     * A close tells every fan-out waiting at the queue, even when its first tell throws (here a
+     * StackOverflowError, as in the unpark): the close completes, and each fan-out is refused as
+     * closed. The old code threw at the close and stopped at the tell that threw: the fan-outs
+     * waited out their 30 s at a closed queue.
+     */
+    @Test
+    void aCloseWhoseFirstTellThrowsStillEndsEveryFanoutWaitingThere() throws Exception {
+        QueueSender s = fullBlocking(Duration.ofSeconds(30));
+        registry.joinGroup(s, "g");
+        AtomicReference<SendResult> first = new AtomicReference<>();
+        AtomicReference<SendResult> second = new AtomicReference<>();
+        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
+        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
+        try {
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+            failTells(1, new StackOverflowError("unparking, as a test makes it"));
+            AtomicReference<Integer> discarded = new AtomicReference<>();
+            assertThatCode(() -> discarded.set(queue(s).close())).as("the close").doesNotThrowAnyException();
+            assertThat(discarded.get()).as("the message discarded").isEqualTo(1);
+            one.join(Duration.ofSeconds(5));
+            two.join(Duration.ofSeconds(5));
+            assertThat(one.isAlive() || two.isAlive()).as("a fan-out still waits at a closed queue").isFalse();
+            assertThat(first.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
+            assertThat(second.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
+            assertThat(queue(s).roomWatchers()).isEmpty();
+        } finally {
+            RoomWatch.beforeReady = null;
+            s.close();
+            one.join(Duration.ofSeconds(10));
+            two.join(Duration.ofSeconds(10));
+        }
     }
 
     @Test
