@@ -391,19 +391,9 @@ class ReceivingTest {
         byte[] skipped = new byte[(int) limit + (4 << 10)];
         byte[] whole = new byte[(int) limit - 1];
         java.util.Arrays.fill(whole, (byte) 'w');
-        java.util.concurrent.BlockingQueue<byte[]> received = new java.util.concurrent.LinkedBlockingQueue<>();
-        java.util.concurrent.BlockingQueue<Long> tooLong = new java.util.concurrent.LinkedBlockingQueue<>();
-        CountingListener listener = new CountingListener() {
-            @Override
-            public void onMessage(byte[] message) {
-                received.add(message);
-            }
-
-            @Override
-            public void onTooLong(long length, long max) {
-                tooLong.add(length);
-            }
-        };
+        QueueingListener listener = new QueueingListener();
+        java.util.concurrent.BlockingQueue<byte[]> received = listener.received;
+        java.util.concurrent.BlockingQueue<Long> tooLong = listener.tooLong;
         try (RedisServer redis = RedisServer.start(dir);
                 ReplyStallingProxy proxy = new ReplyStallingProxy(redis.port());
                 Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()));
@@ -427,6 +417,48 @@ class ReceivingTest {
             assertThat(received.poll()).as("the message after them").asString(StandardCharsets.UTF_8).isEqualTo("m1");
             assertThat(listener.connects).as("the same subscription").hasValue(1);
             assertThat(bus.isConnected()).isTrue();
+        }
+    }
+
+    /**
+     * Bytes arriving are what keeps a subscription up, not a message under way: a link that goes
+     * silent in the middle of a message being skipped (nothing Redis sends reaches the node from
+     * the heartbeat's next PING on) is noticed as any silent link, and the subscription made again.
+     */
+    @Test
+    void aLinkThatGoesSilentInTheMiddleOfASkippedMessageIsNoticed(@TempDir Path dir) throws Exception {
+        int maxMessageBytes = 1;
+        byte[] skipped = new byte[(int) Envelope.maxLength(maxMessageBytes) + (64 << 10)];
+        QueueingListener listener = new QueueingListener();
+        try (RedisServer redis = RedisServer.start(dir);
+                ReplyStallingProxy proxy = new ReplyStallingProxy(redis.port());
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()));
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
+                        .commandTimeout(Duration.ofMillis(200)).maxMessageBytes(maxMessageBytes).build())) {
+            proxy.trickleRepliesOnNewConnections(4 << 10, Duration.ofMillis(15));
+            bus.subscribe("a", listener);
+            Awaitility.await("subscribed").atMost(Duration.ofSeconds(20)).until(() -> listener.connects.get() == 1);
+            raw.publish("test:node:a".getBytes(StandardCharsets.UTF_8), skipped);
+            assertThat(listener.tooLong.poll(20, TimeUnit.SECONDS)).as("the skip begun").isEqualTo(skipped.length);
+            proxy.stallRepliesFrom("PING"); // the heartbeat's next: the rest of the message, and the pong, never come
+            Awaitility.await("the silent subscription dropped and made again").atMost(Duration.ofSeconds(20))
+                    .until(() -> listener.disconnects.get() == 1 && listener.connects.get() == 2);
+        }
+    }
+
+    /** A bus listener that counts as {@link CountingListener} does and queues the messages and the lengths of those skipped. */
+    private static final class QueueingListener extends CountingListener {
+        final java.util.concurrent.BlockingQueue<byte[]> received = new java.util.concurrent.LinkedBlockingQueue<>();
+        final java.util.concurrent.BlockingQueue<Long> tooLong = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        @Override
+        public void onMessage(byte[] message) {
+            received.add(message);
+        }
+
+        @Override
+        public void onTooLong(long length, long max) {
+            tooLong.add(length);
         }
     }
 
