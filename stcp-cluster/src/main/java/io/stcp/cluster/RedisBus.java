@@ -83,8 +83,9 @@ import redis.clients.jedis.exceptions.JedisException;
  * reads, and a read on it has no timeout, so a link that goes silent without being closed (a NAT
  * or firewall that forgot the flow, a Redis that stopped answering) would leave the node deaf
  * while it looks connected; a second virtual thread therefore sends {@code PING} on the
- * subscription every {@link ClusterConfig#commandTimeout()}, and when nothing (neither the pong
- * nor a message) has come back by the next one, closes that connection: the subscription is then
+ * subscription every {@link ClusterConfig#commandTimeout()}, and when nothing (not a byte: neither
+ * the pong nor any part of a message, one being skipped too) has come back by the next one, closes
+ * that connection: the subscription is then
  * lost and made again as after any outage. So a silent subscription is noticed within about two command
  * timeouts, and a link that goes silent while subscribing within one (the watchdog, above).
  *

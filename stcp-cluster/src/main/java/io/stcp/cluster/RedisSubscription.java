@@ -7,6 +7,7 @@ import io.stcp.cluster.internal.Backoff;
 import io.stcp.cluster.internal.ClusterThreads;
 import io.stcp.cluster.internal.Envelope;
 import io.stcp.cluster.internal.LogLimiter;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
@@ -69,7 +70,11 @@ final class RedisSubscription {
     private @Nullable Thread thread;          // guarded by lock
     private @Nullable Thread heartbeat;       // guarded by lock
     private @Nullable BinaryJedisPubSub pubsub; // guarded by lock: the subscription in place, on subscriber
-    /** When the subscription last heard from Redis (a message, a pong, the subscribe): {@link System#nanoTime()}. */
+    /**
+     * When the subscription last heard from Redis ({@link System#nanoTime()}): its confirmation, or
+     * the last read of its connection that brought bytes ({@link HeardInput}) — a pong, a message,
+     * or part of one still arriving, skipped or not.
+     */
     private volatile long heardNanos;
     private boolean subscribed;               // guarded by lock
     private volatile boolean closed;          // written under lock, read without
@@ -286,17 +291,11 @@ final class RedisSubscription {
                         bus.closeQuietly(sub);
                         return;
                     }
-                    heardNanos = System.nanoTime();
                     if (message == null) { // longer than any envelope: skipped as it was read (Redis sends no null message)
                         listener.onTooLong(sockets.skipped(), maxMessage);
                         return;
                     }
                     listener.onMessage(message);
-                }
-
-                @Override
-                public void onPong(byte[] pattern) {
-                    heardNanos = System.nanoTime();
                 }
             }, own, allChannel);
             reason = "subscription ended";
@@ -329,7 +328,9 @@ final class RedisSubscription {
 
     /**
      * Pings the subscription every command timeout and closes its connection when the previous
-     * ping has had no answer (nor anything else) by then; see the class comment. Ends with
+     * ping has had no answer, nor any other byte, by then ({@link #heardNanos}): a message that
+     * takes longer than that to arrive whole (a long one on a slow link, one being skipped) is a
+     * sign of life all along; see the class comment. Ends with
      * {@link #close()}, and only then: as the subscriber loop does with an attempt, it takes
      * whatever a round throws (an {@link Error} too: out of memory, a class missing) as that
      * round failed, logged ({@code cluster.bus.heartbeat.error}, WARN, one line per 5 s at most)
@@ -420,7 +421,7 @@ final class RedisSubscription {
      * whose confirmations are read with no timeout — ends within a command timeout in all: the
      * socket's {@link Watchdog.Watch} is armed with that deadline, and {@link #settled()}, once both
      * channels are confirmed, disarms it. Its input skips every message longer than the longest
-     * envelope ({@link BulkLimit}).
+     * envelope ({@link BulkLimit}), and every read of it that brings bytes is heard ({@link HeardInput}).
      */
     private final class OneShotSockets implements JedisSocketFactory {
         private final AtomicBoolean made = new AtomicBoolean();
@@ -461,10 +462,42 @@ final class RedisSubscription {
             public InputStream getInputStream() throws IOException {
                 BulkLimit in = input;
                 if (in == null) { // Jedis asks once, on the subscribing thread
-                    in = new BulkLimit(super.getInputStream(), maxMessage);
+                    in = new BulkLimit(new HeardInput(super.getInputStream()), maxMessage);
                     input = in;
                 }
                 return in;
+            }
+        }
+
+        /**
+         * The socket's input, which sets {@link #heardNanos} at every read that brings bytes: the
+         * heartbeat's sign of life is whatever arrives, not only what Jedis has finished reading.
+         * A message that takes longer than a command timeout to arrive (a long one on a slow link,
+         * which Jedis hands on only once whole, or one {@link BulkLimit} skips, whose bytes after its
+         * header reach Jedis as nothing at all) used to leave the subscription silent to the
+         * heartbeat while it came: it was dropped, and made again.
+         */
+        private final class HeardInput extends FilterInputStream {
+            HeardInput(InputStream in) {
+                super(in);
+            }
+
+            @Override
+            public int read() throws IOException {
+                int c = super.read();
+                if (c >= 0) {
+                    heardNanos = System.nanoTime();
+                }
+                return c;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n > 0) {
+                    heardNanos = System.nanoTime();
+                }
+                return n;
             }
         }
 

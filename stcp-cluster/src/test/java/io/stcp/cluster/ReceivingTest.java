@@ -377,6 +377,92 @@ class ReceivingTest {
     }
 
     /**
+     * A long message that arrives over several heartbeat intervals — skipped (longer than any
+     * envelope) or read whole (within the limit) — is a sign of life all along: its bytes keep
+     * coming while Jedis hears nothing of it until its last one. The heartbeat (every command
+     * timeout, here 200 ms) took the subscription for silent meanwhile, and dropped it and what
+     * was in flight. Through a relay that trickles Redis's replies (4 KiB every 15 ms), each of the
+     * two messages takes about half a second, two heartbeat intervals and more.
+     */
+    @Test
+    void aLongMessageTricklingInOverSeveralHeartbeatsKeepsTheSubscription(@TempDir Path dir) throws Exception {
+        int maxMessageBytes = 1;
+        long limit = Envelope.maxLength(maxMessageBytes);
+        byte[] skipped = new byte[(int) limit + (4 << 10)];
+        byte[] whole = new byte[(int) limit - 1];
+        java.util.Arrays.fill(whole, (byte) 'w');
+        QueueingListener listener = new QueueingListener();
+        java.util.concurrent.BlockingQueue<byte[]> received = listener.received;
+        java.util.concurrent.BlockingQueue<Long> tooLong = listener.tooLong;
+        try (RedisServer redis = RedisServer.start(dir);
+                ReplyStallingProxy proxy = new ReplyStallingProxy(redis.port());
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()));
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
+                        .commandTimeout(Duration.ofMillis(200)).maxMessageBytes(maxMessageBytes).build())) {
+            proxy.trickleRepliesOnNewConnections(4 << 10, Duration.ofMillis(15));
+            bus.subscribe("a", listener);
+            Awaitility.await("subscribed").atMost(Duration.ofSeconds(20)).until(() -> listener.connects.get() == 1);
+            byte[] channel = "test:node:a".getBytes(StandardCharsets.UTF_8);
+            long start = System.nanoTime();
+            raw.publish(channel, skipped);
+            raw.publish(channel, whole);
+            raw.publish(channel, "m1".getBytes(StandardCharsets.UTF_8));
+            Awaitility.await("the three messages received, or the subscription lost").atMost(Duration.ofSeconds(20))
+                    .until(() -> received.size() == 2 || listener.disconnects.get() > 0);
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(listener.disconnects).as("subscriptions lost while the messages came").hasValue(0);
+            assertThat(tookMs).as("how long they took to arrive (ms): several heartbeats").isGreaterThan(400L);
+            assertThat(tooLong.poll()).as("the long one skipped").isEqualTo(skipped.length);
+            assertThat(java.util.Arrays.equals(received.poll(), whole)).as("the one within the limit, whole").isTrue();
+            assertThat(received.poll()).as("the message after them").asString(StandardCharsets.UTF_8).isEqualTo("m1");
+            assertThat(listener.connects).as("the same subscription").hasValue(1);
+            assertThat(bus.isConnected()).isTrue();
+        }
+    }
+
+    /**
+     * Bytes arriving are what keeps a subscription up, not a message under way: a link that goes
+     * silent in the middle of a message being skipped (nothing Redis sends reaches the node from
+     * the heartbeat's next PING on) is noticed as any silent link, and the subscription made again.
+     */
+    @Test
+    void aLinkThatGoesSilentInTheMiddleOfASkippedMessageIsNoticed(@TempDir Path dir) throws Exception {
+        int maxMessageBytes = 1;
+        byte[] skipped = new byte[(int) Envelope.maxLength(maxMessageBytes) + (64 << 10)];
+        QueueingListener listener = new QueueingListener();
+        try (RedisServer redis = RedisServer.start(dir);
+                ReplyStallingProxy proxy = new ReplyStallingProxy(redis.port());
+                Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()));
+                RedisBus bus = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
+                        .commandTimeout(Duration.ofMillis(200)).maxMessageBytes(maxMessageBytes).build())) {
+            proxy.trickleRepliesOnNewConnections(4 << 10, Duration.ofMillis(15));
+            bus.subscribe("a", listener);
+            Awaitility.await("subscribed").atMost(Duration.ofSeconds(20)).until(() -> listener.connects.get() == 1);
+            raw.publish("test:node:a".getBytes(StandardCharsets.UTF_8), skipped);
+            assertThat(listener.tooLong.poll(20, TimeUnit.SECONDS)).as("the skip begun").isEqualTo(skipped.length);
+            proxy.stallRepliesFrom("PING"); // the heartbeat's next: the rest of the message, and the pong, never come
+            Awaitility.await("the silent subscription dropped and made again").atMost(Duration.ofSeconds(20))
+                    .until(() -> listener.disconnects.get() == 1 && listener.connects.get() == 2);
+        }
+    }
+
+    /** A bus listener that counts as {@link CountingListener} does and queues the messages and the lengths of those skipped. */
+    private static final class QueueingListener extends CountingListener {
+        final java.util.concurrent.BlockingQueue<byte[]> received = new java.util.concurrent.LinkedBlockingQueue<>();
+        final java.util.concurrent.BlockingQueue<Long> tooLong = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        @Override
+        public void onMessage(byte[] message) {
+            received.add(message);
+        }
+
+        @Override
+        public void onTooLong(long length, long max) {
+            tooLong.add(length);
+        }
+    }
+
+    /**
      * Bytes allocated so far by this JVM's threads (virtual threads' on their carriers) but this one,
      * whose Jedis copies what it publishes; or -1 if not measured.
      */

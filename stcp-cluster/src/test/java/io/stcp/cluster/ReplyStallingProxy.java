@@ -23,7 +23,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * the client (it waits, and times out). Every other connection, and everything before that
  * command, is relayed as is. {@link #delayRepliesOnNewConnections(Duration)} plays a slow Redis
  * instead, on the connections made from then on: each reply reaches the client that much later;
- * {@link #delayRequestsOnNewConnections(Duration)} a slow link the other way.
+ * {@link #delayRequestsOnNewConnections(Duration)} a slow link the other way;
+ * {@link #trickleRepliesOnNewConnections(int, Duration)} a narrow one, on which a long reply
+ * arrives piece by piece, short ones at once.
  * {@link #stopReadingFrom(String)} plays a Redis that stops reading (paused, or stuck): from that
  * command on, nothing more is read from the client, so a long command fills the socket buffers
  * (the relay's receive buffer is small) and the client's write blocks. The relay also records how
@@ -43,6 +45,8 @@ final class ReplyStallingProxy implements AutoCloseable {
     private final List<Duration> clientLifetimes = new CopyOnWriteArrayList<>();
     private volatile long delayNanos; // of the replies on connections accepted from now on
     private volatile long requestDelayNanos; // of each read from the client, on connections accepted from now on
+    private volatile int tricklePiece; // the most read from Redis at once, on connections accepted from now on; 0: no trickle
+    private volatile long trickleGapNanos; // the pause after each whole piece
 
     ReplyStallingProxy(int redisPort) throws IOException {
         this.upstream = new InetSocketAddress(InetAddress.getLoopbackAddress(), redisPort);
@@ -68,6 +72,17 @@ final class ReplyStallingProxy implements AutoCloseable {
      */
     void delayRequestsOnNewConnections(Duration delay) {
         requestDelayNanos = delay.toNanos();
+    }
+
+    /**
+     * Redis's replies on the connections accepted from now on are read at most {@code piece} bytes
+     * at a time, and each read that fills a piece is followed by a pause of {@code gap} before the
+     * next: a reply shorter than a piece passes at once, one of {@code n} bytes takes at least
+     * {@code n / piece} times {@code gap} to arrive whole, however fast the machine.
+     */
+    void trickleRepliesOnNewConnections(int piece, Duration gap) {
+        trickleGapNanos = gap.toNanos();
+        tricklePiece = piece;
     }
 
     /** The next connection to send {@code command} (upper case, as Jedis sends it) hears no reply from it on. */
@@ -112,8 +127,10 @@ final class ReplyStallingProxy implements AutoCloseable {
                 AtomicBoolean stalled = new AtomicBoolean(); // set by the client's pump before it forwards the command
                 long delay = delayNanos;
                 long requestDelay = requestDelayNanos;
-                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, requestDelay, acceptedNanos)));
-                threads.add(Thread.ofVirtual().start(() -> pump(redis, client, stalled, false, delay, acceptedNanos)));
+                int piece = tricklePiece == 0 ? 8192 : tricklePiece;
+                long gap = tricklePiece == 0 ? 0 : trickleGapNanos;
+                threads.add(Thread.ofVirtual().start(() -> pump(client, redis, stalled, true, requestDelay, acceptedNanos, 8192, 0)));
+                threads.add(Thread.ofVirtual().start(() -> pump(redis, client, stalled, false, delay, acceptedNanos, piece, gap)));
             } catch (IOException e) {
                 return; // closed
             }
@@ -124,10 +141,12 @@ final class ReplyStallingProxy implements AutoCloseable {
      * Copies {@code from} to {@code to} until either closes. From the client: sets {@code stalled}
      * when the armed command comes, before forwarding it; stops reading, and forwards nothing more,
      * when the command of {@link #stopReadingFrom} comes; records how the client ended. From Redis: drops what comes once
-     * {@code stalled} is set. Either way forwards what it reads {@code delay} nanoseconds after it came.
+     * {@code stalled} is set. Either way forwards what it reads {@code delay} nanoseconds after it came,
+     * reads at most {@code piece} bytes at a time, and pauses {@code gap} nanoseconds after each read that filled one.
      */
-    private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay, long acceptedNanos) {
-        byte[] buf = new byte[8192];
+    private void pump(Socket from, Socket to, AtomicBoolean stalled, boolean fromClient, long delay, long acceptedNanos,
+            int piece, long gap) {
+        byte[] buf = new byte[piece];
         String tail = ""; // the end of the previous read, for a command split between two reads
         try {
             InputStream in = from.getInputStream(); // closed with from, below: not before the catch looks at it
@@ -153,6 +172,9 @@ final class ReplyStallingProxy implements AutoCloseable {
                 if (fromClient || !stalled.get()) {
                     out.write(buf, 0, n);
                     out.flush();
+                }
+                if (gap > 0 && n == piece) {
+                    Thread.sleep(Duration.ofNanos(gap)); // a narrow link, played: nothing waits on it
                 }
             }
             if (fromClient && !from.isClosed()) {

@@ -52,7 +52,12 @@ import org.slf4j.LoggerFactory;
  * every chunk, not left to pile up behind the whole refresh. A refresh due while one is under way
  * (the interval passed, the caps below) begins when that one ends, so refreshes cannot keep
  * replacing one another and leave the names late in the registry never announced; a connect
- * drops the one under way (Redis may have lost everything) and begins anew. A refresh begins a
+ * ends the one under way and begins a new one at once (Redis may have lost everything), which
+ * takes first the names the one it replaces had not reached, then the others ({@link
+ * Refresh#Refresh(long, Refresh)}). Begun anew from its first name, a refresh interrupted by
+ * connects more often than it takes to run (a flaky link; a Redis that drops the subscriber again
+ * and again, as it does whenever one message passes its pub/sub output limit, which anyone allowed
+ * {@code PUBLISH} can send) never reached the names late in it. A refresh begins a
  * refresh interval after the last one began, or when it ended if that is later; so a name is
  * announced again within {@code max(presenceRefresh, T1) + T2} of the last time, T1 and T2 the
  * times two refreshes in a row take (back-offs included). Refreshes within half of {@code
@@ -232,6 +237,7 @@ final class PresenceSync {
         Backoff retry = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay());
         long retryAt = 0; // while retryHeld: when the step that failed is repeated
         @Nullable Refresh refresh = null; // the full refresh under way
+        @Nullable Refresh replaced = null; // one a connect ended before it was done: the next begins with what it had left
         while (true) {
             boolean begin = false;
             Set<String> users = Set.of();
@@ -247,7 +253,8 @@ final class PresenceSync {
                         retryHeld = false;
                     }
                     if (refresh != null && refresh.connects != connects) {
-                        refresh = null; // Redis may have lost what it did (a restart): onConnected made a new one due
+                        replaced = refresh; // Redis may have lost what it did (a restart): onConnected made a new one due
+                        refresh = null;
                     }
                     if (refresh == null && nextRefresh - now <= 0) {
                         fullRefreshDue = true;
@@ -294,7 +301,8 @@ final class PresenceSync {
             }
             try {
                 if (begin) {
-                    refresh = new Refresh(connectsBefore); // reads the registry after fullRefreshDue was cleared: see Bounds
+                    refresh = new Refresh(connectsBefore, replaced); // reads the registry after fullRefreshDue was cleared: see Bounds
+                    replaced = null;
                 }
                 sync(Scope.USER, users); // the names changed first: a login waits for at most one chunk of a refresh
                 sync(Scope.GROUP, groups);
@@ -415,26 +423,49 @@ final class PresenceSync {
      * A full refresh under way (the presence thread's own): every name of the registry when it
      * began, then the names announced then that the registry did not have, brought in line with the
      * registry {@link RealClusterFanout#REFRESH_CHUNK} names at a time ({@link #sync}: each name as the registry has
-     * it when its chunk is done). A chunk that fails is done again, not the refresh.
+     * it when its chunk is done). A chunk that fails is done again, not the refresh; one that
+     * replaces a refresh a connect ended takes first the names that one had not done.
      */
     private final class Refresh {
         final long connects; // the bus's connects when it began: after another, Redis may have lost what it did
         private final long began = System.nanoTime();
-        private final int names;
+        private int names; // done so far
         private final Iterator<String> users;
         private final Iterator<String> groups;
         private Scope chunkScope = Scope.USER;
         private List<String> chunk = List.of(); // taken and not yet done
 
-        Refresh(long connects) {
+        /**
+         * A refresh of every name now, those that {@code replaced} (ended by a connect, or null) had
+         * not done first: however often connects come, every name is done within about one
+         * refresh's time of work, rather than the first ones again and again.
+         */
+        Refresh(long connects, @Nullable Refresh replaced) {
             this.connects = connects;
             Set<String> u = Set.copyOf(registry.users());
             Set<String> g = Set.copyOf(registry.groups());
             Set<String> staleUsers = stale(announcedUsers, u);
             Set<String> staleGroups = stale(announcedGroups, g);
-            this.names = u.size() + g.size() + staleUsers.size() + staleGroups.size();
-            this.users = Stream.concat(u.stream(), staleUsers.stream()).iterator();
-            this.groups = Stream.concat(g.stream(), staleGroups.stream()).iterator();
+            List<String> firstUsers = replaced == null ? List.of() : replaced.left(Scope.USER);
+            List<String> firstGroups = replaced == null ? List.of() : replaced.left(Scope.GROUP);
+            this.users = firstThenOthers(firstUsers, u, staleUsers);
+            this.groups = firstThenOthers(firstGroups, g, staleGroups);
+        }
+
+        /** {@code first}, then the names of {@code now} and {@code stale} (two sets apart) not among them. */
+        private static Iterator<String> firstThenOthers(List<String> first, Set<String> now, Set<String> stale) {
+            if (first.isEmpty()) {
+                return Stream.concat(now.stream(), stale.stream()).iterator();
+            }
+            Set<String> taken = new HashSet<>(first);
+            return Stream.concat(first.stream(), Stream.concat(now.stream(), stale.stream()).filter(n -> !taken.contains(n))).iterator();
+        }
+
+        /** The names of {@code scope} this refresh has not done (its chunk taken and not done included); it is done with after. */
+        List<String> left(Scope scope) {
+            List<String> left = new ArrayList<>(chunkScope == scope ? chunk : List.of());
+            (scope == Scope.USER ? users : groups).forEachRemaining(left::add);
+            return left;
         }
 
         /** Does the next chunk; true when none is left. */
@@ -449,6 +480,7 @@ final class PresenceSync {
                 chunk = next;
             }
             sync(chunkScope, chunk);
+            names += chunk.size();
             chunk = List.of();
             return !users.hasNext() && !groups.hasNext();
         }
