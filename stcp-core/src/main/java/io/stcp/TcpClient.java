@@ -63,9 +63,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Failed attempts.</b> A dial tries each address of the host in turn; it fails if none
  * connects (the exception names each address and its failure). A connection that comes up and
- * ends before the server sent it anything, and before it stayed up
+ * ends before its reader took a whole message from the server (a frame completed, or a reader
+ * call returned having consumed bytes), and before it stayed up
  * {@link ClientConfig#reconnectMaxDelay()}, is a failed attempt too (a server at its connection
- * limit, one refusing the client's certificate after a TLS 1.3 handshake): its connect and
+ * limit, one refusing the client's certificate after a TLS 1.3 handshake, a TLS server's alert
+ * to a client that speaks plain text): its connect and
  * disconnect hooks have run, and it counts towards {@link ClientConfig#maxAttempts()} and is
  * logged as {@code client.connect.failed}. Any other connection ends a run of failures.
  *
