@@ -209,7 +209,8 @@ public interface TcpClient extends AutoCloseable {
      * short), is discarded, counted (logged {@code client.offline.discarded} at DEBUG) and makes
      * the shutdown return false. It waits for the connection's hooks and
      * reader to finish, so call it from elsewhere; from a hook or the reader, call
-     * {@link #close()}.
+     * {@link #close()}, or start a thread for it (called there, it waits for the call it is part of
+     * — the whole grace and 5 s more — and returns false).
      *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most
