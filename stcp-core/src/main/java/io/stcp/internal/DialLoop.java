@@ -239,8 +239,8 @@ final class DialLoop {
         Throwable cause = connection.closeCause(); // the server's TLS alert, say: named, as the WARN line shows no cause
         IOException e = new IOException("connection ended " + Durations.format(Duration.ofNanos(upNanos))
                 + " after it came up, " + (read == 0 ? "before the server sent anything"
-                        : "before its reader took a whole message from the " + read + " byte" + (read == 1 ? "" : "s")
-                                + " the server sent")
+                        : "before its reader took a whole message from the server (it read " + read + " byte"
+                                + (read == 1 ? "" : "s") + ")")
                 + " (" + reasonOf(connection) + (cause != null ? ": " + cause : "") + ")");
         if (cause != null) {
             e.initCause(cause);
