@@ -120,7 +120,8 @@ public final class LengthFieldReader implements ConnectionReader {
      * that sent plain text. Empty otherwise, and for any later frame.
      */
     private static String tlsHint(Connection connection, byte[] header) {
-        if (header.length < 3 || connection.bytesRead() != header.length || header[1] != 3 || header[2] < 0 || header[2] > 4) {
+        boolean firstFrame = connection.bytesRead() == header.length;
+        if (header.length < 3 || !firstFrame || header[1] != 3 || header[2] < 0 || header[2] > 4) { // TLS 1.x: 03 00-04
             return "";
         }
         String bytes = String.format(" (its first bytes, %02x %02x %02x, ", header[0], header[1], header[2]);

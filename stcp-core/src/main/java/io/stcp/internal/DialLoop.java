@@ -33,10 +33,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
  * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up. So is
- * one that comes up and ends before its reader took a whole message from the server and before it stayed up
- * {@code reconnectMaxDelay} ({@link #turnedAway}): a server at its connection limit that accepts
- * and closes, one that refuses the client's certificate after a TLS 1.3 handshake, one that
- * expects a PROXY header or TLS the client does not send. Counted as successful only at its end,
+ * one that comes up and ends before its reader took a whole message from the server and before
+ * it stayed up {@code reconnectMaxDelay} ({@link #turnedAway}): a server at its connection limit
+ * that accepts and closes, one that refuses the client's certificate after a TLS 1.3 handshake,
+ * one that expects a PROXY header or TLS the client does not send. Counted as successful only at its end,
  * a connection resets the count of failed attempts then, not when it comes up.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
  * A connection joins the client's {@link Outbox} in its last start hook, on its reader thread,
