@@ -23,8 +23,8 @@ import org.jspecify.annotations.Nullable;
  * starts again. A connection that ends sooner — a server that accepts and closes at once, at its
  * connection limit say — does not start the back-off again: the next wait is the next longer one,
  * as after a failed attempt, so clients turned away do not come back every {@code reconnectDelay}.
- * If it also ended before the server sent it anything, it <em>is</em> a failed attempt (see
- * {@code maxAttempts}).
+ * If it also ended before its reader took a whole message from the server, it <em>is</em> a
+ * failed attempt (see {@code maxAttempts}).
  *
  * @param address           where to connect: {@code "host:port"}, {@code "10.0.0.5:9000"},
  *                          {@code "[::1]:9000"}; an empty host ({@code ":9000"}) is the loopback
@@ -89,13 +89,15 @@ import org.jspecify.annotations.Nullable;
  *                          much it takes off, a wait is at least {@link #MIN_RECONNECT_DELAY}.
  * @param maxAttempts       the client gives up after this many failed attempts in a row (each a
  *                          connect that failed at every address of the host, a connection that
- *                          ended before its connect hook ran, or one that ended before the
- *                          server sent it a byte and before it stayed up
- *                          {@code reconnectMaxDelay}: a server that accepts only to close, at
+ *                          ended before its connect hook ran, or one that ended before its
+ *                          reader took a whole message from the server — a frame completed, or
+ *                          a reader call returned having consumed bytes — and before it stayed
+ *                          up {@code reconnectMaxDelay}: a server that accepts only to close, at
  *                          its connection limit, refusing the client's certificate after a TLS
  *                          1.3 handshake, or expecting a PROXY header or TLS the client does not
- *                          send); 0 (the default) = never. A connection that heard from the
- *                          server, or stayed up that long, ends the run of failures.
+ *                          send, whose alert is no message of the client's protocol); 0 (the
+ *                          default) = never. A connection whose reader took a message from the
+ *                          server, or that stayed up that long, ends the run of failures.
  * @param offlineCapacity   messages the client keeps while it is not connected, written first
  *                          when it connects again ({@link TcpClient#put(byte[])}). Default 0:
  *                          puts fail at once with {@link NotConnectedException} while not

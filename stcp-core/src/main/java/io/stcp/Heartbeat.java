@@ -6,10 +6,11 @@ import java.util.Objects;
 /**
  * A start hook that queues a ping message on every connection that has written nothing for
  * {@code interval}, so peers and middleboxes see a live connection:
- * {@code server.onConnectionStart(Heartbeat.every(Duration.ofSeconds(15), PING))}.
+ * {@code server.onConnectionStart(Heartbeat.every(Duration.ofSeconds(15), PING))}, or on a
+ * client's, {@code client.onConnect(...)} ({@link TcpClient#onConnect}).
  *
  * <p>Built on {@link Connection#onWriteIdle}: the server's sweeper (one thread for all its
- * connections, no timer per connection) checks every eighth of the interval, at least every
+ * connections, no timer per connection; clients share one of their own) checks every eighth of the interval, at least every
  * second, so a ping goes out between {@code interval} and {@code interval} plus a quarter of it
  * (two seconds at most) after the last write. It looks at most every millisecond, so the interval
  * is at least {@link #MIN_INTERVAL} (8 ms); a shorter one is refused. Each ping is put on a thread of its own: a sender

@@ -63,9 +63,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Failed attempts.</b> A dial tries each address of the host in turn; it fails if none
  * connects (the exception names each address and its failure). A connection that comes up and
- * ends before the server sent it anything, and before it stayed up
+ * ends before its reader took a whole message from the server (a frame completed, or a reader
+ * call returned having consumed bytes), and before it stayed up
  * {@link ClientConfig#reconnectMaxDelay()}, is a failed attempt too (a server at its connection
- * limit, one refusing the client's certificate after a TLS 1.3 handshake): its connect and
+ * limit, one refusing the client's certificate after a TLS 1.3 handshake, a TLS server's alert
+ * to a client that speaks plain text): its connect and
  * disconnect hooks have run, and it counts towards {@link ClientConfig#maxAttempts()} and is
  * logged as {@code client.connect.failed}. Any other connection ends a run of failures.
  *
@@ -213,7 +215,8 @@ public interface TcpClient extends AutoCloseable {
      * {@link #close()} cuts the shutdown short or the client gives up, is discarded, counted
      * (logged {@code client.offline.discarded} at DEBUG) and makes the shutdown return false. It
      * waits for the connection's hooks and reader to finish, so call it from elsewhere; from a hook
-     * or the reader, call {@link #close()}.
+     * or the reader, call {@link #close()}, or start a thread for it (called there, it waits for
+     * the call it is part of — the whole grace and 5 s more — and returns false).
      *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most

@@ -168,6 +168,12 @@ public interface TcpServer extends AutoCloseable {
      * being closed without draining: this waits for them the same way, returns false, and does not
      * throw (see {@link #awaitTermination()}).
      *
+     * <p>It waits for every reader call in progress, so call it from a thread of your own, not from
+     * a reader or a hook of this server's: there it waits for the very call it is part of, which
+     * cannot return before it does — the whole grace and the 5 s after it — and returns false. A
+     * reader that shuts the server down on a message (an operator's command) starts a thread for
+     * it: {@code Thread.ofVirtual().start(() -> server.shutdown(grace))}, and returns.
+     *
      * @return true if every connection drained and exited within {@code grace}, nothing accepted
      *     discarded; false if not, or if the accept loop gave up
      */

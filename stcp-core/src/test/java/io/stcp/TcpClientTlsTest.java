@@ -268,6 +268,34 @@ class TcpClientTlsTest {
         assertThat(serverTls.handshakeFailures()).as("refused by the server").isGreaterThanOrEqualTo(2);
     }
 
+    /**
+     * A client without TLS dialling a TLS port: the server answers its plain text with an alert (7
+     * bytes) and closes. The client's reader takes the alert's first bytes for a frame's header and
+     * finds no whole message: failed attempts, given up after maxAttempts, as the README promises
+     * ("expecting … TLS the client does not send"). Counted as served because bytes had come, the
+     * client dialled for ever, each attempt a WARN on both sides.
+     */
+    @Test
+    void plainTextToATlsPortIsAFailedAttemptThoughTheServerAnswersWithAnAlert() throws Exception {
+        TlsConfig serverTls = serverTls();
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls);
+        AtomicInteger attempts = new AtomicInteger();
+        AtomicReference<Throwable> last = new AtomicReference<>();
+        client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + server.address().getPort())
+                        .reconnectDelay(Duration.ofMillis(1)).reconnectMaxDelay(Duration.ofSeconds(10)).maxAttempts(2)
+                        .build(), collect, SenderFactory.queue(8))
+                .onConnect(s -> s.put(frame("hello"))) // plain text: the server's handshake fails on it
+                .onGiveUp((n, failure) -> {
+                    attempts.set(n);
+                    last.set(failure);
+                })
+                .start();
+        assertThat(client.awaitTermination(WAIT)).as("gave up").isTrue();
+        assertThat(attempts).hasValue(2);
+        assertThat(last.get()).hasMessageContaining("before its reader took a whole message from the server (it read 7 bytes)");
+        assertThat(serverTls.handshakeFailures()).as("not TLS, to the server").isGreaterThanOrEqualTo(2);
+    }
+
     @Test
     void reconnectsOverTlsWhenTheServerIsRestartedOnTheSamePort() throws Exception {
         TcpServer first = tlsServer("127.0.0.1:0", serverTls());

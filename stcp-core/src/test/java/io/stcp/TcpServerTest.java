@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
 import io.stcp.testing.TestClient;
 import java.net.BindException;
 import java.nio.charset.StandardCharsets;
@@ -40,6 +41,31 @@ class TcpServerTest {
             }
         } finally {
             Echo.stop(server);
+        }
+    }
+
+    /**
+     * A server closed before it listened — never started, or its start failed — logs its
+     * {@code server.stop} line with the address it was given; it said {@code address="null"}.
+     */
+    @Test
+    void aServerThatNeverListenedNamesItsConfiguredAddressWhenItStops() throws Exception {
+        TcpServer first = Echo.start();
+        String taken = "127.0.0.1:" + first.address().getPort();
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            TcpServer unstarted = TcpServer.create(ServerConfig.builder().address(":0").build(), Echo.READER,
+                    SenderFactory.queue(8));
+            unstarted.close();
+            TcpServer failed = TcpServer.create(ServerConfig.builder().address(taken).build(), Echo.READER,
+                    SenderFactory.queue(8));
+            assertThatThrownBy(failed::start).isInstanceOf(BindException.class);
+            failed.close();
+            assertThat(unstarted.awaitTermination(Duration.ofSeconds(5))).isTrue();
+            assertThat(failed.awaitTermination(Duration.ofSeconds(5))).isTrue();
+            assertThat(log.events("server.stop")).extracting(e -> LogCapture.fields(e).get("address"))
+                    .containsExactly(":0", taken);
+        } finally {
+            Echo.stop(first);
         }
     }
 

@@ -11,6 +11,9 @@ import java.util.Set;
 public class InMemoryBus implements ClusterBus, Presence {
     volatile Listener listener;
 
+    /** A bus of its own, connected once subscribed. */
+    public InMemoryBus() {}
+
     @Override
     public void subscribe(String nodeId, Listener listener) {
         this.listener = listener;

@@ -37,7 +37,8 @@ import java.util.Objects;
  *
  * <p><b>Limits.</b> {@code maxFrameLength} bounds the whole frame, <b>header included</b> (default
  * 1 MiB, must be positive). A larger announced length fails with {@link FrameTooLongException}
- * <i>before</i> the body is read; a length that comes out negative fails with
+ * <i>before</i> the body is read (a connection's first frame whose header is a TLS record's, TLS
+ * on one side only, says so in the message); a length that comes out negative fails with
  * {@link CorruptFrameException}, and so does a zero-length body when
  * {@link Builder#rejectEmptyFrames(boolean)} is set; end of stream inside a frame is an
  * {@link java.io.EOFException}. Each of these ends only that connection. Memory follows the bytes
@@ -93,7 +94,7 @@ public final class LengthFieldReader implements ConnectionReader {
         long value = LengthField.get(header, offset, fieldLength, order);
         if (value < 0 || value > 1L << 40) { // beyond any int-sized frame; keeps the sum below exact
             throw new FrameTooLongException("length field " + Long.toUnsignedString(value)
-                    + " exceeds maxFrameLength " + max);
+                    + " exceeds maxFrameLength " + max + tlsHint(connection, header));
         }
         long body = value + adjustment;
         if (body < 0) {
@@ -106,10 +107,29 @@ public final class LengthFieldReader implements ConnectionReader {
         long frame = headerLength + body;
         if (frame > max) {
             throw new FrameTooLongException("frame of " + frame + " bytes (length field " + value
-                    + ") exceeds maxFrameLength " + max);
+                    + ") exceeds maxFrameLength " + max + tlsHint(connection, header));
         }
         // readBytes grows its array as the body arrives: an announced length costs nothing until sent.
         return stripHeader ? connection.readBytes((int) body) : connection.readBytes(header, (int) body);
+    }
+
+    /**
+     * What a too long first frame's header says if it is a TLS record's — a TLS peer meeting plain
+     * text, whose record header read as a length gives hundreds of megabytes: a client's hello
+     * ({@code 16 03 01}) on a plain port, or a TLS server's alert ({@code 15 03 03}) to a client
+     * that sent plain text. Empty otherwise, and for any later frame.
+     */
+    private static String tlsHint(Connection connection, byte[] header) {
+        boolean firstFrame = connection.bytesRead() == header.length;
+        if (header.length < 3 || !firstFrame || header[1] != 3 || header[2] < 0 || header[2] > 4) { // TLS 1.x: 03 00-04
+            return "";
+        }
+        String bytes = String.format(" (its first bytes, %02x %02x %02x, ", header[0], header[1], header[2]);
+        return switch (header[0]) {
+            case 0x16 -> bytes + "begin a TLS handshake record: a TLS peer on a plain-text connection?)";
+            case 0x15 -> bytes + "begin a TLS alert record: a TLS peer refusing plain text, say a plain-text client on a TLS port?)";
+            default -> "";
+        };
     }
 
     /** Options for {@link LengthFieldReader}; mutable, not thread-safe. */

@@ -34,10 +34,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
  * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up. So is
- * one that comes up and ends before the server sent it anything and before it stayed up
- * {@code reconnectMaxDelay} ({@link #turnedAway}): a server at its connection limit that accepts
- * and closes, one that refuses the client's certificate after a TLS 1.3 handshake, one that
- * expects a PROXY header or TLS the client does not send. Counted as successful only at its end,
+ * one that comes up and ends before its reader took a whole message from the server and before
+ * it stayed up {@code reconnectMaxDelay} ({@link #turnedAway}): a server at its connection limit
+ * that accepts and closes, one that refuses the client's certificate after a TLS 1.3 handshake,
+ * one that expects a PROXY header or TLS the client does not send. Counted as successful only at its end,
  * a connection resets the count of failed attempts then, not when it comes up.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
  * A connection joins the client's {@link Outbox} in its last start hook, on its reader thread,
@@ -222,22 +222,27 @@ final class DialLoop {
 
     /**
      * Why a connection that was up, for {@code upNanos}, counts as a failed attempt, or null if it
-     * does not. It does if it ended before the server sent it a byte (its reader consumed none)
-     * and before it stayed up {@code reconnectMaxDelay}: the server took the connection only to
-     * end it — at its connection limit, or refusing what the client sent (a certificate refused
-     * after a TLS 1.3 handshake, a missing PROXY header, plain text to a TLS port). Otherwise such
-     * a server would never be given up on, and the client would say so only at DEBUG. A
-     * connection that heard from the server served; one that stayed up that long is as stable as
-     * the back-off asks, even if the server never speaks (a client that only sends).
+     * does not. It does if it ended before its reader took a whole message from the server (a
+     * frame completed, or a reader call returned having consumed bytes) and before it stayed up
+     * {@code reconnectMaxDelay}: the server took the connection only to end it — at its connection
+     * limit, or refusing what the client sent (a certificate refused after a TLS 1.3 handshake, a
+     * missing PROXY header, plain text to a TLS port, whose server answers with an alert the
+     * reader cannot take for a message). Otherwise such a server would never be given up on, and
+     * the client would say so only at DEBUG. A connection whose reader took a message from the
+     * server served; one that stayed up that long is as stable as the back-off asks, even if the
+     * server never speaks (a client that only sends).
      */
     private @Nullable Throwable turnedAway(RealConnection connection, long upNanos) {
-        if (connection.bytesRead() > 0 || upNanos >= stableNanos) {
+        if (connection.input().deadlines().messageTaken() || upNanos >= stableNanos) {
             return null;
         }
+        long read = connection.bytesRead();
         Throwable cause = connection.closeCause(); // the server's TLS alert, say: named, as the WARN line shows no cause
         IOException e = new IOException("connection ended " + Durations.format(Duration.ofNanos(upNanos))
-                + " after it came up, before the server sent anything (" + reasonOf(connection)
-                + (cause != null ? ": " + cause : "") + ")");
+                + " after it came up, " + (read == 0 ? "before the server sent anything"
+                        : "before its reader took a whole message from the server (it read " + read + " byte"
+                                + (read == 1 ? "" : "s") + ")")
+                + " (" + reasonOf(connection) + (cause != null ? ": " + cause : "") + ")");
         if (cause != null) {
             e.initCause(cause);
         }

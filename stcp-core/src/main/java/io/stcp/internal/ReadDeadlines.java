@@ -49,6 +49,7 @@ final class ReadDeadlines {
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
     private long frameDeadlineNanos;         // set at the first wait inside a frame
+    private boolean messageTaken;            // a frame ended, or a call returned having consumed bytes
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
     // Any thread.
     private volatile long readTimeoutNanos;
@@ -86,6 +87,7 @@ final class ReadDeadlines {
             frameStartBytes = bytesRead;
             frameDeadlineNanos = 0;
             firstFrameDeadlineNanos = 0;
+            messageTaken = true;
         }
     }
 
@@ -96,9 +98,20 @@ final class ReadDeadlines {
     void endCall(long bytesRead) {
         if (bytesRead != callStartBytes) {
             frameDeadlineNanos = 0;
+            messageTaken = true;
         }
         callStartBytes = frameStartBytes = -1;
         firstFrameDeadlineNanos = 0;
+    }
+
+    /**
+     * Whether the reader has taken a whole message from the peer: a framing reader (or
+     * {@code readLine}) completed a frame, or a reader call returned having consumed bytes. Bytes
+     * that no call got through — a TLS alert read as a frame's header by a plain-text client — are
+     * not one. Read by the reader thread, or by another once the connection has exited.
+     */
+    boolean messageTaken() {
+        return messageTaken;
     }
 
     /** Whether a reader call is in progress. */

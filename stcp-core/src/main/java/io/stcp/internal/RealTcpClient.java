@@ -209,9 +209,9 @@ public final class RealTcpClient implements TcpClient {
     }
 
     /**
-     * A connection ended that served (it heard from the server, or stayed up long enough:
-     * {@link DialLoop}), not one that merely came up: no failed attempts in a row. On the dialler
-     * thread.
+     * A connection ended that served (its reader took a message from the server, or it stayed up
+     * long enough: {@link DialLoop}), not one that merely came up: no failed attempts in a row. On
+     * the dialler thread.
      */
     void connected() {
         lock.lock();

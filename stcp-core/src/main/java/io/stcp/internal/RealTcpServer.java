@@ -227,7 +227,8 @@ public final class RealTcpServer implements TcpServer {
     }
 
     private void maybeTerminate() {
-        termination.maybeTerminate(localAddress);
+        SocketAddress bound = localAddress;
+        termination.maybeTerminate(bound != null ? HostPort.format(bound) : config.address()); // never bound: as configured
     }
 
     @Override

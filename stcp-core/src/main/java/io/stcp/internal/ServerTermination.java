@@ -1,7 +1,6 @@
 package io.stcp.internal;
 
 import io.stcp.AcceptException;
-import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -64,12 +63,15 @@ final class ServerTermination {
         acceptEnded = true;
     }
 
-    /** Completes the termination if the server is closed, its accept loop ended and no connection is live. */
-    void maybeTerminate(SocketAddress address) {
+    /**
+     * Completes the termination if the server is closed, its accept loop ended and no connection is
+     * live; {@code address} is the one its {@code server.stop} line names.
+     */
+    void maybeTerminate(String address) {
         if (closed && acceptEnded && admission.liveCount() == 0 && terminating.compareAndSet(false, true)) {
             AcceptException failure = acceptFailure;
             // logged before the termination completes: whoever waits for it sees the line first
-            Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", HostPort.format(address))
+            Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
                     .addKeyValue("accepted", admission.acceptedCount()).addKeyValue("rejected", admission.rejectedCount())
                     .addKeyValue("acceptFailed", failure != null).log();
             if (failure == null) {

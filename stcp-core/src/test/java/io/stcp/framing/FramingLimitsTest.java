@@ -50,6 +50,37 @@ class FramingLimitsTest {
         }
     }
 
+    /**
+     * TLS meeting plain text: a record's header read as a length is hundreds of megabytes, and
+     * "frame of 369295621 bytes" alone does not tell a user that the peer speaks TLS (a client's
+     * hello to a plain port, a TLS server's alert to a plain-text client). The first frame says so;
+     * a later one with the same bytes is only too long.
+     */
+    @Test
+    void aTlsRecordReadAsTheFirstFramesLengthIsNamed() throws Exception {
+        LengthFieldReader reader = LengthFieldReader.builder().maxFrameLength(1024).build(IGNORE);
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWriteBytes(0x16, 0x03, 0x01, 0x01, 0x05); // a client's hello
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class)
+                    .hasMessage("frame of 369295621 bytes (length field 369295617) exceeds maxFrameLength 1024 (its first"
+                            + " bytes, 16 03 01, begin a TLS handshake record: a TLS peer on a plain-text connection?)");
+        }
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWriteBytes(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a); // a server's alert
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class).hasMessageContaining("(length field 352518912)")
+                    .hasMessageEndingWith("(its first bytes, 15 03 03, begin a TLS alert record: a TLS peer refusing"
+                            + " plain text, say a plain-text client on a TLS port?)");
+        }
+        try (SocketPair p = SocketPair.open()) {
+            p.clientWriteBytes(0, 0, 0, 1, 'x', 0x16, 0x03, 0x01, 0x01); // a frame, then the same header
+            reader.read(QueueSender.create(p.server, 1), p.server);
+            assertThatThrownBy(() -> reader.read(QueueSender.create(p.server, 1), p.server))
+                    .isInstanceOf(FrameTooLongException.class).hasMessageNotContaining("TLS");
+        }
+    }
+
     @Test
     void aHugeEightByteLengthIsTooLongNotNegative() throws Exception {
         try (SocketPair p = SocketPair.open()) {

@@ -51,7 +51,7 @@ public final class StarvationProbe {
         List<Socket> sockets = new ArrayList<>();
         boolean served;
         try (TcpServer server = TcpServer.create(Echo.loopback().build(), reader, SenderFactory.queue(64)).start()) {
-            InetSocketAddress address = (InetSocketAddress) server.address();
+            InetSocketAddress address = server.address();
             for (int i = 0; i < CLIENTS; i++) {
                 Socket s = new Socket(address.getAddress(), address.getPort());
                 sockets.add(s);

@@ -19,7 +19,10 @@ import org.jspecify.annotations.Nullable;
  * is reconnecting wait in the client's offline queue (up to 100) and go out after the login.
  */
 public final class ChatClient implements AutoCloseable {
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
+
     private final TcpClient client;
+    private final Consumer<String> out;
     private final Set<String> rooms = ConcurrentHashMap.newKeySet();
 
     /**
@@ -35,6 +38,7 @@ public final class ChatClient implements AutoCloseable {
      * {@link TlsConfig#clientBuilder()}) is not null.
      */
     public ChatClient(String address, @Nullable TlsConfig tls, String nick, Consumer<String> out) {
+        this.out = out;
         DelimiterReader reader = DelimiterReader.builder().lines().maxLength(ChatServer.MAX_OUTPUT_LINE) // the server's longest
                 .build((sender, line) -> out.accept(new String(line, UTF_8)));
         // snippet:start client
@@ -86,8 +90,17 @@ public final class ChatClient implements AutoCloseable {
         return client;
     }
 
+    /**
+     * Closes gracefully, within a few seconds: lines sent while no connection was up yet (a script
+     * piped to the terminal client, which ends before the first connection) wait for it, up to 2 s,
+     * since a shutdown with no connection up discards the offline queue; then what is queued is
+     * written. If anything could not be, a note says so on {@code out}.
+     */
     @Override
     public void close() throws InterruptedException {
-        client.shutdown(Duration.ofSeconds(2));
+        client.awaitConnected(CLOSE_GRACE);
+        if (!client.shutdown(CLOSE_GRACE)) {
+            out.accept("~ closed before everything was sent");
+        }
     }
 }

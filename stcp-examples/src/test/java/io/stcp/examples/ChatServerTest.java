@@ -74,6 +74,30 @@ class ChatServerTest {
         }
     }
 
+    /**
+     * A script piped to {@code chat client} ends before its first connection is up: its lines wait
+     * in the offline queue, and the close sends them once the connection comes up. The close
+     * discarded them (the shutdown of a client with no connection up drops its offline queue), so
+     * {@code echo hi | chat client ...} sent nothing, said nothing and exited 0.
+     */
+    @Test
+    void linesSentBeforeTheFirstConnectionGoOutWhenTheClientClosesAtOnce() throws Exception {
+        BlockingQueue<String> bob = new LinkedBlockingQueue<>();
+        List<String> notes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (ChatServer server = ChatServer.start(ServerConfig.builder().address("127.0.0.1:0").build())) {
+            String address = "127.0.0.1:" + server.address().getPort();
+            try (ChatClient b = new ChatClient(address, "bob", bob::add)) {
+                b.join("lobby");
+                expect(bob, "* bob joined lobby");
+                try (ChatClient piped = new ChatClient(address, "alice", notes::add)) {
+                    piped.say("lobby", "from a script"); // closed at once, not connected yet
+                }
+                expect(bob, "[lobby] alice: from a script");
+                assertThat(notes).doesNotContain("~ closed before everything was sent");
+            }
+        }
+    }
+
     @Test
     void commandsNeedANickAndAnArgument() throws Exception {
         try (ChatServer server = ChatServer.start(ServerConfig.builder().address("127.0.0.1:0").build());
