@@ -36,7 +36,9 @@ import org.HdrHistogram.Recorder;
  * HdrHistogram (µs). Runs on Netty's native epoll transport where available, NIO elsewhere.
  *
  * <p>Frames: 4-byte big-endian length, then the payload, whose first 8 bytes are the send time.
- * Replies of the wrong length, and connections lost before the end, count as errors.
+ * Replies of the wrong length, and connections lost before the end, count as errors; such a reply
+ * is answered with a new frame all the same (it keeps the window full), but is neither a message
+ * nor a latency.
  */
 public final class LoadGenerator {
     private static final int WARMUP = 1;
@@ -230,18 +232,18 @@ public final class LoadGenerator {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf b = (ByteBuf) msg;
-            int length = b.readableBytes();
-            long sentAt = length >= 8 ? b.readLong() : 0;
+            boolean echo = b.readableBytes() == options.payloadSize();
+            long sentAt = echo ? b.readLong() : 0;
             b.release();
-            if (length != options.payloadSize()) {
-                errors.increment();
+            if (!echo) {
+                errors.increment(); // not our frame back: no message, and no send time to measure from
             }
             if (!pinged.isDone()) {
                 pinged.complete(null);
                 return;
             }
             int p = phase;
-            if (p == MEASURE) {
+            if (p == MEASURE && echo) {
                 recorder.recordValue(Math.max(1, (System.nanoTime() - sentAt) / 1000));
                 received.increment();
             }

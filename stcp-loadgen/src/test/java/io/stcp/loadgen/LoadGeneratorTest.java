@@ -21,31 +21,41 @@ class LoadGeneratorTest {
     private static final class EchoServer implements AutoCloseable {
         final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         final List<Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        /** How many bytes of each frame's payload it sends back: all of them unless cut. */
+        final int replyCut;
         final Thread acceptor = Thread.ofVirtual().start(this::accept);
 
-        EchoServer() throws IOException {}
+        EchoServer() throws IOException {
+            this(Integer.MAX_VALUE);
+        }
+
+        /** A broken echo: it replies with the first {@code replyCut} bytes of each payload only. */
+        EchoServer(int replyCut) throws IOException {
+            this.replyCut = replyCut;
+        }
 
         void accept() {
             try {
                 while (true) {
                     Socket s = listener.accept();
                     sockets.add(s);
-                    Thread.ofVirtual().start(() -> echo(s));
+                    Thread.ofVirtual().start(() -> echo(s, replyCut));
                 }
             } catch (IOException closed) {
                 // done
             }
         }
 
-        static void echo(Socket s) {
+        static void echo(Socket s, int replyCut) {
             try (s) {
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());
                 while (true) {
                     byte[] b = new byte[in.readInt()];
                     in.readFully(b);
-                    out.writeInt(b.length);
-                    out.write(b);
+                    int n = Math.min(b.length, replyCut);
+                    out.writeInt(n);
+                    out.write(b, 0, n);
                     out.flush();
                 }
             } catch (IOException closed) {
@@ -85,6 +95,26 @@ class LoadGeneratorTest {
             assertThat(r.p90Micros()).isLessThanOrEqualTo(r.p99Micros());
             assertThat(r.p99Micros()).isLessThanOrEqualTo(r.p999Micros());
             assertThat(r.p999Micros()).isLessThanOrEqualTo(r.maxMicros());
+        }
+    }
+
+    /**
+     * A reply of the wrong length is an error, and neither a message nor a round trip: here it keeps
+     * the send time (its first 8 bytes), so it would otherwise pass for a fast echo.
+     */
+    @Test
+    void wrongRepliesAreErrorsNotMessagesOrLatencies() throws Exception {
+        try (EchoServer server = new EchoServer(8)) {
+            LoadOptions options = LoadOptions.builder().port(server.listener.getLocalPort()).connections(2)
+                    .duration(Duration.ofMillis(300)).warmup(Duration.ofMillis(100)).build();
+            LoadResult r = LoadGenerator.run(options, null);
+            assertThat(r.errors()).isPositive();
+            assertThat(r.messages()).isZero();
+            assertThat(r.maxMicros()).isZero();
+            LoadResult cycles = ReconnectLoad.run(options, null);
+            assertThat(cycles.errors()).isPositive();
+            assertThat(cycles.messages()).isZero();
+            assertThat(cycles.maxMicros()).isZero();
         }
     }
 
