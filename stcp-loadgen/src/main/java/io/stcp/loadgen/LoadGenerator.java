@@ -33,7 +33,7 @@ import org.HdrHistogram.Recorder;
  * Drives a length-prefixed echo server: connects every connection first, pings each once, warms
  * up, then measures for the requested window. Each connection keeps {@code inFlight} frames
  * outstanding; each frame carries its send time, so the round trip is recorded per frame in an
- * HdrHistogram (µs). Runs on Netty's native epoll transport where available, NIO elsewhere.
+ * HdrHistogram (µs), however long it is. Runs on Netty's native epoll transport where available, NIO elsewhere.
  *
  * <p>Frames: 4-byte big-endian length, then the payload, whose first 8 bytes are the send time.
  * Replies of the wrong length, and connections lost before the end, count as errors; such a reply
@@ -48,7 +48,8 @@ public final class LoadGenerator {
     private static final long STAGE_TIMEOUT_SECONDS = 60;
 
     private final LoadOptions options;
-    private final Recorder recorder = new Recorder(TimeUnit.SECONDS.toMicros(60), 3);
+    /** Round trips in µs, of any length: its range grows to the longest (a fixed one would throw past it). */
+    private final Recorder recorder = new Recorder(3);
     private final LongAdder received = new LongAdder();
     private final LongAdder errors = new LongAdder();
     private volatile int phase;
@@ -88,7 +89,7 @@ public final class LoadGenerator {
             received.reset();
             long errorsBefore = errors.sum();
 
-            Histogram total = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
+            Histogram total = new Histogram(3); // grows as the recorder's intervals do
             long cpuBefore = serverCpuNanos();
             ServerSyscalls syscalls = options.countSyscalls()
                     ? ServerSyscalls.start(options.serverPid(), options.duration()) : null;

@@ -10,9 +10,13 @@ import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 class LoadGeneratorTest {
@@ -21,17 +25,17 @@ class LoadGeneratorTest {
     private static final class EchoServer implements AutoCloseable {
         final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         final List<Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
-        /** How many bytes of each frame's payload it sends back: all of them unless cut. */
-        final int replyCut;
+        /** What it sends back for each frame's payload: the payload itself unless told otherwise. */
+        final UnaryOperator<byte[]> reply;
         final Thread acceptor = Thread.ofVirtual().start(this::accept);
 
         EchoServer() throws IOException {
-            this(Integer.MAX_VALUE);
+            this(UnaryOperator.identity());
         }
 
-        /** A broken echo: it replies with the first {@code replyCut} bytes of each payload only. */
-        EchoServer(int replyCut) throws IOException {
-            this.replyCut = replyCut;
+        /** A broken or slow echo: it replies {@code reply(payload)}. */
+        EchoServer(UnaryOperator<byte[]> reply) throws IOException {
+            this.reply = reply;
         }
 
         void accept() {
@@ -39,23 +43,23 @@ class LoadGeneratorTest {
                 while (true) {
                     Socket s = listener.accept();
                     sockets.add(s);
-                    Thread.ofVirtual().start(() -> echo(s, replyCut));
+                    Thread.ofVirtual().start(() -> echo(s, reply));
                 }
             } catch (IOException closed) {
                 // done
             }
         }
 
-        static void echo(Socket s, int replyCut) {
+        static void echo(Socket s, UnaryOperator<byte[]> reply) {
             try (s) {
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());
                 while (true) {
                     byte[] b = new byte[in.readInt()];
                     in.readFully(b);
-                    int n = Math.min(b.length, replyCut);
-                    out.writeInt(n);
-                    out.write(b, 0, n);
+                    byte[] r = reply.apply(b);
+                    out.writeInt(r.length);
+                    out.write(r);
                     out.flush();
                 }
             } catch (IOException closed) {
@@ -104,7 +108,7 @@ class LoadGeneratorTest {
      */
     @Test
     void wrongRepliesAreErrorsNotMessagesOrLatencies() throws Exception {
-        try (EchoServer server = new EchoServer(8)) {
+        try (EchoServer server = new EchoServer(payload -> Arrays.copyOf(payload, 8))) {
             LoadOptions options = LoadOptions.builder().port(server.listener.getLocalPort()).connections(2)
                     .duration(Duration.ofMillis(300)).warmup(Duration.ofMillis(100)).build();
             LoadResult r = LoadGenerator.run(options, null);
@@ -115,6 +119,23 @@ class LoadGeneratorTest {
             assertThat(cycles.errors()).isPositive();
             assertThat(cycles.messages()).isZero();
             assertThat(cycles.maxMicros()).isZero();
+        }
+    }
+
+    /**
+     * A round trip of minutes is measured, not a failure: the echo here moves each send
+     * time two minutes back, as a server that took that long to answer would have.
+     */
+    @Test
+    void aRoundTripOfMinutesIsRecordedAsItsLatency() throws Exception {
+        long late = TimeUnit.SECONDS.toNanos(120);
+        try (EchoServer server = new EchoServer(payload -> ByteBuffer.allocate(payload.length).put(payload)
+                .putLong(0, ByteBuffer.wrap(payload).getLong() - late).array())) {
+            LoadResult r = LoadGenerator.run(LoadOptions.builder().port(server.listener.getLocalPort()).connections(2)
+                    .duration(Duration.ofMillis(300)).warmup(Duration.ofMillis(100)).build(), null);
+            assertThat(r.errors()).isZero();
+            assertThat(r.messages()).isPositive();
+            assertThat(r.maxMicros()).isGreaterThanOrEqualTo(TimeUnit.NANOSECONDS.toMicros(late));
         }
     }
 
