@@ -176,4 +176,25 @@ class LoadGeneratorTest {
         assertThat(LoadMain.parseDuration("1m")).isEqualTo(Duration.ofMinutes(1));
         assertThatThrownBy(() -> LoadMain.parseDuration("soon")).hasMessageContaining("soon");
     }
+
+    /** On the command line, a bad value is a usage error (exit code 2) that names it, not a stack trace. */
+    @Test
+    void aBadCommandLineValueIsAUsageErrorNamingIt() {
+        String[][] cases = {
+                {"--connections", "0", "connections: 0 (expected: >= 1)"},
+                {"--size", "4", "payloadSize: 0 (expected: 8..1048576)"},
+                {"--duration", "soon", "duration: \"soon\""},
+                {"--addr", "127.0.0.1:http", "--addr: port \"http\""}};
+        for (String[] c : cases) {
+            java.io.StringWriter err = new java.io.StringWriter();
+            List<String> args = new ArrayList<>(List.of("--quiet", c[0], c[1]));
+            if (!c[0].equals("--addr")) {
+                args.addAll(List.of("--addr", "127.0.0.1:9"));
+            }
+            int code = new picocli.CommandLine(new LoadMain()).setErr(new java.io.PrintWriter(err))
+                    .execute(args.toArray(String[]::new));
+            assertThat(code).as(err.toString()).isEqualTo(2);
+            assertThat(err.toString()).startsWith(c[2]);
+        }
+    }
 }
