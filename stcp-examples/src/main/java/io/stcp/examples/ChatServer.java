@@ -28,7 +28,7 @@ import java.util.TreeSet;
  *   /nick NAME            who you are (first)          /rooms        the rooms that have members
  *   /join ROOM            enter a room                 /who ROOM     who is in it
  *   /leave ROOM           leave it
- *   /say ROOM TEXT        to everyone in the room, you included
+ *   /say ROOM TEXT        to everyone in a room you are in, you included
  *   /whisper NICK TEXT    to every connection of NICK
  * </pre>
  *
@@ -113,6 +113,10 @@ public final class ChatServer implements AutoCloseable {
         }
         if (w[0].equals("/join") && registry.groupsOf(me).size() >= MAX_ROOMS) { // peers pick rooms: bound them
             me.put(line("! at most " + MAX_ROOMS + " rooms"));
+            return;
+        }
+        if (w[0].equals("/say") && !registry.groupsOf(me).contains(arg)) { // only members speak in a room
+            me.put(line("! you are not in " + arg));
             return;
         }
         switch (w[0]) {

@@ -10,7 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code demo}: starts the echo server in-process and drives it with the load generator through a
@@ -33,8 +36,35 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "64", description = "Frame size in bytes, header included (default: ${DEFAULT-VALUE}).")
     int frameSize;
 
+    @Spec
+    CommandSpec spec;
+
+    /** One load: {@code connections} connections, each with {@code inFlight} frames in flight. */
+    private record Load(int connections, int inFlight) {}
+
+    /** The loads, each checked before anything runs: a typo says so instead of failing halfway. */
+    private List<Load> loads() {
+        List<Load> out = new ArrayList<>();
+        for (String load : loads) {
+            String[] parts = load.trim().split("x", -1);
+            try {
+                Load l = parts.length != 2 ? null : new Load(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]));
+                if (l != null && l.connections() >= 1 && l.inFlight() >= 1) {
+                    out.add(l);
+                    continue;
+                }
+            } catch (NumberFormatException e) {
+                // said below
+            }
+            throw new ParameterException(spec.commandLine(), "--loads: \"" + load
+                    + "\" (expected: CONNECTIONSxIN_FLIGHT, both at least 1, e.g. 100x16)");
+        }
+        return out;
+    }
+
     @Override
     public Integer call() throws Exception {
+        List<Load> loads = loads();
         TcpServer server = EchoServer.create(ServerConfig.builder().address("127.0.0.1:0").build(), 1024).start();
         try {
             System.out.printf("stcp demo: echo server on %s, %d-byte frames, %s per load (+%s warm-up)%n",
@@ -42,10 +72,9 @@ final class DemoCommand implements Callable<Integer> {
                     io.stcp.Durations.format(duration), io.stcp.Durations.format(warmup));
             List<String> rows = new ArrayList<>();
             int failures = 0;
-            for (String load : loads) {
-                String[] parts = load.trim().split("x");
-                int connections = Integer.parseInt(parts[0]);
-                int inFlight = Integer.parseInt(parts[1]);
+            for (Load load : loads) {
+                int connections = load.connections();
+                int inFlight = load.inFlight();
                 System.out.printf("running %d x %d: %d connections, each with %d frame%s in flight ...%n",
                         connections, inFlight, connections, inFlight, inFlight == 1 ? "" : "s");
                 LoadOptions options = LoadOptions.builder()

@@ -28,6 +28,12 @@ import java.util.concurrent.Executors;
  * (the JDK's {@code sun.net.httpserver.maxReqTime} and {@code maxRspTime}, which this sets unless
  * given on the command line; the JDK reads them once, when its first HTTP server is created).
  *
+ * <p><b>Many peers.</b> At most {@value #MAX_CONNECTIONS} connections are open at once (the JDK's
+ * {@code jdk.httpserver.maxConnections}, set likewise; its default is no limit): one more is closed
+ * as soon as it is accepted. Without it, peers that open connections and send nothing would each
+ * hold a file descriptor for up to {@value #MAX_REQUEST_SECONDS} s, as many as they open, and the
+ * server being measured shares the process's descriptors.
+ *
  * <p><b>Lifecycle.</b> {@link #start} binds and serves at once; {@link #close()} stops serving and
  * may be called more than once.
  */
@@ -39,6 +45,8 @@ final class MetricsEndpoint implements AutoCloseable {
     static final int MAX_REQUEST_SECONDS = 10;
     /** Seconds a response may take to be sent, unless {@code -Dsun.net.httpserver.maxRspTime} says otherwise. */
     static final int MAX_RESPONSE_SECONDS = 30;
+    /** Connections open at once, unless {@code -Djdk.httpserver.maxConnections} says otherwise. */
+    static final int MAX_CONNECTIONS = 64;
 
     private final HttpServer http;
     private final ExecutorService exchanges;
@@ -62,6 +70,7 @@ final class MetricsEndpoint implements AutoCloseable {
         // told otherwise; it reads these when its first server is created, in seconds.
         setUnlessGiven("sun.net.httpserver.maxReqTime", MAX_REQUEST_SECONDS);
         setUnlessGiven("sun.net.httpserver.maxRspTime", MAX_RESPONSE_SECONDS);
+        setUnlessGiven("jdk.httpserver.maxConnections", MAX_CONNECTIONS); // its default: no limit
         HttpServer http = HttpServer.create(new InetSocketAddress(host, port), 0);
         http.createContext(PATH, exchange -> serve(exchange, registry));
         // Each exchange, from reading its request on, on its own thread: a slow peer holds only its own.

@@ -120,6 +120,13 @@ class ChatServerTest {
                 assertThat(in.readLine()).isEqualTo("* carol joined r" + i);
             }
             assertThat(in.readLine()).isEqualTo("! at most " + ChatServer.MAX_ROOMS + " rooms");
+            try (Socket outsider = new Socket("127.0.0.1", server.address().getPort())) { // in no room
+                outsider.setSoTimeout(10_000);
+                outsider.getOutputStream().write("/nick dave\n/say lobby spam\n/rooms\n".getBytes(StandardCharsets.UTF_8));
+                BufferedReader heard = new BufferedReader(new InputStreamReader(outsider.getInputStream(),
+                        StandardCharsets.UTF_8));
+                assertThat(heard.readLine()).as("a room's members, not anyone, speak in it").isEqualTo("! you are not in lobby");
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 /** The README's first command runs {@code demo}: a short one, as a user runs it, in its own JVM. */
 class DemoCommandTest {
@@ -28,6 +29,18 @@ class DemoCommandTest {
                     .endsWith("server: 40 connections accepted, 0 rejected, 0 live after shutdown (clean)"); // the last line
         } finally {
             p.destroyForcibly();
+        }
+    }
+
+    /** A load that is not CONNECTIONSxIN_FLIGHT is named before anything runs, not a stack trace halfway. */
+    @Test
+    void aMalformedLoadIsRefusedByNameBeforeAnyRuns() {
+        for (String bad : List.of("100", "axb", "0x1", "10x")) {
+            java.io.StringWriter err = new java.io.StringWriter();
+            CommandLine cmd = new CommandLine(new DemoCommand()).setErr(new java.io.PrintWriter(err))
+                    .registerConverter(java.time.Duration.class, io.stcp.Durations::parse); // as Main does
+            assertThat(cmd.execute("--loads", "10x1," + bad, "--duration", "100ms", "--warmup", "0s")).as(err.toString()).isEqualTo(2);
+            assertThat(err.toString()).startsWith("--loads: \"" + bad + "\" (expected: CONNECTIONSxIN_FLIGHT");
         }
     }
 }

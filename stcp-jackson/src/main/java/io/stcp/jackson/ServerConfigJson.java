@@ -66,9 +66,11 @@ import java.util.Set;
  * checks these are); unknown fields are rejected by name, and so is a field given
  * twice ({@code proxyProtocol.mode: given twice}: JSON readers differ on which one counts, Jackson's
  * trees keep the last); malformed JSON, and anything after the object, reports its line and column,
- * and a value beyond Jackson's read limits ({@code StreamReadConstraints}: nesting over 1000 deep, a
- * number over 1000 digits, a string over 20 MB) its field too ({@code maxConn: malformed JSON at
- * line 1, column 1015: Number value length (1001) exceeds ...}). I/O failures reading a file are
+ * and a value beyond Jackson's default read limits ({@code StreamReadConstraints}: nesting over 1000
+ * deep, a number over 1000 digits, a string over 20,000,000 characters, a field name over 50,000)
+ * its field too, as deep as the config's fields go ({@code maxConn: malformed JSON at line 1,
+ * column 1015: Number value length (1001) exceeds ...}; {@code ipLimits.deny[0]: ...} and
+ * {@code ipLimits.x...: ...} within deeper values). I/O failures reading a file are
  * {@link UncheckedIOException}s.
  *
  * <p><b>Thread safety.</b> All methods are thread-safe.
@@ -81,6 +83,8 @@ public final class ServerConfigJson {
     private static final Set<String> PROXY_FIELDS = Set.of("mode", "trustedProxies", "headerTimeout", "maxHeaderLength");
     private static final Set<String> IP_FIELDS = Set.of("maxConnPerIp", "connectionsPerSecondPerIp", "burstPerIp", "allow",
             "deny", "maxTrackedIps");
+    /** The most names in a field path of an error: the config's fields are at most two deep ({@code ipLimits.deny}). */
+    private static final int PATH_NAMES = 2;
 
     private ServerConfigJson() {}
 
@@ -164,8 +168,10 @@ public final class ServerConfigJson {
     }
 
     /**
-     * Where the parser is, as a field path: {@code ipLimits.deny[1]}, up to the first array
-     * element (within a value nested a thousand deep, the rest would be a thousand {@code [0]}).
+     * Where the parser is, as a field path as deep as the config's own fields go: {@code
+     * ipLimits.deny[1]}, up to the first array element and at most {@value #PATH_NAMES} names, then
+     * {@code ...} (within a value nested a thousand deep, the rest would be a thousand {@code [0]}
+     * or {@code .a}).
      */
     private static String path(JsonParser p) {
         ArrayDeque<JsonStreamContext> contexts = new ArrayDeque<>();
@@ -173,11 +179,15 @@ public final class ServerConfigJson {
             contexts.push(c);
         }
         StringBuilder path = new StringBuilder();
+        int names = 0;
         for (JsonStreamContext c : contexts) {
             if (c.inArray()) {
                 return path.append('[').append(c.getCurrentIndex()).append(']').toString();
             }
             if (c.getCurrentName() != null) {
+                if (names++ == PATH_NAMES) {
+                    return path.append("...").toString();
+                }
                 path.append(path.isEmpty() ? "" : ".").append(c.getCurrentName());
             }
         }

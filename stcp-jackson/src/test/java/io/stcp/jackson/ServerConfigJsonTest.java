@@ -147,6 +147,19 @@ class ServerConfigJsonTest {
                 .hasMessageContaining("getMaxNestingDepth");
     }
 
+    /** Objects nested past the limit: the path stops where the config's fields do, not a thousand names on. */
+    @Test
+    void aValueNestedInObjectsPastTheLimitNamesNoMoreThanTheConfigsDepth() {
+        String deep = "{\"a\": ".repeat(100_000) + "1" + "}".repeat(100_000);
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"ipLimits\": {\"x\": " + deep + "}}"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("ipLimits.x...: malformed JSON at line 1, column ")
+                .hasMessageContaining("getMaxNestingDepth")
+                .satisfies(e -> assertThat(e.getMessage()).hasSizeLessThan(300));
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": " + deep + "}"))
+                .hasMessageStartingWith("maxConn.a...: malformed JSON at line 1, column ");
+    }
+
     /** The place is asked before the parser closes (a closed parser is at the end of its input). */
     @Test
     void aReadLimitInTheMiddleOfADocumentIsPlacedOnItsOwnLine() {

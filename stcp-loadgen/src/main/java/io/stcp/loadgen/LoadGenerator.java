@@ -33,10 +33,12 @@ import org.HdrHistogram.Recorder;
  * Drives a length-prefixed echo server: connects every connection first, pings each once, warms
  * up, then measures for the requested window. Each connection keeps {@code inFlight} frames
  * outstanding; each frame carries its send time, so the round trip is recorded per frame in an
- * HdrHistogram (µs). Runs on Netty's native epoll transport where available, NIO elsewhere.
+ * HdrHistogram (µs), however long it is. Runs on Netty's native epoll transport where available, NIO elsewhere.
  *
  * <p>Frames: 4-byte big-endian length, then the payload, whose first 8 bytes are the send time.
- * Replies of the wrong length, and connections lost before the end, count as errors.
+ * Replies of the wrong length, and connections lost before the end, count as errors; such a reply
+ * is answered with a new frame all the same (it keeps the window full), but is neither a message
+ * nor a latency.
  */
 public final class LoadGenerator {
     private static final int WARMUP = 1;
@@ -46,7 +48,8 @@ public final class LoadGenerator {
     private static final long STAGE_TIMEOUT_SECONDS = 60;
 
     private final LoadOptions options;
-    private final Recorder recorder = new Recorder(TimeUnit.SECONDS.toMicros(60), 3);
+    /** Round trips in µs, of any length: its range grows to the longest (a fixed one would throw past it). */
+    private final Recorder recorder = new Recorder(3);
     private final LongAdder received = new LongAdder();
     private final LongAdder errors = new LongAdder();
     private volatile int phase;
@@ -86,7 +89,7 @@ public final class LoadGenerator {
             received.reset();
             long errorsBefore = errors.sum();
 
-            Histogram total = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
+            Histogram total = new Histogram(3); // grows as the recorder's intervals do
             long cpuBefore = serverCpuNanos();
             ServerSyscalls syscalls = options.countSyscalls()
                     ? ServerSyscalls.start(options.serverPid(), options.duration()) : null;
@@ -230,18 +233,18 @@ public final class LoadGenerator {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf b = (ByteBuf) msg;
-            int length = b.readableBytes();
-            long sentAt = length >= 8 ? b.readLong() : 0;
+            boolean echo = b.readableBytes() == options.payloadSize();
+            long sentAt = echo ? b.readLong() : 0;
             b.release();
-            if (length != options.payloadSize()) {
-                errors.increment();
+            if (!echo) {
+                errors.increment(); // not our frame back: no message, and no send time to measure from
             }
             if (!pinged.isDone()) {
                 pinged.complete(null);
                 return;
             }
             int p = phase;
-            if (p == MEASURE) {
+            if (p == MEASURE && echo) {
                 recorder.recordValue(Math.max(1, (System.nanoTime() - sentAt) / 1000));
                 received.increment();
             }

@@ -17,6 +17,9 @@ import picocli.CommandLine.Option;
         description = "Drive a 4-byte length-prefixed echo server and report msgs/s and latency percentiles.")
 public final class LoadMain implements Callable<Integer> {
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--addr", required = true, description = "Server HOST:PORT.")
     String address;
 
@@ -89,17 +92,22 @@ public final class LoadMain implements Callable<Integer> {
     public Integer call() throws Exception {
         int colon = address.lastIndexOf(':');
         if (colon < 0) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--addr: \"" + address + "\" (expected: HOST:PORT)");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--addr: \"" + address + "\" (expected: HOST:PORT)");
         }
-        LoadOptions options = LoadOptions.builder()
-                .host(address.substring(0, colon).replace("[", "").replace("]", ""))
-                .port(Integer.parseInt(address.substring(colon + 1)))
-                .connections(connections).inFlight(inFlight).payloadSize(size - 4)
-                .duration(parseDuration(duration)).warmup(parseDuration(warmup))
-                .pipelined(pipelined).sourceAddresses(sources).threads(threads).serverPid(serverPid)
-                .countSyscalls(syscalls)
-                .tls(tls || tlsCa != null ? new LoadOptions.Tls(tlsCa, tlsProtocol, tlsOpenssl) : null)
-                .build();
+        LoadOptions options;
+        try { // a bad value is a usage error naming it, not a stack trace
+            options = LoadOptions.builder()
+                    .host(address.substring(0, colon).replace("[", "").replace("]", ""))
+                    .port(port(address.substring(colon + 1)))
+                    .connections(connections).inFlight(inFlight).payloadSize(size - 4)
+                    .duration(parseDuration(duration)).warmup(parseDuration(warmup))
+                    .pipelined(pipelined).sourceAddresses(sources).threads(threads).serverPid(serverPid)
+                    .countSyscalls(syscalls)
+                    .tls(tls || tlsCa != null ? new LoadOptions.Tls(tlsCa, tlsProtocol, tlsOpenssl) : null)
+                    .build();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
         LoadResult r;
         try {
             r = reconnect ? ReconnectLoad.run(options, quiet ? null : System.err)
@@ -123,6 +131,15 @@ public final class LoadMain implements Callable<Integer> {
         sb.append(label).append(',').append(o.inFlight()).append(',').append(o.pipelined()).append(',')
                 .append(r.csvRow()).append('\n');
         Files.writeString(csv, sb, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    /** The port of --addr; not a number is refused by the option's name. */
+    private static int port(String s) {
+        try {
+            return Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--addr: port \"" + s + "\" (expected: 1..65535)");
+        }
     }
 
     /** Parses "10s", "500ms", "1m", "2h", or ISO-8601. */

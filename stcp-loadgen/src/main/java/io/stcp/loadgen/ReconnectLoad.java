@@ -147,7 +147,7 @@ public final class ReconnectLoad {
                 errors.increment();
             }
             echoed = true;
-            if (phase == MEASURE) {
+            if (phase == MEASURE && ok) { // a wrong reply is an error, not a cycle
                 cycles.increment();
                 recorder.recordValue(Math.max(1, (System.nanoTime() - startedAt) / 1000));
             }

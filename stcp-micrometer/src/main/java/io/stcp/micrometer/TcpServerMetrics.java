@@ -14,6 +14,7 @@ import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -164,6 +165,9 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
      *
      * @throws IllegalStateException if this binder is closed, or {@code registry} holds the meters
      *     of another binder with the same name and tags that has not been closed
+     * @throws IllegalArgumentException if {@code registry} refuses a meter (it has one of another
+     *     type under the same name and tags, say); the meters registered before it are removed and
+     *     the registry is left unbound, so that this binder or another may be bound to it later
      */
     @Override
     public void bindTo(MeterRegistry registry) {
@@ -188,8 +192,46 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
         }
         // A reason added meanwhile is registered by whoever added it, in every registry, this one
         // included; registering a meter twice returns the first one.
-        now.forEach(d -> d.register(registry));
-        discoverRejectReasons(snapshots.take());
+        try {
+            now.forEach(d -> d.register(registry));
+            discoverRejectReasons(snapshots.take());
+        } catch (RuntimeException | Error e) {
+            // The registry refused a meter (one of another type under the same name, say): leave it
+            // as it was, so that neither a retry nor another binder finds it bound with no meters.
+            unbind(registry);
+            throw e;
+        }
+    }
+
+    /** Undoes a {@link #bindTo} that failed: the claim, the registry, and the meters made there. */
+    private void unbind(MeterRegistry registry) {
+        lock.lock();
+        try {
+            registries.remove(registry);
+            unclaim(registry);
+        } finally {
+            lock.unlock();
+        }
+        for (Iterator<Registered> it = registered.iterator(); it.hasNext(); ) {
+            Registered r = it.next();
+            if (r.registry == registry) {
+                it.remove();
+                registry.remove(r.meter);
+            }
+        }
+    }
+
+    /** Gives up this binder's tags in {@code registry}; lock held. */
+    private void unclaim(MeterRegistry registry) {
+        CLAIMS.lock();
+        try {
+            Set<Tags> claimed = CLAIMED.get(registry);
+            if (claimed != null) {
+                claimed.remove(tags);
+            }
+        } finally {
+            CLAIMS.unlock();
+        }
     }
 
     /**
@@ -216,17 +258,7 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
         lock.lock();
         try {
             closed = true;
-            CLAIMS.lock();
-            try {
-                for (MeterRegistry r : registries) {
-                    Set<Tags> claimed = CLAIMED.get(r);
-                    if (claimed != null) {
-                        claimed.remove(tags);
-                    }
-                }
-            } finally {
-                CLAIMS.unlock();
-            }
+            registries.forEach(this::unclaim);
             registries.clear();
         } finally {
             lock.unlock();
@@ -238,10 +270,13 @@ public final class TcpServerMetrics implements MeterBinder, AutoCloseable {
 
     private record Registered(MeterRegistry registry, Meter meter) {}
 
-    /** Keeps {@code meter} for {@link #close()}; removes it at once if close() has begun. */
+    /**
+     * Keeps {@code meter} for {@link #close()}; removes it at once if close() has begun, or the
+     * registry is no longer bound (a failed {@link #bindTo} undone meanwhile).
+     */
     private void registered(MeterRegistry registry, Meter meter) {
         registered.add(new Registered(registry, meter));
-        if (closed) { // close() may have emptied the queue before this was added
+        if (closed || !registries.contains(registry)) { // close() or unbind() may have swept the queue before this was added
             registry.remove(meter);
         }
     }

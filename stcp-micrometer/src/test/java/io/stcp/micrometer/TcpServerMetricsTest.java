@@ -3,6 +3,7 @@ package io.stcp.micrometer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -233,6 +234,33 @@ class TcpServerMetricsTest {
             assertThat(registry.find("stcp.connections.accepted").tag("server", "gw").meters()).hasSize(2);
             assertThat(registry.get("stcp.connections.accepted").tags(Tags.of("server", "gw", "region", "eu"))
                     .functionCounter().count()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * A registry that refuses one of the meters (another type under the same name) is left as it
+     * was: the meters made before it are gone, and a retry or another binder of the name binds.
+     */
+    @Test
+    void aBindingTheRegistryRefusesIsUndoneSoThatALaterOneBinds() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        Counter squatter = registry.counter("stcp.queue.bytes", "server", "gw"); // a gauge of the binder's
+        TcpServerMetrics first = new TcpServerMetrics(() -> stats(1, 0, Map.of()), "gw", Tags.empty(), System::nanoTime);
+        assertThatThrownBy(() -> first.bindTo(registry)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("stcp.queue.bytes");
+        assertThat(registry.getMeters()).as("the meters registered before the refused one").containsExactly(squatter);
+        registry.remove(squatter);
+        first.bindTo(registry);
+        assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(1);
+        first.close();
+        registry.counter("stcp.queue.bytes", "server", "gw");
+        TcpServerMetrics second = new TcpServerMetrics(() -> stats(2, 0, Map.of()), "gw", Tags.empty(), System::nanoTime);
+        assertThatThrownBy(() -> second.bindTo(registry)).isInstanceOf(IllegalArgumentException.class);
+        registry.clear();
+        try (TcpServerMetrics third = new TcpServerMetrics(() -> stats(3, 0, Map.of()), "gw", Tags.empty(),
+                System::nanoTime)) {
+            third.bindTo(registry);
+            assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(3);
         }
     }
 

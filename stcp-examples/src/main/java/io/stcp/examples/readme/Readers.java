@@ -85,7 +85,10 @@ public final class Readers {
         }
         byte[] body = conn.readBytes(length);
         if (login) {
-            String user = new String(body, java.nio.charset.StandardCharsets.UTF_8);
+            String user = new String(body, java.nio.charset.StandardCharsets.US_ASCII);
+            if (!user.matches("[A-Za-z0-9._@-]+")) { // it goes into every log line: no line breaks, no escapes
+                throw new ProtocolException("bad user name");
+            }
             sender.metaInfo(new UserMeta(conn.metaInfo().remoteAddress(), user, "session-" + conn.id()));
         } else {
             sender.put(body); // every log line now carries userId and sessionId

@@ -100,6 +100,19 @@ class ReadersTest {
         }
     }
 
+    /** The name goes into every log line about the connection: one that would forge a line is refused. */
+    @Test
+    void aLoginNameWithALineBreakOrAnyControlCharacterIsRefused() throws Exception {
+        for (String name : new String[] {"alice\n12:00:00.000 WARN  forged", "bob\u001b[2J", "", "caf\u00e9"}) {
+            try (TestConnection peer = TestConnection.start(Readers.LOGIN_THEN_ECHO)) {
+                peer.feed(frame(name.getBytes(UTF_8)));
+                assertThat(peer.awaitClose()).as(name).isEqualTo(CloseReason.PROTOCOL_ERROR);
+                assertThat(peer.closeCause()).hasMessage("bad user name");
+                assertThat(peer.connection().metaInfo()).isNotInstanceOf(Readers.UserMeta.class);
+            }
+        }
+    }
+
     @Test
     void theBusinessReaderRefusesALengthAbove1MiB() throws Exception {
         try (TestConnection peer = TestConnection.start(Readers::businessReader)) {
