@@ -213,7 +213,8 @@ public interface TcpClient extends AutoCloseable {
      * the next is handed the rest). Then that connection shuts down as above. What no connection's
      * sender has been given when the grace runs out (the dial then under way is ended), or when a
      * {@link #close()} cuts the shutdown short or the client gives up, is discarded, counted
-     * (logged {@code client.offline.discarded} at DEBUG) and makes the shutdown return false. It
+     * (logged {@code client.offline.discarded} at DEBUG) and makes the shutdown return false, as
+     * does a message of the backlog that the sender refuses ({@link #offlineDropped()}). It
      * waits for the connection's hooks and reader to finish, so call it from elsewhere; from a hook
      * or the reader, call {@link #close()}, or start a thread for it (called there, it waits for
      * the call it is part of — the whole grace and 5 s more — and returns false).

@@ -1024,6 +1024,34 @@ class TcpClientTest {
     }
 
     /**
+     * A message of the offline backlog that the sender of the connection a shutdown hands it to
+     * refuses (larger than the sender's byte limit) is dropped, never written: the rest goes out,
+     * in order, and the shutdown says not all was written. (It said all was: such a drop was
+     * counted in {@link TcpClient#offlineDropped()} only, not in what the shutdown reports.)
+     */
+    @Test
+    void aShutdownWhoseBacklogTheSenderRefusesInPartSaysNotAllWasWritten() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(10, 0).build(), collect,
+                c -> QueueSender.options().maxBytes(64).build(c)).start();
+        client.put(frame("a"));
+        client.put(frame("x".repeat(100))); // kept: the offline queue has no byte limit; the sender's is 64
+        client.put(frame("b"));
+        CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+        List<String> got = new CopyOnWriteArrayList<>();
+        CountDownLatch clientLeft = new CountDownLatch(1);
+        servers.add(TcpServer.create(ServerConfig.builder().address("127.0.0.1:" + port).build(),
+                        (s, c) -> got.add(new String(c.readBytes(c.readInt()), UTF_8)), SenderFactory.queue(8))
+                .onConnectionExit(s -> clientLeft.countDown())
+                .start());
+        assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isFalse();
+        assertThat(clientLeft.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the client closed its connection").isTrue();
+        assertThat(got).containsExactly("a", "b");
+        assertThat(client.offlineDropped()).isEqualTo(1);
+        assertThat(client.termination()).isCompleted().isNotCompletedExceptionally();
+    }
+
+    /**
      * A client whose offline queue holds {@code n} copies of {@code big}, connected to a raw peer
      * that has read the first bytes of the hand-over, which then waits for room.
      */

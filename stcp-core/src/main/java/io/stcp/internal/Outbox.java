@@ -46,11 +46,13 @@ import org.jspecify.annotations.Nullable;
  * hand-over until its sender accepts it, and counts against the queue's limits until then: if the
  * connection breaks first, it goes back to the queue (within the limits: puts meanwhile found them taken);
  * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
- * the queue ({@link #discardedByClose()}), so a graceful shutdown does not report as written a
+ * the queue ({@link #lostByClose()}), so a graceful shutdown does not report as written a
  * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
  * after the wait its policy allows; or anything else a sender of the user's throws, an Error such
  * as out of memory included) cannot be written on any connection: it is dropped, counted
- * ({@link #dropped()}) and logged, and the hand-over goes on with the next: a throw that ended it
+ * ({@link #dropped()}) and logged, and the hand-over goes on with the next; dropped once the
+ * client shuts down or has closed, it is counted with the discards too ({@link #lostByClose()}):
+ * the shutdown waited for it and must not report it written. A throw that ended the hand-over
  * would leave the rest neither written nor counted, and the connection never up. A hand-over
  * whose connection has ended while it is stuck in a put (a sender of the user's that ignores its
  * close) is abandoned by that connection's exit
@@ -77,6 +79,7 @@ final class Outbox {
     private final Supplier<NotConnectedException> notConnected;
     private final String address;
     private int discardedByClose;                           // guarded by lock
+    private int droppedAtClose;                             // guarded by lock: dropped while not OPEN
     private int handOvers;                                  // guarded by lock: hand-overs under way
     private final AtomicLong dropped = new AtomicLong();
 
@@ -122,14 +125,16 @@ final class Outbox {
     }
 
     /**
-     * Messages accepted by puts and discarded because the client closed: what the offline queue
-     * held then, and what a hand-over in progress had taken from it and not yet given to its sender
-     * (counted when the hand-over stops, on the connection's reader thread, before its exit).
+     * Messages accepted by puts that a shutdown or close left unwritten: discarded because the
+     * client closed — what the offline queue held then, and what a hand-over in progress had taken
+     * from it and not yet given to its sender (counted when the hand-over stops, on the
+     * connection's reader thread, before its exit) — and dropped by a hand-over once the client
+     * was shutting down or closed, its sender refusing them (counted likewise).
      */
-    int discardedByClose() {
+    int lostByClose() {
         lock.lock();
         try {
-            return discardedByClose;
+            return discardedByClose + droppedAtClose;
         } finally {
             lock.unlock();
         }
@@ -353,7 +358,7 @@ final class Outbox {
                     abandon(h); // stopped short: the rest for the next connection (an abandon after this has nothing to take back)
                     return;
                 } catch (RuntimeException | Error refused) { // a SendException, a sender of the user's that broke, out of memory
-                    if (!handedOn(h, e)) {
+                    if (!refusedBy(h, e)) {
                         return;
                     }
                     long n = dropped.incrementAndGet();
@@ -410,6 +415,25 @@ final class Outbox {
     /** The connection of {@code s} is ending. */
     void goDown(Sender s) {
         up.compareAndSet(s, null);
+    }
+
+    /**
+     * {@link #handedOn}, for an entry its sender refused: dropped, and, once the client shuts down
+     * or has closed, counted as what the close left unwritten ({@link #lostByClose()}).
+     */
+    private boolean refusedBy(HandOver h, OfflineQueue.Entry e) {
+        lock.lock();
+        try {
+            if (!handedOn(h, e)) {
+                return false;
+            }
+            if (state != OPEN) {
+                droppedAtClose++;
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**

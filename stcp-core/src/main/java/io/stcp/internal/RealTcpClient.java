@@ -75,7 +75,7 @@ import org.jspecify.annotations.Nullable;
  * at its end: they may close the sender at once), and the count is whole once the connection has
  * exited: its end waits for the closes under way on other threads to count, and a close begun
  * after it finds nothing left to report. With what the offline queue
- * lost ({@link Outbox#discardedByClose()}, complete at termination), that is what a shutdown
+ * lost ({@link Outbox#lostByClose()}, complete at termination), that is what a shutdown
  * reports on; a shutdown that finds the client closed already waits for termination and
  * {@link #closeDone}, so it cannot report as written what a close before it discarded.
  */
@@ -478,7 +478,7 @@ public final class RealTcpClient implements TcpClient {
             // Closed already: by a close, another shutdown, giving up or a failure. The same end,
             // once whoever closed it has counted what its connection discarded.
             boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeDone, deadline);
-            return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.discardedByClose() == 0;
+            return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.lostByClose() == 0;
         }
         RealConnectionRunner r = s.runner;
         Closed closed = new Closed(r, true, 0);
@@ -515,7 +515,7 @@ public final class RealTcpClient implements TcpClient {
         }
         // Terminated: the last connection has exited, so its count is whole, and a hand-over of the
         // offline queue that the close cut short has counted what it had not given its sender.
-        return done && closed.lost() + outbox.discardedByClose() == 0;
+        return done && closed.lost() + outbox.lostByClose() == 0;
     }
 
     /** Waits for {@code f} until {@code deadline} (0 = none), however it completes; false on timeout. */
