@@ -90,8 +90,10 @@ class ChatServerTest {
                 b.join("lobby");
                 expect(bob, "* bob joined lobby");
                 try (ChatClient piped = new ChatClient(address, "alice", notes::add)) {
+                    piped.join("lobby");
                     piped.say("lobby", "from a script"); // closed at once, not connected yet
                 }
+                expect(bob, "* alice joined lobby");
                 expect(bob, "[lobby] alice: from a script");
                 assertThat(notes).doesNotContain("~ closed before everything was sent");
             }
