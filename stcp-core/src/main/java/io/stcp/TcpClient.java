@@ -212,7 +212,9 @@ public interface TcpClient extends AutoCloseable {
      * order, after its connect hook's messages, as on any reconnection (its hooks run; if it breaks,
      * the next is handed the rest). Then that connection shuts down as above. What no connection's
      * sender has been given when the grace runs out (the dial then under way is ended), or when a
-     * {@link #close()} cuts the shutdown short or the client gives up, is discarded, counted
+     * {@link #close()} cuts the shutdown short or the client gives up ({@link ClientConfig#maxAttempts()}
+     * failed attempts in a row: the shutdown closed the client already, so no give-up hook runs and
+     * {@link #termination()} completes normally), is discarded, counted
      * (logged {@code client.offline.discarded} at DEBUG) and makes the shutdown return false, as
      * does a message of the backlog that the sender refuses ({@link #offlineDropped()}). It
      * waits for the connection's hooks and reader to finish, so call it from elsewhere; from a hook
@@ -235,7 +237,8 @@ public interface TcpClient extends AutoCloseable {
     /**
      * Completes once the client is closed and its last connection has exited: normally after
      * {@link #close()} or {@link #shutdown(Duration)}, exceptionally with a
-     * {@link java.net.ConnectException} (its cause the last failure) if it gave up, or with the
+     * {@link java.net.ConnectException} (its cause the last failure) if it gave up while running
+     * (not while a shutdown dials on for the offline backlog: closed by it already), or with the
      * throwable that ended its dialler thread (see the class comment).
      */
     CompletableFuture<Void> termination();
