@@ -10,6 +10,7 @@ import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.AbstractQueuedSynchronizer;
@@ -112,43 +113,41 @@ class ArrayGrowthTest {
         InboundBudget budget = new InboundBudget(10L << 20);
         ArrayGrowth first = holding(budget, 4 << 20);
         ArrayGrowth second = holding(budget, 3 << 20);
-        Thread secondGrows = reserveOnThread(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-        Thread firstGrowsOn = null;
-        try {
-            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
-            reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
-            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(17L << 19);
 
-            // Its next step would take the rest of the fifth (its line may never end: its peer
-            // stopped, or it needs more than there is): it waits, with half the fifth left. (With
-            // the whole fifth to it, it took the rest, and a value about to finish waited until
-            // the first one's deadline.)
-            firstGrowsOn = reserveOnThread(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
-            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 2);
-            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
-
-            // A third value about to finish: its last step, a tenth of the budget, is granted at once.
-            CompletableFuture<ArrayGrowth> third = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return holding(budget, 1 << 20);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }, runnable -> Thread.ofPlatform().start(runnable));
-            third.get(10, TimeUnit.SECONDS).release();
-            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
-        } finally {
-            // Both wait for room with no deadline: interrupted, their growths fail as at a close.
-            for (Thread t : new Thread[] {secondGrows, firstGrowsOn}) {
-                if (t != null) {
-                    t.interrupt();
-                    t.join();
-                }
+        // The first one's peer stops: it holds half the fifth and reads. A third value about to
+        // finish: its last step, a tenth of the budget, is granted at once. (With the whole fifth
+        // to the first, it took the rest, and a value about to finish waited until its deadline.)
+        CompletableFuture<ArrayGrowth> third = CompletableFuture.supplyAsync(() -> {
+            try {
+                return holding(budget, 1 << 20);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
-        }
-        first.release();
+        }, runnable -> Thread.ofPlatform().start(runnable));
+        third.get(10, TimeUnit.SECONDS).release();
+        assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+        assertThat(secondGrows).isNotDone();
+
+        // Its next step would take the rest of the fifth, for bytes not sent: it has no room, nor
+        // the second, and both wait; neither could free any. The old code left them waiting until
+        // their deadlines; now the last to look (the second, woken by the first's wait) fails at
+        // once, and gives its part back as its reader does: the first takes its step.
+        CompletableFuture<Void> firstGrowsOn = reserveAsync(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
+        assertThatThrownBy(() -> secondGrows.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasRootCauseInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                .hasRootCauseMessage("a value needs at least " + (2 << 20) + " bytes more of the server's inbound budget of "
+                        + (10 << 20) + " bytes, which the values waiting beside it, each for more, leave no room for"
+                        + " (ServerConfig.inboundBudget)");
         second.release();
+        firstGrowsOn.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(13L << 19);
+        first.release();
         assertThat(budget.usedBytes()).isZero();
+        assertThat(budget.waiters()).isZero();
     }
 
     /** A value's array that holds {@code bytes} of {@code budget}, by a growth that completes it. */
@@ -167,17 +166,6 @@ class ArrayGrowthTest {
                 throw new UncheckedIOException(e);
             }
         }, runnable -> Thread.ofPlatform().start(runnable));
-    }
-
-    /** As {@link #reserveAsync}, on a platform thread returned to interrupt: the growth fails with an InterruptedIOException then. */
-    private static Thread reserveOnThread(ArrayGrowth growth, int length) {
-        return Thread.ofPlatform().start(() -> {
-            try {
-                growth.reserve(length, false);
-            } catch (IOException expected) {
-                // interrupted: the test is over
-            }
-        });
     }
 
     @Test
