@@ -108,6 +108,71 @@ class ArrayGrowthTest {
     }
 
     @Test
+    void aStepTakenWhileEveryValueHoldingBytesWaitsIsCutToTheRoomThereIs() throws Exception {
+        // 10 MiB; two values hold 4 and 4.5 MiB, the second waits for 1.5 MiB more. The first's
+        // array is full and its line goes on: a quarter more (1 MiB) does not fit the nine tenths
+        // it may take now. The old code waited, both until their deadlines (a line a few KiB past
+        // that array waited so); now the step is cut to the half MiB there is.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        ArrayGrowth first = holding(budget, 4 << 20);
+        ArrayGrowth second = holding(budget, 9 << 19);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (6 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+
+        int full = (4 << 20) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
+            try {
+                return first.grow(full, 8 << 20, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo((9 << 19) + ConnectionInput.BUFFER_SIZE);
+        assertThat(budget.usedBytes()).isEqualTo(9L << 20);
+
+        // It holds half the reserve now; the second waits until it is read.
+        assertThat(secondGrows).isNotDone();
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(6L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
+    void aStepTakenWhileEveryValueHoldingBytesWaitsGoesIntoTheLastTenthWithTheBytesThatArrivedOnly() throws Exception {
+        // 10 MiB; two values hold 4.5 MiB each, the second waits for more. The first's array is
+        // full, nine tenths are spent, and 256 KiB of its peer's next bytes wait in its socket: its
+        // step is cut to them, in the last tenth (bytes sent, not a guess), and the rest stays free.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        MemoryTransport socket = new MemoryTransport();
+        ArrayGrowth first = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
+        first.reserve((9 << 19) + ConnectionInput.BUFFER_SIZE, true);
+        ArrayGrowth second = holding(budget, 9 << 19);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        socket.feed(new byte[256 << 10]);
+
+        int full = (9 << 19) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
+            try {
+                return first.grow(full, 8 << 20, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
+        assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
+
+        assertThat(secondGrows).isNotDone();
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
     void theValueThatTookTheReserveLeavesHalfOfItToGrowthsThatCompleteTheirValues() throws Exception {
         // As above: 10 MiB, two values stuck at 4 and 3 MiB, the first takes the reserve (8.5 MiB used).
         InboundBudget budget = new InboundBudget(10L << 20);
