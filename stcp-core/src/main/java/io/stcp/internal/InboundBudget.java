@@ -37,8 +37,9 @@ import org.jspecify.annotations.Nullable;
  * values whatever that value does, so that one whose peer stops, or whose line needs more than
  * there is, cannot hold up the values about to finish until its deadline (a value whose last step
  * is at most a tenth of the budget can always finish, unless values that all waited filled that
- * tenth with bytes their peers had sent: see "No wait for each other"). While a value holding bytes still reads (its
- * peer may finish it), the whole reserve stays for growths that complete their values, as before.
+ * tenth with bytes their peers had sent: see "No wait for each other"). While a value holding
+ * bytes still reads (its peer may finish it), the whole reserve stays for growths that complete
+ * their values, as before.
  * A value that no other value shares the budget with may take all of it.
  *
  * <p><b>No wait for each other.</b> A value that waits here holds what it reserved before, so
@@ -169,9 +170,10 @@ final class InboundBudget {
                         unfit = 0;
                     }
                     if (++unfit == holding) {
-                        throw new FrameTooLongException("a value needs at least " + leastBytes + " bytes more of the server's inbound"
-                                + " budget of " + limitBytes + " bytes, which the values waiting beside it, each for"
-                                + " more, leave no room for (ServerConfig.inboundBudget)");
+                        // Every value holding bytes waits, and none has room: none could free any.
+                        throw new FrameTooLongException("a value needs at least " + leastBytes + " bytes more of"
+                                + " the server's inbound budget of " + limitBytes + " bytes, which the values"
+                                + " waiting beside it, each for more, leave no room for (ServerConfig.inboundBudget)");
                     }
                 }
                 waiters++;
