@@ -43,7 +43,11 @@ import org.jspecify.annotations.Nullable;
  * complete them, and wait for each other: once every value holding bytes of the budget waits for
  * more, one value at a time whose step does not complete it may take half the last fifth too, and
  * holds it until it is read; the other half stays for steps that complete their values
- * ({@link InboundBudget}, "The reserve").
+ * ({@link InboundBudget}, "The reserve"). A step then is still a guess, which could overshoot
+ * that room by the few bytes its line needed, and the two lines waited for each other until their
+ * deadlines: so while every value holding bytes waits, a step that does not complete its value is
+ * cut to the room there is, down to one byte more than arrived; if none of them fits even so, one
+ * fails at once rather than all waiting ({@link InboundBudget}, "No wait for each other").
  */
 final class ArrayGrowth {
     private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)
@@ -87,8 +91,15 @@ final class ArrayGrowth {
             len = quarterMore(arrived + input.socketAvailable()); // the socket may hold the rest
         }
         length = withinBudget(upTo(end, len), arrived, end, socketCounts);
-        reserve(length, length == end);
-        return length;
+        if (length == end) {
+            reserve(length, true);
+            return length;
+        }
+        // A step that does not complete its value is a guess: one byte more than arrived will do
+        // while every value holding bytes waits, and the bytes the peer has sent may go into the
+        // budget's last tenth then (InboundBudget, "No wait for each other").
+        long there = arrived + (asked ? 0 : input.socketAvailable());
+        return reserve(length, (int) Math.min(length, arrived + 1), Math.min(length, there));
     }
 
     /**
@@ -144,19 +155,42 @@ final class ArrayGrowth {
      */
     void reserve(int length, boolean completes) throws IOException {
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
+        reserve(length, more, 0, completes);
+    }
+
+    /**
+     * As {@link #reserve(int, boolean)}, for a step that does not complete its value, which the
+     * budget may cut, to at least {@code least} bytes, once every value holding bytes waits for
+     * more ({@link InboundBudget}, "No wait for each other").
+     *
+     * @param there the array's length that the bytes arrived (buffered, or in the socket) fill
+     * @return the array's length reserved, {@code least} to {@code length}
+     * @throws FrameTooLongException if the budget cannot hold the value beside the others, all waiting
+     */
+    private int reserve(int length, int least, long there) throws IOException {
+        long part = reserved + ConnectionInput.BUFFER_SIZE; // of the array's length: reserved, or needing none
+        return reserve(length, Math.max(1, least - part), Math.max(0, there - part), false);
+    }
+
+    /** Reserves for an array of {@code length}: at least {@code leastMore} bytes more, of which {@code arrivedMore} have arrived. */
+    private int reserve(int length, long leastMore, long arrivedMore, boolean completes) throws IOException {
+        long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {
-            return;
+            return length;
         }
         if (reserved + more > budget.limitBytes()) {
             throw new FrameTooLongException("a value of at least " + length + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        if (!budget.reserve(more, completes, this, input.waitDeadline(System.nanoTime()), input::isOpen)) {
+        long granted = budget.reserve(more, Math.min(more, leastMore), Math.min(more, arrivedMore), completes, this,
+                input.waitDeadline(System.nanoTime()), input::isOpen);
+        if (granted < 0) {
             // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.
             throw input.frameTimedOut("frame not completed: the server's inbound budget of " + budget.limitBytes()
                     + " bytes stayed spent until the read deadline");
         }
-        reserved += more;
+        reserved += granted;
+        return (int) (reserved + ConnectionInput.BUFFER_SIZE);
     }
 
     /**

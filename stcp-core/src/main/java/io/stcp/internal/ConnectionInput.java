@@ -11,6 +11,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
 import java.util.Arrays;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -117,6 +118,7 @@ final class ConnectionInput {
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
     private ReadTimeoutException endedBy; // the timeout that ended the input for the reader (endsInput); reader thread only
+    private boolean ended; // the connection has ended (ended()): a read fails, taking no buffer; reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -735,6 +737,7 @@ final class ConnectionInput {
      * value, and reads into a wide (or large) buffer while the peer sends more than a small one holds.
      */
     private int fill() throws IOException {
+        failIfEnded();
         if (endedBy != null) {
             return -1; // a timeout ended the input (endsInput): no wait, no buffer, no turn
         }
@@ -807,6 +810,7 @@ final class ConnectionInput {
      * until {@code bytes} can be read at once ({@link Transport#awaitInput}).
      */
     private void awaitTransport(int bytes) throws IOException {
+        failIfEnded();
         if (endedBy != null) {
             return; // the read that follows finds the end of stream
         }
@@ -888,15 +892,27 @@ final class ConnectionInput {
     /**
      * The connection has ended (its reader's last step, after the sender's end): the buffer goes
      * back to the pool, and with it any bytes still in it or lent from it, which nothing reads or
-     * writes any more; so do the transport's ({@link Transport#releaseBuffers()}).
+     * writes any more; so do the transport's ({@link Transport#releaseBuffers()}). A read after it
+     * (an exit hook's) throws {@link ClosedChannelException} and takes no buffer.
      */
     void ended() {
+        ended = true;
         if (buf != null && pooled) {
             ReadBuffers.give(buf);
         }
         buf = null;
         pos = lim = lentEnd = 0;
         transport.releaseBuffers(); // and the transport's own: a TLS layer's
+    }
+
+    /**
+     * A read after {@link #ended()} (an exit hook's, on the last reader thread) fails, before it
+     * takes a buffer that nothing would give back, as the TLS layer's does ({@link TlsTransport}).
+     */
+    private void failIfEnded() throws ClosedChannelException {
+        if (ended) {
+            throw new ClosedChannelException();
+        }
     }
 
     /** Gives the (empty) buffer back to the pool. */
@@ -916,6 +932,7 @@ final class ConnectionInput {
      */
     private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct, boolean orNone)
             throws IOException {
+        failIfEnded();
         if (endedBy != null) {
             return -1; // a timeout ended the input: nothing more is read (see endsInput)
         }

@@ -69,6 +69,18 @@ public final class DelimitedRead {
      */
     public static Bytes read(Connection connection, byte[] delimiter, int limit, String what, Kept kept)
             throws IOException {
+        return read(connection, delimiter, limit, false, what, kept);
+    }
+
+    /**
+     * As {@link #read(Connection, byte[], int, String, Kept)}; with {@code crAtLimit} ({@code readLine}'s
+     * {@code \r\n}), {@code limit} bytes that end with a {@code \r} take one byte more, and are a
+     * delimited value if that byte is the delimiter (one byte long), its bytes kept counted as
+     * any copy out of the array is ({@link ArrayGrowth#copyOut}); else they are {@code limit} bytes
+     * that do not end with it, the byte more taken too.
+     */
+    static Bytes read(Connection connection, byte[] delimiter, int limit, boolean crAtLimit, String what, Kept kept)
+            throws IOException {
         byte last = delimiter[delimiter.length - 1];
         ConnectionInput input = connection instanceof RealConnection rc ? rc.input() : null;
         byte[] buf = new byte[Math.min(limit, FIRST)];
@@ -98,6 +110,9 @@ public final class DelimitedRead {
                     return delimited(growth, buf, n, delimiter, kept);
                 }
                 if (n == limit) {
+                    if (crAtLimit && buf[n - 1] == '\r' && connection.readUnsignedByte() == (last & 0xFF)) {
+                        return keeping(growth, buf, kept.of(n + 1, '\r')); // the delimiter, past the limit
+                    }
                     return new Bytes(buf, n, false);
                 }
             }
@@ -150,7 +165,15 @@ public final class DelimitedRead {
      * buffer's worth) before it is made ({@link ArrayGrowth#copyOut}).
      */
     private static Bytes delimited(@Nullable ArrayGrowth growth, byte[] buf, int n, byte[] delimiter, Kept kept) {
-        int keep = kept.of(n, n > delimiter.length ? buf[n - delimiter.length - 1] & 0xFF : -1);
+        return keeping(growth, buf, kept.of(n, n > delimiter.length ? buf[n - delimiter.length - 1] & 0xFF : -1));
+    }
+
+    /**
+     * The delimited value of the first {@code keep} bytes of {@code buf}: the array itself when it
+     * holds exactly them, else a copy, counted by the array's {@code growth} (null: the first array,
+     * within a buffer's worth) before it is made.
+     */
+    private static Bytes keeping(@Nullable ArrayGrowth growth, byte[] buf, int keep) {
         if (keep == buf.length) {
             return new Bytes(buf, keep, true);
         }

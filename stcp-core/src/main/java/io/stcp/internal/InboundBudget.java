@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import io.stcp.framing.FrameTooLongException;
 import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,14 +36,33 @@ import org.jspecify.annotations.Nullable;
  * finishes or fails within its own deadline. The other half stays for growths that complete their
  * values whatever that value does, so that one whose peer stops, or whose line needs more than
  * there is, cannot hold up the values about to finish until its deadline (a value whose last step
- * is at most a tenth of the budget can always finish). While a value holding bytes still reads (its
- * peer may finish it), the whole reserve stays for growths that complete their values, as before.
+ * is at most a tenth of the budget can always finish, unless values that all waited filled that
+ * tenth with bytes their peers had sent: see "No wait for each other"). While a value holding
+ * bytes still reads (its peer may finish it), the whole reserve stays for growths that complete
+ * their values, as before.
  * A value that no other value shares the budget with may take all of it.
+ *
+ * <p><b>No wait for each other.</b> A value that waits here holds what it reserved before, so
+ * waits of values that all hold bytes could still form a cycle: each waits for room that only
+ * another's end would make. A step is a guess (a quarter more than what arrived), and the value
+ * that took half the reserve could find its next step too long for it by the few KiB its line
+ * needed, or the two lines need more than nine tenths between them: two lines of just under half
+ * the budget sent at once waited for each other until their deadlines so. So once every value
+ * holding bytes waits, a step that does not complete its value is cut to the room its value may
+ * take, down to one byte more than what arrived ({@code leastBytes}), and may go into the last
+ * tenth too, with bytes its peer has sent already ({@code arrivedBytes}: buffered, or in the
+ * socket; no guess): nothing else could use that room before one of them ends, and the bytes the
+ * wait would leave in the socket are no fewer. A value about to finish may then wait for the one
+ * that took it, which reads bytes that are there; the tenth is never held for bytes not sent. And
+ * when every value holding bytes waits and each has found no room since the last change, no wait
+ * could end but by a deadline or a close: the last of them to look fails at once
+ * ({@link FrameTooLongException}: the budget cannot hold its value beside the others) and gives its
+ * part back, rather than all of them waiting until their deadlines.
  *
  * <p><b>States</b>, under the lock. Each value ({@link ArrayGrowth}) holding bytes is
  * <em>reading</em> or <em>waiting</em> here: {@code holding} counts them, {@code waitingHolders}
  * those waiting. A value starts holding at its first grant and stops at its {@link #release}; it
- * waits from its reservation's first failed look to its grant, deadline or close. All are
+ * waits from its reservation's first failed look to its grant, deadline, close or failure. All are
  * waiting ({@code waitingHolders == holding}: <em>stuck</em>) only when the last reading one starts
  * to wait or releases; both wake the waiters. The reserve is <em>free</em> ({@code holder} null)
  * → <em>held</em> by a value (a growth of it that does not complete it was granted bytes of the
@@ -50,7 +70,13 @@ import org.jspecify.annotations.Nullable;
  * release). A growth that does not complete its value fits within four fifths of the budget, or
  * within nine tenths if its value holds the reserve or the reserve is free and the budget stuck,
  * or within all of it if no other value holds bytes; one that completes its value fits within all
- * of it. Which waiting value takes a reserve is whichever looks first.
+ * of it; while stuck, one that does not complete its value is cut to what fits if its least does
+ * (its room, or all of the budget for bytes that have arrived).
+ * Which waiting value takes a reserve is whichever looks first. {@code changes} counts the events
+ * that may let a waiting value fit (a release, a copy in its array's place, a close, the budget
+ * becoming stuck, a value leaving its wait); {@code unfit} counts the waiting values holding bytes
+ * that found no room since the last of them ({@code unfitAt}): when it reaches {@code holding},
+ * the one that looked last fails.
  */
 final class InboundBudget {
     private final long limitBytes;
@@ -63,6 +89,9 @@ final class InboundBudget {
     private int holding;        // values holding bytes; guarded by lock
     private int waitingHolders; // of those, the ones waiting here for more; guarded by lock
     private @Nullable ArrayGrowth holder; // the value holding the reserve, or null; guarded by lock
+    private long changes;   // events that may let a waiting value fit; guarded by lock
+    private long unfitAt = -1; // the count of changes that unfit is of; guarded by lock
+    private int unfit;      // waiting values holding bytes that found no room since change unfitAt; guarded by lock
 
     InboundBudget(long limitBytes) {
         this.limitBytes = limitBytes;
@@ -74,35 +103,77 @@ final class InboundBudget {
     }
 
     /**
+     * Reserves exactly {@code bytes}, as {@link #reserve(long, long, long, boolean, ArrayGrowth, long, BooleanSupplier)} does.
+     *
+     * @return false, with nothing reserved, if the deadline passed first
+     */
+    boolean reserve(long bytes, boolean completes, @Nullable ArrayGrowth value, long deadlineNanos,
+                    BooleanSupplier open) throws java.io.IOException {
+        return reserve(bytes, bytes, 0, completes, value, deadlineNanos, open) >= 0;
+    }
+
+    /**
      * Reserves {@code bytes} for {@code value}, waiting while the budget is spent, until
      * {@code deadlineNanos} (0 = none) or until {@code open} turns false (looked at under the lock,
-     * before each wait).
+     * before each wait); or fewer, at least {@code leastBytes}, once every value holding bytes
+     * waits (see the class comment, "No wait for each other").
      *
+     * @param leastBytes the fewest bytes the value can go on with (1 to {@code bytes}; {@code bytes}
+     *     for a growth that completes its value)
+     * @param arrivedBytes of {@code bytes}, those its peer has sent already (buffered or in the
+     *     socket): a cut step may take them into the last tenth
      * @param completes whether an array of these bytes holds the whole value: if not, it leaves the
      *     reserve free unless it may take it (see the class comment)
      * @param value the value reserving, which gives them back with {@link #release}; null for bytes
      *     given back by no one, held as by a value that never waits (tests' other connections)
      * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
-     * @return false, with nothing reserved, if the deadline passed first (the caller knows which
-     *     of its deadlines that was)
+     * @return the bytes reserved, or -1, with nothing reserved, if the deadline passed first (the
+     *     caller knows which of its deadlines that was)
+     * @throws FrameTooLongException if every value holding bytes waits and none has room: this
+     *     value cannot be held beside the others (nothing reserved; it still holds its part until
+     *     its {@link #release})
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    boolean reserve(long bytes, boolean completes, @Nullable ArrayGrowth value, long deadlineNanos,
-                    BooleanSupplier open) throws java.io.IOException {
+    long reserve(long bytes, long leastBytes, long arrivedBytes, boolean completes, @Nullable ArrayGrowth value,
+                 long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
         boolean holds = value != null && value.holds();
         boolean counted = false; // this value is one of the waitingHolders
+        long looked = -1;        // the count of changes at which this value last found no room
         lock.lock();
         try {
-            while (usedBytes + bytes > room(completes, value, holds)) {
+            while (true) {
+                long room = room(completes, value, holds);
+                if (usedBytes + bytes <= room) {
+                    break;
+                }
+                // Stuck: the step cut to its room, or to the bytes arrived if they go further.
+                long most = Math.max(room, Math.min(limitBytes, usedBytes + arrivedBytes));
+                if (counted && waitingHolders == holding && !completes && usedBytes + leastBytes <= most) {
+                    bytes = most - usedBytes;
+                    break;
+                }
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room
                 }
                 if (holds && !counted) {
                     counted = true;
                     if (++waitingHolders == holding) {
-                        freed.signalAll(); // stuck: one of the waiters may take the reserve
-                        continue;          // this one, perhaps
+                        changed(); // stuck: one of the waiters may take the reserve
+                        continue;  // this one, perhaps
+                    }
+                }
+                if (holds && looked != changes) {
+                    looked = changes;
+                    if (unfitAt != changes) {
+                        unfitAt = changes;
+                        unfit = 0;
+                    }
+                    if (++unfit == holding) {
+                        // Every value holding bytes waits, and none has room: none could free any.
+                        throw new FrameTooLongException("a value needs at least " + leastBytes + " bytes more of"
+                                + " the server's inbound budget of " + limitBytes + " bytes, which the values"
+                                + " waiting beside it, each for more, leave no room for (ServerConfig.inboundBudget)");
                     }
                 }
                 waiters++;
@@ -112,7 +183,7 @@ final class InboundBudget {
                     } else {
                         long left = deadlineNanos - System.nanoTime();
                         if (left <= 0) {
-                            return false;
+                            return -1;
                         }
                         freed.awaitNanos(left);
                     }
@@ -124,16 +195,23 @@ final class InboundBudget {
             if (!completes && usedBytes > limitBytes - reserveBytes) {
                 holder = value; // free → held, or held by it already
             }
-            return true;
+            return bytes;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while waiting for the inbound budget");
         } finally {
             if (counted) {
                 waitingHolders--;
+                changes++; // its part may be given back now, or the budget is no longer stuck: counts of no room start anew
             }
             lock.unlock();
         }
+    }
+
+    /** Something happened that may let a waiting reservation fit: they look again, and count anew. Under the lock. */
+    private void changed() {
+        changes++;
+        freed.signalAll();
     }
 
     /**
@@ -163,7 +241,7 @@ final class InboundBudget {
         lock.lock();
         try {
             if (waiters > 0) {
-                freed.signalAll();
+                changed();
             }
         } finally {
             lock.unlock();
@@ -182,7 +260,7 @@ final class InboundBudget {
             if (holder == value) {
                 holder = null; // held → free
             }
-            freed.signalAll();
+            changed();
         } finally {
             lock.unlock();
         }
@@ -207,7 +285,7 @@ final class InboundBudget {
             }
             usedBytes += copyBytes - heldBytes; // never more: the copy is shorter than the array
             if (copyBytes < heldBytes) {
-                freed.signalAll();
+                changed();
             }
             return copyBytes;
         } finally {

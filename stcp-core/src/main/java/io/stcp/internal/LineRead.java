@@ -3,7 +3,6 @@ package io.stcp.internal;
 import io.stcp.Connection;
 import io.stcp.framing.FrameTooLongException;
 import java.io.IOException;
-import java.util.Arrays;
 
 /**
  * {@link Connection#readLine(int)}: the bytes up to a {@code \n} ({@link DelimitedRead}). Of a
@@ -29,19 +28,15 @@ final class LineRead {
 
     private static byte[] readLine(Connection connection, int maxLength) throws IOException {
         int limit = (int) Math.min(DelimitedRead.MAX_ARRAY, maxLength + 1L);
-        DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, "line", LINE);
+        // maxLength + 1 bytes and no \n: too long, unless they end with the \r of a \r\n (crAtLimit),
+        // whose line is copied out of their array counted as any other copy
+        DelimitedRead.Bytes read = DelimitedRead.read(connection, LF, limit, true, "line", LINE);
         if (read == null) {
             return null;
         }
-        byte[] line = read.bytes();
-        int n = read.length();
         if (!read.delimited()) {
-            // maxLength + 1 bytes, no \n: too long, unless they end with the \r of a \r\n
-            if (line[n - 1] != '\r' || connection.readUnsignedByte() != '\n') {
-                throw new FrameTooLongException("line longer than maxLength " + maxLength + " bytes");
-            }
-            return Arrays.copyOf(line, n - 1);
+            throw new FrameTooLongException("line longer than maxLength " + maxLength + " bytes");
         }
-        return line; // exactly the line's bytes
+        return read.bytes(); // exactly the line's bytes
     }
 }

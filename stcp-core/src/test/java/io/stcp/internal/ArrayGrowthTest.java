@@ -10,6 +10,7 @@ import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.AbstractQueuedSynchronizer;
@@ -107,48 +108,111 @@ class ArrayGrowthTest {
     }
 
     @Test
+    void aStepTakenWhileEveryValueHoldingBytesWaitsIsCutToTheRoomThereIs() throws Exception {
+        // 10 MiB; two values hold 4 and 4.5 MiB, the second waits for 1.5 MiB more. The first's
+        // array is full and its line goes on: a quarter more (1 MiB) does not fit the nine tenths
+        // it may take now. The old code waited, both until their deadlines (a line a few KiB past
+        // that array waited so); now the step is cut to the half MiB there is.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        ArrayGrowth first = holding(budget, 4 << 20);
+        ArrayGrowth second = holding(budget, 9 << 19);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (6 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+
+        int full = (4 << 20) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
+            try {
+                return first.grow(full, 8 << 20, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo((9 << 19) + ConnectionInput.BUFFER_SIZE);
+        assertThat(budget.usedBytes()).isEqualTo(9L << 20);
+
+        // It holds half the reserve now; the second waits until it is read.
+        assertThat(secondGrows).isNotDone();
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(6L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
+    void aStepTakenWhileEveryValueHoldingBytesWaitsGoesIntoTheLastTenthWithTheBytesThatArrivedOnly() throws Exception {
+        // 10 MiB; two values hold 4.5 MiB each, the second waits for more. The first's array is
+        // full, nine tenths are spent, and 256 KiB of its peer's next bytes wait in its socket: its
+        // step is cut to them, in the last tenth (bytes sent, not a guess), and the rest stays free.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        MemoryTransport socket = new MemoryTransport();
+        ArrayGrowth first = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
+        first.reserve((9 << 19) + ConnectionInput.BUFFER_SIZE, true);
+        ArrayGrowth second = holding(budget, 9 << 19);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        socket.feed(new byte[256 << 10]);
+
+        int full = (9 << 19) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
+            try {
+                return first.grow(full, 8 << 20, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
+        assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
+
+        assertThat(secondGrows).isNotDone();
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
     void theValueThatTookTheReserveLeavesHalfOfItToGrowthsThatCompleteTheirValues() throws Exception {
         // As above: 10 MiB, two values stuck at 4 and 3 MiB, the first takes the reserve (8.5 MiB used).
         InboundBudget budget = new InboundBudget(10L << 20);
         ArrayGrowth first = holding(budget, 4 << 20);
         ArrayGrowth second = holding(budget, 3 << 20);
-        Thread secondGrows = reserveOnThread(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-        Thread firstGrowsOn = null;
-        try {
-            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
-            reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
-            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(17L << 19);
 
-            // Its next step would take the rest of the fifth (its line may never end: its peer
-            // stopped, or it needs more than there is): it waits, with half the fifth left. (With
-            // the whole fifth to it, it took the rest, and a value about to finish waited until
-            // the first one's deadline.)
-            firstGrowsOn = reserveOnThread(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
-            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 2);
-            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
-
-            // A third value about to finish: its last step, a tenth of the budget, is granted at once.
-            CompletableFuture<ArrayGrowth> third = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return holding(budget, 1 << 20);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }, runnable -> Thread.ofPlatform().start(runnable));
-            third.get(10, TimeUnit.SECONDS).release();
-            assertThat(budget.usedBytes()).isEqualTo(17L << 19);
-        } finally {
-            // Both wait for room with no deadline: interrupted, their growths fail as at a close.
-            for (Thread t : new Thread[] {secondGrows, firstGrowsOn}) {
-                if (t != null) {
-                    t.interrupt();
-                    t.join();
-                }
+        // The first one's peer stops: it holds half the fifth and reads. A third value about to
+        // finish: its last step, a tenth of the budget, is granted at once. (With the whole fifth
+        // to the first, it took the rest, and a value about to finish waited until its deadline.)
+        CompletableFuture<ArrayGrowth> third = CompletableFuture.supplyAsync(() -> {
+            try {
+                return holding(budget, 1 << 20);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
-        }
-        first.release();
+        }, runnable -> Thread.ofPlatform().start(runnable));
+        third.get(10, TimeUnit.SECONDS).release();
+        assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+        assertThat(secondGrows).isNotDone();
+
+        // Its next step would take the rest of the fifth, for bytes not sent: it has no room, nor
+        // the second, and both wait; neither could free any. The old code left them waiting until
+        // their deadlines; now the last to look (the second, woken by the first's wait) fails at
+        // once, and gives its part back as its reader does: the first takes its step.
+        CompletableFuture<Void> firstGrowsOn = reserveAsync(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
+        assertThatThrownBy(() -> secondGrows.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasRootCauseInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                .hasRootCauseMessage("a value needs at least " + (2 << 20) + " bytes more of the server's inbound budget of "
+                        + (10 << 20) + " bytes, which the values waiting beside it, each for more, leave no room for"
+                        + " (ServerConfig.inboundBudget)");
         second.release();
+        firstGrowsOn.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(13L << 19);
+        first.release();
         assertThat(budget.usedBytes()).isZero();
+        assertThat(budget.waiters()).isZero();
     }
 
     /** A value's array that holds {@code bytes} of {@code budget}, by a growth that completes it. */
@@ -167,17 +231,6 @@ class ArrayGrowthTest {
                 throw new UncheckedIOException(e);
             }
         }, runnable -> Thread.ofPlatform().start(runnable));
-    }
-
-    /** As {@link #reserveAsync}, on a platform thread returned to interrupt: the growth fails with an InterruptedIOException then. */
-    private static Thread reserveOnThread(ArrayGrowth growth, int length) {
-        return Thread.ofPlatform().start(() -> {
-            try {
-                growth.reserve(length, false);
-            } catch (IOException expected) {
-                // interrupted: the test is over
-            }
-        });
     }
 
     @Test

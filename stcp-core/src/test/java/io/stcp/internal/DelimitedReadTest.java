@@ -134,6 +134,25 @@ class DelimitedReadTest {
     }
 
     @Test
+    void aLineOfExactlyMaxLengthBeforeItsCrLfIsCopiedOutOfItsArrayCounted() throws Exception {
+        // readLine(maxLength) takes maxLength + 1 bytes, the last a '\r', then the '\n' past them:
+        // the line is the first maxLength bytes, copied out of their array. The copy was made after
+        // the array's part was given back, counted nowhere; now it is counted as any other copy,
+        // on top of the array when the budget holds both.
+        InboundBudget budget = new InboundBudget(16L << 20);
+        RealConnection conn = connection(budget);
+        int maxLength = 1 << 20;
+        byte[] line = longLine(maxLength);
+        memory.feed(line);
+        memory.feed(new byte[] {'\r', '\n'});
+        assertThat(conn.readLine(maxLength)).isEqualTo(line);
+        long array = maxLength + 1 - ConnectionInput.BUFFER_SIZE; // the line and its '\r'
+        assertThat(budget.peakBytes()).as("the array and the copy of the line out of it")
+                .isEqualTo(array + maxLength - ConnectionInput.BUFFER_SIZE);
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
     void aValueWhoseDelimiterIsBufferedGrowsToExactlyItsLength() throws Exception {
         RealConnection conn = connection(null);
         byte[] delimiter = ascii("abc");

@@ -11,12 +11,14 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
@@ -131,6 +133,57 @@ class InboundBudgetLongLinesTest {
         }
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.usedBytes() == others);
         budget.release(others, null);
+    }
+
+    /**
+     * Two peers each send a line of just under half the budget (the two fit in it), whole and at
+     * the same moment. The first reader to find every reader holding part of the budget waiting
+     * took half the last fifth with a step that fell a few KiB short of its line, and its next step,
+     * a quarter more, did not fit: both waited for the budget until their frame timeouts (60 s).
+     * Now a step taken while every holder waits is cut to the room there is, the line completes
+     * and gives its part back, and the other follows.
+     */
+    @Test
+    void twoLinesOfJustUnderHalfTheBudgetSentAtOnceBothCompleteWellBeforeTheFrameTimeout() throws Exception {
+        start((sender, conn) -> {
+            byte[] line = conn.readLine(4 << 20);
+            if (line == null) {
+                throw new EOFException(); // the test's end
+            }
+            sender.put(Echo.frame(line));
+        });
+        int length = BUDGET / 2 + ConnectionInput.BUFFER_SIZE - 1024; // the arrays of two such lines fit
+        List<Peer> both = List.of(connect(), connect());
+        List<CompletableFuture<Integer>> replies = new ArrayList<>();
+        for (Peer p : both) {
+            replies.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    DataInputStream in = new DataInputStream(p.socket.getInputStream());
+                    int n = in.readInt();
+                    in.skipNBytes(n);
+                    return n;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, runnable -> Thread.ofVirtual().start(runnable)));
+        }
+        byte[] line = new byte[length + 1];
+        Arrays.fill(line, (byte) 'x');
+        line[length] = '\n';
+        for (Peer p : both) {
+            p.writer = Thread.ofVirtual().start(() -> {
+                try {
+                    p.out.write(line);
+                } catch (IOException e) {
+                    // closed at the test's end: the assertion on the replies says why
+                }
+            });
+        }
+        // The old code: no reply until the frame timeouts (60 s).
+        for (CompletableFuture<Integer> reply : replies) {
+            assertThat(reply.get(10, TimeUnit.SECONDS)).as("a reply, not the end of the connection").isEqualTo(length);
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.usedBytes() == 0);
     }
 
     /** Each peer sends lines of these lengths (and their {@code \n}), on a thread of its own; each is echoed. */
