@@ -17,7 +17,12 @@ import org.jspecify.annotations.Nullable;
  * normally, the same TTLs and {@code maxMessageBytes}. No duration may be longer than 365 days.
  *
  * @param nodeId           this node's id, unique in the cluster: 1 to 64 of {@code A-Z a-z 0-9 . _ -}.
- *                         Two live nodes with one id receive each other's messages. Required.
+ *                         Two running nodes given one id lose each other's broadcasts and sends
+ *                         (each takes the other's for its own) and overwrite each other's presence:
+ *                         each finds the other's claim of the id at its next presence refresh and
+ *                         reports it ({@code cluster.node.duplicate}, ERROR; {@link
+ *                         ClusterStats#duplicateNode()}). A node restarted with its id at once is not
+ *                         reported (see {@link RedisBus}, Node id). Required.
  * @param redisAddress     Redis, as {@code "host:port"} ({@code "[::1]:6379"} for IPv6). Default
  *                         {@code "127.0.0.1:6379"}. A standalone Redis (or a primary); Redis Cluster
  *                         is not supported (the presence scripts touch keys of several slots).
@@ -29,7 +34,8 @@ import org.jspecify.annotations.Nullable;
  *                         clusters can share one Redis. Default {@code "stcp:"}; 1 to 64 characters,
  *                         no whitespace, ending with {@code ':'}, and no part of it between colons
  *                         {@code u}, {@code g} or {@code node}. The keys and channels are the prefix
- *                         then {@code u:<user>}, {@code g:<group>}, {@code node:<id>} or {@code all};
+ *                         then {@code u:<user>}, {@code g:<group>}, {@code node:<id>} (a node's
+ *                         channel, and the key of its id's claim) or {@code all};
  *                         without that rule one cluster's prefix could be another's followed by one
  *                         of those ({@code "app:"} and {@code "app:u:"}: the first's user {@code
  *                         "u:bob"} and the second's user {@code "bob"} would share a key;

@@ -37,6 +37,13 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * ClusterConfig#reconnectMaxDelay()} (at once when the bus connects again): a refresh goes on from
  * the step that failed, not from its start.
  *
+ * <p><b>Node ids.</b> Each node's id must be its own. Two running nodes given one id (an
+ * operator's mistake) cannot tell each other's messages from their own; so each full refresh
+ * first claims the id for this running instance ({@link Presence#claim}), and a node that finds it
+ * held by another running instance counts it ({@link ClusterStats#duplicateNode()}) and logs
+ * {@code cluster.node.duplicate} (ERROR, rate-limited), naming the id, at every refresh until
+ * one of them is stopped. The start is not refused: it returns before Redis is reached.
+ *
  * <p><b>Delivery: at most once.</b> A message is not retried, acknowledged or kept: it reaches the
  * recipients connected when it arrives on their node, or is lost, and every loss this node can see
  * is counted ({@link #stats()}): the bus down ({@link ClusterUnavailableException}), a node gone

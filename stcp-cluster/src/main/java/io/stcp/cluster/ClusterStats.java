@@ -40,6 +40,13 @@ package io.stcp.cluster;
  *                     ClusterConfig#reconnectMaxDelay()}), or at once when the bus connects again;
  *                     meanwhile names bound here since may not be found by the other nodes, and
  *                     this node's entries expire after {@link ClusterConfig#presenceTtl()}
+ * @param duplicateNode times this node found its id held by another running node (two nodes
+ *                     given one {@link ClusterConfig#nodeId()}: an operator's mistake), checked as
+ *                     each full presence refresh begins, and logged {@code cluster.node.duplicate}
+ *                     (ERROR, rate-limited). Zero in a correct cluster. Until it is mended the two
+ *                     lose each other's broadcasts (each takes the other's for its own) and sends
+ *                     (each takes itself for the other), uncounted elsewhere, and overwrite each
+ *                     other's presence entries
  */
 public record ClusterStats(
         boolean connected,
@@ -55,7 +62,8 @@ public record ClusterStats(
         long overflow,
         long discarded,
         long reconnects,
-        long presenceFailures) {
+        long presenceFailures,
+        long duplicateNode) {
 
     /**
      * Messages lost between nodes, as far as this node can tell: {@code nodeGone + unavailable +

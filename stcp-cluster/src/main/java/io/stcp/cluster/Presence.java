@@ -2,6 +2,7 @@ package io.stcp.cluster;
 
 import java.util.Collection;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where users and groups are: for a name, the nodes that have at least one connection bound to it.
@@ -34,4 +35,17 @@ public interface Presence {
 
     /** Removes {@code nodeId}'s entries for {@code names} at once. */
     void withdraw(String nodeId, Scope scope, Collection<String> names);
+
+    /**
+     * Claims {@code nodeId} for {@code instance}, the random token of one running {@link
+     * ClusterFanout}, for {@link ClusterConfig#presenceTtl()}: called when each full refresh begins
+     * (so at start, at every connect and every {@link ClusterConfig#presenceRefresh()}), one call.
+     * Returns the token of another instance that holds the id and is live (subscribed) now — two
+     * nodes were given one id, a mistake the caller reports — or null: the id was free, this
+     * instance's, or held by one that is gone (a node restarted at once); the claim is this
+     * instance's from then on either way. By default null: an engine that cannot tell reports nothing.
+     */
+    default @Nullable String claim(String nodeId, String instance) {
+        return null;
+    }
 }

@@ -60,6 +60,21 @@ import redis.clients.jedis.exceptions.JedisException;
  * holds something else than a sorted set (logged {@code cluster.presence.skipped}): failing the
  * call on it would fail it again at every retry, and keep the names after it out of presence.
  *
+ * <p><b>Node id.</b> As each full presence refresh begins (at start, at every connect, every
+ * {@link ClusterConfig#presenceRefresh()}), a node claims its id for the random token of its
+ * running instance: the string key {@code <prefix>node:<id>} (keys and channels are apart in
+ * Redis), set to the token for {@link ClusterConfig#presenceTtl()}, by one script ({@link
+ * #claim}; {@code GET}, {@code SET}, {@code TYPE} and {@code PUBSUB NUMSUB} in it). Found holding
+ * another token, it is taken over all the same, and that token is reported if the node's channel
+ * has a subscriber besides this one — another running node was given the same id, and the two
+ * take the key from each other, each reporting the other, at every refresh — or else taken over
+ * silently: its instance has gone (a node that crashed or was stopped and started again at once;
+ * Redis drops a dead process's connections at once, a host that vanished without closing them
+ * only at its {@code timeout} or {@code tcp-keepalive}, and until then the restarted node is
+ * reported too). A subscriber by name that is no node ({@code redis-cli SUBSCRIBE
+ * <prefix>node:<id>}) is taken for one only while another token is there. No message costs a
+ * round trip more.
+ *
  * <p><b>Connections.</b> One for the subscription, held by a virtual thread that reconnects with
  * back-off ({@link ClusterConfig#reconnectDelay()} doubling to {@link
  * ClusterConfig#reconnectMaxDelay()}, each wait up to a fifth shorter at random, so that the nodes
@@ -401,5 +416,10 @@ public final class RedisBus implements ClusterBus, Presence {
     @Override
     public void withdraw(String nodeId, Scope scope, Collection<String> names) {
         presence.withdraw(nodeId, scope, names);
+    }
+
+    @Override
+    public @Nullable String claim(String nodeId, String instance) {
+        return presence.claim(nodeId, instance, channel(nodeId));
     }
 }

@@ -12,6 +12,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Jedis;
@@ -56,6 +57,27 @@ final class RedisPresence {
               end
             end
             return skipped
+            """);
+
+    /**
+     * KEYS[1] the id's claim, ARGV: this instance's token, the TTL (ms), the node's channel. The
+     * claim becomes this instance's; answers the token it replaced if that was another instance's
+     * and the channel has another subscriber than this one (that instance is live), else nil.
+     */
+    private static final Script CLAIM = new Script("""
+            local held = false
+            if redis.call('TYPE', KEYS[1]).ok == 'string' then
+              held = redis.call('GET', KEYS[1])
+            end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+            if not held or held == ARGV[1] then
+              return false
+            end
+            local subs = redis.call('PUBSUB', 'NUMSUB', ARGV[3])
+            if tonumber(subs[2]) >= 2 then
+              return held
+            end
+            return false
             """);
 
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class); // the bus's lines, under its name
@@ -134,6 +156,15 @@ final class RedisPresence {
         if (!keys.isEmpty()) {
             withdrawBatch(node, keys);
         }
+    }
+
+    /** {@link RedisBus#claim}: one call, the key {@code <prefix>node:<id>} (a key: channels are another name space). */
+    @Nullable String claim(String nodeId, String instance, byte[] channel) {
+        byte[] key = (config.keyPrefix() + "node:" + nodeId).getBytes(StandardCharsets.UTF_8);
+        byte[] ttl = Long.toString(config.presenceTtl().toMillis()).getBytes(StandardCharsets.US_ASCII);
+        Object reply = calls.call("node id claim",
+                (j, end) -> CLAIM.eval(j, end, List.of(key), List.of(instance.getBytes(StandardCharsets.UTF_8), ttl, channel)));
+        return reply instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : null;
     }
 
     /** One call: a pipeline of {@code ZREM}s. */

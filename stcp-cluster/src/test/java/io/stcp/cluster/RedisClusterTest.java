@@ -275,6 +275,66 @@ class RedisClusterTest {
         assertThat(a.cluster.stats().published()).as("nothing published for a user nowhere").isEqualTo(published);
     }
 
+    /**
+     * Two running nodes given one id (an operator's mistake) used to lose each other's broadcasts
+     * and sends unseen: each took the other's for its own. Each now finds the other's claim of the
+     * id at its next refresh, counts it and logs it at ERROR.
+     */
+    @Test
+    void twoRunningNodesGivenOneIdEachReportTheOther() throws Exception {
+        Node first = node("twin");
+        Node second = node("twin");
+        await("both report the other").until(() -> first.cluster.stats().duplicateNode() >= 1 && second.cluster.stats().duplicateNode() >= 1);
+    }
+
+    /** A node that dies and is started again at once with its id takes its former claim over, unreported. */
+    @Test
+    void aNodeRestartedAtOnceWithItsIdTakesItsClaimOverUnreported() throws Exception {
+        ClusterConfig config = Node.config("phoenix", redis).build();
+        RedisBus bus = RedisBus.create(config);
+        Node before = Node.start(config, Echo.loopback().build(), bus);
+        closeables.add(before);
+        try (Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()))) {
+            String died = awaitClaimRenewed(raw, "phoenix", null);
+            bus.close(); // its Redis connections vanish, as a crash's: the claim stays for its TTL (1500ms)
+            Node after = node("phoenix");
+            String now = awaitClaimRenewed(raw, "phoenix", died);
+            assertThat(now).as("a new instance's token").isNotEqualTo(died);
+            assertThat(raw.pttl("test:node:phoenix")).as("the former claim's TTL not waited out").isPositive();
+            assertThat(after.cluster.stats().duplicateNode()).as("not reported").isZero();
+        }
+    }
+
+    /** Nodes of distinct ids each hold their own claim, and report nothing. */
+    @Test
+    void nodesOfDistinctIdsEachHoldTheirOwnClaimAndReportNothing() throws Exception {
+        Node a = node("a");
+        Node b = node("b");
+        try (Jedis raw = new Jedis(new HostAndPort("127.0.0.1", redis.port()))) {
+            String aToken = awaitClaimRenewed(raw, "a", null);
+            String bToken = awaitClaimRenewed(raw, "b", null);
+            assertThat(aToken).isNotEqualTo(bToken);
+            assertThat(a.cluster.stats().duplicateNode()).isZero();
+            assertThat(b.cluster.stats().duplicateNode()).isZero();
+        }
+    }
+
+    /**
+     * Waits for node {@code id}'s claim to hold another token than {@code not}, then to be made
+     * again by a later refresh (the test takes its TTL away, and the next claim sets one): the
+     * claim before it, and what its node counted of it, are done then. Returns the token.
+     */
+    private static String awaitClaimRenewed(Jedis raw, String id, @org.jspecify.annotations.Nullable String not) {
+        String key = "test:node:" + id;
+        await("node " + id + " claims its id").until(() -> {
+            String t = raw.get(key);
+            return t != null && !t.equals(not);
+        });
+        raw.persist(key);
+        await("node " + id + " claims its id again").until(() -> raw.pttl(key) > 0);
+        return raw.get(key);
+    }
+
     @Test
     void garbageOnTheBusIsDroppedCountedAndHarmless() throws Exception {
         Node a = node("a");

@@ -89,6 +89,14 @@ import org.slf4j.LoggerFactory;
  * refresh due instead. Taken every step, they reach that only when that many names change during
  * one step: a Redis that answers slowly, or a burst faster than Redis takes them.
  *
+ * <p><b>Node id.</b> Each full refresh begins with a claim of the node id for this fanout's
+ * random {@code instance} token ({@link Presence#claim}, one call; one that fails is logged, and
+ * the refresh goes on: the next claims again). Two running nodes given one id find each other's
+ * token there at every refresh: each counts it ({@link ClusterStats#duplicateNode()}) and logs
+ * {@code cluster.node.duplicate} (ERROR, one line per 5 s at most), and goes on as before (what
+ * it loses meanwhile is said there); a node restarted at once finds its former instance's token,
+ * which is no longer subscribed, and takes the id over unreported.
+ *
  * <p><b>Closing.</b> {@link #close} sets {@link #closed}, the fanout's closed flag that every
  * thread of it looks at, under {@link #lock}, and wakes the presence thread: it ends at its next
  * look (between two calls of a step at most).
@@ -98,12 +106,16 @@ final class PresenceSync {
 
     private final ClusterConfig config;
     private final String nodeId;
+    private final String instance; // this fanout's random token: see Node id
     private final ConnectionRegistry registry;
     private final ClusterBus bus;
     private final Presence presence;
 
     final LongAdder reconnects = new LongAdder();
     final LongAdder presenceFailures = new LongAdder();
+    final LongAdder duplicateNode = new LongAdder();
+    private final LogLimiter duplicateLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
+    private final LogLimiter claimLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
     private final LogLimiter presenceLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -128,9 +140,10 @@ final class PresenceSync {
     /** For tests: runs on the presence thread, under {@link #lock}, before the names of a step that failed are marked again. */
     volatile @Nullable Runnable beforeMarkAgain;
 
-    PresenceSync(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
+    PresenceSync(ClusterConfig config, String instance, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
         this.config = config;
         this.nodeId = config.nodeId();
+        this.instance = instance;
         this.registry = registry;
         this.bus = bus;
         this.presence = presence;
@@ -434,6 +447,7 @@ final class PresenceSync {
         private final Iterator<String> groups;
         private Scope chunkScope = Scope.USER;
         private List<String> chunk = List.of(); // taken and not yet done
+        private boolean claimed; // the node id, at the first step: see the class comment, Node id
 
         /**
          * A refresh of every name now, those that {@code replaced} (ended by a connect, or null) had
@@ -468,8 +482,12 @@ final class PresenceSync {
             return left;
         }
 
-        /** Does the next chunk; true when none is left. */
+        /** Does the next chunk, the claim of the node id before the first; true when none is left. */
         boolean step() {
+            if (!claimed) {
+                claim();
+                claimed = true;
+            }
             if (chunk.isEmpty()) {
                 chunkScope = users.hasNext() ? Scope.USER : Scope.GROUP;
                 Iterator<String> from = chunkScope == Scope.USER ? users : groups;
@@ -494,6 +512,40 @@ final class PresenceSync {
                         .addKeyValue("tookMs", TimeUnit.NANOSECONDS.toMillis(tookNanos))
                         .addKeyValue("presenceTtlMs", config.presenceTtl().toMillis())
                         .addKeyValue("presenceRefreshMs", config.presenceRefresh().toMillis()).log();
+            }
+        }
+    }
+
+    /**
+     * Claims the node id for this instance; counts and logs another live instance holding it: see
+     * the class comment, Node id. A claim that fails (Redis down or out of memory, an ACL that
+     * refuses the key) is logged ({@code cluster.node.claim.failed}, WARN, one line per 5 s at most)
+     * and the refresh goes on: the next one claims again, and presence is not held up by a check
+     * of the operator's setup. Not counted in {@link ClusterStats#presenceFailures()}, which counts
+     * the steps done again after a back-off: this is not one.
+     */
+    private void claim() {
+        String other;
+        try {
+            other = presence.claim(nodeId, instance);
+        } catch (RuntimeException e) {
+            long held = claimLog.tryAcquire();
+            if (held >= 0) {
+                log.atWarn().setMessage("cluster.node.claim.failed").addKeyValue("node", nodeId)
+                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
+                        .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+            }
+            return;
+        }
+        if (other != null) {
+            duplicateNode.increment();
+            long held = duplicateLog.tryAcquire();
+            if (held >= 0) {
+                log.atError().setMessage("cluster.node.duplicate").addKeyValue("node", nodeId).addKeyValue("instance", instance)
+                        .addKeyValue("other", other)
+                        .addKeyValue("reason", "another running node has this node id: give each node its own (until then they lose"
+                                + " each other's broadcasts and sends, and overwrite each other's presence)")
+                        .addKeyValue("heldBack", held).log();
             }
         }
     }

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -52,6 +53,8 @@ public final class RealClusterFanout implements ClusterFanout {
 
     private final ClusterConfig config;
     private final String nodeId;
+    /** This object's random token, which claims the node id in the presence: see {@link PresenceSync}, Node id. */
+    private final String instance = UUID.randomUUID().toString();
     private final ConnectionRegistry registry;
     private final ClusterBus bus;
     private final Presence presence;
@@ -88,7 +91,7 @@ public final class RealClusterFanout implements ClusterFanout {
         this.registry = registry;
         this.bus = bus;
         this.presence = presence;
-        this.presenceSync = new PresenceSync(config, registry, bus, presence);
+        this.presenceSync = new PresenceSync(config, instance, registry, bus, presence);
         this.delivery = new Delivery(config, registry, presenceSync::isClosed);
         for (int i = 0; i < BIND_STRIPES; i++) {
             bindStripes[i] = new ReentrantLock();
@@ -111,7 +114,8 @@ public final class RealClusterFanout implements ClusterFanout {
             throw e;
         }
         try {
-            log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("config", config).log();
+            log.atInfo().setMessage("cluster.start").addKeyValue("node", f.nodeId).addKeyValue("instance", f.instance)
+                    .addKeyValue("config", config).log();
         } catch (Throwable e) {
             // out of memory even for the line: started all the same (thrown, it would leave a node no one can close)
         }
@@ -139,7 +143,8 @@ public final class RealClusterFanout implements ClusterFanout {
     public ClusterStats stats() {
         return new ClusterStats(isConnected(), published.sum(), nodeGone.sum(), unavailable.sum(), outcomeUnknown.sum(),
                 delivery.received.sum(), delivery.delivered.sum(), delivery.refused.sum(), delivery.unroutable.sum(),
-                delivery.malformed.sum(), delivery.overflow.sum(), delivery.discarded.sum(), presenceSync.reconnects.sum(), presenceSync.presenceFailures.sum());
+                delivery.malformed.sum(), delivery.overflow.sum(), delivery.discarded.sum(), presenceSync.reconnects.sum(), presenceSync.presenceFailures.sum(),
+                presenceSync.duplicateNode.sum());
     }
 
     // ---------------------------------------------------------------- bindings
