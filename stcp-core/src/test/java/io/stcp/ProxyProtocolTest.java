@@ -512,6 +512,16 @@ class ProxyProtocolTest {
         }
     }
 
+    /** server.start names the mode as a config names it ("mode": "required", --proxy-protocol required). */
+    @Test
+    void theServerStartLineNamesTheModeAsTheConfigDoes() throws Exception {
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            Echo.stop(start(required()));
+            assertThat(log.events("server.start")).singleElement()
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("proxyProtocol", "required"));
+        }
+    }
+
     @Test
     void theClientsAddressIsOnEveryConnectionLogLine() throws Exception {
         try (LogCapture log = LogCapture.of("io.stcp.connection")) {
