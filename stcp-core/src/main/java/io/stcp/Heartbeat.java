@@ -48,7 +48,9 @@ public final class Heartbeat implements ConnectionHook {
         if (Objects.requireNonNull(interval, "interval").compareTo(MIN_INTERVAL) < 0) {
             throw new IllegalArgumentException("interval: " + Durations.format(interval) + " (expected: >= "
                     + Durations.format(MIN_INTERVAL) + ", the shortest the server's sweeper runs on time: it looks every"
-                    + " eighth of the interval, at most every millisecond)");
+                    + " eighth of the interval, at most every millisecond" + (interval.isPositive() ? ""
+                    : "; unlike a timeout, a heartbeat is not turned off by zero: to send no pings, add no Heartbeat")
+                    + ")");
         }
         if (Objects.requireNonNull(ping, "ping").length == 0) {
             throw new IllegalArgumentException("ping: empty (expected: at least one byte; an empty ping writes"

@@ -47,7 +47,8 @@ import java.util.Objects;
  * address and port — what HAProxy's checks send with {@code send-proxy}, since version 1 has no
  * LOCAL (a relayed client can never have the proxy's own outgoing address and port). The
  * connection is closed as soon as the header is read — neither the sender factory, the hooks nor
- * the reader run — and it is counted in {@link TcpServer#healthCheckCount()}, not as a client.
+ * the reader run — and it is counted in {@link TcpServer#healthCheckCount()}, not as a client
+ * (nor logged: no {@code conn.exit} line, no {@code stcp.ConnectionExit} event).
  * That answers HAProxy's {@code check}, and {@code option tcp-check} without send/expect rules,
  * which pass once the connection is accepted; a check that expects the application to answer
  * needs a port without the PROXY protocol. In {@link Mode#REQUIRED} mode a trusted proxy that

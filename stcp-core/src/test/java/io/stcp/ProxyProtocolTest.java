@@ -120,31 +120,37 @@ class ProxyProtocolTest {
 
     @Test
     void healthChecksAreClosedAfterTheHeaderAndNotCountedAsClients() throws Exception {
-        TcpServer server = start(required());
-        try {
-            // v2 LOCAL, with bytes after it that nobody reads
-            refused(server, "127.0.0.1", concat(ProxyHeaders.v2Local().bytes(), frame("ignored")));
-            // v2 LOCAL naming a family without its addresses: the family is ignored for LOCAL
-            refused(server, "127.0.0.1", ProxyHeaders.v2Local().famProto(0x11).bytes());
-            // v1 naming the connection's own source: HAProxy's v1 checks
-            try (TestClient c = TestClient.connect(server.address())) {
-                c.sendRaw(v1(c.localAddress(), server.address()));
-                assertThat(c.awaitClosedByServer()).isTrue();
+        try (LogCapture log = LogCapture.of("io.stcp.connection")) {
+            TcpServer server = start(required());
+            try {
+                // v2 LOCAL, with bytes after it that nobody reads
+                refused(server, "127.0.0.1", concat(ProxyHeaders.v2Local().bytes(), frame("ignored")));
+                // v2 LOCAL naming a family without its addresses: the family is ignored for LOCAL
+                refused(server, "127.0.0.1", ProxyHeaders.v2Local().famProto(0x11).bytes());
+                // v1 naming the connection's own source: HAProxy's v1 checks
+                try (TestClient c = TestClient.connect(server.address())) {
+                    c.sendRaw(v1(c.localAddress(), server.address()));
+                    assertThat(c.awaitClosedByServer()).isTrue();
+                }
+                assertThat(server.healthCheckCount()).isEqualTo(3);
+                // a client after them is counted as the first
+                try (TestClient c = TestClient.connect(server.address())) {
+                    c.sendRaw(concat(v1(CLIENT, FRONTEND), frame("x")));
+                    assertThat(c.readFrame()).asString().isEqualTo("x");
+                }
+                assertThat(server.acceptedCount()).isEqualTo(1);
+                assertThat(server.rejectedCount()).isZero();
+                assertThat(started.poll(10, TimeUnit.SECONDS).remoteAddress()).isEqualTo(CLIENT);
+                assertThat(started).as("no start hook ran for the health checks").isEmpty();
+            } finally {
+                Echo.stop(server);
             }
-            assertThat(server.healthCheckCount()).isEqualTo(3);
-            // a client after them is counted as the first
-            try (TestClient c = TestClient.connect(server.address())) {
-                c.sendRaw(concat(v1(CLIENT, FRONTEND), frame("x")));
-                assertThat(c.readFrame()).asString().isEqualTo("x");
-            }
-            assertThat(server.acceptedCount()).isEqualTo(1);
-            assertThat(server.rejectedCount()).isZero();
-            assertThat(started.poll(10, TimeUnit.SECONDS).remoteAddress()).isEqualTo(CLIENT);
-            assertThat(started).as("no start hook ran for the health checks").isEmpty();
-        } finally {
-            Echo.stop(server);
+            assertThat(exits.get()).as("exit hooks: the client's only").isEqualTo(1);
+            // A check every few seconds is not a client that left: no conn.exit (it had no conn.start),
+            // least of all one that says CLOSED, the reason of a close by the application.
+            assertThat(log.events("conn.exit")).as("conn.exit lines: the client's only").singleElement()
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("remoteAddr", "192.0.2.7:56324"));
         }
-        assertThat(exits.get()).as("exit hooks: the client's only").isEqualTo(1);
     }
 
     @Test
@@ -503,6 +509,16 @@ class ProxyProtocolTest {
             assertThat(denyOnly.rejectedCount()).isZero();
         } finally {
             Echo.stop(denyOnly);
+        }
+    }
+
+    /** server.start names the mode as a config names it ("mode": "required", --proxy-protocol required). */
+    @Test
+    void theServerStartLineNamesTheModeAsTheConfigDoes() throws Exception {
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
+            Echo.stop(start(required()));
+            assertThat(log.events("server.start")).singleElement()
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("proxyProtocol", "required"));
         }
     }
 

@@ -175,7 +175,11 @@ class TimeoutsTest {
                 .frameTimeout(Duration.ofNanos(-1)).build();
         assertThat(List.of(c.writeTimeout(), c.readIdleTimeout(), c.firstFrameTimeout(), c.frameTimeout()))
                 .containsOnly(Duration.ZERO);
+        // A heartbeat is no timeout: zero does not turn it off, and its refusal says how to have none
+        // (a config whose "heartbeat": "0s" meant "off", as it does for the timeouts beside it).
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Heartbeat.every(Duration.ZERO, new byte[1]))
-                .hasMessageStartingWith("interval: 0s (expected: >= 8ms");
+                .hasMessageStartingWith("interval: 0s (expected: >= 8ms")
+                .hasMessageEndingWith("unlike a timeout, a heartbeat is not turned off by zero: to send no pings, add no"
+                        + " Heartbeat)");
     }
 }

@@ -183,6 +183,7 @@ final class ProxyProtocolLayer implements TransportLayer {
     /** Counts a health check and ends its connection, which the server does not count as a client's. */
     private Refused healthCheck(RealConnection connection) {
         server.healthCheck(); // not accepted: the server does not count its end
+        connection.healthCheck = true; // nor log it: a check every few seconds is not a client that left
         connection.recordEnd(CloseReason.CLOSED, null);
         return new Refused("a health check");
     }

@@ -49,6 +49,12 @@ public final class RealConnection implements Connection {
      * the PROXY layer once the header shows a client; a health check is never set.
      */
     volatile boolean accepted;
+    /**
+     * A proxy's health check (set by the PROXY layer, which counts it): never a connection of the
+     * server's, so its end has no {@code conn.exit} line and no {@code stcp.ConnectionExit} event,
+     * as it had no start.
+     */
+    volatile boolean healthCheck;
     private volatile Attributes attributes; // made by the first store: see attributes()
     private volatile TlsInfo tls; // set once by the TLS layer, before the connection is shared
 

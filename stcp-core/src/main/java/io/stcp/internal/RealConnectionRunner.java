@@ -27,6 +27,7 @@ import org.slf4j.event.Level;
  *   sender factory → start hooks → send thread → read loop
  *   → end: the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
  *   → send thread joined → other threads' closes counted → one conn.exit line → exit hooks
+ *     (a proxy's health check, which never started, has no conn.exit line: it is no client's end)
  *   → out of its registry, if any ({@link #registerIn}) → onExited (the server's slot)
  * </pre>
  * Start hooks finish before the reader is first called (same thread); the exit hooks run after
@@ -429,8 +430,10 @@ public final class RealConnectionRunner implements ConnectionRunner {
             connection.input().ended();
             awaitCloses();
             int discarded = discardedInAll; // this thread's close's, and every other close's begun before
-            connection.context().exitLog().exit(connection, reason, cause, discarded);
-            JfrEvents.connectionExit(connection, reason, cause, discarded);
+            if (!connection.healthCheck) {
+                connection.context().exitLog().exit(connection, reason, cause, discarded);
+                JfrEvents.connectionExit(connection, reason, cause, discarded);
+            }
             if (s != null) {
                 runHooks(exitHooks, "exit", s);
             }

@@ -50,7 +50,8 @@ import java.util.Set;
  * {@code optional}); their problems name the field as {@code proxyProtocol.mode}.
  *
  * <p>{@link ServerConfig#tls()} has no JSON field (it is key material, not text): it comes from the
- * base of {@link #read(Path, ServerConfig)}, and is none otherwise.
+ * base of {@link #read(Path, ServerConfig)}, and is none otherwise; a {@code tls} field is refused with
+ * that advice, not as an unknown field.
  *
  * <p>Every field is optional and an absent one takes the default of {@link ServerConfig#builder()}
  * (Go's loader left absent fields at zero, which rejected every connection). Durations are Go
@@ -307,6 +308,9 @@ public final class ServerConfigJson {
                 case "ipLimits" -> b.ipLimits(ipLimits(v, base.ipLimits()));
                 case "reusePort" -> b.reusePort(bool(field, v));
                 case "unixSocketPermissions" -> b.unixSocketPermissions(text(field, v));
+                case "tls" -> throw new IllegalArgumentException("tls: not read from JSON (key material, not text;"
+                        + " expected: a TlsConfig in code, as the base: ServerConfigJson.read(file,"
+                        + " ServerConfig.builder().tls(tls).build()), or config.toBuilder().tls(tls).build())");
                 default -> throw new IllegalArgumentException(field + ": unknown field (expected one of "
                         + new java.util.TreeSet<>(FIELDS) + ")");
             }

@@ -79,6 +79,15 @@ class ServerConfigJsonTest {
         assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConns\": 10}")).hasMessageStartingWith("maxConns: unknown field");
     }
 
+    /** TLS is a setting of ServerConfig that JSON does not carry: the refusal says where it goes instead. */
+    @Test
+    void aTlsFieldIsRefusedWithWhereTlsIsGiven() {
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"tls\": {\"cert\": \"cert.pem\"}}"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("tls: not read from JSON")
+                .hasMessageContaining("ServerConfigJson.read(file, ServerConfig.builder().tls(tls).build())");
+    }
+
     @Test
     void aFieldGivenTwiceIsRejectedByItsPathNotTheLastOneSilentlyKept() {
         // the last maxConn, 0, is no limit at all; a reader that kept the first would enforce 10

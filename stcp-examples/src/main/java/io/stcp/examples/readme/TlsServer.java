@@ -1,13 +1,15 @@
 package io.stcp.examples.readme;
 
-import io.stcp.BasicMetaInfo;
 import io.stcp.ConnectionReader;
+import io.stcp.MetaInfo;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.TcpServer;
 import io.stcp.TlsConfig;
+import io.stcp.TlsInfo;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.BiConsumer;
 
 /** The README's TLS server, mutual TLS and reload. */
 public final class TlsServer {
@@ -35,12 +37,18 @@ public final class TlsServer {
                 .applicationProtocols("myproto/1")            // ALPN, optional
                 .watch(Duration.ofSeconds(30))                // reload when the PEM files change
                 .build();
+        // Every log line of the connection: remoteAddr, then tlsPeer (the client certificate's subject) and the rest
+        record TlsMeta(String remoteAddress, TlsInfo tls) implements MetaInfo {
+            @Override
+            public void forEachField(BiConsumer<String, Object> sink) {
+                MetaInfo.super.forEachField(sink);
+                tls.forEachField(sink);
+            }
+        }
         TcpServer server = TcpServer.create(ServerConfig.builder().address(":9443").tls(tls).build(),
                         reader, SenderFactory.queue(1024))
-                .onConnectionStart(sender -> sender.connection().tls().ifPresent(session -> {
-                    String client = session.peerCertificates().get(0).getSubjectX500Principal().getName();
-                    sender.metaInfo(new BasicMetaInfo(sender.connection().metaInfo().remoteAddress() + " " + client));
-                }))
+                .onConnectionStart(sender -> sender.connection().tls().ifPresent(session ->
+                        sender.metaInfo(new TlsMeta(sender.connection().metaInfo().remoteAddress(), session))))
                 .start();
         // snippet:end
         server.close();
