@@ -955,30 +955,15 @@ class RealConnectionRegistryTest {
                 .blockTimeout(Duration.ofSeconds(30)));
         s.put(new byte[] {0});
         s.put(new byte[] {0});
-        registry.joinGroup(s, "g");
-        AtomicReference<SendResult> first = new AtomicReference<>();
-        AtomicReference<SendResult> second = new AtomicReference<>();
-        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
-        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
-        try {
-            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+        try (TwoWaiting w = new TwoWaiting(s)) {
             failTells(2, new OutOfMemoryError("handing the entry over, as a test makes it"));
             AtomicReference<List<byte[]>> taken = new AtomicReference<>();
             // (what the drain throws as an assertion's failure: JUnit would end the run at an OutOfMemoryError)
             assertThatCode(() -> taken.set(drain(s))).as("the drain that makes room").doesNotThrowAnyException();
             assertThat(taken.get()).as("the batch taken").hasSize(2); // room for both
-            one.join(Duration.ofSeconds(5));
-            two.join(Duration.ofSeconds(5));
-            assertThat(one.isAlive() || two.isAlive()).as("a fan-out still waits for the room it was told of").isFalse();
-            assertThat(first.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
-            assertThat(second.get()).isEqualTo(new SendResult(1, 0, 0, 0, 0));
+            w.assertEnded("a fan-out still waits for the room it was told of", new SendResult(1, 0, 0, 0, 0));
             assertThat(drain(s)).containsExactly(new byte[] {1}, new byte[] {2});
             assertThat(queue(s).roomWatchers()).isEmpty();
-        } finally {
-            RoomWatch.beforeReady = null;
-            s.close();
-            one.join(Duration.ofSeconds(10));
-            two.join(Duration.ofSeconds(10));
         }
     }
 
@@ -991,24 +976,47 @@ class RealConnectionRegistryTest {
     @Test
     void aCloseWhoseFirstTellThrowsStillEndsEveryFanoutWaitingThere() throws Exception {
         QueueSender s = fullBlocking(Duration.ofSeconds(30));
-        registry.joinGroup(s, "g");
-        AtomicReference<SendResult> first = new AtomicReference<>();
-        AtomicReference<SendResult> second = new AtomicReference<>();
-        Thread one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
-        Thread two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
-        try {
-            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+        try (TwoWaiting w = new TwoWaiting(s)) {
             failTells(1, new StackOverflowError("unparking, as a test makes it"));
             AtomicReference<Integer> discarded = new AtomicReference<>();
             assertThatCode(() -> discarded.set(queue(s).close())).as("the close").doesNotThrowAnyException();
             assertThat(discarded.get()).as("the message discarded").isEqualTo(1);
+            w.assertEnded("a fan-out still waits at a closed queue", new SendResult(0, 0, 1, 0, 0));
+            assertThat(queue(s).roomWatchers()).isEmpty();
+        }
+    }
+
+    /**
+     * Two fan-outs to group "g", of {@code {1}} then {@code {2}}, whose one member, {@code s}, has
+     * a full queue: each waits for room there, in that order. Its close ends the tells' fault, closes
+     * {@code s} and waits for both to end.
+     */
+    private final class TwoWaiting implements AutoCloseable {
+        private final QueueSender s;
+        private final AtomicReference<SendResult> first = new AtomicReference<>();
+        private final AtomicReference<SendResult> second = new AtomicReference<>();
+        private final Thread one;
+        private final Thread two;
+
+        TwoWaiting(QueueSender s) throws Exception {
+            this.s = s;
+            registry.joinGroup(s, "g");
+            one = waitingIn(() -> first.set(registry.sendToGroup("g", new byte[] {1})));
+            two = waitingIn(() -> second.set(registry.sendToGroup("g", new byte[] {2})));
+            assertThat(queue(s).roomWatchers()).containsExactly(one, two);
+        }
+
+        /** Both fan-outs end within 5 s, each with {@code result}. */
+        void assertEnded(String stillWaiting, SendResult result) throws InterruptedException {
             one.join(Duration.ofSeconds(5));
             two.join(Duration.ofSeconds(5));
-            assertThat(one.isAlive() || two.isAlive()).as("a fan-out still waits at a closed queue").isFalse();
-            assertThat(first.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
-            assertThat(second.get()).isEqualTo(new SendResult(0, 0, 1, 0, 0));
-            assertThat(queue(s).roomWatchers()).isEmpty();
-        } finally {
+            assertThat(one.isAlive() || two.isAlive()).as(stillWaiting).isFalse();
+            assertThat(first.get()).isEqualTo(result);
+            assertThat(second.get()).isEqualTo(result);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
             RoomWatch.beforeReady = null;
             s.close();
             one.join(Duration.ofSeconds(10));
