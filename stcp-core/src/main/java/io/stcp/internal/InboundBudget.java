@@ -53,8 +53,9 @@ import org.jspecify.annotations.Nullable;
  * take, down to one byte more than what arrived ({@code leastBytes}), and may go into the last
  * tenth too, with bytes its peer has sent already ({@code arrivedBytes}: buffered, or in the
  * socket; no guess; asked each time it looks while all wait, for bytes reach the socket while it
- * waits, and a count taken when its step began would fail a value they finish): nothing else could use that room before one of them ends, and the bytes the
- * wait would leave in the socket are no fewer. A value about to finish may then wait for the one
+ * waits, and a count taken when its step began would fail a value they finish): nothing else
+ * could use that room before one of them ends, and the bytes the wait would leave in the socket
+ * are no fewer. A value about to finish may then wait for the one
  * that took it, which reads bytes that are there; the tenth is never held for bytes not sent. And
  * when every value holding bytes waits and each has found no room since the last change, no wait
  * could end but by a deadline or a close: the last of them to look fails at once
