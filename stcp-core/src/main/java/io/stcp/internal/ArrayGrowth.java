@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.framing.FrameTooLongException;
 import java.io.IOException;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -71,6 +72,7 @@ final class ArrayGrowth {
      *     more than a large read buffer
      */
     int grow(long arrived, int end, boolean socketCounts) throws IOException {
+        long given = arrived; // without the socket's bytes, which may grow while a step waits
         long len = Math.max(ConnectionInput.MIN_GROWING, 4 * arrived);
         boolean asked = socketCounts && end - len > ReadBuffers.LARGE;
         if (asked) {
@@ -97,9 +99,11 @@ final class ArrayGrowth {
         }
         // A step that does not complete its value is a guess: one byte more than arrived will do
         // while every value holding bytes waits, and the bytes the peer has sent may go into the
-        // budget's last tenth then (InboundBudget, "No wait for each other").
-        long there = arrived + (asked ? 0 : input.socketAvailable());
-        return reserve(length, (int) Math.min(length, arrived + 1), Math.min(length, there));
+        // budget's last tenth then (InboundBudget, "No wait for each other"): the socket is asked
+        // for them only then, each time the step looks, as more may come while it waits.
+        int step = length;
+        LongSupplier there = () -> Math.min(step, given + input.socketAvailable());
+        return reserve(length, (int) Math.min(length, arrived + 1), there);
     }
 
     /**
@@ -155,7 +159,7 @@ final class ArrayGrowth {
      */
     void reserve(int length, boolean completes) throws IOException {
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
-        reserve(length, more, 0, completes);
+        reserve(length, more, () -> 0, completes);
     }
 
     /**
@@ -163,17 +167,18 @@ final class ArrayGrowth {
      * budget may cut, to at least {@code least} bytes, once every value holding bytes waits for
      * more ({@link InboundBudget}, "No wait for each other").
      *
-     * @param there the array's length that the bytes arrived (buffered, or in the socket) fill
+     * @param there the array's length that the bytes arrived (buffered, or in the socket) fill:
+     *     asked only while every value holding bytes waits, each time it looks (a socket call)
      * @return the array's length reserved, {@code least} to {@code length}
      * @throws FrameTooLongException if the budget cannot hold the value beside the others, all waiting
      */
-    private int reserve(int length, int least, long there) throws IOException {
+    private int reserve(int length, int least, LongSupplier there) throws IOException {
         long part = reserved + ConnectionInput.BUFFER_SIZE; // of the array's length: reserved, or needing none
-        return reserve(length, Math.max(1, least - part), Math.max(0, there - part), false);
+        return reserve(length, Math.max(1, least - part), () -> Math.max(0, there.getAsLong() - part), false);
     }
 
     /** Reserves for an array of {@code length}: at least {@code leastMore} bytes more, of which {@code arrivedMore} have arrived. */
-    private int reserve(int length, long leastMore, long arrivedMore, boolean completes) throws IOException {
+    private int reserve(int length, long leastMore, LongSupplier arrivedMore, boolean completes) throws IOException {
         long more = length - ConnectionInput.BUFFER_SIZE - reserved;
         if (budget == null || more <= 0) {
             return length;
@@ -182,7 +187,7 @@ final class ArrayGrowth {
             throw new FrameTooLongException("a value of at least " + length + " bytes needs more than the server's"
                     + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
         }
-        long granted = budget.reserve(more, Math.min(more, leastMore), Math.min(more, arrivedMore), completes, this,
+        long granted = budget.reserve(more, Math.min(more, leastMore), arrivedMore, completes, this,
                 input.waitDeadline(System.nanoTime()), input::isOpen);
         if (granted < 0) {
             // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.

@@ -5,6 +5,7 @@ import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -51,8 +52,10 @@ import org.jspecify.annotations.Nullable;
  * holding bytes waits, a step that does not complete its value is cut to the room its value may
  * take, down to one byte more than what arrived ({@code leastBytes}), and may go into the last
  * tenth too, with bytes its peer has sent already ({@code arrivedBytes}: buffered, or in the
- * socket; no guess): nothing else could use that room before one of them ends, and the bytes the
- * wait would leave in the socket are no fewer. A value about to finish may then wait for the one
+ * socket; no guess; asked each time it looks while all wait, for bytes reach the socket while it
+ * waits, and a count taken when its step began would fail a value they finish): nothing else
+ * could use that room before one of them ends, and the bytes the wait would leave in the socket
+ * are no fewer. A value about to finish may then wait for the one
  * that took it, which reads bytes that are there; the tenth is never held for bytes not sent. And
  * when every value holding bytes waits and each has found no room since the last change, no wait
  * could end but by a deadline or a close: the last of them to look fails at once
@@ -103,13 +106,13 @@ final class InboundBudget {
     }
 
     /**
-     * Reserves exactly {@code bytes}, as {@link #reserve(long, long, long, boolean, ArrayGrowth, long, BooleanSupplier)} does.
+     * Reserves exactly {@code bytes}, as {@link #reserve(long, long, LongSupplier, boolean, ArrayGrowth, long, BooleanSupplier)} does.
      *
      * @return false, with nothing reserved, if the deadline passed first
      */
     boolean reserve(long bytes, boolean completes, @Nullable ArrayGrowth value, long deadlineNanos,
                     BooleanSupplier open) throws java.io.IOException {
-        return reserve(bytes, bytes, 0, completes, value, deadlineNanos, open) >= 0;
+        return reserve(bytes, bytes, () -> 0, completes, value, deadlineNanos, open) >= 0;
     }
 
     /**
@@ -121,7 +124,8 @@ final class InboundBudget {
      * @param leastBytes the fewest bytes the value can go on with (1 to {@code bytes}; {@code bytes}
      *     for a growth that completes its value)
      * @param arrivedBytes of {@code bytes}, those its peer has sent already (buffered or in the
-     *     socket): a cut step may take them into the last tenth
+     *     socket): a cut step may take them into the last tenth; asked under the lock, only while
+     *     every value holding bytes waits, each time this value looks (more may have come)
      * @param completes whether an array of these bytes holds the whole value: if not, it leaves the
      *     reserve free unless it may take it (see the class comment)
      * @param value the value reserving, which gives them back with {@link #release}; null for bytes
@@ -135,7 +139,7 @@ final class InboundBudget {
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
-    long reserve(long bytes, long leastBytes, long arrivedBytes, boolean completes, @Nullable ArrayGrowth value,
+    long reserve(long bytes, long leastBytes, LongSupplier arrivedBytes, boolean completes, @Nullable ArrayGrowth value,
                  long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
         boolean holds = value != null && value.holds();
         boolean counted = false; // this value is one of the waitingHolders
@@ -148,10 +152,13 @@ final class InboundBudget {
                     break;
                 }
                 // Stuck: the step cut to its room, or to the bytes arrived if they go further.
-                long most = Math.max(room, Math.min(limitBytes, usedBytes + arrivedBytes));
-                if (counted && waitingHolders == holding && !completes && usedBytes + leastBytes <= most) {
-                    bytes = most - usedBytes;
-                    break;
+                if (counted && waitingHolders == holding && !completes) {
+                    long arrived = Math.min(bytes, arrivedBytes.getAsLong());
+                    long most = Math.max(room, Math.min(limitBytes, usedBytes + arrived));
+                    if (usedBytes + leastBytes <= most) {
+                        bytes = most - usedBytes;
+                        break;
+                    }
                 }
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room

@@ -173,6 +173,43 @@ class ArrayGrowthTest {
     }
 
     @Test
+    void aWaitingStepLooksAgainAtTheBytesArrivedOnceEveryValueHoldingBytesWaits() throws Exception {
+        // As above, but the first's step waits before its peer's next bytes arrive: the second
+        // still reads then. 256 KiB reach its socket while it waits; then the second waits too.
+        // The old code cut the step with what had arrived when it began (nothing), found no room
+        // for either, and failed the first (FrameTooLongException) though its line ends within
+        // those bytes and both lines fit the budget together; now the step looks at the socket
+        // again and is cut to them, as if they had been there at once.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        MemoryTransport socket = new MemoryTransport();
+        ArrayGrowth first = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
+        first.reserve((9 << 19) + ConnectionInput.BUFFER_SIZE, true);
+        ArrayGrowth second = holding(budget, 9 << 19);
+
+        int full = (9 << 19) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
+            try {
+                return first.grow(full, 8 << 20, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        socket.feed(new byte[256 << 10]);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
+
+        assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
+        assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        assertThat(secondGrows).isNotDone();
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    @Test
     void theValueThatTookTheReserveLeavesHalfOfItToGrowthsThatCompleteTheirValues() throws Exception {
         // As above: 10 MiB, two values stuck at 4 and 3 MiB, the first takes the reserve (8.5 MiB used).
         InboundBudget budget = new InboundBudget(10L << 20);
