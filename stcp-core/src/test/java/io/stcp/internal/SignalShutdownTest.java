@@ -19,14 +19,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link TcpServer#runUntilSignal}'s hold on SIGINT and SIGTERM, in a JVM of its own (the signals
- * are real): every server waiting at once hears a signal, and once none waits, a signal ends the
- * JVM again as it did before.
+ * are real): every server waiting at once hears a signal, a signal stays received for a server that
+ * begins waiting later, and once none waits, a signal ends the JVM again as it did before.
  */
 class SignalShutdownTest {
 
     /**
      * Two servers wait in {@code runUntilSignal} on threads of their own; one SIGTERM must end both
-     * waits. A second SIGTERM, after both returned, must end the JVM (exit 143) as without stcp.
+     * waits. A third server that begins waiting only after that must be shut down at once, without
+     * a signal of its own (the operator sent one; it is not lost on it). A second SIGTERM, after all
+     * three returned, must end the JVM (exit 143) as without stcp.
      */
     public static void main(String[] args) throws Exception {
         TcpServer a = Echo.start();
@@ -46,6 +48,16 @@ class SignalShutdownTest {
             System.exit(3);
         }
         System.out.println("both servers shut down: " + endA.get() + ", " + endB.get());
+        TcpServer c = Echo.start();
+        AtomicReference<Object> endC = new AtomicReference<>();
+        Thread tc = waiting(c, endC);
+        tc.join(Duration.ofSeconds(20));
+        if (tc.isAlive()) {
+            System.out.println("a server that began waiting after the signal waits for another one");
+            c.close();
+            System.exit(5);
+        }
+        System.out.println("the later server shut down at once: " + endC.get());
         raise("TERM"); // nobody waits any more: the JVM's own handler ends it, exit 143
         new CountDownLatch(1).await(20, TimeUnit.SECONDS);
         System.out.println("the signal was swallowed after runUntilSignal returned");
@@ -75,7 +87,7 @@ class SignalShutdownTest {
     }
 
     @Test
-    void oneSignalEndsEveryWaitingServerAndAfterwardsEndsTheJvmAsBefore(@TempDir Path dir) throws Exception {
+    void oneSignalEndsEveryWaitingServerAndOneWaitingLaterAndAfterwardsEndsTheJvmAsBefore(@TempDir Path dir) throws Exception {
         OwnJvm.run(dir.resolve("signals.log"), 60, 143, List.of(), SignalShutdownTest.class);
     }
 
