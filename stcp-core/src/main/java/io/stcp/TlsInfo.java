@@ -42,9 +42,10 @@ public record TlsInfo(String protocol, String cipherSuite, List<X509Certificate>
      * for the subject {@code CN=dev1,O=Acme}, as the PROXY header's
      * {@link ProxyHeader.Ssl#commonName()} gives it, and {@code Doe, Jane} for
      * {@code CN=Doe\, Jane}. A subject with several CNs gives the most specific one (the last in
-     * the certificate's order, the first in its RFC 2253 string); a CN in a multi-valued RDN
-     * ({@code CN=dev2+UID=42}) counts. Empty when there is no peer certificate, or its subject has
-     * no CN (or only one not encoded as a string).
+     * the certificate's order, the first in its RFC 2253 string); HAProxy's SSL TLV carries the
+     * first in the certificate's order instead, so for such a (rare) subject the two paths differ.
+     * A CN in a multi-valued RDN ({@code CN=dev2+UID=42}) counts. Empty when there is no peer
+     * certificate, or its subject has no CN (or only one not encoded as a string).
      *
      * <p>A name is only an identity once the certificate was verified: on a server, with
      * {@link TlsConfig.ClientAuth#REQUIRED}, or {@link TlsConfig.ClientAuth#OPTIONAL} when a
