@@ -15,6 +15,8 @@ module io.stcp {
     // sun.misc.Signal, for runUntilSignal (internal.Signals, by reflection): without this, an
     // application on the module path does not resolve the module, and a SIGTERM ends the JVM (143).
     requires jdk.unsupported;
+    // javax.naming.ldap.LdapName, for TlsInfo.peerCommonName: an RFC 2253 parser (escapes, multi-valued RDNs).
+    requires java.naming;
     // JSpecify's nullness annotations: read by users' compilers and checkers, never needed at run time.
     requires static transitive org.jspecify;
 

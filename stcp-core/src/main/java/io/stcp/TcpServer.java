@@ -205,7 +205,10 @@ public interface TcpServer extends AutoCloseable {
      *
      * <p>The signals are taken from the call until it returns: several servers waiting at once
      * (each on a thread of its own) all hear each signal, and once none waits any more the signals
-     * do what they did before — by default, end the JVM.
+     * do what they did before — by default, end the JVM. A signal stays received: called after
+     * one came (that another server's {@code runUntilSignal} heard, even one that has returned
+     * since), this shuts the server down at once, within {@code grace}, instead of waiting
+     * for another; only a signal after the call counts as the second one.
      *
      * <p>Uses the JDK's {@code sun.misc.Signal} (module {@code jdk.unsupported}, present in every
      * standard JDK, and required by the {@code io.stcp} module, so that an application on the

@@ -3,7 +3,14 @@ package io.stcp;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BiConsumer;
+import javax.naming.InvalidNameException;
+import javax.naming.NamingException;
+import javax.naming.directory.Attribute;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import javax.security.auth.x500.X500Principal;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -28,6 +35,45 @@ public record TlsInfo(String protocol, String cipherSuite, List<X509Certificate>
         Objects.requireNonNull(protocol, "protocol");
         Objects.requireNonNull(cipherSuite, "cipherSuite");
         peerCertificates = List.copyOf(peerCertificates);
+    }
+
+    /**
+     * The Common Name (CN) of the peer certificate's subject — the leaf's, unescaped: {@code dev1}
+     * for the subject {@code CN=dev1,O=Acme}, as the PROXY header's
+     * {@link ProxyHeader.Ssl#commonName()} gives it, and {@code Doe, Jane} for
+     * {@code CN=Doe\, Jane}. A subject with several CNs gives the most specific one (the last in
+     * the certificate's order, the first in its RFC 2253 string); HAProxy's SSL TLV carries the
+     * first in the certificate's order instead, so for such a (rare) subject the two paths differ.
+     * A CN in a multi-valued RDN ({@code CN=dev2+UID=42}) counts. Empty when there is no peer
+     * certificate, or its subject has no CN (or only one not encoded as a string).
+     *
+     * <p>A name is only an identity once the certificate was verified: on a server, with
+     * {@link TlsConfig.ClientAuth#REQUIRED}, or {@link TlsConfig.ClientAuth#OPTIONAL} when a
+     * certificate is present (the handshake refuses one that does not chain to a trusted CA); and
+     * any certificate of that CA may carry any CN, so trust only CAs that issue the names you accept.
+     */
+    public Optional<String> peerCommonName() {
+        if (peerCertificates.isEmpty()) {
+            return Optional.empty();
+        }
+        List<Rdn> rdns;
+        try {
+            rdns = new LdapName(peerCertificates.get(0).getSubjectX500Principal().getName(X500Principal.RFC2253))
+                    .getRdns();
+        } catch (InvalidNameException e) {
+            return Optional.empty(); // not expected: the JDK writes RFC 2253 that LdapName reads
+        }
+        for (int i = rdns.size() - 1; i >= 0; i--) { // LdapName lists the least specific RDN first
+            Attribute cn = rdns.get(i).toAttributes().get("CN"); // the attribute types ignore case
+            try {
+                if (cn != null && cn.get() instanceof String name) {
+                    return Optional.of(name);
+                }
+            } catch (NamingException e) {
+                // a BasicAttribute's values are in memory: not expected
+            }
+        }
+        return Optional.empty();
     }
 
     /**

@@ -30,8 +30,9 @@ class ModuleLayoutTest {
                 .filter(r -> !r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
                 .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());
         // jdk.net: SO_PEERCRED, for the credentials of a Unix socket's peer; jdk.jfr: the Flight Recorder events;
-        // jdk.unsupported: sun.misc.Signal, for runUntilSignal.
-        assertThat(requires).containsExactlyInAnyOrder("java.base", "jdk.net", "jdk.jfr", "jdk.unsupported", "org.slf4j");
+        // jdk.unsupported: sun.misc.Signal, for runUntilSignal; java.naming: LdapName, for TlsInfo.peerCommonName.
+        assertThat(requires).containsExactlyInAnyOrder("java.base", "jdk.net", "jdk.jfr", "jdk.unsupported", "java.naming",
+                "org.slf4j");
         Set<String> compileOnly = d.requires().stream()
                 .filter(r -> r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
                 .map(ModuleDescriptor.Requires::name).collect(Collectors.toSet());

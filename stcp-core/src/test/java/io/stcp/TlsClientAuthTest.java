@@ -49,6 +49,7 @@ class TlsClientAuthTest {
             assertThat(info).isNotNull();
             assertThat(info.peerCertificates()).hasSize(1);
             assertThat(info.peerCertificates().get(0).getSubjectX500Principal().getName()).isEqualTo("CN=stcp test client");
+            assertThat(info.peerCommonName()).contains("stcp test client");
         } finally {
             Echo.stop(server);
         }

@@ -6,7 +6,7 @@ import io.stcp.TcpServer;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongConsumer;
 
 /**
  * The wait of {@link TcpServer#runUntilSignal(Duration, Duration)}: for SIGINT or SIGTERM
@@ -14,9 +14,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>The first signal ends the wait; a second one closes the server at once, ending the drain or
  * the shutdown in progress. The signals are handled from the start of the wait until it returns,
- * by every server waiting at once ({@link Signals}); then they do what they did before. Where signals cannot be handled, a shutdown hook plays the first
- * signal and keeps the JVM up until the server has terminated. A server that terminates by itself
- * (closed from elsewhere, or its accept loop giving up) ends the wait too, without a shutdown.
+ * by every server waiting at once ({@link Signals}); then they do what they did before. A signal
+ * stays received: one that came before the wait began (it ended another server's wait, or came
+ * while no server waited but stcp still held the signals) is this wait's first signal, and the
+ * server is shut down at once; only a signal after it is a second one. Where signals cannot be
+ * handled, a shutdown hook plays the first signal and keeps the JVM up until the server has
+ * terminated. A server that terminates by itself (closed from elsewhere, or its accept loop giving
+ * up) ends the wait too, without a shutdown.
  */
 final class SignalShutdown {
     private SignalShutdown() {}
@@ -32,9 +36,9 @@ final class SignalShutdown {
     static boolean await(TcpServer server, SocketAddress address, Duration drain, Duration grace)
             throws InterruptedException, AcceptException {
         CountDownLatch signalled = new CountDownLatch(1);
-        AtomicInteger signals = new AtomicInteger();
-        Runnable onSignal = () -> {
-            if (signals.incrementAndGet() > 1) {
+        Heard heard = new Heard();
+        LongConsumer onSignal = n -> {
+            if (heard.add(n)) {
                 server.close(); // a second signal: stop waiting for the drain
             }
             signalled.countDown();
@@ -43,15 +47,17 @@ final class SignalShutdown {
         Thread hook = null;
         if (registration == null) {
             hook = new Thread(() -> {
-                onSignal.run();
+                onSignal.accept(1);
                 awaitUninterruptibly(server);
             }, "stcp-shutdown-hook");
             Runtime.getRuntime().addShutdownHook(hook);
+        } else if (registration.receivedBefore() > 0) {
+            onSignal.accept(registration.receivedBefore()); // received already: shut down now
         }
         try {
             server.termination().whenComplete((ok, failure) -> signalled.countDown());
             signalled.await();
-            if (signals.get() == 0) {
+            if (!heard.any()) {
                 server.awaitTermination(); // terminated by itself: rethrows an accept failure
                 return true;
             }
@@ -69,6 +75,28 @@ final class SignalShutdown {
             } else {
                 removeQuietly(hook);
             }
+        }
+    }
+
+    /**
+     * The signals one wait has heard, by their number ({@link Signals}): the lowest is its first
+     * signal — all those received before the wait count as that one — and any higher one is a
+     * second. Numbers may come in any order (one received during the registration is both counted
+     * before it and handed to the handler).
+     */
+    private static final class Heard {
+        private long lowest = Long.MAX_VALUE; // guarded by this
+        private long highest;                 // guarded by this; 0: none heard
+
+        /** Notes signal {@code n}; returns true once two different signals have been heard. */
+        synchronized boolean add(long n) {
+            lowest = Math.min(lowest, n);
+            highest = Math.max(highest, n);
+            return highest > lowest;
+        }
+
+        synchronized boolean any() {
+            return highest > 0;
         }
     }
 

@@ -5,7 +5,9 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongConsumer;
 
 /**
  * SIGINT and SIGTERM as events, for {@link io.stcp.TcpServer#runUntilSignal}: the JDK's
@@ -23,11 +25,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * handler, so that several servers waiting at once all hear it; when the last registration is
  * closed the kept handlers are put back, so a signal ends the JVM again as it did before (unless
  * someone replaced the dispatcher meanwhile: theirs stays). {@link #lock} guards the changes.
+ *
+ * <p><b>A signal stays received.</b> The dispatcher numbers the signals it receives (1, 2, ...;
+ * {@link #received}, never reset) and hands each handler the number. A registration tells how many
+ * had been received before it: a signal that came while one server was already waiting and another
+ * not yet (or between the last registration's removal and the restore, when no handler is left)
+ * is not lost for the later one, which sees it at once.
  */
 final class Signals {
     private static final String[] NAMES = {"INT", "TERM"};
     private static final ReentrantLock lock = new ReentrantLock();
-    private static final List<Runnable> handlers = new CopyOnWriteArrayList<>(); // read by the dispatcher without the lock
+    private static final List<LongConsumer> handlers = new CopyOnWriteArrayList<>(); // read by the dispatcher without the lock
+    private static final AtomicLong received = new AtomicLong(); // the signals the dispatcher has received, ever
     private static Object dispatcher;   // guarded by lock; made once
     private static Object[] previous;   // guarded by lock; the handlers replaced, while the dispatcher is installed
 
@@ -35,18 +44,26 @@ final class Signals {
 
     /** A handler's registration; {@link #close()} removes it. Idempotent, any thread. */
     interface Registration extends AutoCloseable {
+        /**
+         * How many signals the process had received when the handler was registered (0: none). A
+         * signal arriving during the registration may be counted here and handed to the handler too.
+         */
+        long receivedBefore();
+
         @Override
         void close();
     }
 
     /**
      * Runs {@code handler} on a thread of the JDK's each time SIGINT or SIGTERM arrives, instead of
-     * the default action (ending the JVM), until the registration is closed.
+     * the default action (ending the JVM), until the registration is closed; it is given the
+     * signal's number (1 for the first the process received, counting from the first registration).
      *
      * @return the registration, or null if signals cannot be handled in this runtime
      */
-    static Registration handle(Runnable handler) {
-        Runnable own = () -> handler.run(); // one object per registration, removed by identity
+    static Registration handle(LongConsumer handler) {
+        LongConsumer own = n -> handler.accept(n); // one object per registration, removed by identity
+        long before;
         lock.lock();
         try {
             if (handlers.isEmpty()) {
@@ -57,13 +74,24 @@ final class Signals {
                 previous = replaced;
             }
             handlers.add(own);
+            before = received.get(); // after the add: a later signal reaches the handler
         } finally {
             lock.unlock();
         }
-        return () -> remove(own);
+        return new Registration() {
+            @Override
+            public long receivedBefore() {
+                return before;
+            }
+
+            @Override
+            public void close() {
+                remove(own);
+            }
+        };
     }
 
-    private static void remove(Runnable own) {
+    private static void remove(LongConsumer own) {
         lock.lock();
         try {
             if (handlers.remove(own) && handlers.isEmpty()) {
@@ -74,12 +102,16 @@ final class Signals {
         }
     }
 
-    /** Runs every registered handler; one that throws does not keep the signal from the others, and is rethrown after. */
+    /**
+     * Counts the signal, then runs every registered handler; one that throws does not keep the
+     * signal from the others, and is rethrown after.
+     */
     private static void dispatch() {
+        long n = received.incrementAndGet(); // first: a handler registered from now on sees it in receivedBefore
         Throwable failure = null;
-        for (Runnable h : handlers) {
+        for (LongConsumer h : handlers) {
             try {
-                h.run();
+                h.accept(n);
             } catch (RuntimeException | Error e) {
                 if (failure == null) {
                     failure = e;

@@ -37,12 +37,14 @@ public final class TlsServer {
                 .applicationProtocols("myproto/1")            // ALPN, optional
                 .watch(Duration.ofSeconds(30))                // reload when the PEM files change
                 .build();
-        // Every log line of the connection: remoteAddr, then tlsPeer (the client certificate's subject) and the rest
+        // Every log line of the connection: remoteAddr, then tlsPeer (the client certificate's subject) and the rest,
+        // and the client's name: its certificate's CN, unescaped (CN=dev1,O=Acme gives dev1)
         record TlsMeta(String remoteAddress, TlsInfo tls) implements MetaInfo {
             @Override
             public void forEachField(BiConsumer<String, Object> sink) {
                 MetaInfo.super.forEachField(sink);
                 tls.forEachField(sink);
+                tls.peerCommonName().ifPresent(cn -> sink.accept("client", cn));
             }
         }
         TcpServer server = TcpServer.create(ServerConfig.builder().address(":9443").tls(tls).build(),
