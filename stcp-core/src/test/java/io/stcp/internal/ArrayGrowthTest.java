@@ -100,11 +100,7 @@ class ArrayGrowthTest {
         assertThat(secondGrows).isNotDone();
 
         // Its value is read: the second takes the room, and half the last fifth with it if it needs it.
-        first.release();
-        secondGrows.get(10, TimeUnit.SECONDS);
-        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
-        second.release();
-        assertThat(budget.usedBytes()).isZero();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 5L << 20);
     }
 
     @Test
@@ -120,23 +116,13 @@ class ArrayGrowthTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
 
         int full = (4 << 20) + ConnectionInput.BUFFER_SIZE;
-        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
-            try {
-                return first.grow(full, 8 << 20, false);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        CompletableFuture<Integer> firstGrows = growAsync(first, full, 8 << 20);
         assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo((9 << 19) + ConnectionInput.BUFFER_SIZE);
         assertThat(budget.usedBytes()).isEqualTo(9L << 20);
 
         // It holds half the reserve now; the second waits until it is read.
         assertThat(secondGrows).isNotDone();
-        first.release();
-        secondGrows.get(10, TimeUnit.SECONDS);
-        assertThat(budget.usedBytes()).isEqualTo(6L << 20);
-        second.release();
-        assertThat(budget.usedBytes()).isZero();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 6L << 20);
     }
 
     @Test
@@ -146,30 +132,19 @@ class ArrayGrowthTest {
         // step is cut to them, in the last tenth (bytes sent, not a guess), and the rest stays free.
         InboundBudget budget = new InboundBudget(10L << 20);
         MemoryTransport socket = new MemoryTransport();
-        ArrayGrowth first = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
-        first.reserve((9 << 19) + ConnectionInput.BUFFER_SIZE, true);
+        ArrayGrowth first = holding(budget, 9 << 19, socket);
         ArrayGrowth second = holding(budget, 9 << 19);
         CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
         await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
         socket.feed(new byte[256 << 10]);
 
         int full = (9 << 19) + ConnectionInput.BUFFER_SIZE;
-        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
-            try {
-                return first.grow(full, 8 << 20, false);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        CompletableFuture<Integer> firstGrows = growAsync(first, full, 8 << 20);
         assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
         assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
 
         assertThat(secondGrows).isNotDone();
-        first.release();
-        secondGrows.get(10, TimeUnit.SECONDS);
-        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
-        second.release();
-        assertThat(budget.usedBytes()).isZero();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 5L << 20);
     }
 
     @Test
@@ -182,18 +157,11 @@ class ArrayGrowthTest {
         // again and is cut to them, as if they had been there at once.
         InboundBudget budget = new InboundBudget(10L << 20);
         MemoryTransport socket = new MemoryTransport();
-        ArrayGrowth first = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
-        first.reserve((9 << 19) + ConnectionInput.BUFFER_SIZE, true);
+        ArrayGrowth first = holding(budget, 9 << 19, socket);
         ArrayGrowth second = holding(budget, 9 << 19);
 
         int full = (9 << 19) + ConnectionInput.BUFFER_SIZE;
-        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
-            try {
-                return first.grow(full, 8 << 20, false);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        CompletableFuture<Integer> firstGrows = growAsync(first, full, 8 << 20);
         await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
         socket.feed(new byte[256 << 10]);
         CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
@@ -202,11 +170,7 @@ class ArrayGrowthTest {
         assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
         await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
         assertThat(secondGrows).isNotDone();
-        first.release();
-        secondGrows.get(10, TimeUnit.SECONDS);
-        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
-        second.release();
-        assertThat(budget.usedBytes()).isZero();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 5L << 20);
     }
 
     @Test
@@ -254,7 +218,12 @@ class ArrayGrowthTest {
 
     /** A value's array that holds {@code bytes} of {@code budget}, by a growth that completes it. */
     private static ArrayGrowth holding(InboundBudget budget, int bytes) throws IOException {
-        ArrayGrowth growth = new ArrayGrowth(new ConnectionInput(new MemoryTransport(), true, budget, 0, 0, () -> {}));
+        return holding(budget, bytes, new MemoryTransport());
+    }
+
+    /** As {@link #holding(InboundBudget, int)}, its connection reading from {@code socket}. */
+    private static ArrayGrowth holding(InboundBudget budget, int bytes, MemoryTransport socket) throws IOException {
+        ArrayGrowth growth = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
         growth.reserve(bytes + ConnectionInput.BUFFER_SIZE, true);
         return growth;
     }
@@ -268,6 +237,31 @@ class ArrayGrowthTest {
                 throw new UncheckedIOException(e);
             }
         }, runnable -> Thread.ofPlatform().start(runnable));
+    }
+
+    /** A growth of {@code growth}'s full array of {@code full} bytes towards {@code end}, on a thread of its own: the length it reaches. */
+    private static CompletableFuture<Integer> growAsync(ArrayGrowth growth, int full, int end) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return growth.grow(full, end, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+    }
+
+    /**
+     * {@code first}'s value is read (released): the second's growth, which waited, is granted, the
+     * budget then holding {@code used}; then the second's value is read too, and nothing is held.
+     */
+    private static void assertTheSecondGrowsOnceTheFirstIsRead(InboundBudget budget, ArrayGrowth first, ArrayGrowth second,
+                                                               CompletableFuture<Void> secondGrows, long used)
+            throws Exception {
+        first.release();
+        secondGrows.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(used);
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
     }
 
     @Test
