@@ -937,14 +937,7 @@ class TcpClientTest {
             client.put(frame("m" + i));
         }
         CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
-        List<String> got = new CopyOnWriteArrayList<>();
-        CountDownLatch clientLeft = new CountDownLatch(1);
-        servers.add(TcpServer.create(ServerConfig.builder().address("127.0.0.1:" + port).build(),
-                        (s, c) -> got.add(new String(c.readBytes(c.readInt()), UTF_8)), SenderFactory.queue(8))
-                .onConnectionExit(s -> clientLeft.countDown())
-                .start());
-        assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isTrue();
-        assertThat(clientLeft.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the client closed its connection").isTrue();
+        List<String> got = serverComesUpAndTheShutdownReturns(port, shutdown, true);
         assertThat(got).containsExactlyElementsOf(IntStream.range(0, n).mapToObj(i -> "m" + i).toList());
         assertThat(client.connectCount()).isEqualTo(1);
         assertThat(client.termination()).isCompleted().isNotCompletedExceptionally();
@@ -1038,17 +1031,27 @@ class TcpClientTest {
         client.put(frame("x".repeat(100))); // kept: the offline queue has no byte limit; the sender's is 64
         client.put(frame("b"));
         CompletableFuture<Boolean> shutdown = shutdownInBackground(WAIT);
+        List<String> got = serverComesUpAndTheShutdownReturns(port, shutdown, false);
+        assertThat(got).containsExactly("a", "b");
+        assertThat(client.offlineDropped()).isEqualTo(1);
+        assertThat(client.termination()).isCompleted().isNotCompletedExceptionally();
+    }
+
+    /**
+     * A server comes up on {@code port} while a shutdown dials on for the backlog: the shutdown
+     * returns {@code allWritten}, and the client closes its connection. The frames the server read.
+     */
+    private List<String> serverComesUpAndTheShutdownReturns(int port, CompletableFuture<Boolean> shutdown, boolean allWritten)
+            throws Exception {
         List<String> got = new CopyOnWriteArrayList<>();
         CountDownLatch clientLeft = new CountDownLatch(1);
         servers.add(TcpServer.create(ServerConfig.builder().address("127.0.0.1:" + port).build(),
                         (s, c) -> got.add(new String(c.readBytes(c.readInt()), UTF_8)), SenderFactory.queue(8))
                 .onConnectionExit(s -> clientLeft.countDown())
                 .start());
-        assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isFalse();
+        assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isEqualTo(allWritten);
         assertThat(clientLeft.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the client closed its connection").isTrue();
-        assertThat(got).containsExactly("a", "b");
-        assertThat(client.offlineDropped()).isEqualTo(1);
-        assertThat(client.termination()).isCompleted().isNotCompletedExceptionally();
+        return got;
     }
 
     /**
