@@ -217,9 +217,12 @@ public interface TcpClient extends AutoCloseable {
      * {@link #termination()} completes normally), is discarded, counted
      * (logged {@code client.offline.discarded} at DEBUG) and makes the shutdown return false, as
      * does a message of the backlog that the sender refuses ({@link #offlineDropped()}). It
-     * waits for the connection's hooks and reader to finish, so call it from elsewhere; from a hook
-     * or the reader, call {@link #close()}, or start a thread for it (called there, it waits for
-     * the call it is part of — the whole grace and 5 s more — and returns false).
+     * waits for the connection's hooks and reader to finish, so it must be called from elsewhere:
+     * on the client's own threads — the reader, the connect and disconnect hooks (on the reader's
+     * thread), the give-up hook (on the dialler's) — it would wait for the call it is part of, so
+     * there it throws {@link IllegalStateException} at once and changes nothing. From there, call
+     * {@link #close()}, which does not wait, or start a thread for the shutdown:
+     * {@code Thread.ofVirtual().start(() -> client.shutdown(grace))}.
      *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most
@@ -231,6 +234,7 @@ public interface TcpClient extends AutoCloseable {
      * @return true if everything queued was written (none of it discarded by a close, this one or
      *     an earlier one) and the client terminated within {@code grace}, not having given up or
      *     failed
+     * @throws IllegalStateException if called on one of the client's own threads (see above)
      */
     boolean shutdown(Duration grace) throws InterruptedException;
 

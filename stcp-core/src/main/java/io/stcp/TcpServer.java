@@ -168,14 +168,17 @@ public interface TcpServer extends AutoCloseable {
      * being closed without draining: this waits for them the same way, returns false, and does not
      * throw (see {@link #awaitTermination()}).
      *
-     * <p>It waits for every reader call in progress, so call it from a thread of your own, not from
-     * a reader or a hook of this server's: there it waits for the very call it is part of, which
-     * cannot return before it does — the whole grace and the 5 s after it — and returns false. A
-     * reader that shuts the server down on a message (an operator's command) starts a thread for
-     * it: {@code Thread.ofVirtual().start(() -> server.shutdown(grace))}, and returns.
+     * <p>It waits for every reader call in progress, so it must be called from a thread of your own:
+     * on a thread of one of this server's connections — a reader, or a connection start or exit
+     * hook, which run on the reader's thread — it would wait for the very call it is part of, so
+     * there it throws {@link IllegalStateException} at once and changes nothing. A reader that
+     * shuts the server down on a message (an operator's command) starts a thread for it,
+     * {@code Thread.ofVirtual().start(() -> server.shutdown(grace))}, and returns; or calls
+     * {@link #close()}, which does not wait.
      *
      * @return true if every connection drained and exited within {@code grace}, nothing accepted
      *     discarded; false if not, or if the accept loop gave up
+     * @throws IllegalStateException if called on a thread of one of this server's connections
      */
     boolean shutdown(Duration grace) throws InterruptedException;
 
@@ -186,9 +189,13 @@ public interface TcpServer extends AutoCloseable {
      * clients go there, while the clients of this one finish what they are doing and leave.
      * Whatever is still connected at the timeout is left running: follow with
      * {@link #shutdown(Duration)}, which then closes it gracefully (and returns at once if nothing
-     * is left). Safe from any thread; after {@link #close()} it just waits.
+     * is left). Safe from any thread but those of this server's connections (a reader, a
+     * connection hook), where it would wait for its own connection and so throws
+     * {@link IllegalStateException}, as {@link #shutdown(Duration)} does; after {@link #close()} it
+     * just waits.
      *
      * @return true if every connection ended within {@code timeout} (the server has then terminated)
+     * @throws IllegalStateException if called on a thread of one of this server's connections
      */
     default boolean drain(Duration timeout) throws InterruptedException {
         throw new UnsupportedOperationException("drain");
@@ -216,8 +223,12 @@ public interface TcpServer extends AutoCloseable {
      * image made without that module), the shutdown runs from a shutdown hook instead and the exit
      * code is the JVM's.
      *
+     * <p>Like {@link #shutdown(Duration)}, it throws {@link IllegalStateException} on a thread of one
+     * of this server's connections.
+     *
      * @return true if every connection drained within {@code grace}, nothing accepted discarded
      * @throws AcceptException if the accept loop gave up
+     * @throws IllegalStateException if called on a thread of one of this server's connections
      */
     boolean runUntilSignal(Duration grace) throws IOException, InterruptedException, AcceptException;
 

@@ -89,6 +89,15 @@ final class ReadLoop {
         connection.readerThread(Thread.currentThread());
     }
 
+    /**
+     * Whether the calling thread is this connection's: the one that entered last, from its start
+     * hooks (or its resumption) to the end of its exit hooks; no thread while suspended. Any
+     * thread; takes the monitor (for a shutdown's check, never on a message's path).
+     */
+    synchronized boolean isOwnThread() {
+        return readerThread == Thread.currentThread();
+    }
+
     /** No more interrupts from an exit: the reader's part is over. */
     void leave() {
         synchronized (this) {

@@ -390,6 +390,15 @@ public final class RealConnectionRunner implements ConnectionRunner {
         end(s, failure);
     }
 
+    /**
+     * Whether the calling thread runs this connection: its reader, or one of its start or exit
+     * hooks (a wait there for the connection's exit would wait for itself). For the shutdowns'
+     * check ({@link OwnThread}); not on a message's path.
+     */
+    boolean isOwnThread() {
+        return loop.isOwnThread();
+    }
+
     /** The name of the connection's reader threads (made per thread: an idle connection keeps no string). */
     String threadName() {
         return "stcp-conn-" + connection.id();

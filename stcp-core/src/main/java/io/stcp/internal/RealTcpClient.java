@@ -472,6 +472,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
+        OwnThread.refuseWait(isOwnThread(), "client", "shutdown(grace)");
         long deadline = Nanos.within(grace);
         Stopped s = stop(null, true);
         if (s == null) {
@@ -516,6 +517,20 @@ public final class RealTcpClient implements TcpClient {
         // Terminated: the last connection has exited, so its count is whole, and a hand-over of the
         // offline queue that the close cut short has counted what it had not given its sender.
         return done && closed.lost() + outbox.lostByClose() == 0;
+    }
+
+    /**
+     * Whether the calling thread is the client's own: its connection's reader or a hook on that
+     * thread (the connect and disconnect hooks), or the dialler (the give-up hook), whose end a
+     * shutdown waits for.
+     */
+    private boolean isOwnThread() {
+        lock.lock();
+        try {
+            return dialler == Thread.currentThread() || runner != null && runner.isOwnThread();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Waits for {@code f} until {@code deadline} (0 = none), however it completes; false on timeout. */

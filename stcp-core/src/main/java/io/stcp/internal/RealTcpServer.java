@@ -358,6 +358,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public boolean drain(Duration timeout) throws InterruptedException {
+        OwnThread.refuseWait(connections.isOwnThread(), "server", "drain(timeout)");
         stopListening();
         awaitListenerClosed();
         maybeTerminate();
@@ -366,6 +367,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
+        OwnThread.refuseWait(connections.isOwnThread(), "server", "shutdown(grace)");
         stopListening();
         long deadline = Nanos.within(grace);
         awaitListenerClosed();
@@ -394,6 +396,7 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public boolean runUntilSignal(Duration drain, Duration grace)
             throws IOException, InterruptedException, AcceptException {
+        OwnThread.refuseWait(connections.isOwnThread(), "server", "runUntilSignal(grace)");
         lock.lock();
         boolean fresh;
         try {

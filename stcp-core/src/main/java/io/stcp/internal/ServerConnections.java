@@ -203,6 +203,16 @@ final class ServerConnections {
         return runners;
     }
 
+    /** Whether the calling thread is one of the live connections' own (a reader, or a hook on its thread); a scan. */
+    boolean isOwnThread() {
+        for (RealConnectionRunner runner : runners) {
+            if (runner.isOwnThread()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Ends every connection, discarding what their senders still queue; returns at once. */
     void endAll() {
         ending = true;
