@@ -99,11 +99,15 @@ class ShutdownOnOwnThreadTest {
         AtomicReference<TcpServer> self = new AtomicReference<>();
         AtomicInteger frames = new AtomicInteger();
         TcpServer server = server(self, () -> {
-            if (frames.getAndIncrement() == 0) {
+            if (frames.getAndIncrement() == 1) {
                 attempt(() -> self.get().shutdown(SHORT));
             }
         }).start();
-        send(server, "/shutdown");
+        try (TestClient c = TestClient.connect(server.address())) {
+            // the second request: on a readiness transport its reader call runs on a resumed thread
+            c.roundTrip("hello".getBytes(UTF_8));
+            c.roundTrip("/shutdown".getBytes(UTF_8));
+        }
         assertRefused();
         assertServesThenShutsDown(server);
     }
@@ -204,11 +208,16 @@ class ShutdownOnOwnThreadTest {
 
     /** Reads the server's frames; the first runs {@code onFirst}. */
     private static ConnectionReader reading(Runnable onFirst) {
+        return reading(0, onFirst);
+    }
+
+    /** Reads the server's frames; frame {@code n} (from 0) runs {@code onIt}. */
+    private static ConnectionReader reading(int n, Runnable onIt) {
         AtomicInteger frames = new AtomicInteger();
         return (sender, conn) -> {
             conn.readBytes(conn.readInt());
-            if (frames.getAndIncrement() == 0) {
-                onFirst.run();
+            if (frames.getAndIncrement() == n) {
+                onIt.run();
             }
         };
     }
@@ -224,7 +233,11 @@ class ShutdownOnOwnThreadTest {
     void clientShutdownFromItsReaderIsRefused() throws Exception {
         TcpServer server = greeter(sender -> { });
         AtomicReference<TcpClient> self = new AtomicReference<>();
-        TcpClient client = client(server, self, reading(() -> attempt(() -> self.get().shutdown(SHORT)))).start();
+        // the greeting, then the echo of a put made once the client is up: on a readiness
+        // transport, that reader call runs on a resumed thread
+        TcpClient client = client(server, self, reading(1, () -> attempt(() -> self.get().shutdown(SHORT)))).start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(Echo.frame("/shutdown".getBytes(UTF_8)));
         assertRefused();
         assertConnectedThenShutsDown(client);
     }
