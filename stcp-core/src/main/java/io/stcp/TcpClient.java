@@ -251,6 +251,8 @@ public interface TcpClient extends AutoCloseable {
      * Waits at most {@code timeout} for {@link #termination()}, however it completes.
      *
      * @return false on timeout
+     * @throws IllegalStateException if called on one of the client's own threads: it would wait for
+     *     itself, as {@link #shutdown} would
      */
     boolean awaitTermination(Duration timeout) throws InterruptedException;
 }

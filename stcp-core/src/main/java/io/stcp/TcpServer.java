@@ -260,6 +260,8 @@ public interface TcpServer extends AutoCloseable {
      * Waits for {@link #termination()}.
      *
      * @throws AcceptException if the accept loop gave up; thrown once every connection has exited
+     * @throws IllegalStateException if called on a thread of one of this server's connections
+     *     (its reader, or a hook on its thread): it would wait for itself, as {@link #shutdown} would
      */
     void awaitTermination() throws InterruptedException, AcceptException;
 
@@ -268,6 +270,8 @@ public interface TcpServer extends AutoCloseable {
      *
      * @return false on timeout
      * @throws AcceptException if the accept loop gave up; thrown once every connection has exited
+     * @throws IllegalStateException if called on a thread of one of this server's connections
+     *     (its reader, or a hook on its thread): it would wait for itself, as {@link #shutdown} would
      */
     boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException;
 }

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A wait for the connections called on a thread of one of them — a server's {@code shutdown},
- * {@code drain} or {@code runUntilSignal}, a client's {@code shutdown}, from a reader or a hook on
+ * {@code drain}, {@code runUntilSignal} or {@code awaitTermination}, a client's {@code shutdown}
+ * or {@code awaitTermination}, from a reader or a hook on
  * its thread — would wait for the call it is part of: it throws {@link IllegalStateException} at
  * once and changes nothing, so the server or client runs on and a shutdown from elsewhere then
  * succeeds; a thread the reader starts for the shutdown is not the connection's, and shuts down.
@@ -134,6 +135,28 @@ class ShutdownOnOwnThreadTest {
     }
 
     @Test
+    void serverAwaitTerminationFromItsReaderIsRefused() throws Exception {
+        AtomicReference<TcpServer> self = new AtomicReference<>();
+        CompletableFuture<Object> untimed = new CompletableFuture<>();
+        AtomicInteger frames = new AtomicInteger();
+        TcpServer server = server(self, () -> {
+            if (frames.getAndIncrement() == 0) {
+                attempt(() -> self.get().awaitTermination(SHORT)); // waited it out and returned false
+                try {
+                    self.get().awaitTermination(); // waited until a close from elsewhere
+                    untimed.complete("returned");
+                } catch (Throwable t) {
+                    untimed.complete(t);
+                }
+            }
+        }).start();
+        send(server, "/await");
+        assertRefused();
+        assertThat(untimed.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isInstanceOf(IllegalStateException.class);
+        assertServesThenShutsDown(server);
+    }
+
+    @Test
     void serverShutdownFromAConnectionStartHookIsRefused() throws Exception {
         AtomicReference<TcpServer> self = new AtomicReference<>();
         AtomicInteger starts = new AtomicInteger();
@@ -238,6 +261,17 @@ class ShutdownOnOwnThreadTest {
         TcpClient client = client(server, self, reading(1, () -> attempt(() -> self.get().shutdown(SHORT)))).start();
         assertThat(client.awaitConnected(WAIT)).isTrue();
         client.put(Echo.frame("/shutdown".getBytes(UTF_8)));
+        assertRefused();
+        assertConnectedThenShutsDown(client);
+    }
+
+    @Test
+    void clientAwaitTerminationFromItsReaderIsRefused() throws Exception {
+        TcpServer server = greeter(sender -> { });
+        AtomicReference<TcpClient> self = new AtomicReference<>();
+        TcpClient client = client(server, self, reading(1, () -> attempt(() -> self.get().awaitTermination(SHORT)))).start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(Echo.frame("/await".getBytes(UTF_8)));
         assertRefused();
         assertConnectedThenShutsDown(client);
     }

@@ -556,6 +556,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        OwnThread.refuseWait(isOwnThread(), "client", "awaitTermination(timeout)");
         return awaitQuietly(termination, Nanos.within(timeout));
     }
 

@@ -417,11 +417,13 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public void awaitTermination() throws InterruptedException, AcceptException {
+        OwnThread.refuseWait(connections.isOwnThread(), "server", "awaitTermination()");
         termination.await();
     }
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException {
+        OwnThread.refuseWait(connections.isOwnThread(), "server", "awaitTermination(timeout)");
         return termination.await(timeout);
     }
 
