@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  *                         reports it ({@code cluster.node.duplicate}, ERROR; {@link
  *                         ClusterStats#duplicateNode()}). A node restarted with its id at once is not
  *                         reported (see {@link RedisBus}, Node id). Required.
- * @param redisAddress     Redis, as {@code "host:port"} ({@code "[::1]:6379"} for IPv6). Default
+ * @param redisAddress     Redis, as {@code "host:port"} ({@code "[::1]:6379"} for IPv6), not a URI:
+ *                         {@code "redis://host:6379"} is refused. Default
  *                         {@code "127.0.0.1:6379"}. A standalone Redis (or a primary); Redis Cluster
  *                         is not supported (the presence scripts touch keys of several slots).
  * @param redisUser        the ACL user for {@code AUTH}, or null (the default) for the default user.

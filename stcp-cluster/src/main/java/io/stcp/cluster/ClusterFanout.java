@@ -124,13 +124,22 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
     /** What has been counted so far. */
     ClusterStats stats();
 
-    /** {@link ConnectionRegistry#bindUser} on the local registry, then announces the user to the cluster at once. */
+    /**
+     * {@link ConnectionRegistry#bindUser} on the local registry, then announces the user to the
+     * cluster at once, on the presence thread: this returns before the other nodes can find the
+     * user, and a send from one of them meanwhile reaches nobody (its {@link SendResult} all 0;
+     * counted nowhere).
+     */
     boolean bindUser(Sender sender, String userId);
 
     /** {@link ConnectionRegistry#unbindUser}; withdraws the user at once if this node has no other connection of it. */
     boolean unbindUser(Sender sender);
 
-    /** {@link ConnectionRegistry#joinGroup} on the local registry, then announces the group to the cluster at once. */
+    /**
+     * {@link ConnectionRegistry#joinGroup} on the local registry, then announces the group to the
+     * cluster at once, on the presence thread: as for {@link #bindUser}, this returns before the
+     * other nodes can find the group here.
+     */
     boolean joinGroup(Sender sender, String group);
 
     /** {@link ConnectionRegistry#leaveGroup}; withdraws the group at once if it has no other member on this node. */

@@ -46,7 +46,20 @@ class ClusterConfigTest {
         assertInvalid(b -> b.nodeId(""), "nodeId: \"\" (expected: 1 to 64 of A-Z a-z 0-9 . _ -)");
         assertInvalid(b -> b.nodeId("a b"), "nodeId: \"a b\"");
         assertInvalid(b -> b.nodeId("x".repeat(65)), "nodeId: ");
-        assertInvalid(b -> b.redisAddress("localhost"), "redisAddress: \"localhost\" (expected: host:port, port 1 to 65535)");
+        // What a Jedis or Lettuce user writes: parsed as the host "redis://127.0.0.1", it was accepted
+        // and the node only reconnected, for ever, to a host no lookup finds.
+        assertInvalid(b -> b.redisAddress("redis://127.0.0.1:6379"), "redisAddress: \"redis://127.0.0.1:6379\" (expected: host:port without a scheme, such as \"127.0.0.1:6379\"; the password goes to redisPassword");
+        assertInvalid(b -> b.redisAddress("rediss://cache:6380"), "redisAddress: \"rediss://cache:6380\" (expected: host:port without a scheme");
+        assertInvalid(b -> b.redisAddress("user:pw@cache:6379"), "redisAddress: \"user:pw@cache:6379\" (expected: host:port");
+        assertInvalid(b -> b.redisAddress("fe80::1"), "redisAddress: \"fe80::1\" (expected: host:port"); // no brackets: "fe80:", port 1
+        assertInvalid(b -> b.redisAddress("::1:6379"), "redisAddress: \"::1:6379\" (expected: host:port");
+        assertInvalid(b -> b.redisAddress("cache :6379"), "redisAddress: \"cache :6379\" (expected: host:port");
+        assertInvalid(b -> b.redisAddress("[cache]:6379"), "redisAddress: \"[cache]:6379\" (expected: host:port");
+        assertInvalid(b -> b.redisAddress("localhost"), "redisAddress: \"localhost\" (expected: host:port, port 1 to 65535; an IPv6 address in brackets: \"[::1]:6379\")");
+        for (String fine : new String[] {"redis.internal:6379", "10.0.0.7:6379", "[::1]:6380", "[fe80::1%eth0]:6379",
+                "[::ffff:127.0.0.1]:6379", "redis_1:6379"}) {
+            assertThat(ClusterConfig.builder("n").redisAddress(fine).build().redisAddress()).isEqualTo(fine);
+        }
         assertInvalid(b -> b.redisAddress("localhost:0"), "redisAddress: \"localhost:0\"");
         assertInvalid(b -> b.redisAddress(":6379"), "redisAddress: \":6379\"");
         assertInvalid(b -> b.keyPrefix(""), "keyPrefix: \"\" (expected: 1 to 64 characters, no whitespace)");

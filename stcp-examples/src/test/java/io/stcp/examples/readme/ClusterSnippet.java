@@ -38,7 +38,7 @@ final class ClusterSnippet {
             }
             String[] words = new String(text, StandardCharsets.UTF_8).split(" ", 3);
             switch (words[0]) {
-                case "login" -> cluster.bindUser(me, words[1]);  // announced to every node at once
+                case "login" -> cluster.bindUser(me, words[1]);  // announced to every node, in the background
                 case "join" -> cluster.joinGroup(me, words[1]);
                 case "say" -> {
                     try {
