@@ -102,7 +102,7 @@ class IpLimitsTest {
                     e -> LogCapture.fields(e).get("reason"), Collectors.counting()));
             assertThat(perReason).as("one line per reason within the interval")
                     .containsExactlyInAnyOrderEntriesOf(Map.of("denied", 1L, "maxConnPerIp", 1L));
-            assertThat(String.valueOf(LogCapture.fields(lines.get(0)).get("remote"))).startsWith("127.0.0.");
+            assertThat(String.valueOf(LogCapture.fields(lines.get(0)).get("remoteAddr"))).startsWith("127.0.0.");
         }
     }
 }

@@ -185,7 +185,7 @@ class ProxyProtocolTest {
             List<ILoggingEvent> lines = log.events("server.reject");
             assertThat(lines).hasSize(1);
             assertThat(LogCapture.fields(lines.get(0))).containsEntry("reason", "proxyUntrusted");
-            assertThat(String.valueOf(LogCapture.fields(lines.get(0)).get("remote"))).startsWith("127.0.0.2:");
+            assertThat(String.valueOf(LogCapture.fields(lines.get(0)).get("remoteAddr"))).startsWith("127.0.0.2:");
         }
     }
 
@@ -518,7 +518,8 @@ class ProxyProtocolTest {
         try (LogCapture log = LogCapture.of("io.stcp.server")) {
             Echo.stop(start(required()));
             assertThat(log.events("server.start")).singleElement()
-                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("proxyProtocol", "required"));
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("proxyProtocol", "required")
+                            .containsEntry("reusePort", false));
         }
     }
 

@@ -1,8 +1,10 @@
 package io.stcp.cluster;
 
+import io.stcp.Durations;
 import io.stcp.cluster.internal.LogLimiter;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
@@ -208,7 +210,7 @@ public final class RedisBus implements ClusterBus, Presence {
     /**
      * Logs {@code event} (WARN) for {@code e}, which its caller caught so as to go on (a thread of
      * the bus to its next round or attempt): with {@code limiter}, at most one line per its
-     * interval, saying how many it held back ({@code heldBack}). Whatever the line itself throws
+     * interval, saying how many it held back ({@code suppressed}, when it held any). Whatever the line itself throws
      * (out of memory building it, an Error from an appender) is dropped here, so that nothing
      * thrown on the way to the log undoes the catch that called it.
      */
@@ -218,7 +220,7 @@ public final class RedisBus implements ClusterBus, Presence {
             if (held >= 0) {
                 LoggingEventBuilder line = log.atWarn().setMessage(event).addKeyValue("redis", address);
                 if (limiter != null) {
-                    line = line.addKeyValue("heldBack", held);
+                    line = LogLimiter.suppressed(line, held);
                 }
                 line.setCause(e).log();
             }
@@ -285,7 +287,7 @@ public final class RedisBus implements ClusterBus, Presence {
                 if (!x.join(config.closeTimeout())) { // left to end by itself: the pool is closed all the same
                     try {
                         log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", address)
-                                .addKeyValue("thread", x.getName()).addKeyValue("closeTimeoutMs", config.closeTimeout().toMillis()).log();
+                                .addKeyValue("thread", x.getName()).addKeyValue("closeTimeout", Durations.format(config.closeTimeout())).log();
                     } catch (Throwable logFailed) {
                         // out of memory even for the line: the close goes on all the same
                     }

@@ -136,9 +136,9 @@ final class RedisPresence {
         if (reply instanceof List<?> list && !list.isEmpty() && list.getFirst() instanceof byte[] first) {
             long held = skippedLog.tryAcquire();
             if (held >= 0) {
-                log.atWarn().setMessage("cluster.presence.skipped").addKeyValue("redis", config.redisAddress())
+                LogLimiter.suppressed(log.atWarn().setMessage("cluster.presence.skipped").addKeyValue("redis", config.redisAddress())
                         .addKeyValue("key", new String(first, StandardCharsets.UTF_8)).addKeyValue("skipped", list.size())
-                        .addKeyValue("reason", "not a sorted set (another application's key?)").addKeyValue("heldBack", held).log();
+                        .addKeyValue("reason", "not a sorted set (another application's key?)"), held).log();
             }
         }
     }

@@ -2,6 +2,7 @@ package io.stcp.cluster;
 
 import static io.stcp.cluster.RedisBus.millis;
 
+import io.stcp.Durations;
 import io.stcp.cluster.ClusterBus.Listener;
 import io.stcp.cluster.internal.Backoff;
 import io.stcp.cluster.internal.ClusterThreads;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -199,8 +201,8 @@ final class RedisSubscription {
                 try {
                     long held = lossLog.tryAcquire();
                     if (held >= 0) {
-                        log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", address).addKeyValue("reason", reason)
-                                .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(delayNanos)).addKeyValue("heldBack", held).log();
+                        LogLimiter.suppressed(log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", address).addKeyValue("reason", reason)
+                                .addKeyValue("retryIn", Durations.format(Duration.ofNanos(delayNanos))), held).log();
                     }
                 } catch (Throwable logFailed) {
                     // out of memory even for the line: connected again after the back-off all the same
@@ -375,7 +377,7 @@ final class RedisSubscription {
             pinged = null;
             bus.closeQuietly(j); // the subscribe call fails, and the subscription is made again
             log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
-                    .addKeyValue("silentMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pingedNanos)).log();
+                    .addKeyValue("silentFor", Durations.format(Duration.ofNanos(System.nanoTime() - pingedNanos))).log();
             return;
         }
         pinged = p;

@@ -134,8 +134,7 @@ final class Watchdog implements AutoCloseable {
         try {
             long held = limiter.tryAcquire();
             if (held >= 0) {
-                log.atWarn().setMessage(event).addKeyValue("redis", redis).addKeyValue("thread", threadName)
-                        .addKeyValue("heldBack", held).setCause(e).log();
+                LogLimiter.suppressed(log.atWarn().setMessage(event).addKeyValue("redis", redis).addKeyValue("thread", threadName), held).setCause(e).log();
             }
         } catch (Throwable logFailed) {
             // out of memory even for the line: its caller goes on all the same

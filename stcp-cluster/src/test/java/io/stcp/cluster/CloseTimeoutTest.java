@@ -80,7 +80,7 @@ class CloseTimeoutTest {
 
                 assertThat(log.events("cluster.close.timeout")).as("the thread given up").singleElement()
                         .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("thread", "stcp-cluster-a-presence")
-                                .containsEntry("closeTimeoutMs", 200L));
+                                .containsEntry("closeTimeout", "200ms"));
                 assertThat(log.events("cluster.stop")).as("close() done to its end").hasSize(1);
                 assertThat(busA.isConnected()).as("the bus, closed").isFalse();
             } finally {
@@ -129,7 +129,7 @@ class CloseTimeoutTest {
 
                 assertThat(log.events("cluster.bus.close.timeout")).as("the thread given up").singleElement()
                         .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("thread", "stcp-cluster-a-redis")
-                                .containsEntry("closeTimeoutMs", 200L));
+                                .containsEntry("closeTimeout", "200ms"));
                 assertThat(bus.isConnected()).as("the bus, closed").isFalse();
             } finally {
                 release.countDown();

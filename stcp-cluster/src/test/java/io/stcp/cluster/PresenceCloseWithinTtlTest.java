@@ -104,7 +104,7 @@ class PresenceCloseWithinTtlTest {
             assertThat(events).hasSize(1);
             assertThat(events.getFirst().getLevel().toString()).isEqualTo("WARN");
             assertThat(LogCapture.fields(events.getFirst())).containsEntry("node", "a").containsEntry("left", left)
-                    .containsEntry("presenceTtlMs", 1000L);
+                    .containsEntry("presenceTtl", "1s");
         }
     }
 

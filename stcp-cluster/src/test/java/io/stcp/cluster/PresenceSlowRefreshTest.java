@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.stcp.ConnectionRegistry;
+import io.stcp.Durations;
 import io.stcp.SenderFactory;
 import io.stcp.TcpServer;
 import io.stcp.cluster.internal.RealClusterFanout;
@@ -57,9 +58,10 @@ class PresenceSlowRefreshTest {
             List<ILoggingEvent> events = log.events("cluster.presence.slow");
             Map<String, Object> fields = LogCapture.fields(events.getFirst());
             assertThat(events.getFirst().getLevel().toString()).isEqualTo("WARN");
-            assertThat(fields).containsEntry("node", "a").containsEntry("names", 1).containsEntry("presenceTtlMs", 300L)
-                    .containsEntry("presenceRefreshMs", 100L);
-            assertThat((Long) fields.get("tookMs")).isGreaterThanOrEqualTo(300L);
+            // Durations as the config reads them (Go syntax, the unit in the value), under the settings' names.
+            assertThat(fields).containsEntry("node", "a").containsEntry("names", 1).containsEntry("presenceTtl", "300ms")
+                    .containsEntry("presenceRefresh", "100ms").doesNotContainKeys("presenceTtlMs", "presenceRefreshMs", "tookMs");
+            assertThat(Durations.parse((String) fields.get("took"))).isGreaterThanOrEqualTo(Duration.ofMillis(300));
         } finally {
             if (cluster != null) {
                 cluster.close();

@@ -3,12 +3,14 @@ package io.stcp.internal;
 import io.stcp.AcceptException;
 import io.stcp.Durations;
 import java.io.IOException;
+import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * Accepts connections until the listener closes, backing off on errors.
@@ -101,9 +103,10 @@ public final class AcceptLoop {
                 long held = errorLog.tryAcquire();
                 if (held >= 0) {
                     try {
-                        Log.SERVER.atWarn().setMessage("server.accept.retry").addKeyValue("failures", failures)
-                                .addKeyValue("delay", Durations.format(Duration.ofNanos(delay)))
-                                .addKeyValue("suppressed", held).addKeyValue("error", e.toString()).log();
+                        Log.suppressed(Log.SERVER.atWarn().setMessage("server.accept.retry")
+                                .addKeyValue("failures", failures)
+                                .addKeyValue("delay", Durations.format(Duration.ofNanos(delay))), held)
+                                        .addKeyValue("error", e.toString()).log();
                     } catch (Throwable logFailed) {
                         // out of memory even for the line: back off all the same
                     }
@@ -132,7 +135,7 @@ public final class AcceptLoop {
     }
 
     private void handlerFailed(SocketChannel channel, Throwable e) {
-        Object remote = null;
+        SocketAddress remote = null;
         if (channel != null) {
             try {
                 remote = channel.getRemoteAddress();
@@ -143,8 +146,11 @@ public final class AcceptLoop {
         }
         long held = handlerErrorLog.tryAcquire();
         if (held >= 0) {
-            Log.SERVER.atWarn().setMessage("server.accept.handler.failed").addKeyValue("remote", remote)
-                    .addKeyValue("suppressed", held).setCause(e).log();
+            LoggingEventBuilder line = Log.SERVER.atWarn().setMessage("server.accept.handler.failed");
+            if (remote != null) {
+                line.addKeyValue(Log.REMOTE_ADDR, HostPort.format(remote));
+            }
+            Log.suppressed(line, held).setCause(e).log();
         }
     }
 }

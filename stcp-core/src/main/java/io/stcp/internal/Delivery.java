@@ -176,7 +176,7 @@ final class Delivery {
             long held = FAILURE_LOG.tryAcquire();
             if (held >= 0) {
                 try {
-                    Log.conn(Log.WARN, "registry.send.failed", sender.connection()).addKeyValue("suppressed", held)
+                    Log.suppressed(Log.conn(Log.WARN, "registry.send.failed", sender.connection()), held)
                             .setCause(e).log();
                 } catch (RuntimeException | Error logFailed) {
                     // a sender broken beyond its put: counted all the same

@@ -409,9 +409,11 @@ final class DialLoop {
         }
         long held = failureLog.tryAcquire();
         if (held >= 0) {
-            Log.CLIENT.atWarn().setMessage("client.connect.failed").addKeyValue("address", config.address())
-                    .addKeyValue("attempt", n).addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos)))
-                    .addKeyValue("suppressed", held).addKeyValue("error", failure.toString()).log();
+            Log.suppressed(Log.CLIENT.atWarn().setMessage("client.connect.failed")
+                    .addKeyValue("address", config.address())
+                    .addKeyValue("attempt", n)
+                    .addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos))), held)
+                            .addKeyValue("error", failure.toString()).log();
         }
         return false;
     }

@@ -338,8 +338,9 @@ public final class DirectChunks {
             try {
                 long held = freeFailedLog.tryAcquire();
                 if (held >= 0) {
-                    Log.SERVER.atError().setMessage("direct.free.failed").addKeyValue("chunks", failed)
-                            .addKeyValue("suppressed", held).setCause(first).log();
+                    Log.suppressed(Log.SERVER.atError().setMessage("direct.free.failed")
+                            .addKeyValue("chunks", failed), held)
+                            .setCause(first).log();
                 }
             } catch (Throwable logFailed) {
                 // out of memory even for the line: the chunks are freed all the same

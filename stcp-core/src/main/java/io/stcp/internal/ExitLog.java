@@ -62,10 +62,7 @@ final class ExitLog {
             if (held < 0) {
                 return;
             }
-            b = Log.conn(Level.WARN, "conn.exit", connection).addKeyValue("reason", reason);
-            if (held > 0) {
-                b.addKeyValue("suppressed", held);
-            }
+            b = Log.suppressed(Log.conn(Level.WARN, "conn.exit", connection).addKeyValue("reason", reason), held);
             if (cause != null) {
                 b.setCause(cause);
             }
@@ -96,10 +93,6 @@ final class ExitLog {
         if (held < 0) {
             return NOPLoggingEventBuilder.singleton();
         }
-        LoggingEventBuilder b = Log.conn(Level.WARN, event, connection);
-        if (held > 0) {
-            b.addKeyValue("suppressed", held);
-        }
-        return b;
+        return Log.suppressed(Log.conn(Level.WARN, event, connection), held);
     }
 }

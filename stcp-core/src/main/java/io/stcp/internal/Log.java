@@ -18,6 +18,11 @@ final class Log {
     static final Logger CONN = LoggerFactory.getLogger("io.stcp.connection");
     static final Level DEBUG = Level.DEBUG;
     static final Level WARN = Level.WARN;
+    /**
+     * The key of a peer's address, in every line that names one: the default MetaInfo's field on
+     * connection lines, and {@code server.reject} and {@code server.accept.handler.failed}.
+     */
+    static final String REMOTE_ADDR = "remoteAddr";
 
     private Log() {}
 
@@ -42,5 +47,14 @@ final class Log {
      */
     static LoggingEventBuilder connWarn(String event, RealConnection connection) {
         return connection.context().exitLog().warn(event, connection);
+    }
+
+    /**
+     * Adds {@code suppressed}, the lines of a rate-limited event held back since its last one, when
+     * there were any: every rate-limited line follows this one rule, so a query for
+     * {@code suppressed} finds exactly the lines that stand for more than themselves.
+     */
+    static LoggingEventBuilder suppressed(LoggingEventBuilder line, long held) {
+        return held > 0 ? line.addKeyValue("suppressed", held) : line;
     }
 }

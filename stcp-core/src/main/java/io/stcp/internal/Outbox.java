@@ -364,8 +364,9 @@ final class Outbox {
                     long n = dropped.incrementAndGet();
                     long held = DROPPED_LOG.tryAcquire();
                     if (held >= 0) {
-                        Log.conn(Log.WARN, "client.offline.dropped", s.connection()).addKeyValue("dropped", n)
-                                .addKeyValue("suppressed", held).addKeyValue("error", refused.getMessage())
+                        Log.suppressed(Log.conn(Log.WARN, "client.offline.dropped", s.connection())
+                                .addKeyValue("dropped", n), held)
+                                .addKeyValue("error", refused.getMessage())
                                 .setCause(refused instanceof SendException ? null : refused).log();
                     }
                 }

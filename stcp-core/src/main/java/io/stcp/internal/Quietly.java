@@ -39,8 +39,8 @@ final class Quietly {
         try {
             long held = LOG_LIMIT.tryAcquire();
             if (held >= 0) {
-                Log.SERVER.atError().setMessage("close.failed").addKeyValue("closing", what)
-                        .addKeyValue("suppressed", held).setCause(t).log();
+                Log.suppressed(Log.SERVER.atError().setMessage("close.failed").addKeyValue("closing", what), held)
+                        .setCause(t).log();
             }
         } catch (Throwable logFailed) {
             // out of memory even for the line: what follows the close runs all the same

@@ -189,7 +189,8 @@ public final class RealTcpServer implements TcpServer {
         Log.SERVER.atInfo().setMessage("server.start").addKeyValue("address", HostPort.format(localAddress))
                 .addKeyValue("maxConn", config.maxConn()).addKeyValue("transport", Transports.name())
                 .addKeyValue("proxyProtocol",
-                        config.proxyProtocol().mode().name().toLowerCase(java.util.Locale.ROOT)) // as JSON and echo write it.addKeyValue("reusePort", config.reusePort())
+                        config.proxyProtocol().mode().name().toLowerCase(java.util.Locale.ROOT)) // as JSON and echo write it
+                .addKeyValue("reusePort", config.reusePort())
                 .addKeyValue("tls", config.tls() != null)
                 .log();
         if (oneCarrierByDefault(Runtime.getRuntime().availableProcessors(), System.getProperty(PARALLELISM))) {

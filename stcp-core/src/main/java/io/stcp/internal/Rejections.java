@@ -11,7 +11,8 @@ import org.slf4j.spi.LoggingEventBuilder;
  * A server's refused connections: counted per {@link RejectReason}, and logged as
  * {@code server.reject} at WARN at most once per {@value #INTERVAL_SECONDS} s per reason. A line
  * carries the reason, the address refused (when known), the detail (what was wrong with a PROXY
- * header), how many of that reason were held back since its last line ({@code suppressed}) and
+ * header), how many of that reason were held back since its last line ({@code suppressed}, only when
+ * some were) and
  * how many there have been in all ({@code rejectedTotal}). A flood of refusals costs a handful of
  * lines per interval. Thread-safe.
  */
@@ -54,12 +55,12 @@ final class Rejections {
             b.addKeyValue("maxConn", maxConn);
         }
         if (remote != null) {
-            b.addKeyValue("remote", HostPort.format(remote));
+            b.addKeyValue(Log.REMOTE_ADDR, HostPort.format(remote));
         }
         if (detail != null) {
             b.addKeyValue("error", detail);
         }
-        b.addKeyValue("suppressed", held).addKeyValue("rejectedTotal", total).log();
+        Log.suppressed(b, held).addKeyValue("rejectedTotal", total).log();
     }
 
     long count(RejectReason reason) {

@@ -149,8 +149,9 @@ final class Sweeper {
                 long held = errorLog.tryAcquire();
                 if (held >= 0) {
                     try {
-                        Log.SERVER.atError().setMessage("server.sweeper.failed").addKeyValue("sweeper", name)
-                                .addKeyValue("suppressed", held).setCause(t).log();
+                        Log.suppressed(Log.SERVER.atError().setMessage("server.sweeper.failed")
+                                .addKeyValue("sweeper", name), held)
+                                .setCause(t).log();
                     } catch (Throwable logFailed) {
                         // out of memory even for the line: go on all the same
                     }

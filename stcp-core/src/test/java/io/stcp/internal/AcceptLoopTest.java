@@ -165,6 +165,9 @@ class AcceptLoopTest {
             assertThat(failures).isNotEmpty();
             assertThat(failures.get(0).getLevel().toString()).isEqualTo("WARN");
             assertThat(failures.get(0).getThrowableProxy().getMessage()).isEqualTo("handler bug");
+            // The peer under the key every line gives it, as host:port; nothing held back before the first line, so no count.
+            assertThat(LogCapture.fields(failures.get(0))).doesNotContainKeys("remote", "suppressed")
+                    .hasEntrySatisfying("remoteAddr", a -> assertThat(a).asString().startsWith("127.0.0.1:"));
         }
     }
 }

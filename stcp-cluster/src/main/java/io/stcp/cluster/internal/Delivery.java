@@ -82,9 +82,8 @@ final class Delivery {
             overflow.increment();
             long held = overflowLog.tryAcquire();
             if (held >= 0) {
-                log.atWarn().setMessage("cluster.receive.overflow").addKeyValue("node", nodeId)
-                        .addKeyValue("inboundQueue", config.inboundQueue()).addKeyValue("inboundMaxBytes", config.inboundMaxBytes())
-                        .addKeyValue("heldBack", held).log();
+                LogLimiter.suppressed(log.atWarn().setMessage("cluster.receive.overflow").addKeyValue("node", nodeId)
+                        .addKeyValue("inboundQueue", config.inboundQueue()).addKeyValue("inboundMaxBytes", config.inboundMaxBytes()), held).log();
             }
         }
     }
@@ -109,8 +108,7 @@ final class Delivery {
                 try {
                     long held = deliverLog.tryAcquire();
                     if (held >= 0) {
-                        log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId)
-                                .addKeyValue("heldBack", held).setCause(e).log();
+                        LogLimiter.suppressed(log.atWarn().setMessage("cluster.deliver.error").addKeyValue("node", nodeId), held).setCause(e).log();
                     }
                 } catch (Throwable logFailed) {
                     // out of memory even for the line: the loop goes on all the same
@@ -180,8 +178,8 @@ final class Delivery {
         malformed.increment();
         long held = malformedLog.tryAcquire();
         if (held >= 0) {
-            log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", reason)
-                    .addKeyValue("bytes", bytes).addKeyValue("heldBack", held).log();
+            LogLimiter.suppressed(log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", reason)
+                    .addKeyValue("bytes", bytes), held).log();
         }
     }
 }

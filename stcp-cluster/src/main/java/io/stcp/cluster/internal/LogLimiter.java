@@ -1,6 +1,7 @@
 package io.stcp.cluster.internal;
 
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * Lets one event through per interval and counts the ones held back, so that a flood (malformed
@@ -30,5 +31,14 @@ public final class LogLimiter {
         }
         held.incrementAndGet();
         return -1;
+    }
+
+    /**
+     * Adds {@code suppressed}, the lines held back since the last one ({@link #tryAcquire()}'s
+     * count), when there were any: the rule and the key of every rate-limited stcp line, the
+     * server's included.
+     */
+    public static LoggingEventBuilder suppressed(LoggingEventBuilder line, long held) {
+        return held > 0 ? line.addKeyValue("suppressed", held) : line;
     }
 }

@@ -6,6 +6,7 @@ import static io.stcp.cluster.internal.RealClusterFanout.MAX_PENDING_CHARS;
 import static io.stcp.cluster.internal.RealClusterFanout.REFRESH_CHUNK;
 
 import io.stcp.ConnectionRegistry;
+import io.stcp.Durations;
 import io.stcp.Sender;
 import io.stcp.cluster.BusException;
 import io.stcp.cluster.ClusterBus;
@@ -13,6 +14,7 @@ import io.stcp.cluster.ClusterConfig;
 import io.stcp.cluster.ClusterStats;
 import io.stcp.cluster.Presence;
 import io.stcp.cluster.Presence.Scope;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -392,10 +394,9 @@ final class PresenceSync {
                 long held = presenceLog.tryAcquire();
                 if (held >= 0) {
                     // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
-                    log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
+                    LogLimiter.suppressed(log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
                             .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
-                            .addKeyValue("retryMs", TimeUnit.NANOSECONDS.toMillis(waitNanos))
-                            .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+                            .addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos))), held).setCause(e instanceof BusException ? null : e).log();
                 }
             } catch (RuntimeException | Error logFailed) {
                 // out of memory even for the line: the step is done again all the same
@@ -509,9 +510,9 @@ final class PresenceSync {
             long slackNanos = config.presenceTtl().toNanos() - config.presenceRefresh().toNanos();
             if (tookNanos > slackNanos / 2) {
                 log.atWarn().setMessage("cluster.presence.slow").addKeyValue("node", nodeId).addKeyValue("names", names)
-                        .addKeyValue("tookMs", TimeUnit.NANOSECONDS.toMillis(tookNanos))
-                        .addKeyValue("presenceTtlMs", config.presenceTtl().toMillis())
-                        .addKeyValue("presenceRefreshMs", config.presenceRefresh().toMillis()).log();
+                        .addKeyValue("took", Durations.format(Duration.ofNanos(tookNanos)))
+                        .addKeyValue("presenceTtl", Durations.format(config.presenceTtl()))
+                        .addKeyValue("presenceRefresh", Durations.format(config.presenceRefresh())).log();
             }
         }
     }
@@ -531,9 +532,8 @@ final class PresenceSync {
         } catch (RuntimeException e) {
             long held = claimLog.tryAcquire();
             if (held >= 0) {
-                log.atWarn().setMessage("cluster.node.claim.failed").addKeyValue("node", nodeId)
-                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
-                        .addKeyValue("heldBack", held).setCause(e instanceof BusException ? null : e).log();
+                LogLimiter.suppressed(log.atWarn().setMessage("cluster.node.claim.failed").addKeyValue("node", nodeId)
+                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString()), held).setCause(e instanceof BusException ? null : e).log();
             }
             return;
         }
@@ -541,11 +541,10 @@ final class PresenceSync {
             duplicateNode.increment();
             long held = duplicateLog.tryAcquire();
             if (held >= 0) {
-                log.atError().setMessage("cluster.node.duplicate").addKeyValue("node", nodeId).addKeyValue("instance", instance)
+                LogLimiter.suppressed(log.atError().setMessage("cluster.node.duplicate").addKeyValue("node", nodeId).addKeyValue("instance", instance)
                         .addKeyValue("other", other)
                         .addKeyValue("reason", "another running node has this node id: give each node its own (until then they lose"
-                                + " each other's broadcasts and sends, and overwrite each other's presence)")
-                        .addKeyValue("heldBack", held).log();
+                                + " each other's broadcasts and sends, and overwrite each other's presence)"), held).log();
             }
         }
     }
@@ -582,7 +581,7 @@ final class PresenceSync {
                 for (int i = 0; i < names.size(); i += CALL_BATCH) {
                     if (System.nanoTime() - endNanos >= 0) {
                         log.atWarn().setMessage("cluster.close.withdraw.timeout").addKeyValue("node", nodeId)
-                                .addKeyValue("left", left).addKeyValue("presenceTtlMs", config.presenceTtl().toMillis()).log();
+                                .addKeyValue("left", left).addKeyValue("presenceTtl", Durations.format(config.presenceTtl())).log();
                         return;
                     }
                     List<String> batch = names.subList(i, Math.min(names.size(), i + CALL_BATCH));

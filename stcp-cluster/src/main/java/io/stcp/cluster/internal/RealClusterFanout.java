@@ -1,6 +1,7 @@
 package io.stcp.cluster.internal;
 
 import io.stcp.ConnectionRegistry;
+import io.stcp.Durations;
 import io.stcp.SendResult;
 import io.stcp.Sender;
 import io.stcp.cluster.BusException;
@@ -14,6 +15,7 @@ import io.stcp.cluster.Presence.Scope;
 import io.stcp.cluster.internal.Envelope.Kind;
 import io.stcp.cluster.internal.Envelope.KeyType;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
@@ -362,8 +364,8 @@ public final class RealClusterFanout implements ClusterFanout {
     private ClusterUnavailableException unavailable(String message, SendResult local, boolean unknown) {
         long held = unavailableLog.tryAcquire();
         if (held >= 0) {
-            log.atWarn().setMessage("cluster.send.unavailable").addKeyValue("node", nodeId).addKeyValue("reason", message)
-                    .addKeyValue("outcomeUnknown", unknown).addKeyValue("heldBack", held).log();
+            LogLimiter.suppressed(log.atWarn().setMessage("cluster.send.unavailable").addKeyValue("node", nodeId).addKeyValue("reason", message)
+                    .addKeyValue("outcomeUnknown", unknown), held).log();
         }
         return new ClusterUnavailableException(message, local, unknown);
     }
@@ -462,7 +464,7 @@ public final class RealClusterFanout implements ClusterFanout {
             if (!t.join(config.closeTimeout())) {
                 try {
                     log.atWarn().setMessage("cluster.close.timeout").addKeyValue("node", nodeId).addKeyValue("thread", t.getName())
-                            .addKeyValue("closeTimeoutMs", config.closeTimeout().toMillis()).log();
+                            .addKeyValue("closeTimeout", Durations.format(config.closeTimeout())).log();
                 } catch (Throwable logFailed) {
                     // out of memory even for the line: the close goes on all the same
                 }
