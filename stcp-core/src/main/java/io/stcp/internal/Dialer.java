@@ -152,11 +152,7 @@ final class Dialer {
     }
 
     private static String addresses(List<InetSocketAddress> all) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < all.size(); i++) {
-            sb.append(i == 0 ? "" : ", ").append(HostPort.format(all.get(i)));
-        }
-        return sb.toString();
+        return all.stream().map(HostPort::format).collect(java.util.stream.Collectors.joining(", "));
     }
 
     /** One connect to {@code remote} within {@code timeoutNanos} (0: none). */
