@@ -231,12 +231,18 @@ class RealTcpServerTest {
                 .acceptMaxDelay(Duration.ofMinutes(1)).build(), Echo.READER, SenderFactory.queue(8), acceptor,
                 System::nanoTime);
         server.start();
-        try {
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
             acceptor.fail.set(true);
             try (TestClient trigger = TestClient.connect(server.address())) {
                 // counted after the loop looked for a close, just before it sleeps its minute
                 Awaitility.await().until(() -> server.stats().acceptErrors() == 1);
             }
+            // Its line, written before the sleep, names the back-off as client.connect.failed does:
+            // retryIn, in the config's format.
+            Awaitility.await().until(() -> log.events("server.accept.retry").size() == 1);
+            assertThat(LogCapture.fields(log.events("server.accept.retry").get(0))).containsEntry("retryIn", "1m0s")
+                    .containsEntry("failures", 1).containsEntry("error", "java.io.IOException: Too many open files")
+                    .doesNotContainKeys("delay", "suppressed");
             long start = System.nanoTime();
             assertThat(server.drain(Duration.ofSeconds(5))).as("no connection left: drained").isTrue();
             assertThat(server.termination()).isCompleted();
