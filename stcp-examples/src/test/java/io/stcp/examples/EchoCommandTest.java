@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -73,6 +74,43 @@ class EchoCommandTest {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    @Timeout(60)
+    void anIpv6AddressIsLoggedInBracketsAsTheServerWritesIt() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "io.stcp.examples.Main", "echo", "--addr", "[::1]:0"))
+                .redirectErrorStream(true).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
+            Pattern address = Pattern.compile("(server\\.start|echo\\.listening) .*address=\"?([^\" ]+)");
+            String started = null;
+            String listening = null;
+            for (String line; (started == null || listening == null) && (line = out.readLine()) != null; ) {
+                Matcher m = address.matcher(line);
+                if (m.find()) {
+                    if (m.group(1).equals("server.start")) {
+                        started = m.group(2);
+                    } else {
+                        listening = m.group(2);
+                    }
+                }
+            }
+            // host:port with the IPv6 host in brackets, the same on both lines: not 0:0:0:0:0:0:0:1:port
+            assertThat(started).as("server.start's address").matches("\\[0:0:0:0:0:0:0:1]:\\d+");
+            assertThat(listening).as("echo.listening's address").isEqualTo(started);
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void hostPortBracketsAnIpv6HostAsAUrlNeeds() {
+        assertThat(EchoCommand.hostPort(new java.net.InetSocketAddress("::1", 9100))).isEqualTo("[0:0:0:0:0:0:0:1]:9100");
+        assertThat(EchoCommand.hostPort(new java.net.InetSocketAddress("127.0.0.1", 9100))).isEqualTo("127.0.0.1:9100");
     }
 
     /** The config the echo command would listen with, given these arguments. */
