@@ -26,12 +26,17 @@ import picocli.CommandLine;
 class EchoCommandTest {
     private static final Pattern LISTENING = Pattern.compile("echo.listening address=\"?/?127\\.0\\.0\\.1:(\\d+)");
 
+    /** The echo command in a child JVM listening on {@code address}, its output and errors in one stream. */
+    private static Process startEcho(String address) throws java.io.IOException {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        return new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "io.stcp.examples.Main", "echo", "--addr", address))
+                .redirectErrorStream(true).start();
+    }
+
     @Test
     void echoesUntilSigtermThenShutsDownGracefullyAndExitsZero() throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "io.stcp.examples.Main", "echo", "--addr", "127.0.0.1:0"))
-                .redirectErrorStream(true).start();
+        Process p = startEcho("127.0.0.1:0");
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
             int port = -1;
@@ -79,10 +84,7 @@ class EchoCommandTest {
     @Test
     @Timeout(60)
     void anIpv6AddressIsLoggedInBracketsAsTheServerWritesIt() throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "io.stcp.examples.Main", "echo", "--addr", "[::1]:0"))
-                .redirectErrorStream(true).start();
+        Process p = startEcho("[::1]:0");
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
             Pattern address = Pattern.compile("(server\\.start|echo\\.listening) .*address=\"?([^\" ]+)");
