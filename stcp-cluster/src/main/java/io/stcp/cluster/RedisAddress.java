@@ -36,6 +36,14 @@ record RedisAddress(String host, int port) {
         return new RedisAddress(host, port);
     }
 
+    /**
+     * As every line and message names Redis ({@code redis}): {@code host:port}, an IPv6 address in
+     * brackets ({@code [::1]:6379}), as the server's addresses are written.
+     */
+    String format() {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
+
     private static boolean isHostName(String host) {
         return host.chars().allMatch(c -> c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
                 || c == '.' || c == '_' || c == '-');

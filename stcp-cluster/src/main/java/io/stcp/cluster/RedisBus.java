@@ -18,7 +18,6 @@ import org.slf4j.spi.LoggingEventBuilder;
 import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.DefaultJedisClientConfig;
-import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Protocol;
@@ -138,7 +137,8 @@ public final class RedisBus implements ClusterBus, Presence {
 
 
     private final ClusterConfig config;
-    private final HostAndPort address;
+    /** Redis's address as the lines and messages name it ({@link RedisAddress#format}). */
+    private final String redis;
     private final RedisCalls calls;
     /** The Redis host's name lookups: closed with the bus, so that no thread of it waits for one. */
     private final HostLookup lookup;
@@ -164,11 +164,11 @@ public final class RedisBus implements ClusterBus, Presence {
     private RedisBus(ClusterConfig config, HostLookup.Resolver resolver) {
         this.config = config;
         RedisAddress a = RedisAddress.parse(config.redisAddress());
-        this.address = new HostAndPort(a.host(), a.port());
+        this.redis = a.format();
         this.lookup = new HostLookup(a.host(), "stcp-cluster-" + config.nodeId() + "-redis-lookup", resolver);
         RedisSockets sockets = new RedisSockets(a.host(), a.port(), millis(config.connectTimeout()), lookup);
         // Every deadline is at least the shortest of the two timeouts away when armed: see Watchdog.
-        this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog", address.toString(),
+        this.watchdog = new Watchdog("stcp-cluster-" + config.nodeId() + "-redis-watchdog", redis,
                 Math.min(config.commandTimeout().toNanos(), config.connectTimeout().toNanos()));
         JedisClientConfig clientConfig = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(millis(config.connectTimeout()))
@@ -178,12 +178,12 @@ public final class RedisBus implements ClusterBus, Presence {
                 .clientName("stcp-" + config.nodeId())
                 .autoNegotiateProtocol(false) // RESP2: all this needs, and no warning per connection
                 .build();
-        this.calls = new RedisCalls(config, address, clientConfig, sockets, watchdog, this::isConnected, this::isClosed,
+        this.calls = new RedisCalls(config, redis, clientConfig, sockets, watchdog, this::isConnected, this::isClosed,
                 this::closeQuietly);
         this.channelPrefix = config.keyPrefix() + "node:";
         this.allChannel = (config.keyPrefix() + "all").getBytes(StandardCharsets.UTF_8);
-        this.presence = new RedisPresence(config, calls);
-        this.subscription = new RedisSubscription(this, config, address, clientConfig, sockets, watchdog, calls, channelPrefix, allChannel);
+        this.presence = new RedisPresence(config, calls, redis);
+        this.subscription = new RedisSubscription(this, config, redis, clientConfig, sockets, watchdog, calls, channelPrefix, allChannel);
     }
 
     /** A bus and presence store on the Redis of {@code config}; nothing is connected until {@link #subscribe}. */
@@ -218,7 +218,7 @@ public final class RedisBus implements ClusterBus, Presence {
         try {
             long held = limiter == null ? 0 : limiter.tryAcquire();
             if (held >= 0) {
-                LoggingEventBuilder line = log.atWarn().setMessage(event).addKeyValue("redis", address);
+                LoggingEventBuilder line = log.atWarn().setMessage(event).addKeyValue("redis", redis);
                 if (limiter != null) {
                     line = LogLimiter.suppressed(line, held);
                 }
@@ -286,7 +286,7 @@ public final class RedisBus implements ClusterBus, Presence {
             try {
                 if (!x.join(config.closeTimeout())) { // left to end by itself: the pool is closed all the same
                     try {
-                        log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", address)
+                        log.atWarn().setMessage("cluster.bus.close.timeout").addKeyValue("redis", redis)
                                 .addKeyValue("thread", x.getName()).addKeyValue("closeTimeout", Durations.format(config.closeTimeout())).log();
                     } catch (Throwable logFailed) {
                         // out of memory even for the line: the close goes on all the same
@@ -300,7 +300,7 @@ public final class RedisBus implements ClusterBus, Presence {
             calls.close();
         } catch (RuntimeException e) {
             try {
-                log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", address).setCause(e).log();
+                log.atDebug().setMessage("cluster.bus.close.pool").addKeyValue("redis", redis).setCause(e).log();
             } catch (Throwable logFailed) {
                 // out of memory even for the line: close() never throws
             }
@@ -361,7 +361,7 @@ public final class RedisBus implements ClusterBus, Presence {
         if (queued.getFirst() instanceof JedisDataException refused) {
             // MULTI refused (an ACL, say): the commands after it ran at once, each PUBLISH with them
             c.setBroken();
-            throw new BusException("redis " + address + ": MULTI refused (" + refused.getMessage()
+            throw new BusException("redis " + redis + ": MULTI refused (" + refused.getMessage()
                     + "), the publish ran outside a transaction: it may have reached nodes", refused, true);
         }
         for (int i = 1; i < queued.size(); i++) {
@@ -388,7 +388,7 @@ public final class RedisBus implements ClusterBus, Presence {
             results = c.getObjectMultiBulkReply(); // the PUBLISH counts, then the NUMSUB reply
         } catch (JedisConnectionException e) {
             // EXEC is out and its reply is not in: Redis may have published. Not sent again (it could arrive twice).
-            throw new BusException("redis " + address + ": publish sent, its reply not received: " + e.getMessage(), e, true);
+            throw new BusException("redis " + redis + ": publish sent, its reply not received: " + e.getMessage(), e, true);
         }
         long[] counts = new long[channels.size()];
         if (!results.isEmpty() && results.getLast() instanceof List<?> reply) { // channel, count, channel, count...

@@ -13,7 +13,6 @@ import org.apache.commons.pool2.PooledObject;
 import org.apache.commons.pool2.PooledObjectFactory;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
-import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisPool;
@@ -36,7 +35,7 @@ import redis.clients.jedis.exceptions.JedisException;
 @SuppressWarnings("deprecation")
 final class RedisCalls {
     private final ClusterConfig config;
-    private final HostAndPort address;
+    private final String redis; // its address, as the messages name it
     private final JedisClientConfig clientConfig;
     private final RedisSockets sockets;
     private final Watchdog watchdog;
@@ -47,10 +46,10 @@ final class RedisCalls {
     /** The end of the command call running on this thread ({@link System#nanoTime()}), for the connection it may make: see {@link #call}. */
     private final ThreadLocal<Long> callEnd = new ThreadLocal<>();
 
-    RedisCalls(ClusterConfig config, HostAndPort address, JedisClientConfig clientConfig, RedisSockets sockets, Watchdog watchdog,
+    RedisCalls(ClusterConfig config, String redis, JedisClientConfig clientConfig, RedisSockets sockets, Watchdog watchdog,
             BooleanSupplier isConnected, BooleanSupplier isClosed, Consumer<Jedis> closer) {
         this.config = config;
-        this.address = address;
+        this.redis = redis;
         this.clientConfig = clientConfig;
         this.sockets = sockets;
         this.watchdog = watchdog;
@@ -95,7 +94,7 @@ final class RedisCalls {
      */
     <T> T call(String what, Command<T> command) {
         if (!isConnected.getAsBoolean()) {
-            throw new BusException("redis " + address + ": " + (isClosed.getAsBoolean() ? "closed" : "not connected") + ", " + what + " not sent");
+            throw new BusException("redis " + redis + ": " + (isClosed.getAsBoolean() ? "closed" : "not connected") + ", " + what + " not sent");
         }
         long end = System.nanoTime() + config.commandTimeout().toNanos();
         callEnd.set(end);
@@ -112,12 +111,12 @@ final class RedisCalls {
             }
         } catch (JedisException e) {
             if (e.getCause() instanceof NoSuchElementException) { // the pool's wait ended: every connection was in use
-                throw new BusException("redis " + address + ": " + what + " not sent: no free connection within commandTimeout "
+                throw new BusException("redis " + redis + ": " + what + " not sent: no free connection within commandTimeout "
                         + Durations.format(config.commandTimeout()) + " (all poolSize " + config.poolSize()
                         + " in use: Redis slow, or more calls at once than poolSize)", e);
             }
             String cut = System.nanoTime() - end >= 0 ? " (commandTimeout passed: connection closed)" : "";
-            throw new BusException("redis " + address + ": " + what + " failed" + cut + ": " + e.getMessage(), e);
+            throw new BusException("redis " + redis + ": " + what + " failed" + cut + ": " + e.getMessage(), e);
         } finally {
             callEnd.remove();
         }

@@ -84,11 +84,13 @@ final class RedisPresence {
 
     private final ClusterConfig config;
     private final RedisCalls calls;
+    private final String redis; // its address, as the lines name it
     private final LogLimiter skippedLog = new LogLimiter(TimeUnit.SECONDS.toNanos(5));
 
-    RedisPresence(ClusterConfig config, RedisCalls calls) {
+    RedisPresence(ClusterConfig config, RedisCalls calls, String redis) {
         this.config = config;
         this.calls = calls;
+        this.redis = redis;
     }
 
     private byte[] key(Scope scope, String name) {
@@ -136,9 +138,9 @@ final class RedisPresence {
         if (reply instanceof List<?> list && !list.isEmpty() && list.getFirst() instanceof byte[] first) {
             long held = skippedLog.tryAcquire();
             if (held >= 0) {
-                LogLimiter.suppressed(log.atWarn().setMessage("cluster.presence.skipped").addKeyValue("redis", config.redisAddress())
+                LogLimiter.suppressed(log.atWarn().setMessage("cluster.presence.skipped").addKeyValue("redis", redis)
                         .addKeyValue("key", new String(first, StandardCharsets.UTF_8)).addKeyValue("skipped", list.size())
-                        .addKeyValue("reason", "not a sorted set (another application's key?)"), held).log();
+                        .addKeyValue("why", "not a sorted set (another application's key?)"), held).log();
             }
         }
     }

@@ -24,7 +24,6 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.BinaryJedisPubSub;
-import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisSocketFactory;
@@ -54,7 +53,7 @@ final class RedisSubscription {
 
     private final RedisBus bus; // its test hooks, closeQuietly and logError
     private final ClusterConfig config;
-    private final HostAndPort address;
+    private final String redis; // its address, as the lines name it
     private final JedisClientConfig clientConfig;
     private final RedisSockets sockets;
     private final Watchdog watchdog;
@@ -88,11 +87,11 @@ final class RedisSubscription {
     /** When {@link #pinged} was pinged ({@link System#nanoTime()}): the heartbeat thread's only. */
     private long pingedNanos;
 
-    RedisSubscription(RedisBus bus, ClusterConfig config, HostAndPort address, JedisClientConfig clientConfig, RedisSockets sockets,
+    RedisSubscription(RedisBus bus, ClusterConfig config, String redis, JedisClientConfig clientConfig, RedisSockets sockets,
             Watchdog watchdog, RedisCalls calls, String channelPrefix, byte[] allChannel) {
         this.bus = bus;
         this.config = config;
-        this.address = address;
+        this.redis = redis;
         this.clientConfig = clientConfig;
         this.sockets = sockets;
         this.watchdog = watchdog;
@@ -187,7 +186,7 @@ final class RedisSubscription {
                 connected = false;
                 if (!closed) {
                     try {
-                        log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", address).addKeyValue("reason", reason).log();
+                        log.atWarn().setMessage("cluster.bus.lost").addKeyValue("redis", redis).addKeyValue("error", reason).log();
                     } catch (Throwable logFailed) {
                         // out of memory even for the line: the listener hears of it all the same
                     }
@@ -201,7 +200,7 @@ final class RedisSubscription {
                 try {
                     long held = lossLog.tryAcquire();
                     if (held >= 0) {
-                        LogLimiter.suppressed(log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", address).addKeyValue("reason", reason)
+                        LogLimiter.suppressed(log.atWarn().setMessage("cluster.bus.unreachable").addKeyValue("redis", redis).addKeyValue("error", reason)
                                 .addKeyValue("retryIn", Durations.format(Duration.ofNanos(delayNanos))), held).log();
                     }
                 } catch (Throwable logFailed) {
@@ -275,7 +274,7 @@ final class RedisSubscription {
                             lock.unlock();
                         }
                         upSinceNanos = System.nanoTime() | 1; // never 0
-                        log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", address)
+                        log.atInfo().setMessage("cluster.bus.connected").addKeyValue("redis", redis)
                                 .addKeyValue("reconnect", again).log();
                         Consumer<Jedis> connectedHook = bus.beforeConnected;
                         if (connectedHook != null) {
@@ -376,7 +375,7 @@ final class RedisSubscription {
         if (p == pinged && heardNanos - pingedNanos < 0) {
             pinged = null;
             bus.closeQuietly(j); // the subscribe call fails, and the subscription is made again
-            log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", address)
+            log.atWarn().setMessage("cluster.bus.silent").addKeyValue("redis", redis)
                     .addKeyValue("silentFor", Durations.format(Duration.ofNanos(System.nanoTime() - pingedNanos))).log();
             return;
         }

@@ -105,7 +105,7 @@ public final class AcceptLoop {
                     try {
                         Log.suppressed(Log.SERVER.atWarn().setMessage("server.accept.retry")
                                 .addKeyValue("failures", failures)
-                                .addKeyValue("delay", Durations.format(Duration.ofNanos(delay))), held)
+                                .addKeyValue("retryIn", Durations.format(Duration.ofNanos(delay))), held)
                                         .addKeyValue("error", e.toString()).log();
                     } catch (Throwable logFailed) {
                         // out of memory even for the line: back off all the same

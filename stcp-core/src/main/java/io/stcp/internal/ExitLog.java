@@ -13,9 +13,12 @@ import org.slf4j.spi.NOPLoggingEventBuilder;
 
 /**
  * The one {@code conn.exit} line per connection: DEBUG for ordinary ends, WARN for failures
- * ({@link CloseReason#isFailure()}). Failure lines are limited per server and reason to
+ * ({@link CloseReason#isFailure()}). Failure lines, and the DEBUG lines of connections refused
+ * before they started ({@link CloseReason#REJECTED}: a PROXY header refused, a proxied client over
+ * a limit, which peers make as fast as they connect), are limited per server and reason to
  * {@value #PERMITS} per {@value #INTERVAL_SECONDS} s; the next line that gets through carries the
- * number held back ({@code suppressed}), so a crowd of failing peers costs a few lines, not one each.
+ * number held back ({@code suppressed}), so a crowd of failing or refused peers costs a few lines,
+ * not one each.
  *
  * <p>The other WARN lines about a connection ({@code conn.hook.failed}, {@code conn.sender.failed},
  * {@code conn.idle.action.failed}, ...) go through {@link #warn} and are limited the same way, per
@@ -34,7 +37,7 @@ final class ExitLog {
     ExitLog(LongSupplier nanoClock) {
         this.nanoClock = nanoClock;
         for (CloseReason r : CloseReason.values()) {
-            if (r.isFailure()) {
+            if (r.isFailure() || r == CloseReason.REJECTED) {
                 limits.put(r, new RateLimiter(TimeUnit.SECONDS.toNanos(INTERVAL_SECONDS), PERMITS, nanoClock));
             }
         }
@@ -53,22 +56,20 @@ final class ExitLog {
     }
 
     private void writeExit(Connection connection, CloseReason reason, Throwable cause, int discarded) {
-        LoggingEventBuilder b;
-        if (reason.isFailure()) {
-            if (!Log.CONN.isWarnEnabled()) {
-                return;
-            }
-            long held = limits.get(reason).tryAcquire();
-            if (held < 0) {
-                return;
-            }
-            b = Log.suppressed(Log.conn(Level.WARN, "conn.exit", connection).addKeyValue("reason", reason), held);
-            if (cause != null) {
+        Level level = reason.isFailure() ? Level.WARN : Level.DEBUG;
+        if (!Log.CONN.isEnabledForLevel(level)) {
+            return; // before the limit: a line not written takes none of its permits
+        }
+        RateLimiter limit = limits.get(reason);
+        long held = limit == null ? 0 : limit.tryAcquire();
+        if (held < 0) {
+            return;
+        }
+        LoggingEventBuilder b = Log.suppressed(Log.conn(level, "conn.exit", connection).addKeyValue("reason", reason), held);
+        if (cause != null) {
+            if (level == Level.WARN) {
                 b.setCause(cause);
-            }
-        } else {
-            b = Log.conn(Level.DEBUG, "conn.exit", connection).addKeyValue("reason", reason);
-            if (cause != null) {
+            } else {
                 b.addKeyValue("error", cause.toString());
             }
         }

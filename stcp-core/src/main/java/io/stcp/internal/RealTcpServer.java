@@ -63,6 +63,7 @@ public final class RealTcpServer implements TcpServer {
     private TlsWatch tlsWatch;                  // guarded by lock; null without a watch
 
     private final UnaryOperator<AcceptLoop.Acceptor> acceptors;
+    private final LongSupplier nanoClock;
     private final StatsCounters stats = new StatsCounters();
     private final Admission admission;
     private final ServerConnections connections;
@@ -80,13 +81,15 @@ public final class RealTcpServer implements TcpServer {
      * A server with test seams.
      *
      * @param acceptors wraps the listener's accept call, e.g. to inject accept failures
-     * @param nanoClock the clock of the rate-limited {@code server.reject} lines and the per-address rates
+     * @param nanoClock the clock of the rate-limited {@code server.reject} and {@code conn.*} lines and the
+     *     per-address rates
      */
     RealTcpServer(ServerConfig config, ConnectionReader reader, SenderFactory senderFactory,
                   UnaryOperator<AcceptLoop.Acceptor> acceptors, LongSupplier nanoClock) {
         this.config = Objects.requireNonNull(config, "config");
         this.acceptors = Objects.requireNonNull(acceptors, "acceptors");
         this.admission = new Admission(config, stats, nanoClock);
+        this.nanoClock = nanoClock;
         this.connections = new ServerConnections(config, Objects.requireNonNull(reader, "reader"),
                 Objects.requireNonNull(senderFactory, "senderFactory"), admission, stats, this::maybeTerminate);
         this.termination = new ServerTermination(admission);
@@ -163,7 +166,7 @@ public final class RealTcpServer implements TcpServer {
                 }
                 layers.addAll(TlsLayer.forServer(config)); // then TLS, inside the PROXY header
                 connections.open(ConnectionContext.of(config, sweeper, new InboundBudget(config.effectiveInboundBudget()),
-                        source, new ExitLog(System::nanoTime), layers), l);
+                        source, new ExitLog(nanoClock), layers), l);
                 AcceptLoop loop = new AcceptLoop(acceptors.apply(l.channel()::accept), connections::accept,
                         config.acceptDelay(), config.acceptMaxDelay(), config.acceptMaxRetry(), termination::backOff,
                         termination::isClosed);

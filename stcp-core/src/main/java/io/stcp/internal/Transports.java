@@ -41,12 +41,17 @@ public final class Transports {
     record Choice(ReadinessSource source, String error) {}
 
     static Choice choose(String wanted) {
+        return choose(wanted, () -> ServiceLoader.load(ReadinessSource.class, ReadinessSource.class.getClassLoader()).iterator());
+    }
+
+    /** As {@link #choose(String)}, among {@code sources} (the service loader's; a test's). */
+    static Choice choose(String wanted, Iterable<ReadinessSource> sources) {
         if (wanted.equals("jdk")) {
             return new Choice(null, null);
         }
         StringBuilder reasons = new StringBuilder();
         try {
-            for (ReadinessSource s : ServiceLoader.load(ReadinessSource.class, ReadinessSource.class.getClassLoader())) {
+            for (ReadinessSource s : sources) {
                 if (!wanted.equals("auto") && !wanted.equals(s.name())) {
                     continue;
                 }
@@ -64,7 +69,7 @@ public final class Transports {
             // The module is there but cannot be used (a JVM flag missing, say): the user wanted it,
             // so say loudly that the slower transport runs instead, and why.
             Log.SERVER.atWarn().setMessage("server.transport.unavailable")
-                    .addKeyValue("reason", reasons.substring(2)).addKeyValue("using", "jdk").log();
+                    .addKeyValue("error", reasons.substring(2)).addKeyValue("using", "jdk").log();
         }
         if (wanted.equals("auto")) {
             return new Choice(null, null);

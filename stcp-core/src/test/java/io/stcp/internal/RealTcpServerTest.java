@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.stcp.AcceptException;
+import io.stcp.CloseReason;
 import io.stcp.ConnectionHook;
+import io.stcp.ProxyProtocol;
 import io.stcp.SenderFactory;
 import io.stcp.ServerConfig;
 import io.stcp.testing.Echo;
@@ -15,6 +17,7 @@ import io.stcp.testing.TestClient;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -228,12 +231,18 @@ class RealTcpServerTest {
                 .acceptMaxDelay(Duration.ofMinutes(1)).build(), Echo.READER, SenderFactory.queue(8), acceptor,
                 System::nanoTime);
         server.start();
-        try {
+        try (LogCapture log = LogCapture.of("io.stcp.server")) {
             acceptor.fail.set(true);
             try (TestClient trigger = TestClient.connect(server.address())) {
                 // counted after the loop looked for a close, just before it sleeps its minute
                 Awaitility.await().until(() -> server.stats().acceptErrors() == 1);
             }
+            // Its line, written before the sleep, names the back-off as client.connect.failed does:
+            // retryIn, in the config's format.
+            Awaitility.await().until(() -> log.events("server.accept.retry").size() == 1);
+            assertThat(LogCapture.fields(log.events("server.accept.retry").get(0))).containsEntry("retryIn", "1m0s")
+                    .containsEntry("failures", 1).containsEntry("error", "java.io.IOException: Too many open files")
+                    .doesNotContainKeys("delay", "suppressed");
             long start = System.nanoTime();
             assertThat(server.drain(Duration.ofSeconds(5))).as("no connection left: drained").isTrue();
             assertThat(server.termination()).isCompleted();
@@ -276,6 +285,49 @@ class RealTcpServerTest {
             assertThat(second).containsEntry("suppressed", (long) rejects - 1)
                     .containsEntry("rejectedTotal", (long) rejects + 1);
         }
+    }
+
+    @Test
+    void refusedConnectionsExitLinesAtDebugAreLimitedAndTheNextLineCountsTheSuppressedOnes() throws Exception {
+        // A PROXY header refused ends its connection REJECTED on the connection's thread, with a
+        // DEBUG conn.exit line: one per peer that connects, as fast as peers connect. They are
+        // limited as the failures' WARN lines are, per server and reason.
+        int refusals = ExitLog.PERMITS + 15;
+        AtomicLong nanoTime = new AtomicLong(1_000);
+        try (LogCapture log = LogCapture.of("io.stcp.connection")) {
+            RealTcpServer server = new RealTcpServer(Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")).build(),
+                    Echo.READER, SenderFactory.queue(8), UnaryOperator.identity(), nanoTime::get);
+            server.start();
+            try {
+                for (int i = 0; i < refusals; i++) {
+                    refuseHeader(server);
+                }
+                nanoTime.addAndGet(TimeUnit.SECONDS.toNanos(ExitLog.INTERVAL_SECONDS));
+                refuseHeader(server);
+            } finally {
+                Echo.stop(server);
+            }
+
+            List<ILoggingEvent> lines = log.events("conn.exit");
+            assertThat(lines).hasSize(ExitLog.PERMITS + 1).allSatisfy(e -> {
+                assertThat(e.getLevel().toString()).isEqualTo("DEBUG");
+                assertThat(LogCapture.fields(e)).containsEntry("reason", CloseReason.REJECTED);
+            });
+            assertThat(LogCapture.fields(lines.get(0))).doesNotContainKey("suppressed");
+            assertThat(LogCapture.fields(lines.get(ExitLog.PERMITS))).containsEntry("suppressed", (long) refusals - ExitLog.PERMITS);
+        }
+    }
+
+    /** A peer whose PROXY header is refused; returns once its connection has ended, its conn.exit line written. */
+    private static void refuseHeader(RealTcpServer server) throws IOException {
+        long before = server.rejectedCount();
+        try (TestClient c = TestClient.connect(server.address())) {
+            c.sendRaw("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(c.awaitClosedByServer()).isTrue();
+        }
+        assertThat(server.rejectedCount()).isEqualTo(before + 1);
+        // The line comes before the slot's release: none taken, the line is written.
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> server.connectionCount() == 0);
     }
 
     private static void rejectOne(RealTcpServer server) throws IOException {

@@ -144,6 +144,20 @@ public final class EpollReadinessSource implements ReadinessSource {
         throw new IllegalArgumentException(POLLERS_PROPERTY + ": " + value + " (expected: 1 to 1024)");
     }
 
+    /**
+     * The direct system calls; or, when {@code unavailable} says why this JVM cannot make them,
+     * null (the JDK channel's calls) and an INFO line {@code epoll.socket_calls.unavailable} with
+     * that text under {@code error}.
+     */
+    static SocketCalls directCalls(String unavailable) {
+        if (unavailable != null) {
+            LoggerFactory.getLogger("io.stcp.epoll").atInfo().setMessage("epoll.socket_calls.unavailable")
+                    .addKeyValue("error", unavailable).log();
+            return null;
+        }
+        return SocketSyscalls.INSTANCE;
+    }
+
     /** Checks once, and starts the pollers once, when first asked. */
     private static final class Holder {
         static final EpollPoller[] POLLERS;
@@ -182,13 +196,7 @@ public final class EpollReadinessSource implements ReadinessSource {
             if (!Boolean.parseBoolean(System.getProperty(SOCKET_CALLS_PROPERTY, "true"))) {
                 return null;
             }
-            String reason = SocketSyscalls.check();
-            if (reason != null) {
-                LoggerFactory.getLogger("io.stcp.epoll").atInfo().setMessage("epoll.socket_calls.unavailable")
-                        .addKeyValue("reason", reason).log();
-                return null;
-            }
-            return SocketSyscalls.INSTANCE;
+            return directCalls(SocketSyscalls.check());
         }
 
         private static String check() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.stcp.testing.LogCapture;
 import java.net.InetSocketAddress;
 import java.net.SocketException;
 import java.net.StandardSocketOptions;
@@ -28,6 +29,18 @@ class SocketSyscallsTest {
     @Test
     void thisJvmCanMakeTheCalls() {
         assertThat(SocketSyscalls.check()).isNull(); // whether the transport uses them: EpollTransportTest
+    }
+
+    @Test
+    void callsThisJvmCannotMakeAreLeftToTheJdkWithALineThatSaysWhatWentWrongUnderError() {
+        try (LogCapture log = LogCapture.of("io.stcp.epoll")) {
+            assertThat(EpollReadinessSource.directCalls("test: critical calls with heap access fail")).isNull();
+            // free text, so error (as every line writes a failure's text): reason is kept for categories
+            assertThat(log.events("epoll.socket_calls.unavailable")).singleElement()
+                    .satisfies(e -> assertThat(LogCapture.fields(e)).containsEntry("error", "test: critical calls with heap access fail")
+                            .doesNotContainKey("reason"));
+        }
+        assertThat(EpollReadinessSource.directCalls(null)).isSameAs(SocketSyscalls.INSTANCE);
     }
 
     @Test

@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -25,12 +26,17 @@ import picocli.CommandLine;
 class EchoCommandTest {
     private static final Pattern LISTENING = Pattern.compile("echo.listening address=\"?/?127\\.0\\.0\\.1:(\\d+)");
 
+    /** The echo command in a child JVM listening on {@code address}, its output and errors in one stream. */
+    private static Process startEcho(String address) throws java.io.IOException {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        return new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "io.stcp.examples.Main", "echo", "--addr", address))
+                .redirectErrorStream(true).start();
+    }
+
     @Test
     void echoesUntilSigtermThenShutsDownGracefullyAndExitsZero() throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "io.stcp.examples.Main", "echo", "--addr", "127.0.0.1:0"))
-                .redirectErrorStream(true).start();
+        Process p = startEcho("127.0.0.1:0");
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
             int port = -1;
@@ -73,6 +79,40 @@ class EchoCommandTest {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    @Timeout(60)
+    void anIpv6AddressIsLoggedInBracketsAsTheServerWritesIt() throws Exception {
+        Process p = startEcho("[::1]:0");
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
+            Pattern address = Pattern.compile("(server\\.start|echo\\.listening) .*address=\"?([^\" ]+)");
+            String started = null;
+            String listening = null;
+            for (String line; (started == null || listening == null) && (line = out.readLine()) != null; ) {
+                Matcher m = address.matcher(line);
+                if (m.find()) {
+                    if (m.group(1).equals("server.start")) {
+                        started = m.group(2);
+                    } else {
+                        listening = m.group(2);
+                    }
+                }
+            }
+            // host:port with the IPv6 host in brackets, the same on both lines: not 0:0:0:0:0:0:0:1:port
+            assertThat(started).as("server.start's address").matches("\\[0:0:0:0:0:0:0:1]:\\d+");
+            assertThat(listening).as("echo.listening's address").isEqualTo(started);
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void hostPortBracketsAnIpv6HostAsAUrlNeeds() {
+        assertThat(EchoCommand.hostPort(new java.net.InetSocketAddress("::1", 9100))).isEqualTo("[0:0:0:0:0:0:0:1]:9100");
+        assertThat(EchoCommand.hostPort(new java.net.InetSocketAddress("127.0.0.1", 9100))).isEqualTo("127.0.0.1:9100");
     }
 
     /** The config the echo command would listen with, given these arguments. */

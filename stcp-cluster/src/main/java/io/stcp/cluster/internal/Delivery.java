@@ -173,12 +173,12 @@ final class Delivery {
         malformed(length, "length " + length + " (expected: <= " + limit + "), skipped unread");
     }
 
-    /** Counts and logs (rate-limited) a message from the bus of {@code bytes} that is no valid envelope; any thread. */
-    private void malformed(long bytes, String reason) {
+    /** Counts and logs (rate-limited) a message from the bus of {@code bytes} that is no valid envelope, as {@code error} says; any thread. */
+    private void malformed(long bytes, String error) {
         malformed.increment();
         long held = malformedLog.tryAcquire();
         if (held >= 0) {
-            LogLimiter.suppressed(log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("reason", reason)
+            LogLimiter.suppressed(log.atWarn().setMessage("cluster.receive.malformed").addKeyValue("node", nodeId).addKeyValue("error", error)
                     .addKeyValue("bytes", bytes), held).log();
         }
     }

@@ -31,6 +31,7 @@ import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * This node's entries in the {@link Presence}, kept in line with its registry: the names bound and
@@ -393,10 +394,8 @@ final class PresenceSync {
                 presenceFailures.increment(); // a LongAdder may allocate a cell
                 long held = presenceLog.tryAcquire();
                 if (held >= 0) {
-                    // The bus's failures say what they are; anything else is a bug or worse: its stack trace too
-                    LogLimiter.suppressed(log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
-                            .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString())
-                            .addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos))), held).setCause(e instanceof BusException ? null : e).log();
+                    failure(LogLimiter.suppressed(log.atWarn().setMessage("cluster.presence.failed").addKeyValue("node", nodeId)
+                            .addKeyValue("retryIn", Durations.format(Duration.ofNanos(waitNanos))), held), e).log();
                 }
             } catch (RuntimeException | Error logFailed) {
                 // out of memory even for the line: the step is done again all the same
@@ -532,8 +531,7 @@ final class PresenceSync {
         } catch (RuntimeException e) {
             long held = claimLog.tryAcquire();
             if (held >= 0) {
-                LogLimiter.suppressed(log.atWarn().setMessage("cluster.node.claim.failed").addKeyValue("node", nodeId)
-                        .addKeyValue("reason", e instanceof BusException ? e.getMessage() : e.toString()), held).setCause(e instanceof BusException ? null : e).log();
+                failure(LogLimiter.suppressed(log.atWarn().setMessage("cluster.node.claim.failed").addKeyValue("node", nodeId), held), e).log();
             }
             return;
         }
@@ -543,10 +541,19 @@ final class PresenceSync {
             if (held >= 0) {
                 LogLimiter.suppressed(log.atError().setMessage("cluster.node.duplicate").addKeyValue("node", nodeId).addKeyValue("instance", instance)
                         .addKeyValue("other", other)
-                        .addKeyValue("reason", "another running node has this node id: give each node its own (until then they lose"
-                                + " each other's broadcasts and sends, and overwrite each other's presence)"), held).log();
+                        .addKeyValue("why", "another running node has this node id: until one is stopped they lose each other's"
+                                + " broadcasts and sends, and overwrite each other's presence")
+                        .addKeyValue("fix", "give each node its own nodeId"), held).log();
             }
         }
+    }
+
+    /**
+     * Adds what {@code e} says under {@code error}, as every line writes an exception's text; the
+     * bus's failures say what they are, anything else is a bug or worse: its stack trace too.
+     */
+    private static LoggingEventBuilder failure(LoggingEventBuilder line, Throwable e) {
+        return e instanceof BusException ? line.addKeyValue("error", e.getMessage()) : line.addKeyValue("error", e.toString()).setCause(e);
     }
 
     private static Set<String> stale(Set<String> announced, Set<String> now) {
@@ -591,8 +598,8 @@ final class PresenceSync {
             }
         } catch (Throwable e) { // an Error too (an application's Presence): the bus is closed all the same
             try {
-                log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", left)
-                        .addKeyValue("reason", e.getMessage()).log();
+                failure(log.atDebug().setMessage("cluster.close.withdraw").addKeyValue("node", nodeId).addKeyValue("left", left), e)
+                        .log();
             } catch (Throwable logFailed) {
                 // out of memory even for the line: the bus is closed all the same
             }

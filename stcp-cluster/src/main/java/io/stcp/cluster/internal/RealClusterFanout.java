@@ -364,7 +364,7 @@ public final class RealClusterFanout implements ClusterFanout {
     private ClusterUnavailableException unavailable(String message, SendResult local, boolean unknown) {
         long held = unavailableLog.tryAcquire();
         if (held >= 0) {
-            LogLimiter.suppressed(log.atWarn().setMessage("cluster.send.unavailable").addKeyValue("node", nodeId).addKeyValue("reason", message)
+            LogLimiter.suppressed(log.atWarn().setMessage("cluster.send.unavailable").addKeyValue("node", nodeId).addKeyValue("error", message)
                     .addKeyValue("outcomeUnknown", unknown), held).log();
         }
         return new ClusterUnavailableException(message, local, unknown);
