@@ -77,9 +77,15 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * <p><b>Thread safety.</b> Every method is safe from any thread, readers and hooks included.
  *
  * <p><b>Lifecycle.</b> {@link #start} subscribes and returns at once (the bus connects in the
- * background; sends fail fast until it has). {@link #close()} withdraws this node's presence (best
- * effort: in calls of a bounded number of names, the first that fails ends it, and the entries
- * left expire within the TTL; a node of a million names takes seconds), closes the bus and ends
+ * background; sends fail fast until it has). One registry is served by one {@code ClusterFanout}
+ * at a time: a second started on it, while the first runs, is refused ({@link
+ * IllegalStateException}, nothing started, a bus given to it neither subscribed nor closed), since
+ * two would each deliver every message from the other nodes (twice to every recipient) and each
+ * withdraw, closing, the names the other still serves. Share the one instance (every method is
+ * safe from any thread); once its {@link #close()} has returned, the registry is free for another.
+ * {@link #close()} withdraws this node's presence (best effort: in calls of a bounded number of
+ * names, the first that fails ends it, and the entries left expire within the TTL; a node of a
+ * million names takes seconds), closes the bus and ends
  * the module's threads; it does not close the registry or its connections. It waits for the
  * presence call under way, if any (the rest of that round is dropped; for at most {@link
  * ClusterConfig#closeTimeout()}, as for each thread it ends), then withdraws for at most
@@ -92,7 +98,12 @@ import io.stcp.cluster.internal.RealClusterFanout;
  */
 public interface ClusterFanout extends Fanout, AutoCloseable {
 
-    /** Joins the cluster of {@code config} on Redis ({@link RedisBus}) for the connections of {@code registry}. */
+    /**
+     * Joins the cluster of {@code config} on Redis ({@link RedisBus}) for the connections of {@code registry}.
+     *
+     * @throws IllegalStateException if another {@code ClusterFanout} serves {@code registry} and
+     *     is not closed: see the class comment, Lifecycle
+     */
     static ClusterFanout start(ClusterConfig config, ConnectionRegistry registry) {
         RedisBus bus = RedisBus.create(config);
         try {
@@ -107,6 +118,10 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
      * Joins a cluster through another engine: {@code bus} and {@code presence}, which this object
      * then owns (its {@link #close()} closes the bus). The Redis fields of {@code config} are not
      * read.
+     *
+     * @throws IllegalStateException if another {@code ClusterFanout} serves {@code registry} and
+     *     is not closed (see the class comment, Lifecycle): {@code bus} is then left as it was, the
+     *     caller's
      */
     static ClusterFanout start(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
         return RealClusterFanout.start(config, registry, bus, presence);
