@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -218,6 +219,18 @@ public final class RealClusterFanout implements ClusterFanout {
         return left;
     }
 
+    @Override
+    public CompletableFuture<Void> announceUser(String userId) {
+        checkName("userId", userId);
+        return presenceSync.announce(Scope.USER, userId);
+    }
+
+    @Override
+    public CompletableFuture<Void> announceGroup(String group) {
+        checkName("group", group);
+        return presenceSync.announce(Scope.GROUP, group);
+    }
+
     /** How many names wait for the presence thread now (at most {@link #MAX_PENDING}); for tests. */
     public int pendingChanges() {
         return presenceSync.pendingChanges();
@@ -392,7 +405,7 @@ public final class RealClusterFanout implements ClusterFanout {
 
         @Override
         public void onDisconnected(String reason) {
-            presenceSync.disconnected();
+            presenceSync.disconnected(reason);
         }
     }
 
