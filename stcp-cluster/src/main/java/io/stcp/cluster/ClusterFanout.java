@@ -5,6 +5,7 @@ import io.stcp.Fanout;
 import io.stcp.SendResult;
 import io.stcp.Sender;
 import io.stcp.cluster.internal.RealClusterFanout;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The {@link Fanout} calls of a {@link ConnectionRegistry} — {@code sendToUser}, {@code
@@ -27,9 +28,12 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * <p><b>Presence.</b> A node announces the users and groups of its registry ({@link Presence}),
  * again every {@link ClusterConfig#presenceRefresh()}; an entry lives {@link
  * ClusterConfig#presenceTtl()}. Binding through this object ({@link #bindUser}, {@link #joinGroup})
- * announces the name at once (on a background thread); a binding made on the registry directly is
- * announced at the next refresh. A name this node no longer has is withdrawn at the next refresh
- * (or at once through {@link #unbindUser}/{@link #leaveGroup}); until then, messages for it reach
+ * announces the name at once (on a background thread, after the call has returned); a binding made
+ * on the registry directly is announced at the next refresh. To know when the other nodes can find
+ * a name — to tell a client "you are online" only once others can message it — wait for the future
+ * of {@link #announceUser} or {@link #announceGroup}, for as long as the caller chooses. A name
+ * this node no longer has is withdrawn at the next refresh (or at once through {@link
+ * #unbindUser}/{@link #leaveGroup}); until then, messages for it reach
  * nobody here and are counted as {@link ClusterStats#unroutable()}. Announces and withdrawals go to
  * Redis in steps of a bounded number of names (a full refresh, 1,024 at a time); a step that Redis
  * refuses or does not answer is counted ({@link ClusterStats#presenceFailures()}) and done again
@@ -77,9 +81,15 @@ import io.stcp.cluster.internal.RealClusterFanout;
  * <p><b>Thread safety.</b> Every method is safe from any thread, readers and hooks included.
  *
  * <p><b>Lifecycle.</b> {@link #start} subscribes and returns at once (the bus connects in the
- * background; sends fail fast until it has). {@link #close()} withdraws this node's presence (best
- * effort: in calls of a bounded number of names, the first that fails ends it, and the entries
- * left expire within the TTL; a node of a million names takes seconds), closes the bus and ends
+ * background; sends fail fast until it has). One registry is served by one {@code ClusterFanout}
+ * at a time: a second started on it, while the first runs, is refused ({@link
+ * IllegalStateException}, nothing started, a bus given to it neither subscribed nor closed), since
+ * two would each deliver every message from the other nodes (twice to every recipient) and each
+ * withdraw, closing, the names the other still serves. Share the one instance (every method is
+ * safe from any thread); once its {@link #close()} has returned, the registry is free for another.
+ * {@link #close()} withdraws this node's presence (best effort: in calls of a bounded number of
+ * names, the first that fails ends it, and the entries left expire within the TTL; a node of a
+ * million names takes seconds), closes the bus and ends
  * the module's threads; it does not close the registry or its connections. It waits for the
  * presence call under way, if any (the rest of that round is dropped; for at most {@link
  * ClusterConfig#closeTimeout()}, as for each thread it ends), then withdraws for at most
@@ -92,7 +102,12 @@ import io.stcp.cluster.internal.RealClusterFanout;
  */
 public interface ClusterFanout extends Fanout, AutoCloseable {
 
-    /** Joins the cluster of {@code config} on Redis ({@link RedisBus}) for the connections of {@code registry}. */
+    /**
+     * Joins the cluster of {@code config} on Redis ({@link RedisBus}) for the connections of {@code registry}.
+     *
+     * @throws IllegalStateException if another {@code ClusterFanout} serves {@code registry} and
+     *     is not closed: see the class comment, Lifecycle
+     */
     static ClusterFanout start(ClusterConfig config, ConnectionRegistry registry) {
         RedisBus bus = RedisBus.create(config);
         try {
@@ -107,6 +122,10 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
      * Joins a cluster through another engine: {@code bus} and {@code presence}, which this object
      * then owns (its {@link #close()} closes the bus). The Redis fields of {@code config} are not
      * read.
+     *
+     * @throws IllegalStateException if another {@code ClusterFanout} serves {@code registry} and
+     *     is not closed (see the class comment, Lifecycle): {@code bus} is then left as it was, the
+     *     caller's
      */
     static ClusterFanout start(ClusterConfig config, ConnectionRegistry registry, ClusterBus bus, Presence presence) {
         return RealClusterFanout.start(config, registry, bus, presence);
@@ -128,7 +147,7 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
      * {@link ConnectionRegistry#bindUser} on the local registry, then announces the user to the
      * cluster at once, on the presence thread: this returns before the other nodes can find the
      * user, and a send from one of them meanwhile reaches nobody (its {@link SendResult} all 0;
-     * counted nowhere).
+     * counted nowhere). {@link #announceUser} tells when they can.
      */
     boolean bindUser(Sender sender, String userId);
 
@@ -138,12 +157,58 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
     /**
      * {@link ConnectionRegistry#joinGroup} on the local registry, then announces the group to the
      * cluster at once, on the presence thread: as for {@link #bindUser}, this returns before the
-     * other nodes can find the group here.
+     * other nodes can find the group here; {@link #announceGroup} tells when they can.
      */
     boolean joinGroup(Sender sender, String group);
 
     /** {@link ConnectionRegistry#leaveGroup}; withdraws the group at once if it has no other member on this node. */
     boolean leaveGroup(Sender sender, String group);
+
+    /**
+     * Announces {@code userId}, which a connection of this node is bound to, to the cluster now
+     * (on the presence thread, as {@link #bindUser} does) and returns a future that completes
+     * when that announce has been written to Redis: from then on a send from any node finds the
+     * user here (until it is unbound here, or this node stops). The caller bounds the wait:
+     *
+     * <pre>{@code
+     * if (cluster.bindUser(me, name)) {                        // in a reader, after a login
+     *     try {
+     *         cluster.announceUser(name).get(2, TimeUnit.SECONDS); // or .orTimeout(...) and a callback
+     *         me.put(line("online"));                          // every node can message you now
+     *     } catch (ExecutionException | TimeoutException e) {  // Redis down or slow: not known yet
+     *         me.put(line("online here; others may not reach you yet"));
+     *     }
+     * }
+     * }</pre>
+     *
+     * <p>It never hangs: it completes exceptionally, with a {@link BusException}, at once when
+     * the bus is not connected, this object is closed, the last presence call failed and its
+     * back-off still holds, or 4,096 callers wait already (a Redis slower than the logins);
+     * later when the announce fails, or the bus is lost or this object closed meanwhile. A
+     * Redis that does not answer so fails it within about two {@link
+     * ClusterConfig#commandTimeout()}s ({@link RedisBus}: the presence call under way when it
+     * was asked, then the first of its own). It completes with an {@link IllegalStateException}
+     * when no connection of this node is bound to {@code userId} when asked, or when its
+     * announce is due (unbound meanwhile: withdrawn instead). A failed announce is still made
+     * again in the background, as any (see Presence); only the waiting ends.
+     *
+     * <p>The future completes on {@link java.util.concurrent.ForkJoinPool#commonPool()}, so that
+     * dependent actions never run on the cluster's threads; each call costs an announce of the
+     * name to Redis, made with the other names changed meanwhile (one call per 256 names). Its
+     * {@code get} throws {@link java.util.concurrent.ExecutionException} with the cause above.
+     *
+     * @throws IllegalArgumentException {@code userId} as for {@link #bindUser}
+     */
+    CompletableFuture<Void> announceUser(String userId);
+
+    /**
+     * {@link #announceUser} for {@code group}, which a connection of this node is a member of: a
+     * future that completes when the announce of the group has been written to Redis (a send to
+     * the group from any node then reaches its members here), or fails as that one does.
+     *
+     * @throws IllegalArgumentException {@code group} as for {@link #joinGroup}
+     */
+    CompletableFuture<Void> announceGroup(String group);
 
     /**
      * Leaves the cluster: see the class comment, Lifecycle. Waits for the presence call under way

@@ -21,7 +21,9 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
@@ -100,6 +102,20 @@ import org.slf4j.spi.LoggingEventBuilder;
  * it loses meanwhile is said there); a node restarted at once finds its former instance's token,
  * which is no longer subscribed, and takes the id over unreported.
  *
+ * <p><b>Waiters</b> ({@link #announce}: {@link io.stcp.cluster.ClusterFanout#announceUser}). A
+ * caller asks for a name to be announced and gets a future: it waits in {@link #waiters} (guarded
+ * by {@link #lock}, at most {@link RealClusterFanout#MAX_PENDING}), its name marked changed, until
+ * the next step takes every waiter with the sets ({@link #inStep}) and adds their names to the
+ * step's own (a full refresh due drops marks, not waiters), so that each is answered by the step
+ * that takes it: done once its name's announce call has returned, failed when the registry has no
+ * connection for it then, or with whatever failed the step. None waits for a step that cannot
+ * come: while the bus is down, or a back-off holds the next step after a failure, a caller is
+ * refused at once, and the waiters not yet taken fail when that begins ({@link #disconnected},
+ * the catch of a step); close() fails them all, those of a step under way too. So once Redis stops
+ * answering, none waits longer than the call under way when it asked and the first of its own
+ * step, each bounded by the bus (RedisBus: {@code commandTimeout}); a Redis that answers slowly
+ * costs it the calls of those two steps. Nothing of this is on a message's path.
+ *
  * <p><b>Closing.</b> {@link #close} sets {@link #closed}, the fanout's closed flag that every
  * thread of it looks at, under {@link #lock}, and wakes the presence thread: it ends at its next
  * look (between two calls of a step at most).
@@ -129,8 +145,11 @@ final class PresenceSync {
     private long changedChars;                                  // guarded by lock: of the names in both sets
     private boolean everConnected;                              // guarded by lock
     private boolean retryHeld;                                  // guarded by lock: a round failed; the next waits out its back-off
+    private long retryAt;                                       // guarded by lock: while retryHeld, when the step that failed is repeated
     private long connects;                                      // guarded by lock: how often the bus has connected
     private volatile boolean closed;                            // written under lock, read without: see Closing
+    private final AnnounceWaiters waiters = new AnnounceWaiters(); // guarded by lock: see Waiters
+    private AnnounceWaiters.Taken inStep = AnnounceWaiters.Taken.NONE; // guarded by lock: the waiters the last step took
 
     // Owned by the presence thread: the names this node may have an entry for, the ones a refresh
     // withdraws when the registry no longer has them, and close() too. A name goes in before its
@@ -158,11 +177,13 @@ final class PresenceSync {
     }
 
     /**
-     * Sets the fanout closed and wakes the presence thread, under {@link #lock}; true the first
-     * time, false if already closed. The thread then ends; the names stay announced until {@link
-     * #withdrawAll}, or until they expire.
+     * Sets the fanout closed and wakes the presence thread, under {@link #lock}, and fails every
+     * waiter; true the first time, false if already closed. The thread then ends; the names stay
+     * announced until {@link #withdrawAll}, or until they expire.
      */
     boolean close() {
+        AnnounceWaiters.Taken waiting;
+        AnnounceWaiters.Taken taken;
         lock.lock();
         try {
             if (closed) {
@@ -170,9 +191,78 @@ final class PresenceSync {
             }
             closed = true;
             work.signalAll();
-            return true;
+            waiting = waiters.take();
+            taken = inStep;
         } finally {
             lock.unlock();
+        }
+        fail(waiting, taken, new BusException("cluster: closed")); // an announce under way may yet be done: they have their answer now
+        return true;
+    }
+
+    /**
+     * A future that completes once {@code name} has been announced by a step that took it after
+     * this call, or fails: see {@link io.stcp.cluster.ClusterFanout#announceUser} and the class
+     * comment, Waiters. Refused at once (failed, and nothing marked) when closed, when the bus is
+     * not connected, while a failed step waits out its back-off, when {@link
+     * RealClusterFanout#MAX_PENDING} callers wait already, or when the registry has no connection
+     * bound to {@code name}; any thread.
+     */
+    CompletableFuture<Void> announce(Scope scope, String name) {
+        CompletableFuture<Void> waiter = new CompletableFuture<>();
+        Throwable refused;
+        if ((scope == Scope.USER ? registry.user(name) : registry.group(name)).isEmpty()) {
+            refused = AnnounceWaiters.notBound(scope, name);
+        } else {
+            lock.lock();
+            try {
+                refused = refusal();
+                if (refused == null) {
+                    waiters.add(scope, name, waiter);
+                    mark(scope, name);
+                    work.signalAll();
+                }
+            } catch (Throwable e) { // the application's bus (isConnected), or out of memory: this caller's answer
+                refused = e;
+            } finally {
+                lock.unlock();
+            }
+        }
+        if (refused != null) {
+            waiter.completeExceptionally(refused);
+        }
+        // The caller's stage, completed on the common pool: its dependent actions never run on this
+        // module's threads (the presence thread decides most waiters, the bus's thread some), which
+        // they could hold up; a task per waiter, no thread.
+        return waiter.whenCompleteAsync((done, failed) -> { }, ForkJoinPool.commonPool());
+    }
+
+    /** Why a waiter cannot be taken now, or null; the caller holds {@link #lock}. */
+    private @Nullable BusException refusal() {
+        if (closed) {
+            return new BusException("cluster: closed");
+        }
+        if (!bus.isConnected()) {
+            return new BusException("cluster: bus not connected");
+        }
+        long now = System.nanoTime();
+        if (retryHeld && retryAt - now > 0) {
+            return new BusException("cluster: the last presence call failed; the next in "
+                    + Durations.format(Duration.ofNanos(retryAt - now)));
+        }
+        if (waiters.isFull()) {
+            return new BusException("cluster: " + MAX_PENDING + " announces waited for already (Redis is slower than they come)");
+        }
+        return null;
+    }
+
+    /** Fails {@code waiting} and {@code taken} with {@code e}; never throws (close() and the presence thread's catches call it). */
+    private static void fail(AnnounceWaiters.Taken waiting, AnnounceWaiters.Taken taken, Throwable e) {
+        try {
+            waiting.fail(e);
+            taken.fail(e);
+        } catch (Throwable failed) {
+            // out of memory failing them: nothing else to do here, and the thread (or close) must go on
         }
     }
 
@@ -235,15 +325,18 @@ final class PresenceSync {
         }
     }
 
-    /** The bus is down; on the bus's thread. */
-    void disconnected() {
+    /** The bus is down, for {@code reason}; on the bus's thread. */
+    void disconnected(String reason) {
         // Sends fail fast from now on (bus.isConnected()); presence is announced again, whole, on reconnect.
+        AnnounceWaiters.Taken waiting;
         lock.lock();
         try {
             refreshAllInstead();
+            waiting = waiters.take(); // no step takes them before a connect: they fail now (a step under way answers its own)
         } finally {
             lock.unlock();
         }
+        fail(waiting, AnnounceWaiters.Taken.NONE, new BusException("cluster: bus disconnected: " + reason));
     }
 
     /** The presence thread: see the class comment. Ends with {@link #close}. */
@@ -251,7 +344,6 @@ final class PresenceSync {
         long refreshNanos = config.presenceRefresh().toNanos();
         long nextRefresh = System.nanoTime() + refreshNanos; // when no refresh is under way: the next begins
         Backoff retry = new Backoff(config.reconnectDelay(), config.reconnectMaxDelay());
-        long retryAt = 0; // while retryHeld: when the step that failed is repeated
         @Nullable Refresh refresh = null; // the full refresh under way
         @Nullable Refresh replaced = null; // one a connect ended before it was done: the next begins with what it had left
         while (true) {
@@ -259,6 +351,8 @@ final class PresenceSync {
             Set<String> users = Set.of();
             Set<String> groups = Set.of();
             long connectsBefore = 0; // when the step started: a connect since asks for it again at once, failed or not
+            AnnounceWaiters.Taken taken = AnnounceWaiters.Taken.NONE; // the waiters of the names this step announces
+            AnnounceWaiters.Taken refused = AnnounceWaiters.Taken.NONE; // the waiters a back-off begun here fails
             Throwable takeFailed = null;
             long takeWaitNanos = 0;
             lock.lock();
@@ -298,6 +392,8 @@ final class PresenceSync {
                 changedUsers = nextUsers;
                 changedGroups = nextGroups;
                 changedChars = 0;
+                taken = waiters.take();
+                inStep = taken;
             } catch (InterruptedException e) {
                 return; // close()
             } catch (Throwable e) {
@@ -308,10 +404,12 @@ final class PresenceSync {
                 takeWaitNanos = retry.nextNanos();
                 retryHeld = true;
                 retryAt = System.nanoTime() + takeWaitNanos;
+                refused = waiters.take();
             } finally {
                 lock.unlock();
             }
             if (takeFailed != null) {
+                fail(refused, taken, takeFailed);
                 failed(takeFailed, takeWaitNanos);
                 continue;
             }
@@ -320,10 +418,13 @@ final class PresenceSync {
                     refresh = new Refresh(connectsBefore, replaced); // reads the registry after fullRefreshDue was cleared: see Bounds
                     replaced = null;
                 }
-                sync(Scope.USER, users); // the names changed first: a login waits for at most one chunk of a refresh
-                sync(Scope.GROUP, groups);
+                users.addAll(taken.names(Scope.USER)); // marked when asked for, unless a full refresh was due: see Waiters
+                groups.addAll(taken.names(Scope.GROUP));
+                sync(Scope.USER, users, taken); // the names changed first: a login waits for at most one chunk of a refresh
+                sync(Scope.GROUP, groups, taken);
                 users = Set.of();
                 groups = Set.of();
+                taken = AnnounceWaiters.Taken.NONE; // each answered (or failed by close(), which stopped the syncs)
                 if (refresh != null && refresh.step()) {
                     refresh.ended();
                     refresh = null;
@@ -337,18 +438,22 @@ final class PresenceSync {
                 // Repeated after the back-off, or at once on a reconnect, which clears the hold: one
                 // that came while the step was under way (it may have failed on the connection lost
                 // then) sets none. The names changed go back to the sets; a refresh's chunk is kept.
+                // The waiters the step took fail with it; those asked for since, only if a back-off now
+                // holds the next step (as the ones asked for during it are refused at once).
                 lock.lock();
                 try {
                     markAgain(users, groups);
                     if (connects == connectsBefore) {
                         retryHeld = true;
                         retryAt = System.nanoTime() + waitNanos;
+                        refused = waiters.take();
                     } else {
                         waitNanos = 0;
                     }
                 } finally {
                     lock.unlock();
                 }
+                fail(refused, taken, e);
                 failed(e, waitNanos);
             }
         }
@@ -404,11 +509,15 @@ final class PresenceSync {
     }
 
     private boolean hasPending() {
-        return !changedUsers.isEmpty() || !changedGroups.isEmpty();
+        return !changedUsers.isEmpty() || !changedGroups.isEmpty() || !waiters.isEmpty();
     }
 
-    /** Announces those of {@code names} the registry has a connection for now, and withdraws the others; stops at close(). */
-    private void sync(Scope scope, Collection<String> names) {
+    /**
+     * Announces those of {@code names} the registry has a connection for now, and withdraws the
+     * others; stops at close(). Answers the waiters {@code asked} of each: once its announce has
+     * returned, or at once when the registry has no connection for it.
+     */
+    private void sync(Scope scope, Collection<String> names, AnnounceWaiters.Taken asked) {
         if (names.isEmpty()) {
             return;
         }
@@ -419,11 +528,13 @@ final class PresenceSync {
         for (String n : names) {
             (bound.apply(n).isEmpty() ? absent : present).add(n);
         }
+        asked.absent(scope, absent);
         // A call at a time, so that close() waits for one call at most, not for the whole step.
         for (int i = 0; i < present.size() && !closed; i += CALL_BATCH) {
             List<String> batch = present.subList(i, Math.min(present.size(), i + CALL_BATCH));
             announced.addAll(batch); // before the call: see announcedUsers
             presence.announce(nodeId, scope, batch);
+            asked.announced(scope, batch);
         }
         for (int i = 0; i < absent.size() && !closed; i += CALL_BATCH) {
             List<String> batch = absent.subList(i, Math.min(absent.size(), i + CALL_BATCH));
@@ -497,7 +608,7 @@ final class PresenceSync {
                 }
                 chunk = next;
             }
-            sync(chunkScope, chunk);
+            sync(chunkScope, chunk, AnnounceWaiters.Taken.NONE);
             names += chunk.size();
             chunk = List.of();
             return !users.hasNext() && !groups.hasNext();

@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -39,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Closing.</b> {@link #close} marks this object closed ({@link PresenceSync#close}: every
  * thread of it looks there), then ends the presence thread, withdraws this node's names if the bus
  * is up, closes the bus, ends the delivery thread and drops what it had not delivered (counted in
- * {@link ClusterStats#discarded()}), in that order.
+ * {@link ClusterStats#discarded()}), in that order; last, it releases the registry, which {@link
+ * #start} claimed before anything else ({@link RegistryClaims}: one fanout per registry).
  *
  * <p><b>Rebinding.</b> A user bind or unbind must mark the user it replaces, which only the
  * registry knows at the moment of the change; so this object's binds and unbinds of one connection
@@ -107,11 +109,12 @@ public final class RealClusterFanout implements ClusterFanout {
         Objects.requireNonNull(bus, "bus");
         Objects.requireNonNull(presence, "presence");
         RealClusterFanout f = new RealClusterFanout(config, registry, bus, presence);
-        f.deliverThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-deliver", f.delivery::loop);
-        f.presenceThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-presence", f.presenceSync::loop);
+        RegistryClaims.claim(registry, f); // before anything starts: refused, it changes nothing (the bus not even subscribed)
         try {
+            f.deliverThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-deliver", f.delivery::loop);
+            f.presenceThread = ClusterThreads.start("stcp-cluster-" + f.nodeId + "-presence", f.presenceSync::loop);
             bus.subscribe(f.nodeId, f.new BusListener());
-        } catch (Throwable e) { // an Error too (the application's bus): the threads started above end with it
+        } catch (Throwable e) { // an Error too (the application's bus): the threads started above end with it, the claim is released
             f.close();
             throw e;
         }
@@ -214,6 +217,18 @@ public final class RealClusterFanout implements ClusterFanout {
             presenceSync.changed(Scope.GROUP, group);
         }
         return left;
+    }
+
+    @Override
+    public CompletableFuture<Void> announceUser(String userId) {
+        checkName("userId", userId);
+        return presenceSync.announce(Scope.USER, userId);
+    }
+
+    @Override
+    public CompletableFuture<Void> announceGroup(String group) {
+        checkName("group", group);
+        return presenceSync.announce(Scope.GROUP, group);
     }
 
     /** How many names wait for the presence thread now (at most {@link #MAX_PENDING}); for tests. */
@@ -390,7 +405,7 @@ public final class RealClusterFanout implements ClusterFanout {
 
         @Override
         public void onDisconnected(String reason) {
-            presenceSync.disconnected();
+            presenceSync.disconnected(reason);
         }
     }
 
@@ -401,13 +416,23 @@ public final class RealClusterFanout implements ClusterFanout {
      * throw anything ({@code isConnected}, a withdraw, {@code close}), and any line may fail to be
      * made (out of memory, an Error from an appender). A failure is logged ({@link #closeFailed})
      * and the close goes on: the bus closed, both threads ended, {@code cluster.stop}. It used to
-     * escape close() at the first such failure, leaving the steps after it undone.
+     * escape close() at the first such failure, leaving the steps after it undone. The registry
+     * is released last ({@link RegistryClaims}), whatever happened before: another fanout may
+     * then serve it.
      */
     @Override
     public void close() {
         if (!presenceSync.close()) {
             return;
         }
+        try {
+            closeSteps();
+        } finally {
+            RegistryClaims.release(registry, this); // last: a fanout started on the registry now finds this one's names withdrawn, not withdrawing
+        }
+    }
+
+    private void closeSteps() {
         join(presenceThread);
         boolean connected;
         try {
