@@ -64,20 +64,22 @@ import org.jspecify.annotations.Nullable;
  * delivered or at the deadline, by a {@link #close()}, or by the dialler's end (it gave up or
  * failed); then no connection attaches any more, the outbox closes, discarding (and counting) what
  * is left, the dialler is woken, and the connection attached then ({@link #drainedTo}), if any, is
- * the one the shutdown shuts down. What the connections that ended during the drain discarded is
- * counted as they detach ({@link #drainLost}).
+ * the one the shutdown shuts down.
  *
- * <p><b>What a close discarded.</b> Whoever moved the client to CLOSED (the one {@link #stop}
- * answered) completes {@link #closeDone} once it has ended the connection, with that connection's
- * runner (after a drain, the one attached at its end, and what those before it discarded). The
- * runner counts every message its sender discarded, whichever thread's close did it (the
- * closer's — a close during a shutdown's flush included —, the shutdown's, or the reader's own
- * at its end: they may close the sender at once), and the count is whole once the connection has
- * exited: its end waits for the closes under way on other threads to count, and a close begun
- * after it finds nothing left to report. With what the offline queue
- * lost ({@link Outbox#lostByClose()}, complete at termination), that is what a shutdown
- * reports on; a shutdown that finds the client closed already waits for termination and
- * {@link #closeDone}, so it cannot report as written what a close before it discarded.
+ * <p><b>What was never written.</b> A shutdown reports on every message the client accepted, over
+ * its life ({@link #unwritten}): what the offline queue lost ({@link Outbox#unwritten()}) and
+ * what the sender of every connection discarded — its runner counts it, whichever thread's close
+ * did it (the closer's, the shutdown's, or the reader's own at its end, after the connection broke
+ * or timed out: they may close the sender at once), and the count is whole once the connection
+ * has exited: its end waits for the closes under way on other threads to count, and a close
+ * begun after it finds nothing left to report. Each connection's count is added to {@link #lost}
+ * as it detaches, once it has exited, so at termination every connection has been counted once,
+ * whether it broke long before the shutdown, during a drain, or was the one the shutdown or a
+ * close ended. Whoever moved the client to CLOSED (the one {@link #stop} answered) completes
+ * {@link #closeDone} once it has ended the connection, saying whether that failed (its sender
+ * threw: what it held is unknown); a shutdown that finds the client closed already waits for
+ * termination and {@link #closeDone}, so it cannot report as written what a close before it
+ * discarded.
  */
 public final class RealTcpClient implements TcpClient {
     private static final int NEW = 0;
@@ -97,9 +99,9 @@ public final class RealTcpClient implements TcpClient {
     private @Nullable RealConnectionRunner runner;             // guarded by lock
     private boolean draining;                                  // guarded by lock: see the class comment
     private @Nullable RealConnectionRunner drainedTo;          // guarded by lock: attached when the drain ended
-    private int drainLost;                                     // guarded by lock: discarded by those that ended during it
+    private long lost;                                         // guarded by lock: discarded by the senders of those detached
     private final CompletableFuture<Void> termination = new CompletableFuture<>();
-    private final CompletableFuture<Closed> closeDone = new CompletableFuture<>(); // see the class comment
+    private final CompletableFuture<Boolean> closeDone = new CompletableFuture<>(); // true: its end of the connection failed
 
     public RealTcpClient(ClientConfig config, ConnectionReader reader, SenderFactory senderFactory) {
         this(config, reader, senderFactory, Dialer.Resolver.DNS, AcceptLoop.Sleeper.REAL,
@@ -156,7 +158,7 @@ public final class RealTcpClient implements TcpClient {
             } catch (RuntimeException | Error e) {
                 state = CLOSED;
                 outbox.close();
-                closeDone.complete(Closed.NOTHING);
+                closeDone.complete(false);
                 termination.complete(null);
                 throw e;
             }
@@ -195,12 +197,12 @@ public final class RealTcpClient implements TcpClient {
         }
     }
 
-    /** The connection kept by {@link #attach} has exited: during a drain, what it discarded is whole now, and counted. */
+    /** The connection kept by {@link #attach} has exited: what its sender discarded is whole now, and counted. */
     void detach() {
         lock.lock();
         try {
-            if (draining && runner != null) {
-                drainLost += runner.discardedInAll();
+            if (runner != null) {
+                lost += runner.discardedInAll();
             }
             runner = null;
         } finally {
@@ -366,7 +368,7 @@ public final class RealTcpClient implements TcpClient {
                     logDiscarded(outbox.close());
                 }
             } catch (Throwable t) { // out of memory: the close goes no further, but no shutdown may wait for it
-                closeDone.complete(new Closed(runner, true, 0));
+                closeDone.complete(true);
                 throw t;
             }
             return new Stopped(wasNew, runner, dialler, draining);
@@ -436,19 +438,6 @@ public final class RealTcpClient implements TcpClient {
         return true;
     }
 
-    /**
-     * What the close that moved the client to CLOSED ended: its connection, if any, whether its
-     * sender failed to close, and what the connections that ended during its drain discarded.
-     */
-    private record Closed(@Nullable RealConnectionRunner runner, boolean senderFailed, int lostBefore) {
-        static final Closed NOTHING = new Closed(null, false, 0);
-
-        /** Messages lost: those the connections' senders discarded (whole once it has exited), or 1 for a failed sender. */
-        int lost() {
-            return (senderFailed ? 1 : 0) + lostBefore + (runner == null ? 0 : runner.discardedInAll());
-        }
-    }
-
     /** Ends the connection of a close at once, then says the close is done ({@link #closeDone}), whatever happens. */
     private void endConnection(Stopped s) {
         boolean ended = false;
@@ -458,7 +447,7 @@ public final class RealTcpClient implements TcpClient {
             }
             ended = true;
         } finally {
-            closeDone.complete(new Closed(s.runner, !ended, 0)); // a shutdown waiting for it must not wait for ever
+            closeDone.complete(!ended); // a shutdown waiting for it must not wait for ever
         }
     }
 
@@ -477,14 +466,13 @@ public final class RealTcpClient implements TcpClient {
         Stopped s = stop(null, true);
         if (s == null) {
             // Closed already: by a close, another shutdown, giving up or a failure. The same end,
-            // once whoever closed it has counted what its connection discarded.
+            // once whoever closed it has ended its connection.
             boolean done = awaitQuietly(termination, deadline) && awaitQuietly(closeDone, deadline);
-            return done && !termination.isCompletedExceptionally() && closeDone.join().lost() + outbox.lostByClose() == 0;
+            return reported(done, done && !termination.isCompletedExceptionally() && !closeDone.join());
         }
         RealConnectionRunner r = s.runner;
-        Closed closed = new Closed(r, true, 0);
+        boolean senderFailed = true;
         try {
-            int lostBefore = 0;
             if (s.draining) {
                 // The offline backlog goes out first: on the connection being handed it, or on the
                 // next the dialler makes, dialling on as before (its reader reads the replies);
@@ -494,18 +482,16 @@ public final class RealTcpClient implements TcpClient {
                 try {
                     endDrain();
                     r = drainedTo;
-                    lostBefore = drainLost;
                 } finally {
                     lock.unlock();
                 }
                 logDiscarded(outbox.close());
             }
             wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
-            closed = new Closed(r, true, lostBefore);
             // the call in progress finished and the queue flushed, cut short, or the deadline (-1: the sender failed)
-            closed = new Closed(r, r != null && r.finishAndShutdown(deadline) < 0, lostBefore);
+            senderFailed = r != null && r.finishAndShutdown(deadline) < 0;
         } finally {
-            closeDone.complete(closed); // a shutdown waiting for it must not wait for ever
+            closeDone.complete(senderFailed); // a shutdown waiting for it must not wait for ever
         }
         boolean done = awaitQuietly(termination, deadline);
         if (!done) {
@@ -514,9 +500,36 @@ public final class RealTcpClient implements TcpClient {
             }
             awaitQuietly(termination, Nanos.within(EXIT_AFTER_FORCE_CLOSE));
         }
-        // Terminated: the last connection has exited, so its count is whole, and a hand-over of the
-        // offline queue that the close cut short has counted what it had not given its sender.
-        return done && closed.lost() + outbox.lostByClose() == 0;
+        return reported(done, done && !senderFailed);
+    }
+
+    /**
+     * What a shutdown returns, and logs: true if {@code ok} — the client terminated within the
+     * grace, neither having given up or failed nor a sender failing to close — and every message
+     * the client accepted was written.
+     */
+    private boolean reported(boolean terminated, boolean ok) {
+        long discarded = unwritten();
+        Log.CLIENT.atDebug().setMessage("client.shutdown").addKeyValue("address", config.address())
+                .addKeyValue("discarded", discarded).addKeyValue("terminated", terminated).log();
+        return ok && discarded == 0;
+    }
+
+    /**
+     * Messages the client accepted that were never written: discarded by the senders of its
+     * connections, lost from the offline queue (see the class comment). Whole once the client has
+     * terminated: every connection has exited, and a hand-over of the offline queue that a close
+     * cut short has counted what it had not given its sender.
+     */
+    private long unwritten() {
+        long senders;
+        lock.lock();
+        try {
+            senders = lost;
+        } finally {
+            lock.unlock();
+        }
+        return senders + outbox.unwritten();
     }
 
     /**
