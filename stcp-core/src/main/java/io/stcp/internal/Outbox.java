@@ -103,22 +103,26 @@ final class Outbox {
         }
     }
 
-    /** The client closed: no connection is up any more, the offline queue is emptied; returns how many it held. */
-    int close() {
+    /**
+     * The client closed: no connection is up any more, the offline queue is emptied, and what it
+     * held is counted discarded and logged ({@code client.offline.discarded}). Idempotent.
+     */
+    void close() {
+        int n = 0;
         lock.lock();
         try {
             if (state == CLOSED) {
-                return 0;
+                return;
             }
             state = CLOSED;
             up.set(null);
             changed.signalAll();
-            int n = offline == null ? 0 : offline.clear();
+            n = offline == null ? 0 : offline.clear();
             discardedByClose += n;
-            return n;
         } finally {
             lock.unlock();
         }
+        logDiscarded(n);
     }
 
     /**

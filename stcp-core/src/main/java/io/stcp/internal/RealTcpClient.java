@@ -270,7 +270,7 @@ public final class RealTcpClient implements TcpClient {
         } finally {
             lock.unlock();
         }
-        logDiscarded(outbox.close()); // closed already (nothing to discard), unless it ended a drain
+        outbox.close(); // closed already (nothing to discard), unless it ended a drain
         Throwable failure = ended;
         if (failure == null) {
             termination.complete(null);
@@ -365,7 +365,7 @@ public final class RealTcpClient implements TcpClient {
                 if (graceful && outbox.shutDown()) {
                     draining = true; // with CLOSED, under the lock: the dial loop goes on
                 } else {
-                    logDiscarded(outbox.close());
+                    outbox.close();
                 }
             } catch (Throwable t) { // out of memory: the close goes no further, but no shutdown may wait for it
                 closeDone.complete(true);
@@ -374,13 +374,6 @@ public final class RealTcpClient implements TcpClient {
             return new Stopped(wasNew, runner, dialler, draining);
         } finally {
             lock.unlock();
-        }
-    }
-
-    private void logDiscarded(int discarded) {
-        if (discarded > 0) {
-            Log.CLIENT.atDebug().setMessage("client.offline.discarded").addKeyValue("address", config.address())
-                    .addKeyValue("discarded", discarded).log();
         }
     }
 
@@ -414,7 +407,7 @@ public final class RealTcpClient implements TcpClient {
         } finally {
             lock.unlock();
         }
-        logDiscarded(outbox.close()); // before the connection's end, so that a hand-over it stops discards its rest
+        outbox.close(); // before the connection's end, so that a hand-over it stops discards its rest
         if (r != null) {
             r.exit(CloseReason.CLOSED);
         }
@@ -485,7 +478,7 @@ public final class RealTcpClient implements TcpClient {
                 } finally {
                     lock.unlock();
                 }
-                logDiscarded(outbox.close());
+                outbox.close();
             }
             wake(s); // the dialler stops dialling or sleeping; if it runs a connection, it waits for its exit
             // the call in progress finished and the queue flushed, cut short, or the deadline (-1: the sender failed)
