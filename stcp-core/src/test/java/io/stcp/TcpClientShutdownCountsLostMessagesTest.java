@@ -51,6 +51,22 @@ class TcpClientShutdownCountsLostMessagesTest {
         }).start();
     }
 
+    /** Starts {@link #client} to {@code listener}, puts {@link #N} messages, which its sender takes; the peer, which reads nothing. */
+    private SocketChannel connectedWithAFullSender(ServerSocketChannel listener) throws Exception {
+        client = client(((InetSocketAddress) listener.getLocalAddress()).getPort());
+        SocketChannel peer = listener.accept();
+        try {
+            assertThat(client.awaitConnected(WAIT)).isTrue();
+            for (int i = 0; i < N; i++) {
+                client.put(BIG);
+            }
+            return peer;
+        } catch (Throwable t) {
+            peer.close();
+            throw t;
+        }
+    }
+
     /**
      * The connection breaks with most of what the client put still in its sender; the client
      * reconnects, and a shutdown then, on the new connection (nothing queued), says not all was
@@ -61,12 +77,7 @@ class TcpClientShutdownCountsLostMessagesTest {
     void messagesLostWithAConnectionThatBrokeBeforeTheShutdownMakeItSayNotAllWasWritten() throws Exception {
         try (LogCapture logs = LogCapture.of("io.stcp.client");
              ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
-            client = client(((InetSocketAddress) listener.getLocalAddress()).getPort());
-            try (SocketChannel peer = listener.accept()) {
-                assertThat(client.awaitConnected(WAIT)).isTrue();
-                for (int i = 0; i < N; i++) {
-                    client.put(BIG);
-                }
+            try (SocketChannel peer = connectedWithAFullSender(listener)) {
                 reset(peer);
             }
             try (SocketChannel next = listener.accept()) {
@@ -85,12 +96,7 @@ class TcpClientShutdownCountsLostMessagesTest {
     void messagesLostWithAConnectionThatBreaksDuringTheShutdownsFlushAreCounted() throws Exception {
         try (LogCapture logs = LogCapture.of("io.stcp.client");
              ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
-            client = client(((InetSocketAddress) listener.getLocalAddress()).getPort());
-            try (SocketChannel peer = listener.accept()) {
-                assertThat(client.awaitConnected(WAIT)).isTrue();
-                for (int i = 0; i < N; i++) {
-                    client.put(BIG);
-                }
+            try (SocketChannel peer = connectedWithAFullSender(listener)) {
                 TcpClient c = client;
                 CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
                 Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
