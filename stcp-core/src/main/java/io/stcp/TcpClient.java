@@ -42,7 +42,7 @@ import org.jspecify.annotations.Nullable;
  * included — can be written on no connection: it is dropped, counted ({@link #offlineDropped()}) and logged at WARN
  * ({@code client.offline.dropped}, rate-limited), and the rest goes on. Messages a connection had accepted when it broke
  * are lost with it, as on a server: the client does not replay (counted in that sender's
- * statistics).
+ * statistics, and in what {@link #shutdown(Duration)} reports).
  *
  * <p><b>Lifecycle.</b> NEW → {@link #start()} → running (connecting, connected, waiting to
  * reconnect) → closed, by {@link #close()}, {@link #shutdown(Duration)}, giving up, or a failure
@@ -167,6 +167,7 @@ public interface TcpClient extends AutoCloseable {
     /**
      * Messages kept offline that were then dropped, never written: refused by the sender of the
      * connection they were handed to (see the class comment). Not counted: what a close discards.
+     * A {@link #shutdown(Duration)} reports them as not written.
      */
     long offlineDropped();
 
@@ -224,15 +225,25 @@ public interface TcpClient extends AutoCloseable {
      * {@link #close()}, which does not wait, or start a thread for the shutdown:
      * {@code Thread.ofVirtual().start(() -> client.shutdown(grace))}.
      *
+     * <p>It reports on every message the client accepted over its life — put while a connection
+     * was up or kept offline, or put to a connection's {@linkplain #sender() sender} (by the
+     * connect hook, say) —: it returns false if any was not written, whoever discarded it — a
+     * close, this one or an earlier one, or the end of a connection that broke, before the
+     * shutdown or during it (the client does not replay: what that connection's sender held is
+     * lost, and counted) — or if a sender refused a kept message ({@link #offlineDropped()}).
+     * The count is logged at DEBUG ({@code client.shutdown}, {@code discarded}).
+     *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most
-     * {@code grace}) and reports on it: false if that close discarded anything, queued offline or on
-     * the connection, or if the client gave up or failed. A {@link #close()} during a shutdown
+     * {@code grace}) and reports on it: false if anything the client accepted was not written, as
+     * above (that close discarded something, queued offline or on the connection, say), or if the
+     * client gave up or failed. A {@link #close()} during a shutdown
      * cuts it short: the connection is closed at once, the rest of its queue and of the offline
      * backlog discarded, and the shutdown returns as soon as the client has terminated.
      *
-     * @return true if everything queued was written (none of it discarded by a close, this one or
-     *     an earlier one) and the client terminated within {@code grace}, not having given up or
+     * @return true if every message the client accepted was written (none of it discarded by a
+     *     close, this one or an earlier one, lost with a connection that broke, or dropped from the
+     *     offline queue) and the client terminated within {@code grace}, not having given up or
      *     failed
      * @throws IllegalStateException if called on one of the client's own threads (see above)
      */

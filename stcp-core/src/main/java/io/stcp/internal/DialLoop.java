@@ -24,7 +24,7 @@ import org.jspecify.annotations.Nullable;
  * socket) → run the connection with a {@link RealConnectionRunner}, exactly as a server runs an
  * accepted one, its layers (TLS, {@link TlsLayer#forClient}) opened on its reader thread → wait
  * for its exit → back off ({@link Backoff}) → again, while the client runs, or while a shutdown
- * drains the offline backlog ({@link RealTcpClient#isRunning}): its connections take it.
+ * drains the offline backlog ({@link ClientLifecycle#isRunning}): its connections take it.
  *
  * <p>The back-off starts again only after a connection that stayed up at least
  * {@link ClientConfig#reconnectMaxDelay()}: one that ends sooner — a server that accepts and
@@ -44,10 +44,11 @@ import org.jspecify.annotations.Nullable;
  * and leaves it in its first exit hook.
  *
  * <p>The client's state changes (the runner a close must end, the failed attempts, giving up)
- * are made by the client, under its lock; nothing here holds it, nor calls a hook under it.
+ * are made by its {@link ClientLifecycle}, under its lock; nothing here holds it, nor calls a
+ * hook under it.
  */
 final class DialLoop {
-    private final RealTcpClient client;
+    private final ClientLifecycle lifecycle;
     private final ClientConfig config;
     private final ConnectionReader reader;
     private final SenderFactory senderFactory;
@@ -66,10 +67,10 @@ final class DialLoop {
     private volatile TcpClient.@Nullable GiveUpHook giveUpHook;
 
     /** See {@link RealTcpClient}'s constructor with seams for the parameters. */
-    DialLoop(RealTcpClient client, ClientConfig config, ConnectionReader reader, SenderFactory senderFactory,
+    DialLoop(ClientLifecycle lifecycle, ClientConfig config, ConnectionReader reader, SenderFactory senderFactory,
              Dialer.Resolver resolver, AcceptLoop.Sleeper sleeper, DoubleSupplier random, List<TransportLayer> layers,
              Outbox outbox) {
-        this.client = client;
+        this.lifecycle = lifecycle;
         this.config = config;
         this.reader = reader;
         this.senderFactory = senderFactory;
@@ -112,7 +113,7 @@ final class DialLoop {
     void run() {
         long base = 0;
         try {
-            while (client.isRunning()) {
+            while (lifecycle.isRunning()) {
                 Throwable failure;
                 SocketChannel channel = null;
                 try {
@@ -128,10 +129,10 @@ final class DialLoop {
                         base = 0; // it stayed up: the back-off starts again
                     }
                     if (failure == null && outcome.upNanos > 0) {
-                        client.connected(); // it served: no failed attempts in a row
+                        lifecycle.connected(); // it served: no failed attempts in a row
                     }
                 }
-                if (!client.isRunning()) {
+                if (!lifecycle.isRunning()) {
                     return;
                 }
                 base = backoff.next(base);
@@ -146,7 +147,7 @@ final class DialLoop {
         } catch (Throwable t) {
             fail(t);
         } finally {
-            client.diallerEnded();
+            lifecycle.diallerEnded();
         }
     }
 
@@ -198,7 +199,7 @@ final class DialLoop {
             connection.close();
             return Outcome.failed(e);
         }
-        if (!client.attach(r)) {
+        if (!lifecycle.attach(r)) {
             connection.close();
             return new Outcome(null, 0);
         }
@@ -209,7 +210,7 @@ final class DialLoop {
             connection.close(); // its reader thread could not be started
             return Outcome.failed(e);
         } finally {
-            client.detach();
+            lifecycle.detach();
         }
         if (link.started) {
             long up = Math.max(1, System.nanoTime() - link.upSinceNanos);
@@ -371,7 +372,7 @@ final class DialLoop {
 
     /** The loop ended by {@code t}: the client closes, failed with it, and says so at ERROR. */
     private void fail(Throwable t) {
-        boolean wasRunning = client.failed(t);
+        boolean wasRunning = lifecycle.failed(t);
         try {
             Log.CLIENT.atError().setMessage("client.failed").addKeyValue("address", config.address())
                     .addKeyValue("wasRunning", wasRunning).setCause(t).log();
@@ -386,12 +387,12 @@ final class DialLoop {
      * @return true if the client gave up (or closed meanwhile)
      */
     private boolean failed(Throwable failure, long waitNanos) {
-        int n = client.countFailure();
+        int n = lifecycle.countFailure();
         if (config.maxAttempts() != 0 && n >= config.maxAttempts()) {
             ConnectException e = new ConnectException("gave up connecting to " + config.address() + " after "
                     + (n == 1 ? "1 failed attempt: " : n + " failed attempts in a row: ") + failure);
             e.initCause(failure);
-            if (!client.giveUp(e)) {
+            if (!lifecycle.giveUp(e)) {
                 return true; // closed meanwhile
             }
             Log.CLIENT.atWarn().setMessage("client.gave_up").addKeyValue("address", config.address())

@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -46,13 +45,12 @@ import org.jspecify.annotations.Nullable;
  * hand-over until its sender accepts it, and counts against the queue's limits until then: if the
  * connection breaks first, it goes back to the queue (within the limits: puts meanwhile found them taken);
  * if the client has closed meanwhile, it is discarded and counted with what the close emptied from
- * the queue ({@link #lostByClose()}), so a graceful shutdown does not report as written a
- * backlog it cut short. A message its sender refuses (larger than the sender's limits, or no room
- * after the wait its policy allows; or anything else a sender of the user's throws, an Error such
- * as out of memory included) cannot be written on any connection: it is dropped, counted
- * ({@link #dropped()}) and logged, and the hand-over goes on with the next; dropped once the
- * client shuts down or has closed, it is counted with the discards too ({@link #lostByClose()}):
- * the shutdown waited for it and must not report it written. A throw that ended the hand-over
+ * the queue, so a graceful shutdown does not report as written a backlog it cut short
+ * ({@link #unwritten()}). A message its sender refuses (larger than the sender's limits, or no
+ * room after the wait its policy allows; or anything else a sender of the user's throws, an Error
+ * such as out of memory included) cannot be written on any connection: it is dropped, counted
+ * ({@link #dropped()}, with the discards in {@link #unwritten()}: a shutdown must not report it
+ * written either) and logged, and the hand-over goes on with the next. A throw that ended the hand-over
  * would leave the rest neither written nor counted, and the connection never up. A hand-over
  * whose connection has ended while it is stuck in a put (a sender of the user's that ignores its
  * close) is abandoned by that connection's exit
@@ -79,9 +77,8 @@ final class Outbox {
     private final Supplier<NotConnectedException> notConnected;
     private final String address;
     private int discardedByClose;                           // guarded by lock
-    private int droppedAtClose;                             // guarded by lock: dropped while not OPEN
+    private long dropped;                                   // guarded by lock: refused by a hand-over's sender
     private int handOvers;                                  // guarded by lock: hand-overs under way
-    private final AtomicLong dropped = new AtomicLong();
 
     /**
      * @param offline the offline queue, or null to fail puts while no connection is up
@@ -106,35 +103,39 @@ final class Outbox {
         }
     }
 
-    /** The client closed: no connection is up any more, the offline queue is emptied; returns how many it held. */
-    int close() {
+    /**
+     * The client closed: no connection is up any more, the offline queue is emptied, and what it
+     * held is counted discarded and logged ({@code client.offline.discarded}). Idempotent.
+     */
+    void close() {
+        int n = 0;
         lock.lock();
         try {
             if (state == CLOSED) {
-                return 0;
+                return;
             }
             state = CLOSED;
             up.set(null);
             changed.signalAll();
-            int n = offline == null ? 0 : offline.clear();
+            n = offline == null ? 0 : offline.clear();
             discardedByClose += n;
-            return n;
         } finally {
             lock.unlock();
         }
+        logDiscarded(n);
     }
 
     /**
-     * Messages accepted by puts that a shutdown or close left unwritten: discarded because the
-     * client closed — what the offline queue held then, and what a hand-over in progress had taken
-     * from it and not yet given to its sender (counted when the hand-over stops, on the
-     * connection's reader thread, before its exit) — and dropped by a hand-over once the client
-     * was shutting down or closed, its sender refusing them (counted likewise).
+     * Messages accepted by puts into the offline queue that will never be written: discarded
+     * because the client closed — what the queue held then, and what a hand-over in progress had
+     * taken from it and not yet given to its sender (counted when the hand-over stops, on the
+     * connection's reader thread, before its exit) — and {@linkplain #dropped() dropped} by a
+     * hand-over, its sender refusing them. Whole once the client has terminated.
      */
-    int lostByClose() {
+    long unwritten() {
         lock.lock();
         try {
-            return discardedByClose + droppedAtClose;
+            return discardedByClose + dropped;
         } finally {
             lock.unlock();
         }
@@ -142,7 +143,12 @@ final class Outbox {
 
     /** Messages taken from the offline queue by a hand-over and refused by its sender: never written. */
     long dropped() {
-        return dropped.get();
+        lock.lock();
+        try {
+            return dropped;
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Nullable Sender up() {
@@ -358,10 +364,10 @@ final class Outbox {
                     abandon(h); // stopped short: the rest for the next connection (an abandon after this has nothing to take back)
                     return;
                 } catch (RuntimeException | Error refused) { // a SendException, a sender of the user's that broke, out of memory
-                    if (!refusedBy(h, e)) {
+                    long n = refusedBy(h, e);
+                    if (n == 0) {
                         return;
                     }
-                    long n = dropped.incrementAndGet();
                     long held = DROPPED_LOG.tryAcquire();
                     if (held >= 0) {
                         Log.suppressed(Log.conn(Log.WARN, "client.offline.dropped", s.connection())
@@ -419,19 +425,14 @@ final class Outbox {
     }
 
     /**
-     * {@link #handedOn}, for an entry its sender refused: dropped, and, once the client shuts down
-     * or has closed, counted as what the close left unwritten ({@link #lostByClose()}).
+     * {@link #handedOn}, for an entry its sender refused: dropped, and counted.
+     *
+     * @return the messages dropped so far, this one included; 0, doing nothing, if {@code h} was abandoned
      */
-    private boolean refusedBy(HandOver h, OfflineQueue.Entry e) {
+    private long refusedBy(HandOver h, OfflineQueue.Entry e) {
         lock.lock();
         try {
-            if (!handedOn(h, e)) {
-                return false;
-            }
-            if (state != OPEN) {
-                droppedAtClose++;
-            }
-            return true;
+            return handedOn(h, e) ? ++dropped : 0;
         } finally {
             lock.unlock();
         }
