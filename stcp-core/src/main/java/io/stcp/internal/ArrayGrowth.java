@@ -47,7 +47,8 @@ import org.jspecify.annotations.Nullable;
  * ({@link InboundBudget}, "The reserve"). A step then is still a guess, which could overshoot
  * that room by the few bytes its line needed, and the two lines waited for each other until their
  * deadlines: so while every value holding bytes waits, a step that does not complete its value is
- * cut to the room there is, down to one byte more than arrived; if none of them fits even so, one
+ * cut to the room there is, down to one byte more than its array holds, and into the last tenth
+ * only with bytes its peer has sent (over TLS, those decrypted); if none of them fits even so, one
  * fails at once rather than all waiting ({@link InboundBudget}, "No wait for each other").
  */
 final class ArrayGrowth {
@@ -97,13 +98,14 @@ final class ArrayGrowth {
             reserve(length, true);
             return length;
         }
-        // A step that does not complete its value is a guess: one byte more than arrived will do
-        // while every value holding bytes waits, and the bytes the peer has sent may go into the
-        // budget's last tenth then (InboundBudget, "No wait for each other"): the socket is asked
-        // for them only then, each time the step looks, as more may come while it waits.
+        // A step that does not complete its value is a guess: one byte more than the array's bytes
+        // will do while every value holding bytes waits, and the bytes the peer has sent may go
+        // into the budget's last tenth then (InboundBudget, "No wait for each other"): the transport
+        // is asked for them only then, each time the step looks, as more may come while it waits;
+        // over TLS, for the plain bytes it has decrypted (Transport.availableToRead).
         int step = length;
-        LongSupplier there = () -> Math.min(step, given + input.socketAvailable());
-        return reserve(length, (int) Math.min(length, arrived + 1), there);
+        LongSupplier there = () -> Math.min(step, given + input.availableToRead());
+        return reserve(length, (int) Math.min(length, given + 1), there);
     }
 
     /**
@@ -167,8 +169,9 @@ final class ArrayGrowth {
      * budget may cut, to at least {@code least} bytes, once every value holding bytes waits for
      * more ({@link InboundBudget}, "No wait for each other").
      *
-     * @param there the array's length that the bytes arrived (buffered, or in the socket) fill:
-     *     asked only while every value holding bytes waits, each time it looks (a socket call)
+     * @param there the array's length that the bytes arrived (buffered, or in the transport, as
+     *     its reads will return them) fill: asked only while every value holding bytes waits, each
+     *     time it looks (on a socket, a system call)
      * @return the array's length reserved, {@code least} to {@code length}
      * @throws FrameTooLongException if the budget cannot hold the value beside the others, all waiting
      */

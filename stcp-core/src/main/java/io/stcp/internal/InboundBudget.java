@@ -50,12 +50,13 @@ import org.jspecify.annotations.Nullable;
  * needed, or the two lines need more than nine tenths between them: two lines of just under half
  * the budget sent at once waited for each other until their deadlines so. So once every value
  * holding bytes waits, a step that does not complete its value is cut to the room its value may
- * take, down to one byte more than what arrived ({@code leastBytes}), and may go into the last
+ * take, down to one byte more than its array holds ({@code leastBytes}), and may go into the last
  * tenth too, with bytes its peer has sent already ({@code arrivedBytes}: buffered, or in the
- * socket; no guess; asked each time it looks while all wait, for bytes reach the socket while it
- * waits, and a count taken when its step began would fail a value they finish): nothing else
- * could use that room before one of them ends, and the bytes the wait would leave in the socket
- * are no fewer. A value about to finish may then wait for the one
+ * transport as its reads will return them, {@link Transport#availableToRead()}: over TLS the bytes
+ * decrypted, not the encrypted ones received, which may decrypt to far fewer; no guess; asked each
+ * time it looks while all wait, for bytes reach the socket while it waits, and a count taken when
+ * its step began would fail a value they finish): nothing else could use that room before one of
+ * them ends, and the bytes the wait would leave in the socket are no fewer. A value about to finish may then wait for the one
  * that took it, which reads bytes that are there; the tenth is never held for bytes not sent. And
  * when every value holding bytes waits and each has found no room since the last change, no wait
  * could end but by a deadline or a close: the last of them to look fails at once
@@ -123,9 +124,10 @@ final class InboundBudget {
      *
      * @param leastBytes the fewest bytes the value can go on with (1 to {@code bytes}; {@code bytes}
      *     for a growth that completes its value)
-     * @param arrivedBytes of {@code bytes}, those its peer has sent already (buffered or in the
-     *     socket): a cut step may take them into the last tenth; asked under the lock, only while
-     *     every value holding bytes waits, each time this value looks (more may have come)
+     * @param arrivedBytes of {@code bytes}, those its peer has sent already (buffered, or in the
+     *     transport as its reads will return them: over TLS, decrypted): a cut step may take them
+     *     into the last tenth; asked under the lock, on the value's reader thread, only while every
+     *     value holding bytes waits, each time this value looks (more may have come)
      * @param completes whether an array of these bytes holds the whole value: if not, it leaves the
      *     reserve free unless it may take it (see the class comment)
      * @param value the value reserving, which gives them back with {@link #release}; null for bytes

@@ -148,6 +148,35 @@ class ArrayGrowthTest {
     }
 
     @Test
+    void aStepOfAValueOfAnnouncedLengthIsCutToTheBytesInItsSocketToo() throws Exception {
+        // As above, for a readBytes value (its length announced: 8 MiB) of which 1 MiB has
+        // arrived, and the second holding 8 MiB: 256 KiB wait in the first's socket. Its step is
+        // cut to them. The old code counted them among the bytes the array already held, and
+        // asked for a byte more than they fill: the step was not cut, and one of the two failed.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        MemoryTransport socket = new MemoryTransport();
+        ArrayGrowth first = holding(budget, 1 << 20, socket);
+        ArrayGrowth second = holding(budget, 8 << 20);
+        CompletableFuture<Void> secondGrows = reserveAsync(second, (17 << 19) + ConnectionInput.BUFFER_SIZE);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        socket.feed(new byte[256 << 10]);
+
+        int full = (1 << 20) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = CompletableFuture.supplyAsync(() -> {
+            try {
+                return first.grow(full, 8 << 20, true);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+        assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
+        assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
+
+        assertThat(secondGrows).isNotDone();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 17L << 19);
+    }
+
+    @Test
     void aWaitingStepLooksAgainAtTheBytesArrivedOnceEveryValueHoldingBytesWaits() throws Exception {
         // As above, but the first's step waits before its peer's next bytes arrive: the second
         // still reads then. 256 KiB reach its socket while it waits; then the second waits too.
@@ -217,19 +246,19 @@ class ArrayGrowthTest {
     }
 
     /** A value's array that holds {@code bytes} of {@code budget}, by a growth that completes it. */
-    private static ArrayGrowth holding(InboundBudget budget, int bytes) throws IOException {
+    static ArrayGrowth holding(InboundBudget budget, int bytes) throws IOException {
         return holding(budget, bytes, new MemoryTransport());
     }
 
     /** As {@link #holding(InboundBudget, int)}, its connection reading from {@code socket}. */
-    private static ArrayGrowth holding(InboundBudget budget, int bytes, MemoryTransport socket) throws IOException {
+    static ArrayGrowth holding(InboundBudget budget, int bytes, Transport socket) throws IOException {
         ArrayGrowth growth = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
         growth.reserve(bytes + ConnectionInput.BUFFER_SIZE, true);
         return growth;
     }
 
     /** A growth of {@code growth}'s array to {@code length}, which does not complete its value, on a thread of its own. */
-    private static CompletableFuture<Void> reserveAsync(ArrayGrowth growth, int length) {
+    static CompletableFuture<Void> reserveAsync(ArrayGrowth growth, int length) {
         return CompletableFuture.runAsync(() -> {
             try {
                 growth.reserve(length, false);
@@ -240,7 +269,7 @@ class ArrayGrowthTest {
     }
 
     /** A growth of {@code growth}'s full array of {@code full} bytes towards {@code end}, on a thread of its own: the length it reaches. */
-    private static CompletableFuture<Integer> growAsync(ArrayGrowth growth, int full, int end) {
+    static CompletableFuture<Integer> growAsync(ArrayGrowth growth, int full, int end) {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 return growth.grow(full, end, false);
@@ -254,8 +283,8 @@ class ArrayGrowthTest {
      * {@code first}'s value is read (released): the second's growth, which waited, is granted, the
      * budget then holding {@code used}; then the second's value is read too, and nothing is held.
      */
-    private static void assertTheSecondGrowsOnceTheFirstIsRead(InboundBudget budget, ArrayGrowth first, ArrayGrowth second,
-                                                               CompletableFuture<Void> secondGrows, long used)
+    static void assertTheSecondGrowsOnceTheFirstIsRead(InboundBudget budget, ArrayGrowth first, ArrayGrowth second,
+                                                       CompletableFuture<Void> secondGrows, long used)
             throws Exception {
         first.release();
         secondGrows.get(10, TimeUnit.SECONDS);
