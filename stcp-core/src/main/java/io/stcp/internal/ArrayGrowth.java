@@ -48,13 +48,15 @@ import org.jspecify.annotations.Nullable;
  * that room by the few bytes its line needed, and the two lines waited for each other until their
  * deadlines: so while every value holding bytes waits, a step that does not complete its value is
  * cut to the room there is, down to one byte more than its array holds, and into the last tenth
- * only with bytes its peer has sent (over TLS, those decrypted); if none of them fits even so, one
- * fails at once rather than all waiting ({@link InboundBudget}, "No wait for each other").
+ * only with bytes its peer has sent (over TLS, those decrypted); if none of them fits even so, the
+ * one holding the most fails at once rather than all waiting ({@link InboundBudget}, "No wait for
+ * each other").
  */
 final class ArrayGrowth {
     private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)
     private final @Nullable InboundBudget budget;
     private long reserved; // bytes this array holds of the budget
+    private long since;    // when it started holding them: written and read under the budget's lock
 
     /** @param input the connection's input, or null for a connection that is not a server's */
     ArrayGrowth(@Nullable ConnectionInput input) {
@@ -214,9 +216,23 @@ final class ArrayGrowth {
         }
     }
 
-    /** Whether the array holds bytes of the budget. Its reader thread only. */
-    boolean holds() {
-        return reserved > 0;
+    /** The bytes the array holds of the budget. Its reader thread only. */
+    long heldBytes() {
+        return reserved;
+    }
+
+    /**
+     * The budget's count of values that had started holding bytes when this one did: of two
+     * values that hold as much, the later to start fails ({@link InboundBudget}, "No wait for each
+     * other"). Under the budget's lock.
+     */
+    long since() {
+        return since;
+    }
+
+    /** The budget granted the array its first bytes, the {@code since}th value to start holding. Under the budget's lock. */
+    void startedHolding(long since) {
+        this.since = since;
     }
 
     /** Gives back what the array holds of the budget: it is read, or failed. */

@@ -3,7 +3,7 @@ package io.stcp.internal;
 import static io.stcp.internal.ArrayGrowthTest.assertTheSecondGrowsOnceTheFirstIsRead;
 import static io.stcp.internal.ArrayGrowthTest.growAsync;
 import static io.stcp.internal.ArrayGrowthTest.holding;
-import static io.stcp.internal.ArrayGrowthTest.reserveAsync;
+import static io.stcp.internal.ArrayGrowthTest.waitingAsync;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -56,8 +56,7 @@ class InboundBudgetTlsTest {
             InboundBudget budget = new InboundBudget(10L << 20);
             ArrayGrowth first = holding(budget, 9 << 19, peer.server);
             ArrayGrowth second = holding(budget, 9 << 19);
-            CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+            CompletableFuture<Void> secondGrows = waitingAsync(budget, second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
             assertThat(growAsync(first, FULL, 8 << 20).get(10, TimeUnit.SECONDS)).isEqualTo(FULL + decrypted);
             assertThat(budget.peakBytes()).isEqualTo((9L << 20) + decrypted);
 
@@ -80,8 +79,7 @@ class InboundBudgetTlsTest {
             InboundBudget budget = new InboundBudget(10L << 20);
             ArrayGrowth first = holding(budget, 9 << 19, peer.server);
             ArrayGrowth second = holding(budget, 9 << 19);
-            CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-            await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+            CompletableFuture<Void> secondGrows = waitingAsync(budget, second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
             CompletableFuture<Integer> firstGrows = growAsync(first, FULL, 8 << 20);
             assertThatThrownBy(() -> secondGrows.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                     .hasRootCauseInstanceOf(FrameTooLongException.class);
@@ -115,15 +113,7 @@ class InboundBudgetTlsTest {
             client = new TlsTransport(new BlockingTransport(clientChannel, Sweeper.SHARED, () -> { }),
                     clientTls.newClientEngine("localhost", 443), () -> 0);
             server = new TlsTransport(under, serverTls.newServerEngine(), () -> 0);
-            CompletableFuture<Void> clientHandshake = CompletableFuture.runAsync(() -> {
-                try {
-                    client.handshake(deadline);
-                } catch (Exception e) {
-                    throw new RuntimeException(e);
-                }
-            }, r -> Thread.ofVirtual().start(r));
-            server.handshake(deadline);
-            clientHandshake.get(20, TimeUnit.SECONDS);
+            MemoryPump.handshake(server, client, deadline);
         }
 
         /** Sends {@code bytes} in one write (a record, at most {@link #RECORD}), and waits until the server's socket holds it. */
