@@ -47,13 +47,16 @@ import org.jspecify.annotations.Nullable;
  * ({@link InboundBudget}, "The reserve"). A step then is still a guess, which could overshoot
  * that room by the few bytes its line needed, and the two lines waited for each other until their
  * deadlines: so while every value holding bytes waits, a step that does not complete its value is
- * cut to the room there is, down to one byte more than arrived; if none of them fits even so, one
- * fails at once rather than all waiting ({@link InboundBudget}, "No wait for each other").
+ * cut to the room there is, down to one byte more than its array holds, and into the last tenth
+ * only with bytes its peer has sent (over TLS, those decrypted); if none of them fits even so, the
+ * one holding the most fails at once rather than all waiting ({@link InboundBudget}, "No wait for
+ * each other").
  */
 final class ArrayGrowth {
     private final @Nullable ConnectionInput input; // null: a connection of no server (no budget, no socket)
     private final @Nullable InboundBudget budget;
     private long reserved; // bytes this array holds of the budget
+    private long since;    // when it started holding them: written and read under the budget's lock
 
     /** @param input the connection's input, or null for a connection that is not a server's */
     ArrayGrowth(@Nullable ConnectionInput input) {
@@ -97,13 +100,14 @@ final class ArrayGrowth {
             reserve(length, true);
             return length;
         }
-        // A step that does not complete its value is a guess: one byte more than arrived will do
-        // while every value holding bytes waits, and the bytes the peer has sent may go into the
-        // budget's last tenth then (InboundBudget, "No wait for each other"): the socket is asked
-        // for them only then, each time the step looks, as more may come while it waits.
+        // A step that does not complete its value is a guess: one byte more than the array's bytes
+        // will do while every value holding bytes waits, and the bytes the peer has sent may go
+        // into the budget's last tenth then (InboundBudget, "No wait for each other"): the transport
+        // is asked for them only then, each time the step looks, as more may come while it waits;
+        // over TLS, for the plain bytes it has decrypted (Transport.availableToRead).
         int step = length;
-        LongSupplier there = () -> Math.min(step, given + input.socketAvailable());
-        return reserve(length, (int) Math.min(length, arrived + 1), there);
+        LongSupplier there = () -> Math.min(step, given + input.availableToRead());
+        return reserve(length, (int) Math.min(length, given + 1), there);
     }
 
     /**
@@ -167,8 +171,9 @@ final class ArrayGrowth {
      * budget may cut, to at least {@code least} bytes, once every value holding bytes waits for
      * more ({@link InboundBudget}, "No wait for each other").
      *
-     * @param there the array's length that the bytes arrived (buffered, or in the socket) fill:
-     *     asked only while every value holding bytes waits, each time it looks (a socket call)
+     * @param there the array's length that the bytes arrived (buffered, or in the transport, as
+     *     its reads will return them) fill: asked only while every value holding bytes waits, each
+     *     time it looks (on a socket, a system call)
      * @return the array's length reserved, {@code least} to {@code length}
      * @throws FrameTooLongException if the budget cannot hold the value beside the others, all waiting
      */
@@ -211,9 +216,23 @@ final class ArrayGrowth {
         }
     }
 
-    /** Whether the array holds bytes of the budget. Its reader thread only. */
-    boolean holds() {
-        return reserved > 0;
+    /** The bytes the array holds of the budget. Its reader thread only. */
+    long heldBytes() {
+        return reserved;
+    }
+
+    /**
+     * The budget's count of values that had started holding bytes when this one did: of two
+     * values that hold as much, the later to start fails ({@link InboundBudget}, "No wait for each
+     * other"). Under the budget's lock.
+     */
+    long since() {
+        return since;
+    }
+
+    /** The budget granted the array its first bytes, the {@code since}th value to start holding. Under the budget's lock. */
+    void startedHolding(long since) {
+        this.since = since;
     }
 
     /** Gives back what the array holds of the budget: it is read, or failed. */

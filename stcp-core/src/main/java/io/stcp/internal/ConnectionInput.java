@@ -456,6 +456,14 @@ final class ConnectionInput {
         return transport.available();
     }
 
+    /**
+     * Bytes that reads will return beyond those buffered, at least, without more arriving
+     * ({@link Transport#availableToRead()}: over TLS, only those decrypted); the reader thread.
+     */
+    int availableToRead() {
+        return transport.availableToRead();
+    }
+
     /** Bytes consumed so far; any thread (a monitoring read from another may be a moment behind). */
     long bytesRead() {
         return (long) BYTES_READ.getOpaque(this);

@@ -50,36 +50,55 @@ import org.jspecify.annotations.Nullable;
  * needed, or the two lines need more than nine tenths between them: two lines of just under half
  * the budget sent at once waited for each other until their deadlines so. So once every value
  * holding bytes waits, a step that does not complete its value is cut to the room its value may
- * take, down to one byte more than what arrived ({@code leastBytes}), and may go into the last
+ * take, down to one byte more than its array holds ({@code leastBytes}), and may go into the last
  * tenth too, with bytes its peer has sent already ({@code arrivedBytes}: buffered, or in the
- * socket; no guess; asked each time it looks while all wait, for bytes reach the socket while it
- * waits, and a count taken when its step began would fail a value they finish): nothing else
- * could use that room before one of them ends, and the bytes the wait would leave in the socket
- * are no fewer. A value about to finish may then wait for the one
+ * transport as its reads will return them, {@link Transport#availableToRead()}: over TLS the bytes
+ * decrypted, not the encrypted ones received, which may decrypt to far fewer; no guess; asked each
+ * time it looks while all wait, for bytes reach the socket while it waits, and a count taken when
+ * its step began would fail a value they finish): nothing else could use that room before one of
+ * them ends, and the bytes the wait would leave in the socket are no fewer. Such a cut does not
+ * take the reserve from the value that holds it. A value about to finish may then wait for the one
  * that took it, which reads bytes that are there; the tenth is never held for bytes not sent. And
  * when every value holding bytes waits and each has found no room since the last change, no wait
- * could end but by a deadline or a close: the last of them to look fails at once
- * ({@link FrameTooLongException}: the budget cannot hold its value beside the others) and gives its
- * part back, rather than all of them waiting until their deadlines.
+ * could end but by a deadline or a close: the one holding the most fails at once
+ * ({@link FrameTooLongException}: the budget cannot hold its value beside the others), woken if it
+ * waits, and gives its part back, rather than all of them waiting until their deadlines. The most,
+ * for that frees the most and lets the smaller values finish: a peer's huge frame fails, not an
+ * honest line that happened to look last. Of two that hold as much, the later to start holding
+ * fails.
  *
  * <p><b>States</b>, under the lock. Each value ({@link ArrayGrowth}) holding bytes is
  * <em>reading</em> or <em>waiting</em> here: {@code holding} counts them, {@code waitingHolders}
- * those waiting. A value starts holding at its first grant and stops at its {@link #release}; it
- * waits from its reservation's first failed look to its grant, deadline, close or failure. All are
- * waiting ({@code waitingHolders == holding}: <em>stuck</em>) only when the last reading one starts
- * to wait or releases; both wake the waiters. The reserve is <em>free</em> ({@code holder} null)
- * → <em>held</em> by a value (a growth of it that does not complete it was granted bytes of the
- * last fifth: while stuck, while it held it, or while it was alone) → <em>free</em> (that value's
- * release). A growth that does not complete its value fits within four fifths of the budget, or
- * within nine tenths if its value holds the reserve or the reserve is free and the budget stuck,
- * or within all of it if no other value holds bytes; one that completes its value fits within all
- * of it; while stuck, one that does not complete its value is cut to what fits if its least does
- * (its room, or all of the budget for bytes that have arrived).
- * Which waiting value takes a reserve is whichever looks first. {@code changes} counts the events
- * that may let a waiting value fit (a release, a copy in its array's place, a close, the budget
- * becoming stuck, a value leaving its wait); {@code unfit} counts the waiting values holding bytes
- * that found no room since the last of them ({@code unfitAt}): when it reaches {@code holding},
- * the one that looked last fails.
+ * those waiting. A value starts holding at its first grant (numbered then: {@link ArrayGrowth#since})
+ * and stops at its {@link #release}; it waits from its reservation's first failed look to its
+ * grant, deadline, close or failure. All are waiting ({@code waitingHolders == holding}:
+ * <em>stuck</em>) only when the last reading one starts to wait or releases; both wake the waiters.
+ * <ul>
+ *   <li>The reserve ({@code holder}), one value at a time: <em>free</em> (null) → <em>held</em> by
+ *       a value when a growth of it that does not complete it is granted bytes past four fifths
+ *       while the reserve is free (its room allowed them: while stuck, or while it was alone; or
+ *       a cut with bytes arrived, while stuck) → <em>free</em> at that value's release, and not
+ *       before: a grant to another value past four fifths (a growth that completes its value, a
+ *       cut with bytes arrived) leaves it to its holder. There is no other hand-over: a reserve
+ *       given back is taken by the next value granted bytes past four fifths while it is free.</li>
+ *   <li>Room: a growth that does not complete its value fits within four fifths of the budget,
+ *       or within nine tenths if its value holds the reserve or the reserve is free and the budget
+ *       stuck, or within all of it if no other value holds bytes; one that completes its value
+ *       fits within all of it; while stuck, one that does not complete its value is cut to what
+ *       fits if its least does (its room, or all of the budget for bytes that have arrived).
+ *       Which waiting value takes a free reserve is whichever looks first.</li>
+ *   <li>Rounds of looks: {@code changes} counts the events that may let a waiting value fit (a
+ *       release, a copy in its array's place, a close, the budget becoming stuck, a value leaving
+ *       its wait); each starts a round ({@link #nextRound}). In a round each waiting value holding
+ *       bytes that finds no room counts once in {@code unfit} ({@code unfitAt}: the round), and the
+ *       one holding the most so far is {@code largest}. When {@code unfit} reaches {@code holding}
+ *       (all of them wait and found no room in this round), {@code largest} becomes
+ *       {@code failing}, and the waiters are woken without a new round: the others look again
+ *       (one may be cut now, with bytes that arrived since) and wait on; {@code failing} throws
+ *       when it looks, unless it fits first. The next round (its failure leaving its wait is one)
+ *       clears {@code failing} and {@code largest}: a value chosen in a round that an event ended
+ *       does not fail, unless it is chosen again in a later one.</li>
+ * </ul>
  */
 final class InboundBudget {
     private final long limitBytes;
@@ -95,6 +114,11 @@ final class InboundBudget {
     private long changes;   // events that may let a waiting value fit; guarded by lock
     private long unfitAt = -1; // the count of changes that unfit is of; guarded by lock
     private int unfit;      // waiting values holding bytes that found no room since change unfitAt; guarded by lock
+    private @Nullable ArrayGrowth largest; // of those, the one holding the most, or null; guarded by lock
+    private long largestBytes;  // what it holds; guarded by lock
+    private long largestSince;  // when it started holding ({@link ArrayGrowth#since}); guarded by lock
+    private @Nullable ArrayGrowth failing; // the one to fail once all of them found no room, or null; guarded by lock
+    private long started;   // values that have started holding bytes: the order of their starts; guarded by lock
 
     InboundBudget(long limitBytes) {
         this.limitBytes = limitBytes;
@@ -123,9 +147,10 @@ final class InboundBudget {
      *
      * @param leastBytes the fewest bytes the value can go on with (1 to {@code bytes}; {@code bytes}
      *     for a growth that completes its value)
-     * @param arrivedBytes of {@code bytes}, those its peer has sent already (buffered or in the
-     *     socket): a cut step may take them into the last tenth; asked under the lock, only while
-     *     every value holding bytes waits, each time this value looks (more may have come)
+     * @param arrivedBytes of {@code bytes}, those its peer has sent already (buffered, or in the
+     *     transport as its reads will return them: over TLS, decrypted): a cut step may take them
+     *     into the last tenth; asked under the lock, on the value's reader thread, only while every
+     *     value holding bytes waits, each time this value looks (more may have come)
      * @param completes whether an array of these bytes holds the whole value: if not, it leaves the
      *     reserve free unless it may take it (see the class comment)
      * @param value the value reserving, which gives them back with {@link #release}; null for bytes
@@ -133,15 +158,16 @@ final class InboundBudget {
      * @param open whether the connection reserving is still open; its close must then call {@link #wakeWaiters}
      * @return the bytes reserved, or -1, with nothing reserved, if the deadline passed first (the
      *     caller knows which of its deadlines that was)
-     * @throws FrameTooLongException if every value holding bytes waits and none has room: this
-     *     value cannot be held beside the others (nothing reserved; it still holds its part until
-     *     its {@link #release})
+     * @throws FrameTooLongException if every value holding bytes waits, none has room, and this
+     *     one holds the most of them: it cannot be held beside the others (nothing reserved; it
+     *     still holds its part until its {@link #release})
      * @throws ClosedChannelException if the connection closes first
      * @throws java.io.InterruptedIOException if interrupted while waiting
      */
     long reserve(long bytes, long leastBytes, LongSupplier arrivedBytes, boolean completes, @Nullable ArrayGrowth value,
                  long deadlineNanos, BooleanSupplier open) throws java.io.IOException {
-        boolean holds = value != null && value.holds();
+        long held = value == null ? 0 : value.heldBytes();
+        boolean holds = held > 0;
         boolean counted = false; // this value is one of the waitingHolders
         long looked = -1;        // the count of changes at which this value last found no room
         lock.lock();
@@ -172,16 +198,14 @@ final class InboundBudget {
                 }
                 if (holds && looked != changes) {
                     looked = changes;
-                    if (unfitAt != changes) {
-                        unfitAt = changes;
-                        unfit = 0;
-                    }
-                    if (++unfit == holding) {
-                        // Every value holding bytes waits, and none has room: none could free any.
-                        throw new FrameTooLongException("a value needs at least " + leastBytes + " bytes more of"
-                                + " the server's inbound budget of " + limitBytes + " bytes, which the values"
-                                + " waiting beside it, each for more, leave no room for (ServerConfig.inboundBudget)");
-                    }
+                    unfit(value, held);
+                }
+                if (failing == value && value != null) {
+                    // Every value holding bytes waits, none has room, and this one holds the most.
+                    throw new FrameTooLongException("a value holding " + held + " bytes of the server's inbound budget"
+                            + " of " + limitBytes + " bytes, the most of the values waiting in it, each for more,"
+                            + " needs at least " + leastBytes + " bytes more, and none of them has room: it fails,"
+                            + " and the others go on (ServerConfig.inboundBudget)");
                 }
                 waiters++;
                 try {
@@ -198,9 +222,9 @@ final class InboundBudget {
                     waiters--;
                 }
             }
-            grant(bytes, holds);
-            if (!completes && usedBytes > limitBytes - reserveBytes) {
-                holder = value; // free → held, or held by it already
+            grant(bytes, value, holds);
+            if (!completes && holder == null && usedBytes > limitBytes - reserveBytes) {
+                holder = value; // free → held; a value that holds it keeps it, and a cut of another's leaves it so
             }
             return bytes;
         } catch (InterruptedException e) {
@@ -209,16 +233,47 @@ final class InboundBudget {
         } finally {
             if (counted) {
                 waitingHolders--;
-                changes++; // its part may be given back now, or the budget is no longer stuck: counts of no room start anew
+                nextRound(); // its part may be given back now, or the budget is no longer stuck: counts of no room start anew
             }
             lock.unlock();
         }
     }
 
+    /**
+     * A waiting {@code value} holding {@code held} bytes found no room in this round (the changes
+     * counted at {@code unfitAt}); once every value holding bytes has, the one holding the most
+     * ({@link #largest}; of two that hold as much, the later to start holding) is to fail, and is
+     * woken. Under the lock.
+     */
+    private void unfit(ArrayGrowth value, long held) {
+        if (unfitAt != changes) {
+            unfitAt = changes; // a new round: largest is null (nextRound)
+            unfit = 0;
+        }
+        if (largest == null || held > largestBytes || held == largestBytes && value.since() > largestSince) {
+            largest = value;
+            largestBytes = held;
+            largestSince = value.since();
+        }
+        if (++unfit == holding) {
+            failing = largest;
+            if (failing != value) {
+                freed.signalAll(); // it wakes to fail; no change: the others, having looked in this round, wait on
+            }
+        }
+    }
+
     /** Something happened that may let a waiting reservation fit: they look again, and count anew. Under the lock. */
     private void changed() {
-        changes++;
+        nextRound();
         freed.signalAll();
+    }
+
+    /** A new round of looks: counts of no room start anew, and a value chosen to fail in the last no longer does. Under the lock. */
+    private void nextRound() {
+        changes++;
+        failing = null;
+        largest = null;
     }
 
     /**
@@ -235,11 +290,14 @@ final class InboundBudget {
         return mayTakeReserve ? limitBytes - reserveBytes / 2 : limitBytes - reserveBytes;
     }
 
-    private void grant(long bytes, boolean holds) {
+    private void grant(long bytes, @Nullable ArrayGrowth value, boolean holds) {
         usedBytes += bytes;
         peakBytes = Math.max(peakBytes, usedBytes);
         if (!holds) {
             holding++; // its first bytes (bytes of no value count as a value's each time)
+            if (value != null) {
+                value.startedHolding(++started);
+            }
         }
     }
 
@@ -308,13 +366,13 @@ final class InboundBudget {
      * @return whether the bytes were reserved
      */
     boolean reserveWithinHalf(long bytes, ArrayGrowth value) {
-        boolean holds = value.holds();
+        boolean holds = value.heldBytes() > 0;
         lock.lock();
         try {
             if (usedBytes + bytes > limitBytes / 2) {
                 return false;
             }
-            grant(bytes, holds);
+            grant(bytes, value, holds);
             return true;
         } finally {
             lock.unlock();

@@ -149,6 +149,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public int availableToRead() {
+        return Math.max(0, end - pos) + under.availableToRead();
+    }
+
+    @Override
     public boolean isOpen() {
         return under.isOpen();
     }

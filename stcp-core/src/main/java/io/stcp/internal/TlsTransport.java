@@ -655,6 +655,18 @@ final class TlsTransport implements Transport {
         return under.available();
     }
 
+    /**
+     * The decrypted bytes not yet read ({@link #appIn}). The bytes received and not decrypted
+     * ({@link #netIn}, and those below) are not counted: a record decrypts to less than it is long
+     * (its header, tag and padding), or to nothing (a key update, a ticket, an empty record), and a
+     * peer chooses how much less; the inbound budget must not hold room for plain bytes it has not sent.
+     */
+    @Override
+    public int availableToRead() {
+        ByteBuffer in = appIn;
+        return in == null ? 0 : in.remaining();
+    }
+
     @Override
     public boolean isOpen() {
         return under.isOpen();

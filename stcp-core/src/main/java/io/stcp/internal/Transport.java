@@ -209,6 +209,17 @@ public interface Transport {
     /** Bytes received and not yet read, as far as the transport knows; 0 when closed or unknown. */
     int available();
 
+    /**
+     * The bytes that reads will return without more arriving, at least, as far as the transport
+     * knows without reading: what the inbound budget may hold room for as sent already
+     * ({@code InboundBudget}, "No wait for each other"). By default {@link #available()}; a layer
+     * whose reads return other bytes than it receives (TLS) counts only those it has turned into
+     * what its reads return, for what it receives may come to fewer, or to none. Reader thread only.
+     */
+    default int availableToRead() {
+        return available();
+    }
+
     /** Whether the transport is open. */
     boolean isOpen();
 

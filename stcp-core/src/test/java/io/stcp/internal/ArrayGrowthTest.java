@@ -87,8 +87,7 @@ class ArrayGrowthTest {
 
         // The second needs 2 MiB more: it would go into the last fifth while the first still
         // reads (its peer may finish it, and its last step needs that fifth): it waits.
-        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        CompletableFuture<Void> secondGrows = waitingAsync(budget, second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
         assertThat(budget.usedBytes()).isEqualTo(7L << 20);
 
         // The first needs 1.5 MiB more and waits too: no value can free anything now. The old code
@@ -112,8 +111,7 @@ class ArrayGrowthTest {
         InboundBudget budget = new InboundBudget(10L << 20);
         ArrayGrowth first = holding(budget, 4 << 20);
         ArrayGrowth second = holding(budget, 9 << 19);
-        CompletableFuture<Void> secondGrows = reserveAsync(second, (6 << 20) + ConnectionInput.BUFFER_SIZE);
-        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        CompletableFuture<Void> secondGrows = waitingAsync(budget, second, (6 << 20) + ConnectionInput.BUFFER_SIZE);
 
         int full = (4 << 20) + ConnectionInput.BUFFER_SIZE;
         CompletableFuture<Integer> firstGrows = growAsync(first, full, 8 << 20);
@@ -130,21 +128,40 @@ class ArrayGrowthTest {
         // 10 MiB; two values hold 4.5 MiB each, the second waits for more. The first's array is
         // full, nine tenths are spent, and 256 KiB of its peer's next bytes wait in its socket: its
         // step is cut to them, in the last tenth (bytes sent, not a guess), and the rest stays free.
+        assertTheFirstsStepIsCutToTheBytesInItsSocket(9 << 19, false);
+    }
+
+    @Test
+    void aStepOfAValueOfAnnouncedLengthIsCutToTheBytesInItsSocketToo() throws Exception {
+        // As above, for a readBytes value (its length announced: 8 MiB) of which 1 MiB has
+        // arrived, the second holding 8 MiB. The old code counted the bytes in the socket among
+        // those the array already held, and asked for a byte more than they fill: the step was
+        // not cut, and one of the two failed.
+        assertTheFirstsStepIsCutToTheBytesInItsSocket(1 << 20, true);
+    }
+
+    /**
+     * 10 MiB: the first value holds {@code firstBytes}, the second the rest of nine tenths and
+     * waits for half a MiB more; the first's array is full, and 256 KiB of its peer's next bytes
+     * wait in its socket. Its step is cut to them; the second grows once the first is read.
+     */
+    private static void assertTheFirstsStepIsCutToTheBytesInItsSocket(int firstBytes, boolean socketCounts) throws Exception {
         InboundBudget budget = new InboundBudget(10L << 20);
         MemoryTransport socket = new MemoryTransport();
-        ArrayGrowth first = holding(budget, 9 << 19, socket);
-        ArrayGrowth second = holding(budget, 9 << 19);
-        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        ArrayGrowth first = holding(budget, firstBytes, socket);
+        int secondBytes = (9 << 20) - firstBytes;
+        ArrayGrowth second = holding(budget, secondBytes);
+        CompletableFuture<Void> secondGrows = waitingAsync(budget, second,
+                secondBytes + (1 << 19) + ConnectionInput.BUFFER_SIZE);
         socket.feed(new byte[256 << 10]);
 
-        int full = (9 << 19) + ConnectionInput.BUFFER_SIZE;
-        CompletableFuture<Integer> firstGrows = growAsync(first, full, 8 << 20);
+        int full = firstBytes + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> firstGrows = growAsync(first, full, 8 << 20, socketCounts);
         assertThat(firstGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
         assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
 
         assertThat(secondGrows).isNotDone();
-        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 5L << 20);
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, secondBytes + (1L << 19));
     }
 
     @Test
@@ -179,8 +196,7 @@ class ArrayGrowthTest {
         InboundBudget budget = new InboundBudget(10L << 20);
         ArrayGrowth first = holding(budget, 4 << 20);
         ArrayGrowth second = holding(budget, 3 << 20);
-        CompletableFuture<Void> secondGrows = reserveAsync(second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
-        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        CompletableFuture<Void> secondGrows = waitingAsync(budget, second, (5 << 20) + ConnectionInput.BUFFER_SIZE);
         reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
         assertThat(budget.usedBytes()).isEqualTo(17L << 19);
 
@@ -199,30 +215,92 @@ class ArrayGrowthTest {
         assertThat(secondGrows).isNotDone();
 
         // Its next step would take the rest of the fifth, for bytes not sent: it has no room, nor
-        // the second, and both wait; neither could free any. The old code left them waiting until
-        // their deadlines; now the last to look (the second, woken by the first's wait) fails at
-        // once, and gives its part back as its reader does: the first takes its step.
+        // the second, and both wait; neither could free any. Rather than both waiting until their
+        // deadlines, the one holding the most (the first, 5.5 MiB) fails at once, and gives its
+        // part back as its reader does: the second takes its step.
         CompletableFuture<Void> firstGrowsOn = reserveAsync(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
-        assertThatThrownBy(() -> secondGrows.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+        assertThatThrownBy(() -> firstGrowsOn.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .hasRootCauseInstanceOf(io.stcp.framing.FrameTooLongException.class)
-                .hasRootCauseMessage("a value needs at least " + (2 << 20) + " bytes more of the server's inbound budget of "
-                        + (10 << 20) + " bytes, which the values waiting beside it, each for more, leave no room for"
+                .hasRootCauseMessage("a value holding " + (11 << 19) + " bytes of the server's inbound budget of "
+                        + (10 << 20) + " bytes, the most of the values waiting in it, each for more, needs at least "
+                        + (1 << 20) + " bytes more, and none of them has room: it fails, and the others go on"
                         + " (ServerConfig.inboundBudget)");
-        second.release();
-        firstGrowsOn.get(10, TimeUnit.SECONDS);
-        assertThat(budget.usedBytes()).isEqualTo(13L << 19);
-        first.release();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, first, second, secondGrows, 5L << 20);
+        assertThat(budget.waiters()).isZero();
+    }
+
+    @Test
+    void whenNoValueHoldingBytesHasRoomTheOneHoldingTheMostFailsAndASmallerOneThatLookedLastCompletes() throws Exception {
+        // 10 MiB: a large value holds 6 MiB, a small one 2 MiB, and each needs 2 MiB more before
+        // its end (a line whose delimiter is not buffered), which neither nine tenths nor the
+        // bytes arrived (none) give either. The small one waits first; the large one's wait makes
+        // every value holding bytes wait, it looks first, and the small one, woken, looks last.
+        // The old code failed the last to look, the small one: the large value, a peer's huge
+        // frame, stayed and the small one's honest line failed. Now the large one fails, frees
+        // the most, and the small one's step is granted; its line then completes.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        ArrayGrowth large = holding(budget, 6 << 20);
+        ArrayGrowth small = holding(budget, 2 << 20);
+        CompletableFuture<Void> smallGrows = waitingAsync(budget, small, (4 << 20) + ConnectionInput.BUFFER_SIZE);
+
+        CompletableFuture<Void> largeGrows = reserveAsync(large, (8 << 20) + ConnectionInput.BUFFER_SIZE);
+        assertThatThrownBy(() -> largeGrows.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasRootCauseInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                .rootCause().hasMessageStartingWith("a value holding " + (6 << 20) + " bytes");
+        assertThat(smallGrows).isNotDone();
+        large.release(); // as its reader does once its value failed
+        smallGrows.get(10, TimeUnit.SECONDS);
+        small.reserve((5 << 20) + ConnectionInput.BUFFER_SIZE, true); // its delimiter arrives: the last step
+        assertThat(budget.usedBytes()).isEqualTo(5L << 20);
+        small.release();
         assertThat(budget.usedBytes()).isZero();
         assertThat(budget.waiters()).isZero();
     }
 
+    @Test
+    void aStepCutIntoTheReserveWithTheBytesArrivedLeavesItWithTheValueThatHoldsIt() throws Exception {
+        // 10 MiB; the first value holds 4.5 MiB, the second 3 MiB and waits for a quarter more.
+        // The first's step makes every value holding bytes wait: it takes the reserve (8.5 MiB).
+        InboundBudget budget = new InboundBudget(10L << 20);
+        MemoryTransport socket = new MemoryTransport();
+        ArrayGrowth first = holding(budget, 9 << 19);
+        ArrayGrowth second = holding(budget, 3 << 20, socket);
+        int full = (3 << 20) + ConnectionInput.BUFFER_SIZE;
+        CompletableFuture<Integer> secondGrows = growAsync(second, full, 8 << 20);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        reserveAsync(first, (11 << 19) + ConnectionInput.BUFFER_SIZE).get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo(17L << 19);
+
+        // 200 KiB reach the second's socket; the first waits for 1 MiB more, more than it may take:
+        // every value holding bytes waits, and the second's step is cut to those bytes, into the
+        // reserve the first holds (8.7 MiB).
+        socket.feed(new byte[200 << 10]);
+        CompletableFuture<Void> firstGrowsOn = reserveAsync(first, (13 << 19) + ConnectionInput.BUFFER_SIZE);
+        assertThat(secondGrows.get(10, TimeUnit.SECONDS)).isEqualTo(full + (200 << 10));
+
+        // The second's next step, a guess of 200 KiB more that its peer has not sent: the reserve
+        // is the first's still, so it may not go past four fifths. The old code made the second
+        // the reserve's holder by that cut: the guess was granted at once, the two values in
+        // half the reserve, and the first (its holder) waited on though neither could free any.
+        // Now both wait, neither has room, and the one holding the most (the first) fails.
+        CompletableFuture<Void> secondGuesses = reserveAsync(second, full + (400 << 10));
+        assertThatThrownBy(() -> firstGrowsOn.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasRootCauseInstanceOf(io.stcp.framing.FrameTooLongException.class);
+        assertThat(secondGuesses).isNotDone();
+        first.release();
+        secondGuesses.get(10, TimeUnit.SECONDS);
+        assertThat(budget.usedBytes()).isEqualTo((3L << 20) + (400 << 10));
+        second.release();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
     /** A value's array that holds {@code bytes} of {@code budget}, by a growth that completes it. */
-    private static ArrayGrowth holding(InboundBudget budget, int bytes) throws IOException {
+    static ArrayGrowth holding(InboundBudget budget, int bytes) throws IOException {
         return holding(budget, bytes, new MemoryTransport());
     }
 
     /** As {@link #holding(InboundBudget, int)}, its connection reading from {@code socket}. */
-    private static ArrayGrowth holding(InboundBudget budget, int bytes, MemoryTransport socket) throws IOException {
+    static ArrayGrowth holding(InboundBudget budget, int bytes, Transport socket) throws IOException {
         ArrayGrowth growth = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
         growth.reserve(bytes + ConnectionInput.BUFFER_SIZE, true);
         return growth;
@@ -239,11 +317,24 @@ class ArrayGrowthTest {
         }, runnable -> Thread.ofPlatform().start(runnable));
     }
 
+    /** As {@link #reserveAsync}, once the budget has no room for it: the growth waits. */
+    static CompletableFuture<Void> waitingAsync(InboundBudget budget, ArrayGrowth growth, int length) {
+        int waiters = budget.waiters();
+        CompletableFuture<Void> grows = reserveAsync(growth, length);
+        await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == waiters + 1);
+        return grows;
+    }
+
     /** A growth of {@code growth}'s full array of {@code full} bytes towards {@code end}, on a thread of its own: the length it reaches. */
-    private static CompletableFuture<Integer> growAsync(ArrayGrowth growth, int full, int end) {
+    static CompletableFuture<Integer> growAsync(ArrayGrowth growth, int full, int end) {
+        return growAsync(growth, full, end, false);
+    }
+
+    /** As {@link #growAsync(ArrayGrowth, int, int)}; {@code socketCounts}: the value's length was announced. */
+    static CompletableFuture<Integer> growAsync(ArrayGrowth growth, int full, int end, boolean socketCounts) {
         return CompletableFuture.supplyAsync(() -> {
             try {
-                return growth.grow(full, end, false);
+                return growth.grow(full, end, socketCounts);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -254,8 +345,8 @@ class ArrayGrowthTest {
      * {@code first}'s value is read (released): the second's growth, which waited, is granted, the
      * budget then holding {@code used}; then the second's value is read too, and nothing is held.
      */
-    private static void assertTheSecondGrowsOnceTheFirstIsRead(InboundBudget budget, ArrayGrowth first, ArrayGrowth second,
-                                                               CompletableFuture<Void> secondGrows, long used)
+    static void assertTheSecondGrowsOnceTheFirstIsRead(InboundBudget budget, ArrayGrowth first, ArrayGrowth second,
+                                                       CompletableFuture<Void> secondGrows, long used)
             throws Exception {
         first.release();
         secondGrows.get(10, TimeUnit.SECONDS);

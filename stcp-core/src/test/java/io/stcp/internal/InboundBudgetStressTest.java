@@ -89,6 +89,8 @@ class InboundBudgetStressTest {
         assertThat(field(budget, "holding")).as(what + ": holding").isEqualTo(0);
         assertThat(field(budget, "waitingHolders")).as(what + ": waitingHolders").isEqualTo(0);
         assertThat(field(budget, "holder")).as(what + ": holder").isNull();
+        assertThat(field(budget, "failing")).as(what + ": failing").isNull();
+        assertThat(field(budget, "largest")).as(what + ": largest").isNull();
     }
 
     private static Object field(InboundBudget budget, String name) throws ReflectiveOperationException {
