@@ -149,13 +149,13 @@ final class EchoCommand implements Callable<Integer> {
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline, batchReplies).start();
         SocketAddress bound = server.localAddress();
         LOG.atInfo().setMessage("echo.listening").addKeyValue("address", bound instanceof InetSocketAddress inet
-                ? inet.getHostString() + ":" + inet.getPort() : "unix:" + bound).log();
+                ? HostPorts.format(inet) : "unix:" + bound).log();
         MetricsEndpoint metrics = null;
         try {
             if (metricsPort != null) {
                 metrics = MetricsEndpoint.start(server, "echo", metricsHost, metricsPort);
-                LOG.atInfo().setMessage("echo.metrics").addKeyValue("url", "http://" + metrics.address().getHostString()
-                        + ":" + metrics.address().getPort() + MetricsEndpoint.PATH).log();
+                LOG.atInfo().setMessage("echo.metrics").addKeyValue("url", "http://" + HostPorts.format(metrics.address())
+                        + MetricsEndpoint.PATH).log();
             }
             // SIGINT/SIGTERM: drain (if asked), graceful shutdown, then exit 0
             server.runUntilSignal(drain, grace);

@@ -111,6 +111,56 @@ class EchoMetricsTest {
         }
     }
 
+    /**
+     * On IPv6 loopback the two INFO lines name addresses a user can use as printed: the listening
+     * address in brackets ({@code [0:0:0:0:0:0:0:1]:PORT}, not {@code 0:0:0:0:0:0:0:1:PORT}, whose
+     * port cannot be told from the address), and a metrics URL that a client can fetch.
+     */
+    @Test
+    void onIpv6TheListeningAddressAndTheMetricsUrlAreUsableAsPrinted() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "io.stcp.examples.Main", "echo", "--addr", "[::1]:0", "--metrics-host", "::1", "--metrics-port", "0"))
+                .redirectErrorStream(true).start();
+        CompletableFuture.delayedExecutor(60, TimeUnit.SECONDS).execute(p::destroyForcibly);
+        Pattern listening = Pattern.compile("echo.listening address=\"?([^\"\\s]+)");
+        Pattern metrics = Pattern.compile("echo.metrics url=\"?([^\"\\s]+)");
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()) {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
+            String address = null;
+            String url = null;
+            for (String line; (address == null || url == null) && (line = out.readLine()) != null; ) {
+                Matcher m = listening.matcher(line);
+                if (m.find()) {
+                    address = m.group(1);
+                }
+                Matcher u = metrics.matcher(line);
+                if (u.find()) {
+                    url = u.group(1);
+                }
+            }
+            assertThat(address).as("the INFO line with the bound address").matches("\\[0:0:0:0:0:0:0:1]:\\d+");
+            assertThat(url).as("the INFO line with the metrics endpoint").isNotNull();
+
+            try (Socket s = new Socket("::1", Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)))) {
+                s.setSoTimeout(10_000);
+                new DataOutputStream(s.getOutputStream()).write(new byte[] {0, 0, 0, 1, 7});
+                assertThat(new DataInputStream(s.getInputStream()).readNBytes(5)).containsExactly(0, 0, 0, 1, 7);
+            }
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
+                    .GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).contains("stcp_connections_accepted_total{server=\"echo\"}");
+
+            p.destroy();
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     /** The samples of a Prometheus text exposition: name and labels as written, to value. */
     private static Map<String, Double> parse(String text) {
         Map<String, Double> samples = new HashMap<>();
