@@ -8,7 +8,7 @@ final class HostPorts {
     private HostPorts() {}
 
     /**
-     * {@code 127.0.0.1:9000}, or {@code [::1]:9000} for an IPv6 address: without the brackets the
+     * {@code 127.0.0.1:9000}, or {@code [0:0:0:0:0:0:0:1]:9000} for an IPv6 address: without the brackets the
      * port cannot be told from the address's last group ({@code 0:0:0:0:0:0:0:1:9000}), and a URL
      * or {@code openssl s_client -connect} refuses it.
      */
