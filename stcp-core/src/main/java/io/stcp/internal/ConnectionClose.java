@@ -147,7 +147,9 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             // A transport never throws from close(); one that does anyway (a bug, out of memory)
             // must not skip the wake-ups below, nor escape into the exit, the server's stop or the
             // client's close that called this: logged (close.failed), and the close goes on.
-            Quietly.close(connection.transport()::close, "transport");
+            // Nothing is allocated before it (no method reference): on a full heap an allocation
+            // here would throw first, and leave the socket open with no one to read or close it.
+            Quietly.close(connection.transport(), "transport");
             ConnectionChannel c = channel;
             if (c != null) {
                 c.connectionClosed(); // never throws

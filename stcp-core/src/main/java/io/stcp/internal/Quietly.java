@@ -35,7 +35,12 @@ final class Quietly {
         }
     }
 
-    private static void failed(String what, Throwable t) {
+    /**
+     * Logs a close that threw something other than an {@link IOException}, as {@link #close} does;
+     * for a close called in place, where passing it as an {@link AutoCloseable} would allocate
+     * (a method reference) before it, which a full heap would refuse. Never throws.
+     */
+    static void failed(String what, Throwable t) {
         try {
             long held = LOG_LIMIT.tryAcquire();
             if (held >= 0) {

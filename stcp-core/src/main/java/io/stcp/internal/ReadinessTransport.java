@@ -477,7 +477,11 @@ final class ReadinessTransport implements Transport {
     /** Closes the channel, then the source's descriptor: the socket is released with the last of the two. Once. */
     private void closeChannel() {
         Quietly.close(channel, "socket"); // never throws: close() goes on to the readiness, a call's end returns
-        Quietly.close(readiness::closeDescriptor, "socket");
+        try { // called, not passed as a method reference: on a full heap its allocation would skip the close
+            readiness.closeDescriptor();
+        } catch (Throwable t) {
+            Quietly.failed("socket", t);
+        }
     }
 
     @Override

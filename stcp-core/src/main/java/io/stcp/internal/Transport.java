@@ -19,7 +19,7 @@ import java.util.concurrent.locks.LockSupport;
  * one thread at a time (the connection serializes them); {@link #close()}, {@link #isOpen()} and
  * {@link #available()} from any thread.
  */
-public interface Transport {
+public interface Transport extends AutoCloseable {
 
     /**
      * Reads at least one byte into {@code b[off .. off+len)} (len &gt; 0), waiting for it. A layer
@@ -224,6 +224,7 @@ public interface Transport {
     boolean isOpen();
 
     /** Closes the transport and wakes any thread waiting in it. Idempotent, any thread, never throws. */
+    @Override
     void close();
 
     /**

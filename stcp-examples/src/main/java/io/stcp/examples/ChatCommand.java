@@ -58,9 +58,9 @@ final class ChatCommand implements Runnable {
                 config.tls(TlsOptions.tls(tlsCert, tlsKey, null, null));
             }
             ChatServer chat = ChatServer.start(config.build());
-            String talk = tlsCert != null ? "openssl s_client -quiet -connect " + chat.address().getHostString() + ":"
-                    + chat.address().getPort() : "nc " + chat.address().getHostString() + " " + chat.address().getPort();
-            System.out.println("chat server on " + chat.address() + "; try: " + talk
+            String talk = tlsCert != null ? "openssl s_client -quiet -connect " + HostPorts.format(chat.address())
+                    : "nc " + chat.address().getHostString() + " " + chat.address().getPort();
+            System.out.println("chat server on " + HostPorts.format(chat.address()) + "; try: " + talk
                     + ", then /nick you, /join lobby, /say lobby hello");
             chat.server().runUntilSignal(Duration.ofSeconds(5)); // SIGINT/SIGTERM: graceful shutdown, exit 0
             return 0;

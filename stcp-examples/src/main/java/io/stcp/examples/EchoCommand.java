@@ -149,12 +149,12 @@ final class EchoCommand implements Callable<Integer> {
         TcpServer server = EchoServer.create(serverConfig(), queue, writeInline, batchReplies).start();
         SocketAddress bound = server.localAddress();
         LOG.atInfo().setMessage("echo.listening").addKeyValue("address", bound instanceof InetSocketAddress inet
-                ? hostPort(inet) : "unix:" + bound).log();
+                ? HostPorts.format(inet) : "unix:" + bound).log();
         MetricsEndpoint metrics = null;
         try {
             if (metricsPort != null) {
                 metrics = MetricsEndpoint.start(server, "echo", metricsHost, metricsPort);
-                LOG.atInfo().setMessage("echo.metrics").addKeyValue("url", "http://" + hostPort(metrics.address())
+                LOG.atInfo().setMessage("echo.metrics").addKeyValue("url", "http://" + HostPorts.format(metrics.address())
                         + MetricsEndpoint.PATH).log();
             }
             // SIGINT/SIGTERM: drain (if asked), graceful shutdown, then exit 0
@@ -169,15 +169,6 @@ final class EchoCommand implements Callable<Integer> {
                 .addKeyValue("rejected", server.rejectedCount()).addKeyValue("healthChecks", server.healthCheckCount())
                 .log();
         return 0;
-    }
-
-    /**
-     * {@code host:port} as stcp's own lines write an address ({@code server.start}): the IP address,
-     * an IPv6 one in brackets ({@code [0:0:0:0:0:0:0:1]:9000}), which a URL needs too.
-     */
-    static String hostPort(InetSocketAddress address) {
-        String host = address.getAddress() != null ? address.getAddress().getHostAddress() : address.getHostString();
-        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
     }
 
     /**

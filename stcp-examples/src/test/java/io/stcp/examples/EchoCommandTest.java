@@ -111,8 +111,8 @@ class EchoCommandTest {
 
     @Test
     void hostPortBracketsAnIpv6HostAsAUrlNeeds() {
-        assertThat(EchoCommand.hostPort(new java.net.InetSocketAddress("::1", 9100))).isEqualTo("[0:0:0:0:0:0:0:1]:9100");
-        assertThat(EchoCommand.hostPort(new java.net.InetSocketAddress("127.0.0.1", 9100))).isEqualTo("127.0.0.1:9100");
+        assertThat(HostPorts.format(new java.net.InetSocketAddress("::1", 9100))).isEqualTo("[0:0:0:0:0:0:0:1]:9100");
+        assertThat(HostPorts.format(new java.net.InetSocketAddress("127.0.0.1", 9100))).isEqualTo("127.0.0.1:9100");
     }
 
     /** The config the echo command would listen with, given these arguments. */

@@ -12,6 +12,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,12 +31,7 @@ class EchoMetricsTest {
 
     @Test
     void theScrapeCountsTheConnectionsBytesAndMessagesThatWereSent() throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "io.stcp.examples.Main", "echo", "--addr", "127.0.0.1:0", "--metrics-port", "0"))
-                .redirectErrorStream(true).start();
-        // The reads below block until a line comes: a child that never prints it is ended, and they return null.
-        CompletableFuture.delayedExecutor(60, TimeUnit.SECONDS).execute(p::destroyForcibly);
+        Process p = echo("--addr", "127.0.0.1:0", "--metrics-port", "0");
         try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()) {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
             int port = -1;
@@ -109,6 +105,65 @@ class EchoMetricsTest {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * On IPv6 loopback the two INFO lines name addresses a user can use as printed: the listening
+     * address in brackets ({@code [0:0:0:0:0:0:0:1]:PORT}, not {@code 0:0:0:0:0:0:0:1:PORT}, whose
+     * port cannot be told from the address), and a metrics URL that a client can fetch.
+     */
+    @Test
+    void onIpv6TheListeningAddressAndTheMetricsUrlAreUsableAsPrinted() throws Exception {
+        Process p = echo("--addr", "[::1]:0", "--metrics-host", "::1", "--metrics-port", "0");
+        Pattern listening = Pattern.compile("echo.listening address=\"?([^\"\\s]+)");
+        Pattern metrics = Pattern.compile("echo.metrics url=\"?([^\"\\s]+)");
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()) {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
+            String address = null;
+            String url = null;
+            for (String line; (address == null || url == null) && (line = out.readLine()) != null; ) {
+                Matcher m = listening.matcher(line);
+                if (m.find()) {
+                    address = m.group(1);
+                }
+                Matcher u = metrics.matcher(line);
+                if (u.find()) {
+                    url = u.group(1);
+                }
+            }
+            assertThat(address).as("the INFO line with the bound address").matches("\\[0:0:0:0:0:0:0:1]:\\d+");
+            assertThat(url).as("the INFO line with the metrics endpoint").isNotNull();
+
+            try (Socket s = new Socket("::1", Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)))) {
+                s.setSoTimeout(10_000);
+                new DataOutputStream(s.getOutputStream()).write(new byte[] {0, 0, 0, 1, 7});
+                assertThat(new DataInputStream(s.getInputStream()).readNBytes(5)).containsExactly(0, 0, 0, 1, 7);
+            }
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
+                    .GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).contains("stcp_connections_accepted_total{server=\"echo\"}");
+
+            p.destroy();
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * {@code echo} with {@code options}, in a JVM of its own, its output merged. Reads of its output
+     * block until a line comes: a child that never prints it is ended after 60 s, and they return null.
+     */
+    private static Process echo(String... options) throws Exception {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(), "-cp",
+                System.getProperty("java.class.path"), "io.stcp.examples.Main", "echo"));
+        command.addAll(List.of(options));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        CompletableFuture.delayedExecutor(60, TimeUnit.SECONDS).execute(p::destroyForcibly);
+        return p;
     }
 
     /** The samples of a Prometheus text exposition: name and labels as written, to value. */
