@@ -143,6 +143,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public TcpClient start() {
+        Log.requireSlf4j2(); // before anything is dialled: every line logged needs SLF4J 2
         JfrEvents.register(); // before the first connection, which would wait for it
         lock.lock();
         try {
