@@ -17,7 +17,8 @@ package io.stcp;
  * <p><b>The end.</b> Once a call has read the peer's end of stream — a read threw
  * {@code EOFException} or returned -1 — there is nothing more to read: if that call returns
  * normally (it caught the exception), the connection ends at once, gracefully, as if it had thrown
- * it ({@link CloseReason#PEER_CLOSED}); the reader is not called again. Likewise, a call that returns
+ * it ({@link CloseReason#PEER_CLOSED}; {@link CloseReason#PEER_RESET} for a
+ * {@link TlsTruncatedException}); the reader is not called again. Likewise, a call that returns
  * without consuming a byte after the connection was closed (by another thread) ends the loop. Reads
  * after the end keep finding it, at once; a call that catches that and reads on is stopped: after
  * 1,000 such reads each later one throws {@link ReaderStalledException}, which ends the connection

@@ -3,6 +3,7 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.TestCerts;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,10 +47,44 @@ class ReadsPastTheEndTest {
             assertThat(in.readInt()).isEqualTo(1);
             assertThat(in.readByte()).isEqualTo((byte) 7);
             assertThat(in.read()).as("the server closes after the reply").isEqualTo(-1);
-            Exit exit = exits.poll(10, TimeUnit.SECONDS);
-            assertThat(exit).isNotNull();
+            Exit exit = awaitExit(exits);
             assertThat(exit.reason()).isEqualTo(CloseReason.PEER_CLOSED);
             assertThat(exit.cause()).isInstanceOf(EOFException.class);
+            assertThat(exit.eofs()).as("calls that found the end").isEqualTo(1);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /** TLS: the end of stream without close_notify is a TlsTruncatedException, an EOFException too. */
+    @Test
+    void aReaderThatSwallowsATlsTruncationEndsTheConnectionAsAReset() throws Exception {
+        AtomicInteger eofs = new AtomicInteger();
+        ConnectionReader reader = (sender, conn) -> {
+            try {
+                Echo.READER.read(sender, conn);
+            } catch (EOFException e) {
+                eofs.incrementAndGet();
+            }
+        };
+        BlockingQueue<Exit> exits = new LinkedBlockingQueue<>();
+        TestCerts certs = TestCerts.get();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey)).build(),
+                        reader, SenderFactory.queue(8))
+                .onConnectionExit(s -> exits.add(new Exit(s.connection().closeReason(), s.connection().closeCause(), eofs.get())))
+                .start();
+        try (Socket plain = new Socket("127.0.0.1", server.address().getPort())) {
+            plain.setSoTimeout(10_000);
+            SSLSocket tls = (SSLSocket) certs.clientContext().getSocketFactory()
+                    .createSocket(plain, "localhost", server.address().getPort(), false);
+            tls.getOutputStream().write(Echo.frame(new byte[] {7}));
+            DataInputStream in = new DataInputStream(tls.getInputStream());
+            assertThat(in.readInt()).isEqualTo(1);
+            assertThat(in.readByte()).isEqualTo((byte) 7);
+            plain.shutdownOutput(); // FIN, no close_notify
+            Exit exit = awaitExit(exits);
+            assertThat(exit.reason()).isEqualTo(CloseReason.PEER_RESET);
+            assertThat(exit.cause()).isInstanceOf(TlsTruncatedException.class);
             assertThat(exit.eofs()).as("calls that found the end").isEqualTo(1);
         } finally {
             Echo.stop(server);
@@ -71,8 +107,7 @@ class ReadsPastTheEndTest {
         TcpServer server = start(reader, eofs, exits, null);
         try (Socket client = new Socket("127.0.0.1", server.address().getPort())) {
             client.shutdownOutput();
-            Exit exit = exits.poll(10, TimeUnit.SECONDS);
-            assertThat(exit).isNotNull();
+            Exit exit = awaitExit(exits);
             assertThat(exit.reason()).isEqualTo(CloseReason.PROTOCOL_ERROR);
             assertThat(exit.cause()).isInstanceOf(ReaderStalledException.class).hasMessageContaining("past the end");
             assertThat(exit.eofs()).as("the end of stream, then 1,000 reads past it").isEqualTo(1 + 1000);
@@ -101,13 +136,18 @@ class ReadsPastTheEndTest {
         try (Socket client = new Socket("127.0.0.1", server.address().getPort())) {
             assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
             connection.get().close(CloseReason.SLOW_CONSUMER); // from this thread, while the reader waits
-            Exit exit = exits.poll(10, TimeUnit.SECONDS);
-            assertThat(exit).isNotNull();
+            Exit exit = awaitExit(exits);
             assertThat(exit.reason()).isEqualTo(CloseReason.SLOW_CONSUMER);
             assertThat(exit.eofs()).as("calls that failed after the close").isLessThanOrEqualTo(2);
         } finally {
             Echo.stop(server);
         }
+    }
+
+    private static Exit awaitExit(BlockingQueue<Exit> exits) throws InterruptedException {
+        Exit exit = exits.poll(10, TimeUnit.SECONDS);
+        assertThat(exit).as("the connection's exit").isNotNull();
+        return exit;
     }
 
     private static TcpServer start(ConnectionReader reader, AtomicInteger eofs, BlockingQueue<Exit> exits,

@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
 import io.stcp.ReaderStalledException;
+import io.stcp.TlsTruncatedException;
 import io.stcp.framing.CorruptFrameException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
@@ -45,8 +46,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
- * <p><b>The end.</b> Once the peer's end of stream has been read, or a timeout ended the input
- * ({@link #endsInput}), the input is over: every later read finds the end at once, with no wait,
+ * <p><b>The end.</b> Once the peer's end of stream has been read — or its TCP end without TLS's
+ * {@code close_notify} ({@link TlsTruncatedException}), or a timeout ended the input
+ * ({@link #endsInput}) — the input is over: every later read finds the end at once, with no wait,
  * buffer or system call, and the reader's call ends the connection when it returns, however it
  * returns ({@link #endCall()}): a reader that swallows the {@link EOFException} ends it as one
  * that threw it would have. A reader that catches it and reads on in the same call is stopped:
@@ -130,6 +132,7 @@ final class ConnectionInput {
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
     private boolean inputOver; // the end of stream was read, or a timeout ended the input: see the class comment; reader thread only
     private ReadTimeoutException endedBy; // the timeout that ended the input for the reader (endsInput); reader thread only
+    private TlsTruncatedException truncated; // the end of stream without close_notify, if that ended the input; reader thread only
     private int readsPastEnd; // reads that found the input over; reader thread only
     private ReaderStalledException pastEnd; // thrown by every read once there were too many of them; reader thread only
     private boolean ended; // the connection has ended (ended()): a read fails, taking no buffer; reader thread only
@@ -611,14 +614,18 @@ final class ConnectionInput {
      *     framing reader's frame: the connection ends with it all the same
      * @throws ReaderStalledException if the call read on past the end of the input too many times
      * @throws EOFException if the call read the peer's end of stream and returned normally: the
-     *     connection ends as the peer closed it (PEER_CLOSED), as if the reader had thrown it
+     *     connection ends as the peer closed it (PEER_CLOSED), as if the reader had thrown it; or
+     *     the {@link TlsTruncatedException} that ended it (PEER_RESET)
      */
     void endCall() throws IOException {
         if (inputOver) {
             if (endedBy != null) {
                 throw endedBy;
             }
-            throw pastEnd != null ? pastEnd : new EOFException("the reader returned after the end of stream");
+            if (pastEnd != null) {
+                throw pastEnd;
+            }
+            throw truncated != null ? truncated : new EOFException("the reader returned after the end of stream");
         }
         deadlines.endCall(bytesRead);
         idleTimedOut = false;
@@ -978,7 +985,12 @@ final class ConnectionInput {
             giveWay();
         }
         if (owedDrain != null || orNone) {
-            int n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
+            int n;
+            try {
+                n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
+            } catch (TlsTruncatedException e) {
+                throw truncated(e);
+            }
             if (n != 0) {
                 idleTimedOut = false; // input came as the timeout passed: a later wait waits anew
                 if (n < 0) {
@@ -1005,6 +1017,8 @@ final class ConnectionInput {
                 n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
             } catch (ReadTimeoutException e) {
                 throw timedOut(deadline, e);
+            } catch (TlsTruncatedException e) {
+                throw truncated(e);
             } finally {
                 finished = wait != 0 && endWait(wait);
             }
@@ -1093,6 +1107,13 @@ final class ConnectionInput {
             onEndOfStream.inputTimedOut(e);
         }
         pos = lim;
+        return e;
+    }
+
+    /** The TLS layer read the end of stream without close_notify: the input is over (see the class comment). */
+    private TlsTruncatedException truncated(TlsTruncatedException e) {
+        inputOver = true;
+        truncated = e;
         return e;
     }
 
