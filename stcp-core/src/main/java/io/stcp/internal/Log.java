@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.Connection;
 import io.stcp.MetaInfo;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
@@ -24,7 +25,7 @@ final class Log {
      */
     static final String REMOTE_ADDR = "remoteAddr";
     /** Why the slf4j-api on the class path cannot serve stcp, or null: see {@link #requireSlf4j2()}. */
-    private static final String SLF4J_PROBLEM = slf4jProblem(Logger.class);
+    private static final @Nullable String SLF4J_PROBLEM = slf4jProblem(Logger.class);
 
     private Log() {}
 
@@ -44,7 +45,7 @@ final class Log {
     }
 
     /** Why {@code logger}, SLF4J's {@code Logger} as loaded, cannot serve stcp; null if it can. */
-    static String slf4jProblem(Class<?> logger) {
+    private static @Nullable String slf4jProblem(Class<?> logger) {
         try {
             logger.getMethod("atInfo");
             return null;
