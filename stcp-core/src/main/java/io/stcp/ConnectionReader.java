@@ -9,9 +9,21 @@ package io.stcp;
  * instance serves every connection of a server, so keep per-connection state in locals or on the
  * connection ({@link Connection#attribute(AttributeKey)}, {@link Connection#attributeIfAbsent}).
  *
- * <p><b>Lifecycle.</b> A normal return means "call me again". Throwing ends the connection: the
- * sender is closed and the exit hooks run. An {@link java.io.EOFException} (the peer closed its
- * side) ends it gracefully: replies already queued are still written before the socket closes.
+ * <p><b>Lifecycle.</b> A normal return means "call me again", while there is input to come.
+ * Throwing ends the connection: the sender is closed and the exit hooks run. An
+ * {@link java.io.EOFException} (the peer closed its side) ends it gracefully: replies already queued
+ * are still written before the socket closes.
+ *
+ * <p><b>The end.</b> Once a call has read the peer's end of stream — a read threw
+ * {@code EOFException} or returned -1 — there is nothing more to read: if that call returns
+ * normally (it caught the exception), the connection ends at once, gracefully, as if it had thrown
+ * it ({@link CloseReason#PEER_CLOSED}; {@link CloseReason#PEER_RESET} for a
+ * {@link TlsTruncatedException}); the reader is not called again. Likewise, a call that returns
+ * without consuming a byte after the connection was closed (by another thread) ends the loop. Reads
+ * after the end keep finding it, at once; a call that catches that and reads on is stopped: after
+ * 1,000 such reads each later one throws {@link ReaderStalledException}, which ends the connection
+ * ({@link CloseReason#PROTOCOL_ERROR}, a WARN line). A reader that catches that too and still reads
+ * on cannot be stopped: never swallow every {@link java.io.IOException} in a loop.
  *
  * <p><b>Progress.</b> Each call is expected to block reading the connection. A reader that returns
  * 1,000 times in a row within one second without consuming a byte is spinning; the connection is

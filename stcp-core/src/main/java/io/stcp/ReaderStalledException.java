@@ -3,8 +3,9 @@ package io.stcp;
 import java.io.IOException;
 
 /**
- * The connection reader kept returning without consuming any input (see {@link ConnectionReader}),
- * so the connection was failed instead of letting it spin a core.
+ * The connection reader kept returning without consuming any input, or kept reading past the end
+ * of the input in one call (see {@link ConnectionReader}), so the connection was failed instead of
+ * letting it spin a core.
  */
 public final class ReaderStalledException extends IOException {
     private static final long serialVersionUID = 1L;

@@ -122,7 +122,8 @@ public interface TcpClient extends AutoCloseable {
      * number held back).
      *
      * @return this client
-     * @throws IllegalStateException if already started or closed
+     * @throws IllegalStateException if already started or closed, or if the class path has an
+     *     slf4j-api older than 2.0 (the message names it and the fix)
      */
     TcpClient start();
 

@@ -76,7 +76,8 @@ public interface TcpServer extends AutoCloseable {
      * @throws java.net.BindException if the address cannot be bound
      * @throws IllegalStateException if already started or closed, or if the system property
      *     {@code io.stcp.transport} names a transport that is not available (say {@code epoll}
-     *     without its JVM flags: the message gives the reason)
+     *     without its JVM flags: the message gives the reason), or if the class path has an
+     *     slf4j-api older than 2.0 (the message names it and the fix), before anything is bound
      */
     TcpServer start() throws IOException;
 

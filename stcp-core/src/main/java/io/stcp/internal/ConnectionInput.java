@@ -2,6 +2,8 @@ package io.stcp.internal;
 
 import io.stcp.FrameTimeoutException;
 import io.stcp.ReadTimeoutException;
+import io.stcp.ReaderStalledException;
+import io.stcp.TlsTruncatedException;
 import io.stcp.framing.CorruptFrameException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
@@ -44,6 +46,15 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Deadlines.</b> Every wait for input is bounded by the {@link ReadDeadlines} in force.
  *
+ * <p><b>The end.</b> Once the peer's end of stream has been read — or its TCP end without TLS's
+ * {@code close_notify} ({@link TlsTruncatedException}), or a timeout ended the input
+ * ({@link #endsInput}) — the input is over: every later read finds the end at once, with no wait,
+ * buffer or system call, and the reader's call ends the connection when it returns, however it
+ * returns ({@link #endCall()}): a reader that swallows the {@link EOFException} ends it as one
+ * that threw it would have. A reader that catches it and reads on in the same call is stopped:
+ * after {@value #READS_PAST_END} more reads at the end, each later read throws a
+ * {@link ReaderStalledException}, which ends the connection (PROTOCOL_ERROR).
+ *
  * <p><b>Waits and a graceful shutdown.</b> {@link #waitState} tells other threads how the reader
  * waits, and lets a graceful shutdown (a server's, or a client's) finish the request in progress
  * but begin none. Bits:
@@ -82,6 +93,8 @@ final class ConnectionInput {
      * 4,848 to 4,896): BENCHMARKS.md, "Readers whose peers never pause give way".
      */
     static final int TURN_BYTES = 256 * 1024;
+    /** Reads a reader may make, in the call that read the end of the input, before they throw (see the class comment). */
+    static final int READS_PAST_END = 1000;
     private static final byte[] NO_PREFIX = {};
     // Each get is cast where it is called: a cast around "bigEndian ? A.get(..) : B.get(..)" leaves
     // both calls typed Object, which boxed every value read (ReadNumbersTest).
@@ -117,7 +130,11 @@ final class ConnectionInput {
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
+    private boolean inputOver; // the end of stream was read, or a timeout ended the input: see the class comment; reader thread only
     private ReadTimeoutException endedBy; // the timeout that ended the input for the reader (endsInput); reader thread only
+    private TlsTruncatedException truncated; // the end of stream without close_notify, if that ended the input; reader thread only
+    private int readsPastEnd; // reads that found the input over; reader thread only
+    private ReaderStalledException pastEnd; // thrown by every read once there were too many of them; reader thread only
     private boolean ended; // the connection has ended (ended()): a read fails, taking no buffer; reader thread only
 
     /**
@@ -570,6 +587,7 @@ final class ConnectionInput {
     }
 
     private void endOfStream() {
+        inputOver = true;
         endOfStream = true;
         onEndOfStream.inputEnded();
     }
@@ -597,20 +615,47 @@ final class ConnectionInput {
     }
 
     /**
-     * The reader's call returned.
+     * The reader's call returned. One that returns with the input over ends the connection (see the
+     * class comment): there is nothing more to read, and calling it again would only spin.
      *
      * @throws ReadTimeoutException if the call caught a frame timeout, or a read timeout that cut a
      *     framing reader's frame: the connection ends with it all the same
+     * @throws ReaderStalledException if the call read on past the end of the input too many times
+     * @throws EOFException if the call read the peer's end of stream and returned normally: the
+     *     connection ends as the peer closed it (PEER_CLOSED), as if the reader had thrown it; or
+     *     the {@link TlsTruncatedException} that ended it (PEER_RESET)
      */
-    void endCall() throws ReadTimeoutException {
-        if (endedBy != null) {
-            throw endedBy;
+    void endCall() throws IOException {
+        if (inputOver) {
+            if (endedBy != null) {
+                throw endedBy;
+            }
+            if (pastEnd != null) {
+                throw pastEnd;
+            }
+            throw truncated != null ? truncated : new EOFException("the reader returned after the end of stream");
         }
         deadlines.endCall(bytesRead);
         idleTimedOut = false;
         if ((waitState & RAW) != 0) {
             WAIT_STATE.getAndBitwiseAnd(this, ~RAW);
         }
+    }
+
+    /**
+     * A read that found the input over (see the class comment): -1, the end, for the first
+     * {@value #READS_PAST_END}; then each throws the same {@link ReaderStalledException}, so a reader
+     * that catches the {@link EOFException} and reads on in one call does not spin for ever.
+     */
+    private int readPastEnd() throws ReaderStalledException {
+        if (pastEnd == null && ++readsPastEnd <= READS_PAST_END) {
+            return -1;
+        }
+        if (pastEnd == null) {
+            pastEnd = new ReaderStalledException("the reader read on past the end of the input "
+                    + READS_PAST_END + " times in one call; a reader must end its call at end of stream");
+        }
+        throw pastEnd;
     }
 
     /**
@@ -746,8 +791,8 @@ final class ConnectionInput {
      */
     private int fill() throws IOException {
         failIfEnded();
-        if (endedBy != null) {
-            return -1; // a timeout ended the input (endsInput): no wait, no buffer, no turn
+        if (inputOver) {
+            return readPastEnd(); // no wait, no buffer, no turn
         }
         if (!pooled || !transport.tellsReadiness()) {
             return fillOnce(false);
@@ -819,7 +864,7 @@ final class ConnectionInput {
      */
     private void awaitTransport(int bytes) throws IOException {
         failIfEnded();
-        if (endedBy != null) {
+        if (inputOver) {
             return; // the read that follows finds the end of stream
         }
         payOwedDrain();
@@ -941,14 +986,19 @@ final class ConnectionInput {
     private int readTransport(byte @Nullable [] b, int off, int len, ByteBuffer @Nullable [] direct, boolean orNone)
             throws IOException {
         failIfEnded();
-        if (endedBy != null) {
-            return -1; // a timeout ended the input: nothing more is read (see endsInput)
+        if (inputOver) {
+            return readPastEnd(); // nothing more is read (see the class comment)
         }
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
             giveWay();
         }
         if (owedDrain != null || orNone) {
-            int n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
+            int n;
+            try {
+                n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
+            } catch (TlsTruncatedException e) {
+                throw truncated(e);
+            }
             if (n != 0) {
                 idleTimedOut = false; // input came as the timeout passed: a later wait waits anew
                 if (n < 0) {
@@ -975,6 +1025,8 @@ final class ConnectionInput {
                 n = direct == null ? transport.read(b, off, len, deadline) : (int) transport.read(direct, off, len, deadline);
             } catch (ReadTimeoutException e) {
                 throw timedOut(deadline, e);
+            } catch (TlsTruncatedException e) {
+                throw truncated(e);
             } finally {
                 finished = wait != 0 && endWait(wait);
             }
@@ -1053,14 +1105,23 @@ final class ConnectionInput {
      * at once, without a wait, a buffer or a clock, until the call returns and the connection ends
      * ({@link #endCall()}). So a reader that catches the timeout and reads on in the same call gets
      * no frame the peer never sent, nor a timeout thrown at once at every read (which spun such a
-     * reader, catching each, until its call returned): the end of stream, as after a peer's close.
+     * reader, catching each, until its call returned): the end of stream, as after a peer's close
+     * (and, as there, only so many times: see the class comment).
      */
     <T extends ReadTimeoutException> T endsInput(T e) {
         if (endedBy == null) {
             endedBy = e;
+            inputOver = true;
             onEndOfStream.inputTimedOut(e);
         }
         pos = lim;
+        return e;
+    }
+
+    /** The TLS layer read the end of stream without close_notify: the input is over (see the class comment). */
+    private TlsTruncatedException truncated(TlsTruncatedException e) {
+        inputOver = true;
+        truncated = e;
         return e;
     }
 

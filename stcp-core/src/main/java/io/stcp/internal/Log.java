@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import io.stcp.Connection;
 import io.stcp.MetaInfo;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
@@ -23,8 +24,41 @@ final class Log {
      * connection lines, and {@code server.reject} and {@code server.accept.handler.failed}.
      */
     static final String REMOTE_ADDR = "remoteAddr";
+    /** Why the slf4j-api on the class path cannot serve stcp, or null: see {@link #requireSlf4j2()}. */
+    private static final @Nullable String SLF4J_PROBLEM = slf4jProblem(Logger.class);
 
     private Log() {}
+
+    /**
+     * Fails unless the slf4j-api stcp runs with is 2.x: every line stcp logs uses its fluent API
+     * ({@code Logger.atInfo()}...), which 1.7 lacks. A 1.7 that a build picked from another
+     * dependency failed a server's {@code start()} with a {@link NoSuchMethodError} once it was
+     * bound and accepting, and then every connection's thread; a server or a client checks this
+     * first instead.
+     *
+     * @throws IllegalStateException naming the slf4j-api found, where, and the fix
+     */
+    static void requireSlf4j2() {
+        if (SLF4J_PROBLEM != null) {
+            throw new IllegalStateException(SLF4J_PROBLEM);
+        }
+    }
+
+    /** Why {@code logger}, SLF4J's {@code Logger} as loaded, cannot serve stcp; null if it can. */
+    private static @Nullable String slf4jProblem(Class<?> logger) {
+        try {
+            logger.getMethod("atInfo");
+            return null;
+        } catch (NoSuchMethodException e) {
+            String version = logger.getPackage() == null ? null : logger.getPackage().getImplementationVersion();
+            java.security.CodeSource source = logger.getProtectionDomain().getCodeSource();
+            return "stcp needs slf4j-api 2.x (its fluent logging API), but the class path has slf4j-api "
+                    + (version == null ? "1.x" : version) + (source == null ? "" : " (" + source.getLocation() + ")")
+                    + ", whose Logger has no atInfo(): pin org.slf4j:slf4j-api to 2.0.x in your build (Maven:"
+                    + " dependencyManagement; Gradle: a constraint) and use an SLF4J 2 binding (Logback 1.3+,"
+                    + " slf4j-simple 2.x, log4j-slf4j2-impl)";
+        }
+    }
 
     /** A line about {@code connection} at {@code level}, with its id and metadata fields. */
     static LoggingEventBuilder conn(Level level, String event, Connection connection) {

@@ -1,28 +1,23 @@
 package io.stcp.internal;
 
-import org.jspecify.annotations.Nullable;
-
 /**
  * The connection whose drain the calling thread owes as its reader (see {@link QueueWriter}), so
  * that code that has no connection at hand — a fan-out about to wait for room in other
  * connections' queues ({@link Delivery}) — can have it paid first: the reader's own peer would
  * otherwise wait for its replies behind an unrelated recipient, since no one else writes them.
  *
- * <p>Marked when the reader takes a drain on ({@link #owes}): only with
- * {@link io.stcp.QueueSender.Options#batchReplies} on a transport that tells readiness, and at
- * most once per owed drain. The mark is the thread's own and is left in place when the drain is
- * paid (paying clears the debt in {@link ConnectionInput}, which is what is asked); a thread that
- * is no longer the connection's reader pays nothing through it.
+ * <p>Found through the thread itself: a connection's reader threads are started with its
+ * {@link RealConnectionRunner} as their uncaught-exception handler, so the thread names its
+ * connection, and the connection's input says whether a drain is owed
+ * ({@link ConnectionInput#owesDrain()}, which is what is asked). A thread that is no longer the
+ * connection's reader (an exit hook's, say, is still) pays nothing through it. Nothing is marked
+ * per drain: a {@code ThreadLocal} set each time the reader took a drain on made a
+ * {@code ThreadLocalMap} on each new reader thread — and a read loop that suspends goes on on a
+ * new thread, at one message in flight one per message (136 to 343 bytes a message on the epoll
+ * transport).
  */
 final class OwingReader {
-    private static final ThreadLocal<@Nullable RealConnection> OWING = new ThreadLocal<>();
-
     private OwingReader() {}
-
-    /** The calling thread, {@code connection}'s reader, has just taken a drain on. */
-    static void owes(RealConnection connection) {
-        OWING.set(connection);
-    }
 
     /**
      * Pays the drain the calling thread owes as a connection's reader, if it does: one batch
@@ -30,8 +25,11 @@ final class OwingReader {
      * A failure is that connection's: it ends, and what it held is counted there.
      */
     static void payBeforeWaiting() {
-        RealConnection c = OWING.get();
-        if (c == null || !c.isReaderThread() || !c.input().owesDrain()) {
+        if (!(Thread.currentThread().getUncaughtExceptionHandler() instanceof RealConnectionRunner r)) {
+            return;
+        }
+        RealConnection c = r.realConnection();
+        if (!c.isReaderThread() || !c.input().owesDrain()) {
             return;
         }
         try {

@@ -112,7 +112,6 @@ public final class QueueWriter {
      */
     public void startOrOwe(boolean reader, long length) {
         if (reader && length < OWED_BELOW && connection instanceof RealConnection rc && rc.input().oweDrain(this)) {
-            OwingReader.owes(rc);
             return;
         }
         start();
@@ -168,7 +167,6 @@ public final class QueueWriter {
         }
         if (result == SendQueue.QUEUED_START_DRAINER) {
             input.oweDrain(this); // may: asked above, on this thread
-            OwingReader.owes(rc);
         }
         input.lent(reply);
         return true;

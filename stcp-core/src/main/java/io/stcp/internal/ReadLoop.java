@@ -12,7 +12,10 @@ import java.util.concurrent.TimeUnit;
  * connection ends, on one reader thread at a time. On a transport that can call back, a loop with
  * nothing to read suspends — its thread ends, and a new one goes on when input comes (or a read
  * deadline, the read timeout, or the close) — so an idle connection holds no thread. A reader that keeps returning
- * without reading a byte is stopped ({@link ReaderStalledException}).
+ * without reading a byte is stopped ({@link ReaderStalledException}). A call that returns once the
+ * input is over ends the loop at once: after the peer's end of stream (as a peer close, see
+ * {@link ConnectionInput#endCall()}), or, returning without reading a byte, after the connection
+ * closed — rather than call a reader that swallowed the end until the stall detector fires.
  *
  * <p><b>Threads.</b> {@link #enter()}, {@link #run} and {@link #leave()} come from the reader
  * thread: the runner's first thread, or one that a suspension's resumption started;
@@ -136,6 +139,11 @@ final class ReadLoop {
                 lastProgress = progress;
                 idleCalls = 0;
                 continue;
+            }
+            if (!input.isOpen()) {
+                // Closed (by another thread: its close recorded why) and the reader swallowed what its
+                // read threw: nothing is left to read, and calling it again would only spin.
+                return false;
             }
             if (idleCalls++ == 0) {
                 idleSince = System.nanoTime();

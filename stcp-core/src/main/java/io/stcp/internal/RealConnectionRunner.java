@@ -63,7 +63,7 @@ import org.slf4j.event.Level;
  * and none begins after; at the deadline the server or the client ends what remains
  * ({@link #exit}).
  */
-public final class RealConnectionRunner implements ConnectionRunner {
+public final class RealConnectionRunner implements ConnectionRunner, Thread.UncaughtExceptionHandler {
     private static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(5);
     /** How long the send loop may take to notice that its sender was closed, before and after an interrupt. */
     private static final Duration SEND_THREAD_GRACE = Duration.ofSeconds(1);
@@ -191,7 +191,17 @@ public final class RealConnectionRunner implements ConnectionRunner {
             }
             started = true;
         }
-        Threads.start(threadName(), this::run);
+        Threads.start(threadName(), this::run, this);
+    }
+
+    /**
+     * What escapes one of this connection's reader threads (a bug): logged and counted as for any
+     * stcp thread. The reader threads are started with this runner as their handler, so a thread
+     * can tell which connection it reads for ({@link OwingReader}) without a thread-local.
+     */
+    @Override
+    public void uncaughtException(Thread t, Throwable e) {
+        Threads.HANDLER.uncaughtException(t, e);
     }
 
     @Override

@@ -80,6 +80,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public TcpClient start() {
+        Log.requireSlf4j2(); // before anything is dialled: every line logged needs SLF4J 2
         JfrEvents.register(); // before the first connection, which would wait for it
         lifecycle.start("stcp-client-" + config.address(), dialLoop::run);
         return this;

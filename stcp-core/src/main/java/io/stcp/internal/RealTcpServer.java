@@ -145,6 +145,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public TcpServer start() throws IOException {
+        Log.requireSlf4j2(); // before anything is bound: every line logged needs SLF4J 2
         JfrEvents.register(); // before the first connection, which would wait for it
         lock.lock();
         try {

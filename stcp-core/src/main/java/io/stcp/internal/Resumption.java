@@ -166,7 +166,7 @@ class Resumption implements Runnable {
 
     /** Starts the thread that goes on with the loop; throws if it cannot. */
     void startThread() {
-        Threads.start(runner.threadName(), runner::resume);
+        Threads.start(runner.threadName(), runner::resume, runner); // the runner: see RealConnectionRunner.uncaughtException
     }
 
     /** Has the sweeper {@link #retry} soon, after a thread could not start. */

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class Threads {
     private static final LongAdder LIVE = new LongAdder();
     private static final LongAdder UNCAUGHT = new LongAdder();
-    private static final Thread.UncaughtExceptionHandler HANDLER = (t, e) -> {
+    static final Thread.UncaughtExceptionHandler HANDLER = (t, e) -> {
         UNCAUGHT.increment();
         try {
             Log.SERVER.atError().setMessage("thread.uncaught").addKeyValue("thread", t.getName()).setCause(e).log();
@@ -31,7 +31,16 @@ public final class Threads {
 
     /** Starts a named virtual thread running {@code task}. */
     public static Thread start(String name, Runnable task) {
-        Thread t = Thread.ofVirtual().name(name).uncaughtExceptionHandler(HANDLER).unstarted(() -> {
+        return start(name, task, HANDLER);
+    }
+
+    /**
+     * As {@link #start(String, Runnable)}, with {@code handler} for what escapes the thread: one
+     * that passes it on to {@link #HANDLER} (logged and counted), and whose identity tells what the
+     * thread runs for (a connection's reader threads carry their runner: see {@link OwingReader}).
+     */
+    static Thread start(String name, Runnable task, Thread.UncaughtExceptionHandler handler) {
+        Thread t = Thread.ofVirtual().name(name).uncaughtExceptionHandler(handler).unstarted(() -> {
             try {
                 task.run();
             } finally {

@@ -36,6 +36,10 @@ import java.util.concurrent.Executors;
  *
  * <p><b>Lifecycle.</b> {@link #start} binds and serves at once; {@link #close()} stops serving and
  * may be called more than once.
+ *
+ * <p>The echo example's ({@code echo --metrics-port}). README points applications here as code to
+ * copy, not to call: {@code stcp-examples} is not published. It needs {@code stcp-micrometer},
+ * {@code micrometer-registry-prometheus} and the JDK's {@code jdk.httpserver} module.
  */
 final class MetricsEndpoint implements AutoCloseable {
     /** The Prometheus text format, version 0.0.4. */

@@ -38,6 +38,18 @@ class ReadmeSnippetsTest {
                 .doesNotContain("EchoServer");
     }
 
+    /** A source file README names (to read or copy, as the metrics endpoint) is there. */
+    @Test
+    void everySourceFileTheReadmeNamesExists() throws IOException {
+        Matcher m = Pattern.compile("\\bstcp-[\\w-]+/src/[\\w/.-]+\\.java").matcher(Files.readString(README));
+        int named = 0;
+        while (m.find()) {
+            assertThat(MODULE.getParent().resolve(m.group())).as("README names %s", m.group()).isRegularFile();
+            named++;
+        }
+        assertThat(named).as("files named (the metrics endpoint's, at least)").isPositive();
+    }
+
     @Test
     void everyReadmeSnippetIsCompiledSourceAndEverySourceSnippetIsInTheReadme() throws IOException {
         Map<String, String> readme = new LinkedHashMap<>();

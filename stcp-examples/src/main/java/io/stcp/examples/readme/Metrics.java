@@ -20,7 +20,7 @@ public final class Metrics {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         new TcpServerMetrics(server, "gateway").bindTo(registry); // every meter tagged server="gateway"
         new QueueMemoryMetrics().bindTo(registry); // once per process: the send queues' direct memory
-        // then serve registry.scrape() at /metrics; the echo example does it with the JDK's HTTP server
+        // then serve registry.scrape() at /metrics: the echo example's MetricsEndpoint does it with the JDK's HTTP server
         // snippet:end
         return registry;
     }
