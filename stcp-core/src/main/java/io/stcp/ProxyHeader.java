@@ -6,8 +6,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicReference;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A PROXY protocol header (version 1 or 2, see
@@ -56,7 +54,7 @@ public final class ProxyHeader {
     private final SocketAddress destination;
     private final List<Tlv> tlvs;
     /** What {@link #ssl()} returns: null until its first call, which parses it under this header's monitor. */
-    private volatile @Nullable Optional<Ssl> ssl;
+    private volatile @org.jspecify.annotations.Nullable Optional<Ssl> ssl;
 
     /**
      * A header as a parser produced it (or a test builds it).
@@ -68,8 +66,8 @@ public final class ProxyHeader {
      * @param tlvs the version 2 TLVs in the order received (empty for version 1)
      * @throws IllegalArgumentException if the version is not 1 or 2, or version 1 has TLVs
      */
-    public ProxyHeader(int version, Command command, @Nullable SocketAddress source,
-                       @Nullable SocketAddress destination, List<Tlv> tlvs) {
+    public ProxyHeader(int version, Command command, @org.jspecify.annotations.Nullable SocketAddress source,
+                       @org.jspecify.annotations.Nullable SocketAddress destination, List<Tlv> tlvs) {
         if (version != 1 && version != 2) {
             throw new IllegalArgumentException("version: " + version + " (expected: 1 or 2)");
         }
@@ -192,45 +190,15 @@ public final class ProxyHeader {
      * @param value the value's bytes (copied in and out)
      */
     public record Tlv(int type, byte[] value) {
-        /**
-         * The array {@link #of} made for the value it is constructing, which the constructor then
-         * keeps instead of copying it again: a record's every constructor ends in the canonical one,
-         * which must copy what a caller passes. Only {@code of} puts an array here, one it has just
-         * made and shown nobody, so no caller can pass it: the identity proves the constructor owns
-         * it. Another {@code of} that replaces it meanwhile costs the first a copy, nothing more.
-         */
-        private static final AtomicReference<byte @Nullable []> HANDED_OVER = new AtomicReference<>();
-
         /** Copies {@code value}; rejects a type outside 0..255 or a value longer than 65535 bytes. */
         public Tlv {
-            check(type, value.length);
-            if (HANDED_OVER.get() != value || !HANDED_OVER.compareAndSet(value, null)) {
-                value = value.clone();
-            }
-        }
-
-        /**
-         * A TLV of a copy of {@code bytes[offset .. offset + length)}, copied once (the constructor
-         * copies an array it is given, which would copy a range twice).
-         *
-         * @throws IllegalArgumentException for a type outside 0..255 or a length over 65535 bytes
-         * @throws IndexOutOfBoundsException if the range is not within {@code bytes}
-         */
-        public static Tlv of(int type, byte[] bytes, int offset, int length) {
-            Objects.checkFromIndexSize(offset, length, bytes.length);
-            check(type, length); // before the hand-over: a constructor that threw would leave the array there
-            byte[] value = Arrays.copyOfRange(bytes, offset, offset + length);
-            HANDED_OVER.set(value);
-            return new Tlv(type, value);
-        }
-
-        private static void check(int type, int length) {
             if (type < 0 || type > 255) {
                 throw new IllegalArgumentException("type: " + type + " (expected: 0..255)");
             }
-            if (length > 65535) {
-                throw new IllegalArgumentException("value: " + length + " bytes (expected: <= 65535)");
+            if (value.length > 65535) {
+                throw new IllegalArgumentException("value: " + value.length + " bytes (expected: <= 65535)");
             }
+            value = value.clone();
         }
 
         /** A copy of the value. */
@@ -317,7 +285,7 @@ public final class ProxyHeader {
                 if (v.length - i - 3 < len) {
                     return Optional.empty();
                 }
-                sub.add(Tlv.of(v[i] & 0xFF, v, i + 3, len));
+                sub.add(new Tlv(v[i] & 0xFF, Arrays.copyOfRange(v, i + 3, i + 3 + len)));
                 i += 3 + len;
             }
             return Optional.of(new Ssl(v[0] & 0xFF, verify, sub));

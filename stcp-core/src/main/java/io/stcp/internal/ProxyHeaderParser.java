@@ -263,7 +263,7 @@ final class ProxyHeaderParser {
                     throw new ProtocolException("PROXY v2 header: more than " + ProxyProtocol.MAX_TLVS
                             + " TLVs (ProxyProtocol.MAX_TLVS)");
                 }
-                tlvs.add(Tlv.of(type, b, i + 3, len));
+                tlvs.add(new Tlv(type, Arrays.copyOfRange(b, i + 3, i + 3 + len)));
             }
             i += 3 + len;
         }
