@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.Shutter;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -15,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -57,22 +57,13 @@ class TcpClientCloseDuringShutdownTest {
                 for (int i = 0; i < n; i++) {
                     client.put(big);
                 }
-                CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
-                Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
-                    try {
-                        shutdown.complete(client.shutdown(Duration.ofHours(1)));
-                    } catch (Throwable t) {
-                        shutdown.completeExceptionally(t);
-                    }
-                });
-                // the shutdown waits for its flush (a timed wait), which the peer does not let end
-                Awaitility.await().atMost(WAIT).until(() -> shutter.getState() == Thread.State.TIMED_WAITING);
-                assertThat(shutdown).isNotDone();
+                // the shutdown waits for its flush, which the peer does not let end
+                Shutter shutdown = Shutter.start(client, Duration.ofHours(1), WAIT);
+                assertThat(shutdown.result()).isNotDone();
 
                 client.close();
-                assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS))
+                assertThat(shutdown.returned(WAIT))
                         .as("shutdown() cut short by close() with most of %s messages unwritten", n).isFalse();
-                shutter.join(WAIT);
                 assertThat(client.awaitTermination(WAIT)).isTrue();
                 assertThat(client.termination()).isCompleted();
 

@@ -5,15 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.Shutter;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -97,20 +96,10 @@ class TcpClientShutdownCountsLostMessagesTest {
         try (LogCapture logs = LogCapture.of("io.stcp.client");
              ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
             try (SocketChannel peer = connectedWithAFullSender(listener)) {
-                TcpClient c = client;
-                CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
-                Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
-                    try {
-                        shutdown.complete(c.shutdown(Duration.ofHours(1)));
-                    } catch (Throwable t) {
-                        shutdown.completeExceptionally(t);
-                    }
-                });
-                // the shutdown waits for its flush (a timed wait), which the peer does not let end
-                Awaitility.await().atMost(WAIT).until(() -> shutter.getState() == Thread.State.TIMED_WAITING);
+                // the shutdown waits for its flush, which the peer does not let end
+                Shutter shutdown = Shutter.start(client, Duration.ofHours(1), WAIT);
                 reset(peer);
-                assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("all written").isFalse();
-                shutter.join(WAIT);
+                assertThat(shutdown.returned(WAIT)).as("all written").isFalse();
             }
             long lost = senders.get(0).stats().discarded();
             assertThat(lost).isPositive();

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
+import io.stcp.testing.Shutter;
 import io.stcp.testing.SilentListener;
 import io.stcp.testing.TestNames;
 import java.net.ConnectException;
@@ -1226,23 +1227,13 @@ class TcpClientTest {
             Thread closer = Thread.ofPlatform().name("closer").start(client::close);
             assertThat(held.get().closing.await(10, TimeUnit.SECONDS)).isTrue(); // closed, discarding now
 
-            CompletableFuture<Boolean> shutdown = new CompletableFuture<>();
-            Thread shutter = Thread.ofPlatform().name("shutter").start(() -> {
-                try {
-                    shutdown.complete(client.shutdown(WAIT));
-                } catch (Throwable t) {
-                    shutdown.completeExceptionally(t);
-                }
-            });
-            // it found the client closed and waits for its end (a timed wait: not the client's lock)
-            Awaitility.await().atMost(WAIT).until(() -> shutter.getState() == Thread.State.TIMED_WAITING);
-            assertThat(shutdown).isNotDone();
+            // it found the client closed and waits for its end
+            Shutter shutdown = Shutter.start(client, WAIT, WAIT);
+            assertThat(shutdown.result()).isNotDone();
 
             released.countDown(); // the close discards the 3 queued messages
             closer.join(WAIT);
-            assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS))
-                    .as("shutdown() while a close discarded 3 queued messages").isFalse();
-            shutter.join(WAIT);
+            assertThat(shutdown.returned(WAIT)).as("shutdown() while a close discarded 3 queued messages").isFalse();
         } finally {
             released.countDown();
         }
