@@ -232,7 +232,10 @@ public interface TcpClient extends AutoCloseable {
      * close, this one or an earlier one, or the end of a connection that broke, before the
      * shutdown or during it (the client does not replay: what that connection's sender held is
      * lost, and counted) — or if a sender refused a kept message ({@link #offlineDropped()}).
-     * The count is logged at DEBUG ({@code client.shutdown}, {@code discarded}).
+     * What a sender's own policy let go of is not counted: a message replaced by a newer one of its
+     * key (conflation) or dropped for a newer one ({@link OverflowPolicy#DROP_OLDEST}) was given up
+     * as that policy says, and is in the sender's stats, not here. The count is logged at DEBUG
+     * ({@code client.shutdown}, {@code discarded}).
      *
      * <p>On a client that is closed already — by {@link #close()}, another shutdown, giving up or a
      * failure, even one under way on another thread — it waits for that same end (at most
