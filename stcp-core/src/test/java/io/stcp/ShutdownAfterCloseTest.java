@@ -22,7 +22,7 @@ class ShutdownAfterCloseTest {
         CountDownLatch queued = new CountDownLatch(1);
         TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
             conn.readInt();
-            for (int i = 0; i < 200; i++) {
+            for (int i = 0; i < 64; i++) {
                 sender.put(new byte[1 << 20]); // far more than the socket buffers: most stays queued
             }
             queued.countDown();
