@@ -3,6 +3,7 @@ package io.stcp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.StuckReplies;
 import io.stcp.testing.TestClient;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -20,13 +21,7 @@ class ShutdownAfterCloseTest {
     @Test
     void aShutdownAfterACloseThatDiscardedQueuedRepliesReturnsFalse() throws Exception {
         CountDownLatch queued = new CountDownLatch(1);
-        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
-            conn.readInt();
-            for (int i = 0; i < 64; i++) {
-                sender.put(new byte[1 << 20]); // far more than the socket buffers: most stays queued
-            }
-            queued.countDown();
-        }, QueueSender.options().capacity(1000).maxBytes(0)::build).start();
+        TcpServer server = StuckReplies.start(queued);
         try (TestClient client = TestClient.connect(server.address())) { // never reads
             client.sendRaw(new byte[4]);
             assertThat(queued.await(10, TimeUnit.SECONDS)).isTrue();
