@@ -177,8 +177,13 @@ public interface TcpServer extends AutoCloseable {
      * {@code Thread.ofVirtual().start(() -> server.shutdown(grace))}, and returns; or calls
      * {@link #close()}, which does not wait.
      *
+     * <p>After a {@link #close()} (or an accept loop that gave up) it only waits for the
+     * connections to exit, and returns false if that close discarded something accepted: as a
+     * client's shutdown does, it reports on a close that came first.
+     *
      * @return true if every connection drained and exited within {@code grace}, nothing accepted
-     *     discarded; false if not, or if the accept loop gave up
+     *     discarded, by it or by a {@link #close()} that came first; false if not, or if the
+     *     accept loop gave up
      * @throws IllegalStateException if called on a thread of one of this server's connections
      */
     boolean shutdown(Duration grace) throws InterruptedException;
@@ -207,7 +212,10 @@ public interface TcpServer extends AutoCloseable {
      * (the requests in progress are answered, idle connections closed at once) and returns — the
      * last line of a {@code main}, which then returns and the JVM exits 0 (a shutdown hook cannot
      * do that: a JVM ended by a signal exits 130 or 143). Starts the server first if it is not
-     * started. A second signal during the shutdown closes what is left at once. Returns early,
+     * started. A second signal during the shutdown closes what is left at once, and what that
+     * close discards makes the result false, even when the second signal closes the server before
+     * the shutdown has begun (a process group's kill, as {@code timeout} sends, delivers one
+     * SIGTERM twice). Returns early,
      * without a shutdown, if the server terminates by itself ({@link #close()} from elsewhere, or
      * the accept loop giving up).
      *
@@ -228,6 +236,7 @@ public interface TcpServer extends AutoCloseable {
      * of this server's connections.
      *
      * @return true if every connection drained within {@code grace}, nothing accepted discarded
+     *     (by the shutdown, or by a second signal's close)
      * @throws AcceptException if the accept loop gave up
      * @throws IllegalStateException if called on a thread of one of this server's connections
      */
@@ -240,7 +249,8 @@ public interface TcpServer extends AutoCloseable {
      * {@link ServerConfig#reusePort()}). A zero or negative {@code drain} skips it. A second signal
      * closes what is left at once.
      *
-     * @return true if every connection ended within the drain, or drained within {@code grace}
+     * @return true if every connection ended within the drain, or drained within {@code grace},
+     *     and a second signal's close discarded nothing accepted
      */
     default boolean runUntilSignal(Duration drain, Duration grace)
             throws IOException, InterruptedException, AcceptException {

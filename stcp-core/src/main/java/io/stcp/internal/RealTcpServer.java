@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import java.util.function.UnaryOperator;
@@ -69,6 +70,8 @@ public final class RealTcpServer implements TcpServer {
     private final ServerConnections connections;
     private final ServerTermination termination;
     private volatile AcceptLoop acceptLoop;
+    /** The stats' discarded count when close() first began to end connections; -1 before. See shutdown(). */
+    private final AtomicLong discardedBeforeClose = new AtomicLong(-1);
     private volatile @Nullable Thread acceptThread;                 // set once by start()
     private final CountDownLatch acceptReturned = new CountDownLatch(1); // the accept loop has left its accept call for good
     private TransportLayer testLayer;           // guarded by lock; null but in tests (layUnder)
@@ -357,6 +360,9 @@ public final class RealTcpServer implements TcpServer {
     public void close() {
         stopListening();
         awaitListenerClosed();
+        if (discardedBeforeClose.get() < 0) {
+            discardedBeforeClose.compareAndSet(-1, stats().discarded());
+        }
         connections.endAll();
         maybeTerminate();
     }
@@ -376,7 +382,10 @@ public final class RealTcpServer implements TcpServer {
         stopListening();
         long deadline = Nanos.within(grace);
         awaitListenerClosed();
-        long discardedBefore = stats().discarded(); // stcp's senders count every message they could not write
+        // stcp's senders count every message they could not write; what a close() that came first
+        // discarded counts too (a second signal under runUntilSignal closes before the shutdown starts)
+        long closedAt = discardedBeforeClose.get();
+        long discardedBefore = closedAt >= 0 ? closedAt : stats().discarded();
         AtomicBoolean discarded = new AtomicBoolean(); // some connection could not write everything
         List<Thread> flushers = connections.shutdownAll(deadline, discarded);
         maybeTerminate();

@@ -30,7 +30,8 @@ final class SignalShutdown {
      *
      * @param address the address it listens on, for the {@code server.signal} line
      * @return true if the server terminated by itself, or every connection ended within the drain
-     *     or drained within {@code grace}
+     *     or drained within {@code grace} and nothing accepted was discarded, by the shutdown or by
+     *     a second signal's close
      * @throws AcceptException if the server terminated by itself because its accept loop gave up
      */
     static boolean await(TcpServer server, SocketAddress address, Duration drain, Duration grace)
@@ -38,9 +39,7 @@ final class SignalShutdown {
         CountDownLatch signalled = new CountDownLatch(1);
         Heard heard = new Heard();
         LongConsumer onSignal = n -> {
-            if (heard.add(n)) {
-                server.close(); // a second signal: stop waiting for the drain
-            }
+            heard.add(n, () -> logSignal(address, drain, grace), server::close); // a second: stop waiting
             signalled.countDown();
         };
         Signals.Registration registration = Signals.handle(onSignal);
@@ -61,12 +60,11 @@ final class SignalShutdown {
                 server.awaitTermination(); // terminated by itself: rethrows an accept failure
                 return true;
             }
-            Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
-                    .addKeyValue("drain", Durations.format(drain)).addKeyValue("grace", Durations.format(grace))
-                    .log();
-            if (drain.isPositive() && server.drain(drain)) {
-                return true;
+            if (drain.isPositive()) {
+                server.drain(drain);
             }
+            // After a drain that ended every connection it returns at once; either way it tells
+            // whether a second signal's close discarded something accepted.
             return server.shutdown(grace);
         } finally {
             // The signals go back to what they did before (ending the JVM), once no server waits for them.
@@ -88,16 +86,31 @@ final class SignalShutdown {
         private long lowest = Long.MAX_VALUE; // guarded by this
         private long highest;                 // guarded by this; 0: none heard
 
-        /** Notes signal {@code n}; returns true once two different signals have been heard. */
-        synchronized boolean add(long n) {
+        /**
+         * Notes signal {@code n}: runs {@code first} on the first signal heard, and {@code second}
+         * once two different signals have been heard (again on each later one). Both run under this
+         * lock, so a second signal heard on another thread closes the server only after the first
+         * one's {@code server.signal} line.
+         */
+        synchronized void add(long n, Runnable first, Runnable second) {
+            boolean none = highest == 0;
             lowest = Math.min(lowest, n);
             highest = Math.max(highest, n);
-            return highest > lowest;
+            if (none) {
+                first.run();
+            } else if (highest > lowest) {
+                second.run();
+            }
         }
 
         synchronized boolean any() {
             return highest > 0;
         }
+    }
+
+    private static void logSignal(SocketAddress address, Duration drain, Duration grace) {
+        Log.SERVER.atInfo().setMessage("server.signal").addKeyValue("address", HostPort.format(address))
+                .addKeyValue("drain", Durations.format(drain)).addKeyValue("grace", Durations.format(grace)).log();
     }
 
     /** Removes the fallback's shutdown hook, unless it is running: the JVM is ending, and the hook waits for the server. */

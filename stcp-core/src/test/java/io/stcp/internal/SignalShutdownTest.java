@@ -99,7 +99,7 @@ class SignalShutdownTest {
     }
 
     /** Whether {@code server} has stopped listening: a connection to it is refused. */
-    private static boolean refuses(TcpServer server) {
+    static boolean refuses(TcpServer server) {
         try (Socket probe = new Socket()) {
             probe.connect(server.address(), 1000);
             return false;
@@ -109,12 +109,12 @@ class SignalShutdownTest {
     }
 
     /** Whether {@code t} waits in runUntilSignal for a signal: its handler is installed by then. */
-    private static boolean waitsForASignal(Thread t) {
+    static boolean waitsForASignal(Thread t) {
         return t.getState() == Thread.State.WAITING && Arrays.stream(t.getStackTrace())
                 .anyMatch(f -> f.getClassName().equals(SignalShutdown.class.getName()));
     }
 
-    private static void raise(String name) throws ReflectiveOperationException {
+    static void raise(String name) throws ReflectiveOperationException {
         Class<?> signal = Class.forName("sun.misc.Signal");
         Method raise = signal.getMethod("raise", signal);
         raise.invoke(null, signal.getConstructor(String.class).newInstance(name));
