@@ -38,7 +38,8 @@ class InboundBudgetStressTest {
         for (int trial = 0; trial < TRIALS; trial++) {
             trial(new Random(SEED * 31 + trial), trial);
         }
-        assertThat(System.nanoTime() - started).as("all trials").isLessThan(TimeUnit.SECONDS.toNanos(20) * Math.max(1, TRIALS / 150));
+        assertThat(System.nanoTime() - started).as("all trials")
+                .isLessThan(TimeUnit.SECONDS.toNanos(20) * Math.max(1, TRIALS / 150));
     }
 
     private static void trial(Random random, int trial) throws Exception {
@@ -54,7 +55,8 @@ class InboundBudgetStressTest {
             int givesUpAfter = random.nextInt(8) == 0 ? random.nextInt(12) : -1;
             int closesAfterMicros = ends.nextInt(8) == 0 ? ends.nextInt(5_000) : -1;
             long timeoutNanos = ends.nextInt(8) == 0 ? TimeUnit.MICROSECONDS.toNanos(1_000 + ends.nextInt(20_000)) : 0;
-            values.add(new Value(budget, length, chunk, givesUpAfter, random.nextLong(), closesAfterMicros, timeoutNanos));
+            values.add(new Value(budget, length, chunk, givesUpAfter, random.nextLong(), closesAfterMicros,
+                    timeoutNanos));
             sum += length - ConnectionInput.BUFFER_SIZE;
         }
         CountDownLatch start = new CountDownLatch(1); // all begin at once: their growths overlap
@@ -72,7 +74,8 @@ class InboundBudgetStressTest {
                 threads.add(Thread.ofPlatform().daemon().start(() -> {
                     try {
                         start.await();
-                        Thread.sleep(Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(v.closesAfterMicros))); // a random moment, not a sync
+                        // a random moment to close at, not a synchronisation: before, during or after a wait
+                        Thread.sleep(Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(v.closesAfterMicros)));
                     } catch (InterruptedException e) {
                         return;
                     }
