@@ -93,7 +93,8 @@ import org.jspecify.annotations.Nullable;
  *       bytes that finds no room counts once in {@code unfit} ({@code unfitAt}: the round), and the
  *       one holding the most so far is {@code largest}. When {@code unfit} reaches {@code holding}
  *       (all of them wait and found no room in this round), {@code largest} becomes
- *       {@code failing}, and the waiters are woken without a new round: the others look again
+ *       {@code failing}. If that is the value that looked last, it throws at once (it has just
+ *       found no room). Else the waiters are woken without a new round: the others look again
  *       (one may be cut now, with bytes that arrived since) and wait on; {@code failing} throws
  *       when it looks, unless it fits first. The next round (its failure leaving its wait is one)
  *       clears {@code failing} and {@code largest}: a value chosen in a round that an event ended

@@ -258,6 +258,38 @@ class ArrayGrowthTest {
     }
 
     @Test
+    void theValueChosenToFailIsCutInsteadWhenItsBytesArriveBeforeItLooksAgain() throws Exception {
+        // 10 MiB: a large value holds 6 MiB, a small one 3 MiB and waits for 1 MiB more (nine
+        // tenths hold neither step). The large one's array is full; it looks while every value
+        // holding bytes waits, with no byte of its peer's there yet, and finds no room; the small
+        // one, woken, looks last and finds none either: the large one is chosen to fail, and woken.
+        // 256 KiB of its peer's have reached it by then (its transport tells them from its second
+        // look): it fits first, cut to them into the last tenth, and does not fail; nor does the
+        // small one, which waits until the large one is read.
+        InboundBudget budget = new InboundBudget(10L << 20);
+        MemoryTransport socket = new MemoryTransport();
+        socket.feed(new byte[256 << 10]);
+        AtomicInteger looks = new AtomicInteger();
+        Transport arrivingLate = new OverTransport(socket) {
+            @Override
+            public int availableToRead() {
+                return looks.getAndIncrement() == 0 ? 0 : under.availableToRead();
+            }
+        };
+        ArrayGrowth large = holding(budget, 6 << 20, arrivingLate);
+        ArrayGrowth small = holding(budget, 3 << 20);
+        CompletableFuture<Void> smallGrows = waitingAsync(budget, small, (4 << 20) + ConnectionInput.BUFFER_SIZE);
+
+        int full = (6 << 20) + ConnectionInput.BUFFER_SIZE;
+        assertThat(growAsync(large, full, 8 << 20).get(10, TimeUnit.SECONDS)).isEqualTo(full + (256 << 10));
+        assertThat(looks.get()).as("the large one looked, found no room, and looked again").isEqualTo(2);
+        assertThat(budget.usedBytes()).isEqualTo((9L << 20) + (256 << 10));
+        assertThat(smallGrows).isNotDone();
+        assertTheSecondGrowsOnceTheFirstIsRead(budget, large, small, smallGrows, 4L << 20);
+        assertThat(budget.waiters()).isZero();
+    }
+
+    @Test
     void aStepCutIntoTheReserveWithTheBytesArrivedLeavesItWithTheValueThatHoldsIt() throws Exception {
         // 10 MiB; the first value holds 4.5 MiB, the second 3 MiB and waits for a quarter more.
         // The first's step makes every value holding bytes wait: it takes the reserve (8.5 MiB).

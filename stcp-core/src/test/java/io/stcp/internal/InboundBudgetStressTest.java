@@ -2,8 +2,11 @@ package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.ReadTimeoutException;
 import io.stcp.framing.FrameTooLongException;
 import java.lang.reflect.Field;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -15,36 +18,45 @@ import org.junit.jupiter.api.Test;
  * {@link InboundBudget} and {@link ArrayGrowth} under values that grow at once, seeded: the lines
  * of 2 to 6 connections, whose lengths sum to less or more than the budget, arrive in random
  * chunks (at least a byte beyond a full array before each step, as a reader that waits for input
- * before it grows); some values are given up midway (a close, a frame timeout). No value has a
- * deadline, so a cycle of waits would hang its trial: every value must complete or fail within the
- * trial's bound, every value must complete when all of them fit the budget together, and the
- * budget must end empty with its counts back to zero.
+ * before it grows); some values are given up midway (a close, a frame timeout), some have their
+ * connection closed by another thread at a random moment, as a close does (mid-wait or not), and
+ * some have a first-frame deadline of a few milliseconds, which may pass while they wait for room.
+ * Other values have no deadline, so a cycle of waits would hang its trial: every value must
+ * complete or fail within the trial's bound (a closed one may also fail closed, a timed one time
+ * out), every value must complete when all of them fit the budget together, and the budget must
+ * end empty with its counts back to zero. {@code -Dstress.seed=N} runs other trials, {@code -Dstress.trials=N} more.
  */
 class InboundBudgetStressTest {
     private static final long LIMIT = 256 << 10;
-    private static final int TRIALS = 150;
+    private static final int TRIALS = Integer.getInteger("stress.trials", 150);
     private static final long TRIAL_BOUND_NANOS = TimeUnit.SECONDS.toNanos(3);
+    private static final long SEED = Long.getLong("stress.seed", 0x5eedL);
 
     @Test
     void valuesGrowingAtOnceEachCompleteOrFailAndAllCompleteWhenTheyFit() throws Exception {
         long started = System.nanoTime();
         for (int trial = 0; trial < TRIALS; trial++) {
-            trial(new Random(0x5eedL * 31 + trial), trial);
+            trial(new Random(SEED * 31 + trial), trial);
         }
-        assertThat(System.nanoTime() - started).as("all trials").isLessThan(TimeUnit.SECONDS.toNanos(20));
+        assertThat(System.nanoTime() - started).as("all trials")
+                .isLessThan(TimeUnit.SECONDS.toNanos(20) * Math.max(1, TRIALS / 150));
     }
 
     private static void trial(Random random, int trial) throws Exception {
         InboundBudget budget = new InboundBudget(LIMIT);
         int n = 2 + random.nextInt(5);
         double share = (0.5 + random.nextDouble()) / n; // the values sum to half to one and a half budgets
+        Random ends = new Random(~(SEED * 31 + trial)); // closes and deadlines: a draw of their own, the rest as before
         List<Value> values = new ArrayList<>();
         long sum = 0;
         for (int i = 0; i < n; i++) {
             int length = ConnectionInput.BUFFER_SIZE + 1 + random.nextInt((int) (2 * share * LIMIT));
             int chunk = 1 + random.nextInt(random.nextBoolean() ? 1 << 10 : 64 << 10);
             int givesUpAfter = random.nextInt(8) == 0 ? random.nextInt(12) : -1;
-            values.add(new Value(budget, length, chunk, givesUpAfter, random.nextLong()));
+            int closesAfterMicros = ends.nextInt(8) == 0 ? ends.nextInt(5_000) : -1;
+            long timeoutNanos = ends.nextInt(8) == 0 ? TimeUnit.MICROSECONDS.toNanos(1_000 + ends.nextInt(20_000)) : 0;
+            values.add(new Value(budget, length, chunk, givesUpAfter, random.nextLong(), closesAfterMicros,
+                    timeoutNanos));
             sum += length - ConnectionInput.BUFFER_SIZE;
         }
         CountDownLatch start = new CountDownLatch(1); // all begin at once: their growths overlap
@@ -58,6 +70,19 @@ class InboundBudgetStressTest {
                 }
                 v.run();
             }));
+            if (v.closesAfterMicros >= 0) {
+                threads.add(Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        start.await();
+                        // a random moment to close at, not a synchronisation: before, during or after a wait
+                        Thread.sleep(Duration.ofNanos(TimeUnit.MICROSECONDS.toNanos(v.closesAfterMicros)));
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    v.socket.close(); // as a connection's close does: then its waiting reservation looks again
+                    budget.wakeWaiters();
+                }));
+            }
         }
         start.countDown();
         long deadline = System.nanoTime() + TRIAL_BOUND_NANOS;
@@ -74,13 +99,15 @@ class InboundBudgetStressTest {
         }
         assertThat(hung).as(what + ": a value still waits, none of them able to end its wait").isFalse();
         for (Value v : values) {
-            assertThat(v.failure == null || v.failure instanceof FrameTooLongException)
+            assertThat(v.failure == null || v.failure instanceof FrameTooLongException
+                    || v.closesAfterMicros >= 0 && v.failure instanceof ClosedChannelException
+                    || v.timeoutNanos > 0 && v.failure instanceof ReadTimeoutException)
                     .as(what + ": " + v.failure).isTrue();
             assertThat(v.outcome).as(what).isNotNull();
         }
         if (sum <= LIMIT) {
             for (Value v : values) {
-                assertThat(v.outcome).as(what + ": the values fit together").isIn("completed", "gave up");
+                assertThat(v.outcome).as(what + ": the values fit together").isIn("completed", "gave up", "ended");
             }
         }
         assertThat(budget.peakBytes()).as(what).isLessThanOrEqualTo(LIMIT);
@@ -104,18 +131,23 @@ class InboundBudgetStressTest {
         private final int length;
         private final int chunk;
         private final int givesUpAfter;
+        final int closesAfterMicros;  // -1: its connection is not closed
+        final long timeoutNanos;      // its first-frame timeout, from its making; 0: none
         private final Random random;
-        private final MemoryTransport socket = new MemoryTransport();
+        final MemoryTransport socket = new MemoryTransport();
         private final ArrayGrowth growth;
         volatile String outcome;
         volatile Throwable failure;
 
-        Value(InboundBudget budget, int length, int chunk, int givesUpAfter, long seed) {
+        Value(InboundBudget budget, int length, int chunk, int givesUpAfter, long seed, int closesAfterMicros,
+              long timeoutNanos) {
             this.length = length;
             this.chunk = chunk;
             this.givesUpAfter = givesUpAfter;
+            this.closesAfterMicros = closesAfterMicros;
+            this.timeoutNanos = timeoutNanos;
             this.random = new Random(seed);
-            this.growth = new ArrayGrowth(new ConnectionInput(socket, true, budget, 0, 0, () -> {}));
+            this.growth = new ArrayGrowth(new ConnectionInput(socket, true, budget, timeoutNanos, 0, () -> {}));
         }
 
         @Override
@@ -124,7 +156,9 @@ class InboundBudgetStressTest {
                 outcome = read();
             } catch (Throwable e) {
                 failure = e;
-                outcome = "failed";
+                boolean ended = e instanceof ClosedChannelException && closesAfterMicros >= 0
+                        || e instanceof ReadTimeoutException && timeoutNanos > 0;
+                outcome = ended ? "ended" : "failed"; // "ended": closed, or timed out, as it was to be
             } finally {
                 growth.release();
             }
@@ -166,7 +200,9 @@ class InboundBudgetStressTest {
 
         @Override
         public String toString() {
-            return length + "/" + chunk + (givesUpAfter >= 0 ? "/gives up after " + givesUpAfter : "") + ":" + outcome;
+            return length + "/" + chunk + (givesUpAfter >= 0 ? "/gives up after " + givesUpAfter : "")
+                    + (closesAfterMicros >= 0 ? "/closed after " + closesAfterMicros + " us" : "")
+                    + (timeoutNanos > 0 ? "/times out after " + timeoutNanos / 1_000 + " us" : "") + ":" + outcome;
         }
     }
 }

@@ -112,6 +112,11 @@ abstract class OverTransport implements Transport {
     }
 
     @Override
+    public int availableToRead() {
+        return under.availableToRead();
+    }
+
+    @Override
     public boolean isOpen() {
         return under.isOpen();
     }
