@@ -73,7 +73,9 @@ import org.jspecify.annotations.Nullable;
  *                       to its timeout, DROP_OLDEST drops the queue's own oldest messages while
  *                       that frees budget, CLOSE_CONNECTION closes the connection only if its own
  *                       queue holds bytes beyond its slack, else fails as FAIL does). Default 0:
- *                       a quarter of the JVM's maximum heap, taken when the server starts.
+ *                       an eighth of the JVM's maximum heap, taken when the server starts: with
+ *                       the inbound budget's quarter, and each waiting reader's frame beside
+ *                       them, peers that send and never read stay well within the heap.
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.
@@ -164,7 +166,7 @@ public record ServerConfig(
         }
         if (outboundBudget < 0) {
             throw new IllegalArgumentException("outboundBudget: " + outboundBudget
-                    + " (expected: >= 0, 0 = a quarter of the maximum heap)");
+                    + " (expected: >= 0, 0 = an eighth of the maximum heap)");
         }
         if (backlog < 0) {
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
@@ -238,9 +240,9 @@ public record ServerConfig(
         return inboundBudget != 0 ? inboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4);
     }
 
-    /** The outbound budget in bytes: {@code outboundBudget}, or a quarter of the maximum heap for 0. */
+    /** The outbound budget in bytes: {@code outboundBudget}, or an eighth of the maximum heap for 0. */
     public long effectiveOutboundBudget() {
-        return outboundBudget != 0 ? outboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4);
+        return outboundBudget != 0 ? outboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 8);
     }
 
     /** The backlog to ask the kernel for: {@code backlog}, or the largest value (the kernel caps it) for 0. */

@@ -40,7 +40,7 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.builder().maxConn(-1).build())
                 .hasMessage("maxConn: -1 (expected: >= 0)");
         assertThatThrownBy(() -> ServerConfig.builder().outboundBudget(-1).build())
-                .hasMessage("outboundBudget: -1 (expected: >= 0, 0 = a quarter of the maximum heap)");
+                .hasMessage("outboundBudget: -1 (expected: >= 0, 0 = an eighth of the maximum heap)");
         assertThatThrownBy(() -> ServerConfig.builder().acceptMaxRetry(-2).build())
                 .hasMessage("acceptMaxRetry: -2 (expected: >= 0)");
         assertThatThrownBy(() -> ServerConfig.builder().acceptDelay(Duration.ZERO).build())
