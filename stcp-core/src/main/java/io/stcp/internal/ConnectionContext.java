@@ -48,10 +48,10 @@ public record ConnectionContext(Sweeper sweeper, InboundBudget budget, Readiness
 
     /**
      * The context of the test kit's in-memory connections ({@code stcp-test}) made with a server's
-     * configuration: its write, read-idle, first-frame and frame timeouts, and an inbound budget of
-     * its size and an outbound budget of its size, each shared by every connection made with this
-     * context, as a server's connections share them; the shared sweeper, no native transport. The settings of the listening socket (address,
-     * accepting, limits, backlog) do not apply to a connection without one.
+     * configuration: its write, read-idle, first-frame and frame timeouts, and inbound and outbound
+     * budgets of its sizes, each shared by every connection made with this context, as a server's
+     * connections share them; the shared sweeper, no native transport. The settings of the
+     * listening socket (address, accepting, limits, backlog) do not apply to a connection without one.
      *
      * @throws IllegalArgumentException if {@code config} has TLS or the PROXY protocol, which need
      *     a socket and a peer that speaks them
