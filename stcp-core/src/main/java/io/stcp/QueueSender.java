@@ -545,7 +545,8 @@ public final class QueueSender implements Sender {
         /**
          * Maximum queued bytes; default {@value #DEFAULT_MAX_BYTES} (4 MiB); 0 = no byte limit (then
          * only the message count bounds memory). A single message larger than this is always
-         * rejected. Negative is rejected.
+         * rejected. Negative is rejected. A server's queues together are bounded too, by
+         * {@link ServerConfig#outboundBudget()}, whatever this is.
          */
         public Options maxBytes(long maxBytes) {
             if (maxBytes < 0) {

@@ -60,6 +60,22 @@ import org.jspecify.annotations.Nullable;
  *                       arrived instead of four times them, so peers that trickle large frames
  *                       or lines must send about half of it to spend it all. Default 0: a quarter
  *                       of the JVM's maximum heap, taken when the server starts.
+ * @param outboundBudget bytes all connections' send queues ({@link QueueSender}) together may hold
+ *                       beyond the first {@value io.stcp.internal.OutboundBudget#SLACK_BYTES}
+ *                       bytes of each, which are free: queued heap arrays and the off-heap chunks
+ *                       of large queued replies alike. So the bytes queued in all of a server's
+ *                       send queues stay below this plus {@code maxConn} times that slack. A put
+ *                       that would pass it is treated as one that finds its queue full: the
+ *                       connection's own reader waits (its patience, the write timeout) until
+ *                       any queue frees bytes, so its peer is slowed down by TCP flow control;
+ *                       other threads follow the sender's {@link OverflowPolicy} (FAIL fails with
+ *                       a {@link QueueFullException} naming the outbound budget, BLOCK waits up
+ *                       to its timeout, DROP_OLDEST drops the queue's own oldest messages while
+ *                       that frees budget, CLOSE_CONNECTION closes the connection only if its own
+ *                       queue holds bytes beyond its slack, else fails as FAIL does). Default 0:
+ *                       an eighth of the JVM's maximum heap, taken when the server starts: with
+ *                       the inbound budget's quarter, and each waiting reader's frame beside
+ *                       them, peers that send and never read stay well within the heap.
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.
@@ -97,6 +113,7 @@ public record ServerConfig(
         Duration firstFrameTimeout,
         Duration frameTimeout,
         long inboundBudget,
+        long outboundBudget,
         int backlog,
         ProxyProtocol proxyProtocol,
         IpLimits ipLimits,
@@ -146,6 +163,10 @@ public record ServerConfig(
         if (inboundBudget < 0) {
             throw new IllegalArgumentException("inboundBudget: " + inboundBudget
                     + " (expected: >= 0, 0 = a quarter of the maximum heap)");
+        }
+        if (outboundBudget < 0) {
+            throw new IllegalArgumentException("outboundBudget: " + outboundBudget
+                    + " (expected: >= 0, 0 = an eighth of the maximum heap)");
         }
         if (backlog < 0) {
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
@@ -200,6 +221,7 @@ public record ServerConfig(
                 .firstFrameTimeout(firstFrameTimeout)
                 .frameTimeout(frameTimeout)
                 .inboundBudget(inboundBudget)
+                .outboundBudget(outboundBudget)
                 .backlog(backlog)
                 .proxyProtocol(proxyProtocol)
                 .ipLimits(ipLimits)
@@ -216,6 +238,11 @@ public record ServerConfig(
     /** The inbound budget in bytes: {@code inboundBudget}, or a quarter of the maximum heap for 0. */
     public long effectiveInboundBudget() {
         return inboundBudget != 0 ? inboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4);
+    }
+
+    /** The outbound budget in bytes: {@code outboundBudget}, or an eighth of the maximum heap for 0. */
+    public long effectiveOutboundBudget() {
+        return outboundBudget != 0 ? outboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 8);
     }
 
     /** The backlog to ask the kernel for: {@code backlog}, or the largest value (the kernel caps it) for 0. */
@@ -236,6 +263,7 @@ public record ServerConfig(
         private Duration firstFrameTimeout = Duration.ZERO;
         private Duration frameTimeout = DEFAULT_FRAME_TIMEOUT;
         private long inboundBudget;
+        private long outboundBudget;
         private int backlog;
         private ProxyProtocol proxyProtocol = ProxyProtocol.off();
         private IpLimits ipLimits = IpLimits.none();
@@ -311,6 +339,12 @@ public record ServerConfig(
             return this;
         }
 
+        /** See {@link ServerConfig#outboundBudget()}. */
+        public Builder outboundBudget(long outboundBudget) {
+            this.outboundBudget = outboundBudget;
+            return this;
+        }
+
         /** See {@link ServerConfig#backlog()}. */
         public Builder backlog(int backlog) {
             this.backlog = backlog;
@@ -350,7 +384,7 @@ public record ServerConfig(
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ServerConfig build() {
             return new ServerConfig(address, acceptDelay, acceptMaxDelay, acceptMaxRetry, maxConn,
-                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, backlog,
+                    writeTimeout, tcpNoDelay, readIdleTimeout, firstFrameTimeout, frameTimeout, inboundBudget, outboundBudget, backlog,
                     proxyProtocol, ipLimits, reusePort, unixSocketPermissions, tls);
         }
     }

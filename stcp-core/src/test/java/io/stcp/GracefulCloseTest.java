@@ -247,7 +247,8 @@ class GracefulCloseTest {
     void shutdownForceClosesAConnectionThatCannotDrainByTheDeadline() throws Exception {
         CountDownLatch queued = new CountDownLatch(1);
         AtomicBoolean exitHookRan = new AtomicBoolean();
-        TcpServer server = TcpServer.create(Echo.loopback().build(), (sender, conn) -> {
+        // 200 MiB queued for a peer that does not read: within an outbound budget that holds them.
+        TcpServer server = TcpServer.create(Echo.loopback().outboundBudget(256 << 20).build(), (sender, conn) -> {
             conn.readInt();
             for (int i = 0; i < 200; i++) {
                 sender.put(new byte[1 << 20]);

@@ -25,7 +25,8 @@ class ServerConfigTest {
 
     @Test
     void toBuilderRoundTrips() {
-        ServerConfig c = ServerConfig.builder().address("127.0.0.1:9000").maxConn(10).acceptMaxRetry(3).build();
+        ServerConfig c = ServerConfig.builder().address("127.0.0.1:9000").maxConn(10).acceptMaxRetry(3)
+                .outboundBudget(1 << 20).build();
         assertThat(c.toBuilder().build()).isEqualTo(c);
     }
 
@@ -38,6 +39,8 @@ class ServerConfigTest {
     void badValuesNameTheFieldAndTheValue() {
         assertThatThrownBy(() -> ServerConfig.builder().maxConn(-1).build())
                 .hasMessage("maxConn: -1 (expected: >= 0)");
+        assertThatThrownBy(() -> ServerConfig.builder().outboundBudget(-1).build())
+                .hasMessage("outboundBudget: -1 (expected: >= 0, 0 = an eighth of the maximum heap)");
         assertThatThrownBy(() -> ServerConfig.builder().acceptMaxRetry(-2).build())
                 .hasMessage("acceptMaxRetry: -2 (expected: >= 0)");
         assertThatThrownBy(() -> ServerConfig.builder().acceptDelay(Duration.ZERO).build())

@@ -45,6 +45,18 @@ import org.jspecify.annotations.Nullable;
  * room it would otherwise wait for in vain; in a fan-out it does so before it registers anything
  * ({@link Delivery}).
  *
+ * <p><b>The server's outbound budget.</b> A queue of a server's connection also shares its
+ * {@link OutboundBudget}: the bytes it holds beyond {@link OutboundBudget#SLACK_BYTES} are
+ * {@link #charged} there, taken before the put that raises them ({@link #takeRoom}) and given back
+ * by whatever lowers them ({@link #settle}: a drain, a drop, a smaller conflated value, a discard).
+ * A put that fits the queue but not the budget is treated as one that does not fit the queue
+ * ({@link #makeRoom}): it waits as long as it would wait there (BLOCK's timeout, a patient put's
+ * patience), but for any queue of the server to free bytes ({@link #awaitBudget}); a fan-out
+ * registers its entry here as for room, so it is told of this queue's room, and offers again at
+ * least every {@link RoomWatch#RECHECK_NANOS} ({@link #budgetRecheck}). Then FAIL and BLOCK fail naming the budget; DROP_OLDEST first drops this queue's own
+ * oldest messages while it holds charged bytes; CLOSE_CONNECTION closes only a queue that holds
+ * charged bytes (one of those filling the budget), and otherwise fails as FAIL.
+ *
  * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
  * empties the queue) → CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly,
  * discarding the rest.
@@ -69,6 +81,14 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     final QueueLimits limits;
+    /** The server's outbound budget, or null for none (a client's connection, a queue without one). */
+    private final @Nullable OutboundBudget budget;
+    /** Of {@link #bytes}, those charged to {@link #budget}: {@code max(0, bytes - SLACK_BYTES)} between steps. */
+    long charged;
+    /** Puts of this queue waiting for the budget ({@link #awaitBudget}). */
+    private int budgetWaiters;
+    /** The budget's count of changes when a charge last failed here: a wait for the budget ends when it moves. */
+    private long budgetSeen;
     private final @Nullable Connection patienceOf; // its write timeout is a patient put's patience; its reader pays what it owes before a wait
 
     final ReentrantLock lock = new ReentrantLock();
@@ -100,6 +120,7 @@ abstract sealed class BoundedQueue permits SendQueue {
     BoundedQueue(QueueLimits limits, @Nullable Connection patienceOf) {
         this.limits = Objects.requireNonNull(limits, "limits");
         this.patienceOf = patienceOf;
+        this.budget = patienceOf instanceof RealConnection rc ? rc.context().outboundBudget() : null;
     }
 
     /** A patient put's patience: the connection's write timeout, without limit when it has none; 0 without a connection. */
@@ -137,6 +158,11 @@ abstract sealed class BoundedQueue permits SendQueue {
         /** The deadline of a wait of {@code nanos}: 0 for none, {@link Long#MIN_VALUE} for no limit ({@link Nanos#FOREVER} or more). */
         private static long waitDeadline(long now, long nanos) {
             return nanos <= 0 ? 0 : nanos >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, nanos);
+        }
+
+        /** The deadline of a wait for the server's outbound budget: BLOCK's, else the put's patience. */
+        long budgetDeadline() {
+            return limits.policy() == OverflowPolicy.BLOCK ? blockDeadline : patienceDeadline;
         }
 
         /** The deadline of a wait for room now, 0 if this put must not wait, {@link Long#MIN_VALUE} for no limit. */
@@ -223,6 +249,45 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     /**
+     * Whether {@code messages} more messages and {@code add} more bytes fit the queue and the
+     * server's outbound budget; if they do, the bytes above the queue's slack are charged, and the
+     * caller puts them now, under the same lock. No shared counter is touched while the queue stays
+     * within its slack.
+     */
+    final boolean takeRoom(int messages, long add) {
+        if (!fits(messages, add)) {
+            return false;
+        }
+        if (budget == null) {
+            return true;
+        }
+        long over = bytes + add - OutboundBudget.SLACK_BYTES - charged;
+        if (over <= 0) {
+            return true;
+        }
+        long seen = budget.tryCharge(over);
+        if (seen != OutboundBudget.CHARGED) {
+            budgetSeen = seen;
+            return false;
+        }
+        charged += over;
+        return true;
+    }
+
+    /** After {@link #bytes} went down: gives the budget back what the queue no longer holds above its slack. */
+    final void settle() {
+        if (charged == 0) {
+            return;
+        }
+        long over = Math.max(0, bytes - OutboundBudget.SLACK_BYTES);
+        if (over < charged) {
+            long freed = charged - over;
+            charged = over;
+            budget.release(freed);
+        }
+    }
+
+    /**
      * Refuses a message above the byte limit on its own, before any room is made for it: a keyed
      * one may need fewer bytes than that while a smaller value of its key is queued, but it could
      * never fit once that one is dropped or written.
@@ -241,9 +306,10 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     /**
-     * Called when {@code messages} more messages and {@code add} more bytes do not fit: waits for
-     * the send loop to take a batch, once (within the put's deadline), or applies the policy. The
-     * caller then looks again. Throws when the put must give up.
+     * Called when {@code messages} more messages and {@code add} more bytes do not fit
+     * ({@link #takeRoom}): waits for the send loop to take a batch, or for the server's outbound
+     * budget to free bytes, once (within the put's deadline), or applies the policy. The caller
+     * then looks again. Throws when the put must give up.
      *
      * @return false when the put would wait but may not: having done nothing when
      *     {@link Waits#mayWait} is false; with {@link Waits#watch} registered, to be told of room
@@ -255,7 +321,19 @@ abstract sealed class BoundedQueue permits SendQueue {
             rejected++;
             throw tooLarge(add);
         }
-        long deadline = waits.deadline();
+        boolean overBudget = budget != null && fits(messages, add); // the queue has room, the budget has not
+        if (overBudget) {
+            if (add - OutboundBudget.SLACK_BYTES > budget.limitBytes()) {
+                rejected++;
+                throw new QueueFullException("message of " + add + " bytes exceeds the server's outbound budget of "
+                        + budget.limitBytes() + " bytes (ServerConfig.outboundBudget)");
+            }
+            if (limits.policy() == OverflowPolicy.DROP_OLDEST && charged > 0 && queued() > 0) {
+                dropOldest(); // frees this queue's own charged bytes first
+                return true;
+            }
+        }
+        long deadline = overBudget ? waits.budgetDeadline() : waits.deadline();
         if (deadline != 0) {
             long left = deadline == Long.MIN_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
             if (left > 0) {
@@ -270,13 +348,27 @@ abstract sealed class BoundedQueue permits SendQueue {
                     if (Thread.currentThread().isInterrupted()) {
                         throw interrupted();
                     }
-                    watchRoom(waits.watch, deadline);
+                    watchRoom(waits.watch, overBudget ? budgetRecheck(deadline) : deadline);
                     return false;
                 }
-                awaitRoom(left);
+                if (overBudget) {
+                    awaitBudget(left);
+                } else {
+                    awaitRoom(left);
+                }
                 checkOpen();
                 return true;
             }
+        }
+        if (overBudget) {
+            rejected++;
+            String full = overBudget(add);
+            if (limits.policy() == OverflowPolicy.CLOSE_CONNECTION && charged > 0) {
+                int discarded = discardLocked();
+                state = CLOSED;
+                throw new SlowConsumerException(discarded, full);
+            }
+            throw new QueueFullException(full);
         }
         switch (limits.policy()) {
             case FAIL, BLOCK -> {
@@ -285,10 +377,7 @@ abstract sealed class BoundedQueue permits SendQueue {
             }
             case DROP_OLDEST -> {
                 while (!fits(messages, add) && queued() > 0) {
-                    Object head = takeOldest();
-                    bytes -= forget(head);
-                    release(head);
-                    dropped++;
+                    dropOldest();
                 }
             }
             case CLOSE_CONNECTION -> {
@@ -300,6 +389,60 @@ abstract sealed class BoundedQueue permits SendQueue {
             }
         }
         return true;
+    }
+
+    /**
+     * The deadline a fan-out waiting for the server's outbound budget registers with: its own, or
+     * {@link RoomWatch#RECHECK_NANOS} from now if that is earlier. Another queue's freed bytes do
+     * not tell the fan-outs registered here (that would take this queue's lock under another's), so
+     * while the budget stays full a fan-out offers again that often, within its own deadline.
+     */
+    private static long budgetRecheck(long deadline) {
+        long recheck = Nanos.deadline(System.nanoTime(), RoomWatch.RECHECK_NANOS);
+        return deadline == Long.MIN_VALUE || recheck - deadline < 0 ? recheck : deadline;
+    }
+
+    /** Drops the oldest message queued (there is one), giving back what it held. */
+    private void dropOldest() {
+        Object head = takeOldest();
+        bytes -= forget(head);
+        settle();
+        release(head);
+        dropped++;
+    }
+
+    /** Why a put of {@code add} more bytes does not fit the server's outbound budget. */
+    private String overBudget(long add) {
+        return "server's outbound budget full (" + budget.chargedBytes() + " of " + budget.limitBytes()
+                + " bytes charged, ServerConfig.outboundBudget; this queue " + queued() + " messages, " + bytes
+                + " bytes, a put of " + add + " more)";
+    }
+
+    /**
+     * Waits, at most {@code nanos}, for the server's outbound budget to change — any queue freed
+     * bytes — or for this queue to make room or close ({@link #wakeRoomWaiters}, {@link #discardLocked});
+     * the lock is released meanwhile, as a wait for room releases it. It waits for the count of
+     * changes to move from the one seen by the charge that failed ({@link #budgetSeen}, in this
+     * same hold of the lock), so a change after that look ends the wait (see {@link OutboundBudget}).
+     */
+    private void awaitBudget(long nanos) {
+        assert lock.getHoldCount() == 1;
+        long noted = budgetSeen;
+        boolean interrupted = false;
+        budgetWaiters++;
+        lock.unlock();
+        try {
+            budget.awaitChange(noted, nanos);
+        } catch (InterruptedException e) {
+            interrupted = true;
+        } finally {
+            lock.lock();
+            budgetWaiters--;
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+            throw interrupted();
+        }
     }
 
     /**
@@ -408,6 +551,9 @@ abstract sealed class BoundedQueue permits SendQueue {
         if (roomWaiters > 0) {
             notFull.signalAll();
         }
+        if (budgetWaiters > 0) {
+            budget.wake();
+        }
         if (watchers != null && !watchers.isEmpty()) {
             if (state == OPEN) {
                 watchers.roomMade();
@@ -490,9 +636,13 @@ abstract sealed class BoundedQueue permits SendQueue {
             keyed.clear();
         }
         bytes = 0;
+        settle();
         signalWritten();
         if (notFull != null) {
             notFull.signalAll();
+        }
+        if (budgetWaiters > 0) {
+            budget.wake();
         }
         if (watchers != null) {
             watchers.tellAll();

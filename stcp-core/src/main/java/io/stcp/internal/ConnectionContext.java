@@ -3,10 +3,11 @@ package io.stcp.internal;
 import io.stcp.ProxyProtocol;
 import io.stcp.ServerConfig;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a server gives each of its connections: where they register for periodic checks, the
- * inbound budget they share, how they log their end, and the timeouts of the configuration.
+ * inbound and outbound budgets they share, how they log their end, and the timeouts of the configuration.
  * Connections made outside a server ({@code Connection.of}) share {@link #standalone()}.
  *
  * @param sweeper runs write deadlines and write-idle actions
@@ -18,13 +19,22 @@ import java.util.List;
  * @param firstFrameTimeoutNanos 0 = none
  * @param frameTimeoutNanos 0 = none
  * @param layers opened over the socket in order, on each connection's thread (TLS, PROXY protocol)
+ * @param outboundBudget what the send queues of the connections may hold together, or null for no limit
  */
 public record ConnectionContext(Sweeper sweeper, InboundBudget budget, ReadinessSource source, ExitLog exitLog,
                          long writeTimeoutNanos, long readIdleTimeoutNanos, long firstFrameTimeoutNanos,
-                         long frameTimeoutNanos, List<TransportLayer> layers) {
+                         long frameTimeoutNanos, List<TransportLayer> layers, @Nullable OutboundBudget outboundBudget) {
 
     public ConnectionContext {
         layers = List.copyOf(layers);
+    }
+
+    /** A context with no outbound budget. */
+    public ConnectionContext(Sweeper sweeper, InboundBudget budget, ReadinessSource source, ExitLog exitLog,
+                             long writeTimeoutNanos, long readIdleTimeoutNanos, long firstFrameTimeoutNanos,
+                             long frameTimeoutNanos, List<TransportLayer> layers) {
+        this(sweeper, budget, source, exitLog, writeTimeoutNanos, readIdleTimeoutNanos, firstFrameTimeoutNanos,
+                frameTimeoutNanos, layers, null);
     }
 
     /**
@@ -38,10 +48,10 @@ public record ConnectionContext(Sweeper sweeper, InboundBudget budget, Readiness
 
     /**
      * The context of the test kit's in-memory connections ({@code stcp-test}) made with a server's
-     * configuration: its write, read-idle, first-frame and frame timeouts, and an inbound budget of
-     * its size, shared by every connection made with this context, as a server's connections share
-     * one; the shared sweeper, no native transport. The settings of the listening socket (address,
-     * accepting, limits, backlog) do not apply to a connection without one.
+     * configuration: its write, read-idle, first-frame and frame timeouts, and inbound and outbound
+     * budgets of its sizes, each shared by every connection made with this context, as a server's
+     * connections share them; the shared sweeper, no native transport. The settings of the
+     * listening socket (address, accepting, limits, backlog) do not apply to a connection without one.
      *
      * @throws IllegalArgumentException if {@code config} has TLS or the PROXY protocol, which need
      *     a socket and a peer that speaks them
@@ -56,17 +66,17 @@ public record ConnectionContext(Sweeper sweeper, InboundBudget budget, Readiness
         return of(config, Sweeper.SHARED, new InboundBudget(config.effectiveInboundBudget()), null, ExitLog.SHARED, List.of());
     }
 
-    private static final class Standalone {
-        static final ConnectionContext CONTEXT = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(),
-                ExitLog.SHARED, Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0,
-                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), List.of());
-    }
-
-    /** The context of a server's connections. */
+    /** The context of a server's connections, with an outbound budget of the configuration's size. */
     static ConnectionContext of(ServerConfig config, Sweeper sweeper, InboundBudget budget, ReadinessSource source,
                                 ExitLog exitLog, List<TransportLayer> layers) {
         return new ConnectionContext(sweeper, budget, source, exitLog, Nanos.timeout(config.writeTimeout()),
                 Nanos.timeout(config.readIdleTimeout()), Nanos.timeout(config.firstFrameTimeout()),
-                Nanos.timeout(config.frameTimeout()), layers);
+                Nanos.timeout(config.frameTimeout()), layers, new OutboundBudget(config.effectiveOutboundBudget()));
+    }
+
+    private static final class Standalone {
+        static final ConnectionContext CONTEXT = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(),
+                ExitLog.SHARED, Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0,
+                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), List.of());
     }
 }

@@ -164,7 +164,7 @@ public final class SendQueue extends BoundedQueue {
             if (writing && !tokenHeld) {
                 return NOT_LENT; // a drainer or an inline writer could write it after the buffer changed
             }
-            if (!fits(1, length)) {
+            if (!takeRoom(1, length)) {
                 return NOT_LENT; // making room could pay the drain the caller owes, and the token go elsewhere
             }
             append(reply, length);
@@ -212,7 +212,7 @@ public final class SendQueue extends BoundedQueue {
         try {
             checkOpen();
             Waits waits = null;
-            while (!fits(1, length)) {
+            while (!takeRoom(1, length)) {
                 makeRoom(1, length, waits = waits != null ? waits : new Waits(patient));
             }
             append(message, length);
@@ -245,8 +245,9 @@ public final class SendQueue extends BoundedQueue {
                 byte[] existing = queuedUnder(key);
                 int slots = existing == null ? 1 : 0;
                 long add = message.length - (existing == null ? 0L : existing.length);
-                if (add <= 0 && slots == 0 || fits(slots, add)) {
+                if (add <= 0 && slots == 0 || takeRoom(slots, add)) {
                     putKeyedLocked(key, message);
+                    settle(); // a smaller value freed bytes
                     return takeTokenForDrainer();
                 }
                 // then look at the key again: the queue has changed
@@ -276,6 +277,9 @@ public final class SendQueue extends BoundedQueue {
                 return false;
             }
             checkNotTooLarge(message.length); // into an empty queue, the only way not to fit
+            if (!takeRoom(1, message.length)) {
+                return false; // the server's outbound budget is full: busy enough
+            }
             append(message, message.length);
             return takeTokenForDrainer();
         } finally {
@@ -338,9 +342,10 @@ public final class SendQueue extends BoundedQueue {
             byte[] existing = keyedPut ? queuedUnder(key) : null;
             int slots = existing == null ? 1 : 0;
             long add = message.length - (existing == null ? 0L : existing.length);
-            if (add <= 0 && slots == 0 || fits(slots, add)) {
+            if (add <= 0 && slots == 0 || takeRoom(slots, add)) {
                 if (keyedPut) {
                     putKeyedLocked(key, message);
+                    settle(); // a smaller value freed bytes
                 } else {
                     append(message, message.length);
                 }
@@ -377,12 +382,13 @@ public final class SendQueue extends BoundedQueue {
             }
             Waits waits = null;
             long[] need;
-            while (!fits((int) (need = batch.need(this::queuedUnder))[0], need[1])) {
+            while (!takeRoom((int) (need = batch.need(this::queuedUnder))[0], need[1])) {
                 makeRoom((int) need[0], Math.max(0, need[1]), waits = waits != null ? waits : new Waits(patient));
             }
             for (int i = 0; i < batch.keys.length; i++) {
                 putKeyedLocked(batch.keys[i], batch.values[i]);
             }
+            settle(); // after the whole batch, which was charged its net growth
             return batch.keys.length > 0 && takeTokenForDrainer();
         } finally {
             lock.unlock();
@@ -418,6 +424,7 @@ public final class SendQueue extends BoundedQueue {
                 arrays += arrays(head);
                 out[n++] = message(head);
             }
+            settle();
             wakeRoomWaiters();
             return n;
         } finally {

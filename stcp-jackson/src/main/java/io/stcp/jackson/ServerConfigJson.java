@@ -39,7 +39,8 @@ import java.util.Set;
  * Reads and writes {@link ServerConfig} as JSON with the Go field names: {@code address},
  * {@code acceptDelay}, {@code acceptMaxDelay}, {@code acceptMaxRetry}, {@code maxConn}, plus the
  * Java additions {@code writeTimeout}, {@code tcpNoDelay}, {@code readIdleTimeout},
- * {@code firstFrameTimeout}, {@code frameTimeout}, {@code inboundBudget} (bytes), {@code backlog},
+ * {@code firstFrameTimeout}, {@code frameTimeout}, {@code inboundBudget} and {@code outboundBudget}
+ * (bytes), {@code backlog},
  * {@code reusePort}, {@code unixSocketPermissions}, and two objects:
  * <pre>{@code
  * "proxyProtocol": { "mode": "required", "trustedProxies": ["10.0.0.0/8"], "headerTimeout": "5s", "maxHeaderLength": 4096 },
@@ -80,7 +81,7 @@ public final class ServerConfigJson {
     private static final ObjectMapper MAPPER = new ObjectMapper().registerModule(module());
     private static final Set<String> FIELDS = Set.of("address", "acceptDelay", "acceptMaxDelay", "acceptMaxRetry",
             "maxConn", "writeTimeout", "tcpNoDelay", "readIdleTimeout", "firstFrameTimeout", "frameTimeout",
-            "inboundBudget", "backlog", "proxyProtocol", "ipLimits", "reusePort", "unixSocketPermissions");
+            "inboundBudget", "outboundBudget", "backlog", "proxyProtocol", "ipLimits", "reusePort", "unixSocketPermissions");
     private static final Set<String> PROXY_FIELDS = Set.of("mode", "trustedProxies", "headerTimeout", "maxHeaderLength");
     private static final Set<String> IP_FIELDS = Set.of("maxConnPerIp", "connectionsPerSecondPerIp", "burstPerIp", "allow",
             "deny", "maxTrackedIps");
@@ -261,6 +262,7 @@ public final class ServerConfigJson {
         n.put("firstFrameTimeout", Durations.format(config.firstFrameTimeout()));
         n.put("frameTimeout", Durations.format(config.frameTimeout()));
         n.put("inboundBudget", config.inboundBudget());
+        n.put("outboundBudget", config.outboundBudget());
         n.put("backlog", config.backlog());
         ProxyProtocol pp = config.proxyProtocol();
         ObjectNode proxy = n.putObject("proxyProtocol");
@@ -303,6 +305,7 @@ public final class ServerConfigJson {
                 case "firstFrameTimeout" -> b.firstFrameTimeout(duration(field, v));
                 case "frameTimeout" -> b.frameTimeout(duration(field, v));
                 case "inboundBudget" -> b.inboundBudget(longValue(field, v));
+                case "outboundBudget" -> b.outboundBudget(longValue(field, v));
                 case "backlog" -> b.backlog(integer(field, v));
                 case "proxyProtocol" -> b.proxyProtocol(proxyProtocol(v, base.proxyProtocol()));
                 case "ipLimits" -> b.ipLimits(ipLimits(v, base.ipLimits()));

@@ -29,7 +29,8 @@ class ServerConfigJsonRoundTripPropertiesTest {
             @ForAll @LongRange(min = 0) long readIdleSeconds, @ForAll @IntRange(min = 0, max = 999_999_999) int readIdleNanos,
             @ForAll @LongRange(min = 0, max = 1_000_000_000_000L) long firstFrameMillis,
             @ForAll @LongRange(min = 0, max = 1_000_000_000_000L) long frameMicros,
-            @ForAll @LongRange(min = 0) long inboundBudget, @ForAll @IntRange(min = 0) int backlog,
+            @ForAll @LongRange(min = 0) long inboundBudget, @ForAll @LongRange(min = 0) long outboundBudget,
+            @ForAll @IntRange(min = 0) int backlog,
             @ForAll boolean proxy, @ForAll @LongRange(min = 0, max = 1_000_000_000_000L) long headerTimeoutNanos,
             @ForAll @IntRange(min = 232, max = 65551) int maxHeaderLength,
             @ForAll @IntRange(min = 0) int maxConnPerIp, @ForAll @Positive double rate, @ForAll boolean limitRate,
@@ -44,7 +45,7 @@ class ServerConfigJsonRoundTripPropertiesTest {
                 .writeTimeout(Duration.ofNanos(writeTimeoutNanos)).tcpNoDelay(tcpNoDelay)
                 .readIdleTimeout(Duration.ofSeconds(readIdleSeconds, readIdleNanos))
                 .firstFrameTimeout(Duration.ofMillis(firstFrameMillis)).frameTimeout(Duration.ofNanos(frameMicros * 1000))
-                .inboundBudget(inboundBudget).backlog(backlog)
+                .inboundBudget(inboundBudget).outboundBudget(outboundBudget).backlog(backlog)
                 .proxyProtocol(proxy
                         ? new ProxyProtocol(ProxyProtocol.Mode.OPTIONAL, List.of("10.0.0.0/8", "2001:db8::/32"),
                                 Duration.ofNanos(headerTimeoutNanos), maxHeaderLength)

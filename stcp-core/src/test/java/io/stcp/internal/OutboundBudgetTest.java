@@ -1,0 +1,190 @@
+package io.stcp.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.stcp.Connection;
+import io.stcp.QueueSender;
+import io.stcp.testing.Echo;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The server-wide outbound budget on loopback sockets (core's transport here, epoll's when
+ * stcp-epoll runs it again): peers that send and never read fill at most the budget plus each
+ * queue's slack, their readers wait for room instead of being disconnected, and every byte
+ * charged is given back however the connections end.
+ */
+class OutboundBudgetTest {
+    private static final int CHUNK = 64 << 10;
+    private static final long BUDGET = 1 << 20;
+
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final List<Thread> threads = new CopyOnWriteArrayList<>();
+    private final List<Connection> started = new CopyOnWriteArrayList<>();
+    private final List<Connection> exited = new CopyOnWriteArrayList<>();
+    private final Map<Connection, QueueSender> senders = new ConcurrentHashMap<>();
+    private final List<RealTcpServer> servers = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (Socket s : sockets) {
+            s.close();
+        }
+        for (RealTcpServer server : servers) {
+            Echo.stop(server);
+        }
+        for (Thread t : threads) {
+            t.join(10_000);
+            assertThat(t.isAlive()).as("peer thread %s ended", t.getName()).isFalse();
+        }
+    }
+
+    /** Echoes chunks of 64 KiB, each a message; queues of 4 MiB, so that only the budget binds. */
+    private RealTcpServer server(long budget, Duration writeTimeout) throws IOException {
+        RealTcpServer server = new RealTcpServer(Echo.loopback().outboundBudget(budget).writeTimeout(writeTimeout).build(),
+                (sender, conn) -> {
+                    senders.putIfAbsent(conn, (QueueSender) sender);
+                    sender.put(conn.readBytes(CHUNK));
+                },
+                QueueSender.options().capacity(1024).maxBytes(4 << 20)::build);
+        server.onConnectionStart(s -> started.add(s.connection())).onConnectionExit(s -> exited.add(s.connection()));
+        servers.add(server);
+        server.start();
+        return server;
+    }
+
+    /** A peer that reads at most 4 KiB at a time (when it reads at all) and sends {@code chunks} chunks from a thread of its own. */
+    private Socket sendingPeer(RealTcpServer server, int chunks) throws IOException {
+        Socket s = new Socket();
+        sockets.add(s);
+        s.setReceiveBufferSize(4096);
+        s.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()));
+        Thread t = Thread.ofPlatform().name("peer-writer-" + s.getLocalPort()).start(() -> {
+            try {
+                OutputStream out = s.getOutputStream();
+                byte[] chunk = new byte[CHUNK];
+                for (int i = 0; i < chunks; i++) {
+                    out.write(chunk);
+                }
+            } catch (IOException closed) {
+                // the test closed the socket, or the server the connection
+            }
+        });
+        threads.add(t);
+        return s;
+    }
+
+    private static OutboundBudget budgetOf(Connection c) {
+        return ((RealConnection) c).context().outboundBudget();
+    }
+
+    private long queuedBytes() {
+        return senders.values().stream().mapToLong(q -> q.stats().pendingBytes()).sum();
+    }
+
+    @Test
+    void neverReadingPeersFillOnlyTheBudgetTheirReadersWaitAndResume() throws Exception {
+        RealTcpServer server = server(BUDGET, Duration.ZERO); // no write timeout: the readers wait without limit
+        int peers = 4;
+        int chunks = 96; // 6 MiB each, more than the kernel's buffers and the budget hold
+        List<Socket> hogs = new ArrayList<>();
+        for (int i = 0; i < peers; i++) {
+            hogs.add(sendingPeer(server, chunks));
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == peers);
+        OutboundBudget budget = budgetOf(started.get(0));
+        long bound = BUDGET + peers * OutboundBudget.SLACK_BYTES;
+        AtomicLong mostQueued = new AtomicLong();
+        // Every reader waits for the budget, and what all queues hold stays within it and the slack.
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> {
+            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
+            return budget.waiters() == peers;
+        });
+        assertThat(mostQueued.get()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
+        assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
+        assertThat(budget.chargedBytes()).as("the budget is (nearly) spent").isGreaterThan(BUDGET - CHUNK);
+        assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
+
+        // An honest peer whose replies fit its queue's slack is served meanwhile.
+        try (Socket honest = new Socket("127.0.0.1", server.address().getPort())) {
+            DataInputStream in = new DataInputStream(honest.getInputStream());
+            byte[] reply = new byte[CHUNK];
+            for (int i = 0; i < 4; i++) {
+                honest.getOutputStream().write(new byte[CHUNK]);
+                in.readFully(reply);
+            }
+        }
+
+        // One peer starts reading: everything it sent comes back, its reader resuming as room frees.
+        Socket reading = hogs.get(0);
+        DataInputStream in = new DataInputStream(reading.getInputStream());
+        byte[] buf = new byte[CHUNK];
+        for (int i = 0; i < chunks; i++) {
+            in.readFully(buf);
+            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
+        }
+        assertThat(mostQueued.get()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
+        assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == peers - 1);
+        assertThat(started.subList(0, peers)).as("nobody is disconnected").allMatch(Connection::isOpen);
+
+        for (Socket s : hogs) {
+            s.close();
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == started.size());
+        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
+    @Test
+    void chargesComeBackWhenConnectionsEndByResetAndShutdown() throws Exception {
+        RealTcpServer server = server(BUDGET / 2, Duration.ZERO);
+        Socket reset = sendingPeer(server, 64);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == 1);
+        OutboundBudget budget = budgetOf(started.get(0));
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == 1);
+        assertThat(budget.chargedBytes()).isGreaterThan(0);
+
+        reset.setSoLinger(true, 0);
+        reset.close(); // RST: the stalled write fails, and the reader waiting for the budget ends
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == 1);
+        assertThat(budget.chargedBytes()).as("the reset connection's charge is back").isZero();
+
+        // Two more fill the budget and wait; the server's shutdown ends them.
+        sendingPeer(server, 64);
+        sendingPeer(server, 64);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == 2);
+        assertThat(budget.chargedBytes()).isGreaterThan(0);
+        servers.remove(server);
+        Echo.stop(server);
+        assertThat(exited).hasSize(3);
+        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
+    @Test
+    void chargesComeBackWhenTheWriteTimeoutEndsAConnection() throws Exception {
+        RealTcpServer server = server(BUDGET / 2, Duration.ofMillis(300));
+        sendingPeer(server, 64);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == 1);
+        OutboundBudget budget = budgetOf(started.get(0));
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == 1);
+        assertThat(budget.peakBytes()).as("it had charged bytes").isGreaterThan(0);
+        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+}
