@@ -50,7 +50,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #charged} there, taken before the put that raises them ({@link #takeRoom}) and given back
  * by whatever lowers them ({@link #settle}: a drain, a drop, a smaller conflated value, a discard).
  * A put that fits the queue but not the budget is treated as one that does not fit the queue
- * ({@link #makeRoom}): it waits as long as it would wait there (BLOCK's timeout, a patient put's
+ * ({@link #makeRoom}), after the reader of a connection that owes its drain has paid it, wherever
+ * it puts ({@link #owingReaderPaid}): it waits as long as it would wait there (BLOCK's timeout, a patient put's
  * patience), but for any queue of the server to free bytes ({@link #awaitBudget}); a fan-out
  * registers its entry here as for room, so it is told of this queue's room, and offers again at
  * least every {@link RoomWatch#RECHECK_NANOS} ({@link #budgetRecheck}). Then FAIL and BLOCK fail naming the budget; DROP_OLDEST first drops this queue's own
@@ -328,6 +329,10 @@ abstract sealed class BoundedQueue permits SendQueue {
                 throw new QueueFullException("message of " + add + " bytes exceeds the server's outbound budget of "
                         + budget.limitBytes() + " bytes (ServerConfig.outboundBudget)");
             }
+            if (waits.watch == null && owingReaderPaid()) {
+                checkOpen();
+                return true; // look again: that drain gave back what the reader's own queue held
+            }
             if (limits.policy() == OverflowPolicy.DROP_OLDEST && charged > 0 && queued() > 0) {
                 dropOldest(); // frees this queue's own charged bytes first
                 return true;
@@ -443,6 +448,30 @@ abstract sealed class BoundedQueue permits SendQueue {
             Thread.currentThread().interrupt();
             throw interrupted();
         }
+    }
+
+    /**
+     * A put that does not fit the server's outbound budget, on the thread of a connection's reader
+     * that owes its drain ({@link OwingReader}), has that drain paid first, whichever queue the put
+     * is for: the replies the reader holds queued for its own peer may be what fills the budget,
+     * and nobody else writes them, so a wait for the budget, or a failure, would be for bytes only
+     * the caller can free. A fan-out's entry registered here is never told while its owner pays
+     * ({@link RoomWatchers}): this is for the puts without one. The lock is released meanwhile.
+     *
+     * @return whether it paid
+     */
+    private boolean owingReaderPaid() {
+        RealConnection owing = OwingReader.owing();
+        if (owing == null) {
+            return false;
+        }
+        lock.unlock();
+        try {
+            OwingReader.pay(owing);
+        } finally {
+            lock.lock();
+        }
+        return true;
     }
 
     /**

@@ -1,10 +1,14 @@
 package io.stcp.internal;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The connection whose drain the calling thread owes as its reader (see {@link QueueWriter}), so
  * that code that has no connection at hand — a fan-out about to wait for room in other
- * connections' queues ({@link Delivery}) — can have it paid first: the reader's own peer would
- * otherwise wait for its replies behind an unrelated recipient, since no one else writes them.
+ * connections' queues ({@link Delivery}), a put that finds the server's outbound budget full
+ * ({@link BoundedQueue}) — can have it paid first: the reader's own peer would otherwise wait for
+ * its replies behind an unrelated recipient, since no one else writes them, and those replies may
+ * be what fills the budget.
  *
  * <p>Found through the thread itself: a connection's reader threads are started with its
  * {@link RealConnectionRunner} as their uncaught-exception handler, so the thread names its
@@ -19,19 +23,29 @@ package io.stcp.internal;
 final class OwingReader {
     private OwingReader() {}
 
+    /** The connection whose drain the calling thread owes as its reader, or null. */
+    static @Nullable RealConnection owing() {
+        if (!(Thread.currentThread().getUncaughtExceptionHandler() instanceof RealConnectionRunner r)) {
+            return null;
+        }
+        RealConnection c = r.realConnection();
+        return c.isReaderThread() && c.input().owesDrain() ? c : null;
+    }
+
     /**
      * Pays the drain the calling thread owes as a connection's reader, if it does: one batch
      * written (a blocking write, within the write timeout), as before any other wait of the reader.
      * A failure is that connection's: it ends, and what it held is counted there.
      */
     static void payBeforeWaiting() {
-        if (!(Thread.currentThread().getUncaughtExceptionHandler() instanceof RealConnectionRunner r)) {
-            return;
+        RealConnection c = owing();
+        if (c != null) {
+            pay(c);
         }
-        RealConnection c = r.realConnection();
-        if (!c.isReaderThread() || !c.input().owesDrain()) {
-            return;
-        }
+    }
+
+    /** Pays the drain the calling thread owes as {@code c}'s reader ({@link #owing}); see {@link #payBeforeWaiting}. */
+    static void pay(RealConnection c) {
         try {
             c.input().payOwedDrain();
         } catch (io.stcp.SendException closed) {

@@ -30,7 +30,8 @@ import java.util.Objects;
  * more is queued by then — before anything that could wait: before its input waits for bytes or
  * it suspends, before a put of its own that is large, could wait for room, or finds a batch's
  * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, before a
- * fan-out of its waits for room in any queue ({@link OwingReader}), and at its end. States, all on
+ * fan-out of its waits for room in any queue, before a put of its into any queue waits for or
+ * fails on the server's outbound budget ({@link OwingReader}), and at its end. States, all on
  * the reader thread: none → owed (a put) → none (paid).
  *
  * <p><b>Lent replies.</b> While it owes the drain, the reader may queue a reply that is a region
