@@ -237,12 +237,17 @@ public record ServerConfig(
 
     /** The inbound budget in bytes: {@code inboundBudget}, or a quarter of the maximum heap for 0. */
     public long effectiveInboundBudget() {
-        return inboundBudget != 0 ? inboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4);
+        return orShareOfHeap(inboundBudget, 4);
     }
 
     /** The outbound budget in bytes: {@code outboundBudget}, or an eighth of the maximum heap for 0. */
     public long effectiveOutboundBudget() {
-        return outboundBudget != 0 ? outboundBudget : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 8);
+        return orShareOfHeap(outboundBudget, 8);
+    }
+
+    /** {@code bytes}, or for 0 the maximum heap divided by {@code divisor}, at least 1 MiB: a budget's default. */
+    private static long orShareOfHeap(long bytes, int divisor) {
+        return bytes != 0 ? bytes : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / divisor);
     }
 
     /** The backlog to ask the kernel for: {@code backlog}, or the largest value (the kernel caps it) for 0. */
