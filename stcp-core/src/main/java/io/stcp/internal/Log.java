@@ -44,6 +44,16 @@ final class Log {
         }
     }
 
+    /**
+     * Whether the slf4j-api stcp runs with is 2.x, so that a line can be logged. Only a line that
+     * can come without a {@link #requireSlf4j2() start}, as a server's or a client's stop line after
+     * a close that came first, needs to ask: it is skipped under 1.7, whose {@code Logger} would fail
+     * it with a {@link NoSuchMethodError}.
+     */
+    static boolean hasSlf4j2() {
+        return SLF4J_PROBLEM == null;
+    }
+
     /** Why {@code logger}, SLF4J's {@code Logger} as loaded, cannot serve stcp; null if it can. */
     private static @Nullable String slf4jProblem(Class<?> logger) {
         try {

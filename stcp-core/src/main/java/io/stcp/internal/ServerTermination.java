@@ -70,10 +70,13 @@ final class ServerTermination {
     void maybeTerminate(String address) {
         if (closed && acceptEnded && admission.liveCount() == 0 && terminating.compareAndSet(false, true)) {
             AcceptException failure = acceptFailure;
-            // logged before the termination completes: whoever waits for it sees the line first
-            Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
-                    .addKeyValue("accepted", admission.acceptedCount()).addKeyValue("rejected", admission.rejectedCount())
-                    .addKeyValue("acceptFailed", failure != null).log();
+            // logged before the termination completes: whoever waits for it sees the line first; not
+            // under slf4j-api 1.7, where only a server that never started can get here
+            if (Log.hasSlf4j2()) {
+                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
+                        .addKeyValue("accepted", admission.acceptedCount()).addKeyValue("rejected", admission.rejectedCount())
+                        .addKeyValue("acceptFailed", failure != null).log();
+            }
             if (failure == null) {
                 future.complete(null);
             } else {
