@@ -1,6 +1,7 @@
 package io.stcp.internal;
 
 import java.io.IOException;
+import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -16,16 +17,19 @@ final class MigrateCheck {
 
     private MigrateCheck() {}
 
-    /** Logs the WARN line if the setting is readable and off. */
-    static void warnIfOff(String address) {
+    /**
+     * Logs the WARN line, naming the listener's {@code bound} address (the port chosen for port 0),
+     * if the setting, read from {@code sysctl}, is readable and off.
+     */
+    static void warnIfOff(SocketAddress bound, Path sysctl) {
         String value;
         try {
-            value = Files.isReadable(SYSCTL) ? Files.readString(SYSCTL).trim() : null;
+            value = Files.isReadable(sysctl) ? Files.readString(sysctl).trim() : null;
         } catch (IOException | RuntimeException e) {
             value = null;
         }
         if ("0".equals(value)) {
-            Log.SERVER.atWarn().setMessage("server.reuseport.migrate_off").addKeyValue("address", address)
+            Log.SERVER.atWarn().setMessage("server.reuseport.migrate_off").addKeyValue("address", HostPort.format(bound))
                     .addKeyValue("why", "with net.ipv4.tcp_migrate_req=0, connections queued but not yet accepted"
                             + " when this server stops listening are reset instead of passed to the next one on the port")
                     .addKeyValue("fix", "sysctl -w net.ipv4.tcp_migrate_req=1").log();

@@ -9,6 +9,7 @@ import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Path;
 
 /**
  * A server's listening socket: TCP on {@link ServerConfig#address()} (SO_REUSEADDR, and
@@ -38,6 +39,14 @@ final class ServerListener {
      * @throws IOException if the address bound cannot be read
      */
     static ServerListener open(ServerConfig config) throws IOException {
+        return open(config, MigrateCheck.SYSCTL);
+    }
+
+    /**
+     * As {@link #open(ServerConfig)}, reading {@code net.ipv4.tcp_migrate_req} from
+     * {@code migrateSysctl} (package-private for tests).
+     */
+    static ServerListener open(ServerConfig config, Path migrateSysctl) throws IOException {
         ServerSocketChannel ch;
         UnixSockets.Listener unix = null;
         try {
@@ -55,6 +64,9 @@ final class ServerListener {
         }
         try {
             SocketAddress bound = unix != null ? UnixDomainSocketAddress.of(unix.path()) : ch.getLocalAddress();
+            if (unix == null && config.reusePort()) {
+                MigrateCheck.warnIfOff(bound, migrateSysctl);
+            }
             return new ServerListener(ch, unix, bound);
         } catch (IOException | RuntimeException | Error e) {
             close(ch, unix);
@@ -76,7 +88,6 @@ final class ServerListener {
                     throw new UnsupportedOperationException("reusePort: SO_REUSEPORT is not supported on this platform");
                 }
                 ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-                MigrateCheck.warnIfOff(config.address());
             }
             ch.bind(bindAddress, config.effectiveBacklog());
             return ch;
