@@ -10,11 +10,14 @@ import io.stcp.testing.TestClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.UnaryOperator;
@@ -223,6 +226,51 @@ class AnnounceWaitTest {
             proxy.blackHole(); // a's connections stay open and hear nothing
             // the call under way, then its own, each cut at commandTimeout (1 s): 1.0 s measured
             assertThat(failure(a.cluster.announceUser("alice"), Duration.ofSeconds(6))).isInstanceOf(BusException.class);
+        }
+    }
+
+    /**
+     * A caller's dependent stage that blocks holds up no other caller's future. The futures were
+     * completed on the common pool, which has one worker on a 2-core machine: the second future
+     * waited there until the first one's stage ended. So as many stages block as the pool has
+     * workers, and one more future must complete all the same.
+     */
+    @Test
+    void aBlockingDependentStageDoesNotHoldUpAnotherFuture() throws Exception {
+        int blocking = ForkJoinPool.getCommonPoolParallelism();
+        GatedPresence[] p = new GatedPresence[1];
+        List<TestClient> clients = new ArrayList<>();
+        CountDownLatch entered = new CountDownLatch(blocking);
+        CountDownLatch release = new CountDownLatch(1);
+        try (Node a = gated(Node.config("a", redis).build(), p)) {
+            for (int i = 0; i <= blocking; i++) {
+                clients.add(TestClient.connect(a.address()));
+            }
+            p[0].armed.set(true);
+            send(clients.get(0), "user:u0");
+            p[0].hold(); // the presence thread is held: the futures below cannot be done before their stages are added
+            for (int i = 1; i <= blocking; i++) {
+                send(clients.get(i), "user:u" + i);
+                a.cluster.announceUser("u" + i).thenRun(() -> {
+                    entered.countDown();
+                    try {
+                        release.await(20, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            try {
+                p[0].release.countDown();
+                assertThat(entered.await(20, TimeUnit.SECONDS)).as("every blocking stage runs").isTrue();
+                assertThat(a.cluster.announceUser("u0")).as("another future, while %d stages block", blocking)
+                        .succeedsWithin(Duration.ofSeconds(10));
+            } finally {
+                release.countDown();
+                for (TestClient c : clients) {
+                    c.close();
+                }
+            }
         }
     }
 

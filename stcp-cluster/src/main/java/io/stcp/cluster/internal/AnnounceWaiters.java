@@ -21,8 +21,9 @@ import java.util.concurrent.CompletableFuture;
  * took ({@link Taken}) is not changed after, and is read by the presence thread and by close()
  * outside the lock. A future completed twice keeps the first outcome: an announce that returned
  * is not undone by a close() that comes after. These futures are this module's own: the callers
- * get stages of them completed on the common pool ({@link PresenceSync#announce}), so that no
- * caller's dependent action runs on the presence or bus thread that completes one here.
+ * get stages of them completed each on a virtual thread of its own ({@link PresenceSync#announce}),
+ * so that no caller's dependent action runs on the presence or bus thread that completes one here,
+ * nor holds up another caller's.
  */
 final class AnnounceWaiters {
     private Map<String, List<CompletableFuture<Void>>> users = new HashMap<>();

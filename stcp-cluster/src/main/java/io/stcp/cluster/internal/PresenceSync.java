@@ -23,7 +23,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
@@ -129,6 +130,8 @@ final class PresenceSync {
     private final ConnectionRegistry registry;
     private final ClusterBus bus;
     private final Presence presence;
+    /** Completes the callers' announce futures: a virtual thread each (see {@link #announce}). */
+    private final Executor completions;
 
     final LongAdder reconnects = new LongAdder();
     final LongAdder presenceFailures = new LongAdder();
@@ -169,6 +172,8 @@ final class PresenceSync {
         this.registry = registry;
         this.bus = bus;
         this.presence = presence;
+        ThreadFactory threads = ClusterThreads.factory("stcp-cluster-" + nodeId + "-announce");
+        this.completions = task -> threads.newThread(task).start();
     }
 
     /** Whether {@link #close} has been called; any thread. */
@@ -231,10 +236,11 @@ final class PresenceSync {
         if (refused != null) {
             waiter.completeExceptionally(refused);
         }
-        // The caller's stage, completed on the common pool: its dependent actions never run on this
-        // module's threads (the presence thread decides most waiters, the bus's thread some), which
-        // they could hold up; a task per waiter, no thread.
-        return waiter.whenCompleteAsync((done, failed) -> { }, ForkJoinPool.commonPool());
+        // The caller's stage, completed on a virtual thread of its own: its dependent actions never
+        // run on this module's threads (the presence thread decides most waiters, the bus's thread
+        // some), which they could hold up, nor on a pool where one that blocks holds up the others
+        // (the common pool has one worker on two cores)
+        return waiter.whenCompleteAsync((done, failed) -> { }, completions);
     }
 
     /** Why a waiter cannot be taken now, or null; the caller holds {@link #lock}. */
