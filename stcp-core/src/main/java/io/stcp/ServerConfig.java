@@ -71,7 +71,8 @@ import org.jspecify.annotations.Nullable;
  *                       other threads follow the sender's {@link OverflowPolicy} (FAIL fails with
  *                       a {@link QueueFullException} naming the outbound budget, BLOCK waits up
  *                       to its timeout, DROP_OLDEST drops the queue's own oldest messages while
- *                       that frees budget, CLOSE_CONNECTION closes the connection only if its own
+ *                       that can make room (within the slack too: a byte dropped there is one
+ *                       the put need not charge), CLOSE_CONNECTION closes the connection only if its own
  *                       queue holds bytes beyond its slack, else fails as FAIL does). Default 0:
  *                       an eighth of the JVM's maximum heap, taken when the server starts: with
  *                       the inbound budget's quarter, and each waiting reader's frame beside

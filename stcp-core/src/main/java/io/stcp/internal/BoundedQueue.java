@@ -55,7 +55,7 @@ import org.jspecify.annotations.Nullable;
  * patience), but for any queue of the server to free bytes ({@link #awaitBudget}); a fan-out
  * registers its entry here as for room, so it is told of this queue's room, and offers again at
  * least every {@link RoomWatch#RECHECK_NANOS} ({@link #budgetRecheck}). Then FAIL and BLOCK fail naming the budget; DROP_OLDEST first drops this queue's own
- * oldest messages while it holds charged bytes; CLOSE_CONNECTION closes only a queue that holds
+ * oldest messages while that can make room ({@link #dropsMakeBudgetRoom}); CLOSE_CONNECTION closes only a queue that holds
  * charged bytes (one of those filling the budget), and otherwise fails as FAIL.
  *
  * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
@@ -333,8 +333,8 @@ abstract sealed class BoundedQueue permits SendQueue {
                 checkOpen();
                 return true; // look again: that drain gave back what the reader's own queue held
             }
-            if (limits.policy() == OverflowPolicy.DROP_OLDEST && charged > 0 && queued() > 0) {
-                dropOldest(); // frees this queue's own charged bytes first
+            if (limits.policy() == OverflowPolicy.DROP_OLDEST && dropsMakeBudgetRoom(add)) {
+                dropOldest(); // this queue's own oldest, before any wait or failure
                 return true;
             }
         }
@@ -405,6 +405,26 @@ abstract sealed class BoundedQueue permits SendQueue {
     private static long budgetRecheck(long deadline) {
         long recheck = Nanos.deadline(System.nanoTime(), RoomWatch.RECHECK_NANOS);
         return deadline == Long.MIN_VALUE || recheck - deadline < 0 ? recheck : deadline;
+    }
+
+    /**
+     * Whether dropping this queue's own oldest messages can make room in the server's outbound
+     * budget for a put of {@code add} bytes (DROP_OLDEST). Each byte dropped helps: while the queue
+     * holds charged bytes it is one given back to the budget, and within the slack it is one the put
+     * need not charge; until the queue is empty, and the put needs {@code add - SLACK_BYTES} of the
+     * budget. So it can while a message is queued, unless the budget, with what this queue holds
+     * charged given back, would not have even that: then nothing is dropped in vain. The budget is
+     * read without its lock; another queue may take the room meanwhile, and the put then looks again.
+     *
+     * <p>A drop within the slack gives the budget nothing back, so it wakes no put waiting for the
+     * budget ({@link #settle} releases nothing), and none needs it: another queue's put gains
+     * nothing, and one of this queue under DROP_OLDEST waits only when drops could not make its
+     * room, which a drop of uncharged bytes does not change (the budget's room and this queue's
+     * charge stay as they were).
+     */
+    private boolean dropsMakeBudgetRoom(long add) {
+        return queued() > 0
+                && add - OutboundBudget.SLACK_BYTES - charged <= budget.limitBytes() - budget.chargedBytes();
     }
 
     /** Drops the oldest message queued (there is one), giving back what it held. */
