@@ -195,9 +195,9 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
      * <p>The future completes on a virtual thread of its own ({@code stcp-cluster-NODE-announce}),
      * which runs nothing but the completion and the dependent actions added before it: those never
      * run on the cluster's presence, bus or delivery threads, and one that blocks holds up no other
-     * caller's future. Each call costs an announce of the name to Redis, made with the other names changed
-     * meanwhile (one call per 256 names). Its
-     * {@code get} throws {@link java.util.concurrent.ExecutionException} with the cause above.
+     * caller's future. Each call costs an announce of the name to Redis, made with the other names
+     * changed meanwhile (one call per 256 names). Its {@code get} throws
+     * {@link java.util.concurrent.ExecutionException} with the cause above.
      *
      * @throws IllegalArgumentException {@code userId} as for {@link #bindUser}
      */
