@@ -71,16 +71,20 @@ final class ServerTermination {
         if (closed && acceptEnded && admission.liveCount() == 0 && terminating.compareAndSet(false, true)) {
             AcceptException failure = acceptFailure;
             // logged before the termination completes: whoever waits for it sees the line first; not
-            // under slf4j-api 1.7, where only a server that never started can get here
-            if (Log.hasSlf4j2()) {
-                Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
-                        .addKeyValue("accepted", admission.acceptedCount()).addKeyValue("rejected", admission.rejectedCount())
-                        .addKeyValue("acceptFailed", failure != null).log();
-            }
-            if (failure == null) {
-                future.complete(null);
-            } else {
-                future.completeExceptionally(failure);
+            // under slf4j-api 1.7, where only a server that never started can get here; a line that
+            // throws (a failing backend, a full heap) still lets the termination complete
+            try {
+                if (Log.hasSlf4j2()) {
+                    Log.SERVER.atInfo().setMessage("server.stop").addKeyValue("address", address)
+                            .addKeyValue("accepted", admission.acceptedCount()).addKeyValue("rejected", admission.rejectedCount())
+                            .addKeyValue("acceptFailed", failure != null).log();
+                }
+            } finally {
+                if (failure == null) {
+                    future.complete(null);
+                } else {
+                    future.completeExceptionally(failure);
+                }
             }
         }
     }
