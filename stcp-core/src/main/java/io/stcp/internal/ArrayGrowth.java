@@ -7,7 +7,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * How an array that fills with a value as its bytes arrive grows, and what it holds of the server's
- * {@link InboundBudget} meanwhile: for {@code readBytes} ({@link GrowingRead}) and for
+ * (or the client's) {@link InboundBudget} meanwhile: for {@code readBytes} ({@link GrowingRead}) and for
  * {@code readLine} and {@code DelimiterReader} ({@link DelimitedRead}). One per value, used by its
  * reader thread only.
  *

@@ -9,7 +9,8 @@ import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The server-wide budget for input received but not yet handed to a reader: the arrays of large
+ * The server-wide budget (or a {@code TcpClient}'s, for its connections) for input received but
+ * not yet handed to a reader: the arrays of large
  * values ({@code readBytes}, {@code readLine}, {@code DelimiterReader}) that are still filling, and
  * the copy of a delimited value out of an array longer than it ({@link #copyOut}). A
  * connection that needs more than is left stops reading until other connections finish or fail
