@@ -78,6 +78,16 @@ import org.jspecify.annotations.Nullable;
  *                          it (or stops halfway) ends the connection
  *                          ({@link CloseReason#FRAME_TIMEOUT}) and the client reconnects. Default
  *                          {@link ServerConfig#DEFAULT_FRAME_TIMEOUT}, 30s; 0 = none.
+ * @param inboundBudget     as {@link ServerConfig#inboundBudget()}, for the client's connection:
+ *                          bytes a frame still arriving may hold (the arrays of
+ *                          {@link Connection#readBytes(int)}, {@link Connection#readLine(int)} and
+ *                          the delimiter framing that grow as bytes come). A frame the server
+ *                          announces longer than all of it fails at once
+ *                          ({@link io.stcp.framing.FrameTooLongException}: the client reconnects)
+ *                          whatever the reader's own limit allows, and past half of it an array grows
+ *                          to a quarter more than the bytes that arrived, not four times them, so a
+ *                          server cannot make the client hold far more than it sent. Default 0: a
+ *                          quarter of the JVM's maximum heap, taken when the client is created.
  * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true; no effect on a
  *                          {@code unix:} address.
  * @param reconnectDelay    the first back-off wait. Default 100ms; at least
@@ -120,6 +130,7 @@ public record ClientConfig(
         Duration writeTimeout,
         Duration readIdleTimeout,
         Duration frameTimeout,
+        long inboundBudget,
         boolean tcpNoDelay,
         Duration reconnectDelay,
         double reconnectMultiplier,
@@ -169,6 +180,10 @@ public record ClientConfig(
         writeTimeout = writeTimeout.isNegative() ? Duration.ZERO : writeTimeout;
         readIdleTimeout = readIdleTimeout.isNegative() ? Duration.ZERO : readIdleTimeout;
         frameTimeout = frameTimeout.isNegative() ? Duration.ZERO : frameTimeout;
+        if (inboundBudget < 0) {
+            throw new IllegalArgumentException("inboundBudget: " + inboundBudget
+                    + " (expected: >= 0, 0 = a quarter of the maximum heap)");
+        }
         boolean unix = HostPort.isUnix(address);
         if (unix) {
             HostPort.unixPath(address); // throws IllegalArgumentException naming the address
@@ -229,6 +244,11 @@ public record ClientConfig(
         }
     }
 
+    /** The inbound budget in bytes: {@code inboundBudget}, or a quarter of the maximum heap for 0. */
+    public long effectiveInboundBudget() {
+        return ServerConfig.orShareOfHeap(inboundBudget, 4);
+    }
+
     /** A builder for connecting to {@code address}, holding the defaults for everything else. */
     public static Builder builder(String address) {
         return new Builder(Objects.requireNonNull(address, "address"));
@@ -243,6 +263,7 @@ public record ClientConfig(
                 .writeTimeout(writeTimeout)
                 .readIdleTimeout(readIdleTimeout)
                 .frameTimeout(frameTimeout)
+                .inboundBudget(inboundBudget)
                 .tcpNoDelay(tcpNoDelay)
                 .reconnectDelay(reconnectDelay)
                 .reconnectMultiplier(reconnectMultiplier)
@@ -262,6 +283,7 @@ public record ClientConfig(
         private Duration writeTimeout = ServerConfig.DEFAULT_WRITE_TIMEOUT;
         private Duration readIdleTimeout = Duration.ZERO;
         private Duration frameTimeout = ServerConfig.DEFAULT_FRAME_TIMEOUT;
+        private long inboundBudget;
         private boolean tcpNoDelay = true;
         private Duration reconnectDelay = DEFAULT_RECONNECT_DELAY;
         private double reconnectMultiplier = DEFAULT_RECONNECT_MULTIPLIER;
@@ -315,6 +337,12 @@ public record ClientConfig(
         /** See {@link ClientConfig#frameTimeout()}. */
         public Builder frameTimeout(Duration frameTimeout) {
             this.frameTimeout = Objects.requireNonNull(frameTimeout, "frameTimeout");
+            return this;
+        }
+
+        /** See {@link ClientConfig#inboundBudget()}. */
+        public Builder inboundBudget(long inboundBudget) {
+            this.inboundBudget = inboundBudget;
             return this;
         }
 
@@ -372,8 +400,8 @@ public record ClientConfig(
 
         /** Validates and builds; throws {@link IllegalArgumentException} naming a bad field. */
         public ClientConfig build() {
-            return new ClientConfig(address, connectTimeout, connectionAttemptDelay, localAddress, writeTimeout, readIdleTimeout, frameTimeout, tcpNoDelay,
-                    reconnectDelay, reconnectMultiplier, reconnectMaxDelay, reconnectJitter, maxAttempts,
+            return new ClientConfig(address, connectTimeout, connectionAttemptDelay, localAddress, writeTimeout, readIdleTimeout, frameTimeout,
+                    inboundBudget, tcpNoDelay, reconnectDelay, reconnectMultiplier, reconnectMaxDelay, reconnectJitter, maxAttempts,
                     offlineCapacity, offlineMaxBytes, tls);
         }
     }

@@ -246,8 +246,11 @@ public record ServerConfig(
         return orShareOfHeap(outboundBudget, 8);
     }
 
-    /** {@code bytes}, or for 0 the maximum heap divided by {@code divisor}, at least 1 MiB: a budget's default. */
-    private static long orShareOfHeap(long bytes, int divisor) {
+    /**
+     * {@code bytes}, or for 0 the maximum heap divided by {@code divisor}, at least 1 MiB: a budget's
+     * default (a client's inbound budget's too).
+     */
+    static long orShareOfHeap(long bytes, int divisor) {
         return bytes != 0 ? bytes : Math.max(1L << 20, Runtime.getRuntime().maxMemory() / divisor);
     }
 

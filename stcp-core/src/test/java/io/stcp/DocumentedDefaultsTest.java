@@ -45,6 +45,8 @@ class DocumentedDefaultsTest {
         assertThat(c.writeTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(c.readIdleTimeout()).isZero();
         assertThat(c.frameTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(c.inboundBudget()).as("0: a quarter of the heap").isZero();
+        assertThat(c.effectiveInboundBudget()).isEqualTo(Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4));
         assertThat(c.tcpNoDelay()).isTrue();
         assertThat(c.reconnectDelay()).isEqualTo(Duration.ofMillis(100));
         assertThat(c.reconnectMultiplier()).isEqualTo(2.0);

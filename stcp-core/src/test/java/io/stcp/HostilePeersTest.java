@@ -28,6 +28,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Peers that attack the server's memory and time, scaled down to run in the unit tests (the
@@ -170,6 +172,35 @@ class HostilePeersTest {
             assertThat(client.awaitClosedByServer()).isTrue();
             assertThat(causes.poll(10, TimeUnit.SECONDS)).isInstanceOf(io.stcp.framing.FrameTooLongException.class)
                     .hasMessageContaining("inbound budget");
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * As above, with a peer that sends the header and 1 KiB, then waits: a value the budget can
+     * never hold fails before anything waits for its bytes, read or relayed. On the epoll
+     * transport, which lets a large value's rest wait in the kernel before its array is made, it
+     * waited there until its frame timeout (30 s).
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aFrameAnnouncedBeyondTheWholeInboundBudgetFailsBeforeItsBytesArrive(boolean relayed) throws Exception {
+        BlockingQueue<Throwable> causes = new LinkedBlockingQueue<>();
+        ConnectionReader reader = relayed
+                ? (sender, conn) -> {
+                    int length = conn.readInt();
+                    sender.relay(conn, ByteBuffer.allocate(4).putInt(length).array(), length);
+                }
+                : (sender, conn) -> sender.put(conn.readBytes(conn.readInt()));
+        TcpServer server = TcpServer.create(Echo.loopback().inboundBudget(64 << 10).build(), reader, SenderFactory.queue(8))
+                .onConnectionExit(s -> causes.add(s.connection().closeCause()))
+                .start();
+        try (Socket peer = new Socket(server.address().getAddress(), server.address().getPort())) {
+            peer.getOutputStream().write(ByteBuffer.allocate(4 + 1024).putInt(4 << 20).array());
+            assertThat(causes.poll(10, TimeUnit.SECONDS)).as("the cause, within 10 s")
+                    .isInstanceOf(io.stcp.framing.FrameTooLongException.class)
+                    .hasMessageContaining("server's inbound budget of " + (64 << 10) + " bytes");
         } finally {
             Echo.stop(server);
         }

@@ -1,7 +1,9 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.stcp.framing.FrameTooLongException;
 import io.stcp.testing.TestCerts;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,6 +12,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -136,6 +139,55 @@ class TcpClientHostileServerTest {
         // Well before the trickle's end (200 paces of 100 ms), with room for a loaded machine's
         // start: it took 5.6 s once under a load of 14 on two cores.
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(15));
+    }
+
+    /**
+     * The server announces a frame longer than the client's inbound budget (by default a quarter
+     * of the heap: 256 MiB under the tests' 1 GiB), sends a little of it and waits. The reader's
+     * own limit would allow it (readBytes of whatever the header says), but the budget does not:
+     * the connection ends at once. Without a budget of its own the client grew its array as the
+     * bytes came, to four times what had arrived, and waited for the rest until its frame timeout.
+     */
+    @Test
+    void aServerThatAnnouncesAFrameBeyondTheClientsInboundBudgetIsDroppedAtOnce() throws Exception {
+        long budget = ClientConfig.builder("127.0.0.1:1").build().effectiveInboundBudget();
+        assumeTrue(budget <= Integer.MAX_VALUE - (2 << 20), "a budget below the largest array");
+        assertThat(frameAnnouncedBeyondBudget(ClientConfig.builder(server(budget + (1 << 20)))))
+                .hasMessageEndingWith("needs more than the client's inbound budget of " + budget
+                        + " bytes (ClientConfig.inboundBudget)");
+    }
+
+    /** As above, with a budget set: a frame of 2 MiB where the client's budget is 1 MiB. */
+    @Test
+    void aClientsInboundBudgetBoundsTheFramesItTakes() throws Exception {
+        assertThat(frameAnnouncedBeyondBudget(ClientConfig.builder(server(2 << 20)).inboundBudget(1 << 20)))
+                .hasMessageEndingWith("needs more than the client's inbound budget of " + (1 << 20)
+                        + " bytes (ClientConfig.inboundBudget)");
+    }
+
+    /** A server that announces a frame of {@code length} bytes, sends 1 KiB of it and waits for the client's end; its address. */
+    private String server(long length) throws IOException {
+        server = new HostileServer(s -> {
+            OutputStream out = s.getOutputStream();
+            out.write(ByteBuffer.allocate(4 + 1024).putInt((int) length).array());
+            out.flush();
+            s.getInputStream().read(); // the client's end
+        });
+        return server.address();
+    }
+
+    /** Runs a client that reads frames of any length from the server; asserts it ends at once, as PROTOCOL_ERROR; its cause. */
+    private Throwable frameAnnouncedBeyondBudget(ClientConfig.Builder config) throws Exception {
+        CompletableFuture<Connection> ended = new CompletableFuture<>();
+        client = TcpClient.create(config.reconnectDelay(Duration.ofMinutes(1)).reconnectMaxDelay(Duration.ofMinutes(1)).build(),
+                        (sender, conn) -> conn.readBytes(conn.readInt()), SenderFactory.queue(8))
+                .onDisconnect((sender, reason) -> ended.complete(sender.connection()))
+                .start();
+        // Well before the frame timeout (30 s), which is how the client ended without a budget.
+        Connection conn = ended.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+        assertThat(conn.closeCause()).isInstanceOf(FrameTooLongException.class);
+        return conn.closeCause();
     }
 
     /**

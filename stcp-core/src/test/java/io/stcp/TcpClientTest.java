@@ -1449,8 +1449,11 @@ class TcpClientTest {
         assertThatThrownBy(() -> ClientConfig.builder("h:1").localAddress(InetSocketAddress.createUnresolved("example.com", 0))
                 .build()).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("localAddress: example.com:0 unresolved (expected: an IP address, or null)");
+        assertThatThrownBy(() -> ClientConfig.builder("h:1").inboundBudget(-1).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("inboundBudget: -1 (expected: >= 0, 0 = a quarter of the maximum heap)");
         ClientConfig c = ClientConfig.builder("h:1").maxAttempts(3).offlineQueue(5, 10)
-                .connectionAttemptDelay(Duration.ofMillis(300)).build();
+                .connectionAttemptDelay(Duration.ofMillis(300)).inboundBudget(1 << 20).build();
         assertThat(c.toBuilder().build()).isEqualTo(c);
     }
 }

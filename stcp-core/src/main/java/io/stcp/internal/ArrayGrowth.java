@@ -7,7 +7,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * How an array that fills with a value as its bytes arrive grows, and what it holds of the server's
- * {@link InboundBudget} meanwhile: for {@code readBytes} ({@link GrowingRead}) and for
+ * (or the client's) {@link InboundBudget} meanwhile: for {@code readBytes} ({@link GrowingRead}) and for
  * {@code readLine} and {@code DelimiterReader} ({@link DelimitedRead}). One per value, used by its
  * reader thread only.
  *
@@ -111,6 +111,26 @@ final class ArrayGrowth {
     }
 
     /**
+     * Fails a value of {@code length} bytes, its length announced, that the whole budget could never
+     * hold: called before anything waits for its bytes. The epoll transport lets a large value's
+     * rest wait in the kernel ({@link Transport#awaitInput}) before its array is made, and a value
+     * announced beyond the budget waited there until its frame timeout (or until the peer had sent
+     * as much as the wait asks for), where it was to fail at once.
+     *
+     * @throws FrameTooLongException if the value needs more than the whole budget
+     */
+    void requireFits(long length) throws FrameTooLongException {
+        if (length > mostBytes()) {
+            throw tooLong(length);
+        }
+    }
+
+    private FrameTooLongException tooLong(long length) {
+        return new FrameTooLongException("a value of at least " + length + " bytes needs more than "
+                + budget.describe() + " (" + budget.setting() + ")");
+    }
+
+    /**
      * {@code length}, or the longest array the whole budget holds ({@link #mostBytes}) when that
      * is shorter: a step is a guess, and one past the budget failed a value that fits it (a line of
      * 900 KiB in a budget of 1 MiB, whose array grew from 850 KiB to a quarter more). The array
@@ -127,8 +147,7 @@ final class ArrayGrowth {
         // a value that did not end with what arrived has a byte more
         long needed = endKnown ? end : Math.min(end, arrived + 1);
         if (needed > most) {
-            throw new FrameTooLongException("a value of at least " + needed + " bytes needs more than the server's"
-                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
+            throw tooLong(needed);
         }
         return (int) most;
     }
@@ -189,15 +208,14 @@ final class ArrayGrowth {
             return length;
         }
         if (reserved + more > budget.limitBytes()) {
-            throw new FrameTooLongException("a value of at least " + length + " bytes needs more than the server's"
-                    + " inbound budget of " + budget.limitBytes() + " bytes (ServerConfig.inboundBudget)");
+            throw tooLong(length);
         }
         long granted = budget.reserve(more, Math.min(more, leastMore), arrivedMore, completes, this,
                 input.waitDeadline(System.nanoTime()), input::isOpen);
         if (granted < 0) {
             // Inside a frame the peer is sending, whichever deadline it was: the frame is not completed.
-            throw input.frameTimedOut("frame not completed: the server's inbound budget of " + budget.limitBytes()
-                    + " bytes stayed spent until the read deadline");
+            throw input.frameTimedOut("frame not completed: " + budget.describe()
+                    + " stayed spent until the read deadline");
         }
         reserved += granted;
         return (int) (reserved + ConnectionInput.BUFFER_SIZE);

@@ -324,13 +324,14 @@ final class ConnectionInput {
         if (rest <= 0) {
             return DirectMessage.read(pool, header, this, n);
         }
+        ArrayGrowth reservation = new ArrayGrowth(this);
+        reservation.requireFits(header.length + (long) n); // before the wait, as readBytes does
         if (rest > ReadBuffers.LARGE) {
             awaitInput(rest);
         }
         if (transport.available() < rest) {
             return null;
         }
-        ArrayGrowth reservation = new ArrayGrowth(this);
         try {
             reservation.reserve(header.length + n, true);
             return DirectMessage.read(pool, header, this, n);

@@ -80,8 +80,11 @@ final class DialLoop {
         this.backoff = new Backoff(Nanos.clamp(config.reconnectDelay()), config.reconnectMultiplier(),
                 Nanos.clamp(config.reconnectMaxDelay()), config.reconnectJitter());
         // Its own exit log, as each server has: a client failing its handshakes in a loop does not
-        // use up the WARN lines of other connections in the process.
-        this.context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), new ExitLog(System::nanoTime),
+        // use up the WARN lines of other connections in the process. Its own inbound budget too:
+        // without one, a server that announced a long frame made the client grow its array to four
+        // times what had arrived, up to the reader's own limit, whatever the heap held.
+        this.context = new ConnectionContext(Sweeper.SHARED, new InboundBudget(config.effectiveInboundBudget(), true),
+                Transports.sourceOrNull(), new ExitLog(System::nanoTime),
                 Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
                 Nanos.timeout(config.frameTimeout()), layers);
         this.outbox = outbox;

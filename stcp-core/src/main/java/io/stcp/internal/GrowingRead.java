@@ -28,8 +28,9 @@ final class GrowingRead {
     static byte[] read(ConnectionInput input, byte[] prefix, int n) throws IOException {
         int p = prefix.length;
         int end = p + n;
-        awaitRest(input, n - input.buffered());
         ArrayGrowth growth = new ArrayGrowth(input);
+        growth.requireFits(end); // before the wait for its rest: a value the budget never holds fails at once
+        awaitRest(input, n - input.buffered());
         try {
             // What arrived may exceed a buffer; reserved before it is allocated.
             byte[] b = Arrays.copyOf(prefix, growth.grow((long) p + input.buffered(), end, true));

@@ -9,7 +9,8 @@ import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The server-wide budget for input received but not yet handed to a reader: the arrays of large
+ * The server-wide budget (or a {@code TcpClient}'s, for its connections) for input received but
+ * not yet handed to a reader: the arrays of large
  * values ({@code readBytes}, {@code readLine}, {@code DelimiterReader}) that are still filling, and
  * the copy of a delimited value out of an array longer than it ({@link #copyOut}). A
  * connection that needs more than is left stops reading until other connections finish or fail
@@ -103,6 +104,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class InboundBudget {
     private final long limitBytes;
+    private final boolean client; // a TcpClient's, not a server's: for the messages that name it
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
     private volatile long usedBytes; // written under lock; read without it by usedBytes()
@@ -121,13 +123,30 @@ final class InboundBudget {
     private @Nullable ArrayGrowth failing; // the one to fail once all of them found no room, or null; guarded by lock
     private long started;   // values that have started holding bytes: the order of their starts; guarded by lock
 
+    /** A server's budget of {@code limitBytes}. */
     InboundBudget(long limitBytes) {
+        this(limitBytes, false);
+    }
+
+    /** @param client whether it is a {@code TcpClient}'s ({@code ClientConfig.inboundBudget}), not a server's */
+    InboundBudget(long limitBytes, boolean client) {
         this.limitBytes = limitBytes;
         this.reserveBytes = limitBytes / 5;
+        this.client = client;
     }
 
     long limitBytes() {
         return limitBytes;
+    }
+
+    /** "the server's inbound budget of N bytes", or the client's: for messages. */
+    String describe() {
+        return "the " + (client ? "client's" : "server's") + " inbound budget of " + limitBytes + " bytes";
+    }
+
+    /** The setting that sizes it, for messages: {@code ServerConfig.inboundBudget} or the client's. */
+    String setting() {
+        return client ? "ClientConfig.inboundBudget" : "ServerConfig.inboundBudget";
     }
 
     /**
@@ -203,10 +222,10 @@ final class InboundBudget {
                 }
                 if (failing == value && value != null) {
                     // Every value holding bytes waits, none has room, and this one holds the most.
-                    throw new FrameTooLongException("a value holding " + held + " bytes of the server's inbound budget"
-                            + " of " + limitBytes + " bytes, the most of the values waiting in it, each for more,"
+                    throw new FrameTooLongException("a value holding " + held + " bytes of " + describe()
+                            + ", the most of the values waiting in it, each for more,"
                             + " needs at least " + leastBytes + " bytes more, and none of them has room: it fails,"
-                            + " and the others go on (ServerConfig.inboundBudget)");
+                            + " and the others go on (" + setting() + ")");
                 }
                 waiters++;
                 try {

@@ -6,6 +6,7 @@ import java.io.IOException;
 final class CountingTransport extends ForwardingTransport {
     volatile int reads;
     volatile boolean inRead;
+    volatile int awaits; // calls of awaitInput: waits for a large value's rest, where a transport can tell
 
     CountingTransport(MemoryTransport delegate) {
         super(delegate);
@@ -20,6 +21,11 @@ final class CountingTransport extends ForwardingTransport {
         } finally {
             inRead = false;
         }
+    }
+
+    @Override
+    public void awaitInput(int bytes, long deadlineNanos) {
+        awaits++;
     }
 
     @Override

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.stcp.FrameTimeoutException;
+import io.stcp.framing.FrameTooLongException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -35,6 +36,23 @@ class GrowingReadTest {
         // A buffer's worth, then the rest straight into the array. Growing fourfold from what was
         // buffered took four more reads (16 KiB, 64 KiB, 256 KiB, 1 MiB) and three copies.
         assertThat(transport.reads).isEqualTo(2);
+    }
+
+    @Test
+    void aValueBeyondTheWholeBudgetFailsBeforeItsRestIsWaitedFor() throws Exception {
+        // The epoll transport lets a large value's rest wait in the kernel (awaitInput) before its
+        // array is made; a value the budget can never hold must fail before that wait, which a
+        // peer that sent the header alone held open until its frame timeout.
+        InboundBudget budget = new InboundBudget(1L << 20);
+        ConnectionInput input = new ConnectionInput(transport, true, budget, 0, 0, () -> {});
+        memory.feed(ByteBuffer.allocate(4 + 1024).putInt(4 << 20).array());
+        int length = input.readInt(true);
+
+        assertThatThrownBy(() -> input.readBytes(length)).isInstanceOf(FrameTooLongException.class)
+                .hasMessage("a value of at least " + (4 << 20) + " bytes needs more than the server's inbound budget of "
+                        + (1 << 20) + " bytes (ServerConfig.inboundBudget)");
+        assertThat(transport.awaits).as("waits for the rest").isZero();
+        assertThat(budget.usedBytes()).isZero();
     }
 
     @Test
