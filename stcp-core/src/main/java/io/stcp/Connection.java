@@ -311,10 +311,10 @@ public interface Connection {
     /**
      * Sets the longest time one blocking read may wait for data (an idle timeout, Go:
      * {@code SetReadDeadline(now + d)} renewed on every read). Zero or negative disables it
-     * (the default); null is refused ({@link NullPointerException}). Millisecond resolution; but on the epoll transport a reader waiting between
-     * frames holds no thread, and that wait is ended by the server's periodic checks: never early,
-     * at most a quarter of the timeout (one second at most) late. A change applies from the next
-     * wait on.
+     * (the default); null is refused ({@link NullPointerException}). Millisecond resolution; but
+     * on the epoll transport a reader waiting between frames holds no thread, and that wait is
+     * ended by the server's periodic checks: never early, at most a quarter of the timeout (one
+     * second at most) late. A change applies from the next wait on.
      */
     void readTimeout(Duration timeout);
 

@@ -61,7 +61,8 @@ class NullSettingsTest {
             assertRefusedAtOnce(() -> server.drain(null), "timeout");
             assertRefusedAtOnce(() -> server.awaitTermination(null), "timeout");
         }
-        TcpClient client = TcpClient.create(ClientConfig.builder("127.0.0.1:1").build(), reader, SenderFactory.queue(1));
+        TcpClient client = TcpClient.create(ClientConfig.builder("127.0.0.1:1").build(), reader,
+                SenderFactory.queue(1));
         assertRefusedAtOnce(() -> client.shutdown(null), "grace");
         assertRefusedAtOnce(() -> client.awaitConnected(null), "timeout");
         assertRefusedAtOnce(() -> client.awaitTermination(null), "timeout");

@@ -192,8 +192,10 @@ class TimeoutsTest {
             Connection conn = pair.server;
             conn.writeTimeout(Duration.ofSeconds(3));
             conn.readTimeout(Duration.ofSeconds(2));
-            assertThatThrownBy(() -> conn.writeTimeout(null)).isInstanceOf(NullPointerException.class).hasMessage("timeout");
-            assertThatThrownBy(() -> conn.readTimeout(null)).isInstanceOf(NullPointerException.class).hasMessage("timeout");
+            assertThatThrownBy(() -> conn.writeTimeout(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("timeout");
+            assertThatThrownBy(() -> conn.readTimeout(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("timeout");
             assertThat(conn.writeTimeout()).isEqualTo(Duration.ofSeconds(3));
             assertThat(conn.readTimeout()).isEqualTo(Duration.ofSeconds(2));
 
