@@ -311,10 +311,10 @@ public interface Connection {
     /**
      * Sets the longest time one blocking read may wait for data (an idle timeout, Go:
      * {@code SetReadDeadline(now + d)} renewed on every read). Zero or negative disables it
-     * (the default). Millisecond resolution; but on the epoll transport a reader waiting between
-     * frames holds no thread, and that wait is ended by the server's periodic checks: never early,
-     * at most a quarter of the timeout (one second at most) late. A change applies from the next
-     * wait on.
+     * (the default); null is refused ({@link NullPointerException}). Millisecond resolution; but
+     * on the epoll transport a reader waiting between frames holds no thread, and that wait is
+     * ended by the server's periodic checks: never early, at most a quarter of the timeout (one
+     * second at most) late. A change applies from the next wait on.
      */
     void readTimeout(Duration timeout);
 
@@ -325,7 +325,7 @@ public interface Connection {
      * Sets an absolute read deadline (Go: {@code SetReadDeadline}); reads after it throw
      * {@link ReadTimeoutException} until it is moved or cleared with {@code null}.
      */
-    void readDeadline(Instant deadline);
+    void readDeadline(@Nullable Instant deadline);
 
     // ---- writes: any thread ----
 
@@ -363,7 +363,10 @@ public interface Connection {
     /** The write timeout; {@link Duration#ZERO} when disabled. */
     Duration writeTimeout();
 
-    /** Sets the write timeout for writes that start from now on; zero or negative disables it. */
+    /**
+     * Sets the write timeout for writes that start from now on; zero or negative disables it, null
+     * is refused ({@link NullPointerException}).
+     */
     void writeTimeout(Duration timeout);
 
     /** Shuts down the output side (sends FIN) after any write in progress; reads go on. */

@@ -35,8 +35,10 @@ package io.stcp;
  * put, which waits as long as that put does.
  *
  * <p><b>Failure.</b> A recipient that refuses is counted in the {@link SendResult}; nothing is
- * thrown for it. Recipients that come and go during a call may or may not get the message (the
- * sets are weakly consistent).
+ * thrown for it. A user or group that nobody is bound to (unknown, or everyone gone) is no error
+ * either: every count of the result is 0, as in {@link SendResult#NONE}, while recipients that all
+ * refused show in {@link SendResult#refused()}. Recipients that come and go during a call may or
+ * may not get the message (the sets are weakly consistent).
  *
  * <p><b>Thread safety.</b> Every method is safe from any thread, readers and hooks included.
  */

@@ -107,6 +107,11 @@ public interface TcpClient extends AutoCloseable {
      * Sets the hook run when a connection is up (the server's start hook), on its reader thread,
      * before the reader; {@code null} clears it. A hook that throws is logged at WARN; the
      * connection carries on. Applies to connections made afterwards.
+     *
+     * <p>The connection is up once the hook has returned, so the hook puts to the sender it is
+     * given (a login, say): {@link #put(byte[])} and {@link #sender()} do not have the connection
+     * yet, and throw {@link NotConnectedException} ("connecting"), or, with an offline queue, keep
+     * the message until the hook has returned, behind what the hook put.
      */
     TcpClient onConnect(@Nullable ConnectionHook hook);
 

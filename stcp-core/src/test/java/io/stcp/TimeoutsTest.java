@@ -1,8 +1,10 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.time.Duration;
@@ -177,9 +179,32 @@ class TimeoutsTest {
                 .containsOnly(Duration.ZERO);
         // A heartbeat is no timeout: zero does not turn it off, and its refusal says how to have none
         // (a config whose "heartbeat": "0s" meant "off", as it does for the timeouts beside it).
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Heartbeat.every(Duration.ZERO, new byte[1]))
+        assertThatThrownBy(() -> Heartbeat.every(Duration.ZERO, new byte[1]))
                 .hasMessageStartingWith("interval: 0s (expected: >= 8ms")
                 .hasMessageEndingWith("unlike a timeout, a heartbeat is not turned off by zero: to send no pings, add no"
                         + " Heartbeat)");
+    }
+
+    /** A null timeout was taken as none, so a null from elsewhere silently lifted the write timeout. */
+    @Test
+    void aConnectionRefusesANullTimeoutByNameAndANullDeadlineClearsIt() throws Exception {
+        try (SocketPair pair = SocketPair.open()) {
+            Connection conn = pair.server;
+            conn.writeTimeout(Duration.ofSeconds(3));
+            conn.readTimeout(Duration.ofSeconds(2));
+            assertThatThrownBy(() -> conn.writeTimeout(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("timeout");
+            assertThatThrownBy(() -> conn.readTimeout(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("timeout");
+            assertThat(conn.writeTimeout()).isEqualTo(Duration.ofSeconds(3));
+            assertThat(conn.readTimeout()).isEqualTo(Duration.ofSeconds(2));
+
+            conn.readTimeout(Duration.ZERO);
+            conn.readDeadline(Instant.now().minusSeconds(1)); // passed: a read fails at once
+            assertThatThrownBy(conn::readUnsignedByte).isInstanceOf(ReadTimeoutException.class);
+            conn.readDeadline(null); // cleared: the byte is read
+            pair.clientWrite((byte) 7);
+            assertThat(conn.readUnsignedByte()).isEqualTo(7);
+        }
     }
 }

@@ -333,7 +333,7 @@ public final class RealConnection implements Connection {
 
     @Override
     public void readTimeout(Duration timeout) {
-        input.deadlines().readTimeout(timeout);
+        input.deadlines().readTimeout(Objects.requireNonNull(timeout, "timeout")); // not "none": that is zero
     }
 
     @Override
@@ -342,7 +342,7 @@ public final class RealConnection implements Connection {
     }
 
     @Override
-    public void readDeadline(Instant deadline) {
+    public void readDeadline(@Nullable Instant deadline) {
         input.deadlines().readDeadline(deadline);
     }
 
@@ -390,7 +390,7 @@ public final class RealConnection implements Connection {
 
     @Override
     public void writeTimeout(Duration timeout) {
-        output.timeout(timeout);
+        output.timeout(Objects.requireNonNull(timeout, "timeout")); // not "none": that is zero
     }
 
     @Override

@@ -95,6 +95,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean awaitConnected(Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(timeout, "timeout");
         return outbox.awaitUp(timeout);
     }
 
@@ -146,6 +147,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
+        Objects.requireNonNull(grace, "grace");
         OwnThread.refuseWait(lifecycle.isOwnThread(), "client", "shutdown(grace)");
         return shutdown.shutdown(grace);
     }
@@ -157,6 +159,7 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(timeout, "timeout");
         OwnThread.refuseWait(lifecycle.isOwnThread(), "client", "awaitTermination(timeout)");
         return termination.await(Nanos.within(timeout));
     }

@@ -369,6 +369,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public boolean drain(Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(timeout, "timeout");
         OwnThread.refuseWait(connections.isOwnThread(), "server", "drain(timeout)");
         stopListening();
         awaitListenerClosed();
@@ -378,6 +379,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public boolean shutdown(Duration grace) throws InterruptedException {
+        Objects.requireNonNull(grace, "grace");
         OwnThread.refuseWait(connections.isOwnThread(), "server", "shutdown(grace)");
         stopListening();
         long deadline = Nanos.within(grace);
@@ -410,6 +412,9 @@ public final class RealTcpServer implements TcpServer {
     @Override
     public boolean runUntilSignal(Duration drain, Duration grace)
             throws IOException, InterruptedException, AcceptException {
+        // Refused now, not when the signal comes and the shutdown needs them.
+        Objects.requireNonNull(drain, "drain");
+        Objects.requireNonNull(grace, "grace");
         OwnThread.refuseWait(connections.isOwnThread(), "server", "runUntilSignal(grace)");
         lock.lock();
         boolean fresh;
@@ -437,6 +442,7 @@ public final class RealTcpServer implements TcpServer {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException, AcceptException {
+        Objects.requireNonNull(timeout, "timeout");
         OwnThread.refuseWait(connections.isOwnThread(), "server", "awaitTermination(timeout)");
         return termination.await(timeout);
     }

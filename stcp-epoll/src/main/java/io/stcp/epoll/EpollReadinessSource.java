@@ -206,11 +206,8 @@ public final class EpollReadinessSource implements ReadinessSource {
             if (!System.getProperty("os.arch", "").matches("amd64|x86_64|aarch64")) {
                 return "unsupported architecture " + System.getProperty("os.arch");
             }
-            if (!EpollReadinessSource.class.getModule().isNativeAccessEnabled()) {
-                return "native access is not enabled for " + EpollReadinessSource.class.getModule()
-                        + " (run with --enable-native-access=ALL-UNNAMED)";
-            }
-            return Fds.UNAVAILABLE;
+            String flags = JvmFlags.missing(EpollReadinessSource.class.getModule());
+            return flags != null ? flags : Fds.UNAVAILABLE;
         }
     }
 }

@@ -7,6 +7,7 @@ import io.stcp.CloseReason;
 import io.stcp.ConnectionHook;
 import io.stcp.ConnectionReader;
 import io.stcp.ConnectionRegistry;
+import io.stcp.Sender;
 import io.stcp.framing.DelimiterReader;
 import io.stcp.test.TestConnection;
 import java.net.ProtocolException;
@@ -69,6 +70,34 @@ class ReadersTest {
         }
     }
     // snippet:end
+
+    @Test
+    void aSecondLoginOfANameTakesOverFromTheFirst() throws Exception {
+        ConnectionRegistry registry = ConnectionRegistry.create();
+        // snippet:start exclusive-login
+        ConnectionReader login = DelimiterReader.builder().lines().build((me, line) -> {
+            String name = new String(line, UTF_8); // a line: the name to log in as
+            for (Sender old : registry.user(name)) { // a second login takes over from the first
+                if (old != me && registry.unbindUser(old)) {
+                    old.close(); // does not wait: it ends, its exit hooks run, it leaves the registry
+                }
+            }
+            registry.bindUser(me, name);
+            me.put(("welcome " + name + "\n").getBytes(UTF_8));
+        });
+        // snippet:end
+        TestConnection.Builder client = TestConnection.builder(login).registry(registry);
+        try (TestConnection first = client.start(); TestConnection second = client.start()) {
+            first.feed("alice\n");
+            assertThat(first.readText(14)).isEqualTo("welcome alice\n");
+            second.feed("alice\n");
+            assertThat(second.readText(14)).isEqualTo("welcome alice\n");
+            assertThat(first.awaitClose()).isEqualTo(CloseReason.CLOSED);
+            assertThat(registry.user("alice")).containsExactly(second.sender());
+            assertThat(registry.sendToUser("alice", "hi\n".getBytes(UTF_8)).accepted()).isEqualTo(1);
+            assertThat(second.readText(3)).isEqualTo("hi\n");
+        }
+    }
 
     @Test
     void theRelayingReaderEchoesFramesWhateverTheirSize() throws Exception {
