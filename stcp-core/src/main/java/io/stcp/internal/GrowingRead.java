@@ -30,6 +30,7 @@ final class GrowingRead {
         int end = p + n;
         awaitRest(input, n - input.buffered());
         ArrayGrowth growth = new ArrayGrowth(input);
+        boolean read = false;
         try {
             // What arrived may exceed a buffer; reserved before it is allocated.
             byte[] b = Arrays.copyOf(prefix, growth.grow((long) p + input.buffered(), end, true));
@@ -47,9 +48,10 @@ final class GrowingRead {
                 }
                 done += r;
             }
+            read = true;
             return b;
         } finally {
-            growth.release();
+            growth.readEnded(read, end); // read: charged while its reader holds it
         }
     }
 
