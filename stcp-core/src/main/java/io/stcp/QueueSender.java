@@ -137,7 +137,9 @@ public final class QueueSender implements Sender {
      * slice of a pooled direct chunk ({@link #directMemory()} counts it), and written inline from
      * there or queued. A body of a chunk or more that has not all been read yet is read straight
      * into chunks of the pool where the transport can ({@link io.stcp.internal.SendQueue#packRead}).
-     * Anything else is read with {@link Connection#readBytes(byte[], int)} and put.
+     * Anything else is read with {@link Connection#readBytes(byte[], int)} and put. A large body
+     * read here stays charged to the server's inbound budget until its put returns, as a large
+     * value a reader reads stays until the reader gives it up.
      */
     @Override
     public void relay(Connection from, byte[] header, int n) throws IOException {
@@ -159,6 +161,9 @@ public final class QueueSender implements Sender {
             writer.writeInline(packed);
         } else {
             offer(reader, () -> queue.putPacked(packed, patient()), length);
+        }
+        if (reading != null) {
+            reading.giveUpValue(); // written, or queued: the outbound budget counts it from here
         }
     }
 

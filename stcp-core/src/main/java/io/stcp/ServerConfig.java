@@ -51,9 +51,14 @@ import org.jspecify.annotations.Nullable;
  *                       frames are not bounded by
  *                       it (that is {@code readIdleTimeout}). It also bounds a wait for the
  *                       {@code inboundBudget}. Default 30s.
- * @param inboundBudget  bytes all connections together may hold in frames still arriving (arrays
+ * @param inboundBudget  bytes all connections together may hold in large values received (arrays
  *                       of {@link Connection#readBytes(int)}, {@link Connection#readLine(int)} and
- *                       the delimiter framing that grow as bytes come); a connection
+ *                       the delimiter framing that grow as bytes come, longer than a read buffer;
+ *                       a body {@link QueueSender#relay relayed} off the heap): while they arrive,
+ *                       and then while their readers hold them, until the reader gives the value
+ *                       up — its next read of any kind, the return of its reader call (a framing
+ *                       reader's handler returned), or the connection's end; a relay's body until
+ *                       its put returns. A connection
  *                       that needs more stops reading until there is room (its peer is slowed down
  *                       by TCP flow control), at most until its frame timeout. Past half of it
  *                       spent, such an array grows to a quarter more than the bytes that
@@ -75,8 +80,8 @@ import org.jspecify.annotations.Nullable;
  *                       the put need not charge), CLOSE_CONNECTION closes the connection only if its own
  *                       queue holds bytes beyond its slack, else fails as FAIL does). Default 0:
  *                       an eighth of the JVM's maximum heap, taken when the server starts: with
- *                       the inbound budget's quarter, and each waiting reader's frame beside
- *                       them, peers that send and never read stay well within the heap.
+ *                       the inbound budget's quarter, which counts the frame each waiting reader
+ *                       holds, peers that send and never read stay well within the heap.
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.

@@ -21,6 +21,9 @@ import org.jspecify.annotations.Nullable;
  * fails with {@link FrameTooLongException}, and no step is longer than the whole budget holds: a
  * guess past it would fail a value that fits. A copy of the array's first bytes made to be the
  * value (a delimited value that ended short of the array) is counted too ({@link #copyOut}).
+ * A value read stays charged with its bytes beyond the first buffer's worth while its reader
+ * holds it, until the reader's next read, the return of its call, or the connection's end
+ * ({@link #readEnded}, {@link ConnectionInput}: "A value in hand").
  *
  * <p><b>Under pressure.</b> Fourfold lets a peer that trickles hold four times what it sent: a
  * few peers sending a quarter of the budget would spend all of it, and every other large frame
@@ -253,7 +256,27 @@ final class ArrayGrowth {
         this.since = since;
     }
 
-    /** Gives back what the array holds of the budget: it is read, or failed. */
+    /**
+     * The value's read is over: {@code read}, {@code length} bytes long, or failed. A value that
+     * failed gives back what its array holds of the budget at once. A value read is handed to its
+     * reader, which holds it charged with its bytes beyond a read buffer's worth until it gives it
+     * up ({@link ConnectionInput#giveUp}); the rest (the array a shorter copy was made of, garbage
+     * now) is given back at once. A value that holds nothing of the budget costs nothing here.
+     */
+    void readEnded(boolean read, long length) {
+        long kept = read ? Math.min(reserved, length - ConnectionInput.BUFFER_SIZE) : 0;
+        if (kept <= 0) {
+            release();
+            return;
+        }
+        if (kept < reserved) {
+            budget.keep(reserved, kept);
+            reserved = kept;
+        }
+        input.hold(this);
+    }
+
+    /** Gives back what the array holds of the budget: its value failed, or its reader gave it up. */
     void release() {
         if (budget != null) {
             budget.release(reserved, this);

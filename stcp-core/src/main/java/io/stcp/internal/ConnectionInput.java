@@ -31,6 +31,18 @@ import org.jspecify.annotations.Nullable;
  * the smallest buffer that holds them (a wide buffer stays only with more than a large one's worth
  * left; few bytes go to a small one). Memory follows the bytes received: see {@link ArrayGrowth}.
  *
+ * <p><b>A value in hand.</b> A large value read ({@code readBytes}, {@code readLine},
+ * {@code DelimiterReader}: one whose array held part of the server's {@link InboundBudget}, and a
+ * body read straight into the direct pool, {@link #readDirect}) stays charged to the budget while
+ * its reader holds it ({@link #hold}): an echo reader waiting in a put for room in its queue held
+ * a frame of a MiB that neither budget counted, and peers that never read made the server hold as
+ * many such frames as it had connections. The reader gives the value up at its next read of any
+ * kind here, when its call returns (a framing reader's, after its handler), a start hook's too, and
+ * at the connection's end ({@link #ended()}), whichever comes first ({@link #giveUp()}): so it
+ * holds at most one, and none while it reads the next. A value that fails while it fills gives its
+ * part back at once. Small values are not charged, and cost each read a look at one field. States,
+ * reader thread only: none → held (a large value read) → none (given up).
+ *
  * <p><b>Lent bytes.</b> A reply made of the buffer's own bytes ({@link #lendBuffered}) may be
  * queued for the drain the reader owes (see {@link QueueWriter}): the buffer then holds bytes a
  * queued message still refers to, up to {@link #lentEnd}. Before anything would overwrite them or
@@ -136,6 +148,7 @@ final class ConnectionInput {
     private int readsPastEnd; // reads that found the input over; reader thread only
     private ReaderStalledException pastEnd; // thrown by every read once there were too many of them; reader thread only
     private boolean ended; // the connection has ended (ended()): a read fails, taking no buffer; reader thread only
+    private @Nullable ArrayGrowth inHand; // the large value the reader holds, charged until given up (see the class comment); reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -169,6 +182,7 @@ final class ConnectionInput {
     // ---------------------------------------------------------------- reads
 
     int read(byte[] b, int off, int len) throws IOException {
+        giveUp();
         Objects.checkFromIndexSize(off, len, b.length);
         if (len == 0) {
             return 0;
@@ -197,6 +211,7 @@ final class ConnectionInput {
     }
 
     int readUntil(byte delimiter, byte[] b, int off, int len) throws IOException {
+        giveUp();
         Objects.checkFromIndexSize(off, len, b.length);
         if (len == 0) {
             return 0;
@@ -216,6 +231,7 @@ final class ConnectionInput {
     }
 
     void readFully(byte[] b, int off, int len) throws IOException {
+        giveUp();
         Objects.checkFromIndexSize(off, len, b.length);
         int done = 0;
         while (done < len) {
@@ -238,6 +254,7 @@ final class ConnectionInput {
 
     /** As {@link #readBytes(int)}, into an array that starts with a copy of {@code prefix}. */
     byte[] readBytes(byte[] prefix, int n) throws IOException {
+        giveUp();
         // n is most often a length the peer sent: a wrong one is the peer's fault (PROTOCOL_ERROR).
         if (n < 0) {
             throw new CorruptFrameException("a length of " + n + " bytes (expected: >= 0)");
@@ -283,6 +300,7 @@ final class ConnectionInput {
      * or fewer than {@code header.length} consumed bytes precede them (after those already lent).
      */
     @Nullable ByteBuffer lendBuffered(byte[] header, int n) {
+        giveUp();
         int start = pos - header.length;
         if (buf == null || n < 0 || n > lim - pos || start < lentEnd) {
             return null;
@@ -313,10 +331,12 @@ final class ConnectionInput {
      * it is still coming) or the pool has no room. A large body relayed this way is never an array:
      * at 1 MiB, clearing the array before the socket filled it was a fifth of the server's CPU
      * (BENCHMARKS.md, "Large relayed bodies read into the direct pool"). While the rest is read,
-     * its bytes are reserved from the inbound budget as an array's would be; bytes already
-     * buffered need none.
+     * its bytes are reserved from the inbound budget as an array's would be (bytes already
+     * buffered need none), and stay reserved once read until the reader gives them up (see the
+     * class comment, "A value in hand"): the relay does once its put has returned.
      */
     @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
+        giveUp();
         if (!transport.readsDirect() || !DirectChunks.worthCopying(header.length + (long) n)) {
             return null;
         }
@@ -332,11 +352,13 @@ final class ConnectionInput {
         if (transport.available() < rest) {
             return null;
         }
+        DirectMessage message = null;
         try {
             reservation.reserve(header.length + n, true);
-            return DirectMessage.read(pool, header, this, n);
+            message = DirectMessage.read(pool, header, this, n);
+            return message;
         } finally {
-            reservation.release();
+            reservation.readEnded(message != null, header.length + n); // charged until the relay's put returns
         }
     }
 
@@ -367,18 +389,21 @@ final class ConnectionInput {
 
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}. */
     void takeBuffered(ByteBuffer dst, int n) {
+        giveUp();
         Objects.checkIndex(n, lim - pos + 1);
         dst.put(buf, pos, n);
         advance(n);
     }
 
     int readUnsignedByte() throws IOException {
+        giveUp();
         ensure(1);
         consumed(1);
         return buf[pos++] & 0xFF;
     }
 
     short readShort(boolean bigEndian) throws IOException {
+        giveUp();
         ensure(2);
         short v = bigEndian ? (short) SHORT_BE.get(buf, pos) : (short) SHORT_LE.get(buf, pos);
         advance(2);
@@ -386,6 +411,7 @@ final class ConnectionInput {
     }
 
     int readInt(boolean bigEndian) throws IOException {
+        giveUp();
         ensure(4);
         int v = bigEndian ? (int) INT_BE.get(buf, pos) : (int) INT_LE.get(buf, pos);
         advance(4);
@@ -393,6 +419,7 @@ final class ConnectionInput {
     }
 
     long readLong(boolean bigEndian) throws IOException {
+        giveUp();
         ensure(8);
         long v = bigEndian ? (long) LONG_BE.get(buf, pos) : (long) LONG_LE.get(buf, pos);
         advance(8);
@@ -402,6 +429,23 @@ final class ConnectionInput {
     /** The server's inbound budget, or null. */
     InboundBudget budget() {
         return budget;
+    }
+
+    /** The reader holds {@code value}, read, charged to the budget until it gives it up (see the class comment). */
+    void hold(ArrayGrowth value) {
+        inHand = value;
+    }
+
+    /**
+     * The reader gives up the large value it holds, if any: its part of the budget is given back
+     * (see the class comment). At every read, so one look at a field when it holds none.
+     */
+    void giveUp() {
+        ArrayGrowth value = inHand;
+        if (value != null) {
+            value.release(); // first: if it fails (a full heap), the connection's end gives it up again
+            inHand = null;
+        }
     }
 
     /** Whether the transport is open: false once the connection has closed. Reader thread. */
@@ -946,8 +990,9 @@ final class ConnectionInput {
     /**
      * The connection has ended (its reader's last step, after the sender's end): the buffer goes
      * back to the pool, and with it any bytes still in it or lent from it, which nothing reads or
-     * writes any more; so do the transport's ({@link Transport#releaseBuffers()}). A read after it
-     * (an exit hook's) throws {@link ClosedChannelException} and takes no buffer.
+     * writes any more; so do the transport's ({@link Transport#releaseBuffers()}), and a value the
+     * reader held, if any ({@link #giveUp()}). A read after it (an exit hook's) throws
+     * {@link ClosedChannelException} and takes no buffer.
      */
     void ended() {
         ended = true;
@@ -957,6 +1002,7 @@ final class ConnectionInput {
         buf = null;
         pos = lim = lentEnd = 0;
         transport.releaseBuffers(); // and the transport's own: a TLS layer's
+        giveUp(); // the reader's call gave it up, unless a hook read it last or a full heap failed that
     }
 
     /**

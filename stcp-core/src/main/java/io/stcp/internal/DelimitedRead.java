@@ -15,9 +15,9 @@ import org.jspecify.annotations.Nullable;
  * starts at {@value #FIRST} bytes; one that fills grows as {@link ArrayGrowth} grows it (as
  * {@code readBytes} arrays do), so memory follows the bytes received, not the limit, and what it
  * holds beyond a read buffer's worth is reserved from the server's {@link InboundBudget} while it
- * fills. What has arrived of the value is what the array holds and the bytes buffered up to its
- * delimiter, if it is among them; the bytes the socket holds are not counted, since they may be
- * the next values'.
+ * fills, and while its reader holds the value read ({@link ArrayGrowth#readEnded}). What has
+ * arrived of the value is what the array holds and the bytes buffered up to its delimiter, if it
+ * is among them; the bytes the socket holds are not counted, since they may be the next values'.
  *
  * <p><b>One array a value.</b> The caller says which of a delimited value's bytes it keeps
  * ({@link Kept}: the delimiter stripped, say), and gets exactly those, in an array of their length.
@@ -86,6 +86,7 @@ public final class DelimitedRead {
         byte[] buf = new byte[Math.min(limit, FIRST)];
         int n = 0;
         ArrayGrowth growth = null; // made when the first array is full
+        Bytes value = null;        // the value read: charged while its reader holds it
         try {
             while (true) {
                 if (n == buf.length) {
@@ -94,7 +95,8 @@ public final class DelimitedRead {
                     }
                     int through = input == null ? 0 : bufferedThrough(input, buf, n, delimiter, limit - n);
                     if (through > 0) { // the value's end has arrived: one array of the bytes kept
-                        return ending(growth, input, buf, n, through, delimiter, kept);
+                        value = ending(growth, input, buf, n, through, delimiter, kept);
+                        return value;
                     }
                     buf = Arrays.copyOf(buf, grown(growth, input, buf, limit));
                 }
@@ -107,18 +109,21 @@ public final class DelimitedRead {
                 }
                 n += read;
                 if (buf[n - 1] == last && endsWith(buf, n, delimiter)) {
-                    return delimited(growth, buf, n, delimiter, kept);
+                    value = delimited(growth, buf, n, delimiter, kept);
+                    return value;
                 }
                 if (n == limit) {
                     if (crAtLimit && buf[n - 1] == '\r' && connection.readUnsignedByte() == (last & 0xFF)) {
-                        return keeping(growth, buf, kept.of(n + 1, '\r')); // the delimiter, past the limit
+                        value = keeping(growth, buf, kept.of(n + 1, '\r')); // the delimiter, past the limit
+                    } else {
+                        value = new Bytes(buf, n, false);
                     }
-                    return new Bytes(buf, n, false);
+                    return value;
                 }
             }
         } finally {
             if (growth != null) {
-                growth.release();
+                growth.readEnded(value != null, value == null ? 0 : value.bytes().length);
             }
         }
     }

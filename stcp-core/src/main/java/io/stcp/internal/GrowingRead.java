@@ -31,6 +31,7 @@ final class GrowingRead {
         ArrayGrowth growth = new ArrayGrowth(input);
         growth.requireFits(end); // before the wait for its rest: a value the budget never holds fails at once
         awaitRest(input, n - input.buffered());
+        boolean read = false;
         try {
             // What arrived may exceed a buffer; reserved before it is allocated.
             byte[] b = Arrays.copyOf(prefix, growth.grow((long) p + input.buffered(), end, true));
@@ -48,9 +49,10 @@ final class GrowingRead {
                 }
                 done += r;
             }
+            read = true;
             return b;
         } finally {
-            growth.release();
+            growth.readEnded(read, end); // read: charged while its reader holds it
         }
     }
 

@@ -9,10 +9,12 @@ import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The server-wide budget (or a {@code TcpClient}'s, for its connections) for input received but
- * not yet handed to a reader: the arrays of large
- * values ({@code readBytes}, {@code readLine}, {@code DelimiterReader}) that are still filling, and
- * the copy of a delimited value out of an array longer than it ({@link #copyOut}). A
+ * The server-wide budget (or a {@code TcpClient}'s, for its connections) for input received and
+ * not yet given up by its reader: the arrays of large values ({@code readBytes}, {@code readLine},
+ * {@code DelimiterReader}) while they fill and then while their readers hold them, until each
+ * reader's next read, the return of its call or its connection's end ({@link ConnectionInput}, "A
+ * value in hand"), and the copy of a delimited value out of an array longer than it
+ * ({@link #copyOut}). A
  * connection that needs more than is left stops reading until other connections finish or fail
  * their values, so the kernel's window closes on its peer; it waits at most until its read deadline
  * (the frame timeout, normally), or, with no deadline, until its connection closes
@@ -34,14 +36,14 @@ import org.jspecify.annotations.Nullable;
  * other until their read deadlines, though the budget had room to finish one (or both). So when
  * every value holding bytes of the budget waits here for more, none of them can free any (nothing
  * but a deadline or a close would end the waits), and one value at a time whose growth does not
- * complete it may take half the reserve: it holds it until that value is read or fails, and
- * finishes or fails within its own deadline. The other half stays for growths that complete their
- * values whatever that value does, so that one whose peer stops, or whose line needs more than
- * there is, cannot hold up the values about to finish until its deadline (a value whose last step
- * is at most a tenth of the budget can always finish, unless values that all waited filled that
- * tenth with bytes their peers had sent: see "No wait for each other"). While a value holding
- * bytes still reads (its peer may finish it), the whole reserve stays for growths that complete
- * their values, as before.
+ * complete it may take half the reserve: it holds it until that value's reader gives it up or it
+ * fails, and finishes or fails within its own deadline. The other half stays for growths that
+ * complete their values whatever that value does, so that one whose peer stops, or whose line
+ * needs more than there is, cannot hold up the values about to finish until its deadline (a value
+ * whose last step is at most a tenth of the budget can always finish, unless values that all
+ * waited filled that tenth with bytes their peers had sent: see "No wait for each other"). While a
+ * value holding bytes still reads (its peer may finish it), or is read and in its reader's hands
+ * (its reader will give it up), the whole reserve stays for growths that complete their values.
  * A value that no other value shares the budget with may take all of it.
  *
  * <p><b>No wait for each other.</b> A value that waits here holds what it reserved before, so
@@ -69,11 +71,20 @@ import org.jspecify.annotations.Nullable;
  * fails.
  *
  * <p><b>States</b>, under the lock. Each value ({@link ArrayGrowth}) holding bytes is
- * <em>reading</em> or <em>waiting</em> here: {@code holding} counts them, {@code waitingHolders}
- * those waiting. A value starts holding at its first grant (numbered then: {@link ArrayGrowth#since})
- * and stops at its {@link #release}; it waits from its reservation's first failed look to its
- * grant, deadline, close or failure. All are waiting ({@code waitingHolders == holding}:
- * <em>stuck</em>) only when the last reading one starts to wait or releases; both wake the waiters.
+ * <em>reading</em> or <em>waiting</em> here while it fills, then <em>in hand</em> once read:
+ * {@code holding} counts them all, {@code waitingHolders} those waiting. A value starts holding at
+ * its first grant (numbered then: {@link ArrayGrowth#since}) and stops at its {@link #release}:
+ * when it fails, or when its reader gives it up; it waits from its reservation's first failed look
+ * to its grant, deadline, close or failure; it is in hand from the end of its read (reading →
+ * in hand: it keeps its own bytes beyond a read buffer's worth, {@link #keep}, or releases if it
+ * needs none) to its release, which its reader's next read makes before that read could reserve,
+ * so a value in hand never waits, grows or looks here again. So a value in hand is neither
+ * waiting nor ever failed ({@code largest} is chosen among values that found no room): like a
+ * reading one, it keeps the budget from being stuck, and the values waiting for room wait for its
+ * release (the reader's next read, the return of its call, the connection's end) or their
+ * deadlines, not fail for bytes that will come back. All are waiting ({@code waitingHolders ==
+ * holding}: <em>stuck</em>) only when the last reading one starts to wait, or the last one not
+ * waiting (reading or in hand) releases; both wake the waiters.
  * <ul>
  *   <li>The reserve ({@code holder}), one value at a time: <em>free</em> (null) → <em>held</em> by
  *       a value when a growth of it that does not complete it is granted bytes past four fifths
@@ -89,10 +100,11 @@ import org.jspecify.annotations.Nullable;
  *       fits if its least does (its room, or all of the budget for bytes that have arrived).
  *       Which waiting value takes a free reserve is whichever looks first.</li>
  *   <li>Rounds of looks: {@code changes} counts the events that may let a waiting value fit (a
- *       release, a copy in its array's place, a close, the budget becoming stuck, a value leaving
- *       its wait); each starts a round ({@link #nextRound}). In a round each waiting value holding
- *       bytes that finds no room counts once in {@code unfit} ({@code unfitAt}: the round), and the
- *       one holding the most so far is {@code largest}. When {@code unfit} reaches {@code holding}
+ *       release, a copy in its array's place, a value read keeping less, a close, the budget
+ *       becoming stuck, a value leaving its wait); each starts a round ({@link #nextRound}). In a
+ *       round each waiting value holding bytes that finds no room counts once in {@code unfit}
+ *       ({@code unfitAt}: the round), and the one holding the most so far is {@code largest}
+ *       (never one in hand, which does not look). When {@code unfit} reaches {@code holding}
  *       (all of them wait and found no room in this round), {@code largest} becomes
  *       {@code failing}. If that is the value that looked last, it throws at once (it has just
  *       found no room). Else the waiters are woken without a new round: the others look again
@@ -111,7 +123,7 @@ final class InboundBudget {
     private long peakBytes;          // the most usedBytes has been; guarded by lock
     private final long reserveBytes; // the last fifth: see the class comment
     private int waiters;    // reservations waiting for room; guarded by lock
-    private int holding;        // values holding bytes; guarded by lock
+    private int holding;        // values holding bytes: reading, waiting or in hand; guarded by lock
     private int waitingHolders; // of those, the ones waiting here for more; guarded by lock
     private @Nullable ArrayGrowth holder; // the value holding the reserve, or null; guarded by lock
     private long changes;   // events that may let a waiting value fit; guarded by lock
@@ -333,7 +345,22 @@ final class InboundBudget {
         }
     }
 
-    /** Gives back the {@code bytes} that {@code value} holds, all of them: its value is read, or failed. */
+    /**
+     * A value read keeps {@code keptBytes} of the {@code heldBytes} it holds (fewer, more than
+     * none) while its reader holds it (in hand: see the class comment): the rest, an array a
+     * shorter copy was made of, is garbage now and given back. No state changes but the bytes.
+     */
+    void keep(long heldBytes, long keptBytes) {
+        lock.lock();
+        try {
+            usedBytes -= heldBytes - keptBytes;
+            changed();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives back the {@code bytes} that {@code value} holds, all of them: its value failed, or its reader gave it up. */
     void release(long bytes, ArrayGrowth value) {
         if (bytes == 0) {
             return; // it holds nothing (and so not the reserve)

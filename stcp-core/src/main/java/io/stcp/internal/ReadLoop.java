@@ -131,7 +131,11 @@ final class ReadLoop {
                 break; // the shutdown began while this loop looked for input: no new call
             }
             input.beginCall();
-            reader.read(s, connection);
+            try {
+                reader.read(s, connection);
+            } finally {
+                input.giveUp(); // the large value it read last, if any, however the call ended
+            }
             input.endCall();
             READER_CALLS.setOpaque(this, readerCalls + 1);
             long progress = input.progress();

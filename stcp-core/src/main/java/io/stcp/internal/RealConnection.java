@@ -311,6 +311,14 @@ public final class RealConnection implements Connection {
         return input.readDirect(pool, header, n);
     }
 
+    /**
+     * The reader gives up the large value it read last, if any ({@link ConnectionInput#giveUp}):
+     * a relay's body, once its put has returned; reader thread only.
+     */
+    public void giveUpValue() {
+        input.giveUp();
+    }
+
     /** Moves the next {@code n} bytes, all buffered (at most {@link #buffered()}), into {@code dst}; reader thread only. */
     public void takeBuffered(ByteBuffer dst, int n) {
         input.takeBuffered(dst, n);

@@ -382,6 +382,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             }
             if (s != null) {
                 runHooks(startHooks, "start", s);
+                connection.input().giveUp(); // a large value a start hook read, as a reader's call gives it up
                 Log.conn(Level.DEBUG, "conn.start", connection).log();
                 JfrEvents.connectionStart(connection);
                 if (!loop.exitRequested()) {
