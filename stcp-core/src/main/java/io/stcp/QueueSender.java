@@ -444,7 +444,8 @@ public final class QueueSender implements Sender {
      * closed, exactly one of written, conflated, dropped or discarded.
      *
      * @param pendingMessages messages queued now
-     * @param pendingBytes bytes queued now
+     * @param pendingBytes bytes queued now, as {@link Options#maxBytes(long)} counts them: with conflation
+     *     on, a queued String key's two bytes a char included
      * @param written messages written to the connection
      * @param conflated keyed messages replaced by a newer value before being written
      * @param dropped messages discarded by {@link OverflowPolicy#DROP_OLDEST}
