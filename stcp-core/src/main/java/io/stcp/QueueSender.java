@@ -560,8 +560,9 @@ public final class QueueSender implements Sender {
          * Maximum queued bytes; default {@value #DEFAULT_MAX_BYTES} (4 MiB); 0 = no byte limit (then
          * only the message count bounds memory). With conflation on, a queued String key counts
          * two bytes a char besides its message ({@link QueueSender#put(String, byte[])}). A single
-         * message larger than this (with its key) is always rejected. Negative is rejected. A server's queues together are bounded too, by
-         * {@link ServerConfig#outboundBudget()}, whatever this is.
+         * message larger than this (with its key) is always rejected. Negative is rejected. A
+         * server's queues together are bounded too, by {@link ServerConfig#outboundBudget()},
+         * whatever this is.
          */
         public Options maxBytes(long maxBytes) {
             if (maxBytes < 0) {
