@@ -113,8 +113,9 @@ import org.jspecify.annotations.Nullable;
  *                          puts fail at once with {@link NotConnectedException} while not
  *                          connected.
  * @param offlineMaxBytes   bytes the client keeps while it is not connected, when
- *                          {@code offlineCapacity} is not 0. Default 4 MiB; 0 = no byte limit
- *                          (then only the message count bounds it).
+ *                          {@code offlineCapacity} is not 0, a String key's two bytes a char
+ *                          included ({@link TcpClient#put(String, byte[])}). Default 4 MiB; 0 =
+ *                          no byte limit (then only the message count bounds it).
  * @param tls               TLS on every connection, or null (the default) for none: a config from
  *                          {@link TlsConfig#clientBuilder()}. Each connection handshakes on its
  *                          reader thread before the sender factory and the connect hook run, and

@@ -264,12 +264,25 @@ public final class QueueSender implements Sender {
         return result != SendQueue.WOULD_WAIT;
     }
 
+    /**
+     * {@inheritDoc} With conflation on, a new key takes a message slot, and its message's bytes
+     * count against {@link Options#maxBytes(long)} (and a server's outbound budget) until it is
+     * written, dropped or discarded; an int key adds no bytes. A replaced value keeps the slot.
+     */
     @Override
     public void put(int key, byte[] bytes) {
         Objects.requireNonNull(bytes, "bytes");
         offer(() -> queue.put(key, bytes, patient()), bytes.length);
     }
 
+    /**
+     * {@inheritDoc} With conflation on, a new key takes a message slot, and counts two bytes a
+     * char with its message's bytes against {@link Options#maxBytes(long)} (and a server's
+     * outbound budget), until it is written, dropped or discarded: keys a peer chooses (a symbol,
+     * a user id) are bounded as messages are, and one larger than the limit with its message is
+     * refused as a message that is. A replaced value keeps the slot and the key's count.
+     * {@link #stats()}'s {@code pendingBytes} includes the keys.
+     */
     @Override
     public void put(String key, byte[] bytes) {
         Objects.requireNonNull(key, "key");
@@ -436,7 +449,8 @@ public final class QueueSender implements Sender {
      * closed, exactly one of written, conflated, dropped or discarded.
      *
      * @param pendingMessages messages queued now
-     * @param pendingBytes bytes queued now
+     * @param pendingBytes bytes queued now, as {@link Options#maxBytes(long)} counts them: with conflation
+     *     on, a queued String key's two bytes a char included
      * @param written messages written to the connection
      * @param conflated keyed messages replaced by a newer value before being written
      * @param dropped messages discarded by {@link OverflowPolicy#DROP_OLDEST}
@@ -549,9 +563,11 @@ public final class QueueSender implements Sender {
 
         /**
          * Maximum queued bytes; default {@value #DEFAULT_MAX_BYTES} (4 MiB); 0 = no byte limit (then
-         * only the message count bounds memory). A single message larger than this is always
-         * rejected. Negative is rejected. A server's queues together are bounded too, by
-         * {@link ServerConfig#outboundBudget()}, whatever this is.
+         * only the message count bounds memory). With conflation on, a queued String key counts
+         * two bytes a char besides its message ({@link QueueSender#put(String, byte[])}). A single
+         * message larger than this (with its key) is always rejected. Negative is rejected. A
+         * server's queues together are bounded too, by {@link ServerConfig#outboundBudget()},
+         * whatever this is.
          */
         public Options maxBytes(long maxBytes) {
             if (maxBytes < 0) {

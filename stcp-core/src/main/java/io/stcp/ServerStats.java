@@ -29,7 +29,8 @@ import java.util.TreeMap;
  * @param messagesIn reader calls that returned (messages read, for a reader that reads one per call)
  * @param messagesOut messages written by stcp's senders ({@link QueueSender})
  * @param queuedMessages messages waiting in stcp's senders now
- * @param queuedBytes bytes waiting in stcp's senders now
+ * @param queuedBytes bytes waiting in stcp's senders now, as their byte limits count them (a
+ *     conflating sender's String keys included)
  * @param conflated keyed messages replaced by a newer value before being written
  * @param dropped messages dropped by {@link OverflowPolicy#DROP_OLDEST}
  * @param discarded accepted messages that were never written (closed, reset, slow consumer)

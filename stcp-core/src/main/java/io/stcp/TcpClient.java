@@ -163,7 +163,8 @@ public interface TcpClient extends AutoCloseable {
 
     /**
      * {@link #put(byte[])} with a string key, for a conflating sender ({@link Sender#put(String, byte[])});
-     * kept offline unconflated, as {@link #put(int, byte[])}.
+     * kept offline unconflated, as {@link #put(int, byte[])}, its key counting two bytes a char
+     * against {@link ClientConfig#offlineMaxBytes()} with the message's bytes.
      */
     void put(String key, byte[] bytes);
 

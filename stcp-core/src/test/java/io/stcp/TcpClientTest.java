@@ -163,6 +163,33 @@ class TcpClientTest {
         assertThat(List.of(next(), next(), next(), next(), next())).containsExactly("login", "a", "b", "c", "e");
     }
 
+    /**
+     * While offline, a String key counts two bytes a char against the offline queue's byte limit
+     * with its message: large keys with tiny messages are refused once it is reached, and the rest
+     * is written when a connection comes up, to a conflating sender that counts the keys too.
+     */
+    @Test
+    void offlineKeysCountAgainstTheOfflineByteLimit() throws Exception {
+        int port = deadPort();
+        client = TcpClient.create(fastReconnect("127.0.0.1:" + port).offlineQueue(100, 1_000).build(), collect,
+                        c -> QueueSender.options().conflating(true).maxBytes(1_000).build(c))
+                .start();
+        assertThatThrownBy(() -> client.put("k".repeat(500), frame("x"))).isInstanceOf(QueueFullException.class)
+                .hasMessageContaining("with a key counted as 1000 exceeds the offline queue's byte limit of 1000");
+        client.put("a".repeat(200), frame("a"));
+        client.put("b".repeat(200), frame("b"));
+        assertThatThrownBy(() -> client.put("c".repeat(200), frame("c"))).isInstanceOf(QueueFullException.class)
+                .hasMessageContaining("offline queue full (2 messages");
+        client.put(frame("d"));
+
+        echoServer("127.0.0.1:" + port);
+        assertThat(List.of(next(), next(), next())).containsExactly("a", "b", "d");
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        assertThatThrownBy(() -> client.put("k".repeat(500), frame("x"))).isInstanceOf(QueueFullException.class)
+                .hasMessageContaining("with a key counted as 1000 exceeds the sender's byte limit of 1000");
+        assertThat(client.offlineDropped()).isZero();
+    }
+
     @Test
     void anOfflineQueueLargerThanTheSendersIsWrittenAsTheSenderDrains() throws Exception {
         int port = deadPort();

@@ -29,7 +29,11 @@ import org.jspecify.annotations.Nullable;
  * drained belongs to the send thread. With conflation on, a keyed put whose key is still queued swaps the
  * bytes inside that holder, so the message keeps the position of the first arrival; the holder
  * leaves {@link #keyed} when it is drained or dropped. Integer and String keys never compare
- * equal, so the two key spaces stay apart.
+ * equal, so the two key spaces stay apart. A keyed entry holds its key too, which a peer may have
+ * chosen (a symbol, a user id): its {@link #keyBytes} count in {@link #bytes} with the message's,
+ * from the put that queues the entry until it leaves (drained, dropped, discarded), so keys are
+ * bounded by the byte limit and the outbound budget as messages are. A conflated value keeps the
+ * holder's key, so a replacement changes only the message's share.
  *
  * <p><b>Waiting for room.</b> Under BLOCK every producer waits up to the block timeout. A put may
  * also bring its own <i>patience</i>: how long it waits for room before FAIL or CLOSE_CONNECTION
@@ -182,13 +186,26 @@ abstract sealed class BoundedQueue permits SendQueue {
         return n;
     }
 
+    /**
+     * What a keyed entry's {@code key} counts in the bytes the queue holds, besides its message: a
+     * String key two bytes a char, the most its chars take in memory (a peer may choose it, and
+     * make it large); an int key nothing, its few bytes being, like a message's array header, fixed
+     * per entry and so bounded by the message limit as the entries are. A field read, no allocation.
+     */
+    static long keyBytes(@Nullable Object key) {
+        return key instanceof String s ? 2L * s.length() : 0;
+    }
+
     /** The bytes queued under {@code key}, or null. */
     final byte[] queuedUnder(Object key) {
         Keyed k = keyed == null ? null : keyed.get(key);
         return k == null ? null : k.bytes;
     }
 
-    /** Conflates into the queued holder of {@code key}, or appends a new one; the caller made room. */
+    /**
+     * Conflates into the queued holder of {@code key}, whose key's bytes are counted already, or
+     * appends a new one, counting them; the caller made room.
+     */
     final void putKeyedLocked(Object key, byte[] message) {
         Keyed existing = keyed == null ? null : keyed.get(key);
         if (existing != null) {
@@ -206,7 +223,7 @@ abstract sealed class BoundedQueue permits SendQueue {
             keyed = new HashMap<>();
         }
         keyed.put(key, entry);
-        append(entry, message.length);
+        append(entry, message.length + keyBytes(key));
     }
 
     final void append(Object entry, long length) {
@@ -294,10 +311,17 @@ abstract sealed class BoundedQueue permits SendQueue {
      * never fit once that one is dropped or written.
      */
     final void checkNotTooLarge(long length) {
+        checkNotTooLarge(length, 0);
+    }
+
+    /** {@link #checkNotTooLarge(long)} for a keyed message of {@code length} bytes whose key counts {@code keyBytes} more. */
+    final void checkNotTooLarge(long length, long keyBytes) {
         long maxBytes = limits.maxBytes();
-        if (maxBytes != 0 && length > maxBytes) {
+        if (maxBytes != 0 && length + keyBytes > maxBytes) {
             rejected++;
-            throw tooLarge(length);
+            throw keyBytes == 0 ? tooLarge(length) : new QueueFullException("message of " + length
+                    + " bytes with a key counted as " + keyBytes + " exceeds the sender's byte limit of "
+                    + maxBytes + " (QueueSender.options().maxBytes; a String key counts 2 bytes a char)");
         }
     }
 
@@ -630,11 +654,11 @@ abstract sealed class BoundedQueue permits SendQueue {
         return "send queue full (" + queued() + " messages, " + bytes + " bytes; " + limit + ")";
     }
 
-    /** Removes {@code entry}'s key mapping; returns its length. */
+    /** Removes {@code entry}'s key mapping; returns the bytes it held, a keyed one's key included. */
     final long forget(Object entry) {
         if (entry instanceof Keyed k) {
             keyed.remove(k.key);
-            return k.bytes.length;
+            return k.bytes.length + keyBytes(k.key);
         }
         return length(entry);
     }

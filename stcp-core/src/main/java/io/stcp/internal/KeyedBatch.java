@@ -17,7 +17,7 @@ public final class KeyedBatch {
     final byte[][] values;
     /** Each distinct key with its last value in the batch. */
     final Map<Object, byte[]> last = new HashMap<>();
-    /** The bytes of {@link #last}'s values. */
+    /** The bytes of {@link #last}: its values', and its keys' as the queue counts them ({@link BoundedQueue#keyBytes}). */
     final long lastBytes;
 
     private KeyedBatch(Object[] keys, byte[][] values) {
@@ -26,7 +26,7 @@ public final class KeyedBatch {
         long total = 0;
         for (int i = 0; i < keys.length; i++) {
             byte[] previous = last.put(keys[i], values[i]);
-            total += values[i].length - (previous == null ? 0 : previous.length);
+            total += values[i].length + (previous == null ? BoundedQueue.keyBytes(keys[i]) : -previous.length);
         }
         this.lastBytes = total;
     }
@@ -58,7 +58,7 @@ public final class KeyedBatch {
 
     /**
      * What putting the batch would add to the queue as it is now: a slot for each key not queued,
-     * and the difference in bytes for each key that is.
+     * with its key's bytes and its value's, and the difference in bytes for each key that is.
      *
      * @param queued the bytes queued under a key, or null when the key is not queued
      * @return {slots, bytes}
@@ -69,7 +69,8 @@ public final class KeyedBatch {
         for (Map.Entry<Object, byte[]> e : last.entrySet()) {
             byte[] existing = queued.apply(e.getKey());
             slots += existing == null ? 1 : 0;
-            add += e.getValue().length - (existing == null ? 0L : existing.length);
+            add += existing == null ? e.getValue().length + BoundedQueue.keyBytes(e.getKey())
+                    : e.getValue().length - (long) existing.length;
         }
         return new long[] {slots, add};
     }

@@ -15,9 +15,18 @@ import org.jspecify.annotations.Nullable;
  * read) and then breaks puts its rest back, and the queue must not have been refilled meanwhile
  * as if it had been emptied, or every stalled reconnection would add its limit again. Not
  * thread-safe: guarded by the client's lock.
+ *
+ * <p>An entry's key counts in the bytes it holds as a send queue counts it
+ * ({@link BoundedQueue#keyBytes}: a String key two bytes a char), so that keys, which a peer may
+ * choose, stay within the byte limit too.
  */
 final class OfflineQueue {
-    record Entry(@Nullable Object key, byte[] bytes) {}
+    record Entry(@Nullable Object key, byte[] bytes) {
+        /** The bytes it counts against the byte limit: its message's and its key's. */
+        long size() {
+            return bytes.length + BoundedQueue.keyBytes(key);
+        }
+    }
 
     private final int maxMessages;
     private final long maxBytes;
@@ -36,19 +45,23 @@ final class OfflineQueue {
      * message larger than the byte limit, one that no room could take, saying so.
      */
     void add(@Nullable Object key, byte[] message) {
-        if (maxBytes != 0 && message.length > maxBytes) {
-            throw new QueueFullException("message of " + message.length + " bytes exceeds the offline queue's byte limit of "
-                    + maxBytes + " (ClientConfig.offlineQueue(" + maxMessages + ", " + maxBytes + "))");
+        Entry e = new Entry(key, message);
+        long size = e.size();
+        if (maxBytes != 0 && size > maxBytes) {
+            throw new QueueFullException("message of " + message.length + " bytes"
+                    + (size == message.length ? "" : " with a key counted as " + (size - message.length))
+                    + " exceeds the offline queue's byte limit of " + maxBytes
+                    + " (ClientConfig.offlineQueue(" + maxMessages + ", " + maxBytes + "))");
         }
         int messages = entries.size() + lentMessages;
         long held = bytes + lentBytes;
-        if (messages >= maxMessages || (maxBytes != 0 && held + message.length > maxBytes)) {
+        if (messages >= maxMessages || (maxBytes != 0 && held + size > maxBytes)) {
             throw new QueueFullException("offline queue full (" + messages + " messages, " + held + " bytes, "
                     + lentMessages + " of them being handed to a new connection; ClientConfig.offlineQueue("
                     + maxMessages + ", " + maxBytes + "))");
         }
-        entries.addLast(new Entry(key, message));
-        bytes += message.length;
+        entries.addLast(e);
+        bytes += size;
     }
 
     /** Takes everything, oldest first, for a hand-over: still counted against the limits until handed on or put back. */
@@ -64,7 +77,7 @@ final class OfflineQueue {
     /** An entry a hand-over took is gone from the client: its sender accepted it, or refused it for good. */
     void handedOn(Entry e) {
         lentMessages--;
-        lentBytes -= e.bytes().length;
+        lentBytes -= e.size();
     }
 
     /**
@@ -75,7 +88,7 @@ final class OfflineQueue {
         for (int i = rest.size() - 1; i >= 0; i--) {
             Entry e = rest.get(i);
             entries.addFirst(e);
-            bytes += e.bytes().length;
+            bytes += e.size();
             handedOn(e);
         }
     }

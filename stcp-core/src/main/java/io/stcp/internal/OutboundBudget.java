@@ -7,8 +7,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * The server-wide budget for replies queued but not yet written ({@code ServerConfig.outboundBudget}):
  * the bytes of all of a server's send queues ({@link SendQueue}), counted as each queue counts
  * them — heap arrays, parts, lent read buffers and the direct pool's chunks of large messages
- * alike — beyond the first {@link #SLACK_BYTES} of each queue, which are free. So the bytes queued
- * in all of them stay at most the limit plus the number of queues times the slack.
+ * alike, and a conflating queue's String keys ({@link BoundedQueue#keyBytes}) — beyond the first
+ * {@link #SLACK_BYTES} of each queue, which are free. So the bytes queued in all of them stay at
+ * most the limit plus the number of queues times the slack.
  *
  * <p><b>Off the path of small messages.</b> A queue charges nothing while it holds at most the
  * slack, so loads that keep a few small replies in flight (64-byte echoes sixteen deep, four of

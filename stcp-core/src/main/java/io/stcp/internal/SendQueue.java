@@ -231,20 +231,24 @@ public final class SendQueue extends BoundedQueue {
         return true;
     }
 
-    /** A keyed put: conflated into a queued message with the same key when conflating, else a plain put. */
+    /**
+     * A keyed put: conflated into a queued message with the same key when conflating, else a plain
+     * put. A new key's bytes count with the message's ({@link #keyBytes}).
+     */
     public boolean put(Object key, byte[] message, boolean patient) throws SlowConsumerException {
         if (!limits.conflate()) {
             return put(message, patient);
         }
+        long keyBytes = keyBytes(key);
         lock.lock();
         try {
             checkOpen();
-            checkNotTooLarge(message.length);
+            checkNotTooLarge(message.length, keyBytes);
             Waits waits = null;
             while (true) {
                 byte[] existing = queuedUnder(key);
                 int slots = existing == null ? 1 : 0;
-                long add = message.length - (existing == null ? 0L : existing.length);
+                long add = existing == null ? message.length + keyBytes : message.length - (long) existing.length;
                 if (add <= 0 && slots == 0 || takeRoom(slots, add)) {
                     putKeyedLocked(key, message);
                     settle(); // a smaller value freed bytes
@@ -335,13 +339,14 @@ public final class SendQueue extends BoundedQueue {
     private int offerLocked(@Nullable Object key, byte[] message, boolean patient, long sinceNanos,
             RoomWatch.@Nullable Entry watch) throws SlowConsumerException {
         boolean keyedPut = key != null && limits.conflate();
+        long keyBytes = keyedPut ? keyBytes(key) : 0; // a key shared by a fan-out's recipients counts in each queue
         checkOpen();
-        checkNotTooLarge(message.length);
+        checkNotTooLarge(message.length, keyBytes);
         Waits waits = null;
         while (true) {
             byte[] existing = keyedPut ? queuedUnder(key) : null;
             int slots = existing == null ? 1 : 0;
-            long add = message.length - (existing == null ? 0L : existing.length);
+            long add = existing == null ? message.length + keyBytes : message.length - (long) existing.length;
             if (add <= 0 && slots == 0 || takeRoom(slots, add)) {
                 if (keyedPut) {
                     putKeyedLocked(key, message);
@@ -378,7 +383,7 @@ public final class SendQueue extends BoundedQueue {
             if ((maxMessages != 0 && batch.size() > maxMessages) || (maxBytes != 0 && batch.lastBytes > maxBytes)) {
                 rejected++;
                 throw new QueueFullException("batch of " + batch.size() + " keys and " + batch.lastBytes
-                        + " bytes exceeds the sender's limits (" + maxMessages + " messages, " + maxBytes + " bytes)");
+                        + " bytes (keys included) exceeds the sender's limits (" + maxMessages + " messages, " + maxBytes + " bytes)");
             }
             Waits waits = null;
             long[] need;

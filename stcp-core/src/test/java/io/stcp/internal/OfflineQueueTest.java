@@ -47,8 +47,8 @@ class OfflineQueueTest {
 
     @Test
     void theByteLimitCountsATakenBatchToo() {
-        OfflineQueue q = new OfflineQueue(10, 10);
-        q.add("k", new byte[6]);
+        OfflineQueue q = new OfflineQueue(10, 12);
+        q.add("k", new byte[6]); // 8 bytes with its key
         List<OfflineQueue.Entry> batch = q.takeAll();
         assertThatThrownBy(() -> q.add(null, new byte[5])).isInstanceOf(QueueFullException.class);
         q.add(null, new byte[4]);
@@ -69,6 +69,34 @@ class OfflineQueueTest {
         q.add(null, new byte[100]); // the limit itself fits
         assertThatThrownBy(() -> q.add(null, new byte[1])).isInstanceOf(QueueFullException.class)
                 .hasMessageStartingWith("offline queue full (1 messages, 100 bytes");
+    }
+
+    /**
+     * A String key counts two bytes a char with its message: keys a peer chose cannot hold more
+     * than the byte limit, even with 1-byte values; and what an entry counted, key included, comes
+     * back when it is handed on, put back or cleared.
+     */
+    @Test
+    void keysCountAgainstTheByteLimit() {
+        OfflineQueue q = new OfflineQueue(100, 1_000);
+        assertThatThrownBy(() -> q.add("k".repeat(500), new byte[1])).isInstanceOf(QueueFullException.class)
+                .hasMessage("message of 1 bytes with a key counted as 1000 exceeds the offline queue's byte limit of 1000"
+                        + " (ClientConfig.offlineQueue(100, 1000))");
+        q.add("a".repeat(200), new byte[1]);
+        q.add("b".repeat(200), new byte[1]);
+        q.add(7, new byte[1]); // an int key counts nothing
+        assertThatThrownBy(() -> q.add("c".repeat(200), new byte[1])).isInstanceOf(QueueFullException.class)
+                .hasMessageStartingWith("offline queue full (3 messages, 803 bytes");
+
+        List<OfflineQueue.Entry> batch = q.takeAll();
+        assertThatThrownBy(() -> q.add("c".repeat(200), new byte[1])).isInstanceOf(QueueFullException.class);
+        q.handedOn(batch.get(0));
+        q.putBack(batch.subList(1, 3));
+        q.add("c".repeat(200), new byte[1]); // the first one's 401 bytes came back
+        assertThatThrownBy(() -> q.add(null, new byte[200])).isInstanceOf(QueueFullException.class)
+                .hasMessageStartingWith("offline queue full (3 messages, 803 bytes");
+        assertThat(q.clear()).isEqualTo(3);
+        q.add("d".repeat(499), new byte[2]); // the whole limit again
     }
 
     /** Adds 10-byte messages until the queue refuses one. */

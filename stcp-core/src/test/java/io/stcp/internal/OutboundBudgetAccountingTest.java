@@ -21,12 +21,15 @@ import org.junit.jupiter.api.Test;
  * share one budget, with nobody draining but the test: after every put, drain, drop, conflation,
  * batch and close, the budget holds exactly each queue's bytes beyond its slack, and nothing once
  * all are closed; a put waiting for the budget wakes when another queue frees bytes and when its
- * own queue closes.
+ * own queue closes. String keys, some larger than the messages, count in those bytes: a keyed
+ * entry just queued in a conflating queue holds at least its key's and its message's.
  */
 class OutboundBudgetAccountingTest {
     private static final long SLACK = OutboundBudget.SLACK_BYTES;
     private static final long LIMIT = 400 << 10;
     private static final int[] SIZES = {100, 10 << 10, 60 << 10, 150 << 10};
+    /** String keys of 2 bytes up to 200 KiB as the queue counts them (two bytes a char). */
+    private static final String[] KEYS = {"s", "m".repeat(5 << 10), "l".repeat(40 << 10), "h".repeat(100 << 10)};
 
     private final OutboundBudget budget = new OutboundBudget(LIMIT);
 
@@ -72,9 +75,22 @@ class OutboundBudgetAccountingTest {
     private static String step(Random random, SendQueue q) {
         byte[] message = new byte[SIZES[random.nextInt(SIZES.length)]];
         try {
-            switch (random.nextInt(7)) {
+            switch (random.nextInt(9)) {
                 case 0, 1 -> q.put(message, false);
                 case 2, 3 -> q.put(random.nextInt(4), message, false);
+                case 7, 8 -> {
+                    // a new String each time: an equal key conflates into the queued one, counted once
+                    String key = new String(KEYS[random.nextInt(KEYS.length)]);
+                    byte[] value = new byte[random.nextBoolean() ? 1 : message.length];
+                    q.put(key, value, false);
+                    long counted = (q.conflating() ? 2L * key.length() : 0) + value.length; // else a plain put
+                    assertThat(q.stats().pendingBytes()).as("a queued key counts").isGreaterThanOrEqualTo(counted);
+                    if (q.conflating() && random.nextInt(4) == 0) {
+                        q.putAll(KeyedBatch.ofString(List.of(new Sender.StringKeyed(key, new byte[1]),
+                                new Sender.StringKeyed(KEYS[random.nextInt(KEYS.length)], value))), false);
+                    }
+                    return "put under a key of " + key.length() + " chars of " + value.length;
+                }
                 case 4 -> q.putAll(KeyedBatch.ofInt(List.of(new Sender.IntKeyed(random.nextInt(4), message),
                         new Sender.IntKeyed(random.nextInt(4), new byte[SIZES[random.nextInt(SIZES.length)]]))), false);
                 case 5 -> {

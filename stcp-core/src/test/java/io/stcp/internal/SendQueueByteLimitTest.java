@@ -12,18 +12,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Conflating puts against the byte limit: they fit the queue as it is after a wait, and one that can never fit is refused before anything is dropped. */
+/** Conflating puts against the byte limit (int keys, which add no bytes of their own): they fit the queue as it is after a wait, and one that can never fit is refused before anything is dropped. */
 class SendQueueByteLimitTest {
 
     @RepeatedTest(10)
     void aKeyedPutThatWaitedUnderBlockNeverTakesTheQueuePastMaxBytes() throws Exception {
         SendQueue q = new SendQueue(
                 new QueueLimits(0, 100, OverflowPolicy.BLOCK, TimeUnit.MILLISECONDS.toNanos(500), true, new DirectChunks(0)), null);
-        q.put("a", new byte[10], false);
+        q.put(1, new byte[10], false);
         q.put(new byte[90], false); // 100 of 100 bytes
         Thread grower = Thread.ofVirtual().start(() -> {
             try {
-                q.put("a", new byte[20], false); // needs 10 more bytes: waits
+                q.put(1, new byte[20], false); // needs 10 more bytes: waits
             } catch (io.stcp.QueueFullException e) {
                 // after the others' puts it may never fit: it gives up at its block timeout
             } catch (Exception e) {
@@ -34,9 +34,9 @@ class SendQueueByteLimitTest {
                 || grower.getState() == Thread.State.TIMED_WAITING);
         Object[] batch = new Object[8];
         assertThat(q.drain(batch, Long.MAX_VALUE, 1024)).isEqualTo(2); // room for everyone: the grower wakes up
-        // Meanwhile "a" comes back small and other bytes arrive, before or after the grower re-checks.
-        q.putAll(KeyedBatch.ofString(java.util.List.of(new io.stcp.Sender.StringKeyed("a", new byte[1]),
-                new io.stcp.Sender.StringKeyed("b", new byte[88]))), false);
+        // Meanwhile key 1 comes back small and other bytes arrive, before or after the grower re-checks.
+        q.putAll(KeyedBatch.ofInt(java.util.List.of(new io.stcp.Sender.IntKeyed(1, new byte[1]),
+                new io.stcp.Sender.IntKeyed(2, new byte[88]))), false);
         grower.join(TimeUnit.SECONDS.toMillis(20));
         assertThat(q.stats().pendingBytes()).isLessThanOrEqualTo(100);
     }
@@ -45,14 +45,14 @@ class SendQueueByteLimitTest {
     @EnumSource(OverflowPolicy.class)
     void aKeyedPutAboveMaxBytesIsRefusedWithoutDroppingWhenItsKeyIsQueuedSmaller(OverflowPolicy policy) throws Exception {
         SendQueue q = new SendQueue(new QueueLimits(0, 100, policy, 0, true, new DirectChunks(0)), null);
-        q.put("a", new byte[60], false);
-        q.put("b", new byte[30], false);
-        assertThatThrownBy(() -> q.put("a", new byte[150], false)) // 90 more than "a" holds, but alone above the limit
+        q.put(1, new byte[60], false);
+        q.put(2, new byte[30], false);
+        assertThatThrownBy(() -> q.put(1, new byte[150], false)) // 90 more than key 1 holds, but alone above the limit
                 .isInstanceOf(QueueFullException.class).hasMessageContaining("exceeds the sender's byte limit of 100");
         assertThat(q.stats().pendingMessages()).isEqualTo(2);
         assertThat(q.stats().pendingBytes()).isEqualTo(90);
         assertThat(q.stats().dropped()).isZero();
-        assertThat(q.queuedUnder("a")).hasSize(60);
+        assertThat(q.queuedUnder(1)).hasSize(60);
     }
 
     @Test
@@ -88,18 +88,18 @@ class SendQueueByteLimitTest {
         SendQueue q = new SendQueue(
                 new QueueLimits(0, 100, OverflowPolicy.BLOCK, TimeUnit.SECONDS.toNanos(60), true, new DirectChunks(0)), null);
         q.holdToken(); // nothing is written: only the shrink below can make room
-        q.put("a", new byte[60], false);
-        q.put("b", new byte[40], false); // 100 of 100 bytes
+        q.put(1, new byte[60], false);
+        q.put(2, new byte[40], false); // 100 of 100 bytes
         Thread waiter = Thread.ofVirtual().start(() -> {
             try {
-                q.put("c", new byte[30], false);
+                q.put(3, new byte[30], false);
             } catch (Exception e) {
                 throw new AssertionError(e);
             }
         });
         Awaitility.await().until(() -> waiter.getState() == Thread.State.WAITING
                 || waiter.getState() == Thread.State.TIMED_WAITING);
-        q.put("a", new byte[10], false); // 50 bytes free now
+        q.put(1, new byte[10], false); // 50 bytes free now
         assertThat(waiter.join(java.time.Duration.ofSeconds(20))).as("the waiter took the room").isTrue();
         assertThat(q.stats().pendingBytes()).isEqualTo(80);
     }
