@@ -87,7 +87,11 @@ import org.jspecify.annotations.Nullable;
  *                          whatever the reader's own limit allows, and past half of it an array grows
  *                          to a quarter more than the bytes that arrived, not four times them, so a
  *                          server cannot make the client hold far more than it sent. Default 0: a
- *                          quarter of the JVM's maximum heap, taken when the client is created.
+ *                          quarter of the JVM's maximum heap, taken when the client is created (a
+ *                          server's default is an eighth, for a collector may store each of many
+ *                          connections' large values in twice its bytes; the client's one connection
+ *                          holds one value at a time, which such rounding makes at most a heap
+ *                          region larger).
  * @param tcpNoDelay        whether to disable Nagle's algorithm. Default true; no effect on a
  *                          {@code unix:} address.
  * @param reconnectDelay    the first back-off wait. Default 100ms; at least

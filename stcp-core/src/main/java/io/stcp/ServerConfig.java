@@ -63,8 +63,12 @@ import org.jspecify.annotations.Nullable;
  *                       by TCP flow control), at most until its frame timeout. Past half of it
  *                       spent, such an array grows to a quarter more than the bytes that
  *                       arrived instead of four times them, so peers that trickle large frames
- *                       or lines must send about half of it to spend it all. Default 0: a quarter
- *                       of the JVM's maximum heap, taken when the server starts.
+ *                       or lines must send about half of it to spend it all. Default 0: an eighth
+ *                       of the JVM's maximum heap, taken when the server starts. It counts bytes,
+ *                       and a collector may store a large array in more: G1 gives an array of half
+ *                       a heap region or more whole regions of its own (of 1 MiB below a heap of
+ *                       about 2 GiB), so a 1 MiB value fills two; the default leaves room for
+ *                       twice its bytes (see {@code outboundBudget}).
  * @param outboundBudget bytes all connections' send queues ({@link QueueSender}) together may hold
  *                       beyond the first {@value io.stcp.internal.OutboundBudget#SLACK_BYTES}
  *                       bytes of each, which are free: queued heap arrays and the off-heap chunks
@@ -79,9 +83,12 @@ import org.jspecify.annotations.Nullable;
  *                       that can make room (within the slack too: a byte dropped there is one
  *                       the put need not charge), CLOSE_CONNECTION closes the connection only if its own
  *                       queue holds bytes beyond its slack, else fails as FAIL does). Default 0:
- *                       an eighth of the JVM's maximum heap, taken when the server starts: with
- *                       the inbound budget's quarter, which counts the frame each waiting reader
- *                       holds, peers that send and never read stay well within the heap.
+ *                       a sixteenth of the JVM's maximum heap, taken when the server starts: with
+ *                       the inbound budget's eighth, which counts the frame each waiting reader
+ *                       holds, peers that send and never read stay well within the heap, even
+ *                       where the collector stores their arrays in twice their bytes (G1: an array
+ *                       of 1 MiB in two regions of 1 MiB; the budgets together then fill at most
+ *                       three eighths of the heap).
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.
@@ -168,11 +175,11 @@ public record ServerConfig(
         frameTimeout = disabledIfNegative(frameTimeout);
         if (inboundBudget < 0) {
             throw new IllegalArgumentException("inboundBudget: " + inboundBudget
-                    + " (expected: >= 0, 0 = a quarter of the maximum heap)");
+                    + " (expected: >= 0, 0 = an eighth of the maximum heap)");
         }
         if (outboundBudget < 0) {
             throw new IllegalArgumentException("outboundBudget: " + outboundBudget
-                    + " (expected: >= 0, 0 = an eighth of the maximum heap)");
+                    + " (expected: >= 0, 0 = a sixteenth of the maximum heap)");
         }
         if (backlog < 0) {
             throw new IllegalArgumentException("backlog: " + backlog + " (expected: >= 0, 0 = the OS maximum)");
@@ -241,14 +248,14 @@ public record ServerConfig(
         return maxConn == 0 ? Integer.MAX_VALUE : maxConn;
     }
 
-    /** The inbound budget in bytes: {@code inboundBudget}, or a quarter of the maximum heap for 0. */
+    /** The inbound budget in bytes: {@code inboundBudget}, or an eighth of the maximum heap for 0. */
     public long effectiveInboundBudget() {
-        return orShareOfHeap(inboundBudget, 4);
+        return orShareOfHeap(inboundBudget, 8);
     }
 
-    /** The outbound budget in bytes: {@code outboundBudget}, or an eighth of the maximum heap for 0. */
+    /** The outbound budget in bytes: {@code outboundBudget}, or a sixteenth of the maximum heap for 0. */
     public long effectiveOutboundBudget() {
-        return orShareOfHeap(outboundBudget, 8);
+        return orShareOfHeap(outboundBudget, 16);
     }
 
     /**

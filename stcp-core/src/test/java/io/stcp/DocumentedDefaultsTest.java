@@ -22,10 +22,10 @@ class DocumentedDefaultsTest {
         assertThat(c.readIdleTimeout()).isZero();
         assertThat(c.firstFrameTimeout()).isZero();
         assertThat(c.frameTimeout()).isEqualTo(Duration.ofSeconds(30));
-        assertThat(c.inboundBudget()).as("0: a quarter of the heap").isZero();
-        assertThat(c.effectiveInboundBudget()).isEqualTo(Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 4));
-        assertThat(c.outboundBudget()).as("0: an eighth of the heap").isZero();
-        assertThat(c.effectiveOutboundBudget()).isEqualTo(Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 8));
+        assertThat(c.inboundBudget()).as("0: an eighth of the heap").isZero();
+        assertThat(c.effectiveInboundBudget()).isEqualTo(Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 8));
+        assertThat(c.outboundBudget()).as("0: a sixteenth of the heap").isZero();
+        assertThat(c.effectiveOutboundBudget()).isEqualTo(Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 16));
         assertThat(c.backlog()).as("0: the OS maximum").isZero();
         assertThat(c.proxyProtocol().mode()).isEqualTo(ProxyProtocol.Mode.OFF);
         assertThat(c.ipLimits()).isEqualTo(IpLimits.none());

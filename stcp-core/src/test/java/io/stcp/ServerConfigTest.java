@@ -30,6 +30,21 @@ class ServerConfigTest {
         assertThat(c.toBuilder().build()).isEqualTo(c);
     }
 
+    /**
+     * The budgets count bytes, and G1 stores an array of half a region or more in whole regions of
+     * its own: a 1 MiB value (an array of 1 MiB and 16 bytes) fills two regions of 1 MiB. The old
+     * defaults, a quarter and an eighth, at twice their bytes were three quarters of the heap, and
+     * a hundred peers sending 1 MiB frames and never reading ran a -Xmx256m echo server out of heap
+     * (and kept 399 of a -Xmx512m one's 512 regions live). The defaults at twice their bytes stay
+     * within three eighths of it.
+     */
+    @Test
+    void defaultBudgetsAtTwiceTheirBytesLeaveMostOfTheHeap() {
+        ServerConfig c = ServerConfig.defaults();
+        long heap = Runtime.getRuntime().maxMemory();
+        assertThat(2 * (c.effectiveInboundBudget() + c.effectiveOutboundBudget())).isLessThanOrEqualTo(heap / 8 * 3);
+    }
+
     @Test
     void maxConnZeroMeansNoLimit() {
         assertThat(ServerConfig.builder().maxConn(0).build().effectiveMaxConn()).isEqualTo(Integer.MAX_VALUE);
@@ -40,7 +55,7 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.builder().maxConn(-1).build())
                 .hasMessage("maxConn: -1 (expected: >= 0)");
         assertThatThrownBy(() -> ServerConfig.builder().outboundBudget(-1).build())
-                .hasMessage("outboundBudget: -1 (expected: >= 0, 0 = an eighth of the maximum heap)");
+                .hasMessage("outboundBudget: -1 (expected: >= 0, 0 = a sixteenth of the maximum heap)");
         assertThatThrownBy(() -> ServerConfig.builder().acceptMaxRetry(-2).build())
                 .hasMessage("acceptMaxRetry: -2 (expected: >= 0)");
         assertThatThrownBy(() -> ServerConfig.builder().acceptDelay(Duration.ZERO).build())

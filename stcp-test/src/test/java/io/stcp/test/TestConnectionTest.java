@@ -84,7 +84,7 @@ class TestConnectionTest {
         java.util.Arrays.setAll(chunks, i -> new byte[16_384]);
         try (TestConnection roomy = TestConnection.builder(large).config(ServerConfig.defaults()).start()) {
             roomy.feed(chunks);
-            assertThat(roomy.readText(11)).endsWith("1048576"); // a budget of a quarter of the heap: room
+            assertThat(roomy.readText(11)).endsWith("1048576"); // a budget of an eighth of the heap: room
         }
         ServerConfig tight = ServerConfig.builder().inboundBudget(64 * 1024).build();
         try (TestConnection peer = TestConnection.builder(large).config(tight).start()) {
