@@ -30,7 +30,10 @@ class InboundBudgetOwingReaderTest {
     private static final int BUDGET = 1 << 20;
     /** The holder's value: all but a read buffer's worth of the budget, charged while its put waits. */
     private static final int HELD = BUDGET;
-    /** The owing reader's value: more than a read buffer, so it needs room, and its rest less than a large one, so it waits for none of it in the transport. */
+    /**
+     * The owing reader's value: more than a read buffer, so it needs room, and its rest less than
+     * a large buffer, so it waits for none of it in the transport (which would pay the drain).
+     */
     private static final int VALUE = 20_000;
     private static final byte[] PONG = "pong".getBytes();
 

@@ -102,7 +102,10 @@ class InboundBudgetValueEndsTest {
         assertGivenBack();
     }
 
-    /** A reader that echoes each frame many times to a peer that never reads: a put soon waits, holding the frame (the kernel's buffers hold a few). */
+    /**
+     * A reader that echoes each frame many times to a peer that never reads: a put soon waits
+     * (the kernel's buffers hold a few), holding the frame.
+     */
     private void startHolding() throws Exception {
         start((sender, conn) -> {
             budgetOf(conn);
@@ -110,7 +113,8 @@ class InboundBudgetValueEndsTest {
             for (int i = 0; i < 64; i++) {
                 sender.put(value);
             }
-        }, QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ofSeconds(60))::build);
+        }, QueueSender.options().capacity(1).overflow(OverflowPolicy.BLOCK)
+                .blockTimeout(Duration.ofSeconds(60))::build);
         peer.setReceiveBufferSize(4096);
         sendFrame();
         InboundBudget budget = inbound.get(30, TimeUnit.SECONDS);
