@@ -237,6 +237,19 @@ final class ArrayGrowth {
         }
     }
 
+    /**
+     * Whether its reader owes the drain of replies it queued ({@link InboundBudget}, "Owed
+     * drains"). Its reader thread only.
+     */
+    boolean owesDrain() {
+        return input != null && input.owesDrain();
+    }
+
+    /** Its reader pays the drain it owes before the budget waits for room: a blocking write. Its reader thread only. */
+    void payOwedDrain() {
+        input.payOwedDrain();
+    }
+
     /** The bytes the array holds of the budget. Its reader thread only. */
     long heldBytes() {
         return reserved;

@@ -70,6 +70,13 @@ import org.jspecify.annotations.Nullable;
  * honest line that happened to look last. Of two that hold as much, the later to start holding
  * fails.
  *
+ * <p><b>Owed drains.</b> A reader that owes the drain of replies it queued ({@link QueueWriter},
+ * {@code batchReplies}) pays it before it waits here, as before a wait for input, with the lock
+ * released: nobody else writes those replies, and the room it would wait for may be a value in
+ * another reader's hands whose put waits for room in its queue (each waited for the other until
+ * the put's block timeout). It owes none again before its reservation returns: only its reader
+ * thread, which is here, makes it owe.
+ *
  * <p><b>States</b>, under the lock. Each value ({@link ArrayGrowth}) holding bytes is
  * <em>reading</em> or <em>waiting</em> here while it fills, then <em>in hand</em> once read:
  * {@code holding} counts them all, {@code waitingHolders} those waiting. A value starts holding at
@@ -220,6 +227,15 @@ final class InboundBudget {
                 }
                 if (!open.getAsBoolean()) {
                     throw new ClosedChannelException(); // closed while its frame waited for room
+                }
+                if (value != null && value.owesDrain()) {
+                    lock.unlock(); // a blocking write: see "Owed drains" in the class comment
+                    try {
+                        value.payOwedDrain();
+                    } finally {
+                        lock.lock();
+                    }
+                    continue; // room may have come meanwhile
                 }
                 if (holds && !counted) {
                     counted = true;

@@ -28,7 +28,8 @@ import java.util.Objects;
  * the drain is then <i>owed</i> by the reader, and recorded in its {@link ConnectionInput}. The
  * reader pays it — writes one batch itself ({@link #payOwed()}), and starts a send thread only if
  * more is queued by then — before anything that could wait: before its input waits for bytes or
- * it suspends, before a put of its own that is large, could wait for room, or finds a batch's
+ * it suspends, before it waits for room in the inbound budget ({@link InboundBudget}, "Owed
+ * drains"), before a put of its own that is large, could wait for room, or finds a batch's
  * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, before a
  * fan-out of its waits for room in any queue, before a put of its into any queue waits for or
  * fails on the server's outbound budget ({@link OwingReader}), and at its end. States, all on
