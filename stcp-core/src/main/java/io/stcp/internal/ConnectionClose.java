@@ -56,7 +56,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     static final long QUIET_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     /**
      * While lingering on the reader thread: the most of the peer's input it reads and drops. Past
-     * that it reads no more and waits out the linger: the replies go on going out (the peer's
+     * that it reads no more and waits out the linger: the replies keep going out (the peer's
      * flow control stops its sending, not our output), and the close at the end resets the
      * connection if the peer is still sending then. Reading only ends the linger sooner, at the
      * peer's end of stream; a peer that kept sending had the thread read and drop its bytes at full

@@ -146,12 +146,12 @@ final class InboundBudget {
         return limitBytes;
     }
 
-    /** "the server's inbound budget of N bytes", or the client's: for messages. */
+    /** "the server's inbound budget of N bytes", or the owner's it was made for: for messages. */
     String describe() {
         return "the " + owner + " inbound budget of " + limitBytes + " bytes";
     }
 
-    /** The setting that sizes it, for messages: {@code ServerConfig.inboundBudget} or the client's. */
+    /** The setting that sizes it, for messages: {@code ServerConfig.inboundBudget}, or the one it was made with. */
     String setting() {
         return setting;
     }
