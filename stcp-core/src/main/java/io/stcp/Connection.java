@@ -42,10 +42,19 @@ public interface Connection {
      * non-blocking: use the methods here rather than blocking I/O on {@link #channel()}). The
      * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s), and a frame must be
      * complete within {@link ServerConfig#DEFAULT_FRAME_TIMEOUT} (30s) of its first byte, as on a
-     * server with the default {@link ServerConfig#frameTimeout()}; there is no read timeout and no
-     * inbound budget.
+     * server with the default {@link ServerConfig#frameTimeout()}; there is no read timeout.
+     *
+     * <p>Large values grow within an inbound budget that every connection made here shares, as a
+     * server's connections share its {@link ServerConfig#inboundBudget()}: a frame announced
+     * longer than the whole budget fails at once ({@link io.stcp.framing.FrameTooLongException},
+     * whatever the reader's own limit allows), and past half of it an array grows to a quarter more
+     * than the bytes that arrived, not four times them. Its size is the system property
+     * {@code io.stcp.standalone.inboundBudget} in bytes, read when the first such connection is
+     * made; unset or 0 (the default): an eighth of the JVM's maximum heap, as a server's default.
      *
      * @throws IllegalArgumentException if the channel is not connected or not blocking
+     * @throws IllegalStateException if {@code io.stcp.standalone.inboundBudget} is not a number of
+     *     bytes &gt;= 0
      */
     static Connection of(SocketChannel channel) {
         return ConnectionOpener.wrap(channel);

@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>LINGERING: if the peer may still be sending, it waits — at most {@link #LINGER_NANOS} —
  *       for the reader to see the peer's end of stream, because closing with input unread makes the
  *       kernel send a reset, which destroys replies not yet delivered. The reader thread itself
- *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}). No wait when
+ *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}), at most
+ *       {@link #LINGER_BYTES} of it, and past that waits without reading. No wait when
  *       nobody reads the connection (no reader thread, none blocked or suspended waiting for
  *       input), or when the reader waits so and nothing is unread (the peer is idle); on the
  *       reader thread, the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
@@ -53,6 +54,18 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
     /** While lingering on the reader thread: a peer that sends nothing for this long is taken to be idle. */
     static final long QUIET_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+    /**
+     * While lingering on the reader thread: the most of the peer's input it reads and drops. Past
+     * that it reads no more and waits out the linger: the replies keep going out (the peer's
+     * flow control stops its sending, not our output), and the close at the end resets the
+     * connection if the peer is still sending then. Reading only ends the linger sooner, at the
+     * peer's end of stream; a peer that kept sending had the thread read and drop its bytes at full
+     * speed for the whole 2 s, a core per connection on loopback, whether it flooded or pipelined
+     * requests while it read its replies (which it must still get). 1 MiB: a peer that sent a few
+     * requests past the end, or a socket buffer's worth, closes within it, and its connection ends
+     * at once, as before; reading it costs about a millisecond.
+     */
+    static final long LINGER_BYTES = 1 << 20;
 
     private static final int OPEN = 0;
     private static final int DRAINING = 1;
@@ -202,7 +215,9 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         boolean awaiting = input.isAwaitingInput();
         Thread reader = connection.readerThread();
         if (reader == Thread.currentThread()) {
-            input.discardUntilEnd(deadline, QUIET_NANOS);
+            if (input.discardUntilEnd(deadline, QUIET_NANOS, LINGER_BYTES)) {
+                await(INPUT_ENDED, deadline); // the rest of the linger for the replies, reading no more: a close elsewhere ends it
+            }
             return;
         }
         awaiting = awaiting || reader == null && input.isAwaitingInput();
@@ -216,10 +231,14 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         await(INPUT_ENDED, deadline);
     }
 
-    /** Another caller drains: on the reader thread, read the peer's input to its end; then wait for the close. */
+    /**
+     * Another caller drains: on the reader thread, read the peer's input to its end, or until
+     * {@link #LINGER_BYTES} are dropped, as a linger does; then wait for the close, which that
+     * caller makes once its replies are written and its linger is over.
+     */
     private void awaitOthersClose(long deadline) {
         if (connection.isReaderThread() && !isClosed()) {
-            connection.input().discardUntilEnd(deadline, 0);
+            connection.input().discardUntilEnd(deadline, 0, LINGER_BYTES);
         }
         if (!await(RELEASED, deadline)) {
             close(CloseReason.CLOSED, null);

@@ -8,7 +8,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * What a server gives each of its connections: where they register for periodic checks, the
  * inbound and outbound budgets they share, how they log their end, and the timeouts of the configuration.
- * Connections made outside a server ({@code Connection.of}) share {@link #standalone()}.
+ * Connections made outside a server or a client ({@code Connection.of}) share {@link #standalone()}.
  *
  * @param sweeper runs write deadlines and write-idle actions
  * @param budget the inbound budget, or null for none
@@ -38,12 +38,13 @@ public record ConnectionContext(Sweeper sweeper, InboundBudget budget, Readiness
     }
 
     /**
-     * The context of connections made outside a server ({@code Connection.of}): the shared
-     * sweeper, no budget, the transport chosen by {@value Transports#PROPERTY}, the default
-     * write and frame timeouts.
+     * The context of connections made outside a server or a client ({@code Connection.of}): see
+     * {@link StandaloneContext}.
+     *
+     * @throws IllegalStateException if {@value StandaloneContext#PROPERTY} is not a number of bytes &gt;= 0
      */
     public static ConnectionContext standalone() {
-        return Standalone.CONTEXT;
+        return StandaloneContext.get();
     }
 
     /**
@@ -72,11 +73,5 @@ public record ConnectionContext(Sweeper sweeper, InboundBudget budget, Readiness
         return new ConnectionContext(sweeper, budget, source, exitLog, Nanos.timeout(config.writeTimeout()),
                 Nanos.timeout(config.readIdleTimeout()), Nanos.timeout(config.firstFrameTimeout()),
                 Nanos.timeout(config.frameTimeout()), layers, new OutboundBudget(config.effectiveOutboundBudget()));
-    }
-
-    private static final class Standalone {
-        static final ConnectionContext CONTEXT = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(),
-                ExitLog.SHARED, Nanos.timeout(ServerConfig.DEFAULT_WRITE_TIMEOUT), 0, 0,
-                Nanos.timeout(ServerConfig.DEFAULT_FRAME_TIMEOUT), List.of());
     }
 }

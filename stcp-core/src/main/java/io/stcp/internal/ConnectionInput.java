@@ -608,27 +608,36 @@ final class ConnectionInput {
     /**
      * Reads and drops everything until end of stream or {@code deadlineNanos}; for lingering while
      * the connection closes. With {@code quietNanos} &gt; 0 it also stops once nothing has arrived
-     * for that long: a peer that is not sending needs no waiting for. Never throws: a timeout,
-     * reset or close ends it too.
+     * for that long: a peer that is not sending needs no waiting for. It stops too once it has
+     * dropped {@code maxBytes} read from the transport (bytes buffered before it are dropped
+     * uncounted): a peer that keeps sending would otherwise keep this thread reading until the
+     * deadline. Never throws: a timeout, reset or close ends it too.
+     *
+     * @return true if it stopped at {@code maxBytes}, the peer still sending
      */
-    void discardUntilEnd(long deadlineNanos, long quietNanos) {
+    boolean discardUntilEnd(long deadlineNanos, long quietNanos, long maxBytes) {
         payOwedDrain(); // this waits: a close elsewhere may be waiting for the write token it holds
         pos = lim = 0;
         byte[] sink = buf != null ? buf : new byte[BUFFER_SIZE];
+        long dropped = 0;
         try {
             while (!endOfStream) {
                 long now = System.nanoTime();
                 if (Nanos.passed(deadlineNanos, now)) {
-                    return;
+                    return false;
                 }
                 long until = quietNanos == 0 ? deadlineNanos : Nanos.earliest(deadlineNanos, Nanos.deadline(now, quietNanos));
-                if (transport.read(sink, 0, sink.length, until) < 0) {
+                int n = transport.read(sink, 0, sink.length, until);
+                if (n < 0) {
                     endOfStream();
+                } else if ((dropped += n) >= maxBytes) {
+                    return true;
                 }
             }
         } catch (IOException | RuntimeException e) {
             // quiet, timed out, reset or closed: nothing more to wait for
         }
+        return false;
     }
 
     private void endOfStream() {

@@ -83,8 +83,8 @@ final class DialLoop {
         // use up the WARN lines of other connections in the process. Its own inbound budget too:
         // without one, a server that announced a long frame made the client grow its array to four
         // times what had arrived, up to the reader's own limit, whatever the heap held.
-        this.context = new ConnectionContext(Sweeper.SHARED, new InboundBudget(config.effectiveInboundBudget(), true),
-                Transports.sourceOrNull(), new ExitLog(System::nanoTime),
+        InboundBudget budget = new InboundBudget(config.effectiveInboundBudget(), "client's", "ClientConfig.inboundBudget");
+        this.context = new ConnectionContext(Sweeper.SHARED, budget, Transports.sourceOrNull(), new ExitLog(System::nanoTime),
                 Nanos.timeout(config.writeTimeout()), Nanos.timeout(config.readIdleTimeout()), 0,
                 Nanos.timeout(config.frameTimeout()), layers);
         this.outbox = outbox;

@@ -137,24 +137,12 @@ public final class DirectChunks {
      * 1 GiB; else the bytes it says, or -1 when it is not a number of bytes.
      */
     static long limitOf(String value, long maxHeap) {
-        return nonNegative(value, Math.min(maxHeap / 8, 1L << 30));
+        return NumberProperty.nonNegative(value, Math.min(maxHeap / 8, 1L << 30));
     }
 
     /** The idle period the property's {@code value} sets, in milliseconds, or -1 when it is not one. */
     static long idleMillisOf(String value) {
-        return nonNegative(value, DEFAULT_IDLE_MILLIS);
-    }
-
-    /** A property's number: {@code unset} when it is not set, -1 when it is not a number >= 0. */
-    private static long nonNegative(String value, long unset) {
-        if (value == null || value.isBlank()) {
-            return unset;
-        }
-        try {
-            return Math.max(-1, Long.parseLong(value.trim()));
-        } catch (NumberFormatException e) {
-            return -1;
-        }
+        return NumberProperty.nonNegative(value, DEFAULT_IDLE_MILLIS);
     }
 
     /** Whether a message of {@code length} bytes is worth copying into chunks. */

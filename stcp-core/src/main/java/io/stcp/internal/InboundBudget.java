@@ -9,7 +9,8 @@ import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The server-wide budget (or a {@code TcpClient}'s, for its connections) for input received and
+ * The server-wide budget (or a {@code TcpClient}'s, for its connections, or the one that the
+ * connections of {@code Connection.of} share: {@link StandaloneContext}) for input received and
  * not yet given up by its reader: the arrays of large values ({@code readBytes}, {@code readLine},
  * {@code DelimiterReader}) while they fill and then while their readers hold them, until each
  * reader's next read, the return of its call or its connection's end ({@link ConnectionInput}, "A
@@ -123,7 +124,8 @@ import org.jspecify.annotations.Nullable;
  */
 final class InboundBudget {
     private final long limitBytes;
-    private final boolean client; // a TcpClient's, not a server's: for the messages that name it
+    private final String owner;   // whose it is, for the messages that name it: "server's"
+    private final String setting; // what sizes it, for the same messages
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition freed = lock.newCondition();
     private volatile long usedBytes; // written under lock; read without it by usedBytes()
@@ -144,28 +146,33 @@ final class InboundBudget {
 
     /** A server's budget of {@code limitBytes}. */
     InboundBudget(long limitBytes) {
-        this(limitBytes, false);
+        this(limitBytes, "server's", "ServerConfig.inboundBudget");
     }
 
-    /** @param client whether it is a {@code TcpClient}'s ({@code ClientConfig.inboundBudget}), not a server's */
-    InboundBudget(long limitBytes, boolean client) {
+    /**
+     * @param owner whose it is, for messages: {@code "client's"} (a {@code TcpClient}'s), or
+     *     {@code "standalone connections'"} (those of {@code Connection.of})
+     * @param setting what sizes it, for messages: {@code "ClientConfig.inboundBudget"}
+     */
+    InboundBudget(long limitBytes, String owner, String setting) {
         this.limitBytes = limitBytes;
         this.reserveBytes = limitBytes / 5;
-        this.client = client;
+        this.owner = owner;
+        this.setting = setting;
     }
 
     long limitBytes() {
         return limitBytes;
     }
 
-    /** "the server's inbound budget of N bytes", or the client's: for messages. */
+    /** "the server's inbound budget of N bytes", or the owner's it was made for: for messages. */
     String describe() {
-        return "the " + (client ? "client's" : "server's") + " inbound budget of " + limitBytes + " bytes";
+        return "the " + owner + " inbound budget of " + limitBytes + " bytes";
     }
 
-    /** The setting that sizes it, for messages: {@code ServerConfig.inboundBudget} or the client's. */
+    /** The setting that sizes it, for messages: {@code ServerConfig.inboundBudget}, or the one it was made with. */
     String setting() {
-        return client ? "ClientConfig.inboundBudget" : "ServerConfig.inboundBudget";
+        return setting;
     }
 
     /**

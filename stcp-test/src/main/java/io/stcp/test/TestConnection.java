@@ -73,7 +73,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Timeouts.</b> The connection has those of a connection outside a server: a write timeout
  * of 5 s (what {@link #stallWrites} runs into), a frame timeout of 30 s, no read timeout and no
- * first-frame timeout. {@link Builder#config} gives it a server's instead, and its inbound budget;
+ * first-frame timeout, and the inbound budget such connections share ({@link io.stcp.Connection#of}).
+ * {@link Builder#config} gives it a server's instead, and its inbound budget;
  * a start hook sets the connection's own ({@code s -> s.connection().readTimeout(Duration.ofSeconds(20))}).
  * {@link #timeoutNextRead()} makes a read time out without waiting for any of them.
  *
@@ -165,7 +166,8 @@ public final class TestConnection implements AutoCloseable {
          * time as on a server, and its inbound budget, one for all of them as for a server's
          * connections (so readers of large values can be tested against it). The settings of the
          * listening socket (address, accepting, connection and IP limits, backlog) have nothing to
-         * apply to here. Default: the timeouts of a connection outside a server, and no budget.
+         * apply to here. Default: the timeouts of a connection outside a server, and the inbound
+         * budget such connections share ({@link io.stcp.Connection#of}).
          *
          * @throws IllegalArgumentException if {@code config} has TLS or the PROXY protocol, which
          *     need a socket (test them with a {@link io.stcp.TcpServer} on loopback)
