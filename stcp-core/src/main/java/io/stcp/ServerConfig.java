@@ -72,7 +72,9 @@ import org.jspecify.annotations.Nullable;
  * @param outboundBudget bytes all connections' send queues ({@link QueueSender}) together may hold
  *                       beyond the first {@value io.stcp.internal.OutboundBudget#SLACK_BYTES}
  *                       bytes of each, which are free: queued heap arrays and the off-heap chunks
- *                       of large queued replies alike. So the bytes queued in all of a server's
+ *                       of large queued replies alike, and the batch each queue's writer has taken
+ *                       until its write returns (a peer that does not read holds it up to the
+ *                       write timeout). So the bytes queued or being written in all of a server's
  *                       send queues stay below this plus {@code maxConn} times that slack. A put
  *                       that would pass it is treated as one that finds its queue full: the
  *                       connection's own reader waits (its patience, the write timeout) until
@@ -82,7 +84,8 @@ import org.jspecify.annotations.Nullable;
  *                       to its timeout, DROP_OLDEST drops the queue's own oldest messages while
  *                       that can make room (within the slack too: a byte dropped there is one
  *                       the put need not charge), CLOSE_CONNECTION closes the connection only if its own
- *                       queue holds bytes beyond its slack, else fails as FAIL does). Default 0:
+ *                       queue holds bytes beyond its slack, its batch being written included,
+ *                       else fails as FAIL does). Default 0:
  *                       a sixteenth of the JVM's maximum heap, taken when the server starts: with
  *                       the inbound budget's eighth, which counts the frame each waiting reader
  *                       holds, peers that send and never read stay well within the heap, even

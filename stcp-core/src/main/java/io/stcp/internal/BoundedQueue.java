@@ -52,7 +52,15 @@ import org.jspecify.annotations.Nullable;
  * <p><b>The server's outbound budget.</b> A queue of a server's connection also shares its
  * {@link OutboundBudget}: the bytes it holds beyond {@link OutboundBudget#SLACK_BYTES} are
  * {@link #charged} there, taken before the put that raises them ({@link #takeRoom}) and given back
- * by whatever lowers them ({@link #settle}: a drain, a drop, a smaller conflated value, a discard).
+ * by whatever lowers them ({@link #settle}: a batch written, a drop, a smaller conflated value, a
+ * discard). The bytes it holds are those queued and those of the batch its writer took and has not written
+ * yet ({@link #drained}): the writer holds that batch until its write returns, up to the write
+ * timeout when the peer does not read, so it stays charged meanwhile. States of a batch: queued →
+ * drained ({@link SendQueue#drain}: counted in {@link #drained} instead of {@link #bytes}, the
+ * charge unchanged) → written (the writer's next {@link SendQueue#drain} or
+ * {@link SendQueue#releaseInline}, which it calls once its write returned: {@link #batchWritten})
+ * or discarded (the queue's close, {@link #discardLocked}, whatever the writer still does); either
+ * way given back. The whole batch at once: the writer holds all of it until its write returns.
  * A put that fits the queue but not the budget is treated as one that does not fit the queue
  * ({@link #makeRoom}), after the reader of a connection that owes its drain has paid it, wherever
  * it puts ({@link #owingReaderPaid}): it waits as long as it would wait there (BLOCK's timeout, a patient put's
@@ -88,8 +96,10 @@ abstract sealed class BoundedQueue permits SendQueue {
     final QueueLimits limits;
     /** The server's outbound budget, or null for none (a client's connection, a queue without one). */
     private final @Nullable OutboundBudget budget;
-    /** Of {@link #bytes}, those charged to {@link #budget}: {@code max(0, bytes - SLACK_BYTES)} between steps. */
+    /** Of {@link #bytes} and {@link #drained}, those charged to {@link #budget}: {@code max(0, bytes + drained - SLACK_BYTES)} between steps. */
     long charged;
+    /** The bytes of the batch the writer took ({@link SendQueue#drain}) and has not written yet; 0 once the queue is closed. */
+    long drained;
     /** Puts of this queue waiting for the budget ({@link #awaitBudget}). */
     private int budgetWaiters;
     /** The budget's count of changes when a charge last failed here: a wait for the budget ends when it moves. */
@@ -279,7 +289,7 @@ abstract sealed class BoundedQueue permits SendQueue {
         if (budget == null) {
             return true;
         }
-        long over = bytes + add - OutboundBudget.SLACK_BYTES - charged;
+        long over = bytes + drained + add - OutboundBudget.SLACK_BYTES - charged;
         if (over <= 0) {
             return true;
         }
@@ -292,16 +302,31 @@ abstract sealed class BoundedQueue permits SendQueue {
         return true;
     }
 
-    /** After {@link #bytes} went down: gives the budget back what the queue no longer holds above its slack. */
+    /** After {@link #bytes} or {@link #drained} went down: gives the budget back what the queue no longer holds above its slack. */
     final void settle() {
         if (charged == 0) {
             return;
         }
-        long over = Math.max(0, bytes - OutboundBudget.SLACK_BYTES);
+        long over = Math.max(0, bytes + drained - OutboundBudget.SLACK_BYTES);
         if (over < charged) {
             long freed = charged - over;
             charged = over;
             budget.release(freed);
+        }
+    }
+
+    /**
+     * The writer's batch ({@link #drained}) is written: given back, and the puts of this queue
+     * waiting for the budget woken, even when this queue's charge did not change (a batch within
+     * the slack leaves it for their bytes). One compare when there was none.
+     */
+    final void batchWritten() {
+        if (drained != 0) {
+            drained = 0;
+            settle();
+            if (budgetWaiters > 0) {
+                budget.wake();
+            }
         }
     }
 
@@ -435,10 +460,11 @@ abstract sealed class BoundedQueue permits SendQueue {
      * Whether dropping this queue's own oldest messages can make room in the server's outbound
      * budget for a put of {@code add} bytes (DROP_OLDEST). Each byte dropped helps: while the queue
      * holds charged bytes it is one given back to the budget, and within the slack it is one the put
-     * need not charge; until the queue is empty, and the put needs {@code add - SLACK_BYTES} of the
-     * budget. So it can while a message is queued, unless the budget, with what this queue holds
-     * charged given back, would not have even that: then nothing is dropped in vain. The budget is
-     * read without its lock; another queue may take the room meanwhile, and the put then looks again.
+     * need not charge; until the queue is empty, and the put needs {@code add + drained - SLACK_BYTES}
+     * of the budget (a batch being written stays charged). So it can while a message is queued,
+     * unless the budget, with what this queue holds charged given back, would not have even that:
+     * then nothing is dropped in vain. The budget is read without its lock; another queue may take
+     * the room meanwhile, and the put then looks again.
      *
      * <p>A drop within the slack gives the budget nothing back, so it wakes no put waiting for the
      * budget ({@link #settle} releases nothing), and none needs it: another queue's put gains
@@ -448,7 +474,7 @@ abstract sealed class BoundedQueue permits SendQueue {
      */
     private boolean dropsMakeBudgetRoom(long add) {
         return queued() > 0
-                && add - OutboundBudget.SLACK_BYTES - charged <= budget.limitBytes() - budget.chargedBytes();
+                && add + drained - OutboundBudget.SLACK_BYTES - charged <= budget.limitBytes() - budget.chargedBytes();
     }
 
     /** Drops the oldest message queued (there is one), giving back what it held. */
@@ -464,7 +490,7 @@ abstract sealed class BoundedQueue permits SendQueue {
     private String overBudget(long add) {
         return "server's outbound budget full (" + budget.chargedBytes() + " of " + budget.limitBytes()
                 + " bytes charged, ServerConfig.outboundBudget; this queue " + queued() + " messages, " + bytes
-                + " bytes, a put of " + add + " more)";
+                + " bytes, " + drained + " being written, a put of " + add + " more)";
     }
 
     /**
@@ -709,6 +735,7 @@ abstract sealed class BoundedQueue permits SendQueue {
             keyed.clear();
         }
         bytes = 0;
+        drained = 0; // the writer's batch is lost with the connection
         settle();
         signalWritten();
         if (notFull != null) {

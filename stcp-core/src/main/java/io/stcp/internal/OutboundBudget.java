@@ -5,18 +5,20 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The server-wide budget for replies queued but not yet written ({@code ServerConfig.outboundBudget}):
- * the bytes of all of a server's send queues ({@link SendQueue}), counted as each queue counts
- * them — heap arrays, parts, lent read buffers and the direct pool's chunks of large messages
- * alike, and a conflating queue's String keys ({@link BoundedQueue#keyBytes}) — beyond the first
- * {@link #SLACK_BYTES} of each queue, which are free. So the bytes queued in all of them stay at
- * most the limit plus the number of queues times the slack.
+ * the bytes of all of a server's send queues ({@link SendQueue}), queued or in the batch their
+ * writers took and have not written yet, counted as each queue counts them — heap arrays, parts,
+ * lent read buffers and the direct pool's chunks of large messages alike, and a conflating queue's
+ * String keys ({@link BoundedQueue#keyBytes}) — beyond the first {@link #SLACK_BYTES} of each
+ * queue, which are free. So the bytes queued or being written in all of them stay at most the
+ * limit plus the number of queues times the slack.
  *
  * <p><b>Off the path of small messages.</b> A queue charges nothing while it holds at most the
  * slack, so loads that keep a few small replies in flight (64-byte echoes sixteen deep, four of
  * 16 KiB) never come here. A queue holding more is charged exactly its bytes above the slack
  * ({@link BoundedQueue#charged}), taken here before the put that raises it and given back by
- * whatever lowers it (a batch drained for writing, a drop, a smaller conflated value, a discard at
- * the queue's close), under that queue's lock: one uncontended lock here per such step.
+ * whatever lowers it (a batch written, a drop, a smaller conflated value, a discard at the
+ * queue's close, the writer's batch with it), under that queue's lock: one uncontended lock here
+ * per such step.
  *
  * <p><b>States and transitions</b>, under {@link #lock}:
  * <ul>

@@ -20,7 +20,10 @@ import java.util.Objects;
  *
  * <p><b>Send thread.</b> Runs only while there is something to write: the put that gets the
  * queue's write token for it starts it ({@link #start()}), and it ends when it finds the queue
- * empty (giving the token back) or when a write fails (ending the connection).
+ * empty (giving the token back) or when a write fails (ending the connection). A batch it takes
+ * stays charged to the server's outbound budget while it writes it: its next call to the queue
+ * ({@link SendQueue#drain}, {@link SendQueue#releaseInline}), made once the write returned, gives
+ * it back; a close of the queue does so for a write that fails.
  *
  * <p><b>Replies written by the reader</b> ({@link io.stcp.QueueSender.Options#batchReplies}). A
  * put of less than {@value #OWED_BELOW} bytes from the connection's reader that gets the token

@@ -408,12 +408,17 @@ public final class SendQueue extends BoundedQueue {
      * nothing is queued (or the queue is closed) it gives the token back instead, in the same step,
      * and the drainer ends: a put after that starts a new one.
      *
+     * <p>The batch moved out stays charged to the server's outbound budget ({@link #drained}) until
+     * the drainer's next call here or to {@link #releaseInline}, which it makes once the batch is
+     * written, or until the queue's close: the call gives back the batch before (see {@link BoundedQueue}).
+     *
      * @return how many were moved; 0 when the token was given back
      */
     public int drain(Object[] out, long maxBytes, int maxArrays) {
         lock.lock();
         try {
             if (queued() == 0 || state == CLOSED) {
+                batchWritten();
                 releaseTokenLocked();
                 return 0;
             }
@@ -429,6 +434,7 @@ public final class SendQueue extends BoundedQueue {
                 arrays += arrays(head);
                 out[n++] = message(head);
             }
+            drained = taken; // the batch before is written
             settle();
             wakeRoomWaiters();
             return n;
@@ -498,13 +504,15 @@ public final class SendQueue extends BoundedQueue {
 
     /**
      * Gives back the token of {@link #tryClaimInline()} — unless messages were queued behind the
-     * inline write: then the caller keeps it for a drainer it must start.
+     * inline write: then the caller keeps it for a drainer it must start. A batch the caller
+     * drained ({@link #drain}, a reader paying what it owes) is written by now: given back.
      *
      * @return true if the caller must start a drainer
      */
     public boolean releaseInline() {
         lock.lock();
         try {
+            batchWritten();
             if (queued() > 0 && state != CLOSED) {
                 return true;
             }

@@ -9,7 +9,9 @@ import io.stcp.SenderClosedException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -18,10 +20,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The outbound budget's accounting, step by step on send queues of in-memory connections that
- * share one budget, with nobody draining but the test: after every put, drain, drop, conflation,
- * batch and close, the budget holds exactly each queue's bytes beyond its slack, and nothing once
- * all are closed; a put waiting for the budget wakes when another queue frees bytes and when its
- * own queue closes. String keys, some larger than the messages, count in those bytes: a keyed
+ * share one budget, with nobody draining but the test: after every put, drain, write, drop,
+ * conflation, batch and close, the budget holds exactly each queue's bytes beyond its slack —
+ * those queued and those of the batch last drained, until it is written (the next drain, or
+ * {@code releaseInline}) or the queue closes — and nothing once all are closed; a put waiting for
+ * the budget wakes when another queue frees bytes, when its own queue's batch is written, and when
+ * its own queue closes. String keys, some larger than the messages, count in those bytes: a keyed
  * entry just queued in a conflating queue holds at least its key's and its message's.
  */
 class OutboundBudgetAccountingTest {
@@ -32,6 +36,8 @@ class OutboundBudgetAccountingTest {
     private static final String[] KEYS = {"s", "m".repeat(5 << 10), "l".repeat(40 << 10), "h".repeat(100 << 10)};
 
     private final OutboundBudget budget = new OutboundBudget(LIMIT);
+    /** Each open queue's bytes drained and not yet written, as the test drains and writes them. */
+    private final Map<SendQueue, Long> drained = new IdentityHashMap<>();
 
     private SendQueue queue(OverflowPolicy policy, boolean conflate) {
         ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), ExitLog.SHARED,
@@ -43,7 +49,12 @@ class OutboundBudgetAccountingTest {
     }
 
     private long expectedCharge(List<SendQueue> queues) {
-        return queues.stream().mapToLong(q -> Math.max(0, q.stats().pendingBytes() - SLACK)).sum();
+        return queues.stream().mapToLong(q -> Math.max(0, q.stats().pendingBytes() + drainedOf(q) - SLACK)).sum();
+    }
+
+    /** The bytes drained from {@code q} and not written: none once it is closed, its batch lost with it. */
+    private long drainedOf(SendQueue q) {
+        return q.isOpen() ? drained.getOrDefault(q, 0L) : 0;
     }
 
     @Test
@@ -72,10 +83,10 @@ class OutboundBudgetAccountingTest {
     }
 
     /** One random step on {@code q}; what it was. */
-    private static String step(Random random, SendQueue q) {
+    private String step(Random random, SendQueue q) {
         byte[] message = new byte[SIZES[random.nextInt(SIZES.length)]];
         try {
-            switch (random.nextInt(9)) {
+            switch (random.nextInt(10)) {
                 case 0, 1 -> q.put(message, false);
                 case 2, 3 -> q.put(random.nextInt(4), message, false);
                 case 7, 8 -> {
@@ -95,8 +106,16 @@ class OutboundBudgetAccountingTest {
                         new Sender.IntKeyed(random.nextInt(4), new byte[SIZES[random.nextInt(SIZES.length)]]))), false);
                 case 5 -> {
                     Object[] out = new Object[1 + random.nextInt(3)];
+                    long before = q.stats().pendingBytes();
                     int n = q.drain(out, 1 + random.nextInt(200 << 10), 64);
-                    return "drain of " + n;
+                    long taken = before - q.stats().pendingBytes(); // the messages' bytes, and their keys'
+                    drained.put(q, taken); // the batch before is written
+                    return "drain of " + n + ", " + taken + " bytes";
+                }
+                case 6 -> {
+                    q.releaseInline(); // as a reader that paid its drain: the batch is written
+                    drained.put(q, 0L);
+                    return "batch written";
                 }
                 default -> {
                     if (random.nextInt(8) == 0) {
@@ -121,12 +140,14 @@ class OutboundBudgetAccountingTest {
         assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
 
         SendQueue waiting = queue(OverflowPolicy.FAIL, false);
-        CompletableFuture<Object> put = waitingPut(waiting);
+        CompletableFuture<Object> put = waitingPut(waiting, 96 << 10);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
-        assertThat(full.drain(new Object[4], Long.MAX_VALUE, 64)).isEqualTo(4); // 64 KiB freed
+        assertThat(full.drain(new Object[4], Long.MAX_VALUE, 64)).isEqualTo(4); // 64 KiB taken for a write
+        assertThat(budget.chargedBytes()).as("a batch being written stays charged").isEqualTo(LIMIT);
+        assertThat(full.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // the 64 KiB written
         assertThat(put.get(10, TimeUnit.SECONDS)).isEqualTo(Boolean.TRUE);
 
-        CompletableFuture<Object> closed = waitingPut(waiting);
+        CompletableFuture<Object> closed = waitingPut(waiting, 96 << 10);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
         waiting.close();
         assertThat(closed.get(10, TimeUnit.SECONDS)).isInstanceOf(SenderClosedException.class);
@@ -135,12 +156,33 @@ class OutboundBudgetAccountingTest {
         assertThat(budget.chargedBytes()).isZero();
     }
 
-    /** A patient put of 96 KiB into {@code q} on a thread of its own: what it returned or threw. */
-    private static CompletableFuture<Object> waitingPut(SendQueue q) {
+    @Test
+    void aPutWaitingForTheBudgetWakesWhenItsOwnQueuesBatchWithinTheSlackIsWritten() throws Exception {
+        SendQueue full = queue(OverflowPolicy.FAIL, false);
+        for (long queued = 0; queued < SLACK + LIMIT; queued += 16 << 10) {
+            full.put(new byte[16 << 10], false);
+        }
+        SendQueue own = queue(OverflowPolicy.FAIL, false);
+        own.put(new byte[60 << 10], false);
+        assertThat(own.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // 60 KiB being written, within the slack
+        CompletableFuture<Object> put = waitingPut(own, 64 << 10); // 44 KiB beyond the slack with the batch; the budget is full
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
+
+        assertThat(own.releaseInline()).as("nothing queued behind the batch").isFalse(); // written: nothing charged changes
+        assertThat(put.get(10, TimeUnit.SECONDS)).isEqualTo(Boolean.TRUE);
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT); // the 64 KiB fit the slack
+        own.close();
+        full.close();
+        assertThat(budget.chargedBytes()).isZero();
+    }
+
+    /** A patient put of {@code length} bytes into {@code q} on a thread of its own: what it returned or threw. */
+    private static CompletableFuture<Object> waitingPut(SendQueue q, int length) {
         CompletableFuture<Object> result = new CompletableFuture<>();
         Thread.ofPlatform().name("budget-waiter").start(() -> {
             try {
-                q.put(new byte[96 << 10], true);
+                q.put(new byte[length], true);
                 result.complete(Boolean.TRUE);
             } catch (Throwable t) {
                 result.complete(t);
