@@ -16,6 +16,7 @@ import io.stcp.cluster.internal.Envelope.Kind;
 import io.stcp.cluster.internal.Envelope.KeyType;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
@@ -49,7 +50,10 @@ import org.slf4j.LoggerFactory;
  * changing it. Two callers rebinding one connection at once then each mark the user they actually
  * took it from (unlocked, one could read a user the other had already replaced, and the name the
  * other bound would stay announced with no connection until the next full refresh). The stripe is
- * held only around the registry's calls, which run no user code and do not wait.
+ * held only around the registry's calls, which run no user code and do not wait. An exclusive bind
+ * also unbinds other connections, without their stripes: each leaves the very user it binds, which
+ * stays bound here, so no mark is missed; a rebind of one of them that reads that user just before
+ * marks it needlessly, which costs one look.
  */
 public final class RealClusterFanout implements ClusterFanout {
     private static final Logger log = LoggerFactory.getLogger(RealClusterFanout.class);
@@ -173,6 +177,28 @@ public final class RealClusterFanout implements ClusterFanout {
             }
         }
         return bound;
+    }
+
+    @Override
+    public Collection<Sender> bindUserExclusively(Sender sender, String userId) {
+        checkName("userId", userId);
+        String old;
+        Collection<Sender> unbound;
+        ReentrantLock stripe = bindStripe(sender);
+        try {
+            old = registry.userOf(sender);
+            unbound = registry.bindUserExclusively(sender, userId);
+        } finally {
+            stripe.unlock();
+        }
+        // The connections unbound leave userId, which this one keeps here: no change of presence for
+        // them. Marked even if the bind was refused (the connection gone): the presence thread
+        // decides by what the registry holds, and a refusal is rare.
+        presenceSync.changed(Scope.USER, userId);
+        if (old != null && !old.equals(userId)) {
+            presenceSync.changed(Scope.USER, old);
+        }
+        return unbound;
     }
 
     @Override
