@@ -93,6 +93,25 @@ public interface ConnectionRegistry extends Fanout {
     boolean bindUser(Sender sender, String userId);
 
     /**
+     * Binds {@code sender}'s connection to {@code userId} as its only connection: in one step, it
+     * binds it (replacing the user it was bound to, as {@link #bindUser} does) and unbinds every
+     * other connection bound to {@code userId}. A login that one connection holds at a time is made
+     * with it: of several exclusive binds of one user at once, from any threads, exactly one
+     * connection is bound when they are done (the last one's), whereas unbinding the others and then
+     * binding, in two steps, can leave two bound. A {@link #bindUser} of the same user that runs
+     * meanwhile is not exclusive: it may add its connection after this one.
+     *
+     * <p>The connections unbound stay open and in the registry, in their groups: close them, or tell
+     * them why first ("logged in elsewhere"); a send to the user begun before this returned may still
+     * reach them. It costs, besides what {@link #bindUser} does, O(n) in the user's n connections.
+     *
+     * @return the senders of the connections it unbound (a new list: the caller's), empty if none;
+     *     empty too, with nothing changed, if {@code sender}'s connection is not registered (not
+     *     started yet, exited, another server's), which {@link #userOf} then tells (null)
+     */
+    Collection<Sender> bindUserExclusively(Sender sender, String userId);
+
+    /**
      * Removes {@code sender}'s connection from its user.
      *
      * @return true if it was bound to one

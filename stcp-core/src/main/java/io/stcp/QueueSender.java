@@ -516,6 +516,7 @@ public final class QueueSender implements Sender {
         private long maxBytes = DEFAULT_MAX_BYTES;
         private OverflowPolicy policy = OverflowPolicy.FAIL;
         private Duration blockTimeout = Duration.ofSeconds(1);
+        private boolean blockTimeoutGiven; // then the policy stays BLOCK: see overflow
         private boolean conflating;
         private boolean writeInline;
         private boolean readerBackpressure = true;
@@ -578,9 +579,19 @@ public final class QueueSender implements Sender {
             return this;
         }
 
-        /** What to do when full; default {@link OverflowPolicy#FAIL}. */
+        /**
+         * What to do when full; default {@link OverflowPolicy#FAIL}.
+         *
+         * @throws IllegalArgumentException for a policy other than {@link OverflowPolicy#BLOCK}
+         *     once a {@link #blockTimeout} is given: only BLOCK waits, and the timeout would be ignored
+         */
         public Options overflow(OverflowPolicy policy) {
-            this.policy = Objects.requireNonNull(policy, "overflow");
+            Objects.requireNonNull(policy, "overflow");
+            if (policy != OverflowPolicy.BLOCK && blockTimeoutGiven) {
+                throw new IllegalArgumentException("overflow: " + policy + " with a blockTimeout of "
+                        + Durations.format(blockTimeout) + " given (expected: BLOCK, the only policy that waits for room)");
+            }
+            this.policy = policy;
             limits = null;
             return this;
         }
@@ -588,9 +599,19 @@ public final class QueueSender implements Sender {
         /**
          * How long {@link OverflowPolicy#BLOCK} waits for room; default 1s; zero or negative = don't wait;
          * beyond about 73 years ({@link java.time.temporal.ChronoUnit#FOREVER}, say) = without a limit (close still ends the wait).
+         * Only for BLOCK, set first: {@code overflow(OverflowPolicy.BLOCK).blockTimeout(d)}.
+         *
+         * @throws IllegalArgumentException if the policy is not {@link OverflowPolicy#BLOCK}: no other
+         *     policy waits, so the timeout would be ignored
          */
         public Options blockTimeout(Duration blockTimeout) {
-            this.blockTimeout = Objects.requireNonNull(blockTimeout, "blockTimeout").isNegative() ? Duration.ZERO : blockTimeout;
+            Objects.requireNonNull(blockTimeout, "blockTimeout");
+            if (policy != OverflowPolicy.BLOCK) {
+                throw new IllegalArgumentException("blockTimeout: " + Durations.format(blockTimeout) + " with the overflow policy "
+                        + policy + " (expected: overflow(OverflowPolicy.BLOCK) first: only BLOCK waits for room)");
+            }
+            this.blockTimeout = blockTimeout.isNegative() ? Duration.ZERO : blockTimeout;
+            blockTimeoutGiven = true;
             limits = null;
             return this;
         }

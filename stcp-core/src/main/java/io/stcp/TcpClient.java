@@ -105,8 +105,9 @@ public interface TcpClient extends AutoCloseable {
 
     /**
      * Sets the hook run when a connection is up (the server's start hook), on its reader thread,
-     * before the reader; {@code null} clears it. A hook that throws is logged at WARN; the
-     * connection carries on. Applies to connections made afterwards.
+     * before the reader; {@code null} clears it. A hook that throws is logged at WARN
+     * ({@code conn.hook.failed} with {@code hook=connect}; {@code disconnect} for {@link #onDisconnect});
+     * the connection carries on. Applies to connections made afterwards.
      *
      * <p>The connection is up once the hook has returned, so the hook puts to the sender it is
      * given (a login, say): {@link #put(byte[])} and {@link #sender()} do not have the connection

@@ -7,6 +7,7 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -104,6 +105,23 @@ class QueueSenderTest {
             assertThat(sender.stats().discarded()).isEqualTo(37);
             assertThat(sender.close()).isZero();
         }
+    }
+
+    /** Only BLOCK waits for room: a block timeout with another policy would be ignored, so it is refused, in either order. */
+    @Test
+    void aBlockTimeoutWithAPolicyOtherThanBlockIsRefusedNamingBoth() {
+        assertThatThrownBy(() -> QueueSender.options().blockTimeout(Duration.ofMillis(200)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("blockTimeout: 200ms with the overflow policy FAIL"
+                        + " (expected: overflow(OverflowPolicy.BLOCK) first: only BLOCK waits for room)");
+        assertThatThrownBy(() -> QueueSender.options().overflow(OverflowPolicy.CLOSE_CONNECTION).blockTimeout(Duration.ofSeconds(2)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("blockTimeout: 2s with the overflow policy CLOSE_CONNECTION");
+        QueueSender.Options blocking = QueueSender.options().overflow(OverflowPolicy.BLOCK).blockTimeout(Duration.ofMillis(200));
+        assertThatThrownBy(() -> blocking.overflow(OverflowPolicy.FAIL))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("overflow: FAIL with a blockTimeout of 200ms given (expected: BLOCK, the only policy that waits for room)");
+        assertThat(blocking.overflow(OverflowPolicy.BLOCK)).isSameAs(blocking); // unchanged, still BLOCK
+        assertThat(QueueSender.options().overflow(OverflowPolicy.FAIL).overflow(OverflowPolicy.BLOCK)).isNotNull();
     }
 
     @Test

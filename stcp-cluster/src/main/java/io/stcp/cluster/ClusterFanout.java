@@ -5,6 +5,7 @@ import io.stcp.Fanout;
 import io.stcp.SendResult;
 import io.stcp.Sender;
 import io.stcp.cluster.internal.RealClusterFanout;
+import java.util.Collection;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -150,6 +151,13 @@ public interface ClusterFanout extends Fanout, AutoCloseable {
      * counted nowhere). {@link #announceUser} tells when they can.
      */
     boolean bindUser(Sender sender, String userId);
+
+    /**
+     * {@link ConnectionRegistry#bindUserExclusively} on the local registry (this node's other
+     * connections of the user are unbound; other nodes' are not: they are theirs to end), then
+     * announces the user, and withdraws the one the connection leaves, as {@link #bindUser} does.
+     */
+    Collection<Sender> bindUserExclusively(Sender sender, String userId);
 
     /** {@link ConnectionRegistry#unbindUser}; withdraws the user at once if this node has no other connection of it. */
     boolean unbindUser(Sender sender);

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * What a node announces follows its registry when bindings through the cluster race: the last
  * member leaving a group while another connection joins it must leave the group announced; a
- * connection rebound by two callers at once must leave announced only the user it ends up with.
+ * connection rebound by two callers at once must leave announced only the user it ends up with;
+ * an exclusive bind, which also unbinds other connections, announces and withdraws as a bind does.
  */
 @ExtendWith(ClusterLeakCheck.class)
 class PresenceRaceTest {
@@ -122,6 +123,7 @@ class PresenceRaceTest {
 
         @Override public Set<String> groupsOf(Sender sender) { return real.groupsOf(sender); }
         @Override public boolean bindUser(Sender sender, String userId) { return real.bindUser(sender, userId); }
+        @Override public Collection<Sender> bindUserExclusively(Sender sender, String userId) { return real.bindUserExclusively(sender, userId); }
         @Override public boolean unbindUser(Sender sender) { return real.unbindUser(sender); }
         @Override public boolean joinGroup(Sender sender, String group) { return real.joinGroup(sender, group); }
         @Override public boolean leaveGroup(Sender sender, String group) { return real.leaveGroup(sender, group); }
@@ -239,6 +241,26 @@ class PresenceRaceTest {
             String last = registry.userOf(first);
             assertThat(last).isIn("bea", "cid");
             assertThat(bus.users()).as("first is bound to " + last + " only: nothing else may stay announced").containsExactly(last);
+        }
+    }
+
+    @Test
+    void anExclusiveBindKeepsTheUserAnnouncedAndWithdrawsTheOneTheConnectionLeft() throws Exception {
+        try (TwoConnections node = new TwoConnections()) {
+            RecordingBus bus = node.bus;
+            ClusterFanout cluster = node.cluster;
+            assertThat(cluster.bindUser(node.first, "ann")).isTrue();
+            assertThat(cluster.bindUser(node.second, "bea")).isTrue();
+            Awaitility.await("ann and bea announced").atMost(Duration.ofSeconds(10))
+                    .until(() -> bus.users().equals(Set.of("ann", "bea")));
+
+            assertThat(cluster.bindUserExclusively(node.second, "ann")).containsExactly(node.first);
+            Awaitility.await("bea withdrawn").atMost(Duration.ofSeconds(10)).until(() -> bus.users().equals(Set.of("ann")));
+            assertThat(node.registry.user("ann")).containsExactly(node.second);
+            assertThat(node.registry.userOf(node.first)).isNull();
+
+            assertThat(cluster.unbindUser(node.second)).isTrue(); // ann's last connection here
+            Awaitility.await("ann withdrawn").atMost(Duration.ofSeconds(10)).until(() -> bus.users().isEmpty());
         }
     }
 }

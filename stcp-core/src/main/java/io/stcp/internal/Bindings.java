@@ -9,6 +9,7 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -58,6 +59,30 @@ final class Bindings {
             ((MemberSet) v).add(m);
             return v;
         });
+    }
+
+    /** What {@link #bindOnly} returns when it changed nothing. */
+    static final Object REFUSED = new Object();
+
+    /**
+     * Makes {@code m} the only member bound to {@code name}, in one step, if {@code mayUnbind}
+     * accepts each other member bound to it now; returns what was bound before (in {@link #get}'s
+     * form: null, a member, an array or a set, which nothing changes any more), or {@link #REFUSED}
+     * with nothing changed.
+     */
+    @Nullable Object bindOnly(String name, RegistryMember m, Predicate<RegistryMember> mayUnbind) {
+        Object[] before = {REFUSED};
+        names.compute(name, (k, v) -> {
+            for (Iterator<RegistryMember> it = iterate(v); it.hasNext(); ) {
+                RegistryMember other = it.next();
+                if (other != m && !mayUnbind.test(other)) {
+                    return v;
+                }
+            }
+            before[0] = v;
+            return m;
+        });
+        return before[0];
     }
 
     /** Unbinds {@code m} from {@code name}; the name goes when its last member does. */

@@ -170,6 +170,7 @@ final class DialLoop {
     /** The runner of a connection, with the client's hooks and {@code link}'s. */
     private RealConnectionRunner runner(RealConnection connection, Link link) {
         RealConnectionRunner r = new RealConnectionRunner(connection, reader, senderFactory, runner -> {});
+        r.hookNames("connect", "disconnect"); // as onConnect and onDisconnect name them
         r.addStartHook(link::started);
         ConnectionHook onConnect = connectHook;
         if (onConnect != null) {

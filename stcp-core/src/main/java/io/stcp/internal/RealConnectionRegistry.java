@@ -4,8 +4,10 @@ import io.stcp.ConnectionRegistry;
 import io.stcp.SendResult;
 import io.stcp.Sender;
 import java.util.AbstractCollection;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,12 +30,23 @@ import org.jspecify.annotations.Nullable;
  * either happened before the removal took the lock — and the removal sees and undoes it — or
  * after, and finds the member removed and does nothing. No name can keep a removed member.
  *
+ * <p><b>Exclusive bind.</b> {@link #bindUserExclusively} changes other members too: it holds the
+ * stripes of its member and of every member bound to the user, so that each side of each binding
+ * still changes only under its member's stripe. It reads who is bound, takes those stripes, then
+ * replaces the user's members with its own in one {@link Bindings#bindOnly} — which refuses, changing
+ * nothing, if someone bound meanwhile holds a stripe it lacks; it then lets go and takes that stripe
+ * too. The set of stripes only grows, so it is done within {@value #STRIPES} tries. Two exclusive
+ * binds of one user are serialized by that name's {@code compute}: the second finds the first's
+ * member, whose stripe it must hold, so it waits until the first is done and then unbinds it.
+ *
  * <p><b>Locks.</b> One of {@value #STRIPES} {@link ReentrantLock}s per member, chosen by its id,
- * rather than a lock object per member (which would cost more than the member). A thread holds at
- * most one stripe, then may take {@link ConcurrentHashMap}'s bin locks inside it; nothing takes a
- * stripe while holding a bin lock, so there is no lock-order cycle. No user code runs under either.
+ * rather than a lock object per member (which would cost more than the member). A thread holds one
+ * stripe, or (an exclusive bind) several taken in ascending order, then may take
+ * {@link ConcurrentHashMap}'s bin locks inside them; nothing takes a stripe while holding a bin
+ * lock, so there is no lock-order cycle. No user code runs under either.
  */
 public final class RealConnectionRegistry implements ConnectionRegistry {
+    /** At most 64: a {@code long} holds a set of them (a bit per stripe). */
     private static final int STRIPES = 64;
 
     private final ConcurrentHashMap<Long, RegistryMember> members = new ConcurrentHashMap<>();
@@ -96,9 +109,35 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
     }
 
     private ReentrantLock lock(RegistryMember m) {
-        ReentrantLock lock = stripes[(int) (m.id ^ (m.id >>> 32)) & (STRIPES - 1)];
+        ReentrantLock lock = stripes[stripe(m)];
         lock.lock();
         return lock;
+    }
+
+    private static int stripe(RegistryMember m) {
+        return (int) (m.id ^ (m.id >>> 32)) & (STRIPES - 1);
+    }
+
+    /** The stripes of the members in {@code value} ({@link Bindings#get}'s form), a bit each. */
+    private static long stripesOf(@Nullable Object value) {
+        long set = 0;
+        for (Iterator<RegistryMember> it = Bindings.iterate(value); it.hasNext(); ) {
+            set |= 1L << stripe(it.next());
+        }
+        return set;
+    }
+
+    /** Locks the stripes in {@code set} in ascending order: see the class comment, Locks. */
+    private void lockAll(long set) {
+        for (long s = set; s != 0; s &= s - 1) {
+            stripes[Long.numberOfTrailingZeros(s)].lock();
+        }
+    }
+
+    private void unlockAll(long set) {
+        for (long s = set; s != 0; s &= s - 1) {
+            stripes[Long.numberOfTrailingZeros(s)].unlock();
+        }
     }
 
     private @Nullable RegistryMember member(Sender sender) {
@@ -203,6 +242,58 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
         } finally {
             lock.unlock();
         }
+    }
+
+    @Override
+    public Collection<Sender> bindUserExclusively(Sender sender, String userId) {
+        Objects.requireNonNull(userId, "userId");
+        RegistryMember m = member(sender);
+        if (m == null) {
+            return List.of();
+        }
+        long held = 1L << stripe(m) | stripesOf(users.get(userId));
+        while (true) {
+            long[] missing = {0};
+            long locked = held;
+            lockAll(locked);
+            try {
+                if (m.removed) {
+                    return List.of();
+                }
+                Object before = users.bindOnly(userId, m, other -> {
+                    long bit = 1L << stripe(other);
+                    missing[0] |= bit & ~locked;
+                    return (bit & locked) != 0;
+                });
+                if (before != Bindings.REFUSED) {
+                    return boundOnly(m, userId, before);
+                }
+            } finally {
+                unlockAll(locked);
+            }
+            held |= missing[0]; // someone bound meanwhile under a stripe not held: take it too
+        }
+    }
+
+    /**
+     * The members' side of an exclusive bind that made {@code m} the only member of {@code userId},
+     * replacing {@code before}: under the stripes of all of them. Returns the senders it unbound.
+     */
+    private List<Sender> boundOnly(RegistryMember m, String userId, @Nullable Object before) {
+        String old = m.user;
+        if (old != null && !old.equals(userId)) {
+            users.remove(old, m);
+        }
+        m.user = userId;
+        List<Sender> unbound = new ArrayList<>();
+        for (Iterator<RegistryMember> it = Bindings.iterate(before); it.hasNext(); ) {
+            RegistryMember other = it.next();
+            if (other != m && !other.removed) { // a removed one has no user already, and is leaving
+                other.user = null;
+                unbound.add(other.sender);
+            }
+        }
+        return unbound;
     }
 
     @Override

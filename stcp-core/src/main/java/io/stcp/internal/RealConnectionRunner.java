@@ -84,6 +84,8 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
     // (here, and for exited/exitWaiters) is never held across a wait, so it pins no virtual thread.
     private List<ConnectionHook> startHooks = List.of();
     private List<ConnectionHook> exitHooks = List.of();
+    private String startHooksName = "start"; // their name in conn.hook.failed: see hookNames
+    private String exitHooksName = "exit";
     private RealConnectionRegistry registry; // the one the connection is a member of (registerIn), or null
     private boolean started;
     private volatile boolean exited;
@@ -169,6 +171,22 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
     public synchronized ConnectionRunner addExitHook(ConnectionHook hook) {
         exitHooks = withHook(exitHooks, hook);
         return this;
+    }
+
+    /**
+     * Names the start and exit hooks in {@code conn.hook.failed}'s {@code hook} key as the API that
+     * adds them does: a server's are {@code start} and {@code exit} (its {@code onConnectionStart}
+     * and {@code onConnectionExit}), a client's {@code connect} and {@code disconnect}. Before
+     * {@link #start()}.
+     *
+     * @throws IllegalStateException if started already
+     */
+    synchronized void hookNames(String start, String exit) {
+        if (started) {
+            throw new IllegalStateException("hooks must be named before start()");
+        }
+        startHooksName = Objects.requireNonNull(start, "start");
+        exitHooksName = Objects.requireNonNull(exit, "exit");
     }
 
     /** {@code hooks} and {@code hook} after them (the lists are immutable: few, and only read once started). */
@@ -381,7 +399,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 }
             }
             if (s != null) {
-                runHooks(startHooks, "start", s);
+                runHooks(startHooks, startHooksName, s);
                 connection.input().giveUp(); // a large value a start hook read, as a reader's call gives it up
                 Log.conn(Level.DEBUG, "conn.start", connection).log();
                 JfrEvents.connectionStart(connection);
@@ -455,7 +473,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 JfrEvents.connectionExit(connection, reason, cause, discarded);
             }
             if (s != null) {
-                runHooks(exitHooks, "exit", s);
+                runHooks(exitHooks, exitHooksName, s);
             }
         } finally {
             finish();

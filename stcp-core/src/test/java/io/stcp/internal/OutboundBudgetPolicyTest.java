@@ -88,9 +88,11 @@ class OutboundBudgetPolicyTest {
                 },
                 // The first connection's reader waits for the budget without limit (FAIL, no write
                 // timeout); under BLOCK it would give up after the block timeout, as on a full queue.
-                conn -> QueueSender.options().capacity(1024).maxBytes(4 << 20)
-                        .overflow(made.getAndIncrement() == 0 ? OverflowPolicy.FAIL : policy).blockTimeout(BLOCK_TIMEOUT)
-                        .build(conn));
+                conn -> {
+                    OverflowPolicy p = made.getAndIncrement() == 0 ? OverflowPolicy.FAIL : policy;
+                    QueueSender.Options o = QueueSender.options().capacity(1024).maxBytes(4 << 20).overflow(p);
+                    return (p == OverflowPolicy.BLOCK ? o.blockTimeout(BLOCK_TIMEOUT) : o).build(conn);
+                });
         server.registry(registry);
         server.onConnectionStart(s -> started.add(s.connection()));
         server.start();

@@ -72,8 +72,10 @@ import java.util.Set;
  * deep, a number over 1000 digits, a string over 20,000,000 characters, a field name over 50,000)
  * its field too, as deep as the config's fields go ({@code maxConn: malformed JSON at line 1,
  * column 1015: Number value length (1001) exceeds ...}; {@code ipLimits.deny[0]: ...} and
- * {@code ipLimits.x...: ...} within deeper values). I/O failures reading a file are
- * {@link UncheckedIOException}s.
+ * {@code ipLimits.x...: ...} within deeper values). Read from a file, the message starts
+ * with the file's name instead ({@code /etc/app/server.json: maxConn: -1 (expected: >= 0)}), its
+ * cause the exception without it. I/O failures reading a file are {@link UncheckedIOException}s,
+ * which name the file too.
  *
  * <p><b>Thread safety.</b> All methods are thread-safe.
  */
@@ -125,10 +127,17 @@ public final class ServerConfigJson {
         try (InputStream in = Files.newInputStream(file)) {
             return read(MAPPER.createParser(in), base);
         } catch (JsonProcessingException e) {
-            throw malformed(e);
+            throw inFile(file, malformed(e));
+        } catch (IllegalArgumentException e) {
+            throw inFile(file, e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + " (" + e + ")", e);
         }
+    }
+
+    /** {@code e}, its message after the file's name: {@code server.json: maxConn: -1 (expected: >= 0)}. */
+    private static IllegalArgumentException inFile(Path file, IllegalArgumentException e) {
+        return new IllegalArgumentException(file + ": " + e.getMessage(), e);
     }
 
     /** Reads a config from a stream (not closed). */

@@ -75,6 +75,21 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void aBadFileIsNamedInTheErrorWithTheProblemAndItsCause(@TempDir Path dir) throws Exception {
+        Path bad = java.nio.file.Files.writeString(dir.resolve("server.json"), "{\"maxConn\": -1}");
+        assertThatThrownBy(() -> ServerConfigJson.read(bad))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(bad + ": maxConn: -1 (expected: >= 0)")
+                .cause().isInstanceOf(IllegalArgumentException.class).hasMessage("maxConn: -1 (expected: >= 0)");
+
+        Path malformed = java.nio.file.Files.writeString(dir.resolve("broken.json"), "{\"maxConn\": 10,\n}");
+        assertThatThrownBy(() -> ServerConfigJson.read(malformed, ServerConfig.defaults()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(malformed + ": server config: malformed JSON at line 2, column 1: ")
+                .rootCause().isInstanceOf(com.fasterxml.jackson.core.JsonProcessingException.class);
+    }
+
+    @Test
     void unknownFieldsAreRejectedByName() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConns\": 10}")).hasMessageStartingWith("maxConns: unknown field");
     }
@@ -329,10 +344,10 @@ class ServerConfigJsonTest {
         // what the file itself gives for something off is refused all the same
         Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"off\", \"trustedProxies\": [\"10.0.0.0/8\"]}}");
         assertThatThrownBy(() -> ServerConfigJson.read(f, base))
-                .hasMessageStartingWith("proxyProtocol.trustedProxies: [10.0.0.0/8] while the mode is OFF");
+                .hasMessageStartingWith(f + ": proxyProtocol.trustedProxies: [10.0.0.0/8] while the mode is OFF");
         Files.writeString(f, "{\"ipLimits\": {\"connectionsPerSecondPerIp\": 0, \"burstPerIp\": 30}}");
         assertThatThrownBy(() -> ServerConfigJson.read(f, base))
-                .hasMessageStartingWith("ipLimits.burstPerIp: 30 without connectionsPerSecondPerIp");
+                .hasMessageStartingWith(f + ": ipLimits.burstPerIp: 30 without connectionsPerSecondPerIp");
         // and a mode that stays on keeps the base's settings
         Files.writeString(f, "{\"proxyProtocol\": {\"mode\": \"optional\"}}");
         assertThat(ServerConfigJson.read(f, base).proxyProtocol())

@@ -16,6 +16,7 @@ import io.stcp.cluster.internal.Envelope.Kind;
 import io.stcp.cluster.internal.Envelope.KeyType;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
@@ -24,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,7 +51,10 @@ import org.slf4j.LoggerFactory;
  * changing it. Two callers rebinding one connection at once then each mark the user they actually
  * took it from (unlocked, one could read a user the other had already replaced, and the name the
  * other bound would stay announced with no connection until the next full refresh). The stripe is
- * held only around the registry's calls, which run no user code and do not wait.
+ * held only around the registry's calls, which run no user code and do not wait. An exclusive bind
+ * also unbinds other connections, without their stripes: each leaves the very user it binds, which
+ * stays bound here, so no mark is missed; a rebind of one of them that reads that user just before
+ * marks it needlessly, which costs one look.
  */
 public final class RealClusterFanout implements ClusterFanout {
     private static final Logger log = LoggerFactory.getLogger(RealClusterFanout.class);
@@ -157,39 +162,53 @@ public final class RealClusterFanout implements ClusterFanout {
     @Override
     public boolean bindUser(Sender sender, String userId) {
         checkName("userId", userId);
-        String old;
-        boolean bound;
-        ReentrantLock stripe = bindStripe(sender);
-        try {
-            old = registry.userOf(sender);
-            bound = registry.bindUser(sender, userId);
-        } finally {
-            stripe.unlock();
+        Rebound<Boolean> r = rebind(sender, s -> registry.bindUser(s, userId));
+        if (r.result()) {
+            changedUser(userId, r.old());
         }
-        if (bound) {
-            presenceSync.changed(Scope.USER, userId);
-            if (old != null && !old.equals(userId)) {
-                presenceSync.changed(Scope.USER, old);
-            }
-        }
-        return bound;
+        return r.result();
+    }
+
+    @Override
+    public Collection<Sender> bindUserExclusively(Sender sender, String userId) {
+        checkName("userId", userId);
+        Rebound<Collection<Sender>> r = rebind(sender, s -> registry.bindUserExclusively(s, userId));
+        // The connections unbound leave userId, which this one keeps here: no change of presence for
+        // them. Marked even if the bind was refused (the connection gone): the presence thread
+        // decides by what the registry holds, and a refusal is rare.
+        changedUser(userId, r.old());
+        return r.result();
     }
 
     @Override
     public boolean unbindUser(Sender sender) {
-        String old;
-        boolean unbound;
+        Rebound<Boolean> r = rebind(sender, registry::unbindUser);
+        if (r.result() && r.old() != null) {
+            presenceSync.changed(Scope.USER, r.old());
+        }
+        return r.result();
+    }
+
+    /** What a change of a connection's user returned, and the user it had before the change. */
+    private record Rebound<T>(@Nullable String old, T result) {}
+
+    /** Changes {@code sender}'s user by {@code change}, reading the one before under its stripe: see the class comment, Rebinding. */
+    private <T> Rebound<T> rebind(Sender sender, Function<Sender, T> change) {
         ReentrantLock stripe = bindStripe(sender);
         try {
-            old = registry.userOf(sender);
-            unbound = registry.unbindUser(sender);
+            String old = registry.userOf(sender);
+            return new Rebound<>(old, change.apply(sender));
         } finally {
             stripe.unlock();
         }
-        if (unbound && old != null) {
+    }
+
+    /** Marks {@code userId}, bound now, and {@code old}, the user the connection left, if another. */
+    private void changedUser(String userId, @Nullable String old) {
+        presenceSync.changed(Scope.USER, userId);
+        if (old != null && !old.equals(userId)) {
             presenceSync.changed(Scope.USER, old);
         }
-        return unbound;
     }
 
     /** Locks and returns the stripe of {@code sender}'s connection: see the class comment, Rebinding. */

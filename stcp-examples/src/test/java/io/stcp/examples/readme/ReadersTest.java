@@ -77,12 +77,10 @@ class ReadersTest {
         // snippet:start exclusive-login
         ConnectionReader login = DelimiterReader.builder().lines().build((me, line) -> {
             String name = new String(line, UTF_8); // a line: the name to log in as
-            for (Sender old : registry.user(name)) { // a second login takes over from the first
-                if (old != me && registry.unbindUser(old)) {
-                    old.close(); // does not wait: it ends, its exit hooks run, it leaves the registry
-                }
+            // a second login takes over from the first: bound in one step, the others unbound
+            for (Sender old : registry.bindUserExclusively(me, name)) {
+                old.close(); // does not wait: it ends, its exit hooks run, it leaves the registry
             }
-            registry.bindUser(me, name);
             me.put(("welcome " + name + "\n").getBytes(UTF_8));
         });
         // snippet:end
