@@ -249,7 +249,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
         Objects.requireNonNull(userId, "userId");
         RegistryMember m = member(sender);
         if (m == null) {
-            return List.of();
+            return new ArrayList<>(); // the caller's, as the javadoc says, even when empty
         }
         long held = 1L << stripe(m) | stripesOf(users.get(userId));
         while (true) {
@@ -258,7 +258,7 @@ public final class RealConnectionRegistry implements ConnectionRegistry {
             lockAll(locked);
             try {
                 if (m.removed) {
-                    return List.of();
+                    return new ArrayList<>();
                 }
                 Object before = users.bindOnly(userId, m, other -> {
                     long bit = 1L << stripe(other);

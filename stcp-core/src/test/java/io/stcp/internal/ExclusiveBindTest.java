@@ -75,7 +75,9 @@ class ExclusiveBindTest {
         Sender alice = member();
         registry.bindUser(alice, "alice");
         Sender outsider = sender();
-        assertThat(registry.bindUserExclusively(outsider, "alice")).isEmpty();
+        Collection<Sender> none = registry.bindUserExclusively(outsider, "alice");
+        assertThat(none).isEmpty();
+        none.add(outsider); // "a new list: the caller's", refused bind or not
 
         Sender exited = member();
         registry.remove(exited.connection().id());
