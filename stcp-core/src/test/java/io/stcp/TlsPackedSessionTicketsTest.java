@@ -7,14 +7,12 @@ import io.stcp.testing.TestCerts;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,17 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 class TlsPackedSessionTicketsTest {
     private static final int RECORDS = 14;
 
-    private static final String SERVER = """
-            import hashlib, hmac, os, socket, ssl, struct, sys
-            from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    private static final String SERVER = PythonTls.RECORDS + """
+            import os, socket, ssl, sys
             cert, key, keylog, records = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-            def expand_label(h, secret, label, length):
-                full = b"tls13 " + label
-                info = struct.pack(">HB", length, len(full)) + full + b"\\x00"
-                out, t, i = b"", b"", 1
-                while len(out) < length:
-                    t = hmac.new(secret, t + info + bytes([i]), h).digest(); out += t; i += 1
-                return out[:length]
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
             ctx.load_cert_chain(cert, key)
@@ -50,57 +40,21 @@ class TlsPackedSessionTicketsTest {
             print(ls.getsockname()[1], flush=True)
             conn, _ = ls.accept(); conn.settimeout(30)
             tls = ctx.wrap_socket(conn, server_side=True)
-            suite = tls.cipher()[0]
-            secret = [bytes.fromhex(l.split()[2]) for l in open(keylog) if l.startswith("SERVER_TRAFFIC_SECRET_0 ")][-1]
-            h = hashlib.sha384 if suite.endswith("SHA384") else hashlib.sha256
-            k = expand_label(h, secret, b"key", 16 if "AES_128" in suite else 32)
-            iv = expand_label(h, secret, b"iv", 12)
-            aead = ChaCha20Poly1305(k) if "CHACHA" in suite else AESGCM(k)
-            seq = 0
-            def record(content, content_type):
-                global seq
-                inner = content + bytes([content_type])
-                header = b"\\x17\\x03\\x03" + struct.pack(">H", len(inner) + 16)
-                nonce = bytes(a ^ b for a, b in zip(iv, seq.to_bytes(12, "big")))
-                seq += 1
-                return header + aead.encrypt(nonce, inner, header)
+            out = Records(tls.cipher()[0], keylog, "SERVER_TRAFFIC_SECRET_0 ")
             # NewSessionTicket: lifetime 3600 s, age_add 0, no nonce, a ticket of one byte, no extensions
             ticket = b"\\x04\\x00\\x00\\x0e" + struct.pack(">II", 3600, 0) + b"\\x00" + b"\\x00\\x01T" + b"\\x00\\x00"
             raw = socket.socket(fileno=os.dup(tls.fileno()))
             raw.settimeout(30)  # the descriptor is non-blocking (the timeout above): sendall waits for room
-            raw.sendall(b"".join(record(ticket * (16384 // len(ticket)), 22) for _ in range(records)) + record(b"x", 23))
+            raw.sendall(b"".join(out.record(ticket * (16384 // len(ticket)), 22) for _ in range(records)) + out.record(b"x", 23))
             try:
                 while raw.recv(65536): pass  # until the client closes
             except OSError:
                 pass
             """;
 
-    /** The python3 on the PATH if it has the cryptography package, else Debian's, or null. */
-    private static String pythonWithCryptography() throws Exception {
-        for (String python : new String[] {"python3", "/usr/bin/python3"}) {
-            boolean present = python.startsWith("/") ? Files.isExecutable(Path.of(python)) : UnixSocketTest.Tools.onPath(python);
-            if (!present) {
-                continue;
-            }
-            Process probe = new ProcessBuilder(python, "-c", "import cryptography.hazmat.primitives.ciphers.aead")
-                    .redirectErrorStream(true).start();
-            probe.getInputStream().readAllBytes();
-            if (probe.waitFor(30, TimeUnit.SECONDS) && probe.exitValue() == 0) {
-                return python;
-            }
-            probe.destroyForcibly();
-        }
-        return null;
-    }
-
     @Test
     void aServerThatPacksTicketsIntoRecordsLeavesTheClientNone(@TempDir Path tmp) throws Exception {
-        String python = pythonWithCryptography();
-        if (python == null && UnixSocketTest.Tools.ci()) {
-            throw new AssertionError("no python3 with the cryptography package and CI=true (.ci/run installs"
-                    + " python3-cryptography): this test must run on CI");
-        }
-        Assumptions.assumeTrue(python != null, "no python3 with the cryptography package: skipped");
+        String python = PythonTls.requirePython();
         TestCerts certs = TestCerts.get();
         Process p = new ProcessBuilder(python, "-c", SERVER, certs.serverCert.toString(), certs.serverKey.toString(),
                 tmp.resolve("keylog").toString(), Integer.toString(RECORDS))

@@ -91,6 +91,21 @@ final class TlsTransport implements Transport {
      * keys very often (some 6,000 times) ends. stcp's own client contexts keep none.
      */
     static final int MAX_EMPTY_RECORD_BYTES = 256 * 1024;
+    /**
+     * The longest record, header included, that a server takes after the handshake without
+     * application data in it: a key update or an alert takes 24 to 27 bytes in TLS 1.3, an alert or
+     * an empty record in TLS 1.2 with the most CBC padding some 330; room is left for a library
+     * that pads its records. A longer one ends the connection once read. The JDK's engine acts on
+     * every handshake message a record holds, though RFC 8446 has each key change end its record:
+     * a record of 16 KiB packs 3,276 key updates of 5 bytes, each a key derivation and a new cipher
+     * and, when it asks for an answer, a second of both and a record to send: 50 to 100 ms of the
+     * server's CPU for one record of the client's (a handshake costs some 15), which
+     * {@link #MAX_EMPTY_RECORDS} and {@link #MAX_EMPTY_RECORD_BYTES} counted as one record of
+     * 16 KiB, so that a client sending one after each 16 KiB of data kept a core busy for as long
+     * as it liked. With this, a connection costs at most one such record. A client's side has no
+     * such bound: servers send session tickets, some of a few KiB, several to a record.
+     */
+    static final int MAX_SERVER_EMPTY_RECORD = 512;
     private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
 
     private final Transport under;
@@ -106,6 +121,8 @@ final class TlsTransport implements Transport {
     private final boolean bulkReads;
     /** Whether records with data refill {@link #emptyAllowance}: not where the engine keeps session tickets. */
     private final boolean refills;
+    /** The longest record without data taken: {@link #MAX_SERVER_EMPTY_RECORD} on a server's side; no bound of its own on a client's. */
+    private final int maxEmptyRecord;
 
     // Reader thread only.
     private ByteBuffer netIn;  // read mode: [position, limit) received, not decrypted; null when given back
@@ -128,6 +145,7 @@ final class TlsTransport implements Transport {
         this.under = under;
         this.engine = engine;
         this.refills = !made.keepsTickets();
+        this.maxEmptyRecord = engine.getUseClientMode() ? Integer.MAX_VALUE : MAX_SERVER_EMPTY_RECORD;
         this.output = new TlsOutput(under, engine, writeTimeoutNanos);
         this.name = under.name() + "+tls";
         this.bulkReads = under.tellsReadiness();
@@ -386,7 +404,8 @@ final class TlsTransport implements Transport {
 
     /**
      * Counts a record an unwrap read: one that decrypted to nothing uses up {@link #emptyAllowance},
-     * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left; one with data refills
+     * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left, or at once if it is
+     * longer than {@link #maxEmptyRecord}; one with data refills
      * it by its bytes, up to {@link #MAX_EMPTY_RECORD_BYTES}, unless the engine keeps tickets.
      */
     private void countRecord(SSLEngineResult r) throws SSLException {
@@ -396,6 +415,11 @@ final class TlsTransport implements Transport {
                 emptyAllowance = Math.min(MAX_EMPTY_RECORD_BYTES, emptyAllowance + r.bytesConsumed());
             }
         } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK) {
+            if (r.bytesConsumed() > maxEmptyRecord) {
+                throw new SSLException("a TLS record of " + r.bytesConsumed() + " bytes without application data,"
+                        + " more than the " + maxEmptyRecord + " a key update or an alert takes (handshake messages"
+                        + " packed into one record: each costs the server a key derivation or more)");
+            }
             if (++emptyRecords > MAX_EMPTY_RECORDS) {
                 throw new SSLException("more than " + MAX_EMPTY_RECORDS
                         + " TLS records in a row without application data (key updates, empty records, alerts)");
