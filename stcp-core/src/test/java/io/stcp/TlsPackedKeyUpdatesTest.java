@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A TLS 1.3 client that packs key updates into a record, 3,276 of 5 bytes to a record of 16 KiB:
  * the JDK's engine acts on every one (a key derivation and a new cipher for each; for each that
  * asks for an answer, another derivation and a record of the server's), though RFC 8446 has a key
- * change end its record, so one record cost the server some 100 ms of CPU, and the limits on
+ * change end its record, so one record cost the server 50 to 100 ms of CPU, and the limits on
  * records without data, which counted it as one record of 16 KiB, let a client send one after
  * every 16 KiB of data for as long as it liked. A server now ends the connection at a record
  * without data longer than a post-handshake message padded takes. The client is Python's
