@@ -153,12 +153,20 @@ public final class ServerConfigJson {
         }
     }
 
-    /** Reads a config from a JSON document. */
+    /**
+     * Reads a config from a JSON document: the text itself, not a file's name, which is read with
+     * {@link #read(Path)} (a name given here fails as malformed JSON, and says so).
+     */
     public static ServerConfig read(String json) {
         try {
             return read(MAPPER.createParser(json), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
-            throw malformed(e);
+            IllegalArgumentException malformed = malformed(e);
+            if (json.isBlank() || json.strip().charAt(0) == '{') {
+                throw malformed;
+            }
+            throw new IllegalArgumentException(malformed.getMessage() + " (read(String) takes the JSON text;"
+                    + " to read a file, pass a Path: read(Path.of(\"" + json.strip() + "\")))", e);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // a String has no I/O to fail
         }
