@@ -162,14 +162,21 @@ public final class ServerConfigJson {
             return read(MAPPER.createParser(json), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
             IllegalArgumentException malformed = malformed(e);
-            if (json.isBlank() || json.strip().charAt(0) == '{') {
+            String text = json.strip();
+            if (!looksLikeAFileName(text)) {
                 throw malformed;
             }
             throw new IllegalArgumentException(malformed.getMessage() + " (read(String) takes the JSON text;"
-                    + " to read a file, pass a Path: read(Path.of(\"" + json.strip() + "\")))", e);
+                    + " to read a file, pass a Path: read(Path.of(\"" + text + "\")))", e);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // a String has no I/O to fail
         }
+    }
+
+    /** Whether text that is no JSON may be a file's name, given where JSON text is expected: one short line, no JSON opening. */
+    private static boolean looksLikeAFileName(String text) {
+        return !text.isEmpty() && text.length() <= 1024 && "{[\"".indexOf(text.charAt(0)) < 0
+                && text.chars().noneMatch(c -> c == '\n' || c == '\r');
     }
 
     /** The document {@code p} holds: one object and nothing after it. */

@@ -99,6 +99,8 @@ class ServerConfigJsonTest {
                 .rootCause().isInstanceOf(com.fasterxml.jackson.core.JsonProcessingException.class);
         assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 10,\n}")) // JSON text: no such hint
                 .hasMessageNotContaining("pass a Path");
+        assertThatThrownBy(() -> ServerConfigJson.read("maxConn: 10\nwriteTimeout: 5s")) // YAML, say: no name either
+                .hasMessageNotContaining("pass a Path");
     }
 
     @Test
