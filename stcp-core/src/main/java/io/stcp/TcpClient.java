@@ -113,6 +113,13 @@ public interface TcpClient extends AutoCloseable {
      * given (a login, say): {@link #put(byte[])} and {@link #sender()} do not have the connection
      * yet, and throw {@link NotConnectedException} ("connecting"), or, with an offline queue, keep
      * the message until the hook has returned, behind what the hook put.
+     *
+     * <p>The hook may also read from {@code sender.connection()}, on the reader's thread: a login
+     * that waits for the server's answer makes the connection up only once a server answered,
+     * which a client behind a TCP balancer needs (the balancer accepts while it has no server to
+     * pass the client to; messages handed to that connection are lost with it). Since a hook that
+     * throws leaves the connection to go up all the same, one whose answer does not come closes
+     * {@code sender} before it throws: nothing goes up, and the offline queue keeps its messages.
      */
     TcpClient onConnect(@Nullable ConnectionHook hook);
 

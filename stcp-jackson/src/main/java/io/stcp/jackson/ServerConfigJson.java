@@ -153,15 +153,30 @@ public final class ServerConfigJson {
         }
     }
 
-    /** Reads a config from a JSON document. */
+    /**
+     * Reads a config from a JSON document: the text itself, not a file's name, which is read with
+     * {@link #read(Path)} (a name given here fails as malformed JSON, and says so).
+     */
     public static ServerConfig read(String json) {
         try {
             return read(MAPPER.createParser(json), ServerConfig.defaults());
         } catch (JsonProcessingException e) {
-            throw malformed(e);
+            IllegalArgumentException malformed = malformed(e);
+            String text = json.strip();
+            if (!looksLikeAFileName(text)) {
+                throw malformed;
+            }
+            throw new IllegalArgumentException(malformed.getMessage() + " (read(String) takes the JSON text;"
+                    + " to read a file, pass a Path: read(Path.of(\"" + text + "\")))", e);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // a String has no I/O to fail
         }
+    }
+
+    /** Whether text that is no JSON may be a file's name, given where JSON text is expected: one short line, no JSON opening. */
+    private static boolean looksLikeAFileName(String text) {
+        return !text.isEmpty() && text.length() <= 1024 && "{[\"".indexOf(text.charAt(0)) < 0
+                && text.chars().noneMatch(c -> c == '\n' || c == '\r');
     }
 
     /** The document {@code p} holds: one object and nothing after it. */

@@ -90,6 +90,20 @@ class ServerConfigJsonTest {
     }
 
     @Test
+    void aFileNameGivenAsTheJsonTextIsToldToBeAPath() {
+        assertThatThrownBy(() -> ServerConfigJson.read("gateway.json"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("server config: malformed JSON at line 1, column 1: ")
+                .hasMessageEndingWith(" (read(String) takes the JSON text; to read a file, pass a Path:"
+                        + " read(Path.of(\"gateway.json\")))")
+                .rootCause().isInstanceOf(com.fasterxml.jackson.core.JsonProcessingException.class);
+        assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConn\": 10,\n}")) // JSON text: no such hint
+                .hasMessageNotContaining("pass a Path");
+        assertThatThrownBy(() -> ServerConfigJson.read("maxConn: 10\nwriteTimeout: 5s")) // YAML, say: no name either
+                .hasMessageNotContaining("pass a Path");
+    }
+
+    @Test
     void unknownFieldsAreRejectedByName() {
         assertThatThrownBy(() -> ServerConfigJson.read("{\"maxConns\": 10}")).hasMessageStartingWith("maxConns: unknown field");
     }
