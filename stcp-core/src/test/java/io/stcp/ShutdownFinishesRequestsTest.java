@@ -270,4 +270,30 @@ class ShutdownFinishesRequestsTest {
             Echo.stop(server);
         }
     }
+
+    /**
+     * A value longer than a reader's turn (256 KiB read without a wait) makes its next read give way
+     * first ({@code Transport.giveWay}); on epoll, the socket being empty, the give-way waits for
+     * input. That wait is between requests like any other: the shutdown ends the idle connection at
+     * once. It did not: unmarked as a wait for input, it kept the shutdown waiting until its deadline.
+     */
+    @Test
+    void aConnectionIdleAfterAValueLongerThanATurnEndsAtOnce() throws Exception {
+        byte[] value = new byte[1 << 20];
+        TcpServer server = Echo.start();
+        try (TestClient client = TestClient.connect(server.address())) {
+            // The first may come in pieces, while the receive window grows; the later ones are read whole.
+            for (int i = 0; i < 3; i++) {
+                assertThat(client.roundTrip(value)).hasSize(value.length);
+            }
+
+            long start = System.nanoTime();
+            CompletableFuture<Boolean> shutdown = shutdownInBackground(server, GRACE);
+            assertThat(client.awaitClosedByServer()).as("an idle connection ends at once").isTrue();
+            assertThat(shutdown.get(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(GRACE.dividedBy(3));
+        } finally {
+            Echo.stop(server);
+        }
+    }
 }

@@ -71,7 +71,8 @@ import org.jspecify.annotations.Nullable;
  * waits, and lets a graceful shutdown (a server's, or a client's) finish the request in progress
  * but begin none. Bits:
  * <ul>
- *   <li>AWAITING: blocked in the transport for input, or the loop suspended for want of it
+ *   <li>AWAITING: blocked in the transport for input (a give-way too, which on a transport that
+ *       tells readiness waits for input when none is there), or the loop suspended for want of it
  *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait;</li>
  *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
  *       calls, or a wait inside a reader call that has consumed nothing, with nothing of a value
@@ -107,6 +108,8 @@ final class ConnectionInput {
     static final int TURN_BYTES = 256 * 1024;
     /** Reads a reader may make, in the call that read the end of the input, before they throw (see the class comment). */
     static final int READS_PAST_END = 1000;
+    /** What {@link #awaitTransport} waits for in a give-way ({@link Transport#giveWay}), instead of a number of bytes. */
+    private static final int GIVE_WAY = -1;
     private static final byte[] NO_PREFIX = {};
     // Each get is cast where it is called: a cast around "bigEndian ? A.get(..) : B.get(..)" leaves
     // both calls typed Object, which boxed every value read (ReadNumbersTest).
@@ -913,8 +916,12 @@ final class ConnectionInput {
     }
 
     /**
-     * Waits on the transport within the read deadline in force: for any byte ({@code bytes} 0), or
-     * until {@code bytes} can be read at once ({@link Transport#awaitInput}).
+     * Waits on the transport within the read deadline in force: for any byte ({@code bytes} 0),
+     * until {@code bytes} can be read at once ({@link Transport#awaitInput}), or for this reader's
+     * turn ({@link #GIVE_WAY}: {@link Transport#giveWay}, which waits for input too when the
+     * socket has none). Each is a wait for input, marked so in {@link #waitState}: a give-way
+     * left unmarked kept a reader that waited there for its peer's next request from ever being
+     * seen at rest (a graceful shutdown waited for it until its deadline).
      */
     private void awaitTransport(int bytes) throws IOException {
         failIfEnded();
@@ -931,6 +938,8 @@ final class ConnectionInput {
         try {
             if (bytes == 0) {
                 transport.awaitReadable(deadline);
+            } else if (bytes == GIVE_WAY) {
+                transport.giveWay(deadline);
             } else {
                 transport.awaitInput(bytes, deadline);
             }
@@ -950,7 +959,6 @@ final class ConnectionInput {
      * connections' threads run.
      */
     private void giveWay() throws IOException {
-        turnBytes = 0;
         payOwedDrain();
         if (buf != null && buf.length == ReadBuffers.WIDE) {
             if (pos == lim) {
@@ -959,12 +967,7 @@ final class ConnectionInput {
                 fitBuffer();
             }
         }
-        long deadline = waitDeadline(0);
-        try {
-            transport.giveWay(deadline);
-        } catch (ReadTimeoutException e) {
-            throw timedOut(deadline, e);
-        }
+        awaitTransport(GIVE_WAY);
     }
 
     /**

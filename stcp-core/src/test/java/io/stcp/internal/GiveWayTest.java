@@ -35,9 +35,11 @@ class GiveWayTest {
     private static final class GiveWayCounter extends ForwardingTransport {
         final List<Long> readAtGiveWay = new ArrayList<>();
         final List<Integer> bufferAtGiveWay = new ArrayList<>();
+        final List<Boolean> awaitingAtGiveWay = new ArrayList<>();
         ConnectionInput input;
         long read;
         boolean holds; // as a layer holding decrypted bytes would say
+        volatile int emptyReads; // reads that found nothing there, and so wait: the reader looked at its readiness before
 
         GiveWayCounter(MemoryTransport delegate) {
             super(delegate);
@@ -45,6 +47,9 @@ class GiveWayTest {
 
         @Override
         public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
+            if (delegate.available() == 0) {
+                emptyReads++; // reader thread only
+            }
             int n = super.read(b, off, len, deadlineNanos);
             read += Math.max(n, 0);
             return n;
@@ -64,6 +69,7 @@ class GiveWayTest {
         public void giveWay(long deadlineNanos) {
             readAtGiveWay.add(read);
             bufferAtGiveWay.add(input.bufferCapacity());
+            awaitingAtGiveWay.add(input.isAwaitingInput());
         }
 
         @Override
@@ -94,6 +100,24 @@ class GiveWayTest {
         }
     }
 
+    /**
+     * A give-way may wait for input (on epoll, when the socket has none: {@link Transport#giveWay}),
+     * so it is a wait for input to whoever looks: a graceful shutdown, which ends at once a reader
+     * waiting between requests, and a graceful close, which lingers only for a reader that is not
+     * waiting. Unmarked, a reader idle in a give-way was taken for one busy in a request.
+     */
+    @Test
+    void aReaderGivingWayIsSeenAwaitingInput() throws IOException {
+        int frames = 2 * ConnectionInput.TURN_BYTES / FRAME + 8;
+        for (int i = 0; i < frames; i++) {
+            memory.feed(new byte[FRAME]);
+        }
+        readFrames(frames);
+
+        assertThat(transport.awaitingAtGiveWay).as("awaiting input at each give-way").hasSize(2).containsOnly(true);
+        assertThat(input.isAwaitingInput()).as("once it has read on").isFalse();
+    }
+
     @Test
     void aReaderGivesWayWithoutItsWideBuffer() throws IOException {
         int body = FRAME - 100; // frames that end off the turns' boundaries
@@ -120,8 +144,11 @@ class GiveWayTest {
                 return null;
             });
             for (int i = 0; i < frames; i++) {
+                // Not input.isAwaitingInput(): set just before the reader looks whether the transport
+                // is readable, so a frame fed as soon as it was seen was read without a wait at times.
+                int waits = i + 1;
                 await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(1))
-                        .until(() -> input.isAwaitingInput() || reader.isDone());
+                        .until(() -> transport.emptyReads == waits || reader.isDone());
                 memory.feed(new byte[FRAME]); // one frame each time the reader has found nothing to read
             }
             reader.get(10, TimeUnit.SECONDS);
