@@ -54,7 +54,7 @@ class GracefulCloseEndsReadsTest {
         floodAfterQuit(sender -> Thread.ofVirtual().start(() -> closeAfterFlush(sender)));
     }
 
-    /** What closeAfterFlush returned, per sender. */
+    /** What closeAfterFlush returned. */
     private final BlockingQueue<Integer> discarded = new LinkedBlockingQueue<>();
 
     private void closeAfterFlush(Sender sender) {
@@ -85,7 +85,7 @@ class GracefulCloseEndsReadsTest {
                     quit = true;
                     close.accept(sender);
                 } else {
-                    sender.put(ByteBuffer.allocate(4 + REPLY).putInt(REPLY).put(body).array());
+                    sender.put(reply(body));
                 }
             }
         };
@@ -100,12 +100,7 @@ class GracefulCloseEndsReadsTest {
                 })
                 .start();
         try (Socket peer = connect(server)) {
-            OutputStream out = peer.getOutputStream();
-            for (int i = 0; i < REQUESTS; i++) {
-                out.write(Echo.frame(new byte[] {(byte) i}));
-            }
-            out.write(Echo.frame(QUIT));
-            out.flush();
+            OutputStream out = requestsThenQuit(peer);
             Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> senderOf.get() != null && senderOf.get().isClosed());
 
             CompletableFuture<Long> flooded = new CompletableFuture<>();
@@ -113,10 +108,7 @@ class GracefulCloseEndsReadsTest {
             try {
                 DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(peer.getInputStream()));
                 for (int i = 0; i < REQUESTS; i++) {
-                    assertThat(in.readInt()).isEqualTo(REPLY);
-                    byte[] reply = new byte[REPLY];
-                    in.readFully(reply);
-                    assertThat(reply[0]).as("reply %d", i).isEqualTo((byte) i);
+                    readReply(in, i);
                 }
                 assertThat(in.read()).as("the FIN after the last reply").isEqualTo(-1);
                 long eofAt = System.nanoTime();
@@ -139,6 +131,29 @@ class GracefulCloseEndsReadsTest {
         } finally {
             Echo.stop(server);
         }
+    }
+
+    /** The reply to request {@code body}: REPLY bytes, the request's byte first. */
+    private static byte[] reply(byte[] body) {
+        return ByteBuffer.allocate(4 + REPLY).putInt(REPLY).put(body).array();
+    }
+
+    private static void readReply(DataInputStream in, int i) throws IOException {
+        assertThat(in.readInt()).as("reply %d's length", i).isEqualTo(REPLY);
+        byte[] reply = new byte[REPLY];
+        in.readFully(reply);
+        assertThat(reply[0]).as("reply %d", i).isEqualTo((byte) i);
+    }
+
+    /** Sends the requests, then QUIT, without reading; the peer's output. */
+    private static OutputStream requestsThenQuit(Socket peer) throws IOException {
+        OutputStream out = peer.getOutputStream();
+        for (int i = 0; i < REQUESTS; i++) {
+            out.write(Echo.frame(new byte[] {(byte) i}));
+        }
+        out.write(Echo.frame(QUIT));
+        out.flush();
+        return out;
     }
 
     /**
@@ -179,7 +194,7 @@ class GracefulCloseEndsReadsTest {
     /**
      * A reader that ends while a close on another thread still writes its replies — here its put,
      * after the close began, fails — must not cut that close short: the connection's end waits for
-     * it. It discarded what was queued, and closed the connection under it.
+     * it. The end discarded what was queued, and closed the connection under the close.
      */
     @Test
     void aReaderThatEndsWhileACloseOnAnotherThreadDrainsLosesNoReply() throws Exception {
@@ -188,7 +203,7 @@ class GracefulCloseEndsReadsTest {
         ConnectionReader reader = (sender, conn) -> {
             byte[] body = conn.readBytes(conn.readInt());
             if (!java.util.Arrays.equals(body, QUIT)) {
-                sender.put(ByteBuffer.allocate(4 + REPLY).putInt(REPLY).put(body).array());
+                sender.put(reply(body));
                 return;
             }
             Thread.ofVirtual().start(() -> closeAfterFlush(sender));
@@ -204,22 +219,14 @@ class GracefulCloseEndsReadsTest {
                 .onConnectionExit(s -> exits.add(s.connection()))
                 .start();
         try (Socket peer = connect(server)) {
-            OutputStream out = peer.getOutputStream();
-            for (int i = 0; i < REQUESTS; i++) {
-                out.write(Echo.frame(new byte[] {(byte) i}));
-            }
-            out.write(Echo.frame(QUIT));
-            out.flush();
+            requestsThenQuit(peer);
             assertThat(readerEnded.await(20, TimeUnit.SECONDS)).isTrue();
 
             DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(peer.getInputStream()));
             int replies = 0;
             try {
                 while (true) {
-                    assertThat(in.readInt()).isEqualTo(REPLY);
-                    byte[] reply = new byte[REPLY];
-                    in.readFully(reply);
-                    assertThat(reply[0]).isEqualTo((byte) replies);
+                    readReply(in, replies);
                     replies++;
                 }
             } catch (EOFException | java.net.SocketException end) {
