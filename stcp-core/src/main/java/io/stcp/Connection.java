@@ -437,8 +437,18 @@ public interface Connection {
      * queued; then the output is shut down (FIN); then, if the peer may still be sending, the
      * connection waits for it to close too — at most 2 s — because closing a socket with input left
      * unread makes the kernel reset it, destroying replies not yet delivered (the connection's
-     * reader reads and drops that input meanwhile); then the connection closes. Whatever is not
-     * done within {@code timeout} is cut short by a close.
+     * reader thread reads and drops that input meanwhile, at most 1 MiB of it); then the connection
+     * closes. Whatever is not done within {@code timeout} is cut short by a close.
+     *
+     * <p>The application's reading ends as the close begins, whichever thread calls it: from then
+     * on no more of the peer's input reaches the reader. Its next read that would take bytes from
+     * the socket throws {@link java.nio.channels.AsynchronousCloseException}, and every read after
+     * that a {@link java.nio.channels.ClosedChannelException} (only bytes already in the
+     * connection's read buffer, at most one buffer, can still be read before; none when the reader
+     * thread itself closes: its reads after the close all throw the latter); the reader is not
+     * called again; and the connection's end waits for this close (behaviour change: a close on
+     * another thread left the reader reading and parsing whatever the peer sent until the linger
+     * ended).
      *
      * <p>Safe from any thread and more than once: the first call drains; a later or concurrent one
      * waits for the close (and, called on the reader thread, reads and drops the peer's input until

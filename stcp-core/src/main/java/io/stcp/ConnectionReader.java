@@ -25,6 +25,11 @@ package io.stcp;
  * ({@link CloseReason#PROTOCOL_ERROR}, a WARN line). A reader that catches that too and still reads
  * on cannot be stopped: never swallow every {@link java.io.IOException} in a loop.
  *
+ * <p><b>A graceful close</b> ({@link Sender#closeAfterFlush}, from this reader or any thread) ends
+ * the reading at once: the reader is not called again, and a read in the call in progress that
+ * needs more of the peer's bytes throws {@link java.nio.channels.ClosedChannelException} (see
+ * {@link Connection#closeGracefully(java.time.Duration, Connection.Drain)}).
+ *
  * <p><b>Progress.</b> Each call is expected to block reading the connection. A reader that returns
  * 1,000 times in a row within one second without consuming a byte is spinning; the connection is
  * then failed with {@link ReaderStalledException} and a WARN line, rather than burning a core.

@@ -414,7 +414,9 @@ public final class QueueSender implements Sender {
      * {@link Connection#closeGracefully(Duration, Connection.Drain)}): new puts fail at once, the
      * send loop writes the queue, the output is shut down, the peer is given up to 2 s to close
      * too, and the connection closes. Whatever is not written within {@code timeout} is discarded
-     * and counted. Must not be called from the send thread.
+     * and counted. From its start the connection's reader reads no more of the peer's input (its
+     * reads end, see {@link Connection#closeGracefully(Duration, Connection.Drain)}). Must not be
+     * called from the send thread.
      *
      * @return how many accepted messages were not written and not reported before: discarded at the
      *     deadline, or lost with a batch when the peer reset the connection (even before this call);

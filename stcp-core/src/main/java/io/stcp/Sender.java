@@ -168,9 +168,11 @@ public interface Sender {
      * Closes after the queue is written: new puts fail at once, the queued messages are written,
      * the output is shut down (FIN), the peer is given up to 2 s to close too (closing a socket
      * with input left unread makes the kernel reset it, which destroys replies not yet delivered;
-     * the connection's reader reads and drops that input meanwhile), then the connection closes.
-     * Whatever has not happened within {@code timeout} is cut short: the connection is closed and
-     * the rest discarded. Blocks until done. Must not be called from the send thread.
+     * the connection's reader thread reads and drops that input meanwhile), then the connection
+     * closes. Whatever has not happened within {@code timeout} is cut short: the connection is
+     * closed and the rest discarded. Blocks until done. Must not be called from the send thread.
+     * From its start the connection's reader gets no more input: its reads end, as
+     * {@link Connection#closeGracefully(Duration, Connection.Drain)} says, and it is not called again.
      *
      * <p>The default suits a sender with nothing queued (one that writes on the caller's thread):
      * {@link Connection#closeGracefully(Duration)} — FIN, wait for the peer, close — then

@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  *     └──────────────────── close(reason), from any state ─────────────────────────▶ CLOSED
  * </pre>
  * <ul>
- *   <li>DRAINING: the first {@link #closeGracefully} runs its sender's drain (write what is
+ *   <li>DRAINING: the first {@link #closeGracefully} ends the input for the application's reader
+ *       ({@link ConnectionInput#closing()}: it reads none of the peer's bytes from now on, only the
+ *       linger below reads them, and drops them), then runs its sender's drain (write what is
  *       queued, take nothing new);</li>
  *   <li>OUTPUT_SHUT: it shuts the output down (FIN), unless the drain left the connection closed;</li>
  *   <li>LINGERING: if the peer may still be sending, it waits — at most {@link #LINGER_NANOS} —
@@ -36,7 +38,9 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * {@link #close} goes to CLOSED from anywhere, at once. A second {@link #closeGracefully}, while
  * the first runs, waits for the close instead — on the reader thread it reads and drops the peer's
- * input meanwhile, so the first one's linger can end.
+ * input meanwhile, so the first one's linger can end. So does the reader thread at its end, when
+ * a graceful close runs on another thread ({@link #awaitGracefulClose()}): its reader's reads
+ * ended when the close began, and the linger's reading is then its.
  *
  * <p><b>Reason.</b> Recorded once ({@link #recordEnd}), by whoever first knows why the connection
  * ends — the server shutting down, the sweeper timing out a write, a sender finding a slow
@@ -185,6 +189,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         }
         int discarded = 0;
         try {
+            connection.input().closing(connection.isReaderThread());
             discarded = drain.drain(Nanos.remaining(deadline));
             if (STATE.compareAndSet(this, DRAINING, OUTPUT_SHUT)) {
                 connection.shutdownOutput(deadline); // close_notify waits no longer than the close
@@ -229,6 +234,21 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             return; // nobody reads, so nothing unread will come out of this wait
         }
         await(INPUT_ENDED, deadline);
+    }
+
+    /**
+     * The reader thread's end, while a graceful close runs on another thread (one on this thread
+     * has closed the connection before it returned): as a second {@link #closeGracefully} with no
+     * deadline of its own, it reads and drops the peer's input, at most {@link #LINGER_BYTES}, and
+     * waits for that close, which ends by its own deadline. Without it the end would close the
+     * sender at once, discarding the replies that close is writing, or record a reason of the
+     * reader's before that close's own. Nothing to do otherwise.
+     */
+    void awaitGracefulClose() {
+        int s = state;
+        if (s != OPEN && s != CLOSED) {
+            awaitOthersClose(0);
+        }
     }
 
     /**

@@ -73,14 +73,17 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>AWAITING: blocked in the transport for input (a give-way too, which on a transport that
  *       tells readiness waits for input when none is there), or the loop suspended for want of it
- *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait;</li>
+ *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait, and
+ *       around each read of a linger ({@link #discardUntilEnd});</li>
  *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
  *       calls, or a wait inside a reader call that has consumed nothing, with nothing of a value
  *       buffered and no part of a record held by a layer;</li>
  *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
  *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
  *       takes it as resting, as it took every connection before it could tell;</li>
- *   <li>FINISHING: set once, by the shutdown ({@link #finish()}), never cleared.</li>
+ *   <li>FINISHING: set once, by the shutdown ({@link #finish()}), never cleared;</li>
+ *   <li>CLOSING: set once, by a graceful close as it begins ({@link #closing()}), never cleared:
+ *       see below.</li>
  * </ul>
  * Both sides change the word with one atomic read-modify-write each and look at what was there:
  * the shutdown finds the reader AT_REST — it needs no waiting for: shut it down at once — or not,
@@ -91,9 +94,22 @@ import org.jspecify.annotations.Nullable;
  * shutdown did not wait for. So a request is either in progress when the shutdown looks, and let
  * finish, or never begun.
  *
+ * <p><b>A graceful close</b> ({@link ConnectionClose#closeGracefully}, on any thread) ends the
+ * input for the reader as it begins ({@link #closing()}): the peer's bytes are no longer the
+ * application's. The first read that takes bytes from the transport after that drops them, and
+ * whatever is buffered, and throws {@link AsynchronousCloseException}, as a read that a close cut
+ * short; every later read throws {@link ClosedChannelException} at once, as after the end
+ * ({@link #ended}). Only what the reader had read into its buffer before the close began is still
+ * read, at most one buffer; none when the reader thread itself closes: its reads fail at once. The loop begins no reader call meanwhile ({@link #beginsNoCall()}),
+ * and at its end the reader thread reads and drops the peer's input for the close's linger, at
+ * most {@link ConnectionClose#LINGER_BYTES} ({@link ConnectionClose#awaitGracefulClose()}). Before,
+ * a close on another thread left the reader reading the peer's input, parsed by the
+ * application, to the end of the linger, however much came. The cost: one opaque load of
+ * {@link #waitState} per transport read that returned bytes, none per value read from the buffer.
+ *
  * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
  * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()},
- * {@link #isFinishing()} and {@link #finish()}, any thread.
+ * {@link #isFinishing()}, {@link #beginsNoCall()}, {@link #finish()} and {@link #closing()}, any thread.
  */
 final class ConnectionInput {
     static final int BUFFER_SIZE = ReadBuffers.SIZE;
@@ -125,6 +141,7 @@ final class ConnectionInput {
     private static final int AT_REST = 2;
     private static final int FINISHING = 4;
     private static final int RAW = 8;
+    private static final int CLOSING = 16;
 
     private Transport transport; // replaced by the layers, on the reader thread, before the first read
     private final boolean pooled;
@@ -140,7 +157,7 @@ final class ConnectionInput {
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
-    private volatile int waitState;       // AWAITING | AT_REST | FINISHING | RAW: see the class comment
+    private volatile int waitState;       // AWAITING | AT_REST | FINISHING | RAW | CLOSING: see the class comment
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
@@ -150,7 +167,7 @@ final class ConnectionInput {
     private TlsTruncatedException truncated; // the end of stream without close_notify, if that ended the input; reader thread only
     private int readsPastEnd; // reads that found the input over; reader thread only
     private ReaderStalledException pastEnd; // thrown by every read once there were too many of them; reader thread only
-    private boolean ended; // the connection has ended (ended()): a read fails, taking no buffer; reader thread only
+    private boolean ended; // the connection has ended (ended()), or a read found it closing: a read fails, taking no buffer; reader thread only
     private @Nullable ArrayGrowth inHand; // the large value the reader holds, charged until given up (see the class comment); reader thread only
 
     /**
@@ -574,9 +591,27 @@ final class ConnectionInput {
         return ((int) WAIT_STATE.getAndBitwiseOr(this, FINISHING) & (AT_REST | RAW)) != 0;
     }
 
-    /** Whether {@link #finish()} was called: the loop begins no reader call. Any thread. */
+    /** Whether {@link #finish()} was called. Any thread. */
     boolean isFinishing() {
         return (waitState & FINISHING) != 0;
+    }
+
+    /**
+     * A graceful close begins: from now on the reader takes no more of the peer's input (see the
+     * class comment). Any thread; once is enough, more calls are harmless.
+     *
+     * @param byReader called on the reader thread: its reads end at once, as if one had found the close
+     */
+    void closing(boolean byReader) {
+        WAIT_STATE.getAndBitwiseOr(this, CLOSING);
+        if (byReader) {
+            endForReader();
+        }
+    }
+
+    /** Whether the loop begins no reader call: a graceful shutdown ({@link #finish()}) or close ({@link #closing()}) began. Any thread. */
+    boolean beginsNoCall() {
+        return (waitState & (FINISHING | CLOSING)) != 0;
     }
 
     /**
@@ -630,7 +665,15 @@ final class ConnectionInput {
                     return false;
                 }
                 long until = quietNanos == 0 ? deadlineNanos : Nanos.earliest(deadlineNanos, Nanos.deadline(now, quietNanos));
-                int n = transport.read(sink, 0, sink.length, until);
+                int n;
+                // Awaiting input, to a close on another thread: with nothing unread it closes at once
+                // (ConnectionClose#linger), and this read ends.
+                WAIT_STATE.getAndBitwiseOr(this, AWAITING);
+                try {
+                    n = transport.read(sink, 0, sink.length, until);
+                } finally {
+                    WAIT_STATE.getAndBitwiseAnd(this, ~AWAITING);
+                }
                 if (n < 0) {
                     endOfStream();
                 } else if ((dropped += n) >= maxBytes) {
@@ -1063,7 +1106,7 @@ final class ConnectionInput {
                 if (n < 0) {
                     endOfStream();
                 } else {
-                    turnBytes += n;
+                    taken(n);
                 }
                 return n;
             }
@@ -1094,7 +1137,7 @@ final class ConnectionInput {
             } else if (finished) {
                 throw new AsynchronousCloseException(); // input came as the shutdown began: not read
             } else {
-                turnBytes += n;
+                taken(n);
             }
             if (n != 0) {
                 idleTimedOut = false;
@@ -1102,6 +1145,28 @@ final class ConnectionInput {
             }
             // 0: a layer took part of a record and would wait for the rest, under the frame deadline now
         }
+    }
+
+    /**
+     * {@code n} bytes (0 or more) came from the transport for the reader: counted in its turn, unless
+     * a graceful close has begun ({@link #closing()}): then they are not the reader's (see the
+     * class comment).
+     *
+     * @throws AsynchronousCloseException if a graceful close has begun: those bytes and the
+     *     buffered ones are dropped, and every later read fails at once
+     */
+    private void taken(int n) throws AsynchronousCloseException {
+        if (((int) WAIT_STATE.getOpaque(this) & CLOSING) != 0) {
+            endForReader();
+            throw new AsynchronousCloseException();
+        }
+        turnBytes += n;
+    }
+
+    /** The reader reads no more: what is buffered is dropped, and every read fails at once. Reader thread. */
+    private void endForReader() {
+        ended = true;
+        pos = lim;
     }
 
     /**

@@ -36,7 +36,9 @@ import java.util.concurrent.TimeUnit;
  * marks the input {@linkplain ConnectionInput#finish() finishing}, and the loop begins no reader
  * call once it sees that — at its top, and again after a suspension that did not end it — while
  * the call in progress, if any, runs to its return (its waits between requests throw instead: see
- * {@link ConnectionInput}). Then the loop is over, as after {@link #requestExit()}.
+ * {@link ConnectionInput}). Then the loop is over, as after {@link #requestExit()}. A graceful
+ * close ({@link ConnectionClose#closeGracefully}) ends the loop the same way, and more: the call in
+ * progress reads no more of the peer's input either (see {@link ConnectionInput}, "A graceful close").
  */
 final class ReadLoop {
     private static final int STALL_CALLS = 1000;
@@ -119,16 +121,16 @@ final class ReadLoop {
      * calls on a transport that can call back: then it suspends — the thread ends, and the
      * resumption goes on on a new one when input comes (or a read deadline, the read timeout, or the close).
      *
-     * @return true if suspended; false when the loop is over (exit requested, or finishing)
+     * @return true if suspended; false when the loop is over (exit requested, finishing, or closing gracefully)
      */
     boolean run(Sender s) throws Exception {
         ConnectionInput input = connection.input();
-        while (!exitRequested && !input.isFinishing()) {
+        while (!exitRequested && !input.beginsNoCall()) {
             if (suspend(input)) {
                 return true;
             }
-            if (input.isFinishing()) {
-                break; // the shutdown began while this loop looked for input: no new call
+            if (input.beginsNoCall()) {
+                break; // the shutdown, or a graceful close, began while this loop looked for input: no new call
             }
             input.beginCall();
             try {
@@ -192,9 +194,9 @@ final class ReadLoop {
         if (deadline < 0) {
             return false;
         }
-        if (input.isFinishing()) {
-            // The connection shuts down: whether or not it saw this loop at rest, the loop ends here
-            // rather than leave no thread to end it.
+        if (input.beginsNoCall()) {
+            // The connection shuts down, or closes gracefully: whether or not it saw this loop at
+            // rest, the loop ends here rather than leave no thread to end it.
             input.resumed(false);
             return false;
         }

@@ -456,6 +456,11 @@ public final class RealConnection implements Connection {
         return closing.closeGracefully(timeout, drain);
     }
 
+    /** See {@link ConnectionClose#awaitGracefulClose()}; the reader thread, at its end. */
+    void awaitGracefulClose() {
+        closing.awaitGracefulClose();
+    }
+
     Transport transport() {
         return transport;
     }

@@ -25,7 +25,8 @@ import org.slf4j.event.Level;
  * <p>The reader thread owns the lifecycle; its run method is one try/finally:
  * <pre>
  *   sender factory → start hooks → send thread → read loop
- *   → end: the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
+ *   → end: a graceful close under way on another thread is waited for (its linger read here)
+ *   → the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
  *   → send thread joined → other threads' closes counted → one conn.exit line → exit hooks
  *     (a proxy's health check, which never started, has no conn.exit line: it is no client's end)
  *   → out of its registry, if any ({@link #registerIn}) → onExited (the server's slot)
@@ -456,6 +457,9 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
     private void end(Sender s, Throwable failure) {
         try {
             loop.leave();
+            // A graceful close on another thread ended this reader's input: the linger's reading is
+            // this thread's now, and that close decides the reason and writes the replies.
+            connection.awaitGracefulClose();
             CloseReason reason = connection.recordEnd(Ends.classify(failure), failure);
             Throwable cause = connection.closeCause();
             if (s == null) {

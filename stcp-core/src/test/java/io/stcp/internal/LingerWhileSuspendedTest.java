@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * A graceful close lingers while the peer's input is unread, so that closing does not reset the
  * connection and destroy the replies the peer has not read yet. That holds when the read loop is
  * suspended (on epoll, an idle loop holds no thread) as when its reader is blocked in a read: the
- * input that came meanwhile is read before the close. Closing at once instead (as a suspended
+ * input that came meanwhile is read (and dropped: the application reads nothing once a graceful
+ * close has begun) before the close. Closing at once instead (as a suspended
  * loop's close did, taking "no reader thread" for "nobody reads") closed the transport under it,
  * and the loop, resumed, never read that input.
  *
@@ -62,10 +63,11 @@ class LingerWhileSuspendedTest {
                 busy.release();
             }
 
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> frames.get() == 2);
             client.socket().shutdownOutput();
             closer.join(Duration.ofSeconds(10));
             assertThat(closer.isAlive()).isFalse();
+            assertThat(c.input().isEndOfStream()).as("the input read to its end, not closed under it").isTrue();
+            assertThat(frames).as("frames the application read: none once the close began").hasValue(1);
             assertThat(client.awaitClosedByServer()).isTrue();
         } finally {
             Echo.stop(server);
@@ -144,10 +146,11 @@ class LingerWhileSuspendedTest {
                     || closer.getState() == Thread.State.TERMINATED); // lingering, or closed without
         }
 
-        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> frames.get() == 2);
         memory.endInput();
         closer.join(Duration.ofSeconds(10));
         assertThat(closer.isAlive()).isFalse();
+        assertThat(c.input().isEndOfStream()).as("the input read to its end, not closed under it").isTrue();
+        assertThat(frames).as("frames the application read: none once the close began").hasValue(1);
         assertThat(runner.awaitExit(Duration.ofSeconds(10))).isTrue();
     }
 

@@ -106,7 +106,7 @@ public final class Readers {
         byte[] message = conn.readBytes(length);
         if (message.length == 4 && new String(message).equals("QUIT")) {
             sender.closeAfterFlush(Duration.ofSeconds(1)); // write what is queued, then close
-            return; // the next read fails on the closed socket and the exit hooks run
+            return; // the reader is not called again: the exit hooks run
         }
         sender.put(message);
     }
