@@ -18,7 +18,7 @@ class SendQueueByteLimitTest {
     @RepeatedTest(10)
     void aKeyedPutThatWaitedUnderBlockNeverTakesTheQueuePastMaxBytes() throws Exception {
         SendQueue q = new SendQueue(
-                new QueueLimits(0, 100, OverflowPolicy.BLOCK, TimeUnit.MILLISECONDS.toNanos(500), true, new DirectChunks(0)), null);
+                new QueueLimits(0, 100, OverflowPolicy.BLOCK, TimeUnit.SECONDS.toNanos(2), true, new DirectChunks(0)), null);
         q.put(1, new byte[10], false);
         q.put(new byte[90], false); // 100 of 100 bytes
         Thread grower = Thread.ofVirtual().start(() -> {
@@ -30,8 +30,10 @@ class SendQueueByteLimitTest {
                 throw new AssertionError(e);
             }
         });
-        Awaitility.await().until(() -> grower.getState() == Thread.State.WAITING
-                || grower.getState() == Thread.State.TIMED_WAITING);
+        // Seen waiting well within its block timeout, however loaded the machine: with 500 ms, a
+        // grower that gave up before the first poll (100 ms after the start) failed the await.
+        Awaitility.await().pollDelay(java.time.Duration.ZERO).pollInterval(java.time.Duration.ofMillis(5))
+                .until(() -> grower.getState() == Thread.State.WAITING || grower.getState() == Thread.State.TIMED_WAITING);
         Object[] batch = new Object[8];
         assertThat(q.drain(batch, Long.MAX_VALUE, 1024)).isEqualTo(2); // room for everyone: the grower wakes up
         // Meanwhile key 1 comes back small and other bytes arrive, before or after the grower re-checks.
