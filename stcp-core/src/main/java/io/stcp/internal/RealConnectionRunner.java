@@ -209,6 +209,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             }
             started = true;
         }
+        connection.runnerReads(true); // from here on only its reader thread reads it
         Threads.start(threadName(), this::run, this);
     }
 
@@ -464,6 +465,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 counted(flushOrDiscard(s, reason));
             }
             connection.readerThread(null);
+            connection.runnerReads(false);
             joinSendThread(sendThread);
             connection.input().ended();
             awaitCloses();
