@@ -14,10 +14,17 @@ import org.jspecify.annotations.Nullable;
  * One TCP connection as the reader and sender see it: buffered blocking reads with timeouts,
  * serialized writes with a write timeout, addresses, metadata, and the raw channel.
  *
- * <p><b>Thread safety.</b> The read methods belong to the reader thread (the thread that calls the
- * {@link ConnectionReader}); they are not safe to call from two threads at once. Everything else
- * is safe from any thread. Writes from several threads are serialized: each {@code write} call is
- * written whole, never interleaved with another call or with the sender's batches.
+ * <p><b>Thread safety.</b> A connection is read by one thread: its reader thread, the one that
+ * calls the {@link ConnectionReader} and runs the start hooks. While a {@link ConnectionRunner}
+ * runs it (a server's or a client's connection, from the runner's start to its end), a read on any
+ * other thread throws {@link IllegalStateException} at once, even while the reader waits for that
+ * thread: it would otherwise wait behind the reader's reads (for the JDK channel's read lock,
+ * which no read timeout bounds), or take bytes meant for the reader. Read on the reader thread,
+ * and hand what was read to other threads, not the connection. A connection no runner
+ * runs ({@link #of(SocketChannel)} before its runner starts) may be read by any thread, one at a
+ * time. Everything else is safe from any thread. Writes from several threads are serialized:
+ * each {@code write} call is written whole, never interleaved with another call or with the
+ * sender's batches.
  *
  * <p><b>Failure.</b> A read that hits end of stream in the middle of a value throws
  * {@link java.io.EOFException}; a read that waits longer than the read timeout or past the read
@@ -165,7 +172,7 @@ public interface Connection {
         return java.util.Optional.empty();
     }
 
-    // ---- reads: reader thread only ----
+    // ---- reads: reader thread only (another thread's read throws IllegalStateException: see the class comment) ----
 
     /**
      * Reads up to {@code len} bytes: whatever is buffered, else blocks for at least one byte.

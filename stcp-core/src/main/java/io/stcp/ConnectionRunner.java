@@ -56,7 +56,11 @@ public interface ConnectionRunner {
      */
     ConnectionRunner addExitHook(ConnectionHook hook);
 
-    /** Starts the connection's threads; has no effect if already started. */
+    /**
+     * Starts the connection's threads; has no effect if already started. From here on the
+     * connection is read on its reader thread only: a read on another thread throws
+     * {@link IllegalStateException} (see {@link Connection}), until the connection has ended.
+     */
     void start();
 
     /**

@@ -1,6 +1,7 @@
 package io.stcp;
 
 import io.stcp.internal.RealTcpClient;
+import java.net.ConnectException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -45,7 +46,8 @@ import org.jspecify.annotations.Nullable;
  * statistics, and in what {@link #shutdown(Duration)} reports).
  *
  * <p><b>Lifecycle.</b> NEW → {@link #start()} → running (connecting, connected, waiting to
- * reconnect) → closed, by {@link #close()}, {@link #shutdown(Duration)}, giving up, or a failure
+ * reconnect) → closed, by {@link #close()}, {@link #shutdown(Duration)} (or
+ * {@link #runUntilSignal(Duration)}'s, on SIGINT or SIGTERM), giving up, or a failure
  * of its dialler thread (a bug, or out of memory: logged at ERROR, {@code client.failed}; the
  * client does not go on running with no one to dial, it closes as {@link #close()} does).
  * {@link #termination()} completes once the client is closed and its last connection has exited:
@@ -266,6 +268,44 @@ public interface TcpClient extends AutoCloseable {
      * @throws IllegalStateException if called on one of the client's own threads (see above)
      */
     boolean shutdown(Duration grace) throws InterruptedException;
+
+    /**
+     * Runs until SIGINT or SIGTERM, then {@linkplain #shutdown(Duration) shuts down gracefully}
+     * (the message from the server that the reader is handling is answered, the offline backlog
+     * and the connection's queue are written, an idle connection closes at once) and returns — the
+     * last line of the {@code main} of a device simulator or a bot, which then returns and the
+     * JVM exits 0 (a shutdown hook cannot do that: a JVM ended by a signal exits 130 or 143).
+     * Starts the client first if it is not started. A second signal during the shutdown closes the
+     * client at once ({@link #close()}), and what that close discards makes the result false, even
+     * when the second signal closes the client before the shutdown has begun (a process group's
+     * kill, as {@code timeout} sends, delivers one SIGTERM twice). Returns early, without a
+     * shutdown, if the client terminates by itself: true if it was closed from elsewhere (a
+     * {@link #close()} or a {@link #shutdown(Duration)} on another thread, as a server's returns
+     * true when closed from elsewhere), else it throws what ended it, as {@link #termination()}
+     * holds it: the {@link ConnectException} of giving up, or what ended its dialler thread.
+     *
+     * <p>The signals are taken as {@link TcpServer#runUntilSignal(Duration)} takes them, and shared
+     * with it: from the call until it returns, every server and client waiting at once (each on a
+     * thread of its own) hears each signal, and once none waits any more the signals do what they
+     * did before — by default, end the JVM. A signal stays received: called after one came, this
+     * shuts the client down at once, within {@code grace}, instead of waiting for another; only a
+     * signal after the call counts as the second one. The first signal is logged at INFO
+     * ({@code client.signal}, with the {@code address} and the {@code grace}). Where the runtime
+     * has no {@code sun.misc.Signal} (module {@code jdk.unsupported}), the shutdown runs from a
+     * shutdown hook instead and the exit code is the JVM's.
+     *
+     * <p>Like {@link #shutdown(Duration)}, it throws {@link IllegalStateException} on one of the
+     * client's own threads, before it starts or changes anything.
+     *
+     * @return true if the shutdown wrote every message the client accepted within {@code grace}
+     *     (as {@link #shutdown(Duration)} returns), and a second signal's close discarded nothing;
+     *     true too if the client was closed from elsewhere before any signal
+     * @throws ConnectException if the client gave up ({@link ClientConfig#maxAttempts()} failed
+     *     attempts in a row) before any signal: the one {@link #termination()} completes with
+     * @throws IllegalStateException if called on one of the client's own threads, or if it starts
+     *     the client and the class path has an slf4j-api older than 2.0 (as {@link #start()})
+     */
+    boolean runUntilSignal(Duration grace) throws InterruptedException, ConnectException;
 
     /**
      * Completes once the client is closed and its last connection has exited: normally after

@@ -63,6 +63,9 @@ class NullSettingsTest {
         }
         TcpClient client = TcpClient.create(ClientConfig.builder("127.0.0.1:1").build(), reader,
                 SenderFactory.queue(1));
+        assertRefusedAtOnce(() -> client.runUntilSignal(null), "grace");
+        assertThatThrownBy(() -> client.put(new byte[1])).as("not started by a refused call")
+                .isInstanceOf(NotConnectedException.class).hasMessageContaining("not started");
         assertRefusedAtOnce(() -> client.shutdown(null), "grace");
         assertRefusedAtOnce(() -> client.awaitConnected(null), "timeout");
         assertRefusedAtOnce(() -> client.awaitTermination(null), "timeout");

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A wait for the connections called on a thread of one of them — a server's {@code shutdown},
- * {@code drain}, {@code runUntilSignal} or {@code awaitTermination}, a client's {@code shutdown}
- * or {@code awaitTermination}, from a reader or a hook on
+ * {@code drain}, {@code runUntilSignal} or {@code awaitTermination}, a client's {@code shutdown},
+ * {@code runUntilSignal} or {@code awaitTermination}, from a reader or a hook on
  * its thread — would wait for the call it is part of: it throws {@link IllegalStateException} at
  * once and changes nothing, so the server or client runs on and a shutdown from elsewhere then
  * succeeds; a thread the reader starts for the shutdown is not the connection's, and shuts down.
@@ -272,6 +272,17 @@ class ShutdownOnOwnThreadTest {
         TcpClient client = client(server, self, reading(1, () -> attempt(() -> self.get().awaitTermination(SHORT)))).start();
         assertThat(client.awaitConnected(WAIT)).isTrue();
         client.put(Echo.frame("/await".getBytes(UTF_8)));
+        assertRefused();
+        assertConnectedThenShutsDown(client);
+    }
+
+    @Test
+    void clientRunUntilSignalFromItsReaderIsRefused() throws Exception {
+        TcpServer server = greeter(sender -> { });
+        AtomicReference<TcpClient> self = new AtomicReference<>();
+        TcpClient client = client(server, self, reading(1, () -> attempt(() -> self.get().runUntilSignal(SHORT)))).start();
+        assertThat(client.awaitConnected(WAIT)).isTrue();
+        client.put(Echo.frame("/run".getBytes(UTF_8)));
         assertRefused();
         assertConnectedThenShutsDown(client);
     }

@@ -217,6 +217,11 @@ final class ClientLifecycle {
         };
     }
 
+    /** Whether the client is NEW: neither started nor closed. */
+    boolean isNew() {
+        return state == NEW;
+    }
+
     /**
      * Whether the calling thread is the client's own: its connection's reader or a hook on that
      * thread (the connect and disconnect hooks), or the dialler (the give-up hook), whose end a

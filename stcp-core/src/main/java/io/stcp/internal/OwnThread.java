@@ -2,8 +2,8 @@ package io.stcp.internal;
 
 /**
  * Refuses a wait on a thread that the wait is for. A server's {@code shutdown}, {@code drain},
- * {@code runUntilSignal} and {@code awaitTermination}, and a client's {@code shutdown} and
- * {@code awaitTermination}, wait for the connections to exit; called
+ * {@code runUntilSignal} and {@code awaitTermination}, and a client's {@code shutdown},
+ * {@code runUntilSignal} and {@code awaitTermination}, wait for the connections to exit; called
  * from one of them — its reader, or a hook that runs on the reader's thread — the call waits for
  * the very call it is part of, which cannot return first: it would wait out the whole grace (and,
  * for a shutdown, 5 s more after closing by force) and report failure. As a blocking wait on an

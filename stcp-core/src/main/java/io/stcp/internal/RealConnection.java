@@ -60,6 +60,12 @@ public final class RealConnection implements Connection {
 
     /** The thread running this connection's reader loop, or null; set by the runner. */
     private volatile Thread readerThread;
+    /**
+     * A runner reads this connection, from its start to its end: no thread but its reader thread
+     * may read it then ({@link #requireReader()}), not even while the loop is suspended and no
+     * thread is the reader. Set by the runner.
+     */
+    private volatile boolean runnerReads;
 
     /** nanoTime when the connection was made. */
     private final long openedNanos = System.nanoTime();
@@ -238,66 +244,79 @@ public final class RealConnection implements Connection {
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
+        requireReader();
         return input.read(b, off, len);
     }
 
     @Override
     public int readUntil(byte delimiter, byte[] b, int off, int len) throws IOException {
+        requireReader();
         return input.readUntil(delimiter, b, off, len);
     }
 
     @Override
     public void readFully(byte[] b, int off, int len) throws IOException {
+        requireReader();
         input.readFully(b, off, len);
     }
 
     @Override
     public byte[] readLine(int maxLength) throws IOException {
+        requireReader();
         return LineRead.read(this, maxLength);
     }
 
     @Override
     public byte[] readBytes(int n) throws IOException {
+        requireReader();
         return input.readBytes(n);
     }
 
     @Override
     public byte[] readBytes(byte[] prefix, int n) throws IOException {
+        requireReader();
         return input.readBytes(prefix, n);
     }
 
     @Override
     public int readUnsignedByte() throws IOException {
+        requireReader();
         return input.readUnsignedByte();
     }
 
     @Override
     public short readShort() throws IOException {
+        requireReader();
         return input.readShort(true);
     }
 
     @Override
     public short readShortLE() throws IOException {
+        requireReader();
         return input.readShort(false);
     }
 
     @Override
     public int readInt() throws IOException {
+        requireReader();
         return input.readInt(true);
     }
 
     @Override
     public int readIntLE() throws IOException {
+        requireReader();
         return input.readInt(false);
     }
 
     @Override
     public long readLong() throws IOException {
+        requireReader();
         return input.readLong(true);
     }
 
     @Override
     public long readLongLE() throws IOException {
+        requireReader();
         return input.readLong(false);
     }
 
@@ -362,6 +381,34 @@ public final class RealConnection implements Connection {
     /** Called by the runner: {@code thread} reads this connection from now on (null: nobody does). */
     void readerThread(Thread thread) {
         readerThread = thread;
+    }
+
+    /** Called by the runner: it reads this connection from now on, at its start; no more, at its end. */
+    void runnerReads(boolean reads) {
+        runnerReads = reads;
+    }
+
+    /**
+     * Refuses a read on any thread but the reader thread while a runner reads this connection. Such
+     * a read did not fail by itself: on the JDK transport it waited for the channel's read lock
+     * behind the reader's reads, where no read timeout reaches, for as long as the reader kept
+     * reading; on epoll it waited for input that the reader's loop then took, never woken; or it
+     * took bytes meant for the reader; and two threads reading frames at once tore them apart
+     * (one buffer, unsynchronized), failing the connection. On the reader thread the check costs
+     * one compare ({@code Thread.currentThread()} is an intrinsic); a connection no runner reads
+     * ({@link Connection#of} before its runner starts) has no reader thread, and is read by the
+     * caller's.
+     */
+    private void requireReader() {
+        if (readerThread != Thread.currentThread() && runnerReads) {
+            throw notTheReader(); // out of line: the check stays small enough to inline into every read
+        }
+    }
+
+    private IllegalStateException notTheReader() {
+        return new IllegalStateException("a read of connection " + id + " on thread \"" + Thread.currentThread().getName()
+                + "\", not its reader's: a connection is read by one thread, the one that calls its ConnectionReader"
+                + " (and runs its start hooks). Read there, and hand what was read to other threads, not the connection");
     }
 
     // ---------------------------------------------------------------- writes (any thread)

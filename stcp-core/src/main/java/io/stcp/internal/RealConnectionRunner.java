@@ -210,6 +210,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             }
             started = true;
         }
+        connection.runnerReads(true); // from here on only its reader thread reads it
         Threads.start(threadName(), this::run, this);
     }
 
@@ -468,6 +469,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 counted(flushOrDiscard(s, reason));
             }
             connection.readerThread(null);
+            connection.runnerReads(false);
             joinSendThread(sendThread);
             connection.input().ended();
             awaitCloses();

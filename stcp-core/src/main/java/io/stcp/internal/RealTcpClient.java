@@ -7,6 +7,7 @@ import io.stcp.NotConnectedException;
 import io.stcp.Sender;
 import io.stcp.SenderFactory;
 import io.stcp.TcpClient;
+import java.net.ConnectException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -150,6 +151,17 @@ public final class RealTcpClient implements TcpClient {
         Objects.requireNonNull(grace, "grace");
         OwnThread.refuseWait(lifecycle.isOwnThread(), "client", "shutdown(grace)");
         return shutdown.shutdown(grace);
+    }
+
+    @Override
+    public boolean runUntilSignal(Duration grace) throws InterruptedException, ConnectException {
+        // Refused now, not when the signal comes and the shutdown needs them.
+        Objects.requireNonNull(grace, "grace");
+        OwnThread.refuseWait(lifecycle.isOwnThread(), "client", "runUntilSignal(grace)");
+        if (lifecycle.isNew()) {
+            start();
+        }
+        return SignalShutdown.await(SignalShutdown.of(this, config.address(), grace));
     }
 
     @Override

@@ -426,7 +426,7 @@ public final class RealTcpServer implements TcpServer {
         if (fresh) {
             start();
         }
-        return SignalShutdown.await(this, localAddress, drain, grace);
+        return SignalShutdown.await(SignalShutdown.of(this, localAddress, drain, grace));
     }
 
     @Override

@@ -10,7 +10,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongConsumer;
 
 /**
- * SIGINT and SIGTERM as events, for {@link io.stcp.TcpServer#runUntilSignal}: the JDK's
+ * SIGINT and SIGTERM as events, for {@link io.stcp.TcpServer#runUntilSignal} and
+ * {@link io.stcp.TcpClient#runUntilSignal}: the JDK's
  * {@code sun.misc.Signal} (module {@code jdk.unsupported}, in every standard JDK), reached through
  * reflection so that nothing here needs it to compile (module-info requires the module all the
  * same: an application on the module path would not resolve it otherwise). A handled signal does
@@ -22,13 +23,14 @@ import java.util.function.LongConsumer;
  * dispatcher, which runs every registered handler. No registration: the handlers found at the
  * first registration (the JVM's, which end it, or the application's) are in place. The first
  * registration installs the dispatcher and keeps those; each signal then runs every registered
- * handler, so that several servers waiting at once all hear it; when the last registration is
- * closed the kept handlers are put back, so a signal ends the JVM again as it did before (unless
- * someone replaced the dispatcher meanwhile: theirs stays). {@link #lock} guards the changes.
+ * handler, so that several servers and clients waiting at once all hear it; when the last
+ * registration is closed the kept handlers are put back, so a signal ends the JVM again as it did
+ * before (unless someone replaced the dispatcher meanwhile: theirs stays). {@link #lock} guards
+ * the changes.
  *
  * <p><b>A signal stays received.</b> The dispatcher numbers the signals it receives (1, 2, ...;
  * {@link #received}, never reset) and hands each handler the number. A registration tells how many
- * had been received before it: a signal that came while one server was already waiting and another
+ * had been received before it: a signal that came while one was already waiting and another
  * not yet (or between the last registration's removal and the restore, when no handler is left)
  * is not lost for the later one, which sees it at once.
  */
