@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class StarvationProbe {
     static final int CLIENTS = 100;
     static final int PROBES = 20;
-    static final long WAIT_MILLIS = 1_000;
+    static final long WAIT_MILLIS = 5_000; // a starved probe is never served while the load runs; served ones take 20-70 ms
     static final long LOAD_BYTES = 64L << 20;
     private static final int BODY = 16 * 1024;
 
