@@ -198,6 +198,37 @@ class GracefulCloseEndsReadsTest {
      */
     @Test
     void aReaderThatEndsWhileACloseOnAnotherThreadDrainsLosesNoReply() throws Exception {
+        // too late: SenderClosedException ends this reader
+        readerEndsWhileACloseOnAnotherThreadDrains(sender -> sender.put(new byte[] {1}), CloseReason.CLOSED);
+    }
+
+    /**
+     * A reader that fails of its own accord (a protocol error of its making, not one of its reads'
+     * ends) while a close on another thread drains: its connection ends for that failure, logged
+     * with its cause, as when no close runs — the close only records its reason when it is over, so
+     * the reader's was known first — and still loses no reply. It ended CLOSED, its cause dropped:
+     * the failure was nowhere to be seen.
+     */
+    @Test
+    void aReaderThatFailsWhileACloseOnAnotherThreadDrainsEndsForItsFailure() throws Exception {
+        java.net.ProtocolException bad = new java.net.ProtocolException("bad request after QUIT");
+        Connection conn = readerEndsWhileACloseOnAnotherThreadDrains(sender -> {
+            throw bad;
+        }, CloseReason.PROTOCOL_ERROR);
+        assertThat(conn.closeCause()).isSameAs(bad);
+    }
+
+    /** What the reader does once the close on another thread has begun; it ends the reader's call. */
+    private interface AfterClose {
+        void run(Sender sender) throws Exception;
+    }
+
+    /**
+     * A reader that, on QUIT, has another thread closeAfterFlush and, once that close has begun,
+     * does {@code afterClose}, which ends it: every reply queued before arrives, then the FIN, and
+     * the connection ends for {@code reason}; the connection, ended.
+     */
+    private Connection readerEndsWhileACloseOnAnotherThreadDrains(AfterClose afterClose, CloseReason reason) throws Exception {
         CountDownLatch readerEnded = new CountDownLatch(1);
         BlockingQueue<Connection> exits = new LinkedBlockingQueue<>();
         ConnectionReader reader = (sender, conn) -> {
@@ -209,7 +240,7 @@ class GracefulCloseEndsReadsTest {
             Thread.ofVirtual().start(() -> closeAfterFlush(sender));
             Awaitility.await().atMost(Duration.ofSeconds(20)).until(sender::isClosed);
             try {
-                sender.put(new byte[] {1}); // too late: SenderClosedException ends this reader
+                afterClose.run(sender);
             } finally {
                 readerEnded.countDown();
             }
@@ -236,7 +267,8 @@ class GracefulCloseEndsReadsTest {
             assertThat(discarded.poll(20, TimeUnit.SECONDS)).as("closeAfterFlush's count").isZero();
             Connection conn = exits.poll(20, TimeUnit.SECONDS);
             assertThat(conn).as("the connection's end").isNotNull();
-            assertThat(conn.closeReason()).isEqualTo(CloseReason.CLOSED);
+            assertThat(conn.closeReason()).isEqualTo(reason);
+            return conn;
         } finally {
             Echo.stop(server);
         }

@@ -241,8 +241,9 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
      * has closed the connection before it returned): as a second {@link #closeGracefully} with no
      * deadline of its own, it reads and drops the peer's input, at most {@link #LINGER_BYTES}, and
      * waits for that close, which ends by its own deadline. Without it the end would close the
-     * sender at once, discarding the replies that close is writing, or record a reason of the
-     * reader's before that close's own. Nothing to do otherwise.
+     * sender at once, discarding the replies that close is writing, or record a reason that the
+     * close caused (its reads' exceptions) before that close's own; a failure of the reader's own
+     * is recorded before (the runner's end). Nothing to do otherwise.
      */
     void awaitGracefulClose() {
         int s = state;

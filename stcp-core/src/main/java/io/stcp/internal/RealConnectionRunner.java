@@ -25,7 +25,8 @@ import org.slf4j.event.Level;
  * <p>The reader thread owns the lifecycle; its run method is one try/finally:
  * <pre>
  *   sender factory → start hooks → send thread → read loop
- *   → end: a graceful close under way on another thread is waited for (its linger read here)
+ *   → end: a failure of the reader's own is recorded; a graceful close under way on another
+ *     thread is waited for (its linger read here)
  *   → the reason is decided once ({@link Ends#classify}), replies flushed or discarded by it
  *   → send thread joined → other threads' closes counted → one conn.exit line → exit hooks
  *     (a proxy's health check, which never started, has no conn.exit line: it is no client's end)
@@ -458,10 +459,18 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
     private void end(Sender s, Throwable failure) {
         try {
             loop.leave();
+            CloseReason own = Ends.classify(failure);
+            if (own.isFailure()) {
+                // The reader's own failure (a protocol error, a bug) is known before a graceful close
+                // under way on another thread ends, which records CLOSED only then: it is the reason,
+                // logged with its cause, not dropped for the close's.
+                connection.recordEnd(own, failure);
+            }
             // A graceful close on another thread ended this reader's input: the linger's reading is
-            // this thread's now, and that close decides the reason and writes the replies.
+            // this thread's now, and that close writes the replies (and decides the reason, unless
+            // the reader failed of its own accord).
             connection.awaitGracefulClose();
-            CloseReason reason = connection.recordEnd(Ends.classify(failure), failure);
+            CloseReason reason = connection.recordEnd(own, failure);
             Throwable cause = connection.closeCause();
             if (s == null) {
                 connection.close(reason);
