@@ -46,12 +46,19 @@ class GracefulCloseEndsReadsTest {
 
     @Test
     void aReaderThatClosesAfterFlushItselfReadsNothingMore() throws Exception {
-        floodAfterQuit(this::closeAfterFlush);
+        floodAfterQuit(this::closeAfterFlush, false);
     }
 
     @Test
     void aCloseAfterFlushOnAnotherThreadEndsTheReadersInput() throws Exception {
-        floodAfterQuit(sender -> Thread.ofVirtual().start(() -> closeAfterFlush(sender)));
+        floodAfterQuit(sender -> Thread.ofVirtual().start(() -> closeAfterFlush(sender)), false);
+    }
+
+    @Test
+    void aReaderThatWrapsTheClosesEndOfItsReadsEndsClosedNotFailed() throws Exception {
+        // Its read ends before the close on the other thread has recorded its reason; carried out as
+        // an UncheckedIOException, the exception is still the close's doing (before: FAILED, a WARN).
+        floodAfterQuit(sender -> Thread.ofVirtual().start(() -> closeAfterFlush(sender)), true);
     }
 
     /** What closeAfterFlush returned. */
@@ -61,7 +68,8 @@ class GracefulCloseEndsReadsTest {
         discarded.add(sender.closeAfterFlush(Duration.ofSeconds(20)));
     }
 
-    private void floodAfterQuit(Consumer<Sender> close) throws Exception {
+    /** {@code wrap}: the reader carries its read's failure out as an UncheckedIOException. */
+    private void floodAfterQuit(Consumer<Sender> close, boolean wrap) throws Exception {
         AtomicLong readAfterQuit = new AtomicLong();
         AtomicReference<Throwable> failedAfterQuit = new AtomicReference<>();
         AtomicReference<Sender> senderOf = new AtomicReference<>();
@@ -76,6 +84,9 @@ class GracefulCloseEndsReadsTest {
                 } catch (IOException e) {
                     if (quit) {
                         failedAfterQuit.compareAndSet(null, e);
+                    }
+                    if (wrap) {
+                        throw new java.io.UncheckedIOException(e);
                     }
                     throw e;
                 }

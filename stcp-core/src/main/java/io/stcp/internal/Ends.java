@@ -20,13 +20,20 @@ public final class Ends {
 
     /**
      * The reason a reader's failure stands for. Causes that only follow a close (a closed channel,
-     * an interrupt, a closed sender) say CLOSED: whoever closed recorded the real reason first.
+     * an interrupt, a closed sender) say CLOSED: whoever closed recorded the real reason first. An
+     * {@link java.io.UncheckedIOException}, the standard way to carry an I/O failure out of code
+     * that may not throw one, stands for its cause: a reader that wraps the closed channel of a
+     * graceful close says CLOSED, not FAILED (since a graceful close ends the reads at once, that
+     * exception reaches the runner before the close has recorded its own reason).
      *
      * @param t what the reader loop threw, or null if it ended because the runner exited
      */
     static CloseReason classify(Throwable t) {
         if (t == null) {
             return CloseReason.CLOSED;
+        }
+        if (t instanceof java.io.UncheckedIOException u) {
+            return classify(u.getCause()); // never null: its constructors require the cause
         }
         if (t instanceof TlsTruncatedException) {
             return CloseReason.PEER_RESET; // TCP ended without TLS close_notify: the stream may be cut short
