@@ -103,7 +103,8 @@ import org.jspecify.annotations.Nullable;
  *                          much it takes off, a wait is at least {@link #MIN_RECONNECT_DELAY}.
  * @param maxAttempts       the client gives up after this many failed attempts in a row (each a
  *                          connect that failed at every address of the host, a connection that
- *                          ended before its connect hook ran, or one that ended before its
+ *                          ended before its connect hook ran, one whose connect hook threw,
+ *                          or one that ended before its
  *                          reader took a whole message from the server — a frame completed, or
  *                          a reader call returned having consumed bytes — and before it stayed
  *                          up {@code reconnectMaxDelay}: a server that accepts only to close, at

@@ -28,9 +28,10 @@ import org.jspecify.annotations.Nullable;
  * runs on the connection's reader thread before the reader is first called;
  * {@link #onDisconnect} runs once for every connection whose connect hook ran, after both its loops
  * have ended, and before the next connection is dialled. The connection is "up" ({@link
- * #isConnected()}, {@link #sender()}) from the end of its start hooks — once the connect hook ran
- * and the messages kept while offline were handed to the new sender; not waiting for a first byte
- * from the server — until it starts to close.
+ * #isConnected()}, {@link #sender()}) from the end of its start hooks — once the connect hook
+ * returned and the messages kept while offline were handed to the new sender; not waiting for a
+ * first byte from the server — until it starts to close. One whose connect hook throws is never
+ * up: a failed attempt (see {@link #onConnect}).
  *
  * <p><b>Sending.</b> {@link #put(byte[])} and its keyed forms go to the current connection's sender
  * (its policy applies). While no connection is up they fail at once with
@@ -71,7 +72,8 @@ import org.jspecify.annotations.Nullable;
  * limit, one refusing the client's certificate after a TLS 1.3 handshake, a TLS server's alert
  * to a client that speaks plain text): its connect and
  * disconnect hooks have run, and it counts towards {@link ClientConfig#maxAttempts()} and is
- * logged as {@code client.connect.failed}. Any other connection ends a run of failures.
+ * logged as {@code client.connect.failed}; so is one whose connect hook threw, which never came up
+ * ({@link #onConnect}). Any other connection ends a run of failures.
  *
  * <p><b>Thread safety.</b> All methods are safe from any thread, hooks included.
  */
@@ -106,10 +108,16 @@ public interface TcpClient extends AutoCloseable {
     }
 
     /**
-     * Sets the hook run when a connection is up (the server's start hook), on its reader thread,
-     * before the reader; {@code null} clears it. A hook that throws is logged at WARN
-     * ({@code conn.hook.failed} with {@code hook=connect}; {@code disconnect} for {@link #onDisconnect});
-     * the connection carries on. Applies to connections made afterwards.
+     * Sets the hook run when a connection is made (the server's start hook), on its reader thread,
+     * before the reader; {@code null} clears it. Applies to connections made afterwards.
+     *
+     * <p>A hook that throws fails the connection (unlike a server's start hook, whose failure is
+     * only logged): it is logged at WARN ({@code conn.hook.failed} with {@code hook=connect}), the
+     * connection closes for the reason the exception gives, as a reader's would — the disconnect
+     * hook sees it, and {@link Connection#closeCause()} is the exception — and never goes up:
+     * nothing kept offline nor put later is handed to it. It is a failed attempt: the client backs
+     * off and dials again, and gives up after {@link ClientConfig#maxAttempts()} in a row. A
+     * disconnect hook that throws is logged ({@code hook=disconnect}), and changes nothing.
      *
      * <p>The connection is up once the hook has returned, so the hook puts to the sender it is
      * given (a login, say): {@link #put(byte[])} and {@link #sender()} do not have the connection
@@ -117,11 +125,11 @@ public interface TcpClient extends AutoCloseable {
      * the message until the hook has returned, behind what the hook put.
      *
      * <p>The hook may also read from {@code sender.connection()}, on the reader's thread: a login
-     * that waits for the server's answer makes the connection up only once a server answered,
-     * which a client behind a TCP balancer needs (the balancer accepts while it has no server to
-     * pass the client to; messages handed to that connection are lost with it). Since a hook that
-     * throws leaves the connection to go up all the same, one whose answer does not come closes
-     * {@code sender} before it throws: nothing goes up, and the offline queue keeps its messages.
+     * that waits for the server's answer, and throws when it does not come or refuses, makes the
+     * connection up only once a server accepted it, which a client behind a TCP balancer needs
+     * (the balancer accepts while it has no server to pass the client to; messages handed to that
+     * connection would be lost with it). The offline queue keeps its messages for the next
+     * connection whose hook returns.
      */
     TcpClient onConnect(@Nullable ConnectionHook hook);
 

@@ -2,32 +2,47 @@ package io.stcp;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
+import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
+import java.net.ProtocolException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The README's pattern for a client behind a balancer: a connect hook that reads the server's
- * answer to its login, so that the connection is up only once a server answered, and that closes
- * its sender when no answer comes. A balancer accepts while it has no server to pass the client
- * to; without the answer, what the offline queue kept would go to that connection and be lost.
+ * A client behind a balancer logs in with a connect hook that reads the server's answer, so that
+ * the connection is up only once a server answered. A hook that throws — no answer (a balancer
+ * that accepted while it had no server, then gave up), or a refusal — fails the connection: it
+ * closes with the hook's exception as its cause, never goes up, and is a failed attempt, backed
+ * off and counted; what the offline queue kept meanwhile goes to the next connection whose login
+ * succeeds. (Before, such a connection went up all the same, and the kept messages were lost with
+ * it.) Plain blocking sockets play the balancer and the server; the client runs on the transport
+ * under test.
  */
 class TcpClientLoginAnswerTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
 
     private final BlockingQueue<String> answers = new LinkedBlockingQueue<>();
+    private final BlockingQueue<Connection> disconnected = new LinkedBlockingQueue<>();
+    private final List<Socket> held = new ArrayList<>(); // connections the server keeps open
+    private final AtomicInteger gaveUpAfter = new AtomicInteger();
     private TcpClient client;
 
     @AfterEach
@@ -36,62 +51,158 @@ class TcpClientLoginAnswerTest {
             client.close();
             assertThat(client.awaitTermination(WAIT)).isTrue();
         }
+        for (Socket s : held) {
+            s.close();
+        }
     }
 
     @Test
     void messagesPutWhileABalancerHoldsTheConnectionWithoutAServerWaitForOneThatAnswers() throws Exception {
-        try (ServerSocketChannel balancer = ServerSocketChannel.open()) {
-            balancer.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            ClientConfig config = ClientConfig.builder("127.0.0.1:" + ((InetSocketAddress) balancer.getLocalAddress()).getPort())
-                    .reconnectDelay(Duration.ofMillis(5)).reconnectMaxDelay(Duration.ofMillis(50))
-                    .offlineQueue(10, 1024)
-                    .build();
-            client = TcpClient.create(config, (sender, conn) -> conn.readBytes(conn.readInt()), SenderFactory.queue(16))
-                    .onConnect(me -> {
-                        me.put(frame("login"));
-                        try {
-                            Connection c = me.connection(); // the hook runs on the reader's thread: it may read
-                            answers.add(new String(c.readBytes(c.readInt()), UTF_8));
-                        } catch (IOException e) {
-                            me.close(); // not up: the offline queue keeps its messages for the next connection
-                            throw e;
-                        }
-                    })
-                    .start();
+        try (ServerSocket balancer = listen()) {
+            client = start(fastReconnect(balancer));
 
-            try (SocketChannel noServer = balancer.accept()) { // accepted, but nothing behind it answers
+            try (Socket noServer = accept(balancer)) { // accepted, but nothing behind it answers
                 assertThat(readFrame(noServer)).isEqualTo("login");
                 client.put(frame("telemetry 1")); // kept offline: the hook still waits for the answer
                 assertThat(client.isConnected()).isFalse();
-            } // the balancer gives up on its server: the hook's read ends, and it closes
-            try (SocketChannel server = balancer.accept()) {
+            } // the balancer gives up on its server: the hook's read ends, and it throws
+            Connection failed = disconnected.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(failed).isNotNull();
+            assertThat(failed.closeReason()).isEqualTo(CloseReason.PEER_CLOSED);
+            assertThat(failed.closeCause()).isInstanceOf(EOFException.class);
+            client.put(frame("telemetry 2")); // still kept: that connection never went up
+
+            try (Socket server = accept(balancer)) {
                 assertThat(readFrame(server)).isEqualTo("login");
-                server.write(ByteBuffer.wrap(frame("welcome")));
+                write(server, "welcome");
                 assertThat(answers.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo("welcome");
                 assertThat(readFrame(server)).isEqualTo("telemetry 1"); // not lost with the first connection
+                assertThat(readFrame(server)).isEqualTo("telemetry 2");
                 assertThat(client.awaitConnected(WAIT)).isTrue();
                 assertThat(client.offlineDropped()).isZero();
             }
         }
     }
 
+    /**
+     * A server that refuses the login and keeps the connection open: the client ends it itself, and
+     * dials again after a back-off that grows as for any failed attempt — with {@code reconnectDelay}
+     * 100 ms, ×2, jittered at most a fifth shorter, the attempts after the first come at least 80,
+     * 240, 560 and 1200 ms after it, so at most 4 in its first second (a client that went back at
+     * once, or every 100 ms, would make many more; one that took the connection as up, only one).
+     */
+    @Test
+    void aRefusedLoginFailsTheConnectionAndTheClientBacksOff() throws Exception {
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.client")) {
+            client = start(config(server).reconnectDelay(Duration.ofMillis(100))
+                    .reconnectMaxDelay(Duration.ofSeconds(10)));
+            refuse(accept(server));
+            long windowEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            int attempts = 1;
+            for (long left; (left = windowEnd - System.nanoTime()) > 0; attempts++) {
+                Socket s = accept(server, Duration.ofNanos(left));
+                if (s == null) {
+                    break;
+                }
+                refuse(s);
+            }
+            assertThat(attempts).as("attempts in the first second").isBetween(1, 4);
+            refuse(accept(server)); // it goes on dialling, as its back-off says
+
+            Connection first = disconnected.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(first).isNotNull();
+            assertThat(first.closeReason()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+            assertThat(first.closeCause()).isInstanceOf(ProtocolException.class).hasMessage("login refused: denied");
+            assertThat(client.isConnected()).isFalse();
+            assertThat(answers).isEmpty();
+            assertThat(logs.events("client.connect.failed")).first()
+                    .satisfies(e -> assertThat(String.valueOf(LogCapture.fields(e).get("error")))
+                            .contains("login refused"));
+        }
+    }
+
+    /** A login refused on every connection is a failed attempt each time: the client gives up after maxAttempts. */
+    @Test
+    void aClientWhoseLoginIsAlwaysRefusedGivesUp() throws Exception {
+        try (ServerSocket server = listen()) {
+            client = start(fastReconnect(server).maxAttempts(3));
+            for (int i = 0; i < 3; i++) {
+                refuse(accept(server));
+            }
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+            assertThat(gaveUpAfter).hasValue(3);
+            assertThatThrownBy(() -> client.termination().get()).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(ConnectException.class).hasMessageContaining("login refused: denied");
+        }
+    }
+
+    private TcpClient start(ClientConfig.Builder config) {
+        return TcpClient.create(config.offlineQueue(10, 1024).build(), (sender, conn) -> conn.readBytes(conn.readInt()),
+                        SenderFactory.queue(16))
+                .onConnect(me -> { // the hook runs on the reader's thread: it may read
+                    me.put(frame("login"));
+                    Connection c = me.connection();
+                    String answer = new String(c.readBytes(c.readInt()), UTF_8);
+                    if (!answer.equals("welcome")) {
+                        throw new ProtocolException("login refused: " + answer);
+                    }
+                    answers.add(answer);
+                })
+                .onDisconnect((sender, reason) -> disconnected.add(sender.connection()))
+                .onGiveUp((n, failure) -> gaveUpAfter.set(n))
+                .start();
+    }
+
+    private static ServerSocket listen() throws IOException {
+        return new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    }
+
+    private static ClientConfig.Builder config(ServerSocket server) {
+        return ClientConfig.builder("127.0.0.1:" + server.getLocalPort());
+    }
+
+    private static ClientConfig.Builder fastReconnect(ServerSocket server) {
+        return config(server).reconnectDelay(Duration.ofMillis(5)).reconnectMaxDelay(Duration.ofMillis(50));
+    }
+
+    private static Socket accept(ServerSocket server) throws IOException {
+        Socket s = accept(server, WAIT);
+        assertThat(s).as("a connection within " + WAIT).isNotNull();
+        return s;
+    }
+
+    /** The next connection within {@code timeout}, or null. */
+    private static Socket accept(ServerSocket server, Duration timeout) throws IOException {
+        server.setSoTimeout((int) Math.max(1, timeout.toMillis()));
+        try {
+            Socket s = server.accept();
+            s.setSoTimeout((int) WAIT.toMillis());
+            return s;
+        } catch (SocketTimeoutException e) {
+            return null;
+        }
+    }
+
+    /** Reads the login, refuses it and keeps the connection open: the client must end it. */
+    private void refuse(Socket s) throws IOException {
+        held.add(s);
+        assertThat(readFrame(s)).isEqualTo("login");
+        write(s, "denied");
+    }
+
+    private static void write(Socket s, String text) throws IOException {
+        s.getOutputStream().write(frame(text));
+    }
+
     private static byte[] frame(String text) {
         return Echo.frame(text.getBytes(UTF_8));
     }
 
-    /** One 4-byte length-prefixed frame from a blocking channel. */
-    private static String readFrame(SocketChannel ch) throws IOException {
-        ByteBuffer length = readFully(ch, 4);
-        return new String(readFully(ch, length.getInt()).array(), UTF_8);
-    }
-
-    private static ByteBuffer readFully(SocketChannel ch, int n) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(n);
-        while (b.hasRemaining()) {
-            if (ch.read(b) < 0) {
-                throw new EOFException("after " + b.position() + " of " + n + " bytes");
-            }
-        }
-        return b.flip();
+    /** One 4-byte length-prefixed frame, within the socket's timeout. */
+    private static String readFrame(Socket s) throws IOException {
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        byte[] b = new byte[in.readInt()];
+        in.readFully(b);
+        return new String(b, UTF_8);
     }
 }

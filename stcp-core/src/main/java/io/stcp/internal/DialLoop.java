@@ -32,8 +32,9 @@ import org.jspecify.annotations.Nullable;
  * failed attempt is, so clients do not come back every {@link ClientConfig#reconnectDelay()} for
  * as long as the server turns them away.
  *
- * <p>A connection whose layers fail never comes up: a failed attempt, counted, logged at WARN
- * (rate-limited), and after {@link ClientConfig#maxAttempts()} in a row the client gives up. So is
+ * <p>A connection whose layers fail, or whose connect hook throws, never comes up: a failed
+ * attempt, counted, logged at WARN (rate-limited), and after {@link ClientConfig#maxAttempts()} in
+ * a row the client gives up. So is
  * one that comes up and ends before its reader took a whole message from the server and before
  * it stayed up {@code reconnectMaxDelay} ({@link #turnedAway}): a server at its connection limit
  * that accepts and closes, one that refuses the client's certificate after a TLS 1.3 handshake,
@@ -41,7 +42,8 @@ import org.jspecify.annotations.Nullable;
  * a connection resets the count of failed attempts then, not when it comes up.
  * Connections never overlap: the next dial starts after the previous connection's exit hooks.
  * A connection joins the client's {@link Outbox} in its last start hook, on its reader thread,
- * and leaves it in its first exit hook.
+ * and leaves it in its first exit hook. One whose connect hook throws never joins it: it ends,
+ * a failed attempt ({@link Link#connect}).
  *
  * <p>The client's state changes (the runner a close must end, the failed attempts, giving up)
  * are made by its {@link ClientLifecycle}, under its lock; nothing here holds it, nor calls a
@@ -157,7 +159,7 @@ final class DialLoop {
     /**
      * How a connection ended.
      *
-     * @param failure null if it was up (its connect hooks ran) and served, or the client closed
+     * @param failure null if it was up (its connect hook returned) and served, or the client closed
      *                meanwhile, else why not: it never came up, or was turned away ({@link #turnedAway})
      * @param upNanos how long it was up, from its connect hooks to its exit; 0 if it never was
      */
@@ -174,7 +176,7 @@ final class DialLoop {
         r.addStartHook(link::started);
         ConnectionHook onConnect = connectHook;
         if (onConnect != null) {
-            r.addStartHook(onConnect);
+            r.addStartHook(s -> link.connect(r, onConnect, s));
         }
         r.addStartHook(link::join); // after the connect hook: its messages go first
         r.addExitHook(link::goDown);
@@ -215,6 +217,10 @@ final class DialLoop {
             return Outcome.failed(e);
         } finally {
             lifecycle.detach();
+        }
+        Throwable refused = link.refused;
+        if (refused != null) {
+            return Outcome.failed(refused); // never up: a failed attempt, whatever the hook took time to read
         }
         if (link.started) {
             long up = Math.max(1, System.nanoTime() - link.upSinceNanos);
@@ -268,6 +274,7 @@ final class DialLoop {
     private final class Link {
         volatile boolean started;
         volatile long upSinceNanos; // written before started
+        volatile @Nullable Throwable refused; // what the connect hook threw: the connection never goes up
         private volatile @Nullable Thread handOver;
         private volatile Outbox.@Nullable HandOver handing; // what that thread hands over
 
@@ -280,11 +287,34 @@ final class DialLoop {
         }
 
         /**
-         * The last start hook: {@code s} is the one that is up, or the hand-over starts. If that
-         * fails (no thread to be had), the connection ends: a hook's failure is only logged, and a
-         * connection that never goes up must not stay.
+         * The user's connect hook, run by {@code r}: one that throws fails the connection. It ends
+         * for the reason the exception gives, as a reader's would ({@link Ends#classify}; the
+         * exception is its close cause, which the disconnect hook and {@code conn.exit} see), it
+         * never goes up ({@link #join}), and it is a failed attempt: a login the server refuses, or
+         * that a balancer with no server behind it never answers, gets the next back-off, and the
+         * offline queue keeps its messages for a connection whose hook succeeds. Rethrown, the
+         * exception is logged as any hook's ({@code conn.hook.failed}).
+         */
+        void connect(RealConnectionRunner r, ConnectionHook hook, Sender s) throws Exception {
+            try {
+                hook.onEvent(s);
+            } catch (Throwable t) {
+                refused = t;
+                r.exit(r.realConnection().recordEnd(Ends.classify(t), t));
+                throw t;
+            }
+        }
+
+        /**
+         * The last start hook: {@code s} is the one that is up, or the hand-over starts; unless the
+         * connect hook failed ({@link #connect}). If that fails (no thread to be had), the
+         * connection ends: a hook's failure is only logged, and a connection that never goes up
+         * must not stay.
          */
         void join(Sender s) {
+            if (refused != null) {
+                return;
+            }
             Connection c = s.connection();
             Outbox.HandOver h = null;
             try {
