@@ -114,7 +114,8 @@ public interface TcpClient extends AutoCloseable {
      * <p>A hook that throws fails the connection (unlike a server's start hook, whose failure is
      * only logged): it is logged at WARN ({@code conn.hook.failed} with {@code hook=connect}), the
      * connection closes for the reason the exception gives, as a reader's would — the disconnect
-     * hook sees it, and {@link Connection#closeCause()} is the exception — and never goes up:
+     * hook sees it, {@link Connection#closeCause()} is the exception, and what the hook put is
+     * written first if that reason {@linkplain CloseReason#flushes() flushes} — and never goes up:
      * nothing kept offline nor put later is handed to it. It is a failed attempt: the client backs
      * off and dials again, and gives up after {@link ClientConfig#maxAttempts()} in a row. A
      * disconnect hook that throws is logged ({@code hook=disconnect}), and changes nothing.

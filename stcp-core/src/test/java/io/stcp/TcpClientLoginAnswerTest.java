@@ -121,6 +121,37 @@ class TcpClientLoginAnswerTest {
         }
     }
 
+    /**
+     * A hook that answers a refusal with a last word (its sender's puts) and then throws ends the
+     * connection as a reader that threw would: for a ProtocolException, what is queued is written
+     * first and the connection then closes. (It was discarded: the hook's failure closed the
+     * sender at once, and the server never saw the last word.)
+     */
+    @Test
+    void whatAFailingHookPutBeforeItThrewIsWrittenWhenItsReasonFlushes() throws Exception {
+        try (ServerSocket server = listen()) {
+            client = TcpClient.create(fastReconnect(server).build(), (sender, conn) -> conn.readBytes(conn.readInt()),
+                            SenderFactory.queue(16))
+                    .onConnect(me -> {
+                        me.put(frame("login"));
+                        Connection c = me.connection();
+                        String answer = new String(c.readBytes(c.readInt()), UTF_8);
+                        for (int i = 1; i <= 3; i++) {
+                            me.put(frame("bye " + i));
+                        }
+                        throw new ProtocolException("login refused: " + answer);
+                    })
+                    .start();
+            try (Socket s = accept(server)) {
+                refuse(s);
+                for (int i = 1; i <= 3; i++) {
+                    assertThat(readFrame(s)).isEqualTo("bye " + i);
+                }
+                assertThat(s.getInputStream().read()).as("then the client closes").isEqualTo(-1);
+            }
+        }
+    }
+
     /** A login refused on every connection is a failed attempt each time: the client gives up after maxAttempts. */
     @Test
     void aClientWhoseLoginIsAlwaysRefusedGivesUp() throws Exception {

@@ -12,6 +12,7 @@ import io.stcp.testing.TestCerts;
 import io.stcp.testing.TestNames;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.net.ProtocolException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -98,6 +99,28 @@ class TcpClientTlsTest {
         String s = received.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(s).as("a frame within %s", WAIT).isNotNull();
         return s;
+    }
+
+    /**
+     * A connect hook that throws a ProtocolException ends its connection as a reader that threw
+     * would: gracefully, with close_notify, so the server reads an orderly end (PEER_CLOSED). (It
+     * was ended at once, and the server saw a truncated stream, PEER_RESET.)
+     */
+    @Test
+    void aConnectHookThatThrowsClosesWithCloseNotify() throws Exception {
+        BlockingQueue<CloseReason> serverExits = new LinkedBlockingQueue<>();
+        TcpServer server = tlsServer("127.0.0.1:0", serverTls(), s -> {}, s -> serverExits.add(s.connection().closeReason()));
+        client = TcpClient.create(fastReconnect("localhost:" + server.address().getPort())
+                                .tls(trustingTheTestCa().build()).maxAttempts(1).build(),
+                        collect, SenderFactory.queue(64))
+                .onConnect(s -> {
+                    s.put(frame("login"));
+                    Connection c = s.connection();
+                    throw new ProtocolException("login refused: " + new String(c.readBytes(c.readInt()), UTF_8));
+                })
+                .start();
+        assertThat(client.awaitTermination(WAIT)).isTrue(); // gave up after its one attempt
+        assertThat(serverExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
     }
 
     @Test

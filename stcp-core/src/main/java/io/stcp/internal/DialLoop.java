@@ -288,8 +288,9 @@ final class DialLoop {
 
         /**
          * The user's connect hook, run by {@code r}: one that throws fails the connection. It ends
-         * for the reason the exception gives, as a reader's would ({@link Ends#classify}; the
-         * exception is its close cause, which the disconnect hook and {@code conn.exit} see), it
+         * as a reader that threw would ({@link RealConnectionRunner#failStart}: for the reason the
+         * exception gives, what the hook put written first if that reason flushes; the exception
+         * is its close cause, which the disconnect hook and {@code conn.exit} see), it
          * never goes up ({@link #join}), and it is a failed attempt: a login the server refuses, or
          * that a balancer with no server behind it never answers, gets the next back-off, and the
          * offline queue keeps its messages for a connection whose hook succeeds. Rethrown, the
@@ -300,7 +301,7 @@ final class DialLoop {
                 hook.onEvent(s);
             } catch (Throwable t) {
                 refused = t;
-                r.exit(r.realConnection().recordEnd(Ends.classify(t), t));
+                r.failStart(t);
                 throw t;
             }
         }

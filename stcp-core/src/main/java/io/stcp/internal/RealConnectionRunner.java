@@ -94,6 +94,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
     private CountDownLatch exitWaiters; // made by the first awaitExit() before the exit; guarded by this
     private volatile Sender sender;
     private Thread sendThread;            // set by the first reader thread, joined by the last
+    private Throwable startFailure;       // reader thread: set by a start hook (failStart), read after them
     private volatile int discardedInAll; // by every close of the sender, on any thread: see discardedInAll()
     private volatile int closing;           // exit() and shutdown() calls closing the sender, not yet counted
     private volatile Thread awaitingCloses; // the end's thread while it waits for them
@@ -406,7 +407,8 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 connection.input().giveUp(); // a large value a start hook read, as a reader's call gives it up
                 Log.conn(Level.DEBUG, "conn.start", connection).log();
                 JfrEvents.connectionStart(connection);
-                if (!loop.exitRequested()) {
+                failure = startFailure; // the end is a reader's that threw it: see failStart
+                if (failure == null && !loop.exitRequested()) {
                     if (s.needsSendThread()) {
                         Sender loopSender = s;
                         sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
@@ -420,6 +422,17 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             failure = t;
         }
         end(s, failure);
+    }
+
+    /**
+     * Called by a start hook, on the reader thread: once the start hooks have run, the connection
+     * ends as though its reader had thrown {@code failure} — no reader call, no send thread; its
+     * reason is {@code failure}'s, and what is queued is written first if that reason
+     * {@linkplain CloseReason#flushes() flushes} (a hook's last word, a TLS close_notify), else
+     * discarded. A client's connect hook that throws ends so.
+     */
+    void failStart(Throwable failure) {
+        startFailure = failure;
     }
 
     /**
