@@ -1104,8 +1104,10 @@ final class ConnectionInput {
     }
 
     /**
-     * A read after {@link #ended()} (an exit hook's, on the last reader thread) fails, before it
-     * takes a buffer that nothing would give back, as the TLS layer's does ({@link TlsTransport}).
+     * A read after {@link #ended()} (an exit hook's, on the last reader thread), or after the input
+     * ended for the reader ({@link #failed}, {@link #refused}, a graceful close), fails, before it
+     * takes a buffer that nothing would give back, as the TLS layer's does ({@link TlsTransport});
+     * counted by the guard (see the class comment).
      */
     private void failIfEnded() throws IOException {
         if (ended) {
