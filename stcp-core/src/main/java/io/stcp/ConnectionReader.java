@@ -20,10 +20,13 @@ package io.stcp;
  * it ({@link CloseReason#PEER_CLOSED}; {@link CloseReason#PEER_RESET} for a
  * {@link TlsTruncatedException}); the reader is not called again. Likewise, a call that returns
  * without consuming a byte after the connection was closed (by another thread) ends the loop. Reads
- * after the end keep finding it, at once; a call that catches that and reads on is stopped: after
- * 1,000 such reads each later one throws {@link ReaderStalledException}, which ends the connection
- * ({@link CloseReason#PROTOCOL_ERROR}, a WARN line). A reader that catches that too and still reads
- * on cannot be stopped: never swallow every {@link java.io.IOException} in a loop.
+ * after the end keep finding it, at once, and so do reads after one failed (a close, graceful or
+ * not, a reset, a shutdown's refusal: {@link java.nio.channels.ClosedChannelException}); a call that
+ * catches that and reads on is stopped: after 1,000 such reads the next throws
+ * {@link ReaderStalledException}, and every later one a {@link java.io.UncheckedIOException} of it,
+ * so even a reader that swallows every {@link java.io.IOException} in a loop ends its call. The
+ * connection ends with the reason of its end (the close's, the reset's), or
+ * {@link CloseReason#PROTOCOL_ERROR} (a WARN line) after the peer's end of stream.
  *
  * <p><b>A graceful close</b> ({@link Sender#closeAfterFlush}, from this reader or any thread) ends
  * the reading at once: the reader is not called again, and a read in the call in progress that

@@ -144,6 +144,12 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         recordEnd(Ends.classify(e), e);
     }
 
+    /** A read failed for good (a reset, a close): the connection ends with it, unless its end was recorded already. */
+    @Override
+    public void inputFailed(IOException e) {
+        recordEnd(Ends.classify(e), e);
+    }
+
     /**
      * Records why the connection ends, unless a reason is recorded already.
      *

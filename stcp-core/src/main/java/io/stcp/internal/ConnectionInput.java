@@ -8,6 +8,7 @@ import io.stcp.framing.CorruptFrameException;
 import io.stcp.framing.FrameTooLongException;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -64,8 +65,14 @@ import org.jspecify.annotations.Nullable;
  * buffer or system call, and the reader's call ends the connection when it returns, however it
  * returns ({@link #endCall()}): a reader that swallows the {@link EOFException} ends it as one
  * that threw it would have. A reader that catches it and reads on in the same call is stopped:
- * after {@value #READS_PAST_END} more reads at the end, each later read throws a
- * {@link ReaderStalledException}, which ends the connection (PROTOCOL_ERROR).
+ * after {@value #READS_PAST_END} more reads at the end, the next read throws a
+ * {@link ReaderStalledException}, which ends the connection (PROTOCOL_ERROR), and each later one
+ * an {@link UncheckedIOException} of it, which a reader that swallows every {@link IOException}
+ * does not catch. Reads that fail once the connection has ended for the reader ({@link #ended}:
+ * a graceful close, a read that failed other than by a timeout — a close, a reset — or a
+ * shutdown's refusal) are counted the same way: each fails at once, with no system call, and the
+ * guard stops a reader that catches the failures and reads on; the connection ends with the
+ * reason its end recorded. Only failing reads count: a read that succeeds pays nothing for it.
  *
  * <p><b>Waits and a graceful shutdown.</b> {@link #waitState} tells other threads how the reader
  * waits, and lets a graceful shutdown (a server's, or a client's) finish the request in progress
@@ -165,9 +172,9 @@ final class ConnectionInput {
     private boolean inputOver; // the end of stream was read, or a timeout ended the input: see the class comment; reader thread only
     private ReadTimeoutException endedBy; // the timeout that ended the input for the reader (endsInput); reader thread only
     private TlsTruncatedException truncated; // the end of stream without close_notify, if that ended the input; reader thread only
-    private int readsPastEnd; // reads that found the input over; reader thread only
-    private ReaderStalledException pastEnd; // thrown by every read once there were too many of them; reader thread only
-    private boolean ended; // the connection has ended (ended()), or a read found it closing: a read fails, taking no buffer; reader thread only
+    private int readsPastEnd; // reads that found the input over, or failed after the end; reader thread only
+    private ReaderStalledException pastEnd; // thrown once there were too many of them; reader thread only
+    private boolean ended; // the connection has ended (ended()), or a read found it closing or failed: a read fails, taking no buffer; reader thread only
     private @Nullable ArrayGrowth inHand; // the large value the reader holds, charged until given up (see the class comment); reader thread only
 
     /**
@@ -197,6 +204,12 @@ final class ConnectionInput {
          * it, whatever the reader throws next. Nothing by default (an input of no connection).
          */
         default void inputTimedOut(ReadTimeoutException e) {}
+
+        /**
+         * A read from the transport failed for good (a reset, a close): the connection ends with
+         * it unless its end was recorded already, whatever the reader throws next. Nothing by default.
+         */
+        default void inputFailed(IOException e) {}
     }
 
     // ---------------------------------------------------------------- reads
@@ -627,7 +640,7 @@ final class ConnectionInput {
         int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
         if ((bits & AT_REST) != 0 && (before & FINISHING) != 0) {
             WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
-            throw new AsynchronousCloseException(); // the connection shuts down: no new request
+            throw refused(); // the connection shuts down: no new request
         }
         return bits;
     }
@@ -742,20 +755,48 @@ final class ConnectionInput {
         }
     }
 
-    /**
-     * A read that found the input over (see the class comment): -1, the end, for the first
-     * {@value #READS_PAST_END}; then each throws the same {@link ReaderStalledException}, so a reader
-     * that catches the {@link EOFException} and reads on in one call does not spin for ever.
-     */
+    /** A read that found the input over (see the class comment): -1, the end, while the guard allows. */
     private int readPastEnd() throws ReaderStalledException {
+        countPastEnd();
+        return -1;
+    }
+
+    /**
+     * Counts a read after the end (see the class comment): it may go on, the first
+     * {@value #READS_PAST_END} times; then it throws a {@link ReaderStalledException}, and every
+     * later one an {@link UncheckedIOException} of it, so a reader that catches the failures and
+     * reads on in one call does not spin for ever, even one that catches every {@link IOException}.
+     */
+    private void countPastEnd() throws ReaderStalledException {
         if (pastEnd == null && ++readsPastEnd <= READS_PAST_END) {
-            return -1;
+            return;
         }
         if (pastEnd == null) {
             pastEnd = new ReaderStalledException("the reader read on past the end of the input "
-                    + READS_PAST_END + " times in one call; a reader must end its call at end of stream");
+                    + READS_PAST_END + " times in one call; a reader must end its call at the end of its input");
+            throw pastEnd;
         }
-        throw pastEnd;
+        throw new UncheckedIOException(pastEnd);
+    }
+
+    /**
+     * A read from the transport failed for good ({@code e}: closed, reset; not a timeout): the
+     * connection ends with it unless its end was recorded already (a close's), whatever the reader
+     * throws next, and later reads fail at once, counted (see the class comment). What was
+     * buffered may still be read.
+     */
+    private IOException failed(IOException e) {
+        if (!ended) {
+            ended = true;
+            onEndOfStream.inputFailed(e);
+        }
+        return e;
+    }
+
+    /** A shutdown refuses the reader a new request: later reads fail at once, counted (see the class comment). */
+    private AsynchronousCloseException refused() {
+        ended = true;
+        return new AsynchronousCloseException();
     }
 
     /**
@@ -988,11 +1029,13 @@ final class ConnectionInput {
             }
         } catch (ReadTimeoutException e) {
             throw timedOut(deadline, e);
+        } catch (IOException e) {
+            throw failed(e);
         } finally {
             finished = endWait(wait);
         }
         if (finished) {
-            throw new AsynchronousCloseException(); // input came as the shutdown began: not read
+            throw refused(); // input came as the shutdown began: not read
         }
     }
 
@@ -1061,11 +1104,14 @@ final class ConnectionInput {
     }
 
     /**
-     * A read after {@link #ended()} (an exit hook's, on the last reader thread) fails, before it
-     * takes a buffer that nothing would give back, as the TLS layer's does ({@link TlsTransport}).
+     * A read after {@link #ended()} (an exit hook's, on the last reader thread), or after the input
+     * ended for the reader ({@link #failed}, {@link #refused}, a graceful close), fails, before it
+     * takes a buffer that nothing would give back, as the TLS layer's does ({@link TlsTransport});
+     * counted by the guard (see the class comment).
      */
-    private void failIfEnded() throws ClosedChannelException {
+    private void failIfEnded() throws IOException {
         if (ended) {
+            countPastEnd();
             throw new ClosedChannelException();
         }
     }
@@ -1100,6 +1146,8 @@ final class ConnectionInput {
                 n = direct == null ? transport.readNow(b, off, len) : (int) transport.readNow(direct, off, len);
             } catch (TlsTruncatedException e) {
                 throw truncated(e);
+            } catch (IOException e) {
+                throw failed(e);
             }
             if (n != 0) {
                 idleTimedOut = false; // input came as the timeout passed: a later wait waits anew
@@ -1129,13 +1177,15 @@ final class ConnectionInput {
                 throw timedOut(deadline, e);
             } catch (TlsTruncatedException e) {
                 throw truncated(e);
+            } catch (IOException e) {
+                throw failed(e);
             } finally {
                 finished = wait != 0 && endWait(wait);
             }
             if (n < 0) {
                 endOfStream();
             } else if (finished) {
-                throw new AsynchronousCloseException(); // input came as the shutdown began: not read
+                throw refused(); // input came as the shutdown began: not read
             } else {
                 taken(n);
             }
