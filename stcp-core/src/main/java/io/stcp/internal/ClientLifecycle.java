@@ -74,9 +74,26 @@ final class ClientLifecycle {
      * @throws IllegalStateException if started or closed already
      */
     void start(String name, Runnable dialLoop) {
+        start(name, dialLoop, true);
+    }
+
+    /**
+     * As {@link #start}, if the client is NEW (checked and started in one step, under the lock:
+     * {@code runUntilSignal} starts a new client, and two callers at once start it once).
+     *
+     * @return false if it was started or closed already: nothing done
+     */
+    boolean startIfNew(String name, Runnable dialLoop) {
+        return start(name, dialLoop, false);
+    }
+
+    private boolean start(String name, Runnable dialLoop, boolean mustBeNew) {
         lock.lock();
         try {
             if (state != NEW) {
+                if (!mustBeNew) {
+                    return false;
+                }
                 throw new IllegalStateException(state == RUNNING ? "client already started" : "client closed");
             }
             state = RUNNING; // before the dialler starts: it runs while RUNNING
@@ -90,6 +107,7 @@ final class ClientLifecycle {
                 termination.terminated(null);
                 throw e;
             }
+            return true;
         } finally {
             lock.unlock();
         }
@@ -215,11 +233,6 @@ final class ClientLifecycle {
             case RUNNING -> f == 0 ? "connecting" : "reconnecting after " + f + (f == 1 ? " failed attempt" : " failed attempts");
             default -> e == null ? "client closed" : e instanceof ConnectException ? e.getMessage() : "client failed: " + e;
         };
-    }
-
-    /** Whether the client is NEW: neither started nor closed. */
-    boolean isNew() {
-        return state == NEW;
     }
 
     /**

@@ -81,10 +81,18 @@ public final class RealTcpClient implements TcpClient {
 
     @Override
     public TcpClient start() {
+        beforeStart();
+        lifecycle.start(dialerName(), dialLoop::run);
+        return this;
+    }
+
+    private void beforeStart() {
         Log.requireSlf4j2(); // before anything is dialled: every line logged needs SLF4J 2
         JfrEvents.register(); // before the first connection, which would wait for it
-        lifecycle.start("stcp-client-" + config.address(), dialLoop::run);
-        return this;
+    }
+
+    private String dialerName() {
+        return "stcp-client-" + config.address();
     }
 
     // ---------------------------------------------------------------- sending (any thread)
@@ -158,9 +166,8 @@ public final class RealTcpClient implements TcpClient {
         // Refused now, not when the signal comes and the shutdown needs them.
         Objects.requireNonNull(grace, "grace");
         OwnThread.refuseWait(lifecycle.isOwnThread(), "client", "runUntilSignal(grace)");
-        if (lifecycle.isNew()) {
-            start();
-        }
+        beforeStart();
+        lifecycle.startIfNew(dialerName(), dialLoop::run); // a new client starts; one started or closed is as it is
         return SignalShutdown.await(SignalShutdown.of(this, config.address(), grace));
     }
 

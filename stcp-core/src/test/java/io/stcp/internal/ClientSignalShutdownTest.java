@@ -155,6 +155,34 @@ class ClientSignalShutdownTest {
     }
 
     @Test
+    void twoWaitsOnANewClientAtOnceStartItOnce() throws Exception {
+        // runUntilSignal starts a new client: checked and started in two steps, two callers at once
+        // both found it new and the second's start threw "client already started".
+        TcpServer server = Echo.start();
+        try {
+            for (int i = 0; i < 50; i++) {
+                TcpClient client = TcpClient.create(ClientConfig.builder(HostPort.format(server.address())).build(), DROP,
+                        SenderFactory.queue(16));
+                java.util.concurrent.CyclicBarrier together = new java.util.concurrent.CyclicBarrier(2);
+                List<AtomicReference<Object>> ends = List.of(new AtomicReference<>(), new AtomicReference<>());
+                List<Thread> waits = ends.stream().map(end -> waiting(end, () -> {
+                    together.await();
+                    return client.runUntilSignal(WAIT);
+                })).toList();
+                Awaitility.await().atMost(WAIT).until(() -> waits.stream()
+                        .allMatch(t -> SignalShutdownTest.waitsForASignal(t) || !t.isAlive()));
+                client.close();
+                for (Thread t : waits) {
+                    t.join(WAIT);
+                }
+                assertThat(ends).as("round %d", i).allSatisfy(end -> assertThat(end.get()).isEqualTo(true));
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    @Test
     void aClientThatGivesUpEndsTheWaitWithItsConnectException() throws Exception {
         InetSocketAddress refusing;
         try (ServerSocketChannel closed = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
