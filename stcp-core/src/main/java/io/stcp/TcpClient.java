@@ -130,7 +130,11 @@ public interface TcpClient extends AutoCloseable {
      * connection up only once a server accepted it, which a client behind a TCP balancer needs
      * (the balancer accepts while it has no server to pass the client to; messages handed to that
      * connection would be lost with it). The offline queue keeps its messages for the next
-     * connection whose hook returns.
+     * connection whose hook returns. A {@link #close()} or {@link #shutdown(Duration)} meanwhile
+     * ends such a wait at once (a shutdown as it does a reader waiting between messages, if the
+     * hook has read nothing yet): the hook's read throws, and the connection ends
+     * {@link CloseReason#CLOSED} or {@link CloseReason#SHUTDOWN}, never up; that failure, the
+     * client's own doing, is logged at DEBUG.
      */
     TcpClient onConnect(@Nullable ConnectionHook hook);
 
@@ -187,7 +191,11 @@ public interface TcpClient extends AutoCloseable {
      */
     void put(String key, byte[] bytes);
 
-    /** Connections made so far: how many times the connect hook ran. */
+    /**
+     * Connections made so far: those that came up, their connect hook (if any) having returned. A
+     * failed attempt that never came up is not one: a connect or TLS handshake that failed, a
+     * connect hook that threw (a refused login), a close during the hook.
+     */
     long connectCount();
 
     /**
@@ -224,7 +232,9 @@ public interface TcpClient extends AutoCloseable {
      * reading it (within {@link ClientConfig#frameTimeout()}) — then the connection begins no new
      * reader call, writes its queue, shuts its output down and closes. A connection whose reader
      * waits between messages — idle, or blocked in a read that has read nothing of its next
-     * message — is shut down at once, and a message that reaches it after that is not read. A
+     * message — is shut down at once, and a message that reaches it after that is not read; so is
+     * one whose connect hook waits for the server having read nothing (a login's answer: see
+     * {@link #onConnect}). A
      * reader that handles many messages in one call, looping inside it, is in progress for as long
      * as that call runs. At the deadline the connection is closed by force and the call
      * interrupted. From the start of the shutdown the client's own puts ({@link #put(byte[])} and

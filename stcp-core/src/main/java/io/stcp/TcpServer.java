@@ -160,8 +160,11 @@ public interface TcpServer extends AutoCloseable {
      * output down and closes. A connection whose reader waits between requests — suspended, or
      * blocked in a read that has read nothing of its request — is shut down at once: new puts are
      * refused, its queue is written and it closes, and a request that reaches it after that is not
-     * read; idle connections never hold the shutdown up. A reader that serves many requests in
-     * one call, looping inside it, is in progress for as long as that call runs.
+     * read; idle connections never hold the shutdown up. So is one whose start hook waits for the
+     * peer having read nothing (a greeting waiting for the client's first word): its read ends
+     * under it, and the hook's failure, the shutdown's doing, is logged at DEBUG. A reader that
+     * serves many requests in one call, looping inside it, is in progress for as long as that call
+     * runs.
      *
      * <p>Returns after every exit hook has run, or at most 5 s after the deadline
      * if some connection ignores the close (5 s in all, not per connection). A grace too long to

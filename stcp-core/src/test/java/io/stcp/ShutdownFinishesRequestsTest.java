@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.stcp.internal.Transports;
 import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
 import io.stcp.testing.TestCerts;
 import io.stcp.testing.TestClient;
 import io.stcp.testing.TlsClient;
@@ -181,6 +182,38 @@ class ShutdownFinishesRequestsTest {
             for (TlsClient c : clients) {
                 c.close();
             }
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A start hook that greets the client and waits for its hello is, having read nothing, a
+     * connection waiting between requests: shut down at once, its greeting written, and the hook's
+     * read ended under it — the shutdown's doing, not a failure of the hook's: no WARN. (The
+     * shutdown waited for the hook until its grace was over, then returned false; the hook's end
+     * was a WARN.)
+     */
+    @Test
+    void aStartHookWaitingForTheClientsFirstWordIsNotWaitedFor() throws Exception {
+        CountDownLatch greeted = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                .onConnectionStart(s -> {
+                    s.put(Echo.frame("hi".getBytes(US_ASCII)));
+                    greeted.countDown();
+                    s.connection().readBytes(s.connection().readInt()); // the client's hello, which never comes
+                })
+                .start();
+        try (LogCapture log = LogCapture.of("io.stcp.connection"); TestClient client = TestClient.connect(server.address())) {
+            assertThat(client.readFrame()).isEqualTo("hi".getBytes(US_ASCII));
+            assertThat(greeted.await(20, TimeUnit.SECONDS)).isTrue();
+            long start = System.nanoTime();
+            assertThat(server.shutdown(GRACE)).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(GRACE.dividedBy(3));
+            assertThat(client.awaitClosedByServer()).isTrue();
+            assertThat(server.stats().closed()).containsEntry(CloseReason.SHUTDOWN, 1L);
+            assertThat(log.events("conn.hook.failed")).singleElement()
+                    .satisfies(e -> assertThat(e.getLevel()).hasToString("DEBUG"));
+        } finally {
             Echo.stop(server);
         }
     }

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -165,6 +166,83 @@ class TcpClientLoginAnswerTest {
             assertThatThrownBy(() -> client.termination().get()).isInstanceOf(ExecutionException.class)
                     .hasCauseInstanceOf(ConnectException.class).hasMessageContaining("login refused: denied");
         }
+    }
+
+    /**
+     * A shutdown while the login waits for an answer that never comes (a balancer with no server
+     * behind it) closes the connection under the hook at once, as it does a reader waiting between
+     * messages: the hook's read ends, and the shutdown returns, not after its grace. The hook's
+     * failure is the shutdown's doing, not the application's: logged at DEBUG, and the connection
+     * ends SHUTDOWN. It never came up: no conn.start, not counted. (The shutdown waited its whole
+     * grace, then closed by force and returned false; the hook's end was a WARN; conn.start was
+     * logged and connectCount said 1.)
+     */
+    @Test
+    void aShutdownWhileTheLoginWaitsForItsAnswerClosesTheConnectionAtOnce() throws Exception {
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = start(config(server));
+            try (Socket s = accept(server)) {
+                assertThat(readFrame(s)).isEqualTo("login"); // and no answer
+                long began = System.nanoTime();
+                assertThat(client.shutdown(WAIT)).as("the login was written, nothing lost").isTrue();
+                assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(WAIT.dividedBy(2));
+                assertThat(s.getInputStream().read()).as("the client closed").isEqualTo(-1);
+            }
+            assertEndedByTheClientBeforeItCameUp(logs, CloseReason.SHUTDOWN);
+        }
+    }
+
+    /** A close while the login waits for its answer: as a shutdown, at once, and CLOSED. */
+    @Test
+    void aCloseWhileTheLoginWaitsForItsAnswerIsNoFailureOfTheHook() throws Exception {
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = start(config(server));
+            try (Socket s = accept(server)) {
+                assertThat(readFrame(s)).isEqualTo("login"); // and no answer
+                client.close();
+                assertThat(client.awaitTermination(WAIT)).isTrue();
+            }
+            assertEndedByTheClientBeforeItCameUp(logs, CloseReason.CLOSED);
+        }
+    }
+
+    /**
+     * Only a connection whose login succeeded came up: the refused one has no conn.start and is not
+     * in connectCount. (Both were.)
+     */
+    @Test
+    void aConnectionWhoseLoginWasRefusedNeverCameUp() throws Exception {
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = start(fastReconnect(server));
+            refuse(accept(server));
+            Connection refused = disconnected.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(refused).isNotNull();
+            try (Socket s = accept(server)) {
+                assertThat(readFrame(s)).isEqualTo("login");
+                write(s, "welcome");
+                assertThat(client.awaitConnected(WAIT)).isTrue();
+                Awaitility.await().atMost(WAIT).until(() -> !logs.events("conn.start").isEmpty());
+                assertThat(logs.events("conn.start")).singleElement().satisfies(e ->
+                        assertThat(LogCapture.fields(e).get("conn")).isNotEqualTo(refused.id()));
+                assertThat(client.connectCount()).isOne();
+            }
+        }
+    }
+
+    /** The connection's end as the client's own, its hook's failure no WARN, and it never came up. */
+    private void assertEndedByTheClientBeforeItCameUp(LogCapture logs, CloseReason reason) throws InterruptedException {
+        Connection c = disconnected.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(c).isNotNull();
+        assertThat(c.closeReason()).isEqualTo(reason);
+        assertThat(logs.events("conn.hook.failed")).singleElement()
+                .satisfies(e -> assertThat(e.getLevel()).hasToString("DEBUG"));
+        assertThat(logs.events("conn.exit")).singleElement().satisfies(e -> {
+            assertThat(e.getLevel()).hasToString("DEBUG");
+            assertThat(LogCapture.fields(e).get("reason")).hasToString(reason.name());
+        });
+        assertThat(logs.events("conn.start")).as("it never came up").isEmpty();
+        assertThat(client.connectCount()).isZero();
+        assertThat(answers).isEmpty();
     }
 
     private TcpClient start(ClientConfig.Builder config) {

@@ -123,6 +123,40 @@ class TcpClientTlsTest {
         assertThat(serverExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
     }
 
+    /**
+     * A shutdown while the login waits for an answer that never comes closes the TLS connection
+     * under the hook at once, gracefully: close_notify, so the server reads an orderly end
+     * (PEER_CLOSED), and the client's connection ends SHUTDOWN. (The shutdown waited its whole
+     * grace, then closed by force and returned false.)
+     */
+    @Test
+    void aShutdownWhileTheLoginWaitsForItsAnswerClosesAtOnceWithCloseNotify() throws Exception {
+        BlockingQueue<CloseReason> serverExits = new LinkedBlockingQueue<>();
+        BlockingQueue<CloseReason> clientExits = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(ServerConfig.builder().address("127.0.0.1:0").tls(serverTls()).build(),
+                        collect, SenderFactory.queue(64)) // takes the login, never answers
+                .onConnectionExit(s -> serverExits.add(s.connection().closeReason()))
+                .start();
+        servers.add(server);
+        client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
+                                .tls(trustingTheTestCa().build()).build(),
+                        collect, SenderFactory.queue(64))
+                .onConnect(s -> {
+                    s.put(frame("login"));
+                    Connection c = s.connection();
+                    c.readBytes(c.readInt()); // the answer
+                })
+                .onDisconnect((s, reason) -> clientExits.add(reason))
+                .start();
+        assertThat(next()).isEqualTo("login");
+        long began = System.nanoTime();
+        assertThat(client.shutdown(WAIT)).as("the login was written, nothing lost").isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(WAIT.dividedBy(2));
+        assertThat(clientExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.SHUTDOWN);
+        assertThat(serverExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
+        assertThat(client.connectCount()).isZero();
+    }
+
     @Test
     void echoesOverTlsWithTheSessionOnTheConnectionAndClosesWithCloseNotify() throws Exception {
         BlockingQueue<TlsInfo> serverSide = new LinkedBlockingQueue<>();

@@ -83,8 +83,9 @@ import org.jspecify.annotations.Nullable;
  *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait, and
  *       around each read of a linger ({@link #discardUntilEnd});</li>
  *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
- *       calls, or a wait inside a reader call that has consumed nothing, with nothing of a value
- *       buffered and no part of a record held by a layer;</li>
+ *       calls, or a wait inside a reader call, or in the start hooks (a client's login waiting
+ *       for its answer), that has consumed nothing, with nothing of a value buffered and no part
+ *       of a record held by a layer;</li>
  *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
  *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
  *       takes it as resting, as it took every connection before it could tell;</li>
@@ -720,6 +721,20 @@ final class ConnectionInput {
     /** The runner is about to call the reader. */
     void beginCall() {
         deadlines.beginCall(bytesRead);
+    }
+
+    /**
+     * The runner is about to run the start hooks: until {@link #endStartHooks()}, a wait in them
+     * that has consumed nothing, with nothing of a value buffered, rests, as a reader call's does
+     * (see the class comment, and {@link ReadDeadlines#beginStartHooks}).
+     */
+    void beginStartHooks() {
+        deadlines.beginStartHooks(bytesRead);
+    }
+
+    /** The start hooks have run. */
+    void endStartHooks() {
+        deadlines.endStartHooks();
     }
 
     /** A framing reader completed a frame in the current call: see {@link ReadDeadlines#frameEnded}. */

@@ -105,7 +105,7 @@ final class DialLoop {
         this.giveUpHook = hook;
     }
 
-    /** Connections that came up so far. */
+    /** Connections that came up so far: their connect hook returned. */
     long connectCount() {
         return connects.get();
     }
@@ -263,8 +263,8 @@ final class DialLoop {
     private static final Duration HAND_OVER_GRACE = Duration.ofSeconds(1);
 
     /**
-     * One connection's part: counted as made when its start hooks begin, and joined to the outbox
-     * by its last start hook — after the connect hook's messages, not waiting for a first byte from
+     * One connection's part: counted as made, and joined to the outbox, by its last start hook, once
+     * its connect hook returned — after the connect hook's messages, not waiting for a first byte from
      * the server (a reader may wait for one suspended, a server may say nothing until asked). A
      * backlog is handed over by a thread of its own, whose puts wait for room (the send thread
      * starts right after the start hooks) while the reader reads the replies it causes; the
@@ -281,9 +281,6 @@ final class DialLoop {
         void started(Sender s) {
             upSinceNanos = System.nanoTime();
             started = true;
-            connects.incrementAndGet();
-            Log.CLIENT.atDebug().setMessage("client.connect").addKeyValue("address", config.address())
-                    .addKeyValue("conn", s.connection().id()).log();
         }
 
         /**
@@ -294,7 +291,9 @@ final class DialLoop {
          * never goes up ({@link #join}), and it is a failed attempt: a login the server refuses, or
          * that a balancer with no server behind it never answers, gets the next back-off, and the
          * offline queue keeps its messages for a connection whose hook succeeds. Rethrown, the
-         * exception is logged as any hook's ({@code conn.hook.failed}).
+         * exception is logged as any hook's ({@code conn.hook.failed}): at DEBUG if the client's
+         * close or shutdown ended the hook's wait, whose reason (CLOSED, SHUTDOWN) is then the
+         * connection's.
          */
         void connect(RealConnectionRunner r, ConnectionHook hook, Sender s) throws Exception {
             try {
@@ -317,6 +316,9 @@ final class DialLoop {
                 return;
             }
             Connection c = s.connection();
+            connects.incrementAndGet(); // made: its connect hook returned
+            Log.CLIENT.atDebug().setMessage("client.connect").addKeyValue("address", config.address())
+                    .addKeyValue("conn", c.id()).log();
             Outbox.HandOver h = null;
             try {
                 h = outbox.tryGoUp(s);

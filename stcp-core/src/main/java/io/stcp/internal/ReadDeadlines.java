@@ -48,6 +48,7 @@ final class ReadDeadlines {
     private long firstFrameDeadlineNanos;    // 0 once the first call returned, or a frame ended in it
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
+    private long hooksStartBytes = -1;       // bytes read when the start hooks began; -1 outside them
     private long frameDeadlineNanos;         // set at the first wait inside a frame
     private boolean messageTaken;            // a frame ended, or a call returned having consumed bytes
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
@@ -120,12 +121,26 @@ final class ReadDeadlines {
     }
 
     /**
-     * Whether a reader call is in progress that has consumed nothing of the {@code bytesRead}
-     * read so far: a wait now, with nothing of a value buffered, is one between requests (see
-     * {@link ConnectionInput#finish()}).
+     * The runner is about to run the start hooks, {@code bytesRead} bytes read so far. Their reads
+     * are no reader call's (what they take is no message: {@link #messageTaken()}), but a wait in
+     * them that has consumed nothing is one between requests all the same ({@link #callReadNothing}).
+     */
+    void beginStartHooks(long bytesRead) {
+        hooksStartBytes = bytesRead;
+    }
+
+    /** The start hooks have run. */
+    void endStartHooks() {
+        hooksStartBytes = -1;
+    }
+
+    /**
+     * Whether a reader call is in progress, or the start hooks run, that has consumed nothing of
+     * the {@code bytesRead} read so far: a wait now, with nothing of a value buffered, is one
+     * between requests (see {@link ConnectionInput#finish()}).
      */
     boolean callReadNothing(long bytesRead) {
-        return callStartBytes >= 0 && bytesRead == callStartBytes;
+        return bytesRead == (callStartBytes >= 0 ? callStartBytes : hooksStartBytes);
     }
 
     /**

@@ -403,12 +403,13 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 }
             }
             if (s != null) {
-                runHooks(startHooks, startHooksName, s);
-                connection.input().giveUp(); // a large value a start hook read, as a reader's call gives it up
-                Log.conn(Level.DEBUG, "conn.start", connection).log();
-                JfrEvents.connectionStart(connection);
+                runStartHooks(s);
                 failure = startFailure; // the end is a reader's that threw it: see failStart
                 if (failure == null && !loop.exitRequested()) {
+                    // It comes up: one that never does (a client's connect hook failed, a close
+                    // during the hooks) has its conn.exit only, as one whose handshake failed.
+                    Log.conn(Level.DEBUG, "conn.start", connection).log();
+                    JfrEvents.connectionStart(connection);
                     if (s.needsSendThread()) {
                         Sender loopSender = s;
                         sendThread = Threads.start("stcp-conn-" + connection.id() + "-send", () -> sendLoop(loopSender));
@@ -501,7 +502,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 JfrEvents.connectionExit(connection, reason, cause, discarded);
             }
             if (s != null) {
-                runHooks(exitHooks, exitHooksName, s);
+                runHooks(exitHooks, exitHooksName, false, s);
             }
         } finally {
             finish();
@@ -602,14 +603,46 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
         }
     }
 
-    private void runHooks(List<ConnectionHook> hooks, String kind, Sender s) {
+    /**
+     * The start hooks, on the reader thread. Their waits for input are the shutdown's to see as a
+     * reader call's are ({@link ConnectionInput#beginStartHooks}): one that has consumed nothing
+     * rests, so a graceful shutdown closes the connection under a hook waiting for the peer (a
+     * client's login waiting for an answer that never comes) instead of waiting for it until the
+     * deadline.
+     */
+    private void runStartHooks(Sender s) {
+        ConnectionInput input = connection.input();
+        input.beginStartHooks();
+        try {
+            runHooks(startHooks, startHooksName, true, s);
+        } finally {
+            input.endStartHooks();
+        }
+        input.giveUp(); // a large value a start hook read, as a reader's call gives it up
+    }
+
+    private void runHooks(List<ConnectionHook> hooks, String kind, boolean start, Sender s) {
         for (ConnectionHook hook : hooks) {
             try {
                 hook.onEvent(s);
             } catch (Throwable t) {
-                Log.connWarn("conn.hook.failed", connection).addKeyValue("hook", kind).setCause(t).log();
+                hookFailed(start, kind, t);
             }
         }
+    }
+
+    /**
+     * Logs a hook's failure: at WARN, unless a start hook threw once the connection was closed
+     * (CLOSED or SHUTDOWN recorded: a close or shutdown of the server's, the client's or the
+     * application's, while it waited for the peer, say) — then its failure is that close's doing,
+     * not the application's, and is logged at DEBUG, as a reader's that a close ends is (its
+     * {@code conn.exit} at DEBUG). An exit hook runs after the close, always: its failures are its own.
+     */
+    private void hookFailed(boolean start, String kind, Throwable t) {
+        CloseReason closed = connection.closeReason();
+        boolean ours = start && (closed == CloseReason.CLOSED || closed == CloseReason.SHUTDOWN);
+        (ours ? Log.conn(Level.DEBUG, "conn.hook.failed", connection) : Log.connWarn("conn.hook.failed", connection))
+                .addKeyValue("hook", kind).setCause(t).log();
     }
 
     private void finish() {
