@@ -31,8 +31,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Every wait takes a deadline and returns false once it has passed, whatever the flags say.
  * {@link #close()} wakes both waiters for good and deregisters the socket from its source.
  * {@link #fail} does the same when the source can no longer watch the socket (its poller failed
- * signalling it, or died), and leaves the cause for the waiters to throw ({@link #failure()}): a
- * socket whose edges may be lost must not be waited on for ever.
+ * signalling it, or died, or failed to report it again: {@link #reportAgain()}), and leaves the
+ * cause for the waiters to throw ({@link #failure()}): a socket whose edges may be lost must not
+ * be waited on for ever.
  *
  * <p>Instead of a waiting reader there may be a read callback ({@link #onReadable}), run once by
  * whichever comes first: the next read edge, an end, or the close. The registrant publishes the
@@ -74,6 +75,8 @@ public final class Readiness {
          * reader thread, while no one closes the socket's descriptor.
          *
          * @return false if this owner cannot (then nothing changes)
+         * @throws IOException if it failed to ask (its {@code epoll_ctl} failed): the Readiness then
+         *     fails ({@link Readiness#fail}), as no report, nor any edge, may come
          */
         default boolean reportAgain(Readiness readiness) throws IOException {
             return false;
@@ -186,18 +189,30 @@ public final class Readiness {
      * or, if the socket has no input, when input comes, as a read would have waited for it. Reader
      * thread only, while no one closes the socket's descriptor.
      *
-     * @return false if the owner cannot (then the flag is as it was)
+     * <p>If the owner fails to ask (it throws), the socket's registration may be lost with it, and
+     * no report nor edge come: left cleared, the flag would make a socket with input look empty,
+     * and the reader would wait for an edge that input already there does not make. So it fails
+     * this Readiness with the cause ({@link #fail}), which sets the flags, and the wait that
+     * follows ends at once with the failure ({@link #failure()}): the connection ends as one whose
+     * poller failed, not as one whose peer broke the protocol.
+     *
+     * @return true if the reader is to wait ({@link #awaitReadable}): for the report, or the
+     *     failure; false if the owner cannot (then the flag is as it was)
      */
-    boolean reportAgain() throws IOException {
+    boolean reportAgain() {
         boolean was = readable;
         readable = false;
-        if (owner.reportAgain(this)) {
+        boolean reported;
+        try {
+            reported = owner.reportAgain(this);
+        } catch (Throwable t) {
+            fail(t);
             return true;
         }
-        if (was) {
+        if (!reported && was) {
             readable = true;
         }
-        return false;
+        return reported;
     }
 
     /** Called right before a read syscall. */

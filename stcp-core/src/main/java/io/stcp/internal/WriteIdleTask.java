@@ -10,11 +10,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * for it.
  *
  * <p>A write is seen as the connection's count of bytes written moving between two sweeps, and
- * the idle time counts from the sweep that saw it, which is never before the write: the action
+ * the idle time counts from the sweep that saw it — from its own clock read, after it read the
+ * count, not the scan's, which is read before the scan walks its tasks and so may be older than
+ * the write (by as long as the scan takes) — so it never counts from before the write: the action
  * never runs early, and at most two ticks late (a quarter of the interval, two seconds at most).
  * So a write reads no clock: at 1,000 connections × 1 in flight the clock reads were 0.6–1.1 % of
  * the echo server's CPU, half of them the time of each write (BENCHMARKS.md, "Heap segments no
- * longer allocated").
+ * longer allocated"); a sweep reads one when it sees the count move, once a tick at most.
  */
 final class WriteIdleTask implements Sweeper.Task {
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -30,7 +32,7 @@ final class WriteIdleTask implements Sweeper.Task {
     private final Runnable action;
     private final AtomicBoolean running = new AtomicBoolean();
     private long bytesSeen;                       // sweeper thread only: bytes written at the last sweep
-    private long idleSince = System.nanoTime();   // sweeper thread only: the sweep that saw them move, or the last run
+    private long idleSince = System.nanoTime();   // sweeper thread only: when a sweep saw them move, or the last run
 
     WriteIdleTask(RealConnection connection, long intervalNanos, Runnable action) {
         this.connection = connection;
@@ -53,7 +55,8 @@ final class WriteIdleTask implements Sweeper.Task {
         long written = connection.bytesWritten();
         if (written != bytesSeen) {
             bytesSeen = written;
-            idleSince = now;
+            idleSince = System.nanoTime(); // not the scan's: it may be older than the write
+            return true;
         }
         if (now - idleSince >= intervalNanos && running.compareAndSet(false, true)) {
             idleSince = now;

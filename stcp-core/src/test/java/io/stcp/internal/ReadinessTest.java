@@ -2,6 +2,7 @@ package io.stcp.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -112,6 +113,33 @@ class ReadinessTest {
         r.clearReadable();
         assertThat(r.reportAgain()).isFalse();
         assertThat(r.isReadable()).isFalse();
+    }
+
+    @Test
+    void anOwnerThatFailsToReportAgainFailsTheReadinessSoThatTheWaitEndsAtOnce() throws Exception {
+        // epoll_ctl failing: no report may come, nor any edge. A read flag left cleared would make
+        // a socket with input look empty, and the reader wait for an edge that never comes.
+        IOException injected = new IOException("injected: epoll_ctl failed");
+        AtomicInteger deregistered = new AtomicInteger();
+        Readiness r = new Readiness(new Readiness.Owner() {
+            @Override
+            public void deregister(Readiness readiness) {
+                deregistered.incrementAndGet();
+            }
+
+            @Override
+            public boolean reportAgain(Readiness readiness) throws IOException {
+                throw injected;
+            }
+        }, 0);
+        r.clearReadable(); // the socket looked empty: only an edge would tell the reader to go on
+
+        assertThat(r.reportAgain()).as("to wait: the wait finds the failure").isTrue();
+
+        assertThat(r.failure()).isSameAs(injected);
+        assertThat(r.isReadable()).isTrue();
+        assertThat(r.awaitReadable(System.nanoTime() + TimeUnit.SECONDS.toNanos(10))).isTrue();
+        assertThat(deregistered).hasValue(1);
     }
 
     @RepeatedTest(20)

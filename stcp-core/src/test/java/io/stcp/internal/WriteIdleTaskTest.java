@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link WriteIdleTask}, swept by the test at times it chooses: a write counts from the sweep that
- * sees the bytes written move, so the action never runs before a whole interval without a write,
- * and a run starts the interval again.
+ * sees the bytes written move (its own clock read, not the scan's), so the action never runs before
+ * a whole interval without a write, and a run starts the interval again.
  */
 class WriteIdleTaskTest {
     private static final InetSocketAddress PEER = new InetSocketAddress("127.0.0.1", 40_000);
@@ -25,21 +25,23 @@ class WriteIdleTaskTest {
     @Test
     void aWriteSeenByASweepPutsTheNextRunAWholeIntervalAfterThatSweep() throws Exception {
         WriteIdleTask task = new WriteIdleTask(conn, INTERVAL, runs::incrementAndGet);
-        long t = System.nanoTime(); // not before the task began counting
+        long scan = System.nanoTime(); // a scan's clock, read before it sweeps the task
 
-        conn.write(new byte[10], 0, 10);
-        assertThat(task.sweep(t + INTERVAL / 2)).isTrue(); // sees the write: idle from here
-        task.sweep(t + INTERVAL + INTERVAL / 4);
-        assertThat(runs).as("an interval after the task began, but not after the write").hasValue(0);
+        conn.write(new byte[10], 0, 10); // meanwhile: the scan's clock is older than the write
+        long before = System.nanoTime();
+        assertThat(task.sweep(scan)).isTrue(); // sees the write: idle from the sweep's own clock read
+        long seen = System.nanoTime();
+        task.sweep(before + INTERVAL - 1);
+        assertThat(runs).as("an interval after the scan's clock, but not after the write").hasValue(0);
 
-        task.sweep(t + INTERVAL / 2 + INTERVAL);
+        long ran = seen + INTERVAL;
+        task.sweep(ran);
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(runs).hasValue(1));
 
-        task.sweep(t + 2 * INTERVAL);
+        task.sweep(ran + INTERVAL / 2);
         assertThat(runs).as("the run starts the interval again").hasValue(1);
-        long next = t + INTERVAL / 2 + 2 * INTERVAL;
         await().atMost(Duration.ofSeconds(10)).until(() -> {
-            task.sweep(next); // started once the first run has returned
+            task.sweep(ran + INTERVAL); // started once the first run has returned
             return runs.get() == 2;
         });
     }

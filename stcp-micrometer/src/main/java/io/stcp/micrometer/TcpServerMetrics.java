@@ -75,11 +75,15 @@ import java.util.function.ToLongFunction;
  *
  * <p><b>Lifecycle.</b> The meters stay after the server has stopped, so that a last scrape sees
  * its final counts, and they hold the server (and this binder) for as long as the registry holds
- * them. {@link #close()} removes them from every registry. A registry takes one set of meters per
- * name and tags: binding a second binder with the same name and tags to a registry the first one
- * is bound to and has not been closed — a server replaced by a new one, whose metrics would
- * otherwise go on reading the old — fails with {@link IllegalStateException}; close the first one,
- * or use another name. The registry's common tags change nothing to this.
+ * them. {@link #close()} removes them from every registry. Bound before the server's
+ * {@link TcpServer#start()}, they stay too when that start fails (its port in use, say): the
+ * server has not run, but it is not closed either and may still be started, so they read 0 until
+ * it is, and count it from then on. Close this binder when giving such a server up, or bind it
+ * once {@code start()} has returned: a server that never ran then has no meters. A registry takes
+ * one set of meters per name and tags: binding a second binder with the same name and tags to a
+ * registry the first one is bound to and has not been closed — a server replaced by a new one,
+ * whose metrics would otherwise go on reading the old — fails with {@link IllegalStateException};
+ * close the first one, or use another name. The registry's common tags change nothing to this.
  *
  * <p><b>Thread safety.</b> {@link #bindTo} and {@link #close} may be called from any thread, for
  * any number of registries; the meters may be read from any thread.

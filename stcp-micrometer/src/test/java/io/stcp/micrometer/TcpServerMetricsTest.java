@@ -15,11 +15,13 @@ import io.stcp.ProxyProtocol;
 import io.stcp.QueueSender;
 import io.stcp.RejectReason;
 import io.stcp.SenderFactory;
+import io.stcp.ServerConfig;
 import io.stcp.ServerStats;
 import io.stcp.TcpServer;
 import io.stcp.testing.Echo;
 import io.stcp.testing.ProxyHeaders;
 import io.stcp.testing.TestClient;
+import java.net.BindException;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -316,6 +318,42 @@ class TcpServerMetricsTest {
             assertThatThrownBy(() -> metrics.bindTo(registry)).isInstanceOf(IllegalStateException.class);
         } finally {
             Echo.stop(replacement);
+        }
+    }
+
+    /**
+     * A binder bound before a start() that fails (its port taken) keeps its meters, at 0: the server
+     * has not run, but is not closed, and may be started yet (as here, once the port is free), when
+     * they count it. Closing the binder is what removes them (the class comment, Lifecycle).
+     */
+    @Test
+    void metersBoundBeforeAStartThatFailsStayAtZeroUntilTheBinderIsClosed() throws Exception {
+        TcpServer holder = Echo.start();
+        String taken = "127.0.0.1:" + holder.address().getPort();
+        TcpServer server = TcpServer.create(ServerConfig.builder().address(taken).build(), Echo.READER,
+                SenderFactory.queue(8));
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        TcpServerMetrics metrics = new TcpServerMetrics(server, "early");
+        metrics.bindTo(registry);
+        try {
+            assertThatThrownBy(server::start).isInstanceOf(BindException.class);
+            assertThat(registry.getMeters()).as("kept: the server may be started yet").isNotEmpty();
+            assertThat(gauge(registry, "stcp.connections.active")).isZero();
+            assertThat(counter(registry, "stcp.connections.accepted")).isZero();
+
+            Echo.stop(holder); // the port is free: the same server starts now, measured by the same meters
+            server.start();
+            try (TestClient c = TestClient.connect(server.address())) {
+                assertThat(c.roundTrip(new byte[] {1})).hasSize(1);
+            }
+            assertThat(counter(registry, "stcp.connections.accepted")).isEqualTo(1);
+
+            metrics.close();
+            assertThat(registry.getMeters()).isEmpty();
+        } finally {
+            metrics.close();
+            Echo.stop(server);
+            Echo.stop(holder);
         }
     }
 
