@@ -424,8 +424,8 @@ public final class QueueSender implements Sender {
      */
     @Override
     public int closeAfterFlush(Duration timeout) {
-        connection.closeGracefully(timeout, writer::drain);
-        return close();
+        int discarded = connection.closeGracefully(timeout, writer::drain);
+        return discarded + close();
     }
 
     /** The sender and its connection, as a registry lookup or a log line shows it. */

@@ -34,25 +34,40 @@ import java.util.concurrent.TimeUnit;
  *       nobody reads the connection (no reader thread, none blocked or suspended waiting for
  *       input), or when the reader waits so and nothing is unread (the peer is idle); on the
  *       reader thread, the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
- *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens.</li>
+ *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
+ *       {@link #closeGracefully} returns after it, once its drain has returned:
+ *       {@link #GRACEFUL_OVER} happens then.</li>
  * </ul>
  * {@link #close} goes to CLOSED from anywhere, at once. A second {@link #closeGracefully}, while
- * the first runs, waits for the close instead — on the reader thread it reads and drops the peer's
- * input meanwhile, so the first one's linger can end. So does the reader thread at its end, when
- * a graceful close runs on another thread ({@link #awaitGracefulClose()}): its reader's reads
- * ended when the close began, and the linger's reading is then its.
+ * the first runs, waits for the first to be over instead — on the reader thread it reads and drops
+ * the peer's input meanwhile, so the first one's linger can end, and once the peer has sent nothing
+ * for {@link #QUIET_NANOS} while the first lingers (nothing left to write, the FIN sent) it closes
+ * the connection itself, as that linger would on this thread. So does the reader thread at its end,
+ * when a graceful close runs on another thread ({@link #awaitGracefulClose()}): its reader's reads
+ * ended when the close began, and the linger's reading is then its. Both wait for
+ * {@link #GRACEFUL_OVER}, not only for the close: a drain whose deadline passed closes the
+ * connection and then still counts what it discarded, for its caller; a close of the sender after
+ * the wait (the reader's end's) finds none of it, so the count goes to that caller, not to the
+ * exit line, whichever thread is quicker (it went to whichever closed the sender first).
+ * {@link #GRACEFUL} says that a first graceful close exists: set before that close ends the
+ * reader's input, so a reader that ends for it sees it.
  *
  * <p><b>Reason.</b> Recorded once ({@link #recordEnd}), by whoever first knows why the connection
  * ends — the server shutting down, the sweeper timing out a write, a sender finding a slow
- * consumer, the runner classifying its reader's failure; every later cause is ignored.
+ * consumer, the runner classifying its reader's failure; every later cause is ignored. A graceful
+ * close records its reason (CLOSED) only as it ends, so that a failure of the reader's own meanwhile
+ * comes first; an end decided outside the connection — a shutdown, an exit — that lands while one
+ * runs is that close's end all the same, not its own ({@link #recordOutsideEnd}): the close began
+ * first.
  *
- * <p><b>Waiting.</b> Two events may be waited for by other threads: {@link #INPUT_ENDED} (the
- * reader saw the peer's end of stream, or the connection closed) and {@link #RELEASED} (closed,
- * transport and all). Most connections are never waited on, so there is no latch until the
- * first waiter makes one; any event counts it down and drops it, and a waiter woken for the
- * other event waits again on a new one. No lock: an event sets its bit and then takes the latch,
- * a waiter publishes the latch and then looks at the bits (both volatile), so either the event
- * finds the latch or the waiter finds the bit.
+ * <p><b>Waiting.</b> Three events may be waited for by other threads: {@link #INPUT_ENDED} (the
+ * reader saw the peer's end of stream, or the connection closed), {@link #RELEASED} (closed,
+ * transport and all) and {@link #GRACEFUL_OVER} (the first graceful close returns). Most
+ * connections are never waited on, so there is no latch until the first waiter makes one; any
+ * event counts it down and drops it, and a waiter woken for another event waits again on a new
+ * one. No lock: an event sets its bit and then takes the latch, a waiter publishes the latch and
+ * then looks at the bits (both volatile), so either the event finds the latch or the waiter finds
+ * the bit.
  */
 final class ConnectionClose implements ConnectionInput.EndOfStream {
     static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
@@ -77,8 +92,17 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private static final int LINGERING = 3;
     private static final int CLOSED = 4;
 
+    /**
+     * How long a wait for a graceful close to be over waits once the connection is closed: its
+     * drain's writes fail then, and it returns at once (a queue sender's within a second); one
+     * that ignores the close is not waited for longer.
+     */
+    private static final long OVER_GRACE_NANOS = TimeUnit.SECONDS.toNanos(2);
+
     private static final int INPUT_ENDED = 1;
     private static final int RELEASED = 2;
+    private static final int GRACEFUL = 4;      // a first graceful close runs, or ran (not an event: wakes nobody)
+    private static final int GRACEFUL_OVER = 8; // that close has returned
 
     private final RealConnection connection;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
@@ -90,7 +114,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private volatile int state = OPEN;
     private volatile CloseReason reason;
     private volatile Throwable cause;
-    private volatile int happened;            // INPUT_ENDED | RELEASED
+    private volatile int happened;            // INPUT_ENDED | RELEASED | GRACEFUL | GRACEFUL_OVER
     private volatile CountDownLatch waiters;  // made by the first waiter, taken by the next event
     private volatile ConnectionChannel channel; // what Connection.channel() returns, made by its first call
 
@@ -163,6 +187,22 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         return reason;
     }
 
+    /**
+     * Records {@code r}, an end decided outside the connection (a server's or client's shutdown or
+     * close, an exit), unless a reason is recorded already, or a graceful close runs: then that
+     * close's end is the connection's (see the class comment).
+     *
+     * @return the reason in force: {@code r}, the one recorded before, or CLOSED, the graceful close's
+     */
+    CloseReason recordOutsideEnd(CloseReason r) {
+        int s = state;
+        if (s != OPEN && s != CLOSED) {
+            CloseReason recorded = reason;
+            return recorded != null ? recorded : CloseReason.CLOSED; // recorded by that close as it ends
+        }
+        return recordEnd(r, null);
+    }
+
     /** CLOSED, at once, recording {@code r} unless a reason is recorded already. */
     void close(CloseReason r, Throwable why) {
         recordEnd(Objects.requireNonNull(r, "reason"), why);
@@ -193,6 +233,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             awaitOthersClose(deadline);
             return 0;
         }
+        HAPPENED.getAndBitwiseOr(this, GRACEFUL); // before the reader's input ends for it: see the class comment
         int discarded = 0;
         try {
             connection.input().closing(connection.isReaderThread());
@@ -207,6 +248,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             // the socket failed under the drain or the FIN: nothing more to flush
         } finally {
             close(CloseReason.CLOSED, null);
+            happen(GRACEFUL_OVER);
         }
         return discarded;
     }
@@ -226,7 +268,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         boolean awaiting = input.isAwaitingInput();
         Thread reader = connection.readerThread();
         if (reader == Thread.currentThread()) {
-            if (input.discardUntilEnd(deadline, QUIET_NANOS, LINGER_BYTES)) {
+            if (input.discardUntilEnd(deadline, QUIET_NANOS, () -> true, LINGER_BYTES)) {
                 await(INPUT_ENDED, deadline); // the rest of the linger for the replies, reading no more: a close elsewhere ends it
             }
             return;
@@ -243,33 +285,53 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     }
 
     /**
-     * The reader thread's end, while a graceful close runs on another thread (one on this thread
-     * has closed the connection before it returned): as a second {@link #closeGracefully} with no
-     * deadline of its own, it reads and drops the peer's input, at most {@link #LINGER_BYTES}, and
-     * waits for that close, which ends by its own deadline. Without it the end would close the
-     * sender at once, discarding the replies that close is writing, or record a reason that the
-     * close caused (its reads' exceptions) before that close's own; a failure of the reader's own
-     * is recorded before (the runner's end). Nothing to do otherwise.
+     * The reader thread's end, while a graceful close runs on another thread, or has closed the
+     * connection and not returned yet (one on this thread has returned before): as a second
+     * {@link #closeGracefully} with no deadline of its own, it reads and drops the peer's input, at
+     * most {@link #LINGER_BYTES}, until the peer is quiet while that close lingers, and waits for
+     * that close to be over, which ends by its own deadline. Without it the end would close the
+     * sender at once, discarding the replies that close is writing or taking the count its caller
+     * is to be told, or record a reason that the close caused (its reads' exceptions) before that
+     * close's own; a failure of the reader's own is recorded before (the runner's end). Nothing to
+     * do otherwise.
      */
     void awaitGracefulClose() {
-        int s = state;
-        if (s != OPEN && s != CLOSED) {
+        if (state != OPEN) {
             awaitOthersClose(0);
         }
     }
 
     /**
-     * Another caller drains: on the reader thread, read the peer's input to its end, or until
-     * {@link #LINGER_BYTES} are dropped, as a linger does; then wait for the close, which that
-     * caller makes once its replies are written and its linger is over.
+     * Another caller drains, or did (or none did: a plain {@link #close} came first): on the reader
+     * thread, read the peer's input to its end, or until {@link #LINGER_BYTES} are dropped, as a
+     * linger does, and close once the peer is quiet while that caller lingers; then wait for that
+     * caller to be over, which it is once its replies are written and its linger is over.
      */
     private void awaitOthersClose(long deadline) {
-        if (connection.isReaderThread() && !isClosed()) {
-            connection.input().discardUntilEnd(deadline, 0, LINGER_BYTES);
+        if (connection.isReaderThread()) {
+            ConnectionInput input = connection.input();
+            try {
+                input.payOwedDrain(); // that caller's drain may wait for the write token it holds, closed or not
+            } catch (RuntimeException e) {
+                // no send thread could be started for what was queued meanwhile: the sender discarded it
+            }
+            if (!isClosed() && !input.discardUntilEnd(deadline, QUIET_NANOS, this::lingers, LINGER_BYTES)
+                    && lingers()) {
+                close(CloseReason.CLOSED, null); // the peer is quiet, and that close waits only for it
+            }
         }
         if (!await(RELEASED, deadline)) {
             close(CloseReason.CLOSED, null);
         }
+        if ((happened & GRACEFUL) != 0) { // seen once closed, if not before: it is set before the close
+            long now = System.nanoTime();
+            await(GRACEFUL_OVER, deadline != 0 ? deadline : Nanos.deadline(now, OVER_GRACE_NANOS));
+        }
+    }
+
+    /** Whether the graceful close lingers: it has written everything and sent the FIN, and waits only for the peer. */
+    private boolean lingers() {
+        return state == LINGERING;
     }
 
     private void happen(int events) {

@@ -17,6 +17,7 @@ import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -660,14 +661,15 @@ final class ConnectionInput {
     /**
      * Reads and drops everything until end of stream or {@code deadlineNanos}; for lingering while
      * the connection closes. With {@code quietNanos} &gt; 0 it also stops once nothing has arrived
-     * for that long: a peer that is not sending needs no waiting for. It stops too once it has
-     * dropped {@code maxBytes} read from the transport (bytes buffered before it are dropped
-     * uncounted): a peer that keeps sending would otherwise keep this thread reading until the
-     * deadline. Never throws: a timeout, reset or close ends it too.
+     * for that long and {@code quietEnds} then says so (a peer that is not sending needs no waiting
+     * for, once the close has nothing else to wait for); else it reads on, quiet again from there. It
+     * stops too once it has dropped {@code maxBytes} read from the transport (bytes buffered before
+     * it are dropped uncounted): a peer that keeps sending would otherwise keep this thread reading
+     * until the deadline. Never throws: a timeout, reset or close ends it too.
      *
      * @return true if it stopped at {@code maxBytes}, the peer still sending
      */
-    boolean discardUntilEnd(long deadlineNanos, long quietNanos, long maxBytes) {
+    boolean discardUntilEnd(long deadlineNanos, long quietNanos, BooleanSupplier quietEnds, long maxBytes) {
         payOwedDrain(); // this waits: a close elsewhere may be waiting for the write token it holds
         pos = lim = 0;
         byte[] sink = buf != null ? buf : new byte[BUFFER_SIZE];
@@ -685,6 +687,11 @@ final class ConnectionInput {
                 WAIT_STATE.getAndBitwiseOr(this, AWAITING);
                 try {
                     n = transport.read(sink, 0, sink.length, until);
+                } catch (ReadTimeoutException quiet) {
+                    if (quietEnds.getAsBoolean()) {
+                        return false;
+                    }
+                    continue; // the deadline, if that was it, ends the loop
                 } finally {
                     WAIT_STATE.getAndBitwiseAnd(this, ~AWAITING);
                 }
@@ -695,7 +702,7 @@ final class ConnectionInput {
                 }
             }
         } catch (IOException | RuntimeException e) {
-            // quiet, timed out, reset or closed: nothing more to wait for
+            // timed out, reset or closed: nothing more to wait for
         }
         return false;
     }

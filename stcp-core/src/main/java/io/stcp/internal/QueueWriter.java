@@ -474,7 +474,11 @@ public final class QueueWriter {
     /**
      * The sender's part of a graceful close ({@link Connection.Drain}): stop, and wait for the
      * send thread to write what is queued; at the deadline, discard the rest and close the socket
-     * under a blocked write. What is discarded is reported by {@link #close()}.
+     * under a blocked write.
+     *
+     * @return what was discarded and not reported before, reported now (as {@link #close()} reports
+     *     it): the graceful close's caller is told it, and a close of the sender after that close
+     *     is over finds none of it
      */
     public int drain(Duration timeout) {
         payOwedDrainIfReader();
@@ -484,7 +488,7 @@ public final class QueueWriter {
             connection.close();
             awaitWritten(Nanos.within(FAILED_WRITE_GRACE)); // the failed write counts its batch
         }
-        return unreported;
+        return (int) UNREPORTED.getAndSet(this, 0);
     }
 
     /**

@@ -489,6 +489,11 @@ public final class RealConnection implements Connection {
         return closing.recordEnd(r, why);
     }
 
+    /** See {@link ConnectionClose#recordOutsideEnd}. */
+    CloseReason recordOutsideEnd(CloseReason r) {
+        return closing.recordOutsideEnd(r);
+    }
+
     @Override
     public void close(CloseReason r) {
         closing.close(r, null);

@@ -231,10 +231,13 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
         exit(CloseReason.CLOSED);
     }
 
-    /** Ends the connection at once for {@code reason} (unless it has one already); see {@link #exit()}. */
+    /**
+     * Ends the connection at once for {@code reason} (unless it has one already, or a graceful close
+     * runs: that close's reason, see {@link ConnectionClose#recordOutsideEnd}); see {@link #exit()}.
+     */
     void exit(CloseReason reason) {
         loop.requestExit();
-        connection.recordEnd(reason, null);
+        CloseReason inForce = connection.recordOutsideEnd(reason);
         Sender s = sender;
         if (s != null) {
             enterClose();
@@ -244,7 +247,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
                 leaveClose();
             }
         }
-        connection.close(reason);
+        connection.close(inForce);
         loop.interruptReader();
     }
 
@@ -256,7 +259,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
      * @return how many queued messages were discarded, or -1 if the sender failed
      */
     int shutdown(Duration timeout) {
-        connection.recordEnd(CloseReason.SHUTDOWN, null);
+        connection.recordOutsideEnd(CloseReason.SHUTDOWN);
         Sender s = sender;
         if (s == null) {
             exit(CloseReason.SHUTDOWN);
@@ -284,9 +287,10 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
      * class comment.
      *
      * <p>A connection that had ended for a reason of its own before (its end recorded: reset,
-     * closed, a timeout...) is only waited for: what it discarded, it discarded before the shutdown
-     * reached it, which the shutdown does not answer for (a {@link io.stcp.QueueSender}'s count is
-     * in the server's stats, which the shutdown compares before and after).
+     * closed, a timeout...), or whose graceful close had begun (its end is that close's), is only
+     * waited for: what it discarded, it discarded before the shutdown reached it, which the
+     * shutdown does not answer for (a {@link io.stcp.QueueSender}'s count is in the server's stats,
+     * which the shutdown compares before and after).
      *
      * @return how many queued messages were discarded, or -1 if the sender failed (or this thread
      *     was interrupted, which leaves it unknown)
@@ -296,7 +300,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             return shutdown(Nanos.remaining(deadline)); // no reader call yet: ends at once
         }
         finishDeadline = deadline;
-        boolean ownEnd = connection.recordEnd(CloseReason.SHUTDOWN, null) != CloseReason.SHUTDOWN;
+        boolean ownEnd = connection.recordOutsideEnd(CloseReason.SHUTDOWN) != CloseReason.SHUTDOWN;
         if (!ownEnd && connection.input().finish()) {
             return shutdown(Nanos.remaining(deadline));
         }

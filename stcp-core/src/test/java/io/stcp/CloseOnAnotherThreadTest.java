@@ -1,0 +1,164 @@
+package io.stcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import io.stcp.testing.Echo;
+import io.stcp.testing.LogCapture;
+import io.stcp.testing.SocketPair;
+import java.io.DataInputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A graceful close ({@code closeAfterFlush}) on another thread than the connection's reader — a
+ * worker the reader handed the request to — meeting the reader's end, a server's shutdown, or its
+ * own deadline.
+ */
+class CloseOnAnotherThreadTest {
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    /**
+     * The close reaches its linger (every reply and the FIN sent) while the reader is still busy
+     * with the request; then the reader returns, and waits for input that does not come: the peer
+     * is idle. The connection ends once the peer has been quiet for a moment, as when the reader
+     * was idle first; it waited out the whole linger (2 s) — nothing ended the reader's reading
+     * for it but the peer's end of stream.
+     */
+    @Test
+    void aCloseThatLingersBeforeTheReaderGoesIdleEndsOnceThePeerIsQuiet() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 100);
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicReference<Thread> closer = new AtomicReference<>();
+            CompletableFuture<Long> closedAt = new CompletableFuture<>();
+            CompletableFuture<Integer> discarded = new CompletableFuture<>();
+            ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                s.put(ByteBuffer.allocate(4).putInt(conn.readInt() + 1).array());
+                closer.set(Thread.ofPlatform().name("closer").start(() -> {
+                    discarded.complete(s.closeAfterFlush(WAIT));
+                    closedAt.complete(System.nanoTime());
+                }));
+                release.await(); // busy with the request, not waiting for input
+            }, sender);
+            runner.start();
+            p.clientWriteBytes(0, 0, 0, 41);
+
+            DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+            assertThat(in.readInt()).isEqualTo(42);
+            assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
+            // the FIN is out: the close waits in its linger, the reader busy
+            Awaitility.await().atMost(WAIT).until(() -> closer.get().getState() == Thread.State.TIMED_WAITING);
+            long releasedAt = System.nanoTime();
+            release.countDown();
+
+            long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            // Quiet after 200 ms; before, the linger's 2 s from the FIN. The margin is for a loaded machine.
+            assertThat(Duration.ofNanos(closed - releasedAt)).isLessThan(Duration.ofMillis(1200));
+            assertThat(discarded.get()).isZero();
+            assertThat(runner.awaitExit(WAIT)).isTrue();
+            assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
+     * A server's shutdown, or close, that lands while a close on another thread drains (the peer
+     * reads none of its replies) does not take the connection's end from it: the close came first,
+     * and the connection ends CLOSED, as it would have without the shutdown. It ended SHUTDOWN.
+     */
+    @Test
+    void aShutdownDuringACloseOnAnotherThreadLeavesItsReason() throws Exception {
+        endsClosedWhenTheServerStopsDuringTheClose(server -> server.shutdown(Duration.ofMillis(300)));
+    }
+
+    @Test
+    void aServerCloseDuringACloseOnAnotherThreadLeavesItsReason() throws Exception {
+        endsClosedWhenTheServerStopsDuringTheClose(TcpServer::close);
+    }
+
+    private interface Stop {
+        void stop(TcpServer server) throws Exception;
+    }
+
+    private void endsClosedWhenTheServerStopsDuringTheClose(Stop stop) throws Exception {
+        AtomicReference<Sender> senderOf = new AtomicReference<>();
+        BlockingQueue<Connection> exits = new LinkedBlockingQueue<>();
+        ConnectionReader reader = (sender, conn) -> {
+            int n = conn.readInt();
+            if (n > 0) {
+                for (int i = 0; i < n; i++) {
+                    sender.put(new byte[1 << 20]); // more than the socket buffers hold
+                }
+            } else {
+                Thread.ofPlatform().start(() -> sender.closeAfterFlush(WAIT));
+            }
+        };
+        TcpServer server = TcpServer.create(Echo.loopback().build(), reader, QueueSender.options().capacity(100).maxBytes(0)::build)
+                .onConnectionStart(senderOf::set)
+                .onConnectionExit(s -> exits.add(s.connection()))
+                .start();
+        try (Socket peer = new Socket()) {
+            peer.connect(new InetSocketAddress(server.address().getAddress(), server.address().getPort()));
+            OutputStream out = peer.getOutputStream();
+            out.write(new byte[] {0, 0, 0, 16, 0, 0, 0, 0}); // 16 MiB of replies, then close
+            out.flush();
+            Awaitility.await().atMost(WAIT).until(() -> senderOf.get() != null && senderOf.get().isClosed());
+
+            stop.stop(server); // the close is still draining: the peer reads nothing
+            Connection conn = exits.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(conn).as("the connection's end").isNotNull();
+            assertThat(conn.closeReason()).isEqualTo(CloseReason.CLOSED);
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
+     * A close on another thread whose drain times out with replies still queued reports what it
+     * discarded to its caller, always: as the README says, the {@code conn.exit} line does not count
+     * what a {@code closeAfterFlush} of the application returned. Which of the two got the count
+     * depended on which closed the sender first, that close or the reader's end, woken by it.
+     */
+    @Test
+    void aDrainThatTimesOutReportsWhatItDiscardedToItsCaller() throws Exception {
+        for (int round = 0; round < 10; round++) {
+            try (LogCapture logs = LogCapture.of("io.stcp.connection"); SocketPair p = SocketPair.open()) {
+                QueueSender sender = QueueSender.options().capacity(100).maxBytes(0).build(p.server);
+                CountDownLatch reading = new CountDownLatch(1);
+                ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                    reading.countDown();
+                    conn.readInt(); // waits for input, which does not come
+                }, sender);
+                runner.start();
+                assertThat(reading.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                for (int i = 0; i < 40; i++) {
+                    sender.put(new byte[1 << 20]); // far more than the socket buffers hold: the peer reads none
+                }
+                CompletableFuture<Integer> discarded = new CompletableFuture<>();
+                Thread.ofPlatform().start(() -> discarded.complete(sender.closeAfterFlush(Duration.ofMillis(100))));
+
+                int count = discarded.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(runner.awaitExit(WAIT)).isTrue();
+                assertThat(count).as("round %d: closeAfterFlush's count", round).isPositive()
+                        .isEqualTo(sender.stats().discarded());
+                List<ILoggingEvent> exits = logs.events("conn.exit");
+                assertThat(exits).hasSize(1);
+                assertThat(LogCapture.fields(exits.get(0))).as("round %d: conn.exit", round)
+                        .containsEntry("reason", CloseReason.CLOSED).doesNotContainKey("discarded"); // none
+            }
+        }
+    }
+}
