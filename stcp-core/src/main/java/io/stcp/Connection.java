@@ -138,8 +138,9 @@ public interface Connection {
      * </ul>
      * No application call on the channel makes stcp read or write another socket: on epoll, where
      * stcp makes its own system calls on the channel's descriptor (one per connection; for
-     * {@link #of(SocketChannel)}, a duplicate of it), only the connection's close closes it, once no call of stcp's on it is under way, so the number cannot
-     * pass to another client's socket while stcp may still use it. An interrupt of a thread in a
+     * {@link #of(SocketChannel)}, a duplicate of it), only the connection's close closes it, once
+     * no call of stcp's on it is under way, so the number cannot pass to another client's socket
+     * while stcp may still use it. An interrupt of a thread in a
      * read or write of this channel does not close it there (the JDK closes a channel on an
      * interrupt only in a call that may block, and this one does not); on the JDK's TCP sockets,
      * blocking, it closes the socket, as the JDK's channel does. Closing the socket by its

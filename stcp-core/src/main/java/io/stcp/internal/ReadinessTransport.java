@@ -23,10 +23,10 @@ import java.nio.channels.SocketChannel;
  * the JDK channel. The descriptor is the channel's own ({@link ReadinessSource#register}): one per
  * connection, as Netty's epoll transport holds; for a channel the application holds too
  * ({@code Connection.of}), a duplicate that only this transport closes
- * ({@link ReadinessSource#registerShared}, {@link Readiness#closeDescriptor()}). A call on the bare descriptor must never meet a
- * closed one (its number may already belong to another socket, another client's), so the channel
- * is closed here alone, by {@link #close()} or by the last such call under way. The state, one
- * atomic word:
+ * ({@link ReadinessSource#registerShared}, {@link Readiness#closeDescriptor()}). A call on the
+ * bare descriptor must never meet a closed one (its number may already belong to another socket,
+ * another client's), so the channel is closed here alone, by {@link #close()} or by the last such
+ * call under way. The state, one atomic word:
  * <pre>
  *   READING, WRITING   a call on the descriptor is under way (the reader's, the writer's)
  *   CLOSED             close() was called: no call starts, isOpen() is false

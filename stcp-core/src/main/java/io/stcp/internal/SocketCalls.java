@@ -19,7 +19,7 @@ import java.nio.ByteBuffer;
  */
 public interface SocketCalls {
 
-    /** The descriptor these calls use for the socket registered as {@code readiness}: its channel's, or the source's duplicate. */
+    /** The descriptor these calls use for the socket registered as {@code readiness}: its channel's, or a duplicate. */
     int fd(Readiness readiness);
 
     /**
