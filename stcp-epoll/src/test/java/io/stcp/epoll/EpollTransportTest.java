@@ -181,13 +181,7 @@ class EpollTransportTest {
         // contract; then the kernel gives its number to the next socket it opens, here the next
         // accepted one, and the connection's next call finds the channel closed at its start and
         // ends the connection, without a byte reaching that other socket.
-        BlockingQueue<Integer> registered = new LinkedBlockingQueue<>();
-        EpollPoller.faults = new EpollPoller.Faults() {
-            @Override
-            public void beforeRegister(int fd) {
-                registered.add(fd);
-            }
-        };
+        BlockingQueue<Integer> registered = recordRegistrations();
         BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
                 .onConnectionStart(s -> started.add(s.connection())).start();
@@ -226,13 +220,7 @@ class EpollTransportTest {
         // close() (a try-with-resources block ending first, say). The kernel then gives its number
         // to the next socket opened, here B's. A call of stcp's that had passed its check before
         // that close must still reach A's socket: stcp works on a duplicate of A's descriptor.
-        BlockingQueue<Integer> registered = new LinkedBlockingQueue<>();
-        EpollPoller.faults = new EpollPoller.Faults() {
-            @Override
-            public void beforeRegister(int fd) {
-                registered.add(fd);
-            }
-        };
+        BlockingQueue<Integer> registered = recordRegistrations();
         try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
                 SocketChannel a = SocketChannel.open(listener.getLocalAddress());
                 SocketChannel peerA = listener.accept()) {
@@ -299,6 +287,18 @@ class EpollTransportTest {
         try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
             return fds.count();
         }
+    }
+
+    /** The numbers registered from now on, in turn, as the poller's fault hook sees them (reset it after). */
+    private static BlockingQueue<Integer> recordRegistrations() {
+        BlockingQueue<Integer> registered = new LinkedBlockingQueue<>();
+        EpollPoller.faults = new EpollPoller.Faults() {
+            @Override
+            public void beforeRegister(int fd) {
+                registered.add(fd);
+            }
+        };
+        return registered;
     }
 
     /**
