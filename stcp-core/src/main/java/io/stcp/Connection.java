@@ -46,7 +46,11 @@ public interface Connection {
      * Wraps a connected, blocking {@link SocketChannel}, for example one the application dialled,
      * so that a {@link ConnectionRunner} can run it. It uses the transport the JVM runs stcp on
      * (the {@code stcp-epoll} transport when it is available, which makes the channel
-     * non-blocking: use the methods here rather than blocking I/O on {@link #channel()}). The
+     * non-blocking: use the methods here rather than blocking I/O on {@link #channel()}). Close
+     * the connection rather than {@code channel}; if the application closes {@code channel} all
+     * the same (a try-with-resources block ending first, say), stcp's own system calls on epoll
+     * still name that socket alone: there they work on a duplicate of its descriptor, which only
+     * stcp closes (a connection made here holds two descriptors on epoll, one elsewhere). The
      * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s), and a frame must be
      * complete within {@link ServerConfig#DEFAULT_FRAME_TIMEOUT} (30s) of its first byte, as on a
      * server with the default {@link ServerConfig#frameTimeout()}; there is no read timeout.
@@ -133,8 +137,15 @@ public interface Connection {
      *       channel's life.</li>
      * </ul>
      * No application call on the channel makes stcp read or write another socket: on epoll, where
-     * stcp makes its own system calls, they name a duplicate of the channel's descriptor that only
-     * stcp closes, so the number cannot pass to another client's socket while stcp may still use it.
+     * stcp makes its own system calls on the channel's descriptor (one per connection; for
+     * {@link #of(SocketChannel)}, a duplicate of it), only the connection's close closes it, once
+     * no call of stcp's on it is under way, so the number cannot pass to another client's socket
+     * while stcp may still use it. An interrupt of a thread in a
+     * read or write of this channel does not close it there (the JDK closes a channel on an
+     * interrupt only in a call that may block, and this one does not); on the JDK's TCP sockets,
+     * blocking, it closes the socket, as the JDK's channel does. Closing the socket by its
+     * descriptor's number (a native {@code close}) is outside this contract, as on Netty: stcp
+     * could then read or write whichever socket the kernel gives the number to next.
      *
      * @throws UnsupportedOperationException on a connection in memory (stcp-test), which has no socket
      */

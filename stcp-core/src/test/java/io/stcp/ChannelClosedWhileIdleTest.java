@@ -30,10 +30,11 @@ import org.junit.jupiter.api.Test;
  * it once — and no byte of its replies reaches the next client. Before, on epoll, a reader waiting
  * for input was told nothing, and the connection ended only at its read timeout.
  *
- * <p>The JDK channel under it closed behind the connection's back (not through {@code channel()}, whose
- * socket and streams close the connection too, but by its descriptor's number, say) while its reader waits for the next frame: nothing may tell the reader (on epoll stcp's own
- * descriptor keeps the socket open, and the kernel says nothing), but the read timeout still ends
- * the wait, and the connection. On epoll the reader waits suspended, watched by the sweeper: the
+ * <p>The JDK channel under it closed behind the connection's back (not through {@code channel()},
+ * whose socket and streams close the connection too, but by its descriptor's number, say: outside
+ * the contract) while its reader waits for the next frame: nothing may tell the reader (on epoll
+ * the kernel drops the socket's registration without a word), but the read timeout still ends the
+ * wait, and the connection. On epoll the reader waits suspended, watched by the sweeper: the
  * watch must not give up on a connection that is no longer open while its loop still waits, or the
  * connection is never ended, its slot never freed.
  */
@@ -133,8 +134,8 @@ class ChannelClosedWhileIdleTest {
                     assertThat(socket.getPort()).isEqualTo(client.socket().getLocalPort());
                     assertThat(socket.getTcpNoDelay()).as("options are the JDK socket's").isTrue();
                     close.close(socket);
-                    // On epoll the JDK channel's close alone left stcp's descriptor open: nobody was
-                    // told, and the connection ended at its read timeout, 30 s later.
+                    // The JDK channel's close alone would have bypassed the transport: on epoll nobody
+                    // was told, and the connection ended at its read timeout, 30 s later.
                     assertThat(exits.poll(5, TimeUnit.SECONDS)).as("the exit, at once").isEqualTo(CloseReason.CLOSED);
                     assertThat(client.awaitClosedByServer()).as("the peer sees the close").isTrue();
                     assertThat(conn.isOpen()).isFalse();

@@ -116,13 +116,14 @@ final class IdleMemoryCommand implements Callable<Integer> {
     }
 
     /**
-     * Warns when the server cannot hold the connections' descriptors: stcp's epoll transport takes two
-     * a connection (README, "two descriptors"), the others one. Short of them its accepts fail and
-     * retry until the run's end, and the figures measure the garbage of those retries (2026-12-06:
-     * 7.9–8.3 KiB RSS per connection at a limit of 20,000 for 10,000 connections, 3.1–3.8 at 9,000).
+     * Warns when the server cannot hold the connections' descriptors: one a connection, on every
+     * server (stcp's epoll transport took two from 2acf61c until it worked on the channel's own).
+     * Short of them its accepts fail and retry until the run's end, and the figures measure the
+     * garbage of those retries (2026-12-06: 7.9–8.3 KiB RSS per connection at a limit of 20,000 for
+     * 10,000 connections with two descriptors each, 3.1–3.8 at 9,000).
      */
     private void warnIfFdLimitTooLow(String server, long pid) throws IOException {
-        long needed = (server.equals("stcp") ? 2L : 1L) * connections + 1_000;
+        long needed = connections + 1_000L;
         for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/limits"))) {
             if (line.startsWith("Max open files")) {
                 String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];

@@ -15,14 +15,18 @@ import java.nio.channels.SocketChannel;
  * <ul>
  *   <li>{@link #close()} closes the connection ({@code Connection.close()}: reason
  *       {@code CLOSED}, exit hooks once), on every transport. Closing the JDK channel alone would
- *       not do the same on each: on the JDK transport the peer sees the close at once and the
- *       reader is woken; on epoll stcp works on a descriptor of its own (see
- *       {@code ReadinessSource.register}), so the socket stays open and nobody is told;</li>
+ *       bypass the transport: on epoll stcp makes its own system calls on the channel's
+ *       descriptor, and only its transport may close it, once none is under way (see
+ *       {@code ReadinessTransport}), or a call could name the next socket given the number;</li>
  *   <li>the blocking mode is stcp's: the JDK transport reads blocking, the others non-blocking.
  *       {@link #configureBlocking} to the other mode throws {@link IllegalBlockingModeException};</li>
  *   <li>{@link #socket()} is the JDK channel's socket adaptor but for its close, its streams' close
  *       and its channel, which are this one's ({@link ConnectionSocket}).</li>
  * </ul>
+ * Reads and writes go to the JDK channel: on a non-blocking one (every transport but the JDK's
+ * TCP sockets) an interrupt of the calling thread does not close it, as the JDK closes a channel on
+ * an interrupt only in a call that may block; the JDK defers its close until its calls under way
+ * have returned.
  * Registering it with a selector throws too (the JDK's selectors take only their own channels).
  * Made by the connection's first {@code channel()} call ({@link ConnectionClose#channel}), so a
  * connection that never calls it costs nothing.

@@ -58,7 +58,7 @@ public final class ConnectionOpener {
      */
     public static RealConnection wrap(SocketChannel channel) {
         try {
-            return open(channel, ConnectionContext.standalone());
+            return open(channel, ConnectionContext.standalone(), true);
         } catch (IOException e) {
             throw new UncheckedIOException("channel closed while wrapping it", e);
         }
@@ -73,13 +73,22 @@ public final class ConnectionOpener {
      * @throws IOException if the channel is no longer usable (it is left open)
      */
     static RealConnection open(SocketChannel channel, ConnectionContext context) throws IOException {
+        return open(channel, context, false);
+    }
+
+    /**
+     * @param shared the application holds the channel too, and may close it: a native source
+     *     works on a duplicate of its descriptor ({@link ReadinessSource#registerShared})
+     */
+    private static RealConnection open(SocketChannel channel, ConnectionContext context, boolean shared)
+            throws IOException {
         checkBlocking(channel);
         ReadinessSource source = context.source();
         if (source != null) {
             channel.configureBlocking(false);
             Readiness readiness;
             try {
-                readiness = source.register(channel);
+                readiness = shared ? source.registerShared(channel) : source.register(channel);
             } catch (IOException e) {
                 channel.configureBlocking(true);
                 RealConnection c = onSocket(channel, null, null, context);
@@ -90,8 +99,8 @@ public final class ConnectionOpener {
             try {
                 return onSocket(channel, readiness, source, context);
             } catch (IOException | RuntimeException | Error e) { // out of memory too: the registration is not left behind
-                readiness.close();
-                readiness.closeDescriptor(); // no transport made calls on it
+                readiness.close(); // forgotten before the caller closes the channel and frees its number
+                readiness.closeDescriptor(); // a duplicate, if the source made one: no transport made calls on it
                 throw e;
             }
         }

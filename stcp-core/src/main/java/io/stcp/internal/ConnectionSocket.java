@@ -19,8 +19,11 @@ import java.util.Set;
  * passed to it, except those that would close the JDK channel alone — {@link #close()}, and the
  * close of its streams — which close the connection ({@code Connection.close()}), as
  * {@link ConnectionChannel#close()} does; and {@link #getChannel()}, which is the
- * {@link ConnectionChannel}. Closing the JDK channel alone would not do the same on each transport:
- * on epoll stcp works on a descriptor of its own, so the socket would stay open and nobody be told.
+ * {@link ConnectionChannel}. Closing the JDK channel alone would bypass the transport: on epoll
+ * stcp makes its own system calls on the channel's descriptor, which only its transport may close.
+ * Its streams refuse to read or write on a non-blocking channel (IllegalBlockingModeException,
+ * before any interruptible call), and {@link #sendUrgentData} on one does not close it on an
+ * interrupt.
  *
  * <p>Built as the JDK builds its adaptor: a {@link Socket} over a {@link SocketImpl} that refuses
  * everything ({@link Refused}), every public method overridden. A method a later JDK adds, and

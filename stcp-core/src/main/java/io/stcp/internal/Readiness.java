@@ -83,8 +83,8 @@ public final class Readiness {
         }
 
         /**
-         * Closes the descriptor this owner works on for the socket, if it has one of its own (a
-         * duplicate of the channel's: see {@link ReadinessSource#register}). Called once, by
+         * Closes the descriptor this owner works on for the socket, if it is one of its own (a
+         * duplicate of the channel's: see {@link ReadinessSource#registerShared}). Called once, by
          * {@link Readiness#closeDescriptor()}.
          */
         default void closeDescriptor(Readiness readiness) {}
@@ -285,9 +285,9 @@ public final class Readiness {
     }
 
     /**
-     * Closes the source's own descriptor for the socket ({@link Owner#closeDescriptor}). Once, by
-     * whoever made the calls on it: after {@link #close()}, once no call on it is under way and
-     * none can start — its number may name another socket as soon as it is closed.
+     * Closes the source's own descriptor for the socket, if it has one ({@link Owner#closeDescriptor}).
+     * Once, by whoever made the calls on it: after {@link #close()}, once no call on it is under way
+     * and none can start — its number may name another socket as soon as it is closed.
      */
     void closeDescriptor() {
         owner.closeDescriptor(this);

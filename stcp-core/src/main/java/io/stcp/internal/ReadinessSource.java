@@ -25,15 +25,31 @@ public interface ReadinessSource {
      * Registers a connected channel that the caller has made non-blocking.
      *
      * <p>A source that names the socket by a descriptor number (in its registration, in
-     * {@link SocketCalls}) must work on a descriptor of its own — a duplicate of the channel's,
-     * which only it closes, when told to ({@link Readiness#closeDescriptor()}) — never on the
-     * channel's: the application can close the channel ({@code Connection.channel()}), and the
-     * kernel would give its number to the next socket opened, another client's, while a call of
-     * stcp's was about to name it.
+     * {@link SocketCalls}) names the channel's own: one descriptor per connection. Only the
+     * connection's transport closes the channel ({@link ReadinessTransport}), after
+     * {@link Readiness#close()} and once no call on the number is under way, so the number does
+     * not pass to another socket while stcp may still name it; nothing the application does
+     * through {@code Connection.channel()} closes it (its close is the connection's). Closing the
+     * socket by its raw number (a native {@code close}) is outside the contract, as on Netty.
+     * A registration's events must carry a token that no later registration of the same number
+     * has: an event still in flight for a closed socket must not be taken for the next one's.
      *
      * @throws IOException if the socket cannot be watched; the caller closes the channel
      */
     Readiness register(SocketChannel channel) throws IOException;
+
+    /**
+     * As {@link #register}, for a channel the application holds too ({@code Connection.of}): it
+     * may close it at any time, with the JDK's own {@code close()}, freeing its number. A source
+     * that names the socket by a descriptor number must then name a duplicate of the channel's,
+     * which only it closes, when told to ({@link Readiness#closeDescriptor()}): one descriptor
+     * more for such a connection.
+     *
+     * @throws IOException if the socket cannot be watched; the caller closes the channel
+     */
+    default Readiness registerShared(SocketChannel channel) throws IOException {
+        return register(channel);
+    }
 
     /**
      * The read and write calls this source can make on its sockets' descriptors, or {@code null}

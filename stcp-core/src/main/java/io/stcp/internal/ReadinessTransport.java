@@ -20,25 +20,32 @@ import java.nio.channels.SocketChannel;
  * <p><b>System calls.</b> When the source offers {@link SocketCalls}, reads, and writes of a single
  * heap buffer, go straight between the array and the descriptor, and a write of the caller's own
  * direct buffers ({@link #writeOwned}) is one gathering call of the source's; otherwise through
- * the JDK channel. The descriptor is the source's own duplicate of the channel's
- * ({@link ReadinessSource#register}), which this transport closes ({@link Readiness#closeDescriptor()}),
- * so nothing done to the channel frees its number. A call on the bare descriptor must never meet
- * a closed one (its number may already belong to another socket), so {@link #close()} leaves
- * closing the descriptor and the channel to the last such call under way. The state, one atomic word:
+ * the JDK channel. The descriptor is the channel's own ({@link ReadinessSource#register}): one per
+ * connection, as Netty's epoll transport holds; for a channel the application holds too
+ * ({@code Connection.of}), a duplicate that only this transport closes
+ * ({@link ReadinessSource#registerShared}, {@link Readiness#closeDescriptor()}). A call on the
+ * bare descriptor must never meet a closed one (its number may already belong to another socket,
+ * another client's), so the channel is closed here alone, by {@link #close()} or by the last such
+ * call under way. The state, one atomic word:
  * <pre>
  *   READING, WRITING   a call on the descriptor is under way (the reader's, the writer's)
  *   CLOSED             close() was called: no call starts, isOpen() is false
  *
- *   close():        sets CLOSED; closes the channel and the descriptor if no call is under way
+ *   close():        sets CLOSED; closes the channel (and a duplicate) if no call is under way
  *   a call's start: sets its bit unless CLOSED (then ClosedChannelException)
  *   a call's end:   clears its bit; closes them if that leaves just CLOSED
  * </pre>
- * So they close exactly once, at once or as soon as the (non-blocking) call in progress
- * returns. Calls through the channel need none of this: the JDK's channel defers its own close.
- * The application cannot close the channel through {@code Connection.channel()}, its socket or
- * their streams (their close is the connection's), but a channel closed all the same (by its
- * descriptor's number, say) is not taken for a close of the socket: the descriptor keeps it open, and the next call finds the channel closed — at its start,
- * or refused by the channel — and closes the transport; a call it did not stop reaches the same socket.
+ * So the channel closes exactly once, at once or as soon as the (non-blocking) call in progress
+ * returns, and its registration is forgotten ({@link Readiness#close()}) before its number is
+ * free. Calls through the channel need none of this: the JDK's channel defers its own close until
+ * its calls under way have returned.
+ *
+ * <p>Nothing else closes the channel: the application's {@code Connection.channel()}, its socket
+ * and their streams close the connection instead, and an interrupt does not close a non-blocking
+ * JDK channel (the JDK closes a channel on an interrupt only in a call that may block). A channel
+ * closed all the same, by its descriptor's number (a native {@code close}), is outside the
+ * contract, as on Netty: the next call that finds it closed at its start closes the transport, but
+ * a call already past that check may name whatever socket has the number by then.
  *
  * <p><b>Waiting for a large value.</b> {@link #awaitInput} raises the socket's receive low-water
  * mark for one wait, so that the kernel holds a large value's bytes until they are all there
@@ -372,9 +379,9 @@ final class ReadinessTransport implements Transport {
 
     /**
      * Starts a call on the descriptor, unless the transport is closed — or its channel is: one
-     * closed behind the connection's back bypassed {@link #close()} (the descriptor, the source's
-     * own, still names the socket, so the peer would never see the close). Such a transport closes
-     * itself, which wakes its waiters, resumes a suspended reader, and closes the descriptor.
+     * closed behind the connection's back (by its number: outside the contract) bypassed
+     * {@link #close()}, and its number may name another socket already. Such a transport closes
+     * itself, which wakes its waiters and resumes a suspended reader.
      */
     private void enter(int call) throws ClosedChannelException {
         int s;
@@ -402,9 +409,8 @@ final class ReadinessTransport implements Transport {
 
     /**
      * A call through the channel was refused: if the channel is closed (not merely its output shut
-     * down), and not by {@link #close()}, then behind the connection's back, and the source's
-     * descriptor keeps the socket open — closes the transport, as {@link #enter} does, so that the
-     * peer sees the close.
+     * down), and not by {@link #close()}, then behind the connection's back — closes the
+     * transport, as {@link #enter} does, which wakes its waiters.
      */
     private ClosedChannelException closedBehindItsBack(ClosedChannelException e) {
         if (!channel.isOpen()) {
@@ -413,7 +419,7 @@ final class ReadinessTransport implements Transport {
         return e;
     }
 
-    /** Ends a call on the descriptor; the last one to end after a close closes the channel and the descriptor. */
+    /** Ends a call on the descriptor; the last one to end after a close closes the channel. */
     private void exit(int call) {
         if ((int) STATE.getAndAdd(this, -call) - call == CLOSED) {
             closeChannel();
@@ -474,10 +480,20 @@ final class ReadinessTransport implements Transport {
         readiness.close();
     }
 
-    /** Closes the channel, then the source's descriptor: the socket is released with the last of the two. Once. */
+    /**
+     * Forgets the registration, then closes the channel, whose number the kernel may give to the
+     * next socket from then on: an event still on its way for this socket names the registration's
+     * token, which no later registration of the number has; then the source's duplicate, if it
+     * made one. Once; never throws.
+     */
     private void closeChannel() {
-        Quietly.close(channel, "socket"); // never throws: close() goes on to the readiness, a call's end returns
         try { // called, not passed as a method reference: on a full heap its allocation would skip the close
+            readiness.close(); // idempotent: close() calls it again, a poller's fail may have come first
+        } catch (Throwable t) {
+            Quietly.failed("socket", t); // deregistered all the same (Readiness.close's finally)
+        }
+        Quietly.close(channel, "socket"); // never throws: close() goes on, a call's end returns
+        try {
             readiness.closeDescriptor();
         } catch (Throwable t) {
             Quietly.failed("socket", t);

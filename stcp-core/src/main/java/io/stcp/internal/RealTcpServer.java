@@ -106,7 +106,7 @@ public final class RealTcpServer implements TcpServer {
 
     /**
      * Tests only: {@code step} runs on each connection once it is open (its transport made, on
-     * epoll its descriptor duplicated and registered), before its runner is made; it may throw,
+     * epoll its descriptor registered), before its runner is made; it may throw,
      * as out of memory would there.
      */
     RealTcpServer afterOpeningConnections(java.util.function.Consumer<RealConnection> step) {

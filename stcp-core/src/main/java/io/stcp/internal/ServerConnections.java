@@ -120,8 +120,8 @@ final class ServerConnections {
     /**
      * Starts a runner for {@code channel}, which then owns the slot ({@link #onExited}).
      *
-     * <p>Once the connection is open, its transport holds the socket — on epoll through a
-     * descriptor of its own, which the JDK channel's close leaves open — so whatever fails before
+     * <p>Once the connection is open, its transport holds the socket — on epoll it alone may close
+     * the channel, once no call of its own on the descriptor is under way — so whatever fails before
      * its thread runs (out of memory, most likely) closes the connection, which closes the
      * transport once: its peer sees the close. Counted accepted as soon as it is open, it then
      * ends FAILED (unless ending gave it SHUTDOWN first), so the counts balance and never go back.

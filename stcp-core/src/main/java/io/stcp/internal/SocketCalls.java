@@ -9,14 +9,17 @@ import java.nio.ByteBuffer;
  * channels copy every heap buffer through a temporary direct buffer and take a lock per call;
  * these calls do neither.
  *
- * <p>They work on a bare descriptor, the source's own duplicate of the channel's
- * ({@link ReadinessSource#register}), which stays valid until {@link Readiness#closeDescriptor()}
- * whatever becomes of the channel: a caller must not close it while one of its calls is under way,
- * or the number, reused by another socket, could be read or written (see {@link ReadinessTransport}).
+ * <p>They work on a bare descriptor, the channel's own ({@link ReadinessSource#register}), which
+ * stays valid while the channel is open, or, for a channel the application holds too, the
+ * source's duplicate of it ({@link ReadinessSource#registerShared}), valid until
+ * {@link Readiness#closeDescriptor()}: a caller must not close either while one of its calls is
+ * under way, or the number, reused by another socket, could be read or written (see
+ * {@link ReadinessTransport}, which alone closes them). A channel closed by its number behind
+ * stcp's back is outside the contract.
  */
 public interface SocketCalls {
 
-    /** The descriptor these calls use for the socket registered as {@code readiness}: the source's own. */
+    /** The descriptor these calls use for the socket registered as {@code readiness}: its channel's, or a duplicate. */
     int fd(Readiness readiness);
 
     /**

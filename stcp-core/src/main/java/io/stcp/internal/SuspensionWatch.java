@@ -10,9 +10,9 @@ package io.stcp.internal;
  * <p>A watch also leaves once its connection's read loop has ended ({@link Resumption#loopEnded()}),
  * not as soon as the connection is no longer open: a close of the transport resumes a suspended
  * loop through its callback, but a JDK channel closed behind the connection's back (not through
- * {@code channel()} nor its socket, whose close is the connection's, but by its number, say) tells nobody (on epoll stcp's own descriptor keeps the socket
- * open, and the kernel says nothing), and its loop, suspended, is ended only by its read timeout or
- * read deadline.
+ * {@code channel()} nor its socket, whose close is the connection's, but by its number, which is
+ * outside the contract) tells nobody (on epoll the kernel drops the registration without a word),
+ * and its loop, suspended, is ended only by its read timeout or read deadline.
  */
 abstract class SuspensionWatch implements Sweeper.Task {
     private final long tickNanos;

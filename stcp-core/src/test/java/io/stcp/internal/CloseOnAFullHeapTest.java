@@ -115,27 +115,30 @@ class CloseOnAFullHeapTest {
     }
 
     @Test
-    void aReadinessTransportsCloseAllocatesNothingBetweenTheSocketAndTheDescriptor() throws IOException {
+    void aReadinessTransportsCloseAllocatesNothingBetweenForgettingTheRegistrationTheSocketAndTheDescriptor()
+            throws IOException {
         try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
             for (int i = 0; i <= WARM_UP; i++) {
                 try (SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
                         SocketChannel accepted = listener.accept()) {
                     accepted.configureBlocking(false);
-                    long[] marks = new long[2];
+                    long[] marks = new long[3];
                     Readiness readiness = new Readiness(new Readiness.Owner() {
                         @Override
-                        public void deregister(Readiness r) {}
+                        public void deregister(Readiness r) {
+                            marks[0] = allocated();
+                        }
 
                         @Override
                         public void closeDescriptor(Readiness r) {
-                            marks[1] = allocated();
+                            marks[2] = allocated();
                         }
                     }, 0);
                     SocketChannel noting = new ForwardingSocketChannel(accepted) {
                         @Override
                         protected void implCloseSelectableChannel() throws IOException {
+                            marks[1] = allocated();
                             channel.close();
-                            marks[0] = allocated();
                         }
 
                         @Override
@@ -148,9 +151,12 @@ class CloseOnAFullHeapTest {
                     transport.close();
 
                     assertThat(accepted.isOpen()).isFalse();
-                    assertThat(marks[1]).as("the descriptor's close came").isPositive();
+                    assertThat(marks[0]).as("the registration was forgotten").isPositive();
+                    assertThat(marks[2]).as("the descriptor's close came").isPositive();
                     if (i == WARM_UP) {
-                        assertThat(marks[1] - marks[0] - overhead()).as("bytes allocated between the socket's close"
+                        assertThat(marks[1] - marks[0] - overhead()).as("bytes allocated between forgetting the"
+                                + " registration and the socket's close").isZero();
+                        assertThat(marks[2] - marks[1] - overhead()).as("bytes allocated between the socket's close"
                                 + " and the descriptor's").isZero();
                     }
                 }

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A {@link ReadinessTransport} making its own {@link SocketCalls} on the descriptor never closes the
- * channel, nor the source's descriptor, under a call in progress (the number could be reused by
- * another socket meanwhile), and
+ * channel under a call in progress (the number could be reused by another socket meanwhile),
+ * forgets the registration before the channel's number is free, and
  * sends a single heap buffer (or several that continue one another in one array) by such a call,
  * the caller's own direct buffers by its gathering call, and any others by the channel's
  * gathering write. The calls here go through the channel,
@@ -36,8 +36,8 @@ class ReadinessTransportCallsTest {
     private ServerSocketChannel listener;
     private SocketChannel peer;
     private SocketChannel channel;
-    /** How often the transport closed the source's descriptor ({@link Readiness#closeDescriptor()}). */
-    private final java.util.concurrent.atomic.AtomicInteger descriptorCloses = new java.util.concurrent.atomic.AtomicInteger();
+    /** Whether the channel was open at each deregistration of the transport's Readiness. */
+    private final List<Boolean> openAtDeregister = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @BeforeEach
     void connect() throws IOException {
@@ -66,14 +66,28 @@ class ReadinessTransportCallsTest {
 
         assertThat(transport.isOpen()).isFalse();
         assertThat(channel.isOpen()).as("closed under the call in progress").isTrue();
-        assertThat(descriptorCloses).as("the source's descriptor, which the call names").hasValue(0);
+        assertThat(openAtDeregister).as("forgotten at once, the channel still open").containsExactly(true);
         calls.release.countDown();
         assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(3); // the call went on with its socket
         assertThat(channel.isOpen()).as("closed by the call's end").isFalse();
-        assertThat(descriptorCloses).as("closed by the call's end, once").hasValue(1);
         transport.close();
-        assertThat(descriptorCloses).hasValue(1);
+        assertThat(openAtDeregister).as("once").containsExactly(true);
         assertThatThrownBy(() -> transport.read(new byte[8], 0, 8, 0)).isInstanceOf(ClosedChannelException.class);
+    }
+
+    /**
+     * With no call under way the channel closes at once, its registration forgotten first: once
+     * its number is free, the kernel may give it to a new socket, registered in the same slot.
+     */
+    @Test
+    void aCloseForgetsTheRegistrationBeforeTheChannelClosesItsNumber() {
+        ReadinessTransport transport = transport(new HeldCalls(channel));
+
+        transport.close();
+
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(openAtDeregister).as("the channel open when the registration was forgotten, once")
+                .containsExactly(true);
     }
 
     @Test
@@ -321,15 +335,7 @@ class ReadinessTransportCallsTest {
     }
 
     private ReadinessTransport transport(SocketCalls calls) {
-        Readiness.Owner owner = new Readiness.Owner() {
-            @Override
-            public void deregister(Readiness readiness) {}
-
-            @Override
-            public void closeDescriptor(Readiness readiness) {
-                descriptorCloses.incrementAndGet();
-            }
-        };
+        Readiness.Owner owner = readiness -> openAtDeregister.add(channel.isOpen());
         return new ReadinessTransport(channel, new Readiness(owner, 0), "test", calls, -1);
     }
 

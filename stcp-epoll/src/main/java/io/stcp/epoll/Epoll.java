@@ -18,9 +18,9 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The three epoll calls, the eventfd that wakes a dead poll loop's wakers ({@link PollerFds}), and
- * the duplicate of a socket's descriptor that this module works on ({@link #dup}), through the FFM
- * API. Linux only; x86-64 (where {@code struct epoll_event} is packed into 12 bytes)
- * and AArch64 (16 bytes).
+ * the duplicate of a socket's descriptor that this module works on for a channel the application
+ * holds too ({@link #dup}), through the FFM API. Linux only; x86-64 (where
+ * {@code struct epoll_event} is packed into 12 bytes) and AArch64 (16 bytes).
  *
  * <p>{@code epoll_wait} with a zero timeout never blocks, so it is bound as a critical call (no
  * thread-state transition); {@code epoll_ctl}, which may wait briefly for the instance's mutex, and

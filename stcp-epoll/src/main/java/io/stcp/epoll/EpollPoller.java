@@ -117,10 +117,10 @@ final class EpollPoller {
     interface Faults {
         default void beforePoll() {}
 
-        /** @param fd the socket being registered: this module's duplicate of its channel's descriptor */
+        /** @param fd the socket being registered: its channel's descriptor, or a duplicate of it */
         default void beforeRegister(int fd) {}
 
-        /** @param token the registration's, as {@link Readiness#token()}: its descriptor (the duplicate) in the low 32 bits */
+        /** @param token the registration's, as {@link Readiness#token()}: its descriptor in the low 32 bits */
         default void beforeSignal(long token) {}
     }
 
@@ -186,28 +186,33 @@ final class EpollPoller {
     }
 
     /**
-     * Watches {@code channel} (connected, non-blocking) until it is closed, through a duplicate of
-     * its descriptor ({@link Registrations}, "Descriptors"), which the registration's
-     * {@link Readiness#closeDescriptor()} closes.
+     * Watches {@code channel} (connected, non-blocking) until it is closed, by its own descriptor,
+     * or by a duplicate of it that the registration's {@link Readiness#closeDescriptor()} closes
+     * ({@link Registrations}, "Descriptors").
      *
+     * @param duplicate the application holds the channel too ({@code Connection.of})
      * @throws IOException also if this poller is dead
      */
-    Readiness register(SocketChannel channel) throws IOException {
+    Readiness register(SocketChannel channel, boolean duplicate) throws IOException {
+        if (!duplicate) {
+            return register(Fds.of(channel), registered);
+        }
         int fd = Epoll.dup(Fds.of(channel));
         try {
-            return register(fd);
+            return register(fd, registered.duplicates());
         } catch (IOException | RuntimeException | Error e) { // nothing names it: it is not left open
             Epoll.close(fd);
             throw e;
         }
     }
 
-    private Readiness register(int fd) throws IOException {
+    /** @param owner the registration's: {@link #registered}, or its owner of duplicates */
+    private Readiness register(int fd, Readiness.Owner owner) throws IOException {
         if (!fds.acquire()) { // epfd stays open for the call
             throw new IOException("the epoll poll loop " + name + " is dead");
         }
         try {
-            Readiness readiness = registered.add(fd);
+            Readiness readiness = registered.add(fd, owner);
             if (readiness == null) {
                 throw new IOException("the epoll poll loop " + name + " is dead");
             }

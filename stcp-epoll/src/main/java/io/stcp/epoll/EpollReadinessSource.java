@@ -63,6 +63,17 @@ public final class EpollReadinessSource implements ReadinessSource {
 
     @Override
     public Readiness register(SocketChannel channel) throws IOException {
+        return poller().register(channel, false);
+    }
+
+    /** As {@link #register}, on a duplicate of the channel's descriptor ({@link Registrations}, "Descriptors"). */
+    @Override
+    public Readiness registerShared(SocketChannel channel) throws IOException {
+        return poller().register(channel, true);
+    }
+
+    /** The poller the next socket goes to, in turn. */
+    private static EpollPoller poller() throws IOException {
         EpollPoller[] pollers = Holder.POLLERS;
         if (pollers == null) {
             throw new IOException("epoll transport unavailable: " + Holder.UNAVAILABLE);
@@ -72,7 +83,7 @@ public final class EpollReadinessSource implements ReadinessSource {
         if (poller.isDead()) {
             poller = replace(pollers, i);
         }
-        return poller.register(channel); // throws if it died meanwhile: this socket uses the JDK transport
+        return poller; // its register throws if it died meanwhile: that socket uses the JDK transport
     }
 
     /**

@@ -11,14 +11,19 @@ import java.util.concurrent.locks.ReentrantLock;
  * instead of a map entry, a boxed key and a lambda per socket (about 70 bytes less per connection).
  *
  * <p><b>Descriptors.</b> A socket is registered, and read and written ({@link SocketSyscalls}),
- * through a duplicate of its channel's descriptor ({@link EpollPoller#register}), which only stcp
- * closes: {@link #closeDescriptor}, when its transport has closed and no call on it is under way.
- * The JDK channel may be closed behind stcp's back at any time (not through
- * {@code Connection.channel()} nor its socket, whose close is the connection's, but by its number,
- * say); the kernel may then give the channel's number to the next socket it opens, another
- * client's, but the duplicate's stays this socket's, so no call of stcp's, nor the epoll
- * registration, can name that other socket. The socket lives until both are closed. An extra
- * descriptor per connection, made by one {@code fcntl} at registration.
+ * by its channel's own descriptor ({@link EpollPoller#register}): one per connection, as on Netty.
+ * Only its transport closes the channel, after forgetting the registration ({@link #deregister})
+ * and once no call on the number is under way, so no call of stcp's, nor the epoll registration,
+ * names the socket the kernel gives the number to next; closing the kernel's file drops its epoll
+ * registration. The application cannot close the channel behind the transport's back through
+ * {@code Connection.channel()} or its socket (their close is the connection's); closing it by its
+ * raw number (a native {@code close}) is outside the contract, as on Netty.
+ *
+ * <p>A channel the application holds too ({@code Connection.of}) it may close with the JDK's own
+ * {@code close()} at any time: such a socket is registered, read and written by a duplicate of the
+ * channel's descriptor ({@code fcntl(F_DUPFD_CLOEXEC)}), owned by {@link #duplicates()}, which
+ * closes it when the transport says ({@link Readiness#closeDescriptor()}): nothing done to the
+ * channel frees the number stcp uses. One descriptor more per such connection.
  *
  * <p>An event carries its registration's token: the descriptor in the low 32 bits and a sequence
  * number above them. A descriptor is reused by the kernel once closed, and an event for the old
@@ -50,6 +55,23 @@ final class Registrations implements Readiness.Owner {
     private final AtomicInteger count = new AtomicInteger();
     private int sequence; // guarded by lock
     private boolean closed; // guarded by lock
+    /** The owner of the registrations made by a duplicate descriptor (see "Descriptors"). */
+    private final Readiness.Owner duplicates = new Readiness.Owner() {
+        @Override
+        public void deregister(Readiness readiness) {
+            Registrations.this.deregister(readiness);
+        }
+
+        @Override
+        public boolean reportAgain(Readiness readiness) throws IOException {
+            return Registrations.this.reportAgain(readiness);
+        }
+
+        @Override
+        public void closeDescriptor(Readiness readiness) {
+            Epoll.close((int) readiness.token());
+        }
+    };
 
     /**
      * @param fds the poll loop's descriptors, whose epoll instance the sockets are registered with, or
@@ -59,12 +81,22 @@ final class Registrations implements Readiness.Owner {
         this.fds = fds;
     }
 
-    /**
-     * A new Readiness for the socket {@code fd}, in the slot for {@code fd}; a socket that had
-     * the descriptor before and has not deregistered yet is dropped from the table. Null once
-     * {@link #close closed}.
-     */
+    /** As {@link #add(int, Readiness.Owner)}, owned by this table: the channel's own descriptor. */
     Readiness add(int fd) {
+        return add(fd, this);
+    }
+
+    /** The owner of a socket registered by a duplicate of its channel's descriptor, which it closes. */
+    Readiness.Owner duplicates() {
+        return duplicates;
+    }
+
+    /**
+     * A new Readiness for the socket {@code fd}, owned by {@code owner} (this table or
+     * {@link #duplicates()}), in the slot for {@code fd}; a socket that had the descriptor before
+     * and has not deregistered yet is dropped from the table. Null once {@link #close closed}.
+     */
+    Readiness add(int fd, Readiness.Owner owner) {
         if (fd < 0) {
             throw new IllegalArgumentException("fd: " + fd);
         }
@@ -77,7 +109,7 @@ final class Registrations implements Readiness.Owner {
             if (fd >= table.length()) {
                 table = grown(table, fd);
             }
-            Readiness readiness = new Readiness(this, (long) ++sequence << 32 | fd);
+            Readiness readiness = new Readiness(owner, (long) ++sequence << 32 | fd);
             if (table.getAndSet(fd, readiness) == null) {
                 count.incrementAndGet();
             }
@@ -124,12 +156,6 @@ final class Registrations implements Readiness.Owner {
         } finally {
             fds.release();
         }
-    }
-
-    /** Closes the socket's duplicate descriptor (see "Descriptors"): the number is free from then on. */
-    @Override
-    public void closeDescriptor(Readiness readiness) {
-        Epoll.close((int) readiness.token());
     }
 
     /** Refuses every later {@link #add}: false if closed already. */

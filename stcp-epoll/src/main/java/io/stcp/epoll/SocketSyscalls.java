@@ -76,7 +76,10 @@ final class SocketSyscalls implements SocketCalls {
         }
     }
 
-    /** The registration's descriptor, this module's duplicate: the low 32 bits of its token ({@link Registrations}). */
+    /**
+     * The registration's descriptor, its channel's (or a duplicate of it, for a channel the
+     * application holds too): the low 32 bits of its token ({@link Registrations}).
+     */
     @Override
     public int fd(Readiness readiness) {
         return (int) readiness.token();

@@ -14,11 +14,13 @@ import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +34,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -169,22 +172,16 @@ class EpollTransportTest {
     }
 
     @Test
-    void theNumberStcpCallsASocketByStillNamesItOnceTheApplicationClosedItsChannelAndAnotherSocketTookTheChannelsNumber()
+    void stcpCallsASocketByItsChannelsDescriptorAndAChannelClosedBehindItsBackEndsItsConnectionAtItsNextCall()
             throws Exception {
-        // The JDK channel may be closed behind the connection's back (here through stcp's own handle
-        // on it: Connection.channel(), its socket and their streams close the connection, but code
-        // may close a descriptor by its number, say). The kernel then gives the
-        // channel's number to the next socket it opens: here the next accepted one. stcp reads,
-        // writes and registers the socket by the number it registered (Faults.beforeRegister sees
-        // it), and a call of stcp's that had started before it noticed the close would be made on
-        // that number: it must still name A's socket, never B's.
-        BlockingQueue<Integer> registered = new LinkedBlockingQueue<>();
-        EpollPoller.faults = new EpollPoller.Faults() {
-            @Override
-            public void beforeRegister(int fd) {
-                registered.add(fd);
-            }
-        };
+        // stcp registers, reads and writes a socket by its channel's own descriptor: one per
+        // connection. Only the transport's close closes the channel (Connection.channel(), its
+        // socket and their streams close the connection). A channel closed all the same (here
+        // through stcp's own handle on it; code could close the number natively) is outside the
+        // contract; then the kernel gives its number to the next socket it opens, here the next
+        // accepted one, and the connection's next call finds the channel closed at its start and
+        // ends the connection, without a byte reaching that other socket.
+        BlockingQueue<Integer> registered = recordRegistrations();
         BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
         TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
                 .onConnectionStart(s -> started.add(s.connection())).start();
@@ -192,38 +189,120 @@ class EpollTransportTest {
             assertThat(a.roundTrip(new byte[] {1})).containsExactly((byte) 1);
             Connection connA = started.poll(10, TimeUnit.SECONDS);
             SocketChannel jdkA = ((ConnectionChannel) connA.channel()).jdkChannel();
-            int channelFdA = Fds.of(jdkA);
-            String socketA = Files.readSymbolicLink(Path.of("/proc/self/fd/" + channelFdA)).toString();
-            int stcpFdA = registeredFor(registered, socketA);
+            int fdA = ConnectionFd.of(connA); // the channel's, and no other descriptor names A's socket
+            String socketA = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fdA)).toString();
+            assertThat(registeredFor(registered, socketA)).as("the number registered for A").isEqualTo(fdA);
+
             jdkA.close(); // b's descriptor was taken before: the next accept gets A's channel's number
             b.connect(server.address());
             Connection connB = started.poll(10, TimeUnit.SECONDS);
-            assertThat(Fds.of(((ConnectionChannel) connB.channel()).jdkChannel())).as("B's socket took A's channel's number")
-                    .isEqualTo(channelFdA);
+            assertThat(ConnectionFd.of(connB)).as("B's socket took A's number").isEqualTo(fdA);
 
-            // What a write of A's reply would do that had passed its check before the close.
             byte[] secret = "for A only".getBytes(StandardCharsets.US_ASCII);
-            SocketSyscalls.INSTANCE.write(stcpFdA, secret, 0, secret.length);
+            assertThatThrownBy(() -> connA.write(secret, 0, secret.length)).isInstanceOf(IOException.class);
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !connA.isOpen());
+            assertThat(a.awaitClosedByServer()).isTrue();
             b.socket().setSoTimeout(10_000);
             b.socket().getOutputStream().write(Echo.frame(new byte[] {7}));
             assertThat(b.socket().getInputStream().readNBytes(5)).as("B's peer gets its own echo, nothing of A's")
                     .containsExactly(Echo.frame(new byte[] {7}));
-            assertThat(Files.readSymbolicLink(Path.of("/proc/self/fd/" + stcpFdA)).toString())
-                    .as("the number stcp reads, writes and registers A by").isEqualTo(socketA);
-
-            // The connection finds its channel closed at its next call, and closes: its peer sees it.
-            assertThatThrownBy(() -> connA.write(secret, 0, secret.length)).isInstanceOf(IOException.class);
-            assertThat(a.awaitClosedByServer()).isTrue();
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !connA.isOpen());
+            assertThat(connB.isOpen()).isTrue();
         } finally {
             EpollPoller.faults = null;
             Echo.stop(server);
         }
     }
 
+    @Test
+    void aConnectionOfAChannelTheApplicationHoldsWorksOnADuplicateThatTheChannelsCloseLeavesNamingItsSocket()
+            throws Exception {
+        // Connection.of: the application holds the JDK channel too, and may close it with the JDK's
+        // close() (a try-with-resources block ending first, say). The kernel then gives its number
+        // to the next socket opened, here B's. A call of stcp's that had passed its check before
+        // that close must still reach A's socket: stcp works on a duplicate of A's descriptor.
+        BlockingQueue<Integer> registered = recordRegistrations();
+        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+                SocketChannel a = SocketChannel.open(listener.getLocalAddress());
+                SocketChannel peerA = listener.accept()) {
+            int channelFdA = Fds.of(a);
+            String socketA = Files.readSymbolicLink(Path.of("/proc/self/fd/" + channelFdA)).toString();
+            Connection connA = Connection.of(a);
+            int stcpFdA = registeredFor(registered, socketA);
+            assertThat(stcpFdA).as("a duplicate").isNotEqualTo(channelFdA);
+
+            a.close(); // the application's own close of the channel it handed over
+            try (SocketChannel b = SocketChannel.open(listener.getLocalAddress()); SocketChannel peerB = listener.accept()) {
+                assertThat(Fds.of(b)).as("B's socket took A's channel's number").isEqualTo(channelFdA);
+
+                byte[] secret = "for A only".getBytes(StandardCharsets.US_ASCII);
+                assertThat(SocketSyscalls.INSTANCE.write(stcpFdA, secret, 0, secret.length)).isEqualTo(secret.length);
+                peerA.socket().setSoTimeout(10_000);
+                assertThat(peerA.socket().getInputStream().readNBytes(secret.length)).as("A's peer")
+                        .isEqualTo(secret);
+                assertThat(peerB.socket().getInputStream().available()).as("nothing for B's peer").isZero();
+                assertThat(b.socket().getInputStream().available()).as("nothing for B").isZero();
+
+                // The connection finds its channel closed at its next call, and closes: the duplicate too.
+                assertThatThrownBy(() -> connA.write(secret, 0, secret.length)).isInstanceOf(IOException.class);
+                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !connA.isOpen());
+                assertThat(peerA.socket().getInputStream().read()).as("A's peer sees the close").isEqualTo(-1);
+            }
+        } finally {
+            EpollPoller.faults = null;
+        }
+    }
+
     /**
-     * The first number registered that names {@code socket} ({@code socket:[inode]}): its
-     * duplicate. Numbers registered for other sockets meanwhile (a connection of an earlier test
+     * An idle connection costs the process one descriptor, its socket's, as on Netty's epoll
+     * transport: at one open-file limit the server holds as many connections. The descriptors of
+     * this process are counted as the kernel lists them, before the clients connect and once all
+     * their connections have started; each client's own socket is one more in this JVM, so each
+     * connection adds two (three when stcp held a duplicate of its socket's descriptor).
+     */
+    @Test
+    void eachConnectionHoldsOneDescriptorOfTheServers() throws Exception {
+        int n = 200;
+        AtomicInteger startedCount = new AtomicInteger();
+        TcpServer server = TcpServer.create(Echo.loopback().build(), Echo.READER, SenderFactory.queue(16))
+                .onConnectionStart(s -> startedCount.incrementAndGet()).start();
+        List<SocketChannel> clients = new ArrayList<>();
+        try {
+            long before = openDescriptors();
+            for (int i = 0; i < n; i++) {
+                clients.add(SocketChannel.open(server.address()));
+            }
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> startedCount.get() == n);
+            long added = openDescriptors() - before;
+            // Other tests' leftovers closing, a log file, a class path jar: a few either way.
+            assertThat(added).as("descriptors for %d clients and their connections", n).isBetween(2L * n - 20, 2L * n + 20);
+        } finally {
+            for (SocketChannel c : clients) {
+                c.close();
+            }
+            Echo.stop(server);
+        }
+    }
+
+    private static long openDescriptors() throws IOException {
+        try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    /** The numbers registered from now on, in turn, as the poller's fault hook sees them (reset it after). */
+    private static BlockingQueue<Integer> recordRegistrations() {
+        BlockingQueue<Integer> registered = new LinkedBlockingQueue<>();
+        EpollPoller.faults = new EpollPoller.Faults() {
+            @Override
+            public void beforeRegister(int fd) {
+                registered.add(fd);
+            }
+        };
+        return registered;
+    }
+
+    /**
+     * The first number registered that names {@code socket} ({@code socket:[inode]}). Numbers registered for other sockets meanwhile (a connection of an earlier test
      * of this JVM still being opened, say) are passed over: the poller's fault hook is the JVM's.
      */
     private static int registeredFor(BlockingQueue<Integer> registered, String socket) throws Exception {

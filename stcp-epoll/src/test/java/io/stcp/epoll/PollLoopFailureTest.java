@@ -59,7 +59,7 @@ class PollLoopFailureTest {
              TestClient other = TestClient.connect(server.address())) {
             assertThat(failing.roundTrip(new byte[] {1})).containsExactly((byte) 1);
             assertThat(other.roundTrip(new byte[] {2})).containsExactly((byte) 2);
-            int fd = OwnFd.of(connections.get(failing.localAddress().getPort()));
+            int fd = ConnectionFd.of(connections.get(failing.localAddress().getPort()));
             AtomicBoolean thrown = new AtomicBoolean();
             EpollPoller.faults = new EpollPoller.Faults() {
                 @Override
@@ -94,7 +94,7 @@ class PollLoopFailureTest {
             assertThat(client.roundTrip(new byte[] {1})).containsExactly((byte) 1);
             long epollInstances = descriptors(EPOLL_INSTANCE);
             long eventFds = descriptors(EVENTFD);
-            int fd = OwnFd.of(connections.get(client.localAddress().getPort()));
+            int fd = ConnectionFd.of(connections.get(client.localAddress().getPort()));
             AtomicReference<Thread> loop = new AtomicReference<>(); // the client's poll loop: the others go on
             EpollPoller.faults = new EpollPoller.Faults() {
                 @Override

@@ -9,28 +9,28 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * The descriptor this module works on for a connection: its own duplicate of the channel's, which
- * its registration's token carries ({@link Registrations}, "Descriptors"). Found as the kernel lists
- * them: the other descriptor of this process naming the channel's socket.
+ * The descriptor this module works on for a connection: its channel's own, which its
+ * registration's token carries ({@link Registrations}, "Descriptors") — checked, as the kernel
+ * lists them, to be the only descriptor of this process naming the channel's socket.
  */
-final class OwnFd {
-    private OwnFd() {}
+final class ConnectionFd {
+    private ConnectionFd() {}
 
     static int of(Connection connection) throws IOException {
         int channelFd = Fds.of(((ConnectionChannel) connection.channel()).jdkChannel());
         Path fds = Path.of("/proc/self/fd");
         String socket = Files.readSymbolicLink(fds.resolve(Integer.toString(channelFd))).toString();
-        List<Integer> others;
+        List<Integer> naming;
         try (Stream<Path> all = Files.list(fds)) {
-            others = all.filter(fd -> !fd.getFileName().toString().equals(Integer.toString(channelFd)))
-                    .filter(fd -> socket.equals(link(fd)))
+            naming = all.filter(fd -> socket.equals(link(fd)))
                     .map(fd -> Integer.parseInt(fd.getFileName().toString()))
                     .toList();
         }
-        if (others.size() != 1) {
-            throw new IllegalStateException("descriptors of " + socket + " besides the channel's " + channelFd + ": " + others);
+        if (!naming.equals(List.of(channelFd))) {
+            throw new IllegalStateException("descriptors of " + socket + ": " + naming + ", expected the channel's " + channelFd
+                    + " alone");
         }
-        return others.get(0);
+        return channelFd;
     }
 
     private static String link(Path fd) {
