@@ -157,6 +157,37 @@ class TcpClientTlsTest {
         assertThat(client.connectCount()).isZero();
     }
 
+    /**
+     * A close while the TLS login waits for its answer ends the hook's read under the TLS layer:
+     * the close's doing, logged at DEBUG (CLOSED), not a failure of the hook's.
+     */
+    @Test
+    void aCloseWhileTheTlsLoginWaitsForItsAnswerIsNoFailureOfTheHook() throws Exception {
+        BlockingQueue<CloseReason> clientExits = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(ServerConfig.builder().address("127.0.0.1:0").tls(serverTls()).build(),
+                        collect, SenderFactory.queue(64)) // takes the login, never answers
+                .start();
+        servers.add(server);
+        try (LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
+                                    .tls(trustingTheTestCa().build()).build(),
+                            collect, SenderFactory.queue(64))
+                    .onConnect(s -> {
+                        s.put(frame("login"));
+                        Connection c = s.connection();
+                        c.readBytes(c.readInt()); // the answer
+                    })
+                    .onDisconnect((s, reason) -> clientExits.add(reason))
+                    .start();
+            assertThat(next()).isEqualTo("login");
+            client.close();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+            assertThat(clientExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.CLOSED);
+            assertThat(logs.events("conn.hook.failed")).singleElement()
+                    .satisfies(e -> assertThat(e.getLevel()).hasToString("DEBUG"));
+        }
+    }
+
     @Test
     void echoesOverTlsWithTheSessionOnTheConnectionAndClosesWithCloseNotify() throws Exception {
         BlockingQueue<TlsInfo> serverSide = new LinkedBlockingQueue<>();
