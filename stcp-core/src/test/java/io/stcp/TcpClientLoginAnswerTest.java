@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -260,6 +261,53 @@ class TcpClientLoginAnswerTest {
                 assertThat(e.getLevel()).hasToString("WARN");
                 assertThat(e.getThrowableProxy().getMessage()).isEqualTo("login refused: denied");
             });
+            assertThat(logs.events("conn.start")).as("it never came up").isEmpty();
+            assertThat(client.connectCount()).isZero();
+        }
+    }
+
+    /**
+     * A connect hook that returns normally although the client closed meanwhile (one that waits
+     * for something of its own and swallows the close's interrupt): the connection never came up —
+     * no conn.start — and is not counted in connectCount, as its javadoc says of a close during the
+     * hook.
+     */
+    @Test
+    void aConnectHookThatReturnsAfterTheClientClosedIsNotCounted() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = TcpClient.create(config(server).build(), (sender, conn) -> conn.readBytes(conn.readInt()),
+                            SenderFactory.queue(16))
+                    .onConnect(me -> {
+                        loggingIn.set(me.connection());
+                        entered.countDown();
+                        boolean interrupted = false;
+                        while (true) {
+                            try {
+                                release.await();
+                                break;
+                            } catch (InterruptedException e) {
+                                interrupted = true; // swallowed: it returns all the same
+                            }
+                        }
+                        if (interrupted) {
+                            Thread.currentThread().interrupt();
+                        }
+                    })
+                    .start();
+            try (Socket s = accept(server)) {
+                assertThat(entered.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                FutureTask<Void> closing = new FutureTask<>(() -> {
+                    client.close();
+                    return null;
+                });
+                Thread.ofPlatform().start(closing);
+                Awaitility.await().atMost(WAIT).until(() -> loggingIn.get().closeReason() == CloseReason.CLOSED);
+                release.countDown();
+                closing.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(client.awaitTermination(WAIT)).isTrue();
+            }
             assertThat(logs.events("conn.start")).as("it never came up").isEmpty();
             assertThat(client.connectCount()).isZero();
         }

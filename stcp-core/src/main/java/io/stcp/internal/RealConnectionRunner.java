@@ -405,7 +405,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             if (s != null) {
                 runStartHooks(s);
                 failure = startFailure; // the end is a reader's that threw it: see failStart
-                if (failure == null && !loop.exitRequested()) {
+                if (comesUp()) {
                     // It comes up: one that never does (a client's connect hook failed, a close
                     // during the hooks) has its conn.exit only, as one whose handshake failed.
                     Log.conn(Level.DEBUG, "conn.start", connection).log();
@@ -434,6 +434,15 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
      */
     void failStart(Throwable failure) {
         startFailure = failure;
+    }
+
+    /**
+     * Whether the connection comes up once its start hooks have run: no start hook failed it
+     * ({@link #failStart}) and no exit was asked for (a close, the client's or the server's). One
+     * that does not has no {@code conn.start} and no reader call. Reader thread (a start hook's).
+     */
+    boolean comesUp() {
+        return startFailure == null && !loop.exitRequested();
     }
 
     /**
