@@ -138,16 +138,7 @@ class TcpClientTlsTest {
                 .onConnectionExit(s -> serverExits.add(s.connection().closeReason()))
                 .start();
         servers.add(server);
-        client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
-                                .tls(trustingTheTestCa().build()).build(),
-                        collect, SenderFactory.queue(64))
-                .onConnect(s -> {
-                    s.put(frame("login"));
-                    Connection c = s.connection();
-                    c.readBytes(c.readInt()); // the answer
-                })
-                .onDisconnect((s, reason) -> clientExits.add(reason))
-                .start();
+        client = loggingIn(server, clientExits);
         assertThat(next()).isEqualTo("login");
         long began = System.nanoTime();
         assertThat(client.shutdown(WAIT)).as("the login was written, nothing lost").isTrue();
@@ -169,16 +160,7 @@ class TcpClientTlsTest {
                 .start();
         servers.add(server);
         try (LogCapture logs = LogCapture.of("io.stcp.connection")) {
-            client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
-                                    .tls(trustingTheTestCa().build()).build(),
-                            collect, SenderFactory.queue(64))
-                    .onConnect(s -> {
-                        s.put(frame("login"));
-                        Connection c = s.connection();
-                        c.readBytes(c.readInt()); // the answer
-                    })
-                    .onDisconnect((s, reason) -> clientExits.add(reason))
-                    .start();
+            client = loggingIn(server, clientExits);
             assertThat(next()).isEqualTo("login");
             client.close();
             assertThat(client.awaitTermination(WAIT)).isTrue();
@@ -186,6 +168,20 @@ class TcpClientTlsTest {
             assertThat(logs.events("conn.hook.failed")).singleElement()
                     .satisfies(e -> assertThat(e.getLevel()).hasToString("DEBUG"));
         }
+    }
+
+    /** A TLS client whose connect hook logs in and waits for the answer; its ends go to {@code exits}. */
+    private TcpClient loggingIn(TcpServer server, BlockingQueue<CloseReason> exits) throws Exception {
+        return TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
+                                .tls(trustingTheTestCa().build()).build(),
+                        collect, SenderFactory.queue(64))
+                .onConnect(s -> {
+                    s.put(frame("login"));
+                    Connection c = s.connection();
+                    c.readBytes(c.readInt()); // the answer
+                })
+                .onDisconnect((s, reason) -> exits.add(reason))
+                .start();
     }
 
     @Test
