@@ -19,10 +19,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -44,6 +47,7 @@ class TcpClientLoginAnswerTest {
     private final BlockingQueue<Connection> disconnected = new LinkedBlockingQueue<>();
     private final List<Socket> held = new ArrayList<>(); // connections the server keeps open
     private final AtomicInteger gaveUpAfter = new AtomicInteger();
+    private final AtomicReference<Connection> loggingIn = new AtomicReference<>(); // the last connection whose hook ran
     private TcpClient client;
 
     @AfterEach
@@ -229,6 +233,86 @@ class TcpClientLoginAnswerTest {
         }
     }
 
+    /**
+     * A login that has read part of its answer when a shutdown begins is let finish, as a reader
+     * call that has consumed input is; when the rest of the answer refuses it, the hook's failure is
+     * its own, not the shutdown's doing: a WARN, as it is without a shutdown. (It was logged at
+     * DEBUG: any start hook's failure once SHUTDOWN was recorded was taken for the shutdown's.)
+     */
+    @Test
+    void aLoginRefusedWhileAShutdownLetsItFinishIsTheHooksOwnFailure() throws Exception {
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = start(config(server));
+            try (Socket s = accept(server)) {
+                assertThat(readFrame(s)).isEqualTo("login");
+                byte[] denied = frame("denied");
+                s.getOutputStream().write(denied, 0, 7); // its length and "den"
+                Awaitility.await().atMost(WAIT).until(() -> loggingIn.get() != null && loggingIn.get().bytesRead() >= 4);
+                Connection c = loggingIn.get();
+                FutureTask<Boolean> shutdown = new FutureTask<>(() -> client.shutdown(WAIT));
+                Thread.ofPlatform().start(shutdown);
+                Awaitility.await().atMost(WAIT).until(() -> c.closeReason() == CloseReason.SHUTDOWN);
+                s.getOutputStream().write(denied, 7, denied.length - 7);
+                assertThat(shutdown.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the login was let finish, nothing lost").isTrue();
+                assertThat(s.getInputStream().read()).as("the client closed").isEqualTo(-1);
+            }
+            assertThat(disconnected.poll(WAIT.toSeconds(), TimeUnit.SECONDS)).isNotNull();
+            assertThat(logs.events("conn.hook.failed")).singleElement().satisfies(e -> {
+                assertThat(e.getLevel()).hasToString("WARN");
+                assertThat(e.getThrowableProxy().getMessage()).isEqualTo("login refused: denied");
+            });
+            assertThat(logs.events("conn.start")).as("it never came up").isEmpty();
+            assertThat(client.connectCount()).isZero();
+        }
+    }
+
+    /**
+     * A connect hook that returns normally although the client closed meanwhile (one that waits
+     * for something of its own and swallows the close's interrupt): the connection never came up —
+     * no conn.start — and is not counted in connectCount, as its javadoc says of a close during the
+     * hook.
+     */
+    @Test
+    void aConnectHookThatReturnsAfterTheClientClosedIsNotCounted() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ServerSocket server = listen(); LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = TcpClient.create(config(server).build(), (sender, conn) -> conn.readBytes(conn.readInt()),
+                            SenderFactory.queue(16))
+                    .onConnect(me -> {
+                        loggingIn.set(me.connection());
+                        entered.countDown();
+                        boolean interrupted = false;
+                        while (true) {
+                            try {
+                                release.await();
+                                break;
+                            } catch (InterruptedException e) {
+                                interrupted = true; // swallowed: it returns all the same
+                            }
+                        }
+                        if (interrupted) {
+                            Thread.currentThread().interrupt();
+                        }
+                    })
+                    .start();
+            try (Socket s = accept(server)) {
+                assertThat(entered.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                FutureTask<Void> closing = new FutureTask<>(() -> {
+                    client.close();
+                    return null;
+                });
+                Thread.ofPlatform().start(closing);
+                Awaitility.await().atMost(WAIT).until(() -> loggingIn.get().closeReason() == CloseReason.CLOSED);
+                release.countDown();
+                closing.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(client.awaitTermination(WAIT)).isTrue();
+            }
+            assertThat(logs.events("conn.start")).as("it never came up").isEmpty();
+            assertThat(client.connectCount()).isZero();
+        }
+    }
+
     /** The connection's end as the client's own, its hook's failure no WARN, and it never came up. */
     private void assertEndedByTheClientBeforeItCameUp(LogCapture logs, CloseReason reason) throws InterruptedException {
         Connection c = disconnected.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -251,6 +335,7 @@ class TcpClientLoginAnswerTest {
                 .onConnect(me -> { // the hook runs on the reader's thread: it may read
                     me.put(frame("login"));
                     Connection c = me.connection();
+                    loggingIn.set(c);
                     String answer = new String(c.readBytes(c.readInt()), UTF_8);
                     if (!answer.equals("welcome")) {
                         throw new ProtocolException("login refused: " + answer);

@@ -138,16 +138,7 @@ class TcpClientTlsTest {
                 .onConnectionExit(s -> serverExits.add(s.connection().closeReason()))
                 .start();
         servers.add(server);
-        client = TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
-                                .tls(trustingTheTestCa().build()).build(),
-                        collect, SenderFactory.queue(64))
-                .onConnect(s -> {
-                    s.put(frame("login"));
-                    Connection c = s.connection();
-                    c.readBytes(c.readInt()); // the answer
-                })
-                .onDisconnect((s, reason) -> clientExits.add(reason))
-                .start();
+        client = loggingIn(server, clientExits);
         assertThat(next()).isEqualTo("login");
         long began = System.nanoTime();
         assertThat(client.shutdown(WAIT)).as("the login was written, nothing lost").isTrue();
@@ -155,6 +146,42 @@ class TcpClientTlsTest {
         assertThat(clientExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.SHUTDOWN);
         assertThat(serverExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.PEER_CLOSED);
         assertThat(client.connectCount()).isZero();
+    }
+
+    /**
+     * A close while the TLS login waits for its answer ends the hook's read under the TLS layer:
+     * the close's doing, logged at DEBUG (CLOSED), not a failure of the hook's.
+     */
+    @Test
+    void aCloseWhileTheTlsLoginWaitsForItsAnswerIsNoFailureOfTheHook() throws Exception {
+        BlockingQueue<CloseReason> clientExits = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(ServerConfig.builder().address("127.0.0.1:0").tls(serverTls()).build(),
+                        collect, SenderFactory.queue(64)) // takes the login, never answers
+                .start();
+        servers.add(server);
+        try (LogCapture logs = LogCapture.of("io.stcp.connection")) {
+            client = loggingIn(server, clientExits);
+            assertThat(next()).isEqualTo("login");
+            client.close();
+            assertThat(client.awaitTermination(WAIT)).isTrue();
+            assertThat(clientExits.poll(10, TimeUnit.SECONDS)).isEqualTo(CloseReason.CLOSED);
+            assertThat(logs.events("conn.hook.failed")).singleElement()
+                    .satisfies(e -> assertThat(e.getLevel()).hasToString("DEBUG"));
+        }
+    }
+
+    /** A TLS client whose connect hook logs in and waits for the answer; its ends go to {@code exits}. */
+    private TcpClient loggingIn(TcpServer server, BlockingQueue<CloseReason> exits) throws Exception {
+        return TcpClient.create(ClientConfig.builder("localhost:" + server.address().getPort())
+                                .tls(trustingTheTestCa().build()).build(),
+                        collect, SenderFactory.queue(64))
+                .onConnect(s -> {
+                    s.put(frame("login"));
+                    Connection c = s.connection();
+                    c.readBytes(c.readInt()); // the answer
+                })
+                .onDisconnect((s, reason) -> exits.add(reason))
+                .start();
     }
 
     @Test

@@ -178,7 +178,7 @@ final class DialLoop {
         if (onConnect != null) {
             r.addStartHook(s -> link.connect(r, onConnect, s));
         }
-        r.addStartHook(link::join); // after the connect hook: its messages go first
+        r.addStartHook(s -> link.join(r, s)); // after the connect hook: its messages go first
         r.addExitHook(link::goDown);
         TcpClient.DisconnectHook onDisconnect = disconnectHook;
         if (onDisconnect != null) {
@@ -307,12 +307,15 @@ final class DialLoop {
 
         /**
          * The last start hook: {@code s} is the one that is up, or the hand-over starts; unless the
-         * connect hook failed ({@link #connect}). If that fails (no thread to be had), the
-         * connection ends: a hook's failure is only logged, and a connection that never goes up
+         * connection does not come up ({@link RealConnectionRunner#comesUp}): the connect hook
+         * failed ({@link #connect}), or a close came during the hooks (one that returned all the
+         * same: it swallowed the close's interrupt) — then it is not counted, and the offline queue
+         * keeps its messages for the next connection. If this fails (no thread to be had),
+         * the connection ends: a hook's failure is only logged, and a connection that never goes up
          * must not stay.
          */
-        void join(Sender s) {
-            if (refused != null) {
+        void join(RealConnectionRunner r, Sender s) {
+            if (!r.comesUp()) {
                 return;
             }
             Connection c = s.connection();

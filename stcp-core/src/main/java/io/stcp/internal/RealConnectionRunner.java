@@ -409,7 +409,7 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             if (s != null) {
                 runStartHooks(s);
                 failure = startFailure; // the end is a reader's that threw it: see failStart
-                if (failure == null && !loop.exitRequested()) {
+                if (comesUp()) {
                     // It comes up: one that never does (a client's connect hook failed, a close
                     // during the hooks) has its conn.exit only, as one whose handshake failed.
                     Log.conn(Level.DEBUG, "conn.start", connection).log();
@@ -438,6 +438,15 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
      */
     void failStart(Throwable failure) {
         startFailure = failure;
+    }
+
+    /**
+     * Whether the connection comes up once its start hooks have run: no start hook failed it
+     * ({@link #failStart}) and no exit was asked for (a close, the client's or the server's). One
+     * that does not has no {@code conn.start} and no reader call. Reader thread (a start hook's).
+     */
+    boolean comesUp() {
+        return startFailure == null && !loop.exitRequested();
     }
 
     /**
@@ -636,15 +645,21 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
     }
 
     /**
-     * Logs a hook's failure: at WARN, unless a start hook threw once the connection was closed
-     * (CLOSED or SHUTDOWN recorded: a close or shutdown of the server's, the client's or the
-     * application's, while it waited for the peer, say) — then its failure is that close's doing,
-     * not the application's, and is logged at DEBUG, as a reader's that a close ends is (its
-     * {@code conn.exit} at DEBUG). An exit hook runs after the close, always: its failures are its own.
+     * Logs a hook's failure: at WARN, unless a start hook threw what a close causes (a closed
+     * channel, an interrupt, a closed sender; a reset, a timeout: no failure by
+     * {@link Ends#classify}) once the connection was closed (CLOSED or SHUTDOWN recorded: a close
+     * or shutdown of the server's, the client's or the application's, while it waited for the
+     * peer, say) — then its failure is that close's doing, not the application's, and is logged at
+     * DEBUG, as a reader's that a close ends is (its {@code conn.exit} at DEBUG). A failure of the
+     * hook's own (a refused login, a bug) stays a WARN, close or not, as a reader's own failure is
+     * the reason however a close under way ends: a graceful shutdown records SHUTDOWN as it
+     * begins, then lets a hook that has read part of its answer finish. An exit hook runs after
+     * the close, always: its failures are its own.
      */
     private void hookFailed(boolean start, String kind, Throwable t) {
         CloseReason closed = connection.closeReason();
-        boolean ours = start && (closed == CloseReason.CLOSED || closed == CloseReason.SHUTDOWN);
+        boolean ours = start && (closed == CloseReason.CLOSED || closed == CloseReason.SHUTDOWN)
+                && !Ends.classify(t).isFailure();
         (ours ? Log.conn(Level.DEBUG, "conn.hook.failed", connection) : Log.connWarn("conn.hook.failed", connection))
                 .addKeyValue("hook", kind).setCause(t).log();
     }
