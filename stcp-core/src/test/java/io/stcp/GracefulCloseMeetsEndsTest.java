@@ -41,12 +41,7 @@ class GracefulCloseMeetsEndsTest {
         try (LogCapture logs = LogCapture.of("io.stcp.connection"); SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.options().capacity(100).maxBytes(0).build(p.server);
             ConnectionRunner runner = startWaiting(sender);
-            for (int i = 0; i < 40; i++) {
-                sender.put(new byte[1 << 20]); // the peer reads none
-            }
-            CompletableFuture<Integer> discarded = new CompletableFuture<>();
-            Thread.ofPlatform().start(() -> discarded.complete(sender.closeAfterFlush(WAIT)));
-            Awaitility.await().atMost(WAIT).until(sender::isClosed);
+            CompletableFuture<Integer> discarded = closeBlocked(sender);
 
             long exitAt = System.nanoTime();
             runner.exit();
@@ -237,12 +232,7 @@ class GracefulCloseMeetsEndsTest {
             try (SocketPair p = SocketPair.open()) {
                 QueueSender sender = QueueSender.options().capacity(100).maxBytes(0).build(p.server);
                 ConnectionRunner runner = startWaiting(sender);
-                for (int i = 0; i < 40; i++) {
-                    sender.put(new byte[1 << 20]); // the peer reads none
-                }
-                CompletableFuture<Integer> first = new CompletableFuture<>();
-                Thread.ofPlatform().start(() -> first.complete(sender.closeAfterFlush(WAIT)));
-                Awaitility.await().atMost(WAIT).until(sender::isClosed);
+                CompletableFuture<Integer> first = closeBlocked(sender);
 
                 int second = sender.closeAfterFlush(Duration.ofMillis(100));
                 assertThat(second).as("round %d: the second's count", round).isZero();
@@ -263,5 +253,16 @@ class GracefulCloseMeetsEndsTest {
         runner.start();
         assertThat(reading.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
         return runner;
+    }
+
+    /** Queues far more than the socket buffers hold, which the peer does not read, and has another thread close {@code sender} after flushing it; returns once that close has begun. */
+    private static CompletableFuture<Integer> closeBlocked(QueueSender sender) {
+        for (int i = 0; i < 40; i++) {
+            sender.put(new byte[1 << 20]);
+        }
+        CompletableFuture<Integer> discarded = new CompletableFuture<>();
+        Thread.ofPlatform().start(() -> discarded.complete(sender.closeAfterFlush(WAIT)));
+        Awaitility.await().atMost(WAIT).until(sender::isClosed);
+        return discarded;
     }
 }
