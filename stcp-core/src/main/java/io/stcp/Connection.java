@@ -471,7 +471,9 @@ public interface Connection {
      * <p>Safe from any thread and more than once: the first call drains; a later or concurrent one
      * waits for the first to return (and, called on the reader thread, reads and drops the peer's
      * input until it closes, or until the peer is quiet for 200 ms once the first has nothing left
-     * to write). Must not be called from a thread that {@code drain} waits for (a send thread).
+     * to write). One whose own timeout passes first closes the connection then, and still waits, at
+     * most 2 s more, for the first to return: what the first's drain discarded is the first's to
+     * report. Must not be called from a thread that {@code drain} waits for (a send thread).
      *
      * @return what {@code drain} returned, or 0 if another call drained
      */

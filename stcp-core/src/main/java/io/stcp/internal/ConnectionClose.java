@@ -45,7 +45,8 @@ import java.util.concurrent.TimeUnit;
  * the connection itself, as that linger would on this thread. So does the reader thread at its end,
  * when a graceful close runs on another thread ({@link #awaitGracefulClose()}): its reader's reads
  * ended when the close began, and the linger's reading is then its. Both wait for
- * {@link #GRACEFUL_OVER}, not only for the close: a drain whose deadline passed closes the
+ * {@link #GRACEFUL_OVER}, not only for the close — once it is closed, by their own deadline too, at
+ * most {@link #OVER_GRACE_NANOS} more: a drain whose deadline passed closes the
  * connection and then still counts what it discarded, for its caller; a close of the sender after
  * the wait (the reader's end's) finds none of it, so the count goes to that caller, not to the
  * exit line, whichever thread is quicker (it went to whichever closed the sender first).
@@ -324,8 +325,9 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             close(CloseReason.CLOSED, null);
         }
         if ((happened & GRACEFUL) != 0) { // seen once closed, if not before: it is set before the close
-            long now = System.nanoTime();
-            await(GRACEFUL_OVER, deadline != 0 ? deadline : Nanos.deadline(now, OVER_GRACE_NANOS));
+            // Closed, if by this call's deadline too: that caller returns at once now, its count
+            // with it, which a close of the sender after this call would take.
+            await(GRACEFUL_OVER, Nanos.deadline(System.nanoTime(), OVER_GRACE_NANOS));
         }
     }
 
