@@ -261,7 +261,11 @@ class ReadinessTransportCallsTest {
     @Test
     void aCallMovesAtMostItsCapSoThatItHoldsOffSafepointsBriefly() throws Exception {
         WriteOnly calls = new WriteOnly(channel);
-        ReadinessTransport transport = transport(calls);
+        Readiness readiness = new Readiness(r -> {}, 0);
+        calls.pollsFor = readiness; // the peer drains on its own thread: a full socket is no failure here
+        channel.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 64 * 1024); // full long before 3 MiB, on any machine
+        peer.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 64 * 1024);
+        ReadinessTransport transport = new ReadinessTransport(channel, readiness, "test", calls, -1);
         int size = 3 * ReadinessTransport.MAX_BYTES_PER_CALL + 1;
         Future<Integer> drain = onItsOwnThread(() -> {
             ByteBuffer sink = ByteBuffer.allocate(size);
@@ -346,6 +350,12 @@ class ReadinessTransportCallsTest {
         final List<Integer> reads = new ArrayList<>();
         final List<Integer> lowWaters = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<Integer> gathered = new ArrayList<>();
+        /**
+         * With no poller here, a write that took nothing (the socket full) would wait for an edge
+         * that never comes: when set, such a write signals this Readiness writable at once, and
+         * the transport tries again, as a poller would have it do once the peer has read.
+         */
+        volatile Readiness pollsFor;
 
         WriteOnly(SocketChannel channel) {
             this.channel = channel;
@@ -365,7 +375,12 @@ class ReadinessTransportCallsTest {
         @Override
         public int write(int fd, byte[] b, int off, int len) throws IOException {
             writes.add(len);
-            return channel.write(ByteBuffer.wrap(b, off, len));
+            int n = channel.write(ByteBuffer.wrap(b, off, len));
+            Readiness r = pollsFor;
+            if (n == 0 && r != null) {
+                r.signal(false, true, false, false);
+            }
+            return n;
         }
 
         /** As the real call: direct buffers only, else -1 and nothing written. */
