@@ -405,6 +405,7 @@ abstract sealed class BoundedQueue permits SendQueue {
                     watchRoom(waits.watch, overBudget ? budgetRecheck(deadline) : deadline);
                     return false;
                 }
+                OwingReader.parksBuffer(); // a reader waits without its read buffer (see ConnectionInput)
                 if (overBudget) {
                     awaitBudget(left);
                 } else {

@@ -33,6 +33,23 @@ import org.jspecify.annotations.Nullable;
  * the smallest buffer that holds them (a wide buffer stays only with more than a large one's worth
  * left; few bytes go to a small one). Memory follows the bytes received: see {@link ArrayGrowth}.
  *
+ * <p><b>A wait for room.</b> A reader about to wait for room for a put (its queue full, the
+ * outbound budget spent: {@link BoundedQueue}, a fan-out's {@link Delivery}) gives its buffer back
+ * too ({@link #parkBuffer()}): the bytes left — the start of a pipelining peer's next request —
+ * move to an array of their size, and the pooled buffer goes back, as one that waits for input
+ * gives it back. Before, such a reader kept its large buffer (64 KiB) for the whole wait, which
+ * neither budget counted: 2,000 peers pipelining 40,000-byte frames that never read held 905 of
+ * them (56 MiB) and ran a 256 MiB server out of heap. The next fill moves the bytes back into a
+ * pooled buffer. Not while replies are lent from the buffer (the drain not paid: its bytes stay
+ * where they are), nor a wide buffer: the process has a fixed few, and the one a reader keeps
+ * while its put waits bounds how many readers can wait holding a value copied out of one (up to
+ * {@value ReadBuffers#WIDE} bytes, not charged to the inbound budget): given back, every reader in
+ * turn could. So a reader waiting for room holds, uncounted, its queue's slack, a value of at most
+ * a large buffer ({@value ReadBuffers#LARGE} bytes) and the bytes left after it; a fixed few hold a
+ * wide buffer instead. Nothing on the path of a put that does not wait, one look at a field per fill.
+ * States, reader thread only: pooled buffer → parked (a wait for room) → pooled buffer (the next
+ * fill) or none (the connection's end).
+ *
  * <p><b>A value in hand.</b> A large value read ({@code readBytes}, {@code readLine},
  * {@code DelimiterReader}: one whose array held part of the server's {@link InboundBudget}, and a
  * body read straight into the direct pool, {@link #readDirect}) stays charged to the budget while
@@ -178,6 +195,7 @@ final class ConnectionInput {
     private ReaderStalledException pastEnd; // thrown once there were too many of them; reader thread only
     private boolean ended; // the connection has ended (ended()), or a read found it closing or failed: a read fails, taking no buffer; reader thread only
     private @Nullable ArrayGrowth inHand; // the large value the reader holds, charged until given up (see the class comment); reader thread only
+    private boolean parked; // buf is an array of the bytes left, made as the reader waited for room for a put (parkBuffer); reader thread only
 
     /**
      * @param pooled give the buffer back to the pool while waiting (the transport can tell readiness)
@@ -979,6 +997,9 @@ final class ConnectionInput {
 
     /** One pass of {@link #fill()}; 0 only with {@code orNone}, when a read found nothing there and did not wait. */
     private int fillOnce(boolean orNone) throws IOException {
+        if (parked) {
+            unpark();
+        }
         if (pooled && !transport.isReadable()) {
             if (pos == lim) {
                 // Nothing buffered and nothing to read: wait without holding a buffer.
@@ -1096,6 +1117,44 @@ final class ConnectionInput {
         }
     }
 
+    /**
+     * About to wait for room for a put, not for input (see the class comment, "A wait for room"):
+     * gives the pooled buffer back, its bytes left, if any, moved to an array of their size.
+     * Nothing when the transport cannot tell readiness (its one small buffer stays), replies are
+     * lent from the buffer, it is a wide one, or it holds no more than its bytes already. Reader
+     * thread only.
+     */
+    void parkBuffer() {
+        if (!pooled || buf == null || lentEnd > 0 || buf.length == ReadBuffers.WIDE) {
+            return;
+        }
+        int n = lim - pos;
+        if (n == 0) {
+            releaseBuffer();
+        } else if (n < buf.length) {
+            byte[] b = Arrays.copyOfRange(buf, pos, lim);
+            ReadBuffers.give(buf); // an array parked before is no pool's: given to none
+            buf = b;
+            pos = 0;
+            lim = n;
+            parked = true;
+        }
+    }
+
+    /** The fill after a {@link #parkBuffer()}: the bytes left move back to the smallest pooled buffer that holds them. */
+    private void unpark() {
+        payLent(); // replies lent from the parked array are written before it goes
+        parked = false;
+        byte[] b = buf;
+        int n = lim - pos;
+        buf = n == 0 ? null : ReadBuffers.take(n >= ReadBuffers.SIZE);
+        if (n > 0) {
+            System.arraycopy(b, pos, buf, 0, n);
+        }
+        pos = 0;
+        lim = n;
+    }
+
     /** A pooled buffer to read into: a wide one if {@code wide} and one is free, else a large one; small if not {@code wide}. */
     private static byte[] takeBuffer(boolean wide) {
         if (wide) {
@@ -1120,6 +1179,7 @@ final class ConnectionInput {
             ReadBuffers.give(buf);
         }
         buf = null;
+        parked = false;
         pos = lim = lentEnd = 0;
         transport.releaseBuffers(); // and the transport's own: a TLS layer's
         giveUp(); // the reader's call gave it up, unless a hook read it last or a full heap failed that
@@ -1144,6 +1204,7 @@ final class ConnectionInput {
             payLent();
             ReadBuffers.give(buf);
             buf = null;
+            parked = false;
             pos = lim = 0;
         }
     }

@@ -67,6 +67,7 @@ final class Delivery {
                 // it now, not after the others' room (its peer would wait behind them), nor while
                 // told of room (the fan-outs behind it at that queue would wait for its write).
                 OwingReader.payBeforeWaiting();
+                OwingReader.parksBuffer();
                 awaitRoom(watch, deferred);
             } finally {
                 dropWaiting(deferred); // whatever ended the wait: no entry stays registered

@@ -19,17 +19,38 @@ import org.jspecify.annotations.Nullable;
  * {@code ThreadLocalMap} on each new reader thread — and a read loop that suspends goes on on a
  * new thread, at one message in flight one per message (136 to 343 bytes a message on the epoll
  * transport).
+ *
+ * <p>The same lookup lets a reader about to wait for room for a put, wherever it puts, give its
+ * read buffer back first ({@link #parksBuffer}, {@link ConnectionInput#parkBuffer()}).
  */
 final class OwingReader {
     private OwingReader() {}
 
     /** The connection whose drain the calling thread owes as its reader, or null. */
     static @Nullable RealConnection owing() {
+        RealConnection c = readOnThisThread();
+        return c != null && c.input().owesDrain() ? c : null;
+    }
+
+    /** The connection the calling thread is the reader of, or null. */
+    private static @Nullable RealConnection readOnThisThread() {
         if (!(Thread.currentThread().getUncaughtExceptionHandler() instanceof RealConnectionRunner r)) {
             return null;
         }
         RealConnection c = r.realConnection();
-        return c.isReaderThread() && c.input().owesDrain() ? c : null;
+        return c.isReaderThread() ? c : null;
+    }
+
+    /**
+     * The calling thread, if it is a connection's reader, is about to wait for room for a put: its
+     * read buffer goes back to the pool, the bytes left kept in an array of their size
+     * ({@link ConnectionInput#parkBuffer()}). Only on the way to a wait.
+     */
+    static void parksBuffer() {
+        RealConnection c = readOnThisThread();
+        if (c != null) {
+            c.input().parkBuffer();
+        }
     }
 
     /**

@@ -7,15 +7,9 @@ import io.stcp.Connection;
 import io.stcp.ConnectionReader;
 import io.stcp.QueueSender;
 import io.stcp.testing.Echo;
-import java.io.DataOutputStream;
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
@@ -39,8 +33,7 @@ class InboundBudgetHeldValueTest {
     /** The other peer's frame: more than the budget has room for beside a held FRAME, less than all of it. */
     private static final int OTHER = 3 << 19;
 
-    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-    private final List<Thread> writers = new CopyOnWriteArrayList<>();
+    private final FramingPeers peers = new FramingPeers();
     private final BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
     /** The lengths of the values each reader has echoed. */
     private final BlockingQueue<Integer> echoed = new LinkedBlockingQueue<>();
@@ -48,15 +41,9 @@ class InboundBudgetHeldValueTest {
 
     @AfterEach
     void tearDown() throws Exception {
-        for (Socket s : sockets) {
-            s.close();
-        }
+        peers.close();
         if (server != null) {
             Echo.stop(server);
-        }
-        for (Thread t : writers) {
-            t.join(10_000);
-            assertThat(t.isAlive()).as("peer writer %s ended", t.getName()).isFalse();
         }
     }
 
@@ -87,7 +74,7 @@ class InboundBudgetHeldValueTest {
         server.start();
 
         // A peer that never reads: its reader soon waits in a put for outbound room, holding a frame.
-        sendingPeer(FRAME, FRAMES);
+        peers.start(server.address().getPort(), FRAME, FRAMES);
         RealConnection holder = (RealConnection) started.poll(10, TimeUnit.SECONDS);
         assertThat(holder).isNotNull();
         OutboundBudget outbound = holder.context().outboundBudget();
@@ -97,7 +84,7 @@ class InboundBudgetHeldValueTest {
                 + " (the old code: nothing)").isEqualTo(valueLength - ConnectionInput.BUFFER_SIZE);
 
         // Another peer's frame needs more than is left: it waits for room, its rest in the kernel.
-        sendingPeer(OTHER, 1);
+        peers.start(server.address().getPort(), OTHER, 1);
         Connection other = started.poll(10, TimeUnit.SECONDS);
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> inbound.waiters() == 1);
         assertThat(echoed).as("frames echoed while the held one takes its room").hasSizeLessThan(FRAMES);
@@ -109,26 +96,5 @@ class InboundBudgetHeldValueTest {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> inbound.usedBytes() == 0);
         assertThat(other.isOpen()).isTrue();
         assertThat(inbound.waiters()).isZero();
-    }
-
-    /** A peer with a small receive buffer that never reads, and sends {@code frames} frames of {@code length} bytes from a thread of its own. */
-    private void sendingPeer(int length, int frames) throws IOException {
-        Socket s = new Socket();
-        sockets.add(s);
-        s.setReceiveBufferSize(4096);
-        s.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()));
-        Thread t = Thread.ofPlatform().name("peer-writer-" + s.getLocalPort()).start(() -> {
-            try {
-                DataOutputStream out = new DataOutputStream(s.getOutputStream());
-                byte[] body = new byte[length];
-                for (int i = 0; i < frames; i++) {
-                    out.writeInt(length);
-                    out.write(body);
-                }
-            } catch (IOException closed) {
-                // the test closed the socket, or the server the connection
-            }
-        });
-        writers.add(t);
     }
 }
