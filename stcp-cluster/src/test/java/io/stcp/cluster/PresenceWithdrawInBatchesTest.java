@@ -20,7 +20,7 @@ import redis.clients.jedis.Jedis;
  */
 @ExtendWith(ClusterLeakCheck.class)
 class PresenceWithdrawInBatchesTest {
-    private static final int NAMES = 20_000; // some 950 KB of ZREMs: at least 118 reads of 8 KiB on the slow link
+    private static final int NAMES = 20_000; // some 950 KB of ZREMs: at least 118 reads of 8 KiB on the slow link, 2.9 s
 
     @TempDir
     Path dir;
@@ -31,11 +31,12 @@ class PresenceWithdrawInBatchesTest {
                 ReplyStallingProxy proxy = new ReplyStallingProxy(redis.port());
                 Jedis admin = new Jedis("127.0.0.1", redis.port());
                 RedisBus fast = RedisBus.create(Node.config("a", redis).build())) {
-            // 10 ms per 8 KiB read: the whole withdrawal takes more than a second to arrive, one
-            // batch of 256 names some tens of milliseconds.
-            proxy.delayRequestsOnNewConnections(Duration.ofMillis(10));
+            // 25 ms per 8 KiB read: the whole withdrawal takes more than 2.9 s to arrive, twice
+            // the command timeout, one batch of 256 names some 50 ms, a thirtieth of it (a margin
+            // a loaded 2-core machine keeps: 500 ms against 10 ms a read was once too little).
+            proxy.delayRequestsOnNewConnections(Duration.ofMillis(25));
             try (RedisBus slow = RedisBus.create(Node.config("a", redis).redisAddress(proxy.address())
-                    .commandTimeout(Duration.ofMillis(500)).build())) {
+                    .commandTimeout(Duration.ofMillis(1500)).build())) {
                 fast.subscribe("a", new CountingListener());
                 slow.subscribe("a", new CountingListener());
                 Awaitility.await("both connected").atMost(Duration.ofSeconds(20)).until(() -> fast.isConnected() && slow.isConnected());
