@@ -7,11 +7,8 @@ import io.stcp.testing.Echo;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.net.Socket;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,21 +23,13 @@ class ReadBufferReparkTest {
     private static final int BODY = 12;
     private static final int FRAMES = 100_000;
 
-    /** The process's wide buffers, taken as in ReadBufferPutWaitTest: the reader reads into large ones, which it parks. */
-    private final List<byte[]> wide = new ArrayList<>();
+    private final WideBuffersTaken wide = new WideBuffersTaken();
     private final FramingPeers peers = new FramingPeers();
     private RealTcpServer server;
 
-    @BeforeEach
-    void takeWideBuffers() {
-        for (byte[] b = ReadBuffers.takeWide(); b != null; b = ReadBuffers.takeWide()) {
-            wide.add(b);
-        }
-    }
-
     @AfterEach
     void tearDown() throws Exception {
-        wide.forEach(ReadBuffers::give);
+        wide.close();
         peers.close();
         if (server != null) {
             Echo.stop(server);
