@@ -8,15 +8,12 @@ import io.stcp.testing.Echo;
 import java.io.DataInputStream;
 import java.net.Socket;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,22 +30,14 @@ class ReadBufferPutWaitTest {
     private static final int FRAME = 40_004;
     private static final int FRAMES = 400;
 
-    /** The process's wide buffers, taken here as many streaming peers would take them: the reader reads into large ones. */
-    private final List<byte[]> wide = new ArrayList<>();
+    private final WideBuffersTaken wide = new WideBuffersTaken();
     private final FramingPeers peers = new FramingPeers();
     private final BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
     private RealTcpServer server;
 
-    @BeforeEach
-    void takeWideBuffers() {
-        for (byte[] b = ReadBuffers.takeWide(); b != null; b = ReadBuffers.takeWide()) {
-            wide.add(b);
-        }
-    }
-
     @AfterEach
     void tearDown() throws Exception {
-        wide.forEach(ReadBuffers::give);
+        wide.close();
         peers.close();
         if (server != null) {
             Echo.stop(server);
