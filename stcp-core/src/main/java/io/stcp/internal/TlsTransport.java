@@ -579,11 +579,11 @@ final class TlsTransport implements Transport {
 
     /**
      * The bytes of the record that begins at {@code in}'s position, header included, as its header
-     * announces (at most {@link #RECORD_HEADER} + {@link #MAX_RECORD_LENGTH}: {@link #checkRecordHeader()});
-     * 0 while the header is not all in.
+     * announces, but no more than TLS allows (a longer one fails at the next read's
+     * {@link #checkRecordHeader()}, which may not have seen it yet); 0 while the header is not all in.
      */
     private static int recordSize(ByteBuffer in) {
-        return in.remaining() < RECORD_HEADER ? 0 : RECORD_HEADER + recordLength(in);
+        return in.remaining() < RECORD_HEADER ? 0 : RECORD_HEADER + Math.min(recordLength(in), MAX_RECORD_LENGTH);
     }
 
     /**
