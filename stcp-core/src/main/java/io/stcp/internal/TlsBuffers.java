@@ -77,11 +77,12 @@ final class TlsBuffers {
     }
 
     /**
-     * {@code b}'s remaining bytes, which fit, in a buffer of {@link #RECORD} bytes (of {@link #BULK}
-     * if {@code bulk}), read mode; {@code b} is given back.
+     * {@code b}'s remaining bytes in a buffer of at least {@code size} bytes, read mode: one of
+     * {@link #RECORD} bytes (of {@link #BULK} if {@code bulk}) if they and {@code size} fit, else
+     * one of just that size ({@link #take}); {@code b} is given back.
      */
-    static ByteBuffer move(ByteBuffer b, boolean bulk) {
-        ByteBuffer to = take(0, bulk);
+    static ByteBuffer move(ByteBuffer b, int size, boolean bulk) {
+        ByteBuffer to = take(Math.max(size, b.remaining()), bulk);
         to.put(b).flip();
         give(b);
         return to;

@@ -511,7 +511,7 @@ final class TlsTransport implements Transport {
             } else if (!now) {
                 under.awaitReadable(deadlineNanos); // the rest of a record
                 if (bulk && netIn.capacity() < TlsBuffers.BULK) {
-                    netIn = TlsBuffers.move(netIn, true); // it is coming: this read takes four records again
+                    netIn = TlsBuffers.move(netIn, 0, true); // it is coming: this read takes four records again
                 }
             }
         }
@@ -521,11 +521,13 @@ final class TlsTransport implements Transport {
         }
         if (netIn.limit() == netIn.capacity()) {
             if (bulk && netIn.capacity() < TlsBuffers.BULK) {
-                netIn = TlsBuffers.move(netIn, true); // the one-record buffer of a wait, full: reads take four again
+                netIn = TlsBuffers.move(netIn, 0, true); // the one-record buffer of a wait, full: reads take four again
             } else if (netIn.position() > 0) {
                 netIn.compact().flip();
+            } else if (recordSize(netIn) > netIn.capacity()) {
+                netIn = TlsBuffers.move(netIn, recordSize(netIn), false); // a record larger than the buffer: one of its size
             } else {
-                netIn = TlsBuffers.grow(netIn, packet); // a record larger than the buffer
+                netIn = TlsBuffers.grow(netIn, packet); // a whole record the engine did not take: room all the same
             }
         }
         int start = netIn.limit();
@@ -554,8 +556,11 @@ final class TlsTransport implements Transport {
 
     /**
      * Before the reader waits: gives {@link #netIn} back if empty, and moves the part of a record
-     * it holds out of a larger buffer into one record's, so that the wait for the rest holds what
-     * the peer sent, not what a read could have taken.
+     * it holds out of a larger buffer into one record's (one of the record's own size if longer,
+     * up to {@link #MAX_RECORD_LENGTH}), so that the wait for the rest holds what the peer sent,
+     * not what a read could have taken. Before, the part of a record longer than one record's
+     * buffer (which TLS 1.2 allows, and a peer can announce) stayed in the four records' one: 68 KiB
+     * held until the frame timeout for 18 KiB sent.
      */
     private void releaseIdleBuffers() {
         if (netIn == null) {
@@ -564,9 +569,21 @@ final class TlsTransport implements Transport {
         if (!netIn.hasRemaining()) {
             TlsBuffers.give(netIn);
             netIn = null;
-        } else if (netIn.capacity() > TlsBuffers.RECORD && netIn.remaining() <= TlsBuffers.RECORD) {
-            netIn = TlsBuffers.move(netIn, false);
+        } else {
+            int keep = Math.max(TlsBuffers.RECORD, recordSize(netIn));
+            if (netIn.capacity() > keep && netIn.remaining() <= keep) {
+                netIn = TlsBuffers.move(netIn, keep, false);
+            }
         }
+    }
+
+    /**
+     * The bytes of the record that begins at {@code in}'s position, header included, as its header
+     * announces, but no more than TLS allows (a longer one fails at the next read's
+     * {@link #checkRecordHeader()}, which may not have seen it yet); 0 while the header is not all in.
+     */
+    private static int recordSize(ByteBuffer in) {
+        return in.remaining() < RECORD_HEADER ? 0 : RECORD_HEADER + Math.min(recordLength(in), MAX_RECORD_LENGTH);
     }
 
     /**

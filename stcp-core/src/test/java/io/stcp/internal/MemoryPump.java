@@ -1,7 +1,10 @@
 package io.stcp.internal;
 
+import io.stcp.TlsConfig;
+import io.stcp.testing.TestCerts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -24,6 +27,25 @@ final class MemoryPump {
         }, r -> Thread.ofVirtual().start(r));
         server.handshake(deadline);
         clientHandshake.get(20, TimeUnit.SECONDS);
+    }
+
+    /**
+     * The test certificates' server on {@code socket}, its handshake begun on a thread of its own
+     * (within 30 s): the test plays the client by hand, and ends it with {@link TlsTransport#close()}.
+     */
+    static TlsTransport serverShakingHands(Transport socket, CompletableFuture<Void> handshake) throws Exception {
+        TestCerts certs = TestCerts.get();
+        RealTlsConfig serverTls = RealTlsConfig.forServer(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
+        TlsTransport server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
+        Thread.ofVirtual().start(() -> {
+            try {
+                server.handshake(Nanos.deadlineAfter(Duration.ofSeconds(30)));
+                handshake.complete(null);
+            } catch (Throwable t) {
+                handshake.completeExceptionally(t);
+            }
+        });
+        return server;
     }
 
     /** Moves what {@code from} writes into {@code to}'s input, until interrupted or closed. */

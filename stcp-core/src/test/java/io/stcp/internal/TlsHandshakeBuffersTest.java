@@ -3,7 +3,6 @@ package io.stcp.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.stcp.TlsConfig;
 import io.stcp.testing.TestCerts;
 import java.time.Duration;
 import java.util.Arrays;
@@ -22,21 +21,11 @@ class TlsHandshakeBuffersTest {
 
     @Test
     void aTrickledClientHelloHoldsAtMostOneRecordsBuffer() throws Exception {
-        TestCerts certs = TestCerts.get();
-        RealTlsConfig serverTls = RealTlsConfig.forServer(TlsConfig.fromPem(certs.serverCert, certs.serverKey));
         MemoryTransport serverSide = new MemoryTransport();
         ReadinessDouble socket = new ReadinessDouble(serverSide, ReadinessDouble.Maybe.AFTER_ANY_READ);
-        TlsTransport server = new TlsTransport(socket, serverTls.newServerEngine(), () -> 0);
-        byte[] hello = certs.clientHello();
+        byte[] hello = TestCerts.get().clientHello();
         CompletableFuture<Void> handshake = new CompletableFuture<>();
-        Thread.ofVirtual().start(() -> {
-            try {
-                server.handshake(Nanos.deadlineAfter(Duration.ofSeconds(30)));
-                handshake.complete(null);
-            } catch (Throwable t) {
-                handshake.completeExceptionally(t);
-            }
-        });
+        TlsTransport server = MemoryPump.serverShakingHands(socket, handshake);
         try {
             int from = 0;
             for (int cut : new int[] {1, 3, 6, hello.length / 2}) {
