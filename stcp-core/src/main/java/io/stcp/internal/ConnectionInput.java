@@ -48,7 +48,10 @@ import org.jspecify.annotations.Nullable;
  * a large buffer ({@value ReadBuffers#LARGE} bytes) and the bytes left after it (less than one and a
  * half times a large buffer in all when it reads the value out of an array parked at an earlier
  * wait, kept until no more than half of it is left: see {@link #parkBuffer()}); a fixed few hold a
- * wide buffer instead. Nothing on the path of a put that does not wait, one look at a field per fill.
+ * wide buffer instead. The transport's own read buffers go the same way, whatever this buffer does
+ * ({@link Transport#parkBuffers()}: a TLS layer's encrypted bytes not yet decrypted and decrypted
+ * ones not yet read, in buffers of their size; its next read takes full ones again). Nothing on the
+ * path of a put that does not wait, one look at a field per fill.
  * States, reader thread only: pooled buffer → parked (a wait for room; again, smaller, at a later
  * wait when at most half of it is left) → pooled buffer (the next fill, or a wait for the rest of a
  * value: {@link #fitBuffer()}) or none (the connection's end).
@@ -1123,9 +1126,10 @@ final class ConnectionInput {
 
     /**
      * About to wait for room for a put, not for input (see the class comment, "A wait for room"):
-     * gives the pooled buffer back, its bytes left, if any, moved to an array of their size.
-     * Nothing when the transport cannot tell readiness (its one small buffer stays), replies are
-     * lent from the buffer, it is a wide one, or it holds no more than its bytes already; nor an
+     * gives the pooled buffer back, its bytes left, if any, moved to an array of their size, and
+     * has the transport do the same with its own ({@link Transport#parkBuffers()}). Nothing here
+     * when the transport cannot tell readiness (its one small buffer stays), replies are lent from
+     * the buffer, it is a wide one, or it holds no more than its bytes already; nor an
      * array parked at an earlier wait unless its bytes left are at most half of it: a reader
      * answering pipelined requests out of that array, each put waiting, copied what was left once
      * per request (12-byte echoes through a queue of one message: 5 GB copied for 3.2 MB read);
@@ -1133,6 +1137,7 @@ final class ConnectionInput {
      * its bytes left. Reader thread only.
      */
     void parkBuffer() {
+        transport.parkBuffers(); // a TLS layer's too, whatever this buffer does
         if (!pooled || buf == null || lentEnd > 0 || buf.length == ReadBuffers.WIDE) {
             return;
         }

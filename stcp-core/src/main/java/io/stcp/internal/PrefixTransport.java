@@ -164,6 +164,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void parkBuffers() {
+        under.parkBuffers();
+    }
+
+    @Override
     public void close() {
         under.close();
     }

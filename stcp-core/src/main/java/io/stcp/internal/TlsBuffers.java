@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Small lock-free pools of the TLS layer's heap buffers, in two sizes: {@link #RECORD} bytes, one
@@ -83,6 +84,34 @@ final class TlsBuffers {
      */
     static ByteBuffer move(ByteBuffer b, int size, boolean bulk) {
         ByteBuffer to = take(Math.max(size, b.remaining()), bulk);
+        to.put(b).flip();
+        give(b);
+        return to;
+    }
+
+    /**
+     * {@code b} (read mode) for a reader about to wait for room for a put, not for input: null if
+     * it is empty (given back); else its remaining bytes in a buffer of their size ({@code b} given
+     * back), or {@code b} itself. Nothing more will be read into it before the wait ends, so it
+     * need hold no more than the peer sent: a buffer of a pooled size moves whenever its bytes do
+     * not fill it, however many records they are; one of another size (parked at an earlier wait,
+     * or a long record's) only once at most half of it is left, so that a reader waiting again
+     * after each record it decrypts copies the bytes of one park at most twice over. A buffer of
+     * their size is a pooled one when they make a pooled size (counted as taken, as its give will
+     * be), else one the pools never see.
+     */
+    static @Nullable ByteBuffer park(ByteBuffer b) {
+        int n = b.remaining();
+        if (n == 0) {
+            give(b);
+            return null;
+        }
+        int capacity = b.capacity();
+        boolean pooled = capacity == RECORD || capacity == BULK;
+        if (pooled ? n == capacity : n > capacity / 2) {
+            return b;
+        }
+        ByteBuffer to = n == RECORD || n == BULK ? take(n, n == BULK) : ByteBuffer.allocate(n);
         to.put(b).flip();
         give(b);
         return to;

@@ -24,10 +24,11 @@ import javax.net.ssl.SSLHandshakeException;
  *       empty before the reader waits, so an idle connection holds none, and where the part of a
  *       record it holds moves to a one-record buffer before the reader waits for the rest (a
  *       read takes four again once that one is full); one record large during the handshake and
- *       on the JDK's transports (TCP and Unix), whose blocked read needs it;</li>
+ *       on the JDK's transports (TCP and Unix), whose blocked read needs it; before the reader
+ *       waits for room for a put, its bytes move to a buffer of their size ({@link #parkBuffers()});</li>
  *   <li>{@link #appIn}: decrypted bytes the caller's buffer had no room for — the reader's; one
  *       record large, only taken when a record is larger than the caller's buffer, given back once
- *       read;</li>
+ *       read; its bytes moved to a buffer of their size before a wait for room, as {@link #netIn}'s;</li>
  *   <li>both given back when the connection ends, and when its handshake fails
  *       ({@link #releaseBuffers()});</li>
  *   <li>netOut: encrypted bytes being written ({@link TlsOutput}).</li>
@@ -520,8 +521,10 @@ final class TlsTransport implements Transport {
             netIn = TlsBuffers.take(packet, bulk).flip();
         }
         if (netIn.limit() == netIn.capacity()) {
-            if (bulk && netIn.capacity() < TlsBuffers.BULK) {
-                netIn = TlsBuffers.move(netIn, 0, true); // the one-record buffer of a wait, full: reads take four again
+            if (netIn.capacity() < (bulk ? TlsBuffers.BULK : TlsBuffers.RECORD)) {
+                // The one-record buffer of a wait for input, or the bytes' own of a wait for room
+                // (parkBuffers), full: reads take a full buffer again.
+                netIn = TlsBuffers.move(netIn, 0, bulk);
             } else if (netIn.position() > 0) {
                 netIn.compact().flip();
             } else if (recordSize(netIn) > netIn.capacity()) {
@@ -546,6 +549,12 @@ final class TlsTransport implements Transport {
     int readBufferCapacity() {
         ByteBuffer in = netIn;
         return in == null ? 0 : in.capacity();
+    }
+
+    /** The encrypted bytes received and not yet decrypted, held in {@link #netIn}; for tests. */
+    int encryptedHeld() {
+        ByteBuffer in = netIn;
+        return in == null ? 0 : in.remaining();
     }
 
     /** The capacity of the decrypted input's buffer held now, 0 for none; for tests. */
@@ -575,6 +584,31 @@ final class TlsTransport implements Transport {
                 netIn = TlsBuffers.move(netIn, keep, false);
             }
         }
+    }
+
+    /**
+     * Before the reader waits for room for a put (its queue full, the outbound budget spent), not
+     * for input: {@link #netIn} and {@link #appIn} keep only their bytes, in buffers of their size
+     * ({@link TlsBuffers#park}), and an empty one goes back. Unlike {@link #releaseIdleBuffers()},
+     * which keeps a larger buffer than one record's whenever its bytes need more than one record's
+     * (a wait for input reads into it, and may take up to the record's end), this moves the bytes
+     * of several records too: no read comes before the wait ends, so what is held is what the peer
+     * sent and the reader has not taken, not what a read could take. Before, such a reader kept
+     * its four records' buffer (68 KiB on a readiness transport) and a record's for decrypted bytes
+     * (17 KiB) for the whole wait, uncounted: with 1,000 peers pipelining 40,000-byte frames that
+     * never read, a 256 MiB epoll server ran out of heap. The next {@link #fill} moves the bytes
+     * back to a full buffer; a read empties {@link #appIn} as before. Reads copy out of both, so no
+     * view of them is live. Reader thread only.
+     */
+    @Override
+    public void parkBuffers() {
+        if (netIn != null) {
+            netIn = TlsBuffers.park(netIn);
+        }
+        if (appIn != null) {
+            appIn = TlsBuffers.park(appIn);
+        }
+        under.parkBuffers();
     }
 
     /**

@@ -237,6 +237,15 @@ public interface Transport extends AutoCloseable {
      */
     default void releaseBuffers() {}
 
+    /**
+     * The reader is about to wait for room for a put, not for input: the transport keeps, of the
+     * buffers it holds for its reads (a TLS layer's), only what holds bytes received and not yet
+     * read, in buffers of their size, and those of the transports below do the same; the next read
+     * takes full ones again. Only on the way to such a wait ({@code ConnectionInput#parkBuffer}),
+     * never per message. By default there are none. Reader thread only.
+     */
+    default void parkBuffers() {}
+
     /** A short name for logs: {@code jdk}, {@code epoll}, ... */
     String name();
 
