@@ -44,10 +44,13 @@ import org.jspecify.annotations.Nullable;
  * {@link RoomWatch.Entry} in each ({@link RoomWatchers}), and the same events hand them back to
  * the fan-outs' threads, one at a time while there is room, every one at a close. After any
  * wait or drop a put looks at the queue as it is then: the key it would conflate into may have
- * been written meanwhile, or replaced by a smaller value. The
- * reader, before it waits, writes the replies it owes (a drain it holds the write token for), the
- * room it would otherwise wait for in vain; in a fan-out it does so before it registers anything
- * ({@link Delivery}).
+ * been written meanwhile, or replaced by a smaller value. A
+ * connection's reader, before its first wait in a put — whichever connection's queue this is —
+ * writes the replies it owes (a drain it holds the write token for: nobody else writes them, and
+ * they may be the room it would otherwise wait for in vain, or what another reader waiting for its
+ * room waits for) and parks its read buffer, with the lock released, then looks again
+ * ({@link #readerGotReady}, {@link OwingReader}); in a fan-out it does so before it registers
+ * anything ({@link Delivery}).
  *
  * <p><b>The server's outbound budget.</b> A queue of a server's connection also shares its
  * {@link OutboundBudget}: the bytes it holds beyond {@link OutboundBudget#SLACK_BYTES} are
@@ -75,7 +78,7 @@ import org.jspecify.annotations.Nullable;
  * discarding the rest.
  *
  * <p>All fields are guarded by {@link #lock}, and every method here runs with it held (a wait for
- * room releases it meanwhile, as does the reader paying its drain before one).
+ * room releases it meanwhile, as does a reader getting ready for one).
  */
 abstract sealed class BoundedQueue permits SendQueue {
     static final int OPEN = 0;
@@ -157,6 +160,8 @@ abstract sealed class BoundedQueue permits SendQueue {
         final long patienceDeadline;
         final boolean mayWait;
         final RoomWatch.@Nullable Entry watch;
+        /** A reader's put has got ready for its waits ({@link #readerGotReady}): once a put. */
+        boolean readerReady;
 
         Waits(boolean patient) {
             this(patient, System.nanoTime(), true, null);
@@ -394,18 +399,17 @@ abstract sealed class BoundedQueue permits SendQueue {
                 if (!waits.mayWait) {
                     return false;
                 }
-                if (readerPaidOwedDrain()) {
-                    checkOpen();
-                    return true; // look again: that drain made room
-                }
-                if (waits.watch != null) {
+                if (waits.watch != null) { // its reader got ready before it registered anything (Delivery)
                     if (Thread.currentThread().isInterrupted()) {
                         throw interrupted();
                     }
                     watchRoom(waits.watch, overBudget ? budgetRecheck(deadline) : deadline);
                     return false;
                 }
-                OwingReader.parksBuffer(); // a reader waits without its read buffer (see ConnectionInput)
+                if (readerGotReady(waits)) {
+                    checkOpen();
+                    return true; // look again: the lock was released, and a drain paid may have made room
+                }
                 if (overBudget) {
                     awaitBudget(left);
                 } else {
@@ -546,20 +550,30 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     /**
-     * The connection's reader, about to wait for room while it owes a drain
-     * ({@link ConnectionInput#payOwedDrain}), pays it first: it holds the write token for what it
-     * queued, so nobody else would make the room it waits for (a reply that found the queue full,
-     * or a fan-out to a group it is in). The lock is released meanwhile, as a wait releases it.
+     * A put about to wait (for room, or for the budget) on the thread of a connection's reader —
+     * this queue's or any other's — has that reader get ready first, once a put, with this lock
+     * released ({@link OwingReader#readyToWait}): it pays the drain it owes, since nobody else
+     * writes those replies (its own peer would wait for them behind this queue's room, and this
+     * queue may be its own, waiting for exactly that drain, or another reader's waiting for this
+     * one's room in turn), and parks its read buffer, a copy that must not hold up this queue's
+     * other puts and its writer. Any thread may make room meanwhile, and its signal finds no
+     * waiter: so the put then looks again, and waits only after a look under the same hold of the
+     * lock as the wait (the next call, which finds {@link Waits#readerReady} set).
      *
-     * @return whether it paid
+     * @return whether the lock was released: the caller looks again
      */
-    private boolean readerPaidOwedDrain() {
-        if (!(patienceOf instanceof RealConnection rc) || !rc.isReaderThread() || !rc.input().owesDrain()) {
+    private boolean readerGotReady(Waits waits) {
+        if (waits.readerReady) {
+            return false;
+        }
+        waits.readerReady = true;
+        RealConnection reader = OwingReader.reader();
+        if (reader == null) {
             return false;
         }
         lock.unlock();
         try {
-            rc.input().payOwedDrain();
+            OwingReader.readyToWait(reader);
         } finally {
             lock.lock();
         }

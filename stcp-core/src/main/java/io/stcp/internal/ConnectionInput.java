@@ -41,17 +41,19 @@ import org.jspecify.annotations.Nullable;
  * neither budget counted: 2,000 peers pipelining 40,000-byte frames that never read held 905 of
  * them (56 MiB) and ran a 256 MiB server out of heap. The next fill moves the bytes back into a
  * pooled buffer. Not while replies are lent from the buffer (the drain not paid: its bytes stay
- * where they are), nor a wide buffer: the process has a fixed few, and the one a reader keeps
- * while its put waits bounds how many readers can wait holding a value copied out of one (up to
- * {@value ReadBuffers#WIDE} bytes, not charged to the inbound budget): given back, every reader in
- * turn could. So a reader waiting for room holds, uncounted, its queue's slack, a value of at most
- * a large buffer ({@value ReadBuffers#LARGE} bytes) and the bytes left after it (less than one and a
- * half times a large buffer in all when it reads the value out of an array parked at an earlier
- * wait, kept until no more than half of it is left: see {@link #parkBuffer()}); a fixed few hold a
- * wide buffer instead. The transport's own read buffers go the same way, whatever this buffer does
- * ({@link Transport#parkBuffers()}: a TLS layer's encrypted bytes not yet decrypted and decrypted
- * ones not yet read, in buffers of their size; its next read takes full ones again). Nothing on the
- * path of a put that does not wait, one look at a field per fill.
+ * where they are; a reader pays its drain, which writes them, before it parks, whichever queue it
+ * waits at: {@link OwingReader#readyToWait}), nor a wide buffer: the process has a fixed few, and
+ * the one a reader keeps while its put waits bounds how many readers can wait holding a value
+ * copied out of one (up to {@value ReadBuffers#WIDE} bytes, not charged to the inbound budget):
+ * given back, every reader in turn could. So a reader waiting for room holds, uncounted, its
+ * queue's slack, a value of at most a large buffer ({@value ReadBuffers#LARGE} bytes) and the bytes
+ * left after it (less than one and a half times a large buffer in all when it reads the value out
+ * of an array parked at an earlier wait, kept until no more than half of it is left: see
+ * {@link #parkBuffer()}); a fixed few hold a wide buffer instead. The transport's own read buffers
+ * go the same way, whatever this buffer does ({@link Transport#parkBuffers()}: a TLS layer's
+ * encrypted bytes not yet decrypted and decrypted ones not yet read, in buffers of their size; its
+ * next read takes full ones again). Nothing on the path of a put that does not wait, one look at a
+ * field per fill.
  * States, reader thread only: pooled buffer → parked (a wait for room; again, smaller, at a later
  * wait when at most half of it is left) → pooled buffer (the next fill, or a wait for the rest of a
  * value: {@link #fitBuffer()}) or none (the connection's end).

@@ -65,9 +65,9 @@ final class Delivery {
             try {
                 // Before any entry is registered: a reader that owes its own peer a drain writes
                 // it now, not after the others' room (its peer would wait behind them), nor while
-                // told of room (the fan-outs behind it at that queue would wait for its write).
-                OwingReader.payBeforeWaiting();
-                OwingReader.parksBuffer();
+                // told of room (the fan-outs behind it at that queue would wait for its write); and it
+                // parks its read buffer, as before any wait for room.
+                OwingReader.readyToWait();
                 awaitRoom(watch, deferred);
             } finally {
                 dropWaiting(deferred); // whatever ended the wait: no entry stays registered

@@ -20,20 +20,26 @@ import org.jspecify.annotations.Nullable;
  * new thread, at one message in flight one per message (136 to 343 bytes a message on the epoll
  * transport).
  *
- * <p>The same lookup lets a reader about to wait for room for a put, wherever it puts, give its
- * read buffer back first ({@link #parksBuffer}, {@link ConnectionInput#parkBuffer()}).
+ * <p><b>A wait for room.</b> One rule for every wait for room for a put a reader makes, whichever
+ * queue it waits at — its own, another connection's ({@code registry.connection(id).put}, a
+ * {@link io.stcp.Sender} it holds), a fan-out's recipients — and for the server's outbound budget:
+ * first, with no queue's lock held, it pays the drain it owes and gives its read buffer back
+ * ({@link #readyToWait}). Its own peer's replies never wait behind another queue's room (until
+ * the block timeout, if that queue stays full), two readers putting into each other's full queues
+ * do not each wait for the other, and the replies lent from the read buffer, written by that
+ * drain, no longer keep the buffer from being parked ({@link ConnectionInput#parkBuffer()}).
  */
 final class OwingReader {
     private OwingReader() {}
 
     /** The connection whose drain the calling thread owes as its reader, or null. */
     static @Nullable RealConnection owing() {
-        RealConnection c = readOnThisThread();
+        RealConnection c = reader();
         return c != null && c.input().owesDrain() ? c : null;
     }
 
     /** The connection the calling thread is the reader of, or null. */
-    private static @Nullable RealConnection readOnThisThread() {
+    static @Nullable RealConnection reader() {
         if (!(Thread.currentThread().getUncaughtExceptionHandler() instanceof RealConnectionRunner r)) {
             return null;
         }
@@ -42,30 +48,33 @@ final class OwingReader {
     }
 
     /**
-     * The calling thread, if it is a connection's reader, is about to wait for room for a put: its
-     * read buffer goes back to the pool, the bytes left kept in an array of their size
-     * ({@link ConnectionInput#parkBuffer()}). Only on the way to a wait.
+     * The calling thread, {@code c}'s reader ({@link #reader()}), is about to wait for room for a
+     * put, in any queue, or for the server's outbound budget, and holds no queue's lock: it pays
+     * the drain it owes, if it does ({@link #pay}), then gives its read buffer back, the bytes left
+     * kept in an array of their size ({@link ConnectionInput#parkBuffer()}: a copy of up to
+     * 64 KiB, which under a queue's lock would hold up that queue's other puts and its writer).
+     * Only on the way to a wait.
      */
-    static void parksBuffer() {
-        RealConnection c = readOnThisThread();
+    static void readyToWait(RealConnection c) {
+        if (c.input().owesDrain()) {
+            pay(c);
+        }
+        c.input().parkBuffer();
+    }
+
+    /** {@link #readyToWait(RealConnection)} if the calling thread is a connection's reader. */
+    static void readyToWait() {
+        RealConnection c = reader();
         if (c != null) {
-            c.input().parkBuffer();
+            readyToWait(c);
         }
     }
 
     /**
-     * Pays the drain the calling thread owes as a connection's reader, if it does: one batch
+     * Pays the drain the calling thread owes as {@code c}'s reader ({@link #owing}): one batch
      * written (a blocking write, within the write timeout), as before any other wait of the reader.
      * A failure is that connection's: it ends, and what it held is counted there.
      */
-    static void payBeforeWaiting() {
-        RealConnection c = owing();
-        if (c != null) {
-            pay(c);
-        }
-    }
-
-    /** Pays the drain the calling thread owes as {@code c}'s reader ({@link #owing}); see {@link #payBeforeWaiting}. */
     static void pay(RealConnection c) {
         try {
             c.input().payOwedDrain();

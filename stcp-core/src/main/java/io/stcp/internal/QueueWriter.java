@@ -34,9 +34,10 @@ import java.util.Objects;
  * it suspends, before it waits for room in the inbound budget ({@link InboundBudget}, "Owed
  * drains"), before a put of its own that is large, could wait for room, or finds a batch's
  * worth queued ({@link #beforeReaderPut}), before it waits for the queue to be written, before a
- * fan-out of its waits for room in any queue, before a put of its into any queue waits for or
- * fails on the server's outbound budget ({@link OwingReader}), and at its end. States, all on
- * the reader thread: none → owed (a put) → none (paid).
+ * fan-out of its waits for room in any queue, before a put of its into any queue — another
+ * connection's too — waits for room or for the server's outbound budget, or fails on that budget
+ * ({@link OwingReader}), and at its end. States, all on the reader thread: none → owed (a put) →
+ * none (paid).
  *
  * <p><b>Lent replies.</b> While it owes the drain, the reader may queue a reply that is a region
  * of its own read buffer ({@link #queueLent}), with no copy. Only the reader writes it: paying the
