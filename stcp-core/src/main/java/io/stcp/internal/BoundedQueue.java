@@ -60,8 +60,8 @@ import org.jspecify.annotations.Nullable;
  * when the queue falls to {@code FREE_BYTES} or closes, holding nothing charged then; the permit
  * given back). So a queue holds a permit only while it holds more than {@code FREE_BYTES}. A queue
  * that gets none is charged its bytes above {@code FREE_BYTES}; one holding a permit, its bytes
- * above {@code SLACK_BYTES}. The bytes it holds are those queued and those of the batch its writer took and has not written
- * yet ({@link #drained}): the writer holds that batch until its write returns, up to the write
+ * above {@code SLACK_BYTES}. The bytes it holds are those queued and those of the batch its writer
+ * took and has not written yet ({@link #drained}): the writer holds that batch until its write returns, up to the write
  * timeout when the peer does not read, so it stays charged meanwhile. States of a batch: queued →
  * drained ({@link SendQueue#drain}: counted in {@link #drained} instead of {@link #bytes}, the
  * charge unchanged) → written (the writer's next {@link SendQueue#drain} or
@@ -420,7 +420,7 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
         boolean overBudget = budget != null && fits(messages, add); // the queue has room, the budget has not
         if (overBudget) {
-            if (add - budget.mostSlack() > budget.limitBytes()) {
+            if (add - OutboundBudget.FREE_BYTES > budget.limitBytes()) { // a put above SLACK_BYTES takes no permit
                 rejected++;
                 throw new QueueFullException("message of " + add + " bytes exceeds the server's outbound budget of "
                         + budget.limitBytes() + " bytes (ServerConfig.outboundBudget)");
@@ -511,16 +511,16 @@ abstract sealed class BoundedQueue permits SendQueue {
      * need not charge; until the queue is empty, and the put needs {@code add + drained - slack}
      * of the budget (a batch being written stays charged; a queue that falls to
      * {@link OutboundBudget#FREE_BYTES} gives its slack permit back, and its put takes one again if
-     * one is free). So it can while a message is queued,
-     * unless the budget, with what this queue holds charged given back, would not have even that:
-     * then nothing is dropped in vain. The budget is read without its lock; another queue may take
-     * the room meanwhile, and the put then looks again.
+     * one is free). So it can while a message is queued, unless the budget, with what this queue
+     * holds charged given back, would not have even that: then nothing is dropped in vain. The
+     * budget is read without its lock; another queue may take the room meanwhile, and the put then
+     * looks again.
      *
      * <p>A drop within the slack gives the budget nothing back, so it wakes no put waiting for the
-     * budget ({@link #settle} releases nothing, unless it gives a permit back), and none needs it: another queue's put gains
-     * nothing, and one of this queue under DROP_OLDEST waits only when drops could not make its
-     * room, which a drop of uncharged bytes does not change (the budget's room and this queue's
-     * charge stay as they were).
+     * budget ({@link #settle} releases nothing, unless it gives a permit back), and none needs it:
+     * another queue's put gains nothing, and one of this queue under DROP_OLDEST waits only when
+     * drops could not make its room, which a drop of uncharged bytes does not change (the budget's
+     * room and this queue's charge stay as they were).
      */
     private boolean dropsMakeBudgetRoom(long add) {
         return queued() > 0

@@ -22,11 +22,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * come here. A queue rising above it (but not above {@link #SLACK_BYTES}) takes a permit, one
  * atomic step on {@link #freePermits} and no lock ({@link #tryTakeSlackPermit}), and gives it
  * back, one more, when it falls to it again ({@link #giveSlackPermit}): so four 16 KiB replies
- * in flight cost two atomic steps per batch, while permits last. A queue that got none, or holds more than its slack, is charged exactly its
- * bytes above its slack ({@link BoundedQueue#charged}), taken here before the put that raises it
- * and given back by whatever lowers it (a batch written, a drop, a smaller conflated value, a
- * discard at the queue's close, the writer's batch with it), under that queue's lock: one
- * uncontended lock here per such step.
+ * in flight cost two atomic steps per batch, while permits last. A queue that got none, or holds
+ * more than its slack, is charged exactly its bytes above its slack ({@link BoundedQueue#charged}),
+ * taken here before the put that raises it and given back by whatever lowers it (a batch written,
+ * a drop, a smaller conflated value, a discard at the queue's close, the writer's batch with it),
+ * under that queue's lock: one uncontended lock here per such step.
  *
  * <p><b>States and transitions</b>, under {@link #lock} unless said:
  * <ul>
@@ -132,11 +132,6 @@ public final class OutboundBudget {
         if (waiters > 0) {
             wake();
         }
-    }
-
-    /** The most bytes a queue may hold uncharged: {@link #SLACK_BYTES} if there are permits, else {@link #FREE_BYTES}. */
-    long mostSlack() {
-        return slackPermits > 0 ? SLACK_BYTES : FREE_BYTES;
     }
 
     /** Bytes charged now. */

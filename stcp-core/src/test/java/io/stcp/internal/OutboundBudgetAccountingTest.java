@@ -27,8 +27,9 @@ import org.junit.jupiter.api.Test;
  * the budget wakes when another queue frees bytes, when its own queue's batch is written, when
  * another queue gives its slack permit back, and when its own queue closes. Each queue's slack is
  * its free bytes, or the larger slack while it holds one of the budget's permits: taken only above
- * the free bytes, never more than there are, every one given back once all are closed. String keys, some larger than the messages, count in those bytes: a keyed
- * entry just queued in a conflating queue holds at least its key's and its message's.
+ * the free bytes, never more than there are, every one given back once all are closed. String
+ * keys, some larger than the messages, count in those bytes: a keyed entry just queued in a
+ * conflating queue holds at least its key's and its message's.
  */
 class OutboundBudgetAccountingTest {
     private static final long SLACK = OutboundBudget.SLACK_BYTES;
