@@ -204,7 +204,7 @@ public final class OutboundBudget {
 
     /**
      * Waits until the count of changes is no longer {@code noted}, at most {@code nanos}; or not at
-     * all if the waiting put's queue holds no slack permit ({@code wantsPermit}) and one is free.
+     * all if a slack permit would let the waiting put in ({@code wantsPermit}) and one is free.
      *
      * @throws InterruptedException if the thread is interrupted
      */
