@@ -70,12 +70,17 @@ import org.jspecify.annotations.Nullable;
  *                       about 2 GiB), so a 1 MiB value fills two; the default leaves room for
  *                       twice its bytes (see {@code outboundBudget}).
  * @param outboundBudget bytes all connections' send queues ({@link QueueSender}) together may hold
- *                       beyond the first {@value io.stcp.internal.OutboundBudget#SLACK_BYTES}
- *                       bytes of each, which are free: queued heap arrays and the off-heap chunks
- *                       of large queued replies alike, and the batch each queue's writer has taken
- *                       until its write returns (a peer that does not read holds it up to the
- *                       write timeout). So the bytes queued or being written in all of a server's
- *                       send queues stay below this plus {@code maxConn} times that slack. A put
+ *                       beyond each one's slack, which is free: queued heap arrays and the
+ *                       off-heap chunks of large queued replies alike, and the batch each queue's
+ *                       writer has taken until its write returns (a peer that does not read holds
+ *                       it up to the write timeout). A queue's slack is its first
+ *                       {@value io.stcp.internal.OutboundBudget#FREE_BYTES} bytes, or its first
+ *                       {@value io.stcp.internal.OutboundBudget#SLACK_BYTES} while it holds one of
+ *                       the server's slack permits, of which there are so many that their slack
+ *                       together is at most half this budget (behaviour change: every queue's
+ *                       first 80 KiB were free). So the bytes queued or being written in all of a
+ *                       server's send queues stay below one and a half times this plus
+ *                       {@code maxConn} times 4 KiB. A put
  *                       that would pass it is treated as one that finds its queue full: the
  *                       connection's own reader waits (its patience, the write timeout) until
  *                       any queue frees bytes, so its peer is slowed down by TCP flow control;
@@ -91,7 +96,8 @@ import org.jspecify.annotations.Nullable;
  *                       holds, peers that send and never read stay well within the heap, even
  *                       where the collector stores their arrays in twice their bytes (G1: an array
  *                       of 1 MiB in two regions of 1 MiB; the budgets together then fill at most
- *                       three eighths of the heap).
+ *                       three eighths of the heap, and the slack permits' slack at most a
+ *                       sixteenth more).
  * @param backlog        the listen backlog: connections the kernel completes before the server
  *                       accepts them. Default 0: the operating system's maximum ({@code somaxconn}
  *                       on Linux); a larger value is capped by the kernel.

@@ -53,11 +53,18 @@ import org.jspecify.annotations.Nullable;
  * anything ({@link Delivery}).
  *
  * <p><b>The server's outbound budget.</b> A queue of a server's connection also shares its
- * {@link OutboundBudget}: the bytes it holds beyond {@link OutboundBudget#SLACK_BYTES} are
- * {@link #charged} there, taken before the put that raises them ({@link #takeRoom}) and given back
- * by whatever lowers them ({@link #settle}: a batch written, a drop, a smaller conflated value, a
- * discard). The bytes it holds are those queued and those of the batch its writer took and has not written
- * yet ({@link #drained}): the writer holds that batch until its write returns, up to the write
+ * {@link OutboundBudget}: the bytes it holds beyond its {@link #slack} are {@link #charged} there,
+ * taken before the put that raises them ({@link #takeRoom}) and given back by whatever lowers them
+ * ({@link #settle}: a batch written, a drop, a smaller conflated value, a discard). Its slack is
+ * {@link OutboundBudget#FREE_BYTES}, or {@link OutboundBudget#SLACK_BYTES} while it holds one of the
+ * budget's slack permits. States of the slack: FREE → PERMIT ({@link #takeRoom}: a put that raises
+ * the queue above {@code FREE_BYTES} but not above {@code SLACK_BYTES} while it holds none, if one
+ * is free; what the queue held charged is given back in the same step) → FREE ({@link #settle}:
+ * when the queue falls to {@code FREE_BYTES} or closes, holding nothing charged then; the permit
+ * given back). So a queue holds a permit only while it holds more than {@code FREE_BYTES}. A queue
+ * that gets none is charged its bytes above {@code FREE_BYTES}; one holding a permit, its bytes
+ * above {@code SLACK_BYTES}. The bytes it holds are those queued and those of the batch its writer
+ * took and has not written yet ({@link #drained}): the writer holds that batch until its write returns, up to the write
  * timeout when the peer does not read, so it stays charged meanwhile. States of a batch: queued →
  * drained ({@link SendQueue#drain}: counted in {@link #drained} instead of {@link #bytes}, the
  * charge unchanged) → written (the writer's next {@link SendQueue#drain} or
@@ -99,14 +106,21 @@ abstract sealed class BoundedQueue permits SendQueue {
     final QueueLimits limits;
     /** The server's outbound budget, or null for none (a client's connection, a queue without one). */
     private final @Nullable OutboundBudget budget;
-    /** Of {@link #bytes} and {@link #drained}, those charged to {@link #budget}: {@code max(0, bytes + drained - SLACK_BYTES)} between steps. */
+    /** Of {@link #bytes} and {@link #drained}, those charged to {@link #budget}: {@code max(0, bytes + drained - slack)} between steps. */
     long charged;
+    /**
+     * The bytes held that are not charged: {@link OutboundBudget#FREE_BYTES}, or
+     * {@link OutboundBudget#SLACK_BYTES} while the queue holds one of its budget's slack permits.
+     */
+    private long slack = OutboundBudget.FREE_BYTES;
     /** The bytes of the batch the writer took ({@link SendQueue#drain}) and has not written yet; 0 once the queue is closed. */
     long drained;
     /** Puts of this queue waiting for the budget ({@link #awaitBudget}). */
     private int budgetWaiters;
     /** The budget's count of changes when a charge last failed here: a wait for the budget ends when it moves. */
     private long budgetSeen;
+    /** Whether a slack permit would have let that put in: then a wait for the budget ends when one is free too. */
+    private boolean budgetWantsPermit;
     private final @Nullable Connection patienceOf; // its write timeout is a patient put's patience; its reader pays what it owes before a wait
 
     final ReentrantLock lock = new ReentrantLock();
@@ -285,38 +299,71 @@ abstract sealed class BoundedQueue permits SendQueue {
      * Whether {@code messages} more messages and {@code add} more bytes fit the queue and the
      * server's outbound budget; if they do, the bytes above the queue's slack are charged, and the
      * caller puts them now, under the same lock. No shared counter is touched while the queue stays
-     * within its slack.
+     * within its slack. A queue without a slack permit that the put raises above
+     * {@link OutboundBudget#FREE_BYTES} but not above {@link OutboundBudget#SLACK_BYTES} takes one if
+     * one is free, and gives the budget back what it held charged: the put then fits whole, so a
+     * queue holds a permit only while it holds more than the free bytes.
      */
     final boolean takeRoom(int messages, long add) {
         if (!fits(messages, add)) {
             return false;
         }
-        if (budget == null) {
+        long held = bytes + drained;
+        if (budget == null || held + add <= slack) {
             return true;
         }
-        long over = bytes + drained + add - OutboundBudget.SLACK_BYTES - charged;
+        boolean permitFits = slack == OutboundBudget.FREE_BYTES && held + add <= OutboundBudget.SLACK_BYTES;
+        if (permitFits && budget.tryTakeSlackPermit()) {
+            slack = OutboundBudget.SLACK_BYTES;
+            if (charged > 0) {
+                budget.release(charged);
+                charged = 0;
+            }
+            return true;
+        }
+        long over = held + add - slack - charged;
         if (over <= 0) {
             return true;
         }
         long seen = budget.tryCharge(over);
         if (seen != OutboundBudget.CHARGED) {
             budgetSeen = seen;
+            budgetWantsPermit = permitFits;
             return false;
         }
         charged += over;
         return true;
     }
 
-    /** After {@link #bytes} or {@link #drained} went down: gives the budget back what the queue no longer holds above its slack. */
+    /**
+     * After {@link #bytes} or {@link #drained} went down: gives the budget back what the queue no
+     * longer holds above its slack, and its slack permit once it holds no more than
+     * {@link OutboundBudget#FREE_BYTES}. Two field reads when it has neither.
+     */
     final void settle() {
-        if (charged == 0) {
+        if (charged == 0 && slack == OutboundBudget.FREE_BYTES) {
             return;
         }
-        long over = Math.max(0, bytes + drained - OutboundBudget.SLACK_BYTES);
+        long held = bytes + drained;
+        long over = Math.max(0, held - slack);
         if (over < charged) {
             long freed = charged - over;
             charged = over;
             budget.release(freed);
+        }
+        if (slack != OutboundBudget.FREE_BYTES && held <= OutboundBudget.FREE_BYTES) {
+            slack = OutboundBudget.FREE_BYTES;
+            budget.giveSlackPermit();
+        }
+    }
+
+    /** Test seam: the bytes this queue may hold uncharged now ({@link #slack}). */
+    final long slackBytes() {
+        lock.lock();
+        try {
+            return slack;
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -378,7 +425,7 @@ abstract sealed class BoundedQueue permits SendQueue {
         }
         boolean overBudget = budget != null && fits(messages, add); // the queue has room, the budget has not
         if (overBudget) {
-            if (add - OutboundBudget.SLACK_BYTES > budget.limitBytes()) {
+            if (add - OutboundBudget.FREE_BYTES > budget.limitBytes()) { // a put above SLACK_BYTES takes no permit
                 rejected++;
                 throw new QueueFullException("message of " + add + " bytes exceeds the server's outbound budget of "
                         + budget.limitBytes() + " bytes (ServerConfig.outboundBudget)");
@@ -465,21 +512,23 @@ abstract sealed class BoundedQueue permits SendQueue {
      * Whether dropping this queue's own oldest messages can make room in the server's outbound
      * budget for a put of {@code add} bytes (DROP_OLDEST). Each byte dropped helps: while the queue
      * holds charged bytes it is one given back to the budget, and within the slack it is one the put
-     * need not charge; until the queue is empty, and the put needs {@code add + drained - SLACK_BYTES}
-     * of the budget (a batch being written stays charged). So it can while a message is queued,
-     * unless the budget, with what this queue holds charged given back, would not have even that:
-     * then nothing is dropped in vain. The budget is read without its lock; another queue may take
-     * the room meanwhile, and the put then looks again.
+     * need not charge; until the queue is empty, and the put needs {@code add + drained - slack}
+     * of the budget (a batch being written stays charged; a queue that falls to
+     * {@link OutboundBudget#FREE_BYTES} gives its slack permit back, and its put takes one again if
+     * one is free). So it can while a message is queued, unless the budget, with what this queue
+     * holds charged given back, would not have even that: then nothing is dropped in vain. The
+     * budget is read without its lock; another queue may take the room meanwhile, and the put then
+     * looks again.
      *
      * <p>A drop within the slack gives the budget nothing back, so it wakes no put waiting for the
-     * budget ({@link #settle} releases nothing), and none needs it: another queue's put gains
-     * nothing, and one of this queue under DROP_OLDEST waits only when drops could not make its
-     * room, which a drop of uncharged bytes does not change (the budget's room and this queue's
-     * charge stay as they were).
+     * budget ({@link #settle} releases nothing, unless it gives a permit back), and none needs it:
+     * another queue's put gains nothing, and one of this queue under DROP_OLDEST waits only when
+     * drops could not make its room, which a drop of uncharged bytes does not change (the budget's
+     * room and this queue's charge stay as they were).
      */
     private boolean dropsMakeBudgetRoom(long add) {
         return queued() > 0
-                && add + drained - OutboundBudget.SLACK_BYTES - charged <= budget.limitBytes() - budget.chargedBytes();
+                && add + drained - slack - charged <= budget.limitBytes() - budget.chargedBytes();
     }
 
     /** Drops the oldest message queued (there is one), giving back what it held. */
@@ -508,11 +557,12 @@ abstract sealed class BoundedQueue permits SendQueue {
     private void awaitBudget(long nanos) {
         assert lock.getHoldCount() == 1;
         long noted = budgetSeen;
+        boolean wantsPermit = budgetWantsPermit;
         boolean interrupted = false;
         budgetWaiters++;
         lock.unlock();
         try {
-            budget.awaitChange(noted, nanos);
+            budget.awaitChange(noted, wantsPermit, nanos);
         } catch (InterruptedException e) {
             interrupted = true;
         } finally {

@@ -1,5 +1,6 @@
 package io.stcp.internal;
 
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -8,65 +9,129 @@ import java.util.concurrent.locks.ReentrantLock;
  * the bytes of all of a server's send queues ({@link SendQueue}), queued or in the batch their
  * writers took and have not written yet, counted as each queue counts them — heap arrays, parts,
  * lent read buffers and the direct pool's chunks of large messages alike, and a conflating queue's
- * String keys ({@link BoundedQueue#keyBytes}) — beyond the first {@link #SLACK_BYTES} of each
- * queue, which are free. So the bytes queued or being written in all of them stay at most the
- * limit plus the number of queues times the slack.
+ * String keys ({@link BoundedQueue#keyBytes}) — beyond each queue's <i>slack</i>, which is free:
+ * its first {@link #FREE_BYTES}, or its first {@link #SLACK_BYTES} while it holds one of the
+ * server's <i>slack permits</i>, of which there are {@link #slackPermits()}, so many that their
+ * slack together is at most half the limit. So the bytes queued or being written in all of them
+ * stay at most one and a half times the limit plus the number of queues times {@link #FREE_BYTES}
+ * (they were the limit plus the number of queues times 80 KiB, and 2,000 peers that never read
+ * kept 160 MB of replies uncharged).
  *
- * <p><b>Off the path of small messages.</b> A queue charges nothing while it holds at most the
- * slack, so loads that keep a few small replies in flight (64-byte echoes sixteen deep, four of
- * 16 KiB) never come here. A queue holding more is charged exactly its bytes above the slack
- * ({@link BoundedQueue#charged}), taken here before the put that raises it and given back by
- * whatever lowers it (a batch written, a drop, a smaller conflated value, a discard at the
- * queue's close, the writer's batch with it), under that queue's lock: one uncontended lock here
- * per such step.
+ * <p><b>Off the path of small messages.</b> A queue within {@link #FREE_BYTES} touches nothing
+ * shared, so loads that keep a few small replies in flight (64-byte echoes sixteen deep) never
+ * come here. A queue rising above it (but not above {@link #SLACK_BYTES}) takes a permit, one
+ * atomic step on {@link #freePermits} and no lock ({@link #tryTakeSlackPermit}), and gives it
+ * back, one more, when it falls to it again ({@link #giveSlackPermit}): so four 16 KiB replies
+ * in flight cost two atomic steps per batch, while permits last. A queue that got none, or holds
+ * more than its slack, is charged exactly its bytes above its slack ({@link BoundedQueue#charged}),
+ * taken here before the put that raises it and given back by whatever lowers it (a batch written,
+ * a drop, a smaller conflated value, a discard at the queue's close, the writer's batch with it),
+ * under that queue's lock: one uncontended lock here per such step.
  *
- * <p><b>States and transitions</b>, under {@link #lock}:
+ * <p><b>States and transitions</b>, under {@link #lock} unless said:
  * <ul>
  *   <li>{@code charged}, in [0, limit]: {@link #tryCharge} adds bytes only if the sum stays within
  *       the limit; {@link #release} takes back bytes a charge added, each byte once, by the queue
  *       that took it (its {@code charged} goes down by as much in the same step, under its lock).</li>
- *   <li>{@code changes}, which only grows: by one at each {@link #release} and {@link #wake}. A
- *       failed {@link #tryCharge} returns the count it saw.</li>
- *   <li>{@code waiters}: the puts inside {@link #awaitChange}, each from its entry to its return.</li>
+ *   <li>{@link #freePermits}, atomic, no lock, in [0, {@link #slackPermits()}]: a queue takes one
+ *       (decrement if above 0, {@link #tryTakeSlackPermit}) under its own lock when a put raises
+ *       it above {@link #FREE_BYTES} but not above {@link #SLACK_BYTES} (releasing what it held
+ *       charged), and gives it back (increment, {@link #giveSlackPermit}) under its lock when it
+ *       falls to {@link #FREE_BYTES} or closes; each queue holds at most one.</li>
+ *   <li>{@code changes}, which only grows: by one at each {@link #release} and {@link #wake}, and
+ *       at a permit given back while a put waits. A failed {@link #tryCharge} returns the count it
+ *       saw.</li>
+ *   <li>{@code waiters} (volatile, written under the lock): the puts inside {@link #awaitChange},
+ *       each from its entry to its return.</li>
  * </ul>
  *
- * <p><b>Waiting.</b> A put that fits its queue but not the budget waits as on a full queue
- * ({@link BoundedQueue#makeRoom}): it keeps the count of changes its failed {@link #tryCharge}
- * saw, under its queue's lock, releases that lock and waits here until the count moves
- * ({@link #awaitChange}), or its deadline comes. The count moves at every release (any queue freed
- * charged bytes) and at every event of the waiting put's own queue that a wait for room there would
- * also see (a batch taken, a smaller value, a close: {@link #wake}, by that queue under its lock);
- * any such event after the failed look moves the count past what the put kept, so no wake-up is
- * lost, and a close of the connection or the server's shutdown (which close its queue) ends the
- * wait. The order of locks is always a queue's, then this one's; nothing here calls a queue. A
- * fan-out waiting for room ({@link RoomWatch}) is not told of changes here, only of its own
- * queue's room: it offers again at least every {@link RoomWatch#RECHECK_NANOS} while it waits
+ * <p><b>Waiting.</b> A put that fits its queue but not the budget (no permit to be had, and no
+ * room to charge) waits as on a full queue ({@link BoundedQueue#makeRoom}): it keeps the count of
+ * changes its failed {@link #tryCharge} saw, under its queue's lock, releases that lock and waits
+ * here until the count moves ({@link #awaitChange}), or its deadline comes. The count moves at every
+ * release (any queue freed charged bytes), at every event of the waiting put's own queue that a wait
+ * for room there would also see (a batch taken, a smaller value, a close: {@link #wake}, by that
+ * queue under its lock), and at a permit given back while any put waits (one that a permit would
+ * let in looks again when one is free); any such event after the failed look moves the count past
+ * what the put kept, so no wake-up is lost. A permit's return
+ * takes no lock unless a put waits: the giver increments {@link #freePermits} and then reads
+ * {@code waiters}; the waiter increments {@code waiters} and then reads {@link #freePermits} (both
+ * volatile), so one of them sees the other — the giver moves the count, or the waiter returns at
+ * once to look again. A close of the connection or the server's shutdown (which close its queue)
+ * ends the wait. The order of locks is always a queue's, then this one's; nothing here calls a
+ * queue. A fan-out waiting for room ({@link RoomWatch}) is not told of changes here, only of its
+ * own queue's room: it offers again at least every {@link RoomWatch#RECHECK_NANOS} while it waits
  * for the budget.
  */
 public final class OutboundBudget {
     /**
-     * The bytes of each send queue that are not charged: 80 KiB, so that four replies of 16 KiB
-     * with their headers, and one more arriving, stay below it.
+     * The bytes of each send queue that are never charged: 4 KiB, so that 64-byte echoes sixteen
+     * deep, with their headers, stay below it and touch nothing shared.
+     */
+    public static final long FREE_BYTES = 4 << 10;
+
+    /**
+     * The bytes of a send queue that holds a slack permit that are not charged: 80 KiB, so that
+     * four replies of 16 KiB with their headers, and one more arriving, stay below it.
      */
     public static final long SLACK_BYTES = 80 << 10;
 
     private final long limitBytes;
+    private final int slackPermits;
+    /** The slack permits no queue holds (see the class comment). */
+    private final AtomicInteger freePermits;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private volatile long charged; // written under lock; read without it by chargedBytes()
     private long peak;             // guarded by lock
     private long changes;          // guarded by lock
-    private int waiters;           // guarded by lock
+    private volatile int waiters;  // written under lock; read without it by giveSlackPermit()
 
     public OutboundBudget(long limitBytes) {
         if (limitBytes <= 0) {
             throw new IllegalArgumentException("limitBytes: " + limitBytes + " (expected: > 0)");
         }
         this.limitBytes = limitBytes;
+        this.slackPermits = (int) Math.min(Integer.MAX_VALUE, limitBytes / (2 * SLACK_BYTES));
+        this.freePermits = new AtomicInteger(slackPermits);
     }
 
     public long limitBytes() {
         return limitBytes;
+    }
+
+    /** How many queues may hold {@link #SLACK_BYTES} uncharged at once: so many that their slack is at most half the limit. */
+    public int slackPermits() {
+        return slackPermits;
+    }
+
+    /** Test seam: the slack permits queues hold now. */
+    public int slackPermitsHeld() {
+        return slackPermits - freePermits.get();
+    }
+
+    /**
+     * Takes a slack permit if one is free; the caller's queue lock is held, and the queue holds
+     * none. One atomic step, no lock.
+     */
+    boolean tryTakeSlackPermit() {
+        for (int n; (n = freePermits.get()) > 0; ) {
+            if (freePermits.compareAndSet(n, n - 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Gives back the slack permit the caller's queue held (its lock is held), and wakes the puts
+     * waiting here, if any: one of them may take it.
+     */
+    void giveSlackPermit() {
+        freePermits.incrementAndGet();
+        if (waiters > 0) {
+            wake();
+        }
     }
 
     /** Bytes charged now. */
@@ -138,15 +203,19 @@ public final class OutboundBudget {
     }
 
     /**
-     * Waits until the count of changes is no longer {@code noted}, at most {@code nanos}.
+     * Waits until the count of changes is no longer {@code noted}, at most {@code nanos}; or not at
+     * all if a slack permit would let the waiting put in ({@code wantsPermit}) and one is free.
      *
      * @throws InterruptedException if the thread is interrupted
      */
-    void awaitChange(long noted, long nanos) throws InterruptedException {
+    void awaitChange(long noted, boolean wantsPermit, long nanos) throws InterruptedException {
         lock.lock();
         try {
             waiters++;
             try {
+                if (wantsPermit && freePermits.get() > 0) {
+                    return; // a permit given back after the put's look (see the class comment): look again
+                }
                 long left = nanos;
                 while (changes == noted && left > 0) {
                     left = changed.awaitNanos(left);
@@ -171,6 +240,7 @@ public final class OutboundBudget {
 
     @Override
     public String toString() {
-        return "OutboundBudget[" + charged + " of " + limitBytes + " bytes charged]";
+        return "OutboundBudget[" + charged + " of " + limitBytes + " bytes charged, " + slackPermitsHeld() + " of "
+                + slackPermits + " slack permits held]";
     }
 }

@@ -24,9 +24,12 @@ import org.junit.jupiter.api.Test;
  * conflation, batch and close, the budget holds exactly each queue's bytes beyond its slack —
  * those queued and those of the batch last drained, until it is written (the next drain, or
  * {@code releaseInline}) or the queue closes — and nothing once all are closed; a put waiting for
- * the budget wakes when another queue frees bytes, when its own queue's batch is written, and when
- * its own queue closes. String keys, some larger than the messages, count in those bytes: a keyed
- * entry just queued in a conflating queue holds at least its key's and its message's.
+ * the budget wakes when another queue frees bytes, when its own queue's batch is written, when
+ * another queue gives its slack permit back, and when its own queue closes. Each queue's slack is
+ * its free bytes, or the larger slack while it holds one of the budget's permits: taken only above
+ * the free bytes, never more than there are, every one given back once all are closed. String
+ * keys, some larger than the messages, count in those bytes: a keyed entry just queued in a
+ * conflating queue holds at least its key's and its message's.
  */
 class OutboundBudgetAccountingTest {
     private static final long SLACK = OutboundBudget.SLACK_BYTES;
@@ -49,7 +52,7 @@ class OutboundBudgetAccountingTest {
     }
 
     private long expectedCharge(List<SendQueue> queues) {
-        return queues.stream().mapToLong(q -> Math.max(0, q.stats().pendingBytes() + drainedOf(q) - SLACK)).sum();
+        return queues.stream().mapToLong(q -> Math.max(0, q.stats().pendingBytes() + drainedOf(q) - q.slackBytes())).sum();
     }
 
     /** The bytes drained from {@code q} and not written: none once it is closed, its batch lost with it. */
@@ -59,6 +62,7 @@ class OutboundBudgetAccountingTest {
 
     @Test
     void everyStepLeavesExactlyTheBytesBeyondEachSlackCharged() {
+        long mostPermitsHeld = 0;
         OverflowPolicy[] policies = OverflowPolicy.values();
         for (long seed = 1; seed <= 20; seed++) {
             Random random = new Random(seed);
@@ -75,11 +79,20 @@ class OutboundBudgetAccountingTest {
                 }
                 assertThat(budget.chargedBytes()).as("seed %d step %d after %s", seed, step, op)
                         .isEqualTo(expectedCharge(queues)).isBetween(0L, LIMIT);
+                long permits = queues.stream().filter(x -> x.slackBytes() == SLACK).count();
+                assertThat(budget.slackPermitsHeld()).as("seed %d step %d after %s: permits held", seed, step, op)
+                        .isEqualTo(permits).isLessThanOrEqualTo(budget.slackPermits());
+                mostPermitsHeld = Math.max(mostPermitsHeld, permits);
+                assertThat(queues).as("a queue holds a permit only above the free bytes")
+                        .allMatch(x -> x.slackBytes() == OutboundBudget.FREE_BYTES
+                                || x.stats().pendingBytes() + drainedOf(x) > OutboundBudget.FREE_BYTES);
             }
             queues.forEach(SendQueue::close);
             assertThat(budget.chargedBytes()).as("seed %d: all closed", seed).isZero();
+            assertThat(budget.slackPermitsHeld()).as("seed %d: all closed, every permit given back", seed).isZero();
         }
         assertThat(budget.peakBytes()).as("the budget was filled at times").isGreaterThan(LIMIT / 2);
+        assertThat(mostPermitsHeld).as("every permit was taken at times").isEqualTo(budget.slackPermits()).isEqualTo(2);
     }
 
     /** One random step on {@code q}; what it was. */
@@ -142,9 +155,10 @@ class OutboundBudgetAccountingTest {
         SendQueue waiting = queue(OverflowPolicy.FAIL, false);
         CompletableFuture<Object> put = waitingPut(waiting, 96 << 10);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
-        assertThat(full.drain(new Object[4], Long.MAX_VALUE, 64)).isEqualTo(4); // 64 KiB taken for a write
+        // the put, beyond the larger slack, needs 92 KiB charged
+        assertThat(full.drain(new Object[6], Long.MAX_VALUE, 64)).isEqualTo(6); // 96 KiB taken for a write
         assertThat(budget.chargedBytes()).as("a batch being written stays charged").isEqualTo(LIMIT);
-        assertThat(full.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // the 64 KiB written
+        assertThat(full.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // the 96 KiB written
         assertThat(put.get(10, TimeUnit.SECONDS)).isEqualTo(Boolean.TRUE);
 
         CompletableFuture<Object> closed = waitingPut(waiting, 96 << 10);
@@ -175,6 +189,35 @@ class OutboundBudgetAccountingTest {
         own.close();
         full.close();
         assertThat(budget.chargedBytes()).isZero();
+    }
+
+    @Test
+    void aPutWaitingForTheBudgetWakesWhenAnotherQueueGivesItsSlackPermitBack() throws Exception {
+        assertThat(budget.slackPermits()).isEqualTo(2);
+        SendQueue first = queue(OverflowPolicy.FAIL, false);
+        SendQueue second = queue(OverflowPolicy.FAIL, false);
+        first.put(new byte[60 << 10], false);
+        second.put(new byte[60 << 10], false);
+        assertThat(budget.slackPermitsHeld()).as("each took one").isEqualTo(2);
+        SendQueue full = queue(OverflowPolicy.FAIL, false);
+        full.put(new byte[(int) (OutboundBudget.FREE_BYTES + LIMIT)], false); // no permit left: charged beyond its free bytes
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
+        assertThat(full.slackBytes()).isEqualTo(OutboundBudget.FREE_BYTES);
+
+        SendQueue waiting = queue(OverflowPolicy.FAIL, false);
+        CompletableFuture<Object> put = waitingPut(waiting, 16 << 10); // beyond its free bytes: a permit or a charge
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
+        assertThat(first.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1);
+        assertThat(put).as("a batch being written keeps the permit").isNotDone();
+        assertThat(first.releaseInline()).isFalse(); // written: the queue is empty, its permit given back
+        assertThat(put.get(10, TimeUnit.SECONDS)).isEqualTo(Boolean.TRUE);
+        assertThat(waiting.slackBytes()).as("it took the permit given back").isEqualTo(SLACK);
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
+        for (SendQueue q : List.of(first, second, full, waiting)) {
+            q.close();
+        }
+        assertThat(budget.chargedBytes()).isZero();
+        assertThat(budget.slackPermitsHeld()).isZero();
     }
 
     /** A patient put of {@code length} bytes into {@code q} on a thread of its own: what it returned or threw. */

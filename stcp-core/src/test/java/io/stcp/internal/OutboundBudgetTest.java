@@ -150,6 +150,43 @@ class OutboundBudgetTest {
         assertThat(budget.waiters()).isZero();
     }
 
+    /**
+     * Many peers that never read hold at most the budget, the slack permits' slack (half the
+     * budget) and each queue's free bytes (4 KiB) uncharged: not each queue's 80 KiB slack, which
+     * the old code left free in every queue (there 40 queues held a 64 KiB reply each beyond the
+     * budget: 3,211,264 bytes queued against this bound of 1,736,704).
+     */
+    @Test
+    void manyNeverReadingPeersHoldAtMostTheBudgetAndTheSlackPermitsSlack() throws Exception {
+        RealTcpServer server = server(BUDGET, Duration.ZERO);
+        int peers = 40;
+        for (int i = 0; i < peers; i++) {
+            sendingPeer(server, 96); // 6 MiB each, more than the kernel's buffers and the budget hold
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == peers);
+        OutboundBudget budget = budgetOf(started.get(0));
+        long bound = BUDGET + BUDGET / 2 + peers * (4L << 10);
+        AtomicLong mostQueued = new AtomicLong();
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(5)).until(() -> {
+            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
+            return budget.waiters() == peers;
+        });
+        for (int i = 0; i < 20; i++) {
+            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
+        }
+        assertThat(mostQueued.get()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
+        assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
+        assertThat(budget.chargedBytes()).as("the budget is (nearly) spent").isGreaterThan(BUDGET - CHUNK);
+        assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
+
+        for (Socket s : sockets) {
+            s.close();
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == peers);
+        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
     @Test
     void chargesComeBackWhenConnectionsEndByResetAndShutdown() throws Exception {
         RealTcpServer server = server(BUDGET / 2, Duration.ZERO);
