@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -96,6 +95,22 @@ class OutboundBudgetTest {
         return senders.values().stream().mapToLong(q -> q.stats().pendingBytes()).sum();
     }
 
+    /**
+     * The most bytes queued in all send queues together, summed twenty times once every reader
+     * waits for the budget and nothing moves. A sum taken while bytes move is no snapshot: each
+     * queue is read under its own lock, so a chunk one queue's writer gives back and another's put
+     * takes may be counted in both (one 64 KiB chunk over the bound, once in many runs). While the
+     * bytes move, the budget's peak ({@link OutboundBudget#peakBytes}, kept under its lock) and the
+     * queues' own accounting ({@link OutboundBudgetAccountingTest}) are what bound them.
+     */
+    private long mostQueuedAtRest() {
+        long most = 0;
+        for (int i = 0; i < 20; i++) {
+            most = Math.max(most, queuedBytes());
+        }
+        return most;
+    }
+
     @Test
     void neverReadingPeersFillOnlyTheBudgetTheirReadersWaitAndResume() throws Exception {
         RealTcpServer server = server(BUDGET, Duration.ZERO); // no write timeout: the readers wait without limit
@@ -108,13 +123,9 @@ class OutboundBudgetTest {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == peers);
         OutboundBudget budget = budgetOf(started.get(0));
         long bound = BUDGET + peers * OutboundBudget.SLACK_BYTES;
-        AtomicLong mostQueued = new AtomicLong();
         // Every reader waits for the budget, and what all queues hold stays within it and the slack.
-        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> {
-            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
-            return budget.waiters() == peers;
-        });
-        assertThat(mostQueued.get()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == peers);
+        assertThat(mostQueuedAtRest()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
         assertThat(budget.chargedBytes()).as("the budget is (nearly) spent").isGreaterThan(BUDGET - CHUNK);
         assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
@@ -135,9 +146,7 @@ class OutboundBudgetTest {
         byte[] buf = new byte[CHUNK];
         for (int i = 0; i < chunks; i++) {
             in.readFully(buf);
-            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
         }
-        assertThat(mostQueued.get()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == peers - 1);
         assertThat(started.subList(0, peers)).as("nobody is disconnected").allMatch(Connection::isOpen);
@@ -166,15 +175,8 @@ class OutboundBudgetTest {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == peers);
         OutboundBudget budget = budgetOf(started.get(0));
         long bound = BUDGET + BUDGET / 2 + peers * (4L << 10);
-        AtomicLong mostQueued = new AtomicLong();
-        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(5)).until(() -> {
-            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
-            return budget.waiters() == peers;
-        });
-        for (int i = 0; i < 20; i++) {
-            mostQueued.accumulateAndGet(queuedBytes(), Math::max);
-        }
-        assertThat(mostQueued.get()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> budget.waiters() == peers);
+        assertThat(mostQueuedAtRest()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
         assertThat(budget.chargedBytes()).as("the budget is (nearly) spent").isGreaterThan(BUDGET - CHUNK);
         assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
