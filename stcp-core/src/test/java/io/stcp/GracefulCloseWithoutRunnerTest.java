@@ -54,20 +54,40 @@ class GracefulCloseWithoutRunnerTest {
     @Test
     void aCloseOnAnotherThreadTakesTheInputOnceTheApplicationsReadHasEnded() throws Exception {
         try (Pair p = Pair.open()) {
-            CompletableFuture<Object> read = new CompletableFuture<>();
-            Thread reader = Thread.ofVirtual().start(() -> {
-                try {
-                    read.complete(p.conn.readInt());
-                } catch (Throwable t) {
-                    read.complete(t);
-                }
-            });
-            Awaitility.await().atMost(WAIT).until(() -> reader.getState() == Thread.State.WAITING); // in the read
+            CompletableFuture<Object> read = readIntOnceWaiting(p.conn);
             closeAndReadEveryReply(p, () -> {
                 p.peerSends(UNREAD);
                 assertThat(read.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(AsynchronousCloseException.class);
             });
         }
+    }
+
+    /**
+     * An application read waits for input that the peer never sends: nothing is unread, so the close
+     * does not wait for that read (it would never end) but closes once the replies are out, which
+     * ends the read, as before.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForAnIdlePeer() throws Exception {
+        try (Pair p = Pair.open()) {
+            CompletableFuture<Object> read = readIntOnceWaiting(p.conn);
+            closeAndReadEveryReply(p, () -> {});
+            assertThat(read.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(IOException.class);
+        }
+    }
+
+    /** Reads an int on a thread of its own, returning once that thread waits in the read: the outcome is the int or what the read threw. */
+    private static CompletableFuture<Object> readIntOnceWaiting(Connection conn) {
+        CompletableFuture<Object> read = new CompletableFuture<>();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try {
+                read.complete(conn.readInt());
+            } catch (Throwable t) {
+                read.complete(t);
+            }
+        });
+        Awaitility.await().atMost(WAIT).until(() -> reader.getState() == Thread.State.WAITING); // in the read
+        return read;
     }
 
     private interface Step {

@@ -32,8 +32,9 @@ import java.util.concurrent.TimeUnit;
  *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}), at most
  *       {@link #LINGER_BYTES} of it, and past that waits without reading. On a connection no
  *       runner reads ({@code Connection.of}), this thread is the reader: it takes the input once
- *       no application read is under way ({@link RealConnection#takeInputToClose}) and reads as
- *       the reader thread would (before, nobody read, and the close reset the peer). No wait when
+ *       no application read is under way ({@link RealConnection#takeInputToClose}) and, unless
+ *       nothing is unread, reads as the reader thread would (before, nobody read, and the close
+ *       reset the peer). No wait when
  *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
  *       when the reader waits so and nothing is unread (the peer is idle); on the reader thread,
  *       the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
@@ -280,6 +281,9 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         if (reader == null && !connection.runnerReads()) { // no runner: the application's threads read, if any
             if (!connection.takeInputToClose(deadline)) {
                 return; // its read waits for input the peer has not sent (nothing unread: the close ends that read), or time is up
+            }
+            if (connection.transport().available() == 0) {
+                return; // the peer is idle: nothing unread, no reset, as with a reader waiting for input
             }
             reader = Thread.currentThread(); // the input is this thread's now, as the reader thread's at its end
         }
