@@ -2,6 +2,7 @@ package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.testing.SocketPair;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -14,6 +15,7 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -54,10 +56,11 @@ class GracefulCloseWithoutRunnerTest {
     @Test
     void aCloseOnAnotherThreadTakesTheInputOnceTheApplicationsReadHasEnded() throws Exception {
         try (Pair p = Pair.open()) {
-            CompletableFuture<Object> read = readIntOnceWaiting(p.conn);
+            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
             closeAndReadEveryReply(p, () -> {
                 p.peerSends(UNREAD);
-                assertThat(read.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(AsynchronousCloseException.class);
+                assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
+                        .withCauseInstanceOf(AsynchronousCloseException.class);
             });
         }
     }
@@ -70,24 +73,10 @@ class GracefulCloseWithoutRunnerTest {
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForAnIdlePeer() throws Exception {
         try (Pair p = Pair.open()) {
-            CompletableFuture<Object> read = readIntOnceWaiting(p.conn);
+            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
             closeAndReadEveryReply(p, () -> {});
-            assertThat(read.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(IOException.class);
+            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
         }
-    }
-
-    /** Reads an int on a thread of its own, returning once that thread waits in the read: the outcome is the int or what the read threw. */
-    private static CompletableFuture<Object> readIntOnceWaiting(Connection conn) {
-        CompletableFuture<Object> read = new CompletableFuture<>();
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try {
-                read.complete(conn.readInt());
-            } catch (Throwable t) {
-                read.complete(t);
-            }
-        });
-        Awaitility.await().atMost(WAIT).until(() -> reader.getState() == Thread.State.WAITING); // in the read
-        return read;
     }
 
     private interface Step {
