@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  * which no read timeout bounds), or take bytes meant for the reader. Read on the reader thread,
  * and hand what was read to other threads, not the connection. A connection no runner
  * runs ({@link #of(SocketChannel)} before its runner starts) may be read by any thread, one at a
- * time. Everything else is safe from any thread. Writes from several threads are serialized:
+ * time: a read while another thread's read is under way throws {@link IllegalStateException} at
+ * once, taking none of its bytes. Everything else is safe from any thread. Writes from several threads are serialized:
  * each {@code write} call is written whole, never interleaved with another call or with the
  * sender's batches.
  *
@@ -455,8 +456,9 @@ public interface Connection {
      * queued; then the output is shut down (FIN); then, if the peer may still be sending, the
      * connection waits for it to close too — at most 2 s — because closing a socket with input left
      * unread makes the kernel reset it, destroying replies not yet delivered (the connection's
-     * reader thread reads and drops that input meanwhile, at most 1 MiB of it); then the connection
-     * closes. Whatever is not done within {@code timeout} is cut short by a close.
+     * reader thread reads and drops that input meanwhile, at most 1 MiB of it; on a connection no
+     * runner reads, the closing thread does, once the application's read under way, if any, has
+     * ended); then the connection closes. Whatever is not done within {@code timeout} is cut short by a close.
      *
      * <p>The application's reading ends as the close begins, whichever thread calls it: from then
      * on no more of the peer's input reaches the reader. Its next read that would take bytes from

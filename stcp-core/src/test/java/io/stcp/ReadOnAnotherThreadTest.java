@@ -6,6 +6,7 @@ import static org.assertj.core.api.InstanceOfAssertFactories.THROWABLE;
 import io.stcp.testing.Echo;
 import io.stcp.testing.SocketPair;
 import io.stcp.testing.TestClient;
+import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * the connection throws {@link IllegalStateException} at once, and the reader goes on reading
  * every byte. It waited instead — on the JDK transport behind the reader's blocked read, for the
  * channel's read lock, beyond every read timeout — and took bytes from under the reader. A
- * connection no runner runs yet is read by any thread. Both transports: this suite runs again in
+ * connection no runner runs yet is read by any thread, one at a time: a second read while one is
+ * under way throws {@link IllegalStateException} at once. Both transports: this suite runs again in
  * stcp-epoll's build.
  */
 class ReadOnAnotherThreadTest {
@@ -130,6 +132,74 @@ class ReadOnAnotherThreadTest {
             assertThat(client.roundTrip("after the greeting".getBytes())).isEqualTo("after the greeting".getBytes());
             assertThat(greeting.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo(42);
         }
+    }
+
+    /**
+     * A read of a connection no runner runs, on a second thread while the first waits for input,
+     * fails at once, naming the connection; the first read gets its bytes, and this thread, once it
+     * has returned, the next ones. The second read waited beside the first and took bytes from under
+     * it: two reads on one buffer, unsynchronized.
+     */
+    @Test
+    void aSecondThreadsReadOfAConnectionNoRunnerRunsFailsWhileTheFirstReads() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            CompletableFuture<Integer> first = p.serverReadIntOnceWaiting();
+            assertThat(readIntElsewhere(p.server).get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).asInstanceOf(THROWABLE)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("a read of connection " + p.server.id() + " on thread")
+                    .hasMessageContaining("a connection is read by one thread at a time");
+            p.clientWrite(ints(42, 43));
+            assertThat(first.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo(42);
+            assertThat(p.server.readInt()).isEqualTo(43);
+        }
+    }
+
+    /**
+     * Two threads reading ints from one connection no runner runs as fast as they can, each retrying
+     * a read refused while the other's is under way: every int is read once, whole, and each
+     * thread's in the order sent. Without the check they tore ints apart or read one twice.
+     */
+    @Test
+    void twoThreadsReadingAConnectionNoRunnerRunsNeverShareARead() throws Exception {
+        int n = 10_000;
+        try (SocketPair p = SocketPair.open()) {
+            int[] sent = new int[n];
+            for (int i = 0; i < n; i++) {
+                sent[i] = i;
+            }
+            p.clientWrite(ints(sent));
+            p.client.shutdownOutput();
+            List<CompletableFuture<List<Integer>>> readers = List.of(readIntsToTheEnd(p.server), readIntsToTheEnd(p.server));
+            List<Integer> all = new ArrayList<>();
+            for (CompletableFuture<List<Integer>> r : readers) {
+                List<Integer> read = r.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                assertThat(read).as("one thread's ints").isSorted();
+                all.addAll(read);
+            }
+            assertThat(all).hasSize(n).doesNotHaveDuplicates().allMatch(v -> v >= 0 && v < n);
+        }
+    }
+
+    /** Reads ints from {@code connection} on a new thread until its end, retrying a read refused as another thread's runs. */
+    private static CompletableFuture<List<Integer>> readIntsToTheEnd(Connection connection) {
+        CompletableFuture<List<Integer>> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().start(() -> {
+            List<Integer> read = new ArrayList<>();
+            try {
+                while (true) {
+                    try {
+                        read.add(connection.readInt());
+                    } catch (IllegalStateException refused) {
+                        Thread.onSpinWait(); // the other thread reads: try again
+                    }
+                }
+            } catch (EOFException end) {
+                outcome.complete(read);
+            } catch (Throwable t) {
+                outcome.completeExceptionally(t);
+            }
+        });
+        return outcome;
     }
 
     @Test

@@ -30,10 +30,14 @@ import java.util.concurrent.TimeUnit;
  *       for the reader to see the peer's end of stream, because closing with input unread makes the
  *       kernel send a reset, which destroys replies not yet delivered. The reader thread itself
  *       reads and drops input meanwhile ({@link ConnectionInput#discardUntilEnd}), at most
- *       {@link #LINGER_BYTES} of it, and past that waits without reading. No wait when
- *       nobody reads the connection (no reader thread, none blocked or suspended waiting for
- *       input), or when the reader waits so and nothing is unread (the peer is idle); on the
- *       reader thread, the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
+ *       {@link #LINGER_BYTES} of it, and past that waits without reading. On a connection no
+ *       runner reads ({@code Connection.of}), this thread is the reader: it takes the input once
+ *       no application read is under way ({@link RealConnection#takeInputToClose}) and, unless
+ *       nothing is unread, reads as the reader thread would (before, nobody read, and the close
+ *       reset the peer). No wait when
+ *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
+ *       when the reader waits so and nothing is unread (the peer is idle); on the reader thread,
+ *       the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
  *       {@link #closeGracefully} returns after it, once its drain has returned:
  *       {@link #GRACEFUL_OVER} happens then.</li>
@@ -175,6 +179,12 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         recordEnd(Ends.classify(e), e);
     }
 
+    /** A read began a wait for input as this close runs: see {@link RealConnection#readWaitsWhileClosing()}. */
+    @Override
+    public void waitsWhileClosing() {
+        connection.readWaitsWhileClosing();
+    }
+
     /**
      * Records why the connection ends, unless a reason is recorded already.
      *
@@ -268,6 +278,15 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         // is read on both sides of the reader thread.
         boolean awaiting = input.isAwaitingInput();
         Thread reader = connection.readerThread();
+        if (reader == null && !connection.runnerReads()) { // no runner: the application's threads read, if any
+            if (!connection.takeInputToClose(deadline)) {
+                return; // its read waits for input the peer has not sent (nothing unread: the close ends that read), or time is up
+            }
+            if (connection.transport().available() == 0) {
+                return; // the peer is idle: nothing unread, no reset, as with a reader waiting for input
+            }
+            reader = Thread.currentThread(); // the input is this thread's now, as the reader thread's at its end
+        }
         if (reader == Thread.currentThread()) {
             if (input.discardUntilEnd(deadline, QUIET_NANOS, () -> true, LINGER_BYTES)) {
                 await(INPUT_ENDED, deadline); // the rest of the linger for the replies, reading no more: a close elsewhere ends it

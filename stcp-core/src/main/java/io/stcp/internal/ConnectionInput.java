@@ -134,16 +134,24 @@ import org.jspecify.annotations.Nullable;
  * whatever is buffered, and throws {@link AsynchronousCloseException}, as a read that a close cut
  * short; every later read throws {@link ClosedChannelException} at once, as after the end
  * ({@link #ended}). Only what the reader had read into its buffer before the close began is still
- * read, at most one buffer; none when the reader thread itself closes: its reads fail at once. The loop begins no reader call meanwhile ({@link #beginsNoCall()}),
- * and at its end the reader thread reads and drops the peer's input for the close's linger, at
- * most {@link ConnectionClose#LINGER_BYTES} ({@link ConnectionClose#awaitGracefulClose()}). Before,
- * a close on another thread left the reader reading the peer's input, parsed by the
- * application, to the end of the linger, however much came. The cost: one opaque load of
- * {@link #waitState} per transport read that returned bytes, none per value read from the buffer.
+ * read, at most one buffer; none when the reader thread itself closes: its reads fail at once. The
+ * loop begins no reader call meanwhile ({@link #beginsNoCall()}), and at its end the reader thread
+ * reads and drops the peer's input for the close's linger, at most
+ * {@link ConnectionClose#LINGER_BYTES} ({@link ConnectionClose#awaitGracefulClose()}); with no
+ * reader thread (no runner), the closing thread does, once the application's read under way, if
+ * any, has ended ({@link ReadClaim}), or, waiting for input the peer does not send, is ended by the
+ * close: a wait that such a read begins after the close began tells it
+ * ({@link EndOfStream#waitsWhileClosing()}). Before, a close on another thread left the reader
+ * reading the peer's input, parsed by the application, to the end of the linger, however much
+ * came; and with no runner nobody read it: the close reset the connection, destroying replies not
+ * yet delivered. The cost: one opaque load of {@link #waitState} per transport read that returned
+ * bytes, none per value read from the buffer, and a look at a bit that each wait fetches already.
  *
- * <p><b>Threads.</b> Reads belong to the reader thread; the timeouts and the read deadline may be
- * set from any thread (they apply from the next wait on); {@link #isAwaitingInput()},
- * {@link #isFinishing()}, {@link #beginsNoCall()}, {@link #finish()} and {@link #closing()}, any thread.
+ * <p><b>Threads.</b> Reads belong to the reader thread — with no runner, to the application's
+ * thread that holds the connection's {@link ReadClaim} for its read, and then, for good, to the
+ * graceful close's linger; the timeouts and the read deadline may be set from any thread (they
+ * apply from the next wait on); {@link #isAwaitingInput()}, {@link #isFinishing()},
+ * {@link #beginsNoCall()}, {@link #finish()} and {@link #closing()}, any thread.
  */
 final class ConnectionInput {
     static final int BUFFER_SIZE = ReadBuffers.SIZE;
@@ -238,6 +246,13 @@ final class ConnectionInput {
          * it unless its end was recorded already, whatever the reader throws next. Nothing by default.
          */
         default void inputFailed(IOException e) {}
+
+        /**
+         * A read began a wait for input after a graceful close began ({@link #closing}), its bit
+         * set in {@link #waitState} first: a close waiting for that read to end, with no reader
+         * thread to linger for it, looks again ({@link ReadClaim}). Nothing by default.
+         */
+        default void waitsWhileClosing() {}
     }
 
     // ---------------------------------------------------------------- reads
@@ -666,6 +681,9 @@ final class ConnectionInput {
         int bits = !partial && deadlines.callReadNothing(bytesRead) && !transport.holdsPartialInput()
                 ? AWAITING | AT_REST : AWAITING;
         int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
+        if ((before & CLOSING) != 0) {
+            onEndOfStream.waitsWhileClosing(); // a close waiting for this read to end looks again
+        }
         if ((bits & AT_REST) != 0 && (before & FINISHING) != 0) {
             WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
             throw refused(); // the connection shuts down: no new request

@@ -81,6 +81,21 @@ public final class DelimitedRead {
      */
     static Bytes read(Connection connection, byte[] delimiter, int limit, boolean crAtLimit, String what, Kept kept)
             throws IOException {
+        if (!(connection instanceof RealConnection rc)) {
+            return readHeld(connection, delimiter, limit, crAtLimit, what, kept);
+        }
+        // Its steps on the buffer between reads are reads too: no other thread's read between them
+        boolean claimed = rc.beginRead();
+        try {
+            return readHeld(connection, delimiter, limit, crAtLimit, what, kept);
+        } finally {
+            rc.endRead(claimed);
+        }
+    }
+
+    /** {@link #read(Connection, byte[], int, boolean, String, Kept)}, the input the caller's (see {@link RealConnection#beginRead()}). */
+    private static Bytes readHeld(Connection connection, byte[] delimiter, int limit, boolean crAtLimit, String what,
+                                  Kept kept) throws IOException {
         byte last = delimiter[delimiter.length - 1];
         ConnectionInput input = connection instanceof RealConnection rc ? rc.input() : null;
         byte[] buf = new byte[Math.min(limit, FIRST)];

@@ -13,6 +13,7 @@ import java.lang.invoke.VarHandle;
 import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
@@ -62,7 +63,7 @@ public final class RealConnection implements Connection {
     private volatile Thread readerThread;
     /**
      * A runner reads this connection, from its start to its end: no thread but its reader thread
-     * may read it then ({@link #requireReader()}), not even while the loop is suspended and no
+     * may read it then ({@link #beginRead()}), not even while the loop is suspended and no
      * thread is the reader. Set by the runner.
      */
     private volatile boolean runnerReads;
@@ -72,6 +73,8 @@ public final class RealConnection implements Connection {
     private final ConnectionOutput output;
 
     private final ConnectionClose closing = new ConnectionClose(this);
+    /** Which application thread reads, while no runner does; the graceful close's linger takes it. */
+    private final ReadClaim claim = new ReadClaim();
 
     /**
      * @param channel the socket, or null for a connection in memory (stcp-test)
@@ -244,80 +247,132 @@ public final class RealConnection implements Connection {
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
-        requireReader();
-        return input.read(b, off, len);
+        boolean claimed = beginRead();
+        try {
+            return input.read(b, off, len);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public int readUntil(byte delimiter, byte[] b, int off, int len) throws IOException {
-        requireReader();
-        return input.readUntil(delimiter, b, off, len);
+        boolean claimed = beginRead();
+        try {
+            return input.readUntil(delimiter, b, off, len);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public void readFully(byte[] b, int off, int len) throws IOException {
-        requireReader();
-        input.readFully(b, off, len);
+        boolean claimed = beginRead();
+        try {
+            input.readFully(b, off, len);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public byte[] readLine(int maxLength) throws IOException {
-        requireReader();
-        return LineRead.read(this, maxLength);
+        boolean claimed = beginRead();
+        try {
+            return LineRead.read(this, maxLength);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public byte[] readBytes(int n) throws IOException {
-        requireReader();
-        return input.readBytes(n);
+        boolean claimed = beginRead();
+        try {
+            return input.readBytes(n);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public byte[] readBytes(byte[] prefix, int n) throws IOException {
-        requireReader();
-        return input.readBytes(prefix, n);
+        boolean claimed = beginRead();
+        try {
+            return input.readBytes(prefix, n);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public int readUnsignedByte() throws IOException {
-        requireReader();
-        return input.readUnsignedByte();
+        boolean claimed = beginRead();
+        try {
+            return input.readUnsignedByte();
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public short readShort() throws IOException {
-        requireReader();
-        return input.readShort(true);
+        boolean claimed = beginRead();
+        try {
+            return input.readShort(true);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public short readShortLE() throws IOException {
-        requireReader();
-        return input.readShort(false);
+        boolean claimed = beginRead();
+        try {
+            return input.readShort(false);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public int readInt() throws IOException {
-        requireReader();
-        return input.readInt(true);
+        boolean claimed = beginRead();
+        try {
+            return input.readInt(true);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public int readIntLE() throws IOException {
-        requireReader();
-        return input.readInt(false);
+        boolean claimed = beginRead();
+        try {
+            return input.readInt(false);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public long readLong() throws IOException {
-        requireReader();
-        return input.readLong(true);
+        boolean claimed = beginRead();
+        try {
+            return input.readLong(true);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     @Override
     public long readLongLE() throws IOException {
-        requireReader();
-        return input.readLong(false);
+        boolean claimed = beginRead();
+        try {
+            return input.readLong(false);
+        } finally {
+            endRead(claimed);
+        }
     }
 
     /** See {@link ConnectionInput#lendBuffered}; reader thread only. */
@@ -388,21 +443,66 @@ public final class RealConnection implements Connection {
         runnerReads = reads;
     }
 
+    /** Whether a runner reads this connection now: from its start to its end. */
+    boolean runnerReads() {
+        return runnerReads;
+    }
+
     /**
-     * Refuses a read on any thread but the reader thread while a runner reads this connection. Such
-     * a read did not fail by itself: on the JDK transport it waited for the channel's read lock
-     * behind the reader's reads, where no read timeout reaches, for as long as the reader kept
-     * reading; on epoll it waited for input that the reader's loop then took, never woken; or it
-     * took bytes meant for the reader; and two threads reading frames at once tore them apart
-     * (one buffer, unsynchronized), failing the connection. On the reader thread the check costs
-     * one compare ({@code Thread.currentThread()} is an intrinsic); a connection no runner reads
-     * ({@link Connection#of} before its runner starts) has no reader thread, and is read by the
-     * caller's.
+     * Before a read: refuses it on any thread but the reader thread while a runner reads this
+     * connection, and on a connection no runner reads ({@link Connection#of} before its runner
+     * starts, or with none), claims its input for this thread until the read returns
+     * ({@link ReadClaim}: another thread's read meanwhile fails at once). A read on another thread
+     * while a runner reads did not fail by itself: on the JDK transport it waited for the channel's
+     * read lock behind the reader's reads, where no read timeout reaches, for as long as the reader
+     * kept reading; on epoll it waited for input that the reader's loop then took, never woken; or
+     * it took bytes meant for the reader; and two threads reading frames at once tore them apart
+     * (one buffer, unsynchronized), failing the connection. On the reader thread this costs one
+     * compare ({@code Thread.currentThread()} is an intrinsic) and {@link #endRead} one test of a
+     * local: no atomic, which only reads with no reader thread pay.
+     *
+     * @return whether this read claimed the input: hand it to {@link #endRead} when it returns
      */
-    private void requireReader() {
-        if (readerThread != Thread.currentThread() && runnerReads) {
-            throw notTheReader(); // out of line: the check stays small enough to inline into every read
+    boolean beginRead() throws ClosedChannelException {
+        if (readerThread == Thread.currentThread()) {
+            return false;
         }
+        return claimInput(); // out of line: the check stays small enough to inline into every read
+    }
+
+    private boolean claimInput() throws ClosedChannelException {
+        if (runnerReads) {
+            throw notTheReader();
+        }
+        return claim.claim(this);
+    }
+
+    /** The read begun with {@link #beginRead()} returns. */
+    void endRead(boolean claimed) {
+        if (claimed) {
+            claim.release();
+        }
+    }
+
+    /**
+     * A graceful close's linger on this thread takes the input of a connection no runner reads
+     * ({@link #runnerReads()} false), for good, to read and drop the peer's input itself
+     * ({@link ReadClaim#takeForClose}): at once, or once the application's read under way ends.
+     *
+     * @param deadlineNanos not 0
+     * @return true if taken; false if the application's read under way waits for input that the
+     *     peer has not sent (the close closes now, as it did), or the deadline passed meanwhile
+     */
+    boolean takeInputToClose(long deadlineNanos) {
+        return claim.takeForClose(deadlineNanos, () -> input.isAwaitingInput() && transport.available() == 0);
+    }
+
+    /**
+     * A read began a wait for input after a graceful close began: a close waiting in
+     * {@link #takeInputToClose} for it looks again, and closes now if the peer has sent nothing.
+     */
+    void readWaitsWhileClosing() {
+        claim.wakeCloser();
     }
 
     private IllegalStateException notTheReader() {

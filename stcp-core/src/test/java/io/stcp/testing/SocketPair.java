@@ -48,10 +48,15 @@ public final class SocketPair implements AutoCloseable {
      * for input: bytes written after this are read by a reader that waited for them.
      */
     public CompletableFuture<Integer> serverReadIntOnceWaiting() {
+        return readIntOnceWaiting(server);
+    }
+
+    /** As {@link #serverReadIntOnceWaiting()}, from any connection. */
+    public static CompletableFuture<Integer> readIntOnceWaiting(Connection connection) {
         CompletableFuture<Integer> result = new CompletableFuture<>();
         Thread reader = Thread.ofVirtual().start(() -> {
             try {
-                result.complete(server.readInt());
+                result.complete(connection.readInt());
             } catch (Throwable t) {
                 result.completeExceptionally(t);
             }

@@ -1,0 +1,118 @@
+package io.stcp.internal;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Which thread reads a connection that no runner reads ({@code Connection.of} before, or without,
+ * a {@code ConnectionRunner}): the application's threads may read it, one at a time, and a graceful
+ * close takes its input for its linger. A served connection has its reader thread instead and never
+ * claims (see {@link RealConnection}).
+ *
+ * <p><b>States</b>, in {@link #owner}:
+ * <pre>
+ *   FREE ──a read begins (claim)──▶ its thread ──the read returns (release)──▶ FREE
+ *   FREE ──a graceful close's linger (takeForClose)──▶ CLOSER, for good
+ *   its thread ──the read returns while that close waits──▶ FREE, the close woken ──▶ CLOSER
+ * </pre>
+ * A read that begins while another thread's read is under way fails at once with an
+ * {@link IllegalStateException} naming both: the bytes stay the first read's. Before, the two
+ * reads shared one buffer unsynchronized and took each other's bytes. A read on the thread that
+ * holds the claim (a line read made of smaller reads) goes on under it. Once the close holds it,
+ * every read fails as on a closed connection ({@link ClosedChannelException}).
+ *
+ * <p><b>The close.</b> The linger reads and drops the peer's input so that closing with input
+ * unread does not make the kernel reset the connection, destroying replies not yet delivered
+ * ({@link ConnectionClose}); with no reader thread, the closing thread does that reading, once it
+ * holds the claim. A read under way when it looks takes no more of the peer's bytes: its input
+ * ended for it as the close began ({@link ConnectionInput#closing}), so it returns what was
+ * buffered, or fails once it takes the peer's bytes, or waits for them. The close waits for it,
+ * parked, registered in {@link #closer}, and looks again each time the read releases the claim or
+ * begins a wait for input ({@link #wakeCloser()}): it takes the claim once free; and while the
+ * read waits for input that the peer has not sent (nothing unread: no reset), it takes nothing and
+ * closes now, which ends that read, as a close did before. Each side writes its own volatile
+ * field (or word) and then reads the other's — the closer registers and then looks at the claim and
+ * the read's wait, the read frees the claim or marks its wait and then looks for a closer — so one
+ * of the two sees the other, and no wake-up is lost.
+ *
+ * <p><b>Cost.</b> One atomic compare-and-exchange and one volatile store per read of a connection no
+ * runner reads; none on a runner's reader thread, which never claims.
+ */
+final class ReadClaim {
+    private static final VarHandle OWNER = Fields.handle(MethodHandles.lookup(), "owner", Object.class);
+    /** The owner once a graceful close took the input: no application read ever again. */
+    private static final Object CLOSER = new Object();
+
+    private volatile Object owner;            // null (FREE), the reading Thread, or CLOSER: see the class comment
+    private volatile Thread closer;           // a close waiting for the read under way to end, or null
+
+    /**
+     * A read of {@code connection} begins on this thread.
+     *
+     * @return true if it claimed the input, to {@link #release()} when it returns; false if this
+     *     thread holds the claim already (a read made of reads)
+     * @throws IllegalStateException if another thread is reading
+     * @throws ClosedChannelException if a graceful close took the input
+     */
+    boolean claim(RealConnection connection) throws ClosedChannelException {
+        Thread me = Thread.currentThread();
+        Object was = OWNER.compareAndExchange(this, null, me);
+        if (was == null) {
+            return true;
+        }
+        if (was == me) {
+            return false;
+        }
+        if (was == CLOSER) {
+            throw new ClosedChannelException();
+        }
+        throw new IllegalStateException("a read of connection " + connection.id() + " on thread \"" + me.getName()
+                + "\" while thread \"" + ((Thread) was).getName() + "\" reads it: a connection is read by one thread"
+                + " at a time. Read it on one thread and hand what was read to the others");
+    }
+
+    /** The read that claimed the input returns. */
+    void release() {
+        owner = null;
+        wakeCloser();
+    }
+
+    /** A close waiting for the read under way, if any, looks again: that read ended, or began a wait for input. */
+    void wakeCloser() {
+        Thread c = closer;
+        if (c != null) {
+            LockSupport.unpark(c);
+        }
+    }
+
+    /**
+     * A graceful close takes the input for its linger's reading, for good: at once if no read is under
+     * way, else once that read ends (see the class comment).
+     *
+     * @param readerIdle whether the read under way waits for input that the peer is not sending
+     * @return true if taken; false if that read is idle so, the deadline passed, the thread was
+     *     interrupted, or this thread is the one reading
+     */
+    boolean takeForClose(long deadlineNanos, BooleanSupplier readerIdle) {
+        Thread me = Thread.currentThread();
+        closer = me;
+        try {
+            while (true) {
+                Object was = OWNER.compareAndExchange(this, null, CLOSER);
+                if (was == null || was == CLOSER) {
+                    return true;
+                }
+                long now = System.nanoTime();
+                if (was == me || readerIdle.getAsBoolean() || Nanos.passed(deadlineNanos, now) || me.isInterrupted()) {
+                    return false;
+                }
+                LockSupport.parkNanos(this, Nanos.left(deadlineNanos, now));
+            }
+        } finally {
+            closer = null;
+        }
+    }
+}
