@@ -59,6 +59,9 @@ final class TlsOutput {
     private IOException failed;                               // guarded by wrapLock: the first write below that failed
     private final Taken taken = new Taken();                  // guarded by wrapLock
     private int takenBeforeFailure;                           // guarded by wrapLock: of the records that failed
+    private ByteBuffer[] writing;                             // guarded by wrapLock: the caller's buffers in write(), else null
+    private int writingOff;                                   // guarded by wrapLock
+    private int writingEnd;                                   // guarded by wrapLock
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsOutput(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
@@ -89,6 +92,9 @@ final class TlsOutput {
         ByteBuffer out = null;
         try {
             checkOutput();
+            writing = srcs;
+            writingOff = off;
+            writingEnd = end;
             taken.begin(srcs, off, end);
             int packet = packetSize;
             out = TlsBuffers.take(packet, true);
@@ -120,12 +126,28 @@ final class TlsOutput {
             }
             flushRecords(out, deadlineNanos, srcs);
         } finally {
+            writing = null;
             if (out != null) {
                 TlsBuffers.give(out);
             }
             wrapLock.unlock();
         }
         sendOwedAnswer();
+    }
+
+    /**
+     * What the transport below tells before a write of records waits for room: {@code above} is
+     * told of the caller's buffers not all wrapped yet, during a {@link #write} (those of its
+     * bytes wrapped are in the records); not while the engine's own messages go out (the handshake,
+     * an answer after an unwrap, which the reader sends from inside a read, {@code close_notify}).
+     */
+    WriteWaits writeWaits(WriteWaits above) {
+        return (records, off, end) -> {
+            ByteBuffer[] srcs = writing; // the writing thread's own, under wrapLock
+            if (srcs != null) {
+                above.beforeWait(srcs, writingOff, writingEnd);
+            }
+        };
     }
 
     /**

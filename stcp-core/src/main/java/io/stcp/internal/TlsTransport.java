@@ -545,6 +545,11 @@ final class TlsTransport implements Transport {
         return n;
     }
 
+    /** The transport below; for tests. */
+    Transport under() {
+        return under;
+    }
+
     /** The capacity of the encrypted input's buffer held now, 0 for none; for tests. */
     int readBufferCapacity() {
         ByteBuffer in = netIn;
@@ -705,6 +710,12 @@ final class TlsTransport implements Transport {
     }
 
     // ---------------------------------------------------------------- writes (TlsOutput)
+
+    /** The transport below tells, before a write of records waits, whom {@link TlsOutput#writeWaits} names. */
+    @Override
+    public void onWriteWait(WriteWaits waits) {
+        under.onWriteWait(output.writeWaits(waits));
+    }
 
     @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
