@@ -10,14 +10,12 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.TestCerts;
 import io.stcp.testing.TlsClient;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -48,7 +46,6 @@ class OwedWriteWaitBuffersTest {
     private final BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
     private RealTcpServer server;
     private TlsClient tlsPeer;
-    private Thread writer;
 
     @AfterEach
     void tearDown() throws Exception {
@@ -59,10 +56,6 @@ class OwedWriteWaitBuffersTest {
         peers.close();
         if (tlsPeer != null) {
             tlsPeer.close();
-        }
-        if (writer != null) {
-            writer.join(10_000);
-            assertThat(writer.isAlive()).as("peer writer ended").isFalse();
         }
     }
 
@@ -85,7 +78,7 @@ class OwedWriteWaitBuffersTest {
         TestCerts certs = TestCerts.get();
         start(Echo.loopback().tls(TlsConfig.fromPem(certs.serverCert, certs.serverKey)));
         tlsPeer = TlsClient.connect(server.address(), certs.clientContext());
-        writer = Thread.ofPlatform().name("tls-peer-writer").start(() -> pipeline(tlsPeer));
+        peers.pipeline(tlsPeer.socket(), FRAME - 4, FRAMES); // reads nothing until the test does
         RealConnection c = started();
         if (c.canSuspendReads()) {
             TlsTransport tls = (TlsTransport) c.transport();
@@ -198,22 +191,6 @@ class OwedWriteWaitBuffersTest {
         for (int i = 0; i < FRAMES; i++) {
             in.readFully(body);
             assertThat(body).as("frame %s echoed", i).containsOnly((byte) i);
-        }
-    }
-
-    /** Sends the frames, frame i's body all bytes i, pipelined; reads nothing. */
-    private static void pipeline(TlsClient peer) {
-        try {
-            DataOutputStream out = new DataOutputStream(peer.socket().getOutputStream());
-            byte[] body = new byte[FRAME - 4];
-            for (int i = 0; i < FRAMES; i++) {
-                Arrays.fill(body, (byte) i);
-                out.writeInt(body.length);
-                out.write(body);
-            }
-            out.flush();
-        } catch (IOException closed) {
-            // the test closed the socket, or the server the connection
         }
     }
 }
