@@ -11,6 +11,7 @@ import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A TLS connection over another {@link Transport}, with the JDK's {@link SSLEngine}: reads
@@ -543,6 +544,11 @@ final class TlsTransport implements Transport {
             }
         }
         return n;
+    }
+
+    /** The records a write is sending, bytes left and their buffer's size, or null if none; for tests. */
+    int @Nullable [] recordsInWrite() {
+        return output.recordsInWrite();
     }
 
     /** The transport below; for tests. */

@@ -91,6 +91,9 @@ class OwedWriteWaitBuffersTest {
                     .isEqualTo(seen[2]);
             assertThat(seen[5]).as("decrypted input's buffer while the owed write waits, %s bytes not read", seen[4])
                     .isEqualTo(seen[4]);
+            assertThat(seen[7]).as("encrypted records' buffer while their write waits, %s bytes not sent (the old"
+                    + " code: the pooled one they were wrapped into, of %s bytes)", seen[6], TlsBuffers.BULK)
+                    .isEqualTo(seen[6]);
         }
         echoed(tlsPeer.socket().getInputStream(), tlsPeer.socket());
     }
@@ -164,7 +167,8 @@ class OwedWriteWaitBuffersTest {
 
     /**
      * The bytes left in the reader's buffer and its size, and, with {@code tls}, the layer's
-     * encrypted bytes held and their buffer's size, its decrypted bytes held and theirs, looked at
+     * encrypted bytes held and their buffer's size, its decrypted bytes held and theirs, the
+     * records being written's bytes left and theirs, looked at
      * while the reader waits for room in {@code socket} (the readiness's waiter, a volatile the
      * reader sets after it gave its buffers back, orders those writes before these looks); or null:
      * it does not wait there, or it read meanwhile.
@@ -178,9 +182,15 @@ class OwedWriteWaitBuffersTest {
         }
         ConnectionInput input = c.input();
         int[] seen = tls == null ? new int[] {input.buffered(), input.bufferCapacity()}
-                : new int[] {input.buffered(), input.bufferCapacity(), tls.encryptedHeld(), tls.readBufferCapacity(),
-                        tls.availableToRead(), tls.appBufferCapacity()};
+                : tlsSeen(input, tls);
         return readiness.writeWaiter() == reader && input.bytesRead() == read ? seen : null;
+    }
+
+    private static int[] tlsSeen(ConnectionInput input, TlsTransport tls) {
+        int[] records = tls.recordsInWrite();
+        return new int[] {input.buffered(), input.bufferCapacity(), tls.encryptedHeld(), tls.readBufferCapacity(),
+                tls.availableToRead(), tls.appBufferCapacity(), records == null ? -1 : records[0],
+                records == null ? -1 : records[1]};
     }
 
     /** The peer reads now: every frame's body comes back whole, the bytes parked at each wait included. */
