@@ -247,7 +247,7 @@ final class ArrayGrowth {
 
     /** Its reader pays the drain it owes before the budget waits for room: a blocking write. Its reader thread only. */
     void payOwedDrain() {
-        input.payOwedDrain();
+        input.payOwedDrainInRead();
     }
 
     /** The bytes the array holds of the budget. Its reader thread only. */

@@ -58,6 +58,19 @@ import org.jspecify.annotations.Nullable;
  * wait when at most half of it is left) → pooled buffer (the next fill, or a wait for the rest of a
  * value: {@link #fitBuffer()}) or none (the connection's end).
  *
+ * <p><b>A wait for the peer to read.</b> A write on the reader's thread that waits for room in the
+ * socket — the drain it owes, a reply it writes inline, any write of its own — is told so by the
+ * transport on the way into that wait ({@link WriteWaits}, {@link #writeWaits}), and the reader
+ * gives its buffers back as before a wait for room for a put: the transport's read buffers always
+ * (no write refers to them), this one unless bytes of it are yet to be written — replies lent
+ * from it among the write's, or still queued — or the write is paid from inside a read that goes
+ * on with the buffer as it was (a fill reading into it, the compaction of lent bytes: see
+ * {@link #payInRead}); a fill that finds it parked meanwhile unparks it. Before, a reader blocked
+ * writing what it owed to a peer that never reads kept its 64 KiB buffer and a TLS layer's 68 KiB
+ * of records read ahead for the whole write: 1,000 TLS peers pipelining 40,000-byte frames ran a
+ * 256 MiB epoll server out of heap. Nothing on a write that does not wait; a pay sets two fields,
+ * a fill looks at one more.
+ *
  * <p><b>A value in hand.</b> A large value read ({@code readBytes}, {@code readLine},
  * {@code DelimiterReader}: one whose array held part of the server's {@link InboundBudget}, and a
  * body read straight into the direct pool, {@link #readDirect}) stays charged to the budget while
@@ -201,6 +214,8 @@ final class ConnectionInput {
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
     private volatile int waitState;       // AWAITING | AT_REST | FINISHING | RAW | CLOSING: see the class comment
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
+    private QueueWriter paying; // the drain being paid (payOwedDrain), null if none; reader thread only
+    private boolean payInRead; // that pay is one of a read here, which goes on with buf: its write's wait keeps buf; reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
@@ -714,7 +729,7 @@ final class ConnectionInput {
      * @return true if it stopped at {@code maxBytes}, the peer still sending
      */
     boolean discardUntilEnd(long deadlineNanos, long quietNanos, BooleanSupplier quietEnds, long maxBytes) {
-        payOwedDrain(); // this waits: a close elsewhere may be waiting for the write token it holds
+        payOwedDrainInRead(); // this waits: a close elsewhere may be waiting for the write token it holds
         pos = lim = 0;
         byte[] sink = buf != null ? buf : new byte[BUFFER_SIZE];
         long dropped = 0;
@@ -926,14 +941,34 @@ final class ConnectionInput {
         return owedDrain != null;
     }
 
-    /** Writes what the reader owes, if anything: before anything that could wait. */
+    /**
+     * Writes what the reader owes, if anything: before anything that could wait. Between reads (a
+     * put's, the loop's before it suspends): a wait of the write for room gives the read buffer
+     * back ({@link #writeWaits}).
+     */
     void payOwedDrain() {
+        payOwedDrain(false);
+    }
+
+    /**
+     * {@link #payOwedDrain()} from inside a read (here, or a value's growth, {@link ArrayGrowth}),
+     * which goes on with the buffer as it was: a wait of the write for room keeps it.
+     */
+    void payOwedDrainInRead() {
+        payOwedDrain(true);
+    }
+
+    private void payOwedDrain(boolean inRead) {
         QueueWriter w = owedDrain;
         if (w != null) {
             owedDrain = null;
+            paying = w;
+            payInRead = inRead;
             try {
                 w.payOwed(); // writes every lent reply, or discards it with the connection
             } finally {
+                paying = null;
+                payInRead = false;
                 lentEnd = 0;
             }
         }
@@ -942,7 +977,7 @@ final class ConnectionInput {
     /** Before the buffer's bytes are overwritten or the buffer given away: the replies lent from it are written. */
     private void payLent() {
         if (lentEnd > 0) {
-            payOwedDrain();
+            payOwedDrainInRead();
         }
     }
 
@@ -1039,7 +1074,10 @@ final class ConnectionInput {
             }
         }
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) {
-            giveWay(); // here, not in readTransport: it may change the buffer
+            giveWay(false); // here, not in readTransport: it may change the buffer
+        }
+        if (parked) {
+            unpark(); // parked as a write of what the reader owes waited, above
         }
         if (pooled && pos == lim && buf != null && wide != (buf.length >= ReadBuffers.LARGE)) {
             releaseBuffer();
@@ -1081,7 +1119,7 @@ final class ConnectionInput {
         if (inputOver) {
             return; // the read that follows finds the end of stream
         }
-        payOwedDrain();
+        payOwedDrain(); // its callers go on with the buffer as they find it: a fill unparks it
         turnBytes = 0;
         // A wait for the rest of a value is inside its frame, though none of it may be buffered
         // yet (a relay that is the call's first read): the frame timeout bounds it.
@@ -1113,8 +1151,8 @@ final class ConnectionInput {
      * the readers that run meanwhile (its bytes left, if any, to a smaller one), then other
      * connections' threads run.
      */
-    private void giveWay() throws IOException {
-        payOwedDrain();
+    private void giveWay(boolean inRead) throws IOException {
+        payOwedDrain(inRead);
         if (buf != null && buf.length == ReadBuffers.WIDE) {
             if (pos == lim) {
                 releaseBuffer();
@@ -1157,8 +1195,16 @@ final class ConnectionInput {
      * its bytes left. Reader thread only.
      */
     void parkBuffer() {
+        parkBuffer(lentEnd > 0);
+    }
+
+    /**
+     * {@link #parkBuffer()}, keeping the buffer where it is if {@code viewed}: bytes of it are yet to
+     * be written.
+     */
+    private void parkBuffer(boolean viewed) {
         transport.parkBuffers(); // a TLS layer's too, whatever this buffer does
-        if (!pooled || buf == null || lentEnd > 0 || buf.length == ReadBuffers.WIDE) {
+        if (!pooled || buf == null || viewed || buf.length == ReadBuffers.WIDE) {
             return;
         }
         int n = lim - pos;
@@ -1172,6 +1218,40 @@ final class ConnectionInput {
             lim = n;
             parked = true;
         }
+    }
+
+    /**
+     * A write of this connection's, on the reader thread, is about to wait for room in the socket
+     * ({@link WriteWaits}): the drain the reader owes, a reply it writes inline, any write of its
+     * own. As before a wait for room for a put ({@link #parkBuffer()}), the reader gives its read
+     * buffers back (see the class comment, "A wait for the peer to read"): the transport's always
+     * (a TLS layer's, which no write refers to), its own unless bytes of it are yet to be written —
+     * a reply lent from it among the write's {@code unwritten[off .. end)}, or still queued — or
+     * the pay is one of a read here, which goes on with the buffer as it was ({@link #payInRead}).
+     * Reader thread only.
+     */
+    void writeWaits(ByteBuffer[] unwritten, int off, int end) {
+        parkBuffer(payInRead || lentQueued() || views(unwritten, off, end));
+    }
+
+    /** Whether replies lent from the buffer wait in the queue, in no write yet. */
+    private boolean lentQueued() {
+        if (lentEnd == 0) {
+            return false;
+        }
+        QueueWriter w = paying;
+        return w == null || w.holdsLent(); // outside a pay the drain is owed, and what was lent is queued
+    }
+
+    /** Whether any of {@code buffers[off .. end)} with bytes left is a view of the buffer (a reply lent from it). */
+    private boolean views(ByteBuffer[] buffers, int off, int end) {
+        for (int i = off; i < end; i++) {
+            ByteBuffer b = buffers[i];
+            if (b.hasRemaining() && b.hasArray() && b.array() == buf) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The fill after a {@link #parkBuffer()}: the bytes left move back to the smallest pooled buffer that holds them. */
@@ -1254,7 +1334,7 @@ final class ConnectionInput {
             return readPastEnd(); // nothing more is read (see the class comment)
         }
         if (turnBytes >= TURN_BYTES && !transport.holdsInput()) { // else the turn ends at a later read
-            giveWay();
+            giveWay(b == buf); // reading into the buffer, the caller goes on with it as it was
         }
         if (owedDrain != null || orNone) {
             int n;
@@ -1277,7 +1357,7 @@ final class ConnectionInput {
             if (orNone) {
                 return 0;
             }
-            payOwedDrain(); // the read below may wait
+            payOwedDrain(b == buf); // the read below may wait, into b: the buffer, if it is, stays
         }
         while (true) {
             long deadline = readDeadline();

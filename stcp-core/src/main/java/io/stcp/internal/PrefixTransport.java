@@ -169,6 +169,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void onWriteWait(WriteWaits waits) {
+        under.onWriteWait(waits);
+    }
+
+    @Override
     public void close() {
         under.close();
     }

@@ -149,6 +149,11 @@ public final class QueueWriter {
         }
     }
 
+    /** Whether replies lent from the reader's read buffer are queued, not yet taken for a write. */
+    boolean holdsLent() {
+        return queue.holdsLent();
+    }
+
     /**
      * Queues a reply lent from the reader's read buffer ({@link ConnectionInput#lendBuffered}) for
      * the drain the reader owes, or takes on now: the reader writes it before its buffer changes.

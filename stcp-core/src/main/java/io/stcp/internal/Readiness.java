@@ -249,6 +249,11 @@ public final class Readiness {
         }
     }
 
+    /** The thread waiting for room ({@link #awaitWritable}), or null; for tests. */
+    Thread writeWaiter() {
+        return writeWaiter;
+    }
+
     private boolean await(boolean read, long deadlineNanos) {
         while (!(read ? readable || inputEnded : writable) && !hungUp && end == null
                 && !Thread.currentThread().isInterrupted()) {

@@ -76,6 +76,7 @@ final class ReadinessTransport implements Transport {
     private final int fd;
     private volatile int state;
     private boolean drained; // the last read emptied the socket; reader thread only
+    private WriteWaits writeWaits = WriteWaits.NONE; // set before the connection is shared (onWriteWait)
 
     /**
      * @param calls the source's system calls, or null to go through the channel
@@ -285,13 +286,32 @@ final class ReadinessTransport implements Transport {
                 // "wait for room" — and only then will an edge come.
                 continue;
             }
-            boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && readiness.awaitWritable(deadlineNanos);
+            boolean ready = !Nanos.passed(deadlineNanos, System.nanoTime()) && awaitRoom(srcs, off, end, deadlineNanos);
             closeIfInterrupted();
             throwIfPollerFailed();
             if (!ready) {
                 throw new WriteTimeoutException("write blocked past its deadline"); // the connection closes
             }
         }
+    }
+
+    /**
+     * Waits for room for {@code srcs[off .. end)}, telling {@link #writeWaits} first: a reader
+     * writing its replies gives its read buffers back before it blocks ({@link WriteWaits}).
+     */
+    private boolean awaitRoom(ByteBuffer[] srcs, int off, int end, long deadlineNanos) {
+        writeWaits.beforeWait(srcs, off, end);
+        return readiness.awaitWritable(deadlineNanos);
+    }
+
+    /** The socket's readiness; for tests. */
+    Readiness readiness() {
+        return readiness;
+    }
+
+    @Override
+    public void onWriteWait(WriteWaits waits) {
+        writeWaits = waits;
     }
 
     /**

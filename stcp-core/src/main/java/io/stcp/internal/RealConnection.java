@@ -92,6 +92,18 @@ public final class RealConnection implements Connection {
                 context.frameTimeoutNanos(), closing);
         this.output = new ConnectionOutput(this, transport, context.writeTimeoutNanos());
         input.deadlines().readTimeout(Duration.ofNanos(context.readIdleTimeoutNanos()));
+        transport.onWriteWait(this::writeWaits);
+    }
+
+    /**
+     * A write of this connection's is about to wait for room ({@link WriteWaits}): on its reader
+     * thread, the reader gives back the read buffers that the bytes not yet written do not need
+     * ({@link ConnectionInput#writeWaits}).
+     */
+    private void writeWaits(ByteBuffer[] unwritten, int off, int end) {
+        if (isReaderThread()) {
+            input.writeWaits(unwritten, off, end);
+        }
     }
 
     @Override
@@ -235,6 +247,7 @@ public final class RealConnection implements Connection {
             t = layer.open(t, this, input.deadlines().firstFrameNanos());
         }
         transport = t;
+        t.onWriteWait(this::writeWaits);
         input.transport(t);
         output.transport(t);
     }

@@ -10,6 +10,7 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The sending side of a {@link TlsTransport}: wraps (encrypts) the caller's bytes, and whatever
@@ -38,7 +39,8 @@ import javax.net.ssl.SSLException;
  * peer's while the write held the lock — once produced, the engine has no other copy.
  *
  * <p><b>Buffer.</b> netOut: encrypted bytes being written, four records large (one write for up
- * to four records), taken from {@link TlsBuffers} per write and given back after it.
+ * to four records), taken from {@link TlsBuffers} per write and given back after it; records
+ * whose write waits for room move to a buffer of their size first ({@link #moveUnsent}).
  */
 final class TlsOutput {
     private static final ByteBuffer[] NOTHING = {ByteBuffer.allocate(0)};
@@ -59,6 +61,12 @@ final class TlsOutput {
     private IOException failed;                               // guarded by wrapLock: the first write below that failed
     private final Taken taken = new Taken();                  // guarded by wrapLock
     private int takenBeforeFailure;                           // guarded by wrapLock: of the records that failed
+    private ByteBuffer[] writing;                             // guarded by wrapLock: the caller's buffers in write(), else null
+    private int writingOff;                                   // guarded by wrapLock
+    private int writingEnd;                                   // guarded by wrapLock
+    private ByteBuffer moving;                                // guarded by wrapLock: write()'s records in flush, which moveUnsent may move
+    private boolean moved;                                    // guarded by wrapLock: they moved, and that buffer went back
+    private int movedSent;                                    // guarded by wrapLock: the bytes of it sent before they moved
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsOutput(Transport under, SSLEngine engine, LongSupplier writeTimeoutNanos) {
@@ -89,6 +97,9 @@ final class TlsOutput {
         ByteBuffer out = null;
         try {
             checkOutput();
+            writing = srcs;
+            writingOff = off;
+            writingEnd = end;
             taken.begin(srcs, off, end);
             int packet = packetSize;
             out = TlsBuffers.take(packet, true);
@@ -101,31 +112,77 @@ final class TlsOutput {
                             throw new SSLException("TLS engine stalled (" + r.getHandshakeStatus() + ")");
                         }
                         if (out.remaining() < packet) {
-                            flushRecords(out, deadlineNanos, srcs);
+                            out = flushRecords(out, deadlineNanos, srcs);
                         }
                     }
                     case BUFFER_OVERFLOW -> {
                         if (out.position() > 0) {
-                            flushRecords(out, deadlineNanos, srcs);
+                            out = flushRecords(out, deadlineNanos, srcs);
                         } else {
                             out = flushOrGrow(out, deadlineNanos); // grows: nothing to flush
                         }
                     }
                     case CLOSED -> {
-                        flushRecords(out, deadlineNanos, srcs); // what it produced: the answering close_notify, maybe
+                        out = flushRecords(out, deadlineNanos, srcs); // what it produced: the answering close_notify, maybe
                         throw new ClosedChannelException(); // after close_notify: nothing more goes out
                     }
                     case BUFFER_UNDERFLOW -> throw new IllegalStateException("wrap: " + r);
                 }
             }
-            flushRecords(out, deadlineNanos, srcs);
+            out = flushRecords(out, deadlineNanos, srcs);
         } finally {
-            if (out != null) {
+            writing = null;
+            if (out != null && !moved) { // moved: a flush that failed gave it back as its records moved
                 TlsBuffers.give(out);
             }
+            moved = false;
             wrapLock.unlock();
         }
         sendOwedAnswer();
+    }
+
+    /**
+     * What the transport below tells before a write of records waits for room: {@code above} is
+     * told of the caller's buffers not all wrapped yet, during a {@link #write} (those of its
+     * bytes wrapped are in the records); not while the engine's own messages go out (the handshake,
+     * an answer after an unwrap, which the reader sends from inside a read, {@code close_notify}).
+     */
+    WriteWaits writeWaits(WriteWaits above) {
+        return (records, off, end) -> {
+            ByteBuffer[] srcs = writing; // the writing thread's own, under wrapLock
+            if (srcs != null) {
+                above.beforeWait(srcs, writingOff, writingEnd);
+                moveUnsent(records, off);
+            }
+        };
+    }
+
+    /**
+     * The records of a {@link #write} wait for room in {@code records[at]}: the bytes not sent
+     * move to a buffer of their size and the pooled one, four records large, goes back
+     * ({@link TlsBuffers#park}), so that a write blocked on a peer that does not read holds what
+     * it has to send, not the buffer it was wrapped into; the flush goes on with the new one, and
+     * the write takes a pooled one again for what it wraps next. Once per flush, on the way into
+     * its first wait; under the lock, on the writing thread.
+     */
+    private void moveUnsent(ByteBuffer[] records, int at) {
+        ByteBuffer b = records[at];
+        if (b != moving || moved) {
+            return;
+        }
+        int sent = b.position();
+        ByteBuffer kept = TlsBuffers.park(b); // not null: a write waits with bytes left
+        if (kept != b) {
+            records[at] = kept;
+            movedSent = sent;
+            moved = true;
+        }
+    }
+
+    /** The records a write is sending, bytes left and the buffer's size, or null if none; for tests. */
+    int @Nullable [] recordsInWrite() {
+        ByteBuffer b = outArray[0];
+        return b == null ? null : new int[] {b.remaining(), b.capacity()};
     }
 
     /**
@@ -199,33 +256,57 @@ final class TlsOutput {
         return bigger;
     }
 
-    /** {@link #flush} of the records {@link #write} wrapped; on a failure, the caller's buffers show what went out whole. */
-    private void flushRecords(ByteBuffer out, long deadlineNanos, ByteBuffer[] srcs) throws IOException {
+    /**
+     * {@link #flush} of the records {@link #write} wrapped; on a failure, the caller's buffers show
+     * what went out whole.
+     *
+     * @return the buffer to wrap into next: {@code out}, cleared, or a new one if the records moved
+     *     out of it while the flush waited ({@link #moveUnsent}: {@code out} went back then)
+     */
+    private ByteBuffer flushRecords(ByteBuffer out, long deadlineNanos, ByteBuffer[] srcs) throws IOException {
+        moving = out;
         try {
             flush(out, deadlineNanos);
         } catch (IOException e) {
             taken.failed(srcs, takenBeforeFailure);
             throw e;
+        } finally {
+            moving = null;
         }
         taken.flushed();
+        if (moved) {
+            moved = false;
+            return TlsBuffers.take(packetSize, true);
+        }
+        return out;
     }
 
-    /** Writes what {@code out} (write mode) holds, and clears it; a failure is {@link #failed}'s. */
+    /**
+     * Writes what {@code out} (write mode) holds, and clears it, unless its records moved while the
+     * write waited ({@link #moveUnsent}): then it went back, and the buffer they moved to goes now.
+     * A failure is {@link #failed}'s.
+     */
     private void flush(ByteBuffer out, long deadlineNanos) throws IOException {
         if (out.position() == 0) {
             return;
         }
         out.flip();
         outArray[0] = out;
+        movedSent = 0;
         try {
             under.write(outArray, 0, 1, deadlineNanos);
         } catch (IOException e) {
             failed = e;
-            takenBeforeFailure = out.position(); // the transport below moves it past what it took
+            takenBeforeFailure = movedSent + outArray[0].position(); // the transport below moves it past what it took
             throw e;
         } finally {
+            ByteBuffer sent = outArray[0];
             outArray[0] = null;
-            out.clear();
+            if (sent == out) {
+                out.clear();
+            } else {
+                TlsBuffers.give(sent); // of a pooled size only if it was taken as one (TlsBuffers.park)
+            }
         }
     }
 

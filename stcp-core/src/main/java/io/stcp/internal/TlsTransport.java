@@ -11,6 +11,7 @@ import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A TLS connection over another {@link Transport}, with the JDK's {@link SSLEngine}: reads
@@ -545,6 +546,16 @@ final class TlsTransport implements Transport {
         return n;
     }
 
+    /** The records a write is sending, bytes left and their buffer's size, or null if none; for tests. */
+    int @Nullable [] recordsInWrite() {
+        return output.recordsInWrite();
+    }
+
+    /** The transport below; for tests. */
+    Transport under() {
+        return under;
+    }
+
     /** The capacity of the encrypted input's buffer held now, 0 for none; for tests. */
     int readBufferCapacity() {
         ByteBuffer in = netIn;
@@ -705,6 +716,12 @@ final class TlsTransport implements Transport {
     }
 
     // ---------------------------------------------------------------- writes (TlsOutput)
+
+    /** The transport below tells, before a write of records waits, whom {@link TlsOutput#writeWaits} names. */
+    @Override
+    public void onWriteWait(WriteWaits waits) {
+        under.onWriteWait(output.writeWaits(waits));
+    }
 
     @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {

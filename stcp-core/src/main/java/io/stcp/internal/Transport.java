@@ -246,6 +246,15 @@ public interface Transport extends AutoCloseable {
      */
     default void parkBuffers() {}
 
+    /**
+     * Whom a write tells, on the writing thread, before it waits for room in the socket
+     * ({@link WriteWaits}): the connection's reader gives its read buffers back then. A layer passes
+     * on one of its own, which names the caller's bytes it has not taken in yet. Set once, before
+     * the connection is shared. By default nobody is told: a transport whose write waits inside the
+     * system call (the JDK's) cannot tell.
+     */
+    default void onWriteWait(WriteWaits waits) {}
+
     /** A short name for logs: {@code jdk}, {@code epoll}, ... */
     String name();
 

@@ -22,9 +22,19 @@ final class FramingPeers implements AutoCloseable {
     /** A peer of the server at {@code port} that sends {@code frames} frames of {@code length} bytes of body. */
     Socket start(int port, int length, int frames) throws IOException {
         Socket s = new Socket();
-        sockets.add(s);
         s.setReceiveBufferSize(4096);
-        s.connect(new InetSocketAddress("127.0.0.1", port));
+        try {
+            s.connect(new InetSocketAddress("127.0.0.1", port));
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+        return pipeline(s, length, frames);
+    }
+
+    /** Sends {@code frames} frames of {@code length} bytes of body through {@code s}, connected already (a TLS peer's, say); closed with the others. */
+    Socket pipeline(Socket s, int length, int frames) {
+        sockets.add(s);
         Thread t = Thread.ofPlatform().name("peer-writer-" + s.getLocalPort()).start(() -> {
             try {
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());

@@ -9,10 +9,7 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.TestCerts;
 import io.stcp.testing.TlsClient;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -36,10 +33,10 @@ class TlsPutWaitBuffersTest {
     private static final int FRAMES = 400;
 
     private final WideBuffersTaken wide = new WideBuffersTaken();
+    private final FramingPeers peers = new FramingPeers();
     private final BlockingQueue<Connection> started = new LinkedBlockingQueue<>();
     private RealTcpServer server;
     private TlsClient peer;
-    private Thread writer;
 
     @AfterEach
     void tearDown() throws Exception {
@@ -47,12 +44,9 @@ class TlsPutWaitBuffersTest {
         if (server != null) {
             Echo.stop(server); // first: a writer blocked in the peer's socket ends with its connection
         }
+        peers.close(); // the peer's socket, and its writer
         if (peer != null) {
             peer.close();
-        }
-        if (writer != null) {
-            writer.join(10_000);
-            assertThat(writer.isAlive()).as("peer writer ended").isFalse();
         }
     }
 
@@ -69,7 +63,7 @@ class TlsPutWaitBuffersTest {
         server.start();
 
         peer = TlsClient.connect(server.address(), certs.clientContext());
-        writer = Thread.ofPlatform().name("tls-peer-writer").start(() -> pipeline(peer));
+        peers.pipeline(peer.socket(), FRAME - 4, FRAMES); // reads nothing until the test does
         RealConnection c = (RealConnection) started.poll(10, TimeUnit.SECONDS);
         assertThat(c).isNotNull();
         OutboundBudget outbound = c.context().outboundBudget();
@@ -88,22 +82,6 @@ class TlsPutWaitBuffersTest {
         for (int i = 0; i < FRAMES; i++) {
             in.readFully(body);
             assertThat(body).as("frame %s echoed", i).containsOnly((byte) i);
-        }
-    }
-
-    /** Sends the frames, frame i's body all bytes i, pipelined; reads nothing. */
-    private static void pipeline(TlsClient peer) {
-        try {
-            DataOutputStream out = new DataOutputStream(peer.socket().getOutputStream());
-            byte[] body = new byte[FRAME - 4];
-            for (int i = 0; i < FRAMES; i++) {
-                Arrays.fill(body, (byte) i);
-                out.writeInt(body.length);
-                out.write(body);
-            }
-            out.flush();
-        } catch (IOException closed) {
-            // the test closed the socket, or the server the connection
         }
     }
 
