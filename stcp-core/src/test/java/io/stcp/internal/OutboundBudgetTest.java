@@ -156,6 +156,7 @@ class OutboundBudgetTest {
         }
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == started.size());
         assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
         assertThat(budget.waiters()).isZero();
     }
 
@@ -186,6 +187,7 @@ class OutboundBudgetTest {
         }
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == peers);
         assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
         assertThat(budget.waiters()).isZero();
     }
 
@@ -202,6 +204,7 @@ class OutboundBudgetTest {
         reset.close(); // RST: the stalled write fails, and the reader waiting for the budget ends
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == 1);
         assertThat(budget.chargedBytes()).as("the reset connection's charge is back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("and its slack permit").isZero();
 
         // Two more fill the budget and wait; the server's shutdown ends them.
         sendingPeer(server, 64);
@@ -212,6 +215,7 @@ class OutboundBudgetTest {
         Echo.stop(server);
         assertThat(exited).hasSize(3);
         assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
         assertThat(budget.waiters()).isZero();
     }
 
@@ -224,6 +228,7 @@ class OutboundBudgetTest {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == 1);
         assertThat(budget.peakBytes()).as("it had charged bytes").isGreaterThan(0);
         assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
         assertThat(budget.waiters()).isZero();
     }
 }
