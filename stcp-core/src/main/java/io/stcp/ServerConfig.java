@@ -89,7 +89,7 @@ import org.jspecify.annotations.Nullable;
  *                       to its timeout, DROP_OLDEST drops the queue's own oldest messages while
  *                       that can make room (within the slack too: a byte dropped there is one
  *                       the put need not charge), CLOSE_CONNECTION closes the connection only if its own
- *                       queue holds bytes beyond its slack, its batch being written included,
+ *                       queue holds more than 80 KiB, its batch being written included,
  *                       else fails as FAIL does). Default 0:
  *                       a sixteenth of the JVM's maximum heap, taken when the server starts: with
  *                       the inbound budget's eighth, which counts the frame each waiting reader

@@ -78,7 +78,8 @@ import org.jspecify.annotations.Nullable;
  * registers its entry here as for room, so it is told of this queue's room, and offers again at
  * least every {@link RoomWatch#RECHECK_NANOS} ({@link #budgetRecheck}). Then FAIL and BLOCK fail naming the budget; DROP_OLDEST first drops this queue's own
  * oldest messages while that can make room ({@link #dropsMakeBudgetRoom}); CLOSE_CONNECTION closes only a queue that holds
- * charged bytes (one of those filling the budget), and otherwise fails as FAIL.
+ * more than {@link OutboundBudget#SLACK_BYTES} (one of those filling the budget, which a slack
+ * permit would not spare; not one charged only for want of a permit), and otherwise fails as FAIL.
  *
  * <p><b>States</b> ({@link #state}): OPEN (puts accepted) → DRAINING (puts rejected, the send loop
  * empties the queue) → CLOSED (empty, nothing accepted); or OPEN/DRAINING → CLOSED directly,
@@ -469,7 +470,7 @@ abstract sealed class BoundedQueue permits SendQueue {
         if (overBudget) {
             rejected++;
             String full = overBudget(add);
-            if (limits.policy() == OverflowPolicy.CLOSE_CONNECTION && charged > 0) {
+            if (limits.policy() == OverflowPolicy.CLOSE_CONNECTION && bytes + drained > OutboundBudget.SLACK_BYTES) {
                 int discarded = discardLocked();
                 state = CLOSED;
                 throw new SlowConsumerException(discarded, full);

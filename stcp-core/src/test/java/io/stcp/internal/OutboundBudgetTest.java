@@ -96,6 +96,17 @@ class OutboundBudgetTest {
     }
 
     /**
+     * Waits until every one of {@code peers} readers waits for the budget and the budget is (nearly)
+     * spent: nothing moves then. Every reader counted waiting is not enough: a batch written just
+     * before (the kernel taking it) gives bytes back and wakes them, and they are still counted
+     * until they have looked again (475,136 of 1 MiB charged with all 40 counted, once on epoll).
+     */
+    private static void awaitAtRest(OutboundBudget budget, int peers, Duration atMost) {
+        Awaitility.await().atMost(atMost)
+                .until(() -> budget.waiters() == peers && budget.chargedBytes() > BUDGET - CHUNK);
+    }
+
+    /**
      * The most bytes queued in all send queues together, summed twenty times once every reader
      * waits for the budget and nothing moves. A sum taken while bytes move is no snapshot: each
      * queue is read under its own lock, so a chunk one queue's writer gives back and another's put
@@ -124,10 +135,9 @@ class OutboundBudgetTest {
         OutboundBudget budget = budgetOf(started.get(0));
         long bound = BUDGET + peers * OutboundBudget.SLACK_BYTES;
         // Every reader waits for the budget, and what all queues hold stays within it and the slack.
-        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == peers);
+        awaitAtRest(budget, peers, Duration.ofSeconds(30));
         assertThat(mostQueuedAtRest()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
-        assertThat(budget.chargedBytes()).as("the budget is (nearly) spent").isGreaterThan(BUDGET - CHUNK);
         assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
 
         // An honest peer whose replies fit its queue's slack is served meanwhile.
@@ -176,10 +186,9 @@ class OutboundBudgetTest {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == peers);
         OutboundBudget budget = budgetOf(started.get(0));
         long bound = BUDGET + BUDGET / 2 + peers * (4L << 10);
-        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> budget.waiters() == peers);
+        awaitAtRest(budget, peers, Duration.ofSeconds(60));
         assertThat(mostQueuedAtRest()).as("bytes queued in all send queues").isLessThanOrEqualTo(bound);
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
-        assertThat(budget.chargedBytes()).as("the budget is (nearly) spent").isGreaterThan(BUDGET - CHUNK);
         assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
 
         for (Socket s : sockets) {
