@@ -393,6 +393,11 @@ public final class RealConnection implements Connection {
         return input.lendBuffered(header, n);
     }
 
+    /** See {@link ConnectionInput#lendingEnded}; reader thread only. */
+    public void lendingEnded() {
+        input.lendingEnded();
+    }
+
     /** See {@link ConnectionInput#readDirect}; reader thread only. */
     public @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
         return input.readDirect(pool, header, n);
