@@ -123,13 +123,13 @@ class OwedWriteWaitBuffersTest {
     }
 
     /**
-     * A relay lends its reply from the read buffer, then, a batch's worth queued (here: its queue of
-     * two full), pays the drain it owes before it queues it: that write waits for room in the
-     * socket, the replies lent before all written, with the one just lent neither queued nor among
-     * the write's. The buffer stays where it is: the reply is queued from it once the write is done.
-     * Before, the wait gave the buffer back to the pool, and the reply, queued from an array other
-     * readers fill, made the relay throw ("a lent reply must be of this buffer"): the connection
-     * ended, its peer short of its frames.
+     * A relay lends its reply from the read buffer (written through the queue, never inline), then,
+     * a batch's worth queued (here: its queue of two full), pays the drain it owes before it queues
+     * it: that write waits for room in the socket, the replies lent before all written, with the
+     * one just lent neither queued nor among the write's. The buffer stays where it is: the reply is
+     * queued from it once the write is done. Before, the wait gave the buffer back to the pool, the
+     * reply was queued from an array other readers fill (its header came out scribbled), and the
+     * relay threw ("a lent reply must be of this buffer"), ending the connection.
      */
     @Test
     void aReplyLentButNotYetQueuedKeepsTheBufferWhileTheOwedWriteBeforeItWaits() throws Exception {
@@ -142,7 +142,7 @@ class OwedWriteWaitBuffersTest {
                     int n = conn.readInt();
                     sender.relay(conn, ByteBuffer.allocate(4).putInt(n).array(), n);
                     sender.put(filler); // then the relay's pay writes it, after the reply lent before
-                }, QueueSender.options().capacity(2).maxBytes(64 << 20).writeInline(true).batchReplies(true)::build);
+                }, QueueSender.options().capacity(2).maxBytes(64 << 20).writeInline(false).batchReplies(true)::build);
         server.onConnectionStart(s -> started.add(s.connection()));
         server.start();
         Socket peer = peers.start(server.address().getPort(), body, frames);
