@@ -60,6 +60,10 @@ public interface ConnectionRunner {
      * Starts the connection's threads; has no effect if already started. From here on the
      * connection is read on its reader thread only: a read on another thread throws
      * {@link IllegalStateException} (see {@link Connection}), until the connection has ended.
+     *
+     * @throws IllegalStateException if an application thread is reading the connection (one no
+     *     runner read yet, {@link Connection#of}), with nothing started: the reader thread would
+     *     read beside that read. Start it once that read has returned.
      */
     void start();
 

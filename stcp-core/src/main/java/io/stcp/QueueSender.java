@@ -149,7 +149,11 @@ public final class QueueSender implements Sender {
         ByteBuffer reply = reading == connection && SendQueue.worthLending(header.length + (long) n)
                 ? reading.lendBuffered(header, n) : null; // a reply on the reader's own connection
         if (reply != null) {
-            sendInPlace(reply);
+            try {
+                sendInPlace(reply);
+            } finally {
+                reading.lendingEnded(); // written, queued or copied: the buffer may go at a wait again
+            }
             return;
         }
         long length = header.length + (long) n;

@@ -1,6 +1,7 @@
 package io.stcp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.InstanceOfAssertFactories.THROWABLE;
 
 import io.stcp.testing.Echo;
@@ -151,6 +152,30 @@ class ReadOnAnotherThreadTest {
             p.clientWrite(ints(42, 43));
             assertThat(first.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo(42);
             assertThat(p.server.readInt()).isEqualTo(43);
+        }
+    }
+
+    /**
+     * A runner started on a connection that an application thread is reading fails to start, and
+     * that read gets its bytes; started once the read has returned, its reader reads the next ones.
+     * Before, the runner started, and its reader thread, which never claims the input, read the one
+     * buffer beside the application's read: the first int went to either, or was torn.
+     */
+    @Test
+    void aRunnerStartedWhileAnApplicationThreadReadsFailsToStart() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            CompletableFuture<Integer> first = p.serverReadIntOnceWaiting();
+            BlockingQueue<Integer> read = new LinkedBlockingQueue<>();
+            ConnectionRunner runner = ConnectionRunner.create((s, c) -> read.add(c.readInt()), QueueSender.create(p.server, 8));
+            assertThatThrownBy(runner::start).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("a runner started on connection " + p.server.id() + " while thread");
+            p.clientWrite(ints(42));
+            assertThat(first.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo(42);
+            runner.start();
+            p.clientWrite(ints(43));
+            assertThat(read.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo(43);
+            runner.exit();
+            assertThat(runner.awaitExit(WAIT)).isTrue();
         }
     }
 

@@ -63,7 +63,9 @@ import org.jspecify.annotations.Nullable;
  * transport on the way into that wait ({@link WriteWaits}, {@link #writeWaits}), and the reader
  * gives its buffers back as before a wait for room for a put: the transport's read buffers always
  * (no write refers to them), this one unless bytes of it are yet to be written — replies lent
- * from it among the write's, or still queued — or the write is paid from inside a read that goes
+ * from it among the write's, still queued, or lent and not yet queued (a relay pays the drain
+ * before it queues the reply it was lent: {@link #lendingEnded}) — or the write is paid from
+ * inside a read that goes
  * on with the buffer as it was (a fill reading into it, the compaction of lent bytes: see
  * {@link #payInRead}); a fill that finds it parked meanwhile unparks it. Before, a reader blocked
  * writing what it owed to a peer that never reads kept its 64 KiB buffer and a TLS layer's 68 KiB
@@ -217,6 +219,7 @@ final class ConnectionInput {
     private QueueWriter paying; // the drain being paid (payOwedDrain), null if none; reader thread only
     private boolean payInRead; // that pay is one of a read here, which goes on with buf: its write's wait keeps buf; reader thread only
     private int lentEnd; // buf[0 .. lentEnd) may hold bytes of replies queued for the owed drain; reader thread only
+    private boolean lending; // a reply lendBuffered made is still its caller's, not yet written, queued or copied; reader thread only
     private long turnBytes; // read since this reader last waited for input or gave way; reader thread only
     private boolean idleTimedOut; // the read timeout ended the suspension: the next wait throws; reader thread only
     private boolean inputOver; // the end of stream was read, or a timeout ended the input: see the class comment; reader thread only
@@ -387,7 +390,8 @@ final class ConnectionInput {
      * itself: the header is written over the bytes consumed just before them, and the input moves
      * past the {@code n} bytes. The buffer returned, a heap buffer over that region, stays valid
      * until the next read that has to refill or give away the buffer; one queued for the owed drain
-     * is declared with {@link #lent}. Null, with nothing changed, when not all {@code n} are buffered
+     * is declared with {@link #lent}, and the caller says when it is done with it
+     * ({@link #lendingEnded}). Null, with nothing changed, when not all {@code n} are buffered
      * or fewer than {@code header.length} consumed bytes precede them (after those already lent).
      */
     @Nullable ByteBuffer lendBuffered(byte[] header, int n) {
@@ -398,7 +402,17 @@ final class ConnectionInput {
         }
         System.arraycopy(header, 0, buf, start, header.length);
         advance(n);
+        lending = true;
         return ByteBuffer.wrap(buf, start, header.length + n);
+    }
+
+    /**
+     * The caller of {@link #lendBuffered} is done with the reply: written, queued ({@link #lent})
+     * or copied. Until then a write's wait keeps the buffer ({@link #writeWaits}): paying the drain
+     * owed before the reply is queued may wait for room.
+     */
+    void lendingEnded() {
+        lending = false;
     }
 
     /**
@@ -1226,12 +1240,13 @@ final class ConnectionInput {
      * own. As before a wait for room for a put ({@link #parkBuffer()}), the reader gives its read
      * buffers back (see the class comment, "A wait for the peer to read"): the transport's always
      * (a TLS layer's, which no write refers to), its own unless bytes of it are yet to be written —
-     * a reply lent from it among the write's {@code unwritten[off .. end)}, or still queued — or
+     * a reply lent from it among the write's {@code unwritten[off .. end)}, still queued, or lent
+     * and not yet queued ({@link #lending}: the drain paid before a lent reply is queued) — or
      * the pay is one of a read here, which goes on with the buffer as it was ({@link #payInRead}).
      * Reader thread only.
      */
     void writeWaits(ByteBuffer[] unwritten, int off, int end) {
-        parkBuffer(payInRead || lentQueued() || views(unwritten, off, end));
+        parkBuffer(payInRead || lending || lentQueued() || views(unwritten, off, end));
     }
 
     /** Whether replies lent from the buffer wait in the queue, in no write yet. */

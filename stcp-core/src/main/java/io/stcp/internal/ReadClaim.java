@@ -17,7 +17,12 @@ import java.util.function.BooleanSupplier;
  *   FREE ──a read begins (claim)──▶ its thread ──the read returns (release)──▶ FREE
  *   FREE ──a graceful close's linger (takeForClose)──▶ CLOSER, for good
  *   its thread ──the read returns while that close waits──▶ FREE, the close woken ──▶ CLOSER
+ *   FREE ──a runner starts (takeForRunner)──▶ RUNNER ──the runner ends (runnerEnded)──▶ FREE
  * </pre>
+ * A runner started while an application read is under way fails to start
+ * ({@link IllegalStateException}): its reader thread, which never claims, would read the buffer
+ * beside that read. A read that finds RUNNER (its runner starting or just ended) fails as one
+ * on a thread not the reader's does.
  * A read that begins while another thread's read is under way fails at once with an
  * {@link IllegalStateException} naming both: the bytes stay the first read's. Before, the two
  * reads shared one buffer unsynchronized and took each other's bytes. A read on the thread that
@@ -45,6 +50,8 @@ final class ReadClaim {
     private static final VarHandle OWNER = Fields.handle(MethodHandles.lookup(), "owner", Object.class);
     /** The owner once a graceful close took the input: no application read ever again. */
     private static final Object CLOSER = new Object();
+    /** The owner while a runner reads: its reader thread reads, without claiming. */
+    private static final Object RUNNER = new Object();
 
     private volatile Object owner;            // null (FREE), the reading Thread, or CLOSER: see the class comment
     private volatile Thread closer;           // a close waiting for the read under way to end, or null
@@ -69,9 +76,34 @@ final class ReadClaim {
         if (was == CLOSER) {
             throw new ClosedChannelException();
         }
+        if (was == RUNNER) {
+            throw connection.notTheReader();
+        }
         throw new IllegalStateException("a read of connection " + connection.id() + " on thread \"" + me.getName()
                 + "\" while thread \"" + ((Thread) was).getName() + "\" reads it: a connection is read by one thread"
                 + " at a time. Read it on one thread and hand what was read to the others");
+    }
+
+    /**
+     * A runner starts reading the connection: the input is its reader thread's until
+     * {@link #runnerEnded()} (left to a graceful close that took it already).
+     *
+     * @throws IllegalStateException if an application read is under way
+     */
+    void takeForRunner(RealConnection connection) {
+        Object was = OWNER.compareAndExchange(this, null, RUNNER);
+        if (was instanceof Thread t) {
+            throw new IllegalStateException("a runner started on connection " + connection.id() + " while thread \""
+                    + t.getName() + "\" reads it: a connection is read by one thread at a time. Start the runner"
+                    + " once that read has returned");
+        }
+    }
+
+    /** The runner that took the input ({@link #takeForRunner}) has ended. */
+    void runnerEnded() {
+        if (OWNER.compareAndSet(this, RUNNER, null)) {
+            wakeCloser();
+        }
     }
 
     /** The read that claimed the input returns. */

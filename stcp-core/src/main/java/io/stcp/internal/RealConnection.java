@@ -393,6 +393,11 @@ public final class RealConnection implements Connection {
         return input.lendBuffered(header, n);
     }
 
+    /** See {@link ConnectionInput#lendingEnded}; reader thread only. */
+    public void lendingEnded() {
+        input.lendingEnded();
+    }
+
     /** See {@link ConnectionInput#readDirect}; reader thread only. */
     public @Nullable DirectMessage readDirect(DirectChunks pool, byte[] header, int n) throws IOException {
         return input.readDirect(pool, header, n);
@@ -451,9 +456,20 @@ public final class RealConnection implements Connection {
         readerThread = thread;
     }
 
-    /** Called by the runner: it reads this connection from now on, at its start; no more, at its end. */
+    /**
+     * Called by the runner: it reads this connection from now on, at its start; no more, at its end.
+     *
+     * @throws IllegalStateException at its start, if an application thread reads the connection
+     *     ({@link ReadClaim#takeForRunner}): nothing changed
+     */
     void runnerReads(boolean reads) {
+        if (reads) {
+            claim.takeForRunner(this);
+        }
         runnerReads = reads;
+        if (!reads) {
+            claim.runnerEnded();
+        }
     }
 
     /** Whether a runner reads this connection now: from its start to its end. */
@@ -518,7 +534,7 @@ public final class RealConnection implements Connection {
         claim.wakeCloser();
     }
 
-    private IllegalStateException notTheReader() {
+    IllegalStateException notTheReader() {
         return new IllegalStateException("a read of connection " + id + " on thread \"" + Thread.currentThread().getName()
                 + "\", not its reader's: a connection is read by one thread, the one that calls its ConnectionReader"
                 + " (and runs its start hooks). Read there, and hand what was read to other threads, not the connection");

@@ -210,9 +210,9 @@ public final class RealConnectionRunner implements ConnectionRunner, Thread.Unca
             if (started) {
                 return;
             }
+            connection.runnerReads(true); // from here on only its reader thread reads it; throws if another thread does
             started = true;
         }
-        connection.runnerReads(true); // from here on only its reader thread reads it
         Threads.start(threadName(), this::run, this);
     }
 

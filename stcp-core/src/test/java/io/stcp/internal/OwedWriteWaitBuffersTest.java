@@ -122,6 +122,48 @@ class OwedWriteWaitBuffersTest {
         }
     }
 
+    /**
+     * A relay lends its reply from the read buffer (written through the queue, never inline), then,
+     * a batch's worth queued (here: its queue of two full), pays the drain it owes before it queues
+     * it: that write waits for room in the socket, the replies lent before all written, with the
+     * one just lent neither queued nor among the write's. The buffer stays where it is: the reply is
+     * queued from it once the write is done. Before, the wait gave the buffer back to the pool, the
+     * reply was queued from an array other readers fill (its header came out scribbled), and the
+     * relay threw ("a lent reply must be of this buffer"), ending the connection.
+     */
+    @Test
+    void aReplyLentButNotYetQueuedKeepsTheBufferWhileTheOwedWriteBeforeItWaits() throws Exception {
+        int body = PackedChunks.MIN - 4; // the smallest relay lent from the buffer
+        byte[] filler = new byte[60_000];
+        java.util.Arrays.fill(filler, (byte) 0x5A);
+        int frames = 200;
+        server = new RealTcpServer(Echo.loopback().inboundBudget(32 << 20).outboundBudget(64 << 20)
+                .writeTimeout(Duration.ZERO).frameTimeout(Duration.ofSeconds(60)).build(), (sender, conn) -> {
+                    int n = conn.readInt();
+                    sender.relay(conn, ByteBuffer.allocate(4).putInt(n).array(), n);
+                    sender.put(filler); // then the relay's pay writes it, after the reply lent before
+                }, QueueSender.options().capacity(2).maxBytes(64 << 20).writeInline(false).batchReplies(true)::build);
+        server.onConnectionStart(s -> started.add(s.connection()));
+        server.start();
+        Socket peer = peers.start(server.address().getPort(), body, frames);
+        RealConnection c = started();
+        if (c.canSuspendReads()) {
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> blockedInWrite(c, c.transport(), null) != null);
+            scribbleOverPooledBuffers();
+        }
+        DataInputStream in = new DataInputStream(peer.getInputStream());
+        peer.setSoTimeout(30_000);
+        byte[] relayed = new byte[body];
+        byte[] put = new byte[filler.length];
+        for (int i = 0; i < frames; i++) {
+            assertThat(in.readInt()).as("frame %s's header", i).isEqualTo(body);
+            in.readFully(relayed);
+            assertThat(relayed).as("frame %s relayed", i).containsOnly((byte) i);
+            in.readFully(put);
+            assertThat(put).as("the put after frame %s", i).containsOnly((byte) 0x5A);
+        }
+    }
+
     /** Takes every pooled large buffer (and as many more), writes over it, and gives it back, as other readers would. */
     private static void scribbleOverPooledBuffers() {
         List<byte[]> taken = new ArrayList<>();
