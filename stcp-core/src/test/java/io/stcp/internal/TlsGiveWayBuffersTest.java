@@ -73,16 +73,15 @@ class TlsGiveWayBuffersTest {
     }
 
     /**
-     * The server's socket: passes every call to {@code inner}, and at each give-way notes the TLS
-     * layer's encrypted bytes held and their buffer's size (0 for none). Reader thread only.
+     * The server's socket: passes every call to the transport below, and at each give-way notes
+     * the TLS layer's encrypted bytes held and their buffer's size (0 for none). Reader thread only.
      */
-    private static final class GiveWayLook implements Transport {
-        private final Transport inner;
+    private static final class GiveWayLook extends OverTransport {
         final List<int[]> seen = new ArrayList<>();
         TlsTransport tls;
 
-        GiveWayLook(Transport inner) {
-            this.inner = inner;
+        GiveWayLook(Transport under) {
+            super(under);
         }
 
         @Override
@@ -90,67 +89,7 @@ class TlsGiveWayBuffersTest {
             if (tls != null) {
                 seen.add(new int[] {tls.encryptedHeld(), tls.readBufferCapacity()});
             }
-            inner.giveWay(deadlineNanos);
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
-            return inner.read(b, off, len, deadlineNanos);
-        }
-
-        @Override
-        public int readNow(byte[] b, int off, int len) throws IOException {
-            return inner.readNow(b, off, len);
-        }
-
-        @Override
-        public boolean isReadable() {
-            return inner.isReadable();
-        }
-
-        @Override
-        public boolean tellsReadiness() {
-            return inner.tellsReadiness();
-        }
-
-        @Override
-        public boolean inputWaiting() {
-            return inner.inputWaiting();
-        }
-
-        @Override
-        public void awaitReadable(long deadlineNanos) throws IOException {
-            inner.awaitReadable(deadlineNanos);
-        }
-
-        @Override
-        public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
-            inner.write(srcs, off, len, deadlineNanos);
-        }
-
-        @Override
-        public void shutdownOutput() throws IOException {
-            inner.shutdownOutput();
-        }
-
-        @Override
-        public int available() {
-            return inner.available();
-        }
-
-        @Override
-        public boolean isOpen() {
-            return inner.isOpen();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
-        }
-
-        @Override
-        public String name() {
-            return "give-way look over " + inner.name();
+            super.giveWay(deadlineNanos);
         }
     }
 }
