@@ -90,10 +90,10 @@ final class TlsBuffers {
     }
 
     /**
-     * {@code b} (read mode) for a reader about to wait for room for a put, not for input: null if
-     * it is empty (given back); else its remaining bytes in a buffer of their size ({@code b} given
-     * back), or {@code b} itself. Nothing more will be read into it before the wait ends, so it
-     * need hold no more than the peer sent: a buffer of a pooled size moves whenever its bytes do
+     * {@code b} (read mode) for a reader about to wait for room for a put, or for its turn in a
+     * give-way, not for input: null if it is empty (given back); else its remaining bytes in a
+     * buffer of their size ({@code b} given back), or {@code b} itself. Nothing more will be read
+     * into it before the wait ends, so it need hold no more than the peer sent: a buffer of a pooled size moves whenever its bytes do
      * not fill it, however many records they are; one of another size (parked at an earlier wait,
      * or a long record's) only once at most half of it is left, so that a reader waiting again
      * after each record it decrypts copies the bytes of one park at most twice over. A buffer of
