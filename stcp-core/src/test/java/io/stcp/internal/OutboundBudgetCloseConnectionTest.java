@@ -5,10 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
-import java.net.InetSocketAddress;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -24,26 +20,18 @@ class OutboundBudgetCloseConnectionTest {
     private static final int KIB = 1 << 10;
     private static final long LIMIT = 400 * KIB; // two slack permits
 
-    private final OutboundBudget budget = new OutboundBudget(LIMIT);
-    private final List<SendQueue> queues = new ArrayList<>();
+    private final BudgetedQueues queues = new BudgetedQueues(LIMIT);
+    private final OutboundBudget budget = queues.budget;
 
     @AfterEach
     void closeQueues() {
-        queues.forEach(SendQueue::close);
+        queues.closeAll();
         assertThat(budget.chargedBytes()).as("all given back").isZero();
         assertThat(budget.slackPermitsHeld()).as("every permit given back").isZero();
     }
 
     private SendQueue queue(OverflowPolicy policy) {
-        ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), ExitLog.SHARED,
-                Nanos.timeout(Duration.ofSeconds(30)), 0, 0, 0, List.of(), budget);
-        InetSocketAddress address = new InetSocketAddress("127.0.0.1", 1);
-        MemoryTransport memory = new MemoryTransport();
-        RealConnection c = new RealConnection(null, address, address, true, context, x -> memory);
-        SendQueue q = new SendQueue(new QueueLimits(64, 1 << 20, policy, 0,
-                false, new DirectChunks(0)), c);
-        queues.add(q);
-        return q;
+        return queues.queue(policy);
     }
 
     /** Other queues take both slack permits and charge the budget all but {@code leftBytes}. */
