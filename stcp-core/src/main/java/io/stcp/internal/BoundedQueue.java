@@ -57,13 +57,25 @@ import org.jspecify.annotations.Nullable;
  * taken before the put that raises them ({@link #takeRoom}) and given back by whatever lowers them
  * ({@link #settle}: a batch written, a drop, a smaller conflated value, a discard). Its slack is
  * {@link OutboundBudget#FREE_BYTES}, or {@link OutboundBudget#SLACK_BYTES} while it holds one of the
- * budget's slack permits. States of the slack: FREE → PERMIT ({@link #takeRoom}: a put that raises
- * the queue above {@code FREE_BYTES} but not above {@code SLACK_BYTES} while it holds none, if one
- * is free; what the queue held charged is given back in the same step) → FREE ({@link #settle}:
- * when the queue falls to {@code FREE_BYTES} or closes, holding nothing charged then; the permit
- * given back). So a queue holds a permit only while it holds more than {@code FREE_BYTES}. A queue
- * that gets none is charged its bytes above {@code FREE_BYTES}; one holding a permit, its bytes
- * above {@code SLACK_BYTES}. The bytes it holds are those queued and those of the batch its writer
+ * budget's slack permits. States of the slack ({@link #chargeFor}, {@link #settle}), with
+ * {@code held} the bytes the queue holds:
+ * <ul>
+ *   <li>FREE: {@link #charged} is {@code max(0, held - FREE_BYTES)}.</li>
+ *   <li>PERMIT: {@code FREE_BYTES < held <= SLACK_BYTES}, nothing charged.</li>
+ * </ul>
+ * FREE → PERMIT ({@link #takeRoom}): a put that raises the queue from no more than
+ * {@code FREE_BYTES} to above that but not above {@code SLACK_BYTES}, if a permit is free (what the
+ * queue held charged, if its oldest were dropped for the put, given back in the same step).
+ * PERMIT → FREE: when the queue falls to {@code FREE_BYTES} or closes ({@link #settle}), or its
+ * oldest are dropped to that for a put ({@link #dropForBudget}), the permit given back; and when a
+ * put would raise it above {@code SLACK_BYTES} ({@link #takeRoom}): all its bytes above
+ * {@code FREE_BYTES} are charged first — a put that must wait for that charge waits holding the
+ * permit, so no byte is ever uncounted — then the permit is given back. A queue in FREE above
+ * {@code FREE_BYTES} takes no permit until it falls to that (see {@link #permitFits}): a queue of
+ * a peer that does not read holds none once past {@code SLACK_BYTES}, so that 102 such peers no
+ * longer hold every permit until their write timeout while healthy queues are charged above
+ * {@code FREE_BYTES} (one whose put to pass it waits for the budget still holds its permit
+ * meanwhile). The bytes it holds are those queued and those of the batch its writer
  * took and has not written yet ({@link #drained}): the writer holds that batch until its write returns, up to the write
  * timeout when the peer does not read, so it stays charged meanwhile. States of a batch: queued →
  * drained ({@link SendQueue#drain}: counted in {@link #drained} instead of {@link #bytes}, the
@@ -74,10 +86,11 @@ import org.jspecify.annotations.Nullable;
  * A put that fits the queue but not the budget is treated as one that does not fit the queue
  * ({@link #makeRoom}), after the reader of a connection that owes its drain has paid it, wherever
  * it puts ({@link #owingReaderPaid}): it waits as long as it would wait there (BLOCK's timeout, a patient put's
- * patience), but for any queue of the server to free bytes ({@link #awaitBudget}); a fan-out
+ * patience), but for any queue of the server to free bytes, or a permit to be given back if one
+ * would let it in ({@link #awaitBudget}); a fan-out
  * registers its entry here as for room, so it is told of this queue's room, and offers again at
- * least every {@link RoomWatch#RECHECK_NANOS} ({@link #budgetRecheck}). Then FAIL and BLOCK fail naming the budget; DROP_OLDEST first drops this queue's own
- * oldest messages while that can make room ({@link #dropsMakeBudgetRoom}); CLOSE_CONNECTION closes only a queue that holds
+ * least every {@link RoomWatch#RECHECK_NANOS} ({@link #budgetRecheck}). Then FAIL and BLOCK fail naming the budget; DROP_OLDEST first drops the fewest of this queue's
+ * own oldest messages that make room, if any do, the room they free the put's ({@link #dropForBudget}); CLOSE_CONNECTION closes only a queue that holds
  * more than {@link OutboundBudget#SLACK_BYTES} (one of those filling the budget, which a slack
  * permit would not spare; not one charged only for want of a permit), and otherwise fails as FAIL.
  *
@@ -298,12 +311,9 @@ abstract sealed class BoundedQueue permits SendQueue {
 
     /**
      * Whether {@code messages} more messages and {@code add} more bytes fit the queue and the
-     * server's outbound budget; if they do, the bytes above the queue's slack are charged, and the
-     * caller puts them now, under the same lock. No shared counter is touched while the queue stays
-     * within its slack. A queue without a slack permit that the put raises above
-     * {@link OutboundBudget#FREE_BYTES} but not above {@link OutboundBudget#SLACK_BYTES} takes one if
-     * one is free, and gives the budget back what it held charged: the put then fits whole, so a
-     * queue holds a permit only while it holds more than the free bytes.
+     * server's outbound budget; if they do, the queue's charge and slack permit are what it needs
+     * once they are in ({@link #chargeFor}), and the caller puts them now, under the same lock. No
+     * shared counter is touched while the queue stays within its slack.
      */
     final boolean takeRoom(int messages, long add) {
         if (!fits(messages, add)) {
@@ -313,7 +323,37 @@ abstract sealed class BoundedQueue permits SendQueue {
         if (budget == null || held + add <= slack) {
             return true;
         }
-        boolean permitFits = slack == OutboundBudget.FREE_BYTES && held + add <= OutboundBudget.SLACK_BYTES;
+        return chargeFor(held, held + add);
+    }
+
+    /**
+     * Makes the queue's share of the budget what it needs once it holds {@code to} bytes, rising
+     * from {@code from} (what it holds now, or, for DROP_OLDEST, once its oldest messages are
+     * dropped: {@link #dropForBudget}), netted against what it holds charged, so that no other
+     * queue can take the difference in between: the transitions of the slack in the class comment.
+     * A queue holding a permit that would rise above {@link OutboundBudget#SLACK_BYTES} is charged
+     * all its bytes above {@link OutboundBudget#FREE_BYTES} first, keeping its permit until that
+     * charge is taken, then gives the permit back. A queue without one that rises from within its
+     * free bytes to within a permit's slack takes one if one is free, giving back what it held
+     * charged. Otherwise the queue is charged its bytes above its free bytes.
+     *
+     * @return false, with nothing changed, when the budget has not the room: {@link #budgetSeen}
+     *     then says for what change a wait for it waits
+     */
+    private boolean chargeFor(long from, long to) {
+        if (slack == OutboundBudget.SLACK_BYTES) {
+            assert charged == 0 : "charged while holding a slack permit";
+            if (to > OutboundBudget.SLACK_BYTES) {
+                if (!charge(to - OutboundBudget.FREE_BYTES, false)) {
+                    return false;
+                }
+                giveSlackPermitBack();
+            } else if (to <= OutboundBudget.FREE_BYTES) { // its oldest dropped: no longer needed
+                giveSlackPermitBack();
+            }
+            return true;
+        }
+        boolean permitFits = permitFits(from, to);
         if (permitFits && budget.tryTakeSlackPermit()) {
             slack = OutboundBudget.SLACK_BYTES;
             if (charged > 0) {
@@ -322,18 +362,48 @@ abstract sealed class BoundedQueue permits SendQueue {
             }
             return true;
         }
-        long over = held + add - slack - charged;
-        if (over <= 0) {
-            return true;
+        long over = Math.max(0, to - OutboundBudget.FREE_BYTES) - charged;
+        if (over < 0) { // fewer bytes: a smaller batch of values, or oldest messages dropped
+            budget.release(-over);
+            charged += over;
         }
-        long seen = budget.tryCharge(over);
+        return over <= 0 || charge(over, permitFits);
+    }
+
+    /**
+     * Whether a slack permit would let the queue rise from {@code from} bytes to {@code to}: it
+     * holds none, and rises from within its free bytes to within a permit's slack. Only from within
+     * its free bytes: a queue that rose above a permit's slack, its peer not keeping up, or that
+     * was charged for want of a permit, is charged until its peer has taken all but its free bytes,
+     * rather than taking a permit again at each dip below the slack (a peer that reads slowly would
+     * hold one most of the time, and cross the slack, charged and given back, at every batch).
+     */
+    private boolean permitFits(long from, long to) {
+        return slack == OutboundBudget.FREE_BYTES && from <= OutboundBudget.FREE_BYTES
+                && to > OutboundBudget.FREE_BYTES && to <= OutboundBudget.SLACK_BYTES;
+    }
+
+    /** Whether {@link #takeRoom} of this put would try to take a slack permit now. */
+    private boolean wouldTakeSlackPermit(int messages, long add) {
+        long held = bytes + drained;
+        return state == OPEN && fits(messages, add) && permitFits(held, held + add);
+    }
+
+    /** Charges {@code more} (> 0) bytes, or notes the budget's count of changes when they do not fit. */
+    private boolean charge(long more, boolean wantsPermit) {
+        long seen = budget.tryCharge(more);
         if (seen != OutboundBudget.CHARGED) {
             budgetSeen = seen;
-            budgetWantsPermit = permitFits;
+            budgetWantsPermit = wantsPermit;
             return false;
         }
-        charged += over;
+        charged += more;
         return true;
+    }
+
+    private void giveSlackPermitBack() {
+        slack = OutboundBudget.FREE_BYTES;
+        budget.giveSlackPermit();
     }
 
     /**
@@ -353,8 +423,7 @@ abstract sealed class BoundedQueue permits SendQueue {
             budget.release(freed);
         }
         if (slack != OutboundBudget.FREE_BYTES && held <= OutboundBudget.FREE_BYTES) {
-            slack = OutboundBudget.FREE_BYTES;
-            budget.giveSlackPermit();
+            giveSlackPermitBack();
         }
     }
 
@@ -418,6 +487,7 @@ abstract sealed class BoundedQueue permits SendQueue {
      *     {@link Waits#mayWait} is false; with {@link Waits#watch} registered, to be told of room
      */
     final boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
+        settle(); // what drops for this put took of the budget, if the put grew since (a keyed one whose key was dropped)
         long maxBytes = limits.maxBytes();
         int maxMessages = limits.maxMessages();
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
@@ -435,9 +505,8 @@ abstract sealed class BoundedQueue permits SendQueue {
                 checkOpen();
                 return true; // look again: that drain gave back what the reader's own queue held
             }
-            if (limits.policy() == OverflowPolicy.DROP_OLDEST && dropsMakeBudgetRoom(add)) {
-                dropOldest(); // this queue's own oldest, before any wait or failure
-                return true;
+            if (limits.policy() == OverflowPolicy.DROP_OLDEST && dropForBudget(add)) {
+                return true; // this queue's own oldest, before any wait or failure
             }
         }
         long deadline = overBudget ? waits.budgetDeadline() : waits.deadline();
@@ -459,7 +528,7 @@ abstract sealed class BoundedQueue permits SendQueue {
                     return true; // look again: the lock was released, and a drain paid may have made room
                 }
                 if (overBudget) {
-                    awaitBudget(left);
+                    awaitBudget(left, messages, add);
                 } else {
                     awaitRoom(left);
                 }
@@ -510,33 +579,72 @@ abstract sealed class BoundedQueue permits SendQueue {
     }
 
     /**
-     * Whether dropping this queue's own oldest messages can make room in the server's outbound
-     * budget for a put of {@code add} bytes (DROP_OLDEST). Each byte dropped helps: while the queue
-     * holds charged bytes it is one given back to the budget, and within the slack it is one the put
-     * need not charge; until the queue is empty, and the put needs {@code add + drained - slack}
-     * of the budget (a batch being written stays charged; a queue that falls to
-     * {@link OutboundBudget#FREE_BYTES} gives its slack permit back, and its put takes one again if
-     * one is free). So it can while a message is queued, unless the budget, with what this queue
-     * holds charged given back, would not have even that: then nothing is dropped in vain. The
-     * budget is read without its lock; another queue may take the room meanwhile, and the put then
-     * looks again.
+     * DROP_OLDEST, when the server's outbound budget refuses a put of {@code add} bytes: drops the
+     * fewest of this queue's own oldest messages that let the put in, if any do, deciding and taking
+     * the put's share of the budget in one step under this queue's lock ({@link #chargeFor}, from what
+     * the queue holds once they are dropped): what the drops give back — charged bytes, or the slack
+     * permit of a queue that falls to {@link OutboundBudget#FREE_BYTES} — is netted against what the
+     * put takes, so no other queue can take it in between and leave the put to wait, or fail, with
+     * its messages dropped for nothing. A byte dropped is one charged less, or, within the slack,
+     * one the put need not charge; a batch being written ({@link #drained}) stays charged. The
+     * budget's room is read without its lock to choose how many; when another queue takes it
+     * meanwhile, nothing is dropped, and the put waits or fails as any put the budget refuses.
      *
      * <p>A drop within the slack gives the budget nothing back, so it wakes no put waiting for the
-     * budget ({@link #settle} releases nothing, unless it gives a permit back), and none needs it:
-     * another queue's put gains nothing, and one of this queue under DROP_OLDEST waits only when
-     * drops could not make its room, which a drop of uncharged bytes does not change (the budget's
-     * room and this queue's charge stay as they were).
+     * budget, and none needs it: another queue's put gains nothing, and one of this queue under
+     * DROP_OLDEST waits only when drops could not make its room.
+     *
+     * @return whether it dropped: the put then fits
      */
-    private boolean dropsMakeBudgetRoom(long add) {
-        return queued() > 0
-                && add + drained - slack - charged <= budget.limitBytes() - budget.chargedBytes();
+    private boolean dropForBudget(long add) {
+        if (queued() == 0) {
+            return false;
+        }
+        long room = budget.limitBytes() - budget.chargedBytes();
+        long from = bytes + drained;
+        int drops = 0;
+        boolean enough = false;
+        for (Object entry : items) {
+            from -= entryBytes(entry);
+            drops++;
+            if (budgetNeed(from, from + add) <= room) {
+                enough = true;
+                break;
+            }
+        }
+        if (!enough || !chargeFor(from, from + add)) {
+            return false;
+        }
+        for (; drops > 0; drops--) {
+            dropOldestUnsettled();
+        }
+        return true;
+    }
+
+    /**
+     * What a queue rising from {@code from} bytes to {@code to} would take of the budget's room
+     * ({@link #chargeFor}), netted against what it holds charged; a free permit read without a lock.
+     */
+    private long budgetNeed(long from, long to) {
+        if (slack == OutboundBudget.SLACK_BYTES) {
+            return to <= OutboundBudget.SLACK_BYTES ? 0 : to - OutboundBudget.FREE_BYTES;
+        }
+        if (permitFits(from, to) && budget.hasFreeSlackPermit()) {
+            return -charged;
+        }
+        return Math.max(0, to - OutboundBudget.FREE_BYTES) - charged;
     }
 
     /** Drops the oldest message queued (there is one), giving back what it held. */
     private void dropOldest() {
+        dropOldestUnsettled();
+        settle();
+    }
+
+    /** Drops the oldest message queued (there is one); the caller settles what the budget counted of it. */
+    private void dropOldestUnsettled() {
         Object head = takeOldest();
         bytes -= forget(head);
-        settle();
         release(head);
         dropped++;
     }
@@ -554,8 +662,11 @@ abstract sealed class BoundedQueue permits SendQueue {
      * the lock is released meanwhile, as a wait for room releases it. It waits for the count of
      * changes to move from the one seen by the charge that failed ({@link #budgetSeen}, in this
      * same hold of the lock), so a change after that look ends the wait (see {@link OutboundBudget}).
+     * A put a slack permit would let in ({@link #budgetWantsPermit}) is woken also by a permit given
+     * back, one put a permit: if, looking again in this same hold of the lock, it will not take one
+     * ({@link #takeRoom} next), it passes the wake-up on to the next such put.
      */
-    private void awaitBudget(long nanos) {
+    private void awaitBudget(long nanos, int messages, long add) {
         assert lock.getHoldCount() == 1;
         long noted = budgetSeen;
         boolean wantsPermit = budgetWantsPermit;
@@ -569,6 +680,9 @@ abstract sealed class BoundedQueue permits SendQueue {
         } finally {
             lock.lock();
             budgetWaiters--;
+            if (wantsPermit && (interrupted || !wouldTakeSlackPermit(messages, add))) {
+                budget.passSlackPermitOn(); // the wake-up of a permit given back may have been this put's
+            }
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
@@ -750,9 +864,13 @@ abstract sealed class BoundedQueue permits SendQueue {
     final long forget(Object entry) {
         if (entry instanceof Keyed k) {
             keyed.remove(k.key);
-            return k.bytes.length + keyBytes(k.key);
         }
-        return length(entry);
+        return entryBytes(entry);
+    }
+
+    /** The bytes a queued {@code entry} holds, a keyed one's key included. */
+    private static long entryBytes(Object entry) {
+        return entry instanceof Keyed k ? k.bytes.length + keyBytes(k.key) : length(entry);
     }
 
     /** The bytes of a queued message: a {@code byte[]}, a {@code byte[][]} of parts, a {@link DirectMessage} or a lent {@link ByteBuffer}. */

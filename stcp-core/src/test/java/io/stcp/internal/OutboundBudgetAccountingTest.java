@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * the budget wakes when another queue frees bytes, when its own queue's batch is written, when
  * another queue gives its slack permit back, and when its own queue closes. Each queue's slack is
  * its free bytes, or the larger slack while it holds one of the budget's permits: taken only above
- * the free bytes, never more than there are, every one given back once all are closed. String
+ * the free bytes, given back above the larger slack (the queue then charged all its bytes above the
+ * free ones), never more than there are, every one given back once all are closed. String
  * keys, some larger than the messages, count in those bytes: a keyed entry just queued in a
  * conflating queue holds at least its key's and its message's.
  */
@@ -83,9 +84,10 @@ class OutboundBudgetAccountingTest {
                 assertThat(budget.slackPermitsHeld()).as("seed %d step %d after %s: permits held", seed, step, op)
                         .isEqualTo(permits).isLessThanOrEqualTo(budget.slackPermits());
                 mostPermitsHeld = Math.max(mostPermitsHeld, permits);
-                assertThat(queues).as("a queue holds a permit only above the free bytes")
+                assertThat(queues).as("a queue holds a permit only above the free bytes, never above a permit's slack")
                         .allMatch(x -> x.slackBytes() == OutboundBudget.FREE_BYTES
-                                || x.stats().pendingBytes() + drainedOf(x) > OutboundBudget.FREE_BYTES);
+                                || x.stats().pendingBytes() + drainedOf(x) > OutboundBudget.FREE_BYTES
+                                && x.stats().pendingBytes() + drainedOf(x) <= SLACK);
             }
             queues.forEach(SendQueue::close);
             assertThat(budget.chargedBytes()).as("seed %d: all closed", seed).isZero();
@@ -146,19 +148,16 @@ class OutboundBudgetAccountingTest {
 
     @Test
     void aPutWaitingForTheBudgetWakesWhenAnotherQueueFreesBytesAndWhenItsQueueCloses() throws Exception {
-        SendQueue full = queue(OverflowPolicy.FAIL, false);
-        for (long queued = 0; queued < SLACK + LIMIT; queued += 16 << 10) {
-            full.put(new byte[16 << 10], false);
-        }
+        SendQueue full = fullBudget();
         assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
 
         SendQueue waiting = queue(OverflowPolicy.FAIL, false);
         CompletableFuture<Object> put = waitingPut(waiting, 96 << 10);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> budget.waiters() == 1);
         // the put, beyond the larger slack, needs 92 KiB charged
-        assertThat(full.drain(new Object[6], Long.MAX_VALUE, 64)).isEqualTo(6); // 96 KiB taken for a write
+        assertThat(full.drain(new Object[7], Long.MAX_VALUE, 64)).isEqualTo(7); // 100 KiB taken for a write
         assertThat(budget.chargedBytes()).as("a batch being written stays charged").isEqualTo(LIMIT);
-        assertThat(full.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // the 96 KiB written
+        assertThat(full.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // the 100 KiB written
         assertThat(put.get(10, TimeUnit.SECONDS)).isEqualTo(Boolean.TRUE);
 
         CompletableFuture<Object> closed = waitingPut(waiting, 96 << 10);
@@ -172,10 +171,7 @@ class OutboundBudgetAccountingTest {
 
     @Test
     void aPutWaitingForTheBudgetWakesWhenItsOwnQueuesBatchWithinTheSlackIsWritten() throws Exception {
-        SendQueue full = queue(OverflowPolicy.FAIL, false);
-        for (long queued = 0; queued < SLACK + LIMIT; queued += 16 << 10) {
-            full.put(new byte[16 << 10], false);
-        }
+        SendQueue full = fullBudget();
         SendQueue own = queue(OverflowPolicy.FAIL, false);
         own.put(new byte[60 << 10], false);
         assertThat(own.drain(new Object[1], Long.MAX_VALUE, 64)).isEqualTo(1); // 60 KiB being written, within the slack
@@ -220,17 +216,19 @@ class OutboundBudgetAccountingTest {
         assertThat(budget.slackPermitsHeld()).isZero();
     }
 
+    /** A queue of its free bytes and 25 messages of 16 KiB, above a permit's slack: the whole budget charged. */
+    private SendQueue fullBudget() throws SlowConsumerException {
+        SendQueue full = queue(OverflowPolicy.FAIL, false);
+        full.put(new byte[(int) OutboundBudget.FREE_BYTES], false);
+        for (long charged = 0; charged < LIMIT; charged += 16 << 10) {
+            full.put(new byte[16 << 10], false);
+        }
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
+        return full;
+    }
+
     /** A patient put of {@code length} bytes into {@code q} on a thread of its own: what it returned or threw. */
     private static CompletableFuture<Object> waitingPut(SendQueue q, int length) {
-        CompletableFuture<Object> result = new CompletableFuture<>();
-        Thread.ofPlatform().name("budget-waiter").start(() -> {
-            try {
-                q.put(new byte[length], true);
-                result.complete(Boolean.TRUE);
-            } catch (Throwable t) {
-                result.complete(t);
-            }
-        });
-        return result;
+        return BudgetedQueues.putOnItsOwnThread(q, length, true);
     }
 }

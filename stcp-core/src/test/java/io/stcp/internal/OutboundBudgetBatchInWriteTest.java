@@ -64,9 +64,9 @@ class OutboundBudgetBatchInWriteTest {
                 QueueSender.options().capacity(1024).maxBytes(16 << 20).batchReplies(batchReplies)::build);
         server.onConnectionExit(s -> exited.complete(s.connection()));
         server.start();
-        // a first reply within the larger slack takes a slack permit; a larger one is charged beyond the free bytes
-        long slack = reply <= OutboundBudget.SLACK_BYTES ? OutboundBudget.SLACK_BYTES : OutboundBudget.FREE_BYTES;
-        long expected = (long) replies * reply - slack;
+        // a first reply within the larger slack takes a slack permit, given back as the queue rises above that
+        // slack: then it is charged beyond the free bytes, as a queue whose first reply is larger
+        long expected = (long) replies * reply - OutboundBudget.FREE_BYTES;
         try (Socket peer = new Socket()) {
             peer.setReceiveBufferSize(4096);
             peer.connect(new InetSocketAddress("127.0.0.1", server.address().getPort()));

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The outbound budget under concurrent puts and drains, where {@link OutboundBudgetAccountingTest}
  * takes one step at a time: producers whose patient puts wait for the budget, or for a slack
- * permit another queue gives back as it empties, while a drainer per queue keeps it moving. No
+ * permit another queue gives back as it empties (each permit waking one such put), while a drainer
+ * per queue keeps it moving. No
  * put waits out its patience (30 s, where each wait here lasts milliseconds), the budget is never
  * passed, and once every queue is written and closed nothing is charged, every slack permit is
  * free again and no put waits.
@@ -65,6 +66,26 @@ class OutboundBudgetConcurrencyTest {
         assertThat(budget.slackPermitsHeld()).isZero();
         List<SendQueue> queues = queues();
         assertThat(putAndDrain(queues, random -> 20 << 10)).as("puts refused").isEmpty();
+        assertThat(budget.chargedBytes()).as("only the undrained queue's").isEqualTo(LIMIT);
+        assertThat(budget.slackPermitsHeld()).as("every queue written").isZero();
+        hog.close();
+        queues.forEach(SendQueue::close);
+        assertThat(budget.chargedBytes()).isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
+    /**
+     * With the budget spent by a queue nobody drains, puts of 20 and 50 KiB: a queue holding a
+     * permit that one would raise above the permit's slack must be charged all its bytes above the
+     * free ones, which the budget has not, so it waits, holding its permit, until its own drains
+     * let the put in within the slack; the others wait for the permits those give back.
+     */
+    @Test
+    void putsThatWouldRaiseAQueueAboveThePermitsSlackAlwaysWake() throws Exception {
+        SendQueue hog = queue();
+        hog.put(new byte[(int) (OutboundBudget.FREE_BYTES + LIMIT)], false);
+        List<SendQueue> queues = queues();
+        assertThat(putAndDrain(queues, random -> random.nextBoolean() ? 20 << 10 : 50 << 10)).as("puts refused").isEmpty();
         assertThat(budget.chargedBytes()).as("only the undrained queue's").isEqualTo(LIMIT);
         assertThat(budget.slackPermitsHeld()).as("every queue written").isZero();
         hog.close();

@@ -171,6 +171,49 @@ class OutboundBudgetTest {
     }
 
     /**
+     * As many peers that never read as there are slack permits (six of a MiB), filling the budget:
+     * their queues give their permits back as they pass a permit's slack, so an honest peer's reply
+     * gets one and is written at once. The old code left every permit with them until the write
+     * timeout (here none) ended their connections: the honest reply, charged for want of a permit,
+     * waited for the budget they filled, and the honest peer read nothing. A queue whose put would
+     * pass the slack when the budget is already spent keeps its permit while that put waits for
+     * the charge (its bytes stay counted): so some of them still hold one, not all.
+     */
+    @Test
+    void neverReadingPeersLeaveTheSlackPermitsToPeersThatRead() throws Exception {
+        RealTcpServer server = server(BUDGET, Duration.ZERO);
+        int peers = (int) (BUDGET / (2 * OutboundBudget.SLACK_BYTES));
+        for (int i = 0; i < peers; i++) {
+            sendingPeer(server, 96); // each reply's first takes a permit, while one is free
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> started.size() == peers);
+        OutboundBudget budget = budgetOf(started.get(0));
+        assertThat(budget.slackPermits()).isEqualTo(peers);
+        awaitAtRest(budget, peers, Duration.ofSeconds(30));
+        // the bytes charged are those of queues that passed a permit's slack: they hold none
+        assertThat(budget.slackPermitsHeld()).as("permits held by the peers that never read").isLessThan(peers);
+
+        try (Socket honest = new Socket("127.0.0.1", server.address().getPort())) {
+            honest.setSoTimeout(10_000); // the old code: SocketTimeoutException
+            DataInputStream in = new DataInputStream(honest.getInputStream());
+            byte[] reply = new byte[CHUNK];
+            for (int i = 0; i < 4; i++) {
+                honest.getOutputStream().write(new byte[CHUNK]);
+                in.readFully(reply);
+            }
+        }
+        assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
+
+        for (Socket s : sockets) {
+            s.close();
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == started.size());
+        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
+    /**
      * Many peers that never read hold at most the budget, the slack permits' slack (half the
      * budget) and each queue's free bytes (4 KiB) uncharged: not each queue's 80 KiB slack, which
      * the old code left free in every queue (there 40 queues held a 64 KiB reply each beyond the
