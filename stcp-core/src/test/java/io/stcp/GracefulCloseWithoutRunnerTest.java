@@ -38,6 +38,7 @@ class GracefulCloseWithoutRunnerTest {
     private static final int PEER_RECEIVE_BUFFER = 64 << 10;
     private static final int SEND_BUFFER = 1 << 20;
     private static final int UNREAD = 32 << 10; // the peer's bytes: more than a read buffer, fewer than the socket holds
+    private static final int LARGE_VALUE = 256 << 10; // its rest after UNREAD bytes: more than a large read buffer, held back in the kernel on epoll
 
     /** No application read is under way: the close takes the input at once. */
     @Test
@@ -74,6 +75,40 @@ class GracefulCloseWithoutRunnerTest {
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForAnIdlePeer() throws Exception {
         try (Pair p = Pair.open()) {
             CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
+            closeAndReadEveryReply(p, () -> {});
+            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
+        }
+    }
+
+    /**
+     * An application read waits for the rest of an int, half of which came: nothing is unread in the
+     * socket, so the close closes once the replies are out, which ends that read, as above. On the
+     * JDK transport a read blocked for the rest of a value did not say it waited for input (the
+     * epoll transport's did): the close waited for it to the end of its linger, 2 s.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForTheRestOfAValue() throws Exception {
+        try (Pair p = Pair.open()) {
+            p.peerSends(2);
+            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
+            closeAndReadEveryReply(p, () -> {});
+            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
+        }
+    }
+
+    /**
+     * An application read of a large value waits for its rest with part of it unread in the socket
+     * (on epoll the kernel holds it back until the rest has come): the close has that read take
+     * what came — which ends it, the input being the close's — then reads and drops what more the
+     * peer sends, so the peer gets every reply and the FIN, and the close returns at once. Before,
+     * the close waited for that read to the end of its linger (2 s), then closed with those bytes
+     * unread, resetting the connection.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForMoreThanHasArrived() throws Exception {
+        try (Pair p = Pair.open()) {
+            p.peerSends(UNREAD);
+            CompletableFuture<byte[]> read = SocketPair.readOnceWaiting(() -> p.conn.readBytes(LARGE_VALUE));
             closeAndReadEveryReply(p, () -> {});
             assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
         }

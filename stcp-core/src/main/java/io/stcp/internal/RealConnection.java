@@ -523,7 +523,26 @@ public final class RealConnection implements Connection {
      *     peer has not sent (the close closes now, as it did), or the deadline passed meanwhile
      */
     boolean takeInputToClose(long deadlineNanos) {
-        return claim.takeForClose(deadlineNanos, () -> input.isAwaitingInput() && transport.available() == 0);
+        return claim.takeForClose(deadlineNanos, this::readerIdle);
+    }
+
+    /**
+     * Whether the application's read under way waits for input with nothing unread: the close may
+     * close now, which ends that read, and resets nothing. One that waits with bytes unread — for
+     * more than has arrived, the rest of a large value ({@link Transport#awaitInput}) — is told to
+     * read what came ({@link Transport#stopAwaitingInput()}), which ends it, the close having begun:
+     * the close then takes the input. Before, it waited for that read to its deadline, and then
+     * closed with those bytes unread: a reset.
+     */
+    private boolean readerIdle() {
+        if (!input.isAwaitingInput()) {
+            return false;
+        }
+        if (transport.available() == 0) {
+            return true;
+        }
+        transport.stopAwaitingInput();
+        return false;
     }
 
     /**
