@@ -83,14 +83,38 @@ class CloseOnAnotherThreadTest {
      */
     @Test
     void aCloseOnAnotherThreadEndsAReaderWaitingForTheRestOfAValue() throws Exception {
+        closeWhileTheReaderWaitsForTheRest(new byte[2], Connection::readInt);
+    }
+
+    /**
+     * The reader waits for the rest of a large value, part of which is unread in the socket (on
+     * epoll the kernel holds it until the rest has come), when another thread closes: the reader is
+     * made to take what came, which ends its reading, and it reads and drops the rest for the
+     * close's linger, so the connection ends at once, with no reset. Before, the close waited out its
+     * linger, 2 s, and then closed with those bytes unread.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAReaderWaitingForMoreThanHasArrived() throws Exception {
+        closeWhileTheReaderWaitsForTheRest(new byte[32 << 10], conn -> conn.readBytes(256 << 10));
+    }
+
+    private interface Read {
+        void read(Connection conn) throws Exception;
+    }
+
+    /**
+     * The peer sends {@code sent}, the start of what the reader's {@code read} reads, which then
+     * waits for the rest; this thread closes: at once, the reply and the FIN delivered.
+     */
+    private static void closeWhileTheReaderWaitsForTheRest(byte[] sent, Read read) throws Exception {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 100);
             AtomicReference<Thread> reader = new AtomicReference<>();
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 reader.set(Thread.currentThread());
-                conn.readInt();
+                read.read(conn);
             }, sender);
-            p.clientWriteBytes(0, 0); // before the runner starts: the reader's first wait is for the rest
+            p.clientWrite(sent); // before the runner starts: the reader's first wait is for the rest
             runner.start();
             Awaitility.await().atMost(WAIT).until(() -> reader.get() != null
                     && (reader.get().getState() == Thread.State.WAITING || reader.get().getState() == Thread.State.TIMED_WAITING));

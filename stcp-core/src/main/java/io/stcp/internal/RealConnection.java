@@ -523,21 +523,20 @@ public final class RealConnection implements Connection {
      *     peer has not sent (the close closes now, as it did), or the deadline passed meanwhile
      */
     boolean takeInputToClose(long deadlineNanos) {
-        return claim.takeForClose(deadlineNanos, this::readerIdle);
+        return claim.takeForClose(deadlineNanos, () -> input.isAwaitingInput() && waitingReadHasNothingUnread());
     }
 
     /**
-     * Whether the application's read under way waits for input with nothing unread: the close may
-     * close now, which ends that read, and resets nothing. One that waits with bytes unread — for
-     * more than has arrived, the rest of a large value ({@link Transport#awaitInput}) — is told to
-     * read what came ({@link Transport#stopAwaitingInput()}), which ends it, the close having begun:
-     * the close then takes the input. Before, it waited for that read to its deadline, and then
-     * closed with those bytes unread: a reset.
+     * For a graceful close, of a read that waits for input: whether nothing is unread, so that
+     * closing now ends that read and resets nothing. One that waits with bytes unread waits for
+     * more than has arrived — the rest of a large value, held back in the kernel
+     * ({@link Transport#awaitInput}) — and is told to read what came
+     * ({@link Transport#stopAwaitingInput()}), which ends its reading, the close having begun: the
+     * linger's reading is then its own (a runner's reader's end), or the close's, which takes the
+     * input (no runner). Before, the close waited for it to the end of its linger, 2 s, and then
+     * closed with those bytes unread, resetting the peer.
      */
-    private boolean readerIdle() {
-        if (!input.isAwaitingInput()) {
-            return false;
-        }
+    boolean waitingReadHasNothingUnread() {
         if (transport.available() == 0) {
             return true;
         }
