@@ -73,11 +73,7 @@ class GracefulCloseWithoutRunnerTest {
      */
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForAnIdlePeer() throws Exception {
-        try (Pair p = Pair.open()) {
-            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
-            closeAndReadEveryReply(p, () -> {});
-            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
-        }
+        closeEndsTheApplicationsRead(0, Connection::readInt);
     }
 
     /**
@@ -88,12 +84,7 @@ class GracefulCloseWithoutRunnerTest {
      */
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForTheRestOfAValue() throws Exception {
-        try (Pair p = Pair.open()) {
-            p.peerSends(2);
-            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
-            closeAndReadEveryReply(p, () -> {});
-            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
-        }
+        closeEndsTheApplicationsRead(2, Connection::readInt);
     }
 
     /**
@@ -106,11 +97,24 @@ class GracefulCloseWithoutRunnerTest {
      */
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForMoreThanHasArrived() throws Exception {
+        closeEndsTheApplicationsRead(UNREAD, conn -> conn.readBytes(LARGE_VALUE));
+    }
+
+    private interface Read {
+        Object read(Connection conn) throws Exception;
+    }
+
+    /**
+     * The peer sends {@code sentFirst} bytes, then an application read that needs more waits for
+     * input: the close delivers every reply and the FIN, returns at once, and ends that read.
+     */
+    private static void closeEndsTheApplicationsRead(int sentFirst, Read read) throws Exception {
         try (Pair p = Pair.open()) {
-            p.peerSends(UNREAD);
-            CompletableFuture<byte[]> read = SocketPair.readOnceWaiting(() -> p.conn.readBytes(LARGE_VALUE));
+            p.peerSends(sentFirst);
+            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn));
             closeAndReadEveryReply(p, () -> {});
-            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
+            assertThat(reading).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
+                    .withCauseInstanceOf(IOException.class);
         }
     }
 
