@@ -116,8 +116,7 @@ class CloseOnAnotherThreadTest {
             }, sender);
             p.clientWrite(sent); // before the runner starts: the reader's first wait is for the rest
             runner.start();
-            Awaitility.await().atMost(WAIT).until(() -> reader.get() != null
-                    && (reader.get().getState() == Thread.State.WAITING || reader.get().getState() == Thread.State.TIMED_WAITING));
+            Awaitility.await().atMost(WAIT).until(() -> reader.get() != null && SocketPair.waits(reader.get()));
             sender.put(new byte[] {42});
             long began = System.nanoTime();
             int discarded = sender.closeAfterFlush(WAIT); // on this thread, not the reader's

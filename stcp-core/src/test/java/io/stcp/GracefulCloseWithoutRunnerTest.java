@@ -38,7 +38,8 @@ class GracefulCloseWithoutRunnerTest {
     private static final int PEER_RECEIVE_BUFFER = 64 << 10;
     private static final int SEND_BUFFER = 1 << 20;
     private static final int UNREAD = 32 << 10; // the peer's bytes: more than a read buffer, fewer than the socket holds
-    private static final int LARGE_VALUE = 256 << 10; // its rest after UNREAD bytes: more than a large read buffer, held back in the kernel on epoll
+    // A value whose rest after UNREAD bytes is more than a large read buffer: epoll holds it back in the kernel.
+    private static final int LARGE_VALUE = 256 << 10;
 
     /** No application read is under way: the close takes the input at once. */
     @Test

@@ -74,9 +74,14 @@ public final class SocketPair implements AutoCloseable {
                 result.completeExceptionally(t);
             }
         });
-        Awaitility.await().until(() -> reader.getState() == Thread.State.WAITING
-                || reader.getState() == Thread.State.TIMED_WAITING);
+        Awaitility.await().until(() -> waits(reader));
         return result;
+    }
+
+    /** Whether {@code thread} waits, with or without a deadline. */
+    public static boolean waits(Thread thread) {
+        Thread.State s = thread.getState();
+        return s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING;
     }
 
     @Override
