@@ -62,8 +62,10 @@ public interface ConnectionRunner {
      * {@link IllegalStateException} (see {@link Connection}), until the connection has ended.
      *
      * @throws IllegalStateException if an application thread is reading the connection (one no
-     *     runner read yet, {@link Connection#of}), with nothing started: the reader thread would
-     *     read beside that read. Start it once that read has returned.
+     *     runner read yet, {@link Connection#of}), or a graceful close on another thread lingers on
+     *     it, reading the peer's input itself, with nothing started: the reader thread would read
+     *     beside that read. Start it once that read has returned (on a connection closed meanwhile,
+     *     it starts and ends, as on any closed connection).
      */
     void start();
 

@@ -75,6 +75,64 @@ class CloseOnAnotherThreadTest {
     }
 
     /**
+     * The reader waits for the rest of an int, half of which came, when another thread closes: the
+     * peer has sent nothing more, so once the reply and the FIN are out the close ends the
+     * reader's read and the connection at once, as it does with a reader waiting for its next
+     * request. On the JDK transport a read blocked for the rest of a value did not say it waited
+     * for input (the epoll transport's did): the close waited out its whole linger, 2 s.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAReaderWaitingForTheRestOfAValue() throws Exception {
+        closeWhileTheReaderWaitsForTheRest(new byte[2], Connection::readInt);
+    }
+
+    /**
+     * The reader waits for the rest of a large value, part of which is unread in the socket (on
+     * epoll the kernel holds it until the rest has come), when another thread closes: the reader is
+     * made to take what came, which ends its reading, and it reads and drops the rest for the
+     * close's linger, so the connection ends at once, with no reset. Before, the close waited out its
+     * linger, 2 s, and then closed with those bytes unread.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAReaderWaitingForMoreThanHasArrived() throws Exception {
+        closeWhileTheReaderWaitsForTheRest(new byte[32 << 10], conn -> conn.readBytes(256 << 10));
+    }
+
+    private interface Read {
+        void read(Connection conn) throws Exception;
+    }
+
+    /**
+     * The peer sends {@code sent}, the start of what the reader's {@code read} reads, which then
+     * waits for the rest; this thread closes: at once, the reply and the FIN delivered.
+     */
+    private static void closeWhileTheReaderWaitsForTheRest(byte[] sent, Read read) throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 100);
+            AtomicReference<Thread> reader = new AtomicReference<>();
+            ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                reader.set(Thread.currentThread());
+                read.read(conn);
+            }, sender);
+            p.clientWrite(sent); // before the runner starts: the reader's first wait is for the rest
+            runner.start();
+            Awaitility.await().atMost(WAIT).until(() -> reader.get() != null && SocketPair.waits(reader.get()));
+            sender.put(new byte[] {42});
+            long began = System.nanoTime();
+            int discarded = sender.closeAfterFlush(WAIT); // on this thread, not the reader's
+            // At once; before, the linger's 2 s. The margin is for a loaded machine.
+            assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofMillis(1200));
+            assertThat(discarded).isZero();
+
+            DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+            assertThat(in.read()).as("the reply").isEqualTo(42);
+            assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
+            assertThat(runner.awaitExit(WAIT)).isTrue();
+            assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
      * A server's shutdown, or close, that lands while a close on another thread drains (the peer
      * reads none of its replies) does not take the connection's end from it: the close came first,
      * and the connection ends CLOSED, as it would have without the shutdown. It ended SHUTDOWN.

@@ -38,6 +38,8 @@ class GracefulCloseWithoutRunnerTest {
     private static final int PEER_RECEIVE_BUFFER = 64 << 10;
     private static final int SEND_BUFFER = 1 << 20;
     private static final int UNREAD = 32 << 10; // the peer's bytes: more than a read buffer, fewer than the socket holds
+    // A value whose rest after UNREAD bytes is more than a large read buffer: epoll holds it back in the kernel.
+    private static final int LARGE_VALUE = 256 << 10;
 
     /** No application read is under way: the close takes the input at once. */
     @Test
@@ -72,10 +74,48 @@ class GracefulCloseWithoutRunnerTest {
      */
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForAnIdlePeer() throws Exception {
+        closeEndsTheApplicationsRead(0, Connection::readInt);
+    }
+
+    /**
+     * An application read waits for the rest of an int, half of which came: nothing is unread in the
+     * socket, so the close closes once the replies are out, which ends that read, as above. On the
+     * JDK transport a read blocked for the rest of a value did not say it waited for input (the
+     * epoll transport's did): the close waited for it to the end of its linger, 2 s.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForTheRestOfAValue() throws Exception {
+        closeEndsTheApplicationsRead(2, Connection::readInt);
+    }
+
+    /**
+     * An application read of a large value waits for its rest with part of it unread in the socket
+     * (on epoll the kernel holds it back until the rest has come): the close has that read take
+     * what came — which ends it, the input being the close's — then reads and drops what more the
+     * peer sends, so the peer gets every reply and the FIN, and the close returns at once. Before,
+     * the close waited for that read to the end of its linger (2 s), then closed with those bytes
+     * unread, resetting the connection.
+     */
+    @Test
+    void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForMoreThanHasArrived() throws Exception {
+        closeEndsTheApplicationsRead(UNREAD, conn -> conn.readBytes(LARGE_VALUE));
+    }
+
+    private interface Read {
+        Object read(Connection conn) throws Exception;
+    }
+
+    /**
+     * The peer sends {@code sentFirst} bytes, then an application read that needs more waits for
+     * input: the close delivers every reply and the FIN, returns at once, and ends that read.
+     */
+    private static void closeEndsTheApplicationsRead(int sentFirst, Read read) throws Exception {
         try (Pair p = Pair.open()) {
-            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
+            p.peerSends(sentFirst);
+            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn));
             closeAndReadEveryReply(p, () -> {});
-            assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class).withCauseInstanceOf(IOException.class);
+            assertThat(reading).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
+                    .withCauseInstanceOf(IOException.class);
         }
     }
 

@@ -11,12 +11,14 @@ import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -176,6 +178,47 @@ class ReadOnAnotherThreadTest {
             assertThat(read.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo(43);
             runner.exit();
             assertThat(runner.awaitExit(WAIT)).isTrue();
+        }
+    }
+
+    /**
+     * A runner started on a connection no runner runs while another thread's graceful close
+     * lingers on it, reading and dropping what the peer sends, fails to start: the close reads the
+     * input. Once the close is over, it starts, as on any closed connection, and ends. Before, it
+     * started while the close lingered, and its reader's end read the peer's input beside the
+     * closing thread's reads.
+     */
+    @Test
+    void aRunnerStartedWhileAGracefulCloseLingersFailsToStart() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 8);
+            p.clientWrite(new byte[1024]); // unread as the close begins: it lingers, reading
+            CompletableFuture<Integer> discarded = new CompletableFuture<>();
+            Thread closer = Thread.ofPlatform().name("closer").start(() -> discarded.complete(sender.closeAfterFlush(WAIT)));
+            // A byte every 20 ms: never quiet for the linger's 200 ms, so it reads until its 2 s are up.
+            Thread trickle = Thread.ofPlatform().name("trickle").start(() -> {
+                try {
+                    for (int i = 0; i < 500 && !Thread.currentThread().isInterrupted(); i++) {
+                        p.clientWriteBytes(i);
+                        Thread.sleep(20);
+                    }
+                } catch (Exception e) {
+                    // closed, or told to stop
+                }
+            });
+            try {
+                Awaitility.await().atMost(WAIT).until(() -> Arrays.stream(closer.getStackTrace())
+                        .anyMatch(f -> f.getMethodName().equals("discardUntilEnd"))); // the close reads the input
+                ConnectionRunner runner = ConnectionRunner.create((s, c) -> c.readInt(), QueueSender.create(p.server, 8));
+                assertThatThrownBy(runner::start).isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("a runner started on connection " + p.server.id() + " while its graceful close reads it");
+                assertThat(discarded.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isZero();
+                runner.start(); // closed now
+                assertThat(runner.awaitExit(WAIT)).isTrue();
+            } finally {
+                trickle.interrupt();
+                trickle.join();
+            }
         }
     }
 

@@ -36,8 +36,12 @@ import java.util.concurrent.TimeUnit;
  *       nothing is unread, reads as the reader thread would (before, nobody read, and the close
  *       reset the peer). No wait when
  *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
- *       when the reader waits so and nothing is unread (the peer is idle); on the reader thread,
- *       the wait also ends once the peer has sent nothing for {@link #QUIET_NANOS};</li>
+ *       when the reader waits so and nothing is unread (the peer is idle); a reader that waits so
+ *       with bytes unread waits for more than has arrived (a large value's rest, held back in the
+ *       kernel), and is told to read what came, which ends its reading, so that the linger's
+ *       reading is its own, or this thread's ({@link RealConnection#waitingReadHasNothingUnread});
+ *       on the reader thread, the wait also ends once the peer has sent nothing for
+ *       {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
  *       {@link #closeGracefully} returns after it, once its drain has returned:
  *       {@link #GRACEFUL_OVER} happens then.</li>
@@ -295,7 +299,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         }
         awaiting = awaiting || reader == null && input.isAwaitingInput();
         if (awaiting) { // blocked in a read, or suspended: it goes on when input comes
-            if (connection.transport().available() == 0) {
+            if (connection.waitingReadHasNothingUnread()) {
                 return; // the peer is idle: nothing unread, no reset
             }
         } else if (reader == null) {

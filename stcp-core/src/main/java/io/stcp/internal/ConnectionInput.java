@@ -1376,7 +1376,7 @@ final class ConnectionInput {
         }
         while (true) {
             long deadline = readDeadline();
-            int wait = pos == lim ? beginWait(false) : 0;
+            int wait = beginWait(pos < lim); // with part of a value buffered too: the JDK transport's wait for its rest is here
             if (!transport.isReadable()) {
                 turnBytes = 0; // this read waits
             }
@@ -1391,7 +1391,7 @@ final class ConnectionInput {
             } catch (IOException e) {
                 throw failed(e);
             } finally {
-                finished = wait != 0 && endWait(wait);
+                finished = endWait(wait);
             }
             if (n < 0) {
                 endOfStream();

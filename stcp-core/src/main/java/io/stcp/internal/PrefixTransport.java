@@ -96,6 +96,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public void stopAwaitingInput() {
+        under.stopAwaitingInput();
+    }
+
+    @Override
     public boolean holdsInput() {
         return pos < end || under.holdsInput();
     }

@@ -18,10 +18,14 @@ import java.util.function.BooleanSupplier;
  *   FREE ──a graceful close's linger (takeForClose)──▶ CLOSER, for good
  *   its thread ──the read returns while that close waits──▶ FREE, the close woken ──▶ CLOSER
  *   FREE ──a runner starts (takeForRunner)──▶ RUNNER ──the runner ends (runnerEnded)──▶ FREE
+ *   its thread, or CLOSER while the connection is open ──a runner starts──▶ unchanged, the start fails
  * </pre>
  * A runner started while an application read is under way fails to start
  * ({@link IllegalStateException}): its reader thread, which never claims, would read the buffer
- * beside that read. A read that finds RUNNER (its runner starting or just ended) fails as one
+ * beside that read. So does one started while the close holds the input (CLOSER) and the
+ * connection is still open: its reader's end would read the linger beside the closing thread's
+ * (it started, before). Once the connection is closed it starts, as on any closed connection: its
+ * reads fail, and it ends. A read that finds RUNNER (its runner starting or just ended) fails as one
  * on a thread not the reader's does.
  * A read that begins while another thread's read is under way fails at once with an
  * {@link IllegalStateException} naming both: the bytes stay the first read's. Before, the two
@@ -38,10 +42,16 @@ import java.util.function.BooleanSupplier;
  * parked, registered in {@link #closer}, and looks again each time the read releases the claim or
  * begins a wait for input ({@link #wakeCloser()}): it takes the claim once free; and while the
  * read waits for input that the peer has not sent (nothing unread: no reset), it takes nothing and
- * closes now, which ends that read, as a close did before. Each side writes its own volatile
- * field (or word) and then reads the other's — the closer registers and then looks at the claim and
- * the read's wait, the read frees the claim or marks its wait and then looks for a closer — so one
- * of the two sees the other, and no wake-up is lost.
+ * closes now, which ends that read, as a close did before. A read that waits with bytes unread —
+ * for more than has arrived, the rest of a large value held back in the kernel
+ * ({@link Transport#awaitInput}) — is told to read what came ({@link Transport#stopAwaitingInput()}):
+ * it takes the peer's bytes, which ends it, and frees the claim. Before, the close waited for it
+ * to its deadline (the linger's 2 s), and then closed with those bytes unread, resetting the peer.
+ * A read blocked for the rest of a value waits for input too, on the JDK transport as on epoll (it
+ * was not marked so there, and the close waited out its linger). Each side writes its own volatile
+ * field (or word) and then reads the other's — the closer registers and then looks at the claim
+ * and the read's wait, the read frees the claim or marks its wait and then looks for a closer — so
+ * one of the two sees the other, and no wake-up is lost.
  *
  * <p><b>Cost.</b> One atomic compare-and-exchange and one volatile store per read of a connection no
  * runner reads; none on a runner's reader thread, which never claims.
@@ -88,7 +98,8 @@ final class ReadClaim {
      * A runner starts reading the connection: the input is its reader thread's until
      * {@link #runnerEnded()} (left to a graceful close that took it already).
      *
-     * @throws IllegalStateException if an application read is under way
+     * @throws IllegalStateException if an application read is under way, or a graceful close's linger
+     *     reads the connection (still open)
      */
     void takeForRunner(RealConnection connection) {
         Object was = OWNER.compareAndExchange(this, null, RUNNER);
@@ -96,6 +107,11 @@ final class ReadClaim {
             throw new IllegalStateException("a runner started on connection " + connection.id() + " while thread \""
                     + t.getName() + "\" reads it: a connection is read by one thread at a time. Start the runner"
                     + " once that read has returned");
+        }
+        if (was == CLOSER && connection.isOpen()) {
+            throw new IllegalStateException("a runner started on connection " + connection.id() + " while its"
+                    + " graceful close reads it, lingering for the peer's end: a connection is read by one thread at a"
+                    + " time, and a closing one by its close");
         }
     }
 
@@ -124,7 +140,8 @@ final class ReadClaim {
      * A graceful close takes the input for its linger's reading, for good: at once if no read is under
      * way, else once that read ends (see the class comment).
      *
-     * @param readerIdle whether the read under way waits for input that the peer is not sending
+     * @param readerIdle whether the read under way waits for input that the peer is not sending;
+     *     asked at each look, it may tell a read waiting with bytes unread to read them (see the class comment)
      * @return true if taken; false if that read is idle so, the deadline passed, the thread was
      *     interrupted, or this thread is the one reading
      */

@@ -215,6 +215,18 @@ public final class Readiness {
         return reported;
     }
 
+    /**
+     * Wakes the reader as a read edge does, from a thread that wants the socket read now (a graceful
+     * close: {@link ReadinessTransport#stopAwaitingInput()}); a read callback is left to the edges.
+     */
+    void wakeReader() {
+        readable = true;
+        Thread t = readWaiter;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+    }
+
     /** Called right before a read syscall. */
     void clearReadable() {
         readable = false;

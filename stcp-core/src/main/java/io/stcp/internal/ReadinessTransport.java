@@ -76,6 +76,7 @@ final class ReadinessTransport implements Transport {
     private final int fd;
     private volatile int state;
     private boolean drained; // the last read emptied the socket; reader thread only
+    private volatile boolean awaitsNoInput; // a graceful close wants what came read: awaitInput waits no more (stopAwaitingInput)
     private WriteWaits writeWaits = WriteWaits.NONE; // set before the connection is shared (onWriteWait)
 
     /**
@@ -167,8 +168,8 @@ final class ReadinessTransport implements Transport {
         }
         readiness.clearReadable(); // from here on, an edge means the socket changed
         drained = false;           // whatever happens, the next read tries the socket first
-        if (available() >= want) {
-            return;
+        if (awaitsNoInput || available() >= want) {
+            return; // the flag is read after the clear: a stopAwaitingInput() later than that finds this wait (see there)
         }
         lowWater(want); // signals readiness at once if the bytes came in the meantime
         try {
@@ -180,6 +181,18 @@ final class ReadinessTransport implements Transport {
                 // closed meanwhile: the mark no longer matters, and the wait's own outcome says why
             }
         }
+    }
+
+    /**
+     * Ends the wait of {@link #awaitInput} and every later one: sets {@link #awaitsNoInput}, then
+     * wakes the reader as an edge does ({@link Readiness#wakeReader()}). A reader about to wait
+     * clears the readable flag and then reads {@link #awaitsNoInput} (both volatile): so either it
+     * sees the flag and does not wait, or the wake-up comes after its clear and ends its wait.
+     */
+    @Override
+    public void stopAwaitingInput() {
+        awaitsNoInput = true;
+        readiness.wakeReader();
     }
 
     /**

@@ -16,8 +16,8 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p><b>Thread safety.</b> Reads ({@link #read}, {@link #isReadable}, {@link #awaitReadable}) come
  * from one thread at a time (the connection's reader); writes and {@link #shutdownOutput()} from
- * one thread at a time (the connection serializes them); {@link #close()}, {@link #isOpen()} and
- * {@link #available()} from any thread.
+ * one thread at a time (the connection serializes them); {@link #close()}, {@link #isOpen()},
+ * {@link #available()} and {@link #stopAwaitingInput()} from any thread.
  */
 public interface Transport extends AutoCloseable {
 
@@ -125,6 +125,15 @@ public interface Transport extends AutoCloseable {
      * cannot tell return at once. Reader thread only.
      */
     default void awaitInput(int bytes, long deadlineNanos) throws IOException {}
+
+    /**
+     * A graceful close wants the input read now, from another thread than the reader's: a wait in
+     * {@link #awaitInput} ends, now or as it begins, and every later one returns at once, so that
+     * the reader reads what has arrived (and, the close having begun, ends its read: see
+     * {@link ConnectionInput}, "A graceful close"). Any thread. Nothing to do for a transport whose
+     * {@link #awaitInput} does not wait.
+     */
+    default void stopAwaitingInput() {}
 
     /**
      * Writes every remaining byte of {@code srcs[off .. off+len)}, waiting for room as needed.

@@ -62,6 +62,11 @@ abstract class OverTransport implements Transport {
     }
 
     @Override
+    public void stopAwaitingInput() {
+        under.stopAwaitingInput();
+    }
+
+    @Override
     public void write(ByteBuffer[] srcs, int off, int len, long deadlineNanos) throws IOException {
         under.write(srcs, off, len, deadlineNanos);
     }

@@ -53,16 +53,35 @@ public final class SocketPair implements AutoCloseable {
 
     /** As {@link #serverReadIntOnceWaiting()}, from any connection. */
     public static CompletableFuture<Integer> readIntOnceWaiting(Connection connection) {
-        CompletableFuture<Integer> result = new CompletableFuture<>();
+        return readOnceWaiting(connection::readInt);
+    }
+
+    /** A read of any kind. */
+    public interface Read<T> {
+        T read() throws Exception;
+    }
+
+    /**
+     * Runs {@code read} on a thread of its own, and returns once that thread waits (with or
+     * without a deadline, as a frame begun has one): for input, as nothing else waits in a read.
+     */
+    public static <T> CompletableFuture<T> readOnceWaiting(Read<T> read) {
+        CompletableFuture<T> result = new CompletableFuture<>();
         Thread reader = Thread.ofVirtual().start(() -> {
             try {
-                result.complete(connection.readInt());
+                result.complete(read.read());
             } catch (Throwable t) {
                 result.completeExceptionally(t);
             }
         });
-        Awaitility.await().until(() -> reader.getState() == Thread.State.WAITING);
+        Awaitility.await().until(() -> waits(reader));
         return result;
+    }
+
+    /** Whether {@code thread} waits, with or without a deadline. */
+    public static boolean waits(Thread thread) {
+        Thread.State s = thread.getState();
+        return s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING;
     }
 
     @Override
