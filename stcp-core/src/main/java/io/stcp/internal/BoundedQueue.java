@@ -623,8 +623,8 @@ abstract sealed class BoundedQueue permits SendQueue {
         for (Object entry : items) {
             long length = entryBytes(entry);
             from -= length;
-            if (!(entry instanceof Keyed k && waits.conflatesInto.test(k.key))) {
-                to -= length; // the put's own key dropped frees nothing: the put appends it anew
+            if (!(entry instanceof Keyed k && waits.conflatesInto.test(k.key))) { // the put's own key: it appends it anew
+                to -= length;
             }
             drops++;
             if (budgetNeed(from, to) <= room) {
