@@ -12,6 +12,7 @@ import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -190,6 +191,12 @@ abstract sealed class BoundedQueue permits SendQueue {
         final RoomWatch.@Nullable Entry watch;
         /** A reader's put has got ready for its waits ({@link #readerGotReady}): once a put. */
         boolean readerReady;
+        /**
+         * Whether a queued key is one this put conflates into: dropping its value for the put
+         * ({@link #dropForBudget}) grows the put by that entry's bytes, as it then appends the
+         * value anew with its key. None for a plain put.
+         */
+        Predicate<Object> conflatesInto = key -> false;
 
         Waits(boolean patient) {
             this(patient, System.nanoTime(), true, null);
@@ -206,6 +213,12 @@ abstract sealed class BoundedQueue permits SendQueue {
         /** The deadline of a wait of {@code nanos}: 0 for none, {@link Long#MIN_VALUE} for no limit ({@link Nanos#FOREVER} or more). */
         private static long waitDeadline(long now, long nanos) {
             return nanos <= 0 ? 0 : nanos >= Nanos.FOREVER ? Long.MIN_VALUE : Nanos.deadline(now, nanos);
+        }
+
+        /** Sets {@link #conflatesInto}: the keys of a keyed put, or of a batch's ({@link SendQueue#putAll}). */
+        Waits conflatingInto(Predicate<Object> keys) {
+            conflatesInto = keys;
+            return this;
         }
 
         /** The deadline of a wait for the server's outbound budget: BLOCK's, else the put's patience. */
@@ -487,7 +500,7 @@ abstract sealed class BoundedQueue permits SendQueue {
      *     {@link Waits#mayWait} is false; with {@link Waits#watch} registered, to be told of room
      */
     final boolean makeRoom(int messages, long add, Waits waits) throws SlowConsumerException {
-        settle(); // what drops for this put took of the budget, if the put grew since (a keyed one whose key was dropped)
+        settle(); // what the queue holds charged beyond its bytes, if a step before left any
         long maxBytes = limits.maxBytes();
         int maxMessages = limits.maxMessages();
         if ((maxBytes != 0 && add > maxBytes) || (maxMessages != 0 && messages > maxMessages)) {
@@ -505,7 +518,7 @@ abstract sealed class BoundedQueue permits SendQueue {
                 checkOpen();
                 return true; // look again: that drain gave back what the reader's own queue held
             }
-            if (limits.policy() == OverflowPolicy.DROP_OLDEST && dropForBudget(add)) {
+            if (limits.policy() == OverflowPolicy.DROP_OLDEST && dropForBudget(add, waits)) {
                 return true; // this queue's own oldest, before any wait or failure
             }
         }
@@ -588,7 +601,9 @@ abstract sealed class BoundedQueue permits SendQueue {
      * its messages dropped for nothing. A byte dropped is one charged less, or, within the slack,
      * one the put need not charge; a batch being written ({@link #drained}) stays charged. The
      * budget's room is read without its lock to choose how many; when another queue takes it
-     * meanwhile, nothing is dropped, and the put waits or fails as any put the budget refuses.
+     * meanwhile, nothing is dropped, and the put waits or fails as any put the budget refuses. The
+     * value queued under a key the put conflates into ({@link Waits#conflatesInto}) frees nothing
+     * for it when dropped: the put then appends its value anew, the key's bytes with it.
      *
      * <p>A drop within the slack gives the budget nothing back, so it wakes no put waiting for the
      * budget, and none needs it: another queue's put gains nothing, and one of this queue under
@@ -596,23 +611,28 @@ abstract sealed class BoundedQueue permits SendQueue {
      *
      * @return whether it dropped: the put then fits
      */
-    private boolean dropForBudget(long add) {
+    private boolean dropForBudget(long add, Waits waits) {
         if (queued() == 0) {
             return false;
         }
         long room = budget.limitBytes() - budget.chargedBytes();
         long from = bytes + drained;
+        long to = from + add;
         int drops = 0;
         boolean enough = false;
         for (Object entry : items) {
-            from -= entryBytes(entry);
+            long length = entryBytes(entry);
+            from -= length;
+            if (!(entry instanceof Keyed k && waits.conflatesInto.test(k.key))) { // the put's own key: it appends it anew
+                to -= length;
+            }
             drops++;
-            if (budgetNeed(from, from + add) <= room) {
+            if (budgetNeed(from, to) <= room) {
                 enough = true;
                 break;
             }
         }
-        if (!enough || !chargeFor(from, from + add)) {
+        if (!enough || !chargeFor(from, to)) {
             return false;
         }
         for (; drops > 0; drops--) {

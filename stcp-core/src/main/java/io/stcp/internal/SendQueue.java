@@ -255,7 +255,7 @@ public final class SendQueue extends BoundedQueue {
                     return takeTokenForDrainer();
                 }
                 // then look at the key again: the queue has changed
-                makeRoom(slots, add, waits = waits != null ? waits : new Waits(patient));
+                makeRoom(slots, add, waits = waits != null ? waits : new Waits(patient).conflatingInto(key::equals));
             }
         } finally {
             lock.unlock();
@@ -356,7 +356,12 @@ public final class SendQueue extends BoundedQueue {
                 }
                 return takeTokenForDrainer() ? QUEUED_START_DRAINER : QUEUED;
             }
-            waits = waits != null ? waits : new Waits(patient, sinceNanos, watch != null, watch);
+            if (waits == null) {
+                waits = new Waits(patient, sinceNanos, watch != null, watch);
+                if (keyedPut) {
+                    waits.conflatingInto(key::equals);
+                }
+            }
             if (!makeRoom(slots, add, waits)) {
                 return WOULD_WAIT;
             }
@@ -388,7 +393,8 @@ public final class SendQueue extends BoundedQueue {
             Waits waits = null;
             long[] need;
             while (!takeRoom((int) (need = batch.need(this::queuedUnder))[0], need[1])) {
-                makeRoom((int) need[0], Math.max(0, need[1]), waits = waits != null ? waits : new Waits(patient));
+                makeRoom((int) need[0], Math.max(0, need[1]),
+                        waits = waits != null ? waits : new Waits(patient).conflatingInto(batch.last::containsKey));
             }
             for (int i = 0; i < batch.keys.length; i++) {
                 putKeyedLocked(batch.keys[i], batch.values[i]);

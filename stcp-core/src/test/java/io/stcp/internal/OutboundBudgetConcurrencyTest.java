@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.ToIntFunction;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,12 +33,16 @@ class OutboundBudgetConcurrencyTest {
     private final OutboundBudget budget = new OutboundBudget(LIMIT);
 
     private SendQueue queue() {
+        return queue(OverflowPolicy.FAIL, false);
+    }
+
+    private SendQueue queue(OverflowPolicy policy, boolean conflate) {
         ConnectionContext context = new ConnectionContext(Sweeper.SHARED, null, Transports.sourceOrNull(), ExitLog.SHARED,
                 Nanos.timeout(Duration.ofSeconds(30)), 0, 0, 0, List.of(), budget);
         InetSocketAddress address = new InetSocketAddress("127.0.0.1", 1);
         MemoryTransport memory = new MemoryTransport();
         RealConnection c = new RealConnection(null, address, address, true, context, x -> memory);
-        return new SendQueue(new QueueLimits(64, 1 << 20, OverflowPolicy.FAIL, 0, false, new DirectChunks(0)), c);
+        return new SendQueue(new QueueLimits(64, 1 << 20, policy, 0, conflate, new DirectChunks(0)), c);
     }
 
     @Test
@@ -46,12 +51,7 @@ class OutboundBudgetConcurrencyTest {
         List<SendQueue> queues = queues();
         assertThat(putAndDrain(queues, random -> SIZES[random.nextInt(SIZES.length)])).as("puts refused").isEmpty();
         assertThat(budget.peakBytes()).as("the budget was filled").isGreaterThan(LIMIT / 2).isLessThanOrEqualTo(LIMIT);
-        assertThat(budget.chargedBytes()).as("every queue written").isZero();
-        assertThat(budget.slackPermitsHeld()).as("every queue written").isZero();
-        queues.forEach(SendQueue::close);
-        assertThat(budget.chargedBytes()).isZero();
-        assertThat(budget.slackPermitsHeld()).isZero();
-        assertThat(budget.waiters()).isZero();
+        allGivenBackOnceWrittenAndClosed(queues);
     }
 
     /**
@@ -94,6 +94,34 @@ class OutboundBudgetConcurrencyTest {
         assertThat(budget.waiters()).isZero();
     }
 
+    /**
+     * Conflating queues under DROP_OLDEST, keyed puts of every size over a few keys: a put the
+     * budget refuses drops its queue's oldest, its own key's value among them, and takes its share
+     * in the same step, or waits; whatever the drops and the puts do, nothing is charged, no permit
+     * held and no put waiting once all are written and closed.
+     */
+    @Test
+    void keyedPutsDroppingTheirOldestForTheBudgetLeaveItWhole() throws Exception {
+        List<SendQueue> queues = new ArrayList<>();
+        for (int i = 0; i < QUEUES; i++) {
+            queues.add(queue(OverflowPolicy.DROP_OLDEST, true));
+        }
+        assertThat(putAndDrain(queues, random -> SIZES[random.nextInt(SIZES.length)], random -> random.nextInt(4)))
+                .as("puts refused").isEmpty();
+        assertThat(budget.peakBytes()).isLessThanOrEqualTo(LIMIT);
+        allGivenBackOnceWrittenAndClosed(queues);
+    }
+
+    /** Every queue written: nothing charged, no permit held; closed: no put waits. */
+    private void allGivenBackOnceWrittenAndClosed(List<SendQueue> queues) {
+        assertThat(budget.chargedBytes()).as("every queue written").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every queue written").isZero();
+        queues.forEach(SendQueue::close);
+        assertThat(budget.chargedBytes()).isZero();
+        assertThat(budget.slackPermitsHeld()).isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
     private List<SendQueue> queues() {
         List<SendQueue> queues = new ArrayList<>();
         for (int i = 0; i < QUEUES; i++) {
@@ -102,11 +130,17 @@ class OutboundBudgetConcurrencyTest {
         return queues;
     }
 
+    private List<Throwable> putAndDrain(List<SendQueue> queues, ToIntFunction<Random> size) throws InterruptedException {
+        return putAndDrain(queues, size, null);
+    }
+
     /**
-     * Into each queue, from a thread of its own, {@link #PUTS} patient puts of {@code size} bytes,
+     * Into each queue, from a thread of its own, {@link #PUTS} patient puts of {@code size} bytes
+     * (under a {@code key} if one is given),
      * while another thread drains it until they are done and it is written; what the puts threw.
      */
-    private List<Throwable> putAndDrain(List<SendQueue> queues, ToIntFunction<Random> size) throws InterruptedException {
+    private List<Throwable> putAndDrain(List<SendQueue> queues, ToIntFunction<Random> size,
+            @Nullable ToIntFunction<Random> key) throws InterruptedException {
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
         AtomicInteger producing = new AtomicInteger(queues.size());
         List<Thread> threads = new ArrayList<>();
@@ -116,7 +150,11 @@ class OutboundBudgetConcurrencyTest {
             threads.add(Thread.ofPlatform().name("producer-" + i).start(() -> {
                 try {
                     for (int n = 0; n < PUTS; n++) {
-                        q.put(new byte[size.applyAsInt(random)], true);
+                        if (key == null) {
+                            q.put(new byte[size.applyAsInt(random)], true);
+                        } else {
+                            q.put(key.applyAsInt(random), new byte[size.applyAsInt(random)], true);
+                        }
                     }
                 } catch (Throwable t) {
                     failures.add(t);

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.stcp.OverflowPolicy;
 import io.stcp.QueueFullException;
+import io.stcp.Sender.IntKeyed;
 import java.lang.reflect.Field;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -93,6 +95,42 @@ class OutboundBudgetDropOldestTest {
                 .hasMessageContaining("outbound budget");
         assertThat(q.stats().dropped()).isZero();
         assertThat(q.stats().pendingBytes()).isEqualTo(100 * KIB);
+    }
+
+    /**
+     * A keyed put whose key's value is among the oldest: dropping that value frees nothing for the
+     * put, which then appends its value anew with the key. The old code counted the drop as making
+     * room for the put's growth alone (80 KiB within the queue's slack permit), dropped the value,
+     * and the put, now 90 KiB with 86 to charge, was refused: the key's last value gone for nothing.
+     */
+    @Test
+    void aKeyedPutDropsNothingWhenOnlyItsOwnKeysValueWouldGo() throws SlowConsumerException {
+        spendBudgetBut(0);
+        SendQueue q = queues.queue(OverflowPolicy.DROP_OLDEST, true);
+        q.put(1, new byte[10 * KIB], false);
+        assertThat(q.slackBytes()).as("within a permit's slack").isEqualTo(SLACK);
+        // 90 KiB under key 1, its 10 KiB queued or not: 86 above the free bytes to charge, none left
+        assertThatThrownBy(() -> q.put(1, new byte[90 * KIB], false)).isInstanceOf(QueueFullException.class)
+                .hasMessageContaining("outbound budget");
+        assertThat(q.stats().dropped()).as("nothing dropped").isZero();
+        assertThat(q.stats().pendingBytes()).isEqualTo(10 * KIB);
+        assertThat(q.slackBytes()).isEqualTo(SLACK);
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
+    }
+
+    /** {@link #aKeyedPutDropsNothingWhenOnlyItsOwnKeysValueWouldGo} for a batch: a key of the batch dropped frees nothing for it. */
+    @Test
+    void aBatchDropsNothingWhenOnlyItsOwnKeysValuesWouldGo() throws SlowConsumerException {
+        spendBudgetBut(0);
+        SendQueue q = queues.queue(OverflowPolicy.DROP_OLDEST, true);
+        q.put(1, new byte[10 * KIB], false);
+        q.put(2, new byte[10 * KIB], false);
+        KeyedBatch batch = KeyedBatch.ofInt(List.of(new IntKeyed(1, new byte[50 * KIB]), new IntKeyed(2, new byte[40 * KIB])));
+        assertThatThrownBy(() -> q.putAll(batch, false)).isInstanceOf(QueueFullException.class)
+                .hasMessageContaining("outbound budget");
+        assertThat(q.stats().dropped()).as("nothing dropped").isZero();
+        assertThat(q.stats().pendingBytes()).isEqualTo(20 * KIB);
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
     }
 
     /**
