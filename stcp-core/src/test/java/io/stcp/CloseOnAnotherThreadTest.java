@@ -133,6 +133,58 @@ class CloseOnAnotherThreadTest {
     }
 
     /**
+     * The close reaches its linger while the reader is busy with a large value's header; then the
+     * reader waits for the value, part of which has come (on epoll the kernel holds it back until
+     * the rest has come). The close looked before that wait began, so it was never told to read
+     * what came: the wait went on to the end of the linger, 2 s, and the close then reset the peer,
+     * those bytes unread. A wait for a value that begins once a close has begun holds nothing back:
+     * the reader takes what came, which ends its reading, and reads and drops the rest for the
+     * linger, and the connection ends once the peer is quiet.
+     */
+    @Test
+    void aReaderThatBeginsWaitingForMoreThanHasArrivedAfterTheCloseLookedEndsOnceThePeerIsQuiet() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 100);
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicReference<Thread> closer = new AtomicReference<>();
+            CompletableFuture<Long> closedAt = new CompletableFuture<>();
+            CompletableFuture<Integer> discarded = new CompletableFuture<>();
+            AtomicReference<Long> began = new AtomicReference<>();
+            ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                int length = conn.readInt();
+                s.put(new byte[] {42});
+                closer.set(Thread.ofPlatform().name("closer").start(() -> {
+                    began.set(System.nanoTime());
+                    discarded.complete(s.closeAfterFlush(WAIT));
+                    closedAt.complete(System.nanoTime());
+                }));
+                release.await(); // busy with the header, not waiting for input
+                conn.readBytes(length);
+            }, sender);
+            runner.start();
+            byte[] start = new byte[4 + 100];
+            start[1] = 4; // a value of 256 KiB, the first 100 bytes of which the reader buffers with its length
+            p.clientWrite(start);
+
+            DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+            assertThat(in.read()).as("the reply").isEqualTo(42);
+            assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
+            // the FIN is out: the close waits in its linger, the reader busy
+            Awaitility.await().atMost(WAIT).until(() -> closer.get().getState() == Thread.State.TIMED_WAITING);
+            p.clientWrite(new byte[32 << 10]); // more of the value: unread as the reader waits for the rest
+            release.countDown();
+
+            long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            // Quiet 200 ms after the wait began; before, the linger's 2 s from its start, and a reset.
+            // The margin is for a loaded machine.
+            assertThat(Duration.ofNanos(closed - began.get())).isLessThan(Duration.ofMillis(1700));
+            assertThat(discarded.get()).isZero();
+            assertThat(runner.awaitExit(WAIT)).isTrue();
+            assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
      * A server's shutdown, or close, that lands while a close on another thread drains (the peer
      * reads none of its replies) does not take the connection's end from it: the close came first,
      * and the connection ends CLOSED, as it would have without the shutdown. It ended SHUTDOWN.
