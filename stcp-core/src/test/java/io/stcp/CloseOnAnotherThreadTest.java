@@ -43,15 +43,10 @@ class CloseOnAnotherThreadTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 100);
             CountDownLatch release = new CountDownLatch(1);
-            AtomicReference<Thread> closer = new AtomicReference<>();
-            CompletableFuture<Long> closedAt = new CompletableFuture<>();
-            CompletableFuture<Integer> discarded = new CompletableFuture<>();
+            Closer closer = new Closer();
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 s.put(ByteBuffer.allocate(4).putInt(conn.readInt() + 1).array());
-                closer.set(Thread.ofPlatform().name("closer").start(() -> {
-                    discarded.complete(s.closeAfterFlush(WAIT));
-                    closedAt.complete(System.nanoTime());
-                }));
+                closer.start(s);
                 release.await(); // busy with the request, not waiting for input
             }, sender);
             runner.start();
@@ -60,15 +55,14 @@ class CloseOnAnotherThreadTest {
             DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
             assertThat(in.readInt()).isEqualTo(42);
             assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
-            // the FIN is out: the close waits in its linger, the reader busy
-            Awaitility.await().atMost(WAIT).until(() -> closer.get().getState() == Thread.State.TIMED_WAITING);
+            closer.awaitLinger(); // the FIN is out: the close waits in its linger, the reader busy
             long releasedAt = System.nanoTime();
             release.countDown();
 
-            long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            long closed = closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             // Quiet after 200 ms; before, the linger's 2 s from the FIN. The margin is for a loaded machine.
             assertThat(Duration.ofNanos(closed - releasedAt)).isLessThan(Duration.ofMillis(1200));
-            assertThat(discarded.get()).isZero();
+            assertThat(closer.discarded.get()).isZero();
             assertThat(runner.awaitExit(WAIT)).isTrue();
             assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
         }
@@ -100,6 +94,27 @@ class CloseOnAnotherThreadTest {
 
     private interface Read {
         void read(Connection conn) throws Exception;
+    }
+
+    /** A close on a thread of its own, as a worker the reader handed the request to makes it. */
+    private static final class Closer {
+        final CompletableFuture<Long> closedAt = new CompletableFuture<>();
+        final CompletableFuture<Integer> discarded = new CompletableFuture<>();
+        volatile long began;
+        private volatile Thread thread;
+
+        void start(Sender sender) {
+            thread = Thread.ofPlatform().name("closer").start(() -> {
+                began = System.nanoTime();
+                discarded.complete(sender.closeAfterFlush(WAIT));
+                closedAt.complete(System.nanoTime());
+            });
+        }
+
+        /** Returns once the close waits in its linger: the peer read its replies and the FIN first. */
+        void awaitLinger() {
+            Awaitility.await().atMost(WAIT).until(() -> thread != null && thread.getState() == Thread.State.TIMED_WAITING);
+        }
     }
 
     /**
@@ -146,18 +161,11 @@ class CloseOnAnotherThreadTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 100);
             CountDownLatch release = new CountDownLatch(1);
-            AtomicReference<Thread> closer = new AtomicReference<>();
-            CompletableFuture<Long> closedAt = new CompletableFuture<>();
-            CompletableFuture<Integer> discarded = new CompletableFuture<>();
-            AtomicReference<Long> began = new AtomicReference<>();
+            Closer closer = new Closer();
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 int length = conn.readInt();
                 s.put(new byte[] {42});
-                closer.set(Thread.ofPlatform().name("closer").start(() -> {
-                    began.set(System.nanoTime());
-                    discarded.complete(s.closeAfterFlush(WAIT));
-                    closedAt.complete(System.nanoTime());
-                }));
+                closer.start(s);
                 release.await(); // busy with the header, not waiting for input
                 conn.readBytes(length);
             }, sender);
@@ -169,16 +177,15 @@ class CloseOnAnotherThreadTest {
             DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
             assertThat(in.read()).as("the reply").isEqualTo(42);
             assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
-            // the FIN is out: the close waits in its linger, the reader busy
-            Awaitility.await().atMost(WAIT).until(() -> closer.get().getState() == Thread.State.TIMED_WAITING);
+            closer.awaitLinger(); // the FIN is out: the close waits in its linger, the reader busy
             p.clientWrite(new byte[32 << 10]); // more of the value: unread as the reader waits for the rest
             release.countDown();
 
-            long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            long closed = closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             // Quiet 200 ms after the wait began; before, the linger's 2 s from its start, and a reset.
             // The margin is for a loaded machine.
-            assertThat(Duration.ofNanos(closed - began.get())).isLessThan(Duration.ofMillis(1700));
-            assertThat(discarded.get()).isZero();
+            assertThat(Duration.ofNanos(closed - closer.began)).isLessThan(Duration.ofMillis(1700));
+            assertThat(closer.discarded.get()).isZero();
             assertThat(runner.awaitExit(WAIT)).isTrue();
             assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
         }
