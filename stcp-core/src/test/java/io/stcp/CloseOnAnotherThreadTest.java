@@ -162,11 +162,13 @@ class CloseOnAnotherThreadTest {
             QueueSender sender = QueueSender.create(p.server, 100);
             CountDownLatch release = new CountDownLatch(1);
             Closer closer = new Closer();
+            AtomicReference<Thread> reader = new AtomicReference<>();
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 int length = conn.readInt();
                 s.put(new byte[] {42});
                 closer.start(s);
                 release.await(); // busy with the header, not waiting for input
+                reader.set(Thread.currentThread()); // its next wait is the value's
                 conn.readBytes(length);
             }, sender);
             runner.start();
@@ -178,8 +180,11 @@ class CloseOnAnotherThreadTest {
             assertThat(in.read()).as("the reply").isEqualTo(42);
             assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
             closer.awaitLinger(); // the FIN is out: the close waits in its linger, the reader busy
-            p.clientWrite(new byte[32 << 10]); // more of the value: unread as the reader waits for the rest
             release.countDown();
+            Awaitility.await().atMost(WAIT).until(() -> reader.get() != null && SocketPair.waits(reader.get()));
+            // More of the value, unread as the reader waits for the rest: a small segment, well inside
+            // the window (one that leaves less than a segment's room wakes the reader despite the mark).
+            p.clientWrite(new byte[4 << 10]);
 
             long closed = closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             // Quiet 200 ms after the wait began; before, the linger's 2 s from its start, and a reset.
