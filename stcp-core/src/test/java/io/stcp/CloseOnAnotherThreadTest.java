@@ -149,8 +149,8 @@ class CloseOnAnotherThreadTest {
 
     /**
      * The close reaches its linger while the reader is busy with a large value's header; then the
-     * reader waits for the value, part of which has come (on epoll the kernel holds it back until
-     * the rest has come). The close looked before that wait began, so it was never told to read
+     * reader waits for the value, and part of it comes (on epoll the kernel holds it back until the
+     * rest has come). The close looked before that wait began, so it was never told to read
      * what came: the wait went on to the end of the linger, 2 s, and the close then reset the peer,
      * those bytes unread. A wait for a value that begins once a close has begun holds nothing back:
      * the reader takes what came, which ends its reading, and reads and drops the rest for the
