@@ -43,15 +43,10 @@ class CloseOnAnotherThreadTest {
         try (SocketPair p = SocketPair.open()) {
             QueueSender sender = QueueSender.create(p.server, 100);
             CountDownLatch release = new CountDownLatch(1);
-            AtomicReference<Thread> closer = new AtomicReference<>();
-            CompletableFuture<Long> closedAt = new CompletableFuture<>();
-            CompletableFuture<Integer> discarded = new CompletableFuture<>();
+            Closer closer = new Closer();
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 s.put(ByteBuffer.allocate(4).putInt(conn.readInt() + 1).array());
-                closer.set(Thread.ofPlatform().name("closer").start(() -> {
-                    discarded.complete(s.closeAfterFlush(WAIT));
-                    closedAt.complete(System.nanoTime());
-                }));
+                closer.start(s);
                 release.await(); // busy with the request, not waiting for input
             }, sender);
             runner.start();
@@ -60,15 +55,14 @@ class CloseOnAnotherThreadTest {
             DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
             assertThat(in.readInt()).isEqualTo(42);
             assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
-            // the FIN is out: the close waits in its linger, the reader busy
-            Awaitility.await().atMost(WAIT).until(() -> closer.get().getState() == Thread.State.TIMED_WAITING);
+            closer.awaitLinger(); // the FIN is out: the close waits in its linger, the reader busy
             long releasedAt = System.nanoTime();
             release.countDown();
 
-            long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            long closed = closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             // Quiet after 200 ms; before, the linger's 2 s from the FIN. The margin is for a loaded machine.
             assertThat(Duration.ofNanos(closed - releasedAt)).isLessThan(Duration.ofMillis(1200));
-            assertThat(discarded.get()).isZero();
+            assertThat(closer.discarded.get()).isZero();
             assertThat(runner.awaitExit(WAIT)).isTrue();
             assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
         }
@@ -102,6 +96,27 @@ class CloseOnAnotherThreadTest {
         void read(Connection conn) throws Exception;
     }
 
+    /** A close on a thread of its own, as a worker the reader handed the request to makes it. */
+    private static final class Closer {
+        final CompletableFuture<Long> closedAt = new CompletableFuture<>();
+        final CompletableFuture<Integer> discarded = new CompletableFuture<>();
+        volatile long began;
+        private volatile Thread thread;
+
+        void start(Sender sender) {
+            thread = Thread.ofPlatform().name("closer").start(() -> {
+                began = System.nanoTime();
+                discarded.complete(sender.closeAfterFlush(WAIT));
+                closedAt.complete(System.nanoTime());
+            });
+        }
+
+        /** Returns once the close waits in its linger: the peer read its replies and the FIN first. */
+        void awaitLinger() {
+            Awaitility.await().atMost(WAIT).until(() -> thread != null && thread.getState() == Thread.State.TIMED_WAITING);
+        }
+    }
+
     /**
      * The peer sends {@code sent}, the start of what the reader's {@code read} reads, which then
      * waits for the rest; this thread closes: at once, the reply and the FIN delivered.
@@ -127,6 +142,55 @@ class CloseOnAnotherThreadTest {
             DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
             assertThat(in.read()).as("the reply").isEqualTo(42);
             assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
+            assertThat(runner.awaitExit(WAIT)).isTrue();
+            assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
+     * The close reaches its linger while the reader is busy with a large value's header; then the
+     * reader waits for the value, and part of it comes (on epoll the kernel holds it back until the
+     * rest has come). The close looked before that wait began, so it was never told to read
+     * what came: the wait went on to the end of the linger, 2 s, and the close then reset the peer,
+     * those bytes unread. A wait for a value that begins once a close has begun holds nothing back:
+     * the reader takes what came, which ends its reading, and reads and drops the rest for the
+     * linger, and the connection ends once the peer is quiet.
+     */
+    @Test
+    void aReaderThatBeginsWaitingForMoreThanHasArrivedAfterTheCloseLookedEndsOnceThePeerIsQuiet() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.create(p.server, 100);
+            CountDownLatch release = new CountDownLatch(1);
+            Closer closer = new Closer();
+            AtomicReference<Thread> reader = new AtomicReference<>();
+            ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                int length = conn.readInt();
+                s.put(new byte[] {42});
+                closer.start(s);
+                release.await(); // busy with the header, not waiting for input
+                reader.set(Thread.currentThread()); // its next wait is the value's
+                conn.readBytes(length);
+            }, sender);
+            runner.start();
+            byte[] start = new byte[4 + 100];
+            start[1] = 4; // a value of 256 KiB, the first 100 bytes of which the reader buffers with its length
+            p.clientWrite(start);
+
+            DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+            assertThat(in.read()).as("the reply").isEqualTo(42);
+            assertThat(in.read()).as("the FIN after the reply").isEqualTo(-1);
+            closer.awaitLinger(); // the FIN is out: the close waits in its linger, the reader busy
+            release.countDown();
+            Awaitility.await().atMost(WAIT).until(() -> reader.get() != null && SocketPair.waits(reader.get()));
+            // More of the value, unread as the reader waits for the rest: a small segment, well inside
+            // the window (one that leaves less than a segment's room wakes the reader despite the mark).
+            p.clientWrite(new byte[4 << 10]);
+
+            long closed = closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            // Quiet 200 ms after the wait began; before, the linger's 2 s from its start, and a reset.
+            // The margin is for a loaded machine.
+            assertThat(Duration.ofNanos(closed - closer.began)).isLessThan(Duration.ofMillis(1700));
+            assertThat(closer.discarded.get()).isZero();
             assertThat(runner.awaitExit(WAIT)).isTrue();
             assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
         }

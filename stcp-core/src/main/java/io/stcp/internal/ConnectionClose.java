@@ -23,8 +23,10 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>DRAINING: the first {@link #closeGracefully} ends the input for the application's reader
  *       ({@link ConnectionInput#closing()}: it reads none of the peer's bytes from now on, only the
- *       linger below reads them, and drops them), then runs its sender's drain (write what is
- *       queued, take nothing new);</li>
+ *       linger below reads them, and drops them), and has its waits hold nothing back in the kernel
+ *       ({@link Transport#stopAwaitingInput()}): a read waiting for more than has arrived — a large
+ *       value's rest — now or from now on, takes what came instead, which ends its reading; then
+ *       runs its sender's drain (write what is queued, take nothing new);</li>
  *   <li>OUTPUT_SHUT: it shuts the output down (FIN), unless the drain left the connection closed;</li>
  *   <li>LINGERING: if the peer may still be sending, it waits — at most {@link #LINGER_NANOS} —
  *       for the reader to see the peer's end of stream, because closing with input unread makes the
@@ -36,10 +38,9 @@ import java.util.concurrent.TimeUnit;
  *       nothing is unread, reads as the reader thread would (before, nobody read, and the close
  *       reset the peer). No wait when
  *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
- *       when the reader waits so and nothing is unread (the peer is idle); a reader that waits so
- *       with bytes unread waits for more than has arrived (a large value's rest, held back in the
- *       kernel), and is told to read what came, which ends its reading, so that the linger's
- *       reading is its own, or this thread's ({@link RealConnection#waitingReadHasNothingUnread});
+ *       when the reader waits so and nothing is unread (the peer is idle): with bytes unread, it is
+ *       about to take them (no wait holds them back, see DRAINING), which ends its reading, and
+ *       the linger's reading is then its own, or this thread's;
  *       on the reader thread, the wait also ends once the peer has sent nothing for
  *       {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
@@ -252,6 +253,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         int discarded = 0;
         try {
             connection.input().closing(connection.isReaderThread());
+            connection.transport().stopAwaitingInput(); // after closing(): a read it ends finds the close (see the class comment)
             discarded = drain.drain(Nanos.remaining(deadline));
             if (STATE.compareAndSet(this, DRAINING, OUTPUT_SHUT)) {
                 connection.shutdownOutput(deadline); // close_notify waits no longer than the close
@@ -299,7 +301,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         }
         awaiting = awaiting || reader == null && input.isAwaitingInput();
         if (awaiting) { // blocked in a read, or suspended: it goes on when input comes
-            if (connection.waitingReadHasNothingUnread()) {
+            if (connection.transport().available() == 0) {
                 return; // the peer is idle: nothing unread, no reset
             }
         } else if (reader == null) {

@@ -42,11 +42,12 @@ import java.util.function.BooleanSupplier;
  * parked, registered in {@link #closer}, and looks again each time the read releases the claim or
  * begins a wait for input ({@link #wakeCloser()}): it takes the claim once free; and while the
  * read waits for input that the peer has not sent (nothing unread: no reset), it takes nothing and
- * closes now, which ends that read, as a close did before. A read that waits with bytes unread —
- * for more than has arrived, the rest of a large value held back in the kernel
- * ({@link Transport#awaitInput}) — is told to read what came ({@link Transport#stopAwaitingInput()}):
- * it takes the peer's bytes, which ends it, and frees the claim. Before, the close waited for it
- * to its deadline (the linger's 2 s), and then closed with those bytes unread, resetting the peer.
+ * closes now, which ends that read, as a close did before. No wait holds bytes back in the kernel
+ * once the close has begun ({@link Transport#stopAwaitingInput()}, see {@link ConnectionClose}): a
+ * read that waits with bytes unread is about to take them, which ends it, and frees the claim.
+ * Before, one waiting for the rest of a large value ({@link Transport#awaitInput}) went on waiting
+ * to the close's deadline (the linger's 2 s), and the close then closed with those bytes unread,
+ * resetting the peer.
  * A read blocked for the rest of a value waits for input too, on the JDK transport as on epoll (it
  * was not marked so there, and the close waited out its linger). Each side writes its own volatile
  * field (or word) and then reads the other's — the closer registers and then looks at the claim
@@ -140,8 +141,7 @@ final class ReadClaim {
      * A graceful close takes the input for its linger's reading, for good: at once if no read is under
      * way, else once that read ends (see the class comment).
      *
-     * @param readerIdle whether the read under way waits for input that the peer is not sending;
-     *     asked at each look, it may tell a read waiting with bytes unread to read them (see the class comment)
+     * @param readerIdle whether the read under way waits for input that the peer is not sending
      * @return true if taken; false if that read is idle so, the deadline passed, the thread was
      *     interrupted, or this thread is the one reading
      */

@@ -217,7 +217,9 @@ public final class Readiness {
 
     /**
      * Wakes the reader as a read edge does, from a thread that wants the socket read now (a graceful
-     * close: {@link ReadinessTransport#stopAwaitingInput()}); a read callback is left to the edges.
+     * close as it begins: {@link ReadinessTransport#stopAwaitingInput()}); a read callback is left to
+     * the edges (a suspended loop's input, if any, made one). At worst a read finds nothing and
+     * waits again.
      */
     void wakeReader() {
         readable = true;

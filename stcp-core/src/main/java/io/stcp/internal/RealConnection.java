@@ -523,25 +523,7 @@ public final class RealConnection implements Connection {
      *     peer has not sent (the close closes now, as it did), or the deadline passed meanwhile
      */
     boolean takeInputToClose(long deadlineNanos) {
-        return claim.takeForClose(deadlineNanos, () -> input.isAwaitingInput() && waitingReadHasNothingUnread());
-    }
-
-    /**
-     * For a graceful close, of a read that waits for input: whether nothing is unread, so that
-     * closing now ends that read and resets nothing. One that waits with bytes unread waits for
-     * more than has arrived — the rest of a large value, held back in the kernel
-     * ({@link Transport#awaitInput}) — and is told to read what came
-     * ({@link Transport#stopAwaitingInput()}), which ends its reading, the close having begun: the
-     * linger's reading is then its own (a runner's reader's end), or the close's, which takes the
-     * input (no runner). Before, the close waited for it to the end of its linger, 2 s, and then
-     * closed with those bytes unread, resetting the peer.
-     */
-    boolean waitingReadHasNothingUnread() {
-        if (transport.available() == 0) {
-            return true;
-        }
-        transport.stopAwaitingInput();
-        return false;
+        return claim.takeForClose(deadlineNanos, () -> input.isAwaitingInput() && transport.available() == 0);
     }
 
     /**

@@ -127,10 +127,10 @@ public interface Transport extends AutoCloseable {
     default void awaitInput(int bytes, long deadlineNanos) throws IOException {}
 
     /**
-     * A graceful close wants the input read now, from another thread than the reader's: a wait in
-     * {@link #awaitInput} ends, now or as it begins, and every later one returns at once, so that
-     * the reader reads what has arrived (and, the close having begun, ends its read: see
-     * {@link ConnectionInput}, "A graceful close"). Any thread. Nothing to do for a transport whose
+     * A graceful close begins, on any thread: a wait in {@link #awaitInput} ends, now or as it
+     * begins, and every later one returns at once, so that the reader reads what has arrived (and,
+     * the close having begun, ends its read: see {@link ConnectionInput}, "A graceful close").
+     * Called once per close, not per look. Nothing to do for a transport whose
      * {@link #awaitInput} does not wait.
      */
     default void stopAwaitingInput() {}
