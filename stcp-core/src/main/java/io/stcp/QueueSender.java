@@ -424,7 +424,11 @@ public final class QueueSender implements Sender {
      *
      * @return how many accepted messages were not written and not reported before: discarded at the
      *     deadline, or lost with a batch when the peer reset the connection (even before this call);
-     *     0 when everything was written
+     *     0 when everything was written. A close on another thread meanwhile (an {@code exit()}, a
+     *     shutdown at its deadline) that discards what is left reports what is counted by then — to
+     *     its caller; a served connection's in its {@code conn.exit} line — and this call only the
+     *     rest, which may be 0: each discarded message is reported once, and {@link #stats()}
+     *     counts them all
      */
     @Override
     public int closeAfterFlush(Duration timeout) {

@@ -148,7 +148,10 @@ class GracefulCloseWithoutRunnerTest {
         for (int i = 0; i < REPLIES - 1; i++) {
             readReply(in, i);
         }
-        Awaitility.await().atMost(WAIT).until(() -> p.sender.stats().written() == REPLIES);
+        Awaitility.await().atMost(WAIT).untilAsserted(() -> { // if not, whether the last is queued still, or discarded, and why
+            QueueSender.Stats stats = p.sender.stats();
+            assertThat(stats.written()).as("%s, the connection's end %s", stats, p.conn.closeReason()).isEqualTo(REPLIES);
+        });
         long writtenAt = System.nanoTime(); // the FIN follows, then the linger
         long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         // Once the peer has been quiet for 200 ms, not after the linger's 2 s. The margin is for a loaded machine.
