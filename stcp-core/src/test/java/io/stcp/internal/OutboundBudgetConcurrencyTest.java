@@ -60,18 +60,7 @@ class OutboundBudgetConcurrencyTest {
      */
     @Test
     void putsWaitingOnlyForSlackPermitsAlwaysWake() throws Exception {
-        SendQueue hog = queue();
-        hog.put(new byte[(int) (OutboundBudget.FREE_BYTES + LIMIT)], false); // above the permit's slack: none taken
-        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
-        assertThat(budget.slackPermitsHeld()).isZero();
-        List<SendQueue> queues = queues();
-        assertThat(putAndDrain(queues, random -> 20 << 10)).as("puts refused").isEmpty();
-        assertThat(budget.chargedBytes()).as("only the undrained queue's").isEqualTo(LIMIT);
-        assertThat(budget.slackPermitsHeld()).as("every queue written").isZero();
-        hog.close();
-        queues.forEach(SendQueue::close);
-        assertThat(budget.chargedBytes()).isZero();
-        assertThat(budget.waiters()).isZero();
+        putAndDrainBesideAQueueThatSpentTheBudget(random -> 20 << 10);
     }
 
     /**
@@ -82,10 +71,17 @@ class OutboundBudgetConcurrencyTest {
      */
     @Test
     void putsThatWouldRaiseAQueueAboveThePermitsSlackAlwaysWake() throws Exception {
+        putAndDrainBesideAQueueThatSpentTheBudget(random -> random.nextBoolean() ? 20 << 10 : 50 << 10);
+    }
+
+    /** Puts of {@code size} into queues drained meanwhile, while a queue nobody drains holds the whole budget charged and no permit. */
+    private void putAndDrainBesideAQueueThatSpentTheBudget(ToIntFunction<Random> size) throws Exception {
         SendQueue hog = queue();
-        hog.put(new byte[(int) (OutboundBudget.FREE_BYTES + LIMIT)], false);
+        hog.put(new byte[(int) (OutboundBudget.FREE_BYTES + LIMIT)], false); // above the permit's slack: none taken
+        assertThat(budget.chargedBytes()).isEqualTo(LIMIT);
+        assertThat(budget.slackPermitsHeld()).isZero();
         List<SendQueue> queues = queues();
-        assertThat(putAndDrain(queues, random -> random.nextBoolean() ? 20 << 10 : 50 << 10)).as("puts refused").isEmpty();
+        assertThat(putAndDrain(queues, size)).as("puts refused").isEmpty();
         assertThat(budget.chargedBytes()).as("only the undrained queue's").isEqualTo(LIMIT);
         assertThat(budget.slackPermitsHeld()).as("every queue written").isZero();
         hog.close();
