@@ -161,13 +161,7 @@ class OutboundBudgetTest {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> budget.waiters() == peers - 1);
         assertThat(started.subList(0, peers)).as("nobody is disconnected").allMatch(Connection::isOpen);
 
-        for (Socket s : hogs) {
-            s.close();
-        }
-        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == started.size());
-        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
-        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
-        assertThat(budget.waiters()).isZero();
+        closeAndAwaitAllGivenBack(hogs, budget);
     }
 
     /**
@@ -204,13 +198,7 @@ class OutboundBudgetTest {
         }
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
 
-        for (Socket s : sockets) {
-            s.close();
-        }
-        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == started.size());
-        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
-        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
-        assertThat(budget.waiters()).isZero();
+        closeAndAwaitAllGivenBack(sockets, budget);
     }
 
     /**
@@ -234,13 +222,7 @@ class OutboundBudgetTest {
         assertThat(budget.peakBytes()).isLessThanOrEqualTo(BUDGET);
         assertThat(started).as("nobody is disconnected").allMatch(Connection::isOpen);
 
-        for (Socket s : sockets) {
-            s.close();
-        }
-        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == peers);
-        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
-        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
-        assertThat(budget.waiters()).isZero();
+        closeAndAwaitAllGivenBack(sockets, budget);
     }
 
     @Test
@@ -279,6 +261,17 @@ class OutboundBudgetTest {
         OutboundBudget budget = budgetOf(started.get(0));
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == 1);
         assertThat(budget.peakBytes()).as("it had charged bytes").isGreaterThan(0);
+        assertThat(budget.chargedBytes()).as("every charge given back").isZero();
+        assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
+        assertThat(budget.waiters()).isZero();
+    }
+
+    /** Closes {@code peers}, waits until every connection has ended, and checks that the budget has everything back. */
+    private void closeAndAwaitAllGivenBack(Iterable<Socket> peers, OutboundBudget budget) throws Exception {
+        for (Socket s : peers) {
+            s.close();
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> exited.size() == started.size());
         assertThat(budget.chargedBytes()).as("every charge given back").isZero();
         assertThat(budget.slackPermitsHeld()).as("every slack permit given back").isZero();
         assertThat(budget.waiters()).isZero();
