@@ -40,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
  *       when the reader waits so and nothing is unread (the peer is idle): with bytes unread, it is
  *       about to take them (no wait holds them back, see DRAINING), which ends its reading, and
- *       the linger's reading is then its own, or this thread's;
+ *       the linger's reading is then its own, or this thread's. A runner's reader seen neither
+ *       waiting nor gone is waited for until its end of stream, or until it begins a wait
+ *       ({@link #waitsWhileClosing}), and looked at again then;
  *       on the reader thread, the wait also ends once the peer has sent nothing for
  *       {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
@@ -70,9 +72,11 @@ import java.util.concurrent.TimeUnit;
  * runs is that close's end all the same, not its own ({@link #recordOutsideEnd}): the close began
  * first.
  *
- * <p><b>Waiting.</b> Three events may be waited for by other threads: {@link #INPUT_ENDED} (the
+ * <p><b>Waiting.</b> Four events may be waited for by other threads: {@link #INPUT_ENDED} (the
  * reader saw the peer's end of stream, or the connection closed), {@link #RELEASED} (closed,
- * transport and all) and {@link #GRACEFUL_OVER} (the first graceful close returns). Most
+ * transport and all), {@link #GRACEFUL_OVER} (the first graceful close returns) and
+ * {@link #READ_WAITS} (a read began a wait for input while closing: the linger looks again; the
+ * only event undone, by the linger, before each look). Most
  * connections are never waited on, so there is no latch until the first waiter makes one; any
  * event counts it down and drops it, and a waiter woken for another event waits again on a new
  * one. No lock: an event sets its bit and then takes the latch, a waiter publishes the latch and
@@ -113,6 +117,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private static final int RELEASED = 2;
     private static final int GRACEFUL = 4;      // a first graceful close runs, or ran (not an event: wakes nobody)
     private static final int GRACEFUL_OVER = 8; // that close has returned
+    private static final int READ_WAITS = 16;   // a read began a wait for input while closing (cleared by the linger that waits for it)
 
     private final RealConnection connection;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);
@@ -124,7 +129,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private volatile int state = OPEN;
     private volatile CloseReason reason;
     private volatile Throwable cause;
-    private volatile int happened;            // INPUT_ENDED | RELEASED | GRACEFUL | GRACEFUL_OVER
+    private volatile int happened;            // INPUT_ENDED | RELEASED | GRACEFUL | GRACEFUL_OVER | READ_WAITS
     private volatile CountDownLatch waiters;  // made by the first waiter, taken by the next event
     private volatile ConnectionChannel channel; // what Connection.channel() returns, made by its first call
 
@@ -187,6 +192,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     /** A read began a wait for input as this close runs: see {@link RealConnection#readWaitsWhileClosing()}. */
     @Override
     public void waitsWhileClosing() {
+        happen(READ_WAITS); // a linger on another thread looks again
         connection.readWaitsWhileClosing();
     }
 
@@ -276,6 +282,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         if (input.isEndOfStream()) {
             return; // the peer is done
         }
+        HAPPENED.getAndBitwiseAnd(this, ~READ_WAITS); // before the look below: a wait begun after it is told by the bit
         // A read loop is never without a reader thread and not awaiting input: it awaits input
         // before its thread stops being the reader (a suspension), and stops only once a thread is
         // the reader again. Read one at a time, though, the two may straddle such a change — the
@@ -299,15 +306,27 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
             }
             return;
         }
-        awaiting = awaiting || reader == null && input.isAwaitingInput();
-        if (awaiting) { // blocked in a read, or suspended: it goes on when input comes
-            if (connection.transport().available() == 0) {
-                return; // the peer is idle: nothing unread, no reset
+        // A runner's reader, on another thread. Seen between two waits — busy, or woken — it may
+        // wait again, for input the peer does not send: that wait, begun while closing, tells this
+        // one (READ_WAITS, see waitsWhileClosing), which looks again, rather than wait for an end
+        // of stream that the reader's wait holds off to the deadline. A reader begins a bounded
+        // number of such waits: the first read that takes the peer's bytes ends its reading.
+        while (true) {
+            awaiting = awaiting || reader == null && input.isAwaitingInput();
+            if (awaiting) { // blocked in a read, or suspended: it goes on when input comes
+                if (connection.transport().available() == 0) {
+                    return; // the peer is idle: nothing unread, no reset
+                }
+            } else if (reader == null) {
+                return; // nobody reads, so nothing unread will come out of this wait
             }
-        } else if (reader == null) {
-            return; // nobody reads, so nothing unread will come out of this wait
+            if (!await(INPUT_ENDED | READ_WAITS, deadline) || (happened & INPUT_ENDED) != 0) {
+                return; // time is up, or the peer is done (or the connection closed)
+            }
+            HAPPENED.getAndBitwiseAnd(this, ~READ_WAITS);
+            awaiting = input.isAwaitingInput();
+            reader = connection.readerThread();
         }
-        await(INPUT_ENDED, deadline);
     }
 
     /**

@@ -267,8 +267,9 @@ final class ConnectionInput {
 
         /**
          * A read began a wait for input after a graceful close began ({@link #closing}), its bit
-         * set in {@link #waitState} first: a close waiting for that read to end, with no reader
-         * thread to linger for it, looks again ({@link ReadClaim}). Nothing by default.
+         * set in {@link #waitState} first: a close waiting for that read to end looks again —
+         * with no reader thread to linger for it ({@link ReadClaim}), or lingering for a runner's
+         * reader that it saw between two waits. Nothing by default.
          */
         default void waitsWhileClosing() {}
     }
