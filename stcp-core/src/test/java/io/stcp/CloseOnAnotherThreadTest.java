@@ -7,6 +7,7 @@ import io.stcp.testing.Echo;
 import io.stcp.testing.LogCapture;
 import io.stcp.testing.SocketPair;
 import java.io.DataInputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -19,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -103,6 +105,64 @@ class CloseOnAnotherThreadTest {
             assertThat(closer.discarded.get()).isZero();
             assertThat(runner.awaitExit(WAIT)).isTrue();
             assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
+     * The peer pipelines its next requests while a close on another thread lingers: the reader,
+     * which the close saw busy, begins the next request's read with the first of them unread,
+     * takes them (which ends its reading), and its end reads and drops what follows until the
+     * peer's end of stream, which ends the close; the peer, never quiet for long, is not reset.
+     * That read's wait woke the close, which looked again as the bytes went: a read awaiting input
+     * and nothing unread, an idle peer it took it to be, and it closed while the peer was sending
+     * (JDK transport: reset in 9 of 12 rounds). A wait with bytes unread no longer wakes it.
+     */
+    @Test
+    void aPeerStillSendingItsNextRequestsAsTheReaderReadsAgainIsNotReset() throws Exception {
+        for (int round = 0; round < 10; round++) {
+            try (SocketPair p = SocketPair.open()) {
+                QueueSender sender = QueueSender.create(p.server, 100);
+                CountDownLatch inNextCall = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                AtomicInteger calls = new AtomicInteger();
+                Closer closer = new Closer();
+                ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                    if (calls.incrementAndGet() == 1) {
+                        conn.readInt();
+                        s.put(new byte[] {42});
+                        return;
+                    }
+                    inNextCall.countDown();
+                    release.await(); // busy before its read: not waiting for input
+                    conn.readInt(); // the next request, which has begun to come
+                }, sender);
+                runner.start();
+                p.clientWriteBytes(0, 0, 0, 1);
+                DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+                assertThat(in.read()).as("the reply").isEqualTo(42);
+                p.clientWrite(new byte[64]); // the next requests begin
+                assertThat(inNextCall.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                closer.start(sender);
+                assertThat(in.read()).as("the FIN").isEqualTo(-1);
+                closer.awaitLinger(); // the close waits in its linger, having seen the reader busy
+                release.countDown();
+
+                IOException reset = null;
+                try {
+                    for (int i = 0; i < 30; i++) { // 300 ms of requests: never the 200 ms quiet of an idle peer
+                        p.clientWrite(new byte[256]);
+                        Thread.sleep(10); // the peer's pace, not a wait for the server
+                    }
+                    p.client.shutdownOutput();
+                } catch (IOException e) {
+                    reset = e;
+                }
+                assertThat(reset).as("round %d: the peer's writes", round).isNull();
+                closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(closer.discarded.get()).isZero();
+                assertThat(runner.awaitExit(WAIT)).isTrue();
+                assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+            }
         }
     }
 

@@ -41,8 +41,8 @@ import java.util.concurrent.TimeUnit;
  *       when the reader waits so and nothing is unread (the peer is idle): with bytes unread, it is
  *       about to take them (no wait holds them back, see DRAINING), which ends its reading, and
  *       the linger's reading is then its own, or this thread's. A runner's reader seen neither
- *       waiting nor gone is waited for until its end of stream, or until it begins a wait
- *       ({@link #waitsWhileClosing}), and looked at again then;
+ *       waiting nor gone is waited for until its end of stream, or until it begins a wait with
+ *       nothing unread ({@link #waitsWhileClosing}), and looked at again then;
  *       on the reader thread, the wait also ends once the peer has sent nothing for
  *       {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
@@ -75,8 +75,8 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Waiting.</b> Four events may be waited for by other threads: {@link #INPUT_ENDED} (the
  * reader saw the peer's end of stream, or the connection closed), {@link #RELEASED} (closed,
  * transport and all), {@link #GRACEFUL_OVER} (the first graceful close returns) and
- * {@link #READ_WAITS} (a read began a wait for input while closing: the linger looks again; the
- * only event undone, by the linger, before each look). Most
+ * {@link #READ_WAITS} (a read began a wait for input while closing, nothing unread: the linger
+ * looks again; the only event undone, by the linger, before each look). Most
  * connections are never waited on, so there is no latch until the first waiter makes one; any
  * event counts it down and drops it, and a waiter woken for another event waits again on a new
  * one. No lock: an event sets its bit and then takes the latch, a waiter publishes the latch and
@@ -117,7 +117,7 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
     private static final int RELEASED = 2;
     private static final int GRACEFUL = 4;      // a first graceful close runs, or ran (not an event: wakes nobody)
     private static final int GRACEFUL_OVER = 8; // that close has returned
-    private static final int READ_WAITS = 16;   // a read began a wait for input while closing (cleared by the linger that waits for it)
+    private static final int READ_WAITS = 16;   // a read began a wait for input while closing, nothing unread (cleared by the linger that waits for it)
 
     private final RealConnection connection;
     private static final VarHandle STATE = Fields.handle(MethodHandles.lookup(), "state", int.class);

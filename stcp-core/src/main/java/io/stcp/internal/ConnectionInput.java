@@ -267,7 +267,8 @@ final class ConnectionInput {
 
         /**
          * A read began a wait for input after a graceful close began ({@link #closing}), its bit
-         * set in {@link #waitState} first: a close waiting for that read to end looks again —
+         * set in {@link #waitState} first, with nothing unread (a read with bytes unread takes them,
+         * which ends its reading): a close waiting for that read to end looks again —
          * with no reader thread to linger for it ({@link ReadClaim}), or lingering for a runner's
          * reader that it saw between two waits. Nothing by default.
          */
@@ -711,8 +712,12 @@ final class ConnectionInput {
         int bits = !partial && deadlines.callReadNothing(bytesRead) && !transport.holdsPartialInput()
                 ? AWAITING | AT_REST : AWAITING;
         int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
-        if ((before & CLOSING) != 0) {
-            onEndOfStream.waitsWhileClosing(); // a close waiting for this read to end looks again
+        if ((before & CLOSING) != 0 && !transport.holdsInput() && transport.available() == 0) {
+            // A wait for input the peer has not sent: a close waiting for this read to end looks
+            // again. With bytes unread the read takes them, which ends its reading, and its end reads
+            // the rest for the close; told then, the close looked as the bytes went, saw a read
+            // awaiting input with nothing unread, and took a peer still sending for an idle one.
+            onEndOfStream.waitsWhileClosing();
         }
         if ((bits & AT_REST) != 0 && (before & FINISHING) != 0) {
             WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));

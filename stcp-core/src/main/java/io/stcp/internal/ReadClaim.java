@@ -40,11 +40,12 @@ import java.util.function.BooleanSupplier;
  * ended for it as the close began ({@link ConnectionInput#closing}), so it returns what was
  * buffered, or fails once it takes the peer's bytes, or waits for them. The close waits for it,
  * parked, registered in {@link #closer}, and looks again each time the read releases the claim or
- * begins a wait for input ({@link #wakeCloser()}): it takes the claim once free; and while the
- * read waits for input that the peer has not sent (nothing unread: no reset), it takes nothing and
- * closes now, which ends that read, as a close did before. No wait holds bytes back in the kernel
- * once the close has begun ({@link Transport#stopAwaitingInput()}, see {@link ConnectionClose}): a
- * read that waits with bytes unread is about to take them, which ends it, and frees the claim.
+ * begins a wait for input with nothing unread ({@link #wakeCloser()}): it takes the claim once
+ * free; and while the read waits for input that the peer has not sent (nothing unread: no reset),
+ * it takes nothing and closes now, which ends that read, as a close did before. No wait holds
+ * bytes back in the kernel once the close has begun ({@link Transport#stopAwaitingInput()}, see
+ * {@link ConnectionClose}): a read that waits with bytes unread is about to take them, which ends
+ * it, and frees the claim.
  * Before, one waiting for the rest of a large value ({@link Transport#awaitInput}) went on waiting
  * to the close's deadline (the linger's 2 s), and the close then closed with those bytes unread,
  * resetting the peer.
