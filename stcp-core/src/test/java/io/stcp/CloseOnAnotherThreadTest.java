@@ -149,7 +149,7 @@ class CloseOnAnotherThreadTest {
 
                 IOException reset = null;
                 try {
-                    for (int i = 0; i < 30; i++) { // 300 ms of requests: never the 200 ms quiet of an idle peer
+                    for (int i = 0; i < 10; i++) { // 100 ms of requests, never the 200 ms quiet of an idle peer
                         p.clientWrite(new byte[256]);
                         Thread.sleep(10); // the peer's pace, not a wait for the server
                     }
