@@ -167,6 +167,84 @@ class CloseOnAnotherThreadTest {
     }
 
     /**
+     * The reader's reading ends while a close on another thread still drains (the peer reads its
+     * large reply slowly), and its end reads and drops what the peer goes on sending, which it
+     * sends every 10 ms until it has read the reply and the FIN. The close, reaching its linger, waits for that reading to end, at the peer's end of
+     * stream: the peer is not reset. It looked at the reader thread blocked in that reading with
+     * nothing unread between two of the peer's writes, took the peer for idle and closed at once:
+     * the peer's next write drew a reset, every time.
+     */
+    @Test
+    void aPeerStillSendingWhileTheReaderThreadReadsForTheCloseIsNotReset() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(100).maxBytes(0).build(p.server);
+            CountDownLatch inNextCall = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch readEnded = new CountDownLatch(1);
+            AtomicReference<Thread> reader = new AtomicReference<>();
+            AtomicInteger calls = new AtomicInteger();
+            Closer closer = new Closer();
+            ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                if (calls.incrementAndGet() == 1) {
+                    conn.readInt();
+                    s.put(new byte[4 << 20]); // more than the socket buffers hold: the close drains until the peer reads it
+                    return;
+                }
+                reader.set(Thread.currentThread());
+                inNextCall.countDown();
+                release.await();
+                try {
+                    conn.readInt(); // the close has begun: this read's end is the reader's
+                } finally {
+                    readEnded.countDown();
+                }
+            }, sender);
+            runner.start();
+            p.clientWriteBytes(0, 0, 0, 1);
+            p.clientWrite(new byte[64]); // the next requests begin
+            assertThat(inNextCall.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            closer.start(sender);
+            Awaitility.await().atMost(WAIT).until(sender::isClosed); // the close has begun: it drains
+            release.countDown();
+            assertThat(readEnded.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            Awaitility.await().atMost(WAIT).until(() -> SocketPair.waits(reader.get())); // reading for the close
+
+            CompletableFuture<Long> replied = CompletableFuture.supplyAsync(() -> readToEnd(p));
+            IOException reset = null;
+            try {
+                for (int i = 0, afterFin = 0; i < 1000 && afterFin < 10; i++) { // at most 10 s
+                    afterFin += replied.isDone() ? 1 : 0;
+                    p.clientWrite(new byte[256]);
+                    Thread.sleep(10); // the peer's pace, not a wait for the server
+                }
+                p.client.shutdownOutput();
+            } catch (IOException e) {
+                reset = e;
+            }
+            assertThat(reset).as("the peer's writes").isNull();
+            assertThat(replied.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the reply, then the FIN").isEqualTo(4 << 20);
+            closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(closer.discarded.get()).isZero();
+            assertThat(runner.awaitExit(WAIT)).isTrue();
+            assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /** The bytes the client reads until the server's FIN, or -1 if the read fails (a reset). */
+    private static long readToEnd(SocketPair p) {
+        ByteBuffer b = ByteBuffer.allocate(64 << 10);
+        long n = 0;
+        try {
+            for (int r; (r = p.client.read(b.clear())) >= 0; ) {
+                n += r;
+            }
+            return n;
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /**
      * The reader waits for the rest of an int, half of which came, when another thread closes: the
      * peer has sent nothing more, so once the reply and the FIN are out the close ends the
      * reader's read and the connection at once, as it does with a reader waiting for its next

@@ -42,8 +42,11 @@ import java.util.concurrent.TimeUnit;
  *       about to take them (no wait holds them back, see DRAINING), which ends its reading, and
  *       the linger's reading is then its own, or this thread's. A runner's reader seen neither
  *       waiting nor gone is waited for until its end of stream, or until it begins a wait with
- *       nothing unread ({@link #waitsWhileClosing}), and looked at again then;
- *       on the reader thread, the wait also ends once the peer has sent nothing for
+ *       nothing unread ({@link #waitsWhileClosing}), and looked at again then. The reader
+ *       thread's end, reading and dropping for this close ({@link #awaitGracefulClose}), is not
+ *       seen waiting: nothing unread between two of a peer's writes is no sign of an idle peer
+ *       (taken for one, the peer's next write drew a reset); it closes once the peer is quiet.
+ *       On the reader thread, the wait also ends once the peer has sent nothing for
  *       {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
  *       {@link #closeGracefully} returns after it, once its drain has returned:

@@ -121,8 +121,8 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>AWAITING: blocked in the transport for input (a give-way too, which on a transport that
  *       tells readiness waits for input when none is there), or the loop suspended for want of it
- *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait, and
- *       around each read of a linger ({@link #discardUntilEnd});</li>
+ *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait (not
+ *       around a linger's reads, {@link #discardUntilEnd}: they judge the peer's quiet themselves);</li>
  *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
  *       calls, or a wait inside a reader call, or in the start hooks (a client's login waiting
  *       for its answer), that has consumed nothing, with nothing of a value buffered and no part
@@ -761,9 +761,9 @@ final class ConnectionInput {
                 }
                 long until = quietNanos == 0 ? deadlineNanos : Nanos.earliest(deadlineNanos, Nanos.deadline(now, quietNanos));
                 int n;
-                // Awaiting input, to a close on another thread: with nothing unread it closes at once
-                // (ConnectionClose#linger), and this read ends.
-                WAIT_STATE.getAndBitwiseOr(this, AWAITING);
+                // Not marked as awaiting input: nothing unread between two of a peer's writes is not
+                // an idle peer, which only its quiet tells, here (a close on another thread that took
+                // it for one closed at once, and the peer's next write drew a reset).
                 try {
                     n = transport.read(sink, 0, sink.length, until);
                 } catch (ReadTimeoutException quiet) {
@@ -771,8 +771,6 @@ final class ConnectionInput {
                         return false;
                     }
                     continue; // the deadline, if that was it, ends the loop
-                } finally {
-                    WAIT_STATE.getAndBitwiseAnd(this, ~AWAITING);
                 }
                 if (n < 0) {
                     endOfStream();
