@@ -22,6 +22,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -147,17 +148,7 @@ class CloseOnAnotherThreadTest {
                 closer.awaitLinger(); // the close waits in its linger, having seen the reader busy
                 release.countDown();
 
-                IOException reset = null;
-                try {
-                    for (int i = 0; i < 10; i++) { // 100 ms of requests, never the 200 ms quiet of an idle peer
-                        p.clientWrite(new byte[256]);
-                        Thread.sleep(10); // the peer's pace, not a wait for the server
-                    }
-                    p.client.shutdownOutput();
-                } catch (IOException e) {
-                    reset = e;
-                }
-                assertThat(reset).as("round %d: the peer's writes", round).isNull();
+                assertThat(sendPaced(p, () -> true, 10)).as("round %d: the peer's writes", round).isNull();
                 closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
                 assertThat(closer.discarded.get()).isZero();
                 assertThat(runner.awaitExit(WAIT)).isTrue();
@@ -169,8 +160,8 @@ class CloseOnAnotherThreadTest {
     /**
      * The reader's reading ends while a close on another thread still drains (the peer reads its
      * large reply slowly), and its end reads and drops what the peer goes on sending, which it
-     * sends every 10 ms until it has read the reply and the FIN. The close, reaching its linger, waits for that reading to end, at the peer's end of
-     * stream: the peer is not reset. It looked at the reader thread blocked in that reading with
+     * sends every 10 ms until it has read the reply and the FIN. The close, reaching its linger,
+     * waits for that reading to end, at the peer's end of stream: the peer is not reset. It looked at the reader thread blocked in that reading with
      * nothing unread between two of the peer's writes, took the peer for idle and closed at once:
      * the peer's next write drew a reset, every time.
      */
@@ -210,23 +201,33 @@ class CloseOnAnotherThreadTest {
             Awaitility.await().atMost(WAIT).until(() -> SocketPair.waits(reader.get())); // reading for the close
 
             CompletableFuture<Long> replied = CompletableFuture.supplyAsync(() -> readToEnd(p));
-            IOException reset = null;
-            try {
-                for (int i = 0, afterFin = 0; i < 1000 && afterFin < 10; i++) { // at most 10 s
-                    afterFin += replied.isDone() ? 1 : 0;
-                    p.clientWrite(new byte[256]);
-                    Thread.sleep(10); // the peer's pace, not a wait for the server
-                }
-                p.client.shutdownOutput();
-            } catch (IOException e) {
-                reset = e;
-            }
-            assertThat(reset).as("the peer's writes").isNull();
+            assertThat(sendPaced(p, replied::isDone, 10)).as("the peer's writes").isNull();
             assertThat(replied.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the reply, then the FIN").isEqualTo(4 << 20);
             closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             assertThat(closer.discarded.get()).isZero();
             assertThat(runner.awaitExit(WAIT)).isTrue();
             assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
+     * The peer writes 256 bytes every 10 ms — never the 200 ms quiet of an idle peer — until
+     * {@code until} holds and {@code more} writes after that (at most 10 s in all), then sends its
+     * FIN.
+     *
+     * @return what a write threw (a reset), or null
+     */
+    private static IOException sendPaced(SocketPair p, BooleanSupplier until, int more) throws InterruptedException {
+        try {
+            for (int i = 0, after = 0; i < 1000 && after < more; i++) {
+                after += until.getAsBoolean() ? 1 : 0;
+                p.clientWrite(new byte[256]);
+                Thread.sleep(10); // the peer's pace, not a wait for the server
+            }
+            p.client.shutdownOutput();
+            return null;
+        } catch (IOException e) {
+            return e;
         }
     }
 
