@@ -178,7 +178,6 @@ class CloseOnAnotherThreadTest {
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 if (calls.incrementAndGet() == 1) {
                     conn.readInt();
-                    s.put(new byte[4 << 20]); // more than the socket buffers hold: the close drains until the peer reads it
                     return;
                 }
                 reader.set(Thread.currentThread());
@@ -194,6 +193,9 @@ class CloseOnAnotherThreadTest {
             p.clientWriteBytes(0, 0, 0, 1);
             p.clientWrite(new byte[64]); // the next requests begin
             assertThat(inNextCall.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            // More than the socket buffers hold, written by the sender's thread (not the reader's,
+            // whose end would write it, just before it reads): the close drains until the peer reads it.
+            sender.put(new byte[4 << 20]);
             closer.start(sender);
             Awaitility.await().atMost(WAIT).until(sender::isClosed); // the close has begun: it drains
             release.countDown();
