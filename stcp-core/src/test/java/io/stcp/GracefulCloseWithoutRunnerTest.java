@@ -79,9 +79,10 @@ class GracefulCloseWithoutRunnerTest {
 
     /**
      * An application read waits for the rest of an int, half of which came: nothing is unread in the
-     * socket, so the close closes once the replies are out, which ends that read, as above. On the
-     * JDK transport a read blocked for the rest of a value did not say it waited for input (the
-     * epoll transport's did): the close waited for it to the end of its linger, 2 s.
+     * socket, so the close closes once the replies are out and the peer has been quiet for 200 ms
+     * (its rest may be on the way: see GracefulCloseMidValueTest), which ends that read. On the JDK
+     * transport a read blocked for the rest of a value did not say it waited for input (the epoll
+     * transport's did): the close waited for it to the end of its linger, 2 s.
      */
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForTheRestOfAValue() throws Exception {
