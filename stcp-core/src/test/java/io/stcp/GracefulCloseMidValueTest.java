@@ -1,16 +1,15 @@
 package io.stcp;
 
+import static io.stcp.testing.RepliesPair.REPLIES;
+import static io.stcp.testing.RepliesPair.readReply;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.testing.RepliesPair;
 import io.stcp.testing.SocketPair;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
@@ -33,13 +32,6 @@ import org.junit.jupiter.api.Test;
  */
 class GracefulCloseMidValueTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
-    private static final int REPLIES = 4;
-    private static final int REPLY_BYTES = 1 << 20;
-    // The peer's receive window is small and the socket's send buffer large (the kernel doubles it):
-    // once the peer has read all replies but the last, the last is written, the FIN queued behind
-    // it, and most of it is still to send as the close lingers: a reset destroys it.
-    private static final int PEER_RECEIVE_BUFFER = 64 << 10;
-    private static final int SEND_BUFFER = 1 << 20;
     private static final int LARGE_VALUE = 256 << 10;
 
     @Test
@@ -73,12 +65,12 @@ class GracefulCloseMidValueTest {
     }
 
     private static void runnerReadsWhileTheCloseLingers(byte[] first, byte[] rest, Read read) throws Exception {
-        try (Pair p = Pair.open()) {
+        try (RepliesPair p = RepliesPair.open()) {
             AtomicReference<Thread> reader = new AtomicReference<>();
             ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
                 reader.set(Thread.currentThread());
                 read.read(conn);
-            }, p.sender);
+            }, p.sender());
             p.peerSends(first); // before the runner starts: the reader's first wait is for the rest
             runner.start();
             Awaitility.await().atMost(WAIT).until(() -> reader.get() != null && SocketPair.waits(reader.get()));
@@ -88,9 +80,9 @@ class GracefulCloseMidValueTest {
     }
 
     private static void applicationReadsWhileTheCloseLingers(byte[] first, byte[] rest, Read read) throws Exception {
-        try (Pair p = Pair.open()) {
+        try (RepliesPair p = RepliesPair.open()) {
             p.peerSends(first);
-            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn));
+            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn()));
             closeAndReadEveryReply(p, rest);
             assertThat(reading).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
                     .withCauseInstanceOf(IOException.class); // the input was the close's
@@ -102,20 +94,16 @@ class GracefulCloseMidValueTest {
      * last, by which time the last is written and the FIN queued, and the close lingers; the peer
      * sends {@code rest} 50 ms after the close lingered, then reads the last reply and the FIN.
      */
-    private static void closeAndReadEveryReply(Pair p, byte[] rest) throws Exception {
-        for (int i = 0; i < REPLIES; i++) {
-            byte[] reply = new byte[REPLY_BYTES];
-            Arrays.fill(reply, (byte) (i + 1));
-            p.sender.put(reply);
-        }
+    private static void closeAndReadEveryReply(RepliesPair p, byte[] rest) throws Exception {
+        p.queueReplies();
         CompletableFuture<Integer> discarded = new CompletableFuture<>();
         CompletableFuture<Long> closedAt = new CompletableFuture<>();
         Thread closer = Thread.ofPlatform().name("closer").start(() -> {
-            discarded.complete(p.sender.closeAfterFlush(WAIT));
+            discarded.complete(p.sender().closeAfterFlush(WAIT));
             closedAt.complete(System.nanoTime());
         });
 
-        DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+        DataInputStream in = new DataInputStream(Channels.newInputStream(p.client()));
         for (int i = 0; i < REPLIES - 1; i++) {
             readReply(in, i);
         }
@@ -134,44 +122,6 @@ class GracefulCloseMidValueTest {
         // after it began. The margin is for a loaded machine.
         assertThat(Duration.ofNanos(closed - lingered)).isLessThan(Duration.ofMillis(1500));
         assertThat(discarded.get()).isZero();
-        assertThat(p.conn.closeReason()).isEqualTo(CloseReason.CLOSED);
-    }
-
-    private static void readReply(DataInputStream in, int i) throws IOException {
-        byte[] reply = new byte[REPLY_BYTES];
-        in.readFully(reply);
-        for (byte b : reply) {
-            if (b != (byte) (i + 1)) {
-                throw new AssertionError("reply " + i + " holds " + b);
-            }
-        }
-    }
-
-    /** A peer's raw channel and a {@link Connection#of} of the accepted one, with its sender. */
-    private record Pair(SocketChannel client, Connection conn, QueueSender sender) implements AutoCloseable {
-        static Pair open() throws IOException {
-            try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
-                SocketChannel client = SocketChannel.open();
-                client.setOption(StandardSocketOptions.SO_RCVBUF, PEER_RECEIVE_BUFFER);
-                client.connect(listener.getLocalAddress());
-                SocketChannel accepted = listener.accept();
-                accepted.setOption(StandardSocketOptions.SO_SNDBUF, SEND_BUFFER);
-                Connection conn = Connection.of(accepted);
-                return new Pair(client, conn, QueueSender.options().capacity(100).maxBytes(0).build(conn));
-            }
-        }
-
-        void peerSends(byte[] bytes) throws IOException {
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) {
-                client.write(b);
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            conn.close();
-            client.close();
-        }
+        assertThat(p.conn().closeReason()).isEqualTo(CloseReason.CLOSED);
     }
 }
