@@ -36,8 +36,9 @@ import java.util.concurrent.TimeUnit;
  *       {@link #LINGER_BYTES} of it, and past that waits without reading. On a connection no
  *       runner reads ({@code Connection.of}), this thread is the reader: it takes the input once
  *       no application read is under way ({@link RealConnection#takeInputToClose}) and, unless
- *       nothing is unread, reads as the reader thread would (before, nobody read, and the close
- *       reset the peer). No wait when
+ *       nothing is unread and the peer was not seen sending ({@link PeerQuiet#sawPeerSending}),
+ *       reads as the reader thread would (before, nobody read, and the close reset the peer). No
+ *       wait when
  *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
  *       when the reader waits so for its next value, none of it in hand, and nothing is unread
  *       (the peer is idle). A reader waiting for the rest of a value with nothing unread is waited
