@@ -249,10 +249,11 @@ class CloseOnAnotherThreadTest {
 
     /**
      * The reader waits for the rest of an int, half of which came, when another thread closes: the
-     * peer has sent nothing more, so once the reply and the FIN are out the close ends the
-     * reader's read and the connection at once, as it does with a reader waiting for its next
-     * request. On the JDK transport a read blocked for the rest of a value did not say it waited
-     * for input (the epoll transport's did): the close waited out its whole linger, 2 s.
+     * peer sends nothing more, so once the reply and the FIN are out and the peer has been quiet
+     * for 200 ms (it is in the middle of a value: its rest may be on the way, see
+     * GracefulCloseMidValueTest), the close ends the reader's read and the connection — "at once"
+     * against the linger's 2 s. On the JDK transport a read blocked for the rest of a value did not
+     * say it waited for input (the epoll transport's did): the close waited out its whole linger.
      */
     @Test
     void aCloseOnAnotherThreadEndsAReaderWaitingForTheRestOfAValue() throws Exception {

@@ -1,19 +1,16 @@
 package io.stcp;
 
+import static io.stcp.testing.RepliesPair.REPLIES;
+import static io.stcp.testing.RepliesPair.readReply;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.stcp.testing.RepliesPair;
 import io.stcp.testing.SocketPair;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -30,13 +27,6 @@ import org.junit.jupiter.api.Test;
  */
 class GracefulCloseWithoutRunnerTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
-    private static final int REPLIES = 4;
-    private static final int REPLY_BYTES = 1 << 20;
-    // The peer's receive window is small, so the replies are still being written when the peer starts
-    // reading; the socket's send buffer is large (the kernel doubles it), so once they are all written
-    // most of it is still to send when the close comes to its linger: a reset would destroy it.
-    private static final int PEER_RECEIVE_BUFFER = 64 << 10;
-    private static final int SEND_BUFFER = 1 << 20;
     private static final int UNREAD = 32 << 10; // the peer's bytes: more than a read buffer, fewer than the socket holds
     // A value whose rest after UNREAD bytes is more than a large read buffer: epoll holds it back in the kernel.
     private static final int LARGE_VALUE = 256 << 10;
@@ -44,8 +34,8 @@ class GracefulCloseWithoutRunnerTest {
     /** No application read is under way: the close takes the input at once. */
     @Test
     void aCloseOnAnotherThreadDeliversEveryReplyAndTheFinThoughThePeersInputIsUnread() throws Exception {
-        try (Pair p = Pair.open()) {
-            p.peerSends(UNREAD); // nobody reads it
+        try (RepliesPair p = RepliesPair.open()) {
+            p.peerSends(new byte[UNREAD]); // nobody reads it
             closeAndReadEveryReply(p, () -> {});
         }
     }
@@ -57,10 +47,10 @@ class GracefulCloseWithoutRunnerTest {
      */
     @Test
     void aCloseOnAnotherThreadTakesTheInputOnceTheApplicationsReadHasEnded() throws Exception {
-        try (Pair p = Pair.open()) {
-            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn);
+        try (RepliesPair p = RepliesPair.open()) {
+            CompletableFuture<Integer> read = SocketPair.readIntOnceWaiting(p.conn());
             closeAndReadEveryReply(p, () -> {
-                p.peerSends(UNREAD);
+                p.peerSends(new byte[UNREAD]);
                 assertThat(read).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
                         .withCauseInstanceOf(AsynchronousCloseException.class);
             });
@@ -79,9 +69,10 @@ class GracefulCloseWithoutRunnerTest {
 
     /**
      * An application read waits for the rest of an int, half of which came: nothing is unread in the
-     * socket, so the close closes once the replies are out, which ends that read, as above. On the
-     * JDK transport a read blocked for the rest of a value did not say it waited for input (the
-     * epoll transport's did): the close waited for it to the end of its linger, 2 s.
+     * socket, so the close closes once the replies are out and the peer has been quiet for 200 ms
+     * (its rest may be on the way: see GracefulCloseMidValueTest), which ends that read. On the JDK
+     * transport a read blocked for the rest of a value did not say it waited for input (the epoll
+     * transport's did): the close waited for it to the end of its linger, 2 s.
      */
     @Test
     void aCloseOnAnotherThreadEndsAnApplicationReadWaitingForTheRestOfAValue() throws Exception {
@@ -110,9 +101,9 @@ class GracefulCloseWithoutRunnerTest {
      * input: the close delivers every reply and the FIN, returns at once, and ends that read.
      */
     private static void closeEndsTheApplicationsRead(int sentFirst, Read read) throws Exception {
-        try (Pair p = Pair.open()) {
-            p.peerSends(sentFirst);
-            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn));
+        try (RepliesPair p = RepliesPair.open()) {
+            p.peerSends(new byte[sentFirst]);
+            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn()));
             closeAndReadEveryReply(p, () -> {});
             assertThat(reading).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
                     .withCauseInstanceOf(IOException.class);
@@ -129,75 +120,33 @@ class GracefulCloseWithoutRunnerTest {
      * peer read all replies but the last, by which time the last is in the socket, and the close
      * returns; then the peer reads the last reply and the FIN.
      */
-    private static void closeAndReadEveryReply(Pair p, Step whileClosing) throws Exception {
-        for (int i = 0; i < REPLIES; i++) {
-            byte[] reply = new byte[REPLY_BYTES];
-            Arrays.fill(reply, (byte) (i + 1));
-            p.sender.put(reply);
-        }
+    private static void closeAndReadEveryReply(RepliesPair p, Step whileClosing) throws Exception {
+        p.queueReplies();
         CompletableFuture<Integer> discarded = new CompletableFuture<>();
         CompletableFuture<Long> closedAt = new CompletableFuture<>();
         Thread.ofPlatform().name("closer").start(() -> {
-            discarded.complete(p.sender.closeAfterFlush(WAIT));
+            discarded.complete(p.sender().closeAfterFlush(WAIT));
             closedAt.complete(System.nanoTime());
         });
-        Awaitility.await().atMost(WAIT).until(p.sender::isClosed); // the close has begun
+        Awaitility.await().atMost(WAIT).until(p.sender()::isClosed); // the close has begun
         whileClosing.run();
 
-        DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+        DataInputStream in = new DataInputStream(Channels.newInputStream(p.client()));
         for (int i = 0; i < REPLIES - 1; i++) {
             readReply(in, i);
         }
         Awaitility.await().atMost(WAIT).untilAsserted(() -> { // if not, whether the last is queued still, or discarded, and why
-            QueueSender.Stats stats = p.sender.stats();
-            assertThat(stats.written()).as("%s, the connection's end %s", stats, p.conn.closeReason()).isEqualTo(REPLIES);
+            QueueSender.Stats stats = p.sender().stats();
+            assertThat(stats.written()).as("%s, the connection's end %s", stats, p.conn().closeReason()).isEqualTo(REPLIES);
         });
         long writtenAt = System.nanoTime(); // the FIN follows, then the linger
         long closed = closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         // Once the peer has been quiet for 200 ms, not after the linger's 2 s. The margin is for a loaded machine.
         assertThat(Duration.ofNanos(closed - writtenAt)).isLessThan(Duration.ofMillis(1200));
         assertThat(discarded.get()).isZero();
-        assertThat(p.conn.closeReason()).isEqualTo(CloseReason.CLOSED);
+        assertThat(p.conn().closeReason()).isEqualTo(CloseReason.CLOSED);
 
         readReply(in, REPLIES - 1); // most of it was still to send as the connection closed: a reset destroyed it
         assertThat(in.read()).as("the FIN after the replies").isEqualTo(-1);
-    }
-
-    private static void readReply(DataInputStream in, int i) throws IOException {
-        byte[] reply = new byte[REPLY_BYTES];
-        in.readFully(reply);
-        for (byte b : reply) {
-            if (b != (byte) (i + 1)) {
-                throw new AssertionError("reply " + i + " holds " + b);
-            }
-        }
-    }
-
-    /** A peer's raw channel and a {@link Connection#of} of the accepted one, with its sender. */
-    private record Pair(SocketChannel client, Connection conn, QueueSender sender) implements AutoCloseable {
-        static Pair open() throws IOException {
-            try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
-                SocketChannel client = SocketChannel.open();
-                client.setOption(StandardSocketOptions.SO_RCVBUF, PEER_RECEIVE_BUFFER);
-                client.connect(listener.getLocalAddress());
-                SocketChannel accepted = listener.accept();
-                accepted.setOption(StandardSocketOptions.SO_SNDBUF, SEND_BUFFER);
-                Connection conn = Connection.of(accepted);
-                return new Pair(client, conn, QueueSender.options().capacity(100).maxBytes(0).build(conn));
-            }
-        }
-
-        void peerSends(int bytes) throws IOException {
-            ByteBuffer b = ByteBuffer.allocate(bytes);
-            while (b.hasRemaining()) {
-                client.write(b);
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            conn.close();
-            client.close();
-        }
     }
 }

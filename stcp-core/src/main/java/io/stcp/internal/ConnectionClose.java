@@ -3,6 +3,7 @@ package io.stcp.internal;
 import io.stcp.CloseReason;
 import io.stcp.Connection;
 import io.stcp.ReadTimeoutException;
+import io.stcp.internal.ConnectionInput.Awaiting;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
 import java.lang.invoke.MethodHandles;
@@ -35,17 +36,23 @@ import java.util.concurrent.TimeUnit;
  *       {@link #LINGER_BYTES} of it, and past that waits without reading. On a connection no
  *       runner reads ({@code Connection.of}), this thread is the reader: it takes the input once
  *       no application read is under way ({@link RealConnection#takeInputToClose}) and, unless
- *       nothing is unread, reads as the reader thread would (before, nobody read, and the close
- *       reset the peer). No wait when
+ *       nothing is unread and the peer was not seen sending ({@link PeerQuiet#sawPeerSending}),
+ *       reads as the reader thread would (before, nobody read, and the close reset the peer). No
+ *       wait when
  *       a runner's loop has no reader thread and none blocked or suspended waiting for input, or
- *       when the reader waits so and nothing is unread (the peer is idle): with bytes unread, it is
- *       about to take them (no wait holds them back, see DRAINING), which ends its reading, and
- *       the linger's reading is then its own, or this thread's. A runner's reader seen neither
- *       waiting nor gone is waited for until its end of stream, or until it begins a wait with
- *       nothing unread ({@link #waitsWhileClosing}), and looked at again then. The reader
- *       thread's end, reading and dropping for this close ({@link #awaitGracefulClose}), is not
- *       seen waiting: nothing unread between two of a peer's writes is no sign of an idle peer
- *       (taken for one, the peer's next write drew a reset); it closes once the peer is quiet.
+ *       when the reader waits so for its next value, none of it in hand, and nothing is unread
+ *       (the peer is idle). A reader waiting for the rest of a value with nothing unread is waited
+ *       for until the peer has sent nothing for {@link #QUIET_NANOS} ({@link PeerQuiet}): the peer
+ *       is in the middle of sending it, and its next bytes, coming after the close, would draw a
+ *       reset (it was taken as idle, and the close closed at once). With bytes unread, the reader
+ *       is about to take them (no wait holds them back, see DRAINING), which ends its reading, and
+ *       the linger's reading is then its own ({@link #awaitGracefulClose}: it ends the close at the
+ *       peer's end of stream, or once the peer is quiet), or this thread's. A runner's reader seen
+ *       neither waiting nor gone is waited for until its end of stream, or until it begins a wait
+ *       with nothing unread ({@link #waitsWhileClosing}), and looked at again then. The reader
+ *       thread's end, reading and dropping for this close, is not seen waiting: nothing unread
+ *       between two of a peer's writes is no sign of an idle peer (taken for one, the peer's next
+ *       write drew a reset); it closes once the peer is quiet.
  *       On the reader thread, the wait also ends once the peer has sent nothing for
  *       {@link #QUIET_NANOS};</li>
  *   <li>CLOSED: the transport is closed; then {@link #RELEASED} happens. The first
@@ -88,7 +95,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class ConnectionClose implements ConnectionInput.EndOfStream {
     static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(2);
-    /** While lingering on the reader thread: a peer that sends nothing for this long is taken to be idle. */
+    /** While lingering, on the reader thread or for a reader waiting for the rest of a value: a peer that sends nothing for this long is taken to be idle. */
     static final long QUIET_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     /**
      * While lingering on the reader thread: the most of the peer's input it reads and drops. Past
@@ -292,14 +299,15 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         // reader thread seen gone by a suspension, then awaiting input seen cleared by the thread
         // that goes on when input comes, which is just when input is unread — so awaiting input
         // is read on both sides of the reader thread.
-        boolean awaiting = input.isAwaitingInput();
+        Awaiting awaiting = input.awaiting();
         Thread reader = connection.readerThread();
+        PeerQuiet quiet = new PeerQuiet(connection); // the looks of a close on another thread
         if (reader == null && !connection.runnerReads()) { // no runner: the application's threads read, if any
-            if (!connection.takeInputToClose(deadline)) {
-                return; // its read waits for input the peer has not sent (nothing unread: the close ends that read), or time is up
+            if (!connection.takeInputToClose(deadline, quiet)) {
+                return; // its read waits for input the peer does not send (nothing unread: the close ends that read), or time is up
             }
-            if (connection.transport().available() == 0) {
-                return; // the peer is idle: nothing unread, no reset, as with a reader waiting for input
+            if (connection.transport().available() == 0 && !quiet.sawPeerSending()) {
+                return; // the peer is idle: nothing unread, no reset, as with a reader waiting for its next value
             }
             reader = Thread.currentThread(); // the input is this thread's now, as the reader thread's at its end
         }
@@ -313,21 +321,26 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         // wait again, for input the peer does not send: that wait, begun while closing, tells this
         // one (READ_WAITS, see waitsWhileClosing), which looks again, rather than wait for an end
         // of stream that the reader's wait holds off to the deadline. A reader begins a bounded
-        // number of such waits: the first read that takes the peer's bytes ends its reading.
+        // number of such waits: the first read that takes the peer's bytes ends its reading. One
+        // waiting for the rest of a value is looked at again once the peer may have been quiet
+        // long enough (PeerQuiet).
         while (true) {
-            awaiting = awaiting || reader == null && input.isAwaitingInput();
-            if (awaiting) { // blocked in a read, or suspended: it goes on when input comes
-                if (connection.transport().available() == 0) {
-                    return; // the peer is idle: nothing unread, no reset
+            if (awaiting == Awaiting.NOTHING && reader == null) {
+                awaiting = input.awaiting();
+                if (awaiting == Awaiting.NOTHING) {
+                    return; // nobody reads, so nothing unread will come out of this wait
                 }
-            } else if (reader == null) {
-                return; // nobody reads, so nothing unread will come out of this wait
             }
-            if (!await(INPUT_ENDED | READ_WAITS, deadline) || (happened & INPUT_ENDED) != 0) {
-                return; // time is up, or the peer is done (or the connection closed)
+            long lookAgain = quiet.closeBy(awaiting, deadline);
+            if (lookAgain == 0) {
+                return; // blocked in a read, or suspended, and the peer idle or quiet: nothing unread, no reset
+            }
+            if (await(INPUT_ENDED | READ_WAITS, lookAgain) ? (happened & INPUT_ENDED) != 0
+                    : lookAgain == deadline || Thread.currentThread().isInterrupted()) {
+                return; // the peer is done (or the connection closed), or time is up
             }
             HAPPENED.getAndBitwiseAnd(this, ~READ_WAITS);
-            awaiting = input.isAwaitingInput();
+            awaiting = input.awaiting();
             reader = connection.readerThread();
         }
     }

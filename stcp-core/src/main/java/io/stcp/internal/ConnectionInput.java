@@ -121,12 +121,18 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>AWAITING: blocked in the transport for input (a give-way too, which on a transport that
  *       tells readiness waits for input when none is there), or the loop suspended for want of it
- *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait (not
- *       around a linger's reads, {@link #discardUntilEnd}: they judge the peer's quiet themselves);</li>
+ *       ({@link #isAwaitingInput()}); set and cleared by the reader thread around each wait. Not
+ *       around a linger's reads ({@link #discardUntilEnd}): those take the peer's bytes and time
+ *       its quiet themselves;</li>
  *   <li>AT_REST: with AWAITING, that wait is between requests — the loop's suspension between
  *       calls, or a wait inside a reader call, or in the start hooks (a client's login waiting
  *       for its answer), that has consumed nothing, with nothing of a value buffered and no part
  *       of a record held by a layer;</li>
+ *   <li>MID_VALUE: with AWAITING, that wait is for the rest of a value: part of it buffered, or
+ *       part of a record held by a layer, or the reader call, the start hooks or (no runner) the
+ *       application's read under way has consumed some of its bytes — the peer is in the middle of
+ *       sending ({@link #awaiting()}, for a graceful close on another thread). Neither bit: an
+ *       application's read ({@code Connection.of}) waiting for a value with none of it in hand;</li>
  *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
  *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
  *       takes it as resting, as it took every connection before it could tell;</li>
@@ -161,6 +167,10 @@ import org.jspecify.annotations.Nullable;
  * came; and with no runner nobody read it: the close reset the connection, destroying replies not
  * yet delivered. The cost: one opaque load of {@link #waitState} per transport read that returned
  * bytes, none per value read from the buffer, and a look at a bit that each wait fetches already.
+ * A close on another thread tells a wait for the rest of a value (MID_VALUE) from one for the next
+ * value, and waits for the peer's quiet only for the first ({@link PeerQuiet}); that costs each
+ * wait what it computed for AT_REST already, and each application read with no runner one plain
+ * store ({@link #beginApplicationRead()}).
  *
  * <p><b>Threads.</b> Reads belong to the reader thread — with no runner, to the application's
  * thread that holds the connection's {@link ReadClaim} for its read, and then, for good, to the
@@ -199,6 +209,7 @@ final class ConnectionInput {
     private static final int FINISHING = 4;
     private static final int RAW = 8;
     private static final int CLOSING = 16;
+    private static final int MID_VALUE = 32;
 
     private Transport transport; // replaced by the layers, on the reader thread, before the first read
     private final boolean pooled;
@@ -214,7 +225,7 @@ final class ConnectionInput {
     private volatile boolean endOfStream; // written by the reader thread, read by a closing one
     private final ReadDeadlines deadlines;
     private long channelUses;             // calls of Connection.channel(); written by any thread, only compared
-    private volatile int waitState;       // AWAITING | AT_REST | FINISHING | RAW | CLOSING: see the class comment
+    private volatile int waitState;       // AWAITING | AT_REST | MID_VALUE | FINISHING | RAW | CLOSING: see the class comment
     private QueueWriter owedDrain; // the reader owes it a write before it waits (see QueueWriter); reader thread only
     private QueueWriter paying; // the drain being paid (payOwedDrain), null if none; reader thread only
     private boolean payInRead; // that pay is one of a read here, which goes on with buf: its write's wait keeps buf; reader thread only
@@ -229,6 +240,7 @@ final class ConnectionInput {
     private ReaderStalledException pastEnd; // thrown once there were too many of them; reader thread only
     private boolean ended; // the connection has ended (ended()), or a read found it closing or failed: a read fails, taking no buffer; reader thread only
     private @Nullable ArrayGrowth inHand; // the large value the reader holds, charged until given up (see the class comment); reader thread only
+    private boolean tookWhileClosing; // the peer's bytes, taken after a graceful close began, ended the reading (taken); reader thread, then the close's
     private boolean parked; // buf is an array of the bytes left, made as the reader waited for room for a put (parkBuffer); reader thread only
 
     /**
@@ -665,6 +677,31 @@ final class ConnectionInput {
         return (waitState & AWAITING) != 0;
     }
 
+    /** What the reader waits for, to a graceful close on another thread ({@link #awaiting()}). */
+    enum Awaiting {
+        /** No input: the reader is busy, between two waits, reading for a linger, or over. */
+        NOTHING,
+        /** The next value, none of it in hand: the peer may be idle. */
+        NEXT,
+        /** The rest of a value (of a request): the peer is in the middle of sending it. */
+        REST
+    }
+
+    /** What the reader waits for now, in one look at {@link #waitState} (see the class comment). Any thread. */
+    Awaiting awaiting() {
+        int s = waitState;
+        return (s & AWAITING) == 0 ? Awaiting.NOTHING : (s & MID_VALUE) != 0 ? Awaiting.REST : Awaiting.NEXT;
+    }
+
+    /**
+     * Whether the peer's bytes came after a graceful close began, and the reader took them, which
+     * ended its reading: the peer was sending then. For the close, once it holds the input (see
+     * {@link PeerQuiet}).
+     */
+    boolean tookInputWhileClosing() {
+        return tookWhileClosing;
+    }
+
     /**
      * A graceful shutdown, a server's or a client's: from now on the reader begins no request (see
      * the class comment). Any thread; once is enough, more calls are harmless.
@@ -709,8 +746,8 @@ final class ConnectionInput {
      * @throws AsynchronousCloseException if the wait is between requests and the connection shuts down
      */
     private int beginWait(boolean partial) throws AsynchronousCloseException {
-        int bits = !partial && deadlines.callReadNothing(bytesRead) && !transport.holdsPartialInput()
-                ? AWAITING | AT_REST : AWAITING;
+        int bits = partial || !deadlines.readNothing(bytesRead) || transport.holdsPartialInput() ? AWAITING | MID_VALUE
+                : deadlines.inCallOrHooks() ? AWAITING | AT_REST : AWAITING;
         int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
         if ((before & CLOSING) != 0 && !transport.holdsInput() && transport.available() == 0) {
             // A wait for input the peer has not sent: a close waiting for this read to end looks
@@ -733,7 +770,7 @@ final class ConnectionInput {
      *     reader must not go on into a request (the caller throws)
      */
     private boolean endWait(int bits) {
-        int before = (int) WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST));
+        int before = (int) WAIT_STATE.getAndBitwiseAnd(this, ~(AWAITING | AT_REST | MID_VALUE));
         return (bits & AT_REST) != 0 && (before & FINISHING) != 0;
     }
 
@@ -819,6 +856,15 @@ final class ConnectionInput {
     /** The start hooks have run. */
     void endStartHooks() {
         deadlines.endStartHooks();
+    }
+
+    /**
+     * An application's read begins on a connection no runner reads ({@code Connection.of}): a wait
+     * in it for input, once it has consumed some, is for the rest of a value (see the class
+     * comment, MID_VALUE). One plain store per such read; a runner's reader thread pays nothing.
+     */
+    void beginApplicationRead() {
+        deadlines.beginApplicationRead(bytesRead);
     }
 
     /** A framing reader completed a frame in the current call: see {@link ReadDeadlines#frameEnded}. */
@@ -1422,6 +1468,7 @@ final class ConnectionInput {
      */
     private void taken(int n) throws AsynchronousCloseException {
         if (((int) WAIT_STATE.getOpaque(this) & CLOSING) != 0) {
+            tookWhileClosing = true;
             endForReader();
             throw new AsynchronousCloseException();
         }

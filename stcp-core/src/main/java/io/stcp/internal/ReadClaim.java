@@ -4,7 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * Which thread reads a connection that no runner reads ({@code Connection.of} before, or without,
@@ -40,12 +40,13 @@ import java.util.function.BooleanSupplier;
  * ended for it as the close began ({@link ConnectionInput#closing}), so it returns what was
  * buffered, or fails once it takes the peer's bytes, or waits for them. The close waits for it,
  * parked, registered in {@link #closer}, and looks again each time the read releases the claim or
- * begins a wait for input with nothing unread ({@link #wakeCloser()}): it takes the claim once
- * free; and while the read waits for input that the peer has not sent (nothing unread: no reset),
- * it takes nothing and closes now, which ends that read, as a close did before. No wait holds
- * bytes back in the kernel once the close has begun ({@link Transport#stopAwaitingInput()}, see
- * {@link ConnectionClose}): a read that waits with bytes unread is about to take them, which ends
- * it, and frees the claim.
+ * begins a wait for input with nothing unread ({@link #wakeCloser()}), or when its look says to
+ * ({@link PeerQuiet}): it takes the claim once free; and while the read waits for input that the
+ * peer does not send (nothing unread: no reset) — its next value, or the rest of one with nothing
+ * come for {@link ConnectionClose#QUIET_NANOS} — it takes nothing and closes now, which ends that
+ * read, as a close did before. No wait holds bytes back in the kernel once the close has begun
+ * ({@link Transport#stopAwaitingInput()}, see {@link ConnectionClose}): a read that waits with
+ * bytes unread is about to take them, which ends it, and frees the claim.
  * Before, one waiting for the rest of a large value ({@link Transport#awaitInput}) went on waiting
  * to the close's deadline (the linger's 2 s), and the close then closed with those bytes unread,
  * resetting the peer.
@@ -56,7 +57,8 @@ import java.util.function.BooleanSupplier;
  * one of the two sees the other, and no wake-up is lost.
  *
  * <p><b>Cost.</b> One atomic compare-and-exchange and one volatile store per read of a connection no
- * runner reads; none on a runner's reader thread, which never claims.
+ * runner reads, and one plain store where its value begins ({@link ConnectionInput#beginApplicationRead});
+ * none on a runner's reader thread, which never claims.
  */
 final class ReadClaim {
     private static final VarHandle OWNER = Fields.handle(MethodHandles.lookup(), "owner", Object.class);
@@ -142,11 +144,12 @@ final class ReadClaim {
      * A graceful close takes the input for its linger's reading, for good: at once if no read is under
      * way, else once that read ends (see the class comment).
      *
-     * @param readerIdle whether the read under way waits for input that the peer is not sending
+     * @param closeBy a look at the read under way: 0 if it waits for input that the peer is not
+     *     sending, else when to look again at the latest (see {@link PeerQuiet})
      * @return true if taken; false if that read is idle so, the deadline passed, the thread was
      *     interrupted, or this thread is the one reading
      */
-    boolean takeForClose(long deadlineNanos, BooleanSupplier readerIdle) {
+    boolean takeForClose(long deadlineNanos, LongSupplier closeBy) {
         Thread me = Thread.currentThread();
         closer = me;
         try {
@@ -155,11 +158,12 @@ final class ReadClaim {
                 if (was == null || was == CLOSER) {
                     return true;
                 }
+                long lookAgain = was == me ? 0 : closeBy.getAsLong();
                 long now = System.nanoTime();
-                if (was == me || readerIdle.getAsBoolean() || Nanos.passed(deadlineNanos, now) || me.isInterrupted()) {
+                if (lookAgain == 0 || Nanos.passed(deadlineNanos, now) || me.isInterrupted()) {
                     return false;
                 }
-                LockSupport.parkNanos(this, Nanos.left(deadlineNanos, now));
+                LockSupport.parkNanos(this, Nanos.left(lookAgain, now));
             }
         } finally {
             closer = null;

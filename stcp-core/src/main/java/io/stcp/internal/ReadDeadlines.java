@@ -49,6 +49,7 @@ final class ReadDeadlines {
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
     private long hooksStartBytes = -1;       // bytes read when the start hooks began; -1 outside them
+    private long readStartBytes = -1;        // bytes read when the application's read under way began (no runner); -1 before the first
     private long frameDeadlineNanos;         // set at the first wait inside a frame
     private boolean messageTaken;            // a frame ended, or a call returned having consumed bytes
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
@@ -141,6 +142,29 @@ final class ReadDeadlines {
      */
     boolean callReadNothing(long bytesRead) {
         return bytesRead == (callStartBytes >= 0 ? callStartBytes : hooksStartBytes);
+    }
+
+    /** Whether a reader call is in progress, or the start hooks run. */
+    boolean inCallOrHooks() {
+        return callStartBytes >= 0 || hooksStartBytes >= 0;
+    }
+
+    /**
+     * An application's read, on a connection no runner reads, begins with {@code bytesRead} read
+     * so far (see {@link #readNothing}).
+     */
+    void beginApplicationRead(long bytesRead) {
+        readStartBytes = bytesRead;
+    }
+
+    /**
+     * Whether the reader call in progress — else the start hooks that run, else the application's
+     * read under way — has consumed nothing of the {@code bytesRead} read so far: a wait now, with
+     * nothing of a value buffered, is for a value none of which is in hand, not for the rest of one
+     * (see {@link ConnectionInput#awaiting()}). Within a call or the hooks, {@link #callReadNothing}.
+     */
+    boolean readNothing(long bytesRead) {
+        return bytesRead == (callStartBytes >= 0 ? callStartBytes : hooksStartBytes >= 0 ? hooksStartBytes : readStartBytes);
     }
 
     /**

@@ -503,7 +503,11 @@ public final class RealConnection implements Connection {
         if (runnerReads) {
             throw notTheReader();
         }
-        return claim.claim(this);
+        if (!claim.claim(this)) {
+            return false; // a read made of reads: the outermost one began the value
+        }
+        input.beginApplicationRead();
+        return true;
     }
 
     /** The read begun with {@link #beginRead()} returns. */
@@ -519,11 +523,14 @@ public final class RealConnection implements Connection {
      * ({@link ReadClaim#takeForClose}): at once, or once the application's read under way ends.
      *
      * @param deadlineNanos not 0
+     * @param quiet the close's looks at that read's wait
      * @return true if taken; false if the application's read under way waits for input that the
-     *     peer has not sent (the close closes now, as it did), or the deadline passed meanwhile
+     *     peer does not send — its next value, nothing unread (the close closes now, as it did), or
+     *     the rest of one, nothing having come for a while ({@link PeerQuiet}) — or the deadline
+     *     passed meanwhile
      */
-    boolean takeInputToClose(long deadlineNanos) {
-        return claim.takeForClose(deadlineNanos, () -> input.isAwaitingInput() && transport.available() == 0);
+    boolean takeInputToClose(long deadlineNanos, PeerQuiet quiet) {
+        return claim.takeForClose(deadlineNanos, () -> quiet.closeBy(input.awaiting(), deadlineNanos));
     }
 
     /**
