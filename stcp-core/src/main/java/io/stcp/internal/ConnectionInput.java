@@ -129,10 +129,12 @@ import org.jspecify.annotations.Nullable;
  *       for its answer), that has consumed nothing, with nothing of a value buffered and no part
  *       of a record held by a layer;</li>
  *   <li>MID_VALUE: with AWAITING, that wait is for the rest of a value: part of it buffered, or
- *       part of a record held by a layer, or the reader call, the start hooks or (no runner) the
- *       application's read under way has consumed some of its bytes — the peer is in the middle of
- *       sending ({@link #awaiting()}, for a graceful close on another thread). Neither bit: an
- *       application's read ({@code Connection.of}) waiting for a value with none of it in hand;</li>
+ *       part of a record held by a layer, or the reader call's frame under way (a framing reader's
+ *       call begins one at each frame's end), the start hooks or (no runner) the application's
+ *       read under way has consumed some of its bytes — the peer is in the middle of sending
+ *       ({@link #awaiting()}, for a graceful close on another thread). Neither bit: a wait for a
+ *       value with none of it in hand that is not between requests — a framing reader's between
+ *       two frames of one call, an application's read ({@code Connection.of});</li>
  *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
  *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
  *       takes it as resting, as it took every connection before it could tell;</li>
@@ -747,7 +749,7 @@ final class ConnectionInput {
      */
     private int beginWait(boolean partial) throws AsynchronousCloseException {
         int bits = partial || !deadlines.readNothing(bytesRead) || transport.holdsPartialInput() ? AWAITING | MID_VALUE
-                : deadlines.inCallOrHooks() ? AWAITING | AT_REST : AWAITING;
+                : deadlines.callReadNothing(bytesRead) ? AWAITING | AT_REST : AWAITING;
         int before = (int) WAIT_STATE.getAndBitwiseOr(this, bits);
         if ((before & CLOSING) != 0 && !transport.holdsInput() && transport.available() == 0) {
             // A wait for input the peer has not sent: a close waiting for this read to end looks

@@ -144,11 +144,6 @@ final class ReadDeadlines {
         return bytesRead == (callStartBytes >= 0 ? callStartBytes : hooksStartBytes);
     }
 
-    /** Whether a reader call is in progress, or the start hooks run. */
-    boolean inCallOrHooks() {
-        return callStartBytes >= 0 || hooksStartBytes >= 0;
-    }
-
     /**
      * An application's read, on a connection no runner reads, begins with {@code bytesRead} read
      * so far (see {@link #readNothing}).
@@ -158,13 +153,17 @@ final class ReadDeadlines {
     }
 
     /**
-     * Whether the reader call in progress — else the start hooks that run, else the application's
-     * read under way — has consumed nothing of the {@code bytesRead} read so far: a wait now, with
-     * nothing of a value buffered, is for a value none of which is in hand, not for the rest of one
-     * (see {@link ConnectionInput#awaiting()}). Within a call or the hooks, {@link #callReadNothing}.
+     * Whether the frame under way in the reader call in progress — else the start hooks that run,
+     * else the application's read under way — has consumed nothing of the {@code bytesRead} read so
+     * far: a wait now, with nothing of a value buffered, is for a value none of which is in hand,
+     * not for the rest of one (see {@link ConnectionInput#awaiting()}). The frame, not the call: a
+     * reader that reads many frames in one call waits for its next between two of them
+     * ({@link #frameEnded}); counted from the call's start, every wait after its first frame was
+     * taken for one for the rest of a value, and a close on another thread waited for an idle
+     * peer's quiet.
      */
     boolean readNothing(long bytesRead) {
-        return bytesRead == (callStartBytes >= 0 ? callStartBytes : hooksStartBytes >= 0 ? hooksStartBytes : readStartBytes);
+        return bytesRead == (callStartBytes >= 0 ? frameStartBytes : hooksStartBytes >= 0 ? hooksStartBytes : readStartBytes);
     }
 
     /**
