@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: run.sh NAME JAR PORT CONNS : profiles stcp's echo from JAR (or netty when JAR=netty) at CONNSx1, 64 B, C generator
+# usage: run.sh NAME JAR PORT CONNS : profiles (MODE=stat: counts the system calls of) stcp's echo from JAR (or netty when JAR=netty) at CONNSx1 x SIZE bytes (default 16384), C generator; ROOT: the clone whose loadgen drives it
 set -u
 cd ${ROOT:-/tmp/fc14/stcp}
 J=/usr/lib/jvm/temurin-25-jdk-amd64/bin
@@ -16,7 +16,11 @@ taskset -c 1 stcp-bench/target/native/loadgen --addr 127.0.0.1:$PORT --warmup 8s
 GEN=$!
 sleep 4; $J/jcmd $PID GC.run > /dev/null 2>&1
 sleep 7
-perf record -F 999 -g -p $PID -o $O/perf-$NAME-$CONNS.data -- sleep 5 2> /dev/null
+if [ "${MODE:-record}" = stat ]; then # the system calls per kind instead of a profile
+  perf stat -e raw_syscalls:sys_enter -e syscalls:sys_enter_recvfrom -e syscalls:sys_enter_sendto -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_setsockopt -e syscalls:sys_enter_read -e syscalls:sys_enter_write -p $PID -o $O/stat-$NAME.txt -- sleep 5 2> /dev/null
+else
+  perf record -F 999 -g -p $PID -o $O/perf-$NAME-$CONNS.data -- sleep 5 2> /dev/null
+fi
 $J/jcmd $PID Compiler.perfmap > /dev/null 2>&1
 wait $GEN
 cp /tmp/perf-$PID.map $O/ 2>/dev/null
