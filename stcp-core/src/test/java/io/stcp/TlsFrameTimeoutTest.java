@@ -175,6 +175,40 @@ class TlsFrameTimeoutTest {
     }
 
     /**
+     * A close on the reader thread lingers while the peer sends a record in pieces, 500 bytes every
+     * 25 ms (some 0.8 s for 16,000 bytes): the linger reads and drops the peer's bytes below the TLS
+     * layer as they come, so the peer counts as sending until its record is whole, and the
+     * connection ends once it is quiet, with no reset. Read through the TLS layer, whose read waits
+     * for the whole record, the linger saw nothing for its 200 ms of quiet and closed with the
+     * record still coming: the peer's next piece drew a reset.
+     */
+    @Test
+    void aRecordTrickledDuringALingerDrawsNoReset() throws Exception {
+        TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
+        CountDownLatch closing = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), (sender, conn) -> {
+            conn.readInt();
+            closing.countDown();
+            sender.closeAfterFlush(Duration.ofSeconds(10)); // on the reader thread: it lingers here
+        }, SenderFactory.queue(64)).start();
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+            client.write(client.record(new byte[4]));
+            assertThat(closing.await(10, TimeUnit.SECONDS)).isTrue();
+            byte[] record = client.record(new byte[16_000]);
+            for (int off = 0; off < record.length; off += 500) {
+                client.write(Arrays.copyOfRange(record, off, Math.min(record.length, off + 500)));
+                Thread.sleep(25); // the peer's pace, not a wait for the server
+            }
+            client.socket.setSoTimeout(10_000);
+            while (client.in.read() >= 0) {
+                // the server's close_notify, then its end of stream: no reset
+            }
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
      * A TLS client over a plain socket with its own {@link SSLEngine}, so that it can send records
      * in pieces. Reads time out after 10 s.
      */

@@ -804,7 +804,7 @@ final class ConnectionInput {
                 // an idle peer, which only its quiet tells, here (a close on another thread that took
                 // it for one closed at once, and the peer's next write drew a reset).
                 try {
-                    n = transport.read(sink, 0, sink.length, until);
+                    n = transport.discard(sink, until); // below a TLS layer: each of the peer's bytes, not each whole record, is its sending
                 } catch (ReadTimeoutException quiet) {
                     if (quietEnds.getAsBoolean()) {
                         return false;

@@ -642,6 +642,23 @@ final class TlsTransport implements Transport {
      */
     @Override
     public void releaseBuffers() {
+        dropInput();
+        under.releaseBuffers();
+    }
+
+    /**
+     * A graceful close's linger reads the peer's bytes below this layer, undecrypted, as they come
+     * (see {@link Transport#discard}): what is held is dropped, and no read here takes a buffer
+     * again (it fails).
+     */
+    @Override
+    public int discard(byte[] sink, long deadlineNanos) throws IOException {
+        dropInput();
+        return under.discard(sink, deadlineNanos);
+    }
+
+    /** Gives back the buffers of the input, with what they hold; no read takes one again. */
+    private void dropInput() {
         released = true;
         ByteBuffer in = netIn;
         netIn = null;
@@ -653,7 +670,6 @@ final class TlsTransport implements Transport {
         if (app != null) {
             TlsBuffers.give(app);
         }
-        under.releaseBuffers();
     }
 
     @Override

@@ -33,6 +33,21 @@ public interface Transport extends AutoCloseable {
     int read(byte[] b, int off, int len, long deadlineNanos) throws IOException;
 
     /**
+     * Reads and drops the peer's bytes as they come, waiting for at least one: for a graceful
+     * close's linger, which waits for the peer's end of stream or quiet, not for its data. A layer
+     * that serves whole units (TLS records) drops what it holds and discards below itself, so that
+     * each byte the peer sends shows it is still sending, and none is decoded; its reads fail from
+     * then on. (Read through the layer, a record trickled over longer than the linger's quiet was
+     * taken for a quiet peer, and the close reset it.)
+     *
+     * @return the number of bytes dropped, 0 (a layer's, as {@link #read}), or -1 at end of stream
+     * @throws io.stcp.ReadTimeoutException when the deadline passes first
+     */
+    default int discard(byte[] sink, long deadlineNanos) throws IOException {
+        return read(sink, 0, sink.length, deadlineNanos);
+    }
+
+    /**
      * Whether a {@link #read} now might return without waiting. A transport that cannot tell says
      * true (then the read itself waits).
      */
