@@ -209,6 +209,40 @@ class TlsFrameTimeoutTest {
     }
 
     /**
+     * A peer sends its last request and its {@code close_notify} together, and keeps its TCP side
+     * open (as Python's {@code unwrap()} or a JDK socket's {@code shutdownOutput()} do): the read
+     * that takes the request decrypts the {@code close_notify} too, and the close on the reader
+     * thread that follows ends at once, the peer's end of stream in hand. Before, the linger read
+     * and dropped below the TLS layer, past that end, and waited for the peer to be quiet for 200 ms.
+     */
+    @Test
+    void aCloseNotifyReadWithTheLastRequestEndsTheLingerAtOnce() throws Exception {
+        TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
+        BlockingQueue<Long> closing = new LinkedBlockingQueue<>();
+        BlockingQueue<Long> exits = new LinkedBlockingQueue<>();
+        TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), (sender, conn) -> {
+            conn.readInt();
+            closing.add(System.nanoTime());
+            sender.closeAfterFlush(Duration.ofSeconds(10)); // on the reader thread: it lingers here
+        }, SenderFactory.queue(64)).onConnectionExit(s -> exits.add(System.nanoTime())).start();
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+            byte[] request = client.record(new byte[4]);
+            byte[] closeNotify = client.closeNotify();
+            byte[] both = Arrays.copyOf(request, request.length + closeNotify.length);
+            System.arraycopy(closeNotify, 0, both, request.length, closeNotify.length);
+            client.write(both); // one segment: one read takes both records
+            Long began = closing.poll(10, TimeUnit.SECONDS);
+            Long ended = exits.poll(10, TimeUnit.SECONDS);
+            assertThat(began).isNotNull();
+            assertThat(ended).isNotNull();
+            assertThat(Duration.ofNanos(ended - began)).as("the close, the peer's end in hand")
+                    .isLessThan(Duration.ofMillis(150)); // a linger that waits for quiet takes 200 ms at least
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /**
      * A TLS client over a plain socket with its own {@link SSLEngine}, so that it can send records
      * in pieces. Reads time out after 10 s.
      */
@@ -305,6 +339,15 @@ class TlsFrameTimeoutTest {
             byte[] r = wrap(plain);
             assertThat(r.length).as("one record").isLessThanOrEqualTo(packetSize);
             return r;
+        }
+
+        /** The engine's {@code close_notify}, not sent; the engine sends nothing after it. */
+        byte[] closeNotify() throws IOException {
+            engine.closeOutbound();
+            ByteBuffer dst = ByteBuffer.allocate(packetSize);
+            SSLEngineResult r = engine.wrap(ByteBuffer.allocate(0), dst);
+            assertThat(r.getStatus()).isEqualTo(SSLEngineResult.Status.CLOSED);
+            return Arrays.copyOf(dst.array(), dst.position());
         }
 
         private byte[] wrap(byte[] plain) throws IOException {

@@ -649,12 +649,15 @@ final class TlsTransport implements Transport {
     /**
      * A graceful close's linger reads the peer's bytes below this layer, undecrypted, as they come
      * (see {@link Transport#discard}): what is held is dropped, and no read here takes a buffer
-     * again (it fails).
+     * again (it fails). A {@code close_notify} already decrypted (with the peer's last data, by the
+     * read that took it) is the end of stream at once, as a read would return it: discarded below,
+     * the peer that sent it and keeps its TCP side open was waited for until it had been quiet.
      */
     @Override
     public int discard(byte[] sink, long deadlineNanos) throws IOException {
+        boolean ended = inputClosed;
         dropInput();
-        return under.discard(sink, deadlineNanos);
+        return ended ? -1 : under.discard(sink, deadlineNanos);
     }
 
     /** Gives back the buffers of the input, with what they hold; no read takes one again. */
