@@ -96,6 +96,145 @@ class CloseOnAnotherThreadTest {
     }
 
     /**
+     * The peer pipelines its next requests while a close on another thread lingers: the reader,
+     * which the close saw busy, begins the next request's read with the first of them unread,
+     * takes them (which ends its reading), and its end reads and drops what follows until the
+     * peer's end of stream, which ends the close; the peer, never quiet for long, is not reset.
+     * That read's wait woke the close, which looked again as the bytes went: a read awaiting input
+     * and nothing unread, an idle peer it took it to be, and it closed while the peer was sending
+     * (JDK transport: reset in 9 of 12 rounds). A wait with bytes unread no longer wakes it.
+     */
+    @Test
+    void aPeerStillSendingItsNextRequestsAsTheReaderReadsAgainIsNotReset() throws Exception {
+        for (int round = 0; round < 10; round++) {
+            try (SocketPair p = SocketPair.open()) {
+                QueueSender sender = QueueSender.create(p.server, 100);
+                CountDownLatch inNextCall = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                AtomicInteger calls = new AtomicInteger();
+                Closer closer = new Closer();
+                ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                    if (calls.incrementAndGet() == 1) {
+                        conn.readInt();
+                        s.put(new byte[] {42});
+                        return;
+                    }
+                    inNextCall.countDown();
+                    release.await(); // busy before its read: not waiting for input
+                    conn.readInt(); // the next request, which has begun to come
+                }, sender);
+                runner.start();
+                p.clientWriteBytes(0, 0, 0, 1);
+                DataInputStream in = new DataInputStream(Channels.newInputStream(p.client));
+                assertThat(in.read()).as("the reply").isEqualTo(42);
+                p.clientWrite(new byte[64]); // the next requests begin
+                assertThat(inNextCall.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+                closer.start(sender);
+                assertThat(in.read()).as("the FIN").isEqualTo(-1);
+                closer.awaitLinger(); // the close waits in its linger, having seen the reader busy
+                release.countDown();
+
+                assertThat(sendPaced(p, () -> true, 10)).as("round %d: the peer's writes", round).isNull();
+                closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(closer.discarded.get()).isZero();
+                assertThat(runner.awaitExit(WAIT)).isTrue();
+                assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+            }
+        }
+    }
+
+    /**
+     * The reader's reading ends while a close on another thread still drains (the peer reads its
+     * large reply slowly), and its end reads and drops what the peer goes on sending, which it
+     * sends every 10 ms until it has read the reply and the FIN. The close, reaching its linger,
+     * waits for that reading to end, at the peer's end of stream: the peer is not reset. It looked
+     * at the reader thread blocked in that reading with nothing unread between two of the peer's
+     * writes, took the peer for idle and closed at once: the peer's next write drew a reset, every
+     * time.
+     */
+    @Test
+    void aPeerStillSendingWhileTheReaderThreadReadsForTheCloseIsNotReset() throws Exception {
+        try (SocketPair p = SocketPair.open()) {
+            QueueSender sender = QueueSender.options().capacity(100).maxBytes(0).build(p.server);
+            CountDownLatch inNextCall = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch readEnded = new CountDownLatch(1);
+            AtomicReference<Thread> reader = new AtomicReference<>();
+            AtomicInteger calls = new AtomicInteger();
+            Closer closer = new Closer();
+            ConnectionRunner runner = ConnectionRunner.create((s, conn) -> {
+                if (calls.incrementAndGet() == 1) {
+                    conn.readInt();
+                    return;
+                }
+                reader.set(Thread.currentThread());
+                inNextCall.countDown();
+                release.await();
+                try {
+                    conn.readInt(); // the close has begun: this read's end is the reader's
+                } finally {
+                    readEnded.countDown();
+                }
+            }, sender);
+            runner.start();
+            p.clientWriteBytes(0, 0, 0, 1);
+            p.clientWrite(new byte[64]); // the next requests begin
+            assertThat(inNextCall.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            // More than the socket buffers hold, written by the sender's thread (not the reader's,
+            // whose end would write it, just before it reads): the close drains until the peer reads it.
+            sender.put(new byte[4 << 20]);
+            closer.start(sender);
+            Awaitility.await().atMost(WAIT).until(sender::isClosed); // the close has begun: it drains
+            release.countDown();
+            assertThat(readEnded.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            Awaitility.await().atMost(WAIT).until(() -> SocketPair.waits(reader.get())); // reading for the close
+
+            CompletableFuture<Long> replied = CompletableFuture.supplyAsync(() -> readToEnd(p));
+            assertThat(sendPaced(p, replied::isDone, 10)).as("the peer's writes").isNull();
+            assertThat(replied.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the reply, then the FIN").isEqualTo(4 << 20);
+            closer.closedAt.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(closer.discarded.get()).isZero();
+            assertThat(runner.awaitExit(WAIT)).isTrue();
+            assertThat(p.server.closeReason()).isEqualTo(CloseReason.CLOSED);
+        }
+    }
+
+    /**
+     * The peer writes 256 bytes every 10 ms — never the 200 ms quiet of an idle peer — until
+     * {@code until} holds and {@code more} writes after that (at most 10 s in all), then sends its
+     * FIN.
+     *
+     * @return what a write threw (a reset), or null
+     */
+    private static IOException sendPaced(SocketPair p, BooleanSupplier until, int more) throws InterruptedException {
+        try {
+            for (int i = 0, after = 0; i < 1000 && after < more; i++) {
+                after += until.getAsBoolean() ? 1 : 0;
+                p.clientWrite(new byte[256]);
+                Thread.sleep(10); // the peer's pace, not a wait for the server
+            }
+            p.client.shutdownOutput();
+            return null;
+        } catch (IOException e) {
+            return e;
+        }
+    }
+
+    /** The bytes the client reads until the server's FIN, or -1 if the read fails (a reset). */
+    private static long readToEnd(SocketPair p) {
+        ByteBuffer b = ByteBuffer.allocate(64 << 10);
+        long n = 0;
+        try {
+            for (int r; (r = p.client.read(b.clear())) >= 0; ) {
+                n += r;
+            }
+            return n;
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /**
      * The reader waits for the rest of an int, half of which came, when another thread closes: the
      * peer sends nothing more, so once the reply and the FIN are out and the peer has been quiet
      * for 200 ms (it is in the middle of a value: its rest may be on the way, see
