@@ -92,7 +92,7 @@ class GracefulCloseMidValueTest {
     /**
      * Queues the replies and closes on a thread of its own; the peer reads all replies but the
      * last, by which time the last is written and the FIN queued, and the close lingers; the peer
-     * sends {@code rest} 50 ms after the close lingered, then reads the last reply and the FIN.
+     * sends {@code rest} 10 ms after the close lingered (it has looked then), then reads the last reply and the FIN.
      */
     private static void closeAndReadEveryReply(RepliesPair p, byte[] rest) throws Exception {
         p.queueReplies();
@@ -112,7 +112,7 @@ class GracefulCloseMidValueTest {
                 || closer.getState() == Thread.State.TIMED_WAITING
                         && Arrays.stream(closer.getStackTrace()).anyMatch(f -> f.getMethodName().equals("linger")));
         long lingered = System.nanoTime();
-        Thread.sleep(50); // pacing the peer, not waiting for the server: the rest comes 50 ms after, within the peer's 200 ms of quiet
+        Thread.sleep(10); // pacing the peer, not waiting for the server: the rest comes after the close's look, well within its 200 ms of quiet
         p.peerSends(rest);
 
         readReply(in, REPLIES - 1); // most of it still to send as the rest came: a reset destroyed it (SocketException)
