@@ -19,10 +19,12 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLParameters;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -194,11 +196,7 @@ class TlsFrameTimeoutTest {
         try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
             client.write(client.record(new byte[4]));
             assertThat(closing.await(10, TimeUnit.SECONDS)).isTrue();
-            byte[] record = client.record(new byte[16_000]);
-            for (int off = 0; off < record.length; off += 500) {
-                client.write(Arrays.copyOfRange(record, off, Math.min(record.length, off + 500)));
-                Thread.sleep(25); // the peer's pace, not a wait for the server
-            }
+            trickleARecord(client);
             client.socket.setSoTimeout(10_000);
             while (client.in.read() >= 0) {
                 // the server's close_notify, then its end of stream: no reset
@@ -251,6 +249,80 @@ class TlsFrameTimeoutTest {
                     .isLessThan(Duration.ofSeconds(1)); // a linger that waits for quiet took its whole 2 s
         } finally {
             Echo.stop(server);
+        }
+    }
+
+    /**
+     * As above, with the close on another thread while the reader waits for the rest of a value,
+     * and so for the rest of the record that holds it: the read takes the record's first piece
+     * after the close began, which ends it (the value is not the reader's any more), and the
+     * reader thread's end reads below TLS, so the peer counts as sending until its record is whole.
+     * Before, on epoll, each piece began a new wait of the reader's, and the close, finding it
+     * waiting for the rest of a value with nothing unread, took the peer for quiet after 200 ms
+     * and reset it.
+     */
+    @Test
+    void aRecordTrickledWhileACloseOnAnotherThreadLingersDrawsNoReset() throws Exception {
+        recordTrickledWhileACloseOnAnotherThreadLingers(0);
+    }
+
+    /**
+     * As above, with part of the record in the TLS layer before the close began. Before, the read
+     * waited inside the layer for the rest of that record on the JDK transport too.
+     */
+    @Test
+    void aRecordBegunBeforeACloseOnAnotherThreadAndTrickledDrawsNoReset() throws Exception {
+        recordTrickledWhileACloseOnAnotherThreadLingers(500);
+    }
+
+    /** @param sentBefore how much of the record the peer sends before the close */
+    private void recordTrickledWhileACloseOnAnotherThreadLingers(int sentBefore) throws Exception {
+        TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
+        AtomicReference<Thread> reader = new AtomicReference<>();
+        AtomicReference<Sender> senderOf = new AtomicReference<>();
+        CountDownLatch readEnded = new CountDownLatch(1);
+        TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), (sender, conn) -> {
+            int length = conn.readInt();
+            senderOf.set(sender);
+            reader.set(Thread.currentThread());
+            try {
+                conn.readBytes(length); // waits for the rest
+            } finally {
+                readEnded.countDown();
+            }
+        }, SenderFactory.queue(64)).start();
+        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+            client.write(client.record(ByteBuffer.allocate(4 + 1_000).putInt(17_000).array())); // 1,000 of 17,000 bytes
+            byte[] record = client.record(new byte[16_000]); // the rest of the value
+            client.write(Arrays.copyOf(record, sentBefore));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reader.get() != null
+                    && (reader.get().getState() == Thread.State.WAITING || reader.get().getState() == Thread.State.TIMED_WAITING));
+            Thread closer = Thread.ofPlatform().name("closer").start(() -> senderOf.get().closeAfterFlush(Duration.ofSeconds(10)));
+            client.socket.setSoTimeout(10_000);
+            while (client.in.read() >= 0) {
+                // the server's close_notify, then its FIN: the close lingers
+            }
+            trickle(client, Arrays.copyOfRange(record, sentBefore, record.length - 1));
+            assertThat(readEnded.getCount()).as("the reader's read ended as the record came, not once it was whole").isZero();
+            client.write(Arrays.copyOfRange(record, record.length - 1, record.length));
+            assertThat(client.in.read()).as("no reset after the end of stream").isEqualTo(-1);
+            closer.join(10_000);
+            assertThat(closer.isAlive()).isFalse();
+        } finally {
+            Echo.stop(server);
+        }
+    }
+
+    /** Sends a record of 16,000 bytes in pieces, 500 bytes every 25 ms: some 0.8 s. */
+    private static void trickleARecord(RawTlsClient client) throws Exception {
+        trickle(client, client.record(new byte[16_000]));
+    }
+
+    /** Sends {@code bytes} in pieces, 500 bytes every 25 ms. */
+    private static void trickle(RawTlsClient client, byte[] bytes) throws Exception {
+        for (int off = 0; off < bytes.length; off += 500) {
+            client.write(Arrays.copyOfRange(bytes, off, Math.min(bytes.length, off + 500)));
+            Thread.sleep(25); // the peer's pace, not a wait for the server
         }
     }
 

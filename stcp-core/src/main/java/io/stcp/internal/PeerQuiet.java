@@ -16,9 +16,8 @@ import io.stcp.internal.ConnectionInput.Awaiting;
  *       linger does. A reader that takes the peer's bytes while a graceful close runs waits no
  *       more (the close ended its reading: {@link ConnectionInput#closing}), and the linger's reads
  *       of its end are no wait for input ({@link ConnectionInput#awaiting()}): so a wait seen again
- *       with nothing unread means that the peer has sent nothing in between. (Over TLS, a wait for
- *       the rest of a record takes the record's bytes as they come without returning: a peer
- *       trickling one record may be taken as quiet.)</li>
+ *       with nothing unread means that the peer has sent nothing in between (over TLS too: a read
+ *       that takes part of a record while a close runs ends as well).</li>
  *   <li>Not waiting, or waiting with bytes unread (it is about to take them, which ends its
  *       reading): look again when woken, or at the close's deadline.</li>
  * </ul>

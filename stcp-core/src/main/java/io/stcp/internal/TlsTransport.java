@@ -141,6 +141,7 @@ final class TlsTransport implements Transport {
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
+    private volatile boolean returnsPartial; // a graceful close began: a read returns 0 once bytes came (stopAwaitingInput)
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsTransport(Transport under, RealTlsConfig.Engine made, LongSupplier writeTimeoutNanos) {
@@ -256,7 +257,8 @@ final class TlsTransport implements Transport {
      * Decrypted bytes, -1 at {@code close_notify}, or 0 once it has read the first bytes of a
      * record and not the rest while the caller's deadline did not count on one
      * ({@link #holdsPartialInput()}): a frame has begun, and the caller reads again under the
-     * frame timeout.
+     * frame timeout. Once a graceful close began, also 0 once it has read bytes that complete no
+     * record ({@link #stopAwaitingInput()}).
      */
     @Override
     public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
@@ -307,8 +309,27 @@ final class TlsTransport implements Transport {
                 if (n == 0 && now) {
                     return 0;
                 }
+                if (n > 0 && returnsPartial && !hasRecord()) {
+                    return 0; // a graceful close began: part of a record, taken (see stopAwaitingInput)
+                }
             }
         }
+    }
+
+    /**
+     * A graceful close began: from now on a read waiting for the rest of a record returns 0 once
+     * bytes come that do not complete it, rather than wait inside this layer for the rest. The
+     * reader's reading ends as it takes them (the value is not its any more:
+     * {@link ConnectionInput#closing}), and the reader thread's end reads below this layer
+     * ({@link #discard}), where each byte counts as the peer's sending. Waiting here, a read that
+     * held part of a record as the close began let a close on another thread see a wait for the
+     * rest with nothing unread while the peer trickled that record, take the peer for quiet after
+     * 200 ms, and reset it. Then the transport below's. Any thread.
+     */
+    @Override
+    public void stopAwaitingInput() {
+        returnsPartial = true;
+        under.stopAwaitingInput();
     }
 
     /**
