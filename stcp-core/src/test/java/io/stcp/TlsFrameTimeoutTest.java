@@ -277,38 +277,90 @@ class TlsFrameTimeoutTest {
 
     /** @param sentBefore how much of the record the peer sends before the close */
     private void recordTrickledWhileACloseOnAnotherThreadLingers(int sentBefore) throws Exception {
-        TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
-        AtomicReference<Thread> reader = new AtomicReference<>();
-        AtomicReference<Sender> senderOf = new AtomicReference<>();
-        CountDownLatch readEnded = new CountDownLatch(1);
-        TcpServer server = TcpServer.create(Echo.loopback().tls(tls).build(), (sender, conn) -> {
-            int length = conn.readInt();
-            senderOf.set(sender);
-            reader.set(Thread.currentThread());
-            try {
-                conn.readBytes(length); // waits for the rest
-            } finally {
-                readEnded.countDown();
-            }
-        }, SenderFactory.queue(64)).start();
-        try (RawTlsClient client = RawTlsClient.connect(server, new byte[0])) {
+        try (ValueReader server = new ValueReader(); RawTlsClient client = RawTlsClient.connect(server.server, new byte[0])) {
             client.write(client.record(ByteBuffer.allocate(4 + 1_000).putInt(17_000).array())); // 1,000 of 17,000 bytes
             byte[] record = client.record(new byte[16_000]); // the rest of the value
             client.write(Arrays.copyOf(record, sentBefore));
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reader.get() != null
-                    && (reader.get().getState() == Thread.State.WAITING || reader.get().getState() == Thread.State.TIMED_WAITING));
-            Thread closer = Thread.ofPlatform().name("closer").start(() -> senderOf.get().closeAfterFlush(Duration.ofSeconds(10)));
-            client.socket.setSoTimeout(10_000);
-            while (client.in.read() >= 0) {
-                // the server's close_notify, then its FIN: the close lingers
-            }
+            Thread closer = server.closeOnAnotherThreadOnceWaiting(client);
             trickle(client, Arrays.copyOfRange(record, sentBefore, record.length - 1));
-            assertThat(readEnded.getCount()).as("the reader's read ended as the record came, not once it was whole").isZero();
+            assertThat(server.readEnded.getCount()).as("the reader's read ended as the record came, not once it was whole").isZero();
             client.write(Arrays.copyOfRange(record, record.length - 1, record.length));
             assertThat(client.in.read()).as("no reset after the end of stream").isEqualTo(-1);
             closer.join(10_000);
             assertThat(closer.isAlive()).isFalse();
-        } finally {
+        }
+    }
+
+    /**
+     * As above, with records without data (TLS 1.3 key updates) sent while the close lingers, then
+     * the rest of the value: taking a record, with data or not, while a close runs ends the read, and
+     * the reader thread's end reads below TLS, so the peer counts as sending. Before, the read took
+     * such records without returning (the JDK transport waited on inside the layer; on epoll each
+     * began a new wait of the reader's), and the close, finding it waiting for the rest of a value
+     * with nothing unread, took the peer for quiet after 200 ms and reset it.
+     */
+    @Test
+    void recordsWithoutDataWhileACloseOnAnotherThreadLingersDrawNoReset() throws Exception {
+        try (ValueReader server = new ValueReader(); RawTlsClient client = RawTlsClient.connect(server.server, new byte[0])) {
+            client.write(client.record(ByteBuffer.allocate(4 + 1_000).putInt(2_000).array())); // 1,000 of 2,000 bytes
+            byte[][] keyUpdates = new byte[10][];
+            for (int i = 0; i < keyUpdates.length; i++) {
+                keyUpdates[i] = client.keyUpdate();
+            }
+            byte[] rest = client.record(new byte[1_000]); // under the keys of the last update
+            Thread closer = server.closeOnAnotherThreadOnceWaiting(client);
+            for (byte[] keyUpdate : keyUpdates) {
+                client.write(keyUpdate);
+                Thread.sleep(40); // the peer's pace, not a wait for the server: 400 ms in all
+            }
+            Awaitility.await("the reader's read ended by a record without data").atMost(Duration.ofSeconds(10))
+                    .until(() -> server.readEnded.getCount() == 0); // the rest of the value never came
+            client.write(rest);
+            assertThat(client.in.read()).as("no reset after the end of stream").isEqualTo(-1);
+            closer.join(10_000);
+            assertThat(closer.isAlive()).isFalse();
+        }
+    }
+
+    /** A TLS server whose reader reads a value's length, then waits for the value. */
+    private static final class ValueReader implements AutoCloseable {
+        private final AtomicReference<Thread> reader = new AtomicReference<>();
+        private final AtomicReference<Sender> sender = new AtomicReference<>();
+        private final CountDownLatch readEnded = new CountDownLatch(1);
+        private final TcpServer server;
+
+        ValueReader() throws Exception {
+            TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
+            server = TcpServer.create(Echo.loopback().tls(tls).build(), (sender, conn) -> {
+                int length = conn.readInt();
+                this.sender.set(sender);
+                reader.set(Thread.currentThread());
+                try {
+                    conn.readBytes(length); // waits for the rest
+                } finally {
+                    readEnded.countDown();
+                }
+            }, SenderFactory.queue(64)).start();
+        }
+
+        /**
+         * Once the reader waits for the value, closes gracefully on a thread of its own, returned,
+         * and reads what {@code client} receives up to the server's end of stream: its
+         * {@code close_notify}, then its FIN. The close lingers then.
+         */
+        Thread closeOnAnotherThreadOnceWaiting(RawTlsClient client) throws IOException {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reader.get() != null
+                    && (reader.get().getState() == Thread.State.WAITING || reader.get().getState() == Thread.State.TIMED_WAITING));
+            Thread closer = Thread.ofPlatform().name("closer").start(() -> sender.get().closeAfterFlush(Duration.ofSeconds(10)));
+            client.socket.setSoTimeout(10_000);
+            while (client.in.read() >= 0) {
+                // the server's close_notify, then its FIN
+            }
+            return closer;
+        }
+
+        @Override
+        public void close() throws Exception {
             Echo.stop(server);
         }
     }
@@ -416,6 +468,15 @@ class TlsFrameTimeoutTest {
             assertThat(engine.getHandshakeStatus()).as("more of the ClientHello to send")
                     .isEqualTo(SSLEngineResult.HandshakeStatus.NEED_WRAP);
             return Arrays.copyOf(flight, 5 + length);
+        }
+
+        /** A TLS 1.3 key update in one record, not sent; later records use the new keys. */
+        byte[] keyUpdate() throws IOException {
+            assertThat(engine.getSession().getProtocol()).isEqualTo("TLSv1.3");
+            engine.beginHandshake();
+            byte[] r = wrap(new byte[0]);
+            assertThat(r.length).as("a key update record").isPositive();
+            return r;
         }
 
         /** {@code plain} in one record, not sent. */

@@ -1422,12 +1422,13 @@ final class ConnectionInput {
                 return n;
             }
             if (orNone) {
-                if (((int) WAIT_STATE.getOpaque(this) & CLOSING) != 0 && transport.holdsPartialInput()) {
-                    // A layer holds part of a record (TLS), the peer in the middle of sending it, and
-                    // the value is not the reader's any more: its reading ends, as if it had taken
-                    // bytes. Read on, it waited for each piece of the record, and a close on another
-                    // thread, seeing a wait with nothing unread each time, took a trickling peer for
-                    // a quiet one and reset it; the reader thread's end reads below the layer instead.
+                if (((int) WAIT_STATE.getOpaque(this) & CLOSING) != 0 && transport.tookInputWhileClosing()) {
+                    // A layer (TLS) took the peer's bytes, which made no data yet — part of a record,
+                    // records without data — and the value is not the reader's any more: its reading
+                    // ends, as after any bytes taken. Read on, it waited again for each piece, and a
+                    // close on another thread, seeing a wait with nothing unread each time, took a
+                    // peer still sending for a quiet one and reset it; the reader thread's end reads
+                    // below the layer instead.
                     taken(0);
                 }
                 return 0;

@@ -17,7 +17,7 @@ import io.stcp.internal.ConnectionInput.Awaiting;
  *       more (the close ended its reading: {@link ConnectionInput#closing}), and the linger's reads
  *       of its end are no wait for input ({@link ConnectionInput#awaiting()}): so a wait seen again
  *       with nothing unread means that the peer has sent nothing in between (over TLS too: a read
- *       that takes part of a record while a close runs ends as well).</li>
+ *       that takes part of a record, or a record without data, while a close runs ends as well).</li>
  *   <li>Not waiting, or waiting with bytes unread (it is about to take them, which ends its
  *       reading): look again when woken, or at the close's deadline.</li>
  * </ul>

@@ -112,6 +112,11 @@ final class PrefixTransport implements Transport {
     }
 
     @Override
+    public boolean tookInputWhileClosing() {
+        return under.tookInputWhileClosing();
+    }
+
+    @Override
     public void giveWay(long deadlineNanos) throws IOException {
         if (pos >= end) {
             under.giveWay(deadlineNanos);

@@ -141,7 +141,8 @@ final class TlsTransport implements Transport {
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
-    private volatile boolean returnsPartial; // a graceful close began: a read returns 0 once bytes came (stopAwaitingInput)
+    private volatile boolean returnsPartial; // a graceful close began: a read that takes bytes returns what they decrypt to (stopAwaitingInput)
+    private boolean tookWhileClosing; // a read took the peer's bytes after that: reads wait no more, 0 if no data; reader thread only
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsTransport(Transport under, RealTlsConfig.Engine made, LongSupplier writeTimeoutNanos) {
@@ -257,8 +258,8 @@ final class TlsTransport implements Transport {
      * Decrypted bytes, -1 at {@code close_notify}, or 0 once it has read the first bytes of a
      * record and not the rest while the caller's deadline did not count on one
      * ({@link #holdsPartialInput()}): a frame has begun, and the caller reads again under the
-     * frame timeout. Once a graceful close began, also 0 once it has read bytes that complete no
-     * record ({@link #stopAwaitingInput()}).
+     * frame timeout. Once a graceful close began, also 0 once it has read bytes that decrypt to no
+     * data: part of a record, records without data ({@link #stopAwaitingInput()}).
      */
     @Override
     public int read(byte[] b, int off, int len, long deadlineNanos) throws IOException {
@@ -295,9 +296,11 @@ final class TlsTransport implements Transport {
             }
             if (hasRecord()) {
                 int n = unwrap(b, off, len);
-                if (n != 0 || !now && partial) {
-                    return n; // 0: records without data, which the caller's deadline may have counted as a frame's
+                if (n != 0 || !now && partial || tookWhileClosing) {
+                    return n; // 0: records without data, which the caller's deadline may have counted as a frame's, or taken in a close
                 }
+            } else if (tookWhileClosing) {
+                return 0; // a graceful close began: the peer's bytes, taken (see stopAwaitingInput)
             } else if (!now && !partial && netIn != null && netIn.hasRemaining()) {
                 return 0; // part of a record, new to the caller's deadline
             } else {
@@ -309,21 +312,23 @@ final class TlsTransport implements Transport {
                 if (n == 0 && now) {
                     return 0;
                 }
-                if (n > 0 && returnsPartial && !hasRecord()) {
-                    return 0; // a graceful close began: part of a record, taken (see stopAwaitingInput)
+                if (n > 0 && returnsPartial) {
+                    tookWhileClosing = true; // the read returns once what came is decrypted (see stopAwaitingInput)
                 }
             }
         }
     }
 
     /**
-     * A graceful close began: from now on a read waiting for the rest of a record returns 0 once
-     * bytes come that do not complete it, rather than wait inside this layer for the rest. The
-     * reader's reading ends as it takes them (the value is not its any more:
-     * {@link ConnectionInput#closing}), and the reader thread's end reads below this layer
-     * ({@link #discard}), where each byte counts as the peer's sending. Waiting here, a read that
-     * held part of a record as the close began let a close on another thread see a wait for the
-     * rest with nothing unread while the peer trickled that record, take the peer for quiet after
+     * A graceful close began: from now on a read that takes bytes from the transport below returns
+     * once it has decrypted what they complete, 0 if that is no data — part of a record, records
+     * without data (a key update) — rather than wait inside this layer for more, and says so
+     * ({@link #tookInputWhileClosing()}, for a read that does not wait). The reader's reading ends
+     * as it takes them (the value is not its any more: {@link ConnectionInput#closing}), and the
+     * reader thread's end reads below this layer ({@link #discard}), where each byte counts as the
+     * peer's sending. Waiting here, or (not waiting) returning 0 as if nothing had come, a read
+     * let a close on another thread see a wait for the rest of a value with nothing unread while
+     * the peer trickled a record, or sent records without data, take the peer for quiet after
      * 200 ms, and reset it. Then the transport below's. Any thread.
      */
     @Override
@@ -723,6 +728,12 @@ final class TlsTransport implements Transport {
     @Override
     public boolean holdsInput() {
         return appIn != null || inputClosed || failure != null || hasRecord();
+    }
+
+    /** See {@link #stopAwaitingInput()}. */
+    @Override
+    public boolean tookInputWhileClosing() {
+        return tookWhileClosing;
     }
 
     /**

@@ -129,6 +129,16 @@ public interface Transport extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether a read took the peer's bytes after a graceful close began ({@link #stopAwaitingInput()})
+     * that gave it nothing to return: a layer's (part of a TLS record, records without data), whose
+     * read returned 0. The caller counts them as taken, which ends its reading (see
+     * {@link ConnectionInput}, "A graceful close"). Reader thread only.
+     */
+    default boolean tookInputWhileClosing() {
+        return false;
+    }
+
     /** How long {@link #giveWay}'s default parks. */
     long GIVE_WAY_PARK_NANOS = 1_000;
 
