@@ -322,9 +322,10 @@ final class ConnectionClose implements ConnectionInput.EndOfStream {
         // one (READ_WAITS, see waitsWhileClosing), which looks again, rather than wait for an end
         // of stream that the reader's wait holds off to the deadline. No spin: a wait after the
         // first begins only once the peer has sent something, and the first read that takes the
-        // peer's bytes ends the reading (over TLS, part of a record, or one without data, too), so the peer's pace,
-        // within the deadline, sets how often this looks. One waiting for the rest of a value is
-        // looked at again once the peer may have been quiet long enough (PeerQuiet).
+        // peer's bytes ends the reading (over TLS, part of a record or a record without data too),
+        // so the peer's pace, within the deadline, sets how often this looks. One waiting for the
+        // rest of a value is looked at again once the peer may have been quiet long enough
+        // (PeerQuiet).
         while (true) {
             if (awaiting == Awaiting.NOTHING && reader == null) {
                 awaiting = input.awaiting();
