@@ -141,7 +141,7 @@ final class TlsTransport implements Transport {
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
-    private volatile boolean returnsPartial; // a graceful close began: a read that takes bytes returns what they decrypt to (stopAwaitingInput)
+    private volatile boolean closeBegan; // a graceful close began: a read that takes bytes returns what they decrypt to (stopAwaitingInput)
     private boolean tookWhileClosing; // a read took the peer's bytes after that: reads wait no more, 0 if no data; reader thread only
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
@@ -312,7 +312,7 @@ final class TlsTransport implements Transport {
                 if (n == 0 && now) {
                     return 0;
                 }
-                if (n > 0 && returnsPartial) {
+                if (n > 0 && closeBegan) {
                     tookWhileClosing = true; // the read returns once what came is decrypted (see stopAwaitingInput)
                 }
             }
@@ -333,7 +333,7 @@ final class TlsTransport implements Transport {
      */
     @Override
     public void stopAwaitingInput() {
-        returnsPartial = true;
+        closeBegan = true;
         under.stopAwaitingInput();
     }
 
