@@ -168,7 +168,9 @@ import org.jspecify.annotations.Nullable;
  * reading the peer's input, parsed by the application, to the end of the linger, however much
  * came; and with no runner nobody read it: the close reset the connection, destroying replies not
  * yet delivered. The cost: one opaque load of {@link #waitState} per transport read that returned
- * bytes, none per value read from the buffer, and a look at a bit that each wait fetches already.
+ * bytes, or none without waiting (a layer may have taken bytes that made no data yet: part of a
+ * TLS record, records without data, {@link Transport#tookInputWhileClosing()}), none per value
+ * read from the buffer, and a look at a bit that each wait fetches already.
  * A close on another thread tells a wait for the rest of a value (MID_VALUE) from one for the next
  * value, and waits for the peer's quiet only for the first ({@link PeerQuiet}); that costs each
  * wait what it computed for AT_REST already, and each application read with no runner one plain
