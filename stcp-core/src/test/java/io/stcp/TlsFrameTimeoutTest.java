@@ -275,9 +275,29 @@ class TlsFrameTimeoutTest {
         recordTrickledWhileACloseOnAnotherThreadLingers(500);
     }
 
+    /**
+     * As above, behind a PROXY header sent with the ClientHello: the TLS layer reads over the
+     * bytes the PROXY layer read past its header ({@code PrefixTransport}), which passes the
+     * close's end of waits on, and the linger reads below both.
+     */
+    @Test
+    void behindAProxyHeaderARecordTrickledWhileACloseOnAnotherThreadLingersDrawsNoReset() throws Exception {
+        recordTrickledWhileACloseOnAnotherThreadLingers(500, Echo.loopback().proxyProtocol(ProxyProtocol.required("127.0.0.1/32")),
+                ProxyHeaders.v1(CLIENT, FRONTEND));
+    }
+
     /** @param sentBefore how much of the record the peer sends before the close */
     private void recordTrickledWhileACloseOnAnotherThreadLingers(int sentBefore) throws Exception {
-        try (ValueReader server = new ValueReader(); RawTlsClient client = RawTlsClient.connect(server.server, new byte[0])) {
+        recordTrickledWhileACloseOnAnotherThreadLingers(sentBefore, Echo.loopback(), new byte[0]);
+    }
+
+    /**
+     * @param sentBefore how much of the record the peer sends before the close
+     * @param preamble what the client sends before its handshake (a PROXY header)
+     */
+    private void recordTrickledWhileACloseOnAnotherThreadLingers(int sentBefore, ServerConfig.Builder config, byte[] preamble)
+            throws Exception {
+        try (ValueReader server = new ValueReader(config); RawTlsClient client = RawTlsClient.connect(server.server, preamble)) {
             client.write(client.record(ByteBuffer.allocate(4 + 1_000).putInt(17_000).array())); // 1,000 of 17,000 bytes
             byte[] record = client.record(new byte[16_000]); // the rest of the value
             client.write(Arrays.copyOf(record, sentBefore));
@@ -288,6 +308,7 @@ class TlsFrameTimeoutTest {
             assertThat(client.in.read()).as("no reset after the end of stream").isEqualTo(-1);
             closer.join(10_000);
             assertThat(closer.isAlive()).isFalse();
+            assertThat(server.end.poll(10, TimeUnit.SECONDS)).as("the close's reason").isEqualTo(CloseReason.CLOSED);
         }
     }
 
@@ -301,7 +322,7 @@ class TlsFrameTimeoutTest {
      */
     @Test
     void recordsWithoutDataWhileACloseOnAnotherThreadLingersDrawNoReset() throws Exception {
-        try (ValueReader server = new ValueReader(); RawTlsClient client = RawTlsClient.connect(server.server, new byte[0])) {
+        try (ValueReader server = new ValueReader(Echo.loopback()); RawTlsClient client = RawTlsClient.connect(server.server, new byte[0])) {
             client.write(client.record(ByteBuffer.allocate(4 + 1_000).putInt(2_000).array())); // 1,000 of 2,000 bytes
             byte[][] keyUpdates = new byte[10][];
             for (int i = 0; i < keyUpdates.length; i++) {
@@ -319,6 +340,7 @@ class TlsFrameTimeoutTest {
             assertThat(client.in.read()).as("no reset after the end of stream").isEqualTo(-1);
             closer.join(10_000);
             assertThat(closer.isAlive()).isFalse();
+            assertThat(server.end.poll(10, TimeUnit.SECONDS)).as("the close's reason").isEqualTo(CloseReason.CLOSED);
         }
     }
 
@@ -327,11 +349,12 @@ class TlsFrameTimeoutTest {
         private final AtomicReference<Thread> reader = new AtomicReference<>();
         private final AtomicReference<Sender> sender = new AtomicReference<>();
         private final CountDownLatch readEnded = new CountDownLatch(1);
+        private final BlockingQueue<CloseReason> end = new LinkedBlockingQueue<>();
         private final TcpServer server;
 
-        ValueReader() throws Exception {
+        ValueReader(ServerConfig.Builder config) throws Exception {
             TlsConfig tls = TlsConfig.fromPem(certs.serverCert, certs.serverKey);
-            server = TcpServer.create(Echo.loopback().tls(tls).build(), (sender, conn) -> {
+            server = TcpServer.create(config.tls(tls).build(), (sender, conn) -> {
                 int length = conn.readInt();
                 this.sender.set(sender);
                 reader.set(Thread.currentThread());
@@ -340,7 +363,7 @@ class TlsFrameTimeoutTest {
                 } finally {
                     readEnded.countDown();
                 }
-            }, SenderFactory.queue(64)).start();
+            }, SenderFactory.queue(64)).onConnectionExit(s -> end.add(s.connection().closeReason())).start();
         }
 
         /**
@@ -429,8 +452,7 @@ class TlsFrameTimeoutTest {
                 engine.setUseClientMode(true);
                 setUp.accept(engine);
                 RawTlsClient client = new RawTlsClient(socket, engine);
-                client.write(preamble);
-                client.handshake();
+                client.handshake(preamble);
                 return client;
             } catch (Exception e) {
                 socket.close();
@@ -438,8 +460,10 @@ class TlsFrameTimeoutTest {
             }
         }
 
-        private void handshake() throws Exception {
+        /** @param preamble sent with the first flight, in one write: the server reads them together, as a proxy's often come */
+        private void handshake(byte[] preamble) throws Exception {
             engine.beginHandshake();
+            byte[] before = preamble;
             while (true) {
                 switch (engine.getHandshakeStatus()) {
                     case NEED_TASK -> {
@@ -447,7 +471,13 @@ class TlsFrameTimeoutTest {
                             t.run();
                         }
                     }
-                    case NEED_WRAP -> write(wrap(new byte[0]));
+                    case NEED_WRAP -> {
+                        byte[] flight = wrap(new byte[0]);
+                        byte[] out = Arrays.copyOf(before, before.length + flight.length);
+                        System.arraycopy(flight, 0, out, before.length, flight.length);
+                        write(out);
+                        before = new byte[0];
+                    }
                     case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> unwrap();
                     default -> {
                         return;

@@ -142,7 +142,7 @@ final class TlsTransport implements Transport {
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
     private volatile boolean closeBegan; // a graceful close began: a read that takes bytes returns what they decrypt to (stopAwaitingInput)
-    private boolean tookWhileClosing; // a read took the peer's bytes after that: reads wait no more, 0 if no data; reader thread only
+    private boolean tookWhileClosing; // a read took the peer's bytes after that, which made no data: reads wait no more, 0; reader thread only
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsTransport(Transport under, RealTlsConfig.Engine made, LongSupplier writeTimeoutNanos) {
@@ -278,6 +278,7 @@ final class TlsTransport implements Transport {
 
     private int read(byte[] b, int off, int len, long deadlineNanos, boolean now) throws IOException {
         boolean partial = holdsPartialInput(); // the caller's deadline counted it
+        boolean took = false; // this read took bytes from the transport below
         while (true) {
             if (appIn != null) {
                 int n = Math.min(len, appIn.remaining());
@@ -303,6 +304,9 @@ final class TlsTransport implements Transport {
                 return 0; // a graceful close began: the peer's bytes, taken (see stopAwaitingInput)
             } else if (!now && !partial && netIn != null && netIn.hasRemaining()) {
                 return 0; // part of a record, new to the caller's deadline
+            } else if (took && closeBegan) { // looked at only before taking more: a read whose bytes made data returned first
+                tookWhileClosing = true;
+                return 0; // a graceful close began: the peer's bytes, taken, made no data yet (see stopAwaitingInput)
             } else {
                 int n = fill(deadlineNanos, now);
                 if (n < 0) {
@@ -312,9 +316,7 @@ final class TlsTransport implements Transport {
                 if (n == 0 && now) {
                     return 0;
                 }
-                if (n > 0 && closeBegan) {
-                    tookWhileClosing = true; // the read returns once what came is decrypted (see stopAwaitingInput)
-                }
+                took |= n > 0;
             }
         }
     }
