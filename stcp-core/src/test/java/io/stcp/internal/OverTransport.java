@@ -57,6 +57,11 @@ abstract class OverTransport implements Transport {
     }
 
     @Override
+    public boolean tookInputWhileClosing() {
+        return under.tookInputWhileClosing();
+    }
+
+    @Override
     public void awaitInput(int bytes, long deadlineNanos) throws IOException {
         under.awaitInput(bytes, deadlineNanos);
     }
