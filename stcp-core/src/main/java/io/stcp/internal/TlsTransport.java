@@ -142,7 +142,7 @@ final class TlsTransport implements Transport {
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
     private volatile boolean closeBegan; // a graceful close began: a read that takes bytes returns what they decrypt to (stopAwaitingInput)
-    private boolean tookWhileClosing; // a read took the peer's bytes after that, which made no data: reads wait no more, 0; reader thread only
+    private boolean tookWhileClosing; // a read took the peer's bytes after that, which made no data, and returned 0; reader thread only
 
     /** @param writeTimeoutNanos the connection's write timeout, for what the engine must send on its own */
     TlsTransport(Transport under, RealTlsConfig.Engine made, LongSupplier writeTimeoutNanos) {
@@ -297,11 +297,9 @@ final class TlsTransport implements Transport {
             }
             if (hasRecord()) {
                 int n = unwrap(b, off, len);
-                if (n != 0 || !now && partial || tookWhileClosing) {
-                    return n; // 0: records without data, which the caller's deadline may have counted as a frame's, or taken in a close
+                if (n != 0 || !now && partial) {
+                    return n; // 0: records without data, which the caller's deadline may have counted as a frame's
                 }
-            } else if (tookWhileClosing) {
-                return 0; // a graceful close began: the peer's bytes, taken (see stopAwaitingInput)
             } else if (!now && !partial && netIn != null && netIn.hasRemaining()) {
                 return 0; // part of a record, new to the caller's deadline
             } else if (took && closeBegan) { // looked at only before taking more: a read whose bytes made data returned first
