@@ -11,26 +11,37 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A TLS 1.3 server that packs session tickets into records, 910 of 18 bytes to a record, leaves the
- * client none. The JDK's client made each ticket a session of about 600 bytes and kept it for the
- * connection's life: 14 such records, 230 KB of the server's and within any budget on records
- * without data, grew the client's heap by 8.5 MB (12,740 sessions). Now the client's context has
- * the JDK drop tickets. The server is Python's {@code ssl} for the handshake; then it writes
- * records of its own under its traffic key, which OpenSSL's key log gives it (OpenSSL itself
- * writes one ticket per record).
+ * A TLS 1.3 server that packs handshake messages into records. Session tickets, 910 of 18 bytes to
+ * a record, leave the client none: the JDK's client made each ticket a session of about 600 bytes
+ * and kept it for the connection's life (14 such records, 230 KB of the server's and within any
+ * budget on records without data, grew the client's heap by 8.5 MB: 12,740 sessions); now the
+ * client's context has the JDK drop tickets. Key updates, 3,276 of 5 bytes to a record, each a key
+ * derivation and a new cipher for the client's engine (50 to 100 ms of its CPU a record), end the
+ * connection once such records pass 64 KiB: the limits on records without data counted each as
+ * one record of 16 KiB, which data refilled, so a server that sent one after each 16 KiB of data
+ * kept the client's reader busy for as long as it liked. The server is Python's {@code ssl} for
+ * the handshake; then it writes records of its own under its traffic key, which OpenSSL's key log
+ * gives it (OpenSSL itself writes one ticket per record).
  */
 class TlsPackedSessionTicketsTest {
-    private static final int RECORDS = 14;
+    /** Records of packed tickets: three of 16 KiB fit in the 64 KiB a client takes of long records without data. */
+    private static final int RECORDS = 3;
 
+    /**
+     * Args: cert, key, key log, records, kind. {@code tickets}: the records of packed tickets, then
+     * a record of data, one byte; {@code updates}: each record of packed key updates followed by
+     * one of data, {@link #DATA} bytes, then close_notify. Then reads until the client closes.
+     */
     private static final String SERVER = PythonTls.RECORDS + """
             import os, socket, ssl, sys
-            cert, key, keylog, records = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+            cert, key, keylog, records, kind = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
             ctx.load_cert_chain(cert, key)
@@ -43,49 +54,99 @@ class TlsPackedSessionTicketsTest {
             out = Records(tls.cipher()[0], keylog, "SERVER_TRAFFIC_SECRET_0 ")
             # NewSessionTicket: lifetime 3600 s, age_add 0, no nonce, a ticket of one byte, no extensions
             ticket = b"\\x04\\x00\\x00\\x0e" + struct.pack(">II", 3600, 0) + b"\\x00" + b"\\x00\\x01T" + b"\\x00\\x00"
+            update = b"\\x18\\x00\\x00\\x01\\x00"  # KeyUpdate, update_not_requested
             raw = socket.socket(fileno=os.dup(tls.fileno()))
             raw.settimeout(30)  # the descriptor is non-blocking (the timeout above): sendall waits for room
-            raw.sendall(b"".join(out.record(ticket * (16384 // len(ticket)), 22) for _ in range(records)) + out.record(b"x", 23))
             try:
+                if kind == "tickets":
+                    raw.sendall(b"".join(out.record(ticket * (16384 // len(ticket)), 22) for _ in range(records))
+                                + out.record(b"x", 23))
+                else:
+                    for _ in range(records):
+                        packed = out.record(update * (16384 // len(update)), 22)
+                        for _ in range(16384 // len(update)):
+                            out.update()
+                        raw.sendall(packed + out.record(b"x" * 16384, 23))
+                    raw.sendall(out.record(b"\\x01\\x00", 21))  # close_notify
                 while raw.recv(65536): pass  # until the client closes
             except OSError:
-                pass
+                pass  # the client closed first
             """;
 
-    @Test
-    void aServerThatPacksTicketsIntoRecordsLeavesTheClientNone(@TempDir Path tmp) throws Exception {
-        String python = PythonTls.requirePython();
-        TestCerts certs = TestCerts.get();
-        Process p = new ProcessBuilder(python, "-c", SERVER, certs.serverCert.toString(), certs.serverKey.toString(),
-                tmp.resolve("keylog").toString(), Integer.toString(RECORDS))
-                .redirectError(tmp.resolve("server.err").toFile()).start();
-        TcpClient client = null;
-        try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(30))) {
-            String port = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII)).readLine();
-            watchdog.assertNotFired("the server's port");
-            assertThat(port).as("the server's port").isNotNull();
-            TlsConfig tls = TlsConfig.clientBuilder().trustPem(certs.caCert).serverName("localhost").build();
-            CountDownLatch data = new CountDownLatch(1);
-            CompletableFuture<CloseReason> ended = new CompletableFuture<>();
+    /** The data after each record of key updates: 16 KiB, which refills the allowance of records without data as much. */
+    private static final int DATA = 16384;
+
+    /** A client of the server the script above runs, reading values of {@code size} bytes. */
+    private static final class Client implements AutoCloseable {
+        final Process server;
+        final ProcessWatchdog watchdog;
+        final AtomicInteger values = new AtomicInteger();
+        final CompletableFuture<Connection> connected = new CompletableFuture<>();
+        final CompletableFuture<CloseReason> ended = new CompletableFuture<>();
+        final TlsConfig tls;
+        TcpClient client;
+
+        Client(Path tmp, int records, String kind, int size) throws Exception {
+            String python = PythonTls.requirePython();
+            TestCerts certs = TestCerts.get();
+            server = new ProcessBuilder(python, "-c", SERVER, certs.serverCert.toString(), certs.serverKey.toString(),
+                    tmp.resolve("keylog").toString(), Integer.toString(records), kind)
+                    .redirectError(tmp.resolve("server.err").toFile()).start();
+            watchdog = ProcessWatchdog.watch(server, Duration.ofSeconds(60));
+            String port;
+            try {
+                port = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+                watchdog.assertNotFired("the server's port");
+                assertThat(port).as("the server's port").isNotNull();
+            } catch (Exception | AssertionError e) {
+                server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                watchdog.close();
+                throw e;
+            }
+            tls = TlsConfig.clientBuilder().trustPem(certs.caCert).serverName("localhost").build();
             client = TcpClient.create(ClientConfig.builder("127.0.0.1:" + port).tls(tls)
                                     .reconnectDelay(Duration.ofMinutes(1)).reconnectMaxDelay(Duration.ofMinutes(1)).build(),
                             (sender, conn) -> {
-                                conn.readBytes(1);
-                                data.countDown();
+                                conn.readBytes(size);
+                                values.incrementAndGet();
                             }, SenderFactory.queue(8))
+                    .onConnect(sender -> connected.complete(sender.connection()))
                     .onDisconnect((sender, reason) -> ended.complete(reason))
                     .start();
-            assertThat(data.await(20, TimeUnit.SECONDS)).as("the byte after the tickets read").isTrue();
-            assertThat(ended).as("the connection still open").isNotDone();
-            // Each ticket the JDK keeps is a session in the client's context: the connection's own is one.
-            assertThat(Collections.list(tls.sslContext().getClientSessionContext().getIds()))
-                    .as("sessions in the client's context").hasSizeLessThanOrEqualTo(1);
-        } finally {
-            if (client != null) {
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
                 client.close();
                 assertThat(client.awaitTermination(Duration.ofSeconds(10))).isTrue();
+            } finally {
+                server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                watchdog.close();
             }
-            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aServerThatPacksTicketsIntoRecordsLeavesTheClientNone(@TempDir Path tmp) throws Exception {
+        try (Client c = new Client(tmp, RECORDS, "tickets", 1)) {
+            Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                    assertThat(c.values).as("the byte after the tickets read").hasValue(1));
+            assertThat(c.ended).as("the connection still open").isNotDone();
+            // Each ticket the JDK keeps is a session in the client's context: the connection's own is one.
+            assertThat(Collections.list(c.tls.sslContext().getClientSessionContext().getIds()))
+                    .as("sessions in the client's context").hasSizeLessThanOrEqualTo(1);
+        }
+    }
+
+    @Test
+    void aServerThatPacksKeyUpdatesIntoRecordsBetweenDataEndsTheConnectionPast64KiB(@TempDir Path tmp) throws Exception {
+        try (Client c = new Client(tmp, 20, "updates", DATA)) {
+            assertThat(c.ended.get(30, TimeUnit.SECONDS)).as("after %d records of data", c.values.get())
+                    .isEqualTo(CloseReason.PROTOCOL_ERROR);
+            assertThat(c.connected.get().closeCause()).hasMessageContaining("more than 65536 bytes of TLS records without"
+                    + " application data longer than 512 bytes");
+            assertThat(c.values).as("the data after the first three records of key updates").hasValue(3);
         }
     }
 }

@@ -105,10 +105,21 @@ final class TlsTransport implements Transport {
      * server's CPU for one record of the client's (a handshake costs some 15), which
      * {@link #MAX_EMPTY_RECORDS} and {@link #MAX_EMPTY_RECORD_BYTES} counted as one record of
      * 16 KiB, so that a client sending one after each 16 KiB of data kept a core busy for as long
-     * as it liked. With this, a connection costs at most one such record. A client's side has no
-     * such bound: servers send session tickets, some of a few KiB, several to a record.
+     * as it liked. With this, a connection costs at most one such record. A client takes longer
+     * ones, within {@link #MAX_CLIENT_LONG_EMPTY_BYTES}: servers send session tickets, some of a
+     * few KiB, several to a record.
      */
     static final int MAX_SERVER_EMPTY_RECORD = 512;
+    /**
+     * Bytes of records without application data longer than {@link #MAX_SERVER_EMPTY_RECORD} that a
+     * client takes over a connection's life, never refilled: room for the session tickets servers
+     * send (a few after the handshake, each of a few hundred bytes, a few KiB with a client's
+     * certificates, now and then a few more), and for at most three records of 16 KiB packed with
+     * key updates, 50 to 100 ms of the client's CPU each. Refilled by data as
+     * {@link #MAX_EMPTY_RECORD_BYTES} is, a server that sent one after each 16 KiB of data kept the
+     * client's reader busy for as long as it liked.
+     */
+    static final int MAX_CLIENT_LONG_EMPTY_BYTES = 64 * 1024;
     private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
 
     private final Transport under;
@@ -124,8 +135,6 @@ final class TlsTransport implements Transport {
     private final boolean bulkReads;
     /** Whether records with data refill {@link #emptyAllowance}: not where the engine keeps session tickets. */
     private final boolean refills;
-    /** The longest record without data taken: {@link #MAX_SERVER_EMPTY_RECORD} on a server's side; no bound of its own on a client's. */
-    private final int maxEmptyRecord;
 
     // Reader thread only.
     private ByteBuffer netIn;  // read mode: [position, limit) received, not decrypted; null when given back
@@ -138,6 +147,7 @@ final class TlsTransport implements Transport {
     private boolean refusesHandshakeRecords;
     private int emptyRecords;     // records in a row that decrypted to nothing
     private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
+    private long longEmptyAllowance; // bytes of records without data longer than MAX_SERVER_EMPTY_RECORD still taken: none on a server's side, never refilled
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
@@ -150,7 +160,7 @@ final class TlsTransport implements Transport {
         this.under = under;
         this.engine = engine;
         this.refills = !made.keepsTickets();
-        this.maxEmptyRecord = engine.getUseClientMode() ? Integer.MAX_VALUE : MAX_SERVER_EMPTY_RECORD;
+        this.longEmptyAllowance = engine.getUseClientMode() ? MAX_CLIENT_LONG_EMPTY_BYTES : 0;
         this.output = new TlsOutput(under, engine, writeTimeoutNanos);
         this.name = under.name() + "+tls";
         this.bulkReads = under.tellsReadiness();
@@ -433,9 +443,10 @@ final class TlsTransport implements Transport {
 
     /**
      * Counts a record an unwrap read: one that decrypted to nothing uses up {@link #emptyAllowance},
-     * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left, or at once if it is
-     * longer than {@link #maxEmptyRecord}; one with data refills
-     * it by its bytes, up to {@link #MAX_EMPTY_RECORD_BYTES}, unless the engine keeps tickets.
+     * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left, and if it is longer
+     * than {@link #MAX_SERVER_EMPTY_RECORD} also uses up {@link #longEmptyAllowance} (a server's
+     * fails at once); one with data refills {@link #emptyAllowance} by its bytes, up to
+     * {@link #MAX_EMPTY_RECORD_BYTES}, unless the engine keeps tickets.
      */
     private void countRecord(SSLEngineResult r) throws SSLException {
         if (r.bytesProduced() > 0) {
@@ -444,10 +455,18 @@ final class TlsTransport implements Transport {
                 emptyAllowance = Math.min(MAX_EMPTY_RECORD_BYTES, emptyAllowance + r.bytesConsumed());
             }
         } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK) {
-            if (r.bytesConsumed() > maxEmptyRecord) {
-                throw new SSLException("a TLS record of " + r.bytesConsumed() + " bytes without application data,"
-                        + " more than the " + maxEmptyRecord + " a key update or an alert takes (handshake messages"
-                        + " packed into one record: each costs the server a key derivation or more)");
+            if (r.bytesConsumed() > MAX_SERVER_EMPTY_RECORD) {
+                longEmptyAllowance -= r.bytesConsumed();
+                if (longEmptyAllowance < 0) {
+                    throw new SSLException(engine.getUseClientMode()
+                            ? "more than " + MAX_CLIENT_LONG_EMPTY_BYTES + " bytes of TLS records without application"
+                                    + " data longer than " + MAX_SERVER_EMPTY_RECORD + " bytes on this connection, more"
+                                    + " than session tickets take (handshake messages packed into records: a key update"
+                                    + " costs the client a key derivation or more)"
+                            : "a TLS record of " + r.bytesConsumed() + " bytes without application data, more than the "
+                                    + MAX_SERVER_EMPTY_RECORD + " a key update or an alert takes (handshake messages"
+                                    + " packed into one record: each costs the server a key derivation or more)");
+                }
             }
             if (++emptyRecords > MAX_EMPTY_RECORDS) {
                 throw new SSLException("more than " + MAX_EMPTY_RECORDS
