@@ -55,6 +55,21 @@ class GracefulCloseMidValueTest {
         applicationReadsWhileTheCloseLingers(new byte[LARGE_VALUE / 2], new byte[LARGE_VALUE / 2], conn -> conn.readBytes(LARGE_VALUE));
     }
 
+    /**
+     * Two reads make the value: one of its length, which came whole, then one of its body, none of
+     * which has come as the close begins: nothing is buffered, and the body's read has consumed
+     * nothing. Before, each read counted as a value of its own, so the close took the second for
+     * one waiting for the next value and closed at once; the body then drew a reset.
+     */
+    @Test
+    void anApplicationsReadOfABodyAfterAReadOfItsLength() throws Exception {
+        try (RepliesPair p = RepliesPair.open()) {
+            p.peerSends(ByteBuffer.allocate(4).putInt(16).array());
+            int length = p.conn().readInt(); // returns once the length came: the next read's wait is for the body
+            applicationReadsWhileTheCloseLingers(p, new byte[length], conn -> conn.readBytes(length));
+        }
+    }
+
     /** A length of {@link #LARGE_VALUE} and the first {@code bytes} of the value. */
     private static byte[] header(int bytes) {
         return ByteBuffer.allocate(4 + bytes).putInt(LARGE_VALUE).array();
@@ -82,11 +97,15 @@ class GracefulCloseMidValueTest {
     private static void applicationReadsWhileTheCloseLingers(byte[] first, byte[] rest, Read read) throws Exception {
         try (RepliesPair p = RepliesPair.open()) {
             p.peerSends(first);
-            CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn()));
-            closeAndReadEveryReply(p, rest);
-            assertThat(reading).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
-                    .withCauseInstanceOf(IOException.class); // the input was the close's
+            applicationReadsWhileTheCloseLingers(p, rest, read);
         }
+    }
+
+    private static void applicationReadsWhileTheCloseLingers(RepliesPair p, byte[] rest, Read read) throws Exception {
+        CompletableFuture<Object> reading = SocketPair.readOnceWaiting(() -> read.read(p.conn()));
+        closeAndReadEveryReply(p, rest);
+        assertThat(reading).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
+                .withCauseInstanceOf(IOException.class); // the input was the close's
     }
 
     /**

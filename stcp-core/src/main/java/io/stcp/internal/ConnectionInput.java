@@ -131,10 +131,11 @@ import org.jspecify.annotations.Nullable;
  *   <li>MID_VALUE: with AWAITING, that wait is for the rest of a value: part of it buffered, or
  *       part of a record held by a layer, or the reader call's frame under way (a framing reader's
  *       call begins one at each frame's end), the start hooks or (no runner) the application's
- *       read under way has consumed some of its bytes — the peer is in the middle of sending
+ *       value under way has consumed some of its bytes — the peer is in the middle of sending
  *       ({@link #awaiting()}, for a graceful close on another thread). Neither bit: a wait for a
  *       value with none of it in hand that is not between requests — a framing reader's between
- *       two frames of one call, an application's read ({@code Connection.of});</li>
+ *       two frames of one call, an application's read ({@code Connection.of}) at its first value
+ *       or after a frame a framing reader completed ({@link #beginApplicationRead()});</li>
  *   <li>RAW: the reader thread called {@code channel()} in the current call (cleared when it
  *       returns): it may read around this input, so whether it rests cannot be seen; the shutdown
  *       takes it as resting, as it took every connection before it could tell;</li>
@@ -173,8 +174,8 @@ import org.jspecify.annotations.Nullable;
  * read from the buffer, and a look at a bit that each wait fetches already.
  * A close on another thread tells a wait for the rest of a value (MID_VALUE) from one for the next
  * value, and waits for the peer's quiet only for the first ({@link PeerQuiet}); that costs each
- * wait what it computed for AT_REST already, and each application read with no runner one plain
- * store ({@link #beginApplicationRead()}).
+ * wait what it computed for AT_REST already, and each application read with no runner one test
+ * of a plain field ({@link #beginApplicationRead()}).
  *
  * <p><b>Threads.</b> Reads belong to the reader thread — with no runner, to the application's
  * thread that holds the connection's {@link ReadClaim} for its read, and then, for good, to the
@@ -864,8 +865,10 @@ final class ConnectionInput {
 
     /**
      * An application's read begins on a connection no runner reads ({@code Connection.of}): a wait
-     * in it for input, once it has consumed some, is for the rest of a value (see the class
-     * comment, MID_VALUE). One plain store per such read; a runner's reader thread pays nothing.
+     * in it for input, once the value under way has consumed some — counted from the first read,
+     * or from the frame a framing reader last completed ({@link ReadDeadlines#beginApplicationRead})
+     * — is for the rest of a value (see the class comment, MID_VALUE). One test of a plain field per
+     * such read; a runner's reader thread pays nothing.
      */
     void beginApplicationRead() {
         deadlines.beginApplicationRead(bytesRead);

@@ -57,7 +57,7 @@ import java.util.function.LongSupplier;
  * one of the two sees the other, and no wake-up is lost.
  *
  * <p><b>Cost.</b> One atomic compare-and-exchange and one volatile store per read of a connection no
- * runner reads, and one plain store where its value begins ({@link ConnectionInput#beginApplicationRead});
+ * runner reads, and one test of a plain field ({@link ConnectionInput#beginApplicationRead});
  * none on a runner's reader thread, which never claims.
  */
 final class ReadClaim {

@@ -49,7 +49,7 @@ final class ReadDeadlines {
     private long callStartBytes = -1;        // bytes read when the current reader call began; -1 outside calls
     private long frameStartBytes = -1;       // bytes read when its frame began: at the call's start, or a frame's end; -1 outside calls
     private long hooksStartBytes = -1;       // bytes read when the start hooks began; -1 outside them
-    private long readStartBytes = -1;        // bytes read when the application's read under way began (no runner); -1 before the first
+    private long valueStartBytes = -1;       // no runner: bytes read when the value under way began (see beginApplicationRead); -1 before the first read
     private long frameDeadlineNanos;         // set at the first wait inside a frame
     private boolean messageTaken;            // a frame ended, or a call returned having consumed bytes
     private long suspendedIdleNanos;         // the read timeout of the last suspension; read by the sweeper (opaque)
@@ -83,6 +83,8 @@ final class ReadDeadlines {
      * that serves a whole conversation in it) is given a frame timeout for each, not one for the
      * whole call, which closed it as {@code FRAME_TIMEOUT} once it had waited that long for its
      * peer between frames (and the first-frame timeout after the accept, whatever it had read).
+     * Outside the start hooks on a connection no runner reads, the application's next value
+     * begins there ({@link #beginApplicationRead}).
      */
     void frameEnded(long bytesRead) {
         if (callStartBytes >= 0) {
@@ -90,6 +92,8 @@ final class ReadDeadlines {
             frameDeadlineNanos = 0;
             firstFrameDeadlineNanos = 0;
             messageTaken = true;
+        } else if (hooksStartBytes < 0) {
+            valueStartBytes = bytesRead; // an application's read, no runner: its next value begins
         }
     }
 
@@ -146,24 +150,31 @@ final class ReadDeadlines {
 
     /**
      * An application's read, on a connection no runner reads, begins with {@code bytesRead} read
-     * so far (see {@link #readNothing}).
+     * so far. Such reads make one call that reads many values, as a runner's reader call may: a
+     * value begins at the first read, and where a framing reader or {@code readLine} completes a
+     * frame ({@link #frameEnded}); reads by other means are in the middle of one after their first
+     * (see {@link #readNothing}). Counted from each read's start, {@code readBytes(readInt())}
+     * waiting for a body none of which had come was taken for a wait for the next value, and a
+     * close on another thread closed at once: the body, coming then, drew a reset.
      */
     void beginApplicationRead(long bytesRead) {
-        readStartBytes = bytesRead;
+        if (valueStartBytes < 0) {
+            valueStartBytes = bytesRead;
+        }
     }
 
     /**
      * Whether the frame under way in the reader call in progress — else the start hooks that run,
-     * else the application's read under way — has consumed nothing of the {@code bytesRead} read so
-     * far: a wait now, with nothing of a value buffered, is for a value none of which is in hand,
-     * not for the rest of one (see {@link ConnectionInput#awaiting()}). The frame, not the call: a
-     * reader that reads many frames in one call waits for its next between two of them
-     * ({@link #frameEnded}); counted from the call's start, every wait after its first frame was
-     * taken for one for the rest of a value, and a close on another thread waited for an idle
-     * peer's quiet.
+     * else (no runner) the application's value under way ({@link #beginApplicationRead}) — has
+     * consumed nothing of the {@code bytesRead} read so far: a wait now, with nothing of a value
+     * buffered, is for a value none of which is in hand, not for the rest of one (see
+     * {@link ConnectionInput#awaiting()}). The frame, not the call: a reader that reads many frames
+     * in one call waits for its next between two of them ({@link #frameEnded}); counted from the
+     * call's start, every wait after its first frame was taken for one for the rest of a value,
+     * and a close on another thread waited for an idle peer's quiet.
      */
     boolean readNothing(long bytesRead) {
-        return bytesRead == (callStartBytes >= 0 ? frameStartBytes : hooksStartBytes >= 0 ? hooksStartBytes : readStartBytes);
+        return bytesRead == (callStartBytes >= 0 ? frameStartBytes : hooksStartBytes >= 0 ? hooksStartBytes : valueStartBytes);
     }
 
     /**

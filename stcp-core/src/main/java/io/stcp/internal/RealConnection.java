@@ -504,7 +504,7 @@ public final class RealConnection implements Connection {
             throw notTheReader();
         }
         if (!claim.claim(this)) {
-            return false; // a read made of reads: the outermost one began the value
+            return false; // a read made of reads: the outermost one claimed the input
         }
         input.beginApplicationRead();
         return true;
