@@ -177,8 +177,8 @@ class TlsFrameTimeoutTest {
     }
 
     /**
-     * A close on the reader thread lingers while the peer sends a record in pieces, 500 bytes every
-     * 25 ms (some 0.8 s for 16,000 bytes): the linger reads and drops the peer's bytes below the TLS
+     * A close on the reader thread lingers while the peer sends a record in pieces, 2,000 bytes every
+     * 40 ms (some 0.3 s for 16,000 bytes): the linger reads and drops the peer's bytes below the TLS
      * layer as they come, so the peer counts as sending until its record is whole, and the
      * connection ends once it is quiet, with no reset. Read through the TLS layer, whose read waits
      * for the whole record, the linger saw nothing for its 200 ms of quiet and closed with the
@@ -388,16 +388,21 @@ class TlsFrameTimeoutTest {
         }
     }
 
-    /** Sends a record of 16,000 bytes in pieces, 500 bytes every 25 ms: some 0.8 s. */
+    /** Sends a record of 16,000 bytes in pieces, 2,000 bytes every 40 ms: some 0.3 s. */
     private static void trickleARecord(RawTlsClient client) throws Exception {
         trickle(client, client.record(new byte[16_000]));
     }
 
-    /** Sends {@code bytes} in pieces, 500 bytes every 25 ms. */
+    /**
+     * Sends {@code bytes} in pieces, 2,000 bytes every 40 ms: a fifth of the 200 ms of quiet after
+     * which a lingering close takes the peer for done, and all of a record within a sixth of the
+     * linger's 2 s, so that a loaded machine's slower pace stays inside both (at 500 bytes every
+     * 25 ms a record took 0.8 s, and once, beside two other test runs, past the 2 s).
+     */
     private static void trickle(RawTlsClient client, byte[] bytes) throws Exception {
-        for (int off = 0; off < bytes.length; off += 500) {
-            client.write(Arrays.copyOfRange(bytes, off, Math.min(bytes.length, off + 500)));
-            Thread.sleep(25); // the peer's pace, not a wait for the server
+        for (int off = 0; off < bytes.length; off += 2_000) {
+            client.write(Arrays.copyOfRange(bytes, off, Math.min(bytes.length, off + 2_000)));
+            Thread.sleep(40); // the peer's pace, not a wait for the server
         }
     }
 
