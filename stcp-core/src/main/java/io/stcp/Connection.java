@@ -52,9 +52,11 @@ public interface Connection {
      * the same (a try-with-resources block ending first, say), stcp's own system calls on epoll
      * still name that socket alone: there they work on a duplicate of its descriptor, which only
      * stcp closes (a connection made here holds two descriptors on epoll, one elsewhere). The
-     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s), and a frame must be
-     * complete within {@link ServerConfig#DEFAULT_FRAME_TIMEOUT} (30s) of its first byte, as on a
-     * server with the default {@link ServerConfig#frameTimeout()}; there is no read timeout.
+     * write timeout starts at {@link ServerConfig#DEFAULT_WRITE_TIMEOUT} (5s). Under a runner, a
+     * frame must be complete within {@link ServerConfig#DEFAULT_FRAME_TIMEOUT} (30s) of its first
+     * byte, as on a server with the default {@link ServerConfig#frameTimeout()}; the application's
+     * own reads, with no runner, have no frame timeout. There is no read timeout:
+     * {@link #readTimeout(Duration)} or {@link #readDeadline} bound a read that waits.
      *
      * <p>Large values grow within an inbound budget that every connection made here shares, as a
      * server's connections share its {@link ServerConfig#inboundBudget()}: a frame announced
