@@ -18,26 +18,32 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A TLS 1.3 server that packs handshake messages into records. Session tickets, 910 of 18 bytes to
- * a record, leave the client none: the JDK's client made each ticket a session of about 600 bytes
- * and kept it for the connection's life (14 such records, 230 KB of the server's and within any
- * budget on records without data, grew the client's heap by 8.5 MB: 12,740 sessions); now the
- * client's context has the JDK drop tickets. Key updates, 3,276 of 5 bytes to a record, each a key
- * derivation and a new cipher for the client's engine (50 to 100 ms of its CPU a record), end the
- * connection once such records pass 64 KiB: the limits on records without data counted each as
- * one record of 16 KiB, which data refilled, so a server that sent one after each 16 KiB of data
- * kept the client's reader busy for as long as it liked. The server is Python's {@code ssl} for
- * the handshake; then it writes records of its own under its traffic key, which OpenSSL's key log
- * gives it (OpenSSL itself writes one ticket per record).
+ * A TLS 1.3 server that packs handshake messages into records, or pads them. Session tickets, 910
+ * of 18 bytes to a record, leave the client none: the JDK's client made each ticket a session of
+ * about 600 bytes and kept it for the connection's life (14 such records, 230 KB of the server's
+ * and within any budget on records without data, grew the client's heap by 8.5 MB: 12,740
+ * sessions); now the client's context has the JDK drop tickets. Key updates, 3,276 of 5 bytes to a
+ * record, each a key derivation and a new cipher for the client's engine (50 to 100 ms of its CPU
+ * a record), end the connection past eight such records at once: the limits on records without
+ * data counted each as one record of 16 KiB, which data refilled, so a server that sent one after
+ * each 16 KiB of data kept the client's reader busy for as long as it liked. A server that pads
+ * each ticket and key update to a whole record (OpenSSL's {@code -record_padding 16384}) is read
+ * to the end. The server is Python's {@code ssl} for the handshake; then it writes records of its
+ * own under its traffic key, which OpenSSL's key log gives it (OpenSSL itself writes one ticket per
+ * record).
  */
 class TlsPackedSessionTicketsTest {
-    /** Records of packed tickets: three of 16 KiB fit in the 64 KiB a client takes of long records without data. */
+    /** Records of packed tickets: three of 16 KiB, within the eight long records without data a client takes at once. */
     private static final int RECORDS = 3;
+    /** The long records without data a client takes at once: eight of the longest (TlsTransport.MAX_CLIENT_LONG_EMPTY_BYTES). */
+    private static final int LONG_RECORDS_AT_ONCE = 8;
 
     /**
      * Args: cert, key, key log, records, kind. {@code tickets}: the records of packed tickets, then
      * a record of data, one byte; {@code updates}: each record of packed key updates followed by
-     * one of data, {@link #DATA} bytes, then close_notify. Then reads until the client closes.
+     * one of data, {@link #DATA} bytes, then close_notify; {@code padded}: that many tickets, each
+     * padded to a whole record, a byte of data, then that many key updates, each padded so and
+     * followed by a byte of data. Then reads until the client closes.
      */
     private static final String SERVER = PythonTls.RECORDS + """
             import os, socket, ssl, sys
@@ -61,13 +67,21 @@ class TlsPackedSessionTicketsTest {
                 if kind == "tickets":
                     raw.sendall(b"".join(out.record(ticket * (16384 // len(ticket)), 22) for _ in range(records))
                                 + out.record(b"x", 23))
-                else:
+                elif kind == "updates":
                     for _ in range(records):
                         packed = out.record(update * (16384 // len(update)), 22)
                         for _ in range(16384 // len(update)):
                             out.update()
                         raw.sendall(packed + out.record(b"x" * 16384, 23))
                     raw.sendall(out.record(b"\\x01\\x00", 21))  # close_notify
+                elif kind == "padded":
+                    for _ in range(records):  # tickets, each padded to a whole record, then data
+                        raw.sendall(out.record(ticket, 22, 16384 - len(ticket)))
+                    raw.sendall(out.record(b"x", 23))
+                    for _ in range(records):  # key updates, each padded to a whole record, data after each
+                        update_record = out.record(update, 22, 16384 - len(update))
+                        out.update()
+                        raw.sendall(update_record + out.record(b"x", 23))
                 while raw.recv(65536): pass  # until the client closes
             except OSError:
                 pass  # the client closed first
@@ -140,13 +154,28 @@ class TlsPackedSessionTicketsTest {
     }
 
     @Test
-    void aServerThatPacksKeyUpdatesIntoRecordsBetweenDataEndsTheConnectionPast64KiB(@TempDir Path tmp) throws Exception {
+    void aServerThatPacksKeyUpdatesIntoRecordsBetweenDataEndsTheConnectionPastEightAtOnce(@TempDir Path tmp) throws Exception {
         try (Client c = new Client(tmp, 20, "updates", DATA)) {
             assertThat(c.ended.get(30, TimeUnit.SECONDS)).as("after %d records of data", c.values.get())
                     .isEqualTo(CloseReason.PROTOCOL_ERROR);
-            assertThat(c.connected.get().closeCause()).hasMessageContaining("more than 65536 bytes of TLS records without"
-                    + " application data longer than 512 bytes");
-            assertThat(c.values).as("the data after the first three records of key updates").hasValue(3);
+            assertThat(c.connected.get().closeCause()).hasMessageContaining("TLS records without application data"
+                    + " longer than 512 bytes: more than 131248 bytes of them at once");
+            assertThat(c.values).as("the data after the first eight records of key updates").hasValue(LONG_RECORDS_AT_ONCE);
+        }
+    }
+
+    /**
+     * Four tickets and four key updates, each padded to a whole record, as OpenSSL's
+     * {@code -record_padding 16384} sends them: eight such records at once, all read, the
+     * connection open. Counted as packed ones and never refilled, the fourth ticket ended it.
+     */
+    @Test
+    void aServerThatPadsEachTicketAndKeyUpdateToAWholeRecordIsReadToTheEnd(@TempDir Path tmp) throws Exception {
+        try (Client c = new Client(tmp, LONG_RECORDS_AT_ONCE / 2, "padded", 1)) {
+            Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                    assertThat(c.values).as("the bytes after the tickets and after each key update (the connection's"
+                            + " end: %s)", c.ended.getNow(null)).hasValue(1 + LONG_RECORDS_AT_ONCE / 2));
+            assertThat(c.ended).as("the connection still open").isNotDone();
         }
     }
 }

@@ -107,19 +107,32 @@ final class TlsTransport implements Transport {
      * 16 KiB, so that a client sending one after each 16 KiB of data kept a core busy for as long
      * as it liked. With this, a connection costs at most one such record. A client takes longer
      * ones, within {@link #MAX_CLIENT_LONG_EMPTY_BYTES}: servers send session tickets, some of a
-     * few KiB, several to a record.
+     * few KiB, several to a record, and some pad every record to 16 KiB.
      */
     static final int MAX_SERVER_EMPTY_RECORD = 512;
     /**
-     * Bytes of records without application data longer than {@link #MAX_SERVER_EMPTY_RECORD} that a
-     * client takes over a connection's life, never refilled: room for the session tickets servers
-     * send (a few after the handshake, each of a few hundred bytes, a few KiB with a client's
-     * certificates, now and then a few more), and for at most three records of 16 KiB packed with
-     * key updates, 50 to 100 ms of the client's CPU each. Refilled by data as
-     * {@link #MAX_EMPTY_RECORD_BYTES} is, a server that sent one after each 16 KiB of data kept the
-     * client's reader busy for as long as it liked.
+     * The longest TLS 1.3 record with an AEAD suite of 16 bytes' tag: a header of 5, 2^14 bytes of
+     * content and its type, the tag. A server that pads its records to the most (OpenSSL's
+     * {@code -record_padding 16384}) sends each ticket and each key update in a record of about
+     * this size.
      */
-    static final int MAX_CLIENT_LONG_EMPTY_BYTES = 64 * 1024;
+    static final int PADDED_RECORD_BYTES = 5 + 16 * 1024 + 1 + 16;
+    /**
+     * Bytes of records without application data longer than {@link #MAX_SERVER_EMPTY_RECORD} that a
+     * client takes at once: an allowance that such records use up and time refills, one
+     * {@linkplain #PADDED_RECORD_BYTES padded record} a minute, up to this much. A client cannot
+     * tell a record that packs thousands of key updates (50 to 100 ms of its CPU) from one a server
+     * pads (some 20 µs of work), so it bounds how many come how fast: room for eight padded records
+     * at once (a server's tickets after the handshake, two by default; unpadded, a ticket of about
+     * 1 KiB with a client's certificates also counts here) and one a minute after, so at most eight
+     * packed records at once, then one a minute: 0.4 to 0.8 s of the client's CPU, then about a
+     * thousandth of a core. Refilled by data, as {@link #MAX_EMPTY_RECORD_BYTES} is, a server that
+     * sent one after each 16 KiB of data kept the client's reader busy for as long as it liked; not
+     * refilled at all, a padding server's tickets and its key updates over a long life ended the
+     * connection.
+     */
+    static final int MAX_CLIENT_LONG_EMPTY_BYTES = 8 * PADDED_RECORD_BYTES;
+    private static final long NANOS_PER_REFILLED_BYTE = 60_000_000_000L / PADDED_RECORD_BYTES;
     private static final ByteBuffer NO_ROOM = ByteBuffer.allocate(0);
 
     private final Transport under;
@@ -147,7 +160,8 @@ final class TlsTransport implements Transport {
     private boolean refusesHandshakeRecords;
     private int emptyRecords;     // records in a row that decrypted to nothing
     private long emptyAllowance = MAX_EMPTY_RECORD_BYTES; // bytes of records without data the peer may still send: those with data refill it
-    private long longEmptyAllowance; // bytes of records without data longer than MAX_SERVER_EMPTY_RECORD still taken: none on a server's side, never refilled
+    private long longEmptyAllowance; // bytes of records without data longer than MAX_SERVER_EMPTY_RECORD still taken: none on a server's side
+    private long longEmptyCountedAt; // nanoTime when a client's longEmptyAllowance was last brought up to date
     private IOException failure;  // what failed after a read's decrypted bytes, which it returned: thrown by every read from then on
     private boolean released;     // the buffers were given back (releaseBuffers): no read takes one again
     private volatile int appSize; // the session's; read again once the handshake is done (asking the engine takes its locks)
@@ -161,6 +175,7 @@ final class TlsTransport implements Transport {
         this.engine = engine;
         this.refills = !made.keepsTickets();
         this.longEmptyAllowance = engine.getUseClientMode() ? MAX_CLIENT_LONG_EMPTY_BYTES : 0;
+        this.longEmptyCountedAt = System.nanoTime();
         this.output = new TlsOutput(under, engine, writeTimeoutNanos);
         this.name = under.name() + "+tls";
         this.bulkReads = under.tellsReadiness();
@@ -444,9 +459,9 @@ final class TlsTransport implements Transport {
     /**
      * Counts a record an unwrap read: one that decrypted to nothing uses up {@link #emptyAllowance},
      * failing past {@link #MAX_EMPTY_RECORDS} in a row or once none is left, and if it is longer
-     * than {@link #MAX_SERVER_EMPTY_RECORD} also uses up {@link #longEmptyAllowance} (a server's
-     * fails at once); one with data refills {@link #emptyAllowance} by its bytes, up to
-     * {@link #MAX_EMPTY_RECORD_BYTES}, unless the engine keeps tickets.
+     * than {@link #MAX_SERVER_EMPTY_RECORD} is counted as such ({@link #takeLongEmptyRecord}); one
+     * with data refills {@link #emptyAllowance} by its bytes, up to {@link #MAX_EMPTY_RECORD_BYTES},
+     * unless the engine keeps tickets.
      */
     private void countRecord(SSLEngineResult r) throws SSLException {
         if (r.bytesProduced() > 0) {
@@ -456,17 +471,7 @@ final class TlsTransport implements Transport {
             }
         } else if (r.bytesConsumed() > 0 && r.getStatus() == SSLEngineResult.Status.OK) {
             if (r.bytesConsumed() > MAX_SERVER_EMPTY_RECORD) {
-                longEmptyAllowance -= r.bytesConsumed();
-                if (longEmptyAllowance < 0) {
-                    throw new SSLException(engine.getUseClientMode()
-                            ? "more than " + MAX_CLIENT_LONG_EMPTY_BYTES + " bytes of TLS records without application"
-                                    + " data longer than " + MAX_SERVER_EMPTY_RECORD + " bytes on this connection, more"
-                                    + " than session tickets take (handshake messages packed into records: a key update"
-                                    + " costs the client a key derivation or more)"
-                            : "a TLS record of " + r.bytesConsumed() + " bytes without application data, more than the "
-                                    + MAX_SERVER_EMPTY_RECORD + " a key update or an alert takes (handshake messages"
-                                    + " packed into one record: each costs the server a key derivation or more)");
-                }
+                takeLongEmptyRecord(r.bytesConsumed());
             }
             if (++emptyRecords > MAX_EMPTY_RECORDS) {
                 throw new SSLException("more than " + MAX_EMPTY_RECORDS
@@ -478,6 +483,32 @@ final class TlsTransport implements Transport {
                         + " application data " + (refills ? "beyond those of the records with data" : "on this connection")
                         + " (key updates, session tickets)");
             }
+        }
+    }
+
+    /**
+     * Counts a record without data longer than {@link #MAX_SERVER_EMPTY_RECORD}: a server's fails at
+     * once; a client's uses up {@link #longEmptyAllowance}, which the time since the last such
+     * record refills first ({@link #MAX_CLIENT_LONG_EMPTY_BYTES}).
+     */
+    private void takeLongEmptyRecord(int bytes) throws SSLException {
+        boolean client = engine.getUseClientMode();
+        if (client) {
+            long now = System.nanoTime();
+            longEmptyAllowance = Math.min(MAX_CLIENT_LONG_EMPTY_BYTES,
+                    longEmptyAllowance + (now - longEmptyCountedAt) / NANOS_PER_REFILLED_BYTE);
+            longEmptyCountedAt = now;
+        }
+        longEmptyAllowance -= bytes;
+        if (longEmptyAllowance < 0) {
+            throw new SSLException(client
+                    ? "TLS records without application data longer than " + MAX_SERVER_EMPTY_RECORD + " bytes: more"
+                            + " than " + MAX_CLIENT_LONG_EMPTY_BYTES + " bytes of them at once, or "
+                            + PADDED_RECORD_BYTES + " a minute after (handshake messages packed into records: a key"
+                            + " update costs the client a key derivation or more)"
+                    : "a TLS record of " + bytes + " bytes without application data, more than the "
+                            + MAX_SERVER_EMPTY_RECORD + " a key update or an alert takes (handshake messages"
+                            + " packed into one record: each costs the server a key derivation or more)");
         }
     }
 
