@@ -43,7 +43,7 @@ class TlsPaddingServerTest {
                 .redirectErrorStream(true).redirectOutput(out.toFile()).start();
         TcpClient client = null;
         try (ProcessWatchdog watchdog = ProcessWatchdog.watch(p, Duration.ofSeconds(60))) {
-            int port = Awaitility.await().atMost(WAIT).until(() -> acceptPort(out), port1 -> port1 > 0);
+            int port = Awaitility.await().atMost(WAIT).until(() -> acceptPort(out), found -> found > 0);
             BlockingQueue<String> lines = new LinkedBlockingQueue<>();
             CompletableFuture<Connection> connected = new CompletableFuture<>();
             CompletableFuture<CloseReason> ended = new CompletableFuture<>();
